@@ -1,0 +1,3 @@
+"""jobdash: a job manager with a terminal dashboard."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,496 @@
+"""The command line: every command goes through `core.service`.
+
+Exit status: 0 success, 1 the job failed or the request was refused, 2 bad usage or input.
+The dashboard (Textual) is imported only when it is opened, so `jobdash jobs` stays quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import json
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from jobdash import __version__
+from jobdash.core.model import BadInput, Job, LogLine, Refused, format_duration
+from jobdash.core.service import Service
+from jobdash.tui.widgets.safe_text import sanitize
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+out = Console(highlight=False, markup=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (and exit status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        err.print(f"jobdash: {self.prog.removeprefix('jobdash ')}: {message} (see --help)")
+        sys.exit(EXIT_USAGE)
+
+
+def build_parser() -> Parser:
+    common = Parser(add_help=False)
+    common.add_argument("--db", metavar="PATH", help="the store (default: $JOBDASH_DB, then the data dir)")
+    common.add_argument("--config", metavar="PATH", help="config file (default: $JOBDASH_CONFIG, ./jobdash.toml, config dir)")
+    as_json = Parser(add_help=False)
+    as_json.add_argument("--json", action="store_true", help="print JSON")
+
+    p = Parser(prog="jobdash", description="A job manager with a terminal dashboard.", parents=[common])
+    p.add_argument("--version", action="version", version=f"jobdash {__version__}")
+    p.add_argument("--demo", action="store_true", help="load the demo job types and start demo jobs")
+    p.add_argument("--read-only", action="store_true", help="watch only: no action changes anything")
+    p.add_argument("--theme", help="dashboard theme")
+    p.add_argument("--slots", type=positive_int, default=4, help="task slots of the embedded engine")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+
+    def cmd(name: str, help: str, *parents: Parser) -> Parser:
+        return sub.add_parser(name, help=help, description=help, parents=[common, *parents])
+
+    for name, help in (("serve", "run the engine headless (scheduler + agent)"), ("agent", "run an agent only")):
+        s = cmd(name, help)
+        s.add_argument("--slots", type=positive_int, default=4, help="tasks run at once")
+        s.add_argument("--name", help="agent name (default: host-pid)")
+        s.add_argument("--grace", type=float, default=30.0, help="seconds running tasks get to finish on SIGTERM")
+        s.add_argument("--demo", action="store_true", help="load the demo job types")
+
+    s = cmd("run", "submit a job")
+    s.add_argument("type", help="job type")
+    s.add_argument("-p", "--param", action="append", default=[], metavar="K=V", help="a parameter (repeatable)")
+    s.add_argument("--wait", action="store_true", help="wait until the job ends; exit status from the job")
+    s.add_argument("--follow", action="store_true", help="stream the log and a progress bar until it ends")
+    s.add_argument("--demo", action="store_true", help="know the demo job types")
+
+    s = cmd("jobs", "list jobs", as_json)
+    s.add_argument("query", nargs="*", help="filter text: status:failed type:x user:y since:1h -field:value words")
+    s.add_argument("--status", action="append", default=[])
+    s.add_argument("--type", action="append", default=[])
+    s.add_argument("--user", action="append", default=[])
+    s.add_argument("--since", help="e.g. 1h, 2d")
+    s.add_argument("--limit", type=positive_int, default=50, help="at most this many (default 50)")
+    s.add_argument("--all", action="store_true", help="no limit")
+
+    s = cmd("show", "one job with its tasks", as_json)
+    s.add_argument("job", type=job_id)
+
+    s = cmd("logs", "a job's log lines")
+    s.add_argument("job", type=job_id)
+    s.add_argument("-f", "--follow", action="store_true", help="keep printing while the job runs")
+    s.add_argument("--task", type=positive_int, metavar="N", help="only task N")
+    s.add_argument("--tail", type=positive_int, metavar="N", help="only the last N lines")
+
+    s = cmd("cancel", "cancel a job (SIGTERM, then SIGKILL after a grace period)")
+    s.add_argument("job", type=job_id)
+    s.add_argument("--force", action="store_true", help="SIGKILL at once")
+    for name, help in (("pause", "pause a job"), ("resume", "resume a paused job"), ("retry", "re-run the failed and cancelled tasks of a finished job")):
+        cmd(name, help).add_argument("job", type=job_id)
+
+    s = cmd("export", "job history as CSV or JSON")
+    s.add_argument("query", nargs="*", help="filter text, as for `jobs`")
+    s.add_argument("--format", choices=("csv", "json"), default="csv")
+    s.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default: standard output)")
+
+    s = cmd("clear", "remove finished jobs you started")
+    s.add_argument("--all", action="store_true", help="every user's finished jobs (admins)")
+
+    cmd("types", "job types", as_json)
+    cmd("check", "validate the config file")
+    return p
+
+
+def positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {n}")
+    return n
+
+
+def job_id(text: str) -> int:
+    try:
+        return int(text.lstrip("#"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a job id: {text!r}") from None
+
+
+def parse_params(pairs: Sequence[str]) -> dict[str, str]:
+    params = {}
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        if not eq or not key:
+            raise BadInput(f"-p {pair!r}: expected KEY=VALUE")
+        params[key] = value
+    return params
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def when(ts: float | None) -> str:
+    if not ts:
+        return ""
+    d = datetime.fromtimestamp(ts)
+    if d.date() == datetime.now().date():
+        return d.strftime("%H:%M:%S")
+    return d.strftime("%Y-%m-%d %H:%M")
+
+
+def status_text(job: Job) -> Text:
+    style = {
+        "succeeded": "green",
+        "warning": "yellow",
+        "failed": "red",
+        "cancelled": "magenta",
+        "running": "cyan",
+        "cancelling": "yellow",
+    }.get(str(job.status), "")
+    return Text(f"{job.status.glyph} {job.status}", style=style)
+
+
+def time_column(job: Job) -> str:
+    if job.status.finished:
+        return format_duration(job.duration())
+    eta = job.eta()
+    return f"ETA {format_duration(eta)}" if eta is not None else format_duration(job.duration())
+
+
+def job_dict(job: Job) -> dict[str, Any]:
+    d = dataclasses.asdict(job)
+    d["status"] = str(job.status)
+    d["trigger"] = str(job.trigger)
+    d["total"] = job.total
+    d["eta"] = job.eta()
+    return d
+
+
+def jobs_table(jobs: list[Job]) -> Table:
+    t = Table(box=None, header_style="bold", pad_edge=False)
+    for col in ("ID", "TYPE", "TARGET", "USER", "STATUS", "TASKS", "FAILED", "STARTED", "TIME", "INFO"):
+        t.add_column(col, no_wrap=True, overflow="ellipsis", max_width=60 if col == "INFO" else None)
+    for j in jobs:
+        t.add_row(
+            str(j.id),
+            Text(j.type),
+            Text(sanitize(j.target)),
+            Text(j.user),
+            status_text(j),
+            f"{j.done}/{j.total}",
+            str(j.failed) if j.failed else "",
+            when(j.started or j.created),
+            time_column(j),
+            Text(sanitize(j.info)),
+        )
+    return t
+
+
+def print_log_line(line: LogLine, tty: bool) -> None:
+    text = sanitize(line.text) if tty else line.text
+    if line.stream == "stderr" and tty:
+        err_style = "red"
+        out.print(Text(text, style=err_style))
+    elif line.stream == "system" and tty:
+        out.print(Text(f"» {text}", style="dim"))
+    else:
+        # Raw data for pipes and files: no markup, no wrapping, no escapes added.
+        sys.stdout.write(text + "\n")
+
+
+# --------------------------------------------------------------------------- commands
+
+
+async def cmd_run(svc: Service, a: argparse.Namespace) -> int:
+    if not await svc.engine_alive():
+        err.print(
+            f"jobdash: no engine is running on {svc.store.path}: the job is queued and will start "
+            "when one does — start one with `jobdash serve` (or open the dashboard, `jobdash`)"
+        )
+    job = await svc.submit(a.type, parse_params(a.param))
+    if not (a.wait or a.follow):
+        out.print(f"job {job.id} queued ({job.type}, {job.total} task{'s' if job.total != 1 else ''})")
+        return EXIT_OK
+    err.print(f"job {job.id} submitted ({job.type}); Ctrl-C stops watching, not the job")
+    return await follow_job(svc, job.id, show_log=a.follow)
+
+
+async def follow_job(svc: Service, jid: int, show_log: bool) -> int:
+    tty = out.is_terminal
+    after = 0
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        console=out,
+        transient=False,
+        disable=not tty,
+    )
+    with progress:
+        bar = progress.add_task(f"job {jid}", total=None, status="")
+        while True:
+            job = await svc.job(jid)
+            if show_log:
+                lines = await svc.logs(jid, after=after, limit=5000)
+                for line in lines:
+                    print_log_line(line, tty)
+                if lines:
+                    after = lines[-1].seq
+                    if len(lines) == 5000:
+                        continue
+            progress.update(bar, total=job.total or None, completed=job.done, status=f"{job.status.glyph} {job.status}")
+            if job.status.finished:
+                break
+            await asyncio.sleep(0.25)
+    out.print(Text(f"job {job.id} {job.status}: {sanitize(job.info)}"))
+    if job.metrics:
+        out.print("  " + "  ".join(f"{k}={v:g}" for k, v in sorted(job.metrics.items())))
+    return EXIT_OK if job.status in ("succeeded", "warning") else EXIT_FAILED
+
+
+def jobs_query(a: argparse.Namespace) -> str:
+    parts = list(a.query)
+    parts += [f"status:{s}" for s in a.status] + [f"type:{t}" for t in a.type]
+    parts += [f"user:{u}" for u in a.user]
+    if a.since:
+        parts.append(f"since:{a.since}")
+    return " ".join(parts)
+
+
+async def cmd_jobs(svc: Service, a: argparse.Namespace) -> int:
+    jobs = await svc.jobs(jobs_query(a), limit=None if a.all else a.limit)
+    if a.json:
+        print(json.dumps([job_dict(j) for j in jobs], indent=2))
+    elif not jobs:
+        err.print("no jobs match")
+    else:
+        out.print(jobs_table(jobs))
+    return EXIT_OK
+
+
+async def cmd_show(svc: Service, a: argparse.Namespace) -> int:
+    job = await svc.job(a.job)
+    tasks = await svc.tasks(a.job)
+    if a.json:
+        d = job_dict(job)
+        d["tasks"] = [dataclasses.asdict(t) | {"status": str(t.status)} for t in tasks]
+        print(json.dumps(d, indent=2, default=str))
+        return EXIT_OK
+    out.print(Text.assemble(f"job {job.id}  ", (job.type, "bold"), "  ", status_text(job)))
+    fields = [
+        ("target", job.target),
+        ("params", " ".join(f"{k}={v}" for k, v in job.params.items())),
+        ("started by", f"{job.user} ({job.trigger}{', ' + job.schedule_id if job.schedule_id else ''})"),
+        ("created", when(job.created)),
+        ("started", when(job.started)),
+        ("finished", when(job.finished)),
+        ("tasks", f"{job.done}/{job.total} done, {job.running} running, {job.failed} failed, {job.cancelled} cancelled"),
+        ("progress", f"{job.progress:.0f}%  {time_column(job)}"),
+        ("info", job.info),
+        ("metrics", "  ".join(f"{k}={v:g}" for k, v in sorted(job.metrics.items()))),
+        ("warnings", str(job.warnings) if job.warnings else ""),
+    ]
+    for k, v in fields:
+        if v:
+            out.print(Text.assemble((f"{k:>11}: ", "dim"), sanitize(v)))
+    t = Table(box=None, header_style="bold", pad_edge=False)
+    for col in ("#", "TASK", "STATUS", "TRY", "AGENT", "TIME", "EXIT", "ERROR"):
+        t.add_column(col, no_wrap=col != "ERROR", overflow="ellipsis")
+    for task in tasks:
+        dur = (task.finished or time.time()) - task.started if task.started else None
+        t.add_row(
+            str(task.seq),
+            Text(sanitize(task.name)),
+            f"{task.status.glyph} {task.status}",
+            str(task.attempt),
+            task.agent or "",
+            format_duration(dur),
+            "" if task.exit_code is None else str(task.exit_code),
+            Text(sanitize(task.error)),
+        )
+    out.print()
+    out.print(t)
+    return EXIT_OK
+
+
+async def cmd_logs(svc: Service, a: argparse.Namespace) -> int:
+    tty = out.is_terminal
+    lines = await svc.logs(a.job, task=a.task, tail=a.tail)
+    for line in lines:
+        print_log_line(line, tty)
+    after = lines[-1].seq if lines else 0
+    while a.follow:
+        job = await svc.job(a.job)
+        lines = await svc.logs(a.job, after=after, task=a.task, limit=5000)
+        for line in lines:
+            print_log_line(line, tty)
+        if lines:
+            after = lines[-1].seq
+        elif job.status.finished:
+            break
+        else:
+            await asyncio.sleep(0.25)
+    sys.stdout.flush()
+    return EXIT_OK
+
+
+async def cmd_action(svc: Service, a: argparse.Namespace) -> int:
+    if a.command == "cancel":
+        job = await svc.cancel(a.job, a.force)
+        out.print(Text(f"job {job.id}: {job.status.glyph} {job.status}"))
+    elif a.command == "pause":
+        job = await svc.pause(a.job)
+        out.print(f"job {job.id} paused")
+    elif a.command == "resume":
+        job = await svc.resume(a.job)
+        out.print(f"job {job.id} resumed ({job.status})")
+    else:
+        n = await svc.retry(a.job)
+        out.print(f"job {a.job}: {n} task{'s' if n != 1 else ''} queued again")
+    return EXIT_OK
+
+
+async def cmd_export(svc: Service, a: argparse.Namespace) -> int:
+    jobs = await svc.jobs(" ".join(a.query))
+    text = svc.export(jobs, a.format)
+    if a.output:
+        path = Path(a.output)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)  # never a half-written file
+        err.print(f"{len(jobs)} jobs written to {path}")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+async def cmd_clear(svc: Service, a: argparse.Namespace) -> int:
+    n = await svc.clear(everyone=a.all)
+    out.print(f"{n} finished job{'s' if n != 1 else ''} removed")
+    return EXIT_OK
+
+
+async def cmd_types(svc: Service, a: argparse.Namespace) -> int:
+    types = sorted(svc.types.values(), key=lambda t: t.name)
+    if a.json:
+        print(json.dumps([dataclasses.asdict(t) for t in types], indent=2))
+        return EXIT_OK
+    t = Table(box=None, header_style="bold", pad_edge=False)
+    for col in ("TYPE", "KIND", "PARAMS", "PARALLEL", "RETRIES", "FLAGS", "SCHEDULE", "DESCRIPTION"):
+        t.add_column(col, overflow="fold")
+    for jt in types:
+        params = " ".join(p.name + ("*" if p.required else "") for p in jt.params)
+        flags = [f for f, on in (("exclusive", jt.exclusive), ("not-cancellable", not jt.cancellable)) if on]
+        flags += [f"lock {k}" for k in jt.locks]
+        t.add_row(
+            Text(jt.name), "python" if jt.function else "command", Text(params), str(jt.parallel),
+            str(jt.retries), Text(", ".join(flags)), Text(jt.schedule or ""), Text(jt.description),
+        )
+    out.print(t)
+    return EXIT_OK
+
+
+async def cmd_check(svc: Service, a: argparse.Namespace) -> int:
+    cfg = svc.config
+    where = str(cfg.path) if cfg.path else "no config file (defaults)"
+    n = len(cfg.types)
+    out.print(f"{where}: ok — {n} job type{'s' if n != 1 else ''}" + (f": {', '.join(sorted(cfg.types))}" if n else ""))
+    return EXIT_OK
+
+
+async def cmd_serve(svc: Service, a: argparse.Namespace) -> int:
+    loop = asyncio.get_running_loop()
+    engine = await svc.start_engine(slots=a.slots, name=a.name)
+    stop = asyncio.Event()
+    signals = 0
+
+    def on_signal() -> None:
+        nonlocal signals
+        signals += 1
+        if signals == 1:
+            err.print(f"jobdash: stopping: no new tasks; running ones get {a.grace:g}s (signal again to stop now)")
+        stop.set()
+        if signals >= 2:
+            for run in list(engine.runs.values()):
+                asyncio.ensure_future(run.stop(force=True))
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal)
+    err.print(f"jobdash {a.command}: agent {engine.name} with {a.slots} slots on {svc.store.path}")
+    await stop.wait()
+    shutdown = asyncio.ensure_future(engine.shutdown(timeout=a.grace))
+    while not shutdown.done():
+        await asyncio.wait([shutdown], timeout=0.1)
+        if signals >= 2 and not shutdown.done():
+            shutdown.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await shutdown
+            await engine.shutdown(timeout=0, now=True)
+            break
+    svc.engine = None
+    return EXIT_OK
+
+
+COMMANDS: dict[str, Callable[[Service, argparse.Namespace], Awaitable[int]]] = {
+    "run": cmd_run,
+    "jobs": cmd_jobs,
+    "show": cmd_show,
+    "logs": cmd_logs,
+    "cancel": cmd_action,
+    "pause": cmd_action,
+    "resume": cmd_action,
+    "retry": cmd_action,
+    "export": cmd_export,
+    "clear": cmd_clear,
+    "types": cmd_types,
+    "check": cmd_check,
+    "serve": cmd_serve,
+    "agent": cmd_serve,
+}
+
+
+async def run_command(a: argparse.Namespace) -> int:
+    svc = await Service.open(db=a.db, config=a.config, demo=getattr(a, "demo", False))
+    try:
+        return await COMMANDS[a.command](svc, a)
+    finally:
+        await svc.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command is None:
+            from jobdash.tui.app import run_dashboard
+
+            return run_dashboard(args)
+        return asyncio.run(run_command(args))
+    except BadInput as e:
+        err.print(f"jobdash: {e}")
+        return EXIT_USAGE
+    except Refused as e:
+        err.print(f"jobdash: {e}")
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

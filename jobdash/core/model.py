@@ -1,0 +1,359 @@
+"""The domain of jobdash: jobs, tasks, schedules, agents, log lines, and their lifecycles.
+
+Everything here is plain data. The legal state transitions live in one place
+(`JOB_TRANSITIONS`, `TASK_TRANSITIONS`) so that the store, the engine and the
+service all refuse the same illegal requests with the same words.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    WAITING = "waiting"
+    RUNNING = "running"
+    PAUSED = "paused"
+    FINALIZING = "finalizing"
+    CANCELLING = "cancelling"
+    SUCCEEDED = "succeeded"
+    WARNING = "warning"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in FINISHED_JOB
+
+    @property
+    def glyph(self) -> str:
+        return JOB_GLYPHS[self]
+
+
+ACTIVE_JOB = frozenset(
+    {
+        JobStatus.QUEUED,
+        JobStatus.WAITING,
+        JobStatus.RUNNING,
+        JobStatus.PAUSED,
+        JobStatus.FINALIZING,
+        JobStatus.CANCELLING,
+    }
+)
+FINISHED_JOB = frozenset(
+    {JobStatus.SUCCEEDED, JobStatus.WARNING, JobStatus.FAILED, JobStatus.CANCELLED}
+)
+# Statuses in which a job holds its locks (it has been admitted past the lock check).
+HOLDS_LOCKS = frozenset(
+    {JobStatus.RUNNING, JobStatus.PAUSED, JobStatus.FINALIZING, JobStatus.CANCELLING}
+)
+
+JOB_GLYPHS: dict[JobStatus, str] = {
+    JobStatus.QUEUED: "○",
+    JobStatus.WAITING: "◷",
+    JobStatus.RUNNING: "▶",
+    JobStatus.PAUSED: "⏸",
+    JobStatus.FINALIZING: "◔",
+    JobStatus.CANCELLING: "⊘",
+    JobStatus.SUCCEEDED: "✔",
+    JobStatus.WARNING: "⚠",
+    JobStatus.FAILED: "✘",
+    JobStatus.CANCELLED: "⊗",
+}
+
+JOB_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    JobStatus.QUEUED: frozenset(
+        {JobStatus.WAITING, JobStatus.RUNNING, JobStatus.PAUSED, JobStatus.CANCELLING}
+    ),
+    JobStatus.WAITING: frozenset(
+        {JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.PAUSED, JobStatus.CANCELLING}
+    ),
+    JobStatus.RUNNING: frozenset(
+        {JobStatus.PAUSED, JobStatus.FINALIZING, JobStatus.CANCELLING}
+    ),
+    JobStatus.PAUSED: frozenset(
+        {JobStatus.RUNNING, JobStatus.QUEUED, JobStatus.CANCELLING, JobStatus.FINALIZING}
+    ),
+    JobStatus.FINALIZING: frozenset(
+        {JobStatus.SUCCEEDED, JobStatus.WARNING, JobStatus.FAILED, JobStatus.RUNNING}
+    ),
+    JobStatus.CANCELLING: frozenset({JobStatus.CANCELLED}),
+    # Retry of a finished job re-queues its failed and cancelled tasks.
+    JobStatus.SUCCEEDED: frozenset(),
+    JobStatus.WARNING: frozenset(),
+    JobStatus.FAILED: frozenset({JobStatus.RUNNING, JobStatus.QUEUED}),
+    JobStatus.CANCELLED: frozenset({JobStatus.RUNNING, JobStatus.QUEUED}),
+}
+
+
+class TaskStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+
+    @property
+    def finished(self) -> bool:
+        return self in FINISHED_TASK
+
+    @property
+    def glyph(self) -> str:
+        return TASK_GLYPHS[self]
+
+
+FINISHED_TASK = frozenset(
+    {TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.SKIPPED}
+)
+TASK_GLYPHS: dict[TaskStatus, str] = {
+    TaskStatus.PENDING: "○",
+    TaskStatus.RUNNING: "▶",
+    TaskStatus.SUCCEEDED: "✔",
+    TaskStatus.FAILED: "✘",
+    TaskStatus.CANCELLED: "⊗",
+    TaskStatus.SKIPPED: "↷",
+}
+TASK_TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
+    TaskStatus.PENDING: frozenset(
+        {TaskStatus.RUNNING, TaskStatus.CANCELLED, TaskStatus.SKIPPED}
+    ),
+    # running -> pending: a failed attempt with retries left, or a lost agent's claim.
+    TaskStatus.RUNNING: frozenset(
+        {
+            TaskStatus.SUCCEEDED,
+            TaskStatus.FAILED,
+            TaskStatus.CANCELLED,
+            TaskStatus.PENDING,
+        }
+    ),
+    TaskStatus.SUCCEEDED: frozenset(),
+    # Retry re-queues failed and cancelled tasks as new attempts.
+    TaskStatus.FAILED: frozenset({TaskStatus.PENDING}),
+    TaskStatus.CANCELLED: frozenset({TaskStatus.PENDING}),
+    TaskStatus.SKIPPED: frozenset(),
+}
+
+
+class Refused(Exception):
+    """A request that the rules do not allow; the message is one line for the user."""
+
+
+class NotFound(Refused):
+    """The job, schedule or type named does not exist (or is not visible to this user)."""
+
+
+class BadInput(Exception):
+    """Bad usage or bad input (exit status 2); the message names what and where."""
+
+
+def check_job_transition(job_id: int, old: JobStatus, new: JobStatus) -> None:
+    """Raise `Refused` unless `old -> new` is a legal job transition."""
+    if new not in JOB_TRANSITIONS[old]:
+        raise Refused(f"job {job_id} is {old}; it cannot become {new}")
+
+
+class Trigger(StrEnum):
+    MANUAL = "manual"
+    SCHEDULE = "schedule"
+    RETRY = "retry"
+    API = "api"
+
+
+@dataclass(frozen=True)
+class Param:
+    """A parameter a job type declares."""
+
+    name: str
+    required: bool = False
+    default: str | None = None
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class Items:
+    """How a command job type breaks down into tasks: one task per item.
+
+    Exactly one of `values` (a literal list), `glob` (a pattern with placeholders)
+    or `command` (an argv whose stdout lines are the items) is set.
+    """
+
+    values: tuple[str, ...] | None = None
+    glob: str | None = None
+    command: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Report:
+    """Where an execution report goes when a run ends (used by the scheduler issue)."""
+
+    email: tuple[str, ...] = ()
+    webhook: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class JobType:
+    """A named kind of work, from the config file (command) or Python (function)."""
+
+    name: str
+    description: str = ""
+    params: tuple[Param, ...] = ()
+    items: Items | None = None
+    command: tuple[str, ...] | None = None
+    function: str | None = None  # "module:attribute" of an async function
+    parallel: int = 1
+    timeout: float | None = None  # seconds per task attempt
+    retries: int = 0
+    backoff: float = 1.0  # seconds before the first retry; doubles each attempt
+    locks: tuple[str, ...] = ()
+    on_lock: str = "wait"  # "wait" or "refuse" when a lock is held
+    exclusive: bool = False
+    cancellable: bool = True
+    schedule: str | None = None  # e.g. "cron: 0 3 * * *", stored for the scheduler
+    target: str | None = None  # the key parameter shown as the job's target
+    report: Report = field(default_factory=Report)
+    source: str = ""  # where it was defined: "path/to/jobdash.toml" or "demo"
+
+    @property
+    def target_param(self) -> str | None:
+        """The parameter shown as the job's target: declared, else the first required."""
+        if self.target:
+            return self.target
+        for p in self.params:
+            if p.required:
+                return p.name
+        return self.params[0].name if self.params else None
+
+
+@dataclass
+class Job:
+    id: int
+    type: str
+    params: dict[str, str]
+    user: str
+    trigger: Trigger
+    status: JobStatus
+    created: float
+    updated: float
+    started: float | None = None
+    finished: float | None = None
+    schedule_id: str | None = None
+    fire_time: float | None = None
+    pending: int = 0
+    running: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    skipped: int = 0
+    progress: float = 0.0  # 0..100
+    info: str = ""
+    metrics: dict[str, float] = field(default_factory=dict)
+    warnings: int = 0
+    target: str = ""
+    parallel: int = 1
+    cancellable: bool = True
+    rev: int = 0
+
+    @property
+    def total(self) -> int:
+        return (
+            self.pending
+            + self.running
+            + self.succeeded
+            + self.failed
+            + self.cancelled
+            + self.skipped
+        )
+
+    @property
+    def done(self) -> int:
+        return self.succeeded + self.failed + self.cancelled + self.skipped
+
+    def eta(self, now: float | None = None) -> float | None:
+        """Seconds left, from the pace so far; None when it can't be told."""
+        if self.status is not JobStatus.RUNNING or not self.started:
+            return None
+        if self.progress <= 0 or self.progress >= 100:
+            return None
+        elapsed = (now or time.time()) - self.started
+        return elapsed * (100 - self.progress) / self.progress
+
+    def duration(self, now: float | None = None) -> float | None:
+        if not self.started:
+            return None
+        end = self.finished or now or time.time()
+        return max(0.0, end - self.started)
+
+
+@dataclass
+class Task:
+    id: int
+    job_id: int
+    seq: int  # position within the job, 1-based
+    name: str
+    item: Any
+    status: TaskStatus
+    attempt: int = 0
+    agent: str | None = None
+    started: float | None = None
+    finished: float | None = None
+    exit_code: int | None = None
+    error: str = ""
+    progress: float = 0.0  # 0..1 reported by the task itself
+    not_before: float = 0.0
+
+
+@dataclass
+class LogLine:
+    seq: int  # store-wide, increasing: tail by "seq greater than the last one seen"
+    job_id: int
+    task_id: int | None
+    ts: float
+    stream: str  # stdout, stderr, system
+    text: str
+
+
+@dataclass
+class AgentInfo:
+    name: str
+    host: str
+    pid: int
+    version: str
+    slots: int
+    running: int
+    state: str  # idle, busy, draining, stale, offline
+    started: float
+    heartbeat: float
+    done: int = 0
+    failed: int = 0
+
+
+@dataclass
+class AuditEvent:
+    id: int
+    ts: float
+    user: str
+    action: str
+    target: str  # "job:1042", "schedule:nightly"
+    detail: str = ""
+
+
+def format_duration(seconds: float | None) -> str:
+    """Short human duration: '45s', '3m12s', '2h05m', '3d4h'."""
+    if seconds is None:
+        return ""
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s}s"
+    m, s = divmod(s, 60)
+    if m < 60:
+        return f"{m}m{s:02d}s"
+    h, m = divmod(m, 60)
+    if h < 24:
+        return f"{h}h{m:02d}m"
+    d, h = divmod(h, 24)
+    return f"{d}d{h}h"

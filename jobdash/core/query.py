@@ -1,0 +1,380 @@
+"""The filter query language of `jobdash jobs` and the dashboard's filter bar (SPEC §8).
+
+    import failed -user:alice status:failed status:cancelled type:import since:2d
+
+Free words match (case-insensitively, as substrings) a job's type, target, user,
+info, id and parameter values; every free word must match. `field:value` terms
+restrict one field; several terms on the same field are OR'ed, different fields
+are AND'ed; a leading `-` negates a term. Quotes group words (`"disk full"`), and a
+quoted token is always free text, so `"http://x"` searches for that text instead
+of being read as a field.
+
+One parsed `Query` answers both ways so the two views never disagree: `matches`
+filters jobs already in memory (the dashboard re-filters on every keystroke, so it
+is precompiled into closures and does no parsing or regex per row), and `to_sql`
+gives the same filter as a WHERE fragment for the store (CLI, export, 100,000
+finished jobs). Case-folding is ASCII-only on both sides because SQLite's
+`lower()` is; that keeps the two answers identical for any text.
+"""
+
+from __future__ import annotations
+
+import io
+import shlex
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from jobdash.core.config import parse_duration
+from jobdash.core.model import ACTIVE_JOB, FINISHED_JOB, BadInput, Job, JobStatus, Trigger
+
+FIELDS = ("status", "type", "user", "since", "id", "target", "trigger")
+STATUS_GROUPS: dict[str, frozenset[JobStatus]] = {
+    "active": ACTIVE_JOB,
+    "finished": FINISHED_JOB,
+    "inprogress": ACTIVE_JOB,  # the In Progress tab shows exactly the active statuses
+}
+STATUSES = tuple(s.value for s in JobStatus)
+TRIGGERS = tuple(t.value for t in Trigger)
+TEXT = ""  # Term.field of a free-text word
+_QUOTES = ("'", '"')
+
+_FIELD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
+
+Check = Callable[[Job, float], bool]
+
+
+def fold(text: str) -> str:
+    """ASCII-only lower case, exactly like SQLite's built-in `lower()`.
+
+    `bytes.lower()` touches ASCII letters only and is far faster than
+    `str.translate` (this runs once per row on every keystroke of the filter bar).
+    """
+    if text.isascii():
+        return text.lower()
+    return text.encode("utf-8", "surrogatepass").lower().decode("utf-8", "surrogatepass")
+
+
+@dataclass(frozen=True)
+class Term:
+    """One term: `field:value` (field "" for a free word), maybe negated.
+
+    `value` is normalized (folded case, canonical status or id) so that equal
+    queries compare equal and `str()` gives them back in one spelling.
+    """
+
+    field: str
+    value: str
+    negated: bool = False
+
+    def __str__(self) -> str:
+        sign = "-" if self.negated else ""
+        if self.field:
+            return f"{sign}{self.field}:{shlex.quote(self.value)}"
+        value = self.value
+        if value.startswith("-") or _field_prefix(value) is not None:
+            return sign + _force_quote(value)  # quoted: stays free text when parsed again
+        return sign + shlex.quote(value)
+
+
+def _force_quote(text: str) -> str:
+    return "'" + text.replace("'", "'\"'\"'") + "'"
+
+
+def _field_prefix(token: str) -> str | None:
+    """`status` for `status:x`; None when the token doesn't start with `word:`."""
+    colon = token.find(":")
+    if colon <= 0:
+        return None
+    name = token[:colon]
+    return name if all(c in _FIELD_CHARS for c in name) else None
+
+
+def _tokens(text: str) -> Iterable[tuple[str, str]]:
+    """(token, raw text) pairs, using shlex in POSIX mode.
+
+    shlex removes the quotes, but whether a token *began* with a quote decides if it
+    is free text; so we also keep the raw characters each token consumed.
+    """
+    stream = io.StringIO(text)
+    lex = shlex.shlex(stream, posix=True)
+    lex.whitespace_split = True
+    lex.commenters = ""
+    try:
+        while True:
+            start = stream.tell()
+            token = lex.get_token()
+            if token is None:
+                return
+            yield token, text[start : stream.tell()].strip()
+    except ValueError as exc:  # "No closing quotation", "No escaped character"
+        raise BadInput(f"bad filter {text!r}: {str(exc).lower()}") from None
+
+
+def _normalize(name: str, value: str) -> str:
+    """Check one `field:value` and give its canonical value; BadInput if wrong."""
+    if not value:
+        raise BadInput(f"filter '{name}:' needs a value")
+    if name == "status":
+        status = value.lower()
+        if status not in STATUS_GROUPS and status not in STATUSES:
+            valid, groups = ", ".join(STATUSES), ", ".join(STATUS_GROUPS)
+            raise BadInput(f"unknown status {value!r} (statuses: {valid}; groups: {groups})")
+        return status
+    if name == "trigger":
+        trigger = value.lower()
+        if trigger not in TRIGGERS:
+            raise BadInput(f"unknown trigger {value!r} (triggers: {', '.join(TRIGGERS)})")
+        return trigger
+    if name == "id":
+        digits = value.removeprefix("#")
+        if not digits.isascii() or not digits.isdigit():
+            raise BadInput(f"id must be a job number, got {value!r}")
+        return str(int(digits))
+    if name == "since":
+        parse_duration(value, "since")
+        return value.strip().lower()
+    return fold(value)
+
+
+def parse_query(text: str) -> Query:
+    """Parse filter text into a Query; BadInput names the problem in one line."""
+    terms: list[Term] = []
+    for token, raw in _tokens(text):
+        # A token that starts with a quote, after an optional '-', is free text.
+        negated, body, quoted = False, token, raw[:1] in _QUOTES
+        if not quoted and token.startswith("-") and len(token) > 1:
+            negated, body, quoted = True, token[1:], raw[1:2] in _QUOTES
+        name = None if quoted else _field_prefix(body)
+        if name is None:
+            if body:
+                terms.append(Term(TEXT, fold(body), negated))
+            continue
+        lowered = name.lower()
+        if lowered not in FIELDS:
+            raise BadInput(
+                f"unknown filter field {name!r} (fields: {', '.join(FIELDS)}); "
+                "quote the word to search for text containing ':'"
+            )
+        value = body[len(name) + 1 :]
+        terms.append(Term(lowered, _normalize(lowered, value), negated))
+    return Query(tuple(terms))
+
+
+def _haystack(job: Job) -> str:
+    """The text free words are searched in; NUL-separated so no match spans fields."""
+    params = job.params
+    text = "\0".join(
+        (job.type, job.target, job.user, job.info, str(job.id), *params.values())
+        if params
+        else (job.type, job.target, job.user, job.info, str(job.id))
+    )
+    return fold(text)
+
+
+def _compile(terms: tuple[Term, ...]) -> tuple[Check, ...]:
+    """Closures, one per field used, each with its values precomputed in sets."""
+    by_field: dict[str, tuple[list[str], list[str]]] = {}
+    for term in terms:
+        pos, neg = by_field.setdefault(term.field, ([], []))
+        (neg if term.negated else pos).append(term.value)
+    checks: list[Check] = []
+    for name, (pos, neg) in by_field.items():
+        checks.append(_FIELD_CHECKS[name](pos, neg))
+    return tuple(checks)
+
+
+def _text_check(pos: list[str], neg: list[str]) -> Check:
+    want, avoid = tuple(pos), tuple(neg)
+
+    def check(job: Job, now: float) -> bool:
+        hay = _haystack(job)
+        return all(w in hay for w in want) and not any(w in hay for w in avoid)
+
+    return check
+
+
+def _status_check(pos: list[str], neg: list[str]) -> Check:
+    def expand(values: list[str]) -> frozenset[str]:
+        out: set[str] = set()
+        for v in values:
+            out.update(STATUS_GROUPS.get(v, (v,)))
+        return frozenset(str(s) for s in out)
+
+    want, avoid = expand(pos), expand(neg)
+
+    def check(job: Job, now: float) -> bool:
+        status = str(job.status)
+        return (not want or status in want) and status not in avoid
+
+    return check
+
+
+def _set_check(get: Callable[[Job], Any]) -> Callable[[list[str], list[str]], Check]:
+    """Exact match on a field (user, trigger, id): set membership."""
+
+    def make(pos: list[str], neg: list[str]) -> Check:
+        want, avoid = frozenset(pos), frozenset(neg)
+
+        def check(job: Job, now: float) -> bool:
+            value = get(job)
+            return (not want or value in want) and value not in avoid
+
+        return check
+
+    return make
+
+
+def _type_check(pos: list[str], neg: list[str]) -> Check:
+    """`type:import` matches `import-files`: type names are prefix-matched."""
+    want, avoid = tuple(pos), tuple(neg)
+
+    def check(job: Job, now: float) -> bool:
+        value = fold(job.type or "")
+        return (not want or value.startswith(want)) and not (avoid and value.startswith(avoid))
+
+    return check
+
+
+def _target_check(pos: list[str], neg: list[str]) -> Check:
+    """Targets are paths and names: substring match, like free text."""
+
+    def check(job: Job, now: float) -> bool:
+        value = fold(job.target or "")
+        return (not pos or any(p in value for p in pos)) and not any(n in value for n in neg)
+
+    return check
+
+
+def _since_check(pos: list[str], neg: list[str]) -> Check:
+    """`since:1h` = created within the last hour; `-since:1h` = created before that."""
+    want = max((parse_duration(v, "since") for v in pos), default=None)
+    avoid = max((parse_duration(v, "since") for v in neg), default=None)
+
+    def check(job: Job, now: float) -> bool:
+        if want is not None and not job.created >= now - want:
+            return False
+        return avoid is None or not job.created >= now - avoid
+
+    return check
+
+
+_FIELD_CHECKS: dict[str, Callable[[list[str], list[str]], Check]] = {
+    TEXT: _text_check,
+    "status": _status_check,
+    "type": _type_check,
+    "user": _set_check(lambda job: fold(job.user or "")),
+    "since": _since_check,
+    "id": _set_check(lambda job: str(job.id)),
+    "target": _target_check,
+    "trigger": _set_check(lambda job: str(job.trigger or "")),
+}
+
+
+@dataclass(frozen=True)
+class Query:
+    """A parsed filter. Build it with `Query.parse(text)` (or `parse_query`)."""
+
+    terms: tuple[Term, ...] = ()
+    _checks: tuple[Check, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_checks", _compile(self.terms))
+
+    @classmethod
+    def parse(cls, text: str) -> Query:
+        """Parse filter text; BadInput on an unknown field, bad value or open quote."""
+        return parse_query(text)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.terms
+
+    def __str__(self) -> str:
+        """The query in canonical spelling; parsing it again gives an equal Query."""
+        return " ".join(str(t) for t in self.terms)
+
+    def matches(self, job: Job, now: float) -> bool:
+        """Whether `job` passes the filter (`now` anchors `since:`)."""
+        return all(check(job, now) for check in self._checks)
+
+    def to_sql(self, now: float, table: str | None = None) -> tuple[str, list[Any]]:
+        """A WHERE fragment over the `jobs` table and its parameters; "1" when empty.
+
+        `table` qualifies the columns (`jobs.status`) for queries that join tables.
+        Text comparisons fold with `lower()` and the values are folded in Python the
+        same ASCII-only way, so the result equals `matches` row for row.
+        """
+        if not self.terms:
+            return "1", []
+
+        def col(name: str) -> str:
+            return f"{table}.{name}" if table else name
+
+        by_field: dict[str, tuple[list[str], list[str]]] = {}
+        for term in self.terms:
+            pos, neg = by_field.setdefault(term.field, ([], []))
+            (neg if term.negated else pos).append(term.value)
+
+        clauses: list[str] = []
+        args: list[Any] = []
+        for name, (pos, neg) in by_field.items():
+            if name == TEXT:
+                # Every positive word must match; no negative one may.
+                for word in pos:
+                    clauses.append(_text_sql(col, word, args))
+                for word in neg:
+                    clauses.append(f"NOT {_text_sql(col, word, args)}")
+                continue
+            if pos:
+                clauses.append(
+                    "(" + " OR ".join(_term_sql(col, name, v, now, args) for v in pos) + ")"
+                )
+            for value in neg:
+                clauses.append(f"NOT ({_term_sql(col, name, value, now, args)})")
+        return " AND ".join(clauses), args
+
+
+def _text_sql(col: Callable[[str], str], word: str, args: list[Any]) -> str:
+    """A free word in any text column, the id, or any parameter *value*.
+
+    Parameter values are read with json_each rather than searched in the raw JSON,
+    so key names, quotes and escapes (`\\u00e9`) in the encoding never match.
+    """
+    ors = [
+        f"instr(lower(coalesce({col(c)}, '')), ?) > 0" for c in ("type", "target", "user", "info")
+    ]
+    ors.append(f"instr(CAST({col('id')} AS TEXT), ?) > 0")
+    ors.append(
+        f"EXISTS (SELECT 1 FROM json_each({col('params')}) AS jp "
+        "WHERE instr(lower(jp.value), ?) > 0)"
+    )
+    args.extend([word] * len(ors))
+    return "(" + " OR ".join(ors) + ")"
+
+
+def _term_sql(col: Callable[[str], str], name: str, value: str, now: float, args: list[Any]) -> str:
+    """One `field:value` term as an SQL condition that is never NULL."""
+    if name == "status":
+        statuses = sorted(str(s) for s in STATUS_GROUPS.get(value, (value,)))
+        args.extend(statuses)
+        return f"{col('status')} IN ({', '.join('?' * len(statuses))})"
+    if name == "type":
+        args.extend([len(value), value])
+        return f"substr(lower(coalesce({col('type')}, '')), 1, ?) = ?"
+    if name == "user":
+        args.append(value)
+        return f"lower(coalesce({col('user')}, '')) = ?"
+    if name == "target":
+        args.append(value)
+        return f"instr(lower(coalesce({col('target')}, '')), ?) > 0"
+    if name == "trigger":
+        args.append(value)
+        return f"coalesce({col('trigger')}, '') = ?"
+    if name == "id":
+        args.append(int(value))
+        return f"{col('id')} = ?"
+    if name == "since":
+        args.append(now - parse_duration(value, "since"))
+        return f"{col('created')} >= ?"
+    raise AssertionError(f"no SQL for field {name!r}")  # parse_query admits only FIELDS

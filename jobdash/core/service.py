@@ -1,0 +1,415 @@
+"""The one facade the command line and the dashboard call.
+
+It resolves the catalogue of job types, turns a submission into a job with its tasks,
+checks who may see and do what (SPEC §7), writes audit events, and offers the change feed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import dataclasses
+import getpass
+import glob as globmod
+import io
+import json
+import os
+import subprocess
+import time
+from collections.abc import AsyncIterator, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from jobdash.core.agent import STALE_AFTER, Agent, AgentOptions, agent_state
+from jobdash.core.config import Config, check_params, find_config_path, load_config, substitute
+from jobdash.core.model import (
+    AgentInfo,
+    BadInput,
+    Items,
+    Job,
+    JobType,
+    LogLine,
+    NotFound,
+    Param,
+    Refused,
+    Report,
+    Task,
+    Trigger,
+)
+from jobdash.core.query import Query, parse_query
+from jobdash.core.store.sqlite import Changes, NewJob, NewTask, SqliteStore
+
+ITEMS_COMMAND_TIMEOUT = 60.0
+EXPORT_COLUMNS = [
+    "startDate",
+    "endDate",
+    "jobName",
+    "jobStatus",
+    "jobInfo",
+    "jobUser",
+    "id",
+    "target",
+    "trigger",
+    "tasks",
+    "succeeded",
+    "failed",
+    "duration",
+    "params",
+]
+
+
+def default_db_path() -> Path:
+    return Path(platformdirs.user_data_dir("jobdash")) / "jobdash.db"
+
+
+def resolve_db_path(explicit: str | None) -> Path:
+    return Path(explicit or os.environ.get("JOBDASH_DB") or default_db_path()).expanduser()
+
+
+def current_user() -> str:
+    """The OS user. Root may act as another user with JOBDASH_USER (as `sudo -u` would)."""
+    user = getpass.getuser()
+    other = os.environ.get("JOBDASH_USER")
+    if other and os.geteuid() == 0:
+        return other
+    return user
+
+
+def type_to_dict(jt: JobType) -> dict[str, Any]:
+    return dataclasses.asdict(jt)
+
+
+def type_from_dict(d: Mapping[str, Any]) -> JobType:
+    """Rebuild a JobType published by an engine (JSON lists back into tuples)."""
+    d = dict(d)
+    d["params"] = tuple(Param(**p) for p in d.get("params", ()))
+    items = d.get("items")
+    if items:
+        d["items"] = Items(
+            values=tuple(items["values"]) if items.get("values") is not None else None,
+            glob=items.get("glob"),
+            command=tuple(items["command"]) if items.get("command") is not None else None,
+        )
+    for key in ("command", "locks"):
+        if d.get(key) is not None:
+            d[key] = tuple(d[key])
+    rep = d.get("report") or {}
+    d["report"] = Report(tuple(rep.get("email", ())), tuple(rep.get("webhook", ())))
+    known = {f.name for f in dataclasses.fields(JobType)}
+    return JobType(**{k: v for k, v in d.items() if k in known})
+
+
+class Service:
+    def __init__(
+        self,
+        store: SqliteStore,
+        config: Config,
+        user: str,
+        types: dict[str, JobType],
+        read_only: bool = False,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.user = user
+        self.local_types = types
+        self.types = dict(types)
+        self.read_only = read_only
+        self.engine: Agent | None = None
+
+    @classmethod
+    async def open(
+        cls,
+        db: str | None = None,
+        config: str | None = None,
+        demo: bool = False,
+        user: str | None = None,
+        read_only: bool = False,
+    ) -> Service:
+        """Load the config (errors before anything is opened), then open the store."""
+        cfg = load_config(find_config_path(config))
+        types = dict(cfg.types)
+        if demo:
+            from jobdash.demo import DEMO_TYPES
+
+            for name, jt in DEMO_TYPES.items():
+                types.setdefault(name, jt)
+        store = await SqliteStore.open(resolve_db_path(db))
+        svc = cls(store, cfg, user or current_user(), types, read_only)
+        await svc.refresh_catalogue()
+        return svc
+
+    async def close(self) -> None:
+        if self.engine is not None:
+            await self.engine.shutdown(timeout=0, now=True)
+        await self.store.close()
+
+    # ----------------------------------------------------------------- catalogue
+
+    async def refresh_catalogue(self) -> None:
+        """Types known here plus those a running engine published (ours win on a clash)."""
+        published = await self.store.catalogue()
+        self.types = {n: type_from_dict(d) for n, d in published.items()} | self.local_types
+
+    async def publish_catalogue(self) -> None:
+        await self.store.publish_catalogue({n: type_to_dict(t) for n, t in self.types.items()})
+
+    def job_type(self, name: str) -> JobType:
+        try:
+            return self.types[name]
+        except KeyError:
+            known = ", ".join(sorted(self.types)) or "none defined"
+            raise BadInput(f"unknown job type {name!r} (known: {known})") from None
+
+    # ----------------------------------------------------------------- permissions
+
+    @property
+    def is_admin(self) -> bool:
+        return self.user in self.config.admins
+
+    def _visible(self, job: Job) -> bool:
+        return self.is_admin or job.user == self.user
+
+    def _check_writable(self, what: str) -> None:
+        if self.read_only:
+            raise Refused(f"read-only: cannot {what}")
+
+    async def job(self, job_id: int) -> Job:
+        try:
+            job = await self.store.get_job(job_id)
+        except NotFound:
+            job = None
+        if job is None or not self._visible(job):
+            raise NotFound(f"no job {job_id}" + ("" if self.is_admin else " among your jobs"))
+        return job
+
+    # ----------------------------------------------------------------- actions
+
+    async def submit(
+        self,
+        type_name: str,
+        params: Mapping[str, str] | None = None,
+        trigger: Trigger = Trigger.MANUAL,
+        schedule_id: str | None = None,
+        fire_time: float | None = None,
+        user: str | None = None,
+    ) -> Job:
+        """Check the parameters, break the job down into tasks, and commit it (durable)."""
+        self._check_writable("start a job")
+        jt = self.job_type(type_name)
+        values = check_params(jt, params or {})
+        tasks = plan_tasks(jt, values)
+        lock_keys = [substitute(k, values, f"types.{jt.name}.locks") for k in jt.locks]
+        if jt.exclusive:
+            lock_keys.append("exclusive")
+        target_param = jt.target_param
+        nj = NewJob(
+            type=jt.name,
+            params=values,
+            user=user or self.user,
+            trigger=trigger,
+            target=values.get(target_param, "") if target_param else "",
+            parallel=jt.parallel,
+            cancellable=jt.cancellable,
+            on_lock=jt.on_lock,
+            timeout=jt.timeout,
+            retries=jt.retries,
+            backoff=jt.backoff,
+            lock_keys=lock_keys,
+            tasks=tasks,
+            schedule_id=schedule_id,
+            fire_time=fire_time,
+        )
+        return await self.store.create_job(nj, audit_user=self.user)
+
+    async def cancel(self, job_id: int, force: bool = False) -> Job:
+        self._check_writable("cancel")
+        await self.job(job_id)
+        return await self.store.cancel_job(job_id, self.user, force)
+
+    async def pause(self, job_id: int) -> Job:
+        self._check_writable("pause")
+        await self.job(job_id)
+        return await self.store.pause_job(job_id, self.user)
+
+    async def resume(self, job_id: int) -> Job:
+        self._check_writable("resume")
+        await self.job(job_id)
+        return await self.store.resume_job(job_id, self.user)
+
+    async def toggle_pause(self, job_id: int) -> Job:
+        job = await self.job(job_id)
+        if job.status == "paused":
+            return await self.resume(job_id)
+        return await self.pause(job_id)
+
+    async def retry(self, job_id: int) -> int:
+        self._check_writable("retry")
+        await self.job(job_id)
+        return await self.store.retry_job(job_id, self.user)
+
+    async def rerun(self, job_id: int) -> Job:
+        """Run the job's type again with the same parameters."""
+        job = await self.job(job_id)
+        return await self.submit(job.type, job.params)
+
+    async def clear(self, everyone: bool = False) -> int:
+        self._check_writable("clear history")
+        if everyone and not self.is_admin:
+            raise Refused(f"only admins may clear every user's jobs ({self.user} is not an admin)")
+        return await self.store.clear(None if everyone else self.user, self.user)
+
+    # ----------------------------------------------------------------- reading
+
+    def _scope(self, query: Query, now: float) -> tuple[str, list[Any]]:
+        where, args = query.to_sql(now)
+        if not self.is_admin:
+            where = f"({where}) AND user = ?"
+            args = [*args, self.user]
+        return where, args
+
+    async def jobs(
+        self,
+        query: str | Query = "",
+        active: bool | None = None,
+        limit: int | None = None,
+        order: str = "id DESC",
+    ) -> list[Job]:
+        q = parse_query(query) if isinstance(query, str) else query
+        where, args = self._scope(q, time.time())
+        if active is not None:
+            finished = "status IN ('succeeded', 'warning', 'failed', 'cancelled')"
+            where = f"({where}) AND {'NOT ' if active else ''}{finished}"
+        return await self.store.list_jobs(where, args, order=order, limit=limit)
+
+    async def tasks(self, job_id: int) -> list[Task]:
+        await self.job(job_id)
+        return await self.store.tasks(job_id)
+
+    async def logs(
+        self,
+        job_id: int,
+        after: int = 0,
+        task: int | None = None,
+        tail: int | None = None,
+        limit: int | None = None,
+    ) -> list[LogLine]:
+        await self.job(job_id)
+        return await self.store.logs(job_id, after, task, limit=limit, tail=tail)
+
+    async def agents(self) -> list[tuple[AgentInfo, bool]]:
+        now = time.time()
+        out = []
+        for info, drain in await self.store.agents():
+            info.state = agent_state(info.state, info.heartbeat, now)
+            out.append((info, drain))
+        return out
+
+    async def engine_alive(self) -> bool:
+        now = time.time()
+        return any(
+            info.state != "offline" and now - info.heartbeat < STALE_AFTER
+            for info, _ in await self.store.agents()
+        )
+
+    async def watch(self, interval: float = 0.25) -> AsyncIterator[Changes]:
+        """Yield what changed, as it changes: cheap polling of `PRAGMA data_version` (it moves
+        when any connection, in any process, commits), then rows stamped with a newer rev."""
+        rev = await self.store.rev()
+        version = await self.store.data_version()
+        while True:
+            await asyncio.sleep(interval)
+            v = await self.store.data_version()
+            if v == version:
+                continue
+            version = v
+            changes = await self.store.changes_since(rev)
+            rev = changes.rev
+            changes.jobs = [j for j in changes.jobs if self._visible(j)]
+            yield changes
+
+    def export(self, jobs: list[Job], fmt: str = "csv") -> str:
+        """History as CSV (the SPEC's columns first) or JSON."""
+        if fmt == "json":
+            return json.dumps([dataclasses.asdict(j) for j in jobs], indent=2, default=str)
+        if fmt != "csv":
+            raise BadInput(f"unknown export format {fmt!r} (csv or json)")
+        out = io.StringIO()
+        w = csv.writer(out)
+        w.writerow(EXPORT_COLUMNS)
+        for j in jobs:
+            w.writerow(
+                [
+                    iso(j.started),
+                    iso(j.finished),
+                    j.type,
+                    str(j.status),
+                    j.info,
+                    j.user,
+                    j.id,
+                    j.target,
+                    str(j.trigger),
+                    j.total,
+                    j.succeeded,
+                    j.failed,
+                    f"{j.duration():.1f}" if j.started else "",
+                    json.dumps(j.params, sort_keys=True),
+                ]
+            )
+        return out.getvalue()
+
+    # ----------------------------------------------------------------- engine
+
+    async def start_engine(self, slots: int = 4, name: str | None = None) -> Agent:
+        """Run an engine in this process: publish the catalogue and start an agent."""
+        await self.publish_catalogue()
+        self.engine = Agent(self.store, AgentOptions(name=name, slots=slots))
+        await self.engine.start()
+        return self.engine
+
+
+def iso(ts: float | None) -> str:
+    return datetime.fromtimestamp(ts).astimezone().isoformat(timespec="seconds") if ts else ""
+
+
+def plan_tasks(jt: JobType, values: dict[str, str]) -> list[NewTask]:
+    """Break a job down: one task per item for commands, a job function for Python types."""
+    if jt.function:
+        return [NewTask("main", "main", "job", jt.function)]
+    assert jt.command is not None
+    where = f"types.{jt.name}"
+    items = expand_items(jt, values)
+    if items is None:
+        argv = [substitute(a, values, f"{where}.command") for a in jt.command]
+        return [NewTask("main", jt.name, "command", argv)]
+    tasks = []
+    for item in items:
+        v = {**values, "item": item}
+        argv = [substitute(a, v, f"{where}.command") for a in jt.command]
+        tasks.append(NewTask(item, item, "command", argv, item))
+    return tasks
+
+
+def expand_items(jt: JobType, values: dict[str, str]) -> list[str] | None:
+    it = jt.items
+    if it is None:
+        return None
+    where = f"types.{jt.name}.items"
+    if it.values is not None:
+        return [substitute(v, values, where) for v in it.values]
+    if it.glob is not None:
+        return sorted(globmod.glob(substitute(it.glob, values, where)))
+    assert it.command is not None
+    argv = [substitute(a, values, where) for a in it.command]
+    try:
+        done = subprocess.run(
+            argv, capture_output=True, text=True, timeout=ITEMS_COMMAND_TIMEOUT, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise BadInput(f"{where}: cannot run {argv[0]!r}: {e}") from e
+    if done.returncode != 0:
+        first = (done.stderr.strip().splitlines() or [""])[0]
+        raise BadInput(f"{where}: {argv[0]} exited {done.returncode}: {first}")
+    return [ln for ln in done.stdout.splitlines() if ln.strip()]

@@ -1,0 +1,143 @@
+"""The SQLite schema as a list of forward migrations.
+
+Each entry moves the store from version N to N+1. A store is recognised by the
+`meta` row app = 'jobdash'; a file without it (and not empty) is not ours and is
+never modified.
+"""
+
+from __future__ import annotations
+
+APP_ID = "jobdash"
+
+MIGRATIONS: list[str] = [
+    # 1: jobs, tasks, logs, locks, agents, audit, the published catalogue.
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE counter (id INTEGER PRIMARY KEY CHECK (id = 1), rev INTEGER NOT NULL);
+    INSERT INTO counter (id, rev) VALUES (1, 0);
+
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY,
+        type TEXT NOT NULL,
+        params TEXT NOT NULL,
+        user TEXT NOT NULL,
+        trigger TEXT NOT NULL,
+        schedule_id TEXT,
+        fire_time REAL,
+        status TEXT NOT NULL,
+        created REAL NOT NULL,
+        updated REAL NOT NULL,
+        started REAL,
+        finished REAL,
+        pending INTEGER NOT NULL DEFAULT 0,
+        running INTEGER NOT NULL DEFAULT 0,
+        succeeded INTEGER NOT NULL DEFAULT 0,
+        failed INTEGER NOT NULL DEFAULT 0,
+        cancelled INTEGER NOT NULL DEFAULT 0,
+        skipped INTEGER NOT NULL DEFAULT 0,
+        progress REAL NOT NULL DEFAULT 0,
+        info TEXT NOT NULL DEFAULT '',
+        metrics TEXT NOT NULL DEFAULT '{}',
+        warnings INTEGER NOT NULL DEFAULT 0,
+        target TEXT NOT NULL DEFAULT '',
+        parallel INTEGER NOT NULL DEFAULT 1,
+        cancellable INTEGER NOT NULL DEFAULT 1,
+        on_lock TEXT NOT NULL DEFAULT 'wait',
+        timeout REAL,
+        retries INTEGER NOT NULL DEFAULT 0,
+        backoff REAL NOT NULL DEFAULT 1,
+        force INTEGER NOT NULL DEFAULT 0,
+        admitted INTEGER NOT NULL DEFAULT 0,
+        rev INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX jobs_rev ON jobs (rev);
+    CREATE INDEX jobs_active ON jobs (status) WHERE status NOT IN
+        ('succeeded', 'warning', 'failed', 'cancelled');
+    CREATE UNIQUE INDEX jobs_fire ON jobs (schedule_id, fire_time)
+        WHERE schedule_id IS NOT NULL AND fire_time IS NOT NULL;
+
+    CREATE TABLE tasks (
+        id INTEGER PRIMARY KEY,
+        job_id INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,              -- 'command', 'function', 'job' (a job function)
+        spec TEXT NOT NULL,              -- JSON: argv, or function reference
+        item TEXT NOT NULL DEFAULT 'null',
+        status TEXT NOT NULL,
+        attempt INTEGER NOT NULL DEFAULT 0,
+        base_attempt INTEGER NOT NULL DEFAULT 0,  -- attempt at the last manual retry
+        owner TEXT,
+        lease_until REAL,
+        agent TEXT,
+        started REAL,
+        finished REAL,
+        exit_code INTEGER,
+        error TEXT NOT NULL DEFAULT '',
+        progress REAL NOT NULL DEFAULT 0,
+        not_before REAL NOT NULL DEFAULT 0,
+        UNIQUE (job_id, seq),
+        UNIQUE (job_id, key)
+    );
+    CREATE INDEX tasks_pending ON tasks (job_id, id) WHERE status = 'pending';
+    CREATE INDEX tasks_running ON tasks (owner) WHERE status = 'running';
+    CREATE INDEX tasks_lease ON tasks (lease_until) WHERE status = 'running';
+
+    CREATE TABLE logs (
+        seq INTEGER PRIMARY KEY,
+        job_id INTEGER NOT NULL,
+        task_id INTEGER,
+        ts REAL NOT NULL,
+        stream TEXT NOT NULL,
+        text TEXT NOT NULL
+    );
+    CREATE INDEX logs_job ON logs (job_id, seq);
+
+    -- The lock keys each job needs, and the keys held right now (one holder per key).
+    CREATE TABLE job_locks (
+        job_id INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        PRIMARY KEY (job_id, key)
+    );
+    CREATE TABLE locks (key TEXT PRIMARY KEY, job_id INTEGER NOT NULL);
+
+    CREATE TABLE agents (
+        name TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        version TEXT NOT NULL,
+        slots INTEGER NOT NULL,
+        running INTEGER NOT NULL DEFAULT 0,
+        state TEXT NOT NULL,
+        started REAL NOT NULL,
+        heartbeat REAL NOT NULL,
+        done INTEGER NOT NULL DEFAULT 0,
+        failed INTEGER NOT NULL DEFAULT 0,
+        drain INTEGER NOT NULL DEFAULT 0,
+        rev INTEGER NOT NULL DEFAULT 0
+    );
+
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY,
+        ts REAL NOT NULL,
+        user TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT ''
+    );
+
+    CREATE TABLE catalogue (
+        name TEXT PRIMARY KEY,
+        spec TEXT NOT NULL,
+        published REAL NOT NULL
+    );
+
+    -- Ids of removed jobs, so watchers can drop them from what they show.
+    CREATE TABLE removed (job_id INTEGER PRIMARY KEY, rev INTEGER NOT NULL);
+    CREATE INDEX removed_rev ON removed (rev);
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)

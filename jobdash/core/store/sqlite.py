@@ -1,0 +1,1259 @@
+"""The SQLite store (aiosqlite): the single source of truth for jobs, tasks, logs and agents.
+
+Design, from ARCHITECTURE.md:
+- WAL, `busy_timeout`, and every write transaction starts with `BEGIN IMMEDIATE`, so two
+  processes never deadlock upgrading a read lock ("database is locked").
+- One writer connection per process. Small writes (log lines, task completions, progress)
+  are buffered and flushed together in one transaction by a single flusher task.
+- Claims are one statement (`UPDATE … WHERE id IN (SELECT …) RETURNING …`); completions are
+  fenced on (task id, attempt, owner, status = running).
+- Every write transaction takes a new revision from `counter` and stamps the rows it changes,
+  so a watcher in any process asks "what changed since revision N" after it sees
+  `PRAGMA data_version` move.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import sqlite3
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+
+from jobdash.core.model import (
+    FINISHED_JOB,
+    AgentInfo,
+    AuditEvent,
+    BadInput,
+    Job,
+    JobStatus,
+    LogLine,
+    NotFound,
+    Refused,
+    Task,
+    TaskStatus,
+    Trigger,
+    check_job_transition,
+)
+from jobdash.core.store.schema import APP_ID, MIGRATIONS, SCHEMA_VERSION
+
+T = TypeVar("T")
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+BUSY_TIMEOUT_MS = 30_000
+FLUSH_INTERVAL = 0.05  # seconds a log line may wait before it is written
+MAX_BUFFERED_LINES = 20_000  # writers of log lines wait (back-pressure) past this
+
+JOB_COLUMNS = (
+    "id, type, params, user, trigger, schedule_id, fire_time, status, created, updated, "
+    "started, finished, pending, running, succeeded, failed, cancelled, skipped, progress, "
+    "info, metrics, warnings, target, parallel, cancellable, rev"
+)
+TASK_COLUMNS = (
+    "id, job_id, seq, name, item, status, attempt, agent, started, finished, exit_code, "
+    "error, progress, not_before"
+)
+COUNT_COLUMNS = ("pending", "running", "succeeded", "failed", "cancelled", "skipped")
+INFO_MAX = 300
+
+
+def job_from_row(r: Sequence[Any]) -> Job:
+    return Job(
+        id=r[0],
+        type=r[1],
+        params=json.loads(r[2]),
+        user=r[3],
+        trigger=Trigger(r[4]),
+        schedule_id=r[5],
+        fire_time=r[6],
+        status=JobStatus(r[7]),
+        created=r[8],
+        updated=r[9],
+        started=r[10],
+        finished=r[11],
+        pending=r[12],
+        running=r[13],
+        succeeded=r[14],
+        failed=r[15],
+        cancelled=r[16],
+        skipped=r[17],
+        progress=r[18],
+        info=r[19],
+        metrics=json.loads(r[20]),
+        warnings=r[21],
+        target=r[22],
+        parallel=r[23],
+        cancellable=bool(r[24]),
+        rev=r[25],
+    )
+
+
+def task_from_row(r: Sequence[Any]) -> Task:
+    return Task(
+        id=r[0],
+        job_id=r[1],
+        seq=r[2],
+        name=r[3],
+        item=json.loads(r[4]),
+        status=TaskStatus(r[5]),
+        attempt=r[6],
+        agent=r[7],
+        started=r[8],
+        finished=r[9],
+        exit_code=r[10],
+        error=r[11],
+        progress=r[12],
+        not_before=r[13],
+    )
+
+
+@dataclass
+class NewTask:
+    """A task to create: `kind` is command (spec = argv), function or job (spec = ref)."""
+
+    key: str
+    name: str
+    kind: str
+    spec: Any
+    item: Any = None
+
+
+@dataclass
+class NewJob:
+    type: str
+    params: dict[str, str]
+    user: str
+    trigger: Trigger
+    target: str
+    parallel: int
+    cancellable: bool
+    on_lock: str
+    timeout: float | None
+    retries: int
+    backoff: float
+    lock_keys: list[str]
+    tasks: list[NewTask]
+    schedule_id: str | None = None
+    fire_time: float | None = None
+    info: str = ""
+
+
+@dataclass
+class Claim:
+    """A task attempt this owner now holds."""
+
+    task_id: int
+    job_id: int
+    seq: int
+    name: str
+    kind: str
+    spec: Any
+    item: Any
+    attempt: int
+    timeout: float | None = None
+    params: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    """How an attempt ended, as the agent reports it."""
+
+    task_id: int
+    attempt: int
+    owner: str
+    status: TaskStatus  # succeeded, failed or cancelled
+    exit_code: int | None = None
+    error: str = ""
+    future: asyncio.Future[bool] | None = None
+
+
+@dataclass
+class Changes:
+    """What changed since a revision: whole job rows, removed job ids, and whether agents or
+    schedules changed (those tables are small: a watcher reloads them)."""
+
+    rev: int
+    jobs: list[Job] = field(default_factory=list)
+    removed: list[int] = field(default_factory=list)
+    agents: bool = False
+    schedules: bool = False
+
+
+class Counts:
+    """Per-job deltas of task counters, applied in one executemany."""
+
+    def __init__(self) -> None:
+        self.delta: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNT_COLUMNS, 0))
+
+    def move(self, job_id: int, old: str | None, new: str | None, n: int = 1) -> None:
+        d = self.delta[job_id]
+        if old:
+            d[old] -= n
+        if new:
+            d[new] += n
+
+    def rows(self, rev: int, now: float) -> list[tuple[Any, ...]]:
+        return [(*(d[c] for c in COUNT_COLUMNS), now, rev, job_id) for job_id, d in self.delta.items()]
+
+
+def check_store_file(path: Path) -> bool:
+    """Return True when `path` is a new store to create; raise BadInput when it is not ours.
+
+    Reads the file only (read-only URI): a foreign file is never modified.
+    """
+    if not path.exists() or path.stat().st_size == 0:
+        return True
+    if path.is_dir():
+        raise BadInput(f"{path}: is a directory, not a jobdash store")
+    with path.open("rb") as f:
+        head = f.read(16)
+    if head != SQLITE_MAGIC:
+        raise BadInput(f"{path}: not a jobdash store (not an SQLite database); left untouched")
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if not tables:
+                return True
+            if "meta" not in tables:
+                raise BadInput(f"{path}: not a jobdash store (an SQLite database of something else); left untouched")
+            meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as e:
+        raise BadInput(f"{path}: not a readable jobdash store ({e}); left untouched") from e
+    if meta.get("app") != APP_ID:
+        raise BadInput(f"{path}: not a jobdash store (meta.app is {meta.get('app')!r}); left untouched")
+    version = int(meta.get("schema_version", "0"))
+    if version > SCHEMA_VERSION:
+        raise BadInput(
+            f"{path}: made by a newer jobdash (store schema {version}, this version knows "
+            f"{SCHEMA_VERSION}); upgrade jobdash — the store was left untouched"
+        )
+    return False
+
+
+class SqliteStore:
+    """jobdash's embedded store. Open with `await SqliteStore.open(path)`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._w: aiosqlite.Connection | None = None  # the writer
+        self._r: aiosqlite.Connection | None = None  # reads and the change feed
+        self._wlock = asyncio.Lock()
+        self._logs: list[tuple[int, int | None, float, str, str]] = []
+        self._outcomes: list[Outcome] = []
+        self._progress: dict[int, float] = {}
+        self._metrics: dict[int, dict[str, float]] = defaultdict(dict)
+        self._warnings: dict[int, int] = defaultdict(int)
+        self._flush_wanted = asyncio.Event()
+        self._flushed = asyncio.Event()
+        self._flusher: asyncio.Task[None] | None = None
+        self._closed = False
+        self.on_commit: list[Callable[[], None]] = []  # in-process wake-ups
+
+    # ----------------------------------------------------------------- opening
+
+    @classmethod
+    async def open(cls, path: Path | str) -> SqliteStore:
+        path = Path(path).expanduser()
+        new = check_store_file(path)
+        if new:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Created 0600 before SQLite touches it: job logs may hold secrets.
+            fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+            os.close(fd)
+        store = cls(path)
+        await store._connect()
+        return store
+
+    async def _connect(self) -> None:
+        self._w = await aiosqlite.connect(self.path, isolation_level=None)
+        await self._w.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await self._w.execute("PRAGMA journal_mode = WAL")
+        await self._w.execute("PRAGMA synchronous = NORMAL")
+        await self._w.execute("PRAGMA foreign_keys = ON")
+        await self._migrate()
+        for suffix in ("-wal", "-shm"):
+            with contextlib.suppress(OSError):
+                os.chmod(str(self.path) + suffix, 0o600)
+        self._r = await aiosqlite.connect(self.path, isolation_level=None)
+        await self._r.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self._flusher = asyncio.get_running_loop().create_task(self._flush_loop())
+
+    async def _migrate(self) -> None:
+        w = self._writer
+        await w.execute("BEGIN IMMEDIATE")
+        try:
+            rows = await w.execute_fetchall(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name='meta'"
+            )
+            version = 0
+            if rows:
+                got = await w.execute_fetchall("SELECT value FROM meta WHERE key='schema_version'")
+                version = int(next(iter(got))[0]) if got else 0
+            for i in range(version, SCHEMA_VERSION):
+                for stmt in split_sql(MIGRATIONS[i]):
+                    await w.execute(stmt)
+            await w.execute("INSERT OR REPLACE INTO meta VALUES ('app', ?)", (APP_ID,))
+            await w.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+            await w.execute("COMMIT")
+        except BaseException:
+            await w.execute("ROLLBACK")
+            raise
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        await self.flush()
+        self._closed = True
+        if self._flusher:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+        for con in (self._w, self._r):
+            if con is not None:
+                await con.close()
+
+    @property
+    def _writer(self) -> aiosqlite.Connection:
+        assert self._w is not None, "store is not open"
+        return self._w
+
+    @property
+    def _reader(self) -> aiosqlite.Connection:
+        assert self._r is not None, "store is not open"
+        return self._r
+
+    # ----------------------------------------------------------------- writing
+
+    async def write(self, fn: Callable[[aiosqlite.Connection, int, float], Awaitable[T]]) -> T:
+        """Run `fn(conn, rev, now)` in one `BEGIN IMMEDIATE` transaction of the writer."""
+        async with self._wlock:
+            w = self._writer
+            await w.execute("BEGIN IMMEDIATE")
+            try:
+                rows = await w.execute_fetchall("UPDATE counter SET rev = rev + 1 RETURNING rev")
+                rev = next(iter(rows))[0]
+                result = await fn(w, rev, time.time())
+                await w.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await w.execute("ROLLBACK")
+                raise
+        for cb in self.on_commit:
+            cb()
+        return result
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await self._flush_wanted.wait()
+            await asyncio.sleep(FLUSH_INTERVAL)
+            self._flush_wanted.clear()
+            try:
+                await self._flush_once()
+            except Exception as e:  # keep the flusher alive: the next flush retries
+                for o in self._outcomes:
+                    if o.future and not o.future.done():
+                        o.future.set_exception(e)
+                self._outcomes.clear()
+            self._flushed.set()
+            self._flushed = asyncio.Event()
+
+    async def flush(self) -> None:
+        """Write whatever is buffered now (used at shutdown and by tests)."""
+        if self._closed:
+            return
+        await self._flush_once()
+
+    async def _flush_once(self) -> None:
+        logs, self._logs = self._logs, []
+        outcomes, self._outcomes = self._outcomes, []
+        progress, self._progress = self._progress, {}
+        metrics, self._metrics = self._metrics, defaultdict(dict)
+        warnings, self._warnings = self._warnings, defaultdict(int)
+        if not (logs or outcomes or progress or metrics or warnings):
+            return
+
+        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> list[bool]:
+            if logs:
+                await w.executemany(
+                    "INSERT INTO logs (job_id, task_id, ts, stream, text) VALUES (?, ?, ?, ?, ?)",
+                    logs,
+                )
+                last: dict[int, str] = {}
+                for job_id, _t, _ts, stream, text in logs:
+                    if stream != "system" and text.strip():
+                        last[job_id] = text
+                await w.executemany(
+                    "UPDATE jobs SET info = ?, updated = ?, rev = ? WHERE id = ?",
+                    [(t.strip()[:INFO_MAX], now, rev, j) for j, t in last.items()],
+                )
+            if progress:
+                await w.executemany(
+                    "UPDATE tasks SET progress = ? WHERE id = ? AND status = 'running'",
+                    [(p, tid) for tid, p in progress.items()],
+                )
+            if metrics:
+                rows = await w.execute_fetchall(
+                    f"SELECT id, metrics FROM jobs WHERE id IN ({qmarks(metrics)})", list(metrics)
+                )
+                merged = []
+                for job_id, text in rows:
+                    total = json.loads(text)
+                    for k, v in metrics[job_id].items():
+                        total[k] = total.get(k, 0) + v
+                    merged.append((json.dumps(total), rev, job_id))
+                await w.executemany("UPDATE jobs SET metrics = ?, rev = ? WHERE id = ?", merged)
+            if warnings:
+                await w.executemany(
+                    "UPDATE jobs SET warnings = warnings + ?, rev = ? WHERE id = ?",
+                    [(n, rev, j) for j, n in warnings.items()],
+                )
+            accepted = await self._complete(w, rev, now, outcomes) if outcomes else []
+            touched = {j for j, *_ in logs} | set(metrics) | set(warnings)
+            if progress:
+                rows = await w.execute_fetchall(
+                    f"SELECT DISTINCT job_id FROM tasks WHERE id IN ({qmarks(progress)})",
+                    list(progress),
+                )
+                touched |= {r[0] for r in rows}
+            await self._update_progress(w, rev, touched)
+            return accepted
+
+        try:
+            accepted = await self.write(txn)
+        except BaseException as e:
+            for o in outcomes:
+                if o.future and not o.future.done():
+                    o.future.set_exception(e)
+            raise
+        for o, ok in zip(outcomes, accepted, strict=True):
+            if o.future and not o.future.done():
+                o.future.set_result(ok)
+
+    def _want_flush(self) -> None:
+        self._flush_wanted.set()
+
+    async def append_log(self, job_id: int, task_id: int | None, stream: str, text: str) -> None:
+        """Buffer one log line; waits only when the buffer is full (back-pressure)."""
+        self._logs.append((job_id, task_id, time.time(), stream, text))
+        self._want_flush()
+        if len(self._logs) >= MAX_BUFFERED_LINES:
+            await self._flushed.wait()
+
+    def append_log_nowait(self, job_id: int, task_id: int | None, stream: str, text: str) -> None:
+        self._logs.append((job_id, task_id, time.time(), stream, text))
+        self._want_flush()
+
+    def report_progress(self, task_id: int, fraction: float) -> None:
+        self._progress[task_id] = max(0.0, min(1.0, fraction))
+        self._want_flush()
+
+    def add_metric(self, job_id: int, name: str, value: float) -> None:
+        """Metrics are counters: values reported by the tasks of a job add up."""
+        m = self._metrics[job_id]
+        m[name] = m.get(name, 0.0) + value
+        self._want_flush()
+
+    def add_warning(self, job_id: int) -> None:
+        self._warnings[job_id] += 1
+        self._want_flush()
+
+    async def complete(self, outcome: Outcome) -> bool:
+        """Record how an attempt ended; False when the attempt was no longer ours (fenced)."""
+        outcome.future = asyncio.get_running_loop().create_future()
+        self._outcomes.append(outcome)
+        self._want_flush()
+        return await outcome.future
+
+    # ----------------------------------------------------------------- jobs
+
+    async def create_job(self, nj: NewJob, audit_user: str | None = None) -> Job:
+        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> int:
+            if nj.on_lock == "refuse" and nj.lock_keys:
+                held = await self._holders(w, nj.lock_keys, None)
+                if held:
+                    key, holder = held[0]
+                    raise Refused(f"lock {key} is held by job {holder}; {nj.type} refuses to wait")
+            try:
+                cur = await w.execute(
+                    "INSERT INTO jobs (type, params, user, trigger, schedule_id, fire_time, "
+                    "status, created, updated, pending, target, parallel, cancellable, on_lock, "
+                    "timeout, retries, backoff, info, rev) "
+                    "VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        nj.type,
+                        json.dumps(nj.params),
+                        nj.user,
+                        str(nj.trigger),
+                        nj.schedule_id,
+                        nj.fire_time,
+                        now,
+                        now,
+                        len(nj.tasks),
+                        nj.target,
+                        nj.parallel,
+                        int(nj.cancellable),
+                        nj.on_lock,
+                        nj.timeout,
+                        nj.retries,
+                        nj.backoff,
+                        nj.info,
+                        rev,
+                    ),
+                )
+            except sqlite3.IntegrityError as e:
+                if nj.schedule_id is not None:
+                    raise Refused(
+                        f"schedule {nj.schedule_id} already started a job for that fire time"
+                    ) from e
+                raise
+            job_id = cur.lastrowid
+            assert job_id is not None
+            await w.executemany(
+                "INSERT INTO tasks (job_id, seq, key, name, kind, spec, item, status) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
+                [
+                    (job_id, i, t.key, t.name, t.kind, json.dumps(t.spec), json.dumps(t.item))
+                    for i, t in enumerate(nj.tasks, 1)
+                ],
+            )
+            await w.executemany(
+                "INSERT OR IGNORE INTO job_locks (job_id, key) VALUES (?, ?)",
+                [(job_id, k) for k in nj.lock_keys],
+            )
+            if audit_user:
+                await self._audit(w, now, audit_user, "run", f"job:{job_id}", nj.type)
+            return job_id
+
+        job_id = await self.write(txn)
+        return await self.get_job(job_id)
+
+    async def add_tasks(self, job_id: int, tasks: Sequence[NewTask]) -> int:
+        """Add tasks to a running job (a Python job function adding work); keys dedupe."""
+
+        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> int:
+            rows = await w.execute_fetchall(
+                "SELECT coalesce(max(seq), 0) FROM tasks WHERE job_id = ?", (job_id,)
+            )
+            seq = next(iter(rows))[0]
+            added = 0
+            for t in tasks:
+                cur = await w.execute(
+                    "INSERT OR IGNORE INTO tasks (job_id, seq, key, name, kind, spec, item, status)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
+                    (job_id, seq + 1, t.key, t.name, t.kind, json.dumps(t.spec), json.dumps(t.item)),
+                )
+                if cur.rowcount:
+                    seq += 1
+                    added += 1
+            # Tasks added to a job being cancelled are cancelled at once.
+            status = await self._job_status(w, job_id)
+            if status is JobStatus.CANCELLING and added:
+                await w.execute(
+                    "UPDATE tasks SET status = 'cancelled', finished = ? "
+                    "WHERE job_id = ? AND status = 'pending'",
+                    (now, job_id),
+                )
+                await w.execute(
+                    "UPDATE jobs SET cancelled = cancelled + ?, rev = ?, updated = ? WHERE id = ?",
+                    (added, rev, now, job_id),
+                )
+            else:
+                await w.execute(
+                    "UPDATE jobs SET pending = pending + ?, rev = ?, updated = ? WHERE id = ?",
+                    (added, rev, now, job_id),
+                )
+            await self._update_progress(w, rev, {job_id})
+            return added
+
+        return await self.write(txn)
+
+    async def _job_status(self, w: aiosqlite.Connection, job_id: int) -> JobStatus:
+        rows = list(await w.execute_fetchall("SELECT status FROM jobs WHERE id = ?", (job_id,)))
+        if not rows:
+            raise NotFound(f"no job {job_id}")
+        return JobStatus(rows[0][0])
+
+    async def _holders(
+        self, w: aiosqlite.Connection, keys: Sequence[str], job_id: int | None
+    ) -> list[tuple[str, int]]:
+        rows = await w.execute_fetchall(
+            f"SELECT key, job_id FROM locks WHERE key IN ({qmarks(keys)}) AND job_id IS NOT ?",
+            (*keys, job_id),
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    async def admit(self) -> list[int]:
+        """Move queued and waiting jobs to running when their locks are free (FIFO by id).
+
+        A job whose lock is held waits, with the holder named in its info line.
+        """
+
+        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> list[int]:
+            rows = await w.execute_fetchall(
+                "SELECT id, status, info FROM jobs WHERE status IN ('queued', 'waiting') "
+                "ORDER BY id"
+            )
+            changed = []
+            for job_id, status, info in rows:
+                keys = [
+                    r[0]
+                    for r in await w.execute_fetchall(
+                        "SELECT key FROM job_locks WHERE job_id = ?", (job_id,)
+                    )
+                ]
+                held = await self._holders(w, keys, job_id) if keys else []
+                if held:
+                    key, holder = held[0]
+                    what = "exclusive job" if key == "exclusive" else f"lock {key}"
+                    reason = f"waiting: {what} held by job {holder}"
+                    if status != "waiting" or info != reason:
+                        await w.execute(
+                            "UPDATE jobs SET status = 'waiting', info = ?, updated = ?, rev = ? "
+                            "WHERE id = ?",
+                            (reason, now, rev, job_id),
+                        )
+                        changed.append(job_id)
+                    continue
+                await w.executemany(
+                    "INSERT INTO locks (key, job_id) VALUES (?, ?)", [(k, job_id) for k in keys]
+                )
+                info_now = "" if status == "waiting" else info
+                await w.execute(
+                    "UPDATE jobs SET status = 'running', admitted = 1, "
+                    "started = coalesce(started, ?), info = ?, updated = ?, rev = ? WHERE id = ?",
+                    (now, info_now, now, rev, job_id),
+                )
+                changed.append(job_id)
+            # A job with no tasks at all (empty glob) is finished as soon as it is admitted.
+            await self._settle(w, rev, now, changed)
+            return changed
+
+        return await self.write(txn)
+
+    async def claim(
+        self, owner: str, agent: str, limit: int, lease: float
+    ) -> list[Claim]:
+        """Claim up to `limit` pending tasks of running jobs, within each job's `parallel`."""
+        if limit <= 0:
+            return []
+
+        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> list[Claim]:
+            rows = await w.execute_fetchall(
+                """
+                UPDATE tasks SET status = 'running', attempt = attempt + 1, owner = ?, agent = ?,
+                    lease_until = ?, started = ?, finished = NULL, exit_code = NULL,
+                    progress = 0
+                WHERE id IN (
+                    SELECT id FROM (
+                        SELECT t.id, t.job_id, j.parallel - j.running AS room,
+                               row_number() OVER (PARTITION BY t.job_id ORDER BY t.id) AS rn
+                        FROM tasks t JOIN jobs j ON j.id = t.job_id
+                        WHERE t.status = 'pending' AND j.status = 'running' AND t.not_before <= ?
+                    ) WHERE rn <= room ORDER BY rn, job_id LIMIT ?
+                )
+                RETURNING id, job_id, seq, name, kind, spec, item, attempt
+                """,
+                (owner, agent, now + lease, now, now, limit),
+            )
+            claims = []
+            counts = Counts()
+            for r in rows:
+                counts.move(r[1], "pending", "running")
+                claims.append(
+                    Claim(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), json.loads(r[6]), r[7])
+                )
+            if claims:
+                await self._apply_counts(w, rev, now, counts)
+                jobs = {
+                    r[0]: (r[1], json.loads(r[2]))
+                    for r in await w.execute_fetchall(
+                        f"SELECT id, timeout, params FROM jobs WHERE id IN ({qmarks(counts.delta)})",
+                        list(counts.delta),
+                    )
+                }
+                for c in claims:
+                    c.timeout, c.params = jobs[c.job_id]
+            return claims
+
+        return await self.write(txn)
+
+    async def _complete(
+        self, w: aiosqlite.Connection, rev: int, now: float, outcomes: list[Outcome]
+    ) -> list[bool]:
+        ids = [o.task_id for o in outcomes]
+        rows = await w.execute_fetchall(
+            "SELECT t.id, t.job_id, t.attempt, t.owner, t.status, t.base_attempt, j.retries, "
+            "j.backoff, j.status, t.name FROM tasks t JOIN jobs j ON j.id = t.job_id "
+            f"WHERE t.id IN ({qmarks(ids)})",
+            ids,
+        )
+        current = {r[0]: r for r in rows}
+        counts = Counts()
+        accepted: list[bool] = []
+        updates: list[tuple[Any, ...]] = []
+        system_lines: list[tuple[Any, ...]] = []
+        for o in outcomes:
+            r = current.get(o.task_id)
+            ok = r is not None and r[2] == o.attempt and r[3] == o.owner and r[4] == "running"
+            accepted.append(ok)
+            if not ok or r is None:
+                continue
+            _id, job_id, attempt, _owner, _st, base, retries, backoff, job_status, name = r
+            new = o.status
+            not_before = 0.0
+            if (
+                new is TaskStatus.FAILED
+                and attempt - base <= retries
+                and job_status not in ("cancelling",)
+            ):
+                new = TaskStatus.PENDING
+                not_before = now + backoff * (2 ** max(0, attempt - base - 1))
+                system_lines.append(
+                    (job_id, o.task_id, now, "system",
+                     f"{name}: attempt {attempt} failed ({o.error}); retrying in "
+                     f"{not_before - now:.1f}s")
+                )
+            updates.append(
+                (str(new), None if new is TaskStatus.PENDING else now, o.exit_code, o.error,
+                 not_before, o.task_id)
+            )
+            counts.move(job_id, "running", str(new))
+            current[o.task_id] = (*r[:4], str(new), *r[5:])
+        await w.executemany(
+            "UPDATE tasks SET status = ?, finished = ?, exit_code = ?, error = ?, not_before = ?, "
+            "owner = NULL, lease_until = NULL WHERE id = ?",
+            updates,
+        )
+        if system_lines:
+            await w.executemany(
+                "INSERT INTO logs (job_id, task_id, ts, stream, text) VALUES (?, ?, ?, ?, ?)",
+                system_lines,
+            )
+        await self._apply_counts(w, rev, now, counts)
+        return accepted
+
+    async def _apply_counts(
+        self, w: aiosqlite.Connection, rev: int, now: float, counts: Counts
+    ) -> None:
+        if not counts.delta:
+            return
+        sets = ", ".join(f"{c} = {c} + ?" for c in COUNT_COLUMNS)
+        await w.executemany(
+            f"UPDATE jobs SET {sets}, updated = ?, rev = ? WHERE id = ?", counts.rows(rev, now)
+        )
+        await self._update_progress(w, rev, set(counts.delta))
+        await self._settle(w, rev, now, list(counts.delta))
+
+    async def _update_progress(self, w: aiosqlite.Connection, rev: int, job_ids: Iterable[int]) -> None:
+        ids = list(job_ids)
+        if not ids:
+            return
+        await w.execute(
+            f"""
+            UPDATE jobs SET progress = CASE
+                WHEN pending + running + succeeded + failed + cancelled + skipped = 0 THEN 0
+                ELSE 100.0 * (succeeded + failed + cancelled + skipped + coalesce((
+                    SELECT total(progress) FROM tasks
+                    WHERE tasks.job_id = jobs.id AND tasks.status = 'running'), 0))
+                    / (pending + running + succeeded + failed + cancelled + skipped) END,
+                rev = ?
+            WHERE id IN ({qmarks(ids)})
+            """,
+            (rev, *ids),
+        )
+
+    async def _settle(self, w: aiosqlite.Connection, rev: int, now: float, job_ids: Sequence[int]) -> None:
+        """Finish the jobs among `job_ids` that have nothing pending or running any more."""
+        if not job_ids:
+            return
+        rows = await w.execute_fetchall(
+            "SELECT id, status, succeeded, failed, cancelled, warnings, pending + running + "
+            "succeeded + failed + cancelled + skipped FROM jobs "
+            f"WHERE id IN ({qmarks(job_ids)}) AND pending = 0 AND running = 0 "
+            "AND status IN ('running', 'paused', 'finalizing', 'cancelling')",
+            list(job_ids),
+        )
+        for job_id, status, _ok, failed, cancelled, warnings, total in rows:
+            if status == "cancelling":
+                final, info = JobStatus.CANCELLED, f"cancelled ({cancelled} of {total} tasks cancelled)"
+            elif failed:
+                final = JobStatus.FAILED
+                first = list(
+                    await w.execute_fetchall(
+                        "SELECT name, error FROM tasks WHERE job_id = ? AND status = 'failed' "
+                        "ORDER BY seq LIMIT 1",
+                        (job_id,),
+                    )
+                )
+                detail = f" — first: {first[0][0]}: {first[0][1]}" if first else ""
+                info = f"{failed} of {total} tasks failed{detail}"
+            elif cancelled:
+                final, info = JobStatus.CANCELLED, f"{cancelled} of {total} tasks cancelled"
+            elif warnings:
+                final, info = JobStatus.WARNING, f"{total} tasks done with {warnings} warnings"
+            else:
+                final, info = JobStatus.SUCCEEDED, f"{total} tasks done"
+            await w.execute(
+                "UPDATE jobs SET status = ?, finished = ?, updated = ?, info = ?, admitted = 0, "
+                "progress = 100, rev = ? WHERE id = ?",
+                (str(final), now, now, info[:INFO_MAX], rev, job_id),
+            )
+            await w.execute("DELETE FROM locks WHERE job_id = ?", (job_id,))
+
+    async def _set_status(
+        self, w: aiosqlite.Connection, rev: int, now: float, job_id: int, new: JobStatus
+    ) -> None:
+        await w.execute(
+            "UPDATE jobs SET status = ?, updated = ?, rev = ? WHERE id = ?",
+            (str(new), now, rev, job_id),
+        )
+
+    async def cancel_job(self, job_id: int, user: str, force: bool = False) -> Job:
+        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> None:
+            rows = list(
+                await w.execute_fetchall(
+                    "SELECT status, cancellable, type FROM jobs WHERE id = ?", (job_id,)
+                )
+            )
+            if not rows:
+                raise NotFound(f"no job {job_id}")
+            status, cancellable, type_ = JobStatus(rows[0][0]), rows[0][1], rows[0][2]
+            if not cancellable:
+                raise Refused(
+                    f"job {job_id} ({type_}) cannot be cancelled: its type says cancellable = false"
+                )
+            if status is JobStatus.CANCELLING:
+                if not force:
+                    raise Refused(f"job {job_id} is already being cancelled (C forces it)")
+            elif status.finished:
+                raise Refused(f"job {job_id} is {status}; there is nothing to cancel")
+            else:
+                check_job_transition(job_id, status, JobStatus.CANCELLING)
+            await w.execute(
+                "UPDATE jobs SET status = 'cancelling', force = max(force, ?), updated = ?, "
+                "rev = ?, info = ? WHERE id = ?",
+                (int(force), now, rev, f"cancelling (requested by {user})", job_id),
+            )
+            cur = await w.execute(
+                "UPDATE tasks SET status = 'cancelled', finished = ? "
+                "WHERE job_id = ? AND status = 'pending'",
+                (now, job_id),
+            )
+            counts = Counts()
+            counts.move(job_id, "pending", "cancelled", cur.rowcount)
+            await self._audit(w, now, user, "force-cancel" if force else "cancel", f"job:{job_id}")
+            await self._apply_counts(w, rev, now, counts)
+
+        await self.write(txn)
+        return await self.get_job(job_id)
+
+    async def pause_job(self, job_id: int, user: str) -> Job:
+        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> None:
+            status = await self._job_status(w, job_id)
+            if status is JobStatus.PAUSED:
+                raise Refused(f"job {job_id} is already paused")
+            if status.finished or status not in JOB_PAUSABLE:
+                raise Refused(f"job {job_id} is {status}; only a queued or running job can be paused")
+            check_job_transition(job_id, status, JobStatus.PAUSED)
+            await self._set_status(w, rev, now, job_id, JobStatus.PAUSED)
+            await self._audit(w, now, user, "pause", f"job:{job_id}")
+
+        await self.write(txn)
+        return await self.get_job(job_id)
+
+    async def resume_job(self, job_id: int, user: str) -> Job:
+        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> None:
+            rows = list(
+                await w.execute_fetchall(
+                    "SELECT status, admitted FROM jobs WHERE id = ?", (job_id,)
+                )
+            )
+            if not rows:
+                raise NotFound(f"no job {job_id}")
+            status = JobStatus(rows[0][0])
+            if status is not JobStatus.PAUSED:
+                raise Refused(f"job {job_id} is {status}, not paused")
+            new = JobStatus.RUNNING if rows[0][1] else JobStatus.QUEUED
+            await self._set_status(w, rev, now, job_id, new)
+            await self._audit(w, now, user, "resume", f"job:{job_id}")
+            await self._settle(w, rev, now, [job_id])
+
+        await self.write(txn)
+        return await self.get_job(job_id)
+
+    async def retry_job(self, job_id: int, user: str) -> int:
+        """Re-queue the failed and cancelled tasks of a finished job; returns how many."""
+
+        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> int:
+            status = await self._job_status(w, job_id)
+            if not status.finished:
+                raise Refused(f"job {job_id} is {status}; only a finished job can be retried")
+            cur = await w.execute(
+                "UPDATE tasks SET status = 'pending', base_attempt = attempt, not_before = 0, "
+                "error = '', exit_code = NULL, finished = NULL "
+                "WHERE job_id = ? AND status IN ('failed', 'cancelled')",
+                (job_id,),
+            )
+            n = cur.rowcount
+            if n == 0:
+                raise Refused(f"job {job_id} has no failed or cancelled tasks to retry")
+            check_job_transition(job_id, status, JobStatus.QUEUED)
+            rows = await w.execute_fetchall(
+                "SELECT status, count(*) FROM tasks WHERE job_id = ? GROUP BY status", (job_id,)
+            )
+            by_status = dict.fromkeys(COUNT_COLUMNS, 0) | {r[0]: r[1] for r in rows}
+            await w.execute(
+                "UPDATE jobs SET status = 'queued', finished = NULL, force = 0, "
+                f"{', '.join(c + ' = ?' for c in COUNT_COLUMNS)}, info = ?, updated = ?, "
+                "rev = ? WHERE id = ?",
+                (
+                    *(by_status[c] for c in COUNT_COLUMNS),
+                    f"retrying {n} task{'s' if n != 1 else ''} (by {user})",
+                    now,
+                    rev,
+                    job_id,
+                ),
+            )
+            await w.execute(
+                "INSERT INTO logs (job_id, task_id, ts, stream, text) VALUES (?, NULL, ?, "
+                "'system', ?)",
+                (job_id, now, f"retry requested by {user}: {n} task(s) queued again"),
+            )
+            await self._update_progress(w, rev, [job_id])
+            await self._audit(w, now, user, "retry", f"job:{job_id}", f"{n} tasks")
+            return n
+
+        return await self.write(txn)
+
+    async def clear(self, user: str | None, actor: str) -> int:
+        """Remove finished jobs (of `user`, or everyone's when None) with their tasks and logs."""
+
+        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> int:
+            where = f"status IN ({qmarks(FINISHED_JOB)})"
+            args: list[Any] = [str(s) for s in FINISHED_JOB]
+            if user is not None:
+                where += " AND user = ?"
+                args.append(user)
+            ids = [r[0] for r in await w.execute_fetchall(f"SELECT id FROM jobs WHERE {where}", args)]
+            for chunk in chunks(ids, 500):
+                marks = qmarks(chunk)
+                await w.execute(f"DELETE FROM logs WHERE job_id IN ({marks})", chunk)
+                await w.execute(f"DELETE FROM tasks WHERE job_id IN ({marks})", chunk)
+                await w.execute(f"DELETE FROM job_locks WHERE job_id IN ({marks})", chunk)
+                await w.execute(f"DELETE FROM jobs WHERE id IN ({marks})", chunk)
+                await w.executemany(
+                    "INSERT OR REPLACE INTO removed (job_id, rev) VALUES (?, ?)",
+                    [(i, rev) for i in chunk],
+                )
+            await self._audit(
+                w, now, actor, "clear", "jobs:all" if user is None else f"jobs:{user}", f"{len(ids)} jobs"
+            )
+            return len(ids)
+
+        return await self.write(txn)
+
+    # ----------------------------------------------------------------- agents and leases
+
+    async def register_agent(self, info: AgentInfo, owner: str) -> None:
+        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> None:
+            await w.execute(
+                "INSERT INTO agents (name, owner, host, pid, version, slots, running, state, "
+                "started, heartbeat, rev) VALUES (?, ?, ?, ?, ?, ?, 0, 'idle', ?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, host = excluded.host, "
+                "pid = excluded.pid, version = excluded.version, slots = excluded.slots, "
+                "running = 0, state = 'idle', started = excluded.started, "
+                "heartbeat = excluded.heartbeat, drain = 0, rev = excluded.rev",
+                (info.name, owner, info.host, info.pid, info.version, info.slots, now, now, rev),
+            )
+
+        await self.write(txn)
+
+    async def heartbeat(
+        self, name: str, owner: str, running: int, state: str, lease: float,
+        done: int = 0, failed: int = 0,
+    ) -> tuple[set[int], bool]:
+        """Renew this owner's leases; return the task ids it still holds and the drain flag."""
+
+        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> tuple[set[int], bool]:
+            rows = await w.execute_fetchall(
+                "UPDATE tasks SET lease_until = ? WHERE owner = ? AND status = 'running' "
+                "RETURNING id",
+                (now + lease, owner),
+            )
+            drain_rows = list(
+                await w.execute_fetchall(
+                    "UPDATE agents SET heartbeat = ?, running = ?, state = CASE WHEN drain = 1 "
+                    "AND ? != 'offline' THEN 'draining' ELSE ? END, done = done + ?, "
+                    "failed = failed + ?, rev = ? WHERE name = ? AND owner = ? RETURNING drain",
+                    (now, running, state, state, done, failed, rev, name, owner),
+                )
+            )
+            return {r[0] for r in rows}, bool(drain_rows and drain_rows[0][0])
+
+        return await self.write(txn)
+
+    async def set_agent_drain(self, name: str, user: str) -> None:
+        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> None:
+            cur = await w.execute(
+                "UPDATE agents SET drain = 1, state = 'draining', rev = ? WHERE name = ?",
+                (rev, name),
+            )
+            if not cur.rowcount:
+                raise NotFound(f"no agent named {name}")
+            await self._audit(w, now, user, "drain", f"agent:{name}")
+
+        await self.write(txn)
+
+    async def recover_lost(self) -> int:
+        """Tasks whose lease ran out (their agent died or hung): a new attempt while retries
+        remain, else failed with "agent lost". Returns how many were recovered."""
+
+        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> int:
+            rows = await w.execute_fetchall(
+                "SELECT t.id, t.job_id, t.attempt, t.base_attempt, j.retries, t.agent, t.name, "
+                "j.status FROM tasks t JOIN jobs j ON j.id = t.job_id "
+                "WHERE t.status = 'running' AND t.lease_until < ?",
+                (now,),
+            )
+            counts = Counts()
+            for task_id, job_id, attempt, base, retries, agent, name, jstatus in rows:
+                again = attempt - base <= retries and jstatus != "cancelling"
+                new = "pending" if again else ("cancelled" if jstatus == "cancelling" else "failed")
+                await w.execute(
+                    "UPDATE tasks SET status = ?, owner = NULL, lease_until = NULL, error = ?, "
+                    "finished = ? WHERE id = ?",
+                    (new, "agent lost", None if again else now, task_id),
+                )
+                await w.execute(
+                    "INSERT INTO logs (job_id, task_id, ts, stream, text) VALUES (?, ?, ?, "
+                    "'system', ?)",
+                    (
+                        job_id,
+                        task_id,
+                        now,
+                        f"{name}: attempt {attempt} lost with agent {agent}"
+                        + ("; running it again" if again else ""),
+                    ),
+                )
+                counts.move(job_id, "running", new)
+            await self._apply_counts(w, rev, now, counts)
+            return len(rows)
+
+        return await self.write(txn)
+
+    async def release(self, owner: str, task_ids: Sequence[int]) -> None:
+        """Give back claims without counting an attempt (graceful shutdown)."""
+
+        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> None:
+            rows = await w.execute_fetchall(
+                "UPDATE tasks SET status = 'pending', owner = NULL, lease_until = NULL, "
+                f"attempt = attempt - 1 WHERE owner = ? AND status = 'running' "
+                f"AND id IN ({qmarks(task_ids)}) RETURNING job_id",
+                (owner, *task_ids),
+            )
+            counts = Counts()
+            for (job_id,) in rows:
+                counts.move(job_id, "running", "pending")
+            await self._apply_counts(w, rev, now, counts)
+
+        if task_ids:
+            await self.write(txn)
+
+    async def agent_offline(self, name: str, owner: str) -> None:
+        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> None:
+            await w.execute(
+                "UPDATE agents SET state = 'offline', running = 0, heartbeat = ?, rev = ? "
+                "WHERE name = ? AND owner = ?",
+                (now, rev, name, owner),
+            )
+
+        await self.write(txn)
+
+    async def agents(self) -> list[tuple[AgentInfo, bool]]:
+        rows = await self._reader.execute_fetchall(
+            "SELECT name, host, pid, version, slots, running, state, started, heartbeat, done, "
+            "failed, drain FROM agents ORDER BY name"
+        )
+        return [(AgentInfo(*r[:11]), bool(r[11])) for r in rows]
+
+    # ----------------------------------------------------------------- audit, catalogue
+
+    async def _audit(
+        self, w: aiosqlite.Connection, now: float, user: str, action: str, target: str,
+        detail: str = "",
+    ) -> None:
+        await w.execute(
+            "INSERT INTO audit (ts, user, action, target, detail) VALUES (?, ?, ?, ?, ?)",
+            (now, user, action, target, detail),
+        )
+
+    async def audit(self, user: str, action: str, target: str, detail: str = "") -> None:
+        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> None:
+            await self._audit(w, now, user, action, target, detail)
+
+        await self.write(txn)
+
+    async def audit_events(self, target: str | None = None, limit: int = 100) -> list[AuditEvent]:
+        sql = "SELECT id, ts, user, action, target, detail FROM audit"
+        args: list[Any] = []
+        if target:
+            sql += " WHERE target = ?"
+            args.append(target)
+        rows = await self._reader.execute_fetchall(sql + " ORDER BY id DESC LIMIT ?", (*args, limit))
+        return [AuditEvent(*r) for r in rows]
+
+    async def publish_catalogue(self, specs: dict[str, dict[str, Any]]) -> None:
+        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> None:
+            await w.execute("DELETE FROM catalogue")
+            await w.executemany(
+                "INSERT INTO catalogue (name, spec, published) VALUES (?, ?, ?)",
+                [(n, json.dumps(s), now) for n, s in specs.items()],
+            )
+
+        await self.write(txn)
+
+    async def catalogue(self) -> dict[str, dict[str, Any]]:
+        rows = await self._reader.execute_fetchall("SELECT name, spec FROM catalogue")
+        return {r[0]: json.loads(r[1]) for r in rows}
+
+    # ----------------------------------------------------------------- reading
+
+    async def get_job(self, job_id: int) -> Job:
+        rows = list(
+            await self._reader.execute_fetchall(
+                f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)
+            )
+        )
+        if not rows:
+            raise NotFound(f"no job {job_id}")
+        return job_from_row(rows[0])
+
+    async def list_jobs(
+        self,
+        where: str = "1",
+        args: Sequence[Any] = (),
+        order: str = "id DESC",
+        limit: int | None = None,
+    ) -> list[Job]:
+        sql = f"SELECT {JOB_COLUMNS} FROM jobs WHERE {where} ORDER BY {order}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        rows = await self._reader.execute_fetchall(sql, list(args))
+        return [job_from_row(r) for r in rows]
+
+    async def _exists(self, sql: str, args: Sequence[Any] = ()) -> bool:
+        return bool(list(await self._reader.execute_fetchall(sql + " LIMIT 1", list(args))))
+
+    async def has_jobs_to_admit(self) -> bool:
+        return await self._exists("SELECT 1 FROM jobs WHERE status IN ('queued', 'waiting')")
+
+    async def has_lost_tasks(self) -> bool:
+        return await self._exists(
+            "SELECT 1 FROM tasks WHERE status = 'running' AND lease_until < ?", (time.time(),)
+        )
+
+    async def has_claimable(self) -> bool:
+        return await self._exists(
+            "SELECT 1 FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.status = 'pending' "
+            "AND j.status = 'running' AND j.running < j.parallel AND t.not_before <= ?",
+            (time.time(),),
+        )
+
+    async def job_statuses(self, job_ids: Sequence[int]) -> dict[int, tuple[JobStatus, bool]]:
+        """Status and force flag of some jobs: agents poll this for cancel and pause."""
+        if not job_ids:
+            return {}
+        rows = await self._reader.execute_fetchall(
+            f"SELECT id, status, force FROM jobs WHERE id IN ({qmarks(job_ids)})", list(job_ids)
+        )
+        return {r[0]: (JobStatus(r[1]), bool(r[2])) for r in rows}
+
+    async def tasks(self, job_id: int) -> list[Task]:
+        rows = await self._reader.execute_fetchall(
+            f"SELECT {TASK_COLUMNS} FROM tasks WHERE job_id = ? ORDER BY seq", (job_id,)
+        )
+        return [task_from_row(r) for r in rows]
+
+    async def logs(
+        self,
+        job_id: int,
+        after: int = 0,
+        task_seq: int | None = None,
+        limit: int | None = None,
+        tail: int | None = None,
+    ) -> list[LogLine]:
+        """Log lines of a job after sequence `after`; `tail` keeps only the last N."""
+        sql = "SELECT l.seq, l.job_id, l.task_id, l.ts, l.stream, l.text FROM logs l"
+        args: list[Any] = []
+        if task_seq is not None:
+            sql += " JOIN tasks t ON t.id = l.task_id AND t.seq = ?"
+            args.append(task_seq)
+        sql += " WHERE l.job_id = ? AND l.seq > ?"
+        args += [job_id, after]
+        if tail is not None:
+            sql = f"SELECT * FROM ({sql} ORDER BY l.seq DESC LIMIT {int(tail)}) ORDER BY seq"
+        else:
+            sql += " ORDER BY l.seq"
+            if limit is not None:
+                sql += f" LIMIT {int(limit)}"
+        rows = await self._reader.execute_fetchall(sql, args)
+        return [LogLine(*r) for r in rows]
+
+    async def rev(self) -> int:
+        rows = await self._reader.execute_fetchall("SELECT rev FROM counter")
+        return int(next(iter(rows))[0])
+
+    async def data_version(self) -> int:
+        rows = await self._reader.execute_fetchall("PRAGMA data_version")
+        return int(next(iter(rows))[0])
+
+    async def changes_since(self, rev: int) -> Changes:
+        new_rev = await self.rev()
+        if new_rev == rev:
+            return Changes(rev)
+        jobs = await self.list_jobs("rev > ?", (rev,), order="id")
+        removed = [
+            r[0]
+            for r in await self._reader.execute_fetchall(
+                "SELECT job_id FROM removed WHERE rev > ?", (rev,)
+            )
+        ]
+        agents = bool(
+            list(await self._reader.execute_fetchall("SELECT 1 FROM agents WHERE rev > ? LIMIT 1", (rev,)))
+        )
+        return Changes(new_rev, jobs, removed, agents, True)
+
+
+JOB_PAUSABLE = frozenset({JobStatus.QUEUED, JobStatus.WAITING, JobStatus.RUNNING})
+
+
+def qmarks(values: Iterable[Any]) -> str:
+    return ", ".join("?" for _ in values)
+
+
+def chunks(values: list[int], size: int) -> Iterable[list[int]]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
+def split_sql(script: str) -> list[str]:
+    """Split a migration into statements (no semicolons inside our literals)."""
+    out = []
+    for part in script.split(";"):
+        lines = [ln for ln in part.splitlines() if ln.strip() and not ln.strip().startswith("--")]
+        if lines:
+            out.append("\n".join(lines))
+    return out

@@ -1,0 +1,165 @@
+"""Demo job types, written with jobdash's public Python API (see the README).
+
+They simulate real work (sleeps, realistic log lines, the odd failure) so that a newcomer
+running `jobdash --demo` sees live jobs, failures to retry, a job that refuses to be
+cancelled and an exclusive one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+from jobdash.api import JobContext, JobType, Param, TaskContext
+
+SPEED = 1.0  # tests shorten the demo by lowering this
+
+
+async def _work(ctx: TaskContext, seconds: float, steps: int = 5) -> None:
+    """Sleep `seconds` in `steps`, reporting progress and honouring pause and cancel."""
+    for i in range(steps):
+        await ctx.checkpoint()
+        await asyncio.sleep(seconds * SPEED / steps)
+        ctx.progress((i + 1) / steps)
+
+
+# --------------------------------------------------------------------------- import-files
+
+
+async def import_files(ctx: JobContext) -> None:
+    """Plan: one task per file found in the source folder."""
+    source = ctx.params["source"]
+    count = int(ctx.params.get("files", "40"))
+    ctx.log(f"scanning {source}")
+    for i in range(1, count + 1):
+        ctx.add_task(import_one, f"{source}/batch-{i:03d}.csv")
+    ctx.log(f"found {count} files to import")
+
+
+async def import_one(ctx: TaskContext, path: str) -> None:
+    rng = random.Random(f"{path}:{ctx.attempt}")
+    rows = rng.randint(200, 5000)
+    ctx.log(f"reading {path}")
+    ctx.log(f"header ok: id,name,email,created ({rows} rows)")
+    await _work(ctx, rng.uniform(1.0, 4.0))
+    if rng.random() < 0.08:
+        ctx.log(f"row {rng.randint(2, rows)}: invalid date '31/02/2026'", "stderr")
+        raise ValueError(f"{path}: invalid date in column 'created'")
+    if rng.random() < 0.1:
+        ctx.warn(f"{path}: {rng.randint(1, 9)} duplicate ids skipped")
+    ctx.metric("rows", rows)
+    ctx.metric("files", 1)
+    ctx.log(f"imported {rows} rows from {path}")
+
+
+# --------------------------------------------------------------------------- export-report
+
+
+async def export_report(ctx: JobContext) -> None:
+    for table in ("customers", "orders", "invoices", "payments", "shipments", "returns"):
+        ctx.add_task(export_table, table)
+
+
+async def export_table(ctx: TaskContext, table: str) -> None:
+    rng = random.Random(table)
+    rows = rng.randint(1000, 90000)
+    fmt = ctx.params.get("format", "csv")
+    ctx.log(f"SELECT * FROM {table} ... {rows} rows")
+    await _work(ctx, rng.uniform(2.0, 6.0), steps=8)
+    ctx.metric("rows", rows)
+    ctx.log(f"wrote exports/{table}.{fmt} ({rows * 112 // 1024} KiB)")
+
+
+# --------------------------------------------------------------------------- fix-permissions
+
+
+async def fix_permissions(ctx: JobContext) -> None:
+    root = ctx.params["path"]
+    for team in ("finance", "hr", "legal", "ops", "sales", "support", "eng", "design"):
+        ctx.add_task(fix_folder, f"{root}/{team}")
+
+
+async def fix_folder(ctx: TaskContext, folder: str) -> None:
+    rng = random.Random(folder)
+    n = rng.randint(50, 400)
+    ctx.log(f"chown -R svc-share:{folder.rsplit('/', 1)[-1]} {folder}")
+    await _work(ctx, rng.uniform(1.0, 3.0))
+    ctx.log(f"chmod 2770 on {n} directories, 0660 on {n * 7} files")
+    ctx.metric("entries", n * 8)
+
+
+# --------------------------------------------------------------------------- archive-space
+
+
+async def archive_space(ctx: JobContext) -> None:
+    space = ctx.params["space"]
+    for part in ("pages", "attachments", "comments", "history"):
+        ctx.add_task(archive_part, f"{space}/{part}")
+
+
+async def archive_part(ctx: TaskContext, part: str) -> None:
+    rng = random.Random(part)
+    size = rng.randint(10, 900)
+    ctx.log(f"tar --zstd -cf archive/{part.replace('/', '-')}.tar.zst {part}")
+    await _work(ctx, rng.uniform(3.0, 7.0), steps=10)
+    ctx.metric("MiB", size)
+    ctx.log(f"archived {part}: {size} MiB")
+
+
+DEMO_TYPES: dict[str, JobType] = {
+    jt.name: jt
+    for jt in (
+        JobType(
+            name="import-files",
+            description="Import CSV files into the archive (demo)",
+            params=(
+                Param("source", default="/srv/incoming", help="folder to import from"),
+                Param("files", default="40", help="how many files to simulate"),
+            ),
+            function="jobdash.demo:import_files",
+            parallel=4,
+            retries=1,
+            backoff=2.0,
+            locks=("folder:{source}",),
+            schedule="interval: 5m",
+            source="demo",
+        ),
+        JobType(
+            name="export-report",
+            description="Export the reporting tables (demo)",
+            params=(Param("format", default="csv", help="csv or parquet"),),
+            function="jobdash.demo:export_report",
+            parallel=3,
+            target="format",
+            schedule="cron: 0 6 * * *",
+            source="demo",
+        ),
+        JobType(
+            name="fix-permissions",
+            description="Reset owners and modes under a share (demo; cannot be cancelled)",
+            params=(Param("path", default="/srv/share", help="share root"),),
+            function="jobdash.demo:fix_permissions",
+            parallel=2,
+            cancellable=False,
+            source="demo",
+        ),
+        JobType(
+            name="archive-space",
+            description="Archive a wiki space (demo; exclusive)",
+            params=(Param("space", required=True, help="space key"),),
+            function="jobdash.demo:archive_space",
+            parallel=2,
+            exclusive=True,
+            source="demo",
+        ),
+    )
+}
+
+# What `--demo` starts so that there is something live to see at once.
+DEMO_JOBS: list[tuple[str, dict[str, str]]] = [
+    ("import-files", {"source": "/srv/incoming/2026-11"}),
+    ("export-report", {"format": "csv"}),
+    ("fix-permissions", {"path": "/srv/share"}),
+    ("archive-space", {"space": "OPS"}),
+    ("archive-space", {"space": "HR"}),
+]

@@ -1,0 +1,955 @@
+"""A table of jobs that stays fast with 100,000 rows and live updates.
+
+Why not `DataTable`: it takes ~10 s to mount 100,000 rows and repaints the whole table on
+every `update_cell`, which over SSH means tens of KB/s for one changing cell.  This widget is
+built on Textual's Line API instead: rows are plain `Job` objects in a Python list (plus a
+dict from job id to row index), a line is rendered only when it is on screen, rendered rows
+are kept in an LRU of `Strip`s keyed by row version, and a changed row repaints only its own
+line.
+
+Everything a job provides (type, target, user, info) is untrusted text: it is turned into
+`Segment`s from plain strings after `sanitize`, never parsed as markup, so a job named
+"[bold]x[/]" or an info of "\\x1b[2J" is shown literally and cannot drive the terminal.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from operator import attrgetter
+from typing import Any, ClassVar, Literal, NamedTuple
+
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from jobdash.core.model import Job, JobStatus, format_duration
+from jobdash.tui.widgets.safe_text import sanitize
+
+__all__ = ["COLUMNS", "Column", "JobTable"]
+
+JobFilter = Callable[[Job], bool]
+Clock = Callable[[], float]
+
+
+class Column(NamedTuple):
+    """One column of the table: `width` 0 means "the rest of the line"."""
+
+    key: str
+    label: str
+    width: int
+    align: Literal["left", "right"] = "left"
+
+
+# The id and time columns are resized at run time (see `JobTable._layout`); the widths
+# here are their minimums.  `info` takes whatever width is left, down to INFO_MIN_WIDTH,
+# below which the table scrolls horizontally rather than squeezing it out of sight.
+COLUMNS: tuple[Column, ...] = (
+    Column("id", "id", 2, "right"),
+    Column("type", "type", 10),
+    Column("target", "target", 14),
+    Column("user", "user", 8),
+    Column("started", "started", 8),
+    Column("updated", "updated", 8),
+    Column("status", "status", 12),
+    Column("progress", "progress", 18),
+    Column("failed", "fail", 4, "right"),
+    Column("time", "eta/took", 8, "right"),
+    Column("info", "info", 0),
+)
+COLUMN_KEYS: tuple[str, ...] = tuple(column.key for column in COLUMNS)
+INFO_MIN_WIDTH = 12
+TIME_WIDTH_TODAY = 8  # "14:03:22"
+TIME_WIDTH_OLDER = 12  # "Jan 12 14:03"
+PROGRESS_BAR_WIDTH = 8
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+# Sort order of statuses: the lifecycle order, so "status" sorts active work together.
+_STATUS_ORDER: dict[JobStatus, int] = {status: n for n, status in enumerate(JobStatus)}
+
+
+def _eta_or_duration(job: Job, now: float) -> float | None:
+    """The number the time column shows: ETA while running, run time once finished."""
+    if job.status is JobStatus.RUNNING:
+        return job.eta(now)
+    if job.status.finished:
+        return job.duration(now)
+    return None
+
+
+def _primary_key(column: str) -> Callable[[Job], Any]:
+    """The value a column sorts on (ties are broken by job id, see `_sort_rows`)."""
+    if column in ("id", "type", "target", "user", "info", "updated", "progress", "failed"):
+        return attrgetter(column)  # C-level: sorting 100,000 rows stays in the tens of ms
+    if column == "started":
+        # Not started yet counts as "latest", so queued jobs sit with the newest.
+        return lambda job: math.inf if job.started is None else job.started
+    if column == "status":
+        return lambda job: _STATUS_ORDER[job.status]
+    if column == "time":
+        # Uses the wall clock at sort time; rows don't re-sort as the clock runs.
+        def time_key(job: Job) -> float:
+            value = _eta_or_duration(job, time.time())
+            return -1.0 if value is None else value
+
+        return time_key
+    raise ValueError(f"unknown column {column!r}; expected one of {', '.join(COLUMN_KEYS)}")
+
+
+def _sort_key(column: str) -> Callable[[Job], Any]:
+    """The full sort key of `column`: (value, job id), a total order.
+
+    A total order makes a binary search for a new job's position exact and keeps equal
+    rows in a predictable order across re-sorts.
+    """
+    if column == "id":
+        return attrgetter("id")
+    primary = _primary_key(column)
+    return lambda job: (primary(job), job.id)
+
+
+def _sort_rows(rows: list[Job], column: str, reverse: bool) -> None:
+    """Sort `rows` in place in the order of `_sort_key(column)`, without building tuples.
+
+    Two stable passes (by id, then by the column) give the same order as the tuple key
+    at a fraction of the cost; `reverse=True` keeps ties in their previous order, so
+    ties come out by descending id, exactly as the reversed tuple key would have them.
+    """
+    rows.sort(key=attrgetter("id"), reverse=reverse)
+    if column != "id":
+        rows.sort(key=_primary_key(column), reverse=reverse)
+
+
+def _fit(text: str, width: int, align: str = "left") -> str:
+    """Pad or truncate `text` to exactly `width` cells, marking a cut with "…"."""
+    if width <= 0:
+        return ""
+    if text.isascii():
+        length = len(text)
+        if length > width:
+            return text[: width - 1] + "…"
+    else:
+        length = cell_len(text)
+        if length > width:
+            return set_cell_size(text, width - 1) + "…"
+    pad = " " * (width - length)
+    return pad + text if align == "right" else text + pad
+
+
+def _progress_text(job: Job) -> str:
+    """A text bar of done/total tasks, e.g. "██████░░  12/40"."""
+    total = job.total
+    fraction = job.done / total if total else job.progress / 100.0
+    fraction = min(1.0, max(0.0, fraction))
+    filled = round(fraction * PROGRESS_BAR_WIDTH)
+    bar = "█" * filled + "░" * (PROGRESS_BAR_WIDTH - filled)
+    count = f"{job.done}/{total}" if total else ""
+    return f"{bar} {count}"
+
+
+class JobTable(ScrollView, can_focus=True):
+    """A scrolling, sortable, filterable table of jobs with a row cursor.
+
+    Feed it with `set_jobs` (replace everything) and `upsert` / `remove_jobs` (patch rows as
+    the change feed reports them).  The cursor follows its job, by id, across updates,
+    sorts and filter changes.
+    """
+
+    ALLOW_SELECT = False
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "cursor_up", "Up", show=False, id="jobtable.cursor_up"),
+        Binding("down", "cursor_down", "Down", show=False, id="jobtable.cursor_down"),
+        Binding("pageup", "page_up", "Page up", show=False, id="jobtable.page_up"),
+        Binding("pagedown", "page_down", "Page down", show=False, id="jobtable.page_down"),
+        Binding("home", "cursor_top", "First job", show=False, id="jobtable.cursor_top"),
+        Binding("end", "cursor_bottom", "Last job", show=False, id="jobtable.cursor_bottom"),
+        Binding("enter", "select_cursor", "Details", id="jobtable.select"),
+        Binding("s", "sort_next", "Sort", id="jobtable.sort_next"),
+        Binding("S", "sort_reverse", "Reverse sort", id="jobtable.sort_reverse"),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "jobtable--header",
+        "jobtable--cursor",
+        "jobtable--empty",
+        "jobtable--dim",
+        "jobtable--bar",
+        "jobtable--failed",
+        *(f"jobtable--status-{status.value}" for status in JobStatus),
+    }
+
+    DEFAULT_CSS = """
+    JobTable {
+        background: $surface;
+        color: $foreground;
+        scrollbar-size-vertical: 1;
+        &:focus {
+            background-tint: $foreground 5%;
+        }
+        & > .jobtable--header {
+            text-style: bold;
+            background: $panel;
+            color: $foreground;
+        }
+        & > .jobtable--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+        &:focus > .jobtable--cursor {
+            background: $block-cursor-background;
+            color: $block-cursor-foreground;
+            text-style: $block-cursor-text-style;
+        }
+        & > .jobtable--empty { color: $text-muted; text-style: italic; }
+        & > .jobtable--dim { color: $text-muted; }
+        & > .jobtable--bar { color: $accent; }
+        & > .jobtable--failed { color: $error; }
+        & > .jobtable--status-queued { color: $text-muted; }
+        & > .jobtable--status-waiting { color: $text-muted; }
+        & > .jobtable--status-running { color: $accent; }
+        & > .jobtable--status-paused { color: $warning; }
+        & > .jobtable--status-finalizing { color: $accent; }
+        & > .jobtable--status-cancelling { color: $warning; }
+        & > .jobtable--status-succeeded { color: $success; }
+        & > .jobtable--status-warning { color: $warning; }
+        & > .jobtable--status-failed { color: $error; text-style: bold; }
+        & > .jobtable--status-cancelled { color: $text-muted; }
+    }
+    """
+
+    class Highlighted(Message):
+        """The cursor moved to a different job (`job` is None when the table emptied)."""
+
+        def __init__(self, table: JobTable, job: Job | None) -> None:
+            self.table = table
+            self.job = job
+            super().__init__()
+
+        @property
+        def control(self) -> JobTable:
+            """The table, so `@on(JobTable.Highlighted, "#id")` selectors work."""
+            return self.table
+
+    class Selected(Message):
+        """The user chose the job under the cursor (enter, or a click on the cursor row)."""
+
+        def __init__(self, table: JobTable, job: Job) -> None:
+            self.table = table
+            self.job = job
+            super().__init__()
+
+        @property
+        def control(self) -> JobTable:
+            """The table, so `@on(JobTable.Selected, "#id")` selectors work."""
+            return self.table
+
+    def __init__(
+        self,
+        *,
+        clock: Clock = time.time,
+        sort: str = "id",
+        reverse: bool = True,
+        empty_text: str = "No jobs",
+        filtered_empty_text: str = "No jobs match the filter",
+        tick: float | None = 1.0,
+        cache_size: int = 4096,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+        disabled: bool = False,
+    ) -> None:
+        """Create an empty table.
+
+        Args:
+            clock: Returns "now" in epoch seconds; inject a frozen one for tests/snapshots.
+            sort: Column key to sort by (see `COLUMN_KEYS`).
+            reverse: Sort descending (the default, with `sort="id"`, is newest first).
+            empty_text: Shown when there are no jobs at all.
+            filtered_empty_text: Shown when jobs exist but the filter hides them all.
+            tick: Seconds between repaints of running rows' ETA (None: never).
+            cache_size: How many rendered rows to keep.
+        """
+        super().__init__(name=name, id=id, classes=classes, disabled=disabled)
+        if sort not in COLUMN_KEYS:
+            raise ValueError(f"unknown column {sort!r}; expected one of {', '.join(COLUMN_KEYS)}")
+        self._clock = clock
+        self.empty_text = empty_text
+        self.filtered_empty_text = filtered_empty_text
+        self._tick_interval = tick
+        self._sort_column = sort
+        self._reverse = reverse
+        self._key: Callable[[Job], Any] = _sort_key(sort)
+        self._filter: JobFilter | None = None
+
+        self._all: dict[int, Job] = {}  # every job we know, shown or filtered out
+        self._rows: list[Job] = []  # the shown jobs, in display order
+        self._index: dict[int, int] = {}  # job id -> position in _rows
+        self._version: dict[int, int] = {}  # job id -> render version (absent = 0)
+
+        self._cursor = 0
+        self._cursor_id: int | None = None
+        self._announced_id: int | None = None  # last job sent in a Highlighted message
+
+        self._cache: LRUCache[tuple[Any, ...], Strip] = LRUCache(cache_size)
+        self._now = clock()
+        self._today_start = 0.0
+        self._tomorrow_start = 0.0
+        self._update_day()
+        self._id_width = COLUMNS[0].width
+        self._time_width = TIME_WIDTH_TODAY
+        self._columns_cache: tuple[tuple[int, int, int], list[tuple[Column, int]]] | None = None
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def shown_count(self) -> int:
+        """Jobs shown (those passing the filter)."""
+        return len(self._rows)
+
+    @property
+    def total_count(self) -> int:
+        """All jobs the table holds, shown or not."""
+        return len(self._all)
+
+    @property
+    def cursor_job(self) -> Job | None:
+        """The job under the cursor, or None when no job is shown."""
+        if not self._rows:
+            return None
+        return self._rows[self._cursor]
+
+    @property
+    def cursor_row(self) -> int:
+        """The cursor's position in the shown rows (0 when empty)."""
+        return self._cursor
+
+    @property
+    def sort_column(self) -> str:
+        """The key of the column the rows are sorted by."""
+        return self._sort_column
+
+    @property
+    def sort_reverse(self) -> bool:
+        """Whether the sort is descending."""
+        return self._reverse
+
+    @property
+    def rows(self) -> list[Job]:
+        """The shown jobs in display order (a copy: exports must not race updates)."""
+        return list(self._rows)
+
+    @property
+    def filter(self) -> JobFilter | None:
+        """The predicate choosing which jobs are shown (None shows all)."""
+        return self._filter
+
+    @filter.setter
+    def filter(self, predicate: JobFilter | None) -> None:
+        self.set_filter(predicate)
+
+    def get_job(self, job_id: int) -> Job | None:
+        """The job with this id, shown or not."""
+        return self._all.get(job_id)
+
+    def set_jobs(self, jobs: Iterable[Job]) -> None:
+        """Replace every row.  O(n log n) in a few plain-Python passes; no per-row widgets."""
+        self._all = {job.id: job for job in jobs}
+        self._version = {}
+        self._cache.clear()
+        self._now = self._clock()
+        self._update_day()
+        self._rebuild()
+
+    def upsert(self, jobs: Iterable[Job]) -> None:
+        """Add new jobs and patch changed ones, repainting only the lines that changed.
+
+        A job whose sort key and filter result are unchanged is replaced in place; others
+        are removed and re-inserted at their sorted position (binary search), and only the
+        rows from the first moved position down are re-indexed.
+        """
+        key = self._key
+        pred = self._filter
+        in_place: list[int] = []  # positions replaced without moving
+        to_remove: set[int] = set()  # ids to take out of _rows
+        to_insert: list[Job] = []
+        widen = False
+        for job in jobs:
+            job_id = job.id
+            old = self._all.get(job_id)
+            if old is not None and old is not job and old == job:
+                continue  # nothing visible changed
+            self._all[job_id] = job
+            self._version[job_id] = self._version.get(job_id, 0) + 1
+            shown_now = pred is None or pred(job)
+            position = self._index.get(job_id)
+            if shown_now and (
+                job_id >= 10**self._id_width
+                or (self._time_width == TIME_WIDTH_TODAY and not self._is_today(job))
+            ):
+                widen = True
+            if position is not None:
+                # The same object mutated in place may have changed its sort key unseen.
+                if shown_now and old is not None and old is not job and key(old) == key(job):
+                    self._rows[position] = job
+                    in_place.append(position)
+                    continue
+                to_remove.add(job_id)
+            if shown_now:
+                to_insert.append(job)
+        if to_remove or to_insert:
+            self._restructure(to_remove, to_insert)
+        else:
+            for position in in_place:
+                self._refresh_row(position)
+        if widen and self._update_widths():
+            self._cache.clear()
+            self.refresh()
+
+    def remove_jobs(self, ids: Iterable[int]) -> None:
+        """Drop jobs by id (unknown ids are ignored).
+
+        Not named `remove`: that is `Widget.remove()`, which takes the widget out of the DOM.
+        """
+        to_remove: set[int] = set()
+        for job_id in ids:
+            if self._all.pop(job_id, None) is None:
+                continue
+            self._version.pop(job_id, None)
+            if job_id in self._index:
+                to_remove.add(job_id)
+        if to_remove:
+            self._restructure(to_remove, [])
+
+    def set_filter(self, predicate: JobFilter | None) -> None:
+        """Show only jobs for which `predicate(job)` is true (None: show all)."""
+        self._filter = predicate
+        self._rebuild()
+
+    def sort_by(self, column: str, reverse: bool | None = None) -> None:
+        """Sort by `column` (a key of `COLUMN_KEYS`); `reverse` None keeps the direction."""
+        self._key = _sort_key(column)
+        self._sort_column = column
+        if reverse is not None:
+            self._reverse = reverse
+        anchor = self._screen_row_of_cursor()
+        _sort_rows(self._rows, column, self._reverse)
+        self._reindex(0)
+        self._sync_cursor()
+        self._keep_cursor_at(anchor)
+        self.refresh()
+
+    def move_cursor(self, row: int) -> None:
+        """Put the cursor on shown row `row` (clamped) and scroll it into view."""
+        if not self._rows:
+            return
+        row = max(0, min(row, len(self._rows) - 1))
+        if row != self._cursor:
+            self._refresh_row(self._cursor)
+            self._cursor = row
+            self._refresh_row(row)
+        self._cursor_id = self._rows[row].id
+        self._scroll_cursor_into_view()
+        self._announce()
+
+    def select_job(self, job_id: int) -> bool:
+        """Put the cursor on the job with this id, if it is shown."""
+        position = self._index.get(job_id)
+        if position is None:
+            return False
+        self.move_cursor(position)
+        return True
+
+    # ------------------------------------------------------------------ actions
+
+    def action_cursor_up(self) -> None:
+        """Move the cursor one row up."""
+        self.move_cursor(self._cursor - 1)
+
+    def action_cursor_down(self) -> None:
+        """Move the cursor one row down."""
+        self.move_cursor(self._cursor + 1)
+
+    def action_page_up(self) -> None:
+        """Move the cursor (and the view) one page up."""
+        page = self._page_rows()
+        self.scroll_to(y=max(0, round(self.scroll_y) - page), animate=False)
+        self.move_cursor(self._cursor - page)
+
+    def action_page_down(self) -> None:
+        """Move the cursor (and the view) one page down."""
+        page = self._page_rows()
+        self.scroll_to(y=round(self.scroll_y) + page, animate=False)
+        self.move_cursor(self._cursor + page)
+
+    def action_cursor_top(self) -> None:
+        """Move the cursor to the first row."""
+        self.move_cursor(0)
+
+    def action_cursor_bottom(self) -> None:
+        """Move the cursor to the last row."""
+        self.move_cursor(len(self._rows) - 1)
+
+    def action_select_cursor(self) -> None:
+        """Post `Selected` for the job under the cursor."""
+        job = self.cursor_job
+        if job is not None:
+            self.post_message(self.Selected(self, job))
+
+    def action_sort_next(self) -> None:
+        """Sort by the next column, in the current direction."""
+        position = COLUMN_KEYS.index(self._sort_column)
+        self.sort_by(COLUMN_KEYS[(position + 1) % len(COLUMN_KEYS)])
+
+    def action_sort_reverse(self) -> None:
+        """Reverse the sort direction."""
+        self.sort_by(self._sort_column, reverse=not self._reverse)
+
+    # ------------------------------------------------------------------ events
+
+    def on_mount(self) -> None:
+        """Start the clock tick that keeps running rows' ETA current."""
+        if self._tick_interval:
+            self.set_interval(self._tick_interval, self._tick)
+
+    def notify_style_update(self) -> None:
+        """Theme, focus or hover changed: cached strips carry old colours."""
+        super().notify_style_update()
+        self._cache.clear()
+
+    def on_resize(self, event: events.Resize) -> None:
+        """The info column takes the rest of the width, so the virtual width follows."""
+        self._update_virtual_size()
+
+    def on_click(self, event: events.Click) -> None:
+        """Click a row to move the cursor there; click the cursor row to select it;
+        click a header label to sort by that column (again to reverse)."""
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        if offset.y == 0:
+            column = self._column_at(offset.x + round(self.scroll_x))
+            if column is not None:
+                if column == self._sort_column:
+                    self.sort_by(column, reverse=not self._reverse)
+                else:
+                    self.sort_by(column)
+            return
+        row = round(self.scroll_y) + offset.y - 1
+        if 0 <= row < len(self._rows):
+            event.stop()
+            if row == self._cursor:
+                self.action_select_cursor()
+            else:
+                self.move_cursor(row)
+
+    # ------------------------------------------------------------------ rendering
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """Read the clock once per paint, so every line of a frame agrees on "now"."""
+        self._now = self._clock()
+        if not self._today_start <= self._now < self._tomorrow_start:
+            self._update_day()
+            self._update_widths()
+            self._cache.clear()
+        return super().render_lines(crop)
+
+    def render_line(self, y: int) -> Strip:
+        """Line 0 is the fixed header; the others are rows from the scroll position."""
+        width = self._table_width()
+        scroll_x = round(self.scroll_x)
+        view_width = self.scrollable_content_region.width
+        if y == 0:
+            strip = self._header_strip(width)
+        elif not self._rows:
+            strip = self._empty_strip(y, view_width)
+            return strip
+        else:
+            row = round(self.scroll_y) + y - 1
+            if row >= len(self._rows):
+                return Strip.blank(view_width, self.rich_style)
+            strip = self._row_strip(row, width)
+        if scroll_x or strip.cell_length != view_width:
+            strip = strip.crop_extend(scroll_x, scroll_x + view_width, self.rich_style)
+        return strip
+
+    def _row_strip(self, row: int, width: int) -> Strip:
+        """Render (or fetch from the cache) the full-width strip for shown row `row`."""
+        job = self._rows[row]
+        # 0: plain row, 1: cursor (table blurred), 2: cursor (table focused).
+        cursor_state = (2 if self.has_focus else 1) if row == self._cursor else 0
+        clock_bucket = int(self._now) if job.status is JobStatus.RUNNING else 0
+        cache_key = (job.id, self._version.get(job.id, 0), width, cursor_state, clock_bucket)
+        strip = self._cache.get(cache_key)
+        if strip is None:
+            strip = self._render_row(job, width, cursor_state != 0)
+            self._cache.set(cache_key, strip)
+        return strip
+
+    def _render_row(self, job: Job, width: int, is_cursor: bool) -> Strip:
+        """Build a row's segments from plain strings: nothing here is parsed as markup."""
+        base = self.rich_style
+        get_style = self.get_component_rich_style
+        if is_cursor:
+            row_style = get_style("jobtable--cursor")
+            dim = failed_style = bar_style = status_style = row_style
+        else:
+            row_style = base
+            dim = get_style("jobtable--dim")
+            failed_style = get_style("jobtable--failed") if job.failed else dim
+            bar_style = get_style("jobtable--bar")
+            status_style = get_style(f"jobtable--status-{job.status.value}")
+        segments: list[Segment] = []
+        append = segments.append
+        space = Segment(" ", row_style)
+        for column, column_width in self._layout(width):
+            key = column.key
+            style = row_style
+            if key == "id":
+                text = str(job.id)
+            elif key == "type":
+                text = sanitize(job.type)
+            elif key == "target":
+                text = sanitize(job.target)
+            elif key == "user":
+                text = sanitize(job.user)
+            elif key == "started":
+                text = self._format_time(job.started)
+            elif key == "updated":
+                text = self._format_time(job.updated)
+                style = dim
+            elif key == "status":
+                text = f"{job.status.glyph} {job.status.value}"
+                style = status_style
+            elif key == "progress":
+                text = _progress_text(job)
+                bar = text[:PROGRESS_BAR_WIDTH]
+                append(Segment(bar, bar_style))
+                text = text[PROGRESS_BAR_WIDTH:]
+                column_width -= PROGRESS_BAR_WIDTH
+            elif key == "failed":
+                text = str(job.failed)
+                style = failed_style
+            elif key == "time":
+                seconds = _eta_or_duration(job, self._now)
+                text = format_duration(seconds)
+                if seconds is not None and job.status is JobStatus.RUNNING:
+                    text = "~" + text
+            else:  # info
+                text = sanitize(job.info)
+            append(Segment(_fit(text, column_width, column.align), style))
+            append(space)
+        if segments:
+            segments.pop()  # no gap after the last column
+        return Strip(segments).adjust_cell_length(width, row_style).simplify()
+
+    def _header_strip(self, width: int) -> Strip:
+        """The column labels, with ▲/▼ on the sort column."""
+        cache_key = ("header", width, self._sort_column, self._reverse)
+        strip = self._cache.get(cache_key)
+        if strip is None:
+            style = self.get_component_rich_style("jobtable--header")
+            parts: list[str] = []
+            for column, column_width in self._layout(width):
+                label = column.label
+                if column.key == self._sort_column:
+                    arrow = "▼" if self._reverse else "▲"
+                    label = f"{arrow}{label}" if column.align == "right" else f"{label}{arrow}"
+                parts.append(_fit(label, column_width, column.align))
+            strip = Strip([Segment(" ".join(parts), style)]).adjust_cell_length(width, style)
+            self._cache.set(cache_key, strip)
+        return strip
+
+    def _empty_strip(self, y: int, width: int) -> Strip:
+        """A dim, centred message in the middle of an empty table."""
+        height = self.scrollable_content_region.height
+        if y != max(1, height // 2):
+            return Strip.blank(width, self.rich_style)
+        text = self.filtered_empty_text if self._all else self.empty_text
+        text = sanitize(text)
+        length = cell_len(text)
+        if length > width:
+            text = _fit(text, width)
+            length = width
+        left = (width - length) // 2
+        style = self.get_component_rich_style("jobtable--empty")
+        return Strip(
+            [
+                Segment(" " * left, self.rich_style),
+                Segment(text, style),
+                Segment(" " * (width - left - length), self.rich_style),
+            ],
+            width,
+        )
+
+    def _format_time(self, timestamp: float | None) -> str:
+        """ "14:03:22" for today, "Jan 12 14:03" for any other day, "" for never."""
+        if timestamp is None:
+            return ""
+        local = time.localtime(timestamp)
+        if self._today_start <= timestamp < self._tomorrow_start:
+            return f"{local.tm_hour:02d}:{local.tm_min:02d}:{local.tm_sec:02d}"
+        month = _MONTHS[local.tm_mon - 1]
+        return f"{month} {local.tm_mday:02d} {local.tm_hour:02d}:{local.tm_min:02d}"
+
+    # ------------------------------------------------------------------ layout
+
+    def _layout(self, width: int) -> list[tuple[Column, int]]:
+        """Each column with its width for a table `width` cells wide (cached)."""
+        layout_key = (width, self._id_width, self._time_width)
+        if self._columns_cache is not None and self._columns_cache[0] == layout_key:
+            return self._columns_cache[1]
+        fixed = self._fixed_width()
+        layout: list[tuple[Column, int]] = []
+        for column in COLUMNS:
+            if column.key == "id":
+                column_width = self._id_width
+            elif column.key in ("started", "updated"):
+                column_width = self._time_width
+            elif column.width == 0:
+                column_width = max(INFO_MIN_WIDTH, width - fixed)
+            else:
+                column_width = column.width
+            layout.append((column, column_width))
+        self._columns_cache = (layout_key, layout)
+        return layout
+
+    def _fixed_width(self) -> int:
+        """Cells taken by every column but info, gaps included."""
+        total = 0
+        for column in COLUMNS:
+            if column.key == "id":
+                total += self._id_width
+            elif column.key in ("started", "updated"):
+                total += self._time_width
+            else:
+                total += column.width
+        return total + len(COLUMNS) - 1
+
+    def _table_width(self) -> int:
+        """The width rows are rendered at: the view, or wider if info would be squeezed."""
+        return max(self.scrollable_content_region.width, self._fixed_width() + INFO_MIN_WIDTH)
+
+    def _column_at(self, x: int) -> str | None:
+        """The key of the column under table x coordinate `x`."""
+        left = 0
+        for column, column_width in self._layout(self._table_width()):
+            if left <= x < left + column_width + 1:
+                return column.key
+            left += column_width + 1
+        return None
+
+    def _update_widths(self) -> bool:
+        """Size the id and time columns to the data; True if a width changed.
+
+        Time columns are narrow ("14:03:22") while every shown time is today and wide
+        ("Jan 12 14:03") otherwise, which gives info room on a typical live dashboard.
+        """
+        max_id = max(self._all) if self._all else 0
+        id_width = max(COLUMNS[0].width, len(str(max_id)))
+        rows = self._rows
+        start, end = self._today_start, self._tomorrow_start
+        today = True
+        if rows:
+            updated = list(map(attrgetter("updated"), rows))
+            started = [t for t in map(attrgetter("started"), rows) if t is not None]
+            today = start <= min(updated) and max(updated) < end
+            if today and started:
+                today = start <= min(started) and max(started) < end
+        time_width = TIME_WIDTH_TODAY if today else TIME_WIDTH_OLDER
+        changed = (id_width, time_width) != (self._id_width, self._time_width)
+        self._id_width, self._time_width = id_width, time_width
+        if changed:
+            self._update_virtual_size()
+        return changed
+
+    def _is_today(self, job: Job) -> bool:
+        """Whether both times the table shows for `job` fall on today's date."""
+        start, end = self._today_start, self._tomorrow_start
+        if not start <= job.updated < end:
+            return False
+        return job.started is None or start <= job.started < end
+
+    def _update_day(self) -> None:
+        """Find local midnight before and after `_now` (for the "today" time format)."""
+        today = datetime.fromtimestamp(self._now).replace(hour=0, minute=0, second=0, microsecond=0)
+        self._today_start = today.timestamp()
+        self._tomorrow_start = (today + timedelta(days=1)).timestamp()
+
+    def _update_virtual_size(self) -> None:
+        """One virtual line per shown row, plus the header."""
+        self.virtual_size = Size(self._table_width(), len(self._rows) + 1)
+
+    # ------------------------------------------------------------------ rows and cursor
+
+    def _rebuild(self) -> None:
+        """Recompute the shown rows from all jobs (filter, then sort) and re-index."""
+        anchor = self._screen_row_of_cursor()
+        pred = self._filter
+        jobs = self._all.values()
+        rows = list(jobs) if pred is None else [job for job in jobs if pred(job)]
+        _sort_rows(rows, self._sort_column, self._reverse)
+        self._rows = rows
+        self._index = {}
+        self._reindex(0)
+        self._update_widths()
+        self._update_virtual_size()
+        self._sync_cursor()
+        self._keep_cursor_at(anchor)
+        self.refresh()
+
+    def _reindex(self, start: int) -> None:
+        """Refresh the id -> position map for rows from `start` on."""
+        index = self._index
+        rows = self._rows
+        for position in range(start, len(rows)):
+            index[rows[position].id] = position
+
+    def _bisect(self, job: Job) -> int:
+        """Where `job` belongs in the sorted shown rows (keys are unique: ends in id)."""
+        key = self._key
+        target = key(job)
+        rows = self._rows
+        low, high = 0, len(rows)
+        if self._reverse:
+            while low < high:
+                middle = (low + high) // 2
+                if key(rows[middle]) > target:
+                    low = middle + 1
+                else:
+                    high = middle
+        else:
+            while low < high:
+                middle = (low + high) // 2
+                if key(rows[middle]) < target:
+                    low = middle + 1
+                else:
+                    high = middle
+        return low
+
+    def _restructure(self, to_remove: set[int], to_insert: list[Job]) -> None:
+        """Apply removals and sorted inserts, re-index from the first change, repaint the
+        visible lines from there down, and keep the cursor on its job."""
+        anchor = self._screen_row_of_cursor()
+        rows = self._rows
+        index = self._index
+        first = len(rows)
+        if to_remove:
+            positions = sorted(index.pop(job_id) for job_id in to_remove)
+            first = positions[0]
+            if len(positions) <= 64:
+                for position in reversed(positions):
+                    del rows[position]
+            else:
+                rows[first:] = [job for job in rows[first:] if job.id not in to_remove]
+        if to_insert:
+            if len(to_insert) <= 256:
+                for job in to_insert:
+                    position = self._bisect(job)
+                    rows.insert(position, job)
+                    first = min(first, position)
+            else:
+                rows.extend(to_insert)
+                _sort_rows(rows, self._sort_column, self._reverse)
+                first = 0
+        self._reindex(first)
+        self._update_virtual_size()
+        self._sync_cursor()
+        if not self._keep_cursor_at(anchor):
+            top = round(self.scroll_y)
+            page = self._page_rows()
+            if first < top + page:
+                start = max(first, top)
+                # +1: virtual line 0 is the header.
+                self.refresh_lines(start + 1, top + page - start)
+
+    def _sync_cursor(self) -> None:
+        """Put the cursor back on its job by id; if that job is gone, keep the index."""
+        rows = self._rows
+        if not rows:
+            self._cursor = 0
+            self._cursor_id = None
+        else:
+            position = self._index.get(self._cursor_id) if self._cursor_id is not None else None
+            if position is None:
+                position = max(0, min(self._cursor, len(rows) - 1))
+            self._cursor = position
+            self._cursor_id = rows[position].id
+        self._announce()
+
+    def _announce(self) -> None:
+        """Post `Highlighted` when the job under the cursor is a different one."""
+        if self._cursor_id != self._announced_id:
+            self._announced_id = self._cursor_id
+            self.post_message(self.Highlighted(self, self.cursor_job))
+
+    def _page_rows(self) -> int:
+        """How many rows fit below the header."""
+        return max(1, self.scrollable_content_region.height - 1)
+
+    def _screen_row_of_cursor(self) -> int | None:
+        """The cursor's line in the view (0 = first row under the header), if visible."""
+        if not self._rows or not self.is_mounted:
+            return None
+        line = self._cursor - round(self.scroll_y)
+        return line if 0 <= line < self._page_rows() else None
+
+    def _keep_cursor_at(self, anchor: int | None) -> bool:
+        """After rows moved, scroll so the cursor stays on screen line `anchor`.
+
+        At the very top the view stays put instead, so new jobs arriving above the cursor
+        (newest first) come into sight.  Returns True if the view scrolled.
+        """
+        if anchor is None or not self._rows:
+            return False
+        top = round(self.scroll_y)
+        if top == 0:
+            target = top
+            if self._cursor >= self._page_rows():
+                target = self._cursor - self._page_rows() + 1
+        else:
+            target = max(0, self._cursor - anchor)
+        target = min(target, max(0, len(self._rows) - self._page_rows()))
+        if target == top:
+            return False
+        self.scroll_to(y=target, animate=False)
+        return True
+
+    def _scroll_cursor_into_view(self) -> None:
+        """Scroll the least needed to show the cursor row under the header."""
+        top = round(self.scroll_y)
+        page = self._page_rows()
+        if self._cursor < top:
+            self.scroll_to(y=self._cursor, animate=False)
+        elif self._cursor >= top + page:
+            self.scroll_to(y=self._cursor - page + 1, animate=False)
+
+    def _refresh_row(self, row: int) -> None:
+        """Repaint one shown row if it is on screen."""
+        top = round(self.scroll_y)
+        if top <= row < top + self._page_rows():
+            self.refresh_line(row + 1)
+
+    def _tick(self) -> None:
+        """Repaint visible running rows whose ETA text changed since the last paint."""
+        before = self._now
+        now = self._clock()
+        if not self._today_start <= now < self._tomorrow_start:
+            self.refresh()  # render_lines notices the new day
+            return
+        top = round(self.scroll_y)
+        for row in range(top, min(len(self._rows), top + self._page_rows())):
+            job = self._rows[row]
+            if job.status is JobStatus.RUNNING:
+                old = format_duration(job.eta(before))
+                if old != format_duration(job.eta(now)):
+                    self.refresh_line(row + 1)
