@@ -172,16 +172,38 @@ def _haystack(job: Job) -> str:
     return fold(text)
 
 
-def _compile(terms: tuple[Term, ...]) -> tuple[Check, ...]:
-    """Closures, one per field used, each with its values precomputed in sets."""
+def _group(terms: Iterable[Term]) -> dict[str, tuple[list[str], list[str]]]:
+    """field -> (positive values, negated values), fields in order of first use."""
     by_field: dict[str, tuple[list[str], list[str]]] = {}
     for term in terms:
         pos, neg = by_field.setdefault(term.field, ([], []))
         (neg if term.negated else pos).append(term.value)
-    checks: list[Check] = []
-    for name, (pos, neg) in by_field.items():
-        checks.append(_FIELD_CHECKS[name](pos, neg))
-    return tuple(checks)
+    return by_field
+
+
+def _always(job: Job, now: float) -> bool:
+    return True
+
+
+def _compile(terms: tuple[Term, ...]) -> Check:
+    """One predicate: a closure per field used, its values precomputed in sets.
+
+    The common cases (no term, one field) return the closure itself, saving a call
+    and a loop per row.
+    """
+    checks = tuple(_FIELD_CHECKS[name](pos, neg) for name, (pos, neg) in _group(terms).items())
+    if not checks:
+        return _always
+    if len(checks) == 1:
+        return checks[0]
+
+    def check_all(job: Job, now: float) -> bool:
+        for check in checks:  # noqa: SIM110 -- a plain loop beats all(<genexpr>) per row
+            if not check(job, now):
+                return False
+        return True
+
+    return check_all
 
 
 def _text_check(pos: list[str], neg: list[str]) -> Check:
@@ -276,10 +298,10 @@ class Query:
     """A parsed filter. Build it with `Query.parse(text)` (or `parse_query`)."""
 
     terms: tuple[Term, ...] = ()
-    _checks: tuple[Check, ...] = field(init=False, repr=False, compare=False)
+    _match: Check = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_checks", _compile(self.terms))
+        object.__setattr__(self, "_match", _compile(self.terms))
 
     @classmethod
     def parse(cls, text: str) -> Query:
@@ -296,7 +318,7 @@ class Query:
 
     def matches(self, job: Job, now: float) -> bool:
         """Whether `job` passes the filter (`now` anchors `since:`)."""
-        return all(check(job, now) for check in self._checks)
+        return self._match(job, now)
 
     def to_sql(self, now: float, table: str | None = None) -> tuple[str, list[Any]]:
         """A WHERE fragment over the `jobs` table and its parameters; "1" when empty.
@@ -311,14 +333,9 @@ class Query:
         def col(name: str) -> str:
             return f"{table}.{name}" if table else name
 
-        by_field: dict[str, tuple[list[str], list[str]]] = {}
-        for term in self.terms:
-            pos, neg = by_field.setdefault(term.field, ([], []))
-            (neg if term.negated else pos).append(term.value)
-
         clauses: list[str] = []
         args: list[Any] = []
-        for name, (pos, neg) in by_field.items():
+        for name, (pos, neg) in _group(self.terms).items():
             if name == TEXT:
                 # Every positive word must match; no negative one may.
                 for word in pos:

@@ -58,6 +58,12 @@ class Run:
 
 def group_alive(pgid: int) -> bool:
     """True while a process of group `pgid` that is not a zombie remains."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False  # the common case, without reading /proc
+    except PermissionError:
+        pass
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -129,24 +135,25 @@ class CommandRun(Run):
         proc = self.proc
         assert proc.stdout is not None and proc.stderr is not None
         pumps = asyncio.gather(self._pump(proc.stdout, "stdout"), self._pump(proc.stderr, "stderr"))
+        # Python 3.11's proc.wait() also waits for the pipes, which children that outlive
+        # the main process may hold open for ever: watch the output and the exit code here.
+        deadline = time.monotonic() + c.timeout if c.timeout else None
+        exited_at: float | None = None
         try:
-            if c.timeout:
-                try:
-                    await asyncio.wait_for(asyncio.shield(proc.wait()), c.timeout)
-                except TimeoutError:
+            while not (await asyncio.wait([pumps], timeout=0.05))[0]:
+                now = time.monotonic()
+                if deadline is not None and now > deadline and not self.timed_out:
                     self.timed_out = True
                     await self.store.append_log(
                         c.job_id, c.task_id, "system", f"timed out after {c.timeout:g}s; stopping"
                     )
                     await self.stop()
+                if proc.returncode is not None:
+                    exited_at = exited_at or now
+                    if now - exited_at > LEFTOVER_GRACE:
+                        await self._kill_group(force=False)
             code = await proc.wait()
-            # Children that outlive the main process would hold the pipes open for ever.
-            try:
-                await asyncio.wait_for(asyncio.shield(pumps), LEFTOVER_GRACE)
-            except TimeoutError:
-                await self._kill_group(force=False)
-                await pumps
-            if group_alive(proc.pid):
+            if group_alive(proc.pid):  # children that closed their output but live on
                 await self._kill_group(force=False)
         except asyncio.CancelledError:
             await self._kill_group(force=True)

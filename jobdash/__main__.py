@@ -1,0 +1,5 @@
+import sys
+
+from jobdash.cli import main
+
+sys.exit(main())

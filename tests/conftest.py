@@ -1,0 +1,99 @@
+"""Shared fixtures: a real SQLite file per test, a service with a live engine, the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from jobdash.core.model import Job
+from jobdash.core.service import Service
+
+import jobdash.demo
+
+# The demo types sleep; tests run them fast.
+jobdash.demo.SPEED = 0.02
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads the developer's config or store."""
+    monkeypatch.setenv("JOBDASH_DB", str(tmp_path / "default.db"))
+    monkeypatch.delenv("JOBDASH_CONFIG", raising=False)
+    monkeypatch.delenv("JOBDASH_USER", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "jobdash.db"
+
+
+@pytest.fixture
+def write_config(tmp_path: Path) -> Callable[[str], Path]:
+    def write(text: str) -> Path:
+        path = tmp_path / "jobdash.toml"
+        path.write_text(text)
+        return path
+
+    return write
+
+
+@pytest.fixture
+async def services(db_path: Path) -> AsyncIterator[Callable[..., Awaitable[Service]]]:
+    """Open services (each with its own engine unless engine=False) on the test's store."""
+    opened: list[Service] = []
+
+    async def open_(
+        config: Path | None = None,
+        user: str = "root",
+        engine: bool = True,
+        slots: int = 4,
+        demo: bool = False,
+    ) -> Service:
+        svc = await Service.open(
+            db=str(db_path), config=str(config) if config else None, user=user, demo=demo
+        )
+        opened.append(svc)
+        if engine:
+            await svc.start_engine(slots=slots)
+        return svc
+
+    yield open_
+    for svc in reversed(opened):
+        await svc.close()
+
+
+async def wait_for(svc: Service, job_id: int, cond: Callable[[Job], bool], timeout: float = 20.0) -> Job:
+    """Poll the store until the job satisfies `cond` (the engine runs in the same loop)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        job = await svc.store.get_job(job_id)
+        if cond(job):
+            return job
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job {job_id} still {job.status} ({job.info}) after {timeout}s")
+        await asyncio.sleep(0.05)
+
+
+async def wait_finished(svc: Service, job_id: int, timeout: float = 20.0) -> Job:
+    return await wait_for(svc, job_id, lambda j: j.status.finished, timeout)
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run the real `jobdash` command line in a subprocess."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "jobdash", *args], capture_output=True, text=True,
+        env=full_env, cwd=cwd, timeout=timeout, check=False,
+    )
