@@ -138,6 +138,51 @@ MIGRATIONS: list[str] = [
     CREATE TABLE removed (job_id INTEGER PRIMARY KEY, rev INTEGER NOT NULL);
     CREATE INDEX removed_rev ON removed (rev);
     """,
+    # 2: schedules, their tick history, and leases (the scheduler's leader lease).
+    """
+    CREATE TABLE schedules (
+        id TEXT PRIMARY KEY,
+        type TEXT NOT NULL,
+        params TEXT NOT NULL DEFAULT '{}',
+        planning TEXT NOT NULL,            -- automatic, cron: …, interval: …, daily: …, once: …, disabled
+        timezone TEXT,
+        enabled INTEGER NOT NULL DEFAULT 1,
+        overlap TEXT NOT NULL DEFAULT 'skip',
+        catchup TEXT NOT NULL DEFAULT 'once',
+        catchup_bound REAL,
+        next_run REAL,
+        last_job INTEGER,
+        last_status TEXT,
+        last_run REAL,
+        report TEXT NOT NULL DEFAULT '{}',
+        source TEXT NOT NULL DEFAULT 'config',
+        updated REAL NOT NULL DEFAULT 0,
+        rev INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX schedules_rev ON schedules (rev);
+    CREATE TABLE ticks (
+        id INTEGER PRIMARY KEY,
+        schedule_id TEXT NOT NULL,
+        fire_time REAL NOT NULL,
+        outcome TEXT NOT NULL,             -- ran, skipped, missed, paused
+        job_id INTEGER,
+        ts REAL NOT NULL,
+        detail TEXT NOT NULL DEFAULT '',
+        UNIQUE (schedule_id, fire_time)
+    );
+    CREATE TABLE leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, until REAL NOT NULL);
+    """,
+    # 3: execution reports (email, webhook) of finished jobs, sent once across engines.
+    """
+    CREATE TABLE reports (
+        job_id INTEGER PRIMARY KEY,
+        state TEXT NOT NULL,               -- pending, sending, sent, failed
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_try REAL NOT NULL DEFAULT 0,
+        owner TEXT,
+        last_error TEXT NOT NULL DEFAULT ''
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -365,7 +365,7 @@ class JobTable(ScrollView, can_focus=True):
     def set_jobs(self, jobs: Iterable[Job]) -> None:
         """Replace every row.  O(n log n) in a few plain-Python passes; no per-row widgets."""
         jobs = list(jobs)
-        self._all = dict(zip(map(_job_id, jobs), jobs))
+        self._all = dict(zip(map(_job_id, jobs), jobs, strict=True))
         self._version = {}
         self._cache.clear()
         self._now = self._clock()
@@ -813,9 +813,9 @@ class JobTable(ScrollView, can_focus=True):
         rows = self._rows
         ids = map(_job_id, rows[start:] if start else rows)  # C-level loops: ~5 ms per 100k
         if start == 0:
-            self._index = dict(zip(ids, range(len(rows))))
+            self._index = dict(zip(ids, range(len(rows)), strict=True))
         else:
-            self._index.update(zip(ids, range(start, len(rows))))
+            self._index.update(zip(ids, range(start, len(rows)), strict=True))
 
     def _bisect(self, job: Job) -> int:
         """Where `job` belongs in the sorted shown rows (keys are unique: ends in id)."""

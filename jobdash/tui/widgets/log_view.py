@@ -241,7 +241,9 @@ class LogView(ScrollView, can_focus=True):
         self._max_cells = max(self._max_cells, max(cells))
         if self._wrapping:
             width = self._wrap_width
-            counts = [self._row_count(text, cell, width) for text, cell in zip(texts, cells)]
+            counts = [
+                self._row_count(text, cell, width) for text, cell in zip(texts, cells, strict=True)
+            ]
             self._wrap_cum.extend(islice(accumulate(counts, initial=self._wrap_cum[-1]), 1, None))
         if self._pattern is not None:
             self._find_matches(first_new)
@@ -523,7 +525,7 @@ class LogView(ScrollView, can_focus=True):
         width = max(1, self._view_width() - self._prefix_width())
         self._wrap_width = width
         row_count = self._row_count
-        counts = [row_count(t, c, width) for t, c in zip(self._texts, self._cells)]
+        counts = [row_count(t, c, width) for t, c in zip(self._texts, self._cells, strict=True)]
         self._wrap_cum = list(accumulate(counts, initial=0))
 
     def _display_rows(self) -> int:
@@ -534,10 +536,7 @@ class LogView(ScrollView, can_focus=True):
     def _update_virtual_size(self) -> None:
         """Content rows plus the overlay rows, so the last line scrolls above the footer."""
         height = self._display_rows() + self._overlay_count()
-        if self._wrapping:
-            width = self._view_width()
-        else:
-            width = self._prefix_width() + self._max_cells
+        width = self._view_width() if self._wrapping else self._prefix_width() + self._max_cells
         self.virtual_size = Size(width, height)
 
     def _locate(self, row: int) -> tuple[int, int] | None:
@@ -655,10 +654,11 @@ class LogView(ScrollView, can_focus=True):
                     sub_row = offset // self._wrap_width
                 else:
                     seen = 0
-                    for sub_row, part in enumerate(chop_cells(text, self._wrap_width)):
+                    for part in chop_cells(text, self._wrap_width):
                         seen += len(part)
                         if seen > offset:
                             break
+                        sub_row += 1
             row = self._display_row_of(index, sub_row)
             top = self._display_top()
             height = self._content_height()
