@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import dataclasses
 import json
+import logging
+import os
 import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
+from zoneinfo import ZoneInfo
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -25,7 +27,10 @@ from rich.table import Table
 from rich.text import Text
 
 from jobdash import __version__
-from jobdash.core.model import BadInput, Job, LogLine, Refused, format_duration
+from jobdash.core.config import parse_duration
+from jobdash.core.model import BadInput, Job, JobStatus, LogLine, Refused, format_duration
+from jobdash.core.planning import Schedule
+from jobdash.core.scheduler import CATCHUP_BOUND
 from jobdash.core.service import Service
 from jobdash.tui.widgets.safe_text import sanitize
 
@@ -67,6 +72,16 @@ def build_parser() -> Parser:
         s.add_argument("--name", help="agent name (default: host-pid)")
         s.add_argument("--grace", type=float, default=30.0, help="seconds running tasks get to finish on SIGTERM")
         s.add_argument("--demo", action="store_true", help="load the demo job types")
+        s.add_argument(
+            "--lease", type=positive_float, metavar="SECONDS",
+            help="seconds a claim lasts without renewal (default 15, or $JOBDASH_LEASE): a dead "
+            "agent's tasks run again within lease + 2 s",
+        )
+        if name == "agent":
+            s.add_argument("action", nargs="?", choices=["drain"], help="drain NAME: let agent NAME finish its tasks and claim no more")
+            s.add_argument("target", nargs="?", metavar="NAME", help="the agent to drain")
+
+    cmd("agents", "agents: state, slots, current tasks, heartbeat", as_json)
 
     s = cmd("run", "submit a job")
     s.add_argument("type", help="job type")
@@ -107,6 +122,47 @@ def build_parser() -> Parser:
     s = cmd("clear", "remove finished jobs you started")
     s.add_argument("--all", action="store_true", help="every user's finished jobs (admins)")
 
+    cmd("schedules", "schedules: planning, time zone, last and next run", as_json)
+    s = cmd("schedule", "act on a schedule: run, enable, disable, set, show")
+    ssub = s.add_subparsers(
+        dest="schedule_action", metavar="ACTION", parser_class=Parser, required=True
+    )
+
+    def action(name: str, help: str, *parents: Parser) -> Parser:
+        sp = ssub.add_parser(name, help=help, description=help, parents=[common, *parents])
+        sp.add_argument("id", help="schedule id")
+        return sp
+
+    action("run", "run the schedule's job now")
+    action("enable", "enable (resume) the schedule")
+    action("disable", "disable (pause) the schedule: its fire times are recorded as paused")
+    s2 = action("show", "the schedule and its tick history", as_json)
+    s2.add_argument("--limit", type=positive_int, default=30, help="ticks shown (default 30)")
+    s2 = action(
+        "set",
+        "change the planning (one of --cron, --every, --daily, --once, --disabled, "
+        "--automatic), the time zone or the policies",
+    )
+    plan = s2.add_mutually_exclusive_group()
+    plan.add_argument("--cron", metavar="EXPR", help='5-field cron expression, e.g. "0 3 * * *"')
+    plan.add_argument("--every", metavar="PERIOD", help="interval, e.g. 30s, 5m, 1h30m")
+    plan.add_argument("--daily", metavar="[DAYS@]TIMES", help="e.g. 09:00 or mon,wed@09:00,17:00")
+    plan.add_argument("--once", metavar="DATETIME", help="e.g. 2026-12-01T09:00")
+    plan.add_argument("--disabled", action="store_true", help="manual runs only")
+    plan.add_argument("--automatic", action="store_true", help="back to the config's planning")
+    s2.add_argument("--tz", metavar="ZONE", help="time zone, e.g. Europe/Paris")
+    s2.add_argument(
+        "--overlap", choices=("skip", "queue"),
+        help="while the previous run is active: skip the fire time, or queue",
+    )
+    s2.add_argument(
+        "--catchup", choices=("skip", "once", "all"),
+        help="after missed fire times: run none, one, or all within the bound",
+    )
+    s2.add_argument(
+        "--catchup-bound", metavar="DURATION",
+        help="catch-up all runs missed fire times this recent (default 1d)",
+    )
     cmd("types", "job types", as_json)
     cmd("check", "validate the config file")
     return p
@@ -120,6 +176,16 @@ def positive_int(text: str) -> int:
     if n < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, got {n}")
     return n
+
+
+def positive_float(text: str) -> float:
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not x > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
+    return x
 
 
 def job_id(text: str) -> int:
@@ -413,9 +479,212 @@ async def cmd_check(svc: Service, a: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def cmd_agents(svc: Service, a: argparse.Namespace) -> int:
+    agents = await svc.agents()
+    tasks = await svc.agent_tasks()
+    now = time.time()
+    if a.json:
+        rows = []
+        for info, drain in agents:
+            d = dataclasses.asdict(info)
+            d["drain"] = drain
+            d["heartbeat_age"] = round(now - info.heartbeat, 1)
+            d["tasks"] = [{"job": j, "task": q, "name": n} for j, q, n in tasks.get(info.name, [])]
+            rows.append(d)
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    if not agents:
+        err.print("no agents have used this store yet (start one: `jobdash serve` or `jobdash agent`)")
+        return EXIT_OK
+    t = Table(box=None, header_style="bold", pad_edge=False)
+    for col in ("NAME", "HOST", "PID", "STATE", "SLOTS", "TASKS", "HEARTBEAT", "DONE", "FAILED", "STARTED"):
+        t.add_column(col, no_wrap=True, overflow="ellipsis", max_width=50 if col == "TASKS" else None)
+    for info, _drain in agents:
+        mine = tasks.get(info.name, []) if info.state != "offline" else []
+        shown = ", ".join(f"{j}#{q} {n}" for j, q, n in mine[:3]) + (f" +{len(mine) - 3}" if len(mine) > 3 else "")
+        t.add_row(
+            Text(info.name), Text(info.host), str(info.pid), info.state,
+            f"{len(mine) if mine else info.running}/{info.slots}", Text(sanitize(shown)),
+            format_duration(max(0.0, now - info.heartbeat)) + " ago", str(info.done),
+            str(info.failed), when(info.started),
+        )
+    out.print(t)
+    return EXIT_OK
+
+
+def schedule_dict(s: Schedule) -> dict[str, Any]:
+    return dataclasses.asdict(s)
+
+
+def zoned(ts: float | None, tz: str) -> str:
+    """A time in the schedule's own zone, with its abbreviation (CET, CEST…); today's with
+    seconds, other days' with the date."""
+    if not ts:
+        return ""
+    try:
+        d = datetime.fromtimestamp(ts, ZoneInfo(tz))
+    except Exception:
+        d = datetime.fromtimestamp(ts).astimezone()
+    if d.date() == datetime.now(d.tzinfo).date():
+        return d.strftime("%H:%M:%S %Z")
+    return d.strftime("%Y-%m-%d %H:%M %Z")
+
+
+def last_glyph(s: Schedule) -> Text:
+    if not s.last_status:
+        return Text("·", style="dim")
+    job = JobStatus(s.last_status)
+    style = {"succeeded": "green", "failed": "red", "warning": "yellow"}.get(job, "cyan")
+    return Text(job.glyph, style=style)
+
+
+async def cmd_schedules(svc: Service, a: argparse.Namespace) -> int:
+    schedules = await svc.schedules()
+    if a.json:
+        print(json.dumps([schedule_dict(s) for s in schedules], indent=2))
+        return EXIT_OK
+    if not schedules:
+        err.print(
+            "no schedules (a job type gets one with `schedule = ...` in the config; "
+            "an engine publishes them)"
+        )
+        return EXIT_OK
+    t = Table(box=None, header_style="bold", pad_edge=False)
+    for col in ("", "ID", "TYPE", "PLANNING", "TZ", "ENABLED", "LAST RUN", "NEXT RUN"):
+        t.add_column(col, no_wrap=True, overflow="ellipsis")
+    for s in schedules:
+        planning = s.effective + (" *" if s.source == "admin" else "")
+        last = f"job {s.last_job} {zoned(s.last_run, s.timezone)}" if s.last_job else ""
+        t.add_row(
+            last_glyph(s),
+            Text(s.id),
+            Text(s.type),
+            Text(planning),
+            s.timezone,
+            "yes" if s.enabled else "paused",
+            Text(last.strip()),
+            zoned(s.next_run, s.timezone),
+        )
+    out.print(t)
+    if any(s.source == "admin" for s in schedules):
+        err.print(
+            "* changed at run time by an admin (kept across restarts; "
+            "`jobdash schedule set ID --automatic` reverts)"
+        )
+    return EXIT_OK
+
+
+def planning_from_args(a: argparse.Namespace) -> str | None:
+    if a.cron:
+        return f"cron: {a.cron}"
+    if a.every:
+        return f"interval: {a.every}"
+    if a.daily:
+        return f"daily: {a.daily}"
+    if a.once:
+        return f"once: {a.once}"
+    if a.disabled:
+        return "disabled"
+    if a.automatic:
+        return "automatic"
+    return None
+
+
+async def cmd_schedule(svc: Service, a: argparse.Namespace) -> int:
+    action = a.schedule_action
+    if action == "run":
+        job = await svc.run_schedule_now(a.id)
+        n = job.total
+        out.print(f"schedule {a.id}: job {job.id} queued ({job.type}, {n} task{'s' * (n != 1)})")
+    elif action in ("enable", "disable"):
+        s = await (svc.enable(a.id) if action == "enable" else svc.disable(a.id))
+        nxt = f"; next run {zoned(s.next_run, s.timezone)}" if s.next_run else ""
+        out.print(f"schedule {s.id} {action}d{nxt}")
+    elif action == "set":
+        planning = planning_from_args(a)
+        bound = parse_duration(a.catchup_bound, "--catchup-bound") if a.catchup_bound else None
+        if planning is None and a.tz is None and not (a.overlap or a.catchup or bound):
+            raise BadInput(
+                "schedule set: nothing to change (give --cron, --every, --daily, --once, "
+                "--disabled, --automatic, --tz, --overlap or --catchup)"
+            )
+        if planning is not None or a.tz is not None:
+            current = await svc.schedule(a.id)
+            await svc.set_planning(a.id, planning or current.planning, a.tz)
+        if a.overlap or a.catchup or bound:
+            await svc.set_schedule_policy(a.id, a.overlap, a.catchup, bound)
+        s = await svc.schedule(a.id)
+        out.print(
+            Text(
+                f"schedule {s.id}: {s.effective} ({s.timezone}), overlap {s.overlap}, "
+                f"catch-up {s.catchup}"
+            )
+        )
+        upcoming = svc.next_fire_times(s.planning, s.timezone, 5, default=s.config_planning)
+        for at in upcoming:
+            out.print(f"  next: {at.strftime('%a %Y-%m-%d %H:%M %Z')}")
+    else:
+        s = await svc.schedule(a.id)
+        ticks = await svc.ticks(a.id, a.limit)
+        if a.json:
+            d = schedule_dict(s)
+            d["ticks"] = [dataclasses.asdict(t) for t in ticks]
+            print(json.dumps(d, indent=2))
+            return EXIT_OK
+        origin = ""
+        if s.planning == "automatic":
+            origin = " (automatic: the config's)"
+        elif s.source == "admin":
+            origin = " (set by an admin)"
+        catchup = s.catchup
+        if s.catchup == "all":
+            catchup += f" within {format_duration(s.catchup_bound or CATCHUP_BOUND)}"
+        last = ""
+        if s.last_job:
+            last = f"job {s.last_job} {s.last_status or ''} at {zoned(s.last_run, s.timezone)}"
+        fields = [
+            ("type", s.type),
+            ("planning", s.effective + origin),
+            ("time zone", s.timezone),
+            ("enabled", "yes" if s.enabled else "no (paused)"),
+            ("overlap", s.overlap),
+            ("catch-up", catchup),
+            ("last run", last),
+            ("next run", zoned(s.next_run, s.timezone)),
+        ]
+        out.print(Text.assemble("schedule ", (s.id, "bold")))
+        for k, v in fields:
+            if v:
+                out.print(Text.assemble((f"{k:>10}: ", "dim"), v))
+        t = Table(box=None, header_style="bold", pad_edge=False)
+        for col in ("FIRE TIME", "OUTCOME", "JOB", "DETAIL"):
+            t.add_column(col, no_wrap=col != "DETAIL", overflow="fold")
+        for tick in ticks:
+            t.add_row(
+                zoned(tick.fire_time, s.timezone),
+                tick.outcome,
+                str(tick.job_id or ""),
+                Text(sanitize(tick.detail)),
+            )
+        out.print()
+        out.print(t if ticks else Text("no ticks yet", style="dim"))
+    return EXIT_OK
+
+
 async def cmd_serve(svc: Service, a: argparse.Namespace) -> int:
+    if getattr(a, "action", None) == "drain":
+        if not a.target:
+            raise BadInput("agent drain: which agent? (jobdash agent drain NAME; see `jobdash agents`)")
+        await svc.drain_agent(a.target)
+        out.print(f"agent {a.target} draining: it finishes its running tasks and claims no more")
+        return EXIT_OK
+    if getattr(a, "target", None):
+        raise BadInput(f"agent: unexpected argument {a.target!r} (did you mean `agent drain NAME`?)")
+    logging.basicConfig(level=logging.WARNING, format="jobdash %(name)s: %(message)s")
     loop = asyncio.get_running_loop()
-    engine = await svc.start_engine(slots=a.slots, name=a.name)
+    engine = await svc.start_engine(
+        slots=a.slots, name=a.name, lease=a.lease, scheduler=a.command == "serve"
+    )
     stop = asyncio.Event()
     signals = 0
 
@@ -424,25 +693,22 @@ async def cmd_serve(svc: Service, a: argparse.Namespace) -> int:
         signals += 1
         if signals == 1:
             err.print(f"jobdash: stopping: no new tasks; running ones get {a.grace:g}s (signal again to stop now)")
+        else:
+            err.print("jobdash: stopping now: killing running tasks and giving their claims back")
+            engine.hurry()
         stop.set()
-        if signals >= 2:
-            for run in list(engine.runs.values()):
-                asyncio.ensure_future(run.stop(force=True))
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
-    err.print(f"jobdash {a.command}: agent {engine.name} with {a.slots} slots on {svc.store.path}")
+    err.print(
+        f"jobdash {a.command}: agent {engine.name} with {a.slots} slots on {svc.store.path} "
+        f"(pid {os.getpid()}, lease {engine.opts.lease:g}s)"
+    )
     await stop.wait()
-    shutdown = asyncio.ensure_future(engine.shutdown(timeout=a.grace))
-    while not shutdown.done():
-        await asyncio.wait([shutdown], timeout=0.1)
-        if signals >= 2 and not shutdown.done():
-            shutdown.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await shutdown
-            await engine.shutdown(timeout=0, now=True)
-            break
+    await svc.stop_scheduler()  # the leader lease goes to another engine at once
+    await engine.shutdown(timeout=a.grace)
     svc.engine = None
+    err.print(f"jobdash {a.command}: agent {engine.name} stopped")
     return EXIT_OK
 
 
@@ -461,6 +727,9 @@ COMMANDS: dict[str, Callable[[Service, argparse.Namespace], Awaitable[int]]] = {
     "check": cmd_check,
     "serve": cmd_serve,
     "agent": cmd_serve,
+    "schedules": cmd_schedules,
+    "schedule": cmd_schedule,
+    "agents": cmd_agents,
 }
 
 

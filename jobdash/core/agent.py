@@ -11,25 +11,66 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import socket
 import time
 import uuid
+from collections.abc import Coroutine
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from jobdash import __version__
 from jobdash.core.model import AgentInfo, JobStatus, TaskStatus
-from jobdash.core.runners import CommandRun, FunctionRun, Run
+from jobdash.core.runners import CommandRun, FunctionRun, Run, killpg
 from jobdash.core.store.sqlite import Claim, Outcome, SqliteStore
+
+if TYPE_CHECKING:
+    from jobdash.core.reports import Reporter
 
 log = logging.getLogger("jobdash.agent")
 
-LEASE = 15.0  # seconds a claim lasts without renewal
-HEARTBEAT = 3.0  # seconds between heartbeats (lease renewals)
+
+def env_seconds(name: str, default: float) -> float:
+    """A duration from the environment (tests and tuning), else the default."""
+    try:
+        value = float(os.environ.get(name, ""))
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+# Recovery bound. An agent renews its claims every HEARTBEAT; a claim not renewed for LEASE
+# runs out. Every live agent sweeps for run-out claims every RECOVER_EVERY and re-queues
+# them; a free agent claims them within POLL. So a dead (or hung) agent's tasks run again
+# at most LEASE + RECOVER_EVERY + POLL (+ one store transaction) after its last heartbeat:
+# 15 + 2 + 0.1 ≈ 17 s by default, under the 30 s target. On the same host it is faster: a
+# sweep also looks whether each agent's process still exists, and ends the leases of a
+# killed one at once (so a restarted `jobdash serve` re-runs them within RECOVER_EVERY).
+# JOBDASH_LEASE and JOBDASH_HEARTBEAT (or `serve --lease`) change the first two.
+LEASE = env_seconds("JOBDASH_LEASE", 15.0)  # seconds a claim lasts without renewal
+HEARTBEAT = env_seconds("JOBDASH_HEARTBEAT", min(3.0, LEASE / 5))  # between renewals
 RECOVER_EVERY = 2.0  # seconds between sweeps for tasks of dead agents
 POLL = 0.1  # seconds between looks at the store when nothing woke us
-# A dead agent's tasks are recovered within LEASE + RECOVER_EVERY (+ one poll): < 30 s.
+REPORT_EVERY = 1.0  # seconds between looks for execution reports to send
 STALE_AFTER = 3 * HEARTBEAT + 1  # an agent silent this long is shown stale
 OFFLINE_AFTER = LEASE * 4
+HURRY_WAIT = 2.0  # after a second signal, seconds stopped tasks get to end before we exit
+
+
+def pid_alive(pid: int) -> bool:
+    """True while process `pid` exists on this host and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat[stat.rfind(")") + 2 :][:1] != "Z"
 
 
 @dataclass
@@ -39,6 +80,9 @@ class AgentOptions:
     lease: float = LEASE
     heartbeat: float = HEARTBEAT
     housekeeping: bool = True
+    # End the leases of dead agents of this host at once (JOBDASH_PID_CHECK=0: leases only).
+    pid_check: bool = os.environ.get("JOBDASH_PID_CHECK", "1") != "0"
+    reporter: Reporter | None = None  # sends execution reports (housekeeping)
 
 
 def agent_state(state: str, heartbeat: float, now: float | None = None) -> str:
@@ -68,6 +112,11 @@ class Agent:
         self._stopping = False
         self._draining = False
         self._paused: set[int] = set()
+        self._lost: set[int] = set()  # claims taken over: their late result is still sent
+        self._fenced: set[int] = set()  # stopped at shutdown: their claims are given back
+        self._hurry = False
+        self._bg: set[asyncio.Future[None]] = set()
+        self._report_task: asyncio.Task[int] | None = None
         self._done = 0
         self._failed = 0
         self._loops: list[asyncio.Task[None]] = []
@@ -76,6 +125,10 @@ class Agent:
     # ----------------------------------------------------------------- life
 
     async def start(self) -> None:
+        if self.opts.pid_check:
+            # A previous incarnation under our name (restart after kill -9): its claims go now.
+            with contextlib.suppress(Exception):
+                await self._expire_dead()
         await self.store.register_agent(
             AgentInfo(self.name, self.host, os.getpid(), __version__, self.slots, 0, "idle",
                       time.time(), time.time()),
@@ -96,28 +149,57 @@ class Agent:
 
     @property
     def state(self) -> str:
-        if self._draining:
+        if self._draining or self._stopping:
             return "draining"
         return "busy" if self.runs else "idle"
 
-    async def shutdown(self, timeout: float = 30.0, now: bool = False) -> None:
-        """Stop claiming; let running tasks finish within `timeout` (none when `now`), then
-        stop the rest and release their claims so another agent takes them at once."""
+    def hurry(self) -> None:
+        """Stop at once (a second signal): kill every running task now; its claim is given
+        back by `shutdown`, not recorded as a result."""
+        self._hurry = True
         self._stopping = True
         self.wake()
-        if self._tasks and not now:
-            await asyncio.wait(list(self._tasks.values()), timeout=timeout)
+        for run in list(self.runs.values()):
+            run.fenced = True
+            self._background(run.stop(force=True))
+
+    def _background(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run `coro` on its own, keeping a reference until it ends."""
+        task = asyncio.ensure_future(coro)
+        self._bg.add(task)
+        task.add_done_callback(self._bg.discard)
+
+    async def shutdown(self, timeout: float = 30.0, now: bool = False) -> None:
+        """Stop claiming; let running tasks finish within `timeout` (none when `now`), then
+        stop the rest and release their claims so another agent takes them at once.
+        Heartbeats go on meanwhile, so the claims of tasks still finishing stay ours.
+        `hurry()` (a second signal) cuts the wait short."""
+        self._stopping = True
+        self.wake()
+        if now:
+            self.hurry()
+        deadline = time.monotonic() + timeout
+        while self._tasks and not self._hurry and time.monotonic() < deadline:
+            await asyncio.wait(
+                list(self._tasks.values()), timeout=min(0.1, max(0.0, deadline - time.monotonic()))
+            )
         left = dict(self.runs)
         for run in left.values():
             run.fenced = True  # their outcome is not recorded: the claim is given back
-        await asyncio.gather(*(r.stop(force=now) for r in left.values()), return_exceptions=True)
+        await asyncio.gather(
+            *(r.stop(force=self._hurry) for r in left.values()), return_exceptions=True
+        )
         if self._tasks:
-            await asyncio.wait(list(self._tasks.values()), timeout=10)
+            await asyncio.wait(
+                list(self._tasks.values()), timeout=HURRY_WAIT if self._hurry else 10
+            )
+        give_back = self._fenced | {r.claim.task_id for r in left.values()}
         with contextlib.suppress(Exception):
-            await self.store.release(self.owner, [r.claim.task_id for r in left.values()])
-        for t in self._loops:
+            await self.store.release(self.owner, sorted(give_back))
+        loops = [*self._loops, *([self._report_task] if self._report_task else [])]
+        for t in loops:
             t.cancel()
-        for t in self._loops:
+        for t in loops:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
         with contextlib.suppress(ValueError):
@@ -182,13 +264,28 @@ class Agent:
             self.runs.pop(c.task_id, None)
             self._tasks.pop(c.task_id, None)
             self._paused.discard(c.task_id)
-        if run.fenced:
+        lost = c.task_id in self._lost
+        self._lost.discard(c.task_id)
+        if run.fenced and not lost:
+            self._fenced.add(c.task_id)
             return
-        ok = await self.store.complete(
-            Outcome(c.task_id, c.attempt, self.owner, result.status, result.exit_code, result.error)
-        )
+        # A claim taken over still sends its (late) result: the store's fencing rejects it.
+        try:
+            ok = await self.store.complete(
+                Outcome(
+                    c.task_id, c.attempt, self.owner, result.status, result.exit_code, result.error
+                )
+            )
+        except Exception:
+            log.exception("task %s: cannot record its result", c.task_id)
+            return
         if not ok:
-            log.warning("task %s attempt %s: result rejected (no longer held)", c.task_id, c.attempt)
+            log.warning("task %s attempt %s: late result rejected", c.task_id, c.attempt)
+            self.store.append_log_nowait(
+                c.job_id, c.task_id, "system",
+                f"{c.name}: late result of attempt {c.attempt} from agent {self.name} "
+                f"({result.status}) rejected: the claim was taken over",
+            )
         elif result.status is TaskStatus.SUCCEEDED:
             self._done += 1
         elif result.status is TaskStatus.FAILED:
@@ -196,7 +293,9 @@ class Agent:
         self.wake()
 
     async def _heartbeat_loop(self) -> None:
-        while not self._stopping:
+        # Runs until shutdown cancels it: tasks finishing during a graceful stop keep their
+        # claims alive.
+        while True:
             await asyncio.sleep(self.opts.heartbeat)
             held_before = set(self.runs)
             done, failed = self._done, self._failed
@@ -215,14 +314,21 @@ class Agent:
             for task_id in held_before - held:
                 run = self.runs.get(task_id)
                 if run is not None and not run.fenced:
-                    # Our claim was taken over (we were too slow): stop the work, drop the result.
+                    # Our claim was taken over (we were stopped or too slow): stop the work.
                     log.warning("task %s: claim lost; stopping it", task_id)
                     run.fenced = True
-                    asyncio.ensure_future(run.stop(force=True))
+                    self._lost.add(task_id)
+                    c = run.claim
+                    self.store.append_log_nowait(
+                        c.job_id, task_id, "system",
+                        f"{c.name}: agent {self.name} lost the claim on attempt {c.attempt} "
+                        "(taken over); stopping that attempt",
+                    )
+                    self._background(run.stop(force=True))
 
     async def _watch_loop(self) -> None:
         """Follow the jobs of our running tasks: cancel and pause act on the real work."""
-        while not self._stopping:
+        while True:  # also while a graceful stop lets tasks finish
             await asyncio.sleep(0.2)
             runs = list(self.runs.values())
             if not runs:
@@ -237,7 +343,7 @@ class Agent:
                 tid = run.claim.task_id
                 if status is JobStatus.CANCELLING:
                     if not run.stopping or force:
-                        asyncio.ensure_future(run.stop(force=force))
+                        self._background(run.stop(force=force))
                 elif status is JobStatus.PAUSED and tid not in self._paused:
                     run.pause()
                     self._paused.add(tid)
@@ -246,15 +352,44 @@ class Agent:
                     self._paused.discard(tid)
 
     async def _housekeeping_loop(self) -> None:
-        last_recover = 0.0
+        last_recover = last_report = 0.0
         while not self._stopping:
             try:
                 if await self.store.has_jobs_to_admit():
                     await self.store.admit()
                 if time.monotonic() - last_recover > RECOVER_EVERY:
                     last_recover = time.monotonic()
+                    if self.opts.pid_check:
+                        await self._expire_dead()
                     if await self.store.has_lost_tasks():
                         await self.store.recover_lost()
+                if self.opts.reporter is not None and time.monotonic() - last_report > REPORT_EVERY:
+                    last_report = time.monotonic()
+                    self._start_reports(self.opts.reporter)
             except Exception:
                 log.exception("housekeeping failed")
             await asyncio.sleep(POLL)
+
+    async def _expire_dead(self) -> None:
+        """Agents of this host whose process is gone: their claims end now, and what their
+        command attempts left running is killed (it must not run beside the next attempt)."""
+        dead, pgids = await self.store.expire_dead_agents(self.host, pid_alive)
+        if dead:
+            log.warning("agents gone: %s; recovering their tasks", ", ".join(dead))
+        for pgid in pgids:
+            killpg(pgid, signal.SIGKILL)
+
+    def _start_reports(self, reporter: Reporter) -> None:
+        """Send due reports in the background: a slow mail server never holds up the loop."""
+        if self._report_task is not None and not self._report_task.done():
+            return
+
+        async def send() -> int:
+            try:
+                if await self.store.has_due_reports():
+                    return await reporter.run_due()
+            except Exception:
+                log.exception("sending reports failed")
+            return 0
+
+        self._report_task = asyncio.get_running_loop().create_task(send(), name="jobdash-reports")

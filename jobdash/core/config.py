@@ -655,7 +655,7 @@ def _job_type(name: str, value: object, source: str) -> JobType:
         cancellable=_bool(table["cancellable"], at("cancellable"))
         if "cancellable" in table
         else True,
-        schedule=_str(table["schedule"], at("schedule")) if "schedule" in table else None,
+        schedule=_schedule(table["schedule"], at("schedule")) if "schedule" in table else None,
         target=target,
         report=_report(table["report"], at("report")) if "report" in table else Report(),
         source=source,
@@ -738,6 +738,22 @@ def _items(value: object, keys: Keys, params: Collection[str]) -> Items:
     for element in values:
         _check_template(element, keys, params, item_ok=False)
     return Items(values=values)
+
+
+def _schedule(value: object, keys: Keys) -> str:
+    """A planning line (see `jobdash.core.planning`), checked now and kept in canonical form."""
+    from jobdash.core.planning import PlanningError, parse_planning
+
+    text = _str(value, keys, empty=False)
+    try:
+        planning = parse_planning(text)
+    except PlanningError as exc:
+        raise _Problem(keys, str(exc)) from None
+    if planning.kind == "automatic":
+        raise _Problem(
+            keys, '"automatic" means the type\'s default planning; give the planning here'
+        )
+    return planning.text
 
 
 def _report(value: object, keys: Keys) -> Report:

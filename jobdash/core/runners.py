@@ -133,6 +133,7 @@ class CommandRun(Run):
             await self.store.append_log(c.job_id, c.task_id, "system", msg)
             return Result(TaskStatus.FAILED, None, msg)
         proc = self.proc
+        self.store.note_pgid(c.task_id, proc.pid)  # its own session: pgid == pid
         assert proc.stdout is not None and proc.stderr is not None
         pumps = asyncio.gather(self._pump(proc.stdout, "stdout"), self._pump(proc.stderr, "stderr"))
         # Python 3.11's proc.wait() also waits for the pipes, which children that outlive

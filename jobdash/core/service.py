@@ -16,7 +16,7 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,26 @@ from jobdash.core.model import (
     Task,
     Trigger,
 )
+from jobdash.core.planning import (
+    PlanningError,
+    Schedule,
+    Tick,
+    check_timezone,
+    next_fire,
+    parse_planning,
+    preview,
+    resolve,
+)
 from jobdash.core.query import Query, parse_query
+from jobdash.core.scheduler import (
+    CATCHUP,
+    OVERLAP,
+    Scheduler,
+    effective_planning,
+    local_timezone,
+    schedule_lock,
+    zone,
+)
 from jobdash.core.store.sqlite import Changes, NewJob, NewTask, SqliteStore
 
 ITEMS_COMMAND_TIMEOUT = 60.0
@@ -118,6 +137,7 @@ class Service:
         self.types = dict(types)
         self.read_only = read_only
         self.engine: Agent | None = None
+        self.scheduler: Scheduler | None = None
 
     @classmethod
     async def open(
@@ -142,6 +162,7 @@ class Service:
         return svc
 
     async def close(self) -> None:
+        await self.stop_scheduler()
         if self.engine is not None:
             await self.engine.shutdown(timeout=0, now=True)
         await self.store.close()
@@ -195,8 +216,13 @@ class Service:
         schedule_id: str | None = None,
         fire_time: float | None = None,
         user: str | None = None,
+        report: Report | None = None,
+        extra_locks: Sequence[str] = (),
     ) -> Job:
-        """Check the parameters, break the job down into tasks, and commit it (durable)."""
+        """Check the parameters, break the job down into tasks, and commit it (durable).
+
+        The type's report recipients (plus `report`'s, e.g. a schedule's) are stored with
+        the job: when it ends, one engine sends them the execution report."""
         self._check_writable("start a job")
         jt = self.job_type(type_name)
         values = check_params(jt, params or {})
@@ -204,6 +230,7 @@ class Service:
         lock_keys = [substitute(k, values, f"types.{jt.name}.locks") for k in jt.locks]
         if jt.exclusive:
             lock_keys.append("exclusive")
+        lock_keys += [k for k in extra_locks if k not in lock_keys]
         target_param = jt.target_param
         nj = NewJob(
             type=jt.name,
@@ -221,6 +248,7 @@ class Service:
             tasks=tasks,
             schedule_id=schedule_id,
             fire_time=fire_time,
+            report=report_recipients(jt.report, report),
         )
         return await self.store.create_job(nj, audit_user=self.user)
 
@@ -307,6 +335,17 @@ class Service:
             out.append((info, drain))
         return out
 
+    async def agent_tasks(self) -> dict[str, list[tuple[int, int, str]]]:
+        """Each agent's running tasks: (job id, task seq, task name)."""
+        return await self.store.running_tasks()
+
+    async def drain_agent(self, name: str) -> None:
+        """Let an agent finish its running tasks and claim no more (admins)."""
+        self._check_writable("drain an agent")
+        if not self.is_admin:
+            raise Refused(f"only admins may drain an agent ({self.user} is not an admin)")
+        await self.store.set_agent_drain(name, self.user)
+
     async def engine_alive(self) -> bool:
         now = time.time()
         return any(
@@ -362,12 +401,148 @@ class Service:
 
     # ----------------------------------------------------------------- engine
 
-    async def start_engine(self, slots: int = 4, name: str | None = None) -> Agent:
-        """Run an engine in this process: publish the catalogue and start an agent."""
+    async def start_engine(
+        self, slots: int = 4, name: str | None = None, lease: float | None = None,
+        scheduler: bool = True,
+    ) -> Agent:
+        """Run an engine in this process: publish the catalogue and start an agent (which
+        also sends execution reports). `lease`: seconds a claim lasts without renewal.
+        `scheduler`: also run the scheduler (not for `jobdash agent`)."""
+        from jobdash.core.reports import Reporter
+
         await self.publish_catalogue()
-        self.engine = Agent(self.store, AgentOptions(name=name, slots=slots))
+        opts = AgentOptions(name=name, slots=slots)
+        if lease is not None:
+            opts.lease = lease
+            opts.heartbeat = min(opts.heartbeat, lease / 5)
+        agent = Agent(self.store, opts)
+        opts.reporter = Reporter(self.store, self.config.smtp, agent.owner)
+        self.engine = agent
         await self.engine.start()
+        if scheduler:
+            self.scheduler = Scheduler(self)
+            await self.scheduler.start()
         return self.engine
+
+    async def stop_scheduler(self) -> None:
+        """Stop firing schedules and hand the leader lease over at once."""
+        if self.scheduler is not None:
+            sched, self.scheduler = self.scheduler, None
+            await sched.stop()
+
+    # ----------------------------------------------------------------- schedules
+
+    def _check_admin(self, what: str) -> None:
+        self._check_writable(what)
+        if not self.is_admin:
+            raise Refused(f"only admins may {what} ({self.user} is not an admin)")
+
+    def _schedule_view(self, s: Schedule, now: float) -> Schedule:
+        """Fill in the next run from the planning (exact even when no engine runs)."""
+        p = effective_planning(s)
+        s.next_run = None
+        if s.enabled and p.kind != "disabled":
+            s.next_run = next_fire(p, zone(s.timezone), max(now, s.last_fire or now))
+        return s
+
+    async def schedules(self) -> list[Schedule]:
+        now = time.time()
+        return [self._schedule_view(s, now) for s in await self.store.schedules()]
+
+    async def schedule(self, schedule_id: str) -> Schedule:
+        return self._schedule_view(await self.store.get_schedule(schedule_id), time.time())
+
+    async def ticks(self, schedule_id: str, limit: int = 100) -> list[Tick]:
+        await self.store.get_schedule(schedule_id)
+        return await self.store.ticks(schedule_id, limit)
+
+    def _wake_scheduler(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.wake()
+
+    async def set_planning(
+        self, schedule_id: str, planning: str, tz: str | None = None
+    ) -> Schedule:
+        """An admin's planning for a schedule ("automatic" follows the config again)."""
+        self._check_admin("change a schedule")
+        current = await self.store.get_schedule(schedule_id)
+        try:
+            p = parse_planning(planning)
+            zone_name = tz or current.timezone
+            zi = check_timezone(zone_name)
+            eff = resolve(p.text, current.config_planning)
+        except PlanningError as e:
+            raise BadInput(str(e)) from None
+        now = time.time()
+        nxt = next_fire(eff, zi, now) if eff.kind != "disabled" else None
+        await self.store.set_schedule_planning(schedule_id, p.text, tz, self.user, nxt)
+        self._wake_scheduler()
+        return await self.schedule(schedule_id)
+
+    async def set_schedule_policy(
+        self, schedule_id: str, overlap: str | None = None, catchup: str | None = None,
+        catchup_bound: float | None = None,
+    ) -> Schedule:
+        self._check_admin("change a schedule")
+        if overlap is not None and overlap not in OVERLAP:
+            raise BadInput(f"overlap must be one of {', '.join(OVERLAP)}, got {overlap!r}")
+        if catchup is not None and catchup not in CATCHUP:
+            raise BadInput(f"catch-up must be one of {', '.join(CATCHUP)}, got {catchup!r}")
+        if catchup_bound is not None and catchup_bound <= 0:
+            raise BadInput(f"catch-up bound must be positive, got {catchup_bound:g}")
+        await self.store.set_schedule_policy(
+            schedule_id, self.user, overlap, catchup, catchup_bound
+        )
+        self._wake_scheduler()
+        return await self.schedule(schedule_id)
+
+    async def enable(self, schedule_id: str) -> Schedule:
+        self._check_admin("enable a schedule")
+        await self.store.set_schedule_enabled(schedule_id, True, self.user)
+        self._wake_scheduler()
+        return await self.schedule(schedule_id)
+
+    async def disable(self, schedule_id: str) -> Schedule:
+        self._check_admin("disable a schedule")
+        await self.store.set_schedule_enabled(schedule_id, False, self.user)
+        self._wake_scheduler()
+        return await self.schedule(schedule_id)
+
+    async def run_schedule_now(self, schedule_id: str) -> Job:
+        """Run a schedule's job now (not tied to a fire time; overlap 'queue' still waits)."""
+        self._check_admin("run a schedule")
+        s = await self.store.get_schedule(schedule_id)
+        locks = [schedule_lock(s.id)] if s.overlap == "queue" else []
+        job = await self.submit(
+            s.type, s.params, trigger=Trigger.MANUAL, schedule_id=s.id, extra_locks=locks
+        )
+        await self.store.note_schedule_run(s.id, job.id, self.user)
+        return job
+
+    def next_fire_times(
+        self, planning: str, tz: str | None = None, n: int = 5, default: str | None = None
+    ) -> list[datetime]:
+        """Preview: the next `n` fire times of a planning (BadInput when it does not parse)."""
+        try:
+            return preview(planning, tz or self.default_timezone, n, default=default)
+        except PlanningError as e:
+            raise BadInput(str(e)) from None
+
+    @property
+    def default_timezone(self) -> str:
+        return self.config.timezone or local_timezone()
+
+
+def report_recipients(*reports: Report | None) -> dict[str, list[str]]:
+    """Merge report recipients (type, schedule) into what the store keeps, without repeats."""
+    email: list[str] = []
+    webhook: list[str] = []
+    for r in reports:
+        if r is None:
+            continue
+        email += [a for a in r.email if a not in email]
+        webhook += [u for u in r.webhook if u not in webhook]
+    return {"email": email, "webhook": webhook} if email or webhook else {}
 
 
 def iso(ts: float | None) -> str:

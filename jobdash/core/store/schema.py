@@ -154,8 +154,10 @@ MIGRATIONS: list[str] = [
         last_job INTEGER,
         last_status TEXT,
         last_run REAL,
+        last_fire REAL,                    -- watermark: fire times up to here are handled
+        config_planning TEXT,              -- the config's planning ("automatic" resolves to it)
         report TEXT NOT NULL DEFAULT '{}',
-        source TEXT NOT NULL DEFAULT 'config',
+        source TEXT NOT NULL DEFAULT 'config',  -- config, or admin (a run-time override)
         updated REAL NOT NULL DEFAULT 0,
         rev INTEGER NOT NULL DEFAULT 0
     );
@@ -164,24 +166,38 @@ MIGRATIONS: list[str] = [
         id INTEGER PRIMARY KEY,
         schedule_id TEXT NOT NULL,
         fire_time REAL NOT NULL,
-        outcome TEXT NOT NULL,             -- ran, skipped, missed, paused
+        outcome TEXT NOT NULL,             -- ran, skipped, missed, paused, error
         job_id INTEGER,
         ts REAL NOT NULL,
         detail TEXT NOT NULL DEFAULT '',
         UNIQUE (schedule_id, fire_time)
     );
+    CREATE INDEX ticks_schedule ON ticks (schedule_id, id);
     CREATE TABLE leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, until REAL NOT NULL);
     """,
     # 3: execution reports (email, webhook) of finished jobs, sent once across engines.
     """
+    -- One row per job that has recipients, written with the job (durable like it). A finished
+    -- job's row is claimed by one engine (owner + claimed_until), sent, and marked sent; a
+    -- failed send is retried at next_try. `done` lists the recipients already served.
     CREATE TABLE reports (
         job_id INTEGER PRIMARY KEY,
         state TEXT NOT NULL,               -- pending, sending, sent, failed
+        recipients TEXT NOT NULL DEFAULT '{}',  -- JSON {"email": [...], "webhook": [...]}
+        done TEXT NOT NULL DEFAULT '[]',   -- JSON list of "email:addr" / "webhook:url" sent
         attempts INTEGER NOT NULL DEFAULT 0,
         next_try REAL NOT NULL DEFAULT 0,
         owner TEXT,
+        claimed_until REAL,
+        sent REAL,
         last_error TEXT NOT NULL DEFAULT ''
     );
+    CREATE INDEX reports_due ON reports (next_try) WHERE state IN ('pending', 'sending');
+    -- Agents: how many attempts of a task were lost with their agent (quarantine).
+    ALTER TABLE tasks ADD COLUMN lost INTEGER NOT NULL DEFAULT 0;
+    -- The process group of a running command attempt, so that when its agent is found dead
+    -- on this host the attempt's leftover processes are killed before it runs again.
+    ALTER TABLE tasks ADD COLUMN pgid INTEGER;
     """,
 ]
 

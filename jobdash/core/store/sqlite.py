@@ -43,6 +43,7 @@ from jobdash.core.model import (
     Trigger,
     check_job_transition,
 )
+from jobdash.core.store.schedules import ScheduleStore
 from jobdash.core.store.schema import APP_ID, MIGRATIONS, SCHEMA_VERSION
 
 T = TypeVar("T")
@@ -63,6 +64,7 @@ TASK_COLUMNS = (
 )
 COUNT_COLUMNS = ("pending", "running", "succeeded", "failed", "cancelled", "skipped")
 INFO_MAX = 300
+QUARANTINE_AFTER = 2  # attempts lost with their agent before a task is quarantined
 
 
 def job_from_row(r: Sequence[Any]) -> Job:
@@ -144,6 +146,8 @@ class NewJob:
     schedule_id: str | None = None
     fire_time: float | None = None
     info: str = ""
+    # Execution report recipients: {"email": [...], "webhook": [...]} (empty: no report).
+    report: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -241,7 +245,7 @@ def check_store_file(path: Path) -> bool:
     return False
 
 
-class SqliteStore:
+class SqliteStore(ScheduleStore):
     """jobdash's embedded store. Open with `await SqliteStore.open(path)`."""
 
     def __init__(self, path: Path) -> None:
@@ -252,6 +256,7 @@ class SqliteStore:
         self._logs: list[tuple[int, int | None, float, str, str]] = []
         self._outcomes: list[Outcome] = []
         self._progress: dict[int, float] = {}
+        self._pgids: dict[int, int] = {}
         self._metrics: dict[int, dict[str, float]] = defaultdict(dict)
         self._warnings: dict[int, int] = defaultdict(int)
         self._flush_wanted = asyncio.Event()
@@ -380,9 +385,10 @@ class SqliteStore:
         logs, self._logs = self._logs, []
         outcomes, self._outcomes = self._outcomes, []
         progress, self._progress = self._progress, {}
+        pgids, self._pgids = self._pgids, {}
         metrics, self._metrics = self._metrics, defaultdict(dict)
         warnings, self._warnings = self._warnings, defaultdict(int)
-        if not (logs or outcomes or progress or metrics or warnings):
+        if not (logs or outcomes or progress or metrics or warnings or pgids):
             return
 
         async def txn(w: aiosqlite.Connection, rev: int, now: float) -> list[bool]:
@@ -403,6 +409,11 @@ class SqliteStore:
                 await w.executemany(
                     "UPDATE tasks SET progress = ? WHERE id = ? AND status = 'running'",
                     [(p, tid) for tid, p in progress.items()],
+                )
+            if pgids:
+                await w.executemany(
+                    "UPDATE tasks SET pgid = ? WHERE id = ? AND status = 'running'",
+                    [(g, tid) for tid, g in pgids.items()],
                 )
             if metrics:
                 rows = await w.execute_fetchall(
@@ -458,6 +469,11 @@ class SqliteStore:
 
     def report_progress(self, task_id: int, fraction: float) -> None:
         self._progress[task_id] = max(0.0, min(1.0, fraction))
+        self._want_flush()
+
+    def note_pgid(self, task_id: int, pgid: int) -> None:
+        """The process group of a command attempt just started (see `expire_dead_agents`)."""
+        self._pgids[task_id] = pgid
         self._want_flush()
 
     def add_metric(self, job_id: int, name: str, value: float) -> None:
@@ -533,6 +549,11 @@ class SqliteStore:
                 "INSERT OR IGNORE INTO job_locks (job_id, key) VALUES (?, ?)",
                 [(job_id, k) for k in nj.lock_keys],
             )
+            if any(nj.report.values()):
+                await w.execute(
+                    "INSERT INTO reports (job_id, state, recipients) VALUES (?, 'pending', ?)",
+                    (job_id, json.dumps(nj.report)),
+                )
             if audit_user:
                 await self._audit(w, now, audit_user, "run", f"job:{job_id}", nj.type)
             return job_id
@@ -655,7 +676,7 @@ class SqliteStore:
                 """
                 UPDATE tasks SET status = 'running', attempt = attempt + 1, owner = ?, agent = ?,
                     lease_until = ?, started = ?, finished = NULL, exit_code = NULL,
-                    progress = 0
+                    progress = 0, pgid = NULL
                 WHERE id IN (
                     SELECT id FROM (
                         SELECT t.id, t.job_id, j.parallel - j.running AS room,
@@ -932,6 +953,13 @@ class SqliteStore:
                 "'system', ?)",
                 (job_id, now, f"retry requested by {user}: {n} task(s) queued again"),
             )
+            # The run ends again later: its report goes out again then.
+            await w.execute(
+                "UPDATE reports SET state = 'pending', done = '[]', attempts = 0, next_try = 0, "
+                "owner = NULL, claimed_until = NULL, sent = NULL, last_error = '' "
+                "WHERE job_id = ?",
+                (job_id,),
+            )
             await self._update_progress(w, rev, [job_id])
             await self._audit(w, now, user, "retry", f"job:{job_id}", f"{n} tasks")
             return n
@@ -953,6 +981,7 @@ class SqliteStore:
                 await w.execute(f"DELETE FROM logs WHERE job_id IN ({marks})", chunk)
                 await w.execute(f"DELETE FROM tasks WHERE job_id IN ({marks})", chunk)
                 await w.execute(f"DELETE FROM job_locks WHERE job_id IN ({marks})", chunk)
+                await w.execute(f"DELETE FROM reports WHERE job_id IN ({marks})", chunk)
                 await w.execute(f"DELETE FROM jobs WHERE id IN ({marks})", chunk)
                 await w.executemany(
                     "INSERT OR REPLACE INTO removed (job_id, rev) VALUES (?, ?)",
@@ -1017,42 +1046,93 @@ class SqliteStore:
 
         await self.write(txn)
 
-    async def recover_lost(self) -> int:
+    async def recover_lost(self, quarantine_after: int = QUARANTINE_AFTER) -> int:
         """Tasks whose lease ran out (their agent died or hung): a new attempt while retries
-        remain, else failed with "agent lost". Returns how many were recovered."""
+        remain, else failed with "agent lost" — or, when its attempts were lost with their
+        agent `quarantine_after` times or more, failed as quarantined (a task that keeps
+        killing its agent is not claimed again). Returns how many were recovered."""
 
         async def txn(w: aiosqlite.Connection, rev: int, now: float) -> int:
-            rows = await w.execute_fetchall(
-                "SELECT t.id, t.job_id, t.attempt, t.base_attempt, j.retries, t.agent, t.name, "
-                "j.status FROM tasks t JOIN jobs j ON j.id = t.job_id "
-                "WHERE t.status = 'running' AND t.lease_until < ?",
-                (now,),
+            rows = list(
+                await w.execute_fetchall(
+                    "SELECT t.id, t.job_id, t.attempt, t.base_attempt, j.retries, t.agent, "
+                    "t.name, j.status, t.lost FROM tasks t JOIN jobs j ON j.id = t.job_id "
+                    "WHERE t.status = 'running' AND t.lease_until < ?",
+                    (now,),
+                )
             )
             counts = Counts()
-            for task_id, job_id, attempt, base, retries, agent, name, jstatus in rows:
+            for task_id, job_id, attempt, base, retries, agent, name, jstatus, lost in rows:
+                lost += 1
                 again = attempt - base <= retries and jstatus != "cancelling"
                 new = "pending" if again else ("cancelled" if jstatus == "cancelling" else "failed")
+                error = "agent lost"
+                if new == "failed" and lost >= quarantine_after:
+                    error = f"quarantined: killed its agent {lost} times"
                 await w.execute(
                     "UPDATE tasks SET status = ?, owner = NULL, lease_until = NULL, error = ?, "
-                    "finished = ? WHERE id = ?",
-                    (new, "agent lost", None if again else now, task_id),
+                    "finished = ?, lost = ? WHERE id = ?",
+                    (new, error, None if again else now, lost, task_id),
                 )
+                text = f"{name}: attempt {attempt} lost with agent {agent}"
+                if again:
+                    text += "; running it again"
+                elif error != "agent lost":
+                    text += f"; {error}, not run again"
                 await w.execute(
                     "INSERT INTO logs (job_id, task_id, ts, stream, text) VALUES (?, ?, ?, "
                     "'system', ?)",
-                    (
-                        job_id,
-                        task_id,
-                        now,
-                        f"{name}: attempt {attempt} lost with agent {agent}"
-                        + ("; running it again" if again else ""),
-                    ),
+                    (job_id, task_id, now, text),
                 )
                 counts.move(job_id, "running", new)
             await self._apply_counts(w, rev, now, counts)
             return len(rows)
 
         return await self.write(txn)
+
+    async def expire_dead_agents(
+        self, host: str, alive: Callable[[int], bool]
+    ) -> tuple[list[str], list[int]]:
+        """Agents of this host whose process is gone (kill -9, crash): end their leases now so
+        `recover_lost` takes their tasks at once instead of when the lease runs out, and show
+        them offline. Returns their names and the process groups of their running command
+        attempts (left behind: the caller kills them). A pid reused by another process only
+        delays this to the lease bound."""
+        rows = await self._reader.execute_fetchall(
+            "SELECT name, owner, pid FROM agents WHERE host = ? AND state != 'offline'", (host,)
+        )
+        dead = [(n, o) for n, o, pid in rows if pid != os.getpid() and not alive(pid)]
+        if not dead:
+            return [], []
+        pgids: list[int] = []
+
+        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> None:
+            for name, owner in dead:
+                rows = await w.execute_fetchall(
+                    "UPDATE tasks SET lease_until = 0 WHERE owner = ? AND status = 'running' "
+                    "RETURNING pgid",
+                    (owner,),
+                )
+                pgids.extend(r[0] for r in rows if r[0])
+                await w.execute(
+                    "UPDATE agents SET state = 'offline', running = 0, rev = ? "
+                    "WHERE name = ? AND owner = ?",
+                    (rev, name, owner),
+                )
+
+        await self.write(txn)
+        return [n for n, _ in dead], pgids
+
+    async def running_tasks(self) -> dict[str, list[tuple[int, int, str]]]:
+        """The running tasks of each agent: (job id, task seq, task name)."""
+        rows = await self._reader.execute_fetchall(
+            "SELECT agent, job_id, seq, name FROM tasks WHERE status = 'running' "
+            "ORDER BY job_id, seq"
+        )
+        out: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
+        for agent, job_id, seq, name in rows:
+            out[agent].append((job_id, seq, name))
+        return dict(out)
 
     async def release(self, owner: str, task_ids: Sequence[int]) -> None:
         """Give back claims without counting an attempt (graceful shutdown)."""
@@ -1088,6 +1168,88 @@ class SqliteStore:
             "failed, drain FROM agents ORDER BY name"
         )
         return [(AgentInfo(*r[:11]), bool(r[11])) for r in rows]
+
+    # ----------------------------------------------------------------- execution reports
+
+    async def has_due_reports(self) -> bool:
+        now = time.time()
+        return await self._exists(
+            "SELECT 1 FROM reports r JOIN jobs j ON j.id = r.job_id "
+            f"WHERE j.status IN ({qmarks(FINISHED_JOB)}) AND ((r.state = 'pending' AND "
+            "r.next_try <= ?) OR (r.state = 'sending' AND r.claimed_until < ?))",
+            (*(str(s) for s in FINISHED_JOB), now, now),
+        )
+
+    async def claim_reports(
+        self, owner: str, hold: float, limit: int = 10
+    ) -> list[tuple[int, dict[str, list[str]], list[str], int]]:
+        """Take the reports of finished jobs that are due (one engine sends each): returns
+        (job id, recipients, recipients already served, attempts so far)."""
+
+        async def txn(
+            w: aiosqlite.Connection, rev: int, now: float
+        ) -> list[tuple[int, dict[str, list[str]], list[str], int]]:
+            rows = await w.execute_fetchall(
+                "UPDATE reports SET state = 'sending', owner = ?, claimed_until = ? "
+                "WHERE job_id IN (SELECT r.job_id FROM reports r JOIN jobs j ON j.id = r.job_id "
+                f"WHERE j.status IN ({qmarks(FINISHED_JOB)}) AND ((r.state = 'pending' AND "
+                "r.next_try <= ?) OR (r.state = 'sending' AND r.claimed_until < ?)) "
+                "ORDER BY r.job_id LIMIT ?) RETURNING job_id, recipients, done, attempts",
+                (owner, now + hold, *(str(s) for s in FINISHED_JOB), now, now, limit),
+            )
+            return [(r[0], json.loads(r[1]), json.loads(r[2]), r[3]) for r in rows]
+
+        return await self.write(txn)
+
+    async def report_done(
+        self, job_id: int, owner: str, done: list[str], error: str, retry_at: float | None,
+        log: str | None = None,
+    ) -> bool:
+        """Record a send: sent (no error), pending again at `retry_at`, or failed for good
+        (error and no retry). Fenced on the owner; False when another engine took it over."""
+
+        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> bool:
+            if not error:
+                state, next_try = "sent", 0.0
+            elif retry_at is not None:
+                state, next_try = "pending", retry_at
+            else:
+                state, next_try = "failed", 0.0
+            cur = await w.execute(
+                "UPDATE reports SET state = ?, done = ?, attempts = attempts + ?, next_try = ?, "
+                "owner = NULL, claimed_until = NULL, sent = ?, last_error = ? "
+                "WHERE job_id = ? AND owner = ? AND state = 'sending'",
+                (state, json.dumps(done), 1 if error else 0, next_try,
+                 now if not error else None, error, job_id, owner),
+            )
+            if cur.rowcount and log:
+                await w.execute(
+                    "INSERT INTO logs (job_id, task_id, ts, stream, text) VALUES (?, NULL, ?, "
+                    "'system', ?)",
+                    (job_id, now, log),
+                )
+                await w.execute(
+                    "UPDATE jobs SET updated = ?, rev = ? WHERE id = ?", (now, rev, job_id)
+                )
+            return bool(cur.rowcount)
+
+        return await self.write(txn)
+
+    async def report_state(self, job_id: int) -> dict[str, Any] | None:
+        rows = list(
+            await self._reader.execute_fetchall(
+                "SELECT state, recipients, done, attempts, next_try, sent, last_error "
+                "FROM reports WHERE job_id = ?",
+                (job_id,),
+            )
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return {
+            "state": r[0], "recipients": json.loads(r[1]), "done": json.loads(r[2]),
+            "attempts": r[3], "next_try": r[4], "sent": r[5], "last_error": r[6],
+        }
 
     # ----------------------------------------------------------------- audit, catalogue
 
@@ -1234,7 +1396,14 @@ class SqliteStore:
         agents = bool(
             list(await self._reader.execute_fetchall("SELECT 1 FROM agents WHERE rev > ? LIMIT 1", (rev,)))
         )
-        return Changes(new_rev, jobs, removed, agents, True)
+        schedules = bool(
+            list(
+                await self._reader.execute_fetchall(
+                    "SELECT 1 FROM schedules WHERE rev > ? LIMIT 1", (rev,)
+                )
+            )
+        )
+        return Changes(new_rev, jobs, removed, agents, schedules)
 
 
 JOB_PAUSABLE = frozenset({JobStatus.QUEUED, JobStatus.WAITING, JobStatus.RUNNING})
@@ -1250,10 +1419,16 @@ def chunks(values: list[int], size: int) -> Iterable[list[int]]:
 
 
 def split_sql(script: str) -> list[str]:
-    """Split a migration into statements (no semicolons inside our literals)."""
-    out = []
-    for part in script.split(";"):
-        lines = [ln for ln in part.splitlines() if ln.strip() and not ln.strip().startswith("--")]
-        if lines:
-            out.append("\n".join(lines))
+    """Split a migration into statements, as SQLite itself sees their ends (comments and
+    string literals may hold semicolons)."""
+    out, buf = [], ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            out.append(buf.strip())
+            buf = ""
+    if buf.strip() and not all(
+        ln.strip().startswith("--") or not ln.strip() for ln in buf.splitlines()
+    ):
+        out.append(buf.strip())
     return out

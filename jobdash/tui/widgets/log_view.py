@@ -46,8 +46,8 @@ TIMESTAMP_WIDTH = 13  # "HH:MM:SS.mmm "
 
 def format_timestamp(ts: float) -> str:
     """Local wall-clock time with milliseconds: "14:03:22.517"."""
-    local = time.localtime(ts)
-    millis = int((ts % 1) * 1000)
+    seconds, millis = divmod(round(ts * 1000), 1000)
+    local = time.localtime(seconds)
     return f"{local.tm_hour:02d}:{local.tm_min:02d}:{local.tm_sec:02d}.{millis:03d}"
 
 
@@ -169,7 +169,10 @@ class LogView(ScrollView, can_focus=True):
         self._query = ""
         self._searched = ""  # the query the matches belong to
         self._pattern: re.Pattern[str] | None = None
-        self._matches: list[tuple[int, int]] = []  # (absolute line index, char offset)
+        # Absolute indices of matching lines (n/N move line by line; every occurrence in
+        # a visible line is highlighted at render time).  Line-level keeps a search for
+        # a common letter cheap: one regex scan per line, no per-occurrence objects.
+        self._matches: list[int] = []
         self._match = -1  # index into _matches of the current match
         self._cache: LRUCache[tuple[int, int], Strip] = LRUCache(2048)
 
@@ -217,16 +220,17 @@ class LogView(ScrollView, can_focus=True):
 
     @property
     def match_count(self) -> int:
-        """Matches of the last search still in memory."""
+        """Lines matching the last search (among those still in memory)."""
         return len(self._matches)
 
     @property
     def current_match(self) -> tuple[int, int] | None:
-        """(index into `lines`, character offset) of the current match, if any."""
-        if not 0 <= self._match < len(self._matches):
+        """(index into `lines`, offset of the first occurrence) of the current match."""
+        if self._pattern is None or not 0 <= self._match < len(self._matches):
             return None
-        line, offset = self._matches[self._match]
-        return line - self._dropped, offset
+        index = self._matches[self._match] - self._dropped
+        found = self._pattern.search(self._texts[index])
+        return index, found.start() if found is not None else 0
 
     def append(self, lines: Sequence[LogLine]) -> None:
         """Add a batch of lines: O(len(lines)) work and a single refresh."""
@@ -250,16 +254,23 @@ class LogView(ScrollView, can_focus=True):
         if not self._following:
             self._new_lines += len(lines)
         top_before = self._display_top()
+        rows_before = self._display_rows()
         dropped_rows = self._drop_overflow()
         self._update_virtual_size()
         if self._following:
             self._scroll_to_end()
             self.refresh()
-        else:
-            if dropped_rows:
-                # Keep the rows the user is reading in place while the front is trimmed.
-                self._set_scroll_y(max(0, top_before - dropped_rows))
+        elif dropped_rows:
+            # Keep the rows the user is reading in place while the front is trimmed.
+            self._set_scroll_y(max(0, top_before - dropped_rows))
             self.refresh()
+        else:
+            # Paused: repaint from the first new row that is on screen (usually none)
+            # down to the footer, so a slow link only carries the changed counter.
+            height = self.scrollable_content_region.height
+            footer = top_before + height - self._overlay_count()
+            first = max(top_before, min(rows_before, footer))
+            self.refresh_lines(first, top_before + height - first)
 
     def clear(self) -> None:
         """Forget every line (e.g. when the pane switches to another job)."""
@@ -342,7 +353,7 @@ class LogView(ScrollView, can_focus=True):
                 self._match = len(self._matches) - 1
             else:
                 top = self._dropped + (self._top_line() or (0, 0))[0]
-                self._match = bisect_left(self._matches, (top, -1))
+                self._match = bisect_left(self._matches, top)
                 if self._match >= len(self._matches):
                     self._match = 0
             self._show_match()
@@ -537,7 +548,14 @@ class LogView(ScrollView, can_focus=True):
         """Content rows plus the overlay rows, so the last line scrolls above the footer."""
         height = self._display_rows() + self._overlay_count()
         width = self._view_width() if self._wrapping else self._prefix_width() + self._max_cells
-        self.virtual_size = Size(width, height)
+        size = Size(width, height)
+        if size != self.virtual_size:
+            # Assigning `virtual_size` repaints the whole widget; callers repaint just
+            # what changed, so set it quietly and ask only for a layout (scrollbars).
+            self.set_reactive(LogView.virtual_size, size)
+            self.refresh(repaint=False, layout=True)
+            if self.scroll_y > self.max_scroll_y:  # e.g. the footer row went away
+                self._set_scroll_y(self.max_scroll_y)
 
     def _locate(self, row: int) -> tuple[int, int] | None:
         """(index into _lines, wrapped sub-row) shown at content display row `row`."""
@@ -612,7 +630,7 @@ class LogView(ScrollView, can_focus=True):
         del self._cells[:overflow]
         self._dropped += overflow
         if self._matches:
-            first = bisect_left(self._matches, (self._dropped, -1))
+            first = bisect_left(self._matches, self._dropped)
             if first:
                 del self._matches[:first]
                 self._match = max(0, self._match - first) if self._matches else -1
@@ -678,19 +696,17 @@ class LogView(ScrollView, can_focus=True):
     # ------------------------------------------------------------------ search
 
     def _find_matches(self, first_absolute: int) -> None:
-        """Append matches found in lines from absolute index `first_absolute` on."""
+        """Append the lines from absolute index `first_absolute` on that match."""
         pattern = self._pattern
         if pattern is None:
             return
-        matches = self._matches
+        search = pattern.search
         texts = self._texts
         base = self._dropped
-        search = pattern.search
-        for index in range(first_absolute - base, len(texts)):
-            text = texts[index]
-            if search(text) is not None:
-                absolute = base + index
-                matches.extend((absolute, m.start()) for m in pattern.finditer(text))
+        start = first_absolute - base
+        self._matches.extend(
+            base + index for index in range(start, len(texts)) if search(texts[index])
+        )
 
     # ------------------------------------------------------------------ rendering
 
@@ -755,33 +771,33 @@ class LogView(ScrollView, can_focus=True):
 
     def _highlight(self, chunk: str, start: int, index: int, style: Style) -> list[Segment]:
         """Split `chunk` (text[start:...] of line `index`) into plain and match segments."""
-        if not self._matches or not chunk:
+        pattern = self._pattern
+        matches = self._matches
+        if pattern is None or not matches or not chunk:
             return [Segment(chunk, style)]
         absolute = self._dropped + index
-        first = bisect_left(self._matches, (absolute, -1))
-        if first >= len(self._matches) or self._matches[first][0] != absolute:
+        position = bisect_left(matches, absolute)
+        if position >= len(matches) or matches[position] != absolute:
             return [Segment(chunk, style)]
-        match_style = self.get_component_rich_style("logview--match")
-        current_style = self.get_component_rich_style("logview--match-current")
-        length = len(self._searched)
+        if position == self._match:
+            match_style = self.get_component_rich_style("logview--match-current")
+        else:
+            match_style = self.get_component_rich_style("logview--match")
         end = start + len(chunk)
         segments: list[Segment] = []
-        position = start
-        position_in_matches = first
-        matches = self._matches
-        while position_in_matches < len(matches) and matches[position_in_matches][0] == absolute:
-            offset = matches[position_in_matches][1]
-            style_now = current_style if position_in_matches == self._match else match_style
-            position_in_matches += 1
-            match_start, match_end = max(offset, position), min(offset + length, end)
+        cursor = start
+        for found in pattern.finditer(self._texts[index]):
+            match_start, match_end = max(found.start(), cursor), min(found.end(), end)
+            if found.start() >= end:
+                break
             if match_end <= match_start:
                 continue
-            if match_start > position:
-                segments.append(Segment(chunk[position - start : match_start - start], style))
-            segments.append(Segment(chunk[match_start - start : match_end - start], style_now))
-            position = match_end
-        if position < end:
-            segments.append(Segment(chunk[position - start :], style))
+            if match_start > cursor:
+                segments.append(Segment(chunk[cursor - start : match_start - start], style))
+            segments.append(Segment(chunk[match_start - start : match_end - start], match_style))
+            cursor = match_end
+        if cursor < end:
+            segments.append(Segment(chunk[cursor - start :], style))
         return segments
 
     def _notice_strip(self, width: int) -> Strip:

@@ -1,0 +1,400 @@
+"""Plannings: when a schedule fires, written as one line of text, and their fire times.
+
+Grammar (the text stored in the config's `schedule = "…"` and in the schedules table):
+
+    automatic                       the job type's default planning (from the config)
+    disabled                        manual runs only
+    cron: 0 3 * * *                 five fields: minute hour day-of-month month day-of-week
+                                    (day of week: 0 or 7 = Sunday, as crontab(5); names ok)
+    interval: 30s | 5m | 1h30m      a fixed period of real time, aligned on whole periods
+                                    since 2000-01-01 00:00 in the schedule's time zone
+    daily: 09:00,17:30              every day at those wall-clock times
+    daily: mon,wed@09:00,17:00      those week days (mon..sun, ranges like mon-fri) at those times
+    once: 2026-12-01T09:00          one run at that wall-clock time
+
+APScheduler 3.11's triggers (CronTrigger, IntervalTrigger, DateTrigger) do the calendar
+arithmetic. On top of them, jobdash makes daylight-saving changes predictable for the
+wall-clock plannings (cron, daily, once):
+
+- a wall-clock time that does not exist (skipped by a spring-forward change) fires once, at
+  the first instant after the gap (02:30 Europe/Paris on 2026-03-29 fires at 03:00 CEST);
+  APScheduler alone would fire at 03:30;
+- a wall-clock time that happens twice (fall-back change) fires once, at its first
+  occurrence (02:30 CEST on 2026-10-25, not again at 02:30 CET); APScheduler alone fires twice.
+
+Interval plannings count real time and are not affected by DST changes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+KINDS = ("automatic", "disabled", "cron", "interval", "daily", "once")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+CRON_DOW = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")  # crontab numbering, 0..7
+MIN_INTERVAL = 0.1  # seconds
+INTERVAL_ANCHOR = datetime(2000, 1, 1)  # wall-clock start of interval alignment, in the tz
+HINT = (
+    'a planning like "cron: 0 3 * * *", "interval: 5m", "daily: mon,wed@09:00,17:00", '
+    '"once: 2026-12-01T09:00", "disabled" or "automatic"'
+)
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ms|s|m|h|d|w)")
+_TIME = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)\Z")
+_US = timedelta(microseconds=1)
+
+
+class PlanningError(ValueError):
+    """A planning that does not parse; the message says what is wrong and shows the grammar."""
+
+
+@dataclass(frozen=True)
+class Planning:
+    kind: str
+    text: str  # canonical text, e.g. "interval: 5m"
+    cron: str = ""
+    seconds: float = 0.0
+    days: str = ""  # daily: APScheduler day_of_week expression, "" = every day
+    times: tuple[tuple[int, int], ...] = ()
+    at: datetime | None = None  # once: naive wall-clock, or aware when an offset was given
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass
+class Schedule:
+    """A schedule row as the service shows it."""
+
+    id: str
+    type: str
+    params: dict[str, str]
+    planning: str  # what the admin or the config set (may be "automatic")
+    effective: str  # "automatic" resolved to the type's default
+    timezone: str
+    enabled: bool
+    overlap: str  # skip | queue
+    catchup: str  # skip | once | all
+    catchup_bound: float | None
+    next_run: float | None
+    last_job: int | None
+    last_status: str | None
+    last_run: float | None
+    last_fire: float | None
+    source: str  # config | admin (an admin override survives config syncs)
+    config_planning: str | None
+    updated: float
+    rev: int = 0
+
+
+@dataclass
+class Tick:
+    """One fire time of a schedule and what became of it."""
+
+    id: int
+    schedule_id: str
+    fire_time: float
+    outcome: str  # ran, skipped, missed, paused, error
+    job_id: int | None
+    ts: float
+    detail: str = ""
+
+
+# ------------------------------------------------------------------------- parsing
+
+
+def parse_interval(text: str) -> float:
+    t = text.strip().lower().replace(" ", "")
+    pos, total = 0, 0.0
+    while pos < len(t):
+        m = _DURATION.match(t, pos)
+        if m is None:
+            break
+        total += float(m.group(1)) * _UNITS[m.group(2)]
+        pos = m.end()
+    if not t or pos < len(t):
+        raise PlanningError(f'interval: expected a period like "30s", "5m", "1h30m", got {text!r}')
+    if total < MIN_INTERVAL:
+        raise PlanningError(f"interval: must be at least {MIN_INTERVAL:g}s, got {text!r}")
+    return total
+
+
+def format_seconds(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+def _cron_dow(field: str) -> str:
+    """crontab(5) day of week (0 or 7 = Sunday) → APScheduler 3 names (its 0 is Monday)."""
+    if field in ("*", "?"):
+        return "*"
+    days: list[str] = []
+    for part in field.lower().split(","):
+        rng, _, step_text = part.partition("/")
+        step = int(step_text) if step_text.isdigit() and int(step_text) > 0 else None
+        if step_text and step is None:
+            raise PlanningError(f"cron: bad step in day-of-week {part!r}")
+        if rng == "*":
+            lo, hi = 0, 6
+        else:
+            a, dash, b = rng.partition("-")
+            lo = _dow_number(a)
+            hi = _dow_number(b) if dash else (6 if step else lo)
+            if hi < lo:
+                raise PlanningError(f"cron: day-of-week range {rng!r} goes backwards")
+        for n in range(lo, hi + 1, step or 1):
+            name = CRON_DOW[n]
+            if name not in days:
+                days.append(name)
+    return ",".join(days)
+
+
+def _dow_number(text: str) -> int:
+    if text.isdigit() and int(text) <= 7:
+        return int(text)
+    if text[:3] in WEEKDAYS and text in (text[:3], _full_day(text[:3])):
+        return (WEEKDAYS.index(text[:3]) + 1) % 7
+    raise PlanningError(f"cron: bad day of week {text!r} (0-7 or sun..sat)")
+
+
+def _full_day(abbrev: str) -> str:
+    return {
+        "mon": "monday",
+        "tue": "tuesday",
+        "wed": "wednesday",
+        "thu": "thursday",
+        "fri": "friday",
+        "sat": "saturday",
+        "sun": "sunday",
+    }[abbrev]
+
+
+def _cron_kwargs(expr: str) -> dict[str, str]:
+    fields = expr.split()
+    if len(fields) != 5:
+        raise PlanningError(
+            f"cron: expected 5 fields (minute hour day-of-month month day-of-week), "
+            f"got {len(fields)} in {expr!r}"
+        )
+    minute, hour, day, month, dow = fields
+    return {
+        "minute": minute,
+        "hour": hour,
+        "day": day,
+        "month": month,
+        "day_of_week": _cron_dow(dow),
+    }
+
+
+def _days(text: str) -> str:
+    out: list[str] = []
+    for part in text.lower().split(","):
+        part = part.strip()
+        a, dash, b = part.partition("-")
+        for d in (a, b) if dash else (a,):
+            if d not in WEEKDAYS:
+                raise PlanningError(
+                    f"daily: unknown week day {d!r} (mon, tue, wed, thu, fri, sat, sun)"
+                )
+        out.append(f"{a}-{b}" if dash else a)
+    return ",".join(out)
+
+
+def parse_planning(text: str) -> Planning:
+    """Parse one planning line; raise PlanningError with a precise message."""
+    raw = text.strip()
+    kind, colon, rest = raw.partition(":")
+    kind = kind.strip().lower()
+    rest = rest.strip()
+    if kind in ("automatic", "disabled"):
+        if colon:
+            raise PlanningError(f"{kind} takes nothing after it, got {raw!r}")
+        return Planning(kind, kind)
+    if kind not in KINDS or not colon:
+        raise PlanningError(f"unknown planning {raw!r}: expected {HINT}")
+    if not rest:
+        raise PlanningError(f"{kind}: missing its value; expected {HINT}")
+    if kind == "cron":
+        expr = " ".join(rest.split())
+        try:
+            CronTrigger(timezone=UTC, **_cron_kwargs(expr))
+        except PlanningError:
+            raise
+        except ValueError as e:
+            raise PlanningError(f"cron: {e} in {expr!r}") from None
+        return Planning("cron", f"cron: {expr}", cron=expr)
+    if kind == "interval":
+        seconds = parse_interval(rest)
+        return Planning("interval", f"interval: {format_seconds(seconds)}", seconds=seconds)
+    if kind == "daily":
+        days_text, at, times_text = rest.rpartition("@")
+        days = _days(days_text) if at else ""
+        if at and not days_text.strip():
+            raise PlanningError(f"daily: missing week days before '@' in {rest!r}")
+        times: list[tuple[int, int]] = []
+        for part in times_text.split(","):
+            m = _TIME.match(part.strip())
+            if m is None:
+                raise PlanningError(f"daily: bad time {part.strip()!r} (HH:MM, 24-hour clock)")
+            hm = (int(m.group(1)), int(m.group(2)))
+            if hm not in times:
+                times.append(hm)
+        times.sort()
+        shown = ",".join(f"{h:02d}:{m:02d}" for h, m in times)
+        return Planning(
+            "daily",
+            f"daily: {days}@{shown}" if days else f"daily: {shown}",
+            days=days,
+            times=tuple(times),
+        )
+    try:
+        at_time = datetime.fromisoformat(rest)
+    except ValueError:
+        raise PlanningError(
+            f"once: expected a date and time like 2026-12-01T09:00, got {rest!r}"
+        ) from None
+    return Planning("once", f"once: {at_time.isoformat(timespec='minutes')}", at=at_time)
+
+
+def check_timezone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PlanningError(f'unknown time zone {name!r} (e.g. "Europe/Paris", "UTC")') from None
+
+
+# ------------------------------------------------------------------------- fire times
+
+
+def triggers(p: Planning, tz: tzinfo) -> list[BaseTrigger]:
+    """The APScheduler triggers of a planning (none for disabled and automatic)."""
+    if p.kind == "cron":
+        return [CronTrigger(timezone=tz, **_cron_kwargs(p.cron))]
+    if p.kind == "interval":
+        return [
+            IntervalTrigger(
+                seconds=p.seconds, start_date=INTERVAL_ANCHOR.replace(tzinfo=tz), timezone=tz
+            )
+        ]
+    if p.kind == "daily":
+        return [
+            CronTrigger(day_of_week=p.days or "*", hour=h, minute=m, timezone=tz)
+            for h, m in p.times
+        ]
+    if p.kind == "once":
+        assert p.at is not None
+        at = p.at if p.at.tzinfo else p.at.replace(tzinfo=tz)
+        return [DateTrigger(run_date=at, timezone=tz)]
+    return []
+
+
+def _aware(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+def _wall_exists(dt: datetime) -> bool:
+    """Does this wall-clock time exist in its zone (not inside a spring-forward gap)?"""
+    back = dt.astimezone(UTC).astimezone(dt.tzinfo)
+    return back.replace(tzinfo=None) == dt.replace(tzinfo=None)
+
+
+def _second_occurrence(dt: datetime) -> bool:
+    """Is this the repeated occurrence (fold=1) of a wall-clock time that happens twice?"""
+    if not dt.fold:
+        return False
+    return dt.replace(fold=0).utcoffset() != dt.utcoffset()
+
+
+def _gap_end(dt: datetime) -> datetime:
+    """The first instant after the spring-forward gap that swallowed `dt`'s wall time."""
+    tz = dt.tzinfo
+    assert tz is not None
+    early = dt.replace(fold=0).utcoffset()
+    late = dt.replace(fold=1).utcoffset()
+    assert early is not None and late is not None
+    naive = dt.replace(tzinfo=None)
+    lo = (naive - max(early, late)).replace(tzinfo=UTC)  # before the change
+    hi = (naive - min(early, late)).replace(tzinfo=UTC)  # after the change
+    after = hi.astimezone(tz).utcoffset()
+    while hi - lo > timedelta(seconds=1):
+        mid = lo + (hi - lo) / 2
+        if mid.astimezone(tz).utcoffset() == after:
+            hi = mid
+        else:
+            lo = mid
+    return hi.replace(microsecond=0) if hi.microsecond else hi
+
+
+def _next_of(trigger: BaseTrigger, after: float, wall_clock: bool) -> float | None:
+    now = _aware(after) + _US
+    for _ in range(1000):
+        raw = trigger.get_next_fire_time(None, now)
+        if raw is None:
+            return None
+        ts: float | None = raw.timestamp()
+        if wall_clock:
+            if _second_occurrence(raw):
+                ts = None  # fired at the first occurrence already
+            elif not _wall_exists(raw):
+                ts = _gap_end(raw).timestamp()
+        if ts is not None and ts > after:
+            return ts
+        if isinstance(trigger, DateTrigger):
+            return None
+        now = raw.astimezone(UTC) + _US
+    return None
+
+
+def next_fire(p: Planning, tz: tzinfo, after: float) -> float | None:
+    """The first fire time strictly after `after` (a POSIX timestamp), or None."""
+    wall = p.kind in ("cron", "daily", "once")
+    times = [t for t in (_next_of(trig, after, wall) for trig in triggers(p, tz)) if t is not None]
+    return min(times) if times else None
+
+
+def fire_times(
+    p: Planning, tz: tzinfo, after: float, until: float, limit: int | None = None
+) -> Iterator[float]:
+    """Fire times in (after, until], oldest first, at most `limit`."""
+    n = 0
+    t = next_fire(p, tz, after)
+    while t is not None and t <= until and (limit is None or n < limit):
+        yield t
+        n += 1
+        t = next_fire(p, tz, t)
+
+
+def resolve(planning: str, default: str | None) -> Planning:
+    """The planning in effect: `automatic` means the type's default (disabled when none)."""
+    p = parse_planning(planning)
+    if p.kind == "automatic":
+        return parse_planning(default) if default else Planning("disabled", "disabled")
+    return p
+
+
+def preview(
+    planning: str, tz: str, n: int = 5, after: float | None = None, default: str | None = None
+) -> list[datetime]:
+    """The next `n` fire times as aware datetimes in `tz` (the dashboard's preview)."""
+    import time
+
+    zone = check_timezone(tz)
+    p = resolve(planning, default)
+    start = time.time() if after is None else after
+    return [_aware(t).astimezone(zone) for t in fire_times(p, zone, start, float("inf"), n)]
+
+
+def planning_json(p: Planning) -> dict[str, Any]:
+    return {"kind": p.kind, "text": p.text}

@@ -1,0 +1,260 @@
+"""Execution reports: when a job with recipients ends, one engine sends what happened.
+
+Recipients come from the job type's `report` (and a schedule's, passed at submission); they
+are stored with the job in the `reports` table, so the report goes out even when the engine
+that runs it is not the one that started the job. Each engine's housekeeping claims due
+reports of finished jobs (`store.claim_reports`): one engine sends each. A report holds the
+status, task counts, duration, failed tasks and the log's last lines, and goes out
+
+- by e-mail over SMTP (`[smtp]` in the config: host, port, tls = true/false/"starttls"/"ssl",
+  user, password, sender), sent with smtplib in a worker thread;
+- as a JSON POST to each webhook URL (urllib in a worker thread).
+
+A send that fails is logged on the job (a system log line) and retried with backoff
+(`BACKOFF`); after the last try the report is marked failed. Recipients already served are
+not sent to again. Nothing here ever stops the engine: every error is caught and logged.
+Delivery is at least once: an engine that dies in the middle of a send leaves the claim to
+run out (`HOLD`), and another engine sends again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import smtplib
+import socket
+import ssl
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from datetime import datetime
+from email.message import EmailMessage
+from typing import Any
+
+from jobdash import __version__
+from jobdash.core.model import Job, TaskStatus, format_duration
+from jobdash.core.store.sqlite import SqliteStore
+
+log = logging.getLogger("jobdash.reports")
+
+BACKOFF: Sequence[float] = (5.0, 30.0, 120.0)  # seconds before each retry; then it gives up
+HOLD = 120.0  # seconds a claimed report stays with its engine before another may send it
+SEND_TIMEOUT = 20.0  # seconds for one SMTP conversation or one webhook POST
+LOG_TAIL = 20  # log lines in a report
+MAX_FAILED = 50  # failed tasks listed in a report
+
+
+def iso(ts: float | None) -> str | None:
+    return datetime.fromtimestamp(ts).astimezone().isoformat(timespec="seconds") if ts else None
+
+
+async def build_report(store: SqliteStore, job: Job) -> dict[str, Any]:
+    """What a report says about a finished job (the webhook's JSON body)."""
+    tasks = await store.tasks(job.id)
+    failed = [t for t in tasks if t.status is TaskStatus.FAILED]
+    tail = await store.logs(job.id, tail=LOG_TAIL)
+    seq_of = {t.id: t.seq for t in tasks}
+    duration = job.duration()
+    return {
+        "job": job.id,
+        "type": job.type,
+        "status": str(job.status),
+        "info": job.info,
+        "target": job.target,
+        "params": job.params,
+        "user": job.user,
+        "trigger": str(job.trigger),
+        "schedule": job.schedule_id,
+        "created": iso(job.created),
+        "started": iso(job.started),
+        "finished": iso(job.finished),
+        "duration": round(duration, 3) if duration is not None else None,
+        "counts": {
+            "total": job.total,
+            "succeeded": job.succeeded,
+            "failed": job.failed,
+            "cancelled": job.cancelled,
+            "skipped": job.skipped,
+        },
+        "warnings": job.warnings,
+        "metrics": job.metrics,
+        "failed_tasks": [
+            {
+                "seq": t.seq,
+                "name": t.name,
+                "attempt": t.attempt,
+                "exit_code": t.exit_code,
+                "error": t.error,
+            }
+            for t in failed[:MAX_FAILED]
+        ],
+        "failed_tasks_not_listed": max(0, len(failed) - MAX_FAILED),
+        "log_tail": [
+            {
+                "ts": iso(ln.ts),
+                "task": seq_of.get(ln.task_id) if ln.task_id is not None else None,
+                "stream": ln.stream,
+                "text": ln.text,
+            }
+            for ln in tail
+        ],
+        "engine": socket.gethostname(),
+        "version": __version__,
+    }
+
+
+def subject(r: dict[str, Any]) -> str:
+    c = r["counts"]
+    return (
+        f"[jobdash] job {r['job']} {r['type']} {r['status']} "
+        f"({c['succeeded']}/{c['total']} ok, {c['failed']} failed)"
+    )
+
+
+def email_text(r: dict[str, Any]) -> str:
+    c = r["counts"]
+    lines = [
+        f"Job {r['job']} ({r['type']}) {r['status']}: {r['info']}",
+        "",
+        f"Status:     {r['status']}",
+        f"Tasks:      {c['total']} total, {c['succeeded']} succeeded, {c['failed']} failed, "
+        f"{c['cancelled']} cancelled, {c['skipped']} skipped",
+        f"Duration:   {format_duration(r['duration'])}",
+        f"Started:    {r['started'] or '-'}",
+        f"Finished:   {r['finished'] or '-'}",
+        f"Started by: {r['user']} ({r['trigger']}"
+        + (f", schedule {r['schedule']}" if r["schedule"] else "")
+        + ")",
+    ]
+    if r["params"]:
+        lines.append("Parameters: " + " ".join(f"{k}={v}" for k, v in r["params"].items()))
+    if r["metrics"]:
+        lines.append("Metrics:    " + " ".join(f"{k}={v:g}" for k, v in r["metrics"].items()))
+    if r["warnings"]:
+        lines.append(f"Warnings:   {r['warnings']}")
+    if r["failed_tasks"]:
+        lines += ["", "Failed tasks:"]
+        for t in r["failed_tasks"]:
+            code = "" if t["exit_code"] is None else f" (exit {t['exit_code']})"
+            lines.append(f"  #{t['seq']} {t['name']}: {t['error']}{code}, attempt {t['attempt']}")
+        if r["failed_tasks_not_listed"]:
+            lines.append(f"  … and {r['failed_tasks_not_listed']} more")
+    if r["log_tail"]:
+        lines += ["", f"Last {len(r['log_tail'])} log lines:"]
+        for ln in r["log_tail"]:
+            task = f"#{ln['task']} " if ln["task"] is not None else ""
+            lines.append(f"  {ln['ts']} {task}{ln['stream']}: {ln['text']}")
+    lines += ["", f"-- jobdash {r['version']} on {r['engine']}"]
+    return "\n".join(lines) + "\n"
+
+
+def send_email(smtp: dict[str, Any], to: str, r: dict[str, Any]) -> None:
+    """One message over SMTP (blocking: run it in a thread)."""
+    host = str(smtp.get("host", "localhost"))
+    port = int(smtp.get("port", 25))
+    tls = smtp.get("tls", {465: "ssl", 587: "starttls"}.get(port, False))
+    msg = EmailMessage()
+    msg["Subject"] = subject(r)
+    msg["From"] = str(smtp.get("sender") or f"jobdash@{socket.gethostname()}")
+    msg["To"] = to
+    msg["X-Jobdash-Job"] = str(r["job"])
+    msg.set_content(email_text(r))
+    ctx = ssl.create_default_context()
+    server: smtplib.SMTP
+    if tls == "ssl":
+        server = smtplib.SMTP_SSL(host, port, timeout=SEND_TIMEOUT, context=ctx)
+    else:
+        server = smtplib.SMTP(host, port, timeout=SEND_TIMEOUT)
+    with server:
+        if tls is True or tls == "starttls":
+            server.starttls(context=ctx)
+        if smtp.get("user"):
+            server.login(str(smtp["user"]), str(smtp.get("password", "")))
+        server.send_message(msg)
+
+
+def send_webhook(url: str, r: dict[str, Any]) -> None:
+    """One JSON POST (blocking: run it in a thread); an HTTP status >= 300 is an error."""
+    body = json.dumps(r).encode()
+    req = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json", "User-Agent": f"jobdash/{__version__}"},
+    )
+    with urllib.request.urlopen(req, timeout=SEND_TIMEOUT) as resp:
+        if resp.status >= 300:
+            raise OSError(f"HTTP {resp.status}")
+
+
+def describe(e: BaseException) -> str:
+    if isinstance(e, urllib.error.HTTPError):
+        return f"HTTP {e.code} {e.reason}"
+    if isinstance(e, urllib.error.URLError):
+        return str(e.reason)
+    return f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+
+
+class Reporter:
+    """Sends the due reports; one per engine, driven by the agent's housekeeping loop."""
+
+    def __init__(
+        self, store: SqliteStore, smtp: dict[str, Any], owner: str,
+        backoff: Sequence[float] | None = None,
+    ) -> None:
+        self.store = store
+        self.smtp = smtp
+        self.owner = owner
+        self.backoff = tuple(BACKOFF if backoff is None else backoff)
+
+    async def run_due(self) -> int:
+        """Claim and send the reports that are due; returns how many were claimed."""
+        claimed = await self.store.claim_reports(self.owner, HOLD)
+        await asyncio.gather(*(self._send(*c) for c in claimed))
+        return len(claimed)
+
+    async def _send(
+        self, job_id: int, recipients: dict[str, list[str]], done: list[str], attempts: int
+    ) -> None:
+        errors: list[str] = []
+        try:
+            job = await self.store.get_job(job_id)
+            report = await build_report(self.store, job)
+        except Exception as e:  # the job was cleared meanwhile, or the store hiccuped
+            errors.append(f"cannot build the report: {describe(e)}")
+            report = None
+        if report is not None:
+            targets = [("email", a) for a in recipients.get("email", [])]
+            targets += [("webhook", u) for u in recipients.get("webhook", [])]
+            for kind, where in targets:
+                key = f"{kind}:{where}"
+                if key in done:
+                    continue
+                try:
+                    if kind == "email":
+                        await asyncio.to_thread(send_email, self.smtp, where, report)
+                    else:
+                        await asyncio.to_thread(send_webhook, where, report)
+                    done.append(key)
+                except Exception as e:
+                    errors.append(f"{kind} to {where}: {describe(e)}")
+        error = "; ".join(errors)
+        if not error:
+            n = len(done)
+            note = f"report sent ({n} recipient{'s' if n != 1 else ''})"
+            retry_at = None
+        elif attempts < len(self.backoff):
+            wait = self.backoff[attempts]
+            retry_at = time.time() + wait
+            note = f"report failed ({error}); retrying in {wait:g}s"
+        else:
+            retry_at = None
+            note = f"report failed ({error}); giving up after {attempts + 1} tries"
+        if error:
+            log.warning("job %s: %s", job_id, note)
+        try:
+            await self.store.report_done(job_id, self.owner, done, error, retry_at, note)
+        except Exception:
+            log.exception("job %s: cannot record the report's outcome", job_id)

@@ -1,0 +1,293 @@
+"""The scheduler: schedules → fire times → jobs, with one leader among all engines.
+
+- Fire times come from `planning` (APScheduler 3.11 triggers plus jobdash's DST rules).
+- Leader: the `scheduler` lease in the store (LEASE seconds, renewed every RENEW seconds).
+  Only the holder fires. A leader that stops gives the lease back at once; one that dies
+  loses it when it expires, and another engine takes over. Before firing, a leader that
+  has not renewed within the lease (it was stopped, or starved) renews first.
+- Each fire time: the job is submitted with (schedule_id, fire_time) — the store's unique
+  index refuses a second job for it, whoever fires — then a tick (ran, skipped, missed,
+  paused, error) is recorded and the schedule's watermark (`last_fire`) moves, together.
+  A crash between the two is repaired by the next pass: the refused duplicate finds the
+  job that exists and records it.
+- Missed: fire times older than GRACE seconds when a leader first sees them (no engine was
+  up, the machine slept) get a `missed` tick each. Then the catch-up policy decides: `skip`
+  (nothing runs), `once` (one run, for the latest missed fire time), `all` (a run for every
+  missed fire time within `catchup_bound` seconds, default a day, queued one after another).
+  The run a catch-up starts is attached to its missed tick ("caught up: job N").
+- Overlap: `skip` (a fire time while a previous run of the schedule is still active gets a
+  `skipped` tick) or `queue` (the job is created and waits on the lock `schedule:ID`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from jobdash.core.model import BadInput, Refused, Trigger
+from jobdash.core.planning import (
+    Planning,
+    PlanningError,
+    Schedule,
+    fire_times,
+    next_fire,
+    resolve,
+)
+from jobdash.core.store.schedules import ScheduleSpec, TickRecord
+
+if TYPE_CHECKING:
+    from jobdash.core.service import Service
+
+log = logging.getLogger("jobdash.scheduler")
+
+LEASE_NAME = "scheduler"
+LEASE = 10.0  # seconds the leader lease lasts without renewal
+RENEW = 3.0  # seconds between renewals
+POLL = 1.0  # seconds between looks at the store (lease, plannings changed elsewhere)
+GRACE = 2.0  # a fire time seen later than this after it passed counts as missed
+CATCHUP_BOUND = 86400.0  # default bound of catch-up "all"
+CHUNK = 1000  # fire times handled per schedule per pass (a long outage takes several)
+SCHEDULER_USER = "scheduler"
+OVERLAP = ("skip", "queue")
+CATCHUP = ("skip", "once", "all")
+
+
+def schedule_lock(schedule_id: str) -> str:
+    return f"schedule:{schedule_id}"
+
+
+def zone(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except Exception:
+        return ZoneInfo("UTC")
+
+
+def effective_planning(s: Schedule) -> Planning:
+    try:
+        return resolve(s.planning, s.config_planning)
+    except PlanningError:
+        return Planning("disabled", "disabled")
+
+
+def schedule_specs(svc: Service) -> list[ScheduleSpec]:
+    """The schedules the config (and demo types) declare: one per type with `schedule`."""
+    tz = svc.config.timezone or local_timezone()
+    return [
+        ScheduleSpec(jt.name, jt.name, jt.schedule, tz)
+        for jt in svc.local_types.values()
+        if jt.schedule
+    ]
+
+
+def local_timezone() -> str:
+    """This machine's IANA zone name ($TZ, /etc/timezone, /etc/localtime), else UTC."""
+    tz = os.environ.get("TZ", "").lstrip(":")
+    candidates = [tz] if tz else []
+    with contextlib.suppress(OSError), open("/etc/timezone") as f:
+        candidates.append(f.read().strip())
+    with contextlib.suppress(OSError):
+        link = os.readlink("/etc/localtime")
+        if "zoneinfo/" in link:
+            candidates.append(link.split("zoneinfo/", 1)[1])
+    for name in candidates:
+        with contextlib.suppress(Exception):
+            ZoneInfo(name)
+            return name
+    return "UTC"
+
+
+class Scheduler:
+    def __init__(
+        self,
+        svc: Service,
+        clock: Callable[[], float] = time.time,
+        lease: float = LEASE,
+        renew: float = RENEW,
+        grace: float = GRACE,
+        poll: float = POLL,
+    ) -> None:
+        self.svc = svc
+        self.store = svc.store
+        self.clock = clock
+        self.lease = lease
+        self.renew = renew
+        self.grace = grace
+        self.poll = poll
+        self.owner = f"{socket.gethostname()}-{os.getpid()}/{uuid.uuid4().hex[:12]}"
+        self.leader = False
+        self._renewed = -1e18  # monotonic time of the last successful renewal
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    # ----------------------------------------------------------------- life
+
+    async def sync(self) -> None:
+        await self.store.sync_schedules(schedule_specs(self.svc), list(self.svc.local_types))
+
+    async def start(self) -> None:
+        await self.sync()
+        self._task = asyncio.get_running_loop().create_task(self._loop(), name="jobdash-scheduler")
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self.leader:
+            self.leader = False
+            with contextlib.suppress(Exception):
+                await self.store.release_lease(LEASE_NAME, self.owner)
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                wait = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("scheduler pass failed")
+                wait = self.poll
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), max(0.001, wait))
+            self._wake.clear()
+
+    async def ensure_leader(self) -> bool:
+        """Take or renew the lease when due; True while this engine may fire."""
+        t = time.monotonic()
+        if not self.leader or t - self._renewed >= self.renew:
+            try:
+                self.leader = await self.store.acquire_lease(LEASE_NAME, self.owner, self.lease)
+            except Exception:
+                log.exception("lease renewal failed")
+                self.leader = False
+            if self.leader:
+                self._renewed = t
+        return self.leader
+
+    # ----------------------------------------------------------------- passes
+
+    async def run_once(self, now: float | None = None) -> float:
+        """One pass: lease, then every schedule's due fire times. Returns seconds to sleep."""
+        if not await self.ensure_leader():
+            return self.poll
+        now = self.clock() if now is None else now
+        wait = min(self.poll, self.renew)
+        for s in await self.store.schedules():
+            try:
+                nxt = await self.process(s, now)
+            except Exception:
+                log.exception("schedule %s: pass failed", s.id)
+                continue
+            if nxt is not None:
+                wait = min(wait, nxt - self.clock())
+        return wait
+
+    async def process(self, s: Schedule, now: float) -> float | None:
+        """Handle the due fire times of one schedule; return its next fire time."""
+        if s.type not in self.svc.types:
+            return None  # an engine that knows the type fires it (missed ticks included)
+        p = effective_planning(s)
+        tz = zone(s.timezone)
+        if p.kind == "disabled":
+            if s.next_run is not None:
+                await self.store.record_ticks(s.id, [], now, None)
+            return None
+        wm = s.last_fire if s.last_fire is not None else now
+        due = list(fire_times(p, tz, wm, now, CHUNK))
+        if not due:
+            nxt = next_fire(p, tz, max(wm, now))
+            if nxt != s.next_run:
+                await self.store.record_ticks(s.id, [], None, nxt)
+            return nxt
+        more = len(due) == CHUNK
+        ticks: list[TickRecord] = []
+        last_job: int | None = None
+        if not s.enabled:
+            ticks = [TickRecord(ft, "paused", None, "schedule disabled") for ft in due]
+        else:
+            late = [ft for ft in due if now - ft > self.grace]
+            on_time = [ft for ft in due if now - ft <= self.grace]
+            ticks = [TickRecord(ft, "missed", None, "no engine was running") for ft in late]
+            if late:
+                bound = s.catchup_bound if s.catchup_bound is not None else CATCHUP_BOUND
+                if s.catchup == "all":
+                    catch = [ft for ft in late if now - ft <= bound]
+                elif s.catchup == "once" and not more:
+                    catch = late[-1:]
+                else:
+                    catch = []
+                by_time = {t.fire_time: t for t in ticks}
+                for ft in catch:
+                    got = await self.fire(s, ft, queue=s.catchup == "all")
+                    tick = by_time[ft]
+                    tick.job_id = got.job_id
+                    tick.detail = (
+                        f"caught up ({s.catchup}): job {got.job_id}"
+                        if got.job_id
+                        else f"catch-up ({s.catchup}) {got.outcome}: {got.detail}"
+                    )
+                    last_job = got.job_id or last_job
+                if s.catchup == "skip":
+                    for t in ticks:
+                        t.detail = "no engine was running; catch-up: skip"
+            for ft in on_time:
+                got = await self.fire(s, ft)
+                ticks.append(got)
+                last_job = got.job_id or last_job
+        nxt = next_fire(p, tz, max(due[-1], now))
+        await self.store.record_ticks(
+            s.id, ticks, due[-1], nxt, last_job, self.clock() if last_job else None
+        )
+        if last_job is not None:
+            with contextlib.suppress(Exception):
+                await self.store.admit()  # start it now rather than at the next agent poll
+        return now if more else nxt
+
+    async def fire(self, s: Schedule, fire_time: float, queue: bool = False) -> TickRecord:
+        """Start the job of one fire time, honouring the overlap policy."""
+        if time.monotonic() - self._renewed > self.lease * 0.8 and not await self._still_leader():
+            return TickRecord(fire_time, "error", None, "lost the scheduler lease")
+        queue = queue or s.overlap == "queue"
+        if not queue:
+            active = await self.store.active_schedule_jobs(s.id)
+            if active:
+                return TickRecord(
+                    fire_time, "skipped", None, f"job {active[-1]} of this schedule still running"
+                )
+        try:
+            job = await self.svc.submit(
+                s.type,
+                s.params,
+                trigger=Trigger.SCHEDULE,
+                schedule_id=s.id,
+                fire_time=fire_time,
+                user=SCHEDULER_USER,
+                extra_locks=[schedule_lock(s.id)] if queue else (),
+            )
+        except Refused as e:
+            existing = await self.store.job_for_fire(s.id, fire_time)
+            if existing is not None:
+                return TickRecord(
+                    fire_time, "ran", existing, "job already started for this fire time"
+                )
+            return TickRecord(fire_time, "error", None, str(e))
+        except BadInput as e:
+            return TickRecord(fire_time, "error", None, str(e))
+        return TickRecord(fire_time, "ran", job.id, "")
+
+    async def _still_leader(self) -> bool:
+        self.leader = False
+        return await self.ensure_leader()

@@ -1,0 +1,335 @@
+"""The schedule, tick and lease SQL of the SQLite store (a mixin of `SqliteStore`).
+
+- `schedules`: one row per schedule. `planning` is what is in force as written ("automatic"
+  follows the config's `config_planning`); `source` = admin marks a run-time override that a
+  config sync never overwrites. `last_fire` is the watermark: every fire time up to it has a
+  tick (or was before the schedule existed).
+- `ticks`: one row per (schedule, fire time): ran, skipped (overlap), missed (no engine was
+  up), paused (schedule disabled), error (the job could not be created).
+- `leases`: the scheduler's leader lease (one engine fires at a time).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import aiosqlite
+
+from jobdash.core.model import NotFound
+from jobdash.core.planning import PlanningError, Schedule, Tick, resolve
+
+T = TypeVar("T")
+
+SCHEDULE_COLUMNS = (
+    "s.id, s.type, s.params, s.planning, s.timezone, s.enabled, s.overlap, s.catchup, "
+    "s.catchup_bound, s.next_run, s.last_job, j.status, s.last_run, s.last_fire, s.source, "
+    "s.config_planning, s.updated, s.rev"
+)
+TICK_COLUMNS = "id, schedule_id, fire_time, outcome, job_id, ts, detail"
+ACTIVE = "('queued', 'waiting', 'running', 'paused', 'finalizing', 'cancelling')"
+
+
+def schedule_from_row(r: Sequence[Any]) -> Schedule:
+    try:
+        effective = resolve(r[3], r[15]).text
+    except PlanningError:
+        effective = "disabled"
+    return Schedule(
+        id=r[0],
+        type=r[1],
+        params=json.loads(r[2]),
+        planning=r[3],
+        effective=effective,
+        timezone=r[4] or "UTC",
+        enabled=bool(r[5]),
+        overlap=r[6],
+        catchup=r[7],
+        catchup_bound=r[8],
+        next_run=r[9],
+        last_job=r[10],
+        last_status=r[11],
+        last_run=r[12],
+        last_fire=r[13],
+        source=r[14],
+        config_planning=r[15],
+        updated=r[16],
+        rev=r[17],
+    )
+
+
+@dataclass
+class ScheduleSpec:
+    """A schedule as the config declares it (id = the type name)."""
+
+    id: str
+    type: str
+    planning: str
+    timezone: str
+
+
+@dataclass
+class TickRecord:
+    fire_time: float
+    outcome: str
+    job_id: int | None = None
+    detail: str = ""
+
+
+class ScheduleStore:
+    """Schedules, ticks and leases; mixed into `SqliteStore` (uses its writer and reader)."""
+
+    if TYPE_CHECKING:
+
+        async def write(
+            self, fn: Callable[[aiosqlite.Connection, int, float], Awaitable[T]]
+        ) -> T: ...
+
+        @property
+        def _reader(self) -> aiosqlite.Connection: ...
+
+        async def _audit(
+            self,
+            w: aiosqlite.Connection,
+            now: float,
+            user: str,
+            action: str,
+            target: str,
+            detail: str = "",
+        ) -> None: ...
+
+    # ----------------------------------------------------------------- reading
+
+    async def schedules(self) -> list[Schedule]:
+        rows = await self._reader.execute_fetchall(
+            f"SELECT {SCHEDULE_COLUMNS} FROM schedules s LEFT JOIN jobs j ON j.id = s.last_job "
+            "ORDER BY s.id"
+        )
+        return [schedule_from_row(r) for r in rows]
+
+    async def get_schedule(self, schedule_id: str) -> Schedule:
+        rows = list(
+            await self._reader.execute_fetchall(
+                f"SELECT {SCHEDULE_COLUMNS} FROM schedules s LEFT JOIN jobs j ON j.id = s.last_job "
+                "WHERE s.id = ?",
+                (schedule_id,),
+            )
+        )
+        if not rows:
+            raise NotFound(f"no schedule {schedule_id!r}")
+        return schedule_from_row(rows[0])
+
+    async def ticks(self, schedule_id: str, limit: int = 100) -> list[Tick]:
+        """The newest ticks of a schedule first."""
+        rows = await self._reader.execute_fetchall(
+            f"SELECT {TICK_COLUMNS} FROM ticks WHERE schedule_id = ? "
+            "ORDER BY fire_time DESC, id DESC "
+            "LIMIT ?",
+            (schedule_id, limit),
+        )
+        return [Tick(*r) for r in rows]
+
+    async def active_schedule_jobs(self, schedule_id: str) -> list[int]:
+        rows = await self._reader.execute_fetchall(
+            f"SELECT id FROM jobs WHERE schedule_id = ? AND status IN {ACTIVE} ORDER BY id",
+            (schedule_id,),
+        )
+        return [r[0] for r in rows]
+
+    async def job_for_fire(self, schedule_id: str, fire_time: float) -> int | None:
+        rows = list(
+            await self._reader.execute_fetchall(
+                "SELECT id FROM jobs WHERE schedule_id = ? AND fire_time = ?",
+                (schedule_id, fire_time),
+            )
+        )
+        return rows[0][0] if rows else None
+
+    async def lease_holder(self, name: str) -> tuple[str, float] | None:
+        rows = list(
+            await self._reader.execute_fetchall(
+                "SELECT owner, until FROM leases WHERE name = ?", (name,)
+            )
+        )
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    # ----------------------------------------------------------------- writing
+
+    async def sync_schedules(
+        self, specs: Sequence[ScheduleSpec], known_types: Sequence[str]
+    ) -> None:
+        """Publish the config's schedules. A new one starts now (no missed ticks for the past);
+        an admin override (source = admin) keeps its planning, time zone and enabled flag; a
+        schedule the config no longer declares for a type it knows is removed."""
+
+        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> None:
+            for s in specs:
+                await w.execute(
+                    "INSERT INTO schedules (id, type, planning, timezone, config_planning, source, "
+                    "last_fire, updated, rev) VALUES (?, ?, 'automatic', ?, ?, 'config', ?, ?, ?) "
+                    "ON CONFLICT (id) DO UPDATE SET type = excluded.type, "
+                    "config_planning = excluded.config_planning, "
+                    "last_fire = CASE WHEN schedules.source = 'config' AND "
+                    "schedules.config_planning IS NOT excluded.config_planning THEN "
+                    "max(coalesce(schedules.last_fire, 0), excluded.last_fire) "
+                    "ELSE schedules.last_fire END, "
+                    "timezone = CASE WHEN schedules.source = 'admin' THEN schedules.timezone "
+                    "ELSE excluded.timezone END, updated = excluded.updated, rev = excluded.rev "
+                    "WHERE schedules.type IS NOT excluded.type "
+                    "OR schedules.config_planning IS NOT excluded.config_planning "
+                    "OR (schedules.source = 'config' "
+                    "AND schedules.timezone IS NOT excluded.timezone)",
+                    (s.id, s.type, s.timezone, s.planning, now, now, rev),
+                )
+            declared = {s.id for s in specs}
+            gone = [t for t in known_types if t not in declared]
+            if gone:
+                marks = ", ".join("?" for _ in gone)
+                await w.execute(
+                    f"DELETE FROM schedules WHERE source = 'config' AND id IN ({marks})", gone
+                )
+
+        await self.write(txn)
+
+    async def set_schedule_planning(
+        self,
+        schedule_id: str,
+        planning: str,
+        timezone: str | None,
+        user: str,
+        next_run: float | None,
+    ) -> None:
+        """An admin's new planning (survives restarts and config syncs; "automatic" goes back
+        to following the config). Fire times before now are not counted as missed."""
+
+        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> None:
+            cur = await w.execute(
+                "UPDATE schedules SET planning = ?, timezone = coalesce(?, timezone), "
+                "source = CASE WHEN ? = 'automatic' AND ? IS NULL THEN 'config' ELSE 'admin' END, "
+                "last_fire = max(coalesce(last_fire, 0), ?), next_run = ?, updated = ?, rev = ? "
+                "WHERE id = ?",
+                (planning, timezone, planning, timezone, now, next_run, now, rev, schedule_id),
+            )
+            if not cur.rowcount:
+                raise NotFound(f"no schedule {schedule_id!r}")
+            detail = planning + (f" ({timezone})" if timezone else "")
+            await self._audit(w, now, user, "edit", f"schedule:{schedule_id}", detail)
+
+        await self.write(txn)
+
+    async def set_schedule_policy(
+        self,
+        schedule_id: str,
+        user: str,
+        overlap: str | None = None,
+        catchup: str | None = None,
+        catchup_bound: float | None = None,
+    ) -> None:
+        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> None:
+            cur = await w.execute(
+                "UPDATE schedules SET overlap = coalesce(?, overlap), "
+                "catchup = coalesce(?, catchup), "
+                "catchup_bound = coalesce(?, catchup_bound), updated = ?, rev = ? WHERE id = ?",
+                (overlap, catchup, catchup_bound, now, rev, schedule_id),
+            )
+            if not cur.rowcount:
+                raise NotFound(f"no schedule {schedule_id!r}")
+            parts = [
+                f"{k}={v}"
+                for k, v in (
+                    ("overlap", overlap),
+                    ("catchup", catchup),
+                    ("catchup_bound", catchup_bound),
+                )
+                if v is not None
+            ]
+            await self._audit(w, now, user, "edit", f"schedule:{schedule_id}", " ".join(parts))
+
+        await self.write(txn)
+
+    async def set_schedule_enabled(self, schedule_id: str, enabled: bool, user: str) -> None:
+        """Enable or disable (pause). While disabled, fire times get `paused` ticks; enabling
+        again does not count the paused time as missed."""
+
+        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> None:
+            cur = await w.execute(
+                "UPDATE schedules SET enabled = ?, last_fire = CASE WHEN ? THEN "
+                "max(coalesce(last_fire, 0), ?) ELSE last_fire END, updated = ?, rev = ? "
+                "WHERE id = ?",
+                (int(enabled), int(enabled), now, now, rev, schedule_id),
+            )
+            if not cur.rowcount:
+                raise NotFound(f"no schedule {schedule_id!r}")
+            await self._audit(
+                w, now, user, "enable" if enabled else "disable", f"schedule:{schedule_id}"
+            )
+
+        await self.write(txn)
+
+    async def record_ticks(
+        self,
+        schedule_id: str,
+        ticks: Sequence[TickRecord],
+        watermark: float | None,
+        next_run: float | None,
+        last_job: int | None = None,
+        last_run: float | None = None,
+    ) -> None:
+        """Record ticks and move the schedule's watermark and next run, in one transaction.
+
+        A tick already recorded for the same fire time (another leader, briefly) is kept; it
+        only gains the job id when it had none."""
+
+        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> None:
+            if ticks:
+                await w.executemany(
+                    "INSERT INTO ticks (schedule_id, fire_time, outcome, job_id, ts, detail) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (schedule_id, fire_time) DO UPDATE SET "
+                    "detail = CASE WHEN ticks.job_id IS NULL AND excluded.job_id IS NOT NULL "
+                    "THEN excluded.detail ELSE ticks.detail END, "
+                    "job_id = coalesce(ticks.job_id, excluded.job_id)",
+                    [(schedule_id, t.fire_time, t.outcome, t.job_id, now, t.detail) for t in ticks],
+                )
+            await w.execute(
+                "UPDATE schedules SET last_fire = max(coalesce(last_fire, 0), coalesce(?, 0)), "
+                "next_run = ?, "
+                "last_job = CASE WHEN ? IS NOT NULL AND (last_job IS NULL OR ? > last_job) "
+                "THEN ? ELSE last_job END, last_run = coalesce(?, last_run), rev = ? WHERE id = ?",
+                (watermark, next_run, last_job, last_job, last_job, last_run, rev, schedule_id),
+            )
+
+        await self.write(txn)
+
+    async def note_schedule_run(self, schedule_id: str, job_id: int, user: str) -> None:
+        """A run-now job: it becomes the schedule's last run; audited."""
+
+        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> None:
+            await w.execute(
+                "UPDATE schedules SET last_job = ?, last_run = ?, rev = ? WHERE id = ?",
+                (job_id, now, rev, schedule_id),
+            )
+            await self._audit(w, now, user, "run", f"schedule:{schedule_id}", f"job {job_id}")
+
+        await self.write(txn)
+
+    async def acquire_lease(self, name: str, owner: str, duration: float) -> bool:
+        """Take or renew the lease `name`; True when `owner` holds it now."""
+
+        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> bool:
+            rows = await w.execute_fetchall(
+                "INSERT INTO leases (name, owner, until) VALUES (?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until = excluded.until "
+                "WHERE leases.owner = excluded.owner OR leases.until < ? RETURNING owner",
+                (name, owner, now + duration, now),
+            )
+            return bool(list(rows))
+
+        return await self.write(txn)
+
+    async def release_lease(self, name: str, owner: str) -> None:
+        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> None:
+            await w.execute("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
+
+        await self.write(txn)

@@ -1,0 +1,300 @@
+"""Engine benchmark (a script, not collected by pytest): `python tests/bench/engine.py`.
+
+Prints, in one run, each part on a fresh temporary SQLite store and in its own process
+(so the peak RSS of one part is not inflated by another):
+
+1. no-op Python tasks/s end to end, state persisted (submit → job finished), over a few
+   slot settings;
+2. `true` command tasks/s beside `xargs -P <slots> -n1 true` on the same inputs;
+3. log lines/s stored from one task printing 200,000 lines, with the engine's peak RSS;
+4. the raw `sqlite3` batched claim + fenced complete rate on the same schema: the ceiling.
+
+Options: `--quick` (smaller sizes), `--part NAME` (one part, prints JSON; used internally).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from jobdash.core.model import Items, JobType, Param  # noqa: E402
+from jobdash.core.runners import JobContext, TaskContext  # noqa: E402
+from jobdash.core.service import Service  # noqa: E402
+from jobdash.core.store.sqlite import SqliteStore  # noqa: E402
+
+NOOP_TASKS = 50_000
+COMMAND_TASKS = 3_000
+LOG_LINES = 200_000
+RAW_TASKS = 100_000
+RAW_BATCH = 50
+
+
+# --------------------------------------------------------------------------- job types
+
+
+async def noop_task(ctx: TaskContext, item: Any) -> None:
+    """A task that does nothing: what remains is the engine's own cost."""
+
+
+async def noop_job(ctx: JobContext) -> None:
+    n = int(ctx.params["n"])
+    for i in range(n):
+        ctx.add_task(noop_task, i, name=str(i))
+        if i % 5_000 == 4_999:
+            await ctx.checkpoint()  # writes the tasks added so far: they start at once
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+async def open_service(db: Path, types: list[JobType], slots: int) -> Service:
+    svc = await Service.open(db=str(db), user="bench")
+    for jt in types:
+        svc.local_types[jt.name] = jt
+        svc.types[jt.name] = jt
+    await svc.start_engine(slots=slots, name="bench")
+    return svc
+
+
+async def run_to_end(svc: Service, type_name: str, params: dict[str, str]) -> tuple[float, Any]:
+    t0 = time.perf_counter()
+    job = await svc.submit(type_name, params)
+    while True:
+        job = await svc.store.get_job(job.id)
+        if job.status.finished:
+            return time.perf_counter() - t0, job
+        await asyncio.sleep(0.01)
+
+
+# --------------------------------------------------------------------------- parts
+
+
+async def part_noop(db: Path, slots: int, n: int) -> dict[str, Any]:
+    module = noop_job.__module__
+    jt = JobType(
+        name="noop", params=(Param("n"),), function=f"{module}:noop_job", parallel=slots
+    )
+    svc = await open_service(db, [jt], slots)
+    try:
+        secs, job = await run_to_end(svc, "noop", {"n": str(n)})
+    finally:
+        await svc.close()
+    done = job.succeeded - 1  # the job function's own task is not a no-op task
+    assert job.status == "succeeded" and done == n, (job.status, job.succeeded, job.info)
+    return {"slots": slots, "tasks": n, "seconds": secs, "rate": n / secs, "rss_mb": peak_rss_mb()}
+
+
+async def part_command(db: Path, slots: int, n: int) -> dict[str, Any]:
+    items = tuple(str(i) for i in range(n))
+    jt = JobType(name="true", items=Items(values=items), command=("true",), parallel=slots)
+    svc = await open_service(db, [jt], slots)
+    try:
+        secs, job = await run_to_end(svc, "true", {})
+    finally:
+        await svc.close()
+    assert job.status == "succeeded" and job.succeeded == n, (job.status, job.info)
+    t0 = time.perf_counter()
+    subprocess.run(
+        ["xargs", "-P", str(slots), "-n1", "true"], input="\n".join(items) + "\n", text=True,
+        check=True,
+    )
+    xsecs = time.perf_counter() - t0
+    return {
+        "slots": slots, "tasks": n, "seconds": secs, "rate": n / secs,
+        "xargs_seconds": xsecs, "xargs_rate": n / xsecs, "ratio": xsecs / secs,
+    }
+
+
+async def part_logs(db: Path, lines: int) -> dict[str, Any]:
+    jt = JobType(name="seq", command=("seq", str(lines)), parallel=1)
+    svc = await open_service(db, [jt], 4)
+    try:
+        secs, job = await run_to_end(svc, "seq", {})
+        rows = await svc.store._reader.execute_fetchall(
+            "SELECT count(*), min(text), max(cast(text AS INTEGER)) FROM logs "
+            "WHERE job_id = ? AND stream = 'stdout'",
+            (job.id,),
+        )
+        count, first, last = next(iter(rows))
+    finally:
+        await svc.close()
+    assert job.status == "succeeded", (job.status, job.info)
+    return {
+        "lines": lines, "stored": count, "last": last, "seconds": secs, "rate": count / secs,
+        "rss_mb": peak_rss_mb(), "all_stored": count == lines and last == lines,
+    }
+
+
+async def _create_store(db: Path) -> None:
+    store = await SqliteStore.open(db)
+    await store.close()
+
+
+def part_raw(db: Path, n: int, batch: int) -> dict[str, Any]:
+    """The stdlib sqlite3, synchronous, on jobdash's schema: claim batches of `batch` with
+    UPDATE … RETURNING, then complete them fenced on (id, attempt, owner, running)."""
+    asyncio.run(_create_store(db))
+    con = sqlite3.connect(db, isolation_level=None)
+    con.execute("PRAGMA busy_timeout = 30000")
+    con.execute("PRAGMA synchronous = NORMAL")
+    now = time.time()
+    con.execute("BEGIN IMMEDIATE")
+    cur = con.execute(
+        "INSERT INTO jobs (type, params, user, trigger, status, created, updated, pending, "
+        "parallel) VALUES ('raw', '{}', 'bench', 'manual', 'running', ?, ?, ?, ?)",
+        (now, now, n, batch),
+    )
+    job_id = cur.lastrowid
+    con.executemany(
+        "INSERT INTO tasks (job_id, seq, key, name, kind, spec, status) "
+        "VALUES (?, ?, ?, ?, 'function', '\"x:y\"', 'pending')",
+        ((job_id, i, str(i), str(i)) for i in range(1, n + 1)),
+    )
+    con.execute("COMMIT")
+    owner = "raw/1"
+    done = 0
+    t0 = time.perf_counter()
+    while True:
+        con.execute("BEGIN IMMEDIATE")
+        rev = con.execute("UPDATE counter SET rev = rev + 1 RETURNING rev").fetchone()[0]
+        t = time.time()
+        claimed = con.execute(
+            "UPDATE tasks SET status = 'running', attempt = attempt + 1, owner = ?, agent = ?, "
+            "lease_until = ?, started = ? WHERE id IN (SELECT t.id FROM tasks t JOIN jobs j "
+            "ON j.id = t.job_id WHERE t.status = 'pending' AND j.status = 'running' "
+            "AND t.not_before <= ? ORDER BY t.id LIMIT ?) RETURNING id, attempt",
+            (owner, "raw", t + 15, t, t, batch),
+        ).fetchall()
+        con.execute(
+            "UPDATE jobs SET pending = pending - ?, running = running + ?, rev = ? WHERE id = ?",
+            (len(claimed), len(claimed), rev, job_id),
+        )
+        con.execute("COMMIT")
+        if not claimed:
+            break
+        con.execute("BEGIN IMMEDIATE")
+        rev = con.execute("UPDATE counter SET rev = rev + 1 RETURNING rev").fetchone()[0]
+        t = time.time()
+        cur = con.executemany(
+            "UPDATE tasks SET status = 'succeeded', finished = ?, exit_code = 0, owner = NULL, "
+            "lease_until = NULL WHERE id = ? AND attempt = ? AND owner = ? AND status = 'running'",
+            ((t, tid, attempt, owner) for tid, attempt in claimed),
+        )
+        assert cur.rowcount == len(claimed)
+        con.execute(
+            "UPDATE jobs SET running = running - ?, succeeded = succeeded + ?, rev = ? "
+            "WHERE id = ?",
+            (len(claimed), len(claimed), rev, job_id),
+        )
+        con.execute("COMMIT")
+        done += len(claimed)
+    secs = time.perf_counter() - t0
+    con.close()
+    assert done == n
+    return {"tasks": n, "batch": batch, "seconds": secs, "rate": n / secs}
+
+
+def run_part(name: str, args: argparse.Namespace) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="jobdash-bench-") as tmp:
+        os.chdir(tmp)  # no ./jobdash.toml is picked up
+        db = Path(tmp) / "bench.db"
+        if name == "noop":
+            return asyncio.run(part_noop(db, args.slots, args.n))
+        if name == "command":
+            return asyncio.run(part_command(db, args.slots, args.n))
+        if name == "logs":
+            return asyncio.run(part_logs(db, args.n))
+        if name == "raw":
+            return part_raw(db, args.n, RAW_BATCH)
+    raise SystemExit(f"unknown part {name}")
+
+
+def child(part: str, n: int, slots: int = 0) -> dict[str, Any]:
+    argv = [sys.executable, __file__, "--part", part, "--n", str(n), "--slots", str(slots)]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr)
+        raise SystemExit(f"part {part} failed (exit {done.returncode})")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--part", help=argparse.SUPPRESS)
+    p.add_argument("--n", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--slots", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
+    p.add_argument("--noop-slots", default="64,128,256", help="slot settings to try for part 1")
+    p.add_argument("--command-slots", default="2,4,8", help="slot settings to try for part 2")
+    args = p.parse_args()
+    if args.part:
+        print(json.dumps(run_part(args.part, args)))
+        return
+
+    scale = 10 if args.quick else 1
+    print(
+        f"jobdash engine bench — {date.today()} — {platform.node()}: {os.cpu_count()} cores, "
+        f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, "
+        f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}",
+        flush=True,
+    )
+
+    print(f"\n1. no-op Python tasks, end to end (submit → finished), {NOOP_TASKS // scale:,} tasks")
+    best: dict[str, Any] = {}
+    for slots in (int(s) for s in args.noop_slots.split(",")):
+        r = child("noop", NOOP_TASKS // scale, slots)
+        print(f"   slots {slots:>4}: {r['rate']:>9,.0f} tasks/s  ({r['seconds']:.2f} s, "
+              f"peak RSS {r['rss_mb']:.0f} MB)", flush=True)
+        if r["rate"] > best.get("rate", 0):
+            best = r
+    ok = best["rate"] >= 10_000
+    print(f"   best: {best['rate']:,.0f} tasks/s at {best['slots']} slots — target ≥ 10,000: "
+          f"{'met' if ok else 'MISSED'}")
+
+    n = COMMAND_TASKS // scale
+    print(f"\n2. `true` command tasks, {n:,} items, beside xargs -P <slots> -n1 true")
+    best = {}
+    for slots in (int(s) for s in args.command_slots.split(",")):
+        r = child("command", n, slots)
+        print(f"   slots {slots:>4}: jobdash {r['rate']:>7,.0f} tasks/s ({r['seconds']:.2f} s)   "
+              f"xargs {r['xargs_rate']:>7,.0f}/s ({r['xargs_seconds']:.2f} s)   "
+              f"ratio {r['ratio']:.0%}", flush=True)
+        if r["ratio"] > best.get("ratio", 0):
+            best = r
+    print(f"   best ratio {best['ratio']:.0%} at {best['slots']} slots — target ≥ 70 %: "
+          f"{'met' if best['ratio'] >= 0.7 else 'MISSED'}")
+
+    n = LOG_LINES if not args.quick else LOG_LINES // 10
+    print(f"\n3. log lines stored from one task printing {n:,} lines (`seq {n}`)")
+    r = child("logs", n)
+    print(f"   {r['rate']:,.0f} lines/s ({r['seconds']:.2f} s, submit → finished); stored "
+          f"{r['stored']:,} of {n:,}; engine peak RSS {r['rss_mb']:.0f} MB — target all stored, "
+          f"RSS < 200 MB: {'met' if r['all_stored'] and r['rss_mb'] < 200 else 'MISSED'}")
+
+    n = RAW_TASKS // scale
+    print(f"\n4. ceiling: raw sqlite3, claim {RAW_BATCH} (UPDATE … RETURNING) + fenced complete, "
+          f"{n:,} tasks")
+    r = child("raw", n)
+    print(f"   {r['rate']:,.0f} tasks/s ({r['seconds']:.2f} s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""The SQLite store: creation, migrations, refusing files that are not ours."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import sqlite3
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from jobdash.core.model import BadInput
+from jobdash.core.store.schema import SCHEMA_VERSION
+from jobdash.core.store.sqlite import SqliteStore
+
+
+def digest(path: Path) -> tuple[str, int]:
+    return hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns
+
+
+async def test_new_store_is_created_0600_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "dir" / "store.db"
+    store = await SqliteStore.open(path)
+    try:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        con = sqlite3.connect(path)
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        meta = dict(con.execute("SELECT key, value FROM meta"))
+        assert meta == {"app": "jobdash", "schema_version": str(SCHEMA_VERSION)}
+        con.close()
+        await store.audit("alice", "run", "job:1")
+    finally:
+        await store.close()
+    # Opening it again migrates nothing and keeps the data.
+    store = await SqliteStore.open(path)
+    assert [(e.user, e.target) for e in await store.audit_events()] == [("alice", "job:1")]
+    assert await store.rev() == 1
+    await store.close()
+
+
+@pytest.mark.parametrize("kind", ["text", "other-sqlite", "newer"])
+async def test_foreign_or_newer_files_are_refused_untouched(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "some.db"
+    if kind == "text":
+        path.write_text("hello, I am a spreadsheet\n")
+        expect = "not a jobdash store (not an SQLite database)"
+    else:
+        con = sqlite3.connect(path)
+        if kind == "other-sqlite":
+            con.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
+            con.execute("INSERT INTO invoices VALUES (1, 9.5)")
+            expect = "an SQLite database of something else"
+        else:
+            con.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            con.execute("INSERT INTO meta VALUES ('app', 'jobdash'), ('schema_version', '999')")
+            expect = "made by a newer jobdash (store schema 999"
+        con.commit()
+        con.close()
+    before = digest(path)
+    with pytest.raises(BadInput, match=re.escape(expect)) as e:
+        await SqliteStore.open(path)
+    assert "\n" not in str(e.value) and str(path) in str(e.value)
+    assert digest(path) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["some.db"]  # no -wal, no -shm
+
+
+async def test_an_older_store_is_migrated_forward(tmp_path: Path) -> None:
+    from jobdash.core.store.schema import MIGRATIONS
+    from jobdash.core.store.sqlite import split_sql
+
+    path = tmp_path / "old.db"
+    con = sqlite3.connect(path)
+    for stmt in split_sql(MIGRATIONS[0]):
+        con.execute(stmt)
+    con.execute("INSERT INTO meta VALUES ('app', 'jobdash'), ('schema_version', '1')")
+    con.execute(
+        "INSERT INTO jobs (type, params, user, trigger, status, created, updated) "
+        "VALUES ('t', '{}', 'alice', 'manual', 'succeeded', 1, 1)"
+    )
+    con.commit()
+    con.close()
+    store = await SqliteStore.open(path)
+    try:
+        job = await store.get_job(1)
+        assert job.user == "alice"
+        con = sqlite3.connect(path)
+        assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == str(
+            SCHEMA_VERSION
+        )
+        con.close()
+    finally:
+        await store.close()
+
+
+def test_core_does_not_import_textual() -> None:
+    """The house plan: the engine never pulls in the dashboard toolkit."""
+    code = (
+        "import sys, jobdash.core.service, jobdash.core.agent, jobdash.cli; "
+        "bad = [m for m in sys.modules if m == 'textual' or m.startswith('textual.')]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert os.path.exists(Path(__file__).parent.parent / "jobdash" / "core")
