@@ -17,9 +17,9 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from zoneinfo import ZoneInfo
 from pathlib import Path
 from typing import Any, NoReturn
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -50,48 +50,87 @@ class Parser(argparse.ArgumentParser):
 
 def build_parser() -> Parser:
     common = Parser(add_help=False)
-    common.add_argument("--db", metavar="PATH", help="the store (default: $JOBDASH_DB, then the data dir)")
-    common.add_argument("--config", metavar="PATH", help="config file (default: $JOBDASH_CONFIG, ./jobdash.toml, config dir)")
+    common.add_argument(
+        "--db", metavar="PATH", help="the store (default: $JOBDASH_DB, then the data dir)"
+    )
+    common.add_argument(
+        "--config",
+        metavar="PATH",
+        help="config file (default: $JOBDASH_CONFIG, ./jobdash.toml, config dir)",
+    )
     as_json = Parser(add_help=False)
     as_json.add_argument("--json", action="store_true", help="print JSON")
 
-    p = Parser(prog="jobdash", description="A job manager with a terminal dashboard.", parents=[common])
+    p = Parser(
+        prog="jobdash", description="A job manager with a terminal dashboard.", parents=[common]
+    )
     p.add_argument("--version", action="version", version=f"jobdash {__version__}")
-    p.add_argument("--demo", action="store_true", help="load the demo job types and start demo jobs")
-    p.add_argument("--read-only", action="store_true", help="watch only: no action changes anything")
+    p.add_argument(
+        "--demo", action="store_true", help="load the demo job types and start demo jobs"
+    )
+    p.add_argument(
+        "--read-only", action="store_true", help="watch only: no action changes anything"
+    )
     p.add_argument("--theme", help="dashboard theme")
-    p.add_argument("--slots", type=positive_int, default=4, help="task slots of the embedded engine")
+    p.add_argument(
+        "--slots", type=positive_int, default=4, help="task slots of the embedded engine"
+    )
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
     def cmd(name: str, help: str, *parents: Parser) -> Parser:
         return sub.add_parser(name, help=help, description=help, parents=[common, *parents])
 
-    for name, help in (("serve", "run the engine headless (scheduler + agent)"), ("agent", "run an agent only")):
+    for name, help in (
+        ("serve", "run the engine headless (scheduler + agent)"),
+        ("agent", "run an agent only"),
+    ):
         s = cmd(name, help)
         s.add_argument("--slots", type=positive_int, default=4, help="tasks run at once")
         s.add_argument("--name", help="agent name (default: host-pid)")
-        s.add_argument("--grace", type=float, default=30.0, help="seconds running tasks get to finish on SIGTERM")
+        s.add_argument(
+            "--grace",
+            type=float,
+            default=30.0,
+            help="seconds running tasks get to finish on SIGTERM",
+        )
         s.add_argument("--demo", action="store_true", help="load the demo job types")
         s.add_argument(
-            "--lease", type=positive_float, metavar="SECONDS",
+            "--lease",
+            type=positive_float,
+            metavar="SECONDS",
             help="seconds a claim lasts without renewal (default 15, or $JOBDASH_LEASE): a dead "
             "agent's tasks run again within lease + 2 s",
         )
         if name == "agent":
-            s.add_argument("action", nargs="?", choices=["drain"], help="drain NAME: let agent NAME finish its tasks and claim no more")
+            s.add_argument(
+                "action",
+                nargs="?",
+                choices=["drain"],
+                help="drain NAME: let agent NAME finish its tasks and claim no more",
+            )
             s.add_argument("target", nargs="?", metavar="NAME", help="the agent to drain")
 
     cmd("agents", "agents: state, slots, current tasks, heartbeat", as_json)
 
     s = cmd("run", "submit a job")
     s.add_argument("type", help="job type")
-    s.add_argument("-p", "--param", action="append", default=[], metavar="K=V", help="a parameter (repeatable)")
-    s.add_argument("--wait", action="store_true", help="wait until the job ends; exit status from the job")
-    s.add_argument("--follow", action="store_true", help="stream the log and a progress bar until it ends")
+    s.add_argument(
+        "-p", "--param", action="append", default=[], metavar="K=V", help="a parameter (repeatable)"
+    )
+    s.add_argument(
+        "--wait", action="store_true", help="wait until the job ends; exit status from the job"
+    )
+    s.add_argument(
+        "--follow", action="store_true", help="stream the log and a progress bar until it ends"
+    )
     s.add_argument("--demo", action="store_true", help="know the demo job types")
 
     s = cmd("jobs", "list jobs", as_json)
-    s.add_argument("query", nargs="*", help="filter text: status:failed type:x user:y since:1h -field:value words")
+    s.add_argument(
+        "query",
+        nargs="*",
+        help="filter text: status:failed type:x user:y since:1h -field:value words",
+    )
     s.add_argument("--status", action="append", default=[])
     s.add_argument("--type", action="append", default=[])
     s.add_argument("--user", action="append", default=[])
@@ -111,13 +150,19 @@ def build_parser() -> Parser:
     s = cmd("cancel", "cancel a job (SIGTERM, then SIGKILL after a grace period)")
     s.add_argument("job", type=job_id)
     s.add_argument("--force", action="store_true", help="SIGKILL at once")
-    for name, help in (("pause", "pause a job"), ("resume", "resume a paused job"), ("retry", "re-run the failed and cancelled tasks of a finished job")):
+    for name, help in (
+        ("pause", "pause a job"),
+        ("resume", "resume a paused job"),
+        ("retry", "re-run the failed and cancelled tasks of a finished job"),
+    ):
         cmd(name, help).add_argument("job", type=job_id)
 
     s = cmd("export", "job history as CSV or JSON")
     s.add_argument("query", nargs="*", help="filter text, as for `jobs`")
     s.add_argument("--format", choices=("csv", "json"), default="csv")
-    s.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default: standard output)")
+    s.add_argument(
+        "-o", "--output", metavar="FILE", help="write to FILE (default: standard output)"
+    )
 
     s = cmd("clear", "remove finished jobs you started")
     s.add_argument("--all", action="store_true", help="every user's finished jobs (admins)")
@@ -152,15 +197,18 @@ def build_parser() -> Parser:
     plan.add_argument("--automatic", action="store_true", help="back to the config's planning")
     s2.add_argument("--tz", metavar="ZONE", help="time zone, e.g. Europe/Paris")
     s2.add_argument(
-        "--overlap", choices=("skip", "queue"),
+        "--overlap",
+        choices=("skip", "queue"),
         help="while the previous run is active: skip the fire time, or queue",
     )
     s2.add_argument(
-        "--catchup", choices=("skip", "once", "all"),
+        "--catchup",
+        choices=("skip", "once", "all"),
         help="after missed fire times: run none, one, or all within the bound",
     )
     s2.add_argument(
-        "--catchup-bound", metavar="DURATION",
+        "--catchup-bound",
+        metavar="DURATION",
         help="catch-up all runs missed fire times this recent (default 1d)",
     )
     cmd("types", "job types", as_json)
@@ -247,8 +295,21 @@ def job_dict(job: Job) -> dict[str, Any]:
 
 def jobs_table(jobs: list[Job]) -> Table:
     t = Table(box=None, header_style="bold", pad_edge=False)
-    for col in ("ID", "TYPE", "TARGET", "USER", "STATUS", "TASKS", "FAILED", "STARTED", "TIME", "INFO"):
-        t.add_column(col, no_wrap=True, overflow="ellipsis", max_width=60 if col == "INFO" else None)
+    for col in (
+        "ID",
+        "TYPE",
+        "TARGET",
+        "USER",
+        "STATUS",
+        "TASKS",
+        "FAILED",
+        "STARTED",
+        "TIME",
+        "INFO",
+    ):
+        t.add_column(
+            col, no_wrap=True, overflow="ellipsis", max_width=60 if col == "INFO" else None
+        )
     for j in jobs:
         t.add_row(
             str(j.id),
@@ -288,7 +349,9 @@ async def cmd_run(svc: Service, a: argparse.Namespace) -> int:
         )
     job = await svc.submit(a.type, parse_params(a.param))
     if not (a.wait or a.follow):
-        out.print(f"job {job.id} queued ({job.type}, {job.total} task{'s' if job.total != 1 else ''})")
+        out.print(
+            f"job {job.id} queued ({job.type}, {job.total} task{'s' if job.total != 1 else ''})"
+        )
         return EXIT_OK
     err.print(f"job {job.id} submitted ({job.type}); Ctrl-C stops watching, not the job")
     return await follow_job(svc, job.id, show_log=a.follow)
@@ -319,7 +382,12 @@ async def follow_job(svc: Service, jid: int, show_log: bool) -> int:
                     after = lines[-1].seq
                     if len(lines) == 5000:
                         continue
-            progress.update(bar, total=job.total or None, completed=job.done, status=f"{job.status.glyph} {job.status}")
+            progress.update(
+                bar,
+                total=job.total or None,
+                completed=job.done,
+                status=f"{job.status.glyph} {job.status}",
+            )
             if job.status.finished:
                 break
             await asyncio.sleep(0.25)
@@ -361,11 +429,17 @@ async def cmd_show(svc: Service, a: argparse.Namespace) -> int:
     fields = [
         ("target", job.target),
         ("params", " ".join(f"{k}={v}" for k, v in job.params.items())),
-        ("started by", f"{job.user} ({job.trigger}{', ' + job.schedule_id if job.schedule_id else ''})"),
+        (
+            "started by",
+            f"{job.user} ({job.trigger}{', ' + job.schedule_id if job.schedule_id else ''})",
+        ),
         ("created", when(job.created)),
         ("started", when(job.started)),
         ("finished", when(job.finished)),
-        ("tasks", f"{job.done}/{job.total} done, {job.running} running, {job.failed} failed, {job.cancelled} cancelled"),
+        (
+            "tasks",
+            f"{job.done}/{job.total} done, {job.running} running, {job.failed} failed, {job.cancelled} cancelled",
+        ),
         ("progress", f"{job.progress:.0f}%  {time_column(job)}"),
         ("info", job.info),
         ("metrics", "  ".join(f"{k}={v:g}" for k, v in sorted(job.metrics.items()))),
@@ -457,15 +531,34 @@ async def cmd_types(svc: Service, a: argparse.Namespace) -> int:
         print(json.dumps([dataclasses.asdict(t) for t in types], indent=2))
         return EXIT_OK
     t = Table(box=None, header_style="bold", pad_edge=False)
-    for col in ("TYPE", "KIND", "PARAMS", "PARALLEL", "RETRIES", "FLAGS", "SCHEDULE", "DESCRIPTION"):
+    for col in (
+        "TYPE",
+        "KIND",
+        "PARAMS",
+        "PARALLEL",
+        "RETRIES",
+        "FLAGS",
+        "SCHEDULE",
+        "DESCRIPTION",
+    ):
         t.add_column(col, overflow="fold")
     for jt in types:
         params = " ".join(p.name + ("*" if p.required else "") for p in jt.params)
-        flags = [f for f, on in (("exclusive", jt.exclusive), ("not-cancellable", not jt.cancellable)) if on]
+        flags = [
+            f
+            for f, on in (("exclusive", jt.exclusive), ("not-cancellable", not jt.cancellable))
+            if on
+        ]
         flags += [f"lock {k}" for k in jt.locks]
         t.add_row(
-            Text(jt.name), "python" if jt.function else "command", Text(params), str(jt.parallel),
-            str(jt.retries), Text(", ".join(flags)), Text(jt.schedule or ""), Text(jt.description),
+            Text(jt.name),
+            "python" if jt.function else "command",
+            Text(params),
+            str(jt.parallel),
+            str(jt.retries),
+            Text(", ".join(flags)),
+            Text(jt.schedule or ""),
+            Text(jt.description),
         )
     out.print(t)
     return EXIT_OK
@@ -475,7 +568,10 @@ async def cmd_check(svc: Service, a: argparse.Namespace) -> int:
     cfg = svc.config
     where = str(cfg.path) if cfg.path else "no config file (defaults)"
     n = len(cfg.types)
-    out.print(f"{where}: ok — {n} job type{'s' if n != 1 else ''}" + (f": {', '.join(sorted(cfg.types))}" if n else ""))
+    out.print(
+        f"{where}: ok — {n} job type{'s' if n != 1 else ''}"
+        + (f": {', '.join(sorted(cfg.types))}" if n else "")
+    )
     return EXIT_OK
 
 
@@ -494,19 +590,42 @@ async def cmd_agents(svc: Service, a: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
         return EXIT_OK
     if not agents:
-        err.print("no agents have used this store yet (start one: `jobdash serve` or `jobdash agent`)")
+        err.print(
+            "no agents have used this store yet (start one: `jobdash serve` or `jobdash agent`)"
+        )
         return EXIT_OK
     t = Table(box=None, header_style="bold", pad_edge=False)
-    for col in ("NAME", "HOST", "PID", "STATE", "SLOTS", "TASKS", "HEARTBEAT", "DONE", "FAILED", "STARTED"):
-        t.add_column(col, no_wrap=True, overflow="ellipsis", max_width=50 if col == "TASKS" else None)
+    for col in (
+        "NAME",
+        "HOST",
+        "PID",
+        "STATE",
+        "SLOTS",
+        "TASKS",
+        "HEARTBEAT",
+        "DONE",
+        "FAILED",
+        "STARTED",
+    ):
+        t.add_column(
+            col, no_wrap=True, overflow="ellipsis", max_width=50 if col == "TASKS" else None
+        )
     for info, _drain in agents:
         mine = tasks.get(info.name, []) if info.state != "offline" else []
-        shown = ", ".join(f"{j}#{q} {n}" for j, q, n in mine[:3]) + (f" +{len(mine) - 3}" if len(mine) > 3 else "")
+        shown = ", ".join(f"{j}#{q} {n}" for j, q, n in mine[:3]) + (
+            f" +{len(mine) - 3}" if len(mine) > 3 else ""
+        )
         t.add_row(
-            Text(info.name), Text(info.host), str(info.pid), info.state,
-            f"{len(mine) if mine else info.running}/{info.slots}", Text(sanitize(shown)),
-            format_duration(max(0.0, now - info.heartbeat)) + " ago", str(info.done),
-            str(info.failed), when(info.started),
+            Text(info.name),
+            Text(info.host),
+            str(info.pid),
+            info.state,
+            f"{len(mine) if mine else info.running}/{info.slots}",
+            Text(sanitize(shown)),
+            format_duration(max(0.0, now - info.heartbeat)) + " ago",
+            str(info.done),
+            str(info.failed),
+            when(info.started),
         )
     out.print(t)
     return EXIT_OK
@@ -674,12 +793,16 @@ async def cmd_schedule(svc: Service, a: argparse.Namespace) -> int:
 async def cmd_serve(svc: Service, a: argparse.Namespace) -> int:
     if getattr(a, "action", None) == "drain":
         if not a.target:
-            raise BadInput("agent drain: which agent? (jobdash agent drain NAME; see `jobdash agents`)")
+            raise BadInput(
+                "agent drain: which agent? (jobdash agent drain NAME; see `jobdash agents`)"
+            )
         await svc.drain_agent(a.target)
         out.print(f"agent {a.target} draining: it finishes its running tasks and claims no more")
         return EXIT_OK
     if getattr(a, "target", None):
-        raise BadInput(f"agent: unexpected argument {a.target!r} (did you mean `agent drain NAME`?)")
+        raise BadInput(
+            f"agent: unexpected argument {a.target!r} (did you mean `agent drain NAME`?)"
+        )
     logging.basicConfig(level=logging.WARNING, format="jobdash %(name)s: %(message)s")
     loop = asyncio.get_running_loop()
     engine = await svc.start_engine(
@@ -692,7 +815,9 @@ async def cmd_serve(svc: Service, a: argparse.Namespace) -> int:
         nonlocal signals
         signals += 1
         if signals == 1:
-            err.print(f"jobdash: stopping: no new tasks; running ones get {a.grace:g}s (signal again to stop now)")
+            err.print(
+                f"jobdash: stopping: no new tasks; running ones get {a.grace:g}s (signal again to stop now)"
+            )
         else:
             err.print("jobdash: stopping now: killing running tasks and giving their claims back")
             engine.hurry()

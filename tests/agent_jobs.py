@@ -13,7 +13,7 @@ async def record(ctx: Any, item: Any) -> None:
     folder = ctx.params["out"]
     f = _out.get(folder)
     if f is None:
-        f = _out[folder] = open(  # noqa: SIM115 - kept open for the life of the agent
+        f = _out[folder] = open(  # noqa: SIM115, ASYNC230 - kept open for the life of the agent
             os.path.join(folder, f"{os.getpid()}.items"), "a", buffering=1
         )
     f.write(f"{item}\n")

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
+import jobdash.demo
 from jobdash.core.model import Job
 from jobdash.core.service import Service
-
-import jobdash.demo
 
 # The demo types sleep; tests run them fast.
 jobdash.demo.SPEED = 0.02
@@ -72,7 +71,9 @@ async def services(db_path: Path) -> AsyncIterator[Callable[..., Awaitable[Servi
         await svc.close()
 
 
-async def wait_for(svc: Service, job_id: int, cond: Callable[[Job], bool], timeout: float = 20.0) -> Job:
+async def wait_for(
+    svc: Service, job_id: int, cond: Callable[[Job], bool], timeout: float = 20.0
+) -> Job:
     """Poll the store until the job satisfies `cond` (the engine runs in the same loop)."""
     deadline = time.monotonic() + timeout
     while True:
@@ -88,12 +89,18 @@ async def wait_finished(svc: Service, job_id: int, timeout: float = 20.0) -> Job
     return await wait_for(svc, job_id, lambda j: j.status.finished, timeout)
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     """Run the real `jobdash` command line in a subprocess."""
     full_env = dict(os.environ)
     full_env.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "jobdash", *args], capture_output=True, text=True,
-        env=full_env, cwd=cwd, timeout=timeout, check=False,
+        [sys.executable, "-m", "jobdash", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=timeout,
+        check=False,
     )

@@ -208,7 +208,9 @@ async def test_different_lock_keys_run_side_by_side(
     assert _overlap(_intervals(tmp_path / "a")[0], _intervals(tmp_path / "b")[0])
 
 
-async def test_lock_refuse_policy(services: Open, write_config: Callable[[str], Path], tmp_path: Path) -> None:
+async def test_lock_refuse_policy(
+    services: Open, write_config: Callable[[str], Path], tmp_path: Path
+) -> None:
     svc = await services(write_config(LOCKED))
     holder = await svc.submit("locked", {"folder": "/x", "log": str(tmp_path / "l")})
     await wait_for(svc, holder.id, lambda j: j.status is JobStatus.RUNNING)
@@ -321,7 +323,9 @@ async def test_cancel_python_job(services: Open) -> None:
     assert job.running == 0 and job.pending == 0
 
 
-async def test_illegal_requests_are_refused_with_one_line(services: Open, write_config: Callable[[str], Path]) -> None:
+async def test_illegal_requests_are_refused_with_one_line(
+    services: Open, write_config: Callable[[str], Path]
+) -> None:
     svc = await services(write_config(ECHO3))
     job = await wait_finished(svc, (await svc.submit("echo3")).id)
     for action, match in (

@@ -88,9 +88,9 @@ async def test_an_older_store_is_migrated_forward(tmp_path: Path) -> None:
         job = await store.get_job(1)
         assert job.user == "alice"
         con = sqlite3.connect(path)
-        assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == str(
-            SCHEMA_VERSION
-        )
+        assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[
+            0
+        ] == str(SCHEMA_VERSION)
         con.close()
     finally:
         await store.close()

@@ -73,6 +73,28 @@ def pid_alive(pid: int) -> bool:
     return stat[stat.rfind(")") + 2 :][:1] != "Z"
 
 
+def leftover_groups(owners: list[str]) -> set[int]:
+    """Process groups of command attempts started by these (dead) agents, found by the
+    JOBDASH_AGENT_OWNER variable each attempt gets (also when it was killed before the store
+    recorded its group)."""
+    wanted = {o.encode() for o in owners}
+    groups: set[int] = set()
+    with contextlib.suppress(OSError):
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                env = Path(entry.path, "environ").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            for kv in env:
+                if kv.startswith(b"JOBDASH_AGENT_OWNER=") and kv[20:] in wanted:
+                    with contextlib.suppress(OSError):
+                        groups.add(os.getpgid(int(entry.name)))
+                    break
+    return groups
+
+
 @dataclass
 class AgentOptions:
     name: str | None = None
@@ -130,8 +152,17 @@ class Agent:
             with contextlib.suppress(Exception):
                 await self._expire_dead()
         await self.store.register_agent(
-            AgentInfo(self.name, self.host, os.getpid(), __version__, self.slots, 0, "idle",
-                      time.time(), time.time()),
+            AgentInfo(
+                self.name,
+                self.host,
+                os.getpid(),
+                __version__,
+                self.slots,
+                0,
+                "idle",
+                time.time(),
+                time.time(),
+            ),
             self.owner,
         )
         self.store.on_commit.append(self.wake)
@@ -240,7 +271,7 @@ class Agent:
 
     def _start(self, claim: Claim) -> None:
         run: Run = (
-            CommandRun(claim, self.store)
+            CommandRun(claim, self.store, env={"JOBDASH_AGENT_OWNER": self.owner})
             if claim.kind == "command"
             else FunctionRun(claim, self.store)
         )
@@ -282,7 +313,9 @@ class Agent:
         if not ok:
             log.warning("task %s attempt %s: late result rejected", c.task_id, c.attempt)
             self.store.append_log_nowait(
-                c.job_id, c.task_id, "system",
+                c.job_id,
+                c.task_id,
+                "system",
                 f"{c.name}: late result of attempt {c.attempt} from agent {self.name} "
                 f"({result.status}) rejected: the claim was taken over",
             )
@@ -301,8 +334,13 @@ class Agent:
             done, failed = self._done, self._failed
             try:
                 held, drain = await self.store.heartbeat(
-                    self.name, self.owner, len(self.runs), self.state, self.opts.lease,
-                    done, failed,
+                    self.name,
+                    self.owner,
+                    len(self.runs),
+                    self.state,
+                    self.opts.lease,
+                    done,
+                    failed,
                 )
             except Exception:
                 log.exception("heartbeat failed")
@@ -320,7 +358,9 @@ class Agent:
                     self._lost.add(task_id)
                     c = run.claim
                     self.store.append_log_nowait(
-                        c.job_id, task_id, "system",
+                        c.job_id,
+                        task_id,
+                        "system",
                         f"{c.name}: agent {self.name} lost the claim on attempt {c.attempt} "
                         "(taken over); stopping that attempt",
                     )
@@ -373,11 +413,13 @@ class Agent:
     async def _expire_dead(self) -> None:
         """Agents of this host whose process is gone: their claims end now, and what their
         command attempts left running is killed (it must not run beside the next attempt)."""
-        dead, pgids = await self.store.expire_dead_agents(self.host, pid_alive)
-        if dead:
-            log.warning("agents gone: %s; recovering their tasks", ", ".join(dead))
-        for pgid in pgids:
-            killpg(pgid, signal.SIGKILL)
+        dead, owners, pgids = await self.store.expire_dead_agents(self.host, pid_alive)
+        if not dead:
+            return
+        log.warning("agents gone: %s; recovering their tasks", ", ".join(dead))
+        for pgid in set(pgids) | leftover_groups(owners):
+            if pgid != os.getpgrp():
+                killpg(pgid, signal.SIGKILL)
 
     def _start_reports(self, reporter: Reporter) -> None:
         """Send due reports in the background: a slow mail server never holds up the loop."""

@@ -162,14 +162,19 @@ def parse_query(text: str) -> Query:
 
 
 def _haystack(job: Job) -> str:
-    """The text free words are searched in; NUL-separated so no match spans fields."""
-    params = job.params
-    text = "\0".join(
-        (job.type, job.target, job.user, job.info, str(job.id), *params.values())
-        if params
-        else (job.type, job.target, job.user, job.info, str(job.id))
-    )
-    return fold(text)
+    """The text free words are searched in; NUL-separated so no match spans fields.
+
+    Cached on the job object: a job row is replaced, not changed, when the store
+    says it changed, so each keystroke of the filter bar reuses the text of every
+    row it already looked at.
+    """
+    hay: str | None = job.__dict__.get("_haystack")
+    if hay is None:
+        params = job.params
+        fields = (job.type, job.target, job.user, job.info, str(job.id))
+        hay = fold("\0".join((*fields, *params.values()) if params else fields))
+        job.__dict__["_haystack"] = hay
+    return hay
 
 
 def _group(terms: Iterable[Term]) -> dict[str, tuple[list[str], list[str]]]:

@@ -318,7 +318,7 @@ def resolve(ref: str) -> Callable[..., Coroutine[Any, Any, Any]]:
         obj = getattr(obj, part)
     if not inspect.iscoroutinefunction(obj):
         raise TypeError(f"{ref} is not an async function")
-    return obj  # type: ignore[no-any-return]
+    return obj
 
 
 class FunctionRun(Run):

@@ -15,6 +15,7 @@ import io
 import json
 import os
 import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
@@ -150,6 +151,11 @@ class Service:
     ) -> Service:
         """Load the config (errors before anything is opened), then open the store."""
         cfg = load_config(find_config_path(config))
+        if cfg.path is not None:
+            # Python job types named in the config live next to it.
+            folder = str(cfg.path.parent.resolve())
+            if folder not in sys.path:
+                sys.path.insert(0, folder)
         types = dict(cfg.types)
         if demo:
             from jobdash.demo import DEMO_TYPES
@@ -402,7 +408,10 @@ class Service:
     # ----------------------------------------------------------------- engine
 
     async def start_engine(
-        self, slots: int = 4, name: str | None = None, lease: float | None = None,
+        self,
+        slots: int = 4,
+        name: str | None = None,
+        lease: float | None = None,
         scheduler: bool = True,
     ) -> Agent:
         """Run an engine in this process: publish the catalogue and start an agent (which
@@ -480,7 +489,10 @@ class Service:
         return await self.schedule(schedule_id)
 
     async def set_schedule_policy(
-        self, schedule_id: str, overlap: str | None = None, catchup: str | None = None,
+        self,
+        schedule_id: str,
+        overlap: str | None = None,
+        catchup: str | None = None,
         catchup_bound: float | None = None,
     ) -> Schedule:
         self._check_admin("change a schedule")

@@ -205,7 +205,9 @@ class Counts:
             d[new] += n
 
     def rows(self, rev: int, now: float) -> list[tuple[Any, ...]]:
-        return [(*(d[c] for c in COUNT_COLUMNS), now, rev, job_id) for job_id, d in self.delta.items()]
+        return [
+            (*(d[c] for c in COUNT_COLUMNS), now, rev, job_id) for job_id, d in self.delta.items()
+        ]
 
 
 def check_store_file(path: Path) -> bool:
@@ -224,18 +226,24 @@ def check_store_file(path: Path) -> bool:
     try:
         con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            tables = {
+                r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
             if not tables:
                 return True
             if "meta" not in tables:
-                raise BadInput(f"{path}: not a jobdash store (an SQLite database of something else); left untouched")
+                raise BadInput(
+                    f"{path}: not a jobdash store (an SQLite database of something else); left untouched"
+                )
             meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
         finally:
             con.close()
     except sqlite3.DatabaseError as e:
         raise BadInput(f"{path}: not a readable jobdash store ({e}); left untouched") from e
     if meta.get("app") != APP_ID:
-        raise BadInput(f"{path}: not a jobdash store (meta.app is {meta.get('app')!r}); left untouched")
+        raise BadInput(
+            f"{path}: not a jobdash store (meta.app is {meta.get('app')!r}); left untouched"
+        )
     version = int(meta.get("schema_version", "0"))
     if version > SCHEMA_VERSION:
         raise BadInput(
@@ -574,7 +582,15 @@ class SqliteStore(ScheduleStore):
                 cur = await w.execute(
                     "INSERT OR IGNORE INTO tasks (job_id, seq, key, name, kind, spec, item, status)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
-                    (job_id, seq + 1, t.key, t.name, t.kind, json.dumps(t.spec), json.dumps(t.item)),
+                    (
+                        job_id,
+                        seq + 1,
+                        t.key,
+                        t.name,
+                        t.kind,
+                        json.dumps(t.spec),
+                        json.dumps(t.item),
+                    ),
                 )
                 if cur.rowcount:
                     seq += 1
@@ -664,9 +680,7 @@ class SqliteStore(ScheduleStore):
 
         return await self.write(txn)
 
-    async def claim(
-        self, owner: str, agent: str, limit: int, lease: float
-    ) -> list[Claim]:
+    async def claim(self, owner: str, agent: str, limit: int, lease: float) -> list[Claim]:
         """Claim up to `limit` pending tasks of running jobs, within each job's `parallel`."""
         if limit <= 0:
             return []
@@ -721,7 +735,7 @@ class SqliteStore(ScheduleStore):
             f"WHERE t.id IN ({qmarks(ids)})",
             ids,
         )
-        current = {r[0]: r for r in rows}
+        current: dict[int, tuple[Any, ...]] = {r[0]: tuple(r) for r in rows}
         counts = Counts()
         accepted: list[bool] = []
         updates: list[tuple[Any, ...]] = []
@@ -743,13 +757,24 @@ class SqliteStore(ScheduleStore):
                 new = TaskStatus.PENDING
                 not_before = now + backoff * (2 ** max(0, attempt - base - 1))
                 system_lines.append(
-                    (job_id, o.task_id, now, "system",
-                     f"{name}: attempt {attempt} failed ({o.error}); retrying in "
-                     f"{not_before - now:.1f}s")
+                    (
+                        job_id,
+                        o.task_id,
+                        now,
+                        "system",
+                        f"{name}: attempt {attempt} failed ({o.error}); retrying in "
+                        f"{not_before - now:.1f}s",
+                    )
                 )
             updates.append(
-                (str(new), None if new is TaskStatus.PENDING else now, o.exit_code, o.error,
-                 not_before, o.task_id)
+                (
+                    str(new),
+                    None if new is TaskStatus.PENDING else now,
+                    o.exit_code,
+                    o.error,
+                    not_before,
+                    o.task_id,
+                )
             )
             counts.move(job_id, "running", str(new))
             current[o.task_id] = (*r[:4], str(new), *r[5:])
@@ -778,7 +803,9 @@ class SqliteStore(ScheduleStore):
         await self._update_progress(w, rev, set(counts.delta))
         await self._settle(w, rev, now, list(counts.delta))
 
-    async def _update_progress(self, w: aiosqlite.Connection, rev: int, job_ids: Iterable[int]) -> None:
+    async def _update_progress(
+        self, w: aiosqlite.Connection, rev: int, job_ids: Iterable[int]
+    ) -> None:
         ids = list(job_ids)
         if not ids:
             return
@@ -796,7 +823,9 @@ class SqliteStore(ScheduleStore):
             (rev, *ids),
         )
 
-    async def _settle(self, w: aiosqlite.Connection, rev: int, now: float, job_ids: Sequence[int]) -> None:
+    async def _settle(
+        self, w: aiosqlite.Connection, rev: int, now: float, job_ids: Sequence[int]
+    ) -> None:
         """Finish the jobs among `job_ids` that have nothing pending or running any more."""
         if not job_ids:
             return
@@ -809,7 +838,10 @@ class SqliteStore(ScheduleStore):
         )
         for job_id, status, _ok, failed, cancelled, warnings, total in rows:
             if status == "cancelling":
-                final, info = JobStatus.CANCELLED, f"cancelled ({cancelled} of {total} tasks cancelled)"
+                final, info = (
+                    JobStatus.CANCELLED,
+                    f"cancelled ({cancelled} of {total} tasks cancelled)",
+                )
             elif failed:
                 final = JobStatus.FAILED
                 first = list(
@@ -887,7 +919,9 @@ class SqliteStore(ScheduleStore):
             if status is JobStatus.PAUSED:
                 raise Refused(f"job {job_id} is already paused")
             if status.finished or status not in JOB_PAUSABLE:
-                raise Refused(f"job {job_id} is {status}; only a queued or running job can be paused")
+                raise Refused(
+                    f"job {job_id} is {status}; only a queued or running job can be paused"
+                )
             check_job_transition(job_id, status, JobStatus.PAUSED)
             await self._set_status(w, rev, now, job_id, JobStatus.PAUSED)
             await self._audit(w, now, user, "pause", f"job:{job_id}")
@@ -975,7 +1009,9 @@ class SqliteStore(ScheduleStore):
             if user is not None:
                 where += " AND user = ?"
                 args.append(user)
-            ids = [r[0] for r in await w.execute_fetchall(f"SELECT id FROM jobs WHERE {where}", args)]
+            ids = [
+                r[0] for r in await w.execute_fetchall(f"SELECT id FROM jobs WHERE {where}", args)
+            ]
             for chunk in chunks(ids, 500):
                 marks = qmarks(chunk)
                 await w.execute(f"DELETE FROM logs WHERE job_id IN ({marks})", chunk)
@@ -988,7 +1024,12 @@ class SqliteStore(ScheduleStore):
                     [(i, rev) for i in chunk],
                 )
             await self._audit(
-                w, now, actor, "clear", "jobs:all" if user is None else f"jobs:{user}", f"{len(ids)} jobs"
+                w,
+                now,
+                actor,
+                "clear",
+                "jobs:all" if user is None else f"jobs:{user}",
+                f"{len(ids)} jobs",
             )
             return len(ids)
 
@@ -1011,8 +1052,14 @@ class SqliteStore(ScheduleStore):
         await self.write(txn)
 
     async def heartbeat(
-        self, name: str, owner: str, running: int, state: str, lease: float,
-        done: int = 0, failed: int = 0,
+        self,
+        name: str,
+        owner: str,
+        running: int,
+        state: str,
+        lease: float,
+        done: int = 0,
+        failed: int = 0,
     ) -> tuple[set[int], bool]:
         """Renew this owner's leases; return the task ids it still holds and the drain flag."""
 
@@ -1092,18 +1139,18 @@ class SqliteStore(ScheduleStore):
 
     async def expire_dead_agents(
         self, host: str, alive: Callable[[int], bool]
-    ) -> tuple[list[str], list[int]]:
+    ) -> tuple[list[str], list[str], list[int]]:
         """Agents of this host whose process is gone (kill -9, crash): end their leases now so
         `recover_lost` takes their tasks at once instead of when the lease runs out, and show
-        them offline. Returns their names and the process groups of their running command
-        attempts (left behind: the caller kills them). A pid reused by another process only
+        them offline. Returns their names, their owner ids and the process groups recorded
+        for their running command attempts (the caller kills what they left running). A pid reused by another process only
         delays this to the lease bound."""
         rows = await self._reader.execute_fetchall(
             "SELECT name, owner, pid FROM agents WHERE host = ? AND state != 'offline'", (host,)
         )
         dead = [(n, o) for n, o, pid in rows if pid != os.getpid() and not alive(pid)]
         if not dead:
-            return [], []
+            return [], [], []
         pgids: list[int] = []
 
         async def txn(w: aiosqlite.Connection, rev: int, now: float) -> None:
@@ -1121,7 +1168,7 @@ class SqliteStore(ScheduleStore):
                 )
 
         await self.write(txn)
-        return [n for n, _ in dead], pgids
+        return [n for n, _ in dead], [o for _, o in dead], pgids
 
     async def running_tasks(self) -> dict[str, list[tuple[int, int, str]]]:
         """The running tasks of each agent: (job id, task seq, task name)."""
@@ -1202,7 +1249,12 @@ class SqliteStore(ScheduleStore):
         return await self.write(txn)
 
     async def report_done(
-        self, job_id: int, owner: str, done: list[str], error: str, retry_at: float | None,
+        self,
+        job_id: int,
+        owner: str,
+        done: list[str],
+        error: str,
+        retry_at: float | None,
         log: str | None = None,
     ) -> bool:
         """Record a send: sent (no error), pending again at `retry_at`, or failed for good
@@ -1219,8 +1271,16 @@ class SqliteStore(ScheduleStore):
                 "UPDATE reports SET state = ?, done = ?, attempts = attempts + ?, next_try = ?, "
                 "owner = NULL, claimed_until = NULL, sent = ?, last_error = ? "
                 "WHERE job_id = ? AND owner = ? AND state = 'sending'",
-                (state, json.dumps(done), 1 if error else 0, next_try,
-                 now if not error else None, error, job_id, owner),
+                (
+                    state,
+                    json.dumps(done),
+                    1 if error else 0,
+                    next_try,
+                    now if not error else None,
+                    error,
+                    job_id,
+                    owner,
+                ),
             )
             if cur.rowcount and log:
                 await w.execute(
@@ -1247,14 +1307,24 @@ class SqliteStore(ScheduleStore):
             return None
         r = rows[0]
         return {
-            "state": r[0], "recipients": json.loads(r[1]), "done": json.loads(r[2]),
-            "attempts": r[3], "next_try": r[4], "sent": r[5], "last_error": r[6],
+            "state": r[0],
+            "recipients": json.loads(r[1]),
+            "done": json.loads(r[2]),
+            "attempts": r[3],
+            "next_try": r[4],
+            "sent": r[5],
+            "last_error": r[6],
         }
 
     # ----------------------------------------------------------------- audit, catalogue
 
     async def _audit(
-        self, w: aiosqlite.Connection, now: float, user: str, action: str, target: str,
+        self,
+        w: aiosqlite.Connection,
+        now: float,
+        user: str,
+        action: str,
+        target: str,
         detail: str = "",
     ) -> None:
         await w.execute(
@@ -1274,7 +1344,9 @@ class SqliteStore(ScheduleStore):
         if target:
             sql += " WHERE target = ?"
             args.append(target)
-        rows = await self._reader.execute_fetchall(sql + " ORDER BY id DESC LIMIT ?", (*args, limit))
+        rows = await self._reader.execute_fetchall(
+            sql + " ORDER BY id DESC LIMIT ?", (*args, limit)
+        )
         return [AuditEvent(*r) for r in rows]
 
     async def publish_catalogue(self, specs: dict[str, dict[str, Any]]) -> None:
@@ -1394,7 +1466,11 @@ class SqliteStore(ScheduleStore):
             )
         ]
         agents = bool(
-            list(await self._reader.execute_fetchall("SELECT 1 FROM agents WHERE rev > ? LIMIT 1", (rev,)))
+            list(
+                await self._reader.execute_fetchall(
+                    "SELECT 1 FROM agents WHERE rev > ? LIMIT 1", (rev,)
+                )
+            )
         )
         schedules = bool(
             list(

@@ -1,0 +1,411 @@
+"""The scheduler: plannings, DST, missed fire times and catch-up, leader lease, real engines."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from jobdash.core.config import ConfigError, parse_config
+from jobdash.core.model import BadInput, JobStatus, Refused, Trigger
+from jobdash.core.planning import PlanningError, fire_times, parse_planning
+from jobdash.core.scheduler import Scheduler
+from jobdash.core.service import Service
+from tests.conftest import run_cli
+
+Open = Callable[..., Awaitable[Service]]
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def paris(*args: int, fold: int = 0) -> float:
+    return datetime(*args, tzinfo=PARIS, fold=fold).timestamp()  # type: ignore[misc]
+
+
+def show(ts: float) -> str:
+    return datetime.fromtimestamp(ts, PARIS).strftime("%m-%d %H:%M%z")
+
+
+# --------------------------------------------------------------------------- grammar
+
+
+@pytest.mark.parametrize(
+    ("text", "canonical"),
+    [
+        ("cron: 0 3 * * *", "cron: 0 3 * * *"),
+        ("interval: 300s", "interval: 5m"),
+        ("interval: 1h30m", "interval: 90m"),
+        ("daily: 17:00,9:00", "daily: 09:00,17:00"),
+        ("daily: mon,wed@09:00,17:00", "daily: mon,wed@09:00,17:00"),
+        ("once: 2026-12-01T09:00", "once: 2026-12-01T09:00"),
+        ("disabled", "disabled"),
+        ("automatic", "automatic"),
+    ],
+)
+def test_planning_grammar(text: str, canonical: str) -> None:
+    assert parse_planning(text).text == canonical
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("cron: 0 3 * *", "expected 5 fields"),
+        ("cron: 61 * * * *", "61"),
+        ("interval: 5x", "expected a period"),
+        ("interval: 0s", "at least"),
+        ("daily: funday@09:00", "unknown week day 'funday'"),
+        ("daily: 24:00", "bad time '24:00'"),
+        ("once: soon", "expected a date and time"),
+        ("weekly: mon", "unknown planning"),
+    ],
+)
+def test_bad_planning_says_what(text: str, message: str) -> None:
+    with pytest.raises(PlanningError, match=message):
+        parse_planning(text)
+
+
+def test_cron_day_of_week_is_crontab_numbering() -> None:
+    """APScheduler 3 counts days of week from Monday = 0; jobdash keeps crontab's Sunday = 0."""
+    p = parse_planning("cron: 0 0 * * 0")
+    first = next(fire_times(p, PARIS, paris(2026, 1, 1), math.inf))
+    assert datetime.fromtimestamp(first, PARIS).strftime("%a") == "Sun"
+    weekdays = parse_planning("cron: 0 9 * * 1-5")
+    days = [
+        datetime.fromtimestamp(t, PARIS).strftime("%a")
+        for t in fire_times(weekdays, PARIS, paris(2026, 1, 4), math.inf, 6)
+    ]
+    assert days == ["Mon", "Tue", "Wed", "Thu", "Fri", "Mon"]
+
+
+def test_config_checks_the_schedule_at_load_time() -> None:
+    good = parse_config('[types.a]\ncommand = ["true"]\nschedule = "interval:300s"\n', "j.toml")
+    assert good.types["a"].schedule == "interval: 5m"
+    with pytest.raises(ConfigError) as e:
+        parse_config('[types.a]\ncommand = ["true"]\nschedule = "cron: 0 3 * *"\n', "j.toml")
+    assert str(e.value) == (
+        "j.toml:3: types.a.schedule: cron: expected 5 fields "
+        "(minute hour day-of-month month day-of-week), got 4 in '0 3 * *'"
+    )
+
+
+# --------------------------------------------------------------------------- DST
+
+
+def test_daily_0230_paris_across_both_dst_changes() -> None:
+    p = parse_planning("daily: 02:30")
+    spring = [show(t) for t in fire_times(p, PARIS, paris(2026, 3, 27, 12), math.inf, 4)]
+    # 02:30 does not exist on 2026-03-29 (02:00 CET → 03:00 CEST): once, at 03:00 CEST.
+    assert spring == ["03-28 02:30+0100", "03-29 03:00+0200", "03-30 02:30+0200", "03-31 02:30+0200"]
+    autumn = [show(t) for t in fire_times(p, PARIS, paris(2026, 10, 23, 12), math.inf, 4)]
+    # 02:30 happens twice on 2026-10-25 (03:00 CEST → 02:00 CET): once, at the first (CEST).
+    assert autumn == ["10-24 02:30+0200", "10-25 02:30+0200", "10-26 02:30+0100", "10-27 02:30+0100"]
+
+
+def test_cron_in_the_skipped_and_repeated_hours() -> None:
+    p = parse_planning("cron: */30 2 * * *")
+    spring = [show(t) for t in fire_times(p, PARIS, paris(2026, 3, 29, 0), paris(2026, 3, 29, 23))]
+    assert spring == ["03-29 03:00+0200"]  # 02:00 and 02:30 both fall in the gap: one run
+    autumn = [show(t) for t in fire_times(p, PARIS, paris(2026, 10, 25, 0), paris(2026, 10, 25, 23))]
+    assert autumn == ["10-25 02:00+0200", "10-25 02:30+0200"]
+
+
+def test_interval_counts_real_time_across_fall_back() -> None:
+    p = parse_planning("interval: 1h")
+    got = [show(t) for t in fire_times(p, PARIS, paris(2026, 10, 25, 0, 30), math.inf, 4)]
+    assert got == ["10-25 01:00+0200", "10-25 02:00+0200", "10-25 02:00+0100", "10-25 03:00+0100"]
+
+
+DAILY = """
+[jobdash]
+timezone = "Europe/Paris"
+[types.nightly]
+command = ["true"]
+schedule = "daily: 02:30"
+"""
+
+
+async def set_watermark(svc: Service, schedule_id: str, ts: float) -> None:
+    async def txn(w, rev, now):  # type: ignore[no-untyped-def]
+        await w.execute(
+            "UPDATE schedules SET last_fire = ?, rev = ? WHERE id = ?", (ts, rev, schedule_id)
+        )
+
+    await svc.store.write(txn)
+
+
+async def scheduled_jobs(svc: Service, schedule_id: str) -> list[tuple[int, float]]:
+    jobs = await svc.store.list_jobs("schedule_id = ?", (schedule_id,), order="id")
+    return [(j.id, j.fire_time or 0.0) for j in jobs]
+
+
+async def test_daily_0230_paris_engine_runs_once_on_each_dst_day(
+    services: Open, write_config: Callable[[str], Path]
+) -> None:
+    svc = await services(write_config(DAILY), engine=False)
+    sched = Scheduler(svc)
+    await sched.sync()
+    await svc.set_schedule_policy("nightly", overlap="queue")  # no agent: jobs stay queued
+    # Spring forward: the engine is up through the night; it runs at 03:00 CEST, once.
+    await set_watermark(svc, "nightly", paris(2026, 3, 29, 0))
+    for h, m in ((1, 59), (3, 0), (3, 1), (3, 30), (3, 31), (4, 0)):
+        await sched.run_once(now=paris(2026, 3, 29, h, m))
+    jobs = await scheduled_jobs(svc, "nightly")
+    assert [show(ft) for _, ft in jobs] == ["03-29 03:00+0200"]
+    # Fall back: it runs at the first 02:30 (CEST), not again at the second (CET).
+    await set_watermark(svc, "nightly", paris(2026, 10, 25, 0))
+    for h, m, fold in ((2, 29, 0), (2, 30, 0), (2, 31, 0), (2, 29, 1), (2, 30, 1), (2, 31, 1)):
+        await sched.run_once(now=paris(2026, 10, 25, h, m, fold=fold))
+    jobs = (await scheduled_jobs(svc, "nightly"))[1:]
+    assert [show(ft) for _, ft in jobs] == ["10-25 02:30+0200"]
+    s = await svc.store.get_schedule("nightly")
+    assert s.next_run is not None and show(s.next_run) == "10-26 02:30+0100"
+    ticks = await svc.ticks("nightly")
+    assert [(t.outcome, show(t.fire_time)) for t in ticks] == [
+        ("ran", "10-25 02:30+0200"),
+        ("ran", "03-29 03:00+0200"),
+    ]
+    await sched.stop()
+
+
+# --------------------------------------------------------------------------- missed, catch-up
+
+EVERY10 = """
+[types.every10]
+command = ["true"]
+schedule = "interval: 10s"
+"""
+
+
+@pytest.mark.parametrize(("policy", "runs"), [("skip", []), ("once", [3]), ("all", [1, 2, 3])])
+async def test_engine_down_across_three_fire_times(
+    services: Open, write_config: Callable[[str], Path], policy: str, runs: list[int]
+) -> None:
+    svc = await services(write_config(EVERY10), engine=False)
+    sched = Scheduler(svc)
+    await sched.sync()
+    await svc.set_schedule_policy("every10", catchup=policy)
+    base = (time.time() // 10) * 10 - 100  # a fire time, 100 s ago
+    await set_watermark(svc, "every10", base)
+    # The engine was down from `base` until now = base + 36: fire times +10, +20, +30 missed.
+    await sched.run_once(now=base + 36)
+    ticks = sorted(await svc.ticks("every10"), key=lambda t: t.fire_time)
+    assert [(t.fire_time - base, t.outcome) for t in ticks] == [
+        (10, "missed"),
+        (20, "missed"),
+        (30, "missed"),
+    ]
+    jobs = await scheduled_jobs(svc, "every10")
+    assert sorted(ft - base for _, ft in jobs) == [10 * n for n in runs]
+    for t in ticks:
+        n = int((t.fire_time - base) // 10)
+        if n in runs:
+            assert t.job_id is not None and f"caught up ({policy})" in t.detail
+            job = await svc.store.get_job(t.job_id)
+            assert (job.trigger, job.user, job.fire_time) == (Trigger.SCHEDULE, "scheduler", t.fire_time)
+        else:
+            assert t.job_id is None
+    # Back on time: the next fire time runs normally (overlap "queue" so the catch-up runs,
+    # still queued here without an agent, don't make it skip).
+    await svc.set_schedule_policy("every10", overlap="queue")
+    await sched.run_once(now=base + 40.5)
+    newest = (await svc.ticks("every10"))[0]
+    assert (newest.fire_time - base, newest.outcome) == (40, "ran")
+    assert newest.job_id is not None
+    await sched.stop()
+
+
+async def test_overlap_skip_records_a_skipped_tick(
+    services: Open, write_config: Callable[[str], Path]
+) -> None:
+    svc = await services(write_config(EVERY10), engine=False)  # no agent: jobs stay queued
+    sched = Scheduler(svc)
+    await sched.sync()
+    base = (time.time() // 10) * 10 - 100
+    await set_watermark(svc, "every10", base)
+    await sched.run_once(now=base + 10.5)
+    await sched.run_once(now=base + 20.5)
+    ticks = await svc.ticks("every10")
+    assert [t.outcome for t in ticks] == ["skipped", "ran"]
+    assert f"job {ticks[1].job_id} of this schedule still running" in ticks[0].detail
+
+
+async def test_disabled_schedule_records_paused_ticks_and_enable_does_not_count_missed(
+    services: Open, write_config: Callable[[str], Path]
+) -> None:
+    svc = await services(write_config(EVERY10), engine=False)
+    sched = Scheduler(svc)
+    await sched.sync()
+    base = (time.time() // 10) * 10 - 100
+    await set_watermark(svc, "every10", base)
+    await svc.disable("every10")
+    await set_watermark(svc, "every10", base)
+    await sched.run_once(now=base + 10.5)
+    assert [t.outcome for t in await svc.ticks("every10")] == ["paused"]
+    assert await scheduled_jobs(svc, "every10") == []
+    await svc.enable("every10")  # the watermark moves to now: nothing counted as missed
+    await sched.run_once()
+    assert [t.outcome for t in await svc.ticks("every10")] == ["paused"]
+
+
+async def test_admin_changes_survive_restart_and_config_sync(
+    services: Open, write_config: Callable[[str], Path]
+) -> None:
+    cfg = write_config(EVERY10)
+    svc = await services(cfg, engine=False)
+    await Scheduler(svc).sync()
+    s = await svc.set_planning("every10", "daily: mon,wed@09:00,17:00", "Europe/Paris")
+    assert (s.effective, s.source, s.timezone) == ("daily: mon,wed@09:00,17:00", "admin", "Europe/Paris")
+    events = await svc.store.audit_events("schedule:every10")
+    assert events[0].action == "edit" and "daily" in events[0].detail
+    other = await services(cfg, engine=False)
+    await Scheduler(other).sync()  # another engine starts with the same config
+    s = await other.schedule("every10")
+    assert (s.effective, s.source) == ("daily: mon,wed@09:00,17:00", "admin")
+    assert s.next_run is not None
+    assert datetime.fromtimestamp(s.next_run, PARIS).strftime("%a %H:%M") in {
+        "Mon 09:00", "Mon 17:00", "Wed 09:00", "Wed 17:00"
+    }
+    s = await svc.set_planning("every10", "automatic")
+    assert (s.effective, s.source) == ("interval: 10s", "config")  # follows the config again
+    with pytest.raises(BadInput, match="expected 5 fields"):
+        await svc.set_planning("every10", "cron: * *")
+    preview = svc.next_fire_times("daily: 02:30", "Europe/Paris", 3)
+    assert [d.strftime("%H:%M") for d in preview] in (["02:30"] * 3, ["03:00", "02:30", "02:30"])
+
+
+async def test_non_admins_see_schedules_but_cannot_change_them(
+    services: Open, write_config: Callable[[str], Path]
+) -> None:
+    cfg = write_config(EVERY10)
+    admin = await services(cfg, engine=False)
+    await Scheduler(admin).sync()
+    alice = await services(cfg, engine=False, user="alice")
+    assert [s.id for s in await alice.schedules()] == ["every10"]
+    for action in (
+        alice.run_schedule_now("every10"),
+        alice.disable("every10"),
+        alice.set_planning("every10", "interval: 1m"),
+    ):
+        with pytest.raises(Refused, match="only admins"):
+            await action
+    job = await admin.run_schedule_now("every10")
+    assert job.schedule_id == "every10" and job.status is JobStatus.QUEUED
+    assert (await admin.schedule("every10")).last_job == job.id
+
+
+async def test_lease_one_leader_and_takeover(
+    services: Open, write_config: Callable[[str], Path]
+) -> None:
+    cfg = write_config(EVERY10)
+    a = Scheduler(await services(cfg, engine=False), lease=0.5, renew=0.1)
+    b = Scheduler(await services(cfg, engine=False), lease=0.5, renew=0.1)
+    assert await a.ensure_leader()
+    assert not await b.ensure_leader()
+    await a.stop()  # a clean stop hands the lease over at once
+    assert await b.ensure_leader()
+    b._renewed = -1e18  # b "hangs" past its lease (as if SIGSTOPped) …
+    a.leader = False
+    time.sleep(0.6)
+    assert await a.ensure_leader()  # … and a takes over
+    assert not await b.ensure_leader()
+
+
+# --------------------------------------------------------------------------- real engines
+
+ONE_SECOND = """
+[types.beat]
+command = ["true"]
+schedule = "interval: 1s"
+"""
+
+
+def test_three_engines_one_job_per_fire_time(tmp_path: Path) -> None:
+    cfg = tmp_path / "jobdash.toml"
+    cfg.write_text(ONE_SECOND)
+    db = tmp_path / "three.db"
+    env = dict(os.environ, JOBDASH_DB=str(db), JOBDASH_CONFIG=str(cfg))
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "jobdash", "serve", "--slots", "2", "--name", f"e{i}"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        for i in range(3)
+    ]
+    try:
+        time.sleep(5.5)
+        # Stop the leader (SIGTERM): it hands the lease over and another engine fires on.
+        con = sqlite3.connect(db)
+        owner = con.execute("SELECT owner FROM leases WHERE name = 'scheduler'").fetchone()[0]
+        con.close()
+        pid = int(owner.split("/")[0].rsplit("-", 1)[1])
+        leader = next(p for p in procs if p.pid == pid)
+        leader.send_signal(signal.SIGTERM)
+        assert leader.wait(timeout=20) == 0
+        time.sleep(5.5)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in procs:
+            p.wait(timeout=30)
+    con = sqlite3.connect(db)
+    jobs = con.execute(
+        "SELECT id, fire_time, trigger, user FROM jobs WHERE schedule_id = 'beat' ORDER BY fire_time"
+    ).fetchall()
+    ticks = con.execute(
+        "SELECT fire_time, outcome, job_id FROM ticks WHERE schedule_id = 'beat' ORDER BY fire_time"
+    ).fetchall()
+    con.close()
+    fire = [ft for _, ft, _, _ in jobs]
+    assert len(fire) == len(set(fire))  # one job per fire time
+    assert 9 <= len(jobs) <= 13, jobs
+    assert all(trig == "schedule" and user == "scheduler" for _, _, trig, user in jobs)
+    # Every whole second from the first fire time to the last has a tick: no silent gap.
+    tick_times = [ft for ft, _, _ in ticks]
+    assert tick_times == [tick_times[0] + i for i in range(len(tick_times))]
+    ran = {ft: job for ft, outcome, job in ticks if job is not None}
+    assert ran == {ft: jid for jid, ft, _, _ in jobs}
+    outcomes = {outcome for _, outcome, _ in ticks}
+    assert outcomes <= {"ran", "missed", "skipped"}, ticks
+
+
+def test_cli_schedules_and_bad_input(tmp_path: Path) -> None:
+    cfg = tmp_path / "jobdash.toml"
+    cfg.write_text(EVERY10)
+    env = {"JOBDASH_DB": str(tmp_path / "cli.db"), "JOBDASH_CONFIG": str(cfg)}
+    # An engine publishes the schedules; a short-lived serve is enough.
+    p = subprocess.Popen(
+        [sys.executable, "-m", "jobdash", "serve"], env=dict(os.environ, **env),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    time.sleep(2.0)
+    p.send_signal(signal.SIGTERM)
+    p.wait(timeout=30)
+    r = run_cli("schedules", "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    assert '"id": "every10"' in r.stdout
+    r = run_cli("schedule", "set", "every10", "--cron", "0 3 * *", env=env)
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0 and "expected 5 fields" in r.stderr
+    r = run_cli("schedule", "set", "every10", "--every", "5m", "--tz", "Mars/Base", env=env)
+    assert r.returncode == 2 and "unknown time zone" in r.stderr
+    r = run_cli("schedule", "run", "nope", env=env)
+    assert r.returncode == 1 and "no schedule 'nope'" in r.stderr
+    if os.geteuid() == 0 or os.environ.get("USER") == "root":
+        r = run_cli("schedule", "set", "every10", "--daily", "mon,wed@09:00,17:00", "--tz", "Europe/Paris", env=env)
+        assert r.returncode == 0, r.stderr
+        assert "daily: mon,wed@09:00,17:00 (Europe/Paris)" in r.stdout
+        assert r.stdout.count("next:") == 5
+        r = run_cli("schedule", "disable", "every10", env=env)
+        assert r.returncode == 0 and "disabled" in r.stdout
+        r = run_cli("schedule", "show", "every10", env=env)
+        assert r.returncode == 0 and "no (paused)" in r.stdout
