@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import getpass
 import math
 import os
 import signal
@@ -104,17 +106,29 @@ def test_daily_0230_paris_across_both_dst_changes() -> None:
     p = parse_planning("daily: 02:30")
     spring = [show(t) for t in fire_times(p, PARIS, paris(2026, 3, 27, 12), math.inf, 4)]
     # 02:30 does not exist on 2026-03-29 (02:00 CET → 03:00 CEST): once, at 03:00 CEST.
-    assert spring == ["03-28 02:30+0100", "03-29 03:00+0200", "03-30 02:30+0200", "03-31 02:30+0200"]
+    assert spring == [
+        "03-28 02:30+0100",
+        "03-29 03:00+0200",
+        "03-30 02:30+0200",
+        "03-31 02:30+0200",
+    ]
     autumn = [show(t) for t in fire_times(p, PARIS, paris(2026, 10, 23, 12), math.inf, 4)]
     # 02:30 happens twice on 2026-10-25 (03:00 CEST → 02:00 CET): once, at the first (CEST).
-    assert autumn == ["10-24 02:30+0200", "10-25 02:30+0200", "10-26 02:30+0100", "10-27 02:30+0100"]
+    assert autumn == [
+        "10-24 02:30+0200",
+        "10-25 02:30+0200",
+        "10-26 02:30+0100",
+        "10-27 02:30+0100",
+    ]
 
 
 def test_cron_in_the_skipped_and_repeated_hours() -> None:
     p = parse_planning("cron: */30 2 * * *")
     spring = [show(t) for t in fire_times(p, PARIS, paris(2026, 3, 29, 0), paris(2026, 3, 29, 23))]
     assert spring == ["03-29 03:00+0200"]  # 02:00 and 02:30 both fall in the gap: one run
-    autumn = [show(t) for t in fire_times(p, PARIS, paris(2026, 10, 25, 0), paris(2026, 10, 25, 23))]
+    autumn = [
+        show(t) for t in fire_times(p, PARIS, paris(2026, 10, 25, 0), paris(2026, 10, 25, 23))
+    ]
     assert autumn == ["10-25 02:00+0200", "10-25 02:30+0200"]
 
 
@@ -210,7 +224,11 @@ async def test_engine_down_across_three_fire_times(
         if n in runs:
             assert t.job_id is not None and f"caught up ({policy})" in t.detail
             job = await svc.store.get_job(t.job_id)
-            assert (job.trigger, job.user, job.fire_time) == (Trigger.SCHEDULE, "scheduler", t.fire_time)
+            assert (job.trigger, job.user, job.fire_time) == (
+                Trigger.SCHEDULE,
+                "scheduler",
+                t.fire_time,
+            )
         else:
             assert t.job_id is None
     # Back on time: the next fire time runs normally (overlap "queue" so the catch-up runs,
@@ -263,7 +281,11 @@ async def test_admin_changes_survive_restart_and_config_sync(
     svc = await services(cfg, engine=False)
     await Scheduler(svc).sync()
     s = await svc.set_planning("every10", "daily: mon,wed@09:00,17:00", "Europe/Paris")
-    assert (s.effective, s.source, s.timezone) == ("daily: mon,wed@09:00,17:00", "admin", "Europe/Paris")
+    assert (s.effective, s.source, s.timezone) == (
+        "daily: mon,wed@09:00,17:00",
+        "admin",
+        "Europe/Paris",
+    )
     events = await svc.store.audit_events("schedule:every10")
     assert events[0].action == "edit" and "daily" in events[0].detail
     other = await services(cfg, engine=False)
@@ -272,7 +294,10 @@ async def test_admin_changes_survive_restart_and_config_sync(
     assert (s.effective, s.source) == ("daily: mon,wed@09:00,17:00", "admin")
     assert s.next_run is not None
     assert datetime.fromtimestamp(s.next_run, PARIS).strftime("%a %H:%M") in {
-        "Mon 09:00", "Mon 17:00", "Wed 09:00", "Wed 17:00"
+        "Mon 09:00",
+        "Mon 17:00",
+        "Wed 09:00",
+        "Wed 17:00",
     }
     s = await svc.set_planning("every10", "automatic")
     assert (s.effective, s.source) == ("interval: 10s", "config")  # follows the config again
@@ -314,7 +339,7 @@ async def test_lease_one_leader_and_takeover(
     assert await b.ensure_leader()
     b._renewed = -1e18  # b "hangs" past its lease (as if SIGSTOPped) …
     a.leader = False
-    time.sleep(0.6)
+    await asyncio.sleep(0.6)
     assert await a.ensure_leader()  # … and a takes over
     assert not await b.ensure_leader()
 
@@ -336,7 +361,9 @@ def test_three_engines_one_job_per_fire_time(tmp_path: Path) -> None:
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "jobdash", "serve", "--slots", "2", "--name", f"e{i}"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         for i in range(3)
     ]
@@ -384,8 +411,10 @@ def test_cli_schedules_and_bad_input(tmp_path: Path) -> None:
     env = {"JOBDASH_DB": str(tmp_path / "cli.db"), "JOBDASH_CONFIG": str(cfg)}
     # An engine publishes the schedules; a short-lived serve is enough.
     p = subprocess.Popen(
-        [sys.executable, "-m", "jobdash", "serve"], env=dict(os.environ, **env),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [sys.executable, "-m", "jobdash", "serve"],
+        env=dict(os.environ, **env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     time.sleep(2.0)
     p.send_signal(signal.SIGTERM)
@@ -400,8 +429,17 @@ def test_cli_schedules_and_bad_input(tmp_path: Path) -> None:
     assert r.returncode == 2 and "unknown time zone" in r.stderr
     r = run_cli("schedule", "run", "nope", env=env)
     assert r.returncode == 1 and "no schedule 'nope'" in r.stderr
-    if os.geteuid() == 0 or os.environ.get("USER") == "root":
-        r = run_cli("schedule", "set", "every10", "--daily", "mon,wed@09:00,17:00", "--tz", "Europe/Paris", env=env)
+    if getpass.getuser() == "root":  # the default admins
+        r = run_cli(
+            "schedule",
+            "set",
+            "every10",
+            "--daily",
+            "mon,wed@09:00,17:00",
+            "--tz",
+            "Europe/Paris",
+            env=env,
+        )
         assert r.returncode == 0, r.stderr
         assert "daily: mon,wed@09:00,17:00 (Europe/Paris)" in r.stdout
         assert r.stdout.count("next:") == 5

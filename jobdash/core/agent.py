@@ -301,15 +301,9 @@ class Agent:
             self._fenced.add(c.task_id)
             return
         # A claim taken over still sends its (late) result: the store's fencing rejects it.
-        try:
-            ok = await self.store.complete(
-                Outcome(
-                    c.task_id, c.attempt, self.owner, result.status, result.exit_code, result.error
-                )
-            )
-        except Exception:
-            log.exception("task %s: cannot record its result", c.task_id)
-            return
+        ok = await self._record(
+            Outcome(c.task_id, c.attempt, self.owner, result.status, result.exit_code, result.error)
+        )
         if not ok:
             log.warning("task %s attempt %s: late result rejected", c.task_id, c.attempt)
             self.store.append_log_nowait(
@@ -324,6 +318,18 @@ class Agent:
         elif result.status is TaskStatus.FAILED:
             self._failed += 1
         self.wake()
+
+    async def _record(self, outcome: Outcome) -> bool:
+        """Record an outcome, retrying while the store fails (a full disk, say): until it
+        is recorded our heartbeat keeps the claim, so giving up would strand the task."""
+        delay = 0.5
+        while True:
+            try:
+                return await self.store.complete(outcome)
+            except Exception:
+                log.exception("recording task %s failed; retrying", outcome.task_id)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
 
     async def _heartbeat_loop(self) -> None:
         # Runs until shutdown cancels it: tasks finishing during a graceful stop keep their

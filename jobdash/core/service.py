@@ -465,6 +465,13 @@ class Service:
         await self.store.get_schedule(schedule_id)
         return await self.store.ticks(schedule_id, limit)
 
+    async def schedule_jobs(self, schedule_id: str, limit: int = 20) -> list[Job]:
+        """The latest jobs a schedule started (newest first), as this user may see them."""
+        where, args = "schedule_id = ?", [schedule_id]
+        if not self.is_admin:
+            where, args = f"{where} AND user = ?", [schedule_id, self.user]
+        return await self.store.list_jobs(where, args, order="id DESC", limit=limit)
+
     def _wake_scheduler(self) -> None:
         if self.scheduler is not None:
             self.scheduler.wake()

@@ -40,15 +40,15 @@ def main() -> int:
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         cfg = Path(tmp) / "jobdash.toml"
-        cfg.write_text(
-            f'[types.beat]\ncommand = ["true"]\nschedule = "interval: {a.every:g}s"\n'
-        )
+        cfg.write_text(f'[types.beat]\ncommand = ["true"]\nschedule = "interval: {a.every:g}s"\n')
         db = Path(tmp) / "bench.db"
         env = dict(os.environ, JOBDASH_DB=str(db), JOBDASH_CONFIG=str(cfg))
         procs = [
             subprocess.Popen(
                 [sys.executable, "-m", "jobdash", "serve", "--name", f"bench{i}"],
-                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
             for i in range(a.engines)
         ]

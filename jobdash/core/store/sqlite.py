@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import sqlite3
 import time
@@ -47,6 +48,7 @@ from jobdash.core.store.schedules import ScheduleStore
 from jobdash.core.store.schema import APP_ID, MIGRATIONS, SCHEMA_VERSION
 
 T = TypeVar("T")
+log = logging.getLogger("jobdash.store")
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 30_000
@@ -375,11 +377,10 @@ class SqliteStore(ScheduleStore):
             self._flush_wanted.clear()
             try:
                 await self._flush_once()
-            except Exception as e:  # keep the flusher alive: the next flush retries
-                for o in self._outcomes:
-                    if o.future and not o.future.done():
-                        o.future.set_exception(e)
-                self._outcomes.clear()
+            except Exception:  # keep the flusher alive: what was buffered is retried
+                log.exception("writing buffered log lines and results failed; retrying")
+                await asyncio.sleep(1.0)
+                self._want_flush()
             self._flushed.set()
             self._flushed = asyncio.Event()
 
@@ -453,6 +454,15 @@ class SqliteStore(ScheduleStore):
         try:
             accepted = await self.write(txn)
         except BaseException as e:
+            # Nothing was written: lines, progress and metrics go back in front of what
+            # arrived meanwhile; completions fail, and their agents try again.
+            self._logs[:0] = logs
+            self._progress = progress | self._progress
+            for job_id, m in metrics.items():
+                for k, v in m.items():
+                    self._metrics[job_id][k] = self._metrics[job_id].get(k, 0.0) + v
+            for job_id, n in warnings.items():
+                self._warnings[job_id] += n
             for o in outcomes:
                 if o.future and not o.future.done():
                     o.future.set_exception(e)
