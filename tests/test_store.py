@@ -106,3 +106,40 @@ def test_core_does_not_import_textual() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert os.path.exists(Path(__file__).parent.parent / "jobdash" / "core")
+
+
+async def test_prune_removes_only_jobs_finished_before_the_cutoff(tmp_path: Path) -> None:
+    """Retention: old finished jobs go with their tasks and logs, in small batches; active
+    and recent jobs stay, and watchers are told which ids went."""
+    path = tmp_path / "s.db"
+    store = await SqliteStore.open(path)
+    try:
+        rev0 = await store.rev()
+        con = sqlite3.connect(path)
+        rows = []
+        for i in range(1, 501):
+            status, finished = ("succeeded", 1000.0 + i) if i <= 450 else ("running", None)
+            if i > 400 and i <= 450:
+                finished = 5000.0  # recent
+            rows.append((i, status, finished))
+        con.executemany(
+            "INSERT INTO jobs (id, type, params, user, trigger, status, created, updated, "
+            "finished) VALUES (?, 't', '{}', 'u', 'manual', ?, 1, 1, ?)",
+            rows,
+        )
+        con.executemany(
+            "INSERT INTO logs (job_id, ts, stream, text) VALUES (?, 1, 'stdout', 'x')",
+            [(i,) for i in range(1, 501)],
+        )
+        con.commit()
+        con.close()
+        assert await store.prune(older_than=4000.0) == 400
+        left = await store.list_jobs(order="id")
+        assert [j.id for j in left] == list(range(401, 501))
+        con = sqlite3.connect(path)
+        assert con.execute("SELECT count(*) FROM logs").fetchone()[0] == 100
+        con.close()
+        changes = await store.changes_since(rev0)
+        assert sorted(changes.removed) == list(range(1, 401))
+    finally:
+        await store.close()

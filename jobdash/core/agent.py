@@ -51,6 +51,7 @@ def env_seconds(name: str, default: float) -> float:
 LEASE = env_seconds("JOBDASH_LEASE", 15.0)  # seconds a claim lasts without renewal
 HEARTBEAT = env_seconds("JOBDASH_HEARTBEAT", min(3.0, LEASE / 5))  # between renewals
 RECOVER_EVERY = 2.0  # seconds between sweeps for tasks of dead agents
+PRUNE_EVERY = 600.0  # seconds between retention sweeps (the first one at start)
 POLL = 0.1  # seconds between looks at the store when nothing woke us
 REPORT_EVERY = 1.0  # seconds between looks for execution reports to send
 STALE_AFTER = 3 * HEARTBEAT + 1  # an agent silent this long is shown stale
@@ -105,6 +106,7 @@ class AgentOptions:
     # End the leases of dead agents of this host at once (JOBDASH_PID_CHECK=0: leases only).
     pid_check: bool = os.environ.get("JOBDASH_PID_CHECK", "1") != "0"
     reporter: Reporter | None = None  # sends execution reports (housekeeping)
+    retention: float | None = None  # seconds finished jobs are kept (config `retention`)
 
 
 def agent_state(state: str, heartbeat: float, now: float | None = None) -> str:
@@ -399,6 +401,7 @@ class Agent:
 
     async def _housekeeping_loop(self) -> None:
         last_recover = last_report = 0.0
+        last_prune = -PRUNE_EVERY
         while not self._stopping:
             try:
                 if await self.store.has_jobs_to_admit():
@@ -412,6 +415,11 @@ class Agent:
                 if self.opts.reporter is not None and time.monotonic() - last_report > REPORT_EVERY:
                     last_report = time.monotonic()
                     self._start_reports(self.opts.reporter)
+                if self.opts.retention and time.monotonic() - last_prune > PRUNE_EVERY:
+                    last_prune = time.monotonic()
+                    pruned = await self.store.prune(time.time() - self.opts.retention)
+                    if pruned:
+                        log.info("retention: %d finished jobs removed", pruned)
             except Exception:
                 log.exception("housekeeping failed")
             await asyncio.sleep(POLL)

@@ -420,7 +420,7 @@ class Service:
         from jobdash.core.reports import Reporter
 
         await self.publish_catalogue()
-        opts = AgentOptions(name=name, slots=slots)
+        opts = AgentOptions(name=name, slots=slots, retention=self.config.retention)
         if lease is not None:
             opts.lease = lease
             opts.heartbeat = min(opts.heartbeat, lease / 5)

@@ -1010,40 +1010,57 @@ class SqliteStore(ScheduleStore):
 
         return await self.write(txn)
 
-    async def clear(self, user: str | None, actor: str) -> int:
-        """Remove finished jobs (of `user`, or everyone's when None) with their tasks and logs."""
+    async def _delete_finished(self, where: str, args: Sequence[Any], batch: int) -> int:
+        """Delete up to `batch` finished jobs matching `where`, with their tasks and logs, in
+        one short transaction (so clearing a large history never blocks the live path)."""
 
         async def txn(w: aiosqlite.Connection, rev: int, now: float) -> int:
-            where = f"status IN ({qmarks(FINISHED_JOB)})"
-            args: list[Any] = [str(s) for s in FINISHED_JOB]
-            if user is not None:
-                where += " AND user = ?"
-                args.append(user)
+            finished = [str(s) for s in FINISHED_JOB]
             ids = [
-                r[0] for r in await w.execute_fetchall(f"SELECT id FROM jobs WHERE {where}", args)
-            ]
-            for chunk in chunks(ids, 500):
-                marks = qmarks(chunk)
-                await w.execute(f"DELETE FROM logs WHERE job_id IN ({marks})", chunk)
-                await w.execute(f"DELETE FROM tasks WHERE job_id IN ({marks})", chunk)
-                await w.execute(f"DELETE FROM job_locks WHERE job_id IN ({marks})", chunk)
-                await w.execute(f"DELETE FROM reports WHERE job_id IN ({marks})", chunk)
-                await w.execute(f"DELETE FROM jobs WHERE id IN ({marks})", chunk)
-                await w.executemany(
-                    "INSERT OR REPLACE INTO removed (job_id, rev) VALUES (?, ?)",
-                    [(i, rev) for i in chunk],
+                r[0]
+                for r in await w.execute_fetchall(
+                    f"SELECT id FROM jobs WHERE status IN ({qmarks(finished)}) AND {where} "
+                    f"LIMIT {int(batch)}",
+                    [*finished, *args],
                 )
-            await self._audit(
-                w,
-                now,
-                actor,
-                "clear",
-                "jobs:all" if user is None else f"jobs:{user}",
-                f"{len(ids)} jobs",
+            ]
+            if not ids:
+                return 0
+            marks = qmarks(ids)
+            for table, col in (
+                ("logs", "job_id"),
+                ("tasks", "job_id"),
+                ("job_locks", "job_id"),
+                ("reports", "job_id"),
+                ("jobs", "id"),
+            ):
+                await w.execute(f"DELETE FROM {table} WHERE {col} IN ({marks})", ids)
+            await w.executemany(
+                "INSERT OR REPLACE INTO removed (job_id, rev) VALUES (?, ?)", [(i, rev) for i in ids]
             )
             return len(ids)
 
         return await self.write(txn)
+
+    async def _delete_all_finished(self, where: str, args: Sequence[Any], batch: int = 200) -> int:
+        total = 0
+        while n := await self._delete_finished(where, args, batch):
+            total += n
+            await asyncio.sleep(0)  # let claims and completions in between batches
+        return total
+
+    async def clear(self, user: str | None, actor: str) -> int:
+        """Remove finished jobs (of `user`, or everyone's when None) with their tasks and logs."""
+        if user is None:
+            n = await self._delete_all_finished("1", ())
+        else:
+            n = await self._delete_all_finished("user = ?", (user,))
+        await self.audit(actor, "clear", "jobs:all" if user is None else f"jobs:{user}", f"{n} jobs")
+        return n
+
+    async def prune(self, older_than: float) -> int:
+        """The retention setting: remove jobs that finished before `older_than`."""
+        return await self._delete_all_finished("finished < ?", (older_than,))
 
     # ----------------------------------------------------------------- agents and leases
 

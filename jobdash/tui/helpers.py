@@ -1,0 +1,128 @@
+"""Small pieces shared by the details screen and the Scheduled / Agents panes.
+
+They talk to the App through the contract it offers (`app.clock()`, `app.notify_refusal`,
+`app.store_changed`) and fall back to plain behaviour when a test app lacks one of them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label
+
+from jobdash.core.model import BadInput, Refused
+from jobdash.tui.widgets.safe_text import sanitize
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def clock_of(app: App[Any]) -> Callable[[], float]:
+    """The app's injectable clock (frozen in snapshots), else wall time."""
+    clock = getattr(app, "clock", None)
+    return clock if callable(clock) else time.time
+
+
+def format_time(ts: float | None, now: float) -> str:
+    """ "14:03:22" today, "Jan 12 14:03" another day, "" for never."""
+    if ts is None:
+        return ""
+    local = time.localtime(ts)
+    today = datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    if today.timestamp() <= ts < (today + timedelta(days=1)).timestamp():
+        return f"{local.tm_hour:02d}:{local.tm_min:02d}:{local.tm_sec:02d}"
+    return f"{_MONTHS[local.tm_mon - 1]} {local.tm_mday:02d} {local.tm_hour:02d}:{local.tm_min:02d}"
+
+
+def format_age(seconds: float) -> str:
+    """ "3s", "4m05s", "2h10m" — how long ago."""
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s}s"
+    m, s = divmod(s, 60)
+    if m < 60:
+        return f"{m}m{s:02d}s"
+    h, m = divmod(m, 60)
+    return f"{h}h{m:02d}m" if h < 48 else f"{h // 24}d"
+
+
+def refuse(app: App[Any], exc: Exception) -> None:
+    """Show a refusal as one clear line (the app's way if it has one)."""
+    notify = getattr(app, "notify_refusal", None)
+    if callable(notify):
+        notify(exc)
+    else:
+        app.notify(sanitize(str(exc)), severity="error", markup=False)
+
+
+ACTION_ERRORS = (Refused, BadInput)
+
+
+class _FallbackConfirm(ModalScreen[bool]):
+    """Yes/No with focus on No (used until/unless the app's ConfirmScreen is available)."""
+
+    BINDINGS = [
+        Binding("escape,n", "answer(False)", "No", id="confirm.no"),
+        Binding("y", "answer(True)", "Yes", id="confirm.yes"),
+        Binding("left,right,tab", "app.focus_next", show=False, id="confirm.switch"),
+    ]
+    DEFAULT_CSS = """
+    _FallbackConfirm { align: center middle; }
+    _FallbackConfirm > Vertical {
+        width: 64; height: auto; border: thick $warning; background: $surface; padding: 1 2;
+    }
+    _FallbackConfirm Horizontal { height: auto; align-horizontal: right; margin-top: 1; }
+    _FallbackConfirm Button { margin-left: 2; }
+    """
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(sanitize(self.question), markup=False)
+            with Horizontal():
+                yield Button("Yes", id="yes", variant="error")
+                yield Button("No", id="no", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+def confirm(app: App[Any], question: str, on_yes: Callable[[], Any]) -> None:
+    """Ask `question` (focus on No); call `on_yes` only if the user says yes."""
+    screen: ModalScreen[bool]
+    try:
+        from jobdash.tui.dialogs.confirm import ConfirmScreen  # the app's dialog
+
+        screen = ConfirmScreen(question)
+    except Exception:  # not there yet, or another signature
+        screen = _FallbackConfirm(question)
+
+    def done(answer: bool | None) -> None:
+        if answer:
+            on_yes()
+
+    app.push_screen(screen, done)
+
+
+def subscribe_changes(node: Any, callback: Callable[[Any], None]) -> bool:
+    """Subscribe `node` to `app.store_changed`; False when the app has no such signal."""
+    signal = getattr(node.app, "store_changed", None)
+    if signal is None:
+        return False
+    signal.subscribe(node, callback)
+    return True
