@@ -137,7 +137,9 @@ def email_text(r: dict[str, Any]) -> str:
     if r["failed_tasks"]:
         lines += ["", "Failed tasks:"]
         for t in r["failed_tasks"]:
-            code = "" if t["exit_code"] is None else f" (exit {t['exit_code']})"
+            code = f" (exit {t['exit_code']})"
+            if t["exit_code"] is None or code[2:-1] in t["error"]:
+                code = ""
             lines.append(f"  #{t['seq']} {t['name']}: {t['error']}{code}, attempt {t['attempt']}")
         if r["failed_tasks_not_listed"]:
             lines.append(f"  … and {r['failed_tasks_not_listed']} more")

@@ -87,7 +87,7 @@ async def run_to_end(svc: Service, type_name: str, params: dict[str, str]) -> tu
 
 
 async def part_noop(db: Path, slots: int, n: int) -> dict[str, Any]:
-    module = noop_job.__module__
+    module = "tests.bench.engine"  # importable by name, also when run as a script
     jt = JobType(
         name="noop", params=(Param("n"),), function=f"{module}:noop_job", parallel=slots
     )

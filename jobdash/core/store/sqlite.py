@@ -270,6 +270,7 @@ class SqliteStore(ScheduleStore):
         self._metrics: dict[int, dict[str, float]] = defaultdict(dict)
         self._warnings: dict[int, int] = defaultdict(int)
         self._flush_wanted = asyncio.Event()
+        self._flush_now = asyncio.Event()  # an outcome waits: no FLUSH_INTERVAL delay
         self._flushed = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
         self._closed = False
@@ -373,7 +374,13 @@ class SqliteStore(ScheduleStore):
     async def _flush_loop(self) -> None:
         while True:
             await self._flush_wanted.wait()
-            await asyncio.sleep(FLUSH_INTERVAL)
+            if not self._outcomes:
+                # Log lines wait a little to be written together. An outcome does not: the
+                # agent's slot is busy until it is recorded, and outcomes that arrive while
+                # one transaction runs are batched into the next one anyway.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._flush_now.wait(), FLUSH_INTERVAL)
+            self._flush_now.clear()
             self._flush_wanted.clear()
             try:
                 await self._flush_once()
@@ -509,6 +516,7 @@ class SqliteStore(ScheduleStore):
         outcome.future = asyncio.get_running_loop().create_future()
         self._outcomes.append(outcome)
         self._want_flush()
+        self._flush_now.set()
         return await outcome.future
 
     # ----------------------------------------------------------------- jobs
@@ -583,28 +591,18 @@ class SqliteStore(ScheduleStore):
         """Add tasks to a running job (a Python job function adding work); keys dedupe."""
 
         async def txn(w: aiosqlite.Connection, rev: int, now: float) -> int:
-            rows = await w.execute_fetchall(
-                "SELECT coalesce(max(seq), 0) FROM tasks WHERE job_id = ?", (job_id,)
+            # One executemany (one thread hop), not one round trip per task. Each row takes
+            # the next free seq; a duplicate key is ignored and takes none.
+            cur = await w.executemany(
+                "INSERT OR IGNORE INTO tasks (job_id, seq, key, name, kind, spec, item, status)"
+                " VALUES (?, (SELECT coalesce(max(seq), 0) + 1 FROM tasks WHERE job_id = ?),"
+                " ?, ?, ?, ?, ?, 'pending')",
+                [
+                    (job_id, job_id, t.key, t.name, t.kind, json.dumps(t.spec), json.dumps(t.item))
+                    for t in tasks
+                ],
             )
-            seq = next(iter(rows))[0]
-            added = 0
-            for t in tasks:
-                cur = await w.execute(
-                    "INSERT OR IGNORE INTO tasks (job_id, seq, key, name, kind, spec, item, status)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
-                    (
-                        job_id,
-                        seq + 1,
-                        t.key,
-                        t.name,
-                        t.kind,
-                        json.dumps(t.spec),
-                        json.dumps(t.item),
-                    ),
-                )
-                if cur.rowcount:
-                    seq += 1
-                    added += 1
+            added = max(cur.rowcount, 0)
             # Tasks added to a job being cancelled are cancelled at once.
             status = await self._job_status(w, job_id)
             if status is JobStatus.CANCELLING and added:

@@ -157,9 +157,7 @@ class LineTable(ScrollView, can_focus=True):
         self._cursor: int | None = None if allow_no_cursor else 0
         self._cursor_key: Hashable | None = None
         self._announced: Hashable | None = None
-        self._cache: LRUCache[tuple[Hashable, tuple[object, ...], int, int], Strip] = LRUCache(
-            1024
-        )
+        self._cache: LRUCache[tuple[Hashable, tuple[object, ...], int, int], Strip] = LRUCache(1024)
 
     # ------------------------------------------------------------------ public API
 
@@ -184,9 +182,7 @@ class LineTable(ScrollView, can_focus=True):
 
     def row_text(self, index: int) -> str:
         """A row's cells joined by spaces (for tests and accessibility)."""
-        return " ".join(
-            c.text if isinstance(c, Cell) else c for c in self._rows[index].cells
-        )
+        return " ".join(c.text if isinstance(c, Cell) else c for c in self._rows[index].cells)
 
     def set_rows(self, rows: Sequence[Row]) -> None:
         """Replace the rows; the cursor stays on its key; only changed lines repaint."""
@@ -362,16 +358,18 @@ class LineTable(ScrollView, can_focus=True):
             if index == self._cursor:
                 state = 2 if self.has_focus else 1
             key = (row.key, row.cells, width, state)
-            strip = self._cache.get(key)
-            if strip is None:
-                strip = self._render_row(row, width, state != 0)
-                self._cache.set(key, strip)
+            cached = self._cache.get(key)
+            if cached is None:
+                cached = self._render_row(row, width, state != 0)
+                self._cache.set(key, cached)
+            strip = cached
         return strip.crop_extend(scroll_x, scroll_x + view_width, self.rich_style)
 
     def _header(self, width: int) -> Strip:
         style = self.get_component_rich_style("linetable--header")
         parts = [
-            _fit(c.label, w, c.align) for c, w in zip(self.columns, self._widths(width), strict=True)
+            _fit(c.label, w, c.align)
+            for c, w in zip(self.columns, self._widths(width), strict=True)
         ]
         return Strip([Segment(" ".join(parts), style)]).adjust_cell_length(width, style)
 

@@ -1,0 +1,236 @@
+"""Edit a schedule's planning: cron, interval, daily (week days + times), disabled or
+automatic (the job type's default), with the next five fire times previewed live and
+validation errors shown inline.  Dismisses with the updated schedule, or None."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, Label, RadioButton, RadioSet, Static
+
+from jobdash.core.model import BadInput, Refused
+from jobdash.core.planning import Schedule
+from jobdash.core.service import Service
+from jobdash.tui.widgets.safe_text import sanitize
+
+__all__ = ["KINDS", "WEEKDAYS", "EditPlanningScreen", "split_planning"]
+
+KINDS = ("cron", "interval", "daily", "disabled", "automatic")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def split_planning(text: str) -> tuple[str, str, set[str], str]:
+    """(kind, value, days, times) of a planning text, to prefill the form."""
+    kind, _, rest = text.partition(":")
+    kind = kind.strip().lower()
+    rest = rest.strip()
+    if kind == "daily":
+        days_text, at, times = rest.rpartition("@")
+        days: set[str] = set()
+        for part in days_text.split(",") if at else ():
+            a, dash, b = part.strip().partition("-")
+            if dash and a in WEEKDAYS and b in WEEKDAYS:
+                days.update(WEEKDAYS[WEEKDAYS.index(a) : WEEKDAYS.index(b) + 1])
+            elif a in WEEKDAYS:
+                days.add(a)
+        return "daily", "", days, times.strip()
+    if kind in ("cron", "interval"):
+        return kind, rest, set(), ""
+    if kind in ("disabled", "automatic"):
+        return kind, "", set(), ""
+    return "cron", "", set(), ""
+
+
+def format_fire_time(dt: datetime) -> str:
+    return dt.strftime("%a %Y-%m-%d %H:%M %Z")
+
+
+class EditPlanningScreen(ModalScreen[Schedule | None]):
+    """The planning form for one schedule."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="planning.cancel"),
+        Binding("ctrl+s", "save", "Save", id="planning.save"),
+    ]
+
+    DEFAULT_CSS = """
+    EditPlanningScreen { align: center middle; }
+    EditPlanningScreen > Vertical {
+        width: 78; height: auto; max-height: 100%;
+        border: thick $accent; background: $surface; padding: 0 1;
+    }
+    EditPlanningScreen #planning-title { text-style: bold; margin-bottom: 1; }
+    EditPlanningScreen RadioSet { layout: horizontal; width: 100%; }
+    EditPlanningScreen .field { height: auto; }
+    EditPlanningScreen .field Label { width: 12; padding-top: 1; }
+    EditPlanningScreen .field Input { width: 1fr; }
+    EditPlanningScreen #daily-days { height: auto; }
+    EditPlanningScreen #daily-days Checkbox { width: auto; padding: 0; margin: 0; }
+    EditPlanningScreen .hidden { display: none; }
+    EditPlanningScreen #planning-error { color: $text-error; height: auto; }
+    EditPlanningScreen #planning-preview { height: auto; color: $text-muted; margin-top: 1; }
+    EditPlanningScreen #planning-buttons { height: auto; align-horizontal: right; }
+    EditPlanningScreen #planning-buttons Button { margin-left: 2; }
+    """
+
+    def __init__(self, service: Service, schedule: Schedule) -> None:
+        super().__init__()
+        self.service = service
+        self.schedule = schedule
+        kind, value, days, times = split_planning(schedule.planning)
+        self._kind = kind
+        self._value = value
+        self._days = days
+        self._times = times
+        self.error = ""
+        self.fire_times: list[datetime] = []
+
+    def compose(self) -> ComposeResult:
+        s = self.schedule
+        with Vertical():
+            yield Label(
+                sanitize(f"Planning of schedule {s.id} (type {s.type}) — now: {s.effective}"),
+                id="planning-title",
+                markup=False,
+            )
+            with RadioSet(id="planning-kind"):
+                for kind in KINDS:
+                    yield RadioButton(kind, value=kind == self._kind, id=f"kind-{kind}")
+            with Horizontal(classes="field", id="field-cron"):
+                yield Label("cron", markup=False)
+                yield Input(
+                    self._value if self._kind == "cron" else "",
+                    placeholder="minute hour day month weekday, e.g. 0 3 * * *",
+                    id="cron",
+                )
+            with Horizontal(classes="field", id="field-interval"):
+                yield Label("every", markup=False)
+                yield Input(
+                    self._value if self._kind == "interval" else "",
+                    placeholder="30s, 5m, 1h30m",
+                    id="interval",
+                )
+            with Vertical(classes="field", id="field-daily"):
+                with Horizontal(id="daily-days"):
+                    for day in WEEKDAYS:
+                        yield Checkbox(day, value=day in self._days, id=f"day-{day}")
+                with Horizontal(classes="field"):
+                    yield Label("at", markup=False)
+                    yield Input(self._times, placeholder="09:00,17:30", id="times")
+            with Horizontal(classes="field"):
+                yield Label("time zone", markup=False)
+                yield Input(s.timezone, placeholder="Europe/Paris", id="tz")
+            yield Static("", id="planning-error", markup=False)
+            yield Static("", id="planning-preview", markup=False)
+            with Horizontal(id="planning-buttons"):
+                yield Button("Save", id="save", variant="primary")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self._show_fields()
+        self.update_preview()
+
+    # ------------------------------------------------------------------ form
+
+    @property
+    def kind(self) -> str:
+        pressed = self.query_one(RadioSet).pressed_button
+        return str(pressed.id).removeprefix("kind-") if pressed is not None else self._kind
+
+    def planning_text(self) -> str:
+        """The planning line the form describes."""
+        kind = self.kind
+        if kind == "cron":
+            return f"cron: {self.query_one('#cron', Input).value.strip()}"
+        if kind == "interval":
+            return f"interval: {self.query_one('#interval', Input).value.strip()}"
+        if kind == "daily":
+            days = [d for d in WEEKDAYS if self.query_one(f"#day-{d}", Checkbox).value]
+            times = self.query_one("#times", Input).value.strip()
+            if days and len(days) < len(WEEKDAYS):
+                return f"daily: {','.join(days)}@{times}"
+            return f"daily: {times}"
+        return kind
+
+    @property
+    def timezone(self) -> str:
+        return self.query_one("#tz", Input).value.strip() or self.schedule.timezone
+
+    def _show_fields(self) -> None:
+        kind = self.kind
+        for name in ("cron", "interval", "daily"):
+            self.query_one(f"#field-{name}").set_class(kind != name, "hidden")
+
+    def update_preview(self) -> None:
+        """Parse the form and show the next five fire times, or what is wrong."""
+        planning = self.planning_text()
+        error = ""
+        times: list[datetime] = []
+        try:
+            times = self.service.next_fire_times(
+                planning, self.timezone, 5, default=self.schedule.config_planning
+            )
+        except (BadInput, Refused, ValueError) as exc:
+            error = str(exc)
+        self.error = error
+        self.fire_times = times
+        self.query_one("#planning-error", Static).update(sanitize(error))
+        preview = self.query_one("#planning-preview", Static)
+        if error:
+            preview.update("")
+        elif not times:
+            preview.update(f"{planning}: no fire times (manual runs only)")
+        else:
+            lines = [f"Next fire times of “{planning}” ({self.timezone}):"]
+            lines += [f"  {format_fire_time(t)}" for t in times]
+            preview.update("\n".join(sanitize(line) for line in lines))
+
+    @on(RadioSet.Changed)
+    def _kind_changed(self) -> None:
+        self._show_fields()
+        self.update_preview()
+
+    @on(Input.Changed)
+    @on(Checkbox.Changed)
+    def _field_changed(self) -> None:
+        self.update_preview()
+
+    @on(Input.Submitted)
+    def _submitted(self) -> None:
+        self.action_save()
+
+    @on(Button.Pressed, "#save")
+    def _save_pressed(self) -> None:
+        self.action_save()
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel_pressed(self) -> None:
+        self.action_cancel()
+
+    def action_cancel(self) -> None:
+        """Close without saving."""
+        self.dismiss(None)
+
+    def action_save(self) -> None:
+        """Save the planning (errors stay in the dialog)."""
+        self.update_preview()
+        if not self.error:
+            self._save()
+
+    @work(group="planning-save", exclusive=True)
+    async def _save(self) -> None:
+        try:
+            schedule = await self.service.set_planning(
+                self.schedule.id, self.planning_text(), self.timezone
+            )
+        except (BadInput, Refused) as exc:
+            self.error = str(exc)
+            self.query_one("#planning-error", Static).update(sanitize(self.error))
+            return
+        self.dismiss(schedule)

@@ -1,0 +1,159 @@
+"""Start a job (`n`): pick a type, fill in its parameters, confirm.
+
+The form is built from the type's declared parameters (name, required, default, help).
+Validation is the service's own (`Service.submit` raises BadInput naming the problem),
+shown inline so the user can fix it without losing what they typed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+from jobdash.core.model import BadInput, Job, JobType, Refused
+
+if TYPE_CHECKING:
+    from jobdash.core.service import Service
+
+
+class StartJobScreen(ModalScreen["Job | None"]):
+    """Dismisses with the new Job, or None when cancelled."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="start.cancel"),
+        Binding("ctrl+s", "submit", "Start", id="start.submit"),
+    ]
+
+    def __init__(self, service: Service, selected: str | None = None) -> None:
+        super().__init__()
+        self.service = service
+        self.types: list[JobType] = sorted(service.types.values(), key=lambda t: t.name)
+        self.selected = selected if selected in service.types else None
+        self.job_type: JobType | None = None
+        self._inputs: dict[str, Input] = {}
+        self._busy = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="start-dialog", classes="dialog"):
+            yield Static(Text("Start a job", style="bold"), id="start-title")
+            with Horizontal(id="start-body"):
+                options = [
+                    Option(Text.assemble(jt.name, "\n", (jt.description, "dim")), id=jt.name)
+                    for jt in self.types
+                ]
+                yield OptionList(*options, id="start-types")
+                yield VerticalScroll(id="start-form")
+            yield Static("", id="start-error")
+            with Horizontal(classes="buttons"):
+                yield Button("Start", id="start", variant="primary")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        types = self.query_one("#start-types", OptionList)
+        if not self.types:
+            self._show_error("no job types are defined (add [types.NAME] to jobdash.toml)")
+            self.query_one("#start", Button).disabled = True
+            return
+        index = 0
+        if self.selected is not None:
+            index = [jt.name for jt in self.types].index(self.selected)
+        types.highlighted = index
+        types.focus()
+        self._build_form(self.types[index])
+
+    @on(OptionList.OptionHighlighted, "#start-types")
+    def _type_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        name = event.option.id
+        if name is not None and (self.job_type is None or self.job_type.name != name):
+            self._build_form(self.service.types[name])
+
+    @on(OptionList.OptionSelected, "#start-types")
+    def _type_selected(self, event: OptionList.OptionSelected) -> None:
+        """enter on a type: on to its first parameter (or start it if it has none)."""
+        if self._inputs:
+            next(iter(self._inputs.values())).focus()
+        else:
+            self.query_one("#start", Button).focus()
+
+    def _build_form(self, jt: JobType) -> None:
+        self.job_type = jt
+        self._show_error("")
+        form = self.query_one("#start-form", VerticalScroll)
+        form.remove_children()
+        widgets: list[Static | Label | Input] = [
+            Static(Text(jt.description or jt.name), classes="type-description")
+        ]
+        self._inputs = {}
+        if not jt.params:
+            widgets.append(Static(Text("This type takes no parameters.", style="dim")))
+        for n, param in enumerate(jt.params):
+            label = Text(param.name, style="bold")
+            if param.required:
+                label.append(" (required)", style="dim")
+            widgets.append(Label(label, classes="param-label"))
+            field = Input(
+                value=param.default or "",
+                placeholder=param.help or param.name,
+                id=f"param-{n}",
+                classes="param-input",
+            )
+            self._inputs[param.name] = field
+            widgets.append(field)
+            if param.help:
+                widgets.append(Static(Text(param.help), classes="param-help"))
+        form.mount_all(widgets)
+
+    def values(self) -> dict[str, str]:
+        """The parameters as typed; an emptied optional field falls back to its default."""
+        return {name: field.value for name, field in self._inputs.items() if field.value != ""}
+
+    @on(Input.Submitted, ".param-input")
+    def _field_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        fields = list(self._inputs.values())
+        position = fields.index(event.input)
+        if position + 1 < len(fields):
+            fields[position + 1].focus()
+        else:
+            self.action_submit()
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "start":
+            self.action_submit()
+        else:
+            self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def action_submit(self) -> None:
+        if self.job_type is None or self._busy:
+            return
+        self._busy = True
+        self._submit(self.job_type.name, self.values())
+
+    @work(group="start-job")
+    async def _submit(self, type_name: str, values: dict[str, str]) -> None:
+        try:
+            job = await self.service.submit(type_name, values)
+        except (BadInput, Refused) as e:
+            self._show_error(str(e))
+            return
+        finally:
+            self._busy = False
+        self.dismiss(job)
+
+    def _show_error(self, message: str) -> None:
+        error = self.query_one("#start-error", Static)
+        error.update(Text(message))
+        error.display = bool(message)

@@ -1,0 +1,541 @@
+"""The details of one job: a header, its tasks and its streaming log.
+
+- Header: status glyph + word, a progress bar with done/total, failed count, ETA (running) or
+  duration (finished), who started it and how, when, the info line and, once it ended,
+  the result metrics.  Refreshed from the app's `store_changed` signal for this job.
+- Tasks: a Line-API table (a job may have 50,000 tasks), reloaded at most every
+  `TASKS_MIN_INTERVAL` seconds (more for big jobs) while the job changes.  `F` shows
+  failed tasks only; moving the cursor onto a task shows only that task's log, `a` all.
+- Log: `service.logs(tail=…)` once, then a worker tails by sequence number every
+  `LOG_POLL` seconds while the job is active (batches of up to `LOG_BATCH` lines, one
+  `LogView.append` per batch: this is what keeps up with 20,000 lines/s).  Job output is
+  shown literally: LogView sanitizes every line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Hashable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Footer, Label
+
+from jobdash.core.model import (
+    Job,
+    JobStatus,
+    LogLine,
+    NotFound,
+    Task,
+    TaskStatus,
+    format_duration,
+)
+from jobdash.core.service import Service
+from jobdash.tui.helpers import (
+    ACTION_ERRORS,
+    clock_of,
+    confirm,
+    format_time,
+    refuse,
+    subscribe_changes,
+)
+from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
+from jobdash.tui.widgets.log_view import LogView, format_timestamp
+from jobdash.tui.widgets.safe_text import sanitize
+
+__all__ = ["JobDetailsScreen", "JobHeader"]
+
+LOG_TAIL = 5_000  # lines loaded when the screen opens (older ones stay in the store)
+LOG_BATCH = 5_000  # lines per tail query
+LOG_POLL = 0.15  # seconds between tail queries while the job is active
+LOG_IDLE_POLL = 1.0  # ... once it finished (late lines, a retry)
+FALLBACK_POLL = 0.5  # job row refresh when the app offers no store_changed signal
+TASKS_MIN_INTERVAL = 0.5  # seconds between task reloads (grows with the task count)
+BAR_WIDTH = 20
+
+STATUS_STYLE: dict[JobStatus, str] = {
+    JobStatus.QUEUED: "dim",
+    JobStatus.WAITING: "dim",
+    JobStatus.RUNNING: "accent",
+    JobStatus.PAUSED: "warn",
+    JobStatus.FINALIZING: "accent",
+    JobStatus.CANCELLING: "warn",
+    JobStatus.SUCCEEDED: "ok",
+    JobStatus.WARNING: "warn",
+    JobStatus.FAILED: "error",
+    JobStatus.CANCELLED: "dim",
+}
+TASK_STYLE: dict[TaskStatus, str] = {
+    TaskStatus.PENDING: "dim",
+    TaskStatus.RUNNING: "accent",
+    TaskStatus.SUCCEEDED: "ok",
+    TaskStatus.FAILED: "error",
+    TaskStatus.CANCELLED: "dim",
+    TaskStatus.SKIPPED: "dim",
+}
+TASK_COLUMNS = (
+    TableColumn("#", 5, "right"),
+    TableColumn("status", 11),
+    TableColumn("try", 3, "right"),
+    TableColumn("agent", 14),
+    TableColumn("name", 0, min_width=16),
+    TableColumn("started", 8),
+    TableColumn("time", 7, "right"),
+    TableColumn("exit / error", 0, min_width=16),
+)
+
+
+def progress_bar(job: Job, width: int = BAR_WIDTH) -> str:
+    total = job.total
+    fraction = job.done / total if total else job.progress / 100.0
+    filled = round(min(1.0, max(0.0, fraction)) * width)
+    return "█" * filled + "░" * (width - filled)
+
+
+def who(job: Job) -> str:
+    """ "alice (manual)", "scheduler (schedule nightly)"."""
+    trigger = str(job.trigger)
+    if job.schedule_id:
+        trigger = f"schedule {job.schedule_id}"
+    return f"{job.user} ({trigger})"
+
+
+def format_metric(value: float) -> str:
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:,.2f}"
+
+
+class JobHeader(Widget):
+    """A few lines about the job, built from plain strings (nothing is parsed as markup)."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "jobheader--dim",
+        "jobheader--ok",
+        "jobheader--warn",
+        "jobheader--error",
+        "jobheader--accent",
+        "jobheader--bold",
+        "jobheader--bar",
+    }
+    DEFAULT_CSS = """
+    JobHeader {
+        height: auto;
+        padding: 0 1;
+        background: $panel;
+        & > .jobheader--dim { color: $text-muted; }
+        & > .jobheader--ok { color: $success; text-style: bold; }
+        & > .jobheader--warn { color: $warning; text-style: bold; }
+        & > .jobheader--error { color: $error; text-style: bold; }
+        & > .jobheader--accent { color: $accent; text-style: bold; }
+        & > .jobheader--bold { text-style: bold; }
+        & > .jobheader--bar { color: $accent; }
+    }
+    """
+
+    def __init__(self, job_id: int, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.job_id = job_id
+        self.job: Job | None = None
+        self.gone = False
+
+    def set_job(self, job: Job | None) -> None:
+        self.job = job
+        self.refresh(layout=True)
+
+    def render(self) -> Text:
+        style = self.get_component_rich_style
+        job = self.job
+        if job is None:
+            word = f"job {self.job_id} is no longer in the store" if self.gone else "loading…"
+            return Text(f"job {self.job_id}  {word}", style=style("jobheader--dim"))
+        now = clock_of(self.app)()
+        status = job.status
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(f"{status.glyph} {status.value}", style(f"jobheader--{STATUS_STYLE[status]}"))
+        text.append("   ")
+        text.append(progress_bar(job), style("jobheader--bar"))
+        total = job.total
+        text.append(f" {job.done}/{total} tasks" if total else f" {job.progress:.0f}%")
+        text.append("   failed ", style("jobheader--dim"))
+        text.append(str(job.failed), style("jobheader--error") if job.failed else "")
+        if status is JobStatus.RUNNING:
+            eta = job.eta(now)
+            text.append("   ETA ", style("jobheader--dim"))
+            text.append("~" + format_duration(eta) if eta is not None else "—")
+        if job.started is not None:
+            text.append("   ran " if status.finished else "   elapsed ", style("jobheader--dim"))
+            text.append(format_duration(job.duration(now)))
+        text.append("\n")
+        text.append(f"job {job.id}", style("jobheader--bold"))
+        text.append(" · ")
+        text.append(sanitize(job.type), style("jobheader--bold"))
+        if job.target:
+            text.append(" · target ", style("jobheader--dim"))
+            text.append(sanitize(job.target))
+        text.append(" · started by ", style("jobheader--dim"))
+        text.append(sanitize(who(job)))
+        text.append(" · created ", style("jobheader--dim"))
+        text.append(format_time(job.created, now))
+        if job.started is not None:
+            text.append(" · started ", style("jobheader--dim"))
+            text.append(format_time(job.started, now))
+        if job.finished is not None:
+            text.append(" · finished ", style("jobheader--dim"))
+            text.append(format_time(job.finished, now))
+        text.append("\n")
+        text.append("info ", style("jobheader--dim"))
+        text.append(sanitize(job.info) or "—")
+        if status.finished and (job.metrics or job.warnings):
+            text.append("\n")
+            text.append("result ", style("jobheader--dim"))
+            parts = [f"{sanitize(k)} {format_metric(v)}" for k, v in sorted(job.metrics.items())]
+            if job.warnings:
+                parts.append(f"warnings {job.warnings}")
+            text.append(" · ".join(parts))
+        return text
+
+
+def task_row(task: Task, now: float) -> Row:
+    status = task.status
+    end = task.finished or (now if status is TaskStatus.RUNNING else None)
+    elapsed = format_duration(end - task.started) if task.started and end else ""
+    if task.error:
+        outcome = Cell(task.error, "error")
+    elif task.exit_code is not None:
+        outcome = Cell(f"exit {task.exit_code}", "error" if task.exit_code else "dim")
+    else:
+        outcome = Cell("")
+    return Row(
+        task.seq,
+        (
+            str(task.seq),
+            Cell(f"{status.glyph} {status.value}", TASK_STYLE[status]),
+            str(task.attempt),
+            Cell(task.agent or "", "dim"),
+            task.name,
+            Cell(format_time(task.started, now), "dim"),
+            elapsed,
+            outcome,
+        ),
+    )
+
+
+class JobDetailsScreen(Screen[None]):
+    """Header, tasks and the live log of one job."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q,escape", "back", "Back", id="details.back"),
+        Binding("F", "toggle_failed", "Failed only", id="details.failed_only"),
+        Binding("a", "all_tasks", "All tasks' log", id="details.all_tasks"),
+        Binding("c", "cancel", "Cancel", id="details.cancel"),
+        Binding("C", "force_cancel", "Force kill", id="details.force_cancel"),
+        Binding("p", "pause", "Pause/resume", id="details.pause"),
+        Binding("R", "retry", "Retry failed", id="details.retry"),
+        Binding("tab", "focus_next", "Tasks/log", show=False, id="details.focus_next"),
+        # The log keys work wherever the focus is: they share the LogView's ids, so a
+        # keymap entry for `log.follow` remaps both.
+        Binding("f", "log('toggle_follow')", "Follow", show=False, id="log.follow"),
+        Binding("w", "log('toggle_wrap')", "Wrap", show=False, id="log.wrap"),
+        Binding("t", "log('toggle_timestamps')", "Timestamps", show=False, id="log.timestamps"),
+        Binding("slash", "log('search')", "Search", show=False, id="log.search"),
+        Binding("n", "log('next_match')", "Next match", show=False, id="log.next"),
+        Binding("N", "log('prev_match')", "Previous match", show=False, id="log.prev"),
+        Binding("s", "save_log", "Save log", show=False, id="log.save"),
+    ]
+
+    DEFAULT_CSS = """
+    JobDetailsScreen {
+        layout: vertical;
+        #details-tasks-title, #details-log-title {
+            height: 1; padding: 0 1; background: $boost; color: $text-muted;
+        }
+        #details-tasks { height: 9; }
+        #details-log { height: 1fr; }
+    }
+    """
+
+    def __init__(self, service: Service, job_id: int) -> None:
+        super().__init__()
+        self.service = service
+        self.job_id = job_id
+        self.job: Job | None = None
+        self.failed_only = False
+        self.log_task: int | None = None  # task seq whose log is shown; None: every line
+        self._tasks: list[Task] = []
+        self._tasks_dirty = True
+        self._tasks_loaded_at = 0.0
+        self._job_rev = -1
+        self._has_signal = False
+
+    # ------------------------------------------------------------------ widgets
+
+    def compose(self) -> ComposeResult:
+        yield JobHeader(self.job_id, id="details-header")
+        yield Label("tasks", id="details-tasks-title", markup=False)
+        yield LineTable(
+            TASK_COLUMNS, empty_text="No tasks", allow_no_cursor=True, id="details-tasks"
+        )
+        yield Label("log · all tasks", id="details-log-title", markup=False)
+        yield LogView(id="details-log")
+        yield Footer()
+
+    @property
+    def header(self) -> JobHeader:
+        return self.query_one(JobHeader)
+
+    @property
+    def tasks_table(self) -> LineTable:
+        return self.query_one("#details-tasks", LineTable)
+
+    @property
+    def log_view(self) -> LogView:
+        return self.query_one(LogView)
+
+    async def on_mount(self) -> None:
+        self.log_view.focus()
+        self._has_signal = subscribe_changes(self, self._on_store_changed)
+        try:
+            job = await self.service.job(self.job_id)
+        except NotFound:
+            self._job_gone()
+            return
+        self._set_job(job)
+        self.set_interval(TASKS_MIN_INTERVAL, self._maybe_reload_tasks)
+        self.set_interval(1.0, self._tick)
+        self._maybe_reload_tasks()
+        self._stream_log(None)
+        if not self._has_signal:
+            self._poll_job()
+
+    # ------------------------------------------------------------------ data
+
+    def _set_job(self, job: Job) -> None:
+        if job.rev != self._job_rev or job != self.job:
+            self._tasks_dirty = True
+        self._job_rev = job.rev
+        self.job = job
+        self.header.set_job(job)
+        self.sub_title = f"job {job.id} · {job.type}"
+
+    def _job_gone(self) -> None:
+        self.header.gone = True
+        self.header.set_job(None)
+        self.workers.cancel_group(self, "log")
+
+    def _on_store_changed(self, changes: Any) -> None:
+        if self.job_id in getattr(changes, "removed", ()):
+            self._job_gone()
+            return
+        for job in getattr(changes, "jobs", ()):
+            if job.id == self.job_id:
+                self._set_job(job)
+
+    @work(group="poll", exclusive=True)
+    async def _poll_job(self) -> None:
+        """Without the app's change feed (a bare test app), read the job row now and then."""
+        while True:
+            await asyncio.sleep(FALLBACK_POLL)
+            try:
+                self._set_job(await self.service.job(self.job_id))
+            except NotFound:
+                self._job_gone()
+                return
+
+    def _tick(self) -> None:
+        """ETA and elapsed time move with the clock while the job runs."""
+        if self.job is not None and not self.job.status.finished:
+            self.header.refresh()
+
+    def _maybe_reload_tasks(self) -> None:
+        if not self._tasks_dirty:
+            return
+        wait = max(TASKS_MIN_INTERVAL, len(self._tasks) / 25_000)
+        if time.monotonic() - self._tasks_loaded_at < wait:
+            return
+        self._tasks_dirty = False
+        self._tasks_loaded_at = time.monotonic()
+        self._load_tasks()
+
+    @work(group="tasks", exclusive=True)
+    async def _load_tasks(self) -> None:
+        try:
+            tasks = await self.service.tasks(self.job_id)
+        except NotFound:
+            return
+        self._tasks = tasks
+        self._show_tasks()
+
+    def _show_tasks(self) -> None:
+        now = clock_of(self.app)()
+        tasks = self._tasks
+        if self.failed_only:
+            tasks = [t for t in tasks if t.status is TaskStatus.FAILED]
+        self.tasks_table.set_rows([task_row(t, now) for t in tasks])
+        title = f"tasks · {len(self._tasks)}"
+        if self.failed_only:
+            title = f"tasks · failed only · {len(tasks)} of {len(self._tasks)}  (F: all)"
+        self.query_one("#details-tasks-title", Label).update(title)
+
+    @work(group="log", exclusive=True)
+    async def _stream_log(self, task_seq: int | None) -> None:
+        """Load the tail of the log, then follow it by sequence number."""
+        view = self.log_view
+        view.clear()
+        try:
+            lines = await self.service.logs(self.job_id, task=task_seq, tail=LOG_TAIL)
+            view.append(lines)
+            last = lines[-1].seq if lines else 0
+            while True:
+                job = self.job
+                active = job is None or not job.status.finished
+                await asyncio.sleep(LOG_POLL if active else LOG_IDLE_POLL)
+                while True:
+                    batch = await self.service.logs(
+                        self.job_id, after=last, task=task_seq, limit=LOG_BATCH
+                    )
+                    if batch:
+                        view.append(batch)
+                        last = batch[-1].seq
+                    if len(batch) < LOG_BATCH:
+                        break
+                    await asyncio.sleep(0)
+        except NotFound:
+            self._job_gone()
+
+    def _show_log_of(self, task_seq: int | None) -> None:
+        if task_seq == self.log_task:
+            return
+        self.log_task = task_seq
+        title = "log · all tasks" if task_seq is None else f"log · task {task_seq} only  (a: all)"
+        self.query_one("#details-log-title", Label).update(title)
+        self._stream_log(task_seq)
+
+    @on(LineTable.Highlighted, "#details-tasks")
+    def _task_highlighted(self, event: LineTable.Highlighted) -> None:
+        key: Hashable | None = event.key
+        if key is not None:
+            self._show_log_of(int(key))  # type: ignore[call-overload]
+
+    # ------------------------------------------------------------------ actions
+
+    def action_back(self) -> None:
+        """Back to the job list."""
+        self.dismiss(None)
+
+    def action_log(self, action: str) -> None:
+        """Run a log action whatever has the focus."""
+        getattr(self.log_view, f"action_{action}")()
+
+    def action_toggle_failed(self) -> None:
+        """Show failed tasks only, or all tasks."""
+        self.failed_only = not self.failed_only
+        self._show_tasks()
+
+    def action_all_tasks(self) -> None:
+        """Show the log of every task again."""
+        self.tasks_table.clear_cursor()
+        self._show_log_of(None)
+
+    def _job_label(self) -> str:
+        job = self.job
+        if job is None:
+            return f"job {self.job_id}"
+        label = f"job {job.id} ({job.type}"
+        return label + (f" {job.target})" if job.target else ")")
+
+    async def _act(self, what: str, coro: Any) -> None:
+        try:
+            result = await coro
+        except ACTION_ERRORS as exc:
+            refuse(self.app, exc)
+            return
+        if isinstance(result, Job):
+            self._set_job(result)
+        self.notify(sanitize(what), markup=False)
+
+    def action_cancel(self) -> None:
+        """Cancel this job (after a confirmation)."""
+        label = self._job_label()
+        confirm(
+            self.app,
+            f"Cancel {label}?",
+            lambda: self.run_worker(
+                self._act(f"Cancelling {label}", self.service.cancel(self.job_id))
+            ),
+        )
+
+    def action_force_cancel(self) -> None:
+        """Force-kill this job's processes (after a confirmation)."""
+        label = self._job_label()
+        confirm(
+            self.app,
+            f"Force-kill {label}? Its processes get SIGKILL at once.",
+            lambda: self.run_worker(
+                self._act(f"Force-killing {label}", self.service.cancel(self.job_id, force=True))
+            ),
+        )
+
+    def action_pause(self) -> None:
+        """Pause or resume this job."""
+        job = self.job
+        word = "Resuming" if job is not None and job.status is JobStatus.PAUSED else "Pausing"
+        self.run_worker(
+            self._act(f"{word} {self._job_label()}", self.service.toggle_pause(self.job_id))
+        )
+
+    def action_retry(self) -> None:
+        """Retry the failed tasks of this job."""
+
+        async def retry() -> None:
+            try:
+                count = await self.service.retry(self.job_id)
+            except ACTION_ERRORS as exc:
+                refuse(self.app, exc)
+                return
+            noun = "task" if count == 1 else "tasks"
+            self.notify(f"Retrying {count} {noun} of {self._job_label()}", markup=False)
+
+        self.run_worker(retry())
+
+    def action_save_log(self) -> None:
+        """Write the job's whole log (from the store) to ./jobdash-job-<id>.log."""
+        self._save_log()
+
+    @on(LogView.SaveRequested)
+    def _save_requested(self, event: LogView.SaveRequested) -> None:
+        event.stop()
+        self._save_log()
+
+    @work(group="save", exclusive=True)
+    async def _save_log(self) -> None:
+        suffix = f"-task-{self.log_task}" if self.log_task is not None else ""
+        path = Path.cwd() / f"jobdash-job-{self.job_id}{suffix}.log"
+        with_ts = self.log_view.timestamps
+        count = 0
+        try:
+            with path.open("w", encoding="utf-8", errors="surrogateescape") as out:
+                after = 0
+                while True:
+                    batch: list[LogLine] = await self.service.logs(
+                        self.job_id, after=after, task=self.log_task, limit=10_000
+                    )
+                    for line in batch:
+                        text = line.text.replace("\n", " ")
+                        out.write(
+                            f"{format_timestamp(line.ts)} {text}\n" if with_ts else text + "\n"
+                        )
+                    count += len(batch)
+                    if len(batch) < 10_000:
+                        break
+                    after = batch[-1].seq
+        except (OSError, NotFound) as exc:
+            refuse(self.app, exc)
+            return
+        noun = "line" if count == 1 else "lines"
+        self.notify(f"Saved {count:,} {noun} to {path}", title="Log saved", markup=False)

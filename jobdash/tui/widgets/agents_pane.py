@@ -1,0 +1,212 @@
+"""The Agents tab: every agent with its state, slots, running tasks, heartbeat age, counters
+and throughput; `d` drains the selected agent.
+
+Reloaded when the change feed says agents (or jobs, whose tasks agents run) changed, at
+most once a second; a 1 s timer re-renders the heartbeat ages, and only the rows whose text
+changed are repainted.  Throughput: every `sample_every` seconds the `done` counter of each
+agent is sampled, and the difference from the previous sample is one bar of its sparkline.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.widgets import Label, Sparkline
+
+from jobdash.core.model import AgentInfo
+from jobdash.core.service import Service
+from jobdash.tui.helpers import ACTION_ERRORS, clock_of, confirm, format_age, refuse
+from jobdash.tui.helpers import subscribe_changes as _subscribe
+from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
+
+__all__ = ["AGENT_GLYPHS", "AgentsPane", "text_sparkline"]
+
+AGENT_GLYPHS: dict[str, tuple[str, str]] = {
+    "idle": ("○", "dim"),
+    "busy": ("▶", "accent"),
+    "draining": ("◐", "warn"),
+    "stale": ("⚠", "error"),
+    "offline": ("⊗", "dim"),
+}
+HISTORY = 30  # sparkline bars kept per agent
+BARS = " ▁▂▃▄▅▆▇█"
+COLUMNS = (
+    TableColumn("name", 16),
+    TableColumn("host", 12),
+    TableColumn("pid", 7, "right"),
+    TableColumn("state", 10),
+    TableColumn("slots", 5, "right"),
+    TableColumn("current tasks", 0, min_width=14),
+    TableColumn("beat", 6, "right"),
+    TableColumn("done", 7, "right"),
+    TableColumn("fail", 5, "right"),
+    TableColumn("throughput", 12),
+)
+
+
+def text_sparkline(values: Sequence[float], width: int = 12) -> str:
+    """The last `width` values as block characters (the table's column)."""
+    values = list(values)[-width:]
+    if not values:
+        return ""
+    top = max(values) or 1.0
+    return "".join(BARS[min(8, round(v / top * 8))] if v > 0 else "▁" for v in values)
+
+
+class AgentsPane(Vertical):
+    """Agents: name, host, pid, state, slots used/total, current tasks, heartbeat age,
+    done, failed, throughput."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("d", "drain", "Drain agent", id="agents.drain"),
+    ]
+
+    DEFAULT_CSS = """
+    AgentsPane {
+        #agents-table { height: 1fr; }
+        #agents-spark-label { height: 1; padding: 0 1; color: $text-muted; }
+        #agents-spark { height: 3; margin: 0 1; }
+    }
+    """
+
+    def __init__(
+        self,
+        service: Service,
+        *,
+        sample_every: float = 5.0,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(id=id, classes=classes)
+        self.service = service
+        self.sample_every = sample_every
+        self.agents: list[tuple[AgentInfo, bool]] = []
+        self.current: dict[str, list[tuple[int, int, str]]] = {}
+        self.throughput: dict[str, deque[float]] = {}
+        self._last_done: dict[str, int] = {}
+        self._dirty = True
+        self._last_load = 0.0
+
+    def compose(self) -> ComposeResult:
+        yield LineTable(COLUMNS, empty_text="No agents have run on this store", id="agents-table")
+        yield Label("throughput", id="agents-spark-label", markup=False)
+        yield Sparkline([], id="agents-spark")
+
+    @property
+    def table(self) -> LineTable:
+        return self.query_one("#agents-table", LineTable)
+
+    def on_mount(self) -> None:
+        _subscribe(self, self._on_store_changed)
+        self.set_interval(1.0, self._tick)
+        self.set_interval(self.sample_every, self.sample)
+        self.reload()
+
+    def _on_store_changed(self, changes: Any) -> None:
+        if getattr(changes, "agents", False) or getattr(changes, "jobs", None):
+            self._dirty = True
+            if time.monotonic() - self._last_load >= 1.0:
+                self.reload()
+
+    def _tick(self) -> None:
+        """Heartbeat ages move every second; reload if a change waited for the throttle."""
+        if self._dirty:
+            self.reload()
+        else:
+            self._show()
+
+    @work(group="agents-load", exclusive=True)
+    async def reload(self) -> None:
+        """Read agents and their running tasks from the service."""
+        self._dirty = False
+        self._last_load = time.monotonic()
+        self.agents = await self.service.agents()
+        self.current = await self.service.agent_tasks()
+        for info, _ in self.agents:
+            self._last_done.setdefault(info.name, info.done)
+            self.throughput.setdefault(info.name, deque(maxlen=HISTORY))
+        self._show()
+
+    def sample(self) -> None:
+        """One throughput bar per agent: tasks done since the previous sample."""
+        for info, _ in self.agents:
+            previous = self._last_done.get(info.name, info.done)
+            self.throughput.setdefault(info.name, deque(maxlen=HISTORY)).append(
+                float(max(0, info.done - previous))
+            )
+            self._last_done[info.name] = info.done
+        self._show()
+
+    def _row(self, info: AgentInfo, now: float) -> Row:
+        glyph, style = AGENT_GLYPHS.get(info.state, ("?", ""))
+        tasks = self.current.get(info.name, [])
+        running = ", ".join(f"{job}#{seq} {name}" for job, seq, name in tasks[:4])
+        if len(tasks) > 4:
+            running += f", +{len(tasks) - 4}"
+        age = now - info.heartbeat
+        return Row(
+            info.name,
+            (
+                Cell(info.name, "bold"),
+                info.host,
+                str(info.pid),
+                Cell(f"{glyph} {info.state}", style),
+                f"{info.running}/{info.slots}",
+                running,
+                Cell(format_age(age), "error" if info.state == "stale" else "dim"),
+                str(info.done),
+                Cell(str(info.failed), "error" if info.failed else "dim"),
+                Cell(text_sparkline(self.throughput.get(info.name, ())), "accent"),
+            ),
+        )
+
+    def _show(self) -> None:
+        now = clock_of(self.app)()
+        self.table.set_rows([self._row(info, now) for info, _ in self.agents])
+        self._show_sparkline()
+
+    def _show_sparkline(self) -> None:
+        name = self.table.cursor_key
+        if name is None and self.agents:
+            name = self.agents[0][0].name
+        data = list(self.throughput.get(str(name), ())) if name is not None else []
+        label = f"throughput of {name}: tasks done per {self.sample_every:g} s"
+        if data:
+            label += f" (last {data[-1]:g}, max {max(data):g})"
+        self.query_one("#agents-spark-label", Label).update(label if name else "")
+        spark = self.query_one("#agents-spark", Sparkline)
+        if list(spark.data or []) != data:
+            spark.data = data
+
+    @on(LineTable.Highlighted, "#agents-table")
+    def _highlighted(self, event: LineTable.Highlighted) -> None:
+        self._show_sparkline()
+
+    def action_drain(self) -> None:
+        """Let the selected agent finish its tasks and claim no more (after a confirmation)."""
+        name = self.table.cursor_key
+        if name is None:
+            return
+        agent = str(name)
+
+        async def drain() -> None:
+            try:
+                await self.service.drain_agent(agent)
+            except ACTION_ERRORS as exc:
+                refuse(self.app, exc)
+                return
+            self.notify(f"Draining agent {agent}", markup=False)
+            self.reload()
+
+        confirm(
+            self.app,
+            f"Drain agent {agent}? It finishes its running tasks and claims no more.",
+            lambda: self.run_worker(drain()),
+        )

@@ -1,0 +1,116 @@
+"""The filter bar (`/`): the query language of `jobdash jobs`, applied as you type.
+
+It parses the text on every change (`jobdash.core.query.parse_query`); a valid query is
+posted as `FilterBar.Applied`, an invalid one shows its one-line error in the bar and the
+last valid filter stays in force. `esc` clears the filter and closes the bar; `enter`
+keeps the filter and gives the focus back to the table.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Input, Static
+
+from jobdash.core.model import BadInput
+from jobdash.core.query import Query, parse_query
+
+PLACEHOLDER = "text  status:failed  type:import  user:alice  since:1h  -field:value   (esc clears)"
+
+
+class FilterBar(Vertical):
+    """An input for the filter query, with a line for its error."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "clear_and_close", "Clear filter", id="filter.escape"),
+    ]
+
+    class Applied(Message):
+        """A valid query to apply (an empty one shows everything)."""
+
+        def __init__(self, bar: FilterBar, query: Query, text: str) -> None:
+            self.bar = bar
+            self.query = query
+            self.text = text
+            super().__init__()
+
+    class Closed(Message):
+        """The user is done with the bar (enter or esc): focus goes back to the table."""
+
+        def __init__(self, bar: FilterBar, cleared: bool) -> None:
+            self.bar = bar
+            self.cleared = cleared
+            super().__init__()
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.query_text = ""  # the text of the filter in force
+        self.error = ""
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="filter-row"):
+            yield Static("/", id="filter-prompt")
+            yield Input(placeholder=PLACEHOLDER, id="filter-input", select_on_focus=False)
+        yield Static("", id="filter-error")
+
+    @property
+    def input(self) -> Input:
+        return self.query_one("#filter-input", Input)
+
+    @property
+    def active(self) -> bool:
+        """Whether a non-empty filter is in force."""
+        return bool(self.query_text.strip())
+
+    def open(self) -> None:
+        """Show the bar and put the cursor at the end of the current text."""
+        self.display = True
+        self.input.focus()
+        self.input.cursor_position = len(self.input.value)
+
+    def clear(self) -> None:
+        """Drop the filter (the table shows everything again)."""
+        self.input.value = ""  # posts Input.Changed -> Applied(empty)
+        self._apply("")
+
+    @on(Input.Changed, "#filter-input")
+    def _changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self._apply(event.value)
+
+    @on(Input.Submitted, "#filter-input")
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if not self.active:
+            self.display = False
+        self.post_message(self.Closed(self, cleared=False))
+
+    def _apply(self, text: str) -> None:
+        try:
+            query = parse_query(text)
+        except BadInput as e:
+            self._show_error(str(e))
+            return
+        self._show_error("")
+        if text == self.query_text:
+            return
+        self.query_text = text
+        self.post_message(self.Applied(self, query, text))
+
+    def _show_error(self, message: str) -> None:
+        self.error = message
+        error = self.query_one("#filter-error", Static)
+        error.update(Text(message))
+        error.display = bool(message)
+        self.set_class(bool(message), "-invalid")
+
+    def action_clear_and_close(self) -> None:
+        self.clear()
+        self.display = False
+        self.post_message(self.Closed(self, cleared=True))

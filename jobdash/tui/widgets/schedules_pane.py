@@ -1,0 +1,357 @@
+"""The Scheduled tab: every schedule with its last run, planning, time zone and next run.
+
+Keys: `r` run now, `p` enable/disable, `enter` the schedule's latest executions and tick
+history, `E` edit the planning (with the next five fire times previewed).  Reloaded when
+the change feed says schedules changed, or a job started by a schedule changed (its last
+run's status is shown).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Label, Static
+
+from jobdash.core.model import Job, JobStatus, NotFound, format_duration
+from jobdash.core.planning import Schedule, Tick
+from jobdash.core.service import Service
+from jobdash.tui.dialogs.edit_planning import EditPlanningScreen
+from jobdash.tui.helpers import ACTION_ERRORS, clock_of, format_time, refuse, subscribe_changes
+from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
+from jobdash.tui.widgets.safe_text import sanitize
+
+__all__ = ["ScheduleDetailsScreen", "SchedulesPane", "schedule_row"]
+
+STATUS_STYLE = {
+    "succeeded": "ok",
+    "warning": "warn",
+    "failed": "error",
+    "cancelled": "dim",
+}
+TICK_GLYPHS: dict[str, tuple[str, str]] = {
+    "ran": ("▶", "ok"),
+    "skipped": ("↷", "warn"),
+    "missed": ("⚠", "warn"),
+    "paused": ("⏸", "dim"),
+    "error": ("✘", "error"),
+}
+COLUMNS = (
+    TableColumn("last", 4),
+    TableColumn("id", 18),
+    TableColumn("type", 16),
+    TableColumn("planning", 0, min_width=16),
+    TableColumn("time zone", 16),
+    TableColumn("state", 10),
+    TableColumn("last run", 20),
+    TableColumn("next run", 12),
+)
+
+
+def status_cell(status: str | None) -> Cell:
+    if not status:
+        return Cell("·", "dim")
+    try:
+        s = JobStatus(status)
+    except ValueError:
+        return Cell("?", "dim")
+    return Cell(s.glyph, STATUS_STYLE.get(s.value, "accent"))
+
+
+def planning_text(s: Schedule) -> str:
+    if s.planning == "automatic":
+        return f"{s.effective} (auto)"
+    return s.effective
+
+
+def enabled_cell(s: Schedule) -> Cell:
+    return Cell("● enabled", "ok") if s.enabled else Cell("○ disabled", "warn")
+
+
+def schedule_row(s: Schedule, now: float) -> Row:
+    last = ""
+    if s.last_job is not None:
+        last = f"{format_time(s.last_run, now)} #{s.last_job} {s.last_status or ''}".strip()
+    elif s.last_run is not None:
+        last = format_time(s.last_run, now)
+    next_run = format_time(s.next_run, now) if s.next_run is not None else "—"
+    return Row(
+        s.id,
+        (
+            status_cell(s.last_status),
+            Cell(s.id, "bold"),
+            s.type,
+            planning_text(s),
+            Cell(s.timezone, "dim"),
+            enabled_cell(s),
+            last,
+            next_run,
+        ),
+    )
+
+
+class _ScheduleActions:
+    """`r` run now, `p` enable/disable and `E` edit, shared by the pane and the details."""
+
+    service: Service
+    app: Any
+
+    def current_schedule(self) -> Schedule | None:
+        raise NotImplementedError
+
+    def after_action(self) -> None:
+        """Reload after an action (the change feed would too, a moment later)."""
+
+    def _run(self, what: Callable[[], Awaitable[Any]], done: Callable[[Any], str]) -> None:
+        async def act() -> None:
+            try:
+                result = await what()
+            except ACTION_ERRORS as exc:
+                refuse(self.app, exc)
+                return
+            self.app.notify(sanitize(done(result)), markup=False)
+            self.after_action()
+
+        self.app.run_worker(act(), group="schedule-action")
+
+    def action_run_now(self) -> None:
+        """Run the selected schedule's job now."""
+        s = self.current_schedule()
+        if s is None:
+            return
+        self._run(
+            lambda: self.service.run_schedule_now(s.id),
+            lambda job: f"Schedule {s.id}: started job {job.id}",
+        )
+
+    def action_toggle_enabled(self) -> None:
+        """Enable or disable the selected schedule."""
+        s = self.current_schedule()
+        if s is None:
+            return
+        if s.enabled:
+            self._run(lambda: self.service.disable(s.id), lambda _: f"Schedule {s.id} disabled")
+        else:
+            self._run(lambda: self.service.enable(s.id), lambda _: f"Schedule {s.id} enabled")
+
+    def action_edit_planning(self) -> None:
+        """Edit the selected schedule's planning."""
+        s = self.current_schedule()
+        if s is None:
+            return
+
+        def saved(result: Schedule | None) -> None:
+            if result is not None:
+                self.app.notify(sanitize(f"Schedule {result.id}: {result.effective}"), markup=False)
+                self.after_action()
+
+        self.app.push_screen(EditPlanningScreen(self.service, s), saved)
+
+
+ACTION_BINDINGS: list[BindingType] = [
+    Binding("r", "run_now", "Run now", id="schedules.run_now"),
+    Binding("p", "toggle_enabled", "Enable/disable", id="schedules.toggle"),
+    Binding("E", "edit_planning", "Edit planning", id="schedules.edit"),
+]
+
+
+class SchedulesPane(_ScheduleActions, Vertical):
+    """The table of schedules."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *ACTION_BINDINGS,
+        Binding("enter", "open", "Executions", id="schedules.open"),
+    ]
+
+    DEFAULT_CSS = """
+    SchedulesPane { #schedules-table { height: 1fr; } }
+    """
+
+    def __init__(self, service: Service, *, id: str | None = None, classes: str | None = None):
+        super().__init__(id=id, classes=classes)
+        self.service = service
+        self.schedules: list[Schedule] = []
+
+    def compose(self) -> ComposeResult:
+        yield LineTable(
+            COLUMNS,
+            empty_text="No schedules (a job type with `schedule = …` in the config makes one)",
+            id="schedules-table",
+        )
+
+    @property
+    def table(self) -> LineTable:
+        return self.query_one("#schedules-table", LineTable)
+
+    def on_mount(self) -> None:
+        subscribe_changes(self, self._on_store_changed)
+        self.reload()
+
+    def _on_store_changed(self, changes: Any) -> None:
+        if getattr(changes, "schedules", False) or any(
+            j.schedule_id for j in getattr(changes, "jobs", ())
+        ):
+            self.reload()
+
+    @work(group="schedules-load", exclusive=True)
+    async def reload(self) -> None:
+        """Read the schedules from the service."""
+        self.schedules = await self.service.schedules()
+        now = clock_of(self.app)()
+        self.table.set_rows([schedule_row(s, now) for s in self.schedules])
+
+    def after_action(self) -> None:
+        self.reload()
+
+    def current_schedule(self) -> Schedule | None:
+        key = self.table.cursor_key
+        return next((s for s in self.schedules if s.id == key), None)
+
+    def action_open(self) -> None:
+        """Show the selected schedule's latest executions and tick history."""
+        s = self.current_schedule()
+        if s is not None:
+            self.app.push_screen(ScheduleDetailsScreen(self.service, s.id))
+
+    @on(LineTable.Selected, "#schedules-table")
+    def _selected(self, event: LineTable.Selected) -> None:
+        event.stop()
+        self.action_open()
+
+
+JOB_COLUMNS = (
+    TableColumn("job", 7, "right"),
+    TableColumn("status", 12),
+    TableColumn("trigger", 9),
+    TableColumn("started", 12),
+    TableColumn("time", 7, "right"),
+    TableColumn("info", 0, min_width=12),
+)
+TICK_COLUMNS = (
+    TableColumn("fire time", 12),
+    TableColumn("outcome", 10),
+    TableColumn("job", 7, "right"),
+    TableColumn("detail", 0, min_width=12),
+)
+
+
+def job_row(job: Job, now: float) -> Row:
+    status = job.status
+    style = STATUS_STYLE.get(status.value, "accent")
+    return Row(
+        job.id,
+        (
+            str(job.id),
+            Cell(f"{status.glyph} {status.value}", style),
+            "schedule" if job.fire_time else str(job.trigger),
+            format_time(job.started or job.created, now),
+            format_duration(job.duration(now)),
+            job.info,
+        ),
+    )
+
+
+def tick_row(tick: Tick, now: float) -> Row:
+    glyph, style = TICK_GLYPHS.get(tick.outcome, ("?", ""))
+    return Row(
+        tick.id,
+        (
+            format_time(tick.fire_time, now),
+            Cell(f"{glyph} {tick.outcome}", style),
+            str(tick.job_id) if tick.job_id is not None else "",
+            Cell(tick.detail, "dim"),
+        ),
+    )
+
+
+class ScheduleDetailsScreen(_ScheduleActions, Screen[None]):
+    """One schedule: its summary, latest executions (enter opens a job) and tick history."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q,escape", "back", "Back", id="schedule.back"),
+        *ACTION_BINDINGS,
+    ]
+
+    DEFAULT_CSS = """
+    ScheduleDetailsScreen {
+        #schedule-summary { height: auto; padding: 0 1; background: $panel; }
+        .section { height: 1; padding: 0 1; background: $boost; color: $text-muted; }
+        #schedule-jobs { height: 1fr; }
+        #schedule-ticks { height: 1fr; }
+    }
+    """
+
+    def __init__(self, service: Service, schedule_id: str) -> None:
+        super().__init__()
+        self.service = service
+        self.schedule_id = schedule_id
+        self.schedule: Schedule | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="schedule-summary")
+        yield Label("latest executions (enter: details)", classes="section", markup=False)
+        yield LineTable(JOB_COLUMNS, empty_text="No runs yet", id="schedule-jobs")
+        yield Label("tick history", classes="section", markup=False)
+        yield LineTable(TICK_COLUMNS, empty_text="No ticks yet", id="schedule-ticks")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        subscribe_changes(self, self._on_store_changed)
+        self.query_one("#schedule-jobs", LineTable).focus()
+        self.reload()
+
+    def _on_store_changed(self, changes: Any) -> None:
+        if getattr(changes, "schedules", False) or any(
+            j.schedule_id == self.schedule_id for j in getattr(changes, "jobs", ())
+        ):
+            self.reload()
+
+    def current_schedule(self) -> Schedule | None:
+        return self.schedule
+
+    def after_action(self) -> None:
+        self.reload()
+
+    @work(group="schedule-load", exclusive=True)
+    async def reload(self) -> None:
+        """Read the schedule, its jobs and its ticks."""
+        try:
+            s = await self.service.schedule(self.schedule_id)
+        except NotFound:
+            self.query_one("#schedule-summary", Static).update(
+                Text(f"schedule {self.schedule_id} no longer exists")
+            )
+            return
+        jobs = await self.service.schedule_jobs(self.schedule_id, limit=50)
+        ticks = await self.service.ticks(self.schedule_id, limit=200)
+        self.schedule = s
+        now = clock_of(self.app)()
+        summary = Text(no_wrap=True, overflow="ellipsis")
+        summary.append(f"schedule {sanitize(s.id)}", "bold")
+        summary.append(f" · type {sanitize(s.type)} · ")
+        summary.append("● enabled" if s.enabled else "○ disabled")
+        summary.append(f"\nplanning {sanitize(planning_text(s))} · time zone {s.timezone}")
+        summary.append(f" · next run {format_time(s.next_run, now) or '—'}")
+        summary.append(f"\noverlap {s.overlap} · catch-up {s.catchup}")
+        if s.last_job is not None:
+            summary.append(f" · last run job {s.last_job} {s.last_status or ''}")
+        self.query_one("#schedule-summary", Static).update(summary)
+        self.query_one("#schedule-jobs", LineTable).set_rows([job_row(j, now) for j in jobs])
+        self.query_one("#schedule-ticks", LineTable).set_rows([tick_row(t, now) for t in ticks])
+
+    def action_back(self) -> None:
+        """Back to the schedules."""
+        self.dismiss(None)
+
+    @on(LineTable.Selected, "#schedule-jobs")
+    def _job_selected(self, event: LineTable.Selected) -> None:
+        from jobdash.tui.screens.job_details import JobDetailsScreen
+
+        event.stop()
+        self.app.push_screen(JobDetailsScreen(self.service, int(str(event.key))))
