@@ -11,11 +11,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from textual.app import App, ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Button, Label
+from textual.app import App
 
 from jobdash.core.model import BadInput, Refused
 from jobdash.tui.widgets.safe_text import sanitize
@@ -64,59 +60,15 @@ def refuse(app: App[Any], exc: Exception) -> None:
 ACTION_ERRORS = (Refused, BadInput)
 
 
-class _FallbackConfirm(ModalScreen[bool]):
-    """Yes/No with focus on No (used until/unless the app's ConfirmScreen is available)."""
-
-    BINDINGS = [
-        Binding("escape,n", "answer(False)", "No", id="confirm.no"),
-        Binding("y", "answer(True)", "Yes", id="confirm.yes"),
-        Binding("left,right,tab", "app.focus_next", show=False, id="confirm.switch"),
-    ]
-    DEFAULT_CSS = """
-    _FallbackConfirm { align: center middle; }
-    _FallbackConfirm > Vertical {
-        width: 64; height: auto; border: thick $warning; background: $surface; padding: 1 2;
-    }
-    _FallbackConfirm Horizontal { height: auto; align-horizontal: right; margin-top: 1; }
-    _FallbackConfirm Button { margin-left: 2; }
-    """
-
-    def __init__(self, question: str) -> None:
-        super().__init__()
-        self.question = question
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Label(sanitize(self.question), markup=False)
-            with Horizontal():
-                yield Button("Yes", id="yes", variant="error")
-                yield Button("No", id="no", variant="primary")
-
-    def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "yes")
-
-    def action_answer(self, yes: bool) -> None:
-        self.dismiss(yes)
-
-
-def confirm(app: App[Any], question: str, on_yes: Callable[[], Any]) -> None:
-    """Ask `question` (focus on No); call `on_yes` only if the user says yes."""
-    screen: ModalScreen[bool]
-    try:
-        from jobdash.tui.dialogs.confirm import ConfirmScreen  # the app's dialog
-
-        screen = ConfirmScreen(question)
-    except Exception:  # not there yet, or another signature
-        screen = _FallbackConfirm(question)
+def confirm(app: App[Any], question: str, on_yes: Callable[[], Any], detail: str = "") -> None:
+    """Ask `question` with the app's ConfirmScreen (focus on No); call `on_yes` on yes."""
+    from jobdash.tui.dialogs.confirm import ConfirmScreen
 
     def done(answer: bool | None) -> None:
         if answer:
             on_yes()
 
-    app.push_screen(screen, done)
+    app.push_screen(ConfirmScreen(question, detail), done)
 
 
 def subscribe_changes(node: Any, callback: Callable[[Any], None]) -> bool:

@@ -475,10 +475,11 @@ class JobDetailsScreen(Screen[None]):
         label = self._job_label()
         confirm(
             self.app,
-            f"Force-kill {label}? Its processes get SIGKILL at once.",
+            f"Force-kill {label}?",
             lambda: self.run_worker(
                 self._act(f"Force-killing {label}", self.service.cancel(self.job_id, force=True))
             ),
+            detail="Its processes get SIGKILL at once, without a grace period.",
         )
 
     def action_pause(self) -> None:

@@ -207,6 +207,7 @@ class AgentsPane(Vertical):
 
         confirm(
             self.app,
-            f"Drain agent {agent}? It finishes its running tasks and claims no more.",
+            f"Drain agent {agent}?",
             lambda: self.run_worker(drain()),
+            detail="It finishes its running tasks and claims no more.",
         )
