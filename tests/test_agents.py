@@ -75,14 +75,34 @@ class Cluster:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.pids_to_kill: list[int] = []
 
-    def start(self, name: str, *extra: str, kind: str = "agent", env: dict[str, str] | None = None,
-              wait: bool = True) -> subprocess.Popen[bytes]:
+    def start(
+        self,
+        name: str,
+        *extra: str,
+        kind: str = "agent",
+        env: dict[str, str] | None = None,
+        wait: bool = True,
+    ) -> subprocess.Popen[bytes]:
         full = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
         log = (self.tmp / f"{name}.log").open("ab")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "jobdash", kind, "--db", str(self.db), "--config",
-             str(self.cfg), "--name", name, *extra],
-            stdout=log, stderr=subprocess.STDOUT, env=full, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "jobdash",
+                kind,
+                "--db",
+                str(self.db),
+                "--config",
+                str(self.cfg),
+                "--name",
+                name,
+                *extra,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=full,
+            start_new_session=True,
         )
         log.close()
         self.procs[name] = proc
@@ -116,7 +136,9 @@ class Cluster:
 
     def tasks(self, job_id: int) -> dict[str, dict[str, Any]]:
         cols = ("name", "status", "attempt", "agent", "exit_code", "error", "owner", "lost")
-        rows = self.q(f"SELECT {', '.join(cols)} FROM tasks WHERE job_id = ? ORDER BY seq", (job_id,))
+        rows = self.q(
+            f"SELECT {', '.join(cols)} FROM tasks WHERE job_id = ? ORDER BY seq", (job_id,)
+        )
         return {r[0]: dict(zip(cols, r, strict=True)) for r in rows}
 
     def agent(self, name: str) -> dict[str, Any]:
@@ -130,9 +152,13 @@ class Cluster:
         return dict(zip(cols, rows[0], strict=True)) if rows else {}
 
     def system_log(self, job_id: int) -> list[str]:
-        return [r[0] for r in self.q(
-            "SELECT text FROM logs WHERE job_id = ? AND stream = 'system' ORDER BY seq", (job_id,)
-        )]
+        return [
+            r[0]
+            for r in self.q(
+                "SELECT text FROM logs WHERE job_id = ? AND stream = 'system' ORDER BY seq",
+                (job_id,),
+            )
+        ]
 
     def close(self) -> None:
         for proc in self.procs.values():
@@ -207,10 +233,15 @@ def test_kill_9_serve_mid_task_then_restart_runs_attempt_2_within_30s(cluster: C
     assert [ln.split()[0] for ln in read_lines(log)] == ["1", "2"]
     (task,) = cluster.tasks(job).values()
     assert (task["status"], task["attempt"], task["agent"], task["exit_code"]) == (
-        "succeeded", 2, "s2", 0)
+        "succeeded",
+        2,
+        "s2",
+        0,
+    )
     assert task["lost"] == 1
-    assert any("attempt 1 lost with agent s1; running it again" in t
-               for t in cluster.system_log(job))
+    assert any(
+        "attempt 1 lost with agent s1; running it again" in t for t in cluster.system_log(job)
+    )
     # The killed attempt's process (left behind by kill -9) was killed before attempt 2 ran.
     until(lambda: not group_alive(pid1), 5, "attempt 1's process group gone")
     # And a late result of attempt 1 is refused by the store.
@@ -263,7 +294,10 @@ def test_sigstopped_agent_loses_its_claims_and_its_late_results_are_rejected(
         tasks = cluster.tasks(job)
         for name in ("quick", "long"):
             assert (tasks[name]["attempt"], tasks[name]["agent"], tasks[name]["exit_code"]) == (
-                2, "b", 0)
+                2,
+                "b",
+                0,
+            )
         assert group_alive(long1), "a is stopped: its attempt 1 of long still runs"
     finally:
         os.kill(a.pid, signal.SIGCONT)
@@ -341,8 +375,11 @@ def test_second_sigterm_stops_at_once(cluster: Cluster) -> None:
     # Another agent runs it afresh as attempt 1.
     cluster.start("t", env=FAST)
     until(lambda: cluster.tasks(job)["stubborn"]["agent"] == "t", 20, "t took the task")
-    pid2 = int(until(lambda: pidfile.read_text().strip() != str(pid) and pidfile.read_text(),
-                     20, "restarted"))
+    pid2 = int(
+        until(
+            lambda: pidfile.read_text().strip() != str(pid) and pidfile.read_text(), 20, "restarted"
+        )
+    )
     cluster.pids_to_kill.append(pid2)
     assert cluster.tasks(job)["stubborn"]["attempt"] == 1
 
@@ -396,8 +433,11 @@ def test_task_that_keeps_killing_its_agent_is_quarantined(cluster: Cluster) -> N
     for i in range(4):
         proc = cluster.start(f"k{i}", env=FAST)
         # Each agent either gets killed by the task or sees it settled.
-        until(lambda p=proc: p.poll() is not None or cluster.job(job)["status"] == "failed",
-              30, "agent killed or job failed")
+        until(
+            lambda p=proc: p.poll() is not None or cluster.job(job)["status"] == "failed",
+            30,
+            "agent killed or job failed",
+        )
         if proc.poll() is not None:
             deaths += 1
         if cluster.job(job)["status"] == "failed":
@@ -422,13 +462,26 @@ def submit_noops(db: Path, n: int, out: Path) -> int:
     async def go() -> int:
         store = await SqliteStore.open(db)
         try:
-            job = await store.create_job(NewJob(
-                type="noops", params={"out": str(out)}, user="test", trigger=Trigger.API,
-                target="", parallel=10_000, cancellable=True, on_lock="wait", timeout=None,
-                retries=0, backoff=1, lock_keys=[],
-                tasks=[NewTask(str(i), str(i), "function", "tests.agent_jobs:record", i)
-                       for i in range(n)],
-            ))
+            job = await store.create_job(
+                NewJob(
+                    type="noops",
+                    params={"out": str(out)},
+                    user="test",
+                    trigger=Trigger.API,
+                    target="",
+                    parallel=10_000,
+                    cancellable=True,
+                    on_lock="wait",
+                    timeout=None,
+                    retries=0,
+                    backoff=1,
+                    lock_keys=[],
+                    tasks=[
+                        NewTask(str(i), str(i), "function", "tests.agent_jobs:record", i)
+                        for i in range(n)
+                    ],
+                )
+            )
             return job.id
         finally:
             await store.close()
@@ -473,8 +526,10 @@ def test_eight_agents_and_a_reader_complete_20000_tasks_exactly_once(cluster: Cl
     for i in range(8):
         cluster.start(f"w{i}", "--slots", "100", wait=False)
     reader = subprocess.Popen(
-        [sys.executable, "-c", READER, str(cluster.db)], stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        [sys.executable, "-c", READER, str(cluster.db)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     try:
         until(lambda: cluster.job(job)["status"] == "succeeded", 120, "20,000 tasks done")
@@ -492,8 +547,10 @@ def test_eight_agents_and_a_reader_complete_20000_tasks_exactly_once(cluster: Cl
     # Each task ran exactly once (recorded by the task itself), and was recorded once.
     ran = [ln for f in out.iterdir() for ln in read_lines(f)]
     assert len(ran) == n and set(ran) == {str(i) for i in range(n)}
-    assert cluster.q("SELECT count(*) FROM tasks WHERE job_id = ? AND status = 'succeeded' "
-                     "AND attempt = 1", (job,)) == [(n,)]
+    assert cluster.q(
+        "SELECT count(*) FROM tasks WHERE job_id = ? AND status = 'succeeded' AND attempt = 1",
+        (job,),
+    ) == [(n,)]
     # Work was spread over the agents; no "database is locked" anywhere.
     per_agent = dict(cluster.q("SELECT agent, count(*) FROM tasks GROUP BY agent"))
     assert len(per_agent) >= 4, per_agent

@@ -33,7 +33,7 @@ class Mailbox:
     def __init__(self) -> None:
         self.messages: list[Any] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append(envelope)
         return "250 OK"
 
@@ -65,7 +65,7 @@ def hook() -> Iterator[tuple[Hook, str]]:
     state = Hook()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             with state.lock:
                 state.tries += 1
@@ -114,8 +114,10 @@ async def until(cond: Callable[[], Awaitable[Any]], timeout: float = 20) -> Any:
 
 
 async def test_report_reaches_smtp_and_webhook_with_status_counts_failures_and_log(
-    services: Open, write_config: Callable[[str], Path],
-    smtp: tuple[Mailbox, int], hook: tuple[Hook, str],
+    services: Open,
+    write_config: Callable[[str], Path],
+    smtp: tuple[Mailbox, int],
+    hook: tuple[Hook, str],
 ) -> None:
     box, port = smtp
     state, url = hook
@@ -154,8 +156,11 @@ async def _sent(svc: Service, job_id: int) -> bool:
 
 
 async def test_failed_send_is_logged_on_the_job_and_retried_without_resending(
-    services: Open, write_config: Callable[[str], Path], smtp: tuple[Mailbox, int],
-    hook: tuple[Hook, str], monkeypatch: pytest.MonkeyPatch,
+    services: Open,
+    write_config: Callable[[str], Path],
+    smtp: tuple[Mailbox, int],
+    hook: tuple[Hook, str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(reports, "BACKOFF", (0.2, 0.2, 0.2))
     box, port = smtp
@@ -177,7 +182,9 @@ async def test_failed_send_is_logged_on_the_job_and_retried_without_resending(
 
 
 async def test_unreachable_smtp_gives_up_after_the_retries_and_the_engine_goes_on(
-    services: Open, write_config: Callable[[str], Path], hook: tuple[Hook, str],
+    services: Open,
+    write_config: Callable[[str], Path],
+    hook: tuple[Hook, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(reports, "BACKOFF", (0.1,))
@@ -196,8 +203,10 @@ async def test_unreachable_smtp_gives_up_after_the_retries_and_the_engine_goes_o
 
 
 async def test_each_report_is_sent_by_exactly_one_of_several_engines(
-    services: Open, write_config: Callable[[str], Path],
-    smtp: tuple[Mailbox, int], hook: tuple[Hook, str],
+    services: Open,
+    write_config: Callable[[str], Path],
+    smtp: tuple[Mailbox, int],
+    hook: tuple[Hook, str],
 ) -> None:
     box, port = smtp
     state, url = hook
@@ -211,13 +220,20 @@ async def test_each_report_is_sent_by_exactly_one_of_several_engines(
         await until(lambda j=j: _sent(svc, j))
     await asyncio.sleep(1.5)  # time for a duplicate to show up, were there one
     assert sorted(b["job"] for b in state.bodies) == jobs
-    assert sorted(int(m.original_content.split(b"X-Jobdash-Job: ")[1].split(b"\r\n")[0])
-                  for m in box.messages) == jobs
+    assert (
+        sorted(
+            int(m.original_content.split(b"X-Jobdash-Job: ")[1].split(b"\r\n")[0])
+            for m in box.messages
+        )
+        == jobs
+    )
 
 
 async def test_retried_job_reports_again_and_jobs_without_recipients_do_not(
-    services: Open, write_config: Callable[[str], Path],
-    smtp: tuple[Mailbox, int], hook: tuple[Hook, str],
+    services: Open,
+    write_config: Callable[[str], Path],
+    smtp: tuple[Mailbox, int],
+    hook: tuple[Hook, str],
 ) -> None:
     box, port = smtp
     state, url = hook

@@ -203,7 +203,10 @@ class Reporter:
     """Sends the due reports; one per engine, driven by the agent's housekeeping loop."""
 
     def __init__(
-        self, store: SqliteStore, smtp: dict[str, Any], owner: str,
+        self,
+        store: SqliteStore,
+        smtp: dict[str, Any],
+        owner: str,
         backoff: Sequence[float] | None = None,
     ) -> None:
         self.store = store

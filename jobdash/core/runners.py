@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import importlib
 import inspect
 import os
@@ -310,8 +311,9 @@ def function_ref(fn: Callable[..., Any]) -> str:
     return f"{fn.__module__}:{fn.__qualname__}"
 
 
+@functools.lru_cache(maxsize=1024)
 def resolve(ref: str) -> Callable[..., Coroutine[Any, Any, Any]]:
-    """'package.module:attr' -> the async function it names."""
+    """'package.module:attr' -> the async function it names (cached: it runs per task)."""
     module_name, _, attr = ref.partition(":")
     obj: Any = importlib.import_module(module_name)
     for part in attr.split("."):
@@ -330,6 +332,7 @@ class FunctionRun(Run):
         cls = JobContext if claim.kind == "job" else TaskContext
         self.ctx = cls(store, claim, claim.params)
         self._task: asyncio.Task[Any] | None = None
+        self._in_user_code = False
 
     async def wait(self) -> Result:
         c = self.claim
@@ -340,16 +343,25 @@ class FunctionRun(Run):
             self.ctx.log(msg, "system")
             return Result(TaskStatus.FAILED, None, msg)
         coro = fn(self.ctx) if c.kind == "job" else fn(self.ctx, c.item)
-        self._task = asyncio.ensure_future(coro)
         try:
             if c.timeout:
+                self._task = asyncio.ensure_future(coro)
                 await asyncio.wait_for(asyncio.shield(self._task), c.timeout)
             else:
-                await self._task
+                # No timeout: run it in this (the agent's) task rather than a task of its own,
+                # which costs as much as a no-op task itself. `stop()` cancels this task only
+                # while the user's code runs, never while the outcome is being recorded.
+                self._task = asyncio.current_task()
+                self._in_user_code = True
+                try:
+                    await coro
+                finally:
+                    self._in_user_code = False
             if isinstance(self.ctx, JobContext):
                 await self.ctx.flush()
             return Result(TaskStatus.SUCCEEDED)
         except TimeoutError:
+            assert self._task is not None
             self._task.cancel()
             with contextlib.suppress(BaseException):
                 await self._task
@@ -358,6 +370,9 @@ class FunctionRun(Run):
         except (asyncio.CancelledError, TaskCancelled):
             if not self.stopping:
                 raise
+            me = asyncio.current_task()
+            if me is self._task and me is not None and me.cancelling():
+                me.uncancel()  # our own stop() cancelled this task: it goes on to report
             return Result(TaskStatus.CANCELLED, None, "cancelled")
         except Exception as e:
             if self.stopping:
@@ -370,8 +385,12 @@ class FunctionRun(Run):
         self.stopping = True
         self.ctx._cancelled = True
         self.ctx._running.set()
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
+        if self._task is None or self._task.done():
+            return
+        if self._task is not asyncio.current_task() or self._in_user_code:
+            if self._task is not asyncio.current_task():
+                if self._in_user_code or self.claim.timeout:
+                    self._task.cancel()
 
     def pause(self) -> None:
         self.ctx._running.clear()

@@ -18,6 +18,7 @@ import argparse
 import os
 import platform
 import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -59,9 +60,21 @@ def one(kind: str, env_extra: dict[str, str]) -> float:
 
         def start(name: str, cmd: str) -> subprocess.Popen[bytes]:
             p = subprocess.Popen(
-                [sys.executable, "-m", "jobdash", cmd, "--db", str(db), "--config", str(cfg),
-                 "--name", name],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                [
+                    sys.executable,
+                    "-m",
+                    "jobdash",
+                    cmd,
+                    "--db",
+                    str(db),
+                    "--config",
+                    str(cfg),
+                    "--name",
+                    name,
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=env,
                 start_new_session=True,
             )
             procs.append(p)
@@ -75,16 +88,33 @@ def one(kind: str, env_extra: dict[str, str]) -> float:
                 start("b", "agent")
                 time.sleep(1.5)
             subprocess.run(
-                [sys.executable, "-m", "jobdash", "run", "crashy", "--db", str(db), "--config",
-                 str(cfg), "-p", f"log={log}"],
-                check=True, capture_output=True, env=env,
+                [
+                    sys.executable,
+                    "-m",
+                    "jobdash",
+                    "run",
+                    "crashy",
+                    "--db",
+                    str(db),
+                    "--config",
+                    str(cfg),
+                    "-p",
+                    f"log={log}",
+                ],
+                check=True,
+                capture_output=True,
+                env=env,
             )
             until(lambda: lines(log), 30)
             pid1 = int(subprocess.check_output(["pgrep", "-n", "-f", "sleep 300"]).split()[0])
             time.sleep(0.5)
+            con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+            (holder,) = con.execute("SELECT agent FROM tasks").fetchone()
+            con.close()
+            victim = first if holder == "a" else procs[1]
             killed = time.time()
-            os.kill(first.pid, signal.SIGKILL)
-            first.wait()
+            os.kill(victim.pid, signal.SIGKILL)
+            victim.wait()
             if not other:
                 start("a2", "serve")
             until(lambda: len(lines(log)) >= 2, 60)
@@ -118,14 +148,19 @@ def main() -> None:
         f"jobdash recovery after kill -9 — {date.today()} — {platform.machine()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}"
     )
-    report("1. restart of `serve` on the same host (process check)",
-           [one("restart", {}) for _ in range(runs)])
+    report(
+        "1. restart of `serve` on the same host (process check)",
+        [one("restart", {}) for _ in range(runs)],
+    )
     if not a.quick:
-        report("2. other live agent, lease 15 s (default), no process check",
-               [one("other", {"JOBDASH_PID_CHECK": "0"}) for _ in range(runs)])
-    report("3. other live agent, JOBDASH_LEASE=5, no process check",
-           [one("other", {"JOBDASH_PID_CHECK": "0", "JOBDASH_LEASE": "5"})
-            for _ in range(runs)])
+        report(
+            "2. other live agent, lease 15 s (default), no process check",
+            [one("other", {"JOBDASH_PID_CHECK": "0"}) for _ in range(runs)],
+        )
+    report(
+        "3. other live agent, JOBDASH_LEASE=5, no process check",
+        [one("other", {"JOBDASH_PID_CHECK": "0", "JOBDASH_LEASE": "5"}) for _ in range(runs)],
+    )
     print("bound: lease + sweep interval (2 s) + claim poll (0.1 s) after the last heartbeat")
 
 

@@ -21,7 +21,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -694,44 +694,71 @@ class SqliteStore(ScheduleStore):
             return []
 
         async def txn(w: aiosqlite.Connection, rev: int, now: float) -> list[Claim]:
-            rows = await w.execute_fetchall(
-                """
-                UPDATE tasks SET status = 'running', attempt = attempt + 1, owner = ?, agent = ?,
-                    lease_until = ?, started = ?, finished = NULL, exit_code = NULL,
-                    progress = 0, pgid = NULL
-                WHERE id IN (
-                    SELECT id FROM (
-                        SELECT t.id, t.job_id, j.parallel - j.running AS room,
-                               row_number() OVER (PARTITION BY t.job_id ORDER BY t.id) AS rn
-                        FROM tasks t JOIN jobs j ON j.id = t.job_id
-                        WHERE t.status = 'pending' AND j.status = 'running' AND t.not_before <= ?
-                    ) WHERE rn <= room ORDER BY rn, job_id LIMIT ?
-                )
-                RETURNING id, job_id, seq, name, kind, spec, item, attempt
-                """,
-                (owner, agent, now + lease, now, now, limit),
+            # The running jobs with room and a task ready (the partial indexes jobs_active and
+            # tasks_pending answer this without visiting every pending task of the store).
+            jobs = await w.execute_fetchall(
+                "SELECT id, parallel - running, timeout, params FROM jobs "
+                "WHERE status = 'running' AND status NOT IN ('succeeded', 'warning', 'failed', "
+                "'cancelled') AND running < parallel AND EXISTS (SELECT 1 FROM tasks t "
+                "WHERE t.job_id = jobs.id AND t.status = 'pending' AND t.not_before <= ?) "
+                "ORDER BY id",
+                (now,),
             )
+            room = {r[0]: r[1] for r in jobs}
+            extra = {r[0]: (r[2], json.loads(r[3])) for r in jobs}
+            rows: list[Any] = []
+            left = limit
+            for _ in range(4):  # a job that had fewer ready tasks than its share gives it up
+                shares = share_out(room, left)
+                if not shares:
+                    break
+                got = await self._claim_shares(w, shares, owner, agent, now, lease)
+                rows += got
+                left -= len(got)
+                taken = Counter(r[1] for r in got)
+                for job_id, n in shares.items():
+                    room[job_id] = room[job_id] - n if taken[job_id] == n else 0
+                if left <= 0 or len(got) == sum(shares.values()):
+                    break
             claims = []
             counts = Counts()
-            for r in rows:
+            for r in sorted(rows, key=lambda r: (r[1], r[0])):
                 counts.move(r[1], "pending", "running")
-                claims.append(
-                    Claim(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), json.loads(r[6]), r[7])
-                )
+                c = Claim(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), json.loads(r[6]), r[7])
+                c.timeout, c.params = extra[c.job_id]
+                claims.append(c)
             if claims:
                 await self._apply_counts(w, rev, now, counts)
-                jobs = {
-                    r[0]: (r[1], json.loads(r[2]))
-                    for r in await w.execute_fetchall(
-                        f"SELECT id, timeout, params FROM jobs WHERE id IN ({qmarks(counts.delta)})",
-                        list(counts.delta),
-                    )
-                }
-                for c in claims:
-                    c.timeout, c.params = jobs[c.job_id]
             return claims
 
         return await self.write(txn)
+
+    async def _claim_shares(
+        self, w: aiosqlite.Connection, shares: dict[int, int], owner: str, agent: str,
+        now: float, lease: float,
+    ) -> list[Any]:
+        """Claim the first `n` ready tasks of each job in `shares` (job id -> n): one
+        UPDATE … RETURNING per 200 jobs, each job's tasks found through tasks_pending."""
+        out: list[Any] = []
+        items = list(shares.items())
+        for i in range(0, len(items), 200):  # SQLite allows 500 terms in a compound SELECT
+            part = items[i : i + 200]
+            pick = " UNION ALL ".join(
+                "SELECT id FROM (SELECT id FROM tasks WHERE job_id = ? AND status = 'pending' "
+                "AND not_before <= ? ORDER BY id LIMIT ?)"
+                for _ in part
+            )
+            out += await w.execute_fetchall(
+                f"""
+                UPDATE tasks SET status = 'running', attempt = attempt + 1, owner = ?, agent = ?,
+                    lease_until = ?, started = ?, finished = NULL, exit_code = NULL,
+                    progress = 0, pgid = NULL
+                WHERE id IN ({pick})
+                RETURNING id, job_id, seq, name, kind, spec, item, attempt
+                """,
+                (owner, agent, now + lease, now, *(x for j, n in part for x in (j, now, n))),
+            )
+        return out
 
     async def _complete(
         self, w: aiosqlite.Connection, rev: int, now: float, outcomes: list[Outcome]
@@ -822,8 +849,8 @@ class SqliteStore(ScheduleStore):
             UPDATE jobs SET progress = CASE
                 WHEN pending + running + succeeded + failed + cancelled + skipped = 0 THEN 0
                 ELSE 100.0 * (succeeded + failed + cancelled + skipped + coalesce((
-                    SELECT total(progress) FROM tasks
-                    WHERE tasks.job_id = jobs.id AND tasks.status = 'running'), 0))
+                    SELECT total(progress) FROM tasks INDEXED BY tasks_running
+                    WHERE tasks.status = 'running' AND tasks.job_id = jobs.id), 0))
                     / (pending + running + succeeded + failed + cancelled + skipped) END,
                 rev = ?
             WHERE id IN ({qmarks(ids)})
@@ -1425,9 +1452,13 @@ class SqliteStore(ScheduleStore):
         )
 
     async def has_claimable(self) -> bool:
+        # From the few active jobs to their first ready task: joining from the tasks side
+        # walked every pending task whenever the jobs were full (O(pending) per look).
         return await self._exists(
-            "SELECT 1 FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.status = 'pending' "
-            "AND j.status = 'running' AND j.running < j.parallel AND t.not_before <= ?",
+            "SELECT 1 FROM jobs WHERE status = 'running' AND status NOT IN ('succeeded', "
+            "'warning', 'failed', 'cancelled') AND running < parallel AND EXISTS (SELECT 1 "
+            "FROM tasks t WHERE t.job_id = jobs.id AND t.status = 'pending' "
+            "AND t.not_before <= ?)",
             (time.time(),),
         )
 
@@ -1508,6 +1539,23 @@ class SqliteStore(ScheduleStore):
 
 
 JOB_PAUSABLE = frozenset({JobStatus.QUEUED, JobStatus.WAITING, JobStatus.RUNNING})
+
+
+def share_out(room: dict[int, int], n: int) -> dict[int, int]:
+    """Deal `n` claims to jobs in turn (job id -> room left), each within its room."""
+    shares = dict.fromkeys(room, 0)
+    turn = [j for j, r in room.items() if r > 0]
+    while n > 0 and turn:
+        again = []
+        for j in turn:
+            if n <= 0:
+                break
+            shares[j] += 1
+            n -= 1
+            if shares[j] < room[j]:
+                again.append(j)
+        turn = again
+    return {j: k for j, k in shares.items() if k}
 
 
 def qmarks(values: Iterable[Any]) -> str:

@@ -169,7 +169,7 @@ class JobHeader(Widget):
             text.append("   ETA ", style("jobheader--dim"))
             text.append("~" + format_duration(eta) if eta is not None else "—")
         if job.started is not None:
-            text.append("   ran " if status.finished else "   elapsed ", style("jobheader--dim"))
+            text.append("   duration " if status.finished else "   elapsed ", style("jobheader--dim"))
             text.append(format_duration(job.duration(now)))
         text.append("\n")
         text.append(f"job {job.id}", style("jobheader--bold"))
@@ -231,12 +231,12 @@ class JobDetailsScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q,escape", "back", "Back", id="details.back"),
-        Binding("F", "toggle_failed", "Failed only", id="details.failed_only"),
-        Binding("a", "all_tasks", "All tasks' log", id="details.all_tasks"),
+        Binding("F", "toggle_failed", "Failed", id="details.failed_only"),
+        Binding("a", "all_tasks", "All logs", id="details.all_tasks"),
         Binding("c", "cancel", "Cancel", id="details.cancel"),
-        Binding("C", "force_cancel", "Force kill", id="details.force_cancel"),
-        Binding("p", "pause", "Pause/resume", id="details.pause"),
-        Binding("R", "retry", "Retry failed", id="details.retry"),
+        Binding("C", "force_cancel", "Kill", id="details.force_cancel"),
+        Binding("p", "pause", "Pause", id="details.pause"),
+        Binding("R", "retry", "Retry", id="details.retry"),
         Binding("tab", "focus_next", "Tasks/log", show=False, id="details.focus_next"),
         # The log keys work wherever the focus is: they share the LogView's ids, so a
         # keymap entry for `log.follow` remaps both.

@@ -1,0 +1,767 @@
+"""The dashboard: `jobdash` with no sub-command (SPEC §8).
+
+The App owns the Service and runs ONE worker that consumes `service.watch()`; each batch
+of `Changes` is published on the `store_changed` signal, to which the dashboard's tables,
+the Scheduled and Agents panes and the job details screen subscribe. Every service call
+runs in a worker, so the event loop never waits on the store.
+
+Contract for the other screens and panes: `app.service`, `app.store_changed`
+(`Signal[Changes]`), `app.clock()` (frozen in snapshots), `app.read_only`,
+`app.notify_refusal(exc)`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.content import Content
+from textual.screen import Screen
+from textual.signal import Signal
+from textual.widget import Widget
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+
+from jobdash.core.model import BadInput, Job, JobStatus, NotFound, Refused
+from jobdash.core.query import Query
+from jobdash.core.service import Service
+from jobdash.core.store.sqlite import Changes
+from jobdash.tui.commands import JobdashCommands
+from jobdash.tui.dialogs.confirm import ConfirmScreen
+from jobdash.tui.dialogs.start_job import StartJobScreen
+from jobdash.tui.keymap import known_bindings, unknown_ids
+from jobdash.tui.screens.help import HelpScreen, help_entries
+from jobdash.tui.themes import DEFAULT_THEME, check_theme, load_themes
+from jobdash.tui.widgets.filter_bar import FilterBar
+from jobdash.tui.widgets.job_table import JobTable
+
+Clock = Callable[[], float]
+ServiceSource = Service | Callable[[], Awaitable[Service]]
+
+# (pane id, title) of the tabs, in order; the first two hold job tables.
+TABS: tuple[tuple[str, str], ...] = (
+    ("inprogress", "In Progress"),
+    ("completed", "Completed"),
+    ("scheduled", "Scheduled"),
+    ("agents", "Agents"),
+)
+JOB_TABS = ("inprogress", "completed")
+DEMO_MIN_ACTIVE = 3  # --demo starts the demo jobs when fewer than this are active
+
+
+def _optional(module: str, name: str) -> Any:
+    """A class from another part of the dashboard that may not be written yet.
+
+    Only a missing module is tolerated: a module that exists but fails to import is a bug
+    and must show."""
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        if e.name == module:
+            return None
+        raise
+    return getattr(mod, name, None)
+
+
+def describe(job: Job) -> str:
+    """'job 12 (import-files /srv/in)': how dialogs and toasts name a job."""
+    what = f"{job.type} {job.target}".strip()
+    return f"job {job.id} ({what})"
+
+
+class Placeholder(Static):
+    """Stands in for a pane that this build does not have."""
+
+    def __init__(self, text: str, *, id: str | None = None) -> None:
+        super().__init__(Text(text, style="dim italic"), id=id, classes="placeholder")
+
+
+class MissingDetailsScreen(Screen[None]):
+    """Shown by `enter` when the job details screen is not available."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Back", id="details.back"),
+    ]
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__()
+        self.job_id = job_id
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Placeholder(f"job {self.job_id}: the details screen is not available in this build")
+        yield Footer()
+
+
+class DashboardScreen(Screen[None]):
+    """The tabs, the filter bar and the job actions."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("1", "show_tab('inprogress')", "In Progress", show=False, id="tab.inprogress"),
+        Binding("2", "show_tab('completed')", "Completed", show=False, id="tab.completed"),
+        Binding("3", "show_tab('scheduled')", "Scheduled", show=False, id="tab.scheduled"),
+        Binding("4", "show_tab('agents')", "Agents", show=False, id="tab.agents"),
+        Binding("left_square_bracket", "cycle_tab(-1)", "Previous tab", show=False, id="tab.prev"),
+        Binding("right_square_bracket", "cycle_tab(1)", "Next tab", show=False, id="tab.next"),
+        Binding("slash", "filter", "Filter", id="filter.open"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, id="filter.clear"),
+        Binding("n", "start_job", "New job", id="job.new"),
+        Binding("r", "rerun", "Run again", id="job.rerun"),
+        Binding("c", "cancel", "Cancel", id="job.cancel"),
+        Binding("C", "cancel(True)", "Force-kill", show=False, id="job.kill"),
+        Binding("p", "toggle_pause", "Pause/resume", id="job.pause"),
+        Binding("R", "retry", "Retry failed", id="job.retry"),
+        Binding("e", "export", "Export CSV", show=False, id="job.export"),
+        Binding("x", "clear_finished", "Clear finished", show=False, id="job.clear"),
+        Binding("y", "copy_id", "Copy id", show=False, id="job.copy"),
+    ]
+
+    # Actions that need a job table in front (hidden on the Scheduled and Agents tabs).
+    JOB_ACTIONS = frozenset(
+        {"rerun", "cancel", "toggle_pause", "retry", "export", "clear_finished", "copy_id"}
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loaded = False
+        self._pending: list[Changes] = []
+        self._query = Query()
+        self._filter_text = ""
+
+    @property
+    def jobdash(self) -> JobdashApp:
+        app = self.app
+        assert isinstance(app, JobdashApp)
+        return app
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        app = self.jobdash
+        yield Header()
+        with TabbedContent(initial="inprogress", id="tabs"):
+            with TabPane("In Progress", id="inprogress"):
+                yield JobTable(
+                    clock=app.clock,
+                    id="table-inprogress",
+                    empty_text="No jobs in progress: n starts one",
+                    tick=app.table_tick,
+                )
+            with TabPane("Completed", id="completed"):
+                yield JobTable(
+                    clock=app.clock,
+                    id="table-completed",
+                    empty_text="No finished jobs yet",
+                    tick=app.table_tick,
+                )
+            with TabPane("Scheduled", id="scheduled"):
+                yield app.make_pane(
+                    "jobdash.tui.widgets.schedules_pane", "SchedulesPane", "schedules"
+                )
+            with TabPane("Agents", id="agents"):
+                yield app.make_pane("jobdash.tui.widgets.agents_pane", "AgentsPane", "agents")
+        bar = FilterBar(id="filter-bar")
+        bar.display = False
+        yield bar
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.jobdash.store_changed.subscribe(self, self._on_changes)
+        self._update_titles()
+        self.table("inprogress").focus()
+        self._load()
+
+    def table(self, pane: str) -> JobTable:
+        return self.query_one(f"#table-{pane}", JobTable)
+
+    @property
+    def tabs(self) -> TabbedContent:
+        return self.query_one("#tabs", TabbedContent)
+
+    @property
+    def filter_bar(self) -> FilterBar:
+        return self.query_one("#filter-bar", FilterBar)
+
+    @property
+    def current_table(self) -> JobTable | None:
+        """The job table of the tab in front, if that tab has one."""
+        active = self.tabs.active
+        return self.table(active) if active in JOB_TABS else None
+
+    @property
+    def current_job(self) -> Job | None:
+        table = self.current_table
+        return table.cursor_job if table is not None else None
+
+    # ------------------------------------------------------------------ data
+
+    @work(group="load", exclusive=True)
+    async def _load(self) -> None:
+        """The first rows: active jobs, then finished ones (maybe 100,000 of them)."""
+        app = self.jobdash
+        await app.feed_ready.wait()
+        svc = app.service
+        active = await svc.jobs(active=True, limit=None)
+        self.table("inprogress").set_jobs(active)
+        self._update_titles()
+        finished = await svc.jobs(active=False, limit=None)
+        self.table("completed").set_jobs(finished)
+        self.loaded = True
+        pending, self._pending = self._pending, []
+        for changes in pending:
+            self._apply(changes)
+        self._update_titles()
+
+    def _on_changes(self, changes: Changes) -> None:
+        if not self.loaded:
+            self._pending.append(changes)
+            return
+        self._apply(changes)
+        self._update_titles()
+
+    def _apply(self, changes: Changes) -> None:
+        """Patch both tables: a job moves between them when it starts or finishes."""
+        self.upsert(changes.jobs)
+        if changes.removed:
+            for pane in JOB_TABS:
+                self.table(pane).remove_jobs(changes.removed)
+
+    def upsert(self, jobs: Iterable[Job]) -> None:
+        """Put each job in the table its status belongs to (and out of the other one),
+        ignoring rows older than what a table already has."""
+        running = self.table("inprogress")
+        done = self.table("completed")
+        active: list[Job] = []
+        finished: list[Job] = []
+        for job in jobs:
+            known = running.get_job(job.id) or done.get_job(job.id)
+            if known is not None and known.rev > job.rev:
+                continue  # a stale row (the initial load already had a newer one)
+            (finished if job.status.finished else active).append(job)
+        if finished:
+            running.remove_jobs([job.id for job in finished])
+            done.upsert(finished)
+        if active:
+            done.remove_jobs([job.id for job in active])
+            running.upsert(active)
+
+    def _update_titles(self) -> None:
+        tabs = self.tabs
+        for pane, title in TABS[:2]:
+            table = self.table(pane)
+            if self._query.is_empty:
+                count = f"{table.total_count}"
+            else:
+                count = f"{table.shown_count} of {table.total_count}"
+            tabs.get_tab(pane).label = Content(f"{title} ({count})")
+
+    # ------------------------------------------------------------------ tabs
+
+    def action_show_tab(self, pane: str) -> None:
+        self.tabs.active = pane
+        self._focus_tab(pane)
+
+    def action_cycle_tab(self, step: int) -> None:
+        ids = [pane for pane, _ in TABS]
+        position = ids.index(self.tabs.active)
+        self.action_show_tab(ids[(position + step) % len(ids)])
+
+    @on(TabbedContent.TabActivated)
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self.refresh_bindings()
+        pane = event.pane.id
+        if pane is not None and not self.filter_bar.input.has_focus:
+            self._focus_tab(pane)
+
+    def _focus_tab(self, pane: str) -> None:
+        self.refresh_bindings()
+        if pane in JOB_TABS:
+            self.table(pane).focus()
+            return
+        container = self.query_one(f"#{pane}", TabPane)
+        for widget in container.query("*"):
+            if widget.focusable:
+                widget.focus()
+                return
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self.JOB_ACTIONS:
+            return self.is_mounted and self.tabs.active in JOB_TABS
+        if action == "clear_filter":
+            return self.is_mounted and (self.filter_bar.active or self.filter_bar.display)
+        return True
+
+    # ------------------------------------------------------------------ filter
+
+    def action_filter(self) -> None:
+        self.filter_bar.open()
+
+    def action_clear_filter(self) -> None:
+        self.filter_bar.action_clear_and_close()
+
+    @on(FilterBar.Applied)
+    def _filter_applied(self, event: FilterBar.Applied) -> None:
+        query = event.query
+        self._query = query
+        self._filter_text = event.text
+        if query.is_empty:
+            predicate = None
+        else:
+            now = self.jobdash.clock()
+
+            def predicate(job: Job) -> bool:
+                return query.matches(job, now)
+
+        for pane in JOB_TABS:
+            self.table(pane).set_filter(predicate)
+        self._update_titles()
+
+    @on(FilterBar.Closed)
+    def _filter_closed(self, event: FilterBar.Closed) -> None:
+        self._focus_tab(self.tabs.active)
+        self.refresh_bindings()
+
+    # ------------------------------------------------------------------ details
+
+    @on(JobTable.Selected)
+    def _job_selected(self, event: JobTable.Selected) -> None:
+        event.stop()
+        self.jobdash.open_details(event.job.id)
+
+    # ------------------------------------------------------------------ actions
+
+    def _need_job(self) -> Job | None:
+        job = self.current_job
+        if job is None:
+            self.notify("No job selected", severity="warning")
+        return job
+
+    def action_start_job(self) -> None:
+        job = self.current_job
+        screen = StartJobScreen(self.jobdash.service, selected=job.type if job else None)
+        self.app.push_screen(screen, self._job_started)
+
+    def _job_started(self, job: Job | None) -> None:
+        if job is None:
+            return
+        self.upsert([job])
+        self.action_show_tab("inprogress")
+        self.table("inprogress").select_job(job.id)
+        self.notify(f"Started {describe(job)}")
+
+    def action_rerun(self) -> None:
+        job = self._need_job()
+        if job is not None:
+            self._rerun(job)
+
+    @work(group="actions")
+    async def _rerun(self, job: Job) -> None:
+        async with self.jobdash.refusals():
+            new = await self.jobdash.service.rerun(job.id)
+            self._job_started(new)
+
+    def action_cancel(self, force: bool = False) -> None:
+        job = self._need_job()
+        if job is None:
+            return
+        if not job.cancellable:  # the store's own words; no point asking first
+            self.jobdash.notify_refusal(
+                Refused(
+                    f"job {job.id} ({job.type}) cannot be cancelled: "
+                    "its type says cancellable = false"
+                )
+            )
+            return
+        if job.status.finished:
+            self.jobdash.notify_refusal(
+                Refused(f"job {job.id} is {job.status}; there is nothing to cancel")
+            )
+            return
+        if force:
+            question = f"Force-kill {describe(job)}?"
+            detail = "Its running tasks get SIGKILL now, without a grace period."
+            yes = "Force-kill"
+        else:
+            question = f"Cancel {describe(job)}?"
+            detail = "Running tasks get SIGTERM, then SIGKILL after the grace period."
+            yes = "Cancel job"
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._cancel(job, force)
+
+        self.app.push_screen(ConfirmScreen(question, detail, yes=yes, no="No"), answered)
+
+    @work(group="actions")
+    async def _cancel(self, job: Job, force: bool) -> None:
+        async with self.jobdash.refusals():
+            updated = await self.jobdash.service.cancel(job.id, force=force)
+            self.upsert([updated])
+            verb = "Force-killing" if force else "Cancelling"
+            self.notify(f"{verb} {describe(updated)}")
+
+    def action_toggle_pause(self) -> None:
+        job = self._need_job()
+        if job is not None:
+            self._toggle_pause(job)
+
+    @work(group="actions")
+    async def _toggle_pause(self, job: Job) -> None:
+        async with self.jobdash.refusals():
+            updated = await self.jobdash.service.toggle_pause(job.id)
+            self.upsert([updated])
+            verb = "Paused" if updated.status is JobStatus.PAUSED else "Resumed"
+            self.notify(f"{verb} {describe(updated)}")
+
+    def action_retry(self) -> None:
+        job = self._need_job()
+        if job is not None:
+            self._retry(job)
+
+    @work(group="actions")
+    async def _retry(self, job: Job) -> None:
+        async with self.jobdash.refusals():
+            count = await self.jobdash.service.retry(job.id)
+            tasks = f"{count} task{'s' if count != 1 else ''}"
+            self.notify(f"Retrying {tasks} of {describe(job)}")
+
+    def action_export(self) -> None:
+        table = self.current_table
+        if table is not None:
+            self._export(table.rows)
+
+    @work(group="actions")
+    async def _export(self, jobs: list[Job]) -> None:
+        app = self.jobdash
+        async with app.refusals():
+            stamp = datetime.fromtimestamp(app.clock()).strftime("%Y%m%d-%H%M%S")
+            path = Path.cwd() / f"jobdash-export-{stamp}.csv"
+            text = app.service.export(jobs, "csv")
+            await asyncio.to_thread(path.write_text, text, encoding="utf-8")
+            self.notify(f"Exported {len(jobs)} job{'s' * (len(jobs) != 1)} to {path}")
+
+    def action_clear_finished(self) -> None:
+        svc = self.jobdash.service
+        count = self.table("completed").total_count
+        if count == 0:
+            self.notify("No finished jobs to clear")
+            return
+        whose = "every user's" if svc.is_admin else "yours"
+        question = f"Clear finished jobs ({whose})?"
+        detail = (
+            f"{count} finished job{'s' * (count != 1)} shown; their tasks and logs are "
+            "deleted from the store. Running and queued jobs stay."
+        )
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._clear()
+
+        self.app.push_screen(ConfirmScreen(question, detail, yes="Clear"), answered)
+
+    @work(group="actions")
+    async def _clear(self) -> None:
+        svc = self.jobdash.service
+        async with self.jobdash.refusals():
+            count = await svc.clear(everyone=svc.is_admin)
+            self.notify(f"Cleared {count} finished job{'s' * (count != 1)}")
+
+    def action_copy_id(self) -> None:
+        job = self._need_job()
+        if job is not None:
+            self.app.copy_to_clipboard(str(job.id))
+            self.notify(f"Copied job id {job.id}")
+
+    def running_tasks(self) -> int:
+        """Tasks running right now, as far as the In Progress table knows."""
+        return sum(job.running for job in self.table("inprogress").rows)
+
+
+class _Refusals:
+    """`async with app.refusals():` turns a refused action into a one-line error toast."""
+
+    def __init__(self, app: JobdashApp) -> None:
+        self.app = app
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, kind: type[BaseException] | None, exc: Any, tb: Any) -> bool:
+        if exc is None:
+            return False
+        if isinstance(exc, (Refused, BadInput)):
+            self.app.notify_refusal(exc)
+            return True
+        if isinstance(exc, Exception):  # the store is busy, a file can't be written, ...
+            self.app.log.error(repr(exc))
+            self.app.notify(f"{type(exc).__name__}: {exc}", severity="error")
+            return True
+        return False
+
+
+class JobdashApp(App[int]):
+    """The dashboard. Construct it without a terminal for tests:
+    `JobdashApp(service, embedded_engine=False, clock=lambda: FROZEN)`.
+
+    `service` is a Service, or an async function that opens one (it then runs in the
+    app's own event loop, and the app closes it on exit).
+    """
+
+    CSS_PATH = "jobdash.tcss"
+    TITLE = "jobdash"
+    COMMANDS: ClassVar[set[Any]] = {*App.COMMANDS, JobdashCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "back_or_quit", "Quit", id="app.quit"),
+        Binding("question_mark", "help", "Help", id="app.help"),
+        Binding("ctrl+t", "change_theme", "Theme", show=False, id="app.theme"),
+        Binding(
+            "ctrl+p", "command_palette", "Commands", show=False, priority=True, id="app.palette"
+        ),
+    ]
+
+    def __init__(
+        self,
+        service: ServiceSource,
+        *,
+        embedded_engine: bool,
+        clock: Clock = time.time,
+        demo: bool = False,
+        theme: str | None = None,
+        watch_interval: float = 0.25,
+        table_tick: float | None = 1.0,
+    ) -> None:
+        super().__init__()
+        self._service: Service | None = service if isinstance(service, Service) else None
+        self._opener = None if isinstance(service, Service) else service
+        self.embedded_engine = embedded_engine
+        self.clock: Clock = clock
+        self.demo = demo
+        self.watch_interval = watch_interval
+        self.table_tick = table_tick
+        self.store_changed: Signal[Changes] = Signal(self, "store-changed")
+        self.feed_ready = asyncio.Event()
+        self.engine_note = ""
+        self._requested_theme = theme
+        self._themes = load_themes()
+        for custom in self._themes.values():
+            self.register_theme(custom)
+
+    # ------------------------------------------------------------------ contract
+
+    @property
+    def service(self) -> Service:
+        assert self._service is not None, "the service is opened when the app loads"
+        return self._service
+
+    @property
+    def read_only(self) -> bool:
+        return self.service.read_only
+
+    def notify_refusal(self, exc: BaseException) -> None:
+        """A refused action (not cancellable, not yours, read-only, bad input) as one line."""
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if isinstance(exc, NotFound):
+            title = "Not found"
+        elif isinstance(exc, BadInput):
+            title = "Bad input"
+        else:
+            title = "Refused"
+        self.notify(Text(message).plain, title=title, severity="error", markup=False)
+
+    def refusals(self) -> _Refusals:
+        return _Refusals(self)
+
+    def make_pane(self, module: str, name: str, what: str) -> Widget:
+        cls = _optional(module, name)
+        if cls is None:
+            return Placeholder(f"The {what} pane is not available in this build.", id=what)
+        widget: Widget = cls(self.service)
+        return widget
+
+    def open_details(self, job_id: int) -> None:
+        cls = _optional("jobdash.tui.screens.job_details", "JobDetailsScreen")
+        self.push_screen(MissingDetailsScreen(job_id) if cls is None else cls(self.service, job_id))
+
+    # ------------------------------------------------------------------ start and stop
+
+    async def on_load(self) -> None:
+        if self._service is None:
+            assert self._opener is not None
+            self._service = await self._opener()
+
+    def get_default_screen(self) -> Screen[Any]:
+        return DashboardScreen()
+
+    def on_mount(self) -> None:
+        svc = self.service
+        config_theme = svc.config.theme
+        name = self._requested_theme or config_theme or DEFAULT_THEME
+        try:
+            check_theme(name, self._themes)
+        except BadInput as e:
+            self.notify_refusal(e)
+            name = DEFAULT_THEME
+        self.theme = name
+        keymap = dict(svc.config.keymap)
+        if keymap:
+            unknown = unknown_ids(keymap, known_bindings())
+            if unknown:
+                self.notify(
+                    f"[keymap]: unknown binding id{'s' * (len(unknown) > 1)} "
+                    f"{', '.join(unknown)} (see ? for the ids)",
+                    severity="warning",
+                    markup=False,
+                )
+            self.set_keymap(keymap)
+        self._set_subtitle()
+        self._watch_feed()
+        if self.demo and not svc.read_only:
+            self._start_demo_jobs()
+        if not self.embedded_engine:
+            self._describe_engine()
+
+    def _set_subtitle(self) -> None:
+        svc = self.service
+        parts = [f"{svc.user}{' (admin)' if svc.is_admin else ''}"]
+        if self.engine_note:
+            parts.append(self.engine_note)
+        elif self.embedded_engine and svc.engine is not None:
+            parts.append(f"engine {svc.engine.name} embedded")
+        if svc.read_only:
+            parts.append("read-only")
+        self.sub_title = " · ".join(parts)
+
+    @work(group="engine")
+    async def _describe_engine(self) -> None:
+        """Attached: name the engine(s) that run the jobs."""
+        agents = await self.service.agents()
+        live = [info.name for info, _ in agents if info.state not in ("stale", "offline")]
+        if live:
+            self.engine_note = f"attached to engine {', '.join(live)}"
+        else:
+            self.engine_note = "no engine running: jobs wait until one starts"
+        self._set_subtitle()
+
+    @work(group="feed", exclusive=True)
+    async def _watch_feed(self) -> None:
+        """The one consumer of the change feed; publishes each batch to `store_changed`."""
+        svc = self.service
+        while True:
+            feed = svc.watch(self.watch_interval)
+            first = asyncio.ensure_future(anext(feed))
+            await asyncio.sleep(0)  # the feed has read its starting revision
+            self.feed_ready.set()
+            try:
+                changes = await first
+                while True:
+                    self.store_changed.publish(changes)
+                    changes = await anext(feed)
+            except asyncio.CancelledError:
+                first.cancel()
+                raise
+            except Exception as e:  # the store went away for a moment: say so, try again
+                self.log.error(repr(e))
+                self.notify(f"change feed: {e}; retrying", severity="warning", markup=False)
+                await asyncio.sleep(1.0)
+            finally:
+                with contextlib.suppress(Exception):  # still running when cancelled
+                    await feed.aclose()
+
+    @work(group="demo")
+    async def _start_demo_jobs(self) -> None:
+        from jobdash.demo import DEMO_JOBS
+
+        svc = self.service
+        active = await svc.jobs(active=True, limit=None)
+        if len(active) >= DEMO_MIN_ACTIVE:
+            return
+        started = 0
+        for type_name, params in DEMO_JOBS:
+            try:
+                await svc.submit(type_name, params)
+                started += 1
+            except (Refused, BadInput) as e:
+                self.notify_refusal(e)
+        if started:
+            self.notify(f"Demo: started {started} jobs")
+
+    async def action_quit(self) -> None:
+        """Quit; with tasks running in our own engine, ask first."""
+        dashboard = self.screen_stack[0]
+        running = dashboard.running_tasks() if isinstance(dashboard, DashboardScreen) else 0
+        if not (self.embedded_engine and running):
+            self.exit(0)
+            return
+        question = f"Quit? {running} task{'s are' if running != 1 else ' is'} running here."
+        detail = (
+            "This dashboard runs the engine: quitting stops its tasks. They run again when "
+            "an engine next starts (jobdash serve, or the dashboard)."
+        )
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.exit(0)
+
+        if not isinstance(self.screen, ConfirmScreen):
+            self.push_screen(ConfirmScreen(question, detail, yes="Quit"), answered)
+
+    async def action_back_or_quit(self) -> None:
+        """`q`: close the screen in front, or quit from the dashboard."""
+        if len(self.screen_stack) > 1:
+            self.pop_screen()
+        else:
+            await self.action_quit()
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss(None)
+            return
+        self.push_screen(HelpScreen(help_entries(self.screen)))
+
+    async def on_unmount(self) -> None:
+        if self._opener is not None and self._service is not None:
+            await self._service.close()
+
+
+# ---------------------------------------------------------------------- entry point
+
+
+async def _open_and_run(args: argparse.Namespace) -> int:
+    theme = getattr(args, "theme", None)
+    if theme:
+        check_theme(theme, load_themes())  # before anything opens: exit 2 on a typo
+    svc = await Service.open(
+        db=args.db,
+        config=args.config,
+        demo=bool(getattr(args, "demo", False)),
+        read_only=bool(getattr(args, "read_only", False)),
+    )
+    try:
+        if svc.config.theme and not theme:
+            check_theme(svc.config.theme, load_themes())
+        embedded = False
+        if not await svc.engine_alive():
+            if not svc.read_only:  # read-only: watch the store, run nothing
+                await svc.start_engine(slots=getattr(args, "slots", 4) or 4)
+                embedded = True
+        app = JobdashApp(svc, embedded_engine=embedded, demo=bool(args.demo), theme=theme)
+        result = await app.run_async()
+        return result or 0
+    finally:
+        await svc.close()
+
+
+def run_dashboard(args: argparse.Namespace) -> int:
+    """`jobdash` with no sub-command. Errors opening (BadInput) are raised before the UI
+    starts; `jobdash.cli.main` prints them in one line and exits 2."""
+    return asyncio.run(_open_and_run(args))
