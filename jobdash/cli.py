@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from jobdash import __version__
@@ -36,7 +37,7 @@ from jobdash.tui.widgets.safe_text import sanitize
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
-out = Console(highlight=False, markup=False, soft_wrap=True)
+out = Console(highlight=False, markup=False)
 err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
 
 
@@ -253,6 +254,46 @@ def parse_params(pairs: Sequence[str]) -> dict[str, str]:
     return params
 
 
+def listing(*columns: str, flex: Sequence[str] = (), fold: Sequence[str] = ()) -> Table:
+    """A plain table for listings. Only the free-text columns (`flex`, cut with an ellipsis,
+    or `fold`, wrapped) give way on a narrow terminal; `fit` keeps the others whole."""
+    t = Table(box=None, header_style="bold", pad_edge=False)
+    for col in columns:
+        if col in fold:
+            t.add_column(col, overflow="fold")
+        elif col in flex:
+            t.add_column(col, no_wrap=True, overflow="ellipsis")
+        else:
+            t.add_column(col, no_wrap=True, overflow="crop")
+    return t
+
+
+def fit(t: Table, width: int | None = None) -> Table:
+    """Give each fixed column of a `listing` the width of its widest cell, and share what is
+    left of the terminal's width among the free-text columns (Rich would otherwise shrink
+    every column alike, down to nothing)."""
+
+    def widest(col: Column) -> int:
+        cells = [col.header, *col.cells]
+        return max(cell_len(c.plain if isinstance(c, Text) else str(c)) for c in cells)
+
+    free = (width or out.width) - 2 * (len(t.columns) - 1)
+    flexible = []
+    for col in t.columns:
+        if col.overflow == "crop":
+            col.min_width = widest(col)
+            free -= col.min_width
+        else:
+            flexible.append(col)
+    # Narrow columns keep their natural width; the widest share the rest evenly.
+    flexible.sort(key=widest)
+    for i, col in enumerate(flexible):
+        share = max(4, free // (len(flexible) - i))
+        col.max_width = min(widest(col), share)
+        free -= col.max_width
+    return t
+
+
 # --------------------------------------------------------------------------- formatting
 
 
@@ -294,8 +335,7 @@ def job_dict(job: Job) -> dict[str, Any]:
 
 
 def jobs_table(jobs: list[Job]) -> Table:
-    t = Table(box=None, header_style="bold", pad_edge=False)
-    for col in (
+    t = listing(
         "ID",
         "TYPE",
         "TARGET",
@@ -306,10 +346,8 @@ def jobs_table(jobs: list[Job]) -> Table:
         "STARTED",
         "TIME",
         "INFO",
-    ):
-        t.add_column(
-            col, no_wrap=True, overflow="ellipsis", max_width=60 if col == "INFO" else None
-        )
+        flex=("TARGET", "INFO"),
+    )
     for j in jobs:
         t.add_row(
             str(j.id),
@@ -413,7 +451,7 @@ async def cmd_jobs(svc: Service, a: argparse.Namespace) -> int:
     elif not jobs:
         err.print("no jobs match")
     else:
-        out.print(jobs_table(jobs))
+        out.print(fit(jobs_table(jobs)))
     return EXIT_OK
 
 
@@ -448,9 +486,18 @@ async def cmd_show(svc: Service, a: argparse.Namespace) -> int:
     for k, v in fields:
         if v:
             out.print(Text.assemble((f"{k:>11}: ", "dim"), sanitize(v)))
-    t = Table(box=None, header_style="bold", pad_edge=False)
-    for col in ("#", "TASK", "STATUS", "TRY", "AGENT", "TIME", "EXIT", "ERROR"):
-        t.add_column(col, no_wrap=col != "ERROR", overflow="ellipsis")
+    t = listing(
+        "#",
+        "TASK",
+        "STATUS",
+        "TRY",
+        "AGENT",
+        "TIME",
+        "EXIT",
+        "ERROR",
+        flex=("TASK",),
+        fold=("ERROR",),
+    )
     for task in tasks:
         dur = (task.finished or time.time()) - task.started if task.started else None
         t.add_row(
@@ -464,7 +511,7 @@ async def cmd_show(svc: Service, a: argparse.Namespace) -> int:
             Text(sanitize(task.error)),
         )
     out.print()
-    out.print(t)
+    out.print(fit(t))
     return EXIT_OK
 
 
@@ -530,8 +577,7 @@ async def cmd_types(svc: Service, a: argparse.Namespace) -> int:
     if a.json:
         print(json.dumps([dataclasses.asdict(t) for t in types], indent=2))
         return EXIT_OK
-    t = Table(box=None, header_style="bold", pad_edge=False)
-    for col in (
+    t = listing(
         "TYPE",
         "KIND",
         "PARAMS",
@@ -540,8 +586,8 @@ async def cmd_types(svc: Service, a: argparse.Namespace) -> int:
         "FLAGS",
         "SCHEDULE",
         "DESCRIPTION",
-    ):
-        t.add_column(col, overflow="fold")
+        fold=("PARAMS", "FLAGS", "DESCRIPTION"),
+    )
     for jt in types:
         params = " ".join(p.name + ("*" if p.required else "") for p in jt.params)
         flags = [
@@ -560,7 +606,7 @@ async def cmd_types(svc: Service, a: argparse.Namespace) -> int:
             Text(jt.schedule or ""),
             Text(jt.description),
         )
-    out.print(t)
+    out.print(fit(t))
     return EXIT_OK
 
 
@@ -594,8 +640,7 @@ async def cmd_agents(svc: Service, a: argparse.Namespace) -> int:
             "no agents have used this store yet (start one: `jobdash serve` or `jobdash agent`)"
         )
         return EXIT_OK
-    t = Table(box=None, header_style="bold", pad_edge=False)
-    for col in (
+    t = listing(
         "NAME",
         "HOST",
         "PID",
@@ -606,10 +651,8 @@ async def cmd_agents(svc: Service, a: argparse.Namespace) -> int:
         "DONE",
         "FAILED",
         "STARTED",
-    ):
-        t.add_column(
-            col, no_wrap=True, overflow="ellipsis", max_width=50 if col == "TASKS" else None
-        )
+        flex=("TASKS",),
+    )
     for info, _drain in agents:
         mine = tasks.get(info.name, []) if info.state != "offline" else []
         shown = ", ".join(f"{j}#{q} {n}" for j, q, n in mine[:3]) + (
@@ -627,7 +670,7 @@ async def cmd_agents(svc: Service, a: argparse.Namespace) -> int:
             str(info.failed),
             when(info.started),
         )
-    out.print(t)
+    out.print(fit(t))
     return EXIT_OK
 
 
@@ -668,9 +711,9 @@ async def cmd_schedules(svc: Service, a: argparse.Namespace) -> int:
             "an engine publishes them)"
         )
         return EXIT_OK
-    t = Table(box=None, header_style="bold", pad_edge=False)
-    for col in ("", "ID", "TYPE", "PLANNING", "TZ", "ENABLED", "LAST RUN", "NEXT RUN"):
-        t.add_column(col, no_wrap=True, overflow="ellipsis")
+    t = listing(
+        "", "ID", "TYPE", "PLANNING", "TZ", "ENABLED", "LAST RUN", "NEXT RUN", flex=("PLANNING",)
+    )
     for s in schedules:
         planning = s.effective + (" *" if s.source == "admin" else "")
         last = f"job {s.last_job} {zoned(s.last_run, s.timezone)}" if s.last_job else ""
@@ -684,7 +727,7 @@ async def cmd_schedules(svc: Service, a: argparse.Namespace) -> int:
             Text(last.strip()),
             zoned(s.next_run, s.timezone),
         )
-    out.print(t)
+    out.print(fit(t))
     if any(s.source == "admin" for s in schedules):
         err.print(
             "* changed at run time by an admin (kept across restarts; "
@@ -775,9 +818,7 @@ async def cmd_schedule(svc: Service, a: argparse.Namespace) -> int:
         for k, v in fields:
             if v:
                 out.print(Text.assemble((f"{k:>10}: ", "dim"), v))
-        t = Table(box=None, header_style="bold", pad_edge=False)
-        for col in ("FIRE TIME", "OUTCOME", "JOB", "DETAIL"):
-            t.add_column(col, no_wrap=col != "DETAIL", overflow="fold")
+        t = listing("FIRE TIME", "OUTCOME", "JOB", "DETAIL", fold=("DETAIL",))
         for tick in ticks:
             t.add_row(
                 zoned(tick.fire_time, s.timezone),

@@ -357,11 +357,15 @@ class FunctionRun(Run):
                     await coro
                 finally:
                     self._in_user_code = False
+                    me = asyncio.current_task()
+                    if self.stopping and me is not None and me.cancelling():
+                        me.uncancel()  # our stop() cancelled it: this task goes on to report
             if isinstance(self.ctx, JobContext):
                 await self.ctx.flush()
             return Result(TaskStatus.SUCCEEDED)
-        except TimeoutError:
-            assert self._task is not None
+        except TimeoutError as e:
+            if not c.timeout or self._task is None or self._task.done():
+                return self._failed(e)  # raised by the task's own code, not our time limit
             self._task.cancel()
             with contextlib.suppress(BaseException):
                 await self._task
@@ -370,16 +374,16 @@ class FunctionRun(Run):
         except (asyncio.CancelledError, TaskCancelled):
             if not self.stopping:
                 raise
-            me = asyncio.current_task()
-            if me is self._task and me is not None and me.cancelling():
-                me.uncancel()  # our own stop() cancelled this task: it goes on to report
             return Result(TaskStatus.CANCELLED, None, "cancelled")
         except Exception as e:
-            if self.stopping:
-                return Result(TaskStatus.CANCELLED, None, "cancelled")
-            msg = f"{type(e).__name__}: {e}"
-            self.ctx.log(msg, "stderr")
-            return Result(TaskStatus.FAILED, None, msg)
+            return self._failed(e)
+
+    def _failed(self, e: Exception) -> Result:
+        if self.stopping:
+            return Result(TaskStatus.CANCELLED, None, "cancelled")
+        msg = f"{type(e).__name__}: {e}"
+        self.ctx.log(msg, "stderr")
+        return Result(TaskStatus.FAILED, None, msg)
 
     async def stop(self, force: bool = False) -> None:
         self.stopping = True
@@ -387,10 +391,8 @@ class FunctionRun(Run):
         self.ctx._running.set()
         if self._task is None or self._task.done():
             return
-        if self._task is not asyncio.current_task() or self._in_user_code:
-            if self._task is not asyncio.current_task():
-                if self._in_user_code or self.claim.timeout:
-                    self._task.cancel()
+        if self.claim.timeout or self._in_user_code:
+            self._task.cancel()
 
     def pause(self) -> None:
         self.ctx._running.clear()
