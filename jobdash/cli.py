@@ -12,6 +12,7 @@ import dataclasses
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import time
@@ -45,18 +46,25 @@ class Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (and exit status 2)."""
 
     def error(self, message: str) -> NoReturn:
-        err.print(f"jobdash: {self.prog.removeprefix('jobdash ')}: {message} (see --help)")
+        where = self.prog.removeprefix("jobdash").strip()
+        err.print(f"jobdash: {where + ': ' if where else ''}{message} (see --help)")
         sys.exit(EXIT_USAGE)
 
 
 def build_parser() -> Parser:
+    # Given before or after the command; SUPPRESS keeps a sub-command's parser from
+    # resetting to None what was given before it (`jobdash --db X jobs`).
     common = Parser(add_help=False)
     common.add_argument(
-        "--db", metavar="PATH", help="the store (default: $JOBDASH_DB, then the data dir)"
+        "--db",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help="the store (default: $JOBDASH_DB, then the data dir)",
     )
     common.add_argument(
         "--config",
         metavar="PATH",
+        default=argparse.SUPPRESS,
         help="config file (default: $JOBDASH_CONFIG, ./jobdash.toml, config dir)",
     )
     as_json = Parser(add_help=False)
@@ -86,7 +94,9 @@ def build_parser() -> Parser:
         ("agent", "run an agent only"),
     ):
         s = cmd(name, help)
-        s.add_argument("--slots", type=positive_int, default=4, help="tasks run at once")
+        s.add_argument(
+            "--slots", type=positive_int, default=argparse.SUPPRESS, help="tasks run at once"
+        )
         s.add_argument("--name", help="agent name (default: host-pid)")
         s.add_argument(
             "--grace",
@@ -94,7 +104,9 @@ def build_parser() -> Parser:
             default=30.0,
             help="seconds running tasks get to finish on SIGTERM",
         )
-        s.add_argument("--demo", action="store_true", help="load the demo job types")
+        s.add_argument(
+            "--demo", action="store_true", default=argparse.SUPPRESS, help="load the demo job types"
+        )
         s.add_argument(
             "--lease",
             type=positive_float,
@@ -124,7 +136,9 @@ def build_parser() -> Parser:
     s.add_argument(
         "--follow", action="store_true", help="stream the log and a progress bar until it ends"
     )
-    s.add_argument("--demo", action="store_true", help="know the demo job types")
+    s.add_argument(
+        "--demo", action="store_true", default=argparse.SUPPRESS, help="know the demo job types"
+    )
 
     s = cmd("jobs", "list jobs", as_json)
     s.add_argument(
@@ -380,12 +394,14 @@ def print_log_line(line: LogLine, tty: bool) -> None:
 
 
 async def cmd_run(svc: Service, a: argparse.Namespace) -> int:
+    # Submitted first: a bad parameter is one line (exit 2), not also the warning below.
+    job = await svc.submit(a.type, parse_params(a.param))
     if not await svc.engine_alive():
         err.print(
-            f"jobdash: no engine is running on {svc.store.path}: the job is queued and will start "
-            "when one does — start one with `jobdash serve` (or open the dashboard, `jobdash`)"
+            f"jobdash: no engine is running on {svc.store.path}: job {job.id} is queued and "
+            "will start when one does — start one with `jobdash serve` (or open the "
+            "dashboard, `jobdash`)"
         )
-    job = await svc.submit(a.type, parse_params(a.param))
     if not (a.wait or a.follow):
         out.print(
             f"job {job.id} queued ({job.type}, {job.total} task{'s' if job.total != 1 else ''})"
@@ -907,8 +923,26 @@ async def run_command(a: argparse.Namespace) -> int:
         await svc.close()
 
 
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """argparse, plus the query's negations: `jobdash jobs -status:failed` is a query term,
+    not an unknown option."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    for name in ("db", "config"):
+        if not hasattr(args, name):
+            setattr(args, name, None)
+    if extra:
+        if getattr(args, "command", None) in ("jobs", "export") and all(
+            re.fullmatch(r"-[A-Za-z_]+:.*", x) for x in extra
+        ):
+            args.query = [*args.query, *extra]
+        else:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     try:
         if args.command is None:
             from jobdash.tui.app import run_dashboard

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from jobdash import __version__
 from jobdash.core.model import AgentInfo, JobStatus, TaskStatus
-from jobdash.core.runners import CommandRun, FunctionRun, Run, killpg
+from jobdash.core.runners import CommandRun, FunctionRun, Run, install_child_watcher, killpg
 from jobdash.core.store.sqlite import Claim, Outcome, SqliteStore
 
 if TYPE_CHECKING:
@@ -149,6 +149,7 @@ class Agent:
     # ----------------------------------------------------------------- life
 
     async def start(self) -> None:
+        install_child_watcher()  # no thread per command started (Python 3.11)
         if self.opts.pid_check:
             # A previous incarnation under our name (restart after kill -9): its claims go now.
             with contextlib.suppress(Exception):
@@ -168,6 +169,8 @@ class Agent:
             self.owner,
         )
         self.store.on_commit.append(self.wake)
+        if self.store.refill is None:
+            self.store.refill = self
         loop = asyncio.get_running_loop()
         self._loops = [
             loop.create_task(self._claim_loop(), name="jobdash-claim"),
@@ -237,6 +240,8 @@ class Agent:
                 await t
         with contextlib.suppress(ValueError):
             self.store.on_commit.remove(self.wake)
+        if self.store.refill is self:
+            self.store.refill = None
         with contextlib.suppress(Exception):
             await self.store.flush()
             await self.store.agent_offline(self.name, self.owner)
@@ -249,12 +254,29 @@ class Agent:
             await asyncio.wait_for(self._wake.wait(), seconds)
         self._wake.clear()
 
+    def _free(self) -> int:
+        """Slots to claim for now (counted inside the claim transaction)."""
+        if self._stopping or self._draining:
+            return 0
+        return self.slots - len(self.runs)
+
+    def want(self) -> tuple[str, str, int, float] | None:
+        """The store's flush recording our outcomes claims for the slots they freed (Refill):
+        one transaction instead of a completion and then a claim."""
+        free = self._free()
+        return (self.owner, self.name, free, self.opts.lease) if free > 0 else None
+
+    def started(self, claims: list[Claim]) -> None:
+        for c in claims:
+            self._start(c)
+
     async def _claim_loop(self) -> None:
         while not self._stopping:
-            free = self.slots - len(self.runs)
-            if free > 0 and not self._draining and await self._claimable():
+            if self._free() > 0 and await self._claimable():
                 try:
-                    claims = await self.store.claim(self.owner, self.name, free, self.opts.lease)
+                    claims = await self.store.claim(
+                        self.owner, self.name, self._free, self.opts.lease
+                    )
                 except Exception:
                     log.exception("claim failed")
                     claims = []

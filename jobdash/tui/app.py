@@ -116,7 +116,7 @@ class DashboardScreen(Screen[None]):
         Binding("slash", "filter", "Filter", id="filter.open"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="filter.clear"),
         Binding("n", "start_job", "New job", id="job.new"),
-        Binding("r", "rerun", "Run again", id="job.rerun"),
+        Binding("r", "rerun", "Run again", show=False, id="job.rerun"),
         Binding("c", "cancel", "Cancel", id="job.cancel"),
         Binding("C", "cancel(True)", "Force-kill", show=False, id="job.kill"),
         Binding("p", "toggle_pause", "Pause/resume", id="job.pause"),
@@ -128,7 +128,16 @@ class DashboardScreen(Screen[None]):
 
     # Actions that need a job table in front (hidden on the Scheduled and Agents tabs).
     JOB_ACTIONS = frozenset(
-        {"rerun", "cancel", "toggle_pause", "retry", "export", "clear_finished", "copy_id"}
+        {
+            "rerun",
+            "cancel",
+            "toggle_pause",
+            "retry",
+            "export",
+            "clear_finished",
+            "copy_id",
+            "filter",
+        }
     )
 
     def __init__(self) -> None:
@@ -173,7 +182,7 @@ class DashboardScreen(Screen[None]):
         bar = FilterBar(id="filter-bar")
         bar.display = False
         yield bar
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.jobdash.store_changed.subscribe(self, self._on_changes)

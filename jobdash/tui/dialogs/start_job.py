@@ -40,6 +40,7 @@ class StartJobScreen(ModalScreen["Job | None"]):
         self.job_type: JobType | None = None
         self._inputs: dict[str, Input] = {}
         self._busy = False
+        self._generation = 0
 
     def compose(self) -> ComposeResult:
         with Vertical(id="start-dialog", classes="dialog"):
@@ -56,7 +57,7 @@ class StartJobScreen(ModalScreen["Job | None"]):
                 yield Button("Start", id="start", variant="primary")
                 yield Button("Cancel", id="cancel")
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         types = self.query_one("#start-types", OptionList)
         if not self.types:
             self._show_error("no job types are defined (add [types.NAME] to jobdash.toml)")
@@ -67,13 +68,13 @@ class StartJobScreen(ModalScreen["Job | None"]):
             index = [jt.name for jt in self.types].index(self.selected)
         types.highlighted = index
         types.focus()
-        self._build_form(self.types[index])
+        await self._build_form(self.types[index])
 
     @on(OptionList.OptionHighlighted, "#start-types")
-    def _type_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+    async def _type_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         name = event.option.id
         if name is not None and (self.job_type is None or self.job_type.name != name):
-            self._build_form(self.service.types[name])
+            await self._build_form(self.service.types[name])
 
     @on(OptionList.OptionSelected, "#start-types")
     def _type_selected(self, event: OptionList.OptionSelected) -> None:
@@ -83,11 +84,12 @@ class StartJobScreen(ModalScreen["Job | None"]):
         else:
             self.query_one("#start", Button).focus()
 
-    def _build_form(self, jt: JobType) -> None:
+    async def _build_form(self, jt: JobType) -> None:
         self.job_type = jt
         self._show_error("")
+        self._generation += 1
         form = self.query_one("#start-form", VerticalScroll)
-        form.remove_children()
+        await form.remove_children()
         widgets: list[Static | Label | Input] = [
             Static(Text(jt.description or jt.name), classes="type-description")
         ]
@@ -101,15 +103,15 @@ class StartJobScreen(ModalScreen["Job | None"]):
             widgets.append(Label(label, classes="param-label"))
             field = Input(
                 value=param.default or "",
-                placeholder=param.help or param.name,
-                id=f"param-{n}",
+                placeholder="required" if param.required else "",
+                id=f"param-{self._generation}-{n}",
                 classes="param-input",
             )
             self._inputs[param.name] = field
             widgets.append(field)
             if param.help:
                 widgets.append(Static(Text(param.help), classes="param-help"))
-        form.mount_all(widgets)
+        await form.mount_all(widgets)
 
     def values(self) -> dict[str, str]:
         """The parameters as typed; an emptied optional field falls back to its default."""

@@ -30,6 +30,7 @@ from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.timer import Timer
 
 from jobdash.core.model import Job, JobStatus, format_duration
 from jobdash.tui.widgets.safe_text import sanitize
@@ -76,6 +77,51 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 # Sort order of statuses: the lifecycle order, so "status" sorts active work together.
 _STATUS_ORDER: dict[JobStatus, int] = {status: n for n, status in enumerate(JobStatus)}
 _job_id = attrgetter("id")
+
+
+# The job fields each column shows: a live update repaints only the cells whose fields
+# changed (over SSH a whole 120-cell row costs ~340 bytes, its eta cell ~40).
+_CELL_FIELDS: dict[str, tuple[str, ...]] = {
+    "id": ("id",),
+    "type": ("type",),
+    "target": ("target",),
+    "user": ("user",),
+    "started": ("started",),
+    "updated": ("updated",),
+    "status": ("status",),
+    "progress": ("pending", "running", "succeeded", "failed", "cancelled", "skipped", "progress"),
+    "failed": ("failed",),
+    "time": ("status", "started", "finished", "progress"),
+    "info": ("info",),
+}
+
+
+def _changed_columns(old: Job, new: Job) -> set[str]:
+    """The keys of the columns whose text may differ between two versions of a job."""
+    return {
+        key
+        for key, fields in _CELL_FIELDS.items()
+        if any(getattr(old, name) != getattr(new, name) for name in fields)
+    }
+
+
+def eta_text(seconds: float | None) -> str:
+    """A coarse ETA: "~45s" (5 s steps) under a minute, "~12m", "~2h05m".
+
+    Coarse on purpose: an estimate has no second-level precision, and a text that changes
+    once a minute instead of once a second keeps a table of running jobs from repainting
+    every row every second (each row costs ~300 bytes over SSH).
+    """
+    if seconds is None:
+        return ""
+    s = max(0, math.ceil(seconds))
+    if s < 60:
+        return f"~{max(5, -(-s // 5) * 5)}s"
+    m = -(-s // 60)
+    if m < 60:
+        return f"~{m}m"
+    h, m = divmod(m, 60)
+    return f"~{h}h{m:02d}m"
 
 
 def _eta_or_duration(job: Job, now: float) -> float | None:
@@ -179,7 +225,7 @@ class JobTable(ScrollView, can_focus=True):
         Binding("end", "cursor_bottom", "Last job", show=False, id="jobtable.cursor_bottom"),
         Binding("enter", "select_cursor", "Details", id="jobtable.select"),
         Binding("s", "sort_next", "Sort", id="jobtable.sort_next"),
-        Binding("S", "sort_reverse", "Reverse sort", id="jobtable.sort_reverse"),
+        Binding("S", "sort_reverse", "Reverse sort", show=False, id="jobtable.sort_reverse"),
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -267,6 +313,8 @@ class JobTable(ScrollView, can_focus=True):
         empty_text: str = "No jobs",
         filtered_empty_text: str = "No jobs match the filter",
         tick: float | None = 1.0,
+        live_interval: float = 3.0,
+        live_budget: float = 8.0,
         cache_size: int = 4096,
         name: str | None = None,
         id: str | None = None,
@@ -282,6 +330,12 @@ class JobTable(ScrollView, can_focus=True):
             empty_text: Shown when there are no jobs at all.
             filtered_empty_text: Shown when jobs exist but the filter hides them all.
             tick: Seconds between repaints of running rows' ETA (None: never).
+            live_interval: A row whose progress or info changes is repainted at most
+                this often (seconds) when many rows are busy; a status change always
+                repaints at once.  0: repaint every change.
+            live_budget: Row repaints per second aimed at: with few busy rows each is
+                repainted up to 4 times a second, with many the interval grows towards
+                `live_interval`.  A row costs ~300 bytes over SSH, so 8/s ≈ 2.5 KB/s.
             cache_size: How many rendered rows to keep.
         """
         super().__init__(name=name, id=id, classes=classes, disabled=disabled)
@@ -291,6 +345,12 @@ class JobTable(ScrollView, can_focus=True):
         self.empty_text = empty_text
         self.filtered_empty_text = filtered_empty_text
         self._tick_interval = tick
+        self._live_interval = live_interval
+        self._live_budget = live_budget
+        self._busy_interval = (0.0, 0.25)  # (computed at, interval) for live repaints
+        self._painted: dict[int, float] = {}  # job id -> monotonic time of its last live repaint
+        self._deferred: dict[int, set[str]] = {}  # job id -> columns waiting for a repaint
+        self._flush_timer: Timer | None = None
         self._sort_column = sort
         self._reverse = reverse
         self._key: Callable[[Job], Any] = _sort_key(sort, clock)
@@ -386,7 +446,7 @@ class JobTable(ScrollView, can_focus=True):
         """
         key = self._key
         pred = self._filter
-        in_place: list[int] = []  # positions replaced without moving
+        in_place: list[tuple[int, set[str]]] = []  # replaced without moving, changed columns
         to_remove: set[int] = set()  # ids to take out of _rows
         to_insert: list[Job] = []
         widen = False
@@ -409,7 +469,7 @@ class JobTable(ScrollView, can_focus=True):
                 # The same object mutated in place may have changed its sort key unseen.
                 if shown_now and old is not None and old is not job and key(old) == key(job):
                     self._rows[position] = job
-                    in_place.append(position)
+                    in_place.append((position, _changed_columns(old, job)))
                     continue
                 to_remove.add(job_id)
             if shown_now:
@@ -417,8 +477,8 @@ class JobTable(ScrollView, can_focus=True):
         if to_remove or to_insert:
             self._restructure(to_remove, to_insert)
         else:
-            for position in in_place:
-                self._refresh_row(position)
+            for position, columns in in_place:
+                self._live_refresh(position, columns)
         if widen and self._update_widths():
             self._cache.clear()
             self.refresh()
@@ -433,6 +493,8 @@ class JobTable(ScrollView, can_focus=True):
             if self._all.pop(job_id, None) is None:
                 continue
             self._version.pop(job_id, None)
+            self._painted.pop(job_id, None)
+            self._deferred.pop(job_id, None)
             if job_id in self._index:
                 to_remove.add(job_id)
         if to_remove:
@@ -647,9 +709,10 @@ class JobTable(ScrollView, can_focus=True):
                 style = failed_style
             elif key == "time":
                 seconds = _eta_or_duration(job, self._now)
-                text = format_duration(seconds)
-                if seconds is not None and job.status is JobStatus.RUNNING:
-                    text = "~" + text
+                if job.status is JobStatus.RUNNING:
+                    text = eta_text(seconds)
+                else:
+                    text = format_duration(seconds)
             else:  # info
                 text = sanitize(job.info)
             append(Segment(_fit(text, column_width, column.align), style))
@@ -970,6 +1033,69 @@ class JobTable(ScrollView, can_focus=True):
         if top <= row < top + self._page_rows():
             self.refresh_line(row + 1)
 
+    def _live_refresh(self, row: int, columns: set[str]) -> None:
+        """Repaint a row patched in place now, or within `live_interval` of its last one."""
+        job_id = self._rows[row].id
+        now = time.monotonic()
+        waited = now - self._painted.get(job_id, -math.inf)
+        interval = self._current_live_interval(now)
+        if "status" in columns or interval <= 0 or waited >= interval:
+            self._painted[job_id] = now
+            self._refresh_cells(row, columns | self._deferred.pop(job_id, set()))
+            return
+        self._deferred.setdefault(job_id, set()).update(columns)
+        if self._flush_timer is None and self.is_mounted:
+            self._flush_timer = self.set_timer(
+                interval - waited, self._flush_deferred, name="jobtable-live"
+            )
+
+    def _current_live_interval(self, now: float) -> float:
+        """Seconds between live repaints of one row: rows painted in the last 5 s over the
+        budget, between 0.25 s and `live_interval` (recomputed at most once a second)."""
+        if self._live_interval <= 0:
+            return 0.0
+        computed_at, interval = self._busy_interval
+        if now - computed_at >= 1.0:
+            recent = {k: t for k, t in self._painted.items() if now - t < 5.0}
+            self._painted = recent
+            interval = min(self._live_interval, max(0.25, len(recent) / self._live_budget))
+            self._busy_interval = (now, interval)
+        return interval
+
+    def _flush_deferred(self) -> None:
+        """Repaint the rows whose changes waited for their turn."""
+        self._flush_timer = None
+        now = time.monotonic()
+        pending, self._deferred = self._deferred, {}
+        for job_id, columns in pending.items():
+            position = self._index.get(job_id)
+            if position is not None:
+                self._painted[job_id] = now
+                self._refresh_cells(position, columns)
+
+    def _refresh_cells(self, row: int, columns: set[str]) -> None:
+        """Repaint only the span of a visible row covering `columns` (all if widths moved)."""
+        top = round(self.scroll_y)
+        if not top <= row < top + self._page_rows():
+            return
+        if not columns:
+            return
+        x = 0
+        first: int | None = None
+        last: int | None = None
+        for column, column_width in self._layout(self._table_width()):
+            if column.key in columns:
+                if first is None:
+                    first = x
+                last = x + column_width
+            x += column_width + 1
+        if first is None or last is None:
+            return
+        scroll_x = round(self.scroll_x)
+        x0, x1 = max(0, first - scroll_x), last - scroll_x
+        if x1 > x0:
+            self.refresh(Region(x0, row + 1 - top, x1 - x0, 1))
+
     def _tick(self) -> None:
         """Repaint visible running rows whose ETA text changed since the last paint."""
         before = self._now
@@ -980,7 +1106,7 @@ class JobTable(ScrollView, can_focus=True):
         top = round(self.scroll_y)
         for row in range(top, min(len(self._rows), top + self._page_rows())):
             job = self._rows[row]
-            if job.status is JobStatus.RUNNING:
-                old = format_duration(job.eta(before))
-                if old != format_duration(job.eta(now)):
-                    self.refresh_line(row + 1)
+            if job.status is JobStatus.RUNNING and eta_text(job.eta(before)) != eta_text(
+                job.eta(now)
+            ):
+                self._live_refresh(row, {"time"})  # shares the live repaint budget

@@ -1,0 +1,128 @@
+"""Snapshots of the dashboard shell: each tab, the filter bar in use, a confirmation,
+the start-a-job form and help. Frozen clock, fixed ids, no engine running.
+
+Pictures are stored under the repo's `snapshots/test_snapshots/` (see the root
+conftest). Regenerate with `pytest tests/tui/test_snapshots.py --snapshot-update` and
+look at them before committing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from jobdash.tui.app import JobdashApp
+from tests.tui.app_harness import build_store, frozen, opener, write_config
+
+SIZE = (120, 40)
+SMALL = (80, 24)
+
+
+@pytest.fixture(autouse=True)
+def _utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Times in the tables are local: pin the zone so pictures don't depend on the host."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.fixture
+def make_app(tmp_path: Path) -> Callable[..., JobdashApp]:
+    config = write_config(tmp_path)
+    db = tmp_path / "snap.db"
+    build_store(db, config)
+
+    def make(**kwargs: Any) -> JobdashApp:
+        return JobdashApp(
+            opener(db, config),
+            embedded_engine=False,
+            clock=frozen(),
+            table_tick=None,
+            watch_interval=60.0,
+            **kwargs,
+        )
+
+    return make
+
+
+async def settle(pilot: Pilot[Any]) -> None:
+    """Wait for the initial load (a worker) and a repaint."""
+    app = pilot.app
+    assert isinstance(app, JobdashApp)
+    for _ in range(500):
+        if getattr(app.screen_stack[0], "loaded", False):
+            break
+        await pilot.pause(0.01)
+    else:
+        raise AssertionError("the dashboard did not load its jobs")
+    await pilot.pause()
+
+
+def test_in_progress_tab(snap_compare: Any, make_app: Callable[..., JobdashApp]) -> None:
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=settle)
+
+
+def test_completed_tab(snap_compare: Any, make_app: Callable[..., JobdashApp]) -> None:
+    assert snap_compare(make_app(), press=["2"], terminal_size=SIZE, run_before=settle)
+
+
+def test_scheduled_tab(snap_compare: Any, make_app: Callable[..., JobdashApp]) -> None:
+    assert snap_compare(make_app(), press=["3"], terminal_size=SIZE, run_before=settle)
+
+
+def test_agents_tab(snap_compare: Any, make_app: Callable[..., JobdashApp]) -> None:
+    assert snap_compare(make_app(), press=["4"], terminal_size=SIZE, run_before=settle)
+
+
+def test_filter_bar_in_use(snap_compare: Any, make_app: Callable[..., JobdashApp]) -> None:
+    """Completed tab filtered to failed and cancelled jobs: titles say "N of M"."""
+    press = ["2", "slash", *"status:failed status:cancelled"]
+    assert snap_compare(make_app(), press=press, terminal_size=SIZE, run_before=settle)
+
+
+def test_filter_bar_error(snap_compare: Any, make_app: Callable[..., JobdashApp]) -> None:
+    """An invalid query shows its error; the last valid filter (type:import) stays."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await pilot.press("slash", *"type:import")
+        field = pilot.app.screen.query_one("#filter-input", Input)
+        field.value = "type:import stat:x"  # pasted at once: no valid step in between
+        await pilot.pause()
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_cancel_confirmation(snap_compare: Any, make_app: Callable[..., JobdashApp]) -> None:
+    """`c` on job 8: the question names the job; focus starts on No."""
+    press = ["down", "c"]
+    assert snap_compare(make_app(), press=press, terminal_size=SIZE, run_before=settle)
+
+
+def test_start_job_form(snap_compare: Any, make_app: Callable[..., JobdashApp]) -> None:
+    """`n` with the cursor on an import: that type is picked, its form filled with defaults."""
+    press = ["down", "n", "tab"]
+    assert snap_compare(make_app(), press=press, terminal_size=SIZE, run_before=settle)
+
+
+def test_help(snap_compare: Any, make_app: Callable[..., JobdashApp]) -> None:
+    assert snap_compare(make_app(), press=["question_mark"], terminal_size=SIZE, run_before=settle)
+
+
+def test_small_terminal(snap_compare: Any, make_app: Callable[..., JobdashApp]) -> None:
+    """80×24: columns squeeze, the info column scrolls rather than vanishing."""
+    assert snap_compare(make_app(), terminal_size=SMALL, run_before=settle)
+
+
+def test_light_theme(snap_compare: Any, make_app: Callable[..., JobdashApp]) -> None:
+    """One of jobdash's own themes, loaded from jobdash/themes/ at start."""
+    app = make_app(theme="jobdash-paper")
+    assert snap_compare(app, press=["2"], terminal_size=SIZE, run_before=settle)
