@@ -17,7 +17,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -359,7 +359,7 @@ class Service:
             for info, _ in await self.store.agents()
         )
 
-    async def watch(self, interval: float = 0.25) -> AsyncIterator[Changes]:
+    async def watch(self, interval: float = 0.25) -> AsyncGenerator[Changes, None]:
         """Yield what changed, as it changes: cheap polling of `PRAGMA data_version` (it moves
         when any connection, in any process, commits), then rows stamped with a newer rev."""
         rev = await self.store.rev()

@@ -33,7 +33,9 @@ class JobdashCommands(Provider):
             help_text = f"key {app.get_key_display(binding)}"
             if binding.id:
                 help_text += f" · {binding.id}"
-            commands.append((title, help_text, partial(app.run_action, binding.action, active.node)))
+            commands.append(
+                (title, help_text, partial(app.run_action, binding.action, active.node))
+            )
         return commands
 
     async def discover(self) -> Hits:

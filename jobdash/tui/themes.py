@@ -63,7 +63,7 @@ def parse_theme(path: Path) -> Theme:
     if not isinstance(name, str):
         raise BadInput(f"{path}: name must be a string")
     if not isinstance(data.get("primary"), str):
-        raise BadInput(f"{path}: primary colour missing (primary = \"#RRGGBB\")")
+        raise BadInput(f'{path}: primary colour missing (primary = "#RRGGBB")')
     args: dict[str, Any] = {"name": name, "primary": data["primary"]}
     for key in _COLOURS[1:]:
         if key in data:
@@ -73,9 +73,7 @@ def parse_theme(path: Path) -> Theme:
     if "dark" in data:
         args["dark"] = bool(data["dark"])
     variables = data.get("variables", {})
-    if not isinstance(variables, dict) or not all(
-        isinstance(v, str) for v in variables.values()
-    ):
+    if not isinstance(variables, dict) or not all(isinstance(v, str) for v in variables.values()):
         raise BadInput(f"{path}: [variables] must map names to strings")
     args["variables"] = dict(variables)
     try:

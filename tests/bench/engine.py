@@ -38,6 +38,7 @@ from jobdash.core.runners import JobContext, TaskContext  # noqa: E402
 from jobdash.core.service import Service  # noqa: E402
 from jobdash.core.store.sqlite import SqliteStore  # noqa: E402
 
+AGENTS = os.cpu_count() or 2
 NOOP_TASKS = 50_000
 COMMAND_TASKS = 3_000
 LOG_LINES = 200_000
@@ -106,6 +107,35 @@ async def part_command(db: Path, slots: int, n: int) -> dict[str, Any]:
     try:
         secs, job = await run_to_end(svc, "true", {})
     finally:
+        await svc.close()
+    assert job.status == "succeeded" and job.succeeded == n, (job.status, job.info)
+    return {"slots": slots, "tasks": n, "seconds": secs, "rate": n / secs}
+
+
+async def part_command_agents(db: Path, slots: int, n: int) -> dict[str, Any]:
+    """The same job run by one `jobdash agent` process per core (slots split between them):
+    spawning processes costs Python CPU, and one process uses one core."""
+    items = tuple(str(i) for i in range(n))
+    jt = JobType(name="true", items=Items(values=items), command=("true",), parallel=slots)
+    svc = await Service.open(db=str(db), user="bench")
+    svc.local_types["true"] = svc.types["true"] = jt
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "jobdash", "agent", "--db", str(db), "--name", f"a{i}",
+             "--slots", str(max(1, slots // AGENTS))],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        for i in range(AGENTS)
+    ]
+    try:
+        while len([a for a, _ in await svc.agents() if a.state != "offline"]) < AGENTS:
+            await asyncio.sleep(0.05)
+        secs, job = await run_to_end(svc, "true", {})
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait()
         await svc.close()
     assert job.status == "succeeded" and job.succeeded == n, (job.status, job.info)
     return {"slots": slots, "tasks": n, "seconds": secs, "rate": n / secs}
@@ -228,6 +258,8 @@ def run_part(name: str, args: argparse.Namespace) -> dict[str, Any]:
             return asyncio.run(part_noop(db, args.slots, args.n))
         if name == "command":
             return xargs_beside(asyncio.run(part_command(db, args.slots, args.n)))
+        if name == "agents":
+            return xargs_beside(asyncio.run(part_command_agents(db, args.slots, args.n)))
         if name == "logs":
             return asyncio.run(part_logs(db, args.n))
         if name == "raw":
@@ -300,6 +332,16 @@ def main() -> None:
         f"   best ratio {best['ratio']:.0%} at {best['slots']} slots — target ≥ 70 %: "
         f"{'met' if best['ratio'] >= 0.7 else 'MISSED'}"
     )
+    print(f"   with one `jobdash agent` process per core ({AGENTS}), slots split between them:")
+    for slots in (int(s) for s in args.command_slots.split(",")):
+        r = child("agents", n, slots)
+        print(
+            f"   slots {slots:>4}: jobdash {r['rate']:>7,.0f} tasks/s ({r['seconds']:.2f} s)   "
+            f"xargs {r['xargs_rate']:>7,.0f}/s ({r['xargs_seconds']:.2f} s)   "
+            f"ratio {r['ratio']:.0%}",
+            flush=True,
+        )
+
 
     n = LOG_LINES if not args.quick else LOG_LINES // 10
     print(f"\n3. log lines stored from one task printing {n:,} lines (`seq {n}`)")

@@ -18,7 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from jobdash.core.model import BadInput, Job, JobType, Refused
+from jobdash.core.model import BadInput, JobType, Refused
 
 if TYPE_CHECKING:
     from jobdash.core.service import Service

@@ -46,9 +46,7 @@ def help_entries(screen: Screen[object]) -> list[HelpEntry]:
                 entry.group, f"{entry.keys} / {display}", entry.description, entry.binding_id
             )
     order = {name: n for n, name in enumerate(GROUP_ORDER)}
-    return sorted(
-        by_action.values(), key=lambda e: (order.get(e.group, len(order)), e.group)
-    )
+    return sorted(by_action.values(), key=lambda e: (order.get(e.group, len(order)), e.group))
 
 
 class HelpScreen(ModalScreen[None]):
@@ -70,7 +68,7 @@ class HelpScreen(ModalScreen[None]):
                 yield Static(self._table(), id="help-table")
             yield Static(
                 Text(
-                    "Remap any key by its id in jobdash.toml:  [keymap]  \"job.cancel\" = \"k\"",
+                    'Remap any key by its id in jobdash.toml:  [keymap]  "job.cancel" = "k"',
                     style="dim",
                 ),
                 id="help-footer",
