@@ -759,10 +759,10 @@ async def _open_and_run(args: argparse.Namespace) -> int:
         if svc.config.theme and not theme:
             check_theme(svc.config.theme, load_themes())
         embedded = False
-        if not await svc.engine_alive():
-            if not svc.read_only:  # read-only: watch the store, run nothing
-                await svc.start_engine(slots=getattr(args, "slots", 4) or 4)
-                embedded = True
+        # Read-only: watch the store, run nothing.
+        if not svc.read_only and not await svc.engine_alive():
+            await svc.start_engine(slots=getattr(args, "slots", 4) or 4)
+            embedded = True
         app = JobdashApp(svc, embedded_engine=embedded, demo=bool(args.demo), theme=theme)
         result = await app.run_async()
         return result or 0

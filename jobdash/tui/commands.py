@@ -18,7 +18,7 @@ class JobdashCommands(Provider):
         screen = self.screen
         app = self.app
         seen: set[tuple[int, str]] = set()
-        commands = []
+        commands: list[tuple[str, str, Callable[[], object]]] = []
         for active in screen.active_bindings.values():
             binding = active.binding
             if not binding.description or binding.system or not active.enabled:

@@ -184,7 +184,7 @@ def build_store(db: Path, config: Path, rows: Iterable[Row] = JOBS, now: float =
     con = sqlite3.connect(db)
     with con:
         for n, row in enumerate(rows, 1):
-            type_, params, user, status, created, started, finished, counts, info, trig = row
+            _type, _params, user, status, created, started, finished, counts, info, trig = row
             pending, running, succeeded, failed, cancelled = counts
             total = sum(counts)
             done = succeeded + failed + cancelled

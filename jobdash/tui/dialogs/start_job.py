@@ -18,13 +18,13 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from jobdash.core.model import BadInput, JobType, Refused
+from jobdash.core.model import BadInput, Job, JobType, Refused
 
 if TYPE_CHECKING:
     from jobdash.core.service import Service
 
 
-class StartJobScreen(ModalScreen["Job | None"]):
+class StartJobScreen(ModalScreen[Job | None]):
     """Dismisses with the new Job, or None when cancelled."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

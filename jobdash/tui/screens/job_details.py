@@ -169,7 +169,9 @@ class JobHeader(Widget):
             text.append("   ETA ", style("jobheader--dim"))
             text.append("~" + format_duration(eta) if eta is not None else "—")
         if job.started is not None:
-            text.append("   duration " if status.finished else "   elapsed ", style("jobheader--dim"))
+            text.append(
+                "   duration " if status.finished else "   elapsed ", style("jobheader--dim")
+            )
             text.append(format_duration(job.duration(now)))
         text.append("\n")
         text.append(f"job {job.id}", style("jobheader--bold"))
