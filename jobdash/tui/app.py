@@ -272,7 +272,10 @@ class DashboardScreen(Screen[None]):
                 count = f"{table.total_count}"
             else:
                 count = f"{table.shown_count} of {table.total_count}"
-            tabs.get_tab(pane).label = Content(f"{title} ({count})")
+            label = f"{title} ({count})"
+            tab = tabs.get_tab(pane)
+            if tab.label.plain != label:  # a repaint of the tab bar per change is bytes
+                tab.label = Content(label)
 
     # ------------------------------------------------------------------ tabs
 

@@ -44,7 +44,9 @@ sys.path.insert(0, str(ROOT))
 
 PY = sys.executable
 COLS, ROWS = 120, 40
-ANSI = re.compile(rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][0-9A-Za-z]|\x1b[=>78]")
+ANSI = re.compile(
+    rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][0-9A-Za-z]|\x1b[=>78]"
+)
 
 
 def clean(data: bytes) -> str:
@@ -137,9 +139,7 @@ class PtyApp:
     def rss(self) -> int:
         """RSS of the process tree (the dashboard and anything it started)."""
         p = psutil.Process(self.proc.pid)
-        return p.memory_info().rss + sum(
-            c.memory_info().rss for c in p.children(recursive=True)
-        )
+        return p.memory_info().rss + sum(c.memory_info().rss for c in p.children(recursive=True))
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -219,7 +219,8 @@ def insert_finished_jobs(db: Path, n: int) -> None:
 def bench_a(tmp: Path, n: int = 100_000) -> dict[str, float]:
     db = tmp / "a.db"
     config = tmp / "a.toml"
-    config.write_text('[jobdash]\nadmins = ["root", "%s"]\n' % os.environ.get("USER", "root"))
+    user = os.environ.get("USER", "root")
+    config.write_text(f'[jobdash]\nadmins = ["root", "{user}"]\n')
     make_store(db)
     t = time.perf_counter()
     insert_finished_jobs(db, n)
@@ -310,8 +311,19 @@ def bench_b(tmp: Path, seconds: float = 15.0) -> dict[str, float]:
         time.sleep(2.0)  # the engine registers and publishes its catalogue
         for i in range(20):
             subprocess.run(
-                [PY, "-m", "jobdash", "run", "steady", "--db", str(db), "--config", str(config)]
-                + ["-p", f"n={i}"],
+                [
+                    PY,
+                    "-m",
+                    "jobdash",
+                    "run",
+                    "steady",
+                    "--db",
+                    str(db),
+                    "--config",
+                    str(config),
+                    "-p",
+                    f"n={i}",
+                ],
                 env=env,
                 cwd=tmp,
                 check=True,
@@ -369,7 +381,9 @@ print(f"flood done: {n} lines", flush=True)
 """
 
 
-def bench_c(tmp: Path, embedded: bool, rate: int = 20_000, seconds: float = 10.0) -> dict[str, float]:
+def bench_c(
+    tmp: Path, embedded: bool, rate: int = 20_000, seconds: float = 10.0
+) -> dict[str, float]:
     from textual.app import App
     from textual.signal import Signal
 
@@ -415,7 +429,7 @@ def bench_c(tmp: Path, embedded: bool, rate: int = 20_000, seconds: float = 10.0
             await svc.start_engine(slots=2)
         else:
             env = dict(os.environ, JOBDASH_DB=str(db))
-            engine = subprocess.Popen(
+            engine = subprocess.Popen(  # noqa: ASYNC220 (started once, not awaited)
                 [PY, "-m", "jobdash", "serve", "--db", str(db), "--config", str(config)],
                 env=env,
                 cwd=tmp,
