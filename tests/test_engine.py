@@ -415,3 +415,33 @@ async def test_graceful_shutdown_releases_claims(
     assert task.status is TaskStatus.PENDING and task.attempt == 0
     assert (await svc.job(job.id)).status is JobStatus.RUNNING
     _ = signal  # signals are exercised through the CLI tests (serve + SIGTERM)
+
+
+async def test_slots_are_shared_fairly_between_jobs(
+    services: Open, write_config: Callable[[str], Path]
+) -> None:
+    """Two slots, two wide jobs: each gets a slot, even though the first could take both."""
+    cfg = """
+[types.wide]
+params.n = { required = true }
+items = ["1", "2", "3", "4", "5", "6", "7", "8"]
+command = ["sleep", "0.2"]
+parallel = 4
+"""
+    svc = await services(write_config(cfg), slots=2)
+    a = await svc.submit("wide", {"n": "a"})
+    b = await svc.submit("wide", {"n": "b"})
+    samples = both = 0
+    while not (ja := await svc.store.get_job(a.id)).status.finished:
+        jb = await svc.store.get_job(b.id)
+        assert ja.running + jb.running <= 2
+        if ja.running + jb.running == 2:
+            samples += 1
+            both += ja.running == 1 and jb.running == 1
+        await asyncio.sleep(0.01)
+    # While both slots were busy, each job held one (the first job took both when the
+    # oldest job won every slot that freed).
+    assert samples > 20 and both / samples > 0.8, (both, samples)
+    b_done = await wait_finished(svc, b.id)
+    assert b_done.finished is not None and ja.finished is not None
+    assert b_done.finished - ja.finished < 0.5

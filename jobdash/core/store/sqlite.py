@@ -774,7 +774,9 @@ class SqliteStore(ScheduleStore):
             "WHERE status = 'running' AND status NOT IN ('succeeded', 'warning', 'failed', "
             "'cancelled') AND running < parallel AND EXISTS (SELECT 1 FROM tasks t "
             "WHERE t.job_id = jobs.id AND t.status = 'pending' AND t.not_before <= ?) "
-            "ORDER BY id",
+            # Fewest running first: a slot freed one at a time goes to the job with the
+            # smallest share, so the oldest job does not take every slot that frees.
+            "ORDER BY running, id",
             (now,),
         )
         room = {r[0]: r[1] for r in jobs}
@@ -1682,7 +1684,8 @@ def _whole_transaction(
 
 
 def share_out(room: dict[int, int], n: int) -> dict[int, int]:
-    """Deal `n` claims to jobs in turn (job id -> room left), each within its room."""
+    """Deal `n` claims to jobs in turn (job id -> room left, in the order to serve them),
+    each within its room."""
     shares = dict.fromkeys(room, 0)
     turn = [j for j, r in room.items() if r > 0]
     while n > 0 and turn:
