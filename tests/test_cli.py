@@ -484,3 +484,27 @@ def test_serve_stops_at_once_on_a_second_signal(
     tasks = d["tasks"]
     assert isinstance(tasks, list)
     assert tasks[0]["status"] == "pending"
+
+
+def test_a_killed_engine_is_not_taken_for_a_live_one(tmp_path: Path) -> None:
+    """`kill -9` leaves a fresh heartbeat behind; on this host the dead pid gives it away."""
+    import signal as sig
+
+    db = tmp_path / "k.db"
+    (tmp_path / "jobdash.toml").write_text('[types.t]\ncommand = ["true"]\n')
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "jobdash", "serve", "--db", str(db)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=tmp_path,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while "no engine is running" in run_cli("run", "t", "--db", str(db), cwd=tmp_path).stderr:
+            assert time.monotonic() < deadline, "serve never registered"
+            time.sleep(0.2)
+    finally:
+        serve.send_signal(sig.SIGKILL)
+        serve.wait()
+    done = run_cli("run", "t", "--db", str(db), cwd=tmp_path)
+    assert done.returncode == 0 and "no engine is running" in done.stderr

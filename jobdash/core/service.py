@@ -14,6 +14,7 @@ import glob as globmod
 import io
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -24,7 +25,7 @@ from typing import Any
 
 import platformdirs
 
-from jobdash.core.agent import STALE_AFTER, Agent, AgentOptions, agent_state
+from jobdash.core.agent import STALE_AFTER, Agent, AgentOptions, agent_state, pid_alive
 from jobdash.core.config import Config, check_params, find_config_path, load_config, substitute
 from jobdash.core.model import (
     AgentInfo,
@@ -353,9 +354,14 @@ class Service:
         await self.store.set_agent_drain(name, self.user)
 
     async def engine_alive(self) -> bool:
+        """A live agent uses the store: recent heartbeat, and on this host a live process
+        (a dashboard killed a second ago must not be mistaken for a running engine)."""
         now = time.time()
+        host = socket.gethostname()
         return any(
-            info.state != "offline" and now - info.heartbeat < STALE_AFTER
+            info.state != "offline"
+            and now - info.heartbeat < STALE_AFTER
+            and (info.host != host or pid_alive(info.pid))
             for info, _ in await self.store.agents()
         )
 

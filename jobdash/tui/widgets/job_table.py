@@ -69,6 +69,10 @@ COLUMNS: tuple[Column, ...] = (
 )
 COLUMN_KEYS: tuple[str, ...] = tuple(column.key for column in COLUMNS)
 INFO_MIN_WIDTH = 12
+TYPE_MAX_WIDTH = 20  # the type column grows to the longest type name, up to this
+# Dropped, in this order, while the terminal is too narrow for every column.
+NARROW_DROPS = ("updated", "user", "started")
+NARROW_NAME_WIDTH = 10  # type and target shrink to this when even that is not enough
 TIME_WIDTH_TODAY = 8  # "14:03:22"
 TIME_WIDTH_OLDER = 12  # "Jan 12 14:03"
 PROGRESS_BAR_WIDTH = 6  # shrinks (to 3) when the done/total count is long
@@ -373,7 +377,8 @@ class JobTable(ScrollView, can_focus=True):
         self._update_day()
         self._id_width = COLUMNS[0].width
         self._time_width = TIME_WIDTH_TODAY
-        self._columns_cache: tuple[tuple[int, int, int], list[tuple[Column, int]]] | None = None
+        self._type_width = COLUMNS[1].width
+        self._columns_cache: tuple[tuple[int, ...], list[tuple[Column, int]]] | None = None
 
     # ------------------------------------------------------------------ public API
 
@@ -463,6 +468,7 @@ class JobTable(ScrollView, can_focus=True):
             if shown_now and (
                 job_id >= 10**self._id_width
                 or (self._time_width == TIME_WIDTH_TODAY and not self._is_today(job))
+                or self._type_width < min(TYPE_MAX_WIDTH, len(job.type))
             ):
                 widen = True
             if position is not None:
@@ -778,36 +784,54 @@ class JobTable(ScrollView, can_focus=True):
     # ------------------------------------------------------------------ layout
 
     def _layout(self, width: int) -> list[tuple[Column, int]]:
-        """Each column with its width for a table `width` cells wide (cached)."""
-        layout_key = (width, self._id_width, self._time_width)
+        """Each shown column with its width for a table `width` cells wide (cached)."""
+        view = self.scrollable_content_region.width
+        layout_key = (width, view, self._id_width, self._time_width, self._type_width)
         if self._columns_cache is not None and self._columns_cache[0] == layout_key:
             return self._columns_cache[1]
-        fixed = self._fixed_width()
-        layout: list[tuple[Column, int]] = []
-        for column in COLUMNS:
-            if column.key == "id":
-                column_width = self._id_width
-            elif column.key in ("started", "updated"):
-                column_width = self._time_width
-            elif column.width == 0:
-                column_width = max(INFO_MIN_WIDTH, width - fixed)
-            else:
-                column_width = column.width
-            layout.append((column, column_width))
+        columns = self._fitted_columns(view)
+        fixed = sum(w for c, w in columns if c.width != 0) + len(columns) - 1
+        layout = [
+            (c, w if c.width != 0 else max(INFO_MIN_WIDTH, width - fixed)) for c, w in columns
+        ]
         self._columns_cache = (layout_key, layout)
         return layout
 
+    def _fitted_columns(self, view: int) -> list[tuple[Column, int]]:
+        """The columns to show in a view `view` cells wide, with their widths (info: 0).
+
+        On a narrow terminal the least needed columns go first (NARROW_DROPS), so that
+        status, progress, failures and info stay on screen instead of off to the right.
+        """
+
+        def fits(columns: list[tuple[Column, int]]) -> bool:
+            return sum(w for _, w in columns) + len(columns) - 1 + INFO_MIN_WIDTH <= view
+
+        columns = [(c, self._column_width(c)) for c in COLUMNS]
+        for key in NARROW_DROPS:
+            if fits(columns):
+                return columns
+            columns = [(c, w) for c, w in columns if c.key != key]
+        if not fits(columns):  # then names give way, down to NARROW_NAME_WIDTH
+            columns = [
+                (c, min(w, NARROW_NAME_WIDTH) if c.key in ("type", "target") else w)
+                for c, w in columns
+            ]
+        return columns
+
+    def _column_width(self, column: Column) -> int:
+        if column.key == "id":
+            return self._id_width
+        if column.key in ("started", "updated"):
+            return self._time_width
+        if column.key == "type":
+            return self._type_width
+        return column.width
+
     def _fixed_width(self) -> int:
-        """Cells taken by every column but info, gaps included."""
-        total = 0
-        for column in COLUMNS:
-            if column.key == "id":
-                total += self._id_width
-            elif column.key in ("started", "updated"):
-                total += self._time_width
-            else:
-                total += column.width
-        return total + len(COLUMNS) - 1
+        """Cells taken by every shown column but info, gaps included."""
+        columns = self._fitted_columns(self.scrollable_content_region.width)
+        return sum(w for _, w in columns) + len(columns) - 1
 
     def _table_width(self) -> int:
         """The width rows are rendered at: the view, or wider if info would be squeezed."""
@@ -840,8 +864,11 @@ class JobTable(ScrollView, can_focus=True):
             if today and started:
                 today = start <= min(started) and max(started) < end
         time_width = TIME_WIDTH_TODAY if today else TIME_WIDTH_OLDER
-        changed = (id_width, time_width) != (self._id_width, self._time_width)
-        self._id_width, self._time_width = id_width, time_width
+        longest = max((len(t) for t in {job.type for job in rows}), default=0)
+        type_width = max(COLUMNS[1].width, min(TYPE_MAX_WIDTH, longest))
+        old = (self._id_width, self._time_width, self._type_width)
+        changed = (id_width, time_width, type_width) != old
+        self._id_width, self._time_width, self._type_width = id_width, time_width, type_width
         if changed:
             self._update_virtual_size()
         return changed
