@@ -275,6 +275,8 @@ def test_matches_and_to_sql_agree(db: sqlite3.Connection, text: str) -> None:
     in_sql = {row[0] for row in db.execute(f"SELECT id FROM jobs WHERE {where}", args)}
     assert in_memory == in_sql
     assert parse_query(str(q)) == q
+    # The bulk path the dashboard uses agrees too, and keeps the rows' order.
+    assert [j.id for j in q.select(jobs, NOW)] == [j.id for j in jobs if j.id in in_memory]
 
 
 def test_agreement_is_not_vacuous(db: sqlite3.Connection) -> None:

@@ -34,6 +34,7 @@ from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from jobdash.core.model import BadInput, Job, JobStatus, NotFound, Refused
 from jobdash.core.query import Query
+from jobdash.core.query import prepare as prepare_search
 from jobdash.core.service import Service
 from jobdash.core.store.sqlite import Changes
 from jobdash.tui.commands import JobdashCommands
@@ -56,6 +57,7 @@ TABS: tuple[tuple[str, str], ...] = (
     ("agents", "Agents"),
 )
 JOB_TABS = ("inprogress", "completed")
+FIRST_PAGE = 500  # finished jobs shown before the rest of the history is loaded
 DEMO_MIN_ACTIVE = 3  # --demo starts the demo jobs when fewer than this are active
 
 
@@ -223,8 +225,15 @@ class DashboardScreen(Screen[None]):
         active = await svc.jobs(active=True, limit=None)
         self.table("inprogress").set_jobs(active)
         self._update_titles()
+        # The newest finished jobs first, so the Completed tab shows at once; then all of
+        # them (maybe 100,000), converted off the event loop.
+        completed = self.table("completed")
+        completed.set_jobs(await svc.jobs(active=False, limit=FIRST_PAGE))
+        self._update_titles()
         finished = await svc.jobs(active=False, limit=None)
-        self.table("completed").set_jobs(finished)
+        # Their search text too, so a filter typed meanwhile stays quick when they land.
+        await asyncio.to_thread(prepare_search, finished)
+        completed.set_jobs(finished)
         self.loaded = True
         pending, self._pending = self._pending, []
         for changes in pending:
@@ -326,6 +335,7 @@ class DashboardScreen(Screen[None]):
         query = event.query
         self._query = query
         self._filter_text = event.text
+        select = None
         if query.is_empty:
             predicate = None
         else:
@@ -334,8 +344,11 @@ class DashboardScreen(Screen[None]):
             def predicate(job: Job) -> bool:
                 return query.matches(job, now)
 
+            def select(jobs: list[Job]) -> list[Job]:
+                return query.select(jobs, now)
+
         for pane in JOB_TABS:
-            self.table(pane).set_filter(predicate)
+            self.table(pane).set_filter(predicate, select)
         self._update_titles()
 
     @on(FilterBar.Closed)
