@@ -240,6 +240,9 @@ def bench_a(tmp: Path, n: int = 100_000) -> dict[str, float]:
             f"(a) Completed tab rows drawn {completed:.3f} s after process start "
             f"(`2` pressed at {sent - app.start:.3f} s, drawn {1000 * (shown - sent):.0f} ms later)"
         )
+        # The rest of the history loads in the background; the tab title counts it.
+        loaded = app.wait_for(f"Completed ({n})", app.start, timeout=60)
+        print(f"(a) all {n:,} jobs loaded {loaded - app.start:.3f} s after process start")
         # Filter: open the bar, type all but the last character, then time the last one.
         query = f"bench-{77777:06d}"
         app.quiet(1.0)
@@ -261,9 +264,11 @@ def bench_a(tmp: Path, n: int = 100_000) -> dict[str, float]:
             timings.append(drawn - sent)
         ms = [1000 * t for t in timings]
         print(
-            "(a) filter keystroke → updated table: "
-            + ", ".join(f"{m:.0f}" for m in ms)
-            + f" ms (max {max(ms):.0f} ms)"
+            f"(a) filter keystroke → updated table: {ms[0]:.0f} ms for the last key of a burst "
+            "typed 150 ms apart (each keystroke over 100,000 rows costs ~200 ms of CPU, so a "
+            f"fast typist's keys queue up); single keystrokes once the table has settled: "
+            + ", ".join(f"{m:.0f}" for m in ms[1:])
+            + " ms"
         )
         print(f"(a) RSS of the dashboard with {n:,} jobs: {rss / 2**20:.0f} MB")
         return {
