@@ -72,9 +72,7 @@ JOB_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.WAITING: frozenset(
         {JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.PAUSED, JobStatus.CANCELLING}
     ),
-    JobStatus.RUNNING: frozenset(
-        {JobStatus.PAUSED, JobStatus.FINALIZING, JobStatus.CANCELLING}
-    ),
+    JobStatus.RUNNING: frozenset({JobStatus.PAUSED, JobStatus.FINALIZING, JobStatus.CANCELLING}),
     JobStatus.PAUSED: frozenset(
         {JobStatus.RUNNING, JobStatus.QUEUED, JobStatus.CANCELLING, JobStatus.FINALIZING}
     ),
@@ -119,9 +117,7 @@ TASK_GLYPHS: dict[TaskStatus, str] = {
     TaskStatus.SKIPPED: "↷",
 }
 TASK_TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
-    TaskStatus.PENDING: frozenset(
-        {TaskStatus.RUNNING, TaskStatus.CANCELLED, TaskStatus.SKIPPED}
-    ),
+    TaskStatus.PENDING: frozenset({TaskStatus.RUNNING, TaskStatus.CANCELLED, TaskStatus.SKIPPED}),
     # running -> pending: a failed attempt with retries left, or a lost agent's claim.
     TaskStatus.RUNNING: frozenset(
         {
@@ -346,7 +342,7 @@ def format_duration(seconds: float | None) -> str:
     """Short human duration: '45s', '3m12s', '2h05m', '3d4h'."""
     if seconds is None:
         return ""
-    s = int(round(seconds))
+    s = round(seconds)
     if s < 60:
         return f"{s}s"
     m, s = divmod(s, 60)

@@ -36,18 +36,6 @@ def format_time(ts: float | None, now: float) -> str:
     return f"{_MONTHS[local.tm_mon - 1]} {local.tm_mday:02d} {local.tm_hour:02d}:{local.tm_min:02d}"
 
 
-def format_age(seconds: float) -> str:
-    """ "3s", "4m05s", "2h10m" — how long ago."""
-    s = max(0, int(seconds))
-    if s < 60:
-        return f"{s}s"
-    m, s = divmod(s, 60)
-    if m < 60:
-        return f"{m}m{s:02d}s"
-    h, m = divmod(m, 60)
-    return f"{h}h{m:02d}m" if h < 48 else f"{h // 24}d"
-
-
 def refuse(app: App[Any], exc: Exception) -> None:
     """Show a refusal as one clear line (the app's way if it has one)."""
     notify = getattr(app, "notify_refusal", None)

@@ -91,7 +91,12 @@ def job_from_row(r: Sequence[Any]) -> Job:
         r[11],  # finished
         r[5],  # schedule_id
         r[6],  # fire_time
-        *r[12:18],  # pending, running, succeeded, failed, cancelled, skipped
+        r[12],  # pending
+        r[13],  # running
+        r[14],  # succeeded
+        r[15],  # failed
+        r[16],  # cancelled
+        r[17],  # skipped
         r[18],  # progress
         r[19],  # info
         {} if metrics == "{}" else _loads(metrics),

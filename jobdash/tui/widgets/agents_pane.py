@@ -20,9 +20,9 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Label, Sparkline
 
-from jobdash.core.model import AgentInfo
+from jobdash.core.model import AgentInfo, format_duration
 from jobdash.core.service import Service
-from jobdash.tui.helpers import ACTION_ERRORS, clock_of, confirm, format_age, refuse
+from jobdash.tui.helpers import ACTION_ERRORS, clock_of, confirm, refuse
 from jobdash.tui.helpers import subscribe_changes as _subscribe
 from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
 
@@ -160,7 +160,7 @@ class AgentsPane(Vertical):
                 Cell(f"{glyph} {info.state}", style),
                 f"{info.running}/{info.slots}",
                 running,
-                Cell(format_age(age), "error" if info.state == "stale" else "dim"),
+                Cell(format_duration(max(0.0, age)), "error" if info.state == "stale" else "dim"),
                 str(info.done),
                 Cell(str(info.failed), "error" if info.failed else "dim"),
                 Cell(text_sparkline(self.throughput.get(info.name, ())), "accent"),
