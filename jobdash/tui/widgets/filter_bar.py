@@ -104,6 +104,8 @@ class FilterBar(Vertical):
         self.post_message(self.Applied(self, query, text))
 
     def _show_error(self, message: str) -> None:
+        if message == self.error:
+            return  # Static.update re-lays out the screen: not on every keystroke
         self.error = message
         error = self.query_one("#filter-error", Static)
         error.update(Text(message))
