@@ -844,7 +844,7 @@ class SqliteStore(ScheduleStore):
             out += await w.execute_fetchall(
                 f"""
                 UPDATE tasks SET status = 'running', attempt = attempt + 1, owner = ?, agent = ?,
-                    lease_until = ?, started = ?, finished = NULL, exit_code = NULL,
+                    lease_until = ?, started = ?, finished = NULL, exit_code = NULL, error = '',
                     progress = 0, pgid = NULL
                 WHERE id IN ({pick})
                 RETURNING id, job_id, seq, name, kind, spec, item, attempt
