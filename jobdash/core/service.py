@@ -61,6 +61,7 @@ from jobdash.core.scheduler import (
     schedule_lock,
     zone,
 )
+from jobdash.core.store.schema import ACTIVE_ONLY
 from jobdash.core.store.sqlite import Changes, NewJob, NewTask, SqliteStore
 
 ITEMS_COMMAND_TIMEOUT = 60.0
@@ -315,8 +316,12 @@ class Service:
         q = parse_query(query) if isinstance(query, str) else query
         where, args = self._scope(q, time.time())
         if active is not None:
-            finished = "status IN ('succeeded', 'warning', 'failed', 'cancelled')"
-            where = f"({where}) AND {'NOT ' if active else ''}{finished}"
+            if active:
+                where = f"({where}) AND {ACTIVE_ONLY}"
+                if order == "id DESC":
+                    order = "+id DESC"  # sorting the few active rows beats scanning by id
+            else:
+                where = f"({where}) AND NOT ({ACTIVE_ONLY})"
         return await self.store.list_jobs(where, args, order=order, limit=limit)
 
     async def tasks(self, job_id: int) -> list[Task]:

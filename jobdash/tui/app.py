@@ -59,6 +59,7 @@ TABS: tuple[tuple[str, str], ...] = (
 )
 JOB_TABS = ("inprogress", "completed")
 FIRST_PAGE = 500  # finished jobs shown before the rest of the history is loaded
+FIRST_PAGE_SETTLE = 0.3  # seconds the first page gets to draw before the bulk load
 DEMO_MIN_ACTIVE = 3  # --demo starts the demo jobs when fewer than this are active
 
 
@@ -231,6 +232,8 @@ class DashboardScreen(Screen[None]):
         completed = self.table("completed")
         completed.set_jobs(await svc.jobs(active=False, limit=FIRST_PAGE))
         self._update_titles()
+        # Let that page reach the screen before the bulk load competes with it for the GIL.
+        await asyncio.sleep(FIRST_PAGE_SETTLE)
         finished = await svc.jobs(active=False, limit=None)
         # Their search text too, so a filter typed meanwhile stays quick when they land.
         await asyncio.to_thread(prepare_search, finished)

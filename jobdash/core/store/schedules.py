@@ -20,6 +20,7 @@ import aiosqlite
 
 from jobdash.core.model import NotFound
 from jobdash.core.planning import PlanningError, Schedule, Tick, resolve
+from jobdash.core.store.schema import ACTIVE_ONLY
 
 T = TypeVar("T")
 
@@ -29,7 +30,6 @@ SCHEDULE_COLUMNS = (
     "s.config_planning, s.updated, s.rev"
 )
 TICK_COLUMNS = "id, schedule_id, fire_time, outcome, job_id, ts, detail"
-ACTIVE = "('queued', 'waiting', 'running', 'paused', 'finalizing', 'cancelling')"
 
 
 def schedule_from_row(r: Sequence[Any]) -> Schedule:
@@ -133,7 +133,7 @@ class ScheduleStore:
 
     async def active_schedule_jobs(self, schedule_id: str) -> list[int]:
         rows = await self._reader.execute_fetchall(
-            f"SELECT id FROM jobs WHERE schedule_id = ? AND status IN {ACTIVE} ORDER BY id",
+            f"SELECT id FROM jobs WHERE schedule_id = ? AND {ACTIVE_ONLY} ORDER BY +id",
             (schedule_id,),
         )
         return [r[0] for r in rows]

@@ -45,7 +45,7 @@ from jobdash.core.model import (
     check_job_transition,
 )
 from jobdash.core.store.schedules import ScheduleStore
-from jobdash.core.store.schema import APP_ID, MIGRATIONS, SCHEMA_VERSION
+from jobdash.core.store.schema import ACTIVE_ONLY, APP_ID, MIGRATIONS, SCHEMA_VERSION
 
 T = TypeVar("T")
 log = logging.getLogger("jobdash.store")
@@ -710,6 +710,7 @@ class SqliteStore(ScheduleStore):
         async def txn(w: aiosqlite.Connection, rev: int, now: float) -> list[int]:
             rows = await w.execute_fetchall(
                 "SELECT id, status, info FROM jobs WHERE status IN ('queued', 'waiting') "
+                f"AND {ACTIVE_ONLY} "
                 "ORDER BY id"
             )
             changed = []
@@ -779,8 +780,8 @@ class SqliteStore(ScheduleStore):
         # tasks_pending answer this without visiting every pending task of the store).
         jobs = await w.execute_fetchall(
             "SELECT id, parallel - running, timeout, params FROM jobs "
-            "WHERE status = 'running' AND status NOT IN ('succeeded', 'warning', 'failed', "
-            "'cancelled') AND running < parallel AND EXISTS (SELECT 1 FROM tasks t "
+            f"WHERE status = 'running' AND {ACTIVE_ONLY} "
+            "AND running < parallel AND EXISTS (SELECT 1 FROM tasks t "
             "WHERE t.job_id = jobs.id AND t.status = 'pending' AND t.not_before <= ?) "
             # Fewest running first: a slot freed one at a time goes to the job with the
             # smallest share, so the oldest job does not take every slot that frees.
@@ -1543,7 +1544,9 @@ class SqliteStore(ScheduleStore):
         return bool(list(await self._reader.execute_fetchall(sql + " LIMIT 1", list(args))))
 
     async def has_jobs_to_admit(self) -> bool:
-        return await self._exists("SELECT 1 FROM jobs WHERE status IN ('queued', 'waiting')")
+        return await self._exists(
+            f"SELECT 1 FROM jobs WHERE status IN ('queued', 'waiting') AND {ACTIVE_ONLY}"
+        )
 
     async def has_lost_tasks(self) -> bool:
         return await self._exists(
@@ -1554,8 +1557,8 @@ class SqliteStore(ScheduleStore):
         # From the few active jobs to their first ready task: joining from the tasks side
         # walked every pending task whenever the jobs were full (O(pending) per look).
         return await self._exists(
-            "SELECT 1 FROM jobs WHERE status = 'running' AND status NOT IN ('succeeded', "
-            "'warning', 'failed', 'cancelled') AND running < parallel AND EXISTS (SELECT 1 "
+            f"SELECT 1 FROM jobs WHERE status = 'running' AND {ACTIVE_ONLY} "
+            "AND running < parallel AND EXISTS (SELECT 1 "
             "FROM tasks t WHERE t.job_id = jobs.id AND t.status = 'pending' "
             "AND t.not_before <= ?)",
             (time.time(),),
