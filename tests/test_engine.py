@@ -445,3 +445,22 @@ parallel = 4
     b_done = await wait_finished(svc, b.id)
     assert b_done.finished is not None and ja.finished is not None
     assert b_done.finished - ja.finished < 0.5
+
+
+async def test_watch_since_a_revision_delivers_what_changed_before_it_started(
+    services: Open, write_config: Callable[[str], Path]
+) -> None:
+    """The dashboard reads its first rows before its feed starts: nothing in between is lost."""
+    svc = await services(write_config(ECHO3), engine=False)
+    rev = await svc.store.rev()
+    job = await svc.submit("echo3")  # after the first rows were read, before the feed
+    feed = svc.watch(0.05, since=rev)
+    changes = await asyncio.wait_for(anext(feed), 5)
+    assert job.id in [j.id for j in changes.jobs]
+    await feed.aclose()
+    # Without `since` the feed starts from now: that job is old news.
+    feed = svc.watch(0.05)
+    first = asyncio.ensure_future(anext(feed))
+    await asyncio.sleep(0.2)
+    assert not first.done()
+    first.cancel()

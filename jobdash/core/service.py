@@ -370,11 +370,16 @@ class Service:
             for info, _ in await self.store.agents()
         )
 
-    async def watch(self, interval: float = 0.25) -> AsyncGenerator[Changes, None]:
+    async def watch(
+        self, interval: float = 0.25, since: int | None = None
+    ) -> AsyncGenerator[Changes, None]:
         """Yield what changed, as it changes: cheap polling of `PRAGMA data_version` (it moves
-        when any connection, in any process, commits), then rows stamped with a newer rev."""
-        rev = await self.store.rev()
-        version = await self.store.data_version()
+        when any connection, in any process, commits), then rows stamped with a newer rev.
+
+        `since`: a revision read before the caller loaded what it shows; what changed after
+        it comes first (otherwise the feed starts from now)."""
+        rev = since if since is not None else await self.store.rev()
+        version = None if since is not None else await self.store.data_version()
         while True:
             await asyncio.sleep(interval)
             v = await self.store.data_version()

@@ -19,6 +19,7 @@ import gc
 import importlib
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -190,6 +191,10 @@ class DashboardScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.jobdash.store_changed.subscribe(self, self._on_changes)
+        first = self.jobdash.first_rows
+        if first is not None:  # read before the app started: in the first frame already
+            self.table("inprogress").set_jobs(first.active)
+            self.table("completed").set_jobs(first.finished)
         self._update_titles()
         self.table("inprogress").focus()
         self._load()
@@ -224,14 +229,13 @@ class DashboardScreen(Screen[None]):
         app = self.jobdash
         await app.feed_ready.wait()
         svc = app.service
-        active = await svc.jobs(active=True, limit=None)
-        self.table("inprogress").set_jobs(active)
-        self._update_titles()
-        # The newest finished jobs first, so the Completed tab shows at once; then all of
-        # them (maybe 100,000), converted off the event loop.
         completed = self.table("completed")
-        completed.set_jobs(await svc.jobs(active=False, limit=FIRST_PAGE))
-        self._update_titles()
+        if app.first_rows is None:
+            # The active jobs and the newest finished ones first, so the Completed tab shows
+            # at once; then all of them (maybe 100,000), converted off the event loop.
+            self.table("inprogress").set_jobs(await svc.jobs(active=True, limit=None))
+            completed.set_jobs(await svc.jobs(active=False, limit=FIRST_PAGE))
+            self._update_titles()
         # Let that page reach the screen before the bulk load competes with it for the GIL.
         await asyncio.sleep(FIRST_PAGE_SETTLE)
         finished = await svc.jobs(active=False, limit=None)
@@ -242,6 +246,7 @@ class DashboardScreen(Screen[None]):
         # on every full collection (pauses of 100 ms and more while typing a filter).
         gc.freeze()
         self.loaded = True
+        app.first_rows = None
         pending, self._pending = self._pending, []
         for changes in pending:
             self._apply(changes)
@@ -541,6 +546,23 @@ class _Refusals:
         return False
 
 
+@dataclass
+class FirstRows:
+    """What the first frame shows, read before the app starts (its event loop is busy
+    mounting and drawing then): the active jobs, the newest finished ones, and the store
+    revision they were read at, from which the change feed starts."""
+
+    rev: int
+    active: list[Job]
+    finished: list[Job]
+
+    @classmethod
+    async def read(cls, svc: Service) -> FirstRows:
+        rev = await svc.store.rev()
+        active = await svc.jobs(active=True, limit=None)
+        return cls(rev, active, await svc.jobs(active=False, limit=FIRST_PAGE))
+
+
 class JobdashApp(App[int]):
     """The dashboard. Construct it without a terminal for tests:
     `JobdashApp(service, embedded_engine=False, clock=lambda: FROZEN)`.
@@ -571,6 +593,7 @@ class JobdashApp(App[int]):
         theme: str | None = None,
         watch_interval: float = 0.25,
         table_tick: float | None = 1.0,
+        first_rows: FirstRows | None = None,
     ) -> None:
         super().__init__()
         self._service: Service | None = service if isinstance(service, Service) else None
@@ -582,6 +605,7 @@ class JobdashApp(App[int]):
         self.table_tick = table_tick
         self.store_changed: Signal[Changes] = Signal(self, "store-changed")
         self.feed_ready = asyncio.Event()
+        self.first_rows = first_rows
         self.engine_note = ""
         self._requested_theme = theme
         self._themes = load_themes()
@@ -689,7 +713,8 @@ class JobdashApp(App[int]):
         """The one consumer of the change feed; publishes each batch to `store_changed`."""
         svc = self.service
         while True:
-            feed = svc.watch(self.watch_interval)
+            since = self.first_rows.rev if self.first_rows is not None else None
+            feed = svc.watch(self.watch_interval, since=since)
             first = asyncio.ensure_future(anext(feed))
             await asyncio.sleep(0)  # the feed has read its starting revision
             self.feed_ready.set()
@@ -786,7 +811,10 @@ async def _open_and_run(args: argparse.Namespace) -> int:
         if not svc.read_only and not await svc.engine_alive():
             await svc.start_engine(slots=getattr(args, "slots", 4) or 4)
             embedded = True
-        app = JobdashApp(svc, embedded_engine=embedded, demo=bool(args.demo), theme=theme)
+        first_rows = await FirstRows.read(svc)
+        app = JobdashApp(
+            svc, embedded_engine=embedded, demo=bool(args.demo), theme=theme, first_rows=first_rows
+        )
         result = await app.run_async()
         return result or 0
     finally:
