@@ -275,14 +275,6 @@ def _template_parts(template: str) -> list[tuple[str, str | None]]:
     return parts
 
 
-def template_fields(template: str, where: str) -> tuple[str, ...]:
-    """The placeholder names used in `template`, in order (BadInput if malformed)."""
-    try:
-        return tuple(name for _, name in _template_parts(template) if name is not None)
-    except ValueError as exc:
-        raise BadInput(f"{where}: {exc}") from None
-
-
 def substitute(template: str, values: Mapping[str, str], where: str) -> str:
     """Replace `{name}` placeholders in one argv element (or glob, or lock key).
 

@@ -47,11 +47,6 @@ ACTIVE_JOB = frozenset(
 FINISHED_JOB = frozenset(
     {JobStatus.SUCCEEDED, JobStatus.WARNING, JobStatus.FAILED, JobStatus.CANCELLED}
 )
-# Statuses in which a job holds its locks (it has been admitted past the lock check).
-HOLDS_LOCKS = frozenset(
-    {JobStatus.RUNNING, JobStatus.PAUSED, JobStatus.FINALIZING, JobStatus.CANCELLING}
-)
-
 JOB_GLYPHS: dict[JobStatus, str] = {
     JobStatus.QUEUED: "○",
     JobStatus.WAITING: "◷",

@@ -31,7 +31,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.base import BaseTrigger
@@ -394,7 +393,3 @@ def preview(
     p = resolve(planning, default)
     start = time.time() if after is None else after
     return [_aware(t).astimezone(zone) for t in fire_times(p, zone, start, float("inf"), n)]
-
-
-def planning_json(p: Planning) -> dict[str, Any]:
-    return {"kind": p.kind, "text": p.text}

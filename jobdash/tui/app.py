@@ -150,7 +150,6 @@ class DashboardScreen(Screen[None]):
         self.loaded = False
         self._pending: list[Changes] = []
         self._query = Query()
-        self._filter_text = ""
 
     @property
     def jobdash(self) -> JobdashApp:
@@ -346,7 +345,6 @@ class DashboardScreen(Screen[None]):
     def _filter_applied(self, event: FilterBar.Applied) -> None:
         query = event.query
         self._query = query
-        self._filter_text = event.text
         select = None
         if query.is_empty:
             predicate = None

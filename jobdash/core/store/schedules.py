@@ -147,14 +147,6 @@ class ScheduleStore:
         )
         return rows[0][0] if rows else None
 
-    async def lease_holder(self, name: str) -> tuple[str, float] | None:
-        rows = list(
-            await self._reader.execute_fetchall(
-                "SELECT owner, until FROM leases WHERE name = ?", (name,)
-            )
-        )
-        return (rows[0][0], rows[0][1]) if rows else None
-
     # ----------------------------------------------------------------- writing
 
     async def sync_schedules(

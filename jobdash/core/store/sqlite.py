@@ -1719,11 +1719,6 @@ def qmarks(values: Iterable[Any]) -> str:
     return ", ".join("?" for _ in values)
 
 
-def chunks(values: list[int], size: int) -> Iterable[list[int]]:
-    for i in range(0, len(values), size):
-        yield values[i : i + size]
-
-
 def split_sql(script: str) -> list[str]:
     """Split a migration into statements, as SQLite itself sees their ends (comments and
     string literals may hold semicolons)."""
