@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from jobdash.core.model import TaskStatus, Trigger
-from jobdash.core.runners import group_alive
+from jobdash.core.processes import group_alive
 from jobdash.core.store.sqlite import NewJob, NewTask, Outcome, SqliteStore
 from tests.conftest import run_cli
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from jobdash.core.runners import group_alive
+from jobdash.core.processes import group_alive
 from tests.conftest import run_cli
 
 CONFIG = """\

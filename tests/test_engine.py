@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from jobdash.core.model import JobStatus, NotFound, Refused, TaskStatus
-from jobdash.core.runners import group_alive
+from jobdash.core.processes import group_alive
 from jobdash.core.service import Service
 from tests.conftest import wait_finished, wait_for
 

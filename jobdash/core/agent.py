@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from jobdash import __version__
 from jobdash.core.model import AgentInfo, JobStatus, TaskStatus
-from jobdash.core.runners import CommandRun, FunctionRun, Run, install_child_watcher, killpg
+from jobdash.core.processes import encode_env, killpg
+from jobdash.core.runners import CommandRun, FunctionRun, Run
 from jobdash.core.store.sqlite import Claim, Outcome, SqliteStore
 
 if TYPE_CHECKING:
@@ -145,11 +146,14 @@ class Agent:
         self._failed = 0
         self._loops: list[asyncio.Task[None]] = []
         self.stopped = asyncio.Event()
+        # The environment of command tasks: ours when the agent was made (reading os.environ
+        # costs more per command than the rest of starting it), and the variable by which a
+        # restarted engine finds what a dead agent's commands left running.
+        self._command_env = encode_env({**os.environ, "JOBDASH_AGENT_OWNER": self.owner})
 
     # ----------------------------------------------------------------- life
 
     async def start(self) -> None:
-        install_child_watcher()  # no thread per command started (Python 3.11)
         if self.opts.pid_check:
             # A previous incarnation under our name (restart after kill -9): its claims go now.
             with contextlib.suppress(Exception):
@@ -295,7 +299,7 @@ class Agent:
 
     def _start(self, claim: Claim) -> None:
         run: Run = (
-            CommandRun(claim, self.store, env={"JOBDASH_AGENT_OWNER": self.owner})
+            CommandRun(claim, self.store, env=self._command_env)
             if claim.kind == "command"
             else FunctionRun(claim, self.store)
         )

@@ -13,18 +13,28 @@ import importlib
 import inspect
 import os
 import signal
-import sys
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from jobdash.core.model import TaskStatus
+from jobdash.core.processes import (
+    Env,
+    Poller,
+    encode_env,
+    group_alive,
+    killpg,
+    spawn,
+    wait_status,
+    watch_exit,
+)
 from jobdash.core.store.sqlite import Claim, NewTask, SqliteStore
 
 STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL when a command is cancelled
 READ_LIMIT = 1 << 20  # a longer line is split rather than failing the read
+CHUNK = 1 << 16  # bytes read from a command's pipe at a time
+WATCH_AFTER = 0.2  # a command still running after this long is watched for its end (pidfd)
 LEFTOVER_GRACE = 0.5  # after the main process exits, how long its children may keep the pipes
 
 
@@ -58,181 +68,197 @@ class Run:
 # --------------------------------------------------------------------------- commands
 
 
-def group_alive(pgid: int) -> bool:
-    """True while a process of group `pgid` that is not a zombie remains."""
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False  # the common case, without reading /proc
-    except PermissionError:
-        pass
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
+class _Output:
+    """One output stream of a command, read in the event loop straight from its pipe and
+    split into lines, which go to the store as data. A line longer than READ_LIMIT is cut."""
+
+    def __init__(self, run: CommandRun, poller: Poller, fd: int, stream: str) -> None:
+        self.run = run
+        self.poller = poller
+        self.fd = fd
+        self.stream = stream
+        self.rest = b""
+        self.open = True
+        poller.add(fd, self._readable)
+
+    def _readable(self) -> None:
         try:
-            stat = Path(entry.path, "stat").read_text()
+            data = os.read(self.fd, CHUNK)
+        except BlockingIOError:
+            return
         except OSError:
-            continue
-        # Fields after the command name (which may hold spaces and parentheses).
-        rest = stat[stat.rfind(")") + 2 :].split()
-        if len(rest) > 2 and int(rest[2]) == pgid and rest[0] != "Z":
-            return True
-    return False
+            data = b""
+        if not data:
+            self.close()
+            self.run.poke()
+            return
+        self._take(data)
+        store = self.run.store
+        if store.backlogged():  # back-pressure: read on once the store has caught up
+            self.poller.remove(self.fd)
+            self.run.later(self._resume(store))
 
+    async def _resume(self, store: SqliteStore) -> None:
+        await store.drained()
+        if self.open:
+            self.poller.add(self.fd, self._readable)
 
-class _PidfdWatcher(asyncio.AbstractChildWatcher):
-    """Python 3.11's default child watcher starts a thread per subprocess (about half the
-    cost of starting a short command); this one waits on a pidfd in the running loop, as
-    Python 3.12 does by default. Unlike asyncio.PidfdChildWatcher it is not tied to one
-    loop, so a process that runs several loops one after another (tests) keeps working."""
+    def _take(self, data: bytes) -> None:
+        lines = (self.rest + data).split(b"\n") if self.rest else data.split(b"\n")
+        self.rest = lines.pop()
+        for raw in lines:
+            self._line(raw)
+        while len(self.rest) >= READ_LIMIT:
+            self._line(self.rest[:READ_LIMIT])
+            self.rest = self.rest[READ_LIMIT:]
 
-    def __init__(self) -> None:
-        self._fds: dict[int, tuple[asyncio.AbstractEventLoop, int]] = {}
-
-    def add_child_handler(  # type: ignore[override]
-        self, pid: int, callback: Callable[..., object], *args: Any
-    ) -> None:
-        loop = asyncio.get_running_loop()
-        pidfd = os.pidfd_open(pid)
-        self._fds[pid] = (loop, pidfd)
-
-        def exited() -> None:
-            self._forget(pid)
-            try:
-                _, status = os.waitpid(pid, 0)
-                code = os.waitstatus_to_exitcode(status)
-            except ChildProcessError:
-                code = 255  # reaped elsewhere
-            callback(pid, code, *args)
-
-        loop.add_reader(pidfd, exited)
-
-    def _forget(self, pid: int) -> bool:
-        entry = self._fds.pop(pid, None)
-        if entry is None:
-            return False
-        loop, pidfd = entry
-        if not loop.is_closed():
-            loop.remove_reader(pidfd)
-        os.close(pidfd)
-        return True
-
-    def remove_child_handler(self, pid: int) -> bool:
-        return self._forget(pid)
-
-    def attach_loop(self, loop: asyncio.AbstractEventLoop | None) -> None:
-        pass
+    def _line(self, raw: bytes) -> None:
+        c = self.run.claim
+        self.run.store.append_log_nowait(c.job_id, c.task_id, self.stream, decode(raw))
 
     def close(self) -> None:
-        for pid in list(self._fds):
-            self._forget(pid)
-
-    def is_active(self) -> bool:
-        return True
-
-    def __enter__(self) -> _PidfdWatcher:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass
-
-
-def install_child_watcher() -> None:
-    """Use pidfds to learn that a command ended (Linux ≥ 5.3 on Python 3.11; a no-op where
-    the default already does, or where pidfds are missing)."""
-    if sys.version_info >= (3, 12) or not hasattr(os, "pidfd_open"):
-        return
-    policy = asyncio.get_event_loop_policy()
-    if isinstance(getattr(policy, "_watcher", None), _PidfdWatcher):
-        return
-    try:
-        os.close(os.pidfd_open(os.getpid()))
-    except OSError:
-        return
-    asyncio.set_child_watcher(_PidfdWatcher())
-
-
-def killpg(pgid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
+        """Stop reading, keeping what the pipe holds now."""
+        if not self.open:
+            return
+        with contextlib.suppress(OSError):  # BlockingIOError: nothing more for now
+            for _ in range(16):  # bounded: a writer outside the group may go on and on
+                data = os.read(self.fd, CHUNK)
+                if not data:
+                    break
+                self._take(data)
+        if self.rest:
+            self._line(self.rest)
+            self.rest = b""
+        self.open = False
+        self.poller.remove(self.fd)
+        os.close(self.fd)
 
 
 class CommandRun(Run):
     """A command task: argv (no shell unless the user wrote one), own session and group."""
 
-    def __init__(self, claim: Claim, store: SqliteStore, env: dict[str, str] | None = None) -> None:
+    def __init__(self, claim: Claim, store: SqliteStore, env: Env | None = None) -> None:
+        """`env`: the whole environment of the command (default: ours; see `encode_env`),
+        to which the JOBDASH_JOB_ID, JOBDASH_TASK and JOBDASH_ATTEMPT variables are added."""
         self.claim = claim
         self.store = store
         self.env = env
-        self.proc: asyncio.subprocess.Process | None = None
+        self.pid: int | None = None
+        self.returncode: int | None = None
         self.timed_out = False
         self._stop_task: asyncio.Task[None] | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._bg: set[asyncio.Task[None]] = set()
 
-    async def _pump(self, reader: asyncio.StreamReader, stream: str) -> None:
-        c = self.claim
-        while True:
-            try:
-                raw = await reader.readuntil(b"\n")
-            except asyncio.IncompleteReadError as e:
-                raw = e.partial
-                if raw:
-                    await self.store.append_log(c.job_id, c.task_id, stream, decode(raw))
-                return
-            except asyncio.LimitOverrunError as e:
-                raw = await reader.readexactly(e.consumed)
-            await self.store.append_log(c.job_id, c.task_id, stream, decode(raw))
+    def poke(self) -> None:
+        """Something changed (output closed, process ended): `wait` looks again."""
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def _nap(self, timeout: float | None) -> None:
+        loop = asyncio.get_running_loop()
+        self._waiter = loop.create_future()
+        timer = loop.call_later(timeout, self.poke) if timeout is not None else None
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
+            if timer is not None:
+                timer.cancel()
+
+    def later(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._bg.add(task)
+        task.add_done_callback(self._bg.discard)
+
+    def _exited(self, code: int | None) -> None:
+        self.returncode = 255 if code is None else code
+        self.poke()
 
     async def wait(self) -> Result:
         c = self.claim
         argv = [str(a) for a in c.spec]
-        env = dict(os.environ)
-        env.update(self.env or {})
-        env.update(
-            JOBDASH_JOB_ID=str(c.job_id),
-            JOBDASH_TASK=str(c.seq),
-            JOBDASH_ATTEMPT=str(c.attempt),
-        )
+        env = {
+            **(self.env if self.env is not None else encode_env(os.environ)),
+            b"JOBDASH_JOB_ID": b"%d" % c.job_id,
+            b"JOBDASH_TASK": b"%d" % c.seq,
+            b"JOBDASH_ATTEMPT": b"%d" % c.attempt,
+        }
         try:
-            self.proc = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                start_new_session=True,
-                env=env,
-                limit=READ_LIMIT,
-            )
+            pid, out_fd, err_fd = spawn(argv, env)
         except OSError as e:
             msg = f"cannot start {argv[0]!r}: {e.strerror or e}"
             await self.store.append_log(c.job_id, c.task_id, "system", msg)
             return Result(TaskStatus.FAILED, None, msg)
-        proc = self.proc
-        self.store.note_pgid(c.task_id, proc.pid)  # its own session: pgid == pid
-        assert proc.stdout is not None and proc.stderr is not None
-        pumps = asyncio.gather(self._pump(proc.stdout, "stdout"), self._pump(proc.stderr, "stderr"))
-        # Python 3.11's proc.wait() also waits for the pipes, which children that outlive
-        # the main process may hold open for ever: watch the output and the exit code here.
-        deadline = time.monotonic() + c.timeout if c.timeout else None
+        self.pid = pid
+        self.store.note_pgid(c.task_id, pid)  # its own session: pgid == pid
+        poller = Poller.of(asyncio.get_running_loop())
+        outputs = (_Output(self, poller, out_fd, "stdout"), _Output(self, poller, err_fd, "stderr"))
+        started = time.monotonic()
+        deadline = started + c.timeout if c.timeout else None
+        unwatch: Callable[[], None] | None = None
         exited_at: float | None = None
+        leftovers_stopped = False
         try:
-            while not (await asyncio.wait([pumps], timeout=0.05))[0]:
+            # Until the process has ended and its output is closed, which children that
+            # outlive it may delay for ever: those get LEFTOVER_GRACE, then are stopped.
+            while True:
                 now = time.monotonic()
-                if deadline is not None and now > deadline and not self.timed_out:
-                    self.timed_out = True
-                    await self.store.append_log(
-                        c.job_id, c.task_id, "system", f"timed out after {c.timeout:g}s; stopping"
-                    )
-                    await self.stop()
-                if proc.returncode is not None:
+                output_open = any(o.open for o in outputs)
+                # Most commands have ended by the time their output closes: only one that
+                # goes on is watched for its end.
+                look = not output_open or now - started >= WATCH_AFTER
+                if self.returncode is None and unwatch is None and look:
+                    code = wait_status(pid, os.WNOHANG)
+                    if code is None:
+                        unwatch = watch_exit(pid, self._exited)
+                    else:
+                        self.returncode = code
+                if self.returncode is not None and not output_open:
+                    break
+                nap: float | None = None
+                if self.returncode is None and unwatch is None:
+                    nap = started + WATCH_AFTER - now
+                if deadline is not None and not self.timed_out:
+                    if now >= deadline:
+                        self.timed_out = True
+                        await self.store.append_log(
+                            c.job_id,
+                            c.task_id,
+                            "system",
+                            f"timed out after {c.timeout:g}s; stopping",
+                        )
+                        await self.stop()
+                        continue
+                    nap = min(nap, deadline - now) if nap is not None else deadline - now
+                if self.returncode is not None:
                     exited_at = exited_at or now
-                    if now - exited_at > LEFTOVER_GRACE:
+                    if now - exited_at >= 2 * LEFTOVER_GRACE:
+                        # Held by a process outside the group (it made a session of its
+                        # own): what it writes from now on is not this task's log.
+                        for o in outputs:
+                            o.close()
+                        continue
+                    if now - exited_at >= LEFTOVER_GRACE and not leftovers_stopped:
+                        leftovers_stopped = True
                         await self._kill_group(force=False)
-            code = await proc.wait()
-            if group_alive(proc.pid):  # children that closed their output but live on
+                        continue
+                    left = exited_at + LEFTOVER_GRACE * (2 if leftovers_stopped else 1) - now
+                    nap = left if nap is None else min(nap, left)
+                await self._nap(nap)
+            if group_alive(pid):  # children that closed their output but live on
                 await self._kill_group(force=False)
         except asyncio.CancelledError:
             await self._kill_group(force=True)
+            if self.returncode is None:
+                self.returncode = wait_status(pid, os.WNOHANG)  # no zombie left behind
             raise
+        finally:
+            if unwatch is not None:
+                unwatch()
+            for o in outputs:
+                o.close()
+        code = self.returncode
         if self._stop_task:
             await self._stop_task
         if self.timed_out:
@@ -247,9 +273,9 @@ class CommandRun(Run):
 
     async def _kill_group(self, force: bool) -> None:
         """SIGTERM the whole group, SIGKILL after the grace period; return when none is left."""
-        if self.proc is None:
+        if self.pid is None:
             return
-        pgid = self.proc.pid
+        pgid = self.pid
         killpg(pgid, signal.SIGCONT)  # a paused group must be able to act on SIGTERM
         killpg(pgid, signal.SIGKILL if force else signal.SIGTERM)
         deadline = time.monotonic() + (0 if force else STOP_GRACE)
@@ -260,19 +286,19 @@ class CommandRun(Run):
 
     async def stop(self, force: bool = False) -> None:
         self.stopping = True
-        if self.proc is None:
+        if self.pid is None:
             return
         if self._stop_task is None or force:
             self._stop_task = asyncio.ensure_future(self._kill_group(force))
         await asyncio.shield(self._stop_task)
 
     def pause(self) -> None:
-        if self.proc is not None:
-            killpg(self.proc.pid, signal.SIGSTOP)
+        if self.pid is not None:
+            killpg(self.pid, signal.SIGSTOP)
 
     def resume(self) -> None:
-        if self.proc is not None:
-            killpg(self.proc.pid, signal.SIGCONT)
+        if self.pid is not None:
+            killpg(self.pid, signal.SIGCONT)
 
 
 def decode(raw: bytes) -> str:

@@ -546,8 +546,16 @@ class SqliteStore(ScheduleStore):
         """Buffer one log line; waits only when the buffer is full (back-pressure)."""
         self._logs.append((job_id, task_id, time.time(), stream, text))
         self._want_flush()
-        if len(self._logs) >= MAX_BUFFERED_LINES:
-            await self._flushed.wait()
+        if self.backlogged():
+            await self.drained()
+
+    def backlogged(self) -> bool:
+        """True when writers of log lines should wait for `drained()` (back-pressure)."""
+        return len(self._logs) >= MAX_BUFFERED_LINES
+
+    async def drained(self) -> None:
+        """Return after the next flush."""
+        await self._flushed.wait()
 
     def append_log_nowait(self, job_id: int, task_id: int | None, stream: str, text: str) -> None:
         self._logs.append((job_id, task_id, time.time(), stream, text))
