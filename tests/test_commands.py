@@ -40,8 +40,10 @@ async def test_output_is_stored_line_by_line_as_data(
         "out.write(b'plain\\r\\n')\n"
         "out.write(b'[bold]markup[/bold] \\x1b[31mred\\n')\n"
         "out.write(b'bad \\xff byte\\n')\n"
-        f"out.write(b'x' * ({READ_LIMIT} + 10) + b'\\n')\n"
-        "out.flush()\n"
+        f"out.write(b'x' * ({READ_LIMIT} + 10) + b'\\n'); out.flush()\n"
+        # the same line again, its last 15 bytes and the newline coming after a pause
+        f"out.write(b'x' * ({READ_LIMIT} - 5)); out.flush(); time.sleep(0.1)\n"
+        "out.write(b'x' * 15 + b'\\n'); out.flush()\n"
         "sys.stderr.write('err line\\n'); sys.stderr.flush()\n"
         "time.sleep(0.1)\n"
         "out.write(b'part one, '); out.flush(); time.sleep(0.1)\n"
@@ -56,6 +58,8 @@ async def test_output_is_stored_line_by_line_as_data(
         "[bold]markup[/bold] \x1b[31mred",  # kept as written: never read as markup
         "bad \ufffd byte",
         "x" * READ_LIMIT,  # a longer line is cut, nothing is lost
+        "x" * 10,
+        "x" * READ_LIMIT,
         "x" * 10,
         "part one, part two",  # one line, though written in two pieces
         "no newline at end",

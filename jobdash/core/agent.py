@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jobdash import __version__
+from jobdash.core.alarm import Alarm
 from jobdash.core.model import AgentInfo, JobStatus, TaskStatus
 from jobdash.core.processes import encode_env, killpg
 from jobdash.core.runners import CommandRun, FunctionRun, Run
@@ -133,7 +134,7 @@ class Agent:
         self.slots = opts.slots
         self.runs: dict[int, Run] = {}
         self._tasks: dict[int, asyncio.Task[None]] = {}
-        self._wake = asyncio.Event()
+        self._wake = Alarm()
         self._stopping = False
         self._draining = False
         self._paused: set[int] = set()
@@ -185,7 +186,7 @@ class Agent:
             self._loops.append(loop.create_task(self._housekeeping_loop(), name="jobdash-house"))
 
     def wake(self) -> None:
-        self._wake.set()
+        self._wake.ring()
 
     @property
     def state(self) -> str:
@@ -254,9 +255,7 @@ class Agent:
     # ----------------------------------------------------------------- loops
 
     async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
-        self._wake.clear()
+        await self._wake.wait(seconds)
 
     def _free(self) -> int:
         """Slots to claim for now (counted inside the claim transaction)."""

@@ -24,6 +24,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+TICK = 0.1  # seconds between the looks of `Poller.soon`
 _SIGNALS_TO_DEFAULT = (signal.SIGPIPE, signal.SIGXFSZ)  # Python ignores these; a child must not
 
 # Executables found on PATH, like a shell's hash table: a command task runs the same program
@@ -186,9 +187,25 @@ class Poller:
         return poller
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
         self.epoll = select.epoll()
         self.handlers: dict[int, Callable[[], None]] = {}
         loop.add_reader(self.epoll.fileno(), self._ready)
+        self._soon: list[Callable[[], None]] = []
+        self._tick: asyncio.TimerHandle | None = None
+
+    def soon(self, callback: Callable[[], None]) -> None:
+        """Call `callback()` within TICK seconds: one timer for all commands, where a timer
+        each would cost more than the rest of a short command's wait."""
+        self._soon.append(callback)
+        if self._tick is None:
+            self._tick = self.loop.call_later(TICK, self._ticked)
+
+    def _ticked(self) -> None:
+        self._tick = None
+        due, self._soon = self._soon, []
+        for callback in due:
+            callback()
 
     def add(self, fd: int, handler: Callable[[], None]) -> None:
         """Call `handler()` whenever `fd` is readable (or closed by its writer)."""

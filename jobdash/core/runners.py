@@ -18,6 +18,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+from jobdash.core.alarm import Alarm
 from jobdash.core.model import TaskStatus
 from jobdash.core.processes import (
     Env,
@@ -108,13 +109,17 @@ class _Output:
         self.rest = lines.pop()
         for raw in lines:
             self._line(raw)
-        while len(self.rest) >= READ_LIMIT:
+        while len(self.rest) > READ_LIMIT:  # cut as `_line` cuts, however the line arrives
             self._line(self.rest[:READ_LIMIT])
             self.rest = self.rest[READ_LIMIT:]
 
     def _line(self, raw: bytes) -> None:
         c = self.run.claim
-        self.run.store.append_log_nowait(c.job_id, c.task_id, self.stream, decode(raw))
+        store = self.run.store
+        while len(raw) > READ_LIMIT:
+            store.append_log_nowait(c.job_id, c.task_id, self.stream, decode(raw[:READ_LIMIT]))
+            raw = raw[READ_LIMIT:]
+        store.append_log_nowait(c.job_id, c.task_id, self.stream, decode(raw))
 
     def close(self) -> None:
         """Stop reading, keeping what the pipe holds now."""
@@ -147,24 +152,12 @@ class CommandRun(Run):
         self.returncode: int | None = None
         self.timed_out = False
         self._stop_task: asyncio.Task[None] | None = None
-        self._waiter: asyncio.Future[None] | None = None
+        self._alarm = Alarm()
         self._bg: set[asyncio.Task[None]] = set()
 
     def poke(self) -> None:
         """Something changed (output closed, process ended): `wait` looks again."""
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
-
-    async def _nap(self, timeout: float | None) -> None:
-        loop = asyncio.get_running_loop()
-        self._waiter = loop.create_future()
-        timer = loop.call_later(timeout, self.poke) if timeout is not None else None
-        try:
-            await self._waiter
-        finally:
-            self._waiter = None
-            if timer is not None:
-                timer.cancel()
+        self._alarm.ring()
 
     def later(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -218,7 +211,7 @@ class CommandRun(Run):
                     break
                 nap: float | None = None
                 if self.returncode is None and unwatch is None:
-                    nap = started + WATCH_AFTER - now
+                    poller.soon(self.poke)  # look again a little later
                 if deadline is not None and not self.timed_out:
                     if now >= deadline:
                         self.timed_out = True
@@ -245,7 +238,7 @@ class CommandRun(Run):
                         continue
                     left = exited_at + LEFTOVER_GRACE * (2 if leftovers_stopped else 1) - now
                     nap = left if nap is None else min(nap, left)
-                await self._nap(nap)
+                await self._alarm.wait(nap)
             if group_alive(pid):  # children that closed their output but live on
                 await self._kill_group(force=False)
         except asyncio.CancelledError:

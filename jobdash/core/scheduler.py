@@ -32,6 +32,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from jobdash.core.alarm import Alarm
 from jobdash.core.model import BadInput, Refused, Trigger
 from jobdash.core.planning import (
     Planning,
@@ -125,7 +126,7 @@ class Scheduler:
         self.owner = f"{socket.gethostname()}-{os.getpid()}/{uuid.uuid4().hex[:12]}"
         self.leader = False
         self._renewed = -1e18  # monotonic time of the last successful renewal
-        self._wake = asyncio.Event()
+        self._wake = Alarm()
         self._task: asyncio.Task[None] | None = None
 
     # ----------------------------------------------------------------- life
@@ -138,7 +139,7 @@ class Scheduler:
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="jobdash-scheduler")
 
     def wake(self) -> None:
-        self._wake.set()
+        self._wake.ring()
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -160,9 +161,7 @@ class Scheduler:
             except Exception:
                 log.exception("scheduler pass failed")
                 wait = self.poll
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), max(0.001, wait))
-            self._wake.clear()
+            await self._wake.wait(max(0.001, wait))
 
     async def ensure_leader(self) -> bool:
         """Take or renew the lease when due; True while this engine may fire."""

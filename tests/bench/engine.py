@@ -296,6 +296,7 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
     p.add_argument("--noop-slots", default="64,128,256", help="slot settings to try for part 1")
     p.add_argument("--command-slots", default="2,4,8", help="slot settings to try for part 2")
+    p.add_argument("--rounds", type=int, default=3, help="runs per slot setting in part 2")
     args = p.parse_args()
     if args.part:
         print(json.dumps(run_part(args.part, args)))
@@ -327,20 +328,26 @@ def main() -> None:
     )
 
     n = COMMAND_TASKS // scale
-    print(f"\n2. `true` command tasks, {n:,} items, beside xargs -P <slots> -n1 true")
+    print(
+        f"\n2. `true` command tasks, {n:,} items, beside xargs -P <slots> -n1 true "
+        f"(each right after the other, {args.rounds} rounds; the median ratio counts)"
+    )
     best = {}
     for slots in (int(s) for s in args.command_slots.split(",")):
-        r = child("command", n, slots)
-        print(
-            f"   slots {slots:>4}: jobdash {r['rate']:>7,.0f} tasks/s ({r['seconds']:.2f} s)   "
-            f"xargs {r['xargs_rate']:>7,.0f}/s ({r['xargs_seconds']:.2f} s)   "
-            f"ratio {r['ratio']:.0%}",
-            flush=True,
-        )
+        rounds = [child("command", n, slots) for _ in range(args.rounds)]
+        for r in rounds:
+            print(
+                f"   slots {slots:>4}: jobdash {r['rate']:>7,.0f} tasks/s ({r['seconds']:.2f} s)"
+                f"   xargs {r['xargs_rate']:>7,.0f}/s ({r['xargs_seconds']:.2f} s)   "
+                f"ratio {r['ratio']:.0%}",
+                flush=True,
+            )
+        r = sorted(rounds, key=lambda r: r["ratio"])[len(rounds) // 2]
+        print(f"   slots {slots:>4}: median ratio {r['ratio']:.0%}", flush=True)
         if r["ratio"] > best.get("ratio", 0):
             best = r
     print(
-        f"   best ratio {best['ratio']:.0%} at {best['slots']} slots — target ≥ 70 %: "
+        f"   best median ratio {best['ratio']:.0%} at {best['slots']} slots — target ≥ 70 %: "
         f"{'met' if best['ratio'] >= 0.7 else 'MISSED'}"
     )
     print(f"   with one `jobdash agent` process per core ({AGENTS}), slots split between them:")

@@ -1,8 +1,10 @@
 """The SQLite store (aiosqlite): the single source of truth for jobs, tasks, logs and agents.
 
 Design, from ARCHITECTURE.md:
-- WAL, `busy_timeout`, and every write transaction starts with `BEGIN IMMEDIATE`, so two
-  processes never deadlock upgrading a read lock ("database is locked").
+- WAL, and every write transaction starts with `BEGIN IMMEDIATE`, so two processes never
+  deadlock upgrading a read lock ("database is locked"). The writer waits for another
+  process's lock by sleeping in the event loop and trying again (its own busy timeout is 0),
+  never inside SQLite: so its small, hot transactions can run on the event loop's thread.
 - One writer connection per process. Small writes (log lines, task completions, progress)
   are buffered and flushed together in one transaction by a single flusher task.
 - Claims are one statement (`UPDATE … WHERE id IN (SELECT …) RETURNING …`); completions are
@@ -29,6 +31,7 @@ from typing import Any, Protocol, TypeVar, cast
 
 import aiosqlite
 
+from jobdash.core.alarm import Alarm
 from jobdash.core.model import (
     FINISHED_JOB,
     AgentInfo,
@@ -52,6 +55,8 @@ log = logging.getLogger("jobdash.store")
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 30_000
+INLINE_MAX_LINES = 1_000  # a flush with more log lines runs in the thread: the loop goes on
+CHECKPOINT_EVERY = 200  # commits of the writer between WAL checkpoints (in its thread)
 FLUSH_INTERVAL = 0.05  # seconds a log line may wait before it is written
 MAX_BUFFERED_LINES = 20_000  # writers of log lines wait (back-pressure) past this
 
@@ -295,10 +300,12 @@ class SqliteStore(ScheduleStore):
         self._pgids: dict[int, int] = {}
         self._metrics: dict[int, dict[str, float]] = defaultdict(dict)
         self._warnings: dict[int, int] = defaultdict(int)
-        self._flush_wanted = asyncio.Event()
-        self._flush_now = asyncio.Event()  # an outcome waits: no FLUSH_INTERVAL delay
+        self._flush_wanted = Alarm()
+        self._flush_now = Alarm()  # an outcome waits: no FLUSH_INTERVAL delay
         self._flushed = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
+        self._commits = 0  # since the last checkpoint
+        self._checkpoint: asyncio.Task[None] | None = None
         self._closed = False
         self.on_commit: list[Callable[[], None]] = []  # in-process wake-ups
         self.refill: Refill | None = None  # the agent whose freed slots a flush refills
@@ -319,12 +326,19 @@ class SqliteStore(ScheduleStore):
         return store
 
     async def _connect(self) -> None:
-        self._w = await aiosqlite.connect(self.path, isolation_level=None)
+        # check_same_thread=False: `write` runs small transactions on the loop's thread while
+        # aiosqlite's thread is idle (both under the write lock, never at the same time).
+        self._w = await aiosqlite.connect(self.path, isolation_level=None, check_same_thread=False)
         await self._w.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         await self._w.execute("PRAGMA journal_mode = WAL")
         await self._w.execute("PRAGMA synchronous = NORMAL")
         await self._w.execute("PRAGMA foreign_keys = ON")
         await self._migrate()
+        # From now on a locked store is waited for in `write`, and checkpoints (which copy
+        # the WAL into the file and sync it) run in aiosqlite's thread: neither may hold up
+        # the event loop during a transaction run on its thread.
+        await self._w.execute("PRAGMA busy_timeout = 0")
+        await self._w.execute("PRAGMA wal_autocheckpoint = 0")
         for suffix in ("-wal", "-shm"):
             with contextlib.suppress(OSError):
                 os.chmod(str(self.path) + suffix, 0o600)
@@ -370,9 +384,13 @@ class SqliteStore(ScheduleStore):
             self._flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._flusher
-        for con in (self._w, self._r):
-            if con is not None:
-                await con.close()
+        if self._checkpoint is not None:
+            with contextlib.suppress(Exception):
+                await self._checkpoint
+        async with self._wlock:
+            for con in (self._w, self._r):
+                if con is not None:
+                    await con.close()
 
     @property
     def _writer(self) -> aiosqlite.Connection:
@@ -390,35 +408,75 @@ class SqliteStore(ScheduleStore):
         self,
         fn: Callable[[aiosqlite.Connection, int, float], Awaitable[T]],
         *,
-        in_thread: bool = False,
+        whole: bool = False,
+        inline: bool = False,
     ) -> T:
         """Run `fn(conn, rev, now)` in one `BEGIN IMMEDIATE` transaction of the writer.
 
-        `in_thread`: run the whole transaction in aiosqlite's thread in one hop, `fn`
-        getting a stand-in connection whose awaits complete at once (`_ThreadConn`). Each
-        await of aiosqlite otherwise is a round trip through the event loop (~0.2–0.5 ms
-        when the loop is busy): the hot transactions (flush, claim) have a dozen. `fn`
-        must then await nothing but the connection (and helpers that only use it)."""
-        async with self._wlock:
-            w = self._writer
-            if in_thread:
-                result = await w._execute(_whole_transaction, w._conn, fn)
-                for cb in self.on_commit:
-                    cb()
-                return cast(T, result)
-            await w.execute("BEGIN IMMEDIATE")
+        `whole`: `fn` awaits nothing but the connection (and helpers that only use it), so
+        the transaction runs in one go, given a stand-in connection whose awaits complete at
+        once (`_ThreadConn`): in aiosqlite's thread in one hop, or with `inline` (for small
+        transactions: the event loop waits while it runs) right here on the loop's thread.
+        Otherwise each await is a round trip to aiosqlite's thread. Both ways cost more than
+        the SQL of the hot transactions (flush, claim): each statement passes the GIL to the
+        other thread and back, and waits its turn while the loop is busy.
+
+        Another process holding the write lock is waited for here, up to BUSY_TIMEOUT_MS."""
+        give_up = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        delay = 0.001
+        while True:
             try:
-                rows = await w.execute_fetchall("UPDATE counter SET rev = rev + 1 RETURNING rev")
-                rev = next(iter(rows))[0]
-                result = await fn(w, rev, time.time())
-                await w.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    await w.execute("ROLLBACK")
-                raise
+                async with self._wlock:
+                    result = await self._write_once(fn, whole, inline)
+                break
+            except sqlite3.OperationalError as e:
+                # BUSY comes from BEGIN IMMEDIATE (our busy timeout is 0): nothing was done.
+                busy = e.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY  # or BUSY_*
+                if not busy or time.monotonic() > give_up:
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.05)
         for cb in self.on_commit:
             cb()
+        self._commits += 1
+        if self._commits >= CHECKPOINT_EVERY and self._checkpoint is None:
+            self._commits = 0
+            self._checkpoint = asyncio.get_running_loop().create_task(self._checkpoint_wal())
         return result
+
+    async def _write_once(
+        self,
+        fn: Callable[[aiosqlite.Connection, int, float], Awaitable[T]],
+        whole: bool,
+        inline: bool,
+    ) -> T:
+        w = self._writer
+        if whole:
+            if inline:
+                return cast(T, _whole_transaction(w._conn, fn))
+            return cast(T, await w._execute(_whole_transaction, w._conn, fn))
+        await w.execute("BEGIN IMMEDIATE")
+        try:
+            rows = await w.execute_fetchall("UPDATE counter SET rev = rev + 1 RETURNING rev")
+            rev = next(iter(rows))[0]
+            result = await fn(w, rev, time.time())
+            await w.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await w.execute("ROLLBACK")
+            raise
+        return result
+
+    async def _checkpoint_wal(self) -> None:
+        """Copy the WAL into the store file, as SQLite does after a commit now and then, but
+        in aiosqlite's thread. Between two writes, so that the next one starts the WAL over."""
+        try:
+            async with self._wlock:
+                await self._writer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except Exception:
+            log.exception("WAL checkpoint failed")
+        finally:
+            self._checkpoint = None
 
     async def _flush_loop(self) -> None:
         while True:
@@ -427,10 +485,7 @@ class SqliteStore(ScheduleStore):
                 # Log lines wait a little to be written together. An outcome does not: the
                 # agent's slot is busy until it is recorded, and outcomes that arrive while
                 # one transaction runs are batched into the next one anyway.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._flush_now.wait(), FLUSH_INTERVAL)
-            self._flush_now.clear()
-            self._flush_wanted.clear()
+                await self._flush_now.wait(FLUSH_INTERVAL)
             try:
                 await self._flush_once()
             except Exception:  # keep the flusher alive: what was buffered is retried
@@ -518,7 +573,7 @@ class SqliteStore(ScheduleStore):
             return accepted
 
         try:
-            accepted = await self.write(txn, in_thread=True)
+            accepted = await self.write(txn, whole=True, inline=len(logs) <= INLINE_MAX_LINES)
         except BaseException as e:
             # Nothing was written: lines, progress and metrics go back in front of what
             # arrived meanwhile; completions fail, and their agents try again.
@@ -540,7 +595,7 @@ class SqliteStore(ScheduleStore):
                 o.future.set_result(ok)
 
     def _want_flush(self) -> None:
-        self._flush_wanted.set()
+        self._flush_wanted.ring()
 
     async def append_log(self, job_id: int, task_id: int | None, stream: str, text: str) -> None:
         """Buffer one log line; waits only when the buffer is full (back-pressure)."""
@@ -585,7 +640,7 @@ class SqliteStore(ScheduleStore):
         outcome.future = asyncio.get_running_loop().create_future()
         self._outcomes.append(outcome)
         self._want_flush()
-        self._flush_now.set()
+        self._flush_now.ring()
         return await outcome.future
 
     # ----------------------------------------------------------------- jobs
@@ -772,7 +827,7 @@ class SqliteStore(ScheduleStore):
             n = limit if isinstance(limit, int) else limit()
             return await self._claim_in(w, rev, now, owner, agent, n, lease) if n > 0 else []
 
-        return await self.write(txn, in_thread=True)
+        return await self.write(txn, whole=True, inline=True)
 
     async def _claim_in(
         self,
@@ -1666,7 +1721,7 @@ class _ThreadCursor:
 
 class _ThreadConn:
     """The writing methods of aiosqlite.Connection over the sqlite3 connection itself, for
-    a transaction run whole in aiosqlite's thread: every await completes at once."""
+    a transaction run whole (`SqliteStore.write`): every await completes at once."""
 
     def __init__(self, con: sqlite3.Connection) -> None:
         self._con = con
@@ -1684,7 +1739,7 @@ class _ThreadConn:
 def _whole_transaction(
     con: sqlite3.Connection, fn: Callable[[aiosqlite.Connection, int, float], Awaitable[Any]]
 ) -> Any:
-    """In aiosqlite's thread: BEGIN IMMEDIATE, new revision, `fn`, COMMIT (or ROLLBACK)."""
+    """BEGIN IMMEDIATE, new revision, `fn`, COMMIT (or ROLLBACK): see `SqliteStore.write`."""
     con.execute("BEGIN IMMEDIATE")
     try:
         rev = con.execute("UPDATE counter SET rev = rev + 1 RETURNING rev").fetchall()[0][0]
