@@ -17,7 +17,7 @@ import pytest
 
 from jobdash.core.model import BadInput
 from jobdash.core.store.schema import SCHEMA_VERSION
-from jobdash.core.store.sqlite import SqliteStore
+from jobdash.core.store.sqlite import CHECKPOINT_EVERY, SqliteStore
 
 
 def digest(path: Path) -> tuple[str, int]:
@@ -232,3 +232,17 @@ async def test_the_wal_is_checkpointed_as_the_writer_goes(tmp_path: Path) -> Non
         await store.close()
     # 1,000 commits of a 2 kB row and its index write about 10 MB of WAL frames.
     assert wal < 5_000_000, f"WAL of {wal:,} bytes after 1,000 commits"
+
+
+async def test_transactions_on_the_loops_thread_go_on_across_checkpoints(tmp_path: Path) -> None:
+    """A checkpoint (in aiosqlite's thread) must leave no statement open on the writer, or
+    the next COMMIT run on the loop's thread fails."""
+    store = await SqliteStore.open(tmp_path / "store.db")
+    try:
+        for i in range(3 * CHECKPOINT_EVERY):
+            assert await store.claim("owner", "agent", 4, 15.0) == []  # run whole, inline
+            if i % 50 == 0:
+                await store.audit("alice", "run", f"job:{i}")  # statement by statement
+        assert len(await store.audit_events(limit=1_000)) == 3 * CHECKPOINT_EVERY // 50
+    finally:
+        await store.close()

@@ -329,16 +329,18 @@ class SqliteStore(ScheduleStore):
         # check_same_thread=False: `write` runs small transactions on the loop's thread while
         # aiosqlite's thread is idle (both under the write lock, never at the same time).
         self._w = await aiosqlite.connect(self.path, isolation_level=None, check_same_thread=False)
-        await self._w.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        await self._w.execute("PRAGMA journal_mode = WAL")
-        await self._w.execute("PRAGMA synchronous = NORMAL")
-        await self._w.execute("PRAGMA foreign_keys = ON")
+        # Pragmas that answer a row are read to the end: a statement left open on the writer
+        # makes its next COMMIT fail.
+        await self._w.execute_fetchall(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await self._w.execute_fetchall("PRAGMA journal_mode = WAL")
+        await self._w.execute_fetchall("PRAGMA synchronous = NORMAL")
+        await self._w.execute_fetchall("PRAGMA foreign_keys = ON")
         await self._migrate()
         # From now on a locked store is waited for in `write`, and checkpoints (which copy
         # the WAL into the file and sync it) run in aiosqlite's thread: neither may hold up
         # the event loop during a transaction run on its thread.
-        await self._w.execute("PRAGMA busy_timeout = 0")
-        await self._w.execute("PRAGMA wal_autocheckpoint = 0")
+        await self._w.execute_fetchall("PRAGMA busy_timeout = 0")
+        await self._w.execute_fetchall("PRAGMA wal_autocheckpoint = 0")
         for suffix in ("-wal", "-shm"):
             with contextlib.suppress(OSError):
                 os.chmod(str(self.path) + suffix, 0o600)
@@ -429,11 +431,9 @@ class SqliteStore(ScheduleStore):
                 async with self._wlock:
                     result = await self._write_once(fn, whole, inline)
                 break
-            except sqlite3.OperationalError as e:
-                # BUSY comes from BEGIN IMMEDIATE (our busy timeout is 0): nothing was done.
-                busy = e.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY  # or BUSY_*
-                if not busy or time.monotonic() > give_up:
-                    raise
+            except _Locked:  # at BEGIN IMMEDIATE: nothing was done
+                if time.monotonic() > give_up:
+                    raise sqlite3.OperationalError("database is locked") from None
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.05)
         for cb in self.on_commit:
@@ -455,7 +455,12 @@ class SqliteStore(ScheduleStore):
             if inline:
                 return cast(T, _whole_transaction(w._conn, fn))
             return cast(T, await w._execute(_whole_transaction, w._conn, fn))
-        await w.execute("BEGIN IMMEDIATE")
+        try:
+            await w.execute_fetchall("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as e:
+            if _is_busy(e):
+                raise _Locked() from e
+            raise
         try:
             rows = await w.execute_fetchall("UPDATE counter SET rev = rev + 1 RETURNING rev")
             rev = next(iter(rows))[0]
@@ -472,7 +477,7 @@ class SqliteStore(ScheduleStore):
         in aiosqlite's thread. Between two writes, so that the next one starts the WAL over."""
         try:
             async with self._wlock:
-                await self._writer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                await self._writer.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
         except Exception:
             log.exception("WAL checkpoint failed")
         finally:
@@ -1736,11 +1741,24 @@ class _ThreadConn:
         return self._con.execute(sql, parameters or ()).fetchall()
 
 
+class _Locked(Exception):
+    """Another connection holds the write lock: BEGIN IMMEDIATE did nothing; try later."""
+
+
+def _is_busy(e: sqlite3.OperationalError) -> bool:
+    return e.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY  # SQLITE_BUSY or an extended one
+
+
 def _whole_transaction(
     con: sqlite3.Connection, fn: Callable[[aiosqlite.Connection, int, float], Awaitable[Any]]
 ) -> Any:
     """BEGIN IMMEDIATE, new revision, `fn`, COMMIT (or ROLLBACK): see `SqliteStore.write`."""
-    con.execute("BEGIN IMMEDIATE")
+    try:
+        con.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as e:
+        if _is_busy(e):
+            raise _Locked() from e
+        raise
     try:
         rev = con.execute("UPDATE counter SET rev = rev + 1 RETURNING rev").fetchall()[0][0]
         coro = fn(cast(aiosqlite.Connection, _ThreadConn(con)), rev, time.time())
@@ -1751,7 +1769,7 @@ def _whole_transaction(
             result = done.value
         else:
             coro.close()
-            raise RuntimeError("a transaction run in the store's thread awaited something else")
+            raise RuntimeError("a transaction run whole awaited something other than the store")
         con.execute("COMMIT")
     except BaseException:
         with contextlib.suppress(Exception):
