@@ -17,7 +17,7 @@ import pytest
 
 from jobdash.core.model import BadInput
 from jobdash.core.store.schema import SCHEMA_VERSION
-from jobdash.core.store.sqlite import CHECKPOINT_EVERY, SqliteStore
+from jobdash.core.store.sqlite import CHECKPOINT_EVERY, Counts, SqliteStore
 
 
 def digest(path: Path) -> tuple[str, int]:
@@ -246,3 +246,16 @@ async def test_transactions_on_the_loops_thread_go_on_across_checkpoints(tmp_pat
         assert len(await store.audit_events(limit=1_000)) == 3 * CHECKPOINT_EVERY // 50
     finally:
         await store.close()
+
+
+def test_task_status_moves_follow_the_lifecycle() -> None:
+    """The store's counted status changes are checked against TASK_TRANSITIONS."""
+    counts = Counts()
+    counts.move(1, "pending", "running")
+    counts.move(1, "running", "pending")  # a retry of a failed attempt, or a lost claim
+    counts.move(1, "running", "succeeded")
+    with pytest.raises(RuntimeError, match="job 1: a task cannot go from succeeded to running"):
+        counts.move(1, "succeeded", "running")
+    with pytest.raises(RuntimeError, match="from pending to succeeded"):
+        counts.move(1, "pending", "succeeded")
+    assert counts.delta[1]["succeeded"] == 1 and counts.delta[1]["pending"] == 0

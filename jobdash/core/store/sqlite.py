@@ -34,6 +34,7 @@ import aiosqlite
 from jobdash.core.alarm import Alarm
 from jobdash.core.model import (
     FINISHED_JOB,
+    TASK_TRANSITIONS,
     AgentInfo,
     AuditEvent,
     BadInput,
@@ -218,13 +219,22 @@ class Changes:
     schedules: bool = False
 
 
+# (old, new) task statuses the store may move a task between: TASK_TRANSITIONS, as strings.
+TASK_MOVES = frozenset((str(a), str(b)) for a, news in TASK_TRANSITIONS.items() for b in news)
+
+
 class Counts:
-    """Per-job deltas of task counters, applied in one executemany."""
+    """Per-job deltas of task counters, applied in one executemany. The status changes that
+    claims, outcomes, cancels and recovery make pass here, and are checked against
+    TASK_TRANSITIONS: a move the lifecycle does not allow is a bug, and its transaction is
+    rolled back rather than written. (Retry re-counts a job's tasks instead.)"""
 
     def __init__(self) -> None:
         self.delta: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNT_COLUMNS, 0))
 
     def move(self, job_id: int, old: str | None, new: str | None, n: int = 1) -> None:
+        if old and new and (old, new) not in TASK_MOVES:
+            raise RuntimeError(f"job {job_id}: a task cannot go from {old} to {new}")
         d = self.delta[job_id]
         if old:
             d[old] -= n
