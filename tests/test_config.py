@@ -171,6 +171,30 @@ def test_no_file_means_defaults() -> None:
         ('[jobdash]\ntimezone = "Mars/Base"\n', "jobdash.timezone", 2, "unknown time zone"),
         ("[smtp]\nport = 70000\n", "smtp.port", 2, "port number"),
         ("[typo]\n", "typo", 1, "unknown key"),
+        (
+            '[types.a]\ncommand = ["x"]\nschedule = { planning = "interval: 1m", overlap = "x" }\n',
+            "types.a.schedule.overlap",
+            3,
+            "skip, queue",
+        ),
+        (
+            '[types.a]\ncommand = ["x"]\nschedule = { overlap = "queue" }\n',
+            "types.a.schedule",
+            3,
+            "planning",
+        ),
+        (
+            '[types.a]\ncommand = ["x"]\nschedule = { planning = "every day" }\n',
+            "types.a.schedule.planning",
+            3,
+            "",
+        ),
+        (
+            '[types.a]\ncommand = ["x"]\nschedule = { planning = "interval: 1m", catchup_bund = 1 }\n',
+            "types.a.schedule.catchup_bund",
+            3,
+            "catchup_bound",
+        ),
     ],
 )
 def test_each_error_is_one_line_with_file_key_and_line(

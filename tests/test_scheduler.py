@@ -447,3 +447,36 @@ def test_cli_schedules_and_bad_input(tmp_path: Path) -> None:
         assert r.returncode == 0 and "disabled" in r.stdout
         r = run_cli("schedule", "show", "every10", env=env)
         assert r.returncode == 0 and "no (paused)" in r.stdout
+
+
+async def test_config_declares_overlap_and_catch_up_an_admin_override_stays(
+    services: Open, write_config: Callable[[str], Path]
+) -> None:
+    def config(overlap: str, catchup: str) -> Path:
+        return write_config(
+            "[types.nightly]\n"
+            'command = ["true"]\n'
+            f'schedule = {{ planning = "cron: 0 3 * * *", overlap = "{overlap}", '
+            f'catchup = "{catchup}", catchup_bound = "6h" }}\n'
+        )
+
+    svc = await services(config("queue", "all"), engine=False)
+    await Scheduler(svc).sync()
+    s = await svc.schedule("nightly")
+    assert (s.effective, s.overlap, s.catchup, s.catchup_bound) == (
+        "cron: 0 3 * * *",
+        "queue",
+        "all",
+        6 * 3600,
+    )
+    # The config changes: the schedule follows it.
+    svc2 = await services(config("skip", "skip"), engine=False)
+    await Scheduler(svc2).sync()
+    s = await svc2.schedule("nightly")
+    assert (s.overlap, s.catchup) == ("skip", "skip")
+    # An admin sets a policy at run time: a later config change leaves it alone.
+    await svc2.set_schedule_policy("nightly", overlap="queue")
+    svc3 = await services(config("skip", "once"), engine=False)
+    await Scheduler(svc3).sync()
+    s = await svc3.schedule("nightly")
+    assert (s.overlap, s.catchup) == ("queue", "skip")

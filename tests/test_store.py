@@ -259,3 +259,29 @@ def test_task_status_moves_follow_the_lifecycle() -> None:
     with pytest.raises(RuntimeError, match="from pending to succeeded"):
         counts.move(1, "pending", "succeeded")
     assert counts.delta[1]["succeeded"] == 1 and counts.delta[1]["pending"] == 0
+
+
+async def test_policies_set_at_run_time_before_version_4_stay_admin_ones(tmp_path: Path) -> None:
+    from jobdash.core.store.schema import MIGRATIONS
+    from jobdash.core.store.sqlite import split_sql
+
+    path = tmp_path / "v3.db"
+    con = sqlite3.connect(path)
+    for migration in MIGRATIONS[:3]:
+        for stmt in split_sql(migration):
+            con.execute(stmt)
+    con.execute("INSERT INTO meta VALUES ('app', 'jobdash'), ('schema_version', '3')")
+    con.execute("INSERT INTO schedules (id, type, planning) VALUES ('a', 'a', 'automatic')")
+    con.execute(
+        "INSERT INTO schedules (id, type, planning, overlap) VALUES ('b', 'b', 'automatic', 'queue')"
+    )
+    con.commit()
+    con.close()
+    store = await SqliteStore.open(path)
+    await store.close()
+    con = sqlite3.connect(path)
+    assert dict(con.execute("SELECT id, policy_source FROM schedules")) == {
+        "a": "config",
+        "b": "admin",
+    }
+    con.close()

@@ -28,7 +28,16 @@ from typing import Any
 
 import platformdirs
 
-from jobdash.core.model import BadInput, Items, JobType, Param, Report
+from jobdash.core.model import (
+    CATCHUP,
+    OVERLAP,
+    BadInput,
+    Items,
+    JobType,
+    Param,
+    Report,
+    SchedulePolicy,
+)
 
 CONFIG_ENV = "JOBDASH_CONFIG"
 CONFIG_NAME = "jobdash.toml"
@@ -61,6 +70,7 @@ TYPE_KEYS = (
 PARAM_KEYS = ("required", "default", "help")
 ITEMS_KEYS = ("glob", "command", "list")
 REPORT_KEYS = ("email", "webhook")
+SCHEDULE_KEYS = ("planning", "overlap", "catchup", "catchup_bound")
 SMTP_KEYS = ("host", "port", "tls", "user", "password", "sender")
 ON_LOCK = ("wait", "refuse")
 _COMMAND_IS_STRING = (
@@ -628,6 +638,14 @@ def _job_type(name: str, value: object, source: str) -> JobType:
         if on_lock not in ON_LOCK:
             raise _Problem(at("on_lock"), f'must be "wait" or "refuse", got {_show(on_lock)}')
 
+    schedule, policy = (
+        _schedule(table["schedule"], at("schedule"))
+        if "schedule" in table
+        else (
+            None,
+            SchedulePolicy(),
+        )
+    )
     return JobType(
         name=name,
         description=_str(table["description"], at("description")) if "description" in table else "",
@@ -647,7 +665,8 @@ def _job_type(name: str, value: object, source: str) -> JobType:
         cancellable=_bool(table["cancellable"], at("cancellable"))
         if "cancellable" in table
         else True,
-        schedule=_schedule(table["schedule"], at("schedule")) if "schedule" in table else None,
+        schedule=schedule,
+        schedule_policy=policy,
         target=target,
         report=_report(table["report"], at("report")) if "report" in table else Report(),
         source=source,
@@ -732,10 +751,25 @@ def _items(value: object, keys: Keys, params: Collection[str]) -> Items:
     return Items(values=values)
 
 
-def _schedule(value: object, keys: Keys) -> str:
-    """A planning line (see `jobdash.core.planning`), checked now and kept in canonical form."""
+def _schedule(value: object, keys: Keys) -> tuple[str, SchedulePolicy]:
+    """`schedule = "cron: 0 3 * * *"`, or a table with the planning and the schedule's
+    policies: `{ planning = "...", overlap = "queue", catchup = "all", catchup_bound = "6h" }`.
+    The planning (see `jobdash.core.planning`) is checked now and kept in canonical form."""
     from jobdash.core.planning import PlanningError, parse_planning
 
+    policy = SchedulePolicy()
+    if isinstance(value, dict):
+        _check_keys(value, SCHEDULE_KEYS, keys)
+        if "planning" not in value:
+            raise _Problem(keys, 'a schedule table needs planning = "..."')
+        policy = SchedulePolicy(
+            overlap=_choice(value, "overlap", OVERLAP, keys, policy.overlap),
+            catchup=_choice(value, "catchup", CATCHUP, keys, policy.catchup),
+            catchup_bound=_duration(value["catchup_bound"], (*keys, "catchup_bound"), positive=True)
+            if "catchup_bound" in value
+            else None,
+        )
+        value, keys = value["planning"], (*keys, "planning")
     text = _str(value, keys, empty=False)
     try:
         planning = parse_planning(text)
@@ -745,7 +779,18 @@ def _schedule(value: object, keys: Keys) -> str:
         raise _Problem(
             keys, '"automatic" means the type\'s default planning; give the planning here'
         )
-    return planning.text
+    return planning.text, policy
+
+
+def _choice(
+    table: dict[str, object], key: str, allowed: tuple[str, ...], keys: Keys, default: str
+) -> str:
+    if key not in table:
+        return default
+    value = _str(table[key], (*keys, key))
+    if value not in allowed:
+        raise _Problem((*keys, key), f"must be one of {', '.join(allowed)}, got {_show(value)}")
+    return value
 
 
 def _report(value: object, keys: Keys) -> Report:

@@ -178,6 +178,21 @@ class Items:
     command: tuple[str, ...] | None = None
 
 
+OVERLAP = ("skip", "queue")  # a fire time while the last run is still active
+CATCHUP = ("skip", "once", "all")  # fire times missed while no engine ran
+
+
+@dataclass(frozen=True)
+class SchedulePolicy:
+    """What a schedule does when a fire time finds its last run still active (`overlap`),
+    and with fire times missed while no engine ran (`catchup`, `all` going back at most
+    `catchup_bound` seconds; None: a day)."""
+
+    overlap: str = "skip"
+    catchup: str = "once"
+    catchup_bound: float | None = None
+
+
 @dataclass(frozen=True)
 class Report:
     """Where an execution report goes when a run ends (used by the scheduler issue)."""
@@ -205,6 +220,7 @@ class JobType:
     exclusive: bool = False
     cancellable: bool = True
     schedule: str | None = None  # e.g. "cron: 0 3 * * *", stored for the scheduler
+    schedule_policy: SchedulePolicy = field(default_factory=SchedulePolicy)
     target: str | None = None  # the key parameter shown as the job's target
     report: Report = field(default_factory=Report)
     source: str = ""  # where it was defined: "path/to/jobdash.toml" or "demo"

@@ -57,8 +57,6 @@ GRACE = 2.0  # a fire time seen later than this after it passed counts as missed
 CATCHUP_BOUND = 86400.0  # default bound of catch-up "all"
 CHUNK = 1000  # fire times handled per schedule per pass (a long outage takes several)
 SCHEDULER_USER = "scheduler"
-OVERLAP = ("skip", "queue")
-CATCHUP = ("skip", "once", "all")
 
 
 def schedule_lock(schedule_id: str) -> str:
@@ -83,7 +81,7 @@ def schedule_specs(svc: Service) -> list[ScheduleSpec]:
     """The schedules the config (and demo types) declare: one per type with `schedule`."""
     tz = svc.config.timezone or local_timezone()
     return [
-        ScheduleSpec(jt.name, jt.name, jt.schedule, tz)
+        ScheduleSpec(jt.name, jt.name, jt.schedule, tz, jt.schedule_policy)
         for jt in svc.local_types.values()
         if jt.schedule
     ]

@@ -28,6 +28,8 @@ import platformdirs
 from jobdash.core.agent import STALE_AFTER, Agent, AgentOptions, agent_state, pid_alive
 from jobdash.core.config import Config, check_params, find_config_path, load_config, substitute
 from jobdash.core.model import (
+    CATCHUP,
+    OVERLAP,
     AgentInfo,
     BadInput,
     Items,
@@ -53,8 +55,6 @@ from jobdash.core.planning import (
 )
 from jobdash.core.query import Query, parse_query
 from jobdash.core.scheduler import (
-    CATCHUP,
-    OVERLAP,
     Scheduler,
     effective_planning,
     local_timezone,

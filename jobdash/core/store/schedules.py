@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiosqlite
 
-from jobdash.core.model import NotFound
+from jobdash.core.model import NotFound, SchedulePolicy
 from jobdash.core.planning import PlanningError, Schedule, Tick, resolve
 from jobdash.core.store.schema import ACTIVE_ONLY
 
@@ -68,6 +68,7 @@ class ScheduleSpec:
     type: str
     planning: str
     timezone: str
+    policy: SchedulePolicy = field(default_factory=SchedulePolicy)
 
 
 @dataclass
@@ -153,14 +154,18 @@ class ScheduleStore:
         self, specs: Sequence[ScheduleSpec], known_types: Sequence[str]
     ) -> None:
         """Publish the config's schedules. A new one starts now (no missed ticks for the past);
-        an admin override (source = admin) keeps its planning, time zone and enabled flag; a
-        schedule the config no longer declares for a type it knows is removed."""
+        an admin override (source = admin) keeps its planning, time zone and enabled flag, and
+        a policy an admin set (policy_source = admin) stays; a schedule the config no longer
+        declares for a type it knows is removed."""
 
         async def txn(w: aiosqlite.Connection, rev: int, now: float) -> None:
             for s in specs:
+                p = s.policy
+                policy = json.dumps([p.overlap, p.catchup, p.catchup_bound])
                 await w.execute(
                     "INSERT INTO schedules (id, type, planning, timezone, config_planning, source, "
-                    "last_fire, updated, rev) VALUES (?, ?, 'automatic', ?, ?, 'config', ?, ?, ?) "
+                    "overlap, catchup, catchup_bound, config_policy, last_fire, updated, rev) "
+                    "VALUES (?, ?, 'automatic', ?, ?, 'config', ?, ?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT (id) DO UPDATE SET type = excluded.type, "
                     "config_planning = excluded.config_planning, "
                     "last_fire = CASE WHEN schedules.source = 'config' AND "
@@ -168,12 +173,32 @@ class ScheduleStore:
                     "max(coalesce(schedules.last_fire, 0), excluded.last_fire) "
                     "ELSE schedules.last_fire END, "
                     "timezone = CASE WHEN schedules.source = 'admin' THEN schedules.timezone "
-                    "ELSE excluded.timezone END, updated = excluded.updated, rev = excluded.rev "
+                    "ELSE excluded.timezone END, "
+                    + ", ".join(
+                        f"{c} = CASE WHEN schedules.policy_source = 'admin' THEN schedules.{c} "
+                        f"ELSE excluded.{c} END"
+                        for c in ("overlap", "catchup", "catchup_bound")
+                    )
+                    + ", config_policy = excluded.config_policy, "
+                    "updated = excluded.updated, rev = excluded.rev "
                     "WHERE schedules.type IS NOT excluded.type "
                     "OR schedules.config_planning IS NOT excluded.config_planning "
+                    "OR schedules.config_policy IS NOT excluded.config_policy "
                     "OR (schedules.source = 'config' "
                     "AND schedules.timezone IS NOT excluded.timezone)",
-                    (s.id, s.type, s.timezone, s.planning, now, now, rev),
+                    (
+                        s.id,
+                        s.type,
+                        s.timezone,
+                        s.planning,
+                        p.overlap,
+                        p.catchup,
+                        p.catchup_bound,
+                        policy,
+                        now,
+                        now,
+                        rev,
+                    ),
                 )
             declared = {s.id for s in specs}
             gone = [t for t in known_types if t not in declared]
@@ -222,7 +247,7 @@ class ScheduleStore:
         async def txn(w: aiosqlite.Connection, rev: int, now: float) -> None:
             cur = await w.execute(
                 "UPDATE schedules SET overlap = coalesce(?, overlap), "
-                "catchup = coalesce(?, catchup), "
+                "catchup = coalesce(?, catchup), policy_source = 'admin', "
                 "catchup_bound = coalesce(?, catchup_bound), updated = ?, rev = ? WHERE id = ?",
                 (overlap, catchup, catchup_bound, now, rev, schedule_id),
             )

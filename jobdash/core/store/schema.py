@@ -204,6 +204,16 @@ MIGRATIONS: list[str] = [
     -- on this host the attempt's leftover processes are killed before it runs again.
     ALTER TABLE tasks ADD COLUMN pgid INTEGER;
     """,
+    # 4: schedule policies (overlap, catch-up) declared in the config, like plannings.
+    """
+    -- The config's policy as JSON, and who set the policy in force: config, or admin (set at
+    -- run time; a config change then leaves it alone).
+    ALTER TABLE schedules ADD COLUMN config_policy TEXT;
+    ALTER TABLE schedules ADD COLUMN policy_source TEXT NOT NULL DEFAULT 'config';
+    -- Before this version only an admin could set a policy other than the defaults.
+    UPDATE schedules SET policy_source = 'admin'
+        WHERE overlap != 'skip' OR catchup != 'once' OR catchup_bound IS NOT NULL;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
