@@ -3,6 +3,7 @@ ONE line naming the file, the dotted key and the line (SPEC §5)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -319,3 +320,21 @@ def test_check_params() -> None:
         check_params(jt, {"source": ""})
     optional = JobType(name="t", params=(Param("note"),))
     assert check_params(optional, {}) == {"note": ""}
+
+
+def test_a_type_published_for_attached_dashboards_reads_back_the_same(tmp_path: Path) -> None:
+    from jobdash.core.service import type_from_dict, type_to_dict
+
+    path = tmp_path / "jobdash.toml"
+    path.write_text(
+        "[types.nightly]\n"
+        'command = ["true", "{item}"]\n'
+        'items = ["a", "b"]\n'
+        'report = { email = "owner@example.com" }\n'
+        'schedule = { planning = "cron: 0 3 * * *", overlap = "queue", catchup_bound = "2h", '
+        'report = { webhook = "https://hooks.example.com/x" } }\n'
+    )
+    jt = load_config(path).types["nightly"]
+    assert jt.schedule_policy.overlap == "queue" and jt.schedule_policy.catchup_bound == 7200
+    assert jt.schedule_report.webhook == ("https://hooks.example.com/x",)
+    assert type_from_dict(json.loads(json.dumps(type_to_dict(jt)))) == jt

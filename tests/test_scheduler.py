@@ -480,3 +480,34 @@ async def test_config_declares_overlap_and_catch_up_an_admin_override_stays(
     await Scheduler(svc3).sync()
     s = await svc3.schedule("nightly")
     assert (s.overlap, s.catchup) == ("queue", "skip")
+
+
+async def test_a_schedules_runs_report_to_its_recipients_besides_the_types(
+    services: Open, write_config: Callable[[str], Path]
+) -> None:
+    cfg = write_config(
+        "[types.nightly]\n"
+        'command = ["true"]\n'
+        'report = { email = "owner@example.com" }\n'
+        'schedule = { planning = "cron: 0 3 * * *", report = { email = ["oncall@example.com", '
+        '"owner@example.com"], webhook = "https://hooks.example.com/x" } }\n'
+    )
+    svc = await services(cfg, engine=False)
+    sched = Scheduler(svc)
+    await sched.sync()
+    assert await sched.ensure_leader()
+    tick = await sched.fire(await svc.store.get_schedule("nightly"), 1_800_000_000.0)
+    assert tick.outcome == "ran" and tick.job_id is not None
+    both = {
+        "email": ["owner@example.com", "oncall@example.com"],
+        "webhook": ["https://hooks.example.com/x"],
+    }
+    state = await svc.store.report_state(tick.job_id)
+    assert state is not None and state["recipients"] == both
+    by_hand = await svc.run_schedule_now("nightly")  # also a run of the schedule
+    state = await svc.store.report_state(by_hand.id)
+    assert state is not None and state["recipients"] == both
+    manual = await svc.submit("nightly")  # not a run of the schedule: the type's only
+    state = await svc.store.report_state(manual.id)
+    assert state is not None
+    assert state["recipients"] == {"email": ["owner@example.com"], "webhook": []}

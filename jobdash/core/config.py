@@ -70,7 +70,7 @@ TYPE_KEYS = (
 PARAM_KEYS = ("required", "default", "help")
 ITEMS_KEYS = ("glob", "command", "list")
 REPORT_KEYS = ("email", "webhook")
-SCHEDULE_KEYS = ("planning", "overlap", "catchup", "catchup_bound")
+SCHEDULE_KEYS = ("planning", "overlap", "catchup", "catchup_bound", "report")
 SMTP_KEYS = ("host", "port", "tls", "user", "password", "sender")
 ON_LOCK = ("wait", "refuse")
 _COMMAND_IS_STRING = (
@@ -638,13 +638,10 @@ def _job_type(name: str, value: object, source: str) -> JobType:
         if on_lock not in ON_LOCK:
             raise _Problem(at("on_lock"), f'must be "wait" or "refuse", got {_show(on_lock)}')
 
-    schedule, policy = (
+    schedule, policy, schedule_report = (
         _schedule(table["schedule"], at("schedule"))
         if "schedule" in table
-        else (
-            None,
-            SchedulePolicy(),
-        )
+        else (None, SchedulePolicy(), Report())
     )
     return JobType(
         name=name,
@@ -667,6 +664,7 @@ def _job_type(name: str, value: object, source: str) -> JobType:
         else True,
         schedule=schedule,
         schedule_policy=policy,
+        schedule_report=schedule_report,
         target=target,
         report=_report(table["report"], at("report")) if "report" in table else Report(),
         source=source,
@@ -751,14 +749,18 @@ def _items(value: object, keys: Keys, params: Collection[str]) -> Items:
     return Items(values=values)
 
 
-def _schedule(value: object, keys: Keys) -> tuple[str, SchedulePolicy]:
-    """`schedule = "cron: 0 3 * * *"`, or a table with the planning and the schedule's
-    policies: `{ planning = "...", overlap = "queue", catchup = "all", catchup_bound = "6h" }`.
+def _schedule(value: object, keys: Keys) -> tuple[str, SchedulePolicy, Report]:
+    """`schedule = "cron: 0 3 * * *"`, or a table with the planning, the schedule's policies
+    and the recipients of its runs' reports (besides the type's): `{ planning = "...",
+    overlap = "queue", catchup = "all", catchup_bound = "6h", report = { email = "..." } }`.
     The planning (see `jobdash.core.planning`) is checked now and kept in canonical form."""
     from jobdash.core.planning import PlanningError, parse_planning
 
     policy = SchedulePolicy()
+    report = Report()
     if isinstance(value, dict):
+        if "report" in value:
+            report = _report(value["report"], (*keys, "report"))
         _check_keys(value, SCHEDULE_KEYS, keys)
         if "planning" not in value:
             raise _Problem(keys, 'a schedule table needs planning = "..."')
@@ -779,7 +781,7 @@ def _schedule(value: object, keys: Keys) -> tuple[str, SchedulePolicy]:
         raise _Problem(
             keys, '"automatic" means the type\'s default planning; give the planning here'
         )
-    return planning.text, policy
+    return planning.text, policy, report
 
 
 def _choice(

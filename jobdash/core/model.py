@@ -195,7 +195,7 @@ class SchedulePolicy:
 
 @dataclass(frozen=True)
 class Report:
-    """Where an execution report goes when a run ends (used by the scheduler issue)."""
+    """Where an execution report goes when a run ends."""
 
     email: tuple[str, ...] = ()
     webhook: tuple[str, ...] = ()
@@ -221,6 +221,7 @@ class JobType:
     cancellable: bool = True
     schedule: str | None = None  # e.g. "cron: 0 3 * * *", stored for the scheduler
     schedule_policy: SchedulePolicy = field(default_factory=SchedulePolicy)
+    schedule_report: Report = field(default_factory=Report)  # more recipients, scheduled runs
     target: str | None = None  # the key parameter shown as the job's target
     report: Report = field(default_factory=Report)
     source: str = ""  # where it was defined: "path/to/jobdash.toml" or "demo"

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -37,6 +37,8 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+
+from jobdash.core.model import Report
 
 KINDS = ("automatic", "disabled", "cron", "interval", "daily", "once")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -94,6 +96,7 @@ class Schedule:
     config_planning: str | None
     updated: float
     rev: int = 0
+    report: Report = field(default_factory=Report)  # recipients of its runs' reports
 
 
 @dataclass

@@ -81,7 +81,7 @@ def schedule_specs(svc: Service) -> list[ScheduleSpec]:
     """The schedules the config (and demo types) declare: one per type with `schedule`."""
     tz = svc.config.timezone or local_timezone()
     return [
-        ScheduleSpec(jt.name, jt.name, jt.schedule, tz, jt.schedule_policy)
+        ScheduleSpec(jt.name, jt.name, jt.schedule, tz, jt.schedule_policy, jt.schedule_report)
         for jt in svc.local_types.values()
         if jt.schedule
     ]
@@ -272,6 +272,7 @@ class Scheduler:
                 schedule_id=s.id,
                 fire_time=fire_time,
                 user=SCHEDULER_USER,
+                report=s.report,
                 extra_locks=[schedule_lock(s.id)] if queue else (),
             )
         except Refused as e:

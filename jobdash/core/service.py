@@ -40,6 +40,7 @@ from jobdash.core.model import (
     Param,
     Refused,
     Report,
+    SchedulePolicy,
     Task,
     Trigger,
 )
@@ -118,8 +119,10 @@ def type_from_dict(d: Mapping[str, Any]) -> JobType:
     for key in ("command", "locks"):
         if d.get(key) is not None:
             d[key] = tuple(d[key])
-    rep = d.get("report") or {}
-    d["report"] = Report(tuple(rep.get("email", ())), tuple(rep.get("webhook", ())))
+    for key in ("report", "schedule_report"):
+        rep = d.get(key) or {}
+        d[key] = Report(tuple(rep.get("email", ())), tuple(rep.get("webhook", ())))
+    d["schedule_policy"] = SchedulePolicy(**(d.get("schedule_policy") or {}))
     known = {f.name for f in dataclasses.fields(JobType)}
     return JobType(**{k: v for k, v in d.items() if k in known})
 
@@ -549,7 +552,12 @@ class Service:
         s = await self.store.get_schedule(schedule_id)
         locks = [schedule_lock(s.id)] if s.overlap == "queue" else []
         job = await self.submit(
-            s.type, s.params, trigger=Trigger.MANUAL, schedule_id=s.id, extra_locks=locks
+            s.type,
+            s.params,
+            trigger=Trigger.MANUAL,
+            schedule_id=s.id,
+            report=s.report,
+            extra_locks=locks,
         )
         await self.store.note_schedule_run(s.id, job.id, self.user)
         return job

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiosqlite
 
-from jobdash.core.model import NotFound, SchedulePolicy
+from jobdash.core.model import NotFound, Report, SchedulePolicy
 from jobdash.core.planning import PlanningError, Schedule, Tick, resolve
 from jobdash.core.store.schema import ACTIVE_ONLY
 
@@ -27,9 +27,18 @@ T = TypeVar("T")
 SCHEDULE_COLUMNS = (
     "s.id, s.type, s.params, s.planning, s.timezone, s.enabled, s.overlap, s.catchup, "
     "s.catchup_bound, s.next_run, s.last_job, j.status, s.last_run, s.last_fire, s.source, "
-    "s.config_planning, s.updated, s.rev"
+    "s.config_planning, s.updated, s.rev, s.report"
 )
 TICK_COLUMNS = "id, schedule_id, fire_time, outcome, job_id, ts, detail"
+
+
+def report_to_json(report: Report) -> str:
+    return json.dumps({"email": list(report.email), "webhook": list(report.webhook)})
+
+
+def report_from_json(text: str | None) -> Report:
+    d = json.loads(text or "{}")
+    return Report(tuple(d.get("email", ())), tuple(d.get("webhook", ())))
 
 
 def schedule_from_row(r: Sequence[Any]) -> Schedule:
@@ -57,6 +66,7 @@ def schedule_from_row(r: Sequence[Any]) -> Schedule:
         config_planning=r[15],
         updated=r[16],
         rev=r[17],
+        report=report_from_json(r[18]),
     )
 
 
@@ -69,6 +79,7 @@ class ScheduleSpec:
     planning: str
     timezone: str
     policy: SchedulePolicy = field(default_factory=SchedulePolicy)
+    report: Report = field(default_factory=Report)  # besides the type's, for scheduled runs
 
 
 @dataclass
@@ -164,10 +175,10 @@ class ScheduleStore:
                 policy = json.dumps([p.overlap, p.catchup, p.catchup_bound])
                 await w.execute(
                     "INSERT INTO schedules (id, type, planning, timezone, config_planning, source, "
-                    "overlap, catchup, catchup_bound, config_policy, last_fire, updated, rev) "
-                    "VALUES (?, ?, 'automatic', ?, ?, 'config', ?, ?, ?, ?, ?, ?, ?) "
+                    "overlap, catchup, catchup_bound, config_policy, report, last_fire, updated, "
+                    "rev) VALUES (?, ?, 'automatic', ?, ?, 'config', ?, ?, ?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT (id) DO UPDATE SET type = excluded.type, "
-                    "config_planning = excluded.config_planning, "
+                    "config_planning = excluded.config_planning, report = excluded.report, "
                     "last_fire = CASE WHEN schedules.source = 'config' AND "
                     "schedules.config_planning IS NOT excluded.config_planning THEN "
                     "max(coalesce(schedules.last_fire, 0), excluded.last_fire) "
@@ -184,6 +195,7 @@ class ScheduleStore:
                     "WHERE schedules.type IS NOT excluded.type "
                     "OR schedules.config_planning IS NOT excluded.config_planning "
                     "OR schedules.config_policy IS NOT excluded.config_policy "
+                    "OR schedules.report IS NOT excluded.report "
                     "OR (schedules.source = 'config' "
                     "AND schedules.timezone IS NOT excluded.timezone)",
                     (
@@ -195,6 +207,7 @@ class ScheduleStore:
                         p.catchup,
                         p.catchup_bound,
                         policy,
+                        report_to_json(s.report),
                         now,
                         now,
                         rev,
