@@ -820,6 +820,7 @@ async def cmd_schedule(svc: Service, a: argparse.Namespace) -> int:
         last = ""
         if s.last_job:
             last = f"job {s.last_job} {s.last_status or ''} at {zoned(s.last_run, s.timezone)}"
+        recipients = ", ".join((*s.report.email, *s.report.webhook))
         fields = [
             ("type", s.type),
             ("planning", s.effective + origin),
@@ -827,13 +828,14 @@ async def cmd_schedule(svc: Service, a: argparse.Namespace) -> int:
             ("enabled", "yes" if s.enabled else "no (paused)"),
             ("overlap", s.overlap),
             ("catch-up", catchup),
+            ("reports to", f"{recipients} (and the type's recipients)" if recipients else ""),
             ("last run", last),
             ("next run", zoned(s.next_run, s.timezone)),
         ]
         out.print(Text.assemble("schedule ", (s.id, "bold")))
         for k, v in fields:
             if v:
-                out.print(Text.assemble((f"{k:>10}: ", "dim"), v))
+                out.print(Text.assemble((f"{k:>10}: ", "dim"), sanitize(v)))
         t = listing("FIRE TIME", "OUTCOME", "JOB", "DETAIL", fold=("DETAIL",))
         for tick in ticks:
             t.add_row(

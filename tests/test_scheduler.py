@@ -407,7 +407,12 @@ def test_three_engines_one_job_per_fire_time(tmp_path: Path) -> None:
 
 def test_cli_schedules_and_bad_input(tmp_path: Path) -> None:
     cfg = tmp_path / "jobdash.toml"
-    cfg.write_text(EVERY10)
+    cfg.write_text(
+        EVERY10.replace(
+            'schedule = "interval: 10s"',
+            'schedule = { planning = "interval: 10s", report = { email = "oncall@example.com" } }',
+        )
+    )
     env = {"JOBDASH_DB": str(tmp_path / "cli.db"), "JOBDASH_CONFIG": str(cfg)}
     # An engine publishes the schedules; a short-lived serve is enough.
     p = subprocess.Popen(
@@ -422,6 +427,9 @@ def test_cli_schedules_and_bad_input(tmp_path: Path) -> None:
     r = run_cli("schedules", "--json", env=env)
     assert r.returncode == 0, r.stderr
     assert '"id": "every10"' in r.stdout
+    r = run_cli("schedule", "show", "every10", env=env)
+    assert r.returncode == 0, r.stderr
+    assert "reports to: oncall@example.com (and the type's recipients)" in r.stdout
     r = run_cli("schedule", "set", "every10", "--cron", "0 3 * *", env=env)
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "expected 5 fields" in r.stderr
