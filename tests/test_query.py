@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 
 from jobdash.core.model import BadInput, Job, JobStatus, Trigger
-from jobdash.core.query import Query, Term, parse_query
+from jobdash.core.query import Query, Term, narrows, parse_query
 
 NOW = 1_700_000_000.0
 
@@ -288,3 +288,30 @@ def test_agreement_is_not_vacuous(db: sqlite3.Connection) -> None:
         n = sum(q.matches(j, NOW) for j in jobs)
         partial += 0 < n < len(jobs)
     assert partial >= 25
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("", "imp", True),
+        ("imp", "import", True),
+        ("port", "import", True),  # the old word inside the new one, not only a prefix
+        ("import", "import files", True),
+        ("import files", "files import", True),
+        ("a b", "ab", True),  # both old words live on inside "ab"
+        ("import status:failed", "import-f status:failed", True),
+        ("import -x", "imports -x", True),
+        ("import", "imp", False),
+        ("import files", "import", False),
+        ("", "status:failed", False),
+        ("status:failed", "status:failed status:cancelled", False),
+        ("import", "import -user:bob", False),
+        ("-x", "-xy", False),  # a longer negated word hides fewer rows
+        ("a -x", "a", False),
+        ("type:import", "type:import-files", False),  # only free words narrow
+        ("since:1h", "since:1h import", False),  # the clock moves between keystrokes
+        ("import since:1h", "imports since:1h", False),
+    ],
+)
+def test_narrows(old: str, new: str, expected: bool) -> None:
+    assert narrows(parse_query(old), parse_query(new)) is expected

@@ -436,3 +436,26 @@ def _term_sql(col: Callable[[str], str], name: str, value: str, now: float, args
         args.append(now - parse_duration(value, "since"))
         return f"{col('created')} >= ?"
     raise AssertionError(f"no SQL for field {name!r}")  # parse_query admits only FIELDS
+
+
+def narrows(old: Query, new: Query) -> bool:
+    """Whether every job `new` passes is sure to pass `old` too, so the rows `old` shows
+    can be filtered instead of every job (the dashboard's filter does, as its user types on).
+
+    True when only free words changed, each old word living on inside a new one: typing
+    on at the end of a word or adding a word. A job must contain every free word, so a
+    longer or extra word can only hide rows. Any other change may show rows that `old` hid
+    (a second `status:` is an OR, a removed `-word` lets rows back), and `since:` moves
+    with the clock between keystrokes: those filter every job again.
+    """
+
+    def split(query: Query) -> tuple[list[str], set[Term]]:
+        words = [t.value for t in query.terms if t.field == TEXT and not t.negated]
+        rest = {t for t in query.terms if t.field != TEXT or t.negated}
+        return words, rest
+
+    old_words, old_rest = split(old)
+    new_words, new_rest = split(new)
+    if old_rest != new_rest or any(t.field == "since" for t in new_rest):
+        return False
+    return all(any(word in longer for longer in new_words) for word in old_words)

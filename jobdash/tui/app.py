@@ -35,7 +35,7 @@ from textual.widget import Widget
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from jobdash.core.model import BadInput, Job, JobStatus, NotFound, Refused
-from jobdash.core.query import Query
+from jobdash.core.query import Query, narrows
 from jobdash.core.query import prepare as prepare_search
 from jobdash.core.service import Service
 from jobdash.core.store.sqlite import Changes
@@ -343,7 +343,10 @@ class DashboardScreen(Screen[None]):
 
     @on(FilterBar.Applied)
     def _filter_applied(self, event: FilterBar.Applied) -> None:
+        if event.text != event.bar.query_text:
+            return  # a newer query was posted behind this one: filter once, for that one
         query = event.query
+        narrow = narrows(self._query, query)
         self._query = query
         select = None
         if query.is_empty:
@@ -358,7 +361,7 @@ class DashboardScreen(Screen[None]):
                 return query.select(jobs, now)
 
         for pane in JOB_TABS:
-            self.table(pane).set_filter(predicate, select)
+            self.table(pane).set_filter(predicate, select, narrows=narrow)
         self._update_titles()
 
     @on(FilterBar.Closed)

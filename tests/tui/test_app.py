@@ -13,6 +13,7 @@ import io
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,14 @@ from textual.widgets import OptionList
 
 from jobdash.cli import main as cli_main
 from jobdash.core.model import JobStatus
+from jobdash.core.query import parse_query
 from jobdash.core.service import Service
 from jobdash.tui.app import DashboardScreen, JobdashApp
 from jobdash.tui.dialogs.confirm import ConfirmScreen
 from jobdash.tui.dialogs.start_job import StartJobScreen
 from jobdash.tui.screens.help import HelpScreen
 from jobdash.tui.widgets.filter_bar import FilterBar
+from jobdash.tui.widgets.job_table import JobTable
 from tests.conftest import wait_finished, wait_for
 from tests.tui.app_harness import NOW, build_store, frozen, screen_text, write_config
 
@@ -224,6 +227,94 @@ async def test_filter_since_uses_app_clock(open_service: Open) -> None:
         await pilot.press("2", "slash", *"since:1h")
         # Created within the hour before the frozen NOW: only job 5 (-3600) of the finished.
         assert [j.id for j in dash.table("completed").rows] == [5]
+
+
+async def test_filter_keys_typed_faster_than_filtering_apply_once(
+    open_service: Open, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keys that reach the input while earlier ones wait to be applied filter the tables
+    once, for the newest text: each pass over 100,000 rows would delay the last key."""
+    svc = await open_service()
+    app = make_app(svc)
+    async with app.run_test(size=SIZE) as pilot:
+        dash = await loaded(pilot)
+        running, done = dash.table("inprogress"), dash.table("completed")
+        calls: list[bool] = []
+        real = JobTable.set_filter
+
+        def counting(table: JobTable, *args: Any, **kwargs: Any) -> None:
+            calls.append(table is done)
+            real(table, *args, **kwargs)
+
+        monkeypatch.setattr(JobTable, "set_filter", counting)
+        await pilot.press("slash")
+        bar = app.screen.query_one(FilterBar)
+        # Every change posts its own Input.Changed; none is handled before the last one.
+        # "type:" alone is invalid: skipped, it must not leave an error behind.
+        for text in ("t", "ty", "type:", "type:i", "type:im", "type:import"):
+            bar.input.value = text
+        await pilot.pause()
+        assert calls == [False, True]  # one pass per table
+        assert bar.error == "" and bar.query_text == "type:import"
+        assert [j.id for j in running.rows] == [8, 6]
+        assert [j.id for j in done.rows] == [4, 1]
+        assert str(dash.tabs.get_tab("inprogress").label) == "In Progress (2 of 4)"
+        assert str(dash.tabs.get_tab("completed").label) == "Completed (2 of 5)"
+
+        # Typed and erased again before it was applied: the filter in force stays.
+        calls.clear()
+        bar.input.value = "type:import-"
+        bar.input.value = "type:import"
+        await pilot.pause()
+        assert calls == []
+        assert [j.id for j in done.rows] == [4, 1]
+
+
+async def test_filter_narrowing_shows_exactly_the_matching_rows(open_service: Open) -> None:
+    """Typing on filters the rows already shown; every other change filters all rows
+    again. After each step both tables hold exactly the jobs the query matches, in
+    order, whichever way they were computed (and with a job arriving in between)."""
+    svc = await open_service()
+    app = make_app(svc)
+    async with app.run_test(size=SIZE) as pilot:
+        dash = await loaded(pilot)
+        tables = [dash.table("inprogress"), dash.table("completed")]
+        extra = replace(tables[1].rows[0], id=99, type="import-files", info="late", rev=10**6)
+        await pilot.press("slash")
+        bar = app.screen.query_one(FilterBar)
+        steps = [
+            "i",
+            "im",
+            "import",  # narrows
+            "import a",  # a word added: narrows
+            "import",  # a word removed: widens
+            "imp",  # backspace: widens
+            "status:failed",
+            "status:failed status:cancelled",  # a second status widens (OR)
+            "status:failed status:cancelled -user:alice",
+            "status:failed status:cancelled -user:al",  # user is exact: widens
+            "-user:alice",
+            "e",
+            "ex",
+            "e -x",
+            "e",  # a negated word removed: widens
+            "",
+        ]
+        for n, text in enumerate(steps):
+            bar.input.value = text
+            await pilot.pause()
+            if n == 2:
+                dash.upsert([extra])  # arrives while "import" is in force; matches it
+            query = parse_query(text)
+            now = app.clock()
+            for table in tables:
+                every = sorted(
+                    (j for j in (table.get_job(i) for i in range(1, 100)) if j is not None),
+                    key=lambda j: j.id,
+                    reverse=True,
+                )
+                expected = [j.id for j in every if query.matches(j, now)]
+                assert [j.id for j in table.rows] == expected, (text, table.id)
 
 
 # --------------------------------------------------------------------------- actions

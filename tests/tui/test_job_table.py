@@ -207,6 +207,41 @@ async def test_filter_counts_and_cursor() -> None:
         assert table.shown_count == 100
 
 
+async def test_narrowing_filter_keeps_rows_cursor_and_view_as_a_full_one() -> None:
+    """`set_filter(narrows=True)` filters the shown rows only; rows, cursor and scroll
+    position end exactly as with a full pass, including when nothing was hidden (the
+    index is kept) and when the cursor was scrolled off screen (it comes to the middle)."""
+    jobs = [
+        make_job(i, JobStatus.FAILED if i % 3 == 0 else JobStatus.SUCCEEDED) for i in range(1, 301)
+    ]
+    steps: list[tuple[Any, bool]] = [
+        (lambda job: job.id % 3 == 0 or job.id > 200, False),
+        (lambda job: job.id % 3 == 0 or job.id > 200, True),  # hides nothing
+        (lambda job: job.id % 3 == 0, True),
+        (lambda job: job.id % 6 == 0, True),
+        (lambda job: job.id % 6 == 0 and job.id != 120, True),  # the cursor's job goes
+    ]
+    outcomes: list[list[tuple[list[int], int | None, float]]] = []
+    for narrow in (False, True):
+        app = TableApp(jobs)
+        async with app.run_test(size=SIZE) as pilot:
+            table = app.query_one(JobTable)
+            await pilot.pause()
+            table.select_job(120)
+            seen = []
+            for predicate, narrows in steps:
+                table.scroll_to(y=0, animate=False)  # the cursor off screen
+                await pilot.pause()
+                table.set_filter(predicate, narrows=narrows and narrow)
+                await pilot.pause()
+                job = table.cursor_job
+                seen.append(([j.id for j in table.rows], job and job.id, table.scroll_y))
+                assert table.select_job(job.id) if job else True  # the index is right
+            outcomes.append(seen)
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[1][-1][1] not in (None, 120)
+
+
 async def test_empty_table_shows_empty_text() -> None:
     app = TableApp([], empty_text="Nothing here yet")
     async with app.run_test(size=SIZE) as pilot:

@@ -82,6 +82,11 @@ class FilterBar(Vertical):
     @on(Input.Changed, "#filter-input")
     def _changed(self, event: Input.Changed) -> None:
         event.stop()
+        if event.value != self.input.value:
+            # Keys typed faster than the tables filter are already in the input, each
+            # with its own Changed queued behind this one: the last one applies the
+            # newest text, and the ones before it would only delay it (~40 ms each).
+            return
         self._apply(event.value)
 
     @on(Input.Submitted, "#filter-input")

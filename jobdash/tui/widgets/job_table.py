@@ -512,15 +512,22 @@ class JobTable(ScrollView, can_focus=True):
         if to_remove:
             self._restructure(to_remove, [])
 
-    def set_filter(self, predicate: JobFilter | None, select: JobSelect | None = None) -> None:
+    def set_filter(
+        self, predicate: JobFilter | None, select: JobSelect | None = None, narrows: bool = False
+    ) -> None:
         """Show only jobs for which `predicate(job)` is true (None: show all).
 
         `select`, when given, does the same for a whole list at once (faster than calling
         the predicate per row: this runs on every keystroke of the filter bar).
+
+        `narrows` is the caller's promise that every job the new filter passes also
+        passes the one in force (a word typed longer, a word added): then only the shown
+        rows are filtered, not every job, so each keystroke of a narrowing search costs
+        less than the last (10 rows instead of 100,000 at the end of a job name).
         """
         self._filter = predicate
         self._select = select if predicate is not None else None
-        self._rebuild(live=False)
+        self._rebuild(live=False, narrow=narrows and predicate is not None)
 
     def sort_by(self, column: str, reverse: bool | None = None) -> None:
         """Sort by `column` (a key of `COLUMN_KEYS`); `reverse` None keeps the direction."""
@@ -913,27 +920,35 @@ class JobTable(ScrollView, can_focus=True):
 
     # ------------------------------------------------------------------ rows and cursor
 
-    def _rebuild(self, live: bool = True) -> None:
+    def _rebuild(self, live: bool = True, narrow: bool = False) -> None:
         """Recompute the shown rows from all jobs (filter, then sort) and re-index.
 
         `live` is True for data refreshes and False for the user's own sort/filter
-        changes (see `_keep_cursor_at`).
+        changes (see `_keep_cursor_at`).  `narrow` filters the shown rows instead of all
+        jobs (see `set_filter`): they are every job passing the previous filter, already
+        in display order, so the result is the same.
         """
         anchor = self._screen_row_of_cursor()
         pred = self._filter
-        ordered = self._ordered
-        if ordered is None:  # sorted once per data change, not once per keystroke
-            ordered = list(self._all.values())
-            _sort_rows(ordered, self._sort_column, self._reverse, self._clock)
-            self._ordered = ordered
+        if narrow:
+            source = self._rows
+        elif self._ordered is not None:
+            source = self._ordered
+        else:  # sorted once per data change, not once per keystroke
+            source = list(self._all.values())
+            _sort_rows(source, self._sort_column, self._reverse, self._clock)
+            self._ordered = source
         if pred is None:
-            rows = list(ordered)
+            rows = list(source)
         elif self._select is not None:
-            rows = self._select(ordered)
+            rows = self._select(source)
         else:
-            rows = [job for job in ordered if pred(job)]
-        self._rows = rows if rows is not ordered else list(rows)
-        self._reindex(0)
+            rows = [job for job in source if pred(job)]
+        # A narrower filter that hid nothing leaves the same list: its index still holds
+        # (re-indexing 100,000 rows is ~15 ms, while typing "bench-" matches them all).
+        if not (narrow and len(rows) == len(source)):
+            self._rows = rows if rows is not source else list(rows)
+            self._reindex(0)
         if live:  # column widths follow the data, not the filter (no jumping while typing)
             self._update_widths()
         self._update_virtual_size()
