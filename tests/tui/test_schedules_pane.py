@@ -156,6 +156,15 @@ async def test_edit_planning_daily_days_and_times(
         assert dialog.planning_text() == "daily: mon,wed@09:00,17:30"
         assert {t.strftime("%a") for t in dialog.fire_times} <= {"Mon", "Wed"}
         assert {(t.hour, t.minute) for t in dialog.fire_times} <= {(9, 0), (17, 30)}
+        dialog.query_one("#kind-once", RadioButton).value = True
+        once = dialog.query_one("#once", Input)
+        once.value = "2031-12-01T09:00"
+        await pilot.pause()
+        assert dialog.planning_text() == "once: 2031-12-01T09:00"
+        assert [t.strftime("%Y-%m-%d %H:%M") for t in dialog.fire_times] == ["2031-12-01 09:00"]
+        once.value = "next tuesday"
+        await pilot.pause()
+        assert dialog.error and dialog.fire_times == []
         dialog.query_one("#kind-disabled", RadioButton).value = True
         await pilot.pause()
         assert dialog.fire_times == [] and not dialog.error
@@ -172,6 +181,7 @@ def test_split_planning_prefills_the_form() -> None:
         "09:00",
     )
     assert split_planning("cron: 0 3 * * *") == ("cron", "0 3 * * *", set(), "")
+    assert split_planning("once: 2031-12-01T09:00") == ("once", "2031-12-01T09:00", set(), "")
     assert split_planning("automatic")[0] == "automatic"
 
 

@@ -1,5 +1,5 @@
-"""Edit a schedule's planning: cron, interval, daily (week days + times), disabled or
-automatic (the job type's default), with the next five fire times previewed live and
+"""Edit a schedule's planning: cron, interval, daily (week days + times), once (a date and
+time), disabled or automatic (the job type's default), with the next five fire times previewed live and
 validation errors shown inline.  Dismisses with the updated schedule, or None."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from jobdash.tui.widgets.safe_text import sanitize
 
 __all__ = ["KINDS", "WEEKDAYS", "EditPlanningScreen", "split_planning"]
 
-KINDS = ("cron", "interval", "daily", "disabled", "automatic")
+KINDS = ("cron", "interval", "daily", "once", "disabled", "automatic")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -40,7 +40,7 @@ def split_planning(text: str) -> tuple[str, str, set[str], str]:
             elif a in WEEKDAYS:
                 days.add(a)
         return "daily", "", days, times.strip()
-    if kind in ("cron", "interval"):
+    if kind in ("cron", "interval", "once"):
         return kind, rest, set(), ""
     if kind in ("disabled", "automatic"):
         return kind, "", set(), ""
@@ -62,11 +62,12 @@ class EditPlanningScreen(ModalScreen[Schedule | None]):
     DEFAULT_CSS = """
     EditPlanningScreen { align: center middle; }
     EditPlanningScreen > Vertical {
-        width: 78; height: auto; max-height: 100%;
+        width: 86; max-width: 100%; height: auto; max-height: 100%;
         border: thick $accent; background: $surface; padding: 0 1;
     }
     EditPlanningScreen #planning-title { text-style: bold; margin-bottom: 1; }
     EditPlanningScreen RadioSet { layout: horizontal; width: 100%; }
+    EditPlanningScreen RadioSet > RadioButton { width: auto; margin-right: 1; }
     EditPlanningScreen .field { height: auto; }
     EditPlanningScreen .field Label { width: 12; padding-top: 1; }
     EditPlanningScreen .field Input { width: 1fr; }
@@ -116,6 +117,13 @@ class EditPlanningScreen(ModalScreen[Schedule | None]):
                     placeholder="30s, 5m, 1h30m",
                     id="interval",
                 )
+            with Horizontal(classes="field", id="field-once"):
+                yield Label("at", markup=False)
+                yield Input(
+                    self._value if self._kind == "once" else "",
+                    placeholder="2026-12-01T09:00 (in the time zone below)",
+                    id="once",
+                )
             with Vertical(classes="field", id="field-daily"):
                 with Horizontal(id="daily-days"):
                     for day in WEEKDAYS:
@@ -150,6 +158,8 @@ class EditPlanningScreen(ModalScreen[Schedule | None]):
             return f"cron: {self.query_one('#cron', Input).value.strip()}"
         if kind == "interval":
             return f"interval: {self.query_one('#interval', Input).value.strip()}"
+        if kind == "once":
+            return f"once: {self.query_one('#once', Input).value.strip()}"
         if kind == "daily":
             days = [d for d in WEEKDAYS if self.query_one(f"#day-{d}", Checkbox).value]
             times = self.query_one("#times", Input).value.strip()
@@ -164,7 +174,7 @@ class EditPlanningScreen(ModalScreen[Schedule | None]):
 
     def _show_fields(self) -> None:
         kind = self.kind
-        for name in ("cron", "interval", "daily"):
+        for name in ("cron", "interval", "once", "daily"):
             self.query_one(f"#field-{name}").set_class(kind != name, "hidden")
 
     def update_preview(self) -> None:
