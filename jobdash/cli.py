@@ -727,16 +727,18 @@ async def cmd_schedules(svc: Service, a: argparse.Namespace) -> int:
             "an engine publishes them)"
         )
         return EXIT_OK
-    t = listing(
-        "", "ID", "TYPE", "PLANNING", "TZ", "ENABLED", "LAST RUN", "NEXT RUN", flex=("PLANNING",)
-    )
+    # A schedule from the config is named after its type: the TYPE column then says nothing
+    # new, and the planning needs the room on an 80-column terminal.
+    with_type = any(s.type != s.id for s in schedules)
+    columns = ["", "ID", *(["TYPE"] if with_type else []), "PLANNING", "TZ", "ENABLED"]
+    t = listing(*columns, "LAST RUN", "NEXT RUN", flex=("PLANNING",))
     for s in schedules:
         planning = s.effective + (" *" if s.source == "admin" else "")
         last = f"job {s.last_job} {zoned(s.last_run, s.timezone)}" if s.last_job else ""
         t.add_row(
             last_glyph(s),
             Text(s.id),
-            Text(s.type),
+            *([Text(s.type)] if with_type else []),
             Text(planning),
             s.timezone,
             "yes" if s.enabled else "paused",

@@ -430,6 +430,11 @@ def test_cli_schedules_and_bad_input(tmp_path: Path) -> None:
     r = run_cli("schedule", "show", "every10", env=env)
     assert r.returncode == 0, r.stderr
     assert "reports to: oncall@example.com (and the type's recipients)" in r.stdout
+    r = run_cli("schedules", env=dict(env, COLUMNS="80"))
+    assert r.returncode == 0, r.stderr
+    header, row = r.stdout.splitlines()[:2]
+    assert "TYPE" not in header  # named after its type: the column would repeat the id
+    assert "every10" in row and "interval: 10s" in row  # the planning is not cut
     r = run_cli("schedule", "set", "every10", "--cron", "0 3 * *", env=env)
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "expected 5 fields" in r.stderr
