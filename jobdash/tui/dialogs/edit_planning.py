@@ -23,6 +23,12 @@ __all__ = ["KINDS", "WEEKDAYS", "EditPlanningScreen", "split_planning"]
 
 KINDS = ("cron", "interval", "daily", "once", "disabled", "automatic")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# The kinds whose planning is "kind: value", typed in one field: (label, placeholder).
+VALUE_FIELDS = {
+    "cron": ("cron", "minute hour day month weekday, e.g. 0 3 * * *"),
+    "interval": ("every", "30s, 5m, 1h30m"),
+    "once": ("at", "2026-12-01T09:00 (in the time zone below)"),
+}
 
 
 def split_planning(text: str) -> tuple[str, str, set[str], str]:
@@ -40,7 +46,7 @@ def split_planning(text: str) -> tuple[str, str, set[str], str]:
             elif a in WEEKDAYS:
                 days.add(a)
         return "daily", "", days, times.strip()
-    if kind in ("cron", "interval", "once"):
+    if kind in VALUE_FIELDS:
         return kind, rest, set(), ""
     if kind in ("disabled", "automatic"):
         return kind, "", set(), ""
@@ -103,27 +109,11 @@ class EditPlanningScreen(ModalScreen[Schedule | None]):
             with RadioSet(id="planning-kind"):
                 for kind in KINDS:
                     yield RadioButton(kind, value=kind == self._kind, id=f"kind-{kind}")
-            with Horizontal(classes="field", id="field-cron"):
-                yield Label("cron", markup=False)
-                yield Input(
-                    self._value if self._kind == "cron" else "",
-                    placeholder="minute hour day month weekday, e.g. 0 3 * * *",
-                    id="cron",
-                )
-            with Horizontal(classes="field", id="field-interval"):
-                yield Label("every", markup=False)
-                yield Input(
-                    self._value if self._kind == "interval" else "",
-                    placeholder="30s, 5m, 1h30m",
-                    id="interval",
-                )
-            with Horizontal(classes="field", id="field-once"):
-                yield Label("at", markup=False)
-                yield Input(
-                    self._value if self._kind == "once" else "",
-                    placeholder="2026-12-01T09:00 (in the time zone below)",
-                    id="once",
-                )
+            for kind, (label, placeholder) in VALUE_FIELDS.items():
+                with Horizontal(classes="field", id=f"field-{kind}"):
+                    yield Label(label, markup=False)
+                    value = self._value if self._kind == kind else ""
+                    yield Input(value, placeholder=placeholder, id=kind)
             with Vertical(classes="field", id="field-daily"):
                 with Horizontal(id="daily-days"):
                     for day in WEEKDAYS:
@@ -154,12 +144,8 @@ class EditPlanningScreen(ModalScreen[Schedule | None]):
     def planning_text(self) -> str:
         """The planning line the form describes."""
         kind = self.kind
-        if kind == "cron":
-            return f"cron: {self.query_one('#cron', Input).value.strip()}"
-        if kind == "interval":
-            return f"interval: {self.query_one('#interval', Input).value.strip()}"
-        if kind == "once":
-            return f"once: {self.query_one('#once', Input).value.strip()}"
+        if kind in VALUE_FIELDS:
+            return f"{kind}: {self.query_one(f'#{kind}', Input).value.strip()}"
         if kind == "daily":
             days = [d for d in WEEKDAYS if self.query_one(f"#day-{d}", Checkbox).value]
             times = self.query_one("#times", Input).value.strip()
@@ -174,7 +160,7 @@ class EditPlanningScreen(ModalScreen[Schedule | None]):
 
     def _show_fields(self) -> None:
         kind = self.kind
-        for name in ("cron", "interval", "once", "daily"):
+        for name in (*VALUE_FIELDS, "daily"):
             self.query_one(f"#field-{name}").set_class(kind != name, "hidden")
 
     def update_preview(self) -> None:
