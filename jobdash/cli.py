@@ -17,10 +17,8 @@ import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
-from zoneinfo import ZoneInfo
 
 from rich.cells import cell_len
 from rich.console import Console
@@ -32,8 +30,9 @@ from jobdash import __version__
 from jobdash.core.config import parse_duration
 from jobdash.core.model import BadInput, Job, JobStatus, LogLine, Refused, format_duration
 from jobdash.core.planning import Schedule
-from jobdash.core.scheduler import CATCHUP_BOUND
+from jobdash.core.scheduler import CATCHUP_BOUND, zone
 from jobdash.core.service import Service
+from jobdash.present.times import abbreviation, beside, clock, fire_times, header
 from jobdash.tui.widgets.safe_text import sanitize
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -311,13 +310,10 @@ def fit(t: Table, width: int | None = None) -> Table:
 # --------------------------------------------------------------------------- formatting
 
 
-def when(ts: float | None) -> str:
-    if not ts:
-        return ""
-    d = datetime.fromtimestamp(ts)
-    if d.date() == datetime.now().date():
-        return d.strftime("%H:%M:%S")
-    return d.strftime("%Y-%m-%d %H:%M")
+def when(ts: float | None, shown: str | None = None) -> str:
+    """A time in the viewer's zone, the command line's way ("14:03:22" today, else
+    "2026-11-20 14:03"), labelled with its zone unless `shown` (its column's) says it."""
+    return clock(ts or None, time.time(), year=True, label=shown or True)
 
 
 def status_text(job: Job) -> Text:
@@ -349,6 +345,8 @@ def job_dict(job: Job) -> dict[str, Any]:
 
 
 def jobs_table(jobs: list[Job]) -> Table:
+    now = time.time()
+    zone = abbreviation(now)
     t = listing(
         "ID",
         "TYPE",
@@ -357,7 +355,7 @@ def jobs_table(jobs: list[Job]) -> Table:
         "STATUS",
         "TASKS",
         "FAILED",
-        "STARTED",
+        header("STARTED", now),
         "TIME",
         "INFO",
         flex=("TARGET", "INFO"),
@@ -371,7 +369,7 @@ def jobs_table(jobs: list[Job]) -> Table:
             status_text(j),
             f"{j.done}/{j.total}",
             str(j.failed) if j.failed else "",
-            when(j.started or j.created),
+            when(j.started or j.created, zone),
             time_column(j),
             Text(sanitize(j.info)),
         )
@@ -666,7 +664,7 @@ async def cmd_agents(svc: Service, a: argparse.Namespace) -> int:
         "HEARTBEAT",
         "DONE",
         "FAILED",
-        "STARTED",
+        header("STARTED", now),
         flex=("TASKS",),
     )
     for info, _drain in agents:
@@ -684,28 +682,21 @@ async def cmd_agents(svc: Service, a: argparse.Namespace) -> int:
             format_duration(max(0.0, now - info.heartbeat)) + " ago",
             str(info.done),
             str(info.failed),
-            when(info.started),
+            when(info.started, abbreviation(now)),
         )
     out.print(fit(t))
     return EXIT_OK
 
 
 def schedule_dict(s: Schedule) -> dict[str, Any]:
-    return dataclasses.asdict(s)
+    return dataclasses.asdict(s) | {"state": s.state, "error": s.error}
 
 
-def zoned(ts: float | None, tz: str) -> str:
-    """A time in the schedule's own zone, with its abbreviation (CET, CEST…); today's with
-    seconds, other days' with the date."""
-    if not ts:
-        return ""
-    try:
-        d = datetime.fromtimestamp(ts, ZoneInfo(tz))
-    except Exception:
-        d = datetime.fromtimestamp(ts).astimezone()
-    if d.date() == datetime.now(d.tzinfo).date():
-        return d.strftime("%H:%M:%S %Z")
-    return d.strftime("%Y-%m-%d %H:%M %Z")
+STATE_STYLE = {"enabled": "green", "disabled": "yellow", "manual only": "yellow", "error": "red"}
+
+
+def state_text(s: Schedule) -> Text:
+    return Text(s.state_text, style=STATE_STYLE[s.state])
 
 
 def last_glyph(s: Schedule) -> Text:
@@ -730,22 +721,28 @@ async def cmd_schedules(svc: Service, a: argparse.Namespace) -> int:
     # A schedule from the config is named after its type: the TYPE column then says nothing
     # new, and the planning needs the room on an 80-column terminal.
     with_type = any(s.type != s.id for s in schedules)
-    columns = ["", "ID", *(["TYPE"] if with_type else []), "PLANNING", "TZ", "ENABLED"]
-    t = listing(*columns, "LAST RUN", "NEXT RUN", flex=("PLANNING",))
+    # TZ is each schedule's zone, in which its planning is read; the times are the viewer's.
+    now = time.time()
+    shown = abbreviation(now)
+    columns = ["", "ID", *(["TYPE"] if with_type else []), "PLANNING", "TZ", "STATE"]
+    t = listing(*columns, header("LAST RUN", now), header("NEXT RUN", now), flex=("PLANNING",))
     for s in schedules:
         planning = s.effective + (" *" if s.source == "admin" else "")
-        last = f"job {s.last_job} {zoned(s.last_run, s.timezone)}" if s.last_job else ""
+        last = f"job {s.last_job} {when(s.last_run, shown)}" if s.last_job else ""
         t.add_row(
             last_glyph(s),
             Text(s.id),
             *([Text(s.type)] if with_type else []),
             Text(planning),
             s.timezone,
-            "yes" if s.enabled else "paused",
+            state_text(s),
             Text(last.strip()),
-            zoned(s.next_run, s.timezone),
+            when(s.next_run, shown),
         )
     out.print(fit(t))
+    for s in schedules:
+        if s.error:
+            out.print(Text(sanitize(f"✘ {s.id}: fire time {when(s.last_tick)} failed: {s.error}")))
     if any(s.source == "admin" for s in schedules):
         err.print(
             "* changed at run time by an admin (kept across restarts; "
@@ -778,8 +775,10 @@ async def cmd_schedule(svc: Service, a: argparse.Namespace) -> int:
         out.print(f"schedule {a.id}: job {job.id} queued ({job.type}, {n} task{'s' * (n != 1)})")
     elif action in ("enable", "disable"):
         s = await (svc.enable(a.id) if action == "enable" else svc.disable(a.id))
-        nxt = f"; next run {zoned(s.next_run, s.timezone)}" if s.next_run else ""
-        out.print(f"schedule {s.id} {action}d{nxt}")
+        nxt = f"; next run {when(s.next_run)}" if s.next_run else ""
+        if s.state == "manual only":
+            nxt = "; still manual only: its planning is disabled (`schedule set` gives it one)"
+        out.print(Text(sanitize(f"schedule {s.id} {action}d{nxt}")))
     elif action == "set":
         planning = planning_from_args(a)
         bound = parse_duration(a.catchup_bound, "--catchup-bound") if a.catchup_bound else None
@@ -801,8 +800,8 @@ async def cmd_schedule(svc: Service, a: argparse.Namespace) -> int:
             )
         )
         upcoming = svc.next_fire_times(s.planning, s.timezone, 5, default=s.config_planning)
-        for at in upcoming:
-            out.print(f"  next: {at.strftime('%a %Y-%m-%d %H:%M %Z')}")
+        for at in fire_times(upcoming):  # in the schedule's zone, labelled
+            out.print(f"  next: {at}")
     else:
         s = await svc.schedule(a.id)
         ticks = await svc.ticks(a.id, a.limit)
@@ -821,28 +820,37 @@ async def cmd_schedule(svc: Service, a: argparse.Namespace) -> int:
             catchup += f" within {format_duration(s.catchup_bound or CATCHUP_BOUND)}"
         last = ""
         if s.last_job:
-            last = f"job {s.last_job} {s.last_status or ''} at {zoned(s.last_run, s.timezone)}"
+            last = f"job {s.last_job} {s.last_status or ''} at {when(s.last_run)}"
+        nxt = when(s.next_run)
+        if s.next_run and (there := beside(s.next_run, zone(s.timezone))):
+            nxt += f" ({there} in the schedule's zone)"
         recipients = ", ".join((*s.report.email, *s.report.webhook))
+        state = {
+            "disabled": " (paused: its fire times are recorded as paused)",
+            "manual only": " (the planning is disabled: it runs only when started by hand)",
+            "error": f": fire time {when(s.last_tick)} failed: {s.error}",
+        }.get(s.state, "")
         fields = [
             ("type", s.type),
             ("planning", s.effective + origin),
             ("time zone", s.timezone),
-            ("enabled", "yes" if s.enabled else "no (paused)"),
+            ("state", s.state_text + state),
             ("overlap", s.overlap),
             ("catch-up", catchup),
             ("reports to", f"{recipients} (and the type's recipients)" if recipients else ""),
             ("last run", last),
-            ("next run", zoned(s.next_run, s.timezone)),
+            ("next run", nxt),
         ]
         out.print(Text.assemble("schedule ", (s.id, "bold")))
         for k, v in fields:
             if v:
                 out.print(Text.assemble((f"{k:>10}: ", "dim"), sanitize(v)))
-        t = listing("FIRE TIME", "OUTCOME", "JOB", "DETAIL", fold=("DETAIL",))
+        now = time.time()
+        t = listing(header("FIRE TIME", now), "OUTCOME", "JOB", "DETAIL", fold=("DETAIL",))
         for tick in ticks:
             t.add_row(
-                zoned(tick.fire_time, s.timezone),
-                tick.outcome,
+                when(tick.fire_time, abbreviation(now)),
+                tick.outcome_text,
                 str(tick.job_id or ""),
                 Text(sanitize(tick.detail)),
             )

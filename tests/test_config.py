@@ -40,7 +40,6 @@ retries = 2
 backoff = "1m30s"
 locks = ["folder:{source}"]
 on_lock = "refuse"
-schedule = "cron: 0 3 * * *"
 target = "source"
 report = { email = ["ops@example.com"], webhook = ["https://hooks.example.com/x"] }
 
@@ -52,6 +51,7 @@ cancellable = false
 [types.listed]
 items = ["a", "b", 3]
 command = ["echo", "{item}"]
+schedule = "cron: 0 3 * * *"
 
 [keymap]
 cancel = "k"
@@ -110,7 +110,6 @@ def test_good_config_parses_to_expected_job_types(tmp_path: Path) -> None:
         backoff=90.0,
         locks=("folder:{source}",),
         on_lock="refuse",
-        schedule="cron: 0 3 * * *",
         target="source",
         report=Report(email=("ops@example.com",), webhook=("https://hooks.example.com/x",)),
         source=str(path),
@@ -119,6 +118,7 @@ def test_good_config_parses_to_expected_job_types(tmp_path: Path) -> None:
     assert rebuild.function == "mypackage.jobs:rebuild_index"
     assert rebuild.command is None and rebuild.exclusive and not rebuild.cancellable
     assert config.types["listed"].items == Items(values=("a", "b", "3"))
+    assert config.types["listed"].schedule == "cron: 0 3 * * *"
 
 
 def test_no_file_means_defaults() -> None:

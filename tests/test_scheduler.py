@@ -459,7 +459,7 @@ def test_cli_schedules_and_bad_input(tmp_path: Path) -> None:
         r = run_cli("schedule", "disable", "every10", env=env)
         assert r.returncode == 0 and "disabled" in r.stdout
         r = run_cli("schedule", "show", "every10", env=env)
-        assert r.returncode == 0 and "no (paused)" in r.stdout
+        assert r.returncode == 0 and "state: ○ disabled (paused" in r.stdout
 
 
 async def test_config_declares_overlap_and_catch_up_an_admin_override_stays(

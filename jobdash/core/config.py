@@ -643,6 +643,15 @@ def _job_type(name: str, value: object, source: str) -> JobType:
         if "schedule" in table
         else (None, SchedulePolicy(), Report())
     )
+    # A schedule starts the type with its parameters' defaults: one without would fail at
+    # every fire time, so it is refused now rather than found failing at 3 a.m.
+    for p in params if schedule else ():
+        if p.required and not p.default:
+            raise _Problem(
+                at("schedule"),
+                f"parameter {p.name!r} is required and has no default, and a schedule starts "
+                "the type with the defaults: give it a default, or remove the schedule",
+            )
     return JobType(
         name=name,
         description=_str(table["description"], at("description")) if "description" in table else "",

@@ -97,6 +97,40 @@ class Schedule:
     updated: float
     rev: int = 0
     report: Report = field(default_factory=Report)  # recipients of its runs' reports
+    # Its latest tick (by fire time): what became of the last fire time.
+    last_outcome: str | None = None
+    last_detail: str = ""
+    last_tick: float | None = None
+
+    @property
+    def state(self) -> str:
+        """What the schedule does now, in a word, as every view shows it:
+
+        - "disabled": paused by an admin; its fire times are recorded as `paused`;
+        - "manual only": its planning never fires (`disabled`), so it runs only by hand;
+        - "error": its latest fire time could not start a job (`error` says why);
+        - "enabled": it fires on its planning."""
+        if not self.enabled:
+            return "disabled"
+        if self.effective == "disabled":
+            return "manual only"
+        if self.last_outcome == "error":
+            return "error"
+        return "enabled"
+
+    @property
+    def error(self) -> str:
+        """Why its latest fire failed ("" unless the state is "error")."""
+        return self.last_detail if self.state == "error" else ""
+
+    @property
+    def state_text(self) -> str:
+        """The state with its glyph: "● enabled", "✘ error"."""
+        return f"{STATE_GLYPHS[self.state]} {self.state}"
+
+
+STATE_GLYPHS = {"enabled": "●", "disabled": "○", "manual only": "○", "error": "✘"}
+TICK_GLYPHS = {"ran": "▶", "skipped": "↷", "missed": "⚠", "paused": "⏸", "error": "✘"}
 
 
 @dataclass
@@ -110,6 +144,11 @@ class Tick:
     job_id: int | None
     ts: float
     detail: str = ""
+
+    @property
+    def outcome_text(self) -> str:
+        """The outcome with its glyph: "▶ ran", "✘ error"."""
+        return f"{TICK_GLYPHS.get(self.outcome, '?')} {self.outcome}"
 
 
 # ------------------------------------------------------------------------- parsing

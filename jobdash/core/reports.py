@@ -10,6 +10,12 @@ status, task counts, duration, failed tasks and the log's last lines, and goes o
   user, password, sender), sent with smtplib in a worker thread;
 - as a JSON POST to each webhook URL (urllib in a worker thread).
 
+A schedule whose fire time cannot start its job (an `error` tick) sends a report to the
+same recipients (the schedule's and its type's) when that error is new: not at every fire
+time while the same error lasts, again when it changes or comes back after a fire that
+worked (`fire_reports`, filled by the scheduler; `"event": "fire_failed"` in the JSON, where
+a job's report has `"job_finished"`). Times are ISO 8601 with the UTC offset.
+
 A send that fails is logged on the job (a system log line) and retried with backoff
 (`BACKOFF`); after the last try the report is marked failed. Recipients already served are
 not sent to again. Nothing here ever stops the engine: every error is caught and logged.
@@ -29,13 +35,14 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
-from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
 
 from jobdash import __version__
 from jobdash.core.model import Job, TaskStatus, format_duration
+from jobdash.core.store.schedules import FireReport
 from jobdash.core.store.sqlite import SqliteStore
+from jobdash.present.times import iso
 
 log = logging.getLogger("jobdash.reports")
 
@@ -46,8 +53,9 @@ LOG_TAIL = 20  # log lines in a report
 MAX_FAILED = 50  # failed tasks listed in a report
 
 
-def iso(ts: float | None) -> str | None:
-    return datetime.fromtimestamp(ts).astimezone().isoformat(timespec="seconds") if ts else None
+def when(ts: float | None) -> str | None:
+    """ISO 8601 with the UTC offset, in the engine's zone (JSON null for none)."""
+    return iso(ts) or None
 
 
 async def build_report(store: SqliteStore, job: Job) -> dict[str, Any]:
@@ -58,6 +66,7 @@ async def build_report(store: SqliteStore, job: Job) -> dict[str, Any]:
     seq_of = {t.id: t.seq for t in tasks}
     duration = job.duration()
     return {
+        "event": "job_finished",
         "job": job.id,
         "type": job.type,
         "status": str(job.status),
@@ -67,9 +76,9 @@ async def build_report(store: SqliteStore, job: Job) -> dict[str, Any]:
         "user": job.user,
         "trigger": str(job.trigger),
         "schedule": job.schedule_id,
-        "created": iso(job.created),
-        "started": iso(job.started),
-        "finished": iso(job.finished),
+        "created": when(job.created),
+        "started": when(job.started),
+        "finished": when(job.finished),
         "duration": round(duration, 3) if duration is not None else None,
         "counts": {
             "total": job.total,
@@ -93,7 +102,7 @@ async def build_report(store: SqliteStore, job: Job) -> dict[str, Any]:
         "failed_tasks_not_listed": max(0, len(failed) - MAX_FAILED),
         "log_tail": [
             {
-                "ts": iso(ln.ts),
+                "ts": when(ln.ts),
                 "task": seq_of.get(ln.task_id) if ln.task_id is not None else None,
                 "stream": ln.stream,
                 "text": ln.text,
@@ -152,17 +161,50 @@ def email_text(r: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def fire_report(f: FireReport) -> dict[str, Any]:
+    """What a report says about a failed fire (the webhook's JSON body)."""
+    return {
+        "event": "fire_failed",
+        "job": None,
+        "schedule": f.schedule_id,
+        "type": f.type,
+        "status": "error",
+        "fire_time": when(f.fire_time),
+        "timezone": f.timezone,  # the schedule's, in which its planning is read
+        "error": f.error,
+        "engine": socket.gethostname(),
+        "version": __version__,
+    }
+
+
+def fire_email_text(r: dict[str, Any]) -> str:
+    return (
+        f"Schedule {r['schedule']} (type {r['type']}) could not start its job for the fire "
+        f"time {r['fire_time']}:\n\n  {r['error']}\n\n"
+        "It is tried again at each of its fire times. This error is reported once;\n"
+        "another report follows if the error changes, or comes back after a fire\n"
+        "that worked. "
+        f"`jobdash schedule show {r['schedule']}` lists its ticks.\n\n"
+        f"-- jobdash {r['version']} on {r['engine']}\n"
+    )
+
+
 def send_email(smtp: dict[str, Any], to: str, r: dict[str, Any]) -> None:
     """One message over SMTP (blocking: run it in a thread)."""
     host = str(smtp.get("host", "localhost"))
     port = int(smtp.get("port", 25))
     tls = smtp.get("tls", {465: "ssl", 587: "starttls"}.get(port, False))
     msg = EmailMessage()
-    msg["Subject"] = subject(r)
     msg["From"] = str(smtp.get("sender") or f"jobdash@{socket.gethostname()}")
     msg["To"] = to
-    msg["X-Jobdash-Job"] = str(r["job"])
-    msg.set_content(email_text(r))
+    if r["event"] == "fire_failed":
+        msg["Subject"] = f"[jobdash] schedule {r['schedule']} failed to start its job"
+        msg["X-Jobdash-Schedule"] = str(r["schedule"])
+        msg.set_content(fire_email_text(r))
+    else:
+        msg["Subject"] = subject(r)
+        msg["X-Jobdash-Job"] = str(r["job"])
+        msg.set_content(email_text(r))
     ctx = ssl.create_default_context()
     server: smtplib.SMTP
     if tls == "ssl":
@@ -215,10 +257,44 @@ class Reporter:
         self.backoff = tuple(BACKOFF if backoff is None else backoff)
 
     async def run_due(self) -> int:
-        """Claim and send the reports that are due; returns how many were claimed."""
+        """Claim and send the reports that are due (jobs' and failed fires'); returns how
+        many were claimed."""
         claimed = await self.store.claim_reports(self.owner, HOLD)
-        await asyncio.gather(*(self._send(*c) for c in claimed))
-        return len(claimed)
+        fires = await self.store.claim_fire_reports(self.owner, HOLD)
+        await asyncio.gather(
+            *(self._send(*c) for c in claimed), *(self._send_fire(f) for f in fires)
+        )
+        return len(claimed) + len(fires)
+
+    async def _deliver(
+        self, recipients: dict[str, list[str]], done: list[str], report: dict[str, Any]
+    ) -> list[str]:
+        """Send to every recipient not yet served (added to `done`); the errors."""
+        errors: list[str] = []
+        targets = [("email", a) for a in recipients.get("email", [])]
+        targets += [("webhook", u) for u in recipients.get("webhook", [])]
+        for kind, where in targets:
+            key = f"{kind}:{where}"
+            if key in done:
+                continue
+            try:
+                if kind == "email":
+                    await asyncio.to_thread(send_email, self.smtp, where, report)
+                else:
+                    await asyncio.to_thread(send_webhook, where, report)
+                done.append(key)
+            except Exception as e:
+                errors.append(f"{kind} to {where}: {describe(e)}")
+        return errors
+
+    def _outcome(self, error: str, attempts: int, served: int) -> tuple[float | None, str]:
+        """When to try again (None: never) and what to note, after a send."""
+        if not error:
+            return None, f"report sent ({served} recipient{'s' if served != 1 else ''})"
+        if attempts < len(self.backoff):
+            wait = self.backoff[attempts]
+            return time.time() + wait, f"report failed ({error}); retrying in {wait:g}s"
+        return None, f"report failed ({error}); giving up after {attempts + 1} tries"
 
     async def _send(
         self, job_id: int, recipients: dict[str, list[str]], done: list[str], attempts: int
@@ -231,35 +307,24 @@ class Reporter:
             errors.append(f"cannot build the report: {describe(e)}")
             report = None
         if report is not None:
-            targets = [("email", a) for a in recipients.get("email", [])]
-            targets += [("webhook", u) for u in recipients.get("webhook", [])]
-            for kind, where in targets:
-                key = f"{kind}:{where}"
-                if key in done:
-                    continue
-                try:
-                    if kind == "email":
-                        await asyncio.to_thread(send_email, self.smtp, where, report)
-                    else:
-                        await asyncio.to_thread(send_webhook, where, report)
-                    done.append(key)
-                except Exception as e:
-                    errors.append(f"{kind} to {where}: {describe(e)}")
+            errors += await self._deliver(recipients, done, report)
         error = "; ".join(errors)
-        if not error:
-            n = len(done)
-            note = f"report sent ({n} recipient{'s' if n != 1 else ''})"
-            retry_at = None
-        elif attempts < len(self.backoff):
-            wait = self.backoff[attempts]
-            retry_at = time.time() + wait
-            note = f"report failed ({error}); retrying in {wait:g}s"
-        else:
-            retry_at = None
-            note = f"report failed ({error}); giving up after {attempts + 1} tries"
+        retry_at, note = self._outcome(error, attempts, len(done))
         if error:
             log.warning("job %s: %s", job_id, note)
         try:
             await self.store.report_done(job_id, self.owner, done, error, retry_at, note)
         except Exception:
             log.exception("job %s: cannot record the report's outcome", job_id)
+
+    async def _send_fire(self, f: FireReport) -> None:
+        error = "; ".join(await self._deliver(f.recipients, f.done, fire_report(f)))
+        retry_at, note = self._outcome(error, f.attempts, len(f.done))
+        if error:
+            log.warning(
+                "schedule %s: failed fire at %s: %s", f.schedule_id, when(f.fire_time), note
+            )
+        try:
+            await self.store.fire_report_done(f.tick_id, self.owner, f.done, error, retry_at)
+        except Exception:
+            log.exception("schedule %s: cannot record the report's outcome", f.schedule_id)

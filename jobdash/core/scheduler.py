@@ -17,6 +17,11 @@
   The run a catch-up starts is attached to its missed tick ("caught up: job N").
 - Overlap: `skip` (a fire time while a previous run of the schedule is still active gets a
   `skipped` tick) or `queue` (the job is created and waits on the lock `schedule:ID`).
+- Error: a fire time whose job cannot be created, for any reason but the store's own trouble
+  (a parameter, a failing items command, a refused lock), gets an `error` tick with the
+  reason (a catch-up that fails turns its missed tick into one). The schedule's state shows
+  it until a later tick; an error that differs from the previous tick's is reported to the
+  schedule's recipients (`fire_reports`), so one that lasts is reported once.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import contextlib
 import logging
 import os
 import socket
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable
@@ -43,6 +49,7 @@ from jobdash.core.planning import (
     resolve,
 )
 from jobdash.core.store.schedules import ScheduleSpec, TickRecord
+from jobdash.present.times import local_zone_name
 
 if TYPE_CHECKING:
     from jobdash.core.service import Service
@@ -79,29 +86,12 @@ def effective_planning(s: Schedule) -> Planning:
 
 def schedule_specs(svc: Service) -> list[ScheduleSpec]:
     """The schedules the config (and demo types) declare: one per type with `schedule`."""
-    tz = svc.config.timezone or local_timezone()
+    tz = svc.config.timezone or local_zone_name()
     return [
         ScheduleSpec(jt.name, jt.name, jt.schedule, tz, jt.schedule_policy, jt.schedule_report)
         for jt in svc.local_types.values()
         if jt.schedule
     ]
-
-
-def local_timezone() -> str:
-    """This machine's IANA zone name ($TZ, /etc/timezone, /etc/localtime), else UTC."""
-    tz = os.environ.get("TZ", "").lstrip(":")
-    candidates = [tz] if tz else []
-    with contextlib.suppress(OSError), open("/etc/timezone") as f:
-        candidates.append(f.read().strip())
-    with contextlib.suppress(OSError):
-        link = os.readlink("/etc/localtime")
-        if "zoneinfo/" in link:
-            candidates.append(link.split("zoneinfo/", 1)[1])
-    for name in candidates:
-        with contextlib.suppress(Exception):
-            ZoneInfo(name)
-            return name
-    return "UTC"
 
 
 class Scheduler:
@@ -231,11 +221,12 @@ class Scheduler:
                     got = await self.fire(s, ft, queue=s.catchup == "all")
                     tick = by_time[ft]
                     tick.job_id = got.job_id
-                    tick.detail = (
-                        f"caught up ({s.catchup}): job {got.job_id}"
-                        if got.job_id
-                        else f"catch-up ({s.catchup}) {got.outcome}: {got.detail}"
-                    )
+                    if got.outcome == "error":
+                        tick.outcome, tick.detail = "error", f"catch-up ({s.catchup}): {got.detail}"
+                    elif got.job_id:
+                        tick.detail = f"caught up ({s.catchup}): job {got.job_id}"
+                    else:
+                        tick.detail = f"catch-up ({s.catchup}) {got.outcome}: {got.detail}"
                     last_job = got.job_id or last_job
                 if s.catchup == "skip":
                     for t in ticks:
@@ -244,6 +235,7 @@ class Scheduler:
                 got = await self.fire(s, ft)
                 ticks.append(got)
                 last_job = got.job_id or last_job
+        self._report_new_errors(s, ticks)
         nxt = next_fire(p, tz, max(due[-1], now))
         await self.store.record_ticks(
             s.id, ticks, due[-1], nxt, last_job, self.clock() if last_job else None
@@ -284,7 +276,24 @@ class Scheduler:
             return TickRecord(fire_time, "error", None, str(e))
         except BadInput as e:
             return TickRecord(fire_time, "error", None, str(e))
+        except (sqlite3.Error, OSError):
+            raise  # the store's trouble, not this schedule's: the next pass tries again
+        except Exception as e:
+            log.exception("schedule %s: cannot start its job", s.id)
+            return TickRecord(fire_time, "error", None, f"{type(e).__name__}: {e}")
         return TickRecord(fire_time, "ran", job.id, "")
+
+    def _report_new_errors(self, s: Schedule, ticks: list[TickRecord]) -> None:
+        """Give a failed fire a report when its error is new: an error that lasts is
+        reported once, not at every fire time (the schedule's recipients, and its type's)."""
+        from jobdash.core.service import report_recipients
+
+        previous = (s.last_outcome, s.last_detail)
+        for tick in ticks:
+            if tick.outcome == "error" and previous != ("error", tick.detail):
+                jt = self.svc.types.get(s.type)
+                tick.report = report_recipients(jt.report if jt else None, s.report)
+            previous = (tick.outcome, tick.detail)
 
     async def _still_leader(self) -> bool:
         self.leader = False

@@ -58,12 +58,12 @@ from jobdash.core.query import Query, parse_query
 from jobdash.core.scheduler import (
     Scheduler,
     effective_planning,
-    local_timezone,
     schedule_lock,
     zone,
 )
 from jobdash.core.store.schema import ACTIVE_ONLY
 from jobdash.core.store.sqlite import Changes, NewJob, NewTask, SqliteStore
+from jobdash.present.times import iso, local_zone_name
 
 ITEMS_COMMAND_TIMEOUT = 60.0
 EXPORT_COLUMNS = [
@@ -573,7 +573,7 @@ class Service:
 
     @property
     def default_timezone(self) -> str:
-        return self.config.timezone or local_timezone()
+        return self.config.timezone or local_zone_name()
 
 
 def report_recipients(*reports: Report | None) -> dict[str, list[str]]:
@@ -586,10 +586,6 @@ def report_recipients(*reports: Report | None) -> dict[str, list[str]]:
         email += [a for a in r.email if a not in email]
         webhook += [u for u in r.webhook if u not in webhook]
     return {"email": email, "webhook": webhook} if email or webhook else {}
-
-
-def iso(ts: float | None) -> str:
-    return datetime.fromtimestamp(ts).astimezone().isoformat(timespec="seconds") if ts else ""
 
 
 def plan_tasks(jt: JobType, values: dict[str, str]) -> list[NewTask]:

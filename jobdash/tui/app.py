@@ -39,6 +39,7 @@ from jobdash.core.query import Query, narrows
 from jobdash.core.query import prepare as prepare_search
 from jobdash.core.service import Service
 from jobdash.core.store.sqlite import Changes
+from jobdash.present.times import abbreviation
 from jobdash.tui.commands import JobdashCommands
 from jobdash.tui.dialogs.confirm import ConfirmScreen
 from jobdash.tui.dialogs.start_job import StartJobScreen
@@ -690,6 +691,7 @@ class JobdashApp(App[int]):
     def _set_subtitle(self) -> None:
         svc = self.service
         parts = [f"{svc.user}{' (admin)' if svc.is_admin else ''}"]
+        parts.append(f"times in {abbreviation(self.clock())}")  # the job tables' and logs'
         if self.engine_note:
             parts.append(self.engine_note)
         elif self.embedded_engine and svc.engine is not None:

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
 from typing import Any
 
 from textual.app import App
 
 from jobdash.core.model import BadInput, Refused
+from jobdash.present.times import abbreviation, clock
 from jobdash.tui.widgets.safe_text import sanitize
-
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def clock_of(app: App[Any]) -> Callable[[], float]:
@@ -26,14 +24,10 @@ def clock_of(app: App[Any]) -> Callable[[], float]:
 
 
 def format_time(ts: float | None, now: float) -> str:
-    """ "14:03:22" today, "Jan 12 14:03" another day, "" for never."""
-    if ts is None:
-        return ""
-    local = time.localtime(ts)
-    today = datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0, microsecond=0)
-    if today.timestamp() <= ts < (today + timedelta(days=1)).timestamp():
-        return f"{local.tm_hour:02d}:{local.tm_min:02d}:{local.tm_sec:02d}"
-    return f"{_MONTHS[local.tm_mon - 1]} {local.tm_mday:02d} {local.tm_hour:02d}:{local.tm_min:02d}"
+    """ "14:03:22" today, "Jan 12 14:03" another day, "" for never: the viewer's zone, which
+    the column's header names (`jobdash.present.times.header`), so a time carries its own
+    only across a DST change."""
+    return clock(ts, now, label=abbreviation(now))
 
 
 def refuse(app: App[Any], exc: Exception) -> None:

@@ -7,6 +7,8 @@
 - `ticks`: one row per (schedule, fire time): ran, skipped (overlap), missed (no engine was
   up), paused (schedule disabled), error (the job could not be created).
 - `leases`: the scheduler's leader lease (one engine fires at a time).
+- `fire_reports`: the reports of failed fires (an error tick whose error is new), sent like
+  job reports: claimed by one engine, retried, marked sent or failed.
 """
 
 from __future__ import annotations
@@ -27,7 +29,12 @@ T = TypeVar("T")
 SCHEDULE_COLUMNS = (
     "s.id, s.type, s.params, s.planning, s.timezone, s.enabled, s.overlap, s.catchup, "
     "s.catchup_bound, s.next_run, s.last_job, j.status, s.last_run, s.last_fire, s.source, "
-    "s.config_planning, s.updated, s.rev, s.report"
+    "s.config_planning, s.updated, s.rev, s.report, t.outcome, t.detail, t.fire_time"
+)
+# Each schedule with its last run's status and its latest tick (its state shows an error).
+SCHEDULE_FROM = (
+    "schedules s LEFT JOIN jobs j ON j.id = s.last_job LEFT JOIN ticks t ON t.id = "
+    "(SELECT id FROM ticks WHERE schedule_id = s.id ORDER BY fire_time DESC, id DESC LIMIT 1)"
 )
 TICK_COLUMNS = "id, schedule_id, fire_time, outcome, job_id, ts, detail"
 
@@ -67,6 +74,9 @@ def schedule_from_row(r: Sequence[Any]) -> Schedule:
         updated=r[16],
         rev=r[17],
         report=report_from_json(r[18]),
+        last_outcome=r[19],
+        last_detail=r[20] or "",
+        last_tick=r[21],
     )
 
 
@@ -88,6 +98,30 @@ class TickRecord:
     outcome: str
     job_id: int | None = None
     detail: str = ""
+    # An error to report: its recipients ({"email": [...], "webhook": [...]}).
+    report: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class FireReport:
+    """A failed fire to report: which schedule, when, why, and to whom."""
+
+    tick_id: int
+    schedule_id: str
+    type: str
+    fire_time: float
+    error: str
+    timezone: str
+    recipients: dict[str, list[str]]
+    done: list[str]  # "email:addr" / "webhook:url" already served
+    attempts: int
+
+
+def report_state(error: str, retry_at: float | None) -> str:
+    """A report after a send: sent, pending again (a retry is due), or failed for good."""
+    if not error:
+        return "sent"
+    return "pending" if retry_at is not None else "failed"
 
 
 class ScheduleStore:
@@ -116,16 +150,14 @@ class ScheduleStore:
 
     async def schedules(self) -> list[Schedule]:
         rows = await self._reader.execute_fetchall(
-            f"SELECT {SCHEDULE_COLUMNS} FROM schedules s LEFT JOIN jobs j ON j.id = s.last_job "
-            "ORDER BY s.id"
+            f"SELECT {SCHEDULE_COLUMNS} FROM {SCHEDULE_FROM} ORDER BY s.id"
         )
         return [schedule_from_row(r) for r in rows]
 
     async def get_schedule(self, schedule_id: str) -> Schedule:
         rows = list(
             await self._reader.execute_fetchall(
-                f"SELECT {SCHEDULE_COLUMNS} FROM schedules s LEFT JOIN jobs j ON j.id = s.last_job "
-                "WHERE s.id = ?",
+                f"SELECT {SCHEDULE_COLUMNS} FROM {SCHEDULE_FROM} WHERE s.id = ?",
                 (schedule_id,),
             )
         )
@@ -322,6 +354,14 @@ class ScheduleStore:
                     "job_id = coalesce(ticks.job_id, excluded.job_id)",
                     [(schedule_id, t.fire_time, t.outcome, t.job_id, now, t.detail) for t in ticks],
                 )
+            for t in ticks:
+                if t.report:  # kept only when this tick is the error (not another leader's)
+                    await w.execute(
+                        "INSERT INTO fire_reports (tick_id, recipients) SELECT id, ? FROM ticks "
+                        "WHERE schedule_id = ? AND fire_time = ? AND outcome = 'error' "
+                        "ON CONFLICT DO NOTHING",
+                        (json.dumps(t.report), schedule_id, t.fire_time),
+                    )
             await w.execute(
                 "UPDATE schedules SET last_fire = max(coalesce(last_fire, 0), coalesce(?, 0)), "
                 "next_run = ?, "
@@ -343,6 +383,64 @@ class ScheduleStore:
             await self._audit(w, now, user, "run", f"schedule:{schedule_id}", f"job {job_id}")
 
         await self.write(txn)
+
+    # ----------------------------------------------------------------- failed fires' reports
+
+    async def claim_fire_reports(
+        self, owner: str, hold: float, limit: int = 10
+    ) -> list[FireReport]:
+        """Take the due reports of failed fires (one engine sends each, like job reports)."""
+
+        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> list[FireReport]:
+            claimed = await w.execute_fetchall(
+                "UPDATE fire_reports SET state = 'sending', owner = ?, claimed_until = ? "
+                "WHERE tick_id IN (SELECT tick_id FROM fire_reports WHERE "
+                "(state = 'pending' AND next_try <= ?) OR (state = 'sending' AND claimed_until < ?) "
+                "ORDER BY tick_id LIMIT ?) RETURNING tick_id",
+                (owner, now + hold, now, now, limit),
+            )
+            ids = [r[0] for r in claimed]
+            if not ids:
+                return []
+            rows = await w.execute_fetchall(
+                "SELECT r.tick_id, t.schedule_id, coalesce(s.type, ''), t.fire_time, t.detail, "
+                "coalesce(s.timezone, 'UTC'), r.recipients, r.done, r.attempts FROM fire_reports r "
+                "JOIN ticks t ON t.id = r.tick_id LEFT JOIN schedules s ON s.id = t.schedule_id "
+                f"WHERE r.tick_id IN ({', '.join('?' for _ in ids)}) ORDER BY r.tick_id",
+                ids,
+            )
+            return [
+                FireReport(
+                    r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), json.loads(r[7]), r[8]
+                )
+                for r in rows
+            ]
+
+        return await self.write(txn)
+
+    async def fire_report_done(
+        self, tick_id: int, owner: str, done: list[str], error: str, retry_at: float | None
+    ) -> bool:
+        """Record a send (as `report_done` does for a job's report); fenced on the owner."""
+
+        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> bool:
+            cur = await w.execute(
+                "UPDATE fire_reports SET state = ?, done = ?, attempts = attempts + ?, "
+                "next_try = ?, owner = NULL, claimed_until = NULL, last_error = ? "
+                "WHERE tick_id = ? AND owner = ? AND state = 'sending'",
+                (
+                    report_state(error, retry_at),
+                    json.dumps(done),
+                    1 if error else 0,
+                    retry_at or 0.0,
+                    error,
+                    tick_id,
+                    owner,
+                ),
+            )
+            return bool(cur.rowcount)
+
+        return await self.write(txn)
 
     async def acquire_lease(self, name: str, owner: str, duration: float) -> bool:
         """Take or renew the lease `name`; True when `owner` holds it now."""

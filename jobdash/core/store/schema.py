@@ -214,6 +214,23 @@ MIGRATIONS: list[str] = [
     UPDATE schedules SET policy_source = 'admin'
         WHERE overlap != 'skip' OR catchup != 'once' OR catchup_bound IS NOT NULL;
     """,
+    # 5: reports of failed fires (a schedule whose fire time could not start its job).
+    """
+    -- One row per error tick whose error is new (an error that lasts is reported once), sent
+    -- like a job's report: claimed by one engine, retried at next_try, then sent or failed.
+    CREATE TABLE fire_reports (
+        tick_id INTEGER PRIMARY KEY,
+        state TEXT NOT NULL DEFAULT 'pending',  -- pending, sending, sent, failed
+        recipients TEXT NOT NULL,          -- JSON {"email": [...], "webhook": [...]}
+        done TEXT NOT NULL DEFAULT '[]',   -- JSON list of "email:addr" / "webhook:url" sent
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_try REAL NOT NULL DEFAULT 0,
+        owner TEXT,
+        claimed_until REAL,
+        last_error TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX fire_reports_due ON fire_reports (next_try) WHERE state IN ('pending', 'sending');
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

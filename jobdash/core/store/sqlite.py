@@ -48,7 +48,7 @@ from jobdash.core.model import (
     Trigger,
     check_job_transition,
 )
-from jobdash.core.store.schedules import ScheduleStore
+from jobdash.core.store.schedules import ScheduleStore, report_state
 from jobdash.core.store.schema import ACTIVE_ONLY, APP_ID, MIGRATIONS, SCHEMA_VERSION
 
 T = TypeVar("T")
@@ -1446,12 +1446,15 @@ class SqliteStore(ScheduleStore):
     # ----------------------------------------------------------------- execution reports
 
     async def has_due_reports(self) -> bool:
+        """Any report to send: a finished job's, or a failed fire's."""
         now = time.time()
         return await self._exists(
             "SELECT 1 FROM reports r JOIN jobs j ON j.id = r.job_id "
             f"WHERE j.status IN ({qmarks(FINISHED_JOB)}) AND ((r.state = 'pending' AND "
-            "r.next_try <= ?) OR (r.state = 'sending' AND r.claimed_until < ?))",
-            (*(str(s) for s in FINISHED_JOB), now, now),
+            "r.next_try <= ?) OR (r.state = 'sending' AND r.claimed_until < ?)) UNION ALL "
+            "SELECT 1 FROM fire_reports WHERE (state = 'pending' AND next_try <= ?) "
+            "OR (state = 'sending' AND claimed_until < ?)",
+            (*(str(s) for s in FINISHED_JOB), now, now, now, now),
         )
 
     async def claim_reports(
@@ -1488,12 +1491,8 @@ class SqliteStore(ScheduleStore):
         (error and no retry). Fenced on the owner; False when another engine took it over."""
 
         async def txn(w: aiosqlite.Connection, rev: int, now: float) -> bool:
-            if not error:
-                state, next_try = "sent", 0.0
-            elif retry_at is not None:
-                state, next_try = "pending", retry_at
-            else:
-                state, next_try = "failed", 0.0
+            state = report_state(error, retry_at)
+            next_try = retry_at if state == "pending" and retry_at is not None else 0.0
             cur = await w.execute(
                 "UPDATE reports SET state = ?, done = ?, attempts = attempts + ?, next_try = ?, "
                 "owner = NULL, claimed_until = NULL, sent = ?, last_error = ? "

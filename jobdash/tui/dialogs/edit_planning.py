@@ -17,6 +17,7 @@ from textual.widgets import Button, Checkbox, Input, Label, RadioButton, RadioSe
 from jobdash.core.model import BadInput, Refused
 from jobdash.core.planning import Schedule
 from jobdash.core.service import Service
+from jobdash.present.times import fire_times
 from jobdash.tui.widgets.safe_text import sanitize
 
 __all__ = ["KINDS", "WEEKDAYS", "EditPlanningScreen", "split_planning"]
@@ -51,10 +52,6 @@ def split_planning(text: str) -> tuple[str, str, set[str], str]:
     if kind in ("disabled", "automatic"):
         return kind, "", set(), ""
     return "cron", "", set(), ""
-
-
-def format_fire_time(dt: datetime) -> str:
-    return dt.strftime("%a %Y-%m-%d %H:%M %Z")
 
 
 class EditPlanningScreen(ModalScreen[Schedule | None]):
@@ -184,7 +181,7 @@ class EditPlanningScreen(ModalScreen[Schedule | None]):
             preview.update(f"{planning}: no fire times (manual runs only)")
         else:
             lines = [f"Next fire times of “{planning}” ({self.timezone}):"]
-            lines += [f"  {format_fire_time(t)}" for t in times]
+            lines += [f"  {t}" for t in fire_times(times)]  # the schedule's zone, labelled
             preview.update("\n".join(sanitize(line) for line in lines))
 
     @on(RadioSet.Changed)

@@ -33,6 +33,7 @@ from textual.strip import Strip
 from textual.timer import Timer
 
 from jobdash.core.model import Job, JobStatus, format_duration
+from jobdash.present.times import clock
 from jobdash.tui.widgets.safe_text import sanitize
 
 __all__ = ["COLUMNS", "Column", "JobTable"]
@@ -77,7 +78,6 @@ NARROW_NAME_WIDTH = 10  # type and target shrink to this when even that is not e
 TIME_WIDTH_TODAY = 8  # "14:03:22"
 TIME_WIDTH_OLDER = 12  # "Jan 12 14:03"
 PROGRESS_BAR_WIDTH = 6  # shrinks (to 3) when the done/total count is long
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 # Sort order of statuses: the lifecycle order, so "status" sorts active work together.
 _STATUS_ORDER: dict[JobStatus, int] = {status: n for n, status in enumerate(JobStatus)}
@@ -791,14 +791,9 @@ class JobTable(ScrollView, can_focus=True):
         )
 
     def _format_time(self, timestamp: float | None) -> str:
-        """ "14:03:22" for today, "Jan 12 14:03" for any other day, "" for never."""
-        if timestamp is None:
-            return ""
-        local = time.localtime(timestamp)
-        if self._today_start <= timestamp < self._tomorrow_start:
-            return f"{local.tm_hour:02d}:{local.tm_min:02d}:{local.tm_sec:02d}"
-        month = _MONTHS[local.tm_mon - 1]
-        return f"{month} {local.tm_mday:02d} {local.tm_hour:02d}:{local.tm_min:02d}"
+        """ "14:03:22" for today, "Jan 12 14:03" for any other day, "" for never: the
+        viewer's zone, which the dashboard's title names (no room for it here)."""
+        return clock(timestamp, self._now, label=False)
 
     # ------------------------------------------------------------------ layout
 

@@ -17,7 +17,6 @@ Keys: `f` follow, `w` wrap, `t` timestamps, `/` search (enter runs it, `n`/`N` m
 from __future__ import annotations
 
 import re
-import time
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from itertools import accumulate, islice
@@ -36,6 +35,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from jobdash.core.model import LogLine
+from jobdash.present.times import log_stamp
 from jobdash.tui.widgets.safe_text import sanitize
 
 __all__ = ["HeldLine", "LogView"]
@@ -88,10 +88,9 @@ class _HeldLines(Sequence[HeldLine]):
 
 
 def format_timestamp(ts: float) -> str:
-    """Local wall-clock time with milliseconds: "14:03:22.517"."""
-    seconds, millis = divmod(round(ts * 1000), 1000)
-    local = time.localtime(seconds)
-    return f"{local.tm_hour:02d}:{local.tm_min:02d}:{local.tm_sec:02d}.{millis:03d}"
+    """The viewer's wall-clock time with milliseconds: "14:03:22.517" (the zone is in the
+    dashboard's title)."""
+    return log_stamp(ts)
 
 
 def _cells(text: str) -> int:

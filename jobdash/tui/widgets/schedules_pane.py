@@ -1,4 +1,7 @@
-"""The Scheduled tab: every schedule with its last run, planning, time zone and next run.
+"""The Scheduled tab: every schedule with its last run, planning, time zone, state and next
+run. Times are the viewer's, in the zone their column's header names (the "time zone"
+column is each schedule's own, in which its planning is read); the schedules whose latest
+fire time could not start a job are listed under the table with the reason.
 
 Keys: `r` run now, `p` enable/disable, `enter` the schedule's latest executions and tick
 history, `E` edit the planning (with the next five fire times previewed).  Reloaded when
@@ -22,6 +25,7 @@ from textual.widgets import Footer, Label, Static
 from jobdash.core.model import Job, JobStatus, NotFound, format_duration
 from jobdash.core.planning import Schedule, Tick
 from jobdash.core.service import Service
+from jobdash.present.times import clock, header
 from jobdash.tui.dialogs.edit_planning import EditPlanningScreen
 from jobdash.tui.helpers import ACTION_ERRORS, clock_of, format_time, refuse, subscribe_changes
 from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
@@ -35,22 +39,17 @@ STATUS_STYLE = {
     "failed": "error",
     "cancelled": "dim",
 }
-TICK_GLYPHS: dict[str, tuple[str, str]] = {
-    "ran": ("▶", "ok"),
-    "skipped": ("↷", "warn"),
-    "missed": ("⚠", "warn"),
-    "paused": ("⏸", "dim"),
-    "error": ("✘", "error"),
-}
+TICK_STYLE = {"ran": "ok", "skipped": "warn", "missed": "warn", "paused": "dim", "error": "error"}
+STATE_STYLE = {"enabled": "ok", "disabled": "warn", "manual only": "warn", "error": "error"}
 COLUMNS = (
     TableColumn("last", 4),
-    TableColumn("id", 18),
+    TableColumn("id", 16),
     TableColumn("type", 16),
     TableColumn("planning", 0, min_width=16),
     TableColumn("time zone", 16),
-    TableColumn("state", 10),
-    TableColumn("last run", 20),
-    TableColumn("next run", 12),
+    TableColumn("state", 13),
+    TableColumn("last run", 18),
+    TableColumn("next run", 14),
 )
 
 
@@ -70,8 +69,23 @@ def planning_text(s: Schedule) -> str:
     return s.effective
 
 
-def enabled_cell(s: Schedule) -> Cell:
-    return Cell("● enabled", "ok") if s.enabled else Cell("○ disabled", "warn")
+def zone_columns(columns: tuple[TableColumn, ...], now: float) -> list[TableColumn]:
+    """The columns, those of times titled with the viewer's zone: "next run (CET)"."""
+    timed = ("last run", "next run", "started", "fire time")
+    return [c._replace(label=header(c.label, now)) if c.label in timed else c for c in columns]
+
+
+def state_cell(s: Schedule) -> Cell:
+    return Cell(s.state_text, STATE_STYLE[s.state])
+
+
+def error_lines(schedules: list[Schedule], now: float) -> str:
+    """One line per schedule whose latest fire time failed, with when and why."""
+    return "\n".join(
+        f"✘ {s.id}: fire time {format_time(s.last_tick, now)} failed: {s.error}"
+        for s in schedules
+        if s.error
+    )
 
 
 def schedule_row(s: Schedule, now: float) -> Row:
@@ -89,11 +103,18 @@ def schedule_row(s: Schedule, now: float) -> Row:
             s.type,
             planning_text(s),
             Cell(s.timezone, "dim"),
-            enabled_cell(s),
+            state_cell(s),
             last,
             next_run,
         ),
     )
+
+
+def enabled_note(s: Schedule) -> str:
+    """What enabling it did: a schedule whose planning never fires still does not."""
+    if s.state == "manual only":
+        return f"Schedule {s.id} enabled; still manual only: its planning is disabled (E edits it)"
+    return f"Schedule {s.id} enabled"
 
 
 class _ScheduleActions:
@@ -138,7 +159,7 @@ class _ScheduleActions:
         if s.enabled:
             self._run(lambda: self.service.disable(s.id), lambda _: f"Schedule {s.id} disabled")
         else:
-            self._run(lambda: self.service.enable(s.id), lambda _: f"Schedule {s.id} enabled")
+            self._run(lambda: self.service.enable(s.id), enabled_note)
 
     def action_edit_planning(self) -> None:
         """Edit the selected schedule's planning."""
@@ -170,7 +191,10 @@ class SchedulesPane(_ScheduleActions, Vertical):
     ]
 
     DEFAULT_CSS = """
-    SchedulesPane { #schedules-table { height: 1fr; } }
+    SchedulesPane {
+        #schedules-table { height: 1fr; }
+        #schedule-errors { height: auto; max-height: 6; padding: 0 1; color: $text-error; }
+    }
     """
 
     def __init__(self, service: Service, *, id: str | None = None, classes: str | None = None):
@@ -180,10 +204,13 @@ class SchedulesPane(_ScheduleActions, Vertical):
 
     def compose(self) -> ComposeResult:
         yield LineTable(
-            COLUMNS,
+            zone_columns(COLUMNS, clock_of(self.app)()),
             empty_text="No schedules (a job type with `schedule = …` in the config makes one)",
             id="schedules-table",
         )
+        errors = Static("", id="schedule-errors", markup=False)
+        errors.display = False
+        yield errors
 
     @property
     def table(self) -> LineTable:
@@ -205,6 +232,10 @@ class SchedulesPane(_ScheduleActions, Vertical):
         self.schedules = await self.service.schedules()
         now = clock_of(self.app)()
         self.table.set_rows([schedule_row(s, now) for s in self.schedules])
+        errors = self.query_one("#schedule-errors", Static)
+        text = error_lines(self.schedules, now)
+        errors.update(sanitize(text))
+        errors.display = bool(text)
 
     def after_action(self) -> None:
         self.reload()
@@ -229,12 +260,12 @@ JOB_COLUMNS = (
     TableColumn("job", 7, "right"),
     TableColumn("status", 12),
     TableColumn("trigger", 9),
-    TableColumn("started", 12),
+    TableColumn("started", 14),
     TableColumn("time", 7, "right"),
     TableColumn("info", 0, min_width=12),
 )
 TICK_COLUMNS = (
-    TableColumn("fire time", 12),
+    TableColumn("fire time", 15),
     TableColumn("outcome", 10),
     TableColumn("job", 7, "right"),
     TableColumn("detail", 0, min_width=12),
@@ -258,12 +289,11 @@ def job_row(job: Job, now: float) -> Row:
 
 
 def tick_row(tick: Tick, now: float) -> Row:
-    glyph, style = TICK_GLYPHS.get(tick.outcome, ("?", ""))
     return Row(
         tick.id,
         (
             format_time(tick.fire_time, now),
-            Cell(f"{glyph} {tick.outcome}", style),
+            Cell(tick.outcome_text, TICK_STYLE.get(tick.outcome, "")),
             str(tick.job_id) if tick.job_id is not None else "",
             Cell(tick.detail, "dim"),
         ),
@@ -294,11 +324,16 @@ class ScheduleDetailsScreen(_ScheduleActions, Screen[None]):
         self.schedule: Schedule | None = None
 
     def compose(self) -> ComposeResult:
+        now = clock_of(self.app)()
         yield Static("", id="schedule-summary")
         yield Label("latest executions (enter: details)", classes="section", markup=False)
-        yield LineTable(JOB_COLUMNS, empty_text="No runs yet", id="schedule-jobs")
+        yield LineTable(
+            zone_columns(JOB_COLUMNS, now), empty_text="No runs yet", id="schedule-jobs"
+        )
         yield Label("tick history", classes="section", markup=False)
-        yield LineTable(TICK_COLUMNS, empty_text="No ticks yet", id="schedule-ticks")
+        yield LineTable(
+            zone_columns(TICK_COLUMNS, now), empty_text="No ticks yet", id="schedule-ticks"
+        )
         yield Footer()
 
     def on_mount(self) -> None:
@@ -335,12 +370,16 @@ class ScheduleDetailsScreen(_ScheduleActions, Screen[None]):
         summary = Text(no_wrap=True, overflow="ellipsis")
         summary.append(f"schedule {sanitize(s.id)}", "bold")
         summary.append(f" · type {sanitize(s.type)} · ")
-        summary.append("● enabled" if s.enabled else "○ disabled")
+        summary.append(s.state_text)
         summary.append(f"\nplanning {sanitize(planning_text(s))} · time zone {s.timezone}")
-        summary.append(f" · next run {format_time(s.next_run, now) or '—'}")
+        summary.append(f" · next run {clock(s.next_run, now) or '—'}")
         summary.append(f"\noverlap {s.overlap} · catch-up {s.catchup}")
         if s.last_job is not None:
             summary.append(f" · last run job {s.last_job} {s.last_status or ''}")
+        if s.error:
+            summary.append("\n")
+            failed = f"✘ fire time {clock(s.last_tick, now)} failed: {s.error}"
+            summary.append(sanitize(failed), "bold")
         self.query_one("#schedule-summary", Static).update(summary)
         self.query_one("#schedule-jobs", LineTable).set_rows([job_row(j, now) for j in jobs])
         self.query_one("#schedule-ticks", LineTable).set_rows([tick_row(t, now) for t in ticks])
