@@ -29,6 +29,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.content import Content
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.signal import Signal
 from textual.widget import Widget
@@ -39,6 +40,7 @@ from jobdash.core.query import Query, narrows
 from jobdash.core.query import prepare as prepare_search
 from jobdash.core.service import Service
 from jobdash.core.store.sqlite import Changes
+from jobdash.present.text import sanitize
 from jobdash.tui.commands import JobdashCommands
 from jobdash.tui.dialogs.confirm import ConfirmScreen
 from jobdash.tui.dialogs.start_job import StartJobScreen
@@ -637,6 +639,29 @@ class JobdashApp(App[int]):
 
     def refusals(self) -> _Refusals:
         return _Refusals(self)
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Every toast is plain text made inert, whoever raises it: toasts quote job types,
+        targets, agent names and error texts, none of which jobdash wrote itself."""
+        super().notify(
+            sanitize(str(message)),
+            title=sanitize(title),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
+
+    def format_title(self, title: str, sub_title: str) -> Content:
+        """The header of every screen, made inert: it names engines (agents) and job types."""
+        return super().format_title(sanitize(title), sanitize(sub_title))
 
     def make_pane(self, module: str, name: str, what: str) -> Widget:
         cls = _optional(module, name)

@@ -14,7 +14,7 @@ from typing import Any
 from textual.app import App
 
 from jobdash.core.model import BadInput, Refused
-from jobdash.tui.widgets.safe_text import sanitize
+from jobdash.present.text import sanitize
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 

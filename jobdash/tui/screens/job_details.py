@@ -38,6 +38,7 @@ from jobdash.core.model import (
     format_duration,
 )
 from jobdash.core.service import Service
+from jobdash.present.text import sanitize
 from jobdash.tui.helpers import (
     ACTION_ERRORS,
     clock_of,
@@ -48,7 +49,6 @@ from jobdash.tui.helpers import (
 )
 from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
 from jobdash.tui.widgets.log_view import LogView, format_timestamp
-from jobdash.tui.widgets.safe_text import sanitize
 
 __all__ = ["JobDetailsScreen", "JobHeader"]
 
@@ -323,7 +323,7 @@ class JobDetailsScreen(Screen[None]):
         self._job_rev = job.rev
         self.job = job
         self.header.set_job(job)
-        self.sub_title = f"job {job.id} · {job.type}"
+        self.sub_title = sanitize(f"job {job.id} · {job.type}")
 
     def _job_gone(self) -> None:
         self.header.gone = True

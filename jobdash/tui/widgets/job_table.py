@@ -33,7 +33,7 @@ from textual.strip import Strip
 from textual.timer import Timer
 
 from jobdash.core.model import Job, JobStatus, format_duration
-from jobdash.tui.widgets.safe_text import sanitize
+from jobdash.present.text import sanitize
 
 __all__ = ["COLUMNS", "Column", "JobTable"]
 

@@ -36,7 +36,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from jobdash.core.model import LogLine
-from jobdash.tui.widgets.safe_text import sanitize
+from jobdash.present.text import sanitize
 
 __all__ = ["HeldLine", "LogView"]
 
