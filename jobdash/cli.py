@@ -18,7 +18,6 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
@@ -31,6 +30,7 @@ from rich.text import Text
 from jobdash import __version__
 from jobdash.core.config import parse_duration
 from jobdash.core.model import BadInput, Job, JobStatus, LogLine, Refused, format_duration
+from jobdash.core.outfile import write_output
 from jobdash.core.planning import Schedule
 from jobdash.core.scheduler import CATCHUP_BOUND
 from jobdash.core.service import Service
@@ -626,12 +626,9 @@ async def cmd_action(svc: Service, a: argparse.Namespace) -> int:
 async def cmd_export(svc: Service, a: argparse.Namespace) -> int:
     jobs = await svc.jobs(" ".join(a.query))
     text = svc.export(jobs, a.format)
-    if a.output:
-        path = Path(a.output)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)  # never a half-written file
-        err.print(f"{len(jobs)} jobs written to {path}")
+    if a.output and a.output != "-":
+        write_output(a.output, text)
+        err.print(safe(f"{len(jobs)} jobs written to {a.output}"))
     else:
         sys.stdout.write(text)
     return EXIT_OK

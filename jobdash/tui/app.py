@@ -36,6 +36,7 @@ from textual.widget import Widget
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from jobdash.core.model import BadInput, Job, JobStatus, NotFound, Refused
+from jobdash.core.outfile import write_output
 from jobdash.core.query import Query, narrows
 from jobdash.core.query import prepare as prepare_search
 from jobdash.core.service import Service
@@ -487,7 +488,7 @@ class DashboardScreen(Screen[None]):
             stamp = datetime.fromtimestamp(app.clock()).strftime("%Y%m%d-%H%M%S")
             path = Path.cwd() / f"jobdash-export-{stamp}.csv"
             text = app.service.export(jobs, "csv")
-            await asyncio.to_thread(path.write_text, text, encoding="utf-8")
+            await asyncio.to_thread(write_output, path, text)
             self.notify(f"Exported {len(jobs)} job{'s' * (len(jobs) != 1)} to {path}")
 
     def action_clear_finished(self) -> None:
