@@ -17,7 +17,6 @@ import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from pathlib import Path
 from typing import Any, NoReturn
 
 from rich.cells import cell_len
@@ -29,16 +28,19 @@ from rich.text import Text
 from jobdash import __version__
 from jobdash.core.config import parse_duration
 from jobdash.core.model import BadInput, Job, JobStatus, LogLine, Refused, format_duration
+from jobdash.core.outfile import write_output
 from jobdash.core.planning import Schedule
 from jobdash.core.scheduler import CATCHUP_BOUND, zone
 from jobdash.core.service import Service
+from jobdash.present.logs import TaskLabels
+from jobdash.present.text import name_problem, sanitize
 from jobdash.present.times import abbreviation, beside, clock, fire_times, header
-from jobdash.tui.widgets.safe_text import sanitize
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
-out = Console(highlight=False, markup=False)
-err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
+# Nothing printed is read as markup or emoji codes: data is shown as written (see `safe`).
+out = Console(highlight=False, markup=False, emoji=False)
+err = Console(stderr=True, highlight=False, markup=False, emoji=False, soft_wrap=True)
 
 
 class Parser(argparse.ArgumentParser):
@@ -46,7 +48,7 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         where = self.prog.removeprefix("jobdash").strip()
-        err.print(f"jobdash: {where + ': ' if where else ''}{message} (see --help)")
+        err.print(safe(f"jobdash: {where + ': ' if where else ''}{message} (see --help)"))
         sys.exit(EXIT_USAGE)
 
 
@@ -96,7 +98,7 @@ def build_parser() -> Parser:
         s.add_argument(
             "--slots", type=positive_int, default=argparse.SUPPRESS, help="tasks run at once"
         )
-        s.add_argument("--name", help="agent name (default: host-pid)")
+        s.add_argument("--name", type=agent_name, help="agent name (default: host-pid)")
         s.add_argument(
             "--grace",
             type=float,
@@ -230,6 +232,14 @@ def build_parser() -> Parser:
     return p
 
 
+class InertFormatter(logging.Formatter):
+    """The engine's log messages quote names, error texts and job output: each line of a
+    record is made inert like any other data."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return "\n".join(sanitize(line) for line in super().format(record).split("\n"))
+
+
 def positive_int(text: str) -> int:
     try:
         n = int(text)
@@ -248,6 +258,13 @@ def positive_float(text: str) -> float:
     if not x > 0:
         raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
     return x
+
+
+def agent_name(text: str) -> str:
+    problem = name_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(f"the agent name {problem}")
+    return text
 
 
 def job_id(text: str) -> int:
@@ -310,6 +327,12 @@ def fit(t: Table, width: int | None = None) -> Table:
 # --------------------------------------------------------------------------- formatting
 
 
+def safe(text: object) -> Text:
+    """Text that jobdash did not write itself (names, info, errors), made inert: control
+    characters become visible stand-ins, and a `Text` is never read as markup."""
+    return Text(sanitize(str(text)))
+
+
 def when(ts: float | None, shown: str | None = None) -> str:
     """A time in the viewer's zone, the command line's way ("14:03:22" today, else
     "2026-11-20 14:03"), labelled with its zone unless `shown` (its column's) says it."""
@@ -363,29 +386,60 @@ def jobs_table(jobs: list[Job]) -> Table:
     for j in jobs:
         t.add_row(
             str(j.id),
-            Text(j.type),
-            Text(sanitize(j.target)),
-            Text(j.user),
+            safe(j.type),
+            safe(j.target),
+            safe(j.user),
             status_text(j),
             f"{j.done}/{j.total}",
             str(j.failed) if j.failed else "",
             when(j.started or j.created, zone),
             time_column(j),
-            Text(sanitize(j.info)),
+            safe(j.info),
         )
     return t
 
 
-def print_log_line(line: LogLine, tty: bool) -> None:
-    text = sanitize(line.text) if tty else line.text
-    if line.stream == "stderr" and tty:
-        err_style = "red"
-        out.print(Text(text, style=err_style))
-    elif line.stream == "system" and tty:
-        out.print(Text(f"» {text}", style="dim"))
-    else:
-        # Raw data for pipes and files: no markup, no wrapping, no escapes added.
+def print_log_line(line: LogLine, tty: bool, labels: TaskLabels | None = None) -> None:
+    """One log line, inert: its control characters become visible stand-ins in a pipe too
+    (piped output mostly ends on a terminal: `| less`, `| tail`). With `labels` (the job
+    has several tasks) the line starts with its task's label, aligned."""
+    text = sanitize(line.text)
+    label = f"{labels.padded(line)} | " if labels is not None else ""
+    if not tty:
+        # No markup, no wrapping, no escapes added.
+        sys.stdout.write(label + text + "\n")
+        return
+    shown = Text()
+    shown.append(label, style="dim")
+    if line.stream == "stderr":
+        shown.append(text, style="red")
+    elif line.stream == "system":
+        shown.append(f"» {text}", style="dim")
+    elif not label:
         sys.stdout.write(text + "\n")
+        return
+    else:
+        shown.append(text)
+    out.print(shown, soft_wrap=True)
+
+
+class LogPrinter:
+    """Prints a job's log lines as they come; once the job has more than one task, each
+    line says which task printed it (the tasks of a job run side by side)."""
+
+    def __init__(self, svc: Service, job_id: int, tty: bool, one_task: bool = False) -> None:
+        self.svc = svc
+        self.job_id = job_id
+        self.tty = tty
+        self.one_task = one_task  # `--task N`: every line is that task's
+        self.labels = TaskLabels()
+
+    async def print(self, lines: Sequence[LogLine]) -> None:
+        if not self.one_task and not all(self.labels.knows(line) for line in lines):
+            self.labels.update(await self.svc.tasks(self.job_id))
+        labels = self.labels if len(self.labels) > 1 else None
+        for line in lines:
+            print_log_line(line, self.tty, labels)
 
 
 # --------------------------------------------------------------------------- commands
@@ -396,22 +450,24 @@ async def cmd_run(svc: Service, a: argparse.Namespace) -> int:
     job = await svc.submit(a.type, parse_params(a.param))
     if not await svc.engine_alive():
         err.print(
-            f"jobdash: no engine is running on {svc.store.path}: job {job.id} is queued and "
-            "will start when one does — start one with `jobdash serve` (or open the "
-            "dashboard, `jobdash`)"
+            safe(
+                f"jobdash: no engine is running on {svc.store.path}: job {job.id} is queued "
+                "and will start when one does — start one with `jobdash serve` (or open the "
+                "dashboard, `jobdash`)"
+            )
         )
     if not (a.wait or a.follow):
-        out.print(
-            f"job {job.id} queued ({job.type}, {job.total} task{'s' if job.total != 1 else ''})"
-        )
+        n = job.total
+        out.print(safe(f"job {job.id} queued ({job.type}, {n} task{'s' if n != 1 else ''})"))
         return EXIT_OK
-    err.print(f"job {job.id} submitted ({job.type}); Ctrl-C stops watching, not the job")
+    err.print(safe(f"job {job.id} submitted ({job.type}); Ctrl-C stops watching, not the job"))
     return await follow_job(svc, job.id, show_log=a.follow)
 
 
 async def follow_job(svc: Service, jid: int, show_log: bool) -> int:
     tty = out.is_terminal
     after = 0
+    printer = LogPrinter(svc, jid, tty)
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -428,8 +484,7 @@ async def follow_job(svc: Service, jid: int, show_log: bool) -> int:
             job = await svc.job(jid)
             if show_log:
                 lines = await svc.logs(jid, after=after, limit=5000)
-                for line in lines:
-                    print_log_line(line, tty)
+                await printer.print(lines)
                 if lines:
                     after = lines[-1].seq
                     if len(lines) == 5000:
@@ -443,9 +498,9 @@ async def follow_job(svc: Service, jid: int, show_log: bool) -> int:
             if job.status.finished:
                 break
             await asyncio.sleep(0.25)
-    out.print(Text(f"job {job.id} {job.status}: {sanitize(job.info)}"))
+    out.print(safe(f"job {job.id} {job.status}: {job.info}"))
     if job.metrics:
-        out.print("  " + "  ".join(f"{k}={v:g}" for k, v in sorted(job.metrics.items())))
+        out.print(safe("  " + "  ".join(f"{k}={v:g}" for k, v in sorted(job.metrics.items()))))
     return EXIT_OK if job.status in ("succeeded", "warning") else EXIT_FAILED
 
 
@@ -477,7 +532,9 @@ async def cmd_show(svc: Service, a: argparse.Namespace) -> int:
         d["tasks"] = [dataclasses.asdict(t) | {"status": str(t.status)} for t in tasks]
         print(json.dumps(d, indent=2, default=str))
         return EXIT_OK
-    out.print(Text.assemble(f"job {job.id}  ", (job.type, "bold"), "  ", status_text(job)))
+    out.print(
+        Text.assemble(f"job {job.id}  ", (sanitize(job.type), "bold"), "  ", status_text(job))
+    )
     fields = [
         ("target", job.target),
         ("params", " ".join(f"{k}={v}" for k, v in job.params.items())),
@@ -516,13 +573,13 @@ async def cmd_show(svc: Service, a: argparse.Namespace) -> int:
         dur = (task.finished or time.time()) - task.started if task.started else None
         t.add_row(
             str(task.seq),
-            Text(sanitize(task.name)),
+            safe(task.name),
             f"{task.status.glyph} {task.status}",
             str(task.attempt),
-            task.agent or "",
+            safe(task.agent or ""),
             format_duration(dur),
             "" if task.exit_code is None else str(task.exit_code),
-            Text(sanitize(task.error)),
+            safe(task.error),
         )
     out.print()
     out.print(fit(t))
@@ -530,16 +587,14 @@ async def cmd_show(svc: Service, a: argparse.Namespace) -> int:
 
 
 async def cmd_logs(svc: Service, a: argparse.Namespace) -> int:
-    tty = out.is_terminal
+    printer = LogPrinter(svc, a.job, out.is_terminal, one_task=a.task is not None)
     lines = await svc.logs(a.job, task=a.task, tail=a.tail)
-    for line in lines:
-        print_log_line(line, tty)
+    await printer.print(lines)
     after = lines[-1].seq if lines else 0
     while a.follow:
         job = await svc.job(a.job)
         lines = await svc.logs(a.job, after=after, task=a.task, limit=5000)
-        for line in lines:
-            print_log_line(line, tty)
+        await printer.print(lines)
         if lines:
             after = lines[-1].seq
         elif job.status.finished:
@@ -569,12 +624,9 @@ async def cmd_action(svc: Service, a: argparse.Namespace) -> int:
 async def cmd_export(svc: Service, a: argparse.Namespace) -> int:
     jobs = await svc.jobs(" ".join(a.query))
     text = svc.export(jobs, a.format)
-    if a.output:
-        path = Path(a.output)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)  # never a half-written file
-        err.print(f"{len(jobs)} jobs written to {path}")
+    if a.output and a.output != "-":
+        write_output(a.output, text)
+        err.print(safe(f"{len(jobs)} jobs written to {a.output}"))
     else:
         sys.stdout.write(text)
     return EXIT_OK
@@ -611,14 +663,14 @@ async def cmd_types(svc: Service, a: argparse.Namespace) -> int:
         ]
         flags += [f"lock {k}" for k in jt.locks]
         t.add_row(
-            Text(jt.name),
+            safe(jt.name),
             "python" if jt.function else "command",
-            Text(params),
+            safe(params),
             str(jt.parallel),
             str(jt.retries),
-            Text(", ".join(flags)),
-            Text(jt.schedule or ""),
-            Text(jt.description),
+            safe(", ".join(flags)),
+            safe(jt.schedule or ""),
+            safe(jt.description),
         )
     out.print(fit(t))
     return EXIT_OK
@@ -629,8 +681,10 @@ async def cmd_check(svc: Service, a: argparse.Namespace) -> int:
     where = str(cfg.path) if cfg.path else "no config file (defaults)"
     n = len(cfg.types)
     out.print(
-        f"{where}: ok — {n} job type{'s' if n != 1 else ''}"
-        + (f": {', '.join(sorted(cfg.types))}" if n else "")
+        safe(
+            f"{where}: ok — {n} job type{'s' if n != 1 else ''}"
+            + (f": {', '.join(sorted(cfg.types))}" if n else "")
+        )
     )
     return EXIT_OK
 
@@ -673,12 +727,12 @@ async def cmd_agents(svc: Service, a: argparse.Namespace) -> int:
             f" +{len(mine) - 3}" if len(mine) > 3 else ""
         )
         t.add_row(
-            Text(info.name),
-            Text(info.host),
+            safe(info.name),
+            safe(info.host),
             str(info.pid),
-            info.state,
+            safe(info.state),
             f"{len(mine) if mine else info.running}/{info.slots}",
-            Text(sanitize(shown)),
+            safe(shown),
             format_duration(max(0.0, now - info.heartbeat)) + " ago",
             str(info.done),
             str(info.failed),
@@ -731,12 +785,12 @@ async def cmd_schedules(svc: Service, a: argparse.Namespace) -> int:
         last = f"job {s.last_job} {when(s.last_run, shown)}" if s.last_job else ""
         t.add_row(
             last_glyph(s),
-            Text(s.id),
-            *([Text(s.type)] if with_type else []),
-            Text(planning),
-            s.timezone,
+            safe(s.id),
+            *([safe(s.type)] if with_type else []),
+            safe(planning),
+            safe(s.timezone),
             state_text(s),
-            Text(last.strip()),
+            safe(last.strip()),
             when(s.next_run, shown),
         )
     out.print(fit(t))
@@ -772,13 +826,15 @@ async def cmd_schedule(svc: Service, a: argparse.Namespace) -> int:
     if action == "run":
         job = await svc.run_schedule_now(a.id)
         n = job.total
-        out.print(f"schedule {a.id}: job {job.id} queued ({job.type}, {n} task{'s' * (n != 1)})")
+        out.print(
+            safe(f"schedule {a.id}: job {job.id} queued ({job.type}, {n} task{'s' * (n != 1)})")
+        )
     elif action in ("enable", "disable"):
         s = await (svc.enable(a.id) if action == "enable" else svc.disable(a.id))
         nxt = f"; next run {when(s.next_run)}" if s.next_run else ""
         if s.state == "manual only":
             nxt = "; still manual only: its planning is disabled (`schedule set` gives it one)"
-        out.print(Text(sanitize(f"schedule {s.id} {action}d{nxt}")))
+        out.print(safe(f"schedule {s.id} {action}d{nxt}"))
     elif action == "set":
         planning = planning_from_args(a)
         bound = parse_duration(a.catchup_bound, "--catchup-bound") if a.catchup_bound else None
@@ -794,7 +850,7 @@ async def cmd_schedule(svc: Service, a: argparse.Namespace) -> int:
             await svc.set_schedule_policy(a.id, a.overlap, a.catchup, bound)
         s = await svc.schedule(a.id)
         out.print(
-            Text(
+            safe(
                 f"schedule {s.id}: {s.effective} ({s.timezone}), overlap {s.overlap}, "
                 f"catch-up {s.catchup}"
             )
@@ -841,7 +897,7 @@ async def cmd_schedule(svc: Service, a: argparse.Namespace) -> int:
             ("last run", last),
             ("next run", nxt),
         ]
-        out.print(Text.assemble("schedule ", (s.id, "bold")))
+        out.print(Text.assemble("schedule ", (sanitize(s.id), "bold")))
         for k, v in fields:
             if v:
                 out.print(Text.assemble((f"{k:>10}: ", "dim"), sanitize(v)))
@@ -852,7 +908,7 @@ async def cmd_schedule(svc: Service, a: argparse.Namespace) -> int:
                 when(tick.fire_time, abbreviation(now)),
                 tick.outcome_text,
                 str(tick.job_id or ""),
-                Text(sanitize(tick.detail)),
+                safe(tick.detail),
             )
         out.print()
         out.print(t if ticks else Text("no ticks yet", style="dim"))
@@ -866,13 +922,17 @@ async def cmd_serve(svc: Service, a: argparse.Namespace) -> int:
                 "agent drain: which agent? (jobdash agent drain NAME; see `jobdash agents`)"
             )
         await svc.drain_agent(a.target)
-        out.print(f"agent {a.target} draining: it finishes its running tasks and claims no more")
+        out.print(
+            safe(f"agent {a.target} draining: it finishes its running tasks and claims no more")
+        )
         return EXIT_OK
     if getattr(a, "target", None):
         raise BadInput(
             f"agent: unexpected argument {a.target!r} (did you mean `agent drain NAME`?)"
         )
-    logging.basicConfig(level=logging.WARNING, format="jobdash %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(InertFormatter("jobdash %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
     loop = asyncio.get_running_loop()
     engine = await svc.start_engine(
         slots=a.slots, name=a.name, lease=a.lease, scheduler=a.command == "serve"
@@ -895,14 +955,16 @@ async def cmd_serve(svc: Service, a: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
     err.print(
-        f"jobdash {a.command}: agent {engine.name} with {a.slots} slots on {svc.store.path} "
-        f"(pid {os.getpid()}, lease {engine.opts.lease:g}s)"
+        safe(
+            f"jobdash {a.command}: agent {engine.name} with {a.slots} slots on {svc.store.path} "
+            f"(pid {os.getpid()}, lease {engine.opts.lease:g}s)"
+        )
     )
     await stop.wait()
     await svc.stop_scheduler()  # the leader lease goes to another engine at once
     await engine.shutdown(timeout=a.grace)
     svc.engine = None
-    err.print(f"jobdash {a.command}: agent {engine.name} stopped")
+    err.print(safe(f"jobdash {a.command}: agent {engine.name} stopped"))
     return EXIT_OK
 
 
@@ -962,10 +1024,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_dashboard(args)
         return asyncio.run(run_command(args))
     except BadInput as e:
-        err.print(f"jobdash: {e}")
+        err.print(safe(f"jobdash: {e}"))
         return EXIT_USAGE
     except Refused as e:
-        err.print(f"jobdash: {e}")
+        err.print(safe(f"jobdash: {e}"))
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130

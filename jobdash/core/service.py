@@ -395,13 +395,16 @@ class Service:
             yield changes
 
     def export(self, jobs: list[Job], fmt: str = "csv") -> str:
-        """History as CSV (the SPEC's columns first) or JSON."""
+        """History as CSV (the SPEC's columns first) or JSON.
+
+        CSV cells are inert (`inert_cell`): names, info lines and parameters come from
+        users and jobs, and a spreadsheet would run a cell such as `=cmd|' /C calc'!A0`."""
         if fmt == "json":
             return json.dumps([dataclasses.asdict(j) for j in jobs], indent=2, default=str)
         if fmt != "csv":
             raise BadInput(f"unknown export format {fmt!r} (csv or json)")
         out = io.StringIO()
-        w = csv.writer(out)
+        w = InertCsvWriter(out)
         w.writerow(EXPORT_COLUMNS)
         for j in jobs:
             w.writerow(
@@ -586,6 +589,27 @@ def report_recipients(*reports: Report | None) -> dict[str, list[str]]:
         email += [a for a in r.email if a not in email]
         webhook += [u for u in r.webhook if u not in webhook]
     return {"email": email, "webhook": webhook} if email or webhook else {}
+
+
+FORMULA_STARTS = frozenset("=+-@\t\r")
+
+
+def inert_cell(cell: object) -> str:
+    """A CSV cell that no spreadsheet reads as a formula (OWASP's rule): a cell starting
+    with =, +, -, @, a tab or a carriage return gets a leading single quote, which
+    spreadsheets take as "this is text" and do not display."""
+    text = "" if cell is None else str(cell)
+    return "'" + text if text[:1] in FORMULA_STARTS else text
+
+
+class InertCsvWriter:
+    """`csv.writer` whose every cell is an `inert_cell`."""
+
+    def __init__(self, out: io.StringIO) -> None:
+        self._writer = csv.writer(out)
+
+    def writerow(self, row: Sequence[object]) -> None:
+        self._writer.writerow([inert_cell(cell) for cell in row])
 
 
 def plan_tasks(jt: JobType, values: dict[str, str]) -> list[NewTask]:

@@ -29,16 +29,19 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.content import Content
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.signal import Signal
 from textual.widget import Widget
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from jobdash.core.model import BadInput, Job, JobStatus, NotFound, Refused
+from jobdash.core.outfile import write_output
 from jobdash.core.query import Query, narrows
 from jobdash.core.query import prepare as prepare_search
 from jobdash.core.service import Service
 from jobdash.core.store.sqlite import Changes
+from jobdash.present.text import sanitize
 from jobdash.present.times import abbreviation
 from jobdash.tui.commands import JobdashCommands
 from jobdash.tui.dialogs.confirm import ConfirmScreen
@@ -486,7 +489,7 @@ class DashboardScreen(Screen[None]):
             stamp = datetime.fromtimestamp(app.clock()).strftime("%Y%m%d-%H%M%S")
             path = Path.cwd() / f"jobdash-export-{stamp}.csv"
             text = app.service.export(jobs, "csv")
-            await asyncio.to_thread(path.write_text, text, encoding="utf-8")
+            await asyncio.to_thread(write_output, path, text)
             self.notify(f"Exported {len(jobs)} job{'s' * (len(jobs) != 1)} to {path}")
 
     def action_clear_finished(self) -> None:
@@ -638,6 +641,29 @@ class JobdashApp(App[int]):
 
     def refusals(self) -> _Refusals:
         return _Refusals(self)
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Every toast is plain text made inert, whoever raises it: toasts quote job types,
+        targets, agent names and error texts, none of which jobdash wrote itself."""
+        super().notify(
+            sanitize(str(message)),
+            title=sanitize(title),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
+
+    def format_title(self, title: str, sub_title: str) -> Content:
+        """The header of every screen, made inert: it names engines (agents) and job types."""
+        return super().format_title(sanitize(title), sanitize(sub_title))
 
     def make_pane(self, module: str, name: str, what: str) -> Widget:
         cls = _optional(module, name)

@@ -7,6 +7,7 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from jobdash.present.text import sanitize
 from jobdash.tui.keymap import group_of
 
 
@@ -30,7 +31,7 @@ class JobdashCommands(Provider):
                 continue
             seen.add(identity)
             title = f"{group_of(binding.id)}: {binding.description}"
-            help_text = f"key {app.get_key_display(binding)}"
+            help_text = f"key {sanitize(app.get_key_display(binding))}"
             if binding.id:
                 help_text += f" · {binding.id}"
             commands.append(

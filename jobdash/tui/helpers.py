@@ -13,8 +13,8 @@ from typing import Any
 from textual.app import App
 
 from jobdash.core.model import BadInput, Refused
+from jobdash.present.text import sanitize
 from jobdash.present.times import abbreviation, clock
-from jobdash.tui.widgets.safe_text import sanitize
 
 
 def clock_of(app: App[Any]) -> Callable[[], float]:

@@ -138,7 +138,9 @@ async def test_log_keys_follow_wrap_timestamps_search_and_save(
         path = tmp_path / f"jobdash-job-{job.id}.log"
         await until(pilot, path.exists)
         await until(pilot, lambda: len(path.read_text().splitlines()) == 6)
-        assert "task a" in path.read_text().splitlines()
+        # time, task, stream, text (tests/tui/test_untrusted_text_tui.py checks the format)
+        fields = [line.split("\t")[1:] for line in path.read_text().splitlines()]
+        assert ["#1 a", "stdout", "task a"] in fields
         assert any(str(path) in str(n.message) for n in app._notifications)
 
 

@@ -10,8 +10,8 @@ from textual.app import App, ComposeResult
 from textual.geometry import Region
 
 from jobdash.core.model import Job, JobStatus, Trigger
+from jobdash.present.text import sanitize
 from jobdash.tui.widgets.job_table import JobTable
-from jobdash.tui.widgets.safe_text import sanitize
 
 # A frozen "now": 14:03:22 local time on a fixed day, so formatting is stable in any zone.
 NOW = datetime(2024, 3, 12, 14, 3, 22).timestamp()

@@ -12,6 +12,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from jobdash.present.text import sanitize
+
 
 class ConfirmScreen(ModalScreen[bool]):
     """Ask `question`; dismisses with True (yes) or False (no, escape)."""
@@ -42,10 +44,10 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-dialog", classes="dialog"):
-            # Job text (types, targets) is shown literally: Text, never markup.
-            yield Static(Text(self.question, style="bold"), id="confirm-question")
+            # Job text (types, targets, agent names) is shown inert: Text, never markup.
+            yield Static(Text(sanitize(self.question), style="bold"), id="confirm-question")
             if self.detail:
-                yield Static(Text(self.detail), id="confirm-detail")
+                yield Static(Text(sanitize(self.detail)), id="confirm-detail")
             with Horizontal(classes="buttons"):
                 yield Button(
                     self.yes_label, id="yes", variant="error" if self.danger else "primary"

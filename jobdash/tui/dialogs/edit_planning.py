@@ -17,8 +17,8 @@ from textual.widgets import Button, Checkbox, Input, Label, RadioButton, RadioSe
 from jobdash.core.model import BadInput, Refused
 from jobdash.core.planning import Schedule
 from jobdash.core.service import Service
+from jobdash.present.text import sanitize
 from jobdash.present.times import fire_times
-from jobdash.tui.widgets.safe_text import sanitize
 
 __all__ = ["KINDS", "WEEKDAYS", "EditPlanningScreen", "split_planning"]
 

@@ -19,6 +19,7 @@ from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from jobdash.core.model import BadInput, Job, JobType, Refused
+from jobdash.present.text import sanitize
 
 if TYPE_CHECKING:
     from jobdash.core.service import Service
@@ -47,7 +48,10 @@ class StartJobScreen(ModalScreen[Job | None]):
             yield Static(Text("Start a job", style="bold"), id="start-title")
             with Horizontal(id="start-body"):
                 options = [
-                    Option(Text.assemble(jt.name, "\n", (jt.description, "dim")), id=jt.name)
+                    Option(
+                        Text.assemble(sanitize(jt.name), "\n", (sanitize(jt.description), "dim")),
+                        id=jt.name,
+                    )
                     for jt in self.types
                 ]
                 yield OptionList(*options, id="start-types")
@@ -91,26 +95,31 @@ class StartJobScreen(ModalScreen[Job | None]):
         form = self.query_one("#start-form", VerticalScroll)
         await form.remove_children()
         widgets: list[Static | Label | Input] = [
-            Static(Text(jt.description or jt.name), classes="type-description")
+            Static(Text(sanitize(jt.description or jt.name)), classes="type-description")
         ]
         self._inputs = {}
         if not jt.params:
             widgets.append(Static(Text("This type takes no parameters.", style="dim")))
         for n, param in enumerate(jt.params):
-            label = Text(param.name, style="bold")
+            label = Text(sanitize(param.name), style="bold")
             if param.required:
                 label.append(" (required)", style="dim")
             widgets.append(Label(label, classes="param-label"))
+            default = param.default or ""
+            placeholder = "required" if param.required else ""
+            if sanitize(default) != default:
+                # Shown inert as a hint; left empty, the field falls back to the default.
+                default, placeholder = "", f"default: {sanitize(default)}"
             field = Input(
-                value=param.default or "",
-                placeholder="required" if param.required else "",
+                value=default,
+                placeholder=placeholder,
                 id=f"param-{self._generation}-{n}",
                 classes="param-input",
             )
             self._inputs[param.name] = field
             widgets.append(field)
             if param.help:
-                widgets.append(Static(Text(param.help), classes="param-help"))
+                widgets.append(Static(Text(sanitize(param.help)), classes="param-help"))
         await form.mount_all(widgets)
 
     def values(self) -> dict[str, str]:
@@ -157,5 +166,5 @@ class StartJobScreen(ModalScreen[Job | None]):
 
     def _show_error(self, message: str) -> None:
         error = self.query_one("#start-error", Static)
-        error.update(Text(message))
+        error.update(Text(sanitize(message)))
         error.display = bool(message)

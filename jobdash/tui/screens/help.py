@@ -14,6 +14,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
+from jobdash.present.text import sanitize
 from jobdash.tui.keymap import GROUP_ORDER, group_of
 
 
@@ -87,7 +88,9 @@ class HelpScreen(ModalScreen[None]):
                 table.add_row("", Text(entry.group, style="bold underline"), "")
                 group = entry.group
             table.add_row(
-                Text(entry.keys, style="bold"), Text(entry.description), Text(entry.binding_id)
+                Text(sanitize(entry.keys), style="bold"),
+                Text(entry.description),
+                Text(entry.binding_id),
             )
         return table
 

@@ -29,6 +29,7 @@ from textual.widget import Widget
 from textual.widgets import Footer, Label
 
 from jobdash.core.model import (
+    BadInput,
     Job,
     JobStatus,
     LogLine,
@@ -37,7 +38,10 @@ from jobdash.core.model import (
     TaskStatus,
     format_duration,
 )
+from jobdash.core.outfile import open_output
 from jobdash.core.service import Service
+from jobdash.present.logs import TaskLabels, saved_line
+from jobdash.present.text import sanitize
 from jobdash.tui.helpers import (
     ACTION_ERRORS,
     clock_of,
@@ -47,8 +51,7 @@ from jobdash.tui.helpers import (
     subscribe_changes,
 )
 from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
-from jobdash.tui.widgets.log_view import LogView, format_timestamp
-from jobdash.tui.widgets.safe_text import sanitize
+from jobdash.tui.widgets.log_view import LogView
 
 __all__ = ["JobDetailsScreen", "JobHeader"]
 
@@ -323,7 +326,7 @@ class JobDetailsScreen(Screen[None]):
         self._job_rev = job.rev
         self.job = job
         self.header.set_job(job)
-        self.sub_title = f"job {job.id} · {job.type}"
+        self.sub_title = sanitize(f"job {job.id} · {job.type}")
 
     def _job_gone(self) -> None:
         self.header.gone = True
@@ -507,7 +510,8 @@ class JobDetailsScreen(Screen[None]):
         self.run_worker(retry())
 
     def action_save_log(self) -> None:
-        """Write the job's whole log (from the store) to ./jobdash-job-<id>.log."""
+        """Write the job's whole log (from the store) to ./jobdash-job-<id>.log, each line
+        with its time, task and stream (`saved_line`), by the rules of `open_output`."""
         self._save_log()
 
     @on(LogView.SaveRequested)
@@ -519,25 +523,21 @@ class JobDetailsScreen(Screen[None]):
     async def _save_log(self) -> None:
         suffix = f"-task-{self.log_task}" if self.log_task is not None else ""
         path = Path.cwd() / f"jobdash-job-{self.job_id}{suffix}.log"
-        with_ts = self.log_view.timestamps
         count = 0
         try:
-            with path.open("w", encoding="utf-8", errors="surrogateescape") as out:
+            labels = TaskLabels(await self.service.tasks(self.job_id))
+            with open_output(path) as out:
                 after = 0
                 while True:
                     batch: list[LogLine] = await self.service.logs(
                         self.job_id, after=after, task=self.log_task, limit=10_000
                     )
-                    for line in batch:
-                        text = line.text.replace("\n", " ")
-                        out.write(
-                            f"{format_timestamp(line.ts)} {text}\n" if with_ts else text + "\n"
-                        )
+                    out.writelines(saved_line(line, labels) for line in batch)
                     count += len(batch)
                     if len(batch) < 10_000:
                         break
                     after = batch[-1].seq
-        except (OSError, NotFound) as exc:
+        except (BadInput, NotFound) as exc:
             refuse(self.app, exc)
             return
         noun = "line" if count == 1 else "lines"

@@ -22,6 +22,7 @@ from textual.widgets import Label, Sparkline
 
 from jobdash.core.model import AgentInfo, format_duration
 from jobdash.core.service import Service
+from jobdash.present.text import sanitize
 from jobdash.tui.helpers import ACTION_ERRORS, clock_of, confirm, refuse
 from jobdash.tui.helpers import subscribe_changes as _subscribe
 from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
@@ -180,7 +181,7 @@ class AgentsPane(Vertical):
         label = f"throughput of {name}: tasks done per {self.sample_every:g} s"
         if data:
             label += f" (last {data[-1]:g}, max {max(data):g})"
-        self.query_one("#agents-spark-label", Label).update(label if name else "")
+        self.query_one("#agents-spark-label", Label).update(sanitize(label) if name else "")
         spark = self.query_one("#agents-spark", Sparkline)
         if list(spark.data or []) != data:
             spark.data = data

@@ -20,6 +20,7 @@ from textual.widgets import Input, Static
 
 from jobdash.core.model import BadInput
 from jobdash.core.query import Query, parse_query
+from jobdash.present.text import sanitize
 
 PLACEHOLDER = "text  status:failed  type:import  user:alice  since:1h  -field:value   (esc clears)"
 
@@ -113,7 +114,7 @@ class FilterBar(Vertical):
             return  # Static.update re-lays out the screen: not on every keystroke
         self.error = message
         error = self.query_one("#filter-error", Static)
-        error.update(Text(message))
+        error.update(Text(sanitize(message)))
         error.display = bool(message)
         self.set_class(bool(message), "-invalid")
 

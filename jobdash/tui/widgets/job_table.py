@@ -33,8 +33,8 @@ from textual.strip import Strip
 from textual.timer import Timer
 
 from jobdash.core.model import Job, JobStatus, format_duration
+from jobdash.present.text import sanitize
 from jobdash.present.times import clock
-from jobdash.tui.widgets.safe_text import sanitize
 
 __all__ = ["COLUMNS", "Column", "JobTable"]
 

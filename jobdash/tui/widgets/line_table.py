@@ -26,7 +26,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from jobdash.tui.widgets.safe_text import sanitize
+from jobdash.present.text import sanitize
 
 __all__ = ["STYLES", "Cell", "LineTable", "Row", "TableColumn"]
 

@@ -35,8 +35,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from jobdash.core.model import LogLine
+from jobdash.present.text import sanitize
 from jobdash.present.times import log_stamp
-from jobdash.tui.widgets.safe_text import sanitize
 
 __all__ = ["HeldLine", "LogView"]
 

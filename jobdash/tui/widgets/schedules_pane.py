@@ -25,11 +25,11 @@ from textual.widgets import Footer, Label, Static
 from jobdash.core.model import Job, JobStatus, NotFound, format_duration
 from jobdash.core.planning import Schedule, Tick
 from jobdash.core.service import Service
+from jobdash.present.text import sanitize
 from jobdash.present.times import clock, header
 from jobdash.tui.dialogs.edit_planning import EditPlanningScreen
 from jobdash.tui.helpers import ACTION_ERRORS, clock_of, format_time, refuse, subscribe_changes
 from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
-from jobdash.tui.widgets.safe_text import sanitize
 
 __all__ = ["ScheduleDetailsScreen", "SchedulesPane", "schedule_row"]
 
@@ -360,7 +360,7 @@ class ScheduleDetailsScreen(_ScheduleActions, Screen[None]):
             s = await self.service.schedule(self.schedule_id)
         except NotFound:
             self.query_one("#schedule-summary", Static).update(
-                Text(f"schedule {self.schedule_id} no longer exists")
+                Text(sanitize(f"schedule {self.schedule_id} no longer exists"))
             )
             return
         jobs = await self.service.schedule_jobs(self.schedule_id, limit=50)
@@ -371,11 +371,13 @@ class ScheduleDetailsScreen(_ScheduleActions, Screen[None]):
         summary.append(f"schedule {sanitize(s.id)}", "bold")
         summary.append(f" · type {sanitize(s.type)} · ")
         summary.append(s.state_text)
-        summary.append(f"\nplanning {sanitize(planning_text(s))} · time zone {s.timezone}")
+        summary.append(
+            f"\nplanning {sanitize(planning_text(s))} · time zone {sanitize(s.timezone)}"
+        )
         summary.append(f" · next run {clock(s.next_run, now) or '—'}")
-        summary.append(f"\noverlap {s.overlap} · catch-up {s.catchup}")
+        summary.append("\n" + sanitize(f"overlap {s.overlap} · catch-up {s.catchup}"))
         if s.last_job is not None:
-            summary.append(f" · last run job {s.last_job} {s.last_status or ''}")
+            summary.append(sanitize(f" · last run job {s.last_job} {s.last_status or ''}"))
         if s.error:
             summary.append("\n")
             failed = f"✘ fire time {clock(s.last_tick, now)} failed: {s.error}"

@@ -1,0 +1,87 @@
+"""Make text that jobdash did not write itself safe to put on a terminal.
+
+Job output, job and task names, parameters, info lines, error texts, agent names and
+hosts, schedule ids and the descriptions in a config are data: whoever wrote them may
+have put ANSI escapes, screen clears, OSC 52 clipboard writes or Rich markup in them.
+The CLI and the dashboard show all of that *literally*: they never parse markup from
+data (plain `Text`/`Segment`s, consoles with markup off), and every such string passes
+through `sanitize`, which swaps each character a terminal could act on for a visible
+stand-in.  Pure Python, so the CLI, the dashboard and anything else can share it.
+
+The mapping is one character for one character, so an offset found in the raw text (a
+search match, for instance) is the same offset in the sanitized text.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+__all__ = ["NAME_LIMIT", "PLACEHOLDER", "name_problem", "sanitize"]
+
+PLACEHOLDER = "\ufffd"
+"""Stand-in for the characters that have no picture of their own."""
+
+NAME_LIMIT = 64
+"""The longest name (of an agent, say) accepted from the command line."""
+
+# C0 controls (U+0000-U+001F) have "control pictures" at U+2400 + code: ␀ … ␛ … ␟.
+# Tab becomes a plain space: harmless, and far more readable than ␉ in log output.
+# DEL has ␡ (U+2421).  The rest become PLACEHOLDER: C1 controls (U+0080-U+009F), among
+# them the 8-bit CSI (U+009B) and OSC (U+009D) that some terminals still honour; the
+# bidirectional embeddings, overrides, isolates and marks, which reorder what follows
+# them on screen (a name or a log line that reads differently from what it is); the
+# line and paragraph separators, which some terminals and libraries take for line
+# breaks; and lone surrogates (undecodable bytes), which cannot be written as UTF-8.
+_OTHERS = (
+    (0x80, 0x9F),
+    (0x061C, 0x061C),
+    (0x200E, 0x200F),
+    (0x2028, 0x202E),
+    (0x2066, 0x2069),
+    (0xD800, 0xDFFF),
+)
+_TABLE: dict[int, str] = {code: chr(0x2400 + code) for code in range(0x20)}
+_TABLE[0x09] = " "
+_TABLE[0x7F] = "\u2421"
+for _first, _last in _OTHERS:
+    _TABLE.update(dict.fromkeys(range(_first, _last + 1), PLACEHOLDER))
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f" + "".join(rf"\u{a:04x}-\u{b:04x}" for a, b in _OTHERS) + "]")
+
+
+def sanitize(text: str) -> str:
+    """Return `text` with every character a terminal could act on replaced by a visible
+    stand-in.
+
+    ESC becomes "␛", BEL "␇", line feed "␊", CR "␍", DEL "␡", tab a space; C1 controls,
+    bidi controls, line/paragraph separators and lone surrogates "�".  The result has the
+    same length as `text`.  Text without such characters (the common case) is returned
+    as is, after one fast regex scan.
+    """
+    if _UNSAFE.search(text) is None:
+        return text
+    return text.translate(_TABLE)
+
+
+def name_problem(name: str, limit: int = NAME_LIMIT) -> str | None:
+    """What is wrong with `name` as a name given on the command line, or None.
+
+    A name is shown on other people's terminals for as long as it is in the store: it
+    must be visible (not empty, no blank ends), printable (no control, format or
+    separator character) and short enough for a table column.  The message quotes the
+    name sanitized, so the refusal itself is safe to print.
+    """
+    if not name.strip():
+        return "must not be empty"
+    if name != name.strip():
+        return f"'{sanitize(name)}' starts or ends with a blank"
+    if len(name) > limit:
+        return f"is {len(name)} characters long (at most {limit})"
+    for position, char in enumerate(name, 1):
+        if not char.isprintable():
+            what = unicodedata.name(char, f"U+{ord(char):04X}")
+            return (
+                f"'{sanitize(name)}' has a control or invisible character ({what}) "
+                f"at position {position}"
+            )
+    return None
