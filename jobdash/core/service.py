@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import dataclasses
-import getpass
 import glob as globmod
 import io
 import json
@@ -27,6 +26,7 @@ import platformdirs
 
 from jobdash.core.agent import STALE_AFTER, Agent, AgentOptions, agent_state, pid_alive
 from jobdash.core.config import Config, check_params, find_config_path, load_config, substitute
+from jobdash.core.identity import current_user
 from jobdash.core.model import (
     CATCHUP,
     OVERLAP,
@@ -85,20 +85,14 @@ EXPORT_COLUMNS = [
 
 
 def default_db_path() -> Path:
-    return Path(platformdirs.user_data_dir("jobdash")) / "jobdash.db"
+    try:
+        return Path(platformdirs.user_data_dir("jobdash")) / "jobdash.db"
+    except RuntimeError as e:  # no home folder (a uid without a passwd entry, HOME unset)
+        raise BadInput(f"no default store: {e}; or give --db PATH") from None
 
 
 def resolve_db_path(explicit: str | None) -> Path:
     return Path(explicit or os.environ.get("JOBDASH_DB") or default_db_path()).expanduser()
-
-
-def current_user() -> str:
-    """The OS user. Root may act as another user with JOBDASH_USER (as `sudo -u` would)."""
-    user = getpass.getuser()
-    other = os.environ.get("JOBDASH_USER")
-    if other and os.geteuid() == 0:
-        return other
-    return user
 
 
 def type_to_dict(jt: JobType) -> dict[str, Any]:
@@ -167,8 +161,9 @@ class Service:
 
             for name, jt in DEMO_TYPES.items():
                 types.setdefault(name, jt)
+        who = user or current_user()  # before the store is opened: nothing to close
         store = await SqliteStore.open(resolve_db_path(db))
-        svc = cls(store, cfg, user or current_user(), types, read_only)
+        svc = cls(store, cfg, who, types, read_only)
         await svc.refresh_catalogue()
         return svc
 

@@ -214,6 +214,12 @@ MIGRATIONS: list[str] = [
     UPDATE schedules SET policy_source = 'admin'
         WHERE overlap != 'skip' OR catchup != 'once' OR catchup_bound IS NOT NULL;
     """,
+    # 5: the audit's real actor: the OS user of the process that acted, from the kernel.
+    """
+    -- `user` is who the action was for; `actor` who did it: the same, but for root acting
+    -- as another user (JOBDASH_USER). Empty in rows written before this version.
+    ALTER TABLE audit ADD COLUMN actor TEXT NOT NULL DEFAULT '';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -32,6 +32,7 @@ from typing import Any, Protocol, TypeVar, cast
 import aiosqlite
 
 from jobdash.core.alarm import Alarm
+from jobdash.core.identity import real_user
 from jobdash.core.model import (
     FINISHED_JOB,
     TASK_TRANSITIONS,
@@ -319,6 +320,7 @@ class SqliteStore(ScheduleStore):
         self._closed = False
         self.on_commit: list[Callable[[], None]] = []  # in-process wake-ups
         self.refill: Refill | None = None  # the agent whose freed slots a flush refills
+        self.actor = real_user()  # who writes: named in every audit row
 
     # ----------------------------------------------------------------- opening
 
@@ -1555,8 +1557,8 @@ class SqliteStore(ScheduleStore):
         detail: str = "",
     ) -> None:
         await w.execute(
-            "INSERT INTO audit (ts, user, action, target, detail) VALUES (?, ?, ?, ?, ?)",
-            (now, user, action, target, detail),
+            "INSERT INTO audit (ts, user, action, target, detail, actor) VALUES (?, ?, ?, ?, ?, ?)",
+            (now, user, action, target, detail, self.actor),
         )
 
     async def audit(self, user: str, action: str, target: str, detail: str = "") -> None:
@@ -1566,7 +1568,7 @@ class SqliteStore(ScheduleStore):
         await self.write(txn)
 
     async def audit_events(self, target: str | None = None, limit: int = 100) -> list[AuditEvent]:
-        sql = "SELECT id, ts, user, action, target, detail FROM audit"
+        sql = "SELECT id, ts, user, action, target, detail, actor FROM audit"
         args: list[Any] = []
         if target:
             sql += " WHERE target = ?"
