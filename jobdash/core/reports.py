@@ -262,4 +262,4 @@ class Reporter:
         try:
             await self.store.report_done(job_id, self.owner, done, error, retry_at, note)
         except Exception:
-            log.exception("job %s: cannot record the report's outcome", job_id)
+            self.store.report_failure(log, "job %s: cannot record the report's outcome", job_id)

@@ -157,7 +157,7 @@ class Scheduler:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("scheduler pass failed")
+                self.store.report_failure(log, "scheduler pass failed")
                 wait = self.poll
             await self._wake.wait(max(0.001, wait))
 
@@ -168,7 +168,7 @@ class Scheduler:
             try:
                 self.leader = await self.store.acquire_lease(LEASE_NAME, self.owner, self.lease)
             except Exception:
-                log.exception("lease renewal failed")
+                self.store.report_failure(log, "lease renewal failed")
                 self.leader = False
             if self.leader:
                 self._renewed = t
@@ -186,7 +186,7 @@ class Scheduler:
             try:
                 nxt = await self.process(s, now)
             except Exception:
-                log.exception("schedule %s: pass failed", s.id)
+                self.store.report_failure(log, "schedule %s: pass failed", s.id)
                 continue
             if nxt is not None:
                 wait = min(wait, nxt - self.clock())

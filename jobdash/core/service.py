@@ -95,6 +95,11 @@ def resolve_db_path(explicit: str | None) -> Path:
     return Path(explicit or os.environ.get("JOBDASH_DB") or default_db_path()).expanduser()
 
 
+def is_default_db(explicit: str | None) -> bool:
+    """The store is the default one, whose folder jobdash may create."""
+    return not (explicit or os.environ.get("JOBDASH_DB"))
+
+
 def type_to_dict(jt: JobType) -> dict[str, Any]:
     return dataclasses.asdict(jt)
 
@@ -162,16 +167,22 @@ class Service:
             for name, jt in DEMO_TYPES.items():
                 types.setdefault(name, jt)
         who = user or current_user()  # before the store is opened: nothing to close
-        store = await SqliteStore.open(resolve_db_path(db))
+        store = await SqliteStore.open(resolve_db_path(db), create_folder=is_default_db(db))
         svc = cls(store, cfg, who, types, read_only)
-        await svc.refresh_catalogue()
+        try:
+            await svc.refresh_catalogue()
+        except BaseException:
+            await store.close()  # its threads would keep the process alive
+            raise
         return svc
 
     async def close(self) -> None:
-        await self.stop_scheduler()
-        if self.engine is not None:
-            await self.engine.shutdown(timeout=0, now=True)
-        await self.store.close()
+        try:
+            await self.stop_scheduler()
+            if self.engine is not None:
+                await self.engine.shutdown(timeout=0, now=True)
+        finally:
+            await self.store.close()  # whatever happened: its threads would keep us alive
 
     # ----------------------------------------------------------------- catalogue
 
