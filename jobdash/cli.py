@@ -960,9 +960,14 @@ async def cmd_serve(svc: Service, a: argparse.Namespace) -> int:
             f"(pid {os.getpid()}, lease {engine.opts.lease:g}s)"
         )
     )
+    # A store found damaged is not written to again: the engine stops (and `close` says why).
+    watch = asyncio.ensure_future(svc.store.damaged.wait())
+    watch.add_done_callback(lambda _: stop.set())
     await stop.wait()
+    watch.cancel()
+    damaged = svc.store.damaged.is_set()
     await svc.stop_scheduler()  # the leader lease goes to another engine at once
-    await engine.shutdown(timeout=a.grace)
+    await engine.shutdown(timeout=0 if damaged else a.grace, now=damaged)
     svc.engine = None
     err.print(safe(f"jobdash {a.command}: agent {engine.name} stopped"))
     return EXIT_OK
@@ -991,6 +996,8 @@ COMMANDS: dict[str, Callable[[Service, argparse.Namespace], Awaitable[int]]] = {
 
 async def run_command(a: argparse.Namespace) -> int:
     svc = await Service.open(db=a.db, config=a.config, demo=getattr(a, "demo", False))
+    if svc.store.created:
+        err.print(f"jobdash: {svc.store.created}")
     try:
         return await COMMANDS[a.command](svc, a)
     finally:

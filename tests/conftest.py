@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -15,15 +16,34 @@ import pytest
 import jobdash.demo
 from jobdash.core.model import Job
 from jobdash.core.service import Service
+from jobdash.core.store.sqlite import SqliteStore
 
 # The demo types sleep; tests run them fast.
 jobdash.demo.SPEED = 0.02
 
 
+@pytest.fixture(scope="session")
+def _empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store as the first command makes it (made once, copied for each test)."""
+    path = tmp_path_factory.mktemp("template") / "empty.db"
+
+    async def make() -> None:
+        store = await SqliteStore.open(path)
+        await store.close()
+
+    asyncio.run(make())
+    return path
+
+
 @pytest.fixture(autouse=True)
-def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test reads the developer's config or store."""
-    monkeypatch.setenv("JOBDASH_DB", str(tmp_path / "default.db"))
+def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _empty_store: Path) -> None:
+    """No test reads the developer's config or store. The default store of a test exists
+    already, as a user's does after their first command (which says `created store at …`);
+    it sits beside the test's folder, which starts empty."""
+    default = tmp_path.parent / f"{tmp_path.name}.db"
+    shutil.copyfile(_empty_store, default)
+    default.chmod(0o600)
+    monkeypatch.setenv("JOBDASH_DB", str(default))
     monkeypatch.delenv("JOBDASH_CONFIG", raising=False)
     monkeypatch.delenv("JOBDASH_USER", raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))

@@ -157,15 +157,16 @@ def test_toml_syntax_error_exits_2_with_one_line_naming_file_and_line(
 
 
 def test_unknown_key_in_a_type_names_file_dotted_key_and_line(
-    write_config: Callable[[str], Path],
+    write_config: Callable[[str], Path], tmp_path: Path
 ) -> None:
     write_config('[types.a]\ncommand = ["true"]\nparalel = 2\n')
-    done = run_cli("jobs")
+    store = tmp_path / "fresh.db"
+    done = run_cli("jobs", env={"JOBDASH_DB": str(store)})
     assert done.returncode == 2
     line = one_line(done.stderr)
     assert "jobdash.toml:3" in line and "types.a.paralel" in line
     assert "parallel" in line  # the suggestion
-    assert not Path(os.environ["JOBDASH_DB"]).exists()  # nothing was opened or created
+    assert not store.exists()  # nothing was opened or created
 
 
 def test_check_ok_and_fails(write_config: Callable[[str], Path]) -> None:
@@ -235,9 +236,10 @@ def test_a_store_from_a_newer_version_is_refused_untouched(tmp_path: Path, confi
 
 
 def test_the_store_is_created_with_mode_0600(tmp_path: Path) -> None:
-    path = tmp_path / "sub" / "fresh.db"
+    path = tmp_path / "fresh.db"
     done = run_cli("jobs", "--db", str(path))
     assert done.returncode == 0, done.stderr
+    assert f"created store at {path}" in done.stderr
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     for suffix in ("-wal", "-shm"):
         side = Path(f"{path}{suffix}")

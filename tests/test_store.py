@@ -26,9 +26,10 @@ def digest(path: Path) -> tuple[str, int]:
 
 async def test_new_store_is_created_0600_in_wal_mode(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "dir" / "store.db"
-    store = await SqliteStore.open(path)
+    store = await SqliteStore.open(path, create_folder=True)  # as for the default path
     try:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
         con = sqlite3.connect(path)
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         meta = dict(con.execute("SELECT key, value FROM meta"))
@@ -155,11 +156,11 @@ async def test_queries_for_active_jobs_never_scan_the_history(tmp_path: Path) ->
     svc = await Service.open(db=str(tmp_path / "plan.db"), user="bob")
     try:
         ran: list[str] = []
-        await svc.store._reader.set_trace_callback(ran.append)
+        await svc.store._r.set_trace_callback(ran.append)
         await svc.store.has_jobs_to_admit()
         await svc.store.has_claimable()
         await svc.jobs(active=True)
-        await svc.store._reader.set_trace_callback(None)
+        await svc.store._r.set_trace_callback(None)
         selects = [sql for sql in ran if "FROM jobs" in sql]
         assert len(selects) == 3, ran
         con = sqlite3.connect(tmp_path / "plan.db")

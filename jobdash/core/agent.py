@@ -281,7 +281,7 @@ class Agent:
                         self.owner, self.name, self._free, self.opts.lease
                     )
                 except Exception:
-                    log.exception("claim failed")
+                    self.store.report_failure(log, "claim failed")
                     claims = []
                 for c in claims:
                     self._start(c)
@@ -293,7 +293,7 @@ class Agent:
         try:
             return await self.store.has_claimable()
         except Exception:
-            log.exception("store read failed")
+            self.store.report_failure(log, "store read failed")
             return False
 
     def _start(self, claim: Claim) -> None:
@@ -354,7 +354,9 @@ class Agent:
             try:
                 return await self.store.complete(outcome)
             except Exception:
-                log.exception("recording task %s failed; retrying", outcome.task_id)
+                self.store.report_failure(
+                    log, "recording task %s failed; retrying", outcome.task_id
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
@@ -376,7 +378,7 @@ class Agent:
                     failed,
                 )
             except Exception:
-                log.exception("heartbeat failed")
+                self.store.report_failure(log, "heartbeat failed")
                 continue
             self._done -= done
             self._failed -= failed
@@ -409,7 +411,7 @@ class Agent:
             try:
                 statuses = await self.store.job_statuses(list({r.claim.job_id for r in runs}))
             except Exception:
-                log.exception("watch failed")
+                self.store.report_failure(log, "watch failed")
                 continue
             for run in runs:
                 status, force = statuses.get(run.claim.job_id, (JobStatus.CANCELLING, True))
@@ -446,7 +448,7 @@ class Agent:
                     if pruned:
                         log.info("retention: %d finished jobs removed", pruned)
             except Exception:
-                log.exception("housekeeping failed")
+                self.store.report_failure(log, "housekeeping failed")
             await asyncio.sleep(POLL)
 
     async def _expire_dead(self) -> None:
@@ -470,7 +472,7 @@ class Agent:
                 if await self.store.has_due_reports():
                     return await reporter.run_due()
             except Exception:
-                log.exception("sending reports failed")
+                self.store.report_failure(log, "sending reports failed")
             return 0
 
         self._report_task = asyncio.get_running_loop().create_task(send(), name="jobdash-reports")

@@ -372,7 +372,10 @@ def find_config_path(explicit: str | None) -> Path | None:
     local = Path(CONFIG_NAME)
     if local.is_file():
         return local
-    user = Path(platformdirs.user_config_dir("jobdash")) / CONFIG_NAME
+    try:
+        user = Path(platformdirs.user_config_dir("jobdash")) / CONFIG_NAME
+    except RuntimeError:  # no home folder (a uid without a passwd entry, HOME unset)
+        return None
     if user.is_file():
         return user
     return None

@@ -348,6 +348,7 @@ class AuditEvent:
     action: str
     target: str  # "job:1042", "schedule:nightly"
     detail: str = ""
+    actor: str = ""  # the OS user who acted (differs from `user` for root acting as them)
 
 
 def format_duration(seconds: float | None) -> str:

@@ -315,7 +315,7 @@ class Reporter:
         try:
             await self.store.report_done(job_id, self.owner, done, error, retry_at, note)
         except Exception:
-            log.exception("job %s: cannot record the report's outcome", job_id)
+            self.store.report_failure(log, "job %s: cannot record the report's outcome", job_id)
 
     async def _send_fire(self, f: FireReport) -> None:
         error = "; ".join(await self._deliver(f.recipients, f.done, fire_report(f)))
@@ -327,4 +327,6 @@ class Reporter:
         try:
             await self.store.fire_report_done(f.tick_id, self.owner, f.done, error, retry_at)
         except Exception:
-            log.exception("schedule %s: cannot record the report's outcome", f.schedule_id)
+            self.store.report_failure(
+                log, "schedule %s: cannot record the report's outcome", f.schedule_id
+            )

@@ -353,9 +353,11 @@ class TaskContext:
         return self._cancelled
 
     async def checkpoint(self) -> None:
-        """Wait here while the job is paused; raise TaskCancelled when it is being cancelled."""
+        """Wait here while the job is paused; raise TaskCancelled when it is being cancelled.
+        Also while the store holds as many log lines as it may (it cannot write: a full disk)."""
         if self._cancelled:
             raise TaskCancelled()
+        await self._store.drained()
         await self._running.wait()
         if self._cancelled:
             raise TaskCancelled()

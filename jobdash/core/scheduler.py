@@ -48,6 +48,7 @@ from jobdash.core.planning import (
     next_fire,
     resolve,
 )
+from jobdash.core.store.faults import StoreError
 from jobdash.core.store.schedules import ScheduleSpec, TickRecord
 from jobdash.present.times import local_zone_name
 
@@ -147,7 +148,7 @@ class Scheduler:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("scheduler pass failed")
+                self.store.report_failure(log, "scheduler pass failed")
                 wait = self.poll
             await self._wake.wait(max(0.001, wait))
 
@@ -158,7 +159,7 @@ class Scheduler:
             try:
                 self.leader = await self.store.acquire_lease(LEASE_NAME, self.owner, self.lease)
             except Exception:
-                log.exception("lease renewal failed")
+                self.store.report_failure(log, "lease renewal failed")
                 self.leader = False
             if self.leader:
                 self._renewed = t
@@ -176,7 +177,7 @@ class Scheduler:
             try:
                 nxt = await self.process(s, now)
             except Exception:
-                log.exception("schedule %s: pass failed", s.id)
+                self.store.report_failure(log, "schedule %s: pass failed", s.id)
                 continue
             if nxt is not None:
                 wait = min(wait, nxt - self.clock())
@@ -267,6 +268,8 @@ class Scheduler:
                 report=s.report,
                 extra_locks=[schedule_lock(s.id)] if queue else (),
             )
+        except (StoreError, sqlite3.Error, OSError):
+            raise  # the store's trouble, not this schedule's: the next pass tries again
         except Refused as e:
             existing = await self.store.job_for_fire(s.id, fire_time)
             if existing is not None:
@@ -276,8 +279,6 @@ class Scheduler:
             return TickRecord(fire_time, "error", None, str(e))
         except BadInput as e:
             return TickRecord(fire_time, "error", None, str(e))
-        except (sqlite3.Error, OSError):
-            raise  # the store's trouble, not this schedule's: the next pass tries again
         except Exception as e:
             log.exception("schedule %s: cannot start its job", s.id)
             return TickRecord(fire_time, "error", None, f"{type(e).__name__}: {e}")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import dataclasses
-import getpass
 import glob as globmod
 import io
 import json
@@ -27,6 +26,7 @@ import platformdirs
 
 from jobdash.core.agent import STALE_AFTER, Agent, AgentOptions, agent_state, pid_alive
 from jobdash.core.config import Config, check_params, find_config_path, load_config, substitute
+from jobdash.core.identity import current_user
 from jobdash.core.model import (
     CATCHUP,
     OVERLAP,
@@ -85,20 +85,19 @@ EXPORT_COLUMNS = [
 
 
 def default_db_path() -> Path:
-    return Path(platformdirs.user_data_dir("jobdash")) / "jobdash.db"
+    try:
+        return Path(platformdirs.user_data_dir("jobdash")) / "jobdash.db"
+    except RuntimeError as e:  # no home folder (a uid without a passwd entry, HOME unset)
+        raise BadInput(f"no default store: {e}; or give --db PATH") from None
 
 
 def resolve_db_path(explicit: str | None) -> Path:
     return Path(explicit or os.environ.get("JOBDASH_DB") or default_db_path()).expanduser()
 
 
-def current_user() -> str:
-    """The OS user. Root may act as another user with JOBDASH_USER (as `sudo -u` would)."""
-    user = getpass.getuser()
-    other = os.environ.get("JOBDASH_USER")
-    if other and os.geteuid() == 0:
-        return other
-    return user
+def is_default_db(explicit: str | None) -> bool:
+    """The store is the default one, whose folder jobdash may create."""
+    return not (explicit or os.environ.get("JOBDASH_DB"))
 
 
 def type_to_dict(jt: JobType) -> dict[str, Any]:
@@ -167,16 +166,23 @@ class Service:
 
             for name, jt in DEMO_TYPES.items():
                 types.setdefault(name, jt)
-        store = await SqliteStore.open(resolve_db_path(db))
-        svc = cls(store, cfg, user or current_user(), types, read_only)
-        await svc.refresh_catalogue()
+        who = user or current_user()  # before the store is opened: nothing to close
+        store = await SqliteStore.open(resolve_db_path(db), create_folder=is_default_db(db))
+        svc = cls(store, cfg, who, types, read_only)
+        try:
+            await svc.refresh_catalogue()
+        except BaseException:
+            await store.close()  # its threads would keep the process alive
+            raise
         return svc
 
     async def close(self) -> None:
-        await self.stop_scheduler()
-        if self.engine is not None:
-            await self.engine.shutdown(timeout=0, now=True)
-        await self.store.close()
+        try:
+            await self.stop_scheduler()
+            if self.engine is not None:
+                await self.engine.shutdown(timeout=0, now=True)
+        finally:
+            await self.store.close()  # whatever happened: its threads would keep us alive
 
     # ----------------------------------------------------------------- catalogue
 

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import gc
 import importlib
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -832,6 +833,8 @@ async def _open_and_run(args: argparse.Namespace) -> int:
         demo=bool(getattr(args, "demo", False)),
         read_only=bool(getattr(args, "read_only", False)),
     )
+    if svc.store.created:
+        print(f"jobdash: {svc.store.created}", file=sys.stderr)
     try:
         if svc.config.theme and not theme:
             check_theme(svc.config.theme, load_themes())

@@ -22,6 +22,7 @@ import aiosqlite
 
 from jobdash.core.model import NotFound, Report, SchedulePolicy
 from jobdash.core.planning import PlanningError, Schedule, Tick, resolve
+from jobdash.core.store.faults import Reads
 from jobdash.core.store.schema import ACTIVE_ONLY
 
 T = TypeVar("T")
@@ -134,7 +135,7 @@ class ScheduleStore:
         ) -> T: ...
 
         @property
-        def _reader(self) -> aiosqlite.Connection: ...
+        def _reader(self) -> Reads: ...
 
         async def _audit(
             self,

@@ -231,6 +231,12 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX fire_reports_due ON fire_reports (next_try) WHERE state IN ('pending', 'sending');
     """,
+    # 6: the audit's real actor: the OS user of the process that acted, from the kernel.
+    """
+    -- `user` is who the action was for; `actor` who did it: the same, but for root acting
+    -- as another user (JOBDASH_USER). Empty in rows written before this version.
+    ALTER TABLE audit ADD COLUMN actor TEXT NOT NULL DEFAULT '';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import sqlite3
+import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
@@ -32,6 +33,7 @@ from typing import Any, Protocol, TypeVar, cast
 import aiosqlite
 
 from jobdash.core.alarm import Alarm
+from jobdash.core.identity import real_user
 from jobdash.core.model import (
     FINISHED_JOB,
     TASK_TRANSITIONS,
@@ -48,18 +50,28 @@ from jobdash.core.model import (
     Trigger,
     check_job_transition,
 )
+from jobdash.core.store.faults import (
+    DAMAGED,
+    FaultLog,
+    Reads,
+    StoreError,
+    error_code,
+    is_fault,
+    store_error,
+)
+from jobdash.core.store.files import check_store_file
 from jobdash.core.store.schedules import ScheduleStore, report_state
 from jobdash.core.store.schema import ACTIVE_ONLY, APP_ID, MIGRATIONS, SCHEMA_VERSION
 
 T = TypeVar("T")
 log = logging.getLogger("jobdash.store")
 
-SQLITE_MAGIC = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 30_000
 INLINE_MAX_LINES = 1_000  # a flush with more log lines runs in the thread: the loop goes on
 CHECKPOINT_EVERY = 200  # commits of the writer between WAL checkpoints (in its thread)
 FLUSH_INTERVAL = 0.05  # seconds a log line may wait before it is written
 MAX_BUFFERED_LINES = 20_000  # writers of log lines wait (back-pressure) past this
+MAX_BUFFERED_BYTES = 64 << 20  # … or past this much text (lines are up to 1 MiB)
 
 JOB_COLUMNS = (
     "id, type, params, user, trigger, schedule_id, fire_time, status, created, updated, "
@@ -247,55 +259,6 @@ class Counts:
         ]
 
 
-def check_store_file(path: Path) -> bool:
-    """Return True when `path` is a new store to create; raise BadInput when it is not ours.
-
-    Reads the file only (read-only URI): a foreign file is never modified.
-    """
-    if not path.exists() or path.stat().st_size == 0:
-        return True
-    if path.is_dir():
-        raise BadInput(f"{path}: is a directory, not a jobdash store")
-    with path.open("rb") as f:
-        head = f.read(16)
-    if head != SQLITE_MAGIC:
-        raise BadInput(f"{path}: not a jobdash store (not an SQLite database); left untouched")
-    try:
-        # A WAL-mode file opened even read-only gets -wal and -shm files created beside it;
-        # `immutable` reads the file alone. Only when a -wal exists (someone uses it: it may
-        # hold committed pages) is it read the ordinary way, which then creates nothing new.
-        wal = Path(f"{path}-wal").exists()
-        con = sqlite3.connect(
-            f"{path.resolve().as_uri()}?mode=ro{'' if wal else '&immutable=1'}", uri=True
-        )
-        try:
-            tables = {
-                r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")
-            }
-            if not tables:
-                return True
-            if "meta" not in tables:
-                raise BadInput(
-                    f"{path}: not a jobdash store (an SQLite database of something else); left untouched"
-                )
-            meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
-        finally:
-            con.close()
-    except sqlite3.DatabaseError as e:
-        raise BadInput(f"{path}: not a readable jobdash store ({e}); left untouched") from e
-    if meta.get("app") != APP_ID:
-        raise BadInput(
-            f"{path}: not a jobdash store (meta.app is {meta.get('app')!r}); left untouched"
-        )
-    version = int(meta.get("schema_version", "0"))
-    if version > SCHEMA_VERSION:
-        raise BadInput(
-            f"{path}: made by a newer jobdash (store schema {version}, this version knows "
-            f"{SCHEMA_VERSION}); upgrade jobdash — the store was left untouched"
-        )
-    return False
-
-
 class SqliteStore(ScheduleStore):
     """jobdash's embedded store. Open with `await SqliteStore.open(path)`."""
 
@@ -319,23 +282,61 @@ class SqliteStore(ScheduleStore):
         self._closed = False
         self.on_commit: list[Callable[[], None]] = []  # in-process wake-ups
         self.refill: Refill | None = None  # the agent whose freed slots a flush refills
+        self.actor = real_user()  # who writes: named in every audit row
+        self.created = ""  # what opening created, to tell the user once ("created store at …")
+        self._reads: Reads | None = None
+        self._damage: StoreError | None = None  # once seen damaged, nothing more is written
+        self.damaged = asyncio.Event()
+        self.faults = FaultLog()
+        self._inflight = 0  # log lines in the flush under way
+        self._log_bytes = 0  # characters of the lines in `_logs`
 
     # ----------------------------------------------------------------- opening
 
     @classmethod
-    async def open(cls, path: Path | str) -> SqliteStore:
+    async def open(cls, path: Path | str, create_folder: bool = False) -> SqliteStore:
+        """Open the store at `path`, creating it only where none exists (a missing or empty
+        file; the folder too when `create_folder`, the default path's). StoreError (one
+        line) when it cannot be used: another user's, not a store, damaged, unreadable,
+        or not writable where a write is needed. `created` then says what was created."""
         path = Path(path).expanduser()
-        new = check_store_file(path)
-        if new:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Created 0600 before SQLite touches it: job logs may hold secrets.
-            fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
-            os.close(fd)
+        version = check_store_file(path, create_folder)
         store = cls(path)
-        await store._connect()
+        made = False
+        try:
+            if version is None:
+                made = store._create_file()
+            await store._connect(version)
+        except BaseException as e:
+            await store._close_connections()
+            if made:  # nothing half-made is left behind
+                with contextlib.suppress(OSError):
+                    if path.stat().st_size == 0:
+                        path.unlink()
+            if isinstance(e, (sqlite3.Error, OSError)):
+                raise store_error(path, e) from None
+            raise
         return store
 
-    async def _connect(self) -> None:
+    def _create_file(self) -> bool:
+        """Make the store's file (0600, before SQLite touches it: job logs may hold
+        secrets) and a missing default folder (0700). True when the file was made here."""
+        path = self.path
+        if not path.parent.is_dir():
+            path.parent.mkdir(parents=True, mode=0o700)
+            self.created = f"created store at {path} (and its folder, mode 0700)"
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        except FileExistsError:  # an empty file: SQLite takes it for an empty database
+            self.created = self.created or f"created store at {path} (in the empty file there)"
+            return False
+        os.close(fd)
+        self.created = self.created or f"created store at {path}"
+        return True
+
+    async def _connect(self, version: int | None) -> None:
+        # -wal and -shm files get the store's mode: a read-only session leaves them so.
+        self._chmod_sidecars()
         # check_same_thread=False: `write` runs small transactions on the loop's thread while
         # aiosqlite's thread is idle (both under the write lock, never at the same time).
         self._w = await aiosqlite.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -345,18 +346,24 @@ class SqliteStore(ScheduleStore):
         await self._w.execute_fetchall("PRAGMA journal_mode = WAL")
         await self._w.execute_fetchall("PRAGMA synchronous = NORMAL")
         await self._w.execute_fetchall("PRAGMA foreign_keys = ON")
-        await self._migrate()
+        if version != SCHEMA_VERSION:  # a store up to date is not written to by opening it
+            await self._migrate()
         # From now on a locked store is waited for in `write`, and checkpoints (which copy
         # the WAL into the file and sync it) run in aiosqlite's thread: neither may hold up
         # the event loop during a transaction run on its thread.
         await self._w.execute_fetchall("PRAGMA busy_timeout = 0")
         await self._w.execute_fetchall("PRAGMA wal_autocheckpoint = 0")
+        self._chmod_sidecars()
+        self._r = await aiosqlite.connect(self.path, isolation_level=None)
+        await self._r.execute_fetchall(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self._reads = Reads(self._r, self._fault)
+        self._flusher = asyncio.get_running_loop().create_task(self._flush_loop())
+
+    def _chmod_sidecars(self) -> None:
+        """-wal and -shm hold job output too: 0600 (their owner stays the store's)."""
         for suffix in ("-wal", "-shm"):
             with contextlib.suppress(OSError):
                 os.chmod(str(self.path) + suffix, 0o600)
-        self._r = await aiosqlite.connect(self.path, isolation_level=None)
-        await self._r.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        self._flusher = asyncio.get_running_loop().create_task(self._flush_loop())
 
     async def _migrate(self) -> None:
         w = self._writer
@@ -384,24 +391,46 @@ class SqliteStore(ScheduleStore):
             )
             await w.execute("COMMIT")
         except BaseException:
-            await w.execute("ROLLBACK")
+            with contextlib.suppress(Exception):
+                await w.execute("ROLLBACK")
             raise
 
     async def close(self) -> None:
+        """Write what is buffered and close. The connections are closed whatever happens
+        (their threads would keep the process alive); StoreError when buffered lines or
+        results could not be written (they are lost: say so)."""
         if self._closed:
             return
-        await self.flush()
-        self._closed = True
-        if self._flusher:
-            self._flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._flusher
-        if self._checkpoint is not None:
-            with contextlib.suppress(Exception):
-                await self._checkpoint
-        async with self._wlock:
-            for con in (self._w, self._r):
-                if con is not None:
+        lost: StoreError | None = None
+        try:
+            await self.flush()
+        except StoreError as e:
+            held = len(self._logs)
+            lost = StoreError(
+                f"{self.path}: {e.fault}: {held} log line{'s' * (held != 1)} held in memory "
+                "could not be written",
+                e.fault,
+            )
+        finally:
+            self._closed = True
+            if self._flusher:
+                self._flusher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._flusher
+            if self._checkpoint is not None:
+                with contextlib.suppress(Exception):
+                    await self._checkpoint
+            async with self._wlock:
+                await self._close_connections()
+        if self._damage is not None:
+            raise self._damage
+        if lost is not None:
+            raise lost
+
+    async def _close_connections(self) -> None:
+        for con in (self._w, self._r):
+            if con is not None:
+                with contextlib.suppress(Exception):
                     await con.close()
 
     @property
@@ -410,9 +439,31 @@ class SqliteStore(ScheduleStore):
         return self._w
 
     @property
-    def _reader(self) -> aiosqlite.Connection:
-        assert self._r is not None, "store is not open"
-        return self._r
+    def _reader(self) -> Reads:
+        assert self._reads is not None, "store is not open"
+        return self._reads
+
+    def _fault(self, e: BaseException) -> StoreError | None:
+        """The StoreError for a failure of the store itself (None for another error).
+        Damage is final: from then on this store writes nothing."""
+        if not is_fault(e):
+            return None
+        err = store_error(self.path, e)
+        if error_code(e) in DAMAGED and self._damage is None:
+            self._damage = err
+            self.damaged.set()
+        return err
+
+    def report_failure(self, logger: logging.Logger, what: str, *args: Any) -> None:
+        """Log a failed background step (call it in an `except`): the traceback of a bug,
+        but a failure of the store once while it lasts (FaultLog), not every retry."""
+        e = sys.exc_info()[1]
+        if self._damage is not None:
+            self.faults.note(f"{self._damage.fault}: nothing more is written to it")
+        elif isinstance(e, StoreError):
+            self.faults.failed(e.fault, len(self._logs) + self._inflight)
+        else:
+            logger.exception(what, *args)
 
     # ----------------------------------------------------------------- writing
 
@@ -437,15 +488,28 @@ class SqliteStore(ScheduleStore):
         give_up = time.monotonic() + BUSY_TIMEOUT_MS / 1000
         delay = 0.001
         while True:
+            if self._damage is not None:
+                raise self._damage
             try:
                 async with self._wlock:
                     result = await self._write_once(fn, whole, inline)
                 break
             except _Locked:  # at BEGIN IMMEDIATE: nothing was done
                 if time.monotonic() > give_up:
-                    raise sqlite3.OperationalError("database is locked") from None
+                    raise StoreError(
+                        f"{self.path}: another process held the store's write lock for "
+                        f"{BUSY_TIMEOUT_MS // 1000} s",
+                        "the store stayed locked by another process",
+                    ) from None
+            except sqlite3.Error as e:
+                err = self._fault(e)
+                if err is None:
+                    raise
+                raise err from e
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.05)
+        if not self._logs:  # else the next flush of what is held says whether writes work
+            self.faults.worked()
         for cb in self.on_commit:
             cb()
         self._commits += 1
@@ -487,9 +551,13 @@ class SqliteStore(ScheduleStore):
         in aiosqlite's thread. Between two writes, so that the next one starts the WAL over."""
         try:
             async with self._wlock:
-                await self._writer.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
-        except Exception:
-            log.exception("WAL checkpoint failed")
+                if self._damage is None:
+                    await self._writer.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
+        except Exception as e:
+            if isinstance(e, sqlite3.Error) and (err := self._fault(e)) is not None:
+                self.faults.failed(err.fault, len(self._logs))
+            else:
+                log.exception("WAL checkpoint failed")
         finally:
             self._checkpoint = None
 
@@ -504,7 +572,13 @@ class SqliteStore(ScheduleStore):
             try:
                 await self._flush_once()
             except Exception:  # keep the flusher alive: what was buffered is retried
-                log.exception("writing buffered log lines and results failed; retrying")
+                self.report_failure(log, "writing buffered log lines and results failed")
+                if self.backlogged():
+                    self.faults.note(
+                        f"{len(self._logs)} log lines held, the most jobdash holds: tasks' "
+                        "output now waits in their pipes (commands block writing it) until the "
+                        "store takes lines again"
+                    )
                 await asyncio.sleep(1.0)
                 self._want_flush()
             self._flushed.set()
@@ -518,6 +592,7 @@ class SqliteStore(ScheduleStore):
 
     async def _flush_once(self) -> None:
         logs, self._logs = self._logs, []
+        log_bytes, self._log_bytes = self._log_bytes, 0
         outcomes, self._outcomes = self._outcomes, []
         progress, self._progress = self._progress, {}
         pgids, self._pgids = self._pgids, {}
@@ -587,13 +662,16 @@ class SqliteStore(ScheduleStore):
             await self._update_progress(w, rev, touched)
             return accepted
 
+        self._inflight = len(logs)
         try:
             accepted = await self.write(txn, whole=True, inline=len(logs) <= INLINE_MAX_LINES)
         except BaseException as e:
             # Nothing was written: lines, progress and metrics go back in front of what
             # arrived meanwhile; completions fail, and their agents try again.
             self._logs[:0] = logs
+            self._log_bytes += log_bytes
             self._progress = progress | self._progress
+            self._pgids = pgids | self._pgids
             for job_id, m in metrics.items():
                 for k, v in m.items():
                     self._metrics[job_id][k] = self._metrics[job_id].get(k, 0.0) + v
@@ -603,6 +681,9 @@ class SqliteStore(ScheduleStore):
                 if o.future and not o.future.done():
                     o.future.set_exception(e)
             raise
+        finally:
+            self._inflight = 0
+        self.faults.worked()
         if len(refilled) > 1:
             refilled[0].started(refilled[1:])
         for o, ok in zip(outcomes, accepted, strict=True):
@@ -613,22 +694,25 @@ class SqliteStore(ScheduleStore):
         self._flush_wanted.ring()
 
     async def append_log(self, job_id: int, task_id: int | None, stream: str, text: str) -> None:
-        """Buffer one log line; waits only when the buffer is full (back-pressure)."""
-        self._logs.append((job_id, task_id, time.time(), stream, text))
-        self._want_flush()
+        """Buffer one log line (jobdash's own: a few); waits for the next flush when the
+        buffer is full."""
+        self.append_log_nowait(job_id, task_id, stream, text)
         if self.backlogged():
-            await self.drained()
+            await self._flushed.wait()
 
     def backlogged(self) -> bool:
-        """True when writers of log lines should wait for `drained()` (back-pressure)."""
-        return len(self._logs) >= MAX_BUFFERED_LINES
+        """True when writers of log lines should wait for `drained()` (back-pressure): the
+        memory bound of what is held while the store cannot be written."""
+        return len(self._logs) >= MAX_BUFFERED_LINES or self._log_bytes >= MAX_BUFFERED_BYTES
 
     async def drained(self) -> None:
-        """Return after the next flush."""
-        await self._flushed.wait()
+        """Return once the buffer is under its bound again (at once when it is)."""
+        while self.backlogged():
+            await self._flushed.wait()
 
     def append_log_nowait(self, job_id: int, task_id: int | None, stream: str, text: str) -> None:
         self._logs.append((job_id, task_id, time.time(), stream, text))
+        self._log_bytes += len(text)
         self._want_flush()
 
     def report_progress(self, task_id: int, fraction: float) -> None:
@@ -1554,8 +1638,8 @@ class SqliteStore(ScheduleStore):
         detail: str = "",
     ) -> None:
         await w.execute(
-            "INSERT INTO audit (ts, user, action, target, detail) VALUES (?, ?, ?, ?, ?)",
-            (now, user, action, target, detail),
+            "INSERT INTO audit (ts, user, action, target, detail, actor) VALUES (?, ?, ?, ?, ?, ?)",
+            (now, user, action, target, detail, self.actor),
         )
 
     async def audit(self, user: str, action: str, target: str, detail: str = "") -> None:
@@ -1565,7 +1649,7 @@ class SqliteStore(ScheduleStore):
         await self.write(txn)
 
     async def audit_events(self, target: str | None = None, limit: int = 100) -> list[AuditEvent]:
-        sql = "SELECT id, ts, user, action, target, detail FROM audit"
+        sql = "SELECT id, ts, user, action, target, detail, actor FROM audit"
         args: list[Any] = []
         if target:
             sql += " WHERE target = ?"
