@@ -34,6 +34,7 @@ from jobdash.core.model import BadInput, Job, JobStatus, LogLine, Refused, forma
 from jobdash.core.planning import Schedule
 from jobdash.core.scheduler import CATCHUP_BOUND
 from jobdash.core.service import Service
+from jobdash.present.recovery import attempt_mark, quarantine_warning
 from jobdash.tui.widgets.safe_text import sanitize
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -379,7 +380,7 @@ def jobs_table(jobs: list[Job]) -> Table:
 
 
 def print_log_line(line: LogLine, tty: bool) -> None:
-    text = sanitize(line.text) if tty else line.text
+    text = attempt_mark(line) + (sanitize(line.text) if tty else line.text)
     if line.stream == "stderr" and tty:
         err_style = "red"
         out.print(Text(text, style=err_style))
@@ -563,8 +564,11 @@ async def cmd_action(svc: Service, a: argparse.Namespace) -> int:
         job = await svc.resume(a.job)
         out.print(f"job {job.id} resumed ({job.status})")
     else:
+        quarantined = await svc.quarantined_tasks(a.job)
         n = await svc.retry(a.job)
         out.print(f"job {a.job}: {n} task{'s' if n != 1 else ''} queued again")
+        for task in quarantined:
+            err.print(Text(f"jobdash: warning: {sanitize(quarantine_warning(task))}"))
     return EXIT_OK
 
 
