@@ -16,8 +16,7 @@ import dataclasses
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from jobdash.core.config import ITEM, substitute
 from jobdash.core.model import BadInput, JobType
@@ -46,10 +45,9 @@ class Unrunnable(Exception):
     """A claimed task that the engine will not run; the message says why (one line)."""
 
 
-@dataclass(frozen=True)
-class Work:
+class Work(NamedTuple):
     """What one claimed task runs: an argv, or a Python function reference (with the module
-    that the tasks a job function adds must come from)."""
+    that the tasks a job function adds must come from). A tuple: one is made per task."""
 
     argv: list[str] | None = None
     function: str | None = None
@@ -64,6 +62,10 @@ class Catalogue:
         self.types = dict(types)
         self.by_hash = {type_hash(jt): jt for jt in self.types.values()}
         self.hashes = frozenset(self.by_hash)
+        # The module of each Python type's job function: its tasks' functions come from it.
+        self._module = {
+            jt.name: jt.function.partition(":")[0] for jt in self.types.values() if jt.function
+        }
 
     def published(self) -> dict[str, tuple[str, dict[str, Any]]]:
         """name -> (hash, definition as data), as an engine publishes it into the store."""
@@ -86,8 +88,7 @@ class Catalogue:
             except BadInput as e:
                 raise Unrunnable(str(e)) from None
             return Work(argv=argv)
-        assert jt.function is not None
-        module = jt.function.partition(":")[0]
+        module = self._module[jt.name]
         if claim.kind != "function":
             return Work(function=jt.function, module=module)
         ref = str(claim.spec)
