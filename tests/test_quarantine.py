@@ -337,6 +337,7 @@ def test_output_of_a_frozen_attempt_is_kept_and_marked_as_that_attempts(
     out = cluster.cli("logs", str(job)).stdout.splitlines()
     assert "[attempt 1] late 1" in out and "[attempt 1] early 1" in out
     assert "done 2" in out and "early 2" in out
+    assert any(ln.startswith("chatty: attempt 1 lost with agent a") for ln in out)
 
 
 async def test_the_log_pane_marks_the_lines_of_an_earlier_attempt() -> None:

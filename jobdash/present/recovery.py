@@ -13,8 +13,9 @@ from jobdash.core.model import LogLine, Task
 
 
 def attempt_mark(line: LogLine) -> str:
-    """'[attempt 1] ' before a line of an earlier attempt than the task's latest, else ''."""
-    return f"[attempt {line.attempt}] " if line.earlier else ""
+    """'[attempt 1] ' before a task's output line of an earlier attempt than its latest, else
+    '' (jobdash's own system lines name the attempt they speak of)."""
+    return f"[attempt {line.attempt}] " if line.earlier and line.stream != "system" else ""
 
 
 def quarantine_warning(task: Task) -> str:
