@@ -33,6 +33,7 @@ from jobdash.core.planning import Schedule
 from jobdash.core.scheduler import CATCHUP_BOUND, zone
 from jobdash.core.service import Service
 from jobdash.present.logs import TaskLabels
+from jobdash.present.recovery import attempt_mark, quarantine_warning
 from jobdash.present.text import name_problem, sanitize
 from jobdash.present.times import abbreviation, beside, clock, fire_times, header
 
@@ -402,8 +403,9 @@ def jobs_table(jobs: list[Job]) -> Table:
 def print_log_line(line: LogLine, tty: bool, labels: TaskLabels | None = None) -> None:
     """One log line, inert: its control characters become visible stand-ins in a pipe too
     (piped output mostly ends on a terminal: `| less`, `| tail`). With `labels` (the job
-    has several tasks) the line starts with its task's label, aligned."""
-    text = sanitize(line.text)
+    has several tasks) the line starts with its task's label, aligned; output of an
+    earlier attempt of its task says so."""
+    text = attempt_mark(line) + sanitize(line.text)
     label = f"{labels.padded(line)} | " if labels is not None else ""
     if not tty:
         # No markup, no wrapping, no escapes added.
@@ -616,8 +618,11 @@ async def cmd_action(svc: Service, a: argparse.Namespace) -> int:
         job = await svc.resume(a.job)
         out.print(f"job {job.id} resumed ({job.status})")
     else:
+        quarantined = await svc.quarantined_tasks(a.job)
         n = await svc.retry(a.job)
         out.print(f"job {a.job}: {n} task{'s' if n != 1 else ''} queued again")
+        for task in quarantined:
+            err.print(Text(f"jobdash: warning: {sanitize(quarantine_warning(task))}"))
     return EXIT_OK
 
 

@@ -8,6 +8,12 @@ from typing import Any, TextIO
 _out: dict[str, TextIO] = {}
 
 
+async def plan(ctx: Any) -> None:
+    """The job function of the `noops` type: `n` record tasks."""
+    for i in range(int(ctx.params["n"])):
+        ctx.add_task(record, i, name=str(i))
+
+
 async def record(ctx: Any, item: Any) -> None:
     """A no-op task that writes its item to this process's file under params["out"]."""
     folder = ctx.params["out"]

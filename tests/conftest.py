@@ -10,13 +10,14 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import jobdash.demo
-from jobdash.core.model import Job
+from jobdash.core.model import Job, Trigger
 from jobdash.core.service import Service
-from jobdash.core.store.sqlite import SqliteStore
+from jobdash.core.store.sqlite import NewJob, NewTask, SqliteStore
 
 # The demo types sleep; tests run them fast.
 jobdash.demo.SPEED = 0.02
@@ -124,3 +125,21 @@ def run_cli(
         timeout=timeout,
         check=False,
     )
+
+
+def new_job(type_: str, tasks: list[NewTask], **fields: Any) -> NewJob:
+    """A job to write straight into the store (as a tool or another process could)."""
+    defaults: dict[str, Any] = {
+        "params": {},
+        "user": "root",
+        "trigger": Trigger.API,
+        "target": "",
+        "parallel": 4,
+        "cancellable": True,
+        "on_lock": "wait",
+        "timeout": None,
+        "retries": 0,
+        "backoff": 1.0,
+        "lock_keys": [],
+    }
+    return NewJob(type=type_, tasks=tasks, **(defaults | fields))

@@ -21,10 +21,12 @@ from typing import Any
 
 import pytest
 
-from jobdash.core.model import TaskStatus, Trigger
+from jobdash.core.catalogue import type_hash
+from jobdash.core.config import load_config
+from jobdash.core.model import TaskStatus
 from jobdash.core.processes import group_alive
-from jobdash.core.store.sqlite import NewJob, NewTask, Outcome, SqliteStore
-from tests.conftest import run_cli
+from jobdash.core.store.sqlite import NewTask, Outcome, SqliteStore
+from tests.conftest import new_job, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,6 +61,13 @@ command = ['sh', '-c', "trap '' TERM; echo $$ > {pidfile}; while true; do sleep 
 [types.killer]
 command = ['sh', '-c', 'kill -9 $PPID']
 retries = 1
+
+# No-op Python tasks (the eight-agent test writes them straight into the store).
+[types.noops]
+function = "tests.agent_jobs:plan"
+params.out = { required = true }
+params.n = { default = "0" }
+parallel = 10000
 """
 
 FAST = {"JOBDASH_LEASE": "2", "JOBDASH_HEARTBEAT": "0.3"}
@@ -82,7 +91,10 @@ class Cluster:
         kind: str = "agent",
         env: dict[str, str] | None = None,
         wait: bool = True,
+        config: Path | None = None,
     ) -> subprocess.Popen[bytes]:
+        """Start `jobdash KIND` (agent, serve) named NAME, with the cluster's config unless
+        `config` names another."""
         full = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
         log = (self.tmp / f"{name}.log").open("ab")
         proc = subprocess.Popen(
@@ -94,7 +106,7 @@ class Cluster:
                 "--db",
                 str(self.db),
                 "--config",
-                str(self.cfg),
+                str(config or self.cfg),
                 "--name",
                 name,
                 *extra,
@@ -240,7 +252,8 @@ def test_kill_9_serve_mid_task_then_restart_runs_attempt_2_within_30s(cluster: C
     )
     assert task["lost"] == 1
     assert any(
-        "attempt 1 lost with agent s1; running it again" in t for t in cluster.system_log(job)
+        "attempt 1 lost with agent s1, where it ran alone" in t and "running it again" in t
+        for t in cluster.system_log(job)
     )
     # The killed attempt's process (left behind by kill -9) was killed before attempt 2 ran.
     until(lambda: not group_alive(pid1), 5, "attempt 1's process group gone")
@@ -458,28 +471,22 @@ def test_task_that_keeps_killing_its_agent_is_quarantined(cluster: Cluster) -> N
 # --------------------------------------------------------------------------- 8 agents
 
 
-def submit_noops(db: Path, n: int, out: Path) -> int:
+def submit_noops(db: Path, n: int, out: Path, config: Path) -> int:
+    jt = load_config(config).types["noops"]
+
     async def go() -> int:
         store = await SqliteStore.open(db)
         try:
             job = await store.create_job(
-                NewJob(
-                    type="noops",
-                    params={"out": str(out)},
-                    user="test",
-                    trigger=Trigger.API,
-                    target="",
-                    parallel=10_000,
-                    cancellable=True,
-                    on_lock="wait",
-                    timeout=None,
-                    retries=0,
-                    backoff=1,
-                    lock_keys=[],
-                    tasks=[
+                new_job(
+                    "noops",
+                    [
                         NewTask(str(i), str(i), "function", "tests.agent_jobs:record", i)
                         for i in range(n)
                     ],
+                    params={"out": str(out), "n": "0"},
+                    parallel=10_000,
+                    type_hash=type_hash(jt),
                 )
             )
             return job.id
@@ -521,7 +528,7 @@ def test_eight_agents_and_a_reader_complete_20000_tasks_exactly_once(cluster: Cl
     out = cluster.tmp / "out"
     out.mkdir()
     # Create the store first so the agents don't race to create it.
-    job = submit_noops(cluster.db, n, out)
+    job = submit_noops(cluster.db, n, out, cluster.cfg)
     t0 = time.monotonic()
     for i in range(8):
         cluster.start(f"w{i}", "--slots", "100", wait=False)

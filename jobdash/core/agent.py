@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 from jobdash import __version__
 from jobdash.core.alarm import Alarm
+from jobdash.core.catalogue import Catalogue, Unrunnable
 from jobdash.core.model import AgentInfo, JobStatus, TaskStatus
 from jobdash.core.processes import encode_env, killpg
-from jobdash.core.runners import CommandRun, FunctionRun, Run
-from jobdash.core.store.sqlite import Claim, Outcome, SqliteStore
+from jobdash.core.runners import CommandRun, FunctionRun, RefusedRun, Run
+from jobdash.core.store.sqlite import Claim, Claimant, Outcome, SqliteStore
 
 if TYPE_CHECKING:
     from jobdash.core.reports import Reporter
@@ -124,15 +125,24 @@ def agent_state(state: str, heartbeat: float, now: float | None = None) -> str:
 
 
 class Agent:
-    def __init__(self, store: SqliteStore, options: AgentOptions | None = None) -> None:
+    def __init__(
+        self,
+        store: SqliteStore,
+        options: AgentOptions | None = None,
+        catalogue: Catalogue | None = None,
+    ) -> None:
+        """`catalogue`: the job types this agent runs (its own configuration's); it claims
+        only tasks of jobs whose type hash is among them (none without one)."""
         opts = options or AgentOptions()
         self.store = store
         self.opts = opts
+        self.catalogue = catalogue or Catalogue({})
         self.host = socket.gethostname()
         self.name = opts.name or f"{self.host}-{os.getpid()}"
         self.owner = f"{self.name}/{uuid.uuid4().hex[:12]}"
         self.slots = opts.slots
         self.runs: dict[int, Run] = {}
+        self._alone = 0  # running suspect tasks: nothing is claimed beside one
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._wake = Alarm()
         self._stopping = False
@@ -259,15 +269,22 @@ class Agent:
 
     def _free(self) -> int:
         """Slots to claim for now (counted inside the claim transaction)."""
-        if self._stopping or self._draining:
+        if self._stopping or self._draining or self._alone:
             return 0
         return self.slots - len(self.runs)
 
-    def want(self) -> tuple[str, str, int, float] | None:
+    def _idle(self) -> bool:
+        return not self.runs
+
+    def want(self) -> Claimant | None:
         """The store's flush recording our outcomes claims for the slots they freed (Refill):
         one transaction instead of a completion and then a claim."""
         free = self._free()
-        return (self.owner, self.name, free, self.opts.lease) if free > 0 else None
+        if free <= 0:
+            return None
+        return Claimant(
+            self.owner, self.name, free, self.opts.lease, self.catalogue.hashes, self._idle()
+        )
 
     def started(self, claims: list[Claim]) -> None:
         for c in claims:
@@ -278,7 +295,12 @@ class Agent:
             if self._free() > 0 and await self._claimable():
                 try:
                     claims = await self.store.claim(
-                        self.owner, self.name, self._free, self.opts.lease
+                        self.owner,
+                        self.name,
+                        self._free,
+                        self.opts.lease,
+                        self.catalogue.hashes,
+                        self._idle,
                     )
                 except Exception:
                     self.store.report_failure(log, "claim failed")
@@ -291,18 +313,26 @@ class Agent:
 
     async def _claimable(self) -> bool:
         try:
-            return await self.store.has_claimable()
+            return await self.store.has_claimable(self.catalogue.hashes, self._idle())
         except Exception:
             self.store.report_failure(log, "store read failed")
             return False
 
     def _start(self, claim: Claim) -> None:
-        run: Run = (
-            CommandRun(claim, self.store, env=self._command_env)
-            if claim.kind == "command"
-            else FunctionRun(claim, self.store)
-        )
+        """Run a claim: what runs comes from our catalogue, never from the task's row."""
+        run: Run
+        try:
+            work = self.catalogue.work(claim)
+        except Unrunnable as e:
+            run = RefusedRun(claim, self.store, str(e))
+        else:
+            if work.argv is not None:
+                run = CommandRun(claim, self.store, work.argv, env=self._command_env)
+            else:
+                assert work.function is not None
+                run = FunctionRun(claim, self.store, work.function, work.module)
         self.runs[claim.task_id] = run
+        self._alone += claim.alone
         self._tasks[claim.task_id] = asyncio.get_running_loop().create_task(
             self._supervise(run), name=f"jobdash-task-{claim.task_id}"
         )
@@ -319,7 +349,8 @@ class Agent:
 
             result = Result(TaskStatus.FAILED, None, f"internal error: {e}")
         finally:
-            self.runs.pop(c.task_id, None)
+            if self.runs.pop(c.task_id, None) is not None:
+                self._alone -= c.alone
             self._tasks.pop(c.task_id, None)
             self._paused.discard(c.task_id)
         lost = c.task_id in self._lost
@@ -339,6 +370,7 @@ class Agent:
                 "system",
                 f"{c.name}: late result of attempt {c.attempt} from agent {self.name} "
                 f"({result.status}) rejected: the claim was taken over",
+                c.attempt,
             )
         elif result.status is TaskStatus.SUCCEEDED:
             self._done += 1
@@ -398,6 +430,7 @@ class Agent:
                         "system",
                         f"{c.name}: agent {self.name} lost the claim on attempt {c.attempt} "
                         "(taken over); stopping that attempt",
+                        c.attempt,
                     )
                     self._background(run.stop(force=True))
 
@@ -431,14 +464,16 @@ class Agent:
         last_prune = -PRUNE_EVERY
         while not self._stopping:
             try:
+                live_after = time.time() - STALE_AFTER
                 if await self.store.has_jobs_to_admit():
-                    await self.store.admit()
+                    await self.store.admit(live_after)
                 if time.monotonic() - last_recover > RECOVER_EVERY:
                     last_recover = time.monotonic()
                     if self.opts.pid_check:
                         await self._expire_dead()
                     if await self.store.has_lost_tasks():
                         await self.store.recover_lost()
+                    await self.store.explain_stranded(live_after)
                 if self.opts.reporter is not None and time.monotonic() - last_report > REPORT_EVERY:
                     last_report = time.monotonic()
                     self._start_reports(self.opts.reporter)

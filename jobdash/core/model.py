@@ -314,6 +314,11 @@ class Task:
     progress: float = 0.0  # 0..1 reported by the task itself
     not_before: float = 0.0
 
+    @property
+    def quarantined(self) -> bool:
+        """Failed for killing its agent (see the store's `deaths`)."""
+        return self.status is TaskStatus.FAILED and self.error.startswith("quarantined")
+
 
 @dataclass
 class LogLine:
@@ -323,6 +328,8 @@ class LogLine:
     ts: float
     stream: str  # stdout, stderr, system
     text: str
+    attempt: int | None = None  # the task attempt that wrote it (None: a job-level line)
+    earlier: bool = False  # written by an attempt before the task's latest one
 
 
 @dataclass

@@ -13,6 +13,7 @@ import importlib
 import inspect
 import os
 import signal
+import sys
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -117,9 +118,11 @@ class _Output:
         c = self.run.claim
         store = self.run.store
         while len(raw) > READ_LIMIT:
-            store.append_log_nowait(c.job_id, c.task_id, self.stream, decode(raw[:READ_LIMIT]))
+            store.append_log_nowait(
+                c.job_id, c.task_id, self.stream, decode(raw[:READ_LIMIT]), c.attempt
+            )
             raw = raw[READ_LIMIT:]
-        store.append_log_nowait(c.job_id, c.task_id, self.stream, decode(raw))
+        store.append_log_nowait(c.job_id, c.task_id, self.stream, decode(raw), c.attempt)
 
     def close(self) -> None:
         """Stop reading, keeping what the pipe holds now."""
@@ -142,11 +145,15 @@ class _Output:
 class CommandRun(Run):
     """A command task: argv (no shell unless the user wrote one), own session and group."""
 
-    def __init__(self, claim: Claim, store: SqliteStore, env: Env | None = None) -> None:
-        """`env`: the whole environment of the command (default: ours; see `encode_env`),
-        to which the JOBDASH_JOB_ID, JOBDASH_TASK and JOBDASH_ATTEMPT variables are added."""
+    def __init__(
+        self, claim: Claim, store: SqliteStore, argv: list[str], env: Env | None = None
+    ) -> None:
+        """`argv`: from the engine's catalogue (see `Catalogue.work`). `env`: the whole
+        environment of the command (default: ours; see `encode_env`), to which the
+        JOBDASH_JOB_ID, JOBDASH_TASK and JOBDASH_ATTEMPT variables are added."""
         self.claim = claim
         self.store = store
+        self.argv = argv
         self.env = env
         self.pid: int | None = None
         self.returncode: int | None = None
@@ -170,7 +177,7 @@ class CommandRun(Run):
 
     async def wait(self) -> Result:
         c = self.claim
-        argv = [str(a) for a in c.spec]
+        argv = self.argv
         env = {
             **(self.env if self.env is not None else encode_env(os.environ)),
             b"JOBDASH_JOB_ID": b"%d" % c.job_id,
@@ -181,7 +188,7 @@ class CommandRun(Run):
             pid, out_fd, err_fd = spawn(argv, env)
         except OSError as e:
             msg = f"cannot start {argv[0]!r}: {e.strerror or e}"
-            await self.store.append_log(c.job_id, c.task_id, "system", msg)
+            await self.store.append_log(c.job_id, c.task_id, "system", msg, c.attempt)
             return Result(TaskStatus.FAILED, None, msg)
         self.pid = pid
         self.store.note_pgid(c.task_id, pid)  # its own session: pgid == pid
@@ -220,6 +227,7 @@ class CommandRun(Run):
                             c.task_id,
                             "system",
                             f"timed out after {c.timeout:g}s; stopping",
+                            c.attempt,
                         )
                         await self.stop()
                         continue
@@ -333,7 +341,9 @@ class TaskContext:
     def log(self, text: str, stream: str = "stdout") -> None:
         """Write one log line (or several, split on newlines) of this task."""
         for line in str(text).splitlines() or [""]:
-            self._store.append_log_nowait(self.job_id, self._claim.task_id, stream, line)
+            self._store.append_log_nowait(
+                self.job_id, self._claim.task_id, stream, line, self.attempt
+            )
 
     def progress(self, fraction: float) -> None:
         """How far this task is, 0.0 to 1.0: it moves the job's progress bar."""
@@ -366,8 +376,12 @@ class TaskContext:
 class JobContext(TaskContext):
     """What a Python job function receives: a TaskContext that can also add tasks."""
 
-    def __init__(self, store: SqliteStore, claim: Claim, params: dict[str, str]) -> None:
+    def __init__(
+        self, store: SqliteStore, claim: Claim, params: dict[str, str], module: str = ""
+    ) -> None:
+        """`module`: the job function's, where the functions of the tasks it adds must be."""
         super().__init__(store, claim, params)
+        self._module = module
         self._new: list[NewTask] = []
 
     def add_task(
@@ -381,8 +395,10 @@ class JobContext(TaskContext):
 
         Tasks start as soon as they are added (within the job's `parallel`). The key
         (default: the name) makes adding idempotent when the job function runs again.
+        `fn` must be reachable in the job function's module (defined or imported there):
+        an engine runs only functions of the types of its own configuration.
         """
-        ref = function_ref(fn)
+        ref = function_ref(fn, self._module)
         label = name if name is not None else (str(item) if item is not None else fn.__name__)
         self._new.append(NewTask(key or label, label, "function", ref, item))
 
@@ -397,12 +413,21 @@ class JobContext(TaskContext):
         await super().checkpoint()
 
 
-def function_ref(fn: Callable[..., Any]) -> str:
+def function_ref(fn: Callable[..., Any], module: str = "") -> str:
+    """'module:name' of `fn`, as found in `module` (default: its own module)."""
     if not inspect.iscoroutinefunction(fn):
         raise TypeError(f"{fn!r} is not an async function")
     if "<locals>" in fn.__qualname__:
         raise TypeError(f"{fn.__qualname__} is not a module-level function")
-    return f"{fn.__module__}:{fn.__qualname__}"
+    if not module or fn.__module__ == module:
+        return f"{fn.__module__}:{fn.__qualname__}"
+    names = [k for k, v in getattr(sys.modules.get(module), "__dict__", {}).items() if v is fn]
+    if not names:
+        raise TypeError(
+            f"{fn.__module__}:{fn.__qualname__} is not in {module}, the job function's "
+            f"module: define or import it there"
+        )
+    return f"{module}:{names[0]}"
 
 
 @functools.lru_cache(maxsize=1024)
@@ -418,25 +443,32 @@ def resolve(ref: str) -> Callable[..., Coroutine[Any, Any, Any]]:
 
 
 class FunctionRun(Run):
-    """A Python task (kind 'function': fn(ctx, item)) or job function (kind 'job': fn(ctx))."""
+    """A Python task (kind 'function': fn(ctx, item)) or job function (any other: fn(ctx))."""
 
-    def __init__(self, claim: Claim, store: SqliteStore) -> None:
+    def __init__(self, claim: Claim, store: SqliteStore, ref: str, module: str) -> None:
+        """`ref`: the function, from the engine's catalogue (see `Catalogue.work`);
+        `module`: its type's job function's module."""
         self.claim = claim
         self.store = store
-        cls = JobContext if claim.kind == "job" else TaskContext
-        self.ctx = cls(store, claim, claim.params)
+        self.ref = ref
+        self.job = claim.kind != "function"
+        self.ctx: TaskContext = (
+            JobContext(store, claim, claim.params, module)
+            if self.job
+            else TaskContext(store, claim, claim.params)
+        )
         self._task: asyncio.Task[Any] | None = None
         self._in_user_code = False
 
     async def wait(self) -> Result:
         c = self.claim
         try:
-            fn = resolve(str(c.spec))
+            fn = resolve(self.ref)
         except Exception as e:
-            msg = f"cannot load {c.spec}: {e}"
+            msg = f"cannot load {self.ref}: {e}"
             self.ctx.log(msg, "system")
             return Result(TaskStatus.FAILED, None, msg)
-        coro = fn(self.ctx) if c.kind == "job" else fn(self.ctx, c.item)
+        coro = fn(self.ctx) if self.job else fn(self.ctx, c.item)
         try:
             if c.timeout:
                 self._task = asyncio.ensure_future(coro)
@@ -493,3 +525,27 @@ class FunctionRun(Run):
 
     def resume(self) -> None:
         self.ctx._running.set()
+
+
+class RefusedRun(Run):
+    """A claimed task that the engine will not run (see `Unrunnable`): it fails, saying why."""
+
+    def __init__(self, claim: Claim, store: SqliteStore, reason: str) -> None:
+        self.claim = claim
+        self.store = store
+        self.reason = reason
+
+    async def wait(self) -> Result:
+        c = self.claim
+        msg = f"not run: {self.reason}"
+        await self.store.append_log(c.job_id, c.task_id, "system", msg, c.attempt)
+        return Result(TaskStatus.FAILED, None, msg)
+
+    async def stop(self, force: bool = False) -> None:
+        self.stopping = True
+
+    def pause(self) -> None:
+        pass
+
+    def resume(self) -> None:
+        pass

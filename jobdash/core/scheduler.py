@@ -38,6 +38,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from jobdash.core.agent import STALE_AFTER
 from jobdash.core.alarm import Alarm
 from jobdash.core.model import BadInput, Refused, Trigger
 from jobdash.core.planning import (
@@ -243,7 +244,9 @@ class Scheduler:
         )
         if last_job is not None:
             with contextlib.suppress(Exception):
-                await self.store.admit()  # start it now rather than at the next agent poll
+                # Start it now rather than at the next agent poll (never a job no live engine
+                # runs: see `SqliteStore.admit`).
+                await self.store.admit(time.time() - STALE_AFTER)
         return now if more else nxt
 
     async def fire(self, s: Schedule, fire_time: float, queue: bool = False) -> TickRecord:

@@ -25,6 +25,7 @@ from typing import Any
 import platformdirs
 
 from jobdash.core.agent import STALE_AFTER, Agent, AgentOptions, agent_state, pid_alive
+from jobdash.core.catalogue import Catalogue, type_hash
 from jobdash.core.config import Config, check_params, find_config_path, load_config, substitute
 from jobdash.core.identity import current_user
 from jobdash.core.model import (
@@ -61,6 +62,7 @@ from jobdash.core.scheduler import (
     schedule_lock,
     zone,
 )
+from jobdash.core.store.catalogue import Published, engines_do, short
 from jobdash.core.store.schema import ACTIVE_ONLY
 from jobdash.core.store.sqlite import Changes, NewJob, NewTask, SqliteStore
 from jobdash.present.times import iso, local_zone_name
@@ -187,12 +189,41 @@ class Service:
     # ----------------------------------------------------------------- catalogue
 
     async def refresh_catalogue(self) -> None:
-        """Types known here plus those a running engine published (ours win on a clash)."""
-        published = await self.store.catalogue()
-        self.types = {n: type_from_dict(d) for n, d in published.items()} | self.local_types
+        """The types this process shows and submits: its own config's, then for other names
+        those engines published (live engines' first, then the latest published)."""
+        live = await self.live_agents()
+        published: dict[str, JobType] = {}
+        for p in sorted(await self.store.catalogue(), key=lambda p: p.agent not in live):
+            published.setdefault(p.name, type_from_dict(p.spec))
+        self.types = published | self.local_types
 
-    async def publish_catalogue(self) -> None:
-        await self.store.publish_catalogue({n: type_to_dict(t) for n, t in self.types.items()})
+    async def _live_catalogue(self) -> tuple[set[str], list[Published]]:
+        live = await self.live_agents()
+        return live, [p for p in await self.store.catalogue() if p.agent in live]
+
+    async def _type_hash(self, jt: JobType) -> str:
+        """The hash of `jt`, once a live engine runs that very definition. Refused (one
+        line) when engines are live and none does: they run only their own config's types,
+        so the job would only wait. With no live engine the job is queued; the engine that
+        starts checks it (see `SqliteStore.admit`)."""
+        digest = type_hash(jt)
+        if self.engine is not None and digest in self.engine.catalogue.hashes:
+            return digest  # our own engine runs it (the scheduler's fires take this way)
+        live, rows = await self._live_catalogue()
+        if not live or any(p.hash == digest for p in rows):
+            return digest
+        same = sorted((p.agent, p.hash) for p in rows if p.name == jt.name)
+        if same:
+            agent, theirs = same[0]
+            raise BadInput(
+                f"type {jt.name} here differs from what engine {agent} runs (catalogue hash "
+                f"{short(digest)}, engine's {short(theirs)}): an engine runs only its own "
+                "config's definition; use the engine's config or restart it with yours"
+            )
+        raise BadInput(
+            f"{engines_do(sorted(live))} not define type {jt.name}: an engine runs only the "
+            "types of its own config"
+        )
 
     def job_type(self, name: str) -> JobType:
         try:
@@ -243,6 +274,7 @@ class Service:
         self._check_writable("start a job")
         jt = self.job_type(type_name)
         values = check_params(jt, params or {})
+        digest = await self._type_hash(jt)
         tasks = plan_tasks(jt, values)
         lock_keys = [substitute(k, values, f"types.{jt.name}.locks") for k in jt.locks]
         if jt.exclusive:
@@ -266,6 +298,7 @@ class Service:
             schedule_id=schedule_id,
             fire_time=fire_time,
             report=report_recipients(jt.report, report),
+            type_hash=digest,
         )
         return await self.store.create_job(nj, audit_user=self.user)
 
@@ -294,6 +327,10 @@ class Service:
         self._check_writable("retry")
         await self.job(job_id)
         return await self.store.retry_job(job_id, self.user)
+
+    async def quarantined_tasks(self, job_id: int) -> list[Task]:
+        """The tasks that `retry` would run again although they killed their agent."""
+        return [t for t in await self.tasks(job_id) if t.quarantined]
 
     async def rerun(self, job_id: int) -> Job:
         """Run the job's type again with the same parameters."""
@@ -368,16 +405,21 @@ class Service:
         await self.store.set_agent_drain(name, self.user)
 
     async def engine_alive(self) -> bool:
-        """A live agent uses the store: recent heartbeat, and on this host a live process
-        (a dashboard killed a second ago must not be mistaken for a running engine)."""
+        """A live agent uses the store (see `live_agents`)."""
+        return bool(await self.live_agents())
+
+    async def live_agents(self) -> set[str]:
+        """The agents that use the store now: recent heartbeat, and on this host a live
+        process (a dashboard killed a second ago must not be mistaken for a running engine)."""
         now = time.time()
         host = socket.gethostname()
-        return any(
-            info.state != "offline"
+        return {
+            info.name
+            for info, _ in await self.store.agents()
+            if info.state != "offline"
             and now - info.heartbeat < STALE_AFTER
             and (info.host != host or pid_alive(info.pid))
-            for info, _ in await self.store.agents()
-        )
+        }
 
     async def watch(
         self, interval: float = 0.25, since: int | None = None
@@ -447,12 +489,14 @@ class Service:
         `scheduler`: also run the scheduler (not for `jobdash agent`)."""
         from jobdash.core.reports import Reporter
 
-        await self.publish_catalogue()
         opts = AgentOptions(name=name, slots=slots, retention=self.config.retention)
         if lease is not None:
             opts.lease = lease
             opts.heartbeat = min(opts.heartbeat, lease / 5)
-        agent = Agent(self.store, opts)
+        # The engine runs the types of its own config (and demo types), never another's.
+        catalogue = Catalogue(self.local_types)
+        agent = Agent(self.store, opts, catalogue)
+        await self.store.publish_catalogue(agent.name, catalogue.published())
         opts.reporter = Reporter(self.store, self.config.smtp, agent.owner)
         self.engine = agent
         await self.engine.start()
@@ -619,21 +663,16 @@ class InertCsvWriter:
 
 
 def plan_tasks(jt: JobType, values: dict[str, str]) -> list[NewTask]:
-    """Break a job down: one task per item for commands, a job function for Python types."""
+    """Break a job down: one task per item for commands, a job function for Python types.
+
+    A task records its item only: the engine that claims it builds argv (or finds the job
+    function) from its own catalogue (placeholders were checked with the config)."""
     if jt.function:
-        return [NewTask("main", "main", "job", jt.function)]
-    assert jt.command is not None
-    where = f"types.{jt.name}"
+        return [NewTask("main", "main", "job", None)]
     items = expand_items(jt, values)
     if items is None:
-        argv = [substitute(a, values, f"{where}.command") for a in jt.command]
-        return [NewTask("main", jt.name, "command", argv)]
-    tasks = []
-    for item in items:
-        v = {**values, "item": item}
-        argv = [substitute(a, v, f"{where}.command") for a in jt.command]
-        tasks.append(NewTask(item, item, "command", argv, item))
-    return tasks
+        return [NewTask("main", jt.name, "command", None)]
+    return [NewTask(item, item, "command", None, item) for item in items]
 
 
 def expand_items(jt: JobType, values: dict[str, str]) -> list[str] | None:

@@ -47,6 +47,7 @@ from jobdash.present.times import abbreviation
 from jobdash.tui.commands import JobdashCommands
 from jobdash.tui.dialogs.confirm import ConfirmScreen
 from jobdash.tui.dialogs.start_job import StartJobScreen
+from jobdash.tui.helpers import retry_now
 from jobdash.tui.keymap import known_bindings, unknown_ids
 from jobdash.tui.screens.help import HelpScreen, help_entries
 from jobdash.tui.themes import DEFAULT_THEME, check_theme, load_themes
@@ -472,9 +473,14 @@ class DashboardScreen(Screen[None]):
             self._retry(job)
 
     @work(group="actions")
-    async def _retry(self, job: Job) -> None:
+    async def _retry(self, job: Job, asked: bool = False) -> None:
         async with self.jobdash.refusals():
-            count = await self.jobdash.service.retry(job.id)
+            svc = self.jobdash.service
+            if not asked and not await retry_now(
+                self.app, svc, job.id, describe(job), lambda: self._retry(job, asked=True)
+            ):
+                return
+            count = await svc.retry(job.id)
             tasks = f"{count} task{'s' if count != 1 else ''}"
             self.notify(f"Retrying {tasks} of {describe(job)}")
 

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App
 
 from jobdash.core.model import BadInput, Refused
+from jobdash.present.recovery import quarantine_warning
 from jobdash.present.text import sanitize
 from jobdash.present.times import abbreviation, clock
+
+if TYPE_CHECKING:
+    from jobdash.core.service import Service
 
 
 def clock_of(app: App[Any]) -> Callable[[], float]:
@@ -51,6 +55,24 @@ def confirm(app: App[Any], question: str, on_yes: Callable[[], Any], detail: str
             on_yes()
 
     app.push_screen(ConfirmScreen(question, detail), done)
+
+
+async def retry_now(
+    app: App[Any], service: Service, job_id: int, label: str, on_yes: Callable[[], Any]
+) -> bool:
+    """True when the job's failed tasks may be retried at once. When some were quarantined
+    (they killed their agent), ask first, saying what retrying does (`on_yes` retries), and
+    return False."""
+    quarantined = await service.quarantined_tasks(job_id)
+    if not quarantined:
+        return True
+    n = len(quarantined)
+    question = f"Retry {label}? {n} of its tasks {'was' if n == 1 else 'were'} quarantined"
+    detail = "\n".join(sanitize(quarantine_warning(t)) for t in quarantined[:5])
+    if n > 5:
+        detail += f"\n… and {n - 5} more"
+    confirm(app, question, on_yes, detail)
+    return False
 
 
 def subscribe_changes(node: Any, callback: Callable[[Any], None]) -> bool:

@@ -115,10 +115,11 @@ async def part_command(db: Path, slots: int, n: int) -> dict[str, Any]:
 async def part_command_agents(db: Path, slots: int, n: int) -> dict[str, Any]:
     """The same job run by one `jobdash agent` process per core (slots split between them):
     spawning processes costs Python CPU, and one process uses one core."""
-    items = tuple(str(i) for i in range(n))
-    jt = JobType(name="true", items=Items(values=items), command=("true",), parallel=slots)
-    svc = await Service.open(db=str(db), user="bench")
-    svc.local_types["true"] = svc.types["true"] = jt
+    # The agents run only the types of their own config: the same file as the submitter's.
+    cfg = db.with_suffix(".toml")
+    items = json.dumps([str(i) for i in range(n)])
+    cfg.write_text(f'[types.true]\nitems = {items}\ncommand = ["true"]\nparallel = {slots}\n')
+    svc = await Service.open(db=str(db), config=str(cfg), user="bench")
     procs = [
         subprocess.Popen(  # noqa: ASYNC220 -- started before the clock runs
             [
@@ -128,6 +129,8 @@ async def part_command_agents(db: Path, slots: int, n: int) -> dict[str, Any]:
                 "agent",
                 "--db",
                 str(db),
+                "--config",
+                str(cfg),
                 "--name",
                 f"a{i}",
                 "--slots",

@@ -237,6 +237,32 @@ MIGRATIONS: list[str] = [
     -- as another user (JOBDASH_USER). Empty in rows written before this version.
     ALTER TABLE audit ADD COLUMN actor TEXT NOT NULL DEFAULT '';
     """,
+    # 7: each agent's catalogue with hashes; what a job's submitter saw; deaths charged to a
+    # task; the attempt that wrote a log line.
+    """
+    -- The job types each agent runs (its own config), by the hash of their definition. A
+    -- submitter checks its type against the live agents' rows; an agent claims only the
+    -- tasks of jobs whose type_hash it holds itself (in memory, not from this table).
+    DROP TABLE catalogue;
+    CREATE TABLE catalogue (
+        agent TEXT NOT NULL,
+        name TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        spec TEXT NOT NULL,
+        published REAL NOT NULL,
+        PRIMARY KEY (agent, name)
+    );
+    -- The hash of the type definition the submitter saw (NULL: made before hashes).
+    ALTER TABLE jobs ADD COLUMN type_hash TEXT;
+    -- Agent deaths attributed to a task (it ran alone there, or was the one task common to
+    -- several deaths); `lost` still counts every attempt lost with its agent. A pending task
+    -- with lost > 0 is a suspect: it runs alone, so that its next death is attributable.
+    ALTER TABLE tasks ADD COLUMN charged INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX tasks_suspect ON tasks (job_id) WHERE status = 'pending' AND lost > 0;
+    -- The attempt that wrote a task's line (NULL for job-level lines): output an attempt
+    -- printed before its claim was taken over stays marked as that attempt's.
+    ALTER TABLE logs ADD COLUMN attempt INTEGER;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -25,7 +25,7 @@ import sqlite3
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, cast
@@ -50,6 +50,8 @@ from jobdash.core.model import (
     Trigger,
     check_job_transition,
 )
+from jobdash.core.store.catalogue import CatalogueStore, unrunnable
+from jobdash.core.store.deaths import QUARANTINE_AFTER, LostTask, judge
 from jobdash.core.store.faults import (
     DAMAGED,
     FaultLog,
@@ -84,7 +86,30 @@ TASK_COLUMNS = (
 )
 COUNT_COLUMNS = ("pending", "running", "succeeded", "failed", "cancelled", "skipped")
 INFO_MAX = 300
-QUARANTINE_AFTER = 2  # attempts lost with their agent before a task is quarantined
+# While a suspect task waits to run alone, busy agents claim nothing new, so that one becomes
+# idle and takes it, for this long at most; after that it waits for an agent to be idle.
+SUSPECT_DRAIN = 30.0
+
+# What a claim sets on a task, and what it returns.
+CLAIM_SET = (
+    "status = 'running', attempt = attempt + 1, owner = ?, agent = ?, lease_until = ?, "
+    "started = ?, finished = NULL, exit_code = NULL, error = '', progress = 0, pgid = NULL"
+)
+CLAIM_RETURNING = "id, job_id, seq, name, kind, spec, item, attempt, lost"
+# The first suspect task ready to run alone (`%s`: the claimant's type filter), since when it
+# is ready, and its job's id, timeout, params, type and type hash; found through the (nearly
+# empty) tasks_suspect index.
+SUSPECT_READY = (
+    "SELECT t.id, t.not_before, j.id, j.timeout, j.params, j.type, j.type_hash FROM tasks t "
+    "INDEXED BY tasks_suspect JOIN jobs j ON j.id = t.job_id "
+    "WHERE t.status = 'pending' AND t.lost > 0 AND t.not_before <= ? "
+    "AND j.status = 'running' AND j.running < j.parallel%s ORDER BY t.id LIMIT 1"
+)
+# An ordinary task of `jobs` ready to run (inside EXISTS).
+ORDINARY_READY = (
+    "SELECT 1 FROM tasks t WHERE t.job_id = jobs.id AND t.status = 'pending' "
+    "AND t.not_before <= ? AND t.lost = 0"
+)
 
 
 _STATUS = {str(s): s for s in JobStatus}
@@ -147,7 +172,9 @@ def task_from_row(r: Sequence[Any]) -> Task:
 
 @dataclass
 class NewTask:
-    """A task to create: `kind` is command (spec = argv), function or job (spec = ref)."""
+    """A task to create: `kind` is command, job (a job function) or function (a task a job
+    function added; spec = "module:function", a function of the job function's module). The
+    engine takes argv and the job function from its own catalogue: their spec is None."""
 
     key: str
     name: str
@@ -176,6 +203,7 @@ class NewJob:
     info: str = ""
     # Execution report recipients: {"email": [...], "webhook": [...]} (empty: no report).
     report: dict[str, list[str]] = field(default_factory=dict)
+    type_hash: str | None = None  # the hash of the type definition the submitter saw
 
 
 @dataclass
@@ -192,6 +220,21 @@ class Claim:
     attempt: int
     timeout: float | None = None
     params: dict[str, str] = field(default_factory=dict)
+    type: str = ""
+    type_hash: str | None = None
+    alone: bool = False  # a suspect (lost with an agent before): nothing runs beside it
+
+
+@dataclass
+class Claimant:
+    """Who claims, for how many slots, and what it can run."""
+
+    owner: str
+    agent: str
+    free: int
+    lease: float
+    types: Collection[str] | None = None  # hashes of the types it runs; None: any (tools)
+    idle: bool = True  # nothing running: it may take a suspect task, alone
 
 
 @dataclass
@@ -210,10 +253,10 @@ class Outcome:
 class Refill(Protocol):
     """An agent that lets the flush which records its outcomes claim for its free slots."""
 
-    def want(self) -> tuple[str, str, int, float] | None:
-        """(owner, agent name, free slots, lease), or None to claim nothing now. Asked inside
-        the transaction; `started` is called right after the commit, before anything else
-        runs, so slots counted free here are not counted twice."""
+    def want(self) -> Claimant | None:
+        """Who claims for how many slots, or None to claim nothing now. Asked inside the
+        transaction; `started` is called right after the commit, before anything else runs,
+        so slots counted free here are not counted twice."""
 
     def started(self, claims: list[Claim]) -> None:
         """Run these claims (called once they are committed)."""
@@ -259,7 +302,7 @@ class Counts:
         ]
 
 
-class SqliteStore(ScheduleStore):
+class SqliteStore(ScheduleStore, CatalogueStore):
     """jobdash's embedded store. Open with `await SqliteStore.open(path)`."""
 
     def __init__(self, path: Path) -> None:
@@ -267,7 +310,8 @@ class SqliteStore(ScheduleStore):
         self._w: aiosqlite.Connection | None = None  # the writer
         self._r: aiosqlite.Connection | None = None  # reads and the change feed
         self._wlock = asyncio.Lock()
-        self._logs: list[tuple[int, int | None, float, str, str]] = []
+        # (job id, task id, time, stream, text, attempt)
+        self._logs: list[tuple[int, int | None, float, str, str, int | None]] = []
         self._outcomes: list[Outcome] = []
         self._progress: dict[int, float] = {}
         self._pgids: dict[int, int] = {}
@@ -607,11 +651,12 @@ class SqliteStore(ScheduleStore):
             refilled.clear()
             if logs:
                 await w.executemany(
-                    "INSERT INTO logs (job_id, task_id, ts, stream, text) VALUES (?, ?, ?, ?, ?)",
+                    "INSERT INTO logs (job_id, task_id, ts, stream, text, attempt) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
                     logs,
                 )
                 last: dict[int, str] = {}
-                for job_id, _t, _ts, stream, text in logs:
+                for job_id, _t, _ts, stream, text, _a in logs:
                     if stream != "system" and text.strip():
                         last[job_id] = text
                 await w.executemany(
@@ -651,7 +696,7 @@ class SqliteStore(ScheduleStore):
                 # write per finished batch instead of a completion and then a claim.
                 want = refill.want()
                 if want is not None:
-                    refilled[:] = [refill, *await self._claim_in(w, rev, now, *want)]
+                    refilled[:] = [refill, *await self._claim_in(w, rev, now, want)]
             touched = {j for j, *_ in logs} | set(metrics) | set(warnings)
             if progress:
                 rows = await w.execute_fetchall(
@@ -693,10 +738,17 @@ class SqliteStore(ScheduleStore):
     def _want_flush(self) -> None:
         self._flush_wanted.ring()
 
-    async def append_log(self, job_id: int, task_id: int | None, stream: str, text: str) -> None:
-        """Buffer one log line (jobdash's own: a few); waits for the next flush when the
-        buffer is full."""
-        self.append_log_nowait(job_id, task_id, stream, text)
+    async def append_log(
+        self,
+        job_id: int,
+        task_id: int | None,
+        stream: str,
+        text: str,
+        attempt: int | None = None,
+    ) -> None:
+        """Buffer one log line (jobdash's own: a few; of task attempt `attempt`, if a
+        task's); waits for the next flush when the buffer is full."""
+        self.append_log_nowait(job_id, task_id, stream, text, attempt)
         if self.backlogged():
             await self._flushed.wait()
 
@@ -710,8 +762,15 @@ class SqliteStore(ScheduleStore):
         while self.backlogged():
             await self._flushed.wait()
 
-    def append_log_nowait(self, job_id: int, task_id: int | None, stream: str, text: str) -> None:
-        self._logs.append((job_id, task_id, time.time(), stream, text))
+    def append_log_nowait(
+        self,
+        job_id: int,
+        task_id: int | None,
+        stream: str,
+        text: str,
+        attempt: int | None = None,
+    ) -> None:
+        self._logs.append((job_id, task_id, time.time(), stream, text, attempt))
         self._log_bytes += len(text)
         self._want_flush()
 
@@ -755,8 +814,8 @@ class SqliteStore(ScheduleStore):
                 cur = await w.execute(
                     "INSERT INTO jobs (type, params, user, trigger, schedule_id, fire_time, "
                     "status, created, updated, pending, target, parallel, cancellable, on_lock, "
-                    "timeout, retries, backoff, info, rev) "
-                    "VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "timeout, retries, backoff, info, rev, type_hash) "
+                    "VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         nj.type,
                         json.dumps(nj.params),
@@ -776,6 +835,7 @@ class SqliteStore(ScheduleStore):
                         nj.backoff,
                         nj.info,
                         rev,
+                        nj.type_hash,
                     ),
                 )
             except sqlite3.IntegrityError as e:
@@ -863,31 +923,39 @@ class SqliteStore(ScheduleStore):
         )
         return [(r[0], r[1]) for r in rows]
 
-    async def admit(self) -> list[int]:
+    async def admit(self, live_after: float | None = None) -> list[int]:
         """Move queued and waiting jobs to running when their locks are free (FIFO by id).
 
-        A job whose lock is held waits, with the holder named in its info line.
+        A job whose lock is held waits, with the holder named in its info line. With
+        `live_after` (agents heart-beating since then are live), so does a job whose type
+        and hash no live agent runs, with the reason, and it takes no lock meanwhile (an
+        engine always passes it; None is for tools and tests without agents).
         """
 
         async def txn(w: aiosqlite.Connection, rev: int, now: float) -> list[int]:
             rows = await w.execute_fetchall(
-                "SELECT id, status, info FROM jobs WHERE status IN ('queued', 'waiting') "
-                f"AND {ACTIVE_ONLY} "
+                "SELECT id, status, info, type, type_hash FROM jobs "
+                f"WHERE status IN ('queued', 'waiting') AND {ACTIVE_ONLY} "
                 "ORDER BY id"
             )
+            live = None if live_after is None else await self._live_catalogue(w, live_after)
             changed = []
-            for job_id, status, info in rows:
-                keys = [
-                    r[0]
-                    for r in await w.execute_fetchall(
-                        "SELECT key FROM job_locks WHERE job_id = ?", (job_id,)
-                    )
-                ]
-                held = await self._holders(w, keys, job_id) if keys else []
-                if held:
-                    key, holder = held[0]
-                    what = "exclusive job" if key == "exclusive" else f"lock {key}"
-                    reason = f"waiting: {what} held by job {holder}"
+            for job_id, status, info, type_name, digest in rows:
+                reason = unrunnable(type_name, digest, live) if live is not None else None
+                keys = []
+                if reason is None:
+                    keys = [
+                        r[0]
+                        for r in await w.execute_fetchall(
+                            "SELECT key FROM job_locks WHERE job_id = ?", (job_id,)
+                        )
+                    ]
+                    held = await self._holders(w, keys, job_id) if keys else []
+                    if held:
+                        key, holder = held[0]
+                        what = "exclusive job" if key == "exclusive" else f"lock {key}"
+                        reason = f"waiting: {what} held by job {holder}"
+                if reason is not None:
                     if status != "waiting" or info != reason:
                         await w.execute(
                             "UPDATE jobs SET status = 'waiting', info = ?, updated = ?, rev = ? "
@@ -913,66 +981,57 @@ class SqliteStore(ScheduleStore):
         return await self.write(txn)
 
     async def claim(
-        self, owner: str, agent: str, limit: int | Callable[[], int], lease: float
+        self,
+        owner: str,
+        agent: str,
+        limit: int | Callable[[], int],
+        lease: float,
+        types: Collection[str] | None = None,
+        idle: bool | Callable[[], bool] = True,
     ) -> list[Claim]:
-        """Claim up to `limit` pending tasks of running jobs, within each job's `parallel`.
+        """Claim up to `limit` pending tasks of running jobs, within each job's `parallel`,
+        of the job types whose hashes are in `types` (None: any; an agent passes its own
+        catalogue's). A suspect task (see `deaths`) is claimed alone, by an idle claimant.
 
-        `limit` may be a function, asked inside the transaction: an agent's free slots
-        counted there cannot be taken meanwhile by a refill (see `Refill`)."""
+        `limit` and `idle` may be functions, asked inside the transaction: an agent's free
+        slots counted there cannot be taken meanwhile by a refill (see `Refill`)."""
         if isinstance(limit, int) and limit <= 0:
             return []
 
         async def txn(w: aiosqlite.Connection, rev: int, now: float) -> list[Claim]:
             n = limit if isinstance(limit, int) else limit()
-            return await self._claim_in(w, rev, now, owner, agent, n, lease) if n > 0 else []
+            if n <= 0:
+                return []
+            c = Claimant(owner, agent, n, lease, types, idle if isinstance(idle, bool) else idle())
+            return await self._claim_in(w, rev, now, c)
 
         return await self.write(txn, whole=True, inline=True)
 
     async def _claim_in(
-        self,
-        w: aiosqlite.Connection,
-        rev: int,
-        now: float,
-        owner: str,
-        agent: str,
-        limit: int,
-        lease: float,
+        self, w: aiosqlite.Connection, rev: int, now: float, c: Claimant
     ) -> list[Claim]:
-        # The running jobs with room and a task ready (the partial indexes jobs_active and
-        # tasks_pending answer this without visiting every pending task of the store).
-        jobs = await w.execute_fetchall(
-            "SELECT id, parallel - running, timeout, params FROM jobs "
-            f"WHERE status = 'running' AND {ACTIVE_ONLY} "
-            "AND running < parallel AND EXISTS (SELECT 1 FROM tasks t "
-            "WHERE t.job_id = jobs.id AND t.status = 'pending' AND t.not_before <= ?) "
-            # Fewest running first: a slot freed one at a time goes to the job with the
-            # smallest share, so the oldest job does not take every slot that frees.
-            "ORDER BY running, id",
-            (now,),
-        )
-        room = {r[0]: r[1] for r in jobs}
-        extra = {r[0]: (r[2], json.loads(r[3])) for r in jobs}
-        rows: list[Any] = []
-        left = limit
-        for _ in range(4):  # a job that had fewer ready tasks than its share gives it up
-            shares = share_out(room, left)
-            if not shares:
-                break
-            got = await self._claim_shares(w, shares, owner, agent, now, lease)
-            rows += got
-            left -= len(got)
-            taken = Counter(r[1] for r in got)
-            for job_id, n in shares.items():
-                room[job_id] = room[job_id] - n if taken[job_id] == n else 0
-            if left <= 0 or len(got) == sum(shares.values()):
-                break
+        jobs_of, type_args = _types_sql(c.types)
+        suspect = list(await w.execute_fetchall(SUSPECT_READY % jobs_of, (now, *type_args)))
+        way = _suspect_way(suspect[0][1] if suspect else None, c.idle, now)
+        if way == "drain":
+            return []
+        if way == "alone":
+            task_id, _ready, job_id, timeout, params, type_name, digest = suspect[0]
+            extra = {job_id: (timeout, json.loads(params), type_name, digest)}
+            rows = await w.execute_fetchall(
+                f"UPDATE tasks SET {CLAIM_SET} WHERE id = ? RETURNING {CLAIM_RETURNING}",
+                (c.owner, c.agent, now + c.lease, now, task_id),
+            )
+        else:
+            rows, extra = await self._claim_ready(w, now, c, jobs_of, type_args)
         claims = []
         counts = Counts()
         for r in sorted(rows, key=lambda r: (r[1], r[0])):
             counts.move(r[1], "pending", "running")
-            c = Claim(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), json.loads(r[6]), r[7])
-            c.timeout, c.params = extra[c.job_id]
-            claims.append(c)
+            cl = Claim(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), json.loads(r[6]), r[7])
+            cl.timeout, cl.params, cl.type, cl.type_hash = extra[cl.job_id]
+            cl.alone = r[8] > 0
+            claims.append(cl)
         if claims:
             await self._apply_counts(w, rev, now, counts)
             # The agents list shows the claim at once, not at the agent's next heartbeat
@@ -980,9 +1039,47 @@ class SqliteStore(ScheduleStore):
             await w.execute(
                 "UPDATE agents SET running = running + ?, state = CASE state WHEN 'idle' "
                 "THEN 'busy' ELSE state END, rev = ? WHERE name = ? AND owner = ?",
-                (len(claims), rev, agent, owner),
+                (len(claims), rev, c.agent, c.owner),
             )
         return claims
+
+    async def _claim_ready(
+        self,
+        w: aiosqlite.Connection,
+        now: float,
+        c: Claimant,
+        jobs_of: str,
+        type_args: list[Any],
+    ) -> tuple[list[Any], dict[int, Any]]:
+        """Claim ordinary ready tasks (not suspects), shared out between the jobs."""
+        # The running jobs with room and a task ready (the partial indexes jobs_active and
+        # tasks_pending answer this without visiting every pending task of the store).
+        jobs = await w.execute_fetchall(
+            "SELECT id, parallel - running, timeout, params, type, type_hash FROM jobs "
+            f"WHERE status = 'running' AND {ACTIVE_ONLY} AND running < parallel{jobs_of} "
+            f"AND EXISTS ({ORDINARY_READY}) "
+            # Fewest running first: a slot freed one at a time goes to the job with the
+            # smallest share, so the oldest job does not take every slot that frees.
+            "ORDER BY running, id",
+            (*type_args, now),
+        )
+        room = {r[0]: r[1] for r in jobs}
+        extra = {r[0]: (r[2], json.loads(r[3]), r[4], r[5]) for r in jobs}
+        rows: list[Any] = []
+        left = c.free
+        for _ in range(4):  # a job that had fewer ready tasks than its share gives it up
+            shares = share_out(room, left)
+            if not shares:
+                break
+            got = await self._claim_shares(w, shares, c.owner, c.agent, now, c.lease)
+            rows += got
+            left -= len(got)
+            taken = Counter(r[1] for r in got)
+            for job_id, n in shares.items():
+                room[job_id] = room[job_id] - n if taken[job_id] == n else 0
+            if left <= 0 or len(got) == sum(shares.values()):
+                break
+        return rows, extra
 
     async def _claim_shares(
         self,
@@ -1001,17 +1098,11 @@ class SqliteStore(ScheduleStore):
             part = items[i : i + 200]
             pick = " UNION ALL ".join(
                 "SELECT id FROM (SELECT id FROM tasks WHERE job_id = ? AND status = 'pending' "
-                "AND not_before <= ? ORDER BY id LIMIT ?)"
+                "AND not_before <= ? AND lost = 0 ORDER BY id LIMIT ?)"
                 for _ in part
             )
             out += await w.execute_fetchall(
-                f"""
-                UPDATE tasks SET status = 'running', attempt = attempt + 1, owner = ?, agent = ?,
-                    lease_until = ?, started = ?, finished = NULL, exit_code = NULL, error = '',
-                    progress = 0, pgid = NULL
-                WHERE id IN ({pick})
-                RETURNING id, job_id, seq, name, kind, spec, item, attempt
-                """,
+                f"UPDATE tasks SET {CLAIM_SET} WHERE id IN ({pick}) RETURNING {CLAIM_RETURNING}",
                 (owner, agent, now + lease, now, *(x for j, n in part for x in (j, now, n))),
             )
         return out
@@ -1055,6 +1146,7 @@ class SqliteStore(ScheduleStore):
                         "system",
                         f"{name}: attempt {attempt} failed ({o.error}); retrying in "
                         f"{not_before - now:.1f}s",
+                        attempt,
                     )
                 )
             updates.append(
@@ -1076,7 +1168,8 @@ class SqliteStore(ScheduleStore):
         )
         if system_lines:
             await w.executemany(
-                "INSERT INTO logs (job_id, task_id, ts, stream, text) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO logs (job_id, task_id, ts, stream, text, attempt) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
                 system_lines,
             )
         await self._apply_counts(w, rev, now, counts)
@@ -1405,44 +1498,49 @@ class SqliteStore(ScheduleStore):
         await self.write(txn)
 
     async def recover_lost(self, quarantine_after: int = QUARANTINE_AFTER) -> int:
-        """Tasks whose lease ran out (their agent died or hung): a new attempt while retries
-        remain, else failed with "agent lost" — or, when its attempts were lost with their
-        agent `quarantine_after` times or more, failed as quarantined (a task that keeps
-        killing its agent is not claimed again). Returns how many were recovered."""
+        """The tasks of agents whose leases ran out (they died or hung): every running task
+        of such an agent, at once, as one death. Each runs again (alone: see `deaths`)
+        while retries remain, else fails with "agent lost"; a task charged with
+        `quarantine_after` deaths is failed as quarantined and not claimed again. Returns
+        how many tasks were recovered."""
 
         async def txn(w: aiosqlite.Connection, rev: int, now: float) -> int:
             rows = list(
                 await w.execute_fetchall(
-                    "SELECT t.id, t.job_id, t.attempt, t.base_attempt, j.retries, t.agent, "
-                    "t.name, j.status, t.lost FROM tasks t JOIN jobs j ON j.id = t.job_id "
-                    "WHERE t.status = 'running' AND t.lease_until < ?",
+                    "SELECT t.owner, t.id, t.job_id, t.seq, t.name, t.attempt, t.base_attempt, "
+                    "j.retries, j.status, t.lost, t.charged, t.agent FROM tasks t "
+                    "JOIN jobs j ON j.id = t.job_id WHERE t.status = 'running' AND t.owner IN "
+                    "(SELECT owner FROM tasks WHERE status = 'running' AND lease_until < ?) "
+                    "ORDER BY t.job_id, t.seq",
                     (now,),
                 )
             )
+            deaths: dict[str, list[LostTask]] = defaultdict(list)
+            for owner, *rest in rows:
+                deaths[owner].append(LostTask(*rest))
             counts = Counts()
-            for task_id, job_id, attempt, base, retries, agent, name, jstatus, lost in rows:
-                lost += 1
-                again = attempt - base <= retries and jstatus != "cancelling"
-                new = "pending" if again else ("cancelled" if jstatus == "cancelling" else "failed")
-                error = "agent lost"
-                if new == "failed" and lost >= quarantine_after:
-                    error = f"quarantined: killed its agent {lost} times"
-                await w.execute(
-                    "UPDATE tasks SET status = ?, owner = NULL, lease_until = NULL, error = ?, "
-                    "finished = ?, lost = ? WHERE id = ?",
-                    (new, error, None if again else now, lost, task_id),
-                )
-                text = f"{name}: attempt {attempt} lost with agent {agent}"
-                if again:
-                    text += "; running it again"
-                elif error != "agent lost":
-                    text += f"; {error}, not run again"
-                await w.execute(
-                    "INSERT INTO logs (job_id, task_id, ts, stream, text) VALUES (?, ?, ?, "
-                    "'system', ?)",
-                    (job_id, task_id, now, text),
-                )
-                counts.move(job_id, "running", new)
+            for death in deaths.values():
+                for t, v in zip(death, judge(death, quarantine_after), strict=True):
+                    await w.execute(
+                        "UPDATE tasks SET status = ?, owner = NULL, lease_until = NULL, "
+                        "error = ?, finished = ?, lost = ?, charged = ?, not_before = ? "
+                        "WHERE id = ?",
+                        (
+                            v.status,
+                            v.error,
+                            None if v.status == "pending" else now,
+                            v.lost,
+                            v.charged,
+                            now,  # a suspect is ready from now (see SUSPECT_DRAIN)
+                            t.task_id,
+                        ),
+                    )
+                    await w.execute(
+                        "INSERT INTO logs (job_id, task_id, ts, stream, text, attempt) "
+                        "VALUES (?, ?, ?, 'system', ?, ?)",
+                        (t.job_id, t.task_id, now, v.text, t.attempt),
+                    )
+                    counts.move(t.job_id, "running", v.status)
             await self._apply_counts(w, rev, now, counts)
             return len(rows)
 
@@ -1626,7 +1724,7 @@ class SqliteStore(ScheduleStore):
             "last_error": r[6],
         }
 
-    # ----------------------------------------------------------------- audit, catalogue
+    # ----------------------------------------------------------------- audit
 
     async def _audit(
         self,
@@ -1658,20 +1756,6 @@ class SqliteStore(ScheduleStore):
             sql + " ORDER BY id DESC LIMIT ?", (*args, limit)
         )
         return [AuditEvent(*r) for r in rows]
-
-    async def publish_catalogue(self, specs: dict[str, dict[str, Any]]) -> None:
-        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> None:
-            await w.execute("DELETE FROM catalogue")
-            await w.executemany(
-                "INSERT INTO catalogue (name, spec, published) VALUES (?, ?, ?)",
-                [(n, json.dumps(s), now) for n, s in specs.items()],
-            )
-
-        await self.write(txn)
-
-    async def catalogue(self) -> dict[str, dict[str, Any]]:
-        rows = await self._reader.execute_fetchall("SELECT name, spec FROM catalogue")
-        return {r[0]: json.loads(r[1]) for r in rows}
 
     # ----------------------------------------------------------------- reading
 
@@ -1714,16 +1798,21 @@ class SqliteStore(ScheduleStore):
             "SELECT 1 FROM tasks WHERE status = 'running' AND lease_until < ?", (time.time(),)
         )
 
-    async def has_claimable(self) -> bool:
+    async def has_claimable(self, types: Collection[str] | None = None, idle: bool = True) -> bool:
+        """Would `claim` (with these `types` and `idle`) find something? One cheap read."""
         # From the few active jobs to their first ready task: joining from the tasks side
         # walked every pending task whenever the jobs were full (O(pending) per look).
-        return await self._exists(
-            f"SELECT 1 FROM jobs WHERE status = 'running' AND {ACTIVE_ONLY} "
-            "AND running < parallel AND EXISTS (SELECT 1 "
-            "FROM tasks t WHERE t.job_id = jobs.id AND t.status = 'pending' "
-            "AND t.not_before <= ?)",
-            (time.time(),),
+        jobs_of, type_args = _types_sql(types)
+        now = time.time()
+        rows = await self._reader.execute_fetchall(
+            f"SELECT (SELECT not_before FROM ({SUSPECT_READY % jobs_of})), EXISTS (SELECT 1 "
+            f"FROM jobs WHERE status = 'running' AND {ACTIVE_ONLY} AND running < parallel"
+            f"{jobs_of} AND EXISTS ({ORDINARY_READY}))",
+            (now, *type_args, *type_args, now),
         )
+        suspect_ready, ordinary = next(iter(rows))
+        way = _suspect_way(suspect_ready, idle, now)
+        return way == "alone" or (way == "ordinary" and bool(ordinary))
 
     async def job_statuses(self, job_ids: Sequence[int]) -> dict[int, tuple[JobStatus, bool]]:
         """Status and force flag of some jobs: agents poll this for cancel and pause."""
@@ -1748,8 +1837,14 @@ class SqliteStore(ScheduleStore):
         limit: int | None = None,
         tail: int | None = None,
     ) -> list[LogLine]:
-        """Log lines of a job after sequence `after`; `tail` keeps only the last N."""
-        sql = "SELECT l.seq, l.job_id, l.task_id, l.ts, l.stream, l.text FROM logs l"
+        """Log lines of a job after sequence `after`; `tail` keeps only the last N. Each
+        says which attempt wrote it, and whether that is an earlier one than the task's
+        latest (a retried attempt, or one whose claim was taken over)."""
+        sql = (
+            "SELECT l.seq, l.job_id, l.task_id, l.ts, l.stream, l.text, l.attempt, "
+            "coalesce(l.attempt < (SELECT attempt FROM tasks WHERE id = l.task_id), 0) "
+            "FROM logs l"
+        )
         args: list[Any] = []
         if task_seq is not None:
             sql += " JOIN tasks t ON t.id = l.task_id AND t.seq = ?"
@@ -1763,7 +1858,7 @@ class SqliteStore(ScheduleStore):
             if limit is not None:
                 sql += f" LIMIT {int(limit)}"
         rows = await self._reader.execute_fetchall(sql, args)
-        return [LogLine(*r) for r in rows]
+        return [LogLine(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7])) for r in rows]
 
     async def rev(self) -> int:
         rows = await self._reader.execute_fetchall("SELECT rev FROM counter")
@@ -1887,6 +1982,24 @@ def share_out(room: dict[int, int], n: int) -> dict[int, int]:
                 again.append(j)
         turn = again
     return {j: k for j, k in shares.items() if k}
+
+
+def _suspect_way(ready_since: float | None, idle: bool, now: float) -> str:
+    """How a claimant claims, given the first suspect task ready since `ready_since` (None:
+    none is): "alone" (takes that suspect and nothing else: it is idle), "drain" (claims
+    nothing, so as to become idle: the suspect waits for one), or "ordinary"."""
+    if ready_since is None:
+        return "ordinary"
+    if idle:
+        return "alone"
+    return "drain" if now - ready_since < SUSPECT_DRAIN else "ordinary"
+
+
+def _types_sql(types: Collection[str] | None) -> tuple[str, list[Any]]:
+    """The condition keeping the jobs of these type hashes (None: any), and its arguments."""
+    if types is None:
+        return "", []
+    return f" AND type_hash IN ({qmarks(types)})", list(types)
 
 
 def qmarks(values: Iterable[Any]) -> str:

@@ -48,6 +48,7 @@ from jobdash.tui.helpers import (
     confirm,
     format_time,
     refuse,
+    retry_now,
     subscribe_changes,
 )
 from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
@@ -498,8 +499,16 @@ class JobDetailsScreen(Screen[None]):
     def action_retry(self) -> None:
         """Retry the failed tasks of this job."""
 
-        async def retry() -> None:
+        async def retry(asked: bool = False) -> None:
             try:
+                if not asked and not await retry_now(
+                    self.app,
+                    self.service,
+                    self.job_id,
+                    self._job_label(),
+                    lambda: self.run_worker(retry(asked=True)),
+                ):
+                    return
                 count = await self.service.retry(self.job_id)
             except ACTION_ERRORS as exc:
                 refuse(self.app, exc)

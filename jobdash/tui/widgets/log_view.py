@@ -35,6 +35,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from jobdash.core.model import LogLine
+from jobdash.present.recovery import attempt_mark
 from jobdash.present.text import sanitize
 from jobdash.present.times import log_stamp
 
@@ -278,11 +279,17 @@ class LogView(ScrollView, can_focus=True):
         """Add a batch of lines: O(len(lines)) work and a single refresh."""
         if not lines:
             return
-        texts = [sanitize(line.text) for line in lines]
+        # A line of an earlier attempt than its task's latest is marked as such (also in
+        # `export_text`): it must not pass for the latest attempt's output.
+        raw = [attempt_mark(ln) + ln.text for ln in lines]
+        texts = [sanitize(text) for text in raw]
         cells = [_cells(text) for text in texts]
         first_new = self._dropped + len(self._lines)
         self._lines.extend(
-            [(ln.seq, ln.job_id, ln.task_id, ln.ts, ln.stream, ln.text) for ln in lines]
+            [
+                (ln.seq, ln.job_id, ln.task_id, ln.ts, ln.stream, text)
+                for ln, text in zip(lines, raw, strict=True)
+            ]
         )
         self._texts.extend(texts)
         self._cells.extend(cells)

@@ -1,0 +1,100 @@
+"""The engine's catalogue: the job types of its own configuration, known by a hash.
+
+Why: a job row is written by whoever submitted it, and any process of the store's user can
+write any row. So a job records only its type's name, the hash of the definition its
+submitter saw, its parameters and, per task, its item; the engine that claims a task builds
+what runs (argv with the parameters and the item substituted, or the Python function) from
+its own definition with that hash, and claims only tasks of types it holds with the same
+hash. A submitter whose definition differs from the running engines' is refused at submit
+(see `Service.submit`); a job that reaches engines that do not hold its hash waits, with the
+reason on its info line (see `SqliteStore.admit`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+from jobdash.core.config import ITEM, substitute
+from jobdash.core.model import BadInput, JobType
+from jobdash.core.store.catalogue import short
+from jobdash.core.store.sqlite import Claim
+
+# Not part of what a type runs: how it is shown, where it was read from, and when its
+# schedule fires (an admin changes plannings at run time; queued jobs stay valid).
+UNHASHED = ("description", "source", "target", "schedule", "schedule_policy", "schedule_report")
+
+
+def type_hash(jt: JobType) -> str:
+    """The hash of what a job of this type runs and how: its command or function, items,
+    parameters (names, required, defaults), parallel, timeout, retries, backoff, locks,
+    exclusive, cancellable, report recipients. Stable across processes and versions of the
+    same definition (canonical JSON, sorted keys)."""
+    d: dict[str, Any] = dataclasses.asdict(jt)
+    for key in UNHASHED:
+        d.pop(key, None)
+    d["params"] = [[p.name, p.required, p.default] for p in jt.params]
+    text = json.dumps(d, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class Unrunnable(Exception):
+    """A claimed task that the engine will not run; the message says why (one line)."""
+
+
+class Work(NamedTuple):
+    """What one claimed task runs: an argv, or a Python function reference (with the module
+    that the tasks a job function adds must come from). A tuple: one is made per task."""
+
+    argv: list[str] | None = None
+    function: str | None = None
+    module: str = ""
+
+
+class Catalogue:
+    """The job types an engine runs, by hash. Resolving a claim costs a dict lookup and the
+    substitution of its argv: no store access."""
+
+    def __init__(self, types: Mapping[str, JobType]) -> None:
+        self.types = dict(types)
+        self.by_hash = {type_hash(jt): jt for jt in self.types.values()}
+        self.hashes = frozenset(self.by_hash)
+        # The module of each Python type's job function: its tasks' functions come from it.
+        self._module = {
+            jt.name: jt.function.partition(":")[0] for jt in self.types.values() if jt.function
+        }
+
+    def published(self) -> dict[str, tuple[str, dict[str, Any]]]:
+        """name -> (hash, definition as data), as an engine publishes it into the store."""
+        return {jt.name: (h, dataclasses.asdict(jt)) for h, jt in self.by_hash.items()}
+
+    def work(self, claim: Claim) -> Work:
+        """What `claim` runs, from our own definition of its job's type."""
+        jt = self.by_hash.get(claim.type_hash or "")
+        if jt is None:
+            raise Unrunnable(
+                f"this engine does not define type {claim.type} with catalogue hash "
+                f"{short(claim.type_hash)}"
+            )
+        if jt.command is not None:
+            values = dict(claim.params)
+            if claim.item is not None and jt.items is not None:
+                values[ITEM] = str(claim.item)
+            try:
+                argv = [substitute(a, values, f"types.{jt.name}.command") for a in jt.command]
+            except BadInput as e:
+                raise Unrunnable(str(e)) from None
+            return Work(argv=argv)
+        module = self._module[jt.name]
+        if claim.kind != "function":
+            return Work(function=jt.function, module=module)
+        ref = str(claim.spec)
+        if ref.partition(":")[0] != module:
+            raise Unrunnable(
+                f"task function {ref} is not a function of {module}, the module of type "
+                f"{jt.name}'s job function"
+            )
+        return Work(function=ref, module=module)

@@ -1,0 +1,146 @@
+"""The catalogue SQL of the SQLite store (a mixin of `SqliteStore`), and the words for a
+job that no live engine can run.
+
+- `catalogue`: one row per (agent, job type) that the agent runs, with the hash of the
+  type's definition. Each agent replaces its own rows when it starts. Submitters read the
+  rows of live agents (is this type, with this hash, run by anyone?); agents never read
+  them to decide what to run: they hold their own catalogue in memory.
+- A queued job whose hash no live agent holds is not admitted: it waits, and its info line
+  says why (`unrunnable`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import aiosqlite
+
+from jobdash.core.store.faults import Reads
+from jobdash.core.store.schema import ACTIVE_ONLY
+
+T = TypeVar("T")
+
+# The reasons `unrunnable` gives all contain one of these (and only they do).
+REASON_MARKS = ("does not define type", "changed since submit", "has no catalogue hash")
+
+
+def short(digest: str | None) -> str:
+    """How a type hash is shown: its first 12 hex digits."""
+    return digest[:12] if digest else "none"
+
+
+@dataclass(frozen=True)
+class Published:
+    """A job type as an agent published it."""
+
+    agent: str
+    name: str
+    hash: str
+    spec: dict[str, Any]
+    published: float
+
+
+def engines_do(agents: Sequence[str]) -> str:
+    """'engine e1 does' / 'engines e1, e2 do' (three named at most)."""
+    if len(agents) == 1:
+        return f"engine {agents[0]} does"
+    more = f" and {len(agents) - 3} more" if len(agents) > 3 else ""
+    return f"engines {', '.join(agents[:3])}{more} do"
+
+
+def unrunnable(type_name: str, digest: str | None, live: Sequence[Published]) -> str | None:
+    """Why no agent among `live` (the live agents' catalogues) runs a job of this type and
+    hash; None when one does, or when no agent is live (the job simply waits for one)."""
+    if not live or (digest is not None and any(p.hash == digest for p in live)):
+        return None
+    if digest is None:
+        return (
+            f"waiting: this job of type {type_name} has no catalogue hash (made by an older "
+            "jobdash); cancel it and run it again"
+        )
+    same = sorted((p.agent, p.hash) for p in live if p.name == type_name)
+    if same:
+        agent, theirs = same[0]
+        return (
+            f"waiting: type {type_name} changed since submit (catalogue hash {short(digest)}; "
+            f"engine {agent} has {short(theirs)})"
+        )
+    agents = sorted({p.agent for p in live})
+    return f"waiting: {engines_do(agents)} not define type {type_name}"
+
+
+class CatalogueStore:
+    """The published catalogues; mixed into `SqliteStore` (uses its writer and reader)."""
+
+    if TYPE_CHECKING:
+
+        async def write(
+            self, fn: Callable[[aiosqlite.Connection, int, float], Awaitable[T]]
+        ) -> T: ...
+
+        @property
+        def _reader(self) -> Reads: ...
+
+    async def publish_catalogue(
+        self, agent: str, types: dict[str, tuple[str, dict[str, Any]]]
+    ) -> None:
+        """Replace `agent`'s published types: name -> (hash, definition as data)."""
+
+        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> None:
+            await w.execute("DELETE FROM catalogue WHERE agent = ?", (agent,))
+            await w.executemany(
+                "INSERT INTO catalogue (agent, name, hash, spec, published) VALUES (?, ?, ?, ?, ?)",
+                [(agent, n, h, json.dumps(spec), now) for n, (h, spec) in types.items()],
+            )
+
+        await self.write(txn)
+
+    async def catalogue(self) -> list[Published]:
+        """Every published type, the most recently published first."""
+        rows = await self._reader.execute_fetchall(
+            "SELECT agent, name, hash, spec, published FROM catalogue ORDER BY published DESC"
+        )
+        return [Published(r[0], r[1], r[2], json.loads(r[3]), r[4]) for r in rows]
+
+    async def _live_catalogue(self, w: aiosqlite.Connection, live_after: float) -> list[Published]:
+        """The types of agents that heart-beat after `live_after` and are not offline."""
+        rows = await w.execute_fetchall(
+            "SELECT c.agent, c.name, c.hash, c.published FROM catalogue c "
+            "JOIN agents a ON a.name = c.agent WHERE a.state != 'offline' AND a.heartbeat > ?",
+            (live_after,),
+        )
+        return [Published(r[0], r[1], r[2], {}, r[3]) for r in rows]
+
+    async def explain_stranded(self, live_after: float) -> int:
+        """Admitted jobs with tasks left that no live agent can run (the engines' config
+        changed since they started): say so on their info line; clear it once one can.
+        Returns how many info lines changed."""
+        rows = await self._reader.execute_fetchall(
+            "SELECT id, type, type_hash, info FROM jobs "
+            f"WHERE status = 'running' AND {ACTIVE_ONLY} AND pending > 0 AND running = 0"
+        )
+        if not rows:
+            return 0
+        live = await self._live_catalogue(self._reader, live_after)
+        changed = []
+        for job_id, type_name, digest, info in rows:
+            reason = unrunnable(type_name, digest, live)
+            if reason is None and any(m in info for m in REASON_MARKS):
+                reason = ""
+            if reason is not None and reason != info:
+                changed.append((reason, job_id, info))
+        if not changed:
+            return 0
+
+        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> int:
+            cur = await w.executemany(
+                "UPDATE jobs SET info = ?, updated = ?, rev = ? WHERE id = ? "
+                "AND status = 'running' AND info = ?",
+                [(reason, now, rev, job_id, info) for reason, job_id, info in changed],
+            )
+            return max(cur.rowcount, 0)
+
+        return await self.write(txn)

@@ -1,0 +1,27 @@
+"""How the CLI and the dashboard show what agent deaths and taken-over claims left behind.
+
+- A log line written by an earlier attempt of its task is kept (it is what the task
+  printed) but must not pass for the latest attempt's: a retried attempt's output, or what
+  a frozen agent printed before its claim was taken over and stored once it woke up.
+- Retrying a quarantined task (it killed its agent) is allowed, with a warning that says
+  what will happen.
+"""
+
+from __future__ import annotations
+
+from jobdash.core.model import LogLine, Task
+
+
+def attempt_mark(line: LogLine) -> str:
+    """'[attempt 1] ' before a task's output line of an earlier attempt than its latest, else
+    '' (jobdash's own system lines name the attempt they speak of)."""
+    return f"[attempt {line.attempt}] " if line.earlier and line.stream != "system" else ""
+
+
+def quarantine_warning(task: Task) -> str:
+    """What retrying a quarantined task does, in one line."""
+    why = task.error.removeprefix("quarantined").lstrip(": ")
+    return (
+        f"task {task.seq} ({task.name}) was quarantined ({why}): retried, it runs again "
+        "alone on an agent, and is quarantined again if that agent dies"
+    )
