@@ -105,7 +105,9 @@ class CatalogueStore:
         )
         return [Published(r[0], r[1], r[2], json.loads(r[3]), r[4]) for r in rows]
 
-    async def _live_catalogue(self, w: aiosqlite.Connection, live_after: float) -> list[Published]:
+    async def _live_catalogue(
+        self, w: aiosqlite.Connection | Reads, live_after: float
+    ) -> list[Published]:
         """The types of agents that heart-beat after `live_after` and are not offline."""
         rows = await w.execute_fetchall(
             "SELECT c.agent, c.name, c.hash, c.published FROM catalogue c "

@@ -115,10 +115,11 @@ class FaultLog:
         self.said.add(fault)
         log.warning("%s; retrying every 1 s; %d log lines held", fault, held)
 
-    def note(self, text: str) -> None:
-        """Something said once per run of failures (the buffer reaching its bound)."""
-        if text not in self.said:
-            self.said.add(text)
+    def note(self, text: str, key: str | None = None) -> None:
+        """Something said once per run of failures (the buffer reaching its bound); `key`
+        names it when its text changes (a count in it)."""
+        if (key or text) not in self.said:
+            self.said.add(key or text)
             log.warning("%s", text)
 
     def worked(self) -> None:

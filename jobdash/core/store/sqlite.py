@@ -621,7 +621,8 @@ class SqliteStore(ScheduleStore, CatalogueStore):
                     self.faults.note(
                         f"{len(self._logs)} log lines held, the most jobdash holds: tasks' "
                         "output now waits in their pipes (commands block writing it) until the "
-                        "store takes lines again"
+                        "store takes lines again",
+                        key="backlog",
                     )
                 await asyncio.sleep(1.0)
                 self._want_flush()
