@@ -36,6 +36,7 @@ from typing import Any
 from jobdash import __version__
 from jobdash.core.model import Job, TaskStatus, format_duration
 from jobdash.core.store.sqlite import SqliteStore
+from jobdash.present.words import plural
 
 log = logging.getLogger("jobdash.reports")
 
@@ -248,7 +249,7 @@ class Reporter:
         error = "; ".join(errors)
         if not error:
             n = len(done)
-            note = f"report sent ({n} recipient{'s' if n != 1 else ''})"
+            note = f"report sent ({plural(n, 'recipient')})"
             retry_at = None
         elif attempts < len(self.backoff):
             wait = self.backoff[attempts]
@@ -256,7 +257,7 @@ class Reporter:
             note = f"report failed ({error}); retrying in {wait:g}s"
         else:
             retry_at = None
-            note = f"report failed ({error}); giving up after {attempts + 1} tries"
+            note = f"report failed ({error}); giving up after {plural(attempts + 1, 'try')}"
         if error:
             log.warning("job %s: %s", job_id, note)
         try:

@@ -33,6 +33,7 @@ from textual.strip import Strip
 from textual.timer import Timer
 
 from jobdash.core.model import Job, JobStatus, format_duration
+from jobdash.present.progress import progress_bar, progress_count
 from jobdash.tui.widgets.safe_text import sanitize
 
 __all__ = ["COLUMNS", "Column", "JobTable"]
@@ -96,7 +97,7 @@ _CELL_FIELDS: dict[str, tuple[str, ...]] = {
     "status": ("status",),
     "progress": ("pending", "running", "succeeded", "failed", "cancelled", "skipped", "progress"),
     "failed": ("failed",),
-    "time": ("status", "started", "finished", "progress"),
+    "time": ("status", "started", "finished", "progress", "idle_time", "paused_at"),
     "info": ("info",),
 }
 
@@ -200,15 +201,11 @@ def _fit(text: str, width: int, align: str = "left") -> str:
 
 
 def _progress_cells(job: Job, width: int) -> tuple[str, str]:
-    """A text bar of done/total tasks and the count, e.g. ("███░░░", " 12/40"), that
-    together fill `width` cells; a long count takes cells from the bar, not the digits."""
-    total = job.total
-    count = f"{job.done}/{total}" if total else ""
+    """A text bar of the tasks and their count, e.g. ("███░░░", " 12/40"), that together
+    fill `width` cells; a long count takes cells from the bar, not the digits."""
+    count = progress_count(job)
     bar_width = min(PROGRESS_BAR_WIDTH, max(3, width - 1 - len(count)))
-    fraction = job.done / total if total else job.progress / 100.0
-    filled = round(min(1.0, max(0.0, fraction)) * bar_width)
-    bar = "█" * filled + "░" * (bar_width - filled)
-    return bar, _fit(" " + count, width - bar_width)
+    return progress_bar(job, bar_width), _fit(" " + count, width - bar_width)
 
 
 class JobTable(ScrollView, can_focus=True):

@@ -36,6 +36,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from jobdash.core.model import LogLine
+from jobdash.present.words import plural_word
+from jobdash.tui.keymap import key_for
 from jobdash.tui.widgets.safe_text import sanitize
 
 __all__ = ["HeldLine", "LogView"]
@@ -862,8 +864,10 @@ class LogView(ScrollView, can_focus=True):
         if kind == "footer":
             style = self.get_component_rich_style("logview--footer")
             count = self._new_lines
-            noun = "line" if count == 1 else "lines"
-            text = f"⏸ following paused — {count:,} new {noun} (f to follow)"
+            key = key_for(self.app, "log.follow")
+            text = (
+                f"⏸ following paused — {count:,} new {plural_word(count, 'line')} ({key} to follow)"
+            )
             return Strip([Segment(text, style)]).adjust_cell_length(width, style)
         if kind == "search":
             style = self.get_component_rich_style("logview--search")
@@ -874,7 +878,8 @@ class LogView(ScrollView, can_focus=True):
             elif not self._searched:
                 hint = ""
             elif self._matches:
-                hint = f"  {self._match + 1}/{len(self._matches)}  n/N next/previous · esc close"
+                keys = f"{key_for(self.app, 'log.next')}/{key_for(self.app, 'log.prev')}"
+                hint = f"  {self._match + 1}/{len(self._matches)}  {keys} next/previous · esc close"
             else:
                 hint = "  no matches · esc close"
             segments.append(Segment(hint, style))

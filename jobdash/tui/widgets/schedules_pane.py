@@ -24,6 +24,7 @@ from jobdash.core.planning import Schedule, Tick
 from jobdash.core.service import Service
 from jobdash.tui.dialogs.edit_planning import EditPlanningScreen
 from jobdash.tui.helpers import ACTION_ERRORS, clock_of, format_time, refuse, subscribe_changes
+from jobdash.tui.keymap import key_for
 from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
 from jobdash.tui.widgets.safe_text import sanitize
 
@@ -295,7 +296,8 @@ class ScheduleDetailsScreen(_ScheduleActions, Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="schedule-summary")
-        yield Label("latest executions (enter: details)", classes="section", markup=False)
+        details = f"latest executions ({key_for(self.app, 'table.select')}: details)"
+        yield Label(details, classes="section", markup=False)
         yield LineTable(JOB_COLUMNS, empty_text="No runs yet", id="schedule-jobs")
         yield Label("tick history", classes="section", markup=False)
         yield LineTable(TICK_COLUMNS, empty_text="No ticks yet", id="schedule-ticks")
