@@ -279,7 +279,11 @@ class JobDetailsScreen(Screen[None]):
         yield JobHeader(self.job_id, id="details-header")
         yield Label("tasks", id="details-tasks-title", markup=False)
         yield LineTable(
-            TASK_COLUMNS, empty_text="No tasks", allow_no_cursor=True, id="details-tasks"
+            TASK_COLUMNS,
+            empty_text="No tasks",
+            allow_no_cursor=True,
+            drops=("agent", "started"),  # on a narrow terminal: outcomes stay on screen
+            id="details-tasks",
         )
         yield Label("log · all tasks", id="details-log-title", markup=False)
         yield LogView(id="details-log")

@@ -51,6 +51,8 @@ COLUMNS = (
     TableColumn("fail", 5, "right"),
     TableColumn("throughput", 12),
 )
+# On a narrow terminal these go first (the sparkline below shows the throughput).
+NARROW_DROPS = ("throughput", "host", "pid")
 
 
 def text_sparkline(values: Sequence[float], width: int = 12) -> str:
@@ -98,7 +100,12 @@ class AgentsPane(Vertical):
         self._last_load = 0.0
 
     def compose(self) -> ComposeResult:
-        yield LineTable(COLUMNS, empty_text="No agents have run on this store", id="agents-table")
+        yield LineTable(
+            COLUMNS,
+            empty_text="No agents have run on this store",
+            drops=NARROW_DROPS,
+            id="agents-table",
+        )
         yield Label("throughput", id="agents-spark-label", markup=False)
         yield Sparkline([], id="agents-spark")
 

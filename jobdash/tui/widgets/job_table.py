@@ -34,6 +34,7 @@ from textual.timer import Timer
 
 from jobdash.core.model import Job, JobStatus, format_duration
 from jobdash.present.progress import progress_bar, progress_count
+from jobdash.tui.widgets.fitting import fit_columns
 from jobdash.tui.widgets.safe_text import sanitize
 
 __all__ = ["COLUMNS", "Column", "JobTable"]
@@ -70,6 +71,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("info", "info", 0),
 )
 COLUMN_KEYS: tuple[str, ...] = tuple(column.key for column in COLUMNS)
+_BY_KEY = {column.key: column for column in COLUMNS}
 INFO_MIN_WIDTH = 12
 TYPE_MAX_WIDTH = 20  # the type column grows to the longest type name, up to this
 # Dropped, in this order, while the terminal is too narrow for every column.
@@ -820,20 +822,14 @@ class JobTable(ScrollView, can_focus=True):
         status, progress, failures and info stay on screen instead of off to the right.
         """
 
-        def fits(columns: list[tuple[Column, int]]) -> bool:
-            return sum(w for _, w in columns) + len(columns) - 1 + INFO_MIN_WIDTH <= view
-
-        columns = [(c, self._column_width(c)) for c in COLUMNS]
-        for key in NARROW_DROPS:
-            if fits(columns):
-                return columns
-            columns = [(c, w) for c, w in columns if c.key != key]
-        if not fits(columns):  # then names give way, down to NARROW_NAME_WIDTH
-            columns = [
-                (c, min(w, NARROW_NAME_WIDTH) if c.key in ("type", "target") else w)
-                for c, w in columns
-            ]
-        return columns
+        widths = [
+            (c.key, self._column_width(c), INFO_MIN_WIDTH if c.width == 0 else 0) for c in COLUMNS
+        ]
+        # Then names give way, down to NARROW_NAME_WIDTH.
+        narrow = {"type": NARROW_NAME_WIDTH, "target": NARROW_NAME_WIDTH}
+        return [
+            (_BY_KEY[key], width) for key, width in fit_columns(widths, view, NARROW_DROPS, narrow)
+        ]
 
     def _column_width(self, column: Column) -> int:
         if column.key == "id":

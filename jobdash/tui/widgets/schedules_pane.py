@@ -53,6 +53,10 @@ COLUMNS = (
     TableColumn("last run", 20),
     TableColumn("next run", 12),
 )
+# On a narrow terminal (80 columns) these go first, then the id narrows: state, last run
+# and next run stay on screen.
+NARROW_DROPS = ("type", "time zone")
+NARROW_WIDTHS = {"id": 12}
 
 
 def status_cell(status: str | None) -> Cell:
@@ -183,6 +187,8 @@ class SchedulesPane(_ScheduleActions, Vertical):
         yield LineTable(
             COLUMNS,
             empty_text="No schedules (a job type with `schedule = …` in the config makes one)",
+            drops=NARROW_DROPS,
+            narrow=NARROW_WIDTHS,
             id="schedules-table",
         )
 
