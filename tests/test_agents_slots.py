@@ -136,3 +136,15 @@ def test_silent_agents_are_pruned_and_their_counts_kept(cluster: Cluster) -> Non
     assert sum(row["done"] for row in rows.values()) == 2  # the total did not drop
     table = cluster.cli("agents").stdout
     assert "(1 pruned agent)" in table, table
+
+
+def test_an_agent_stopping_counts_the_tasks_it_did_since_its_last_heartbeat(
+    cluster: Cluster,
+) -> None:
+    a = cluster.start("a", env=SLOW_BEAT)  # no heartbeat comes during the test
+    job = cluster.run("six")
+    until(lambda: cluster.job(job)["status"] == "succeeded", 30, "job done")
+    a.send_signal(signal.SIGTERM)
+    a.wait(20)
+    info = listed(cluster)["a"]
+    assert (info["state"], info["done"], info["failed"]) == ("offline", 6, 0)

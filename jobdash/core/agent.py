@@ -253,7 +253,7 @@ class Agent:
             self.store.refill = None
         with contextlib.suppress(Exception):
             await self.store.flush()
-            await self.store.agent_offline(self.name, self.owner)
+            await self.store.agent_offline(self.name, self.owner, self._done, self._failed)
         self.stopped.set()
 
     # ----------------------------------------------------------------- loops

@@ -36,7 +36,7 @@ from typing import Any
 from jobdash import __version__
 from jobdash.core.model import Job, TaskStatus, format_duration
 from jobdash.core.store.sqlite import SqliteStore
-from jobdash.present.words import plural
+from jobdash.present.words import plural, plural_word
 
 log = logging.getLogger("jobdash.reports")
 
@@ -145,7 +145,8 @@ def email_text(r: dict[str, Any]) -> str:
         if r["failed_tasks_not_listed"]:
             lines.append(f"  … and {r['failed_tasks_not_listed']} more")
     if r["log_tail"]:
-        lines += ["", f"Last {len(r['log_tail'])} log lines:"]
+        n = len(r["log_tail"])
+        lines += ["", f"Last {n} log {plural_word(n, 'line')}:"]
         for ln in r["log_tail"]:
             task = f"#{ln['task']} " if ln["task"] is not None else ""
             lines.append(f"  {ln['ts']} {task}{ln['stream']}: {ln['text']}")

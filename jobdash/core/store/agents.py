@@ -109,12 +109,15 @@ class AgentStore(StorePart):
 
         await self.write(txn)
 
-    async def agent_offline(self, name: str, owner: str) -> None:
+    async def agent_offline(self, name: str, owner: str, done: int = 0, failed: int = 0) -> None:
+        """An agent stopping: offline, with the tasks it finished since its last heartbeat
+        counted (else a stop would lose them from its totals)."""
+
         async def txn(w: aiosqlite.Connection, rev: int, now: float) -> None:
             await w.execute(
-                "UPDATE agents SET state = 'offline', heartbeat = ?, rev = ? "
-                "WHERE name = ? AND owner = ?",
-                (now, rev, name, owner),
+                "UPDATE agents SET state = 'offline', heartbeat = ?, done = done + ?, "
+                "failed = failed + ?, rev = ? WHERE name = ? AND owner = ?",
+                (now, done, failed, rev, name, owner),
             )
 
         await self.write(txn)

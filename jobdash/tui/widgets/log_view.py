@@ -345,7 +345,7 @@ class LogView(ScrollView, can_focus=True):
         with_ts = self._timestamps if timestamps is None else timestamps
         out: list[str] = []
         if self._dropped:
-            out.append(f"… {self._dropped} earlier lines not shown")
+            out.append(f"… {self._dropped} earlier {plural_word(self._dropped, 'line')} not shown")
         for line in self._lines:
             text = line[_TEXT].replace("\n", " ")
             out.append(f"{format_timestamp(line[_TS])} {text}" if with_ts else text)
@@ -850,7 +850,7 @@ class LogView(ScrollView, can_focus=True):
     def _notice_strip(self, width: int) -> Strip:
         """The first row once old lines were dropped."""
         style = self.get_component_rich_style("logview--notice")
-        text = f"… {self._dropped:,} earlier lines not shown"
+        text = f"… {self._dropped:,} earlier {plural_word(self._dropped, 'line')} not shown"
         return Strip([Segment(text, style)]).adjust_cell_length(width, self.rich_style)
 
     def _overlay_strip(self, slot: int, width: int) -> Strip:
