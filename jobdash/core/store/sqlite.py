@@ -1090,7 +1090,7 @@ class SqliteStore(ScheduleStore, AgentStore, WaitStore):
             progress = 100.0 * (total - cancelled) / total if cancelled and total else 100.0
             await w.execute(
                 "UPDATE jobs SET status = ?, finished = ?, updated = ?, info = ?, admitted = 0, "
-                f"progress = ?, {END_IDLE}, rev = ? WHERE id = ?",
+                f"progress = ?, {END_IDLE}, waiting = '', rev = ? WHERE id = ?",
                 (str(final), now, now, info[:INFO_MAX], progress, now, rev, job_id),
             )
             await w.execute("DELETE FROM locks WHERE job_id = ?", (job_id,))
