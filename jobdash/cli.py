@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 
 from rich.cells import cell_len
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Column, Table
 from rich.text import Text
 
@@ -36,6 +36,7 @@ from jobdash.present.logs import TaskLabels
 from jobdash.present.recovery import attempt_mark, quarantine_warning
 from jobdash.present.text import name_problem, sanitize
 from jobdash.present.times import abbreviation, beside, clock, fire_times, header
+from jobdash.present.words import plural
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -120,10 +121,13 @@ def build_parser() -> Parser:
             s.add_argument(
                 "action",
                 nargs="?",
-                choices=["drain"],
-                help="drain NAME: let agent NAME finish its tasks and claim no more",
+                choices=["drain", "undrain"],
+                help="drain NAME: let agent NAME finish its tasks and claim no more; "
+                "undrain NAME: let it claim again",
             )
-            s.add_argument("target", nargs="?", metavar="NAME", help="the agent to drain")
+            s.add_argument(
+                "target", nargs="?", metavar="NAME", help="the agent to drain or undrain"
+            )
 
     cmd("agents", "agents: state, slots, current tasks, heartbeat", as_json)
 
@@ -365,6 +369,7 @@ def job_dict(job: Job) -> dict[str, Any]:
     d["trigger"] = str(job.trigger)
     d["total"] = job.total
     d["eta"] = job.eta()
+    d["duration"] = job.duration()
     return d
 
 
@@ -459,8 +464,7 @@ async def cmd_run(svc: Service, a: argparse.Namespace) -> int:
             )
         )
     if not (a.wait or a.follow):
-        n = job.total
-        out.print(safe(f"job {job.id} queued ({job.type}, {n} task{'s' if n != 1 else ''})"))
+        out.print(safe(f"job {job.id} queued ({job.type}, {plural(job.total, 'task')})"))
         return EXIT_OK
     err.print(safe(f"job {job.id} submitted ({job.type}); Ctrl-C stops watching, not the job"))
     return await follow_job(svc, job.id, show_log=a.follow)
@@ -475,13 +479,13 @@ async def follow_job(svc: Service, jid: int, show_log: bool) -> int:
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[status]}"),
-        TimeElapsedColumn(),
+        TextColumn("{task.fields[elapsed]}"),  # the job's own: it stops while paused
         console=out,
         transient=False,
         disable=not tty,
     )
     with progress:
-        bar = progress.add_task(f"job {jid}", total=None, status="")
+        bar = progress.add_task(f"job {jid}", total=None, status="", elapsed="")
         while True:
             job = await svc.job(jid)
             if show_log:
@@ -494,8 +498,9 @@ async def follow_job(svc: Service, jid: int, show_log: bool) -> int:
             progress.update(
                 bar,
                 total=job.total or None,
-                completed=job.done,
+                completed=job.worked,
                 status=f"{job.status.glyph} {job.status}",
+                elapsed=format_duration(job.duration()),
             )
             if job.status.finished:
                 break
@@ -549,7 +554,7 @@ async def cmd_show(svc: Service, a: argparse.Namespace) -> int:
         ("finished", when(job.finished)),
         (
             "tasks",
-            f"{job.done}/{job.total} done, {job.running} running, {job.failed} failed, {job.cancelled} cancelled",
+            f"{job.worked}/{job.total} done, {job.running} running, {job.failed} failed, {job.cancelled} cancelled",
         ),
         ("progress", f"{job.progress:.0f}%  {time_column(job)}"),
         ("info", job.info),
@@ -620,7 +625,7 @@ async def cmd_action(svc: Service, a: argparse.Namespace) -> int:
     else:
         quarantined = await svc.quarantined_tasks(a.job)
         n = await svc.retry(a.job)
-        out.print(f"job {a.job}: {n} task{'s' if n != 1 else ''} queued again")
+        out.print(f"job {a.job}: {plural(n, 'task')} queued again")
         for task in quarantined:
             err.print(Text(f"jobdash: warning: {sanitize(quarantine_warning(task))}"))
     return EXIT_OK
@@ -631,7 +636,7 @@ async def cmd_export(svc: Service, a: argparse.Namespace) -> int:
     text = svc.export(jobs, a.format)
     if a.output and a.output != "-":
         write_output(a.output, text)
-        err.print(safe(f"{len(jobs)} jobs written to {a.output}"))
+        err.print(safe(f"{plural(len(jobs), 'job')} written to {a.output}"))
     else:
         sys.stdout.write(text)
     return EXIT_OK
@@ -639,7 +644,7 @@ async def cmd_export(svc: Service, a: argparse.Namespace) -> int:
 
 async def cmd_clear(svc: Service, a: argparse.Namespace) -> int:
     n = await svc.clear(everyone=a.all)
-    out.print(f"{n} finished job{'s' if n != 1 else ''} removed")
+    out.print(f"{plural(n, 'finished job')} removed")
     return EXIT_OK
 
 
@@ -684,10 +689,14 @@ async def cmd_types(svc: Service, a: argparse.Namespace) -> int:
 async def cmd_check(svc: Service, a: argparse.Namespace) -> int:
     cfg = svc.config
     where = str(cfg.path) if cfg.path else "no config file (defaults)"
+    if cfg.keymap:
+        from jobdash.tui.keymap import check_keymap  # the dashboard's bindings (Textual)
+
+        check_keymap(cfg.keymap, where)
     n = len(cfg.types)
     out.print(
         safe(
-            f"{where}: ok — {n} job type{'s' if n != 1 else ''}"
+            f"{where}: ok — {plural(n, 'job type')}"
             + (f": {', '.join(sorted(cfg.types))}" if n else "")
         )
     )
@@ -697,15 +706,18 @@ async def cmd_check(svc: Service, a: argparse.Namespace) -> int:
 async def cmd_agents(svc: Service, a: argparse.Namespace) -> int:
     agents = await svc.agents()
     tasks = await svc.agent_tasks()
+    pruned = await svc.pruned_agents()
     now = time.time()
     if a.json:
-        rows = []
+        rows: list[dict[str, Any]] = []
         for info, drain in agents:
             d = dataclasses.asdict(info)
             d["drain"] = drain
             d["heartbeat_age"] = round(now - info.heartbeat, 1)
             d["tasks"] = [{"job": j, "task": q, "name": n} for j, q, n in tasks.get(info.name, [])]
             rows.append(d)
+        if pruned.agents:  # one aggregate row: what the pruned agents had done
+            rows.append({"name": None, "state": "pruned", **dataclasses.asdict(pruned)})
         print(json.dumps(rows, indent=2))
         return EXIT_OK
     if not agents:
@@ -736,13 +748,16 @@ async def cmd_agents(svc: Service, a: argparse.Namespace) -> int:
             safe(info.host),
             str(info.pid),
             safe(info.state),
-            f"{len(mine) if mine else info.running}/{info.slots}",
+            f"{info.running}/{info.slots}",
             safe(shown),
             format_duration(max(0.0, now - info.heartbeat)) + " ago",
             str(info.done),
             str(info.failed),
             when(info.started, abbreviation(now)),
         )
+    if pruned.agents:
+        name = f"({plural(pruned.agents, 'pruned agent')})"
+        t.add_row(name, "", "", "pruned", "", "", "", str(pruned.done), str(pruned.failed), "")
     out.print(fit(t))
     return EXIT_OK
 
@@ -831,9 +846,7 @@ async def cmd_schedule(svc: Service, a: argparse.Namespace) -> int:
     if action == "run":
         job = await svc.run_schedule_now(a.id)
         n = job.total
-        out.print(
-            safe(f"schedule {a.id}: job {job.id} queued ({job.type}, {n} task{'s' * (n != 1)})")
-        )
+        out.print(safe(f"schedule {a.id}: job {job.id} queued ({job.type}, {plural(n, 'task')})"))
     elif action in ("enable", "disable"):
         s = await (svc.enable(a.id) if action == "enable" else svc.disable(a.id))
         nxt = f"; next run {when(s.next_run)}" if s.next_run else ""
@@ -921,15 +934,19 @@ async def cmd_schedule(svc: Service, a: argparse.Namespace) -> int:
 
 
 async def cmd_serve(svc: Service, a: argparse.Namespace) -> int:
-    if getattr(a, "action", None) == "drain":
+    action = getattr(a, "action", None)
+    if action in ("drain", "undrain"):
         if not a.target:
             raise BadInput(
-                "agent drain: which agent? (jobdash agent drain NAME; see `jobdash agents`)"
+                f"agent {action}: which agent? (jobdash agent {action} NAME; see `jobdash agents`)"
             )
-        await svc.drain_agent(a.target)
-        out.print(
-            safe(f"agent {a.target} draining: it finishes its running tasks and claims no more")
-        )
+        await svc.drain_agent(a.target, drain=action == "drain")
+        if action == "drain":
+            out.print(
+                safe(f"agent {a.target} draining: it finishes its running tasks and claims no more")
+            )
+        else:
+            out.print(safe(f"agent {a.target} undrained: it claims tasks again"))
         return EXIT_OK
     if getattr(a, "target", None):
         raise BadInput(
@@ -961,8 +978,8 @@ async def cmd_serve(svc: Service, a: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, on_signal)
     err.print(
         safe(
-            f"jobdash {a.command}: agent {engine.name} with {a.slots} slots on {svc.store.path} "
-            f"(pid {os.getpid()}, lease {engine.opts.lease:g}s)"
+            f"jobdash {a.command}: agent {engine.name} with {plural(a.slots, 'slot')} on "
+            f"{svc.store.path} (pid {os.getpid()}, lease {engine.opts.lease:g}s)"
         )
     )
     # A store found damaged is not written to again: the engine stops (and `close` says why).

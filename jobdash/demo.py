@@ -11,6 +11,7 @@ import asyncio
 import random
 
 from jobdash.api import JobContext, JobType, Param, TaskContext
+from jobdash.present.words import plural
 
 SPEED = 1.0  # tests shorten the demo by lowering this
 
@@ -33,14 +34,14 @@ async def import_files(ctx: JobContext) -> None:
     ctx.log(f"scanning {source}")
     for i in range(1, count + 1):
         ctx.add_task(import_one, f"{source}/batch-{i:03d}.csv")
-    ctx.log(f"found {count} files to import")
+    ctx.log(f"found {plural(count, 'file')} to import")
 
 
 async def import_one(ctx: TaskContext, path: str) -> None:
     rng = random.Random(f"{path}:{ctx.attempt}")
     rows = rng.randint(200, 5000)
     ctx.log(f"reading {path}")
-    ctx.log(f"header ok: id,name,email,created ({rows} rows)")
+    ctx.log(f"header ok: id,name,email,created ({plural(rows, 'row')})")
     await _work(ctx, rng.uniform(1.0, 4.0))
     if rng.random() < 0.08:
         ctx.log(f"row {rng.randint(2, rows)}: invalid date '31/02/2026'", "stderr")
@@ -49,7 +50,7 @@ async def import_one(ctx: TaskContext, path: str) -> None:
         ctx.warn(f"{path}: {rng.randint(1, 9)} duplicate ids skipped")
     ctx.metric("rows", rows)
     ctx.metric("files", 1)
-    ctx.log(f"imported {rows} rows from {path}")
+    ctx.log(f"imported {plural(rows, 'row')} from {path}")
 
 
 # --------------------------------------------------------------------------- export-report
@@ -64,7 +65,7 @@ async def export_table(ctx: TaskContext, table: str) -> None:
     rng = random.Random(table)
     rows = rng.randint(1000, 90000)
     fmt = ctx.params.get("format", "csv")
-    ctx.log(f"SELECT * FROM {table} ... {rows} rows")
+    ctx.log(f"SELECT * FROM {table} ... {plural(rows, 'row')}")
     await _work(ctx, rng.uniform(2.0, 6.0), steps=8)
     ctx.metric("rows", rows)
     ctx.log(f"wrote exports/{table}.{fmt} ({rows * 112 // 1024} KiB)")
@@ -84,7 +85,7 @@ async def fix_folder(ctx: TaskContext, folder: str) -> None:
     n = rng.randint(50, 400)
     ctx.log(f"chown -R svc-share:{folder.rsplit('/', 1)[-1]} {folder}")
     await _work(ctx, rng.uniform(1.0, 3.0))
-    ctx.log(f"chmod 2770 on {n} directories, 0660 on {n * 7} files")
+    ctx.log(f"chmod 2770 on {plural(n, 'directory')}, 0660 on {plural(n * 7, 'file')}")
     ctx.metric("entries", n * 8)
 
 

@@ -54,6 +54,7 @@ def env_seconds(name: str, default: float) -> float:
 LEASE = env_seconds("JOBDASH_LEASE", 15.0)  # seconds a claim lasts without renewal
 HEARTBEAT = env_seconds("JOBDASH_HEARTBEAT", min(3.0, LEASE / 5))  # between renewals
 RECOVER_EVERY = 2.0  # seconds between sweeps for tasks of dead agents
+WAITS_EVERY = 1.0  # seconds between looks at why running jobs run nothing
 PRUNE_EVERY = 600.0  # seconds between retention sweeps (the first one at start)
 POLL = 0.1  # seconds between looks at the store when nothing woke us
 REPORT_EVERY = 1.0  # seconds between looks for execution reports to send
@@ -110,6 +111,7 @@ class AgentOptions:
     pid_check: bool = os.environ.get("JOBDASH_PID_CHECK", "1") != "0"
     reporter: Reporter | None = None  # sends execution reports (housekeeping)
     retention: float | None = None  # seconds finished jobs are kept (config `retention`)
+    agent_retention: float = 86400.0  # seconds an agent that went silent stays listed
 
 
 def agent_state(state: str, heartbeat: float, now: float | None = None) -> str:
@@ -200,7 +202,9 @@ class Agent:
 
     @property
     def state(self) -> str:
-        if self._draining or self._stopping:
+        """What the heartbeat reports; the store shows draining while the drain flag is
+        set, whatever this says, so an undrain is not undone by a heartbeat."""
+        if self._stopping:
             return "draining"
         return "busy" if self.runs else "idle"
 
@@ -259,7 +263,7 @@ class Agent:
             self.store.refill = None
         with contextlib.suppress(Exception):
             await self.store.flush()
-            await self.store.agent_offline(self.name, self.owner)
+            await self.store.agent_offline(self.name, self.owner, self._done, self._failed)
         self.stopped.set()
 
     # ----------------------------------------------------------------- loops
@@ -403,7 +407,6 @@ class Agent:
                 held, drain = await self.store.heartbeat(
                     self.name,
                     self.owner,
-                    len(self.runs),
                     self.state,
                     self.opts.lease,
                     done,
@@ -414,8 +417,7 @@ class Agent:
                 continue
             self._done -= done
             self._failed -= failed
-            if drain and not self._draining:
-                self._draining = True
+            self._draining = drain  # an undrain (drain flag cleared) lets it claim again
             for task_id in held_before - held:
                 run = self.runs.get(task_id)
                 if run is not None and not run.fenced:
@@ -460,8 +462,8 @@ class Agent:
                     self._paused.discard(tid)
 
     async def _housekeeping_loop(self) -> None:
-        last_recover = last_report = 0.0
-        last_prune = -PRUNE_EVERY
+        last_recover = last_report = last_waits = 0.0
+        last_prune = last_agents_prune = -PRUNE_EVERY
         while not self._stopping:
             try:
                 live_after = time.time() - STALE_AFTER
@@ -473,7 +475,9 @@ class Agent:
                         await self._expire_dead()
                     if await self.store.has_lost_tasks():
                         await self.store.recover_lost()
-                    await self.store.explain_stranded(live_after)
+                if time.monotonic() - last_waits > WAITS_EVERY:
+                    last_waits = time.monotonic()
+                    await self.store.note_waits(live_after)
                 if self.opts.reporter is not None and time.monotonic() - last_report > REPORT_EVERY:
                     last_report = time.monotonic()
                     self._start_reports(self.opts.reporter)
@@ -482,6 +486,9 @@ class Agent:
                     pruned = await self.store.prune(time.time() - self.opts.retention)
                     if pruned:
                         log.info("retention: %d finished jobs removed", pruned)
+                if time.monotonic() - last_agents_prune > PRUNE_EVERY:
+                    last_agents_prune = time.monotonic()
+                    await self.store.prune_agents(time.time() - self.opts.agent_retention)
             except Exception:
                 self.store.report_failure(log, "housekeeping failed")
             await asyncio.sleep(POLL)

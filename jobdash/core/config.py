@@ -48,7 +48,7 @@ FUNCTION_RE = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*\Z")
 ITEM = "item"  # the placeholder naming the current item in a command
 
 TOP_KEYS = ("jobdash", "types", "keymap", "smtp")
-JOBDASH_KEYS = ("admins", "timezone", "theme", "retention")
+JOBDASH_KEYS = ("admins", "timezone", "theme", "retention", "agent_retention")
 TYPE_KEYS = (
     "description",
     "params",
@@ -347,6 +347,8 @@ class Config:
     theme: str | None = None
     smtp: dict[str, Any] = field(default_factory=dict)
     retention: float | None = None  # seconds; finished jobs older than this are pruned
+    # Seconds an agent stays listed after its last heartbeat (then pruned; totals are kept).
+    agent_retention: float = 86400.0
 
 
 def find_config_path(explicit: str | None) -> Path | None:
@@ -532,6 +534,10 @@ def _jobdash_section(table: dict[str, Any], config: Config) -> None:
         config.theme = _str(table["theme"], ("jobdash", "theme"), empty=False)
     if "retention" in table:
         config.retention = _duration(table["retention"], ("jobdash", "retention"), positive=True)
+    if "agent_retention" in table:
+        config.agent_retention = _duration(
+            table["agent_retention"], ("jobdash", "agent_retention"), positive=True
+        )
 
 
 def _timezone(value: object, keys: Keys) -> str:

@@ -265,6 +265,10 @@ class Job:
     parallel: int = 1
     cancellable: bool = True
     rev: int = 0
+    # Seconds since `started` that do not count as run time (paused, or between a finish and
+    # a retry's first task), and the start of such a span going on now (None when none is).
+    idle_time: float = 0.0
+    paused_at: float | None = None
 
     @property
     def total(self) -> int:
@@ -279,22 +283,33 @@ class Job:
 
     @property
     def done(self) -> int:
+        """Tasks that will not run again: ended (`worked`) or cancelled."""
         return self.succeeded + self.failed + self.cancelled + self.skipped
+
+    @property
+    def worked(self) -> int:
+        """Tasks that ran to an end (or were skipped): the work done, cancelled ones not."""
+        return self.succeeded + self.failed + self.skipped
 
     def eta(self, now: float | None = None) -> float | None:
         """Seconds left, from the pace so far; None when it can't be told."""
-        if self.status is not JobStatus.RUNNING or not self.started:
+        elapsed = self.duration(now)
+        if self.status is not JobStatus.RUNNING or elapsed is None:
             return None
         if self.progress <= 0 or self.progress >= 100:
             return None
-        elapsed = (now or time.time()) - self.started
         return elapsed * (100 - self.progress) / self.progress
 
     def duration(self, now: float | None = None) -> float | None:
+        """Seconds the job has run: from its first task started to its end, without the
+        time it was paused; a retried job's runs added up, the time between them not
+        counted. None before its first task started."""
         if not self.started:
             return None
         end = self.finished or now or time.time()
-        return max(0.0, end - self.started)
+        if self.paused_at is not None:
+            end = min(end, self.paused_at)
+        return max(0.0, end - self.started - self.idle_time)
 
 
 @dataclass
@@ -343,6 +358,16 @@ class AgentInfo:
     state: str  # idle, busy, draining, stale, offline
     started: float
     heartbeat: float
+    done: int = 0
+    failed: int = 0
+
+
+@dataclass
+class PrunedAgents:
+    """What the agents pruned from the list (`agent_retention`) had done, as one aggregate,
+    so totals do not drop when an old agent goes."""
+
+    agents: int = 0
     done: int = 0
     failed: int = 0
 

@@ -43,6 +43,7 @@ from jobdash.core.model import Job, TaskStatus, format_duration
 from jobdash.core.store.schedules import FireReport
 from jobdash.core.store.sqlite import SqliteStore
 from jobdash.present.times import iso
+from jobdash.present.words import plural, plural_word
 
 log = logging.getLogger("jobdash.reports")
 
@@ -153,7 +154,8 @@ def email_text(r: dict[str, Any]) -> str:
         if r["failed_tasks_not_listed"]:
             lines.append(f"  … and {r['failed_tasks_not_listed']} more")
     if r["log_tail"]:
-        lines += ["", f"Last {len(r['log_tail'])} log lines:"]
+        n = len(r["log_tail"])
+        lines += ["", f"Last {n} log {plural_word(n, 'line')}:"]
         for ln in r["log_tail"]:
             task = f"#{ln['task']} " if ln["task"] is not None else ""
             lines.append(f"  {ln['ts']} {task}{ln['stream']}: {ln['text']}")
@@ -290,11 +292,11 @@ class Reporter:
     def _outcome(self, error: str, attempts: int, served: int) -> tuple[float | None, str]:
         """When to try again (None: never) and what to note, after a send."""
         if not error:
-            return None, f"report sent ({served} recipient{'s' if served != 1 else ''})"
+            return None, f"report sent ({plural(served, 'recipient')})"
         if attempts < len(self.backoff):
             wait = self.backoff[attempts]
             return time.time() + wait, f"report failed ({error}); retrying in {wait:g}s"
-        return None, f"report failed ({error}); giving up after {attempts + 1} tries"
+        return None, f"report failed ({error}); giving up after {plural(attempts + 1, 'try')}"
 
     async def _send(
         self, job_id: int, recipients: dict[str, list[str]], done: list[str], attempts: int

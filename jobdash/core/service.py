@@ -39,6 +39,7 @@ from jobdash.core.model import (
     LogLine,
     NotFound,
     Param,
+    PrunedAgents,
     Refused,
     Report,
     SchedulePolicy,
@@ -343,6 +344,12 @@ class Service:
             raise Refused(f"only admins may clear every user's jobs ({self.user} is not an admin)")
         return await self.store.clear(None if everyone else self.user, self.user)
 
+    async def clear_jobs(self, job_ids: Sequence[int]) -> int:
+        """Remove these jobs (those a dashboard shows) where finished: yours, or any as an
+        admin. Returns how many were removed."""
+        self._check_writable("clear history")
+        return await self.store.clear_ids(job_ids, None if self.is_admin else self.user, self.user)
+
     # ----------------------------------------------------------------- reading
 
     def _scope(self, query: Query, now: float) -> tuple[str, list[Any]]:
@@ -397,12 +404,18 @@ class Service:
         """Each agent's running tasks: (job id, task seq, task name)."""
         return await self.store.running_tasks()
 
-    async def drain_agent(self, name: str) -> None:
-        """Let an agent finish its running tasks and claim no more (admins)."""
-        self._check_writable("drain an agent")
+    async def pruned_agents(self) -> PrunedAgents:
+        """The totals of the agents pruned from the list (`agent_retention`)."""
+        return await self.store.pruned_agents()
+
+    async def drain_agent(self, name: str, drain: bool = True) -> None:
+        """Let an agent finish its running tasks and claim no more, or (`drain` False)
+        let a drained agent claim again (admins)."""
+        what = "drain an agent" if drain else "undrain an agent"
+        self._check_writable(what)
         if not self.is_admin:
-            raise Refused(f"only admins may drain an agent ({self.user} is not an admin)")
-        await self.store.set_agent_drain(name, self.user)
+            raise Refused(f"only admins may {what} ({self.user} is not an admin)")
+        await self.store.set_agent_drain(name, self.user, drain)
 
     async def engine_alive(self) -> bool:
         """A live agent uses the store (see `live_agents`)."""
@@ -489,7 +502,12 @@ class Service:
         `scheduler`: also run the scheduler (not for `jobdash agent`)."""
         from jobdash.core.reports import Reporter
 
-        opts = AgentOptions(name=name, slots=slots, retention=self.config.retention)
+        opts = AgentOptions(
+            name=name,
+            slots=slots,
+            retention=self.config.retention,
+            agent_retention=self.config.agent_retention,
+        )
         if lease is not None:
             opts.lease = lease
             opts.heartbeat = min(opts.heartbeat, lease / 5)

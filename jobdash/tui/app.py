@@ -19,6 +19,7 @@ import gc
 import importlib
 import sys
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,11 +45,12 @@ from jobdash.core.service import Service
 from jobdash.core.store.sqlite import Changes
 from jobdash.present.text import sanitize
 from jobdash.present.times import abbreviation
+from jobdash.present.words import plural, plural_word
 from jobdash.tui.commands import JobdashCommands
 from jobdash.tui.dialogs.confirm import ConfirmScreen
 from jobdash.tui.dialogs.start_job import StartJobScreen
 from jobdash.tui.helpers import retry_now
-from jobdash.tui.keymap import known_bindings, unknown_ids
+from jobdash.tui.keymap import check_keymap, key_for, known_bindings, unknown_ids
 from jobdash.tui.screens.help import HelpScreen, help_entries
 from jobdash.tui.themes import DEFAULT_THEME, check_theme, load_themes
 from jobdash.tui.widgets.filter_bar import FilterBar
@@ -173,7 +175,7 @@ class DashboardScreen(Screen[None]):
                 yield JobTable(
                     clock=app.clock,
                     id="table-inprogress",
-                    empty_text="No jobs in progress: n starts one",
+                    empty_text=f"No jobs in progress: {key_for(app, 'job.new')} starts one",
                     tick=app.table_tick,
                 )
             with TabPane("Completed", id="completed"):
@@ -481,8 +483,7 @@ class DashboardScreen(Screen[None]):
             ):
                 return
             count = await svc.retry(job.id)
-            tasks = f"{count} task{'s' if count != 1 else ''}"
-            self.notify(f"Retrying {tasks} of {describe(job)}")
+            self.notify(f"Retrying {plural(count, 'task')} of {describe(job)}")
 
     def action_export(self) -> None:
         table = self.current_table
@@ -497,33 +498,42 @@ class DashboardScreen(Screen[None]):
             path = Path.cwd() / f"jobdash-export-{stamp}.csv"
             text = app.service.export(jobs, "csv")
             await asyncio.to_thread(write_output, path, text)
-            self.notify(f"Exported {len(jobs)} job{'s' * (len(jobs) != 1)} to {path}")
+            self.notify(f"Exported {plural(len(jobs), 'job')} to {path}")
 
     def action_clear_finished(self) -> None:
-        svc = self.jobdash.service
-        count = self.table("completed").total_count
-        if count == 0:
-            self.notify("No finished jobs to clear")
+        """Clear exactly the finished jobs the Completed tab shows (the filter applies),
+        after a question that says how many and whose."""
+        jobs = self.table("completed").rows
+        if not jobs:
+            self.notify("No finished jobs shown to clear")
             return
-        whose = "every user's" if svc.is_admin else "yours"
-        question = f"Clear finished jobs ({whose})?"
+        users = Counter(job.user for job in jobs)
+        if set(users) == {self.jobdash.service.user}:
+            whose = "yours"
+        else:
+            whose = f"of {plural(len(users), 'user')}: " + ", ".join(
+                f"{sanitize(user)} {n}"
+                for user, n in sorted(users.items(), key=lambda un: (-un[1], un[0]))[:3]
+            )
+            whose += ", …" if len(users) > 3 else ""
+        shown = "in Completed" if self._query.is_empty else "in Completed (filtered)"
+        question = f"Clear {plural(len(jobs), 'finished job')}?"
         detail = (
-            f"{count} finished job{'s' * (count != 1)} shown; their tasks and logs are "
-            "deleted from the store. Running and queued jobs stay."
+            f"The {plural_word(len(jobs), 'one')} shown {shown}, {whose}: their tasks and "
+            "logs are deleted from the store. Other jobs stay."
         )
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self._clear()
+                self._clear([job.id for job in jobs])
 
         self.app.push_screen(ConfirmScreen(question, detail, yes="Clear"), answered)
 
     @work(group="actions")
-    async def _clear(self) -> None:
-        svc = self.jobdash.service
+    async def _clear(self, job_ids: list[int]) -> None:
         async with self.jobdash.refusals():
-            count = await svc.clear(everyone=svc.is_admin)
-            self.notify(f"Cleared {count} finished job{'s' * (count != 1)}")
+            count = await self.jobdash.service.clear_jobs(job_ids)
+            self.notify(f"Cleared {plural(count, 'finished job')}")
 
     def action_copy_id(self) -> None:
         job = self._need_job()
@@ -689,6 +699,8 @@ class JobdashApp(App[int]):
         if self._service is None:
             assert self._opener is not None
             self._service = await self._opener()
+        # Before any screen is composed: hints drawn at compose name the remapped keys.
+        self.set_keymap(dict(self.service.config.keymap))
 
     def get_default_screen(self) -> Screen[Any]:
         return DashboardScreen()
@@ -708,12 +720,11 @@ class JobdashApp(App[int]):
             unknown = unknown_ids(keymap, known_bindings())
             if unknown:
                 self.notify(
-                    f"[keymap]: unknown binding id{'s' * (len(unknown) > 1)} "
-                    f"{', '.join(unknown)} (see ? for the ids)",
+                    f"[keymap]: unknown binding {plural_word(len(unknown), 'id')} "
+                    f"{', '.join(unknown)} (see {key_for(self, 'app.help')} for the ids)",
                     severity="warning",
                     markup=False,
                 )
-            self.set_keymap(keymap)
         self._set_subtitle()
         self._watch_feed()
         if self.demo and not svc.read_only:
@@ -786,7 +797,7 @@ class JobdashApp(App[int]):
             except (Refused, BadInput) as e:
                 self.notify_refusal(e)
         if started:
-            self.notify(f"Demo: started {started} jobs")
+            self.notify(f"Demo: started {plural(started, 'job')}")
 
     async def action_quit(self) -> None:
         """Quit; with tasks running in our own engine, ask first."""
@@ -844,6 +855,7 @@ async def _open_and_run(args: argparse.Namespace) -> int:
     try:
         if svc.config.theme and not theme:
             check_theme(svc.config.theme, load_themes())
+        check_keymap(svc.config.keymap, str(svc.config.path or "config"))
         embedded = False
         # Read-only: watch the store, run nothing.
         if not svc.read_only and not await svc.engine_alive():

@@ -8,16 +8,24 @@ The config maps binding ids to key strings:
     "tab.next" = "tab,right_square_bracket"
 
 Textual applies the keymap itself (`App.set_keymap`) to every binding with that id,
-wherever it is declared. Here we only check the ids, so a typo gets a warning instead
-of doing nothing silently.
+wherever it is declared. Here we check it: an unknown id gets a warning instead of doing
+nothing silently, and a keymap that gives one key two actions on one screen is refused
+(`keymap_conflicts`: `jobdash check` and the dashboard's start say which). Hints that name
+a key ("f to follow") take it from `key_for`, so they follow a remap.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from functools import cache
 from importlib import import_module
+from typing import Any
 
+from textual.app import App
 from textual.binding import Binding
+from textual.keys import _normalize_key_list  # what App.set_keymap applies to a keymap
+
+from jobdash.core.model import BadInput
 
 # Binding id prefix -> the heading it is shown under in the help screen.
 GROUPS: dict[str, str] = {
@@ -52,8 +60,49 @@ _BINDING_OWNERS = (
     ("jobdash.tui.screens.help", "HelpScreen"),
     ("jobdash.tui.screens.job_details", "JobDetailsScreen"),
     ("jobdash.tui.widgets.schedules_pane", "SchedulesPane"),
+    ("jobdash.tui.widgets.schedules_pane", "ScheduleDetailsScreen"),
+    ("jobdash.tui.dialogs.edit_planning", "EditPlanningScreen"),
     ("jobdash.tui.widgets.agents_pane", "AgentsPane"),
+    ("jobdash.tui.widgets.line_table", "LineTable"),
 )
+
+# The binding owners whose keys act together on one screen (app-wide keys everywhere), by
+# the screen's name in messages. A key may do one thing per screen. On the Scheduled and
+# Agents tabs the dashboard's job actions are off (DashboardScreen.JOB_ACTIONS).
+_APP = ("jobdash.tui.app", "JobdashApp")
+_DASH = ("jobdash.tui.app", "DashboardScreen")
+_LINES = ("jobdash.tui.widgets.line_table", "LineTable")
+JOB_SCREENS = ("the job tables",)
+SCREENS: dict[str, tuple[tuple[str, str], ...]] = {
+    "the job tables": (
+        _APP,
+        _DASH,
+        ("jobdash.tui.widgets.job_table", "JobTable"),
+        ("jobdash.tui.widgets.filter_bar", "FilterBar"),
+    ),
+    "the Scheduled tab": (
+        _APP,
+        _DASH,
+        ("jobdash.tui.widgets.schedules_pane", "SchedulesPane"),
+        _LINES,
+    ),
+    "the Agents tab": (_APP, _DASH, ("jobdash.tui.widgets.agents_pane", "AgentsPane"), _LINES),
+    "the job details screen": (
+        _APP,
+        ("jobdash.tui.screens.job_details", "JobDetailsScreen"),
+        ("jobdash.tui.widgets.log_view", "LogView"),
+        _LINES,
+    ),
+    "the schedule details screen": (
+        _APP,
+        ("jobdash.tui.widgets.schedules_pane", "ScheduleDetailsScreen"),
+        _LINES,
+    ),
+    "the start-a-job dialog": (_APP, ("jobdash.tui.dialogs.start_job", "StartJobScreen")),
+    "the planning dialog": (_APP, ("jobdash.tui.dialogs.edit_planning", "EditPlanningScreen")),
+    "a confirmation": (_APP, ("jobdash.tui.dialogs.confirm", "ConfirmScreen")),
+    "the help screen": (_APP, ("jobdash.tui.screens.help", "HelpScreen")),
+}
 
 
 def group_of(binding_id: str | None) -> str:
@@ -64,23 +113,82 @@ def group_of(binding_id: str | None) -> str:
     return GROUPS.get(prefix, prefix.replace("_", " ").capitalize())
 
 
+def _owner(module_name: str, class_name: str) -> Any:
+    try:
+        module = import_module(module_name)
+    except ImportError:
+        return None  # an optional screen that is not there yet
+    return getattr(module, class_name, None)
+
+
+def _bindings(owner: Any) -> list[Binding]:
+    """The bindings with an id that a class declares, its bases' included."""
+    return [
+        binding
+        for cls in getattr(owner, "__mro__", ())
+        for binding in cls.__dict__.get("BINDINGS", ())
+        if isinstance(binding, Binding) and binding.id
+    ]
+
+
+@cache
 def known_bindings() -> dict[str, Binding]:
-    """Every binding with an id that jobdash declares (id -> binding)."""
+    """Every binding with an id that jobdash declares (id -> binding, as declared)."""
     found: dict[str, Binding] = {}
     for module_name, class_name in _BINDING_OWNERS:
-        try:
-            module = import_module(module_name)
-        except ImportError:
-            continue  # an optional screen that is not there yet
-        owner = getattr(module, class_name, None)
-        for cls in getattr(owner, "__mro__", ()):
-            for binding in cls.__dict__.get("BINDINGS", ()):
-                if isinstance(binding, Binding) and binding.id:
-                    found.setdefault(binding.id, binding)
+        for binding in _bindings(_owner(module_name, class_name)):
+            found.setdefault(binding.id or "", binding)
     return found
+
+
+def _keys(binding: Binding, keymap: Mapping[str, str]) -> list[str]:
+    """The keys a binding answers to under `keymap` (normalised as Textual does)."""
+    keys = keymap.get(binding.id or "") or binding.key
+    return [k.strip() for k in _normalize_key_list(keys).split(",") if k.strip()]
+
+
+def key_for(app: App[Any], binding_id: str) -> str:
+    """The key of a binding as hints show it ("f", "F", "^s", "esc"): the user's keymap
+    if it remaps the binding, else the default. Every hint that names a key uses this."""
+    binding = known_bindings()[binding_id]
+    keymap: Mapping[str, str] = getattr(app, "_keymap", {})  # as App.set_keymap stored it
+    return app.get_key_display(Binding(_keys(binding, keymap)[0], ""))
+
+
+def keymap_conflicts(keymap: Mapping[str, str]) -> list[str]:
+    """One line per key that `keymap` makes do two things on one screen (a key bound to
+    two binding ids there, one of them by the keymap: the defaults' own overlaps, such as
+    `q` quitting or going back, are by design)."""
+    problems: list[str] = []
+    for screen, owners in SCREENS.items():
+        by_key: dict[str, dict[str, bool]] = {}  # key -> binding id -> bound by the keymap
+        for module_name, class_name in owners:
+            owner = _owner(module_name, class_name)
+            off: Iterable[str] = () if screen in JOB_SCREENS else getattr(owner, "JOB_ACTIONS", ())
+            for binding in _bindings(owner):
+                if binding.action.split("(")[0] in off:
+                    continue
+                remapped = binding.id in keymap
+                for key in _keys(binding, keymap):
+                    ids = by_key.setdefault(key, {})
+                    ids[binding.id or ""] = ids.get(binding.id or "", False) or remapped
+        for key, ids in by_key.items():
+            if len(ids) > 1 and any(ids.values()):
+                names = " and ".join(sorted(ids))
+                problems.append(f'key "{key}" would do two things on {screen}: {names}')
+    return problems
 
 
 def unknown_ids(keymap: Mapping[str, str], known: Iterable[str]) -> list[str]:
     """The ids in `keymap` that no binding has (typos, or ids of another version)."""
     known_set = set(known)
     return [binding_id for binding_id in keymap if binding_id not in known_set]
+
+
+def check_keymap(keymap: Mapping[str, str], where: str) -> None:
+    """Refuse (BadInput: one line, exit 2) a keymap that gives a key two actions on one
+    screen; `where` names the config file."""
+    problems = keymap_conflicts(keymap)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise BadInput(f"{where}: [keymap]: {problems[0]}{more}")

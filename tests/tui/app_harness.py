@@ -234,6 +234,20 @@ def frozen(now: float = NOW) -> Callable[[], float]:
     return lambda: now
 
 
+def frozen_app(db: Path, config: Path, **kwargs: Any) -> Any:
+    """The dashboard on `db` as snapshots draw it: no engine, a frozen clock, no ticks."""
+    from jobdash.tui.app import JobdashApp
+
+    return JobdashApp(
+        opener(db, config),
+        embedded_engine=False,
+        clock=frozen(),
+        table_tick=None,
+        watch_interval=60.0,
+        **kwargs,
+    )
+
+
 def screen_text(app: Any) -> str:
     """What the terminal shows, as plain text (for assertions and debugging)."""
     strips = app.screen._compositor.render_strips()

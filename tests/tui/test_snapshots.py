@@ -18,7 +18,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from jobdash.tui.app import JobdashApp
-from tests.tui.app_harness import build_store, frozen, opener, write_config
+from tests.tui.app_harness import build_store, frozen_app, write_config
 
 SIZE = (120, 40)
 SMALL = (80, 24)
@@ -41,14 +41,8 @@ def make_app(tmp_path: Path) -> Callable[..., JobdashApp]:
     build_store(db, config)
 
     def make(**kwargs: Any) -> JobdashApp:
-        return JobdashApp(
-            opener(db, config),
-            embedded_engine=False,
-            clock=frozen(),
-            table_tick=None,
-            watch_interval=60.0,
-            **kwargs,
-        )
+        app: JobdashApp = frozen_app(db, config, **kwargs)
+        return app
 
     return make
 

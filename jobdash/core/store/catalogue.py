@@ -19,12 +19,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import aiosqlite
 
 from jobdash.core.store.faults import Reads
-from jobdash.core.store.schema import ACTIVE_ONLY
 
 T = TypeVar("T")
-
-# The reasons `unrunnable` gives all contain one of these (and only they do).
-REASON_MARKS = ("does not define type", "changed since submit", "has no catalogue hash")
 
 
 def short(digest: str | None) -> str:
@@ -105,44 +101,12 @@ class CatalogueStore:
         )
         return [Published(r[0], r[1], r[2], json.loads(r[3]), r[4]) for r in rows]
 
-    async def _live_catalogue(
-        self, w: aiosqlite.Connection | Reads, live_after: float
-    ) -> list[Published]:
-        """The types of agents that heart-beat after `live_after` and are not offline."""
-        rows = await w.execute_fetchall(
-            "SELECT c.agent, c.name, c.hash, c.published FROM catalogue c "
-            "JOIN agents a ON a.name = c.agent WHERE a.state != 'offline' AND a.heartbeat > ?",
-            (live_after,),
-        )
-        return [Published(r[0], r[1], r[2], {}, r[3]) for r in rows]
 
-    async def explain_stranded(self, live_after: float) -> int:
-        """Admitted jobs with tasks left that no live agent can run (the engines' config
-        changed since they started): say so on their info line; clear it once one can.
-        Returns how many info lines changed."""
-        rows = await self._reader.execute_fetchall(
-            "SELECT id, type, type_hash, info FROM jobs "
-            f"WHERE status = 'running' AND {ACTIVE_ONLY} AND pending > 0 AND running = 0"
-        )
-        if not rows:
-            return 0
-        live = await self._live_catalogue(self._reader, live_after)
-        changed = []
-        for job_id, type_name, digest, info in rows:
-            reason = unrunnable(type_name, digest, live)
-            if reason is None and any(m in info for m in REASON_MARKS):
-                reason = ""
-            if reason is not None and reason != info:
-                changed.append((reason, job_id, info))
-        if not changed:
-            return 0
-
-        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> int:
-            cur = await w.executemany(
-                "UPDATE jobs SET info = ?, updated = ?, rev = ? WHERE id = ? "
-                "AND status = 'running' AND info = ?",
-                [(reason, now, rev, job_id, info) for reason, job_id, info in changed],
-            )
-            return max(cur.rowcount, 0)
-
-        return await self.write(txn)
+async def live_catalogue(reads: aiosqlite.Connection | Reads, live_after: float) -> list[Published]:
+    """The types of agents that heart-beat after `live_after` and are not offline."""
+    rows = await reads.execute_fetchall(
+        "SELECT c.agent, c.name, c.hash, c.published FROM catalogue c "
+        "JOIN agents a ON a.name = c.agent WHERE a.state != 'offline' AND a.heartbeat > ?",
+        (live_after,),
+    )
+    return [Published(r[0], r[1], r[2], {}, r[3]) for r in rows]

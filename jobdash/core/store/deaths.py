@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from jobdash.present.words import plural
+
 QUARANTINE_AFTER = 2  # deaths charged to a task before it is quarantined
 SHOW_SUSPECTS = 4  # named in a log line at most
 
@@ -80,7 +82,7 @@ def judge(death: Sequence[LostTask], quarantine_after: int = QUARANTINE_AFTER) -
             status, error = "cancelled", "agent lost"
             text += "; the job is being cancelled"
         elif quarantined:
-            status, error = "failed", f"quarantined: killed its agent {charged} times"
+            status, error = "failed", f"quarantined: killed its agent {plural(charged, 'time')}"
             text += f"; {error}, not run again"
         elif t.attempt - t.base_attempt <= t.retries:
             status, error = "pending", "agent lost"

@@ -14,18 +14,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 import aiosqlite
 
 from jobdash.core.model import NotFound, Report, SchedulePolicy
 from jobdash.core.planning import PlanningError, Schedule, Tick, resolve
-from jobdash.core.store.faults import Reads
+from jobdash.core.store.part import StorePart
 from jobdash.core.store.schema import ACTIVE_ONLY
-
-T = TypeVar("T")
 
 SCHEDULE_COLUMNS = (
     "s.id, s.type, s.params, s.planning, s.timezone, s.enabled, s.overlap, s.catchup, "
@@ -125,27 +123,8 @@ def report_state(error: str, retry_at: float | None) -> str:
     return "pending" if retry_at is not None else "failed"
 
 
-class ScheduleStore:
+class ScheduleStore(StorePart):
     """Schedules, ticks and leases; mixed into `SqliteStore` (uses its writer and reader)."""
-
-    if TYPE_CHECKING:
-
-        async def write(
-            self, fn: Callable[[aiosqlite.Connection, int, float], Awaitable[T]]
-        ) -> T: ...
-
-        @property
-        def _reader(self) -> Reads: ...
-
-        async def _audit(
-            self,
-            w: aiosqlite.Connection,
-            now: float,
-            user: str,
-            action: str,
-            target: str,
-            detail: str = "",
-        ) -> None: ...
 
     # ----------------------------------------------------------------- reading
 

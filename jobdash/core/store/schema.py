@@ -263,6 +263,30 @@ MIGRATIONS: list[str] = [
     -- printed before its claim was taken over stays marked as that attempt's.
     ALTER TABLE logs ADD COLUMN attempt INTEGER;
     """,
+    # 8: agents: the running count is derived from tasks (a stored counter drifted: a claim
+    # added to it, a finished task never took off); pruned agents' totals are kept.
+    """
+    ALTER TABLE agents DROP COLUMN running;
+    CREATE TABLE agents_pruned (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        agents INTEGER NOT NULL DEFAULT 0,
+        done INTEGER NOT NULL DEFAULT 0,
+        failed INTEGER NOT NULL DEFAULT 0,
+        rev INTEGER NOT NULL DEFAULT 0
+    );
+    INSERT INTO agents_pruned (id) VALUES (1);
+    """,
+    # 9: job timing and waits. A job's time counts from its first task started (not its
+    # admission), without the time it was paused or that passed between a finish and a retry:
+    # `idle_time` is the seconds of such spans already ended, `paused_at` the start of the one
+    # going on (NULL when none is). `waiting` says why a running job has tasks ready and none
+    # running (agents busy, none live, all draining); it is shown instead of the info line.
+    """
+    ALTER TABLE jobs ADD COLUMN idle_time REAL NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN paused_at REAL;
+    ALTER TABLE jobs ADD COLUMN waiting TEXT NOT NULL DEFAULT '';
+    UPDATE jobs SET paused_at = updated WHERE status = 'paused' AND started IS NOT NULL;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -37,7 +37,6 @@ from jobdash.core.identity import real_user
 from jobdash.core.model import (
     FINISHED_JOB,
     TASK_TRANSITIONS,
-    AgentInfo,
     AuditEvent,
     BadInput,
     Job,
@@ -50,7 +49,8 @@ from jobdash.core.model import (
     Trigger,
     check_job_transition,
 )
-from jobdash.core.store.catalogue import CatalogueStore, unrunnable
+from jobdash.core.store.agents import AgentStore
+from jobdash.core.store.catalogue import CatalogueStore, live_catalogue, unrunnable
 from jobdash.core.store.deaths import QUARANTINE_AFTER, LostTask, judge
 from jobdash.core.store.faults import (
     DAMAGED,
@@ -64,6 +64,8 @@ from jobdash.core.store.faults import (
 from jobdash.core.store.files import check_store_file
 from jobdash.core.store.schedules import ScheduleStore, report_state
 from jobdash.core.store.schema import ACTIVE_ONLY, APP_ID, MIGRATIONS, SCHEMA_VERSION
+from jobdash.core.store.waits import WaitStore
+from jobdash.present.words import plural
 
 T = TypeVar("T")
 log = logging.getLogger("jobdash.store")
@@ -75,10 +77,12 @@ FLUSH_INTERVAL = 0.05  # seconds a log line may wait before it is written
 MAX_BUFFERED_LINES = 20_000  # writers of log lines wait (back-pressure) past this
 MAX_BUFFERED_BYTES = 64 << 20  # … or past this much text (lines are up to 1 MiB)
 
+# A running job with nothing running shows why it waits (`waiting`) instead of its info.
 JOB_COLUMNS = (
     "id, type, params, user, trigger, schedule_id, fire_time, status, created, updated, "
     "started, finished, pending, running, succeeded, failed, cancelled, skipped, progress, "
-    "info, metrics, warnings, target, parallel, cancellable, rev"
+    "CASE WHEN waiting != '' AND status = 'running' AND running = 0 THEN waiting ELSE info END, "
+    "metrics, warnings, target, parallel, cancellable, rev, idle_time, paused_at"
 )
 TASK_COLUMNS = (
     "id, job_id, seq, name, item, status, attempt, agent, started, finished, exit_code, "
@@ -109,6 +113,12 @@ SUSPECT_READY = (
 ORDINARY_READY = (
     "SELECT 1 FROM tasks t WHERE t.job_id = jobs.id AND t.status = 'pending' "
     "AND t.not_before <= ? AND t.lost = 0"
+)
+# Ends the span a job's clock stood still (a pause, the gap before a retry's first task):
+# its seconds go to idle_time. One parameter: the time it ends.
+END_IDLE = (
+    "idle_time = idle_time + CASE WHEN paused_at IS NULL THEN 0 ELSE max(0, ? - paused_at) END, "
+    "paused_at = NULL"
 )
 
 
@@ -148,6 +158,8 @@ def job_from_row(r: Sequence[Any]) -> Job:
         r[23],  # parallel
         bool(r[24]),  # cancellable
         r[25],  # rev
+        r[26],  # idle_time
+        r[27],  # paused_at
     )
 
 
@@ -302,7 +314,7 @@ class Counts:
         ]
 
 
-class SqliteStore(ScheduleStore, CatalogueStore):
+class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
     """jobdash's embedded store. Open with `await SqliteStore.open(path)`."""
 
     def __init__(self, path: Path) -> None:
@@ -939,7 +951,7 @@ class SqliteStore(ScheduleStore, CatalogueStore):
                 f"WHERE status IN ('queued', 'waiting') AND {ACTIVE_ONLY} "
                 "ORDER BY id"
             )
-            live = None if live_after is None else await self._live_catalogue(w, live_after)
+            live = None if live_after is None else await live_catalogue(w, live_after)
             changed = []
             for job_id, status, info, type_name, digest in rows:
                 reason = unrunnable(type_name, digest, live) if live is not None else None
@@ -971,8 +983,8 @@ class SqliteStore(ScheduleStore, CatalogueStore):
                 info_now = "" if status == "waiting" else info
                 await w.execute(
                     "UPDATE jobs SET status = 'running', admitted = 1, "
-                    "started = coalesce(started, ?), info = ?, updated = ?, rev = ? WHERE id = ?",
-                    (now, info_now, now, rev, job_id),
+                    "info = ?, updated = ?, rev = ? WHERE id = ?",
+                    (info_now, now, rev, job_id),
                 )
                 changed.append(job_id)
             # A job with no tasks at all (empty glob) is finished as soon as it is admitted.
@@ -1035,12 +1047,14 @@ class SqliteStore(ScheduleStore, CatalogueStore):
             claims.append(cl)
         if claims:
             await self._apply_counts(w, rev, now, counts)
-            # The agents list shows the claim at once, not at the agent's next heartbeat
-            # (which sets the exact figures again).
+            # A job's time starts with its first task (not its admission); a retried job's
+            # gap since its last run ends with the retry's first task. It no longer waits.
+            ids = list(counts.delta)
             await w.execute(
-                "UPDATE agents SET running = running + ?, state = CASE state WHEN 'idle' "
-                "THEN 'busy' ELSE state END, rev = ? WHERE name = ? AND owner = ?",
-                (len(claims), rev, c.agent, c.owner),
+                f"UPDATE jobs SET started = coalesce(started, ?), {END_IDLE}, waiting = '' "
+                f"WHERE id IN ({qmarks(ids)}) "
+                "AND (started IS NULL OR paused_at IS NOT NULL OR waiting != '')",
+                (now, now, *ids),
             )
         return claims
 
@@ -1225,7 +1239,7 @@ class SqliteStore(ScheduleStore, CatalogueStore):
             if status == "cancelling":
                 final, info = (
                     JobStatus.CANCELLED,
-                    f"cancelled ({cancelled} of {total} tasks cancelled)",
+                    f"cancelled ({cancelled} of {plural(total, 'task')} cancelled)",
                 )
             elif failed:
                 final = JobStatus.FAILED
@@ -1237,17 +1251,25 @@ class SqliteStore(ScheduleStore, CatalogueStore):
                     )
                 )
                 detail = f" — first: {first[0][0]}: {first[0][1]}" if first else ""
-                info = f"{failed} of {total} tasks failed{detail}"
+                info = f"{failed} of {plural(total, 'task')} failed{detail}"
             elif cancelled:
-                final, info = JobStatus.CANCELLED, f"{cancelled} of {total} tasks cancelled"
+                final, info = (
+                    JobStatus.CANCELLED,
+                    f"{cancelled} of {plural(total, 'task')} cancelled",
+                )
             elif warnings:
-                final, info = JobStatus.WARNING, f"{total} tasks done with {warnings} warnings"
+                final, info = (
+                    JobStatus.WARNING,
+                    f"{plural(total, 'task')} done with {plural(warnings, 'warning')}",
+                )
             else:
-                final, info = JobStatus.SUCCEEDED, f"{total} tasks done"
+                final, info = JobStatus.SUCCEEDED, f"{plural(total, 'task')} done"
+            # A cancelled job's progress is the work that was done, not a full bar.
+            progress = 100.0 * (total - cancelled) / total if cancelled and total else 100.0
             await w.execute(
                 "UPDATE jobs SET status = ?, finished = ?, updated = ?, info = ?, admitted = 0, "
-                "progress = 100, rev = ? WHERE id = ?",
-                (str(final), now, now, info[:INFO_MAX], rev, job_id),
+                f"progress = ?, {END_IDLE}, waiting = '', rev = ? WHERE id = ?",
+                (str(final), now, now, info[:INFO_MAX], progress, now, rev, job_id),
             )
             await w.execute("DELETE FROM locks WHERE job_id = ?", (job_id,))
 
@@ -1275,7 +1297,9 @@ class SqliteStore(ScheduleStore, CatalogueStore):
                 )
             if status is JobStatus.CANCELLING:
                 if not force:
-                    raise Refused(f"job {job_id} is already being cancelled (C forces it)")
+                    raise Refused(
+                        f"job {job_id} is already being cancelled (a forced cancel kills it now)"
+                    )
             elif status.finished:
                 raise Refused(f"job {job_id} is {status}; there is nothing to cancel")
             else:
@@ -1309,6 +1333,12 @@ class SqliteStore(ScheduleStore, CatalogueStore):
                 )
             check_job_transition(job_id, status, JobStatus.PAUSED)
             await self._set_status(w, rev, now, job_id, JobStatus.PAUSED)
+            # Its clock stops while it is paused.
+            await w.execute(
+                "UPDATE jobs SET paused_at = coalesce(paused_at, ?) "
+                "WHERE id = ? AND started IS NOT NULL",
+                (now, job_id),
+            )
             await self._audit(w, now, user, "pause", f"job:{job_id}")
 
         await self.write(txn)
@@ -1328,6 +1358,7 @@ class SqliteStore(ScheduleStore, CatalogueStore):
                 raise Refused(f"job {job_id} is {status}, not paused")
             new = JobStatus.RUNNING if rows[0][1] else JobStatus.QUEUED
             await self._set_status(w, rev, now, job_id, new)
+            await w.execute(f"UPDATE jobs SET {END_IDLE} WHERE id = ?", (now, job_id))
             await self._audit(w, now, user, "resume", f"job:{job_id}")
             await self._settle(w, rev, now, [job_id])
 
@@ -1356,12 +1387,14 @@ class SqliteStore(ScheduleStore, CatalogueStore):
             )
             by_status = dict.fromkeys(COUNT_COLUMNS, 0) | {r[0]: r[1] for r in rows}
             await w.execute(
-                "UPDATE jobs SET status = 'queued', finished = NULL, force = 0, "
+                # Its clock stands still from its end until the retry's first task starts.
+                "UPDATE jobs SET status = 'queued', paused_at = CASE WHEN started IS NULL "
+                "THEN NULL ELSE finished END, finished = NULL, force = 0, "
                 f"{', '.join(c + ' = ?' for c in COUNT_COLUMNS)}, info = ?, updated = ?, "
                 "rev = ? WHERE id = ?",
                 (
                     *(by_status[c] for c in COUNT_COLUMNS),
-                    f"retrying {n} task{'s' if n != 1 else ''} (by {user})",
+                    f"retrying {plural(n, 'task')} (by {user})",
                     now,
                     rev,
                     job_id,
@@ -1370,7 +1403,7 @@ class SqliteStore(ScheduleStore, CatalogueStore):
             await w.execute(
                 "INSERT INTO logs (job_id, task_id, ts, stream, text) VALUES (?, NULL, ?, "
                 "'system', ?)",
-                (job_id, now, f"retry requested by {user}: {n} task(s) queued again"),
+                (job_id, now, f"retry requested by {user}: {plural(n, 'task')} queued again"),
             )
             # The run ends again later: its report goes out again then.
             await w.execute(
@@ -1380,7 +1413,7 @@ class SqliteStore(ScheduleStore, CatalogueStore):
                 (job_id,),
             )
             await self._update_progress(w, rev, [job_id])
-            await self._audit(w, now, user, "retry", f"job:{job_id}", f"{n} tasks")
+            await self._audit(w, now, user, "retry", f"job:{job_id}", plural(n, "task"))
             return n
 
         return await self.write(txn)
@@ -1432,8 +1465,20 @@ class SqliteStore(ScheduleStore, CatalogueStore):
         else:
             n = await self._delete_all_finished("user = ?", (user,))
         await self.audit(
-            actor, "clear", "jobs:all" if user is None else f"jobs:{user}", f"{n} jobs"
+            actor, "clear", "jobs:all" if user is None else f"jobs:{user}", plural(n, "job")
         )
+        return n
+
+    async def clear_ids(self, job_ids: Sequence[int], user: str | None, actor: str) -> int:
+        """Remove the finished jobs among `job_ids` (of `user` only, unless None)."""
+        n = 0
+        ids = list(job_ids)
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            where = f"id IN ({qmarks(part)})" + ("" if user is None else " AND user = ?")
+            n += await self._delete_all_finished(where, [*part, *([] if user is None else [user])])
+        target = "jobs:all" if user is None else f"jobs:{user}"
+        await self.audit(actor, "clear", target, f"{plural(n, 'job')} (chosen)")
         return n
 
     async def prune(self, older_than: float) -> int:
@@ -1441,62 +1486,6 @@ class SqliteStore(ScheduleStore, CatalogueStore):
         return await self._delete_all_finished("finished < ?", (older_than,))
 
     # ----------------------------------------------------------------- agents and leases
-
-    async def register_agent(self, info: AgentInfo, owner: str) -> None:
-        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> None:
-            await w.execute(
-                "INSERT INTO agents (name, owner, host, pid, version, slots, running, state, "
-                "started, heartbeat, rev) VALUES (?, ?, ?, ?, ?, ?, 0, 'idle', ?, ?, ?) "
-                "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, host = excluded.host, "
-                "pid = excluded.pid, version = excluded.version, slots = excluded.slots, "
-                "running = 0, state = 'idle', started = excluded.started, "
-                "heartbeat = excluded.heartbeat, drain = 0, rev = excluded.rev",
-                (info.name, owner, info.host, info.pid, info.version, info.slots, now, now, rev),
-            )
-
-        await self.write(txn)
-
-    async def heartbeat(
-        self,
-        name: str,
-        owner: str,
-        running: int,
-        state: str,
-        lease: float,
-        done: int = 0,
-        failed: int = 0,
-    ) -> tuple[set[int], bool]:
-        """Renew this owner's leases; return the task ids it still holds and the drain flag."""
-
-        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> tuple[set[int], bool]:
-            rows = await w.execute_fetchall(
-                "UPDATE tasks SET lease_until = ? WHERE owner = ? AND status = 'running' "
-                "RETURNING id",
-                (now + lease, owner),
-            )
-            drain_rows = list(
-                await w.execute_fetchall(
-                    "UPDATE agents SET heartbeat = ?, running = ?, state = CASE WHEN drain = 1 "
-                    "AND ? != 'offline' THEN 'draining' ELSE ? END, done = done + ?, "
-                    "failed = failed + ?, rev = ? WHERE name = ? AND owner = ? RETURNING drain",
-                    (now, running, state, state, done, failed, rev, name, owner),
-                )
-            )
-            return {r[0] for r in rows}, bool(drain_rows and drain_rows[0][0])
-
-        return await self.write(txn)
-
-    async def set_agent_drain(self, name: str, user: str) -> None:
-        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> None:
-            cur = await w.execute(
-                "UPDATE agents SET drain = 1, state = 'draining', rev = ? WHERE name = ?",
-                (rev, name),
-            )
-            if not cur.rowcount:
-                raise NotFound(f"no agent named {name}")
-            await self._audit(w, now, user, "drain", f"agent:{name}")
-
-        await self.write(txn)
 
     async def recover_lost(self, quarantine_after: int = QUARANTINE_AFTER) -> int:
         """The tasks of agents whose leases ran out (they died or hung): every running task
@@ -1572,24 +1561,12 @@ class SqliteStore(ScheduleStore, CatalogueStore):
                 )
                 pgids.extend(r[0] for r in rows if r[0])
                 await w.execute(
-                    "UPDATE agents SET state = 'offline', running = 0, rev = ? "
-                    "WHERE name = ? AND owner = ?",
+                    "UPDATE agents SET state = 'offline', rev = ? WHERE name = ? AND owner = ?",
                     (rev, name, owner),
                 )
 
         await self.write(txn)
         return [n for n, _ in dead], [o for _, o in dead], pgids
-
-    async def running_tasks(self) -> dict[str, list[tuple[int, int, str]]]:
-        """The running tasks of each agent: (job id, task seq, task name)."""
-        rows = await self._reader.execute_fetchall(
-            "SELECT agent, job_id, seq, name FROM tasks WHERE status = 'running' "
-            "ORDER BY job_id, seq"
-        )
-        out: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
-        for agent, job_id, seq, name in rows:
-            out[agent].append((job_id, seq, name))
-        return dict(out)
 
     async def release(self, owner: str, task_ids: Sequence[int]) -> None:
         """Give back claims without counting an attempt (graceful shutdown)."""
@@ -1608,23 +1585,6 @@ class SqliteStore(ScheduleStore, CatalogueStore):
 
         if task_ids:
             await self.write(txn)
-
-    async def agent_offline(self, name: str, owner: str) -> None:
-        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> None:
-            await w.execute(
-                "UPDATE agents SET state = 'offline', running = 0, heartbeat = ?, rev = ? "
-                "WHERE name = ? AND owner = ?",
-                (now, rev, name, owner),
-            )
-
-        await self.write(txn)
-
-    async def agents(self) -> list[tuple[AgentInfo, bool]]:
-        rows = await self._reader.execute_fetchall(
-            "SELECT name, host, pid, version, slots, running, state, started, heartbeat, done, "
-            "failed, drain FROM agents ORDER BY name"
-        )
-        return [(AgentInfo(*r[:11]), bool(r[11])) for r in rows]
 
     # ----------------------------------------------------------------- execution reports
 
@@ -1880,13 +1840,7 @@ class SqliteStore(ScheduleStore, CatalogueStore):
                 "SELECT job_id FROM removed WHERE rev > ?", (rev,)
             )
         ]
-        agents = bool(
-            list(
-                await self._reader.execute_fetchall(
-                    "SELECT 1 FROM agents WHERE rev > ? LIMIT 1", (rev,)
-                )
-            )
-        )
+        agents = await self._agents_changed(rev)
         schedules = bool(
             list(
                 await self._reader.execute_fetchall(

@@ -7,6 +7,7 @@ shown inline so the user can fix it without losing what they typed.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -42,6 +43,8 @@ class StartJobScreen(ModalScreen[Job | None]):
         self._inputs: dict[str, Input] = {}
         self._busy = False
         self._generation = 0
+        # Held while the form is (re)built: a submit waits for the form the user sees.
+        self._building = asyncio.Lock()
 
     def compose(self) -> ComposeResult:
         with Vertical(id="start-dialog", classes="dialog"):
@@ -72,13 +75,22 @@ class StartJobScreen(ModalScreen[Job | None]):
             index = [jt.name for jt in self.types].index(self.selected)
         types.highlighted = index
         types.focus()
-        await self._build_form(self.types[index])
+        await self._sync_form()
 
     @on(OptionList.OptionHighlighted, "#start-types")
     async def _type_highlighted(self, event: OptionList.OptionHighlighted) -> None:
-        name = event.option.id
-        if name is not None and (self.job_type is None or self.job_type.name != name):
-            await self._build_form(self.service.types[name])
+        await self._sync_form()
+
+    async def _sync_form(self) -> None:
+        """Show the form of the type highlighted now. Highlight events may arrive late and
+        out of order (the list's own first highlight comes after ours): the list is asked,
+        not the event, so the form never flips to a type the user left."""
+        index = self.query_one("#start-types", OptionList).highlighted
+        if index is None or not self.types:
+            return
+        jt = self.types[index]
+        if self.job_type is None or self.job_type.name != jt.name:
+            await self._build_form(jt)
 
     @on(OptionList.OptionSelected, "#start-types")
     def _type_selected(self, event: OptionList.OptionSelected) -> None:
@@ -89,6 +101,10 @@ class StartJobScreen(ModalScreen[Job | None]):
             self.query_one("#start", Button).focus()
 
     async def _build_form(self, jt: JobType) -> None:
+        async with self._building:
+            await self._build_form_now(jt)
+
+    async def _build_form_now(self, jt: JobType) -> None:
         self.job_type = jt
         self._show_error("")
         self._generation += 1
@@ -148,15 +164,26 @@ class StartJobScreen(ModalScreen[Job | None]):
         self.dismiss(None)
 
     def action_submit(self) -> None:
-        if self.job_type is None or self._busy:
+        """Start the job (`ctrl+s` wherever the focus is, the Start button, enter in the
+        last field): the type and values the form shows, or an error that says what is
+        missing."""
+        if self._busy:
             return
         self._busy = True
-        self._submit(self.job_type.name, self.values())
+        self._submit()
 
     @work(group="start-job")
-    async def _submit(self, type_name: str, values: dict[str, str]) -> None:
+    async def _submit(self) -> None:
         try:
-            job = await self.service.submit(type_name, values)
+            # The form may be being built (the dialog just opened, the highlight just
+            # moved): wait for the one the user sees, then read it.
+            await self._sync_form()
+            async with self._building:
+                job_type, values = self.job_type, self.values()
+            if job_type is None:
+                self._show_error("no job type to start (add [types.NAME] to jobdash.toml)")
+                return
+            job = await self.service.submit(job_type.name, values)
         except (BadInput, Refused) as e:
             self._show_error(str(e))
             return

@@ -41,7 +41,9 @@ from jobdash.core.model import (
 from jobdash.core.outfile import open_output
 from jobdash.core.service import Service
 from jobdash.present.logs import TaskLabels, saved_line
+from jobdash.present.progress import progress_bar
 from jobdash.present.text import sanitize
+from jobdash.present.words import plural, plural_word
 from jobdash.tui.helpers import (
     ACTION_ERRORS,
     clock_of,
@@ -51,6 +53,7 @@ from jobdash.tui.helpers import (
     retry_now,
     subscribe_changes,
 )
+from jobdash.tui.keymap import key_for
 from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
 from jobdash.tui.widgets.log_view import LogView
 
@@ -94,13 +97,6 @@ TASK_COLUMNS = (
     TableColumn("time", 7, "right"),
     TableColumn("exit / error", 0, min_width=16),
 )
-
-
-def progress_bar(job: Job, width: int = BAR_WIDTH) -> str:
-    total = job.total
-    fraction = job.done / total if total else job.progress / 100.0
-    filled = round(min(1.0, max(0.0, fraction)) * width)
-    return "█" * filled + "░" * (width - filled)
 
 
 def who(job: Job) -> str:
@@ -163,9 +159,11 @@ class JobHeader(Widget):
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f"{status.glyph} {status.value}", style(f"jobheader--{STATUS_STYLE[status]}"))
         text.append("   ")
-        text.append(progress_bar(job), style("jobheader--bar"))
+        text.append(progress_bar(job, BAR_WIDTH), style("jobheader--bar"))
         total = job.total
-        text.append(f" {job.done}/{total} tasks" if total else f" {job.progress:.0f}%")
+        text.append(f" {job.worked}/{plural(total, 'task')}" if total else f" {job.progress:.0f}%")
+        if job.cancelled:
+            text.append(f" · {job.cancelled} cancelled", style("jobheader--dim"))
         text.append("   failed ", style("jobheader--dim"))
         text.append(str(job.failed), style("jobheader--error") if job.failed else "")
         if status is JobStatus.RUNNING:
@@ -285,7 +283,11 @@ class JobDetailsScreen(Screen[None]):
         yield JobHeader(self.job_id, id="details-header")
         yield Label("tasks", id="details-tasks-title", markup=False)
         yield LineTable(
-            TASK_COLUMNS, empty_text="No tasks", allow_no_cursor=True, id="details-tasks"
+            TASK_COLUMNS,
+            empty_text="No tasks",
+            allow_no_cursor=True,
+            drops=("agent", "started"),  # on a narrow terminal: outcomes stay on screen
+            id="details-tasks",
         )
         yield Label("log · all tasks", id="details-log-title", markup=False)
         yield LogView(id="details-log")
@@ -385,7 +387,8 @@ class JobDetailsScreen(Screen[None]):
         self.tasks_table.set_rows([task_row(t, now) for t in tasks])
         title = f"tasks · {len(self._tasks)}"
         if self.failed_only:
-            title = f"tasks · failed only · {len(tasks)} of {len(self._tasks)}  (F: all)"
+            key = key_for(self.app, "details.failed_only")
+            title = f"tasks · failed only · {len(tasks)} of {len(self._tasks)}  ({key}: all)"
         self.query_one("#details-tasks-title", Label).update(title)
 
     @work(group="log", exclusive=True)
@@ -418,7 +421,10 @@ class JobDetailsScreen(Screen[None]):
         if task_seq == self.log_task:
             return
         self.log_task = task_seq
-        title = "log · all tasks" if task_seq is None else f"log · task {task_seq} only  (a: all)"
+        key = key_for(self.app, "details.all_tasks")
+        title = (
+            "log · all tasks" if task_seq is None else f"log · task {task_seq} only  ({key}: all)"
+        )
         self.query_one("#details-log-title", Label).update(title)
         self._stream_log(task_seq)
 
@@ -513,8 +519,7 @@ class JobDetailsScreen(Screen[None]):
             except ACTION_ERRORS as exc:
                 refuse(self.app, exc)
                 return
-            noun = "task" if count == 1 else "tasks"
-            self.notify(f"Retrying {count} {noun} of {self._job_label()}", markup=False)
+            self.notify(f"Retrying {plural(count, 'task')} of {self._job_label()}", markup=False)
 
         self.run_worker(retry())
 
@@ -549,5 +554,8 @@ class JobDetailsScreen(Screen[None]):
         except (BadInput, NotFound) as exc:
             refuse(self.app, exc)
             return
-        noun = "line" if count == 1 else "lines"
-        self.notify(f"Saved {count:,} {noun} to {path}", title="Log saved", markup=False)
+        self.notify(
+            f"Saved {count:,} {plural_word(count, 'line')} to {path}",
+            title="Log saved",
+            markup=False,
+        )

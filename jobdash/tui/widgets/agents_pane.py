@@ -20,9 +20,10 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Label, Sparkline
 
-from jobdash.core.model import AgentInfo, format_duration
+from jobdash.core.model import AgentInfo, PrunedAgents, format_duration
 from jobdash.core.service import Service
 from jobdash.present.text import sanitize
+from jobdash.present.words import plural
 from jobdash.tui.helpers import ACTION_ERRORS, clock_of, confirm, refuse
 from jobdash.tui.helpers import subscribe_changes as _subscribe
 from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
@@ -35,6 +36,7 @@ AGENT_GLYPHS: dict[str, tuple[str, str]] = {
     "draining": ("◐", "warn"),
     "stale": ("⚠", "error"),
     "offline": ("⊗", "dim"),
+    "pruned": ("⊖", "dim"),
 }
 HISTORY = 30  # sparkline bars kept per agent
 BARS = " ▁▂▃▄▅▆▇█"
@@ -50,6 +52,8 @@ COLUMNS = (
     TableColumn("fail", 5, "right"),
     TableColumn("throughput", 12),
 )
+# On a narrow terminal these go first (the sparkline below shows the throughput).
+NARROW_DROPS = ("throughput", "host", "pid")
 
 
 def text_sparkline(values: Sequence[float], width: int = 12) -> str:
@@ -66,7 +70,7 @@ class AgentsPane(Vertical):
     done, failed, throughput."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("d", "drain", "Drain agent", id="agents.drain"),
+        Binding("d", "drain", "Drain/undrain", id="agents.drain"),
     ]
 
     DEFAULT_CSS = """
@@ -89,6 +93,7 @@ class AgentsPane(Vertical):
         self.service = service
         self.sample_every = sample_every
         self.agents: list[tuple[AgentInfo, bool]] = []
+        self.pruned = PrunedAgents()
         self.current: dict[str, list[tuple[int, int, str]]] = {}
         self.throughput: dict[str, deque[float]] = {}
         self._last_done: dict[str, int] = {}
@@ -96,7 +101,12 @@ class AgentsPane(Vertical):
         self._last_load = 0.0
 
     def compose(self) -> ComposeResult:
-        yield LineTable(COLUMNS, empty_text="No agents have run on this store", id="agents-table")
+        yield LineTable(
+            COLUMNS,
+            empty_text="No agents have run on this store",
+            drops=NARROW_DROPS,
+            id="agents-table",
+        )
         yield Label("throughput", id="agents-spark-label", markup=False)
         yield Sparkline([], id="agents-spark")
 
@@ -130,6 +140,7 @@ class AgentsPane(Vertical):
         self._last_load = time.monotonic()
         self.agents = await self.service.agents()
         self.current = await self.service.agent_tasks()
+        self.pruned = await self.service.pruned_agents()
         for info, _ in self.agents:
             self._last_done.setdefault(info.name, info.done)
             self.throughput.setdefault(info.name, deque(maxlen=HISTORY))
@@ -170,7 +181,14 @@ class AgentsPane(Vertical):
 
     def _show(self) -> None:
         now = clock_of(self.app)()
-        self.table.set_rows([self._row(info, now) for info, _ in self.agents])
+        rows = [self._row(info, now) for info, _ in self.agents]
+        if self.pruned.agents:  # what agents pruned from the list had done (totals)
+            glyph, style = AGENT_GLYPHS["pruned"]
+            name = f"({plural(self.pruned.agents, 'pruned agent')})"
+            done, failed = self.pruned.done, self.pruned.failed
+            cells = (Cell(name, "dim"), "", "", Cell(f"{glyph} pruned", style), "", "", "")
+            rows.append(Row(None, (*cells, str(done), Cell(str(failed), "dim"), "")))
+        self.table.set_rows(rows)
         self._show_sparkline()
 
     def _show_sparkline(self) -> None:
@@ -191,24 +209,29 @@ class AgentsPane(Vertical):
         self._show_sparkline()
 
     def action_drain(self) -> None:
-        """Let the selected agent finish its tasks and claim no more (after a confirmation)."""
+        """Drain the selected agent (it finishes its tasks and claims no more), or undrain
+        a drained one (it claims again), after a confirmation."""
         name = self.table.cursor_key
-        if name is None:
+        drained = dict((info.name, drain) for info, drain in self.agents)
+        if name not in drained:  # no row, or the pruned agents' totals
             return
         agent = str(name)
+        drain = not drained[agent]
 
-        async def drain() -> None:
+        async def act() -> None:
             try:
-                await self.service.drain_agent(agent)
+                await self.service.drain_agent(agent, drain=drain)
             except ACTION_ERRORS as exc:
                 refuse(self.app, exc)
                 return
-            self.notify(f"Draining agent {agent}", markup=False)
+            self.notify(f"{'Draining' if drain else 'Undrained'} agent {agent}", markup=False)
             self.reload()
 
-        confirm(
-            self.app,
-            f"Drain agent {agent}?",
-            lambda: self.run_worker(drain()),
-            detail="It finishes its running tasks and claims no more.",
-        )
+        if drain:
+            question, detail = (
+                f"Drain agent {agent}?",
+                "It finishes its running tasks and claims no more.",
+            )
+        else:
+            question, detail = f"Undrain agent {agent}?", "It claims tasks again."
+        confirm(self.app, question, lambda: self.run_worker(act()), detail=detail)

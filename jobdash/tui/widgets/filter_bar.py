@@ -21,8 +21,9 @@ from textual.widgets import Input, Static
 from jobdash.core.model import BadInput
 from jobdash.core.query import Query, parse_query
 from jobdash.present.text import sanitize
+from jobdash.tui.keymap import key_for
 
-PLACEHOLDER = "text  status:failed  type:import  user:alice  since:1h  -field:value   (esc clears)"
+PLACEHOLDER = "text  status:failed  type:import  user:alice  since:1h  -field:value   ({} clears)"
 
 
 class FilterBar(Vertical):
@@ -57,7 +58,8 @@ class FilterBar(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(id="filter-row"):
             yield Static("/", id="filter-prompt")
-            yield Input(placeholder=PLACEHOLDER, id="filter-input", select_on_focus=False)
+            placeholder = PLACEHOLDER.format(key_for(self.app, "filter.escape"))
+            yield Input(placeholder=placeholder, id="filter-input", select_on_focus=False)
         yield Static("", id="filter-error")
 
     @property

@@ -33,8 +33,10 @@ from textual.strip import Strip
 from textual.timer import Timer
 
 from jobdash.core.model import Job, JobStatus, format_duration
+from jobdash.present.progress import progress_bar, progress_count
 from jobdash.present.text import sanitize
 from jobdash.present.times import clock
+from jobdash.tui.widgets.fitting import fit_columns
 
 __all__ = ["COLUMNS", "Column", "JobTable"]
 
@@ -70,6 +72,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("info", "info", 0),
 )
 COLUMN_KEYS: tuple[str, ...] = tuple(column.key for column in COLUMNS)
+_BY_KEY = {column.key: column for column in COLUMNS}
 INFO_MIN_WIDTH = 12
 TYPE_MAX_WIDTH = 20  # the type column grows to the longest type name, up to this
 # Dropped, in this order, while the terminal is too narrow for every column.
@@ -96,7 +99,7 @@ _CELL_FIELDS: dict[str, tuple[str, ...]] = {
     "status": ("status",),
     "progress": ("pending", "running", "succeeded", "failed", "cancelled", "skipped", "progress"),
     "failed": ("failed",),
-    "time": ("status", "started", "finished", "progress"),
+    "time": ("status", "started", "finished", "progress", "idle_time", "paused_at"),
     "info": ("info",),
 }
 
@@ -200,15 +203,11 @@ def _fit(text: str, width: int, align: str = "left") -> str:
 
 
 def _progress_cells(job: Job, width: int) -> tuple[str, str]:
-    """A text bar of done/total tasks and the count, e.g. ("███░░░", " 12/40"), that
-    together fill `width` cells; a long count takes cells from the bar, not the digits."""
-    total = job.total
-    count = f"{job.done}/{total}" if total else ""
+    """A text bar of the tasks and their count, e.g. ("███░░░", " 12/40"), that together
+    fill `width` cells; a long count takes cells from the bar, not the digits."""
+    count = progress_count(job)
     bar_width = min(PROGRESS_BAR_WIDTH, max(3, width - 1 - len(count)))
-    fraction = job.done / total if total else job.progress / 100.0
-    filled = round(min(1.0, max(0.0, fraction)) * bar_width)
-    bar = "█" * filled + "░" * (bar_width - filled)
-    return bar, _fit(" " + count, width - bar_width)
+    return progress_bar(job, bar_width), _fit(" " + count, width - bar_width)
 
 
 class JobTable(ScrollView, can_focus=True):
@@ -818,20 +817,14 @@ class JobTable(ScrollView, can_focus=True):
         status, progress, failures and info stay on screen instead of off to the right.
         """
 
-        def fits(columns: list[tuple[Column, int]]) -> bool:
-            return sum(w for _, w in columns) + len(columns) - 1 + INFO_MIN_WIDTH <= view
-
-        columns = [(c, self._column_width(c)) for c in COLUMNS]
-        for key in NARROW_DROPS:
-            if fits(columns):
-                return columns
-            columns = [(c, w) for c, w in columns if c.key != key]
-        if not fits(columns):  # then names give way, down to NARROW_NAME_WIDTH
-            columns = [
-                (c, min(w, NARROW_NAME_WIDTH) if c.key in ("type", "target") else w)
-                for c, w in columns
-            ]
-        return columns
+        widths = [
+            (c.key, self._column_width(c), INFO_MIN_WIDTH if c.width == 0 else 0) for c in COLUMNS
+        ]
+        # Then names give way, down to NARROW_NAME_WIDTH.
+        narrow = {"type": NARROW_NAME_WIDTH, "target": NARROW_NAME_WIDTH}
+        return [
+            (_BY_KEY[key], width) for key, width in fit_columns(widths, view, NARROW_DROPS, narrow)
+        ]
 
     def _column_width(self, column: Column) -> int:
         if column.key == "id":

@@ -13,7 +13,7 @@ component class, so colours follow the theme.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import ClassVar, Literal, NamedTuple
 
 from rich.cells import cell_len, set_cell_size
@@ -27,6 +27,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from jobdash.present.text import sanitize
+from jobdash.tui.widgets.fitting import fit_columns
 
 __all__ = ["STYLES", "Cell", "LineTable", "Row", "TableColumn"]
 
@@ -144,12 +145,19 @@ class LineTable(ScrollView, can_focus=True):
         *,
         empty_text: str = "Nothing to show",
         allow_no_cursor: bool = False,
+        drops: Sequence[str] = (),
+        narrow: Mapping[str, int] | None = None,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
+        """`drops`: labels of the columns to leave out, in this order, while the view is
+        too narrow for all; `narrow`: label -> the width a column shrinks to after that."""
         super().__init__(name=name, id=id, classes=classes)
         self.columns = tuple(columns)
+        self.drops = tuple(drops)
+        self.narrow = dict(narrow or {})
+        self._fitted: tuple[int, list[tuple[int, int]]] | None = None  # (view width, shown)
         self.empty_text = empty_text
         self._allow_none = allow_no_cursor
         self._rows: list[Row] = []
@@ -321,18 +329,36 @@ class LineTable(ScrollView, can_focus=True):
             if self.scroll_y > self.max_scroll_y:
                 self.scroll_to(y=self.max_scroll_y, animate=False)
 
-    def _fixed(self) -> int:
-        return sum(c.width for c in self.columns) + len(self.columns) - 1
+    def _shown(self) -> list[tuple[int, int]]:
+        """(column index, width) of the columns the view has room for (flexible: 0)."""
+        view = self.scrollable_content_region.width
+        if self._fitted is not None and self._fitted[0] == view:
+            return self._fitted[1]
+        fitted = fit_columns(
+            [(c.label, c.width, c.min_width if c.width == 0 else 0) for c in self.columns],
+            view,
+            self.drops,
+            self.narrow,
+        )
+        index = {c.label: n for n, c in enumerate(self.columns)}
+        shown = [(index[label], width) for label, width in fitted]
+        self._fitted = (view, shown)
+        return shown
 
     def _table_width(self) -> int:
-        flex = [c.min_width for c in self.columns if c.width == 0]
-        return max(self.scrollable_content_region.width, self._fixed() + sum(flex))
+        """The view, or wider (scrolling) if even the fitted columns need more."""
+        shown = self._shown()
+        need = sum(w or self.columns[n].min_width for n, w in shown) + len(shown) - 1
+        return max(self.scrollable_content_region.width, need)
 
-    def _widths(self, width: int) -> list[int]:
-        flex = [c for c in self.columns if c.width == 0]
-        rest = max(0, width - self._fixed())
-        share = rest // len(flex) if flex else 0
-        return [c.width if c.width else max(c.min_width, share) for c in self.columns]
+    def _widths(self, width: int) -> list[tuple[int, int]]:
+        """(column index, width) of the shown columns in a table `width` cells wide: the
+        flexible ones share what the others leave."""
+        shown = self._shown()
+        fixed = sum(w for _, w in shown) + len(shown) - 1
+        flex = [n for n, w in shown if w == 0]
+        share = max(0, width - fixed) // len(flex) if flex else 0
+        return [(n, w or max(self.columns[n].min_width, share)) for n, w in shown]
 
     def render_line(self, y: int) -> Strip:
         width = self._table_width()
@@ -367,20 +393,20 @@ class LineTable(ScrollView, can_focus=True):
 
     def _header(self, width: int) -> Strip:
         style = self.get_component_rich_style("linetable--header")
-        parts = [
-            _fit(c.label, w, c.align)
-            for c, w in zip(self.columns, self._widths(width), strict=True)
-        ]
+        columns = self.columns
+        parts = [_fit(columns[n].label, w, columns[n].align) for n, w in self._widths(width)]
         return Strip([Segment(" ".join(parts), style)]).adjust_cell_length(width, style)
 
     def _render_row(self, row: Row, width: int, is_cursor: bool) -> Strip:
         get = self.get_component_rich_style
         base = get("linetable--cursor") if is_cursor else self.rich_style
         segments: list[Segment] = []
-        for n, (column, cell_width, cell) in enumerate(
-            zip(self.columns, self._widths(width), row.cells, strict=False)
-        ):
-            if n:
+        cells = row.cells
+        for position, (n, cell_width) in enumerate(self._widths(width)):
+            if n >= len(cells):
+                break
+            column, cell = self.columns[n], cells[n]
+            if position:
                 segments.append(Segment(" ", base))
             if isinstance(cell, Cell):
                 text, style_name = cell

@@ -38,6 +38,8 @@ from jobdash.core.model import LogLine
 from jobdash.present.recovery import attempt_mark
 from jobdash.present.text import sanitize
 from jobdash.present.times import log_stamp
+from jobdash.present.words import plural_word
+from jobdash.tui.keymap import key_for
 
 __all__ = ["HeldLine", "LogView"]
 
@@ -349,7 +351,7 @@ class LogView(ScrollView, can_focus=True):
         with_ts = self._timestamps if timestamps is None else timestamps
         out: list[str] = []
         if self._dropped:
-            out.append(f"… {self._dropped} earlier lines not shown")
+            out.append(f"… {self._dropped} earlier {plural_word(self._dropped, 'line')} not shown")
         for line in self._lines:
             text = line[_TEXT].replace("\n", " ")
             out.append(f"{format_timestamp(line[_TS])} {text}" if with_ts else text)
@@ -854,7 +856,7 @@ class LogView(ScrollView, can_focus=True):
     def _notice_strip(self, width: int) -> Strip:
         """The first row once old lines were dropped."""
         style = self.get_component_rich_style("logview--notice")
-        text = f"… {self._dropped:,} earlier lines not shown"
+        text = f"… {self._dropped:,} earlier {plural_word(self._dropped, 'line')} not shown"
         return Strip([Segment(text, style)]).adjust_cell_length(width, self.rich_style)
 
     def _overlay_strip(self, slot: int, width: int) -> Strip:
@@ -868,8 +870,10 @@ class LogView(ScrollView, can_focus=True):
         if kind == "footer":
             style = self.get_component_rich_style("logview--footer")
             count = self._new_lines
-            noun = "line" if count == 1 else "lines"
-            text = f"⏸ following paused — {count:,} new {noun} (f to follow)"
+            key = key_for(self.app, "log.follow")
+            text = (
+                f"⏸ following paused — {count:,} new {plural_word(count, 'line')} ({key} to follow)"
+            )
             return Strip([Segment(text, style)]).adjust_cell_length(width, style)
         if kind == "search":
             style = self.get_component_rich_style("logview--search")
@@ -880,7 +884,8 @@ class LogView(ScrollView, can_focus=True):
             elif not self._searched:
                 hint = ""
             elif self._matches:
-                hint = f"  {self._match + 1}/{len(self._matches)}  n/N next/previous · esc close"
+                keys = f"{key_for(self.app, 'log.next')}/{key_for(self.app, 'log.prev')}"
+                hint = f"  {self._match + 1}/{len(self._matches)}  {keys} next/previous · esc close"
             else:
                 hint = "  no matches · esc close"
             segments.append(Segment(hint, style))

@@ -29,6 +29,7 @@ from jobdash.present.text import sanitize
 from jobdash.present.times import clock, header
 from jobdash.tui.dialogs.edit_planning import EditPlanningScreen
 from jobdash.tui.helpers import ACTION_ERRORS, clock_of, format_time, refuse, subscribe_changes
+from jobdash.tui.keymap import key_for
 from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
 
 __all__ = ["ScheduleDetailsScreen", "SchedulesPane", "schedule_row"]
@@ -51,6 +52,10 @@ COLUMNS = (
     TableColumn("last run", 18),
     TableColumn("next run", 14),
 )
+# On a narrow terminal (80 columns) these go first, then the id narrows: state, last run
+# and next run stay on screen.
+NARROW_DROPS = ("type", "time zone")
+NARROW_WIDTHS = {"id": 12}
 
 
 def status_cell(status: str | None) -> Cell:
@@ -206,6 +211,8 @@ class SchedulesPane(_ScheduleActions, Vertical):
         yield LineTable(
             zone_columns(COLUMNS, clock_of(self.app)()),
             empty_text="No schedules (a job type with `schedule = …` in the config makes one)",
+            drops=NARROW_DROPS,
+            narrow=NARROW_WIDTHS,
             id="schedules-table",
         )
         errors = Static("", id="schedule-errors", markup=False)
@@ -326,7 +333,8 @@ class ScheduleDetailsScreen(_ScheduleActions, Screen[None]):
     def compose(self) -> ComposeResult:
         now = clock_of(self.app)()
         yield Static("", id="schedule-summary")
-        yield Label("latest executions (enter: details)", classes="section", markup=False)
+        details = f"latest executions ({key_for(self.app, 'table.select')}: details)"
+        yield Label(details, classes="section", markup=False)
         yield LineTable(
             zone_columns(JOB_COLUMNS, now), empty_text="No runs yet", id="schedule-jobs"
         )

@@ -1,0 +1,185 @@
+"""The agent rows of the SQLite store (a mixin of `SqliteStore`).
+
+- `agents`: one row per agent name: who runs it (owner: name + a per-process id), where, its
+  slots, the state it last reported, its heartbeat, the drain flag, tasks done / failed.
+  How many tasks it runs is not stored: it is counted from `tasks` (the running tasks it
+  holds, through the partial index tasks_running), so it cannot drift from the truth.
+- `agents_pruned`: one row, the sum of the agents pruned after `agent_retention` (their
+  number and their done / failed counts), so totals do not drop when an old agent goes.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import aiosqlite
+
+from jobdash.core.model import AgentInfo, NotFound, PrunedAgents, Refused
+from jobdash.core.store.part import StorePart
+
+# The agents with the number of running tasks each holds: one probe of the partial index
+# tasks_running per agent (EXPLAIN QUERY PLAN: "SEARCH t USING COVERING INDEX
+# tasks_running (owner=?)"), never a scan of the tasks.
+AGENTS_QUERY = (
+    "SELECT a.name, a.host, a.pid, a.version, a.slots, "
+    "(SELECT count(*) FROM tasks t WHERE t.owner = a.owner AND t.status = 'running'), "
+    "a.state, a.started, a.heartbeat, a.done, a.failed, a.drain FROM agents a ORDER BY a.name"
+)
+
+
+def shown_state(reported: str, running: int, drain: bool) -> str:
+    """The state to show from what the agent last reported, the tasks it holds now and the
+    drain flag: busy/idle follow the tasks (a heartbeat may be seconds old), draining
+    follows the flag at once (also right after an undrain)."""
+    if reported == "offline":
+        return reported
+    if drain:
+        return "draining"
+    if reported == "draining":  # stopping (SIGTERM): no longer claiming
+        return reported
+    return "busy" if running else "idle"
+
+
+class AgentStore(StorePart):
+    """Agents; mixed into `SqliteStore` (uses its writer and reader)."""
+
+    async def register_agent(self, info: AgentInfo, owner: str) -> None:
+        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> None:
+            await w.execute(
+                "INSERT INTO agents (name, owner, host, pid, version, slots, state, "
+                "started, heartbeat, rev) VALUES (?, ?, ?, ?, ?, ?, 'idle', ?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, host = excluded.host, "
+                "pid = excluded.pid, version = excluded.version, slots = excluded.slots, "
+                "state = 'idle', started = excluded.started, "
+                "heartbeat = excluded.heartbeat, drain = 0, rev = excluded.rev",
+                (info.name, owner, info.host, info.pid, info.version, info.slots, now, now, rev),
+            )
+
+        await self.write(txn)
+
+    async def heartbeat(
+        self,
+        name: str,
+        owner: str,
+        state: str,
+        lease: float,
+        done: int = 0,
+        failed: int = 0,
+    ) -> tuple[set[int], bool]:
+        """Renew this owner's leases; return the task ids it still holds and the drain flag."""
+
+        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> tuple[set[int], bool]:
+            rows = await w.execute_fetchall(
+                "UPDATE tasks SET lease_until = ? WHERE owner = ? AND status = 'running' "
+                "RETURNING id",
+                (now + lease, owner),
+            )
+            drain_rows = list(
+                await w.execute_fetchall(
+                    "UPDATE agents SET heartbeat = ?, state = CASE WHEN drain = 1 "
+                    "AND ? != 'offline' THEN 'draining' ELSE ? END, done = done + ?, "
+                    "failed = failed + ?, rev = ? WHERE name = ? AND owner = ? RETURNING drain",
+                    (now, state, state, done, failed, rev, name, owner),
+                )
+            )
+            return {r[0] for r in rows}, bool(drain_rows and drain_rows[0][0])
+
+        return await self.write(txn)
+
+    async def set_agent_drain(self, name: str, user: str, drain: bool = True) -> None:
+        """Drain an agent (it finishes its tasks and claims no more), or undrain it (it
+        claims again, from its next heartbeat). Undraining an agent that is not drained is
+        refused, like any request that would change nothing."""
+
+        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> None:
+            rows = list(
+                await w.execute_fetchall("SELECT drain, state FROM agents WHERE name = ?", (name,))
+            )
+            if not rows:
+                raise NotFound(f"no agent named {name}")
+            drained, state = rows[0]
+            if not drain and not drained:
+                raise Refused(f"agent {name} is not drained; nothing to undrain")
+            await w.execute(
+                "UPDATE agents SET drain = ?, state = CASE WHEN ? THEN 'draining' "
+                "WHEN state = 'draining' THEN 'idle' ELSE state END, rev = ? WHERE name = ?",
+                (int(drain), int(drain and state != "offline"), rev, name),
+            )
+            await self._audit(w, now, user, "drain" if drain else "undrain", f"agent:{name}")
+
+        await self.write(txn)
+
+    async def agent_offline(self, name: str, owner: str, done: int = 0, failed: int = 0) -> None:
+        """An agent stopping: offline, with the tasks it finished since its last heartbeat
+        counted (else a stop would lose them from its totals)."""
+
+        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> None:
+            await w.execute(
+                "UPDATE agents SET state = 'offline', heartbeat = ?, done = done + ?, "
+                "failed = failed + ?, rev = ? WHERE name = ? AND owner = ?",
+                (now, done, failed, rev, name, owner),
+            )
+
+        await self.write(txn)
+
+    async def agents(self) -> list[tuple[AgentInfo, bool]]:
+        """Every agent and its drain flag; `running` counted from the tasks it holds."""
+        rows = await self._reader.execute_fetchall(AGENTS_QUERY)
+        out = []
+        for r in rows:
+            info = AgentInfo(*r[:11])
+            info.state = shown_state(info.state, info.running, bool(r[11]))
+            out.append((info, bool(r[11])))
+        return out
+
+    async def running_tasks(self) -> dict[str, list[tuple[int, int, str]]]:
+        """The running tasks of each agent: (job id, task seq, task name)."""
+        rows = await self._reader.execute_fetchall(
+            "SELECT agent, job_id, seq, name FROM tasks WHERE status = 'running' "
+            "ORDER BY job_id, seq"
+        )
+        out: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
+        for agent, job_id, seq, name in rows:
+            out[agent].append((job_id, seq, name))
+        return dict(out)
+
+    async def prune_agents(self, silent_since: float) -> int:
+        """Remove the agents not heard from since `silent_since` (offline for good) that
+        hold no task, adding their number and done / failed counts to `agents_pruned`.
+        Returns how many were removed."""
+
+        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> int:
+            gone = list(
+                await w.execute_fetchall(
+                    "DELETE FROM agents WHERE heartbeat < ? AND NOT EXISTS (SELECT 1 FROM "
+                    "tasks t WHERE t.owner = agents.owner AND t.status = 'running') "
+                    "RETURNING done, failed",
+                    (silent_since,),
+                )
+            )
+            if gone:
+                await w.execute(
+                    "UPDATE agents_pruned SET agents = agents + ?, done = done + ?, "
+                    "failed = failed + ?, rev = ? WHERE id = 1",
+                    (len(gone), sum(r[0] for r in gone), sum(r[1] for r in gone), rev),
+                )
+            return len(gone)
+
+        return await self.write(txn)
+
+    async def pruned_agents(self) -> PrunedAgents:
+        rows = list(
+            await self._reader.execute_fetchall(
+                "SELECT agents, done, failed FROM agents_pruned WHERE id = 1"
+            )
+        )
+        return PrunedAgents(*rows[0]) if rows else PrunedAgents()
+
+    async def _agents_changed(self, rev: int) -> bool:
+        """Whether an agent row changed (or agents were pruned) after revision `rev`."""
+        rows = await self._reader.execute_fetchall(
+            "SELECT EXISTS (SELECT 1 FROM agents WHERE rev > ?) "
+            "OR EXISTS (SELECT 1 FROM agents_pruned WHERE rev > ?)",
+            (rev, rev),
+        )
+        return bool(next(iter(rows))[0])

@@ -1,0 +1,106 @@
+"""Why a running job runs nothing (a mixin of `SqliteStore`).
+
+A running job whose ready tasks are not claimed would show "▶ running 0/5" and a blank info
+line. Every engine's housekeeping asks `note_waits` about once a second; it finds those jobs
+and writes, from the store, the reason into `jobs.waiting` (shown instead of the info line
+while the job runs nothing): no live engine runs the job's type as it was submitted (see
+`catalogue.unrunnable`), the agents are busy (N of N slots used, and by which jobs), none
+is live, or every live one is draining. A claim clears it. A job held by a lock is
+`waiting` with the holder named already (see `admit`).
+"""
+
+from __future__ import annotations
+
+import time
+
+import aiosqlite
+
+from jobdash.core.store.catalogue import live_catalogue, unrunnable
+from jobdash.core.store.faults import Reads
+from jobdash.core.store.part import StorePart
+from jobdash.core.store.schema import ACTIVE_ONLY
+from jobdash.present.words import plural, plural_word
+
+# Running jobs with a task ready and none running (jobs_active, then tasks_pending).
+_IDLE_JOBS = (
+    f"SELECT id, type, type_hash FROM jobs WHERE status = 'running' AND {ACTIVE_ONLY} AND running = 0 "
+    "AND EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = jobs.id AND t.status = 'pending' "
+    "AND t.not_before <= ?)"
+)
+SHOWN_JOBS = 3  # jobs named in a reason; the rest are counted
+
+
+class WaitStore(StorePart):
+    async def note_waits(self, live_since: float) -> int:
+        """Write why each running job with ready tasks has none running, and clear the
+        reasons that no longer hold. `live_since`: an agent whose last heartbeat is older
+        is not counted as live. Returns how many jobs' reasons changed."""
+        now = time.time()
+        reader = self._reader
+        idle = list(await reader.execute_fetchall(_IDLE_JOBS, (now,)))
+        shown = {
+            r[0]: r[1]
+            for r in await reader.execute_fetchall(
+                f"SELECT id, waiting FROM jobs WHERE {ACTIVE_ONLY} AND waiting != ''"
+            )
+        }
+        wanted: dict[int, str] = {}
+        if idle:
+            live = await live_catalogue(reader, live_since)
+            slots = await self._slot_reason(reader, live_since)
+            for job_id, type_name, digest in idle:
+                reason = unrunnable(type_name, digest, live) or slots
+                if reason:
+                    wanted[job_id] = reason
+        changes = {j: text for j, text in wanted.items() if shown.get(j) != text}
+        changes |= {j: "" for j in shown if j not in wanted}
+        if not changes:
+            return 0
+
+        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> None:
+            # Only while the job still runs nothing: a claim may have come meanwhile.
+            await w.executemany(
+                "UPDATE jobs SET waiting = ?, rev = ? WHERE id = ? "
+                "AND (? = '' OR (status = 'running' AND running = 0))",
+                [(text, rev, job_id, text) for job_id, text in changes.items()],
+            )
+
+        await self.write(txn)
+        return len(changes)
+
+    async def _slot_reason(self, reader: Reads, live_since: float) -> str:
+        """Why ready tasks are not claimed, from the live agents; "" when nothing stops a
+        claim (an agent claims them within its poll)."""
+        agents = list(
+            await reader.execute_fetchall(
+                "SELECT a.owner, a.slots, a.drain OR a.state = 'draining', (SELECT count(*) "
+                "FROM tasks t WHERE t.owner = a.owner AND t.status = 'running') FROM agents a "
+                "WHERE a.heartbeat >= ? AND a.state != 'offline'",
+                (live_since,),
+            )
+        )
+        if not agents:
+            return "waiting for an agent: none is running (start one: jobdash serve)"
+        claiming = [a for a in agents if not a[2]]
+        if not claiming:
+            return f"waiting for an agent: {plural(len(agents), 'live agent')}, all draining"
+        slots = sum(a[1] for a in claiming)
+        used = sum(a[3] for a in claiming)
+        if used < slots:
+            return ""
+        owners = [a[0] for a in claiming]
+        jobs = [
+            r[0]
+            for r in await reader.execute_fetchall(
+                "SELECT DISTINCT job_id FROM tasks WHERE status = 'running' "
+                f"AND owner IN ({', '.join('?' * len(owners))}) ORDER BY job_id",
+                owners,
+            )
+        ]
+        names = ", ".join(str(j) for j in jobs[:SHOWN_JOBS])
+        if len(jobs) > SHOWN_JOBS:
+            names += f" and {len(jobs) - SHOWN_JOBS} more"
+        by = f"{plural_word(len(jobs), 'job')} {names}"
+        return (
+            f"waiting for a free slot: agents busy, {used} of {plural(slots, 'slot')} used by {by}"
+        )

@@ -1,0 +1,26 @@
+"""Counted words, for every count that jobdash prints ("1 task", "2 tasks").
+
+One rule in one place, shared by the CLI, the dashboard, the store's info lines and the
+reports, so no screen says "1 tasks done" or "with 1 warnings".
+"""
+
+from __future__ import annotations
+
+# Words whose plural is not the word + "s".
+_IRREGULAR: dict[str, str] = {
+    "directory": "directories",
+    "entry": "entries",
+    "match": "matches",
+    "try": "tries",
+}
+
+
+def plural_word(count: int, word: str) -> str:
+    """`word` in the plural unless `count` is one: "line" / "lines". For a text whose
+    number is formatted apart ("1,204 new lines")."""
+    return word if count == 1 else _IRREGULAR.get(word, word + "s")
+
+
+def plural(count: int, word: str) -> str:
+    """The count and the word: "1 task", "0 tasks", "3 warnings"."""
+    return f"{count} {plural_word(count, word)}"
