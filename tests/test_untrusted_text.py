@@ -144,8 +144,8 @@ def tampered(write_config: Callable[[str], Path], tmp_path: Path) -> dict[str, i
                 (jid, tid, now, stream, EVIL),
             )
         con.execute(
-            "INSERT INTO agents (name, owner, host, pid, version, slots, running, state, "
-            "started, heartbeat) VALUES (?, 'root', ?, 4242, '1', 2, 0, 'idle', ?, ?)",
+            "INSERT INTO agents (name, owner, host, pid, version, slots, state, "
+            "started, heartbeat) VALUES (?, 'root', ?, 4242, '1', 2, 'idle', ?, ?)",
             (EVIL, EVIL, now - 60, now),
         )
         con.execute(

@@ -129,6 +129,12 @@ def type_from_dict(d: Mapping[str, Any]) -> JobType:
     return JobType(**{k: v for k, v in d.items() if k in known})
 
 
+def read_config(explicit: str | None) -> Config:
+    """The config in force (`--config`, JOBDASH_CONFIG, ./jobdash.toml, the user's), checked:
+    a bad file raises a one-line error before anything is opened."""
+    return load_config(find_config_path(explicit))
+
+
 class Service:
     def __init__(
         self,
@@ -157,7 +163,7 @@ class Service:
         read_only: bool = False,
     ) -> Service:
         """Load the config (errors before anything is opened), then open the store."""
-        cfg = load_config(find_config_path(config))
+        cfg = read_config(config)
         if cfg.path is not None:
             # Python job types named in the config live next to it.
             folder = str(cfg.path.parent.resolve())

@@ -41,7 +41,7 @@ from jobdash.core.model import BadInput, Job, JobStatus, NotFound, Refused
 from jobdash.core.outfile import write_output
 from jobdash.core.query import Query, narrows
 from jobdash.core.query import prepare as prepare_search
-from jobdash.core.service import Service
+from jobdash.core.service import Service, read_config
 from jobdash.core.store.sqlite import Changes
 from jobdash.present.text import sanitize
 from jobdash.present.times import abbreviation
@@ -842,8 +842,11 @@ class JobdashApp(App[int]):
 
 async def _open_and_run(args: argparse.Namespace) -> int:
     theme = getattr(args, "theme", None)
-    if theme:
-        check_theme(theme, load_themes())  # before anything opens: exit 2 on a typo
+    # Before anything opens (the store is not even created): exit 2 on a typo.
+    cfg = read_config(args.config)
+    if chosen := theme or cfg.theme:
+        check_theme(chosen, load_themes())
+    check_keymap(cfg.keymap, str(cfg.path or "config"))
     svc = await Service.open(
         db=args.db,
         config=args.config,
@@ -853,9 +856,6 @@ async def _open_and_run(args: argparse.Namespace) -> int:
     if svc.store.created:
         print(f"jobdash: {svc.store.created}", file=sys.stderr)
     try:
-        if svc.config.theme and not theme:
-            check_theme(svc.config.theme, load_themes())
-        check_keymap(svc.config.keymap, str(svc.config.path or "config"))
         embedded = False
         # Read-only: watch the store, run nothing.
         if not svc.read_only and not await svc.engine_alive():

@@ -50,8 +50,8 @@ def db(tmp_path: Path) -> Path:
         con.execute("UPDATE jobs SET type = ?, target = ?, info = ? WHERE id = 6", (EVIL,) * 3)
         con.execute("UPDATE tasks SET name = ? WHERE job_id = 6 AND seq = 1", (EVIL,))
         con.execute(
-            "INSERT INTO agents (name, owner, host, pid, version, slots, running, state, "
-            "started, heartbeat) VALUES (?, 'root', ?, 4242, '1', 2, 0, 'idle', ?, ?)",
+            "INSERT INTO agents (name, owner, host, pid, version, slots, state, "
+            "started, heartbeat) VALUES (?, 'root', ?, 4242, '1', 2, 'idle', ?, ?)",
             (EVIL, EVIL, now - 60, now + 3600),  # a heartbeat that stays fresh
         )
     con.close()

@@ -55,7 +55,7 @@ COLUMNS = (
 # On a narrow terminal (80 columns) these go first, then the id narrows: state, last run
 # and next run stay on screen.
 NARROW_DROPS = ("type", "time zone")
-NARROW_WIDTHS = {"id": 12}
+NARROW_WIDTHS = {"id": 9}
 
 
 def status_cell(status: str | None) -> Cell:
