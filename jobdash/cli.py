@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import io
 import json
 import logging
 import os
@@ -30,7 +31,16 @@ from rich.text import Text
 
 from jobdash import __version__
 from jobdash.core.config import parse_duration
-from jobdash.core.model import BadInput, Job, JobStatus, LogLine, Refused, format_duration
+from jobdash.core.model import (
+    MAX_ID,
+    MAX_PARALLEL,
+    BadInput,
+    Job,
+    JobStatus,
+    LogLine,
+    Refused,
+    format_duration,
+)
 from jobdash.core.planning import Schedule
 from jobdash.core.scheduler import CATCHUP_BOUND
 from jobdash.core.service import Service
@@ -47,6 +57,8 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         where = self.prog.removeprefix("jobdash").strip()
+        # argparse quotes some arguments raw: a newline or escape in one stays visible, inert.
+        message = sanitize(message)
         err.print(f"jobdash: {where + ': ' if where else ''}{message} (see --help)")
         sys.exit(EXIT_USAGE)
 
@@ -81,9 +93,7 @@ def build_parser() -> Parser:
         "--read-only", action="store_true", help="watch only: no action changes anything"
     )
     p.add_argument("--theme", help="dashboard theme")
-    p.add_argument(
-        "--slots", type=positive_int, default=4, help="task slots of the embedded engine"
-    )
+    p.add_argument("--slots", type=slots_arg, default=4, help="task slots of the embedded engine")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
     def cmd(name: str, help: str, *parents: Parser) -> Parser:
@@ -95,12 +105,12 @@ def build_parser() -> Parser:
     ):
         s = cmd(name, help)
         s.add_argument(
-            "--slots", type=positive_int, default=argparse.SUPPRESS, help="tasks run at once"
+            "--slots", type=slots_arg, default=argparse.SUPPRESS, help="tasks run at once"
         )
-        s.add_argument("--name", help="agent name (default: host-pid)")
+        s.add_argument("--name", type=agent_name, help="agent name (default: host-pid)")
         s.add_argument(
             "--grace",
-            type=float,
+            type=grace_arg,
             default=30.0,
             help="seconds running tasks get to finish on SIGTERM",
         )
@@ -109,7 +119,7 @@ def build_parser() -> Parser:
         )
         s.add_argument(
             "--lease",
-            type=positive_float,
+            type=lease_arg,
             metavar="SECONDS",
             help="seconds a claim lasts without renewal (default 15, or $JOBDASH_LEASE): a dead "
             "agent's tasks run again within lease + 2 s",
@@ -150,7 +160,7 @@ def build_parser() -> Parser:
     s.add_argument("--type", action="append", default=[])
     s.add_argument("--user", action="append", default=[])
     s.add_argument("--since", help="e.g. 1h, 2d")
-    s.add_argument("--limit", type=positive_int, default=50, help="at most this many (default 50)")
+    s.add_argument("--limit", type=count_arg, default=50, help="at most this many (default 50)")
     s.add_argument("--all", action="store_true", help="no limit")
 
     s = cmd("show", "one job with its tasks", as_json)
@@ -159,8 +169,8 @@ def build_parser() -> Parser:
     s = cmd("logs", "a job's log lines")
     s.add_argument("job", type=job_id)
     s.add_argument("-f", "--follow", action="store_true", help="keep printing while the job runs")
-    s.add_argument("--task", type=positive_int, metavar="N", help="only task N")
-    s.add_argument("--tail", type=positive_int, metavar="N", help="only the last N lines")
+    s.add_argument("--task", type=count_arg, metavar="N", help="only task N")
+    s.add_argument("--tail", type=count_arg, metavar="N", help="only the last N lines")
 
     s = cmd("cancel", "cancel a job (SIGTERM, then SIGKILL after a grace period)")
     s.add_argument("job", type=job_id)
@@ -197,7 +207,7 @@ def build_parser() -> Parser:
     action("enable", "enable (resume) the schedule")
     action("disable", "disable (pause) the schedule: its fire times are recorded as paused")
     s2 = action("show", "the schedule and its tick history", as_json)
-    s2.add_argument("--limit", type=positive_int, default=30, help="ticks shown (default 30)")
+    s2.add_argument("--limit", type=count_arg, default=30, help="ticks shown (default 30)")
     s2 = action(
         "set",
         "change the planning (one of --cron, --every, --daily, --once, --disabled, "
@@ -231,31 +241,69 @@ def build_parser() -> Parser:
     return p
 
 
-def positive_int(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {n}")
-    return n
+def _shown(text: str) -> str:
+    """An argument quoted in a message: escapes visible, on one line, not too long."""
+    return repr(text) if len(text) <= 40 else repr(text[:36]) + "…"
 
 
-def positive_float(text: str) -> float:
-    try:
-        x = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not x > 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
-    return x
+def whole_number(lo: int, hi: int) -> Callable[[str], int]:
+    """An argparse type: a whole number (ASCII digits) from `lo` to `hi`. The one place the
+    command line's numbers are bounded, so that none reaches SQLite (64-bit integers) or a
+    loop too big to mean anything."""
+
+    def parse(text: str) -> int:
+        m = re.fullmatch(r"\s*([+-]?)([0-9]+)\s*", text)
+        if m is None:
+            raise argparse.ArgumentTypeError(f"not a whole number: {_shown(text)}")
+        digits = m.group(2).lstrip("0") or "0"
+        # Beyond 20 digits the value is out of any range here; int() of a 5,000-digit
+        # string would refuse with a ValueError about Python's limits.
+        n = int(m.group(1) + digits) if len(digits) <= 20 else None
+        if n is None or not lo <= n <= hi:
+            raise argparse.ArgumentTypeError(
+                f"must be a whole number from {lo} to {hi}, got {_shown(text.strip())}"
+            )
+        return n
+
+    return parse
+
+
+def seconds_between(lo: float, hi: float) -> Callable[[str], float]:
+    """An argparse type: a number of seconds from `lo` to `hi`; never NaN or infinity (a
+    lease or grace period that never ends is not one)."""
+
+    def parse(text: str) -> float:
+        try:
+            x = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number of seconds: {_shown(text)}") from None
+        if not lo <= x <= hi:  # False for NaN too
+            raise argparse.ArgumentTypeError(
+                f"must be from {lo:g} to {hi:g} seconds, got {_shown(text.strip())}"
+            )
+        return x
+
+    return parse
+
+
+slots_arg = whole_number(1, MAX_PARALLEL)
+count_arg = whole_number(1, MAX_ID)  # --limit, --tail, --task
+lease_arg = seconds_between(1.0, 3600.0)
+grace_arg = seconds_between(0.0, 86400.0)
 
 
 def job_id(text: str) -> int:
-    try:
-        return int(text.lstrip("#"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a job id: {text!r}") from None
+    """A job id, as shown (`12`) or as the dashboard copies it (`#12`)."""
+    if not re.fullmatch(r"\s*#?[0-9]+\s*", text):
+        raise argparse.ArgumentTypeError(f"not a job id: {_shown(text)}")
+    return whole_number(1, MAX_ID)(text.strip().lstrip("#"))
+
+
+def agent_name(text: str) -> str:
+    """An agent's name: shown in `jobdash agents` and used by `agent drain NAME`."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
 
 
 def parse_params(pairs: Sequence[str]) -> dict[str, str]:
@@ -533,6 +581,7 @@ async def cmd_show(svc: Service, a: argparse.Namespace) -> int:
 
 async def cmd_logs(svc: Service, a: argparse.Namespace) -> int:
     tty = out.is_terminal
+
     lines = await svc.logs(a.job, task=a.task, tail=a.tail)
     for line in lines:
         print_log_line(line, tty)
@@ -942,11 +991,32 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             args.query = [*args.query, *extra]
         else:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    for dest, value in vars(args).items():
+        # Bytes that are not UTF-8 reach us as lone surrogates, which can be neither stored
+        # nor printed; only file names may be any bytes the system allows.
+        values = value if isinstance(value, list) else [value]
+        if dest not in ("db", "config", "output") and not all(map(is_text, values)):
+            bad = next(v for v in values if not is_text(v))
+            parser.error(f"{dest.replace('_', '-')}: not UTF-8 text: {_shown(bad)}")
     return args
+
+
+def is_text(value: object) -> bool:
+    """False for a str that cannot be written as UTF-8 (it holds lone surrogates)."""
+    if not isinstance(value, str):
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        # A file name need not be UTF-8: shown escaped, as stderr does, not a crash.
+        sys.stdout.reconfigure(errors="backslashreplace")
     try:
         if args.command is None:
             from jobdash.tui.app import run_dashboard
@@ -963,6 +1033,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
+    except Exception as e:
+        # The last resort: one line, not a screen of traceback, but still said to be a bug
+        # (bad input is refused before this by name). JOBDASH_DEBUG=1 shows the traceback.
+        if os.environ.get("JOBDASH_DEBUG"):
+            raise
+        err.print(
+            f"jobdash: internal error (a bug; JOBDASH_DEBUG=1 shows where): "
+            f"{type(e).__name__}: {sanitize(str(e))}"
+        )
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobdash.core.config import parse_duration
-from jobdash.core.model import ACTIVE_JOB, FINISHED_JOB, BadInput, Job, JobStatus, Trigger
+from jobdash.core.model import ACTIVE_JOB, FINISHED_JOB, MAX_ID, BadInput, Job, JobStatus, Trigger
 
 FIELDS = ("status", "type", "user", "since", "id", "target", "trigger")
 STATUS_GROUPS: dict[str, frozenset[JobStatus]] = {
@@ -130,7 +130,10 @@ def _normalize(name: str, value: str) -> str:
         digits = value.removeprefix("#")
         if not digits.isascii() or not digits.isdigit():
             raise BadInput(f"id must be a job number, got {value!r}")
-        return str(int(digits))
+        n = int(digits) if len(digits.lstrip("0")) <= 19 else MAX_ID + 1
+        if not 1 <= n <= MAX_ID:
+            raise BadInput(f"id must be a job number from 1 to {MAX_ID}, got {value!r}")
+        return str(n)
     if name == "since":
         parse_duration(value, "since")
         return value.strip().lower()
