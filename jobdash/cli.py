@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import re
+import shlex
 import signal
 import sys
 import time
@@ -61,6 +62,23 @@ class Parser(argparse.ArgumentParser):
         message = sanitize(message)
         err.print(f"jobdash: {where + ': ' if where else ''}{message} (see --help)")
         sys.exit(EXIT_USAGE)
+
+
+FILTER_HELP = """\
+filter text (the dashboard's filter bar speaks the same language):
+  status:failed        a status (queued waiting running paused finalizing cancelling
+                       succeeded warning failed cancelled) or a group (active, finished)
+  type:import          job types starting with "import"
+  user:alice           jobs started by alice
+  since:2h             created within the last 2 hours (30s, 10m, 1d, 2w …)
+  id:12  target:/srv  trigger:schedule
+  -field:value         negates: -status:succeeded
+  words                every word must appear in the type, target, user, info, id or
+                       a parameter value; "quote several words" to search them together
+Several values of one field are alternatives: status:failed,cancelled is the same as
+status:failed status:cancelled, and -status:failed,cancelled excludes both; different
+fields must all match. A value with quotes is taken whole: target:"a,b".
+"""
 
 
 def build_parser() -> Parser:
@@ -151,14 +169,15 @@ def build_parser() -> Parser:
     )
 
     s = cmd("jobs", "list jobs", as_json)
+    s.epilog, s.formatter_class = FILTER_HELP, argparse.RawDescriptionHelpFormatter
     s.add_argument(
         "query",
         nargs="*",
-        help="filter text: status:failed type:x user:y since:1h -field:value words",
+        help="filter text: status:failed type:a,b user:y since:1h -field:value words (see below)",
     )
-    s.add_argument("--status", action="append", default=[])
-    s.add_argument("--type", action="append", default=[])
-    s.add_argument("--user", action="append", default=[])
+    s.add_argument("--status", action="append", default=[], help="as status:VALUE[,VALUE…]")
+    s.add_argument("--type", action="append", default=[], help="as type:VALUE[,VALUE…]")
+    s.add_argument("--user", action="append", default=[], help="as user:VALUE[,VALUE…]")
     s.add_argument("--since", help="e.g. 1h, 2d")
     s.add_argument("--limit", type=count_arg, default=50, help="at most this many (default 50)")
     s.add_argument("--all", action="store_true", help="no limit")
@@ -501,10 +520,11 @@ async def follow_job(svc: Service, jid: int, show_log: bool) -> int:
 
 def jobs_query(a: argparse.Namespace) -> str:
     parts = list(a.query)
-    parts += [f"status:{s}" for s in a.status] + [f"type:{t}" for t in a.type]
-    parts += [f"user:{u}" for u in a.user]
+    # Quoted as the filter language reads it: `--type "my type"` stays one value.
+    for name in ("status", "type", "user"):
+        parts += [f"{name}:{shlex.quote(v)}" for v in getattr(a, name)]
     if a.since:
-        parts.append(f"since:{a.since}")
+        parts.append(f"since:{shlex.quote(a.since)}")
     return " ".join(parts)
 
 
@@ -985,8 +1005,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         if not hasattr(args, name):
             setattr(args, name, None)
     if extra:
+        # Filter words after an option (`jobs status:failed --json type:x`) are argparse's
+        # leftovers: they belong to the query, like negations, which look like options.
         if getattr(args, "command", None) in ("jobs", "export") and all(
-            re.fullmatch(r"-[A-Za-z_]+:.*", x) for x in extra
+            not x.startswith("-") or re.fullmatch(r"-[A-Za-z_]+:.*", x) for x in extra
         ):
             args.query = [*args.query, *extra]
         else:
