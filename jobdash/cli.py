@@ -153,7 +153,7 @@ def build_parser() -> Parser:
 
     cmd("agents", "agents: state, slots, current tasks, heartbeat", as_json)
 
-    s = cmd("run", "submit a job")
+    s = cmd("run", "submit a job", as_json)
     s.add_argument("type", help="job type")
     s.add_argument(
         "-p", "--param", action="append", default=[], metavar="K=V", help="a parameter (repeatable)"
@@ -185,7 +185,7 @@ def build_parser() -> Parser:
     s = cmd("show", "one job with its tasks", as_json)
     s.add_argument("job", type=job_id)
 
-    s = cmd("logs", "a job's log lines")
+    s = cmd("logs", "a job's log lines (--json: one JSON object a line)", as_json)
     s.add_argument("job", type=job_id)
     s.add_argument("-f", "--follow", action="store_true", help="keep printing while the job runs")
     s.add_argument("--task", type=count_arg, metavar="N", help="only task N")
@@ -256,7 +256,7 @@ def build_parser() -> Parser:
         help="catch-up all runs missed fire times this recent (default 1d)",
     )
     cmd("types", "job types", as_json)
-    cmd("check", "validate the config file")
+    cmd("check", "validate the config file", as_json)
     return p
 
 
@@ -355,8 +355,7 @@ def fit(t: Table, width: int | None = None) -> Table:
     every column alike, down to nothing)."""
 
     def widest(col: Column) -> int:
-        cells = [col.header, *col.cells]
-        return max(cell_len(c.plain if isinstance(c, Text) else str(c)) for c in cells)
+        return max(cell_len(c) for c in plain_cells(col))
 
     free = (width or out.width) - 2 * (len(t.columns) - 1)
     flexible = []
@@ -373,6 +372,27 @@ def fit(t: Table, width: int | None = None) -> Table:
         col.max_width = min(widest(col), share)
         free -= col.max_width
     return t
+
+
+def plain_cells(col: Column) -> list[str]:
+    """A column's header and cells as plain text."""
+    return [c.plain if isinstance(c, Text) else str(c) for c in (col.header, *col.cells)]
+
+
+def show_table(t: Table) -> None:
+    """Print a `listing`. On a terminal it fits the terminal's width. Anywhere else (a pipe,
+    a file) there is no width to fit: like `kubectl get` and `git branch`, the same columns
+    and header are written whole, each column as wide as its widest value, nothing cut or
+    wrapped and no styles, so `grep`, `less -S` and `cut` see every value; programs use
+    `--json`."""
+    if out.is_terminal:
+        out.print(fit(t))
+        return
+    columns = [plain_cells(col) for col in t.columns]
+    widths = [max(map(cell_len, cells)) for cells in columns]
+    for row in zip(*columns, strict=True):
+        padded = (cell + " " * (w - cell_len(cell)) for cell, w in zip(row, widths, strict=True))
+        sys.stdout.write("  ".join(padded).rstrip() + "\n")
 
 
 # --------------------------------------------------------------------------- formatting
@@ -404,6 +424,10 @@ def time_column(job: Job) -> str:
         return format_duration(job.duration())
     eta = job.eta()
     return f"ETA {format_duration(eta)}" if eta is not None else format_duration(job.duration())
+
+
+def print_json(data: object) -> None:
+    print(json.dumps(data, indent=2, default=str))
 
 
 def job_dict(job: Job) -> dict[str, Any]:
@@ -461,6 +485,11 @@ def print_log_line(line: LogLine, tty: bool) -> None:
 
 
 async def cmd_run(svc: Service, a: argparse.Namespace) -> int:
+    if a.json and a.follow:
+        raise BadInput(
+            "run: --follow streams the log as text; with --json use --wait "
+            "(and `jobdash logs ID -f --json` for the log)"
+        )
     # Submitted first: a bad parameter is one line (exit 2), not also the warning below.
     job = await svc.submit(a.type, parse_params(a.param))
     if not await svc.engine_alive():
@@ -470,16 +499,19 @@ async def cmd_run(svc: Service, a: argparse.Namespace) -> int:
             "dashboard, `jobdash`)"
         )
     if not (a.wait or a.follow):
+        if a.json:
+            print_json(job_dict(job))
+            return EXIT_OK
         out.print(
             f"job {job.id} queued ({job.type}, {job.total} task{'s' if job.total != 1 else ''})"
         )
         return EXIT_OK
     err.print(f"job {job.id} submitted ({job.type}); Ctrl-C stops watching, not the job")
-    return await follow_job(svc, job.id, show_log=a.follow)
+    return await follow_job(svc, job.id, show_log=a.follow, as_json=a.json)
 
 
-async def follow_job(svc: Service, jid: int, show_log: bool) -> int:
-    tty = out.is_terminal
+async def follow_job(svc: Service, jid: int, show_log: bool, as_json: bool = False) -> int:
+    tty = out.is_terminal and not as_json
     after = 0
     progress = Progress(
         TextColumn("{task.description}"),
@@ -512,8 +544,11 @@ async def follow_job(svc: Service, jid: int, show_log: bool) -> int:
             if job.status.finished:
                 break
             await asyncio.sleep(0.25)
-    out.print(Text(f"job {job.id} {job.status}: {sanitize(job.info)}"))
-    if job.metrics:
+    if as_json:
+        print_json(job_dict(job))
+    else:
+        out.print(Text(f"job {job.id} {job.status}: {sanitize(job.info)}"))
+    if job.metrics and not as_json:
         out.print("  " + "  ".join(f"{k}={v:g}" for k, v in sorted(job.metrics.items())))
     return EXIT_OK if job.status in ("succeeded", "warning") else EXIT_FAILED
 
@@ -535,7 +570,7 @@ async def cmd_jobs(svc: Service, a: argparse.Namespace) -> int:
     elif not jobs:
         err.print("no jobs match")
     else:
-        out.print(fit(jobs_table(jobs)))
+        show_table(jobs_table(jobs))
     return EXIT_OK
 
 
@@ -595,22 +630,29 @@ async def cmd_show(svc: Service, a: argparse.Namespace) -> int:
             Text(sanitize(task.error)),
         )
     out.print()
-    out.print(fit(t))
+    show_table(t)
     return EXIT_OK
 
 
 async def cmd_logs(svc: Service, a: argparse.Namespace) -> int:
     tty = out.is_terminal
 
+    def show(line: LogLine) -> None:
+        if a.json:  # JSON lines: one object a line, also while following
+            sys.stdout.write(json.dumps(dataclasses.asdict(line)) + "\n")
+        else:
+            print_log_line(line, tty)
+
     lines = await svc.logs(a.job, task=a.task, tail=a.tail)
     for line in lines:
-        print_log_line(line, tty)
+        show(line)
     after = lines[-1].seq if lines else 0
     while a.follow:
         job = await svc.job(a.job)
         lines = await svc.logs(a.job, after=after, task=a.task, limit=5000)
         for line in lines:
-            print_log_line(line, tty)
+            show(line)
+        sys.stdout.flush()
         if lines:
             after = lines[-1].seq
         elif job.status.finished:
@@ -691,12 +733,17 @@ async def cmd_types(svc: Service, a: argparse.Namespace) -> int:
             Text(jt.schedule or ""),
             Text(jt.description),
         )
-    out.print(fit(t))
+    show_table(t)
     return EXIT_OK
 
 
 async def cmd_check(svc: Service, a: argparse.Namespace) -> int:
     cfg = svc.config
+    if a.json:  # a bad file never gets here: it is one line on stderr and exit status 2
+        print_json(
+            {"config": str(cfg.path) if cfg.path else None, "ok": True, "types": sorted(cfg.types)}
+        )
+        return EXIT_OK
     where = str(cfg.path) if cfg.path else "no config file (defaults)"
     n = len(cfg.types)
     out.print(
@@ -755,7 +802,7 @@ async def cmd_agents(svc: Service, a: argparse.Namespace) -> int:
             str(info.failed),
             when(info.started),
         )
-    out.print(fit(t))
+    show_table(t)
     return EXIT_OK
 
 
@@ -814,7 +861,7 @@ async def cmd_schedules(svc: Service, a: argparse.Namespace) -> int:
             Text(last.strip()),
             zoned(s.next_run, s.timezone),
         )
-    out.print(fit(t))
+    show_table(t)
     if any(s.source == "admin" for s in schedules):
         err.print(
             "* changed at run time by an admin (kept across restarts; "
@@ -916,7 +963,10 @@ async def cmd_schedule(svc: Service, a: argparse.Namespace) -> int:
                 Text(sanitize(tick.detail)),
             )
         out.print()
-        out.print(t if ticks else Text("no ticks yet", style="dim"))
+        if ticks:
+            show_table(t)
+        else:
+            out.print(Text("no ticks yet", style="dim"))
     return EXIT_OK
 
 
@@ -1036,6 +1086,8 @@ def is_text(value: object) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    # Rich wraps at 80 columns when it has no terminal to measure; a pipe gets whole lines.
+    out.soft_wrap = not out.is_terminal
     if isinstance(sys.stdout, io.TextIOWrapper):
         # A file name need not be UTF-8: shown escaped, as stderr does, not a crash.
         sys.stdout.reconfigure(errors="backslashreplace")
