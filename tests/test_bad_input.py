@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from jobdash import cli
-from tests.conftest import run_cli
+from tests.conftest import run_cli, start_serve
 
 HUGE = "9" * 20  # past 2**63 - 1, SQLite's largest integer
 TWO_TO_63 = str(2**63)
@@ -237,3 +237,17 @@ def test_arguments_that_are_not_utf8_are_refused_but_file_names_may_be(
 def test_a_usage_error_quoting_a_newline_or_escape_stays_one_inert_line() -> None:
     line = refused(run_cli("types", "a\nb\x1b[2J"))  # argparse: "unrecognized arguments"
     assert "\x1b" not in line and "a␊b␛[2J" in line
+
+
+@pytest.mark.parametrize("value", ["inf", "1e400"])
+def test_an_infinite_lease_from_the_environment_falls_back_to_the_default(
+    value: str, tmp_path: Path
+) -> None:
+    """JOBDASH_LEASE is read like any other bad value of it: ignored, not taken as 'never'."""
+    db = tmp_path / "engine.db"
+    proc = start_serve(tmp_path / "serve.log", "--db", str(db), env={"JOBDASH_LEASE": value})
+    try:
+        assert "lease 15s" in (tmp_path / "serve.log").read_text()
+    finally:
+        proc.kill()
+        proc.wait(10)
