@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import io
 import json
 import logging
 import os
 import re
+import shlex
 import signal
 import sys
 import time
@@ -27,7 +29,16 @@ from rich.text import Text
 
 from jobdash import __version__
 from jobdash.core.config import parse_duration
-from jobdash.core.model import BadInput, Job, JobStatus, LogLine, Refused, format_duration
+from jobdash.core.model import (
+    MAX_ID,
+    MAX_PARALLEL,
+    BadInput,
+    Job,
+    JobStatus,
+    LogLine,
+    Refused,
+    format_duration,
+)
 from jobdash.core.outfile import write_output
 from jobdash.core.planning import Schedule
 from jobdash.core.scheduler import CATCHUP_BOUND, zone
@@ -50,8 +61,26 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         where = self.prog.removeprefix("jobdash").strip()
+        # argparse quotes some arguments raw: a newline or escape in one stays visible, inert.
         err.print(safe(f"jobdash: {where + ': ' if where else ''}{message} (see --help)"))
         sys.exit(EXIT_USAGE)
+
+
+FILTER_HELP = """\
+filter text (the dashboard's filter bar speaks the same language):
+  status:failed        a status (queued waiting running paused finalizing cancelling
+                       succeeded warning failed cancelled) or a group (active, finished)
+  type:import          job types starting with "import"
+  user:alice           jobs started by alice
+  since:2h             created within the last 2 hours (30s, 10m, 1d, 2w …)
+  id:12  target:/srv  trigger:schedule
+  -field:value         negates: -status:succeeded
+  words                every word must appear in the type, target, user, info, id or
+                       a parameter value; "quote several words" to search them together
+Several values of one field are alternatives: status:failed,cancelled is the same as
+status:failed status:cancelled, and -status:failed,cancelled excludes both; different
+fields must all match. A value with quotes is taken whole: target:"a,b".
+"""
 
 
 def build_parser() -> Parser:
@@ -84,9 +113,7 @@ def build_parser() -> Parser:
         "--read-only", action="store_true", help="watch only: no action changes anything"
     )
     p.add_argument("--theme", help="dashboard theme")
-    p.add_argument(
-        "--slots", type=positive_int, default=4, help="task slots of the embedded engine"
-    )
+    p.add_argument("--slots", type=slots_arg, default=4, help="task slots of the embedded engine")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
     def cmd(name: str, help: str, *parents: Parser) -> Parser:
@@ -98,12 +125,12 @@ def build_parser() -> Parser:
     ):
         s = cmd(name, help)
         s.add_argument(
-            "--slots", type=positive_int, default=argparse.SUPPRESS, help="tasks run at once"
+            "--slots", type=slots_arg, default=argparse.SUPPRESS, help="tasks run at once"
         )
         s.add_argument("--name", type=agent_name, help="agent name (default: host-pid)")
         s.add_argument(
             "--grace",
-            type=float,
+            type=grace_arg,
             default=30.0,
             help="seconds running tasks get to finish on SIGTERM",
         )
@@ -112,7 +139,7 @@ def build_parser() -> Parser:
         )
         s.add_argument(
             "--lease",
-            type=positive_float,
+            type=lease_arg,
             metavar="SECONDS",
             help="seconds a claim lasts without renewal (default 15, or $JOBDASH_LEASE): a dead "
             "agent's tasks run again within lease + 2 s",
@@ -131,7 +158,7 @@ def build_parser() -> Parser:
 
     cmd("agents", "agents: state, slots, current tasks, heartbeat", as_json)
 
-    s = cmd("run", "submit a job")
+    s = cmd("run", "submit a job", as_json)
     s.add_argument("type", help="job type")
     s.add_argument(
         "-p", "--param", action="append", default=[], metavar="K=V", help="a parameter (repeatable)"
@@ -147,26 +174,27 @@ def build_parser() -> Parser:
     )
 
     s = cmd("jobs", "list jobs", as_json)
+    s.epilog, s.formatter_class = FILTER_HELP, argparse.RawDescriptionHelpFormatter
     s.add_argument(
         "query",
         nargs="*",
-        help="filter text: status:failed type:x user:y since:1h -field:value words",
+        help="filter text: status:failed type:a,b user:y since:1h -field:value words (see below)",
     )
-    s.add_argument("--status", action="append", default=[])
-    s.add_argument("--type", action="append", default=[])
-    s.add_argument("--user", action="append", default=[])
+    s.add_argument("--status", action="append", default=[], help="as status:VALUE[,VALUE…]")
+    s.add_argument("--type", action="append", default=[], help="as type:VALUE[,VALUE…]")
+    s.add_argument("--user", action="append", default=[], help="as user:VALUE[,VALUE…]")
     s.add_argument("--since", help="e.g. 1h, 2d")
-    s.add_argument("--limit", type=positive_int, default=50, help="at most this many (default 50)")
+    s.add_argument("--limit", type=count_arg, default=50, help="at most this many (default 50)")
     s.add_argument("--all", action="store_true", help="no limit")
 
     s = cmd("show", "one job with its tasks", as_json)
     s.add_argument("job", type=job_id)
 
-    s = cmd("logs", "a job's log lines")
+    s = cmd("logs", "a job's log lines (--json: one JSON object a line)", as_json)
     s.add_argument("job", type=job_id)
     s.add_argument("-f", "--follow", action="store_true", help="keep printing while the job runs")
-    s.add_argument("--task", type=positive_int, metavar="N", help="only task N")
-    s.add_argument("--tail", type=positive_int, metavar="N", help="only the last N lines")
+    s.add_argument("--task", type=count_arg, metavar="N", help="only task N")
+    s.add_argument("--tail", type=count_arg, metavar="N", help="only the last N lines")
 
     s = cmd("cancel", "cancel a job (SIGTERM, then SIGKILL after a grace period)")
     s.add_argument("job", type=job_id)
@@ -203,7 +231,7 @@ def build_parser() -> Parser:
     action("enable", "enable (resume) the schedule")
     action("disable", "disable (pause) the schedule: its fire times are recorded as paused")
     s2 = action("show", "the schedule and its tick history", as_json)
-    s2.add_argument("--limit", type=positive_int, default=30, help="ticks shown (default 30)")
+    s2.add_argument("--limit", type=count_arg, default=30, help="ticks shown (default 30)")
     s2 = action(
         "set",
         "change the planning (one of --cron, --every, --daily, --once, --disabled, "
@@ -233,7 +261,7 @@ def build_parser() -> Parser:
         help="catch-up all runs missed fire times this recent (default 1d)",
     )
     cmd("types", "job types", as_json)
-    cmd("check", "validate the config file")
+    cmd("check", "validate the config file", as_json)
     return p
 
 
@@ -245,27 +273,60 @@ class InertFormatter(logging.Formatter):
         return "\n".join(sanitize(line) for line in super().format(record).split("\n"))
 
 
-def positive_int(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {n}")
-    return n
+def _shown(text: str) -> str:
+    """An argument quoted in a message: escapes visible, on one line, not too long."""
+    return repr(text) if len(text) <= 40 else repr(text[:36]) + "…"
 
 
-def positive_float(text: str) -> float:
-    try:
-        x = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not x > 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
-    return x
+def whole_number(lo: int, hi: int) -> Callable[[str], int]:
+    """An argparse type: a whole number (ASCII digits) from `lo` to `hi`. The one place the
+    command line's numbers are bounded, so that none reaches SQLite (64-bit integers) or a
+    loop too big to mean anything."""
+
+    def parse(text: str) -> int:
+        m = re.fullmatch(r"\s*([+-]?)([0-9]+)\s*", text)
+        if m is None:
+            raise argparse.ArgumentTypeError(f"not a whole number: {_shown(text)}")
+        digits = m.group(2).lstrip("0") or "0"
+        # Beyond 20 digits the value is out of any range here; int() of a 5,000-digit
+        # string would refuse with a ValueError about Python's limits.
+        n = int(m.group(1) + digits) if len(digits) <= 20 else None
+        if n is None or not lo <= n <= hi:
+            raise argparse.ArgumentTypeError(
+                f"must be a whole number from {lo} to {hi}, got {_shown(text.strip())}"
+            )
+        return n
+
+    return parse
+
+
+def seconds_between(lo: float, hi: float) -> Callable[[str], float]:
+    """An argparse type: a number of seconds from `lo` to `hi`; never NaN or infinity (a
+    lease or grace period that never ends is not one)."""
+
+    def parse(text: str) -> float:
+        try:
+            x = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number of seconds: {_shown(text)}") from None
+        if not lo <= x <= hi:  # False for NaN too
+            raise argparse.ArgumentTypeError(
+                f"must be from {lo:g} to {hi:g} seconds, got {_shown(text.strip())}"
+            )
+        return x
+
+    return parse
+
+
+slots_arg = whole_number(1, MAX_PARALLEL)
+count_arg = whole_number(1, MAX_ID)  # --limit, --tail, --task
+lease_arg = seconds_between(1.0, 3600.0)
+grace_arg = seconds_between(0.0, 86400.0)
 
 
 def agent_name(text: str) -> str:
+    """An agent's name: shown on other people's terminals (`jobdash agents`, the dashboard)
+    and used by `agent drain NAME`: visible, printable and short."""
     problem = name_problem(text)
     if problem:
         raise argparse.ArgumentTypeError(f"the agent name {problem}")
@@ -273,10 +334,10 @@ def agent_name(text: str) -> str:
 
 
 def job_id(text: str) -> int:
-    try:
-        return int(text.lstrip("#"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a job id: {text!r}") from None
+    """A job id, as shown (`12`) or as the dashboard copies it (`#12`)."""
+    if not re.fullmatch(r"\s*#?[0-9]+\s*", text):
+        raise argparse.ArgumentTypeError(f"not a job id: {_shown(text)}")
+    return whole_number(1, MAX_ID)(text.strip().lstrip("#"))
 
 
 def parse_params(pairs: Sequence[str]) -> dict[str, str]:
@@ -309,8 +370,7 @@ def fit(t: Table, width: int | None = None) -> Table:
     every column alike, down to nothing)."""
 
     def widest(col: Column) -> int:
-        cells = [col.header, *col.cells]
-        return max(cell_len(c.plain if isinstance(c, Text) else str(c)) for c in cells)
+        return max(cell_len(c) for c in plain_cells(col))
 
     free = (width or out.width) - 2 * (len(t.columns) - 1)
     flexible = []
@@ -327,6 +387,27 @@ def fit(t: Table, width: int | None = None) -> Table:
         col.max_width = min(widest(col), share)
         free -= col.max_width
     return t
+
+
+def plain_cells(col: Column) -> list[str]:
+    """A column's header and cells as plain text."""
+    return [c.plain if isinstance(c, Text) else str(c) for c in (col.header, *col.cells)]
+
+
+def show_table(t: Table) -> None:
+    """Print a `listing`. On a terminal it fits the terminal's width. Anywhere else (a pipe,
+    a file) there is no width to fit: like `kubectl get` and `git branch`, the same columns
+    and header are written whole, each column as wide as its widest value, nothing cut or
+    wrapped and no styles, so `grep`, `less -S` and `cut` see every value; programs use
+    `--json`."""
+    if out.is_terminal:
+        out.print(fit(t))
+        return
+    columns = [plain_cells(col) for col in t.columns]
+    widths = [max(map(cell_len, cells)) for cells in columns]
+    for row in zip(*columns, strict=True):
+        padded = (cell + " " * (w - cell_len(cell)) for cell, w in zip(row, widths, strict=True))
+        sys.stdout.write("  ".join(padded).rstrip() + "\n")
 
 
 # --------------------------------------------------------------------------- formatting
@@ -361,6 +442,10 @@ def time_column(job: Job) -> str:
         return format_duration(job.duration())
     eta = job.eta()
     return f"ETA {format_duration(eta)}" if eta is not None else format_duration(job.duration())
+
+
+def print_json(data: object) -> None:
+    print(json.dumps(data, indent=2, default=str))
 
 
 def job_dict(job: Job) -> dict[str, Any]:
@@ -434,14 +519,26 @@ class LogPrinter:
     """Prints a job's log lines as they come; once the job has more than one task, each
     line says which task printed it (the tasks of a job run side by side)."""
 
-    def __init__(self, svc: Service, job_id: int, tty: bool, one_task: bool = False) -> None:
+    def __init__(
+        self,
+        svc: Service,
+        job_id: int,
+        tty: bool,
+        one_task: bool = False,
+        as_json: bool = False,
+    ) -> None:
         self.svc = svc
         self.job_id = job_id
         self.tty = tty
         self.one_task = one_task  # `--task N`: every line is that task's
+        self.as_json = as_json  # JSON lines: one object a line, also while following
         self.labels = TaskLabels()
 
     async def print(self, lines: Sequence[LogLine]) -> None:
+        if self.as_json:
+            for line in lines:
+                sys.stdout.write(json.dumps(dataclasses.asdict(line)) + "\n")
+            return
         if not self.one_task and not all(self.labels.knows(line) for line in lines):
             self.labels.update(await self.svc.tasks(self.job_id))
         labels = self.labels if len(self.labels) > 1 else None
@@ -453,6 +550,11 @@ class LogPrinter:
 
 
 async def cmd_run(svc: Service, a: argparse.Namespace) -> int:
+    if a.json and a.follow:
+        raise BadInput(
+            "run: --follow streams the log as text; with --json use --wait "
+            "(and `jobdash logs ID -f --json` for the log)"
+        )
     # Submitted first: a bad parameter is one line (exit 2), not also the warning below.
     job = await svc.submit(a.type, parse_params(a.param))
     if not await svc.engine_alive():
@@ -464,14 +566,17 @@ async def cmd_run(svc: Service, a: argparse.Namespace) -> int:
             )
         )
     if not (a.wait or a.follow):
+        if a.json:
+            print_json(job_dict(job))
+            return EXIT_OK
         out.print(safe(f"job {job.id} queued ({job.type}, {plural(job.total, 'task')})"))
         return EXIT_OK
     err.print(safe(f"job {job.id} submitted ({job.type}); Ctrl-C stops watching, not the job"))
-    return await follow_job(svc, job.id, show_log=a.follow)
+    return await follow_job(svc, job.id, show_log=a.follow, as_json=a.json)
 
 
-async def follow_job(svc: Service, jid: int, show_log: bool) -> int:
-    tty = out.is_terminal
+async def follow_job(svc: Service, jid: int, show_log: bool, as_json: bool = False) -> int:
+    tty = out.is_terminal and not as_json
     after = 0
     printer = LogPrinter(svc, jid, tty)
     progress = Progress(
@@ -505,18 +610,22 @@ async def follow_job(svc: Service, jid: int, show_log: bool) -> int:
             if job.status.finished:
                 break
             await asyncio.sleep(0.25)
-    out.print(safe(f"job {job.id} {job.status}: {job.info}"))
-    if job.metrics:
+    if as_json:
+        print_json(job_dict(job))
+    else:
+        out.print(safe(f"job {job.id} {job.status}: {job.info}"))
+    if job.metrics and not as_json:
         out.print(safe("  " + "  ".join(f"{k}={v:g}" for k, v in sorted(job.metrics.items()))))
     return EXIT_OK if job.status in ("succeeded", "warning") else EXIT_FAILED
 
 
 def jobs_query(a: argparse.Namespace) -> str:
     parts = list(a.query)
-    parts += [f"status:{s}" for s in a.status] + [f"type:{t}" for t in a.type]
-    parts += [f"user:{u}" for u in a.user]
+    # Quoted as the filter language reads it: `--type "my type"` stays one value.
+    for name in ("status", "type", "user"):
+        parts += [f"{name}:{shlex.quote(v)}" for v in getattr(a, name)]
     if a.since:
-        parts.append(f"since:{a.since}")
+        parts.append(f"since:{shlex.quote(a.since)}")
     return " ".join(parts)
 
 
@@ -527,7 +636,7 @@ async def cmd_jobs(svc: Service, a: argparse.Namespace) -> int:
     elif not jobs:
         err.print("no jobs match")
     else:
-        out.print(fit(jobs_table(jobs)))
+        show_table(jobs_table(jobs))
     return EXIT_OK
 
 
@@ -589,12 +698,12 @@ async def cmd_show(svc: Service, a: argparse.Namespace) -> int:
             safe(task.error),
         )
     out.print()
-    out.print(fit(t))
+    show_table(t)
     return EXIT_OK
 
 
 async def cmd_logs(svc: Service, a: argparse.Namespace) -> int:
-    printer = LogPrinter(svc, a.job, out.is_terminal, one_task=a.task is not None)
+    printer = LogPrinter(svc, a.job, out.is_terminal, one_task=a.task is not None, as_json=a.json)
     lines = await svc.logs(a.job, task=a.task, tail=a.tail)
     await printer.print(lines)
     after = lines[-1].seq if lines else 0
@@ -602,6 +711,7 @@ async def cmd_logs(svc: Service, a: argparse.Namespace) -> int:
         job = await svc.job(a.job)
         lines = await svc.logs(a.job, after=after, task=a.task, limit=5000)
         await printer.print(lines)
+        sys.stdout.flush()
         if lines:
             after = lines[-1].seq
         elif job.status.finished:
@@ -682,12 +792,17 @@ async def cmd_types(svc: Service, a: argparse.Namespace) -> int:
             safe(jt.schedule or ""),
             safe(jt.description),
         )
-    out.print(fit(t))
+    show_table(t)
     return EXIT_OK
 
 
 async def cmd_check(svc: Service, a: argparse.Namespace) -> int:
     cfg = svc.config
+    if a.json:  # a bad file never gets here: it is one line on stderr and exit status 2
+        print_json(
+            {"config": str(cfg.path) if cfg.path else None, "ok": True, "types": sorted(cfg.types)}
+        )
+        return EXIT_OK
     where = str(cfg.path) if cfg.path else "no config file (defaults)"
     if cfg.keymap:
         from jobdash.tui.keymap import check_keymap  # the dashboard's bindings (Textual)
@@ -758,7 +873,7 @@ async def cmd_agents(svc: Service, a: argparse.Namespace) -> int:
     if pruned.agents:
         name = f"({plural(pruned.agents, 'pruned agent')})"
         t.add_row(name, "", "", "pruned", "", "", "", str(pruned.done), str(pruned.failed), "")
-    out.print(fit(t))
+    show_table(t)
     return EXIT_OK
 
 
@@ -813,10 +928,10 @@ async def cmd_schedules(svc: Service, a: argparse.Namespace) -> int:
             safe(last.strip()),
             when(s.next_run, shown),
         )
-    out.print(fit(t))
+    show_table(t)
     for s in schedules:
         if s.error:
-            out.print(Text(sanitize(f"✘ {s.id}: fire time {when(s.last_tick)} failed: {s.error}")))
+            out.print(safe(f"✘ {s.id}: fire time {when(s.last_tick)} failed: {s.error}"))
     if any(s.source == "admin" for s in schedules):
         err.print(
             "* changed at run time by an admin (kept across restarts; "
@@ -929,7 +1044,10 @@ async def cmd_schedule(svc: Service, a: argparse.Namespace) -> int:
                 safe(tick.detail),
             )
         out.print()
-        out.print(t if ticks else Text("no ticks yet", style="dim"))
+        if ticks:
+            show_table(t)
+        else:
+            out.print(Text("no ticks yet", style="dim"))
     return EXIT_OK
 
 
@@ -1035,17 +1153,42 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         if not hasattr(args, name):
             setattr(args, name, None)
     if extra:
+        # Filter words after an option (`jobs status:failed --json type:x`) are argparse's
+        # leftovers: they belong to the query, like negations, which look like options.
         if getattr(args, "command", None) in ("jobs", "export") and all(
-            re.fullmatch(r"-[A-Za-z_]+:.*", x) for x in extra
+            not x.startswith("-") or re.fullmatch(r"-[A-Za-z_]+:.*", x) for x in extra
         ):
             args.query = [*args.query, *extra]
         else:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    for dest, value in vars(args).items():
+        # Bytes that are not UTF-8 reach us as lone surrogates, which can be neither stored
+        # nor printed; only file names may be any bytes the system allows.
+        values = value if isinstance(value, list) else [value]
+        if dest not in ("db", "config", "output") and not all(map(is_text, values)):
+            bad = next(v for v in values if not is_text(v))
+            parser.error(f"{dest.replace('_', '-')}: not UTF-8 text: {_shown(bad)}")
     return args
+
+
+def is_text(value: object) -> bool:
+    """False for a str that cannot be written as UTF-8 (it holds lone surrogates)."""
+    if not isinstance(value, str):
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    # Rich wraps at 80 columns when it has no terminal to measure; a pipe gets whole lines.
+    out.soft_wrap = not out.is_terminal
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        # A file name need not be UTF-8: shown escaped, as stderr does, not a crash.
+        sys.stdout.reconfigure(errors="backslashreplace")
     try:
         if args.command is None:
             from jobdash.tui.app import run_dashboard
@@ -1062,6 +1205,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
+    except Exception as e:
+        # The last resort: one line, not a screen of traceback, but still said to be a bug
+        # (bad input is refused before this by name). JOBDASH_DEBUG=1 shows the traceback.
+        if os.environ.get("JOBDASH_DEBUG"):
+            raise
+        err.print(
+            f"jobdash: internal error (a bug; JOBDASH_DEBUG=1 shows where): "
+            f"{type(e).__name__}: {sanitize(str(e))}"
+        )
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

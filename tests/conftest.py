@@ -143,3 +143,22 @@ def new_job(type_: str, tasks: list[NewTask], **fields: Any) -> NewJob:
         "lock_keys": [],
     }
     return NewJob(type=type_, tasks=tasks, **(defaults | fields))
+
+
+def start_serve(
+    log: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 30
+) -> subprocess.Popen[bytes]:
+    """A real `jobdash serve` (in its own session, its output in `log`), once it is ready."""
+    with log.open("wb") as f:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jobdash", "serve", *args],
+            stdout=f,
+            stderr=f,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + timeout
+    while "slots on" not in log.read_text(errors="replace"):
+        assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+        time.sleep(0.05)
+    return proc

@@ -140,7 +140,12 @@ def test_no_file_means_defaults() -> None:
             'did you mean "parallel"',
         ),
         ('[types.a]\ncommand = ["x"]\nparallel = "four"\n', "types.a.parallel", 3, 'got "four"'),
-        ('[types.a]\ncommand = ["x"]\nparallel = 0\n', "types.a.parallel", 3, ">= 1, got 0"),
+        (
+            '[types.a]\ncommand = ["x"]\nparallel = 0\n',
+            "types.a.parallel",
+            3,
+            "from 1 to 10000, got 0",
+        ),
         # unknown placeholder
         (
             '[types.a]\nparams.source = {}\ncommand = ["cp", "{sourse}"]\n',
@@ -227,7 +232,9 @@ def test_line_is_omitted_when_it_cannot_be_found() -> None:
 
 def test_line_is_found_for_dotted_keys_under_types_table() -> None:
     text = '[types]\na.command = ["x"]\na.retries = -1\n'
-    with pytest.raises(ConfigError, match=r"^c.toml:3: types\.a\.retries: must be an integer >= 0"):
+    with pytest.raises(
+        ConfigError, match=r"^c.toml:3: types\.a\.retries: must be an integer from 0 to 100, got -1"
+    ):
         parse_config(text, "c.toml")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import signal
 import socket
@@ -35,12 +36,13 @@ log = logging.getLogger("jobdash.agent")
 
 
 def env_seconds(name: str, default: float) -> float:
-    """A duration from the environment (tests and tuning), else the default."""
+    """A duration from the environment (tests and tuning), else the default (also instead
+    of infinity: a lease that never runs out would never recover a dead agent's tasks)."""
     try:
         value = float(os.environ.get(name, ""))
     except ValueError:
         return default
-    return value if value > 0 else default
+    return value if 0 < value < math.inf else default
 
 
 # Recovery bound. An agent renews its claims every HEARTBEAT; a claim not renewed for LEASE

@@ -30,6 +30,10 @@ import platformdirs
 
 from jobdash.core.model import (
     CATCHUP,
+    MAX_DURATION,
+    MAX_DURATION_TEXT,
+    MAX_PARALLEL,
+    MAX_RETRIES,
     OVERLAP,
     BadInput,
     Items,
@@ -123,12 +127,22 @@ def _show(value: object) -> str:
         shown = json.dumps(value, ensure_ascii=False)
         return shown if len(shown) <= 60 else shown[:56] + '..."'
     if isinstance(value, int | float):
-        return repr(value)
+        shown = repr(value)
+        return shown if len(shown) <= 30 else f"{shown[:20]}… ({len(shown)} digits)"
     if isinstance(value, list):
         return "an array"
     if isinstance(value, dict):
         return "a table"
     return f"a {type(value).__name__}"  # TOML dates and times
+
+
+def _kind(value: object) -> str:
+    """What a value is, without what it says: for secrets."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return "an array" if isinstance(value, list) else _show(value)
 
 
 def _dotted(keys: Keys) -> str:
@@ -221,7 +235,10 @@ def _duration_seconds(value: object) -> float:
     """Seconds in `value`; ValueError(message without location) when it is not one."""
     seconds: float | None = None
     if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an integer past any float: as good as infinite
+            seconds = math.inf if value > 0 else -math.inf
     elif isinstance(value, str):
         text = value.strip().lower()
         if _DURATION_NUMBER.match(text):
@@ -236,8 +253,10 @@ def _duration_seconds(value: object) -> float:
                 pos = m.end()
             else:
                 seconds = total
-    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+    if seconds is None or math.isnan(seconds) or seconds < 0:
         raise ValueError(f"must be {_DURATION_HINT}, got {_show(value)}")
+    if seconds > MAX_DURATION:  # infinity too: "never" is not a duration
+        raise ValueError(f"must be at most {MAX_DURATION_TEXT}, got {_show(value)}")
     return seconds
 
 
@@ -406,6 +425,12 @@ def parse_config(text: str, source: str) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise _syntax_error(exc, text, source) from None
+    except RecursionError:  # tomllib descends once per level of nested arrays and tables
+        raise ConfigError(
+            source, "TOML nested too deeply (arrays or tables within each other)"
+        ) from None
+    except ValueError as exc:  # a number longer than Python reads (4300 digits)
+        raise ConfigError(source, f"TOML value not readable: {str(exc).split(';')[0]}") from None
     try:
         return _build(data, source)
     except _Problem as problem:
@@ -455,9 +480,9 @@ def _bool(value: object, keys: Keys) -> bool:
     return value
 
 
-def _int(value: object, keys: Keys, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise _Problem(keys, f"must be an integer >= {minimum}, got {_show(value)}")
+def _int(value: object, keys: Keys, minimum: int, maximum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise _Problem(keys, f"must be an integer from {minimum} to {maximum}, got {_show(value)}")
     return value
 
 
@@ -572,8 +597,15 @@ def _smtp(table: dict[str, Any]) -> dict[str, Any]:
                     where, f'must be true, false, "starttls" or "ssl", got {_show(value)}'
                 )
             out[key] = value
+        elif key == "password":
+            # A secret: a wrong one is described, never shown (messages reach terminals and logs).
+            if not isinstance(value, str):
+                raise _Problem(
+                    where, f"must be a string, got {_kind(value)} (its value is not shown)"
+                )
+            out[key] = value
         else:
-            out[key] = _str(value, where, empty=key == "password")
+            out[key] = _str(value, where)
     return out
 
 
@@ -668,11 +700,13 @@ def _job_type(name: str, value: object, source: str) -> JobType:
         items=items,
         command=command,
         function=function,
-        parallel=_int(table["parallel"], at("parallel"), 1) if "parallel" in table else 1,
+        parallel=_int(table["parallel"], at("parallel"), 1, MAX_PARALLEL)
+        if "parallel" in table
+        else 1,
         timeout=_duration(table["timeout"], at("timeout"), positive=True)
         if "timeout" in table
         else None,
-        retries=_int(table["retries"], at("retries"), 0) if "retries" in table else 0,
+        retries=_int(table["retries"], at("retries"), 0, MAX_RETRIES) if "retries" in table else 0,
         backoff=_duration(table["backoff"], at("backoff")) if "backoff" in table else 1.0,
         locks=locks,
         on_lock=on_lock,

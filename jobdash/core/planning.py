@@ -38,12 +38,13 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from jobdash.core.model import Report
+from jobdash.core.model import MAX_DURATION, MAX_DURATION_TEXT, Report
 
 KINDS = ("automatic", "disabled", "cron", "interval", "daily", "once")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 CRON_DOW = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")  # crontab numbering, 0..7
 MIN_INTERVAL = 0.1  # seconds
+ONCE_YEARS = (1970, 9998)  # a `once` time, in any zone, stays within what datetime can hold
 INTERVAL_ANCHOR = datetime(2000, 1, 1)  # wall-clock start of interval alignment, in the tz
 HINT = (
     'a planning like "cron: 0 3 * * *", "interval: 5m", "daily: mon,wed@09:00,17:00", '
@@ -167,6 +168,8 @@ def parse_interval(text: str) -> float:
         raise PlanningError(f'interval: expected a period like "30s", "5m", "1h30m", got {text!r}')
     if total < MIN_INTERVAL:
         raise PlanningError(f"interval: must be at least {MIN_INTERVAL:g}s, got {text!r}")
+    if total > MAX_DURATION:  # also inf: it would never fire, and overflows the clock
+        raise PlanningError(f"interval: must be at most {MAX_DURATION_TEXT}, got {text!r}")
     return total
 
 
@@ -306,6 +309,10 @@ def parse_planning(text: str) -> Planning:
         raise PlanningError(
             f"once: expected a date and time like 2026-12-01T09:00, got {rest!r}"
         ) from None
+    if not ONCE_YEARS[0] <= at_time.year <= ONCE_YEARS[1]:  # near year 1 or 9999 zones overflow
+        raise PlanningError(
+            f"once: the year must be from {ONCE_YEARS[0]} to {ONCE_YEARS[1]}, got {rest!r}"
+        )
     return Planning("once", f"once: {at_time.isoformat(timespec='minutes')}", at=at_time)
 
 

@@ -5,9 +5,12 @@
 Free words match (case-insensitively, as substrings) a job's type, target, user,
 info, id and parameter values; every free word must match. `field:value` terms
 restrict one field; several terms on the same field are OR'ed, different fields
-are AND'ed; a leading `-` negates a term. Quotes group words (`"disk full"`), and a
-quoted token is always free text, so `"http://x"` searches for that text instead
-of being read as a field.
+are AND'ed; a leading `-` negates a term. A comma list is the same as repeating the
+field, for every field: `type:import,export` = `type:import type:export`, and
+`-status:failed,cancelled` = neither (a value with quotes in it is taken whole, so
+`target:"a,b"` looks for "a,b"). Quotes group words (`"disk full"`), and a quoted
+token is always free text, so `"http://x"` searches for that text instead of being
+read as a field.
 
 One parsed `Query` answers both ways so the two views never disagree: `matches`
 filters jobs already in memory (the dashboard re-filters on every keystroke, so it
@@ -26,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobdash.core.config import parse_duration
-from jobdash.core.model import ACTIVE_JOB, FINISHED_JOB, BadInput, Job, JobStatus, Trigger
+from jobdash.core.model import ACTIVE_JOB, FINISHED_JOB, MAX_ID, BadInput, Job, JobStatus, Trigger
 
 FIELDS = ("status", "type", "user", "since", "id", "target", "trigger")
 STATUS_GROUPS: dict[str, frozenset[JobStatus]] = {
@@ -70,7 +73,9 @@ class Term:
     def __str__(self) -> str:
         sign = "-" if self.negated else ""
         if self.field:
-            return f"{sign}{self.field}:{shlex.quote(self.value)}"
+            # A comma would split the value into a list when parsed again: quoted, it stays whole.
+            value = _force_quote(self.value) if "," in self.value else shlex.quote(self.value)
+            return f"{sign}{self.field}:{value}"
         value = self.value
         if value.startswith("-") or _field_prefix(value) is not None:
             return sign + _force_quote(value)  # quoted: stays free text when parsed again
@@ -130,7 +135,10 @@ def _normalize(name: str, value: str) -> str:
         digits = value.removeprefix("#")
         if not digits.isascii() or not digits.isdigit():
             raise BadInput(f"id must be a job number, got {value!r}")
-        return str(int(digits))
+        n = int(digits) if len(digits.lstrip("0")) <= 19 else MAX_ID + 1
+        if not 1 <= n <= MAX_ID:
+            raise BadInput(f"id must be a job number from 1 to {MAX_ID}, got {value!r}")
+        return str(n)
     if name == "since":
         parse_duration(value, "since")
         return value.strip().lower()
@@ -157,7 +165,10 @@ def parse_query(text: str) -> Query:
                 "quote the word to search for text containing ':'"
             )
         value = body[len(name) + 1 :]
-        terms.append(Term(lowered, _normalize(lowered, value), negated))
+        items = [value] if any(q in raw for q in _QUOTES) else value.split(",")
+        if len(items) > 1 and not all(items):
+            raise BadInput(f"filter {body!r}: an empty value in its comma list")
+        terms.extend(Term(lowered, _normalize(lowered, item), negated) for item in items)
     return Query(tuple(terms))
 
 
