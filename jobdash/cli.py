@@ -350,10 +350,24 @@ def parse_params(pairs: Sequence[str]) -> dict[str, str]:
     return params
 
 
-def listing(*columns: str, flex: Sequence[str] = (), fold: Sequence[str] = ()) -> Table:
+class Listing(Table):
+    """A plain table for listings (see `listing`), with the columns that may be left out,
+    first to go first, when a terminal is too narrow for all of them."""
+
+    drop: tuple[str, ...] = ()
+
+
+def listing(
+    *columns: str,
+    flex: Sequence[str] = (),
+    fold: Sequence[str] = (),
+    drop: Sequence[str] = (),
+) -> Listing:
     """A plain table for listings. Only the free-text columns (`flex`, cut with an ellipsis,
-    or `fold`, wrapped) give way on a narrow terminal; `fit` keeps the others whole."""
-    t = Table(box=None, header_style="bold", pad_edge=False)
+    or `fold`, wrapped) give way on a narrow terminal; `fit` keeps the others whole, and
+    leaves out the columns of `drop` (in that order) when they would not fit otherwise."""
+    t = Listing(box=None, header_style="bold", pad_edge=False)
+    t.drop = tuple(drop)
     for col in columns:
         if col in fold:
             t.add_column(col, overflow="fold")
@@ -367,12 +381,22 @@ def listing(*columns: str, flex: Sequence[str] = (), fold: Sequence[str] = ()) -
 def fit(t: Table, width: int | None = None) -> Table:
     """Give each fixed column of a `listing` the width of its widest cell, and share what is
     left of the terminal's width among the free-text columns (Rich would otherwise shrink
-    every column alike, down to nothing)."""
+    every column alike, down to nothing). A free-text column keeps at least its title's
+    width; when even that does not fit, the listing's `drop` columns go, one by one."""
 
     def widest(col: Column) -> int:
         return max(cell_len(c) for c in plain_cells(col))
 
-    free = (width or out.width) - 2 * (len(t.columns) - 1)
+    def least(col: Column) -> int:
+        title = cell_len(plain_cells(col)[0])
+        return widest(col) if col.overflow == "crop" else min(widest(col), title)
+
+    width = width or out.width
+    for label in getattr(t, "drop", ()):
+        if sum(least(c) for c in t.columns) + 2 * (len(t.columns) - 1) <= width:
+            break
+        t.columns = [c for c in t.columns if c.header != label]
+    free = width - 2 * (len(t.columns) - 1)
     flexible = []
     for col in t.columns:
         if col.overflow == "crop":
@@ -383,7 +407,7 @@ def fit(t: Table, width: int | None = None) -> Table:
     # Narrow columns keep their natural width; the widest share the rest evenly.
     flexible.sort(key=widest)
     for i, col in enumerate(flexible):
-        share = max(4, free // (len(flexible) - i))
+        share = max(least(col), 4, free // (len(flexible) - i))
         col.max_width = min(widest(col), share)
         free -= col.max_width
     return t
@@ -473,6 +497,7 @@ def jobs_table(jobs: list[Job]) -> Table:
         "TIME",
         "INFO",
         flex=("TARGET", "INFO"),
+        drop=("USER", header("STARTED", now)),
     )
     for j in jobs:
         t.add_row(

@@ -31,7 +31,7 @@ LONG_TEXT = (
 CONFIG = f"""\
 [types.import-files]
 description = "{LONG_TEXT}"
-params.source = {{ required = true, help = "the folder to import from" }}
+params.source = {{ default = "/srv/in", help = "the folder to import from" }}
 params.mode = {{ default = "careful" }}
 items = ["a", "b", "c"]
 command = ["echo", "imported {{item}} from {{source}}"]
@@ -107,7 +107,7 @@ def test_types_piped_keeps_each_type_on_one_whole_line(store: int) -> None:
     assert len(lines) == 3  # a header and one line per type: nothing wrapped
     row = next(line for line in lines if line.startswith("import-files "))
     assert row.endswith(LONG_TEXT)
-    assert "source* mode" in row and "exclusive, lock folder:{source}" in row
+    assert "source mode" in row and "exclusive, lock folder:{source}" in row
     assert "interval: 1h" in row
 
 
