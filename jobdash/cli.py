@@ -31,9 +31,9 @@ from rich.text import Text
 from jobdash import __version__
 from jobdash.core.config import parse_duration
 from jobdash.core.model import BadInput, Job, JobStatus, LogLine, Refused, format_duration
-from jobdash.core.planning import Schedule
+from jobdash.core.planning import PREVIEW_MAX, Schedule
 from jobdash.core.scheduler import CATCHUP_BOUND
-from jobdash.core.service import Service
+from jobdash.core.service import Service, config_timezone, preview_planning
 from jobdash.tui.widgets.safe_text import sanitize
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -183,7 +183,7 @@ def build_parser() -> Parser:
     s.add_argument("--all", action="store_true", help="every user's finished jobs (admins)")
 
     cmd("schedules", "schedules: planning, time zone, last and next run", as_json)
-    s = cmd("schedule", "act on a schedule: run, enable, disable, set, show")
+    s = cmd("schedule", "act on a schedule: run, enable, disable, set, show; preview a planning")
     ssub = s.add_subparsers(
         dest="schedule_action", metavar="ACTION", parser_class=Parser, required=True
     )
@@ -225,6 +225,32 @@ def build_parser() -> Parser:
         "--catchup-bound",
         metavar="DURATION",
         help="catch-up all runs missed fire times this recent (default 1d)",
+    )
+    s2 = ssub.add_parser(
+        "preview",
+        help="the next fire times of a planning, without creating a schedule",
+        description="The next fire times of any planning (as the scheduler computes them), "
+        "ISO 8601 with the offset, one a line; no schedule is created or read.",
+        parents=[common, as_json],
+    )
+    s2.add_argument(
+        "planning", help='e.g. "cron: 30 2 * * *", "@daily", "daily: mon-fri@09:00", "interval: 5m"'
+    )
+    s2.add_argument(
+        "--tz", metavar="ZONE", help="time zone (default: the config's, else the machine's)"
+    )
+    s2.add_argument(
+        "--from",
+        dest="start",
+        metavar="ISO-8601",
+        help="fire times after this (default: now); without an offset, a wall-clock time in the zone",
+    )
+    s2.add_argument(
+        "--count",
+        type=positive_int,
+        default=5,
+        metavar="N",
+        help=f"how many (default 5, at most {PREVIEW_MAX})",
     )
     cmd("types", "job types", as_json)
     cmd("check", "validate the config file")
@@ -919,7 +945,17 @@ COMMANDS: dict[str, Callable[[Service, argparse.Namespace], Awaitable[int]]] = {
 }
 
 
+def cmd_schedule_preview(a: argparse.Namespace) -> int:
+    """`schedule preview`: computed from the planning text alone; no store is opened."""
+    tz = a.tz or config_timezone(a.config)
+    times = [t.isoformat() for t in preview_planning(a.planning, tz, a.count, a.start)]
+    print(json.dumps(times) if a.json else "\n".join(times))
+    return EXIT_OK
+
+
 async def run_command(a: argparse.Namespace) -> int:
+    if a.command == "schedule" and a.schedule_action == "preview":
+        return cmd_schedule_preview(a)
     svc = await Service.open(db=a.db, config=a.config, demo=getattr(a, "demo", False))
     try:
         return await COMMANDS[a.command](svc, a)

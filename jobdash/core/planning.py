@@ -223,6 +223,13 @@ def parse_planning(text: str) -> Planning:
     return Planning("once", f"once: {at_time.isoformat(timespec='minutes')}", at=at_time)
 
 
+def week_days(p: Planning) -> set[str]:
+    """The week days (mon..sun) a daily planning names; none when it runs every day."""
+    if p.kind != "daily" or not p.days:
+        return set()
+    return {WEEKDAYS[(d - 1) % 7] for d in p.specs[0].weekdays}
+
+
 def check_timezone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
@@ -339,3 +346,43 @@ def preview(
     start = time.time() if after is None else after
     return [_aware(t).astimezone(zone) for t in fire_times(p, zone, start, float("inf"), n)]
 
+
+PREVIEW_MAX = 1000  # fire times one preview lists at most
+
+
+def preview_times(planning: str, tz: str, count: int, start: str | None = None) -> list[datetime]:
+    """`jobdash schedule preview`: the next `count` fire times of a planning after `start`
+    (ISO 8601; without an offset, a wall-clock time in `tz`; default: now), computed as the
+    scheduler computes them, without a schedule. PlanningError when the planning does not
+    parse or can never fire (disabled, automatic, a `once` already past)."""
+    import time
+
+    if not 1 <= count <= PREVIEW_MAX:
+        raise PlanningError(f"--count: between 1 and {PREVIEW_MAX}, got {count}")
+    zone = check_timezone(tz)
+    p = parse_planning(planning)
+    if p.kind == "disabled":
+        raise PlanningError("disabled: never fires (manual runs only)")
+    if p.kind == "automatic":
+        raise PlanningError(
+            "automatic: fires as its job type's planning in the config; preview that planning"
+        )
+    after = time.time() if start is None else _instant(start, zone)
+    times = preview(p.text, tz, count, after)
+    if not times:
+        raise PlanningError(
+            f"{p.text}: never fires after "
+            f"{_aware(after).astimezone(zone).isoformat(timespec='seconds')}"
+        )
+    return times
+
+
+def _instant(text: str, zone: ZoneInfo) -> float:
+    try:
+        at = datetime.fromisoformat(text.strip())
+        return (at if at.tzinfo else at.replace(tzinfo=zone)).timestamp()
+    except (ValueError, OverflowError, OSError):
+        raise PlanningError(
+            f"--from: expected a date and time like 2026-03-29T01:30 (in the time zone) or "
+            f"2026-03-29T01:30+01:00, got {text!r}"
+        ) from None
