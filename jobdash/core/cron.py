@@ -145,6 +145,8 @@ def _item(i: int, item: str) -> range:
             raise CronError("step 0 never advances")
     if base == "*":
         return range(lo_bound, hi_bound + 1, step)
+    if base.startswith("-"):
+        raise CronError(f"{base!r}: negative numbers are not allowed")
     a, dash, b = base.partition("-")
     lo = _value(i, a)
     hi = _value(i, b) if dash else (hi_bound if slash else lo)
