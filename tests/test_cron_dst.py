@@ -74,6 +74,10 @@ CHANGES = [
     *changes("Australia/Sydney", 2026),  # 03:00 → 02:00 on 04-05; 02:00 → 03:00 on 10-04
     *changes("Asia/Hebron", 2022),  # 00:00 → 01:00 on 03-27 (midnight); 02:00 → 01:00 on 10-29
     *changes("Europe/Riga", 2026),  # 03:00 → 04:00 on 03-29; 04:00 → 03:00 on 10-25
+    # Changes off the whole hour, and midnight in a gap: where cronsim loops forever or
+    # gives a time that does not match.
+    *changes("America/St_Johns", 2001),  # 00:01 → 01:01 on 04-01; 00:01 → 23:01 on 10-28
+    *changes("America/Havana", 2024),  # 00:00 → 01:00 on 03-10; 01:00 → 00:00 on 11-03
 ]
 
 
@@ -238,7 +242,7 @@ def test_times_after_midnight_run_on_each_day_of_a_spring_change(
 
 
 def test_midnight_in_a_gap_runs_at_the_end_of_the_gap() -> None:
-    """Asia/Hebron went from 00:00 to 01:00 on 2022-03-27."""
+    """Asia/Hebron went from 00:00 to 01:00 on 2022-03-27; a cadence skips 00:00."""
     assert fires("cron: 0 0 * * *", "Asia/Hebron", "2022-03-26T12:00", 2) == [
         "2022-03-27T01:00:00+03:00",
         "2022-03-28T00:00:00+03:00",
@@ -246,6 +250,11 @@ def test_midnight_in_a_gap_runs_at_the_end_of_the_gap() -> None:
     assert fires("cron: */30 0 * * *", "Asia/Hebron", "2022-03-26T12:00", 2) == [
         "2022-03-28T00:00:00+03:00",  # no 00:xx on 03-27: a cadence skips it
         "2022-03-28T00:30:00+03:00",
+    ]
+    # Havana went from 00:00 to 01:00 on Sunday 2024-03-10 (cronsim gives 01:00).
+    assert fires("cron: 0 */2 * * sun", "America/Havana", "2024-03-09T21:00", 2) == [
+        "2024-03-10T02:00:00-04:00",  # not 01:00, the instant after the gap: an odd hour
+        "2024-03-10T04:00:00-04:00",
     ]
 
 
@@ -257,6 +266,15 @@ def test_riga_gap_between_listed_hours() -> None:
         "2026-03-29T04:00:00+03:00",
         "2026-03-29T04:30:00+03:00",
         "2026-03-29T05:30:00+03:00",
+    ]
+
+
+def test_clocks_going_back_at_one_minute_past_midnight() -> None:
+    """America/St_Johns, 2001-10-28 00:01 → 2001-10-27 23:01 (cronsim never returns)."""
+    assert fires("cron: 30 */2 * * *", "America/St_Johns", "2001-10-27T21:00", 3) == [
+        "2001-10-27T22:30:00-02:30",
+        "2001-10-28T00:30:00-03:30",  # 23:30 (again) is an odd hour
+        "2001-10-28T02:30:00-03:30",
     ]
 
 

@@ -5,8 +5,9 @@ the value, and so that it accepts what cronie and Debian cron accept (`mon-sun`,
 a range ending in Sunday ends at 7; `*/100`: a step larger than the range matches its
 first value; `@daily` and the other aliases) and refuses what they refuse (`JAN-61`,
 `2/`, `sunday`, dates that never occur) and the extensions of other schedulers (`L`, `W`,
-`#`, `?`, `H`, seconds and year fields). The fire times come from cronsim, which follows
-Debian cron, given the expression in plain numbers:
+`#`, `?`, `H`, seconds and year fields).
+
+The fire times follow Debian cron:
 
 - a day matches when its day of month *or* its day of week does, if both fields are
   restricted; a field that starts with `*` (even `*/2`) counts as unrestricted, and then
@@ -16,15 +17,19 @@ Debian cron, given the expression in plain numbers:
   first occurrence), one skipped by a spring-forward change runs at the first instant
   after the gap. Otherwise the job keeps its cadence in real time: it runs in both copies
   of a repeated hour, and times that do not exist are skipped.
+
+These are cronsim's rules; jobdash computes them itself because cronsim can loop forever
+where clocks change off the whole hour and fires at the end of a gap that swallowed
+midnight even when that time does not match (the README says more). Walking the
+expression's wall-clock times in order, as here, ends at the latest at the year 9999.
 """
 
 from __future__ import annotations
 
 import calendar
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
-
-from cronsim import CronSim, CronSimError
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 FIELDS = ("minute", "hour", "day-of-month", "month", "day-of-week")
 BOUNDS = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
@@ -40,7 +45,6 @@ ALIASES = {
     "@hourly": "0 * * * *",
 }
 _MONTH_DAYS = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # Feb 29 exists
-_CHECK_FROM = datetime(2000, 1, 1)
 _NOT_SUPPORTED = "is a cron extension jobdash does not support"
 
 
@@ -59,16 +63,11 @@ class CronSpec:
     weekdays: frozenset[int]
     day_or: bool  # both day fields restricted: a day matches either of them
     wall_clock: bool  # minute and hour explicit: Debian cron's DST rule for set times
-    numeric: str  # the expression in numbers, as cronsim reads it
 
-    def matches(self, wall: datetime) -> bool:
-        """Is this wall-clock time one of the expression's?"""
-        if wall.second or wall.minute not in self.minutes or wall.hour not in self.hours:
-            return False
-        if wall.month not in self.months:
-            return False
-        dom = wall.day in self.days
-        dow = wall.isoweekday() % 7 in self.weekdays
+    def day_matches(self, d: date) -> bool:
+        """Is this one of the expression's days (crontab(5)'s day-of-month/week rule)?"""
+        dom = d.day in self.days
+        dow = d.isoweekday() % 7 in self.weekdays
         return dom or dow if self.day_or else dom and dow
 
 
@@ -88,22 +87,15 @@ def parse_cron(expr: str) -> CronSpec:
             f"got {len(fields)} in {text!r}{extra}"
         )
     sets: list[frozenset[int]] = []
-    numeric: list[str] = []
     for i, field in enumerate(fields):
         try:
-            values, plain = _field(i, field.lower())
+            sets.append(frozenset(v for item in field.lower().split(",") for v in _item(i, item)))
         except CronError as e:
             raise CronError(f"{FIELDS[i]} {field!r}: {e} (in {text!r})") from None
-        sets.append(values)
-        numeric.append(plain)
     minutes, hours, days, months, weekdays = sets
     day_or = not fields[2].startswith("*") and not fields[4].startswith("*")
     if not day_or:
         _check_dates(days, months, text)
-    try:
-        CronSim(" ".join(numeric), _CHECK_FROM)  # what jobdash accepts, cronsim must read
-    except CronSimError as e:
-        raise CronError(f"{text!r}: {e}") from None
     return CronSpec(
         minutes=minutes,
         hours=hours,
@@ -112,23 +104,7 @@ def parse_cron(expr: str) -> CronSpec:
         weekdays=frozenset(d % 7 for d in weekdays),
         day_or=day_or,
         wall_clock=not fields[0].startswith("*") and not fields[1].startswith("*"),
-        numeric=" ".join(numeric),
     )
-
-
-def _field(i: int, field: str) -> tuple[frozenset[int], str]:
-    """The values of one field, and the field as cronsim should read it: `*` and `*/n`
-    items as written (cronsim's rules for `*` are cron's), the others as plain numbers."""
-    values: set[int] = set()
-    plain: list[str] = []
-    for item in field.split(","):
-        got = _item(i, item)
-        values.update(got)
-        if item == "*" or item.startswith("*/"):
-            plain.append(item)
-        else:
-            plain.extend(str(v) for v in sorted(got))
-    return frozenset(values), ",".join(plain)
 
 
 def _item(i: int, item: str) -> range:
@@ -223,21 +199,85 @@ def wall_exists(dt: datetime) -> bool:
     return back.replace(tzinfo=None) == dt.replace(tzinfo=None)
 
 
+def gap_end(dt: datetime) -> datetime:
+    """The first instant after the spring-forward gap that swallowed `dt`'s wall time."""
+    tz = dt.tzinfo
+    assert tz is not None
+    early = dt.replace(fold=0).utcoffset()
+    late = dt.replace(fold=1).utcoffset()
+    assert early is not None and late is not None
+    naive = dt.replace(tzinfo=None)
+    lo = (naive - max(early, late)).replace(tzinfo=UTC)  # before the change
+    hi = (naive - min(early, late)).replace(tzinfo=UTC)  # after the change
+    after = hi.astimezone(tz).utcoffset()
+    while hi - lo > timedelta(seconds=1):
+        mid = lo + (hi - lo) / 2
+        if mid.astimezone(tz).utcoffset() == after:
+            hi = mid
+        else:
+            lo = mid
+    return hi.replace(microsecond=0) if hi.microsecond else hi
+
+
 def next_after(spec: CronSpec, tz: tzinfo, after: float) -> float | None:
-    """The first fire time strictly after `after` (a POSIX timestamp), or None."""
+    """The first fire time strictly after `after` (a POSIX timestamp), or None (none
+    before the year 9999)."""
     try:
-        it = CronSim(spec.numeric, datetime.fromtimestamp(after, tz))
-        for _ in range(1000):
-            dt = next(it)
-            if not wall_exists(dt):
-                # cronsim starts a new day at its midnight; where midnight falls in a gap,
-                # that is the instant after the gap, a fire time only if it matches.
-                dt = dt.astimezone(UTC).astimezone(tz)
-                if not spec.matches(dt):
+        local = datetime.fromtimestamp(after, tz)
+        start = local.replace(tzinfo=None, second=0, microsecond=0)
+        if spec.wall_clock:
+            return _next_wall_clock(spec, tz, after, start)
+        # In the first copy of a repeated hour, the times before this one come again.
+        early, late = local.replace(fold=0).utcoffset(), local.replace(fold=1).utcoffset()
+        back = early - late if early is not None and late is not None else timedelta(0)
+        return _next_cadence(spec, tz, after, start - max(back, timedelta(0)))
+    except (OverflowError, ValueError, OSError):
+        return None  # past the year 9999
+
+
+def _next_wall_clock(spec: CronSpec, tz: tzinfo, after: float, start: datetime) -> float:
+    """Each time at its first occurrence; one in a gap at the gap's end."""
+    for wall in _walls(spec, start):
+        first = wall.replace(tzinfo=tz, fold=0)
+        t = (first if wall_exists(first) else gap_end(first)).timestamp()
+        if t > after:
+            return t
+    raise OverflowError
+
+
+def _next_cadence(spec: CronSpec, tz: tzinfo, after: float, start: datetime) -> float:
+    """Every instant whose wall-clock time matches: both copies of a repeated time, none
+    of a time in a gap. First occurrences come in the order of the wall-clock times, and
+    a second occurrence never before the first, so the walk stops at the first
+    occurrence past the best time found."""
+    best: float | None = None
+    for wall in _walls(spec, start):
+        first = wall.replace(tzinfo=tz, fold=0)
+        if not wall_exists(first):
+            continue
+        if best is not None and first.timestamp() >= best:
+            return best
+        for t in (first.timestamp(), wall.replace(tzinfo=tz, fold=1).timestamp()):
+            if t > after and (best is None or t < best):
+                best = t
+    raise OverflowError
+
+
+def _walls(spec: CronSpec, start: datetime) -> Iterator[datetime]:
+    """The expression's wall-clock times from `start` on (naive, whole minutes), in
+    order; it ends only past the year 9999 (OverflowError)."""
+    hours, minutes = sorted(spec.hours), sorted(spec.minutes)
+    day = start.date()
+    while True:
+        if day.month not in spec.months:
+            day = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+            continue
+        if spec.day_matches(day):
+            first = day == start.date()
+            for h in hours:
+                if first and h < start.hour:
                     continue
-            # A start in the second copy of a repeated hour can give the first copy back.
-            if dt.timestamp() > after:
-                return dt.timestamp()
-    except (StopIteration, OverflowError, ValueError, OSError):
-        pass  # none before the year 9999, or within cronsim's horizon of 50 years
-    return None
+                for m in minutes:
+                    if not (first and h == start.hour and m < start.minute):
+                        yield datetime(day.year, day.month, day.day, h, m)
+        day += timedelta(days=1)

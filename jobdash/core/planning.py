@@ -41,7 +41,15 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from jobdash.core.cron import ALIASES, CronError, CronSpec, next_after, parse_cron, wall_exists
+from jobdash.core.cron import (
+    ALIASES,
+    CronError,
+    CronSpec,
+    gap_end,
+    next_after,
+    parse_cron,
+    wall_exists,
+)
 from jobdash.core.model import Report
 
 KINDS = ("automatic", "disabled", "cron", "interval", "daily", "once")
@@ -267,26 +275,6 @@ def _second_occurrence(dt: datetime) -> bool:
     return dt.replace(fold=0).utcoffset() != dt.utcoffset()
 
 
-def _gap_end(dt: datetime) -> datetime:
-    """The first instant after the spring-forward gap that swallowed `dt`'s wall time."""
-    tz = dt.tzinfo
-    assert tz is not None
-    early = dt.replace(fold=0).utcoffset()
-    late = dt.replace(fold=1).utcoffset()
-    assert early is not None and late is not None
-    naive = dt.replace(tzinfo=None)
-    lo = (naive - max(early, late)).replace(tzinfo=UTC)  # before the change
-    hi = (naive - min(early, late)).replace(tzinfo=UTC)  # after the change
-    after = hi.astimezone(tz).utcoffset()
-    while hi - lo > timedelta(seconds=1):
-        mid = lo + (hi - lo) / 2
-        if mid.astimezone(tz).utcoffset() == after:
-            hi = mid
-        else:
-            lo = mid
-    return hi.replace(microsecond=0) if hi.microsecond else hi
-
-
 def _next_of(trigger: BaseTrigger, after: float, wall_clock: bool) -> float | None:
     now = _aware(after) + _US
     for _ in range(1000):
@@ -298,7 +286,7 @@ def _next_of(trigger: BaseTrigger, after: float, wall_clock: bool) -> float | No
             if _second_occurrence(raw):
                 ts = None  # fired at the first occurrence already
             elif not wall_exists(raw):
-                ts = _gap_end(raw).timestamp()
+                ts = gap_end(raw).timestamp()
         if ts is not None and ts > after:
             return ts
         if isinstance(trigger, DateTrigger):
