@@ -40,9 +40,9 @@ from jobdash.core.model import (
     format_duration,
 )
 from jobdash.core.outfile import write_output
-from jobdash.core.planning import Schedule
+from jobdash.core.planning import PREVIEW_MAX, Schedule
 from jobdash.core.scheduler import CATCHUP_BOUND, zone
-from jobdash.core.service import Service
+from jobdash.core.service import Service, config_timezone, preview_planning
 from jobdash.present.logs import TaskLabels
 from jobdash.present.recovery import attempt_mark, quarantine_warning
 from jobdash.present.text import name_problem, sanitize
@@ -217,7 +217,7 @@ def build_parser() -> Parser:
     s.add_argument("--all", action="store_true", help="every user's finished jobs (admins)")
 
     cmd("schedules", "schedules: planning, time zone, last and next run", as_json)
-    s = cmd("schedule", "act on a schedule: run, enable, disable, set, show")
+    s = cmd("schedule", "act on a schedule: run, enable, disable, set, show; preview a planning")
     ssub = s.add_subparsers(
         dest="schedule_action", metavar="ACTION", parser_class=Parser, required=True
     )
@@ -259,6 +259,32 @@ def build_parser() -> Parser:
         "--catchup-bound",
         metavar="DURATION",
         help="catch-up all runs missed fire times this recent (default 1d)",
+    )
+    s2 = ssub.add_parser(
+        "preview",
+        help="the next fire times of a planning, without creating a schedule",
+        description="The next fire times of any planning (as the scheduler computes them), "
+        "ISO 8601 with the offset, one a line; no schedule is created or read.",
+        parents=[common, as_json],
+    )
+    s2.add_argument(
+        "planning", help='e.g. "cron: 30 2 * * *", "@daily", "daily: mon-fri@09:00", "interval: 5m"'
+    )
+    s2.add_argument(
+        "--tz", metavar="ZONE", help="time zone (default: the config's, else the machine's)"
+    )
+    s2.add_argument(
+        "--from",
+        dest="start",
+        metavar="ISO-8601",
+        help="fire times after this (default: now); without an offset, a wall-clock time in the zone",
+    )
+    s2.add_argument(
+        "--count",
+        type=whole_number(1, PREVIEW_MAX),
+        default=5,
+        metavar="N",
+        help=f"how many (default 5, at most {PREVIEW_MAX})",
     )
     cmd("types", "job types", as_json)
     cmd("check", "validate the config file", as_json)
@@ -1159,7 +1185,17 @@ COMMANDS: dict[str, Callable[[Service, argparse.Namespace], Awaitable[int]]] = {
 }
 
 
+def cmd_schedule_preview(a: argparse.Namespace) -> int:
+    """`schedule preview`: computed from the planning text alone; no store is opened."""
+    tz = a.tz or config_timezone(a.config)
+    times = [t.isoformat() for t in preview_planning(a.planning, tz, a.count, a.start)]
+    print(json.dumps(times) if a.json else "\n".join(times))
+    return EXIT_OK
+
+
 async def run_command(a: argparse.Namespace) -> int:
+    if a.command == "schedule" and a.schedule_action == "preview":
+        return cmd_schedule_preview(a)
     svc = await Service.open(db=a.db, config=a.config, demo=getattr(a, "demo", False))
     if svc.store.created:
         err.print(f"jobdash: {svc.store.created}")

@@ -123,13 +123,29 @@ def test_daily_0230_paris_across_both_dst_changes() -> None:
 
 
 def test_cron_in_the_skipped_and_repeated_hours() -> None:
-    p = parse_planning("cron: */30 2 * * *")
-    spring = [show(t) for t in fire_times(p, PARIS, paris(2026, 3, 29, 0), paris(2026, 3, 29, 23))]
+    """Debian cron's rule: explicit minute and hour are wall-clock times; a field starting
+    with `*` keeps its cadence in real time (tests/test_cron_dst.py has the full table)."""
+    wall = parse_planning("cron: 0,30 2 * * *")
+    spring = [show(t) for t in fire_times(wall, PARIS, paris(2026, 3, 29), paris(2026, 3, 29, 23))]
     assert spring == ["03-29 03:00+0200"]  # 02:00 and 02:30 both fall in the gap: one run
     autumn = [
-        show(t) for t in fire_times(p, PARIS, paris(2026, 10, 25, 0), paris(2026, 10, 25, 23))
+        show(t) for t in fire_times(wall, PARIS, paris(2026, 10, 25), paris(2026, 10, 25, 23))
     ]
     assert autumn == ["10-25 02:00+0200", "10-25 02:30+0200"]
+    cadence = parse_planning("cron: */30 2 * * *")
+    spring = [
+        show(t) for t in fire_times(cadence, PARIS, paris(2026, 3, 29), paris(2026, 3, 29, 23))
+    ]
+    assert spring == []  # 02:00 and 02:30 do not exist that day
+    autumn = [
+        show(t) for t in fire_times(cadence, PARIS, paris(2026, 10, 25), paris(2026, 10, 25, 23))
+    ]
+    assert autumn == [
+        "10-25 02:00+0200",
+        "10-25 02:30+0200",
+        "10-25 02:00+0100",
+        "10-25 02:30+0100",
+    ]
 
 
 def test_interval_counts_real_time_across_fall_back() -> None:

@@ -5,24 +5,28 @@ Grammar (the text stored in the config's `schedule = "…"` and in the schedules
     automatic                       the job type's default planning (from the config)
     disabled                        manual runs only
     cron: 0 3 * * *                 five fields: minute hour day-of-month month day-of-week
-                                    (day of week: 0 or 7 = Sunday, as crontab(5); names ok)
+                                    (crontab(5): day of week 0 or 7 = Sunday, names ok;
+                                    also @yearly @monthly @weekly @daily @hourly, alone too)
     interval: 30s | 5m | 1h30m      a fixed period of real time, aligned on whole periods
                                     since 2000-01-01 00:00 in the schedule's time zone
     daily: 09:00,17:30              every day at those wall-clock times
     daily: mon,wed@09:00,17:00      those week days (mon..sun, ranges like mon-fri) at those times
     once: 2026-12-01T09:00          one run at that wall-clock time
 
-APScheduler 3.11's triggers (CronTrigger, IntervalTrigger, DateTrigger) do the calendar
-arithmetic. On top of them, jobdash makes daylight-saving changes predictable for the
-wall-clock plannings (cron, daily, once):
+Cron and daily plannings are read and computed by `jobdash.core.cron` (crontab(5) and
+Debian cron's daylight-saving rule; a daily planning is one cron expression per time of
+day). APScheduler 3.11's IntervalTrigger and DateTrigger do the arithmetic of interval and
+once plannings. The wall-clock times (daily, once, and cron whose minute and hour fields
+do not start with `*`) follow one rule across daylight-saving changes:
 
 - a wall-clock time that does not exist (skipped by a spring-forward change) fires once, at
   the first instant after the gap (02:30 Europe/Paris on 2026-03-29 fires at 03:00 CEST);
-  APScheduler alone would fire at 03:30;
 - a wall-clock time that happens twice (fall-back change) fires once, at its first
-  occurrence (02:30 CEST on 2026-10-25, not again at 02:30 CET); APScheduler alone fires twice.
+  occurrence (02:30 CEST on 2026-10-25, not again at 02:30 CET).
 
-Interval plannings count real time and are not affected by DST changes.
+A cron expression whose minute or hour field starts with `*` keeps its cadence in real
+time instead (both copies of a repeated hour; times in a gap skipped), and interval
+plannings count real time: neither is moved by DST changes.
 """
 
 from __future__ import annotations
@@ -34,15 +38,22 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from jobdash.core.cron import (
+    ALIASES,
+    CronError,
+    CronSpec,
+    gap_end,
+    next_after,
+    parse_cron,
+    wall_exists,
+)
 from jobdash.core.model import MAX_DURATION, MAX_DURATION_TEXT, Report
 
 KINDS = ("automatic", "disabled", "cron", "interval", "daily", "once")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-CRON_DOW = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")  # crontab numbering, 0..7
 MIN_INTERVAL = 0.1  # seconds
 ONCE_YEARS = (1970, 9998)  # a `once` time, in any zone, stays within what datetime can hold
 INTERVAL_ANCHOR = datetime(2000, 1, 1)  # wall-clock start of interval alignment, in the tz
@@ -66,9 +77,10 @@ class Planning:
     text: str  # canonical text, e.g. "interval: 5m"
     cron: str = ""
     seconds: float = 0.0
-    days: str = ""  # daily: APScheduler day_of_week expression, "" = every day
+    days: str = ""  # daily: week days (mon..sun, ranges), "" = every day
     times: tuple[tuple[int, int], ...] = ()
     at: datetime | None = None  # once: naive wall-clock, or aware when an offset was given
+    specs: tuple[CronSpec, ...] = ()  # cron: the expression; daily: one per time of day
 
     def __str__(self) -> str:
         return self.text
@@ -180,69 +192,8 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
-def _cron_dow(field: str) -> str:
-    """crontab(5) day of week (0 or 7 = Sunday) → APScheduler 3 names (its 0 is Monday)."""
-    if field in ("*", "?"):
-        return "*"
-    days: list[str] = []
-    for part in field.lower().split(","):
-        rng, _, step_text = part.partition("/")
-        step = int(step_text) if step_text.isdigit() and int(step_text) > 0 else None
-        if step_text and step is None:
-            raise PlanningError(f"cron: bad step in day-of-week {part!r}")
-        if rng == "*":
-            lo, hi = 0, 6
-        else:
-            a, dash, b = rng.partition("-")
-            lo = _dow_number(a)
-            hi = _dow_number(b) if dash else (6 if step else lo)
-            if hi < lo:
-                raise PlanningError(f"cron: day-of-week range {rng!r} goes backwards")
-        for n in range(lo, hi + 1, step or 1):
-            name = CRON_DOW[n]
-            if name not in days:
-                days.append(name)
-    return ",".join(days)
-
-
-def _dow_number(text: str) -> int:
-    if text.isdigit() and int(text) <= 7:
-        return int(text)
-    if text[:3] in WEEKDAYS and text in (text[:3], _full_day(text[:3])):
-        return (WEEKDAYS.index(text[:3]) + 1) % 7
-    raise PlanningError(f"cron: bad day of week {text!r} (0-7 or sun..sat)")
-
-
-def _full_day(abbrev: str) -> str:
-    return {
-        "mon": "monday",
-        "tue": "tuesday",
-        "wed": "wednesday",
-        "thu": "thursday",
-        "fri": "friday",
-        "sat": "saturday",
-        "sun": "sunday",
-    }[abbrev]
-
-
-def _cron_kwargs(expr: str) -> dict[str, str]:
-    fields = expr.split()
-    if len(fields) != 5:
-        raise PlanningError(
-            f"cron: expected 5 fields (minute hour day-of-month month day-of-week), "
-            f"got {len(fields)} in {expr!r}"
-        )
-    minute, hour, day, month, dow = fields
-    return {
-        "minute": minute,
-        "hour": hour,
-        "day": day,
-        "month": month,
-        "day_of_week": _cron_dow(dow),
-    }
-
-
 def _days(text: str) -> str:
+    """The week days of a daily planning, checked: names (mon..sun) and ranges of them."""
     out: list[str] = []
     for part in text.lower().split(","):
         part = part.strip()
@@ -252,6 +203,11 @@ def _days(text: str) -> str:
                 raise PlanningError(
                     f"daily: unknown week day {d!r} (mon, tue, wed, thu, fri, sat, sun)"
                 )
+        if dash and WEEKDAYS.index(b) < WEEKDAYS.index(a):
+            raise PlanningError(
+                f"daily: week days {part!r} go backwards (weeks run mon..sun; "
+                f"write {a}-sun,{'mon' if b == 'mon' else 'mon-' + b})"
+            )
         out.append(f"{a}-{b}" if dash else a)
     return ",".join(out)
 
@@ -259,6 +215,8 @@ def _days(text: str) -> str:
 def parse_planning(text: str) -> Planning:
     """Parse one planning line; raise PlanningError with a precise message."""
     raw = text.strip()
+    if raw.startswith("@"):
+        raw = f"cron: {raw}"  # @daily and the other cron aliases are plannings alone too
     kind, colon, rest = raw.partition(":")
     kind = kind.strip().lower()
     rest = rest.strip()
@@ -267,18 +225,20 @@ def parse_planning(text: str) -> Planning:
             raise PlanningError(f"{kind} takes nothing after it, got {raw!r}")
         return Planning(kind, kind)
     if kind not in KINDS or not colon:
+        if len(raw.split()) == 5:
+            raise PlanningError(f'unknown planning {raw!r}: a cron expression is "cron: {raw}"')
         raise PlanningError(f"unknown planning {raw!r}: expected {HINT}")
     if not rest:
         raise PlanningError(f"{kind}: missing its value; expected {HINT}")
     if kind == "cron":
         expr = " ".join(rest.split())
+        if expr.lower() in ALIASES:
+            expr = expr.lower()
         try:
-            CronTrigger(timezone=UTC, **_cron_kwargs(expr))
-        except PlanningError:
-            raise
-        except ValueError as e:
-            raise PlanningError(f"cron: {e} in {expr!r}") from None
-        return Planning("cron", f"cron: {expr}", cron=expr)
+            spec = parse_cron(expr)
+        except CronError as e:
+            raise PlanningError(f"cron: {e}") from None
+        return Planning("cron", f"cron: {expr}", cron=expr, specs=(spec,))
     if kind == "interval":
         seconds = parse_interval(rest)
         return Planning("interval", f"interval: {format_seconds(seconds)}", seconds=seconds)
@@ -302,6 +262,7 @@ def parse_planning(text: str) -> Planning:
             f"daily: {days}@{shown}" if days else f"daily: {shown}",
             days=days,
             times=tuple(times),
+            specs=tuple(parse_cron(f"{m} {h} * * {days or '*'}") for h, m in times),
         )
     try:
         at_time = datetime.fromisoformat(rest)
@@ -316,6 +277,13 @@ def parse_planning(text: str) -> Planning:
     return Planning("once", f"once: {at_time.isoformat(timespec='minutes')}", at=at_time)
 
 
+def week_days(p: Planning) -> set[str]:
+    """The week days (mon..sun) a daily planning names; none when it runs every day."""
+    if p.kind != "daily" or not p.days:
+        return set()
+    return {WEEKDAYS[(d - 1) % 7] for d in p.specs[0].weekdays}
+
+
 def check_timezone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
@@ -327,19 +295,13 @@ def check_timezone(name: str) -> ZoneInfo:
 
 
 def triggers(p: Planning, tz: tzinfo) -> list[BaseTrigger]:
-    """The APScheduler triggers of a planning (none for disabled and automatic)."""
-    if p.kind == "cron":
-        return [CronTrigger(timezone=tz, **_cron_kwargs(p.cron))]
+    """The APScheduler triggers of an interval or once planning (cron and daily plannings
+    are computed by `jobdash.core.cron`)."""
     if p.kind == "interval":
         return [
             IntervalTrigger(
                 seconds=p.seconds, start_date=INTERVAL_ANCHOR.replace(tzinfo=tz), timezone=tz
             )
-        ]
-    if p.kind == "daily":
-        return [
-            CronTrigger(day_of_week=p.days or "*", hour=h, minute=m, timezone=tz)
-            for h, m in p.times
         ]
     if p.kind == "once":
         assert p.at is not None
@@ -352,37 +314,11 @@ def _aware(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
-def _wall_exists(dt: datetime) -> bool:
-    """Does this wall-clock time exist in its zone (not inside a spring-forward gap)?"""
-    back = dt.astimezone(UTC).astimezone(dt.tzinfo)
-    return back.replace(tzinfo=None) == dt.replace(tzinfo=None)
-
-
 def _second_occurrence(dt: datetime) -> bool:
     """Is this the repeated occurrence (fold=1) of a wall-clock time that happens twice?"""
     if not dt.fold:
         return False
     return dt.replace(fold=0).utcoffset() != dt.utcoffset()
-
-
-def _gap_end(dt: datetime) -> datetime:
-    """The first instant after the spring-forward gap that swallowed `dt`'s wall time."""
-    tz = dt.tzinfo
-    assert tz is not None
-    early = dt.replace(fold=0).utcoffset()
-    late = dt.replace(fold=1).utcoffset()
-    assert early is not None and late is not None
-    naive = dt.replace(tzinfo=None)
-    lo = (naive - max(early, late)).replace(tzinfo=UTC)  # before the change
-    hi = (naive - min(early, late)).replace(tzinfo=UTC)  # after the change
-    after = hi.astimezone(tz).utcoffset()
-    while hi - lo > timedelta(seconds=1):
-        mid = lo + (hi - lo) / 2
-        if mid.astimezone(tz).utcoffset() == after:
-            hi = mid
-        else:
-            lo = mid
-    return hi.replace(microsecond=0) if hi.microsecond else hi
 
 
 def _next_of(trigger: BaseTrigger, after: float, wall_clock: bool) -> float | None:
@@ -395,8 +331,8 @@ def _next_of(trigger: BaseTrigger, after: float, wall_clock: bool) -> float | No
         if wall_clock:
             if _second_occurrence(raw):
                 ts = None  # fired at the first occurrence already
-            elif not _wall_exists(raw):
-                ts = _gap_end(raw).timestamp()
+            elif not wall_exists(raw):
+                ts = gap_end(raw).timestamp()
         if ts is not None and ts > after:
             return ts
         if isinstance(trigger, DateTrigger):
@@ -407,8 +343,9 @@ def _next_of(trigger: BaseTrigger, after: float, wall_clock: bool) -> float | No
 
 def next_fire(p: Planning, tz: tzinfo, after: float) -> float | None:
     """The first fire time strictly after `after` (a POSIX timestamp), or None."""
-    wall = p.kind in ("cron", "daily", "once")
-    times = [t for t in (_next_of(trig, after, wall) for trig in triggers(p, tz)) if t is not None]
+    nexts = [next_after(spec, tz, after) for spec in p.specs]
+    nexts += [_next_of(trig, after, p.kind == "once") for trig in triggers(p, tz)]
+    times = [t for t in nexts if t is not None]
     return min(times) if times else None
 
 
@@ -442,3 +379,44 @@ def preview(
     p = resolve(planning, default)
     start = time.time() if after is None else after
     return [_aware(t).astimezone(zone) for t in fire_times(p, zone, start, float("inf"), n)]
+
+
+PREVIEW_MAX = 1000  # fire times one preview lists at most
+
+
+def preview_times(planning: str, tz: str, count: int, start: str | None = None) -> list[datetime]:
+    """`jobdash schedule preview`: the next `count` fire times of a planning after `start`
+    (ISO 8601; without an offset, a wall-clock time in `tz`; default: now), computed as the
+    scheduler computes them, without a schedule. PlanningError when the planning does not
+    parse or can never fire (disabled, automatic, a `once` already past)."""
+    import time
+
+    if not 1 <= count <= PREVIEW_MAX:
+        raise PlanningError(f"--count: between 1 and {PREVIEW_MAX}, got {count}")
+    zone = check_timezone(tz)
+    p = parse_planning(planning)
+    if p.kind == "disabled":
+        raise PlanningError("disabled: never fires (manual runs only)")
+    if p.kind == "automatic":
+        raise PlanningError(
+            "automatic: fires as its job type's planning in the config; preview that planning"
+        )
+    after = time.time() if start is None else _instant(start, zone)
+    times = preview(p.text, tz, count, after)
+    if not times:
+        raise PlanningError(
+            f"{p.text}: never fires after "
+            f"{_aware(after).astimezone(zone).isoformat(timespec='seconds')}"
+        )
+    return times
+
+
+def _instant(text: str, zone: ZoneInfo) -> float:
+    try:
+        at = datetime.fromisoformat(text.strip())
+        return (at if at.tzinfo else at.replace(tzinfo=zone)).timestamp()
+    except (ValueError, OverflowError, OSError):
+        raise PlanningError(
+            f"--from: expected a date and time like 2026-03-29T01:30 (in the time zone) or "
+            f"2026-03-29T01:30+01:00, got {text!r}"
+        ) from None

@@ -1,6 +1,7 @@
 """The scheduler: schedules → fire times → jobs, with one leader among all engines.
 
-- Fire times come from `planning` (APScheduler 3.11 triggers plus jobdash's DST rules).
+- Fire times come from `planning` (cron and daily: `cron`, with Debian cron's DST rule;
+  interval and once: APScheduler 3.11 triggers plus jobdash's DST rules).
 - Leader: the `scheduler` lease in the store (LEASE seconds, renewed every RENEW seconds).
   Only the holder fires. A leader that stops gives the lease back at once; one that dies
   loses it when it expires, and another engine takes over. Before firing, a leader that

@@ -54,6 +54,7 @@ from jobdash.core.planning import (
     next_fire,
     parse_planning,
     preview,
+    preview_times,
     resolve,
 )
 from jobdash.core.query import Query, parse_query
@@ -651,6 +652,23 @@ class Service:
     @property
     def default_timezone(self) -> str:
         return self.config.timezone or local_zone_name()
+
+
+def preview_planning(
+    planning: str, tz: str, count: int, start: str | None = None
+) -> list[datetime]:
+    """`jobdash schedule preview` (no store needed): the next `count` fire times of any
+    planning after `start` (ISO 8601, default now); BadInput when it is invalid or never
+    fires."""
+    try:
+        return preview_times(planning, tz, count, start)
+    except PlanningError as e:
+        raise BadInput(str(e)) from None
+
+
+def config_timezone(config: str | None) -> str:
+    """The zone a schedule gets when none is given: the config's, else the machine's."""
+    return read_config(config).timezone or local_zone_name()
 
 
 def report_recipients(*reports: Report | None) -> dict[str, list[str]]:

@@ -15,7 +15,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, RadioButton, RadioSet, Static
 
 from jobdash.core.model import BadInput, Refused
-from jobdash.core.planning import Schedule
+from jobdash.core.planning import WEEKDAYS, PlanningError, Schedule, parse_planning, week_days
 from jobdash.core.service import Service
 from jobdash.present.text import sanitize
 from jobdash.present.times import fire_times
@@ -23,35 +23,26 @@ from jobdash.present.times import fire_times
 __all__ = ["KINDS", "WEEKDAYS", "EditPlanningScreen", "split_planning"]
 
 KINDS = ("cron", "interval", "daily", "once", "disabled", "automatic")
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # The kinds whose planning is "kind: value", typed in one field: (label, placeholder).
 VALUE_FIELDS = {
-    "cron": ("cron", "minute hour day month weekday, e.g. 0 3 * * *"),
+    "cron": ("cron", "minute hour day month weekday, e.g. 0 3 * * * or @daily"),
     "interval": ("every", "30s, 5m, 1h30m"),
     "once": ("at", "2026-12-01T09:00 (in the time zone below)"),
 }
 
 
 def split_planning(text: str) -> tuple[str, str, set[str], str]:
-    """(kind, value, days, times) of a planning text, to prefill the form."""
-    kind, _, rest = text.partition(":")
-    kind = kind.strip().lower()
-    rest = rest.strip()
-    if kind == "daily":
-        days_text, at, times = rest.rpartition("@")
-        days: set[str] = set()
-        for part in days_text.split(",") if at else ():
-            a, dash, b = part.strip().partition("-")
-            if dash and a in WEEKDAYS and b in WEEKDAYS:
-                days.update(WEEKDAYS[WEEKDAYS.index(a) : WEEKDAYS.index(b) + 1])
-            elif a in WEEKDAYS:
-                days.add(a)
-        return "daily", "", days, times.strip()
-    if kind in VALUE_FIELDS:
-        return kind, rest, set(), ""
-    if kind in ("disabled", "automatic"):
-        return kind, "", set(), ""
-    return "cron", "", set(), ""
+    """(kind, value, days, times) of a planning text, to prefill the form; read by the
+    parser the scheduler and the CLI use."""
+    try:
+        p = parse_planning(text)
+    except PlanningError:
+        return "cron", "", set(), ""
+    if p.kind == "daily":
+        return "daily", "", week_days(p), ",".join(f"{h:02d}:{m:02d}" for h, m in p.times)
+    if p.kind in VALUE_FIELDS:
+        return p.kind, p.text.partition(":")[2].strip(), set(), ""
+    return p.kind, "", set(), ""
 
 
 class EditPlanningScreen(ModalScreen[Schedule | None]):
