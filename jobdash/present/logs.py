@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from jobdash.core.model import LogLine, Task
+from jobdash.present.recovery import attempt_mark
 from jobdash.present.text import sanitize
 
 __all__ = ["LABEL_WIDTH", "TaskLabels", "cells", "saved_line"]
@@ -80,7 +81,8 @@ class TaskLabels:
 def saved_line(line: LogLine, labels: TaskLabels) -> str:
     """One line of a saved log, tab-separated: ISO 8601 local time with its offset (to the
     millisecond), task, stream, then the text exactly as the job printed it (a line break
-    inside it becomes a space, so that one line stays one line)."""
+    inside it becomes a space, so that one line stays one line), marked when an earlier
+    attempt of its task printed it."""
     at = datetime.fromtimestamp(line.ts).astimezone().isoformat(timespec="milliseconds")
-    text = line.text.replace("\r\n", " ").replace("\n", " ")
+    text = attempt_mark(line) + line.text.replace("\r\n", " ").replace("\n", " ")
     return f"{at}\t{labels.label(line)}\t{line.stream}\t{text}\n"
