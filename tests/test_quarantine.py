@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
+from jobdash.core.lifecycle import SUSPECT_DRAIN, LostTask, judge
 from jobdash.core.model import TaskStatus
 from jobdash.core.processes import group_alive
-from jobdash.core.store.deaths import LostTask, judge
-from jobdash.core.store.sqlite import SUSPECT_DRAIN, NewJob, NewTask, Outcome, SqliteStore
+from jobdash.core.store.sqlite import NewJob, NewTask, Outcome, SqliteStore
 from tests.conftest import new_job
 from tests.test_agents import FAST, Cluster, read_lines, until
 

@@ -1,8 +1,7 @@
-"""The domain of jobdash: jobs, tasks, schedules, agents, log lines, and their lifecycles.
+"""The domain of jobdash: jobs, tasks, schedules, agents, log lines, and their statuses.
 
-Everything here is plain data. The legal state transitions live in one place
-(`JOB_TRANSITIONS`, `TASK_TRANSITIONS`) so that the store, the engine and the
-service all refuse the same illegal requests with the same words.
+Everything here is plain data. The rules of how a job and its tasks move between statuses
+(legal transitions, requests and their refusals, how a job ends) are in `core.lifecycle`.
 """
 
 from __future__ import annotations
@@ -60,28 +59,6 @@ JOB_GLYPHS: dict[JobStatus, str] = {
     JobStatus.CANCELLED: "⊗",
 }
 
-JOB_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
-    JobStatus.QUEUED: frozenset(
-        {JobStatus.WAITING, JobStatus.RUNNING, JobStatus.PAUSED, JobStatus.CANCELLING}
-    ),
-    JobStatus.WAITING: frozenset(
-        {JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.PAUSED, JobStatus.CANCELLING}
-    ),
-    JobStatus.RUNNING: frozenset({JobStatus.PAUSED, JobStatus.FINALIZING, JobStatus.CANCELLING}),
-    JobStatus.PAUSED: frozenset(
-        {JobStatus.RUNNING, JobStatus.QUEUED, JobStatus.CANCELLING, JobStatus.FINALIZING}
-    ),
-    JobStatus.FINALIZING: frozenset(
-        {JobStatus.SUCCEEDED, JobStatus.WARNING, JobStatus.FAILED, JobStatus.RUNNING}
-    ),
-    JobStatus.CANCELLING: frozenset({JobStatus.CANCELLED}),
-    # Retry of a finished job re-queues its failed and cancelled tasks.
-    JobStatus.SUCCEEDED: frozenset(),
-    JobStatus.WARNING: frozenset(),
-    JobStatus.FAILED: frozenset({JobStatus.RUNNING, JobStatus.QUEUED}),
-    JobStatus.CANCELLED: frozenset({JobStatus.RUNNING, JobStatus.QUEUED}),
-}
-
 
 class TaskStatus(StrEnum):
     PENDING = "pending"
@@ -111,23 +88,6 @@ TASK_GLYPHS: dict[TaskStatus, str] = {
     TaskStatus.CANCELLED: "⊗",
     TaskStatus.SKIPPED: "↷",
 }
-TASK_TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
-    TaskStatus.PENDING: frozenset({TaskStatus.RUNNING, TaskStatus.CANCELLED, TaskStatus.SKIPPED}),
-    # running -> pending: a failed attempt with retries left, or a lost agent's claim.
-    TaskStatus.RUNNING: frozenset(
-        {
-            TaskStatus.SUCCEEDED,
-            TaskStatus.FAILED,
-            TaskStatus.CANCELLED,
-            TaskStatus.PENDING,
-        }
-    ),
-    TaskStatus.SUCCEEDED: frozenset(),
-    # Retry re-queues failed and cancelled tasks as new attempts.
-    TaskStatus.FAILED: frozenset({TaskStatus.PENDING}),
-    TaskStatus.CANCELLED: frozenset({TaskStatus.PENDING}),
-    TaskStatus.SKIPPED: frozenset(),
-}
 
 
 class Refused(Exception):
@@ -151,12 +111,6 @@ MAX_DURATION = 100 * 365 * 86400.0  # seconds (100 years): timeouts, intervals, 
 MAX_DURATION_TEXT = "36500d (100 years)"
 MAX_PARALLEL = 10_000  # tasks at once: an agent's slots, a job type's `parallel`
 MAX_RETRIES = 100  # the backoff doubles with each retry: 2**100 of anything is "never"
-
-
-def check_job_transition(job_id: int, old: JobStatus, new: JobStatus) -> None:
-    """Raise `Refused` unless `old -> new` is a legal job transition."""
-    if new not in JOB_TRANSITIONS[old]:
-        raise Refused(f"job {job_id} is {old}; it cannot become {new}")
 
 
 class Trigger(StrEnum):
@@ -342,7 +296,7 @@ class Task:
 
     @property
     def quarantined(self) -> bool:
-        """Failed for killing its agent (see the store's `deaths`)."""
+        """Failed for killing its agent (see `lifecycle.judge`)."""
         return self.status is TaskStatus.FAILED and self.error.startswith("quarantined")
 
 

@@ -28,6 +28,7 @@ from jobdash.core.agent import STALE_AFTER, Agent, AgentOptions, agent_state, pi
 from jobdash.core.catalogue import Catalogue, type_hash
 from jobdash.core.config import Config, check_params, find_config_path, load_config, substitute
 from jobdash.core.identity import current_user
+from jobdash.core.lifecycle import decide_cancel
 from jobdash.core.model import (
     CATCHUP,
     OVERLAP,
@@ -314,6 +315,11 @@ class Service:
         self._check_writable("cancel")
         await self.job(job_id)
         return await self.store.cancel_job(job_id, self.user, force)
+
+    def check_cancel(self, job: Job, force: bool = False) -> None:
+        """Raise the refusal that cancelling `job` (as last read) would get, so that the
+        dashboard refuses at once instead of after asking the user to confirm."""
+        decide_cancel(job.id, job.type, job.status, job.cancellable, force, self.user)
 
     async def pause(self, job_id: int) -> Job:
         self._check_writable("pause")

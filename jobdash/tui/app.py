@@ -420,18 +420,10 @@ class DashboardScreen(Screen[None]):
         job = self._need_job()
         if job is None:
             return
-        if not job.cancellable:  # the store's own words; no point asking first
-            self.jobdash.notify_refusal(
-                Refused(
-                    f"job {job.id} ({job.type}) cannot be cancelled: "
-                    "its type says cancellable = false"
-                )
-            )
-            return
-        if job.status.finished:
-            self.jobdash.notify_refusal(
-                Refused(f"job {job.id} is {job.status}; there is nothing to cancel")
-            )
+        try:  # no point asking first
+            self.jobdash.service.check_cancel(job, force)
+        except Refused as e:
+            self.jobdash.notify_refusal(e)
             return
         if force:
             question = f"Force-kill {describe(job)}?"

@@ -12,6 +12,9 @@ Design, from ARCHITECTURE.md:
 - Every write transaction takes a new revision from `counter` and stamps the rows it changes,
   so a watcher in any process asks "what changed since revision N" after it sees
   `PRAGMA data_version` move.
+- It decides no rule of the product: what a request, an outcome or an agent's death does to a
+  job and its tasks is `core.lifecycle`'s decision, which it applies in the transaction that
+  read what the decision needs (see that module for what a store must guarantee).
 """
 
 from __future__ import annotations
@@ -34,9 +37,26 @@ import aiosqlite
 
 from jobdash.core.alarm import Alarm
 from jobdash.core.identity import real_user
+from jobdash.core.lifecycle import (
+    QUARANTINE_AFTER,
+    SETTLING,
+    LostTask,
+    added_task_status,
+    admission,
+    after_failure,
+    check_task_move,
+    decide_cancel,
+    decide_pause,
+    decide_resume,
+    decide_retry,
+    judge,
+    lock_wait,
+    refuse_lock,
+    settle,
+    suspect_way,
+)
 from jobdash.core.model import (
     FINISHED_JOB,
-    TASK_TRANSITIONS,
     AuditEvent,
     BadInput,
     Job,
@@ -47,11 +67,9 @@ from jobdash.core.model import (
     Task,
     TaskStatus,
     Trigger,
-    check_job_transition,
 )
 from jobdash.core.store.agents import AgentStore
 from jobdash.core.store.catalogue import CatalogueStore, live_catalogue, unrunnable
-from jobdash.core.store.deaths import QUARANTINE_AFTER, LostTask, judge
 from jobdash.core.store.faults import (
     DAMAGED,
     FaultLog,
@@ -90,9 +108,7 @@ TASK_COLUMNS = (
 )
 COUNT_COLUMNS = ("pending", "running", "succeeded", "failed", "cancelled", "skipped")
 INFO_MAX = 300
-# While a suspect task waits to run alone, busy agents claim nothing new, so that one becomes
-# idle and takes it, for this long at most; after that it waits for an agent to be idle.
-SUSPECT_DRAIN = 30.0
+SETTLING_SQL = ", ".join(f"'{s}'" for s in sorted(SETTLING))  # the statuses a job settles from
 
 # What a claim sets on a task, and what it returns.
 CLAIM_SET = (
@@ -286,22 +302,18 @@ class Changes:
     schedules: bool = False
 
 
-# (old, new) task statuses the store may move a task between: TASK_TRANSITIONS, as strings.
-TASK_MOVES = frozenset((str(a), str(b)) for a, news in TASK_TRANSITIONS.items() for b in news)
-
-
 class Counts:
     """Per-job deltas of task counters, applied in one executemany. The status changes that
-    claims, outcomes, cancels and recovery make pass here, and are checked against
-    TASK_TRANSITIONS: a move the lifecycle does not allow is a bug, and its transaction is
-    rolled back rather than written. (Retry re-counts a job's tasks instead.)"""
+    claims, outcomes, cancels and recovery make pass here, and are checked by the lifecycle
+    (`check_task_move`): a move it does not allow is a bug, and its transaction is rolled back
+    rather than written. (Retry re-counts a job's tasks instead.)"""
 
     def __init__(self) -> None:
         self.delta: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNT_COLUMNS, 0))
 
     def move(self, job_id: int, old: str | None, new: str | None, n: int = 1) -> None:
-        if old and new and (old, new) not in TASK_MOVES:
-            raise RuntimeError(f"job {job_id}: a task cannot go from {old} to {new}")
+        if old and new:
+            check_task_move(job_id, old, new)
         d = self.delta[job_id]
         if old:
             d[old] -= n
@@ -821,8 +833,7 @@ class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
             if nj.on_lock == "refuse" and nj.lock_keys:
                 held = await self._holders(w, nj.lock_keys, None)
                 if held:
-                    key, holder = held[0]
-                    raise Refused(f"lock {key} is held by job {holder}; {nj.type} refuses to wait")
+                    raise refuse_lock(nj.type, *held[0])
             try:
                 cur = await w.execute(
                     "INSERT INTO jobs (type, params, user, trigger, schedule_id, fire_time, "
@@ -899,9 +910,8 @@ class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
                 ],
             )
             added = max(cur.rowcount, 0)
-            # Tasks added to a job being cancelled are cancelled at once.
             status = await self._job_status(w, job_id)
-            if status is JobStatus.CANCELLING and added:
+            if added and added_task_status(status) is TaskStatus.CANCELLED:
                 await w.execute(
                     "UPDATE tasks SET status = 'cancelled', finished = ? "
                     "WHERE job_id = ? AND status = 'pending'",
@@ -965,26 +975,21 @@ class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
                     ]
                     held = await self._holders(w, keys, job_id) if keys else []
                     if held:
-                        key, holder = held[0]
-                        what = "exclusive job" if key == "exclusive" else f"lock {key}"
-                        reason = f"waiting: {what} held by job {holder}"
-                if reason is not None:
-                    if status != "waiting" or info != reason:
-                        await w.execute(
-                            "UPDATE jobs SET status = 'waiting', info = ?, updated = ?, rev = ? "
-                            "WHERE id = ?",
-                            (reason, now, rev, job_id),
-                        )
-                        changed.append(job_id)
+                        reason = lock_wait(*held[0])
+                move = admission(status, info, reason)
+                if move is None:
                     continue
-                await w.executemany(
-                    "INSERT INTO locks (key, job_id) VALUES (?, ?)", [(k, job_id) for k in keys]
-                )
-                info_now = "" if status == "waiting" else info
+                new, info_now = move
+                admitted = new is JobStatus.RUNNING
+                if admitted:  # it takes its locks
+                    await w.executemany(
+                        "INSERT INTO locks (key, job_id) VALUES (?, ?)",
+                        [(k, job_id) for k in keys],
+                    )
                 await w.execute(
-                    "UPDATE jobs SET status = 'running', admitted = 1, "
-                    "info = ?, updated = ?, rev = ? WHERE id = ?",
-                    (info_now, now, rev, job_id),
+                    "UPDATE jobs SET status = ?, admitted = ?, info = ?, updated = ?, rev = ? "
+                    "WHERE id = ?",
+                    (str(new), int(admitted), info_now, now, rev, job_id),
                 )
                 changed.append(job_id)
             # A job with no tasks at all (empty glob) is finished as soon as it is admitted.
@@ -1004,7 +1009,7 @@ class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
     ) -> list[Claim]:
         """Claim up to `limit` pending tasks of running jobs, within each job's `parallel`,
         of the job types whose hashes are in `types` (None: any; an agent passes its own
-        catalogue's). A suspect task (see `deaths`) is claimed alone, by an idle claimant.
+        catalogue's). A suspect task (see `lifecycle.suspect_way`) is claimed alone, by an idle claimant.
 
         `limit` and `idle` may be functions, asked inside the transaction: an agent's free
         slots counted there cannot be taken meanwhile by a refill (see `Refill`)."""
@@ -1025,7 +1030,7 @@ class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
     ) -> list[Claim]:
         jobs_of, type_args = _types_sql(c.types)
         suspect = list(await w.execute_fetchall(SUSPECT_READY % jobs_of, (now, *type_args)))
-        way = _suspect_way(suspect[0][1] if suspect else None, c.idle, now)
+        way = suspect_way(suspect[0][1] if suspect else None, c.idle, now)
         if way == "drain":
             return []
         if way == "alone":
@@ -1146,24 +1151,13 @@ class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
             _id, job_id, attempt, _owner, _st, base, retries, backoff, job_status, name = r
             new = o.status
             not_before = 0.0
-            if (
-                new is TaskStatus.FAILED
-                and attempt - base <= retries
-                and job_status not in ("cancelling",)
+            if new is TaskStatus.FAILED and (
+                (again := after_failure(name, attempt, base, retries, backoff, job_status, o.error))
+                is not None
             ):
                 new = TaskStatus.PENDING
-                not_before = now + backoff * (2 ** max(0, attempt - base - 1))
-                system_lines.append(
-                    (
-                        job_id,
-                        o.task_id,
-                        now,
-                        "system",
-                        f"{name}: attempt {attempt} failed ({o.error}); retrying in "
-                        f"{not_before - now:.1f}s",
-                        attempt,
-                    )
-                )
+                not_before = now + again.delay
+                system_lines.append((job_id, o.task_id, now, "system", again.line, attempt))
             updates.append(
                 (
                     str(new),
@@ -1229,47 +1223,28 @@ class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
         if not job_ids:
             return
         rows = await w.execute_fetchall(
-            "SELECT id, status, succeeded, failed, cancelled, warnings, pending + running + "
+            "SELECT id, status, failed, cancelled, warnings, pending + running + "
             "succeeded + failed + cancelled + skipped FROM jobs "
             f"WHERE id IN ({qmarks(job_ids)}) AND pending = 0 AND running = 0 "
-            "AND status IN ('running', 'paused', 'finalizing', 'cancelling')",
+            f"AND status IN ({SETTLING_SQL})",
             list(job_ids),
         )
-        for job_id, status, _ok, failed, cancelled, warnings, total in rows:
-            if status == "cancelling":
-                final, info = (
-                    JobStatus.CANCELLED,
-                    f"cancelled ({cancelled} of {plural(total, 'task')} cancelled)",
-                )
-            elif failed:
-                final = JobStatus.FAILED
-                first = list(
+        for job_id, status, failed, cancelled, warnings, total in rows:
+            first = None
+            if failed:
+                found = list(
                     await w.execute_fetchall(
                         "SELECT name, error FROM tasks WHERE job_id = ? AND status = 'failed' "
                         "ORDER BY seq LIMIT 1",
                         (job_id,),
                     )
                 )
-                detail = f" — first: {first[0][0]}: {first[0][1]}" if first else ""
-                info = f"{failed} of {plural(total, 'task')} failed{detail}"
-            elif cancelled:
-                final, info = (
-                    JobStatus.CANCELLED,
-                    f"{cancelled} of {plural(total, 'task')} cancelled",
-                )
-            elif warnings:
-                final, info = (
-                    JobStatus.WARNING,
-                    f"{plural(total, 'task')} done with {plural(warnings, 'warning')}",
-                )
-            else:
-                final, info = JobStatus.SUCCEEDED, f"{plural(total, 'task')} done"
-            # A cancelled job's progress is the work that was done, not a full bar.
-            progress = 100.0 * (total - cancelled) / total if cancelled and total else 100.0
+                first = (found[0][0], found[0][1]) if found else None
+            end = settle(status, total, failed, cancelled, warnings, first)
             await w.execute(
                 "UPDATE jobs SET status = ?, finished = ?, updated = ?, info = ?, admitted = 0, "
                 f"progress = ?, {END_IDLE}, waiting = '', rev = ? WHERE id = ?",
-                (str(final), now, now, info[:INFO_MAX], progress, now, rev, job_id),
+                (str(end.status), now, now, end.info[:INFO_MAX], end.progress, now, rev, job_id),
             )
             await w.execute("DELETE FROM locks WHERE job_id = ?", (job_id,))
 
@@ -1291,23 +1266,11 @@ class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
             if not rows:
                 raise NotFound(f"no job {job_id}")
             status, cancellable, type_ = JobStatus(rows[0][0]), rows[0][1], rows[0][2]
-            if not cancellable:
-                raise Refused(
-                    f"job {job_id} ({type_}) cannot be cancelled: its type says cancellable = false"
-                )
-            if status is JobStatus.CANCELLING:
-                if not force:
-                    raise Refused(
-                        f"job {job_id} is already being cancelled (a forced cancel kills it now)"
-                    )
-            elif status.finished:
-                raise Refused(f"job {job_id} is {status}; there is nothing to cancel")
-            else:
-                check_job_transition(job_id, status, JobStatus.CANCELLING)
+            plan = decide_cancel(job_id, type_, status, bool(cancellable), force, user)
             await w.execute(
-                "UPDATE jobs SET status = 'cancelling', force = max(force, ?), updated = ?, "
-                "rev = ?, info = ? WHERE id = ?",
-                (int(force), now, rev, f"cancelling (requested by {user})", job_id),
+                "UPDATE jobs SET status = ?, force = max(force, ?), updated = ?, rev = ?, "
+                "info = ? WHERE id = ?",
+                (str(plan.status), int(plan.force), now, rev, plan.info, job_id),
             )
             cur = await w.execute(
                 "UPDATE tasks SET status = 'cancelled', finished = ? "
@@ -1316,7 +1279,7 @@ class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
             )
             counts = Counts()
             counts.move(job_id, "pending", "cancelled", cur.rowcount)
-            await self._audit(w, now, user, "force-cancel" if force else "cancel", f"job:{job_id}")
+            await self._audit(w, now, user, plan.action, f"job:{job_id}")
             await self._apply_counts(w, rev, now, counts)
 
         await self.write(txn)
@@ -1324,15 +1287,8 @@ class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
 
     async def pause_job(self, job_id: int, user: str) -> Job:
         async def txn(w: aiosqlite.Connection, rev: int, now: float) -> None:
-            status = await self._job_status(w, job_id)
-            if status is JobStatus.PAUSED:
-                raise Refused(f"job {job_id} is already paused")
-            if status.finished or status not in JOB_PAUSABLE:
-                raise Refused(
-                    f"job {job_id} is {status}; only a queued or running job can be paused"
-                )
-            check_job_transition(job_id, status, JobStatus.PAUSED)
-            await self._set_status(w, rev, now, job_id, JobStatus.PAUSED)
+            new = decide_pause(job_id, await self._job_status(w, job_id))
+            await self._set_status(w, rev, now, job_id, new)
             # Its clock stops while it is paused.
             await w.execute(
                 "UPDATE jobs SET paused_at = coalesce(paused_at, ?) "
@@ -1353,10 +1309,7 @@ class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
             )
             if not rows:
                 raise NotFound(f"no job {job_id}")
-            status = JobStatus(rows[0][0])
-            if status is not JobStatus.PAUSED:
-                raise Refused(f"job {job_id} is {status}, not paused")
-            new = JobStatus.RUNNING if rows[0][1] else JobStatus.QUEUED
+            new = decide_resume(job_id, JobStatus(rows[0][0]), bool(rows[0][1]))
             await self._set_status(w, rev, now, job_id, new)
             await w.execute(f"UPDATE jobs SET {END_IDLE} WHERE id = ?", (now, job_id))
             await self._audit(w, now, user, "resume", f"job:{job_id}")
@@ -1370,31 +1323,28 @@ class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
 
         async def txn(w: aiosqlite.Connection, rev: int, now: float) -> int:
             status = await self._job_status(w, job_id)
-            if not status.finished:
-                raise Refused(f"job {job_id} is {status}; only a finished job can be retried")
-            cur = await w.execute(
+            retriable = "WHERE job_id = ? AND status IN ('failed', 'cancelled')"
+            found = await w.execute_fetchall(f"SELECT count(*) FROM tasks {retriable}", (job_id,))
+            plan = decide_retry(job_id, status, next(iter(found))[0], user)
+            await w.execute(
                 "UPDATE tasks SET status = 'pending', base_attempt = attempt, not_before = 0, "
-                "error = '', exit_code = NULL, finished = NULL "
-                "WHERE job_id = ? AND status IN ('failed', 'cancelled')",
+                f"error = '', exit_code = NULL, finished = NULL {retriable}",
                 (job_id,),
             )
-            n = cur.rowcount
-            if n == 0:
-                raise Refused(f"job {job_id} has no failed or cancelled tasks to retry")
-            check_job_transition(job_id, status, JobStatus.QUEUED)
             rows = await w.execute_fetchall(
                 "SELECT status, count(*) FROM tasks WHERE job_id = ? GROUP BY status", (job_id,)
             )
             by_status = dict.fromkeys(COUNT_COLUMNS, 0) | {r[0]: r[1] for r in rows}
             await w.execute(
                 # Its clock stands still from its end until the retry's first task starts.
-                "UPDATE jobs SET status = 'queued', paused_at = CASE WHEN started IS NULL "
+                "UPDATE jobs SET status = ?, paused_at = CASE WHEN started IS NULL "
                 "THEN NULL ELSE finished END, finished = NULL, force = 0, "
                 f"{', '.join(c + ' = ?' for c in COUNT_COLUMNS)}, info = ?, updated = ?, "
                 "rev = ? WHERE id = ?",
                 (
+                    str(plan.status),
                     *(by_status[c] for c in COUNT_COLUMNS),
-                    f"retrying {plural(n, 'task')} (by {user})",
+                    plan.info,
                     now,
                     rev,
                     job_id,
@@ -1403,7 +1353,7 @@ class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
             await w.execute(
                 "INSERT INTO logs (job_id, task_id, ts, stream, text) VALUES (?, NULL, ?, "
                 "'system', ?)",
-                (job_id, now, f"retry requested by {user}: {plural(n, 'task')} queued again"),
+                (job_id, now, plan.log),
             )
             # The run ends again later: its report goes out again then.
             await w.execute(
@@ -1413,8 +1363,8 @@ class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
                 (job_id,),
             )
             await self._update_progress(w, rev, [job_id])
-            await self._audit(w, now, user, "retry", f"job:{job_id}", plural(n, "task"))
-            return n
+            await self._audit(w, now, user, "retry", f"job:{job_id}", plan.detail)
+            return plan.tasks
 
         return await self.write(txn)
 
@@ -1489,7 +1439,7 @@ class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
 
     async def recover_lost(self, quarantine_after: int = QUARANTINE_AFTER) -> int:
         """The tasks of agents whose leases ran out (they died or hung): every running task
-        of such an agent, at once, as one death. Each runs again (alone: see `deaths`)
+        of such an agent, at once, as one death. Each runs again (alone: see `lifecycle.judge`)
         while retries remain, else fails with "agent lost"; a task charged with
         `quarantine_after` deaths is failed as quarantined and not claimed again. Returns
         how many tasks were recovered."""
@@ -1516,12 +1466,12 @@ class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
                         "error = ?, finished = ?, lost = ?, charged = ?, not_before = ? "
                         "WHERE id = ?",
                         (
-                            v.status,
+                            str(v.status),
                             v.error,
-                            None if v.status == "pending" else now,
+                            None if v.status is TaskStatus.PENDING else now,
                             v.lost,
                             v.charged,
-                            now,  # a suspect is ready from now (see SUSPECT_DRAIN)
+                            now,  # a suspect is ready from now (see lifecycle.SUSPECT_DRAIN)
                             t.task_id,
                         ),
                     )
@@ -1772,7 +1722,7 @@ class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
             (now, *type_args, *type_args, now),
         )
         suspect_ready, ordinary = next(iter(rows))
-        way = _suspect_way(suspect_ready, idle, now)
+        way = suspect_way(suspect_ready, idle, now)
         return way == "alone" or (way == "ordinary" and bool(ordinary))
 
     async def job_statuses(self, job_ids: Sequence[int]) -> dict[int, tuple[JobStatus, bool]]:
@@ -1849,9 +1799,6 @@ class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
             )
         )
         return Changes(new_rev, jobs, removed, agents, schedules)
-
-
-JOB_PAUSABLE = frozenset({JobStatus.QUEUED, JobStatus.WAITING, JobStatus.RUNNING})
 
 
 class _ThreadCursor:
@@ -1937,17 +1884,6 @@ def share_out(room: dict[int, int], n: int) -> dict[int, int]:
                 again.append(j)
         turn = again
     return {j: k for j, k in shares.items() if k}
-
-
-def _suspect_way(ready_since: float | None, idle: bool, now: float) -> str:
-    """How a claimant claims, given the first suspect task ready since `ready_since` (None:
-    none is): "alone" (takes that suspect and nothing else: it is idle), "drain" (claims
-    nothing, so as to become idle: the suspect waits for one), or "ordinary"."""
-    if ready_since is None:
-        return "ordinary"
-    if idle:
-        return "alone"
-    return "drain" if now - ready_since < SUSPECT_DRAIN else "ordinary"
 
 
 def _types_sql(types: Collection[str] | None) -> tuple[str, list[Any]]:

@@ -1,0 +1,427 @@
+"""The job and task lifecycle: every rule of what may happen to a job or a task, in one place.
+
+Plain functions over plain values, no store and no SQL: a store reads what a rule needs, asks
+the rule, and applies the answer in the same transaction. It does not decide anything itself,
+so two backends cannot drift apart, and "what happens when I cancel" is answered here:
+
+- the legal moves: `JOB_TRANSITIONS`, `TASK_TRANSITIONS` (and `check_task_move`);
+- what a request does to a job in each state, or its one-line refusal (`Refused`):
+  `decide_cancel`, `decide_pause`, `decide_resume`, `decide_retry`;
+- admission of a queued or waiting job (`admission`, `lock_wait`, `refuse_lock`), and the
+  status of tasks added to a running job (`added_task_status`);
+- how a job ends, with its info line and progress: `settle`;
+- a failed attempt: retried after a backoff while retries remain (`after_failure`);
+- an attempt lost with its agent: `judge` (run again alone, failed "agent lost", or
+  quarantined) and how a suspect is claimed (`suspect_way`).
+
+What a backend must guarantee (the Store contract refers to this list). Where a rule can only
+hold atomically inside the store, the store enforces it in its own statements:
+
+1. Decide and apply in one transaction. A decision is made from values read in the very
+   transaction that applies it (SQLite: one `BEGIN IMMEDIATE` transaction; a server database:
+   the job row locked first), so no other writer changes the job in between.
+2. Counts. A job's pending/running/succeeded/failed/cancelled/skipped columns equal its tasks
+   by status after every transaction. Every counted move of a task passes `check_task_move`;
+   one the lifecycle does not allow rolls the whole transaction back.
+3. Settle in the same transaction. Whenever a transaction leaves a job whose status is in
+   `SETTLING` with nothing pending or running, the same transaction applies `settle` to it:
+   final status, `finished`, info line, progress, its clock stopped, its locks released.
+4. Claims (one holder per attempt). A claim moves pending tasks to running with attempt + 1,
+   owner, agent and lease in one statement, only for a job that is `running` (admitted), only
+   tasks whose `not_before` has passed, never more than the job's `parallel` running at once,
+   and only for the claimant's job types. No task attempt is ever held by two owners. A
+   suspect (a pending task lost with an agent before) is claimed only as `suspect_way` says:
+   alone, by a claimant with nothing running. Among jobs, a slot goes to the job with the
+   fewest running tasks first (fair share, best effort).
+5. Fenced completion. An outcome is applied only while its task is `running` with the same
+   attempt and owner; otherwise it is rejected (reported False) and changes nothing. The same
+   fence holds for a release (a claim given back: pending again, attempt - 1).
+6. Lock admission. Jobs are admitted oldest first; a job becomes `running` only if none of
+   its lock keys (`exclusive` is one) is held by another job, and it takes them in the same
+   transaction, each key held by one job at most (a unique key). A job type that refuses to
+   wait is refused at submit while a key is held (`refuse_lock`). Keys are released when the
+   job settles.
+7. Recovery. The running tasks of an owner whose lease ran out are judged together, as one
+   death, by `judge`, and its verdicts applied in one transaction (the lost and charged
+   counters included, so that the next death is judged from them).
+8. Cancel. The move to `cancelling` and the cancelling of the job's pending tasks are one
+   transaction; tasks added to a cancelling job are cancelled as they are added.
+9. The job's clock (bookkeeping, no choice in it). `started` is set by the first claim of the
+   job. `paused_at` marks the start of a span that is not run time, `idle_time` adds up the
+   spans that ended: a pause of a started job opens one, and so does a retry (from the job's
+   `finished`, if it had started); the span ends, adding its seconds to `idle_time`, on
+   resume, on the first claim after a retry, and when the job settles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, NamedTuple
+
+from jobdash.core.model import FINISHED_JOB, JobStatus, Refused, TaskStatus
+from jobdash.present.words import plural
+
+# ----------------------------------------------------------------- legal moves
+
+J = JobStatus
+JOB_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    J.QUEUED: frozenset({J.WAITING, J.RUNNING, J.PAUSED, J.CANCELLING}),
+    J.WAITING: frozenset({J.QUEUED, J.RUNNING, J.PAUSED, J.CANCELLING}),
+    # A running or paused job with nothing left to run settles straight into its final
+    # status: `finalizing` is a status of the product's model that the engine never stays
+    # in (the moves through it are kept legal for an engine that would).
+    J.RUNNING: frozenset({J.PAUSED, J.FINALIZING, J.CANCELLING}) | FINISHED_JOB,
+    J.PAUSED: frozenset({J.RUNNING, J.QUEUED, J.CANCELLING, J.FINALIZING}) | FINISHED_JOB,
+    J.FINALIZING: frozenset({J.RUNNING}) | FINISHED_JOB,
+    J.CANCELLING: frozenset({J.CANCELLED}),
+    # Retry of a finished job re-queues its failed and cancelled tasks.
+    J.SUCCEEDED: frozenset(),
+    J.WARNING: frozenset(),
+    J.FAILED: frozenset({J.RUNNING, J.QUEUED}),
+    J.CANCELLED: frozenset({J.RUNNING, J.QUEUED}),
+}
+
+T = TaskStatus
+TASK_TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
+    T.PENDING: frozenset({T.RUNNING, T.CANCELLED, T.SKIPPED}),
+    # running -> pending: a failed attempt with retries left, a lost agent's claim, or a
+    # claim given back at shutdown.
+    T.RUNNING: frozenset({T.SUCCEEDED, T.FAILED, T.CANCELLED, T.PENDING}),
+    T.SUCCEEDED: frozenset(),
+    # Retry re-queues failed and cancelled tasks as new attempts.
+    T.FAILED: frozenset({T.PENDING}),
+    T.CANCELLED: frozenset({T.PENDING}),
+    T.SKIPPED: frozenset(),
+}
+# The same, as (old, new) pairs: a status enum hashes as its string, so a store's plain
+# strings look up here as they are (`check_task_move` is on the completion path).
+TASK_MOVES = frozenset((a, b) for a, news in TASK_TRANSITIONS.items() for b in news)
+
+
+def check_job_transition(job_id: int, old: JobStatus, new: JobStatus) -> None:
+    """Raise `Refused` unless `old -> new` is a legal job transition."""
+    if new not in JOB_TRANSITIONS[old]:
+        raise Refused(f"job {job_id} is {old}; it cannot become {new}")
+
+
+def check_task_move(job_id: int, old: str, new: str) -> None:
+    """Raise RuntimeError unless a task may go from `old` to `new`: a store that tries an
+    illegal move has a bug, and its transaction must not be written."""
+    if (old, new) not in TASK_MOVES:
+        raise RuntimeError(f"job {job_id}: a task cannot go from {old} to {new}")
+
+
+# ----------------------------------------------------------------- requests
+
+# A job in one of these may be paused.
+PAUSABLE = frozenset({J.QUEUED, J.WAITING, J.RUNNING})
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """What a cancel request does: the job becomes `status` (cancelling) with this info line
+    and its pending tasks cancelled; `force` asks its running tasks to be killed now (a flag
+    that stays once set); `action` is the audit's word for it."""
+
+    status: JobStatus
+    force: bool
+    info: str
+    action: str
+
+
+def decide_cancel(
+    job_id: int, type_name: str, status: JobStatus, cancellable: bool, force: bool, user: str
+) -> Cancel:
+    """A cancel (`force`: a forced one, which kills the running tasks at once) of a job in
+    `status` by `user`, or `Refused`. A job already being cancelled takes a forced cancel
+    only; a type marked `cancellable = false` refuses every cancel."""
+    if not cancellable:
+        raise Refused(
+            f"job {job_id} ({type_name}) cannot be cancelled: its type says cancellable = false"
+        )
+    if status is J.CANCELLING:
+        if not force:
+            raise Refused(f"job {job_id} is already being cancelled (a forced cancel kills it now)")
+    elif status.finished:
+        raise Refused(f"job {job_id} is {status}; there is nothing to cancel")
+    else:
+        check_job_transition(job_id, status, J.CANCELLING)
+    return Cancel(
+        J.CANCELLING,
+        force,
+        f"cancelling (requested by {user})",
+        "force-cancel" if force else "cancel",
+    )
+
+
+def decide_pause(job_id: int, status: JobStatus) -> JobStatus:
+    """The status a pause request gives a job in `status` (paused), or `Refused`. A paused
+    job's running tasks are stopped where they are (their agents keep them), and none of its
+    tasks is claimed until it resumes."""
+    if status is J.PAUSED:
+        raise Refused(f"job {job_id} is already paused")
+    if status not in PAUSABLE:
+        raise Refused(f"job {job_id} is {status}; only a queued or running job can be paused")
+    check_job_transition(job_id, status, J.PAUSED)
+    return J.PAUSED
+
+
+def decide_resume(job_id: int, status: JobStatus, admitted: bool) -> JobStatus:
+    """The status a resume request gives a job in `status`, or `Refused`: running again if
+    it had been admitted (it still holds its locks), else queued for admission."""
+    if status is not J.PAUSED:
+        raise Refused(f"job {job_id} is {status}, not paused")
+    new = J.RUNNING if admitted else J.QUEUED
+    check_job_transition(job_id, status, new)
+    return new
+
+
+@dataclass(frozen=True)
+class Retry:
+    """What a retry request does: the job's failed and cancelled tasks (`tasks` of them) go
+    back to pending as new attempts, the job becomes `status` (queued, for admission) with
+    this info line; `log` is the job's system log line, `detail` the audit's."""
+
+    status: JobStatus
+    tasks: int
+    info: str
+    log: str
+    detail: str
+
+
+def decide_retry(job_id: int, status: JobStatus, retriable: int, user: str) -> Retry:
+    """A retry by `user` of a job in `status` with `retriable` failed or cancelled tasks, or
+    `Refused`: only a finished job, and only one with a task to run again."""
+    if not status.finished:
+        raise Refused(f"job {job_id} is {status}; only a finished job can be retried")
+    if retriable == 0:
+        raise Refused(f"job {job_id} has no failed or cancelled tasks to retry")
+    check_job_transition(job_id, status, J.QUEUED)
+    n = plural(retriable, "task")
+    return Retry(
+        J.QUEUED,
+        retriable,
+        f"retrying {n} (by {user})",
+        f"retry requested by {user}: {n} queued again",
+        n,
+    )
+
+
+# ----------------------------------------------------------------- admission and new tasks
+
+
+def lock_wait(key: str, holder: int) -> str:
+    """The info line of a job waiting because `holder` holds its lock `key`."""
+    what = "exclusive job" if key == "exclusive" else f"lock {key}"
+    return f"waiting: {what} held by job {holder}"
+
+
+def refuse_lock(type_name: str, key: str, holder: int) -> Refused:
+    """The refusal of a job of a type that refuses to wait (`on_lock = "refuse"`) for `key`."""
+    return Refused(f"lock {key} is held by job {holder}; {type_name} refuses to wait")
+
+
+def admission(status: str, info: str, reason: str | None) -> tuple[JobStatus, str] | None:
+    """What admission does to a queued or waiting job with this info line: `reason` says
+    why it cannot run now (a held lock, no live engine running its type), None when it can.
+    Returns (new status, new info line), or None when nothing changes. A job that waits shows
+    why; once admitted, the reason goes (a queued job's own info line stays)."""
+    if reason is not None:
+        if status == J.WAITING and info == reason:
+            return None
+        return J.WAITING, reason
+    return J.RUNNING, "" if status == J.WAITING else info
+
+
+def added_task_status(job_status: str) -> TaskStatus:
+    """The status of a task added to a job in `job_status` (a job function adding work):
+    pending, or cancelled at once when the job is being cancelled."""
+    return T.CANCELLED if job_status == J.CANCELLING else T.PENDING
+
+
+# ----------------------------------------------------------------- how a job ends
+
+# A job in one of these with nothing pending or running is finished (`settle`).
+SETTLING = frozenset({J.RUNNING, J.PAUSED, J.FINALIZING, J.CANCELLING})
+
+
+@dataclass(frozen=True)
+class Settled:
+    """A job's end: its final status, info line and progress (0..100)."""
+
+    status: JobStatus
+    info: str
+    progress: float
+
+
+def settle(
+    status: str,
+    total: int,
+    failed: int,
+    cancelled: int,
+    warnings: int,
+    first_failure: tuple[str, str] | None = None,
+) -> Settled:
+    """How a job in `status` (one of SETTLING) with nothing pending or running ends, from its
+    task counts and warnings; `first_failure` is (name, error) of its first failed task.
+
+    A job being cancelled ends cancelled; else one failed task fails the job, one cancelled
+    task (and none failed) cancels it, warnings make a warning, and it succeeded otherwise. A
+    cancelled job's progress is the work that was done, not a full bar."""
+    tasks = plural(total, "task")
+    if status == J.CANCELLING:
+        final, info = J.CANCELLED, f"cancelled ({cancelled} of {tasks} cancelled)"
+    elif failed:
+        final = J.FAILED
+        detail = f" — first: {first_failure[0]}: {first_failure[1]}" if first_failure else ""
+        info = f"{failed} of {tasks} failed{detail}"
+    elif cancelled:
+        final, info = J.CANCELLED, f"{cancelled} of {tasks} cancelled"
+    elif warnings:
+        final, info = J.WARNING, f"{tasks} done with {plural(warnings, 'warning')}"
+    else:
+        final, info = J.SUCCEEDED, f"{tasks} done"
+    progress = 100.0 * (total - cancelled) / total if cancelled and total else 100.0
+    return Settled(final, info, progress)
+
+
+# ----------------------------------------------------------------- failed and lost attempts
+
+
+def attempts_left(attempt: int, base_attempt: int, retries: int) -> bool:
+    """Whether a task whose attempt `attempt` just ended may run again: `retries` more
+    attempts are allowed after the first one since the last retry request (`base_attempt`:
+    the attempt number then)."""
+    return attempt - base_attempt <= retries
+
+
+class Backoff(NamedTuple):
+    """A failed attempt run again: after `delay` seconds, said in the task's log `line`."""
+
+    delay: float
+    line: str
+
+
+def after_failure(
+    name: str,
+    attempt: int,
+    base_attempt: int,
+    retries: int,
+    backoff: float,
+    job_status: str,
+    error: str,
+) -> Backoff | None:
+    """What becomes of task `name` whose attempt `attempt` failed with `error`: run again
+    after a backoff that doubles with each attempt (`backoff` seconds before the first retry)
+    while retries remain and its job (in `job_status`) is not being cancelled; None: it
+    stays failed. Asked only for failures (on the completion path: cheap, no allocation
+    for a task that fails for good)."""
+    if job_status == J.CANCELLING or not attempts_left(attempt, base_attempt, retries):
+        return None
+    delay = backoff * (2 ** max(0, attempt - base_attempt - 1))
+    return Backoff(delay, f"{name}: attempt {attempt} failed ({error}); retrying in {delay:.1f}s")
+
+
+# ----------------------------------------------------------------- agent deaths
+# Why: a task that kills its agent (a segfaulting library, `kill -9 $PPID`, an OOM) must be
+# quarantined, but the tasks that merely ran beside it must not. A death is charged only where
+# it is attributable: to a task that ran alone on that agent, or to the one task of the dead
+# agent that was already lost with an agent before (common to two deaths). Every task lost
+# with an agent becomes a *suspect* (`lost > 0`): it runs again alone (`suspect_way`), so that
+# a second death tells who did it. A task charged QUARANTINE_AFTER deaths is failed as
+# quarantined, even with retries left; a task charged with none is never quarantined.
+
+QUARANTINE_AFTER = 2  # deaths charged to a task before it is quarantined
+SHOW_SUSPECTS = 4  # named in a log line at most
+# While a suspect task waits to run alone, busy agents claim nothing new, so that one becomes
+# idle and takes it, for this long at most; after that it waits for an agent to be idle.
+SUSPECT_DRAIN = 30.0
+
+
+@dataclass(frozen=True)
+class LostTask:
+    """A running task of an agent found dead or hung (its lease ran out)."""
+
+    task_id: int
+    job_id: int
+    seq: int
+    name: str
+    attempt: int
+    base_attempt: int
+    retries: int
+    job_status: str
+    lost: int  # attempts lost with their agent before this one
+    charged: int  # deaths charged to it before this one
+    agent: str
+
+    @property
+    def label(self) -> str:
+        return f"job {self.job_id} #{self.seq} {self.name}"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What becomes of a lost task: its new status, error, counters and system log line."""
+
+    status: TaskStatus  # pending (runs again), failed, cancelled
+    error: str
+    lost: int
+    charged: int
+    text: str
+
+
+def judge(death: Sequence[LostTask], quarantine_after: int = QUARANTINE_AFTER) -> list[Verdict]:
+    """The verdicts for the tasks one dead agent (one owner) was running, in order."""
+    n = len(death)
+    if n == 1:
+        culprits = list(death)
+        why = "where it ran alone"
+    else:
+        before = [t for t in death if t.lost > 0]
+        culprits = before if len(before) == 1 else []
+        why = f"which was running {n} tasks"
+    out = []
+    for t in death:
+        charged = t.charged + (t in culprits)
+        text = f"{t.name}: attempt {t.attempt} lost with agent {t.agent}, {why}"
+        if t in culprits:
+            if n > 1:
+                text += "; of those, only it was lost with an agent before"
+            text += f": charged with that death ({charged} so far)"
+        elif culprits:
+            text += f"; suspected: {culprits[0].label} (lost with an agent before)"
+        else:
+            names = [s.label for s in death[:SHOW_SUSPECTS]]
+            if n > SHOW_SUSPECTS:
+                names.append(f"{n - SHOW_SUSPECTS} more")
+            text += f": not attributable (suspects: {', '.join(names)})"
+        quarantined = charged >= quarantine_after
+        if t.job_status == J.CANCELLING:
+            status, error = T.CANCELLED, "agent lost"
+            text += "; the job is being cancelled"
+        elif quarantined:
+            status, error = T.FAILED, f"quarantined: killed its agent {plural(charged, 'time')}"
+            text += f"; {error}, not run again"
+        elif attempts_left(t.attempt, t.base_attempt, t.retries):
+            status, error = T.PENDING, "agent lost"
+            text += "; running it again, alone"
+        else:
+            status, error = T.FAILED, "agent lost"
+            text += "; no retries left"
+        out.append(Verdict(status, error, t.lost + 1, charged, text))
+    return out
+
+
+SuspectWay = Literal["alone", "drain", "ordinary"]
+
+
+def suspect_way(ready_since: float | None, idle: bool, now: float) -> SuspectWay:
+    """How a claimant claims, given the first suspect task ready since `ready_since` (None:
+    none is): "alone" (takes that suspect and nothing else: it is idle), "drain" (claims
+    nothing, so as to become idle: the suspect waits for one), or "ordinary"."""
+    if ready_since is None:
+        return "ordinary"
+    if idle:
+        return "alone"
+    return "drain" if now - ready_since < SUSPECT_DRAIN else "ordinary"
