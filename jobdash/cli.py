@@ -39,13 +39,13 @@ from jobdash.core.model import (
     Refused,
     format_duration,
 )
-from jobdash.core.outfile import write_output
+from jobdash.core.outfile import open_output
 from jobdash.core.planning import PREVIEW_MAX, Schedule
 from jobdash.core.scheduler import CATCHUP_BOUND, zone
 from jobdash.core.service import Service, config_timezone, preview_planning
-from jobdash.present.logs import TaskLabels
+from jobdash.present.logs import LABEL_WIDTH, TaskLabels
 from jobdash.present.recovery import attempt_mark, quarantine_warning
-from jobdash.present.text import name_problem, sanitize
+from jobdash.present.text import clip, name_problem, sanitize, sanitize_lines
 from jobdash.present.times import abbreviation, beside, clock, fire_times, header
 from jobdash.present.words import plural
 
@@ -121,7 +121,7 @@ def build_parser() -> Parser:
 
     for name, help in (
         ("serve", "run the engine headless (scheduler + agent)"),
-        ("agent", "run an agent only"),
+        ("agent", "run an agent only, or drain|undrain agent NAME"),
     ):
         s = cmd(name, help)
         s.add_argument(
@@ -367,11 +367,17 @@ def job_id(text: str) -> int:
 
 
 def parse_params(pairs: Sequence[str]) -> dict[str, str]:
-    params = {}
+    """`-p KEY=VALUE` pairs; a key given twice is refused (which one was meant?)."""
+    params: dict[str, str] = {}
     for pair in pairs:
         key, eq, value = pair.partition("=")
         if not eq or not key:
-            raise BadInput(f"-p {pair!r}: expected KEY=VALUE")
+            raise BadInput(f"-p {_shown(pair)}: expected KEY=VALUE")
+        if key in params:
+            raise BadInput(
+                f"-p {_shown(key)} is given twice ({_shown(params[key])} and {_shown(value)}): "
+                "give each parameter once"
+            )
         params[key] = value
     return params
 
@@ -469,6 +475,13 @@ def safe(text: object) -> Text:
     return Text(sanitize(str(text)))
 
 
+def cell(text: str) -> Text:
+    """A listing's cell of free text (a target, an info line, parameters): inert, and cut
+    at `CELL_LIMIT` cells, piped too, so that one long value cannot widen every row
+    (`show` and `--json` give it whole)."""
+    return Text(clip(sanitize(text)))
+
+
 def when(ts: float | None, shown: str | None = None) -> str:
     """A time in the viewer's zone, the command line's way ("14:03:22" today, else
     "2026-11-20 14:03"), labelled with its zone unless `shown` (its column's) says it."""
@@ -529,14 +542,14 @@ def jobs_table(jobs: list[Job]) -> Table:
         t.add_row(
             str(j.id),
             safe(j.type),
-            safe(j.target),
+            cell(j.target),
             safe(j.user),
             status_text(j),
             f"{j.done}/{j.total}",
             str(j.failed) if j.failed else "",
-            when(j.started or j.created, zone),
+            when(j.started, zone),  # blank until its first task starts, as in `show`
             time_column(j),
-            safe(j.info),
+            cell(j.info),
         )
     return t
 
@@ -583,7 +596,7 @@ class LogPrinter:
         self.tty = tty
         self.one_task = one_task  # `--task N`: every line is that task's
         self.as_json = as_json  # JSON lines: one object a line, also while following
-        self.labels = TaskLabels()
+        self.labels = TaskLabels(cut=LABEL_WIDTH if tty else None)
 
     async def print(self, lines: Sequence[LogLine]) -> None:
         if self.as_json:
@@ -795,11 +808,12 @@ async def cmd_action(svc: Service, a: argparse.Namespace) -> int:
 async def cmd_export(svc: Service, a: argparse.Namespace) -> int:
     jobs = await svc.jobs(" ".join(a.query))
     text = svc.export(jobs, a.format)
+    with open_output(a.output or "-") as f:
+        # Into a file or a pipe it is data, written as it is; on a terminal it is read,
+        # and a parameter's escape (an OSC 52 clipboard write …) must not act.
+        f.write(sanitize_lines(text) if f.isatty() else text)
     if a.output and a.output != "-":
-        write_output(a.output, text)
         err.print(safe(f"{plural(len(jobs), 'job')} written to {a.output}"))
-    else:
-        sys.stdout.write(text)
     return EXIT_OK
 
 
@@ -849,16 +863,16 @@ async def cmd_types(svc: Service, a: argparse.Namespace) -> int:
 
 async def cmd_check(svc: Service, a: argparse.Namespace) -> int:
     cfg = svc.config
-    if a.json:  # a bad file never gets here: it is one line on stderr and exit status 2
-        print_json(
-            {"config": str(cfg.path) if cfg.path else None, "ok": True, "types": sorted(cfg.types)}
-        )
-        return EXIT_OK
     where = str(cfg.path) if cfg.path else "no config file (defaults)"
     if cfg.keymap:
         from jobdash.tui.keymap import check_keymap  # the dashboard's bindings (Textual)
 
         check_keymap(cfg.keymap, where)
+    if a.json:  # a bad file never gets here: it is one line on stderr and exit status 2
+        print_json(
+            {"config": str(cfg.path) if cfg.path else None, "ok": True, "types": sorted(cfg.types)}
+        )
+        return EXIT_OK
     n = len(cfg.types)
     out.print(
         safe(
@@ -915,7 +929,7 @@ async def cmd_agents(svc: Service, a: argparse.Namespace) -> int:
             str(info.pid),
             safe(info.state),
             f"{info.running}/{info.slots}",
-            safe(shown),
+            cell(shown),
             format_duration(max(0.0, now - info.heartbeat)) + " ago",
             str(info.done),
             str(info.failed),

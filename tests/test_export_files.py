@@ -2,9 +2,10 @@
 
 - CSV cells that a spreadsheet would run as formulas are neutralised (OWASP: a leading
   quote), in `jobdash export` and the dashboard's `e` alike;
-- what is already at the target survives: a device, a FIFO and a symlink are written
-  through, a regular file is replaced atomically, a folder or a missing folder is refused
-  with one line (exit 2), a pipe nobody reads is refused instead of hanging;
+- what is already at the target of `export -o` survives: a device, a FIFO and a symlink
+  are written through, a regular file is replaced atomically, a folder or a missing folder
+  is refused with one line (exit 2), a pipe nobody reads is refused instead of hanging; the
+  dashboard's files (names jobdash chose) are always new files beside what is there;
 - files holding job output are 0600 whatever the umask;
 - a saved log keeps each line's time (ISO 8601 with offset), task and stream.
 """
@@ -254,7 +255,7 @@ def toasts(app: JobdashApp) -> list[str]:
     return [str(n.message) for n in app._notifications]
 
 
-async def test_dashboard_export_is_0600_neutralised_and_through_a_symlink(
+async def test_dashboard_export_is_0600_neutralised_and_never_over_what_is_there(
     dash_service: Service, tmp_path: Path, umask_022: None
 ) -> None:
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(NOW))
@@ -271,21 +272,17 @@ async def test_dashboard_export_is_0600_neutralised_and_through_a_symlink(
         rows = list(csv.DictReader(io.StringIO(path.read_bytes().decode(), newline="")))
         assert {r["id"]: r["jobInfo"] for r in rows}["6"] == "'" + FORMULAS[0]
 
-        # A link the user made at that name: written through, still a link.
-        path.unlink()
+        # The name is jobdash's: whatever is at it (that file, a link, a folder) is left
+        # alone and the next name is taken (see tests/tui/test_dashboard_attacks.py).
         target = tmp_path / "kept.csv"
         target.write_text("old\n")
-        path.symlink_to(target)
+        (tmp_path / f"jobdash-export-{stamp}-1.csv").symlink_to(target)
+        (tmp_path / f"jobdash-export-{stamp}-2.csv").mkdir()
         await pilot.press("e")
-        await until(pilot, lambda: target.read_text().startswith(HEADER))
-        assert path.is_symlink()
-
-        # A folder at that name: one line in a toast, nothing written.
-        path.unlink()
-        path.mkdir()
-        await pilot.press("e")
-        await until(pilot, lambda: any("is a folder" in m for m in toasts(app)))
-        assert list(path.iterdir()) == []
+        new = tmp_path / f"jobdash-export-{stamp}-3.csv"
+        await until(pilot, lambda: any(m.endswith(str(new)) for m in toasts(app)))
+        assert target.read_text() == "old\n"
+        assert new.read_text().startswith(HEADER) and path.read_text().startswith(HEADER)
 
 
 async def test_saved_log_has_time_task_stream_and_is_0600(
@@ -310,9 +307,9 @@ async def test_saved_log_has_time_task_stream_and_is_0600(
             assert saved_stream == stream
             assert text == f"line of task {seq}\x1b[31m"  # as the job printed it
 
-        # A folder where the log would go: refused in one line.
+        # A folder where the log would go: left alone, the next name is taken.
         path.unlink()
         path.mkdir()
         await pilot.press("s")
-        await until(pilot, lambda: any("is a folder" in m for m in toasts(app)))
+        await until(pilot, lambda: any(m.endswith("jobdash-job-6-1.log") for m in toasts(app)))
         assert list(path.iterdir()) == []

@@ -71,11 +71,11 @@ def run_piped(*args: str) -> subprocess.CompletedProcess[bytes]:
     )
 
 
-def run_tty(*args: str, timeout: float = 60) -> tuple[int, str]:
-    """Run `jobdash ARGS` on a real pseudo-terminal (400 columns); its exit status and
-    everything it wrote there, with the terminal's CR LF back to LF."""
+def run_tty(*args: str, timeout: float = 60, columns: int = 400) -> tuple[int, str]:
+    """Run `jobdash ARGS` on a real pseudo-terminal (400 columns unless told); its exit
+    status and everything it wrote there, with the terminal's CR LF back to LF."""
     master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 400, 0, 0))
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
     env = dict(os.environ, TERM="xterm-256color")
     env.pop("COLUMNS", None)
     env.pop("NO_COLOR", None)

@@ -1,6 +1,6 @@
 """Why a running job runs nothing, and how long a job has run: real engines on a real store.
 
-- A job whose tasks wait for a free slot says so ("agents busy: 1 of 1 slot used by job N"),
+- A job whose tasks wait for a free slot says so ("agents busy: 1/1 slot (job N)"),
   computed from the store, and its time starts with its first task, not its admission.
 - A retried job's duration is the sum of its runs; the time between them is not counted.
 - A paused job's clock stops; a cancelled job's progress is the work that was done.
@@ -90,7 +90,7 @@ def test_a_job_waiting_for_the_only_slot_says_why_and_starts_with_its_first_task
     first = engines.run("hold", gate=str(gate))
     until(lambda: show(engines, first)["running"] == 1, 20, "first job running")
     second = engines.run("duo")
-    reason = f"waiting for a free slot: agents busy, 1 of 1 slot used by job {first}"
+    reason = f"agents busy: 1/1 slot (job {first})"
     waiting = until(
         lambda: (d := show(engines, second))["info"] == reason and d, 20, "the reason shown"
     )

@@ -1,6 +1,15 @@
 """Writing an output file (an export, a saved log) without destroying what is there.
 
-One rule for the CLI's `export -o` and the dashboard's export and log save:
+Two rules, by who chose the file's name.
+
+A name jobdash chose (the dashboard's `jobdash-job-ID.log`, `jobdash-export-STAMP.csv`,
+`jobdash-screenshot-STAMP.svg`, in its working folder): `create_new`. Such a name is
+predictable, and the folder may be shared (a 1777 folder): anyone who can write there could
+put a symbolic link at the name, pointing at a file of whoever runs the dashboard (root's
+/etc/shadow). So the file is always created new, 0600, never opened: when something is at
+the name already (a file, a folder, a link), the next name is taken (`-1`, `-2` …).
+
+A path the user typed (`export -o PATH`): `open_output`. The user named it, so:
 
 - `-` is standard output.
 - A device, a pipe, a socket, or a path that is a symbolic link is written to as it is:
@@ -28,9 +37,17 @@ from typing import TextIO
 
 from jobdash.core.model import BadInput
 
-__all__ = ["FILE_MODE", "open_output", "write_output"]
+__all__ = [
+    "FILE_MODE",
+    "create_new",
+    "open_output",
+    "working_folder",
+    "write_new",
+    "write_output",
+]
 
 FILE_MODE = 0o600
+NEW_NAMES = 100  # names `create_new` tries (NAME, NAME-1 … NAME-99) before it gives up
 
 
 def _refusal(path: Path, e: OSError) -> BadInput:
@@ -116,3 +133,63 @@ def write_output(target: str | os.PathLike[str], text: str) -> None:
     """Write `text` to `target` by the rules of `open_output`."""
     with open_output(target) as out:
         out.write(text)
+
+
+def working_folder() -> Path:
+    """The working folder, where the dashboard writes its files; refused in one line when
+    it is gone (deleted or moved away under the running dashboard) or cannot be read."""
+    try:
+        return Path(os.getcwd())
+    except OSError as e:
+        try:  # Linux names the lost folder: "/srv/x (deleted)"
+            lost = os.readlink("/proc/self/cwd").removesuffix(" (deleted)")
+        except OSError:
+            lost = os.environ.get("PWD", "")
+        folder = f"the working folder {lost}" if lost else "the working folder"
+        why = "no longer exists" if e.errno == errno.ENOENT else f"cannot be used ({e.strerror})"
+        raise BadInput(
+            f"cannot save: {folder} {why} (the dashboard saves its files there; "
+            "restart it in another folder)"
+        ) from None
+
+
+@contextlib.contextmanager
+def create_new(stem: str, suffix: str) -> Iterator[tuple[Path, TextIO]]:
+    """A new file, named by jobdash, in the working folder: `STEM SUFFIX`, else
+    `STEM-1 SUFFIX`, `STEM-2 SUFFIX` …, created (O_CREAT | O_EXCL | O_NOFOLLOW, 0600)
+    and never an existing entry written through (see the module docstring). Yields its
+    path and the file; a failure while writing removes the file.
+
+    Raises BadInput (one line, naming the path) when it cannot be created or written."""
+    folder = working_folder()
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    for n in range(NEW_NAMES):
+        path = folder / f"{stem}{f'-{n}' if n else ''}{suffix}"
+        try:
+            fd = os.open(path, flags, FILE_MODE)
+            break
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise _refusal(path, e) from None
+    else:
+        raise BadInput(
+            f"cannot write {folder / (stem + suffix)}: that name and the next "
+            f"{NEW_NAMES - 1} are taken (move the old files away)"
+        )
+    try:
+        with open(fd, "w", encoding="utf-8", errors="surrogateescape") as out:
+            yield path, out
+    except BaseException as e:
+        with contextlib.suppress(OSError):
+            os.unlink(path)  # ours: in a sticky folder nobody else may swap it
+        if isinstance(e, OSError) and e.errno != errno.EPIPE:
+            raise _refusal(path, e) from None
+        raise
+
+
+def write_new(stem: str, suffix: str, text: str) -> Path:
+    """Write `text` to a new file by the rules of `create_new`; returns its path."""
+    with create_new(stem, suffix) as (path, out):
+        out.write(text)
+    return path

@@ -8,57 +8,36 @@ later: the time with its offset, the task and the stream of each line.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable
 from datetime import datetime
 
 from jobdash.core.model import LogLine, Task
 from jobdash.present.recovery import attempt_mark
-from jobdash.present.text import sanitize
+from jobdash.present.text import cells, clip, sanitize
 
-__all__ = ["LABEL_WIDTH", "TaskLabels", "cells", "saved_line"]
+__all__ = ["LABEL_WIDTH", "TaskLabels", "saved_line"]
 
 LABEL_WIDTH = 24
-"""Task labels are cut to this many cells: a long item name must not push the text away."""
-
-
-def cells(text: str) -> int:
-    """Terminal cells `text` takes: wide East Asian characters two, combining marks none."""
-    if text.isascii():
-        return len(text)
-    width = 0
-    for char in text:
-        if unicodedata.combining(char):
-            continue
-        width += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
-    return width
-
-
-def _cut(text: str, width: int) -> str:
-    """`text` in at most `width` cells, ending in "…" when cut."""
-    if cells(text) <= width:
-        return text
-    out, used = [], 0
-    for char in text:
-        used += cells(char)
-        if used > width - 1:
-            break
-        out.append(char)
-    return "".join(out) + "…"
+"""On a terminal task labels are cut to this many cells: a long item name must not push
+the text away. Piped and saved, a label is whole: `grep` and a reader later need it all."""
 
 
 class TaskLabels:
-    """The labels of one job's tasks: "#SEQ NAME", sanitized, cut to `LABEL_WIDTH` cells;
-    "job" for a line no task printed.  `padded` pads them to the widest, for alignment."""
+    """The labels of one job's tasks: "#SEQ NAME", sanitized, cut to `cut` cells (a
+    terminal's `LABEL_WIDTH`; None: whole); "job" for a line no task printed.  `padded`
+    pads them to the widest, for alignment."""
 
-    def __init__(self, tasks: Iterable[Task] = ()) -> None:
+    def __init__(self, tasks: Iterable[Task] = (), cut: int | None = None) -> None:
         self._labels: dict[int, str] = {}
+        self.cut = cut
         self.width = 0
         self.update(tasks)
 
     def update(self, tasks: Iterable[Task]) -> None:
         for task in tasks:
-            label = _cut(sanitize(f"#{task.seq} {task.name}"), LABEL_WIDTH)
+            label = sanitize(f"#{task.seq} {task.name}")
+            if self.cut is not None:
+                label = clip(label, self.cut)
             self._labels[task.id] = label
             self.width = max(self.width, cells(label))
 

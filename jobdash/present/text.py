@@ -17,13 +17,27 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["NAME_LIMIT", "PLACEHOLDER", "name_problem", "sanitize"]
+__all__ = [
+    "CELL_LIMIT",
+    "NAME_LIMIT",
+    "PLACEHOLDER",
+    "cells",
+    "clip",
+    "name_problem",
+    "sanitize",
+    "sanitize_lines",
+]
 
 PLACEHOLDER = "\ufffd"
 """Stand-in for the characters that have no picture of their own."""
 
 NAME_LIMIT = 64
 """The longest name (of an agent, say) accepted from the command line."""
+
+CELL_LIMIT = 200
+"""The most cells a listing's cell shows of one value (a target, an info line): longer
+than any sane path, short enough that one long parameter cannot make every row of
+`jobdash jobs | cat` 120 KB wide. `show` and `--json` give it whole."""
 
 # C0 controls (U+0000-U+001F) have "control pictures" at U+2400 + code: ␀ … ␛ … ␟.
 # Tab becomes a plain space: harmless, and far more readable than ␉ in log output.
@@ -61,6 +75,38 @@ def sanitize(text: str) -> str:
     if _UNSAFE.search(text) is None:
         return text
     return text.translate(_TABLE)
+
+
+def sanitize_lines(text: str) -> str:
+    """`sanitize` for a document printed on a terminal (CSV, JSON): its line breaks stay
+    line breaks, a CR that ends a line goes (the terminal ends lines itself), and every
+    other character a terminal could act on becomes its visible stand-in."""
+    return "\n".join(sanitize(line.removesuffix("\r")) for line in text.split("\n"))
+
+
+def cells(text: str) -> int:
+    """Terminal cells `text` takes: wide East Asian characters two, combining marks none."""
+    if text.isascii():
+        return len(text)
+    width = 0
+    for char in text:
+        if unicodedata.combining(char):
+            continue
+        width += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+    return width
+
+
+def clip(text: str, width: int = CELL_LIMIT) -> str:
+    """`text` in at most `width` cells, ending in "…" when cut."""
+    if len(text) <= width and cells(text) <= width:
+        return text
+    out, used = [], 0
+    for char in text:
+        used += cells(char)
+        if used > width - 1:
+            break
+        out.append(char)
+    return "".join(out) + "…"
 
 
 def name_problem(name: str, limit: int = NAME_LIMIT) -> str | None:

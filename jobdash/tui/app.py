@@ -17,13 +17,13 @@ import asyncio
 import contextlib
 import gc
 import importlib
+import os
 import sys
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -38,7 +38,7 @@ from textual.widget import Widget
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from jobdash.core.model import BadInput, Job, JobStatus, NotFound, Refused
-from jobdash.core.outfile import write_output
+from jobdash.core.outfile import write_new
 from jobdash.core.query import Query, narrows
 from jobdash.core.query import prepare as prepare_search
 from jobdash.core.service import Service, read_config
@@ -49,8 +49,8 @@ from jobdash.present.words import plural, plural_word
 from jobdash.tui.commands import JobdashCommands
 from jobdash.tui.dialogs.confirm import ConfirmScreen
 from jobdash.tui.dialogs.start_job import StartJobScreen
-from jobdash.tui.helpers import retry_now
-from jobdash.tui.keymap import check_keymap, key_for, known_bindings, unknown_ids
+from jobdash.tui.helpers import OffersWhatWorks, refused_read_only, retry_now
+from jobdash.tui.keymap import check_keymap, key_for
 from jobdash.tui.screens.help import HelpScreen, help_entries
 from jobdash.tui.themes import DEFAULT_THEME, check_theme, load_themes
 from jobdash.tui.widgets.filter_bar import FilterBar
@@ -116,7 +116,7 @@ class MissingDetailsScreen(Screen[None]):
         yield Footer()
 
 
-class DashboardScreen(Screen[None]):
+class DashboardScreen(OffersWhatWorks):
     """The tabs, the filter bar and the job actions."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -393,6 +393,8 @@ class DashboardScreen(Screen[None]):
         return job
 
     def action_start_job(self) -> None:
+        if refused_read_only(self.app, "job.new"):
+            return
         job = self.current_job
         screen = StartJobScreen(self.jobdash.service, selected=job.type if job else None)
         self.app.push_screen(screen, self._job_started)
@@ -406,6 +408,8 @@ class DashboardScreen(Screen[None]):
         self.notify(f"Started {describe(job)}")
 
     def action_rerun(self) -> None:
+        if refused_read_only(self.app, "job.rerun"):
+            return
         job = self._need_job()
         if job is not None:
             self._rerun(job)
@@ -417,6 +421,8 @@ class DashboardScreen(Screen[None]):
             self._job_started(new)
 
     def action_cancel(self, force: bool = False) -> None:
+        if refused_read_only(self.app, "job.kill" if force else "job.cancel"):
+            return
         job = self._need_job()
         if job is None:
             return
@@ -449,6 +455,10 @@ class DashboardScreen(Screen[None]):
             self.notify(f"{verb} {describe(updated)}")
 
     def action_toggle_pause(self) -> None:
+        job = self.current_job
+        paused = job is not None and job.status is JobStatus.PAUSED
+        if refused_read_only(self.app, "job.pause", "resume" if paused else "pause"):
+            return
         job = self._need_job()
         if job is not None:
             self._toggle_pause(job)
@@ -462,6 +472,8 @@ class DashboardScreen(Screen[None]):
             self.notify(f"{verb} {describe(updated)}")
 
     def action_retry(self) -> None:
+        if refused_read_only(self.app, "job.retry"):
+            return
         job = self._need_job()
         if job is not None:
             self._retry(job)
@@ -484,17 +496,21 @@ class DashboardScreen(Screen[None]):
 
     @work(group="actions")
     async def _export(self, jobs: list[Job]) -> None:
+        """A new ./jobdash-export-STAMP.csv (or -1, -2 … when taken): see `create_new`."""
         app = self.jobdash
-        async with app.refusals():
-            stamp = datetime.fromtimestamp(app.clock()).strftime("%Y%m%d-%H%M%S")
-            path = Path.cwd() / f"jobdash-export-{stamp}.csv"
-            text = app.service.export(jobs, "csv")
-            await asyncio.to_thread(write_output, path, text)
-            self.notify(f"Exported {plural(len(jobs), 'job')} to {path}")
+        text = app.service.export(jobs, "csv")
+        try:
+            path = await asyncio.to_thread(write_new, f"jobdash-export-{app.stamp()}", ".csv", text)
+        except BadInput as e:  # the folder is gone, the disk is full …: said, no crash
+            self.notify(str(e), title="Not exported", severity="error")
+            return
+        self.notify(f"Exported {plural(len(jobs), 'job')} to {path}")
 
     def action_clear_finished(self) -> None:
         """Clear exactly the finished jobs the Completed tab shows (the filter applies),
         after a question that says how many and whose."""
+        if refused_read_only(self.app, "job.clear"):
+            return
         jobs = self.table("completed").rows
         if not jobs:
             self.notify("No finished jobs shown to clear")
@@ -670,9 +686,36 @@ class JobdashApp(App[int]):
             markup=False,
         )
 
+    def get_key_display(self, binding: Binding) -> str:
+        """A key as the footer, the help and the palette show it, made inert: the keys come
+        from the user's keymap, which is config text (and `check_keymap` refuses a key that
+        is not one before the dashboard starts)."""
+        return sanitize(super().get_key_display(binding))
+
     def format_title(self, title: str, sub_title: str) -> Content:
         """The header of every screen, made inert: it names engines (agents) and job types."""
         return super().format_title(sanitize(title), sanitize(sub_title))
+
+    def stamp(self) -> str:
+        """The time in the names of the files the dashboard writes: 20261120-143000."""
+        return datetime.fromtimestamp(self.clock()).strftime("%Y%m%d-%H%M%S")
+
+    def deliver_screenshot(
+        self, filename: str | None = None, path: str | None = None, time_format: str | None = None
+    ) -> str | None:
+        """The palette's "Screenshot" (and `action_screenshot`): an SVG of the screen in a
+        new ./jobdash-screenshot-STAMP.svg, by the rules of `create_new` (0600: it shows job
+        output). Textual's own goes to ~/Downloads, which a server's root seldom has
+        ("Failed to save screenshot"), following links, with the umask's mode."""
+        try:
+            saved = write_new(
+                f"jobdash-screenshot-{self.stamp()}", ".svg", self.export_screenshot()
+            )
+        except BadInput as e:
+            self.notify(str(e), title="Screenshot not saved", severity="error")
+            return None
+        self.notify(f"Saved screenshot to {saved}", title="Screenshot")
+        return str(saved)
 
     def make_pane(self, module: str, name: str, what: str) -> Widget:
         cls = _optional(module, name)
@@ -707,16 +750,6 @@ class JobdashApp(App[int]):
             self.notify_refusal(e)
             name = DEFAULT_THEME
         self.theme = name
-        keymap = dict(svc.config.keymap)
-        if keymap:
-            unknown = unknown_ids(keymap, known_bindings())
-            if unknown:
-                self.notify(
-                    f"[keymap]: unknown binding {plural_word(len(unknown), 'id')} "
-                    f"{', '.join(unknown)} (see {key_for(self, 'app.help')} for the ids)",
-                    severity="warning",
-                    markup=False,
-                )
         self._set_subtitle()
         self._watch_feed()
         if self.demo and not svc.read_only:
@@ -832,6 +865,20 @@ class JobdashApp(App[int]):
 # ---------------------------------------------------------------------- entry point
 
 
+def no_terminal() -> str | None:
+    """Which of the dashboard's streams is not a terminal, or None. Textual reads keys from
+    standard input, draws on standard error and takes the screen's size from standard
+    output: with any of them a pipe or a file it would write escapes into it and wait for
+    keys that never come."""
+    for name, stream in (("input", sys.stdin), ("output", sys.stdout), ("error", sys.stderr)):
+        try:
+            if stream is None or not os.isatty(stream.fileno()):
+                return f"standard {name}"
+        except (OSError, ValueError):  # no file descriptor (closed, or not a real file)
+            return f"standard {name}"
+    return None
+
+
 async def _open_and_run(args: argparse.Namespace) -> int:
     theme = getattr(args, "theme", None)
     # Before anything opens (the store is not even created): exit 2 on a typo.
@@ -839,6 +886,12 @@ async def _open_and_run(args: argparse.Namespace) -> int:
     if chosen := theme or cfg.theme:
         check_theme(chosen, load_themes())
     check_keymap(cfg.keymap, str(cfg.path or "config"))
+    if stream := no_terminal():  # before the store is opened (or created)
+        raise BadInput(
+            f"the dashboard needs a terminal, and {stream} is not one; in a script use "
+            "`jobdash jobs`, `jobdash show ID`, `jobdash run TYPE --wait`, or `jobdash serve` "
+            "for the engine"
+        )
     svc = await Service.open(
         db=args.db,
         config=args.config,

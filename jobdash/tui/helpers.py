@@ -11,6 +11,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from textual.app import App
+from textual.binding import ActiveBinding
+from textual.screen import Screen
 
 from jobdash.core.model import BadInput, Refused
 from jobdash.present.recovery import quarantine_warning
@@ -44,6 +46,48 @@ def refuse(app: App[Any], exc: Exception) -> None:
 
 
 ACTION_ERRORS = (Refused, BadInput)
+
+# What a read-only dashboard (`--read-only`) refuses, by binding id, in the service's words.
+READ_ONLY_REFUSED: dict[str, str] = {
+    "job.new": "start a job",
+    "job.rerun": "start a job",
+    "job.cancel": "cancel",
+    "job.kill": "cancel",
+    "job.pause": "pause",
+    "job.retry": "retry",
+    "job.clear": "clear history",
+    "details.cancel": "cancel",
+    "details.force_cancel": "cancel",
+    "details.pause": "pause",
+    "details.retry": "retry",
+    "schedules.run_now": "start a job",
+    "schedules.toggle": "enable or disable a schedule",
+    "schedules.edit": "change a schedule",
+    "agents.drain": "drain an agent",
+}
+
+
+def refused_read_only(app: App[Any], binding_id: str, what: str | None = None) -> bool:
+    """True, after a toast saying so, when the dashboard is read-only and the action of
+    `binding_id` (doing `what`, if not its usual) would change something: refused before
+    any dialog or form opens."""
+    if not getattr(app, "read_only", False):
+        return False
+    refuse(app, Refused(f"read-only: cannot {what or READ_ONLY_REFUSED[binding_id]}"))
+    return True
+
+
+class OffersWhatWorks(Screen[None]):
+    """A screen whose footer, help and command palette (all read `active_bindings`) leave
+    out the actions that a read-only dashboard refuses. Their keys still answer, with the
+    refusal (`refused_read_only`), so a key pressed from habit is not met with silence."""
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        bindings = super().active_bindings
+        if not getattr(self.app, "read_only", False):
+            return bindings
+        return {k: b for k, b in bindings.items() if b.binding.id not in READ_ONLY_REFUSED}
 
 
 def confirm(app: App[Any], question: str, on_yes: Callable[[], Any], detail: str = "") -> None:

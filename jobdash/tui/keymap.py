@@ -8,10 +8,12 @@ The config maps binding ids to key strings:
     "tab.next" = "tab,right_square_bracket"
 
 Textual applies the keymap itself (`App.set_keymap`) to every binding with that id,
-wherever it is declared. Here we check it: an unknown id gets a warning instead of doing
-nothing silently, and a keymap that gives one key two actions on one screen is refused
-(`keymap_conflicts`: `jobdash check` and the dashboard's start say which). Hints that name
-a key ("f to follow") take it from `key_for`, so they follow a remap.
+wherever it is declared, and silently ignores what it cannot use. Here we check it, in
+`jobdash check` and before the dashboard starts (`check_keymap`: one line naming the file,
+the id and the key): an id that no binding has, a key that Textual never reports (a typo,
+"nonsense-key-name", an escape sequence), and a keymap that gives one key two actions on
+one screen are refused. Hints that name a key ("f to follow") take it from `key_for`, so
+they follow a remap.
 """
 
 from __future__ import annotations
@@ -23,9 +25,15 @@ from typing import Any
 
 from textual.app import App
 from textual.binding import Binding
-from textual.keys import _normalize_key_list  # what App.set_keymap applies to a keymap
+from textual.keys import (
+    REPLACED_KEYS,
+    Keys,
+    _normalize_key_list,  # what App.set_keymap applies to a keymap
+    key_to_character,
+)
 
 from jobdash.core.model import BadInput
+from jobdash.present.text import sanitize
 
 # Binding id prefix -> the heading it is shown under in the help screen.
 GROUPS: dict[str, str] = {
@@ -152,7 +160,61 @@ def key_for(app: App[Any], binding_id: str) -> str:
     if it remaps the binding, else the default. Every hint that names a key uses this."""
     binding = known_bindings()[binding_id]
     keymap: Mapping[str, str] = getattr(app, "_keymap", {})  # as App.set_keymap stored it
-    return app.get_key_display(Binding(_keys(binding, keymap)[0], ""))
+    return sanitize(app.get_key_display(Binding(_keys(binding, keymap)[0], "")))
+
+
+# The modifiers Textual puts before a key's name ("ctrl+shift+up", "alt+x").
+MODIFIERS = frozenset({"alt", "ctrl", "hyper", "meta", "shift", "super"})
+
+
+@cache
+def _named_keys() -> frozenset[str]:
+    """The names Textual gives keys that are not characters ("escape", "f5", "pageup")."""
+    return frozenset(k.value.rpartition("+")[2] for k in Keys if not k.value.startswith("<"))
+
+
+def key_problem(key: str) -> str | None:
+    """What is wrong with `key` (one key of a keymap entry) as a key Textual reports, or
+    None: one printable character ("k", "F", "?"), or a key's name ("escape", "f2",
+    "question_mark", "slash"), after modifiers ("ctrl+k", "alt+shift+up")."""
+    if len(key) == 1:  # Textual names it itself: "?" is question_mark
+        return None if key.isprintable() and not key.isspace() else "is not a printable key"
+    *modifiers, name = key.split("+")
+    unknown = [m for m in modifiers if m not in MODIFIERS]
+    if unknown:
+        return f"has an unknown modifier {unknown[0]!r} (known: {', '.join(sorted(MODIFIERS))})"
+    if len(set(modifiers)) < len(modifiers):
+        return "repeats a modifier"
+    if len(name) == 1 and name.isprintable() and not name.isspace():
+        # Textual reports shift+a as "A", and ctrl with shift+a as "ctrl+shift+a".
+        if modifiers == ["shift"] and name.isalpha():
+            return f"never arrives: shift+{name} is the key {name.upper()}"
+        if modifiers and name != name.lower():
+            together = "+".join(sorted({*modifiers, "shift"}))
+            return f"never arrives: write {together}+{name.lower()}"
+        return None
+    if name in _named_keys() or name in REPLACED_KEYS or key_to_character(name) is not None:
+        return None
+    return "is not a key name Textual knows (e.g. k, F, ctrl+k, f2, escape, question_mark)"
+
+
+def keymap_problems(keymap: Mapping[str, str]) -> list[str]:
+    """One line per keymap entry whose id no binding has, or whose key Textual never
+    reports (each quoted inert: a config's text is data)."""
+    known = known_bindings()
+    problems: list[str] = []
+    for binding_id, keys in keymap.items():
+        shown = f'"{sanitize(binding_id)}" = "{sanitize(keys)}"'
+        if binding_id not in known:
+            problems.append(f"{shown}: no binding has this id (the dashboard's help lists them)")
+            continue
+        parts = [k.strip() for k in keys.split(",")]
+        for key in parts:
+            problem = "is empty" if not key else key_problem(key)
+            if problem:
+                problems.append(f"{shown}: key {sanitize(key)!r} {problem}")
+                break
+    return problems
 
 
 def keymap_conflicts(keymap: Mapping[str, str]) -> list[str]:
@@ -179,16 +241,11 @@ def keymap_conflicts(keymap: Mapping[str, str]) -> list[str]:
     return problems
 
 
-def unknown_ids(keymap: Mapping[str, str], known: Iterable[str]) -> list[str]:
-    """The ids in `keymap` that no binding has (typos, or ids of another version)."""
-    known_set = set(known)
-    return [binding_id for binding_id in keymap if binding_id not in known_set]
-
-
 def check_keymap(keymap: Mapping[str, str], where: str) -> None:
-    """Refuse (BadInput: one line, exit 2) a keymap that gives a key two actions on one
-    screen; `where` names the config file."""
-    problems = keymap_conflicts(keymap)
+    """Refuse (BadInput: one line, exit 2) a keymap with an unknown binding id, a key that
+    Textual never reports, or a key given two actions on one screen; `where` names the
+    config file."""
+    problems = keymap_problems(keymap) or keymap_conflicts(keymap)
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise BadInput(f"{where}: [keymap]: {problems[0]}{more}")

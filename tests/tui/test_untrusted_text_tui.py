@@ -114,13 +114,21 @@ async def test_header_tables_agents_and_details_show_stand_ins(service: Service)
         assert_inert(app)
 
 
-async def test_confirmations_and_toasts_are_inert(service: Service) -> None:
-    app = make_app(service)
+@pytest.fixture
+async def writable(db: Path, tmp_path: Path) -> AsyncIterator[Service]:
+    """As `service`, but not read-only: a confirmation opens only where it could act."""
+    svc = await Service.open(db=str(db), config=str(tmp_path / "jobdash.toml"), user="alice")
+    yield svc
+    await svc.close()
+
+
+async def test_confirmations_and_toasts_are_inert(writable: Service) -> None:
+    app = make_app(writable)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         dash = app.screen
         await until(pilot, lambda: dash.loaded)  # type: ignore[attr-defined]
         assert dash.table("inprogress").select_job(6)  # type: ignore[attr-defined]
-        await pilot.press("c")  # "Cancel job 6 (EVIL EVIL)?" before read-only refuses
+        await pilot.press("c")  # "Cancel job 6 (EVIL EVIL)?", answered No
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.pause()
         text = assert_inert(app)

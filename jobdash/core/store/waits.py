@@ -79,11 +79,12 @@ class WaitStore(StorePart):
                 (live_since,),
             )
         )
+        # The reason leads with what is wrong: a table's info column shows its first words.
         if not agents:
-            return "waiting for an agent: none is running (start one: jobdash serve)"
+            return "no live agent to run it (start one: jobdash serve)"
         claiming = [a for a in agents if not a[2]]
         if not claiming:
-            return f"waiting for an agent: {plural(len(agents), 'live agent')}, all draining"
+            return f"agents draining: all {plural(len(agents), 'live agent')}"
         slots = sum(a[1] for a in claiming)
         used = sum(a[3] for a in claiming)
         if used < slots:
@@ -100,7 +101,7 @@ class WaitStore(StorePart):
         names = ", ".join(str(j) for j in jobs[:SHOWN_JOBS])
         if len(jobs) > SHOWN_JOBS:
             names += f" and {len(jobs) - SHOWN_JOBS} more"
-        by = f"{plural_word(len(jobs), 'job')} {names}"
         return (
-            f"waiting for a free slot: agents busy, {used} of {plural(slots, 'slot')} used by {by}"
+            f"agents busy: {used}/{slots} {plural_word(slots, 'slot')} "
+            f"({plural_word(len(jobs), 'job')} {names})"
         )

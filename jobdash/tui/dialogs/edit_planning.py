@@ -45,6 +45,28 @@ def split_planning(text: str) -> tuple[str, str, set[str], str]:
     return p.kind, "", set(), ""
 
 
+class Choice(RadioButton):
+    """A radio button that draws its ● only when it is the one chosen. Textual's draws ●
+    on every button and tells the chosen one by colour alone, which a monochrome terminal,
+    a colour-blind eye or a printed screenshot does not see."""
+
+    BUTTON_INNER = " "
+
+    def watch_value(self) -> None:
+        self.BUTTON_INNER = RadioButton.BUTTON_INNER if self.value else " "
+        super().watch_value()
+
+
+class Day(Checkbox):
+    """A check box that draws its X only when ticked (Textual's: by colour alone)."""
+
+    BUTTON_INNER = " "
+
+    def watch_value(self) -> None:
+        self.BUTTON_INNER = Checkbox.BUTTON_INNER if self.value else " "
+        super().watch_value()
+
+
 class EditPlanningScreen(ModalScreen[Schedule | None]):
     """The planning form for one schedule."""
 
@@ -96,7 +118,7 @@ class EditPlanningScreen(ModalScreen[Schedule | None]):
             )
             with RadioSet(id="planning-kind"):
                 for kind in KINDS:
-                    yield RadioButton(kind, value=kind == self._kind, id=f"kind-{kind}")
+                    yield Choice(kind, value=kind == self._kind, id=f"kind-{kind}")
             for kind, (label, placeholder) in VALUE_FIELDS.items():
                 with Horizontal(classes="field", id=f"field-{kind}"):
                     yield Label(label, markup=False)
@@ -105,7 +127,7 @@ class EditPlanningScreen(ModalScreen[Schedule | None]):
             with Vertical(classes="field", id="field-daily"):
                 with Horizontal(id="daily-days"):
                     for day in WEEKDAYS:
-                        yield Checkbox(day, value=day in self._days, id=f"day-{day}")
+                        yield Day(day, value=day in self._days, id=f"day-{day}")
                 with Horizontal(classes="field"):
                     yield Label("at", markup=False)
                     yield Input(self._times, placeholder="09:00,17:30", id="times")

@@ -17,14 +17,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Hashable
-from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Label
 
@@ -38,18 +36,20 @@ from jobdash.core.model import (
     TaskStatus,
     format_duration,
 )
-from jobdash.core.outfile import open_output
+from jobdash.core.outfile import create_new
 from jobdash.core.service import Service
 from jobdash.present.logs import TaskLabels, saved_line
 from jobdash.present.progress import progress_bar
-from jobdash.present.text import sanitize
+from jobdash.present.text import clip, sanitize
 from jobdash.present.words import plural, plural_word
 from jobdash.tui.helpers import (
     ACTION_ERRORS,
+    OffersWhatWorks,
     clock_of,
     confirm,
     format_time,
     refuse,
+    refused_read_only,
     retry_now,
     subscribe_changes,
 )
@@ -66,6 +66,9 @@ LOG_IDLE_POLL = 1.0  # ... once it finished (late lines, a retry)
 FALLBACK_POLL = 0.5  # job row refresh when the app offers no store_changed signal
 TASKS_MIN_INTERVAL = 0.5  # seconds between task reloads (grows with the task count)
 BAR_WIDTH = 20
+NARROW_BAR = 10  # the bar below WIDE columns: the status line stays one line at 80
+WIDE = 100
+FIELD_CELLS = 80  # of a target, who, the info line: the header stays a few lines high
 
 STATUS_STYLE: dict[JobStatus, str] = {
     JobStatus.QUEUED: "dim",
@@ -126,6 +129,7 @@ class JobHeader(Widget):
     DEFAULT_CSS = """
     JobHeader {
         height: auto;
+        max-height: 6;  /* whatever a job's fields hold, the tasks and the log keep the room */
         padding: 0 1;
         background: $panel;
         & > .jobheader--dim { color: $text-muted; }
@@ -159,7 +163,8 @@ class JobHeader(Widget):
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f"{status.glyph} {status.value}", style(f"jobheader--{STATUS_STYLE[status]}"))
         text.append("   ")
-        text.append(progress_bar(job, BAR_WIDTH), style("jobheader--bar"))
+        bar = BAR_WIDTH if self.size.width >= WIDE else NARROW_BAR
+        text.append(progress_bar(job, bar), style("jobheader--bar"))
         total = job.total
         text.append(f" {job.worked}/{plural(total, 'task')}" if total else f" {job.progress:.0f}%")
         if job.cancelled:
@@ -181,9 +186,9 @@ class JobHeader(Widget):
         text.append(sanitize(job.type), style("jobheader--bold"))
         if job.target:
             text.append(" · target ", style("jobheader--dim"))
-            text.append(sanitize(job.target))
+            text.append(clip(sanitize(job.target), FIELD_CELLS))
         text.append(" · started by ", style("jobheader--dim"))
-        text.append(sanitize(who(job)))
+        text.append(clip(sanitize(who(job)), FIELD_CELLS))
         text.append(" · created ", style("jobheader--dim"))
         text.append(format_time(job.created, now))
         if job.started is not None:
@@ -194,7 +199,7 @@ class JobHeader(Widget):
             text.append(format_time(job.finished, now))
         text.append("\n")
         text.append("info ", style("jobheader--dim"))
-        text.append(sanitize(job.info) or "—")
+        text.append(clip(sanitize(job.info), FIELD_CELLS) or "—")
         if status.finished and (job.metrics or job.warnings):
             text.append("\n")
             text.append("result ", style("jobheader--dim"))
@@ -230,7 +235,7 @@ def task_row(task: Task, now: float) -> Row:
     )
 
 
-class JobDetailsScreen(Screen[None]):
+class JobDetailsScreen(OffersWhatWorks):
     """Header, tasks and the live log of one job."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -286,7 +291,9 @@ class JobDetailsScreen(Screen[None]):
             TASK_COLUMNS,
             empty_text="No tasks",
             allow_no_cursor=True,
-            drops=("agent", "started"),  # on a narrow terminal: outcomes stay on screen
+            # On a narrow terminal the outcomes stay on screen, and the agent (where it ran:
+            # the machine to look at) outlasts when it started (its time is beside it).
+            drops=("started", "agent"),
             id="details-tasks",
         )
         yield Label("log · all tasks", id="details-log-title", markup=False)
@@ -473,6 +480,8 @@ class JobDetailsScreen(Screen[None]):
 
     def action_cancel(self) -> None:
         """Cancel this job (after a confirmation)."""
+        if refused_read_only(self.app, "details.cancel"):
+            return
         label = self._job_label()
         confirm(
             self.app,
@@ -484,6 +493,8 @@ class JobDetailsScreen(Screen[None]):
 
     def action_force_cancel(self) -> None:
         """Force-kill this job's processes (after a confirmation)."""
+        if refused_read_only(self.app, "details.force_cancel"):
+            return
         label = self._job_label()
         confirm(
             self.app,
@@ -497,13 +508,18 @@ class JobDetailsScreen(Screen[None]):
     def action_pause(self) -> None:
         """Pause or resume this job."""
         job = self.job
-        word = "Resuming" if job is not None and job.status is JobStatus.PAUSED else "Pausing"
+        paused = job is not None and job.status is JobStatus.PAUSED
+        if refused_read_only(self.app, "details.pause", "resume" if paused else "pause"):
+            return
+        word = "Resuming" if paused else "Pausing"
         self.run_worker(
             self._act(f"{word} {self._job_label()}", self.service.toggle_pause(self.job_id))
         )
 
     def action_retry(self) -> None:
         """Retry the failed tasks of this job."""
+        if refused_read_only(self.app, "details.retry"):
+            return
 
         async def retry(asked: bool = False) -> None:
             try:
@@ -524,8 +540,9 @@ class JobDetailsScreen(Screen[None]):
         self.run_worker(retry())
 
     def action_save_log(self) -> None:
-        """Write the job's whole log (from the store) to ./jobdash-job-<id>.log, each line
-        with its time, task and stream (`saved_line`), by the rules of `open_output`."""
+        """Write the job's whole log (from the store) to a new ./jobdash-job-<id>.log (or
+        -1, -2 … when that name is taken), each line with its time, task and stream
+        (`saved_line`), by the rules of `create_new`."""
         self._save_log()
 
     @on(LogView.SaveRequested)
@@ -536,11 +553,10 @@ class JobDetailsScreen(Screen[None]):
     @work(group="save", exclusive=True)
     async def _save_log(self) -> None:
         suffix = f"-task-{self.log_task}" if self.log_task is not None else ""
-        path = Path.cwd() / f"jobdash-job-{self.job_id}{suffix}.log"
         count = 0
         try:
             labels = TaskLabels(await self.service.tasks(self.job_id))
-            with open_output(path) as out:
+            with create_new(f"jobdash-job-{self.job_id}{suffix}", ".log") as (path, out):
                 after = 0
                 while True:
                     batch: list[LogLine] = await self.service.logs(
@@ -551,7 +567,10 @@ class JobDetailsScreen(Screen[None]):
                     if len(batch) < 10_000:
                         break
                     after = batch[-1].seq
-        except (BadInput, NotFound) as exc:
+        except BadInput as exc:  # the folder is gone, the disk is full …: said, no crash
+            self.notify(str(exc), title="Log not saved", severity="error", markup=False)
+            return
+        except NotFound as exc:
             refuse(self.app, exc)
             return
         self.notify(

@@ -24,7 +24,7 @@ from jobdash.core.model import AgentInfo, PrunedAgents, format_duration
 from jobdash.core.service import Service
 from jobdash.present.text import sanitize
 from jobdash.present.words import plural
-from jobdash.tui.helpers import ACTION_ERRORS, clock_of, confirm, refuse
+from jobdash.tui.helpers import ACTION_ERRORS, clock_of, confirm, refuse, refused_read_only
 from jobdash.tui.helpers import subscribe_changes as _subscribe
 from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
 
@@ -211,6 +211,8 @@ class AgentsPane(Vertical):
     def action_drain(self) -> None:
         """Drain the selected agent (it finishes its tasks and claims no more), or undrain
         a drained one (it claims again), after a confirmation."""
+        if refused_read_only(self.app, "agents.drain"):
+            return
         name = self.table.cursor_key
         drained = dict((info.name, drain) for info, drain in self.agents)
         if name not in drained:  # no row, or the pruned agents' totals

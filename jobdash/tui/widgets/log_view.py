@@ -871,9 +871,8 @@ class LogView(ScrollView, can_focus=True):
             style = self.get_component_rich_style("logview--footer")
             count = self._new_lines
             key = key_for(self.app, "log.follow")
-            text = (
-                f"⏸ following paused — {count:,} new {plural_word(count, 'line')} ({key} to follow)"
-            )
+            new = f" — {count:,} new {plural_word(count, 'line')}" if count else ""
+            text = f"⏸ following paused{new} ({key} to follow)"
             return Strip([Segment(text, style)]).adjust_cell_length(width, style)
         if kind == "search":
             style = self.get_component_rich_style("logview--search")

@@ -19,7 +19,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import Screen
 from textual.widgets import Footer, Label, Static
 
 from jobdash.core.model import Job, JobStatus, NotFound, format_duration
@@ -28,7 +27,15 @@ from jobdash.core.service import Service
 from jobdash.present.text import sanitize
 from jobdash.present.times import clock, header
 from jobdash.tui.dialogs.edit_planning import EditPlanningScreen
-from jobdash.tui.helpers import ACTION_ERRORS, clock_of, format_time, refuse, subscribe_changes
+from jobdash.tui.helpers import (
+    ACTION_ERRORS,
+    OffersWhatWorks,
+    clock_of,
+    format_time,
+    refuse,
+    refused_read_only,
+    subscribe_changes,
+)
 from jobdash.tui.keymap import key_for
 from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
 
@@ -148,6 +155,8 @@ class _ScheduleActions:
 
     def action_run_now(self) -> None:
         """Run the selected schedule's job now."""
+        if refused_read_only(self.app, "schedules.run_now"):
+            return
         s = self.current_schedule()
         if s is None:
             return
@@ -158,6 +167,8 @@ class _ScheduleActions:
 
     def action_toggle_enabled(self) -> None:
         """Enable or disable the selected schedule."""
+        if refused_read_only(self.app, "schedules.toggle"):
+            return
         s = self.current_schedule()
         if s is None:
             return
@@ -168,6 +179,8 @@ class _ScheduleActions:
 
     def action_edit_planning(self) -> None:
         """Edit the selected schedule's planning."""
+        if refused_read_only(self.app, "schedules.edit"):
+            return
         s = self.current_schedule()
         if s is None:
             return
@@ -307,7 +320,7 @@ def tick_row(tick: Tick, now: float) -> Row:
     )
 
 
-class ScheduleDetailsScreen(_ScheduleActions, Screen[None]):
+class ScheduleDetailsScreen(_ScheduleActions, OffersWhatWorks):
     """One schedule: its summary, latest executions (enter opens a job) and tick history."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
