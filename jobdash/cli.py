@@ -1151,6 +1151,14 @@ async def cmd_serve(svc: Service, a: argparse.Namespace) -> int:
             f"{svc.store.path} (pid {os.getpid()}, lease {engine.opts.lease:g}s)"
         )
     )
+    if not engine.catalogue.types:
+        where = svc.config.path or "no config file"
+        err.print(
+            safe(
+                f"jobdash {a.command}: no job types ({where}): this engine runs no jobs; "
+                "--config FILE or --demo gives it some"
+            )
+        )
     # A store found damaged is not written to again: the engine stops (and `close` says why).
     watch = asyncio.ensure_future(svc.store.damaged.wait())
     watch.add_done_callback(lambda _: stop.set())

@@ -348,7 +348,24 @@ def check_params(jt: JobType, given: Mapping[str, str]) -> dict[str, str]:
         if p.required and not value:
             raise BadInput(f"parameter {p.name!r} is required for type {jt.name}")
         result[p.name] = "" if value is None else str(value)
+        _check_bounds(jt, p, result[p.name])
     return result
+
+
+def _check_bounds(jt: JobType, p: Param, value: str) -> None:
+    """A bounded parameter's value is a whole number within its bounds (BadInput)."""
+    if (p.minimum is None and p.maximum is None) or value == "":
+        return  # unbounded, or an optional parameter left empty
+    lo = "" if p.minimum is None else f" from {p.minimum}"
+    hi = "" if p.maximum is None else f" to {p.maximum}"
+    if re.fullmatch(r"[+-]?[0-9]{1,30}", value.strip()):
+        n = int(value)
+        if (p.minimum is None or n >= p.minimum) and (p.maximum is None or n <= p.maximum):
+            return
+    shown = value if len(value) <= 40 else value[:39] + "…"
+    raise BadInput(
+        f"parameter {p.name!r} of type {jt.name} must be a whole number{lo}{hi}, got {shown!r}"
+    )
 
 
 # --------------------------------------------------------------------------- config

@@ -287,6 +287,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE jobs ADD COLUMN waiting TEXT NOT NULL DEFAULT '';
     UPDATE jobs SET paused_at = updated WHERE status = 'paused' AND started IS NOT NULL;
     """,
+    # 10: the agent whose loss was last charged to a task as a death: when that agent's
+    # heartbeat comes back (it was stopped or paused, not dead), it withdraws the charge.
+    """
+    ALTER TABLE tasks ADD COLUMN charged_by TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

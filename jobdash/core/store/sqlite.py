@@ -1023,6 +1023,8 @@ class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
     async def _claim_in(
         self, w: aiosqlite.Connection, rev: int, now: float, c: Claimant
     ) -> list[Claim]:
+        if c.types is not None and not c.types:
+            return []  # an engine with no job types runs nothing (and `IN ()` has no plan)
         jobs_of, type_args = _types_sql(c.types)
         suspect = list(await w.execute_fetchall(SUSPECT_READY % jobs_of, (now, *type_args)))
         way = _suspect_way(suspect[0][1] if suspect else None, c.idle, now)
@@ -1509,12 +1511,12 @@ class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
             for owner, *rest in rows:
                 deaths[owner].append(LostTask(*rest))
             counts = Counts()
-            for death in deaths.values():
+            for owner, death in deaths.items():
                 for t, v in zip(death, judge(death, quarantine_after), strict=True):
                     await w.execute(
                         "UPDATE tasks SET status = ?, owner = NULL, lease_until = NULL, "
-                        "error = ?, finished = ?, lost = ?, charged = ?, not_before = ? "
-                        "WHERE id = ?",
+                        "error = ?, finished = ?, lost = ?, charged = ?, not_before = ?, "
+                        "charged_by = CASE WHEN ? THEN ? ELSE charged_by END WHERE id = ?",
                         (
                             v.status,
                             v.error,
@@ -1522,6 +1524,8 @@ class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
                             v.lost,
                             v.charged,
                             now,  # a suspect is ready from now (see SUSPECT_DRAIN)
+                            v.charged > t.charged,
+                            owner,
                             t.task_id,
                         ),
                     )
@@ -1761,6 +1765,8 @@ class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
 
     async def has_claimable(self, types: Collection[str] | None = None, idle: bool = True) -> bool:
         """Would `claim` (with these `types` and `idle`) find something? One cheap read."""
+        if types is not None and not types:
+            return False  # no job types: nothing to claim (see `_claim_in`)
         # From the few active jobs to their first ready task: joining from the tasks side
         # walked every pending task whenever the jobs were full (O(pending) per look).
         jobs_of, type_args = _types_sql(types)
@@ -1951,7 +1957,8 @@ def _suspect_way(ready_since: float | None, idle: bool, now: float) -> str:
 
 
 def _types_sql(types: Collection[str] | None) -> tuple[str, list[Any]]:
-    """The condition keeping the jobs of these type hashes (None: any), and its arguments."""
+    """The condition keeping the jobs of these type hashes (None: any), and its arguments.
+    Not for an empty collection: its callers claim nothing then, without a query."""
     if types is None:
         return "", []
     return f" AND type_hash IN ({qmarks(types)})", list(types)
