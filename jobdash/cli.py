@@ -42,7 +42,7 @@ from jobdash.core.model import (
 from jobdash.core.outfile import write_output
 from jobdash.core.planning import PREVIEW_MAX, Schedule
 from jobdash.core.scheduler import CATCHUP_BOUND, zone
-from jobdash.core.service import Service, config_timezone, preview_planning
+from jobdash.core.service import Service, config_timezone, preview_planning, read_config
 from jobdash.present.logs import TaskLabels
 from jobdash.present.recovery import attempt_mark, quarantine_warning
 from jobdash.present.text import name_problem, sanitize
@@ -847,8 +847,9 @@ async def cmd_types(svc: Service, a: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def cmd_check(svc: Service, a: argparse.Namespace) -> int:
-    cfg = svc.config
+def cmd_check(a: argparse.Namespace) -> int:
+    """`check`: the config alone; no store is opened (or created)."""
+    cfg = read_config(a.config)
     if a.json:  # a bad file never gets here: it is one line on stderr and exit status 2
         print_json(
             {"config": str(cfg.path) if cfg.path else None, "ok": True, "types": sorted(cfg.types)}
@@ -1184,7 +1185,6 @@ COMMANDS: dict[str, Callable[[Service, argparse.Namespace], Awaitable[int]]] = {
     "export": cmd_export,
     "clear": cmd_clear,
     "types": cmd_types,
-    "check": cmd_check,
     "serve": cmd_serve,
     "agent": cmd_serve,
     "schedules": cmd_schedules,
@@ -1201,10 +1201,19 @@ def cmd_schedule_preview(a: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# Commands that only read the store: they read one that cannot be written, too.
+READING = frozenset({"jobs", "show", "logs", "export", "types", "schedules", "agents"})
+
+
 async def run_command(a: argparse.Namespace) -> int:
     if a.command == "schedule" and a.schedule_action == "preview":
         return cmd_schedule_preview(a)
-    svc = await Service.open(db=a.db, config=a.config, demo=getattr(a, "demo", False))
+    if a.command == "check":
+        return cmd_check(a)
+    reading = a.command in READING or (a.command == "schedule" and a.schedule_action == "show")
+    svc = await Service.open(
+        db=a.db, config=a.config, demo=getattr(a, "demo", False), reading=reading
+    )
     if svc.store.created:
         err.print(f"jobdash: {svc.store.created}")
     try:

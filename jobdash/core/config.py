@@ -395,18 +395,10 @@ def find_config_path(explicit: str | None) -> Path | None:
     exist is an error rather than a silent fallback: the user asked for it.
     """
     if explicit is not None:
-        path = Path(explicit).expanduser()
-        if not path.is_file():
-            raise ConfigError(
-                explicit, "config file not found" if not path.exists() else "not a file"
-            )
-        return path
+        return _named_config(explicit, "")
     env = os.environ.get(CONFIG_ENV, "")
     if env:
-        path = Path(env).expanduser()
-        if not path.is_file():
-            raise ConfigError(env, f"config file not found (named by ${CONFIG_ENV})")
-        return path
+        return _named_config(env, f" (named by ${CONFIG_ENV})")
     local = Path(CONFIG_NAME)
     if local.is_file():
         return local
@@ -417,6 +409,17 @@ def find_config_path(explicit: str | None) -> Path | None:
     if user.is_file():
         return user
     return None
+
+
+def _named_config(name: str, how: str) -> Path:
+    """The config file named by the user (`how`: by what), which must be a file: one rule
+    for the option and the variable."""
+    path = Path(name).expanduser()
+    if not path.is_file():
+        raise ConfigError(
+            name, ("config file not found" if not path.exists() else "not a file") + how
+        )
+    return path
 
 
 def load_config(path: Path | None) -> Config:
