@@ -7,6 +7,15 @@ cancellation (`await ctx.checkpoint()`). Each task is an async function
 """
 
 from jobdash.core.model import Items, JobType, Param, Report
-from jobdash.core.runners import JobContext, TaskCancelled, TaskContext
+from jobdash.core.runners import JobContext, TaskCancelled, TaskContext, TooManyTasks
 
-__all__ = ["Items", "JobContext", "JobType", "Param", "Report", "TaskCancelled", "TaskContext"]
+__all__ = [
+    "Items",
+    "JobContext",
+    "JobType",
+    "Param",
+    "Report",
+    "TaskCancelled",
+    "TaskContext",
+    "TooManyTasks",
+]

@@ -42,7 +42,7 @@ from jobdash.core.model import (
 from jobdash.core.outfile import open_output
 from jobdash.core.planning import PREVIEW_MAX, Schedule
 from jobdash.core.scheduler import CATCHUP_BOUND, zone
-from jobdash.core.service import Service, config_timezone, preview_planning
+from jobdash.core.service import Service, config_timezone, preview_planning, read_config
 from jobdash.present.logs import LABEL_WIDTH, TaskLabels
 from jobdash.present.recovery import attempt_mark, quarantine_warning
 from jobdash.present.text import clip, name_problem, sanitize, sanitize_lines
@@ -861,8 +861,9 @@ async def cmd_types(svc: Service, a: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def cmd_check(svc: Service, a: argparse.Namespace) -> int:
-    cfg = svc.config
+def cmd_check(a: argparse.Namespace) -> int:
+    """`check`: the config alone; no store is opened (or created)."""
+    cfg = read_config(a.config)
     where = str(cfg.path) if cfg.path else "no config file (defaults)"
     if cfg.keymap:
         from jobdash.tui.keymap import check_keymap  # the dashboard's bindings (Textual)
@@ -1165,6 +1166,14 @@ async def cmd_serve(svc: Service, a: argparse.Namespace) -> int:
             f"{svc.store.path} (pid {os.getpid()}, lease {engine.opts.lease:g}s)"
         )
     )
+    if not engine.catalogue.types:
+        where = svc.config.path or "no config file"
+        err.print(
+            safe(
+                f"jobdash {a.command}: no job types ({where}): this engine runs no jobs; "
+                "--config FILE or --demo gives it some"
+            )
+        )
     # A store found damaged is not written to again: the engine stops (and `close` says why).
     watch = asyncio.ensure_future(svc.store.damaged.wait())
     watch.add_done_callback(lambda _: stop.set())
@@ -1190,7 +1199,6 @@ COMMANDS: dict[str, Callable[[Service, argparse.Namespace], Awaitable[int]]] = {
     "export": cmd_export,
     "clear": cmd_clear,
     "types": cmd_types,
-    "check": cmd_check,
     "serve": cmd_serve,
     "agent": cmd_serve,
     "schedules": cmd_schedules,
@@ -1207,10 +1215,19 @@ def cmd_schedule_preview(a: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# Commands that only read the store: they read one that cannot be written, too.
+READING = frozenset({"jobs", "show", "logs", "export", "types", "schedules", "agents"})
+
+
 async def run_command(a: argparse.Namespace) -> int:
     if a.command == "schedule" and a.schedule_action == "preview":
         return cmd_schedule_preview(a)
-    svc = await Service.open(db=a.db, config=a.config, demo=getattr(a, "demo", False))
+    if a.command == "check":
+        return cmd_check(a)
+    reading = a.command in READING or (a.command == "schedule" and a.schedule_action == "show")
+    svc = await Service.open(
+        db=a.db, config=a.config, demo=getattr(a, "demo", False), reading=reading
+    )
     if svc.store.created:
         err.print(f"jobdash: {svc.store.created}")
     try:

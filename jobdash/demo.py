@@ -14,6 +14,7 @@ from jobdash.api import JobContext, JobType, Param, TaskContext
 from jobdash.present.words import plural
 
 SPEED = 1.0  # tests shorten the demo by lowering this
+MAX_FILES = 1_000  # import-files simulates at most this many (checked at submit)
 
 
 async def _work(ctx: TaskContext, seconds: float, steps: int = 5) -> None:
@@ -115,7 +116,13 @@ DEMO_TYPES: dict[str, JobType] = {
             description="Import CSV files into the archive (demo)",
             params=(
                 Param("source", default="/srv/incoming", help="folder to import from"),
-                Param("files", default="40", help="how many files to simulate"),
+                Param(
+                    "files",
+                    default="40",
+                    help="how many files to simulate",
+                    minimum=1,
+                    maximum=MAX_FILES,
+                ),
             ),
             function="jobdash.demo:import_files",
             parallel=4,

@@ -111,9 +111,13 @@ async def wait_finished(svc: Service, job_id: int, timeout: float = 20.0) -> Job
 
 
 def run_cli(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 60
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 60,
+    umask: int = -1,
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real `jobdash` command line in a subprocess."""
+    """Run the real `jobdash` command line in a subprocess (`umask`: its own; -1: ours)."""
     full_env = dict(os.environ)
     full_env.update(env or {})
     return subprocess.run(
@@ -123,6 +127,7 @@ def run_cli(
         env=full_env,
         cwd=cwd,
         timeout=timeout,
+        umask=umask,
         check=False,
     )
 

@@ -420,6 +420,7 @@ class Agent:
             self._done -= done
             self._failed -= failed
             self._draining = drain  # an undrain (drain flag cleared) lets it claim again
+            taken: list[tuple[int, int]] = []
             for task_id in held_before - held:
                 run = self.runs.get(task_id)
                 if run is not None and not run.fenced:
@@ -437,6 +438,13 @@ class Agent:
                         c.attempt,
                     )
                     self._background(run.stop(force=True))
+                    taken.append((task_id, c.attempt))
+            if taken:
+                # We are alive: a death charged to those tasks for our loss was no death.
+                try:
+                    await self.store.withdraw_deaths(self.owner, self.name, taken)
+                except Exception:
+                    self.store.report_failure(log, "withdrawing charged deaths failed")
 
     async def _watch_loop(self) -> None:
         """Follow the jobs of our running tasks: cancel and pause act on the real work."""

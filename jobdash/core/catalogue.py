@@ -30,13 +30,17 @@ UNHASHED = ("description", "source", "target", "schedule", "schedule_policy", "s
 
 def type_hash(jt: JobType) -> str:
     """The hash of what a job of this type runs and how: its command or function, items,
-    parameters (names, required, defaults), parallel, timeout, retries, backoff, locks,
+    parameters (names, required, defaults, bounds), parallel, timeout, retries, backoff, locks,
     exclusive, cancellable, report recipients. Stable across processes and versions of the
     same definition (canonical JSON, sorted keys)."""
     d: dict[str, Any] = dataclasses.asdict(jt)
     for key in UNHASHED:
         d.pop(key, None)
-    d["params"] = [[p.name, p.required, p.default] for p in jt.params]
+    d["params"] = [
+        [p.name, p.required, p.default]
+        + ([p.minimum, p.maximum] if p.minimum is not None or p.maximum is not None else [])
+        for p in jt.params
+    ]
     text = json.dumps(d, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(text.encode()).hexdigest()
 

@@ -348,7 +348,24 @@ def check_params(jt: JobType, given: Mapping[str, str]) -> dict[str, str]:
         if p.required and not value:
             raise BadInput(f"parameter {p.name!r} is required for type {jt.name}")
         result[p.name] = "" if value is None else str(value)
+        _check_bounds(jt, p, result[p.name])
     return result
+
+
+def _check_bounds(jt: JobType, p: Param, value: str) -> None:
+    """A bounded parameter's value is a whole number within its bounds (BadInput)."""
+    if (p.minimum is None and p.maximum is None) or value == "":
+        return  # unbounded, or an optional parameter left empty
+    lo = "" if p.minimum is None else f" from {p.minimum}"
+    hi = "" if p.maximum is None else f" to {p.maximum}"
+    if re.fullmatch(r"[+-]?[0-9]{1,30}", value.strip()):
+        n = int(value)
+        if (p.minimum is None or n >= p.minimum) and (p.maximum is None or n <= p.maximum):
+            return
+    shown = value if len(value) <= 40 else value[:39] + "…"
+    raise BadInput(
+        f"parameter {p.name!r} of type {jt.name} must be a whole number{lo}{hi}, got {shown!r}"
+    )
 
 
 # --------------------------------------------------------------------------- config
@@ -378,18 +395,10 @@ def find_config_path(explicit: str | None) -> Path | None:
     exist is an error rather than a silent fallback: the user asked for it.
     """
     if explicit is not None:
-        path = Path(explicit).expanduser()
-        if not path.is_file():
-            raise ConfigError(
-                explicit, "config file not found" if not path.exists() else "not a file"
-            )
-        return path
+        return _named_config(explicit, "")
     env = os.environ.get(CONFIG_ENV, "")
     if env:
-        path = Path(env).expanduser()
-        if not path.is_file():
-            raise ConfigError(env, f"config file not found (named by ${CONFIG_ENV})")
-        return path
+        return _named_config(env, f" (named by ${CONFIG_ENV})")
     local = Path(CONFIG_NAME)
     if local.is_file():
         return local
@@ -400,6 +409,17 @@ def find_config_path(explicit: str | None) -> Path | None:
     if user.is_file():
         return user
     return None
+
+
+def _named_config(name: str, how: str) -> Path:
+    """The config file named by the user (`how`: by what), which must be a file: one rule
+    for the option and the variable."""
+    path = Path(name).expanduser()
+    if not path.is_file():
+        raise ConfigError(
+            name, ("config file not found" if not path.exists() else "not a file") + how
+        )
+    return path
 
 
 def load_config(path: Path | None) -> Config:

@@ -122,12 +122,15 @@ class Trigger(StrEnum):
 
 @dataclass(frozen=True)
 class Param:
-    """A parameter a job type declares."""
+    """A parameter a job type declares. With `minimum` or `maximum` (Python job types), its
+    value must be a whole number within them: checked when a job is submitted."""
 
     name: str
     required: bool = False
     default: str | None = None
     help: str = ""
+    minimum: int | None = None
+    maximum: int | None = None
 
 
 @dataclass(frozen=True)

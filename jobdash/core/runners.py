@@ -373,8 +373,25 @@ class TaskContext:
             raise TaskCancelled()
 
 
+class TooManyTasks(Exception):
+    """Raised by `add_task` past a bound (see `JobContext`): the job function fails, saying
+    which bound and what to do."""
+
+
 class JobContext(TaskContext):
-    """What a Python job function receives: a TaskContext that can also add tasks."""
+    """What a Python job function receives: a TaskContext that can also add tasks.
+
+    `add_task` is a plain call, so a loop of them never lets the engine's event loop run:
+    no heartbeat, no cancel, no signal is handled until the job function awaits something.
+    So tasks are buffered, and written in batches whenever the job function awaits
+    (`checkpoint`, or any other await once WRITE_BATCH are waiting); `add_task` refuses
+    (TooManyTasks) a task past MAX_UNWRITTEN added without an await — about 0.15 s of a
+    blocked engine and 30 MB — and past MAX_JOB_TASKS in all (about 200 MB of store), and
+    raises TaskCancelled once the job is being cancelled."""
+
+    WRITE_BATCH = 1_000
+    MAX_UNWRITTEN = 100_000
+    MAX_JOB_TASKS = 1_000_000
 
     def __init__(
         self, store: SqliteStore, claim: Claim, params: dict[str, str], module: str = ""
@@ -383,6 +400,9 @@ class JobContext(TaskContext):
         super().__init__(store, claim, params)
         self._module = module
         self._new: list[NewTask] = []
+        self._added = 0
+        self._writing: asyncio.Future[None] | None = None  # a batch written in the background
+        self._write_lock = asyncio.Lock()
 
     def add_task(
         self,
@@ -398,15 +418,46 @@ class JobContext(TaskContext):
         `fn` must be reachable in the job function's module (defined or imported there):
         an engine runs only functions of the types of its own configuration.
         """
+        if self._cancelled:
+            raise TaskCancelled()
+        if self._added >= self.MAX_JOB_TASKS:
+            raise TooManyTasks(f"a job function adds at most {self.MAX_JOB_TASKS:,} tasks")
+        if len(self._new) >= self.MAX_UNWRITTEN:
+            raise TooManyTasks(
+                f"{self.MAX_UNWRITTEN:,} tasks added without an await: the engine stands "
+                "still meanwhile (no heartbeat, cancel or signal); await ctx.checkpoint() "
+                "every few thousand tasks"
+            )
         ref = function_ref(fn, self._module)
         label = name if name is not None else (str(item) if item is not None else fn.__name__)
         self._new.append(NewTask(key or label, label, "function", ref, item))
+        self._added += 1
+        if len(self._new) % self.WRITE_BATCH == 0 and (
+            self._writing is None or self._writing.done()
+        ):
+            self._writing = asyncio.ensure_future(self._write_soon())
+
+    def discard(self) -> None:
+        """Drop the tasks not yet written (the job function ended without `flush`)."""
+        self._new.clear()
+
+    async def _write_soon(self) -> None:
+        """Write a batch at the job function's next await. A failure (a full disk) is not
+        lost: the tasks stay buffered, and `flush` (at the next checkpoint, at the end)
+        raises it."""
+        with contextlib.suppress(Exception):
+            await self.flush()
 
     async def flush(self) -> None:
         """Write the tasks added so far (also done at every checkpoint and at the end)."""
-        new, self._new = self._new, []
-        if new:
-            await self._store.add_tasks(self.job_id, new)
+        async with self._write_lock:
+            while self._new:
+                new, self._new = self._new, []
+                try:
+                    await self._store.add_tasks(self.job_id, new)
+                except BaseException:
+                    self._new[:0] = new
+                    raise
 
     async def checkpoint(self) -> None:
         await self.flush()
@@ -469,6 +520,14 @@ class FunctionRun(Run):
             self.ctx.log(msg, "system")
             return Result(TaskStatus.FAILED, None, msg)
         coro = fn(self.ctx) if self.job else fn(self.ctx, c.item)
+        try:
+            return await self._run(coro)
+        finally:
+            if isinstance(self.ctx, JobContext):
+                self.ctx.discard()  # tasks a failed job function added, not yet written
+
+    async def _run(self, coro: Coroutine[Any, Any, Any]) -> Result:
+        c = self.claim
         try:
             if c.timeout:
                 self._task = asyncio.ensure_future(coro)

@@ -163,8 +163,11 @@ class Service:
         demo: bool = False,
         user: str | None = None,
         read_only: bool = False,
+        reading: bool = False,
     ) -> Service:
-        """Load the config (errors before anything is opened), then open the store."""
+        """Load the config (errors before anything is opened), then open the store.
+        `reading` (a command that only reads) or `read_only`: a store that cannot be
+        written is opened to be read (see `SqliteStore.open`)."""
         cfg = read_config(config)
         if cfg.path is not None:
             # Python job types named in the config live next to it.
@@ -178,7 +181,9 @@ class Service:
             for name, jt in DEMO_TYPES.items():
                 types.setdefault(name, jt)
         who = user or current_user()  # before the store is opened: nothing to close
-        store = await SqliteStore.open(resolve_db_path(db), create_folder=is_default_db(db))
+        store = await SqliteStore.open(
+            resolve_db_path(db), create_folder=is_default_db(db), reading=reading or read_only
+        )
         svc = cls(store, cfg, who, types, read_only)
         try:
             await svc.refresh_catalogue()

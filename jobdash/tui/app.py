@@ -18,6 +18,7 @@ import contextlib
 import gc
 import importlib
 import os
+import signal
 import sys
 import time
 from collections import Counter
@@ -900,6 +901,21 @@ async def _open_and_run(args: argparse.Namespace) -> int:
     )
     if svc.store.created:
         print(f"jobdash: {svc.store.created}", file=sys.stderr)
+    # SIGTERM, and SIGHUP (the terminal went away: an SSH drop), end the dashboard as `q`
+    # does, not at once: the terminal is restored, and an embedded engine stops its tasks
+    # and gives their claims back (`svc.close`), as `serve` does on a signal. Textual
+    # handles neither; their default would kill the process where it stands.
+    app: JobdashApp | None = None
+    stop = asyncio.Event()
+
+    def on_signal() -> None:
+        stop.set()
+        if app is not None:
+            app.exit(0)
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        loop.add_signal_handler(sig, on_signal)
     try:
         embedded = False
         # Read-only: watch the store, run nothing.
@@ -907,6 +923,8 @@ async def _open_and_run(args: argparse.Namespace) -> int:
             await svc.start_engine(slots=getattr(args, "slots", 4) or 4)
             embedded = True
         first_rows = await FirstRows.read(svc)
+        if stop.is_set():
+            return 0
         app = JobdashApp(
             svc, embedded_engine=embedded, demo=bool(args.demo), theme=theme, first_rows=first_rows
         )
@@ -914,6 +932,8 @@ async def _open_and_run(args: argparse.Namespace) -> int:
         return result or 0
     finally:
         await svc.close()
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
 
 
 def run_dashboard(args: argparse.Namespace) -> int:

@@ -120,6 +120,7 @@ def fresh(store: Store, folder: Path) -> Path:
     for leftover in folder.glob("store.db*"):
         leftover.unlink()
     shutil.copyfile(store.db, db)
+    db.chmod(0o600)  # as jobdash made it (a 0644 copy is made 0600, with a note)
     return db
 
 

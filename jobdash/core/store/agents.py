@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 
 import aiosqlite
 
@@ -83,6 +84,47 @@ class AgentStore(StorePart):
                 )
             )
             return {r[0] for r in rows}, bool(drain_rows and drain_rows[0][0])
+
+        return await self.write(txn)
+
+    async def withdraw_deaths(self, owner: str, agent: str, lost: Sequence[tuple[int, int]]) -> int:
+        """Agent `owner` lost these claims (task id, attempt) to `recover_lost`, yet its
+        heartbeat came back: it was stopped (SIGSTOP, a paused VM), not dead, so a death
+        charged to one of them for that loss is withdrawn (the loss itself stands: the task
+        still runs alone next time). A charge made since by another agent's loss is not.
+        Returns how many charges were withdrawn."""
+        if not lost:
+            return 0
+
+        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> int:
+            n = 0
+            for task_id, attempt in lost:
+                rows = list(
+                    await w.execute_fetchall(
+                        "UPDATE tasks SET charged = charged - 1, charged_by = NULL "
+                        "WHERE id = ? AND charged_by = ? AND charged > 0 "
+                        "RETURNING job_id, name, charged",
+                        (task_id, owner),
+                    )
+                )
+                if not rows:
+                    continue
+                job_id, name, charged = rows[0]
+                n += 1
+                await w.execute(
+                    "INSERT INTO logs (job_id, task_id, ts, stream, text, attempt) "
+                    "VALUES (?, ?, ?, 'system', ?, ?)",
+                    (
+                        job_id,
+                        task_id,
+                        now,
+                        f"{name}: agent {agent} was stopped, not dead (its heartbeat came "
+                        f"back after attempt {attempt} was taken over): the death charged "
+                        f"for that loss is withdrawn ({charged} so far)",
+                        attempt,
+                    ),
+                )
+            return n
 
         return await self.write(txn)
 

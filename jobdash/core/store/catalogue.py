@@ -103,10 +103,13 @@ class CatalogueStore:
 
 
 async def live_catalogue(reads: aiosqlite.Connection | Reads, live_after: float) -> list[Published]:
-    """The types of agents that heart-beat after `live_after` and are not offline."""
+    """The types of agents that heart-beat after `live_after` and are not offline. A live
+    agent that runs no type at all (an engine started without a config) is one row with an
+    empty name and hash: it is live, and runs nothing (see `unrunnable`)."""
     rows = await reads.execute_fetchall(
-        "SELECT c.agent, c.name, c.hash, c.published FROM catalogue c "
-        "JOIN agents a ON a.name = c.agent WHERE a.state != 'offline' AND a.heartbeat > ?",
+        "SELECT a.name, coalesce(c.name, ''), coalesce(c.hash, ''), coalesce(c.published, 0) "
+        "FROM agents a LEFT JOIN catalogue c ON c.agent = a.name "
+        "WHERE a.state != 'offline' AND a.heartbeat > ?",
         (live_after,),
     )
     return [Published(r[0], r[1], r[2], {}, r[3]) for r in rows]

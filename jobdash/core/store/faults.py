@@ -9,9 +9,12 @@ traceback every second.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import shlex
 import sqlite3
+import stat
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -20,9 +23,12 @@ from typing import Any
 import aiosqlite
 
 from jobdash.core.model import BadInput
+from jobdash.present.words import plural
 
 log = logging.getLogger("jobdash.store")
 
+# What a writing command adds when the store cannot be written: reading it still works.
+READING_STILL = " (reading still works: jobs, show, logs, export, jobdash --read-only)"
 DAMAGED = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 # Failures of the store itself (its file, its disk), as opposed to a bad statement: a
 # command reports them in one line, an engine retries them.
@@ -69,23 +75,50 @@ def damaged(path: Path, detail: str) -> StoreError:
     )
 
 
+def cannot_write(e: BaseException) -> bool:
+    """SQLite's error says the store, or its folder, cannot be written (by this user, or at
+    all): a reading command may still read it."""
+    return isinstance(e, sqlite3.Error) and error_code(e) in (
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_PERM,
+    )
+
+
+def why_not_writable(path: Path) -> str | None:
+    """Why the store at `path` cannot be written, as the file system says: a read-only
+    file system, or the permissions of the file or of its folder (None: neither)."""
+    real = Path(os.path.realpath(path))
+    folder = real.parent
+    with contextlib.suppress(OSError):
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return "it is on a read-only file system"
+    try:
+        mode = stat.S_IMODE(real.stat().st_mode)
+    except OSError:
+        mode = None
+    if mode is not None and not os.access(real, os.W_OK, effective_ids=True):
+        return f"the store file is not writable by you (mode {mode:04o})"
+    if not os.access(folder, os.W_OK | os.X_OK, effective_ids=True):
+        return (
+            f"its folder {folder} is not writable by you (SQLite adds -wal and -shm files "
+            "beside the store)"
+        )
+    return None
+
+
 def store_error(path: Path, e: BaseException) -> StoreError:
     """One line for a failure of the store file `path` (an sqlite3.Error or OSError)."""
     if error_code(e) in DAMAGED:
         return damaged(path, str(e))
+    why = (e.strerror or str(e)).lower() if isinstance(e, OSError) else str(e)
+    if cannot_write(e) and (reason := why_not_writable(path)):
+        return StoreError(f"{path}: cannot write the store: {reason}{READING_STILL}", why)
     if isinstance(e, OSError):
-        why = (e.strerror or str(e)).lower()
         return StoreError(f"{path}: cannot open the store: {why}", why)
-    why = str(e)
     if error_code(e) == sqlite3.SQLITE_FULL:
         return StoreError(f"{path}: cannot write the store: {why}", why)
-    if getattr(e, "sqlite_errorcode", 0) == sqlite3.SQLITE_READONLY_DIRECTORY:
-        return StoreError(
-            f"{path}: cannot open the store: its folder is not writable by you (SQLite adds "
-            "-wal and -shm files beside the store)",
-            why,
-        )
-    if error_code(e) in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM):
+    if cannot_write(e):
         return StoreError(
             f"{path}: cannot write the store ({why}): the store and its folder must be "
             "writable by you (SQLite adds -wal and -shm files beside it)",
@@ -113,7 +146,8 @@ class FaultLog:
         if fault in self.said:
             return
         self.said.add(fault)
-        log.warning("%s; retrying every 1 s; %d log lines held", fault, held)
+        held_text = f"; {plural(held, 'log line')} held" if held else ""
+        log.warning("%s; retrying every 1 s%s", fault, held_text)
 
     def note(self, text: str, key: str | None = None) -> None:
         """Something said once per run of failures (the buffer reaching its bound); `key`

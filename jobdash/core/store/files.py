@@ -6,24 +6,35 @@ is refused (root excepted: it may open any user's store, and SQLite gives the -w
 files it creates to the store's owner). Several users share jobs through a PostgreSQL
 store, where the database enforces who sees what.
 
-Everything here reads only, through a read-only connection that creates nothing
-(`immutable` when no -wal exists): a file that is not a whole jobdash store is never
-modified. A store is created only where none exists: a missing file (in an existing folder,
-or in the default data folder, which is created 0700), or an empty file.
+The checks read only, through a read-only connection that creates nothing (`immutable`
+when no -wal exists): a file that is not a whole jobdash store is never modified. A store
+is created only where none exists: a missing file (in an existing folder, or in the default
+data folder, which is created 0700), or an empty file. The one change made to an existing
+store is its mode (`make_private`: job output is its owner's alone), never through a link
+that someone else could have put beside it.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 import stat
 from pathlib import Path
 
 from jobdash.core.identity import user_name
-from jobdash.core.store.faults import StoreError, damaged, one_line, store_error
+from jobdash.core.store.faults import (
+    StoreError,
+    cannot_write,
+    damaged,
+    one_line,
+    store_error,
+    why_not_writable,
+)
 from jobdash.core.store.schema import APP_ID, SCHEMA_VERSION
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
+SIDECARS = ("-wal", "-shm", "-journal")  # the files SQLite keeps beside a store
 
 
 def check_store_file(path: Path, create_folder: bool = False) -> int | None:
@@ -43,6 +54,7 @@ def check_store_file(path: Path, create_folder: bool = False) -> int | None:
     if not stat.S_ISREG(st.st_mode):
         raise StoreError(f"{path}: not a regular file (a device, pipe or socket); left untouched")
     check_owner(path, st.st_uid)
+    check_sidecars(path, st.st_uid)
     try:
         with path.open("rb") as f:
             head = f.read(len(SQLITE_MAGIC))
@@ -82,15 +94,143 @@ def check_owner(path: Path, uid: int) -> None:
     )
 
 
+def sidecar(path: Path, suffix: str) -> Path:
+    """Where SQLite keeps the -wal (-shm, -journal) file of the store at `path`: beside the
+    file that `path` resolves to, as SQLite resolves a linked store's name."""
+    return Path(os.path.realpath(path) + suffix)
+
+
+def check_sidecars(path: Path, uid: int) -> None:
+    """The -wal, -shm and -journal files of a store are plain files of the store's owner
+    (`uid`) with one link: a symbolic link, another kind of file, a hard link to another
+    file or someone else's file there is refused, never followed or written. Whoever may
+    write the store's folder can put one there: a chmod, or SQLite run by root, would act on
+    the file it leads to."""
+    for suffix in SIDECARS:
+        side = sidecar(path, suffix)
+        try:
+            st = side.lstat()
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            raise store_error(side, e) from None
+        if stat.S_ISLNK(st.st_mode):
+            raise StoreError(
+                f"{side}: a symbolic link where SQLite keeps the store's {suffix[1:]} file; "
+                "jobdash does not follow it: remove it"
+            )
+        if not stat.S_ISREG(st.st_mode):
+            raise StoreError(
+                f"{side}: not a regular file, where SQLite keeps the store's {suffix[1:]} "
+                "file: remove it"
+            )
+        if st.st_uid != uid or st.st_nlink != 1:
+            whose = "a hard link to another file" if st.st_nlink != 1 else "another user's file"
+            raise StoreError(
+                f"{side}: {whose} ({user_name(st.st_uid)}'s), where SQLite keeps the store's "
+                f"{suffix[1:]} file; jobdash does not write it: remove it"
+            )
+
+
+def make_private(path: Path, uid: int, follow: bool, exact: int | None = None) -> int | None:
+    """Take the group and other bits off the file at `path` (0644 -> 0600; `exact`: give
+    it that mode) if it is a regular file of `uid` (the store's owner; for a -wal or -shm
+    file, with one link). Returns its mode before, or None when nothing was changed.
+    OSError when the mode cannot be changed (a read-only file system).
+
+    The file is opened with O_PATH (nothing is read, and closing such a descriptor releases
+    no lock that SQLite holds on the file in this process), with O_NOFOLLOW unless `follow`,
+    and the checks and the chmod apply to what was opened (through /proc/self/fd): a link
+    put in its place, or swapped in meanwhile, is never followed to another file."""
+    flags = os.O_PATH | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW)
+    try:
+        fd = os.open(path, flags)
+    except OSError as e:
+        if e.errno in (errno.ENOENT, errno.ELOOP, errno.ENOTDIR):
+            return None
+        raise
+    try:
+        st = os.fstat(fd)
+        mode = stat.S_IMODE(st.st_mode)
+        want = mode & ~0o077 if exact is None else exact
+        if (
+            not stat.S_ISREG(st.st_mode)
+            or st.st_uid != uid
+            or (not follow and st.st_nlink != 1)
+            or mode == want
+        ):
+            return None
+        os.chmod(f"/proc/self/fd/{fd}", want)
+        return mode
+    finally:
+        os.close(fd)
+
+
+def private_store(path: Path) -> str:
+    """Make an existing store with group or other bits (0644, 0666: a umask, a copy) 0600:
+    job output is its owner's alone. Returns what to tell the user ("" when nothing)."""
+    try:
+        uid = path.stat().st_uid
+    except OSError:
+        return ""  # none there yet: it is created 0600
+    try:
+        was = make_private(path, uid, follow=True)
+    except OSError as e:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        why = (e.strerror or str(e)).lower()
+        return (
+            f"{path} is mode {mode:04o} (others may read job output) and could not be made "
+            f"0600: {why}"
+        )
+    if was is None:
+        return ""
+    return f"made {path} mode 0600 (it was {was:04o}: others could read job output)"
+
+
+def read_only_uri(path: Path, immutable: bool = False) -> str:
+    """The URI that opens the store at `path` read-only (`immutable`: without locks or the
+    -wal and -shm files, for a store nothing can write)."""
+    return f"{path.resolve().as_uri()}?mode=ro{'&immutable=1' if immutable else ''}"
+
+
+def readable_uri(path: Path) -> str:
+    """How to open the store at `path` to read it when it cannot be written: `mode=ro`,
+    with its -wal and -shm files, so a store that another process writes is read as SQLite
+    reads any WAL store. Where SQLite can neither open nor create the -shm file (a read-only
+    file system, a folder not writable by you) and no -wal holds anything, nothing can be
+    writing the store: it is read `immutable` (the file alone, without locks). A -wal that
+    holds changes but cannot be read is refused (StoreError): the file alone would show the
+    store as it was before them."""
+    try:
+        con = sqlite3.connect(read_only_uri(path), uri=True)
+        try:
+            con.execute("SELECT count(*) FROM sqlite_master").fetchall()
+        finally:
+            con.close()
+        return read_only_uri(path)
+    except sqlite3.Error as e:
+        if not cannot_write(e):
+            raise
+    wal = sidecar(path, "-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        reason = why_not_writable(path) or "SQLite cannot create it here"
+        raise StoreError(
+            f"{path}: cannot read the store: its {wal.name} file holds changes that SQLite "
+            f"reads only with a -shm file, and {reason}; copy the store with its -wal file "
+            "to a writable folder to read it"
+        )
+    return read_only_uri(path, immutable=True)
+
+
 def read_version(path: Path) -> int | None:
     """The store's schema version after `PRAGMA quick_check` (None: an SQLite database
     without tables, to initialise)."""
     # A WAL-mode file opened even read-only gets -wal and -shm files created beside it;
     # `immutable` reads the file alone. Only when a -wal exists (someone uses it: it may
     # hold committed pages) is it read the ordinary way, which then creates nothing new.
-    wal = Path(f"{path}-wal").exists()
+    wal = sidecar(path, "-wal").exists()
     con = sqlite3.connect(
-        f"{path.resolve().as_uri()}?mode=ro{'' if wal else '&immutable=1'}", uri=True
+        readable_uri(path) if wal else read_only_uri(path, immutable=True), uri=True
     )
     try:
         # Every page is read: about 2 ms per MB of store (a store of 100,000 jobs, 134 MB,

@@ -7,6 +7,11 @@ never modified.
 
 from __future__ import annotations
 
+import functools
+import sqlite3
+
+from jobdash.present.words import plural_word
+
 APP_ID = "jobdash"
 
 # The partial index jobs_active (migration 1) covers the unfinished jobs, a few among a long
@@ -287,6 +292,39 @@ MIGRATIONS: list[str] = [
     ALTER TABLE jobs ADD COLUMN waiting TEXT NOT NULL DEFAULT '';
     UPDATE jobs SET paused_at = updated WHERE status = 'paused' AND started IS NOT NULL;
     """,
+    # 10: the agent whose loss was last charged to a task as a death: when that agent's
+    # heartbeat comes back (it was stopped or paused, not dead), it withdraws the charge.
+    """
+    ALTER TABLE tasks ADD COLUMN charged_by TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@functools.cache
+def schema_tables(version: int) -> frozenset[str]:
+    """The tables of a store at schema `version`: those its migrations make (built in
+    memory, a few milliseconds)."""
+    con = sqlite3.connect(":memory:")
+    try:
+        for script in MIGRATIONS[:version]:
+            con.executescript(script)
+        rows = con.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+        return frozenset(r[0] for r in rows)
+    finally:
+        con.close()
+
+
+def schema_mismatch(have: set[str], version: int) -> str:
+    """How the tables `have` differ from those of schema `version` ("" when they do not):
+    the upgrade from a version assumes its tables, and on others it would fail half-way."""
+    want = schema_tables(version)
+    parts = []
+    if extra := sorted(have - want):
+        parts.append(f"{plural_word(len(extra), 'table')} {', '.join(extra[:3])} not of it")
+    if missing := sorted(want - have):
+        parts.append(f"{plural_word(len(missing), 'table')} {', '.join(missing[:3])} missing")
+    return "; ".join(parts)

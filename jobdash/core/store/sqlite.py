@@ -36,7 +36,7 @@ from typing import Any, Protocol, TypeVar, cast
 import aiosqlite
 
 from jobdash.core.alarm import Alarm
-from jobdash.core.identity import real_user
+from jobdash.core.identity import real_user, user_name
 from jobdash.core.lifecycle import (
     QUARANTINE_AFTER,
     SETTLING,
@@ -75,13 +75,27 @@ from jobdash.core.store.faults import (
     FaultLog,
     Reads,
     StoreError,
+    cannot_write,
     error_code,
     is_fault,
     store_error,
+    why_not_writable,
 )
-from jobdash.core.store.files import check_store_file
+from jobdash.core.store.files import (
+    check_store_file,
+    make_private,
+    private_store,
+    readable_uri,
+    sidecar,
+)
 from jobdash.core.store.schedules import ScheduleStore, report_state
-from jobdash.core.store.schema import ACTIVE_ONLY, APP_ID, MIGRATIONS, SCHEMA_VERSION
+from jobdash.core.store.schema import (
+    ACTIVE_ONLY,
+    APP_ID,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    schema_mismatch,
+)
 from jobdash.core.store.waits import WaitStore
 from jobdash.present.words import plural
 
@@ -351,7 +365,9 @@ class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
         self.on_commit: list[Callable[[], None]] = []  # in-process wake-ups
         self.refill: Refill | None = None  # the agent whose freed slots a flush refills
         self.actor = real_user()  # who writes: named in every audit row
-        self.created = ""  # what opening created, to tell the user once ("created store at …")
+        # What opening created or changed, to tell the user once ("created store at …").
+        self.created = ""
+        self._read_only: StoreError | None = None  # opened read-only: why it cannot be written
         self._reads: Reads | None = None
         self._damage: StoreError | None = None  # once seen damaged, nothing more is written
         self.damaged = asyncio.Event()
@@ -362,16 +378,24 @@ class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
     # ----------------------------------------------------------------- opening
 
     @classmethod
-    async def open(cls, path: Path | str, create_folder: bool = False) -> SqliteStore:
+    async def open(
+        cls, path: Path | str, create_folder: bool = False, reading: bool = False
+    ) -> SqliteStore:
         """Open the store at `path`, creating it only where none exists (a missing or empty
         file; the folder too when `create_folder`, the default path's). StoreError (one
         line) when it cannot be used: another user's, not a store, damaged, unreadable,
-        or not writable where a write is needed. `created` then says what was created."""
+        or not writable where a write is needed. `created` then says what was created, or
+        that the store's mode was made 0600.
+
+        `reading`: for a command that only reads. A store that cannot be written (a
+        read-only file system, a file or folder not writable by you) is then opened
+        read-only (see `_open_read_only`); its writes raise why it cannot be written."""
         path = Path(path).expanduser()
         version = check_store_file(path, create_folder)
         store = cls(path)
         made = False
         try:
+            store._make_private()
             if version is None:
                 made = store._create_file()
             await store._connect(version)
@@ -382,24 +406,79 @@ class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
                     if path.stat().st_size == 0:
                         path.unlink()
             if isinstance(e, (sqlite3.Error, OSError)):
-                raise store_error(path, e) from None
+                err = store_error(path, e)
+                if reading and version is not None and cannot_write(e):
+                    return await cls._open_read_only(path, version, err, store.created)
+                raise err from None
             raise
         return store
 
+    @classmethod
+    async def _open_read_only(
+        cls, path: Path, version: int, why: StoreError, note: str
+    ) -> SqliteStore:
+        """A store that cannot be written (`why`), opened to be read (see `readable_uri`):
+        a reader and no writer; every write raises `why`."""
+        reason = why_not_writable(path) or why.fault
+        if version != SCHEMA_VERSION:
+            raise StoreError(
+                f"{path}: made by an older jobdash (store schema {version}, this version "
+                f"uses {SCHEMA_VERSION}): upgrading it writes it, and {reason}",
+                why.fault,
+            )
+        store = cls(path)
+        store.created = note
+        store._read_only = why
+        try:
+            store._r = await _connect_reader(readable_uri(path))
+        except BaseException as e:
+            await store._close_connections()
+            if isinstance(e, (sqlite3.Error, OSError)):
+                raise store_error(path, e) from None
+            raise
+        store._reads = Reads(store._r, store._fault)
+        return store
+
+    def _make_private(self) -> None:
+        """An existing store with group or other bits is made 0600 (`private_store`)."""
+        if note := private_store(self.path):
+            self._note(note)
+
+    def _note(self, text: str) -> None:
+        self.created = f"{self.created}; {text}" if self.created else text
+
     def _create_file(self) -> bool:
         """Make the store's file (0600, before SQLite touches it: job logs may hold
-        secrets) and a missing default folder (0700). True when the file was made here."""
+        secrets) and a missing default folder (0700). True when the file was made here.
+        A dangling symbolic link of the user's own is followed: the store is made where it
+        points to (0600 too); one of another user's is not (it could point anywhere)."""
         path = self.path
+        folder = ""
         if not path.parent.is_dir():
             path.parent.mkdir(parents=True, mode=0o700)
-            self.created = f"created store at {path} (and its folder, mode 0700)"
+            folder = " (and its folder, mode 0700)"
+        target, where = path, ""
+        if path.is_symlink() and not path.exists():
+            owner = path.lstat().st_uid
+            if owner != os.geteuid():
+                raise StoreError(
+                    f"{path}: a symbolic link of {user_name(owner)}'s to {os.readlink(path)}, "
+                    "which does not exist: jobdash creates a store only through a link of "
+                    "your own"
+                )
+            target = Path(os.path.realpath(path))
+            if not target.parent.is_dir():
+                raise StoreError(f"{path}: links to {target}, in no folder {target.parent}")
+            where = f" (at {target}, where the link points)"
         try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+            fd = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o600)
         except FileExistsError:  # an empty file: SQLite takes it for an empty database
-            self.created = self.created or f"created store at {path} (in the empty file there)"
+            if where or not path.is_file() or path.stat().st_size:
+                raise StoreError(f"{path}: changed while jobdash opened it; try again") from None
+            self._note(f"created store at {path} (in the empty file there)")
             return False
         os.close(fd)
-        self.created = self.created or f"created store at {path}"
+        self._note(f"created store at {path}{where}{folder}")
         return True
 
     async def _connect(self, version: int | None) -> None:
@@ -422,16 +501,19 @@ class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
         await self._w.execute_fetchall("PRAGMA busy_timeout = 0")
         await self._w.execute_fetchall("PRAGMA wal_autocheckpoint = 0")
         self._chmod_sidecars()
-        self._r = await aiosqlite.connect(self.path, isolation_level=None)
-        await self._r.execute_fetchall(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self._r = await _connect_reader(self.path)
         self._reads = Reads(self._r, self._fault)
         self._flusher = asyncio.get_running_loop().create_task(self._flush_loop())
 
     def _chmod_sidecars(self) -> None:
-        """-wal and -shm hold job output too: 0600 (their owner stays the store's)."""
-        for suffix in ("-wal", "-shm"):
-            with contextlib.suppress(OSError):
-                os.chmod(str(self.path) + suffix, 0o600)
+        """-wal and -shm hold job output too: 0600 (their owner stays the store's; one
+        that a session on a read-only store made 0400 is writable again). Only files of
+        the store's owner, never through a link (see `make_private`)."""
+        with contextlib.suppress(OSError):
+            uid = self.path.stat().st_uid
+            for suffix in ("-wal", "-shm"):
+                with contextlib.suppress(OSError):
+                    make_private(sidecar(self.path, suffix), uid, follow=False, exact=0o600)
 
     async def _migrate(self) -> None:
         w = self._writer
@@ -449,6 +531,22 @@ class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
                     f"{self.path}: made by a newer jobdash (store schema {version}, this "
                     f"version knows {SCHEMA_VERSION}); upgrade jobdash — the store was left "
                     "untouched"
+                )
+            # The upgrade from `version` assumes that version's tables: on other tables (a
+            # schema_version edited or restored apart from them) it would fail half-way.
+            have = {
+                r[0]
+                for r in await w.execute_fetchall(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' "
+                    "AND name NOT LIKE 'sqlite_%'"
+                )
+            }
+            if mismatch := schema_mismatch(have, version):
+                raise StoreError(
+                    f"{self.path}: its tables do not match its recorded schema version "
+                    f"{version} ({mismatch}); jobdash will not upgrade it and left it "
+                    "untouched: restore a backup, or set meta.schema_version to the version "
+                    "its tables are"
                 )
             for i in range(version, SCHEMA_VERSION):
                 for stmt in split_sql(MIGRATIONS[i]):
@@ -553,6 +651,8 @@ class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
         other thread and back, and waits its turn while the loop is busy.
 
         Another process holding the write lock is waited for here, up to BUSY_TIMEOUT_MS."""
+        if self._read_only is not None:
+            raise self._read_only
         give_up = time.monotonic() + BUSY_TIMEOUT_MS / 1000
         delay = 0.001
         while True:
@@ -1028,6 +1128,8 @@ class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
     async def _claim_in(
         self, w: aiosqlite.Connection, rev: int, now: float, c: Claimant
     ) -> list[Claim]:
+        if c.types is not None and not c.types:
+            return []  # an engine with no job types runs nothing (and `IN ()` has no plan)
         jobs_of, type_args = _types_sql(c.types)
         suspect = list(await w.execute_fetchall(SUSPECT_READY % jobs_of, (now, *type_args)))
         way = suspect_way(suspect[0][1] if suspect else None, c.idle, now)
@@ -1459,12 +1561,12 @@ class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
             for owner, *rest in rows:
                 deaths[owner].append(LostTask(*rest))
             counts = Counts()
-            for death in deaths.values():
+            for owner, death in deaths.items():
                 for t, v in zip(death, judge(death, quarantine_after), strict=True):
                     await w.execute(
                         "UPDATE tasks SET status = ?, owner = NULL, lease_until = NULL, "
-                        "error = ?, finished = ?, lost = ?, charged = ?, not_before = ? "
-                        "WHERE id = ?",
+                        "error = ?, finished = ?, lost = ?, charged = ?, not_before = ?, "
+                        "charged_by = CASE WHEN ? THEN ? ELSE charged_by END WHERE id = ?",
                         (
                             str(v.status),
                             v.error,
@@ -1472,6 +1574,8 @@ class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
                             v.lost,
                             v.charged,
                             now,  # a suspect is ready from now (see lifecycle.SUSPECT_DRAIN)
+                            v.charged > t.charged,
+                            owner,
                             t.task_id,
                         ),
                     )
@@ -1711,6 +1815,8 @@ class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
 
     async def has_claimable(self, types: Collection[str] | None = None, idle: bool = True) -> bool:
         """Would `claim` (with these `types` and `idle`) find something? One cheap read."""
+        if types is not None and not types:
+            return False  # no job types: nothing to claim (see `_claim_in`)
         # From the few active jobs to their first ready task: joining from the tasks side
         # walked every pending task whenever the jobs were full (O(pending) per look).
         jobs_of, type_args = _types_sql(types)
@@ -1839,6 +1945,19 @@ def _is_busy(e: sqlite3.OperationalError) -> bool:
     return e.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY  # SQLITE_BUSY or an extended one
 
 
+async def _connect_reader(where: Path | str) -> aiosqlite.Connection:
+    """The reader connection (`where`: a path, or a URI); SQLite opens lazily, so it is
+    made to open the file here, where a failure is a failure to open."""
+    con = await aiosqlite.connect(where, isolation_level=None, uri=isinstance(where, str))
+    try:
+        await con.execute_fetchall(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await con.execute_fetchall("SELECT count(*) FROM sqlite_master")
+    except BaseException:
+        await con.close()
+        raise
+    return con
+
+
 def _whole_transaction(
     con: sqlite3.Connection, fn: Callable[[aiosqlite.Connection, int, float], Awaitable[Any]]
 ) -> Any:
@@ -1887,7 +2006,8 @@ def share_out(room: dict[int, int], n: int) -> dict[int, int]:
 
 
 def _types_sql(types: Collection[str] | None) -> tuple[str, list[Any]]:
-    """The condition keeping the jobs of these type hashes (None: any), and its arguments."""
+    """The condition keeping the jobs of these type hashes (None: any), and its arguments.
+    Not for an empty collection: its callers claim nothing then, without a query."""
     if types is None:
         return "", []
     return f" AND type_hash IN ({qmarks(types)})", list(types)
