@@ -414,3 +414,22 @@ def test_a_config_that_is_not_a_file_is_said_alike_by_option_and_variable() -> N
     assert by_variable == "jobdash: /dev/zero: not a file (named by $JOBDASH_CONFIG)"
     missing = refused(run_cli("check", env={"JOBDASH_CONFIG": "/no/such.toml"}))
     assert missing == "jobdash: /no/such.toml: config file not found (named by $JOBDASH_CONFIG)"
+
+
+def test_processes_that_create_one_store_together_all_open_it(tmp_path: Path) -> None:
+    """A dashboard and a command started together on a store that does not exist yet: one
+    creates it, the others find it made meanwhile and open it (none says "try again")."""
+    for round_ in range(4):
+        db = tmp_path / f"new-{round_}.db"
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "jobdash", "jobs", "--db", str(db)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(6)
+        ]
+        for p in procs:
+            _, err = p.communicate(timeout=60)
+            assert p.returncode == 0, err

@@ -391,6 +391,17 @@ class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
         read-only file system, a file or folder not writable by you) is then opened
         read-only (see `_open_read_only`); its writes raise why it cannot be written."""
         path = Path(path).expanduser()
+        for _ in range(3):
+            try:
+                return await cls._open(path, create_folder, reading)
+            except _CreatedMeanwhile:
+                # Another process created the store between our look and our create (a
+                # dashboard and a command started together): look at it again, now made.
+                await asyncio.sleep(0.05)
+        raise StoreError(f"{path}: changed while jobdash opened it; try again")
+
+    @classmethod
+    async def _open(cls, path: Path, create_folder: bool, reading: bool) -> SqliteStore:
         version = check_store_file(path, create_folder)
         store = cls(path)
         made = False
@@ -474,7 +485,7 @@ class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
             fd = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o600)
         except FileExistsError:  # an empty file: SQLite takes it for an empty database
             if where or not path.is_file() or path.stat().st_size:
-                raise StoreError(f"{path}: changed while jobdash opened it; try again") from None
+                raise _CreatedMeanwhile() from None
             self._note(f"created store at {path} (in the empty file there)")
             return False
         os.close(fd)
@@ -1935,6 +1946,10 @@ class _ThreadConn:
 
     async def execute_fetchall(self, sql: str, parameters: Any = None) -> list[Any]:
         return self._con.execute(sql, parameters or ()).fetchall()
+
+
+class _CreatedMeanwhile(Exception):
+    """The store's file appeared between the look at its path and its creation."""
 
 
 class _Locked(Exception):
