@@ -28,7 +28,6 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from jobdash import __version__
-from jobdash.core.config import parse_duration
 from jobdash.core.model import (
     MAX_ID,
     MAX_PARALLEL,
@@ -39,10 +38,16 @@ from jobdash.core.model import (
     Refused,
     format_duration,
 )
-from jobdash.core.outfile import write_output
 from jobdash.core.planning import PREVIEW_MAX, Schedule
-from jobdash.core.scheduler import CATCHUP_BOUND, zone
-from jobdash.core.service import Service, config_timezone, preview_planning
+from jobdash.core.service import (
+    CATCHUP_BOUND,
+    Service,
+    config_timezone,
+    parse_duration,
+    preview_planning,
+    write_output,
+    zone,
+)
 from jobdash.present.logs import TaskLabels
 from jobdash.present.recovery import attempt_mark, quarantine_warning
 from jobdash.present.text import name_problem, sanitize
@@ -611,7 +616,7 @@ async def cmd_run(svc: Service, a: argparse.Namespace) -> int:
     if not await svc.engine_alive():
         err.print(
             safe(
-                f"jobdash: no engine is running on {svc.store.path}: job {job.id} is queued "
+                f"jobdash: no engine is running on {svc.location}: job {job.id} is queued "
                 "and will start when one does — start one with `jobdash serve` (or open the "
                 "dashboard, `jobdash`)"
             )
@@ -1148,15 +1153,15 @@ async def cmd_serve(svc: Service, a: argparse.Namespace) -> int:
     err.print(
         safe(
             f"jobdash {a.command}: agent {engine.name} with {plural(a.slots, 'slot')} on "
-            f"{svc.store.path} (pid {os.getpid()}, lease {engine.opts.lease:g}s)"
+            f"{svc.location} (pid {os.getpid()}, lease {engine.opts.lease:g}s)"
         )
     )
     # A store found damaged is not written to again: the engine stops (and `close` says why).
-    watch = asyncio.ensure_future(svc.store.damaged.wait())
+    watch = asyncio.ensure_future(svc.damaged.wait())
     watch.add_done_callback(lambda _: stop.set())
     await stop.wait()
     watch.cancel()
-    damaged = svc.store.damaged.is_set()
+    damaged = svc.damaged.is_set()
     await svc.stop_scheduler()  # the leader lease goes to another engine at once
     await engine.shutdown(timeout=0 if damaged else a.grace, now=damaged)
     svc.engine = None
@@ -1196,9 +1201,14 @@ def cmd_schedule_preview(a: argparse.Namespace) -> int:
 async def run_command(a: argparse.Namespace) -> int:
     if a.command == "schedule" and a.schedule_action == "preview":
         return cmd_schedule_preview(a)
-    svc = await Service.open(db=a.db, config=a.config, demo=getattr(a, "demo", False))
-    if svc.store.created:
-        err.print(f"jobdash: {svc.store.created}")
+    extra = None
+    if getattr(a, "demo", False):
+        from jobdash.demo import DEMO_TYPES
+
+        extra = DEMO_TYPES
+    svc = await Service.open(db=a.db, config=a.config, extra_types=extra)
+    if svc.created:
+        err.print(f"jobdash: {svc.created}")
     try:
         return await COMMANDS[a.command](svc, a)
     finally:

@@ -341,7 +341,7 @@ async def test_illegal_requests_are_refused_with_one_line(
 async def test_fenced_completion_rejects_a_stale_attempt(
     services: Open, write_config: Callable[[str], Path]
 ) -> None:
-    from jobdash.core.store.sqlite import Outcome
+    from jobdash.core.store.records import Outcome
 
     svc = await services(write_config(ECHO3), engine=False)
     job = await svc.submit("echo3")

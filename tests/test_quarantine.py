@@ -21,7 +21,8 @@ import pytest
 from jobdash.core.model import TaskStatus
 from jobdash.core.processes import group_alive
 from jobdash.core.store.deaths import LostTask, judge
-from jobdash.core.store.sqlite import SUSPECT_DRAIN, NewJob, NewTask, Outcome, SqliteStore
+from jobdash.core.store.records import NewJob, NewTask, Outcome
+from jobdash.core.store.sqlite import SUSPECT_DRAIN, SqliteStore
 from tests.conftest import new_job
 from tests.test_agents import FAST, Cluster, read_lines, until
 

@@ -38,11 +38,9 @@ from textual.widget import Widget
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from jobdash.core.model import BadInput, Job, JobStatus, NotFound, Refused
-from jobdash.core.outfile import write_output
 from jobdash.core.query import Query, narrows
 from jobdash.core.query import prepare as prepare_search
-from jobdash.core.service import Service, read_config
-from jobdash.core.store.sqlite import Changes
+from jobdash.core.service import Changes, Service, read_config, write_output
 from jobdash.present.text import sanitize
 from jobdash.present.times import abbreviation
 from jobdash.present.words import plural, plural_word
@@ -580,7 +578,7 @@ class FirstRows:
 
     @classmethod
     async def read(cls, svc: Service) -> FirstRows:
-        rev = await svc.store.rev()
+        rev = await svc.rev()
         active = await svc.jobs(active=True, limit=None)
         return cls(rev, active, await svc.jobs(active=False, limit=FIRST_PAGE))
 
@@ -847,14 +845,19 @@ async def _open_and_run(args: argparse.Namespace) -> int:
     if chosen := theme or cfg.theme:
         check_theme(chosen, load_themes())
     check_keymap(cfg.keymap, str(cfg.path or "config"))
+    extra = None
+    if getattr(args, "demo", False):
+        from jobdash.demo import DEMO_TYPES
+
+        extra = DEMO_TYPES
     svc = await Service.open(
         db=args.db,
         config=args.config,
-        demo=bool(getattr(args, "demo", False)),
+        extra_types=extra,
         read_only=bool(getattr(args, "read_only", False)),
     )
-    if svc.store.created:
-        print(f"jobdash: {svc.store.created}", file=sys.stderr)
+    if svc.created:
+        print(f"jobdash: {svc.created}", file=sys.stderr)
     try:
         embedded = False
         # Read-only: watch the store, run nothing.

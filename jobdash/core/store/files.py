@@ -20,8 +20,9 @@ import stat
 from pathlib import Path
 
 from jobdash.core.identity import user_name
-from jobdash.core.store.faults import StoreError, damaged, one_line, store_error
+from jobdash.core.store.faults import StoreError, one_line
 from jobdash.core.store.schema import APP_ID, SCHEMA_VERSION
+from jobdash.core.store.sqlite_faults import damaged, store_error
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 

@@ -38,8 +38,7 @@ from jobdash.core.model import (
     TaskStatus,
     format_duration,
 )
-from jobdash.core.outfile import open_output
-from jobdash.core.service import Service
+from jobdash.core.service import Service, open_output
 from jobdash.present.logs import TaskLabels, saved_line
 from jobdash.present.progress import progress_bar
 from jobdash.present.text import sanitize
