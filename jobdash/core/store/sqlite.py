@@ -939,6 +939,8 @@ class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
     async def _claim_in(
         self, w: aiosqlite.Connection, rev: int, now: float, c: Claimant
     ) -> list[Claim]:
+        if c.types is not None and not c.types:
+            return []  # it runs no type (see `has_claimable`)
         jobs_of, type_args = _types_sql(c.types)
         suspect = list(await w.execute_fetchall(SUSPECT_READY % jobs_of, (now, *type_args)))
         way = _suspect_way(suspect[0][1] if suspect else None, c.idle, now)
@@ -1680,6 +1682,8 @@ class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
         """Would `claim` (with these `types` and `idle`) find something? One cheap read."""
         # From the few active jobs to their first ready task: joining from the tasks side
         # walked every pending task whenever the jobs were full (O(pending) per look).
+        if types is not None and not types:
+            return False  # an engine that runs no type (SQLite has no plan for `IN ()`)
         jobs_of, type_args = _types_sql(types)
         now = time.time()
         rows = await self._reader.execute_fetchall(
