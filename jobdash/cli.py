@@ -28,7 +28,6 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from jobdash import __version__
-from jobdash.core.config import parse_duration
 from jobdash.core.model import (
     MAX_ID,
     MAX_PARALLEL,
@@ -39,10 +38,17 @@ from jobdash.core.model import (
     Refused,
     format_duration,
 )
-from jobdash.core.outfile import open_output
 from jobdash.core.planning import PREVIEW_MAX, Schedule
-from jobdash.core.scheduler import CATCHUP_BOUND, zone
-from jobdash.core.service import Service, config_timezone, preview_planning, read_config
+from jobdash.core.service import (
+    CATCHUP_BOUND,
+    Service,
+    config_timezone,
+    open_output,
+    parse_duration,
+    preview_planning,
+    read_config,
+    zone,
+)
 from jobdash.present.logs import LABEL_WIDTH, TaskLabels
 from jobdash.present.recovery import attempt_mark, quarantine_warning
 from jobdash.present.text import clip, name_problem, sanitize, sanitize_lines
@@ -624,7 +630,7 @@ async def cmd_run(svc: Service, a: argparse.Namespace) -> int:
     if not await svc.engine_alive():
         err.print(
             safe(
-                f"jobdash: no engine is running on {svc.store.path}: job {job.id} is queued "
+                f"jobdash: no engine is running on {svc.location}: job {job.id} is queued "
                 "and will start when one does — start one with `jobdash serve` (or open the "
                 "dashboard, `jobdash`)"
             )
@@ -1163,7 +1169,7 @@ async def cmd_serve(svc: Service, a: argparse.Namespace) -> int:
     err.print(
         safe(
             f"jobdash {a.command}: agent {engine.name} with {plural(a.slots, 'slot')} on "
-            f"{svc.store.path} (pid {os.getpid()}, lease {engine.opts.lease:g}s)"
+            f"{svc.location} (pid {os.getpid()}, lease {engine.opts.lease:g}s)"
         )
     )
     if not engine.catalogue.types:
@@ -1175,11 +1181,11 @@ async def cmd_serve(svc: Service, a: argparse.Namespace) -> int:
             )
         )
     # A store found damaged is not written to again: the engine stops (and `close` says why).
-    watch = asyncio.ensure_future(svc.store.damaged.wait())
+    watch = asyncio.ensure_future(svc.damaged.wait())
     watch.add_done_callback(lambda _: stop.set())
     await stop.wait()
     watch.cancel()
-    damaged = svc.store.damaged.is_set()
+    damaged = svc.damaged.is_set()
     await svc.stop_scheduler()  # the leader lease goes to another engine at once
     await engine.shutdown(timeout=0 if damaged else a.grace, now=damaged)
     svc.engine = None
@@ -1225,11 +1231,14 @@ async def run_command(a: argparse.Namespace) -> int:
     if a.command == "check":
         return cmd_check(a)
     reading = a.command in READING or (a.command == "schedule" and a.schedule_action == "show")
-    svc = await Service.open(
-        db=a.db, config=a.config, demo=getattr(a, "demo", False), reading=reading
-    )
-    if svc.store.created:
-        err.print(f"jobdash: {svc.store.created}")
+    extra = None
+    if getattr(a, "demo", False):
+        from jobdash.demo import DEMO_TYPES
+
+        extra = DEMO_TYPES
+    svc = await Service.open(db=a.db, config=a.config, extra_types=extra, reading=reading)
+    if svc.created:
+        err.print(f"jobdash: {svc.created}")
     try:
         return await COMMANDS[a.command](svc, a)
     finally:

@@ -66,7 +66,7 @@ async def export_table(ctx: TaskContext, table: str) -> None:
     rng = random.Random(table)
     rows = rng.randint(1000, 90000)
     fmt = ctx.params.get("format", "csv")
-    ctx.log(f"SELECT * FROM {table} ... {plural(rows, 'row')}")
+    ctx.log(f"reading table {table} ... {plural(rows, 'row')}")
     await _work(ctx, rng.uniform(2.0, 6.0), steps=8)
     ctx.metric("rows", rows)
     ctx.log(f"wrote exports/{table}.{fmt} ({rows * 112 // 1024} KiB)")

@@ -17,7 +17,8 @@ import pytest
 import jobdash.demo
 from jobdash.core.model import Job, Trigger
 from jobdash.core.service import Service
-from jobdash.core.store.sqlite import NewJob, NewTask, SqliteStore
+from jobdash.core.store.records import NewJob, NewTask
+from jobdash.core.store.sqlite import SqliteStore
 
 # The demo types sleep; tests run them fast.
 jobdash.demo.SPEED = 0.02
@@ -80,7 +81,10 @@ async def services(db_path: Path) -> AsyncIterator[Callable[..., Awaitable[Servi
         demo: bool = False,
     ) -> Service:
         svc = await Service.open(
-            db=str(db_path), config=str(config) if config else None, user=user, demo=demo
+            db=str(db_path),
+            config=str(config) if config else None,
+            user=user,
+            extra_types=jobdash.demo.DEMO_TYPES if demo else None,
         )
         opened.append(svc)
         if engine:

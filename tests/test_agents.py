@@ -25,7 +25,8 @@ from jobdash.core.catalogue import type_hash
 from jobdash.core.config import load_config
 from jobdash.core.model import TaskStatus
 from jobdash.core.processes import group_alive
-from jobdash.core.store.sqlite import NewTask, Outcome, SqliteStore
+from jobdash.core.store.records import NewTask, Outcome
+from jobdash.core.store.sqlite import SqliteStore
 from tests.conftest import new_job, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -20,7 +20,8 @@ import pytest
 
 from jobdash.core.catalogue import type_hash
 from jobdash.core.config import load_config
-from jobdash.core.store.sqlite import NewTask, SqliteStore
+from jobdash.core.store.records import NewTask
+from jobdash.core.store.sqlite import SqliteStore
 from tests.conftest import new_job
 from tests.test_agents import FAST, ROOT, Cluster, until
 
@@ -326,10 +327,10 @@ def test_demo_types_run_on_a_demo_engine_from_a_cli_and_an_attached_service(
     assert code == 0, err
 
     from jobdash.core.service import Service
-    from jobdash.demo import DEMO_JOBS
+    from jobdash.demo import DEMO_JOBS, DEMO_TYPES
 
     async def attached() -> list[int]:
-        svc = await Service.open(db=str(setup.c.db), config=str(bare), demo=True)
+        svc = await Service.open(db=str(setup.c.db), config=str(bare), extra_types=DEMO_TYPES)
         try:
             assert await svc.engine_alive()
             return [(await svc.submit(t, p)).id for t, p in DEMO_JOBS]

@@ -341,7 +341,7 @@ async def test_illegal_requests_are_refused_with_one_line(
 async def test_fenced_completion_rejects_a_stale_attempt(
     services: Open, write_config: Callable[[str], Path]
 ) -> None:
-    from jobdash.core.store.sqlite import Outcome
+    from jobdash.core.store.records import Outcome
 
     svc = await services(write_config(ECHO3), engine=False)
     job = await svc.submit("echo3")
@@ -464,3 +464,15 @@ async def test_watch_since_a_revision_delivers_what_changed_before_it_started(
     await asyncio.sleep(0.2)
     assert not first.done()
     first.cancel()
+
+
+async def test_an_engine_without_job_types_claims_nothing_and_logs_no_error(
+    services: Open, write_config: Callable[[str], Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A dashboard opened without a config runs an engine with no types: it claims nothing,
+    quietly (SQLite has no plan for the claim's `type_hash IN ()`: an error every poll)."""
+    svc = await services(write_config("[jobdash]\nadmins = ['root']\n"))
+    assert await svc.store.has_claimable(frozenset()) is False
+    assert await svc.store.claim("tool", "tool", 4, 15.0, frozenset()) == []
+    await asyncio.sleep(0.5)  # the engine's claim loop looks every 0.1 s
+    assert [r.getMessage() for r in caplog.records if r.levelname in ("ERROR", "WARNING")] == []

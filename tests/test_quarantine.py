@@ -21,7 +21,8 @@ import pytest
 from jobdash.core.lifecycle import SUSPECT_DRAIN, LostTask, judge
 from jobdash.core.model import TaskStatus
 from jobdash.core.processes import group_alive
-from jobdash.core.store.sqlite import NewJob, NewTask, Outcome, SqliteStore
+from jobdash.core.store.records import NewJob, NewTask, Outcome
+from jobdash.core.store.sqlite import SqliteStore
 from tests.conftest import new_job
 from tests.test_agents import FAST, Cluster, read_lines, until
 

@@ -1,15 +1,21 @@
-"""The filter query language: parsing, negation, OR/AND, and `matches` == `to_sql`."""
+"""The filter query language: parsing, negation, OR/AND, and `matches` == the store's answer
+(the SQLite backend's compiler of job filters, through `Store.list_jobs`)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import sqlite3
+from pathlib import Path
 
 import pytest
 
 from jobdash.core.model import BadInput, Job, JobStatus, Trigger
 from jobdash.core.query import Query, Term, narrows, parse_query
+from jobdash.core.store.base import open_store
+from jobdash.core.store.records import JobFilter
+from jobdash.core.store.sqlite_filters import query_sql
 
 NOW = 1_700_000_000.0
 
@@ -160,16 +166,16 @@ def test_status_groups_type_prefix_since_and_id() -> None:
 
 def test_empty_query_matches_everything_and_sql_is_one() -> None:
     assert Query().matches(job(), NOW)
-    assert Query().to_sql(NOW) == ("1", [])
+    assert query_sql(Query(), NOW) == ("1", [])
 
 
 def test_to_sql_can_qualify_columns() -> None:
-    sql, args = parse_query("status:failed disk").to_sql(NOW, table="jobs")
+    sql, args = query_sql(parse_query("status:failed disk"), NOW, table="jobs")
     assert "jobs.status IN (?)" in sql and "json_each(jobs.params)" in sql
     assert args[0] == "failed"
 
 
-# ---------------------------------------------- matches() and to_sql() agree
+# ---------------------------------------------- matches() and the store agree
 
 TYPES = ["import-files", "import-db", "export", "Backup", "rebuild-index", "réindex"]
 USERS = ["alice", "bob", "Root", "scheduler", "cli", "élise"]
@@ -240,14 +246,19 @@ def make_jobs(count: int = 200) -> list[Job]:
 
 
 @pytest.fixture(scope="module")
-def db() -> sqlite3.Connection:
-    conn = sqlite3.connect(":memory:")
-    conn.execute(
-        "CREATE TABLE jobs (id INTEGER PRIMARY KEY, type TEXT, user TEXT, status TEXT,"
-        " trigger TEXT, created REAL, target TEXT, info TEXT, params TEXT)"
-    )
+def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite store holding `make_jobs()`, written straight into its file (these tests
+    test that backend's compiler; a job's statuses and times cannot be chosen otherwise)."""
+    path = tmp_path_factory.mktemp("query") / "store.db"
+
+    async def create() -> None:
+        await (await open_store(str(path))).close()
+
+    asyncio.run(create())
+    conn = sqlite3.connect(path)
     conn.executemany(
-        "INSERT INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO jobs (id, type, user, status, trigger, created, updated, target, info,"
+        " params) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 j.id,
@@ -256,6 +267,7 @@ def db() -> sqlite3.Connection:
                 str(j.status),
                 str(j.trigger),
                 j.created,
+                j.created,
                 j.target,
                 j.info,
                 json.dumps(j.params),
@@ -263,23 +275,33 @@ def db() -> sqlite3.Connection:
             for j in make_jobs()
         ],
     )
-    return conn
+    conn.commit()
+    conn.close()
+    return path
+
+
+async def stored_ids(db: Path, q: Query) -> set[int]:
+    """The ids of the jobs the store at `db` lists for `q` (at NOW)."""
+    store = await open_store(str(db))
+    try:
+        return {j.id for j in await store.list_jobs(JobFilter(q, now=NOW))}
+    finally:
+        await store.close()
 
 
 @pytest.mark.parametrize("text", QUERIES)
-def test_matches_and_to_sql_agree(db: sqlite3.Connection, text: str) -> None:
+async def test_matches_and_to_sql_agree(db: Path, text: str) -> None:
     jobs = make_jobs()
     q = parse_query(text)
     in_memory = {j.id for j in jobs if q.matches(j, NOW)}
-    where, args = q.to_sql(NOW)
-    in_sql = {row[0] for row in db.execute(f"SELECT id FROM jobs WHERE {where}", args)}
+    in_sql = await stored_ids(db, q)
     assert in_memory == in_sql
     assert parse_query(str(q)) == q
     # The bulk path the dashboard uses agrees too, and keeps the rows' order.
     assert [j.id for j in q.select(jobs, NOW)] == [j.id for j in jobs if j.id in in_memory]
 
 
-def test_agreement_is_not_vacuous(db: sqlite3.Connection) -> None:
+def test_agreement_is_not_vacuous() -> None:
     """Most queries select some but not all jobs, so agreement means something."""
     jobs = make_jobs()
     partial = 0

@@ -6,7 +6,6 @@ the parser, the in-memory match, the SQL it compiles to, and through the real `j
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,9 +14,9 @@ import pytest
 from jobdash.core.model import BadInput
 from jobdash.core.query import Term, parse_query
 from tests.conftest import run_cli
-from tests.test_query import NOW, db, make_jobs
+from tests.test_query import NOW, db, make_jobs, stored_ids
 
-__all__ = ["db"]  # the agreement fixture of tests/test_query.py: the same 200 jobs in SQLite
+__all__ = ["db"]  # the agreement fixture of tests/test_query.py: the same 200 jobs in a store
 
 # Each list query and the same query with the field repeated.
 LISTS = [
@@ -54,16 +53,15 @@ def test_a_comma_list_is_the_field_repeated(listed: str, repeated: str) -> None:
 
 
 @pytest.mark.parametrize(("listed", "repeated"), LISTS)
-def test_lists_agree_in_memory_in_sql_and_in_bulk(
-    db: sqlite3.Connection, listed: str, repeated: str
+async def test_lists_agree_in_memory_in_sql_and_in_bulk(
+    db: Path, listed: str, repeated: str
 ) -> None:
-    """The agreement test of tests/test_query.py, for the lists: `matches`, `to_sql` and
+    """The agreement test of tests/test_query.py, for the lists: `matches`, the store and
     `select` give the same jobs."""
     jobs = make_jobs()
     q = parse_query(listed)
     in_memory = {j.id for j in jobs if q.matches(j, NOW)}
-    where, args = q.to_sql(NOW)
-    in_sql = {row[0] for row in db.execute(f"SELECT id FROM jobs WHERE {where}", args)}
+    in_sql = await stored_ids(db, q)
     assert in_memory == in_sql
     assert [j.id for j in q.select(jobs, NOW)] == [j.id for j in jobs if j.id in in_memory]
 

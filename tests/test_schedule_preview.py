@@ -17,6 +17,7 @@ from textual.widgets import Input, RadioButton
 from jobdash.core.model import BadInput
 from jobdash.core.scheduler import Scheduler, schedule_specs
 from jobdash.core.service import Service, preview_planning
+from jobdash.core.store.records import JobFilter
 from jobdash.tui.dialogs.edit_planning import EditPlanningScreen, split_planning
 from tests.conftest import run_cli
 from tests.tui.pane_harness import CONFIG, SIZE, PaneApp, until
@@ -220,7 +221,7 @@ async def test_the_engine_fires_a_cadence_in_both_copies_of_the_repeated_hour(
     await svc.store.write(set_watermark)
     for h, m, fold in ((2, 0, 0), (2, 30, 0), (2, 0, 1), (2, 30, 1), (3, 0, 1)):
         await sched.run_once(now=datetime(2026, 10, 25, h, m, tzinfo=paris, fold=fold).timestamp())
-    jobs = await svc.store.list_jobs("schedule_id = ?", ("often",), order="id")
+    jobs = await svc.store.list_jobs(JobFilter(schedule_id="often", oldest_first=True))
     assert [datetime.fromtimestamp(j.fire_time or 0, paris).strftime("%H:%M%z") for j in jobs] == [
         "02:00+0200",
         "02:30+0200",

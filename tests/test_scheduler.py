@@ -23,6 +23,7 @@ from jobdash.core.model import BadInput, JobStatus, Refused, Trigger
 from jobdash.core.planning import PlanningError, fire_times, parse_planning
 from jobdash.core.scheduler import Scheduler
 from jobdash.core.service import Service
+from jobdash.core.store.records import JobFilter
 from tests.conftest import run_cli
 
 Open = Callable[..., Awaitable[Service]]
@@ -173,7 +174,7 @@ async def set_watermark(svc: Service, schedule_id: str, ts: float) -> None:
 
 
 async def scheduled_jobs(svc: Service, schedule_id: str) -> list[tuple[int, float]]:
-    jobs = await svc.store.list_jobs("schedule_id = ?", (schedule_id,), order="id")
+    jobs = await svc.store.list_jobs(JobFilter(schedule_id=schedule_id, oldest_first=True))
     return [(j.id, j.fire_time or 0.0) for j in jobs]
 
 

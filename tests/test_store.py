@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from jobdash.core.model import BadInput
+from jobdash.core.store.records import JobFilter
 from jobdash.core.store.schema import SCHEMA_VERSION
 from jobdash.core.store.sqlite import CHECKPOINT_EVERY, Counts, SqliteStore
 
@@ -137,7 +138,7 @@ async def test_prune_removes_only_jobs_finished_before_the_cutoff(tmp_path: Path
         con.commit()
         con.close()
         assert await store.prune(older_than=4000.0) == 400
-        left = await store.list_jobs(order="id")
+        left = await store.list_jobs(JobFilter(oldest_first=True))
         assert [j.id for j in left] == list(range(401, 501))
         con = sqlite3.connect(path)
         assert con.execute("SELECT count(*) FROM logs").fetchone()[0] == 100

@@ -22,7 +22,8 @@ import pytest
 
 from jobdash.core.model import Trigger
 from jobdash.core.store.faults import StoreError
-from jobdash.core.store.sqlite import NewJob, NewTask, SqliteStore
+from jobdash.core.store.records import NewJob, NewTask
+from jobdash.core.store.sqlite import SqliteStore
 from tests.conftest import run_cli
 from tests.os_users import OsUser, other_user
 

@@ -27,7 +27,8 @@ from jobdash.core.catalogue import Catalogue, Unrunnable
 from jobdash.core.model import AgentInfo, JobStatus, TaskStatus
 from jobdash.core.processes import encode_env, killpg
 from jobdash.core.runners import CommandRun, FunctionRun, RefusedRun, Run
-from jobdash.core.store.sqlite import Claim, Claimant, Outcome, SqliteStore
+from jobdash.core.store.base import Store
+from jobdash.core.store.records import Claim, Claimant, Outcome
 
 if TYPE_CHECKING:
     from jobdash.core.reports import Reporter
@@ -131,7 +132,7 @@ def agent_state(state: str, heartbeat: float, now: float | None = None) -> str:
 class Agent:
     def __init__(
         self,
-        store: SqliteStore,
+        store: Store,
         options: AgentOptions | None = None,
         catalogue: Catalogue | None = None,
     ) -> None:

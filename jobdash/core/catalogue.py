@@ -7,7 +7,7 @@ what runs (argv with the parameters and the item substituted, or the Python func
 its own definition with that hash, and claims only tasks of types it holds with the same
 hash. A submitter whose definition differs from the running engines' is refused at submit
 (see `Service.submit`); a job that reaches engines that do not hold its hash waits, with the
-reason on its info line (see `SqliteStore.admit`).
+reason on its info line (see `Store.admit`; the words are `unrunnable`'s).
 """
 
 from __future__ import annotations
@@ -15,13 +15,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 from jobdash.core.config import ITEM, substitute
 from jobdash.core.model import BadInput, JobType
-from jobdash.core.store.catalogue import short
-from jobdash.core.store.sqlite import Claim
+from jobdash.core.store.records import Claim, Published
 
 # Not part of what a type runs: how it is shown, where it was read from, and when its
 # schedule fires (an admin changes plannings at run time; queued jobs stay valid).
@@ -43,6 +42,40 @@ def type_hash(jt: JobType) -> str:
     ]
     text = json.dumps(d, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def short(digest: str | None) -> str:
+    """How a type hash is shown: its first 12 hex digits."""
+    return digest[:12] if digest else "none"
+
+
+def engines_do(agents: Sequence[str]) -> str:
+    """'engine e1 does' / 'engines e1, e2 do' (three named at most)."""
+    if len(agents) == 1:
+        return f"engine {agents[0]} does"
+    more = f" and {len(agents) - 3} more" if len(agents) > 3 else ""
+    return f"engines {', '.join(agents[:3])}{more} do"
+
+
+def unrunnable(type_name: str, digest: str | None, live: Sequence[Published]) -> str | None:
+    """Why no agent among `live` (the live agents' catalogues) runs a job of this type and
+    hash; None when one does, or when no agent is live (the job simply waits for one)."""
+    if not live or (digest is not None and any(p.hash == digest for p in live)):
+        return None
+    if digest is None:
+        return (
+            f"waiting: this job of type {type_name} has no catalogue hash (made by an older "
+            "jobdash); cancel it and run it again"
+        )
+    same = sorted((p.agent, p.hash) for p in live if p.name == type_name)
+    if same:
+        agent, theirs = same[0]
+        return (
+            f"waiting: type {type_name} changed since submit (catalogue hash {short(digest)}; "
+            f"engine {agent} has {short(theirs)})"
+        )
+    agents = sorted({p.agent for p in live})
+    return f"waiting: {engines_do(agents)} not define type {type_name}"
 
 
 class Unrunnable(Exception):

@@ -169,6 +169,18 @@ class Report:
     webhook: tuple[str, ...] = ()
 
 
+def report_recipients(*reports: Report | None) -> dict[str, list[str]]:
+    """Merge report recipients (type, schedule) into what a job keeps, without repeats."""
+    email: list[str] = []
+    webhook: list[str] = []
+    for r in reports:
+        if r is None:
+            continue
+        email += [a for a in r.email if a not in email]
+        webhook += [u for u in r.webhook if u not in webhook]
+    return {"email": email, "webhook": webhook} if email or webhook else {}
+
+
 @dataclass(frozen=True)
 class JobType:
     """A named kind of work, from the config file (command) or Python (function)."""

@@ -14,10 +14,11 @@ read as a field.
 
 One parsed `Query` answers both ways so the two views never disagree: `matches`
 filters jobs already in memory (the dashboard re-filters on every keystroke, so it
-is precompiled into closures and does no parsing or regex per row), and `to_sql`
-gives the same filter as a WHERE fragment for the store (CLI, export, 100,000
-finished jobs). Case-folding is ASCII-only on both sides because SQLite's
-`lower()` is; that keeps the two answers identical for any text.
+is precompiled into closures and does no parsing or regex per row), and a store
+answers the same terms itself (`store.records.JobFilter`: the CLI, export, 100,000
+finished jobs), compiled by its backend. Case-folding is ASCII-only, so that a
+backend's own lower case (SQLite's `lower()` folds ASCII only) gives the same
+answer for any text.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ Check = Callable[[Job, float], bool]
 
 
 def fold(text: str) -> str:
-    """ASCII-only lower case, exactly like SQLite's built-in `lower()`.
+    """ASCII-only lower case, the one a store's filter uses too (SQLite's `lower()`).
 
     `bytes.lower()` touches ASCII letters only and is far faster than
     `str.translate` (this runs once per row on every keystroke of the filter bar).
@@ -195,13 +196,13 @@ def prepare(jobs: Iterable[Job]) -> None:
         _haystack(job)
 
 
-def _group(terms: Iterable[Term]) -> dict[str, tuple[list[str], list[str]]]:
+def by_field(terms: Iterable[Term]) -> dict[str, tuple[list[str], list[str]]]:
     """field -> (positive values, negated values), fields in order of first use."""
-    by_field: dict[str, tuple[list[str], list[str]]] = {}
+    grouped: dict[str, tuple[list[str], list[str]]] = {}
     for term in terms:
-        pos, neg = by_field.setdefault(term.field, ([], []))
+        pos, neg = grouped.setdefault(term.field, ([], []))
         (neg if term.negated else pos).append(term.value)
-    return by_field
+    return grouped
 
 
 def _always(job: Job, now: float) -> bool:
@@ -214,7 +215,7 @@ def _compile(terms: tuple[Term, ...]) -> Check:
     The common cases (no term, one field) return the closure itself, saving a call
     and a loop per row.
     """
-    checks = tuple(_FIELD_CHECKS[name](pos, neg) for name, (pos, neg) in _group(terms).items())
+    checks = tuple(_FIELD_CHECKS[name](pos, neg) for name, (pos, neg) in by_field(terms).items())
     if not checks:
         return _always
     if len(checks) == 1:
@@ -371,82 +372,6 @@ class Query:
             match = self._match
             rows = [j for j in rows if match(j, now)]
         return rows if rows is not jobs else list(rows)
-
-    def to_sql(self, now: float, table: str | None = None) -> tuple[str, list[Any]]:
-        """A WHERE fragment over the `jobs` table and its parameters; "1" when empty.
-
-        `table` qualifies the columns (`jobs.status`) for queries that join tables.
-        Text comparisons fold with `lower()` and the values are folded in Python the
-        same ASCII-only way, so the result equals `matches` row for row.
-        """
-        if not self.terms:
-            return "1", []
-
-        def col(name: str) -> str:
-            return f"{table}.{name}" if table else name
-
-        clauses: list[str] = []
-        args: list[Any] = []
-        for name, (pos, neg) in _group(self.terms).items():
-            if name == TEXT:
-                # Every positive word must match; no negative one may.
-                for word in pos:
-                    clauses.append(_text_sql(col, word, args))
-                for word in neg:
-                    clauses.append(f"NOT {_text_sql(col, word, args)}")
-                continue
-            if pos:
-                clauses.append(
-                    "(" + " OR ".join(_term_sql(col, name, v, now, args) for v in pos) + ")"
-                )
-            for value in neg:
-                clauses.append(f"NOT ({_term_sql(col, name, value, now, args)})")
-        return " AND ".join(clauses), args
-
-
-def _text_sql(col: Callable[[str], str], word: str, args: list[Any]) -> str:
-    """A free word in any text column, the id, or any parameter *value*.
-
-    Parameter values are read with json_each rather than searched in the raw JSON,
-    so key names, quotes and escapes (`\\u00e9`) in the encoding never match.
-    """
-    ors = [
-        f"instr(lower(coalesce({col(c)}, '')), ?) > 0" for c in ("type", "target", "user", "info")
-    ]
-    ors.append(f"instr(CAST({col('id')} AS TEXT), ?) > 0")
-    ors.append(
-        f"EXISTS (SELECT 1 FROM json_each({col('params')}) AS jp "
-        "WHERE instr(lower(jp.value), ?) > 0)"
-    )
-    args.extend([word] * len(ors))
-    return "(" + " OR ".join(ors) + ")"
-
-
-def _term_sql(col: Callable[[str], str], name: str, value: str, now: float, args: list[Any]) -> str:
-    """One `field:value` term as an SQL condition that is never NULL."""
-    if name == "status":
-        statuses = sorted(str(s) for s in STATUS_GROUPS.get(value, (value,)))
-        args.extend(statuses)
-        return f"{col('status')} IN ({', '.join('?' * len(statuses))})"
-    if name == "type":
-        args.extend([len(value), value])
-        return f"substr(lower(coalesce({col('type')}, '')), 1, ?) = ?"
-    if name == "user":
-        args.append(value)
-        return f"lower(coalesce({col('user')}, '')) = ?"
-    if name == "target":
-        args.append(value)
-        return f"instr(lower(coalesce({col('target')}, '')), ?) > 0"
-    if name == "trigger":
-        args.append(value)
-        return f"coalesce({col('trigger')}, '') = ?"
-    if name == "id":
-        args.append(int(value))
-        return f"{col('id')} = ?"
-    if name == "since":
-        args.append(now - parse_duration(value, "since"))
-        return f"{col('created')} >= ?"
-    raise AssertionError(f"no SQL for field {name!r}")  # parse_query admits only FIELDS
 
 
 def narrows(old: Query, new: Query) -> bool:

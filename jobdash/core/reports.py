@@ -40,8 +40,8 @@ from typing import Any
 
 from jobdash import __version__
 from jobdash.core.model import Job, TaskStatus, format_duration
-from jobdash.core.store.schedules import FireReport
-from jobdash.core.store.sqlite import SqliteStore
+from jobdash.core.store.base import Store
+from jobdash.core.store.records import FireReport
 from jobdash.present.times import iso
 from jobdash.present.words import plural, plural_word
 
@@ -59,7 +59,7 @@ def when(ts: float | None) -> str | None:
     return iso(ts) or None
 
 
-async def build_report(store: SqliteStore, job: Job) -> dict[str, Any]:
+async def build_report(store: Store, job: Job) -> dict[str, Any]:
     """What a report says about a finished job (the webhook's JSON body)."""
     tasks = await store.tasks(job.id)
     failed = [t for t in tasks if t.status is TaskStatus.FAILED]
@@ -248,7 +248,7 @@ class Reporter:
 
     def __init__(
         self,
-        store: SqliteStore,
+        store: Store,
         smtp: dict[str, Any],
         owner: str,
         backoff: Sequence[float] | None = None,

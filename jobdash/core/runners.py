@@ -31,7 +31,8 @@ from jobdash.core.processes import (
     wait_status,
     watch_exit,
 )
-from jobdash.core.store.sqlite import Claim, NewTask, SqliteStore
+from jobdash.core.store.base import Store
+from jobdash.core.store.records import Claim, NewTask
 
 STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL when a command is cancelled
 READ_LIMIT = 1 << 20  # a longer line is split rather than failing the read
@@ -100,7 +101,7 @@ class _Output:
             self.poller.remove(self.fd)
             self.run.later(self._resume(store))
 
-    async def _resume(self, store: SqliteStore) -> None:
+    async def _resume(self, store: Store) -> None:
         await store.drained()
         if self.open:
             self.poller.add(self.fd, self._readable)
@@ -145,9 +146,7 @@ class _Output:
 class CommandRun(Run):
     """A command task: argv (no shell unless the user wrote one), own session and group."""
 
-    def __init__(
-        self, claim: Claim, store: SqliteStore, argv: list[str], env: Env | None = None
-    ) -> None:
+    def __init__(self, claim: Claim, store: Store, argv: list[str], env: Env | None = None) -> None:
         """`argv`: from the engine's catalogue (see `Catalogue.work`). `env`: the whole
         environment of the command (default: ours; see `encode_env`), to which the
         JOBDASH_JOB_ID, JOBDASH_TASK and JOBDASH_ATTEMPT variables are added."""
@@ -326,7 +325,7 @@ class TaskContext:
     Python tasks are `async def task(ctx: TaskContext, item) -> None`; they fail by raising.
     """
 
-    def __init__(self, store: SqliteStore, claim: Claim, params: dict[str, str]) -> None:
+    def __init__(self, store: Store, claim: Claim, params: dict[str, str]) -> None:
         self._store = store
         self._claim = claim
         self.params = params
@@ -394,7 +393,7 @@ class JobContext(TaskContext):
     MAX_JOB_TASKS = 1_000_000
 
     def __init__(
-        self, store: SqliteStore, claim: Claim, params: dict[str, str], module: str = ""
+        self, store: Store, claim: Claim, params: dict[str, str], module: str = ""
     ) -> None:
         """`module`: the job function's, where the functions of the tasks it adds must be."""
         super().__init__(store, claim, params)
@@ -496,7 +495,7 @@ def resolve(ref: str) -> Callable[..., Coroutine[Any, Any, Any]]:
 class FunctionRun(Run):
     """A Python task (kind 'function': fn(ctx, item)) or job function (any other: fn(ctx))."""
 
-    def __init__(self, claim: Claim, store: SqliteStore, ref: str, module: str) -> None:
+    def __init__(self, claim: Claim, store: Store, ref: str, module: str) -> None:
         """`ref`: the function, from the engine's catalogue (see `Catalogue.work`);
         `module`: its type's job function's module."""
         self.claim = claim
@@ -589,7 +588,7 @@ class FunctionRun(Run):
 class RefusedRun(Run):
     """A claimed task that the engine will not run (see `Unrunnable`): it fails, saying why."""
 
-    def __init__(self, claim: Claim, store: SqliteStore, reason: str) -> None:
+    def __init__(self, claim: Claim, store: Store, reason: str) -> None:
         self.claim = claim
         self.store = store
         self.reason = reason

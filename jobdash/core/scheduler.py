@@ -32,16 +32,15 @@ import contextlib
 import logging
 import os
 import socket
-import sqlite3
 import time
 import uuid
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from jobdash.core.agent import STALE_AFTER
 from jobdash.core.alarm import Alarm
-from jobdash.core.model import BadInput, Refused, Trigger
+from jobdash.core.model import BadInput, Job, JobType, Refused, Report, Trigger, report_recipients
 from jobdash.core.planning import (
     Planning,
     PlanningError,
@@ -50,12 +49,9 @@ from jobdash.core.planning import (
     next_fire,
     resolve,
 )
+from jobdash.core.store.base import Store
 from jobdash.core.store.faults import StoreError
-from jobdash.core.store.schedules import ScheduleSpec, TickRecord
-from jobdash.present.times import local_zone_name
-
-if TYPE_CHECKING:
-    from jobdash.core.service import Service
+from jobdash.core.store.records import ScheduleSpec, TickRecord
 
 log = logging.getLogger("jobdash.scheduler")
 
@@ -87,9 +83,41 @@ def effective_planning(s: Schedule) -> Planning:
         return Planning("disabled", "disabled")
 
 
-def schedule_specs(svc: Service) -> list[ScheduleSpec]:
+class Submitter(Protocol):
+    """What the scheduler uses of the service that runs it: the store, the job types, and
+    the door through which a job is submitted (with the same checks as anyone's)."""
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def types(self) -> Mapping[str, JobType]:
+        """Every type this process knows (its own and those engines published)."""
+
+    @property
+    def local_types(self) -> Mapping[str, JobType]:
+        """The types of its own config (and demo types): the ones whose schedules it syncs."""
+
+    @property
+    def default_timezone(self) -> str:
+        """The zone of a schedule that names none."""
+
+    async def submit(
+        self,
+        type_name: str,
+        params: Mapping[str, str] | None = None,
+        trigger: Trigger = Trigger.MANUAL,
+        schedule_id: str | None = None,
+        fire_time: float | None = None,
+        user: str | None = None,
+        report: Report | None = None,
+        extra_locks: Sequence[str] = (),
+    ) -> Job: ...
+
+
+def schedule_specs(svc: Submitter) -> list[ScheduleSpec]:
     """The schedules the config (and demo types) declare: one per type with `schedule`."""
-    tz = svc.config.timezone or local_zone_name()
+    tz = svc.default_timezone
     return [
         ScheduleSpec(jt.name, jt.name, jt.schedule, tz, jt.schedule_policy, jt.schedule_report)
         for jt in svc.local_types.values()
@@ -100,7 +128,7 @@ def schedule_specs(svc: Service) -> list[ScheduleSpec]:
 class Scheduler:
     def __init__(
         self,
-        svc: Service,
+        svc: Submitter,
         clock: Callable[[], float] = time.time,
         lease: float = LEASE,
         renew: float = RENEW,
@@ -246,7 +274,7 @@ class Scheduler:
         if last_job is not None:
             with contextlib.suppress(Exception):
                 # Start it now rather than at the next agent poll (never a job no live engine
-                # runs: see `SqliteStore.admit`).
+                # runs: see `Store.admit`).
                 await self.store.admit(time.time() - STALE_AFTER)
         return now if more else nxt
 
@@ -272,7 +300,7 @@ class Scheduler:
                 report=s.report,
                 extra_locks=[schedule_lock(s.id)] if queue else (),
             )
-        except (StoreError, sqlite3.Error, OSError):
+        except (StoreError, OSError):
             raise  # the store's trouble, not this schedule's: the next pass tries again
         except Refused as e:
             existing = await self.store.job_for_fire(s.id, fire_time)
@@ -291,8 +319,6 @@ class Scheduler:
     def _report_new_errors(self, s: Schedule, ticks: list[TickRecord]) -> None:
         """Give a failed fire a report when its error is new: an error that lasts is
         reported once, not at every fire time (the schedule's recipients, and its type's)."""
-        from jobdash.core.service import report_recipients
-
         previous = (s.last_outcome, s.last_detail)
         for tick in ticks:
             if tick.outcome == "error" and previous != ("error", tick.detail):

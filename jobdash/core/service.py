@@ -2,6 +2,11 @@
 
 It resolves the catalogue of job types, turns a submission into a job with its tasks,
 checks who may see and do what (SPEC §7), writes audit events, and offers the change feed.
+
+The front ends import this module and the plain model modules only (the import contracts
+in pyproject.toml hold them to it): the few other names they need are imported here as
+`name as name` (parse_duration, open_output, write_output, create_new, write_new,
+CATCHUP_BOUND, Changes).
 """
 
 from __future__ import annotations
@@ -25,8 +30,9 @@ from typing import Any
 import platformdirs
 
 from jobdash.core.agent import STALE_AFTER, Agent, AgentOptions, agent_state, pid_alive
-from jobdash.core.catalogue import Catalogue, type_hash
+from jobdash.core.catalogue import Catalogue, engines_do, short, type_hash
 from jobdash.core.config import Config, check_params, find_config_path, load_config, substitute
+from jobdash.core.config import parse_duration as parse_duration
 from jobdash.core.identity import current_user
 from jobdash.core.lifecycle import decide_cancel
 from jobdash.core.model import (
@@ -46,7 +52,12 @@ from jobdash.core.model import (
     SchedulePolicy,
     Task,
     Trigger,
+    report_recipients,
 )
+from jobdash.core.outfile import create_new as create_new
+from jobdash.core.outfile import open_output as open_output
+from jobdash.core.outfile import write_new as write_new
+from jobdash.core.outfile import write_output as write_output
 from jobdash.core.planning import (
     PlanningError,
     Schedule,
@@ -59,15 +70,10 @@ from jobdash.core.planning import (
     resolve,
 )
 from jobdash.core.query import Query, parse_query
-from jobdash.core.scheduler import (
-    Scheduler,
-    effective_planning,
-    schedule_lock,
-    zone,
-)
-from jobdash.core.store.catalogue import Published, engines_do, short
-from jobdash.core.store.schema import ACTIVE_ONLY
-from jobdash.core.store.sqlite import Changes, NewJob, NewTask, SqliteStore
+from jobdash.core.scheduler import CATCHUP_BOUND as CATCHUP_BOUND
+from jobdash.core.scheduler import Scheduler, effective_planning, schedule_lock, zone
+from jobdash.core.store.base import Store, open_store
+from jobdash.core.store.records import Changes, JobFilter, NewJob, NewTask, Published
 from jobdash.present.times import iso, local_zone_name
 
 ITEMS_COMMAND_TIMEOUT = 60.0
@@ -96,8 +102,11 @@ def default_db_path() -> Path:
         raise BadInput(f"no default store: {e}; or give --db PATH") from None
 
 
-def resolve_db_path(explicit: str | None) -> Path:
-    return Path(explicit or os.environ.get("JOBDASH_DB") or default_db_path()).expanduser()
+def store_location(explicit: str | None) -> str:
+    """The store to open: `--db`, JOBDASH_DB, else the default one in the user's data folder
+    (a path or a store URL; `~` is the home folder)."""
+    location = explicit or os.environ.get("JOBDASH_DB") or str(default_db_path())
+    return location if "://" in location else str(Path(location).expanduser())
 
 
 def is_default_db(explicit: str | None) -> bool:
@@ -138,9 +147,11 @@ def read_config(explicit: str | None) -> Config:
 
 
 class Service:
+    """What a user may see and do, for one user: every front end goes through here."""
+
     def __init__(
         self,
-        store: SqliteStore,
+        store: Store,
         config: Config,
         user: str,
         types: dict[str, JobType],
@@ -160,29 +171,26 @@ class Service:
         cls,
         db: str | None = None,
         config: str | None = None,
-        demo: bool = False,
+        extra_types: Mapping[str, JobType] | None = None,
         user: str | None = None,
         read_only: bool = False,
         reading: bool = False,
     ) -> Service:
         """Load the config (errors before anything is opened), then open the store.
         `reading` (a command that only reads) or `read_only`: a store that cannot be
-        written is opened to be read (see `SqliteStore.open`)."""
+        written is opened to be read (see `SqliteStore.open`). `extra_types`: job types added
+        to the config's where it does not define the name (the command line's `--demo`
+        passes the demo types)."""
         cfg = read_config(config)
         if cfg.path is not None:
             # Python job types named in the config live next to it.
             folder = str(cfg.path.parent.resolve())
             if folder not in sys.path:
                 sys.path.insert(0, folder)
-        types = dict(cfg.types)
-        if demo:
-            from jobdash.demo import DEMO_TYPES
-
-            for name, jt in DEMO_TYPES.items():
-                types.setdefault(name, jt)
+        types = dict(extra_types or {}) | dict(cfg.types)
         who = user or current_user()  # before the store is opened: nothing to close
-        store = await SqliteStore.open(
-            resolve_db_path(db), create_folder=is_default_db(db), reading=reading or read_only
+        store = await open_store(
+            store_location(db), create_folder=is_default_db(db), reading=reading or read_only
         )
         svc = cls(store, cfg, who, types, read_only)
         try:
@@ -199,6 +207,21 @@ class Service:
                 await self.engine.shutdown(timeout=0, now=True)
         finally:
             await self.store.close()  # whatever happened: its threads would keep us alive
+
+    @property
+    def location(self) -> str:
+        """Where the store is (to tell the user)."""
+        return self.store.location
+
+    @property
+    def created(self) -> str:
+        """What opening the store created, to say once ("created store at …"); or ""."""
+        return self.store.created
+
+    @property
+    def damaged(self) -> asyncio.Event:
+        """Set once the store is found damaged: nothing more is written, an engine stops."""
+        return self.store.damaged
 
     # ----------------------------------------------------------------- catalogue
 
@@ -219,7 +242,7 @@ class Service:
         """The hash of `jt`, once a live engine runs that very definition. Refused (one
         line) when engines are live and none does: they run only their own config's types,
         so the job would only wait. With no live engine the job is queued; the engine that
-        starts checks it (see `SqliteStore.admit`)."""
+        starts checks it (see `Store.admit`)."""
         digest = type_hash(jt)
         if self.engine is not None and digest in self.engine.catalogue.hashes:
             return digest  # our own engine runs it (the scheduler's fires take this way)
@@ -370,30 +393,20 @@ class Service:
 
     # ----------------------------------------------------------------- reading
 
-    def _scope(self, query: Query, now: float) -> tuple[str, list[Any]]:
-        where, args = query.to_sql(now)
-        if not self.is_admin:
-            where = f"({where}) AND user = ?"
-            args = [*args, self.user]
-        return where, args
+    @property
+    def _scope(self) -> str | None:
+        """Whose jobs this user sees: their own, or (None) everyone's for an admin."""
+        return None if self.is_admin else self.user
 
     async def jobs(
-        self,
-        query: str | Query = "",
-        active: bool | None = None,
-        limit: int | None = None,
-        order: str = "id DESC",
+        self, query: str | Query = "", active: bool | None = None, limit: int | None = None
     ) -> list[Job]:
+        """The jobs the filter text selects that this user may see, newest first (`active`:
+        only the active, or only the finished ones)."""
         q = parse_query(query) if isinstance(query, str) else query
-        where, args = self._scope(q, time.time())
-        if active is not None:
-            if active:
-                where = f"({where}) AND {ACTIVE_ONLY}"
-                if order == "id DESC":
-                    order = "+id DESC"  # sorting the few active rows beats scanning by id
-            else:
-                where = f"({where}) AND NOT ({ACTIVE_ONLY})"
-        return await self.store.list_jobs(where, args, order=order, limit=limit)
+        return await self.store.list_jobs(
+            JobFilter(q, user=self._scope, active=active, limit=limit)
+        )
 
     async def tasks(self, job_id: int) -> list[Task]:
         await self.job(job_id)
@@ -452,24 +465,19 @@ class Service:
             and (info.host != host or pid_alive(info.pid))
         }
 
+    async def rev(self) -> int:
+        """The store's revision now: read it before loading what a view shows, and pass it
+        to `watch` as `since`."""
+        return await self.store.rev()
+
     async def watch(
         self, interval: float = 0.25, since: int | None = None
     ) -> AsyncGenerator[Changes, None]:
-        """Yield what changed, as it changes: cheap polling of `PRAGMA data_version` (it moves
-        when any connection, in any process, commits), then rows stamped with a newer rev.
+        """Yield what changed, as it changes (by any process), among what this user sees.
 
         `since`: a revision read before the caller loaded what it shows; what changed after
         it comes first (otherwise the feed starts from now)."""
-        rev = since if since is not None else await self.store.rev()
-        version = None if since is not None else await self.store.data_version()
-        while True:
-            await asyncio.sleep(interval)
-            v = await self.store.data_version()
-            if v == version:
-                continue
-            version = v
-            changes = await self.store.changes_since(rev)
-            rev = changes.rev
+        async for changes in self.store.changes(since, interval):
             changes.jobs = [j for j in changes.jobs if self._visible(j)]
             yield changes
 
@@ -575,10 +583,9 @@ class Service:
 
     async def schedule_jobs(self, schedule_id: str, limit: int = 20) -> list[Job]:
         """The latest jobs a schedule started (newest first), as this user may see them."""
-        where, args = "schedule_id = ?", [schedule_id]
-        if not self.is_admin:
-            where, args = f"{where} AND user = ?", [schedule_id, self.user]
-        return await self.store.list_jobs(where, args, order="id DESC", limit=limit)
+        return await self.store.list_jobs(
+            JobFilter(user=self._scope, schedule_id=schedule_id, limit=limit)
+        )
 
     def _wake_scheduler(self) -> None:
         if self.scheduler is not None:
@@ -680,18 +687,6 @@ def preview_planning(
 def config_timezone(config: str | None) -> str:
     """The zone a schedule gets when none is given: the config's, else the machine's."""
     return read_config(config).timezone or local_zone_name()
-
-
-def report_recipients(*reports: Report | None) -> dict[str, list[str]]:
-    """Merge report recipients (type, schedule) into what the store keeps, without repeats."""
-    email: list[str] = []
-    webhook: list[str] = []
-    for r in reports:
-        if r is None:
-            continue
-        email += [a for a in r.email if a not in email]
-        webhook += [u for u in r.webhook if u not in webhook]
-    return {"email": email, "webhook": webhook} if email or webhook else {}
 
 
 FORMULA_STARTS = frozenset("=+-@\t\r")

@@ -39,11 +39,9 @@ from textual.widget import Widget
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from jobdash.core.model import BadInput, Job, JobStatus, NotFound, Refused
-from jobdash.core.outfile import write_new
 from jobdash.core.query import Query, narrows
 from jobdash.core.query import prepare as prepare_search
-from jobdash.core.service import Service, read_config
-from jobdash.core.store.sqlite import Changes
+from jobdash.core.service import Changes, Service, read_config, write_new
 from jobdash.present.text import sanitize
 from jobdash.present.times import abbreviation
 from jobdash.present.words import plural, plural_word
@@ -589,7 +587,7 @@ class FirstRows:
 
     @classmethod
     async def read(cls, svc: Service) -> FirstRows:
-        rev = await svc.store.rev()
+        rev = await svc.rev()
         active = await svc.jobs(active=True, limit=None)
         return cls(rev, active, await svc.jobs(active=False, limit=FIRST_PAGE))
 
@@ -893,14 +891,19 @@ async def _open_and_run(args: argparse.Namespace) -> int:
             "`jobdash jobs`, `jobdash show ID`, `jobdash run TYPE --wait`, or `jobdash serve` "
             "for the engine"
         )
+    extra = None
+    if getattr(args, "demo", False):
+        from jobdash.demo import DEMO_TYPES
+
+        extra = DEMO_TYPES
     svc = await Service.open(
         db=args.db,
         config=args.config,
-        demo=bool(getattr(args, "demo", False)),
+        extra_types=extra,
         read_only=bool(getattr(args, "read_only", False)),
     )
-    if svc.store.created:
-        print(f"jobdash: {svc.store.created}", file=sys.stderr)
+    if svc.created:
+        print(f"jobdash: {svc.created}", file=sys.stderr)
     # SIGTERM, and SIGHUP (the terminal went away: an SSH drop), end the dashboard as `q`
     # does, not at once: the terminal is restored, and an embedded engine stops its tasks
     # and gives their claims back (`svc.close`), as `serve` does on a signal. Textual

@@ -25,6 +25,7 @@ from jobdash.cli import main as cli_main
 from jobdash.core.model import JobStatus
 from jobdash.core.query import parse_query
 from jobdash.core.service import Service
+from jobdash.demo import DEMO_TYPES
 from jobdash.tui.app import DashboardScreen, JobdashApp
 from jobdash.tui.dialogs.confirm import ConfirmScreen
 from jobdash.tui.dialogs.start_job import StartJobScreen
@@ -737,7 +738,7 @@ async def test_attached_names_the_engine(open_service: Open) -> None:
 
 
 async def test_demo_starts_jobs_when_few_are_active(tmp_path: Path) -> None:
-    svc = await Service.open(db=str(tmp_path / "demo.db"), demo=True, user="alice")
+    svc = await Service.open(db=str(tmp_path / "demo.db"), extra_types=DEMO_TYPES, user="alice")
     try:
         app = JobdashApp(svc, embedded_engine=False, demo=True, watch_interval=0.05)
         async with app.run_test(size=SIZE) as pilot:

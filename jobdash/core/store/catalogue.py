@@ -1,71 +1,25 @@
-"""The catalogue SQL of the SQLite store (a mixin of `SqliteStore`), and the words for a
-job that no live engine can run.
+"""The catalogue SQL of the SQLite store (a mixin of `SqliteStore`).
 
 - `catalogue`: one row per (agent, job type) that the agent runs, with the hash of the
   type's definition. Each agent replaces its own rows when it starts. Submitters read the
   rows of live agents (is this type, with this hash, run by anyone?); agents never read
   them to decide what to run: they hold their own catalogue in memory.
 - A queued job whose hash no live agent holds is not admitted: it waits, and its info line
-  says why (`unrunnable`).
+  says why (`jobdash.core.catalogue.unrunnable`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiosqlite
 
-from jobdash.core.store.faults import Reads
+from jobdash.core.store.records import Published
+from jobdash.core.store.sqlite_faults import Reads
 
 T = TypeVar("T")
-
-
-def short(digest: str | None) -> str:
-    """How a type hash is shown: its first 12 hex digits."""
-    return digest[:12] if digest else "none"
-
-
-@dataclass(frozen=True)
-class Published:
-    """A job type as an agent published it."""
-
-    agent: str
-    name: str
-    hash: str
-    spec: dict[str, Any]
-    published: float
-
-
-def engines_do(agents: Sequence[str]) -> str:
-    """'engine e1 does' / 'engines e1, e2 do' (three named at most)."""
-    if len(agents) == 1:
-        return f"engine {agents[0]} does"
-    more = f" and {len(agents) - 3} more" if len(agents) > 3 else ""
-    return f"engines {', '.join(agents[:3])}{more} do"
-
-
-def unrunnable(type_name: str, digest: str | None, live: Sequence[Published]) -> str | None:
-    """Why no agent among `live` (the live agents' catalogues) runs a job of this type and
-    hash; None when one does, or when no agent is live (the job simply waits for one)."""
-    if not live or (digest is not None and any(p.hash == digest for p in live)):
-        return None
-    if digest is None:
-        return (
-            f"waiting: this job of type {type_name} has no catalogue hash (made by an older "
-            "jobdash); cancel it and run it again"
-        )
-    same = sorted((p.agent, p.hash) for p in live if p.name == type_name)
-    if same:
-        agent, theirs = same[0]
-        return (
-            f"waiting: type {type_name} changed since submit (catalogue hash {short(digest)}; "
-            f"engine {agent} has {short(theirs)})"
-        )
-    agents = sorted({p.agent for p in live})
-    return f"waiting: {engines_do(agents)} not define type {type_name}"
 
 
 class CatalogueStore:

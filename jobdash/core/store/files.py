@@ -23,15 +23,14 @@ import stat
 from pathlib import Path
 
 from jobdash.core.identity import user_name
-from jobdash.core.store.faults import (
-    StoreError,
+from jobdash.core.store.faults import StoreError, one_line
+from jobdash.core.store.schema import APP_ID, SCHEMA_VERSION
+from jobdash.core.store.sqlite_faults import (
     cannot_write,
     damaged,
-    one_line,
     store_error,
     why_not_writable,
 )
-from jobdash.core.store.schema import APP_ID, SCHEMA_VERSION
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 SIDECARS = ("-wal", "-shm", "-journal")  # the files SQLite keeps beside a store

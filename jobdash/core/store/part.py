@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import aiosqlite
 
-from jobdash.core.store.faults import Reads
+from jobdash.core.store.sqlite_faults import Reads
 
 T = TypeVar("T")
 

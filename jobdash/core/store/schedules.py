@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import aiosqlite
 
-from jobdash.core.model import NotFound, Report, SchedulePolicy
+from jobdash.core.model import NotFound, Report
 from jobdash.core.planning import PlanningError, Schedule, Tick, resolve
 from jobdash.core.store.part import StorePart
+from jobdash.core.store.records import FireReport, ScheduleSpec, TickRecord
 from jobdash.core.store.schema import ACTIVE_ONLY
 
 SCHEDULE_COLUMNS = (
@@ -77,43 +77,6 @@ def schedule_from_row(r: Sequence[Any]) -> Schedule:
         last_detail=r[20] or "",
         last_tick=r[21],
     )
-
-
-@dataclass
-class ScheduleSpec:
-    """A schedule as the config declares it (id = the type name)."""
-
-    id: str
-    type: str
-    planning: str
-    timezone: str
-    policy: SchedulePolicy = field(default_factory=SchedulePolicy)
-    report: Report = field(default_factory=Report)  # besides the type's, for scheduled runs
-
-
-@dataclass
-class TickRecord:
-    fire_time: float
-    outcome: str
-    job_id: int | None = None
-    detail: str = ""
-    # An error to report: its recipients ({"email": [...], "webhook": [...]}).
-    report: dict[str, list[str]] = field(default_factory=dict)
-
-
-@dataclass
-class FireReport:
-    """A failed fire to report: which schedule, when, why, and to whom."""
-
-    tick_id: int
-    schedule_id: str
-    type: str
-    fire_time: float
-    error: str
-    timezone: str
-    recipients: dict[str, list[str]]
-    done: list[str]  # "email:addr" / "webhook:url" already served
-    attempts: int
 
 
 def report_state(error: str, retry_at: float | None) -> str:

@@ -28,14 +28,22 @@ import sqlite3
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Coroutine,
+    Iterable,
+    Sequence,
+)
 from pathlib import Path
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import aiosqlite
 
 from jobdash.core.alarm import Alarm
+from jobdash.core.catalogue import unrunnable
 from jobdash.core.identity import real_user, user_name
 from jobdash.core.lifecycle import (
     QUARANTINE_AFTER,
@@ -69,24 +77,24 @@ from jobdash.core.model import (
     Trigger,
 )
 from jobdash.core.store.agents import AgentStore
-from jobdash.core.store.catalogue import CatalogueStore, live_catalogue, unrunnable
-from jobdash.core.store.faults import (
-    DAMAGED,
-    FaultLog,
-    Reads,
-    StoreError,
-    cannot_write,
-    error_code,
-    is_fault,
-    store_error,
-    why_not_writable,
-)
+from jobdash.core.store.catalogue import CatalogueStore, live_catalogue
+from jobdash.core.store.faults import FaultLog, StoreError
 from jobdash.core.store.files import (
     check_store_file,
     make_private,
     private_store,
     readable_uri,
     sidecar,
+)
+from jobdash.core.store.records import (
+    Changes,
+    Claim,
+    Claimant,
+    JobFilter,
+    NewJob,
+    NewTask,
+    Outcome,
+    Refill,
 )
 from jobdash.core.store.schedules import ScheduleStore, report_state
 from jobdash.core.store.schema import (
@@ -96,6 +104,16 @@ from jobdash.core.store.schema import (
     SCHEMA_VERSION,
     schema_mismatch,
 )
+from jobdash.core.store.sqlite_faults import (
+    DAMAGED,
+    Reads,
+    cannot_write,
+    error_code,
+    is_fault,
+    store_error,
+    why_not_writable,
+)
+from jobdash.core.store.sqlite_filters import job_query
 from jobdash.core.store.waits import WaitStore
 from jobdash.present.words import plural
 
@@ -212,110 +230,6 @@ def task_from_row(r: Sequence[Any]) -> Task:
     )
 
 
-@dataclass
-class NewTask:
-    """A task to create: `kind` is command, job (a job function) or function (a task a job
-    function added; spec = "module:function", a function of the job function's module). The
-    engine takes argv and the job function from its own catalogue: their spec is None."""
-
-    key: str
-    name: str
-    kind: str
-    spec: Any
-    item: Any = None
-
-
-@dataclass
-class NewJob:
-    type: str
-    params: dict[str, str]
-    user: str
-    trigger: Trigger
-    target: str
-    parallel: int
-    cancellable: bool
-    on_lock: str
-    timeout: float | None
-    retries: int
-    backoff: float
-    lock_keys: list[str]
-    tasks: list[NewTask]
-    schedule_id: str | None = None
-    fire_time: float | None = None
-    info: str = ""
-    # Execution report recipients: {"email": [...], "webhook": [...]} (empty: no report).
-    report: dict[str, list[str]] = field(default_factory=dict)
-    type_hash: str | None = None  # the hash of the type definition the submitter saw
-
-
-@dataclass
-class Claim:
-    """A task attempt this owner now holds."""
-
-    task_id: int
-    job_id: int
-    seq: int
-    name: str
-    kind: str
-    spec: Any
-    item: Any
-    attempt: int
-    timeout: float | None = None
-    params: dict[str, str] = field(default_factory=dict)
-    type: str = ""
-    type_hash: str | None = None
-    alone: bool = False  # a suspect (lost with an agent before): nothing runs beside it
-
-
-@dataclass
-class Claimant:
-    """Who claims, for how many slots, and what it can run."""
-
-    owner: str
-    agent: str
-    free: int
-    lease: float
-    types: Collection[str] | None = None  # hashes of the types it runs; None: any (tools)
-    idle: bool = True  # nothing running: it may take a suspect task, alone
-
-
-@dataclass
-class Outcome:
-    """How an attempt ended, as the agent reports it."""
-
-    task_id: int
-    attempt: int
-    owner: str
-    status: TaskStatus  # succeeded, failed or cancelled
-    exit_code: int | None = None
-    error: str = ""
-    future: asyncio.Future[bool] | None = None
-
-
-class Refill(Protocol):
-    """An agent that lets the flush which records its outcomes claim for its free slots."""
-
-    def want(self) -> Claimant | None:
-        """Who claims for how many slots, or None to claim nothing now. Asked inside the
-        transaction; `started` is called right after the commit, before anything else runs,
-        so slots counted free here are not counted twice."""
-
-    def started(self, claims: list[Claim]) -> None:
-        """Run these claims (called once they are committed)."""
-
-
-@dataclass
-class Changes:
-    """What changed since a revision: whole job rows, removed job ids, and whether agents or
-    schedules changed (those tables are small: a watcher reloads them)."""
-
-    rev: int
-    jobs: list[Job] = field(default_factory=list)
-    removed: list[int] = field(default_factory=list)
-    agents: bool = False
-    schedules: bool = False
-
-
 class Counts:
     """Per-job deltas of task counters, applied in one executemany. The status changes that
     claims, outcomes, cancels and recovery make pass here, and are checked by the lifecycle
@@ -341,7 +255,8 @@ class Counts:
 
 
 class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
-    """jobdash's embedded store. Open with `await SqliteStore.open(path)`."""
+    """jobdash's embedded store: the SQLite backend of the Store contract (`base.Store`).
+    Open with `await SqliteStore.open(path)`, or `base.open_store(location)`."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -447,7 +362,7 @@ class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
             if isinstance(e, (sqlite3.Error, OSError)):
                 raise store_error(path, e) from None
             raise
-        store._reads = Reads(store._r, store._fault)
+        store._reads = Reads(store._r, store._error)
         return store
 
     def _make_private(self) -> None:
@@ -513,7 +428,7 @@ class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
         await self._w.execute_fetchall("PRAGMA wal_autocheckpoint = 0")
         self._chmod_sidecars()
         self._r = await _connect_reader(self.path)
-        self._reads = Reads(self._r, self._fault)
+        self._reads = Reads(self._r, self._error)
         self._flusher = asyncio.get_running_loop().create_task(self._flush_loop())
 
     def _chmod_sidecars(self) -> None:
@@ -620,6 +535,10 @@ class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
         assert self._reads is not None, "store is not open"
         return self._reads
 
+    @property
+    def location(self) -> str:
+        return str(self.path)
+
     def _fault(self, e: BaseException) -> StoreError | None:
         """The StoreError for a failure of the store itself (None for another error).
         Damage is final: from then on this store writes nothing."""
@@ -631,13 +550,19 @@ class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
             self.damaged.set()
         return err
 
+    def _error(self, e: sqlite3.Error) -> StoreError:
+        """The StoreError an SQLite error leaves the store as (none leaks out): a failure
+        of the store itself (see `_fault`), or "store failure: …" for another one."""
+        return self._fault(e) or store_error(self.path, e)
+
     def report_failure(self, logger: logging.Logger, what: str, *args: Any) -> None:
-        """Log a failed background step (call it in an `except`): the traceback of a bug,
-        but a failure of the store once while it lasts (FaultLog), not every retry."""
+        """Log a failed background step (call it in an `except`): the traceback of a bug
+        (also of a bad statement), but a failure of the store once while it lasts
+        (FaultLog), not every retry."""
         e = sys.exc_info()[1]
         if self._damage is not None:
             self.faults.note(f"{self._damage.fault}: nothing more is written to it")
-        elif isinstance(e, StoreError):
+        elif isinstance(e, StoreError) and (e.__cause__ is None or is_fault(e.__cause__)):
             self.faults.failed(e.fault, len(self._logs) + self._inflight)
         else:
             logger.exception(what, *args)
@@ -681,10 +606,7 @@ class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
                         "the store stayed locked by another process",
                     ) from None
             except sqlite3.Error as e:
-                err = self._fault(e)
-                if err is None:
-                    raise
-                raise err from e
+                raise self._error(e) from e
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.05)
         if not self._logs:  # else the next flush of what is held says whether writes work
@@ -1795,12 +1717,13 @@ class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
             raise NotFound(f"no job {job_id}")
         return job_from_row(rows[0])
 
-    async def list_jobs(
-        self,
-        where: str = "1",
-        args: Sequence[Any] = (),
-        order: str = "id DESC",
-        limit: int | None = None,
+    async def list_jobs(self, f: JobFilter | None = None) -> list[Job]:
+        f = f or JobFilter()
+        where, args, order = job_query(f, time.time() if f.now is None else f.now)
+        return await self._select_jobs(where, args, order, f.limit)
+
+    async def _select_jobs(
+        self, where: str, args: Sequence[Any], order: str, limit: int | None = None
     ) -> list[Job]:
         sql = f"SELECT {JOB_COLUMNS} FROM jobs WHERE {where} ORDER BY {order}"
         if limit is not None:
@@ -1830,6 +1753,8 @@ class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
             return False  # no job types: nothing to claim (see `_claim_in`)
         # From the few active jobs to their first ready task: joining from the tasks side
         # walked every pending task whenever the jobs were full (O(pending) per look).
+        if types is not None and not types:
+            return False  # an engine that runs no type (SQLite has no plan for `IN ()`)
         jobs_of, type_args = _types_sql(types)
         now = time.time()
         rows = await self._reader.execute_fetchall(
@@ -1893,18 +1818,39 @@ class SqliteStore(ScheduleStore, CatalogueStore, AgentStore, WaitStore):
         return int(next(iter(rows))[0])
 
     async def data_version(self) -> int:
+        """Moves when any other connection, in any process, commits (SQLite's own count)."""
         rows = await self._reader.execute_fetchall("PRAGMA data_version")
         return int(next(iter(rows))[0])
 
+    async def changes(
+        self, since: int | None = None, interval: float = 0.25
+    ) -> AsyncIterator[Changes]:
+        """Yield what changed, as it changes: cheap polling of `data_version`, then the rows
+        stamped with a newer revision. `since`: a revision read before the caller loaded
+        what it shows; what changed after it comes first (otherwise the feed starts now)."""
+        rev = since if since is not None else await self.rev()
+        version = None if since is not None else await self.data_version()
+        while True:
+            await asyncio.sleep(interval)
+            v = await self.data_version()
+            if v == version:
+                continue
+            version = v
+            changes = await self.changes_since(rev)
+            rev = changes.rev
+            yield changes
+
     async def changes_since(self, rev: int) -> Changes:
+        # Up to the revision read first: a write committed meanwhile comes in the next
+        # answer, not in both (each change is seen once).
         new_rev = await self.rev()
         if new_rev == rev:
             return Changes(rev)
-        jobs = await self.list_jobs("rev > ?", (rev,), order="id")
+        jobs = await self._select_jobs("rev > ? AND rev <= ?", (rev, new_rev), "id")
         removed = [
             r[0]
             for r in await self._reader.execute_fetchall(
-                "SELECT job_id FROM removed WHERE rev > ?", (rev,)
+                "SELECT job_id FROM removed WHERE rev > ? AND rev <= ?", (rev, new_rev)
             )
         ]
         agents = await self._agents_changed(rev)

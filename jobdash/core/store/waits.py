@@ -15,10 +15,11 @@ import time
 
 import aiosqlite
 
-from jobdash.core.store.catalogue import live_catalogue, unrunnable
-from jobdash.core.store.faults import Reads
+from jobdash.core.catalogue import unrunnable
+from jobdash.core.store.catalogue import live_catalogue
 from jobdash.core.store.part import StorePart
 from jobdash.core.store.schema import ACTIVE_ONLY
+from jobdash.core.store.sqlite_faults import Reads
 from jobdash.present.words import plural, plural_word
 
 # Running jobs with a task ready and none running (jobs_active, then tasks_pending).

@@ -36,8 +36,7 @@ from jobdash.core.model import (
     TaskStatus,
     format_duration,
 )
-from jobdash.core.outfile import create_new
-from jobdash.core.service import Service
+from jobdash.core.service import Service, create_new
 from jobdash.present.logs import TaskLabels, saved_line
 from jobdash.present.progress import progress_bar
 from jobdash.present.text import clip, sanitize

@@ -1,0 +1,412 @@
+"""The Store contract: what the engine asks of a store, and what a backend must guarantee.
+
+Everything above the store (service, agent, runners, reports, scheduler) is typed against
+`Store`, never against a backend class, and trades in the plain data of `records`. A backend
+keeps the state and applies the engine's decisions atomically; how it does that (SQL, a
+write queue, locks, notifications) stays inside it. `open_store(location)` picks the backend
+from the location: a path or `sqlite:///PATH` is the SQLite store (imported only then).
+
+The guarantees each method's docstring states are the ones the engine relies on: a backend
+that keeps them runs the whole product unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from typing import Any, Protocol
+
+from jobdash.core.model import (
+    AgentInfo,
+    AuditEvent,
+    BadInput,
+    Job,
+    JobStatus,
+    LogLine,
+    PrunedAgents,
+    Task,
+)
+from jobdash.core.planning import Schedule, Tick
+from jobdash.core.store.records import (
+    Changes,
+    Claim,
+    FireReport,
+    JobFilter,
+    NewJob,
+    NewTask,
+    Outcome,
+    Published,
+    Refill,
+    ReportClaim,
+    ScheduleSpec,
+    TickRecord,
+)
+
+# ----------------------------------------------------------------- the contract
+
+
+class Store(Protocol):
+    """A jobdash store. Every write is atomic and durable once its coroutine returns (the
+    buffered ones, below, once the next flush returns), and moves the change feed."""
+
+    # ------------------------------------------------------------- the store itself
+
+    @property
+    def location(self) -> str:
+        """Where the store is, as a person would name it (a path, a URL without password)."""
+
+    created: str  # what opening created, said once to the user ("created store at …")
+    damaged: asyncio.Event  # set when the store is found damaged: it is written no more
+    on_commit: list[Callable[[], None]]  # called after each commit of this process
+    refill: Refill | None  # the agent whose freed slots a write of outcomes refills
+
+    async def close(self) -> None:
+        """Write what is buffered, then release everything; StoreError (one line) when
+        buffered lines or results could not be written."""
+
+    def report_failure(self, logger: logging.Logger, what: str, *args: Any) -> None:
+        """Log a failed background step (call it in an `except`): a failure of the store
+        itself once while it lasts, with what is held meanwhile; the traceback of a bug."""
+
+    async def audit(self, user: str, action: str, target: str, detail: str = "") -> None:
+        """Record an audit event, naming `user` and the real OS user who wrote it."""
+
+    async def audit_events(self, target: str | None = None, limit: int = 100) -> list[AuditEvent]:
+        """The newest audit events first (of `target` only, when given)."""
+
+    # ------------------------------------------------------------- buffered writes
+    # Held in memory and written together, soon (a fraction of a second) and in order.
+
+    async def flush(self) -> None:
+        """Write whatever is buffered now."""
+
+    async def append_log(
+        self, job_id: int, task_id: int | None, stream: str, text: str, attempt: int | None = None
+    ) -> None:
+        """Buffer a log line (of task attempt `attempt`, if a task's); waits while the
+        buffer is full (`backlogged`). A job's lines keep the order they were appended in,
+        and a line of a job's output also becomes its info line."""
+
+    def append_log_nowait(
+        self, job_id: int, task_id: int | None, stream: str, text: str, attempt: int | None = None
+    ) -> None:
+        """`append_log` without waiting: callers check `backlogged` themselves."""
+
+    def backlogged(self) -> bool:
+        """True while the lines held exceed the store's memory bound: writers should wait
+        for `drained` (nothing is ever dropped)."""
+
+    async def drained(self) -> None:
+        """Return once the buffer is under its bound again (at once when it is)."""
+
+    def report_progress(self, task_id: int, fraction: float) -> None:
+        """A running task's progress, 0 to 1; its job's progress follows."""
+
+    def note_pgid(self, task_id: int, pgid: int) -> None:
+        """The process group of a running command attempt (see `expire_dead_agents`)."""
+
+    def add_metric(self, job_id: int, name: str, value: float) -> None:
+        """Metrics are counters: values reported by the tasks of a job add up."""
+
+    def add_warning(self, job_id: int) -> None:
+        """One more warning for the job (it then ends `warning` instead of `succeeded`)."""
+
+    async def complete(self, outcome: Outcome) -> bool:
+        """Record how an attempt ended. **Fenced**: only while (task, attempt, owner) still
+        holds it running; otherwise nothing changes and the answer is False. The task moves
+        as the job's rules say (a failure with retries left is pending again after its
+        backoff), and a job with nothing left pending or running is settled, atomically."""
+
+    # ------------------------------------------------------------- jobs
+
+    async def create_job(self, nj: NewJob, audit_user: str | None = None) -> Job:
+        """Create a queued job with its tasks, lock keys and report; **durable** once this
+        returns. A second job for the same (schedule, fire time) is Refused whoever submits
+        it; with on_lock = "refuse", so is a job whose lock another job holds."""
+
+    async def add_tasks(self, job_id: int, tasks: Sequence[NewTask]) -> int:
+        """Add tasks to a running job (keys already there add nothing); returns how many
+        were added. A job being cancelled gets them cancelled at once."""
+
+    async def admit(self, live_after: float | None = None) -> list[int]:
+        """Move queued and waiting jobs to running, oldest first, each taking all its lock
+        keys at once. **Lock and exclusive admission**: a key (and "exclusive") has one
+        holder at a time across every process sharing the store; a job whose key is held
+        waits, the holder named. With `live_after`, a job whose type and hash no agent live
+        since then runs waits too, with the reason. Returns the jobs that changed."""
+
+    async def cancel_job(self, job_id: int, user: str, force: bool = False) -> Job:
+        """Cancel as the job rules allow (Refused, one line, when they do not); audited."""
+
+    async def pause_job(self, job_id: int, user: str) -> Job:
+        """Pause as the job rules allow; its clock stops. Audited."""
+
+    async def resume_job(self, job_id: int, user: str) -> Job:
+        """Resume a paused job (running if it was admitted, else queued). Audited."""
+
+    async def retry_job(self, job_id: int, user: str) -> int:
+        """Queue a finished job's failed and cancelled tasks again; returns how many."""
+
+    async def clear(self, user: str | None, actor: str) -> int:
+        """Remove finished jobs (of `user`, or everyone's when None) with their tasks and
+        logs, in small batches; the change feed reports them removed."""
+
+    async def clear_ids(self, job_ids: Sequence[int], user: str | None, actor: str) -> int:
+        """Remove the finished jobs among `job_ids` (of `user` only, unless None)."""
+
+    async def prune(self, older_than: float) -> int:
+        """**Retention**: remove the jobs that finished before `older_than`, as `clear`."""
+
+    # ------------------------------------------------------------- claims
+
+    async def claim(
+        self,
+        owner: str,
+        agent: str,
+        limit: int | Callable[[], int],
+        lease: float,
+        types: Collection[str] | None = None,
+        idle: bool | Callable[[], bool] = True,
+    ) -> list[Claim]:
+        """Claim up to `limit` ready tasks of running jobs of the type hashes in `types`
+        (None: any), within each job's `parallel`, shared out between jobs. **One holder per
+        attempt**: each claim starts a new attempt that this owner alone holds, until its
+        lease (`lease` seconds, renewed by `heartbeat`) runs out. A suspect task (lost with
+        an agent before) is claimed alone, by an idle claimant. `limit` and `idle` may be
+        functions, asked inside the transaction."""
+
+    async def has_claimable(self, types: Collection[str] | None = None, idle: bool = True) -> bool:
+        """Would `claim` find something? One cheap read, asked before claiming."""
+
+    async def release(self, owner: str, task_ids: Sequence[int]) -> None:
+        """Give back claims without counting an attempt (graceful shutdown)."""
+
+    async def recover_lost(self, quarantine_after: int = ...) -> int:
+        """**Recovery of a dead agent's tasks**: every running task of an owner with a lease
+        run out, as one death, with the rules' verdicts (run again alone, fail, quarantine
+        after `quarantine_after` deaths charged). Returns how many tasks were recovered."""
+
+    async def has_lost_tasks(self) -> bool:
+        """Is a running task's lease run out?"""
+
+    async def expire_dead_agents(
+        self, host: str, alive: Callable[[int], bool]
+    ) -> tuple[list[str], list[str], list[int]]:
+        """Agents of `host` whose pid is not `alive`: end their leases now and show them
+        offline. Returns their names, owners and their running attempts' process groups."""
+
+    async def job_statuses(self, job_ids: Sequence[int]) -> dict[int, tuple[JobStatus, bool]]:
+        """Status and force flag of some jobs: agents poll this for cancel and pause."""
+
+    async def has_jobs_to_admit(self) -> bool:
+        """Is a job queued or waiting?"""
+
+    # ------------------------------------------------------------- agents and catalogue
+
+    async def register_agent(self, info: AgentInfo, owner: str) -> None:
+        """An agent starting under `info.name` (replacing a previous one of that name)."""
+
+    async def heartbeat(
+        self, name: str, owner: str, state: str, lease: float, done: int = 0, failed: int = 0
+    ) -> tuple[set[int], bool]:
+        """Renew all of `owner`'s leases by `lease`; returns the task ids it still holds (a
+        task missing was taken over) and its drain flag."""
+
+    async def withdraw_deaths(self, owner: str, agent: str, lost: Sequence[tuple[int, int]]) -> int:
+        """`owner` lost these claims (task id, attempt) to `recover_lost` but heart-beats
+        again (it was stopped, not dead): withdraw the deaths charged to them for that loss
+        (the loss stands). Returns how many charges were withdrawn."""
+
+    async def set_agent_drain(self, name: str, user: str, drain: bool = True) -> None:
+        """Drain or undrain an agent (NotFound, Refused when it changes nothing); audited."""
+
+    async def agent_offline(self, name: str, owner: str, done: int = 0, failed: int = 0) -> None:
+        """An agent stopping, with what it finished since its last heartbeat."""
+
+    async def agents(self) -> list[tuple[AgentInfo, bool]]:
+        """Every agent and its drain flag; `running` counted from the tasks it holds."""
+
+    async def running_tasks(self) -> dict[str, list[tuple[int, int, str]]]:
+        """The running tasks of each agent: (job id, task seq, task name)."""
+
+    async def prune_agents(self, silent_since: float) -> int:
+        """Remove the agents silent since then that hold no task, keeping their totals."""
+
+    async def pruned_agents(self) -> PrunedAgents:
+        """The totals of the agents pruned so far."""
+
+    async def note_waits(self, live_since: float) -> int:
+        """Write why each running job with ready tasks runs none (and clear reasons that
+        no longer hold). Returns how many jobs' reasons changed."""
+
+    async def publish_catalogue(
+        self, agent: str, types: dict[str, tuple[str, dict[str, Any]]]
+    ) -> None:
+        """Replace `agent`'s published types: name -> (hash, definition as data)."""
+
+    async def catalogue(self) -> list[Published]:
+        """Every published type, the most recently published first."""
+
+    # ------------------------------------------------------------- execution reports
+
+    async def has_due_reports(self) -> bool:
+        """Is a report due (a finished job's, or a failed fire's)?"""
+
+    async def claim_reports(self, owner: str, hold: float, limit: int = 10) -> list[ReportClaim]:
+        """Take the due reports of finished jobs for `hold` seconds: one engine sends each."""
+
+    async def report_done(
+        self,
+        job_id: int,
+        owner: str,
+        done: list[str],
+        error: str,
+        retry_at: float | None,
+        log: str | None = None,
+    ) -> bool:
+        """Record a send (sent, pending again at `retry_at`, or failed for good), fenced on
+        the owner: False when another engine took the report over."""
+
+    async def report_state(self, job_id: int) -> dict[str, Any] | None:
+        """A job's report: state, recipients, done, attempts, next_try, sent, last_error."""
+
+    async def claim_fire_reports(
+        self, owner: str, hold: float, limit: int = 10
+    ) -> list[FireReport]:
+        """Take the due reports of failed fires, as `claim_reports`."""
+
+    async def fire_report_done(
+        self, tick_id: int, owner: str, done: list[str], error: str, retry_at: float | None
+    ) -> bool:
+        """Record a failed fire's report send, as `report_done`."""
+
+    # ------------------------------------------------------------- schedules
+
+    async def schedules(self) -> list[Schedule]:
+        """Every schedule, with its last run's status and latest tick."""
+
+    async def get_schedule(self, schedule_id: str) -> Schedule:
+        """One schedule (NotFound)."""
+
+    async def ticks(self, schedule_id: str, limit: int = 100) -> list[Tick]:
+        """The newest ticks of a schedule first."""
+
+    async def active_schedule_jobs(self, schedule_id: str) -> list[int]:
+        """The ids of the schedule's unfinished jobs, oldest first."""
+
+    async def job_for_fire(self, schedule_id: str, fire_time: float) -> int | None:
+        """The job started for that fire time, if any."""
+
+    async def sync_schedules(
+        self, specs: Sequence[ScheduleSpec], known_types: Sequence[str]
+    ) -> None:
+        """Publish the config's schedules; an admin's overrides stay."""
+
+    async def set_schedule_planning(
+        self,
+        schedule_id: str,
+        planning: str,
+        timezone: str | None,
+        user: str,
+        next_run: float | None,
+    ) -> None:
+        """An admin's planning (fire times before now do not count as missed); audited."""
+
+    async def set_schedule_policy(
+        self,
+        schedule_id: str,
+        user: str,
+        overlap: str | None = None,
+        catchup: str | None = None,
+        catchup_bound: float | None = None,
+    ) -> None:
+        """An admin's overlap and catch-up policy; audited."""
+
+    async def set_schedule_enabled(self, schedule_id: str, enabled: bool, user: str) -> None:
+        """Enable or disable a schedule (the paused time is not missed); audited."""
+
+    async def record_ticks(
+        self,
+        schedule_id: str,
+        ticks: Sequence[TickRecord],
+        watermark: float | None,
+        next_run: float | None,
+        last_job: int | None = None,
+        last_run: float | None = None,
+    ) -> None:
+        """Record ticks and move the schedule's watermark and next run, atomically.
+        **(schedule, fire time) is unique**: a tick already there is kept (it only gains a
+        job id it lacked)."""
+
+    async def note_schedule_run(self, schedule_id: str, job_id: int, user: str) -> None:
+        """A run-now job becomes the schedule's last run; audited."""
+
+    async def acquire_lease(self, name: str, owner: str, duration: float) -> bool:
+        """Take or renew the lease `name` for `duration` seconds. **Leader lease**: one
+        owner at a time holds it; another takes it only once it ran out."""
+
+    async def release_lease(self, name: str, owner: str) -> None:
+        """Give the lease up now (if `owner` holds it)."""
+
+    # ------------------------------------------------------------- reading
+
+    async def get_job(self, job_id: int) -> Job:
+        """One job (NotFound)."""
+
+    async def list_jobs(self, f: JobFilter | None = None) -> list[Job]:
+        """The jobs `f` selects (None: all), in its order: the jobs `f.query.matches`."""
+
+    async def tasks(self, job_id: int) -> list[Task]:
+        """A job's tasks, by seq."""
+
+    async def logs(
+        self,
+        job_id: int,
+        after: int = 0,
+        task_seq: int | None = None,
+        limit: int | None = None,
+        tail: int | None = None,
+    ) -> list[LogLine]:
+        """A job's log lines after sequence number `after`, in order (of one task; the
+        first `limit`, or only the last `tail`)."""
+
+    # ------------------------------------------------------------- the change feed
+
+    async def rev(self) -> int:
+        """The store's revision: every write takes the next one and stamps what it changes."""
+
+    async def changes_since(self, rev: int) -> Changes:
+        """What changed after revision `rev`: each job changed since, as it is now; the jobs
+        removed; whether agents or schedules changed; and the revision this answer is at."""
+
+    def changes(self, since: int | None = None, interval: float = 0.25) -> AsyncIterator[Changes]:
+        """Yield what changed, as it changes, by any process: **every change after `since`
+        (None: from now) is seen once, in revision order**. A batch comes at most about
+        every `interval` seconds, and only when something may have changed."""
+
+
+# ----------------------------------------------------------------- choosing a backend
+
+
+async def open_store(location: str, create_folder: bool = False, reading: bool = False) -> Store:
+    """Open the store at `location`: a path or `sqlite:///PATH` (a SQLite store, created
+    where none exists; `create_folder`: its folder too, the default location's). BadInput
+    (one line) for a location no backend serves. `reading`: for a command that only reads,
+    a store that cannot be written is opened to be read (its writes raise why not)."""
+    scheme, sep, rest = location.partition("://")
+    if not sep:
+        path = location
+    elif scheme == "sqlite":
+        path = rest
+        if not path.startswith("/"):
+            raise BadInput(f"{location}: a SQLite store URL is sqlite:///PATH (an absolute path)")
+    elif scheme in ("postgresql", "postgres"):
+        raise BadInput("PostgreSQL stores are not supported yet")
+    else:
+        raise BadInput(
+            f"{scheme}://…: not a store location jobdash knows (a path or sqlite:///PATH)"
+        )
+    from jobdash.core.store.sqlite import SqliteStore  # only the backend in use is loaded
+
+    return await SqliteStore.open(path, create_folder=create_folder, reading=reading)

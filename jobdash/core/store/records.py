@@ -1,0 +1,189 @@
+"""The plain data the Store contract (`base.Store`) trades in: new jobs and tasks, claims,
+outcomes, the structured job filter, the change feed's batches, schedule and tick records.
+No behaviour: a backend and the engine exchange these and nothing of their own."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from jobdash.core.model import Job, Report, SchedulePolicy, TaskStatus, Trigger
+from jobdash.core.query import Query
+
+
+@dataclass
+class NewTask:
+    """A task to create: `kind` is command, job (a job function) or function (a task a job
+    function added; spec = "module:function", a function of the job function's module). The
+    engine takes argv and the job function from its own catalogue: their spec is None.
+    `key` is unique within its job: adding a task with a key already there adds nothing."""
+
+    key: str
+    name: str
+    kind: str
+    spec: Any
+    item: Any = None
+
+
+@dataclass
+class NewJob:
+    """A job to create, with its tasks, lock keys and report recipients."""
+
+    type: str
+    params: dict[str, str]
+    user: str
+    trigger: Trigger
+    target: str
+    parallel: int
+    cancellable: bool
+    on_lock: str
+    timeout: float | None
+    retries: int
+    backoff: float
+    lock_keys: list[str]
+    tasks: list[NewTask]
+    schedule_id: str | None = None
+    fire_time: float | None = None
+    info: str = ""
+    # Execution report recipients: {"email": [...], "webhook": [...]} (empty: no report).
+    report: dict[str, list[str]] = field(default_factory=dict)
+    type_hash: str | None = None  # the hash of the type definition the submitter saw
+
+
+@dataclass
+class Claim:
+    """A task attempt this owner now holds."""
+
+    task_id: int
+    job_id: int
+    seq: int
+    name: str
+    kind: str
+    spec: Any
+    item: Any
+    attempt: int
+    timeout: float | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    type: str = ""
+    type_hash: str | None = None
+    alone: bool = False  # a suspect (lost with an agent before): nothing runs beside it
+
+
+@dataclass
+class Claimant:
+    """Who claims, for how many slots, and what it can run."""
+
+    owner: str
+    agent: str
+    free: int
+    lease: float
+    types: Collection[str] | None = None  # hashes of the types it runs; None: any (tools)
+    idle: bool = True  # nothing running: it may take a suspect task, alone
+
+
+@dataclass
+class Outcome:
+    """How an attempt ended, as the agent reports it."""
+
+    task_id: int
+    attempt: int
+    owner: str
+    status: TaskStatus  # succeeded, failed or cancelled
+    exit_code: int | None = None
+    error: str = ""
+    future: asyncio.Future[bool] | None = None  # the store's answer, once it is written
+
+
+class Refill(Protocol):
+    """An agent that lets the write which records its outcomes claim for its free slots."""
+
+    def want(self) -> Claimant | None:
+        """Who claims for how many slots, or None to claim nothing now. Asked inside the
+        transaction; `started` is called right after the commit, before anything else runs,
+        so slots counted free here are not counted twice."""
+
+    def started(self, claims: list[Claim]) -> None:
+        """Run these claims (called once they are committed)."""
+
+
+@dataclass
+class Changes:
+    """What changed since a revision: whole job rows, removed job ids, and whether agents or
+    schedules changed (those are few: a watcher reloads them)."""
+
+    rev: int
+    jobs: list[Job] = field(default_factory=list)
+    removed: list[int] = field(default_factory=list)
+    agents: bool = False
+    schedules: bool = False
+
+
+@dataclass(frozen=True)
+class Published:
+    """A job type as an agent published it."""
+
+    agent: str
+    name: str
+    hash: str
+    spec: dict[str, Any]
+    published: float
+
+
+@dataclass
+class ScheduleSpec:
+    """A schedule as the config declares it (id = the type name)."""
+
+    id: str
+    type: str
+    planning: str
+    timezone: str
+    policy: SchedulePolicy = field(default_factory=SchedulePolicy)
+    report: Report = field(default_factory=Report)  # besides the type's, for scheduled runs
+
+
+@dataclass
+class TickRecord:
+    """What became of one fire time of a schedule: ran, skipped, missed, paused or error."""
+
+    fire_time: float
+    outcome: str
+    job_id: int | None = None
+    detail: str = ""
+    # An error to report: its recipients ({"email": [...], "webhook": [...]}).
+    report: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class FireReport:
+    """A failed fire to report: which schedule, when, why, and to whom."""
+
+    tick_id: int
+    schedule_id: str
+    type: str
+    fire_time: float
+    error: str
+    timezone: str
+    recipients: dict[str, list[str]]
+    done: list[str]  # "email:addr" / "webhook:url" already served
+    attempts: int
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    """Which jobs `Store.list_jobs` returns, and in which order. A backend compiles it into
+    its own query language; its answer must equal `query.matches` row for row (text is
+    compared with ASCII-only case folding, `query.fold`)."""
+
+    query: Query = field(default_factory=Query)  # the filter language's terms
+    user: str | None = None  # only this user's jobs (exactly); None: everyone's
+    active: bool | None = None  # True: active jobs only; False: finished only
+    schedule_id: str | None = None  # only the jobs this schedule started
+    oldest_first: bool = False  # by id; the newest first otherwise
+    limit: int | None = None
+    now: float | None = None  # the time `since:` counts back from; None: the call's
+
+
+# (job id, recipients, recipients already served, attempts so far)
+ReportClaim = tuple[int, dict[str, list[str]], list[str], int]

@@ -1,0 +1,89 @@
+"""The layers hold: the import contracts of pyproject.toml (import-linter), no SQL and no
+SQLite driver outside the SQLite backend, and no front end reaching past the service.
+
+The backend's modules are the ones the "protected" import contract names, so the list
+lives in one place; a package there (a later `core/store/sqlite/`) counts with its files.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "jobdash"
+
+# SQL as code writes it (upper case), and what only a SQLite backend has to know.
+SQL = re.compile(
+    r"\bSELECT\b.*\bFROM\b|\bINSERT\s+(?:OR\s+[A-Z]+\s+)?INTO\b|\bUPDATE\s+\w+\s+SET\b"
+    r"|\bDELETE\s+FROM\b|\b(?:CREATE|DROP|ALTER)\s+(?:TABLE|INDEX|VIEW|TRIGGER)\b"
+    r"|\bBEGIN\s+(?:IMMEDIATE|EXCLUSIVE|DEFERRED)\b|\bPRAGMA\b"
+)
+SQLITE = re.compile(r"\b(?:sqlite3|aiosqlite|SqliteStore|data_version)\b|\bstore\.sqlite\b")
+# open_store chooses the backend: naming the SQLite one (to load it) is the one exception.
+CHOOSER = PACKAGE / "core" / "store" / "base.py"
+CHOOSER_MAY = re.compile(r"\bSqliteStore\b|\bjobdash\.core\.store\.sqlite\b")
+
+
+def backend_files() -> set[Path]:
+    """The files of the SQLite backend: the modules its protected contract names."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    (contract,) = (
+        c for c in config["tool"]["importlinter"]["contracts"] if c["type"] == "protected"
+    )
+    files: set[Path] = set()
+    for module in contract["protected_modules"]:
+        path = ROOT.joinpath(*module.split("."))
+        if path.is_dir():
+            files |= set(path.rglob("*.py"))
+        else:
+            files.add(path.with_suffix(".py"))
+    assert all(f.exists() for f in files), sorted(f for f in files if not f.exists())
+    return files
+
+
+def offending_lines(pattern: re.Pattern[str], files: list[Path]) -> list[str]:
+    out = []
+    for path in files:
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            if pattern.search(CHOOSER_MAY.sub("", line) if path == CHOOSER else line):
+                out.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
+    return out
+
+
+def test_no_sql_and_no_sqlite_outside_the_sqlite_backend() -> None:
+    backend = backend_files()
+    assert len(backend) >= 3  # the contract is read, not empty
+    others = sorted(p for p in PACKAGE.rglob("*.py") if p not in backend)
+    found = offending_lines(SQL, others) + offending_lines(SQLITE, others)
+    assert not found, "SQL or SQLite outside the SQLite backend:\n" + "\n".join(found)
+
+
+def test_the_check_finds_what_it_looks_for() -> None:
+    """The patterns are not vacuous: the backend itself is full of what they look for."""
+    backend = sorted(backend_files())
+    assert offending_lines(SQL, backend) and offending_lines(SQLITE, backend)
+
+
+def test_the_front_ends_do_not_reach_into_the_store() -> None:
+    """`svc.store.…` is the engine's door, not the front ends': they ask the service."""
+    front = sorted([PACKAGE / "cli.py", *(PACKAGE / "tui").rglob("*.py")])
+    found = offending_lines(re.compile(r"\.store\b"), front)
+    assert not found, "the store reached past the service:\n" + "\n".join(found)
+
+
+def test_the_import_contracts_are_kept() -> None:
+    """pyproject.toml's import-linter contracts (the same command .ci/run runs)."""
+    lint = shutil.which("lint-imports", path=str(Path(sys.executable).parent)) or shutil.which(
+        "lint-imports"
+    )
+    assert lint, "import-linter is not installed (pip install -e '.[test]')"
+    done = subprocess.run(
+        [lint, "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 broken" in done.stdout
