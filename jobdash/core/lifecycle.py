@@ -18,8 +18,8 @@ What a backend must guarantee (the Store contract refers to this list). Where a 
 hold atomically inside the store, the store enforces it in its own statements:
 
 1. Decide and apply in one transaction. A decision is made from values read in the very
-   transaction that applies it (SQLite: one `BEGIN IMMEDIATE` transaction; a server database:
-   the job row locked first), so no other writer changes the job in between.
+   transaction that applies it (one write transaction that locks out other writers, or the
+   job row locked first), so no other writer changes the job in between.
 2. Counts. A job's pending/running/succeeded/failed/cancelled/skipped columns equal its tasks
    by status after every transaction. Every counted move of a task passes `check_task_move`;
    one the lifecycle does not allow rolls the whole transaction back.

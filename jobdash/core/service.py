@@ -178,7 +178,7 @@ class Service:
     ) -> Service:
         """Load the config (errors before anything is opened), then open the store.
         `reading` (a command that only reads) or `read_only`: a store that cannot be
-        written is opened to be read (see `SqliteStore.open`). `extra_types`: job types added
+        written is opened to be read (see `open_store`). `extra_types`: job types added
         to the config's where it does not define the name (the command line's `--demo`
         passes the demo types)."""
         cfg = read_config(config)
