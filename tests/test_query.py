@@ -15,7 +15,7 @@ from jobdash.core.model import BadInput, Job, JobStatus, Trigger
 from jobdash.core.query import Query, Term, narrows, parse_query
 from jobdash.core.store.base import open_store
 from jobdash.core.store.records import JobFilter
-from jobdash.core.store.sqlite_filters import query_sql
+from jobdash.core.store.sqlite.filters import query_sql
 
 NOW = 1_700_000_000.0
 

@@ -165,12 +165,12 @@ schedule = "daily: 02:30"
 
 
 async def set_watermark(svc: Service, schedule_id: str, ts: float) -> None:
-    async def txn(w, rev, now):  # type: ignore[no-untyped-def]
-        await w.execute(
+    def txn(con, rev, now):  # type: ignore[no-untyped-def]
+        con.execute(
             "UPDATE schedules SET last_fire = ?, rev = ? WHERE id = ?", (ts, rev, schedule_id)
         )
 
-    await svc.store.write(txn)
+    await svc.store.db.write(txn)
 
 
 async def scheduled_jobs(svc: Service, schedule_id: str) -> list[tuple[int, float]]:

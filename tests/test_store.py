@@ -17,8 +17,10 @@ import pytest
 
 from jobdash.core.model import BadInput
 from jobdash.core.store.records import JobFilter
-from jobdash.core.store.schema import SCHEMA_VERSION
-from jobdash.core.store.sqlite import CHECKPOINT_EVERY, Counts, SqliteStore
+from jobdash.core.store.sqlite import SqliteStore
+from jobdash.core.store.sqlite.counts import Counts
+from jobdash.core.store.sqlite.db import CHECKPOINT_EVERY
+from jobdash.core.store.sqlite.schema import SCHEMA_VERSION
 
 
 def digest(path: Path) -> tuple[str, int]:
@@ -73,8 +75,7 @@ async def test_foreign_or_newer_files_are_refused_untouched(tmp_path: Path, kind
 
 
 async def test_an_older_store_is_migrated_forward(tmp_path: Path) -> None:
-    from jobdash.core.store.schema import MIGRATIONS
-    from jobdash.core.store.sqlite import split_sql
+    from jobdash.core.store.sqlite.schema import MIGRATIONS, split_sql
 
     path = tmp_path / "old.db"
     con = sqlite3.connect(path)
@@ -157,11 +158,11 @@ async def test_queries_for_active_jobs_never_scan_the_history(tmp_path: Path) ->
     svc = await Service.open(db=str(tmp_path / "plan.db"), user="bob")
     try:
         ran: list[str] = []
-        await svc.store._r.set_trace_callback(ran.append)
+        await svc.store.db.reader.con.set_trace_callback(ran.append)
         await svc.store.has_jobs_to_admit()
         await svc.store.has_claimable()
         await svc.jobs(active=True)
-        await svc.store._r.set_trace_callback(None)
+        await svc.store.db.reader.con.set_trace_callback(None)
         selects = [sql for sql in ran if "FROM jobs" in sql]
         assert len(selects) == 3, ran
         con = sqlite3.connect(tmp_path / "plan.db")
@@ -237,14 +238,14 @@ async def test_the_wal_is_checkpointed_as_the_writer_goes(tmp_path: Path) -> Non
 
 
 async def test_transactions_on_the_loops_thread_go_on_across_checkpoints(tmp_path: Path) -> None:
-    """A checkpoint (in aiosqlite's thread) must leave no statement open on the writer, or
+    """A checkpoint (in the writer's thread) must leave no statement open on the writer, or
     the next COMMIT run on the loop's thread fails."""
     store = await SqliteStore.open(tmp_path / "store.db")
     try:
         for i in range(3 * CHECKPOINT_EVERY):
             assert await store.claim("owner", "agent", 4, 15.0) == []  # run whole, inline
             if i % 50 == 0:
-                await store.audit("alice", "run", f"job:{i}")  # statement by statement
+                await store.audit("alice", "run", f"job:{i}")  # in the writer's thread
         assert len(await store.audit_events(limit=1_000)) == 3 * CHECKPOINT_EVERY // 50
     finally:
         await store.close()
@@ -264,8 +265,7 @@ def test_task_status_moves_follow_the_lifecycle() -> None:
 
 
 async def test_policies_set_at_run_time_before_version_4_stay_admin_ones(tmp_path: Path) -> None:
-    from jobdash.core.store.schema import MIGRATIONS
-    from jobdash.core.store.sqlite import split_sql
+    from jobdash.core.store.sqlite.schema import MIGRATIONS, split_sql
 
     path = tmp_path / "v3.db"
     con = sqlite3.connect(path)

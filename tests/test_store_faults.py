@@ -238,8 +238,9 @@ def test_a_file_that_is_not_a_store_is_one_line_without_a_hang(path: str, words:
 
 
 async def test_a_store_that_fails_to_open_leaves_no_thread_behind(tmp_path: Path) -> None:
-    """aiosqlite's threads are not daemons: one left open keeps the process alive for
-    ever. Here the store passes the checks, then its migration fails."""
+    """The store's threads (the writer's, the reader's) are not daemons: one left open
+    keeps the process alive for ever. Here the store passes the checks, then its
+    migration fails."""
     db = tmp_path / "store.db"
     await (await SqliteStore.open(db)).close()
     con = sqlite3.connect(db)

@@ -175,7 +175,7 @@ async def part_logs(db: Path, lines: int) -> dict[str, Any]:
     svc = await open_service(db, [jt], 4)
     try:
         secs, job = await run_to_end(svc, "seq", {})
-        rows = await svc.store._reader.execute_fetchall(
+        rows = await svc.store.db.reader.execute_fetchall(
             "SELECT count(*), max(cast(text AS INTEGER)) FROM logs "
             "WHERE job_id = ? AND stream = 'stdout'",
             (job.id,),

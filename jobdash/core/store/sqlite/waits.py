@@ -1,4 +1,4 @@
-"""Why a running job runs nothing (a mixin of `SqliteStore`).
+"""Why a running job runs nothing: the reasons the SQLite store writes into `jobs.waiting`.
 
 A running job whose ready tasks are not claimed would show "▶ running 0/5" and a blank info
 line. Every engine's housekeeping asks `note_waits` about once a second; it finds those jobs
@@ -11,15 +11,13 @@ is live, or every live one is draining. A claim clears it. A job held by a lock 
 
 from __future__ import annotations
 
+import sqlite3
 import time
 
-import aiosqlite
-
 from jobdash.core.catalogue import unrunnable
-from jobdash.core.store.catalogue import live_catalogue
-from jobdash.core.store.part import StorePart
-from jobdash.core.store.schema import ACTIVE_ONLY
-from jobdash.core.store.sqlite_faults import Reads
+from jobdash.core.store.sqlite.catalogue import live_catalogue
+from jobdash.core.store.sqlite.db import Db, Reader
+from jobdash.core.store.sqlite.schema import ACTIVE_ONLY
 from jobdash.present.words import plural, plural_word
 
 # Running jobs with a task ready and none running (jobs_active, then tasks_pending).
@@ -31,13 +29,18 @@ _IDLE_JOBS = (
 SHOWN_JOBS = 3  # jobs named in a reason; the rest are counted
 
 
-class WaitStore(StorePart):
+class Waits:
+    """The reasons running jobs wait."""
+
+    def __init__(self, db: Db) -> None:
+        self.db = db
+
     async def note_waits(self, live_since: float) -> int:
         """Write why each running job with ready tasks has none running, and clear the
         reasons that no longer hold. `live_since`: an agent whose last heartbeat is older
         is not counted as live. Returns how many jobs' reasons changed."""
         now = time.time()
-        reader = self._reader
+        reader = self.db.reader
         idle = list(await reader.execute_fetchall(_IDLE_JOBS, (now,)))
         shown = {
             r[0]: r[1]
@@ -58,18 +61,18 @@ class WaitStore(StorePart):
         if not changes:
             return 0
 
-        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> None:
+        def txn(con: sqlite3.Connection, rev: int, now: float) -> None:
             # Only while the job still runs nothing: a claim may have come meanwhile.
-            await w.executemany(
+            con.executemany(
                 "UPDATE jobs SET waiting = ?, rev = ? WHERE id = ? "
                 "AND (? = '' OR (status = 'running' AND running = 0))",
                 [(text, rev, job_id, text) for job_id, text in changes.items()],
             )
 
-        await self.write(txn)
+        await self.db.write(txn)
         return len(changes)
 
-    async def _slot_reason(self, reader: Reads, live_since: float) -> str:
+    async def _slot_reason(self, reader: Reader, live_since: float) -> str:
         """Why ready tasks are not claimed, from the live agents; "" when nothing stops a
         claim (an agent claims them within its poll)."""
         agents = list(

@@ -1,4 +1,4 @@
-"""The schedule, tick and lease SQL of the SQLite store (a mixin of `SqliteStore`).
+"""Schedules, ticks and the leader lease of the SQLite store.
 
 - `schedules`: one row per schedule. `planning` is what is in force as written ("automatic"
   follows the config's `config_planning`); `source` = admin marks a run-time override that a
@@ -7,23 +7,23 @@
 - `ticks`: one row per (schedule, fire time): ran, skipped (overlap), missed (no engine was
   up), paused (schedule disabled), error (the job could not be created).
 - `leases`: the scheduler's leader lease (one engine fires at a time).
-- `fire_reports`: the reports of failed fires (an error tick whose error is new), sent like
-  job reports: claimed by one engine, retried, marked sent or failed.
+- `fire_reports` (written here with an error tick, sent by `reports`): the reports of
+  failed fires.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-import aiosqlite
-
 from jobdash.core.model import NotFound, Report
 from jobdash.core.planning import PlanningError, Schedule, Tick, resolve
-from jobdash.core.store.part import StorePart
-from jobdash.core.store.records import FireReport, ScheduleSpec, TickRecord
-from jobdash.core.store.schema import ACTIVE_ONLY
+from jobdash.core.store.records import ScheduleSpec, TickRecord
+from jobdash.core.store.sqlite.counts import audit_row
+from jobdash.core.store.sqlite.db import Db
+from jobdash.core.store.sqlite.schema import ACTIVE_ONLY
 
 SCHEDULE_COLUMNS = (
     "s.id, s.type, s.params, s.planning, s.timezone, s.enabled, s.overlap, s.catchup, "
@@ -79,27 +79,23 @@ def schedule_from_row(r: Sequence[Any]) -> Schedule:
     )
 
 
-def report_state(error: str, retry_at: float | None) -> str:
-    """A report after a send: sent, pending again (a retry is due), or failed for good."""
-    if not error:
-        return "sent"
-    return "pending" if retry_at is not None else "failed"
+class Schedules:
+    """Schedules, ticks and leases."""
 
-
-class ScheduleStore(StorePart):
-    """Schedules, ticks and leases; mixed into `SqliteStore` (uses its writer and reader)."""
+    def __init__(self, db: Db) -> None:
+        self.db = db
 
     # ----------------------------------------------------------------- reading
 
     async def schedules(self) -> list[Schedule]:
-        rows = await self._reader.execute_fetchall(
+        rows = await self.db.reader.execute_fetchall(
             f"SELECT {SCHEDULE_COLUMNS} FROM {SCHEDULE_FROM} ORDER BY s.id"
         )
         return [schedule_from_row(r) for r in rows]
 
     async def get_schedule(self, schedule_id: str) -> Schedule:
         rows = list(
-            await self._reader.execute_fetchall(
+            await self.db.reader.execute_fetchall(
                 f"SELECT {SCHEDULE_COLUMNS} FROM {SCHEDULE_FROM} WHERE s.id = ?",
                 (schedule_id,),
             )
@@ -110,7 +106,7 @@ class ScheduleStore(StorePart):
 
     async def ticks(self, schedule_id: str, limit: int = 100) -> list[Tick]:
         """The newest ticks of a schedule first."""
-        rows = await self._reader.execute_fetchall(
+        rows = await self.db.reader.execute_fetchall(
             f"SELECT {TICK_COLUMNS} FROM ticks WHERE schedule_id = ? "
             "ORDER BY fire_time DESC, id DESC "
             "LIMIT ?",
@@ -119,7 +115,7 @@ class ScheduleStore(StorePart):
         return [Tick(*r) for r in rows]
 
     async def active_schedule_jobs(self, schedule_id: str) -> list[int]:
-        rows = await self._reader.execute_fetchall(
+        rows = await self.db.reader.execute_fetchall(
             f"SELECT id FROM jobs WHERE schedule_id = ? AND {ACTIVE_ONLY} ORDER BY +id",
             (schedule_id,),
         )
@@ -127,7 +123,7 @@ class ScheduleStore(StorePart):
 
     async def job_for_fire(self, schedule_id: str, fire_time: float) -> int | None:
         rows = list(
-            await self._reader.execute_fetchall(
+            await self.db.reader.execute_fetchall(
                 "SELECT id FROM jobs WHERE schedule_id = ? AND fire_time = ?",
                 (schedule_id, fire_time),
             )
@@ -144,11 +140,11 @@ class ScheduleStore(StorePart):
         a policy an admin set (policy_source = admin) stays; a schedule the config no longer
         declares for a type it knows is removed."""
 
-        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> None:
+        def txn(con: sqlite3.Connection, rev: int, now: float) -> None:
             for s in specs:
                 p = s.policy
                 policy = json.dumps([p.overlap, p.catchup, p.catchup_bound])
-                await w.execute(
+                con.execute(
                     "INSERT INTO schedules (id, type, planning, timezone, config_planning, source, "
                     "overlap, catchup, catchup_bound, config_policy, report, last_fire, updated, "
                     "rev) VALUES (?, ?, 'automatic', ?, ?, 'config', ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -192,11 +188,11 @@ class ScheduleStore(StorePart):
             gone = [t for t in known_types if t not in declared]
             if gone:
                 marks = ", ".join("?" for _ in gone)
-                await w.execute(
+                con.execute(
                     f"DELETE FROM schedules WHERE source = 'config' AND id IN ({marks})", gone
                 )
 
-        await self.write(txn)
+        await self.db.write(txn)
 
     async def set_schedule_planning(
         self,
@@ -208,9 +204,10 @@ class ScheduleStore(StorePart):
     ) -> None:
         """An admin's new planning (survives restarts and config syncs; "automatic" goes back
         to following the config). Fire times before now are not counted as missed."""
+        actor = self.db.actor
 
-        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> None:
-            cur = await w.execute(
+        def txn(con: sqlite3.Connection, rev: int, now: float) -> None:
+            cur = con.execute(
                 "UPDATE schedules SET planning = ?, timezone = coalesce(?, timezone), "
                 "source = CASE WHEN ? = 'automatic' AND ? IS NULL THEN 'config' ELSE 'admin' END, "
                 "last_fire = max(coalesce(last_fire, 0), ?), next_run = ?, updated = ?, rev = ? "
@@ -220,9 +217,9 @@ class ScheduleStore(StorePart):
             if not cur.rowcount:
                 raise NotFound(f"no schedule {schedule_id!r}")
             detail = planning + (f" ({timezone})" if timezone else "")
-            await self._audit(w, now, user, "edit", f"schedule:{schedule_id}", detail)
+            audit_row(con, now, actor, user, "edit", f"schedule:{schedule_id}", detail)
 
-        await self.write(txn)
+        await self.db.write(txn)
 
     async def set_schedule_policy(
         self,
@@ -232,8 +229,10 @@ class ScheduleStore(StorePart):
         catchup: str | None = None,
         catchup_bound: float | None = None,
     ) -> None:
-        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> None:
-            cur = await w.execute(
+        actor = self.db.actor
+
+        def txn(con: sqlite3.Connection, rev: int, now: float) -> None:
+            cur = con.execute(
                 "UPDATE schedules SET overlap = coalesce(?, overlap), "
                 "catchup = coalesce(?, catchup), policy_source = 'admin', "
                 "catchup_bound = coalesce(?, catchup_bound), updated = ?, rev = ? WHERE id = ?",
@@ -250,16 +249,17 @@ class ScheduleStore(StorePart):
                 )
                 if v is not None
             ]
-            await self._audit(w, now, user, "edit", f"schedule:{schedule_id}", " ".join(parts))
+            audit_row(con, now, actor, user, "edit", f"schedule:{schedule_id}", " ".join(parts))
 
-        await self.write(txn)
+        await self.db.write(txn)
 
     async def set_schedule_enabled(self, schedule_id: str, enabled: bool, user: str) -> None:
         """Enable or disable (pause). While disabled, fire times get `paused` ticks; enabling
         again does not count the paused time as missed."""
+        actor = self.db.actor
 
-        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> None:
-            cur = await w.execute(
+        def txn(con: sqlite3.Connection, rev: int, now: float) -> None:
+            cur = con.execute(
                 "UPDATE schedules SET enabled = ?, last_fire = CASE WHEN ? THEN "
                 "max(coalesce(last_fire, 0), ?) ELSE last_fire END, updated = ?, rev = ? "
                 "WHERE id = ?",
@@ -267,11 +267,11 @@ class ScheduleStore(StorePart):
             )
             if not cur.rowcount:
                 raise NotFound(f"no schedule {schedule_id!r}")
-            await self._audit(
-                w, now, user, "enable" if enabled else "disable", f"schedule:{schedule_id}"
+            audit_row(
+                con, now, actor, user, "enable" if enabled else "disable", f"schedule:{schedule_id}"
             )
 
-        await self.write(txn)
+        await self.db.write(txn)
 
     async def record_ticks(
         self,
@@ -287,9 +287,9 @@ class ScheduleStore(StorePart):
         A tick already recorded for the same fire time (another leader, briefly) is kept; it
         only gains the job id when it had none."""
 
-        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> None:
+        def txn(con: sqlite3.Connection, rev: int, now: float) -> None:
             if ticks:
-                await w.executemany(
+                con.executemany(
                     "INSERT INTO ticks (schedule_id, fire_time, outcome, job_id, ts, detail) "
                     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (schedule_id, fire_time) DO UPDATE SET "
                     "detail = CASE WHEN ticks.job_id IS NULL AND excluded.job_id IS NOT NULL "
@@ -299,13 +299,13 @@ class ScheduleStore(StorePart):
                 )
             for t in ticks:
                 if t.report:  # kept only when this tick is the error (not another leader's)
-                    await w.execute(
+                    con.execute(
                         "INSERT INTO fire_reports (tick_id, recipients) SELECT id, ? FROM ticks "
                         "WHERE schedule_id = ? AND fire_time = ? AND outcome = 'error' "
                         "ON CONFLICT DO NOTHING",
                         (json.dumps(t.report), schedule_id, t.fire_time),
                     )
-            await w.execute(
+            con.execute(
                 "UPDATE schedules SET last_fire = max(coalesce(last_fire, 0), coalesce(?, 0)), "
                 "next_run = ?, "
                 "last_job = CASE WHEN ? IS NOT NULL AND (last_job IS NULL OR ? > last_job) "
@@ -313,94 +313,37 @@ class ScheduleStore(StorePart):
                 (watermark, next_run, last_job, last_job, last_job, last_run, rev, schedule_id),
             )
 
-        await self.write(txn)
+        await self.db.write(txn)
 
     async def note_schedule_run(self, schedule_id: str, job_id: int, user: str) -> None:
         """A run-now job: it becomes the schedule's last run; audited."""
+        actor = self.db.actor
 
-        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> None:
-            await w.execute(
+        def txn(con: sqlite3.Connection, rev: int, now: float) -> None:
+            con.execute(
                 "UPDATE schedules SET last_job = ?, last_run = ?, rev = ? WHERE id = ?",
                 (job_id, now, rev, schedule_id),
             )
-            await self._audit(w, now, user, "run", f"schedule:{schedule_id}", f"job {job_id}")
+            audit_row(con, now, actor, user, "run", f"schedule:{schedule_id}", f"job {job_id}")
 
-        await self.write(txn)
-
-    # ----------------------------------------------------------------- failed fires' reports
-
-    async def claim_fire_reports(
-        self, owner: str, hold: float, limit: int = 10
-    ) -> list[FireReport]:
-        """Take the due reports of failed fires (one engine sends each, like job reports)."""
-
-        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> list[FireReport]:
-            claimed = await w.execute_fetchall(
-                "UPDATE fire_reports SET state = 'sending', owner = ?, claimed_until = ? "
-                "WHERE tick_id IN (SELECT tick_id FROM fire_reports WHERE "
-                "(state = 'pending' AND next_try <= ?) OR (state = 'sending' AND claimed_until < ?) "
-                "ORDER BY tick_id LIMIT ?) RETURNING tick_id",
-                (owner, now + hold, now, now, limit),
-            )
-            ids = [r[0] for r in claimed]
-            if not ids:
-                return []
-            rows = await w.execute_fetchall(
-                "SELECT r.tick_id, t.schedule_id, coalesce(s.type, ''), t.fire_time, t.detail, "
-                "coalesce(s.timezone, 'UTC'), r.recipients, r.done, r.attempts FROM fire_reports r "
-                "JOIN ticks t ON t.id = r.tick_id LEFT JOIN schedules s ON s.id = t.schedule_id "
-                f"WHERE r.tick_id IN ({', '.join('?' for _ in ids)}) ORDER BY r.tick_id",
-                ids,
-            )
-            return [
-                FireReport(
-                    r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), json.loads(r[7]), r[8]
-                )
-                for r in rows
-            ]
-
-        return await self.write(txn)
-
-    async def fire_report_done(
-        self, tick_id: int, owner: str, done: list[str], error: str, retry_at: float | None
-    ) -> bool:
-        """Record a send (as `report_done` does for a job's report); fenced on the owner."""
-
-        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> bool:
-            cur = await w.execute(
-                "UPDATE fire_reports SET state = ?, done = ?, attempts = attempts + ?, "
-                "next_try = ?, owner = NULL, claimed_until = NULL, last_error = ? "
-                "WHERE tick_id = ? AND owner = ? AND state = 'sending'",
-                (
-                    report_state(error, retry_at),
-                    json.dumps(done),
-                    1 if error else 0,
-                    retry_at or 0.0,
-                    error,
-                    tick_id,
-                    owner,
-                ),
-            )
-            return bool(cur.rowcount)
-
-        return await self.write(txn)
+        await self.db.write(txn)
 
     async def acquire_lease(self, name: str, owner: str, duration: float) -> bool:
         """Take or renew the lease `name`; True when `owner` holds it now."""
 
-        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> bool:
-            rows = await w.execute_fetchall(
+        def txn(con: sqlite3.Connection, rev: int, now: float) -> bool:
+            rows = con.execute(
                 "INSERT INTO leases (name, owner, until) VALUES (?, ?, ?) "
                 "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until = excluded.until "
                 "WHERE leases.owner = excluded.owner OR leases.until < ? RETURNING owner",
                 (name, owner, now + duration, now),
-            )
+            ).fetchall()
             return bool(list(rows))
 
-        return await self.write(txn)
+        return await self.db.write(txn)
 
     async def release_lease(self, name: str, owner: str) -> None:
-        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> None:
-            await w.execute("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
+        def txn(con: sqlite3.Connection, rev: int, now: float) -> None:
+            con.execute("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
 
-        await self.write(txn)
+        await self.db.write(txn)

@@ -1,6 +1,6 @@
 """SQLite's failures as StoreErrors: which result codes are the store's own trouble (its
-file, its disk) rather than a bad statement, the one line for each, and the reader
-connection that raises them.
+file, its disk) rather than a bad statement, and the one line for each. `Db` turns every
+SQLite error into one of these (and remembers damage); nothing of sqlite3 leaves the backend.
 """
 
 from __future__ import annotations
@@ -10,11 +10,7 @@ import os
 import shlex
 import sqlite3
 import stat
-from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
-
-import aiosqlite
 
 from jobdash.core.store.faults import StoreError, one_line
 
@@ -107,22 +103,3 @@ def store_error(path: Path, e: BaseException) -> StoreError:
             why,
         )
     return StoreError(f"{path}: store failure: {why}", why)
-
-
-class Reads:
-    """The reader connection of a store: every SQLite error comes out as the StoreError
-    `error` makes of it (which remembers damage: the store then writes nothing more)."""
-
-    def __init__(
-        self, con: aiosqlite.Connection, error: Callable[[sqlite3.Error], StoreError]
-    ) -> None:
-        self._con = con
-        self._error = error
-
-    async def execute_fetchall(
-        self, sql: str, parameters: Iterable[Any] | None = None
-    ) -> Iterable[sqlite3.Row]:
-        try:
-            return await self._con.execute_fetchall(sql, parameters)
-        except sqlite3.Error as e:
-            raise self._error(e) from e

@@ -24,13 +24,13 @@ from pathlib import Path
 
 from jobdash.core.identity import user_name
 from jobdash.core.store.faults import StoreError, one_line
-from jobdash.core.store.schema import APP_ID, SCHEMA_VERSION
-from jobdash.core.store.sqlite_faults import (
+from jobdash.core.store.sqlite.faults import (
     cannot_write,
     damaged,
     store_error,
     why_not_writable,
 )
+from jobdash.core.store.sqlite.schema import APP_ID, SCHEMA_VERSION
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 SIDECARS = ("-wal", "-shm", "-journal")  # the files SQLite keeps beside a store

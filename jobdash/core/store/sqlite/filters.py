@@ -15,7 +15,7 @@ from typing import Any
 from jobdash.core.config import parse_duration
 from jobdash.core.query import STATUS_GROUPS, TEXT, Query, by_field
 from jobdash.core.store.records import JobFilter
-from jobdash.core.store.schema import ACTIVE_ONLY
+from jobdash.core.store.sqlite.schema import ACTIVE_ONLY
 
 
 def job_query(f: JobFilter, now: float) -> tuple[str, list[Any], str]:

@@ -1,4 +1,5 @@
-"""The agent rows of the SQLite store (a mixin of `SqliteStore`).
+"""The agent rows of the SQLite store: registration, heartbeats (which renew the leases of
+the tasks an agent holds), drain, going offline, pruning.
 
 - `agents`: one row per agent name: who runs it (owner: name + a per-process id), where, its
   slots, the state it last reported, its heartbeat, the drain flag, tasks done / failed.
@@ -10,13 +11,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections import defaultdict
 from collections.abc import Sequence
 
-import aiosqlite
-
 from jobdash.core.model import AgentInfo, NotFound, PrunedAgents, Refused
-from jobdash.core.store.part import StorePart
+from jobdash.core.store.sqlite.counts import audit_row
+from jobdash.core.store.sqlite.db import Db
 
 # The agents with the number of running tasks each holds: one probe of the partial index
 # tasks_running per agent (EXPLAIN QUERY PLAN: "SEARCH t USING COVERING INDEX
@@ -41,12 +42,15 @@ def shown_state(reported: str, running: int, drain: bool) -> str:
     return "busy" if running else "idle"
 
 
-class AgentStore(StorePart):
-    """Agents; mixed into `SqliteStore` (uses its writer and reader)."""
+class Agents:
+    """The agents' rows."""
+
+    def __init__(self, db: Db) -> None:
+        self.db = db
 
     async def register_agent(self, info: AgentInfo, owner: str) -> None:
-        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> None:
-            await w.execute(
+        def txn(con: sqlite3.Connection, rev: int, now: float) -> None:
+            con.execute(
                 "INSERT INTO agents (name, owner, host, pid, version, slots, state, "
                 "started, heartbeat, rev) VALUES (?, ?, ?, ?, ?, ?, 'idle', ?, ?, ?) "
                 "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, host = excluded.host, "
@@ -56,7 +60,7 @@ class AgentStore(StorePart):
                 (info.name, owner, info.host, info.pid, info.version, info.slots, now, now, rev),
             )
 
-        await self.write(txn)
+        await self.db.write(txn)
 
     async def heartbeat(
         self,
@@ -69,23 +73,23 @@ class AgentStore(StorePart):
     ) -> tuple[set[int], bool]:
         """Renew this owner's leases; return the task ids it still holds and the drain flag."""
 
-        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> tuple[set[int], bool]:
-            rows = await w.execute_fetchall(
+        def txn(con: sqlite3.Connection, rev: int, now: float) -> tuple[set[int], bool]:
+            rows = con.execute(
                 "UPDATE tasks SET lease_until = ? WHERE owner = ? AND status = 'running' "
                 "RETURNING id",
                 (now + lease, owner),
-            )
+            ).fetchall()
             drain_rows = list(
-                await w.execute_fetchall(
+                con.execute(
                     "UPDATE agents SET heartbeat = ?, state = CASE WHEN drain = 1 "
                     "AND ? != 'offline' THEN 'draining' ELSE ? END, done = done + ?, "
                     "failed = failed + ?, rev = ? WHERE name = ? AND owner = ? RETURNING drain",
                     (now, state, state, done, failed, rev, name, owner),
-                )
+                ).fetchall()
             )
             return {r[0] for r in rows}, bool(drain_rows and drain_rows[0][0])
 
-        return await self.write(txn)
+        return await self.db.write(txn)
 
     async def withdraw_deaths(self, owner: str, agent: str, lost: Sequence[tuple[int, int]]) -> int:
         """Agent `owner` lost these claims (task id, attempt) to `recover_lost`, yet its
@@ -96,22 +100,22 @@ class AgentStore(StorePart):
         if not lost:
             return 0
 
-        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> int:
+        def txn(con: sqlite3.Connection, rev: int, now: float) -> int:
             n = 0
             for task_id, attempt in lost:
                 rows = list(
-                    await w.execute_fetchall(
+                    con.execute(
                         "UPDATE tasks SET charged = charged - 1, charged_by = NULL "
                         "WHERE id = ? AND charged_by = ? AND charged > 0 "
                         "RETURNING job_id, name, charged",
                         (task_id, owner),
-                    )
+                    ).fetchall()
                 )
                 if not rows:
                     continue
                 job_id, name, charged = rows[0]
                 n += 1
-                await w.execute(
+                con.execute(
                     "INSERT INTO logs (job_id, task_id, ts, stream, text, attempt) "
                     "VALUES (?, ?, ?, 'system', ?, ?)",
                     (
@@ -126,47 +130,48 @@ class AgentStore(StorePart):
                 )
             return n
 
-        return await self.write(txn)
+        return await self.db.write(txn)
 
     async def set_agent_drain(self, name: str, user: str, drain: bool = True) -> None:
         """Drain an agent (it finishes its tasks and claims no more), or undrain it (it
         claims again, from its next heartbeat). Undraining an agent that is not drained is
         refused, like any request that would change nothing."""
+        actor = self.db.actor
 
-        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> None:
+        def txn(con: sqlite3.Connection, rev: int, now: float) -> None:
             rows = list(
-                await w.execute_fetchall("SELECT drain, state FROM agents WHERE name = ?", (name,))
+                con.execute("SELECT drain, state FROM agents WHERE name = ?", (name,)).fetchall()
             )
             if not rows:
                 raise NotFound(f"no agent named {name}")
             drained, state = rows[0]
             if not drain and not drained:
                 raise Refused(f"agent {name} is not drained; nothing to undrain")
-            await w.execute(
+            con.execute(
                 "UPDATE agents SET drain = ?, state = CASE WHEN ? THEN 'draining' "
                 "WHEN state = 'draining' THEN 'idle' ELSE state END, rev = ? WHERE name = ?",
                 (int(drain), int(drain and state != "offline"), rev, name),
             )
-            await self._audit(w, now, user, "drain" if drain else "undrain", f"agent:{name}")
+            audit_row(con, now, actor, user, "drain" if drain else "undrain", f"agent:{name}")
 
-        await self.write(txn)
+        await self.db.write(txn)
 
     async def agent_offline(self, name: str, owner: str, done: int = 0, failed: int = 0) -> None:
         """An agent stopping: offline, with the tasks it finished since its last heartbeat
         counted (else a stop would lose them from its totals)."""
 
-        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> None:
-            await w.execute(
+        def txn(con: sqlite3.Connection, rev: int, now: float) -> None:
+            con.execute(
                 "UPDATE agents SET state = 'offline', heartbeat = ?, done = done + ?, "
                 "failed = failed + ?, rev = ? WHERE name = ? AND owner = ?",
                 (now, done, failed, rev, name, owner),
             )
 
-        await self.write(txn)
+        await self.db.write(txn)
 
     async def agents(self) -> list[tuple[AgentInfo, bool]]:
         """Every agent and its drain flag; `running` counted from the tasks it holds."""
-        rows = await self._reader.execute_fetchall(AGENTS_QUERY)
+        rows = await self.db.reader.execute_fetchall(AGENTS_QUERY)
         out = []
         for r in rows:
             info = AgentInfo(*r[:11])
@@ -176,7 +181,7 @@ class AgentStore(StorePart):
 
     async def running_tasks(self) -> dict[str, list[tuple[int, int, str]]]:
         """The running tasks of each agent: (job id, task seq, task name)."""
-        rows = await self._reader.execute_fetchall(
+        rows = await self.db.reader.execute_fetchall(
             "SELECT agent, job_id, seq, name FROM tasks WHERE status = 'running' "
             "ORDER BY job_id, seq"
         )
@@ -190,36 +195,36 @@ class AgentStore(StorePart):
         hold no task, adding their number and done / failed counts to `agents_pruned`.
         Returns how many were removed."""
 
-        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> int:
+        def txn(con: sqlite3.Connection, rev: int, now: float) -> int:
             gone = list(
-                await w.execute_fetchall(
+                con.execute(
                     "DELETE FROM agents WHERE heartbeat < ? AND NOT EXISTS (SELECT 1 FROM "
                     "tasks t WHERE t.owner = agents.owner AND t.status = 'running') "
                     "RETURNING done, failed",
                     (silent_since,),
-                )
+                ).fetchall()
             )
             if gone:
-                await w.execute(
+                con.execute(
                     "UPDATE agents_pruned SET agents = agents + ?, done = done + ?, "
                     "failed = failed + ?, rev = ? WHERE id = 1",
                     (len(gone), sum(r[0] for r in gone), sum(r[1] for r in gone), rev),
                 )
             return len(gone)
 
-        return await self.write(txn)
+        return await self.db.write(txn)
 
     async def pruned_agents(self) -> PrunedAgents:
         rows = list(
-            await self._reader.execute_fetchall(
+            await self.db.reader.execute_fetchall(
                 "SELECT agents, done, failed FROM agents_pruned WHERE id = 1"
             )
         )
         return PrunedAgents(*rows[0]) if rows else PrunedAgents()
 
-    async def _agents_changed(self, rev: int) -> bool:
+    async def changed_since(self, rev: int) -> bool:
         """Whether an agent row changed (or agents were pruned) after revision `rev`."""
-        rows = await self._reader.execute_fetchall(
+        rows = await self.db.reader.execute_fetchall(
             "SELECT EXISTS (SELECT 1 FROM agents WHERE rev > ?) "
             "OR EXISTS (SELECT 1 FROM agents_pruned WHERE rev > ?)",
             (rev, rev),

@@ -1,4 +1,5 @@
-"""The catalogue SQL of the SQLite store (a mixin of `SqliteStore`).
+"""The published catalogues of the SQLite store: which job types (and their hashes) each
+agent runs.
 
 - `catalogue`: one row per (agent, job type) that the agent runs, with the hash of the
   type's definition. Each agent replaces its own rows when it starts. Submitters read the
@@ -11,59 +12,60 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
-
-import aiosqlite
+import sqlite3
+from collections.abc import Iterable
+from typing import Any
 
 from jobdash.core.store.records import Published
-from jobdash.core.store.sqlite_faults import Reads
+from jobdash.core.store.sqlite.db import Db, Reader
 
-T = TypeVar("T")
+# The types of live agents: an agent with no type at all is one row with an empty name.
+_LIVE = (
+    "SELECT a.name, coalesce(c.name, ''), coalesce(c.hash, ''), coalesce(c.published, 0) "
+    "FROM agents a LEFT JOIN catalogue c ON c.agent = a.name "
+    "WHERE a.state != 'offline' AND a.heartbeat > ?"
+)
 
 
-class CatalogueStore:
-    """The published catalogues; mixed into `SqliteStore` (uses its writer and reader)."""
+class Catalogue:
+    """The published catalogues."""
 
-    if TYPE_CHECKING:
-
-        async def write(
-            self, fn: Callable[[aiosqlite.Connection, int, float], Awaitable[T]]
-        ) -> T: ...
-
-        @property
-        def _reader(self) -> Reads: ...
+    def __init__(self, db: Db) -> None:
+        self.db = db
 
     async def publish_catalogue(
         self, agent: str, types: dict[str, tuple[str, dict[str, Any]]]
     ) -> None:
         """Replace `agent`'s published types: name -> (hash, definition as data)."""
 
-        async def txn(w: aiosqlite.Connection, rev: int, now: float) -> None:
-            await w.execute("DELETE FROM catalogue WHERE agent = ?", (agent,))
-            await w.executemany(
+        def txn(con: sqlite3.Connection, rev: int, now: float) -> None:
+            con.execute("DELETE FROM catalogue WHERE agent = ?", (agent,))
+            con.executemany(
                 "INSERT INTO catalogue (agent, name, hash, spec, published) VALUES (?, ?, ?, ?, ?)",
                 [(agent, n, h, json.dumps(spec), now) for n, (h, spec) in types.items()],
             )
 
-        await self.write(txn)
+        await self.db.write(txn)
 
     async def catalogue(self) -> list[Published]:
         """Every published type, the most recently published first."""
-        rows = await self._reader.execute_fetchall(
+        rows = await self.db.reader.execute_fetchall(
             "SELECT agent, name, hash, spec, published FROM catalogue ORDER BY published DESC"
         )
         return [Published(r[0], r[1], r[2], json.loads(r[3]), r[4]) for r in rows]
 
 
-async def live_catalogue(reads: aiosqlite.Connection | Reads, live_after: float) -> list[Published]:
+async def live_catalogue(reader: Reader, live_after: float) -> list[Published]:
     """The types of agents that heart-beat after `live_after` and are not offline. A live
     agent that runs no type at all (an engine started without a config) is one row with an
     empty name and hash: it is live, and runs nothing (see `unrunnable`)."""
-    rows = await reads.execute_fetchall(
-        "SELECT a.name, coalesce(c.name, ''), coalesce(c.hash, ''), coalesce(c.published, 0) "
-        "FROM agents a LEFT JOIN catalogue c ON c.agent = a.name "
-        "WHERE a.state != 'offline' AND a.heartbeat > ?",
-        (live_after,),
-    )
+    return _published(await reader.execute_fetchall(_LIVE, (live_after,)))
+
+
+def live_catalogue_in(con: sqlite3.Connection, live_after: float) -> list[Published]:
+    """`live_catalogue`, read inside a write transaction."""
+    return _published(con.execute(_LIVE, (live_after,)).fetchall())
+
+
+def _published(rows: Iterable[Any]) -> list[Published]:
     return [Published(r[0], r[1], r[2], {}, r[3]) for r in rows]

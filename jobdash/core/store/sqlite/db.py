@@ -1,0 +1,265 @@
+"""The connections of a SQLite store and how it writes: `Db`, which every area of the backend
+holds (jobs, claims, agents, …), so that writing, waiting for a locked store, checkpoints and
+the handling of its failures are in one place.
+
+- One writer connection per process (plain sqlite3), used by one transaction at a time under
+  the write lock. A transaction is a plain function `txn(con, rev, now) -> T` run whole, in
+  one `BEGIN IMMEDIATE` … `COMMIT`: on the event loop's thread (`inline`, for the small hot
+  ones: claims and flushes of buffered lines) or in the writer's own thread (one hop for the
+  whole transaction). The write lock is held until the transaction has committed or rolled
+  back, whatever happens to its caller (see `_in_thread`).
+- Another process holding SQLite's write lock is waited for by sleeping in the event loop
+  and trying again (the writer's busy timeout is 0), never inside SQLite: so a transaction
+  may run on the loop's thread. WAL checkpoints run in the writer's thread, between writes.
+- The reader connection (aiosqlite, public API) serves reads and the change feed.
+- Every SQLite error leaves as a StoreError (`error`); damage is final: nothing more is
+  written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+
+from jobdash.core.identity import real_user
+from jobdash.core.store.faults import FaultLog, StoreError
+from jobdash.core.store.sqlite.faults import DAMAGED, error_code, is_fault, store_error
+
+T = TypeVar("T")
+# A write transaction: given the writer, a new revision and the time, it runs whole.
+Txn = Callable[[sqlite3.Connection, int, float], T]
+log = logging.getLogger("jobdash.store")
+
+BUSY_TIMEOUT_MS = 30_000
+CHECKPOINT_EVERY = 200  # commits of the writer between WAL checkpoints (in its thread)
+
+
+class Locked(Exception):
+    """Another connection holds the write lock: BEGIN IMMEDIATE did nothing; try later."""
+
+
+class Reader:
+    """The reader connection of a store: every SQLite error comes out as the StoreError
+    `error` makes of it (which remembers damage: the store then writes nothing more)."""
+
+    def __init__(
+        self, con: aiosqlite.Connection, error: Callable[[sqlite3.Error], StoreError]
+    ) -> None:
+        self.con = con
+        self._error = error
+
+    async def execute_fetchall(
+        self, sql: str, parameters: Iterable[Any] | None = None
+    ) -> Iterable[sqlite3.Row]:
+        try:
+            return await self.con.execute_fetchall(sql, parameters)
+        except sqlite3.Error as e:
+            raise self._error(e) from e
+
+
+class Db:
+    """A store's connections, its write lock and its failure state (see the module)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.writer: sqlite3.Connection | None = None
+        self._reader: Reader | None = None
+        # The writer's thread: its connection is used by one transaction at a time.
+        self.thread: ThreadPoolExecutor | None = None
+        self.lock = asyncio.Lock()  # the write lock (this process's writer)
+        self.on_commit: list[Callable[[], None]] = []  # in-process wake-ups
+        self.actor = real_user()  # who writes: named in every audit row
+        self.created = ""  # what opening created or changed, told once
+        self.read_only: StoreError | None = None  # opened read-only: why it cannot be written
+        self.damage: StoreError | None = None  # once seen damaged, nothing more is written
+        self.damaged = asyncio.Event()
+        self.faults = FaultLog()
+        # The log lines the batched writer holds (`held`), and those of the flush under way.
+        self.held: Callable[[], int] = lambda: 0
+        self.inflight = 0
+        self._commits = 0  # since the last checkpoint
+        self._checkpoint: asyncio.Task[None] | None = None
+
+    # ----------------------------------------------------------------- connections
+
+    def connect_reader(self, con: aiosqlite.Connection) -> None:
+        self._reader = Reader(con, self.error)
+
+    @property
+    def reader(self) -> Reader:
+        assert self._reader is not None, "store is not open"
+        return self._reader
+
+    async def in_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn(*args)` in the writer's thread (its connection is used there)."""
+        if self.thread is None:
+            self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobdash-writer")
+        return await _wait_out(asyncio.get_running_loop().run_in_executor(self.thread, fn, *args))
+
+    async def close_connections(self) -> None:
+        """Close both connections and end the writer's thread (a thread left behind would
+        keep the process alive)."""
+        if self._reader is not None:
+            with contextlib.suppress(Exception):
+                await self._reader.con.close()
+        if self.writer is not None:
+            with contextlib.suppress(Exception):
+                await self.in_thread(self.writer.close)
+            self.writer = None
+        if self.thread is not None:
+            self.thread.shutdown(wait=False)
+            self.thread = None
+
+    async def stop_checkpoints(self) -> None:
+        if self._checkpoint is not None:
+            with contextlib.suppress(Exception):
+                await self._checkpoint
+
+    # ----------------------------------------------------------------- failures
+
+    def fault(self, e: BaseException) -> StoreError | None:
+        """The StoreError for a failure of the store itself (None for another error).
+        Damage is final: from then on this store writes nothing."""
+        if not is_fault(e):
+            return None
+        err = store_error(self.path, e)
+        if error_code(e) in DAMAGED and self.damage is None:
+            self.damage = err
+            self.damaged.set()
+        return err
+
+    def error(self, e: sqlite3.Error) -> StoreError:
+        """The StoreError an SQLite error leaves the store as (none leaks out): a failure
+        of the store itself (see `fault`), or "store failure: …" for another one."""
+        return self.fault(e) or store_error(self.path, e)
+
+    def report_failure(self, logger: logging.Logger, what: str, *args: Any) -> None:
+        """Log a failed background step (call it in an `except`): the traceback of a bug
+        (also of a bad statement), but a failure of the store once while it lasts
+        (FaultLog), not every retry."""
+        e = sys.exc_info()[1]
+        if self.damage is not None:
+            self.faults.note(f"{self.damage.fault}: nothing more is written to it")
+        elif isinstance(e, StoreError) and (e.__cause__ is None or is_fault(e.__cause__)):
+            self.faults.failed(e.fault, self.held() + self.inflight)
+        else:
+            logger.exception(what, *args)
+
+    # ----------------------------------------------------------------- writing
+
+    async def write(self, fn: Txn[T], *, inline: bool = False) -> T:
+        """Run `fn(con, rev, now)` whole in one `BEGIN IMMEDIATE` transaction of the writer:
+        in the writer's thread, or with `inline` (small transactions: the event loop waits
+        while it runs) right here on the loop's thread, which saves the two thread switches
+        that cost more than the SQL of the hot transactions (claims, flushes).
+
+        Another process holding the write lock is waited for here, up to BUSY_TIMEOUT_MS."""
+        if self.read_only is not None:
+            raise self.read_only
+        give_up = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        delay = 0.001
+        while True:
+            if self.damage is not None:
+                raise self.damage
+            try:
+                async with self.lock:
+                    con = self.writer
+                    assert con is not None, "store is not open"
+                    if inline:
+                        result = whole_transaction(con, fn)
+                    else:
+                        result = await self.in_thread(whole_transaction, con, fn)
+                break
+            except Locked:  # at BEGIN IMMEDIATE: nothing was done
+                if time.monotonic() > give_up:
+                    raise StoreError(
+                        f"{self.path}: another process held the store's write lock for "
+                        f"{BUSY_TIMEOUT_MS // 1000} s",
+                        "the store stayed locked by another process",
+                    ) from None
+            except sqlite3.Error as e:
+                raise self.error(e) from e
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.05)
+        if not self.held():  # else the next flush of what is held says whether writes work
+            self.faults.worked()
+        for cb in self.on_commit:
+            cb()
+        self._commits += 1
+        if self._commits >= CHECKPOINT_EVERY and self._checkpoint is None:
+            self._commits = 0
+            self._checkpoint = asyncio.get_running_loop().create_task(self._checkpoint_wal())
+        return result
+
+    async def _checkpoint_wal(self) -> None:
+        """Copy the WAL into the store file, as SQLite does after a commit now and then, but
+        in the writer's thread. Between two writes, so that the next one starts the WAL over."""
+        try:
+            async with self.lock:
+                if self.damage is None and (con := self.writer) is not None:
+                    await self.in_thread(_checkpoint, con)
+        except Exception as e:
+            if isinstance(e, sqlite3.Error) and (err := self.fault(e)) is not None:
+                self.faults.failed(err.fault, self.held())
+            else:
+                log.exception("WAL checkpoint failed")
+        finally:
+            self._checkpoint = None
+
+    # ----------------------------------------------------------------- reading
+
+    async def exists(self, sql: str, args: Sequence[Any] = ()) -> bool:
+        return bool(list(await self.reader.execute_fetchall(sql + " LIMIT 1", list(args))))
+
+
+async def _wait_out(fut: asyncio.Future[T]) -> T:
+    """Await `fut` (work in the writer's thread); a caller cancelled meanwhile still waits
+    for it to end before CancelledError goes on, so that whatever it holds (the write lock)
+    is held until the thread is done with the connection: the transaction committed or
+    rolled back, never open under the next one."""
+    try:
+        return await asyncio.shield(fut)
+    except asyncio.CancelledError:
+        while not fut.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait([fut])
+        if not fut.cancelled():
+            fut.exception()  # seen: a failure nobody waits for any more is not logged
+        raise
+
+
+def whole_transaction(con: sqlite3.Connection, fn: Txn[T]) -> T:
+    """BEGIN IMMEDIATE, a new revision, `fn`, COMMIT; ROLLBACK when anything raised."""
+    try:
+        con.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as e:
+        if e.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY:  # or an extended busy code
+            raise Locked() from e
+        raise
+    try:
+        rev = con.execute("UPDATE counter SET rev = rev + 1 RETURNING rev").fetchall()[0][0]
+        result = fn(con, rev, time.time())
+        con.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(Exception):
+            con.execute("ROLLBACK")
+        raise
+    return result
+
+
+def _checkpoint(con: sqlite3.Connection) -> None:
+    con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+
+def qmarks(values: Iterable[Any]) -> str:
+    return ", ".join("?" for _ in values)

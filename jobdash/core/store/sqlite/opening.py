@@ -1,0 +1,197 @@
+"""Opening a SQLite store: the checks of its file (`files`), its creation (0600, before SQLite
+touches it), its connections and their settings, its migrations (`schema.migrate`), and a
+store that cannot be written opened to be read. Apart from `Db` because it happens once, and
+because each of its failures must leave nothing behind (no half-made file, no thread).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sqlite3
+from pathlib import Path
+
+import aiosqlite
+
+from jobdash.core.identity import user_name
+from jobdash.core.store.faults import StoreError
+from jobdash.core.store.sqlite.db import BUSY_TIMEOUT_MS, Db
+from jobdash.core.store.sqlite.faults import cannot_write, store_error, why_not_writable
+from jobdash.core.store.sqlite.files import (
+    check_store_file,
+    make_private,
+    private_store,
+    readable_uri,
+    sidecar,
+)
+from jobdash.core.store.sqlite.schema import SCHEMA_VERSION, migrate
+
+
+class _CreatedMeanwhile(Exception):
+    """The store's file appeared between the look at its path and its creation."""
+
+
+async def open_db(path: Path | str, create_folder: bool = False, reading: bool = False) -> Db:
+    """Open the store at `path`, creating it only where none exists (a missing or empty
+    file; the folder too when `create_folder`, the default path's). StoreError (one
+    line) when it cannot be used: another user's, not a store, damaged, unreadable,
+    or not writable where a write is needed. `created` then says what was created, or
+    that the store's mode was made 0600.
+
+    `reading`: for a command that only reads. A store that cannot be written (a
+    read-only file system, a file or folder not writable by you) is then opened
+    read-only (see `_open_read_only`); its writes raise why it cannot be written."""
+    path = Path(path).expanduser()
+    for _ in range(3):
+        try:
+            return await _open(path, create_folder, reading)
+        except _CreatedMeanwhile:
+            # Another process created the store between our look and our create (a
+            # dashboard and a command started together): look at it again, now made.
+            await asyncio.sleep(0.05)
+    raise StoreError(f"{path}: changed while jobdash opened it; try again")
+
+
+async def _open(path: Path, create_folder: bool, reading: bool) -> Db:
+    version = check_store_file(path, create_folder)
+    db = Db(path)
+    made = False
+    try:
+        if note := private_store(path):  # an existing store with group or other bits: 0600
+            _note(db, note)
+        if version is None:
+            made = _create_file(db)
+        await _connect(db, version)
+    except BaseException as e:
+        await db.close_connections()
+        if made:  # nothing half-made is left behind
+            with contextlib.suppress(OSError):
+                if path.stat().st_size == 0:
+                    path.unlink()
+        if isinstance(e, (sqlite3.Error, OSError)):
+            err = store_error(path, e)
+            if reading and version is not None and cannot_write(e):
+                return await _open_read_only(path, version, err, db.created)
+            raise err from None
+        raise
+    return db
+
+
+async def _open_read_only(path: Path, version: int, why: StoreError, note: str) -> Db:
+    """A store that cannot be written (`why`), opened to be read (see `readable_uri`):
+    a reader and no writer; every write raises `why`."""
+    reason = why_not_writable(path) or why.fault
+    if version != SCHEMA_VERSION:
+        raise StoreError(
+            f"{path}: made by an older jobdash (store schema {version}, this version "
+            f"uses {SCHEMA_VERSION}): upgrading it writes it, and {reason}",
+            why.fault,
+        )
+    db = Db(path)
+    db.created = note
+    db.read_only = why
+    try:
+        db.connect_reader(await _connect_reader(readable_uri(path)))
+    except BaseException as e:
+        await db.close_connections()
+        if isinstance(e, (sqlite3.Error, OSError)):
+            raise store_error(path, e) from None
+        raise
+    return db
+
+
+def _note(db: Db, text: str) -> None:
+    db.created = f"{db.created}; {text}" if db.created else text
+
+
+def _create_file(db: Db) -> bool:
+    """Make the store's file (0600, before SQLite touches it: job logs may hold
+    secrets) and a missing default folder (0700). True when the file was made here.
+    A dangling symbolic link of the user's own is followed: the store is made where it
+    points to (0600 too); one of another user's is not (it could point anywhere)."""
+    path = db.path
+    folder = ""
+    if not path.parent.is_dir():
+        path.parent.mkdir(parents=True, mode=0o700)
+        folder = " (and its folder, mode 0700)"
+    target, where = path, ""
+    if path.is_symlink() and not path.exists():
+        owner = path.lstat().st_uid
+        if owner != os.geteuid():
+            raise StoreError(
+                f"{path}: a symbolic link of {user_name(owner)}'s to {os.readlink(path)}, "
+                "which does not exist: jobdash creates a store only through a link of "
+                "your own"
+            )
+        target = Path(os.path.realpath(path))
+        if not target.parent.is_dir():
+            raise StoreError(f"{path}: links to {target}, in no folder {target.parent}")
+        where = f" (at {target}, where the link points)"
+    try:
+        fd = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o600)
+    except FileExistsError:  # an empty file: SQLite takes it for an empty database
+        if where or not path.is_file() or path.stat().st_size:
+            raise _CreatedMeanwhile() from None
+        _note(db, f"created store at {path} (in the empty file there)")
+        return False
+    os.close(fd)
+    _note(db, f"created store at {path}{where}{folder}")
+    return True
+
+
+async def _connect(db: Db, version: int | None) -> None:
+    # -wal and -shm files get the store's mode: a read-only session leaves them so.
+    _chmod_sidecars(db.path)
+    db.writer = await db.in_thread(_connect_writer, db.path, version)
+    _chmod_sidecars(db.path)
+    db.connect_reader(await _connect_reader(db.path))
+
+
+def _connect_writer(path: Path, version: int | None) -> sqlite3.Connection:
+    """The writer connection (in the writer's thread: opening may wait for a lock),
+    migrated to SCHEMA_VERSION. check_same_thread=False: its transactions run in that
+    thread or, small ones, on the event loop's (both under the write lock, never at once)."""
+    con = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        # Pragmas that answer a row are read to the end: a statement left open on the
+        # writer makes its next COMMIT fail.
+        con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}").fetchall()
+        con.execute("PRAGMA journal_mode = WAL").fetchall()
+        con.execute("PRAGMA synchronous = NORMAL").fetchall()
+        con.execute("PRAGMA foreign_keys = ON").fetchall()
+        if version != SCHEMA_VERSION:  # a store up to date is not written to by opening it
+            migrate(con, path)
+        # From now on a locked store is waited for in `Db.write`, and checkpoints (which
+        # copy the WAL into the file and sync it) run in the writer's thread: neither may
+        # hold up the event loop during a transaction run on its thread.
+        con.execute("PRAGMA busy_timeout = 0").fetchall()
+        con.execute("PRAGMA wal_autocheckpoint = 0").fetchall()
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _chmod_sidecars(path: Path) -> None:
+    """-wal and -shm hold job output too: 0600 (their owner stays the store's; one
+    that a session on a read-only store made 0400 is writable again). Only files of
+    the store's owner, never through a link (see `make_private`)."""
+    with contextlib.suppress(OSError):
+        uid = path.stat().st_uid
+        for suffix in ("-wal", "-shm"):
+            with contextlib.suppress(OSError):
+                make_private(sidecar(path, suffix), uid, follow=False, exact=0o600)
+
+
+async def _connect_reader(where: Path | str) -> aiosqlite.Connection:
+    """The reader connection (`where`: a path, or a URI); SQLite opens lazily, so it is
+    made to open the file here, where a failure is a failure to open."""
+    con = await aiosqlite.connect(where, isolation_level=None, uri=isinstance(where, str))
+    try:
+        await con.execute_fetchall(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await con.execute_fetchall("SELECT count(*) FROM sqlite_master")
+    except BaseException:
+        await con.close()
+        raise
+    return con
