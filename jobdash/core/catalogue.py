@@ -18,9 +18,9 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-from jobdash.core.config import ITEM, substitute
 from jobdash.core.model import BadInput, JobType
 from jobdash.core.store.records import Claim, Published
+from jobdash.core.values import ITEM, substitute
 
 # Not part of what a type runs: how it is shown, where it was read from, and when its
 # schedule fires (an admin changes plannings at run time; queued jobs stay valid).
