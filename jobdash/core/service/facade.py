@@ -175,6 +175,11 @@ class Service:
         if self.read_only:
             raise Refused(f"read-only: cannot {what}")
 
+    def _check_admin(self, what: str) -> None:
+        self._check_writable(what)
+        if not self.is_admin:
+            raise Refused(f"only admins may {what} ({self.user} is not an admin)")
+
     async def job(self, job_id: int) -> Job:
         try:
             job = await self.store.get_job(job_id)
@@ -321,10 +326,7 @@ class Service:
     async def drain_agent(self, name: str, drain: bool = True) -> None:
         """Let an agent finish its running tasks and claim no more, or (`drain` False)
         let a drained agent claim again (admins)."""
-        what = "drain an agent" if drain else "undrain an agent"
-        self._check_writable(what)
-        if not self.is_admin:
-            raise Refused(f"only admins may {what} ({self.user} is not an admin)")
+        self._check_admin("drain an agent" if drain else "undrain an agent")
         await self.store.set_agent_drain(name, self.user, drain)
 
     async def engine_alive(self) -> bool:
@@ -399,11 +401,6 @@ class Service:
             await sched.stop()
 
     # ----------------------------------------------------------------- schedules
-
-    def _check_admin(self, what: str) -> None:
-        self._check_writable(what)
-        if not self.is_admin:
-            raise Refused(f"only admins may {what} ({self.user} is not an admin)")
 
     async def schedules(self) -> list[Schedule]:
         now = time.time()
