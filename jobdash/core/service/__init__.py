@@ -11,39 +11,22 @@ JSON history; `locations` where the store and the config are.
 
 from jobdash.core.outfile import create_new, open_output, write_new, write_output
 from jobdash.core.scheduler import CATCHUP_BOUND, zone
-from jobdash.core.service.export import EXPORT_COLUMNS, InertCsvWriter, export_jobs, inert_cell
 from jobdash.core.service.facade import Service
-from jobdash.core.service.locations import (
-    config_timezone,
-    default_db_path,
-    is_default_db,
-    read_config,
-    store_location,
-)
+from jobdash.core.service.locations import config_timezone, read_config
 from jobdash.core.service.schedules import preview_planning
-from jobdash.core.service.submission import expand_items, plan_tasks
 from jobdash.core.store.records import Changes
 from jobdash.core.values import parse_duration
 
 __all__ = [
     "CATCHUP_BOUND",
-    "EXPORT_COLUMNS",
     "Changes",
-    "InertCsvWriter",
     "Service",
     "config_timezone",
     "create_new",
-    "default_db_path",
-    "expand_items",
-    "export_jobs",
-    "inert_cell",
-    "is_default_db",
     "open_output",
     "parse_duration",
-    "plan_tasks",
     "preview_planning",
     "read_config",
-    "store_location",
     "write_new",
     "write_output",
     "zone",
