@@ -133,7 +133,7 @@ def job_info(s: Setup, job: int) -> str:
 def test_the_hash_covers_what_runs_and_survives_publishing(tmp_path: Path) -> None:
     from dataclasses import replace
 
-    from jobdash.core.service import type_from_dict, type_to_dict
+    from jobdash.core.catalogue import type_from_dict, type_to_dict
 
     path = tmp_path / "e.toml"
     path.write_text(ENGINE)

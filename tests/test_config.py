@@ -330,7 +330,7 @@ def test_check_params() -> None:
 
 
 def test_a_type_published_for_attached_dashboards_reads_back_the_same(tmp_path: Path) -> None:
-    from jobdash.core.service import type_from_dict, type_to_dict
+    from jobdash.core.catalogue import type_from_dict, type_to_dict
 
     path = tmp_path / "jobdash.toml"
     path.write_text(

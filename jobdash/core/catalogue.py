@@ -18,9 +18,9 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-from jobdash.core.config import ITEM, substitute
-from jobdash.core.model import BadInput, JobType
+from jobdash.core.model import BadInput, Items, JobType, Param, Report, SchedulePolicy
 from jobdash.core.store.records import Claim, Published
+from jobdash.core.values import ITEM, substitute
 
 # Not part of what a type runs: how it is shown, where it was read from, and when its
 # schedule fires (an admin changes plannings at run time; queued jobs stay valid).
@@ -76,6 +76,55 @@ def unrunnable(type_name: str, digest: str | None, live: Sequence[Published]) ->
         )
     agents = sorted({p.agent for p in live})
     return f"waiting: {engines_do(agents)} not define type {type_name}"
+
+
+def check_submitted(
+    jt: JobType, digest: str, live: set[str], published: Sequence[Published]
+) -> None:
+    """Refuse (BadInput, one line) a job of `jt` (hash `digest`) when engines are `live` and
+    none runs that very definition (`published`: the live engines' catalogues): they run
+    only their own config's types, so the job would only wait. With no live engine the job
+    is queued; the engine that starts checks it (see `Store.admit`)."""
+    if not live or any(p.hash == digest for p in published):
+        return
+    same = sorted((p.agent, p.hash) for p in published if p.name == jt.name)
+    if same:
+        agent, theirs = same[0]
+        raise BadInput(
+            f"type {jt.name} here differs from what engine {agent} runs (catalogue hash "
+            f"{short(digest)}, engine's {short(theirs)}): an engine runs only its own "
+            "config's definition; use the engine's config or restart it with yours"
+        )
+    raise BadInput(
+        f"{engines_do(sorted(live))} not define type {jt.name}: an engine runs only the "
+        "types of its own config"
+    )
+
+
+def type_to_dict(jt: JobType) -> dict[str, Any]:
+    return dataclasses.asdict(jt)
+
+
+def type_from_dict(d: Mapping[str, Any]) -> JobType:
+    """Rebuild a JobType published by an engine (JSON lists back into tuples)."""
+    d = dict(d)
+    d["params"] = tuple(Param(**p) for p in d.get("params", ()))
+    items = d.get("items")
+    if items:
+        d["items"] = Items(
+            values=tuple(items["values"]) if items.get("values") is not None else None,
+            glob=items.get("glob"),
+            command=tuple(items["command"]) if items.get("command") is not None else None,
+        )
+    for key in ("command", "locks"):
+        if d.get(key) is not None:
+            d[key] = tuple(d[key])
+    for key in ("report", "schedule_report"):
+        rep = d.get(key) or {}
+        d[key] = Report(tuple(rep.get("email", ())), tuple(rep.get("webhook", ())))
+    d["schedule_policy"] = SchedulePolicy(**(d.get("schedule_policy") or {}))
+    known = {f.name for f in dataclasses.fields(JobType)}
+    return JobType(**{k: v for k, v in d.items() if k in known})
 
 
 class Unrunnable(Exception):

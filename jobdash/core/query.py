@@ -29,8 +29,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from jobdash.core.config import parse_duration
 from jobdash.core.model import ACTIVE_JOB, FINISHED_JOB, MAX_ID, BadInput, Job, JobStatus, Trigger
+from jobdash.core.values import parse_duration
 
 FIELDS = ("status", "type", "user", "since", "id", "target", "trigger")
 STATUS_GROUPS: dict[str, frozenset[JobStatus]] = {

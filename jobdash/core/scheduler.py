@@ -38,7 +38,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from jobdash.core.agent import STALE_AFTER
+from jobdash.core.agent.options import STALE_AFTER
 from jobdash.core.alarm import Alarm
 from jobdash.core.model import BadInput, Job, JobType, Refused, Report, Trigger, report_recipients
 from jobdash.core.planning import (

@@ -1,149 +1,56 @@
-"""The one facade the command line and the dashboard call.
+"""The `Service`: what one user may see and do, the one door of the command line and the
+dashboard.
 
-It resolves the catalogue of job types, turns a submission into a job with its tasks,
-checks who may see and do what (SPEC §7), writes audit events, and offers the change feed.
-
-The front ends import this module and the plain model modules only (the import contracts
-in pyproject.toml hold them to it): the few other names they need are imported here as
-`name as name` (parse_duration, open_output, write_output, create_new, write_new,
-CATCHUP_BOUND, Changes).
+It resolves the catalogue of job types (its config's, then what live engines publish),
+checks who may see and do what (SPEC §7: your own jobs, or everyone's as an admin; admins
+alone change schedules and drain agents), hands jobs, actions and reads to the store with
+the audit user, and starts this process's engine and scheduler. What a submission becomes
+is `submission`'s, exports are `export`'s, schedule checks and previews `schedules`'s.
 """
 
 from __future__ import annotations
 
 import asyncio
-import csv
-import dataclasses
-import glob as globmod
-import io
-import json
-import os
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from datetime import datetime
-from pathlib import Path
-from typing import Any
 
-import platformdirs
-
-from jobdash.core.agent import STALE_AFTER, Agent, AgentOptions, agent_state, pid_alive
-from jobdash.core.catalogue import Catalogue, engines_do, short, type_hash
-from jobdash.core.config import Config, check_params, find_config_path, load_config, substitute
-from jobdash.core.config import parse_duration as parse_duration
+from jobdash.core.agent import Agent, AgentOptions, agent_state, is_live
+from jobdash.core.catalogue import Catalogue, check_submitted, type_from_dict, type_hash
+from jobdash.core.config import Config
 from jobdash.core.identity import current_user
 from jobdash.core.lifecycle import decide_cancel
 from jobdash.core.model import (
-    CATCHUP,
-    OVERLAP,
     AgentInfo,
     BadInput,
-    Items,
     Job,
     JobType,
     LogLine,
     NotFound,
-    Param,
     PrunedAgents,
     Refused,
     Report,
-    SchedulePolicy,
     Task,
     Trigger,
-    report_recipients,
 )
-from jobdash.core.outfile import create_new as create_new
-from jobdash.core.outfile import open_output as open_output
-from jobdash.core.outfile import write_new as write_new
-from jobdash.core.outfile import write_output as write_output
-from jobdash.core.planning import (
-    PlanningError,
-    Schedule,
-    Tick,
-    check_timezone,
-    next_fire,
-    parse_planning,
-    preview,
-    preview_times,
-    resolve,
-)
+from jobdash.core.planning import Schedule, Tick
 from jobdash.core.query import Query, parse_query
-from jobdash.core.scheduler import CATCHUP_BOUND as CATCHUP_BOUND
-from jobdash.core.scheduler import Scheduler, effective_planning, schedule_lock, zone
+from jobdash.core.scheduler import Scheduler, schedule_lock
+from jobdash.core.service.export import export_jobs
+from jobdash.core.service.locations import is_default_db, read_config, store_location
+from jobdash.core.service.schedules import (
+    check_policy,
+    fire_times,
+    planning_change,
+    with_next_run,
+)
+from jobdash.core.service.submission import new_job
 from jobdash.core.store.base import Store, open_store
-from jobdash.core.store.records import Changes, JobFilter, NewJob, NewTask, Published
-from jobdash.present.times import iso, local_zone_name
-
-ITEMS_COMMAND_TIMEOUT = 60.0
-EXPORT_COLUMNS = [
-    "startDate",
-    "endDate",
-    "jobName",
-    "jobStatus",
-    "jobInfo",
-    "jobUser",
-    "id",
-    "target",
-    "trigger",
-    "tasks",
-    "succeeded",
-    "failed",
-    "duration",
-    "params",
-]
-
-
-def default_db_path() -> Path:
-    try:
-        return Path(platformdirs.user_data_dir("jobdash")) / "jobdash.db"
-    except RuntimeError as e:  # no home folder (a uid without a passwd entry, HOME unset)
-        raise BadInput(f"no default store: {e}; or give --db PATH") from None
-
-
-def store_location(explicit: str | None) -> str:
-    """The store to open: `--db`, JOBDASH_DB, else the default one in the user's data folder
-    (a path or a store URL; `~` is the home folder)."""
-    location = explicit or os.environ.get("JOBDASH_DB") or str(default_db_path())
-    return location if "://" in location else str(Path(location).expanduser())
-
-
-def is_default_db(explicit: str | None) -> bool:
-    """The store is the default one, whose folder jobdash may create."""
-    return not (explicit or os.environ.get("JOBDASH_DB"))
-
-
-def type_to_dict(jt: JobType) -> dict[str, Any]:
-    return dataclasses.asdict(jt)
-
-
-def type_from_dict(d: Mapping[str, Any]) -> JobType:
-    """Rebuild a JobType published by an engine (JSON lists back into tuples)."""
-    d = dict(d)
-    d["params"] = tuple(Param(**p) for p in d.get("params", ()))
-    items = d.get("items")
-    if items:
-        d["items"] = Items(
-            values=tuple(items["values"]) if items.get("values") is not None else None,
-            glob=items.get("glob"),
-            command=tuple(items["command"]) if items.get("command") is not None else None,
-        )
-    for key in ("command", "locks"):
-        if d.get(key) is not None:
-            d[key] = tuple(d[key])
-    for key in ("report", "schedule_report"):
-        rep = d.get(key) or {}
-        d[key] = Report(tuple(rep.get("email", ())), tuple(rep.get("webhook", ())))
-    d["schedule_policy"] = SchedulePolicy(**(d.get("schedule_policy") or {}))
-    known = {f.name for f in dataclasses.fields(JobType)}
-    return JobType(**{k: v for k, v in d.items() if k in known})
-
-
-def read_config(explicit: str | None) -> Config:
-    """The config in force (`--config`, JOBDASH_CONFIG, ./jobdash.toml, the user's), checked:
-    a bad file raises a one-line error before anything is opened."""
-    return load_config(find_config_path(explicit))
+from jobdash.core.store.records import Changes, JobFilter, Published
+from jobdash.core.values import check_params
+from jobdash.present.times import local_zone_name
 
 
 class Service:
@@ -239,28 +146,14 @@ class Service:
         return live, [p for p in await self.store.catalogue() if p.agent in live]
 
     async def _type_hash(self, jt: JobType) -> str:
-        """The hash of `jt`, once a live engine runs that very definition. Refused (one
-        line) when engines are live and none does: they run only their own config's types,
-        so the job would only wait. With no live engine the job is queued; the engine that
-        starts checks it (see `Store.admit`)."""
+        """The hash of `jt`, once a live engine runs that very definition (see
+        `check_submitted`)."""
         digest = type_hash(jt)
         if self.engine is not None and digest in self.engine.catalogue.hashes:
             return digest  # our own engine runs it (the scheduler's fires take this way)
         live, rows = await self._live_catalogue()
-        if not live or any(p.hash == digest for p in rows):
-            return digest
-        same = sorted((p.agent, p.hash) for p in rows if p.name == jt.name)
-        if same:
-            agent, theirs = same[0]
-            raise BadInput(
-                f"type {jt.name} here differs from what engine {agent} runs (catalogue hash "
-                f"{short(digest)}, engine's {short(theirs)}): an engine runs only its own "
-                "config's definition; use the engine's config or restart it with yours"
-            )
-        raise BadInput(
-            f"{engines_do(sorted(live))} not define type {jt.name}: an engine runs only the "
-            "types of its own config"
-        )
+        check_submitted(jt, digest, live, rows)
+        return digest
 
     def job_type(self, name: str) -> JobType:
         try:
@@ -281,6 +174,11 @@ class Service:
     def _check_writable(self, what: str) -> None:
         if self.read_only:
             raise Refused(f"read-only: cannot {what}")
+
+    def _check_admin(self, what: str) -> None:
+        self._check_writable(what)
+        if not self.is_admin:
+            raise Refused(f"only admins may {what} ({self.user} is not an admin)")
 
     async def job(self, job_id: int) -> Job:
         try:
@@ -312,30 +210,16 @@ class Service:
         jt = self.job_type(type_name)
         values = check_params(jt, params or {})
         digest = await self._type_hash(jt)
-        tasks = plan_tasks(jt, values)
-        lock_keys = [substitute(k, values, f"types.{jt.name}.locks") for k in jt.locks]
-        if jt.exclusive:
-            lock_keys.append("exclusive")
-        lock_keys += [k for k in extra_locks if k not in lock_keys]
-        target_param = jt.target_param
-        nj = NewJob(
-            type=jt.name,
-            params=values,
-            user=user or self.user,
-            trigger=trigger,
-            target=values.get(target_param, "") if target_param else "",
-            parallel=jt.parallel,
-            cancellable=jt.cancellable,
-            on_lock=jt.on_lock,
-            timeout=jt.timeout,
-            retries=jt.retries,
-            backoff=jt.backoff,
-            lock_keys=lock_keys,
-            tasks=tasks,
+        nj = new_job(
+            jt,
+            values,
+            user or self.user,
+            trigger,
+            digest,
             schedule_id=schedule_id,
             fire_time=fire_time,
-            report=report_recipients(jt.report, report),
-            type_hash=digest,
+            report=report,
+            extra_locks=extra_locks,
         )
         return await self.store.create_job(nj, audit_user=self.user)
 
@@ -442,10 +326,7 @@ class Service:
     async def drain_agent(self, name: str, drain: bool = True) -> None:
         """Let an agent finish its running tasks and claim no more, or (`drain` False)
         let a drained agent claim again (admins)."""
-        what = "drain an agent" if drain else "undrain an agent"
-        self._check_writable(what)
-        if not self.is_admin:
-            raise Refused(f"only admins may {what} ({self.user} is not an admin)")
+        self._check_admin("drain an agent" if drain else "undrain an agent")
         await self.store.set_agent_drain(name, self.user, drain)
 
     async def engine_alive(self) -> bool:
@@ -455,15 +336,8 @@ class Service:
     async def live_agents(self) -> set[str]:
         """The agents that use the store now: recent heartbeat, and on this host a live
         process (a dashboard killed a second ago must not be mistaken for a running engine)."""
-        now = time.time()
-        host = socket.gethostname()
-        return {
-            info.name
-            for info, _ in await self.store.agents()
-            if info.state != "offline"
-            and now - info.heartbeat < STALE_AFTER
-            and (info.host != host or pid_alive(info.pid))
-        }
+        now, host = time.time(), socket.gethostname()
+        return {info.name for info, _ in await self.store.agents() if is_live(info, now, host)}
 
     async def rev(self) -> int:
         """The store's revision now: read it before loading what a view shows, and pass it
@@ -482,37 +356,8 @@ class Service:
             yield changes
 
     def export(self, jobs: list[Job], fmt: str = "csv") -> str:
-        """History as CSV (the SPEC's columns first) or JSON.
-
-        CSV cells are inert (`inert_cell`): names, info lines and parameters come from
-        users and jobs, and a spreadsheet would run a cell such as `=cmd|' /C calc'!A0`."""
-        if fmt == "json":
-            return json.dumps([dataclasses.asdict(j) for j in jobs], indent=2, default=str)
-        if fmt != "csv":
-            raise BadInput(f"unknown export format {fmt!r} (csv or json)")
-        out = io.StringIO()
-        w = InertCsvWriter(out)
-        w.writerow(EXPORT_COLUMNS)
-        for j in jobs:
-            w.writerow(
-                [
-                    iso(j.started),
-                    iso(j.finished),
-                    j.type,
-                    str(j.status),
-                    j.info,
-                    j.user,
-                    j.id,
-                    j.target,
-                    str(j.trigger),
-                    j.total,
-                    j.succeeded,
-                    j.failed,
-                    f"{j.duration():.1f}" if j.started else "",
-                    json.dumps(j.params, sort_keys=True),
-                ]
-            )
-        return out.getvalue()
+        """History as CSV (the SPEC's columns first, cells inert) or JSON (see `export`)."""
+        return export_jobs(jobs, fmt)
 
     # ----------------------------------------------------------------- engine
 
@@ -557,25 +402,12 @@ class Service:
 
     # ----------------------------------------------------------------- schedules
 
-    def _check_admin(self, what: str) -> None:
-        self._check_writable(what)
-        if not self.is_admin:
-            raise Refused(f"only admins may {what} ({self.user} is not an admin)")
-
-    def _schedule_view(self, s: Schedule, now: float) -> Schedule:
-        """Fill in the next run from the planning (exact even when no engine runs)."""
-        p = effective_planning(s)
-        s.next_run = None
-        if s.enabled and p.kind != "disabled":
-            s.next_run = next_fire(p, zone(s.timezone), max(now, s.last_fire or now))
-        return s
-
     async def schedules(self) -> list[Schedule]:
         now = time.time()
-        return [self._schedule_view(s, now) for s in await self.store.schedules()]
+        return [with_next_run(s, now) for s in await self.store.schedules()]
 
     async def schedule(self, schedule_id: str) -> Schedule:
-        return self._schedule_view(await self.store.get_schedule(schedule_id), time.time())
+        return with_next_run(await self.store.get_schedule(schedule_id), time.time())
 
     async def ticks(self, schedule_id: str, limit: int = 100) -> list[Tick]:
         await self.store.get_schedule(schedule_id)
@@ -597,16 +429,8 @@ class Service:
         """An admin's planning for a schedule ("automatic" follows the config again)."""
         self._check_admin("change a schedule")
         current = await self.store.get_schedule(schedule_id)
-        try:
-            p = parse_planning(planning)
-            zone_name = tz or current.timezone
-            zi = check_timezone(zone_name)
-            eff = resolve(p.text, current.config_planning)
-        except PlanningError as e:
-            raise BadInput(str(e)) from None
-        now = time.time()
-        nxt = next_fire(eff, zi, now) if eff.kind != "disabled" else None
-        await self.store.set_schedule_planning(schedule_id, p.text, tz, self.user, nxt)
+        text, nxt = planning_change(current, planning, tz, time.time())
+        await self.store.set_schedule_planning(schedule_id, text, tz, self.user, nxt)
         self._wake_scheduler()
         return await self.schedule(schedule_id)
 
@@ -618,12 +442,7 @@ class Service:
         catchup_bound: float | None = None,
     ) -> Schedule:
         self._check_admin("change a schedule")
-        if overlap is not None and overlap not in OVERLAP:
-            raise BadInput(f"overlap must be one of {', '.join(OVERLAP)}, got {overlap!r}")
-        if catchup is not None and catchup not in CATCHUP:
-            raise BadInput(f"catch-up must be one of {', '.join(CATCHUP)}, got {catchup!r}")
-        if catchup_bound is not None and catchup_bound <= 0:
-            raise BadInput(f"catch-up bound must be positive, got {catchup_bound:g}")
+        check_policy(overlap, catchup, catchup_bound)
         await self.store.set_schedule_policy(
             schedule_id, self.user, overlap, catchup, catchup_bound
         )
@@ -662,85 +481,8 @@ class Service:
         self, planning: str, tz: str | None = None, n: int = 5, default: str | None = None
     ) -> list[datetime]:
         """Preview: the next `n` fire times of a planning (BadInput when it does not parse)."""
-        try:
-            return preview(planning, tz or self.default_timezone, n, default=default)
-        except PlanningError as e:
-            raise BadInput(str(e)) from None
+        return fire_times(planning, tz or self.default_timezone, n, default)
 
     @property
     def default_timezone(self) -> str:
         return self.config.timezone or local_zone_name()
-
-
-def preview_planning(
-    planning: str, tz: str, count: int, start: str | None = None
-) -> list[datetime]:
-    """`jobdash schedule preview` (no store needed): the next `count` fire times of any
-    planning after `start` (ISO 8601, default now); BadInput when it is invalid or never
-    fires."""
-    try:
-        return preview_times(planning, tz, count, start)
-    except PlanningError as e:
-        raise BadInput(str(e)) from None
-
-
-def config_timezone(config: str | None) -> str:
-    """The zone a schedule gets when none is given: the config's, else the machine's."""
-    return read_config(config).timezone or local_zone_name()
-
-
-FORMULA_STARTS = frozenset("=+-@\t\r")
-
-
-def inert_cell(cell: object) -> str:
-    """A CSV cell that no spreadsheet reads as a formula (OWASP's rule): a cell starting
-    with =, +, -, @, a tab or a carriage return gets a leading single quote, which
-    spreadsheets take as "this is text" and do not display."""
-    text = "" if cell is None else str(cell)
-    return "'" + text if text[:1] in FORMULA_STARTS else text
-
-
-class InertCsvWriter:
-    """`csv.writer` whose every cell is an `inert_cell`."""
-
-    def __init__(self, out: io.StringIO) -> None:
-        self._writer = csv.writer(out)
-
-    def writerow(self, row: Sequence[object]) -> None:
-        self._writer.writerow([inert_cell(cell) for cell in row])
-
-
-def plan_tasks(jt: JobType, values: dict[str, str]) -> list[NewTask]:
-    """Break a job down: one task per item for commands, a job function for Python types.
-
-    A task records its item only: the engine that claims it builds argv (or finds the job
-    function) from its own catalogue (placeholders were checked with the config)."""
-    if jt.function:
-        return [NewTask("main", "main", "job", None)]
-    items = expand_items(jt, values)
-    if items is None:
-        return [NewTask("main", jt.name, "command", None)]
-    return [NewTask(item, item, "command", None, item) for item in items]
-
-
-def expand_items(jt: JobType, values: dict[str, str]) -> list[str] | None:
-    it = jt.items
-    if it is None:
-        return None
-    where = f"types.{jt.name}.items"
-    if it.values is not None:
-        return [substitute(v, values, where) for v in it.values]
-    if it.glob is not None:
-        return sorted(globmod.glob(substitute(it.glob, values, where)))
-    assert it.command is not None
-    argv = [substitute(a, values, where) for a in it.command]
-    try:
-        done = subprocess.run(
-            argv, capture_output=True, text=True, timeout=ITEMS_COMMAND_TIMEOUT, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired) as e:
-        raise BadInput(f"{where}: cannot run {argv[0]!r}: {e}") from e
-    if done.returncode != 0:
-        first = (done.stderr.strip().splitlines() or [""])[0]
-        raise BadInput(f"{where}: {argv[0]} exited {done.returncode}: {first}")
-    return [ln for ln in done.stdout.splitlines() if ln.strip()]

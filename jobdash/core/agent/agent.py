@@ -1,8 +1,9 @@
 """The agent: claims tasks from the store, runs them, heart-beats, obeys cancel and pause.
 
-Every agent also does the store's housekeeping (admitting queued jobs past their locks,
-recovering tasks whose agent died), so any live process keeps the whole store moving.
-Those steps are transactions in the store and safe to run from many processes at once.
+Its loops: claiming (for its free slots), one supervisor per running task (which records
+the outcome, fenced), the heartbeat (which renews its claims and notices one taken over),
+and the watch of its jobs' statuses (cancel and pause act on the real work). The store's
+housekeeping, which every agent also does, is `housekeeping.Housekeeper`'s.
 """
 
 from __future__ import annotations
@@ -10,126 +11,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import os
-import signal
 import socket
 import time
 import uuid
 from collections.abc import Coroutine
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jobdash import __version__
+from jobdash.core.agent.housekeeping import Housekeeper
+from jobdash.core.agent.options import HURRY_WAIT, POLL, AgentOptions
 from jobdash.core.alarm import Alarm
 from jobdash.core.catalogue import Catalogue, Unrunnable
 from jobdash.core.model import AgentInfo, JobStatus, TaskStatus
-from jobdash.core.processes import encode_env, killpg
-from jobdash.core.runners import CommandRun, FunctionRun, RefusedRun, Run
+from jobdash.core.processes import encode_env
+from jobdash.core.runners import CommandRun, FunctionRun, RefusedRun, Result, Run
 from jobdash.core.store.base import Store
 from jobdash.core.store.records import Claim, Claimant, Outcome
-
-if TYPE_CHECKING:
-    from jobdash.core.reports import Reporter
 
 log = logging.getLogger("jobdash.agent")
 
 
-def env_seconds(name: str, default: float) -> float:
-    """A duration from the environment (tests and tuning), else the default (also instead
-    of infinity: a lease that never runs out would never recover a dead agent's tasks)."""
-    try:
-        value = float(os.environ.get(name, ""))
-    except ValueError:
-        return default
-    return value if 0 < value < math.inf else default
-
-
-# Recovery bound. An agent renews its claims every HEARTBEAT; a claim not renewed for LEASE
-# runs out. Every live agent sweeps for run-out claims every RECOVER_EVERY and re-queues
-# them; a free agent claims them within POLL. So a dead (or hung) agent's tasks run again
-# at most LEASE + RECOVER_EVERY + POLL (+ one store transaction) after its last heartbeat:
-# 15 + 2 + 0.1 ≈ 17 s by default, under the 30 s target. On the same host it is faster: a
-# sweep also looks whether each agent's process still exists, and ends the leases of a
-# killed one at once (so a restarted `jobdash serve` re-runs them within RECOVER_EVERY).
-# JOBDASH_LEASE and JOBDASH_HEARTBEAT (or `serve --lease`) change the first two.
-LEASE = env_seconds("JOBDASH_LEASE", 15.0)  # seconds a claim lasts without renewal
-HEARTBEAT = env_seconds("JOBDASH_HEARTBEAT", min(3.0, LEASE / 5))  # between renewals
-RECOVER_EVERY = 2.0  # seconds between sweeps for tasks of dead agents
-WAITS_EVERY = 1.0  # seconds between looks at why running jobs run nothing
-PRUNE_EVERY = 600.0  # seconds between retention sweeps (the first one at start)
-POLL = 0.1  # seconds between looks at the store when nothing woke us
-REPORT_EVERY = 1.0  # seconds between looks for execution reports to send
-STALE_AFTER = 3 * HEARTBEAT + 1  # an agent silent this long is shown stale
-OFFLINE_AFTER = LEASE * 4
-HURRY_WAIT = 2.0  # after a second signal, seconds stopped tasks get to end before we exit
-
-
-def pid_alive(pid: int) -> bool:
-    """True while process `pid` exists on this host and is not a zombie."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat[stat.rfind(")") + 2 :][:1] != "Z"
-
-
-def leftover_groups(owners: list[str]) -> set[int]:
-    """Process groups of command attempts started by these (dead) agents, found by the
-    JOBDASH_AGENT_OWNER variable each attempt gets (also when it was killed before the store
-    recorded its group)."""
-    wanted = {o.encode() for o in owners}
-    groups: set[int] = set()
-    with contextlib.suppress(OSError):
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
-            try:
-                env = Path(entry.path, "environ").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            for kv in env:
-                if kv.startswith(b"JOBDASH_AGENT_OWNER=") and kv[20:] in wanted:
-                    with contextlib.suppress(OSError):
-                        groups.add(os.getpgid(int(entry.name)))
-                    break
-    return groups
-
-
-@dataclass
-class AgentOptions:
-    name: str | None = None
-    slots: int = 4
-    lease: float = LEASE
-    heartbeat: float = HEARTBEAT
-    housekeeping: bool = True
-    # End the leases of dead agents of this host at once (JOBDASH_PID_CHECK=0: leases only).
-    pid_check: bool = os.environ.get("JOBDASH_PID_CHECK", "1") != "0"
-    reporter: Reporter | None = None  # sends execution reports (housekeeping)
-    retention: float | None = None  # seconds finished jobs are kept (config `retention`)
-    agent_retention: float = 86400.0  # seconds an agent that went silent stays listed
-
-
-def agent_state(state: str, heartbeat: float, now: float | None = None) -> str:
-    """The state to show: what the agent said, or stale/offline when it went silent."""
-    if state == "offline":
-        return state
-    age = (now or time.time()) - heartbeat
-    if age > OFFLINE_AFTER:
-        return "offline"
-    if age > STALE_AFTER:
-        return "stale"
-    return state
-
-
 class Agent:
+    """One agent of this process: `start` its loops, `shutdown` to stop (see the module)."""
+
     def __init__(
         self,
         store: Store,
@@ -157,7 +62,7 @@ class Agent:
         self._fenced: set[int] = set()  # stopped at shutdown: their claims are given back
         self._hurry = False
         self._bg: set[asyncio.Future[None]] = set()
-        self._report_task: asyncio.Task[int] | None = None
+        self._house = Housekeeper(store, opts, self.host)
         self._done = 0
         self._failed = 0
         self._loops: list[asyncio.Task[None]] = []
@@ -173,7 +78,7 @@ class Agent:
         if self.opts.pid_check:
             # A previous incarnation under our name (restart after kill -9): its claims go now.
             with contextlib.suppress(Exception):
-                await self._expire_dead()
+                await self._house.expire_dead()
         await self.store.register_agent(
             AgentInfo(
                 self.name,
@@ -198,7 +103,9 @@ class Agent:
             loop.create_task(self._watch_loop(), name="jobdash-watch"),
         ]
         if self.opts.housekeeping:
-            self._loops.append(loop.create_task(self._housekeeping_loop(), name="jobdash-house"))
+            self._loops.append(
+                loop.create_task(self._house.run(lambda: self._stopping), name="jobdash-house")
+            )
 
     def wake(self) -> None:
         self._wake.ring()
@@ -254,7 +161,8 @@ class Agent:
         give_back = self._fenced | {r.claim.task_id for r in left.values()}
         with contextlib.suppress(Exception):
             await self.store.release(self.owner, sorted(give_back))
-        loops = [*self._loops, *([self._report_task] if self._report_task else [])]
+        reports = self._house.report_task
+        loops = [*self._loops, *([reports] if reports else [])]
         for t in loops:
             t.cancel()
         for t in loops:
@@ -352,8 +260,6 @@ class Agent:
             raise
         except Exception as e:  # a bug in a runner must not take the agent down
             log.exception("task %s crashed", c.task_id)
-            from jobdash.core.runners import Result
-
             result = Result(TaskStatus.FAILED, None, f"internal error: {e}")
         finally:
             if self.runs.pop(c.task_id, None) is not None:
@@ -471,61 +377,3 @@ class Agent:
                 elif status is not JobStatus.PAUSED and tid in self._paused:
                     run.resume()
                     self._paused.discard(tid)
-
-    async def _housekeeping_loop(self) -> None:
-        last_recover = last_report = last_waits = 0.0
-        last_prune = last_agents_prune = -PRUNE_EVERY
-        while not self._stopping:
-            try:
-                live_after = time.time() - STALE_AFTER
-                if await self.store.has_jobs_to_admit():
-                    await self.store.admit(live_after)
-                if time.monotonic() - last_recover > RECOVER_EVERY:
-                    last_recover = time.monotonic()
-                    if self.opts.pid_check:
-                        await self._expire_dead()
-                    if await self.store.has_lost_tasks():
-                        await self.store.recover_lost()
-                if time.monotonic() - last_waits > WAITS_EVERY:
-                    last_waits = time.monotonic()
-                    await self.store.note_waits(live_after)
-                if self.opts.reporter is not None and time.monotonic() - last_report > REPORT_EVERY:
-                    last_report = time.monotonic()
-                    self._start_reports(self.opts.reporter)
-                if self.opts.retention and time.monotonic() - last_prune > PRUNE_EVERY:
-                    last_prune = time.monotonic()
-                    pruned = await self.store.prune(time.time() - self.opts.retention)
-                    if pruned:
-                        log.info("retention: %d finished jobs removed", pruned)
-                if time.monotonic() - last_agents_prune > PRUNE_EVERY:
-                    last_agents_prune = time.monotonic()
-                    await self.store.prune_agents(time.time() - self.opts.agent_retention)
-            except Exception:
-                self.store.report_failure(log, "housekeeping failed")
-            await asyncio.sleep(POLL)
-
-    async def _expire_dead(self) -> None:
-        """Agents of this host whose process is gone: their claims end now, and what their
-        command attempts left running is killed (it must not run beside the next attempt)."""
-        dead, owners, pgids = await self.store.expire_dead_agents(self.host, pid_alive)
-        if not dead:
-            return
-        log.warning("agents gone: %s; recovering their tasks", ", ".join(dead))
-        for pgid in set(pgids) | leftover_groups(owners):
-            if pgid != os.getpgrp():
-                killpg(pgid, signal.SIGKILL)
-
-    def _start_reports(self, reporter: Reporter) -> None:
-        """Send due reports in the background: a slow mail server never holds up the loop."""
-        if self._report_task is not None and not self._report_task.done():
-            return
-
-        async def send() -> int:
-            try:
-                if await self.store.has_due_reports():
-                    return await reporter.run_due()
-            except Exception:
-                self.store.report_failure(log, "sending reports failed")
-            return 0
-
-        self._report_task = asyncio.get_running_loop().create_task(send(), name="jobdash-reports")

@@ -1,0 +1,75 @@
+"""Is an agent alive: the state to show from its last heartbeat, whether its process still
+exists on this host, and what a dead agent's commands left running.
+
+Why apart from the agent: the service asks the same questions (which engines are live, how
+to show an agent) without running one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from pathlib import Path
+
+from jobdash.core.agent.options import OFFLINE_AFTER, STALE_AFTER
+from jobdash.core.model import AgentInfo
+
+
+def pid_alive(pid: int) -> bool:
+    """True while process `pid` exists on this host and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat[stat.rfind(")") + 2 :][:1] != "Z"
+
+
+def leftover_groups(owners: list[str]) -> set[int]:
+    """Process groups of command attempts started by these (dead) agents, found by the
+    JOBDASH_AGENT_OWNER variable each attempt gets (also when it was killed before the store
+    recorded its group)."""
+    wanted = {o.encode() for o in owners}
+    groups: set[int] = set()
+    with contextlib.suppress(OSError):
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                env = Path(entry.path, "environ").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            for kv in env:
+                if kv.startswith(b"JOBDASH_AGENT_OWNER=") and kv[20:] in wanted:
+                    with contextlib.suppress(OSError):
+                        groups.add(os.getpgid(int(entry.name)))
+                    break
+    return groups
+
+
+def agent_state(state: str, heartbeat: float, now: float | None = None) -> str:
+    """The state to show: what the agent said, or stale/offline when it went silent."""
+    if state == "offline":
+        return state
+    age = (now or time.time()) - heartbeat
+    if age > OFFLINE_AFTER:
+        return "offline"
+    if age > STALE_AFTER:
+        return "stale"
+    return state
+
+
+def is_live(info: AgentInfo, now: float, host: str) -> bool:
+    """The agent uses the store now: a recent heartbeat, and on this host (`host`) a live
+    process (a dashboard killed a second ago must not be mistaken for a running engine)."""
+    return (
+        info.state != "offline"
+        and now - info.heartbeat < STALE_AFTER
+        and (info.host != host or pid_alive(info.pid))
+    )

@@ -1,0 +1,331 @@
+"""The job-type catalogue as the config file defines it: each `[types.NAME]` table checked
+and turned into a `JobType` (its parameters, items, command or function, locks, schedule,
+report recipients).
+
+Why strict: these tables drive commands that move and delete data, so every key is
+checked now, each placeholder against the declared parameters, and a schedule that could
+never fire (a required parameter without a default) is refused before any job exists.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+
+from jobdash.core.config.checks import (
+    Keys,
+    Problem,
+    as_bool,
+    as_duration,
+    as_int,
+    as_str,
+    as_str_list,
+    as_table,
+    check_keys,
+    check_template,
+)
+from jobdash.core.model import (
+    CATCHUP,
+    MAX_PARALLEL,
+    MAX_RETRIES,
+    OVERLAP,
+    Items,
+    JobType,
+    Param,
+    Report,
+    SchedulePolicy,
+)
+from jobdash.core.values import ITEM, PARAM_NAME_RE, show
+
+TYPE_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]*\Z")
+FUNCTION_RE = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*\Z")
+TYPE_KEYS = (
+    "description",
+    "params",
+    "items",
+    "command",
+    "function",
+    "parallel",
+    "timeout",
+    "retries",
+    "backoff",
+    "locks",
+    "on_lock",
+    "exclusive",
+    "cancellable",
+    "schedule",
+    "target",
+    "report",
+)
+PARAM_KEYS = ("required", "default", "help")
+ITEMS_KEYS = ("glob", "command", "list")
+REPORT_KEYS = ("email", "webhook")
+SCHEDULE_KEYS = ("planning", "overlap", "catchup", "catchup_bound", "report")
+ON_LOCK = ("wait", "refuse")
+_COMMAND_IS_STRING = (
+    'command must be an array of strings (argv); write ["sh", "-c", "..."] for a shell'
+)
+
+
+def job_type(name: str, value: object, source: str) -> JobType:
+    keys: Keys = ("types", name)
+    if not TYPE_NAME_RE.match(name):
+        raise Problem(
+            keys,
+            "type names use lowercase letters, digits, '-' and '_', "
+            "starting with a letter or digit",
+        )
+    table = as_table(value, keys)
+    check_keys(table, TYPE_KEYS, keys)
+
+    def at(key: str) -> Keys:
+        return (*keys, key)
+
+    params = _params(table["params"], at("params")) if "params" in table else ()
+    names = [p.name for p in params]
+
+    if "command" in table and "function" in table:
+        raise Problem(
+            at("function"), 'set either command = [argv...] or function = "module:attr", not both'
+        )
+    command: tuple[str, ...] | None = None
+    function: str | None = None
+    items: Items | None = None
+    if "command" in table:
+        if isinstance(table["command"], str):
+            raise Problem(
+                at("command"),
+                _COMMAND_IS_STRING,
+            )
+        command = as_str_list(table["command"], at("command"))
+        if not command:
+            raise Problem(at("command"), "must not be empty")
+        if "items" in table:
+            items = _items(table["items"], at("items"), names)
+        for element in command:
+            check_template(element, at("command"), names, item_ok=items is not None)
+    elif "function" in table:
+        function = as_str(table["function"], at("function"))
+        if not FUNCTION_RE.match(function):
+            raise Problem(
+                at("function"),
+                f'must be "module:attribute" (e.g. "mypkg.jobs:rebuild"), got {show(function)}',
+            )
+        if "items" in table:
+            raise Problem(
+                at("items"), "items only apply to command types; a function adds its own tasks"
+            )
+    else:
+        raise Problem(keys, 'needs either command = [argv...] or function = "module:attr"')
+
+    locks = as_str_list(table["locks"], at("locks")) if "locks" in table else ()
+    for lock in locks:
+        check_template(lock, at("locks"), names, item_ok=False)
+
+    target: str | None = None
+    if "target" in table:
+        target = as_str(table["target"], at("target"))
+        if target not in names:
+            declared = f"declared: {', '.join(names)}" if names else "this type declares none"
+            raise Problem(
+                at("target"), f"must name a declared parameter ({declared}), got {show(target)}"
+            )
+
+    on_lock = "wait"
+    if "on_lock" in table:
+        on_lock = as_str(table["on_lock"], at("on_lock"))
+        if on_lock not in ON_LOCK:
+            raise Problem(at("on_lock"), f'must be "wait" or "refuse", got {show(on_lock)}')
+
+    schedule, policy, schedule_report = (
+        _schedule(table["schedule"], at("schedule"))
+        if "schedule" in table
+        else (None, SchedulePolicy(), Report())
+    )
+    # A schedule starts the type with its parameters' defaults: one without would fail at
+    # every fire time, so it is refused now rather than found failing at 3 a.m.
+    for p in params if schedule else ():
+        if p.required and not p.default:
+            raise Problem(
+                at("schedule"),
+                f"parameter {p.name!r} is required and has no default, and a schedule starts "
+                "the type with the defaults: give it a default, or remove the schedule",
+            )
+    return JobType(
+        name=name,
+        description=as_str(table["description"], at("description"))
+        if "description" in table
+        else "",
+        params=params,
+        items=items,
+        command=command,
+        function=function,
+        parallel=as_int(table["parallel"], at("parallel"), 1, MAX_PARALLEL)
+        if "parallel" in table
+        else 1,
+        timeout=as_duration(table["timeout"], at("timeout"), positive=True)
+        if "timeout" in table
+        else None,
+        retries=as_int(table["retries"], at("retries"), 0, MAX_RETRIES)
+        if "retries" in table
+        else 0,
+        backoff=as_duration(table["backoff"], at("backoff")) if "backoff" in table else 1.0,
+        locks=locks,
+        on_lock=on_lock,
+        exclusive=as_bool(table["exclusive"], at("exclusive")) if "exclusive" in table else False,
+        cancellable=as_bool(table["cancellable"], at("cancellable"))
+        if "cancellable" in table
+        else True,
+        schedule=schedule,
+        schedule_policy=policy,
+        schedule_report=schedule_report,
+        target=target,
+        report=_report(table["report"], at("report")) if "report" in table else Report(),
+        source=source,
+    )
+
+
+def _params(value: object, keys: Keys) -> tuple[Param, ...]:
+    out: list[Param] = []
+    for name, spec in as_table(value, keys).items():
+        where = (*keys, name)
+        if not PARAM_NAME_RE.match(name):
+            raise Problem(
+                where,
+                "parameter names use letters, digits, '-' and '_', starting with a letter or '_'",
+            )
+        if name == ITEM:
+            raise Problem(where, "'item' is reserved for the {item} placeholder")
+        spec = as_table(spec, where)
+        check_keys(spec, PARAM_KEYS, where)
+        default: str | None = None
+        if "default" in spec:
+            raw = spec["default"]
+            if isinstance(raw, bool):
+                default = "true" if raw else "false"
+            elif isinstance(raw, str | int | float):
+                default = str(raw)
+            else:
+                raise Problem(
+                    (*where, "default"), f"must be a string, number or boolean, got {show(raw)}"
+                )
+        out.append(
+            Param(
+                name=name,
+                required=as_bool(spec["required"], (*where, "required"))
+                if "required" in spec
+                else False,
+                default=default,
+                help=as_str(spec["help"], (*where, "help")) if "help" in spec else "",
+            )
+        )
+    return tuple(out)
+
+
+def _items(value: object, keys: Keys, params: Collection[str]) -> Items:
+    if isinstance(value, list):
+        values = as_str_list(value, keys, numbers=True)
+        kind = "list"
+    elif isinstance(value, dict):
+        check_keys(value, ITEMS_KEYS, keys)
+        if len(value) != 1:
+            raise Problem(keys, "needs exactly one of glob, command, list")
+        ((kind, raw),) = value.items()
+        where = (*keys, kind)
+        if kind == "glob":
+            glob = as_str(raw, where, empty=False)
+            check_template(glob, where, params, item_ok=False)
+            return Items(glob=glob)
+        if kind == "command":
+            if isinstance(raw, str):
+                raise Problem(
+                    where,
+                    _COMMAND_IS_STRING,
+                )
+            argv = as_str_list(raw, where)
+            if not argv:
+                raise Problem(where, "must not be empty")
+            for element in argv:
+                check_template(element, where, params, item_ok=False)
+            return Items(command=argv)
+        values = as_str_list(raw, where, numbers=True)
+        keys = where
+    else:
+        raise Problem(
+            keys,
+            'must be { glob = "..." }, { command = [argv...] }, { list = [...] } or an array, '
+            f"got {show(value)}",
+        )
+    if not values:
+        raise Problem(keys, f"the {kind} of items must not be empty")
+    for element in values:
+        check_template(element, keys, params, item_ok=False)
+    return Items(values=values)
+
+
+def _schedule(value: object, keys: Keys) -> tuple[str, SchedulePolicy, Report]:
+    """`schedule = "cron: 0 3 * * *"`, or a table with the planning, the schedule's policies
+    and the recipients of its runs' reports (besides the type's): `{ planning = "...",
+    overlap = "queue", catchup = "all", catchup_bound = "6h", report = { email = "..." } }`.
+    The planning (see `jobdash.core.planning`) is checked now and kept in canonical form."""
+    from jobdash.core.planning import PlanningError, parse_planning
+
+    policy = SchedulePolicy()
+    report = Report()
+    if isinstance(value, dict):
+        if "report" in value:
+            report = _report(value["report"], (*keys, "report"))
+        check_keys(value, SCHEDULE_KEYS, keys)
+        if "planning" not in value:
+            raise Problem(keys, 'a schedule table needs planning = "..."')
+        policy = SchedulePolicy(
+            overlap=_choice(value, "overlap", OVERLAP, keys, policy.overlap),
+            catchup=_choice(value, "catchup", CATCHUP, keys, policy.catchup),
+            catchup_bound=as_duration(
+                value["catchup_bound"], (*keys, "catchup_bound"), positive=True
+            )
+            if "catchup_bound" in value
+            else None,
+        )
+        value, keys = value["planning"], (*keys, "planning")
+    text = as_str(value, keys, empty=False)
+    try:
+        planning = parse_planning(text)
+    except PlanningError as exc:
+        raise Problem(keys, str(exc)) from None
+    if planning.kind == "automatic":
+        raise Problem(
+            keys, '"automatic" means the type\'s default planning; give the planning here'
+        )
+    return planning.text, policy, report
+
+
+def _choice(
+    table: dict[str, object], key: str, allowed: tuple[str, ...], keys: Keys, default: str
+) -> str:
+    if key not in table:
+        return default
+    value = as_str(table[key], (*keys, key))
+    if value not in allowed:
+        raise Problem((*keys, key), f"must be one of {', '.join(allowed)}, got {show(value)}")
+    return value
+
+
+def _report(value: object, keys: Keys) -> Report:
+    table = as_table(value, keys)
+    check_keys(table, REPORT_KEYS, keys)
+    email: tuple[str, ...] = ()
+    webhook: tuple[str, ...] = ()
+    if "email" in table:
+        raw = table["email"]
+        email = (raw,) if isinstance(raw, str) else as_str_list(raw, (*keys, "email"))
+        for address in email:
+            if "@" not in address:
+                raise Problem((*keys, "email"), f"not an e-mail address: {show(address)}")
+    if "webhook" in table:
+        raw = table["webhook"]
+        webhook = (raw,) if isinstance(raw, str) else as_str_list(raw, (*keys, "webhook"))
+        for url in webhook:
+            if not url.startswith(("http://", "https://")):
+                raise Problem((*keys, "webhook"), f"must be an http(s) URL, got {show(url)}")
+    return Report(email=email, webhook=webhook)

@@ -1,0 +1,67 @@
+"""What every kind of task attempt offers the agent (`Run`, its `Result`), and the attempt
+the engine refuses to run (`RefusedRun`).
+
+Why one handle: the agent supervises commands and Python tasks alike -- `wait()` for the
+outcome, `stop(force)` to cancel, `pause()`/`resume()` -- without knowing which runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jobdash.core.model import TaskStatus
+from jobdash.core.store.base import Store
+from jobdash.core.store.records import Claim
+
+
+@dataclass
+class Result:
+    """How an attempt ended: its status, exit code (commands) and one-line error."""
+
+    status: TaskStatus
+    exit_code: int | None = None
+    error: str = ""
+
+
+class Run:
+    """A running task attempt."""
+
+    claim: Claim
+    stopping: bool = False
+    fenced: bool = False  # the store no longer gives us this attempt: drop its result
+
+    async def wait(self) -> Result:
+        raise NotImplementedError
+
+    async def stop(self, force: bool = False) -> None:
+        raise NotImplementedError
+
+    def pause(self) -> None:
+        raise NotImplementedError
+
+    def resume(self) -> None:
+        raise NotImplementedError
+
+
+class RefusedRun(Run):
+    """A claimed task that the engine will not run (see `Unrunnable`): it fails, saying why."""
+
+    def __init__(self, claim: Claim, store: Store, reason: str) -> None:
+        self.claim = claim
+        self.store = store
+        self.reason = reason
+
+    async def wait(self) -> Result:
+        c = self.claim
+        msg = f"not run: {self.reason}"
+        await self.store.append_log(c.job_id, c.task_id, "system", msg, c.attempt)
+        return Result(TaskStatus.FAILED, None, msg)
+
+    async def stop(self, force: bool = False) -> None:
+        self.stopping = True
+
+    def pause(self) -> None:
+        pass
+
+    def resume(self) -> None:
+        pass

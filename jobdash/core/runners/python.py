@@ -1,0 +1,292 @@
+"""A Python task: an async function run on the engine's loop, and what it receives
+(`TaskContext`, or `JobContext` for a job function, which can also add tasks).
+
+Why on the loop: a no-op Python task must cost far less than a process; so a task's code
+shares the loop with the agent, and the contexts bound what it may do without an await.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import importlib
+import inspect
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from jobdash.core.model import TaskStatus
+from jobdash.core.runners.base import Result, Run
+from jobdash.core.store.base import Store
+from jobdash.core.store.records import Claim, NewTask
+
+
+class TaskCancelled(Exception):
+    """Raised by `checkpoint()` when the job is being cancelled."""
+
+
+class TaskContext:
+    """What a Python task receives: log, progress, metrics, warnings and cancellation.
+
+    Python tasks are `async def task(ctx: TaskContext, item) -> None`; they fail by raising.
+    """
+
+    def __init__(self, store: Store, claim: Claim, params: dict[str, str]) -> None:
+        self._store = store
+        self._claim = claim
+        self.params = params
+        self.job_id = claim.job_id
+        self.task_seq = claim.seq
+        self.attempt = claim.attempt
+        self.item = claim.item
+        self._running = asyncio.Event()
+        self._running.set()
+        self._cancelled = False
+
+    def log(self, text: str, stream: str = "stdout") -> None:
+        """Write one log line (or several, split on newlines) of this task."""
+        for line in str(text).splitlines() or [""]:
+            self._store.append_log_nowait(
+                self.job_id, self._claim.task_id, stream, line, self.attempt
+            )
+
+    def progress(self, fraction: float) -> None:
+        """How far this task is, 0.0 to 1.0: it moves the job's progress bar."""
+        self._store.report_progress(self._claim.task_id, fraction)
+
+    def metric(self, name: str, value: float = 1) -> None:
+        """Add to a result metric of the job (metrics of all tasks add up)."""
+        self._store.add_metric(self.job_id, name, value)
+
+    def warn(self, text: str) -> None:
+        """A warning: logged on stderr and counted; the job ends `warning` if it succeeds."""
+        self.log(f"warning: {text}", "stderr")
+        self._store.add_warning(self.job_id)
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    async def checkpoint(self) -> None:
+        """Wait here while the job is paused; raise TaskCancelled when it is being cancelled.
+        Also while the store holds as many log lines as it may (it cannot write: a full disk)."""
+        if self._cancelled:
+            raise TaskCancelled()
+        await self._store.drained()
+        await self._running.wait()
+        if self._cancelled:
+            raise TaskCancelled()
+
+
+class TooManyTasks(Exception):
+    """Raised by `add_task` past a bound (see `JobContext`): the job function fails, saying
+    which bound and what to do."""
+
+
+class JobContext(TaskContext):
+    """What a Python job function receives: a TaskContext that can also add tasks.
+
+    `add_task` is a plain call, so a loop of them never lets the engine's event loop run:
+    no heartbeat, no cancel, no signal is handled until the job function awaits something.
+    So tasks are buffered, and written in batches whenever the job function awaits
+    (`checkpoint`, or any other await once WRITE_BATCH are waiting); `add_task` refuses
+    (TooManyTasks) a task past MAX_UNWRITTEN added without an await — about 0.15 s of a
+    blocked engine and 30 MB — and past MAX_JOB_TASKS in all (about 200 MB of store), and
+    raises TaskCancelled once the job is being cancelled."""
+
+    WRITE_BATCH = 1_000
+    MAX_UNWRITTEN = 100_000
+    MAX_JOB_TASKS = 1_000_000
+
+    def __init__(
+        self, store: Store, claim: Claim, params: dict[str, str], module: str = ""
+    ) -> None:
+        """`module`: the job function's, where the functions of the tasks it adds must be."""
+        super().__init__(store, claim, params)
+        self._module = module
+        self._new: list[NewTask] = []
+        self._added = 0
+        self._writing: asyncio.Future[None] | None = None  # a batch written in the background
+        self._write_lock = asyncio.Lock()
+
+    def add_task(
+        self,
+        fn: Callable[..., Coroutine[Any, Any, Any]],
+        item: Any = None,
+        name: str | None = None,
+        key: str | None = None,
+    ) -> None:
+        """Add a task running `await fn(ctx, item)`; `fn` must be a module-level async function.
+
+        Tasks start as soon as they are added (within the job's `parallel`). The key
+        (default: the name) makes adding idempotent when the job function runs again.
+        `fn` must be reachable in the job function's module (defined or imported there):
+        an engine runs only functions of the types of its own configuration.
+        """
+        if self._cancelled:
+            raise TaskCancelled()
+        if self._added >= self.MAX_JOB_TASKS:
+            raise TooManyTasks(f"a job function adds at most {self.MAX_JOB_TASKS:,} tasks")
+        if len(self._new) >= self.MAX_UNWRITTEN:
+            raise TooManyTasks(
+                f"{self.MAX_UNWRITTEN:,} tasks added without an await: the engine stands "
+                "still meanwhile (no heartbeat, cancel or signal); await ctx.checkpoint() "
+                "every few thousand tasks"
+            )
+        ref = function_ref(fn, self._module)
+        label = name if name is not None else (str(item) if item is not None else fn.__name__)
+        self._new.append(NewTask(key or label, label, "function", ref, item))
+        self._added += 1
+        if len(self._new) % self.WRITE_BATCH == 0 and (
+            self._writing is None or self._writing.done()
+        ):
+            self._writing = asyncio.ensure_future(self._write_soon())
+
+    def discard(self) -> None:
+        """Drop the tasks not yet written (the job function ended without `flush`)."""
+        self._new.clear()
+
+    async def _write_soon(self) -> None:
+        """Write a batch at the job function's next await. A failure (a full disk) is not
+        lost: the tasks stay buffered, and `flush` (at the next checkpoint, at the end)
+        raises it."""
+        with contextlib.suppress(Exception):
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Write the tasks added so far (also done at every checkpoint and at the end)."""
+        async with self._write_lock:
+            while self._new:
+                new, self._new = self._new, []
+                try:
+                    await self._store.add_tasks(self.job_id, new)
+                except BaseException:
+                    self._new[:0] = new
+                    raise
+
+    async def checkpoint(self) -> None:
+        await self.flush()
+        await super().checkpoint()
+
+
+def function_ref(fn: Callable[..., Any], module: str = "") -> str:
+    """'module:name' of `fn`, as found in `module` (default: its own module)."""
+    if not inspect.iscoroutinefunction(fn):
+        raise TypeError(f"{fn!r} is not an async function")
+    if "<locals>" in fn.__qualname__:
+        raise TypeError(f"{fn.__qualname__} is not a module-level function")
+    if not module or fn.__module__ == module:
+        return f"{fn.__module__}:{fn.__qualname__}"
+    names = [k for k, v in getattr(sys.modules.get(module), "__dict__", {}).items() if v is fn]
+    if not names:
+        raise TypeError(
+            f"{fn.__module__}:{fn.__qualname__} is not in {module}, the job function's "
+            f"module: define or import it there"
+        )
+    return f"{module}:{names[0]}"
+
+
+@functools.lru_cache(maxsize=1024)
+def resolve(ref: str) -> Callable[..., Coroutine[Any, Any, Any]]:
+    """'package.module:attr' -> the async function it names (cached: it runs per task)."""
+    module_name, _, attr = ref.partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    if not inspect.iscoroutinefunction(obj):
+        raise TypeError(f"{ref} is not an async function")
+    return obj
+
+
+class FunctionRun(Run):
+    """A Python task (kind 'function': fn(ctx, item)) or job function (any other: fn(ctx))."""
+
+    def __init__(self, claim: Claim, store: Store, ref: str, module: str) -> None:
+        """`ref`: the function, from the engine's catalogue (see `Catalogue.work`);
+        `module`: its type's job function's module."""
+        self.claim = claim
+        self.store = store
+        self.ref = ref
+        self.job = claim.kind != "function"
+        self.ctx: TaskContext = (
+            JobContext(store, claim, claim.params, module)
+            if self.job
+            else TaskContext(store, claim, claim.params)
+        )
+        self._task: asyncio.Task[Any] | None = None
+        self._in_user_code = False
+
+    async def wait(self) -> Result:
+        c = self.claim
+        try:
+            fn = resolve(self.ref)
+        except Exception as e:
+            msg = f"cannot load {self.ref}: {e}"
+            self.ctx.log(msg, "system")
+            return Result(TaskStatus.FAILED, None, msg)
+        coro = fn(self.ctx) if self.job else fn(self.ctx, c.item)
+        try:
+            return await self._run(coro)
+        finally:
+            if isinstance(self.ctx, JobContext):
+                self.ctx.discard()  # tasks a failed job function added, not yet written
+
+    async def _run(self, coro: Coroutine[Any, Any, Any]) -> Result:
+        c = self.claim
+        try:
+            if c.timeout:
+                self._task = asyncio.ensure_future(coro)
+                await asyncio.wait_for(asyncio.shield(self._task), c.timeout)
+            else:
+                # No timeout: run it in this (the agent's) task rather than a task of its own,
+                # which costs as much as a no-op task itself. `stop()` cancels this task only
+                # while the user's code runs, never while the outcome is being recorded.
+                self._task = asyncio.current_task()
+                self._in_user_code = True
+                try:
+                    await coro
+                finally:
+                    self._in_user_code = False
+                    me = asyncio.current_task()
+                    if self.stopping and me is not None and me.cancelling():
+                        me.uncancel()  # our stop() cancelled it: this task goes on to report
+            if isinstance(self.ctx, JobContext):
+                await self.ctx.flush()
+            return Result(TaskStatus.SUCCEEDED)
+        except TimeoutError as e:
+            if not c.timeout or self._task is None or self._task.done():
+                return self._failed(e)  # raised by the task's own code, not our time limit
+            self._task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._task
+            self.ctx.log(f"timed out after {c.timeout:g}s", "system")
+            return Result(TaskStatus.FAILED, None, f"timed out after {c.timeout:g}s")
+        except (asyncio.CancelledError, TaskCancelled):
+            if not self.stopping:
+                raise
+            return Result(TaskStatus.CANCELLED, None, "cancelled")
+        except Exception as e:
+            return self._failed(e)
+
+    def _failed(self, e: Exception) -> Result:
+        if self.stopping:
+            return Result(TaskStatus.CANCELLED, None, "cancelled")
+        msg = f"{type(e).__name__}: {e}"
+        self.ctx.log(msg, "stderr")
+        return Result(TaskStatus.FAILED, None, msg)
+
+    async def stop(self, force: bool = False) -> None:
+        self.stopping = True
+        self.ctx._cancelled = True
+        self.ctx._running.set()
+        if self._task is None or self._task.done():
+            return
+        if self.claim.timeout or self._in_user_code:
+            self._task.cancel()
+
+    def pause(self) -> None:
+        self.ctx._running.clear()
+
+    def resume(self) -> None:
+        self.ctx._running.set()

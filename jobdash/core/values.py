@@ -1,0 +1,183 @@
+"""How the values users write are read, one way everywhere: durations, `{placeholders}`, a
+job's parameters.
+
+Why one module: the same words must mean the same in the config file (timeouts, backoff,
+retention), on the command line (`--since`, `-p`), in the filter bar (`since:1h`) and when
+an engine builds a command from its job type, so each is parsed by one function here.
+Nothing here knows the config file; `jobdash.core.config` uses these to check it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import string
+from collections.abc import Mapping
+
+from jobdash.core.model import MAX_DURATION, MAX_DURATION_TEXT, BadInput, JobType, Param
+
+PARAM_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
+ITEM = "item"  # the placeholder naming the current item in a command
+
+
+def show(value: object) -> str:
+    """How a bad value is quoted in a message: TOML-like, short, on one line."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        shown = json.dumps(value, ensure_ascii=False)
+        return shown if len(shown) <= 60 else shown[:56] + '..."'
+    if isinstance(value, int | float):
+        shown = repr(value)
+        return shown if len(shown) <= 30 else f"{shown[:20]}… ({len(shown)} digits)"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return f"a {type(value).__name__}"  # TOML dates and times
+
+
+# ------------------------------------------------------------------------- durations
+
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+_DURATION_PART = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h|d|w)")
+_DURATION_NUMBER = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\Z")
+_DURATION_HINT = 'a duration like "30s", "10m", "1h30m", "500ms" or a number of seconds'
+
+
+def duration_seconds(value: object) -> float:
+    """Seconds in `value`; ValueError(message without location) when it is not one."""
+    seconds: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            seconds = float(value)
+        except OverflowError:  # an integer past any float: as good as infinite
+            seconds = math.inf if value > 0 else -math.inf
+    elif isinstance(value, str):
+        text = value.strip().lower()
+        if _DURATION_NUMBER.match(text):
+            seconds = float(text)
+        elif text:
+            total, pos = 0.0, 0
+            while pos < len(text):
+                m = _DURATION_PART.match(text, pos)
+                if m is None:
+                    break
+                total += float(m.group(1)) * _DURATION_UNITS[m.group(2)]
+                pos = m.end()
+            else:
+                seconds = total
+    if seconds is None or math.isnan(seconds) or seconds < 0:
+        raise ValueError(f"must be {_DURATION_HINT}, got {show(value)}")
+    if seconds > MAX_DURATION:  # infinity too: "never" is not a duration
+        raise ValueError(f"must be at most {MAX_DURATION_TEXT}, got {show(value)}")
+    return seconds
+
+
+def parse_duration(text: str | int | float, where: str) -> float:
+    """Seconds in "500ms", "30s", "10m", "2h", "1d", "1h30m" or a plain number.
+
+    One parser for the config (timeouts, backoff, retention), the CLI (`--since`)
+    and the filter bar (`since:1h`), so the same words mean the same everywhere.
+    `where` names the setting or option in the BadInput message.
+    """
+    try:
+        return duration_seconds(text)
+    except ValueError as exc:
+        raise BadInput(f"{where}: {exc}") from None
+
+
+# ---------------------------------------------------------------------- placeholders
+
+_FORMATTER = string.Formatter()
+
+
+def template_parts(template: str) -> list[tuple[str, str | None]]:
+    """(literal, placeholder-or-None) pairs; ValueError on a malformed template.
+
+    string.Formatter does the brace parsing (so `{{` and `}}` escape braces), but
+    format specs, conversions and attribute/index access are refused: a placeholder
+    is a plain name, replaced by a plain string.
+    """
+    try:
+        parsed = list(_FORMATTER.parse(template))
+    except ValueError as exc:
+        raise ValueError(
+            f"bad braces in {show(template)} ({exc}); write {{{{ and }}}} for literal braces"
+        ) from None
+    parts: list[tuple[str, str | None]] = []
+    for literal, name, spec, conversion in parsed:
+        if name is not None:
+            if spec or conversion:
+                raise ValueError(
+                    f"placeholders take no format spec or conversion, got {show(template)}"
+                )
+            if not PARAM_NAME_RE.match(name):
+                raise ValueError(f"bad placeholder {{{name}}} in {show(template)}")
+        parts.append((literal, name))
+    return parts
+
+
+def substitute(template: str, values: Mapping[str, str], where: str) -> str:
+    """Replace `{name}` placeholders in one argv element (or glob, or lock key).
+
+    The result is one argv element: values are never re-split or passed through a
+    shell, so a parameter containing spaces or `;` stays inert data.
+    """
+    try:
+        parts = template_parts(template)
+    except ValueError as exc:
+        raise BadInput(f"{where}: {exc}") from None
+    out: list[str] = []
+    for literal, name in parts:
+        out.append(literal)
+        if name is None:
+            continue
+        if name not in values:
+            known = ", ".join(values) or "none"
+            raise BadInput(f"{where}: unknown placeholder {{{name}}} (known: {known})")
+        out.append(str(values[name]))
+    return "".join(out)
+
+
+def check_params(jt: JobType, given: Mapping[str, str]) -> dict[str, str]:
+    """The full parameters of a new job of type `jt`: given values, defaults filled.
+
+    Checked before a job is created (SPEC §5) so that a typo in `-p` fails at once
+    with exit status 2 instead of producing a job whose commands go wrong. Optional
+    parameters with no default get "" so every declared placeholder can be filled.
+    A required parameter given as "" counts as missing: an empty path substituted
+    into `{source}/*.csv` would silently mean `/*.csv`.
+    """
+    declared = {p.name: p for p in jt.params}
+    for name in given:
+        if name not in declared:
+            known = ", ".join(declared) or "none"
+            raise BadInput(f"unknown parameter {name!r} for type {jt.name} (known: {known})")
+    result: dict[str, str] = {}
+    for p in jt.params:
+        value = given.get(p.name)
+        if value is None:
+            value = p.default
+        if p.required and not value:
+            raise BadInput(f"parameter {p.name!r} is required for type {jt.name}")
+        result[p.name] = "" if value is None else str(value)
+        _check_bounds(jt, p, result[p.name])
+    return result
+
+
+def _check_bounds(jt: JobType, p: Param, value: str) -> None:
+    """A bounded parameter's value is a whole number within its bounds (BadInput)."""
+    if (p.minimum is None and p.maximum is None) or value == "":
+        return  # unbounded, or an optional parameter left empty
+    lo = "" if p.minimum is None else f" from {p.minimum}"
+    hi = "" if p.maximum is None else f" to {p.maximum}"
+    if re.fullmatch(r"[+-]?[0-9]{1,30}", value.strip()):
+        n = int(value)
+        if (p.minimum is None or n >= p.minimum) and (p.maximum is None or n <= p.maximum):
+            return
+    shown = value if len(value) <= 40 else value[:39] + "…"
+    raise BadInput(
+        f"parameter {p.name!r} of type {jt.name} must be a whole number{lo}{hi}, got {shown!r}"
+    )
