@@ -1,7 +1,7 @@
 """The command line through real subprocesses (`python -m jobdash …`), a real SQLite file per
 test (JOBDASH_DB, set by the autouse fixture) and, where jobs must run, a real `jobdash serve`.
 
-Exit status (SPEC §6): 0 success, 1 the job failed or the request was refused, 2 bad usage or
+Exit status: 0 success, 1 the job failed or the request was refused, 2 bad usage or
 bad input — and every refusal or usage error is one line on stderr.
 """
 

@@ -1,5 +1,5 @@
 """The config file: a good file gives the expected job types; every bad one gives
-ONE line naming the file, the dotted key and the line (SPEC §5)."""
+ONE line naming the file, the dotted key and the line."""
 
 from __future__ import annotations
 
@@ -11,14 +11,12 @@ import pytest
 from jobdash.core.config import (
     Config,
     ConfigError,
-    check_params,
     find_config_path,
     load_config,
     parse_config,
-    parse_duration,
-    substitute,
 )
 from jobdash.core.model import BadInput, Items, JobType, Param, Report
+from jobdash.core.values import check_params, parse_duration, substitute
 
 GOOD = """\
 [jobdash]

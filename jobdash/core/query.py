@@ -1,4 +1,4 @@
-"""The filter query language of `jobdash jobs` and the dashboard's filter bar (SPEC §8).
+"""The filter query language of `jobdash jobs` and the dashboard's filter bar.
 
     import failed -user:alice status:failed status:cancelled type:import since:2d
 

@@ -144,7 +144,7 @@ def substitute(template: str, values: Mapping[str, str], where: str) -> str:
 def check_params(jt: JobType, given: Mapping[str, str]) -> dict[str, str]:
     """The full parameters of a new job of type `jt`: given values, defaults filled.
 
-    Checked before a job is created (SPEC §5) so that a typo in `-p` fails at once
+    Checked before a job is created so that a typo in `-p` fails at once
     with exit status 2 instead of producing a job whose commands go wrong. Optional
     parameters with no default get "" so every declared placeholder can be filled.
     A required parameter given as "" counts as missing: an empty path substituted

@@ -1,4 +1,4 @@
-"""The dashboard: `jobdash` with no sub-command (SPEC §8).
+"""The dashboard: `jobdash` with no sub-command.
 
 The App owns the Service and runs ONE worker that consumes `service.watch()`; each batch
 of `Changes` is published on the `store_changed` signal, to which the dashboard's tables,

@@ -1,4 +1,4 @@
-"""Binding ids and the user's `[keymap]` (SPEC §8: every binding has an id so users can
+"""Binding ids and the user's `[keymap]` (every binding has an id so users can
 remap it).
 
 The config maps binding ids to key strings:

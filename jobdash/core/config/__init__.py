@@ -1,4 +1,4 @@
-"""Finding, reading and checking the TOML config file (SPEC §5).
+"""Finding, reading and checking the TOML config file.
 
 Why strict: the config file drives commands that move and delete data, so a typo
 (`paralel = 4`, `command = "rm -rf {path}"`, `{sourse}`) must stop the program with one
@@ -9,7 +9,7 @@ status 2) before any job exists.
 Where things are: `file` finds and reads the file and checks its top-level tables,
 `jobtypes` the `[types.NAME]` tables (the job-type catalogue), `checks` the one-line error
 and the value checkers both use. Durations, placeholders and parameter checking, which
-every caller of a job type needs too, are `jobdash.core.values`'s (also importable here).
+every caller of a job type needs too, are `jobdash.core.values`'s.
 """
 
 from jobdash.core.config.checks import ConfigError
@@ -31,12 +31,10 @@ from jobdash.core.config.jobtypes import (
     SCHEDULE_KEYS,
     TYPE_KEYS,
 )
-from jobdash.core.values import ITEM, check_params, parse_duration, substitute
 
 __all__ = [
     "CONFIG_ENV",
     "CONFIG_NAME",
-    "ITEM",
     "ITEMS_KEYS",
     "JOBDASH_KEYS",
     "PARAM_KEYS",
@@ -47,10 +45,7 @@ __all__ = [
     "TYPE_KEYS",
     "Config",
     "ConfigError",
-    "check_params",
     "find_config_path",
     "load_config",
     "parse_config",
-    "parse_duration",
-    "substitute",
 ]

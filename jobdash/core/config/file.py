@@ -62,7 +62,7 @@ class Config:
 
 
 def find_config_path(explicit: str | None) -> Path | None:
-    """The config file to use (SPEC §4), or None when there is none.
+    """The config file to use, or None when there is none.
 
     Order: `--config PATH`, `$JOBDASH_CONFIG`, `./jobdash.toml`, then the user's
     config directory. A file named explicitly (option or variable) that does not

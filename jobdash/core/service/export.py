@@ -1,4 +1,4 @@
-"""History as CSV (the SPEC's columns first) or JSON, for `jobdash export` and the dashboard.
+"""History as CSV (the documented columns first) or JSON, for `jobdash export` and the dashboard.
 
 Why the cells are inert: names, info lines and parameters come from users and jobs, and a
 spreadsheet would run a cell such as `=cmd|' /C calc'!A0`.
@@ -34,7 +34,7 @@ EXPORT_COLUMNS = [
 
 
 def export_jobs(jobs: list[Job], fmt: str = "csv") -> str:
-    """History as CSV (the SPEC's columns first, every cell an `inert_cell`) or JSON."""
+    """History as CSV (the documented columns first, every cell an `inert_cell`) or JSON."""
     if fmt == "json":
         return json.dumps([dataclasses.asdict(j) for j in jobs], indent=2, default=str)
     if fmt != "csv":

@@ -2,7 +2,7 @@
 dashboard.
 
 It resolves the catalogue of job types (its config's, then what live engines publish),
-checks who may see and do what (SPEC §7: your own jobs, or everyone's as an admin; admins
+checks who may see and do what (your own jobs, or everyone's as an admin; admins
 alone change schedules and drain agents), hands jobs, actions and reads to the store with
 the audit user, and starts this process's engine and scheduler. What a submission becomes
 is `submission`'s, exports are `export`'s, schedule checks and previews `schedules`'s.
@@ -356,7 +356,7 @@ class Service:
             yield changes
 
     def export(self, jobs: list[Job], fmt: str = "csv") -> str:
-        """History as CSV (the SPEC's columns first, cells inert) or JSON (see `export`)."""
+        """History as CSV (the documented columns first, cells inert) or JSON (see `export`)."""
         return export_jobs(jobs, fmt)
 
     # ----------------------------------------------------------------- engine

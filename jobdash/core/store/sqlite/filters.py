@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from jobdash.core.config import parse_duration
 from jobdash.core.query import STATUS_GROUPS, TEXT, Query, by_field
 from jobdash.core.store.records import JobFilter
 from jobdash.core.store.sqlite.schema import ACTIVE_ONLY
+from jobdash.core.values import parse_duration
 
 
 def job_query(f: JobFilter, now: float) -> tuple[str, list[Any], str]:
