@@ -6,7 +6,8 @@ so two backends cannot drift apart, and "what happens when I cancel" is answered
 
 - the legal moves: `JOB_TRANSITIONS`, `TASK_TRANSITIONS` (and `check_task_move`);
 - what a request does to a job in each state, or its one-line refusal (`Refused`):
-  `decide_cancel`, `decide_pause`, `decide_resume`, `decide_retry`;
+  `decide_cancel`, `decide_pause`, `decide_resume`, `decide_retry`; of an agent:
+  `decide_drain`;
 - admission of a queued or waiting job (`admission`, `lock_wait`, `refuse_lock`), and the
   status of tasks added to a running job (`added_task_status`);
 - how a job ends, with its info line and progress: `settle`;
@@ -175,6 +176,16 @@ def decide_resume(job_id: int, status: JobStatus, admitted: bool) -> JobStatus:
     new = J.RUNNING if admitted else J.QUEUED
     check_job_transition(job_id, status, new)
     return new
+
+
+def decide_drain(name: str, drained: bool, drain: bool) -> None:
+    """Refused when a drain (`drain`) or undrain request would change nothing for agent
+    `name`, as every request that would change nothing is: saying so tells the user their
+    view was stale, where doing it again quietly would not."""
+    if drain and drained:
+        raise Refused(f"agent {name} is already drained; nothing to drain")
+    if not drain and not drained:
+        raise Refused(f"agent {name} is not drained; nothing to undrain")
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Sequence
 
-from jobdash.core.model import AgentInfo, NotFound, PrunedAgents, Refused
+from jobdash.core.lifecycle import decide_drain
+from jobdash.core.model import AgentInfo, NotFound, PrunedAgents
 from jobdash.core.store.sqlite.counts import audit_row
 from jobdash.core.store.sqlite.db import Db
 
@@ -134,8 +135,8 @@ class Agents:
 
     async def set_agent_drain(self, name: str, user: str, drain: bool = True) -> None:
         """Drain an agent (it finishes its tasks and claims no more), or undrain it (it
-        claims again, from its next heartbeat). Undraining an agent that is not drained is
-        refused, like any request that would change nothing."""
+        claims again, from its next heartbeat); refused when it would change nothing
+        (`lifecycle.decide_drain`)."""
         actor = self.db.actor
 
         def txn(con: sqlite3.Connection, rev: int, now: float) -> None:
@@ -145,8 +146,7 @@ class Agents:
             if not rows:
                 raise NotFound(f"no agent named {name}")
             drained, state = rows[0]
-            if not drain and not drained:
-                raise Refused(f"agent {name} is not drained; nothing to undrain")
+            decide_drain(name, bool(drained), drain)
             con.execute(
                 "UPDATE agents SET drain = ?, state = CASE WHEN ? THEN 'draining' "
                 "WHEN state = 'draining' THEN 'idle' ELSE state END, rev = ? WHERE name = ?",
