@@ -63,3 +63,30 @@ async def test_buffered_writes_are_there_for_others_once_flushed(stores: Stores)
     assert lines == [f"line {i}" for i in range(50)]
     seen = await reader.get_job(job.id)
     assert (seen.metrics, seen.warnings, seen.info) == ({"rows": 5.0}, 1, "line 49")
+
+
+async def test_a_writer_past_the_memory_bound_waits_and_nothing_is_dropped(store: Store) -> None:
+    job = await store.create_job(commands("flood"))
+    n = 25_000  # past the SQLite store's bound of lines held
+    waited = False
+    for i in range(n):
+        waited = waited or store.backlogged()
+        await store.append_log(job.id, None, "stdout", f"{i}")
+    await store.drained()
+    await store.flush()
+    assert not store.backlogged()
+    lines = await store.logs(job.id)
+    assert [ln.text for ln in lines] == [str(i) for i in range(n)]
+
+
+async def test_commits_call_the_hooks_and_progress_follows(store: Store) -> None:
+    called: list[str] = []
+    store.on_commit.append(lambda: called.append("commit"))
+    job = await store.create_job(commands("hooked", tasks=2))
+    assert called
+    await store.admit()
+    c, _ = await store.claim("o", "o", 2, lease=600)
+    store.report_progress(c.task_id, 0.5)
+    await store.flush()
+    assert 0 < (await store.get_job(job.id)).progress < 100
+    assert [t.progress for t in await store.tasks(job.id)] == [0.5, 0.0]

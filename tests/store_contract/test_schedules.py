@@ -89,3 +89,28 @@ def test_processes_racing_for_the_lease_elect_one(tmp_path: Path, location: str)
             await store.close()
 
     asyncio.run(holder_stays())
+
+
+async def test_an_admins_overrides_stay_across_config_syncs(store: Store) -> None:
+    spec = ScheduleSpec("nightly", "nightly", "daily: 02:00", "UTC")
+    await store.sync_schedules([spec], ["nightly"])
+    await store.set_schedule_planning("nightly", "daily: 05:00", "Europe/Paris", "root", None)
+    await store.set_schedule_policy("nightly", "root", overlap="queue")
+    await store.set_schedule_enabled("nightly", False, "root")
+    spec.planning = "daily: 03:00"
+    await store.sync_schedules([spec], ["nightly"])
+    s = await store.get_schedule("nightly")
+    assert (s.planning, s.timezone, s.enabled, s.overlap) == (
+        "daily: 05:00",
+        "Europe/Paris",
+        False,
+        "queue",
+    )
+    assert (s.source, s.config_planning) == ("admin", "daily: 03:00")
+    assert [x.id for x in await store.schedules()] == ["nightly"]
+    first = await store.create_job(commands("nightly", schedule_id="nightly", fire_time=FIRE))
+    second = await store.create_job(commands("nightly", schedule_id="nightly", fire_time=FIRE + 1))
+    await store.cancel_job(second.id, "root")
+    assert await store.active_schedule_jobs("nightly") == [first.id]
+    await store.note_schedule_run("nightly", first.id, "root")
+    assert (await store.get_schedule("nightly")).last_job == first.id
