@@ -25,8 +25,8 @@ from jobdash.core.catalogue import type_hash
 from jobdash.core.config import load_config
 from jobdash.core.model import TaskStatus
 from jobdash.core.processes import group_alive
+from jobdash.core.store.base import open_store
 from jobdash.core.store.records import NewTask, Outcome
-from jobdash.core.store.sqlite import SqliteStore
 from tests.conftest import new_job, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -136,6 +136,7 @@ class Cluster:
         return int(r.stdout.split()[1])
 
     def q(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Read-only SQL on the SQLite file: columns no store read shows (owner, lost…)."""
         con = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=30)
         try:
             return con.execute(sql, args).fetchall()
@@ -213,7 +214,7 @@ def late_complete(db: Path, task_id: int, attempt: int, owner: str) -> bool:
     """What a killed attempt's result would get from the store now."""
 
     async def go() -> bool:
-        store = await SqliteStore.open(db)
+        store = await open_store(str(db))
         try:
             return await store.complete(Outcome(task_id, attempt, owner, TaskStatus.SUCCEEDED))
         finally:
@@ -476,7 +477,7 @@ def submit_noops(db: Path, n: int, out: Path, config: Path) -> int:
     jt = load_config(config).types["noops"]
 
     async def go() -> int:
-        store = await SqliteStore.open(db)
+        store = await open_store(str(db))
         try:
             job = await store.create_job(
                 new_job(

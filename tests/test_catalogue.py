@@ -1,7 +1,7 @@
 """The engine runs only what its own configuration defines (issue 8, item 2).
 
 Real `jobdash serve|agent` processes, real `jobdash run` processes, the real SQLite file
-(tampered with plain sqlite3 where a test says so). Each test has a submitter whose config
+(task rows written by a plain store client where a test says so). Each test has a submitter whose config
 says something else than the engine's, and a marker file that the submitter's version would
 create: the marker must never appear.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,8 +19,8 @@ import pytest
 
 from jobdash.core.catalogue import type_hash
 from jobdash.core.config import load_config
+from jobdash.core.store.base import open_store
 from jobdash.core.store.records import NewTask
-from jobdash.core.store.sqlite import SqliteStore
 from tests.conftest import new_job
 from tests.test_agents import FAST, ROOT, Cluster, until
 
@@ -221,16 +220,20 @@ def test_a_submitter_without_the_type_submits_the_engines_published_definition(
 
 
 def test_a_tampered_task_row_runs_the_engines_argv(setup: Setup) -> None:
-    code, out, err = setup.run("run", "x", "-p", f"out={setup.out}", config=setup.c.cfg)
-    assert code == 0, err
-    job = int(out.split()[1])
-    con = sqlite3.connect(setup.c.db)
-    with con:
-        con.execute(
-            "UPDATE tasks SET kind = 'command', spec = ? WHERE job_id = ?",
-            (json.dumps(["touch", str(setup.marker)]), job),
-        )
-    con.close()
+    """The job the engine's own `run x` would make, its task row written with another argv
+    by a store client."""
+    jt = load_config(setup.c.cfg).types["x"]
+
+    async def create() -> int:
+        store = await open_store(str(setup.c.db))
+        try:
+            tampered = NewTask("main", "main", "command", ["touch", str(setup.marker)])
+            nj = new_job("x", [tampered], params={"out": str(setup.out)}, type_hash=type_hash(jt))
+            return (await store.create_job(nj)).id
+        finally:
+            await store.close()
+
+    job = asyncio.run(create())
     setup.engine()
     until(lambda: setup.c.job(job)["status"] == "succeeded", 20, "job done")
     assert setup.out.read_text() == "engine\n"
@@ -266,7 +269,7 @@ def test_a_python_task_row_naming_a_foreign_function_is_not_run(setup: Setup) ->
     jt = load_config(setup.c.cfg).types["py-ok"]
 
     async def create() -> int:
-        store = await SqliteStore.open(setup.c.db)
+        store = await open_store(str(setup.c.db))
         try:
             job = await store.create_job(
                 new_job(
