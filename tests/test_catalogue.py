@@ -22,7 +22,7 @@ from jobdash.core.config import load_config
 from jobdash.core.store.base import open_store
 from jobdash.core.store.records import NewTask
 from tests.conftest import new_job
-from tests.test_agents import FAST, ROOT, Cluster, until
+from tests.test_agents import FAST, ROOT, Cluster, all_tasks, until
 
 ENGINE = """
 [types.x]
@@ -122,6 +122,11 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
         c.close()
 
 
+def jobs_of(s: Setup, type_name: str) -> int:
+    """How many jobs of that type the store holds."""
+    return sum(j.type == type_name for j in s.c.read(lambda store: store.list_jobs()))
+
+
 def job_info(s: Setup, job: int) -> str:
     return str(s.c.job(job)["info"])
 
@@ -161,7 +166,7 @@ def test_a_type_the_engine_defines_otherwise_is_refused_at_submit(setup: Setup) 
     assert code == 2, (out, err)
     assert err.count("\n") == 1 and err.startswith("jobdash: "), err
     assert "type x" in err and "e1" in err and "differs" in err
-    assert setup.c.q("SELECT count(*) FROM jobs WHERE type = 'x'") == [(0,)]
+    assert jobs_of(setup, "x") == 0
     time.sleep(1)
     setup.no_marker()
     assert not setup.out.exists()
@@ -182,12 +187,8 @@ def test_a_job_submitted_with_no_engine_waits_with_the_reason_and_never_runs(
     assert submitted[:12] in info and engine[:12] in info and "e1" in info
     assert setup.c.job(job)["status"] == "waiting"
     # Meanwhile the scheduler fires `tick` and admits its jobs: never this one.
-    ticks = setup.c.q("SELECT count(*) FROM jobs WHERE type = 'tick'")[0][0]
-    until(
-        lambda: setup.c.q("SELECT count(*) FROM jobs WHERE type = 'tick'")[0][0] >= ticks + 2,
-        10,
-        "two more ticks",
-    )
+    ticks = jobs_of(setup, "tick")
+    until(lambda: jobs_of(setup, "tick") >= ticks + 2, 10, "two more ticks")
     assert setup.c.job(job)["status"] == "waiting"
     (task,) = setup.c.tasks(job).values()
     assert (task["status"], task["attempt"]) == ("pending", 0)
@@ -349,5 +350,5 @@ def test_demo_types_run_on_a_demo_engine_from_a_cli_and_an_attached_service(
     # archive-space job waits for the first (exclusive).
     until(lambda: all(planned(j) for j in jobs[:-1]), 30, "the demo jobs planned")
     assert setup.c.job(jobs[-1])["status"] == "waiting"
-    ran = {r[0] for r in setup.c.q("SELECT DISTINCT agent FROM tasks WHERE agent IS NOT NULL")}
+    ran = {t.agent for t in setup.c.read(all_tasks) if t.agent is not None}
     assert ran == {"demo"}

@@ -309,14 +309,8 @@ def test_output_of_a_frozen_attempt_is_kept_and_marked_as_that_attempts(
     job = cluster.run("chatty", dir=str(d))
 
     def texts() -> list[tuple[str, int | None]]:
-        return [
-            (r[0], r[1])
-            for r in cluster.q(
-                "SELECT text, attempt FROM logs WHERE job_id = ? AND stream = 'stdout' "
-                "ORDER BY seq",
-                (job,),
-            )
-        ]
+        lines = cluster.read(lambda store: store.logs(job))
+        return [(ln.text, ln.attempt) for ln in lines if ln.stream == "stdout"]
 
     until(lambda: ("early 1", 1) in texts(), 20, "attempt 1 printed")
     pid1 = int(read_lines(d / "pid.1")[0])
