@@ -1,9 +1,9 @@
 """The engine runs only what its own configuration defines (issue 8, item 2).
 
 Real `jobdash serve|agent` processes, real `jobdash run` processes, the real SQLite file
-(task rows written by a plain store client where a test says so). Each test has a submitter whose config
-says something else than the engine's, and a marker file that the submitter's version would
-create: the marker must never appear.
+(task rows written by a plain store client where a test says so). Each test has a submitter
+whose config says something else than the engine's, and a marker file that the submitter's
+version would create: the marker must never appear.
 """
 
 from __future__ import annotations
