@@ -89,6 +89,24 @@ async def test_admission_waits_for_a_live_engine_of_the_jobs_type_and_hash(
     ]
 
 
+async def test_a_running_job_that_runs_nothing_says_why_while_the_reason_holds(
+    store: Store,
+) -> None:
+    job = await store.create_job(commands("x", type_hash="h1"))
+    await store.admit()
+    since = time.time() - 3600
+    assert await store.note_waits(since) == 1
+    assert "no live agent" in (await store.get_job(job.id)).info
+    assert await store.note_waits(since) == 0  # nothing changed
+    await store.register_agent(agent("e1"), "e1/1")
+    await store.heartbeat("e1", "e1/1", "idle", 600)
+    assert await store.note_waits(since) == 1
+    assert "not define type x" in (await store.get_job(job.id)).info
+    await store.publish_catalogue("e1", {"x": ("h1", {})})
+    assert await store.note_waits(since) == 1  # the reason no longer holds: cleared
+    assert (await store.get_job(job.id)).info == ""
+
+
 async def test_a_claim_counts_its_limit_and_idleness_when_it_claims(store: Store) -> None:
     await store.create_job(commands("many", tasks=5))
     await store.admit()
