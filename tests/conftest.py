@@ -17,8 +17,8 @@ import pytest
 import jobdash.demo
 from jobdash.core.model import Job, Trigger
 from jobdash.core.service import Service
+from jobdash.core.store.base import open_store
 from jobdash.core.store.records import NewJob, NewTask
-from jobdash.core.store.sqlite import SqliteStore
 
 # The demo types sleep; tests run them fast.
 jobdash.demo.SPEED = 0.02
@@ -30,7 +30,7 @@ def _empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "empty.db"
 
     async def make() -> None:
-        store = await SqliteStore.open(path)
+        store = await open_store(str(path))
         await store.close()
 
     asyncio.run(make())

@@ -1,8 +1,8 @@
 """Agents as real processes on one SQLite store: `python -m jobdash serve|agent` subprocesses,
 real kill -9, SIGSTOP/SIGCONT, SIGTERM (once and twice), drain, quarantine, eight agents.
 
-The store is read with plain sqlite3 (read-only queries) so the test observes what any other
-process would see.
+The store is read as any other process would: through the Store protocol, and with plain
+sqlite3 (read-only queries) for what no store read shows (a task's owner, an agent's owner).
 """
 
 from __future__ import annotations
@@ -15,18 +15,19 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 from jobdash.core.catalogue import type_hash
 from jobdash.core.config import load_config
-from jobdash.core.model import TaskStatus
+from jobdash.core.model import Task, TaskStatus
 from jobdash.core.processes import group_alive
+from jobdash.core.store.base import Store, open_store
 from jobdash.core.store.records import NewTask, Outcome
-from jobdash.core.store.sqlite import SqliteStore
 from tests.conftest import new_job, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,6 +71,8 @@ params.out = { required = true }
 params.n = { default = "0" }
 parallel = 10000
 """
+
+T = TypeVar("T")
 
 FAST = {"JOBDASH_LEASE": "2", "JOBDASH_HEARTBEAT": "0.3"}
 
@@ -136,16 +139,29 @@ class Cluster:
         return int(r.stdout.split()[1])
 
     def q(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Read-only SQL on the SQLite file: columns no store read shows (owner, lost…)."""
         con = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=30)
         try:
             return con.execute(sql, args).fetchall()
         finally:
             con.close()
 
+    def read(self, fn: Callable[[Store], Awaitable[T]]) -> T:
+        """Read the store through the Store protocol, as any other process would."""
+
+        async def go() -> T:
+            store = await open_store(str(self.db))
+            try:
+                return await fn(store)
+            finally:
+                await store.close()
+
+        return asyncio.run(go())
+
     def job(self, job_id: int) -> dict[str, Any]:
+        job = self.read(lambda store: store.get_job(job_id))
         cols = ("status", "succeeded", "failed", "pending", "running", "info")
-        (row,) = self.q(f"SELECT {', '.join(cols)} FROM jobs WHERE id = ?", (job_id,))
-        return dict(zip(cols, row, strict=True))
+        return {c: getattr(job, c) for c in cols}
 
     def tasks(self, job_id: int) -> dict[str, dict[str, Any]]:
         cols = ("name", "status", "attempt", "agent", "exit_code", "error", "owner", "lost")
@@ -165,13 +181,8 @@ class Cluster:
         return dict(zip(cols, rows[0], strict=True)) if rows else {}
 
     def system_log(self, job_id: int) -> list[str]:
-        return [
-            r[0]
-            for r in self.q(
-                "SELECT text FROM logs WHERE job_id = ? AND stream = 'system' ORDER BY seq",
-                (job_id,),
-            )
-        ]
+        lines = self.read(lambda store: store.logs(job_id))
+        return [ln.text for ln in lines if ln.stream == "system"]
 
     def close(self) -> None:
         for proc in self.procs.values():
@@ -183,6 +194,11 @@ class Cluster:
                 os.killpg(pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
+
+
+async def all_tasks(store: Store) -> list[Task]:
+    """Every task of every job in the store."""
+    return [t for job in await store.list_jobs() for t in await store.tasks(job.id)]
 
 
 def until(cond: Callable[[], Any], timeout: float, what: str) -> Any:
@@ -213,7 +229,7 @@ def late_complete(db: Path, task_id: int, attempt: int, owner: str) -> bool:
     """What a killed attempt's result would get from the store now."""
 
     async def go() -> bool:
-        store = await SqliteStore.open(db)
+        store = await open_store(str(db))
         try:
             return await store.complete(Outcome(task_id, attempt, owner, TaskStatus.SUCCEEDED))
         finally:
@@ -259,7 +275,7 @@ def test_kill_9_serve_mid_task_then_restart_runs_attempt_2_within_30s(cluster: C
     # The killed attempt's process (left behind by kill -9) was killed before attempt 2 ran.
     until(lambda: not group_alive(pid1), 5, "attempt 1's process group gone")
     # And a late result of attempt 1 is refused by the store.
-    task_id = cluster.q("SELECT id FROM tasks WHERE job_id = ?", (job,))[0][0]
+    task_id = cluster.read(lambda store: store.tasks(job))[0].id
     assert late_complete(cluster.db, task_id, 1, owner1) is False
     assert cluster.tasks(job)["crashy"]["exit_code"] == 0
 
@@ -476,7 +492,7 @@ def submit_noops(db: Path, n: int, out: Path, config: Path) -> int:
     jt = load_config(config).types["noops"]
 
     async def go() -> int:
-        store = await SqliteStore.open(db)
+        store = await open_store(str(db))
         try:
             job = await store.create_job(
                 new_job(
@@ -555,12 +571,11 @@ def test_eight_agents_and_a_reader_complete_20000_tasks_exactly_once(cluster: Cl
     # Each task ran exactly once (recorded by the task itself), and was recorded once.
     ran = [ln for f in out.iterdir() for ln in read_lines(f)]
     assert len(ran) == n and set(ran) == {str(i) for i in range(n)}
-    assert cluster.q(
-        "SELECT count(*) FROM tasks WHERE job_id = ? AND status = 'succeeded' AND attempt = 1",
-        (job,),
-    ) == [(n,)]
+    tasks = cluster.read(all_tasks)
+    once = [t for t in tasks if t.job_id == job and t.status == "succeeded" and t.attempt == 1]
+    assert len(once) == n
     # Work was spread over the agents; no "database is locked" anywhere.
-    per_agent = dict(cluster.q("SELECT agent, count(*) FROM tasks GROUP BY agent"))
+    per_agent = Counter(t.agent for t in tasks)
     assert len(per_agent) >= 4, per_agent
     logs = {name: cluster.log(name) for name in cluster.procs}
     logs["reader"] = reader_out

@@ -113,7 +113,8 @@ def test_undrain_lets_a_drained_agent_claim_again(cluster: Cluster) -> None:
     assert cluster.tasks(job)["one"]["agent"] == "a"
     info = listed(cluster)["a"]
     assert info["drain"] is False and info["state"] in ("idle", "busy")
-    actions = [r[0] for r in cluster.q("SELECT action FROM audit WHERE target = 'agent:a'")]
+    events = cluster.read(lambda store: store.audit_events("agent:a"))
+    actions = [e.action for e in reversed(events)]
     assert actions == ["drain", "undrain"]
 
 

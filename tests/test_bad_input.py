@@ -212,7 +212,7 @@ def test_the_store_is_intact_after_refusals(tmp_path: Path) -> None:
         refused(run_cli(*argv, "--db", str(db)))
     after = json.loads(run_cli("jobs", "--json", "--db", str(db)).stdout)
     assert [(j["id"], j["status"]) for j in after] == [(j["id"], j["status"]) for j in before]
-    with sqlite3.connect(db) as conn:
+    with sqlite3.connect(db) as conn:  # the SQLite file's own check of itself
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 

@@ -1,9 +1,9 @@
 """The engine runs only what its own configuration defines (issue 8, item 2).
 
 Real `jobdash serve|agent` processes, real `jobdash run` processes, the real SQLite file
-(tampered with plain sqlite3 where a test says so). Each test has a submitter whose config
-says something else than the engine's, and a marker file that the submitter's version would
-create: the marker must never appear.
+(task rows written by a plain store client where a test says so). Each test has a submitter
+whose config says something else than the engine's, and a marker file that the submitter's
+version would create: the marker must never appear.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,10 +19,10 @@ import pytest
 
 from jobdash.core.catalogue import type_hash
 from jobdash.core.config import load_config
+from jobdash.core.store.base import open_store
 from jobdash.core.store.records import NewTask
-from jobdash.core.store.sqlite import SqliteStore
 from tests.conftest import new_job
-from tests.test_agents import FAST, ROOT, Cluster, until
+from tests.test_agents import FAST, ROOT, Cluster, all_tasks, until
 
 ENGINE = """
 [types.x]
@@ -123,6 +122,11 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
         c.close()
 
 
+def jobs_of(s: Setup, type_name: str) -> int:
+    """How many jobs of that type the store holds."""
+    return sum(j.type == type_name for j in s.c.read(lambda store: store.list_jobs()))
+
+
 def job_info(s: Setup, job: int) -> str:
     return str(s.c.job(job)["info"])
 
@@ -162,7 +166,7 @@ def test_a_type_the_engine_defines_otherwise_is_refused_at_submit(setup: Setup) 
     assert code == 2, (out, err)
     assert err.count("\n") == 1 and err.startswith("jobdash: "), err
     assert "type x" in err and "e1" in err and "differs" in err
-    assert setup.c.q("SELECT count(*) FROM jobs WHERE type = 'x'") == [(0,)]
+    assert jobs_of(setup, "x") == 0
     time.sleep(1)
     setup.no_marker()
     assert not setup.out.exists()
@@ -183,12 +187,8 @@ def test_a_job_submitted_with_no_engine_waits_with_the_reason_and_never_runs(
     assert submitted[:12] in info and engine[:12] in info and "e1" in info
     assert setup.c.job(job)["status"] == "waiting"
     # Meanwhile the scheduler fires `tick` and admits its jobs: never this one.
-    ticks = setup.c.q("SELECT count(*) FROM jobs WHERE type = 'tick'")[0][0]
-    until(
-        lambda: setup.c.q("SELECT count(*) FROM jobs WHERE type = 'tick'")[0][0] >= ticks + 2,
-        10,
-        "two more ticks",
-    )
+    ticks = jobs_of(setup, "tick")
+    until(lambda: jobs_of(setup, "tick") >= ticks + 2, 10, "two more ticks")
     assert setup.c.job(job)["status"] == "waiting"
     (task,) = setup.c.tasks(job).values()
     assert (task["status"], task["attempt"]) == ("pending", 0)
@@ -221,16 +221,20 @@ def test_a_submitter_without_the_type_submits_the_engines_published_definition(
 
 
 def test_a_tampered_task_row_runs_the_engines_argv(setup: Setup) -> None:
-    code, out, err = setup.run("run", "x", "-p", f"out={setup.out}", config=setup.c.cfg)
-    assert code == 0, err
-    job = int(out.split()[1])
-    con = sqlite3.connect(setup.c.db)
-    with con:
-        con.execute(
-            "UPDATE tasks SET kind = 'command', spec = ? WHERE job_id = ?",
-            (json.dumps(["touch", str(setup.marker)]), job),
-        )
-    con.close()
+    """The job the engine's own `run x` would make, its task row written with another argv
+    by a store client."""
+    jt = load_config(setup.c.cfg).types["x"]
+
+    async def create() -> int:
+        store = await open_store(str(setup.c.db))
+        try:
+            tampered = NewTask("main", "main", "command", ["touch", str(setup.marker)])
+            nj = new_job("x", [tampered], params={"out": str(setup.out)}, type_hash=type_hash(jt))
+            return (await store.create_job(nj)).id
+        finally:
+            await store.close()
+
+    job = asyncio.run(create())
     setup.engine()
     until(lambda: setup.c.job(job)["status"] == "succeeded", 20, "job done")
     assert setup.out.read_text() == "engine\n"
@@ -266,7 +270,7 @@ def test_a_python_task_row_naming_a_foreign_function_is_not_run(setup: Setup) ->
     jt = load_config(setup.c.cfg).types["py-ok"]
 
     async def create() -> int:
-        store = await SqliteStore.open(setup.c.db)
+        store = await open_store(str(setup.c.db))
         try:
             job = await store.create_job(
                 new_job(
@@ -346,5 +350,5 @@ def test_demo_types_run_on_a_demo_engine_from_a_cli_and_an_attached_service(
     # archive-space job waits for the first (exclusive).
     until(lambda: all(planned(j) for j in jobs[:-1]), 30, "the demo jobs planned")
     assert setup.c.job(jobs[-1])["status"] == "waiting"
-    ran = {r[0] for r in setup.c.q("SELECT DISTINCT agent FROM tasks WHERE agent IS NOT NULL")}
+    ran = {t.agent for t in setup.c.read(all_tasks) if t.agent is not None}
     assert ran == {"demo"}

@@ -200,7 +200,7 @@ def test_a_text_file_as_db_is_refused_untouched(tmp_path: Path, where: str) -> N
 @pytest.mark.parametrize("wal", [False, True])
 def test_an_sqlite_file_of_another_app_is_refused_untouched(tmp_path: Path, wal: bool) -> None:
     path = tmp_path / "other-app.sqlite"
-    con = sqlite3.connect(path)
+    con = sqlite3.connect(path)  # SQLite backend: another app's database file, as it makes it
     if wal:
         con.execute("PRAGMA journal_mode = WAL")
     con.execute("CREATE TABLE contacts (name TEXT)")
@@ -219,7 +219,7 @@ def test_an_sqlite_file_of_another_app_is_refused_untouched(tmp_path: Path, wal:
 def test_a_store_from_a_newer_version_is_refused_untouched(tmp_path: Path, config: Path) -> None:
     path = tmp_path / "newer.db"
     assert run_cli("jobs", "--db", str(path)).returncode == 0
-    con = sqlite3.connect(path)
+    con = sqlite3.connect(path)  # SQLite backend: only a poke of the file makes it "newer"
     con.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
     con.commit()
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -38,7 +38,8 @@ TIMEOUT = 60  # a hang fails the test instead of blocking the suite
 
 
 def query(db: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-    """Read the store as any SQLite client can (the engines keep writing it)."""
+    """Read the store as any SQLite client can (the engines keep writing it): read-only, and
+    of columns no store read shows (owner, pgid, charged, lost)."""
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
     try:
         return con.execute(sql, args).fetchall()

@@ -77,6 +77,7 @@ def jobs(write_config: Callable[[str], Path]) -> None:
     for _ in FORMULAS:
         done = run_cli("run", "report")
         assert done.returncode == 0, done.stderr
+    # SQLite poke: a finished job's info is its settle line; only the file takes a formula.
     con = sqlite3.connect(os.environ["JOBDASH_DB"])
     with con:
         for jid, evil in enumerate(FORMULAS, 1):
@@ -212,7 +213,7 @@ def dash_db(tmp_path: Path) -> tuple[Path, Path]:
     db = tmp_path / "app.db"
     config = write_config(tmp_path)
     build_store(db, config)
-    con = sqlite3.connect(db)
+    con = sqlite3.connect(db)  # SQLite poke, as the harness: fixed line times, made-up jobs
     with con:
         con.execute("UPDATE jobs SET info = ? WHERE id = 6", (FORMULAS[0],))
         tasks = con.execute("SELECT id, seq FROM tasks WHERE job_id = 6 ORDER BY seq").fetchall()

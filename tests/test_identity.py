@@ -5,10 +5,12 @@ The users here are real: created with useradd, the CLI run as them in real proce
 
 from __future__ import annotations
 
+import asyncio
 import json
-import sqlite3
 from pathlib import Path
 
+from jobdash.core.model import AuditEvent
+from jobdash.core.store.base import open_store
 from tests.conftest import run_cli
 from tests.os_users import OsUser, nameless_user, other_user
 
@@ -25,12 +27,17 @@ SPOOF = {"LOGNAME": "root", "USER": "root", "LNAME": "root", "USERNAME": "root"}
 
 
 def audit_rows(db: Path) -> list[tuple[str, str, str, str]]:
-    """(user, actor, action, target) of every audit row, read from the file itself."""
-    con = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)
-    try:
-        return con.execute("SELECT user, actor, action, target FROM audit ORDER BY id").fetchall()
-    finally:
-        con.close()
+    """(user, actor, action, target) of every audit event, oldest first, read from the store
+    itself."""
+
+    async def read() -> list[AuditEvent]:
+        store = await open_store(str(db), reading=True)
+        try:
+            return await store.audit_events(limit=1_000_000)
+        finally:
+            await store.close()
+
+    return [(e.user, e.actor, e.action, e.target) for e in reversed(asyncio.run(read()))]
 
 
 def one_line(text: str) -> str:

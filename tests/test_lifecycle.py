@@ -29,6 +29,7 @@ from jobdash.core.lifecycle import (
     check_job_transition,
     check_task_move,
     decide_cancel,
+    decide_drain,
     decide_pause,
     decide_resume,
     decide_retry,
@@ -476,3 +477,22 @@ def test_every_job_move(old: JobStatus, new: JobStatus) -> None:
 def test_the_transition_tables_cover_every_status() -> None:
     assert set(JOB_TRANSITIONS) == set(JobStatus)
     assert set(TASK_TRANSITIONS) == set(TaskStatus)
+
+
+@pytest.mark.parametrize(
+    ("drained", "drain", "refusal"),
+    [
+        (False, True, None),
+        (True, False, None),
+        (True, True, "agent a is already drained; nothing to drain"),
+        (False, False, "agent a is not drained; nothing to undrain"),
+    ],
+)
+def test_a_drain_request_that_changes_nothing_is_refused(
+    drained: bool, drain: bool, refusal: str | None
+) -> None:
+    if refusal is None:
+        decide_drain("a", drained, drain)
+    else:
+        with pytest.raises(Refused, match=f"^{refusal}$"):
+            decide_drain("a", drained, drain)

@@ -9,7 +9,6 @@ import email.policy
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -20,8 +19,10 @@ from typing import Any
 
 import pytest
 
+from jobdash.core.planning import Tick
 from jobdash.core.scheduler import Scheduler
 from jobdash.core.service import Service
+from jobdash.core.store.base import open_store
 from tests.conftest import run_cli, wait_finished
 from tests.test_reports import Hook, Mailbox, hook, smtp  # noqa: F401 (fixtures)
 
@@ -75,16 +76,17 @@ def flaky_config(reason: Path, smtp_port: int, url: str) -> str:
 
 
 def error_ticks(db: Path) -> list[tuple[float, str]]:
-    con = sqlite3.connect(db)
-    try:
-        return con.execute(
-            "SELECT fire_time, detail FROM ticks WHERE schedule_id = 'flaky' "
-            "AND outcome = 'error' ORDER BY fire_time"
-        ).fetchall()
-    except sqlite3.OperationalError:  # the engine has not created the store yet
+    if not db.exists():  # the engine has not created the store yet
         return []
-    finally:
-        con.close()
+
+    async def read() -> list[Tick]:
+        store = await open_store(str(db))
+        try:
+            return await store.ticks("flaky", limit=1_000_000)
+        finally:
+            await store.close()
+
+    return sorted((t.fire_time, t.detail) for t in asyncio.run(read()) if t.outcome == "error")
 
 
 def wait_until(cond: Callable[[], Any], timeout: float = 30.0) -> Any:

@@ -20,6 +20,7 @@ from jobdash.core.service import Service, preview_planning
 from jobdash.core.store.records import JobFilter
 from jobdash.tui.dialogs.edit_planning import EditPlanningScreen, split_planning
 from tests.conftest import run_cli
+from tests.test_scheduler import set_watermark
 from tests.tui.pane_harness import CONFIG, SIZE, PaneApp, until
 from tests.tui.test_schedules_pane import open_service
 
@@ -212,11 +213,7 @@ async def test_the_engine_fires_a_cadence_in_both_copies_of_the_repeated_hour(
     await sched.sync()
     await svc.set_schedule_policy("often", overlap="queue")  # no agent: jobs stay queued
 
-    def set_watermark(con, rev, now):  # type: ignore[no-untyped-def]
-        start = datetime(2026, 10, 25, 1, tzinfo=paris).timestamp()
-        con.execute("UPDATE schedules SET last_fire = ?, rev = ? WHERE id = 'often'", (start, rev))
-
-    await svc.store.db.write(set_watermark)
+    await set_watermark(svc, "often", datetime(2026, 10, 25, 1, tzinfo=paris).timestamp())
     for h, m, fold in ((2, 0, 0), (2, 30, 0), (2, 0, 1), (2, 30, 1), (3, 0, 1)):
         await sched.run_once(now=datetime(2026, 10, 25, h, m, tzinfo=paris, fold=fold).timestamp())
     jobs = await svc.store.list_jobs(JobFilter(schedule_id="often", oldest_first=True))

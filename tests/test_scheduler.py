@@ -19,10 +19,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from jobdash.core.config import ConfigError, parse_config
-from jobdash.core.model import BadInput, JobStatus, Refused, Trigger
-from jobdash.core.planning import PlanningError, fire_times, parse_planning
+from jobdash.core.model import BadInput, Job, JobStatus, Refused, Trigger
+from jobdash.core.planning import PlanningError, Tick, fire_times, parse_planning
 from jobdash.core.scheduler import Scheduler
 from jobdash.core.service import Service
+from jobdash.core.store.base import open_store
 from jobdash.core.store.records import JobFilter
 from tests.conftest import run_cli
 
@@ -165,12 +166,12 @@ schedule = "daily: 02:30"
 
 
 async def set_watermark(svc: Service, schedule_id: str, ts: float) -> None:
-    def txn(con, rev, now):  # type: ignore[no-untyped-def]
-        con.execute(
-            "UPDATE schedules SET last_fire = ?, rev = ? WHERE id = ?", (ts, rev, schedule_id)
-        )
-
-    await svc.store.db.write(txn)
+    """A poke of the SQLite file: a watermark moves back only so (the store's
+    `record_ticks` only moves it forward)."""
+    con = sqlite3.connect(svc.store.location)
+    with con:
+        con.execute("UPDATE schedules SET last_fire = ? WHERE id = ?", (ts, schedule_id))
+    con.close()
 
 
 async def scheduled_jobs(svc: Service, schedule_id: str) -> list[tuple[int, float]]:
@@ -387,7 +388,7 @@ def test_three_engines_one_job_per_fire_time(tmp_path: Path) -> None:
     try:
         time.sleep(5.5)
         # Stop the leader (SIGTERM): it hands the lease over and another engine fires on.
-        con = sqlite3.connect(db)
+        con = sqlite3.connect(db)  # the SQLite file: no store read says who holds a lease
         owner = con.execute("SELECT owner FROM leases WHERE name = 'scheduler'").fetchone()[0]
         con.close()
         pid = int(owner.split("/")[0].rsplit("-", 1)[1])
@@ -401,14 +402,20 @@ def test_three_engines_one_job_per_fire_time(tmp_path: Path) -> None:
                 p.send_signal(signal.SIGTERM)
         for p in procs:
             p.wait(timeout=30)
-    con = sqlite3.connect(db)
-    jobs = con.execute(
-        "SELECT id, fire_time, trigger, user FROM jobs WHERE schedule_id = 'beat' ORDER BY fire_time"
-    ).fetchall()
-    ticks = con.execute(
-        "SELECT fire_time, outcome, job_id FROM ticks WHERE schedule_id = 'beat' ORDER BY fire_time"
-    ).fetchall()
-    con.close()
+
+    async def read() -> tuple[list[Job], list[Tick]]:
+        store = await open_store(str(db))
+        try:
+            f = JobFilter(schedule_id="beat")
+            return await store.list_jobs(f), await store.ticks("beat", limit=1_000_000)
+        finally:
+            await store.close()
+
+    beat_jobs, beat_ticks = asyncio.run(read())
+    jobs = sorted(
+        ((j.id, j.fire_time, j.trigger, j.user) for j in beat_jobs), key=lambda j: j[1] or 0.0
+    )
+    ticks = sorted((t.fire_time, t.outcome, t.job_id) for t in beat_ticks)
     fire = [ft for _, ft, _, _ in jobs]
     assert len(fire) == len(set(fire))  # one job per fire time
     assert 9 <= len(jobs) <= 13, jobs

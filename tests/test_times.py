@@ -50,7 +50,7 @@ async def fill_store(svc: Service) -> int:
     await svc.store.record_ticks(
         "tokyo", [TickRecord(FIRED, "ran", job.id)], FIRED, None, job.id, FIRED
     )
-    con = sqlite3.connect(svc.store.path)
+    con = sqlite3.connect(svc.store.location)  # SQLite poke: fixed past times
     with con:
         con.execute(
             "UPDATE jobs SET status = 'succeeded', created = ?, started = ?, finished = ?, "

@@ -123,6 +123,7 @@ def tampered(write_config: Callable[[str], Path], tmp_path: Path) -> dict[str, i
     assert done.returncode == 0, done.stderr
     db = Path(os.environ["JOBDASH_DB"])
     now = time.time()
+    # The SQLite file itself, tampered (the threat): no store call writes most of this.
     con = sqlite3.connect(db)
     with con:
         (jid,) = con.execute("SELECT id FROM jobs").fetchone()
@@ -330,7 +331,7 @@ def test_task_labels_on_a_terminal_are_dim_and_sanitized(
     assert done.returncode == 0, done.stderr
     jid = re.search(r"job (\d+)", done.stderr)
     assert jid, done.stderr
-    con = sqlite3.connect(os.environ["JOBDASH_DB"])
+    con = sqlite3.connect(os.environ["JOBDASH_DB"])  # the SQLite file tampered (the threat)
     with con:
         con.execute("UPDATE tasks SET name = ? WHERE job_id = ? AND seq = 2", (EVIL, jid.group(1)))
     con.close()

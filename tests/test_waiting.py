@@ -173,7 +173,7 @@ async def test_a_cancelled_jobs_progress_is_the_work_done(
     assert done.progress == 25.0
     assert progress_count(done) == "1/4"
     assert progress_bar(done, 8) == "██▒▒▒▒▒▒"  # done, cancelled: not a full bar
-    r = run_cli("show", str(job.id), "--db", str(svc.store.path), "--config", str(config))
+    r = run_cli("show", str(job.id), "--db", str(svc.store.location), "--config", str(config))
     assert "1/4 done" in r.stdout and "3 cancelled" in r.stdout and "25%" in r.stdout
 
 
@@ -195,9 +195,9 @@ async def test_counts_of_one_are_singular(
     warned = await wait_finished(svc, (await svc.submit("warns")).id)
     assert warned.status is JobStatus.WARNING
     assert warned.info == "2 tasks done with 1 warning"
-    r = run_cli("retry", str(single.id), "--db", str(svc.store.path), "--config", str(config))
+    r = run_cli("retry", str(single.id), "--db", str(svc.store.location), "--config", str(config))
     assert r.returncode == 1  # nothing failed: refused
-    r = run_cli("clear", "--db", str(svc.store.path), "--config", str(config))
+    r = run_cli("clear", "--db", str(svc.store.location), "--config", str(config))
     assert r.stdout.strip() == "2 finished jobs removed", r.stdout
 
 

@@ -70,7 +70,7 @@ class Store:
 
 
 def jobs_in(db: Path) -> dict[int, tuple[str, str, str, bool]]:
-    with contextlib.closing(sqlite3.connect(db)) as conn:
+    with contextlib.closing(sqlite3.connect(db)) as conn:  # the file itself, rows as written
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         rows = conn.execute("SELECT id, type, params, user, status FROM jobs").fetchall()
     finished = ("succeeded", "warning", "failed", "cancelled")
@@ -93,7 +93,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Store:
         serve.send_signal(signal.SIGTERM)
         assert serve.wait(30) == 0, (folder / "serve.log").read_text()
     assert run_cli("run", "quick", env=env).returncode == 0  # stays queued: no engine
-    # One clean file (no -wal beside it) to copy for each command line.
+    # One clean file (no -wal beside it) to copy for each command line: SQLite's backup.
     template = folder / "seed.db"
     with (
         contextlib.closing(sqlite3.connect(db)) as src,

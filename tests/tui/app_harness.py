@@ -181,7 +181,7 @@ def build_store(db: Path, config: Path, rows: Iterable[Row] = JOBS, now: float =
             await svc.close()
 
     asyncio.run(create())
-    con = sqlite3.connect(db)
+    con = sqlite3.connect(db)  # SQLite poke: fixed times and states no store call would write
     with con:
         for n, row in enumerate(rows, 1):
             _type, _params, user, status, created, started, finished, counts, info, trig = row

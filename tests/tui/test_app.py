@@ -159,7 +159,8 @@ async def test_live_changes_move_jobs_and_keep_cursor(open_service: Open, db: Pa
         assert running.cursor_job is not None and running.cursor_job.id == 7
         assert str(dash.tabs.get_tab("inprogress").label) == "In Progress (5)"
 
-        # Job 8 finishes (written behind the dashboard's back): it moves to Completed.
+        # Job 8 finishes (written behind the dashboard's back): it moves to Completed. A
+        # poke of the SQLite file: the harness's jobs have made-up counts and times.
         con = sqlite3.connect(db)
         with con:
             rev = con.execute("UPDATE counter SET rev = rev + 1 RETURNING rev").fetchone()[0]
@@ -355,9 +356,7 @@ async def test_force_kill(open_service: Open) -> None:
         assert app.screen.question == "Force-kill job 6 (import-files /srv/in/2026-11)?"  # type: ignore[attr-defined]
         await pilot.click("#yes")
         await until(pilot, lambda: any("Force-killing job 6" in m for m in messages(app)))
-        con = sqlite3.connect(svc.store.path)
-        force = con.execute("SELECT force FROM jobs WHERE id = 6").fetchone()[0]
-        con.close()
+        _status, force = (await svc.store.job_statuses([6]))[6]
         assert force == 1
 
 

@@ -62,7 +62,7 @@ def store(tmp_path: Path) -> tuple[Path, Path]:
     config = write_config(tmp_path)
     db = tmp_path / "app.db"
     build_store(db, config)
-    con = sqlite3.connect(db)
+    con = sqlite3.connect(db)  # SQLite poke, as the harness: fixed line times, made-up jobs
     with con:
         tasks = con.execute("SELECT id, seq FROM tasks WHERE job_id = 6 ORDER BY seq").fetchall()
         con.execute("UPDATE tasks SET name = ? WHERE id = ?", (LONG_NAME, tasks[0][0]))
@@ -262,7 +262,7 @@ async def test_the_details_header_stays_a_few_lines_high(
     open_service: Open, store: tuple[Path, Path]
 ) -> None:
     db, _config = store
-    con = sqlite3.connect(db)
+    con = sqlite3.connect(db)  # SQLite poke: a target is set once, at submit, by the service
     with con:
         con.execute(
             "UPDATE jobs SET target = ?, info = ? WHERE id = 6", ("a" * 120_000, "b" * 50_000)

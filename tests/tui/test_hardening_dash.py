@@ -262,7 +262,7 @@ def full_store(tmp_path: Path) -> tuple[Path, Path]:
             await svc.close()
 
     asyncio.run(schedules())
-    con = sqlite3.connect(db)
+    con = sqlite3.connect(db)  # SQLite poke: fixed times and states no store call would write
     with con:
         con.execute(
             "UPDATE schedules SET last_fire = ?, last_run = ?, last_job = 5, timezone = "

@@ -111,7 +111,7 @@ async def test_times_are_the_viewers_labelled_and_agree_with_the_cli(
     await fill_store(svc)
     now_abbr = datetime.now(ZoneInfo("Europe/Paris")).tzname()
     env = {
-        "JOBDASH_DB": str(svc.store.path),
+        "JOBDASH_DB": str(svc.store.location),
         "JOBDASH_CONFIG": str(cfg),
         "TZ": "Europe/Paris",
         "COLUMNS": "200",

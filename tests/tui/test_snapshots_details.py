@@ -51,7 +51,7 @@ def build_store(db: Path, config: Path) -> None:
         await svc.close()
 
     asyncio.run(create())
-    con = sqlite3.connect(db)
+    con = sqlite3.connect(db)  # SQLite poke: fixed times and states no store call would write
     with con:
         con.execute(
             "UPDATE jobs SET status = 'failed', created = ?, updated = ?, started = ?, "

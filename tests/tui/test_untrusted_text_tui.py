@@ -45,7 +45,7 @@ def db(tmp_path: Path) -> Path:
     config = write_config(tmp_path, EXTRA)
     build_store(path, config)
     now = time.time()
-    con = sqlite3.connect(path)
+    con = sqlite3.connect(path)  # the SQLite file tampered (the threat); a heartbeat ahead
     with con:
         con.execute("UPDATE jobs SET type = ?, target = ?, info = ? WHERE id = 6", (EVIL,) * 3)
         con.execute("UPDATE tasks SET name = ? WHERE job_id = 6 AND seq = 1", (EVIL,))

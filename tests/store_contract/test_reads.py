@@ -1,0 +1,190 @@
+"""Reads and agents: the job filter answers as `query.matches` does, claims follow the live
+catalogue and a claimant's own counts, heart-beats carry leases and the drain flag, and
+what a store buffers is written when it closes."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from jobdash.core.model import AgentInfo, JobStatus, NotFound, Refused, Trigger
+from jobdash.core.query import parse_query
+from jobdash.core.store.base import Store, open_store
+from jobdash.core.store.records import JobFilter
+from tests.store_contract.jobs import commands, finish, run_all
+from tests.test_query import QUERIES
+
+
+def agent(name: str, pid: int = 4242) -> AgentInfo:
+    return AgentInfo(name, "host", pid, "v", 4, 0, "idle", time.time(), time.time())
+
+
+async def varied_jobs(store: Store) -> None:
+    """Jobs of several types, users, targets, parameters, triggers and statuses."""
+    specs = [
+        ("import-files", "alice", "/data/in", {"source": "été"}, Trigger.MANUAL),
+        ("import-db", "bob", "disk full", {"x:y": "ça"}, Trigger.SCHEDULE),
+        ("backup", "root", "", {}, Trigger.API),
+        ("export", "alice", "/srv/data", {"marketing": "lost"}, Trigger.MANUAL),
+    ]
+    for i in range(12):
+        type_, user, target, params, trigger = specs[i % len(specs)]
+        job = await store.create_job(
+            commands(type_, user=user, target=target, params=params, trigger=trigger)
+        )
+        if i % 3 == 0:
+            await store.cancel_job(job.id, "root")
+    await store.admit()
+    for n, c in enumerate(await store.claim("o", "o", 4, lease=600)):
+        assert await finish(store, c, "o", ok=n % 2 == 0)
+
+
+@pytest.mark.parametrize("text", QUERIES)
+async def test_the_job_filter_answers_as_query_matches(store: Store, text: str) -> None:
+    await varied_jobs(store)
+    now = time.time()
+    everything = await store.list_jobs(JobFilter(now=now))
+    q = parse_query(text)
+    got = await store.list_jobs(JobFilter(q, now=now))
+    assert [j.id for j in got] == [j.id for j in everything if q.matches(j, now)]
+
+
+async def test_the_job_filters_other_fields(store: Store) -> None:
+    await varied_jobs(store)
+    await store.create_job(commands("fired", schedule_id="s", fire_time=1.0))
+    every = await store.list_jobs()
+    assert [j.id for j in every] == sorted((j.id for j in every), reverse=True)
+    oldest = await store.list_jobs(JobFilter(oldest_first=True, limit=3))
+    assert [j.id for j in oldest] == sorted(j.id for j in every)[:3]
+    alice = await store.list_jobs(JobFilter(user="alice"))
+    assert alice == [j for j in every if j.user == "alice"]
+    active = await store.list_jobs(JobFilter(active=True))
+    assert active == [j for j in every if not j.status.finished]
+    done = await store.list_jobs(JobFilter(active=False))
+    assert done == [j for j in every if j.status.finished]
+    assert [j.type for j in await store.list_jobs(JobFilter(schedule_id="s"))] == ["fired"]
+    with pytest.raises(NotFound):
+        await store.get_job(10_000)
+
+
+async def test_admission_waits_for_a_live_engine_of_the_jobs_type_and_hash(
+    store: Store,
+) -> None:
+    await store.register_agent(agent("e1"), "e1/1")
+    await store.publish_catalogue("e1", {"x": ("h1", {}), "y": ("h2", {})})
+    await store.heartbeat("e1", "e1/1", "idle", 600)
+    since = time.time() - 3600
+    runs = await store.create_job(commands("x", type_hash="h1"))
+    changed = await store.create_job(commands("y", type_hash="old"))
+    unknown = await store.create_job(commands("z", type_hash="h3"))
+    await store.admit(live_after=since)
+    assert (await store.get_job(runs.id)).status is JobStatus.RUNNING
+    for job, why in ((changed, "type y changed since submit"), (unknown, "not define type z")):
+        waiting = await store.get_job(job.id)
+        assert waiting.status is JobStatus.WAITING and why in waiting.info, waiting.info
+    assert sorted((p.agent, p.name, p.hash) for p in await store.catalogue()) == [
+        ("e1", "x", "h1"),
+        ("e1", "y", "h2"),
+    ]
+
+
+async def test_a_running_job_that_runs_nothing_says_why_while_the_reason_holds(
+    store: Store,
+) -> None:
+    job = await store.create_job(commands("x", type_hash="h1"))
+    await store.admit()
+    since = time.time() - 3600
+    assert await store.note_waits(since) == 1
+    assert "no live agent" in (await store.get_job(job.id)).info
+    assert await store.note_waits(since) == 0  # nothing changed
+    await store.register_agent(agent("e1"), "e1/1")
+    await store.heartbeat("e1", "e1/1", "idle", 600)
+    assert await store.note_waits(since) == 1
+    assert "not define type x" in (await store.get_job(job.id)).info
+    await store.publish_catalogue("e1", {"x": ("h1", {})})
+    assert await store.note_waits(since) == 1  # the reason no longer holds: cleared
+    assert (await store.get_job(job.id)).info == ""
+
+
+async def test_a_claim_counts_its_limit_and_idleness_when_it_claims(store: Store) -> None:
+    await store.create_job(commands("many", tasks=5))
+    await store.admit()
+    asked: list[str] = []
+
+    def limit() -> int:
+        asked.append("limit")
+        return 3
+
+    assert len(await store.claim("o", "o", limit, lease=600, idle=lambda: True)) == 3
+    assert asked == ["limit"]
+    assert await store.claim("o", "o", lambda: 0, lease=600) == []
+
+
+async def test_heartbeats_renew_leases_and_carry_the_drain_flag(store: Store) -> None:
+    await store.create_job(commands("held", tasks=2))
+    await store.admit()
+    await store.register_agent(agent("a"), "a/1")
+    claims = await store.claim("a/1", "a", 2, lease=600)
+    held, drain = await store.heartbeat("a", "a/1", "busy", 600)
+    assert (held, drain) == ({c.task_id for c in claims}, False)
+    with pytest.raises(Refused, match="agent a is not drained; nothing to undrain"):
+        await store.set_agent_drain("a", "root", drain=False)
+    await store.set_agent_drain("a", "root")
+    with pytest.raises(NotFound):
+        await store.set_agent_drain("nobody", "root")
+    assert (await store.heartbeat("a", "a/1", "busy", 600))[1] is True
+    assert [(a.name, drain) for a, drain in await store.agents()] == [("a", True)]
+    assert {name: len(tasks) for name, tasks in (await store.running_tasks()).items()} == {"a": 2}
+    for c in claims:
+        assert await finish(store, c, "a/1")
+    await store.agent_offline("a", "a/1", done=2)
+    ((info, _drain),) = await store.agents()
+    assert (info.state, info.running) == ("offline", 0)
+
+
+async def test_draining_a_drained_agent_is_refused(store: Store) -> None:
+    await store.register_agent(agent("a"), "a/1")
+    await store.set_agent_drain("a", "root")
+    with pytest.raises(Refused, match="already drained"):
+        await store.set_agent_drain("a", "root")
+    assert [e.action for e in await store.audit_events("agent:a")] == ["drain"]
+
+
+async def test_silent_agents_are_pruned_keeping_their_totals(store: Store) -> None:
+    await store.register_agent(agent("gone"), "g/1")
+    await store.heartbeat("gone", "g/1", "idle", 600, done=5, failed=1)
+    await store.agent_offline("gone", "g/1")
+    await store.register_agent(agent("holder"), "h/1")  # silent too, but holds a task
+    await store.create_job(commands("held"))
+    await store.admit()
+    await store.claim("h/1", "holder", 1, lease=600)
+    assert await store.prune_agents(time.time() + 1) == 1
+    assert [a.name for a, _drain in await store.agents()] == ["holder"]
+    pruned = await store.pruned_agents()
+    assert (pruned.done, pruned.failed) >= (5, 1)
+
+
+async def test_closing_writes_what_is_buffered(location: str) -> None:
+    store = await open_store(location)
+    job = await store.create_job(commands("chatty"))
+    for i in range(10):
+        store.append_log_nowait(job.id, None, "stdout", f"line {i}")
+    await store.close()
+    store = await open_store(location)
+    try:
+        assert [ln.text for ln in await store.logs(job.id)] == [f"line {i}" for i in range(10)]
+        assert [ln.text for ln in await store.logs(job.id, tail=2)] == ["line 8", "line 9"]
+        first = await store.logs(job.id, limit=3)
+        rest = await store.logs(job.id, after=first[-1].seq)
+        assert [ln.text for ln in first + rest] == [f"line {i}" for i in range(10)]
+    finally:
+        await store.close()
+
+
+async def test_a_store_that_settles_everything_leaves_nothing_to_claim(store: Store) -> None:
+    await store.create_job(commands("a", tasks=3))
+    await run_all(store)
+    assert not await store.has_claimable()
+    assert not await store.has_jobs_to_admit()
+    assert not await store.has_lost_tasks()
