@@ -1,12 +1,6 @@
-"""Why a running job runs nothing: the reasons the SQLite store writes into `jobs.waiting`.
-
-A running job whose ready tasks are not claimed would show "▶ running 0/5" and a blank info
-line. Every engine's housekeeping asks `note_waits` about once a second; it finds those jobs
-and writes, from the store, the reason into `jobs.waiting` (shown instead of the info line
-while the job runs nothing): no live engine runs the job's type as it was submitted (see
-`catalogue.unrunnable`), the agents are busy (N of N slots used, and by which jobs), none
-is live, or every live one is draining. A claim clears it. A job held by a lock is
-`waiting` with the holder named already (see `admit`).
+"""Why a running job runs nothing: the SQLite store reads what `core.waiting` and
+`catalogue.unrunnable` judge from, and writes their reason into `jobs.waiting` (shown instead
+of the info line while the job runs nothing). A claim clears it.
 """
 
 from __future__ import annotations
@@ -18,7 +12,7 @@ from jobdash.core.catalogue import unrunnable
 from jobdash.core.store.sqlite.catalogue import live_catalogue
 from jobdash.core.store.sqlite.db import Db, Reader
 from jobdash.core.store.sqlite.schema import ACTIVE_ONLY
-from jobdash.present.words import plural, plural_word
+from jobdash.core.waiting import LiveAgent, agents_full, agents_wait
 
 # Running jobs with a task ready and none running (jobs_active, then tasks_pending).
 _IDLE_JOBS = (
@@ -26,7 +20,6 @@ _IDLE_JOBS = (
     "AND EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = jobs.id AND t.status = 'pending' "
     "AND t.not_before <= ?)"
 )
-SHOWN_JOBS = 3  # jobs named in a reason; the rest are counted
 
 
 class Waits:
@@ -73,39 +66,21 @@ class Waits:
         return len(changes)
 
     async def _slot_reason(self, reader: Reader, live_since: float) -> str:
-        """Why ready tasks are not claimed, from the live agents; "" when nothing stops a
-        claim (an agent claims them within its poll)."""
-        agents = list(
-            await reader.execute_fetchall(
-                "SELECT a.owner, a.slots, a.drain OR a.state = 'draining', (SELECT count(*) "
-                "FROM tasks t WHERE t.owner = a.owner AND t.status = 'running') FROM agents a "
-                "WHERE a.heartbeat >= ? AND a.state != 'offline'",
-                (live_since,),
-            )
+        """Why ready tasks are not claimed, as `waiting.agents_wait` judges it from the
+        live agents ("" when nothing stops a claim)."""
+        rows = await reader.execute_fetchall(
+            "SELECT a.owner, a.slots, a.drain OR a.state = 'draining', (SELECT count(*) "
+            "FROM tasks t WHERE t.owner = a.owner AND t.status = 'running') FROM agents a "
+            "WHERE a.heartbeat >= ? AND a.state != 'offline'",
+            (live_since,),
         )
-        # The reason leads with what is wrong: a table's info column shows its first words.
-        if not agents:
-            return "no live agent to run it (start one: jobdash serve)"
-        claiming = [a for a in agents if not a[2]]
-        if not claiming:
-            return f"agents draining: all {plural(len(agents), 'live agent')}"
-        slots = sum(a[1] for a in claiming)
-        used = sum(a[3] for a in claiming)
-        if used < slots:
-            return ""
-        owners = [a[0] for a in claiming]
-        jobs = [
-            r[0]
-            for r in await reader.execute_fetchall(
-                "SELECT DISTINCT job_id FROM tasks WHERE status = 'running' "
-                f"AND owner IN ({', '.join('?' * len(owners))}) ORDER BY job_id",
-                owners,
-            )
-        ]
-        names = ", ".join(str(j) for j in jobs[:SHOWN_JOBS])
-        if len(jobs) > SHOWN_JOBS:
-            names += f" and {len(jobs) - SHOWN_JOBS} more"
-        return (
-            f"agents busy: {used}/{slots} {plural_word(slots, 'slot')} "
-            f"({plural_word(len(jobs), 'job')} {names})"
+        owners = [r[0] for r in rows if not r[2]]
+        agents = [LiveAgent(slots=r[1], draining=bool(r[2]), running=r[3]) for r in rows]
+        if not agents_full(agents):
+            return agents_wait(agents)
+        busy = await reader.execute_fetchall(
+            "SELECT DISTINCT job_id FROM tasks WHERE status = 'running' "
+            f"AND owner IN ({', '.join('?' * len(owners))}) ORDER BY job_id",
+            owners,
         )
+        return agents_wait(agents, [r[0] for r in busy])
