@@ -416,6 +416,32 @@ def test_a_config_that_is_not_a_file_is_said_alike_by_option_and_variable() -> N
     assert missing == "jobdash: /no/such.toml: config file not found (named by $JOBDASH_CONFIG)"
 
 
+def test_a_store_opened_while_another_process_writes_it_first_waits_for_it(
+    tmp_path: Path,
+) -> None:
+    """Switching a new store to WAL mode needs the file to itself, and SQLite refuses at once
+    ("database is locked", without its busy wait) while another connection holds the write
+    lock: a process that opened a store another was making failed where it should wait."""
+    db = tmp_path / "held.db"
+    db.touch(mode=0o600)  # an empty file: a store jobdash creates in it
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # as another process making the store does, briefly
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jobdash", "jobs", "--db", str(db)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(1.0)  # long enough for the open to reach the switch and be refused
+    holder.execute("COMMIT")
+    holder.close()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    con = sqlite3.connect(db)
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    con.close()
+
+
 def test_processes_that_create_one_store_together_all_open_it(tmp_path: Path) -> None:
     """A dashboard and a command started together on a store that does not exist yet: one
     creates it, the others find it made meanwhile and open it (none says "try again")."""

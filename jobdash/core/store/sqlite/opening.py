@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import os
 import sqlite3
+import time
 from pathlib import Path
 
 import aiosqlite
@@ -157,7 +158,7 @@ def _connect_writer(path: Path, version: int | None) -> sqlite3.Connection:
         # Pragmas that answer a row are read to the end: a statement left open on the
         # writer makes its next COMMIT fail.
         con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}").fetchall()
-        con.execute("PRAGMA journal_mode = WAL").fetchall()
+        _use_wal(con)
         con.execute("PRAGMA synchronous = NORMAL").fetchall()
         con.execute("PRAGMA foreign_keys = ON").fetchall()
         if version != SCHEMA_VERSION:  # a store up to date is not written to by opening it
@@ -171,6 +172,29 @@ def _connect_writer(path: Path, version: int | None) -> sqlite3.Connection:
         con.close()
         raise
     return con
+
+
+def _use_wal(con: sqlite3.Connection) -> None:
+    """Put the store in WAL mode, waiting for other processes as long as any write would.
+    The conversion needs the file to itself and SQLite does not call the busy handler for
+    it: a process that opens a store another has just made (or is closing) is refused at
+    once ("database is locked"), or the mode quietly stays as it was. WAL mode lasts in the
+    file, so a store already converted takes no lock here at all."""
+    give_up = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    delay = 0.001
+    while True:
+        try:
+            if con.execute("PRAGMA journal_mode").fetchall()[0][0] == "wal":
+                return
+            if con.execute("PRAGMA journal_mode = WAL").fetchall()[0][0] == "wal":
+                return
+        except sqlite3.OperationalError as e:
+            if e.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() > give_up:
+                raise
+        if time.monotonic() > give_up:
+            raise sqlite3.OperationalError("database is locked: could not switch it to WAL mode")
+        time.sleep(delay)  # the writer's thread, not the event loop's
+        delay = min(delay * 2, 0.05)
 
 
 def _chmod_sidecars(path: Path) -> None:
