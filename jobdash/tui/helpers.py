@@ -17,7 +17,6 @@ from textual.screen import Screen
 from jobdash.core.model import BadInput, Refused
 from jobdash.present.recovery import quarantine_warning
 from jobdash.present.text import sanitize
-from jobdash.present.times import abbreviation, clock
 
 if TYPE_CHECKING:
     from jobdash.core.service import Service
@@ -27,13 +26,6 @@ def clock_of(app: App[Any]) -> Callable[[], float]:
     """The app's injectable clock (frozen in snapshots), else wall time."""
     clock = getattr(app, "clock", None)
     return clock if callable(clock) else time.time
-
-
-def format_time(ts: float | None, now: float) -> str:
-    """ "14:03:22" today, "Jan 12 14:03" another day, "" for never: the viewer's zone, which
-    the column's header names (`jobdash.present.times.header`), so a time carries its own
-    only across a DST change."""
-    return clock(ts, now, label=abbreviation(now))
 
 
 def refuse(app: App[Any], exc: Exception) -> None:

@@ -34,19 +34,20 @@ from jobdash.core.model import (
     NotFound,
     Task,
     TaskStatus,
-    format_duration,
 )
 from jobdash.core.service import Service, create_new
+from jobdash.present.durations import duration, eta, task_time
 from jobdash.present.logs import TaskLabels, saved_line
 from jobdash.present.progress import progress_bar
+from jobdash.present.status import look
 from jobdash.present.text import clip, sanitize
+from jobdash.present.times import in_column
 from jobdash.present.words import plural, plural_word
 from jobdash.tui.helpers import (
     ACTION_ERRORS,
     OffersWhatWorks,
     clock_of,
     confirm,
-    format_time,
     refuse,
     refused_read_only,
     retry_now,
@@ -69,26 +70,6 @@ NARROW_BAR = 10  # the bar below WIDE columns: the status line stays one line at
 WIDE = 100
 FIELD_CELLS = 80  # of a target, who, the info line: the header stays a few lines high
 
-STATUS_STYLE: dict[JobStatus, str] = {
-    JobStatus.QUEUED: "dim",
-    JobStatus.WAITING: "dim",
-    JobStatus.RUNNING: "accent",
-    JobStatus.PAUSED: "warn",
-    JobStatus.FINALIZING: "accent",
-    JobStatus.CANCELLING: "warn",
-    JobStatus.SUCCEEDED: "ok",
-    JobStatus.WARNING: "warn",
-    JobStatus.FAILED: "error",
-    JobStatus.CANCELLED: "dim",
-}
-TASK_STYLE: dict[TaskStatus, str] = {
-    TaskStatus.PENDING: "dim",
-    TaskStatus.RUNNING: "accent",
-    TaskStatus.SUCCEEDED: "ok",
-    TaskStatus.FAILED: "error",
-    TaskStatus.CANCELLED: "dim",
-    TaskStatus.SKIPPED: "dim",
-}
 TASK_COLUMNS = (
     TableColumn("#", 5, "right"),
     TableColumn("status", 11),
@@ -160,7 +141,8 @@ class JobHeader(Widget):
         now = clock_of(self.app)()
         status = job.status
         text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(f"{status.glyph} {status.value}", style(f"jobheader--{STATUS_STYLE[status]}"))
+        shown = look(status)
+        text.append(shown.text, style(f"jobheader--{shown.tone}"))
         text.append("   ")
         bar = BAR_WIDTH if self.size.width >= WIDE else NARROW_BAR
         text.append(progress_bar(job, bar), style("jobheader--bar"))
@@ -171,14 +153,13 @@ class JobHeader(Widget):
         text.append("   failed ", style("jobheader--dim"))
         text.append(str(job.failed), style("jobheader--error") if job.failed else "")
         if status is JobStatus.RUNNING:
-            eta = job.eta(now)
             text.append("   ETA ", style("jobheader--dim"))
-            text.append("~" + format_duration(eta) if eta is not None else "—")
+            text.append(eta(job.eta(now)) or "—")
         if job.started is not None:
             text.append(
                 "   duration " if status.finished else "   elapsed ", style("jobheader--dim")
             )
-            text.append(format_duration(job.duration(now)))
+            text.append(duration(job.duration(now)))
         text.append("\n")
         text.append(f"job {job.id}", style("jobheader--bold"))
         text.append(" · ")
@@ -189,13 +170,13 @@ class JobHeader(Widget):
         text.append(" · started by ", style("jobheader--dim"))
         text.append(clip(sanitize(who(job)), FIELD_CELLS))
         text.append(" · created ", style("jobheader--dim"))
-        text.append(format_time(job.created, now))
+        text.append(in_column(job.created, now))
         if job.started is not None:
             text.append(" · started ", style("jobheader--dim"))
-            text.append(format_time(job.started, now))
+            text.append(in_column(job.started, now))
         if job.finished is not None:
             text.append(" · finished ", style("jobheader--dim"))
-            text.append(format_time(job.finished, now))
+            text.append(in_column(job.finished, now))
         text.append("\n")
         text.append("info ", style("jobheader--dim"))
         text.append(clip(sanitize(job.info), FIELD_CELLS) or "—")
@@ -210,9 +191,7 @@ class JobHeader(Widget):
 
 
 def task_row(task: Task, now: float) -> Row:
-    status = task.status
-    end = task.finished or (now if status is TaskStatus.RUNNING else None)
-    elapsed = format_duration(end - task.started) if task.started and end else ""
+    shown = look(task.status)
     if task.error:
         outcome = Cell(task.error, "error")
     elif task.exit_code is not None:
@@ -223,12 +202,12 @@ def task_row(task: Task, now: float) -> Row:
         task.seq,
         (
             str(task.seq),
-            Cell(f"{status.glyph} {status.value}", TASK_STYLE[status]),
+            Cell(shown.text, shown.tone),
             str(task.attempt),
             Cell(task.agent or "", "dim"),
             task.name,
-            Cell(format_time(task.started, now), "dim"),
-            elapsed,
+            Cell(in_column(task.started, now), "dim"),
+            task_time(task, now),
             outcome,
         ),
     )
