@@ -43,16 +43,8 @@ from jobdash.present.status import look
 from jobdash.present.text import clip, sanitize
 from jobdash.present.times import in_column
 from jobdash.present.words import plural, plural_word
-from jobdash.tui.helpers import (
-    ACTION_ERRORS,
-    OffersWhatWorks,
-    clock_of,
-    confirm,
-    refuse,
-    refused_read_only,
-    retry_now,
-    subscribe_changes,
-)
+from jobdash.tui.actions import JobActions, OffersWhatWorks, refuse
+from jobdash.tui.helpers import clock_of, subscribe_changes
 from jobdash.tui.keymap import key_for
 from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
 from jobdash.tui.widgets.log_view import LogView
@@ -439,83 +431,31 @@ class JobDetailsScreen(OffersWhatWorks):
         self.tasks_table.clear_cursor()
         self._show_log_of(None)
 
-    def _job_label(self) -> str:
-        job = self.job
-        if job is None:
-            return f"job {self.job_id}"
-        label = f"job {job.id} ({job.type}"
-        return label + (f" {job.target})" if job.target else ")")
+    @property
+    def actions(self) -> JobActions:
+        return JobActions(self.app, self.service)
 
-    async def _act(self, what: str, coro: Any) -> None:
-        try:
-            result = await coro
-        except ACTION_ERRORS as exc:
-            refuse(self.app, exc)
-            return
-        if isinstance(result, Job):
-            self._set_job(result)
-        self.notify(sanitize(what), markup=False)
+    # The actions take the job as last read: none while it loads.
 
     def action_cancel(self) -> None:
         """Cancel this job (after a confirmation)."""
-        if refused_read_only(self.app, "details.cancel"):
-            return
-        label = self._job_label()
-        confirm(
-            self.app,
-            f"Cancel {label}?",
-            lambda: self.run_worker(
-                self._act(f"Cancelling {label}", self.service.cancel(self.job_id))
-            ),
-        )
+        if self.job is not None:
+            self.actions.cancel(self.job, False, self._set_job)
 
     def action_force_cancel(self) -> None:
         """Force-kill this job's processes (after a confirmation)."""
-        if refused_read_only(self.app, "details.force_cancel"):
-            return
-        label = self._job_label()
-        confirm(
-            self.app,
-            f"Force-kill {label}?",
-            lambda: self.run_worker(
-                self._act(f"Force-killing {label}", self.service.cancel(self.job_id, force=True))
-            ),
-            detail="Its processes get SIGKILL at once, without a grace period.",
-        )
+        if self.job is not None:
+            self.actions.cancel(self.job, True, self._set_job)
 
     def action_pause(self) -> None:
         """Pause or resume this job."""
-        job = self.job
-        paused = job is not None and job.status is JobStatus.PAUSED
-        if refused_read_only(self.app, "details.pause", "resume" if paused else "pause"):
-            return
-        word = "Resuming" if paused else "Pausing"
-        self.run_worker(
-            self._act(f"{word} {self._job_label()}", self.service.toggle_pause(self.job_id))
-        )
+        if self.job is not None:
+            self.actions.toggle_pause(self.job, self._set_job)
 
     def action_retry(self) -> None:
         """Retry the failed tasks of this job."""
-        if refused_read_only(self.app, "details.retry"):
-            return
-
-        async def retry(asked: bool = False) -> None:
-            try:
-                if not asked and not await retry_now(
-                    self.app,
-                    self.service,
-                    self.job_id,
-                    self._job_label(),
-                    lambda: self.run_worker(retry(asked=True)),
-                ):
-                    return
-                count = await self.service.retry(self.job_id)
-            except ACTION_ERRORS as exc:
-                refuse(self.app, exc)
-                return
-            self.notify(f"Retrying {plural(count, 'task')} of {self._job_label()}", markup=False)
-
-        self.run_worker(retry())
+        if self.job is not None:
+            self.actions.retry(self.job)
 
     def action_save_log(self) -> None:
         """Write the job's whole log (from the store) to a new ./jobdash-job-<id>.log (or

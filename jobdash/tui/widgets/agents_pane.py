@@ -24,7 +24,8 @@ from jobdash.core.model import AgentInfo, PrunedAgents, format_duration
 from jobdash.core.service import Service
 from jobdash.present.text import sanitize
 from jobdash.present.words import plural
-from jobdash.tui.helpers import ACTION_ERRORS, clock_of, confirm, refuse, refused_read_only
+from jobdash.tui.actions import JobActions
+from jobdash.tui.helpers import clock_of
 from jobdash.tui.helpers import subscribe_changes as _subscribe
 from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
 
@@ -211,29 +212,12 @@ class AgentsPane(Vertical):
     def action_drain(self) -> None:
         """Drain the selected agent (it finishes its tasks and claims no more), or undrain
         a drained one (it claims again), after a confirmation."""
-        if refused_read_only(self.app, "agents.drain"):
-            return
         name = self.table.cursor_key
         drained = dict((info.name, drain) for info, drain in self.agents)
         if name not in drained:  # no row, or the pruned agents' totals
             return
         agent = str(name)
-        drain = not drained[agent]
+        JobActions(self.app, self.service).drain(agent, not drained[agent], self._drained)
 
-        async def act() -> None:
-            try:
-                await self.service.drain_agent(agent, drain=drain)
-            except ACTION_ERRORS as exc:
-                refuse(self.app, exc)
-                return
-            self.notify(f"{'Draining' if drain else 'Undrained'} agent {agent}", markup=False)
-            self.reload()
-
-        if drain:
-            question, detail = (
-                f"Drain agent {agent}?",
-                "It finishes its running tasks and claims no more.",
-            )
-        else:
-            question, detail = f"Undrain agent {agent}?", "It claims tasks again."
-        confirm(self.app, question, lambda: self.run_worker(act()), detail=detail)
+    def _drained(self, _: object) -> None:
+        self.reload()

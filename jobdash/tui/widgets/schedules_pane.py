@@ -11,7 +11,6 @@ run's status is shown).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -28,15 +27,8 @@ from jobdash.present.durations import duration
 from jobdash.present.status import SCHEDULE_STATE_TONES, TICK_TONES, last_run_look, look
 from jobdash.present.text import sanitize
 from jobdash.present.times import clock, header, in_column
-from jobdash.tui.dialogs.edit_planning import EditPlanningScreen
-from jobdash.tui.helpers import (
-    ACTION_ERRORS,
-    OffersWhatWorks,
-    clock_of,
-    refuse,
-    refused_read_only,
-    subscribe_changes,
-)
+from jobdash.tui.actions import JobActions, OffersWhatWorks
+from jobdash.tui.helpers import clock_of, subscribe_changes
 from jobdash.tui.keymap import key_for
 from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
 
@@ -115,13 +107,6 @@ def schedule_row(s: Schedule, now: float) -> Row:
     )
 
 
-def enabled_note(s: Schedule) -> str:
-    """What enabling it did: a schedule whose planning never fires still does not."""
-    if s.state == "manual only":
-        return f"Schedule {s.id} enabled; still manual only: its planning is disabled (E edits it)"
-    return f"Schedule {s.id} enabled"
-
-
 class _ScheduleActions:
     """`r` run now, `p` enable/disable and `E` edit, shared by the pane and the details."""
 
@@ -131,59 +116,30 @@ class _ScheduleActions:
     def current_schedule(self) -> Schedule | None:
         raise NotImplementedError
 
-    def after_action(self) -> None:
+    def after_action(self, _: object = None) -> None:
         """Reload after an action (the change feed would too, a moment later)."""
 
-    def _run(self, what: Callable[[], Awaitable[Any]], done: Callable[[Any], str]) -> None:
-        async def act() -> None:
-            try:
-                result = await what()
-            except ACTION_ERRORS as exc:
-                refuse(self.app, exc)
-                return
-            self.app.notify(sanitize(done(result)), markup=False)
-            self.after_action()
-
-        self.app.run_worker(act(), group="schedule-action")
+    @property
+    def actions(self) -> JobActions:
+        return JobActions(self.app, self.service)
 
     def action_run_now(self) -> None:
         """Run the selected schedule's job now."""
-        if refused_read_only(self.app, "schedules.run_now"):
-            return
         s = self.current_schedule()
-        if s is None:
-            return
-        self._run(
-            lambda: self.service.run_schedule_now(s.id),
-            lambda job: f"Schedule {s.id}: started job {job.id}",
-        )
+        if s is not None:
+            self.actions.run_schedule(s, self.after_action)
 
     def action_toggle_enabled(self) -> None:
         """Enable or disable the selected schedule."""
-        if refused_read_only(self.app, "schedules.toggle"):
-            return
         s = self.current_schedule()
-        if s is None:
-            return
-        if s.enabled:
-            self._run(lambda: self.service.disable(s.id), lambda _: f"Schedule {s.id} disabled")
-        else:
-            self._run(lambda: self.service.enable(s.id), enabled_note)
+        if s is not None:
+            self.actions.toggle_schedule(s, self.after_action)
 
     def action_edit_planning(self) -> None:
         """Edit the selected schedule's planning."""
-        if refused_read_only(self.app, "schedules.edit"):
-            return
         s = self.current_schedule()
-        if s is None:
-            return
-
-        def saved(result: Schedule | None) -> None:
-            if result is not None:
-                self.app.notify(sanitize(f"Schedule {result.id}: {result.effective}"), markup=False)
-                self.after_action()
-
-        self.app.push_screen(EditPlanningScreen(self.service, s), saved)
+        if s is not None:
+            self.actions.edit_schedule(s, self.after_action)
 
 
 ACTION_BINDINGS: list[BindingType] = [
@@ -251,7 +207,7 @@ class SchedulesPane(_ScheduleActions, Vertical):
         errors.update(sanitize(text))
         errors.display = bool(text)
 
-    def after_action(self) -> None:
+    def after_action(self, _: object = None) -> None:
         self.reload()
 
     def current_schedule(self) -> Schedule | None:
@@ -364,7 +320,7 @@ class ScheduleDetailsScreen(_ScheduleActions, OffersWhatWorks):
     def current_schedule(self) -> Schedule | None:
         return self.schedule
 
-    def after_action(self) -> None:
+    def after_action(self, _: object = None) -> None:
         self.reload()
 
     @work(group="schedule-load", exclusive=True)
