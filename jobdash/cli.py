@@ -23,7 +23,7 @@ from typing import Any, NoReturn
 
 from rich.cells import cell_len
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.progress import Progress, TextColumn
 from rich.table import Column, Table
 from rich.text import Text
 
@@ -50,14 +50,22 @@ from jobdash.core.service import (
 from jobdash.present.durations import duration, job_time, task_time
 from jobdash.present.logs import LABEL_WIDTH, TaskLabels
 from jobdash.present.planning import join_planning
-from jobdash.present.progress import progress_count
+from jobdash.present.progress import progress_bar, progress_count
 from jobdash.present.recovery import attempt_mark, quarantine_warning
-from jobdash.present.status import SCHEDULE_STATE_TONES, Look, Tone, last_run_look, look
+from jobdash.present.status import (
+    SCHEDULE_STATE_TONES,
+    Look,
+    Tone,
+    agent_look,
+    last_run_look,
+    look,
+)
 from jobdash.present.text import clip, name_problem, sanitize, sanitize_lines
 from jobdash.present.times import abbreviation, beside, clock, fire_times, header
 from jobdash.present.words import plural
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+FOLLOW_BAR = 30  # cells of `run --follow`'s progress bar
 
 # Nothing printed is read as markup or emoji codes: data is shown as written (see `safe`).
 out = Console(highlight=False, markup=False, emoji=False)
@@ -647,18 +655,18 @@ async def follow_job(svc: Service, jid: int, show_log: bool, as_json: bool = Fal
     tty = out.is_terminal and not as_json
     after = 0
     printer = LogPrinter(svc, jid, tty)
+    # The dashboard's bar and count (jobdash.present.progress), drawn by Rich's live display.
     progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[status]}"),
-        TextColumn("{task.fields[elapsed]}"),  # the job's own: it stops while paused
+        TextColumn("{task.description}", markup=False),
+        TextColumn("{task.fields[bar]}", markup=False),
+        TextColumn("{task.fields[status]}", markup=False),
+        TextColumn("{task.fields[elapsed]}", markup=False),  # the job's own: stops while paused
         console=out,
         transient=False,
         disable=not tty,
     )
     with progress:
-        bar = progress.add_task(f"job {jid}", total=None, status="", elapsed="")
+        bar = progress.add_task(f"job {jid}", total=None, bar="", status="", elapsed="")
         while True:
             job = await svc.job(jid)
             if show_log:
@@ -670,9 +678,8 @@ async def follow_job(svc: Service, jid: int, show_log: bool, as_json: bool = Fal
                         continue
             progress.update(
                 bar,
-                total=job.total or None,
-                completed=job.worked,
-                status=f"{job.status.glyph} {job.status}",
+                bar=f"{progress_bar(job, FOLLOW_BAR)} {progress_count(job)}".rstrip(),
+                status=look(job.status).text,
                 elapsed=duration(job.duration()),
             )
             if job.status.finished:
@@ -795,7 +802,7 @@ async def cmd_logs(svc: Service, a: argparse.Namespace) -> int:
 async def cmd_action(svc: Service, a: argparse.Namespace) -> int:
     if a.command == "cancel":
         job = await svc.cancel(a.job, a.force)
-        out.print(Text(f"job {job.id}: {job.status.glyph} {job.status}"))
+        out.print(Text(f"job {job.id}: {look(job.status).text}"))
     elif a.command == "pause":
         job = await svc.pause(a.job)
         out.print(f"job {job.id} paused")
@@ -934,7 +941,7 @@ async def cmd_agents(svc: Service, a: argparse.Namespace) -> int:
             safe(info.name),
             safe(info.host),
             str(info.pid),
-            safe(info.state),
+            toned(agent_look(info.state)),
             f"{info.running}/{info.slots}",
             cell(shown),
             duration(max(0.0, now - info.heartbeat)) + " ago",
@@ -944,7 +951,8 @@ async def cmd_agents(svc: Service, a: argparse.Namespace) -> int:
         )
     if pruned.agents:
         name = f"({plural(pruned.agents, 'pruned agent')})"
-        t.add_row(name, "", "", "pruned", "", "", "", str(pruned.done), str(pruned.failed), "")
+        pruned_look = toned(agent_look("pruned"))
+        t.add_row(name, "", "", pruned_look, "", "", "", str(pruned.done), str(pruned.failed), "")
     show_table(t)
     return EXIT_OK
 

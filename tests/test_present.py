@@ -7,7 +7,7 @@ import pytest
 from jobdash.core.model import JobStatus, TaskStatus
 from jobdash.core.planning import parse_planning
 from jobdash.present.planning import daily_value, join_planning, split_planning
-from jobdash.present.status import Tone, last_run_look, look
+from jobdash.present.status import Tone, agent_look, last_run_look, look
 
 
 @pytest.mark.parametrize("status", [*JobStatus, *TaskStatus])
@@ -52,3 +52,8 @@ def test_a_planning_line_is_put_together_and_read_back(kind: str, value: str, li
 def test_every_day_ticked_is_the_same_as_none() -> None:
     every = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
     assert daily_value(every, "09:00") == daily_value([], "09:00") == "09:00"
+
+
+def test_an_agents_state() -> None:
+    assert agent_look("busy").text == "▶ busy" and agent_look("stale").tone is Tone.BAD
+    assert agent_look("\x1b[2Jnew").text == "? ␛[2Jnew"  # from the store: inert

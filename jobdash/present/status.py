@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from jobdash.core.model import JobStatus, TaskStatus
+from jobdash.present.text import sanitize
 
 __all__ = [
     "JOB_TONES",
@@ -21,6 +22,7 @@ __all__ = [
     "TICK_TONES",
     "Look",
     "Tone",
+    "agent_look",
     "last_run_look",
     "look",
 ]
@@ -88,6 +90,15 @@ TICK_TONES: dict[str, Tone] = {
 # Two tables: the enums are strings, and JobStatus.RUNNING == TaskStatus.RUNNING as keys.
 _JOB_LOOKS = {s: Look(s.glyph, s.value, tone) for s, tone in JOB_TONES.items()}
 _TASK_LOOKS = {s: Look(s.glyph, s.value, tone) for s, tone in TASK_TONES.items()}
+# An agent's state (jobdash.core.store's words), and the totals row of the pruned agents.
+_AGENT_LOOKS = {
+    "idle": Look("○", "idle", Tone.QUIET),
+    "busy": Look("▶", "busy", Tone.ACTIVE),
+    "draining": Look("◐", "draining", Tone.WARN),
+    "stale": Look("⚠", "stale", Tone.BAD),
+    "offline": Look("⊗", "offline", Tone.QUIET),
+    "pruned": Look("⊖", "pruned", Tone.QUIET),
+}
 _NO_RUN = Look("·", "", Tone.QUIET)
 _UNKNOWN = Look("?", "", Tone.QUIET)
 
@@ -108,3 +119,9 @@ def last_run_look(status: str | None) -> Look:
         return look(JobStatus(status))
     except ValueError:
         return _UNKNOWN
+
+
+def agent_look(state: str) -> Look:
+    """The look of an agent's state: "▶ busy", "⚠ stale"; "?" and the word for a state this
+    version does not know (sanitized: it is read from the store)."""
+    return _AGENT_LOOKS.get(state) or Look("?", sanitize(state), Tone.QUIET)

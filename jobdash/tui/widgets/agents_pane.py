@@ -20,8 +20,10 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Label, Sparkline
 
-from jobdash.core.model import AgentInfo, PrunedAgents, format_duration
+from jobdash.core.model import AgentInfo, PrunedAgents
 from jobdash.core.service import Service
+from jobdash.present.durations import duration
+from jobdash.present.status import agent_look
 from jobdash.present.text import sanitize
 from jobdash.present.words import plural
 from jobdash.tui.actions import JobActions
@@ -29,16 +31,8 @@ from jobdash.tui.helpers import clock_of
 from jobdash.tui.helpers import subscribe_changes as _subscribe
 from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
 
-__all__ = ["AGENT_GLYPHS", "AgentsPane", "text_sparkline"]
+__all__ = ["AgentsPane", "text_sparkline"]
 
-AGENT_GLYPHS: dict[str, tuple[str, str]] = {
-    "idle": ("○", "dim"),
-    "busy": ("▶", "accent"),
-    "draining": ("◐", "warn"),
-    "stale": ("⚠", "error"),
-    "offline": ("⊗", "dim"),
-    "pruned": ("⊖", "dim"),
-}
 HISTORY = 30  # sparkline bars kept per agent
 BARS = " ▁▂▃▄▅▆▇█"
 COLUMNS = (
@@ -158,7 +152,7 @@ class AgentsPane(Vertical):
         self._show()
 
     def _row(self, info: AgentInfo, now: float) -> Row:
-        glyph, style = AGENT_GLYPHS.get(info.state, ("?", ""))
+        state = agent_look(info.state)
         tasks = self.current.get(info.name, [])
         running = ", ".join(f"{job}#{seq} {name}" for job, seq, name in tasks[:4])
         if len(tasks) > 4:
@@ -170,10 +164,10 @@ class AgentsPane(Vertical):
                 Cell(info.name, "bold"),
                 info.host,
                 str(info.pid),
-                Cell(f"{glyph} {info.state}", style),
+                Cell(state.text, state.tone),
                 f"{info.running}/{info.slots}",
                 running,
-                Cell(format_duration(max(0.0, age)), "error" if info.state == "stale" else "dim"),
+                Cell(duration(max(0.0, age)), "error" if info.state == "stale" else "dim"),
                 str(info.done),
                 Cell(str(info.failed), "error" if info.failed else "dim"),
                 Cell(text_sparkline(self.throughput.get(info.name, ())), "accent"),
@@ -184,10 +178,10 @@ class AgentsPane(Vertical):
         now = clock_of(self.app)()
         rows = [self._row(info, now) for info, _ in self.agents]
         if self.pruned.agents:  # what agents pruned from the list had done (totals)
-            glyph, style = AGENT_GLYPHS["pruned"]
+            state = agent_look("pruned")
             name = f"({plural(self.pruned.agents, 'pruned agent')})"
             done, failed = self.pruned.done, self.pruned.failed
-            cells = (Cell(name, "dim"), "", "", Cell(f"{glyph} pruned", style), "", "", "")
+            cells = (Cell(name, "dim"), "", "", Cell(state.text, state.tone), "", "", "")
             rows.append(Row(None, (*cells, str(done), Cell(str(failed), "dim"), "")))
         self.table.set_rows(rows)
         self._show_sparkline()
