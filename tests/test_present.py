@@ -8,6 +8,7 @@ from jobdash.core.model import JobStatus, TaskStatus
 from jobdash.core.planning import parse_planning
 from jobdash.present.planning import daily_value, join_planning, split_planning
 from jobdash.present.status import Tone, agent_look, last_run_look, look
+from jobdash.present.words import agree, plural
 
 
 @pytest.mark.parametrize("status", [*JobStatus, *TaskStatus])
@@ -57,3 +58,8 @@ def test_every_day_ticked_is_the_same_as_none() -> None:
 def test_an_agents_state() -> None:
     assert agent_look("busy").text == "▶ busy" and agent_look("stale").tone is Tone.BAD
     assert agent_look("\x1b[2Jnew").text == "? ␛[2Jnew"  # from the store: inert
+
+
+def test_counted_words_and_their_verbs() -> None:
+    assert f"{plural(1, 'task')} {agree(1, 'is', 'are')}" == "1 task is"
+    assert f"{plural(2, 'task')} {agree(2, 'is', 'are')}" == "2 tasks are"

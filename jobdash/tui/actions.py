@@ -31,7 +31,7 @@ from jobdash.core.planning import Schedule
 from jobdash.core.service import Service
 from jobdash.present.recovery import quarantine_warning
 from jobdash.present.text import sanitize
-from jobdash.present.words import plural
+from jobdash.present.words import agree, plural
 
 __all__ = ["ACTION_ERRORS", "CHANGES", "JobActions", "OffersWhatWorks", "describe", "refuse"]
 
@@ -235,7 +235,8 @@ class JobActions:
                 retry()
                 return
             n = len(tasks)
-            question = f"Retry {label}? {n} of its tasks {'was' if n == 1 else 'were'} quarantined"
+            which = f"{n} of its tasks {agree(n, 'was', 'were')} quarantined"
+            question = f"Retry {label}? {which}"
             detail = "\n".join(quarantine_warning(t) for t in tasks[:5])
             if n > 5:
                 detail += f"\n… and {n - 5} more"

@@ -44,7 +44,7 @@ from jobdash.core.query import prepare as prepare_search
 from jobdash.core.service import Changes, Service, read_config, write_new
 from jobdash.present.text import sanitize
 from jobdash.present.times import abbreviation
-from jobdash.present.words import plural, plural_word
+from jobdash.present.words import agree, plural, plural_word
 from jobdash.tui.actions import JobActions, OffersWhatWorks, describe
 from jobdash.tui.commands import JobdashCommands
 from jobdash.tui.dialogs.confirm import ConfirmScreen
@@ -726,7 +726,7 @@ class JobdashApp(App[int]):
         if not (self.embedded_engine and running):
             self.exit(0)
             return
-        question = f"Quit? {running} task{'s are' if running != 1 else ' is'} running here."
+        question = f"Quit? {plural(running, 'task')} {agree(running, 'is', 'are')} running here."
         detail = (
             "This dashboard runs the engine: quitting stops its tasks. They run again when "
             "an engine next starts (jobdash serve, or the dashboard)."
