@@ -23,7 +23,7 @@ from typing import Any, NoReturn
 
 from rich.cells import cell_len
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.progress import Progress, TextColumn
 from rich.table import Column, Table
 from rich.text import Text
 
@@ -33,10 +33,8 @@ from jobdash.core.model import (
     MAX_PARALLEL,
     BadInput,
     Job,
-    JobStatus,
     LogLine,
     Refused,
-    format_duration,
 )
 from jobdash.core.planning import PREVIEW_MAX, Schedule
 from jobdash.core.service import (
@@ -49,13 +47,25 @@ from jobdash.core.service import (
     read_config,
     zone,
 )
+from jobdash.present.durations import duration, job_time, task_time
 from jobdash.present.logs import LABEL_WIDTH, TaskLabels
+from jobdash.present.planning import join_planning
+from jobdash.present.progress import progress_bar, progress_count
 from jobdash.present.recovery import attempt_mark, quarantine_warning
+from jobdash.present.status import (
+    SCHEDULE_STATE_TONES,
+    Look,
+    Tone,
+    agent_look,
+    last_run_look,
+    look,
+)
 from jobdash.present.text import clip, name_problem, sanitize, sanitize_lines
 from jobdash.present.times import abbreviation, beside, clock, fire_times, header
 from jobdash.present.words import plural
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+FOLLOW_BAR = 30  # cells of `run --follow`'s progress bar
 
 # Nothing printed is read as markup or emoji codes: data is shown as written (see `safe`).
 out = Console(highlight=False, markup=False, emoji=False)
@@ -491,26 +501,22 @@ def cell(text: str) -> Text:
 def when(ts: float | None, shown: str | None = None) -> str:
     """A time in the viewer's zone, the command line's way ("14:03:22" today, else
     "2026-11-20 14:03"), labelled with its zone unless `shown` (its column's) says it."""
-    return clock(ts or None, time.time(), year=True, label=shown or True)
+    return clock(ts or None, time.time(), label=shown or True)
 
 
-def status_text(job: Job) -> Text:
-    style = {
-        "succeeded": "green",
-        "warning": "yellow",
-        "failed": "red",
-        "cancelled": "magenta",
-        "running": "cyan",
-        "cancelling": "yellow",
-    }.get(str(job.status), "")
-    return Text(f"{job.status.glyph} {job.status}", style=style)
+# A status's tone (`jobdash.present.status`) as the command line colours it.
+TONE_STYLE: dict[Tone, str] = {
+    Tone.QUIET: "dim",
+    Tone.ACTIVE: "cyan",
+    Tone.WARN: "yellow",
+    Tone.GOOD: "green",
+    Tone.BAD: "red",
+}
 
 
-def time_column(job: Job) -> str:
-    if job.status.finished:
-        return format_duration(job.duration())
-    eta = job.eta()
-    return f"ETA {format_duration(eta)}" if eta is not None else format_duration(job.duration())
+def toned(shown: Look) -> Text:
+    """A status's glyph and word in its tone's colour."""
+    return Text(shown.text, style=TONE_STYLE[shown.tone])
 
 
 def print_json(data: object) -> None:
@@ -550,11 +556,11 @@ def jobs_table(jobs: list[Job]) -> Table:
             safe(j.type),
             cell(j.target),
             safe(j.user),
-            status_text(j),
-            f"{j.done}/{j.total}",
+            toned(look(j.status)),
+            progress_count(j),
             str(j.failed) if j.failed else "",
             when(j.started, zone),  # blank until its first task starts, as in `show`
-            time_column(j),
+            job_time(j, now),
             cell(j.info),
         )
     return t
@@ -649,18 +655,18 @@ async def follow_job(svc: Service, jid: int, show_log: bool, as_json: bool = Fal
     tty = out.is_terminal and not as_json
     after = 0
     printer = LogPrinter(svc, jid, tty)
+    # The dashboard's bar and count (jobdash.present.progress), drawn by Rich's live display.
     progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[status]}"),
-        TextColumn("{task.fields[elapsed]}"),  # the job's own: it stops while paused
+        TextColumn("{task.description}", markup=False),
+        TextColumn("{task.fields[bar]}", markup=False),
+        TextColumn("{task.fields[status]}", markup=False),
+        TextColumn("{task.fields[elapsed]}", markup=False),  # the job's own: stops while paused
         console=out,
         transient=False,
         disable=not tty,
     )
     with progress:
-        bar = progress.add_task(f"job {jid}", total=None, status="", elapsed="")
+        bar = progress.add_task(f"job {jid}", total=None, bar="", status="", elapsed="")
         while True:
             job = await svc.job(jid)
             if show_log:
@@ -672,10 +678,9 @@ async def follow_job(svc: Service, jid: int, show_log: bool, as_json: bool = Fal
                         continue
             progress.update(
                 bar,
-                total=job.total or None,
-                completed=job.worked,
-                status=f"{job.status.glyph} {job.status}",
-                elapsed=format_duration(job.duration()),
+                bar=f"{progress_bar(job, FOLLOW_BAR)} {progress_count(job)}".rstrip(),
+                status=look(job.status).text,
+                elapsed=duration(job.duration()),
             )
             if job.status.finished:
                 break
@@ -719,7 +724,9 @@ async def cmd_show(svc: Service, a: argparse.Namespace) -> int:
         print(json.dumps(d, indent=2, default=str))
         return EXIT_OK
     out.print(
-        Text.assemble(f"job {job.id}  ", (sanitize(job.type), "bold"), "  ", status_text(job))
+        Text.assemble(
+            f"job {job.id}  ", (sanitize(job.type), "bold"), "  ", toned(look(job.status))
+        )
     )
     fields = [
         ("target", job.target),
@@ -735,7 +742,7 @@ async def cmd_show(svc: Service, a: argparse.Namespace) -> int:
             "tasks",
             f"{job.worked}/{job.total} done, {job.running} running, {job.failed} failed, {job.cancelled} cancelled",
         ),
-        ("progress", f"{job.progress:.0f}%  {time_column(job)}"),
+        ("progress", f"{job.progress:.0f}%  {job_time(job, time.time())}".rstrip()),
         ("info", job.info),
         ("metrics", "  ".join(f"{k}={v:g}" for k, v in sorted(job.metrics.items()))),
         ("warnings", str(job.warnings) if job.warnings else ""),
@@ -755,15 +762,15 @@ async def cmd_show(svc: Service, a: argparse.Namespace) -> int:
         flex=("TASK",),
         fold=("ERROR",),
     )
+    now = time.time()
     for task in tasks:
-        dur = (task.finished or time.time()) - task.started if task.started else None
         t.add_row(
             str(task.seq),
             safe(task.name),
-            f"{task.status.glyph} {task.status}",
+            look(task.status).text,
             str(task.attempt),
             safe(task.agent or ""),
-            format_duration(dur),
+            task_time(task, now),
             "" if task.exit_code is None else str(task.exit_code),
             safe(task.error),
         )
@@ -795,7 +802,7 @@ async def cmd_logs(svc: Service, a: argparse.Namespace) -> int:
 async def cmd_action(svc: Service, a: argparse.Namespace) -> int:
     if a.command == "cancel":
         job = await svc.cancel(a.job, a.force)
-        out.print(Text(f"job {job.id}: {job.status.glyph} {job.status}"))
+        out.print(Text(f"job {job.id}: {look(job.status).text}"))
     elif a.command == "pause":
         job = await svc.pause(a.job)
         out.print(f"job {job.id} paused")
@@ -934,17 +941,18 @@ async def cmd_agents(svc: Service, a: argparse.Namespace) -> int:
             safe(info.name),
             safe(info.host),
             str(info.pid),
-            safe(info.state),
+            toned(agent_look(info.state)),
             f"{info.running}/{info.slots}",
             cell(shown),
-            format_duration(max(0.0, now - info.heartbeat)) + " ago",
+            duration(max(0.0, now - info.heartbeat)) + " ago",
             str(info.done),
             str(info.failed),
             when(info.started, abbreviation(now)),
         )
     if pruned.agents:
         name = f"({plural(pruned.agents, 'pruned agent')})"
-        t.add_row(name, "", "", "pruned", "", "", "", str(pruned.done), str(pruned.failed), "")
+        pruned_look = toned(agent_look("pruned"))
+        t.add_row(name, "", "", pruned_look, "", "", "", str(pruned.done), str(pruned.failed), "")
     show_table(t)
     return EXIT_OK
 
@@ -953,19 +961,13 @@ def schedule_dict(s: Schedule) -> dict[str, Any]:
     return dataclasses.asdict(s) | {"state": s.state, "error": s.error}
 
 
-STATE_STYLE = {"enabled": "green", "disabled": "yellow", "manual only": "yellow", "error": "red"}
-
-
 def state_text(s: Schedule) -> Text:
-    return Text(s.state_text, style=STATE_STYLE[s.state])
+    return Text(s.state_text, style=TONE_STYLE[SCHEDULE_STATE_TONES[s.state]])
 
 
 def last_glyph(s: Schedule) -> Text:
-    if not s.last_status:
-        return Text("·", style="dim")
-    job = JobStatus(s.last_status)
-    style = {"succeeded": "green", "failed": "red", "warning": "yellow"}.get(job, "cyan")
-    return Text(job.glyph, style=style)
+    shown = last_run_look(s.last_status)
+    return Text(shown.glyph, style=TONE_STYLE[shown.tone])
 
 
 async def cmd_schedules(svc: Service, a: argparse.Namespace) -> int:
@@ -1013,18 +1015,18 @@ async def cmd_schedules(svc: Service, a: argparse.Namespace) -> int:
 
 
 def planning_from_args(a: argparse.Namespace) -> str | None:
-    if a.cron:
-        return f"cron: {a.cron}"
-    if a.every:
-        return f"interval: {a.every}"
-    if a.daily:
-        return f"daily: {a.daily}"
-    if a.once:
-        return f"once: {a.once}"
-    if a.disabled:
-        return "disabled"
-    if a.automatic:
-        return "automatic"
+    """The planning line `schedule set`'s flags describe (the service parses it), or None."""
+    given = (
+        ("cron", a.cron),
+        ("interval", a.every),
+        ("daily", a.daily),
+        ("once", a.once),
+        ("disabled", a.disabled),
+        ("automatic", a.automatic),
+    )
+    for kind, value in given:
+        if value:
+            return join_planning(kind, value if isinstance(value, str) else "")
     return None
 
 
@@ -1078,7 +1080,7 @@ async def cmd_schedule(svc: Service, a: argparse.Namespace) -> int:
             origin = " (set by an admin)"
         catchup = s.catchup
         if s.catchup == "all":
-            catchup += f" within {format_duration(s.catchup_bound or CATCHUP_BOUND)}"
+            catchup += f" within {duration(s.catchup_bound or CATCHUP_BOUND)}"
         last = ""
         if s.last_job:
             last = f"job {s.last_job} {s.last_status or ''} at {when(s.last_run)}"

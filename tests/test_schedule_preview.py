@@ -18,7 +18,8 @@ from jobdash.core.model import BadInput
 from jobdash.core.scheduler import Scheduler, schedule_specs
 from jobdash.core.service import Service, preview_planning
 from jobdash.core.store.records import JobFilter
-from jobdash.tui.dialogs.edit_planning import EditPlanningScreen, split_planning
+from jobdash.present.planning import split_planning
+from jobdash.tui.dialogs.edit_planning import EditPlanningScreen
 from tests.conftest import run_cli
 from tests.test_scheduler import set_watermark
 from tests.tui.pane_harness import CONFIG, SIZE, PaneApp, until

@@ -6,8 +6,9 @@
   header ("NEXT RUN (CET)", `header`), and on a value whose abbreviation differs from the
   header's (the other side of a DST change); a time on its own carries it ("14:03 CET").
 - Machine-readable times (CSV exports, e-mails, webhooks) are ISO 8601 with the UTC offset.
-- Short forms: today's times with seconds ("14:03:22"), another day's with the date: the
-  dashboard's "Nov 20 14:03", the command line's "2026-11-20 14:03" (it has room for the year).
+- Short forms, the same on the command line and in the dashboard: today's times with
+  seconds ("14:03:22"), another day's with the date, year first ("2026-11-20 14:03": no
+  month names to translate, no year to guess, and it sorts as text).
 
 Pure Python (no Textual, no Rich): `jobdash.core` uses it too.
 """
@@ -29,13 +30,12 @@ __all__ = [
     "clock",
     "fire_times",
     "header",
+    "in_column",
     "iso",
     "local_zone",
     "local_zone_name",
     "log_stamp",
 ]
-
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 @lru_cache(maxsize=8)
@@ -91,11 +91,10 @@ def clock(
     now: float,
     tz: tzinfo | None = None,
     *,
-    year: bool = False,
     label: bool | str = True,
 ) -> str:
     """A short time: "14:03:22" when it is `now`'s day (in `tz`, the viewer's zone by
-    default), else "Nov 20 14:03" (`year`: "2026-11-20 14:03"); "" for none.
+    default), else "2026-11-20 14:03"; "" for none.
 
     `label`: True, followed by its zone's abbreviation ("14:03:22 CET"); an abbreviation
     already on screen for it (its column's header), only when its own differs (the other
@@ -108,14 +107,18 @@ def clock(
     today = _at(now, d.tzinfo)
     if today is not None and d.date() == today.date():
         text = f"{d.hour:02d}:{d.minute:02d}:{d.second:02d}"
-    elif year:
-        text = f"{d.year:04d}-{d.month:02d}-{d.day:02d} {d.hour:02d}:{d.minute:02d}"
     else:
-        text = f"{_MONTHS[d.month - 1]} {d.day:02d} {d.hour:02d}:{d.minute:02d}"
+        text = f"{d.year:04d}-{d.month:02d}-{d.day:02d} {d.hour:02d}:{d.minute:02d}"
     own = d.tzname() or ""
     if label is False or label == own:
         return text
     return f"{text} {own}"
+
+
+def in_column(ts: float | None, now: float) -> str:
+    """A time in a column whose header names the viewer's zone (`header`): labelled only
+    when its own abbreviation differs (the other side of a DST change)."""
+    return clock(ts, now, label=abbreviation(now))
 
 
 def beside(ts: float, tz: tzinfo) -> str:

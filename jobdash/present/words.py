@@ -24,3 +24,8 @@ def plural_word(count: int, word: str) -> str:
 def plural(count: int, word: str) -> str:
     """The count and the word: "1 task", "0 tasks", "3 warnings"."""
     return f"{count} {plural_word(count, word)}"
+
+
+def agree(count: int, one: str, many: str) -> str:
+    """The verb that agrees with `count`: agree(1, "is", "are") is "is", agree(2, …) "are"."""
+    return one if count == 1 else many

@@ -38,17 +38,16 @@ from textual.signal import Signal
 from textual.widget import Widget
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
-from jobdash.core.model import BadInput, Job, JobStatus, NotFound, Refused
+from jobdash.core.model import BadInput, Job, NotFound, Refused
 from jobdash.core.query import Query, narrows
 from jobdash.core.query import prepare as prepare_search
 from jobdash.core.service import Changes, Service, read_config, write_new
 from jobdash.present.text import sanitize
 from jobdash.present.times import abbreviation
-from jobdash.present.words import plural, plural_word
+from jobdash.present.words import agree, plural, plural_word
+from jobdash.tui.actions import JobActions, OffersWhatWorks, describe
 from jobdash.tui.commands import JobdashCommands
 from jobdash.tui.dialogs.confirm import ConfirmScreen
-from jobdash.tui.dialogs.start_job import StartJobScreen
-from jobdash.tui.helpers import OffersWhatWorks, refused_read_only, retry_now
 from jobdash.tui.keymap import check_keymap, key_for
 from jobdash.tui.screens.help import HelpScreen, help_entries
 from jobdash.tui.themes import DEFAULT_THEME, check_theme, load_themes
@@ -83,12 +82,6 @@ def _optional(module: str, name: str) -> Any:
             return None
         raise
     return getattr(mod, name, None)
-
-
-def describe(job: Job) -> str:
-    """'job 12 (import-files /srv/in)': how dialogs and toasts name a job."""
-    what = f"{job.type} {job.target}".strip()
-    return f"job {job.id} ({what})"
 
 
 class Placeholder(Static):
@@ -391,102 +384,42 @@ class DashboardScreen(OffersWhatWorks):
             self.notify("No job selected", severity="warning")
         return job
 
-    def action_start_job(self) -> None:
-        if refused_read_only(self.app, "job.new"):
-            return
-        job = self.current_job
-        screen = StartJobScreen(self.jobdash.service, selected=job.type if job else None)
-        self.app.push_screen(screen, self._job_started)
+    @property
+    def actions(self) -> JobActions:
+        return JobActions(self.app, self.jobdash.service)
 
-    def _job_started(self, job: Job | None) -> None:
-        if job is None:
-            return
+    def action_start_job(self) -> None:
+        job = self.current_job
+        self.actions.start(job.type if job else None, self._job_started)
+
+    def _job_started(self, job: Job) -> None:
         self.upsert([job])
         self.action_show_tab("inprogress")
         self.table("inprogress").select_job(job.id)
         self.notify(f"Started {describe(job)}")
 
+    def _job_changed(self, job: Job) -> None:
+        self.upsert([job])
+
     def action_rerun(self) -> None:
-        if refused_read_only(self.app, "job.rerun"):
-            return
         job = self._need_job()
         if job is not None:
-            self._rerun(job)
-
-    @work(group="actions")
-    async def _rerun(self, job: Job) -> None:
-        async with self.jobdash.refusals():
-            new = await self.jobdash.service.rerun(job.id)
-            self._job_started(new)
+            self.actions.rerun(job, self._job_started)
 
     def action_cancel(self, force: bool = False) -> None:
-        if refused_read_only(self.app, "job.kill" if force else "job.cancel"):
-            return
         job = self._need_job()
-        if job is None:
-            return
-        try:  # no point asking first
-            self.jobdash.service.check_cancel(job, force)
-        except Refused as e:
-            self.jobdash.notify_refusal(e)
-            return
-        if force:
-            question = f"Force-kill {describe(job)}?"
-            detail = "Its running tasks get SIGKILL now, without a grace period."
-            yes = "Force-kill"
-        else:
-            question = f"Cancel {describe(job)}?"
-            detail = "Running tasks get SIGTERM, then SIGKILL after the grace period."
-            yes = "Cancel job"
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self._cancel(job, force)
-
-        self.app.push_screen(ConfirmScreen(question, detail, yes=yes, no="No"), answered)
-
-    @work(group="actions")
-    async def _cancel(self, job: Job, force: bool) -> None:
-        async with self.jobdash.refusals():
-            updated = await self.jobdash.service.cancel(job.id, force=force)
-            self.upsert([updated])
-            verb = "Force-killing" if force else "Cancelling"
-            self.notify(f"{verb} {describe(updated)}")
+        if job is not None:
+            self.actions.cancel(job, force, self._job_changed)
 
     def action_toggle_pause(self) -> None:
-        job = self.current_job
-        paused = job is not None and job.status is JobStatus.PAUSED
-        if refused_read_only(self.app, "job.pause", "resume" if paused else "pause"):
-            return
         job = self._need_job()
         if job is not None:
-            self._toggle_pause(job)
-
-    @work(group="actions")
-    async def _toggle_pause(self, job: Job) -> None:
-        async with self.jobdash.refusals():
-            updated = await self.jobdash.service.toggle_pause(job.id)
-            self.upsert([updated])
-            verb = "Paused" if updated.status is JobStatus.PAUSED else "Resumed"
-            self.notify(f"{verb} {describe(updated)}")
+            self.actions.toggle_pause(job, self._job_changed)
 
     def action_retry(self) -> None:
-        if refused_read_only(self.app, "job.retry"):
-            return
         job = self._need_job()
         if job is not None:
-            self._retry(job)
-
-    @work(group="actions")
-    async def _retry(self, job: Job, asked: bool = False) -> None:
-        async with self.jobdash.refusals():
-            svc = self.jobdash.service
-            if not asked and not await retry_now(
-                self.app, svc, job.id, describe(job), lambda: self._retry(job, asked=True)
-            ):
-                return
-            count = await svc.retry(job.id)
-            self.notify(f"Retrying {plural(count, 'task')} of {describe(job)}")
+            self.actions.retry(job)
 
     def action_export(self) -> None:
         table = self.current_table
@@ -508,8 +441,6 @@ class DashboardScreen(OffersWhatWorks):
     def action_clear_finished(self) -> None:
         """Clear exactly the finished jobs the Completed tab shows (the filter applies),
         after a question that says how many and whose."""
-        if refused_read_only(self.app, "job.clear"):
-            return
         jobs = self.table("completed").rows
         if not jobs:
             self.notify("No finished jobs shown to clear")
@@ -530,17 +461,7 @@ class DashboardScreen(OffersWhatWorks):
             "logs are deleted from the store. Other jobs stay."
         )
 
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self._clear([job.id for job in jobs])
-
-        self.app.push_screen(ConfirmScreen(question, detail, yes="Clear"), answered)
-
-    @work(group="actions")
-    async def _clear(self, job_ids: list[int]) -> None:
-        async with self.jobdash.refusals():
-            count = await self.jobdash.service.clear_jobs(job_ids)
-            self.notify(f"Cleared {plural(count, 'finished job')}")
+        self.actions.clear([job.id for job in jobs], question, detail)
 
     def action_copy_id(self) -> None:
         job = self._need_job()
@@ -551,28 +472,6 @@ class DashboardScreen(OffersWhatWorks):
     def running_tasks(self) -> int:
         """Tasks running right now, as far as the In Progress table knows."""
         return sum(job.running for job in self.table("inprogress").rows)
-
-
-class _Refusals:
-    """`async with app.refusals():` turns a refused action into a one-line error toast."""
-
-    def __init__(self, app: JobdashApp) -> None:
-        self.app = app
-
-    async def __aenter__(self) -> None:
-        return None
-
-    async def __aexit__(self, kind: type[BaseException] | None, exc: Any, tb: Any) -> bool:
-        if exc is None:
-            return False
-        if isinstance(exc, (Refused, BadInput)):
-            self.app.notify_refusal(exc)
-            return True
-        if isinstance(exc, Exception):  # the store is busy, a file can't be written, ...
-            self.app.log.error(repr(exc))
-            self.app.notify(f"{type(exc).__name__}: {exc}", severity="error")
-            return True
-        return False
 
 
 @dataclass
@@ -662,9 +561,6 @@ class JobdashApp(App[int]):
         else:
             title = "Refused"
         self.notify(Text(message).plain, title=title, severity="error", markup=False)
-
-    def refusals(self) -> _Refusals:
-        return _Refusals(self)
 
     def notify(
         self,
@@ -830,7 +726,7 @@ class JobdashApp(App[int]):
         if not (self.embedded_engine and running):
             self.exit(0)
             return
-        question = f"Quit? {running} task{'s are' if running != 1 else ' is'} running here."
+        question = f"Quit? {plural(running, 'task')} {agree(running, 'is', 'are')} running here."
         detail = (
             "This dashboard runs the engine: quitting stops its tasks. They run again when "
             "an engine next starts (jobdash serve, or the dashboard)."

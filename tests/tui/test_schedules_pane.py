@@ -11,7 +11,8 @@ from textual.widgets import Input, RadioButton, Static
 from jobdash.core.scheduler import schedule_specs
 from jobdash.core.service import Service
 from jobdash.core.store.records import TickRecord
-from jobdash.tui.dialogs.edit_planning import EditPlanningScreen, split_planning
+from jobdash.present.planning import split_planning
+from jobdash.tui.dialogs.edit_planning import EditPlanningScreen
 from jobdash.tui.widgets.line_table import LineTable
 from jobdash.tui.widgets.schedules_pane import ScheduleDetailsScreen, SchedulesPane
 from tests.conftest import wait_finished

@@ -15,12 +15,13 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, RadioButton, RadioSet, Static
 
 from jobdash.core.model import BadInput, Refused
-from jobdash.core.planning import WEEKDAYS, PlanningError, Schedule, parse_planning, week_days
+from jobdash.core.planning import WEEKDAYS, Schedule
 from jobdash.core.service import Service
+from jobdash.present.planning import daily_value, join_planning, split_planning
 from jobdash.present.text import sanitize
 from jobdash.present.times import fire_times
 
-__all__ = ["KINDS", "WEEKDAYS", "EditPlanningScreen", "split_planning"]
+__all__ = ["KINDS", "WEEKDAYS", "EditPlanningScreen"]
 
 KINDS = ("cron", "interval", "daily", "once", "disabled", "automatic")
 # The kinds whose planning is "kind: value", typed in one field: (label, placeholder).
@@ -29,20 +30,6 @@ VALUE_FIELDS = {
     "interval": ("every", "30s, 5m, 1h30m"),
     "once": ("at", "2026-12-01T09:00 (in the time zone below)"),
 }
-
-
-def split_planning(text: str) -> tuple[str, str, set[str], str]:
-    """(kind, value, days, times) of a planning text, to prefill the form; read by the
-    parser the scheduler and the CLI use."""
-    try:
-        p = parse_planning(text)
-    except PlanningError:
-        return "cron", "", set(), ""
-    if p.kind == "daily":
-        return "daily", "", week_days(p), ",".join(f"{h:02d}:{m:02d}" for h, m in p.times)
-    if p.kind in VALUE_FIELDS:
-        return p.kind, p.text.partition(":")[2].strip(), set(), ""
-    return p.kind, "", set(), ""
 
 
 class Choice(RadioButton):
@@ -155,14 +142,12 @@ class EditPlanningScreen(ModalScreen[Schedule | None]):
         """The planning line the form describes."""
         kind = self.kind
         if kind in VALUE_FIELDS:
-            return f"{kind}: {self.query_one(f'#{kind}', Input).value.strip()}"
+            return join_planning(kind, self.query_one(f"#{kind}", Input).value)
         if kind == "daily":
             days = [d for d in WEEKDAYS if self.query_one(f"#day-{d}", Checkbox).value]
             times = self.query_one("#times", Input).value.strip()
-            if days and len(days) < len(WEEKDAYS):
-                return f"daily: {','.join(days)}@{times}"
-            return f"daily: {times}"
-        return kind
+            return join_planning(kind, daily_value(days, times))
+        return join_planning(kind)
 
     @property
     def timezone(self) -> str:

@@ -34,24 +34,17 @@ from jobdash.core.model import (
     NotFound,
     Task,
     TaskStatus,
-    format_duration,
 )
 from jobdash.core.service import Service, create_new
+from jobdash.present.durations import duration, eta, task_time
 from jobdash.present.logs import TaskLabels, saved_line
 from jobdash.present.progress import progress_bar
+from jobdash.present.status import look
 from jobdash.present.text import clip, sanitize
+from jobdash.present.times import in_column
 from jobdash.present.words import plural, plural_word
-from jobdash.tui.helpers import (
-    ACTION_ERRORS,
-    OffersWhatWorks,
-    clock_of,
-    confirm,
-    format_time,
-    refuse,
-    refused_read_only,
-    retry_now,
-    subscribe_changes,
-)
+from jobdash.tui.actions import JobActions, OffersWhatWorks, refuse
+from jobdash.tui.helpers import clock_of, subscribe_changes
 from jobdash.tui.keymap import key_for
 from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
 from jobdash.tui.widgets.log_view import LogView
@@ -69,26 +62,6 @@ NARROW_BAR = 10  # the bar below WIDE columns: the status line stays one line at
 WIDE = 100
 FIELD_CELLS = 80  # of a target, who, the info line: the header stays a few lines high
 
-STATUS_STYLE: dict[JobStatus, str] = {
-    JobStatus.QUEUED: "dim",
-    JobStatus.WAITING: "dim",
-    JobStatus.RUNNING: "accent",
-    JobStatus.PAUSED: "warn",
-    JobStatus.FINALIZING: "accent",
-    JobStatus.CANCELLING: "warn",
-    JobStatus.SUCCEEDED: "ok",
-    JobStatus.WARNING: "warn",
-    JobStatus.FAILED: "error",
-    JobStatus.CANCELLED: "dim",
-}
-TASK_STYLE: dict[TaskStatus, str] = {
-    TaskStatus.PENDING: "dim",
-    TaskStatus.RUNNING: "accent",
-    TaskStatus.SUCCEEDED: "ok",
-    TaskStatus.FAILED: "error",
-    TaskStatus.CANCELLED: "dim",
-    TaskStatus.SKIPPED: "dim",
-}
 TASK_COLUMNS = (
     TableColumn("#", 5, "right"),
     TableColumn("status", 11),
@@ -160,7 +133,8 @@ class JobHeader(Widget):
         now = clock_of(self.app)()
         status = job.status
         text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(f"{status.glyph} {status.value}", style(f"jobheader--{STATUS_STYLE[status]}"))
+        shown = look(status)
+        text.append(shown.text, style(f"jobheader--{shown.tone}"))
         text.append("   ")
         bar = BAR_WIDTH if self.size.width >= WIDE else NARROW_BAR
         text.append(progress_bar(job, bar), style("jobheader--bar"))
@@ -171,14 +145,13 @@ class JobHeader(Widget):
         text.append("   failed ", style("jobheader--dim"))
         text.append(str(job.failed), style("jobheader--error") if job.failed else "")
         if status is JobStatus.RUNNING:
-            eta = job.eta(now)
             text.append("   ETA ", style("jobheader--dim"))
-            text.append("~" + format_duration(eta) if eta is not None else "—")
+            text.append(eta(job.eta(now)) or "—")
         if job.started is not None:
             text.append(
                 "   duration " if status.finished else "   elapsed ", style("jobheader--dim")
             )
-            text.append(format_duration(job.duration(now)))
+            text.append(duration(job.duration(now)))
         text.append("\n")
         text.append(f"job {job.id}", style("jobheader--bold"))
         text.append(" · ")
@@ -189,13 +162,13 @@ class JobHeader(Widget):
         text.append(" · started by ", style("jobheader--dim"))
         text.append(clip(sanitize(who(job)), FIELD_CELLS))
         text.append(" · created ", style("jobheader--dim"))
-        text.append(format_time(job.created, now))
+        text.append(in_column(job.created, now))
         if job.started is not None:
             text.append(" · started ", style("jobheader--dim"))
-            text.append(format_time(job.started, now))
+            text.append(in_column(job.started, now))
         if job.finished is not None:
             text.append(" · finished ", style("jobheader--dim"))
-            text.append(format_time(job.finished, now))
+            text.append(in_column(job.finished, now))
         text.append("\n")
         text.append("info ", style("jobheader--dim"))
         text.append(clip(sanitize(job.info), FIELD_CELLS) or "—")
@@ -210,9 +183,7 @@ class JobHeader(Widget):
 
 
 def task_row(task: Task, now: float) -> Row:
-    status = task.status
-    end = task.finished or (now if status is TaskStatus.RUNNING else None)
-    elapsed = format_duration(end - task.started) if task.started and end else ""
+    shown = look(task.status)
     if task.error:
         outcome = Cell(task.error, "error")
     elif task.exit_code is not None:
@@ -223,12 +194,12 @@ def task_row(task: Task, now: float) -> Row:
         task.seq,
         (
             str(task.seq),
-            Cell(f"{status.glyph} {status.value}", TASK_STYLE[status]),
+            Cell(shown.text, shown.tone),
             str(task.attempt),
             Cell(task.agent or "", "dim"),
             task.name,
-            Cell(format_time(task.started, now), "dim"),
-            elapsed,
+            Cell(in_column(task.started, now), "dim"),
+            task_time(task, now),
             outcome,
         ),
     )
@@ -460,83 +431,31 @@ class JobDetailsScreen(OffersWhatWorks):
         self.tasks_table.clear_cursor()
         self._show_log_of(None)
 
-    def _job_label(self) -> str:
-        job = self.job
-        if job is None:
-            return f"job {self.job_id}"
-        label = f"job {job.id} ({job.type}"
-        return label + (f" {job.target})" if job.target else ")")
+    @property
+    def actions(self) -> JobActions:
+        return JobActions(self.app, self.service)
 
-    async def _act(self, what: str, coro: Any) -> None:
-        try:
-            result = await coro
-        except ACTION_ERRORS as exc:
-            refuse(self.app, exc)
-            return
-        if isinstance(result, Job):
-            self._set_job(result)
-        self.notify(sanitize(what), markup=False)
+    # The actions take the job as last read: none while it loads.
 
     def action_cancel(self) -> None:
         """Cancel this job (after a confirmation)."""
-        if refused_read_only(self.app, "details.cancel"):
-            return
-        label = self._job_label()
-        confirm(
-            self.app,
-            f"Cancel {label}?",
-            lambda: self.run_worker(
-                self._act(f"Cancelling {label}", self.service.cancel(self.job_id))
-            ),
-        )
+        if self.job is not None:
+            self.actions.cancel(self.job, False, self._set_job)
 
     def action_force_cancel(self) -> None:
         """Force-kill this job's processes (after a confirmation)."""
-        if refused_read_only(self.app, "details.force_cancel"):
-            return
-        label = self._job_label()
-        confirm(
-            self.app,
-            f"Force-kill {label}?",
-            lambda: self.run_worker(
-                self._act(f"Force-killing {label}", self.service.cancel(self.job_id, force=True))
-            ),
-            detail="Its processes get SIGKILL at once, without a grace period.",
-        )
+        if self.job is not None:
+            self.actions.cancel(self.job, True, self._set_job)
 
     def action_pause(self) -> None:
         """Pause or resume this job."""
-        job = self.job
-        paused = job is not None and job.status is JobStatus.PAUSED
-        if refused_read_only(self.app, "details.pause", "resume" if paused else "pause"):
-            return
-        word = "Resuming" if paused else "Pausing"
-        self.run_worker(
-            self._act(f"{word} {self._job_label()}", self.service.toggle_pause(self.job_id))
-        )
+        if self.job is not None:
+            self.actions.toggle_pause(self.job, self._set_job)
 
     def action_retry(self) -> None:
         """Retry the failed tasks of this job."""
-        if refused_read_only(self.app, "details.retry"):
-            return
-
-        async def retry(asked: bool = False) -> None:
-            try:
-                if not asked and not await retry_now(
-                    self.app,
-                    self.service,
-                    self.job_id,
-                    self._job_label(),
-                    lambda: self.run_worker(retry(asked=True)),
-                ):
-                    return
-                count = await self.service.retry(self.job_id)
-            except ACTION_ERRORS as exc:
-                refuse(self.app, exc)
-                return
-            self.notify(f"Retrying {plural(count, 'task')} of {self._job_label()}", markup=False)
-
-        self.run_worker(retry())
+        if self.job is not None:
+            self.actions.retry(self.job)
 
     def action_save_log(self) -> None:
         """Write the job's whole log (from the store) to a new ./jobdash-job-<id>.log (or

@@ -20,24 +20,19 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Label, Sparkline
 
-from jobdash.core.model import AgentInfo, PrunedAgents, format_duration
+from jobdash.core.model import AgentInfo, PrunedAgents
 from jobdash.core.service import Service
+from jobdash.present.durations import duration
+from jobdash.present.status import agent_look
 from jobdash.present.text import sanitize
 from jobdash.present.words import plural
-from jobdash.tui.helpers import ACTION_ERRORS, clock_of, confirm, refuse, refused_read_only
+from jobdash.tui.actions import JobActions
+from jobdash.tui.helpers import clock_of
 from jobdash.tui.helpers import subscribe_changes as _subscribe
 from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
 
-__all__ = ["AGENT_GLYPHS", "AgentsPane", "text_sparkline"]
+__all__ = ["AgentsPane", "text_sparkline"]
 
-AGENT_GLYPHS: dict[str, tuple[str, str]] = {
-    "idle": ("○", "dim"),
-    "busy": ("▶", "accent"),
-    "draining": ("◐", "warn"),
-    "stale": ("⚠", "error"),
-    "offline": ("⊗", "dim"),
-    "pruned": ("⊖", "dim"),
-}
 HISTORY = 30  # sparkline bars kept per agent
 BARS = " ▁▂▃▄▅▆▇█"
 COLUMNS = (
@@ -157,7 +152,7 @@ class AgentsPane(Vertical):
         self._show()
 
     def _row(self, info: AgentInfo, now: float) -> Row:
-        glyph, style = AGENT_GLYPHS.get(info.state, ("?", ""))
+        state = agent_look(info.state)
         tasks = self.current.get(info.name, [])
         running = ", ".join(f"{job}#{seq} {name}" for job, seq, name in tasks[:4])
         if len(tasks) > 4:
@@ -169,10 +164,10 @@ class AgentsPane(Vertical):
                 Cell(info.name, "bold"),
                 info.host,
                 str(info.pid),
-                Cell(f"{glyph} {info.state}", style),
+                Cell(state.text, state.tone),
                 f"{info.running}/{info.slots}",
                 running,
-                Cell(format_duration(max(0.0, age)), "error" if info.state == "stale" else "dim"),
+                Cell(duration(max(0.0, age)), "error" if info.state == "stale" else "dim"),
                 str(info.done),
                 Cell(str(info.failed), "error" if info.failed else "dim"),
                 Cell(text_sparkline(self.throughput.get(info.name, ())), "accent"),
@@ -183,10 +178,10 @@ class AgentsPane(Vertical):
         now = clock_of(self.app)()
         rows = [self._row(info, now) for info, _ in self.agents]
         if self.pruned.agents:  # what agents pruned from the list had done (totals)
-            glyph, style = AGENT_GLYPHS["pruned"]
+            state = agent_look("pruned")
             name = f"({plural(self.pruned.agents, 'pruned agent')})"
             done, failed = self.pruned.done, self.pruned.failed
-            cells = (Cell(name, "dim"), "", "", Cell(f"{glyph} pruned", style), "", "", "")
+            cells = (Cell(name, "dim"), "", "", Cell(state.text, state.tone), "", "", "")
             rows.append(Row(None, (*cells, str(done), Cell(str(failed), "dim"), "")))
         self.table.set_rows(rows)
         self._show_sparkline()
@@ -211,29 +206,12 @@ class AgentsPane(Vertical):
     def action_drain(self) -> None:
         """Drain the selected agent (it finishes its tasks and claims no more), or undrain
         a drained one (it claims again), after a confirmation."""
-        if refused_read_only(self.app, "agents.drain"):
-            return
         name = self.table.cursor_key
         drained = dict((info.name, drain) for info, drain in self.agents)
         if name not in drained:  # no row, or the pruned agents' totals
             return
         agent = str(name)
-        drain = not drained[agent]
+        JobActions(self.app, self.service).drain(agent, not drained[agent], self._drained)
 
-        async def act() -> None:
-            try:
-                await self.service.drain_agent(agent, drain=drain)
-            except ACTION_ERRORS as exc:
-                refuse(self.app, exc)
-                return
-            self.notify(f"{'Draining' if drain else 'Undrained'} agent {agent}", markup=False)
-            self.reload()
-
-        if drain:
-            question, detail = (
-                f"Drain agent {agent}?",
-                "It finishes its running tasks and claims no more.",
-            )
-        else:
-            question, detail = f"Undrain agent {agent}?", "It claims tasks again."
-        confirm(self.app, question, lambda: self.run_worker(act()), detail=detail)
+    def _drained(self, _: object) -> None:
+        self.reload()

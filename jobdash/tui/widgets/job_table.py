@@ -32,8 +32,10 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.timer import Timer
 
-from jobdash.core.model import Job, JobStatus, format_duration
+from jobdash.core.model import Job, JobStatus
+from jobdash.present.durations import eta, job_seconds, job_time
 from jobdash.present.progress import progress_bar, progress_count
+from jobdash.present.status import Tone, look
 from jobdash.present.text import sanitize
 from jobdash.present.times import clock
 from jobdash.tui.widgets.fitting import fit_columns
@@ -57,7 +59,8 @@ class Column(NamedTuple):
 # The id and time columns are resized at run time (see `JobTable._layout`); the widths
 # here are their minimums.  `info` takes whatever width is left, down to INFO_MIN_WIDTH,
 # below which the table scrolls horizontally rather than squeezing it out of sight.
-# Budget: at 120 columns with 100,000 jobs and some not from today, info still gets 12.
+# Budget: at 120 columns with 100,000 jobs, info still gets 12; with some not from today
+# (their dates take 8 more cells in started and updated), `updated` goes first.
 COLUMNS: tuple[Column, ...] = (
     Column("id", "id", 3, "right"),
     Column("type", "type", 10),
@@ -79,7 +82,7 @@ TYPE_MAX_WIDTH = 20  # the type column grows to the longest type name, up to thi
 NARROW_DROPS = ("updated", "user", "started")
 NARROW_NAME_WIDTH = 10  # type and target shrink to this when even that is not enough
 TIME_WIDTH_TODAY = 8  # "14:03:22"
-TIME_WIDTH_OLDER = 12  # "Jan 12 14:03"
+TIME_WIDTH_OLDER = 16  # "2026-01-12 14:03"
 PROGRESS_BAR_WIDTH = 6  # shrinks (to 3) when the done/total count is long
 
 # Sort order of statuses: the lifecycle order, so "status" sorts active work together.
@@ -113,34 +116,6 @@ def _changed_columns(old: Job, new: Job) -> set[str]:
     }
 
 
-def eta_text(seconds: float | None) -> str:
-    """A coarse ETA: "~45s" (5 s steps) under a minute, "~12m", "~2h05m".
-
-    Coarse on purpose: an estimate has no second-level precision, and a text that changes
-    once a minute instead of once a second keeps a table of running jobs from repainting
-    every row every second (each row costs ~300 bytes over SSH).
-    """
-    if seconds is None:
-        return ""
-    s = max(0, math.ceil(seconds))
-    if s < 60:
-        return f"~{max(5, -(-s // 5) * 5)}s"
-    m = -(-s // 60)
-    if m < 60:
-        return f"~{m}m"
-    h, m = divmod(m, 60)
-    return f"~{h}h{m:02d}m"
-
-
-def _eta_or_duration(job: Job, now: float) -> float | None:
-    """The number the time column shows: ETA while running, run time once finished."""
-    if job.status is JobStatus.RUNNING:
-        return job.eta(now)
-    if job.status.finished:
-        return job.duration(now)
-    return None
-
-
 def _primary_key(column: str, clock: Clock) -> Callable[[Job], Any]:
     """The value a column sorts on (ties are broken by job id, see `_sort_rows`)."""
     if column in ("id", "type", "target", "user", "info", "updated", "progress", "failed"):
@@ -155,7 +130,7 @@ def _primary_key(column: str, clock: Clock) -> Callable[[Job], Any]:
         now = clock()
 
         def time_key(job: Job) -> float:
-            value = _eta_or_duration(job, now)
+            value = job_seconds(job, now)
             return -1.0 if value is None else value
 
         return time_key
@@ -239,7 +214,7 @@ class JobTable(ScrollView, can_focus=True):
         "jobtable--dim",
         "jobtable--bar",
         "jobtable--failed",
-        *(f"jobtable--status-{status.value}" for status in JobStatus),
+        *(f"jobtable--{tone}" for tone in Tone if tone is not Tone.QUIET),
     }
 
     DEFAULT_CSS = """
@@ -269,16 +244,11 @@ class JobTable(ScrollView, can_focus=True):
         & > .jobtable--dim { color: $text-muted; }
         & > .jobtable--bar { color: $accent; }
         & > .jobtable--failed { color: $error; }
-        & > .jobtable--status-queued { color: $text-muted; }
-        & > .jobtable--status-waiting { color: $text-muted; }
-        & > .jobtable--status-running { color: $accent; }
-        & > .jobtable--status-paused { color: $warning; }
-        & > .jobtable--status-finalizing { color: $accent; }
-        & > .jobtable--status-cancelling { color: $warning; }
-        & > .jobtable--status-succeeded { color: $success; }
-        & > .jobtable--status-warning { color: $warning; }
-        & > .jobtable--status-failed { color: $error; text-style: bold; }
-        & > .jobtable--status-cancelled { color: $text-muted; }
+        /* a status's tone (jobdash.present.status); QUIET is jobtable--dim */
+        & > .jobtable--accent { color: $accent; }
+        & > .jobtable--warn { color: $warning; }
+        & > .jobtable--ok { color: $success; }
+        & > .jobtable--error { color: $error; text-style: bold; }
     }
     """
 
@@ -701,7 +671,7 @@ class JobTable(ScrollView, can_focus=True):
             dim = get_style("jobtable--dim")
             failed_style = get_style("jobtable--failed") if job.failed else dim
             bar_style = get_style("jobtable--bar")
-            status_style = get_style(f"jobtable--status-{job.status.value}")
+            status_style = get_style(f"jobtable--{look(job.status).tone}")
         segments: list[Segment] = []
         append = segments.append
         space = Segment(" ", row_style)
@@ -717,12 +687,12 @@ class JobTable(ScrollView, can_focus=True):
             elif key == "user":
                 text = sanitize(job.user)
             elif key == "started":
-                text = self._format_time(job.started)
+                text = clock(job.started, self._now, label=False)
             elif key == "updated":
-                text = self._format_time(job.updated)
+                text = clock(job.updated, self._now, label=False)
                 style = dim
             elif key == "status":
-                text = f"{job.status.glyph} {job.status.value}"
+                text = look(job.status).text
                 style = status_style
             elif key == "progress":
                 bar, text = _progress_cells(job, column_width)
@@ -732,11 +702,7 @@ class JobTable(ScrollView, can_focus=True):
                 text = str(job.failed)
                 style = failed_style
             elif key == "time":
-                seconds = _eta_or_duration(job, self._now)
-                if job.status is JobStatus.RUNNING:
-                    text = eta_text(seconds)
-                else:
-                    text = format_duration(seconds)
+                text = job_time(job, self._now)
             else:  # info
                 text = sanitize(job.info)
             append(Segment(_fit(text, column_width, column.align), style))
@@ -788,11 +754,6 @@ class JobTable(ScrollView, can_focus=True):
             ],
             width,
         )
-
-    def _format_time(self, timestamp: float | None) -> str:
-        """ "14:03:22" for today, "Jan 12 14:03" for any other day, "" for never: the
-        viewer's zone, which the dashboard's title names (no room for it here)."""
-        return clock(timestamp, self._now, label=False)
 
     # ------------------------------------------------------------------ layout
 
@@ -1157,7 +1118,5 @@ class JobTable(ScrollView, can_focus=True):
         top = round(self.scroll_y)
         for row in range(top, min(len(self._rows), top + self._page_rows())):
             job = self._rows[row]
-            if job.status is JobStatus.RUNNING and eta_text(job.eta(before)) != eta_text(
-                job.eta(now)
-            ):
+            if job.status is JobStatus.RUNNING and eta(job.eta(before)) != eta(job.eta(now)):
                 self._live_refresh(row, {"time"})  # shares the live repaint budget

@@ -90,12 +90,6 @@ class _HeldLines(Sequence[HeldLine]):
         return HeldLine(*self._lines[index])
 
 
-def format_timestamp(ts: float) -> str:
-    """The viewer's wall-clock time with milliseconds: "14:03:22.517" (the zone is in the
-    dashboard's title)."""
-    return log_stamp(ts)
-
-
 def _cells(text: str) -> int:
     """Cell width of sanitized text, with a fast path for ASCII."""
     return len(text) if text.isascii() else cell_len(text)
@@ -354,7 +348,7 @@ class LogView(ScrollView, can_focus=True):
             out.append(f"… {self._dropped} earlier {plural_word(self._dropped, 'line')} not shown")
         for line in self._lines:
             text = line[_TEXT].replace("\n", " ")
-            out.append(f"{format_timestamp(line[_TS])} {text}" if with_ts else text)
+            out.append(f"{log_stamp(line[_TS])} {text}" if with_ts else text)
         return "\n".join(out) + ("\n" if out else "")
 
     def set_follow(self, follow: bool) -> None:
@@ -803,7 +797,7 @@ class LogView(ScrollView, can_focus=True):
         if sub_row == 0:
             segments.append(Segment(GUTTER.get(stream, "?"), gutter_style))
             if self._timestamps:
-                stamp = format_timestamp(line[_TS]) + " "
+                stamp = log_stamp(line[_TS]) + " "
                 segments.append(Segment(stamp, get_style("logview--timestamp")))
         else:
             segments.append(Segment(" " * self._prefix_width(), base))

@@ -11,7 +11,6 @@ run's status is shown).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -21,34 +20,20 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Footer, Label, Static
 
-from jobdash.core.model import Job, JobStatus, NotFound, format_duration
+from jobdash.core.model import Job, NotFound
 from jobdash.core.planning import Schedule, Tick
 from jobdash.core.service import Service
+from jobdash.present.durations import duration
+from jobdash.present.status import SCHEDULE_STATE_TONES, TICK_TONES, last_run_look, look
 from jobdash.present.text import sanitize
-from jobdash.present.times import clock, header
-from jobdash.tui.dialogs.edit_planning import EditPlanningScreen
-from jobdash.tui.helpers import (
-    ACTION_ERRORS,
-    OffersWhatWorks,
-    clock_of,
-    format_time,
-    refuse,
-    refused_read_only,
-    subscribe_changes,
-)
+from jobdash.present.times import clock, header, in_column
+from jobdash.tui.actions import JobActions, OffersWhatWorks
+from jobdash.tui.helpers import clock_of, subscribe_changes
 from jobdash.tui.keymap import key_for
 from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
 
 __all__ = ["ScheduleDetailsScreen", "SchedulesPane", "schedule_row"]
 
-STATUS_STYLE = {
-    "succeeded": "ok",
-    "warning": "warn",
-    "failed": "error",
-    "cancelled": "dim",
-}
-TICK_STYLE = {"ran": "ok", "skipped": "warn", "missed": "warn", "paused": "dim", "error": "error"}
-STATE_STYLE = {"enabled": "ok", "disabled": "warn", "manual only": "warn", "error": "error"}
 COLUMNS = (
     TableColumn("last", 4),
     TableColumn("id", 16),
@@ -56,23 +41,18 @@ COLUMNS = (
     TableColumn("planning", 0, min_width=16),
     TableColumn("time zone", 16),
     TableColumn("state", 13),
-    TableColumn("last run", 18),
-    TableColumn("next run", 14),
+    TableColumn("last run", 22),
+    TableColumn("next run", 18),
 )
-# On a narrow terminal (80 columns) these go first, then the id narrows: state, last run
-# and next run stay on screen.
+# On a narrow terminal (80 columns) these go first, then the id and the times narrow (a
+# next run keeps its date, a last run its time): state, last run and next run stay on screen.
 NARROW_DROPS = ("type", "time zone")
-NARROW_WIDTHS = {"id": 9}
+NARROW_WIDTHS = {"id": 9, "last run": 17, "next run": 16}
 
 
 def status_cell(status: str | None) -> Cell:
-    if not status:
-        return Cell("·", "dim")
-    try:
-        s = JobStatus(status)
-    except ValueError:
-        return Cell("?", "dim")
-    return Cell(s.glyph, STATUS_STYLE.get(s.value, "accent"))
+    shown = last_run_look(status)
+    return Cell(shown.glyph, shown.tone)
 
 
 def planning_text(s: Schedule) -> str:
@@ -81,20 +61,25 @@ def planning_text(s: Schedule) -> str:
     return s.effective
 
 
-def zone_columns(columns: tuple[TableColumn, ...], now: float) -> list[TableColumn]:
-    """The columns, those of times titled with the viewer's zone: "next run (CET)"."""
+def zone_label(label: str, now: float) -> str:
+    """A column's title, with the viewer's zone for a column of times: "next run (CET)"."""
     timed = ("last run", "next run", "started", "fire time")
-    return [c._replace(label=header(c.label, now)) if c.label in timed else c for c in columns]
+    return header(label, now) if label in timed else label
+
+
+def zone_columns(columns: tuple[TableColumn, ...], now: float) -> list[TableColumn]:
+    """The columns, those of times titled with the viewer's zone (`zone_label`)."""
+    return [c._replace(label=zone_label(c.label, now)) for c in columns]
 
 
 def state_cell(s: Schedule) -> Cell:
-    return Cell(s.state_text, STATE_STYLE[s.state])
+    return Cell(s.state_text, SCHEDULE_STATE_TONES[s.state])
 
 
 def error_lines(schedules: list[Schedule], now: float) -> str:
     """One line per schedule whose latest fire time failed, with when and why."""
     return "\n".join(
-        f"✘ {s.id}: fire time {format_time(s.last_tick, now)} failed: {s.error}"
+        f"✘ {s.id}: fire time {in_column(s.last_tick, now)} failed: {s.error}"
         for s in schedules
         if s.error
     )
@@ -103,10 +88,10 @@ def error_lines(schedules: list[Schedule], now: float) -> str:
 def schedule_row(s: Schedule, now: float) -> Row:
     last = ""
     if s.last_job is not None:
-        last = f"{format_time(s.last_run, now)} #{s.last_job} {s.last_status or ''}".strip()
+        last = f"{in_column(s.last_run, now)} #{s.last_job} {s.last_status or ''}".strip()
     elif s.last_run is not None:
-        last = format_time(s.last_run, now)
-    next_run = format_time(s.next_run, now) if s.next_run is not None else "—"
+        last = in_column(s.last_run, now)
+    next_run = in_column(s.next_run, now) if s.next_run is not None else "—"
     return Row(
         s.id,
         (
@@ -122,13 +107,6 @@ def schedule_row(s: Schedule, now: float) -> Row:
     )
 
 
-def enabled_note(s: Schedule) -> str:
-    """What enabling it did: a schedule whose planning never fires still does not."""
-    if s.state == "manual only":
-        return f"Schedule {s.id} enabled; still manual only: its planning is disabled (E edits it)"
-    return f"Schedule {s.id} enabled"
-
-
 class _ScheduleActions:
     """`r` run now, `p` enable/disable and `E` edit, shared by the pane and the details."""
 
@@ -138,59 +116,30 @@ class _ScheduleActions:
     def current_schedule(self) -> Schedule | None:
         raise NotImplementedError
 
-    def after_action(self) -> None:
+    def after_action(self, _: object = None) -> None:
         """Reload after an action (the change feed would too, a moment later)."""
 
-    def _run(self, what: Callable[[], Awaitable[Any]], done: Callable[[Any], str]) -> None:
-        async def act() -> None:
-            try:
-                result = await what()
-            except ACTION_ERRORS as exc:
-                refuse(self.app, exc)
-                return
-            self.app.notify(sanitize(done(result)), markup=False)
-            self.after_action()
-
-        self.app.run_worker(act(), group="schedule-action")
+    @property
+    def actions(self) -> JobActions:
+        return JobActions(self.app, self.service)
 
     def action_run_now(self) -> None:
         """Run the selected schedule's job now."""
-        if refused_read_only(self.app, "schedules.run_now"):
-            return
         s = self.current_schedule()
-        if s is None:
-            return
-        self._run(
-            lambda: self.service.run_schedule_now(s.id),
-            lambda job: f"Schedule {s.id}: started job {job.id}",
-        )
+        if s is not None:
+            self.actions.run_schedule(s, self.after_action)
 
     def action_toggle_enabled(self) -> None:
         """Enable or disable the selected schedule."""
-        if refused_read_only(self.app, "schedules.toggle"):
-            return
         s = self.current_schedule()
-        if s is None:
-            return
-        if s.enabled:
-            self._run(lambda: self.service.disable(s.id), lambda _: f"Schedule {s.id} disabled")
-        else:
-            self._run(lambda: self.service.enable(s.id), enabled_note)
+        if s is not None:
+            self.actions.toggle_schedule(s, self.after_action)
 
     def action_edit_planning(self) -> None:
         """Edit the selected schedule's planning."""
-        if refused_read_only(self.app, "schedules.edit"):
-            return
         s = self.current_schedule()
-        if s is None:
-            return
-
-        def saved(result: Schedule | None) -> None:
-            if result is not None:
-                self.app.notify(sanitize(f"Schedule {result.id}: {result.effective}"), markup=False)
-                self.after_action()
-
-        self.app.push_screen(EditPlanningScreen(self.service, s), saved)
+        if s is not None:
+            self.actions.edit_schedule(s, self.after_action)
 
 
 ACTION_BINDINGS: list[BindingType] = [
@@ -221,11 +170,12 @@ class SchedulesPane(_ScheduleActions, Vertical):
         self.schedules: list[Schedule] = []
 
     def compose(self) -> ComposeResult:
+        now = clock_of(self.app)()
         yield LineTable(
-            zone_columns(COLUMNS, clock_of(self.app)()),
+            zone_columns(COLUMNS, now),
             empty_text="No schedules (a job type with `schedule = …` in the config makes one)",
             drops=NARROW_DROPS,
-            narrow=NARROW_WIDTHS,
+            narrow={zone_label(label, now): width for label, width in NARROW_WIDTHS.items()},
             id="schedules-table",
         )
         errors = Static("", id="schedule-errors", markup=False)
@@ -257,7 +207,7 @@ class SchedulesPane(_ScheduleActions, Vertical):
         errors.update(sanitize(text))
         errors.display = bool(text)
 
-    def after_action(self) -> None:
+    def after_action(self, _: object = None) -> None:
         self.reload()
 
     def current_schedule(self) -> Schedule | None:
@@ -280,12 +230,12 @@ JOB_COLUMNS = (
     TableColumn("job", 7, "right"),
     TableColumn("status", 12),
     TableColumn("trigger", 9),
-    TableColumn("started", 14),
+    TableColumn("started", 18),
     TableColumn("time", 7, "right"),
     TableColumn("info", 0, min_width=12),
 )
 TICK_COLUMNS = (
-    TableColumn("fire time", 15),
+    TableColumn("fire time", 19),
     TableColumn("outcome", 10),
     TableColumn("job", 7, "right"),
     TableColumn("detail", 0, min_width=12),
@@ -293,16 +243,15 @@ TICK_COLUMNS = (
 
 
 def job_row(job: Job, now: float) -> Row:
-    status = job.status
-    style = STATUS_STYLE.get(status.value, "accent")
+    shown = look(job.status)
     return Row(
         job.id,
         (
             str(job.id),
-            Cell(f"{status.glyph} {status.value}", style),
+            Cell(shown.text, shown.tone),
             "schedule" if job.fire_time else str(job.trigger),
-            format_time(job.started or job.created, now),
-            format_duration(job.duration(now)),
+            in_column(job.started or job.created, now),
+            duration(job.duration(now)),
             job.info,
         ),
     )
@@ -312,8 +261,8 @@ def tick_row(tick: Tick, now: float) -> Row:
     return Row(
         tick.id,
         (
-            format_time(tick.fire_time, now),
-            Cell(tick.outcome_text, TICK_STYLE.get(tick.outcome, "")),
+            in_column(tick.fire_time, now),
+            Cell(tick.outcome_text, TICK_TONES.get(tick.outcome, "")),
             str(tick.job_id) if tick.job_id is not None else "",
             Cell(tick.detail, "dim"),
         ),
@@ -371,7 +320,7 @@ class ScheduleDetailsScreen(_ScheduleActions, OffersWhatWorks):
     def current_schedule(self) -> Schedule | None:
         return self.schedule
 
-    def after_action(self) -> None:
+    def after_action(self, _: object = None) -> None:
         self.reload()
 
     @work(group="schedule-load", exclusive=True)

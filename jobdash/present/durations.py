@@ -1,0 +1,56 @@
+"""How jobdash shows a length of time and an estimate: one spelling for every screen.
+
+- A duration: "45s", "3m12s", "2h05m", "3d4h" (`duration`).
+- An ETA: "~45s" (5 s steps) under a minute, "~12m", "~2h05m" (`eta`): the "~" says it is
+  an estimate, and it is coarse on purpose. An estimate has no second-level precision, and
+  a text that changes once a minute instead of once a second keeps a table of running jobs
+  from repainting every row every second (each row costs ~300 bytes over SSH).
+- A job's time (`job_time`): its ETA while it runs, its run time once it ended, nothing
+  in between (queued, paused: neither number means much), in the CLI's listing and the
+  dashboard's job tables alike.
+"""
+
+from __future__ import annotations
+
+import math
+
+from jobdash.core.model import Job, JobStatus, Task, TaskStatus
+from jobdash.core.model import format_duration as duration
+
+__all__ = ["duration", "eta", "job_seconds", "job_time", "task_time"]
+
+
+def eta(seconds: float | None) -> str:
+    """A coarse estimate of the time left: "~45s", "~12m", "~2h05m"; "" when unknown."""
+    if seconds is None:
+        return ""
+    s = max(0, math.ceil(seconds))
+    if s < 60:
+        return f"~{max(5, -(-s // 5) * 5)}s"
+    m = -(-s // 60)
+    if m < 60:
+        return f"~{m}m"
+    h, m = divmod(m, 60)
+    return f"~{h}h{m:02d}m"
+
+
+def job_seconds(job: Job, now: float) -> float | None:
+    """The number a job's time shows (and sorts on): ETA while running, run time once
+    finished, None otherwise."""
+    if job.status is JobStatus.RUNNING:
+        return job.eta(now)
+    if job.status.finished:
+        return job.duration(now)
+    return None
+
+
+def job_time(job: Job, now: float) -> str:
+    """A job's time: "~3m" left while it runs, "3m12s" it took once it ended, else ""."""
+    seconds = job_seconds(job, now)
+    return eta(seconds) if job.status is JobStatus.RUNNING else duration(seconds)
+
+
+def task_time(task: Task, now: float) -> str:
+    """How long a task attempt ran, or has been running; "" before it started."""
+    end = task.finished or (now if task.status is TaskStatus.RUNNING else None)
+    return duration(end - task.started) if task.started and end else ""

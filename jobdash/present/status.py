@@ -1,0 +1,127 @@
+"""How a status looks, the same on the command line and in the dashboard: glyph, word, tone.
+
+A status is never told by colour alone: its glyph and word say it (a monochrome terminal, a
+colour-blind eye, a pipe). The tone is what colour adds: each front end maps a `Tone` to its
+own means, the dashboard to theme variables ($success, $warning, $error, $accent,
+$text-muted), the command line to Rich styles (`jobdash.cli.TONE_STYLE`). To change how a
+status looks, change it here: both follow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from jobdash.core.model import JobStatus, TaskStatus
+from jobdash.present.text import sanitize
+
+__all__ = [
+    "JOB_TONES",
+    "SCHEDULE_STATE_TONES",
+    "TASK_TONES",
+    "TICK_TONES",
+    "Look",
+    "Tone",
+    "agent_look",
+    "last_run_look",
+    "look",
+]
+
+
+class Tone(StrEnum):
+    """What a colour says about a status. The values are the dashboard's style names."""
+
+    QUIET = "dim"  # nothing to do or see: waiting its turn, cancelled, skipped
+    ACTIVE = "accent"  # work under way
+    WARN = "warn"  # needs an eye: paused, cancelling, warnings
+    GOOD = "ok"  # ended well
+    BAD = "error"  # failed
+
+
+@dataclass(frozen=True, slots=True)
+class Look:
+    """A status as shown: "✔ succeeded" in the tone GOOD."""
+
+    glyph: str
+    word: str
+    tone: Tone
+
+    @property
+    def text(self) -> str:
+        """Glyph and word: "✔ succeeded"."""
+        return f"{self.glyph} {self.word}"
+
+
+JOB_TONES: dict[JobStatus, Tone] = {
+    JobStatus.QUEUED: Tone.QUIET,
+    JobStatus.WAITING: Tone.QUIET,
+    JobStatus.RUNNING: Tone.ACTIVE,
+    JobStatus.PAUSED: Tone.WARN,
+    JobStatus.FINALIZING: Tone.ACTIVE,
+    JobStatus.CANCELLING: Tone.WARN,
+    JobStatus.SUCCEEDED: Tone.GOOD,
+    JobStatus.WARNING: Tone.WARN,
+    JobStatus.FAILED: Tone.BAD,
+    JobStatus.CANCELLED: Tone.QUIET,
+}
+TASK_TONES: dict[TaskStatus, Tone] = {
+    TaskStatus.PENDING: Tone.QUIET,
+    TaskStatus.RUNNING: Tone.ACTIVE,
+    TaskStatus.SUCCEEDED: Tone.GOOD,
+    TaskStatus.FAILED: Tone.BAD,
+    TaskStatus.CANCELLED: Tone.QUIET,
+    TaskStatus.SKIPPED: Tone.QUIET,
+}
+# A schedule's state and the outcome of one of its fire times (words from the model).
+SCHEDULE_STATE_TONES: dict[str, Tone] = {
+    "enabled": Tone.GOOD,
+    "disabled": Tone.WARN,
+    "manual only": Tone.WARN,
+    "error": Tone.BAD,
+}
+TICK_TONES: dict[str, Tone] = {
+    "ran": Tone.GOOD,
+    "skipped": Tone.WARN,
+    "missed": Tone.WARN,
+    "paused": Tone.QUIET,
+    "error": Tone.BAD,
+}
+
+# Two tables: the enums are strings, and JobStatus.RUNNING == TaskStatus.RUNNING as keys.
+_JOB_LOOKS = {s: Look(s.glyph, s.value, tone) for s, tone in JOB_TONES.items()}
+_TASK_LOOKS = {s: Look(s.glyph, s.value, tone) for s, tone in TASK_TONES.items()}
+# An agent's state (jobdash.core.store's words), and the totals row of the pruned agents.
+_AGENT_LOOKS = {
+    "idle": Look("○", "idle", Tone.QUIET),
+    "busy": Look("▶", "busy", Tone.ACTIVE),
+    "draining": Look("◐", "draining", Tone.WARN),
+    "stale": Look("⚠", "stale", Tone.BAD),
+    "offline": Look("⊗", "offline", Tone.QUIET),
+    "pruned": Look("⊖", "pruned", Tone.QUIET),
+}
+_NO_RUN = Look("·", "", Tone.QUIET)
+_UNKNOWN = Look("?", "", Tone.QUIET)
+
+
+def look(status: JobStatus | TaskStatus) -> Look:
+    """The look of a job's or a task's status."""
+    if isinstance(status, JobStatus):
+        return _JOB_LOOKS[status]
+    return _TASK_LOOKS[status]
+
+
+def last_run_look(status: str | None) -> Look:
+    """The look of a schedule's last run, from the status stored with it: "·" before its
+    first run, "?" for a status this version does not know (a newer engine wrote it)."""
+    if not status:
+        return _NO_RUN
+    try:
+        return look(JobStatus(status))
+    except ValueError:
+        return _UNKNOWN
+
+
+def agent_look(state: str) -> Look:
+    """The look of an agent's state: "▶ busy", "⚠ stale"; "?" and the word for a state this
+    version does not know (sanitized: it is read from the store)."""
+    return _AGENT_LOOKS.get(state) or Look("?", sanitize(state), Tone.QUIET)

@@ -1,0 +1,314 @@
+"""Every action that changes a job, a schedule or an agent, for every screen.
+
+The screens' keys call a `JobActions` (the command palette runs those keys' bindings), and
+it holds the rules that every action follows, in one place:
+
+- **Confirmation.** An action that stops or deletes work asks first: cancel, force-kill,
+  clear, drain and undrain, and a retry that would run quarantined tasks again (they killed
+  their agent). One that starts work or is undone with a key (run, rerun, pause/resume,
+  retry, enable/disable) does not; editing a planning has its own form. A request that the
+  service would refuse as the job stands (cancel a finished job) is refused before asking.
+- **Refusal.** What the service refuses is one error toast in the service's own words,
+  shown as they are (`JobActions.refuse`).
+- **Read-only.** The service knows whether it may change anything. A read-only dashboard
+  opens no question and no form: it makes the request at once, and the service refuses it
+  in its words (a read-only service refuses before it looks at the request). The footer,
+  the help and the palette leave those actions out (`OffersWhatWorks`); their keys still
+  answer, with that refusal, so a key pressed from habit is not met with silence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from textual.app import App
+from textual.binding import ActiveBinding
+from textual.screen import Screen
+
+from jobdash.core.model import BadInput, Job, JobStatus, Refused
+from jobdash.core.planning import Schedule
+from jobdash.core.service import Service
+from jobdash.present.recovery import quarantine_warning
+from jobdash.present.text import sanitize
+from jobdash.present.words import agree, plural
+
+__all__ = ["ACTION_ERRORS", "CHANGES", "JobActions", "OffersWhatWorks", "describe", "refuse"]
+
+T = TypeVar("T")
+
+
+def _nothing(_: object) -> None:
+    """What a screen does with a changed thing when it has nothing to do with it."""
+
+
+ACTION_ERRORS = (Refused, BadInput)
+"""What the service raises to refuse a request (`NotFound` is a `Refused`)."""
+
+CHANGES = frozenset(
+    {
+        "job.new",
+        "job.rerun",
+        "job.cancel",
+        "job.kill",
+        "job.pause",
+        "job.retry",
+        "job.clear",
+        "details.cancel",
+        "details.force_cancel",
+        "details.pause",
+        "details.retry",
+        "schedules.run_now",
+        "schedules.toggle",
+        "schedules.edit",
+        "agents.drain",
+    }
+)
+"""The bindings (by id) whose action changes something: a read-only dashboard does not
+offer them."""
+
+
+def describe(job: Job) -> str:
+    """'job 12 (import-files /srv/in)': how questions and toasts name a job."""
+    what = f"{job.type} {job.target}".strip()
+    return f"job {job.id} ({what})"
+
+
+def refuse(app: App[Any], exc: BaseException) -> None:
+    """A refused request as one error toast, in the service's words: the app's way when it
+    has one (`JobdashApp.notify_refusal`), else the first line, inert."""
+    notify = getattr(app, "notify_refusal", None)
+    if callable(notify):
+        notify(exc)
+    else:
+        app.notify(sanitize(str(exc)), severity="error", markup=False)
+
+
+class OffersWhatWorks(Screen[None]):
+    """A screen whose footer, help and command palette (all read `active_bindings`) leave
+    out the actions that a read-only dashboard refuses (`CHANGES`)."""
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        bindings = super().active_bindings
+        if not getattr(self.app, "read_only", False):
+            return bindings
+        return {k: b for k, b in bindings.items() if b.binding.id not in CHANGES}
+
+
+class JobActions:
+    """The actions of one app on one service. Each takes what the screen shows (a job, a
+    schedule, an agent) and, optionally, what to do with the changed thing once the
+    service has answered (`changed`: patch a row, reload a table)."""
+
+    def __init__(self, app: App[Any], service: Service) -> None:
+        self.app = app
+        self.service = service
+
+    # ------------------------------------------------------------------ the rules
+
+    def refuse(self, exc: BaseException) -> None:
+        """A refused request as one error toast, in the service's words (`refuse`)."""
+        refuse(self.app, exc)
+
+    def say(self, text: str) -> None:
+        """What an action did, as a toast (names in it are data: inert)."""
+        self.app.notify(sanitize(text), markup=False)
+
+    def request(self, call: Callable[[], Awaitable[T]], done: Callable[[T], Any]) -> None:
+        """Make the request in a worker; `done` gets the service's answer, a refusal is
+        shown (`refuse`), anything else (a busy store, a full disk) said as an error."""
+
+        async def act() -> None:
+            try:
+                result = await call()
+            except ACTION_ERRORS as exc:
+                self.refuse(exc)
+                return
+            except Exception as exc:
+                self.app.log.error(repr(exc))
+                self.app.notify(f"{type(exc).__name__}: {exc}", severity="error", markup=False)
+                return
+            done(result)
+
+        self.app.run_worker(act(), group="actions")
+
+    def ask(self, question: str, detail: str, yes: str, on_yes: Callable[[], Any]) -> None:
+        """Ask `question` (focus on No); call `on_yes` on yes."""
+        from jobdash.tui.dialogs.confirm import ConfirmScreen
+
+        def answered(answer: bool | None) -> None:
+            if answer:
+                on_yes()
+
+        self.app.push_screen(ConfirmScreen(question, detail, yes=yes, no="No"), answered)
+
+    def asked(
+        self,
+        question: str,
+        detail: str,
+        yes: str,
+        call: Callable[[], Awaitable[T]],
+        done: Callable[[T], Any],
+    ) -> None:
+        """Ask first, then make the request; read-only: no question, the service refuses."""
+        if self.service.read_only:
+            self.request(call, done)
+        else:
+            self.ask(question, detail, yes, lambda: self.request(call, done))
+
+    # ------------------------------------------------------------------ jobs
+
+    def start(self, selected: str | None, done: Callable[[Job], Any]) -> None:
+        """The new-job form (`selected`: the type it starts on); `done` gets the job."""
+        if self.service.read_only:
+            self.request(lambda: self.service.submit(selected or ""), done)
+            return
+        from jobdash.tui.dialogs.start_job import StartJobScreen
+
+        def started(job: Job | None) -> None:
+            if job is not None:
+                done(job)
+
+        self.app.push_screen(StartJobScreen(self.service, selected=selected), started)
+
+    def rerun(self, job: Job, done: Callable[[Job], Any]) -> None:
+        """Run the job's type again with its parameters; `done` gets the new job."""
+        self.request(lambda: self.service.rerun(job.id), done)
+
+    def cancel(
+        self, job: Job, force: bool = False, changed: Callable[[Job], Any] = _nothing
+    ) -> None:
+        """Cancel the job, or (`force`) kill its processes at once, after a question."""
+        if not self.service.read_only:
+            try:  # no point asking first
+                self.service.check_cancel(job, force)
+            except Refused as exc:
+                self.refuse(exc)
+                return
+        label = describe(job)
+
+        def done(updated: Job) -> None:
+            changed(updated)
+            self.say(f"{'Force-killing' if force else 'Cancelling'} {describe(updated)}")
+
+        if force:
+            question, yes = f"Force-kill {label}?", "Force-kill"
+            detail = "Its running tasks get SIGKILL now, without a grace period."
+        else:
+            question, yes = f"Cancel {label}?", "Cancel job"
+            detail = "Running tasks get SIGTERM, then SIGKILL after the grace period."
+        self.asked(question, detail, yes, lambda: self.service.cancel(job.id, force=force), done)
+
+    def toggle_pause(self, job: Job, changed: Callable[[Job], Any] = _nothing) -> None:
+        """Pause the job (its running tasks finish, no new ones start), or resume it."""
+
+        def done(updated: Job) -> None:
+            changed(updated)
+            verb = "Paused" if updated.status is JobStatus.PAUSED else "Resumed"
+            self.say(f"{verb} {describe(updated)}")
+
+        self.request(lambda: self.service.toggle_pause(job.id), done)
+
+    def retry(self, job: Job) -> None:
+        """Retry the job's failed tasks; when some of them were quarantined (they killed
+        their agent), after a question that says what retrying them does."""
+        label = describe(job)
+
+        def done(count: int) -> None:
+            self.say(f"Retrying {plural(count, 'task')} of {label}")
+
+        def retry() -> None:
+            self.request(lambda: self.service.retry(job.id), done)
+
+        if self.service.read_only:
+            retry()
+            return
+
+        async def quarantined() -> None:
+            try:
+                tasks = await self.service.quarantined_tasks(job.id)
+            except ACTION_ERRORS as exc:
+                self.refuse(exc)
+                return
+            if not tasks:
+                retry()
+                return
+            n = len(tasks)
+            which = f"{n} of its tasks {agree(n, 'was', 'were')} quarantined"
+            question = f"Retry {label}? {which}"
+            detail = "\n".join(quarantine_warning(t) for t in tasks[:5])
+            if n > 5:
+                detail += f"\n… and {n - 5} more"
+            self.ask(question, detail, "Yes", retry)
+
+        self.app.run_worker(quarantined(), group="actions")
+
+    def clear(self, job_ids: list[int], question: str, detail: str) -> None:
+        """Remove these finished jobs (what the screen shows), after `question`."""
+
+        def done(count: int) -> None:
+            self.say(f"Cleared {plural(count, 'finished job')}")
+
+        self.asked(question, detail, "Clear", lambda: self.service.clear_jobs(job_ids), done)
+
+    # ------------------------------------------------------------------ schedules
+
+    def run_schedule(self, s: Schedule, changed: Callable[[Job], Any] = _nothing) -> None:
+        """Run the schedule's job now."""
+
+        def done(job: Job) -> None:
+            self.say(f"Schedule {s.id}: started job {job.id}")
+            changed(job)
+
+        self.request(lambda: self.service.run_schedule_now(s.id), done)
+
+    def toggle_schedule(self, s: Schedule, changed: Callable[[Schedule], Any] = _nothing) -> None:
+        """Disable an enabled schedule, enable a disabled one."""
+
+        def done(updated: Schedule) -> None:
+            self.say(enabled_note(updated) if updated.enabled else f"Schedule {s.id} disabled")
+            changed(updated)
+
+        switch = self.service.disable if s.enabled else self.service.enable
+        self.request(lambda: switch(s.id), done)
+
+    def edit_schedule(self, s: Schedule, changed: Callable[[Schedule], Any] = _nothing) -> None:
+        """The planning form; it saves through the service itself."""
+        if self.service.read_only:
+            self.request(lambda: self.service.set_planning(s.id, s.planning), changed)
+            return
+        from jobdash.tui.dialogs.edit_planning import EditPlanningScreen
+
+        def saved(result: Schedule | None) -> None:
+            if result is not None:
+                self.say(f"Schedule {result.id}: {result.effective}")
+                changed(result)
+
+        self.app.push_screen(EditPlanningScreen(self.service, s), saved)
+
+    # ------------------------------------------------------------------ agents
+
+    def drain(self, agent: str, drain: bool, changed: Callable[[None], Any] = _nothing) -> None:
+        """Drain an agent (it finishes its tasks and claims no more), or undrain a drained
+        one (it claims again), after a question."""
+
+        def done(_: None) -> None:
+            self.say(f"{'Draining' if drain else 'Undrained'} agent {agent}")
+            changed(None)
+
+        if drain:
+            question = f"Drain agent {agent}?"
+            detail = "It finishes its running tasks and claims no more."
+        else:
+            question, detail = f"Undrain agent {agent}?", "It claims tasks again."
+        self.asked(
+            question, detail, "Yes", lambda: self.service.drain_agent(agent, drain=drain), done
+        )
+
+
+def enabled_note(s: Schedule) -> str:
+    """What enabling it did: a schedule whose planning never fires still does not."""
+    if s.state == "manual only":
+        return f"Schedule {s.id} enabled; still manual only: its planning is disabled (E edits it)"
+    return f"Schedule {s.id} enabled"

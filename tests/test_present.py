@@ -1,0 +1,65 @@
+"""The shared presentation layer: every status has a look, a planning line goes both ways."""
+
+from __future__ import annotations
+
+import pytest
+
+from jobdash.core.model import JobStatus, TaskStatus
+from jobdash.core.planning import parse_planning
+from jobdash.present.planning import daily_value, join_planning, split_planning
+from jobdash.present.status import Tone, agent_look, last_run_look, look
+from jobdash.present.words import agree, plural
+
+
+@pytest.mark.parametrize("status", [*JobStatus, *TaskStatus])
+def test_every_status_has_a_glyph_a_word_and_a_tone(status: JobStatus | TaskStatus) -> None:
+    shown = look(status)
+    assert shown.word == status.value and shown.glyph == status.glyph
+    assert shown.text == f"{status.glyph} {status.value}"
+    assert isinstance(shown.tone, Tone)
+
+
+def test_a_job_and_a_task_of_the_same_word_keep_their_own_look() -> None:
+    """The enums are strings ("running" == "running"): each keeps its own table."""
+    assert look(JobStatus.FAILED).tone is Tone.BAD and look(TaskStatus.FAILED).tone is Tone.BAD
+    assert look(JobStatus.CANCELLED).glyph == JobStatus.CANCELLED.glyph
+    assert look(TaskStatus.CANCELLED).glyph == TaskStatus.CANCELLED.glyph
+
+
+def test_a_schedules_last_run() -> None:
+    assert last_run_look(None).glyph == "·"
+    assert last_run_look("failed") == look(JobStatus.FAILED)
+    assert last_run_look("from-a-newer-engine").glyph == "?"
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "line"),
+    [
+        ("cron", " 0 3 * * * ", "cron: 0 3 * * *"),
+        ("interval", "5m", "interval: 5m"),
+        ("daily", daily_value(["wed", "mon"], "09:00,17:00"), "daily: mon,wed@09:00,17:00"),
+        ("daily", daily_value([], "09:00"), "daily: 09:00"),
+        ("once", "2031-12-01T09:00", "once: 2031-12-01T09:00"),
+        ("disabled", "", "disabled"),
+        ("automatic", "", "automatic"),
+    ],
+)
+def test_a_planning_line_is_put_together_and_read_back(kind: str, value: str, line: str) -> None:
+    assert join_planning(kind, value) == line
+    parse_planning(line)  # the scheduler's parser takes it
+    assert split_planning(line)[0] == kind
+
+
+def test_every_day_ticked_is_the_same_as_none() -> None:
+    every = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    assert daily_value(every, "09:00") == daily_value([], "09:00") == "09:00"
+
+
+def test_an_agents_state() -> None:
+    assert agent_look("busy").text == "▶ busy" and agent_look("stale").tone is Tone.BAD
+    assert agent_look("\x1b[2Jnew").text == "? ␛[2Jnew"  # from the store: inert
+
+
+def test_counted_words_and_their_verbs() -> None:
+    assert f"{plural(1, 'task')} {agree(1, 'is', 'are')}" == "1 task is"
+    assert f"{plural(2, 'task')} {agree(2, 'is', 'are')}" == "2 tasks are"
