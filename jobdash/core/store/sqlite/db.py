@@ -238,12 +238,17 @@ async def _wait_out(fut: asyncio.Future[T]) -> T:
         raise
 
 
+def is_busy(e: sqlite3.Error) -> bool:
+    """Another connection holds the lock asked for: SQLITE_BUSY or one of its extended codes."""
+    return getattr(e, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
+
+
 def whole_transaction(con: sqlite3.Connection, fn: Txn[T]) -> T:
     """BEGIN IMMEDIATE, a new revision, `fn`, COMMIT; ROLLBACK when anything raised."""
     try:
         con.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as e:
-        if e.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY:  # or an extended busy code
+        if is_busy(e):
             raise Locked() from e
         raise
     try:

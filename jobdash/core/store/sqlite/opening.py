@@ -17,7 +17,7 @@ import aiosqlite
 
 from jobdash.core.identity import user_name
 from jobdash.core.store.faults import StoreError
-from jobdash.core.store.sqlite.db import BUSY_TIMEOUT_MS, Db
+from jobdash.core.store.sqlite.db import BUSY_TIMEOUT_MS, Db, is_busy
 from jobdash.core.store.sqlite.faults import cannot_write, store_error, why_not_writable
 from jobdash.core.store.sqlite.files import (
     check_store_file,
@@ -189,7 +189,7 @@ def _use_wal(con: sqlite3.Connection) -> None:
             if con.execute("PRAGMA journal_mode = WAL").fetchall()[0][0] == "wal":
                 return
         except sqlite3.OperationalError as e:
-            if e.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() > give_up:
+            if not is_busy(e) or time.monotonic() > give_up:
                 raise
         if time.monotonic() > give_up:
             raise sqlite3.OperationalError("database is locked: could not switch it to WAL mode")
