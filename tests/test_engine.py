@@ -14,6 +14,7 @@ import pytest
 from jobdash.core.model import JobStatus, NotFound, Refused, TaskStatus
 from jobdash.core.processes import group_alive
 from jobdash.core.service import Service
+from jobdash.core.store.records import Claimant
 from tests.conftest import wait_finished, wait_for
 
 Open = Callable[..., Awaitable[Service]]
@@ -346,7 +347,7 @@ async def test_fenced_completion_rejects_a_stale_attempt(
     svc = await services(write_config(ECHO3), engine=False)
     job = await svc.submit("echo3")
     await svc.store.admit()
-    (claim,) = await svc.store.claim("owner-a", "a", 1, lease=60)
+    (claim,) = await svc.store.claim(Claimant("owner-a", "a", 1, 60))
     ok = TaskStatus.SUCCEEDED
     assert not await svc.store.complete(Outcome(claim.task_id, claim.attempt, "owner-b", ok))
     assert not await svc.store.complete(Outcome(claim.task_id, claim.attempt + 1, "owner-a", ok))
@@ -473,6 +474,6 @@ async def test_an_engine_without_job_types_claims_nothing_and_logs_no_error(
     quietly (SQLite has no plan for the claim's `type_hash IN ()`: an error every poll)."""
     svc = await services(write_config("[jobdash]\nadmins = ['root']\n"))
     assert await svc.store.has_claimable(frozenset()) is False
-    assert await svc.store.claim("tool", "tool", 4, 15.0, frozenset()) == []
+    assert await svc.store.claim(Claimant("tool", "tool", 4, 15.0, frozenset())) == []
     await asyncio.sleep(0.5)  # the engine's claim loop looks every 0.1 s
     assert [r.getMessage() for r in caplog.records if r.levelname in ("ERROR", "WARNING")] == []

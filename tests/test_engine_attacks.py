@@ -30,6 +30,7 @@ from jobdash.core.agent import STALE_AFTER, leftover_groups
 from jobdash.core.processes import group_alive
 from jobdash.core.runners import JobContext
 from jobdash.core.service import Service
+from jobdash.core.store.records import Claimant
 from jobdash.core.store.sqlite import SqliteStore
 from tests.conftest import run_cli, wait_finished
 from tests.test_agents import until
@@ -172,7 +173,7 @@ async def test_a_store_claims_nothing_for_an_empty_catalogue(db_path: Path) -> N
     store = await SqliteStore.open(db_path)
     try:
         assert await store.has_claimable(frozenset()) is False
-        assert await store.claim("o", "a", 4, 15.0, types=frozenset()) == []
+        assert await store.claim(Claimant("o", "a", 4, 15.0, types=frozenset())) == []
     finally:
         await store.close()
 

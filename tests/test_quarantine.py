@@ -22,7 +22,7 @@ from jobdash.core.lifecycle import SUSPECT_DRAIN, LostTask, judge
 from jobdash.core.model import TaskStatus
 from jobdash.core.processes import group_alive
 from jobdash.core.store.base import Store, open_store
-from jobdash.core.store.records import NewJob, NewTask, Outcome
+from jobdash.core.store.records import Claimant, NewJob, NewTask, Outcome
 from tests.conftest import new_job
 from tests.test_agents import FAST, Cluster, read_lines, until
 
@@ -134,7 +134,7 @@ def commands(name: str, tasks: int = 1, retries: int = 3) -> NewJob:
 
 async def die(store: Store, owner: str, n: int) -> list[int]:
     """An agent claims `n` tasks and dies at once (its leases already ran out)."""
-    claims = await store.claim(owner, owner, n, lease=-1)
+    claims = await store.claim(Claimant(owner, owner, n, -1))
     assert await store.recover_lost() == len(claims)
     return [c.task_id for c in claims]
 
@@ -161,10 +161,10 @@ async def test_a_death_beside_others_charges_no_one_and_each_suspect_then_runs_a
         await store.admit()
         # A suspect is waiting: a busy agent claims nothing (it drains), an idle one takes
         # the suspect alone, and nothing beside it.
-        assert await store.claim("busy", "busy", 3, 15, idle=False) == []
-        (first,) = await store.claim("idle", "idle", 4, 15)
+        assert await store.claim(Claimant("busy", "busy", 3, 15, idle=False)) == []
+        (first,) = await store.claim(Claimant("idle", "idle", 4, 15))
         assert first.job_id == a.id and first.alone
-        assert await store.claim("idle", "idle", 3, 15, idle=False) == []
+        assert await store.claim(Claimant("idle", "idle", 3, 15, idle=False)) == []
         # Alone, it is charged with a death.
         await store.complete(Outcome(first.task_id, first.attempt, "idle", TaskStatus.SUCCEEDED))
         (second,) = await die(store, "d2", 4)
@@ -180,7 +180,7 @@ async def test_a_death_beside_others_charges_no_one_and_each_suspect_then_runs_a
         (t,) = await store.tasks(b.id)
         assert (t.status, t.error) == (TaskStatus.FAILED, "quarantined: killed its agent 2 times")
         # The ordinary tasks run side by side again.
-        claims = await store.claim("idle", "idle", 4, 15)
+        claims = await store.claim(Claimant("idle", "idle", 4, 15))
         assert sorted(cl.job_id for cl in claims) == [c.id, c.id]
         assert not any(cl.alone for cl in claims)
     finally:
@@ -198,13 +198,13 @@ async def test_busy_agents_make_way_for_a_suspect_for_a_bounded_time(tmp_path: P
         await store.admit()
         assert await store.has_claimable(idle=True)
         assert not await store.has_claimable(idle=False)
-        assert await store.claim("busy", "busy", 2, 15, idle=False) == []
+        assert await store.claim(Claimant("busy", "busy", 2, 15, idle=False)) == []
         con = sqlite3.connect(db)  # SQLite poke: 30 s pass (no store call moves not_before)
         with con:  # the suspects have waited longer than SUSPECT_DRAIN
             con.execute("UPDATE tasks SET not_before = not_before - ?", (SUSPECT_DRAIN + 1,))
         con.close()
         assert await store.has_claimable(idle=False)
-        (claim,) = await store.claim("busy", "busy", 2, 15, idle=False)
+        (claim,) = await store.claim(Claimant("busy", "busy", 2, 15, idle=False))
         assert claim.job_id == b.id and not claim.alone
     finally:
         await store.close()
@@ -243,7 +243,7 @@ async def quarantined_job(db: Path) -> int:
         await store.admit()
         await die(store, "d1", 1)
         await die(store, "d2", 1)
-        (ok,) = await store.claim("a", "a", 1, 15)
+        (ok,) = await store.claim(Claimant("a", "a", 1, 15))
         assert await store.complete(Outcome(ok.task_id, ok.attempt, "a", TaskStatus.SUCCEEDED))
         done = await store.get_job(job.id)
         assert done.status == "failed" and "quarantined" in done.info, done.info

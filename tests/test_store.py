@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from jobdash.core.model import BadInput
-from jobdash.core.store.records import JobFilter
+from jobdash.core.store.records import Claimant, JobFilter
 from jobdash.core.store.sqlite import SqliteStore
 from jobdash.core.store.sqlite.counts import Counts
 from jobdash.core.store.sqlite.db import CHECKPOINT_EVERY
@@ -207,7 +207,7 @@ async def test_a_store_locked_by_another_process_is_waited_for_without_stalling_
         ticker = asyncio.get_running_loop().create_task(tick())
         t0 = time.monotonic()
         claims, _ = await asyncio.gather(
-            store.claim("owner", "agent", 4, 15.0),  # run whole, on the loop's thread
+            store.claim(Claimant("owner", "agent", 4, 15.0)),  # run whole, on the loop's thread
             store.audit("alice", "run", "job:1"),  # awaited statement by statement
         )
         waited = time.monotonic() - t0
@@ -243,7 +243,7 @@ async def test_transactions_on_the_loops_thread_go_on_across_checkpoints(tmp_pat
     store = await SqliteStore.open(tmp_path / "store.db")
     try:
         for i in range(3 * CHECKPOINT_EVERY):
-            assert await store.claim("owner", "agent", 4, 15.0) == []  # run whole, inline
+            assert await store.claim(Claimant("owner", "agent", 4, 15.0)) == []  # run whole, inline
             if i % 50 == 0:
                 await store.audit("alice", "run", f"job:{i}")  # in the writer's thread
         assert len(await store.audit_events(limit=1_000)) == 3 * CHECKPOINT_EVERY // 50

@@ -25,7 +25,7 @@ import pytest
 
 from jobdash.core.scheduler import Scheduler
 from jobdash.core.service import Service
-from jobdash.core.store.records import TickRecord
+from jobdash.core.store.records import Advance, TickRecord
 from tests.conftest import run_cli
 
 TOKYO = """
@@ -48,7 +48,7 @@ async def fill_store(svc: Service) -> int:
     await Scheduler(svc).sync()
     job = await svc.submit("tokyo")
     await svc.store.record_ticks(
-        "tokyo", [TickRecord(FIRED, "ran", job.id)], FIRED, None, job.id, FIRED
+        "tokyo", [TickRecord(FIRED, "ran", job.id)], Advance(FIRED, None, job.id, FIRED)
     )
     con = sqlite3.connect(svc.store.location)  # SQLite poke: fixed past times
     with con:

@@ -41,7 +41,7 @@ from typing import Any
 from jobdash import __version__
 from jobdash.core.model import Job, TaskStatus, format_duration
 from jobdash.core.store.base import Store
-from jobdash.core.store.records import FireReport
+from jobdash.core.store.records import Delivery, FireReport
 from jobdash.present.times import iso
 from jobdash.present.words import plural, plural_word
 
@@ -315,7 +315,7 @@ class Reporter:
         if error:
             log.warning("job %s: %s", job_id, note)
         try:
-            await self.store.report_done(job_id, self.owner, done, error, retry_at, note)
+            await self.store.report_done(job_id, self.owner, Delivery(done, error, retry_at), note)
         except Exception:
             self.store.report_failure(log, "job %s: cannot record the report's outcome", job_id)
 
@@ -327,7 +327,9 @@ class Reporter:
                 "schedule %s: failed fire at %s: %s", f.schedule_id, when(f.fire_time), note
             )
         try:
-            await self.store.fire_report_done(f.tick_id, self.owner, f.done, error, retry_at)
+            await self.store.fire_report_done(
+                f.tick_id, self.owner, Delivery(f.done, error, retry_at)
+            )
         except Exception:
             self.store.report_failure(
                 log, "schedule %s: cannot record the report's outcome", f.schedule_id

@@ -51,7 +51,7 @@ from jobdash.core.planning import (
 )
 from jobdash.core.store.base import Store
 from jobdash.core.store.faults import StoreError
-from jobdash.core.store.records import ScheduleSpec, TickRecord
+from jobdash.core.store.records import Advance, ScheduleSpec, TickRecord
 
 log = logging.getLogger("jobdash.scheduler")
 
@@ -221,14 +221,14 @@ class Scheduler:
         tz = zone(s.timezone)
         if p.kind == "disabled":
             if s.next_run is not None:
-                await self.store.record_ticks(s.id, [], now, None)
+                await self.store.record_ticks(s.id, [], Advance(now, None))
             return None
         wm = s.last_fire if s.last_fire is not None else now
         due = list(fire_times(p, tz, wm, now, CHUNK))
         if not due:
             nxt = next_fire(p, tz, max(wm, now))
             if nxt != s.next_run:
-                await self.store.record_ticks(s.id, [], None, nxt)
+                await self.store.record_ticks(s.id, [], Advance(None, nxt))
             return nxt
         more = len(due) == CHUNK
         ticks: list[TickRecord] = []
@@ -268,9 +268,8 @@ class Scheduler:
                 last_job = got.job_id or last_job
         self._report_new_errors(s, ticks)
         nxt = next_fire(p, tz, max(due[-1], now))
-        await self.store.record_ticks(
-            s.id, ticks, due[-1], nxt, last_job, self.clock() if last_job else None
-        )
+        last_run = self.clock() if last_job else None
+        await self.store.record_ticks(s.id, ticks, Advance(due[-1], nxt, last_job, last_run))
         if last_job is not None:
             with contextlib.suppress(Exception):
                 # Start it now rather than at the next agent poll (never a job no live engine

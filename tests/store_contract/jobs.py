@@ -15,7 +15,7 @@ from typing import Any
 
 from jobdash.core.model import TaskStatus
 from jobdash.core.store.base import Store
-from jobdash.core.store.records import Claim, NewJob, NewTask, Outcome
+from jobdash.core.store.records import Claim, Claimant, NewJob, NewTask, Outcome
 from tests.conftest import new_job
 
 DEADLINE = 30.0  # generous: a condition not met by then is not coming
@@ -48,7 +48,7 @@ async def run_all(store: Store, owner: str = "runner") -> None:
     """Admit and succeed every task until no job is left to run."""
     while True:
         await store.admit()
-        claims = await store.claim(owner, owner, 100, lease=600)
+        claims = await store.claim(Claimant(owner, owner, 100, 600))
         if not claims:
             return
         for c in claims:

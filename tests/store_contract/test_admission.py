@@ -11,7 +11,7 @@ import pytest
 
 from jobdash.core.model import JobStatus, Refused
 from jobdash.core.store.base import Store, open_store
-from jobdash.core.store.records import JobFilter
+from jobdash.core.store.records import Claimant, JobFilter
 from tests.store_contract.jobs import commands, finish, run_all, said, workers
 
 Stores = Callable[[], Awaitable[Store]]
@@ -33,7 +33,7 @@ async def test_a_held_lock_makes_a_job_wait_naming_the_holder_until_it_is_releas
     waiting = await store.get_job(second.id)
     assert waiting.info == f"waiting: lock disk held by job {first.id}"
     assert await store.admit() == []  # nothing changed: nothing written
-    for c in await store.claim("a", "a", 10, lease=600):  # the holder settles: its locks go
+    for c in await store.claim(Claimant("a", "a", 10, 600)):  # the holder settles: its locks go
         assert await finish(store, c, "a")
     assert (await store.get_job(first.id)).status is JobStatus.SUCCEEDED
     assert await store.admit() == [second.id]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from jobdash.core.model import JobStatus, TaskStatus
 from jobdash.core.store.base import Store
-from jobdash.core.store.records import Claim, Outcome
+from jobdash.core.store.records import Claim, Claimant, Outcome
 from tests.store_contract.jobs import commands, finish, said, workers
 
 Stores = Callable[[], Awaitable[Store]]
@@ -20,7 +20,7 @@ async def claim_everything(store: Store, me: str, seen: list[tuple[int, int]]) -
     """Claim two at a time until nothing is left; fail the first two attempts of each task
     (it comes back with the next attempt), succeed the third."""
     while [j for j in await store.list_jobs() if not j.status.finished]:
-        for c in await store.claim(me, me, 2, lease=600):
+        for c in await store.claim(Claimant(me, me, 2, 600)):
             seen.append((c.task_id, c.attempt))
             assert await finish(store, c, me, ok=c.attempt >= 3)
         await asyncio.sleep(0)
@@ -74,38 +74,38 @@ async def test_a_job_never_runs_more_tasks_than_its_parallel(stores: Stores) -> 
     job = await store.create_job(commands("wide", tasks=6, parallel=2))
     await store.admit()
     a, b = await asyncio.gather(
-        store.claim("a", "a", 10, lease=600), other.claim("b", "b", 10, lease=600)
+        store.claim(Claimant("a", "a", 10, 600)), other.claim(Claimant("b", "b", 10, 600))
     )
     assert len(a) + len(b) == 2
-    assert await store.claim("c", "c", 10, lease=600) == []
+    assert await store.claim(Claimant("c", "c", 10, 600)) == []
     assert (await store.get_job(job.id)).running == 2
     # A slot freed is a slot claimable again, and still no more.
     assert await finish(store, [*a, *b][0], "a" if a else "b")
-    assert len(await other.claim("c", "c", 10, lease=600)) == 1
+    assert len(await other.claim(Claimant("c", "c", 10, 600))) == 1
 
 
 async def test_only_running_jobs_ready_tasks_of_the_claimants_types_are_claimed(
     store: Store,
 ) -> None:
     queued = await store.create_job(commands("queued"))
-    assert await store.claim("a", "a", 10, lease=600) == []  # not admitted yet
+    assert await store.claim(Claimant("a", "a", 10, 600)) == []  # not admitted yet
     assert not await store.has_claimable()
     await store.admit()
     hashed = await store.create_job(commands("typed", type_hash="h1"))
     await store.admit()
     assert await store.has_claimable(types={"h1"})
-    (c,) = await store.claim("a", "a", 10, lease=600, types={"h1"})
+    (c,) = await store.claim(Claimant("a", "a", 10, 600, types={"h1"}))
     assert c.job_id == hashed.id
-    assert await store.claim("a", "a", 10, lease=600, types={"other"}) == []
-    (c,) = await store.claim("a", "a", 10, lease=600)
+    assert await store.claim(Claimant("a", "a", 10, 600, types={"other"})) == []
+    (c,) = await store.claim(Claimant("a", "a", 10, 600))
     assert (c.job_id, c.attempt) == (queued.id, 1)
-    assert await store.claim("a", "a", 0, lease=600) == []
+    assert await store.claim(Claimant("a", "a", 0, 600)) == []
 
 
 async def test_completion_is_fenced_on_task_attempt_and_owner(store: Store) -> None:
     job = await store.create_job(commands("fenced", tasks=2))
     await store.admit()
-    c, d = await store.claim("owner-a", "a", 2, lease=600)
+    c, d = await store.claim(Claimant("owner-a", "a", 2, 600))
     ok = TaskStatus.SUCCEEDED
     before = await store.get_job(job.id)
     assert not await store.complete(Outcome(c.task_id, c.attempt, "owner-b", ok))
@@ -130,9 +130,9 @@ async def test_a_released_claim_is_claimed_again_as_the_same_attempt(store: Stor
     """A release gives the claim back without counting an attempt."""
     await store.create_job(commands("given-back"))
     await store.admit()
-    (c,) = await store.claim("a", "a", 1, lease=600)
+    (c,) = await store.claim(Claimant("a", "a", 1, 600))
     await store.release("a", [c.task_id])
-    (again,) = await store.claim("b", "b", 1, lease=600)
+    (again,) = await store.claim(Claimant("b", "b", 1, 600))
     assert (again.task_id, again.attempt) == (c.task_id, c.attempt)
     assert not await finish(store, c, "a")
     assert await finish(store, again, "b")
@@ -145,11 +145,11 @@ async def test_a_failed_attempt_comes_back_as_the_next_one_and_the_job_settles(
     with nothing left pending or running is settled in the same write."""
     job = await store.create_job(commands("flaky", tasks=2, retries=1))
     await store.admit()
-    first, second = await store.claim("a", "a", 2, lease=600)
+    first, second = await store.claim(Claimant("a", "a", 2, 600))
     assert await finish(store, first, "a", ok=False)
     assert await finish(store, second, "a")
     assert (await store.get_job(job.id)).status is JobStatus.RUNNING
-    (again,) = await store.claim("a", "a", 2, lease=600)
+    (again,) = await store.claim(Claimant("a", "a", 2, 600))
     assert (again.task_id, again.attempt) == (first.task_id, first.attempt + 1)
     assert await finish(store, again, "a", ok=False)  # no retry left
     done = await store.get_job(job.id)
@@ -163,5 +163,5 @@ async def test_claims_are_shared_out_between_jobs(store: Store) -> None:
     a = await store.create_job(commands("a", tasks=4))
     b = await store.create_job(commands("b", tasks=4))
     await store.admit()
-    claims: list[Claim] = await store.claim("a", "a", 4, lease=600)
+    claims: list[Claim] = await store.claim(Claimant("a", "a", 4, 600))
     assert Counter(c.job_id for c in claims) == {a.id: 2, b.id: 2}

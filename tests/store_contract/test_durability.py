@@ -10,6 +10,7 @@ from pathlib import Path
 
 from jobdash.core.model import JobStatus
 from jobdash.core.store.base import Store, open_store
+from jobdash.core.store.records import Claimant
 from tests.store_contract.jobs import commands, workers
 
 Stores = Callable[[], Awaitable[Store]]
@@ -85,7 +86,7 @@ async def test_commits_call_the_hooks_and_progress_follows(store: Store) -> None
     job = await store.create_job(commands("hooked", tasks=2))
     assert called
     await store.admit()
-    c, _ = await store.claim("o", "o", 2, lease=600)
+    c, _ = await store.claim(Claimant("o", "o", 2, 600))
     store.report_progress(c.task_id, 0.5)
     await store.flush()
     assert 0 < (await store.get_job(job.id)).progress < 100

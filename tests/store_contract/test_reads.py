@@ -11,7 +11,7 @@ import pytest
 from jobdash.core.model import AgentInfo, JobStatus, NotFound, Refused, Trigger
 from jobdash.core.query import parse_query
 from jobdash.core.store.base import Store, open_store
-from jobdash.core.store.records import JobFilter
+from jobdash.core.store.records import Claimant, JobFilter
 from tests.store_contract.jobs import commands, finish, run_all
 from tests.test_query import QUERIES
 
@@ -36,7 +36,7 @@ async def varied_jobs(store: Store) -> None:
         if i % 3 == 0:
             await store.cancel_job(job.id, "root")
     await store.admit()
-    for n, c in enumerate(await store.claim("o", "o", 4, lease=600)):
+    for n, c in enumerate(await store.claim(Claimant("o", "o", 4, 600))):
         assert await finish(store, c, "o", ok=n % 2 == 0)
 
 
@@ -112,20 +112,21 @@ async def test_a_claim_counts_its_limit_and_idleness_when_it_claims(store: Store
     await store.admit()
     asked: list[str] = []
 
-    def limit() -> int:
-        asked.append("limit")
-        return 3
+    def claimant() -> Claimant:
+        asked.append("claimant")
+        return Claimant("o", "o", 3, 600, idle=True)
 
-    assert len(await store.claim("o", "o", limit, lease=600, idle=lambda: True)) == 3
-    assert asked == ["limit"]
-    assert await store.claim("o", "o", lambda: 0, lease=600) == []
+    assert len(await store.claim(claimant)) == 3
+    assert asked == ["claimant"]
+    assert await store.claim(lambda: Claimant("o", "o", 0, 600)) == []
+    assert await store.claim(lambda: None) == []
 
 
 async def test_heartbeats_renew_leases_and_carry_the_drain_flag(store: Store) -> None:
     await store.create_job(commands("held", tasks=2))
     await store.admit()
     await store.register_agent(agent("a"), "a/1")
-    claims = await store.claim("a/1", "a", 2, lease=600)
+    claims = await store.claim(Claimant("a/1", "a", 2, 600))
     held, drain = await store.heartbeat("a", "a/1", "busy", 600)
     assert (held, drain) == ({c.task_id for c in claims}, False)
     with pytest.raises(Refused, match="agent a is not drained; nothing to undrain"):
@@ -158,7 +159,7 @@ async def test_silent_agents_are_pruned_keeping_their_totals(store: Store) -> No
     await store.register_agent(agent("holder"), "h/1")  # silent too, but holds a task
     await store.create_job(commands("held"))
     await store.admit()
-    await store.claim("h/1", "holder", 1, lease=600)
+    await store.claim(Claimant("h/1", "holder", 1, 600))
     assert await store.prune_agents(time.time() + 1) == 1
     assert [a.name for a, _drain in await store.agents()] == ["holder"]
     pruned = await store.pruned_agents()

@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from jobdash.core.store.base import Store
-from jobdash.core.store.records import ScheduleSpec, TickRecord
+from jobdash.core.store.records import Advance, Delivery, ScheduleSpec, TickRecord
 from tests.store_contract.jobs import commands, run_all, until
 
 Stores = Callable[[], Awaitable[Store]]
@@ -31,15 +31,15 @@ async def test_a_finished_jobs_report_is_claimed_by_one_engine_and_fenced(
     winner, loser = ("a", "b") if got[0] else ("b", "a")
     ((job_id, recipients, done, attempts),) = got[0] or got[1]
     assert (job_id, recipients, done, attempts) == (job.id, TO, [], 0)
-    assert not await a.report_done(job.id, loser, ["email:ops@example.com"], "", None)
+    assert not await a.report_done(job.id, loser, Delivery(["email:ops@example.com"], "", None))
     assert (await a.report_state(job.id) or {})["state"] == "sending"
     # A failed send, to be tried again later: pending, not due yet.
     later = time.time() + 3600
-    assert await a.report_done(job.id, winner, [], "smtp down", later)
+    assert await a.report_done(job.id, winner, Delivery([], "smtp down", later))
     state = await a.report_state(job.id) or {}
     assert (state["state"], state["attempts"], state["last_error"]) == ("pending", 1, "smtp down")
     assert await b.claim_reports("b", 60) == []
-    assert not await a.report_done(job.id, winner, [], "", None)  # no longer held
+    assert not await a.report_done(job.id, winner, Delivery([], "", None))  # no longer held
 
 
 async def test_a_report_held_too_long_is_taken_over_and_its_holder_fenced_out(
@@ -51,8 +51,10 @@ async def test_a_report_held_too_long_is_taken_over_and_its_holder_fenced_out(
     await until(store.has_due_reports, "due again")
     (claim,) = await store.claim_reports("fast", 60)
     assert claim[0] == job.id
-    assert not await store.report_done(job.id, "slow", ["email:ops@example.com"], "", None)
-    assert await store.report_done(job.id, "fast", ["email:ops@example.com"], "", None)
+    assert not await store.report_done(
+        job.id, "slow", Delivery(["email:ops@example.com"], "", None)
+    )
+    assert await store.report_done(job.id, "fast", Delivery(["email:ops@example.com"], "", None))
     state = await store.report_state(job.id) or {}
     assert (state["state"], state["done"]) == ("sent", ["email:ops@example.com"])
     assert not await store.has_due_reports()
@@ -63,7 +65,7 @@ async def test_a_failed_fires_report_is_claimed_once_and_fenced(stores: Stores) 
     await a.sync_schedules([ScheduleSpec("nightly", "nightly", "daily", "UTC")], ["nightly"])
     fire = 1_900_000_000.0
     await a.record_ticks(
-        "nightly", [TickRecord(fire, "error", None, "bad params", report=TO)], fire, None
+        "nightly", [TickRecord(fire, "error", None, "bad params", report=TO)], Advance(fire, None)
     )
     assert await a.has_due_reports()
     got = await asyncio.gather(a.claim_fire_reports("a", 60), b.claim_fire_reports("b", 60))
@@ -71,6 +73,8 @@ async def test_a_failed_fires_report_is_claimed_once_and_fenced(stores: Stores) 
     (report,) = got[0] or got[1]
     winner, loser = ("a", "b") if got[0] else ("b", "a")
     assert (report.schedule_id, report.fire_time, report.error) == ("nightly", fire, "bad params")
-    assert not await a.fire_report_done(report.tick_id, loser, [], "", None)
-    assert await a.fire_report_done(report.tick_id, winner, ["email:ops@example.com"], "", None)
+    assert not await a.fire_report_done(report.tick_id, loser, Delivery([], "", None))
+    assert await a.fire_report_done(
+        report.tick_id, winner, Delivery(["email:ops@example.com"], "", None)
+    )
     assert not await a.has_due_reports()

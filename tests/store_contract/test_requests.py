@@ -11,6 +11,7 @@ import pytest
 from jobdash.core import lifecycle
 from jobdash.core.model import JobStatus, Refused, TaskStatus
 from jobdash.core.store.base import Store
+from jobdash.core.store.records import Claimant
 from tests.store_contract.jobs import commands, finish, run_all
 
 J = JobStatus
@@ -30,7 +31,7 @@ async def waiting(store: Store) -> tuple[int, bool]:
 async def running(store: Store) -> tuple[int, bool]:
     job = await store.create_job(commands("job", tasks=2))
     await store.admit()
-    await store.claim("a", "a", 1, lease=600)
+    await store.claim(Claimant("a", "a", 1, 600))
     return job.id, True
 
 
@@ -75,7 +76,7 @@ async def warning(store: Store) -> tuple[int, bool]:
 async def failed(store: Store) -> tuple[int, bool]:
     job_id, _ = await queued(store)
     await store.admit()
-    first, second = await store.claim("a", "a", 2, lease=600)
+    first, second = await store.claim(Claimant("a", "a", 2, 600))
     assert await finish(store, first, "a", ok=False)
     assert await finish(store, second, "a")
     return job_id, True

@@ -10,7 +10,7 @@ import pytest
 
 from jobdash.core.model import Refused
 from jobdash.core.store.base import Store, open_store
-from jobdash.core.store.records import ScheduleSpec, TickRecord
+from jobdash.core.store.records import Advance, PolicyChange, ScheduleSpec, TickRecord
 from tests.store_contract.jobs import commands, said, until, workers
 
 Stores = Callable[[], Awaitable[Store]]
@@ -41,12 +41,16 @@ def test_processes_firing_one_fire_time_start_one_job(tmp_path: Path, location: 
 async def test_a_tick_already_recorded_is_kept_and_only_gains_a_job(store: Store) -> None:
     await store.sync_schedules([ScheduleSpec("nightly", "nightly", "daily", "UTC")], ["nightly"])
     job = await store.create_job(commands("nightly", schedule_id="nightly", fire_time=FIRE))
-    await store.record_ticks("nightly", [TickRecord(FIRE, "ran", None, "first")], FIRE, None)
+    await store.record_ticks(
+        "nightly", [TickRecord(FIRE, "ran", None, "first")], Advance(FIRE, None)
+    )
     # Another leader, briefly, records the same fire time: one tick, which gains the job.
     await store.record_ticks(
-        "nightly", [TickRecord(FIRE, "skipped", job.id, "second")], FIRE, None, last_job=job.id
+        "nightly", [TickRecord(FIRE, "skipped", job.id, "second")], Advance(FIRE, None, job.id)
     )
-    await store.record_ticks("nightly", [TickRecord(FIRE, "error", None, "third")], FIRE, None)
+    await store.record_ticks(
+        "nightly", [TickRecord(FIRE, "error", None, "third")], Advance(FIRE, None)
+    )
     (tick,) = await store.ticks("nightly")
     assert (tick.fire_time, tick.outcome, tick.job_id) == (FIRE, "ran", job.id)
     assert (await store.get_schedule("nightly")).last_job == job.id
@@ -95,7 +99,7 @@ async def test_an_admins_overrides_stay_across_config_syncs(store: Store) -> Non
     spec = ScheduleSpec("nightly", "nightly", "daily: 02:00", "UTC")
     await store.sync_schedules([spec], ["nightly"])
     await store.set_schedule_planning("nightly", "daily: 05:00", "Europe/Paris", "root", None)
-    await store.set_schedule_policy("nightly", "root", overlap="queue")
+    await store.set_schedule_policy("nightly", "root", PolicyChange(overlap="queue"))
     await store.set_schedule_enabled("nightly", False, "root")
     spec.planning = "daily: 03:00"
     await store.sync_schedules([spec], ["nightly"])

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from jobdash.core.model import JobStatus, Refused, TaskStatus
 from jobdash.core.store.base import Store, open_store
-from jobdash.core.store.records import JobFilter, Outcome
+from jobdash.core.store.records import Claimant, JobFilter, Outcome
 from tests.store_contract.jobs import commands
 
 DEADLINE = 60.0  # a worker that runs this long has hung: it says so and stops
@@ -42,7 +42,7 @@ async def claim(store: Store, me: str) -> None:
     jobs have two retries, no backoff), so that every task comes back twice."""
     end = time.monotonic() + DEADLINE
     while await active(store) and time.monotonic() < end:
-        for c in await store.claim(me, me, 2, lease=600):
+        for c in await store.claim(Claimant(me, me, 2, 600)):
             say("claimed", c.task_id, c.attempt)
             ended = TaskStatus.SUCCEEDED if c.attempt >= 3 else TaskStatus.FAILED
             say(
@@ -65,7 +65,7 @@ async def admit(store: Store, me: str) -> None:
         if look != last:  # said when it changes (an unread pipe must not fill up)
             say("running", look)
             last = look
-        for c in await store.claim(me, me, 1, lease=600):
+        for c in await store.claim(Claimant(me, me, 1, 600)):
             await store.complete(Outcome(c.task_id, c.attempt, me, TaskStatus.SUCCEEDED))
 
 

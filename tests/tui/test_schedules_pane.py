@@ -10,7 +10,7 @@ from textual.widgets import Input, RadioButton, Static
 
 from jobdash.core.scheduler import schedule_specs
 from jobdash.core.service import Service
-from jobdash.core.store.records import TickRecord
+from jobdash.core.store.records import Advance, TickRecord
 from jobdash.present.planning import split_planning
 from jobdash.tui.dialogs.edit_planning import EditPlanningScreen
 from jobdash.tui.widgets.line_table import LineTable
@@ -60,8 +60,7 @@ async def test_r_runs_now_and_enter_shows_executions_and_ticks(
     await svc.store.record_ticks(
         "nightly",
         [TickRecord(time.time() - 86400, "missed", detail="no engine was up")],
-        watermark=time.time() - 86400,
-        next_run=None,
+        Advance(watermark=time.time() - 86400, next_run=None),
     )
     app = pane_app(svc)
     async with app.run_test(size=SIZE) as pilot:

@@ -209,14 +209,7 @@ class Agent:
         while not self._stopping:
             if self._free() > 0 and await self._claimable():
                 try:
-                    claims = await self.store.claim(
-                        self.owner,
-                        self.name,
-                        self._free,
-                        self.opts.lease,
-                        self.catalogue.hashes,
-                        self._idle,
-                    )
+                    claims = await self.store.claim(self.want)
                 except Exception:
                     self.store.report_failure(log, "claim failed")
                     claims = []

@@ -48,7 +48,7 @@ from jobdash.core.service.schedules import (
 )
 from jobdash.core.service.submission import new_job
 from jobdash.core.store.base import Store, open_store
-from jobdash.core.store.records import Changes, JobFilter, Published
+from jobdash.core.store.records import Changes, JobFilter, PolicyChange, Published
 from jobdash.core.values import check_params
 from jobdash.present.times import local_zone_name
 
@@ -443,9 +443,8 @@ class Service:
     ) -> Schedule:
         self._check_admin("change a schedule")
         check_policy(overlap, catchup, catchup_bound)
-        await self.store.set_schedule_policy(
-            schedule_id, self.user, overlap, catchup, catchup_bound
-        )
+        change = PolicyChange(overlap, catchup, catchup_bound)
+        await self.store.set_schedule_policy(schedule_id, self.user, change)
         self._wake_scheduler()
         return await self.schedule(schedule_id)
 

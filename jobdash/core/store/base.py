@@ -29,13 +29,17 @@ from jobdash.core.model import (
 )
 from jobdash.core.planning import Schedule, Tick
 from jobdash.core.store.records import (
+    Advance,
     Changes,
     Claim,
+    Claimant,
+    Delivery,
     FireReport,
     JobFilter,
     NewJob,
     NewTask,
     Outcome,
+    PolicyChange,
     Published,
     Refill,
     ReportClaim,
@@ -160,21 +164,14 @@ class Store(Protocol):
 
     # ------------------------------------------------------------- claims
 
-    async def claim(
-        self,
-        owner: str,
-        agent: str,
-        limit: int | Callable[[], int],
-        lease: float,
-        types: Collection[str] | None = None,
-        idle: bool | Callable[[], bool] = True,
-    ) -> list[Claim]:
-        """Claim up to `limit` ready tasks of running jobs of the type hashes in `types`
-        (None: any), within each job's `parallel`, shared out between jobs. **One holder per
-        attempt**: each claim starts a new attempt that this owner alone holds, until its
-        lease (`lease` seconds, renewed by `heartbeat`) runs out. A suspect task (lost with
-        an agent before) is claimed alone, by an idle claimant. `limit` and `idle` may be
-        functions, asked inside the transaction."""
+    async def claim(self, who: Claimant | Callable[[], Claimant | None]) -> list[Claim]:
+        """Claim up to `who.free` ready tasks of running jobs of the type hashes in
+        `who.types` (None: any), within each job's `parallel`, shared out between jobs.
+        **One holder per attempt**: each claim starts a new attempt that this owner alone
+        holds, until its lease (`who.lease` seconds, renewed by `heartbeat`) runs out. A
+        suspect task (lost with an agent before) is claimed alone, by an idle claimant.
+        `who` may be a function, asked inside the transaction (None: nothing to claim), so
+        that an agent's free slots counted there cannot be taken meanwhile by a refill."""
 
     async def has_claimable(self, types: Collection[str] | None = None, idle: bool = True) -> bool:
         """Would `claim` find something? One cheap read, asked before claiming."""
@@ -257,13 +254,7 @@ class Store(Protocol):
         """Take the due reports of finished jobs for `hold` seconds: one engine sends each."""
 
     async def report_done(
-        self,
-        job_id: int,
-        owner: str,
-        done: list[str],
-        error: str,
-        retry_at: float | None,
-        log: str | None = None,
+        self, job_id: int, owner: str, sent: Delivery, log: str | None = None
     ) -> bool:
         """Record a send (sent, pending again at `retry_at`, or failed for good), fenced on
         the owner: False when another engine took the report over."""
@@ -276,9 +267,7 @@ class Store(Protocol):
     ) -> list[FireReport]:
         """Take the due reports of failed fires, as `claim_reports`."""
 
-    async def fire_report_done(
-        self, tick_id: int, owner: str, done: list[str], error: str, retry_at: float | None
-    ) -> bool:
+    async def fire_report_done(self, tick_id: int, owner: str, sent: Delivery) -> bool:
         """Record a failed fire's report send, as `report_done`."""
 
     # ------------------------------------------------------------- schedules
@@ -304,36 +293,18 @@ class Store(Protocol):
         """Publish the config's schedules; an admin's overrides stay."""
 
     async def set_schedule_planning(
-        self,
-        schedule_id: str,
-        planning: str,
-        timezone: str | None,
-        user: str,
-        next_run: float | None,
+        self, schedule_id: str, planning: str, tz: str | None, user: str, next_run: float | None
     ) -> None:
         """An admin's planning (fire times before now do not count as missed); audited."""
 
-    async def set_schedule_policy(
-        self,
-        schedule_id: str,
-        user: str,
-        overlap: str | None = None,
-        catchup: str | None = None,
-        catchup_bound: float | None = None,
-    ) -> None:
+    async def set_schedule_policy(self, schedule_id: str, user: str, change: PolicyChange) -> None:
         """An admin's overlap and catch-up policy; audited."""
 
     async def set_schedule_enabled(self, schedule_id: str, enabled: bool, user: str) -> None:
         """Enable or disable a schedule (the paused time is not missed); audited."""
 
     async def record_ticks(
-        self,
-        schedule_id: str,
-        ticks: Sequence[TickRecord],
-        watermark: float | None,
-        next_run: float | None,
-        last_job: int | None = None,
-        last_run: float | None = None,
+        self, schedule_id: str, ticks: Sequence[TickRecord], advance: Advance
     ) -> None:
         """Record ticks and move the schedule's watermark and next run, atomically.
         **(schedule, fire time) is unique**: a tick already there is kept (it only gains a

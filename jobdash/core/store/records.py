@@ -156,6 +156,37 @@ class TickRecord:
 
 
 @dataclass
+class Delivery:
+    """What one send of a report came to: the recipients served so far, the error ("" when
+    none) and when to try again (None: no more tries)."""
+
+    done: list[str]
+    error: str = ""
+    retry_at: float | None = None
+
+
+@dataclass
+class PolicyChange:
+    """An admin's change to a schedule's overlap and catch-up policy; None leaves a field as
+    it is."""
+
+    overlap: str | None = None
+    catchup: str | None = None
+    catchup_bound: float | None = None
+
+
+@dataclass
+class Advance:
+    """Where recording ticks moves a schedule: its watermark (the last fire time dealt with),
+    its next run, and the last job it started, with when."""
+
+    watermark: float | None
+    next_run: float | None
+    last_job: int | None = None
+    last_run: float | None = None
+
+
+@dataclass
 class FireReport:
     """A failed fire to report: which schedule, when, why, and to whom."""
 

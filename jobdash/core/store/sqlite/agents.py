@@ -46,8 +46,7 @@ def shown_state(reported: str, running: int, drain: bool) -> str:
 class Agents:
     """The agents' rows."""
 
-    def __init__(self, db: Db) -> None:
-        self.db = db
+    db: Db
 
     async def register_agent(self, info: AgentInfo, owner: str) -> None:
         def txn(con: sqlite3.Connection, rev: int, now: float) -> None:
@@ -221,12 +220,3 @@ class Agents:
             )
         )
         return PrunedAgents(*rows[0]) if rows else PrunedAgents()
-
-    async def changed_since(self, rev: int) -> bool:
-        """Whether an agent row changed (or agents were pruned) after revision `rev`."""
-        rows = await self.db.reader.execute_fetchall(
-            "SELECT EXISTS (SELECT 1 FROM agents WHERE rev > ?) "
-            "OR EXISTS (SELECT 1 FROM agents_pruned WHERE rev > ?)",
-            (rev, rev),
-        )
-        return bool(next(iter(rows))[0])

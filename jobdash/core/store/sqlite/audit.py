@@ -15,8 +15,7 @@ from jobdash.core.store.sqlite.db import Db
 
 
 class Audit:
-    def __init__(self, db: Db) -> None:
-        self.db = db
+    db: Db
 
     async def audit(self, user: str, action: str, target: str, detail: str = "") -> None:
         actor = self.db.actor

@@ -30,8 +30,7 @@ _LIVE = (
 class Catalogue:
     """The published catalogues."""
 
-    def __init__(self, db: Db) -> None:
-        self.db = db
+    db: Db
 
     async def publish_catalogue(
         self, agent: str, types: dict[str, tuple[str, dict[str, Any]]]

@@ -48,33 +48,22 @@ ORDINARY_READY = (
 class Claims:
     """Claiming tasks, recording their outcomes, and recovering lost ones."""
 
-    def __init__(self, db: Db) -> None:
-        self.db = db
+    db: Db
 
-    async def claim(
-        self,
-        owner: str,
-        agent: str,
-        limit: int | Callable[[], int],
-        lease: float,
-        types: Collection[str] | None = None,
-        idle: bool | Callable[[], bool] = True,
-    ) -> list[Claim]:
-        """Claim up to `limit` pending tasks of running jobs, within each job's `parallel`,
-        of the job types whose hashes are in `types` (None: any; an agent passes its own
-        catalogue's). A suspect task (see `lifecycle.suspect_way`) is claimed alone, by an
-        idle claimant.
-
-        `limit` and `idle` may be functions, asked inside the transaction: an agent's free
-        slots counted there cannot be taken meanwhile by a refill (see `Refill`)."""
-        if isinstance(limit, int) and limit <= 0:
+    async def claim(self, who: Claimant | Callable[[], Claimant | None]) -> list[Claim]:
+        """Claim up to `who.free` pending tasks of running jobs, within each job's
+        `parallel`, of the job types whose hashes are in `who.types` (None: any; an agent
+        passes its own catalogue's). A suspect task (see `lifecycle.suspect_way`) is claimed
+        alone, by an idle claimant. `who` may be a function, asked inside the transaction:
+        an agent's free slots counted there cannot be taken meanwhile by a refill (see
+        `Refill`)."""
+        if isinstance(who, Claimant) and who.free <= 0:
             return []
 
         def txn(con: sqlite3.Connection, rev: int, now: float) -> list[Claim]:
-            n = limit if isinstance(limit, int) else limit()
-            if n <= 0:
+            c = who if isinstance(who, Claimant) else who()
+            if c is None or c.free <= 0:
                 return []
-            c = Claimant(owner, agent, n, lease, types, idle if isinstance(idle, bool) else idle())
             return claim_in(con, rev, now, c)
 
         return await self.db.write(txn, inline=True)

@@ -110,11 +110,16 @@ def settle_jobs(con: sqlite3.Connection, rev: int, now: float, job_ids: Sequence
         con.execute("DELETE FROM locks WHERE job_id = ?", (job_id,))
 
 
-def job_status(con: sqlite3.Connection, job_id: int) -> JobStatus:
-    rows = con.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchall()
+def job_row(con: sqlite3.Connection, job_id: int, columns: str) -> tuple[Any, ...]:
+    """A job's `columns` (NotFound when there is no such job)."""
+    rows = con.execute(f"SELECT {columns} FROM jobs WHERE id = ?", (job_id,)).fetchall()
     if not rows:
         raise NotFound(f"no job {job_id}")
-    return JobStatus(rows[0][0])
+    return tuple(rows[0])
+
+
+def job_status(con: sqlite3.Connection, job_id: int) -> JobStatus:
+    return JobStatus(job_row(con, job_id, "status")[0])
 
 
 def set_status(con: sqlite3.Connection, rev: int, now: float, job_id: int, new: JobStatus) -> None:

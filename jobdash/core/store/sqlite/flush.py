@@ -199,12 +199,7 @@ class Flusher:
         self._flush_wanted.ring()
 
     async def append_log(
-        self,
-        job_id: int,
-        task_id: int | None,
-        stream: str,
-        text: str,
-        attempt: int | None = None,
+        self, job_id: int, task_id: int | None, stream: str, text: str, attempt: int | None = None
     ) -> None:
         """Buffer one log line (jobdash's own: a few; of task attempt `attempt`, if a
         task's); waits for the next flush when the buffer is full."""
@@ -223,12 +218,7 @@ class Flusher:
             await self._flushed.wait()
 
     def append_log_nowait(
-        self,
-        job_id: int,
-        task_id: int | None,
-        stream: str,
-        text: str,
-        attempt: int | None = None,
+        self, job_id: int, task_id: int | None, stream: str, text: str, attempt: int | None = None
     ) -> None:
         self._logs.append((job_id, task_id, time.time(), stream, text, attempt))
         self._log_bytes += len(text)

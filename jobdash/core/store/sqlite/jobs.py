@@ -26,7 +26,7 @@ from jobdash.core.lifecycle import (
     lock_wait,
     refuse_lock,
 )
-from jobdash.core.model import FINISHED_JOB, JobStatus, NotFound, Refused, TaskStatus
+from jobdash.core.model import FINISHED_JOB, JobStatus, Refused, TaskStatus
 from jobdash.core.store.records import NewJob, NewTask
 from jobdash.core.store.sqlite.audit import Audit
 from jobdash.core.store.sqlite.catalogue import live_catalogue_in
@@ -36,6 +36,7 @@ from jobdash.core.store.sqlite.counts import (
     Counts,
     apply_counts,
     audit_row,
+    job_row,
     job_status,
     set_status,
     settle_jobs,
@@ -46,15 +47,13 @@ from jobdash.core.store.sqlite.schema import ACTIVE_ONLY
 from jobdash.present.words import plural
 
 
-class Jobs:
+class Jobs(Audit):
     """Creating, admitting, acting on and removing jobs. Each method returns ids or counts;
     the store reads the job back where the contract returns one."""
 
-    def __init__(self, db: Db, audit: Audit) -> None:
-        self.db = db
-        self.audit = audit
+    db: Db
 
-    async def create_job(self, nj: NewJob, audit_user: str | None = None) -> int:
+    async def add_job(self, nj: NewJob, audit_user: str | None = None) -> int:
         actor = self.db.actor
 
         def txn(con: sqlite3.Connection, rev: int, now: float) -> int:
@@ -210,17 +209,12 @@ class Jobs:
 
         return await self.db.write(txn)
 
-    async def cancel_job(self, job_id: int, user: str, force: bool = False) -> None:
+    async def cancel(self, job_id: int, user: str, force: bool = False) -> None:
         actor = self.db.actor
 
         def txn(con: sqlite3.Connection, rev: int, now: float) -> None:
-            rows = con.execute(
-                "SELECT status, cancellable, type FROM jobs WHERE id = ?", (job_id,)
-            ).fetchall()
-            if not rows:
-                raise NotFound(f"no job {job_id}")
-            status, cancellable, type_ = JobStatus(rows[0][0]), rows[0][1], rows[0][2]
-            plan = decide_cancel(job_id, type_, status, bool(cancellable), force, user)
+            status, cancellable, type_ = job_row(con, job_id, "status, cancellable, type")
+            plan = decide_cancel(job_id, type_, JobStatus(status), bool(cancellable), force, user)
             con.execute(
                 "UPDATE jobs SET status = ?, force = max(force, ?), updated = ?, rev = ?, "
                 "info = ? WHERE id = ?",
@@ -238,7 +232,7 @@ class Jobs:
 
         await self.db.write(txn)
 
-    async def pause_job(self, job_id: int, user: str) -> None:
+    async def pause(self, job_id: int, user: str) -> None:
         actor = self.db.actor
 
         def txn(con: sqlite3.Connection, rev: int, now: float) -> None:
@@ -254,16 +248,12 @@ class Jobs:
 
         await self.db.write(txn)
 
-    async def resume_job(self, job_id: int, user: str) -> None:
+    async def resume(self, job_id: int, user: str) -> None:
         actor = self.db.actor
 
         def txn(con: sqlite3.Connection, rev: int, now: float) -> None:
-            rows = con.execute(
-                "SELECT status, admitted FROM jobs WHERE id = ?", (job_id,)
-            ).fetchall()
-            if not rows:
-                raise NotFound(f"no job {job_id}")
-            new = decide_resume(job_id, JobStatus(rows[0][0]), bool(rows[0][1]))
+            status, admitted = job_row(con, job_id, "status, admitted")
+            new = decide_resume(job_id, JobStatus(status), bool(admitted))
             set_status(con, rev, now, job_id, new)
             con.execute(f"UPDATE jobs SET {END_IDLE} WHERE id = ?", (now, job_id))
             audit_row(con, now, actor, user, "resume", f"job:{job_id}")
@@ -370,7 +360,7 @@ class Jobs:
             n = await self._delete_all_finished("1", ())
         else:
             n = await self._delete_all_finished("user = ?", (user,))
-        await self.audit.audit(
+        await self.audit(
             actor, "clear", "jobs:all" if user is None else f"jobs:{user}", plural(n, "job")
         )
         return n
@@ -384,7 +374,7 @@ class Jobs:
             where = f"id IN ({qmarks(part)})" + ("" if user is None else " AND user = ?")
             n += await self._delete_all_finished(where, [*part, *([] if user is None else [user])])
         target = "jobs:all" if user is None else f"jobs:{user}"
-        await self.audit.audit(actor, "clear", target, f"{plural(n, 'job')} (chosen)")
+        await self.audit(actor, "clear", target, f"{plural(n, 'job')} (chosen)")
         return n
 
     async def prune(self, older_than: float) -> int:

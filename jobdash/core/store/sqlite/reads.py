@@ -16,7 +16,6 @@ from typing import Any
 from jobdash.core.lifecycle import suspect_way
 from jobdash.core.model import Job, JobStatus, LogLine, NotFound, Task, TaskStatus, Trigger
 from jobdash.core.store.records import Changes, JobFilter
-from jobdash.core.store.sqlite.agents import Agents
 from jobdash.core.store.sqlite.claims import ORDINARY_READY, SUSPECT_READY, types_sql
 from jobdash.core.store.sqlite.db import Db, qmarks
 from jobdash.core.store.sqlite.filters import job_query
@@ -97,9 +96,7 @@ def task_from_row(r: Sequence[Any]) -> Task:
 class Reads:
     """Reading jobs, tasks and logs, and the change feed."""
 
-    def __init__(self, db: Db, agents: Agents) -> None:
-        self.db = db
-        self.agents = agents
+    db: Db
 
     async def get_job(self, job_id: int) -> Job:
         rows = list(
@@ -242,7 +239,7 @@ class Reads:
                 "SELECT job_id FROM removed WHERE rev > ? AND rev <= ?", (rev, new_rev)
             )
         ]
-        agents = await self.agents.changed_since(rev)
+        agents = await self.agents_changed_since(rev)
         schedules = bool(
             list(
                 await self.db.reader.execute_fetchall(
@@ -251,3 +248,12 @@ class Reads:
             )
         )
         return Changes(new_rev, jobs, removed, agents, schedules)
+
+    async def agents_changed_since(self, rev: int) -> bool:
+        """Whether an agent row changed (or agents were pruned) after revision `rev`."""
+        rows = await self.db.reader.execute_fetchall(
+            "SELECT EXISTS (SELECT 1 FROM agents WHERE rev > ?) "
+            "OR EXISTS (SELECT 1 FROM agents_pruned WHERE rev > ?)",
+            (rev, rev),
+        )
+        return bool(next(iter(rows))[0])

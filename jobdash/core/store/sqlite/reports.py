@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from jobdash.core.model import FINISHED_JOB
-from jobdash.core.store.records import FireReport
+from jobdash.core.store.records import Delivery, FireReport
 from jobdash.core.store.sqlite.db import Db, qmarks
 
 
@@ -25,8 +25,7 @@ def after_send(error: str, retry_at: float | None) -> str:
 class Reports:
     """Job reports and failed fires' reports."""
 
-    def __init__(self, db: Db) -> None:
-        self.db = db
+    db: Db
 
     async def has_due_reports(self) -> bool:
         """Any report to send: a finished job's, or a failed fire's."""
@@ -62,16 +61,11 @@ class Reports:
         return await self.db.write(txn)
 
     async def report_done(
-        self,
-        job_id: int,
-        owner: str,
-        done: list[str],
-        error: str,
-        retry_at: float | None,
-        log: str | None = None,
+        self, job_id: int, owner: str, sent: Delivery, log: str | None = None
     ) -> bool:
         """Record a send: sent (no error), pending again at `retry_at`, or failed for good
         (error and no retry). Fenced on the owner; False when another engine took it over."""
+        done, error, retry_at = sent.done, sent.error, sent.retry_at
 
         def txn(con: sqlite3.Connection, rev: int, now: float) -> bool:
             state = after_send(error, retry_at)
@@ -155,10 +149,9 @@ class Reports:
 
         return await self.db.write(txn)
 
-    async def fire_report_done(
-        self, tick_id: int, owner: str, done: list[str], error: str, retry_at: float | None
-    ) -> bool:
+    async def fire_report_done(self, tick_id: int, owner: str, sent: Delivery) -> bool:
         """Record a send (as `report_done` does for a job's report); fenced on the owner."""
+        done, error, retry_at = sent.done, sent.error, sent.retry_at
 
         def txn(con: sqlite3.Connection, rev: int, now: float) -> bool:
             cur = con.execute(

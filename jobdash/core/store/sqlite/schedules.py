@@ -20,7 +20,7 @@ from typing import Any
 
 from jobdash.core.model import NotFound, Report
 from jobdash.core.planning import PlanningError, Schedule, Tick, resolve
-from jobdash.core.store.records import ScheduleSpec, TickRecord
+from jobdash.core.store.records import Advance, PolicyChange, ScheduleSpec, TickRecord
 from jobdash.core.store.sqlite.counts import audit_row
 from jobdash.core.store.sqlite.db import Db
 from jobdash.core.store.sqlite.schema import ACTIVE_ONLY
@@ -82,8 +82,7 @@ def schedule_from_row(r: Sequence[Any]) -> Schedule:
 class Schedules:
     """Schedules, ticks and leases."""
 
-    def __init__(self, db: Db) -> None:
-        self.db = db
+    db: Db
 
     # ----------------------------------------------------------------- reading
 
@@ -195,12 +194,7 @@ class Schedules:
         await self.db.write(txn)
 
     async def set_schedule_planning(
-        self,
-        schedule_id: str,
-        planning: str,
-        timezone: str | None,
-        user: str,
-        next_run: float | None,
+        self, schedule_id: str, planning: str, tz: str | None, user: str, next_run: float | None
     ) -> None:
         """An admin's new planning (survives restarts and config syncs; "automatic" goes back
         to following the config). Fire times before now are not counted as missed."""
@@ -212,24 +206,18 @@ class Schedules:
                 "source = CASE WHEN ? = 'automatic' AND ? IS NULL THEN 'config' ELSE 'admin' END, "
                 "last_fire = max(coalesce(last_fire, 0), ?), next_run = ?, updated = ?, rev = ? "
                 "WHERE id = ?",
-                (planning, timezone, planning, timezone, now, next_run, now, rev, schedule_id),
+                (planning, tz, planning, tz, now, next_run, now, rev, schedule_id),
             )
             if not cur.rowcount:
                 raise NotFound(f"no schedule {schedule_id!r}")
-            detail = planning + (f" ({timezone})" if timezone else "")
+            detail = planning + (f" ({tz})" if tz else "")
             audit_row(con, now, actor, user, "edit", f"schedule:{schedule_id}", detail)
 
         await self.db.write(txn)
 
-    async def set_schedule_policy(
-        self,
-        schedule_id: str,
-        user: str,
-        overlap: str | None = None,
-        catchup: str | None = None,
-        catchup_bound: float | None = None,
-    ) -> None:
+    async def set_schedule_policy(self, schedule_id: str, user: str, change: PolicyChange) -> None:
         actor = self.db.actor
+        overlap, catchup, catchup_bound = change.overlap, change.catchup, change.catchup_bound
 
         def txn(con: sqlite3.Connection, rev: int, now: float) -> None:
             cur = con.execute(
@@ -274,18 +262,13 @@ class Schedules:
         await self.db.write(txn)
 
     async def record_ticks(
-        self,
-        schedule_id: str,
-        ticks: Sequence[TickRecord],
-        watermark: float | None,
-        next_run: float | None,
-        last_job: int | None = None,
-        last_run: float | None = None,
+        self, schedule_id: str, ticks: Sequence[TickRecord], advance: Advance
     ) -> None:
         """Record ticks and move the schedule's watermark and next run, in one transaction.
 
         A tick already recorded for the same fire time (another leader, briefly) is kept; it
         only gains the job id when it had none."""
+        a, job = advance, advance.last_job
 
         def txn(con: sqlite3.Connection, rev: int, now: float) -> None:
             if ticks:
@@ -310,7 +293,7 @@ class Schedules:
                 "next_run = ?, "
                 "last_job = CASE WHEN ? IS NOT NULL AND (last_job IS NULL OR ? > last_job) "
                 "THEN ? ELSE last_job END, last_run = coalesce(?, last_run), rev = ? WHERE id = ?",
-                (watermark, next_run, last_job, last_job, last_job, last_run, rev, schedule_id),
+                (a.watermark, a.next_run, job, job, job, a.last_run, rev, schedule_id),
             )
 
         await self.db.write(txn)

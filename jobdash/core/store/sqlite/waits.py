@@ -25,8 +25,7 @@ _IDLE_JOBS = (
 class Waits:
     """The reasons running jobs wait."""
 
-    def __init__(self, db: Db) -> None:
-        self.db = db
+    db: Db
 
     async def note_waits(self, live_since: float) -> int:
         """Write why each running job with ready tasks has none running, and clear the
