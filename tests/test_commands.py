@@ -106,6 +106,30 @@ async def test_a_program_found_on_path_is_found_again_after_it_moves(
     assert [ln.text for ln in lines] == ["two"]
 
 
+async def test_a_failed_commands_error_says_what_it_wrote_last_on_stderr(
+    services: Open, write_config: Callable[[str], Path]
+) -> None:
+    """`exit 4` alone tells an on-call engineer nothing: the last line the command wrote on
+    stderr is the cause, most often, and what failures are grouped by. Cut, kept as data."""
+    script = (
+        "echo 'rsync: link_stat \"/srv/a\" failed' >&2; echo out; printf '\\n  \\n' >&2; "
+        "printf 'rsync error: code 23 %s\\n' $(head -c 400 /dev/zero | tr '\\0' x) >&2; "
+        "printf '   \\n' >&2; exit 4"
+    )
+    svc = await services(write_config(command_type("noisy", ["sh", "-c", script])))
+    job_id, _ = await run_one(svc, "noisy")
+    (task,) = await svc.tasks(job_id)
+    assert task.exit_code == 4 and task.error.startswith("exit 4: rsync error: code 23 xxx")
+    assert len(task.error) == len("exit 4: ") + 300
+    svc2 = await services(write_config(command_type("quiet", ["sh", "-c", "echo out; exit 5"])))
+    job_id, _ = await run_one(svc2, "quiet")
+    assert [t.error for t in await svc2.tasks(job_id)] == ["exit 5"]
+    killed = ["sh", "-c", "echo 'Segmentation fault' >&2; kill -SEGV $$"]
+    svc3 = await services(write_config(command_type("crash", killed)))
+    job_id, _ = await run_one(svc3, "crash")
+    assert [t.error for t in await svc3.tasks(job_id)] == ["killed by SIGSEGV: Segmentation fault"]
+
+
 @pytest.mark.parametrize("pidfd", [True, False], ids=["pidfd", "waitpid-thread"])
 async def test_a_command_that_closes_its_output_is_waited_for(
     services: Open,

@@ -134,7 +134,7 @@ async def test_report_reaches_smtp_and_webhook_with_status_counts_failures_and_l
     assert "Status:     failed" in body
     assert "Tasks:      2 total, 1 succeeded, 1 failed, 0 cancelled, 0 skipped" in body
     assert "Duration:   " in body
-    assert "Failed tasks:\n  #2 broken: exit 3, attempt 1" in body
+    assert "Failed tasks:\n  #2 broken: exit 3: oops-broken, attempt 1" in body
     assert "stdout: line broken" in body and "stderr: oops-fine" in body
 
     (r,) = state.bodies
@@ -142,7 +142,7 @@ async def test_report_reaches_smtp_and_webhook_with_status_counts_failures_and_l
     assert r["counts"] == {"total": 2, "succeeded": 1, "failed": 1, "cancelled": 0, "skipped": 0}
     assert isinstance(r["duration"], float) and r["duration"] >= 0
     assert r["failed_tasks"] == [
-        {"seq": 2, "name": "broken", "attempt": 1, "exit_code": 3, "error": "exit 3"}
+        {"seq": 2, "name": "broken", "attempt": 1, "exit_code": 3, "error": "exit 3: oops-broken"}
     ]
     tail = [(ln["task"], ln["stream"], ln["text"]) for ln in r["log_tail"]]
     assert (1, "stdout", "line fine") in tail and (2, "stderr", "oops-broken") in tail

@@ -27,7 +27,7 @@ from jobdash.core.processes import (
     watch_exit,
 )
 from jobdash.core.runners.base import Result, Run
-from jobdash.core.runners.output import Output
+from jobdash.core.runners.output import Output, decode
 from jobdash.core.store.base import Store
 from jobdash.core.store.records import Claim
 
@@ -152,6 +152,7 @@ class CommandRun(Run):
             for o in outputs:
                 o.close()
         code = self.returncode
+        said = decode(outputs[1].last).strip()
         if self._stop_task:
             await self._stop_task
         if self.timed_out:
@@ -160,9 +161,10 @@ class CommandRun(Run):
             return Result(TaskStatus.CANCELLED, code, "cancelled")
         if code == 0:
             return Result(TaskStatus.SUCCEEDED, 0)
-        if code < 0:
-            return Result(TaskStatus.FAILED, code, f"killed by {signal_name(-code)}")
-        return Result(TaskStatus.FAILED, code, f"exit {code}")
+        # The error names the failure and what the command said last on stderr: the cause,
+        # most often, and what failures are grouped by (`core.fingerprint`).
+        error = f"killed by {signal_name(-code)}" if code < 0 else f"exit {code}"
+        return Result(TaskStatus.FAILED, code, f"{error}: {said}" if said else error)
 
     async def _kill_group(self, force: bool) -> None:
         """SIGTERM the whole group, SIGKILL after the grace period; return when none is left."""

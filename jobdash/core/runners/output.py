@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from jobdash.core.runners.command import CommandRun
 
 READ_LIMIT = 1 << 20  # a longer line is split rather than failing the read
+LAST_LINE = 300  # bytes kept of the last line a command wrote to stderr, for its error
 CHUNK = 1 << 16  # bytes read from a command's pipe at a time
 
 
@@ -32,6 +33,7 @@ class Output:
         self.stream = stream
         self.rest = b""
         self.open = True
+        self.last = b""  # the last non-blank line, if stderr: a failed command's error says it
         poller.add(fd, self._readable)
 
     def _readable(self) -> None:
@@ -74,6 +76,8 @@ class Output:
             )
             raw = raw[READ_LIMIT:]
         store.append_log_nowait(c.job_id, c.task_id, self.stream, decode(raw), c.attempt)
+        if self.stream == "stderr" and raw.strip():
+            self.last = raw[:LAST_LINE]
 
     def close(self) -> None:
         """Stop reading, keeping what the pipe holds now."""

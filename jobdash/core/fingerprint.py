@@ -1,0 +1,80 @@
+"""Failures grouped by cause: a failed attempt's error text, normalised into a message that
+the same cause gives every time, and a short key for it.
+
+"row 162: invalid date '31/02/2026' in /srv/in/b-003.csv" and "row 9: invalid date
+'30/02/2026' in /srv/in/b-017.csv" are one cause, found in two files: what varies between
+occurrences (numbers, ids, paths, hex, quoted values, times, addresses) is replaced by a
+placeholder, and what stays is the cause. Numbers that name the kind of failure (an exit
+status, an error or status code, an errno) are kept: `exit 1` and `exit 2` of one tool, or an
+HTTP 404 and a 503, are different causes.
+
+Only the telling line of the text counts: a traceback's last line (the exception), or a
+command's `exit N: last stderr line`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+MAX_MESSAGE = 200  # a normalised message is cut here: the start tells the cause
+
+# Order matters: a URL holds a path, a path holds numbers, a time holds numbers.
+_RULES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://\S+"), "<url>"),
+    (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "<email>"),
+    (re.compile(r"'[^'\n]*'|\"[^\"\n]*\"|‘[^’\n]*’|“[^”\n]*”|`[^`\n]*`"), "'<q>'"),
+    (re.compile(r"(?<![\w.~/-])(?:~|\.{1,2})?/[^\s:,;'\")\]}>]*"), "<path>"),
+    (
+        re.compile(
+            r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"
+        ),
+        "<id>",
+    ),
+    (
+        re.compile(
+            r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?"
+            r"(?:Z|[+-]\d{2}:?\d{2})?)?\b"
+        ),
+        "<time>",
+    ),
+    (re.compile(r"\b\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\b"), "<time>"),
+    (re.compile(r"\b\d{1,2}/\d{1,2}/\d{2,4}\b"), "<date>"),
+    (re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"), "<ip>"),
+    (re.compile(r"\b0x[0-9a-fA-F]+\b"), "<hex>"),
+    (re.compile(r"\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,}\b"), "<hex>"),
+]
+
+# A number right after one of these words names the failure: it is kept.
+_KEPT = re.compile(r"\b(exit|code|status|errno|error|http|sqlstate)\b[\s:=#(\[]*$", re.IGNORECASE)
+_NUMBER = re.compile(r"\d+(?:\.\d+)*")
+_SPACE = re.compile(r"\s+")
+
+
+def telling_line(error: str) -> str:
+    """The line of an error text that says what went wrong: the last non-blank line of a
+    traceback (the exception and its message), else the first non-blank line."""
+    lines = [ln.strip() for ln in error.splitlines() if ln.strip()]
+    if not lines:
+        return ""
+    if lines[0].startswith("Traceback (most recent call last)"):
+        return lines[-1]
+    return lines[0]
+
+
+def normalise(error: str) -> str:
+    """The cause of a failure, with what varies between occurrences replaced."""
+    text = telling_line(error)
+    for pattern, placeholder in _RULES:
+        text = pattern.sub(placeholder, text)
+    text = _NUMBER.sub(_number, text)
+    return _SPACE.sub(" ", text).strip()[:MAX_MESSAGE]
+
+
+def _number(m: re.Match[str]) -> str:
+    return m.group() if _KEPT.search(m.string, 0, m.start()) else "<n>"
+
+
+def fingerprint(error: str) -> str:
+    """A short key of the failure's cause: equal for errors that `normalise` makes equal."""
+    return hashlib.sha256(normalise(error).encode()).hexdigest()[:12]
