@@ -59,7 +59,7 @@ GROUP_ORDER = list(dict.fromkeys(GROUPS.values()))
 # Classes whose bindings can be remapped: ours, and the other screens' when present.
 _BINDING_OWNERS = (
     ("jobdash.tui.app", "JobdashApp"),
-    ("jobdash.tui.app", "DashboardScreen"),
+    ("jobdash.tui.screens.dashboard", "DashboardScreen"),
     ("jobdash.tui.widgets.job_table", "JobTable"),
     ("jobdash.tui.widgets.log_view", "LogView"),
     ("jobdash.tui.widgets.filter_bar", "FilterBar"),
@@ -68,7 +68,7 @@ _BINDING_OWNERS = (
     ("jobdash.tui.screens.help", "HelpScreen"),
     ("jobdash.tui.screens.job_details", "JobDetailsScreen"),
     ("jobdash.tui.widgets.schedules_pane", "SchedulesPane"),
-    ("jobdash.tui.widgets.schedules_pane", "ScheduleDetailsScreen"),
+    ("jobdash.tui.screens.schedule_details", "ScheduleDetailsScreen"),
     ("jobdash.tui.dialogs.edit_planning", "EditPlanningScreen"),
     ("jobdash.tui.widgets.agents_pane", "AgentsPane"),
     ("jobdash.tui.widgets.line_table", "LineTable"),
@@ -78,7 +78,7 @@ _BINDING_OWNERS = (
 # the screen's name in messages. A key may do one thing per screen. On the Scheduled and
 # Agents tabs the dashboard's job actions are off (DashboardScreen.JOB_ACTIONS).
 _APP = ("jobdash.tui.app", "JobdashApp")
-_DASH = ("jobdash.tui.app", "DashboardScreen")
+_DASH = ("jobdash.tui.screens.dashboard", "DashboardScreen")
 _LINES = ("jobdash.tui.widgets.line_table", "LineTable")
 JOB_SCREENS = ("the job tables",)
 SCREENS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -103,7 +103,7 @@ SCREENS: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "the schedule details screen": (
         _APP,
-        ("jobdash.tui.widgets.schedules_pane", "ScheduleDetailsScreen"),
+        ("jobdash.tui.screens.schedule_details", "ScheduleDetailsScreen"),
         _LINES,
     ),
     "the start-a-job dialog": (_APP, ("jobdash.tui.dialogs.start_job", "StartJobScreen")),
