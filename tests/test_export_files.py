@@ -29,7 +29,8 @@ from typing import Any
 import pytest
 
 from jobdash.core.service import Service
-from jobdash.tui.app import DashboardScreen, JobdashApp
+from jobdash.tui.app import JobdashApp
+from jobdash.tui.screens.dashboard import DashboardScreen
 from jobdash.tui.screens.job_details import JobDetailsScreen
 from tests.conftest import run_cli
 from tests.tui.app_harness import NOW, build_store, frozen, write_config

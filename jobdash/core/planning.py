@@ -51,6 +51,7 @@ from jobdash.core.cron import (
     wall_exists,
 )
 from jobdash.core.model import MAX_DURATION, MAX_DURATION_TEXT, Report
+from jobdash.core.values import unit_seconds
 
 KINDS = ("automatic", "disabled", "cron", "interval", "daily", "once")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -61,8 +62,6 @@ HINT = (
     'a planning like "cron: 0 3 * * *", "interval: 5m", "daily: mon,wed@09:00,17:00", '
     '"once: 2026-12-01T09:00", "disabled" or "automatic"'
 )
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ms|s|m|h|d|w)")
 _TIME = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)\Z")
 _US = timedelta(microseconds=1)
 
@@ -168,15 +167,10 @@ class Tick:
 
 
 def parse_interval(text: str) -> float:
+    """The seconds of an interval planning's value: units required ("30s", "1h30m")."""
     t = text.strip().lower().replace(" ", "")
-    pos, total = 0, 0.0
-    while pos < len(t):
-        m = _DURATION.match(t, pos)
-        if m is None:
-            break
-        total += float(m.group(1)) * _UNITS[m.group(2)]
-        pos = m.end()
-    if not t or pos < len(t):
+    total = unit_seconds(t) if t else None
+    if total is None:
         raise PlanningError(f'interval: expected a period like "30s", "5m", "1h30m", got {text!r}')
     if total < MIN_INTERVAL:
         raise PlanningError(f"interval: must be at least {MIN_INTERVAL:g}s, got {text!r}")

@@ -46,6 +46,21 @@ _DURATION_NUMBER = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\Z")
 _DURATION_HINT = 'a duration like "30s", "10m", "1h30m", "500ms" or a number of seconds'
 
 
+def unit_seconds(text: str) -> float | None:
+    """The seconds in `text` made of numbers with units, "1h30m", "500ms", "2d" (spaces
+    between them allowed), summed; None when it is not all such parts. A bare number is
+    not one: whether it means seconds is the caller's choice (a duration: yes; an
+    interval planning: no)."""
+    total, pos = 0.0, 0
+    while pos < len(text):
+        m = _DURATION_PART.match(text, pos)
+        if m is None:
+            return None
+        total += float(m.group(1)) * _DURATION_UNITS[m.group(2)]
+        pos = m.end()
+    return total
+
+
 def duration_seconds(value: object) -> float:
     """Seconds in `value`; ValueError(message without location) when it is not one."""
     seconds: float | None = None
@@ -59,15 +74,7 @@ def duration_seconds(value: object) -> float:
         if _DURATION_NUMBER.match(text):
             seconds = float(text)
         elif text:
-            total, pos = 0.0, 0
-            while pos < len(text):
-                m = _DURATION_PART.match(text, pos)
-                if m is None:
-                    break
-                total += float(m.group(1)) * _DURATION_UNITS[m.group(2)]
-                pos = m.end()
-            else:
-                seconds = total
+            seconds = unit_seconds(text)
     if seconds is None or math.isnan(seconds) or seconds < 0:
         raise ValueError(f"must be {_DURATION_HINT}, got {show(value)}")
     if seconds > MAX_DURATION:  # infinity too: "never" is not a duration

@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from textual.app import App
-from textual.binding import ActiveBinding
+from textual.binding import ActiveBinding, Binding, BindingType
 from textual.screen import Screen
 
 from jobdash.core.model import BadInput, Job, JobStatus, Refused
@@ -33,7 +33,17 @@ from jobdash.present.recovery import quarantine_warning
 from jobdash.present.text import sanitize
 from jobdash.present.words import agree, plural
 
-__all__ = ["ACTION_ERRORS", "CHANGES", "JobActions", "OffersWhatWorks", "describe", "refuse"]
+__all__ = [
+    "ACTION_ERRORS",
+    "CHANGES",
+    "SCHEDULE_BINDINGS",
+    "JobActions",
+    "JobKeys",
+    "OffersWhatWorks",
+    "ScheduleKeys",
+    "describe",
+    "refuse",
+]
 
 T = TypeVar("T")
 
@@ -312,3 +322,82 @@ def enabled_note(s: Schedule) -> str:
     if s.state == "manual only":
         return f"Schedule {s.id} enabled; still manual only: its planning is disabled (E edits it)"
     return f"Schedule {s.id} enabled"
+
+
+# ---------------------------------------------------------------------- keys
+
+
+class JobKeys:
+    """The keys that act on the job a screen shows, the same on the dashboard (its selected
+    row) and on the job's details screen: cancel, force-kill, pause/resume, retry. Each
+    screen binds them (its own binding ids, so each can be remapped) and says which job
+    (`selected_job`) and what to do with it once changed (`job_changed`)."""
+
+    app: Any
+    service: Service
+
+    @property
+    def actions(self) -> JobActions:
+        return JobActions(self.app, self.service)
+
+    def selected_job(self) -> Job | None:
+        """The job the keys act on; None: none (the screen says why, or stays quiet)."""
+        raise NotImplementedError
+
+    def job_changed(self, job: Job) -> None:
+        """Show the service's answer at once (the change feed would, a moment later)."""
+
+    def action_cancel(self, force: bool = False) -> None:
+        """Cancel the job, or (`force`) kill its processes, after a question."""
+        if (job := self.selected_job()) is not None:
+            self.actions.cancel(job, force, self.job_changed)
+
+    def action_toggle_pause(self) -> None:
+        """Pause or resume the job."""
+        if (job := self.selected_job()) is not None:
+            self.actions.toggle_pause(job, self.job_changed)
+
+    def action_retry(self) -> None:
+        """Retry the job's failed tasks."""
+        if (job := self.selected_job()) is not None:
+            self.actions.retry(job)
+
+
+class ScheduleKeys:
+    """`r` run now, `p` enable/disable and `E` edit the planning, the same on the Scheduled
+    tab and on a schedule's details screen (`SCHEDULE_BINDINGS`)."""
+
+    app: Any
+    service: Service
+
+    @property
+    def actions(self) -> JobActions:
+        return JobActions(self.app, self.service)
+
+    def current_schedule(self) -> Schedule | None:
+        raise NotImplementedError
+
+    def after_action(self, _: object = None) -> None:
+        """Reload after an action (the change feed would too, a moment later)."""
+
+    def action_run_now(self) -> None:
+        """Run the selected schedule's job now."""
+        if (s := self.current_schedule()) is not None:
+            self.actions.run_schedule(s, self.after_action)
+
+    def action_toggle_enabled(self) -> None:
+        """Enable or disable the selected schedule."""
+        if (s := self.current_schedule()) is not None:
+            self.actions.toggle_schedule(s, self.after_action)
+
+    def action_edit_planning(self) -> None:
+        """Edit the selected schedule's planning."""
+        if (s := self.current_schedule()) is not None:
+            self.actions.edit_schedule(s, self.after_action)
+
+
+SCHEDULE_BINDINGS: list[BindingType] = [
+    Binding("r", "run_now", "Run now", id="schedules.run_now"),
+    Binding("p", "toggle_enabled", "Enable/disable", id="schedules.toggle"),
+    Binding("E", "edit_planning", "Edit planning", id="schedules.edit"),
+]

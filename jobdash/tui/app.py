@@ -1,13 +1,22 @@
-"""The dashboard: `jobdash` with no sub-command.
+"""The dashboard's App: `jobdash` with no sub-command. The wiring only; what is on the
+screen lives in its own files:
+
+- `screens/dashboard.py`: the first screen (tabs, filter bar, job keys);
+  `screens/job_details.py`, `screens/schedule_details.py`, `screens/help.py`;
+- `dialogs/`: the questions and forms (confirm, start a job, edit a planning);
+- `widgets/`: the tables, the log view, the filter bar, the Scheduled and Agents panes;
+- `actions.py`: what each key that changes something does; `keymap.py`: binding ids and
+  the user's `[keymap]`; `commands.py`: the command palette; `jobdash.tcss`: the layout.
 
 The App owns the Service and runs ONE worker that consumes `service.watch()`; each batch
 of `Changes` is published on the `store_changed` signal, to which the dashboard's tables,
-the Scheduled and Agents panes and the job details screen subscribe. Every service call
+the Scheduled and Agents panes and the details screens subscribe. Every service call
 runs in a worker, so the event loop never waits on the store.
 
-Contract for the other screens and panes: `app.service`, `app.store_changed`
+Contract for the screens and panes: `app.service`, `app.store_changed`
 (`Signal[Changes]`), `app.clock()` (frozen in snapshots), `app.read_only`,
-`app.notify_refusal(exc)`.
+`app.notify_refusal(exc)`; `app.open_details(job_id)` and `app.open_schedule(id)` push
+the details screens.
 """
 
 from __future__ import annotations
@@ -15,480 +24,41 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
-import importlib
 import os
 import signal
 import sys
 import time
-from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import on, work
-from textual.app import App, ComposeResult
+from textual import work
+from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.signal import Signal
-from textual.widget import Widget
-from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
-from jobdash.core.model import BadInput, Job, NotFound, Refused
-from jobdash.core.query import Query, narrows
-from jobdash.core.query import prepare as prepare_search
+from jobdash.core.model import BadInput, NotFound, Refused
 from jobdash.core.service import Changes, Service, read_config, write_new
 from jobdash.present.text import sanitize
 from jobdash.present.times import abbreviation
-from jobdash.present.words import agree, plural, plural_word
-from jobdash.tui.actions import JobActions, OffersWhatWorks, describe
+from jobdash.present.words import agree, plural
 from jobdash.tui.commands import JobdashCommands
 from jobdash.tui.dialogs.confirm import ConfirmScreen
-from jobdash.tui.keymap import check_keymap, key_for
+from jobdash.tui.keymap import check_keymap
+from jobdash.tui.screens.dashboard import DashboardScreen, FirstRows
 from jobdash.tui.screens.help import HelpScreen, help_entries
+from jobdash.tui.screens.job_details import JobDetailsScreen
+from jobdash.tui.screens.schedule_details import ScheduleDetailsScreen
 from jobdash.tui.themes import DEFAULT_THEME, check_theme, load_themes
-from jobdash.tui.widgets.filter_bar import FilterBar
-from jobdash.tui.widgets.job_table import JobTable
 
 Clock = Callable[[], float]
 ServiceSource = Service | Callable[[], Awaitable[Service]]
 
-# (pane id, title) of the tabs, in order; the first two hold job tables.
-TABS: tuple[tuple[str, str], ...] = (
-    ("inprogress", "In Progress"),
-    ("completed", "Completed"),
-    ("scheduled", "Scheduled"),
-    ("agents", "Agents"),
-)
-JOB_TABS = ("inprogress", "completed")
-FIRST_PAGE = 500  # finished jobs shown before the rest of the history is loaded
-FIRST_PAGE_SETTLE = 0.3  # seconds the first page gets to draw before the bulk load
 DEMO_MIN_ACTIVE = 3  # --demo starts the demo jobs when fewer than this are active
-
-
-def _optional(module: str, name: str) -> Any:
-    """A class from another part of the dashboard that may not be written yet.
-
-    Only a missing module is tolerated: a module that exists but fails to import is a bug
-    and must show."""
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as e:
-        if e.name == module:
-            return None
-        raise
-    return getattr(mod, name, None)
-
-
-class Placeholder(Static):
-    """Stands in for a pane that this build does not have."""
-
-    def __init__(self, text: str, *, id: str | None = None) -> None:
-        super().__init__(Text(text, style="dim italic"), id=id, classes="placeholder")
-
-
-class MissingDetailsScreen(Screen[None]):
-    """Shown by `enter` when the job details screen is not available."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "app.pop_screen", "Back", id="details.back"),
-    ]
-
-    def __init__(self, job_id: int) -> None:
-        super().__init__()
-        self.job_id = job_id
-
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Placeholder(f"job {self.job_id}: the details screen is not available in this build")
-        yield Footer()
-
-
-class DashboardScreen(OffersWhatWorks):
-    """The tabs, the filter bar and the job actions."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("1", "show_tab('inprogress')", "In Progress", show=False, id="tab.inprogress"),
-        Binding("2", "show_tab('completed')", "Completed", show=False, id="tab.completed"),
-        Binding("3", "show_tab('scheduled')", "Scheduled", show=False, id="tab.scheduled"),
-        Binding("4", "show_tab('agents')", "Agents", show=False, id="tab.agents"),
-        Binding("left_square_bracket", "cycle_tab(-1)", "Previous tab", show=False, id="tab.prev"),
-        Binding("right_square_bracket", "cycle_tab(1)", "Next tab", show=False, id="tab.next"),
-        Binding("slash", "filter", "Filter", id="filter.open"),
-        Binding("escape", "clear_filter", "Clear filter", show=False, id="filter.clear"),
-        Binding("n", "start_job", "New job", id="job.new"),
-        Binding("r", "rerun", "Run again", show=False, id="job.rerun"),
-        Binding("c", "cancel", "Cancel", id="job.cancel"),
-        Binding("C", "cancel(True)", "Force-kill", show=False, id="job.kill"),
-        Binding("p", "toggle_pause", "Pause/resume", id="job.pause"),
-        Binding("R", "retry", "Retry failed", id="job.retry"),
-        Binding("e", "export", "Export CSV", show=False, id="job.export"),
-        Binding("x", "clear_finished", "Clear finished", show=False, id="job.clear"),
-        Binding("y", "copy_id", "Copy id", show=False, id="job.copy"),
-    ]
-
-    # Actions that need a job table in front (hidden on the Scheduled and Agents tabs).
-    JOB_ACTIONS = frozenset(
-        {
-            "rerun",
-            "cancel",
-            "toggle_pause",
-            "retry",
-            "export",
-            "clear_finished",
-            "copy_id",
-            "filter",
-        }
-    )
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.loaded = False
-        self._pending: list[Changes] = []
-        self._query = Query()
-
-    @property
-    def jobdash(self) -> JobdashApp:
-        app = self.app
-        assert isinstance(app, JobdashApp)
-        return app
-
-    # ------------------------------------------------------------------ layout
-
-    def compose(self) -> ComposeResult:
-        app = self.jobdash
-        yield Header()
-        with TabbedContent(initial="inprogress", id="tabs"):
-            with TabPane("In Progress", id="inprogress"):
-                yield JobTable(
-                    clock=app.clock,
-                    id="table-inprogress",
-                    empty_text=f"No jobs in progress: {key_for(app, 'job.new')} starts one",
-                    tick=app.table_tick,
-                )
-            with TabPane("Completed", id="completed"):
-                yield JobTable(
-                    clock=app.clock,
-                    id="table-completed",
-                    empty_text="No finished jobs yet",
-                    tick=app.table_tick,
-                )
-            with TabPane("Scheduled", id="scheduled"):
-                yield app.make_pane(
-                    "jobdash.tui.widgets.schedules_pane", "SchedulesPane", "schedules"
-                )
-            with TabPane("Agents", id="agents"):
-                yield app.make_pane("jobdash.tui.widgets.agents_pane", "AgentsPane", "agents")
-        bar = FilterBar(id="filter-bar")
-        bar.display = False
-        yield bar
-        yield Footer(compact=True)
-
-    def on_mount(self) -> None:
-        self.jobdash.store_changed.subscribe(self, self._on_changes)
-        first = self.jobdash.first_rows
-        if first is not None:  # read before the app started: in the first frame already
-            self.table("inprogress").set_jobs(first.active)
-            self.table("completed").set_jobs(first.finished)
-        self._update_titles()
-        self.table("inprogress").focus()
-        self._load()
-
-    def table(self, pane: str) -> JobTable:
-        return self.query_one(f"#table-{pane}", JobTable)
-
-    @property
-    def tabs(self) -> TabbedContent:
-        return self.query_one("#tabs", TabbedContent)
-
-    @property
-    def filter_bar(self) -> FilterBar:
-        return self.query_one("#filter-bar", FilterBar)
-
-    @property
-    def current_table(self) -> JobTable | None:
-        """The job table of the tab in front, if that tab has one."""
-        active = self.tabs.active
-        return self.table(active) if active in JOB_TABS else None
-
-    @property
-    def current_job(self) -> Job | None:
-        table = self.current_table
-        return table.cursor_job if table is not None else None
-
-    # ------------------------------------------------------------------ data
-
-    @work(group="load", exclusive=True)
-    async def _load(self) -> None:
-        """The first rows: active jobs, then finished ones (maybe 100,000 of them)."""
-        app = self.jobdash
-        await app.feed_ready.wait()
-        svc = app.service
-        completed = self.table("completed")
-        if app.first_rows is None:
-            # The active jobs and the newest finished ones first, so the Completed tab shows
-            # at once; then all of them (maybe 100,000), converted off the event loop.
-            self.table("inprogress").set_jobs(await svc.jobs(active=True, limit=None))
-            completed.set_jobs(await svc.jobs(active=False, limit=FIRST_PAGE))
-            self._update_titles()
-        # Let that page reach the screen before the bulk load competes with it for the GIL.
-        await asyncio.sleep(FIRST_PAGE_SETTLE)
-        finished = await svc.jobs(active=False, limit=None)
-        # Their search text too, so a filter typed meanwhile stays quick when they land.
-        await asyncio.to_thread(prepare_search, finished)
-        completed.set_jobs(finished)
-        # The history is long-lived: keep the collector from walking its 100,000 objects
-        # on every full collection (pauses of 100 ms and more while typing a filter).
-        gc.freeze()
-        self.loaded = True
-        app.first_rows = None
-        pending, self._pending = self._pending, []
-        for changes in pending:
-            self._apply(changes)
-        self._update_titles()
-
-    def _on_changes(self, changes: Changes) -> None:
-        if not self.loaded:
-            self._pending.append(changes)
-            return
-        self._apply(changes)
-        self._update_titles()
-
-    def _apply(self, changes: Changes) -> None:
-        """Patch both tables: a job moves between them when it starts or finishes."""
-        self.upsert(changes.jobs)
-        if changes.removed:
-            for pane in JOB_TABS:
-                self.table(pane).remove_jobs(changes.removed)
-
-    def upsert(self, jobs: Iterable[Job]) -> None:
-        """Put each job in the table its status belongs to (and out of the other one),
-        ignoring rows older than what a table already has."""
-        running = self.table("inprogress")
-        done = self.table("completed")
-        active: list[Job] = []
-        finished: list[Job] = []
-        for job in jobs:
-            known = running.get_job(job.id) or done.get_job(job.id)
-            if known is not None and known.rev > job.rev:
-                continue  # a stale row (the initial load already had a newer one)
-            (finished if job.status.finished else active).append(job)
-        if finished:
-            running.remove_jobs([job.id for job in finished])
-            done.upsert(finished)
-        if active:
-            done.remove_jobs([job.id for job in active])
-            running.upsert(active)
-
-    def _update_titles(self) -> None:
-        tabs = self.tabs
-        for pane, title in TABS[:2]:
-            table = self.table(pane)
-            if self._query.is_empty:
-                count = f"{table.total_count}"
-            else:
-                count = f"{table.shown_count} of {table.total_count}"
-            label = f"{title} ({count})"
-            tab = tabs.get_tab(pane)
-            if tab.label.plain != label:  # a repaint of the tab bar per change is bytes
-                tab.label = Content(label)
-
-    # ------------------------------------------------------------------ tabs
-
-    def action_show_tab(self, pane: str) -> None:
-        self.tabs.active = pane
-        self._focus_tab(pane)
-
-    def action_cycle_tab(self, step: int) -> None:
-        ids = [pane for pane, _ in TABS]
-        position = ids.index(self.tabs.active)
-        self.action_show_tab(ids[(position + step) % len(ids)])
-
-    @on(TabbedContent.TabActivated)
-    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        self.refresh_bindings()
-        pane = event.pane.id
-        if pane is not None and not self.filter_bar.input.has_focus:
-            self._focus_tab(pane)
-
-    def _focus_tab(self, pane: str) -> None:
-        self.refresh_bindings()
-        if pane in JOB_TABS:
-            self.table(pane).focus()
-            return
-        container = self.query_one(f"#{pane}", TabPane)
-        for widget in container.query("*"):
-            if widget.focusable:
-                widget.focus()
-                return
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in self.JOB_ACTIONS:
-            return self.is_mounted and self.tabs.active in JOB_TABS
-        if action == "clear_filter":
-            return self.is_mounted and (self.filter_bar.active or self.filter_bar.display)
-        return True
-
-    # ------------------------------------------------------------------ filter
-
-    def action_filter(self) -> None:
-        self.filter_bar.open()
-
-    def action_clear_filter(self) -> None:
-        self.filter_bar.action_clear_and_close()
-
-    @on(FilterBar.Applied)
-    def _filter_applied(self, event: FilterBar.Applied) -> None:
-        if event.text != event.bar.query_text:
-            return  # a newer query was posted behind this one: filter once, for that one
-        query = event.query
-        narrow = narrows(self._query, query)
-        self._query = query
-        select = None
-        if query.is_empty:
-            predicate = None
-        else:
-            now = self.jobdash.clock()
-
-            def predicate(job: Job) -> bool:
-                return query.matches(job, now)
-
-            def select(jobs: list[Job]) -> list[Job]:
-                return query.select(jobs, now)
-
-        for pane in JOB_TABS:
-            self.table(pane).set_filter(predicate, select, narrows=narrow)
-        self._update_titles()
-
-    @on(FilterBar.Closed)
-    def _filter_closed(self, event: FilterBar.Closed) -> None:
-        self._focus_tab(self.tabs.active)
-        self.refresh_bindings()
-
-    # ------------------------------------------------------------------ details
-
-    @on(JobTable.Selected)
-    def _job_selected(self, event: JobTable.Selected) -> None:
-        event.stop()
-        self.jobdash.open_details(event.job.id)
-
-    # ------------------------------------------------------------------ actions
-
-    def _need_job(self) -> Job | None:
-        job = self.current_job
-        if job is None:
-            self.notify("No job selected", severity="warning")
-        return job
-
-    @property
-    def actions(self) -> JobActions:
-        return JobActions(self.app, self.jobdash.service)
-
-    def action_start_job(self) -> None:
-        job = self.current_job
-        self.actions.start(job.type if job else None, self._job_started)
-
-    def _job_started(self, job: Job) -> None:
-        self.upsert([job])
-        self.action_show_tab("inprogress")
-        self.table("inprogress").select_job(job.id)
-        self.notify(f"Started {describe(job)}")
-
-    def _job_changed(self, job: Job) -> None:
-        self.upsert([job])
-
-    def action_rerun(self) -> None:
-        job = self._need_job()
-        if job is not None:
-            self.actions.rerun(job, self._job_started)
-
-    def action_cancel(self, force: bool = False) -> None:
-        job = self._need_job()
-        if job is not None:
-            self.actions.cancel(job, force, self._job_changed)
-
-    def action_toggle_pause(self) -> None:
-        job = self._need_job()
-        if job is not None:
-            self.actions.toggle_pause(job, self._job_changed)
-
-    def action_retry(self) -> None:
-        job = self._need_job()
-        if job is not None:
-            self.actions.retry(job)
-
-    def action_export(self) -> None:
-        table = self.current_table
-        if table is not None:
-            self._export(table.rows)
-
-    @work(group="actions")
-    async def _export(self, jobs: list[Job]) -> None:
-        """A new ./jobdash-export-STAMP.csv (or -1, -2 … when taken): see `create_new`."""
-        app = self.jobdash
-        text = app.service.export(jobs, "csv")
-        try:
-            path = await asyncio.to_thread(write_new, f"jobdash-export-{app.stamp()}", ".csv", text)
-        except BadInput as e:  # the folder is gone, the disk is full …: said, no crash
-            self.notify(str(e), title="Not exported", severity="error")
-            return
-        self.notify(f"Exported {plural(len(jobs), 'job')} to {path}")
-
-    def action_clear_finished(self) -> None:
-        """Clear exactly the finished jobs the Completed tab shows (the filter applies),
-        after a question that says how many and whose."""
-        jobs = self.table("completed").rows
-        if not jobs:
-            self.notify("No finished jobs shown to clear")
-            return
-        users = Counter(job.user for job in jobs)
-        if set(users) == {self.jobdash.service.user}:
-            whose = "yours"
-        else:
-            whose = f"of {plural(len(users), 'user')}: " + ", ".join(
-                f"{sanitize(user)} {n}"
-                for user, n in sorted(users.items(), key=lambda un: (-un[1], un[0]))[:3]
-            )
-            whose += ", …" if len(users) > 3 else ""
-        shown = "in Completed" if self._query.is_empty else "in Completed (filtered)"
-        question = f"Clear {plural(len(jobs), 'finished job')}?"
-        detail = (
-            f"The {plural_word(len(jobs), 'one')} shown {shown}, {whose}: their tasks and "
-            "logs are deleted from the store. Other jobs stay."
-        )
-
-        self.actions.clear([job.id for job in jobs], question, detail)
-
-    def action_copy_id(self) -> None:
-        job = self._need_job()
-        if job is not None:
-            self.app.copy_to_clipboard(str(job.id))
-            self.notify(f"Copied job id {job.id}")
-
-    def running_tasks(self) -> int:
-        """Tasks running right now, as far as the In Progress table knows."""
-        return sum(job.running for job in self.table("inprogress").rows)
-
-
-@dataclass
-class FirstRows:
-    """What the first frame shows, read before the app starts (its event loop is busy
-    mounting and drawing then): the active jobs, the newest finished ones, and the store
-    revision they were read at, from which the change feed starts."""
-
-    rev: int
-    active: list[Job]
-    finished: list[Job]
-
-    @classmethod
-    async def read(cls, svc: Service) -> FirstRows:
-        rev = await svc.rev()
-        active = await svc.jobs(active=True, limit=None)
-        return cls(rev, active, await svc.jobs(active=False, limit=FIRST_PAGE))
 
 
 class JobdashApp(App[int]):
@@ -612,16 +182,13 @@ class JobdashApp(App[int]):
         self.notify(f"Saved screenshot to {saved}", title="Screenshot")
         return str(saved)
 
-    def make_pane(self, module: str, name: str, what: str) -> Widget:
-        cls = _optional(module, name)
-        if cls is None:
-            return Placeholder(f"The {what} pane is not available in this build.", id=what)
-        widget: Widget = cls(self.service)
-        return widget
-
     def open_details(self, job_id: int) -> None:
-        cls = _optional("jobdash.tui.screens.job_details", "JobDetailsScreen")
-        self.push_screen(MissingDetailsScreen(job_id) if cls is None else cls(self.service, job_id))
+        """The job details screen of `job_id` (enter on a job)."""
+        self.push_screen(JobDetailsScreen(self.service, job_id))
+
+    def open_schedule(self, schedule_id: str) -> None:
+        """The schedule details screen of `schedule_id` (enter on a schedule)."""
+        self.push_screen(ScheduleDetailsScreen(self.service, schedule_id))
 
     # ------------------------------------------------------------------ start and stop
 
@@ -633,7 +200,7 @@ class JobdashApp(App[int]):
         self.set_keymap(dict(self.service.config.keymap))
 
     def get_default_screen(self) -> Screen[Any]:
-        return DashboardScreen()
+        return DashboardScreen(self.service)
 
     def on_mount(self) -> None:
         svc = self.service

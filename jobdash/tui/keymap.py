@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from functools import cache
-from importlib import import_module
 from typing import Any
 
 from textual.app import App
@@ -56,61 +55,44 @@ GROUPS: dict[str, str] = {
 }
 GROUP_ORDER = list(dict.fromkeys(GROUPS.values()))
 
-# Classes whose bindings can be remapped: ours, and the other screens' when present.
-_BINDING_OWNERS = (
-    ("jobdash.tui.app", "JobdashApp"),
-    ("jobdash.tui.app", "DashboardScreen"),
-    ("jobdash.tui.widgets.job_table", "JobTable"),
-    ("jobdash.tui.widgets.log_view", "LogView"),
-    ("jobdash.tui.widgets.filter_bar", "FilterBar"),
-    ("jobdash.tui.dialogs.confirm", "ConfirmScreen"),
-    ("jobdash.tui.dialogs.start_job", "StartJobScreen"),
-    ("jobdash.tui.screens.help", "HelpScreen"),
-    ("jobdash.tui.screens.job_details", "JobDetailsScreen"),
-    ("jobdash.tui.widgets.schedules_pane", "SchedulesPane"),
-    ("jobdash.tui.widgets.schedules_pane", "ScheduleDetailsScreen"),
-    ("jobdash.tui.dialogs.edit_planning", "EditPlanningScreen"),
-    ("jobdash.tui.widgets.agents_pane", "AgentsPane"),
-    ("jobdash.tui.widgets.line_table", "LineTable"),
-)
 
-# The binding owners whose keys act together on one screen (app-wide keys everywhere), by
-# the screen's name in messages. A key may do one thing per screen. On the Scheduled and
-# Agents tabs the dashboard's job actions are off (DashboardScreen.JOB_ACTIONS).
-_APP = ("jobdash.tui.app", "JobdashApp")
-_DASH = ("jobdash.tui.app", "DashboardScreen")
-_LINES = ("jobdash.tui.widgets.line_table", "LineTable")
+@cache
+def _screens() -> dict[str, tuple[type, ...]]:
+    """The classes whose bindings act together on one screen (app-wide keys everywhere), by
+    the screen's name in messages. A key may do one thing per screen. On the Scheduled and
+    Agents tabs the dashboard's job actions are off (DashboardScreen.JOB_ACTIONS).
+
+    Imported when first asked, not at the top: these modules import this one (`key_for`)."""
+    from jobdash.tui.app import JobdashApp
+    from jobdash.tui.dialogs.confirm import ConfirmScreen
+    from jobdash.tui.dialogs.edit_planning import EditPlanningScreen
+    from jobdash.tui.dialogs.start_job import StartJobScreen
+    from jobdash.tui.screens.dashboard import DashboardScreen
+    from jobdash.tui.screens.help import HelpScreen
+    from jobdash.tui.screens.job_details import JobDetailsScreen
+    from jobdash.tui.screens.schedule_details import ScheduleDetailsScreen
+    from jobdash.tui.widgets.agents_pane import AgentsPane
+    from jobdash.tui.widgets.filter_bar import FilterBar
+    from jobdash.tui.widgets.job_table import JobTable
+    from jobdash.tui.widgets.line_table import LineTable
+    from jobdash.tui.widgets.log_view import LogView
+    from jobdash.tui.widgets.schedules_pane import SchedulesPane
+
+    app, dash = JobdashApp, DashboardScreen
+    return {
+        JOB_SCREENS[0]: (app, dash, JobTable, FilterBar),
+        "the Scheduled tab": (app, dash, SchedulesPane, LineTable),
+        "the Agents tab": (app, dash, AgentsPane, LineTable),
+        "the job details screen": (app, JobDetailsScreen, LogView, LineTable),
+        "the schedule details screen": (app, ScheduleDetailsScreen, LineTable),
+        "the start-a-job dialog": (app, StartJobScreen),
+        "the planning dialog": (app, EditPlanningScreen),
+        "a confirmation": (app, ConfirmScreen),
+        "the help screen": (app, HelpScreen),
+    }
+
+
 JOB_SCREENS = ("the job tables",)
-SCREENS: dict[str, tuple[tuple[str, str], ...]] = {
-    "the job tables": (
-        _APP,
-        _DASH,
-        ("jobdash.tui.widgets.job_table", "JobTable"),
-        ("jobdash.tui.widgets.filter_bar", "FilterBar"),
-    ),
-    "the Scheduled tab": (
-        _APP,
-        _DASH,
-        ("jobdash.tui.widgets.schedules_pane", "SchedulesPane"),
-        _LINES,
-    ),
-    "the Agents tab": (_APP, _DASH, ("jobdash.tui.widgets.agents_pane", "AgentsPane"), _LINES),
-    "the job details screen": (
-        _APP,
-        ("jobdash.tui.screens.job_details", "JobDetailsScreen"),
-        ("jobdash.tui.widgets.log_view", "LogView"),
-        _LINES,
-    ),
-    "the schedule details screen": (
-        _APP,
-        ("jobdash.tui.widgets.schedules_pane", "ScheduleDetailsScreen"),
-        _LINES,
-    ),
-    "the start-a-job dialog": (_APP, ("jobdash.tui.dialogs.start_job", "StartJobScreen")),
-    "the planning dialog": (_APP, ("jobdash.tui.dialogs.edit_planning", "EditPlanningScreen")),
-    "a confirmation": (_APP, ("jobdash.tui.dialogs.confirm", "ConfirmScreen")),
-    "the help screen": (_APP, ("jobdash.tui.screens.help", "HelpScreen")),
-}
 
 
 def group_of(binding_id: str | None) -> str:
@@ -119,14 +101,6 @@ def group_of(binding_id: str | None) -> str:
         return "Other"
     prefix = binding_id.split(".", 1)[0]
     return GROUPS.get(prefix, prefix.replace("_", " ").capitalize())
-
-
-def _owner(module_name: str, class_name: str) -> Any:
-    try:
-        module = import_module(module_name)
-    except ImportError:
-        return None  # an optional screen that is not there yet
-    return getattr(module, class_name, None)
 
 
 def _bindings(owner: Any) -> list[Binding]:
@@ -143,9 +117,10 @@ def _bindings(owner: Any) -> list[Binding]:
 def known_bindings() -> dict[str, Binding]:
     """Every binding with an id that jobdash declares (id -> binding, as declared)."""
     found: dict[str, Binding] = {}
-    for module_name, class_name in _BINDING_OWNERS:
-        for binding in _bindings(_owner(module_name, class_name)):
-            found.setdefault(binding.id or "", binding)
+    for owners in _screens().values():
+        for owner in owners:
+            for binding in _bindings(owner):
+                found.setdefault(binding.id or "", binding)
     return found
 
 
@@ -222,10 +197,9 @@ def keymap_conflicts(keymap: Mapping[str, str]) -> list[str]:
     two binding ids there, one of them by the keymap: the defaults' own overlaps, such as
     `q` quitting or going back, are by design)."""
     problems: list[str] = []
-    for screen, owners in SCREENS.items():
+    for screen, owners in _screens().items():
         by_key: dict[str, dict[str, bool]] = {}  # key -> binding id -> bound by the keymap
-        for module_name, class_name in owners:
-            owner = _owner(module_name, class_name)
+        for owner in owners:
             off: Iterable[str] = () if screen in JOB_SCREENS else getattr(owner, "JOB_ACTIONS", ())
             for binding in _bindings(owner):
                 if binding.action.split("(")[0] in off:

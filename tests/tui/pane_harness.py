@@ -1,6 +1,7 @@
 """A stand-in for the dashboard App, offering the contract the panes and screens use:
 `app.service`, `app.store_changed` (a Signal fed by a worker on `service.watch()`),
-`app.clock()`, `app.read_only` and `app.notify_refusal(exc)`."""
+`app.clock()`, `app.read_only` and `app.notify_refusal(exc)`; and, as the dashboard does,
+opens a schedule's details when the schedules pane says one was chosen."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from textual.signal import Signal
 from textual.widget import Widget
 
 from jobdash.core.service import Service
+from jobdash.tui.screens.schedule_details import ScheduleDetailsScreen
+from jobdash.tui.widgets.schedules_pane import SchedulesPane
 
 SIZE = (120, 40)
 CONFIG = """
@@ -76,6 +79,9 @@ class PaneApp(App[None]):
             self.run_worker(self._watch(), group="watch")
         if self._make_screen is not None:
             self.push_screen(self._make_screen())
+
+    def on_schedules_pane_selected(self, message: SchedulesPane.Selected) -> None:
+        self.push_screen(ScheduleDetailsScreen(self.service, message.schedule_id))
 
     async def _watch(self) -> None:
         async for changes in self.service.watch(interval=0.05):

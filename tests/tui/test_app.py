@@ -26,9 +26,10 @@ from jobdash.core.model import JobStatus
 from jobdash.core.query import parse_query
 from jobdash.core.service import Service
 from jobdash.demo import DEMO_TYPES
-from jobdash.tui.app import DashboardScreen, JobdashApp
+from jobdash.tui.app import JobdashApp
 from jobdash.tui.dialogs.confirm import ConfirmScreen
 from jobdash.tui.dialogs.start_job import StartJobScreen
+from jobdash.tui.screens.dashboard import DashboardScreen
 from jobdash.tui.screens.help import HelpScreen
 from jobdash.tui.widgets.filter_bar import FilterBar
 from jobdash.tui.widgets.job_table import JobTable

@@ -32,10 +32,11 @@ from textual.widgets import Input
 
 from jobdash.core.scheduler import schedule_specs
 from jobdash.core.service import Service
-from jobdash.tui.app import DashboardScreen, JobdashApp
+from jobdash.tui.app import JobdashApp
 from jobdash.tui.dialogs.confirm import ConfirmScreen
 from jobdash.tui.dialogs.edit_planning import EditPlanningScreen
 from jobdash.tui.dialogs.start_job import StartJobScreen
+from jobdash.tui.screens.dashboard import DashboardScreen
 from jobdash.tui.screens.help import HelpScreen
 from jobdash.tui.screens.job_details import JobDetailsScreen
 from jobdash.tui.widgets.log_view import LogView

@@ -20,9 +20,10 @@ from textual.widgets import Label, OptionList, Static
 from jobdash.core.model import LogLine
 from jobdash.core.scheduler import schedule_specs
 from jobdash.core.service import Service
-from jobdash.tui.app import DashboardScreen, JobdashApp
+from jobdash.tui.app import JobdashApp
 from jobdash.tui.dialogs.confirm import ConfirmScreen
 from jobdash.tui.dialogs.start_job import StartJobScreen
+from jobdash.tui.screens.dashboard import DashboardScreen
 from jobdash.tui.widgets.agents_pane import AgentsPane
 from jobdash.tui.widgets.log_view import LogView
 from jobdash.tui.widgets.schedules_pane import SchedulesPane

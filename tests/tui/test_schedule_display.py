@@ -18,8 +18,9 @@ from textual.widgets import Input, RadioButton, Static
 from jobdash.core.service import Service
 from jobdash.tui.app import JobdashApp
 from jobdash.tui.dialogs.edit_planning import EditPlanningScreen
+from jobdash.tui.screens.schedule_details import ScheduleDetailsScreen
 from jobdash.tui.widgets.line_table import Cell, LineTable
-from jobdash.tui.widgets.schedules_pane import ScheduleDetailsScreen, SchedulesPane
+from jobdash.tui.widgets.schedules_pane import SchedulesPane
 from tests.conftest import run_cli
 from tests.test_times import STARTED, TOKYO, fill_store
 from tests.tui.app_harness import frozen, screen_text

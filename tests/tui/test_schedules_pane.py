@@ -13,8 +13,9 @@ from jobdash.core.service import Service
 from jobdash.core.store.records import Advance, TickRecord
 from jobdash.present.planning import split_planning
 from jobdash.tui.dialogs.edit_planning import EditPlanningScreen
+from jobdash.tui.screens.schedule_details import ScheduleDetailsScreen
 from jobdash.tui.widgets.line_table import LineTable
-from jobdash.tui.widgets.schedules_pane import ScheduleDetailsScreen, SchedulesPane
+from jobdash.tui.widgets.schedules_pane import SchedulesPane
 from tests.conftest import wait_finished
 from tests.tui.pane_harness import CONFIG, SIZE, PaneApp, until
 

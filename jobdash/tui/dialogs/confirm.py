@@ -26,6 +26,13 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("right", "app.focus_next", "Next button", show=False),
     ]
 
+    DEFAULT_CSS = """
+    ConfirmScreen {
+        #confirm-question { width: 100%; }
+        #confirm-detail { width: 100%; margin-top: 1; color: $text-muted; }
+    }
+    """
+
     def __init__(
         self,
         question: str,

@@ -34,6 +34,19 @@ class StartJobScreen(ModalScreen[Job | None]):
         Binding("ctrl+s", "submit", "Start", id="start.submit"),
     ]
 
+    DEFAULT_CSS = """
+    StartJobScreen {
+        #start-title { margin-bottom: 1; }
+        #start-body { height: 1fr; }
+        #start-types { width: 34; height: 1fr; margin-right: 2; }
+        #start-form { width: 1fr; height: 1fr; }
+        #start-form .type-description { margin-bottom: 1; color: $text-muted; }
+        #start-form .param-label { margin-top: 1; }
+        #start-form .param-help { color: $text-muted; }
+        #start-error { display: none; color: $error; margin-top: 1; height: auto; }
+    }
+    """
+
     def __init__(self, service: Service, selected: str | None = None) -> None:
         super().__init__()
         self.service = service

@@ -57,6 +57,14 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,q,question_mark", "close", "Close help", id="help.close"),
     ]
 
+    DEFAULT_CSS = """
+    HelpScreen {
+        #help-title { margin-bottom: 1; }
+        #help-body { height: 1fr; }
+        #help-footer { margin-top: 1; }
+    }
+    """
+
     def __init__(self, entries: Iterable[HelpEntry], title: str = "Keys") -> None:
         super().__init__()
         self.entries = list(entries)

@@ -43,7 +43,7 @@ from jobdash.present.status import look
 from jobdash.present.text import clip, sanitize
 from jobdash.present.times import in_column
 from jobdash.present.words import plural, plural_word
-from jobdash.tui.actions import JobActions, OffersWhatWorks, refuse
+from jobdash.tui.actions import JobKeys, OffersWhatWorks, refuse
 from jobdash.tui.helpers import clock_of, subscribe_changes
 from jobdash.tui.keymap import key_for
 from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
@@ -205,7 +205,7 @@ def task_row(task: Task, now: float) -> Row:
     )
 
 
-class JobDetailsScreen(OffersWhatWorks):
+class JobDetailsScreen(JobKeys, OffersWhatWorks):
     """Header, tasks and the live log of one job."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -213,8 +213,8 @@ class JobDetailsScreen(OffersWhatWorks):
         Binding("F", "toggle_failed", "Failed", id="details.failed_only"),
         Binding("a", "all_tasks", "All logs", id="details.all_tasks"),
         Binding("c", "cancel", "Cancel", id="details.cancel"),
-        Binding("C", "force_cancel", "Kill", id="details.force_cancel"),
-        Binding("p", "pause", "Pause", id="details.pause"),
+        Binding("C", "cancel(True)", "Kill", id="details.force_cancel"),
+        Binding("p", "toggle_pause", "Pause", id="details.pause"),
         Binding("R", "retry", "Retry", id="details.retry"),
         Binding("tab", "focus_next", "Tasks/log", show=False, id="details.focus_next"),
         # The log keys work wherever the focus is: they share the LogView's ids, so a
@@ -431,31 +431,13 @@ class JobDetailsScreen(OffersWhatWorks):
         self.tasks_table.clear_cursor()
         self._show_log_of(None)
 
-    @property
-    def actions(self) -> JobActions:
-        return JobActions(self.app, self.service)
+    # The keys of `JobKeys` act on the job as last read: none while it loads.
 
-    # The actions take the job as last read: none while it loads.
+    def selected_job(self) -> Job | None:
+        return self.job
 
-    def action_cancel(self) -> None:
-        """Cancel this job (after a confirmation)."""
-        if self.job is not None:
-            self.actions.cancel(self.job, False, self._set_job)
-
-    def action_force_cancel(self) -> None:
-        """Force-kill this job's processes (after a confirmation)."""
-        if self.job is not None:
-            self.actions.cancel(self.job, True, self._set_job)
-
-    def action_pause(self) -> None:
-        """Pause or resume this job."""
-        if self.job is not None:
-            self.actions.toggle_pause(self.job, self._set_job)
-
-    def action_retry(self) -> None:
-        """Retry the failed tasks of this job."""
-        if self.job is not None:
-            self.actions.retry(self.job)
+    def job_changed(self, job: Job) -> None:
+        self._set_job(job)
 
     def action_save_log(self) -> None:
         """Write the job's whole log (from the store) to a new ./jobdash-job-<id>.log (or

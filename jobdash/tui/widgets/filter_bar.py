@@ -33,6 +33,20 @@ class FilterBar(Vertical):
         Binding("escape", "clear_and_close", "Clear filter", id="filter.escape"),
     ]
 
+    DEFAULT_CSS = """
+    FilterBar {
+        height: auto;
+        background: $panel;
+        padding: 0 1;
+        #filter-row { height: 1; }
+        #filter-prompt { width: 2; color: $accent; text-style: bold; }
+        Input { border: none; height: 1; padding: 0; background: $panel; }
+        Input:focus { border: none; background-tint: $foreground 5%; }
+        #filter-error { display: none; color: $error; height: auto; }
+        &.-invalid #filter-prompt { color: $error; }
+    }
+    """
+
     class Applied(Message):
         """A valid query to apply (an empty one shows everything)."""
 

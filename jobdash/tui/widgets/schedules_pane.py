@@ -3,8 +3,10 @@ run. Times are the viewer's, in the zone their column's header names (the "time 
 column is each schedule's own, in which its planning is read); the schedules whose latest
 fire time could not start a job are listed under the table with the reason.
 
-Keys: `r` run now, `p` enable/disable, `enter` the schedule's latest executions and tick
-history, `E` edit the planning (with the next five fire times previewed).  Reloaded when
+Keys: `r` run now, `p` enable/disable, `E` edit the planning (with the next five fire times
+previewed): `ScheduleKeys` in `jobdash.tui.actions`, shared with the schedule's details
+screen; `enter` posts `SchedulesPane.Selected`, on which the dashboard opens that screen
+(`jobdash.tui.screens.schedule_details`).  Reloaded when
 the change feed says schedules changed, or a job started by a schedule changed (its last
 run's status is shown).
 """
@@ -13,26 +15,23 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import Footer, Label, Static
+from textual.message import Message
+from textual.widgets import Static
 
-from jobdash.core.model import Job, NotFound
-from jobdash.core.planning import Schedule, Tick
+from jobdash.core.planning import Schedule
 from jobdash.core.service import Service
-from jobdash.present.durations import duration
-from jobdash.present.status import SCHEDULE_STATE_TONES, TICK_TONES, last_run_look, look
+from jobdash.present.status import SCHEDULE_STATE_TONES, last_run_look
 from jobdash.present.text import sanitize
-from jobdash.present.times import clock, header, in_column
-from jobdash.tui.actions import JobActions, OffersWhatWorks
+from jobdash.present.times import header, in_column
+from jobdash.tui.actions import SCHEDULE_BINDINGS, ScheduleKeys
 from jobdash.tui.helpers import clock_of, subscribe_changes
-from jobdash.tui.keymap import key_for
 from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
 
-__all__ = ["ScheduleDetailsScreen", "SchedulesPane", "schedule_row"]
+__all__ = ["SchedulesPane", "planning_text", "schedule_row", "zone_columns"]
 
 COLUMNS = (
     TableColumn("last", 4),
@@ -107,55 +106,20 @@ def schedule_row(s: Schedule, now: float) -> Row:
     )
 
 
-class _ScheduleActions:
-    """`r` run now, `p` enable/disable and `E` edit, shared by the pane and the details."""
-
-    service: Service
-    app: Any
-
-    def current_schedule(self) -> Schedule | None:
-        raise NotImplementedError
-
-    def after_action(self, _: object = None) -> None:
-        """Reload after an action (the change feed would too, a moment later)."""
-
-    @property
-    def actions(self) -> JobActions:
-        return JobActions(self.app, self.service)
-
-    def action_run_now(self) -> None:
-        """Run the selected schedule's job now."""
-        s = self.current_schedule()
-        if s is not None:
-            self.actions.run_schedule(s, self.after_action)
-
-    def action_toggle_enabled(self) -> None:
-        """Enable or disable the selected schedule."""
-        s = self.current_schedule()
-        if s is not None:
-            self.actions.toggle_schedule(s, self.after_action)
-
-    def action_edit_planning(self) -> None:
-        """Edit the selected schedule's planning."""
-        s = self.current_schedule()
-        if s is not None:
-            self.actions.edit_schedule(s, self.after_action)
-
-
-ACTION_BINDINGS: list[BindingType] = [
-    Binding("r", "run_now", "Run now", id="schedules.run_now"),
-    Binding("p", "toggle_enabled", "Enable/disable", id="schedules.toggle"),
-    Binding("E", "edit_planning", "Edit planning", id="schedules.edit"),
-]
-
-
-class SchedulesPane(_ScheduleActions, Vertical):
+class SchedulesPane(ScheduleKeys, Vertical):
     """The table of schedules."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        *ACTION_BINDINGS,
+        *SCHEDULE_BINDINGS,
         Binding("enter", "open", "Executions", id="schedules.open"),
     ]
+
+    class Selected(Message):
+        """A schedule was chosen (enter): whoever holds the pane shows its details."""
+
+        def __init__(self, schedule_id: str) -> None:
+            super().__init__()
+            self.schedule_id = schedule_id
 
     DEFAULT_CSS = """
     SchedulesPane {
@@ -218,151 +182,9 @@ class SchedulesPane(_ScheduleActions, Vertical):
         """Show the selected schedule's latest executions and tick history."""
         s = self.current_schedule()
         if s is not None:
-            self.app.push_screen(ScheduleDetailsScreen(self.service, s.id))
+            self.post_message(self.Selected(s.id))
 
     @on(LineTable.Selected, "#schedules-table")
     def _selected(self, event: LineTable.Selected) -> None:
         event.stop()
         self.action_open()
-
-
-JOB_COLUMNS = (
-    TableColumn("job", 7, "right"),
-    TableColumn("status", 12),
-    TableColumn("trigger", 9),
-    TableColumn("started", 18),
-    TableColumn("time", 7, "right"),
-    TableColumn("info", 0, min_width=12),
-)
-TICK_COLUMNS = (
-    TableColumn("fire time", 19),
-    TableColumn("outcome", 10),
-    TableColumn("job", 7, "right"),
-    TableColumn("detail", 0, min_width=12),
-)
-
-
-def job_row(job: Job, now: float) -> Row:
-    shown = look(job.status)
-    return Row(
-        job.id,
-        (
-            str(job.id),
-            Cell(shown.text, shown.tone),
-            "schedule" if job.fire_time else str(job.trigger),
-            in_column(job.started or job.created, now),
-            duration(job.duration(now)),
-            job.info,
-        ),
-    )
-
-
-def tick_row(tick: Tick, now: float) -> Row:
-    return Row(
-        tick.id,
-        (
-            in_column(tick.fire_time, now),
-            Cell(tick.outcome_text, TICK_TONES.get(tick.outcome, "")),
-            str(tick.job_id) if tick.job_id is not None else "",
-            Cell(tick.detail, "dim"),
-        ),
-    )
-
-
-class ScheduleDetailsScreen(_ScheduleActions, OffersWhatWorks):
-    """One schedule: its summary, latest executions (enter opens a job) and tick history."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q,escape", "back", "Back", id="schedule.back"),
-        *ACTION_BINDINGS,
-    ]
-
-    DEFAULT_CSS = """
-    ScheduleDetailsScreen {
-        #schedule-summary { height: auto; padding: 0 1; background: $panel; }
-        .section { height: 1; padding: 0 1; background: $boost; color: $text-muted; }
-        #schedule-jobs { height: 1fr; }
-        #schedule-ticks { height: 1fr; }
-    }
-    """
-
-    def __init__(self, service: Service, schedule_id: str) -> None:
-        super().__init__()
-        self.service = service
-        self.schedule_id = schedule_id
-        self.schedule: Schedule | None = None
-
-    def compose(self) -> ComposeResult:
-        now = clock_of(self.app)()
-        yield Static("", id="schedule-summary")
-        details = f"latest executions ({key_for(self.app, 'table.select')}: details)"
-        yield Label(details, classes="section", markup=False)
-        yield LineTable(
-            zone_columns(JOB_COLUMNS, now), empty_text="No runs yet", id="schedule-jobs"
-        )
-        yield Label("tick history", classes="section", markup=False)
-        yield LineTable(
-            zone_columns(TICK_COLUMNS, now), empty_text="No ticks yet", id="schedule-ticks"
-        )
-        yield Footer()
-
-    def on_mount(self) -> None:
-        subscribe_changes(self, self._on_store_changed)
-        self.query_one("#schedule-jobs", LineTable).focus()
-        self.reload()
-
-    def _on_store_changed(self, changes: Any) -> None:
-        if getattr(changes, "schedules", False) or any(
-            j.schedule_id == self.schedule_id for j in getattr(changes, "jobs", ())
-        ):
-            self.reload()
-
-    def current_schedule(self) -> Schedule | None:
-        return self.schedule
-
-    def after_action(self, _: object = None) -> None:
-        self.reload()
-
-    @work(group="schedule-load", exclusive=True)
-    async def reload(self) -> None:
-        """Read the schedule, its jobs and its ticks."""
-        try:
-            s = await self.service.schedule(self.schedule_id)
-        except NotFound:
-            self.query_one("#schedule-summary", Static).update(
-                Text(sanitize(f"schedule {self.schedule_id} no longer exists"))
-            )
-            return
-        jobs = await self.service.schedule_jobs(self.schedule_id, limit=50)
-        ticks = await self.service.ticks(self.schedule_id, limit=200)
-        self.schedule = s
-        now = clock_of(self.app)()
-        summary = Text(no_wrap=True, overflow="ellipsis")
-        summary.append(f"schedule {sanitize(s.id)}", "bold")
-        summary.append(f" · type {sanitize(s.type)} · ")
-        summary.append(s.state_text)
-        summary.append(
-            f"\nplanning {sanitize(planning_text(s))} · time zone {sanitize(s.timezone)}"
-        )
-        summary.append(f" · next run {clock(s.next_run, now) or '—'}")
-        summary.append("\n" + sanitize(f"overlap {s.overlap} · catch-up {s.catchup}"))
-        if s.last_job is not None:
-            summary.append(sanitize(f" · last run job {s.last_job} {s.last_status or ''}"))
-        if s.error:
-            summary.append("\n")
-            failed = f"✘ fire time {clock(s.last_tick, now)} failed: {s.error}"
-            summary.append(sanitize(failed), "bold")
-        self.query_one("#schedule-summary", Static).update(summary)
-        self.query_one("#schedule-jobs", LineTable).set_rows([job_row(j, now) for j in jobs])
-        self.query_one("#schedule-ticks", LineTable).set_rows([tick_row(t, now) for t in ticks])
-
-    def action_back(self) -> None:
-        """Back to the schedules."""
-        self.dismiss(None)
-
-    @on(LineTable.Selected, "#schedule-jobs")
-    def _job_selected(self, event: LineTable.Selected) -> None:
-        from jobdash.tui.screens.job_details import JobDetailsScreen
-
-        event.stop()
-        self.app.push_screen(JobDetailsScreen(self.service, int(str(event.key))))

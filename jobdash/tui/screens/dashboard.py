@@ -1,0 +1,419 @@
+"""The dashboard: the tabs (In Progress, Completed, Scheduled, Agents), the filter bar and
+the keys that act on the selected job. The app's first screen (`JobdashApp`).
+
+Data comes down from the app: the first rows it read before starting (`FirstRows`), then
+each batch of the change feed on `app.store_changed`, patched into the two job tables
+(`upsert`). Up from the widgets come messages: a job table's `Selected` (enter) opens the
+job's details, the schedules pane's `Selected` the schedule's, the filter bar's `Applied`
+filters both tables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.content import Content
+from textual.widgets import Footer, Header, TabbedContent, TabPane
+
+from jobdash.core.model import BadInput, Job
+from jobdash.core.query import Query, narrows
+from jobdash.core.query import prepare as prepare_search
+from jobdash.core.service import Changes, Service, write_new
+from jobdash.present.text import sanitize
+from jobdash.present.words import plural, plural_word
+from jobdash.tui.actions import JobKeys, OffersWhatWorks, describe
+from jobdash.tui.keymap import key_for
+from jobdash.tui.widgets.agents_pane import AgentsPane
+from jobdash.tui.widgets.filter_bar import FilterBar
+from jobdash.tui.widgets.job_table import JobTable
+from jobdash.tui.widgets.schedules_pane import SchedulesPane
+
+if TYPE_CHECKING:
+    from jobdash.tui.app import JobdashApp
+
+__all__ = ["FIRST_PAGE", "JOB_TABS", "TABS", "DashboardScreen", "FirstRows"]
+
+# (pane id, title) of the tabs, in order; the first two hold job tables.
+TABS: tuple[tuple[str, str], ...] = (
+    ("inprogress", "In Progress"),
+    ("completed", "Completed"),
+    ("scheduled", "Scheduled"),
+    ("agents", "Agents"),
+)
+JOB_TABS = ("inprogress", "completed")
+FIRST_PAGE = 500  # finished jobs shown before the rest of the history is loaded
+FIRST_PAGE_SETTLE = 0.3  # seconds the first page gets to draw before the bulk load
+
+
+class DashboardScreen(JobKeys, OffersWhatWorks):
+    """The tabs, the filter bar and the keys that act on the selected job (`JobKeys`, and
+    those only the job tables have: new job, run again, export, clear, copy id)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("1", "show_tab('inprogress')", "In Progress", show=False, id="tab.inprogress"),
+        Binding("2", "show_tab('completed')", "Completed", show=False, id="tab.completed"),
+        Binding("3", "show_tab('scheduled')", "Scheduled", show=False, id="tab.scheduled"),
+        Binding("4", "show_tab('agents')", "Agents", show=False, id="tab.agents"),
+        Binding("left_square_bracket", "cycle_tab(-1)", "Previous tab", show=False, id="tab.prev"),
+        Binding("right_square_bracket", "cycle_tab(1)", "Next tab", show=False, id="tab.next"),
+        Binding("slash", "filter", "Filter", id="filter.open"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, id="filter.clear"),
+        Binding("n", "start_job", "New job", id="job.new"),
+        Binding("r", "rerun", "Run again", show=False, id="job.rerun"),
+        Binding("c", "cancel", "Cancel", id="job.cancel"),
+        Binding("C", "cancel(True)", "Force-kill", show=False, id="job.kill"),
+        Binding("p", "toggle_pause", "Pause/resume", id="job.pause"),
+        Binding("R", "retry", "Retry failed", id="job.retry"),
+        Binding("e", "export", "Export CSV", show=False, id="job.export"),
+        Binding("x", "clear_finished", "Clear finished", show=False, id="job.clear"),
+        Binding("y", "copy_id", "Copy id", show=False, id="job.copy"),
+    ]
+
+    # Actions that need a job table in front (hidden on the Scheduled and Agents tabs).
+    JOB_ACTIONS = frozenset(
+        {
+            "rerun",
+            "cancel",
+            "toggle_pause",
+            "retry",
+            "export",
+            "clear_finished",
+            "copy_id",
+            "filter",
+        }
+    )
+
+    def __init__(self, service: Service) -> None:
+        super().__init__()
+        self.service = service
+        self.loaded = False
+        self._pending: list[Changes] = []
+        self._query = Query()
+
+    @property
+    def jobdash(self) -> JobdashApp:
+        """The app, with its contract (service, clock, feed, first rows) typed."""
+        return cast("JobdashApp", self.app)
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        app = self.jobdash
+        yield Header()
+        with TabbedContent(initial="inprogress", id="tabs"):
+            with TabPane("In Progress", id="inprogress"):
+                yield JobTable(
+                    clock=app.clock,
+                    id="table-inprogress",
+                    empty_text=f"No jobs in progress: {key_for(app, 'job.new')} starts one",
+                    tick=app.table_tick,
+                )
+            with TabPane("Completed", id="completed"):
+                yield JobTable(
+                    clock=app.clock,
+                    id="table-completed",
+                    empty_text="No finished jobs yet",
+                    tick=app.table_tick,
+                )
+            with TabPane("Scheduled", id="scheduled"):
+                yield SchedulesPane(self.service)
+            with TabPane("Agents", id="agents"):
+                yield AgentsPane(self.service)
+        bar = FilterBar(id="filter-bar")
+        bar.display = False
+        yield bar
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.jobdash.store_changed.subscribe(self, self._on_changes)
+        first = self.jobdash.first_rows
+        if first is not None:  # read before the app started: in the first frame already
+            self.table("inprogress").set_jobs(first.active)
+            self.table("completed").set_jobs(first.finished)
+        self._update_titles()
+        self.table("inprogress").focus()
+        self._load()
+
+    def table(self, pane: str) -> JobTable:
+        return self.query_one(f"#table-{pane}", JobTable)
+
+    @property
+    def tabs(self) -> TabbedContent:
+        return self.query_one("#tabs", TabbedContent)
+
+    @property
+    def filter_bar(self) -> FilterBar:
+        return self.query_one("#filter-bar", FilterBar)
+
+    @property
+    def current_table(self) -> JobTable | None:
+        """The job table of the tab in front, if that tab has one."""
+        active = self.tabs.active
+        return self.table(active) if active in JOB_TABS else None
+
+    @property
+    def current_job(self) -> Job | None:
+        table = self.current_table
+        return table.cursor_job if table is not None else None
+
+    # ------------------------------------------------------------------ data
+
+    @work(group="load", exclusive=True)
+    async def _load(self) -> None:
+        """The first rows: active jobs, then finished ones (maybe 100,000 of them)."""
+        app = self.jobdash
+        await app.feed_ready.wait()
+        svc = self.service
+        completed = self.table("completed")
+        if app.first_rows is None:
+            # The active jobs and the newest finished ones first, so the Completed tab shows
+            # at once; then all of them (maybe 100,000), converted off the event loop.
+            self.table("inprogress").set_jobs(await svc.jobs(active=True, limit=None))
+            completed.set_jobs(await svc.jobs(active=False, limit=FIRST_PAGE))
+            self._update_titles()
+        # Let that page reach the screen before the bulk load competes with it for the GIL.
+        await asyncio.sleep(FIRST_PAGE_SETTLE)
+        finished = await svc.jobs(active=False, limit=None)
+        # Their search text too, so a filter typed meanwhile stays quick when they land.
+        await asyncio.to_thread(prepare_search, finished)
+        completed.set_jobs(finished)
+        # The history is long-lived: keep the collector from walking its 100,000 objects
+        # on every full collection (pauses of 100 ms and more while typing a filter).
+        gc.freeze()
+        self.loaded = True
+        app.first_rows = None
+        pending, self._pending = self._pending, []
+        for changes in pending:
+            self._apply(changes)
+        self._update_titles()
+
+    def _on_changes(self, changes: Changes) -> None:
+        if not self.loaded:
+            self._pending.append(changes)
+            return
+        self._apply(changes)
+        self._update_titles()
+
+    def _apply(self, changes: Changes) -> None:
+        """Patch both tables: a job moves between them when it starts or finishes."""
+        self.upsert(changes.jobs)
+        if changes.removed:
+            for pane in JOB_TABS:
+                self.table(pane).remove_jobs(changes.removed)
+
+    def upsert(self, jobs: Iterable[Job]) -> None:
+        """Put each job in the table its status belongs to (and out of the other one),
+        ignoring rows older than what a table already has."""
+        running = self.table("inprogress")
+        done = self.table("completed")
+        active: list[Job] = []
+        finished: list[Job] = []
+        for job in jobs:
+            known = running.get_job(job.id) or done.get_job(job.id)
+            if known is not None and known.rev > job.rev:
+                continue  # a stale row (the initial load already had a newer one)
+            (finished if job.status.finished else active).append(job)
+        if finished:
+            running.remove_jobs([job.id for job in finished])
+            done.upsert(finished)
+        if active:
+            done.remove_jobs([job.id for job in active])
+            running.upsert(active)
+
+    def _update_titles(self) -> None:
+        tabs = self.tabs
+        for pane, title in TABS[:2]:
+            table = self.table(pane)
+            if self._query.is_empty:
+                count = f"{table.total_count}"
+            else:
+                count = f"{table.shown_count} of {table.total_count}"
+            label = f"{title} ({count})"
+            tab = tabs.get_tab(pane)
+            if tab.label.plain != label:  # a repaint of the tab bar per change is bytes
+                tab.label = Content(label)
+
+    # ------------------------------------------------------------------ tabs
+
+    def action_show_tab(self, pane: str) -> None:
+        self.tabs.active = pane
+        self._focus_tab(pane)
+
+    def action_cycle_tab(self, step: int) -> None:
+        ids = [pane for pane, _ in TABS]
+        position = ids.index(self.tabs.active)
+        self.action_show_tab(ids[(position + step) % len(ids)])
+
+    @on(TabbedContent.TabActivated)
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self.refresh_bindings()
+        pane = event.pane.id
+        if pane is not None and not self.filter_bar.input.has_focus:
+            self._focus_tab(pane)
+
+    def _focus_tab(self, pane: str) -> None:
+        self.refresh_bindings()
+        if pane in JOB_TABS:
+            self.table(pane).focus()
+            return
+        container = self.query_one(f"#{pane}", TabPane)
+        for widget in container.query("*"):
+            if widget.focusable:
+                widget.focus()
+                return
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self.JOB_ACTIONS:
+            return self.is_mounted and self.tabs.active in JOB_TABS
+        if action == "clear_filter":
+            return self.is_mounted and (self.filter_bar.active or self.filter_bar.display)
+        return True
+
+    # ------------------------------------------------------------------ filter
+
+    def action_filter(self) -> None:
+        self.filter_bar.open()
+
+    def action_clear_filter(self) -> None:
+        self.filter_bar.action_clear_and_close()
+
+    @on(FilterBar.Applied)
+    def _filter_applied(self, event: FilterBar.Applied) -> None:
+        if event.text != event.bar.query_text:
+            return  # a newer query was posted behind this one: filter once, for that one
+        query = event.query
+        narrow = narrows(self._query, query)
+        self._query = query
+        select = None
+        if query.is_empty:
+            predicate = None
+        else:
+            now = self.jobdash.clock()
+
+            def predicate(job: Job) -> bool:
+                return query.matches(job, now)
+
+            def select(jobs: list[Job]) -> list[Job]:
+                return query.select(jobs, now)
+
+        for pane in JOB_TABS:
+            self.table(pane).set_filter(predicate, select, narrows=narrow)
+        self._update_titles()
+
+    @on(FilterBar.Closed)
+    def _filter_closed(self, event: FilterBar.Closed) -> None:
+        self._focus_tab(self.tabs.active)
+        self.refresh_bindings()
+
+    # ------------------------------------------------------------------ details
+
+    @on(JobTable.Selected)
+    def _job_selected(self, event: JobTable.Selected) -> None:
+        event.stop()
+        self.jobdash.open_details(event.job.id)
+
+    @on(SchedulesPane.Selected)
+    def _schedule_selected(self, event: SchedulesPane.Selected) -> None:
+        event.stop()
+        self.jobdash.open_schedule(event.schedule_id)
+
+    # ------------------------------------------------------------------ actions
+
+    def selected_job(self) -> Job | None:
+        job = self.current_job
+        if job is None:
+            self.notify("No job selected", severity="warning")
+        return job
+
+    def job_changed(self, job: Job) -> None:
+        self.upsert([job])
+
+    def action_start_job(self) -> None:
+        job = self.current_job
+        self.actions.start(job.type if job else None, self._job_started)
+
+    def _job_started(self, job: Job) -> None:
+        self.upsert([job])
+        self.action_show_tab("inprogress")
+        self.table("inprogress").select_job(job.id)
+        self.notify(f"Started {describe(job)}")
+
+    def action_rerun(self) -> None:
+        if (job := self.selected_job()) is not None:
+            self.actions.rerun(job, self._job_started)
+
+    def action_export(self) -> None:
+        table = self.current_table
+        if table is not None:
+            self._export(table.rows)
+
+    @work(group="actions")
+    async def _export(self, jobs: list[Job]) -> None:
+        """A new ./jobdash-export-STAMP.csv (or -1, -2 … when taken): see `create_new`."""
+        app = self.jobdash
+        text = self.service.export(jobs, "csv")
+        try:
+            path = await asyncio.to_thread(write_new, f"jobdash-export-{app.stamp()}", ".csv", text)
+        except BadInput as e:  # the folder is gone, the disk is full …: said, no crash
+            self.notify(str(e), title="Not exported", severity="error")
+            return
+        self.notify(f"Exported {plural(len(jobs), 'job')} to {path}")
+
+    def action_clear_finished(self) -> None:
+        """Clear exactly the finished jobs the Completed tab shows (the filter applies),
+        after a question that says how many and whose."""
+        jobs = self.table("completed").rows
+        if not jobs:
+            self.notify("No finished jobs shown to clear")
+            return
+        users = Counter(job.user for job in jobs)
+        if set(users) == {self.service.user}:
+            whose = "yours"
+        else:
+            whose = f"of {plural(len(users), 'user')}: " + ", ".join(
+                f"{sanitize(user)} {n}"
+                for user, n in sorted(users.items(), key=lambda un: (-un[1], un[0]))[:3]
+            )
+            whose += ", …" if len(users) > 3 else ""
+        shown = "in Completed" if self._query.is_empty else "in Completed (filtered)"
+        question = f"Clear {plural(len(jobs), 'finished job')}?"
+        detail = (
+            f"The {plural_word(len(jobs), 'one')} shown {shown}, {whose}: their tasks and "
+            "logs are deleted from the store. Other jobs stay."
+        )
+
+        self.actions.clear([job.id for job in jobs], question, detail)
+
+    def action_copy_id(self) -> None:
+        if (job := self.selected_job()) is not None:
+            self.app.copy_to_clipboard(str(job.id))
+            self.notify(f"Copied job id {job.id}")
+
+    def running_tasks(self) -> int:
+        """Tasks running right now, as far as the In Progress table knows."""
+        return sum(job.running for job in self.table("inprogress").rows)
+
+
+@dataclass
+class FirstRows:
+    """What the first frame shows, read before the app starts (its event loop is busy
+    mounting and drawing then): the active jobs, the newest finished ones, and the store
+    revision they were read at, from which the change feed starts."""
+
+    rev: int
+    active: list[Job]
+    finished: list[Job]
+
+    @classmethod
+    async def read(cls, svc: Service) -> FirstRows:
+        rev = await svc.rev()
+        active = await svc.jobs(active=True, limit=None)
+        return cls(rev, active, await svc.jobs(active=False, limit=FIRST_PAGE))
