@@ -27,6 +27,8 @@ from jobdash.core.store.base import open_store
 from jobdash.core.store.records import JobFilter
 from tests.conftest import run_cli
 
+pytestmark = pytest.mark.both_backends  # on SQLite and on PostgreSQL
+
 Open = Callable[..., Awaitable[Service]]
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -166,8 +168,14 @@ schedule = "daily: 02:30"
 
 
 async def set_watermark(svc: Service, schedule_id: str, ts: float) -> None:
-    """A poke of the SQLite file: a watermark moves back only so (the store's
+    """A poke of the store's table: a watermark moves back only so (the store's
     `record_ticks` only moves it forward)."""
+    if svc.store.location.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(svc.store.location, autocommit=True) as pg:
+            pg.execute("UPDATE schedules SET last_fire = %s WHERE id = %s", (ts, schedule_id))
+        return
     con = sqlite3.connect(svc.store.location)
     with con:
         con.execute("UPDATE schedules SET last_fire = ? WHERE id = ?", (ts, schedule_id))

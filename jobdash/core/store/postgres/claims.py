@@ -10,6 +10,7 @@ What an outcome or a death does to a task is `core.lifecycle`'s decision (`after
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections import defaultdict
@@ -19,7 +20,7 @@ from typing import Any
 from jobdash.core.lifecycle import QUARANTINE_AFTER, LostTask, after_failure, judge, suspect_way
 from jobdash.core.model import TaskStatus
 from jobdash.core.store.postgres.counts import END_IDLE, Con, Counts, apply_counts
-from jobdash.core.store.postgres.db import Db
+from jobdash.core.store.postgres.db import Db, NotReady
 from jobdash.core.store.postgres.schema import ACTIVE_ONLY
 from jobdash.core.store.records import Claim, Claimant, Outcome
 
@@ -91,15 +92,32 @@ class Claims:
     ) -> list[Claim]:
         if isinstance(limit, int) and limit <= 0:
             return []
+        # An agent counts a task's slot free when its process ends, before its outcome is
+        # written. So the free slots are counted on the event loop, holding the write lock,
+        # once no outcome is held (written first): every slot counted free then has its
+        # outcome committed, and the claims are started right after this commit, before
+        # another claim counts. The store never shows more tasks running than slots.
+        asked: list[Any] = []
+
+        def ready() -> bool:
+            if self.db.outcomes_held():
+                return False
+            asked[:] = [
+                limit if isinstance(limit, int) else limit(),
+                idle if isinstance(idle, bool) else idle(),
+            ]
+            return True
 
         def txn(con: Con, rev: int, now: float) -> list[Claim]:
-            n = limit if isinstance(limit, int) else limit()
+            n, idle_now = asked
             if n <= 0:
                 return []
-            c = Claimant(owner, agent, n, lease, types, idle if isinstance(idle, bool) else idle())
-            return claim_in(con, rev, now, c)
+            return claim_in(con, rev, now, Claimant(owner, agent, n, lease, types, idle_now))
 
-        return await self.db.write(txn)
+        while True:
+            await self.db.record_outcomes()
+            with contextlib.suppress(NotReady):
+                return await self.db.write(txn, ready)
 
     async def release(self, owner: str, task_ids: Sequence[int]) -> None:
         def txn(con: Con, rev: int, now: float) -> None:

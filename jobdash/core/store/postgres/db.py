@@ -25,9 +25,10 @@ import contextlib
 import logging
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -43,7 +44,8 @@ log = logging.getLogger("jobdash.store")
 
 
 def shown_location(url: str) -> str:
-    """The store's URL as a person would name it: without a password."""
+    """The store's URL as a person would name it, and as it can be given again: without a
+    password."""
     try:
         params = conninfo_to_dict(url)
     except psycopg.ProgrammingError:
@@ -57,7 +59,7 @@ def shown_location(url: str) -> str:
     if socket:  # a socket folder goes in the query, as libpq writes it
         params = {"host": host, **({"port": port} if port else {}), **params}
         host = port = ""
-    rest = "&".join(f"{k}={v}" for k, v in params.items())
+    rest = "&".join(f"{k}={quote(str(v), safe='/')}" for k, v in params.items())
     at = f"{user}@" if user else ""
     return f"postgresql://{at}{host}{':' + str(port) if port else ''}/{dbname}" + (
         f"?{rest}" if rest else ""
@@ -67,6 +69,10 @@ def shown_location(url: str) -> str:
 def conninfo(url: str) -> str:
     """`url` as libpq connection parameters, named for pg_stat_activity."""
     return make_conninfo(url, application_name="jobdash")
+
+
+class NotReady(Exception):
+    """`Db.write`'s `ready` said no: nothing was written."""
 
 
 class Db:
@@ -88,6 +94,10 @@ class Db:
         self.faults = FaultLog()
         self.held: Callable[[], int] = lambda: 0
         self.inflight = 0
+        # The outcomes held by the batched writer, and writing them now (set by the store):
+        # a claim writes them first, see `Claims.claim`.
+        self.outcomes_held: Callable[[], int] = lambda: 0
+        self.record_outcomes: Callable[[], Awaitable[None]] = _nothing
 
     # ----------------------------------------------------------------- connections
 
@@ -149,10 +159,14 @@ class Db:
 
     # ----------------------------------------------------------------- writing
 
-    async def write(self, fn: Txn[T]) -> T:
-        """Run `fn(con, rev, now)` whole in one transaction of the writer, in its thread."""
+    async def write(self, fn: Txn[T], ready: Callable[[], bool] | None = None) -> T:
+        """Run `fn(con, rev, now)` whole in one transaction of the writer, in its thread.
+        `ready`: asked on the event loop once the write lock is held (no other write of
+        this process is under way then); False gives the lock back and raises NotReady."""
         try:
             async with self.lock:
+                if ready is not None and not ready():
+                    raise NotReady()
                 result = await self.in_thread(self._whole_transaction, fn)
         except psycopg.Error as e:
             raise self.error(e) from e
@@ -189,6 +203,10 @@ class Db:
 
     async def exists(self, sql: str, args: Sequence[Any] = ()) -> bool:
         return bool(await self.fetchall(sql + " LIMIT 1", args))
+
+
+async def _nothing() -> None:
+    return None
 
 
 async def _wait_out(fut: asyncio.Future[T]) -> T:

@@ -1,8 +1,13 @@
 """The batched writer of the PostgreSQL store: log lines, progress, process groups, metrics,
 warnings and task outcomes are held in memory and written together, in one transaction, by a
-single flusher task. Log lines go in by COPY. Outcomes do not wait for the batch interval,
-and the slots they free are refilled in the same transaction (`Refill`). What is held is
-bounded (back-pressure), and what could not be written is put back and tried again.
+single flusher task. Log lines go in by COPY. Outcomes do not wait for the batch interval.
+What is held is bounded (back-pressure), and what could not be written is put back and
+tried again.
+
+Unlike SQLite's, a batch does not refill the slots its outcomes freed (`Refill`): the
+agent's free slots must be counted on the event loop under the write lock (see
+`Claims.claim`), and this transaction runs in the writer's thread. The agent claims right
+after the commit wakes it (`on_commit`): one more transaction per batch of outcomes.
 
 The buffering (what is held, the bound, the flusher's loop) is the SQLite backend's
 `Flusher`; this class only writes a batch with PostgreSQL's statements.
@@ -13,7 +18,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from jobdash.core.store.postgres.claims import claim_in, complete_in
+from jobdash.core.store.postgres.claims import complete_in
 from jobdash.core.store.postgres.counts import INFO_MAX, Con, update_progress
 from jobdash.core.store.postgres.db import Db
 from jobdash.core.store.records import Outcome
@@ -26,6 +31,13 @@ class PgFlusher(Flusher):
     def __init__(self, db: Db) -> None:
         super().__init__(db)  # type: ignore[arg-type]  # it uses held, inflight and faults
         self.pg = db
+        db.record_outcomes = self.record_outcomes
+        db.outcomes_held = lambda: 0 if self.closed else self.outcomes_held()
+
+    async def record_outcomes(self) -> None:
+        """Write now the outcomes held, if any (see `Claims.claim`)."""
+        if self.outcomes_held() and not self.closed:
+            await self.flush()
 
     def batch(
         self,
@@ -83,11 +95,6 @@ class PgFlusher(Flusher):
                     [(n, rev, j) for j, n in warnings.items()],
                 )
             accepted = complete_in(con, rev, now, outcomes) if outcomes else []
-            refill = self.refill
-            if outcomes and refill is not None:
-                want = refill.want()
-                if want is not None:
-                    refilled[:] = [refill, *claim_in(con, rev, now, want)]
             touched = {j for j, *_ in logs} | set(metrics) | set(warnings)
             if progress:
                 rows = con.execute(

@@ -216,6 +216,10 @@ class Flusher:
         """Run a batch's transaction: inline when it is small (see `Db.write`)."""
         return await self.db.write(txn, inline=lines <= INLINE_MAX_LINES)
 
+    def outcomes_held(self) -> int:
+        """How many outcomes wait to be written."""
+        return len(self._outcomes)
+
     def _want_flush(self) -> None:
         self._flush_wanted.ring()
 
