@@ -84,10 +84,10 @@ FAST = {"JOBDASH_LEASE": "2", "JOBDASH_HEARTBEAT": "0.3"}
 class Cluster:
     """Agent processes on one store, killed at the end whatever happens."""
 
-    def __init__(self, tmp: Path, location: str) -> None:
+    def __init__(self, tmp: Path, location: str | None = None) -> None:
         self.tmp = tmp
-        self.db = location
-        self.pg = location.startswith("postgresql://")
+        self.db = location or str(tmp / "jobdash.db")
+        self.pg = self.db.startswith("postgresql://")
         self.cfg = tmp / "jobdash.toml"
         self.cfg.write_text(CONFIG % {"user": os.environ.get("USER", "root")})
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
