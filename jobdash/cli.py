@@ -41,6 +41,7 @@ from jobdash.core.service import (
     CATCHUP_BOUND,
     Service,
     config_timezone,
+    init_store,
     open_output,
     parse_duration,
     preview_planning,
@@ -304,6 +305,9 @@ def build_parser() -> Parser:
     )
     cmd("types", "job types", as_json)
     cmd("check", "validate the config file", as_json)
+    s = cmd("db", "the store: `db init [URL]` creates its schema (idempotent)")
+    s.add_argument("db_action", choices=["init"], metavar="init")
+    s.add_argument("url", nargs="?", help="the store (default: --db, $JOBDASH_DB, the default)")
     return p
 
 
@@ -1232,6 +1236,9 @@ async def run_command(a: argparse.Namespace) -> int:
         return cmd_schedule_preview(a)
     if a.command == "check":
         return cmd_check(a)
+    if a.command == "db":  # before a Service: it opens the store itself
+        print(await init_store(a.url or a.db))
+        return EXIT_OK
     reading = a.command in READING or (a.command == "schedule" and a.schedule_action == "show")
     extra = None
     if getattr(a, "demo", False):

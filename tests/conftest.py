@@ -1,4 +1,8 @@
-"""Shared fixtures: a real SQLite file per test, a service with a live engine, the CLI."""
+"""Shared fixtures: a real SQLite file per test, a service with a live engine, the CLI.
+
+A test marked `both_backends` runs twice: on a SQLite file and on a PostgreSQL store (a
+fresh schema on the `JOBDASH_TEST_PG` server, tests/pg.py; skipped, saying why, without
+one). `services` opens its services on the store of the test's backend."""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from jobdash.core.model import Job, Trigger
 from jobdash.core.service import Service
 from jobdash.core.store.base import open_store
 from jobdash.core.store.records import NewJob, NewTask
+from tests.pg import fresh_pg_store
 
 # The demo types sleep; tests run them fast.
 jobdash.demo.SPEED = 0.02
@@ -58,6 +63,26 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "jobdash.db"
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked `both_backends` runs once per backend (its `backend` parameter)."""
+    if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        "both_backends"
+    ):
+        metafunc.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    """The backend of the test's store: sqlite, unless the test runs on both."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def store_location(request: pytest.FixtureRequest, db_path: Path, backend: str) -> str:
+    """The test's store: the SQLite file `db_path`, or a fresh PostgreSQL store."""
+    return fresh_pg_store(request) if backend == "postgresql" else str(db_path)
+
+
 @pytest.fixture
 def write_config(tmp_path: Path) -> Callable[[str], Path]:
     def write(text: str) -> Path:
@@ -69,7 +94,7 @@ def write_config(tmp_path: Path) -> Callable[[str], Path]:
 
 
 @pytest.fixture
-async def services(db_path: Path) -> AsyncIterator[Callable[..., Awaitable[Service]]]:
+async def services(store_location: str) -> AsyncIterator[Callable[..., Awaitable[Service]]]:
     """Open services (each with its own engine unless engine=False) on the test's store."""
     opened: list[Service] = []
 
@@ -81,7 +106,7 @@ async def services(db_path: Path) -> AsyncIterator[Callable[..., Awaitable[Servi
         demo: bool = False,
     ) -> Service:
         svc = await Service.open(
-            db=str(db_path),
+            db=store_location,
             config=str(config) if config else None,
             user=user,
             extra_types=jobdash.demo.DEMO_TYPES if demo else None,

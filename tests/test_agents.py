@@ -1,8 +1,10 @@
-"""Agents as real processes on one SQLite store: `python -m jobdash serve|agent` subprocesses,
-real kill -9, SIGSTOP/SIGCONT, SIGTERM (once and twice), drain, quarantine, eight agents.
+"""Agents as real processes on one store: `python -m jobdash serve|agent` subprocesses,
+real kill -9, SIGSTOP/SIGCONT, SIGTERM (once and twice), drain, quarantine, eight agents; on
+SQLite, and on PostgreSQL (marker both_backends, see conftest.py).
 
 The store is read as any other process would: through the Store protocol, and with plain
-sqlite3 (read-only queries) for what no store read shows (a task's owner, an agent's owner).
+SQL (sqlite3 read-only, or psycopg) for what no store read shows (a task's owner, an agent's
+owner).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from jobdash.core.store.records import NewTask, Outcome
 from tests.conftest import new_job, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.both_backends  # on SQLite and on PostgreSQL
 
 CONFIG = """
 [jobdash]
@@ -80,9 +84,10 @@ FAST = {"JOBDASH_LEASE": "2", "JOBDASH_HEARTBEAT": "0.3"}
 class Cluster:
     """Agent processes on one store, killed at the end whatever happens."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, location: str | None = None) -> None:
         self.tmp = tmp
-        self.db = tmp / "jobdash.db"
+        self.db = location or str(tmp / "jobdash.db")
+        self.pg = self.db.startswith("postgresql://")
         self.cfg = tmp / "jobdash.toml"
         self.cfg.write_text(CONFIG % {"user": os.environ.get("USER", "root")})
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -139,7 +144,12 @@ class Cluster:
         return int(r.stdout.split()[1])
 
     def q(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        """Read-only SQL on the SQLite file: columns no store read shows (owner, lost…)."""
+        """Read-only SQL on the store: columns no store read shows (owner, lost…)."""
+        if self.pg:
+            import psycopg
+
+            with psycopg.connect(self.db, autocommit=True) as pg:
+                return pg.execute(sql.replace("?", "%s"), args).fetchall()
         con = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=30)
         try:
             return con.execute(sql, args).fetchall()
@@ -171,12 +181,14 @@ class Cluster:
         return {r[0]: dict(zip(cols, r, strict=True)) for r in rows}
 
     def agent(self, name: str) -> dict[str, Any]:
-        if not self.db.exists():
+        if not self.pg and not Path(self.db).exists():
             return {}
         cols = ("name", "owner", "pid", "state", "drain", "heartbeat")
         try:
             rows = self.q(f"SELECT {', '.join(cols)} FROM agents WHERE name = ?", (name,))
-        except sqlite3.OperationalError:  # not created yet
+        except Exception as e:  # not created yet
+            if "agents" not in str(e):
+                raise
             return {}
         return dict(zip(cols, rows[0], strict=True)) if rows else {}
 
@@ -217,15 +229,15 @@ def read_lines(path: Path) -> list[str]:
 
 
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    c = Cluster(tmp_path)
+def cluster(tmp_path: Path, store_location: str) -> Iterator[Cluster]:
+    c = Cluster(tmp_path, store_location)
     try:
         yield c
     finally:
         c.close()
 
 
-def late_complete(db: Path, task_id: int, attempt: int, owner: str) -> bool:
+def late_complete(db: str, task_id: int, attempt: int, owner: str) -> bool:
     """What a killed attempt's result would get from the store now."""
 
     async def go() -> bool:
@@ -488,7 +500,7 @@ def test_task_that_keeps_killing_its_agent_is_quarantined(cluster: Cluster) -> N
 # --------------------------------------------------------------------------- 8 agents
 
 
-def submit_noops(db: Path, n: int, out: Path, config: Path) -> int:
+def submit_noops(db: str, n: int, out: Path, config: Path) -> int:
     jt = load_config(config).types["noops"]
 
     async def go() -> int:

@@ -18,6 +18,8 @@ from jobdash.core.runners import LEFTOVER_GRACE, READ_LIMIT
 from jobdash.core.service import Service
 from tests.conftest import wait_finished
 
+pytestmark = pytest.mark.both_backends  # on SQLite and on PostgreSQL
+
 Open = Callable[..., Awaitable[Service]]
 
 

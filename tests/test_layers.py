@@ -1,8 +1,9 @@
 """The layers hold: the import contracts of pyproject.toml (import-linter), no SQL and no
-SQLite driver outside the SQLite backend, and no front end reaching past the service.
+database driver outside the backends (SQLite, PostgreSQL), and no front end reaching past
+the service.
 
-The backend's modules are the ones the "protected" import contract names, so the list
-lives in one place; a package there (a later `core/store/sqlite/`) counts with its files.
+The backends' modules are the ones the "protected" import contract names, so the list
+lives in one place; a package there (`core/store/sqlite/`) counts with its files.
 """
 
 from __future__ import annotations
@@ -23,14 +24,20 @@ SQL = re.compile(
     r"|\bDELETE\s+FROM\b|\b(?:CREATE|DROP|ALTER)\s+(?:TABLE|INDEX|VIEW|TRIGGER)\b"
     r"|\bBEGIN\s+(?:IMMEDIATE|EXCLUSIVE|DEFERRED)\b|\bPRAGMA\b"
 )
-SQLITE = re.compile(r"\b(?:sqlite3|aiosqlite|SqliteStore|data_version)\b|\bstore\.sqlite\b")
-# open_store chooses the backend: naming the SQLite one (to load it) is the one exception.
+SQLITE = re.compile(
+    r"\b(?:sqlite3|aiosqlite|SqliteStore|data_version|psycopg|PostgresStore)\b"
+    r"|\bstore\.(?:sqlite|postgres)\b"
+)
+# open_store chooses the backend: naming the backends (to load one) is the one exception.
 CHOOSER = PACKAGE / "core" / "store" / "base.py"
-CHOOSER_MAY = re.compile(r"\bSqliteStore\b|\bjobdash\.core\.store\.sqlite\b")
+CHOOSER_MAY = re.compile(
+    r"\b(?:SqliteStore|PostgresStore)\b|\bjobdash\.core\.store\.(?:sqlite|postgres)\b"
+    r"|\bpsycopg\b"
+)
 
 
 def backend_files() -> set[Path]:
-    """The files of the SQLite backend: the modules its protected contract names."""
+    """The files of the backends: the modules their protected contract names."""
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
     (contract,) = (
         c for c in config["tool"]["importlinter"]["contracts"] if c["type"] == "protected"
@@ -55,12 +62,12 @@ def offending_lines(pattern: re.Pattern[str], files: list[Path]) -> list[str]:
     return out
 
 
-def test_no_sql_and_no_sqlite_outside_the_sqlite_backend() -> None:
+def test_no_sql_and_no_driver_outside_the_backends() -> None:
     backend = backend_files()
     assert len(backend) >= 3  # the contract is read, not empty
     others = sorted(p for p in PACKAGE.rglob("*.py") if p not in backend)
     found = offending_lines(SQL, others) + offending_lines(SQLITE, others)
-    assert not found, "SQL or SQLite outside the SQLite backend:\n" + "\n".join(found)
+    assert not found, "SQL or a database driver outside the backends:\n" + "\n".join(found)
 
 
 def test_the_check_finds_what_it_looks_for() -> None:

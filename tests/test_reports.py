@@ -20,6 +20,8 @@ from jobdash.core import reports
 from jobdash.core.service import Service
 from tests.conftest import wait_finished
 
+pytestmark = pytest.mark.both_backends  # on SQLite and on PostgreSQL
+
 Open = Callable[..., Awaitable[Service]]
 
 

@@ -26,6 +26,8 @@ from jobdash.core.store.base import open_store
 from tests.conftest import run_cli, wait_finished
 from tests.test_reports import Hook, Mailbox, hook, smtp  # noqa: F401 (fixtures)
 
+pytestmark = pytest.mark.both_backends  # on SQLite and on PostgreSQL
+
 Open = Callable[..., Awaitable[Service]]
 
 REQUIRED = """

@@ -27,6 +27,8 @@ from jobdash.core.store.base import open_store
 from jobdash.core.store.records import JobFilter
 from tests.conftest import run_cli
 
+pytestmark = pytest.mark.both_backends  # on SQLite and on PostgreSQL
+
 Open = Callable[..., Awaitable[Service]]
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -166,8 +168,14 @@ schedule = "daily: 02:30"
 
 
 async def set_watermark(svc: Service, schedule_id: str, ts: float) -> None:
-    """A poke of the SQLite file: a watermark moves back only so (the store's
+    """A poke of the store's table: a watermark moves back only so (the store's
     `record_ticks` only moves it forward)."""
+    if svc.store.location.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(svc.store.location, autocommit=True) as pg:
+            pg.execute("UPDATE schedules SET last_fire = %s WHERE id = %s", (ts, schedule_id))
+        return
     con = sqlite3.connect(svc.store.location)
     with con:
         con.execute("UPDATE schedules SET last_fire = ? WHERE id = ?", (ts, schedule_id))
@@ -371,11 +379,26 @@ schedule = "interval: 1s"
 """
 
 
-def test_three_engines_one_job_per_fire_time(tmp_path: Path) -> None:
+def lease_owner(location: str) -> str:
+    """Who holds the scheduler's lease: no store read says, so a plain read of the table."""
+    if location.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(location, autocommit=True) as pg:
+            row = pg.execute("SELECT owner FROM leases WHERE name = 'scheduler'").fetchone()
+    else:
+        con = sqlite3.connect(location)
+        row = con.execute("SELECT owner FROM leases WHERE name = 'scheduler'").fetchone()
+        con.close()
+    assert row is not None
+    return str(row[0])
+
+
+def test_three_engines_one_job_per_fire_time(tmp_path: Path, store_location: str) -> None:
     cfg = tmp_path / "jobdash.toml"
     cfg.write_text(ONE_SECOND)
-    db = tmp_path / "three.db"
-    env = dict(os.environ, JOBDASH_DB=str(db), JOBDASH_CONFIG=str(cfg))
+    db = store_location
+    env = dict(os.environ, JOBDASH_DB=db, JOBDASH_CONFIG=str(cfg))
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "jobdash", "serve", "--slots", "2", "--name", f"e{i}"],
@@ -388,9 +411,7 @@ def test_three_engines_one_job_per_fire_time(tmp_path: Path) -> None:
     try:
         time.sleep(5.5)
         # Stop the leader (SIGTERM): it hands the lease over and another engine fires on.
-        con = sqlite3.connect(db)  # the SQLite file: no store read says who holds a lease
-        owner = con.execute("SELECT owner FROM leases WHERE name = 'scheduler'").fetchone()[0]
-        con.close()
+        owner = lease_owner(db)
         pid = int(owner.split("/")[0].rsplit("-", 1)[1])
         leader = next(p for p in procs if p.pid == pid)
         leader.send_signal(signal.SIGTERM)
@@ -404,7 +425,7 @@ def test_three_engines_one_job_per_fire_time(tmp_path: Path) -> None:
             p.wait(timeout=30)
 
     async def read() -> tuple[list[Job], list[Tick]]:
-        store = await open_store(str(db))
+        store = await open_store(db)
         try:
             f = JobFilter(schedule_id="beat")
             return await store.list_jobs(f), await store.ticks("beat", limit=1_000_000)

@@ -1,6 +1,7 @@
 """The store location chooses the backend (`open_store`): a path or `sqlite:///PATH` is a
-SQLite store; a PostgreSQL URL, or any other, is refused in one line before anything is
-opened (exit status 2), through the real command line."""
+SQLite store, a PostgreSQL URL a PostgreSQL store; a store that cannot be reached, or a
+location no backend serves, is refused in one line before anything is made (exit status 2),
+through the real command line."""
 
 from __future__ import annotations
 
@@ -30,8 +31,12 @@ async def test_a_path_and_a_sqlite_url_open_the_same_store(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     ("location", "words"),
     [
-        ("postgresql://jobs@db.example/jobdash", ["PostgreSQL stores are not supported yet"]),
-        ("postgres://db.example/jobdash", ["PostgreSQL stores are not supported yet"]),
+        # No server there: the location (without its password) and why, in one line.
+        (
+            "postgresql://jobs:secret@127.0.0.1:1/jobdash",
+            ["postgresql://jobs@127.0.0.1:1/jobdash", "cannot use the store"],
+        ),
+        ("postgres://127.0.0.1:1/jobdash", ["127.0.0.1:1/jobdash", "cannot use the store"]),
         ("mysql://root:secret@db/jobs", ["mysql://", "a path or sqlite:///PATH"]),
         ("sqlite://relative.db", ["sqlite:///PATH"]),
     ],
@@ -51,6 +56,7 @@ async def test_a_location_no_backend_serves_is_one_line(
 
 def test_jobdash_db_may_be_a_url_too(tmp_path: Path) -> None:
     refused(
-        run_cli("jobs", env={"JOBDASH_DB": "postgresql://db/jobs"}, cwd=tmp_path),
-        "PostgreSQL stores are not supported yet",
+        run_cli("jobs", env={"JOBDASH_DB": "postgresql://127.0.0.1:1/jobs"}, cwd=tmp_path),
+        "postgresql://127.0.0.1:1/jobs",
+        "cannot use the store",
     )

@@ -25,6 +25,8 @@ from tests.conftest import run_cli, wait_finished, wait_for
 from tests.test_agents import FAST, Cluster, until
 from tests.test_agents_slots import cluster_with
 
+pytestmark = pytest.mark.both_backends  # on SQLite and on PostgreSQL
+
 Open = Callable[..., Awaitable[Service]]
 
 TYPES = """

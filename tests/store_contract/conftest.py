@@ -5,9 +5,9 @@ store opened there) and uses nothing but the Store protocol, `open_store` and th
 records: it holds for any backend `open_store` serves.
 
 Adding a backend is one entry in `BACKENDS`: a name and a function that gives a fresh,
-empty store's location for one test. The PostgreSQL backend (next) adds, when
-`JOBDASH_TEST_PG` names a server (`postgresql://user@host/db`), an entry whose function
-makes a fresh database (or schema) for the test on that server and returns its URL.
+empty store's location for one test (and removes it after). PostgreSQL's makes a schema of
+its own on the server `JOBDASH_TEST_PG` names (tests/pg.py); without one its tests are
+skipped, with the reason (in CI they fail).
 """
 
 from __future__ import annotations
@@ -18,17 +18,18 @@ from pathlib import Path
 import pytest
 
 from jobdash.core.store.base import Store, open_store
+from tests.pg import fresh_pg_store
 
-BACKENDS: dict[str, Callable[[Path], str]] = {
-    "sqlite": lambda tmp: f"sqlite:///{tmp / 'contract.db'}",
-    # The hook: if os.environ.get("JOBDASH_TEST_PG"): BACKENDS["postgresql"] = fresh_pg_url
+BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], str]] = {
+    "sqlite": lambda request, tmp: f"sqlite:///{tmp / 'contract.db'}",
+    "postgresql": lambda request, tmp: fresh_pg_store(request),
 }
 
 
 @pytest.fixture(params=sorted(BACKENDS))
 def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh store's location, once per backend."""
-    return BACKENDS[request.param](tmp_path)
+    return BACKENDS[request.param](request, tmp_path)
 
 
 @pytest.fixture

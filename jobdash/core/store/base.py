@@ -4,7 +4,8 @@ Everything above the store (service, agent, runners, reports, scheduler) is type
 `Store`, never against a backend class, and trades in the plain data of `records`. A backend
 keeps the state and applies the engine's decisions atomically; how it does that (SQL, a
 write queue, locks, notifications) stays inside it. `open_store(location)` picks the backend
-from the location: a path or `sqlite:///PATH` is the SQLite store (imported only then).
+from the location: a path or `sqlite:///PATH` is the SQLite store, `postgresql://…` the
+PostgreSQL store (each imported only then).
 
 The guarantees each method's docstring states are the ones the engine relies on: a backend
 that keeps them runs the whole product unchanged.
@@ -362,7 +363,8 @@ class Store(Protocol):
 
 async def open_store(location: str, create_folder: bool = False, reading: bool = False) -> Store:
     """Open the store at `location`: a path or `sqlite:///PATH` (a SQLite store, created
-    where none exists; `create_folder`: its folder too, the default location's). BadInput
+    where none exists; `create_folder`: its folder too, the default location's), or
+    `postgresql://…` (a PostgreSQL store, its tables created in an empty schema). BadInput
     (one line) for a location no backend serves. `reading`: for a command that only reads,
     a store that cannot be written is opened to be read (its writes raise why not)."""
     scheme, sep, rest = location.partition("://")
@@ -373,10 +375,17 @@ async def open_store(location: str, create_folder: bool = False, reading: bool =
         if not path.startswith("/"):
             raise BadInput(f"{location}: a SQLite store URL is sqlite:///PATH (an absolute path)")
     elif scheme in ("postgresql", "postgres"):
-        raise BadInput("PostgreSQL stores are not supported yet")
+        try:  # only the backend in use is loaded, and only then its driver
+            from jobdash.core.store.postgres import PostgresStore
+        except ImportError as e:
+            raise BadInput(
+                f"PostgreSQL stores need psycopg ({e}): pip install 'jobdash[postgres]'"
+            ) from None
+        return await PostgresStore.open(location)
     else:
         raise BadInput(
-            f"{scheme}://…: not a store location jobdash knows (a path or sqlite:///PATH)"
+            f"{scheme}://…: not a store location jobdash knows (a path or sqlite:///PATH, "
+            "or postgresql://…)"
         )
     from jobdash.core.store.sqlite import SqliteStore  # only the backend in use is loaded
 

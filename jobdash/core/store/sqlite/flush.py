@@ -24,6 +24,8 @@ from jobdash.core.store.sqlite.counts import INFO_MAX, update_progress
 from jobdash.core.store.sqlite.db import Db, qmarks
 
 log = logging.getLogger("jobdash.store")
+# A buffered log line: (job id, task id, time, stream, text, attempt).
+LogRow = tuple[int, int | None, float, str, str, int | None]
 
 INLINE_MAX_LINES = 1_000  # a flush with more log lines runs in the thread: the loop goes on
 FLUSH_INTERVAL = 0.05  # seconds a log line may wait before it is written
@@ -37,7 +39,7 @@ class Flusher:
     def __init__(self, db: Db) -> None:
         self.db = db
         # (job id, task id, time, stream, text, attempt)
-        self._logs: list[tuple[int, int | None, float, str, str, int | None]] = []
+        self._logs: list[LogRow] = []
         self._outcomes: list[Outcome] = []
         self._progress: dict[int, float] = {}
         self._pgids: dict[int, int] = {}
@@ -106,6 +108,47 @@ class Flusher:
             return
 
         refilled: list[Any] = []  # [the Refill, its claims…] once a refill claimed
+        txn = self.batch(logs, outcomes, progress, pgids, metrics, warnings, refilled)
+        self.db.inflight = len(logs)
+        try:
+            accepted = await self.write_batch(txn, len(logs))
+        except BaseException as e:
+            # Nothing was written: lines, progress and metrics go back in front of what
+            # arrived meanwhile; completions fail, and their agents try again.
+            self._logs[:0] = logs
+            self._log_bytes += log_bytes
+            self._progress = progress | self._progress
+            self._pgids = pgids | self._pgids
+            for job_id, m in metrics.items():
+                for k, v in m.items():
+                    self._metrics[job_id][k] = self._metrics[job_id].get(k, 0.0) + v
+            for job_id, n in warnings.items():
+                self._warnings[job_id] += n
+            for o in outcomes:
+                if o.future and not o.future.done():
+                    o.future.set_exception(e)
+            raise
+        finally:
+            self.db.inflight = 0
+        self.db.faults.worked()
+        if len(refilled) > 1:
+            refilled[0].started(refilled[1:])
+        for o, ok in zip(outcomes, accepted, strict=True):
+            if o.future and not o.future.done():
+                o.future.set_result(ok)
+
+    def batch(
+        self,
+        logs: list[LogRow],
+        outcomes: list[Outcome],
+        progress: dict[int, float],
+        pgids: dict[int, int],
+        metrics: dict[int, dict[str, float]],
+        warnings: dict[int, int],
+        refilled: list[Any],
+    ) -> Any:
+        """The transaction that writes one batch (a backend's statements); it puts the
+        refill and its claims in `refilled` when the outcomes' freed slots were refilled."""
 
         def txn(con: sqlite3.Connection, rev: int, now: float) -> list[bool]:
             refilled.clear()
@@ -167,33 +210,15 @@ class Flusher:
             update_progress(con, rev, touched)
             return accepted
 
-        self.db.inflight = len(logs)
-        try:
-            accepted = await self.db.write(txn, inline=len(logs) <= INLINE_MAX_LINES)
-        except BaseException as e:
-            # Nothing was written: lines, progress and metrics go back in front of what
-            # arrived meanwhile; completions fail, and their agents try again.
-            self._logs[:0] = logs
-            self._log_bytes += log_bytes
-            self._progress = progress | self._progress
-            self._pgids = pgids | self._pgids
-            for job_id, m in metrics.items():
-                for k, v in m.items():
-                    self._metrics[job_id][k] = self._metrics[job_id].get(k, 0.0) + v
-            for job_id, n in warnings.items():
-                self._warnings[job_id] += n
-            for o in outcomes:
-                if o.future and not o.future.done():
-                    o.future.set_exception(e)
-            raise
-        finally:
-            self.db.inflight = 0
-        self.db.faults.worked()
-        if len(refilled) > 1:
-            refilled[0].started(refilled[1:])
-        for o, ok in zip(outcomes, accepted, strict=True):
-            if o.future and not o.future.done():
-                o.future.set_result(ok)
+        return txn
+
+    async def write_batch(self, txn: Any, lines: int) -> list[bool]:
+        """Run a batch's transaction: inline when it is small (see `Db.write`)."""
+        return await self.db.write(txn, inline=lines <= INLINE_MAX_LINES)
+
+    def outcomes_held(self) -> int:
+        """How many outcomes wait to be written."""
+        return len(self._outcomes)
 
     def _want_flush(self) -> None:
         self._flush_wanted.ring()

@@ -1,0 +1,228 @@
+"""The connections of a PostgreSQL store and how it writes: `Db`, which every area of the
+backend holds, so that writing, the revision, reconnecting and the handling of failures are
+in one place (as the SQLite backend's `Db`).
+
+- One writer connection per process (psycopg, sync), used by one transaction at a time under
+  the write lock, in the writer's own thread: a transaction is a plain function
+  `txn(con, rev, now) -> T` run whole, one hop to that thread per transaction.
+- **Revisions are commit-ordered.** Each write transaction starts with
+  `UPDATE counter SET rev = rev + 1 RETURNING rev`: the row lock on the one counter row is
+  held to its commit, so the next writer (of any process) takes the next revision only once
+  this one committed. A reader that sees `counter.rev = N` therefore sees every row stamped
+  up to N, and the change feed never misses a change committed out of order (a sequence
+  would hand out numbers in start order, not commit order). Writers are serialised across
+  processes, as SQLite's are; under READ COMMITTED each statement after the counter sees
+  everything committed before, so the rules read what they decide on.
+- The reader connection (psycopg, async, autocommit) serves reads and the change feed.
+- Every psycopg error leaves as a StoreError; a broken connection is opened again at the
+  next use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from jobdash.core.identity import real_user
+from jobdash.core.store.faults import FaultLog, StoreError
+from jobdash.core.store.postgres.faults import is_fault, store_error
+
+T = TypeVar("T")
+# A write transaction: given the writer, a new revision and the time, it runs whole.
+Txn = Callable[[psycopg.Connection[Any], int, float], T]
+log = logging.getLogger("jobdash.store")
+
+
+def shown_location(url: str) -> str:
+    """The store's URL as a person would name it, and as it can be given again: without a
+    password."""
+    try:
+        params = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return url
+    params.pop("password", None)
+    user = params.pop("user", "")
+    host = params.pop("host", "")
+    port = params.pop("port", "")
+    dbname = params.pop("dbname", "")
+    socket = str(host).startswith("/")
+    if socket:  # a socket folder goes in the query, as libpq writes it
+        params = {"host": host, **({"port": port} if port else {}), **params}
+        host = port = ""
+    rest = "&".join(f"{k}={quote(str(v), safe='/')}" for k, v in params.items())
+    at = f"{user}@" if user else ""
+    return f"postgresql://{at}{host}{':' + str(port) if port else ''}/{dbname}" + (
+        f"?{rest}" if rest else ""
+    )
+
+
+def conninfo(url: str) -> str:
+    """`url` as libpq connection parameters, named for pg_stat_activity."""
+    return make_conninfo(url, application_name="jobdash")
+
+
+class NotReady(Exception):
+    """`Db.write`'s `ready` said no: nothing was written."""
+
+
+class Db:
+    """A store's connections, its write lock and its failure state (see the module)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.where = shown_location(url)
+        self.writer: psycopg.Connection[Any] | None = None
+        self._reader: psycopg.AsyncConnection[Any] | None = None
+        self.thread: ThreadPoolExecutor | None = None
+        self.lock = asyncio.Lock()  # the write lock (this process's writer)
+        self.on_commit: list[Callable[[], None]] = []  # in-process wake-ups
+        self.actor = real_user()  # who writes: named in every audit row
+        self.created = ""  # what opening created, told once
+        self.read_only: StoreError | None = None  # kept for the SQLite store's parity
+        self.damage: StoreError | None = None
+        self.damaged = asyncio.Event()
+        self.faults = FaultLog()
+        self.held: Callable[[], int] = lambda: 0
+        self.inflight = 0
+        # The outcomes held by the batched writer, and writing them now (set by the store):
+        # a claim writes them first, see `Claims.claim`.
+        self.outcomes_held: Callable[[], int] = lambda: 0
+        self.record_outcomes: Callable[[], Awaitable[None]] = _nothing
+
+    # ----------------------------------------------------------------- connections
+
+    async def in_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn(*args)` in the writer's thread (its connection is used there)."""
+        if self.thread is None:
+            self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobdash-pg")
+        return await _wait_out(asyncio.get_running_loop().run_in_executor(self.thread, fn, *args))
+
+    def connect_writer(self) -> psycopg.Connection[Any]:
+        """The writer's connection (in its thread), opened again when it broke."""
+        if self.writer is None or self.writer.closed or self.writer.broken:
+            if self.writer is not None:
+                with contextlib.suppress(Exception):
+                    self.writer.close()
+            self.writer = None
+            self.writer = psycopg.connect(conninfo(self.url), connect_timeout=10)
+        return self.writer
+
+    async def reader(self) -> psycopg.AsyncConnection[Any]:
+        con = self._reader
+        if con is None or con.closed or con.broken:
+            if con is not None:
+                with contextlib.suppress(Exception):
+                    await con.close()
+            self._reader = None
+            con = await psycopg.AsyncConnection.connect(
+                conninfo(self.url), autocommit=True, connect_timeout=10
+            )
+            self._reader = con
+        return con
+
+    async def close_connections(self) -> None:
+        if self._reader is not None:
+            with contextlib.suppress(Exception):
+                await self._reader.close()
+            self._reader = None
+        if self.writer is not None:
+            with contextlib.suppress(Exception):
+                await self.in_thread(self.writer.close)
+            self.writer = None
+        if self.thread is not None:
+            self.thread.shutdown(wait=False)
+            self.thread = None
+
+    # ----------------------------------------------------------------- failures
+
+    def error(self, e: BaseException) -> StoreError:
+        return store_error(self.where, e)
+
+    def report_failure(self, logger: logging.Logger, what: str, *args: Any) -> None:
+        """Log a failed background step (call it in an `except`): a failure of the store
+        once while it lasts (FaultLog), the traceback of a bug."""
+        e = sys.exc_info()[1]
+        if isinstance(e, StoreError) and (e.__cause__ is None or is_fault(e.__cause__)):
+            self.faults.failed(e.fault, self.held() + self.inflight)
+        else:
+            logger.exception(what, *args)
+
+    # ----------------------------------------------------------------- writing
+
+    async def write(self, fn: Txn[T], ready: Callable[[], bool] | None = None) -> T:
+        """Run `fn(con, rev, now)` whole in one transaction of the writer, in its thread.
+        `ready`: asked on the event loop once the write lock is held (no other write of
+        this process is under way then); False gives the lock back and raises NotReady."""
+        try:
+            async with self.lock:
+                if ready is not None and not ready():
+                    raise NotReady()
+                result = await self.in_thread(self._whole_transaction, fn)
+        except psycopg.Error as e:
+            raise self.error(e) from e
+        if not self.held():
+            self.faults.worked()
+        for cb in self.on_commit:
+            cb()
+        return result
+
+    def _whole_transaction(self, fn: Txn[T]) -> T:
+        """A new revision, `fn`, COMMIT; ROLLBACK when anything raised."""
+        con = self.connect_writer()
+        try:
+            row = con.execute("UPDATE counter SET rev = rev + 1 RETURNING rev").fetchone()
+            assert row is not None, "the store has no counter row"
+            result = fn(con, int(row[0]), time.time())
+            con.commit()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                con.rollback()
+            raise
+        return result
+
+    # ----------------------------------------------------------------- reading
+
+    async def fetchall(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows of a read (autocommit: each read sees what is committed now)."""
+        try:
+            con = await self.reader()
+            cur = await con.execute(sql, list(args))
+            return await cur.fetchall()
+        except psycopg.Error as e:
+            raise self.error(e) from e
+
+    async def exists(self, sql: str, args: Sequence[Any] = ()) -> bool:
+        return bool(await self.fetchall(sql + " LIMIT 1", args))
+
+
+async def _nothing() -> None:
+    return None
+
+
+async def _wait_out(fut: asyncio.Future[T]) -> T:
+    """Await work in the writer's thread; a caller cancelled meanwhile still waits for it to
+    end, so that the write lock is held until the transaction committed or rolled back."""
+    try:
+        return await asyncio.shield(fut)
+    except asyncio.CancelledError:
+        while not fut.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait([fut])
+        if not fut.cancelled():
+            fut.exception()
+        raise
+
+
+def marks(values: Sequence[Any] | Any) -> str:
+    """Placeholders for a list of values (`IN (…)`)."""
+    return ", ".join("%s" for _ in values)
