@@ -81,38 +81,27 @@ def types_sql(types: Collection[str] | None, column: str = "type_hash") -> tuple
 class Claims:
     db: Db
 
-    async def claim(
-        self,
-        owner: str,
-        agent: str,
-        limit: int | Callable[[], int],
-        lease: float,
-        types: Collection[str] | None = None,
-        idle: bool | Callable[[], bool] = True,
-    ) -> list[Claim]:
-        if isinstance(limit, int) and limit <= 0:
+    async def claim(self, who: Claimant | Callable[[], Claimant | None]) -> list[Claim]:
+        if isinstance(who, Claimant) and who.free <= 0:
             return []
         # An agent counts a task's slot free when its process ends, before its outcome is
         # written. So the free slots are counted on the event loop, holding the write lock,
         # once no outcome is held (written first): every slot counted free then has its
         # outcome committed, and the claims are started right after this commit, before
         # another claim counts. The store never shows more tasks running than slots.
-        asked: list[Any] = []
+        asked: list[Claimant | None] = []
 
         def ready() -> bool:
             if self.db.outcomes_held():
                 return False
-            asked[:] = [
-                limit if isinstance(limit, int) else limit(),
-                idle if isinstance(idle, bool) else idle(),
-            ]
+            asked[:] = [who if isinstance(who, Claimant) else who()]
             return True
 
         def txn(con: Con, rev: int, now: float) -> list[Claim]:
-            n, idle_now = asked
-            if n <= 0:
+            (c,) = asked
+            if c is None or c.free <= 0:
                 return []
-            return claim_in(con, rev, now, Claimant(owner, agent, n, lease, types, idle_now))
+            return claim_in(con, rev, now, c)
 
         while True:
             await self.db.record_outcomes()

@@ -12,7 +12,7 @@ from typing import Any
 from jobdash.core.model import FINISHED_JOB
 from jobdash.core.store.postgres.counts import Con
 from jobdash.core.store.postgres.db import Db
-from jobdash.core.store.records import FireReport, ReportClaim
+from jobdash.core.store.records import Delivery, FireReport, ReportClaim
 from jobdash.core.store.sqlite.reports import after_send
 
 _FINISHED = [str(s) for s in FINISHED_JOB]
@@ -49,14 +49,10 @@ class Reports:
         return await self.db.write(txn)
 
     async def report_done(
-        self,
-        job_id: int,
-        owner: str,
-        done: list[str],
-        error: str,
-        retry_at: float | None,
-        log: str | None = None,
+        self, job_id: int, owner: str, sent: Delivery, log: str | None = None
     ) -> bool:
+        done, error, retry_at = sent.done, sent.error, sent.retry_at
+
         def txn(con: Con, rev: int, now: float) -> bool:
             state = after_send(error, retry_at)
             next_try = retry_at if state == "pending" and retry_at is not None else 0.0
@@ -132,9 +128,9 @@ class Reports:
 
         return await self.db.write(txn)
 
-    async def fire_report_done(
-        self, tick_id: int, owner: str, done: list[str], error: str, retry_at: float | None
-    ) -> bool:
+    async def fire_report_done(self, tick_id: int, owner: str, sent: Delivery) -> bool:
+        done, error, retry_at = sent.done, sent.error, sent.retry_at
+
         def txn(con: Con, rev: int, now: float) -> bool:
             cur = con.execute(
                 "UPDATE fire_reports SET state = %s, done = %s, attempts = attempts + %s, "

@@ -13,7 +13,7 @@ from jobdash.core.planning import Schedule, Tick
 from jobdash.core.store.postgres.counts import Con, audit_row
 from jobdash.core.store.postgres.db import Db
 from jobdash.core.store.postgres.schema import ACTIVE_ONLY
-from jobdash.core.store.records import ScheduleSpec, TickRecord
+from jobdash.core.store.records import Advance, PolicyChange, ScheduleSpec, TickRecord
 from jobdash.core.store.sqlite.schedules import report_to_json, schedule_from_row
 
 SCHEDULE_COLUMNS = (
@@ -133,12 +133,7 @@ class Schedules:
         await self.db.write(txn)
 
     async def set_schedule_planning(
-        self,
-        schedule_id: str,
-        planning: str,
-        timezone: str | None,
-        user: str,
-        next_run: float | None,
+        self, schedule_id: str, planning: str, tz: str | None, user: str, next_run: float | None
     ) -> None:
         actor = self.db.actor
 
@@ -148,24 +143,18 @@ class Schedules:
                 "source = CASE WHEN %s::text = 'automatic' AND %s::text IS NULL THEN 'config' "
                 "ELSE 'admin' END, last_fire = greatest(coalesce(last_fire, 0), %s), "
                 "next_run = %s, updated = %s, rev = %s WHERE id = %s",
-                (planning, timezone, planning, timezone, now, next_run, now, rev, schedule_id),
+                (planning, tz, planning, tz, now, next_run, now, rev, schedule_id),
             )
             if not cur.rowcount:
                 raise NotFound(f"no schedule {schedule_id!r}")
-            detail = planning + (f" ({timezone})" if timezone else "")
+            detail = planning + (f" ({tz})" if tz else "")
             audit_row(con, now, actor, user, "edit", f"schedule:{schedule_id}", detail)
 
         await self.db.write(txn)
 
-    async def set_schedule_policy(
-        self,
-        schedule_id: str,
-        user: str,
-        overlap: str | None = None,
-        catchup: str | None = None,
-        catchup_bound: float | None = None,
-    ) -> None:
+    async def set_schedule_policy(self, schedule_id: str, user: str, change: PolicyChange) -> None:
         actor = self.db.actor
+        overlap, catchup, catchup_bound = change.overlap, change.catchup, change.catchup_bound
 
         def txn(con: Con, rev: int, now: float) -> None:
             cur = con.execute(
@@ -209,14 +198,10 @@ class Schedules:
         await self.db.write(txn)
 
     async def record_ticks(
-        self,
-        schedule_id: str,
-        ticks: Sequence[TickRecord],
-        watermark: float | None,
-        next_run: float | None,
-        last_job: int | None = None,
-        last_run: float | None = None,
+        self, schedule_id: str, ticks: Sequence[TickRecord], advance: Advance
     ) -> None:
+        a, job = advance, advance.last_job
+
         def txn(con: Con, rev: int, now: float) -> None:
             if ticks:
                 con.cursor().executemany(
@@ -241,7 +226,7 @@ class Schedules:
                 "last_job = CASE WHEN %s::bigint IS NOT NULL AND (last_job IS NULL "
                 "OR %s::bigint > last_job) THEN %s::bigint ELSE last_job END, "
                 "last_run = coalesce(%s, last_run), rev = %s WHERE id = %s",
-                (watermark, next_run, last_job, last_job, last_job, last_run, rev, schedule_id),
+                (a.watermark, a.next_run, job, job, job, a.last_run, rev, schedule_id),
             )
 
         await self.db.write(txn)
