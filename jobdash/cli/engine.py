@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import json
 import logging
@@ -161,6 +160,8 @@ async def drain(svc: Service, action: str, target: str | None) -> int:
 
 
 async def cmd_serve(svc: Service, a: argparse.Namespace) -> int:
+    import asyncio  # loaded by the command that waits, not by `jobdash --help`
+
     action = getattr(a, "action", None)
     if action in ("drain", "undrain"):
         return await drain(svc, action, a.target)

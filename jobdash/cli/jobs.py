@@ -8,7 +8,6 @@ runs, not when the parser is built, so that `jobdash --help` starts quickly.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import json
 import shlex
@@ -258,6 +257,8 @@ async def cmd_show(svc: Service, a: argparse.Namespace) -> int:
 
 
 async def cmd_logs(svc: Service, a: argparse.Namespace) -> int:
+    import asyncio  # loaded by the command that waits, not by `jobdash --help`
+
     printer = LogPrinter(svc, a.job, out.is_terminal, one_task=a.task is not None, as_json=a.json)
     lines = await svc.logs(a.job, task=a.task, tail=a.tail)
     await printer.print(lines)

@@ -7,7 +7,6 @@ Exit status: 0 success, 1 the job failed or the request was refused, 2 bad usage
 from __future__ import annotations
 
 import argparse
-import asyncio
 import io
 import os
 import sys
@@ -72,6 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from jobdash.cli.dashboard import open_dashboard
 
             return open_dashboard(args)
+        import asyncio  # not loaded for `--help` and usage errors
+
         return asyncio.run(run_command(args))
     except BadInput as e:
         err.print(safe(f"jobdash: {e}"))

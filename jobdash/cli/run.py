@@ -7,7 +7,6 @@ Rich's live progress display is imported when `run --follow` draws it.
 from __future__ import annotations
 
 import argparse
-import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -108,6 +107,8 @@ async def cmd_run(svc: Service, a: argparse.Namespace) -> int:
 
 
 async def follow_job(svc: Service, jid: int, show_log: bool, as_json: bool = False) -> int:
+    import asyncio  # loaded by the command that waits, not by `jobdash --help`
+
     from rich.progress import Progress, TextColumn
 
     tty = out.is_terminal and not as_json
