@@ -13,7 +13,7 @@ import json
 import shlex
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -43,6 +43,9 @@ from jobdash.present.words import plural
 if TYPE_CHECKING:
     from jobdash.cli.tables import Listing
     from jobdash.core.service import Service
+
+PAGE = 1000  # jobs read at once by a streamed listing or export
+LOG_PAGE = 5000  # log lines read at once
 
 FILTER_HELP = """\
 filter text (the dashboard's filter bar speaks the same language):
@@ -177,11 +180,34 @@ def jobs_query(a: argparse.Namespace) -> str:
     return " ".join(parts)
 
 
+async def job_pages(svc: Service, query: str, limit: int | None = None) -> AsyncIterator[list[Job]]:
+    """The jobs `svc.jobs(query, limit=limit)` returns, read a page at a time: a listing or
+    an export of millions holds one page in memory, not the history."""
+    after = None
+    while limit is None or limit > 0:
+        size = PAGE if limit is None else min(PAGE, limit)
+        page = await svc.jobs(query, limit=size, after_id=after)
+        if page:
+            yield page
+        if len(page) < size:
+            return
+        after = page[-1].id
+        limit = None if limit is None else limit - len(page)
+
+
 async def cmd_jobs(svc: Service, a: argparse.Namespace) -> int:
-    jobs = await svc.jobs(jobs_query(a), limit=None if a.all else a.limit)
-    if a.json:
-        print(json.dumps([job_dict(j) for j in jobs], indent=2))
-    elif not jobs:
+    from jobdash.core.service import JsonList
+
+    limit = None if a.all else a.limit
+    if a.json:  # streamed: `jobs --all --json` of a long history
+        listing = JsonList()
+        sys.stdout.write(listing.begin())
+        async for page in job_pages(svc, jobs_query(a), limit):
+            sys.stdout.write(listing.items(job_dict(j) for j in page))
+        sys.stdout.write(listing.end() + "\n")
+        return EXIT_OK
+    jobs = await svc.jobs(jobs_query(a), limit=limit)
+    if not jobs:
         err.print("no jobs match")
     else:
         from jobdash.cli.tables import show_table
@@ -260,12 +286,18 @@ async def cmd_logs(svc: Service, a: argparse.Namespace) -> int:
     import asyncio  # loaded by the command that waits, not by `jobdash --help`
 
     printer = LogPrinter(svc, a.job, out.is_terminal, one_task=a.task is not None, as_json=a.json)
-    lines = await svc.logs(a.job, task=a.task, tail=a.tail)
-    await printer.print(lines)
-    after = lines[-1].seq if lines else 0
+    if a.tail is not None:
+        lines = await svc.logs(a.job, task=a.task, tail=a.tail)
+        await printer.print(lines)
+        after = lines[-1].seq if lines else 0
+    else:  # a page at a time: a log of millions of lines is never held whole
+        after = 0
+        while lines := await svc.logs(a.job, after=after, task=a.task, limit=LOG_PAGE):
+            await printer.print(lines)
+            after = lines[-1].seq
     while a.follow:
         job = await svc.job(a.job)
-        lines = await svc.logs(a.job, after=after, task=a.task, limit=5000)
+        lines = await svc.logs(a.job, after=after, task=a.task, limit=LOG_PAGE)
         await printer.print(lines)
         sys.stdout.flush()
         if lines:
@@ -279,16 +311,26 @@ async def cmd_logs(svc: Service, a: argparse.Namespace) -> int:
 
 
 async def cmd_export(svc: Service, a: argparse.Namespace) -> int:
-    from jobdash.core.service import open_output
+    from jobdash.core.service import Export, open_output
 
-    jobs = await svc.jobs(" ".join(a.query))
-    text = svc.export(jobs, a.format)
+    export = Export(a.format)
+    pages = job_pages(svc, " ".join(a.query))  # streamed, a page at a time
+    page: list[Job] = await anext(pages, [])  # a bad query is refused before any file
+    n = 0
     with open_output(a.output or "-") as f:
         # Into a file or a pipe it is data, written as it is; on a terminal it is read,
         # and a parameter's escape (an OSC 52 clipboard write …) must not act.
-        f.write(sanitize_lines(text) if f.isatty() else text)
+        def write(text: str) -> None:
+            f.write(sanitize_lines(text) if f.isatty() else text)
+
+        write(export.begin())
+        while page:
+            write(export.rows(page))
+            n += len(page)
+            page = await anext(pages, [])
+        write(export.end())
     if a.output and a.output != "-":
-        err.print(safe(f"{plural(len(jobs), 'job')} written to {a.output}"))
+        err.print(safe(f"{plural(n, 'job')} written to {a.output}"))
     return EXIT_OK
 
 

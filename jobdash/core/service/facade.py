@@ -287,13 +287,18 @@ class Service:
         return None if self.is_admin else self.user
 
     async def jobs(
-        self, query: str | Query = "", active: bool | None = None, limit: int | None = None
+        self,
+        query: str | Query = "",
+        active: bool | None = None,
+        limit: int | None = None,
+        after_id: int | None = None,
     ) -> list[Job]:
         """The jobs the filter text selects that this user may see, newest first (`active`:
-        only the active, or only the finished ones)."""
+        only the active, or only the finished ones; `after_id`: those older than it, the
+        next page of a long listing)."""
         q = parse_query(query) if isinstance(query, str) else query
         return await self.store.list_jobs(
-            JobFilter(q, user=self._scope, active=active, limit=limit)
+            JobFilter(q, user=self._scope, active=active, limit=limit, after_id=after_id)
         )
 
     async def tasks(self, job_id: int) -> list[Task]:
