@@ -200,10 +200,13 @@ async def cmd_jobs(svc: Service, a: argparse.Namespace) -> int:
 
     limit = None if a.all else a.limit
     if a.json:  # streamed: `jobs --all --json` of a long history
+        pages = job_pages(svc, jobs_query(a), limit)
+        page: list[Job] = await anext(pages, [])  # a bad query: an error, and no output
         listing = JsonList()
         sys.stdout.write(listing.begin())
-        async for page in job_pages(svc, jobs_query(a), limit):
+        while page:
             sys.stdout.write(listing.items(job_dict(j) for j in page))
+            page = await anext(pages, [])
         sys.stdout.write(listing.end() + "\n")
         return EXIT_OK
     jobs = await svc.jobs(jobs_query(a), limit=limit)
