@@ -35,11 +35,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.date import DateTrigger
-from apscheduler.triggers.interval import IntervalTrigger
 
 from jobdash.core.cron import (
     ALIASES,
@@ -52,6 +49,9 @@ from jobdash.core.cron import (
 )
 from jobdash.core.model import MAX_DURATION, MAX_DURATION_TEXT, Report
 from jobdash.core.values import unit_seconds
+
+if TYPE_CHECKING:
+    from apscheduler.triggers.base import BaseTrigger
 
 KINDS = ("automatic", "disabled", "cron", "interval", "daily", "once")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -290,7 +290,11 @@ def check_timezone(name: str) -> ZoneInfo:
 
 def triggers(p: Planning, tz: tzinfo) -> list[BaseTrigger]:
     """The APScheduler triggers of an interval or once planning (cron and daily plannings
-    are computed by `jobdash.core.cron`)."""
+    are computed by `jobdash.core.cron`). APScheduler is imported here, when a fire time
+    is computed, so that reading a schedule (`jobdash schedules`) does not load it."""
+    from apscheduler.triggers.date import DateTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
+
     if p.kind == "interval":
         return [
             IntervalTrigger(
@@ -316,6 +320,8 @@ def _second_occurrence(dt: datetime) -> bool:
 
 
 def _next_of(trigger: BaseTrigger, after: float, wall_clock: bool) -> float | None:
+    from apscheduler.triggers.date import DateTrigger  # loaded by `triggers` already
+
     now = _aware(after) + _US
     for _ in range(1000):
         raw = trigger.get_next_fire_time(None, now)

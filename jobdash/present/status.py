@@ -3,7 +3,7 @@
 A status is never told by colour alone: its glyph and word say it (a monochrome terminal, a
 colour-blind eye, a pipe). The tone is what colour adds: each front end maps a `Tone` to its
 own means, the dashboard to theme variables ($success, $warning, $error, $accent,
-$text-muted), the command line to Rich styles (`jobdash.cli.TONE_STYLE`). To change how a
+$text-muted), the command line to Rich styles (`jobdash.cli.render.TONE_STYLE`). To change how a
 status looks, change it here: both follow.
 """
 

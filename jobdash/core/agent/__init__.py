@@ -6,7 +6,8 @@ jobs, recovering dead agents' tasks, reports, retention), `liveness` how an agen
 alive, stale or dead, and `options` its timings (lease, heartbeat, sweeps) and options.
 """
 
-from jobdash.core.agent.agent import Agent
+from typing import TYPE_CHECKING
+
 from jobdash.core.agent.liveness import agent_state, is_live, leftover_groups, pid_alive
 from jobdash.core.agent.options import (
     HEARTBEAT,
@@ -17,6 +18,20 @@ from jobdash.core.agent.options import (
     AgentOptions,
     env_seconds,
 )
+
+if TYPE_CHECKING:
+    from jobdash.core.agent.agent import Agent
+
+
+def __getattr__(name: str) -> object:
+    """`Agent` is loaded when first asked for: reading agents' states or options (the
+    command line's `jobdash agents`) does not load the machinery that runs tasks."""
+    if name == "Agent":
+        from jobdash.core.agent.agent import Agent
+
+        return Agent
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "HEARTBEAT",

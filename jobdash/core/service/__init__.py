@@ -4,13 +4,15 @@ they need.
 The front ends import this package and the plain model modules only (the import contracts
 in pyproject.toml hold them to it), so the other names they use are re-exported here
 (parse_duration, open_output, write_output, create_new, write_new, CATCHUP_BOUND, zone,
-Changes). Where things are: `facade` holds the `Service`; `submission` what a submission
-becomes (the job, its tasks); `schedules` schedule checks and previews; `export` the CSV and
-JSON history; `locations` where the store and the config are.
+Changes, Export, JsonList). Where things are: `facade` holds the `Service`; `submission`
+what a submission becomes (the job, its tasks); `schedules` schedule checks and previews;
+`export` the CSV and JSON history, whole or a page at a time; `locations` where the store
+and the config are.
 """
 
 from jobdash.core.outfile import create_new, open_output, write_new, write_output
 from jobdash.core.scheduler import CATCHUP_BOUND, zone
+from jobdash.core.service.export import Export, JsonList
 from jobdash.core.service.facade import Service
 from jobdash.core.service.locations import config_timezone, read_config
 from jobdash.core.service.schedules import preview_planning
@@ -21,6 +23,8 @@ from jobdash.core.values import parse_duration
 __all__ = [
     "CATCHUP_BOUND",
     "Changes",
+    "Export",
+    "JsonList",
     "Service",
     "config_timezone",
     "create_new",

@@ -10,7 +10,8 @@ import csv
 import dataclasses
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from jobdash.core.model import BadInput, Job
 from jobdash.present.times import iso
@@ -35,15 +36,31 @@ EXPORT_COLUMNS = [
 
 def export_jobs(jobs: list[Job], fmt: str = "csv") -> str:
     """History as CSV (the documented columns first, every cell an `inert_cell`) or JSON."""
-    if fmt == "json":
-        return json.dumps([dataclasses.asdict(j) for j in jobs], indent=2, default=str)
-    if fmt != "csv":
-        raise BadInput(f"unknown export format {fmt!r} (csv or json)")
-    out = io.StringIO()
-    w = InertCsvWriter(out)
-    w.writerow(EXPORT_COLUMNS)
-    for j in jobs:
-        w.writerow(
+    export = Export(fmt)
+    return export.begin() + export.rows(jobs) + export.end()
+
+
+class Export:
+    """An export written a page of jobs at a time (`begin`, `rows` for each page, `end`),
+    so that a history of millions never sits in memory whole; the pieces joined are the
+    whole export's text."""
+
+    def __init__(self, fmt: str) -> None:
+        if fmt not in ("csv", "json"):
+            raise BadInput(f"unknown export format {fmt!r} (csv or json)")
+        self.fmt = fmt
+        self.json = JsonList(default=str)
+
+    def begin(self) -> str:
+        return self.json.begin() if self.fmt == "json" else self._csv([EXPORT_COLUMNS])
+
+    def end(self) -> str:
+        return self.json.end() if self.fmt == "json" else ""
+
+    def rows(self, jobs: Sequence[Job]) -> str:
+        if self.fmt == "json":
+            return self.json.items(dataclasses.asdict(j) for j in jobs)
+        return self._csv(
             [
                 iso(j.started),
                 iso(j.finished),
@@ -60,8 +77,41 @@ def export_jobs(jobs: list[Job], fmt: str = "csv") -> str:
                 f"{j.duration():.1f}" if j.started else "",
                 json.dumps(j.params, sort_keys=True),
             ]
+            for j in jobs
         )
-    return out.getvalue()
+
+    @staticmethod
+    def _csv(rows: Iterable[Sequence[object]]) -> str:
+        out = io.StringIO()
+        w = InertCsvWriter(out)
+        for row in rows:
+            w.writerow(row)
+        return out.getvalue()
+
+
+class JsonList:
+    """A JSON array written a few items at a time: `begin`, `items`, `end` joined are the
+    text of `json.dumps(all_items, indent=2)`."""
+
+    def __init__(self, default: Callable[[Any], Any] | None = None) -> None:
+        self.default = default
+        self.empty = True
+
+    def begin(self) -> str:
+        return "["
+
+    def items(self, items: Iterable[object]) -> str:
+        parts = []
+        for item in items:
+            # An item's own lines, indented one level: JSON text has no other line breaks
+            # (a string's are escaped).
+            text = json.dumps(item, indent=2, default=self.default).replace("\n", "\n  ")
+            parts.append(("\n  " if self.empty else ",\n  ") + text)
+            self.empty = False
+        return "".join(parts)
+
+    def end(self) -> str:
+        return "]" if self.empty else "\n]"
 
 
 FORMULA_STARTS = frozenset("=+-@\t\r")

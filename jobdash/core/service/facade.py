@@ -16,8 +16,9 @@ import sys
 import time
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from jobdash.core.agent import Agent, AgentOptions, agent_state, is_live
+from jobdash.core.agent import AgentOptions, agent_state, is_live
 from jobdash.core.catalogue import Catalogue, check_submitted, type_from_dict, type_hash
 from jobdash.core.config import Config
 from jobdash.core.identity import current_user
@@ -51,6 +52,9 @@ from jobdash.core.store.base import Store, open_store
 from jobdash.core.store.records import Changes, JobFilter, PolicyChange, Published
 from jobdash.core.values import check_params
 from jobdash.present.times import local_zone_name
+
+if TYPE_CHECKING:
+    from jobdash.core.agent import Agent
 
 
 class Service:
@@ -283,13 +287,18 @@ class Service:
         return None if self.is_admin else self.user
 
     async def jobs(
-        self, query: str | Query = "", active: bool | None = None, limit: int | None = None
+        self,
+        query: str | Query = "",
+        active: bool | None = None,
+        limit: int | None = None,
+        after_id: int | None = None,
     ) -> list[Job]:
         """The jobs the filter text selects that this user may see, newest first (`active`:
-        only the active, or only the finished ones)."""
+        only the active, or only the finished ones; `after_id`: those older than it, the
+        next page of a long listing)."""
         q = parse_query(query) if isinstance(query, str) else query
         return await self.store.list_jobs(
-            JobFilter(q, user=self._scope, active=active, limit=limit)
+            JobFilter(q, user=self._scope, active=active, limit=limit, after_id=after_id)
         )
 
     async def tasks(self, job_id: int) -> list[Task]:
@@ -371,6 +380,9 @@ class Service:
         """Run an engine in this process: publish the catalogue and start an agent (which
         also sends execution reports). `lease`: seconds a claim lasts without renewal.
         `scheduler`: also run the scheduler (not for `jobdash agent`)."""
+        # The engine's machinery (runners, reports) is loaded when an engine starts, not by
+        # every command that reads the store.
+        from jobdash.core.agent.agent import Agent
         from jobdash.core.reports import Reporter
 
         opts = AgentOptions(

@@ -327,7 +327,8 @@ class Store(Protocol):
         """One job (NotFound)."""
 
     async def list_jobs(self, f: JobFilter | None = None) -> list[Job]:
-        """The jobs `f` selects (None: all), in its order: the jobs `f.query.matches`."""
+        """The jobs `f` selects (None: all), in its order: the jobs `f.query.matches`
+        (`f.after_id` and `f.limit`: one page of them, read by keyset)."""
 
     async def tasks(self, job_id: int) -> list[Task]:
         """A job's tasks, by seq."""

@@ -214,6 +214,9 @@ class JobFilter:
     oldest_first: bool = False  # by id; the newest first otherwise
     limit: int | None = None
     now: float | None = None  # the time `since:` counts back from; None: the call's
+    # Keyset paging: only the jobs past this id in the order above (older ones newest
+    # first, newer ones oldest first); with `limit`, one page of a long listing.
+    after_id: int | None = None
 
 
 # (job id, recipients, recipients already served, attempts so far)

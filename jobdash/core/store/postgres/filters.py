@@ -38,6 +38,9 @@ def job_query(f: JobFilter, now: float) -> tuple[str, list[Any], str]:
     if f.schedule_id is not None:
         clauses.append("schedule_id = %s")
         args.append(f.schedule_id)
+    if f.after_id is not None:
+        clauses.append("id > %s" if f.oldest_first else "id < %s")
+        args.append(f.after_id)
     if f.active:
         clauses.append(ACTIVE_ONLY)
     elif f.active is False:

@@ -28,6 +28,9 @@ def job_query(f: JobFilter, now: float) -> tuple[str, list[Any], str]:
     if f.schedule_id is not None:
         clauses.append("schedule_id = ?")
         args.append(f.schedule_id)
+    if f.after_id is not None:
+        clauses.append("id > ?" if f.oldest_first else "id < ?")
+        args.append(f.after_id)
     order = "id" if f.oldest_first else "id DESC"
     if f.active:
         # Repeated word for word, so that SQLite uses the partial index jobs_active; and

@@ -1,0 +1,90 @@
+"""What the config defines: `types` (the job types a store knows) and `check` (validate the
+config file, without opening a store).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from typing import TYPE_CHECKING
+
+from jobdash.cli.parser import EXIT_OK, Commands
+from jobdash.cli.render import out, print_json, safe
+from jobdash.present.words import plural
+
+if TYPE_CHECKING:
+    from jobdash.core.service import Service
+
+
+def declare(c: Commands) -> None:
+    c.add("types", "job types", c.as_json)
+    c.add("check", "validate the config file", c.as_json)
+
+
+async def cmd_types(svc: Service, a: argparse.Namespace) -> int:
+    from jobdash.cli.tables import listing, show_table
+
+    types = sorted(svc.types.values(), key=lambda t: t.name)
+    if a.json:
+        print(json.dumps([dataclasses.asdict(t) for t in types], indent=2))
+        return EXIT_OK
+    t = listing(
+        "TYPE",
+        "KIND",
+        "PARAMS",
+        "PARALLEL",
+        "RETRIES",
+        "FLAGS",
+        "SCHEDULE",
+        "DESCRIPTION",
+        fold=("PARAMS", "FLAGS", "DESCRIPTION"),
+    )
+    for jt in types:
+        params = " ".join(p.name + ("*" if p.required else "") for p in jt.params)
+        flags = [
+            f
+            for f, on in (("exclusive", jt.exclusive), ("not-cancellable", not jt.cancellable))
+            if on
+        ]
+        flags += [f"lock {k}" for k in jt.locks]
+        t.add_row(
+            safe(jt.name),
+            "python" if jt.function else "command",
+            safe(params),
+            str(jt.parallel),
+            str(jt.retries),
+            safe(", ".join(flags)),
+            safe(jt.schedule or ""),
+            safe(jt.description),
+        )
+    show_table(t)
+    return EXIT_OK
+
+
+def cmd_check(a: argparse.Namespace) -> int:
+    """`check`: the config alone; no store is opened (or created)."""
+    from jobdash.core.service import read_config
+
+    cfg = read_config(a.config)
+    where = str(cfg.path) if cfg.path else "no config file (defaults)"
+    if cfg.keymap:
+        from jobdash.cli.dashboard import check_keymap
+
+        check_keymap(cfg.keymap, where)
+    if a.json:  # a bad file never gets here: it is one line on stderr and exit status 2
+        print_json(
+            {"config": str(cfg.path) if cfg.path else None, "ok": True, "types": sorted(cfg.types)}
+        )
+        return EXIT_OK
+    n = len(cfg.types)
+    out.print(
+        safe(
+            f"{where}: ok — {plural(n, 'job type')}"
+            + (f": {', '.join(sorted(cfg.types))}" if n else "")
+        )
+    )
+    return EXIT_OK
+
+
+COMMANDS = {"types": cmd_types}

@@ -1,0 +1,340 @@
+"""Reading the history: `jobs`, `show`, `logs` and `export`.
+
+Like every command group, this module declares its commands' arguments (`declare`) and
+holds what each command does. The service and Rich's tables are imported when a command
+runs, not when the parser is built, so that `jobdash --help` starts quickly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shlex
+import sys
+import time
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+
+from jobdash.cli.parser import EXIT_OK, Commands, count_arg, job_id
+from jobdash.cli.render import (
+    cell,
+    err,
+    fields,
+    job_dict,
+    metrics_text,
+    out,
+    print_log_line,
+    safe,
+    toned,
+    when,
+)
+from jobdash.core.model import Job, LogLine
+from jobdash.present.durations import job_time, task_time
+from jobdash.present.logs import LABEL_WIDTH, TaskLabels
+from jobdash.present.progress import progress_count
+from jobdash.present.status import look
+from jobdash.present.text import sanitize, sanitize_lines
+from jobdash.present.times import abbreviation, header
+from jobdash.present.words import plural
+
+if TYPE_CHECKING:
+    from jobdash.cli.tables import Listing
+    from jobdash.core.service import Service
+
+PAGE = 1000  # jobs read at once by a streamed listing or export
+LOG_PAGE = 5000  # log lines read at once
+
+FILTER_HELP = """\
+filter text (the dashboard's filter bar speaks the same language):
+  status:failed        a status (queued waiting running paused finalizing cancelling
+                       succeeded warning failed cancelled) or a group (active, finished)
+  type:import          job types starting with "import"
+  user:alice           jobs started by alice
+  since:2h             created within the last 2 hours (30s, 10m, 1d, 2w …)
+  id:12  target:/srv  trigger:schedule
+  -field:value         negates: -status:succeeded
+  words                every word must appear in the type, target, user, info, id or
+                       a parameter value; "quote several words" to search them together
+Several values of one field are alternatives: status:failed,cancelled is the same as
+status:failed status:cancelled, and -status:failed,cancelled excludes both; different
+fields must all match. A value with quotes is taken whole: target:"a,b".
+"""
+
+
+def declare(c: Commands) -> None:
+    """`jobs`, `show` and `logs`."""
+    s = c.add(
+        "jobs",
+        "list jobs",
+        c.as_json,
+        epilog=FILTER_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    s.add_argument(
+        "query",
+        nargs="*",
+        help="filter text: status:failed type:a,b user:y since:1h -field:value words (see below)",
+    )
+    s.add_argument("--status", action="append", default=[], help="as status:VALUE[,VALUE…]")
+    s.add_argument("--type", action="append", default=[], help="as type:VALUE[,VALUE…]")
+    s.add_argument("--user", action="append", default=[], help="as user:VALUE[,VALUE…]")
+    s.add_argument("--since", help="e.g. 1h, 2d")
+    s.add_argument("--limit", type=count_arg, default=50, help="at most this many (default 50)")
+    s.add_argument("--all", action="store_true", help="no limit")
+
+    s = c.add("show", "one job with its tasks", c.as_json)
+    s.add_argument("job", type=job_id)
+
+    s = c.add("logs", "a job's log lines (--json: one JSON object a line)", c.as_json)
+    s.add_argument("job", type=job_id)
+    s.add_argument("-f", "--follow", action="store_true", help="keep printing while the job runs")
+    s.add_argument("--task", type=count_arg, metavar="N", help="only task N")
+    s.add_argument("--tail", type=count_arg, metavar="N", help="only the last N lines")
+
+
+def declare_export(c: Commands) -> None:
+    s = c.add("export", "job history as CSV or JSON")
+    s.add_argument("query", nargs="*", help="filter text, as for `jobs`")
+    s.add_argument("--format", choices=("csv", "json"), default="csv")
+    s.add_argument(
+        "-o", "--output", metavar="FILE", help="write to FILE (default: standard output)"
+    )
+
+
+def jobs_table(jobs: list[Job]) -> Listing:
+    from jobdash.cli.tables import listing
+
+    now = time.time()
+    zone = abbreviation(now)
+    t = listing(
+        "ID",
+        "TYPE",
+        "TARGET",
+        "USER",
+        "STATUS",
+        "TASKS",
+        "FAILED",
+        header("STARTED", now),
+        "TIME",
+        "INFO",
+        flex=("TARGET", "INFO"),
+        drop=("USER", header("STARTED", now)),
+    )
+    for j in jobs:
+        t.add_row(
+            str(j.id),
+            safe(j.type),
+            cell(j.target),
+            safe(j.user),
+            toned(look(j.status)),
+            progress_count(j),
+            str(j.failed) if j.failed else "",
+            when(j.started, zone),  # blank until its first task starts, as in `show`
+            job_time(j, now),
+            cell(j.info),
+        )
+    return t
+
+
+class LogPrinter:
+    """Prints a job's log lines as they come; once the job has more than one task, each
+    line says which task printed it (the tasks of a job run side by side)."""
+
+    def __init__(
+        self,
+        svc: Service,
+        job_id: int,
+        tty: bool,
+        one_task: bool = False,
+        as_json: bool = False,
+    ) -> None:
+        self.svc = svc
+        self.job_id = job_id
+        self.tty = tty
+        self.one_task = one_task  # `--task N`: every line is that task's
+        self.as_json = as_json  # JSON lines: one object a line, also while following
+        self.labels = TaskLabels(cut=LABEL_WIDTH if tty else None)
+
+    async def print(self, lines: Sequence[LogLine]) -> None:
+        if self.as_json:
+            for line in lines:
+                sys.stdout.write(json.dumps(dataclasses.asdict(line)) + "\n")
+            return
+        if not self.one_task and not all(self.labels.knows(line) for line in lines):
+            self.labels.update(await self.svc.tasks(self.job_id))
+        labels = self.labels if len(self.labels) > 1 else None
+        for line in lines:
+            print_log_line(line, self.tty, labels)
+
+
+def jobs_query(a: argparse.Namespace) -> str:
+    parts = list(a.query)
+    # Quoted as the filter language reads it: `--type "my type"` stays one value.
+    for name in ("status", "type", "user"):
+        parts += [f"{name}:{shlex.quote(v)}" for v in getattr(a, name)]
+    if a.since:
+        parts.append(f"since:{shlex.quote(a.since)}")
+    return " ".join(parts)
+
+
+async def job_pages(svc: Service, query: str, limit: int | None = None) -> AsyncIterator[list[Job]]:
+    """The jobs `svc.jobs(query, limit=limit)` returns, read a page at a time: a listing or
+    an export of millions holds one page in memory, not the history."""
+    after = None
+    while limit is None or limit > 0:
+        size = PAGE if limit is None else min(PAGE, limit)
+        page = await svc.jobs(query, limit=size, after_id=after)
+        if page:
+            yield page
+        if len(page) < size:
+            return
+        after = page[-1].id
+        limit = None if limit is None else limit - len(page)
+
+
+async def cmd_jobs(svc: Service, a: argparse.Namespace) -> int:
+    from jobdash.core.service import JsonList
+
+    limit = None if a.all else a.limit
+    if a.json:  # streamed: `jobs --all --json` of a long history
+        pages = job_pages(svc, jobs_query(a), limit)
+        page: list[Job] = await anext(pages, [])  # a bad query: an error, and no output
+        listing = JsonList()
+        sys.stdout.write(listing.begin())
+        while page:
+            sys.stdout.write(listing.items(job_dict(j) for j in page))
+            page = await anext(pages, [])
+        sys.stdout.write(listing.end() + "\n")
+        return EXIT_OK
+    jobs = await svc.jobs(jobs_query(a), limit=limit)
+    if not jobs:
+        err.print("no jobs match")
+    else:
+        from jobdash.cli.tables import show_table
+
+        show_table(jobs_table(jobs))
+    return EXIT_OK
+
+
+async def cmd_show(svc: Service, a: argparse.Namespace) -> int:
+    from jobdash.cli.tables import listing, show_table
+
+    job = await svc.job(a.job)
+    tasks = await svc.tasks(a.job)
+    if a.json:
+        d = job_dict(job)
+        d["tasks"] = [dataclasses.asdict(t) | {"status": str(t.status)} for t in tasks]
+        print(json.dumps(d, indent=2, default=str))
+        return EXIT_OK
+    out.print(
+        Text.assemble(
+            f"job {job.id}  ", (sanitize(job.type), "bold"), "  ", toned(look(job.status))
+        )
+    )
+    fields(
+        [
+            ("target", job.target),
+            ("params", " ".join(f"{k}={v}" for k, v in job.params.items())),
+            (
+                "started by",
+                f"{job.user} ({job.trigger}{', ' + job.schedule_id if job.schedule_id else ''})",
+            ),
+            ("created", when(job.created)),
+            ("started", when(job.started)),
+            ("finished", when(job.finished)),
+            (
+                "tasks",
+                f"{job.worked}/{job.total} done, {job.running} running, {job.failed} failed, {job.cancelled} cancelled",
+            ),
+            ("progress", f"{job.progress:.0f}%  {job_time(job, time.time())}".rstrip()),
+            ("info", job.info),
+            ("metrics", metrics_text(job.metrics)),
+            ("warnings", str(job.warnings) if job.warnings else ""),
+        ],
+        11,
+    )
+    t = listing(
+        "#",
+        "TASK",
+        "STATUS",
+        "TRY",
+        "AGENT",
+        "TIME",
+        "EXIT",
+        "ERROR",
+        flex=("TASK",),
+        fold=("ERROR",),
+    )
+    now = time.time()
+    for task in tasks:
+        t.add_row(
+            str(task.seq),
+            safe(task.name),
+            look(task.status).text,
+            str(task.attempt),
+            safe(task.agent or ""),
+            task_time(task, now),
+            "" if task.exit_code is None else str(task.exit_code),
+            safe(task.error),
+        )
+    out.print()
+    show_table(t)
+    return EXIT_OK
+
+
+async def cmd_logs(svc: Service, a: argparse.Namespace) -> int:
+    import asyncio  # loaded by the command that waits, not by `jobdash --help`
+
+    printer = LogPrinter(svc, a.job, out.is_terminal, one_task=a.task is not None, as_json=a.json)
+    if a.tail is not None:
+        lines = await svc.logs(a.job, task=a.task, tail=a.tail)
+        await printer.print(lines)
+        after = lines[-1].seq if lines else 0
+    else:  # a page at a time: a log of millions of lines is never held whole
+        after = 0
+        while lines := await svc.logs(a.job, after=after, task=a.task, limit=LOG_PAGE):
+            await printer.print(lines)
+            after = lines[-1].seq
+    while a.follow:
+        job = await svc.job(a.job)
+        lines = await svc.logs(a.job, after=after, task=a.task, limit=LOG_PAGE)
+        await printer.print(lines)
+        sys.stdout.flush()
+        if lines:
+            after = lines[-1].seq
+        elif job.status.finished:
+            break
+        else:
+            await asyncio.sleep(0.25)
+    sys.stdout.flush()
+    return EXIT_OK
+
+
+async def cmd_export(svc: Service, a: argparse.Namespace) -> int:
+    from jobdash.core.service import Export, open_output
+
+    export = Export(a.format)
+    pages = job_pages(svc, " ".join(a.query))  # streamed, a page at a time
+    page: list[Job] = await anext(pages, [])  # a bad query is refused before any file
+    n = 0
+    with open_output(a.output or "-") as f:
+        # Into a file or a pipe it is data, written as it is; on a terminal it is read,
+        # and a parameter's escape (an OSC 52 clipboard write …) must not act.
+        def write(text: str) -> None:
+            f.write(sanitize_lines(text) if f.isatty() else text)
+
+        write(export.begin())
+        while page:
+            write(export.rows(page))
+            n += len(page)
+            page = await anext(pages, [])
+        write(export.end())
+    if a.output and a.output != "-":
+        err.print(safe(f"{plural(n, 'job')} written to {a.output}"))
+    return EXIT_OK
+
+
+COMMANDS = {"jobs": cmd_jobs, "show": cmd_show, "logs": cmd_logs, "export": cmd_export}

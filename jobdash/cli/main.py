@@ -1,0 +1,102 @@
+"""`jobdash ARGS`: parse, open the store through the service, run the command, and turn
+what went wrong into one line and an exit status.
+
+Exit status: 0 success, 1 the job failed or the request was refused, 2 bad usage or input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
+
+from jobdash.cli import config, db, engine, jobs, run, schedules
+from jobdash.cli.parser import EXIT_FAILED, EXIT_OK, EXIT_USAGE, parse_args
+from jobdash.cli.render import err, out, safe
+from jobdash.core.model import BadInput, Refused
+from jobdash.present.text import sanitize
+
+if TYPE_CHECKING:
+    from jobdash.core.service import Service
+
+Command = Callable[["Service", argparse.Namespace], Awaitable[int]]
+
+# Each command's handler, from its group; `check` and `schedule preview` need no store.
+COMMANDS: dict[str, Command] = {
+    **run.COMMANDS,
+    **jobs.COMMANDS,
+    **config.COMMANDS,
+    **engine.COMMANDS,
+    **schedules.COMMANDS,
+}
+
+# Commands that only read the store: they read one that cannot be written, too.
+READING = frozenset({"jobs", "show", "logs", "export", "types", "schedules", "agents"})
+
+
+async def run_command(a: argparse.Namespace) -> int:
+    if a.command == "schedule" and a.schedule_action == "preview":
+        return schedules.cmd_schedule_preview(a)
+    if a.command == "check":
+        return config.cmd_check(a)
+    if a.command == "db":
+        return await db.cmd_db(a)
+    from jobdash.core.service import Service
+
+    reading = a.command in READING or (a.command == "schedule" and a.schedule_action == "show")
+    extra = None
+    if getattr(a, "demo", False):
+        from jobdash.demo import DEMO_TYPES
+
+        extra = DEMO_TYPES
+    svc = await Service.open(db=a.db, config=a.config, extra_types=extra, reading=reading)
+    if svc.created:
+        err.print(f"jobdash: {svc.created}")
+    try:
+        return await COMMANDS[a.command](svc, a)
+    finally:
+        await svc.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    # Rich wraps at 80 columns when it has no terminal to measure; a pipe gets whole lines.
+    out.soft_wrap = not out.is_terminal
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        # A file name need not be UTF-8: shown escaped, as stderr does, not a crash.
+        sys.stdout.reconfigure(errors="backslashreplace")
+    try:
+        if args.command is None:
+            from jobdash.cli.dashboard import open_dashboard
+
+            return open_dashboard(args)
+        import asyncio  # not loaded for `--help` and usage errors
+
+        return asyncio.run(run_command(args))
+    except BadInput as e:
+        err.print(safe(f"jobdash: {e}"))
+        return EXIT_USAGE
+    except Refused as e:
+        err.print(safe(f"jobdash: {e}"))
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as e:
+        # The last resort: one line, not a screen of traceback, but still said to be a bug
+        # (bad input is refused before this by name). JOBDASH_DEBUG=1 shows the traceback.
+        if os.environ.get("JOBDASH_DEBUG"):
+            raise
+        err.print(
+            f"jobdash: internal error (a bug; JOBDASH_DEBUG=1 shows where): "
+            f"{type(e).__name__}: {sanitize(str(e))}"
+        )
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""The command line's grammar: the top-level parser, the argument types that bound every
+number and name before it reaches the engine, and `parse_args`.
+
+Each command group (`jobs`, `run`, `schedules`, `engine`, `config`, `db`) declares its own
+commands and arguments in its `declare`; `build_parser` calls them in the order of `--help`.
+Nothing heavy is imported here, so that `jobdash --help` starts quickly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from jobdash import __version__
+from jobdash.core.model import MAX_ID, MAX_PARALLEL
+from jobdash.present.text import name_problem
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (and exit status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        where = self.prog.removeprefix("jobdash").strip()
+        # argparse quotes some arguments raw: a newline or escape in one stays visible, inert.
+        say(f"jobdash: {where + ': ' if where else ''}{message} (see --help)")
+        sys.exit(EXIT_USAGE)
+
+
+def say(text: str) -> None:
+    """One line on stderr, inert (`render.err`, imported when there is something to say)."""
+    from jobdash.cli.render import err, safe
+
+    err.print(safe(text))
+
+
+@dataclass
+class Commands:
+    """Where a command group adds its commands: the top parser's `add_parser`, and the
+    parents every command shares (`--db`, `--config`) or that a listing adds (`--json`)."""
+
+    add_parser: Callable[..., Parser]
+    common: Parser
+    as_json: Parser
+
+    def add(self, name: str, help: str, *parents: Parser, **kwargs: Any) -> Parser:
+        """A command, described by its help line, taking the common options."""
+        kwargs.setdefault("description", help)
+        return self.add_parser(name, help=help, parents=[self.common, *parents], **kwargs)
+
+
+def shown(text: str) -> str:
+    """An argument quoted in a message: escapes visible, on one line, not too long."""
+    return repr(text) if len(text) <= 40 else repr(text[:36]) + "…"
+
+
+def whole_number(lo: int, hi: int) -> Callable[[str], int]:
+    """An argparse type: a whole number (ASCII digits) from `lo` to `hi`. The one place the
+    command line's numbers are bounded, so that none reaches SQLite (64-bit integers) or a
+    loop too big to mean anything."""
+
+    def parse(text: str) -> int:
+        m = re.fullmatch(r"\s*([+-]?)([0-9]+)\s*", text)
+        if m is None:
+            raise argparse.ArgumentTypeError(f"not a whole number: {shown(text)}")
+        digits = m.group(2).lstrip("0") or "0"
+        # Beyond 20 digits the value is out of any range here; int() of a 5,000-digit
+        # string would refuse with a ValueError about Python's limits.
+        n = int(m.group(1) + digits) if len(digits) <= 20 else None
+        if n is None or not lo <= n <= hi:
+            raise argparse.ArgumentTypeError(
+                f"must be a whole number from {lo} to {hi}, got {shown(text.strip())}"
+            )
+        return n
+
+    return parse
+
+
+def seconds_between(lo: float, hi: float) -> Callable[[str], float]:
+    """An argparse type: a number of seconds from `lo` to `hi`; never NaN or infinity (a
+    lease or grace period that never ends is not one)."""
+
+    def parse(text: str) -> float:
+        try:
+            x = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number of seconds: {shown(text)}") from None
+        if not lo <= x <= hi:  # False for NaN too
+            raise argparse.ArgumentTypeError(
+                f"must be from {lo:g} to {hi:g} seconds, got {shown(text.strip())}"
+            )
+        return x
+
+    return parse
+
+
+slots_arg = whole_number(1, MAX_PARALLEL)
+count_arg = whole_number(1, MAX_ID)  # --limit, --tail, --task
+
+
+def agent_name(text: str) -> str:
+    """An agent's name: shown on other people's terminals (`jobdash agents`, the dashboard)
+    and used by `agent drain NAME`: visible, printable and short."""
+    problem = name_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(f"the agent name {problem}")
+    return text
+
+
+def job_id(text: str) -> int:
+    """A job id, as shown (`12`) or as the dashboard copies it (`#12`)."""
+    if not re.fullmatch(r"\s*#?[0-9]+\s*", text):
+        raise argparse.ArgumentTypeError(f"not a job id: {shown(text)}")
+    return whole_number(1, MAX_ID)(text.strip().lstrip("#"))
+
+
+def build_parser() -> Parser:
+    """The whole command line: the dashboard's options, then each group's commands."""
+    from jobdash.cli import config, db, engine, jobs, run, schedules
+
+    # Given before or after the command; SUPPRESS keeps a sub-command's parser from
+    # resetting to None what was given before it (`jobdash --db X jobs`).
+    common = Parser(add_help=False)
+    common.add_argument(
+        "--db",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help="the store (default: $JOBDASH_DB, then the data dir)",
+    )
+    common.add_argument(
+        "--config",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help="config file (default: $JOBDASH_CONFIG, ./jobdash.toml, config dir)",
+    )
+    as_json = Parser(add_help=False)
+    as_json.add_argument("--json", action="store_true", help="print JSON")
+
+    p = Parser(
+        prog="jobdash", description="A job manager with a terminal dashboard.", parents=[common]
+    )
+    p.add_argument("--version", action="version", version=f"jobdash {__version__}")
+    p.add_argument(
+        "--demo", action="store_true", help="load the demo job types and start demo jobs"
+    )
+    p.add_argument(
+        "--read-only", action="store_true", help="watch only: no action changes anything"
+    )
+    p.add_argument("--theme", help="dashboard theme")
+    p.add_argument("--slots", type=slots_arg, default=4, help="task slots of the embedded engine")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    commands = Commands(sub.add_parser, common, as_json)
+    engine.declare_serving(commands)
+    engine.declare_agents(commands)
+    run.declare_run(commands)
+    jobs.declare(commands)
+    run.declare_actions(commands)
+    jobs.declare_export(commands)
+    run.declare_clear(commands)
+    schedules.declare(commands)
+    config.declare(commands)
+    db.declare(commands)
+    return p
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """argparse, plus the query's negations: `jobdash jobs -status:failed` is a query term,
+    not an unknown option."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    for name in ("db", "config"):
+        if not hasattr(args, name):
+            setattr(args, name, None)
+    if extra:
+        # Filter words after an option (`jobs status:failed --json type:x`) are argparse's
+        # leftovers: they belong to the query, like negations, which look like options.
+        if getattr(args, "command", None) in ("jobs", "export") and all(
+            not x.startswith("-") or re.fullmatch(r"-[A-Za-z_]+:.*", x) for x in extra
+        ):
+            args.query = [*args.query, *extra]
+        else:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    for dest, value in vars(args).items():
+        # Bytes that are not UTF-8 reach us as lone surrogates, which can be neither stored
+        # nor printed; only file names may be any bytes the system allows.
+        values = value if isinstance(value, list) else [value]
+        if dest not in ("db", "config", "output") and not all(map(is_text, values)):
+            bad = next(v for v in values if not is_text(v))
+            parser.error(f"{dest.replace('_', '-')}: not UTF-8 text: {shown(bad)}")
+    return args
+
+
+def is_text(value: object) -> bool:
+    """False for a str that cannot be written as UTF-8 (it holds lone surrogates)."""
+    if not isinstance(value, str):
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -1,0 +1,114 @@
+"""How the command line prints: its two consoles, inert text, times, a status's colours,
+JSON, and log lines. What a job, a time or a status *looks like* is `jobdash.present`'s,
+shared with the dashboard; this module only puts it on a terminal or a pipe. Listings
+(tables) are `tables`', imported when one is drawn.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from rich.console import Console
+from rich.text import Text
+
+from jobdash.core.model import Job, LogLine
+from jobdash.present.logs import TaskLabels
+from jobdash.present.recovery import attempt_mark
+from jobdash.present.status import Look, Tone
+from jobdash.present.text import clip, sanitize
+from jobdash.present.times import clock
+
+# Nothing printed is read as markup or emoji codes: data is shown as written (see `safe`).
+out = Console(highlight=False, markup=False, emoji=False)
+err = Console(stderr=True, highlight=False, markup=False, emoji=False, soft_wrap=True)
+
+
+def safe(text: object) -> Text:
+    """Text that jobdash did not write itself (names, info, errors), made inert: control
+    characters become visible stand-ins, and a `Text` is never read as markup."""
+    return Text(sanitize(str(text)))
+
+
+def cell(text: str) -> Text:
+    """A listing's cell of free text (a target, an info line, parameters): inert, and cut
+    at `CELL_LIMIT` cells, piped too, so that one long value cannot widen every row
+    (`show` and `--json` give it whole)."""
+    return Text(clip(sanitize(text)))
+
+
+def when(ts: float | None, shown: str | None = None) -> str:
+    """A time in the viewer's zone, the command line's way ("14:03:22" today, else
+    "2026-11-20 14:03"), labelled with its zone unless `shown` (its column's) says it."""
+    return clock(ts or None, time.time(), label=shown or True)
+
+
+# A status's tone (`jobdash.present.status`) as the command line colours it.
+TONE_STYLE: dict[Tone, str] = {
+    Tone.QUIET: "dim",
+    Tone.ACTIVE: "cyan",
+    Tone.WARN: "yellow",
+    Tone.GOOD: "green",
+    Tone.BAD: "red",
+}
+
+
+def toned(shown: Look) -> Text:
+    """A status's glyph and word in its tone's colour."""
+    return Text(shown.text, style=TONE_STYLE[shown.tone])
+
+
+def print_json(data: object) -> None:
+    print(json.dumps(data, indent=2, default=str))
+
+
+def job_dict(job: Job) -> dict[str, Any]:
+    """A job as `--json` gives it: its fields, and what is computed from them."""
+    d = dataclasses.asdict(job)
+    d["status"] = str(job.status)
+    d["trigger"] = str(job.trigger)
+    d["total"] = job.total
+    d["eta"] = job.eta()
+    d["duration"] = job.duration()
+    return d
+
+
+def metrics_text(metrics: Mapping[str, float]) -> str:
+    """A job's result metrics on one line: `rows=12  size=3.5`."""
+    return "  ".join(f"{k}={v:g}" for k, v in sorted(metrics.items()))
+
+
+def print_log_line(line: LogLine, tty: bool, labels: TaskLabels | None = None) -> None:
+    """One log line, inert: its control characters become visible stand-ins in a pipe too
+    (piped output mostly ends on a terminal: `| less`, `| tail`). With `labels` (the job
+    has several tasks) the line starts with its task's label, aligned; output of an
+    earlier attempt of its task says so."""
+    text = attempt_mark(line) + sanitize(line.text)
+    label = f"{labels.padded(line)} | " if labels is not None else ""
+    if not tty:
+        # No markup, no wrapping, no escapes added.
+        sys.stdout.write(label + text + "\n")
+        return
+    shown = Text()
+    shown.append(label, style="dim")
+    if line.stream == "stderr":
+        shown.append(text, style="red")
+    elif line.stream == "system":
+        shown.append(f"» {text}", style="dim")
+    elif not label:
+        sys.stdout.write(text + "\n")
+        return
+    else:
+        shown.append(text)
+    out.print(shown, soft_wrap=True)
+
+
+def fields(pairs: list[tuple[str, str]], width: int) -> None:
+    """`show`'s labelled lines (`  started: …`), the empty ones left out."""
+    for k, v in pairs:
+        if v:
+            out.print(Text.assemble((f"{k:>{width}}: ", "dim"), sanitize(v)))

@@ -1,0 +1,188 @@
+"""Starting and changing jobs: `run` (with `--wait` and `--follow`), `cancel`, `pause`,
+`resume`, `retry` and `clear`.
+
+Rich's live progress display is imported when `run --follow` draws it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+
+from jobdash.cli.jobs import LogPrinter
+from jobdash.cli.parser import EXIT_FAILED, EXIT_OK, Commands, job_id, shown
+from jobdash.cli.render import err, job_dict, metrics_text, out, print_json, safe
+from jobdash.core.model import BadInput
+from jobdash.present.durations import duration
+from jobdash.present.progress import progress_bar, progress_count
+from jobdash.present.recovery import quarantine_warning
+from jobdash.present.status import look
+from jobdash.present.text import sanitize
+from jobdash.present.words import plural
+
+if TYPE_CHECKING:
+    from jobdash.core.service import Service
+
+FOLLOW_BAR = 30  # cells of `run --follow`'s progress bar
+
+
+def declare_run(c: Commands) -> None:
+    s = c.add("run", "submit a job", c.as_json)
+    s.add_argument("type", help="job type")
+    s.add_argument(
+        "-p", "--param", action="append", default=[], metavar="K=V", help="a parameter (repeatable)"
+    )
+    s.add_argument(
+        "--wait", action="store_true", help="wait until the job ends; exit status from the job"
+    )
+    s.add_argument(
+        "--follow", action="store_true", help="stream the log and a progress bar until it ends"
+    )
+    s.add_argument(
+        "--demo", action="store_true", default=argparse.SUPPRESS, help="know the demo job types"
+    )
+
+
+def declare_actions(c: Commands) -> None:
+    """`cancel`, `pause`, `resume` and `retry`: one job each."""
+    s = c.add("cancel", "cancel a job (SIGTERM, then SIGKILL after a grace period)")
+    s.add_argument("job", type=job_id)
+    s.add_argument("--force", action="store_true", help="SIGKILL at once")
+    for name, help in (
+        ("pause", "pause a job"),
+        ("resume", "resume a paused job"),
+        ("retry", "re-run the failed and cancelled tasks of a finished job"),
+    ):
+        c.add(name, help).add_argument("job", type=job_id)
+
+
+def declare_clear(c: Commands) -> None:
+    s = c.add("clear", "remove finished jobs you started")
+    s.add_argument("--all", action="store_true", help="every user's finished jobs (admins)")
+
+
+def parse_params(pairs: Sequence[str]) -> dict[str, str]:
+    """`-p KEY=VALUE` pairs; a key given twice is refused (which one was meant?)."""
+    params: dict[str, str] = {}
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        if not eq or not key:
+            raise BadInput(f"-p {shown(pair)}: expected KEY=VALUE")
+        if key in params:
+            raise BadInput(
+                f"-p {shown(key)} is given twice ({shown(params[key])} and {shown(value)}): "
+                "give each parameter once"
+            )
+        params[key] = value
+    return params
+
+
+async def cmd_run(svc: Service, a: argparse.Namespace) -> int:
+    if a.json and a.follow:
+        raise BadInput(
+            "run: --follow streams the log as text; with --json use --wait "
+            "(and `jobdash logs ID -f --json` for the log)"
+        )
+    # Submitted first: a bad parameter is one line (exit 2), not also the warning below.
+    job = await svc.submit(a.type, parse_params(a.param))
+    if not await svc.engine_alive():
+        err.print(
+            safe(
+                f"jobdash: no engine is running on {svc.location}: job {job.id} is queued "
+                "and will start when one does — start one with `jobdash serve` (or open the "
+                "dashboard, `jobdash`)"
+            )
+        )
+    if not (a.wait or a.follow):
+        if a.json:
+            print_json(job_dict(job))
+            return EXIT_OK
+        out.print(safe(f"job {job.id} queued ({job.type}, {plural(job.total, 'task')})"))
+        return EXIT_OK
+    err.print(safe(f"job {job.id} submitted ({job.type}); Ctrl-C stops watching, not the job"))
+    return await follow_job(svc, job.id, show_log=a.follow, as_json=a.json)
+
+
+async def follow_job(svc: Service, jid: int, show_log: bool, as_json: bool = False) -> int:
+    import asyncio  # loaded by the command that waits, not by `jobdash --help`
+
+    from rich.progress import Progress, TextColumn
+
+    tty = out.is_terminal and not as_json
+    after = 0
+    printer = LogPrinter(svc, jid, tty)
+    # The dashboard's bar and count (jobdash.present.progress), drawn by Rich's live display.
+    progress = Progress(
+        TextColumn("{task.description}", markup=False),
+        TextColumn("{task.fields[bar]}", markup=False),
+        TextColumn("{task.fields[status]}", markup=False),
+        TextColumn("{task.fields[elapsed]}", markup=False),  # the job's own: stops while paused
+        console=out,
+        transient=False,
+        disable=not tty,
+    )
+    with progress:
+        bar = progress.add_task(f"job {jid}", total=None, bar="", status="", elapsed="")
+        while True:
+            job = await svc.job(jid)
+            if show_log:
+                lines = await svc.logs(jid, after=after, limit=5000)
+                await printer.print(lines)
+                if lines:
+                    after = lines[-1].seq
+                    if len(lines) == 5000:
+                        continue
+            progress.update(
+                bar,
+                bar=f"{progress_bar(job, FOLLOW_BAR)} {progress_count(job)}".rstrip(),
+                status=look(job.status).text,
+                elapsed=duration(job.duration()),
+            )
+            if job.status.finished:
+                break
+            await asyncio.sleep(0.25)
+    if as_json:
+        print_json(job_dict(job))
+    else:
+        out.print(safe(f"job {job.id} {job.status}: {job.info}"))
+    if job.metrics and not as_json:
+        out.print(safe("  " + metrics_text(job.metrics)))
+    return EXIT_OK if job.status in ("succeeded", "warning") else EXIT_FAILED
+
+
+async def cmd_action(svc: Service, a: argparse.Namespace) -> int:
+    if a.command == "cancel":
+        job = await svc.cancel(a.job, a.force)
+        out.print(Text(f"job {job.id}: {look(job.status).text}"))
+    elif a.command == "pause":
+        job = await svc.pause(a.job)
+        out.print(f"job {job.id} paused")
+    elif a.command == "resume":
+        job = await svc.resume(a.job)
+        out.print(f"job {job.id} resumed ({job.status})")
+    else:
+        quarantined = await svc.quarantined_tasks(a.job)
+        n = await svc.retry(a.job)
+        out.print(f"job {a.job}: {plural(n, 'task')} queued again")
+        for task in quarantined:
+            err.print(Text(f"jobdash: warning: {sanitize(quarantine_warning(task))}"))
+    return EXIT_OK
+
+
+async def cmd_clear(svc: Service, a: argparse.Namespace) -> int:
+    n = await svc.clear(everyone=a.all)
+    out.print(f"{plural(n, 'finished job')} removed")
+    return EXIT_OK
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "cancel": cmd_action,
+    "pause": cmd_action,
+    "resume": cmd_action,
+    "retry": cmd_action,
+    "clear": cmd_clear,
+}

@@ -1,0 +1,301 @@
+"""Schedules: `schedules` lists them; `schedule ACTION ID` runs, enables, disables, sets or
+shows one; `schedule preview` computes a planning's fire times without a store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+
+from jobdash.cli.parser import EXIT_OK, Commands, Parser, count_arg, whole_number
+from jobdash.cli.render import TONE_STYLE, err, fields, out, safe, when
+from jobdash.core.model import BadInput
+from jobdash.core.planning import PREVIEW_MAX, Schedule
+from jobdash.present.durations import duration
+from jobdash.present.planning import join_planning
+from jobdash.present.status import SCHEDULE_STATE_TONES, last_run_look
+from jobdash.present.text import sanitize
+from jobdash.present.times import abbreviation, beside, fire_times, header
+from jobdash.present.words import plural
+
+if TYPE_CHECKING:
+    from jobdash.core.service import Service
+
+
+def declare(c: Commands) -> None:
+    """`schedules`, and `schedule` with its actions."""
+    c.add("schedules", "schedules: planning, time zone, last and next run", c.as_json)
+    s = c.add("schedule", "act on a schedule: run, enable, disable, set, show; preview a planning")
+    ssub = s.add_subparsers(
+        dest="schedule_action", metavar="ACTION", parser_class=Parser, required=True
+    )
+
+    def action(name: str, help: str, *parents: Parser) -> Parser:
+        sp = ssub.add_parser(name, help=help, description=help, parents=[c.common, *parents])
+        sp.add_argument("id", help="schedule id")
+        return sp
+
+    action("run", "run the schedule's job now")
+    action("enable", "enable (resume) the schedule")
+    action("disable", "disable (pause) the schedule: its fire times are recorded as paused")
+    s2 = action("show", "the schedule and its tick history", c.as_json)
+    s2.add_argument("--limit", type=count_arg, default=30, help="ticks shown (default 30)")
+    s2 = action(
+        "set",
+        "change the planning (one of --cron, --every, --daily, --once, --disabled, "
+        "--automatic), the time zone or the policies",
+    )
+    plan = s2.add_mutually_exclusive_group()
+    plan.add_argument("--cron", metavar="EXPR", help='5-field cron expression, e.g. "0 3 * * *"')
+    plan.add_argument("--every", metavar="PERIOD", help="interval, e.g. 30s, 5m, 1h30m")
+    plan.add_argument("--daily", metavar="[DAYS@]TIMES", help="e.g. 09:00 or mon,wed@09:00,17:00")
+    plan.add_argument("--once", metavar="DATETIME", help="e.g. 2026-12-01T09:00")
+    plan.add_argument("--disabled", action="store_true", help="manual runs only")
+    plan.add_argument("--automatic", action="store_true", help="back to the config's planning")
+    s2.add_argument("--tz", metavar="ZONE", help="time zone, e.g. Europe/Paris")
+    s2.add_argument(
+        "--overlap",
+        choices=("skip", "queue"),
+        help="while the previous run is active: skip the fire time, or queue",
+    )
+    s2.add_argument(
+        "--catchup",
+        choices=("skip", "once", "all"),
+        help="after missed fire times: run none, one, or all within the bound",
+    )
+    s2.add_argument(
+        "--catchup-bound",
+        metavar="DURATION",
+        help="catch-up all runs missed fire times this recent (default 1d)",
+    )
+    s2 = ssub.add_parser(
+        "preview",
+        help="the next fire times of a planning, without creating a schedule",
+        description="The next fire times of any planning (as the scheduler computes them), "
+        "ISO 8601 with the offset, one a line; no schedule is created or read.",
+        parents=[c.common, c.as_json],
+    )
+    s2.add_argument(
+        "planning", help='e.g. "cron: 30 2 * * *", "@daily", "daily: mon-fri@09:00", "interval: 5m"'
+    )
+    s2.add_argument(
+        "--tz", metavar="ZONE", help="time zone (default: the config's, else the machine's)"
+    )
+    s2.add_argument(
+        "--from",
+        dest="start",
+        metavar="ISO-8601",
+        help="fire times after this (default: now); without an offset, a wall-clock time in the zone",
+    )
+    s2.add_argument(
+        "--count",
+        type=whole_number(1, PREVIEW_MAX),
+        default=5,
+        metavar="N",
+        help=f"how many (default 5, at most {PREVIEW_MAX})",
+    )
+
+
+def schedule_dict(s: Schedule) -> dict[str, Any]:
+    return dataclasses.asdict(s) | {"state": s.state, "error": s.error}
+
+
+def state_text(s: Schedule) -> Text:
+    return Text(s.state_text, style=TONE_STYLE[SCHEDULE_STATE_TONES[s.state]])
+
+
+def last_glyph(s: Schedule) -> Text:
+    shown = last_run_look(s.last_status)
+    return Text(shown.glyph, style=TONE_STYLE[shown.tone])
+
+
+async def cmd_schedules(svc: Service, a: argparse.Namespace) -> int:
+    from jobdash.cli.tables import listing, show_table
+
+    schedules = await svc.schedules()
+    if a.json:
+        print(json.dumps([schedule_dict(s) for s in schedules], indent=2))
+        return EXIT_OK
+    if not schedules:
+        err.print(
+            "no schedules (a job type gets one with `schedule = ...` in the config; "
+            "an engine publishes them)"
+        )
+        return EXIT_OK
+    # A schedule from the config is named after its type: the TYPE column then says nothing
+    # new, and the planning needs the room on an 80-column terminal.
+    with_type = any(s.type != s.id for s in schedules)
+    # TZ is each schedule's zone, in which its planning is read; the times are the viewer's.
+    now = time.time()
+    shown = abbreviation(now)
+    columns = ["", "ID", *(["TYPE"] if with_type else []), "PLANNING", "TZ", "STATE"]
+    t = listing(*columns, header("LAST RUN", now), header("NEXT RUN", now), flex=("PLANNING",))
+    for s in schedules:
+        planning = s.effective + (" *" if s.source == "admin" else "")
+        last = f"job {s.last_job} {when(s.last_run, shown)}" if s.last_job else ""
+        t.add_row(
+            last_glyph(s),
+            safe(s.id),
+            *([safe(s.type)] if with_type else []),
+            safe(planning),
+            safe(s.timezone),
+            state_text(s),
+            safe(last.strip()),
+            when(s.next_run, shown),
+        )
+    show_table(t)
+    for s in schedules:
+        if s.error:
+            out.print(safe(f"✘ {s.id}: fire time {when(s.last_tick)} failed: {s.error}"))
+    if any(s.source == "admin" for s in schedules):
+        err.print(
+            "* changed at run time by an admin (kept across restarts; "
+            "`jobdash schedule set ID --automatic` reverts)"
+        )
+    return EXIT_OK
+
+
+def planning_from_args(a: argparse.Namespace) -> str | None:
+    """The planning line `schedule set`'s flags describe (the service parses it), or None."""
+    given = (
+        ("cron", a.cron),
+        ("interval", a.every),
+        ("daily", a.daily),
+        ("once", a.once),
+        ("disabled", a.disabled),
+        ("automatic", a.automatic),
+    )
+    for kind, value in given:
+        if value:
+            return join_planning(kind, value if isinstance(value, str) else "")
+    return None
+
+
+async def cmd_schedule(svc: Service, a: argparse.Namespace) -> int:
+    action = a.schedule_action
+    if action == "run":
+        job = await svc.run_schedule_now(a.id)
+        n = job.total
+        out.print(safe(f"schedule {a.id}: job {job.id} queued ({job.type}, {plural(n, 'task')})"))
+    elif action in ("enable", "disable"):
+        s = await (svc.enable(a.id) if action == "enable" else svc.disable(a.id))
+        nxt = f"; next run {when(s.next_run)}" if s.next_run else ""
+        if s.state == "manual only":
+            nxt = "; still manual only: its planning is disabled (`schedule set` gives it one)"
+        out.print(safe(f"schedule {s.id} {action}d{nxt}"))
+    elif action == "set":
+        return await set_schedule(svc, a)
+    else:
+        return await show_schedule(svc, a)
+    return EXIT_OK
+
+
+async def set_schedule(svc: Service, a: argparse.Namespace) -> int:
+    """`schedule set`: a new planning, zone or policies, then the next fire times."""
+    from jobdash.core.service import parse_duration
+
+    planning = planning_from_args(a)
+    bound = parse_duration(a.catchup_bound, "--catchup-bound") if a.catchup_bound else None
+    if planning is None and a.tz is None and not (a.overlap or a.catchup or bound):
+        raise BadInput(
+            "schedule set: nothing to change (give --cron, --every, --daily, --once, "
+            "--disabled, --automatic, --tz, --overlap or --catchup)"
+        )
+    if planning is not None or a.tz is not None:
+        current = await svc.schedule(a.id)
+        await svc.set_planning(a.id, planning or current.planning, a.tz)
+    if a.overlap or a.catchup or bound:
+        await svc.set_schedule_policy(a.id, a.overlap, a.catchup, bound)
+    s = await svc.schedule(a.id)
+    out.print(
+        safe(
+            f"schedule {s.id}: {s.effective} ({s.timezone}), overlap {s.overlap}, "
+            f"catch-up {s.catchup}"
+        )
+    )
+    upcoming = svc.next_fire_times(s.planning, s.timezone, 5, default=s.config_planning)
+    for at in fire_times(upcoming):  # in the schedule's zone, labelled
+        out.print(f"  next: {at}")
+    return EXIT_OK
+
+
+async def show_schedule(svc: Service, a: argparse.Namespace) -> int:
+    """`schedule show`: the schedule's settings and state, then its tick history."""
+    from jobdash.cli.tables import listing, show_table
+    from jobdash.core.service import CATCHUP_BOUND, zone
+
+    s = await svc.schedule(a.id)
+    ticks = await svc.ticks(a.id, a.limit)
+    if a.json:
+        d = schedule_dict(s)
+        d["ticks"] = [dataclasses.asdict(t) for t in ticks]
+        print(json.dumps(d, indent=2))
+        return EXIT_OK
+    origin = ""
+    if s.planning == "automatic":
+        origin = " (automatic: the config's)"
+    elif s.source == "admin":
+        origin = " (set by an admin)"
+    catchup = s.catchup
+    if s.catchup == "all":
+        catchup += f" within {duration(s.catchup_bound or CATCHUP_BOUND)}"
+    last = ""
+    if s.last_job:
+        last = f"job {s.last_job} {s.last_status or ''} at {when(s.last_run)}"
+    nxt = when(s.next_run)
+    if s.next_run and (there := beside(s.next_run, zone(s.timezone))):
+        nxt += f" ({there} in the schedule's zone)"
+    recipients = ", ".join((*s.report.email, *s.report.webhook))
+    state = {
+        "disabled": " (paused: its fire times are recorded as paused)",
+        "manual only": " (the planning is disabled: it runs only when started by hand)",
+        "error": f": fire time {when(s.last_tick)} failed: {s.error}",
+    }.get(s.state, "")
+    out.print(Text.assemble("schedule ", (sanitize(s.id), "bold")))
+    fields(
+        [
+            ("type", s.type),
+            ("planning", s.effective + origin),
+            ("time zone", s.timezone),
+            ("state", s.state_text + state),
+            ("overlap", s.overlap),
+            ("catch-up", catchup),
+            ("reports to", f"{recipients} (and the type's recipients)" if recipients else ""),
+            ("last run", last),
+            ("next run", nxt),
+        ],
+        10,
+    )
+    now = time.time()
+    t = listing(header("FIRE TIME", now), "OUTCOME", "JOB", "DETAIL", fold=("DETAIL",))
+    for tick in ticks:
+        t.add_row(
+            when(tick.fire_time, abbreviation(now)),
+            tick.outcome_text,
+            str(tick.job_id or ""),
+            safe(tick.detail),
+        )
+    out.print()
+    if ticks:
+        show_table(t)
+    else:
+        out.print(Text("no ticks yet", style="dim"))
+    return EXIT_OK
+
+
+def cmd_schedule_preview(a: argparse.Namespace) -> int:
+    """`schedule preview`: computed from the planning text alone; no store is opened."""
+    from jobdash.core.service import config_timezone, preview_planning
+
+    tz = a.tz or config_timezone(a.config)
+    times = [t.isoformat() for t in preview_planning(a.planning, tz, a.count, a.start)]
+    print(json.dumps(times) if a.json else "\n".join(times))
+    return EXIT_OK
+
+
+COMMANDS = {"schedules": cmd_schedules, "schedule": cmd_schedule}

@@ -1,0 +1,98 @@
+"""The command line starts quickly because it imports only what a command needs: the
+dashboard (Textual), the scheduler's APScheduler and the engine's runners are loaded by
+the commands that use them, and Rich's tables and live display only when one is drawn.
+
+Asserted on the set of modules each command leaves in `sys.modules` (run in a fresh
+interpreter through `jobdash.cli.main`, as the `jobdash` script runs it), not on a time.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+# Runs `jobdash ARGS` in this interpreter, then writes the modules it imported to FILE.
+WRAPPER = """\
+import json, sys
+from jobdash.cli import main
+try:
+    code = main(sys.argv[2:])
+except SystemExit as e:
+    code = e.code
+with open(sys.argv[1], "w") as f:
+    json.dump({"code": code, "modules": sorted(sys.modules)}, f)
+"""
+
+# Never needed by a command that only reads or submits.
+NEVER = ("textual", "apscheduler", "jobdash.tui", "jobdash.core.runners", "jobdash.core.reports")
+
+
+def imported(tmp_path: Path, *args: str) -> tuple[object, set[str]]:
+    """The exit status of `jobdash ARGS` and the modules it imported."""
+    out = tmp_path / "modules.json"
+    subprocess.run(
+        [sys.executable, "-c", WRAPPER, str(out), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    done = json.loads(out.read_text())
+    return done["code"], set(done["modules"])
+
+
+def loaded(modules: set[str], *names: str) -> list[str]:
+    """The modules of `modules` that are one of `names` or inside one of them."""
+    return sorted(m for m in modules if any(m == n or m.startswith(n + ".") for n in names))
+
+
+@pytest.fixture
+def store(tmp_path: Path, write_config: Callable[[str], Path]) -> list[str]:
+    """The options of a store with one queued job (id 1) of a command type."""
+    config = write_config('[types.hello]\ncommand = ["echo", "hello"]\n')
+    return ["--db", str(tmp_path / "s.db"), "--config", str(config)]
+
+
+def test_help_loads_neither_the_engine_nor_rich_tables(tmp_path: Path) -> None:
+    code, modules = imported(tmp_path, "--help")
+    assert code == 0
+    assert loaded(modules, *NEVER, "jobdash.core.service", "rich.table", "rich.progress") == []
+
+
+def test_jobs_on_an_empty_store_loads_no_table_and_no_engine(tmp_path: Path) -> None:
+    code, modules = imported(tmp_path, "--db", str(tmp_path / "empty.db"), "jobs")
+    assert code == 0
+    assert "jobdash.core.service" in modules  # it did read the store
+    assert loaded(modules, *NEVER, "jobdash.core.agent.agent", "rich.table") == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["run", "hello"], ["jobs"], ["jobs", "--json"], ["show", "1"], ["logs", "1"]],
+    ids=" ".join,
+)
+def test_reading_and_submitting_load_no_dashboard_and_no_scheduler(
+    tmp_path: Path, store: list[str], args: list[str]
+) -> None:
+    code, _ = imported(tmp_path, *store, "run", "hello")  # job 1, queued (no engine runs)
+    assert code == 0
+    code, modules = imported(tmp_path, *store, *args)
+    assert code == 0
+    assert loaded(modules, *NEVER, "jobdash.core.agent.agent", "rich.progress") == []
+
+
+def test_the_dashboard_and_the_engine_are_still_loaded_where_they_are_used(
+    tmp_path: Path, store: list[str]
+) -> None:
+    """The check above is not vacuous: `check` with a keymap loads the dashboard's
+    bindings, and the wrapper sees what a command imports."""
+    config = Path(store[-1])
+    config.write_text(config.read_text() + '[keymap]\n"job.cancel" = "k"\n')
+    code, modules = imported(tmp_path, *store, "check")
+    assert code == 0
+    assert "textual" in modules and "jobdash.tui.keymap" in modules
