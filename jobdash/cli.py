@@ -129,6 +129,11 @@ def build_parser() -> Parser:
         "--read-only", action="store_true", help="watch only: no action changes anything"
     )
     p.add_argument("--theme", help="dashboard theme")
+    p.add_argument(
+        "--no-engine",
+        action="store_true",
+        help="never embed an engine: watch and act only (jobdash web's sessions)",
+    )
     p.add_argument("--slots", type=slots_arg, default=4, help="task slots of the embedded engine")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
@@ -173,6 +178,19 @@ def build_parser() -> Parser:
             )
 
     cmd("agents", "agents: state, slots, current tasks, heartbeat", as_json)
+
+    s = cmd("web", "serve the dashboard to a browser (a token or a password first)")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    s.add_argument("--port", type=whole_number(0, 65535), default=8765, help="default 8765")
+    s.add_argument(
+        "--read-only", action="store_true", default=argparse.SUPPRESS, help="sessions only watch"
+    )
+    s.add_argument(
+        "--sessions", type=whole_number(1, 1000), default=4, help="browser sessions at once (4)"
+    )
+    s.add_argument(
+        "--hash-password", action="store_true", help="print a [web] password_hash for the config"
+    )
 
     s = cmd("run", "submit a job", as_json)
     s.add_argument("type", help="job type")
@@ -1297,6 +1315,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from jobdash.tui.app import run_dashboard
 
             return run_dashboard(args)
+        if args.command == "web":
+            from jobdash.web import run_web
+
+            return run_web(args)
         return asyncio.run(run_command(args))
     except BadInput as e:
         err.print(safe(f"jobdash: {e}"))
