@@ -1316,7 +1316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_dashboard(args)
         if args.command == "web":
-            from jobdash.web import run_web
+            from jobdash.web.command import run_web
 
             return run_web(args)
         return asyncio.run(run_command(args))

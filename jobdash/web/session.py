@@ -27,6 +27,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 WEB_DRIVER = "textual.drivers.web_driver:WebDriver"
+SERVER_PID = "JOBDASH_WEB_SERVER"  # the server's pid, in a session's environment (`child`)
 READY = b"__GANGLION__\n"
 GRACE = 5.0  # seconds between SIGTERM and SIGKILL
 POLL = 0.05
@@ -44,9 +45,10 @@ def group_alive(pgid: int) -> bool:
 
 
 def dashboard_argv(options: Sequence[str]) -> list[str]:
-    """The dashboard as a browser session runs it: this Python, this jobdash, `--no-engine`
-    (a session watches and acts; engines run jobs, `jobdash serve`), plus `options`."""
-    return [sys.executable, "-m", "jobdash", "--no-engine", *options]
+    """The dashboard as a browser session runs it: this Python, this jobdash (through
+    `child`, which ends it with the server), `--no-engine` (a session watches and acts;
+    engines run jobs, `jobdash serve`), plus `options`."""
+    return [sys.executable, "-m", "jobdash.web.child", "--no-engine", *options]
 
 
 class AppProcess:
@@ -70,6 +72,7 @@ class AppProcess:
             "TEXTUAL_COLOR_SYSTEM": "truecolor",
             "COLUMNS": str(width),
             "ROWS": str(height),
+            SERVER_PID: str(os.getpid()),
         }
         proc = await asyncio.create_subprocess_exec(
             *argv,

@@ -113,7 +113,7 @@ async def test_read_only_reaches_every_session(serve_web: Serve) -> None:
     ):
         await waited(lambda: len(served.started()) == 1, "started")
         argv = psutil.Process(served.started()[0]).cmdline()
-        assert argv[1:] == ["-m", "jobdash", "--no-engine", "--read-only"]
+        assert argv[1:] == ["-m", "jobdash.web.child", "--no-engine", "--read-only"]
 
 
 async def test_a_password_from_the_config(serve_web: Serve, write_config: Callable) -> None:

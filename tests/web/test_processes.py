@@ -113,3 +113,17 @@ async def test_a_process_that_ignores_sigterm_is_killed_with_its_group() -> None
     assert in_group(app.pid) == []
     assert await reading is None  # its output ended
     await app.stop()  # twice: nothing more to do
+
+
+async def test_sessions_end_when_the_server_is_killed_with_sigkill(serve_web: Serve) -> None:
+    """A server killed outright runs no code: its sessions end by themselves (the kernel
+    tells them their parent died)."""
+    served = serve_web()
+    cookie = await sign_in(served)
+    async with aiohttp.ClientSession(headers={"Cookie": f"{COOKIE}={cookie}"}) as http:
+        ws = await http.ws_connect(f"{served.base}/ws?width=120&height=40")
+        await ws.receive_bytes(timeout=60)  # the dashboard is up, its handlers set
+        served.proc.send_signal(signal.SIGKILL)
+        served.proc.wait()
+        await waited(lambda: in_group(served.started()[0]) == [], "the session ended")
+        await ws.close()
