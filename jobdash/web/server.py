@@ -179,7 +179,7 @@ class WebServer:
         async for message in ws:
             if message.type != WSMsgType.TEXT:
                 continue
-            with contextlib.suppress(ValueError):
+            with contextlib.suppress(ValueError, TypeError):
                 kind, *rest = json.loads(message.data)
                 if kind == "stdin" and rest and isinstance(rest[0], str):
                     await app.send_keys(rest[0])

@@ -74,6 +74,7 @@ def screen(page: Any) -> str:
     return "\n".join(terminal.display)
 
 
+@pytest.mark.slow
 def test_the_dashboard_in_a_browser(serve_web: Callable[..., Served], browser: Any) -> None:
     served = serve_web()
     page = browser.new_page(viewport={"width": 1280, "height": 800})
@@ -90,6 +91,7 @@ def test_the_dashboard_in_a_browser(serve_web: Callable[..., Served], browser: A
     page.wait_for_selector(".textual-terminal.-connected", timeout=60_000)
     until(lambda: "No jobs in progress" in screen(page), "the In Progress tab drawn")
     assert len(served.started()) == 1
+    assert "no engine running" in screen(page)  # a session never embeds one
 
     page.click("#terminal")
     page.keyboard.press("2")

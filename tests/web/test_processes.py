@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import aiohttp
 import psutil
+import pytest
 
 from jobdash.web.auth import COOKIE
 from jobdash.web.session import READY, AppProcess
@@ -44,6 +45,7 @@ async def drop_at_once(served: Served, cookie: str, clean: bool) -> None:
     writer.transport.abort()  # no close frame, no FIN: a reset
 
 
+@pytest.mark.slow
 async def test_fifty_clients_that_connect_and_drop_leave_no_process(serve_web: Serve) -> None:
     served = serve_web("--sessions", "60")
     cookie = await sign_in(served)
@@ -74,7 +76,7 @@ async def test_stopping_the_server_ends_every_session(serve_web: Serve) -> None:
             await ws.close()
 
 
-async def test_quitting_the_dashboard_closes_its_websocket(serve_web: Serve) -> None:
+async def test_quitting_the_dashboard_closes_its_websocket_after_any_junk(serve_web: Serve) -> None:
     served = serve_web()
     cookie = await sign_in(served)
     async with aiohttp.ClientSession(headers={"Cookie": f"{COOKIE}={cookie}"}) as http:
@@ -82,6 +84,10 @@ async def test_quitting_the_dashboard_closes_its_websocket(serve_web: Serve) -> 
         received = b""
         while b"Completed" not in received:  # the dashboard is drawn
             received += (await ws.receive_bytes(timeout=60)).replace(b"\x1b", b"")
+        # What textual.js never sends is ignored, and the session goes on.
+        for junk in ("5", "not json", '{"a": 1}', '["resize", {"width": -1, "height": 1e9}]'):
+            await ws.send_str(junk)
+        await ws.send_bytes(b"\x00\xff")
         await ws.send_json(["stdin", "q"])
         while not ws.closed:
             await ws.receive(timeout=60)
