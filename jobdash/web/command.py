@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import ipaddress
 import logging
 import sys
 
@@ -31,6 +32,15 @@ def read_password() -> str:
     if len(password) < 8:
         raise BadInput("a password needs at least 8 characters")
     return password
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is reached from this machine only (a name other than localhost may
+    resolve anywhere: it is not taken for one)."""
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def session_options(args: argparse.Namespace) -> list[str]:
@@ -63,6 +73,12 @@ async def _serve(args: argparse.Namespace) -> int:
         f"jobdash web: the dashboard of user {svc.user}{mode}, at most {args.sessions} "
         f"sessions, at\n    {{url}}{how}\nCtrl+C stops it and every session."
     )
+    if not is_loopback(args.host):
+        print(
+            f"jobdash web: {args.host} is not a loopback address: the address, its token and "
+            "every screen cross the network in clear (README: In a browser; ssh -L instead)",
+            file=sys.stderr,
+        )
     await serve(server, args.host, args.port, ready)
     return 0
 

@@ -16,9 +16,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
+import ipaddress
 import json
 import logging
 import signal
+import socket
 import sys
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -234,7 +236,9 @@ async def serve(server: WebServer, host: str, port: int, ready: str) -> None:
     try:
         await web.TCPSite(runner, host, port).start()
         bound = runner.addresses[0]
-        shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
+        # Every address (0.0.0.0, ::): the machine's name is the one a browser can use.
+        shown = socket.gethostname() if ipaddress.ip_address(bound[0]).is_unspecified else bound[0]
+        shown = f"[{shown}]" if ":" in shown else shown
         print(ready.format(url=f"http://{shown}:{bound[1]}/"), flush=True)
         await stop.wait()
     finally:
