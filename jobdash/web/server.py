@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
+from jobdash.core.model import BadInput
 from jobdash.web.auth import COOKIE, Gate
 from jobdash.web.session import AppProcess
 
@@ -38,6 +39,7 @@ log = logging.getLogger("jobdash.web")
 HERE = Path(str(files("jobdash.web")))
 # textual-serve ships its browser client as package data: css/, fonts/, js/textual.js.
 CLIENT = Path(str(files("textual_serve"))) / "static"
+URL = "{url}"  # in `serve`'s ready text: where the address goes
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
@@ -226,7 +228,7 @@ def _size(value: object, default: int) -> int:
 
 async def serve(server: WebServer, host: str, port: int, ready: str) -> None:
     """Serve until SIGINT, SIGTERM or SIGHUP, then end every session. `ready` is printed
-    with `{url}` filled in once the socket listens (the port is known then, for port 0)."""
+    with `URL` replaced once the socket listens (the port is known then, for port 0)."""
     runner = web.AppRunner(server.application(), handle_signals=False, access_log=None)
     await runner.setup()
     stop = asyncio.Event()
@@ -234,15 +236,18 @@ async def serve(server: WebServer, host: str, port: int, ready: str) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await web.TCPSite(runner, host, port).start()
+        try:
+            await web.TCPSite(runner, host, port).start()
+        except OSError as e:  # the port is taken, the address is not this machine's …
+            raise BadInput(f"cannot listen on {host} port {port}: {e.strerror or e}") from None
         bound = runner.addresses[0]
         # Every address (0.0.0.0, ::): the machine's name is the one a browser can use.
         shown = socket.gethostname() if ipaddress.ip_address(bound[0]).is_unspecified else bound[0]
         shown = f"[{shown}]" if ":" in shown else shown
-        print(ready.format(url=f"http://{shown}:{bound[1]}/"), flush=True)
+        print(ready.replace(URL, f"http://{shown}:{bound[1]}/"), flush=True)
         await stop.wait()
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(sig)
         await runner.cleanup()
-        print("jobdash web: stopped; every session ended", file=sys.stderr, flush=True)
+    print("jobdash web: stopped; every session ended", file=sys.stderr, flush=True)
