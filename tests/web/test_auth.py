@@ -163,3 +163,14 @@ def test_a_hash_it_did_not_make_is_refused_at_start(write_config: Callable, valu
 def test_the_config_web_table_knows_its_keys(write_config: Callable) -> None:
     done = run_cli("check", "--config", str(write_config('[web]\npasswd = "x"\n')))
     assert done.returncode == 2 and "web.passwd" in done.stderr
+
+
+def test_a_bad_host_or_a_taken_port_is_one_line(serve_web: Serve) -> None:
+    taken = serve_web().base.rpartition(":")[2]
+    for args, said in (
+        (["--port", taken], f"cannot listen on 127.0.0.1 port {taken}: "),
+        (["--host", "\x1b[2J"], "--host: not an IP address or a host name: '\\x1b[2J'"),
+    ):
+        done = run_cli("web", *args)
+        assert done.returncode == 2 and done.stdout == ""
+        assert done.stderr.count("\n") == 1 and said in done.stderr, done.stderr
