@@ -93,7 +93,7 @@ def test_the_dashboard_in_a_browser(serve_web: Callable[..., Served], browser: A
     assert len(served.started()) == 1
     assert "no engine running" in screen(page)  # a session never embeds one
 
-    page.click("#terminal")
+    page.click(".xterm-screen")  # the terminal is a canvas: focus it before typing
     page.keyboard.press("2")
     until(lambda: "No finished jobs yet" in screen(page), "the Completed tab shown")
     assert "No jobs in progress" not in screen(page)
