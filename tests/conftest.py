@@ -145,8 +145,10 @@ def run_cli(
     cwd: Path | None = None,
     timeout: float = 60,
     umask: int = -1,
+    input: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real `jobdash` command line in a subprocess (`umask`: its own; -1: ours)."""
+    """Run the real `jobdash` command line in a subprocess (`umask`: its own; -1: ours;
+    `input`: its standard input)."""
     full_env = dict(os.environ)
     full_env.update(env or {})
     return subprocess.run(
@@ -157,6 +159,7 @@ def run_cli(
         cwd=cwd,
         timeout=timeout,
         umask=umask,
+        input=input,
         check=False,
     )
 

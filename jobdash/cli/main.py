@@ -13,7 +13,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
-from jobdash.cli import config, db, engine, jobs, run, schedules
+from jobdash.cli import config, db, engine, jobs, run, schedules, web
 from jobdash.cli.parser import EXIT_FAILED, EXIT_OK, EXIT_USAGE, parse_args
 from jobdash.cli.render import err, out, safe
 from jobdash.core.model import BadInput, Refused
@@ -73,6 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from jobdash.cli.dashboard import open_dashboard
 
             return open_dashboard(args)
+        if args.command == "web":
+            return web.serve(args)
         import asyncio  # not loaded for `--help` and usage errors
 
         return asyncio.run(run_command(args))

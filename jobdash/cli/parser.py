@@ -121,7 +121,7 @@ def job_id(text: str) -> int:
 
 def build_parser() -> Parser:
     """The whole command line: the dashboard's options, then each group's commands."""
-    from jobdash.cli import config, db, engine, jobs, run, schedules
+    from jobdash.cli import config, db, engine, jobs, run, schedules, web
 
     # Given before or after the command; SUPPRESS keeps a sub-command's parser from
     # resetting to None what was given before it (`jobdash --db X jobs`).
@@ -152,11 +152,17 @@ def build_parser() -> Parser:
         "--read-only", action="store_true", help="watch only: no action changes anything"
     )
     p.add_argument("--theme", help="dashboard theme")
+    p.add_argument(
+        "--no-engine",
+        action="store_true",
+        help="never embed an engine: watch and act only (jobdash web's sessions)",
+    )
     p.add_argument("--slots", type=slots_arg, default=4, help="task slots of the embedded engine")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     commands = Commands(sub.add_parser, common, as_json)
     engine.declare_serving(commands)
     engine.declare_agents(commands)
+    web.declare(commands)
     run.declare_run(commands)
     jobs.declare(commands)
     run.declare_actions(commands)

@@ -331,7 +331,10 @@ def no_terminal() -> str | None:
     """Which of the dashboard's streams is not a terminal, or None. Textual reads keys from
     standard input, draws on standard error and takes the screen's size from standard
     output: with any of them a pipe or a file it would write escapes into it and wait for
-    keys that never come."""
+    keys that never come. Under another driver (`TEXTUAL_DRIVER`: `jobdash web` sets Textual's
+    web driver, which speaks its own protocol over the pipes) no terminal is needed."""
+    if os.environ.get("TEXTUAL_DRIVER"):
+        return None
     for name, stream in (("input", sys.stdin), ("output", sys.stdout), ("error", sys.stderr)):
         try:
             if stream is None or not os.isatty(stream.fileno()):
@@ -384,8 +387,9 @@ async def _open_and_run(args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, on_signal)
     try:
         embedded = False
-        # Read-only: watch the store, run nothing.
-        if not svc.read_only and not await svc.engine_alive():
+        # Read-only or --no-engine (jobdash web's sessions): watch the store, run nothing.
+        attach_only = svc.read_only or getattr(args, "no_engine", False)
+        if not attach_only and not await svc.engine_alive():
             await svc.start_engine(slots=getattr(args, "slots", 4) or 4)
             embedded = True
         first_rows = await FirstRows.read(svc)

@@ -7,13 +7,14 @@ SQLite's integrity check and still holds its jobs (`clear` may remove the finish
 
 In bulk the command lines run in this process through `jobdash.cli.main`, the function the
 `jobdash` script runs (argparse's exits included); commands that wait by design (`serve`,
-`agent`, `run --wait`/`--follow`, `logs -f`) run only as real processes, in the sample that
+`agent`, `web`, `run --wait`/`--follow`, `logs -f`) run only as real processes, in the sample that
 runs every kind of command line as a subprocess and stops the waiting ones with Ctrl-C
 (SIGINT), as a user would.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import json
@@ -147,16 +148,25 @@ def check(outcome: Outcome, store: Store, db: Path) -> str:
     return {0: "ok", 1: "refused", 2: "bad input", 130: "ctrl-c"}[outcome.code]
 
 
-def waits_by_design(argv: list[str]) -> bool:
-    """Whether the command line, if it parses, runs until stopped or until a job ends."""
+def parsed(argv: list[str]) -> argparse.Namespace | None:
+    """The command line as the CLI reads it, or None if it does not parse."""
     with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
         try:
-            a = cli.parse_args(argv)
+            return cli.parse_args(argv)
         except SystemExit:
-            return False
+            return None
+
+
+def waits_by_design(argv: list[str]) -> bool:
+    """Whether the command line, if it parses, runs until stopped or until a job ends."""
+    a = parsed(argv)
+    if a is None:
+        return False
     command = a.command
     if command == "serve" or (command == "agent" and not a.action and not a.target):
         return True
+    if command == "web":
+        return not a.hash_password
     return (command == "run" and (a.wait or a.follow)) or (command == "logs" and a.follow)
 
 
@@ -185,13 +195,17 @@ def in_process(argv: list[str]) -> Outcome:
     return Outcome(argv, result[0], stdout.getvalue(), stderr.getvalue())
 
 
-def has_open(pid: int, path: Path) -> bool:
-    """Whether process `pid` has the file open (its store: its command is under way)."""
+def has_open(pid: int, path: Path | None) -> bool:
+    """Whether process `pid` has the file open (its store: its command is under way), or
+    with no path a socket (`web`, which holds its store only for a moment at start: its
+    event loop's, then the port it listens on)."""
     try:
-        fds = os.listdir(f"/proc/{pid}/fd")
-        return any(os.readlink(f"/proc/{pid}/fd/{fd}") == str(path.resolve()) for fd in fds)
+        links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
     except OSError:
         return False
+    if path is None:
+        return any(link.startswith("socket:") for link in links)
+    return str(path.resolve()) in links
 
 
 def as_process(argv: list[str], env: dict[str, str], cwd: Path) -> Outcome:
@@ -215,7 +229,9 @@ def as_process(argv: list[str], env: dict[str, str], cwd: Path) -> Outcome:
             else:
                 # Ctrl-C once it works on the store: not while Python still imports.
                 deadline = time.monotonic() + HANG
-                while not has_open(proc.pid, db) and time.monotonic() < deadline:
+                a = parsed(argv)
+                works_on = None if a is not None and a.command == "web" else db
+                while not has_open(proc.pid, works_on) and time.monotonic() < deadline:
                     time.sleep(0.05)
                 interrupted = True
                 proc.send_signal(signal.SIGINT)

@@ -1,5 +1,5 @@
 """The config file: where it is, reading it, and its top-level tables (`[jobdash]`,
-`[keymap]`, `[smtp]`); the `[types.NAME]` tables are `jobtypes`'s.
+`[keymap]`, `[smtp]`, `[web]`); the `[types.NAME]` tables are `jobtypes`'s.
 
 `Config` is everything the file says; its defaults are what no file means.
 """
@@ -36,10 +36,11 @@ from jobdash.core.values import show
 CONFIG_ENV = "JOBDASH_CONFIG"
 CONFIG_NAME = "jobdash.toml"
 
-TOP_KEYS = ("jobdash", "types", "keymap", "smtp")
+TOP_KEYS = ("jobdash", "types", "keymap", "smtp", "web")
 JOBDASH_KEYS = ("admins", "timezone", "theme", "retention", "agent_retention")
 SMTP_KEYS = ("host", "port", "tls", "user", "password", "sender")
 SMTP_TLS = ("starttls", "ssl")
+WEB_KEYS = ("password_hash",)
 
 
 # --------------------------------------------------------------------------- config
@@ -59,6 +60,8 @@ class Config:
     retention: float | None = None  # seconds; finished jobs older than this are pruned
     # Seconds an agent stays listed after its last heartbeat (then pruned; totals are kept).
     agent_retention: float = 86400.0
+    # `jobdash web` asks for this password (its scrypt hash) instead of printing a token.
+    web_password_hash: str | None = None
 
 
 def find_config_path(explicit: str | None) -> Path | None:
@@ -161,6 +164,13 @@ def _build(data: dict[str, Any], source: str) -> Config:
             config.keymap[binding] = as_str(key, ("keymap", binding), empty=False)
     if "smtp" in data:
         config.smtp = _smtp(as_table(data["smtp"], ("smtp",)))
+    if "web" in data:
+        web = as_table(data["web"], ("web",))
+        check_keys(web, WEB_KEYS, ("web",))
+        if "password_hash" in web:
+            config.web_password_hash = as_str(
+                web["password_hash"], ("web", "password_hash"), empty=False
+            )
     return config
 
 
