@@ -51,13 +51,19 @@ class Counts:
         ]
 
 
-def apply_counts(con: sqlite3.Connection, rev: int, now: float, counts: Counts) -> None:
+def apply_counts(
+    con: sqlite3.Connection, rev: int, now: float, counts: Counts, claim: bool = False
+) -> None:
+    """Apply the counters' deltas, then the jobs' progress and settling. A `claim` (pending
+    to running, at progress 0) moves neither: it skips them, two statements per claim."""
     if not counts.delta:
         return
     sets = ", ".join(f"{c} = {c} + ?" for c in COUNT_COLUMNS)
     con.executemany(
         f"UPDATE jobs SET {sets}, updated = ?, rev = ? WHERE id = ?", counts.rows(rev, now)
     )
+    if claim:
+        return
     update_progress(con, rev, set(counts.delta))
     settle_jobs(con, rev, now, list(counts.delta))
 
@@ -71,7 +77,7 @@ def update_progress(con: sqlite3.Connection, rev: int, job_ids: Iterable[int]) -
         UPDATE jobs SET progress = CASE
             WHEN pending + running + succeeded + failed + cancelled + skipped = 0 THEN 0
             ELSE 100.0 * (succeeded + failed + cancelled + skipped + coalesce((
-                SELECT total(progress) FROM tasks INDEXED BY tasks_running
+                SELECT total(progress) FROM tasks INDEXED BY tasks_running_seq
                 WHERE tasks.status = 'running' AND tasks.job_id = jobs.id), 0))
                 / (pending + running + succeeded + failed + cancelled + skipped) END,
             rev = ?
@@ -92,6 +98,7 @@ def settle_jobs(con: sqlite3.Connection, rev: int, now: float, job_ids: Sequence
         f"AND status IN ({SETTLING_SQL})",
         list(job_ids),
     ).fetchall()
+    ends = []
     for job_id, status, failed, cancelled, warnings, total in rows:
         first = None
         if failed:
@@ -102,12 +109,15 @@ def settle_jobs(con: sqlite3.Connection, rev: int, now: float, job_ids: Sequence
             ).fetchall()
             first = (found[0][0], found[0][1]) if found else None
         end = settle(status, total, failed, cancelled, warnings, first)
-        con.execute(
-            "UPDATE jobs SET status = ?, finished = ?, updated = ?, info = ?, admitted = 0, "
-            f"progress = ?, {END_IDLE}, waiting = '', rev = ? WHERE id = ?",
-            (str(end.status), now, now, end.info[:INFO_MAX], end.progress, now, rev, job_id),
+        ends.append(
+            (str(end.status), now, now, end.info[:INFO_MAX], end.progress, now, rev, job_id)
         )
-        con.execute("DELETE FROM locks WHERE job_id = ?", (job_id,))
+    con.executemany(
+        "UPDATE jobs SET status = ?, finished = ?, updated = ?, info = ?, admitted = 0, "
+        f"progress = ?, {END_IDLE}, waiting = '', rev = ? WHERE id = ?",
+        ends,
+    )
+    con.executemany("DELETE FROM locks WHERE job_id = ?", [(e[-1],) for e in ends])
 
 
 def job_status(con: sqlite3.Connection, job_id: int) -> JobStatus:

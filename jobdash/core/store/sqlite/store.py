@@ -175,6 +175,9 @@ class SqliteStore:
     async def create_job(self, nj: NewJob, audit_user: str | None = None) -> Job:
         return await self.get_job(await self.jobs.create_job(nj, audit_user))
 
+    async def create_jobs(self, jobs: Sequence[NewJob], audit_user: str | None = None) -> list[int]:
+        return await self.jobs.create_jobs(jobs, audit_user)
+
     async def add_tasks(self, job_id: int, tasks: Sequence[NewTask]) -> int:
         return await self.jobs.add_tasks(job_id, tasks)
 
