@@ -19,7 +19,7 @@ from typing import Any
 from jobdash.core.lifecycle import QUARANTINE_AFTER, LostTask, after_failure, judge, suspect_way
 from jobdash.core.model import TaskStatus
 from jobdash.core.store.records import Claim, Claimant, Outcome
-from jobdash.core.store.sqlite.counts import END_IDLE, Counts, apply_counts
+from jobdash.core.store.sqlite.counts import Counts, apply_counts
 from jobdash.core.store.sqlite.db import Db, qmarks
 
 # What a claim sets on a task, and what it returns.
@@ -208,17 +208,7 @@ def claim_in(con: sqlite3.Connection, rev: int, now: float, c: Claimant) -> list
         cl.timeout, cl.params = timeout, decoded[cl.job_id]
         cl.alone = r[8] > 0
         claims.append(cl)
-    if claims:
-        apply_counts(con, rev, now, counts, claim=True)
-        # A job's time starts with its first task (not its admission); a retried job's
-        # gap since its last run ends with the retry's first task. It no longer waits.
-        ids = list(counts.delta)
-        con.execute(
-            f"UPDATE jobs SET started = coalesce(started, ?), {END_IDLE}, waiting = '' "
-            f"WHERE id IN ({qmarks(ids)}) "
-            "AND (started IS NULL OR paused_at IS NOT NULL OR waiting != '')",
-            (now, now, *ids),
-        )
+    apply_counts(con, rev, now, counts, claim=True)  # also starts the jobs' time
     return claims
 
 

@@ -55,13 +55,18 @@ def apply_counts(
     con: sqlite3.Connection, rev: int, now: float, counts: Counts, claim: bool = False
 ) -> None:
     """Apply the counters' deltas, then the jobs' progress and settling. A `claim` (pending
-    to running, at progress 0) moves neither: it skips them, two statements per claim."""
+    to running, at progress 0) moves neither, and its jobs' time starts (see `claim_in`)
+    in the same statement: one row write per job claimed instead of four."""
     if not counts.delta:
         return
     sets = ", ".join(f"{c} = {c} + ?" for c in COUNT_COLUMNS)
-    con.executemany(
-        f"UPDATE jobs SET {sets}, updated = ?, rev = ? WHERE id = ?", counts.rows(rev, now)
-    )
+    rows = counts.rows(rev, now)
+    if claim:
+        # A job's time starts with its first task (not its admission); a retried job's gap
+        # since its last run ends with the retry's first task. It no longer waits.
+        sets += f", started = coalesce(started, ?), {END_IDLE}, waiting = ''"
+        rows = [(*r[:-3], now, now, *r[-3:]) for r in rows]  # started, END_IDLE, then the rest
+    con.executemany(f"UPDATE jobs SET {sets}, updated = ?, rev = ? WHERE id = ?", rows)
     if claim:
         return
     update_progress(con, rev, set(counts.delta))

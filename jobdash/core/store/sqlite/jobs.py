@@ -374,8 +374,13 @@ def _admit_batch(
         holder = {r[0]: r[1] for r in found}
     live = None if live_after is None else live_catalogue_in(con, live_after)
     changed, moves, taken = [], [], []
+
+    @functools.cache  # one answer per type and hash, not one per job
+    def why(type_name: str, digest: str | None) -> str | None:
+        return None if live is None else unrunnable(type_name, digest, live)
+
     for job_id, status, info, type_name, digest in rows:
-        reason = unrunnable(type_name, digest, live) if live is not None else None
+        reason = why(type_name, digest)
         keys = keys_of.get(job_id, []) if reason is None else []
         held = [(k, holder[k]) for k in keys if holder.get(k, job_id) != job_id]
         if held:
