@@ -269,6 +269,17 @@ def rates(rounds: list[dict[str, Any]], key: str = "rate") -> str:
     return f"{m:>8,.0f}/s  ({lo:,.0f}–{hi:,.0f})"
 
 
+def feed_table(seeded: Path, history: int) -> None:
+    print("\n2. per-change reads beside the history (ms per call, 50 calls)")
+    for label, store in (("fresh", None), (f"{history:,} jobs", seeded)):
+        r = child("feed", 0, store)
+        print(
+            f"   {label:<14} changes_since {r['feed_ms']:6.2f} ms   "
+            f"running tasks (Agents pane) {r['agents_ms']:6.2f} ms",
+            flush=True,
+        )
+
+
 def huey_missing() -> str | None:
     try:
         import huey  # noqa: F401  # type: ignore[import-not-found,import-untyped,unused-ignore]
@@ -285,6 +296,7 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
     p.add_argument("--history", type=int, default=HISTORY, help="finished jobs of history")
     p.add_argument("--rounds", type=int, default=3, help="runs of each figure (medians)")
+    p.add_argument("--feed-only", action="store_true", help="only part 2 (the reads)")
     args = p.parse_args()
     if args.part:
         print(json.dumps(run_part(args.part, args)))
@@ -308,6 +320,9 @@ def main() -> None:
             f"{time.perf_counter() - t0:.0f} s",
             flush=True,
         )
+        if args.feed_only:
+            feed_table(seeded, history)
+            return
         why = huey_missing()
         parts: dict[str, list[dict[str, Any]]] = {}
         plan: list[tuple[str, str, int, Path | None]] = [
@@ -347,13 +362,7 @@ def main() -> None:
             f"   with {history:,} of history within 10 % of fresh: {fresh_hist / many - 1:+.0%} "
             f"— {'met' if fresh_hist >= 0.9 * many else 'MISSED'}"
         )
-        print("\n2. per-change reads beside the history (ms per call, 50 calls)")
-        for label, store in (("fresh", None), (f"{history:,} jobs", seeded)):
-            r = child("feed", 0, store)
-            print(
-                f"   {label:<14} changes_since {r['feed_ms']:6.2f} ms   "
-                f"running tasks (Agents pane) {r['agents_ms']:6.2f} ms"
-            )
+        feed_table(seeded, history)
 
 
 if __name__ == "__main__":
