@@ -150,31 +150,6 @@ async def test_prune_removes_only_jobs_finished_before_the_cutoff(tmp_path: Path
         await store.close()
 
 
-async def test_queries_for_active_jobs_never_scan_the_history(tmp_path: Path) -> None:
-    """With a long history, looking for active jobs must not scan it (the engine does so ten
-    times a second). The SQL the store and service really run is traced and explained."""
-    from jobdash.core.service import Service
-
-    svc = await Service.open(db=str(tmp_path / "plan.db"), user="bob")
-    try:
-        ran: list[str] = []
-        await svc.store.db.reader.con.set_trace_callback(ran.append)
-        await svc.store.has_jobs_to_admit()
-        await svc.store.has_claimable()
-        await svc.jobs(active=True)
-        await svc.store.db.reader.con.set_trace_callback(None)
-        selects = [sql for sql in ran if "FROM jobs" in sql]
-        assert len(selects) == 3, ran
-        con = sqlite3.connect(tmp_path / "plan.db")
-        for sql in selects:
-            plan = [row[3] for row in con.execute("EXPLAIN QUERY PLAN " + sql)]
-            assert "SCAN jobs" not in plan, (sql, plan)  # a full scan of the jobs table
-            assert any("jobs_active" in step for step in plan), (sql, plan)
-        con.close()
-    finally:
-        await svc.close()
-
-
 async def test_a_store_locked_by_another_process_is_waited_for_without_stalling_the_loop(
     tmp_path: Path,
 ) -> None:

@@ -36,6 +36,12 @@ def declare_run(c: Commands) -> None:
         "-p", "--param", action="append", default=[], metavar="K=V", help="a parameter (repeatable)"
     )
     s.add_argument(
+        "--params-from",
+        metavar="FILE",
+        help="submit one job per JSON line or CSV row of FILE (- for stdin), all or none; "
+        "-p values apply to each",
+    )
+    s.add_argument(
         "--wait", action="store_true", help="wait until the job ends; exit status from the job"
     )
     s.add_argument(
@@ -86,6 +92,8 @@ async def cmd_run(svc: Service, a: argparse.Namespace) -> int:
             "run: --follow streams the log as text; with --json use --wait "
             "(and `jobdash logs ID -f --json` for the log)"
         )
+    if a.params_from is not None:
+        return await run_many(svc, a)
     # Submitted first: a bad parameter is one line (exit 2), not also the warning below.
     job = await svc.submit(a.type, parse_params(a.param))
     if not await svc.engine_alive():
@@ -104,6 +112,31 @@ async def cmd_run(svc: Service, a: argparse.Namespace) -> int:
         return EXIT_OK
     err.print(safe(f"job {job.id} submitted ({job.type}); Ctrl-C stops watching, not the job"))
     return await follow_job(svc, job.id, show_log=a.follow, as_json=a.json)
+
+
+async def run_many(svc: Service, a: argparse.Namespace) -> int:
+    """`run TYPE --params-from FILE`: one job per line, submitted all or none."""
+    from jobdash.cli.params_file import read_params_file
+
+    if a.wait or a.follow:
+        raise BadInput("run: --params-from submits many jobs: --wait and --follow follow one")
+    common = parse_params(a.param)
+    sets = read_params_file(a.params_from)
+    ids = await svc.submit_many(
+        a.type, [common | p for _, p in sets], labels=[label for label, _ in sets]
+    )
+    if a.json:
+        print_json({"type": a.type, "jobs": ids})
+    else:
+        out.print(safe(f"{plural(len(ids), 'job')} queued ({a.type}): {ids[0]}–{ids[-1]}"))
+    if not await svc.engine_alive():
+        err.print(
+            safe(
+                f"jobdash: no engine is running on {svc.location}: the jobs are queued and "
+                "will start when one does — start one with `jobdash serve`"
+            )
+        )
+    return EXIT_OK
 
 
 async def follow_job(svc: Service, jid: int, show_log: bool, as_json: bool = False) -> int:

@@ -227,6 +227,28 @@ class Service:
         )
         return await self.store.create_job(nj, audit_user=self.user)
 
+    async def submit_many(
+        self,
+        type_name: str,
+        params: Sequence[Mapping[str, str]],
+        labels: Sequence[str] | None = None,
+    ) -> list[int]:
+        """Submit one job of `type_name` per parameter set, all or none (bulk submission):
+        every set is checked first, then all are committed in one transaction. A bad set is
+        BadInput naming it by its label (`labels`: e.g. "line 7"; else "job 3")."""
+        self._check_writable("start a job")
+        jt = self.job_type(type_name)
+        checked = []
+        for i, given in enumerate(params):
+            try:
+                checked.append(check_params(jt, given))
+            except BadInput as e:
+                label = labels[i] if labels is not None else f"job {i + 1}"
+                raise BadInput(f"{label}: {e}") from None
+        digest = await self._type_hash(jt)
+        jobs = [new_job(jt, v, self.user, Trigger.MANUAL, digest) for v in checked]
+        return await self.store.create_jobs(jobs, audit_user=self.user)
+
     async def cancel(self, job_id: int, force: bool = False) -> Job:
         self._check_writable("cancel")
         await self.job(job_id)

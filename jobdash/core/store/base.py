@@ -130,6 +130,11 @@ class Store(Protocol):
         returns. A second job for the same (schedule, fire time) is Refused whoever submits
         it; with on_lock = "refuse", so is a job whose lock another job holds."""
 
+    async def create_jobs(self, jobs: Sequence[NewJob], audit_user: str | None = None) -> list[int]:
+        """Create many queued jobs at once (bulk submission), like `create_job` each, in one
+        transaction: **all or none** (the first refusal is raised and nothing is created).
+        Returns their ids, in order; the change feed sees them in one revision."""
+
     async def add_tasks(self, job_id: int, tasks: Sequence[NewTask]) -> int:
         """Add tasks to a running job (keys already there add nothing); returns how many
         were added. A job being cancelled gets them cancelled at once."""

@@ -58,80 +58,17 @@ class Jobs:
         actor = self.db.actor
 
         def txn(con: Con, rev: int, now: float) -> int:
-            if nj.on_lock == "refuse" and nj.lock_keys:
-                held = _holders(con, nj.lock_keys, None)
-                if held:
-                    raise refuse_lock(nj.type, *held[0])
-            try:
-                with con.transaction():  # a savepoint: a second job for a fire time
-                    row = con.execute(
-                        'INSERT INTO jobs (type, params, "user", trigger, schedule_id, '
-                        "fire_time, status, created, updated, pending, target, parallel, "
-                        "cancellable, on_lock, timeout, retries, backoff, info, rev, type_hash) "
-                        "VALUES (%s, %s, %s, %s, %s, %s, 'queued', %s, %s, %s, %s, %s, %s, %s, "
-                        "%s, %s, %s, %s, %s, %s) RETURNING id",
-                        (
-                            nj.type,
-                            json.dumps(nj.params),
-                            nj.user,
-                            str(nj.trigger),
-                            nj.schedule_id,
-                            nj.fire_time,
-                            now,
-                            now,
-                            len(nj.tasks),
-                            nj.target,
-                            nj.parallel,
-                            int(nj.cancellable),
-                            nj.on_lock,
-                            nj.timeout,
-                            nj.retries,
-                            nj.backoff,
-                            nj.info,
-                            rev,
-                            nj.type_hash,
-                        ),
-                    ).fetchone()
-            except psycopg.errors.UniqueViolation as e:
-                if nj.schedule_id is not None:
-                    raise Refused(
-                        f"schedule {nj.schedule_id} already started a job for that fire time"
-                    ) from e
-                raise
-            assert row is not None
-            job_id = int(row[0])
-            cur = con.cursor()
-            if nj.tasks:
-                with cur.copy(
-                    "COPY tasks (job_id, seq, key, name, kind, spec, item, status) FROM STDIN"
-                ) as copy:
-                    for i, t in enumerate(nj.tasks, 1):
-                        copy.write_row(
-                            (
-                                job_id,
-                                i,
-                                t.key,
-                                t.name,
-                                t.kind,
-                                json.dumps(t.spec),
-                                json.dumps(t.item),
-                                "pending",
-                            )
-                        )
-            cur.executemany(
-                "INSERT INTO job_locks (job_id, key) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                [(job_id, k) for k in nj.lock_keys],
-            )
-            if any(nj.report.values()):
-                con.execute(
-                    "INSERT INTO reports (job_id, state, recipients) VALUES (%s, 'pending', %s)",
-                    (job_id, json.dumps(nj.report)),
-                )
-            if audit_user:
-                audit_row(con, now, actor, audit_user, "run", f"job:{job_id}", nj.type)
-            return job_id
+            return insert_job(con, rev, now, nj, audit_user, actor)
 
         return await read_job(self.db, await self.db.write(txn))
+
+    async def create_jobs(self, jobs: Sequence[NewJob], audit_user: str | None = None) -> list[int]:
+        actor = self.db.actor
+
+        def txn(con: Con, rev: int, now: float) -> list[int]:
+            return [insert_job(con, rev, now, nj, audit_user, actor) for nj in jobs]
+
+        return await self.db.write(txn) if jobs else []
 
     async def add_tasks(self, job_id: int, tasks: Sequence[NewTask]) -> int:
         def txn(con: Con, rev: int, now: float) -> int:
@@ -398,3 +335,83 @@ def _holders(con: Con, keys: Sequence[str], job_id: int | None) -> list[Any]:
         (list(keys), job_id),
     ).fetchall()
     return [(r[0], r[1]) for r in rows]
+
+
+def insert_job(
+    con: Con, rev: int, now: float, nj: NewJob, audit_user: str | None, actor: str
+) -> int:
+    """Insert a queued job with its tasks, lock keys, report and audit row (inside a
+    transaction); Refused for a second job of a (schedule, fire time) and, with on_lock =
+    "refuse", for a job whose lock another job holds."""
+    if nj.on_lock == "refuse" and nj.lock_keys:
+        held = _holders(con, nj.lock_keys, None)
+        if held:
+            raise refuse_lock(nj.type, *held[0])
+    try:
+        with con.transaction():  # a savepoint: a second job for a fire time
+            row = con.execute(
+                'INSERT INTO jobs (type, params, "user", trigger, schedule_id, '
+                "fire_time, status, created, updated, pending, target, parallel, "
+                "cancellable, on_lock, timeout, retries, backoff, info, rev, type_hash) "
+                "VALUES (%s, %s, %s, %s, %s, %s, 'queued', %s, %s, %s, %s, %s, %s, %s, "
+                "%s, %s, %s, %s, %s, %s) RETURNING id",
+                (
+                    nj.type,
+                    json.dumps(nj.params),
+                    nj.user,
+                    str(nj.trigger),
+                    nj.schedule_id,
+                    nj.fire_time,
+                    now,
+                    now,
+                    len(nj.tasks),
+                    nj.target,
+                    nj.parallel,
+                    int(nj.cancellable),
+                    nj.on_lock,
+                    nj.timeout,
+                    nj.retries,
+                    nj.backoff,
+                    nj.info,
+                    rev,
+                    nj.type_hash,
+                ),
+            ).fetchone()
+    except psycopg.errors.UniqueViolation as e:
+        if nj.schedule_id is not None:
+            raise Refused(
+                f"schedule {nj.schedule_id} already started a job for that fire time"
+            ) from e
+        raise
+    assert row is not None
+    job_id = int(row[0])
+    cur = con.cursor()
+    if nj.tasks:
+        with cur.copy(
+            "COPY tasks (job_id, seq, key, name, kind, spec, item, status) FROM STDIN"
+        ) as copy:
+            for i, t in enumerate(nj.tasks, 1):
+                copy.write_row(
+                    (
+                        job_id,
+                        i,
+                        t.key,
+                        t.name,
+                        t.kind,
+                        json.dumps(t.spec),
+                        json.dumps(t.item),
+                        "pending",
+                    )
+                )
+    cur.executemany(
+        "INSERT INTO job_locks (job_id, key) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+        [(job_id, k) for k in nj.lock_keys],
+    )
+    if any(nj.report.values()):
+        con.execute(
+            "INSERT INTO reports (job_id, state, recipients) VALUES (%s, 'pending', %s)",
+            (job_id, json.dumps(nj.report)),
+        )
+    if audit_user:
+        audit_row(con, now, actor, audit_user, "run", f"job:{job_id}", nj.type)
+    return job_id

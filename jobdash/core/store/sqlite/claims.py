@@ -19,9 +19,8 @@ from typing import Any
 from jobdash.core.lifecycle import QUARANTINE_AFTER, LostTask, after_failure, judge, suspect_way
 from jobdash.core.model import TaskStatus
 from jobdash.core.store.records import Claim, Claimant, Outcome
-from jobdash.core.store.sqlite.counts import END_IDLE, Counts, apply_counts
+from jobdash.core.store.sqlite.counts import Counts, apply_counts
 from jobdash.core.store.sqlite.db import Db, qmarks
-from jobdash.core.store.sqlite.schema import ACTIVE_ONLY
 
 # What a claim sets on a task, and what it returns.
 CLAIM_SET = (
@@ -179,32 +178,26 @@ def claim_in(con: sqlite3.Connection, rev: int, now: float, c: Claimant) -> list
         return []
     if way == "alone":
         task_id, _ready, job_id, timeout, params, type_name, digest = suspect[0]
-        extra = {job_id: (timeout, json.loads(params), type_name, digest)}
+        extra = {job_id: (timeout, params, type_name, digest)}
         rows = con.execute(
             f"UPDATE tasks SET {CLAIM_SET} WHERE id = ? RETURNING {CLAIM_RETURNING}",
             (c.owner, c.agent, now + c.lease, now, task_id),
         ).fetchall()
     else:
         rows, extra = _claim_ready(con, now, c, jobs_of, type_args)
+    decoded: dict[int, Any] = {}  # each claimed job's params, decoded once
     claims = []
     counts = Counts()
     for r in sorted(rows, key=lambda r: (r[1], r[0])):
         counts.move(r[1], "pending", "running")
         cl = Claim(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), json.loads(r[6]), r[7])
-        cl.timeout, cl.params, cl.type, cl.type_hash = extra[cl.job_id]
+        timeout, params, cl.type, cl.type_hash = extra[cl.job_id]
+        if cl.job_id not in decoded:
+            decoded[cl.job_id] = json.loads(params)
+        cl.timeout, cl.params = timeout, decoded[cl.job_id]
         cl.alone = r[8] > 0
         claims.append(cl)
-    if claims:
-        apply_counts(con, rev, now, counts)
-        # A job's time starts with its first task (not its admission); a retried job's
-        # gap since its last run ends with the retry's first task. It no longer waits.
-        ids = list(counts.delta)
-        con.execute(
-            f"UPDATE jobs SET started = coalesce(started, ?), {END_IDLE}, waiting = '' "
-            f"WHERE id IN ({qmarks(ids)}) "
-            "AND (started IS NULL OR paused_at IS NOT NULL OR waiting != '')",
-            (now, now, *ids),
-        )
+    apply_counts(con, rev, now, counts, claim=True)  # also starts the jobs' time
     return claims
 
 
@@ -212,19 +205,19 @@ def _claim_ready(
     con: sqlite3.Connection, now: float, c: Claimant, jobs_of: str, type_args: list[Any]
 ) -> tuple[list[Any], dict[int, Any]]:
     """Claim ordinary ready tasks (not suspects), shared out between the jobs."""
-    # The running jobs with room and a task ready (the partial indexes jobs_active and
-    # tasks_pending answer this without visiting every pending task of the store).
+    # The first `c.free` running jobs with room and a task ready, fewest running first: a
+    # slot freed one at a time goes to the job with the smallest share, so the oldest job
+    # does not take every slot that frees. The partial index jobs_claimable walks them in
+    # that order and stops after that many (a claim costs the slots it fills, not the
+    # backlog); tasks_pending finds each one's ready task.
     jobs = con.execute(
         "SELECT id, parallel - running, timeout, params, type, type_hash FROM jobs "
-        f"WHERE status = 'running' AND {ACTIVE_ONLY} AND running < parallel{jobs_of} "
-        f"AND EXISTS ({ORDINARY_READY}) "
-        # Fewest running first: a slot freed one at a time goes to the job with the
-        # smallest share, so the oldest job does not take every slot that frees.
-        "ORDER BY running, id",
-        (*type_args, now),
+        f"INDEXED BY jobs_claimable WHERE status = 'running' AND running < parallel{jobs_of} "
+        f"AND EXISTS ({ORDINARY_READY}) ORDER BY running, id LIMIT ?",
+        (*type_args, now, c.free),
     ).fetchall()
     room = {r[0]: r[1] for r in jobs}
-    extra = {r[0]: (r[2], json.loads(r[3]), r[4], r[5]) for r in jobs}
+    extra = {r[0]: (r[2], r[3], r[4], r[5]) for r in jobs}  # params decoded once claimed
     rows: list[Any] = []
     left = c.free
     for _ in range(4):  # a job that had fewer ready tasks than its share gives it up

@@ -51,13 +51,24 @@ class Counts:
         ]
 
 
-def apply_counts(con: sqlite3.Connection, rev: int, now: float, counts: Counts) -> None:
+def apply_counts(
+    con: sqlite3.Connection, rev: int, now: float, counts: Counts, claim: bool = False
+) -> None:
+    """Apply the counters' deltas, then the jobs' progress and settling. A `claim` (pending
+    to running, at progress 0) moves neither, and its jobs' time starts (see `claim_in`)
+    in the same statement: one row write per job claimed instead of four."""
     if not counts.delta:
         return
     sets = ", ".join(f"{c} = {c} + ?" for c in COUNT_COLUMNS)
-    con.executemany(
-        f"UPDATE jobs SET {sets}, updated = ?, rev = ? WHERE id = ?", counts.rows(rev, now)
-    )
+    rows = counts.rows(rev, now)
+    if claim:
+        # A job's time starts with its first task (not its admission); a retried job's gap
+        # since its last run ends with the retry's first task. It no longer waits.
+        sets += f", started = coalesce(started, ?), {END_IDLE}, waiting = ''"
+        rows = [(*r[:-3], now, now, *r[-3:]) for r in rows]  # started, END_IDLE, then the rest
+    con.executemany(f"UPDATE jobs SET {sets}, updated = ?, rev = ? WHERE id = ?", rows)
+    if claim:
+        return
     update_progress(con, rev, set(counts.delta))
     settle_jobs(con, rev, now, list(counts.delta))
 
@@ -71,7 +82,7 @@ def update_progress(con: sqlite3.Connection, rev: int, job_ids: Iterable[int]) -
         UPDATE jobs SET progress = CASE
             WHEN pending + running + succeeded + failed + cancelled + skipped = 0 THEN 0
             ELSE 100.0 * (succeeded + failed + cancelled + skipped + coalesce((
-                SELECT total(progress) FROM tasks INDEXED BY tasks_running
+                SELECT total(progress) FROM tasks INDEXED BY tasks_running_seq
                 WHERE tasks.status = 'running' AND tasks.job_id = jobs.id), 0))
                 / (pending + running + succeeded + failed + cancelled + skipped) END,
             rev = ?
@@ -92,6 +103,7 @@ def settle_jobs(con: sqlite3.Connection, rev: int, now: float, job_ids: Sequence
         f"AND status IN ({SETTLING_SQL})",
         list(job_ids),
     ).fetchall()
+    ends = []
     for job_id, status, failed, cancelled, warnings, total in rows:
         first = None
         if failed:
@@ -102,12 +114,15 @@ def settle_jobs(con: sqlite3.Connection, rev: int, now: float, job_ids: Sequence
             ).fetchall()
             first = (found[0][0], found[0][1]) if found else None
         end = settle(status, total, failed, cancelled, warnings, first)
-        con.execute(
-            "UPDATE jobs SET status = ?, finished = ?, updated = ?, info = ?, admitted = 0, "
-            f"progress = ?, {END_IDLE}, waiting = '', rev = ? WHERE id = ?",
-            (str(end.status), now, now, end.info[:INFO_MAX], end.progress, now, rev, job_id),
+        ends.append(
+            (str(end.status), now, now, end.info[:INFO_MAX], end.progress, now, rev, job_id)
         )
-        con.execute("DELETE FROM locks WHERE job_id = ?", (job_id,))
+    con.executemany(
+        "UPDATE jobs SET status = ?, finished = ?, updated = ?, info = ?, admitted = 0, "
+        f"progress = ?, {END_IDLE}, waiting = '', rev = ? WHERE id = ?",
+        ends,
+    )
+    con.executemany("DELETE FROM locks WHERE job_id = ?", [(e[-1],) for e in ends])
 
 
 def job_row(con: sqlite3.Connection, job_id: int, columns: str) -> tuple[Any, ...]:

@@ -1,4 +1,5 @@
-"""Jobs of the SQLite store: creating them (with their tasks, locks and report), adding tasks,
+"""Jobs of the SQLite store: creating them (one by one, concurrent calls in one transaction,
+or in bulk; what a new job's rows are is `submits`'s), adding tasks,
 admitting queued jobs when their locks are free, the user's actions (cancel, pause, resume,
 retry) and removing finished jobs (clear, prune).
 
@@ -10,6 +11,7 @@ and applies the answer.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import sqlite3
 from collections.abc import Sequence
@@ -24,9 +26,8 @@ from jobdash.core.lifecycle import (
     decide_resume,
     decide_retry,
     lock_wait,
-    refuse_lock,
 )
-from jobdash.core.model import FINISHED_JOB, JobStatus, Refused, TaskStatus
+from jobdash.core.model import FINISHED_JOB, JobStatus, TaskStatus
 from jobdash.core.store.records import NewJob, NewTask
 from jobdash.core.store.sqlite.audit import Audit
 from jobdash.core.store.sqlite.catalogue import live_catalogue_in
@@ -44,6 +45,7 @@ from jobdash.core.store.sqlite.counts import (
 )
 from jobdash.core.store.sqlite.db import Db, qmarks
 from jobdash.core.store.sqlite.schema import ACTIVE_ONLY
+from jobdash.core.store.sqlite.submits import GroupCommit, insert_job
 from jobdash.present.words import plural
 
 
@@ -52,73 +54,20 @@ class Jobs(Audit):
     the store reads the job back where the contract returns one."""
 
     db: Db
+    group: GroupCommit
 
     async def add_job(self, nj: NewJob, audit_user: str | None = None) -> int:
+        """Create one job; concurrent calls share a transaction (see `GroupCommit`)."""
+        return await self.group.submit(nj, audit_user)
+
+    async def create_jobs(self, jobs: Sequence[NewJob], audit_user: str | None = None) -> list[int]:
+        """Create many jobs in one transaction, all or none (the first refusal is raised)."""
         actor = self.db.actor
 
-        def txn(con: sqlite3.Connection, rev: int, now: float) -> int:
-            if nj.on_lock == "refuse" and nj.lock_keys:
-                held = _holders(con, nj.lock_keys, None)
-                if held:
-                    raise refuse_lock(nj.type, *held[0])
-            try:
-                cur = con.execute(
-                    "INSERT INTO jobs (type, params, user, trigger, schedule_id, fire_time, "
-                    "status, created, updated, pending, target, parallel, cancellable, on_lock, "
-                    "timeout, retries, backoff, info, rev, type_hash) "
-                    "VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        nj.type,
-                        json.dumps(nj.params),
-                        nj.user,
-                        str(nj.trigger),
-                        nj.schedule_id,
-                        nj.fire_time,
-                        now,
-                        now,
-                        len(nj.tasks),
-                        nj.target,
-                        nj.parallel,
-                        int(nj.cancellable),
-                        nj.on_lock,
-                        nj.timeout,
-                        nj.retries,
-                        nj.backoff,
-                        nj.info,
-                        rev,
-                        nj.type_hash,
-                    ),
-                )
-            except sqlite3.IntegrityError as e:
-                if nj.schedule_id is not None:
-                    raise Refused(
-                        f"schedule {nj.schedule_id} already started a job for that fire time"
-                    ) from e
-                raise
-            job_id = cur.lastrowid
-            assert job_id is not None
-            con.executemany(
-                "INSERT INTO tasks (job_id, seq, key, name, kind, spec, item, status) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
-                [
-                    (job_id, i, t.key, t.name, t.kind, json.dumps(t.spec), json.dumps(t.item))
-                    for i, t in enumerate(nj.tasks, 1)
-                ],
-            )
-            con.executemany(
-                "INSERT OR IGNORE INTO job_locks (job_id, key) VALUES (?, ?)",
-                [(job_id, k) for k in nj.lock_keys],
-            )
-            if any(nj.report.values()):
-                con.execute(
-                    "INSERT INTO reports (job_id, state, recipients) VALUES (?, 'pending', ?)",
-                    (job_id, json.dumps(nj.report)),
-                )
-            if audit_user:
-                audit_row(con, now, actor, audit_user, "run", f"job:{job_id}", nj.type)
-            return job_id
+        def txn(con: sqlite3.Connection, rev: int, now: float) -> list[int]:
+            return [insert_job(con, rev, now, nj, audit_user, actor) for nj in jobs]
 
-        return await self.db.write(txn)
+        return await self.db.write(txn) if jobs else []
 
     async def add_tasks(self, job_id: int, tasks: Sequence[NewTask]) -> int:
         """Add tasks to a running job (a Python job function adding work); keys dedupe."""
@@ -166,48 +115,15 @@ class Jobs(Audit):
         engine always passes it; None is for tools and tests without agents).
         """
 
-        def txn(con: sqlite3.Connection, rev: int, now: float) -> list[int]:
-            rows = con.execute(
-                "SELECT id, status, info, type, type_hash FROM jobs "
-                f"WHERE status IN ('queued', 'waiting') AND {ACTIVE_ONLY} "
-                "ORDER BY id"
-            ).fetchall()
-            live = None if live_after is None else live_catalogue_in(con, live_after)
-            changed = []
-            for job_id, status, info, type_name, digest in rows:
-                reason = unrunnable(type_name, digest, live) if live is not None else None
-                keys = []
-                if reason is None:
-                    keys = [
-                        r[0]
-                        for r in con.execute(
-                            "SELECT key FROM job_locks WHERE job_id = ?", (job_id,)
-                        ).fetchall()
-                    ]
-                    held = _holders(con, keys, job_id) if keys else []
-                    if held:
-                        reason = lock_wait(*held[0])
-                move = admission(status, info, reason)
-                if move is None:
-                    continue
-                new, info_now = move
-                admitted = new is JobStatus.RUNNING
-                if admitted:  # it takes its locks
-                    con.executemany(
-                        "INSERT INTO locks (key, job_id) VALUES (?, ?)",
-                        [(k, job_id) for k in keys],
-                    )
-                con.execute(
-                    "UPDATE jobs SET status = ?, admitted = ?, info = ?, updated = ?, rev = ? "
-                    "WHERE id = ?",
-                    (str(new), int(admitted), info_now, now, rev, job_id),
-                )
-                changed.append(job_id)
-            # A job with no tasks at all (empty glob) is finished as soon as it is admitted.
-            settle_jobs(con, rev, now, changed)
-            return changed
-
-        return await self.db.write(txn)
+        changed: list[int] = []
+        after = 0  # the last job id looked at: each batch goes on from there, FIFO
+        while True:
+            done, after = await self.db.write(
+                functools.partial(_admit_batch, after=after, live_after=live_after), inline=True
+            )
+            changed += done
+            if not after:
+                return changed
 
     async def cancel(self, job_id: int, user: str, force: bool = False) -> None:
         actor = self.db.actor
@@ -382,10 +298,66 @@ class Jobs(Audit):
         return await self._delete_all_finished("finished < ?", (older_than,))
 
 
-def _holders(con: sqlite3.Connection, keys: Sequence[str], job_id: int | None) -> list[Any]:
-    """Who holds these lock keys: (key, job id), other than `job_id`."""
-    rows = con.execute(
-        f"SELECT key, job_id FROM locks WHERE key IN ({qmarks(keys)}) AND job_id IS NOT ?",
-        (*keys, job_id),
-    ).fetchall()
-    return [(r[0], r[1]) for r in rows]
+ADMIT_BATCH = 250  # jobs looked at per admission transaction (run on the loop: kept short)
+
+
+def _admit_batch(
+    con: sqlite3.Connection, rev: int, now: float, after: int, live_after: float | None
+) -> tuple[list[int], int]:
+    """Admit the next ADMIT_BATCH queued or waiting jobs after id `after`, oldest first:
+    their lock keys and those keys' holders read in two statements, their moves written in
+    one. Returns the jobs that changed and the last id looked at (0: none are left)."""
+    pick = (
+        "SELECT id, status, info, type, type_hash FROM jobs WHERE status = ? "
+        f"AND {ACTIVE_ONLY} AND id > ? ORDER BY id LIMIT {ADMIT_BATCH}"
+    )
+    # One walk of jobs_active per status, in id order (an IN would sort them all).
+    rows = con.execute(pick, ("queued", after)).fetchall()
+    rows = sorted(rows + con.execute(pick, ("waiting", after)).fetchall())[:ADMIT_BATCH]
+    if not rows:
+        return [], 0
+    ids = [r[0] for r in rows]
+    keys_of: dict[int, list[str]] = {}
+    for job_id, key in con.execute(
+        f"SELECT job_id, key FROM job_locks WHERE job_id IN ({qmarks(ids)}) ORDER BY job_id, key",
+        ids,
+    ).fetchall():
+        keys_of.setdefault(job_id, []).append(key)
+    wanted = sorted({k for keys in keys_of.values() for k in keys})
+    holder: dict[str, int] = {}
+    if wanted:
+        found = con.execute(
+            f"SELECT key, job_id FROM locks WHERE key IN ({qmarks(wanted)})", wanted
+        ).fetchall()
+        holder = {r[0]: r[1] for r in found}
+    live = None if live_after is None else live_catalogue_in(con, live_after)
+    changed, moves, taken = [], [], []
+
+    @functools.cache  # one answer per type and hash, not one per job
+    def why(type_name: str, digest: str | None) -> str | None:
+        return None if live is None else unrunnable(type_name, digest, live)
+
+    for job_id, status, info, type_name, digest in rows:
+        reason = why(type_name, digest)
+        keys = keys_of.get(job_id, []) if reason is None else []
+        held = [(k, holder[k]) for k in keys if holder.get(k, job_id) != job_id]
+        if held:
+            reason = lock_wait(*held[0])
+        move = admission(status, info, reason)
+        if move is None:
+            continue
+        new, info_now = move
+        admitted = new is JobStatus.RUNNING
+        if admitted:  # it takes its locks
+            taken += [(k, job_id) for k in keys]
+            holder.update(dict.fromkeys(keys, job_id))
+        moves.append((str(new), int(admitted), info_now, now, rev, job_id))
+        changed.append(job_id)
+    con.executemany("INSERT INTO locks (key, job_id) VALUES (?, ?)", taken)
+    con.executemany(
+        "UPDATE jobs SET status = ?, admitted = ?, info = ?, updated = ?, rev = ? WHERE id = ?",
+        moves,
+    )
+    # A job with no tasks at all (empty glob) is finished as soon as it is admitted.
+    settle_jobs(con, rev, now, changed)
+    return changed, ids[-1] if len(rows) == ADMIT_BATCH else 0

@@ -232,7 +232,10 @@ class Reads:
         new_rev = await self.rev()
         if new_rev == rev:
             return Changes(rev)
-        jobs = await self._select_jobs("rev > ? AND rev <= ?", (rev, new_rev), "id")
+        # In revision order, which jobs_rev gives: ordered by id, SQLite may prefer walking
+        # every job by id to sorting the few changed ones (a scan of the history per change).
+        jobs = await self._select_jobs("rev > ? AND rev <= ?", (rev, new_rev), "rev")
+        jobs.sort(key=lambda j: j.id)
         removed = [
             r[0]
             for r in await self.db.reader.execute_fetchall(

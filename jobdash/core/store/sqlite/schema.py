@@ -301,6 +301,16 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE tasks ADD COLUMN charged_by TEXT;
     """,
+    # 11: indexes so that no per-event cost grows with the history or the backlog.
+    """
+    -- A claim walks the running jobs fewest-running first and stops after as many as it
+    -- has free slots (without it: every running job, sorted, per claim).
+    CREATE INDEX jobs_claimable ON jobs (running, id) WHERE status = 'running';
+    -- A job's running tasks: the Agents pane (in job, seq order) and a job's progress.
+    CREATE INDEX tasks_running_seq ON tasks (job_id, seq) WHERE status = 'running';
+    -- The locks a settling job lets go (one per running job with a lock, at most).
+    CREATE INDEX locks_job ON locks (job_id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -40,6 +40,7 @@ from jobdash.core.store.sqlite.opening import open_db
 from jobdash.core.store.sqlite.reads import Reads
 from jobdash.core.store.sqlite.reports import Reports
 from jobdash.core.store.sqlite.schedules import Schedules
+from jobdash.core.store.sqlite.submits import GroupCommit
 from jobdash.core.store.sqlite.waits import Waits
 
 
@@ -56,6 +57,7 @@ class SqliteStore(Jobs, Claims, Agents, Catalogue, Waits, Reports, Schedules, Re
         self.on_commit = db.on_commit
         self.faults = db.faults
         self.flusher = Flusher(db)
+        self.group = GroupCommit(db)
 
     @classmethod
     async def open(

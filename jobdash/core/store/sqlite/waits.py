@@ -5,6 +5,7 @@ of the info line while the job runs nothing). A claim clears it.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import time
 
@@ -44,8 +45,9 @@ class Waits:
         if idle:
             live = await live_catalogue(reader, live_since)
             slots = await self._slot_reason(reader, live_since)
-            for job_id, type_name, digest in idle:
-                reason = unrunnable(type_name, digest, live) or slots
+            why = functools.cache(lambda name, digest: unrunnable(name, digest, live))
+            for job_id, type_name, digest in idle:  # one answer per type and hash
+                reason = why(type_name, digest) or slots
                 if reason:
                     wanted[job_id] = reason
         changes = {j: text for j, text in wanted.items() if shown.get(j) != text}

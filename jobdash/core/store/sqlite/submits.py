@@ -1,0 +1,166 @@
+"""What a new job is in the SQLite store: its row, its tasks, lock keys, report and audit
+row, written inside a transaction (`insert_job`), alone or among many (`insert_each`: the
+group commit of concurrent submissions, each in its own savepoint).
+
+Apart from `jobs` (the actions on jobs that exist) because submission is the hot path of
+many small jobs: one place says what a job's creation writes, whichever way it comes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from jobdash.core.lifecycle import refuse_lock
+from jobdash.core.model import Refused
+from jobdash.core.store.records import NewJob
+from jobdash.core.store.sqlite.counts import audit_row
+from jobdash.core.store.sqlite.db import Db, qmarks
+
+
+def insert_job(
+    con: sqlite3.Connection,
+    rev: int,
+    now: float,
+    nj: NewJob,
+    audit_user: str | None,
+    actor: str,
+) -> int:
+    """Insert a queued job with its tasks, lock keys, report and audit row (inside a
+    transaction); Refused for a second job of a (schedule, fire time) and, with on_lock =
+    "refuse", for a job whose lock another job holds."""
+    if nj.on_lock == "refuse" and nj.lock_keys:
+        held = _holders(con, nj.lock_keys, None)
+        if held:
+            raise refuse_lock(nj.type, *held[0])
+    try:
+        cur = con.execute(
+            "INSERT INTO jobs (type, params, user, trigger, schedule_id, fire_time, "
+            "status, created, updated, pending, target, parallel, cancellable, on_lock, "
+            "timeout, retries, backoff, info, rev, type_hash) "
+            "VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                nj.type,
+                json.dumps(nj.params),
+                nj.user,
+                str(nj.trigger),
+                nj.schedule_id,
+                nj.fire_time,
+                now,
+                now,
+                len(nj.tasks),
+                nj.target,
+                nj.parallel,
+                int(nj.cancellable),
+                nj.on_lock,
+                nj.timeout,
+                nj.retries,
+                nj.backoff,
+                nj.info,
+                rev,
+                nj.type_hash,
+            ),
+        )
+    except sqlite3.IntegrityError as e:
+        if nj.schedule_id is not None:
+            raise Refused(
+                f"schedule {nj.schedule_id} already started a job for that fire time"
+            ) from e
+        raise
+    job_id = cur.lastrowid
+    assert job_id is not None
+    con.executemany(
+        "INSERT INTO tasks (job_id, seq, key, name, kind, spec, item, status) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
+        [
+            (job_id, i, t.key, t.name, t.kind, json.dumps(t.spec), json.dumps(t.item))
+            for i, t in enumerate(nj.tasks, 1)
+        ],
+    )
+    if nj.lock_keys:
+        con.executemany(
+            "INSERT OR IGNORE INTO job_locks (job_id, key) VALUES (?, ?)",
+            [(job_id, k) for k in nj.lock_keys],
+        )
+    if any(nj.report.values()):
+        con.execute(
+            "INSERT INTO reports (job_id, state, recipients) VALUES (?, 'pending', ?)",
+            (job_id, json.dumps(nj.report)),
+        )
+    if audit_user:
+        audit_row(con, now, actor, audit_user, "run", f"job:{job_id}", nj.type)
+    return job_id
+
+
+def insert_each(
+    con: sqlite3.Connection,
+    rev: int,
+    now: float,
+    batch: list[tuple[NewJob, str | None, asyncio.Future[int]]],
+    actor: str,
+) -> list[int | Refused]:
+    """Insert each queued job in its own savepoint: a refused one is rolled back alone."""
+    out: list[int | Refused] = []
+    for nj, audit_user, _f in batch:
+        con.execute("SAVEPOINT job")
+        try:
+            out.append(insert_job(con, rev, now, nj, audit_user, actor))
+        except Refused as e:
+            con.execute("ROLLBACK TO job")
+            out.append(e)
+        con.execute("RELEASE job")
+    return out
+
+
+class GroupCommit:
+    """Concurrent submissions share a transaction: each is queued, and one writer task writes
+    what is queued in one transaction, each job in its own savepoint, so that one refused
+    job does not take the others with it."""
+
+    def __init__(self, db: Db) -> None:
+        self.db = db
+        self._queued: list[tuple[NewJob, str | None, asyncio.Future[int]]] = []
+        self._writing: asyncio.Task[None] | None = None
+
+    async def submit(self, nj: NewJob, audit_user: str | None) -> int:
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._queued.append((nj, audit_user, fut))
+        if self._writing is None or self._writing.done():
+            self._writing = asyncio.get_running_loop().create_task(self._write_queued())
+        return await asyncio.shield(fut)  # a caller cancelled meanwhile leaves the batch be
+
+    async def _write_queued(self) -> None:
+        actor = self.db.actor
+        while self._queued:
+            batch, self._queued = self._queued, []
+            try:
+                results = await self.db.write(
+                    functools.partial(insert_each, batch=batch, actor=actor)
+                )
+            except BaseException as e:
+                for _nj, _u, f in batch:
+                    if not f.done():
+                        f.set_exception(e)
+                if not isinstance(e, Exception):
+                    raise
+                continue
+            for (_nj, _u, f), r in zip(batch, results, strict=True):
+                if f.done():
+                    continue
+                if isinstance(r, BaseException):
+                    f.set_exception(r)
+                else:
+                    f.set_result(r)
+
+
+def _holders(con: sqlite3.Connection, keys: Sequence[str], job_id: int | None) -> list[Any]:
+    """Who holds these lock keys: (key, job id), other than `job_id`."""
+    rows = con.execute(
+        f"SELECT key, job_id FROM locks WHERE key IN ({qmarks(keys)}) AND job_id IS NOT ?",
+        (*keys, job_id),
+    ).fetchall()
+    return [(r[0], r[1]) for r in rows]

@@ -1,0 +1,369 @@
+"""Scale benchmark, engine part (a script, not collected by pytest): `python tests/bench/scale.py`.
+
+Many small jobs: independent one-task jobs (a no-op Python job function each, the unit
+huey, procrastinate and Sidekiq count), end to end (submitted → every one finished), each
+part on its own store and in its own process:
+
+1. through `Service.submit_many` (bulk), on a fresh store and beside a history of finished
+   jobs (`--history`, default 1,000,000);
+2. through concurrent single `Service.submit` calls (group commit);
+3. huey (SqliteHuey, thread workers) on the same machine in the same run, if importable
+   (`pip install huey`; else skipped with the reason);
+4. the run rate of a backlog of queued jobs (2,500 and 40,000 queued before the engine
+   starts);
+5. the change feed and the Agents pane's query beside the history (ms per call).
+
+The history is seeded with SQL written directly (one finished job with one task and one
+log line each, distinct revisions), not through the API: a million submissions would take
+minutes and measure nothing of interest here. Options: `--quick` (smaller sizes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from jobdash.core.model import JobType  # noqa: E402
+from jobdash.core.runners import JobContext  # noqa: E402
+from jobdash.core.service import Service  # noqa: E402
+from jobdash.core.store.sqlite import SqliteStore  # noqa: E402
+
+JOBS = 20_000
+SLOTS = 64
+CONCURRENT = 200  # single submit calls in flight at once
+BACKLOGS = (2_500, 40_000)
+HISTORY = 1_000_000
+ACTIVE = "status NOT IN ('succeeded', 'warning', 'failed', 'cancelled')"
+
+
+async def noop_job(ctx: JobContext) -> None:
+    """A job that does nothing: what remains is the engine's own cost per job."""
+
+
+NOOP = JobType(name="noop", function="tests.bench.scale:noop_job", parallel=1)
+
+
+async def open_service(db: Path) -> Service:
+    svc = await Service.open(db=str(db), user="bench")
+    svc.local_types["noop"] = svc.types["noop"] = NOOP
+    return svc
+
+
+async def active(svc: Service) -> int:
+    rows = await svc.store.db.reader.execute_fetchall(  # type: ignore[attr-defined]
+        f"SELECT count(*) FROM jobs WHERE {ACTIVE}"
+    )
+    return int(next(iter(rows))[0])
+
+
+async def until_done(svc: Service) -> None:
+    while await active(svc):
+        await asyncio.sleep(0.02)
+
+
+# --------------------------------------------------------------------------- parts
+
+
+async def part_many(db: Path, n: int) -> dict[str, Any]:
+    svc = await open_service(db)
+    try:
+        await svc.start_engine(slots=SLOTS, name="bench")
+        t0, cpu = time.perf_counter(), time.process_time()
+        ids = await svc.submit_many("noop", [{} for _ in range(n)])
+        submitted = time.perf_counter() - t0
+        await until_done(svc)
+        secs, cpu = time.perf_counter() - t0, time.process_time() - cpu
+    finally:
+        await svc.close()
+    assert len(ids) == n
+    return {"jobs": n, "seconds": secs, "rate": n / secs, "submit_rate": n / submitted} | {
+        "cpu_us": cpu / n * 1e6
+    }
+
+
+async def part_single(db: Path, n: int) -> dict[str, Any]:
+    svc = await open_service(db)
+    try:
+        await svc.start_engine(slots=SLOTS, name="bench")
+        gate = asyncio.Semaphore(CONCURRENT)
+
+        async def one() -> None:
+            async with gate:
+                await svc.submit("noop", {})
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one() for _ in range(n)))
+        submitted = time.perf_counter() - t0
+        await until_done(svc)
+        secs = time.perf_counter() - t0
+    finally:
+        await svc.close()
+    return {"jobs": n, "seconds": secs, "rate": n / secs, "submit_rate": n / submitted}
+
+
+async def part_backlog(db: Path, n: int) -> dict[str, Any]:
+    svc = await open_service(db)
+    try:
+        await svc.submit_many("noop", [{} for _ in range(n)])  # queued: no engine yet
+        t0 = time.perf_counter()
+        await svc.start_engine(slots=SLOTS, name="bench")
+        await until_done(svc)
+        secs = time.perf_counter() - t0
+    finally:
+        await svc.close()
+    return {"jobs": n, "seconds": secs, "rate": n / secs}
+
+
+async def part_feed(db: Path, n: int) -> dict[str, Any]:
+    """ms per `changes_since` after one change, and per running-tasks read (Agents pane)."""
+    svc = await open_service(db)
+    store = svc.store
+    try:
+        rounds = 50
+        feed = 0.0
+        for _ in range(rounds):
+            rev = await store.rev()
+            await store.audit("bench", "touch", "x")  # a change that stamps no job
+            t0 = time.perf_counter()
+            await store.changes_since(rev)
+            feed += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for _ in range(rounds):
+            await store.running_tasks()
+        agents = time.perf_counter() - t0
+    finally:
+        await svc.close()
+    return {"feed_ms": feed / rounds * 1000, "agents_ms": agents / rounds * 1000}
+
+
+def part_huey(tmp: Path, n: int) -> dict[str, Any]:
+    from huey import SqliteHuey  # type: ignore[import-not-found,import-untyped,unused-ignore]
+
+    huey = SqliteHuey(filename=str(tmp / "huey.db"))
+    done = threading.Event()
+    count = [0]
+    lock = threading.Lock()
+
+    @huey.task()  # type: ignore[misc,unused-ignore]
+    def noop() -> None:
+        with lock:
+            count[0] += 1
+            if count[0] == n:
+                done.set()
+
+    consumer = huey.create_consumer(workers=4, worker_type="thread", periodic=False)
+    t0 = time.perf_counter()
+    for _ in range(n):
+        noop()
+    enqueued = time.perf_counter() - t0
+    secs = 0.0
+
+    def stop_when_done() -> None:
+        nonlocal secs
+        done.wait()
+        secs = time.perf_counter() - t0
+        os.kill(os.getpid(), signal.SIGTERM)  # the consumer's own way to stop, in its thread
+
+    threading.Thread(target=stop_when_done, daemon=True).start()
+    consumer.run()  # in the main thread: it installs signal handlers
+    return {"jobs": n, "seconds": secs, "rate": n / secs, "submit_rate": n / enqueued}
+
+
+# --------------------------------------------------------------------------- the history
+
+
+def seed_history(db: Path, n: int) -> None:
+    """`n` finished jobs, one task and one log line each, written with SQL directly (see
+    the module), with distinct revisions as a real history has."""
+    asyncio.run(_create(db))
+    con = sqlite3.connect(db, isolation_level=None)
+    con.execute("BEGIN")
+    t = time.time() - 86_400
+    step = 10_000
+    for base in range(0, n, step):
+        ids = range(base + 1, min(base + step, n) + 1)
+        con.executemany(
+            "INSERT INTO jobs (id, type, params, user, trigger, status, created, updated, "
+            "started, finished, succeeded, progress, rev, type_hash) VALUES (?, 'noop', '{}', "
+            "'bench', 'manual', 'succeeded', ?, ?, ?, ?, 1, 1, ?, 'seed')",
+            ((i, t + i * 0.01, t + i * 0.01, t + i * 0.01, t + i * 0.01 + 0.005, i) for i in ids),
+        )
+        con.executemany(
+            "INSERT INTO tasks (id, job_id, seq, key, name, kind, spec, status, attempt, "
+            "started, finished) VALUES (?, ?, 1, 'main', 'main', 'job', 'null', 'succeeded', "
+            "1, ?, ?)",
+            ((i, i, t + i * 0.01, t + i * 0.01 + 0.005) for i in ids),
+        )
+        con.executemany(
+            "INSERT INTO logs (job_id, task_id, ts, stream, text, attempt) "
+            "VALUES (?, ?, ?, 'stdout', 'done', 1)",
+            ((i, i, t + i * 0.01) for i in ids),
+        )
+    con.execute("UPDATE counter SET rev = ?", (n,))
+    con.execute("COMMIT")
+    con.close()
+
+
+async def _create(db: Path) -> None:
+    store = await SqliteStore.open(db)
+    await store.close()
+
+
+# --------------------------------------------------------------------------- running
+
+
+def run_part(name: str, args: argparse.Namespace) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="jobdash-scale-") as tmp:
+        os.chdir(tmp)  # no ./jobdash.toml is picked up
+        db = Path(tmp) / "bench.db"
+        if args.store:
+            shutil.copy(args.store, db)
+        if name == "huey":
+            return part_huey(Path(tmp), args.n)
+        part = {
+            "many": part_many,
+            "single": part_single,
+            "backlog": part_backlog,
+            "feed": part_feed,
+        }[name]
+        return asyncio.run(part(db, args.n))
+
+
+def child(part: str, n: int, store: Path | None = None) -> dict[str, Any]:
+    argv = [sys.executable, __file__, "--part", part, "--n", str(n)]
+    if store is not None:
+        argv += ["--store", str(store)]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr)
+        raise SystemExit(f"part {part} failed (exit {done.returncode})")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def median(rounds: list[dict[str, Any]], key: str = "rate") -> dict[str, Any]:
+    return sorted(rounds, key=lambda r: r[key])[len(rounds) // 2]
+
+
+def rates(rounds: list[dict[str, Any]], key: str = "rate") -> str:
+    m = median(rounds, key)[key]
+    lo, hi = min(r[key] for r in rounds), max(r[key] for r in rounds)
+    return f"{m:>8,.0f}/s  ({lo:,.0f}–{hi:,.0f})"
+
+
+def feed_table(seeded: Path, history: int) -> None:
+    print("\n2. per-change reads beside the history (ms per call, 50 calls)")
+    for label, store in (("fresh", None), (f"{history:,} jobs", seeded)):
+        r = child("feed", 0, store)
+        print(
+            f"   {label:<14} changes_since {r['feed_ms']:6.2f} ms   "
+            f"running tasks (Agents pane) {r['agents_ms']:6.2f} ms",
+            flush=True,
+        )
+
+
+def huey_missing() -> str | None:
+    try:
+        import huey  # noqa: F401  # type: ignore[import-not-found,import-untyped,unused-ignore]
+    except ImportError as e:
+        return f"huey is not importable ({e}): `pip install huey` in this venv"
+    return None
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--part", help=argparse.SUPPRESS)
+    p.add_argument("--n", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--store", help=argparse.SUPPRESS)
+    p.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
+    p.add_argument("--history", type=int, default=HISTORY, help="finished jobs of history")
+    p.add_argument("--rounds", type=int, default=3, help="runs of each figure (medians)")
+    p.add_argument("--feed-only", action="store_true", help="only part 2 (the reads)")
+    args = p.parse_args()
+    if args.part:
+        print(json.dumps(run_part(args.part, args)))
+        return
+
+    q = 10 if args.quick else 1
+    n = JOBS // q
+    history = args.history // q
+    print(
+        f"jobdash scale bench — {date.today()} — {platform.node()}: {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}; "
+        f"{n:,} one-task jobs, {SLOTS} slots, medians of {args.rounds} (ranges)",
+        flush=True,
+    )
+    with tempfile.TemporaryDirectory(prefix="jobdash-scale-") as tmp:
+        seeded = Path(tmp) / "history.db"
+        t0 = time.perf_counter()
+        seed_history(seeded, history)
+        print(
+            f"   history: {history:,} finished jobs seeded with SQL in "
+            f"{time.perf_counter() - t0:.0f} s",
+            flush=True,
+        )
+        if args.feed_only:
+            feed_table(seeded, history)
+            return
+        why = huey_missing()
+        parts: dict[str, list[dict[str, Any]]] = {}
+        plan: list[tuple[str, str, int, Path | None]] = [
+            ("many", "submit_many, fresh store", n, None),
+            ("many_history", f"submit_many, {history:,} jobs of history", n, seeded),
+            ("single", f"concurrent submit ({CONCURRENT} in flight)", n, None),
+            *((f"backlog{b}", f"{b // q:,} queued, then run", b // q, None) for b in BACKLOGS),
+            *([] if why else [("huey", "huey (SqliteHuey, 4 threads)", n, None)]),
+        ]
+        for _ in range(args.rounds):  # interleaved: a slow moment of the machine hits all
+            for key, _label, size, store in plan:
+                part = key.removesuffix("_history").rstrip("0123456789")
+                parts.setdefault(key, []).append(child(part, size, store))
+        print("\n1. independent one-task jobs, end to end (submitted → all finished)")
+        for key, label, _size, _store in plan:
+            submit = rates(parts[key], "submit_rate") if "submit_rate" in parts[key][0] else ""
+            print(f"   {label:<44} {rates(parts[key])}   submit {submit}", flush=True)
+        if why:
+            print(f"   huey: skipped — {why}")
+        many = median(parts["many"])["rate"]
+        fresh_hist = median(parts["many_history"])["rate"]
+        single = median(parts["single"])["rate"]
+        small, big = (median(parts[f"backlog{b}"])["rate"] for b in BACKLOGS)
+        print("\n   targets:")
+        print(f"   submit_many ≥ 10,000/s: {many:,.0f} — {'met' if many >= 10_000 else 'MISSED'}")
+        print(
+            f"   concurrent submit ≥ 3,000/s: {single:,.0f} — {'met' if single >= 3_000 else 'MISSED'}"
+        )
+        if not why:
+            huey = median(parts["huey"])["rate"]
+            print(f"   ≥ 5× huey: {many / huey:.1f}× — {'met' if many >= 5 * huey else 'MISSED'}")
+        print(
+            f"   {BACKLOGS[1] // q:,} queued within 20 % of {BACKLOGS[0] // q:,}: "
+            f"{big / small - 1:+.0%} — {'met' if big >= 0.8 * small else 'MISSED'}"
+        )
+        print(
+            f"   with {history:,} of history within 10 % of fresh: {fresh_hist / many - 1:+.0%} "
+            f"— {'met' if fresh_hist >= 0.9 * many else 'MISSED'}"
+        )
+        feed_table(seeded, history)
+
+
+if __name__ == "__main__":
+    main()

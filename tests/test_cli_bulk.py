@@ -1,0 +1,100 @@
+"""`jobdash run TYPE --params-from FILE|-`: one job per JSON line or CSV row, all or none;
+a bad line is one line on stderr naming its number, exit 2, and nothing is submitted."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+
+CONFIG = """\
+[types.greet]
+params.name = { required = true }
+params.greeting = { default = "hi" }
+params.times = { default = "1" }
+command = ["echo", "{greeting}", "{name}"]
+"""
+
+
+@pytest.fixture(autouse=True)
+def config(write_config: Callable[[str], Path]) -> Path:
+    return write_config(CONFIG)  # ./jobdash.toml: found without --config
+
+
+def jobs() -> list[dict[str, object]]:
+    done = run_cli("jobs", "--json")
+    assert done.returncode == 0, done.stderr
+    listed: list[dict[str, object]] = json.loads(done.stdout)
+    return sorted(listed, key=lambda j: int(str(j["id"])))
+
+
+def test_json_lines_make_one_job_each_with_the_common_params(tmp_path: Path) -> None:
+    src = tmp_path / "jobs.jsonl"
+    src.write_text('{"name": "ann"}\n\n{"name": "bob", "times": 3}\n{"name": "cy"}\n')
+    done = run_cli("run", "greet", "--params-from", str(src), "-p", "greeting=hello")
+    assert done.returncode == 0, done.stderr
+    assert "3 jobs queued (greet)" in done.stdout
+    made = jobs()
+    assert [j["params"] for j in made] == [
+        {"name": "ann", "greeting": "hello", "times": "1"},
+        {"name": "bob", "greeting": "hello", "times": "3"},
+        {"name": "cy", "greeting": "hello", "times": "1"},
+    ]
+    assert {j["status"] for j in made} == {"queued"}
+
+
+def test_csv_rows_from_stdin_with_json_output() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "jobdash", "run", "greet", "--params-from", "-", "--json"],
+        input='name,greeting\nann,hey\n"bob, jr",yo\n',
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    ids = json.loads(done.stdout)["jobs"]
+    made = jobs()
+    assert [j["id"] for j in made] == ids
+    assert [(j["params"]["name"], j["params"]["greeting"]) for j in made] == [  # type: ignore[index]
+        ("ann", "hey"),
+        ("bob, jr", "yo"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ('{"name": "ann"}\n{"name": "bob"}\n{"name": \n', "line 3: not JSON"),
+        ('{"name": "ann"}\n["bob"]\n', "line 2: not a JSON object"),
+        ('{"name": "ann"}\n{"name": "bob", "colour": "red"}\n', "line 2: "),
+        ('{"name": "ann"}\n{"name": {"first": "bob"}}\n', "line 2: 'name' is not a single value"),
+        ('{"name": "ann"}\n\n{"nom": "bob"}\n', "line 3: "),
+        ("name,greeting\nann,hey\nbob\n", "line 3: 1 values for 2 columns"),
+        ("", "no jobs in it"),
+    ],
+)
+def test_a_bad_line_is_named_and_nothing_is_submitted(tmp_path: Path, text: str, said: str) -> None:
+    src = tmp_path / "jobs.txt"
+    src.write_text(text)
+    done = run_cli("run", "greet", "--params-from", str(src))
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"--params-from {src}: {said}" in lines[0], lines
+    assert jobs() == []
+
+
+def test_params_from_with_wait_is_refused(tmp_path: Path) -> None:
+    src = tmp_path / "jobs.jsonl"
+    src.write_text('{"name": "ann"}\n')
+    done = run_cli("run", "greet", "--params-from", str(src), "--wait")
+    assert done.returncode == 2 and "--wait and --follow follow one" in done.stderr
+    assert jobs() == []

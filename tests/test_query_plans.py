@@ -1,0 +1,151 @@
+"""No statement on the live path scans the history or the backlog.
+
+The engine runs jobs (submitted one by one and in bulk, with a lock, with a failure that
+is retried) beside a history of finished jobs; the dashboard's reads are made; every
+statement both connections really ran is traced and explained. A history only grows and a
+backlog can spike: a step that walks the jobs, tasks or logs tables (or an index of them
+all) would make a per-event cost grow with them. SQLite plans without statistics here
+(jobdash never runs ANALYZE), so a small store plans as a large one does.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from jobdash.core.service import Service
+from jobdash.core.store.records import JobFilter
+from tests.conftest import wait_finished
+
+# Partial indexes of the active rows only (few, whatever the history): walking one is fine.
+BOUNDED = (
+    "jobs_active",
+    "jobs_claimable",
+    "tasks_running",
+    "tasks_running_seq",
+    "tasks_lease",
+    "tasks_suspect",
+)
+BIG = {"jobs", "tasks", "logs", "j", "t", "l"}  # the big tables and the aliases they go by
+DML = re.compile(r"^\s*(SELECT|UPDATE|DELETE|INSERT|WITH)\b", re.IGNORECASE)
+
+CONFIG = """
+[types.ok]
+command = ["true"]
+
+[types.locked]
+command = ["true"]
+locks = ["disk"]
+
+[types.flaky]
+command = ["false"]
+retries = 1
+backoff = 0
+"""
+
+
+def scans_of_everything(plan: list[str]) -> list[str]:
+    """The steps of a plan that walk a big table, or a full index of it."""
+    bad = []
+    for step in plan:
+        m = re.match(r"SCAN (\w+)(?: USING (?:COVERING )?INDEX (\w+))?", step)
+        if m and m.group(1) in BIG and m.group(2) not in BOUNDED:
+            bad.append(step)
+    return bad
+
+
+def seed_history(path: Path, n: int) -> None:
+    """Finished jobs with a task and a log line each, written with SQL directly."""
+    con = sqlite3.connect(path)
+    t = time.time() - 3600
+    con.executemany(
+        "INSERT INTO jobs (type, params, user, trigger, status, created, updated, finished, "
+        "succeeded, rev) VALUES ('ok', '{}', 'root', 'manual', 'succeeded', ?, ?, ?, 1, 0)",
+        [(t + i, t + i, t + i) for i in range(n)],
+    )
+    con.execute(
+        "INSERT INTO tasks (job_id, seq, key, name, kind, spec, status) "
+        "SELECT id, 1, 'main', 'ok', 'command', 'null', 'succeeded' FROM jobs"
+    )
+    con.execute(
+        "INSERT INTO logs (job_id, task_id, ts, stream, text) "
+        "SELECT job_id, id, 0, 'stdout', 'x' FROM tasks"
+    )
+    con.commit()
+    con.close()
+
+
+async def test_no_statement_of_the_engine_or_the_dashboard_scans_the_history(
+    tmp_path: Path,
+    db_path: Path,
+    write_config: Callable[[str], Path],
+    services: Callable[..., Awaitable[Service]],
+) -> None:
+    config = write_config(CONFIG)
+    await services(config=config, engine=False)  # creates the store
+    seed_history(db_path, 300)
+    svc = await services(config=config)
+    store = svc.store
+    ran: list[str] = []
+    store.db.writer.set_trace_callback(ran.append)  # type: ignore[attr-defined]
+    await store.db.reader.con.set_trace_callback(ran.append)  # type: ignore[attr-defined]
+    try:
+        jobs = [await svc.submit("ok"), await svc.submit("locked"), await svc.submit("flaky")]
+        ids = await svc.submit_many("ok", [{}, {}, {}])
+        ids += await svc.submit_many("locked", [{}, {}])
+        for job_id in [j.id for j in jobs] + ids:
+            await wait_finished(svc, job_id)
+        # What the dashboard and the CLI read while jobs run.
+        rev = await store.rev()
+        await svc.submit("ok")
+        await store.changes_since(rev)
+        await store.running_tasks()
+        await store.agents()
+        await svc.jobs(active=True)
+        await store.list_jobs(JobFilter(active=True))
+        await store.has_jobs_to_admit()
+        await store.has_lost_tasks()
+        await store.recover_lost()
+        await store.note_waits(time.time() - 10)
+    finally:
+        store.db.writer.set_trace_callback(None)  # type: ignore[attr-defined]
+        await store.db.reader.con.set_trace_callback(None)  # type: ignore[attr-defined]
+    statements = sorted({sql for sql in ran if DML.match(sql)})
+    assert any("FROM jobs INDEXED BY jobs_claimable" in s for s in statements), "no claim seen"
+    assert any("INSERT INTO jobs" in s for s in statements), "no submission seen"
+    con = sqlite3.connect(db_path)
+    try:
+        found = {}
+        for sql in statements:
+            plan = [row[3] for row in con.execute("EXPLAIN QUERY PLAN " + sql)]
+            if bad := scans_of_everything(plan):
+                found[sql] = bad
+    finally:
+        con.close()
+    assert not found, found
+
+
+async def test_queries_for_active_jobs_never_scan_the_history(tmp_path: Path) -> None:
+    """With a long history, looking for active jobs must not scan it (the engine does so ten
+    times a second). The SQL the store and service really run is traced and explained."""
+    svc = await Service.open(db=str(tmp_path / "plan.db"), user="bob")
+    try:
+        ran: list[str] = []
+        await svc.store.db.reader.con.set_trace_callback(ran.append)
+        await svc.store.has_jobs_to_admit()
+        await svc.store.has_claimable()
+        await svc.jobs(active=True)
+        await svc.store.db.reader.con.set_trace_callback(None)
+        selects = [sql for sql in ran if "FROM jobs" in sql]
+        assert len(selects) == 3, ran
+        con = sqlite3.connect(tmp_path / "plan.db")
+        for sql in selects:
+            plan = [row[3] for row in con.execute("EXPLAIN QUERY PLAN " + sql)]
+            assert "SCAN jobs" not in plan, (sql, plan)  # a full scan of the jobs table
+            assert any("jobs_active" in step for step in plan), (sql, plan)
+        con.close()
+    finally:
+        await svc.close()
