@@ -8,7 +8,8 @@ one line per agent on the wire, not the whole table.
 
 Cells are plain strings, sanitized and turned into `Segment`s: nothing is parsed as markup.
 A cell's style is a short name ("dim", "ok", "warn", "error", "accent", "bold") mapped to a
-component class, so colours follow the theme.
+component class ("table--dim"…), so colours follow the theme.  The header, cursor, messages,
+column fitting and row cache are the tables' shared `TableBase`.
 """
 
 from __future__ import annotations
