@@ -9,17 +9,12 @@ from jobdash.core.model import JobStatus, TaskStatus
 from jobdash.core.service import Service
 from jobdash.tui.dialogs.confirm import ConfirmScreen
 from jobdash.tui.screens.job_details import JobDetailsScreen
-from jobdash.tui.widgets.log_view import LogView
 from tests.conftest import wait_finished, wait_for
 from tests.tui.pane_harness import CONFIG, SIZE, PaneApp, until
+from tests.tui.test_log_view import rows
 
 Open = Callable[..., Awaitable[Service]]
 EVIL = "[bold red]x[/] \x1b[2J \x1b]52;c;aGk=\x07 end"
-
-
-def view_rows(view: LogView) -> list[str]:
-    height = view.scrollable_content_region.height
-    return [view.render_line(y).text for y in range(height)]
 
 
 def log_texts(screen: JobDetailsScreen) -> list[str]:
@@ -98,7 +93,7 @@ async def test_log_streams_while_running_and_header_follows(
         assert "✔ succeeded" in header_text(screen)
         view = screen.log_view
         assert view.following
-        assert "tick 40" in " ".join(view_rows(view))
+        assert "tick 40" in " ".join(rows(view))
 
 
 async def test_log_keys_follow_wrap_timestamps_search_and_save(
@@ -244,7 +239,7 @@ async def test_job_output_is_displayed_inert(
         assert isinstance(screen, JobDetailsScreen)
         await until(pilot, lambda: bool(screen.log_view.lines))
         await pilot.pause()
-        strips = [screen.log_view.render_line(y) for y in range(5)]
+        strips = [screen.log_view.lines_view.render_line(y) for y in range(5)]
         shown = "\n".join(strip.text for strip in strips)
         assert "[bold red]x[/] ␛[2J ␛]52;c;aGk=␇ end" in shown
         for strip in strips:

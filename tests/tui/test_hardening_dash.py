@@ -30,6 +30,7 @@ from jobdash.tui.widgets.schedules_pane import SchedulesPane
 from tests.conftest import run_cli
 from tests.tui.app_harness import NOW, build_store, frozen, frozen_app, screen_text, write_config
 from tests.tui.pane_harness import CONFIG, SIZE, PaneApp, until
+from tests.tui.test_log_view import rows
 
 # Autouse, as there: times in the tables are local, so the zone is pinned to UTC.
 from tests.tui.test_snapshots import _utc  # noqa: F401
@@ -161,10 +162,6 @@ class LogApp(App[None]):
         self.query_one(LogView).focus()
 
 
-def log_rows(view: LogView) -> list[str]:
-    return [view.render_line(y).text for y in range(view.scrollable_content_region.height)]
-
-
 async def test_log_hints_name_the_remapped_keys() -> None:
     app = LogApp()
     async with app.run_test(size=(100, 20)) as pilot:
@@ -175,12 +172,12 @@ async def test_log_hints_name_the_remapped_keys() -> None:
         await pilot.pause()
         await pilot.press("up")  # scrolling up pauses following
         await until(pilot, lambda: not view.following)
-        assert "⏸ following paused (L to follow)" in log_rows(view)[-1]
+        assert "⏸ following paused (L to follow)" in rows(view)[-1]
         await pilot.press("L")  # the remapped key does it; `f` no longer does
         await until(pilot, lambda: view.following)
         await pilot.press("slash", *"line 1", "enter")
-        await until(pilot, lambda: "next/previous" in log_rows(view)[-1])
-        assert "j/k next/previous" in log_rows(view)[-1]
+        await until(pilot, lambda: "next/previous" in rows(view)[-1])
+        assert "j/k next/previous" in rows(view)[-1]
 
 
 async def test_dashboard_hints_follow_the_keymap(

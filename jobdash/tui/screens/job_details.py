@@ -47,7 +47,7 @@ from jobdash.tui.actions import JobKeys, OffersWhatWorks, refuse
 from jobdash.tui.helpers import clock_of, subscribe_changes
 from jobdash.tui.keymap import key_for
 from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
-from jobdash.tui.widgets.log_view import LogView
+from jobdash.tui.widgets.log_view import LogView, log_bindings
 
 __all__ = ["JobDetailsScreen", "JobHeader"]
 
@@ -219,12 +219,7 @@ class JobDetailsScreen(JobKeys, OffersWhatWorks):
         Binding("tab", "focus_next", "Tasks/log", show=False, id="details.focus_next"),
         # The log keys work wherever the focus is: they share the LogView's ids, so a
         # keymap entry for `log.follow` remaps both.
-        Binding("f", "log('toggle_follow')", "Follow", show=False, id="log.follow"),
-        Binding("w", "log('toggle_wrap')", "Wrap", show=False, id="log.wrap"),
-        Binding("t", "log('toggle_timestamps')", "Timestamps", show=False, id="log.timestamps"),
-        Binding("slash", "log('search')", "Search", show=False, id="log.search"),
-        Binding("n", "log('next_match')", "Next match", show=False, id="log.next"),
-        Binding("N", "log('prev_match')", "Previous match", show=False, id="log.prev"),
+        *log_bindings(lambda action: f"log('{action}')", show=False, until="log.prev"),
         Binding("s", "save_log", "Save log", show=False, id="log.save"),
     ]
 

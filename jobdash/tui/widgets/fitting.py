@@ -1,13 +1,16 @@
 """Which columns a table shows in a view of a given width, shared by the job table and the
 line tables (schedules, agents, tasks): on a narrow terminal the least needed columns go
 first, in the order the table names, so the ones that matter stay on screen instead of off
-to the right; then the columns that may narrow do.
+to the right; then the columns that may narrow do.  Then how the flexible columns share the
+rest of the line, and how a cell's text fits its width.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
 from typing import TypeVar
+
+from rich.cells import cell_len, set_cell_size
 
 K = TypeVar("K", bound=Hashable)
 
@@ -38,3 +41,35 @@ def fit_columns(
             for key, width, least in shown
         ]
     return [(key, width) for key, width, _ in shown]
+
+
+def fit_text(text: str, width: int, align: str = "left") -> str:
+    """Pad or truncate `text` to exactly `width` cells, marking a cut with "…"."""
+    if width <= 0:
+        return ""
+    if text.isascii():
+        length = len(text)
+        if length > width:
+            return text[: width - 1] + "…"
+    else:
+        length = cell_len(text)
+        if length > width:
+            return set_cell_size(text, width - 1) + "…"
+    pad = " " * (width - length)
+    return pad + text if align == "right" else text + pad
+
+
+def spread(
+    shown: Sequence[tuple[K, int]], least: Mapping[K, int], width: int
+) -> list[tuple[K, int]]:
+    """(key, width) of the shown columns in a table `width` cells wide: the flexible ones
+    (width 0) share what the others leave, each at least its `least` width."""
+    fixed = sum(w for _, w in shown) + len(shown) - 1
+    flex = sum(1 for _, w in shown if w == 0)
+    share = max(0, width - fixed) // flex if flex else 0
+    return [(key, w or max(least[key], share)) for key, w in shown]
+
+
+def needed(shown: Sequence[tuple[K, int]], least: Mapping[K, int]) -> int:
+    """Cells the shown columns need, the flexible ones at their least width, gaps included."""
+    return sum(w or least[key] for key, w in shown) + len(shown) - 1
