@@ -34,13 +34,13 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from jobdash.core.agent.options import STALE_AFTER
 from jobdash.core.alarm import Alarm
-from jobdash.core.model import BadInput, Job, JobType, Refused, Report, Trigger, report_recipients
+from jobdash.core.model import BadInput, Job, JobType, Refused, report_recipients
 from jobdash.core.planning import (
     Planning,
     PlanningError,
@@ -102,17 +102,10 @@ class Submitter(Protocol):
     def default_timezone(self) -> str:
         """The zone of a schedule that names none."""
 
-    async def submit(
-        self,
-        type_name: str,
-        params: Mapping[str, str] | None = None,
-        trigger: Trigger = Trigger.MANUAL,
-        schedule_id: str | None = None,
-        fire_time: float | None = None,
-        user: str | None = None,
-        report: Report | None = None,
-        extra_locks: Sequence[str] = (),
-    ) -> Job: ...
+    async def submit_schedule(
+        self, s: Schedule, fire_time: float | None = None, queue: bool = False
+    ) -> Job:
+        """Submit a schedule's job, for a fire time (None: run now, as the user)."""
 
 
 def schedule_specs(svc: Submitter) -> list[ScheduleSpec]:
@@ -289,16 +282,7 @@ class Scheduler:
                     fire_time, "skipped", None, f"job {active[-1]} of this schedule still running"
                 )
         try:
-            job = await self.svc.submit(
-                s.type,
-                s.params,
-                trigger=Trigger.SCHEDULE,
-                schedule_id=s.id,
-                fire_time=fire_time,
-                user=SCHEDULER_USER,
-                report=s.report,
-                extra_locks=[schedule_lock(s.id)] if queue else (),
-            )
+            job = await self.svc.submit_schedule(s, fire_time, queue)
         except (StoreError, OSError):
             raise  # the store's trouble, not this schedule's: the next pass tries again
         except Refused as e:

@@ -1,35 +1,27 @@
 """The `Service`: what one user may see and do, the one door of the command line and the
 dashboard.
 
-It resolves the catalogue of job types (its config's, then what live engines publish),
-checks who may see and do what (your own jobs, or everyone's as an admin; admins
-alone change schedules and drain agents), hands jobs, actions and reads to the store with
-the audit user, and starts this process's engine and scheduler. What a submission becomes
+Who the user is, the catalogue of job types and the permission checks are `access`'s
+(`Access`, which `Service` extends); here, jobs, actions and reads go to the store with the
+audit user, and this process's engine and scheduler start. What a submission becomes
 is `submission`'s, exports are `export`'s, schedule checks and previews `schedules`'s.
 """
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import sys
 import time
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from jobdash.core.agent import AgentOptions, agent_state, is_live
-from jobdash.core.catalogue import Catalogue, check_submitted, type_from_dict, type_hash
-from jobdash.core.config import Config
-from jobdash.core.identity import current_user
+from jobdash.core.agent import AgentOptions, agent_state
+from jobdash.core.catalogue import Catalogue
 from jobdash.core.lifecycle import decide_cancel
 from jobdash.core.model import (
     AgentInfo,
     BadInput,
     Job,
-    JobType,
     LogLine,
-    NotFound,
     PrunedAgents,
     Refused,
     Report,
@@ -38,9 +30,8 @@ from jobdash.core.model import (
 )
 from jobdash.core.planning import Schedule, Tick
 from jobdash.core.query import Query, parse_query
-from jobdash.core.scheduler import Scheduler, schedule_lock
+from jobdash.core.scheduler import SCHEDULER_USER, Scheduler, schedule_lock
 from jobdash.core.service.export import export_jobs
-from jobdash.core.service.locations import is_default_db, read_config, store_location
 from jobdash.core.service.schedules import (
     check_policy,
     fire_times,
@@ -48,8 +39,7 @@ from jobdash.core.service.schedules import (
     with_next_run,
 )
 from jobdash.core.service.submission import new_job
-from jobdash.core.store.base import Store, open_store
-from jobdash.core.store.records import Changes, JobFilter, PolicyChange, Published
+from jobdash.core.store.records import Changes, JobFilter, PolicyChange
 from jobdash.core.values import check_params
 from jobdash.present.times import local_zone_name
 
@@ -57,59 +47,11 @@ if TYPE_CHECKING:
     from jobdash.core.agent import Agent
 
 
-class Service:
+from jobdash.core.service.access import Access
+
+
+class Service(Access):
     """What a user may see and do, for one user: every front end goes through here."""
-
-    def __init__(
-        self,
-        store: Store,
-        config: Config,
-        user: str,
-        types: dict[str, JobType],
-        read_only: bool = False,
-    ) -> None:
-        self.store = store
-        self.config = config
-        self.user = user
-        self.local_types = types
-        self.types = dict(types)
-        self.read_only = read_only
-        self.engine: Agent | None = None
-        self.scheduler: Scheduler | None = None
-
-    @classmethod
-    async def open(
-        cls,
-        db: str | None = None,
-        config: str | None = None,
-        extra_types: Mapping[str, JobType] | None = None,
-        user: str | None = None,
-        read_only: bool = False,
-        reading: bool = False,
-    ) -> Service:
-        """Load the config (errors before anything is opened), then open the store.
-        `reading` (a command that only reads) or `read_only`: a store that cannot be
-        written is opened to be read (see `open_store`). `extra_types`: job types added
-        to the config's where it does not define the name (the command line's `--demo`
-        passes the demo types)."""
-        cfg = read_config(config)
-        if cfg.path is not None:
-            # Python job types named in the config live next to it.
-            folder = str(cfg.path.parent.resolve())
-            if folder not in sys.path:
-                sys.path.insert(0, folder)
-        types = dict(extra_types or {}) | dict(cfg.types)
-        who = user or current_user()  # before the store is opened: nothing to close
-        store = await open_store(
-            store_location(db), create_folder=is_default_db(db), reading=reading or read_only
-        )
-        svc = cls(store, cfg, who, types, read_only)
-        try:
-            await svc.refresh_catalogue()
-        except BaseException:
-            await store.close()  # its threads would keep the process alive
-            raise
-        return svc
 
     async def close(self) -> None:
         try:
@@ -118,80 +60,6 @@ class Service:
                 await self.engine.shutdown(timeout=0, now=True)
         finally:
             await self.store.close()  # whatever happened: its threads would keep us alive
-
-    @property
-    def location(self) -> str:
-        """Where the store is (to tell the user)."""
-        return self.store.location
-
-    @property
-    def created(self) -> str:
-        """What opening the store created, to say once ("created store at …"); or ""."""
-        return self.store.created
-
-    @property
-    def damaged(self) -> asyncio.Event:
-        """Set once the store is found damaged: nothing more is written, an engine stops."""
-        return self.store.damaged
-
-    # ----------------------------------------------------------------- catalogue
-
-    async def refresh_catalogue(self) -> None:
-        """The types this process shows and submits: its own config's, then for other names
-        those engines published (live engines' first, then the latest published)."""
-        live = await self.live_agents()
-        published: dict[str, JobType] = {}
-        for p in sorted(await self.store.catalogue(), key=lambda p: p.agent not in live):
-            published.setdefault(p.name, type_from_dict(p.spec))
-        self.types = published | self.local_types
-
-    async def _live_catalogue(self) -> tuple[set[str], list[Published]]:
-        live = await self.live_agents()
-        return live, [p for p in await self.store.catalogue() if p.agent in live]
-
-    async def _type_hash(self, jt: JobType) -> str:
-        """The hash of `jt`, once a live engine runs that very definition (see
-        `check_submitted`)."""
-        digest = type_hash(jt)
-        if self.engine is not None and digest in self.engine.catalogue.hashes:
-            return digest  # our own engine runs it (the scheduler's fires take this way)
-        live, rows = await self._live_catalogue()
-        check_submitted(jt, digest, live, rows)
-        return digest
-
-    def job_type(self, name: str) -> JobType:
-        try:
-            return self.types[name]
-        except KeyError:
-            known = ", ".join(sorted(self.types)) or "none defined"
-            raise BadInput(f"unknown job type {name!r} (known: {known})") from None
-
-    # ----------------------------------------------------------------- permissions
-
-    @property
-    def is_admin(self) -> bool:
-        return self.user in self.config.admins
-
-    def _visible(self, job: Job) -> bool:
-        return self.is_admin or job.user == self.user
-
-    def _check_writable(self, what: str) -> None:
-        if self.read_only:
-            raise Refused(f"read-only: cannot {what}")
-
-    def _check_admin(self, what: str) -> None:
-        self._check_writable(what)
-        if not self.is_admin:
-            raise Refused(f"only admins may {what} ({self.user} is not an admin)")
-
-    async def job(self, job_id: int) -> Job:
-        try:
-            job = await self.store.get_job(job_id)
-        except NotFound:
-            job = None
-        if job is None or not self._visible(job):
-            raise NotFound(f"no job {job_id}" + ("" if self.is_admin else " among your jobs"))
-        return job
 
     # ----------------------------------------------------------------- actions
 
@@ -226,6 +94,23 @@ class Service:
             extra_locks=extra_locks,
         )
         return await self.store.create_job(nj, audit_user=self.user)
+
+    async def submit_schedule(
+        self, s: Schedule, fire_time: float | None = None, queue: bool = False
+    ) -> Job:
+        """A schedule's job: for a fire time, started by the scheduler (at most one per fire
+        time); None, run now by the user. `queue`: it waits for the schedule's running job
+        (overlap "queue") through the schedule's own lock."""
+        return await self.submit(
+            s.type,
+            s.params,
+            trigger=Trigger.MANUAL if fire_time is None else Trigger.SCHEDULE,
+            schedule_id=s.id,
+            fire_time=fire_time,
+            user=None if fire_time is None else SCHEDULER_USER,
+            report=s.report,
+            extra_locks=[schedule_lock(s.id)] if queue else (),
+        )
 
     async def submit_many(
         self,
@@ -364,12 +249,6 @@ class Service:
         """A live agent uses the store (see `live_agents`)."""
         return bool(await self.live_agents())
 
-    async def live_agents(self) -> set[str]:
-        """The agents that use the store now: recent heartbeat, and on this host a live
-        process (a dashboard killed a second ago must not be mistaken for a running engine)."""
-        now, host = time.time(), socket.gethostname()
-        return {info.name for info, _ in await self.store.agents() if is_live(info, now, host)}
-
     async def rev(self) -> int:
         """The store's revision now: read it before loading what a view shows, and pass it
         to `watch` as `since`."""
@@ -498,15 +377,7 @@ class Service:
         """Run a schedule's job now (not tied to a fire time; overlap 'queue' still waits)."""
         self._check_admin("run a schedule")
         s = await self.store.get_schedule(schedule_id)
-        locks = [schedule_lock(s.id)] if s.overlap == "queue" else []
-        job = await self.submit(
-            s.type,
-            s.params,
-            trigger=Trigger.MANUAL,
-            schedule_id=s.id,
-            report=s.report,
-            extra_locks=locks,
-        )
+        job = await self.submit_schedule(s, queue=s.overlap == "queue")
         await self.store.note_schedule_run(s.id, job.id, self.user)
         return job
 

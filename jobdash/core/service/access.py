@@ -1,0 +1,170 @@
+"""`Access`: who the user is and what they may see and do, the part of the `Service` that
+every action and read goes through: the store and the config it opened, the job types it
+knows (its config's, then what live engines publish), and the permission checks (your own
+jobs, or everyone's as an admin; admins alone change schedules and drain agents; nothing
+in read-only mode).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Self
+
+from jobdash.core.agent import is_live
+from jobdash.core.catalogue import check_submitted, type_from_dict, type_hash
+from jobdash.core.config import Config
+from jobdash.core.identity import current_user
+from jobdash.core.model import (
+    BadInput,
+    Job,
+    JobType,
+    NotFound,
+    Refused,
+)
+from jobdash.core.scheduler import Scheduler
+from jobdash.core.service.locations import is_default_db, read_config, store_location
+from jobdash.core.store.base import Store, open_store
+from jobdash.core.store.records import Published
+
+if TYPE_CHECKING:
+    from jobdash.core.agent import Agent
+
+
+class Access:
+    """Who the user is and what they may see and do: the store, the config, the catalogue of
+    job types, and the permission checks every action and read of the `Service` makes."""
+
+    def __init__(
+        self,
+        store: Store,
+        config: Config,
+        user: str,
+        types: dict[str, JobType],
+        read_only: bool = False,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.user = user
+        self.local_types = types
+        self.types = dict(types)
+        self.read_only = read_only
+        self.engine: Agent | None = None
+        self.scheduler: Scheduler | None = None
+
+    @classmethod
+    async def open(
+        cls,
+        db: str | None = None,
+        config: str | None = None,
+        extra_types: Mapping[str, JobType] | None = None,
+        user: str | None = None,
+        read_only: bool = False,
+        reading: bool = False,
+    ) -> Self:
+        """Load the config (errors before anything is opened), then open the store.
+        `reading` (a command that only reads) or `read_only`: a store that cannot be
+        written is opened to be read (see `open_store`). `extra_types`: job types added
+        to the config's where it does not define the name (the command line's `--demo`
+        passes the demo types)."""
+        cfg = read_config(config)
+        if cfg.path is not None:
+            # Python job types named in the config live next to it.
+            folder = str(cfg.path.parent.resolve())
+            if folder not in sys.path:
+                sys.path.insert(0, folder)
+        types = dict(extra_types or {}) | dict(cfg.types)
+        who = user or current_user()  # before the store is opened: nothing to close
+        store = await open_store(
+            store_location(db), create_folder=is_default_db(db), reading=reading or read_only
+        )
+        svc = cls(store, cfg, who, types, read_only)
+        try:
+            await svc.refresh_catalogue()
+        except BaseException:
+            await store.close()  # its threads would keep the process alive
+            raise
+        return svc
+
+    @property
+    def location(self) -> str:
+        """Where the store is (to tell the user)."""
+        return self.store.location
+
+    @property
+    def created(self) -> str:
+        """What opening the store created, to say once ("created store at …"); or ""."""
+        return self.store.created
+
+    @property
+    def damaged(self) -> asyncio.Event:
+        """Set once the store is found damaged: nothing more is written, an engine stops."""
+        return self.store.damaged
+
+    # ----------------------------------------------------------------- catalogue
+
+    async def live_agents(self) -> set[str]:
+        """The agents that use the store now: recent heartbeat, and on this host a live
+        process (a dashboard killed a second ago must not be mistaken for a running engine)."""
+        now, host = time.time(), socket.gethostname()
+        return {info.name for info, _ in await self.store.agents() if is_live(info, now, host)}
+
+    async def refresh_catalogue(self) -> None:
+        """The types this process shows and submits: its own config's, then for other names
+        those engines published (live engines' first, then the latest published)."""
+        live = await self.live_agents()
+        published: dict[str, JobType] = {}
+        for p in sorted(await self.store.catalogue(), key=lambda p: p.agent not in live):
+            published.setdefault(p.name, type_from_dict(p.spec))
+        self.types = published | self.local_types
+
+    async def _live_catalogue(self) -> tuple[set[str], list[Published]]:
+        live = await self.live_agents()
+        return live, [p for p in await self.store.catalogue() if p.agent in live]
+
+    async def _type_hash(self, jt: JobType) -> str:
+        """The hash of `jt`, once a live engine runs that very definition (see
+        `check_submitted`)."""
+        digest = type_hash(jt)
+        if self.engine is not None and digest in self.engine.catalogue.hashes:
+            return digest  # our own engine runs it (the scheduler's fires take this way)
+        live, rows = await self._live_catalogue()
+        check_submitted(jt, digest, live, rows)
+        return digest
+
+    def job_type(self, name: str) -> JobType:
+        try:
+            return self.types[name]
+        except KeyError:
+            known = ", ".join(sorted(self.types)) or "none defined"
+            raise BadInput(f"unknown job type {name!r} (known: {known})") from None
+
+    # ----------------------------------------------------------------- permissions
+
+    @property
+    def is_admin(self) -> bool:
+        return self.user in self.config.admins
+
+    def _visible(self, job: Job) -> bool:
+        return self.is_admin or job.user == self.user
+
+    def _check_writable(self, what: str) -> None:
+        if self.read_only:
+            raise Refused(f"read-only: cannot {what}")
+
+    def _check_admin(self, what: str) -> None:
+        self._check_writable(what)
+        if not self.is_admin:
+            raise Refused(f"only admins may {what} ({self.user} is not an admin)")
+
+    async def job(self, job_id: int) -> Job:
+        try:
+            job = await self.store.get_job(job_id)
+        except NotFound:
+            job = None
+        if job is None or not self._visible(job):
+            raise NotFound(f"no job {job_id}" + ("" if self.is_admin else " among your jobs"))
+        return job
