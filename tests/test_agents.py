@@ -538,7 +538,7 @@ async def main():
             await svc.agents()
             if jobs:
                 await svc.tasks(jobs[0].id)
-                await svc.logs(jobs[0].id, tail=50)
+                await svc.log_tail(jobs[0].id, 50)
             reads += 1
             if jobs and jobs[0].status.finished:
                 break

@@ -290,7 +290,7 @@ async def cmd_logs(svc: Service, a: argparse.Namespace) -> int:
 
     printer = LogPrinter(svc, a.job, out.is_terminal, one_task=a.task is not None, as_json=a.json)
     if a.tail is not None:
-        lines = await svc.logs(a.job, task=a.task, tail=a.tail)
+        lines = await svc.log_tail(a.job, a.tail, a.task)
         await printer.print(lines)
         after = lines[-1].seq if lines else 0
     else:  # a page at a time: a log of millions of lines is never held whole

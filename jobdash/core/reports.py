@@ -63,7 +63,7 @@ async def build_report(store: Store, job: Job) -> dict[str, Any]:
     """What a report says about a finished job (the webhook's JSON body)."""
     tasks = await store.tasks(job.id)
     failed = [t for t in tasks if t.status is TaskStatus.FAILED]
-    tail = await store.logs(job.id, tail=LOG_TAIL)
+    tail = await store.log_tail(job.id, LOG_TAIL)
     seq_of = {t.id: t.seq for t in tasks}
     duration = job.duration()
     return {

@@ -196,7 +196,7 @@ async def test_closing_writes_what_is_buffered(location: str) -> None:
     store = await open_store(location)
     try:
         assert [ln.text for ln in await store.logs(job.id)] == [f"line {i}" for i in range(10)]
-        assert [ln.text for ln in await store.logs(job.id, tail=2)] == ["line 8", "line 9"]
+        assert [ln.text for ln in await store.log_tail(job.id, 2)] == ["line 8", "line 9"]
         first = await store.logs(job.id, limit=3)
         rest = await store.logs(job.id, after=first[-1].seq)
         assert [ln.text for ln in first + rest] == [f"line {i}" for i in range(10)]

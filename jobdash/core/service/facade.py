@@ -213,15 +213,14 @@ class Service(Access):
         return await self.store.tasks(job_id)
 
     async def logs(
-        self,
-        job_id: int,
-        after: int = 0,
-        task: int | None = None,
-        tail: int | None = None,
-        limit: int | None = None,
+        self, job_id: int, after: int = 0, task: int | None = None, limit: int | None = None
     ) -> list[LogLine]:
         await self.job(job_id)
-        return await self.store.logs(job_id, after, task, limit=limit, tail=tail)
+        return await self.store.logs(job_id, after, task, limit)
+
+    async def log_tail(self, job_id: int, n: int, task: int | None = None) -> list[LogLine]:
+        await self.job(job_id)
+        return await self.store.log_tail(job_id, n, task)
 
     async def agents(self) -> list[tuple[AgentInfo, bool]]:
         now = time.time()

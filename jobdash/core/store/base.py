@@ -339,15 +339,14 @@ class Store(Protocol):
         """A job's tasks, by seq."""
 
     async def logs(
-        self,
-        job_id: int,
-        after: int = 0,
-        task_seq: int | None = None,
-        limit: int | None = None,
-        tail: int | None = None,
+        self, job_id: int, after: int = 0, task_seq: int | None = None, limit: int | None = None
     ) -> list[LogLine]:
         """A job's log lines after sequence number `after`, in order (of one task; the
-        first `limit`, or only the last `tail`)."""
+        first `limit`)."""
+
+    async def log_tail(self, job_id: int, n: int, task_seq: int | None = None) -> list[LogLine]:
+        """The last `n` log lines of a job (of one task), in order: one read of the index
+        from the end, however long the log."""
 
     # ------------------------------------------------------------- the change feed
 

@@ -6,7 +6,7 @@
 - Tasks: a Line-API table (a job may have 50,000 tasks), reloaded at most every
   `TASKS_MIN_INTERVAL` seconds (more for big jobs) while the job changes.  `F` shows
   failed tasks only; moving the cursor onto a task shows only that task's log, `a` all.
-- Log: `service.logs(tail=…)` once, then a worker tails by sequence number every
+- Log: `service.log_tail(…)` once, then a worker tails by sequence number every
   `LOG_POLL` seconds while the job is active (batches of up to `LOG_BATCH` lines, one
   `LogView.append` per batch: this is what keeps up with 20,000 lines/s).  Job output is
   shown literally: LogView sanitizes every line.
@@ -369,7 +369,7 @@ class JobDetailsScreen(JobKeys, OffersWhatWorks):
         view = self.log_view
         view.clear()
         try:
-            lines = await self.service.logs(self.job_id, task=task_seq, tail=LOG_TAIL)
+            lines = await self.service.log_tail(self.job_id, LOG_TAIL, task_seq)
             view.append(lines)
             last = lines[-1].seq if lines else 0
             while True:

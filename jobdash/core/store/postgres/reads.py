@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from typing import Any
 
 from jobdash.core.lifecycle import suspect_way
@@ -106,32 +106,16 @@ class Reads:
         return [task_from_row(r) for r in rows]
 
     async def logs(
-        self,
-        job_id: int,
-        after: int = 0,
-        task_seq: int | None = None,
-        limit: int | None = None,
-        tail: int | None = None,
+        self, job_id: int, after: int = 0, task_seq: int | None = None, limit: int | None = None
     ) -> list[LogLine]:
-        sql = (
-            "SELECT l.seq, l.job_id, l.task_id, l.ts, l.stream, l.text, l.attempt, "
-            "coalesce(l.attempt < (SELECT attempt FROM tasks WHERE id = l.task_id), false) "
-            "AS earlier FROM logs l"
-        )
-        args: list[Any] = []
-        if task_seq is not None:
-            sql += " JOIN tasks t ON t.id = l.task_id AND t.seq = %s"
-            args.append(task_seq)
-        sql += " WHERE l.job_id = %s AND l.seq > %s"
-        args += [job_id, after]
-        if tail is not None:
-            sql = f"SELECT * FROM ({sql} ORDER BY l.seq DESC LIMIT {int(tail)}) x ORDER BY seq"
-        else:
-            sql += " ORDER BY l.seq"
-            if limit is not None:
-                sql += f" LIMIT {int(limit)}"
-        rows = await self.db.fetchall(sql, args)
-        return [LogLine(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7])) for r in rows]
+        sql, args = log_query(job_id, after, task_seq)
+        sql += " ORDER BY l.seq" + (f" LIMIT {int(limit)}" if limit is not None else "")
+        return log_lines(await self.db.fetchall(sql, args))
+
+    async def log_tail(self, job_id: int, n: int, task_seq: int | None = None) -> list[LogLine]:
+        sql, args = log_query(job_id, 0, task_seq)
+        sql = f"SELECT * FROM ({sql} ORDER BY l.seq DESC LIMIT {int(n)}) x ORDER BY seq"
+        return log_lines(await self.db.fetchall(sql, args))
 
     # ----------------------------------------------------------------- the change feed
 
@@ -171,3 +155,23 @@ class Reads:
         agents = await agents_changed_since(self.db, rev)
         schedules = await self.db.exists("SELECT 1 FROM schedules WHERE rev > %s", (rev,))
         return Changes(new_rev, jobs, removed, agents, schedules)
+
+
+def log_query(job_id: int, after: int, task_seq: int | None) -> tuple[str, list[Any]]:
+    """The log lines of a job after `after` (of one task), each with its attempt and whether
+    that is an earlier one than the task's latest (retried, or its claim taken over)."""
+    sql = (
+        "SELECT l.seq, l.job_id, l.task_id, l.ts, l.stream, l.text, l.attempt, "
+        "coalesce(l.attempt < (SELECT attempt FROM tasks WHERE id = l.task_id), false) "
+        "AS earlier FROM logs l"
+    )
+    args: list[Any] = []
+    if task_seq is not None:
+        sql += " JOIN tasks t ON t.id = l.task_id AND t.seq = %s"
+        args.append(task_seq)
+    sql += " WHERE l.job_id = %s AND l.seq > %s"
+    return sql, [*args, job_id, after]
+
+
+def log_lines(rows: Iterable[Sequence[Any]]) -> list[LogLine]:
+    return [LogLine(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7])) for r in rows]
