@@ -41,7 +41,7 @@ from jobdash.core.service import (
     CATCHUP_BOUND,
     Service,
     config_timezone,
-    init_store,
+    db_command,
     open_output,
     parse_duration,
     preview_planning,
@@ -305,9 +305,10 @@ def build_parser() -> Parser:
     )
     cmd("types", "job types", as_json)
     cmd("check", "validate the config file", as_json)
-    s = cmd("db", "the store: `db init [URL]` creates its schema (idempotent)")
-    s.add_argument("db_action", choices=["init"], metavar="init")
-    s.add_argument("url", nargs="?", help="the store (default: --db, $JOBDASH_DB, the default)")
+    s = cmd("db", "the store: `db init [URL]` creates its schema (idempotent); `db grant USER`")
+    s.add_argument("db_action", choices=["init", "grant"], metavar="init|grant")
+    s.add_argument("url", nargs="?", metavar="URL|USER", help="init: the store; grant: the user")
+    s.add_argument("--admin", action="store_true", help="grant: as an admin (sees all)")
     return p
 
 
@@ -1237,7 +1238,7 @@ async def run_command(a: argparse.Namespace) -> int:
     if a.command == "check":
         return cmd_check(a)
     if a.command == "db":  # before a Service: it opens the store itself
-        print(await init_store(a.url or a.db))
+        print(await db_command(a.db_action, a.url, a.db, a.admin))
         return EXIT_OK
     reading = a.command in READING or (a.command == "schedule" and a.schedule_action == "show")
     extra = None

@@ -102,22 +102,23 @@ class Jobs:
             job_id = int(row[0])
             cur = con.cursor()
             if nj.tasks:
-                with cur.copy(
-                    "COPY tasks (job_id, seq, key, name, kind, spec, item, status) FROM STDIN"
-                ) as copy:
-                    for i, t in enumerate(nj.tasks, 1):
-                        copy.write_row(
-                            (
-                                job_id,
-                                i,
-                                t.key,
-                                t.name,
-                                t.kind,
-                                json.dumps(t.spec),
-                                json.dumps(t.item),
-                                "pending",
-                            )
+                self.db.copy(
+                    cur,
+                    "tasks (job_id, seq, key, name, kind, spec, item, status)",
+                    (
+                        (
+                            job_id,
+                            i,
+                            t.key,
+                            t.name,
+                            t.kind,
+                            json.dumps(t.spec),
+                            json.dumps(t.item),
+                            "pending",
                         )
+                        for i, t in enumerate(nj.tasks, 1)
+                    ),
+                )
             cur.executemany(
                 "INSERT INTO job_locks (job_id, key) VALUES (%s, %s) ON CONFLICT DO NOTHING",
                 [(job_id, k) for k in nj.lock_keys],
