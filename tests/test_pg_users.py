@@ -39,6 +39,11 @@ admins = ["{name}"]
 
 [types.hello]
 command = ["echo", "said by the job"]
+
+[types.locked]
+command = ["true"]
+locks = ["disk"]
+on_lock = "refuse"
 """
 # The dashboard, run headless as a user: the ids of the jobs its tables show.
 DASHBOARD = """
@@ -186,6 +191,17 @@ def test_a_user_cannot_cancel_anothers_job(team: Team) -> None:
     status, _, err = t.run(t.admin, "cancel", str(theirs))
     assert status == 0, err
     assert t.psql(t.bob, f"SELECT status FROM jobs WHERE id = {theirs}")[1] == "cancelled"
+
+
+def test_a_lock_held_by_anothers_job_is_seen_but_not_released(team: Team) -> None:
+    t = team
+    theirs = t.jobs[str(t.bob.name)]
+    run_sql(t.admin_url, f"INSERT INTO locks (key, job_id) VALUES ('disk', {theirs})")
+    status, _, err = t.run(t.alice, "run", "locked")
+    assert status == 1
+    assert err.strip() == f"jobdash: lock disk is held by job {theirs}; locked refuses to wait"
+    assert t.psql(t.alice, "DELETE FROM locks WHERE key = 'disk' RETURNING key")[1] == ""
+    assert t.psql(t.admin, "SELECT job_id FROM locks WHERE key = 'disk'")[1] == str(theirs)
 
 
 def test_an_engine_role_runs_every_users_work(team: Team, request: pytest.FixtureRequest) -> None:

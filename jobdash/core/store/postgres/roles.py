@@ -6,7 +6,8 @@ elsewhere). Three group roles, made by schema migration 2 (`ROLES_AND_POLICIES`)
 
 - `jobdash_user`: may read the store and act on its own jobs. Row-level security shows and
   lets it change only the jobs whose "user" is the role it connected as (`current_user`),
-  and their tasks, logs, locks and reports, and its own audit rows: `psql` as that role
+  and their tasks, logs, locks (which all may read: who holds a lock) and reports, and its
+  own audit rows: `psql` as that role
   shows the same as `jobdash`. A job it writes must carry its own name (the policy's check),
   so the user column is the database's word, never the client's.
 - `jobdash_admin` and `jobdash_engine` (the role `jobdash serve` connects as): see and act on
@@ -85,6 +86,9 @@ CREATE POLICY own ON audit USING ({SEES_ALL} OR "user" = current_user)
         f"CREATE POLICY own ON {t} USING ({SEES_ALL} OR {OWN_JOB});\n"
         for t in ("tasks", "logs", "job_locks", "locks", "reports")
     )
+    # Who holds a lock is everyone's to read: a job that refuses to wait for a lock is
+    # refused whoever's job holds it. Only the holder's user releases it.
+    + "CREATE POLICY seen ON locks FOR SELECT USING (true);\n"
 )
 
 
