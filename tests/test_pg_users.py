@@ -191,6 +191,14 @@ def test_a_user_cannot_cancel_anothers_job(team: Team) -> None:
     status, _, err = t.run(t.admin, "cancel", str(theirs))
     assert status == 0, err
     assert t.psql(t.bob, f"SELECT status FROM jobs WHERE id = {theirs}")[1] == "cancelled"
+    # Nor see it, nor clear it; its user may.
+    status, _, err = t.run(t.alice, "show", str(theirs))
+    assert status == 1 and err.strip() == f"jobdash: no job {theirs} among your jobs"
+    status, _, err = t.run(t.alice, "clear", "--all")
+    assert status == 1 and "only admins may clear every user's jobs" in err
+    status, _, err = t.run(t.bob, "clear")
+    assert status == 0, err
+    assert theirs not in t.listed(t.admin)
 
 
 def test_a_lock_held_by_anothers_job_is_seen_but_not_released(team: Team) -> None:
