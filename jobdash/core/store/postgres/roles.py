@@ -29,7 +29,8 @@ from jobdash.core.identity import check_user_name
 from jobdash.core.store.records import Role
 
 USER, ADMIN, ENGINE = "jobdash_user", "jobdash_admin", "jobdash_engine"
-SEES_ALL = f"(pg_has_role('{ADMIN}', 'MEMBER') OR pg_has_role('{ENGINE}', 'MEMBER'))"
+# A sub-select, so that a statement asks it once, not for each row.
+SEES_ALL = f"(SELECT pg_has_role('{ADMIN}', 'MEMBER') OR pg_has_role('{ENGINE}', 'MEMBER'))"
 OWN_JOB = "EXISTS (SELECT 1 FROM jobs WHERE jobs.id = job_id)"  # the jobs policy applies
 # Tables a user writes when acting on its own jobs (under the policies below), and the
 # identity sequences of the rows it inserts.
