@@ -10,6 +10,7 @@ this checkout and its packages on PYTHONPATH.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import secrets
@@ -54,9 +55,19 @@ class OsUser:
     ) -> subprocess.CompletedProcess[str]:
         """`jobdash ARGS` as this user (a real process with this uid), in its home, with
         `env` added to its environment and `unset` taken out."""
+        return self.command([self.python, "-m", "jobdash", *args], env, timeout, unset)
+
+    def command(
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str] | None = None,
+        timeout: float = 60,
+        unset: Sequence[str] = (),
+    ) -> subprocess.CompletedProcess[str]:
+        """`argv` as this user (see `run`)."""
         environ = {k: v for k, v in self.environ(env).items() if k not in unset}
         return subprocess.run(
-            [self.python, "-m", "jobdash", *args],
+            list(argv),
             capture_output=True,
             text=True,
             env=environ,
@@ -130,8 +141,14 @@ def find_python(uid: int, gid: int, home: Path) -> str:
 @pytest.fixture
 def other_user() -> Iterator[OsUser]:
     """A real OS user created for the test (useradd), removed afterwards."""
+    with made_user(f"jdt{secrets.token_hex(4)}") as user:
+        yield user
+
+
+@contextlib.contextmanager
+def made_user(name: str) -> Iterator[OsUser]:
+    """A real OS user `name`, created (useradd) for the block and removed afterwards."""
     require_root()
-    name = f"jdt{secrets.token_hex(4)}"
     subprocess.run(
         ["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
         check=True,

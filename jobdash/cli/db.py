@@ -1,5 +1,6 @@
-"""The store itself: `db init [URL]` creates (or upgrades) its schema, idempotently. It opens
-the store directly, before any service: there may be nothing to open a service on yet."""
+"""The store itself: `db init [URL]` creates (or upgrades) its schema, idempotently; `db grant
+USER [--admin]` lets a user (a PostgreSQL login role) use a shared store. It opens the store
+directly, before any service: there may be nothing to open a service on yet."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ from jobdash.cli.parser import EXIT_OK, Commands
 
 
 def declare(c: Commands) -> None:
-    s = c.add("db", "the store: `db init [URL]` creates its schema (idempotent)")
-    s.add_argument("db_action", choices=["init"], metavar="init")
-    s.add_argument("url", nargs="?", help="the store (default: --db, $JOBDASH_DB, the default)")
+    s = c.add("db", "the store: `db init [URL]` creates its schema (idempotent); `db grant USER`")
+    s.add_argument("db_action", choices=["init", "grant"], metavar="init|grant")
+    s.add_argument("url", nargs="?", metavar="URL|USER", help="init: the store; grant: the user")
+    s.add_argument("--admin", action="store_true", help="grant: as an admin (sees all)")
 
 
 async def cmd_db(a: argparse.Namespace) -> int:
-    from jobdash.core.service import init_store
+    from jobdash.core.service import db_command
 
-    print(await init_store(a.url or a.db))
+    print(await db_command(a.db_action, a.url, a.db, a.admin))
     return EXIT_OK

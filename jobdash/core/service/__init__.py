@@ -16,7 +16,7 @@ from jobdash.core.service.export import Export, JsonList
 from jobdash.core.service.facade import Service
 from jobdash.core.service.locations import config_timezone, read_config
 from jobdash.core.service.schedules import preview_planning
-from jobdash.core.service.setup import init_store
+from jobdash.core.service.setup import db_command, init_store
 from jobdash.core.store.records import Changes
 from jobdash.core.values import parse_duration
 
@@ -28,6 +28,7 @@ __all__ = [
     "Service",
     "config_timezone",
     "create_new",
+    "db_command",
     "init_store",
     "open_output",
     "parse_duration",

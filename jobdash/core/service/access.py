@@ -81,6 +81,8 @@ class Access:
         store = await open_store(
             store_location(db), create_folder=is_default_db(db), reading=reading or read_only
         )
+        if store.role is not None:  # the database says who the user is, and enforces it
+            who = store.role.name
         svc = cls(store, cfg, who, types, read_only)
         try:
             await svc.refresh_catalogue()
@@ -146,7 +148,10 @@ class Access:
 
     @property
     def is_admin(self) -> bool:
-        return self.user in self.config.admins
+        """An admin: a member of the admin role where the database decides (PostgreSQL under
+        row-level security), else named in the config's admins."""
+        role = self.store.role
+        return role.admin if role is not None else self.user in self.config.admins
 
     def _visible(self, job: Job) -> bool:
         return self.is_admin or job.user == self.user

@@ -1,10 +1,12 @@
 """Setting a store up: `jobdash db init [URL]` creates its schema, or brings it up to date
 (idempotent: a store already up to date is left as it is). The same happens when a store is
 first opened; the command does it on its own, before any engine or user comes (a PostgreSQL
-server's administrator runs it once)."""
+server's administrator runs it once: it also makes the roles and row-level security of
+several users). `jobdash db grant USER [--admin]` lets an OS user use a PostgreSQL store."""
 
 from __future__ import annotations
 
+from jobdash.core.model import BadInput
 from jobdash.core.service.locations import is_default_db, store_location
 from jobdash.core.store.base import open_store
 
@@ -17,3 +19,22 @@ async def init_store(db: str | None) -> str:
         return store.created or f"store at {store.location} is up to date"
     finally:
         await store.close()
+
+
+async def grant_user(db: str | None, user: str, admin: bool) -> str:
+    """Give the OS user `user` a login role on the store at `db` (a member of the users', or
+    with `admin` the admins' role); what was done, in one line."""
+    store = await open_store(store_location(db))
+    try:
+        return await store.grant(user, admin)
+    finally:
+        await store.close()
+
+
+async def db_command(action: str, arg: str | None, db: str | None, admin: bool) -> str:
+    """`jobdash db init [URL]` or `jobdash db grant USER [--admin]` (the store: --db)."""
+    if action == "grant":
+        if not arg:
+            raise BadInput("db grant: name the user (jobdash db grant USER [--admin])")
+        return await grant_user(db, arg, admin)
+    return await init_store(arg or db)

@@ -44,6 +44,7 @@ from jobdash.core.store.records import (
     Published,
     Refill,
     ReportClaim,
+    Role,
     ScheduleSpec,
     TickRecord,
 )
@@ -65,6 +66,14 @@ class Store(Protocol):
     damaged: asyncio.Event  # set when the store is found damaged: it is written no more
     on_commit: list[Callable[[], None]]  # called after each commit of this process
     refill: Refill | None  # the agent whose freed slots a write of outcomes refills
+    # Who the database says the user is, where it enforces who sees what (PostgreSQL
+    # under row-level security); None where the kernel's user and jobdash's rules decide.
+    role: Role | None
+
+    async def grant(self, user: str, admin: bool) -> str:
+        """Let the OS user `user` use the store (as an admin: see everything), where the
+        database enforces who sees what; what was done, in one line. BadInput where it does
+        not (a SQLite store serves the one OS user who owns its file)."""
 
     async def close(self) -> None:
         """Write what is buffered, then release everything; StoreError (one line) when

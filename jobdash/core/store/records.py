@@ -121,6 +121,15 @@ class Changes:
 
 
 @dataclass(frozen=True)
+class Role:
+    """Who a store's database says its connection is, where the database enforces who sees
+    what (a PostgreSQL role under row-level security): the user, and whether it sees all."""
+
+    name: str
+    admin: bool
+
+
+@dataclass(frozen=True)
 class Published:
     """A job type as an agent published it."""
 

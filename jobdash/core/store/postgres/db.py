@@ -25,7 +25,7 @@ import contextlib
 import logging
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -88,6 +88,7 @@ class Db:
         self.on_commit: list[Callable[[], None]] = []  # in-process wake-ups
         self.actor = real_user()  # who writes: named in every audit row
         self.created = ""  # what opening created, told once
+        self.row_security = False  # row-level security applies to this role (roles.py)
         self.read_only: StoreError | None = None  # kept for the SQLite store's parity
         self.damage: StoreError | None = None
         self.damaged = asyncio.Event()
@@ -189,6 +190,19 @@ class Db:
                 con.rollback()
             raise
         return result
+
+    def copy(self, cur: psycopg.Cursor[Any], into: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Write `rows` into `into` ("table (col, …)") by COPY; under row-level security,
+        which refuses COPY, by INSERTs (one batch)."""
+        if not self.row_security:
+            with cur.copy(f"COPY {into} FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        rows = list(rows)
+        if rows:
+            values = ", ".join(["%s"] * len(rows[0]))
+            cur.executemany(f"INSERT INTO {into} VALUES ({values})", rows)
 
     # ----------------------------------------------------------------- reading
 

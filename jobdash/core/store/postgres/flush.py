@@ -55,11 +55,7 @@ class PgFlusher(Flusher):
             refilled.clear()
             cur = con.cursor()
             if logs:
-                with cur.copy(
-                    "COPY logs (job_id, task_id, ts, stream, text, attempt) FROM STDIN"
-                ) as copy:
-                    for row in logs:
-                        copy.write_row(row)
+                self.pg.copy(cur, "logs (job_id, task_id, ts, stream, text, attempt)", logs)
                 last: dict[int, str] = {}
                 for job_id, _t, _ts, stream, text, _a in logs:
                     if stream != "system" and text.strip():

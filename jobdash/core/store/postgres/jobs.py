@@ -58,7 +58,7 @@ class Jobs:
         actor = self.db.actor
 
         def txn(con: Con, rev: int, now: float) -> int:
-            return insert_job(con, rev, now, nj, audit_user, actor)
+            return insert_job(self.db, con, rev, now, nj, audit_user, actor)
 
         return await read_job(self.db, await self.db.write(txn))
 
@@ -66,7 +66,7 @@ class Jobs:
         actor = self.db.actor
 
         def txn(con: Con, rev: int, now: float) -> list[int]:
-            return [insert_job(con, rev, now, nj, audit_user, actor) for nj in jobs]
+            return [insert_job(self.db, con, rev, now, nj, audit_user, actor) for nj in jobs]
 
         return await self.db.write(txn) if jobs else []
 
@@ -338,7 +338,7 @@ def _holders(con: Con, keys: Sequence[str], job_id: int | None) -> list[Any]:
 
 
 def insert_job(
-    con: Con, rev: int, now: float, nj: NewJob, audit_user: str | None, actor: str
+    db: Db, con: Con, rev: int, now: float, nj: NewJob, audit_user: str | None, actor: str
 ) -> int:
     """Insert a queued job with its tasks, lock keys, report and audit row (inside a
     transaction); Refused for a second job of a (schedule, fire time) and, with on_lock =
@@ -387,22 +387,23 @@ def insert_job(
     job_id = int(row[0])
     cur = con.cursor()
     if nj.tasks:
-        with cur.copy(
-            "COPY tasks (job_id, seq, key, name, kind, spec, item, status) FROM STDIN"
-        ) as copy:
-            for i, t in enumerate(nj.tasks, 1):
-                copy.write_row(
-                    (
-                        job_id,
-                        i,
-                        t.key,
-                        t.name,
-                        t.kind,
-                        json.dumps(t.spec),
-                        json.dumps(t.item),
-                        "pending",
-                    )
+        db.copy(
+            cur,
+            "tasks (job_id, seq, key, name, kind, spec, item, status)",
+            (
+                (
+                    job_id,
+                    i,
+                    t.key,
+                    t.name,
+                    t.kind,
+                    json.dumps(t.spec),
+                    json.dumps(t.item),
+                    "pending",
                 )
+                for i, t in enumerate(nj.tasks, 1)
+            ),
+        )
     cur.executemany(
         "INSERT INTO job_locks (job_id, key) VALUES (%s, %s) ON CONFLICT DO NOTHING",
         [(job_id, k) for k in nj.lock_keys],

@@ -16,6 +16,7 @@ import psycopg
 
 from jobdash.core.model import BadInput
 from jobdash.core.store.faults import StoreError
+from jobdash.core.store.postgres.roles import ROLES_AND_POLICIES
 
 APP_ID = "jobdash"
 ACTIVE_ONLY = "status NOT IN ('succeeded', 'warning', 'failed', 'cancelled')"
@@ -239,6 +240,8 @@ MIGRATIONS: list[str] = [
     CREATE INDEX fire_reports_due ON fire_reports (next_try)
         WHERE state IN ('pending', 'sending');
     """,
+    # 2: the roles of several users and row-level security (see roles.py).
+    ROLES_AND_POLICIES,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

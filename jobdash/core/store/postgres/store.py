@@ -34,18 +34,20 @@ from jobdash.core.store.postgres.flush import PgFlusher
 from jobdash.core.store.postgres.jobs import Jobs
 from jobdash.core.store.postgres.reads import Reads
 from jobdash.core.store.postgres.reports import Reports
+from jobdash.core.store.postgres.roles import grant, role_of
 from jobdash.core.store.postgres.schedules import Schedules
 from jobdash.core.store.postgres.schema import migrate
 from jobdash.core.store.postgres.waits import Waits
-from jobdash.core.store.records import Refill
+from jobdash.core.store.records import Refill, Role
 
 
 class PostgresStore(Jobs, Claims, Agents, Catalogue, Waits, Reports, Schedules, Reads, Audit):
     """A jobdash store in a PostgreSQL database (the connection's current schema). Open with
     `await PostgresStore.open(url)`, or `base.open_store(url)`."""
 
-    def __init__(self, db: Db) -> None:
+    def __init__(self, db: Db, role: Role | None = None) -> None:
         self.db = db
+        self.role = role
         self.created = db.created
         self.damaged = db.damaged
         self.on_commit = db.on_commit
@@ -70,6 +72,8 @@ class PostgresStore(Jobs, Claims, Agents, Catalogue, Waits, Reports, Schedules, 
         db = Db(url)
         try:
             db.created = await db.in_thread(lambda: migrate(db.connect_writer(), db.where))
+            role = await db.in_thread(lambda: role_of(db.connect_writer()))
+            db.row_security = role is not None
             await db.reader()
         except BaseException as e:
             await db.close_connections()
@@ -78,9 +82,16 @@ class PostgresStore(Jobs, Claims, Agents, Catalogue, Waits, Reports, Schedules, 
             if isinstance(e, StoreError) and not e.args[0].startswith(db.where):
                 raise StoreError(f"{db.where}: {e}", e.fault) from None
             raise
-        store = cls(db)
+        store = cls(db, role)
         store.flusher.start()
         return store
+
+    async def grant(self, user: str, admin: bool) -> str:
+        try:
+            async with self.db.lock:
+                return await self.db.in_thread(lambda: grant(self.db.connect_writer(), user, admin))
+        except psycopg.Error as e:
+            raise self.db.error(e) from e
 
     async def close(self) -> None:
         if self.flusher.closed:

@@ -88,8 +88,7 @@ def check_owner(path: Path, uid: int) -> None:
         return
     raise StoreError(
         f"{path}: belongs to {user_name(uid)}, not to you ({user_name(me)}): a SQLite store "
-        "serves one OS user; for several users, share a PostgreSQL store (a later jobdash "
-        "feature)"
+        "serves one OS user; for several users, share a PostgreSQL store (jobdash db grant)"
     )
 
 

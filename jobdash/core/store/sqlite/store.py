@@ -23,12 +23,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from jobdash.core.model import Job
+from jobdash.core.model import BadInput, Job
 from jobdash.core.store.faults import StoreError
 from jobdash.core.store.records import (
     NewJob,
     Outcome,
     Refill,
+    Role,
 )
 from jobdash.core.store.sqlite.agents import Agents
 from jobdash.core.store.sqlite.catalogue import Catalogue
@@ -68,6 +69,14 @@ class SqliteStore(Jobs, Claims, Agents, Catalogue, Waits, Reports, Schedules, Re
         if store.db.read_only is None:
             store.flusher.start()
         return store
+
+    role: Role | None = None  # the kernel's user and jobdash's rules decide (one OS user)
+
+    async def grant(self, user: str, admin: bool) -> str:
+        raise BadInput(
+            f"{self.location}: a SQLite store has no roles (it serves the OS user who owns "
+            "its file; admins are named in the config); several users share a PostgreSQL store"
+        )
 
     async def close(self) -> None:
         """Write what is buffered and close. The connections are closed whatever happens

@@ -1,0 +1,120 @@
+"""Several users on one PostgreSQL store, the database enforcing who sees what.
+
+Each person connects as a role of their own (peer authentication on the database host: the
+role is the OS user's name, vouched for by the kernel; a password or a certificate
+elsewhere). Three group roles, made by schema migration 2 (`ROLES_AND_POLICIES`):
+
+- `jobdash_user`: may read the store and act on its own jobs. Row-level security shows and
+  lets it change only the jobs whose "user" is the role it connected as (`current_user`),
+  and their tasks, logs, locks (which all may read: who holds a lock) and reports, and its
+  own audit rows: `psql` as that role
+  shows the same as `jobdash`. A job it writes must carry its own name (the policy's check),
+  so the user column is the database's word, never the client's.
+- `jobdash_admin` and `jobdash_engine` (the role `jobdash serve` connects as): see and act on
+  everything; the engine runs every user's work.
+
+The tables' owner (who ran `jobdash db init`) and superusers are not subject to row-level
+security: on such a connection the store enforces nothing and jobdash's own rules apply, as
+on SQLite (see `role_of`). `grant` makes a person's login role (`jobdash db grant USER`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from jobdash.core.identity import check_user_name
+from jobdash.core.store.records import Role
+
+USER, ADMIN, ENGINE = "jobdash_user", "jobdash_admin", "jobdash_engine"
+# A sub-select, so that a statement asks it once, not for each row.
+SEES_ALL = f"(SELECT pg_has_role('{ADMIN}', 'MEMBER') OR pg_has_role('{ENGINE}', 'MEMBER'))"
+OWN_JOB = "EXISTS (SELECT 1 FROM jobs WHERE jobs.id = job_id)"  # the jobs policy applies
+# Tables a user writes when acting on its own jobs (under the policies below), and the
+# identity sequences of the rows it inserts.
+USER_WRITES = "jobs, tasks, logs, job_locks, reports, audit, removed"
+SEQUENCES = "jobs_id_seq, tasks_id_seq, logs_seq_seq, audit_id_seq, ticks_id_seq"
+TABLES = (
+    "meta, counter, jobs, tasks, logs, job_locks, locks, agents, agents_pruned, audit, "
+    "catalogue, removed, schedules, ticks, leases, reports, fire_reports"
+)
+
+GRANTS = (
+    f"GRANT SELECT ON {TABLES} TO {USER}",
+    f"GRANT INSERT, UPDATE, DELETE ON {USER_WRITES} TO {USER}",
+    f"GRANT UPDATE ON counter TO {USER}",
+    f"GRANT DELETE ON locks TO {USER}",
+    f"GRANT USAGE ON {SEQUENCES} TO {USER}",
+    f"GRANT ALL ON {TABLES} TO {ADMIN}, {ENGINE}",
+    f"GRANT USAGE ON {SEQUENCES} TO {ADMIN}, {ENGINE}",
+)
+# The group roles and their privileges on this store's tables; skipped (with a notice) when
+# they do not exist yet and this role may not create them: a store made by a plain role
+# serves that role alone until an administrator runs `jobdash db grant` (which runs this).
+ROLES = f"""
+DO $$
+DECLARE r TEXT;
+BEGIN
+    IF (SELECT count(*) FROM pg_roles WHERE rolname IN ('{USER}', '{ADMIN}', '{ENGINE}')) < 3
+        AND NOT (SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user)
+    THEN
+        RAISE NOTICE 'jobdash: the roles of several users are made by jobdash db grant';
+        RETURN;
+    END IF;
+    FOREACH r IN ARRAY ARRAY['{USER}', '{ADMIN}', '{ENGINE}'] LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
+            EXECUTE format('CREATE ROLE %I NOLOGIN', r);
+        END IF;
+        EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I', current_schema(), r);
+    END LOOP;
+    {" ".join(f"EXECUTE '{g}';" for g in GRANTS)}
+END $$;
+"""
+ROLES_AND_POLICIES = (
+    ROLES
+    + f"""
+ALTER TABLE jobs ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own ON jobs USING ({SEES_ALL} OR "user" = current_user)
+    WITH CHECK ({SEES_ALL} OR "user" = current_user);
+ALTER TABLE audit ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own ON audit USING ({SEES_ALL} OR "user" = current_user)
+    WITH CHECK ({SEES_ALL} OR "user" = current_user);
+"""
+    + "".join(
+        f"ALTER TABLE {t} ENABLE ROW LEVEL SECURITY;\n"
+        f"CREATE POLICY own ON {t} USING ({SEES_ALL} OR {OWN_JOB});\n"
+        for t in ("tasks", "logs", "job_locks", "locks", "reports")
+    )
+    # Who holds a lock is everyone's to read: a job that refuses to wait for a lock is
+    # refused whoever's job holds it. Only the holder's user releases it.
+    + "CREATE POLICY seen ON locks FOR SELECT USING (true);\n"
+)
+
+
+def role_of(con: psycopg.Connection[Any]) -> Role | None:
+    """Who the database says this connection is, when row-level security applies to it;
+    None for the tables' owner or a superuser (the store enforces nothing for them)."""
+    with con.transaction():
+        row = con.execute("SELECT current_user, row_security_active('jobs')").fetchone()
+        assert row is not None
+        if not row[1]:
+            return None
+        admin = con.execute(f"SELECT {SEES_ALL}").fetchone()
+    return Role(str(row[0]), bool(admin and admin[0]))
+
+
+def grant(con: psycopg.Connection[Any], user: str, admin: bool) -> str:
+    """Make `user` a login role of the store's users (or admins), creating it if needed;
+    what was done, in one line. Idempotent."""
+    check_user_name(user, "user")
+    group = ADMIN if admin else USER
+    with con.transaction():
+        con.execute(ROLES.encode())
+        exists = con.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,)).fetchone()
+        if not exists:
+            con.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(user)))
+        con.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(group), sql.Identifier(user)))
+    made = "created login role" if not exists else "role"
+    return f"{made} {user}: member of {group}"
