@@ -28,8 +28,6 @@ from jobdash.core.lifecycle import (
     refuse_lock,
 )
 from jobdash.core.model import FINISHED_JOB, Job, JobStatus, NotFound, Refused, TaskStatus
-from jobdash.core.store.postgres.audit import write_audit
-from jobdash.core.store.postgres.catalogue import live_catalogue_in
 from jobdash.core.store.postgres.counts import (
     COUNT_COLUMNS,
     END_IDLE,
@@ -46,6 +44,9 @@ from jobdash.core.store.postgres.db import Db
 from jobdash.core.store.postgres.reads import read_job
 from jobdash.core.store.postgres.schema import ACTIVE_ONLY
 from jobdash.core.store.records import NewJob, NewTask
+from jobdash.core.store.sql.audit import write_audit
+from jobdash.core.store.sql.catalogue import live_catalogue_in
+from jobdash.core.store.sql.dialect import POSTGRES
 from jobdash.present.words import plural
 
 
@@ -177,7 +178,7 @@ class Jobs:
                 "SELECT id, status, info, type, type_hash FROM jobs "
                 f"WHERE status IN ('queued', 'waiting') AND {ACTIVE_ONLY} ORDER BY id"
             ).fetchall()
-            live = None if live_after is None else live_catalogue_in(con, live_after)
+            live = None if live_after is None else live_catalogue_in(POSTGRES, con, live_after)
             changed = []
             for job_id, status, info, type_name, digest in rows:
                 reason = unrunnable(type_name, digest, live) if live is not None else None

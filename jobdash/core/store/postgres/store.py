@@ -26,8 +26,6 @@ import psycopg
 
 from jobdash.core.store.faults import StoreError
 from jobdash.core.store.postgres.agents import Agents
-from jobdash.core.store.postgres.audit import Audit
-from jobdash.core.store.postgres.catalogue import Catalogue
 from jobdash.core.store.postgres.claims import Claims
 from jobdash.core.store.postgres.db import Db
 from jobdash.core.store.postgres.flush import PgFlusher
@@ -36,13 +34,17 @@ from jobdash.core.store.postgres.reads import Reads
 from jobdash.core.store.postgres.reports import Reports
 from jobdash.core.store.postgres.schedules import Schedules
 from jobdash.core.store.postgres.schema import migrate
-from jobdash.core.store.postgres.waits import Waits
 from jobdash.core.store.records import Refill
+from jobdash.core.store.sql.audit import Audit
+from jobdash.core.store.sql.catalogue import Catalogue
+from jobdash.core.store.sql.waits import Waits
 
 
 class PostgresStore(Jobs, Claims, Agents, Catalogue, Waits, Reports, Schedules, Reads, Audit):
     """A jobdash store in a PostgreSQL database (the connection's current schema). Open with
     `await PostgresStore.open(url)`, or `base.open_store(url)`."""
+
+    db: Db  # the areas' `db`: the shared ones (core.store.sql) ask less of it
 
     def __init__(self, db: Db) -> None:
         self.db = db

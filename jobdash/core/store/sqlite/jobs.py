@@ -28,8 +28,9 @@ from jobdash.core.lifecycle import (
 )
 from jobdash.core.model import FINISHED_JOB, JobStatus, Refused, TaskStatus
 from jobdash.core.store.records import NewJob, NewTask
-from jobdash.core.store.sqlite.audit import Audit
-from jobdash.core.store.sqlite.catalogue import live_catalogue_in
+from jobdash.core.store.sql.audit import Audit
+from jobdash.core.store.sql.catalogue import live_catalogue_in
+from jobdash.core.store.sql.dialect import SQLITE
 from jobdash.core.store.sqlite.counts import (
     COUNT_COLUMNS,
     END_IDLE,
@@ -172,7 +173,7 @@ class Jobs(Audit):
                 f"WHERE status IN ('queued', 'waiting') AND {ACTIVE_ONLY} "
                 "ORDER BY id"
             ).fetchall()
-            live = None if live_after is None else live_catalogue_in(con, live_after)
+            live = None if live_after is None else live_catalogue_in(SQLITE, con, live_after)
             changed = []
             for job_id, status, info, type_name, digest in rows:
                 reason = unrunnable(type_name, digest, live) if live is not None else None

@@ -30,8 +30,9 @@ from jobdash.core.store.records import (
     Outcome,
     Refill,
 )
+from jobdash.core.store.sql.catalogue import Catalogue
+from jobdash.core.store.sql.waits import Waits
 from jobdash.core.store.sqlite.agents import Agents
-from jobdash.core.store.sqlite.catalogue import Catalogue
 from jobdash.core.store.sqlite.claims import Claims
 from jobdash.core.store.sqlite.db import Db
 from jobdash.core.store.sqlite.flush import Flusher
@@ -40,13 +41,14 @@ from jobdash.core.store.sqlite.opening import open_db
 from jobdash.core.store.sqlite.reads import Reads
 from jobdash.core.store.sqlite.reports import Reports
 from jobdash.core.store.sqlite.schedules import Schedules
-from jobdash.core.store.sqlite.waits import Waits
 
 
 class SqliteStore(Jobs, Claims, Agents, Catalogue, Waits, Reports, Schedules, Reads):
     """jobdash's embedded store. Open with `await SqliteStore.open(path)`, or
     `base.open_store(location)`. The contract's methods are the areas' (`Jobs` brings
     `Audit`); the batched writes are delegated to the `Flusher`."""
+
+    db: Db  # the areas' `db`: the shared ones (core.store.sql) ask less of it
 
     def __init__(self, db: Db) -> None:
         self.db = db
