@@ -41,12 +41,12 @@ from jobdash.core.store.postgres.counts import (
     update_progress,
 )
 from jobdash.core.store.postgres.db import Db
-from jobdash.core.store.postgres.reads import read_job
 from jobdash.core.store.postgres.schema import ACTIVE_ONLY
 from jobdash.core.store.records import NewJob, NewTask
 from jobdash.core.store.sql.audit import write_audit
 from jobdash.core.store.sql.catalogue import live_catalogue_in
 from jobdash.core.store.sql.dialect import POSTGRES
+from jobdash.core.store.sql.reads import read_job
 from jobdash.present.words import plural
 
 

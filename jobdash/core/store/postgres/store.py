@@ -25,18 +25,18 @@ from typing import Any
 import psycopg
 
 from jobdash.core.store.faults import StoreError
-from jobdash.core.store.postgres.agents import Agents
 from jobdash.core.store.postgres.claims import Claims
 from jobdash.core.store.postgres.db import Db
 from jobdash.core.store.postgres.flush import PgFlusher
 from jobdash.core.store.postgres.jobs import Jobs
 from jobdash.core.store.postgres.reads import Reads
 from jobdash.core.store.postgres.reports import Reports
-from jobdash.core.store.postgres.schedules import Schedules
 from jobdash.core.store.postgres.schema import migrate
 from jobdash.core.store.records import Refill
+from jobdash.core.store.sql.agents import Agents
 from jobdash.core.store.sql.audit import Audit
 from jobdash.core.store.sql.catalogue import Catalogue
+from jobdash.core.store.sql.schedules import Schedules
 from jobdash.core.store.sql.waits import Waits
 
 

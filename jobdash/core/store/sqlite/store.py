@@ -30,9 +30,10 @@ from jobdash.core.store.records import (
     Outcome,
     Refill,
 )
+from jobdash.core.store.sql.agents import Agents
 from jobdash.core.store.sql.catalogue import Catalogue
+from jobdash.core.store.sql.schedules import Schedules
 from jobdash.core.store.sql.waits import Waits
-from jobdash.core.store.sqlite.agents import Agents
 from jobdash.core.store.sqlite.claims import Claims
 from jobdash.core.store.sqlite.db import Db
 from jobdash.core.store.sqlite.flush import Flusher
@@ -40,7 +41,6 @@ from jobdash.core.store.sqlite.jobs import Jobs
 from jobdash.core.store.sqlite.opening import open_db
 from jobdash.core.store.sqlite.reads import Reads
 from jobdash.core.store.sqlite.reports import Reports
-from jobdash.core.store.sqlite.schedules import Schedules
 
 
 class SqliteStore(Jobs, Claims, Agents, Catalogue, Waits, Reports, Schedules, Reads):
