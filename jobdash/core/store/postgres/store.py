@@ -6,9 +6,8 @@ same answer in both:
     flusher (flush.py)   buffered log lines (COPY), progress, outcomes: one transaction each
     jobs (jobs.py)       create, add tasks, admit, cancel / pause / resume / retry, clear
     claims (claims.py)   claim (one statement per batch), complete (fenced), recover lost
-    agents, catalogue, waits, reports, schedules, audit   one file each
-    reads (reads.py)     jobs, tasks, logs, the cheap checks, and the change feed
-    filters.py           a JobFilter as SQL
+    reports, reads       the report claims (SKIP LOCKED); has_claimable and the feed's poll
+    core/store/sql/      what both backends share, written once (see the SQLite store)
 
 Each area is a class whose methods *are* the contract's (same names and signatures, the
 contract's docstrings in base.py): `PostgresStore` inherits them all and adds only opening,

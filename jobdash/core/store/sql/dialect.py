@@ -33,6 +33,22 @@ class Connection(Protocol):
     def execute(self, sql: Any, args: Any = ..., /) -> Any: ...
 
 
+class Buffering(Protocol):
+    """What the shared flusher needs of a backend's `Db` besides `Reading`: the count of
+    the lines it holds and writes, and where failures go."""
+
+    held: Callable[[], int]
+    inflight: int
+
+    @property
+    def dialect(self) -> Dialect: ...
+
+    @property
+    def faults(self) -> Any: ...
+
+    def report_failure(self, logger: Any, what: str, *args: Any) -> None: ...
+
+
 class Reading(Protocol):
     """What the shared areas need of a backend's `Db`: its dialect, its write transaction
     and its reads (autocommit: each sees what is committed now)."""

@@ -22,7 +22,7 @@ from typing import Any, Generic, TypeVar
 from jobdash.core.alarm import Alarm
 from jobdash.core.store.records import Outcome, Refill
 from jobdash.core.store.sql.counts import COUNTS, INFO_MAX
-from jobdash.core.store.sql.dialect import Connection, Statements
+from jobdash.core.store.sql.dialect import Buffering, Connection, Statements
 
 log = logging.getLogger("jobdash.store")
 # A buffered log line: (job id, task id, time, stream, text, attempt).
@@ -50,7 +50,7 @@ Q = Statements(
 class Flusher(Generic[C]):
     """What is buffered, and the task that writes it (started by `start`)."""
 
-    def __init__(self, db: Any) -> None:
+    def __init__(self, db: Buffering) -> None:
         self.db = db
         self.d = d = db.dialect
         self.q = Q[d]

@@ -8,9 +8,10 @@ is answered by the area's name:
     flusher (flush.py)   buffered log lines, progress, outcomes: one transaction per batch
     jobs (jobs.py)       create, add tasks, admit, cancel / pause / resume / retry, clear
     claims (claims.py)   claim, complete (fenced), release, recover lost tasks
-    agents, catalogue, waits, reports, schedules, audit   one file each
-    reads (reads.py)     jobs, tasks, logs, the cheap checks, and the change feed
-    filters.py           a JobFilter as SQL
+    reports, reads       the report claims; has_claimable and the change feed
+    core/store/sql/      what both backends share, written once: agents, catalogue, waits,
+                         schedules, audit, the rest of reports, reads and the flusher,
+                         counts (a job's counters and settling), filters (a JobFilter as SQL)
 
 It decides no rule of the product: what a request, an outcome or an agent's death does to a
 job and its tasks is `core.lifecycle`'s decision, which the areas apply in the transaction
