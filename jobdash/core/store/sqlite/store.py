@@ -151,15 +151,3 @@ class SqliteStore(Jobs, Claims, Agents, Catalogue, Waits, Reports, Schedules, Re
 
     async def create_job(self, nj: NewJob, audit_user: str | None = None) -> Job:
         return await self.get_job(await self.add_job(nj, audit_user))
-
-    async def cancel_job(self, job_id: int, user: str, force: bool = False) -> Job:
-        await self.cancel(job_id, user, force)
-        return await self.get_job(job_id)
-
-    async def pause_job(self, job_id: int, user: str) -> Job:
-        await self.pause(job_id, user)
-        return await self.get_job(job_id)
-
-    async def resume_job(self, job_id: int, user: str) -> Job:
-        await self.resume(job_id, user)
-        return await self.get_job(job_id)
