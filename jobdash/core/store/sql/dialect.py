@@ -3,10 +3,12 @@ connection.
 
 Shared statements are written with `?` placeholders (and `"user"`, a keyword in
 PostgreSQL, quoted: SQLite reads it too) and prepared for a dialect once, when their module
-is imported (`Dialect.prep`): no statement is rewritten per call. The few real differences
-are named here, put in by the statement's module where it needs them: list membership
-(`IN (?, ?)` against `= ANY(%s)`), the scalar maximum (`max(a, b)` against
-`greatest(a, b)`), SQLite's index hint for the running tasks, and executemany.
+is imported (`Statements`, `Dialect.prep`): no statement is rewritten per call. The few
+real differences are named here: list membership (`among`: `IN (?, ?)` against
+`= ANY(%s)`), the scalar maximum (`{max}`: `max(a, b)` against `greatest(a, b)`), "differ,
+NULL included" (`{distinct}`: `IS NOT` against `IS DISTINCT FROM`), SQLite's index hint for
+the running tasks, and executemany. A parameter whose type PostgreSQL cannot infer is
+written `CAST(? AS TEXT)` (or `BIGINT`, `DOUBLE PRECISION`), which SQLite reads too.
 """
 
 from __future__ import annotations
