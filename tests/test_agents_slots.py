@@ -76,7 +76,7 @@ def test_slots_in_use_are_the_running_tasks_the_agent_holds(cluster: Cluster) ->
 def test_running_count_is_an_index_lookup(cluster: Cluster) -> None:
     """The Agents tab polls this query: it must probe tasks_running per agent, never scan
     the tasks (a long history holds millions)."""
-    from jobdash.core.store.sqlite.agents import AGENTS_QUERY
+    from jobdash.core.store.sql.agents import AGENTS_QUERY
 
     cluster.start("a", env=FAST)
     con = sqlite3.connect(cluster.db)

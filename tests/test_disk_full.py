@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from jobdash.core.store.sqlite.flush import MAX_BUFFERED_LINES
+from jobdash.core.store.sql.flush import MAX_BUFFERED_LINES
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.slow

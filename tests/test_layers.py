@@ -3,7 +3,8 @@ database driver outside the backends (SQLite, PostgreSQL), and no front end reac
 the service.
 
 The backends' modules are the ones the "protected" import contract names, so the list
-lives in one place; a package there (`core/store/sqlite/`) counts with its files.
+lives in one place; a package there (`core/store/sqlite/`) counts with its files. The SQL the
+two backends share (`core/store/sql/`) is among them, and names no driver.
 """
 
 from __future__ import annotations
@@ -68,6 +69,14 @@ def test_no_sql_and_no_driver_outside_the_backends() -> None:
     others = sorted(p for p in PACKAGE.rglob("*.py") if p not in backend)
     found = offending_lines(SQL, others) + offending_lines(SQLITE, others)
     assert not found, "SQL or a database driver outside the backends:\n" + "\n".join(found)
+
+
+def test_the_shared_sql_names_no_driver() -> None:
+    """`core/store/sql/` is written once for both dialects: no driver, no backend in it."""
+    shared = sorted((PACKAGE / "core" / "store" / "sql").rglob("*.py"))
+    assert shared and set(shared) <= backend_files()
+    found = offending_lines(SQLITE, shared)
+    assert not found, "a driver or backend named in the shared SQL:\n" + "\n".join(found)
 
 
 def test_the_check_finds_what_it_looks_for() -> None:

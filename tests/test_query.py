@@ -15,7 +15,8 @@ from jobdash.core.model import BadInput, Job, JobStatus, Trigger
 from jobdash.core.query import Query, Term, narrows, parse_query
 from jobdash.core.store.base import open_store
 from jobdash.core.store.records import JobFilter
-from jobdash.core.store.sqlite.filters import query_sql
+from jobdash.core.store.sql.dialect import SQLITE
+from jobdash.core.store.sql.filters import query_sql
 
 NOW = 1_700_000_000.0
 
@@ -166,11 +167,11 @@ def test_status_groups_type_prefix_since_and_id() -> None:
 
 def test_empty_query_matches_everything_and_sql_is_one() -> None:
     assert Query().matches(job(), NOW)
-    assert query_sql(Query(), NOW) == ("1", [])
+    assert query_sql(SQLITE, Query(), NOW) == ("1", [])
 
 
 def test_to_sql_can_qualify_columns() -> None:
-    sql, args = query_sql(parse_query("status:failed disk"), NOW, table="jobs")
+    sql, args = query_sql(SQLITE, parse_query("status:failed disk"), NOW, table="jobs")
     assert "jobs.status IN (?)" in sql and "json_each(jobs.params)" in sql
     assert args[0] == "failed"
 

@@ -36,6 +36,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from jobdash.core.identity import real_user
 from jobdash.core.store.faults import FaultLog, StoreError
 from jobdash.core.store.postgres.faults import is_fault, store_error
+from jobdash.core.store.sql.dialect import POSTGRES, Dialect
 
 T = TypeVar("T")
 # A write transaction: given the writer, a new revision and the time, it runs whole.
@@ -77,6 +78,8 @@ class NotReady(Exception):
 
 class Db:
     """A store's connections, its write lock and its failure state (see the module)."""
+
+    dialect: Dialect = POSTGRES  # how the shared SQL (core.store.sql) is spelled here
 
     def __init__(self, url: str) -> None:
         self.url = url

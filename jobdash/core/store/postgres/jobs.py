@@ -9,7 +9,6 @@ reads what the decision needs, asks, and applies the answer. Locks are rows of `
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -20,36 +19,27 @@ from jobdash.core.catalogue import unrunnable
 from jobdash.core.lifecycle import (
     added_task_status,
     admission,
-    decide_cancel,
-    decide_pause,
-    decide_resume,
-    decide_retry,
     lock_wait,
     refuse_lock,
 )
-from jobdash.core.model import FINISHED_JOB, Job, JobStatus, NotFound, Refused, TaskStatus
-from jobdash.core.store.postgres.audit import write_audit
-from jobdash.core.store.postgres.catalogue import live_catalogue_in
+from jobdash.core.model import Job, JobStatus, Refused, TaskStatus
 from jobdash.core.store.postgres.counts import (
-    COUNT_COLUMNS,
-    END_IDLE,
     Con,
-    Counts,
-    apply_counts,
     audit_row,
     job_status,
-    set_status,
     settle_jobs,
     update_progress,
 )
 from jobdash.core.store.postgres.db import Db
-from jobdash.core.store.postgres.reads import read_job
 from jobdash.core.store.postgres.schema import ACTIVE_ONLY
 from jobdash.core.store.records import NewJob, NewTask
-from jobdash.present.words import plural
+from jobdash.core.store.sql.catalogue import live_catalogue_in
+from jobdash.core.store.sql.dialect import POSTGRES
+from jobdash.core.store.sql.reads import read_job
+from jobdash.core.store.sql.requests import Requests
 
 
-class Jobs:
+class Jobs(Requests):
     """Creating, admitting, acting on and removing jobs (the Store's methods)."""
 
     db: Db
@@ -114,7 +104,7 @@ class Jobs:
                 "SELECT id, status, info, type, type_hash FROM jobs "
                 f"WHERE status IN ('queued', 'waiting') AND {ACTIVE_ONLY} ORDER BY id"
             ).fetchall()
-            live = None if live_after is None else live_catalogue_in(con, live_after)
+            live = None if live_after is None else live_catalogue_in(POSTGRES, con, live_after)
             changed = []
             for job_id, status, info, type_name, digest in rows:
                 reason = unrunnable(type_name, digest, live) if live is not None else None
@@ -149,182 +139,6 @@ class Jobs:
             return changed
 
         return await self.db.write(txn)
-
-    async def cancel_job(self, job_id: int, user: str, force: bool = False) -> Job:
-        actor = self.db.actor
-
-        def txn(con: Con, rev: int, now: float) -> None:
-            row = con.execute(
-                "SELECT status, cancellable, type FROM jobs WHERE id = %s", (job_id,)
-            ).fetchone()
-            if row is None:
-                raise NotFound(f"no job {job_id}")
-            status, cancellable, type_ = JobStatus(row[0]), row[1], row[2]
-            plan = decide_cancel(job_id, type_, status, bool(cancellable), force, user)
-            con.execute(
-                "UPDATE jobs SET status = %s, force = greatest(force, %s), updated = %s, "
-                "rev = %s, info = %s WHERE id = %s",
-                (str(plan.status), int(plan.force), now, rev, plan.info, job_id),
-            )
-            cur = con.execute(
-                "UPDATE tasks SET status = 'cancelled', finished = %s "
-                "WHERE job_id = %s AND status = 'pending'",
-                (now, job_id),
-            )
-            counts = Counts()
-            counts.move(job_id, "pending", "cancelled", cur.rowcount)
-            audit_row(con, now, actor, user, plan.action, f"job:{job_id}")
-            apply_counts(con, rev, now, counts)
-
-        await self.db.write(txn)
-        return await read_job(self.db, job_id)
-
-    async def pause_job(self, job_id: int, user: str) -> Job:
-        actor = self.db.actor
-
-        def txn(con: Con, rev: int, now: float) -> None:
-            new = decide_pause(job_id, job_status(con, job_id))
-            set_status(con, rev, now, job_id, new)
-            con.execute(
-                "UPDATE jobs SET paused_at = coalesce(paused_at, %s) "
-                "WHERE id = %s AND started IS NOT NULL",
-                (now, job_id),
-            )
-            audit_row(con, now, actor, user, "pause", f"job:{job_id}")
-
-        await self.db.write(txn)
-        return await read_job(self.db, job_id)
-
-    async def resume_job(self, job_id: int, user: str) -> Job:
-        actor = self.db.actor
-
-        def txn(con: Con, rev: int, now: float) -> None:
-            row = con.execute(
-                "SELECT status, admitted FROM jobs WHERE id = %s", (job_id,)
-            ).fetchone()
-            if row is None:
-                raise NotFound(f"no job {job_id}")
-            new = decide_resume(job_id, JobStatus(row[0]), bool(row[1]))
-            set_status(con, rev, now, job_id, new)
-            con.execute(f"UPDATE jobs SET {END_IDLE} WHERE id = %s", (now, job_id))
-            audit_row(con, now, actor, user, "resume", f"job:{job_id}")
-            settle_jobs(con, rev, now, [job_id])
-
-        await self.db.write(txn)
-        return await read_job(self.db, job_id)
-
-    async def retry_job(self, job_id: int, user: str) -> int:
-        actor = self.db.actor
-
-        def txn(con: Con, rev: int, now: float) -> int:
-            status = job_status(con, job_id)
-            retriable = "WHERE job_id = %s AND status IN ('failed', 'cancelled')"
-            found = con.execute(f"SELECT count(*) FROM tasks {retriable}", (job_id,)).fetchone()
-            plan = decide_retry(job_id, status, found[0] if found else 0, user)
-            con.execute(
-                "UPDATE tasks SET status = 'pending', base_attempt = attempt, not_before = 0, "
-                f"error = '', exit_code = NULL, finished = NULL {retriable}",
-                (job_id,),
-            )
-            rows = con.execute(
-                "SELECT status, count(*) FROM tasks WHERE job_id = %s GROUP BY status", (job_id,)
-            ).fetchall()
-            by_status = dict.fromkeys(COUNT_COLUMNS, 0) | {r[0]: r[1] for r in rows}
-            con.execute(
-                "UPDATE jobs SET status = %s, paused_at = CASE WHEN started IS NULL "
-                "THEN NULL ELSE finished END, finished = NULL, force = 0, "
-                f"{', '.join(c + ' = %s' for c in COUNT_COLUMNS)}, info = %s, updated = %s, "
-                "rev = %s WHERE id = %s",
-                (
-                    str(plan.status),
-                    *(by_status[c] for c in COUNT_COLUMNS),
-                    plan.info,
-                    now,
-                    rev,
-                    job_id,
-                ),
-            )
-            con.execute(
-                "INSERT INTO logs (job_id, task_id, ts, stream, text) "
-                "VALUES (%s, NULL, %s, 'system', %s)",
-                (job_id, now, plan.log),
-            )
-            con.execute(
-                "UPDATE reports SET state = 'pending', done = '[]', attempts = 0, next_try = 0, "
-                "owner = NULL, claimed_until = NULL, sent = NULL, last_error = '' "
-                "WHERE job_id = %s",
-                (job_id,),
-            )
-            update_progress(con, rev, [job_id])
-            audit_row(con, now, actor, user, "retry", f"job:{job_id}", plan.detail)
-            return plan.tasks
-
-        return await self.db.write(txn)
-
-    # ----------------------------------------------------------------- removing
-
-    async def _delete_finished(self, where: str, args: Sequence[Any], batch: int) -> int:
-        """Delete up to `batch` finished jobs matching `where`, with their tasks and logs, in
-        one short transaction."""
-
-        def txn(con: Con, rev: int, now: float) -> int:
-            ids = [
-                r[0]
-                for r in con.execute(
-                    f"SELECT id FROM jobs WHERE status = ANY(%s) AND {where} LIMIT {int(batch)}",
-                    [[str(s) for s in FINISHED_JOB], *args],
-                ).fetchall()
-            ]
-            if not ids:
-                return 0
-            for table, col in (
-                ("logs", "job_id"),
-                ("tasks", "job_id"),
-                ("job_locks", "job_id"),
-                ("reports", "job_id"),
-                ("jobs", "id"),
-            ):
-                con.execute(f"DELETE FROM {table} WHERE {col} = ANY(%s)", (ids,))
-            con.execute(
-                "INSERT INTO removed (job_id, rev) SELECT unnest(%s::bigint[]), %s "
-                "ON CONFLICT (job_id) DO UPDATE SET rev = excluded.rev",
-                (ids, rev),
-            )
-            return len(ids)
-
-        return await self.db.write(txn)
-
-    async def _delete_all_finished(self, where: str, args: Sequence[Any], batch: int = 200) -> int:
-        total = 0
-        while n := await self._delete_finished(where, args, batch):
-            total += n
-            await asyncio.sleep(0)  # let claims and completions in between batches
-        return total
-
-    async def clear(self, user: str | None, actor: str) -> int:
-        if user is None:
-            n = await self._delete_all_finished("TRUE", ())
-        else:
-            n = await self._delete_all_finished('"user" = %s', (user,))
-        await write_audit(
-            self.db,
-            actor,
-            "clear",
-            "jobs:all" if user is None else f"jobs:{user}",
-            plural(n, "job"),
-        )
-        return n
-
-    async def clear_ids(self, job_ids: Sequence[int], user: str | None, actor: str) -> int:
-        ids = [int(i) for i in job_ids]
-        where = "id = ANY(%s)" + ("" if user is None else ' AND "user" = %s')
-        n = await self._delete_all_finished(where, [ids, *([] if user is None else [user])])
-        target = "jobs:all" if user is None else f"jobs:{user}"
-        await write_audit(self.db, actor, "clear", target, f"{plural(n, 'job')} (chosen)")
-        return n
-
-    async def prune(self, older_than: float) -> int:
-        return await self._delete_all_finished("finished < %s", (older_than,))
 
 
 def _holders(con: Con, keys: Sequence[str], job_id: int | None) -> list[Any]:

@@ -6,9 +6,8 @@ same answer in both:
     flusher (flush.py)   buffered log lines (COPY), progress, outcomes: one transaction each
     jobs (jobs.py)       create, add tasks, admit, cancel / pause / resume / retry, clear
     claims (claims.py)   claim (one statement per batch), complete (fenced), recover lost
-    agents, catalogue, waits, reports, schedules, audit   one file each
-    reads (reads.py)     jobs, tasks, logs, the cheap checks, and the change feed
-    filters.py           a JobFilter as SQL
+    reports, reads       the report claims (SKIP LOCKED); has_claimable and the feed's poll
+    core/store/sql/      what both backends share, written once (see the SQLite store)
 
 Each area is a class whose methods *are* the contract's (same names and signatures, the
 contract's docstrings in base.py): `PostgresStore` inherits them all and adds only opening,
@@ -25,9 +24,6 @@ from typing import Any
 import psycopg
 
 from jobdash.core.store.faults import StoreError
-from jobdash.core.store.postgres.agents import Agents
-from jobdash.core.store.postgres.audit import Audit
-from jobdash.core.store.postgres.catalogue import Catalogue
 from jobdash.core.store.postgres.claims import Claims
 from jobdash.core.store.postgres.db import Db
 from jobdash.core.store.postgres.flush import PgFlusher
@@ -35,15 +31,20 @@ from jobdash.core.store.postgres.jobs import Jobs
 from jobdash.core.store.postgres.reads import Reads
 from jobdash.core.store.postgres.reports import Reports
 from jobdash.core.store.postgres.roles import grant, role_of
-from jobdash.core.store.postgres.schedules import Schedules
 from jobdash.core.store.postgres.schema import migrate
-from jobdash.core.store.postgres.waits import Waits
 from jobdash.core.store.records import Refill, Role
+from jobdash.core.store.sql.agents import Agents
+from jobdash.core.store.sql.audit import Audit
+from jobdash.core.store.sql.catalogue import Catalogue
+from jobdash.core.store.sql.schedules import Schedules
+from jobdash.core.store.sql.waits import Waits
 
 
 class PostgresStore(Jobs, Claims, Agents, Catalogue, Waits, Reports, Schedules, Reads, Audit):
     """A jobdash store in a PostgreSQL database (the connection's current schema). Open with
     `await PostgresStore.open(url)`, or `base.open_store(url)`."""
+
+    db: Db  # the areas' `db`: the shared ones (core.store.sql) ask less of it
 
     def __init__(self, db: Db, role: Role | None = None) -> None:
         self.db = db

@@ -33,6 +33,7 @@ import aiosqlite
 
 from jobdash.core.identity import real_user
 from jobdash.core.store.faults import FaultLog, StoreError
+from jobdash.core.store.sql.dialect import SQLITE, Dialect
 from jobdash.core.store.sqlite.faults import DAMAGED, error_code, is_fault, store_error
 
 T = TypeVar("T")
@@ -69,6 +70,8 @@ class Reader:
 
 class Db:
     """A store's connections, its write lock and its failure state (see the module)."""
+
+    dialect: Dialect = SQLITE  # how the shared SQL (core.store.sql) is spelled here
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -217,6 +220,10 @@ class Db:
             self._checkpoint = None
 
     # ----------------------------------------------------------------- reading
+
+    async def fetchall(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Rows of a read (the reader connection: each read sees what is committed now)."""
+        return list(await self.reader.execute_fetchall(sql, list(args)))
 
     async def exists(self, sql: str, args: Sequence[Any] = ()) -> bool:
         return bool(list(await self.reader.execute_fetchall(sql + " LIMIT 1", list(args))))

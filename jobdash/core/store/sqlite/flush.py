@@ -1,277 +1,40 @@
-"""The batched writer of the SQLite store: log lines, progress, process groups, metrics,
-warnings and task outcomes are held in memory and written together, in one transaction, by
-a single flusher task (`Flusher`). Small writes are the engine's hottest path: one
-transaction per batch instead of one per line is what makes thousands of lines a second
-cheap. Outcomes do not wait for the batch interval, and the slots they free are refilled
-in the same transaction (`Refill`). What is held is bounded (back-pressure), and what could
-not be written is put back and tried again.
+"""The batched writer of the SQLite store: the shared one (`core.store.sql.flush`: what is
+held, the bound, the flusher's loop, the batch's statements) with SQLite's own parts. A
+batch runs inline on the event loop's thread when it is small (`Db.write`), and the slots
+its outcomes freed are refilled in the same transaction (`Refill`): one write per finished
+batch instead of a completion and then a claim.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-import logging
 import sqlite3
-import time
-from collections import defaultdict
 from typing import Any
 
-from jobdash.core.alarm import Alarm
-from jobdash.core.store.records import Outcome, Refill
+from jobdash.core.store.records import Outcome
+from jobdash.core.store.sql import flush
 from jobdash.core.store.sqlite.claims import claim_in, complete_in
-from jobdash.core.store.sqlite.counts import INFO_MAX, update_progress
-from jobdash.core.store.sqlite.db import Db, qmarks
-
-log = logging.getLogger("jobdash.store")
-# A buffered log line: (job id, task id, time, stream, text, attempt).
-LogRow = tuple[int, int | None, float, str, str, int | None]
+from jobdash.core.store.sqlite.db import Db
 
 INLINE_MAX_LINES = 1_000  # a flush with more log lines runs in the thread: the loop goes on
-FLUSH_INTERVAL = 0.05  # seconds a log line may wait before it is written
-MAX_BUFFERED_LINES = 20_000  # writers of log lines wait (back-pressure) past this
-MAX_BUFFERED_BYTES = 64 << 20  # … or past this much text (lines are up to 1 MiB)
 
 
-class Flusher:
-    """What is buffered, and the task that writes it (started by `start`)."""
+class Flusher(flush.Flusher[sqlite3.Connection]):
+    """The buffered writes of a SQLite store."""
 
-    def __init__(self, db: Db) -> None:
-        self.db = db
-        # (job id, task id, time, stream, text, attempt)
-        self._logs: list[LogRow] = []
-        self._outcomes: list[Outcome] = []
-        self._progress: dict[int, float] = {}
-        self._pgids: dict[int, int] = {}
-        self._metrics: dict[int, dict[str, float]] = defaultdict(dict)
-        self._warnings: dict[int, int] = defaultdict(int)
-        self._flush_wanted = Alarm()
-        self._flush_now = Alarm()  # an outcome waits: no FLUSH_INTERVAL delay
-        self._flushed = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._log_bytes = 0  # characters of the lines in `_logs`
-        self.closed = False
-        self.refill: Refill | None = None  # the agent whose freed slots a flush refills
-        db.held = lambda: len(self._logs)
+    db: Db
 
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._loop())
+    def complete_in(
+        self, con: sqlite3.Connection, rev: int, now: float, outcomes: list[Outcome]
+    ) -> list[bool]:
+        return complete_in(con, rev, now, outcomes)
 
-    async def stop(self) -> None:
-        self.closed = True
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-
-    async def _loop(self) -> None:
-        while True:
-            await self._flush_wanted.wait()
-            if not self._outcomes:
-                # Log lines wait a little to be written together. An outcome does not: the
-                # agent's slot is busy until it is recorded, and outcomes that arrive while
-                # one transaction runs are batched into the next one anyway.
-                await self._flush_now.wait(FLUSH_INTERVAL)
-            try:
-                await self._flush_once()
-            except Exception:  # keep the flusher alive: what was buffered is retried
-                self.db.report_failure(log, "writing buffered log lines and results failed")
-                if self.backlogged():
-                    self.db.faults.note(
-                        f"{len(self._logs)} log lines held, the most jobdash holds: tasks' "
-                        "output now waits in their pipes (commands block writing it) until the "
-                        "store takes lines again",
-                        key="backlog",
-                    )
-                await asyncio.sleep(1.0)
-                self._want_flush()
-            self._flushed.set()
-            self._flushed = asyncio.Event()
-
-    async def flush(self) -> None:
-        """Write whatever is buffered now (used at shutdown and by tests)."""
-        if self.closed:
-            return
-        await self._flush_once()
-
-    async def _flush_once(self) -> None:
-        logs, self._logs = self._logs, []
-        log_bytes, self._log_bytes = self._log_bytes, 0
-        outcomes, self._outcomes = self._outcomes, []
-        progress, self._progress = self._progress, {}
-        pgids, self._pgids = self._pgids, {}
-        metrics, self._metrics = self._metrics, defaultdict(dict)
-        warnings, self._warnings = self._warnings, defaultdict(int)
-        if not (logs or outcomes or progress or metrics or warnings or pgids):
-            return
-
-        refilled: list[Any] = []  # [the Refill, its claims…] once a refill claimed
-        txn = self.batch(logs, outcomes, progress, pgids, metrics, warnings, refilled)
-        self.db.inflight = len(logs)
-        try:
-            accepted = await self.write_batch(txn, len(logs))
-        except BaseException as e:
-            # Nothing was written: lines, progress and metrics go back in front of what
-            # arrived meanwhile; completions fail, and their agents try again.
-            self._logs[:0] = logs
-            self._log_bytes += log_bytes
-            self._progress = progress | self._progress
-            self._pgids = pgids | self._pgids
-            for job_id, m in metrics.items():
-                for k, v in m.items():
-                    self._metrics[job_id][k] = self._metrics[job_id].get(k, 0.0) + v
-            for job_id, n in warnings.items():
-                self._warnings[job_id] += n
-            for o in outcomes:
-                if o.future and not o.future.done():
-                    o.future.set_exception(e)
-            raise
-        finally:
-            self.db.inflight = 0
-        self.db.faults.worked()
-        if len(refilled) > 1:
-            refilled[0].started(refilled[1:])
-        for o, ok in zip(outcomes, accepted, strict=True):
-            if o.future and not o.future.done():
-                o.future.set_result(ok)
-
-    def batch(
-        self,
-        logs: list[LogRow],
-        outcomes: list[Outcome],
-        progress: dict[int, float],
-        pgids: dict[int, int],
-        metrics: dict[int, dict[str, float]],
-        warnings: dict[int, int],
-        refilled: list[Any],
-    ) -> Any:
-        """The transaction that writes one batch (a backend's statements); it puts the
-        refill and its claims in `refilled` when the outcomes' freed slots were refilled."""
-
-        def txn(con: sqlite3.Connection, rev: int, now: float) -> list[bool]:
-            refilled.clear()
-            if logs:
-                con.executemany(
-                    "INSERT INTO logs (job_id, task_id, ts, stream, text, attempt) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    logs,
-                )
-                last: dict[int, str] = {}
-                for job_id, _t, _ts, stream, text, _a in logs:
-                    if stream != "system" and text.strip():
-                        last[job_id] = text
-                con.executemany(
-                    "UPDATE jobs SET info = ?, updated = ?, rev = ? WHERE id = ?",
-                    [(t.strip()[:INFO_MAX], now, rev, j) for j, t in last.items()],
-                )
-            if progress:
-                con.executemany(
-                    "UPDATE tasks SET progress = ? WHERE id = ? AND status = 'running'",
-                    [(p, tid) for tid, p in progress.items()],
-                )
-            if pgids:
-                con.executemany(
-                    "UPDATE tasks SET pgid = ? WHERE id = ? AND status = 'running'",
-                    [(g, tid) for tid, g in pgids.items()],
-                )
-            if metrics:
-                rows = con.execute(
-                    f"SELECT id, metrics FROM jobs WHERE id IN ({qmarks(metrics)})", list(metrics)
-                ).fetchall()
-                merged = []
-                for job_id, text in rows:
-                    total = json.loads(text)
-                    for k, v in metrics[job_id].items():
-                        total[k] = total.get(k, 0) + v
-                    merged.append((json.dumps(total), rev, job_id))
-                con.executemany("UPDATE jobs SET metrics = ?, rev = ? WHERE id = ?", merged)
-            if warnings:
-                con.executemany(
-                    "UPDATE jobs SET warnings = warnings + ?, rev = ? WHERE id = ?",
-                    [(n, rev, j) for j, n in warnings.items()],
-                )
-            accepted = complete_in(con, rev, now, outcomes) if outcomes else []
-            refill = self.refill
-            if outcomes and refill is not None:
-                # The slots these outcomes freed are filled in the same transaction: one
-                # write per finished batch instead of a completion and then a claim.
-                want = refill.want()
-                if want is not None:
-                    refilled[:] = [refill, *claim_in(con, rev, now, want)]
-            touched = {j for j, *_ in logs} | set(metrics) | set(warnings)
-            if progress:
-                rows = con.execute(
-                    f"SELECT DISTINCT job_id FROM tasks WHERE id IN ({qmarks(progress)})",
-                    list(progress),
-                ).fetchall()
-                touched |= {r[0] for r in rows}
-            update_progress(con, rev, touched)
-            return accepted
-
-        return txn
+    def refill_in(self, con: sqlite3.Connection, rev: int, now: float, refilled: list[Any]) -> None:
+        refill = self.refill
+        if refill is not None:
+            want = refill.want()
+            if want is not None:
+                refilled[:] = [refill, *claim_in(con, rev, now, want)]
 
     async def write_batch(self, txn: Any, lines: int) -> list[bool]:
         """Run a batch's transaction: inline when it is small (see `Db.write`)."""
         return await self.db.write(txn, inline=lines <= INLINE_MAX_LINES)
-
-    def outcomes_held(self) -> int:
-        """How many outcomes wait to be written."""
-        return len(self._outcomes)
-
-    def _want_flush(self) -> None:
-        self._flush_wanted.ring()
-
-    async def append_log(
-        self, job_id: int, task_id: int | None, stream: str, text: str, attempt: int | None = None
-    ) -> None:
-        """Buffer one log line (jobdash's own: a few; of task attempt `attempt`, if a
-        task's); waits for the next flush when the buffer is full."""
-        self.append_log_nowait(job_id, task_id, stream, text, attempt)
-        if self.backlogged():
-            await self._flushed.wait()
-
-    def backlogged(self) -> bool:
-        """True when writers of log lines should wait for `drained()` (back-pressure): the
-        memory bound of what is held while the store cannot be written."""
-        return len(self._logs) >= MAX_BUFFERED_LINES or self._log_bytes >= MAX_BUFFERED_BYTES
-
-    async def drained(self) -> None:
-        """Return once the buffer is under its bound again (at once when it is)."""
-        while self.backlogged():
-            await self._flushed.wait()
-
-    def append_log_nowait(
-        self, job_id: int, task_id: int | None, stream: str, text: str, attempt: int | None = None
-    ) -> None:
-        self._logs.append((job_id, task_id, time.time(), stream, text, attempt))
-        self._log_bytes += len(text)
-        self._want_flush()
-
-    def report_progress(self, task_id: int, fraction: float) -> None:
-        self._progress[task_id] = max(0.0, min(1.0, fraction))
-        self._want_flush()
-
-    def note_pgid(self, task_id: int, pgid: int) -> None:
-        """The process group of a command attempt just started (see `expire_dead_agents`)."""
-        self._pgids[task_id] = pgid
-        self._want_flush()
-
-    def add_metric(self, job_id: int, name: str, value: float) -> None:
-        """Metrics are counters: values reported by the tasks of a job add up."""
-        m = self._metrics[job_id]
-        m[name] = m.get(name, 0.0) + value
-        self._want_flush()
-
-    def add_warning(self, job_id: int) -> None:
-        self._warnings[job_id] += 1
-        self._want_flush()
-
-    async def complete(self, outcome: Outcome) -> bool:
-        """Record how an attempt ended; False when the attempt was no longer ours (fenced)."""
-        outcome.future = asyncio.get_running_loop().create_future()
-        self._outcomes.append(outcome)
-        self._want_flush()
-        self._flush_now.ring()
-        return await outcome.future

@@ -10,48 +10,37 @@ and applies the answer.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 import sqlite3
 from collections.abc import Sequence
-from typing import Any
 
 from jobdash.core.catalogue import unrunnable
 from jobdash.core.lifecycle import (
     added_task_status,
     admission,
-    decide_cancel,
-    decide_pause,
-    decide_resume,
-    decide_retry,
     lock_wait,
 )
-from jobdash.core.model import FINISHED_JOB, JobStatus, TaskStatus
+from jobdash.core.model import JobStatus, TaskStatus
 from jobdash.core.store.records import NewJob, NewTask
-from jobdash.core.store.sqlite.audit import Audit
-from jobdash.core.store.sqlite.catalogue import live_catalogue_in
+from jobdash.core.store.sql.audit import Audit
+from jobdash.core.store.sql.catalogue import live_catalogue_in
+from jobdash.core.store.sql.dialect import SQLITE
+from jobdash.core.store.sql.requests import Requests
 from jobdash.core.store.sqlite.counts import (
-    COUNT_COLUMNS,
-    END_IDLE,
-    Counts,
-    apply_counts,
-    audit_row,
-    job_row,
     job_status,
-    set_status,
     settle_jobs,
     update_progress,
 )
 from jobdash.core.store.sqlite.db import Db, qmarks
 from jobdash.core.store.sqlite.schema import ACTIVE_ONLY
 from jobdash.core.store.sqlite.submits import GroupCommit, insert_job
-from jobdash.present.words import plural
 
 
-class Jobs(Audit):
-    """Creating, admitting, acting on and removing jobs. Each method returns ids or counts;
-    the store reads the job back where the contract returns one."""
+class Jobs(Audit, Requests):
+    """Creating and admitting jobs (here), acting on and removing them (`Requests`, shared
+    with the PostgreSQL store). Each method returns ids or counts; the store reads the job
+    back where the contract returns one."""
 
     db: Db
     group: GroupCommit
@@ -125,178 +114,6 @@ class Jobs(Audit):
             if not after:
                 return changed
 
-    async def cancel(self, job_id: int, user: str, force: bool = False) -> None:
-        actor = self.db.actor
-
-        def txn(con: sqlite3.Connection, rev: int, now: float) -> None:
-            status, cancellable, type_ = job_row(con, job_id, "status, cancellable, type")
-            plan = decide_cancel(job_id, type_, JobStatus(status), bool(cancellable), force, user)
-            con.execute(
-                "UPDATE jobs SET status = ?, force = max(force, ?), updated = ?, rev = ?, "
-                "info = ? WHERE id = ?",
-                (str(plan.status), int(plan.force), now, rev, plan.info, job_id),
-            )
-            cur = con.execute(
-                "UPDATE tasks SET status = 'cancelled', finished = ? "
-                "WHERE job_id = ? AND status = 'pending'",
-                (now, job_id),
-            )
-            counts = Counts()
-            counts.move(job_id, "pending", "cancelled", cur.rowcount)
-            audit_row(con, now, actor, user, plan.action, f"job:{job_id}")
-            apply_counts(con, rev, now, counts)
-
-        await self.db.write(txn)
-
-    async def pause(self, job_id: int, user: str) -> None:
-        actor = self.db.actor
-
-        def txn(con: sqlite3.Connection, rev: int, now: float) -> None:
-            new = decide_pause(job_id, job_status(con, job_id))
-            set_status(con, rev, now, job_id, new)
-            # Its clock stops while it is paused.
-            con.execute(
-                "UPDATE jobs SET paused_at = coalesce(paused_at, ?) "
-                "WHERE id = ? AND started IS NOT NULL",
-                (now, job_id),
-            )
-            audit_row(con, now, actor, user, "pause", f"job:{job_id}")
-
-        await self.db.write(txn)
-
-    async def resume(self, job_id: int, user: str) -> None:
-        actor = self.db.actor
-
-        def txn(con: sqlite3.Connection, rev: int, now: float) -> None:
-            status, admitted = job_row(con, job_id, "status, admitted")
-            new = decide_resume(job_id, JobStatus(status), bool(admitted))
-            set_status(con, rev, now, job_id, new)
-            con.execute(f"UPDATE jobs SET {END_IDLE} WHERE id = ?", (now, job_id))
-            audit_row(con, now, actor, user, "resume", f"job:{job_id}")
-            settle_jobs(con, rev, now, [job_id])
-
-        await self.db.write(txn)
-
-    async def retry_job(self, job_id: int, user: str) -> int:
-        """Re-queue the failed and cancelled tasks of a finished job; returns how many."""
-        actor = self.db.actor
-
-        def txn(con: sqlite3.Connection, rev: int, now: float) -> int:
-            status = job_status(con, job_id)
-            retriable = "WHERE job_id = ? AND status IN ('failed', 'cancelled')"
-            found = con.execute(f"SELECT count(*) FROM tasks {retriable}", (job_id,)).fetchall()
-            plan = decide_retry(job_id, status, found[0][0], user)
-            con.execute(
-                "UPDATE tasks SET status = 'pending', base_attempt = attempt, not_before = 0, "
-                f"error = '', exit_code = NULL, finished = NULL {retriable}",
-                (job_id,),
-            )
-            rows = con.execute(
-                "SELECT status, count(*) FROM tasks WHERE job_id = ? GROUP BY status", (job_id,)
-            ).fetchall()
-            by_status = dict.fromkeys(COUNT_COLUMNS, 0) | {r[0]: r[1] for r in rows}
-            con.execute(
-                # Its clock stands still from its end until the retry's first task starts.
-                "UPDATE jobs SET status = ?, paused_at = CASE WHEN started IS NULL "
-                "THEN NULL ELSE finished END, finished = NULL, force = 0, "
-                f"{', '.join(c + ' = ?' for c in COUNT_COLUMNS)}, info = ?, updated = ?, "
-                "rev = ? WHERE id = ?",
-                (
-                    str(plan.status),
-                    *(by_status[c] for c in COUNT_COLUMNS),
-                    plan.info,
-                    now,
-                    rev,
-                    job_id,
-                ),
-            )
-            con.execute(
-                "INSERT INTO logs (job_id, task_id, ts, stream, text) VALUES (?, NULL, ?, "
-                "'system', ?)",
-                (job_id, now, plan.log),
-            )
-            # The run ends again later: its report goes out again then.
-            con.execute(
-                "UPDATE reports SET state = 'pending', done = '[]', attempts = 0, next_try = 0, "
-                "owner = NULL, claimed_until = NULL, sent = NULL, last_error = '' "
-                "WHERE job_id = ?",
-                (job_id,),
-            )
-            update_progress(con, rev, [job_id])
-            audit_row(con, now, actor, user, "retry", f"job:{job_id}", plan.detail)
-            return plan.tasks
-
-        return await self.db.write(txn)
-
-    # ----------------------------------------------------------------- removing
-
-    async def _delete_finished(self, where: str, args: Sequence[Any], batch: int) -> int:
-        """Delete up to `batch` finished jobs matching `where`, with their tasks and logs, in
-        one short transaction (so clearing a large history never blocks the live path)."""
-
-        def txn(con: sqlite3.Connection, rev: int, now: float) -> int:
-            finished = [str(s) for s in FINISHED_JOB]
-            ids = [
-                r[0]
-                for r in con.execute(
-                    f"SELECT id FROM jobs WHERE status IN ({qmarks(finished)}) AND {where} "
-                    f"LIMIT {int(batch)}",
-                    [*finished, *args],
-                ).fetchall()
-            ]
-            if not ids:
-                return 0
-            marks = qmarks(ids)
-            for table, col in (
-                ("logs", "job_id"),
-                ("tasks", "job_id"),
-                ("job_locks", "job_id"),
-                ("reports", "job_id"),
-                ("jobs", "id"),
-            ):
-                con.execute(f"DELETE FROM {table} WHERE {col} IN ({marks})", ids)
-            con.executemany(
-                "INSERT OR REPLACE INTO removed (job_id, rev) VALUES (?, ?)",
-                [(i, rev) for i in ids],
-            )
-            return len(ids)
-
-        return await self.db.write(txn)
-
-    async def _delete_all_finished(self, where: str, args: Sequence[Any], batch: int = 200) -> int:
-        total = 0
-        while n := await self._delete_finished(where, args, batch):
-            total += n
-            await asyncio.sleep(0)  # let claims and completions in between batches
-        return total
-
-    async def clear(self, user: str | None, actor: str) -> int:
-        """Remove finished jobs (of `user`, or everyone's when None) with their tasks and logs."""
-        if user is None:
-            n = await self._delete_all_finished("1", ())
-        else:
-            n = await self._delete_all_finished("user = ?", (user,))
-        await self.audit(
-            actor, "clear", "jobs:all" if user is None else f"jobs:{user}", plural(n, "job")
-        )
-        return n
-
-    async def clear_ids(self, job_ids: Sequence[int], user: str | None, actor: str) -> int:
-        """Remove the finished jobs among `job_ids` (of `user` only, unless None)."""
-        n = 0
-        ids = list(job_ids)
-        for i in range(0, len(ids), 500):
-            part = ids[i : i + 500]
-            where = f"id IN ({qmarks(part)})" + ("" if user is None else " AND user = ?")
-            n += await self._delete_all_finished(where, [*part, *([] if user is None else [user])])
-        target = "jobs:all" if user is None else f"jobs:{user}"
-        await self.audit(actor, "clear", target, f"{plural(n, 'job')} (chosen)")
-        return n
-
-    async def prune(self, older_than: float) -> int:
-        """The retention setting: remove jobs that finished before `older_than`."""
-        return await self._delete_all_finished("finished < ?", (older_than,))
-
 
 ADMIT_BATCH = 250  # jobs looked at per admission transaction (run on the loop: kept short)
 
@@ -330,7 +147,7 @@ def _admit_batch(
             f"SELECT key, job_id FROM locks WHERE key IN ({qmarks(wanted)})", wanted
         ).fetchall()
         holder = {r[0]: r[1] for r in found}
-    live = None if live_after is None else live_catalogue_in(con, live_after)
+    live = None if live_after is None else live_catalogue_in(SQLITE, con, live_after)
     changed, moves, taken = [], [], []
 
     @functools.cache  # one answer per type and hash, not one per job

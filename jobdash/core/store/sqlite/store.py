@@ -8,9 +8,10 @@ is answered by the area's name:
     flusher (flush.py)   buffered log lines, progress, outcomes: one transaction per batch
     jobs (jobs.py)       create, add tasks, admit, cancel / pause / resume / retry, clear
     claims (claims.py)   claim, complete (fenced), release, recover lost tasks
-    agents, catalogue, waits, reports, schedules, audit   one file each
-    reads (reads.py)     jobs, tasks, logs, the cheap checks, and the change feed
-    filters.py           a JobFilter as SQL
+    reports, reads       the report claims; has_claimable and the change feed
+    core/store/sql/      what both backends share, written once: agents, catalogue, waits,
+                         schedules, audit, the rest of reports, reads and the flusher,
+                         counts (a job's counters and settling), filters (a JobFilter as SQL)
 
 It decides no rule of the product: what a request, an outcome or an agent's death does to a
 job and its tasks is `core.lifecycle`'s decision, which the areas apply in the transaction
@@ -31,8 +32,10 @@ from jobdash.core.store.records import (
     Refill,
     Role,
 )
-from jobdash.core.store.sqlite.agents import Agents
-from jobdash.core.store.sqlite.catalogue import Catalogue
+from jobdash.core.store.sql.agents import Agents
+from jobdash.core.store.sql.catalogue import Catalogue
+from jobdash.core.store.sql.schedules import Schedules
+from jobdash.core.store.sql.waits import Waits
 from jobdash.core.store.sqlite.claims import Claims
 from jobdash.core.store.sqlite.db import Db
 from jobdash.core.store.sqlite.flush import Flusher
@@ -40,15 +43,15 @@ from jobdash.core.store.sqlite.jobs import Jobs
 from jobdash.core.store.sqlite.opening import open_db
 from jobdash.core.store.sqlite.reads import Reads
 from jobdash.core.store.sqlite.reports import Reports
-from jobdash.core.store.sqlite.schedules import Schedules
 from jobdash.core.store.sqlite.submits import GroupCommit
-from jobdash.core.store.sqlite.waits import Waits
 
 
 class SqliteStore(Jobs, Claims, Agents, Catalogue, Waits, Reports, Schedules, Reads):
     """jobdash's embedded store. Open with `await SqliteStore.open(path)`, or
     `base.open_store(location)`. The contract's methods are the areas' (`Jobs` brings
     `Audit`); the batched writes are delegated to the `Flusher`."""
+
+    db: Db  # the areas' `db`: the shared ones (core.store.sql) ask less of it
 
     def __init__(self, db: Db) -> None:
         self.db = db
@@ -159,15 +162,3 @@ class SqliteStore(Jobs, Claims, Agents, Catalogue, Waits, Reports, Schedules, Re
 
     async def create_job(self, nj: NewJob, audit_user: str | None = None) -> Job:
         return await self.get_job(await self.add_job(nj, audit_user))
-
-    async def cancel_job(self, job_id: int, user: str, force: bool = False) -> Job:
-        await self.cancel(job_id, user, force)
-        return await self.get_job(job_id)
-
-    async def pause_job(self, job_id: int, user: str) -> Job:
-        await self.pause(job_id, user)
-        return await self.get_job(job_id)
-
-    async def resume_job(self, job_id: int, user: str) -> Job:
-        await self.resume(job_id, user)
-        return await self.get_job(job_id)

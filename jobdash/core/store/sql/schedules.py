@@ -1,4 +1,4 @@
-"""Schedules, ticks and the leader lease of the SQLite store.
+"""Schedules, ticks and the leader lease of a store.
 
 - `schedules`: one row per schedule. `planning` is what is in force as written ("automatic"
   follows the config's `config_planning`); `source` = admin marks a run-time override that a
@@ -14,16 +14,14 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
 from jobdash.core.model import NotFound, Report
 from jobdash.core.planning import PlanningError, Schedule, Tick, resolve
 from jobdash.core.store.records import Advance, PolicyChange, ScheduleSpec, TickRecord
-from jobdash.core.store.sqlite.counts import audit_row
-from jobdash.core.store.sqlite.db import Db
-from jobdash.core.store.sqlite.schema import ACTIVE_ONLY
+from jobdash.core.store.sql.counts import ACTIVE_ONLY, COUNTS
+from jobdash.core.store.sql.dialect import Connection, Reading, Statements
 
 SCHEDULE_COLUMNS = (
     "s.id, s.type, s.params, s.planning, s.timezone, s.enabled, s.overlap, s.catchup, "
@@ -36,6 +34,70 @@ SCHEDULE_FROM = (
     "(SELECT id FROM ticks WHERE schedule_id = s.id ORDER BY fire_time DESC, id DESC LIMIT 1)"
 )
 TICK_COLUMNS = "id, schedule_id, fire_time, outcome, job_id, ts, detail"
+
+Q = Statements(
+    every=f"SELECT {SCHEDULE_COLUMNS} FROM {SCHEDULE_FROM} ORDER BY s.id",
+    one=f"SELECT {SCHEDULE_COLUMNS} FROM {SCHEDULE_FROM} WHERE s.id = ?",
+    ticks=f"SELECT {TICK_COLUMNS} FROM ticks WHERE schedule_id = ? "
+    "ORDER BY fire_time DESC, id DESC LIMIT ?",
+    active=f"SELECT id FROM jobs WHERE schedule_id = ? AND {ACTIVE_ONLY} ORDER BY +id",
+    for_fire="SELECT id FROM jobs WHERE schedule_id = ? AND fire_time = ?",
+    # A config sync changes a schedule only where the config did (`{distinct}`: NULLs
+    # compare as values).
+    sync="INSERT INTO schedules (id, type, planning, timezone, config_planning, source, "
+    "overlap, catchup, catchup_bound, config_policy, report, last_fire, updated, "
+    "rev) VALUES (?, ?, 'automatic', ?, ?, 'config', ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (id) DO UPDATE SET type = excluded.type, "
+    "config_planning = excluded.config_planning, report = excluded.report, "
+    "last_fire = CASE WHEN schedules.source = 'config' AND "
+    "schedules.config_planning {distinct} excluded.config_planning THEN "
+    "{max}(coalesce(schedules.last_fire, 0), excluded.last_fire) "
+    "ELSE schedules.last_fire END, "
+    "timezone = CASE WHEN schedules.source = 'admin' THEN schedules.timezone "
+    "ELSE excluded.timezone END, "
+    + ", ".join(
+        f"{c} = CASE WHEN schedules.policy_source = 'admin' THEN schedules.{c} "
+        f"ELSE excluded.{c} END"
+        for c in ("overlap", "catchup", "catchup_bound")
+    )
+    + ", config_policy = excluded.config_policy, "
+    "updated = excluded.updated, rev = excluded.rev "
+    "WHERE schedules.type {distinct} excluded.type "
+    "OR schedules.config_planning {distinct} excluded.config_planning "
+    "OR schedules.config_policy {distinct} excluded.config_policy "
+    "OR schedules.report {distinct} excluded.report "
+    "OR (schedules.source = 'config' "
+    "AND schedules.timezone {distinct} excluded.timezone)",
+    unsync="DELETE FROM schedules WHERE source = 'config' AND ",
+    planning="UPDATE schedules SET planning = ?, timezone = coalesce(?, timezone), "
+    "source = CASE WHEN CAST(? AS TEXT) = 'automatic' AND CAST(? AS TEXT) IS NULL "
+    "THEN 'config' ELSE 'admin' END, last_fire = {max}(coalesce(last_fire, 0), ?), "
+    "next_run = ?, updated = ?, rev = ? WHERE id = ?",
+    policy="UPDATE schedules SET overlap = coalesce(?, overlap), "
+    "catchup = coalesce(?, catchup), policy_source = 'admin', "
+    "catchup_bound = coalesce(?, catchup_bound), updated = ?, rev = ? WHERE id = ?",
+    enabled="UPDATE schedules SET enabled = ?, last_fire = CASE WHEN ? THEN "
+    "{max}(coalesce(last_fire, 0), ?) ELSE last_fire END, updated = ?, rev = ? WHERE id = ?",
+    # A tick already recorded for the same fire time (another leader, briefly) is kept; it
+    # only gains the job id when it had none.
+    tick="INSERT INTO ticks (schedule_id, fire_time, outcome, job_id, ts, detail) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (schedule_id, fire_time) DO UPDATE SET "
+    "detail = CASE WHEN ticks.job_id IS NULL AND excluded.job_id IS NOT NULL "
+    "THEN excluded.detail ELSE ticks.detail END, "
+    "job_id = coalesce(ticks.job_id, excluded.job_id)",
+    fire_report="INSERT INTO fire_reports (tick_id, recipients) SELECT id, ? FROM ticks "
+    "WHERE schedule_id = ? AND fire_time = ? AND outcome = 'error' ON CONFLICT DO NOTHING",
+    advance="UPDATE schedules SET last_fire = "
+    "{max}(coalesce(last_fire, 0), coalesce(CAST(? AS DOUBLE PRECISION), 0)), next_run = ?, "
+    "last_job = CASE WHEN CAST(? AS BIGINT) IS NOT NULL AND (last_job IS NULL "
+    "OR CAST(? AS BIGINT) > last_job) THEN CAST(? AS BIGINT) ELSE last_job END, "
+    "last_run = coalesce(?, last_run), rev = ? WHERE id = ?",
+    ran="UPDATE schedules SET last_job = ?, last_run = ?, rev = ? WHERE id = ?",
+    lease="INSERT INTO leases (name, owner, until) VALUES (?, ?, ?) "
+    "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until = excluded.until "
+    "WHERE leases.owner = excluded.owner OR leases.until < ? RETURNING owner",
+    unlease="DELETE FROM leases WHERE name = ? AND owner = ?",
+)
 
 
 def report_to_json(report: Report) -> str:
@@ -82,51 +144,31 @@ def schedule_from_row(r: Sequence[Any]) -> Schedule:
 class Schedules:
     """Schedules, ticks and leases."""
 
-    db: Db
+    db: Reading
 
     # ----------------------------------------------------------------- reading
 
     async def schedules(self) -> list[Schedule]:
-        rows = await self.db.reader.execute_fetchall(
-            f"SELECT {SCHEDULE_COLUMNS} FROM {SCHEDULE_FROM} ORDER BY s.id"
-        )
+        rows = await self.db.fetchall(Q[self.db.dialect].every)
         return [schedule_from_row(r) for r in rows]
 
     async def get_schedule(self, schedule_id: str) -> Schedule:
-        rows = list(
-            await self.db.reader.execute_fetchall(
-                f"SELECT {SCHEDULE_COLUMNS} FROM {SCHEDULE_FROM} WHERE s.id = ?",
-                (schedule_id,),
-            )
-        )
+        rows = await self.db.fetchall(Q[self.db.dialect].one, (schedule_id,))
         if not rows:
             raise NotFound(f"no schedule {schedule_id!r}")
         return schedule_from_row(rows[0])
 
     async def ticks(self, schedule_id: str, limit: int = 100) -> list[Tick]:
         """The newest ticks of a schedule first."""
-        rows = await self.db.reader.execute_fetchall(
-            f"SELECT {TICK_COLUMNS} FROM ticks WHERE schedule_id = ? "
-            "ORDER BY fire_time DESC, id DESC "
-            "LIMIT ?",
-            (schedule_id, limit),
-        )
+        rows = await self.db.fetchall(Q[self.db.dialect].ticks, (schedule_id, limit))
         return [Tick(*r) for r in rows]
 
     async def active_schedule_jobs(self, schedule_id: str) -> list[int]:
-        rows = await self.db.reader.execute_fetchall(
-            f"SELECT id FROM jobs WHERE schedule_id = ? AND {ACTIVE_ONLY} ORDER BY +id",
-            (schedule_id,),
-        )
+        rows = await self.db.fetchall(Q[self.db.dialect].active, (schedule_id,))
         return [r[0] for r in rows]
 
     async def job_for_fire(self, schedule_id: str, fire_time: float) -> int | None:
-        rows = list(
-            await self.db.reader.execute_fetchall(
-                "SELECT id FROM jobs WHERE schedule_id = ? AND fire_time = ?",
-                (schedule_id, fire_time),
-            )
-        )
+        rows = await self.db.fetchall(Q[self.db.dialect].for_fire, (schedule_id, fire_time))
         return rows[0][0] if rows else None
 
     # ----------------------------------------------------------------- writing
@@ -138,36 +180,15 @@ class Schedules:
         an admin override (source = admin) keeps its planning, time zone and enabled flag, and
         a policy an admin set (policy_source = admin) stays; a schedule the config no longer
         declares for a type it knows is removed."""
+        d = self.db.dialect
+        q = Q[d]
 
-        def txn(con: sqlite3.Connection, rev: int, now: float) -> None:
+        def txn(con: Connection, rev: int, now: float) -> None:
             for s in specs:
                 p = s.policy
                 policy = json.dumps([p.overlap, p.catchup, p.catchup_bound])
                 con.execute(
-                    "INSERT INTO schedules (id, type, planning, timezone, config_planning, source, "
-                    "overlap, catchup, catchup_bound, config_policy, report, last_fire, updated, "
-                    "rev) VALUES (?, ?, 'automatic', ?, ?, 'config', ?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (id) DO UPDATE SET type = excluded.type, "
-                    "config_planning = excluded.config_planning, report = excluded.report, "
-                    "last_fire = CASE WHEN schedules.source = 'config' AND "
-                    "schedules.config_planning IS NOT excluded.config_planning THEN "
-                    "max(coalesce(schedules.last_fire, 0), excluded.last_fire) "
-                    "ELSE schedules.last_fire END, "
-                    "timezone = CASE WHEN schedules.source = 'admin' THEN schedules.timezone "
-                    "ELSE excluded.timezone END, "
-                    + ", ".join(
-                        f"{c} = CASE WHEN schedules.policy_source = 'admin' THEN schedules.{c} "
-                        f"ELSE excluded.{c} END"
-                        for c in ("overlap", "catchup", "catchup_bound")
-                    )
-                    + ", config_policy = excluded.config_policy, "
-                    "updated = excluded.updated, rev = excluded.rev "
-                    "WHERE schedules.type IS NOT excluded.type "
-                    "OR schedules.config_planning IS NOT excluded.config_planning "
-                    "OR schedules.config_policy IS NOT excluded.config_policy "
-                    "OR schedules.report IS NOT excluded.report "
-                    "OR (schedules.source = 'config' "
-                    "AND schedules.timezone IS NOT excluded.timezone)",
+                    q.sync,
                     (
                         s.id,
                         s.type,
@@ -186,10 +207,8 @@ class Schedules:
             declared = {s.id for s in specs}
             gone = [t for t in known_types if t not in declared]
             if gone:
-                marks = ", ".join("?" for _ in gone)
-                con.execute(
-                    f"DELETE FROM schedules WHERE source = 'config' AND id IN ({marks})", gone
-                )
+                among, args = d.among("id", gone)
+                con.execute(q.unsync + among, args)
 
         await self.db.write(txn)
 
@@ -199,14 +218,12 @@ class Schedules:
         """An admin's new planning (survives restarts and config syncs; "automatic" goes back
         to following the config). Fire times before now are not counted as missed."""
         actor = self.db.actor
+        q = Q[self.db.dialect]
+        audit_row = COUNTS[self.db.dialect.name].audit_row
 
-        def txn(con: sqlite3.Connection, rev: int, now: float) -> None:
+        def txn(con: Connection, rev: int, now: float) -> None:
             cur = con.execute(
-                "UPDATE schedules SET planning = ?, timezone = coalesce(?, timezone), "
-                "source = CASE WHEN ? = 'automatic' AND ? IS NULL THEN 'config' ELSE 'admin' END, "
-                "last_fire = max(coalesce(last_fire, 0), ?), next_run = ?, updated = ?, rev = ? "
-                "WHERE id = ?",
-                (planning, tz, planning, tz, now, next_run, now, rev, schedule_id),
+                q.planning, (planning, tz, planning, tz, now, next_run, now, rev, schedule_id)
             )
             if not cur.rowcount:
                 raise NotFound(f"no schedule {schedule_id!r}")
@@ -217,15 +234,12 @@ class Schedules:
 
     async def set_schedule_policy(self, schedule_id: str, user: str, change: PolicyChange) -> None:
         actor = self.db.actor
+        q = Q[self.db.dialect]
+        audit_row = COUNTS[self.db.dialect.name].audit_row
         overlap, catchup, catchup_bound = change.overlap, change.catchup, change.catchup_bound
 
-        def txn(con: sqlite3.Connection, rev: int, now: float) -> None:
-            cur = con.execute(
-                "UPDATE schedules SET overlap = coalesce(?, overlap), "
-                "catchup = coalesce(?, catchup), policy_source = 'admin', "
-                "catchup_bound = coalesce(?, catchup_bound), updated = ?, rev = ? WHERE id = ?",
-                (overlap, catchup, catchup_bound, now, rev, schedule_id),
-            )
+        def txn(con: Connection, rev: int, now: float) -> None:
+            cur = con.execute(q.policy, (overlap, catchup, catchup_bound, now, rev, schedule_id))
             if not cur.rowcount:
                 raise NotFound(f"no schedule {schedule_id!r}")
             parts = [
@@ -245,14 +259,11 @@ class Schedules:
         """Enable or disable (pause). While disabled, fire times get `paused` ticks; enabling
         again does not count the paused time as missed."""
         actor = self.db.actor
+        q = Q[self.db.dialect]
+        audit_row = COUNTS[self.db.dialect.name].audit_row
 
-        def txn(con: sqlite3.Connection, rev: int, now: float) -> None:
-            cur = con.execute(
-                "UPDATE schedules SET enabled = ?, last_fire = CASE WHEN ? THEN "
-                "max(coalesce(last_fire, 0), ?) ELSE last_fire END, updated = ?, rev = ? "
-                "WHERE id = ?",
-                (int(enabled), int(enabled), now, now, rev, schedule_id),
-            )
+        def txn(con: Connection, rev: int, now: float) -> None:
+            cur = con.execute(q.enabled, (int(enabled), enabled, now, now, rev, schedule_id))
             if not cur.rowcount:
                 raise NotFound(f"no schedule {schedule_id!r}")
             audit_row(
@@ -268,32 +279,22 @@ class Schedules:
 
         A tick already recorded for the same fire time (another leader, briefly) is kept; it
         only gains the job id when it had none."""
+        d = self.db.dialect
+        q = Q[d]
         a, job = advance, advance.last_job
 
-        def txn(con: sqlite3.Connection, rev: int, now: float) -> None:
+        def txn(con: Connection, rev: int, now: float) -> None:
             if ticks:
-                con.executemany(
-                    "INSERT INTO ticks (schedule_id, fire_time, outcome, job_id, ts, detail) "
-                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (schedule_id, fire_time) DO UPDATE SET "
-                    "detail = CASE WHEN ticks.job_id IS NULL AND excluded.job_id IS NOT NULL "
-                    "THEN excluded.detail ELSE ticks.detail END, "
-                    "job_id = coalesce(ticks.job_id, excluded.job_id)",
+                d.many(
+                    con,
+                    q.tick,
                     [(schedule_id, t.fire_time, t.outcome, t.job_id, now, t.detail) for t in ticks],
                 )
             for t in ticks:
                 if t.report:  # kept only when this tick is the error (not another leader's)
-                    con.execute(
-                        "INSERT INTO fire_reports (tick_id, recipients) SELECT id, ? FROM ticks "
-                        "WHERE schedule_id = ? AND fire_time = ? AND outcome = 'error' "
-                        "ON CONFLICT DO NOTHING",
-                        (json.dumps(t.report), schedule_id, t.fire_time),
-                    )
+                    con.execute(q.fire_report, (json.dumps(t.report), schedule_id, t.fire_time))
             con.execute(
-                "UPDATE schedules SET last_fire = max(coalesce(last_fire, 0), coalesce(?, 0)), "
-                "next_run = ?, "
-                "last_job = CASE WHEN ? IS NOT NULL AND (last_job IS NULL OR ? > last_job) "
-                "THEN ? ELSE last_job END, last_run = coalesce(?, last_run), rev = ? WHERE id = ?",
-                (a.watermark, a.next_run, job, job, job, a.last_run, rev, schedule_id),
+                q.advance, (a.watermark, a.next_run, job, job, job, a.last_run, rev, schedule_id)
             )
 
         await self.db.write(txn)
@@ -301,32 +302,28 @@ class Schedules:
     async def note_schedule_run(self, schedule_id: str, job_id: int, user: str) -> None:
         """A run-now job: it becomes the schedule's last run; audited."""
         actor = self.db.actor
+        q = Q[self.db.dialect]
+        audit_row = COUNTS[self.db.dialect.name].audit_row
 
-        def txn(con: sqlite3.Connection, rev: int, now: float) -> None:
-            con.execute(
-                "UPDATE schedules SET last_job = ?, last_run = ?, rev = ? WHERE id = ?",
-                (job_id, now, rev, schedule_id),
-            )
+        def txn(con: Connection, rev: int, now: float) -> None:
+            con.execute(q.ran, (job_id, now, rev, schedule_id))
             audit_row(con, now, actor, user, "run", f"schedule:{schedule_id}", f"job {job_id}")
 
         await self.db.write(txn)
 
     async def acquire_lease(self, name: str, owner: str, duration: float) -> bool:
         """Take or renew the lease `name`; True when `owner` holds it now."""
+        q = Q[self.db.dialect]
 
-        def txn(con: sqlite3.Connection, rev: int, now: float) -> bool:
-            rows = con.execute(
-                "INSERT INTO leases (name, owner, until) VALUES (?, ?, ?) "
-                "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until = excluded.until "
-                "WHERE leases.owner = excluded.owner OR leases.until < ? RETURNING owner",
-                (name, owner, now + duration, now),
-            ).fetchall()
-            return bool(list(rows))
+        def txn(con: Connection, rev: int, now: float) -> bool:
+            return bool(con.execute(q.lease, (name, owner, now + duration, now)).fetchall())
 
         return await self.db.write(txn)
 
     async def release_lease(self, name: str, owner: str) -> None:
-        def txn(con: sqlite3.Connection, rev: int, now: float) -> None:
-            con.execute("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
+        q = Q[self.db.dialect]
+
+        def txn(con: Connection, rev: int, now: float) -> None:
+            con.execute(q.unlease, (name, owner))
 
         await self.db.write(txn)

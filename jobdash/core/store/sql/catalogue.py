@@ -1,5 +1,4 @@
-"""The published catalogues of the SQLite store: which job types (and their hashes) each
-agent runs.
+"""The published catalogues: which job types (and their hashes) each agent runs.
 
 - `catalogue`: one row per (agent, job type) that the agent runs, with the hash of the
   type's definition. Each agent replaces its own rows when it starts. Submitters read the
@@ -12,35 +11,41 @@ agent runs.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
 from jobdash.core.store.records import Published
-from jobdash.core.store.sqlite.db import Db, Reader
+from jobdash.core.store.sql.dialect import Connection, Dialect, Reading, Statements
 
-# The types of live agents: an agent with no type at all is one row with an empty name.
-_LIVE = (
-    "SELECT a.name, coalesce(c.name, ''), coalesce(c.hash, ''), coalesce(c.published, 0) "
+Q = Statements(
+    forget="DELETE FROM catalogue WHERE agent = ?",
+    publish="INSERT INTO catalogue (agent, name, hash, spec, published) VALUES (?, ?, ?, ?, ?)",
+    every="SELECT agent, name, hash, spec, published FROM catalogue "
+    "ORDER BY published DESC, agent, name",
+    # The types of live agents: an agent with no type at all is one row with an empty name.
+    live="SELECT a.name, coalesce(c.name, ''), coalesce(c.hash, ''), coalesce(c.published, 0) "
     "FROM agents a LEFT JOIN catalogue c ON c.agent = a.name "
-    "WHERE a.state != 'offline' AND a.heartbeat > ?"
+    "WHERE a.state != 'offline' AND a.heartbeat > ?",
 )
 
 
 class Catalogue:
     """The published catalogues."""
 
-    db: Db
+    db: Reading
 
     async def publish_catalogue(
         self, agent: str, types: dict[str, tuple[str, dict[str, Any]]]
     ) -> None:
         """Replace `agent`'s published types: name -> (hash, definition as data)."""
+        d = self.db.dialect
+        q = Q[d]
 
-        def txn(con: sqlite3.Connection, rev: int, now: float) -> None:
-            con.execute("DELETE FROM catalogue WHERE agent = ?", (agent,))
-            con.executemany(
-                "INSERT INTO catalogue (agent, name, hash, spec, published) VALUES (?, ?, ?, ?, ?)",
+        def txn(con: Connection, rev: int, now: float) -> None:
+            con.execute(q.forget, (agent,))
+            d.many(
+                con,
+                q.publish,
                 [(agent, n, h, json.dumps(spec), now) for n, (h, spec) in types.items()],
             )
 
@@ -48,22 +53,20 @@ class Catalogue:
 
     async def catalogue(self) -> list[Published]:
         """Every published type, the most recently published first."""
-        rows = await self.db.reader.execute_fetchall(
-            "SELECT agent, name, hash, spec, published FROM catalogue ORDER BY published DESC"
-        )
+        rows = await self.db.fetchall(Q[self.db.dialect].every)
         return [Published(r[0], r[1], r[2], json.loads(r[3]), r[4]) for r in rows]
 
 
-async def live_catalogue(reader: Reader, live_after: float) -> list[Published]:
+async def live_catalogue(db: Reading, live_after: float) -> list[Published]:
     """The types of agents that heart-beat after `live_after` and are not offline. A live
     agent that runs no type at all (an engine started without a config) is one row with an
     empty name and hash: it is live, and runs nothing (see `unrunnable`)."""
-    return _published(await reader.execute_fetchall(_LIVE, (live_after,)))
+    return _published(await db.fetchall(Q[db.dialect].live, (live_after,)))
 
 
-def live_catalogue_in(con: sqlite3.Connection, live_after: float) -> list[Published]:
+def live_catalogue_in(d: Dialect, con: Connection, live_after: float) -> list[Published]:
     """`live_catalogue`, read inside a write transaction."""
-    return _published(con.execute(_LIVE, (live_after,)).fetchall())
+    return _published(con.execute(Q[d].live, (live_after,)).fetchall())
 
 
 def _published(rows: Iterable[Any]) -> list[Published]:

@@ -1,0 +1,189 @@
+"""What every write that moves tasks does to their jobs, inside its transaction: the per-job
+task counters (`Counts`, checked by the lifecycle), the progress, and the settling of a job
+that has nothing left to run (its end decided by `lifecycle.settle`). Shared by jobs, claims
+and the batched writer of both backends, so that a job's counters change in one way only.
+Also the audit row that actions write in their own transaction.
+
+`CountsSql(dialect)` holds the statements prepared for one dialect; each backend's counts.py
+binds its functions once (`apply_counts = CountsSql(SQLITE).apply_counts`, …).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from jobdash.core.lifecycle import SETTLING, check_task_move, settle
+from jobdash.core.model import JobStatus, NotFound
+from jobdash.core.store.sql.dialect import POSTGRES, SQLITE, Connection, Dialect
+
+COUNT_COLUMNS = ("pending", "running", "succeeded", "failed", "cancelled", "skipped")
+INFO_MAX = 300
+# The jobs that are not finished: the predicate of the schemas' partial indexes (jobs_active).
+ACTIVE_ONLY = "status NOT IN ('succeeded', 'warning', 'failed', 'cancelled')"
+SETTLING_SQL = ", ".join(f"'{s}'" for s in sorted(SETTLING))  # the statuses a job settles from
+
+
+# Ends the span a job's clock stood still (a pause, the gap before a retry's first task):
+# its seconds go to idle_time. One parameter: the time it ends.
+END_IDLE = (
+    "idle_time = idle_time + CASE WHEN paused_at IS NULL THEN 0 "
+    "ELSE {max}(0, ? - paused_at) END, paused_at = NULL"
+)
+
+
+def end_idle(d: Dialect) -> str:
+    """`END_IDLE` in the dialect `d`."""
+    return d.prep(END_IDLE)
+
+
+class Counts:
+    """Per-job deltas of task counters, applied in one executemany. The status changes that
+    claims, outcomes, cancels and recovery make pass here, and are checked by the lifecycle
+    (`check_task_move`): a move it does not allow is a bug, and its transaction is rolled back
+    rather than written. (Retry re-counts a job's tasks instead.)"""
+
+    def __init__(self) -> None:
+        self.delta: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNT_COLUMNS, 0))
+
+    def move(self, job_id: int, old: str | None, new: str | None, n: int = 1) -> None:
+        if old and new:
+            check_task_move(job_id, old, new)
+        d = self.delta[job_id]
+        if old:
+            d[old] -= n
+        if new:
+            d[new] += n
+
+    def rows(self, rev: int, now: float) -> list[tuple[Any, ...]]:
+        return [
+            (*(d[c] for c in COUNT_COLUMNS), now, rev, job_id) for job_id, d in self.delta.items()
+        ]
+
+
+class CountsSql:
+    """The counters' statements in one dialect (prepared here, once)."""
+
+    def __init__(self, d: Dialect) -> None:
+        self.d = d
+        sets = ", ".join(f"{c} = {c} + ?" for c in COUNT_COLUMNS)
+        self._add = d.prep(f"UPDATE jobs SET {sets}, updated = ?, rev = ? WHERE id = ?")
+        # A claim's: a job's time starts with its first task (not its admission); a retried
+        # job's gap since its last run ends with the retry's first task. It no longer waits.
+        self._add_claimed = d.prep(
+            f"UPDATE jobs SET {sets}, started = coalesce(started, ?), {END_IDLE}, "
+            "waiting = '', updated = ?, rev = ? WHERE id = ?"
+        )
+        self._progress = d.prep(
+            """
+            UPDATE jobs SET progress = CASE
+                WHEN pending + running + succeeded + failed + cancelled + skipped = 0 THEN 0
+                ELSE 100.0 * (succeeded + failed + cancelled + skipped + coalesce((
+                    SELECT """
+            + ("total" if d.running else "sum")
+            + f"""(progress) FROM tasks{d.running}
+                    WHERE tasks.status = 'running' AND tasks.job_id = jobs.id), 0))
+                    / (pending + running + succeeded + failed + cancelled + skipped) END,
+                rev = ?
+            WHERE """
+        )
+        self._settling = d.prep(
+            "SELECT id, status, failed, cancelled, warnings, pending + running + "
+            "succeeded + failed + cancelled + skipped FROM jobs "
+            "WHERE pending = 0 AND running = 0 "
+            f"AND status IN ({SETTLING_SQL}) AND "
+        )
+        self._first_failed = d.prep(
+            "SELECT name, error FROM tasks WHERE job_id = ? AND status = 'failed' "
+            "ORDER BY seq LIMIT 1"
+        )
+        self._settle = (
+            d.prep(
+                "UPDATE jobs SET status = ?, finished = ?, updated = ?, info = ?, admitted = 0, "
+                "progress = ?, "
+            )
+            + end_idle(d)
+            + d.prep(", waiting = '', rev = ? WHERE id = ?")
+        )
+        self._unlock = d.prep("DELETE FROM locks WHERE job_id = ?")
+        self._set_status = d.prep("UPDATE jobs SET status = ?, updated = ?, rev = ? WHERE id = ?")
+        self._audit = d.prep(
+            'INSERT INTO audit (ts, "user", action, target, detail, actor) '
+            "VALUES (?, ?, ?, ?, ?, ?)"
+        )
+
+    def apply_counts(
+        self, con: Connection, rev: int, now: float, counts: Counts, claim: bool = False
+    ) -> None:
+        """Apply the counters' deltas, then the jobs' progress and settling. A `claim`
+        (pending to running, at progress 0) moves neither, and its jobs' time starts in the
+        same statement: one row write per job claimed instead of four."""
+        if not counts.delta:
+            return
+        rows = counts.rows(rev, now)
+        if claim:  # started, the end of the idle span, then the rest
+            rows = [(*r[:-3], now, now, *r[-3:]) for r in rows]
+            self.d.many(con, self._add_claimed, rows)
+            return
+        self.d.many(con, self._add, rows)
+        self.update_progress(con, rev, set(counts.delta))
+        self.settle_jobs(con, rev, now, list(counts.delta))
+
+    def update_progress(self, con: Connection, rev: int, job_ids: Iterable[int]) -> None:
+        ids = list(job_ids)
+        if not ids:
+            return
+        among, args = self.d.among("id", ids)
+        con.execute(self._progress + among, (rev, *args))
+
+    def settle_jobs(self, con: Connection, rev: int, now: float, job_ids: Sequence[int]) -> None:
+        """Finish the jobs among `job_ids` that have nothing pending or running any more."""
+        if not job_ids:
+            return
+        among, args = self.d.among("id", job_ids)
+        rows = con.execute(self._settling + among + " ORDER BY id", args).fetchall()
+        ends = []
+        for job_id, status, failed, cancelled, warnings, total in rows:
+            first = None
+            if failed:
+                found = con.execute(self._first_failed, (job_id,)).fetchall()
+                first = (found[0][0], found[0][1]) if found else None
+            end = settle(status, total, failed, cancelled, warnings, first)
+            ends.append(
+                (str(end.status), now, now, end.info[:INFO_MAX], end.progress, now, rev, job_id)
+            )
+        self.d.many(con, self._settle, ends)
+        self.d.many(con, self._unlock, [(e[-1],) for e in ends])
+
+    def job_row(self, con: Connection, job_id: int, columns: str) -> tuple[Any, ...]:
+        """A job's `columns` (NotFound when there is no such job)."""
+        sql = self.d.prep(f"SELECT {columns} FROM jobs WHERE id = ?")
+        rows = con.execute(sql, (job_id,)).fetchall()
+        if not rows:
+            raise NotFound(f"no job {job_id}")
+        return tuple(rows[0])
+
+    def job_status(self, con: Connection, job_id: int) -> JobStatus:
+        return JobStatus(self.job_row(con, job_id, "status")[0])
+
+    def set_status(
+        self, con: Connection, rev: int, now: float, job_id: int, new: JobStatus
+    ) -> None:
+        con.execute(self._set_status, (str(new), now, rev, job_id))
+
+    def audit_row(
+        self,
+        con: Connection,
+        now: float,
+        actor: str,
+        user: str,
+        action: str,
+        target: str,
+        detail: str = "",
+    ) -> None:
+        """One audit row: `user` asked for `action` on `target`; `actor` is who wrote it."""
+        con.execute(self._audit, (now, user, action, target, detail, actor))
+
+
+COUNTS = {d.name: CountsSql(d) for d in (SQLITE, POSTGRES)}  # a dialect's, by name

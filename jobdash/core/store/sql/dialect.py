@@ -1,0 +1,119 @@
+"""What differs in the SQL of the two backends, and the little the shared SQL needs of a
+connection.
+
+Shared statements are written with `?` placeholders (and `"user"`, a keyword in
+PostgreSQL, quoted: SQLite reads it too) and prepared for a dialect once, when their module
+is imported (`Statements`, `Dialect.prep`): no statement is rewritten per call. The few
+real differences are named here: list membership (`among`: `IN (?, ?)` against
+`= ANY(%s)`), the scalar maximum (`{max}`: `max(a, b)` against `greatest(a, b)`), "differ,
+NULL included" (`{distinct}`: `IS NOT` against `IS DISTINCT FROM`), SQLite's index hint for
+the running tasks, and executemany. A parameter whose type PostgreSQL cannot infer is
+written `CAST(? AS TEXT)` (or `BIGINT`, `DOUBLE PRECISION`), which SQLite reads too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
+
+
+class Cursor(Protocol):
+    """The rows of a statement run (both drivers' cursors are one)."""
+
+    def fetchall(self) -> list[Any]: ...
+
+    def fetchone(self) -> Any: ...
+
+
+class Connection(Protocol):
+    """The writer's connection as a transaction sees it (`txn(con, rev, now)`)."""
+
+    def execute(self, sql: Any, args: Any = ..., /) -> Any: ...
+
+
+class Buffering(Protocol):
+    """What the shared flusher needs of a backend's `Db` besides `Reading`: the count of
+    the lines it holds and writes, and where failures go."""
+
+    held: Callable[[], int]
+    inflight: int
+
+    @property
+    def dialect(self) -> Dialect: ...
+
+    @property
+    def faults(self) -> Any: ...
+
+    def report_failure(self, logger: Any, what: str, *args: Any) -> None: ...
+
+
+class Reading(Protocol):
+    """What the shared areas need of a backend's `Db`: its dialect, its write transaction
+    and its reads (autocommit: each sees what is committed now)."""
+
+    @property
+    def dialect(self) -> Dialect: ...
+
+    @property
+    def actor(self) -> str: ...
+
+    async def write(self, fn: Callable[[Any, int, float], T]) -> T: ...
+
+    async def fetchall(self, sql: str, args: Sequence[Any] = ()) -> Sequence[Any]: ...
+
+    async def exists(self, sql: str, args: Sequence[Any] = ()) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """One backend's spelling of the shared SQL."""
+
+    name: str
+    mark: str  # a placeholder
+    maximum: str  # the scalar maximum of two values: `max` or `greatest`
+    distinct: str  # "differ, NULL a value like any other": `IS NOT` or `IS DISTINCT FROM`
+    running: str  # SQLite's hint for the running tasks of a job (none in PostgreSQL)
+    many: Callable[[Connection, str, Iterable[Sequence[Any]]], None]  # executemany
+
+    def prep(self, sql: str) -> str:
+        """`sql`, written with `?` placeholders and the words `{max}` (the scalar maximum)
+        and `{distinct}`, in this dialect's spelling (once, at import)."""
+        if self.mark != "?":
+            sql = sql.replace("%", "%%").replace("?", self.mark)
+        return sql.replace("{max}", self.maximum).replace("{distinct}", self.distinct)
+
+    def among(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        """`column` is one of `values`: the condition and its arguments."""
+        if self.mark == "?":
+            return f"{column} IN ({', '.join('?' * len(values))})", list(values)
+        return f"{column} = ANY(%s)", [list(values)]
+
+
+def _sqlite_many(con: Any, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+    con.executemany(sql, rows)
+
+
+def _pg_many(con: Any, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+    con.cursor().executemany(sql, rows)
+
+
+SQLITE = Dialect("sqlite", "?", "max", "IS NOT", " INDEXED BY tasks_running_seq", _sqlite_many)
+POSTGRES = Dialect("postgres", "%s", "greatest", "IS DISTINCT FROM", "", _pg_many)
+
+
+class Statements:
+    """An area's statements, by name, prepared for both dialects when the area's module is
+    imported: `Q[db.dialect].claim` is the claim's text for that store."""
+
+    def __init__(self, **sql: str) -> None:
+        self._by = {
+            d.name: SimpleNamespace(**{k: d.prep(v) for k, v in sql.items()})
+            for d in (SQLITE, POSTGRES)
+        }
+
+    def __getitem__(self, d: Dialect) -> Any:
+        return self._by[d.name]

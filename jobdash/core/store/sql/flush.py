@@ -1,0 +1,282 @@
+"""The batched writer: log lines, progress, process groups, metrics, warnings and task
+outcomes are held in memory and written together, in one transaction, by a single flusher
+task (`Flusher`). Small writes are the engine's hottest path: one transaction per batch
+instead of one per line is what makes thousands of lines a second cheap. Outcomes do not
+wait for the batch interval. What is held is bounded (back-pressure), and what could not be
+written is put back and tried again.
+
+A backend's flusher adds what is its own: how the lines go in (`insert_logs`: executemany,
+or COPY), how outcomes are applied (`complete_in`, its claims'), how the batch is run
+(`write_batch`), and SQLite's refill of the slots the outcomes freed (`refill_in`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import defaultdict
+from typing import Any, Generic, TypeVar
+
+from jobdash.core.alarm import Alarm
+from jobdash.core.store.records import Outcome, Refill
+from jobdash.core.store.sql.counts import COUNTS, INFO_MAX
+from jobdash.core.store.sql.dialect import Buffering, Connection, Statements
+
+log = logging.getLogger("jobdash.store")
+# A buffered log line: (job id, task id, time, stream, text, attempt).
+LogRow = tuple[int, int | None, float, str, str, int | None]
+
+FLUSH_INTERVAL = 0.05  # seconds a log line may wait before it is written
+MAX_BUFFERED_LINES = 20_000  # writers of log lines wait (back-pressure) past this
+MAX_BUFFERED_BYTES = 64 << 20  # … or past this much text (lines are up to 1 MiB)
+
+
+C = TypeVar("C", bound=Connection)  # the backend's connection, as its transactions get it
+
+Q = Statements(
+    logs="INSERT INTO logs (job_id, task_id, ts, stream, text, attempt) VALUES (?, ?, ?, ?, ?, ?)",
+    info="UPDATE jobs SET info = ?, updated = ?, rev = ? WHERE id = ?",
+    progress="UPDATE tasks SET progress = ? WHERE id = ? AND status = 'running'",
+    pgid="UPDATE tasks SET pgid = ? WHERE id = ? AND status = 'running'",
+    metrics_of="SELECT id, metrics FROM jobs WHERE ",
+    metrics="UPDATE jobs SET metrics = ?, rev = ? WHERE id = ?",
+    warnings="UPDATE jobs SET warnings = warnings + ?, rev = ? WHERE id = ?",
+    jobs_of="SELECT DISTINCT job_id FROM tasks WHERE ",
+)
+
+
+class Flusher(Generic[C]):
+    """What is buffered, and the task that writes it (started by `start`)."""
+
+    def __init__(self, db: Buffering) -> None:
+        self.db = db
+        self.d = d = db.dialect
+        self.q = Q[d]
+        self.update_progress = COUNTS[d.name].update_progress
+        # (job id, task id, time, stream, text, attempt)
+        self._logs: list[LogRow] = []
+        self._outcomes: list[Outcome] = []
+        self._progress: dict[int, float] = {}
+        self._pgids: dict[int, int] = {}
+        self._metrics: dict[int, dict[str, float]] = defaultdict(dict)
+        self._warnings: dict[int, int] = defaultdict(int)
+        self._flush_wanted = Alarm()
+        self._flush_now = Alarm()  # an outcome waits: no FLUSH_INTERVAL delay
+        self._flushed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._log_bytes = 0  # characters of the lines in `_logs`
+        self.closed = False
+        self.refill: Refill | None = None  # the agent whose freed slots a flush refills
+        db.held = lambda: len(self._logs)
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._loop())
+
+    async def stop(self) -> None:
+        self.closed = True
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    async def _loop(self) -> None:
+        while True:
+            await self._flush_wanted.wait()
+            if not self._outcomes:
+                # Log lines wait a little to be written together. An outcome does not: the
+                # agent's slot is busy until it is recorded, and outcomes that arrive while
+                # one transaction runs are batched into the next one anyway.
+                await self._flush_now.wait(FLUSH_INTERVAL)
+            try:
+                await self._flush_once()
+            except Exception:  # keep the flusher alive: what was buffered is retried
+                self.db.report_failure(log, "writing buffered log lines and results failed")
+                if self.backlogged():
+                    self.db.faults.note(
+                        f"{len(self._logs)} log lines held, the most jobdash holds: tasks' "
+                        "output now waits in their pipes (commands block writing it) until the "
+                        "store takes lines again",
+                        key="backlog",
+                    )
+                await asyncio.sleep(1.0)
+                self._want_flush()
+            self._flushed.set()
+            self._flushed = asyncio.Event()
+
+    async def flush(self) -> None:
+        """Write whatever is buffered now (used at shutdown and by tests)."""
+        if self.closed:
+            return
+        await self._flush_once()
+
+    async def _flush_once(self) -> None:
+        logs, self._logs = self._logs, []
+        log_bytes, self._log_bytes = self._log_bytes, 0
+        outcomes, self._outcomes = self._outcomes, []
+        progress, self._progress = self._progress, {}
+        pgids, self._pgids = self._pgids, {}
+        metrics, self._metrics = self._metrics, defaultdict(dict)
+        warnings, self._warnings = self._warnings, defaultdict(int)
+        if not (logs or outcomes or progress or metrics or warnings or pgids):
+            return
+
+        refilled: list[Any] = []  # [the Refill, its claims…] once a refill claimed
+        txn = self.batch(logs, outcomes, progress, pgids, metrics, warnings, refilled)
+        self.db.inflight = len(logs)
+        try:
+            accepted = await self.write_batch(txn, len(logs))
+        except BaseException as e:
+            # Nothing was written: lines, progress and metrics go back in front of what
+            # arrived meanwhile; completions fail, and their agents try again.
+            self._logs[:0] = logs
+            self._log_bytes += log_bytes
+            self._progress = progress | self._progress
+            self._pgids = pgids | self._pgids
+            for job_id, m in metrics.items():
+                for k, v in m.items():
+                    self._metrics[job_id][k] = self._metrics[job_id].get(k, 0.0) + v
+            for job_id, n in warnings.items():
+                self._warnings[job_id] += n
+            for o in outcomes:
+                if o.future and not o.future.done():
+                    o.future.set_exception(e)
+            raise
+        finally:
+            self.db.inflight = 0
+        self.db.faults.worked()
+        if len(refilled) > 1:
+            refilled[0].started(refilled[1:])
+        for o, ok in zip(outcomes, accepted, strict=True):
+            if o.future and not o.future.done():
+                o.future.set_result(ok)
+
+    def batch(
+        self,
+        logs: list[LogRow],
+        outcomes: list[Outcome],
+        progress: dict[int, float],
+        pgids: dict[int, int],
+        metrics: dict[int, dict[str, float]],
+        warnings: dict[int, int],
+        refilled: list[Any],
+    ) -> Any:
+        """The transaction that writes one batch; it puts the refill and its claims in
+        `refilled` when the outcomes' freed slots were refilled (see `refill_in`)."""
+        d, q = self.d, self.q
+
+        def txn(con: C, rev: int, now: float) -> list[bool]:
+            refilled.clear()
+            if logs:
+                self.insert_logs(con, logs)
+                last: dict[int, str] = {}
+                for job_id, _t, _ts, stream, text, _a in logs:
+                    if stream != "system" and text.strip():
+                        last[job_id] = text
+                d.many(con, q.info, [(t.strip()[:INFO_MAX], now, rev, j) for j, t in last.items()])
+            if progress:
+                d.many(con, q.progress, [(p, tid) for tid, p in progress.items()])
+            if pgids:
+                d.many(con, q.pgid, [(g, tid) for tid, g in pgids.items()])
+            if metrics:
+                among, args = d.among("id", list(metrics))
+                rows = con.execute(q.metrics_of + among, args).fetchall()
+                merged = []
+                for job_id, text in rows:
+                    total = json.loads(text)
+                    for k, v in metrics[job_id].items():
+                        total[k] = total.get(k, 0) + v
+                    merged.append((json.dumps(total), rev, job_id))
+                d.many(con, q.metrics, merged)
+            if warnings:
+                d.many(con, q.warnings, [(n, rev, j) for j, n in warnings.items()])
+            accepted = self.complete_in(con, rev, now, outcomes) if outcomes else []
+            if outcomes:
+                self.refill_in(con, rev, now, refilled)
+            touched = {j for j, *_ in logs} | set(metrics) | set(warnings)
+            if progress:
+                among, args = d.among("id", list(progress))
+                rows = con.execute(q.jobs_of + among, args).fetchall()
+                touched |= {r[0] for r in rows}
+            self.update_progress(con, rev, touched)
+            return accepted
+
+        return txn
+
+    def insert_logs(self, con: C, logs: list[LogRow]) -> None:
+        """Write the lines of a batch (SQLite: executemany; PostgreSQL: COPY)."""
+        self.d.many(con, self.q.logs, logs)
+
+    def complete_in(self, con: C, rev: int, now: float, outcomes: list[Outcome]) -> list[bool]:
+        """Apply the outcomes of a batch: the backend's (its claims' `complete_in`)."""
+        raise NotImplementedError
+
+    def refill_in(self, con: C, rev: int, now: float, refilled: list[Any]) -> None:
+        """Refill the slots a batch's outcomes freed, in its transaction (SQLite's only)."""
+
+    async def write_batch(self, txn: Any, lines: int) -> list[bool]:
+        """Run a batch's transaction (the backend's `Db.write`, as it runs them)."""
+        raise NotImplementedError
+
+    def outcomes_held(self) -> int:
+        """How many outcomes wait to be written."""
+        return len(self._outcomes)
+
+    def _want_flush(self) -> None:
+        self._flush_wanted.ring()
+
+    async def append_log(
+        self, job_id: int, task_id: int | None, stream: str, text: str, attempt: int | None = None
+    ) -> None:
+        """Buffer one log line (jobdash's own: a few; of task attempt `attempt`, if a
+        task's); waits for the next flush when the buffer is full."""
+        self.append_log_nowait(job_id, task_id, stream, text, attempt)
+        if self.backlogged():
+            await self._flushed.wait()
+
+    def backlogged(self) -> bool:
+        """True when writers of log lines should wait for `drained()` (back-pressure): the
+        memory bound of what is held while the store cannot be written."""
+        return len(self._logs) >= MAX_BUFFERED_LINES or self._log_bytes >= MAX_BUFFERED_BYTES
+
+    async def drained(self) -> None:
+        """Return once the buffer is under its bound again (at once when it is)."""
+        while self.backlogged():
+            await self._flushed.wait()
+
+    def append_log_nowait(
+        self, job_id: int, task_id: int | None, stream: str, text: str, attempt: int | None = None
+    ) -> None:
+        self._logs.append((job_id, task_id, time.time(), stream, text, attempt))
+        self._log_bytes += len(text)
+        self._want_flush()
+
+    def report_progress(self, task_id: int, fraction: float) -> None:
+        self._progress[task_id] = max(0.0, min(1.0, fraction))
+        self._want_flush()
+
+    def note_pgid(self, task_id: int, pgid: int) -> None:
+        """The process group of a command attempt just started (see `expire_dead_agents`)."""
+        self._pgids[task_id] = pgid
+        self._want_flush()
+
+    def add_metric(self, job_id: int, name: str, value: float) -> None:
+        """Metrics are counters: values reported by the tasks of a job add up."""
+        m = self._metrics[job_id]
+        m[name] = m.get(name, 0.0) + value
+        self._want_flush()
+
+    def add_warning(self, job_id: int) -> None:
+        self._warnings[job_id] += 1
+        self._want_flush()
+
+    async def complete(self, outcome: Outcome) -> bool:
+        """Record how an attempt ended; False when the attempt was no longer ours (fenced)."""
+        outcome.future = asyncio.get_running_loop().create_future()
+        self._outcomes.append(outcome)
+        self._want_flush()
+        self._flush_now.ring()
+        return await outcome.future

@@ -1,0 +1,215 @@
+"""Reads and the change feed's rows: jobs (by id, by filter), tasks, logs, the cheap checks an
+engine asks many times a second (anything to admit, lost), and what changed since a
+revision. Every write stamps the rows it changes with its revision, so "what changed since
+N" is one read of each table. How a reader learns that something changed, and whether a
+claim would find something, are each backend's own (its `Reads` adds `changes` and
+`has_claimable`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from jobdash.core.model import Job, JobStatus, LogLine, NotFound, Task, TaskStatus, Trigger
+from jobdash.core.store.records import Changes, JobFilter
+from jobdash.core.store.sql.agents import agents_changed_since
+from jobdash.core.store.sql.counts import ACTIVE_ONLY
+from jobdash.core.store.sql.dialect import Reading, Statements
+from jobdash.core.store.sql.filters import job_query
+
+# A running job with nothing running shows why it waits (`waiting`) instead of its info.
+JOB_COLUMNS = (
+    'id, type, params, "user", trigger, schedule_id, fire_time, status, created, updated, '
+    "started, finished, pending, running, succeeded, failed, cancelled, skipped, progress, "
+    "CASE WHEN waiting != '' AND status = 'running' AND running = 0 THEN waiting ELSE info END, "
+    "metrics, warnings, target, parallel, cancellable, rev, idle_time, paused_at"
+)
+TASK_COLUMNS = (
+    "id, job_id, seq, name, item, status, attempt, agent, started, finished, exit_code, "
+    "error, progress, not_before"
+)
+# A log line, the attempt that wrote it, and whether that is an earlier one than its task's.
+LOG_LINES = (
+    "SELECT l.seq, l.job_id, l.task_id, l.ts, l.stream, l.text, l.attempt, "
+    "CASE WHEN l.attempt < (SELECT attempt FROM tasks WHERE id = l.task_id) THEN 1 ELSE 0 END "
+    "FROM logs l"
+)
+
+Q = Statements(
+    job=f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?",
+    to_admit=f"SELECT 1 FROM jobs WHERE status IN ('queued', 'waiting') AND {ACTIVE_ONLY}",
+    lost="SELECT 1 FROM tasks WHERE status = 'running' AND lease_until < ?",
+    statuses="SELECT id, status, force FROM jobs WHERE ",
+    tasks=f"SELECT {TASK_COLUMNS} FROM tasks WHERE job_id = ? ORDER BY seq",
+    of_seq=" JOIN tasks t ON t.id = l.task_id AND t.seq = ?",
+    after=" WHERE l.job_id = ? AND l.seq > ?",
+    rev="SELECT rev FROM counter",
+    changed="rev > ? AND rev <= ?",
+    removed="SELECT job_id FROM removed WHERE rev > ? AND rev <= ? ORDER BY job_id",
+    schedules="SELECT 1 FROM schedules WHERE rev > ?",
+)
+
+_STATUS = {str(s): s for s in JobStatus}
+_TRIGGER = {str(t): t for t in Trigger}
+_loads = json.loads
+
+
+def job_from_row(r: Sequence[Any]) -> Job:
+    """A job row as a Job. Hot: the dashboard converts 100,000 of them at start, so the
+    enums come from dicts and the usual empty JSON objects are not parsed."""
+    params, metrics = r[2], r[20]
+    return Job(
+        r[0],  # id
+        r[1],  # type
+        {} if params == "{}" else _loads(params),
+        r[3],  # user
+        _TRIGGER[r[4]],
+        _STATUS[r[7]],
+        r[8],  # created
+        r[9],  # updated
+        r[10],  # started
+        r[11],  # finished
+        r[5],  # schedule_id
+        r[6],  # fire_time
+        r[12],  # pending
+        r[13],  # running
+        r[14],  # succeeded
+        r[15],  # failed
+        r[16],  # cancelled
+        r[17],  # skipped
+        r[18],  # progress
+        r[19],  # info
+        {} if metrics == "{}" else _loads(metrics),
+        r[21],  # warnings
+        r[22],  # target
+        r[23],  # parallel
+        bool(r[24]),  # cancellable
+        r[25],  # rev
+        r[26],  # idle_time
+        r[27],  # paused_at
+    )
+
+
+def task_from_row(r: Sequence[Any]) -> Task:
+    return Task(
+        id=r[0],
+        job_id=r[1],
+        seq=r[2],
+        name=r[3],
+        item=json.loads(r[4]),
+        status=TaskStatus(r[5]),
+        attempt=r[6],
+        agent=r[7],
+        started=r[8],
+        finished=r[9],
+        exit_code=r[10],
+        error=r[11],
+        progress=r[12],
+        not_before=r[13],
+    )
+
+
+async def read_job(db: Reading, job_id: int) -> Job:
+    """A job (NotFound when there is none)."""
+    rows = await db.fetchall(Q[db.dialect].job, (job_id,))
+    if not rows:
+        raise NotFound(f"no job {job_id}")
+    return job_from_row(rows[0])
+
+
+class Reads:
+    """Reading jobs, tasks and logs, and what changed since a revision."""
+
+    db: Reading
+
+    async def get_job(self, job_id: int) -> Job:
+        return await read_job(self.db, job_id)
+
+    async def list_jobs(self, f: JobFilter | None = None) -> list[Job]:
+        f = f or JobFilter()
+        where, args, order = job_query(self.db.dialect, f, time.time() if f.now is None else f.now)
+        return await self.select_jobs(where, args, order, f.limit)
+
+    async def select_jobs(
+        self, where: str, args: Sequence[Any], order: str, limit: int | None = None
+    ) -> list[Job]:
+        sql = f"SELECT {JOB_COLUMNS} FROM jobs WHERE {where} ORDER BY {order}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        rows = await self.db.fetchall(sql, args)
+        if len(rows) > 2000:
+            # 100,000 rows take a second or more to convert: not on the event loop.
+            return await asyncio.to_thread(lambda: [job_from_row(r) for r in rows])
+        return [job_from_row(r) for r in rows]
+
+    async def has_jobs_to_admit(self) -> bool:
+        return await self.db.exists(Q[self.db.dialect].to_admit)
+
+    async def has_lost_tasks(self) -> bool:
+        return await self.db.exists(Q[self.db.dialect].lost, (time.time(),))
+
+    async def job_statuses(self, job_ids: Sequence[int]) -> dict[int, tuple[JobStatus, bool]]:
+        """Status and force flag of some jobs: agents poll this for cancel and pause."""
+        if not job_ids:
+            return {}
+        d = self.db.dialect
+        among, args = d.among("id", job_ids)
+        rows = await self.db.fetchall(Q[d].statuses + among, args)
+        return {r[0]: (JobStatus(r[1]), bool(r[2])) for r in rows}
+
+    async def tasks(self, job_id: int) -> list[Task]:
+        rows = await self.db.fetchall(Q[self.db.dialect].tasks, (job_id,))
+        return [task_from_row(r) for r in rows]
+
+    async def logs(
+        self, job_id: int, after: int = 0, task_seq: int | None = None, limit: int | None = None
+    ) -> list[LogLine]:
+        """Log lines of a job after sequence `after` (see `_log_query`)."""
+        sql, args = self._log_query(job_id, after, task_seq)
+        sql += " ORDER BY l.seq" + (f" LIMIT {int(limit)}" if limit is not None else "")
+        return log_lines(await self.db.fetchall(sql, args))
+
+    async def log_tail(self, job_id: int, n: int, task_seq: int | None = None) -> list[LogLine]:
+        sql, args = self._log_query(job_id, 0, task_seq)
+        sql = f"SELECT * FROM ({sql} ORDER BY l.seq DESC LIMIT {int(n)}) x ORDER BY seq"
+        return log_lines(await self.db.fetchall(sql, args))
+
+    def _log_query(self, job_id: int, after: int, task_seq: int | None) -> tuple[str, list[Any]]:
+        """The log lines of a job after `after` (of one task), each with its attempt and
+        whether that is an earlier one than the task's latest (retried, or its claim taken
+        over)."""
+        q = Q[self.db.dialect]
+        sql = LOG_LINES
+        args: list[Any] = []
+        if task_seq is not None:
+            sql += q.of_seq
+            args.append(task_seq)
+        return sql + q.after, [*args, job_id, after]
+
+    async def rev(self) -> int:
+        rows = await self.db.fetchall(Q[self.db.dialect].rev)
+        return int(rows[0][0])
+
+    async def changes_since(self, rev: int) -> Changes:
+        # Up to the revision read first: a write committed meanwhile comes in the next
+        # answer, not in both (each change is seen once).
+        new_rev = await self.rev()
+        if new_rev == rev:
+            return Changes(rev)
+        q = Q[self.db.dialect]
+        # In revision order, which jobs_rev gives: ordered by id, SQLite may prefer walking
+        # every job by id to sorting the few changed ones (a scan of the history per change).
+        jobs = await self.select_jobs(q.changed, (rev, new_rev), "rev")
+        jobs.sort(key=lambda j: j.id)
+        removed = [r[0] for r in await self.db.fetchall(q.removed, (rev, new_rev))]
+        agents = await agents_changed_since(self.db, rev)
+        schedules = await self.db.exists(q.schedules, (rev,))
+        return Changes(new_rev, jobs, removed, agents, schedules)
+
+
+def log_lines(rows: Iterable[Sequence[Any]]) -> list[LogLine]:
+    return [LogLine(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7])) for r in rows]

@@ -1,0 +1,223 @@
+"""The user's requests on a job (cancel, pause, resume, retry) and the removal of finished
+jobs (clear, prune), written once for both backends.
+
+Whether a request is legal and what it does is `core.lifecycle`'s decision (`decide_*`);
+each transaction reads what the decision needs, asks, and applies the answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from jobdash.core.lifecycle import decide_cancel, decide_pause, decide_resume, decide_retry
+from jobdash.core.model import FINISHED_JOB, Job, JobStatus
+from jobdash.core.store.sql.audit import write_audit
+from jobdash.core.store.sql.counts import COUNT_COLUMNS, COUNTS, Counts, end_idle
+from jobdash.core.store.sql.dialect import POSTGRES, SQLITE, Connection, Reading, Statements
+from jobdash.core.store.sql.reads import read_job
+from jobdash.present.words import plural
+
+FINISHED = [str(s) for s in FINISHED_JOB]
+# The tasks a retry runs again.
+RETRIABLE = "WHERE job_id = ? AND status IN ('failed', 'cancelled')"
+
+Q = Statements(
+    cancel="UPDATE jobs SET status = ?, force = {max}(force, ?), updated = ?, rev = ?, "
+    "info = ? WHERE id = ?",
+    cancel_tasks="UPDATE tasks SET status = 'cancelled', finished = ? "
+    "WHERE job_id = ? AND status = 'pending'",
+    # Its clock stops while it is paused.
+    pause="UPDATE jobs SET paused_at = coalesce(paused_at, ?) WHERE id = ? AND started IS NOT NULL",
+    retriable=f"SELECT count(*) FROM tasks {RETRIABLE}",
+    retry_tasks="UPDATE tasks SET status = 'pending', base_attempt = attempt, not_before = 0, "
+    f"error = '', exit_code = NULL, finished = NULL {RETRIABLE}",
+    by_status="SELECT status, count(*) FROM tasks WHERE job_id = ? GROUP BY status",
+    # Its clock stands still from its end until the retry's first task starts.
+    retry="UPDATE jobs SET status = ?, paused_at = CASE WHEN started IS NULL "
+    "THEN NULL ELSE finished END, finished = NULL, force = 0, "
+    f"{', '.join(c + ' = ?' for c in COUNT_COLUMNS)}, info = ?, updated = ?, "
+    "rev = ? WHERE id = ?",
+    retry_log="INSERT INTO logs (job_id, task_id, ts, stream, text) VALUES (?, NULL, ?, "
+    "'system', ?)",
+    # The run ends again later: its report goes out again then.
+    retry_report="UPDATE reports SET state = 'pending', done = '[]', attempts = 0, "
+    "next_try = 0, owner = NULL, claimed_until = NULL, sent = NULL, last_error = '' "
+    "WHERE job_id = ?",
+    finished="SELECT id FROM jobs WHERE ",
+    removed="INSERT INTO removed (job_id, rev) VALUES (?, ?) "
+    "ON CONFLICT (job_id) DO UPDATE SET rev = excluded.rev",
+    of_user='"user" = ?',
+    before="finished < ?",
+)
+END_IDLE = {d.name: end_idle(d) for d in (SQLITE, POSTGRES)}
+
+
+class Requests:
+    """Cancel, pause, resume and retry a job; remove finished jobs."""
+
+    db: Reading
+
+    async def cancel(self, job_id: int, user: str, force: bool = False) -> None:
+        actor = self.db.actor
+        q = Q[self.db.dialect]
+        c = COUNTS[self.db.dialect.name]
+
+        def txn(con: Connection, rev: int, now: float) -> None:
+            status, cancellable, type_ = c.job_row(con, job_id, "status, cancellable, type")
+            plan = decide_cancel(job_id, type_, JobStatus(status), bool(cancellable), force, user)
+            con.execute(q.cancel, (str(plan.status), int(plan.force), now, rev, plan.info, job_id))
+            cur = con.execute(q.cancel_tasks, (now, job_id))
+            counts = Counts()
+            counts.move(job_id, "pending", "cancelled", cur.rowcount)
+            c.audit_row(con, now, actor, user, plan.action, f"job:{job_id}")
+            c.apply_counts(con, rev, now, counts)
+
+        await self.db.write(txn)
+
+    async def pause(self, job_id: int, user: str) -> None:
+        actor = self.db.actor
+        q = Q[self.db.dialect]
+        c = COUNTS[self.db.dialect.name]
+
+        def txn(con: Connection, rev: int, now: float) -> None:
+            new = decide_pause(job_id, c.job_status(con, job_id))
+            c.set_status(con, rev, now, job_id, new)
+            con.execute(q.pause, (now, job_id))
+            c.audit_row(con, now, actor, user, "pause", f"job:{job_id}")
+
+        await self.db.write(txn)
+
+    async def resume(self, job_id: int, user: str) -> None:
+        actor = self.db.actor
+        d = self.db.dialect
+        c = COUNTS[d.name]
+        resume = f"UPDATE jobs SET {END_IDLE[d.name]} WHERE id = {d.mark}"
+
+        def txn(con: Connection, rev: int, now: float) -> None:
+            status, admitted = c.job_row(con, job_id, "status, admitted")
+            new = decide_resume(job_id, JobStatus(status), bool(admitted))
+            c.set_status(con, rev, now, job_id, new)
+            con.execute(resume, (now, job_id))
+            c.audit_row(con, now, actor, user, "resume", f"job:{job_id}")
+            c.settle_jobs(con, rev, now, [job_id])
+
+        await self.db.write(txn)
+
+    async def cancel_job(self, job_id: int, user: str, force: bool = False) -> Job:
+        await self.cancel(job_id, user, force)
+        return await read_job(self.db, job_id)
+
+    async def pause_job(self, job_id: int, user: str) -> Job:
+        await self.pause(job_id, user)
+        return await read_job(self.db, job_id)
+
+    async def resume_job(self, job_id: int, user: str) -> Job:
+        await self.resume(job_id, user)
+        return await read_job(self.db, job_id)
+
+    async def retry_job(self, job_id: int, user: str) -> int:
+        """Re-queue the failed and cancelled tasks of a finished job; returns how many."""
+        actor = self.db.actor
+        q = Q[self.db.dialect]
+        c = COUNTS[self.db.dialect.name]
+
+        def txn(con: Connection, rev: int, now: float) -> int:
+            status = c.job_status(con, job_id)
+            found = con.execute(q.retriable, (job_id,)).fetchall()
+            plan = decide_retry(job_id, status, found[0][0], user)
+            con.execute(q.retry_tasks, (job_id,))
+            rows = con.execute(q.by_status, (job_id,)).fetchall()
+            by_status = dict.fromkeys(COUNT_COLUMNS, 0) | {r[0]: r[1] for r in rows}
+            con.execute(
+                q.retry,
+                (
+                    str(plan.status),
+                    *(by_status[c] for c in COUNT_COLUMNS),
+                    plan.info,
+                    now,
+                    rev,
+                    job_id,
+                ),
+            )
+            con.execute(q.retry_log, (job_id, now, plan.log))
+            con.execute(q.retry_report, (job_id,))
+            c.update_progress(con, rev, [job_id])
+            c.audit_row(con, now, actor, user, "retry", f"job:{job_id}", plan.detail)
+            return plan.tasks
+
+        return await self.db.write(txn)
+
+    # ----------------------------------------------------------------- removing
+
+    async def _delete_finished(self, where: str, args: Sequence[Any], batch: int) -> int:
+        """Delete up to `batch` finished jobs matching `where`, with their tasks and logs, in
+        one short transaction (so clearing a large history never blocks the live path)."""
+        d = self.db.dialect
+        q = Q[d]
+
+        def txn(con: Connection, rev: int, now: float) -> int:
+            finished, f_args = d.among("status", FINISHED)
+            ids = [
+                r[0]
+                for r in con.execute(
+                    f"{q.finished}{finished} AND {where} LIMIT {int(batch)}", [*f_args, *args]
+                ).fetchall()
+            ]
+            if not ids:
+                return 0
+            among_ids, id_args = d.among("{}", ids)
+            for table, col in (
+                ("logs", "job_id"),
+                ("tasks", "job_id"),
+                ("job_locks", "job_id"),
+                ("reports", "job_id"),
+                ("jobs", "id"),
+            ):
+                con.execute(f"DELETE FROM {table} WHERE {among_ids.format(col)}", id_args)
+            d.many(con, q.removed, [(i, rev) for i in ids])
+            return len(ids)
+
+        return await self.db.write(txn)
+
+    async def _delete_all_finished(self, where: str, args: Sequence[Any], batch: int = 200) -> int:
+        total = 0
+        while n := await self._delete_finished(where, args, batch):
+            total += n
+            await asyncio.sleep(0)  # let claims and completions in between batches
+        return total
+
+    async def clear(self, user: str | None, actor: str) -> int:
+        """Remove finished jobs (of `user`, or everyone's when None) with their tasks and logs."""
+        if user is None:
+            n = await self._delete_all_finished("1 = 1", ())
+        else:
+            n = await self._delete_all_finished(Q[self.db.dialect].of_user, (user,))
+        await write_audit(
+            self.db,
+            actor,
+            "clear",
+            "jobs:all" if user is None else f"jobs:{user}",
+            plural(n, "job"),
+        )
+        return n
+
+    async def clear_ids(self, job_ids: Sequence[int], user: str | None, actor: str) -> int:
+        """Remove the finished jobs among `job_ids` (of `user` only, unless None)."""
+        d = self.db.dialect
+        n = 0
+        ids = [int(i) for i in job_ids]
+        for i in range(0, len(ids), 500):
+            among, args = d.among("id", ids[i : i + 500])
+            if user is not None:
+                among += " AND " + Q[d].of_user
+                args.append(user)
+            n += await self._delete_all_finished(among, args)
+        target = "jobs:all" if user is None else f"jobs:{user}"
+        await write_audit(self.db, actor, "clear", target, f"{plural(n, 'job')} (chosen)")
+        return n
+
+    async def prune(self, older_than: float) -> int:
+        """The retention setting: remove jobs that finished before `older_than`."""
+        return await self._delete_all_finished(Q[self.db.dialect].before, (older_than,))
