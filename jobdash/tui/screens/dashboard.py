@@ -21,6 +21,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.content import Content
+from textual.css.query import NoMatches
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
 from jobdash.core.model import BadInput, Job
@@ -169,6 +170,12 @@ class DashboardScreen(JobKeys, OffersWhatWorks):
     @work(group="load", exclusive=True)
     async def _load(self) -> None:
         """The first rows: active jobs, then finished ones (maybe 100,000 of them)."""
+        try:
+            await self._load_rows()
+        except NoMatches:
+            pass  # the dashboard was taken down (a quit) before its rows came: none to show
+
+    async def _load_rows(self) -> None:
         app = self.jobdash
         await app.feed_ready.wait()
         svc = self.service
@@ -196,6 +203,8 @@ class DashboardScreen(JobKeys, OffersWhatWorks):
         self._update_titles()
 
     def _on_changes(self, changes: Changes) -> None:
+        if not self.query("#table-inprogress"):
+            return  # the dashboard is being taken down: its tables are gone
         if not self.loaded:
             self._pending.append(changes)
             return

@@ -175,6 +175,8 @@ class AgentsPane(Vertical):
         )
 
     def _show(self) -> None:
+        if not self.query("#agents-table"):
+            return  # the pane is being removed (a load ended meanwhile): nothing to show on
         now = clock_of(self.app)()
         rows = [self._row(info, now) for info, _ in self.agents]
         if self.pruned.agents:  # what agents pruned from the list had done (totals)
