@@ -35,9 +35,10 @@ class PgFlusher(Flusher[Con]):
         db.outcomes_held = lambda: 0 if self.closed else self.outcomes_held()
 
     async def record_outcomes(self) -> None:
-        """Write now the outcomes held, if any (see `Claims.claim`)."""
+        """Write now the outcomes held, if any, and wait for those a batch is writing (see
+        `Claims.claim`)."""
         if self.outcomes_held() and not self.closed:
-            await self.flush()
+            await self.outcomes_written()
 
     def insert_logs(self, con: Con, logs: list[LogRow]) -> None:
         """The lines of a batch, by COPY (INSERTs under row-level security: see `Db.copy`)."""

@@ -58,6 +58,11 @@ class Flusher(Generic[C]):
         # (job id, task id, time, stream, text, attempt)
         self._logs: list[LogRow] = []
         self._outcomes: list[Outcome] = []
+        # Outcomes taken for a batch and not yet committed: still held, for a claim that
+        # counts slots freed by outcomes (see the PostgreSQL claim).
+        self._writing_outcomes = 0
+        self._outcomes_written = asyncio.Event()
+        self._outcomes_written.set()
         self._progress: dict[int, float] = {}
         self._pgids: dict[int, int] = {}
         self._metrics: dict[int, dict[str, float]] = defaultdict(dict)
@@ -127,6 +132,8 @@ class Flusher(Generic[C]):
         refilled: list[Any] = []  # [the Refill, its claims…] once a refill claimed
         txn = self.batch(logs, outcomes, progress, pgids, metrics, warnings, refilled)
         self.db.inflight = len(logs)
+        self._writing_outcomes += len(outcomes)
+        self._outcomes_written.clear()
         try:
             accepted = await self.write_batch(txn, len(logs))
         except BaseException as e:
@@ -147,6 +154,9 @@ class Flusher(Generic[C]):
             raise
         finally:
             self.db.inflight = 0
+            self._writing_outcomes -= len(outcomes)
+            if not self._writing_outcomes:
+                self._outcomes_written.set()
         self.db.faults.worked()
         if len(refilled) > 1:
             refilled[0].started(refilled[1:])
@@ -222,8 +232,14 @@ class Flusher(Generic[C]):
         raise NotImplementedError
 
     def outcomes_held(self) -> int:
-        """How many outcomes wait to be written."""
-        return len(self._outcomes)
+        """How many outcomes wait to be written or are being written."""
+        return len(self._outcomes) + self._writing_outcomes
+
+    async def outcomes_written(self) -> None:
+        """Return once every outcome held now is written (or failed)."""
+        if self._outcomes:
+            await self.flush()
+        await self._outcomes_written.wait()
 
     def _want_flush(self) -> None:
         self._flush_wanted.ring()
