@@ -14,10 +14,10 @@ from rich.text import Text
 
 from jobdash.cli.parser import EXIT_OK, Commands, Parser, count_arg, whole_number
 from jobdash.cli.render import TONE_STYLE, err, fields, out, safe, when
-from jobdash.core.model import BadInput
+from jobdash.core.model import BadInput, Report
 from jobdash.core.planning import PREVIEW_MAX, Schedule
 from jobdash.present.durations import duration
-from jobdash.present.planning import join_planning
+from jobdash.present.planning import join_planning, recipients_text, split_recipients
 from jobdash.present.status import SCHEDULE_STATE_TONES, last_run_look
 from jobdash.present.text import sanitize
 from jobdash.present.times import abbreviation, beside, fire_times, header
@@ -73,6 +73,20 @@ def declare(c: Commands) -> None:
         metavar="DURATION",
         help="catch-up all runs missed fire times this recent (default 1d)",
     )
+    report = s2.add_argument_group(
+        "report recipients of the schedule's runs (besides the type's; kept across reloads)"
+    )
+    for flag, metavar, what in (
+        ("--report-email", "ADDRESS", "send each run's report to this address"),
+        ("--report-webhook", "URL", "POST each run's report to this http(s) URL"),
+    ):
+        help = f"{what} (repeat, or separate with commas)"
+        report.add_argument(flag, metavar=metavar, action="append", help=help)
+    for flag, help in (
+        ("--no-report", "no recipients of the schedule's own"),
+        ("--report-from-config", "back to the recipients the config gives the schedule"),
+    ):
+        report.add_argument(flag, action="store_true", help=help)
     s2 = ssub.add_parser(
         "preview",
         help="the next fire times of a planning, without creating a schedule",
@@ -176,6 +190,29 @@ def planning_from_args(a: argparse.Namespace) -> str | None:
     return None
 
 
+def report_from_args(a: argparse.Namespace) -> tuple[Report | None] | tuple[()]:
+    """The recipients `schedule set`'s report flags describe: () when none is given, (None,)
+    for --report-from-config, else (the Report,) — an empty one for --no-report."""
+    email = split_recipients(*a.report_email or ())
+    webhook = split_recipients(*a.report_webhook or ())
+    flags = (
+        ("--report-email", bool(email)),
+        ("--report-webhook", bool(webhook)),
+        ("--no-report", a.no_report),
+        ("--report-from-config", a.report_from_config),
+    )
+    given = [flag for flag, on in flags if on]
+    if not given:
+        if a.report_email is not None or a.report_webhook is not None:
+            raise BadInput("schedule set: --report-email/--report-webhook: no address given")
+        return ()
+    if a.no_report or a.report_from_config:
+        if len(given) > 1:
+            raise BadInput(f"schedule set: {given[0]} and {given[1]} cannot go together")
+        return (None,) if a.report_from_config else (Report(),)
+    return (Report(email, webhook),)
+
+
 async def cmd_schedule(svc: Service, a: argparse.Namespace) -> int:
     action = a.schedule_action
     if action == "run":
@@ -201,11 +238,14 @@ async def set_schedule(svc: Service, a: argparse.Namespace) -> int:
 
     planning = planning_from_args(a)
     bound = parse_duration(a.catchup_bound, "--catchup-bound") if a.catchup_bound else None
-    if planning is None and a.tz is None and not (a.overlap or a.catchup or bound):
+    report = report_from_args(a)
+    if planning is None and a.tz is None and not (a.overlap or a.catchup or bound) and not report:
         raise BadInput(
             "schedule set: nothing to change (give --cron, --every, --daily, --once, "
-            "--disabled, --automatic, --tz, --overlap or --catchup)"
+            "--disabled, --automatic, --tz, --overlap, --catchup or a --report option)"
         )
+    if report:  # checked before anything is changed
+        await svc.set_schedule_report(a.id, report[0])
     if planning is not None or a.tz is not None:
         current = await svc.schedule(a.id)
         await svc.set_planning(a.id, planning or current.planning, a.tz)
@@ -218,6 +258,8 @@ async def set_schedule(svc: Service, a: argparse.Namespace) -> int:
             f"catch-up {s.catchup}"
         )
     )
+    if report:
+        out.print(safe(f"  reports to: {recipients_text(s)}"))
     upcoming = svc.next_fire_times(s.planning, s.timezone, 5, default=s.config_planning)
     for at in fire_times(upcoming):  # in the schedule's zone, labelled
         out.print(f"  next: {at}")
@@ -250,7 +292,6 @@ async def show_schedule(svc: Service, a: argparse.Namespace) -> int:
     nxt = when(s.next_run)
     if s.next_run and (there := beside(s.next_run, zone(s.timezone))):
         nxt += f" ({there} in the schedule's zone)"
-    recipients = ", ".join((*s.report.email, *s.report.webhook))
     state = {
         "disabled": " (paused: its fire times are recorded as paused)",
         "manual only": " (the planning is disabled: it runs only when started by hand)",
@@ -265,7 +306,7 @@ async def show_schedule(svc: Service, a: argparse.Namespace) -> int:
             ("state", s.state_text + state),
             ("overlap", s.overlap),
             ("catch-up", catchup),
-            ("reports to", f"{recipients} (and the type's recipients)" if recipients else ""),
+            ("reports to", recipients_text(s)),
             ("last run", last),
             ("next run", nxt),
         ],

@@ -113,6 +113,8 @@ class Schedule:
     last_outcome: str | None = None
     last_detail: str = ""
     last_tick: float | None = None
+    # config | admin: recipients an admin set at run time survive config syncs.
+    report_source: str = "config"
 
     @property
     def state(self) -> str:

@@ -15,7 +15,14 @@ import re
 import string
 from collections.abc import Mapping
 
-from jobdash.core.model import MAX_DURATION, MAX_DURATION_TEXT, BadInput, JobType, Param
+from jobdash.core.model import (
+    MAX_DURATION,
+    MAX_DURATION_TEXT,
+    BadInput,
+    JobType,
+    Param,
+    Report,
+)
 
 PARAM_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
 ITEM = "item"  # the placeholder naming the current item in a command
@@ -188,3 +195,38 @@ def _check_bounds(jt: JobType, p: Param, value: str) -> None:
     raise BadInput(
         f"parameter {p.name!r} of type {jt.name} must be a whole number{lo}{hi}, got {shown!r}"
     )
+
+
+def address_problem(address: str) -> str:
+    """Why `address` cannot take a report by e-mail ("" when it can): one plain address
+    (local@domain), no display name, no spaces or control characters, nothing a mail
+    header would read as a second recipient."""
+    local, at, domain = address.rpartition("@")
+    if not at or not local or not domain:
+        return f"not an e-mail address (local@domain): {show(address)}"
+    if any(c.isspace() or not c.isprintable() or c in ',;<>()[]"\\' for c in address):
+        return f"not a plain e-mail address (no spaces, names or separators): {show(address)}"
+    if "@" in local or domain.startswith(".") or domain.endswith(".") or ".." in domain:
+        return f"not an e-mail address (local@domain): {show(address)}"
+    return ""
+
+
+def webhook_problem(url: str) -> str:
+    """Why `url` cannot take a report as a webhook ("" when it can): an http(s) URL with a
+    host and no spaces or control characters."""
+    scheme, sep, rest = url.partition("://")
+    host = rest.split("/", 1)[0]
+    if scheme not in ("http", "https") or not sep or not host:
+        return f"not an http(s) URL: {show(url)}"
+    if any(c.isspace() or not c.isprintable() for c in url):
+        return f"not an http(s) URL (it has spaces or control characters): {show(url)}"
+    return ""
+
+
+def checked_report(email: tuple[str, ...], webhook: tuple[str, ...]) -> Report:
+    """Recipients given at run time (the CLI, the dashboard), checked before they are kept:
+    BadInput names the first that cannot take a report."""
+    for problem in (*map(address_problem, email), *map(webhook_problem, webhook)):
+        if problem:
+            raise BadInput(f"report recipients: {problem}")
+    return Report(tuple(dict.fromkeys(email)), tuple(dict.fromkeys(webhook)))

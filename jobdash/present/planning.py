@@ -9,9 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from jobdash.core.planning import WEEKDAYS, PlanningError, parse_planning, week_days
+from jobdash.core.planning import WEEKDAYS, PlanningError, Schedule, parse_planning, week_days
 
-__all__ = ["VALUED", "daily_value", "join_planning", "split_planning"]
+__all__ = [
+    "VALUED",
+    "daily_value",
+    "join_planning",
+    "recipients_text",
+    "split_planning",
+    "split_recipients",
+]
 
 VALUED = ("cron", "interval", "once")
 """The kinds whose planning is "kind: value" (a daily planning's value has two parts)."""
@@ -46,3 +53,16 @@ def split_planning(text: str) -> tuple[str, str, set[str], str]:
     if p.kind in VALUED:
         return p.kind, p.text.partition(":")[2].strip(), set(), ""
     return p.kind, "", set(), ""
+
+
+def recipients_text(s: Schedule) -> str:
+    """Who gets the reports of a schedule's runs besides its type's recipients, and whether
+    an admin set that at run time: "ops@example.org (set by an admin)"."""
+    text = ", ".join((*s.report.email, *s.report.webhook)) or "none besides the type's"
+    return text + (" (set by an admin)" if s.report_source == "admin" else "")
+
+
+def split_recipients(*texts: str) -> tuple[str, ...]:
+    """The addresses or URLs in what a user typed: separated by commas (or given apart, as
+    repeated options), blanks dropped."""
+    return tuple(x.strip() for text in texts for x in text.split(",") if x.strip())

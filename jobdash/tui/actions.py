@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from textual.app import App
 from textual.binding import ActiveBinding, Binding, BindingType
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 
 from jobdash.core.model import BadInput, Job, JobStatus, Refused
 from jobdash.core.planning import Schedule
@@ -71,6 +71,7 @@ CHANGES = frozenset(
         "schedules.run_now",
         "schedules.toggle",
         "schedules.edit",
+        "schedules.report",
         "agents.drain",
     }
 )
@@ -285,17 +286,48 @@ class JobActions:
 
     def edit_schedule(self, s: Schedule, changed: Callable[[Schedule], Any] = _nothing) -> None:
         """The planning form; it saves through the service itself."""
-        if self.service.read_only:
-            self.request(lambda: self.service.set_planning(s.id, s.planning), changed)
-            return
         from jobdash.tui.dialogs.edit_planning import EditPlanningScreen
+
+        self._schedule_form(
+            EditPlanningScreen(self.service, s),
+            lambda: self.service.set_planning(s.id, s.planning),
+            lambda done: f"Schedule {done.id}: {done.effective}",
+            changed,
+        )
+
+    def edit_schedule_report(
+        self, s: Schedule, changed: Callable[[Schedule], Any] = _nothing
+    ) -> None:
+        """The report recipients form; it saves through the service itself."""
+        from jobdash.present.planning import recipients_text
+        from jobdash.tui.dialogs.edit_report import EditReportScreen
+
+        self._schedule_form(
+            EditReportScreen(self.service, s),
+            lambda: self.service.set_schedule_report(s.id, s.report),
+            lambda done: f"Schedule {done.id} reports to: {recipients_text(done)}",
+            changed,
+        )
+
+    def _schedule_form(
+        self,
+        form: ModalScreen[Schedule | None],
+        read_only: Callable[[], Awaitable[Schedule]],
+        said: Callable[[Schedule], str],
+        changed: Callable[[Schedule], Any],
+    ) -> None:
+        """Open a schedule's form; say what it saved. A read-only dashboard opens no form:
+        `read_only` asks the service, whose refusal says why."""
+        if self.service.read_only:
+            self.request(read_only, changed)
+            return
 
         def saved(result: Schedule | None) -> None:
             if result is not None:
-                self.say(f"Schedule {result.id}: {result.effective}")
+                self.say(said(result))
                 changed(result)
 
-        self.app.push_screen(EditPlanningScreen(self.service, s), saved)
+        self.app.push_screen(form, saved)
 
     # ------------------------------------------------------------------ agents
 
@@ -364,7 +396,8 @@ class JobKeys:
 
 
 class ScheduleKeys:
-    """`r` run now, `p` enable/disable and `E` edit the planning, the same on the Scheduled
+    """`r` run now, `p` enable/disable, `E` edit the planning and `M` the report recipients,
+    the same on the Scheduled
     tab and on a schedule's details screen (`SCHEDULE_BINDINGS`)."""
 
     app: Any
@@ -395,9 +428,15 @@ class ScheduleKeys:
         if (s := self.current_schedule()) is not None:
             self.actions.edit_schedule(s, self.after_action)
 
+    def action_edit_report(self) -> None:
+        """Set who gets the reports of the selected schedule's runs."""
+        if (s := self.current_schedule()) is not None:
+            self.actions.edit_schedule_report(s, self.after_action)
+
 
 SCHEDULE_BINDINGS: list[BindingType] = [
     Binding("r", "run_now", "Run now", id="schedules.run_now"),
     Binding("p", "toggle_enabled", "Enable/disable", id="schedules.toggle"),
     Binding("E", "edit_planning", "Edit planning", id="schedules.edit"),
+    Binding("M", "edit_report", "Report recipients", id="schedules.report"),
 ]

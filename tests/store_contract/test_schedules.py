@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from jobdash.core.model import Refused
+from jobdash.core.model import Refused, Report
 from jobdash.core.store.base import Store, open_store
 from jobdash.core.store.records import Advance, PolicyChange, ScheduleSpec, TickRecord
 from tests.store_contract.jobs import commands, said, until, workers
@@ -118,3 +118,31 @@ async def test_an_admins_overrides_stay_across_config_syncs(store: Store) -> Non
     assert await store.active_schedule_jobs("nightly") == [first.id]
     await store.note_schedule_run("nightly", first.id, "root")
     assert (await store.get_schedule("nightly")).last_job == first.id
+
+
+async def test_recipients_an_admin_sets_stay_across_config_syncs_until_given_back(
+    store: Store,
+) -> None:
+    spec = ScheduleSpec("nightly", "nightly", "daily: 02:00", "UTC")
+    spec.report = Report(email=("config@example.org",))
+    await store.sync_schedules([spec], ["nightly"])
+    s = await store.get_schedule("nightly")
+    assert (s.report, s.report_source) == (Report(email=("config@example.org",)), "config")
+
+    mine = Report(email=("oncall@example.org",), webhook=("https://hooks.example.org/x",))
+    await store.set_schedule_report("nightly", "root", mine)
+    spec.report = Report(email=("changed@example.org",))
+    await store.sync_schedules([spec], ["nightly"])  # the config changed: a reload
+    s = await store.get_schedule("nightly")
+    assert (s.report, s.report_source) == (mine, "admin")
+
+    await store.set_schedule_report("nightly", "root", Report())  # "send report" unticked
+    assert (await store.get_schedule("nightly")).report == Report()
+    await store.set_schedule_report("nightly", "root", None)  # the config's again: its latest
+    s = await store.get_schedule("nightly")
+    assert (s.report, s.report_source) == (Report(email=("changed@example.org",)), "config")
+    spec.report = Report()
+    await store.sync_schedules([spec], ["nightly"])  # following the config again
+    assert (await store.get_schedule("nightly")).report == Report()
+    with pytest.raises(Refused):
+        await store.set_schedule_report("nope", "root", mine)

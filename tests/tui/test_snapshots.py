@@ -8,6 +8,7 @@ look at them before committing.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,8 +16,11 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
+from jobdash.core.model import Report
+from jobdash.core.scheduler import schedule_specs
+from jobdash.core.service import Service
 from jobdash.tui.app import JobdashApp
 from tests.tui.app_harness import build_store, frozen_app, write_config
 
@@ -120,3 +124,45 @@ def test_light_theme(snap_compare: Any, make_app: Callable[..., JobdashApp]) -> 
     """One of jobdash's own themes, loaded from jobdash/themes/ at start."""
     app = make_app(theme="jobdash-paper")
     assert snap_compare(app, press=["2"], terminal_size=SIZE, run_before=settle)
+
+
+NIGHTLY = """
+[types.nightly]
+description = "Archive the day's documents"
+command = ["true"]
+schedule = { planning = "daily: 02:00", report = { email = ["archive@example.org"] } }
+"""
+
+
+def test_schedule_screen_with_recipients(snap_compare: Any, tmp_path: Path) -> None:
+    """A schedule's screen says who gets its runs' reports, and that an admin set them.
+    (Its planning is disabled so that no next run, a time of the real clock, is drawn.)"""
+    config = write_config(tmp_path, NIGHTLY)
+    db = tmp_path / "snap.db"
+    build_store(db, config)
+
+    async def set_up() -> None:
+        svc = await Service.open(db=str(db), config=str(config), user="alice")
+        try:
+            await svc.store.sync_schedules(schedule_specs(svc), list(svc.local_types))
+            await svc.set_planning("nightly", "disabled")
+            recipients = Report(("oncall@example.org", "dba@example.org"), ("https://h.example/j",))
+            await svc.set_schedule_report("nightly", recipients)
+        finally:
+            await svc.close()
+
+    asyncio.run(set_up())
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await pilot.press("3", "enter")
+        for _ in range(500):
+            screen = pilot.app.screen
+            if screen.query("#schedule-summary") and "reports to" in str(
+                screen.query_one("#schedule-summary", Static).render()
+            ):
+                break
+            await pilot.pause(0.01)
+        await pilot.pause()
+
+    assert snap_compare(frozen_app(db, config), terminal_size=SIZE, run_before=run_before)

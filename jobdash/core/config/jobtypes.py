@@ -35,7 +35,7 @@ from jobdash.core.model import (
     Report,
     SchedulePolicy,
 )
-from jobdash.core.values import ITEM, PARAM_NAME_RE, show
+from jobdash.core.values import ITEM, PARAM_NAME_RE, address_problem, show, webhook_problem
 
 TYPE_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]*\Z")
 FUNCTION_RE = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*\Z")
@@ -320,12 +320,12 @@ def _report(value: object, keys: Keys) -> Report:
         raw = table["email"]
         email = (raw,) if isinstance(raw, str) else as_str_list(raw, (*keys, "email"))
         for address in email:
-            if "@" not in address:
-                raise Problem((*keys, "email"), f"not an e-mail address: {show(address)}")
+            if problem := address_problem(address):
+                raise Problem((*keys, "email"), problem)
     if "webhook" in table:
         raw = table["webhook"]
         webhook = (raw,) if isinstance(raw, str) else as_str_list(raw, (*keys, "webhook"))
         for url in webhook:
-            if not url.startswith(("http://", "https://")):
-                raise Problem((*keys, "webhook"), f"must be an http(s) URL, got {show(url)}")
+            if problem := webhook_problem(url):
+                raise Problem((*keys, "webhook"), problem)
     return Report(email=email, webhook=webhook)

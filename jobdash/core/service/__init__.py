@@ -18,7 +18,7 @@ from jobdash.core.service.locations import config_timezone, read_config
 from jobdash.core.service.schedules import preview_planning
 from jobdash.core.service.setup import db_command, init_store
 from jobdash.core.store.records import Changes
-from jobdash.core.values import parse_duration
+from jobdash.core.values import checked_report, parse_duration
 
 __all__ = [
     "CATCHUP_BOUND",
@@ -26,6 +26,7 @@ __all__ = [
     "Export",
     "JsonList",
     "Service",
+    "checked_report",
     "config_timezone",
     "create_new",
     "db_command",

@@ -40,7 +40,7 @@ from jobdash.core.service.schedules import (
 )
 from jobdash.core.service.submission import new_job
 from jobdash.core.store.records import Changes, JobFilter, PolicyChange
-from jobdash.core.values import check_params
+from jobdash.core.values import check_params, checked_report
 from jobdash.present.times import local_zone_name
 
 if TYPE_CHECKING:
@@ -358,6 +358,15 @@ class Service(Access):
         change = PolicyChange(overlap, catchup, catchup_bound)
         await self.store.set_schedule_policy(schedule_id, self.user, change)
         self._wake_scheduler()
+        return await self.schedule(schedule_id)
+
+    async def set_schedule_report(self, schedule_id: str, report: Report | None) -> Schedule:
+        """An admin's report recipients for a schedule's runs (besides the type's), checked
+        as addresses and URLs, kept across config reloads; None: the config's again."""
+        self._check_admin("change a schedule")
+        if report is not None:
+            report = checked_report(report.email, report.webhook)
+        await self.store.set_schedule_report(schedule_id, self.user, report)
         return await self.schedule(schedule_id)
 
     async def enable(self, schedule_id: str) -> Schedule:

@@ -26,6 +26,7 @@ from jobdash.core.model import (
     JobStatus,
     LogLine,
     PrunedAgents,
+    Report,
     Task,
 )
 from jobdash.core.planning import Schedule, Tick
@@ -314,6 +315,10 @@ class Store(Protocol):
 
     async def set_schedule_policy(self, schedule_id: str, user: str, change: PolicyChange) -> None:
         """An admin's overlap and catch-up policy; audited."""
+
+    async def set_schedule_report(self, schedule_id: str, user: str, report: Report | None) -> None:
+        """An admin's report recipients for the schedule's runs, kept across config syncs
+        (None: the config's again); audited."""
 
     async def set_schedule_enabled(self, schedule_id: str, enabled: bool, user: str) -> None:
         """Enable or disable a schedule (the paused time is not missed); audited."""

@@ -7,12 +7,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Label, RadioButton, RadioSet, Static
+from textual.widgets import Checkbox, Input, Label, RadioButton, RadioSet, Static
 
 from jobdash.core.model import BadInput, Refused
 from jobdash.core.planning import WEEKDAYS, Schedule
@@ -20,6 +19,7 @@ from jobdash.core.service import Service
 from jobdash.present.planning import daily_value, join_planning, split_planning
 from jobdash.present.text import sanitize
 from jobdash.present.times import fire_times
+from jobdash.tui.dialogs.schedule_form import ScheduleForm, TickBox, field
 
 __all__ = ["KINDS", "WEEKDAYS", "EditPlanningScreen"]
 
@@ -44,17 +44,7 @@ class Choice(RadioButton):
         super().watch_value()
 
 
-class Day(Checkbox):
-    """A check box that draws its X only when ticked (Textual's: by colour alone)."""
-
-    BUTTON_INNER = " "
-
-    def watch_value(self) -> None:
-        self.BUTTON_INNER = Checkbox.BUTTON_INNER if self.value else " "
-        super().watch_value()
-
-
-class EditPlanningScreen(ModalScreen[Schedule | None]):
+class EditPlanningScreen(ScheduleForm):
     """The planning form for one schedule."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -63,36 +53,20 @@ class EditPlanningScreen(ModalScreen[Schedule | None]):
     ]
 
     DEFAULT_CSS = """
-    EditPlanningScreen { align: center middle; }
-    EditPlanningScreen > Vertical {
-        width: 86; max-width: 100%; height: auto; max-height: 100%;
-        border: thick $accent; background: $surface; padding: 0 1;
-    }
-    EditPlanningScreen #planning-title { text-style: bold; margin-bottom: 1; }
     EditPlanningScreen RadioSet { layout: horizontal; width: 100%; }
     EditPlanningScreen RadioSet > RadioButton { width: auto; margin-right: 1; }
-    EditPlanningScreen .field { height: auto; }
-    EditPlanningScreen .field Label { width: 12; padding-top: 1; }
-    EditPlanningScreen .field Input { width: 1fr; }
     EditPlanningScreen #daily-days { height: auto; }
     EditPlanningScreen #daily-days Checkbox { width: auto; padding: 0; margin: 0; }
-    EditPlanningScreen .hidden { display: none; }
-    EditPlanningScreen #planning-error { color: $text-error; height: auto; }
     EditPlanningScreen #planning-preview { height: auto; color: $text-muted; margin-top: 1; }
-    EditPlanningScreen #planning-buttons { height: auto; align-horizontal: right; }
-    EditPlanningScreen #planning-buttons Button { margin-left: 2; }
     """
 
     def __init__(self, service: Service, schedule: Schedule) -> None:
-        super().__init__()
-        self.service = service
-        self.schedule = schedule
+        super().__init__(service, schedule)
         kind, value, days, times = split_planning(schedule.planning)
         self._kind = kind
         self._value = value
         self._days = days
         self._times = times
-        self.error = ""
         self.fire_times: list[datetime] = []
 
     def compose(self) -> ComposeResult:
@@ -100,32 +74,24 @@ class EditPlanningScreen(ModalScreen[Schedule | None]):
         with Vertical():
             yield Label(
                 sanitize(f"Planning of schedule {s.id} (type {s.type}) — now: {s.effective}"),
-                id="planning-title",
+                classes="form-title",
                 markup=False,
             )
             with RadioSet(id="planning-kind"):
                 for kind in KINDS:
                     yield Choice(kind, value=kind == self._kind, id=f"kind-{kind}")
             for kind, (label, placeholder) in VALUE_FIELDS.items():
-                with Horizontal(classes="field", id=f"field-{kind}"):
-                    yield Label(label, markup=False)
-                    value = self._value if self._kind == kind else ""
-                    yield Input(value, placeholder=placeholder, id=kind)
+                value = self._value if self._kind == kind else ""
+                yield from field(label, value, placeholder, kind)
             with Vertical(classes="field", id="field-daily"):
                 with Horizontal(id="daily-days"):
                     for day in WEEKDAYS:
-                        yield Day(day, value=day in self._days, id=f"day-{day}")
-                with Horizontal(classes="field"):
-                    yield Label("at", markup=False)
-                    yield Input(self._times, placeholder="09:00,17:30", id="times")
-            with Horizontal(classes="field"):
-                yield Label("time zone", markup=False)
-                yield Input(s.timezone, placeholder="Europe/Paris", id="tz")
-            yield Static("", id="planning-error", markup=False)
+                        yield TickBox(day, value=day in self._days, id=f"day-{day}")
+                yield from field("at", self._times, "09:00,17:30", "times")
+            yield from field("time zone", s.timezone, "Europe/Paris", "tz")
+            yield self.error_line("planning-error")
             yield Static("", id="planning-preview", markup=False)
-            with Horizontal(id="planning-buttons"):
-                yield Button("Save", id="save", variant="primary")
-                yield Button("Cancel", id="cancel")
+            yield from self.buttons()
 
     def on_mount(self) -> None:
         self._show_fields()
@@ -169,9 +135,8 @@ class EditPlanningScreen(ModalScreen[Schedule | None]):
             )
         except (BadInput, Refused, ValueError) as exc:
             error = str(exc)
-        self.error = error
+        self.show_error(error)
         self.fire_times = times
-        self.query_one("#planning-error", Static).update(sanitize(error))
         preview = self.query_one("#planning-preview", Static)
         if error:
             preview.update("")
@@ -192,36 +157,8 @@ class EditPlanningScreen(ModalScreen[Schedule | None]):
     def _field_changed(self) -> None:
         self.update_preview()
 
-    @on(Input.Submitted)
-    def _submitted(self) -> None:
-        self.action_save()
-
-    @on(Button.Pressed, "#save")
-    def _save_pressed(self) -> None:
-        self.action_save()
-
-    @on(Button.Pressed, "#cancel")
-    def _cancel_pressed(self) -> None:
-        self.action_cancel()
-
-    def action_cancel(self) -> None:
-        """Close without saving."""
-        self.dismiss(None)
-
-    def action_save(self) -> None:
-        """Save the planning (errors stay in the dialog)."""
+    def check(self) -> None:
         self.update_preview()
-        if not self.error:
-            self._save()
 
-    @work(group="planning-save", exclusive=True)
-    async def _save(self) -> None:
-        try:
-            schedule = await self.service.set_planning(
-                self.schedule.id, self.planning_text(), self.timezone
-            )
-        except (BadInput, Refused) as exc:
-            self.error = str(exc)
-            self.query_one("#planning-error", Static).update(sanitize(self.error))
-            return
-        self.dismiss(schedule)
+    async def save_to(self, service: Service) -> Schedule:
+        return await service.set_planning(self.schedule.id, self.planning_text(), self.timezone)

@@ -1,9 +1,9 @@
 """One schedule: its summary, its latest executions (enter opens a job's details) and its
 tick history (every fire time: ran, skipped, missed, paused, error, with the detail).
 
-Keys: `r` run now, `p` enable/disable, `E` edit the planning, the same as on the Scheduled
-tab (`ScheduleKeys`). Reloaded when the change feed says schedules changed, or a job of
-this schedule changed. Times are the viewer's, in the zone their column's header names.
+Keys: `r` run now, `p` enable/disable, `E` edit the planning, `M` the report recipients,
+the same as on the Scheduled tab (`ScheduleKeys`). Reloaded when the change feed says
+schedules changed, or a job of this schedule changed. Times are the viewer's, in the zone their column's header names.
 """
 
 from __future__ import annotations
@@ -14,12 +14,14 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.widgets import Footer, Label, Static
 
 from jobdash.core.model import Job, NotFound
 from jobdash.core.planning import Schedule, Tick
 from jobdash.core.service import Service
 from jobdash.present.durations import duration
+from jobdash.present.planning import recipients_text
 from jobdash.present.status import TICK_TONES, look
 from jobdash.present.text import sanitize
 from jobdash.present.times import clock, in_column
@@ -133,6 +135,12 @@ class ScheduleDetailsScreen(ScheduleKeys, OffersWhatWorks):
     async def reload(self) -> None:
         """Read the schedule, its jobs and its ticks."""
         try:
+            await self._reload()
+        except NoMatches:
+            pass  # the screen was taken down (back, a quit) while it read: nothing to show
+
+    async def _reload(self) -> None:
+        try:
             s = await self.service.schedule(self.schedule_id)
         except NotFound:
             self.query_one("#schedule-summary", Static).update(
@@ -154,6 +162,7 @@ class ScheduleDetailsScreen(ScheduleKeys, OffersWhatWorks):
         summary.append("\n" + sanitize(f"overlap {s.overlap} · catch-up {s.catchup}"))
         if s.last_job is not None:
             summary.append(sanitize(f" · last run job {s.last_job} {s.last_status or ''}"))
+        summary.append("\n" + sanitize(f"reports to {recipients_text(s)}"))
         if s.error:
             summary.append("\n")
             failed = f"✘ fire time {clock(s.last_tick, now)} failed: {s.error}"

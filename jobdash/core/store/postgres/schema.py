@@ -242,6 +242,12 @@ MIGRATIONS: list[str] = [
     """,
     # 2: the roles of several users and row-level security (see roles.py).
     ROLES_AND_POLICIES,
+    # 3: report recipients an admin sets for a schedule at run time (as SQLite's 12).
+    """
+    ALTER TABLE schedules ADD COLUMN config_report TEXT;
+    ALTER TABLE schedules ADD COLUMN report_source TEXT NOT NULL DEFAULT 'config';
+    UPDATE schedules SET config_report = report;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

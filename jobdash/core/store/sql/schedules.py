@@ -26,7 +26,8 @@ from jobdash.core.store.sql.dialect import Connection, Reading, Statements
 SCHEDULE_COLUMNS = (
     "s.id, s.type, s.params, s.planning, s.timezone, s.enabled, s.overlap, s.catchup, "
     "s.catchup_bound, s.next_run, s.last_job, j.status, s.last_run, s.last_fire, s.source, "
-    "s.config_planning, s.updated, s.rev, s.report, t.outcome, t.detail, t.fire_time"
+    "s.config_planning, s.updated, s.rev, s.report, t.outcome, t.detail, t.fire_time, "
+    "s.report_source"
 )
 # Each schedule with its last run's status and its latest tick (its state shows an error).
 SCHEDULE_FROM = (
@@ -45,10 +46,12 @@ Q = Statements(
     # A config sync changes a schedule only where the config did (`{distinct}`: NULLs
     # compare as values).
     sync="INSERT INTO schedules (id, type, planning, timezone, config_planning, source, "
-    "overlap, catchup, catchup_bound, config_policy, report, last_fire, updated, "
-    "rev) VALUES (?, ?, 'automatic', ?, ?, 'config', ?, ?, ?, ?, ?, ?, ?, ?) "
+    "overlap, catchup, catchup_bound, config_policy, report, config_report, last_fire, "
+    "updated, rev) VALUES (?, ?, 'automatic', ?, ?, 'config', ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (id) DO UPDATE SET type = excluded.type, "
-    "config_planning = excluded.config_planning, report = excluded.report, "
+    "config_planning = excluded.config_planning, config_report = excluded.config_report, "
+    "report = CASE WHEN schedules.report_source = 'admin' THEN schedules.report "
+    "ELSE excluded.report END, "
     "last_fire = CASE WHEN schedules.source = 'config' AND "
     "schedules.config_planning {distinct} excluded.config_planning THEN "
     "{max}(coalesce(schedules.last_fire, 0), excluded.last_fire) "
@@ -65,7 +68,7 @@ Q = Statements(
     "WHERE schedules.type {distinct} excluded.type "
     "OR schedules.config_planning {distinct} excluded.config_planning "
     "OR schedules.config_policy {distinct} excluded.config_policy "
-    "OR schedules.report {distinct} excluded.report "
+    "OR schedules.config_report {distinct} excluded.config_report "
     "OR (schedules.source = 'config' "
     "AND schedules.timezone {distinct} excluded.timezone)",
     unsync="DELETE FROM schedules WHERE source = 'config' AND ",
@@ -76,6 +79,9 @@ Q = Statements(
     policy="UPDATE schedules SET overlap = coalesce(?, overlap), "
     "catchup = coalesce(?, catchup), policy_source = 'admin', "
     "catchup_bound = coalesce(?, catchup_bound), updated = ?, rev = ? WHERE id = ?",
+    # An admin's recipients (NULL: back to the config's).
+    report="UPDATE schedules SET report = coalesce(CAST(? AS TEXT), config_report, '{}'), "
+    "report_source = ?, updated = ?, rev = ? WHERE id = ?",
     enabled="UPDATE schedules SET enabled = ?, last_fire = CASE WHEN ? THEN "
     "{max}(coalesce(last_fire, 0), ?) ELSE last_fire END, updated = ?, rev = ? WHERE id = ?",
     # A tick already recorded for the same fire time (another leader, briefly) is kept; it
@@ -138,6 +144,7 @@ def schedule_from_row(r: Sequence[Any]) -> Schedule:
         last_outcome=r[19],
         last_detail=r[20] or "",
         last_tick=r[21],
+        report_source=r[22],
     )
 
 
@@ -199,6 +206,7 @@ class Schedules:
                         p.catchup_bound,
                         policy,
                         report_to_json(s.report),
+                        report_to_json(s.report),
                         now,
                         now,
                         rev,
@@ -252,6 +260,29 @@ class Schedules:
                 if v is not None
             ]
             audit_row(con, now, actor, user, "edit", f"schedule:{schedule_id}", " ".join(parts))
+
+        await self.db.write(txn)
+
+    async def set_schedule_report(self, schedule_id: str, user: str, report: Report | None) -> None:
+        """An admin's report recipients for a schedule's runs (kept across config syncs);
+        None: the config's again."""
+        actor = self.db.actor
+        q = Q[self.db.dialect]
+        audit_row = COUNTS[self.db.dialect.name].audit_row
+        text = None if report is None else report_to_json(report)
+        source = "config" if report is None else "admin"
+
+        def txn(con: Connection, rev: int, now: float) -> None:
+            cur = con.execute(q.report, (text, source, now, rev, schedule_id))
+            if not cur.rowcount:
+                raise NotFound(f"no schedule {schedule_id!r}")
+            if report is None:
+                detail = "report recipients from the config"
+            else:
+                detail = "report recipients: " + (
+                    ", ".join((*report.email, *report.webhook)) or "none"
+                )
+            audit_row(con, now, actor, user, "edit", f"schedule:{schedule_id}", detail)
 
         await self.db.write(txn)
 

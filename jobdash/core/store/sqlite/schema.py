@@ -311,6 +311,14 @@ MIGRATIONS: list[str] = [
     -- The locks a settling job lets go (one per running job with a lock, at most).
     CREATE INDEX locks_job ON locks (job_id);
     """,
+    # 12: report recipients an admin sets for a schedule at run time. `report` is what is in
+    # force, `config_report` what the config says; with report_source = 'admin' a config
+    # sync updates only `config_report`, as with a planning override.
+    """
+    ALTER TABLE schedules ADD COLUMN config_report TEXT;
+    ALTER TABLE schedules ADD COLUMN report_source TEXT NOT NULL DEFAULT 'config';
+    UPDATE schedules SET config_report = report;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
