@@ -27,7 +27,11 @@ async def cmd_types(svc: Service, a: argparse.Namespace) -> int:
 
     types = sorted(svc.types.values(), key=lambda t: t.name)
     if a.json:
-        print(json.dumps([dataclasses.asdict(t) for t in types], indent=2))
+        print(
+            json.dumps(
+                [dataclasses.asdict(t) | {"defined_at": t.defined_at} for t in types], indent=2
+            )
+        )
         return EXIT_OK
     t = listing(
         "TYPE",
@@ -38,7 +42,8 @@ async def cmd_types(svc: Service, a: argparse.Namespace) -> int:
         "FLAGS",
         "SCHEDULE",
         "DESCRIPTION",
-        fold=("PARAMS", "FLAGS", "DESCRIPTION"),
+        "DEFINED IN",
+        fold=("PARAMS", "FLAGS", "DESCRIPTION", "DEFINED IN"),
     )
     for jt in types:
         params = " ".join(p.name + ("*" if p.required else "") for p in jt.params)
@@ -57,6 +62,7 @@ async def cmd_types(svc: Service, a: argparse.Namespace) -> int:
             safe(", ".join(flags)),
             safe(jt.schedule or ""),
             safe(jt.description),
+            safe(jt.defined_at),
         )
     show_table(t)
     return EXIT_OK

@@ -24,7 +24,15 @@ from jobdash.core.values import ITEM, substitute
 
 # Not part of what a type runs: how it is shown, where it was read from, and when its
 # schedule fires (an admin changes plannings at run time; queued jobs stay valid).
-UNHASHED = ("description", "source", "target", "schedule", "schedule_policy", "schedule_report")
+UNHASHED = (
+    "description",
+    "source",
+    "line",
+    "target",
+    "schedule",
+    "schedule_policy",
+    "schedule_report",
+)
 
 
 def type_hash(jt: JobType) -> str:

@@ -205,6 +205,21 @@ class JobType:
     target: str | None = None  # the key parameter shown as the job's target
     report: Report = field(default_factory=Report)
     source: str = ""  # where it was defined: "path/to/jobdash.toml" or "demo"
+    line: int | None = None  # the line of the config file where it is declared
+
+    @property
+    def defined_at(self) -> str:
+        """Where to read or change the type: "path/jobdash.toml:12", with the Python
+        function that does its work: "… (function mypkg.jobs:rebuild)"."""
+        return self.where()
+
+    def where(self, short: bool = False) -> str:
+        """`defined_at`; `short`: the config file by its name alone (a header's room)."""
+        source = self.source.rsplit("/", 1)[-1] if short else self.source
+        where = f"{source}:{self.line}" if source and self.line else source
+        if self.function:
+            where = f"{where} (function {self.function})" if where else self.function
+        return where
 
     @property
     def target_param(self) -> str | None:

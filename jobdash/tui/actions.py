@@ -19,6 +19,7 @@ it holds the rules that every action follows, in one place:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -72,6 +73,7 @@ CHANGES = frozenset(
         "schedules.toggle",
         "schedules.edit",
         "schedules.report",
+        "details.edit_type",
         "agents.drain",
     }
 )
@@ -329,6 +331,24 @@ class JobActions:
 
         self.app.push_screen(form, saved)
 
+    def edit_type(self, type_name: str) -> None:
+        """Open the config file that declares the type in the user's editor, at its line;
+        a type declared elsewhere (the demo, another host's config) says where instead."""
+        from pathlib import Path
+
+        from jobdash.tui.editor import open_in_editor
+
+        jt = self.service.types.get(type_name)
+        where = jt.defined_at if jt is not None else ""
+        path = Path(jt.source) if jt is not None and jt.source else None
+        if jt is None or path is None or not path.is_file():
+            self.say(f"Type {type_name} is defined in {where or 'no config'}: no file here to edit")
+            return
+        if not os.access(path, os.W_OK):
+            self.say(f"{path} is not yours to edit: it opens read-only")
+        if problem := open_in_editor(self.app, path, jt.line):
+            self.app.notify(sanitize(problem), severity="error", markup=False)
+
     # ------------------------------------------------------------------ agents
 
     def drain(self, agent: str, drain: bool, changed: Callable[[None], Any] = _nothing) -> None:
@@ -361,9 +381,9 @@ def enabled_note(s: Schedule) -> str:
 
 class JobKeys:
     """The keys that act on the job a screen shows, the same on the dashboard (its selected
-    row) and on the job's details screen: cancel, force-kill, pause/resume, retry. Each
-    screen binds them (its own binding ids, so each can be remapped) and says which job
-    (`selected_job`) and what to do with it once changed (`job_changed`)."""
+    row) and on the job's details screen: cancel, force-kill, pause/resume, retry, edit the
+    type. Each screen binds them (its own binding ids, so each can be remapped) and says
+    which job (`selected_job`) and what to do with it once changed (`job_changed`)."""
 
     app: Any
     service: Service
@@ -393,6 +413,11 @@ class JobKeys:
         """Retry the job's failed tasks."""
         if (job := self.selected_job()) is not None:
             self.actions.retry(job)
+
+    def action_edit_type(self) -> None:
+        """Open the config where the job's type is declared, at its line, in $EDITOR."""
+        if (job := self.selected_job()) is not None:
+            self.actions.edit_type(job.type)
 
 
 class ScheduleKeys:

@@ -10,7 +10,7 @@ import os
 import re
 import tomllib
 import zoneinfo
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -129,7 +129,7 @@ def parse_config(text: str, source: str) -> Config:
     except ValueError as exc:  # a number longer than Python reads (4300 digits)
         raise ConfigError(source, f"TOML value not readable: {str(exc).split(';')[0]}") from None
     try:
-        return _build(data, source)
+        return _build(data, source, text)
     except Problem as problem:
         line = find_line(text, problem.keys)
         raise ConfigError(source, problem.message, dotted(problem.keys), line) from None
@@ -151,14 +151,15 @@ def _syntax_error(exc: tomllib.TOMLDecodeError, text: str, source: str) -> Confi
 # ------------------------------------------------------------------------- building
 
 
-def _build(data: dict[str, Any], source: str) -> Config:
+def _build(data: dict[str, Any], source: str, text: str) -> Config:
     check_keys(data, TOP_KEYS, ())
     config = Config()
     if "jobdash" in data:
         _jobdash_section(as_table(data["jobdash"], ("jobdash",)), config)
     if "types" in data:
         for name, table in as_table(data["types"], ("types",)).items():
-            config.types[name] = job_type(name, table, source)
+            jt = job_type(name, table, source)
+            config.types[name] = replace(jt, line=find_line(text, ("types", name)))
     if "keymap" in data:
         for binding, key in as_table(data["keymap"], ("keymap",)).items():
             config.keymap[binding] = as_str(key, ("keymap", binding), empty=False)

@@ -1,7 +1,8 @@
 """The details of one job: a header, its tasks and its streaming log.
 
 - Header: status glyph + word, a progress bar with done/total, failed count, ETA (running) or
-  duration (finished), who started it and how, when, the info line and, once it ended,
+  duration (finished), the type and where it is declared (`E` opens that file at that line
+  in the user's editor), who started it and how, when, the info line and, once it ended,
   the result metrics.  Refreshed from the app's `store_changed` signal for this job.
 - Tasks: a Line-API table (a job may have 50,000 tasks), reloaded at most every
   `TASKS_MIN_INTERVAL` seconds (more for big jobs) while the job changes.  `F` shows
@@ -119,6 +120,7 @@ class JobHeader(Widget):
         self.job_id = job_id
         self.job: Job | None = None
         self.gone = False
+        self.defined_at = ""  # where the job's type is declared (file name:line, function)
 
     def set_job(self, job: Job | None) -> None:
         self.job = job
@@ -156,6 +158,10 @@ class JobHeader(Widget):
         text.append(f"job {job.id}", style("jobheader--bold"))
         text.append(" · ")
         text.append(sanitize(job.type), style("jobheader--bold"))
+        if self.defined_at:
+            text.append(
+                f" ({clip(sanitize(self.defined_at), FIELD_CELLS)})", style("jobheader--dim")
+            )
         if job.target:
             text.append(" · target ", style("jobheader--dim"))
             text.append(clip(sanitize(job.target), FIELD_CELLS))
@@ -216,6 +222,7 @@ class JobDetailsScreen(JobKeys, OffersWhatWorks):
         Binding("C", "cancel(True)", "Kill", id="details.force_cancel"),
         Binding("p", "toggle_pause", "Pause", id="details.pause"),
         Binding("R", "retry", "Retry", id="details.retry"),
+        Binding("E", "edit_type", "Edit type", show=False, id="details.edit_type"),
         Binding("tab", "focus_next", "Tasks/log", show=False, id="details.focus_next"),
         # The log keys work wherever the focus is: they share the LogView's ids, so a
         # keymap entry for `log.follow` remaps both.
@@ -300,6 +307,8 @@ class JobDetailsScreen(JobKeys, OffersWhatWorks):
             self._tasks_dirty = True
         self._job_rev = job.rev
         self.job = job
+        known = self.service.types.get(job.type)
+        self.header.defined_at = known.where(short=True) if known is not None else ""
         self.header.set_job(job)
         self.sub_title = sanitize(f"job {job.id} · {job.type}")
 

@@ -1,0 +1,106 @@
+"""Where a job type is defined: the config file and line (with the Python function that does
+its work, for a Python type), in `jobdash types` and the job details; `E` on a job's details
+opens that file at that line in the user's editor (a real dashboard in a pseudo-terminal,
+a real editor process), and a type with no file here says where it is defined instead."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from jobdash.core.service import Service
+from jobdash.tui.screens.job_details import JobDetailsScreen, JobHeader
+from tests.conftest import run_cli
+from tests.test_engine_attacks import Terminal, until
+from tests.tui.pane_harness import SIZE, PaneApp
+from tests.tui.pane_harness import until as settled
+
+Open = Callable[..., Awaitable[Service]]
+
+CONFIG = """\
+[jobdash]
+admins = ["root"]
+
+# Imports: one a file.
+[types.import-files]
+command = ["true"]
+
+[types]
+inline = { command = ["true"], description = "declared in the [types] table" }
+
+[types.python-step]
+description = "a Python type"
+function = "tests.data.pyjobs:noop"
+"""
+
+
+def test_types_lists_the_file_and_line_of_each_type(tmp_path: Path) -> None:
+    config = tmp_path / "jobdash.toml"
+    config.write_text(CONFIG)
+    env = {"JOBDASH_DB": str(tmp_path / "j.db"), "JOBDASH_CONFIG": str(config)}
+    r = run_cli("types", "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    where = {t["name"]: (t["source"], t["line"], t["defined_at"]) for t in json.loads(r.stdout)}
+    assert where == {
+        "import-files": (str(config), 5, f"{config}:5"),
+        "inline": (str(config), 9, f"{config}:9"),
+        "python-step": (str(config), 11, f"{config}:11 (function tests.data.pyjobs:noop)"),
+    }
+    table = run_cli("types", env={**env, "COLUMNS": "200"})
+    assert f"{config}:5" in table.stdout and "(function tests.data.pyjobs:noop)" in table.stdout
+
+
+def test_e_opens_the_types_file_at_its_line_in_the_editor_and_the_dashboard_comes_back(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "jobdash.toml"
+    config.write_text(CONFIG)
+    db = tmp_path / "store.db"
+    said = tmp_path / "editor-args"
+    editor = tmp_path / "editor"
+    editor.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {said}\n')
+    editor.chmod(0o755)
+    term = Terminal("--db", str(db), "--config", str(config), env={"EDITOR": str(editor)})
+    try:
+        term.wait_for("engine")
+        assert run_cli("--db", str(db), "--config", str(config), "run", "inline").returncode == 0
+        term.send("2")  # Completed
+        term.wait_for("inline")
+        term.send("\r")  # its details
+        term.wait_for("(jobdash.toml:9)")  # the header says where the type is declared
+        drawn = len(term.output)
+        term.send("E")
+        until(lambda: said.exists() and said.read_text(), 30, "the editor to run")
+        assert said.read_text().splitlines() == ["+9", str(config)]
+        term.wait_for("1 task done")  # the dashboard draws itself again
+        assert len(term.output) > drawn
+        assert term.proc.poll() is None
+    finally:
+        term.close()
+
+
+class ToldApp(PaneApp):
+    """The pane harness, keeping what it was told (its toasts)."""
+
+    told: list[str]
+
+    def notify(self, message: str, **kwargs: Any) -> None:  # type: ignore[override]
+        self.told = [*getattr(self, "told", []), str(message)]
+        super().notify(message, **kwargs)
+
+
+async def test_a_type_without_a_file_here_says_where_it_is_defined(services: Open) -> None:
+    svc = await services(demo=True, engine=False)
+    job = await svc.submit("export-report")
+    app = ToldApp(svc, screen=lambda: JobDetailsScreen(svc, job.id))
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot, lambda: isinstance(app.screen, JobDetailsScreen))
+        header = app.screen.query_one(JobHeader)
+        where = "demo (function jobdash.demo:export_report)"
+        await settled(pilot, lambda: header.defined_at == where)
+        assert where in str(header.render())
+        await pilot.press("E")
+        await settled(pilot, lambda: any("no file here to edit" in t for t in app.told))
+        assert f"Type export-report is defined in {where}: no file here to edit" in app.told
