@@ -448,7 +448,8 @@ def test_clear_as_a_non_admin(history: dict[str, int]) -> None:
 def test_serve_stops_gracefully_on_sigterm(serve: Callable[..., Serve], tmp_path: Path) -> None:
     s = serve("--grace", "20")
     marker = tmp_path / "slow.done"
-    assert run_cli("run", "slow", "-p", "seconds=2", "-p", f"marker={marker}").returncode == 0
+    # 6 s: each look at the job is a CLI process, which takes seconds on a loaded machine.
+    assert run_cli("run", "slow", "-p", "seconds=6", "-p", f"marker={marker}").returncode == 0
     deadline = time.monotonic() + 20
     while job_json(1)["running"] != 1:
         assert time.monotonic() < deadline, "the task never started"

@@ -111,8 +111,10 @@ def test_good_config_parses_to_expected_job_types(tmp_path: Path) -> None:
         target="source",
         report=Report(email=("ops@example.com",), webhook=("https://hooks.example.com/x",)),
         source=str(path),
+        line=7,  # its [types.import-files] header
     )
     rebuild = config.types["rebuild-index"]
+    assert rebuild.defined_at == f"{path}:23 (function mypackage.jobs:rebuild_index)"
     assert rebuild.function == "mypackage.jobs:rebuild_index"
     assert rebuild.command is None and rebuild.exclusive and not rebuild.cancellable
     assert config.types["listed"].items == Items(values=("a", "b", "3"))

@@ -72,7 +72,12 @@ def test_e_opens_the_types_file_at_its_line_in_the_editor_and_the_dashboard_come
         term.wait_for("(jobdash.toml:9)")  # the header says where the type is declared
         drawn = len(term.output)
         term.send("E")
-        until(lambda: said.exists() and said.read_text(), 30, "the editor to run")
+
+        def edited() -> bool:
+            term.read()  # the dashboard's output is drained, or it blocks writing it
+            return said.exists() and bool(said.read_text())
+
+        until(edited, 30, "the editor to run")
         assert said.read_text().splitlines() == ["+9", str(config)]
         term.wait_for("1 task done")  # the dashboard draws itself again
         assert len(term.output) > drawn

@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 from textual.command import CommandPalette
-from textual.widgets import Input
+from textual.widgets import Input, OptionList
 
 from jobdash.core.scheduler import schedule_specs
 from jobdash.core.service import Service
@@ -45,7 +45,7 @@ from tests.os_users import OsUser, other_user  # noqa: F401  (a fixture)
 from tests.tui.app_harness import NOW, build_store, screen_text, write_config
 from tests.tui.pane_harness import CONFIG as PANE_CONFIG
 from tests.tui.pane_harness import PaneApp, until
-from tests.tui.test_hardening_dash import loaded, make_app
+from tests.tui.test_hardening_dash import loaded, make_app, messages
 from tests.tui.test_log_view import LogApp, batch, bottom
 
 # Autouse, as there: times in the tables are local, so the zone is pinned to UTC.
@@ -95,7 +95,7 @@ async def open_service(store: tuple[Path, Path]) -> AsyncIterator[Open]:
 
 
 def toasts(app: JobdashApp) -> list[str]:
-    return [str(n.message) for n in app._notifications]
+    return messages(app)
 
 
 async def toast(pilot: Any, *words: str) -> str:
@@ -124,7 +124,17 @@ async def screenshot_from_the_palette(pilot: Any) -> None:
     await pilot.press("ctrl+p")
     await until(pilot, lambda: isinstance(pilot.app.screen, CommandPalette))
     await pilot.press(*"screenshot")
-    await pilot.pause(0.3)
+    palette = pilot.app.screen
+
+    def found() -> bool:  # the search runs in a worker: enter before it ends picks nothing
+        hits = palette.query(OptionList)
+        return (
+            bool(hits)
+            and hits.first().option_count > 0
+            and "creenshot" in str(hits.first().get_option_at_index(0).prompt)
+        )
+
+    await until(pilot, found)
     await pilot.press("enter")
 
 

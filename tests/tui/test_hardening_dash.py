@@ -98,7 +98,20 @@ async def dashboard_service(dash_store: tuple[Path, Path]) -> AsyncIterator[Open
 
 
 def make_app(svc: Service) -> JobdashApp:
-    return JobdashApp(svc, embedded_engine=False, clock=frozen(), watch_interval=0.05)
+    """The dashboard on `svc`, keeping every toast it shows in `told`: Textual's own list
+    drops a toast once it has timed out, which on a loaded machine can be before a test
+    looks."""
+    app = JobdashApp(svc, embedded_engine=False, clock=frozen(), watch_interval=0.05)
+    told: list[str] = []
+    show = app.notify
+
+    def notify(message: str, **kwargs: Any) -> None:
+        told.append(str(message))
+        show(message, **kwargs)
+
+    app.notify = notify  # type: ignore[method-assign]
+    app.told = told  # type: ignore[attr-defined]
+    return app
 
 
 async def loaded(pilot: Any) -> DashboardScreen:
@@ -110,7 +123,8 @@ async def loaded(pilot: Any) -> DashboardScreen:
 
 
 def messages(app: JobdashApp) -> list[str]:
-    return [str(n.message) for n in app._notifications]
+    """Every toast the app showed (`make_app` keeps them), in order."""
+    return list(getattr(app, "told", []))
 
 
 async def test_x_says_what_it_clears_and_clears_exactly_that(dashboard_service: Open) -> None:
