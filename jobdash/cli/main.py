@@ -13,7 +13,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
-from jobdash.cli import config, db, engine, jobs, run, schedules, web
+from jobdash.cli import config, crontab, db, engine, jobs, run, schedules, web
 from jobdash.cli.parser import EXIT_FAILED, EXIT_OK, EXIT_USAGE, parse_args
 from jobdash.cli.render import err, out, safe
 from jobdash.core.model import BadInput, Refused
@@ -33,6 +33,11 @@ COMMANDS: dict[str, Command] = {
     **schedules.COMMANDS,
 }
 
+# Commands that open no store.
+STORELESS = {
+    "import-crontab": crontab.cmd_import_crontab,
+}
+
 # Commands that only read the store: they read one that cannot be written, too.
 READING = frozenset({"jobs", "show", "logs", "export", "types", "schedules", "agents"})
 
@@ -44,6 +49,8 @@ async def run_command(a: argparse.Namespace) -> int:
         return config.cmd_check(a)
     if a.command == "db":
         return await db.cmd_db(a)
+    if a.command in STORELESS:
+        return STORELESS[a.command](a)
     from jobdash.core.service import Service
 
     reading = a.command in READING or (a.command == "schedule" and a.schedule_action == "show")

@@ -7,9 +7,10 @@ in pyproject.toml hold them to it), so the other names they use are re-exported 
 Changes, Export, JsonList). Where things are: `facade` holds the `Service`; `submission`
 what a submission becomes (the job, its tasks); `schedules` schedule checks and previews;
 `export` the CSV and JSON history, whole or a page at a time; `locations` where the store
-and the config are.
+and the config are; `import_crontab` (`jobdash.core.crontab`) a crontab as job types.
 """
 
+from jobdash.core.crontab import import_crontab
 from jobdash.core.outfile import create_new, open_output, write_new, write_output
 from jobdash.core.scheduler import CATCHUP_BOUND, zone
 from jobdash.core.service.export import Export, JsonList
@@ -29,6 +30,7 @@ __all__ = [
     "config_timezone",
     "create_new",
     "db_command",
+    "import_crontab",
     "init_store",
     "open_output",
     "parse_duration",
