@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from jobdash.cli import config, crontab, db, engine, jobs, run, schedules, web
 from jobdash.cli.parser import EXIT_FAILED, EXIT_OK, EXIT_USAGE, parse_args
-from jobdash.cli.render import err, out, safe
+from jobdash.cli.render import color_mode, err, out, safe, use_color
 from jobdash.core.model import BadInput, Refused
 from jobdash.present.text import sanitize
 
@@ -70,6 +70,14 @@ async def run_command(a: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    mode = color_mode(args.color)
+    use_color(mode)
+    # The dashboard (Textual) and `jobdash web`'s sessions read NO_COLOR themselves, and
+    # Textual counts an empty one too: it is set as the mode says, for them.
+    if mode == "never":
+        os.environ["NO_COLOR"] = "1"
+    else:
+        os.environ.pop("NO_COLOR", None)
     # Rich wraps at 80 columns when it has no terminal to measure; a pipe gets whole lines.
     out.soft_wrap = not out.is_terminal
     if isinstance(sys.stdout, io.TextIOWrapper):

@@ -138,6 +138,12 @@ def build_parser() -> Parser:
         default=argparse.SUPPRESS,
         help="config file (default: $JOBDASH_CONFIG, ./jobdash.toml, config dir)",
     )
+    common.add_argument(
+        "--color",
+        choices=("never", "auto", "always"),
+        default=argparse.SUPPRESS,
+        help="colours: never, auto (on a terminal, unless $NO_COLOR is set; the default), always",
+    )
     as_json = Parser(add_help=False)
     as_json.add_argument("--json", action="store_true", help="print JSON")
 
@@ -180,7 +186,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     not an unknown option."""
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    for name in ("db", "config"):
+    for name in ("db", "config", "color"):
         if not hasattr(args, name):
             setattr(args, name, None)
     if extra:
