@@ -13,7 +13,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
-from jobdash.cli import config, crontab, db, engine, jobs, run, schedules, web
+from jobdash.cli import config, crontab, db, engine, jobs, run, schedules, systemd, web
 from jobdash.cli.parser import EXIT_FAILED, EXIT_OK, EXIT_USAGE, parse_args
 from jobdash.cli.render import color_mode, err, out, safe, use_color
 from jobdash.core.model import BadInput, Refused
@@ -36,6 +36,7 @@ COMMANDS: dict[str, Command] = {
 # Commands that open no store.
 STORELESS = {
     "import-crontab": crontab.cmd_import_crontab,
+    "systemd-unit": systemd.cmd_systemd_unit,
 }
 
 # Commands that only read the store: they read one that cannot be written, too.

@@ -121,7 +121,17 @@ def job_id(text: str) -> int:
 
 def build_parser() -> Parser:
     """The whole command line: the dashboard's options, then each group's commands."""
-    from jobdash.cli import config, crontab, db, engine, jobs, run, schedules, web
+    from jobdash.cli import (
+        config,
+        crontab,
+        db,
+        engine,
+        jobs,
+        run,
+        schedules,
+        systemd,
+        web,
+    )
 
     # Given before or after the command; SUPPRESS keeps a sub-command's parser from
     # resetting to None what was given before it (`jobdash --db X jobs`).
@@ -178,6 +188,7 @@ def build_parser() -> Parser:
     config.declare(commands)
     db.declare(commands)
     crontab.declare(commands)
+    systemd.declare(commands)
     return p
 
 

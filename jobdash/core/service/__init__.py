@@ -11,11 +11,17 @@ and the config are; `import_crontab` (`jobdash.core.crontab`) a crontab as job t
 """
 
 from jobdash.core.crontab import import_crontab
+from jobdash.core.identity import real_user
 from jobdash.core.outfile import create_new, open_output, write_new, write_output
 from jobdash.core.scheduler import CATCHUP_BOUND, zone
 from jobdash.core.service.export import Export, JsonList
 from jobdash.core.service.facade import Service
-from jobdash.core.service.locations import config_timezone, read_config
+from jobdash.core.service.locations import (
+    config_timezone,
+    find_config_path,
+    read_config,
+    store_location,
+)
 from jobdash.core.service.schedules import preview_planning
 from jobdash.core.service.setup import db_command, init_store
 from jobdash.core.store.records import Changes
@@ -30,12 +36,15 @@ __all__ = [
     "config_timezone",
     "create_new",
     "db_command",
+    "find_config_path",
     "import_crontab",
     "init_store",
     "open_output",
     "parse_duration",
     "preview_planning",
     "read_config",
+    "real_user",
+    "store_location",
     "write_new",
     "write_output",
     "zone",
