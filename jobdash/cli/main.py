@@ -13,7 +13,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
-from jobdash.cli import config, crontab, db, engine, jobs, run, schedules, systemd, web
+from jobdash.cli import completion, config, crontab, db, engine, jobs, run, schedules, systemd, web
 from jobdash.cli.parser import EXIT_FAILED, EXIT_OK, EXIT_USAGE, parse_args
 from jobdash.cli.render import color_mode, err, out, safe, use_color
 from jobdash.core.model import BadInput, Refused
@@ -35,6 +35,7 @@ COMMANDS: dict[str, Command] = {
 
 # Commands that open no store.
 STORELESS = {
+    "completion": completion.cmd_completion,
     "import-crontab": crontab.cmd_import_crontab,
     "systemd-unit": systemd.cmd_systemd_unit,
 }
@@ -70,6 +71,9 @@ async def run_command(a: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    words = sys.argv[1:] if argv is None else list(argv)
+    if words[:1] == ["__complete"]:  # a shell's TAB (see `completion`): never an error
+        return completion.complete(words[1:])
     args = parse_args(argv)
     mode = color_mode(args.color)
     use_color(mode)

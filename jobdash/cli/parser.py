@@ -122,6 +122,7 @@ def job_id(text: str) -> int:
 def build_parser() -> Parser:
     """The whole command line: the dashboard's options, then each group's commands."""
     from jobdash.cli import (
+        completion,
         config,
         crontab,
         db,
@@ -189,6 +190,7 @@ def build_parser() -> Parser:
     db.declare(commands)
     crontab.declare(commands)
     systemd.declare(commands)
+    completion.declare(commands)
     return p
 
 
