@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 SHELLS = ("bash", "zsh", "fish")
 EXIT_FILES = 3  # the shell completes file names itself
-TIMEOUT = 2  # seconds: past this a TAB completes nothing
+TIMEOUT = 5  # seconds: past this a TAB completes nothing (a store that does not answer)
 JOB_LIMIT = 100  # the newest jobs offered
 # Options and positionals whose values are file names (the shell completes them).
 FILE_DESTS = frozenset({"db", "config", "output", "params_from", "file"})
