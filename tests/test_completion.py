@@ -42,7 +42,7 @@ command = ["true"]
 HOSTILE = "/srv/\x1b[2J\x07evil\nsecond line\tTAB"
 
 
-def env_for(db: Path, config: Path | None = None) -> dict[str, str]:
+def env_for(db: Path | str, config: Path | None = None) -> dict[str, str]:
     """The test's environment, `jobdash` (this venv's) first on PATH."""
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
@@ -53,13 +53,14 @@ def env_for(db: Path, config: Path | None = None) -> dict[str, str]:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> tuple[Path, Path]:
-    """A store with the config's schedule synced, and three jobs no engine ran (queued:
-    active), one with a hostile target; and the config."""
+async def store(tmp_path: Path, store_location: str) -> tuple[str, Path]:
+    """The test's store (SQLite, or PostgreSQL for a test on both backends) with the
+    config's schedule synced and three jobs no engine ran (queued: active), one with a
+    hostile target; and the config."""
     config = tmp_path / "jobdash.toml"
     config.write_text(CONFIG)
-    db = tmp_path / "store.db"
-    svc = await Service.open(db=str(db), config=str(config))
+    db = store_location
+    svc = await Service.open(db=db, config=str(config))
     try:
         await Scheduler(svc).sync()
         await svc.submit("import-files")
@@ -121,7 +122,8 @@ def test_bash_completes_file_names_where_a_file_goes(tmp_path: Path) -> None:
     assert bash(f"jobdash --db={tmp_path}/my", env) == [f"{tmp_path}/my crontab"]
 
 
-def test_bash_completes_ids_and_types_from_the_store(store: tuple[Path, Path]) -> None:
+@pytest.mark.both_backends
+def test_bash_completes_ids_and_types_from_the_store(store: tuple[str, Path]) -> None:
     db, config = store
     env = env_for(db, config)
     assert bash("jobdash run ", env) == ["backup", "import-files"]
@@ -130,11 +132,11 @@ def test_bash_completes_ids_and_types_from_the_store(store: tuple[Path, Path]) -
     assert bash("jobdash schedule run ", env) == ["import-files"]
     assert bash("jobdash show ", env) == ["3", "2", "1"]
     # A --db typed on the line is the store read.
-    elsewhere = env_for(db.with_name("missing.db"))
-    assert bash(f"jobdash --db {db} cancel ", elsewhere) == ["3", "2", "1"]
+    elsewhere = env_for(Path(config).with_name("missing.db"))
+    assert bash(f"jobdash --db {shlex.quote(db)} cancel ", elsewhere) == ["3", "2", "1"]
 
 
-def test_hostile_names_complete_as_inert_single_lines(store: tuple[Path, Path]) -> None:
+def test_hostile_names_complete_as_inert_single_lines(store: tuple[str, Path]) -> None:
     db, config = store
     env = env_for(db, config)
     for shell in ("zsh", "fish"):
@@ -221,7 +223,7 @@ ZSH_SKIP = shutil.which("zsh") is None
 
 
 @pytest.mark.skipif(FISH_SKIP, reason="fish is not installed (apt-get install fish)")
-def test_fish_completes_through_its_own_completion(store: tuple[Path, Path]) -> None:
+def test_fish_completes_through_its_own_completion(store: tuple[str, Path]) -> None:
     db, config = store
     script = run_cli("completion", "fish").stdout
 
@@ -250,7 +252,7 @@ def test_fish_completes_through_its_own_completion(store: tuple[Path, Path]) -> 
 
 
 @pytest.mark.skipif(ZSH_SKIP, reason="zsh is not installed (apt-get install zsh)")
-def test_zsh_hands_the_candidates_to_describe(store: tuple[Path, Path], tmp_path: Path) -> None:
+def test_zsh_hands_the_candidates_to_describe(store: tuple[str, Path], tmp_path: Path) -> None:
     db, config = store
     script = run_cli("completion", "zsh").stdout
 
