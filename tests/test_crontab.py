@@ -141,6 +141,23 @@ def test_settings_apply_to_the_entries_below_them() -> None:
     assert "not a variable name, left out of the environment: -i" in imported.notes
 
 
+def test_a_system_crontab_has_a_user_field_and_tabs_are_blanks() -> None:
+    entries, _ = read_crontab(
+        "17 *\t* * *\troot    cd / && run-parts --report /etc/cron.hourly\n"
+        "25 6\t* * *\troot\ttest -x /usr/sbin/anacron || run-parts /etc/cron.daily\n"
+        "@daily\tbackup  nightly --full\n",
+        system=True,
+    )
+    assert [(e.user, e.command) for e in entries] == [
+        ("root", "cd / && run-parts --report /etc/cron.hourly"),
+        ("root", "test -x /usr/sbin/anacron || run-parts /etc/cron.daily"),
+        ("backup", "nightly --full"),
+    ]
+    imported = import_entries(entries)
+    assert imported[2].command == ("nightly", "--full")
+    assert "ran as user backup: the engine runs it as its own user" in imported[2].notes
+
+
 @pytest.mark.parametrize(
     ("command", "expected"),
     [

@@ -181,8 +181,7 @@ def read_crontab(text: str, system: bool = False) -> tuple[list[Entry], list[Ski
         when, rest = _times(stripped, number)
         user = ""
         if system:
-            user, _, rest = rest.partition(" ") if " " in rest else rest.partition("\t")
-            rest = rest.lstrip(" \t")
+            user, rest = _first_word(rest)
         if not rest.strip():
             raise CrontabError(number, "an entry needs a command after its times")
         description = " ".join(comments)
@@ -223,13 +222,20 @@ def _is_entry(text: str, system: bool) -> bool:
     return len(rest.split()) >= (2 if system else 1)
 
 
+def _first_word(text: str) -> tuple[str, str]:
+    """(the first word, the rest after the blanks that follow it): cron's blanks are
+    spaces and tabs, in any mix."""
+    word, *rest = re.split(r"[ \t]+", text, maxsplit=1)
+    return word, rest[0] if rest else ""
+
+
 def _times(text: str, number: int) -> tuple[str, str]:
     """(the times, the rest): a macro or five fields, checked as cron checks them."""
     if text.startswith("@"):
-        macro, _, rest = text.partition(" ") if " " in text else text.partition("\t")
+        macro, rest = _first_word(text)
         if macro.lower() not in ALIASES and macro.lower() != "@reboot":
             raise CrontabError(number, f"unknown macro {macro!r}")
-        return macro, rest.lstrip(" \t")
+        return macro, rest
     parts = re.split(r"[ \t]+", text, maxsplit=5)
     if len(parts) < 5:
         raise CrontabError(
