@@ -96,3 +96,22 @@ def test_the_dashboard_and_the_engine_are_still_loaded_where_they_are_used(
     code, modules = imported(tmp_path, *store, "check")
     assert code == 0
     assert "textual" in modules and "jobdash.tui.keymap" in modules
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["completion", "bash"],
+        ["__complete", "bash", "jobdash sch", "sch"],
+        ["import-crontab", "/dev/null"],
+        ["systemd-unit"],
+        ["--color", "always", "jobs"],
+    ],
+    ids=" ".join,
+)
+def test_completion_and_the_unix_commands_load_no_dashboard_and_no_engine(
+    tmp_path: Path, args: list[str]
+) -> None:
+    code, modules = imported(tmp_path, *args)
+    assert code == 0
+    assert loaded(modules, *NEVER, "jobdash.core.agent.agent", "rich.table") == []

@@ -10,6 +10,7 @@ import json
 import os
 import pty
 import re
+import select
 import struct
 import subprocess
 import sys
@@ -66,23 +67,46 @@ def piped(*argv: str) -> list[str]:
 def in_pty(*argv: str, columns: int = 80, rows: int = 24, timeout: float = 60) -> list[str]:
     """stdout lines of the real command in a pseudo-terminal of `columns` x `rows`, with
     colours and styles taken out."""
+    text = ANSI.sub("", pty_bytes(*argv, columns=columns, rows=rows, timeout=timeout).decode())
+    return text.replace("\r\n", "\n").splitlines()
+
+
+def pty_bytes(
+    *argv: str,
+    columns: int = 80,
+    rows: int = 24,
+    timeout: float = 60,
+    env: dict[str, str] | None = None,
+    keys: bytes = b"",
+    stderr: bool = False,
+) -> bytes:
+    """What the real command wrote to a pseudo-terminal of `columns` x `rows` (`env`: added
+    to the environment; `keys`: typed once it has drawn; `stderr`: on the terminal too, as
+    the dashboard needs), escapes and all."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
-    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
-    env["TERM"] = "xterm-256color"
+    full_env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    full_env["TERM"] = "xterm-256color"
+    full_env.update(env or {})
     proc = subprocess.Popen(
         [sys.executable, "-m", "jobdash", *argv],
         stdin=slave,
         stdout=slave,
-        stderr=subprocess.DEVNULL,
-        env=env,
+        stderr=slave if stderr else subprocess.DEVNULL,
+        env=full_env,
         close_fds=True,
     )
     os.close(slave)
     chunks = []
     deadline = time.monotonic() + timeout
+    typed_at = None  # when `keys` are typed: 3 s after the first output (a whole screen)
     try:
         while time.monotonic() < deadline:
+            if keys and typed_at is not None and time.monotonic() >= typed_at:
+                os.write(master, keys)
+                keys = b""
+            if not select.select([master], [], [], 0.1)[0]:
+                continue
             try:
                 data = os.read(master, 65536)
             except OSError:  # EIO: the command ended and closed the terminal
@@ -90,11 +114,11 @@ def in_pty(*argv: str, columns: int = 80, rows: int = 24, timeout: float = 60) -
             if not data:
                 break
             chunks.append(data)
+            typed_at = typed_at or time.monotonic() + 3.0
     finally:
         os.close(master)
         assert proc.wait(timeout=10) == 0
-    text = ANSI.sub("", b"".join(chunks).decode())
-    return text.replace("\r\n", "\n").splitlines()
+    return b"".join(chunks)
 
 
 # ------------------------------------------------------------------------------- piped

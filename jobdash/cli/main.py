@@ -13,9 +13,9 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
-from jobdash.cli import config, db, engine, jobs, run, schedules, web
+from jobdash.cli import completion, config, crontab, db, engine, jobs, run, schedules, systemd, web
 from jobdash.cli.parser import EXIT_FAILED, EXIT_OK, EXIT_USAGE, parse_args
-from jobdash.cli.render import err, out, safe
+from jobdash.cli.render import color_mode, err, out, safe, use_color
 from jobdash.core.model import BadInput, Refused
 from jobdash.present.text import sanitize
 
@@ -33,6 +33,13 @@ COMMANDS: dict[str, Command] = {
     **schedules.COMMANDS,
 }
 
+# Commands that open no store.
+STORELESS = {
+    "completion": completion.cmd_completion,
+    "import-crontab": crontab.cmd_import_crontab,
+    "systemd-unit": systemd.cmd_systemd_unit,
+}
+
 # Commands that only read the store: they read one that cannot be written, too.
 READING = frozenset({"jobs", "show", "logs", "export", "types", "schedules", "agents"})
 
@@ -44,6 +51,8 @@ async def run_command(a: argparse.Namespace) -> int:
         return config.cmd_check(a)
     if a.command == "db":
         return await db.cmd_db(a)
+    if a.command in STORELESS:
+        return STORELESS[a.command](a)
     from jobdash.core.service import Service
 
     reading = a.command in READING or (a.command == "schedule" and a.schedule_action == "show")
@@ -62,7 +71,18 @@ async def run_command(a: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    words = sys.argv[1:] if argv is None else list(argv)
+    if words[:1] == ["__complete"]:  # a shell's TAB (see `completion`): never an error
+        return completion.complete(words[1:])
     args = parse_args(argv)
+    mode = color_mode(args.color)
+    use_color(mode)
+    # The dashboard (Textual) and `jobdash web`'s sessions read NO_COLOR themselves, and
+    # Textual counts an empty one too: it is set as the mode says, for them.
+    if mode == "never":
+        os.environ["NO_COLOR"] = "1"
+    else:
+        os.environ.pop("NO_COLOR", None)
     # Rich wraps at 80 columns when it has no terminal to measure; a pipe gets whole lines.
     out.soft_wrap = not out.is_terminal
     if isinstance(sys.stdout, io.TextIOWrapper):

@@ -121,7 +121,18 @@ def job_id(text: str) -> int:
 
 def build_parser() -> Parser:
     """The whole command line: the dashboard's options, then each group's commands."""
-    from jobdash.cli import config, db, engine, jobs, run, schedules, web
+    from jobdash.cli import (
+        completion,
+        config,
+        crontab,
+        db,
+        engine,
+        jobs,
+        run,
+        schedules,
+        systemd,
+        web,
+    )
 
     # Given before or after the command; SUPPRESS keeps a sub-command's parser from
     # resetting to None what was given before it (`jobdash --db X jobs`).
@@ -137,6 +148,12 @@ def build_parser() -> Parser:
         metavar="PATH",
         default=argparse.SUPPRESS,
         help="config file (default: $JOBDASH_CONFIG, ./jobdash.toml, config dir)",
+    )
+    common.add_argument(
+        "--color",
+        choices=("never", "auto", "always"),
+        default=argparse.SUPPRESS,
+        help="colours: never, auto (on a terminal, unless $NO_COLOR is set; the default), always",
     )
     as_json = Parser(add_help=False)
     as_json.add_argument("--json", action="store_true", help="print JSON")
@@ -171,6 +188,9 @@ def build_parser() -> Parser:
     schedules.declare(commands)
     config.declare(commands)
     db.declare(commands)
+    crontab.declare(commands)
+    systemd.declare(commands)
+    completion.declare(commands)
     return p
 
 
@@ -179,7 +199,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     not an unknown option."""
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    for name in ("db", "config"):
+    for name in ("db", "config", "color"):
         if not hasattr(args, name):
             setattr(args, name, None)
     if extra:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 import time
 from collections.abc import Mapping
 from typing import Any
 
+from rich.color import ColorSystem
 from rich.console import Console
 from rich.text import Text
 
@@ -26,6 +28,32 @@ from jobdash.present.times import clock
 # Nothing printed is read as markup or emoji codes: data is shown as written (see `safe`).
 out = Console(highlight=False, markup=False, emoji=False)
 err = Console(stderr=True, highlight=False, markup=False, emoji=False, soft_wrap=True)
+
+
+def color_mode(choice: str | None) -> str:
+    """`--color` (default `auto`: colour on a terminal, none in a pipe or a file), where
+    `auto` is `never` when NO_COLOR is set to anything but "" (the no-color.org rule):
+    only `--color always` overrides NO_COLOR."""
+    mode = choice or "auto"
+    return "never" if mode == "auto" and os.environ.get("NO_COLOR") else mode
+
+
+def use_color(mode: str) -> None:
+    """Colour both consoles by `mode`. `never` writes no escape code at all: Rich's own
+    NO_COLOR handling drops colours but keeps bold and dim, which are escapes too.
+    `always` colours a pipe or a file as well (layout stays a pipe's: whole lines)."""
+    for console in (out, err):
+        if mode == "never":
+            console._color_system = None
+        elif mode == "always":
+            console.no_color = False
+            if console._color_system is None:
+                console._color_system = ColorSystem.STANDARD
+
+
+def colored() -> bool:
+    """Does standard output get colours (a terminal in `auto`, or `always`)?"""
+    return out._color_system is not None
 
 
 def safe(text: object) -> Text:
@@ -89,7 +117,7 @@ def print_log_line(line: LogLine, tty: bool, labels: TaskLabels | None = None) -
     earlier attempt of its task says so."""
     text = attempt_mark(line) + sanitize(line.text)
     label = f"{labels.padded(line)} | " if labels is not None else ""
-    if not tty:
+    if not tty and not colored():
         # No markup, no wrapping, no escapes added.
         sys.stdout.write(label + text + "\n")
         return

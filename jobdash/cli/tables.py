@@ -14,7 +14,7 @@ from rich.cells import cell_len
 from rich.table import Column, Table
 from rich.text import Text
 
-from jobdash.cli.render import out
+from jobdash.cli.render import colored, out
 
 
 class Listing(Table):
@@ -90,12 +90,24 @@ def show_table(t: Table) -> None:
     a file) there is no width to fit: like `kubectl get` and `git branch`, the same columns
     and header are written whole, each column as wide as its widest value, nothing cut or
     wrapped and no styles, so `grep`, `less -S` and `cut` see every value; programs use
-    `--json`."""
+    `--json`. With `--color always` the cells keep their colours, in the same layout."""
     if out.is_terminal:
         out.print(fit(t))
         return
     columns = [plain_cells(col) for col in t.columns]
     widths = [max(map(cell_len, cells)) for cells in columns]
-    for row in zip(*columns, strict=True):
-        padded = (cell + " " * (w - cell_len(cell)) for cell, w in zip(row, widths, strict=True))
-        sys.stdout.write("  ".join(padded).rstrip() + "\n")
+    styled = colored()
+    sources = [[col.header, *col.cells] for col in t.columns] if styled else []
+    for n, row in enumerate(zip(*columns, strict=True)):
+        padded = [cell + " " * (w - cell_len(cell)) for cell, w in zip(row, widths, strict=True)]
+        if not styled:
+            sys.stdout.write("  ".join(padded).rstrip() + "\n")
+            continue
+        line = Text(style="bold" if n == 0 else "")
+        for cells, text in zip(sources, padded, strict=True):
+            cell = cells[n]
+            piece = cell.copy() if isinstance(cell, Text) else Text(str(cell))
+            line.append_text(piece)
+            line.append(text[len(piece.plain) :] + "  ")
+        line.rstrip()
+        out.print(line, soft_wrap=True)

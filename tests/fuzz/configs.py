@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from jobdash.core import config as known
 from jobdash.core.config import Config, ConfigError, load_config
+from jobdash.core.config.writing import toml_string
 from jobdash.core.model import MAX_DURATION, MAX_PARALLEL, MAX_RETRIES
 from jobdash.core.planning import fire_times, next_fire, parse_planning
 
@@ -317,18 +318,6 @@ def structures(draw: st.DrawFn) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------ TOML writing
-
-
-def toml_string(text: str) -> str:
-    out = []
-    for ch in text:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
 
 
 def toml_value(value: Any) -> str:

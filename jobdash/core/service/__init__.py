@@ -7,14 +7,21 @@ in pyproject.toml hold them to it), so the other names they use are re-exported 
 Changes, Export, JsonList). Where things are: `facade` holds the `Service`; `submission`
 what a submission becomes (the job, its tasks); `schedules` schedule checks and previews;
 `export` the CSV and JSON history, whole or a page at a time; `locations` where the store
-and the config are.
+and the config are; `import_crontab` (`jobdash.core.crontab`) a crontab as job types.
 """
 
+from jobdash.core.crontab import import_crontab
+from jobdash.core.identity import real_user
 from jobdash.core.outfile import create_new, open_output, write_new, write_output
 from jobdash.core.scheduler import CATCHUP_BOUND, zone
 from jobdash.core.service.export import Export, JsonList
 from jobdash.core.service.facade import Service
-from jobdash.core.service.locations import config_timezone, read_config
+from jobdash.core.service.locations import (
+    config_timezone,
+    find_config_path,
+    read_config,
+    store_location,
+)
 from jobdash.core.service.schedules import preview_planning
 from jobdash.core.service.setup import db_command, init_store
 from jobdash.core.store.records import Changes
@@ -30,11 +37,15 @@ __all__ = [
     "config_timezone",
     "create_new",
     "db_command",
+    "find_config_path",
+    "import_crontab",
     "init_store",
     "open_output",
     "parse_duration",
     "preview_planning",
     "read_config",
+    "real_user",
+    "store_location",
     "write_new",
     "write_output",
     "zone",
