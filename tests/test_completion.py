@@ -202,6 +202,7 @@ def test_every_value_the_grammar_takes_is_completed_or_free_text() -> None:
         "slots", "name", "grace", "lease", "host", "port", "sessions", "theme",
         "status", "user", "since", "limit", "task", "tail", "query", "cron", "every",
         "daily", "once", "catchup_bound", "planning", "count", "from_", "url", "start",
+        "report_email", "report_webhook",
     }  # fmt: skip
     parsers = [build_parser()]
     unknown = set()
