@@ -9,7 +9,9 @@ Prints, in one run, each part on a fresh temporary SQLite store and in its own p
 3. log lines/s stored from one task printing 200,000 lines, with the engine's peak RSS;
 4. the raw `sqlite3` batched claim + fenced complete rate on the same schema: the ceiling.
 
-Options: `--quick` (smaller sizes), `--part NAME` (one part, prints JSON; used internally).
+Options: `--quick` (smaller sizes), `--part NAME` (one part, prints JSON; used internally;
+with `--db postgresql://…`, the part `noop` or `command` on a fresh schema of that server,
+dropped after: tests/bench/pg.py runs them beside SQLite's).
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -65,7 +70,7 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-async def open_service(db: Path, types: list[JobType], slots: int) -> Service:
+async def open_service(db: Path | str, types: list[JobType], slots: int) -> Service:
     svc = await Service.open(db=str(db), user="bench")
     for jt in types:
         svc.local_types[jt.name] = jt
@@ -87,7 +92,7 @@ async def run_to_end(svc: Service, type_name: str, params: dict[str, str]) -> tu
 # --------------------------------------------------------------------------- parts
 
 
-async def part_noop(db: Path, slots: int, n: int) -> dict[str, Any]:
+async def part_noop(db: Path | str, slots: int, n: int) -> dict[str, Any]:
     module = "tests.bench.engine"  # importable by name, also when run as a script
     jt = JobType(name="noop", params=(Param("n"),), function=f"{module}:noop_job", parallel=slots)
     svc = await open_service(db, [jt], slots)
@@ -100,7 +105,7 @@ async def part_noop(db: Path, slots: int, n: int) -> dict[str, Any]:
     return {"slots": slots, "tasks": n, "seconds": secs, "rate": n / secs, "rss_mb": peak_rss_mb()}
 
 
-async def part_command(db: Path, slots: int, n: int) -> dict[str, Any]:
+async def part_command(db: Path | str, slots: int, n: int) -> dict[str, Any]:
     items = tuple(str(i) for i in range(n))
     jt = JobType(name="true", items=Items(values=items), command=("true",), parallel=slots)
     svc = await open_service(db, [jt], slots)
@@ -120,39 +125,44 @@ async def part_command_agents(db: Path, slots: int, n: int) -> dict[str, Any]:
     items = json.dumps([str(i) for i in range(n)])
     cfg.write_text(f'[types.true]\nitems = {items}\ncommand = ["true"]\nparallel = {slots}\n')
     svc = await Service.open(db=str(db), config=str(cfg), user="bench")
-    procs = [
-        subprocess.Popen(  # noqa: ASYNC220 -- started before the clock runs
-            [
-                sys.executable,
-                "-m",
-                "jobdash",
-                "agent",
-                "--db",
-                str(db),
-                "--config",
-                str(cfg),
-                "--name",
-                f"a{i}",
-                "--slots",
-                str(max(1, slots // AGENTS)),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for i in range(AGENTS)
-    ]
+    procs = start_agents(str(db), cfg, AGENTS, max(1, slots // AGENTS))
     try:
-        while len([a for a, _ in await svc.agents() if a.state != "offline"]) < AGENTS:
-            await asyncio.sleep(0.05)
+        await agents_up(svc, AGENTS)
         secs, job = await run_to_end(svc, "true", {})
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.wait()
+        stop_agents(procs)
         await svc.close()
     assert job.status == "succeeded" and job.succeeded == n, (job.status, job.info)
     return {"slots": slots, "tasks": n, "seconds": secs, "rate": n / secs}
+
+
+def start_agents(
+    db: str, cfg: Path, count: int, slots: int, env: dict[str, str] | None = None
+) -> list[subprocess.Popen[bytes]]:
+    """`count` `jobdash agent` processes (a0, a1, …) of `slots` slots on the store `db`."""
+    argv = [sys.executable, "-m", "jobdash", "agent", "--db", db, "--config", str(cfg)]
+    return [
+        subprocess.Popen(
+            [*argv, "--name", f"a{i}", "--slots", str(slots)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for i in range(count)
+    ]
+
+
+def stop_agents(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        proc.wait()
+
+
+async def agents_up(svc: Service, count: int) -> None:
+    """Return once `count` agents are registered and not offline."""
+    while len([a for a, _ in await svc.agents() if a.state != "offline"]) < count:
+        await asyncio.sleep(0.05)
 
 
 def xargs_beside(r: dict[str, Any]) -> dict[str, Any]:
@@ -264,9 +274,32 @@ def part_raw(db: Path, n: int, batch: int) -> dict[str, Any]:
     return {"tasks": n, "batch": batch, "seconds": secs, "rate": n / secs}
 
 
+@contextmanager
+def pg_schema(server: str) -> Iterator[str]:
+    """A fresh store's URL on the PostgreSQL `server`: a schema of its own, dropped after."""
+    import psycopg
+
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as con:
+        con.execute(f"CREATE SCHEMA {schema}")
+    try:
+        sep = "&" if "?" in server else "?"
+        yield f"{server}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(server, autocommit=True) as con:
+            con.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
 def run_part(name: str, args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="jobdash-bench-") as tmp:
         os.chdir(tmp)  # no ./jobdash.toml is picked up
+        if args.db:
+            with pg_schema(args.db) as url:
+                if name == "noop":
+                    return asyncio.run(part_noop(url, args.slots, args.n))
+                if name == "command":
+                    return xargs_beside(asyncio.run(part_command(url, args.slots, args.n)))
+            raise SystemExit(f"part {name} runs on SQLite only")
         db = Path(tmp) / "bench.db"
         if name == "noop":
             return asyncio.run(part_noop(db, args.slots, args.n))
@@ -296,6 +329,7 @@ def main() -> None:
     p.add_argument("--part", help=argparse.SUPPRESS)
     p.add_argument("--n", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--slots", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--db", default="", help=argparse.SUPPRESS)
     p.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
     p.add_argument("--noop-slots", default="64,128,256", help="slot settings to try for part 1")
     p.add_argument("--command-slots", default="2,4,8", help="slot settings to try for part 2")

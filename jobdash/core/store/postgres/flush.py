@@ -4,24 +4,30 @@ single flusher task. Log lines go in by COPY. Outcomes do not wait for the batch
 What is held is bounded (back-pressure), and what could not be written is put back and
 tried again.
 
-Unlike SQLite's, a batch does not refill the slots its outcomes freed (`Refill`): the
-agent's free slots must be counted on the event loop under the write lock (see
-`Claims.claim`), and this transaction runs in the writer's thread. The agent claims right
-after the commit wakes it (`on_commit`): one more transaction per batch of outcomes.
+As SQLite's, a batch refills the slots its outcomes freed (`Refill`): one transaction per
+batch of outcomes, not a completion and then a claim. The transaction runs in the writer's
+thread, so the agent's free slots are counted before it, on the event loop, once the batch
+holds the write lock (`write_batch`): the outcomes that arrived meanwhile join the batch
+first, so every slot counted free has its outcome written in the same transaction, before
+the claim. (An agent counts a slot free when its process ends, and hands in the outcome at
+once, without yielding to the loop.) Were another batch's outcomes held (an explicit
+`flush` beside the flusher's), the refill is left out and the agent claims after the commit
+wakes it (see `Claims.claim`).
 
 The buffering (what is held, the bound, the flusher's loop) and the batch's statements are
-shared (`core.store.sql.flush`); this class adds COPY and runs a batch in the writer's
-thread.
+shared (`core.store.sql.flush`); this class adds COPY, its claim, and runs a batch in the
+writer's thread.
 """
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Any
 
-from jobdash.core.store.postgres.claims import complete_in
+from jobdash.core.store.postgres.claims import claim_in
 from jobdash.core.store.postgres.counts import Con
 from jobdash.core.store.postgres.db import Db
-from jobdash.core.store.records import Outcome
+from jobdash.core.store.records import Claim, Claimant, Outcome, Refill
 from jobdash.core.store.sql.flush import Flusher, LogRow
 
 
@@ -33,6 +39,7 @@ class PgFlusher(Flusher[Con]):
         self.pg = db
         db.record_outcomes = self.record_outcomes
         db.outcomes_held = lambda: 0 if self.closed else self.outcomes_held()
+        self._want: tuple[Refill, Claimant] | None = None  # the running batch's refill
 
     async def record_outcomes(self) -> None:
         """Write now the outcomes held, if any, and wait for those a batch is writing (see
@@ -44,10 +51,35 @@ class PgFlusher(Flusher[Con]):
         """The lines of a batch, by COPY (INSERTs under row-level security: see `Db.copy`)."""
         self.pg.copy(con.cursor(), "logs (job_id, task_id, ts, stream, text, attempt)", logs)
 
-    def complete_in(self, con: Con, rev: int, now: float, outcomes: list[Outcome]) -> list[bool]:
-        return complete_in(con, rev, now, outcomes)
+    def pipelined(self, con: Con) -> AbstractContextManager[Any]:
+        """Pipeline mode: a statement whose result is not read is sent without waiting for
+        it, so a batch makes a round trip only where it reads (the fenced rows, the jobs to
+        settle, the claim) instead of one a statement. (COPY, before, cannot be in one.)"""
+        return con.pipeline()
 
-    async def write_batch(self, txn: Any, lines: int) -> list[bool]:
-        """Run a batch's transaction, in the writer's thread (no inline: a round trip)."""
-        result: list[bool] = await self.pg.write(txn)
+    def wanted(self) -> tuple[Refill, Claimant] | None:
+        return self._want
+
+    def claim_in(self, con: Con, rev: int, now: float, want: Claimant) -> list[Claim]:
+        return claim_in(con, rev, now, want)
+
+    async def write_batch(self, txn: Any, lines: int, outcomes: list[Outcome]) -> list[bool]:
+        """Run a batch's transaction in the writer's thread, its refill counted first (on
+        the event loop, under the write lock: see the module)."""
+
+        def ready() -> bool:
+            if self._outcomes:  # arrived while the batch waited for the lock: written with it
+                more, self._outcomes = self._outcomes, []
+                outcomes.extend(more)
+                self._writing_outcomes += len(more)
+            refill = self.refill
+            alone = self._writing_outcomes == len(outcomes)  # no other batch's are held
+            want = refill.want() if outcomes and alone and refill is not None else None
+            self._want = None if want is None or refill is None else (refill, want)
+            return True
+
+        try:
+            result: list[bool] = await self.pg.write(txn, ready)
+        finally:
+            self._want = None
         return result

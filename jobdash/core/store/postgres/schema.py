@@ -248,6 +248,13 @@ MIGRATIONS: list[str] = [
     ALTER TABLE schedules ADD COLUMN report_source TEXT NOT NULL DEFAULT 'config';
     UPDATE schedules SET config_report = report;
     """,
+    # 4: the running tasks of a job that reported progress, for a job's progress (every
+    # batch of outcomes computes it). Only those: the index of every running task fills
+    # with the entries of tasks that ended (until a vacuum), and a scan of it cost ~1.5 ms
+    # a batch after 10,000 tasks.
+    """
+    CREATE INDEX tasks_progress ON tasks (job_id) WHERE status = 'running' AND progress > 0;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -83,7 +83,8 @@ class CountsSql:
                     SELECT """
             + ("total" if d.running else "sum")
             + f"""(progress) FROM tasks{d.running}
-                    WHERE tasks.status = 'running' AND tasks.job_id = jobs.id), 0))
+                    WHERE tasks.status = 'running' AND tasks.job_id = jobs.id
+                    AND tasks.progress > 0), 0))
                     / (pending + running + succeeded + failed + cancelled + skipped) END,
                 rev = ?
             WHERE """

@@ -5,9 +5,11 @@ instead of one per line is what makes thousands of lines a second cheap. Outcome
 wait for the batch interval. What is held is bounded (back-pressure), and what could not be
 written is put back and tried again.
 
-A backend's flusher adds what is its own: how the lines go in (`insert_logs`: executemany,
-or COPY), how outcomes are applied (`complete_in`, its claims'), how the batch is run
-(`write_batch`), and SQLite's refill of the slots the outcomes freed (`refill_in`).
+The outcomes are recorded (`core.store.sql.claims.complete_in`) and the slots they freed
+refilled (`Refill`: the agent claims in the same transaction, one write per finished batch
+instead of a completion and then a claim). A backend's flusher adds what is its own: how the
+lines go in (`insert_logs`: executemany, or COPY), its claim (`claim_in`), and how the
+batch is run (`write_batch`).
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ import json
 import logging
 import time
 from collections import defaultdict
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Generic, TypeVar
 
 from jobdash.core.alarm import Alarm
-from jobdash.core.store.records import Outcome, Refill
+from jobdash.core.store.records import Claim, Claimant, Outcome, Refill
+from jobdash.core.store.sql.claims import complete_in
 from jobdash.core.store.sql.counts import COUNTS, INFO_MAX
 from jobdash.core.store.sql.dialect import Buffering, Connection, Statements
 
@@ -135,7 +139,7 @@ class Flusher(Generic[C]):
         self._writing_outcomes += len(outcomes)
         self._outcomes_written.clear()
         try:
-            accepted = await self.write_batch(txn, len(logs))
+            accepted = await self.write_batch(txn, len(logs), outcomes)
         except BaseException as e:
             # Nothing was written: lines, progress and metrics go back in front of what
             # arrived meanwhile; completions fail, and their agents try again.
@@ -175,7 +179,7 @@ class Flusher(Generic[C]):
         refilled: list[Any],
     ) -> Any:
         """The transaction that writes one batch; it puts the refill and its claims in
-        `refilled` when the outcomes' freed slots were refilled (see `refill_in`)."""
+        `refilled` when the outcomes' freed slots were refilled (see `wanted`)."""
         d, q = self.d, self.q
 
         def txn(con: C, rev: int, now: float) -> list[bool]:
@@ -187,48 +191,60 @@ class Flusher(Generic[C]):
                     if stream != "system" and text.strip():
                         last[job_id] = text
                 d.many(con, q.info, [(t.strip()[:INFO_MAX], now, rev, j) for j, t in last.items()])
-            if progress:
-                d.many(con, q.progress, [(p, tid) for tid, p in progress.items()])
-            if pgids:
-                d.many(con, q.pgid, [(g, tid) for tid, g in pgids.items()])
-            if metrics:
-                among, args = d.among("id", list(metrics))
-                rows = con.execute(q.metrics_of + among, args).fetchall()
-                merged = []
-                for job_id, text in rows:
-                    total = json.loads(text)
-                    for k, v in metrics[job_id].items():
-                        total[k] = total.get(k, 0) + v
-                    merged.append((json.dumps(total), rev, job_id))
-                d.many(con, q.metrics, merged)
-            if warnings:
-                d.many(con, q.warnings, [(n, rev, j) for j, n in warnings.items()])
-            accepted = self.complete_in(con, rev, now, outcomes) if outcomes else []
-            if outcomes:
-                self.refill_in(con, rev, now, refilled)
-            touched = {j for j, *_ in logs} | set(metrics) | set(warnings)
-            if progress:
-                among, args = d.among("id", list(progress))
-                rows = con.execute(q.jobs_of + among, args).fetchall()
-                touched |= {r[0] for r in rows}
-            self.update_progress(con, rev, touched)
+            with self.pipelined(con):
+                if progress:
+                    d.many(con, q.progress, [(p, tid) for tid, p in progress.items()])
+                if pgids:
+                    d.many(con, q.pgid, [(g, tid) for tid, g in pgids.items()])
+                if metrics:
+                    among, args = d.among("id", list(metrics))
+                    rows = con.execute(q.metrics_of + among, args).fetchall()
+                    merged = []
+                    for job_id, text in rows:
+                        total = json.loads(text)
+                        for k, v in metrics[job_id].items():
+                            total[k] = total.get(k, 0) + v
+                        merged.append((json.dumps(total), rev, job_id))
+                    d.many(con, q.metrics, merged)
+                if warnings:
+                    d.many(con, q.warnings, [(n, rev, j) for j, n in warnings.items()])
+                accepted = complete_in(d, con, rev, now, outcomes) if outcomes else []
+                if outcomes and (want := self.wanted()) is not None:
+                    refilled[:] = [want[0], *self.claim_in(con, rev, now, want[1])]
+                touched = {j for j, *_ in logs} | set(metrics) | set(warnings)
+                if progress:
+                    among, args = d.among("id", list(progress))
+                    rows = con.execute(q.jobs_of + among, args).fetchall()
+                    touched |= {r[0] for r in rows}
+                self.update_progress(con, rev, touched)
             return accepted
 
         return txn
+
+    def pipelined(self, con: C) -> AbstractContextManager[Any]:
+        """Around the batch's statements after the log lines: PostgreSQL sends those whose
+        results are not read without waiting for each (pipeline mode); SQLite runs them
+        in-process."""
+        return nullcontext()
 
     def insert_logs(self, con: C, logs: list[LogRow]) -> None:
         """Write the lines of a batch (SQLite: executemany; PostgreSQL: COPY)."""
         self.d.many(con, self.q.logs, logs)
 
-    def complete_in(self, con: C, rev: int, now: float, outcomes: list[Outcome]) -> list[bool]:
-        """Apply the outcomes of a batch: the backend's (its claims' `complete_in`)."""
+    def wanted(self) -> tuple[Refill, Claimant] | None:
+        """Who refills the slots a batch's outcomes freed, for how many (asked in the
+        batch's transaction; PostgreSQL's asks before it, see its flusher)."""
+        refill = self.refill
+        want = refill.want() if refill is not None else None
+        return None if want is None or refill is None else (refill, want)
+
+    def claim_in(self, con: C, rev: int, now: float, want: Claimant) -> list[Claim]:
+        """Claim for `want` inside the batch's transaction: the backend's claim."""
         raise NotImplementedError
 
-    def refill_in(self, con: C, rev: int, now: float, refilled: list[Any]) -> None:
-        """Refill the slots a batch's outcomes freed, in its transaction (SQLite's only)."""
-
-    async def write_batch(self, txn: Any, lines: int) -> list[bool]:
-        """Run a batch's transaction (the backend's `Db.write`, as it runs them)."""
+    async def write_batch(self, txn: Any, lines: int, outcomes: list[Outcome]) -> list[bool]:
+        """Run a batch's transaction (the backend's `Db.write`, as it runs them); `outcomes`
+        is the batch's list, which may take outcomes that arrive before it runs."""
         raise NotImplementedError
 
     def outcomes_held(self) -> int:

@@ -1,0 +1,206 @@
+"""What the two backends' claims share: recording outcomes (fenced on task id, attempt, owner
+and status = running), turning claimed rows into `Claim`s, giving claims back, and
+recovering the tasks of agents that died (their leases ran out). Claiming itself is each
+backend's own (SQLite's `UPDATE … RETURNING` per batch of jobs, PostgreSQL's CTE with `FOR
+UPDATE SKIP LOCKED`), as is how a claim waits for the outcomes a batch is writing.
+
+What an outcome or a death does to a task is `core.lifecycle`'s decision (`after_failure`,
+`judge`); this module applies it in the transaction that read what it needs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from jobdash.core.lifecycle import QUARANTINE_AFTER, LostTask, after_failure, judge
+from jobdash.core.model import TaskStatus
+from jobdash.core.store.records import Claim, Outcome
+from jobdash.core.store.sql.counts import COUNTS, Counts
+from jobdash.core.store.sql.dialect import Connection, Dialect, Reading, Statements
+
+# What a claim returns of a task (`claims_of` reads these columns first).
+CLAIM_RETURNING = "id, job_id, seq, name, kind, spec, item, attempt, lost"
+
+Q = Statements(
+    # The rows an outcome is fenced on (PostgreSQL locks them: `Dialect.lock_tasks`).
+    fenced="SELECT t.id, t.job_id, t.attempt, t.owner, t.status, t.base_attempt, j.retries, "
+    "j.backoff, j.status, t.name FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE ",
+    outcome="UPDATE tasks SET status = ?, finished = ?, exit_code = ?, error = ?, "
+    "not_before = ?, owner = NULL, lease_until = NULL WHERE id = ?",
+    # The same for a whole batch, its columns as arrays (`Dialect.arrays`).
+    outcomes="UPDATE tasks SET status = v.status, finished = v.finished, "
+    "exit_code = v.exit_code, error = v.error, not_before = v.not_before, owner = NULL, "
+    "lease_until = NULL FROM unnest(CAST(? AS TEXT[]), CAST(? AS DOUBLE PRECISION[]), "
+    "CAST(? AS INTEGER[]), CAST(? AS TEXT[]), CAST(? AS DOUBLE PRECISION[]), "
+    "CAST(? AS BIGINT[])) AS v (status, finished, exit_code, error, not_before, id) "
+    "WHERE tasks.id = v.id",
+    system_line="INSERT INTO logs (job_id, task_id, ts, stream, text, attempt) "
+    "VALUES (?, ?, ?, ?, ?, ?)",
+    release="UPDATE tasks SET status = 'pending', owner = NULL, lease_until = NULL, "
+    "attempt = attempt - 1 WHERE owner = ? AND status = 'running' AND ",
+    lost="SELECT t.owner, t.id, t.job_id, t.seq, t.name, t.attempt, t.base_attempt, "
+    "j.retries, j.status, t.lost, t.charged, t.agent FROM tasks t "
+    "JOIN jobs j ON j.id = t.job_id WHERE t.status = 'running' AND t.owner IN "
+    "(SELECT owner FROM tasks WHERE status = 'running' AND lease_until < ?) "
+    "ORDER BY t.job_id, t.seq",
+    recovered="UPDATE tasks SET status = ?, owner = NULL, lease_until = NULL, "
+    "error = ?, finished = ?, lost = ?, charged = ?, not_before = ?, "
+    "charged_by = CASE WHEN ? THEN ? ELSE charged_by END WHERE id = ?",
+    recovery_line="INSERT INTO logs (job_id, task_id, ts, stream, text, attempt) "
+    "VALUES (?, ?, ?, 'system', ?, ?)",
+    agents_of="SELECT name, owner, pid FROM agents WHERE host = ? AND state != 'offline'",
+    expire="UPDATE tasks SET lease_until = 0 WHERE owner = ? AND status = 'running' RETURNING pgid",
+    offline="UPDATE agents SET state = 'offline', rev = ? WHERE name = ? AND owner = ?",
+)
+
+
+def complete_in(
+    d: Dialect, con: Connection, rev: int, now: float, outcomes: list[Outcome]
+) -> list[bool]:
+    """Record outcomes inside a transaction (the batched writer's); each is accepted only
+    while its attempt is still the running one of its owner (fenced)."""
+    q = Q[d]
+    among, args = d.among("t.id", [o.task_id for o in outcomes])
+    rows = con.execute(q.fenced + among + d.lock_tasks, args).fetchall()
+    current: dict[int, tuple[Any, ...]] = {r[0]: tuple(r) for r in rows}
+    counts = Counts()
+    accepted: list[bool] = []
+    updates: list[tuple[Any, ...]] = []
+    system_lines: list[tuple[Any, ...]] = []
+    for o in outcomes:
+        r = current.get(o.task_id)
+        ok = r is not None and r[2] == o.attempt and r[3] == o.owner and r[4] == "running"
+        accepted.append(ok)
+        if not ok or r is None:
+            continue
+        _id, job_id, attempt, _owner, _st, base, retries, backoff, job_status, name = r
+        new = o.status
+        not_before = 0.0
+        if new is TaskStatus.FAILED and (
+            (again := after_failure(name, attempt, base, retries, backoff, job_status, o.error))
+            is not None
+        ):
+            new = TaskStatus.PENDING
+            not_before = now + again.delay
+            system_lines.append((job_id, o.task_id, now, "system", again.line, attempt))
+        finished = None if new is TaskStatus.PENDING else now
+        updates.append((str(new), finished, o.exit_code, o.error, not_before, o.task_id))
+        counts.move(job_id, "running", str(new))
+        current[o.task_id] = (*r[:4], str(new), *r[5:])
+    if updates and d.arrays:
+        con.execute(q.outcomes, [list(column) for column in zip(*updates, strict=True)])
+    elif updates:
+        d.many(con, q.outcome, updates)
+    if system_lines:
+        d.many(con, q.system_line, system_lines)
+    COUNTS[d.name].apply_counts(con, rev, now, counts)
+    return accepted
+
+
+def claims_of(
+    d: Dialect, con: Connection, rev: int, now: float, rows: Sequence[Any], jobs: dict[int, Any]
+) -> list[Claim]:
+    """The claims of the claimed `rows` (CLAIM_RETURNING's columns), in job and task order,
+    with their jobs' (timeout, params, type, type hash) from `jobs`; counts them and starts
+    their jobs' time, in the claim's transaction."""
+    decoded: dict[int, Any] = {}  # each claimed job's params, decoded once
+    claims = []
+    counts = Counts()
+    for r in sorted(rows, key=lambda r: (r[1], r[0])):
+        counts.move(r[1], "pending", "running")
+        cl = Claim(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), json.loads(r[6]), r[7])
+        timeout, params, cl.type, cl.type_hash = jobs[cl.job_id]
+        if cl.job_id not in decoded:
+            decoded[cl.job_id] = json.loads(params)
+        cl.timeout, cl.params = timeout, decoded[cl.job_id]
+        cl.alone = r[8] > 0
+        claims.append(cl)
+    COUNTS[d.name].apply_counts(con, rev, now, counts, claim=True)  # also starts the jobs' time
+    return claims
+
+
+class Claims:
+    """Giving claims back and recovering lost ones (claiming is the backend's)."""
+
+    db: Reading
+
+    async def release(self, owner: str, task_ids: Sequence[int]) -> None:
+        """Give back claims without counting an attempt (graceful shutdown)."""
+        d = self.db.dialect
+
+        def txn(con: Connection, rev: int, now: float) -> None:
+            among, args = d.among("id", task_ids)
+            rows = con.execute(Q[d].release + among + " RETURNING job_id", (owner, *args))
+            counts = Counts()
+            for (job_id,) in rows.fetchall():
+                counts.move(job_id, "running", "pending")
+            COUNTS[d.name].apply_counts(con, rev, now, counts)
+
+        if task_ids:
+            await self.db.write(txn)
+
+    async def recover_lost(self, quarantine_after: int = QUARANTINE_AFTER) -> int:
+        """The tasks of agents whose leases ran out (they died or hung): every running task
+        of such an agent, at once, as one death. Each runs again (alone: see
+        `lifecycle.judge`) while retries remain, else fails with "agent lost"; a task charged
+        with `quarantine_after` deaths is failed as quarantined and not claimed again.
+        Returns how many tasks were recovered."""
+        d = self.db.dialect
+        q = Q[d]
+
+        def txn(con: Connection, rev: int, now: float) -> int:
+            rows = con.execute(q.lost, (now,)).fetchall()
+            deaths: dict[str, list[LostTask]] = defaultdict(list)
+            for owner, *rest in rows:
+                deaths[owner].append(LostTask(*rest))
+            counts = Counts()
+            for owner, death in deaths.items():
+                for t, v in zip(death, judge(death, quarantine_after), strict=True):
+                    con.execute(
+                        q.recovered,
+                        (
+                            str(v.status),
+                            v.error,
+                            None if v.status is TaskStatus.PENDING else now,
+                            v.lost,
+                            v.charged,
+                            now,  # a suspect is ready from now (see lifecycle.SUSPECT_DRAIN)
+                            v.charged > t.charged,
+                            owner,
+                            t.task_id,
+                        ),
+                    )
+                    con.execute(q.recovery_line, (t.job_id, t.task_id, now, v.text, t.attempt))
+                    counts.move(t.job_id, "running", v.status)
+            COUNTS[d.name].apply_counts(con, rev, now, counts)
+            return len(rows)
+
+        return await self.db.write(txn)
+
+    async def expire_dead_agents(
+        self, host: str, alive: Callable[[int], bool]
+    ) -> tuple[list[str], list[str], list[int]]:
+        """Agents of this host whose process is gone (kill -9, crash): end their leases now
+        so `recover_lost` takes their tasks at once instead of when the lease runs out, and
+        show them offline. Returns their names, their owner ids and the process groups
+        recorded for their running command attempts (the caller kills what they left
+        running). A pid reused by another process only delays this to the lease bound."""
+        q = Q[self.db.dialect]
+        rows = await self.db.fetchall(q.agents_of, (host,))
+        dead = [(n, o) for n, o, pid in rows if pid != os.getpid() and not alive(pid)]
+        if not dead:
+            return [], [], []
+        pgids: list[int] = []
+
+        def txn(con: Connection, rev: int, now: float) -> None:
+            for name, owner in dead:
+                found = con.execute(q.expire, (owner,)).fetchall()
+                pgids.extend(r[0] for r in found if r[0])
+                con.execute(q.offline, (rev, name, owner))
+
+        await self.db.write(txn)
+        return [n for n, _ in dead], [o for _, o in dead], pgids
