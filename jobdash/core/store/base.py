@@ -371,6 +371,12 @@ class Store(Protocol):
         (None: from now) is seen once, in revision order**. A batch comes at most about
         every `interval` seconds, and only when something may have changed."""
 
+    def watch_work(self, wake: Callable[[], None]) -> Callable[[], None]:
+        """Call `wake` when another process may have made tasks claimable (a submission, an
+        admission, tasks given back or recovered, a retry): a hint, which may come late or
+        never, so an agent polls too. Returns the function that stops it. A backend without
+        such hints (SQLite) never calls it."""
+
 
 # ----------------------------------------------------------------- choosing a backend
 

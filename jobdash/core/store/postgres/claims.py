@@ -122,7 +122,7 @@ class Claims:
             apply_counts(con, rev, now, counts)
 
         if task_ids:
-            await self.db.write(txn)
+            await self.db.write(txn, work=True)
 
     async def recover_lost(self, quarantine_after: int = QUARANTINE_AFTER) -> int:
         def txn(con: Con, rev: int, now: float) -> int:
@@ -165,7 +165,7 @@ class Claims:
             apply_counts(con, rev, now, counts)
             return len(rows)
 
-        return await self.db.write(txn)
+        return await self.db.write(txn, work=True)
 
     async def expire_dead_agents(
         self, host: str, alive: Callable[[int], bool]

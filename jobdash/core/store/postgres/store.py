@@ -109,6 +109,7 @@ class PostgresStore(Jobs, Claims, Agents, Catalogue, Waits, Reports, Schedules, 
             )
         finally:
             await self.flusher.stop()
+            await self.db.send_owed_now()
             async with self.db.lock:
                 await self.db.close_connections()
         if lost is not None:

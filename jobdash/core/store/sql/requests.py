@@ -103,7 +103,7 @@ class Requests:
             c.audit_row(con, now, actor, user, "resume", f"job:{job_id}")
             c.settle_jobs(con, rev, now, [job_id])
 
-        await self.db.write(txn)
+        await self.db.write(txn, work=True)
 
     async def cancel_job(self, job_id: int, user: str, force: bool = False) -> Job:
         await self.cancel(job_id, user, force)
@@ -147,7 +147,7 @@ class Requests:
             c.audit_row(con, now, actor, user, "retry", f"job:{job_id}", plan.detail)
             return plan.tasks
 
-        return await self.db.write(txn)
+        return await self.db.write(txn, work=True)
 
     # ----------------------------------------------------------------- removing
 
