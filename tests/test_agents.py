@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -101,19 +101,23 @@ class Cluster:
         env: dict[str, str] | None = None,
         wait: bool = True,
         config: Path | None = None,
+        wrap: Sequence[str] = (),
+        db: str | None = None,
     ) -> subprocess.Popen[bytes]:
         """Start `jobdash KIND` (agent, serve) named NAME, with the cluster's config unless
-        `config` names another."""
+        `config` names another; `wrap`: the command it runs under (`ip netns exec …`), `db`:
+        the store's location as that process reaches it."""
         full = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
         log = (self.tmp / f"{name}.log").open("ab")
         proc = subprocess.Popen(
             [
+                *wrap,
                 sys.executable,
                 "-m",
                 "jobdash",
                 kind,
                 "--db",
-                str(self.db),
+                db or str(self.db),
                 "--config",
                 str(config or self.cfg),
                 "--name",
