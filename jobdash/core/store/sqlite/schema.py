@@ -311,6 +311,11 @@ MIGRATIONS: list[str] = [
     -- The locks a settling job lets go (one per running job with a lock, at most).
     CREATE INDEX locks_job ON locks (job_id);
     """,
+    # 12: whose job a removed job was: on PostgreSQL a user sees only its own removed jobs
+    # (row-level security); kept the same here, as the statements are shared.
+    """
+    ALTER TABLE removed ADD COLUMN "user" TEXT NOT NULL DEFAULT '';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
