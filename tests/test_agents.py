@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -101,19 +101,23 @@ class Cluster:
         env: dict[str, str] | None = None,
         wait: bool = True,
         config: Path | None = None,
+        wrap: Sequence[str] = (),
+        db: str | None = None,
     ) -> subprocess.Popen[bytes]:
         """Start `jobdash KIND` (agent, serve) named NAME, with the cluster's config unless
-        `config` names another."""
+        `config` names another; `wrap`: the command it runs under (`ip netns exec …`), `db`:
+        the store's location as that process reaches it."""
         full = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
         log = (self.tmp / f"{name}.log").open("ab")
         proc = subprocess.Popen(
             [
+                *wrap,
                 sys.executable,
                 "-m",
                 "jobdash",
                 kind,
                 "--db",
-                str(self.db),
+                db or str(self.db),
                 "--config",
                 str(config or self.cfg),
                 "--name",
@@ -346,19 +350,26 @@ def test_sigstopped_agent_loses_its_claims_and_its_late_results_are_rejected(
     # a wakes: its heartbeat finds both claims gone; it stops "long" and its late results
     # (quick: failed exit 7; long: cancelled) are rejected by the store.
     until(lambda: not group_alive(long1), 10, "a stopped its attempt 1 of long")
-
-    def rejected() -> list[str]:
-        return [t for t in cluster.system_log(job) if "late result of attempt 1 from agent a" in t]
-
-    until(lambda: len(rejected()) == 2, 10, "both late results rejected")
-    assert any(t.startswith("quick:") and "(failed) rejected" in t for t in rejected())
-    assert any(t.startswith("long:") and "rejected" in t for t in rejected())
-    assert any("agent a lost the claim on attempt 1" in t for t in cluster.system_log(job))
+    late_results_rejected(cluster, job, "failed", 10)
     tasks = cluster.tasks(job)
     assert all(t["status"] == "succeeded" and t["exit_code"] == 0 for t in tasks.values())
     j = cluster.job(job)
     assert (j["status"], j["succeeded"], j["failed"]) == ("succeeded", 2, 0)
     assert a.poll() is None, "the agent lives on after losing a claim"
+
+
+def late_results_rejected(cluster: Cluster, job: int, quick: str, wait: float) -> None:
+    """Agent a, back (SIGCONT, its network up), found its claims on the tasks "quick" and
+    "long" of `job` taken over: it said so and stopped "long", and the store rejected both
+    late results of attempt 1 ("quick" ended `quick`), within `wait` seconds."""
+
+    def rejected() -> list[str]:
+        return [t for t in cluster.system_log(job) if "late result of attempt 1 from agent a" in t]
+
+    until(lambda: len(rejected()) == 2, wait, "both late results rejected")
+    assert any(t.startswith("quick:") and f"({quick}) rejected" in t for t in rejected())
+    assert any(t.startswith("long:") and "rejected" in t for t in rejected())
+    assert any("agent a lost the claim on attempt 1" in t for t in cluster.system_log(job))
 
 
 # --------------------------------------------------------------------------- signals

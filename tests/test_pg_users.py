@@ -201,6 +201,42 @@ def test_a_user_cannot_cancel_anothers_job(team: Team) -> None:
     assert theirs not in t.listed(t.admin)
 
 
+def test_a_user_sees_only_its_own_removed_jobs(team: Team) -> None:
+    """A removed job names its user: the change feed's `removed` rows are under row-level
+    security too, and no user can erase them."""
+    t = team
+    a, b = str(t.alice.name), str(t.bob.name)
+    for who, name in ((t.alice, a), (t.bob, b)):
+        status, _, err = t.run(t.admin, "cancel", str(t.jobs[name]))
+        assert status == 0, err
+        status, _, err = t.run(who, "clear")
+        assert status == 0, err
+    assert t.psql(t.alice, 'SELECT job_id, "user" FROM removed')[1] == f"{t.jobs[a]}|{a}"
+    assert t.psql(t.bob, 'SELECT job_id, "user" FROM removed')[1] == f"{t.jobs[b]}|{b}"
+    assert t.psql(t.admin, "SELECT count(*) FROM removed")[1] == "2"
+    erased = t.psql(t.alice, "DELETE FROM removed")
+    assert erased[0] != 0 and "permission denied" in erased[2]
+    forged = t.psql(t.alice, f"INSERT INTO removed (job_id, rev, \"user\") VALUES (0, 0, '{b}')")
+    assert forged[0] != 0 and "row-level security" in forged[2]
+
+
+def test_db_grant_engine_makes_the_engines_role(team: Team, request: pytest.FixtureRequest) -> None:
+    """`jobdash db grant NAME --engine` (by a superuser): a login role in jobdash_engine with
+    BYPASSRLS, which sees every user's jobs; again, it changes nothing."""
+    t = team
+    name = f"jd_engine{secrets.token_hex(3)}"
+    with made_user(name) as engine:
+        request.addfinalizer(lambda: drop_roles(t.admin_url, [name]))
+        for said in ("created login role", "role"):
+            done = run_cli("--db", t.admin_url, "db", "grant", name, "--engine")
+            assert done.returncode == 0, done.stderr
+            assert done.stdout.strip() == f"{said} {name}: member of jobdash_engine, BYPASSRLS"
+        (engine.home / "jobdash.toml").write_text(CONFIG.format(name=name))
+        assert set(t.listed(engine)) == set(t.jobs.values())
+    done = run_cli("--db", t.admin_url, "db", "grant", name, "--engine", "--admin")
+    assert done.returncode == 2 and "not allowed with argument" in done.stderr
+
+
 def test_a_lock_held_by_anothers_job_is_seen_but_not_released(team: Team) -> None:
     t = team
     theirs = t.jobs[str(t.bob.name)]

@@ -1,5 +1,6 @@
 """The store itself: `db init [URL]` creates (or upgrades) its schema, idempotently; `db grant
-USER [--admin]` lets a user (a PostgreSQL login role) use a shared store. It opens the store
+USER [--admin|--engine]` lets a user (a PostgreSQL login role) use a shared store, or makes
+the role an engine connects as. It opens the store
 directly, before any service: there may be nothing to open a service on yet."""
 
 from __future__ import annotations
@@ -13,11 +14,16 @@ def declare(c: Commands) -> None:
     s = c.add("db", "the store: `db init [URL]` creates its schema (idempotent); `db grant USER`")
     s.add_argument("db_action", choices=["init", "grant"], metavar="init|grant")
     s.add_argument("url", nargs="?", metavar="URL|USER", help="init: the store; grant: the user")
-    s.add_argument("--admin", action="store_true", help="grant: as an admin (sees all)")
+    as_ = s.add_mutually_exclusive_group()
+    as_.add_argument("--admin", action="store_true", help="grant: as an admin (sees all)")
+    as_.add_argument(
+        "--engine", action="store_true", help="grant: the role `jobdash serve` connects as"
+    )
 
 
 async def cmd_db(a: argparse.Namespace) -> int:
     from jobdash.core.service import db_command
 
-    print(await db_command(a.db_action, a.url, a.db, a.admin))
+    kind = "admin" if a.admin else "engine" if a.engine else "user"
+    print(await db_command(a.db_action, a.url, a.db, kind))
     return EXIT_OK

@@ -15,7 +15,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from jobdash import __version__
@@ -66,6 +66,7 @@ class Agent:
         self._done = 0
         self._failed = 0
         self._loops: list[asyncio.Task[None]] = []
+        self._unwatch: Callable[[], None] = lambda: None
         self.stopped = asyncio.Event()
         # The environment of command tasks: ours when the agent was made (reading os.environ
         # costs more per command than the rest of starting it), and the variable by which a
@@ -94,6 +95,7 @@ class Agent:
             self.owner,
         )
         self.store.on_commit.append(self.wake)
+        self._unwatch = self.store.watch_work(self._work_hinted)
         if self.store.refill is None:
             self.store.refill = self
         loop = asyncio.get_running_loop()
@@ -109,6 +111,12 @@ class Agent:
 
     def wake(self) -> None:
         self._wake.ring()
+
+    def _work_hinted(self) -> None:
+        """Another process may have made work (store.watch_work): admit it and claim now,
+        not at the next poll."""
+        self._wake.ring()
+        self._house.wake()
 
     @property
     def state(self) -> str:
@@ -170,6 +178,7 @@ class Agent:
                 await t
         with contextlib.suppress(ValueError):
             self.store.on_commit.remove(self.wake)
+        self._unwatch()
         if self.store.refill is self:
             self.store.refill = None
         with contextlib.suppress(Exception):

@@ -26,6 +26,7 @@ from jobdash.core.agent.options import (
     WAITS_EVERY,
     AgentOptions,
 )
+from jobdash.core.alarm import Alarm
 from jobdash.core.processes import killpg
 from jobdash.core.store.base import Store
 
@@ -43,6 +44,11 @@ class Housekeeper:
         self.opts = opts
         self.host = host
         self.report_task: asyncio.Task[int] | None = None  # reports being sent
+        self._wake = Alarm()
+
+    def wake(self) -> None:
+        """Look now (another process may have submitted a job to admit)."""
+        self._wake.ring()
 
     async def run(self, stopping: Callable[[], bool]) -> None:
         """Until `stopping()`: admit queued jobs, recover dead agents' tasks, note why running
@@ -76,7 +82,7 @@ class Housekeeper:
                     await self.store.prune_agents(time.time() - self.opts.agent_retention)
             except Exception:
                 self.store.report_failure(log, "housekeeping failed")
-            await asyncio.sleep(POLL)
+            await self._wake.wait(POLL)
 
     async def expire_dead(self) -> None:
         """Agents of this host whose process is gone: their claims end now, and what their

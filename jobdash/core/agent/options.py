@@ -39,7 +39,9 @@ HEARTBEAT = env_seconds("JOBDASH_HEARTBEAT", min(3.0, LEASE / 5))  # between ren
 RECOVER_EVERY = 2.0  # seconds between sweeps for tasks of dead agents
 WAITS_EVERY = 1.0  # seconds between looks at why running jobs run nothing
 PRUNE_EVERY = 600.0  # seconds between retention sweeps (the first one at start)
-POLL = 0.1  # seconds between looks at the store when nothing woke us
+# Seconds between looks at the store when nothing woke us (JOBDASH_POLL: tests slow it to
+# show that hints wake an agent; a PostgreSQL store's NOTIFY, see store.watch_work).
+POLL = env_seconds("JOBDASH_POLL", 0.1)
 REPORT_EVERY = 1.0  # seconds between looks for execution reports to send
 STALE_AFTER = 3 * HEARTBEAT + 1  # an agent silent this long is shown stale
 OFFLINE_AFTER = LEASE * 4

@@ -2,7 +2,8 @@
 (idempotent: a store already up to date is left as it is). The same happens when a store is
 first opened; the command does it on its own, before any engine or user comes (a PostgreSQL
 server's administrator runs it once: it also makes the roles and row-level security of
-several users). `jobdash db grant USER [--admin]` lets an OS user use a PostgreSQL store."""
+several users). `jobdash db grant USER [--admin|--engine]` lets an OS user use a PostgreSQL
+store, or makes the role an engine connects as."""
 
 from __future__ import annotations
 
@@ -21,20 +22,22 @@ async def init_store(db: str | None) -> str:
         await store.close()
 
 
-async def grant_user(db: str | None, user: str, admin: bool) -> str:
-    """Give the OS user `user` a login role on the store at `db` (a member of the users', or
-    with `admin` the admins' role); what was done, in one line."""
+async def grant_user(db: str | None, user: str, kind: str) -> str:
+    """Give the OS user `user` a login role on the store at `db`, a member of the users', the
+    admins' or the engines' role (`kind`: "user", "admin", "engine"); what was done, in one
+    line."""
     store = await open_store(store_location(db))
     try:
-        return await store.grant(user, admin)
+        return await store.grant(user, kind)
     finally:
         await store.close()
 
 
-async def db_command(action: str, arg: str | None, db: str | None, admin: bool) -> str:
-    """`jobdash db init [URL]` or `jobdash db grant USER [--admin]` (the store: --db)."""
+async def db_command(action: str, arg: str | None, db: str | None, kind: str = "user") -> str:
+    """`jobdash db init [URL]` or `jobdash db grant USER [--admin|--engine]` (the store:
+    --db; `kind`: see `grant_user`)."""
     if action == "grant":
         if not arg:
-            raise BadInput("db grant: name the user (jobdash db grant USER [--admin])")
-        return await grant_user(db, arg, admin)
+            raise BadInput("db grant: name the user (jobdash db grant USER [--admin|--engine])")
+        return await grant_user(db, arg, kind)
     return await init_store(arg or db)

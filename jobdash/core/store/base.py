@@ -71,10 +71,11 @@ class Store(Protocol):
     # under row-level security); None where the kernel's user and jobdash's rules decide.
     role: Role | None
 
-    async def grant(self, user: str, admin: bool) -> str:
-        """Let the OS user `user` use the store (as an admin: see everything), where the
-        database enforces who sees what; what was done, in one line. BadInput where it does
-        not (a SQLite store serves the one OS user who owns its file)."""
+    async def grant(self, user: str, kind: str) -> str:
+        """Let the OS user `user` use the store, where the database enforces who sees what:
+        `kind` "user" (its own jobs), "admin" (everything) or "engine" (the role an engine
+        connects as: it runs every user's work); what was done, in one line. BadInput where
+        the database does not (a SQLite store serves the one OS user who owns its file)."""
 
     async def close(self) -> None:
         """Write what is buffered, then release everything; StoreError (one line) when
@@ -375,6 +376,12 @@ class Store(Protocol):
         """Yield what changed, as it changes, by any process: **every change after `since`
         (None: from now) is seen once, in revision order**. A batch comes at most about
         every `interval` seconds, and only when something may have changed."""
+
+    def watch_work(self, wake: Callable[[], None]) -> Callable[[], None]:
+        """Call `wake` when another process may have made tasks claimable (a submission, an
+        admission, tasks given back or recovered, a retry): a hint, which may come late or
+        never, so an agent polls too. Returns the function that stops it. A backend without
+        such hints (SQLite) never calls it."""
 
 
 # ----------------------------------------------------------------- choosing a backend

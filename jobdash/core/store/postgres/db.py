@@ -14,6 +14,8 @@ in one place (as the SQLite backend's `Db`).
   processes, as SQLite's are; under READ COMMITTED each statement after the counter sees
   everything committed before, so the rules read what they decide on.
 - The reader connection (psycopg, async, autocommit) serves reads and the change feed.
+- A commit notifies the other processes (a wake-up hint, coalesced: `hints.py`); a third
+  connection LISTENs, once a feed or an agent wants hints.
 - Every psycopg error leaves as a StoreError; a broken connection is opened again at the
   next use.
 """
@@ -36,6 +38,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from jobdash.core.identity import real_user
 from jobdash.core.store.faults import FaultLog, StoreError
 from jobdash.core.store.postgres.faults import is_fault, store_error
+from jobdash.core.store.postgres.hints import Listener, Throttle, channel_of
 from jobdash.core.store.sql.dialect import POSTGRES, Dialect
 
 T = TypeVar("T")
@@ -102,6 +105,12 @@ class Db:
         # a claim writes them first, see `Claims.claim`.
         self.outcomes_held: Callable[[], int] = lambda: 0
         self.record_outcomes: Callable[[], Awaitable[None]] = _nothing
+        # Wake-up hints (hints.py): what this process's commits tell the others, and what
+        # it hears of theirs.
+        self.throttle = Throttle()
+        self.listener = Listener(conninfo(url))
+        self.channel = ""  # the NOTIFY channel, found by the first write that notifies
+        self._owed: asyncio.Task[None] | None = None
 
     # ----------------------------------------------------------------- connections
 
@@ -135,6 +144,10 @@ class Db:
         return con
 
     async def close_connections(self) -> None:
+        await self.listener.close()
+        if self._owed is not None:
+            self._owed.cancel()
+            self._owed = None
         if self._reader is not None:
             with contextlib.suppress(Exception):
                 await self._reader.close()
@@ -163,15 +176,20 @@ class Db:
 
     # ----------------------------------------------------------------- writing
 
-    async def write(self, fn: Txn[T], ready: Callable[[], bool] | None = None) -> T:
+    async def write(
+        self, fn: Txn[T], ready: Callable[[], bool] | None = None, work: bool = False
+    ) -> T:
         """Run `fn(con, rev, now)` whole in one transaction of the writer, in its thread.
         `ready`: asked on the event loop once the write lock is held (no other write of
-        this process is under way then); False gives the lock back and raises NotReady."""
+        this process is under way then); False gives the lock back and raises NotReady.
+        `work`: it may make tasks claimable, so its hint wakes agents (hints.py)."""
         try:
             async with self.lock:
                 if ready is not None and not ready():
                     raise NotReady()
-                result = await self.in_thread(self._whole_transaction, fn)
+                payload = self.throttle.payload(work)
+                result = await self.in_thread(self._whole_transaction, fn, payload)
+                self._owe(self.throttle.committed(payload, work))
         except psycopg.Error as e:
             raise self.error(e) from e
         if not self.held():
@@ -180,19 +198,65 @@ class Db:
             cb()
         return result
 
-    def _whole_transaction(self, fn: Txn[T]) -> T:
-        """A new revision, `fn`, COMMIT; ROLLBACK when anything raised."""
-        con = self.connect_writer()
-        try:
+    def _whole_transaction(self, fn: Txn[T], payload: str | None) -> T:
+        """A new revision, `fn`, the NOTIFY (`payload` None: none), COMMIT."""
+
+        def whole(con: psycopg.Connection[Any]) -> T:
             row = con.execute("UPDATE counter SET rev = rev + 1 RETURNING rev").fetchone()
             assert row is not None, "the store has no counter row"
-            result = fn(con, int(row[0]), time.time())
+            return fn(con, int(row[0]), time.time())
+
+        return self._committed(whole, payload)
+
+    def _committed(self, body: Callable[[psycopg.Connection[Any]], T], payload: str | None) -> T:
+        """`body`, the NOTIFY (`payload` None: none), COMMIT; ROLLBACK when anything
+        raised (a rolled-back write tells no one)."""
+        con = self.connect_writer()
+        try:
+            result = body(con)
+            if payload is not None:
+                self._notify(con, payload)
             con.commit()
         except BaseException:
             with contextlib.suppress(Exception):
                 con.rollback()
             raise
         return result
+
+    def _notify(self, con: psycopg.Connection[Any], payload: str) -> None:
+        if not self.channel:
+            self.channel = channel_of(con)
+        con.execute("SELECT pg_notify(%s, %s)", (self.channel, payload))
+
+    def _owe(self, due: float | None) -> None:
+        """A commit owes a NOTIFY, due in `due` seconds (None: it sent one)."""
+        if due is not None and (self._owed is None or self._owed.done()):
+            self._owed = asyncio.get_running_loop().create_task(self._send_owed(due))
+
+    async def _send_owed(self, due: float) -> None:
+        """The NOTIFY owed at the end of the window, in a transaction of its own unless a
+        write sent one meanwhile. A failure is dropped: the hint is lost, not the change
+        (the listeners' polling finds it)."""
+        await asyncio.sleep(due)
+        async with self.lock:
+            payload = self.throttle.owed
+            if payload is None:
+                return
+            try:
+                await self.in_thread(self._committed, _no_body, payload)
+            except psycopg.Error as e:
+                log.debug("NOTIFY failed: %s", e)
+                return
+            self.throttle.notified()
+
+    async def send_owed_now(self) -> None:
+        """At close: the NOTIFY still owed goes out now (a last submission is heard)."""
+        if self._owed is not None and not self._owed.done():
+            self._owed.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._owed
+            self._owed = None
+            await self._send_owed(0.0)
 
     def copy(self, cur: psycopg.Cursor[Any], into: str, rows: Iterable[Sequence[Any]]) -> None:
         """Write `rows` into `into` ("table (col, …)") by COPY; under row-level security,
@@ -223,6 +287,10 @@ class Db:
 
 
 async def _nothing() -> None:
+    return None
+
+
+def _no_body(con: psycopg.Connection[Any]) -> None:
     return None
 
 

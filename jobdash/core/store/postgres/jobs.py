@@ -50,7 +50,7 @@ class Jobs(Requests):
         def txn(con: Con, rev: int, now: float) -> int:
             return insert_job(self.db, con, rev, now, nj, audit_user, actor)
 
-        return await read_job(self.db, await self.db.write(txn))
+        return await read_job(self.db, await self.db.write(txn, work=True))
 
     async def create_jobs(self, jobs: Sequence[NewJob], audit_user: str | None = None) -> list[int]:
         actor = self.db.actor
@@ -58,7 +58,7 @@ class Jobs(Requests):
         def txn(con: Con, rev: int, now: float) -> list[int]:
             return [insert_job(self.db, con, rev, now, nj, audit_user, actor) for nj in jobs]
 
-        return await self.db.write(txn) if jobs else []
+        return await self.db.write(txn, work=True) if jobs else []
 
     async def add_tasks(self, job_id: int, tasks: Sequence[NewTask]) -> int:
         def txn(con: Con, rev: int, now: float) -> int:
@@ -105,7 +105,7 @@ class Jobs(Requests):
 
         if not tasks:
             return 0
-        return await self.db.write(txn)
+        return await self.db.write(txn, work=True)
 
     async def admit(self, live_after: float | None = None) -> list[int]:
         def txn(con: Con, rev: int, now: float) -> list[int]:
@@ -147,7 +147,7 @@ class Jobs(Requests):
             settle_jobs(con, rev, now, changed)
             return changed
 
-        return await self.db.write(txn)
+        return await self.db.write(txn, work=True)
 
 
 def _holders(con: Con, keys: Sequence[str], job_id: int | None) -> list[Any]:

@@ -1,53 +1,75 @@
 """The PostgreSQL store's own reads: whether a claim would find something (the claims'
-statements), and the change feed, which polls the counter (one tiny read: revisions are
-taken in commit order, see db.py) and reads the rows only when it moved. The other reads
-are shared (`core.store.sql.reads`).
+statements), and how the change feed and agents are woken: by a NOTIFY from any process
+(hints.py), with polling of the counter behind it (one tiny read: revisions are taken in
+commit order, see db.py). The feed's loop and the other reads are shared
+(`core.store.sql.reads`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import AsyncIterator, Collection
+from collections.abc import Callable, Collection
 
-from jobdash.core.lifecycle import suspect_way
+from jobdash.core.alarm import Alarm
 from jobdash.core.store.postgres.claims import ORDINARY_READY, SUSPECT_READY, types_sql
 from jobdash.core.store.postgres.db import Db
-from jobdash.core.store.records import Changes
 from jobdash.core.store.sql import reads
-from jobdash.core.store.sql.counts import ACTIVE_ONLY
 
 
 class Reads(reads.Reads):
     db: Db
+    ordinary_ready = ORDINARY_READY
 
-    async def has_claimable(self, types: Collection[str] | None = None, idle: bool = True) -> bool:
-        if types is not None and not types:
-            return False  # no job types: nothing to claim
-        now = time.time()
+    def claimable_parts(self, types: Collection[str] | None, now: float) -> reads.Parts:
         suspect_of, suspect_args = types_sql(types, "j.type_hash")
         jobs_of, type_args = types_sql(types)
-        rows = await self.db.fetchall(
-            f"SELECT (SELECT s.not_before FROM ({SUSPECT_READY.format(types=suspect_of)}) s), "
-            f"EXISTS (SELECT 1 FROM jobs WHERE status = 'running' AND {ACTIVE_ONLY} "
-            f"AND running < parallel{jobs_of} AND EXISTS ({ORDINARY_READY}))",
-            (now, *suspect_args, *type_args, now),
-        )
-        suspect_ready, ordinary = rows[0]
-        way = suspect_way(suspect_ready, idle, now)
-        return way == "alone" or (way == "ordinary" and bool(ordinary))
+        suspect = f"SELECT s.not_before FROM ({SUSPECT_READY.format(types=suspect_of)}) s"
+        return suspect, [now, *suspect_args], jobs_of, list(type_args)
 
-    async def changes(
-        self, since: int | None = None, interval: float = 0.25
-    ) -> AsyncIterator[Changes]:
-        """Yield what changed, as it changes: a poll of the counter every `interval`, then
-        the rows stamped with a newer revision. `since`: a revision read before the caller
-        loaded what it shows; what changed after it comes first."""
-        rev = since if since is not None else await self.rev()
-        while True:
-            await asyncio.sleep(interval)
-            if await self.rev() == rev:
-                continue
-            changes = await self.changes_since(rev)
-            rev = changes.rev
-            yield changes
+    def change_wait(self, interval: float) -> reads.ChangeWait:
+        return HintedWait(self.db, interval)
+
+    def watch_work(self, wake: Callable[[], None]) -> Callable[[], None]:
+        """Call `wake` when another process's commit may have made tasks claimable (a
+        NOTIFY: hints.py); returns the function that stops it."""
+        listener = self.db.listener
+        listener.wakes.append(wake)
+        listener.start()
+
+        def stop() -> None:
+            with contextlib.suppress(ValueError):
+                listener.wakes.remove(wake)
+
+        return stop
+
+
+class HintedWait(reads.ChangeWait):
+    """The feed's pause on PostgreSQL: until a hint (a NOTIFY from any process, or a commit
+    of this one) or, while the hints flow, a poll every `POLL_BEHIND` (the listener's
+    `poll_behind`: what a lost hint costs); while the listener is down, every `interval`.
+    Batches stay `interval` apart, as on SQLite: a burst of hints is one look."""
+
+    def __init__(self, db: Db, interval: float) -> None:
+        super().__init__(interval)
+        self.db = db
+        self.alarm = Alarm()
+        self.last = time.monotonic()
+        db.listener.alarms.add(self.alarm)
+        db.on_commit.append(self.alarm.ring)
+        db.listener.start()
+
+    async def next(self) -> None:
+        listener = self.db.listener
+        poll = max(listener.poll_behind, self.interval) if listener.listening else self.interval
+        await self.alarm.wait(max(0.0, self.last + poll - time.monotonic()))
+        gap = self.last + self.interval - time.monotonic()
+        if gap > 0:
+            await asyncio.sleep(gap)
+        self.last = time.monotonic()
+
+    def close(self) -> None:
+        self.db.listener.alarms.discard(self.alarm)
+        with contextlib.suppress(ValueError):
+            self.db.on_commit.remove(self.alarm.ring)

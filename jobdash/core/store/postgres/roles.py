@@ -34,7 +34,7 @@ SEES_ALL = f"(SELECT pg_has_role('{ADMIN}', 'MEMBER') OR pg_has_role('{ENGINE}',
 OWN_JOB = "EXISTS (SELECT 1 FROM jobs WHERE jobs.id = job_id)"  # the jobs policy applies
 # Tables a user writes when acting on its own jobs (under the policies below), and the
 # identity sequences of the rows it inserts.
-USER_WRITES = "jobs, tasks, logs, job_locks, reports, audit, removed"
+USER_WRITES = "jobs, tasks, logs, job_locks, reports, audit"
 SEQUENCES = "jobs_id_seq, tasks_id_seq, logs_seq_seq, audit_id_seq, ticks_id_seq"
 TABLES = (
     "meta, counter, jobs, tasks, logs, job_locks, locks, agents, agents_pruned, audit, "
@@ -45,6 +45,8 @@ GRANTS = (
     f"GRANT SELECT ON {TABLES} TO {USER}",
     f"GRANT INSERT, UPDATE, DELETE ON {USER_WRITES} TO {USER}",
     f"GRANT UPDATE ON counter TO {USER}",
+    # What it removes is noted (an upsert: INSERT and UPDATE), never erased.
+    f"GRANT INSERT, UPDATE ON removed TO {USER}",
     f"GRANT DELETE ON locks TO {USER}",
     f"GRANT USAGE ON {SEQUENCES} TO {USER}",
     f"GRANT ALL ON {TABLES} TO {ADMIN}, {ENGINE}",
@@ -93,6 +95,22 @@ CREATE POLICY own ON audit USING ({SEES_ALL} OR "user" = current_user)
 )
 
 
+# Schema migration 3: a removed job names its user, and a user sees (in the change feed, or
+# psql) only its own; a store made before takes away the DELETE its users had on it.
+REMOVED_POLICY = f"""
+ALTER TABLE removed ADD COLUMN "user" TEXT NOT NULL DEFAULT '';
+ALTER TABLE removed ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own ON removed USING ({SEES_ALL} OR "user" = current_user)
+    WITH CHECK ({SEES_ALL} OR "user" = current_user);
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{USER}') THEN
+        REVOKE DELETE ON removed FROM {USER};
+    END IF;
+END $$;
+"""
+
+
 def role_of(con: psycopg.Connection[Any]) -> Role | None:
     """Who the database says this connection is, when row-level security applies to it;
     None for the tables' owner or a superuser (the store enforces nothing for them)."""
@@ -105,16 +123,31 @@ def role_of(con: psycopg.Connection[Any]) -> Role | None:
     return Role(str(row[0]), bool(admin and admin[0]))
 
 
-def grant(con: psycopg.Connection[Any], user: str, admin: bool) -> str:
-    """Make `user` a login role of the store's users (or admins), creating it if needed;
-    what was done, in one line. Idempotent."""
+GROUPS = {"user": USER, "admin": ADMIN, "engine": ENGINE}
+
+
+def grant(con: psycopg.Connection[Any], user: str, kind: str) -> str:
+    """Make `user` a login role of the store's users, admins or engines (`kind`, see
+    GROUPS), creating it if needed; what was done, in one line. Idempotent.
+
+    An engine's role also gets BYPASSRLS when this role may give it (a superuser): under
+    row-level security, which refuses COPY, its log lines and tasks would go in by INSERTs."""
     check_user_name(user, "user")
-    group = ADMIN if admin else USER
+    group = GROUPS[kind]
+    role = sql.Identifier(user)
     with con.transaction():
         con.execute(ROLES.encode())
         exists = con.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,)).fetchone()
         if not exists:
-            con.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(user)))
-        con.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(group), sql.Identifier(user)))
+            con.execute(sql.SQL("CREATE ROLE {} LOGIN").format(role))
+        con.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(group), role))
+        note = ""
+        if kind == "engine":
+            row = con.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+            if (found := row.fetchone()) and found[0]:
+                con.execute(sql.SQL("ALTER ROLE {} BYPASSRLS").format(role))
+                note = ", BYPASSRLS"
+            else:
+                note = " (without BYPASSRLS, which only a superuser may give: slower writes)"
     made = "created login role" if not exists else "role"
-    return f"{made} {user}: member of {group}"
+    return f"{made} {user}: member of {group}{note}"

@@ -16,7 +16,7 @@ import psycopg
 
 from jobdash.core.model import BadInput
 from jobdash.core.store.faults import StoreError
-from jobdash.core.store.postgres.roles import ROLES_AND_POLICIES
+from jobdash.core.store.postgres.roles import REMOVED_POLICY, ROLES_AND_POLICIES
 
 APP_ID = "jobdash"
 ACTIVE_ONLY = "status NOT IN ('succeeded', 'warning', 'failed', 'cancelled')"
@@ -255,6 +255,8 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX tasks_progress ON tasks (job_id) WHERE status = 'running' AND progress > 0;
     """,
+    # 5: whose job a removed job was, so that a user sees only its own (see roles.py).
+    REMOVED_POLICY,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -87,10 +87,10 @@ class PostgresStore(Jobs, Claims, Agents, Catalogue, Waits, Reports, Schedules, 
         store.flusher.start()
         return store
 
-    async def grant(self, user: str, admin: bool) -> str:
+    async def grant(self, user: str, kind: str) -> str:
         try:
             async with self.db.lock:
-                return await self.db.in_thread(lambda: grant(self.db.connect_writer(), user, admin))
+                return await self.db.in_thread(lambda: grant(self.db.connect_writer(), user, kind))
         except psycopg.Error as e:
             raise self.db.error(e) from e
 
@@ -109,6 +109,7 @@ class PostgresStore(Jobs, Claims, Agents, Catalogue, Waits, Reports, Schedules, 
             )
         finally:
             await self.flusher.stop()
+            await self.db.send_owed_now()
             async with self.db.lock:
                 await self.db.close_connections()
         if lost is not None:

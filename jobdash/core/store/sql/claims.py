@@ -141,7 +141,7 @@ class Claims:
             COUNTS[d.name].apply_counts(con, rev, now, counts)
 
         if task_ids:
-            await self.db.write(txn)
+            await self.db.write(txn, work=True)
 
     async def recover_lost(self, quarantine_after: int = QUARANTINE_AFTER) -> int:
         """The tasks of agents whose leases ran out (they died or hung): every running task
@@ -179,7 +179,7 @@ class Claims:
             COUNTS[d.name].apply_counts(con, rev, now, counts)
             return len(rows)
 
-        return await self.db.write(txn)
+        return await self.db.write(txn, work=True)
 
     async def expire_dead_agents(
         self, host: str, alive: Callable[[int], bool]

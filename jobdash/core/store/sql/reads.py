@@ -1,9 +1,10 @@
-"""Reads and the change feed's rows: jobs (by id, by filter), tasks, logs, the cheap checks an
-engine asks many times a second (anything to admit, lost), and what changed since a
-revision. Every write stamps the rows it changes with its revision, so "what changed since
-N" is one read of each table. How a reader learns that something changed, and whether a
-claim would find something, are each backend's own (its `Reads` adds `changes` and
-`has_claimable`).
+"""Reads and the change feed: jobs (by id, by filter), tasks, logs, the cheap checks an
+engine asks many times a second (anything to admit, lost), what changed since a revision,
+and the feed's loop. Every write stamps the rows it changes with its revision, so "what
+changed since N" is one read of each table. How a reader learns that something may have
+changed (SQLite: `PRAGMA data_version` polled; PostgreSQL: a NOTIFY, with polling behind
+it), and whether a claim would find something, are each backend's own (its `Reads` gives
+`change_mark`, `change_wait` and `has_claimable`).
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
 from typing import Any
 
+from jobdash.core.lifecycle import suspect_way
 from jobdash.core.model import Job, JobStatus, LogLine, NotFound, Task, TaskStatus, Trigger
 from jobdash.core.store.records import Changes, JobFilter
 from jobdash.core.store.sql.agents import agents_changed_since
@@ -52,6 +54,9 @@ Q = Statements(
     removed="SELECT job_id FROM removed WHERE rev > ? AND rev <= ? ORDER BY job_id",
     schedules="SELECT 1 FROM schedules WHERE rev > ?",
 )
+
+# `claimable_parts`: the first suspect's read and its arguments, the type condition and its.
+Parts = tuple[str, list[Any], str, list[Any]]
 
 _STATUS = {str(s): s for s in JobStatus}
 _TRIGGER = {str(t): t for t in Trigger}
@@ -146,6 +151,33 @@ class Reads:
             return await asyncio.to_thread(lambda: [job_from_row(r) for r in rows])
         return [job_from_row(r) for r in rows]
 
+    # The backend's "a ready task of this job" (its claim statements'), one `?`: now.
+    ordinary_ready: str
+
+    async def has_claimable(self, types: Collection[str] | None = None, idle: bool = True) -> bool:
+        """Would `claim` (with these `types` and `idle`) find something? One cheap read:
+        when the first suspect task is ready, and whether a running job with a free slot has
+        a ready task (from the few active jobs to their first ready task: joining from the
+        tasks side walked every pending task whenever the jobs were full)."""
+        if types is not None and not types:
+            return False  # no job types: nothing to claim (see the claims' `claim_in`)
+        now = time.time()
+        suspect, suspect_args, jobs_of, type_args = self.claimable_parts(types, now)
+        rows = await self.db.fetchall(
+            f"SELECT ({suspect}), EXISTS (SELECT 1 FROM jobs WHERE status = 'running' "
+            f"AND {ACTIVE_ONLY} AND running < parallel{jobs_of} AND EXISTS "
+            f"({self.ordinary_ready}))",
+            (*suspect_args, *type_args, now),
+        )
+        suspect_ready, ordinary = rows[0]
+        way = suspect_way(suspect_ready, idle, now)
+        return way == "alone" or (way == "ordinary" and bool(ordinary))
+
+    def claimable_parts(self, types: Collection[str] | None, now: float) -> Parts:
+        """The backend's parts of `has_claimable`: the read of the first suspect task's
+        `not_before` and its arguments, the condition on a job's type (" AND …") and its."""
+        raise NotImplementedError
+
     async def has_jobs_to_admit(self) -> bool:
         return await self.db.exists(Q[self.db.dialect].to_admit)
 
@@ -194,6 +226,44 @@ class Reads:
         rows = await self.db.fetchall(Q[self.db.dialect].rev)
         return int(rows[0][0])
 
+    async def change_mark(self) -> int:
+        """A number that moves when something may have changed: here the revision (a
+        backend may have a cheaper one, which moves at least as often)."""
+        return await self.rev()
+
+    def change_wait(self, interval: float) -> ChangeWait:
+        """How the feed waits between looks: here `interval`, always (polling)."""
+        return ChangeWait(interval)
+
+    async def changes(
+        self, since: int | None = None, interval: float = 0.25
+    ) -> AsyncIterator[Changes]:
+        """Yield what changed, as it changes: wait (`change_wait`), look whether the mark
+        moved (one tiny read), and only then read the rows stamped with a newer revision.
+        `since`: a revision read before the caller loaded what it shows; what changed after
+        it comes first (otherwise the feed starts now). Each change is read by revision, so
+        a look that comes late (a lost wake-up) costs latency, never a change."""
+        rev = since if since is not None else await self.rev()
+        mark = None if since is not None else await self.change_mark()
+        wait = self.change_wait(interval)
+        try:
+            while True:
+                await wait.next()
+                now_mark = await self.change_mark()
+                if now_mark == mark:
+                    continue
+                mark = now_mark
+                changes = await self.changes_since(rev)
+                rev = changes.rev
+                yield changes
+        finally:
+            wait.close()
+
+    def watch_work(self, wake: Callable[[], None]) -> Callable[[], None]:
+        """No hints here: agents of other processes find work by polling (a SQLite store is
+        on one host; its own process's commits wake an agent through `on_commit`)."""
+        return _nothing
+
     async def changes_since(self, rev: int) -> Changes:
         # Up to the revision read first: a write committed meanwhile comes in the next
         # answer, not in both (each change is seen once).
@@ -209,6 +279,24 @@ class Reads:
         agents = await agents_changed_since(self.db, rev)
         schedules = await self.db.exists(q.schedules, (rev,))
         return Changes(new_rev, jobs, removed, agents, schedules)
+
+
+class ChangeWait:
+    """The feed's pause between looks: `interval`, always (a backend with wake-ups
+    replaces it). `close` when the feed ends."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+
+    async def next(self) -> None:
+        await asyncio.sleep(self.interval)
+
+    def close(self) -> None:
+        pass
+
+
+def _nothing() -> None:
+    return None
 
 
 def log_lines(rows: Iterable[Sequence[Any]]) -> list[LogLine]:

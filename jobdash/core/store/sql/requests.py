@@ -45,9 +45,9 @@ Q = Statements(
     retry_report="UPDATE reports SET state = 'pending', done = '[]', attempts = 0, "
     "next_try = 0, owner = NULL, claimed_until = NULL, sent = NULL, last_error = '' "
     "WHERE job_id = ?",
-    finished="SELECT id FROM jobs WHERE ",
-    removed="INSERT INTO removed (job_id, rev) VALUES (?, ?) "
-    "ON CONFLICT (job_id) DO UPDATE SET rev = excluded.rev",
+    finished='SELECT id, "user" FROM jobs WHERE ',
+    removed='INSERT INTO removed (job_id, rev, "user") VALUES (?, ?, ?) '
+    'ON CONFLICT (job_id) DO UPDATE SET rev = excluded.rev, "user" = excluded."user"',
     of_user='"user" = ?',
     before="finished < ?",
 )
@@ -103,7 +103,7 @@ class Requests:
             c.audit_row(con, now, actor, user, "resume", f"job:{job_id}")
             c.settle_jobs(con, rev, now, [job_id])
 
-        await self.db.write(txn)
+        await self.db.write(txn, work=True)
 
     async def cancel_job(self, job_id: int, user: str, force: bool = False) -> Job:
         await self.cancel(job_id, user, force)
@@ -147,7 +147,7 @@ class Requests:
             c.audit_row(con, now, actor, user, "retry", f"job:{job_id}", plan.detail)
             return plan.tasks
 
-        return await self.db.write(txn)
+        return await self.db.write(txn, work=True)
 
     # ----------------------------------------------------------------- removing
 
@@ -159,12 +159,10 @@ class Requests:
 
         def txn(con: Connection, rev: int, now: float) -> int:
             finished, f_args = d.among("status", FINISHED)
-            ids = [
-                r[0]
-                for r in con.execute(
-                    f"{q.finished}{finished} AND {where} LIMIT {int(batch)}", [*f_args, *args]
-                ).fetchall()
-            ]
+            rows = con.execute(
+                f"{q.finished}{finished} AND {where} LIMIT {int(batch)}", [*f_args, *args]
+            ).fetchall()
+            ids = [r[0] for r in rows]
             if not ids:
                 return 0
             among_ids, id_args = d.among("{}", ids)
@@ -176,7 +174,7 @@ class Requests:
                 ("jobs", "id"),
             ):
                 con.execute(f"DELETE FROM {table} WHERE {among_ids.format(col)}", id_args)
-            d.many(con, q.removed, [(i, rev) for i in ids])
+            d.many(con, q.removed, [(r[0], rev, r[1]) for r in rows])
             return len(ids)
 
         return await self.db.write(txn)

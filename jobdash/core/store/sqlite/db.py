@@ -160,11 +160,13 @@ class Db:
 
     # ----------------------------------------------------------------- writing
 
-    async def write(self, fn: Txn[T], *, inline: bool = False) -> T:
+    async def write(self, fn: Txn[T], *, inline: bool = False, work: bool = False) -> T:
         """Run `fn(con, rev, now)` whole in one `BEGIN IMMEDIATE` transaction of the writer:
         in the writer's thread, or with `inline` (small transactions: the event loop waits
         while it runs) right here on the loop's thread, which saves the two thread switches
-        that cost more than the SQL of the hot transactions (claims, flushes).
+        that cost more than the SQL of the hot transactions (claims, flushes). `work` (it
+        may make tasks claimable) is PostgreSQL's hint to other processes; here agents
+        find such work by polling, and this process's by `on_commit`.
 
         Another process holding the write lock is waited for here, up to BUSY_TIMEOUT_MS."""
         if self.read_only is not None:

@@ -319,6 +319,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE schedules ADD COLUMN report_source TEXT NOT NULL DEFAULT 'config';
     UPDATE schedules SET config_report = report;
     """,
+    # 13: whose job a removed job was: on PostgreSQL a user sees only its own removed jobs
+    # (row-level security); kept the same here, as the statements are shared.
+    """
+    ALTER TABLE removed ADD COLUMN "user" TEXT NOT NULL DEFAULT '';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

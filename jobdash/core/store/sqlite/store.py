@@ -75,7 +75,7 @@ class SqliteStore(Jobs, Claims, Agents, Catalogue, Waits, Reports, Schedules, Re
 
     role: Role | None = None  # the kernel's user and jobdash's rules decide (one OS user)
 
-    async def grant(self, user: str, admin: bool) -> str:
+    async def grant(self, user: str, kind: str) -> str:
         raise BadInput(
             f"{self.location}: a SQLite store has no roles (it serves the OS user who owns "
             "its file; admins are named in the config); several users share a PostgreSQL store"
