@@ -8,8 +8,7 @@ look at them before committing.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,20 +17,14 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from jobdash.tui.app import JobdashApp
-from tests.tui.app_harness import build_store, frozen_app, write_config
+from tests.tui.app_harness import build_store, frozen_app, pictures_drawn, write_config
 
 SIZE = (120, 40)
 SMALL = (80, 24)
 
 
-@pytest.fixture(autouse=True)
-def _utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Times in the tables are local: pin the zone so pictures don't depend on the host."""
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+# Times in the tables are local: pin the zone so pictures don't depend on the host.
+pytestmark = pytest.mark.usefixtures("in_utc")
 
 
 @pytest.fixture
@@ -57,7 +50,7 @@ async def settle(pilot: Pilot[Any]) -> None:
         await pilot.pause(0.01)
     else:
         raise AssertionError("the dashboard did not load its jobs")
-    await pilot.pause()
+    await pictures_drawn(pilot)
 
 
 def test_in_progress_tab(snap_compare: Any, make_app: Callable[..., JobdashApp]) -> None:

@@ -17,6 +17,7 @@ import psycopg
 from jobdash.core.model import BadInput
 from jobdash.core.store.faults import StoreError
 from jobdash.core.store.postgres.roles import ROLES_AND_POLICIES
+from jobdash.core.store.sql.history import HISTORY_INDEXES
 
 APP_ID = "jobdash"
 ACTIVE_ONLY = "status NOT IN ('succeeded', 'warning', 'failed', 'cancelled')"
@@ -242,6 +243,8 @@ MIGRATIONS: list[str] = [
     """,
     # 2: the roles of several users and row-level security (see roles.py).
     ROLES_AND_POLICIES,
+    # 3: the history the dashboard's pictures draw, as SQLite's migration 12.
+    HISTORY_INDEXES,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from jobdash.core.model import BadInput
 from jobdash.core.store.faults import StoreError
+from jobdash.core.store.sql.history import HISTORY_INDEXES
 from jobdash.present.words import plural_word
 
 APP_ID = "jobdash"
@@ -311,6 +312,9 @@ MIGRATIONS: list[str] = [
     -- The locks a settling job lets go (one per running job with a lock, at most).
     CREATE INDEX locks_job ON locks (job_id);
     """,
+    # 12: the history the dashboard's pictures draw (core/store/sql/history.py) and a
+    # schedule's latest runs, each an index range of the recent rows however long the history.
+    HISTORY_INDEXES,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
