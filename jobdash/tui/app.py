@@ -50,6 +50,7 @@ from jobdash.tui.commands import JobdashCommands
 from jobdash.tui.dialogs.confirm import ConfirmScreen
 from jobdash.tui.keymap import check_keymap
 from jobdash.tui.link import Link
+from jobdash.tui.low_driver import LowBandwidthDriver
 from jobdash.tui.screens.dashboard import DashboardScreen, FirstRows
 from jobdash.tui.screens.help import HelpScreen, help_entries
 from jobdash.tui.screens.job_details import JobDetailsScreen
@@ -97,8 +98,10 @@ class JobdashApp(App[int]):
         first_rows: FirstRows | None = None,
         link: Link | None = None,
     ) -> None:
-        super().__init__()
-        self.link = link or Link()
+        link = link or Link()
+        # Low bandwidth: Textual's driver, sending only the cells that change.
+        super().__init__(driver_class=LowBandwidthDriver if link.low else None)
+        self.link = link
         if self.link.low:
             self.animation_level = "none"
         self._service: Service | None = service if isinstance(service, Service) else None

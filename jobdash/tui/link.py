@@ -11,11 +11,11 @@ fewer bytes:
 - mouse reporting off unless asked (`--mouse`): a terminal reporting any-event mouse
   tracking sends bytes up on every mouse move, and the app answers each with a frame
   when the pointer crosses a widget;
-- fewer repaints of rows that keep changing (`row_budget`, `row_interval`: a running
-  job's progress and info go out at most every `row_interval` seconds, with the whole
-  table near `row_budget` rows a second) and none of cells that did not change (the
-  tables repaint the cells of the columns that changed; a picture equal to the one shown
-  repaints nothing).
+- of each frame, only the cells that changed (`LowBandwidthDriver`, `CellFilter`):
+  Textual repaints a widget's whole line when part of it changes, a job row of ~300
+  bytes for the few cells its progress moved. (In either mode the job tables repaint only
+  rows that changed, at most 8 a second, and a picture equal to the one shown repaints
+  nothing.)
 
 Textual reads its frame rate (`TEXTUAL_FPS`) once, when it is imported: `apply` sets it
 before the dashboard imports Textual. Plain Python, no Textual here.
@@ -30,8 +30,6 @@ from dataclasses import dataclass
 __all__ = ["LOW_FPS", "Link", "choose"]
 
 LOW_FPS = 5
-NORMAL = dict(row_budget=8.0, row_interval=3.0)  # the job tables' defaults
-LOW = dict(row_budget=2.0, row_interval=10.0)
 
 
 @dataclass(frozen=True)
@@ -41,8 +39,6 @@ class Link:
     low: bool = False
     why: str = ""  # what chose low-bandwidth mode: "--low-bandwidth", "SSH_CONNECTION"
     mouse: bool = True
-    row_budget: float = NORMAL["row_budget"]
-    row_interval: float = NORMAL["row_interval"]
 
     @property
     def animation_level(self) -> str:
@@ -69,4 +65,4 @@ def choose(
         why = "SSH_CONNECTION"
     if not why:
         return Link()
-    return Link(True, why, mouse=mouse, **LOW)
+    return Link(True, why, mouse=mouse)

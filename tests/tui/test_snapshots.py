@@ -23,8 +23,10 @@ SIZE = (120, 40)
 SMALL = (80, 24)
 
 
-# Times in the tables are local: pin the zone so pictures don't depend on the host.
-pytestmark = pytest.mark.usefixtures("in_utc")
+@pytest.fixture(autouse=True)
+def _utc(in_utc: None) -> None:
+    """Times in the tables are local: pin the zone so pictures don't depend on the host
+    (modules that import this fixture get it too)."""
 
 
 @pytest.fixture

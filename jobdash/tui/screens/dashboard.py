@@ -117,8 +117,6 @@ class DashboardScreen(JobKeys, OffersWhatWorks):
                     id="table-inprogress",
                     empty_text=f"No jobs in progress: {key_for(app, 'job.new')} starts one",
                     tick=app.table_tick,
-                    live_interval=app.link.row_interval,
-                    live_budget=app.link.row_budget,
                 )
             with TabPane("Completed", id="completed"):
                 yield CompletedHeader(self.service, id="completed-header")
@@ -127,8 +125,6 @@ class DashboardScreen(JobKeys, OffersWhatWorks):
                     id="table-completed",
                     empty_text="No finished jobs yet",
                     tick=app.table_tick,
-                    live_interval=app.link.row_interval,
-                    live_budget=app.link.row_budget,
                 )
             with TabPane("Scheduled", id="scheduled"):
                 yield SchedulesPane(self.service)
