@@ -11,8 +11,9 @@ emulator), for fewer bytes.
 
 What it understands of Textual's output: cursor moves (`CSI y;x H`), styles (`CSI … m`,
 `CSI 0 m` resetting them), text, carriage return and line feed. Anything else passes
-through; one that clears the screen or switches screens (`CSI 2 J`, `CSI ? 1049 h/l`)
-forgets every cell, as does a change of the terminal's size (`resize`). Plain Python.
+through; one that erases, inserts, deletes or scrolls cells or switches screens (`CSI 2 J`,
+`CSI K`, `CSI ? 1049 h/l` …) forgets every cell, as does a change of the terminal's size
+(`resize`). Plain Python.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ _TOKEN = re.compile(
     r"|(\r)|(\n)"
     r"|([^\x1b\r\n]+)"
 )
-_FORGETS = re.compile(r"\x1b\[[0-9]*J|\x1b\[\?(?:1049|47|1047)[hl]|\x1bc")
+# Sequences after which the terminal's cells are not what we sent: erasing (J, K), inserting
+# or deleting lines or characters (L, M, P, X, @), scrolling (S, T), another screen, a reset.
+_FORGETS = re.compile(r"\x1b\[[0-9;]*[JKLMPX@ST]|\x1b\[\?(?:1049|47|1047)[hl]|\x1bc")
 RESET = "\x1b[0m"
 GAP = 4  # unchanged cells of one style between two changed ones are sent, not skipped
 
