@@ -34,10 +34,12 @@ def run_on_pty(
     settle: float = 2.0,
     size: tuple[int, int] = (100, 30),
     drawn: str = "In Progress",
+    finally_drawn: str | None = None,
 ) -> bytes:
     """Run `jobdash ARGS` on a pty of `size` (columns, lines) until it has `drawn` that
     text (at most 60 s: a busy machine starts slowly), `settle` seconds more, send each of
-    `keys` 1.2 s apart, then stop it; what it wrote."""
+    `keys` 1.2 s apart, wait until it has drawn `finally_drawn` (if given, at most 60 s),
+    then stop it; what it wrote."""
     master, slave = os.openpty()
     cols, rows = size
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
@@ -59,15 +61,13 @@ def run_on_pty(
     reader = threading.Thread(target=_drain, args=(master, chunks), daemon=True)
     reader.start()
     try:
-        deadline = time.monotonic() + 60
-        while drawn not in plain(b"".join(chunks)) and time.monotonic() < deadline:
-            if proc.poll() is not None:
-                break
-            time.sleep(0.1)
+        _wait_for(drawn, chunks, proc)
         time.sleep(settle)
         for key in keys:
             os.write(master, key.encode())
             time.sleep(1.2)
+        if finally_drawn is not None:
+            _wait_for(finally_drawn, chunks, proc)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -78,6 +78,15 @@ def run_on_pty(
         reader.join(5)
         os.close(master)
     return b"".join(chunks)
+
+
+def _wait_for(text: str, chunks: list[bytes], proc: subprocess.Popen[bytes]) -> None:
+    """Until `text` shows in what was written (at most 60 s, or until the process ends)."""
+    deadline = time.monotonic() + 60
+    while text not in plain(b"".join(chunks)) and time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return
+        time.sleep(0.1)
 
 
 def _drain(fd: int, chunks: list[bytes]) -> None:
