@@ -110,12 +110,20 @@ async def test_no_statement_of_the_engine_or_the_dashboard_scans_the_history(
         await store.has_lost_tasks()
         await store.recover_lost()
         await store.note_waits(time.time() - 10)
+        # The dashboard's pictures and a schedule's screen, as a user who sees only their own.
+        for user in (None, "root"):
+            await store.type_runs("ok", 30, user)
+            await store.jobs_ended(time.time(), 24, user)
+        await store.tasks_ended(time.time(), 60)
+        await svc.schedule_jobs("nightly", limit=50)
     finally:
         store.db.writer.set_trace_callback(None)  # type: ignore[attr-defined]
         await store.db.reader.con.set_trace_callback(None)  # type: ignore[attr-defined]
     statements = sorted({sql for sql in ran if DML.match(sql)})
     assert any("FROM jobs INDEXED BY jobs_claimable" in s for s in statements), "no claim seen"
     assert any("INSERT INTO jobs" in s for s in statements), "no submission seen"
+    for read in ("finished - started - idle_time", "AS BIGINT) / 3600", "AS BIGINT) / 60"):
+        assert any(read in s for s in statements), f"no picture's read seen: {read}"
     con = sqlite3.connect(db_path)
     try:
         found = {}

@@ -11,10 +11,19 @@ from collections.abc import Mapping
 
 
 def open_dashboard(args: argparse.Namespace) -> int:
-    """`jobdash` with no command: the dashboard, until it is quit."""
+    """`jobdash` with no command: the dashboard, until it is quit. Its link (normal or low
+    bandwidth) is chosen first: Textual reads the frame rate when it is imported."""
+    from jobdash.core.service import read_config
+    from jobdash.tui.link import choose
+
+    allowed = read_config(args.config).low_bandwidth_over_ssh
+    link = choose(
+        bool(getattr(args, "low_bandwidth", False)), bool(getattr(args, "mouse", False)), allowed
+    )
+    link.apply()
     from jobdash.tui.app import run_dashboard
 
-    return run_dashboard(args)
+    return run_dashboard(args, link)
 
 
 def check_keymap(keymap: Mapping[str, str], where: str) -> None:

@@ -175,6 +175,14 @@ def build_parser() -> Parser:
         help="never embed an engine: watch and act only (jobdash web's sessions)",
     )
     p.add_argument("--slots", type=slots_arg, default=4, help="task slots of the embedded engine")
+    p.add_argument(
+        "--low-bandwidth",
+        action="store_true",
+        help="for a slow link: fewer frames, no animations, no mouse (on its own over SSH)",
+    )
+    p.add_argument(
+        "--mouse", action="store_true", help="keep mouse reporting on in low-bandwidth mode"
+    )
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     commands = Commands(sub.add_parser, common, as_json)
     engine.declare_serving(commands)

@@ -307,6 +307,23 @@ class Job:
         return max(0.0, end - self.started - self.idle_time)
 
 
+@dataclass(frozen=True)
+class Run:
+    """A finished job as the history pictures see it: how it ended and how long it ran
+    (`Job.duration`: None when no task of it ever started)."""
+
+    job_id: int
+    status: JobStatus
+    finished: float
+    duration: float | None
+
+
+# How many ended in one time bucket with one key: (buckets back from now, 0 the newest;
+# the key: a job's status, or the agent that ran a task; count). A bucket is an hour of
+# jobs or a minute of tasks.
+Counted = tuple[int, str, int]
+
+
 @dataclass
 class Task:
     id: int

@@ -49,11 +49,14 @@ from jobdash.present.words import agree, plural
 from jobdash.tui.commands import JobdashCommands
 from jobdash.tui.dialogs.confirm import ConfirmScreen
 from jobdash.tui.keymap import check_keymap
+from jobdash.tui.link import Link
+from jobdash.tui.low_driver import LowBandwidthDriver
 from jobdash.tui.screens.dashboard import DashboardScreen, FirstRows
 from jobdash.tui.screens.help import HelpScreen, help_entries
 from jobdash.tui.screens.job_details import JobDetailsScreen
 from jobdash.tui.screens.schedule_details import ScheduleDetailsScreen
 from jobdash.tui.themes import DEFAULT_THEME, check_theme, load_themes
+from jobdash.tui.widgets.chart import Chart
 
 Clock = Callable[[], float]
 ServiceSource = Service | Callable[[], Awaitable[Service]]
@@ -76,6 +79,7 @@ class JobdashApp(App[int]):
         Binding("q", "back_or_quit", "Quit", id="app.quit"),
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("ctrl+t", "change_theme", "Theme", show=False, id="app.theme"),
+        Binding("v", "toggle_numbers", "Chart/numbers", show=False, id="app.numbers"),
         Binding(
             "ctrl+p", "command_palette", "Commands", show=False, priority=True, id="app.palette"
         ),
@@ -92,8 +96,14 @@ class JobdashApp(App[int]):
         watch_interval: float = 0.25,
         table_tick: float | None = 1.0,
         first_rows: FirstRows | None = None,
+        link: Link | None = None,
     ) -> None:
-        super().__init__()
+        link = link or Link()
+        # Low bandwidth: Textual's driver, sending only the cells that change.
+        super().__init__(driver_class=LowBandwidthDriver if link.low else None)
+        self.link = link
+        if self.link.low:
+            self.animation_level = "none"
         self._service: Service | None = service if isinstance(service, Service) else None
         self._opener = None if isinstance(service, Service) else service
         self.embedded_engine = embedded_engine
@@ -105,6 +115,7 @@ class JobdashApp(App[int]):
         self.feed_ready = asyncio.Event()
         self.first_rows = first_rows
         self.engine_note = ""
+        self.show_numbers = False  # the pictures as their numbers (`v`), on every screen
         self._requested_theme = theme
         self._themes = load_themes()
         for custom in self._themes.values():
@@ -229,6 +240,8 @@ class JobdashApp(App[int]):
             parts.append(f"engine {svc.engine.name} embedded")
         if svc.read_only:
             parts.append("read-only")
+        if self.link.low:
+            parts.append("low bandwidth")
         self.sub_title = " · ".join(parts)
 
     @work(group="engine")
@@ -313,6 +326,18 @@ class JobdashApp(App[int]):
         else:
             await self.action_quit()
 
+    def action_toggle_numbers(self) -> None:
+        """`v`: every picture as its numbers in text (a screen reader, no colour), or back."""
+        self.show_numbers = not self.show_numbers
+        for screen in self.screen_stack:
+            for chart in screen.query(Chart):
+                chart.numbers = self.show_numbers
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "toggle_numbers":  # only where a picture is
+            return bool(self.screen.query(Chart))
+        return True
+
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             self.screen.dismiss(None)
@@ -344,7 +369,7 @@ def no_terminal() -> str | None:
     return None
 
 
-async def _open_and_run(args: argparse.Namespace) -> int:
+async def _open_and_run(args: argparse.Namespace, link: Link) -> int:
     theme = getattr(args, "theme", None)
     # Before anything opens (the store is not even created): exit 2 on a typo.
     cfg = read_config(args.config)
@@ -396,9 +421,14 @@ async def _open_and_run(args: argparse.Namespace) -> int:
         if stop.is_set():
             return 0
         app = JobdashApp(
-            svc, embedded_engine=embedded, demo=bool(args.demo), theme=theme, first_rows=first_rows
+            svc,
+            embedded_engine=embedded,
+            demo=bool(args.demo),
+            theme=theme,
+            first_rows=first_rows,
+            link=link,
         )
-        result = await app.run_async()
+        result = await app.run_async(mouse=link.mouse)
         return result or 0
     finally:
         await svc.close()
@@ -406,7 +436,7 @@ async def _open_and_run(args: argparse.Namespace) -> int:
             loop.remove_signal_handler(sig)
 
 
-def run_dashboard(args: argparse.Namespace) -> int:
+def run_dashboard(args: argparse.Namespace, link: Link | None = None) -> int:
     """`jobdash` with no sub-command. Errors opening (BadInput) are raised before the UI
     starts; `jobdash.cli.main` prints them in one line and exits 2."""
-    return asyncio.run(_open_and_run(args))
+    return asyncio.run(_open_and_run(args, link or Link()))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -252,3 +253,18 @@ def screen_text(app: Any) -> str:
     """What the terminal shows, as plain text (for assertions and debugging)."""
     strips = app.screen._compositor.render_strips()
     return "\n".join(strip.text.rstrip() for strip in strips)
+
+
+async def pictures_drawn(pilot: Any, at_least: int = 1, timeout: float = 10.0) -> None:
+    """Wait until the screen in front has `at_least` pictures and every one has read its
+    numbers (a worker each), then for a repaint."""
+    from jobdash.tui.widgets.chart import Chart
+
+    deadline = time.monotonic() + timeout
+    while True:
+        charts = pilot.app.screen.query(Chart)
+        if len(charts) >= at_least and all(chart.drawn for chart in charts):
+            break
+        assert time.monotonic() < deadline, "a picture never came"
+        await pilot.pause(0.02)
+    await pilot.pause()

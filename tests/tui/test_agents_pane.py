@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from textual.widgets import Sparkline
-
 from jobdash.core.model import JobStatus
 from jobdash.core.service import Service
 from jobdash.tui.dialogs.confirm import ConfirmScreen
@@ -64,30 +62,6 @@ async def test_agent_row_running_tasks_heartbeat_and_drain(
         await until(pilot, lambda: "◐ draining" in pane.table.row_text(0))
         assert dict((i.name, d) for i, d in await svc.agents())[name]
         await svc.cancel(job.id, force=True)
-
-
-async def test_throughput_from_done_counters(
-    services: Open, write_config: Callable[[str], Path]
-) -> None:
-    svc = await services(write_config(CONFIG), engine=False)
-    app = PaneApp(svc, widget=lambda: AgentsPane(svc, sample_every=3600), watch=False)
-    async with app.run_test(size=SIZE) as pilot:
-        pane = app.query_one(AgentsPane)
-        await pilot.pause()
-        assert pane.table.row_count == 0
-        # Feed the pane as reloads would: done counters 10, 14, 14, 30.
-        from jobdash.core.model import AgentInfo
-
-        info = AgentInfo("a1", "host", 1, "0", 4, 0, "idle", 0.0, 0.0, done=10)
-        pane.agents = [(info, False)]
-        pane._last_done["a1"] = 10
-        for done in (14, 14, 30):
-            info.done = done
-            pane.sample()
-        assert list(pane.throughput["a1"]) == [4.0, 0.0, 16.0]
-        await pilot.pause()
-        assert list(pane.query_one(Sparkline).data or []) == [4.0, 0.0, 16.0]
-        assert text_sparkline([4.0, 0.0, 16.0]) in pane.table.row_text(0)
 
 
 def test_text_sparkline() -> None:

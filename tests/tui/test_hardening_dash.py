@@ -28,7 +28,15 @@ from jobdash.tui.widgets.agents_pane import AgentsPane
 from jobdash.tui.widgets.log_view import LogView
 from jobdash.tui.widgets.schedules_pane import SchedulesPane
 from tests.conftest import run_cli
-from tests.tui.app_harness import NOW, build_store, frozen, frozen_app, screen_text, write_config
+from tests.tui.app_harness import (
+    NOW,
+    build_store,
+    frozen,
+    frozen_app,
+    pictures_drawn,
+    screen_text,
+    write_config,
+)
 from tests.tui.pane_harness import CONFIG, SIZE, PaneApp, until
 from tests.tui.test_log_view import rows
 
@@ -329,7 +337,7 @@ async def settle(pilot: Pilot[Any]) -> None:
     await until(pilot, lambda: getattr(dash, "loaded", False))
     await until(pilot, lambda: app.query_one(SchedulesPane).table.row_count == 2)
     await until(pilot, lambda: app.query_one(AgentsPane).table.row_count == 3)
-    await pilot.pause()
+    await pictures_drawn(pilot)
 
 
 @pytest.mark.parametrize("tab", ["1", "2", "3", "4"])

@@ -9,8 +9,7 @@ look at them before committing.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,20 +21,16 @@ from jobdash.core.model import Report
 from jobdash.core.scheduler import schedule_specs
 from jobdash.core.service import Service
 from jobdash.tui.app import JobdashApp
-from tests.tui.app_harness import build_store, frozen_app, write_config
+from tests.tui.app_harness import build_store, frozen_app, pictures_drawn, write_config
 
 SIZE = (120, 40)
 SMALL = (80, 24)
 
 
 @pytest.fixture(autouse=True)
-def _utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Times in the tables are local: pin the zone so pictures don't depend on the host."""
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+def _utc(in_utc: None) -> None:
+    """Times in the tables are local: pin the zone so pictures don't depend on the host
+    (modules that import this fixture get it too)."""
 
 
 @pytest.fixture
@@ -61,7 +56,7 @@ async def settle(pilot: Pilot[Any]) -> None:
         await pilot.pause(0.01)
     else:
         raise AssertionError("the dashboard did not load its jobs")
-    await pilot.pause()
+    await pictures_drawn(pilot)
 
 
 def test_in_progress_tab(snap_compare: Any, make_app: Callable[..., JobdashApp]) -> None:

@@ -101,10 +101,10 @@ async def test_header_tables_agents_and_details_show_stand_ins(service: Service)
         await until(pilot, lambda: "E␛[2J" in drawn(app).split("attached", 1)[1])
         assert_inert(app)
 
-        await pilot.press("4")  # Agents: the table and the throughput label
-        await until(pilot, lambda: "throughput of E␛[2J" in drawn(app))
+        await pilot.press("4")  # Agents: the table and the throughput picture's label
+        await until(pilot, lambda: "E␛[2J O␛]52;c;a…" in drawn(app).split("per minute")[-1])
         text = assert_inert(app)
-        # The header, the name and host cells (cut to their columns) and the label.
+        # The header, the name and host cells (cut to their columns) and the picture's label.
         assert text.count("E␛[2J O␛]5") >= 4, screen_text(app)
         assert "[bold]M[/bold]" in text  # markup shown as written
 

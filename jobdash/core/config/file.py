@@ -20,6 +20,7 @@ from jobdash.core.config.checks import (
     ConfigError,
     Keys,
     Problem,
+    as_bool,
     as_duration,
     as_str,
     as_str_list,
@@ -37,7 +38,14 @@ CONFIG_ENV = "JOBDASH_CONFIG"
 CONFIG_NAME = "jobdash.toml"
 
 TOP_KEYS = ("jobdash", "types", "keymap", "smtp", "web")
-JOBDASH_KEYS = ("admins", "timezone", "theme", "retention", "agent_retention")
+JOBDASH_KEYS = (
+    "admins",
+    "timezone",
+    "theme",
+    "retention",
+    "agent_retention",
+    "low_bandwidth_over_ssh",
+)
 SMTP_KEYS = ("host", "port", "tls", "user", "password", "sender")
 SMTP_TLS = ("starttls", "ssl")
 WEB_KEYS = ("password_hash",)
@@ -60,6 +68,8 @@ class Config:
     retention: float | None = None  # seconds; finished jobs older than this are pruned
     # Seconds an agent stays listed after its last heartbeat (then pruned; totals are kept).
     agent_retention: float = 86400.0
+    # The dashboard draws for a slow link on its own when SSH_CONNECTION is set.
+    low_bandwidth_over_ssh: bool = True
     # `jobdash web` asks for this password (its scrypt hash) instead of printing a token.
     web_password_hash: str | None = None
 
@@ -185,6 +195,10 @@ def _jobdash_section(table: dict[str, Any], config: Config) -> None:
         config.theme = as_str(table["theme"], ("jobdash", "theme"), empty=False)
     if "retention" in table:
         config.retention = as_duration(table["retention"], ("jobdash", "retention"), positive=True)
+    if "low_bandwidth_over_ssh" in table:
+        config.low_bandwidth_over_ssh = as_bool(
+            table["low_bandwidth_over_ssh"], ("jobdash", "low_bandwidth_over_ssh")
+        )
     if "agent_retention" in table:
         config.agent_retention = as_duration(
             table["agent_retention"], ("jobdash", "agent_retention"), positive=True

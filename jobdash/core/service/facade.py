@@ -20,11 +20,13 @@ from jobdash.core.lifecycle import decide_cancel
 from jobdash.core.model import (
     AgentInfo,
     BadInput,
+    Counted,
     Job,
     LogLine,
     PrunedAgents,
     Refused,
     Report,
+    Run,
     Task,
     Trigger,
 )
@@ -221,6 +223,21 @@ class Service(Access):
     async def log_tail(self, job_id: int, n: int, task: int | None = None) -> list[LogLine]:
         await self.job(job_id)
         return await self.store.log_tail(job_id, n, task)
+
+    # The history the dashboard's pictures draw (`now`: the dashboard's clock).
+
+    async def type_runs(self, type: str, limit: int = 30) -> list[Run]:
+        """The last `limit` finished runs of a job type this user may see, newest first."""
+        return await self.store.type_runs(type, limit, self._scope)
+
+    async def jobs_ended(self, now: float, hours: int = 24) -> list[Counted]:
+        """The jobs this user may see that ended in each hour before `now`, by status."""
+        return await self.store.jobs_ended(now, hours, self._scope)
+
+    async def tasks_ended(self, now: float, minutes: int = 60) -> list[Counted]:
+        """The tasks each agent ended in each minute before `now` (agents are everyone's,
+        as on the Agents tab)."""
+        return await self.store.tasks_ended(now, minutes)
 
     async def agents(self) -> list[tuple[AgentInfo, bool]]:
         now = time.time()

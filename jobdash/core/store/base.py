@@ -22,11 +22,13 @@ from jobdash.core.model import (
     AgentInfo,
     AuditEvent,
     BadInput,
+    Counted,
     Job,
     JobStatus,
     LogLine,
     PrunedAgents,
     Report,
+    Run,
     Task,
 )
 from jobdash.core.planning import Schedule, Tick
@@ -362,6 +364,20 @@ class Store(Protocol):
     async def log_tail(self, job_id: int, n: int, task_seq: int | None = None) -> list[LogLine]:
         """The last `n` log lines of a job (of one task), in order: one read of the index
         from the end, however long the log."""
+
+    # ------------------------------------------------------------- history (the pictures)
+    # Each an index range of the recent rows: the same cost beside a million finished jobs.
+
+    async def type_runs(self, type: str, limit: int, user: str | None = None) -> list[Run]:
+        """The last `limit` finished jobs of `type` (of `user` only), newest first."""
+
+    async def jobs_ended(self, now: float, hours: int, user: str | None = None) -> list[Counted]:
+        """How many jobs (of `user` only) ended with each status in each of the `hours`
+        hours before `now` (bucket 0: the last hour); buckets with none are left out."""
+
+    async def tasks_ended(self, now: float, minutes: int) -> list[Counted]:
+        """How many tasks each agent ended in each of the `minutes` minutes before `now`
+        (bucket 0: the last minute); buckets with none are left out."""
 
     # ------------------------------------------------------------- the change feed
 

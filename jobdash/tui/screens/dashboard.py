@@ -33,6 +33,7 @@ from jobdash.present.words import plural, plural_word
 from jobdash.tui.actions import JobKeys, OffersWhatWorks, describe
 from jobdash.tui.keymap import key_for
 from jobdash.tui.widgets.agents_pane import AgentsPane
+from jobdash.tui.widgets.completed_header import CompletedHeader
 from jobdash.tui.widgets.filter_bar import FilterBar
 from jobdash.tui.widgets.job_table import JobTable
 from jobdash.tui.widgets.schedules_pane import SchedulesPane
@@ -118,6 +119,7 @@ class DashboardScreen(JobKeys, OffersWhatWorks):
                     tick=app.table_tick,
                 )
             with TabPane("Completed", id="completed"):
+                yield CompletedHeader(self.service, id="completed-header")
                 yield JobTable(
                     clock=app.clock,
                     id="table-completed",

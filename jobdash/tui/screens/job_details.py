@@ -4,6 +4,8 @@
   duration (finished), the type and where it is declared (`E` opens that file at that line
   in the user's editor), who started it and how, when, the info line and, once it ended,
   the result metrics.  Refreshed from the app's `store_changed` signal for this job.
+- Runs: the durations of this job type's last 30 runs as bars coloured by how each ended,
+  this one marked (`v`: their numbers); read again when this job's status changes.
 - Tasks: a Line-API table (a job may have 50,000 tasks), reloaded at most every
   `TASKS_MIN_INTERVAL` seconds (more for big jobs) while the job changes.  `F` shows
   failed tasks only; moving the cursor onto a task shows only that task's log, `a` all.
@@ -37,6 +39,7 @@ from jobdash.core.model import (
     TaskStatus,
 )
 from jobdash.core.service import Service, create_new
+from jobdash.present.charts import RUNS, run_of, runs_picture
 from jobdash.present.durations import duration, eta, task_time
 from jobdash.present.logs import TaskLabels, saved_line
 from jobdash.present.progress import progress_bar
@@ -47,6 +50,7 @@ from jobdash.present.words import plural, plural_word
 from jobdash.tui.actions import JobKeys, OffersWhatWorks, refuse
 from jobdash.tui.helpers import clock_of, subscribe_changes
 from jobdash.tui.keymap import key_for
+from jobdash.tui.widgets.chart import Chart
 from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
 from jobdash.tui.widgets.log_view import LogView, log_bindings
 
@@ -258,6 +262,7 @@ class JobDetailsScreen(JobKeys, OffersWhatWorks):
 
     def compose(self) -> ComposeResult:
         yield JobHeader(self.job_id, id="details-header")
+        yield Chart("runs of this type: loading…", id="details-runs")
         yield Label("tasks", id="details-tasks-title", markup=False)
         yield LineTable(
             TASK_COLUMNS,
@@ -305,12 +310,24 @@ class JobDetailsScreen(JobKeys, OffersWhatWorks):
     def _set_job(self, job: Job) -> None:
         if job.rev != self._job_rev or job != self.job:
             self._tasks_dirty = True
+        if self.job is None or job.status is not self.job.status:
+            self._load_runs(job)  # its bar moves (running, then how it ended)
         self._job_rev = job.rev
         self.job = job
         known = self.service.types.get(job.type)
         self.header.defined_at = known.where(short=True) if known is not None else ""
         self.header.set_job(job)
         self.sub_title = sanitize(f"job {job.id} · {job.type}")
+
+    @work(group="runs", exclusive=True)
+    async def _load_runs(self, job: Job) -> None:
+        """The durations of this type's last runs, this one marked (▲)."""
+        runs = await self.service.type_runs(job.type, RUNS)
+        now = clock_of(self.app)()
+        if all(run.job_id != job.id for run in runs):
+            runs.append(run_of(job, now))  # running, or older than the last RUNS
+        label = f"{job.type}: the time of its last runs"
+        self.query_one("#details-runs", Chart).show([runs_picture(runs, label, job.id)])
 
     def _job_gone(self) -> None:
         self.header.gone = True

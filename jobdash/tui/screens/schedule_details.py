@@ -1,4 +1,5 @@
-"""One schedule: its summary, its latest executions (enter opens a job's details) and its
+"""One schedule: its summary, the time each of its runs took (bars oldest to newest,
+coloured by how each ended; `v`: the numbers), its latest executions (enter opens a job's details) and its
 tick history (every fire time: ran, skipped, missed, paused, error, with the detail).
 
 Keys: `r` run now, `p` enable/disable, `E` edit the planning, `M` the report recipients,
@@ -20,6 +21,7 @@ from textual.widgets import Footer, Label, Static
 from jobdash.core.model import Job, NotFound
 from jobdash.core.planning import Schedule, Tick
 from jobdash.core.service import Service
+from jobdash.present.charts import run_of, runs_picture
 from jobdash.present.durations import duration
 from jobdash.present.planning import recipients_text
 from jobdash.present.status import TICK_TONES, look
@@ -29,6 +31,7 @@ from jobdash.tui.actions import SCHEDULE_BINDINGS, OffersWhatWorks, ScheduleKeys
 from jobdash.tui.helpers import clock_of, subscribe_changes
 from jobdash.tui.keymap import key_for
 from jobdash.tui.screens.job_details import JobDetailsScreen
+from jobdash.tui.widgets.chart import Chart
 from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
 from jobdash.tui.widgets.schedules_pane import planning_text, zone_columns
 
@@ -103,6 +106,7 @@ class ScheduleDetailsScreen(ScheduleKeys, OffersWhatWorks):
     def compose(self) -> ComposeResult:
         now = clock_of(self.app)()
         yield Static("", id="schedule-summary")
+        yield Chart("runs: loading…", id="schedule-runs")
         details = f"latest executions ({key_for(self.app, 'table.select')}: details)"
         yield Label(details, classes="section", markup=False)
         yield LineTable(
@@ -169,6 +173,9 @@ class ScheduleDetailsScreen(ScheduleKeys, OffersWhatWorks):
             summary.append(sanitize(failed), "bold")
         self.query_one("#schedule-summary", Static).update(summary)
         self.query_one("#schedule-jobs", LineTable).set_rows([job_row(j, now) for j in jobs])
+        runs = [run_of(j, now) for j in jobs if j.started is not None]
+        label = "the time of its last runs"
+        self.query_one("#schedule-runs", Chart).show([runs_picture(runs, label)])
         self.query_one("#schedule-ticks", LineTable).set_rows([tick_row(t, now) for t in ticks])
 
     def action_back(self) -> None:

@@ -3,37 +3,39 @@ and throughput; `d` drains the selected agent.
 
 Reloaded when the change feed says agents (or jobs, whose tasks agents run) changed, at
 most once a second; a 1 s timer re-renders the heartbeat ages, and only the rows whose text
-changed are repainted.  Throughput: every `sample_every` seconds the `done` counter of each
-agent is sampled, and the difference from the previous sample is one bar of its sparkline.
+changed are repainted.  Throughput: the tasks each agent ended in each minute of the last
+hour, counted by the store (`Service.tasks_ended`), read with the agents and at least every
+`sample_every` seconds: a line of bars per agent and one for all of them below the table
+(`v`: the numbers), and the last 12 minutes in the table's throughput column.
 """
 
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from textual import on, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import Label, Sparkline
+from textual.widgets import Label
 
 from jobdash.core.model import AgentInfo, PrunedAgents
 from jobdash.core.service import Service
+from jobdash.present.charts import MINUTES, Series, agents_picture
 from jobdash.present.durations import duration
 from jobdash.present.status import agent_look
-from jobdash.present.text import sanitize
 from jobdash.present.words import plural
 from jobdash.tui.actions import JobActions
 from jobdash.tui.helpers import clock_of
 from jobdash.tui.helpers import subscribe_changes as _subscribe
+from jobdash.tui.widgets.chart import Chart
 from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
 
 __all__ = ["AgentsPane", "text_sparkline"]
 
-HISTORY = 30  # sparkline bars kept per agent
+COLUMN_MINUTES = 12  # minutes of throughput in the table's column
 BARS = " ▁▂▃▄▅▆▇█"
 COLUMNS = (
     TableColumn("name", 16),
@@ -71,8 +73,8 @@ class AgentsPane(Vertical):
     DEFAULT_CSS = """
     AgentsPane {
         #agents-table { height: 1fr; }
-        #agents-spark-label { height: 1; padding: 0 1; color: $text-muted; }
-        #agents-spark { height: 3; margin: 0 1; }
+        #agents-chart-label { height: 1; padding: 0 1; color: $text-muted; }
+        #agents-chart { max-height: 50%; }
     }
     """
 
@@ -90,8 +92,7 @@ class AgentsPane(Vertical):
         self.agents: list[tuple[AgentInfo, bool]] = []
         self.pruned = PrunedAgents()
         self.current: dict[str, list[tuple[int, int, str]]] = {}
-        self.throughput: dict[str, deque[float]] = {}
-        self._last_done: dict[str, int] = {}
+        self.throughput: list[Series] = []  # per agent, then the total
         self._dirty = True
         self._last_load = 0.0
 
@@ -102,8 +103,12 @@ class AgentsPane(Vertical):
             drops=NARROW_DROPS,
             id="agents-table",
         )
-        yield Label("throughput", id="agents-spark-label", markup=False)
-        yield Sparkline([], id="agents-spark")
+        yield Label(
+            f"tasks ended per minute, last {MINUTES} min, oldest first",
+            id="agents-chart-label",
+            markup=False,
+        )
+        yield Chart("no agent ended a task in the last hour", id="agents-chart")
 
     @property
     def table(self) -> LineTable:
@@ -136,20 +141,18 @@ class AgentsPane(Vertical):
         self.agents = await self.service.agents()
         self.current = await self.service.agent_tasks()
         self.pruned = await self.service.pruned_agents()
-        for info, _ in self.agents:
-            self._last_done.setdefault(info.name, info.done)
-            self.throughput.setdefault(info.name, deque(maxlen=HISTORY))
+        await self._read_throughput()
         self._show()
 
-    def sample(self) -> None:
-        """One throughput bar per agent: tasks done since the previous sample."""
-        for info, _ in self.agents:
-            previous = self._last_done.get(info.name, info.done)
-            self.throughput.setdefault(info.name, deque(maxlen=HISTORY)).append(
-                float(max(0, info.done - previous))
-            )
-            self._last_done[info.name] = info.done
+    @work(group="agents-sample", exclusive=True)
+    async def sample(self) -> None:
+        """The minutes move on while nothing changes: count the last hour again."""
+        await self._read_throughput()
         self._show()
+
+    async def _read_throughput(self) -> None:
+        counts = await self.service.tasks_ended(clock_of(self.app)(), MINUTES)
+        self.throughput = agents_picture(counts, [info.name for info, _ in self.agents])
 
     def _row(self, info: AgentInfo, now: float) -> Row:
         state = agent_look(info.state)
@@ -170,7 +173,7 @@ class AgentsPane(Vertical):
                 Cell(duration(max(0.0, age)), "error" if info.state == "stale" else "dim"),
                 str(info.done),
                 Cell(str(info.failed), "error" if info.failed else "dim"),
-                Cell(text_sparkline(self.throughput.get(info.name, ())), "accent"),
+                Cell(text_sparkline(self._per_minute(info.name), COLUMN_MINUTES), "accent"),
             ),
         )
 
@@ -186,24 +189,13 @@ class AgentsPane(Vertical):
             cells = (Cell(name, "dim"), "", "", Cell(state.text, state.tone), "", "", "")
             rows.append(Row(None, (*cells, str(done), Cell(str(failed), "dim"), "")))
         self.table.set_rows(rows)
-        self._show_sparkline()
+        # Per agent and in total; none when no agent is listed or ended a task this hour.
+        self.query_one("#agents-chart", Chart).show(self.throughput[:-1] and self.throughput)
 
-    def _show_sparkline(self) -> None:
-        name = self.table.cursor_key
-        if name is None and self.agents:
-            name = self.agents[0][0].name
-        data = list(self.throughput.get(str(name), ())) if name is not None else []
-        label = f"throughput of {name}: tasks done per {self.sample_every:g} s"
-        if data:
-            label += f" (last {data[-1]:g}, max {max(data):g})"
-        self.query_one("#agents-spark-label", Label).update(sanitize(label) if name else "")
-        spark = self.query_one("#agents-spark", Sparkline)
-        if list(spark.data or []) != data:
-            spark.data = data
-
-    @on(LineTable.Highlighted, "#agents-table")
-    def _highlighted(self, event: LineTable.Highlighted) -> None:
-        self._show_sparkline()
+    def _per_minute(self, name: str) -> list[float]:
+        """An agent's tasks ended per minute, oldest first (none: no minute counted)."""
+        series = next((s for s in self.throughput if s.label == name), None)
+        return [bar.value or 0.0 for bar in series.bars] if series is not None else []
 
     def action_drain(self) -> None:
         """Drain the selected agent (it finishes its tasks and claims no more), or undrain

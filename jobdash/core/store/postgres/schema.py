@@ -17,6 +17,7 @@ import psycopg
 from jobdash.core.model import BadInput
 from jobdash.core.store.faults import StoreError
 from jobdash.core.store.postgres.roles import REMOVED_POLICY, ROLES_AND_POLICIES
+from jobdash.core.store.sql.history import HISTORY_INDEXES
 
 APP_ID = "jobdash"
 ACTIVE_ONLY = "status NOT IN ('succeeded', 'warning', 'failed', 'cancelled')"
@@ -257,6 +258,8 @@ MIGRATIONS: list[str] = [
     """,
     # 5: whose job a removed job was, so that a user sees only its own (see roles.py).
     REMOVED_POLICY,
+    # 6: the history the dashboard's pictures draw, as SQLite's migration 14.
+    HISTORY_INDEXES,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from jobdash.core.model import BadInput
 from jobdash.core.store.faults import StoreError
+from jobdash.core.store.sql.history import HISTORY_INDEXES
 from jobdash.present.words import plural_word
 
 APP_ID = "jobdash"
@@ -324,6 +325,9 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE removed ADD COLUMN "user" TEXT NOT NULL DEFAULT '';
     """,
+    # 14: the history the dashboard's pictures draw (core/store/sql/history.py) and a
+    # schedule's latest runs, each an index range of the recent rows however long the history.
+    HISTORY_INDEXES,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

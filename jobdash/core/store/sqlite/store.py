@@ -34,6 +34,7 @@ from jobdash.core.store.records import (
 )
 from jobdash.core.store.sql.agents import Agents
 from jobdash.core.store.sql.catalogue import Catalogue
+from jobdash.core.store.sql.history import History
 from jobdash.core.store.sql.schedules import Schedules
 from jobdash.core.store.sql.waits import Waits
 from jobdash.core.store.sqlite.claims import Claims
@@ -46,7 +47,7 @@ from jobdash.core.store.sqlite.reports import Reports
 from jobdash.core.store.sqlite.submits import GroupCommit
 
 
-class SqliteStore(Jobs, Claims, Agents, Catalogue, Waits, Reports, Schedules, Reads):
+class SqliteStore(Jobs, Claims, Agents, Catalogue, Waits, Reports, Schedules, Reads, History):
     """jobdash's embedded store. Open with `await SqliteStore.open(path)`, or
     `base.open_store(location)`. The contract's methods are the areas' (`Jobs` brings
     `Audit`); the batched writes are delegated to the `Flusher`."""

@@ -1,0 +1,83 @@
+"""The history the dashboard's pictures draw: a job type's last runs, the jobs that ended
+per hour, the tasks each agent ended per minute. Counted in the database (`GROUP BY` over
+an index range of the recent rows), so a picture costs the same beside a million finished
+jobs as beside ten; the indexes are schema migration 12 (SQLite) / 3 (PostgreSQL):
+`jobs_type_done`, `jobs_done`, `tasks_done`.
+
+A bucket is whole seconds back from `now` divided by its width: the same integer division
+in both databases (a float cast to an integer truncates in SQLite and rounds in
+PostgreSQL, so the seconds are made whole first: a run may land a second early).
+"""
+
+from __future__ import annotations
+
+from jobdash.core.model import Counted, JobStatus, Run
+from jobdash.core.store.sql.dialect import Reading, Statements
+
+# Schema migration 12 of SQLite, 3 of PostgreSQL: the same statements in both.
+HISTORY_INDEXES = """
+-- A job type's last finished runs (job details: their durations).
+CREATE INDEX jobs_type_done ON jobs (type, id) WHERE finished IS NOT NULL;
+-- The jobs that ended in the last hours (the Completed tab's header).
+CREATE INDEX jobs_done ON jobs (finished) WHERE finished IS NOT NULL;
+-- A schedule's latest runs (its screen).
+CREATE INDEX jobs_schedule ON jobs (schedule_id, id) WHERE schedule_id IS NOT NULL;
+-- The tasks each agent ended in the last hour (the Agents tab), read from the index alone.
+CREATE INDEX tasks_done ON tasks (finished, agent) WHERE finished IS NOT NULL;
+"""
+
+_BACK = "CAST(CAST(? AS DOUBLE PRECISION) - finished AS BIGINT) / {width}"
+_RUNS = (
+    "SELECT id, status, finished, finished - started - idle_time FROM jobs "
+    "WHERE type = ? AND finished IS NOT NULL{user} ORDER BY id DESC LIMIT ?"
+)
+_ENDED = (
+    f"SELECT {_BACK.format(width=3600)}, status, count(*) FROM jobs "
+    "WHERE finished IS NOT NULL AND finished > ?{user} GROUP BY 1, 2"
+)
+_MINE = ' AND "user" = ?'  # a user who sees only their own jobs
+
+Q = Statements(
+    type_runs=_RUNS.format(user=""),
+    type_runs_of=_RUNS.format(user=_MINE),
+    ended=_ENDED.format(user=""),
+    ended_of=_ENDED.format(user=_MINE),
+    tasks_ended=(
+        f"SELECT {_BACK.format(width=60)}, agent, count(*) FROM tasks "
+        "WHERE finished IS NOT NULL AND finished > ? AND agent IS NOT NULL GROUP BY 1, 2"
+    ),
+)
+_STATUS = {str(s): s for s in JobStatus}
+
+
+class History:
+    """The reads behind the pictures (the Store contract's `type_runs`, `jobs_ended`,
+    `tasks_ended`)."""
+
+    db: Reading
+
+    async def type_runs(self, type: str, limit: int, user: str | None = None) -> list[Run]:
+        """The last `limit` finished jobs of `type`, newest first (of `user` only)."""
+        q = Q[self.db.dialect]
+        if user is None:
+            rows = await self.db.fetchall(q.type_runs, (type, limit))
+        else:
+            rows = await self.db.fetchall(q.type_runs_of, (type, user, limit))
+        return [
+            Run(r[0], _STATUS[r[1]], r[2], None if r[3] is None else max(0.0, r[3])) for r in rows
+        ]
+
+    async def jobs_ended(self, now: float, hours: int, user: str | None = None) -> list[Counted]:
+        """Jobs that ended in each of the last `hours` hours before `now`, by status."""
+        q = Q[self.db.dialect]
+        since = now - 3600 * hours
+        if user is None:
+            rows = await self.db.fetchall(q.ended, (now, since))
+        else:
+            rows = await self.db.fetchall(q.ended_of, (now, since, user))
+        return [(int(r[0]), str(r[1]), int(r[2])) for r in rows if 0 <= r[0] < hours]
+
+    async def tasks_ended(self, now: float, minutes: int) -> list[Counted]:
+        """Tasks that ended in each of the last `minutes` minutes before `now`, by agent."""
+        rows = await self.db.fetchall(Q[self.db.dialect].tasks_ended, (now, now - 60 * minutes))
+        return [(int(r[0]), str(r[1]), int(r[2])) for r in rows if 0 <= r[0] < minutes]
