@@ -122,14 +122,45 @@ def corrupt_middle_page(path: Path) -> None:
 # --------------------------------------------------------------------------- damaged (10)
 
 
-@pytest.mark.parametrize(
-    "command", [["jobs"], ["run", "hello"], ["clear"], ["serve", "--grace", "1"]]
-)
+def corrupt_leaf_of(path: Path, table: str) -> None:
+    """Random bytes over one leaf page of `table`: a read of that table meets it."""
+    con = sqlite3.connect(path)
+    page_size = con.execute("PRAGMA page_size").fetchone()[0]
+    (page,) = con.execute(
+        "SELECT pageno FROM dbstat WHERE name = ? AND pagetype = 'leaf' ORDER BY pageno LIMIT 1",
+        (table,),
+    ).fetchone()
+    con.close()
+    with path.open("r+b") as f:
+        f.seek(page_size * (page - 1))
+        f.write(os.urandom(page_size))
+
+
+# Commands that write check every page of the store before anything else (the engine too).
+@pytest.mark.parametrize("command", [["run", "hello"], ["clear"], ["serve", "--grace", "1"]])
 def test_a_damaged_store_is_refused_and_never_written(tmp_path: Path, command: list[str]) -> None:
     db = tmp_path / "store.db"
     store_with_data(db)
     corrupt_middle_page(db)
     (tmp_path / "jobdash.toml").write_text(CONFIG)
+    before = digest(db)
+    done = run_cli("--db", str(db), *command, timeout=TIMEOUT)
+    line = refused(done, "the store is damaged", ".recover", "restore a backup")
+    assert line.startswith(f"jobdash: {db}: ")
+    assert digest(db) == before
+    assert sidecars(db) == []
+
+
+@pytest.mark.parametrize("command", [["jobs", "--all"], ["export", "--format", "csv"]])
+def test_a_reading_command_refuses_the_damaged_pages_it_reads_and_writes_nothing(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """A command that only reads does not read the whole file first (seconds on a store of
+    millions of jobs): SQLite checks each page it reads, and a damaged one is refused in
+    one line, with nothing shown from it and nothing written."""
+    db = tmp_path / "store.db"
+    store_with_data(db)
+    corrupt_leaf_of(db, "jobs")
     before = digest(db)
     done = run_cli("--db", str(db), *command, timeout=TIMEOUT)
     line = refused(done, "the store is damaged", ".recover", "restore a backup")
