@@ -12,14 +12,12 @@ import asyncio
 import functools
 import json
 import sqlite3
-from collections.abc import Sequence
-from typing import Any
 
-from jobdash.core.lifecycle import refuse_lock
 from jobdash.core.model import Refused
 from jobdash.core.store.records import NewJob
-from jobdash.core.store.sqlite.counts import audit_row
-from jobdash.core.store.sqlite.db import Db, qmarks
+from jobdash.core.store.sql.dialect import SQLITE
+from jobdash.core.store.sql.submits import fire_time_taken, insert_rest, insert_row, refuse_held
+from jobdash.core.store.sqlite.db import Db
 
 
 def insert_job(
@@ -32,47 +30,15 @@ def insert_job(
 ) -> int:
     """Insert a queued job with its tasks, lock keys, report and audit row (inside a
     transaction); Refused for a second job of a (schedule, fire time) and, with on_lock =
-    "refuse", for a job whose lock another job holds."""
-    if nj.on_lock == "refuse" and nj.lock_keys:
-        held = _holders(con, nj.lock_keys, None)
-        if held:
-            raise refuse_lock(nj.type, *held[0])
+    "refuse", for a job whose lock another job holds. What is written is `sql.submits`'s
+    (shared with PostgreSQL); the tasks go in here, in one executemany."""
+    refuse_held(SQLITE, con, nj)
     try:
-        cur = con.execute(
-            "INSERT INTO jobs (type, params, user, trigger, schedule_id, fire_time, "
-            "status, created, updated, pending, target, parallel, cancellable, on_lock, "
-            "timeout, retries, backoff, info, rev, type_hash) "
-            "VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                nj.type,
-                json.dumps(nj.params),
-                nj.user,
-                str(nj.trigger),
-                nj.schedule_id,
-                nj.fire_time,
-                now,
-                now,
-                len(nj.tasks),
-                nj.target,
-                nj.parallel,
-                int(nj.cancellable),
-                nj.on_lock,
-                nj.timeout,
-                nj.retries,
-                nj.backoff,
-                nj.info,
-                rev,
-                nj.type_hash,
-            ),
-        )
+        job_id = insert_row(SQLITE, con, rev, now, nj)
     except sqlite3.IntegrityError as e:
         if nj.schedule_id is not None:
-            raise Refused(
-                f"schedule {nj.schedule_id} already started a job for that fire time"
-            ) from e
+            raise fire_time_taken(nj) from e
         raise
-    job_id = cur.lastrowid
-    assert job_id is not None
     con.executemany(
         "INSERT INTO tasks (job_id, seq, key, name, kind, spec, item, status) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
@@ -81,18 +47,7 @@ def insert_job(
             for i, t in enumerate(nj.tasks, 1)
         ],
     )
-    if nj.lock_keys:
-        con.executemany(
-            "INSERT OR IGNORE INTO job_locks (job_id, key) VALUES (?, ?)",
-            [(job_id, k) for k in nj.lock_keys],
-        )
-    if any(nj.report.values()):
-        con.execute(
-            "INSERT INTO reports (job_id, state, recipients) VALUES (?, 'pending', ?)",
-            (job_id, json.dumps(nj.report)),
-        )
-    if audit_user:
-        audit_row(con, now, actor, audit_user, "run", f"job:{job_id}", nj.type)
+    insert_rest(SQLITE, con, now, job_id, nj, audit_user, actor)
     return job_id
 
 
@@ -155,12 +110,3 @@ class GroupCommit:
                     f.set_exception(r)
                 else:
                     f.set_result(r)
-
-
-def _holders(con: sqlite3.Connection, keys: Sequence[str], job_id: int | None) -> list[Any]:
-    """Who holds these lock keys: (key, job id), other than `job_id`."""
-    rows = con.execute(
-        f"SELECT key, job_id FROM locks WHERE key IN ({qmarks(keys)}) AND job_id IS NOT ?",
-        (*keys, job_id),
-    ).fetchall()
-    return [(r[0], r[1]) for r in rows]
