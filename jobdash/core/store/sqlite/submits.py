@@ -13,11 +13,12 @@ import functools
 import json
 import sqlite3
 
-from jobdash.core.model import Refused
+from jobdash.core.model import Job, Refused
 from jobdash.core.store.records import NewJob
 from jobdash.core.store.sql.dialect import SQLITE
+from jobdash.core.store.sql.reads import JOB_COLUMNS, job_from_row
 from jobdash.core.store.sql.submits import fire_time_taken, insert_rest, insert_row, refuse_held
-from jobdash.core.store.sqlite.db import Db
+from jobdash.core.store.sqlite.db import Db, qmarks
 
 
 def insert_job(
@@ -55,10 +56,12 @@ def insert_each(
     con: sqlite3.Connection,
     rev: int,
     now: float,
-    batch: list[tuple[NewJob, str | None, asyncio.Future[int]]],
+    batch: list[tuple[NewJob, str | None, asyncio.Future[Job]]],
     actor: str,
-) -> list[int | Refused]:
-    """Insert each queued job in its own savepoint: a refused one is rolled back alone."""
+) -> list[Job | Refused]:
+    """Insert each queued job in its own savepoint: a refused one is rolled back alone.
+    The jobs are read back in the same transaction (the caller gets its job without a
+    read of its own, a hop to the reader's thread each)."""
     out: list[int | Refused] = []
     for nj, audit_user, _f in batch:
         con.execute("SAVEPOINT job")
@@ -68,7 +71,17 @@ def insert_each(
             con.execute("ROLLBACK TO job")
             out.append(e)
         con.execute("RELEASE job")
-    return out
+    ids = [r for r in out if isinstance(r, int)]
+    made: dict[int, Job] = {}
+    for i in range(0, len(ids), READ_BACK):
+        part = ids[i : i + READ_BACK]
+        rows = con.execute(f"{JOB_ROWS} WHERE id IN ({qmarks(part)})", part).fetchall()
+        made |= {r[0]: job_from_row(r) for r in rows}
+    return [made[r] if isinstance(r, int) else r for r in out]
+
+
+READ_BACK = 500  # jobs read back per statement (well under SQLite's bound on parameters)
+JOB_ROWS = f"SELECT {JOB_COLUMNS} FROM jobs"
 
 
 class GroupCommit:
@@ -78,11 +91,11 @@ class GroupCommit:
 
     def __init__(self, db: Db) -> None:
         self.db = db
-        self._queued: list[tuple[NewJob, str | None, asyncio.Future[int]]] = []
+        self._queued: list[tuple[NewJob, str | None, asyncio.Future[Job]]] = []
         self._writing: asyncio.Task[None] | None = None
 
-    async def submit(self, nj: NewJob, audit_user: str | None) -> int:
-        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    async def submit(self, nj: NewJob, audit_user: str | None) -> Job:
+        fut: asyncio.Future[Job] = asyncio.get_running_loop().create_future()
         self._queued.append((nj, audit_user, fut))
         if self._writing is None or self._writing.done():
             self._writing = asyncio.get_running_loop().create_task(self._write_queued())
