@@ -316,13 +316,14 @@ def main() -> None:
         help="a folder keeping the seeded histories (reused when there: two checkouts, one seeding)",
     )
     p.add_argument("--no-huey", action="store_true", help="leave huey out")
+    p.add_argument("--jobs", type=int, default=JOBS, help="one-task jobs per part")
     args = p.parse_args()
     if args.part:
         print(json.dumps(run_part(args.part, args)))
         return
 
     q = 10 if args.quick else 1
-    n = JOBS // q
+    n = args.jobs // q
     histories = [h // q for h in args.history]
     print(
         f"jobdash scale bench — {date.today()} — {platform.node()}: {os.cpu_count()} cores, "
