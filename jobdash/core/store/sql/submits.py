@@ -18,11 +18,15 @@ from jobdash.core.store.records import NewJob
 from jobdash.core.store.sql.counts import COUNTS
 from jobdash.core.store.sql.dialect import Connection, Dialect, Statements
 
-Q = Statements(
-    job='INSERT INTO jobs (type, params, "user", trigger, schedule_id, fire_time, status, '
+JOB = (
+    'INSERT INTO jobs (type, params, "user", trigger, schedule_id, fire_time, status, '
     "created, updated, pending, target, parallel, cancellable, on_lock, timeout, retries, "
     "backoff, info, rev, type_hash) "
-    "VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    "VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+Q = Statements(
+    job=JOB,  # SQLite: the row id is the cursor's, free; a RETURNING row costs ~12 µs a job
+    job_returning=JOB + " RETURNING id",
     lock="INSERT INTO job_locks (job_id, key) VALUES (?, ?) ON CONFLICT DO NOTHING",
     report="INSERT INTO reports (job_id, state, recipients) VALUES (?, 'pending', ?)",
     holders="SELECT key, job_id FROM locks WHERE job_id {distinct} CAST(? AS BIGINT) AND ",
@@ -67,7 +71,9 @@ def insert_row(d: Dialect, con: Connection, rev: int, now: float, nj: NewJob) ->
         rev,
         nj.type_hash,
     )
-    return int(con.execute(Q[d].job, values).fetchone()[0])
+    if d.name == "sqlite":
+        return int(con.execute(Q[d].job, values).lastrowid)
+    return int(con.execute(Q[d].job_returning, values).fetchone()[0])
 
 
 def fire_time_taken(nj: NewJob) -> Refused:
