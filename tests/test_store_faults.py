@@ -122,13 +122,42 @@ def corrupt_middle_page(path: Path) -> None:
 # --------------------------------------------------------------------------- damaged (10)
 
 
+def corrupt_leaf_of(path: Path, table: str) -> None:
+    """Random bytes over one leaf page of `table`: a read of that table meets it."""
+    con = sqlite3.connect(path)
+    page_size = con.execute("PRAGMA page_size").fetchone()[0]
+    (page,) = con.execute(
+        "SELECT pageno FROM dbstat WHERE name = ? AND pagetype = 'leaf' ORDER BY pageno LIMIT 1",
+        (table,),
+    ).fetchone()
+    con.close()
+    with path.open("r+b") as f:
+        f.seek(page_size * (page - 1))
+        f.write(os.urandom(page_size))
+
+
+# Commands that write check every page of the store before anything else (the engine too);
+# a command that only reads does not read the whole file first (seconds on a store of
+# millions of jobs): SQLite checks each page it reads, and a damaged one is refused.
 @pytest.mark.parametrize(
-    "command", [["jobs"], ["run", "hello"], ["clear"], ["serve", "--grace", "1"]]
+    ("command", "damage"),
+    [
+        (["run", "hello"], "middle"),
+        (["clear"], "middle"),
+        (["serve", "--grace", "1"], "middle"),
+        (["jobs", "--all"], "jobs"),
+        (["export", "--format", "csv"], "jobs"),
+    ],
 )
-def test_a_damaged_store_is_refused_and_never_written(tmp_path: Path, command: list[str]) -> None:
+def test_a_damaged_store_is_refused_and_never_written(
+    tmp_path: Path, command: list[str], damage: str
+) -> None:
     db = tmp_path / "store.db"
     store_with_data(db)
-    corrupt_middle_page(db)
+    if damage == "middle":
+        corrupt_middle_page(db)
+    else:  # a page the command reads
+        corrupt_leaf_of(db, damage)
     (tmp_path / "jobdash.toml").write_text(CONFIG)
     before = digest(db)
     done = run_cli("--db", str(db), *command, timeout=TIMEOUT)

@@ -13,6 +13,7 @@ reason on its info line (see `Store.admit`; the words are `unrunnable`'s).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -35,11 +36,14 @@ UNHASHED = (
 )
 
 
+@functools.lru_cache(maxsize=256)
 def type_hash(jt: JobType) -> str:
     """The hash of what a job of this type runs and how: its command or function, items,
     parameters (names, required, defaults, bounds), parallel, timeout, retries, backoff, locks,
     exclusive, cancellable, report recipients. Stable across processes and versions of the
-    same definition (canonical JSON, sorted keys)."""
+    same definition (canonical JSON, sorted keys). Remembered per definition (a JobType is
+    frozen, all the way down): every submission asks it, and working it out (a deep copy,
+    JSON, SHA-256) cost a single submission more than its insert."""
     d: dict[str, Any] = dataclasses.asdict(jt)
     for key in UNHASHED:
         d.pop(key, None)

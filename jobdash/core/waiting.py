@@ -17,6 +17,12 @@ from dataclasses import dataclass
 from jobdash.present.words import plural, plural_word
 
 SHOWN_JOBS = 3  # jobs named in a reason; the rest are counted
+# The oldest jobs waiting for a slot (next in line) whose reason names the jobs holding the
+# slots. Those names change with every task that ends, so a reason that names them is
+# rewritten about once a second; the jobs behind say only that the slots are used, a reason
+# that stays the same while they wait, so a backlog of thousands is written once per job
+# instead of once a second.
+NAMED_IN_LINE = 100
 
 
 @dataclass(frozen=True)
@@ -35,10 +41,12 @@ def agents_full(agents: Sequence[LiveAgent]) -> bool:
     return bool(claiming) and sum(a.running for a in claiming) >= sum(a.slots for a in claiming)
 
 
-def agents_wait(agents: Sequence[LiveAgent], busy_jobs: Sequence[int] = ()) -> str:
+def agents_wait(
+    agents: Sequence[LiveAgent], busy_jobs: Sequence[int] = (), *, named: bool = True
+) -> str:
     """Why the ready tasks are not claimed, from the live `agents`; "" when nothing stops a
     claim (an agent takes them within its poll). `busy_jobs`: the jobs running on the
-    claiming agents, named when every slot is used."""
+    claiming agents, named when every slot is used and `named` (see NAMED_IN_LINE)."""
     if not agents:
         return "no live agent to run it (start one: jobdash serve)"
     claiming = [a for a in agents if not a.draining]
@@ -48,6 +56,8 @@ def agents_wait(agents: Sequence[LiveAgent], busy_jobs: Sequence[int] = ()) -> s
     used = sum(a.running for a in claiming)
     if used < slots:
         return ""
+    if not named:
+        return f"agents busy: {used}/{slots} {plural_word(slots, 'slot')}"
     names = ", ".join(str(j) for j in busy_jobs[:SHOWN_JOBS])
     if len(busy_jobs) > SHOWN_JOBS:
         names += f" and {len(busy_jobs) - SHOWN_JOBS} more"

@@ -13,6 +13,7 @@ from jobdash.core.model import AgentInfo, JobStatus, NotFound, Refused, Trigger
 from jobdash.core.query import parse_query
 from jobdash.core.store.base import Store, open_store
 from jobdash.core.store.records import Claimant, JobFilter
+from jobdash.core.waiting import NAMED_IN_LINE
 from tests.store_contract.jobs import commands, finish, run_all
 from tests.test_query import QUERIES
 
@@ -126,6 +127,40 @@ async def test_a_running_job_that_runs_nothing_says_why_while_the_reason_holds(
     await store.publish_catalogue("e1", {"x": ("h1", {})})
     assert await store.note_waits(since) == 1  # the reason no longer holds: cleared
     assert (await store.get_job(job.id)).info == ""
+
+
+async def test_a_backlog_waiting_for_slots_is_written_once_not_every_pass(
+    store: Store,
+) -> None:
+    """The next jobs in line name the jobs holding the slots (those names change with every
+    task that ends); the jobs behind them say only that the slots are used, a reason that
+    stays while they wait: a pass writes nothing for them once they say it."""
+    await store.register_agent(agent("e1"), "e1/1")
+    await store.heartbeat("e1", "e1/1", "idle", 600)
+    await store.publish_catalogue("e1", {"x": ("h1", {})})
+    since = time.time() - 3600
+    jobs = await store.create_jobs(
+        [commands("x", type_hash="h1") for _ in range(NAMED_IN_LINE + 30)]
+    )
+    await store.admit(live_after=since)
+    busy = await store.claim(Claimant("e1/1", "e1", 4, 600))  # its 4 slots used
+    assert len(busy) == 4
+    holders = sorted(c.job_id for c in busy)
+    idle = [j for j in jobs if j not in holders]
+    assert await store.note_waits(since) == len(idle)
+    named = f"agents busy: 4/4 slots (jobs {', '.join(map(str, holders[:3]))} and 1 more)"
+    infos = [(await store.get_job(j)).info for j in idle]
+    plain = "agents busy: 4/4 slots"
+    assert infos == [named] * NAMED_IN_LINE + [plain] * (len(idle) - NAMED_IN_LINE)
+    # The first job ends and the next in line takes its slot: the names change, so the
+    # reasons that name them are written again, and the next in line behind them (the
+    # job that moved up) gets the named one; nothing else is written.
+    assert await finish(store, busy[0], "e1/1")
+    await store.flush()
+    assert len(await store.claim(Claimant("e1/1", "e1", 1, 600))) == 1
+    assert await store.note_waits(since) == NAMED_IN_LINE
+    assert await store.note_waits(since) == 0
+    assert (await store.get_job(idle[-1])).info == "agents busy: 4/4 slots"
 
 
 async def test_a_claim_counts_its_limit_and_idleness_when_it_claims(store: Store) -> None:

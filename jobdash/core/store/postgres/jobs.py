@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
 
 import psycopg
 
@@ -20,12 +19,10 @@ from jobdash.core.lifecycle import (
     added_task_status,
     admission,
     lock_wait,
-    refuse_lock,
 )
-from jobdash.core.model import Job, JobStatus, Refused, TaskStatus
+from jobdash.core.model import Job, JobStatus, TaskStatus
 from jobdash.core.store.postgres.counts import (
     Con,
-    audit_row,
     job_status,
     settle_jobs,
     update_progress,
@@ -37,6 +34,13 @@ from jobdash.core.store.sql.catalogue import live_catalogue_in
 from jobdash.core.store.sql.dialect import POSTGRES
 from jobdash.core.store.sql.reads import read_job
 from jobdash.core.store.sql.requests import Requests
+from jobdash.core.store.sql.submits import (
+    fire_time_taken,
+    holders,
+    insert_rest,
+    insert_row,
+    refuse_held,
+)
 
 
 class Jobs(Requests):
@@ -125,7 +129,7 @@ class Jobs(Requests):
                             "SELECT key FROM job_locks WHERE job_id = %s", (job_id,)
                         ).fetchall()
                     ]
-                    held = _holders(con, keys, job_id) if keys else []
+                    held = holders(POSTGRES, con, keys, job_id) if keys else []
                     if held:
                         reason = lock_wait(*held[0])
                 move = admission(status, info, reason)
@@ -150,82 +154,28 @@ class Jobs(Requests):
         return await self.db.write(txn, work=True)
 
 
-def _holders(con: Con, keys: Sequence[str], job_id: int | None) -> list[Any]:
-    """Who holds these lock keys: (key, job id), other than `job_id`."""
-    rows = con.execute(
-        "SELECT key, job_id FROM locks WHERE key = ANY(%s) AND job_id IS DISTINCT FROM "
-        "%s::bigint ORDER BY key",
-        (list(keys), job_id),
-    ).fetchall()
-    return [(r[0], r[1]) for r in rows]
-
-
 def insert_job(
     db: Db, con: Con, rev: int, now: float, nj: NewJob, audit_user: str | None, actor: str
 ) -> int:
     """Insert a queued job with its tasks, lock keys, report and audit row (inside a
     transaction); Refused for a second job of a (schedule, fire time) and, with on_lock =
-    "refuse", for a job whose lock another job holds."""
-    if nj.on_lock == "refuse" and nj.lock_keys:
-        held = _holders(con, nj.lock_keys, None)
-        if held:
-            raise refuse_lock(nj.type, *held[0])
+    "refuse", for a job whose lock another job holds. What is written is `sql.submits`'s
+    (shared with SQLite); the tasks go in here, by COPY."""
+    refuse_held(POSTGRES, con, nj)
     try:
         with con.transaction():  # a savepoint: a second job for a fire time
-            row = con.execute(
-                'INSERT INTO jobs (type, params, "user", trigger, schedule_id, '
-                "fire_time, status, created, updated, pending, target, parallel, "
-                "cancellable, on_lock, timeout, retries, backoff, info, rev, type_hash) "
-                "VALUES (%s, %s, %s, %s, %s, %s, 'queued', %s, %s, %s, %s, %s, %s, %s, "
-                "%s, %s, %s, %s, %s, %s) RETURNING id",
-                (
-                    nj.type,
-                    json.dumps(nj.params),
-                    nj.user,
-                    str(nj.trigger),
-                    nj.schedule_id,
-                    nj.fire_time,
-                    now,
-                    now,
-                    len(nj.tasks),
-                    nj.target,
-                    nj.parallel,
-                    int(nj.cancellable),
-                    nj.on_lock,
-                    nj.timeout,
-                    nj.retries,
-                    nj.backoff,
-                    nj.info,
-                    rev,
-                    nj.type_hash,
-                ),
-            ).fetchone()
+            job_id = insert_row(POSTGRES, con, rev, now, nj)
     except psycopg.errors.UniqueViolation as e:
         if nj.schedule_id is not None:
-            raise Refused(
-                f"schedule {nj.schedule_id} already started a job for that fire time"
-            ) from e
+            raise fire_time_taken(nj) from e
         raise
-    assert row is not None
-    job_id = int(row[0])
-    cur = con.cursor()
     if nj.tasks:
         db.copy(
-            cur,
+            con.cursor(),
             "tasks (job_id, seq, key, name, kind, spec, item, status)",
             (task_row(job_id, i, t) for i, t in enumerate(nj.tasks, 1)),
         )
-    cur.executemany(
-        "INSERT INTO job_locks (job_id, key) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-        [(job_id, k) for k in nj.lock_keys],
-    )
-    if any(nj.report.values()):
-        con.execute(
-            "INSERT INTO reports (job_id, state, recipients) VALUES (%s, 'pending', %s)",
-            (job_id, json.dumps(nj.report)),
-        )
-    if audit_user:
-        audit_row(con, now, actor, audit_user, "run", f"job:{job_id}", nj.type)
+    insert_rest(POSTGRES, con, now, job_id, nj, audit_user, actor)
     return job_id
 
 

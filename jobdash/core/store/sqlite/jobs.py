@@ -21,7 +21,7 @@ from jobdash.core.lifecycle import (
     admission,
     lock_wait,
 )
-from jobdash.core.model import JobStatus, TaskStatus
+from jobdash.core.model import Job, JobStatus, TaskStatus
 from jobdash.core.store.records import NewJob, NewTask
 from jobdash.core.store.sql.audit import Audit
 from jobdash.core.store.sql.catalogue import live_catalogue_in
@@ -45,7 +45,7 @@ class Jobs(Audit, Requests):
     db: Db
     group: GroupCommit
 
-    async def add_job(self, nj: NewJob, audit_user: str | None = None) -> int:
+    async def create_job(self, nj: NewJob, audit_user: str | None = None) -> Job:
         """Create one job; concurrent calls share a transaction (see `GroupCommit`)."""
         return await self.group.submit(nj, audit_user)
 

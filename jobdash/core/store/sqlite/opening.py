@@ -42,7 +42,8 @@ async def open_db(path: Path | str, create_folder: bool = False, reading: bool =
 
     `reading`: for a command that only reads. A store that cannot be written (a
     read-only file system, a file or folder not writable by you) is then opened
-    read-only (see `_open_read_only`); its writes raise why it cannot be written."""
+    read-only (see `_open_read_only`); its writes raise why it cannot be written. Its
+    file is not checked page by page (only the pages it reads are: `files.read_version`)."""
     path = Path(path).expanduser()
     for _ in range(3):
         try:
@@ -55,7 +56,11 @@ async def open_db(path: Path | str, create_folder: bool = False, reading: bool =
 
 
 async def _open(path: Path, create_folder: bool, reading: bool) -> Db:
-    version = check_store_file(path, create_folder)
+    # A command that only reads skips the check of every page (see `files.read_version`),
+    # unless opening it writes: a store to upgrade is checked whole first.
+    version = check_store_file(path, create_folder, whole=not reading)
+    if reading and version is not None and version != SCHEMA_VERSION:
+        version = check_store_file(path, create_folder)
     db = Db(path)
     made = False
     try:

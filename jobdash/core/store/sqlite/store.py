@@ -24,10 +24,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from jobdash.core.model import BadInput, Job
+from jobdash.core.model import BadInput
 from jobdash.core.store.faults import StoreError
 from jobdash.core.store.records import (
-    NewJob,
     Outcome,
     Refill,
     Role,
@@ -158,8 +157,3 @@ class SqliteStore(Jobs, Claims, Agents, Catalogue, Waits, Reports, Schedules, Re
 
     async def complete(self, outcome: Outcome) -> bool:
         return await self.flusher.complete(outcome)
-
-    # ----------------------------------------------------------------- jobs (returned as read)
-
-    async def create_job(self, nj: NewJob, audit_user: str | None = None) -> Job:
-        return await self.get_job(await self.add_job(nj, audit_user))

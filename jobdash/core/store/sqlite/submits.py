@@ -12,13 +12,12 @@ import asyncio
 import functools
 import json
 import sqlite3
-from collections.abc import Sequence
-from typing import Any
 
-from jobdash.core.lifecycle import refuse_lock
-from jobdash.core.model import Refused
+from jobdash.core.model import Job, Refused
 from jobdash.core.store.records import NewJob
-from jobdash.core.store.sqlite.counts import audit_row
+from jobdash.core.store.sql.dialect import SQLITE
+from jobdash.core.store.sql.reads import JOB_COLUMNS, job_from_row
+from jobdash.core.store.sql.submits import fire_time_taken, insert_rest, insert_row, refuse_held
 from jobdash.core.store.sqlite.db import Db, qmarks
 
 
@@ -32,47 +31,15 @@ def insert_job(
 ) -> int:
     """Insert a queued job with its tasks, lock keys, report and audit row (inside a
     transaction); Refused for a second job of a (schedule, fire time) and, with on_lock =
-    "refuse", for a job whose lock another job holds."""
-    if nj.on_lock == "refuse" and nj.lock_keys:
-        held = _holders(con, nj.lock_keys, None)
-        if held:
-            raise refuse_lock(nj.type, *held[0])
+    "refuse", for a job whose lock another job holds. What is written is `sql.submits`'s
+    (shared with PostgreSQL); the tasks go in here, in one executemany."""
+    refuse_held(SQLITE, con, nj)
     try:
-        cur = con.execute(
-            "INSERT INTO jobs (type, params, user, trigger, schedule_id, fire_time, "
-            "status, created, updated, pending, target, parallel, cancellable, on_lock, "
-            "timeout, retries, backoff, info, rev, type_hash) "
-            "VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                nj.type,
-                json.dumps(nj.params),
-                nj.user,
-                str(nj.trigger),
-                nj.schedule_id,
-                nj.fire_time,
-                now,
-                now,
-                len(nj.tasks),
-                nj.target,
-                nj.parallel,
-                int(nj.cancellable),
-                nj.on_lock,
-                nj.timeout,
-                nj.retries,
-                nj.backoff,
-                nj.info,
-                rev,
-                nj.type_hash,
-            ),
-        )
+        job_id = insert_row(SQLITE, con, rev, now, nj)
     except sqlite3.IntegrityError as e:
         if nj.schedule_id is not None:
-            raise Refused(
-                f"schedule {nj.schedule_id} already started a job for that fire time"
-            ) from e
+            raise fire_time_taken(nj) from e
         raise
-    job_id = cur.lastrowid
-    assert job_id is not None
     con.executemany(
         "INSERT INTO tasks (job_id, seq, key, name, kind, spec, item, status) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
@@ -81,18 +48,7 @@ def insert_job(
             for i, t in enumerate(nj.tasks, 1)
         ],
     )
-    if nj.lock_keys:
-        con.executemany(
-            "INSERT OR IGNORE INTO job_locks (job_id, key) VALUES (?, ?)",
-            [(job_id, k) for k in nj.lock_keys],
-        )
-    if any(nj.report.values()):
-        con.execute(
-            "INSERT INTO reports (job_id, state, recipients) VALUES (?, 'pending', ?)",
-            (job_id, json.dumps(nj.report)),
-        )
-    if audit_user:
-        audit_row(con, now, actor, audit_user, "run", f"job:{job_id}", nj.type)
+    insert_rest(SQLITE, con, now, job_id, nj, audit_user, actor)
     return job_id
 
 
@@ -100,10 +56,12 @@ def insert_each(
     con: sqlite3.Connection,
     rev: int,
     now: float,
-    batch: list[tuple[NewJob, str | None, asyncio.Future[int]]],
+    batch: list[tuple[NewJob, str | None, asyncio.Future[Job]]],
     actor: str,
-) -> list[int | Refused]:
-    """Insert each queued job in its own savepoint: a refused one is rolled back alone."""
+) -> list[Job | Refused]:
+    """Insert each queued job in its own savepoint: a refused one is rolled back alone.
+    The jobs are read back in the same transaction (the caller gets its job without a
+    read of its own, a hop to the reader's thread each)."""
     out: list[int | Refused] = []
     for nj, audit_user, _f in batch:
         con.execute("SAVEPOINT job")
@@ -113,7 +71,17 @@ def insert_each(
             con.execute("ROLLBACK TO job")
             out.append(e)
         con.execute("RELEASE job")
-    return out
+    ids = [r for r in out if isinstance(r, int)]
+    made: dict[int, Job] = {}
+    for i in range(0, len(ids), READ_BACK):
+        part = ids[i : i + READ_BACK]
+        rows = con.execute(f"{JOB_ROWS} WHERE id IN ({qmarks(part)})", part).fetchall()
+        made |= {r[0]: job_from_row(r) for r in rows}
+    return [made[r] if isinstance(r, int) else r for r in out]
+
+
+READ_BACK = 500  # jobs read back per statement (well under SQLite's bound on parameters)
+JOB_ROWS = f"SELECT {JOB_COLUMNS} FROM jobs"
 
 
 class GroupCommit:
@@ -123,11 +91,11 @@ class GroupCommit:
 
     def __init__(self, db: Db) -> None:
         self.db = db
-        self._queued: list[tuple[NewJob, str | None, asyncio.Future[int]]] = []
+        self._queued: list[tuple[NewJob, str | None, asyncio.Future[Job]]] = []
         self._writing: asyncio.Task[None] | None = None
 
-    async def submit(self, nj: NewJob, audit_user: str | None) -> int:
-        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    async def submit(self, nj: NewJob, audit_user: str | None) -> Job:
+        fut: asyncio.Future[Job] = asyncio.get_running_loop().create_future()
         self._queued.append((nj, audit_user, fut))
         if self._writing is None or self._writing.done():
             self._writing = asyncio.get_running_loop().create_task(self._write_queued())
@@ -155,12 +123,3 @@ class GroupCommit:
                     f.set_exception(r)
                 else:
                     f.set_result(r)
-
-
-def _holders(con: sqlite3.Connection, keys: Sequence[str], job_id: int | None) -> list[Any]:
-    """Who holds these lock keys: (key, job id), other than `job_id`."""
-    rows = con.execute(
-        f"SELECT key, job_id FROM locks WHERE key IN ({qmarks(keys)}) AND job_id IS NOT ?",
-        (*keys, job_id),
-    ).fetchall()
-    return [(r[0], r[1]) for r in rows]

@@ -1,0 +1,100 @@
+"""What a new job writes, in both stores: its row, its lock keys, its report and its audit
+row, and the refusals of a job that may not be created. Written once so that a column added
+to a job, or a refusal, is not added twice; what differs stays with each backend's
+`insert_job`: how a duplicate (schedule, fire time) is caught (SQLite's IntegrityError
+inside the submission's savepoint, PostgreSQL's UniqueViolation inside its own) and how the
+tasks go in (executemany against COPY).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from jobdash.core.lifecycle import refuse_lock
+from jobdash.core.model import Refused
+from jobdash.core.store.records import NewJob
+from jobdash.core.store.sql.counts import COUNTS
+from jobdash.core.store.sql.dialect import Connection, Dialect, Statements
+
+JOB = (
+    'INSERT INTO jobs (type, params, "user", trigger, schedule_id, fire_time, status, '
+    "created, updated, pending, target, parallel, cancellable, on_lock, timeout, retries, "
+    "backoff, info, rev, type_hash) "
+    "VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+Q = Statements(
+    job=JOB,  # SQLite: the row id is the cursor's, free; a RETURNING row costs ~12 µs a job
+    job_returning=JOB + " RETURNING id",
+    lock="INSERT INTO job_locks (job_id, key) VALUES (?, ?) ON CONFLICT DO NOTHING",
+    report="INSERT INTO reports (job_id, state, recipients) VALUES (?, 'pending', ?)",
+    holders="SELECT key, job_id FROM locks WHERE job_id {distinct} CAST(? AS BIGINT) AND ",
+)
+
+
+def refuse_held(d: Dialect, con: Connection, nj: NewJob) -> None:
+    """With on_lock = "refuse", Refused for a job whose lock another job holds."""
+    if nj.on_lock == "refuse" and nj.lock_keys:
+        held = holders(d, con, nj.lock_keys, None)
+        if held:
+            raise refuse_lock(nj.type, *held[0])
+
+
+def holders(d: Dialect, con: Connection, keys: Sequence[str], job_id: int | None) -> list[Any]:
+    """Who holds these lock keys: (key, job id), other than `job_id`, by key."""
+    among, args = d.among("key", keys)
+    rows = con.execute(Q[d].holders + among + " ORDER BY key", (job_id, *args)).fetchall()
+    return [(r[0], r[1]) for r in rows]
+
+
+def insert_row(d: Dialect, con: Connection, rev: int, now: float, nj: NewJob) -> int:
+    """The job's row, queued; returns its id."""
+    values = (
+        nj.type,
+        json.dumps(nj.params),
+        nj.user,
+        str(nj.trigger),
+        nj.schedule_id,
+        nj.fire_time,
+        now,
+        now,
+        len(nj.tasks),
+        nj.target,
+        nj.parallel,
+        int(nj.cancellable),
+        nj.on_lock,
+        nj.timeout,
+        nj.retries,
+        nj.backoff,
+        nj.info,
+        rev,
+        nj.type_hash,
+    )
+    if d.name == "sqlite":
+        return int(con.execute(Q[d].job, values).lastrowid)
+    return int(con.execute(Q[d].job_returning, values).fetchone()[0])
+
+
+def fire_time_taken(nj: NewJob) -> Refused:
+    """The refusal of a second job for a (schedule, fire time)."""
+    return Refused(f"schedule {nj.schedule_id} already started a job for that fire time")
+
+
+def insert_rest(
+    d: Dialect,
+    con: Connection,
+    now: float,
+    job_id: int,
+    nj: NewJob,
+    audit_user: str | None,
+    actor: str,
+) -> None:
+    """What a job has besides its row and tasks: its lock keys, report and audit row."""
+    q = Q[d]
+    if nj.lock_keys:
+        d.many(con, q.lock, [(job_id, k) for k in nj.lock_keys])
+    if any(nj.report.values()):
+        con.execute(q.report, (job_id, json.dumps(nj.report)))
+    if audit_user:
+        COUNTS[d.name].audit_row(con, now, actor, audit_user, "run", f"job:{job_id}", nj.type)
