@@ -1,6 +1,7 @@
-"""Jobs of the PostgreSQL store: creating them (with their tasks, locks and report), adding
-tasks, admitting queued jobs when their locks are free, the user's actions (cancel, pause,
-resume, retry) and removing finished jobs (clear, prune).
+"""Jobs of the PostgreSQL store: creating them (with their tasks, locks and report). Admitting
+queued jobs when their locks are free is the shared `Admission`; the user's actions (cancel,
+pause, resume, retry), the tasks a running job adds and removing finished jobs (clear,
+prune) are the shared `Requests` (core/store/sql/).
 
 Whether an action is legal and what it does is `core.lifecycle`'s decision; each transaction
 reads what the decision needs, asks, and applies the answer. Locks are rows of `locks`
@@ -15,32 +16,19 @@ from typing import Any
 
 import psycopg
 
-from jobdash.core.catalogue import unrunnable
-from jobdash.core.lifecycle import (
-    added_task_status,
-    admission,
-    lock_wait,
-    refuse_lock,
-)
-from jobdash.core.model import Job, JobStatus, Refused, TaskStatus
-from jobdash.core.store.postgres.counts import (
-    Con,
-    audit_row,
-    job_status,
-    settle_jobs,
-    update_progress,
-)
+from jobdash.core.lifecycle import refuse_lock
+from jobdash.core.model import Job, Refused
+from jobdash.core.store.postgres.counts import Con, audit_row
 from jobdash.core.store.postgres.db import Db
-from jobdash.core.store.postgres.schema import ACTIVE_ONLY
-from jobdash.core.store.records import NewJob, NewTask
-from jobdash.core.store.sql.catalogue import live_catalogue_in
-from jobdash.core.store.sql.dialect import POSTGRES
+from jobdash.core.store.records import NewJob
+from jobdash.core.store.sql.admission import Admission
 from jobdash.core.store.sql.reads import read_job
 from jobdash.core.store.sql.requests import Requests
 
 
-class Jobs(Requests):
-    """Creating, admitting, acting on and removing jobs (the Store's methods)."""
+class Jobs(Admission, Requests):
+    """Creating jobs (here), admitting them (`Admission`), acting on and removing them
+    (`Requests`): the Store's methods."""
 
     db: Db
 
@@ -59,86 +47,6 @@ class Jobs(Requests):
             return [insert_job(self.db, con, rev, now, nj, audit_user, actor) for nj in jobs]
 
         return await self.db.write(txn) if jobs else []
-
-    async def add_tasks(self, job_id: int, tasks: Sequence[NewTask]) -> int:
-        def txn(con: Con, rev: int, now: float) -> int:
-            # Each row takes the next free seq; a duplicate key is ignored and takes none.
-            cur = con.cursor()
-            cur.executemany(
-                "INSERT INTO tasks (job_id, seq, key, name, kind, spec, item, status) "
-                "VALUES (%s, (SELECT coalesce(max(seq), 0) + 1 FROM tasks WHERE job_id = %s), "
-                "%s, %s, %s, %s, %s, 'pending') ON CONFLICT DO NOTHING",
-                [
-                    (job_id, job_id, t.key, t.name, t.kind, json.dumps(t.spec), json.dumps(t.item))
-                    for t in tasks
-                ],
-            )
-            added = max(cur.rowcount, 0)
-            status = job_status(con, job_id)
-            if added and added_task_status(status) is TaskStatus.CANCELLED:
-                con.execute(
-                    "UPDATE tasks SET status = 'cancelled', finished = %s "
-                    "WHERE job_id = %s AND status = 'pending'",
-                    (now, job_id),
-                )
-                con.execute(
-                    "UPDATE jobs SET cancelled = cancelled + %s, rev = %s, updated = %s "
-                    "WHERE id = %s",
-                    (added, rev, now, job_id),
-                )
-            else:
-                con.execute(
-                    "UPDATE jobs SET pending = pending + %s, rev = %s, updated = %s WHERE id = %s",
-                    (added, rev, now, job_id),
-                )
-            update_progress(con, rev, {job_id})
-            return added
-
-        if not tasks:
-            return 0
-        return await self.db.write(txn)
-
-    async def admit(self, live_after: float | None = None) -> list[int]:
-        def txn(con: Con, rev: int, now: float) -> list[int]:
-            rows = con.execute(
-                "SELECT id, status, info, type, type_hash FROM jobs "
-                f"WHERE status IN ('queued', 'waiting') AND {ACTIVE_ONLY} ORDER BY id"
-            ).fetchall()
-            live = None if live_after is None else live_catalogue_in(POSTGRES, con, live_after)
-            changed = []
-            for job_id, status, info, type_name, digest in rows:
-                reason = unrunnable(type_name, digest, live) if live is not None else None
-                keys: list[str] = []
-                if reason is None:
-                    keys = [
-                        r[0]
-                        for r in con.execute(
-                            "SELECT key FROM job_locks WHERE job_id = %s", (job_id,)
-                        ).fetchall()
-                    ]
-                    held = _holders(con, keys, job_id) if keys else []
-                    if held:
-                        reason = lock_wait(*held[0])
-                move = admission(status, info, reason)
-                if move is None:
-                    continue
-                new, info_now = move
-                admitted = new is JobStatus.RUNNING
-                if admitted:  # it takes its locks
-                    con.cursor().executemany(
-                        "INSERT INTO locks (key, job_id) VALUES (%s, %s)",
-                        [(k, job_id) for k in keys],
-                    )
-                con.execute(
-                    "UPDATE jobs SET status = %s, admitted = %s, info = %s, updated = %s, "
-                    "rev = %s WHERE id = %s",
-                    (str(new), int(admitted), info_now, now, rev, job_id),
-                )
-                changed.append(job_id)
-            settle_jobs(con, rev, now, changed)
-            return changed
-
-        return await self.db.write(txn)
 
 
 def _holders(con: Con, keys: Sequence[str], job_id: int | None) -> list[Any]:

@@ -77,7 +77,7 @@ class Dialect:
     maximum: str  # the scalar maximum of two values: `max` or `greatest`
     distinct: str  # "differ, NULL a value like any other": `IS NOT` or `IS DISTINCT FROM`
     running: str  # SQLite's hint for the running tasks of a job (none in PostgreSQL)
-    many: Callable[[Connection, str, Iterable[Sequence[Any]]], None]  # executemany
+    many: Callable[[Connection, str, Iterable[Sequence[Any]]], int]  # executemany: rows changed
 
     def prep(self, sql: str) -> str:
         """`sql`, written with `?` placeholders and the words `{max}` (the scalar maximum)
@@ -93,12 +93,14 @@ class Dialect:
         return f"{column} = ANY(%s)", [list(values)]
 
 
-def _sqlite_many(con: Any, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-    con.executemany(sql, rows)
+def _sqlite_many(con: Any, sql: str, rows: Iterable[Sequence[Any]]) -> int:
+    return max(con.executemany(sql, rows).rowcount, 0)
 
 
-def _pg_many(con: Any, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-    con.cursor().executemany(sql, rows)
+def _pg_many(con: Any, sql: str, rows: Iterable[Sequence[Any]]) -> int:
+    cur = con.cursor()
+    cur.executemany(sql, rows)
+    return max(cur.rowcount, 0)
 
 
 SQLITE = Dialect("sqlite", "?", "max", "IS NOT", " INDEXED BY tasks_running_seq", _sqlite_many)
