@@ -1,6 +1,6 @@
 """What the two backends do the same way around their SQL: the writer connection's own
 thread (`WriterThread`, the base of each backend's `Db`) and a store's batched writes and
-end (`BufferedStore`, the base of `SqliteStore` and `PostgresStore`).
+end (`BufferedStore`, the base of each backend's store).
 
 One writer connection per process is used by one transaction at a time, in its own thread
 (a connection of either driver is not shared between threads), and a caller cancelled while
