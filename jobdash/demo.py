@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from jobdash.api import JobContext, JobType, Param, TaskContext
 from jobdash.present.words import plural
@@ -108,11 +110,19 @@ async def archive_part(ctx: TaskContext, part: str) -> None:
     ctx.log(f"archived {part}: {size} MiB")
 
 
+def _demo_type(function: Callable[[JobContext], Awaitable[None]], **fields: Any) -> JobType:
+    """A demo job type: named after its job function (in this module), its source "demo"."""
+    name = function.__name__
+    return JobType(
+        name=name.replace("_", "-"), function=f"jobdash.demo:{name}", source="demo", **fields
+    )
+
+
 DEMO_TYPES: dict[str, JobType] = {
     jt.name: jt
     for jt in (
-        JobType(
-            name="import-files",
+        _demo_type(
+            import_files,
             description="Import CSV files into the archive (demo)",
             params=(
                 Param("source", default="/srv/incoming", help="folder to import from"),
@@ -124,41 +134,33 @@ DEMO_TYPES: dict[str, JobType] = {
                     maximum=MAX_FILES,
                 ),
             ),
-            function="jobdash.demo:import_files",
             parallel=4,
             retries=1,
             backoff=2.0,
             locks=("folder:{source}",),
             schedule="interval: 5m",
-            source="demo",
         ),
-        JobType(
-            name="export-report",
+        _demo_type(
+            export_report,
             description="Export the reporting tables (demo)",
             params=(Param("format", default="csv", help="csv or parquet"),),
-            function="jobdash.demo:export_report",
             parallel=3,
             target="format",
             schedule="cron: 0 6 * * *",
-            source="demo",
         ),
-        JobType(
-            name="fix-permissions",
+        _demo_type(
+            fix_permissions,
             description="Reset owners and modes under a share (demo; cannot be cancelled)",
             params=(Param("path", default="/srv/share", help="share root"),),
-            function="jobdash.demo:fix_permissions",
             parallel=2,
             cancellable=False,
-            source="demo",
         ),
-        JobType(
-            name="archive-space",
+        _demo_type(
+            archive_space,
             description="Archive a wiki space (demo; exclusive)",
             params=(Param("space", required=True, help="space key"),),
-            function="jobdash.demo:archive_space",
             parallel=2,
             exclusive=True,
-            source="demo",
         ),
     )
 }

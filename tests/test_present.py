@@ -14,16 +14,25 @@ from jobdash.present.words import agree, plural
 @pytest.mark.parametrize("status", [*JobStatus, *TaskStatus])
 def test_every_status_has_a_glyph_a_word_and_a_tone(status: JobStatus | TaskStatus) -> None:
     shown = look(status)
-    assert shown.word == status.value and shown.glyph == status.glyph
-    assert shown.text == f"{status.glyph} {status.value}"
+    assert shown.word == status.value and len(shown.glyph) == 1
+    assert shown.text == f"{shown.glyph} {status.value}"
     assert isinstance(shown.tone, Tone)
 
 
-def test_a_job_and_a_task_of_the_same_word_keep_their_own_look() -> None:
-    """The enums are strings ("running" == "running"): each keeps its own table."""
-    assert look(JobStatus.FAILED).tone is Tone.BAD and look(TaskStatus.FAILED).tone is Tone.BAD
-    assert look(JobStatus.CANCELLED).glyph == JobStatus.CANCELLED.glyph
-    assert look(TaskStatus.CANCELLED).glyph == TaskStatus.CANCELLED.glyph
+@pytest.mark.parametrize("kind", [JobStatus, TaskStatus])
+def test_no_two_statuses_of_a_kind_share_a_glyph(kind: type[JobStatus] | type[TaskStatus]) -> None:
+    """A status is never told by colour alone: its glyph tells it apart."""
+    glyphs = [look(s).glyph for s in kind]
+    assert len(set(glyphs)) == len(glyphs)
+
+
+def test_a_job_and_a_task_of_the_same_word_look_the_same() -> None:
+    """ "✘ failed" says the same of a job and of a task, on every screen."""
+    shared = {str(s) for s in JobStatus} & {str(s) for s in TaskStatus}
+    assert shared == {"running", "succeeded", "failed", "cancelled"}
+    for word in shared:
+        assert look(JobStatus(word)) == look(TaskStatus(word))
+    assert look(JobStatus.FAILED).tone is Tone.BAD
 
 
 def test_a_schedules_last_run() -> None:

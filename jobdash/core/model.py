@@ -11,8 +11,19 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+# The words of a finished job or task (a word means the same for both).
+FINISHED_WORDS = frozenset({"succeeded", "warning", "failed", "cancelled", "skipped"})
 
-class JobStatus(StrEnum):
+
+class Status(StrEnum):
+    """A job's or a task's status: its word, which says whether it is finished."""
+
+    @property
+    def finished(self) -> bool:
+        return self in FINISHED_WORDS
+
+
+class JobStatus(Status):
     QUEUED = "queued"
     WAITING = "waiting"
     RUNNING = "running"
@@ -24,43 +35,12 @@ class JobStatus(StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
 
-    @property
-    def finished(self) -> bool:
-        return self in FINISHED_JOB
 
-    @property
-    def glyph(self) -> str:
-        return JOB_GLYPHS[self]
+ACTIVE_JOB = frozenset(s for s in JobStatus if not s.finished)
+FINISHED_JOB = frozenset(s for s in JobStatus if s.finished)
 
 
-ACTIVE_JOB = frozenset(
-    {
-        JobStatus.QUEUED,
-        JobStatus.WAITING,
-        JobStatus.RUNNING,
-        JobStatus.PAUSED,
-        JobStatus.FINALIZING,
-        JobStatus.CANCELLING,
-    }
-)
-FINISHED_JOB = frozenset(
-    {JobStatus.SUCCEEDED, JobStatus.WARNING, JobStatus.FAILED, JobStatus.CANCELLED}
-)
-JOB_GLYPHS: dict[JobStatus, str] = {
-    JobStatus.QUEUED: "○",
-    JobStatus.WAITING: "◷",
-    JobStatus.RUNNING: "▶",
-    JobStatus.PAUSED: "⏸",
-    JobStatus.FINALIZING: "◔",
-    JobStatus.CANCELLING: "⊘",
-    JobStatus.SUCCEEDED: "✔",
-    JobStatus.WARNING: "⚠",
-    JobStatus.FAILED: "✘",
-    JobStatus.CANCELLED: "⊗",
-}
-
-
-class TaskStatus(StrEnum):
+class TaskStatus(Status):
     PENDING = "pending"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
@@ -68,26 +48,8 @@ class TaskStatus(StrEnum):
     CANCELLED = "cancelled"
     SKIPPED = "skipped"
 
-    @property
-    def finished(self) -> bool:
-        return self in FINISHED_TASK
 
-    @property
-    def glyph(self) -> str:
-        return TASK_GLYPHS[self]
-
-
-FINISHED_TASK = frozenset(
-    {TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.SKIPPED}
-)
-TASK_GLYPHS: dict[TaskStatus, str] = {
-    TaskStatus.PENDING: "○",
-    TaskStatus.RUNNING: "▶",
-    TaskStatus.SUCCEEDED: "✔",
-    TaskStatus.FAILED: "✘",
-    TaskStatus.CANCELLED: "⊗",
-    TaskStatus.SKIPPED: "↷",
-}
+FINISHED_TASK = frozenset(s for s in TaskStatus if s.finished)
 
 
 class Refused(Exception):

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from jobdash.core.model import Counted, Job, JobStatus, Run
 from jobdash.present.durations import duration
-from jobdash.present.status import JOB_TONES, Tone, look
+from jobdash.present.status import Tone, look
 from jobdash.present.times import clock
 from jobdash.present.words import plural
 
@@ -101,7 +101,7 @@ def runs_picture(runs: Iterable[Run], label: str, mark: int | None = None) -> Se
         shown = look(run.status)
         is_mark = run.job_id == mark
         sign = THIS_RUN if is_mark else FAILED if run.status is JobStatus.FAILED else ""
-        bars.append(Bar(run.duration, JOB_TONES[run.status], sign))
+        bars.append(Bar(run.duration, shown.tone, sign))
         took = duration(run.duration) if run.duration is not None else "never started"
         entries.append(f"job {run.job_id} {shown.text} {took}" + (" (this run)" if is_mark else ""))
     times = [r.duration for r in ordered if r.duration is not None and r.status.finished]

@@ -16,9 +16,8 @@ from jobdash.core.model import JobStatus, TaskStatus
 from jobdash.present.text import sanitize
 
 __all__ = [
-    "JOB_TONES",
     "SCHEDULE_STATE_TONES",
-    "TASK_TONES",
+    "STATUS_LOOKS",
     "TICK_TONES",
     "Look",
     "Tone",
@@ -52,25 +51,14 @@ class Look:
         return f"{self.glyph} {self.word}"
 
 
-JOB_TONES: dict[JobStatus, Tone] = {
-    JobStatus.QUEUED: Tone.QUIET,
-    JobStatus.WAITING: Tone.QUIET,
-    JobStatus.RUNNING: Tone.ACTIVE,
-    JobStatus.PAUSED: Tone.WARN,
-    JobStatus.FINALIZING: Tone.ACTIVE,
-    JobStatus.CANCELLING: Tone.WARN,
-    JobStatus.SUCCEEDED: Tone.GOOD,
-    JobStatus.WARNING: Tone.WARN,
-    JobStatus.FAILED: Tone.BAD,
-    JobStatus.CANCELLED: Tone.QUIET,
-}
-TASK_TONES: dict[TaskStatus, Tone] = {
-    TaskStatus.PENDING: Tone.QUIET,
-    TaskStatus.RUNNING: Tone.ACTIVE,
-    TaskStatus.SUCCEEDED: Tone.GOOD,
-    TaskStatus.FAILED: Tone.BAD,
-    TaskStatus.CANCELLED: Tone.QUIET,
-    TaskStatus.SKIPPED: Tone.QUIET,
+# Each status's glyph, by its tone; a status's word is its value. A job's and a task's of
+# the same word look the same ("✘ failed" is a failed job or task alike).
+STATUS_LOOKS: dict[Tone, dict[str, str]] = {
+    Tone.QUIET: {"pending": "○", "queued": "○", "waiting": "◷", "cancelled": "⊗", "skipped": "↷"},
+    Tone.ACTIVE: {"running": "▶", "finalizing": "◔"},
+    Tone.WARN: {"paused": "⏸", "cancelling": "⊘", "warning": "⚠"},
+    Tone.GOOD: {"succeeded": "✔"},
+    Tone.BAD: {"failed": "✘"},
 }
 # A schedule's state and the outcome of one of its fire times (words from the model).
 SCHEDULE_STATE_TONES: dict[str, Tone] = {
@@ -87,9 +75,11 @@ TICK_TONES: dict[str, Tone] = {
     "error": Tone.BAD,
 }
 
-# Two tables: the enums are strings, and JobStatus.RUNNING == TaskStatus.RUNNING as keys.
-_JOB_LOOKS = {s: Look(s.glyph, s.value, tone) for s, tone in JOB_TONES.items()}
-_TASK_LOOKS = {s: Look(s.glyph, s.value, tone) for s, tone in TASK_TONES.items()}
+_LOOKS = {
+    word: Look(glyph, word, tone)
+    for tone, glyphs in STATUS_LOOKS.items()
+    for word, glyph in glyphs.items()
+}
 # An agent's state (jobdash.core.store's words), and the totals row of the pruned agents.
 _AGENT_LOOKS = {
     "idle": Look("○", "idle", Tone.QUIET),
@@ -105,9 +95,7 @@ _UNKNOWN = Look("?", "", Tone.QUIET)
 
 def look(status: JobStatus | TaskStatus) -> Look:
     """The look of a job's or a task's status."""
-    if isinstance(status, JobStatus):
-        return _JOB_LOOKS[status]
-    return _TASK_LOOKS[status]
+    return _LOOKS[status]
 
 
 def last_run_look(status: str | None) -> Look:

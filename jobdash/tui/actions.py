@@ -40,6 +40,7 @@ __all__ = [
     "SCHEDULE_BINDINGS",
     "JobActions",
     "JobKeys",
+    "Keys",
     "OffersWhatWorks",
     "ScheduleKeys",
     "describe",
@@ -379,11 +380,9 @@ def enabled_note(s: Schedule) -> str:
 # ---------------------------------------------------------------------- keys
 
 
-class JobKeys:
-    """The keys that act on the job a screen shows, the same on the dashboard (its selected
-    row) and on the job's details screen: cancel, force-kill, pause/resume, retry, edit the
-    type. Each screen binds them (its own binding ids, so each can be remapped) and says
-    which job (`selected_job`) and what to do with it once changed (`job_changed`)."""
+class Keys:
+    """Keys that act through `JobActions`: the screen or widget they are mixed into has the
+    app and the service."""
 
     app: Any
     service: Service
@@ -391,6 +390,13 @@ class JobKeys:
     @property
     def actions(self) -> JobActions:
         return JobActions(self.app, self.service)
+
+
+class JobKeys(Keys):
+    """The keys that act on the job a screen shows, the same on the dashboard (its selected
+    row) and on the job's details screen: cancel, force-kill, pause/resume, retry, edit the
+    type. Each screen binds them (its own binding ids, so each can be remapped) and says
+    which job (`selected_job`) and what to do with it once changed (`job_changed`)."""
 
     def selected_job(self) -> Job | None:
         """The job the keys act on; None: none (the screen says why, or stays quiet)."""
@@ -420,17 +426,10 @@ class JobKeys:
             self.actions.edit_type(job.type)
 
 
-class ScheduleKeys:
+class ScheduleKeys(Keys):
     """`r` run now, `p` enable/disable, `E` edit the planning and `M` the report recipients,
     the same on the Scheduled
     tab and on a schedule's details screen (`SCHEDULE_BINDINGS`)."""
-
-    app: Any
-    service: Service
-
-    @property
-    def actions(self) -> JobActions:
-        return JobActions(self.app, self.service)
 
     def current_schedule(self) -> Schedule | None:
         raise NotImplementedError

@@ -9,6 +9,7 @@ from textual.app import App, ComposeResult
 from textual.geometry import Region
 
 from jobdash.core.model import Job, JobStatus
+from jobdash.present.status import look
 from jobdash.present.text import sanitize
 from jobdash.tui.widgets.job_table import JobTable
 from tests.tui.job_factory import NOW, make_job
@@ -366,7 +367,7 @@ async def test_every_status_shows_glyph_and_word(status: JobStatus) -> None:
         await pilot.pause()
         table.blur()
         await pilot.pause()
-        assert f"{status.glyph} {status.value}" in line(table, 1)
+        assert look(status).text in line(table, 1)
 
 
 async def test_running_job_shows_eta() -> None:

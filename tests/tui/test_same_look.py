@@ -18,6 +18,7 @@ import pytest
 
 from jobdash.core.identity import real_user
 from jobdash.core.model import JobStatus
+from jobdash.present.status import look
 from jobdash.tui.app import JobdashApp
 from jobdash.tui.widgets.job_table import JobTable
 from tests.conftest import run_cli
@@ -72,7 +73,7 @@ async def test_the_cli_and_the_dashboard_show_a_job_the_same_way(tmp_path: Path)
     now = time.time()
     for job in jobs.values():
         cli, dash = row_of(cli_lines, job.id), row_of(dash_lines, job.id)
-        shown = [f"{job.status.glyph} {job.status.value}"]
+        shown = [look(job.status).text]
         if job.total:
             shown.append(f"{job.worked}/{job.total}")
         for piece in shown:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from jobdash.core.processes import Poller
@@ -22,19 +23,22 @@ LAST_LINE = 300  # bytes kept of the last line a command wrote to stderr, for it
 CHUNK = 1 << 16  # bytes read from a command's pipe at a time
 
 
+@dataclass(eq=False)
 class Output:
     """One output stream of a command, read in the event loop straight from its pipe and
-    split into lines, which go to the store as data. A line longer than READ_LIMIT is cut."""
+    split into lines, which go to the store as data. A line longer than READ_LIMIT is cut.
+    It reads from the moment it is made."""
 
-    def __init__(self, run: CommandRun, poller: Poller, fd: int, stream: str) -> None:
-        self.run = run
-        self.poller = poller
-        self.fd = fd
-        self.stream = stream
-        self.rest = b""
-        self.open = True
-        self.last = b""  # the last non-blank line, if stderr: a failed command's error says it
-        poller.add(fd, self._readable)
+    run: CommandRun
+    poller: Poller
+    fd: int
+    stream: str  # "stdout" or "stderr"
+    rest: bytes = b""  # a line begun, not yet ended
+    open: bool = True
+    last: bytes = b""  # the last non-blank line, if stderr: a failed command's error says it
+
+    def __post_init__(self) -> None:
+        self.poller.add(self.fd, self._readable)
 
     def _readable(self) -> None:
         try:

@@ -20,7 +20,7 @@ from rich.segment import Segment
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -139,6 +139,7 @@ class TableBase(ScrollView, can_focus=True):
         self._narrow = narrow or {}
         self._fitted: tuple[Hashable, list[tuple[int, int]], dict[int, int]] | None = None
         self._laid_out: tuple[Hashable, list[tuple[int, int]]] | None = None
+        self._paint_widths: tuple[int, int] | None = None  # (table, view) during a paint
 
     # ------------------------------------------------------------------ what a table says
 
@@ -359,11 +360,21 @@ class TableBase(ScrollView, can_focus=True):
 
     # ------------------------------------------------------------------ rendering
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """The table's and the view's widths are worked out once per paint, not per line."""
+        self._paint_widths = (self._table_width(), self.scrollable_content_region.width)
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._paint_widths = None
+
     def render_line(self, y: int) -> Strip:
         """Line 0 is the fixed header; the others are rows from the scroll position."""
-        width = self._table_width()
+        width, view_width = self._paint_widths or (
+            self._table_width(),
+            self.scrollable_content_region.width,
+        )
         scroll_x = round(self.scroll_x)
-        view_width = self.scrollable_content_region.width
         if y == 0:
             strip = self._header_strip(width)
         elif not self._row_total():

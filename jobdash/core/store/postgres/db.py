@@ -28,7 +28,6 @@ import logging
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -40,6 +39,7 @@ from jobdash.core.store.faults import FaultLog, StoreError
 from jobdash.core.store.postgres.faults import is_fault, store_error
 from jobdash.core.store.postgres.hints import Listener, Throttle, channel_of
 from jobdash.core.store.sql.dialect import POSTGRES, Dialect
+from jobdash.core.store.sql.writer import WriterThread
 
 T = TypeVar("T")
 # A write transaction: given the writer, a new revision and the time, it runs whole.
@@ -79,18 +79,18 @@ class NotReady(Exception):
     """`Db.write`'s `ready` said no: nothing was written."""
 
 
-class Db:
+class Db(WriterThread):
     """A store's connections, its write lock and its failure state (see the module)."""
 
     dialect: Dialect = POSTGRES  # how the shared SQL (core.store.sql) is spelled here
+    writer: psycopg.Connection[Any] | None
+    THREAD_NAME = "jobdash-pg"
 
     def __init__(self, url: str) -> None:
+        super().__init__()
         self.url = url
         self.where = shown_location(url)
-        self.writer: psycopg.Connection[Any] | None = None
         self._reader: psycopg.AsyncConnection[Any] | None = None
-        self.thread: ThreadPoolExecutor | None = None
-        self.lock = asyncio.Lock()  # the write lock (this process's writer)
         self.on_commit: list[Callable[[], None]] = []  # in-process wake-ups
         self.actor = real_user()  # who writes: named in every audit row
         self.created = ""  # what opening created, told once
@@ -113,12 +113,6 @@ class Db:
         self._owed: asyncio.Task[None] | None = None
 
     # ----------------------------------------------------------------- connections
-
-    async def in_thread(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run `fn(*args)` in the writer's thread (its connection is used there)."""
-        if self.thread is None:
-            self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobdash-pg")
-        return await _wait_out(asyncio.get_running_loop().run_in_executor(self.thread, fn, *args))
 
     def connect_writer(self) -> psycopg.Connection[Any]:
         """The writer's connection (in its thread), opened again when it broke."""
@@ -152,13 +146,7 @@ class Db:
             with contextlib.suppress(Exception):
                 await self._reader.close()
             self._reader = None
-        if self.writer is not None:
-            with contextlib.suppress(Exception):
-                await self.in_thread(self.writer.close)
-            self.writer = None
-        if self.thread is not None:
-            self.thread.shutdown(wait=False)
-            self.thread = None
+        await self.close_writer()
 
     # ----------------------------------------------------------------- failures
 
@@ -249,6 +237,12 @@ class Db:
                 return
             self.throttle.notified()
 
+    async def close(self) -> None:
+        """The NOTIFY still owed goes out first (a last submission is heard), then the
+        connections close once no transaction is under way."""
+        await self.send_owed_now()
+        await super().close()
+
     async def send_owed_now(self) -> None:
         """At close: the NOTIFY still owed goes out now (a last submission is heard)."""
         if self._owed is not None and not self._owed.done():
@@ -292,20 +286,6 @@ async def _nothing() -> None:
 
 def _no_body(con: psycopg.Connection[Any]) -> None:
     return None
-
-
-async def _wait_out(fut: asyncio.Future[T]) -> T:
-    """Await work in the writer's thread; a caller cancelled meanwhile still waits for it to
-    end, so that the write lock is held until the transaction committed or rolled back."""
-    try:
-        return await asyncio.shield(fut)
-    except asyncio.CancelledError:
-        while not fut.done():
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait([fut])
-        if not fut.cancelled():
-            fut.exception()
-        raise
 
 
 def marks(values: Sequence[Any] | Any) -> str:

@@ -1,6 +1,7 @@
-"""Jobs of the PostgreSQL store: creating them (with their tasks, locks and report), adding
-tasks, admitting queued jobs when their locks are free, the user's actions (cancel, pause,
-resume, retry) and removing finished jobs (clear, prune).
+"""Jobs of the PostgreSQL store: creating them (with their tasks, locks and report). Admitting
+queued jobs when their locks are free is the shared `Admission`; the user's actions (cancel,
+pause, resume, retry), the tasks a running job adds and removing finished jobs (clear,
+prune) are the shared `Requests` (core/store/sql/).
 
 Whether an action is legal and what it does is `core.lifecycle`'s decision; each transaction
 reads what the decision needs, asks, and applies the answer. Locks are rows of `locks`
@@ -15,37 +16,25 @@ from typing import Any
 
 import psycopg
 
-from jobdash.core.catalogue import unrunnable
-from jobdash.core.lifecycle import (
-    added_task_status,
-    admission,
-    lock_wait,
-)
-from jobdash.core.model import Job, JobStatus, TaskStatus
-from jobdash.core.store.postgres.counts import (
-    Con,
-    job_status,
-    settle_jobs,
-    update_progress,
-)
+from jobdash.core.model import Job
+from jobdash.core.store.postgres.counts import Con
 from jobdash.core.store.postgres.db import Db
-from jobdash.core.store.postgres.schema import ACTIVE_ONLY
 from jobdash.core.store.records import NewJob, NewTask
-from jobdash.core.store.sql.catalogue import live_catalogue_in
+from jobdash.core.store.sql.admission import Admission
 from jobdash.core.store.sql.dialect import POSTGRES
 from jobdash.core.store.sql.reads import read_job
 from jobdash.core.store.sql.requests import Requests
 from jobdash.core.store.sql.submits import (
     fire_time_taken,
-    holders,
     insert_rest,
     insert_row,
     refuse_held,
 )
 
 
-class Jobs(Requests):
-    """Creating, admitting, acting on and removing jobs (the Store's methods)."""
+class Jobs(Admission, Requests):
+    """Creating jobs (here), admitting them (`Admission`), acting on and removing them
+    (`Requests`): the Store's methods."""
 
     db: Db
 
@@ -65,94 +54,26 @@ class Jobs(Requests):
 
         return await self.db.write(txn, work=True) if jobs else []
 
-    async def add_tasks(self, job_id: int, tasks: Sequence[NewTask]) -> int:
-        def txn(con: Con, rev: int, now: float) -> int:
-            # Each new key takes the next free seq; a key already there (or twice in the
-            # batch) is left out and takes none. Then one COPY: a row-by-row INSERT cost
-            # ~100 µs a task. Writers are serialised (the counter row), so the keys and the
-            # last seq read here stay true until the commit.
-            keys = list(dict.fromkeys(t.key for t in tasks))
-            taken = con.execute(
-                "SELECT key FROM tasks WHERE job_id = %s AND key = ANY(%s)", (job_id, keys)
-            ).fetchall()
-            seen = {r[0] for r in taken}
-            last = con.execute(
-                "SELECT coalesce(max(seq), 0) FROM tasks WHERE job_id = %s", (job_id,)
-            ).fetchall()[0][0]
-            rows: list[tuple[Any, ...]] = []
-            for t in tasks:
-                if t.key not in seen:
-                    seen.add(t.key)
-                    rows.append(task_row(job_id, last + len(rows) + 1, t))
-            self.db.copy(
-                con.cursor(), "tasks (job_id, seq, key, name, kind, spec, item, status)", rows
-            )
-            added = len(rows)
-            status = job_status(con, job_id)
-            if added and added_task_status(status) is TaskStatus.CANCELLED:
-                con.execute(
-                    "UPDATE tasks SET status = 'cancelled', finished = %s "
-                    "WHERE job_id = %s AND status = 'pending'",
-                    (now, job_id),
-                )
-                con.execute(
-                    "UPDATE jobs SET cancelled = cancelled + %s, rev = %s, updated = %s "
-                    "WHERE id = %s",
-                    (added, rev, now, job_id),
-                )
-            else:
-                con.execute(
-                    "UPDATE jobs SET pending = pending + %s, rev = %s, updated = %s WHERE id = %s",
-                    (added, rev, now, job_id),
-                )
-            update_progress(con, rev, {job_id})
-            return added
-
-        if not tasks:
-            return 0
-        return await self.db.write(txn, work=True)
-
-    async def admit(self, live_after: float | None = None) -> list[int]:
-        def txn(con: Con, rev: int, now: float) -> list[int]:
-            rows = con.execute(
-                "SELECT id, status, info, type, type_hash FROM jobs "
-                f"WHERE status IN ('queued', 'waiting') AND {ACTIVE_ONLY} ORDER BY id"
-            ).fetchall()
-            live = None if live_after is None else live_catalogue_in(POSTGRES, con, live_after)
-            changed = []
-            for job_id, status, info, type_name, digest in rows:
-                reason = unrunnable(type_name, digest, live) if live is not None else None
-                keys: list[str] = []
-                if reason is None:
-                    keys = [
-                        r[0]
-                        for r in con.execute(
-                            "SELECT key FROM job_locks WHERE job_id = %s", (job_id,)
-                        ).fetchall()
-                    ]
-                    held = holders(POSTGRES, con, keys, job_id) if keys else []
-                    if held:
-                        reason = lock_wait(*held[0])
-                move = admission(status, info, reason)
-                if move is None:
-                    continue
-                new, info_now = move
-                admitted = new is JobStatus.RUNNING
-                if admitted:  # it takes its locks
-                    con.cursor().executemany(
-                        "INSERT INTO locks (key, job_id) VALUES (%s, %s)",
-                        [(k, job_id) for k in keys],
-                    )
-                con.execute(
-                    "UPDATE jobs SET status = %s, admitted = %s, info = %s, updated = %s, "
-                    "rev = %s WHERE id = %s",
-                    (str(new), int(admitted), info_now, now, rev, job_id),
-                )
-                changed.append(job_id)
-            settle_jobs(con, rev, now, changed)
-            return changed
-
-        return await self.db.write(txn, work=True)
+    def insert_added(self, con: Any, job_id: int, tasks: Sequence[NewTask]) -> int:
+        """The tasks a running job adds, by one COPY (a row-by-row INSERT cost ~100 µs a
+        task): each new key takes the next free seq; a key already there (or twice in the
+        batch) is left out. Writers are serialised (the counter row), so the keys and the
+        last seq read here stay true until the commit."""
+        keys = list(dict.fromkeys(t.key for t in tasks))
+        taken = con.execute(
+            "SELECT key FROM tasks WHERE job_id = %s AND key = ANY(%s)", (job_id, keys)
+        ).fetchall()
+        seen = {r[0] for r in taken}
+        last = con.execute(
+            "SELECT coalesce(max(seq), 0) FROM tasks WHERE job_id = %s", (job_id,)
+        ).fetchall()[0][0]
+        rows: list[tuple[Any, ...]] = []
+        for t in tasks:
+            if t.key not in seen:
+                seen.add(t.key)
+                rows.append(task_row(job_id, last + len(rows) + 1, t))
+        self.db.copy(con.cursor(), "tasks (job_id, seq, key, name, kind, spec, item, status)", rows)
+        return len(rows)
 
 
 def insert_job(

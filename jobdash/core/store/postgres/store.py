@@ -10,16 +10,13 @@ same answer in both:
     core/store/sql/      what both backends share, written once (see the SQLite store)
 
 Each area is a class whose methods *are* the contract's (same names and signatures, the
-contract's docstrings in base.py): `PostgresStore` inherits them all and adds only opening,
-closing and the buffered writes (the flusher's own methods, bound here), so no signature is
-repeated. It decides no rule of the product: `core.lifecycle` does, in the transaction that
+contract's docstrings in base.py): `PostgresStore` inherits them all and adds only opening
+and granting; the buffered writes (the flusher's own methods) and closing are the shared
+`BufferedStore`'s (core/store/sql/writer.py), so no signature is repeated. It decides no rule of the product: `core.lifecycle` does, in the transaction that
 read what it needs.
 """
 
 from __future__ import annotations
-
-import logging
-from typing import Any
 
 import psycopg
 
@@ -32,17 +29,28 @@ from jobdash.core.store.postgres.reads import Reads
 from jobdash.core.store.postgres.reports import Reports
 from jobdash.core.store.postgres.roles import grant, role_of
 from jobdash.core.store.postgres.schema import migrate
-from jobdash.core.store.records import Refill, Role
+from jobdash.core.store.records import Role
 from jobdash.core.store.sql.agents import Agents
 from jobdash.core.store.sql.audit import Audit
 from jobdash.core.store.sql.catalogue import Catalogue
 from jobdash.core.store.sql.history import History
 from jobdash.core.store.sql.schedules import Schedules
 from jobdash.core.store.sql.waits import Waits
+from jobdash.core.store.sql.writer import BufferedStore
 
 
 class PostgresStore(
-    Jobs, Claims, Agents, Catalogue, Waits, Reports, Schedules, Reads, History, Audit
+    Jobs,
+    Claims,
+    Agents,
+    Catalogue,
+    Waits,
+    Reports,
+    Schedules,
+    Reads,
+    History,
+    Audit,
+    BufferedStore,
 ):
     """A jobdash store in a PostgreSQL database (the connection's current schema). Open with
     `await PostgresStore.open(url)`, or `base.open_store(url)`."""
@@ -50,24 +58,8 @@ class PostgresStore(
     db: Db  # the areas' `db`: the shared ones (core.store.sql) ask less of it
 
     def __init__(self, db: Db, role: Role | None = None) -> None:
-        self.db = db
+        super().__init__(db, PgFlusher(db))
         self.role = role
-        self.created = db.created
-        self.damaged = db.damaged
-        self.on_commit = db.on_commit
-        self.faults = db.faults
-        self.flusher = f = PgFlusher(db)
-        # The buffered writes are the flusher's (the contract's names and signatures).
-        self.flush = f.flush
-        self.append_log = f.append_log
-        self.append_log_nowait = f.append_log_nowait
-        self.backlogged = f.backlogged
-        self.drained = f.drained
-        self.report_progress = f.report_progress
-        self.note_pgid = f.note_pgid
-        self.add_metric = f.add_metric
-        self.add_warning = f.add_warning
-        self.complete = f.complete
 
     @classmethod
     async def open(cls, url: str) -> PostgresStore:
@@ -96,39 +88,3 @@ class PostgresStore(
                 return await self.db.in_thread(lambda: grant(self.db.connect_writer(), user, kind))
         except psycopg.Error as e:
             raise self.db.error(e) from e
-
-    async def close(self) -> None:
-        if self.flusher.closed:
-            return
-        lost: StoreError | None = None
-        try:
-            await self.flusher.flush()
-        except StoreError as e:
-            held = self.db.held()
-            lost = StoreError(
-                f"{self.db.where}: {e.fault}: {held} log line{'s' * (held != 1)} held in "
-                "memory could not be written",
-                e.fault,
-            )
-        finally:
-            await self.flusher.stop()
-            await self.db.send_owed_now()
-            async with self.db.lock:
-                await self.db.close_connections()
-        if lost is not None:
-            raise lost
-
-    @property
-    def location(self) -> str:
-        return self.db.where
-
-    @property
-    def refill(self) -> Refill | None:
-        return self.flusher.refill
-
-    @refill.setter
-    def refill(self, value: Refill | None) -> None:
-        self.flusher.refill = value
-
-    def report_failure(self, logger: logging.Logger, what: str, *args: Any) -> None:
-        self.db.report_failure(logger, what, *args)

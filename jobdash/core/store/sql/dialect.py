@@ -84,7 +84,7 @@ class Dialect:
     # Rows updated as arrays in one statement (PostgreSQL: `FROM unnest(…)`) rather than
     # by executemany, which runs the statement once a row (~25 µs each on the server).
     arrays: bool
-    many: Callable[[Connection, str, Iterable[Sequence[Any]]], None]  # executemany
+    many: Callable[[Connection, str, Iterable[Sequence[Any]]], int]  # executemany: rows changed
 
     def prep(self, sql: str) -> str:
         """`sql`, written with `?` placeholders and the words `{max}` (the scalar maximum)
@@ -100,12 +100,14 @@ class Dialect:
         return f"{column} = ANY(%s)", [list(values)]
 
 
-def _sqlite_many(con: Any, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-    con.executemany(sql, rows)
+def _sqlite_many(con: Any, sql: str, rows: Iterable[Sequence[Any]]) -> int:
+    return max(con.executemany(sql, rows).rowcount, 0)
 
 
-def _pg_many(con: Any, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-    con.cursor().executemany(sql, rows)
+def _pg_many(con: Any, sql: str, rows: Iterable[Sequence[Any]]) -> int:
+    cur = con.cursor()
+    cur.executemany(sql, rows)
+    return max(cur.rowcount, 0)
 
 
 SQLITE = Dialect(

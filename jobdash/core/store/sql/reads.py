@@ -30,7 +30,7 @@ JOB_COLUMNS = (
     "CASE WHEN waiting != '' AND status = 'running' AND running = 0 THEN waiting ELSE info END, "
     "metrics, warnings, target, parallel, cancellable, rev, idle_time, paused_at"
 )
-TASK_COLUMNS = (
+TASK_COLUMNS = (  # Task's fields, in their order
     "id, job_id, seq, name, item, status, attempt, agent, started, finished, exit_code, "
     "error, progress, not_before"
 )
@@ -100,22 +100,8 @@ def job_from_row(r: Sequence[Any]) -> Job:
 
 
 def task_from_row(r: Sequence[Any]) -> Task:
-    return Task(
-        id=r[0],
-        job_id=r[1],
-        seq=r[2],
-        name=r[3],
-        item=json.loads(r[4]),
-        status=TaskStatus(r[5]),
-        attempt=r[6],
-        agent=r[7],
-        started=r[8],
-        finished=r[9],
-        exit_code=r[10],
-        error=r[11],
-        progress=r[12],
-        not_before=r[13],
-    )
+    """A task row (TASK_COLUMNS, in the order of Task's fields) as a Task."""
+    return Task(r[0], r[1], r[2], r[3], json.loads(r[4]), TaskStatus(r[5]), *r[6:])
 
 
 async def read_job(db: Reading, job_id: int) -> Job:

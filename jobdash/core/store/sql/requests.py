@@ -1,18 +1,28 @@
-"""The user's requests on a job (cancel, pause, resume, retry) and the removal of finished
-jobs (clear, prune), written once for both backends.
+"""The user's requests on a job (cancel, pause, resume, retry), a running job's own request
+for more tasks (add_tasks) and the removal of finished jobs (clear, prune), written once for
+both backends.
 
-Whether a request is legal and what it does is `core.lifecycle`'s decision (`decide_*`);
-each transaction reads what the decision needs, asks, and applies the answer.
+Whether a request is legal and what it does is `core.lifecycle`'s decision (`decide_*`,
+`added_task_status`); each transaction reads what the decision needs, asks, and applies
+the answer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Sequence
 from typing import Any
 
-from jobdash.core.lifecycle import decide_cancel, decide_pause, decide_resume, decide_retry
-from jobdash.core.model import FINISHED_JOB, Job, JobStatus
+from jobdash.core.lifecycle import (
+    added_task_status,
+    decide_cancel,
+    decide_pause,
+    decide_resume,
+    decide_retry,
+)
+from jobdash.core.model import FINISHED_JOB, Job, JobStatus, TaskStatus
+from jobdash.core.store.records import NewTask
 from jobdash.core.store.sql.audit import write_audit
 from jobdash.core.store.sql.counts import COUNT_COLUMNS, COUNTS, Counts, end_idle
 from jobdash.core.store.sql.dialect import POSTGRES, SQLITE, Connection, Reading, Statements
@@ -50,12 +60,18 @@ Q = Statements(
     'ON CONFLICT (job_id) DO UPDATE SET rev = excluded.rev, "user" = excluded."user"',
     of_user='"user" = ?',
     before="finished < ?",
+    # Each row takes the next free seq; a duplicate key is ignored and takes none.
+    add_task="INSERT INTO tasks (job_id, seq, key, name, kind, spec, item, status) "
+    "VALUES (?, (SELECT coalesce(max(seq), 0) + 1 FROM tasks WHERE job_id = ?), "
+    "?, ?, ?, ?, ?, 'pending') ON CONFLICT DO NOTHING",
+    added_cancelled="UPDATE jobs SET cancelled = cancelled + ?, rev = ?, updated = ? WHERE id = ?",
+    added_pending="UPDATE jobs SET pending = pending + ?, rev = ?, updated = ? WHERE id = ?",
 )
 END_IDLE = {d.name: end_idle(d) for d in (SQLITE, POSTGRES)}
 
 
 class Requests:
-    """Cancel, pause, resume and retry a job; remove finished jobs."""
+    """Cancel, pause, resume and retry a job; add tasks to one; remove finished jobs."""
 
     db: Reading
 
@@ -148,6 +164,33 @@ class Requests:
             return plan.tasks
 
         return await self.db.write(txn, work=True)
+
+    async def add_tasks(self, job_id: int, tasks: Sequence[NewTask]) -> int:
+        """Add tasks to a running job (a Python job function adding work); keys dedupe.
+        Tasks added to a job being cancelled are cancelled at once (the lifecycle says)."""
+        q = Q[self.db.dialect]
+        c = COUNTS[self.db.dialect.name]
+
+        def txn(con: Connection, rev: int, now: float) -> int:
+            added = self.insert_added(con, job_id, tasks)
+            if added and added_task_status(c.job_status(con, job_id)) is TaskStatus.CANCELLED:
+                con.execute(q.cancel_tasks, (now, job_id))
+                con.execute(q.added_cancelled, (added, rev, now, job_id))
+            else:
+                con.execute(q.added_pending, (added, rev, now, job_id))
+            c.update_progress(con, rev, {job_id})
+            return added
+
+        return await self.db.write(txn, work=True) if tasks else 0
+
+    def insert_added(self, con: Connection, job_id: int, tasks: Sequence[NewTask]) -> int:
+        """Insert the tasks a running job adds, each new key at the next seq (a key already
+        there is left out); how many went in. PostgreSQL's store does it by COPY."""
+        rows = [
+            (job_id, job_id, t.key, t.name, t.kind, json.dumps(t.spec), json.dumps(t.item))
+            for t in tasks
+        ]
+        return self.db.dialect.many(con, Q[self.db.dialect].add_task, rows)
 
     # ----------------------------------------------------------------- removing
 

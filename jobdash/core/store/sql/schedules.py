@@ -23,7 +23,7 @@ from jobdash.core.store.records import Advance, PolicyChange, ScheduleSpec, Tick
 from jobdash.core.store.sql.counts import ACTIVE_ONLY, COUNTS
 from jobdash.core.store.sql.dialect import Connection, Reading, Statements
 
-SCHEDULE_COLUMNS = (
+SCHEDULE_COLUMNS = (  # Schedule's fields, in their order (see schedule_from_row)
     "s.id, s.type, s.params, s.planning, s.timezone, s.enabled, s.overlap, s.catchup, "
     "s.catchup_bound, s.next_run, s.last_job, j.status, s.last_run, s.last_fire, s.source, "
     "s.config_planning, s.updated, s.rev, s.report, t.outcome, t.detail, t.fire_time, "
@@ -120,32 +120,11 @@ def schedule_from_row(r: Sequence[Any]) -> Schedule:
         effective = resolve(r[3], r[15]).text
     except PlanningError:
         effective = "disabled"
-    return Schedule(
-        id=r[0],
-        type=r[1],
-        params=json.loads(r[2]),
-        planning=r[3],
-        effective=effective,
-        timezone=r[4] or "UTC",
-        enabled=bool(r[5]),
-        overlap=r[6],
-        catchup=r[7],
-        catchup_bound=r[8],
-        next_run=r[9],
-        last_job=r[10],
-        last_status=r[11],
-        last_run=r[12],
-        last_fire=r[13],
-        source=r[14],
-        config_planning=r[15],
-        updated=r[16],
-        rev=r[17],
-        report=report_from_json(r[18]),
-        last_outcome=r[19],
-        last_detail=r[20] or "",
-        last_tick=r[21],
-        report_source=r[22],
-    )
+    # SCHEDULE_COLUMNS are Schedule's fields in their order, `effective` (worked out here)
+    # aside; a few values are made of their column (JSON, a default, a flag).
+    fields = [r[0], r[1], json.loads(r[2]), r[3], effective, r[4] or "UTC", bool(r[5])]
+    fields += [*r[6:18], report_from_json(r[18]), r[19], r[20] or "", r[21], r[22]]
+    return Schedule(*fields)
 
 
 class Schedules:

@@ -25,7 +25,6 @@ import sqlite3
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,6 +33,7 @@ import aiosqlite
 from jobdash.core.identity import real_user
 from jobdash.core.store.faults import FaultLog, StoreError
 from jobdash.core.store.sql.dialect import SQLITE, Dialect
+from jobdash.core.store.sql.writer import WriterThread
 from jobdash.core.store.sqlite.faults import DAMAGED, error_code, is_fault, store_error
 
 T = TypeVar("T")
@@ -68,18 +68,17 @@ class Reader:
             raise self._error(e) from e
 
 
-class Db:
+class Db(WriterThread):
     """A store's connections, its write lock and its failure state (see the module)."""
 
     dialect: Dialect = SQLITE  # how the shared SQL (core.store.sql) is spelled here
+    writer: sqlite3.Connection | None
 
     def __init__(self, path: Path) -> None:
+        super().__init__()
         self.path = path
-        self.writer: sqlite3.Connection | None = None
+        self.where = str(path)
         self._reader: Reader | None = None
-        # The writer's thread: its connection is used by one transaction at a time.
-        self.thread: ThreadPoolExecutor | None = None
-        self.lock = asyncio.Lock()  # the write lock (this process's writer)
         self.on_commit: list[Callable[[], None]] = []  # in-process wake-ups
         self.actor = real_user()  # who writes: named in every audit row
         self.created = ""  # what opening created or changed, told once
@@ -103,30 +102,19 @@ class Db:
         assert self._reader is not None, "store is not open"
         return self._reader
 
-    async def in_thread(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run `fn(*args)` in the writer's thread (its connection is used there)."""
-        if self.thread is None:
-            self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobdash-writer")
-        return await _wait_out(asyncio.get_running_loop().run_in_executor(self.thread, fn, *args))
-
     async def close_connections(self) -> None:
-        """Close both connections and end the writer's thread (a thread left behind would
-        keep the process alive)."""
+        """Close both connections and end the writer's thread."""
         if self._reader is not None:
             with contextlib.suppress(Exception):
                 await self._reader.con.close()
-        if self.writer is not None:
-            with contextlib.suppress(Exception):
-                await self.in_thread(self.writer.close)
-            self.writer = None
-        if self.thread is not None:
-            self.thread.shutdown(wait=False)
-            self.thread = None
+        await self.close_writer()
 
-    async def stop_checkpoints(self) -> None:
+    async def close(self) -> None:
+        """Let a checkpoint under way end, then close."""
         if self._checkpoint is not None:
             with contextlib.suppress(Exception):
                 await self._checkpoint
+        await super().close()
 
     # ----------------------------------------------------------------- failures
 
@@ -229,22 +217,6 @@ class Db:
 
     async def exists(self, sql: str, args: Sequence[Any] = ()) -> bool:
         return bool(list(await self.reader.execute_fetchall(sql + " LIMIT 1", list(args))))
-
-
-async def _wait_out(fut: asyncio.Future[T]) -> T:
-    """Await `fut` (work in the writer's thread); a caller cancelled meanwhile still waits
-    for it to end before CancelledError goes on, so that whatever it holds (the write lock)
-    is held until the thread is done with the connection: the transaction committed or
-    rolled back, never open under the next one."""
-    try:
-        return await asyncio.shield(fut)
-    except asyncio.CancelledError:
-        while not fut.done():
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait([fut])
-        if not fut.cancelled():
-            fut.exception()  # seen: a failure nobody waits for any more is not logged
-        raise
 
 
 def is_busy(e: sqlite3.Error) -> bool:

@@ -20,15 +20,10 @@ that read what the decision needs.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
-from typing import Any
 
 from jobdash.core.model import BadInput
-from jobdash.core.store.faults import StoreError
 from jobdash.core.store.records import (
-    Outcome,
-    Refill,
     Role,
 )
 from jobdash.core.store.sql.agents import Agents
@@ -36,6 +31,7 @@ from jobdash.core.store.sql.catalogue import Catalogue
 from jobdash.core.store.sql.history import History
 from jobdash.core.store.sql.schedules import Schedules
 from jobdash.core.store.sql.waits import Waits
+from jobdash.core.store.sql.writer import BufferedStore
 from jobdash.core.store.sqlite.claims import Claims
 from jobdash.core.store.sqlite.db import Db
 from jobdash.core.store.sqlite.flush import Flusher
@@ -46,21 +42,19 @@ from jobdash.core.store.sqlite.reports import Reports
 from jobdash.core.store.sqlite.submits import GroupCommit
 
 
-class SqliteStore(Jobs, Claims, Agents, Catalogue, Waits, Reports, Schedules, Reads, History):
+class SqliteStore(
+    Jobs, Claims, Agents, Catalogue, Waits, Reports, Schedules, Reads, History, BufferedStore
+):
     """jobdash's embedded store. Open with `await SqliteStore.open(path)`, or
     `base.open_store(location)`. The contract's methods are the areas' (`Jobs` brings
-    `Audit`); the batched writes are delegated to the `Flusher`."""
+    `Audit`); the batched writes are the `Flusher`'s, bound by `BufferedStore`, which also
+    closes."""
 
     db: Db  # the areas' `db`: the shared ones (core.store.sql) ask less of it
 
     def __init__(self, db: Db) -> None:
-        self.db = db
+        super().__init__(db, Flusher(db))
         self.path: Path = db.path
-        self.created = db.created
-        self.damaged = db.damaged
-        self.on_commit = db.on_commit
-        self.faults = db.faults
-        self.flusher = Flusher(db)
         self.group = GroupCommit(db)
 
     @classmethod
@@ -80,80 +74,3 @@ class SqliteStore(Jobs, Claims, Agents, Catalogue, Waits, Reports, Schedules, Re
             f"{self.location}: a SQLite store has no roles (it serves the OS user who owns "
             "its file; admins are named in the config); several users share a PostgreSQL store"
         )
-
-    async def close(self) -> None:
-        """Write what is buffered and close. The connections are closed whatever happens
-        (their threads would keep the process alive); StoreError when buffered lines or
-        results could not be written (they are lost: say so)."""
-        if self.flusher.closed:
-            return
-        lost: StoreError | None = None
-        try:
-            await self.flusher.flush()
-        except StoreError as e:
-            held = self.db.held()
-            lost = StoreError(
-                f"{self.path}: {e.fault}: {held} log line{'s' * (held != 1)} held in memory "
-                "could not be written",
-                e.fault,
-            )
-        finally:
-            await self.flusher.stop()
-            await self.db.stop_checkpoints()
-            async with self.db.lock:
-                await self.db.close_connections()
-        if self.db.damage is not None:
-            raise self.db.damage
-        if lost is not None:
-            raise lost
-
-    @property
-    def location(self) -> str:
-        return str(self.path)
-
-    @property
-    def refill(self) -> Refill | None:
-        return self.flusher.refill
-
-    @refill.setter
-    def refill(self, value: Refill | None) -> None:
-        self.flusher.refill = value
-
-    def report_failure(self, logger: logging.Logger, what: str, *args: Any) -> None:
-        self.db.report_failure(logger, what, *args)
-
-    # ----------------------------------------------------------------- buffered writes
-
-    async def flush(self) -> None:
-        await self.flusher.flush()
-
-    async def append_log(
-        self, job_id: int, task_id: int | None, stream: str, text: str, attempt: int | None = None
-    ) -> None:
-        await self.flusher.append_log(job_id, task_id, stream, text, attempt)
-
-    def append_log_nowait(
-        self, job_id: int, task_id: int | None, stream: str, text: str, attempt: int | None = None
-    ) -> None:
-        self.flusher.append_log_nowait(job_id, task_id, stream, text, attempt)
-
-    def backlogged(self) -> bool:
-        return self.flusher.backlogged()
-
-    async def drained(self) -> None:
-        await self.flusher.drained()
-
-    def report_progress(self, task_id: int, fraction: float) -> None:
-        self.flusher.report_progress(task_id, fraction)
-
-    def note_pgid(self, task_id: int, pgid: int) -> None:
-        self.flusher.note_pgid(task_id, pgid)
-
-    def add_metric(self, job_id: int, name: str, value: float) -> None:
-        self.flusher.add_metric(job_id, name, value)
-
-    def add_warning(self, job_id: int) -> None:
-        self.flusher.add_warning(job_id)
-
-    async def complete(self, outcome: Outcome) -> bool:
-        return await self.flusher.complete(outcome)
