@@ -13,7 +13,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
-from jobdash.cli import config, db, engine, jobs, run, schedules, web
+from jobdash.cli import config, db, engine, failures, jobs, run, schedules, web
 from jobdash.cli.parser import EXIT_FAILED, EXIT_OK, EXIT_USAGE, parse_args
 from jobdash.cli.render import err, out, safe
 from jobdash.core.model import BadInput, Refused
@@ -31,10 +31,18 @@ COMMANDS: dict[str, Command] = {
     **config.COMMANDS,
     **engine.COMMANDS,
     **schedules.COMMANDS,
+    **failures.COMMANDS,
 }
 
 # Commands that only read the store: they read one that cannot be written, too.
 READING = frozenset({"jobs", "show", "logs", "export", "types", "schedules", "agents"})
+
+
+def reads_only(a: argparse.Namespace) -> bool:
+    """Whether the command only reads (`failures`, but for its retry)."""
+    if a.command == "failures":
+        return not (a.query and a.query[0] == "retry")
+    return a.command in READING or (a.command == "schedule" and a.schedule_action == "show")
 
 
 async def run_command(a: argparse.Namespace) -> int:
@@ -46,7 +54,7 @@ async def run_command(a: argparse.Namespace) -> int:
         return await db.cmd_db(a)
     from jobdash.core.service import Service
 
-    reading = a.command in READING or (a.command == "schedule" and a.schedule_action == "show")
+    reading = reads_only(a)
     extra = None
     if getattr(a, "demo", False):
         from jobdash.demo import DEMO_TYPES

@@ -22,6 +22,8 @@ from jobdash.core.model import (
     AgentInfo,
     AuditEvent,
     BadInput,
+    FailedTask,
+    FailureGroup,
     Job,
     JobStatus,
     LogLine,
@@ -35,6 +37,7 @@ from jobdash.core.store.records import (
     Claim,
     Claimant,
     Delivery,
+    FailureFilter,
     FireReport,
     JobFilter,
     NewJob,
@@ -164,8 +167,9 @@ class Store(Protocol):
     async def resume_job(self, job_id: int, user: str) -> Job:
         """Resume a paused job (running if it was admitted, else queued). Audited."""
 
-    async def retry_job(self, job_id: int, user: str) -> int:
-        """Queue a finished job's failed and cancelled tasks again; returns how many."""
+    async def retry_job(self, job_id: int, user: str, task_ids: Sequence[int] | None = None) -> int:
+        """Queue a finished job's failed and cancelled tasks again (of them, only those of
+        `task_ids`, when given: a failure group's); returns how many."""
 
     async def clear(self, user: str | None, actor: str) -> int:
         """Remove finished jobs (of `user`, or everyone's when None) with their tasks and
@@ -356,6 +360,25 @@ class Store(Protocol):
     async def log_tail(self, job_id: int, n: int, task_seq: int | None = None) -> list[LogLine]:
         """The last `n` log lines of a job (of one task), in order: one read of the index
         from the end, however long the log."""
+
+    # ------------------------------------------------------------- failures by cause
+
+    async def failure_groups(self, f: FailureFilter) -> list[FailureGroup]:
+        """The failed task attempts `f` counts, grouped by the fingerprint of their cause
+        (recorded with each failure, and with each attempt lost with its agent), the group
+        seen last first: counts of attempts, tasks and jobs, first and last seen, attempts
+        per job type and per span of `f`'s trend. One read of an index, whatever the size
+        of the history."""
+
+    async def failure_tasks(
+        self, group: str, f: FailureFilter, limit: int | None = None
+    ) -> list[FailedTask]:
+        """The tasks with attempts `f` counts in group `group`, the latest failed first (the
+        first `limit`), each with its latest such attempt's error and whether that attempt
+        is the task's latest (`FailedTask.retriable`)."""
+
+    async def attempt_log(self, job_id: int, task_id: int, attempt: int, n: int) -> list[LogLine]:
+        """The last `n` log lines of one attempt of a task, in order: where it failed."""
 
     # ------------------------------------------------------------- the change feed
 

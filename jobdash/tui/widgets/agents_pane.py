@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from textual import on, work
@@ -23,6 +22,7 @@ from textual.widgets import Label, Sparkline
 from jobdash.core.model import AgentInfo, PrunedAgents
 from jobdash.core.service import Service
 from jobdash.present.durations import duration
+from jobdash.present.progress import sparkline as text_sparkline
 from jobdash.present.status import agent_look
 from jobdash.present.text import sanitize
 from jobdash.present.words import plural
@@ -34,7 +34,6 @@ from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
 __all__ = ["AgentsPane", "text_sparkline"]
 
 HISTORY = 30  # sparkline bars kept per agent
-BARS = " ▁▂▃▄▅▆▇█"
 COLUMNS = (
     TableColumn("name", 16),
     TableColumn("host", 12),
@@ -49,15 +48,6 @@ COLUMNS = (
 )
 # On a narrow terminal these go first (the sparkline below shows the throughput).
 NARROW_DROPS = ("throughput", "host", "pid")
-
-
-def text_sparkline(values: Sequence[float], width: int = 12) -> str:
-    """The last `width` values as block characters (the table's column)."""
-    values = list(values)[-width:]
-    if not values:
-        return ""
-    top = max(values) or 1.0
-    return "".join(BARS[min(8, round(v / top * 8))] if v > 0 else "▁" for v in values)
 
 
 class AgentsPane(Vertical):

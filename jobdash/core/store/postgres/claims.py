@@ -23,6 +23,8 @@ from jobdash.core.store.postgres.counts import END_IDLE, Con, Counts, apply_coun
 from jobdash.core.store.postgres.db import Db, NotReady
 from jobdash.core.store.postgres.schema import ACTIVE_ONLY
 from jobdash.core.store.records import Claim, Claimant, Outcome
+from jobdash.core.store.sql.dialect import POSTGRES
+from jobdash.core.store.sql.failures import Failed, record_failures
 
 # What a claim sets on a task, and what it returns (with its job's timeout, params, type
 # and type hash).
@@ -138,6 +140,7 @@ class Claims:
             for owner, *rest in rows:
                 deaths[owner].append(LostTask(*rest))
             counts = Counts()
+            failed: list[Failed] = []
             for owner, death in deaths.items():
                 for t, v in zip(death, judge(death, quarantine_after), strict=True):
                     con.execute(
@@ -162,6 +165,9 @@ class Claims:
                         (t.job_id, t.task_id, now, v.text, t.attempt),
                     )
                     counts.move(t.job_id, "running", v.status)
+                    if v.status is not TaskStatus.CANCELLED:  # the attempt failed: lost
+                        failed.append((t.job_id, t.task_id, t.attempt, v.error))
+            record_failures(POSTGRES, con, now, failed)
             apply_counts(con, rev, now, counts)
             return len(rows)
 
@@ -247,6 +253,7 @@ def complete_in(con: Con, rev: int, now: float, outcomes: list[Outcome]) -> list
     accepted: list[bool] = []
     updates: list[tuple[Any, ...]] = []
     system_lines: list[tuple[Any, ...]] = []
+    failed: list[Failed] = []
     for o in outcomes:
         r = current.get(o.task_id)
         ok = r is not None and r[2] == o.attempt and r[3] == o.owner and r[4] == "running"
@@ -256,6 +263,8 @@ def complete_in(con: Con, rev: int, now: float, outcomes: list[Outcome]) -> list
         _id, job_id, attempt, _owner, _st, base, retries, backoff, job_status, name = r
         new = o.status
         not_before = 0.0
+        if new is TaskStatus.FAILED:
+            failed.append((job_id, o.task_id, attempt, o.error))
         if new is TaskStatus.FAILED and (
             (again := after_failure(name, attempt, base, retries, backoff, job_status, o.error))
             is not None
@@ -288,5 +297,6 @@ def complete_in(con: Con, rev: int, now: float, outcomes: list[Outcome]) -> list
             "VALUES (%s, %s, %s, %s, %s, %s)",
             system_lines,
         )
+    record_failures(POSTGRES, con, now, failed)
     apply_counts(con, rev, now, counts)
     return accepted

@@ -36,11 +36,14 @@ from jobdash.core.store.records import Refill, Role
 from jobdash.core.store.sql.agents import Agents
 from jobdash.core.store.sql.audit import Audit
 from jobdash.core.store.sql.catalogue import Catalogue
+from jobdash.core.store.sql.failures import Failures
 from jobdash.core.store.sql.schedules import Schedules
 from jobdash.core.store.sql.waits import Waits
 
 
-class PostgresStore(Jobs, Claims, Agents, Catalogue, Waits, Reports, Schedules, Reads, Audit):
+class PostgresStore(
+    Jobs, Claims, Agents, Catalogue, Waits, Reports, Schedules, Reads, Audit, Failures
+):
     """A jobdash store in a PostgreSQL database (the connection's current schema). Open with
     `await PostgresStore.open(url)`, or `base.open_store(url)`."""
 

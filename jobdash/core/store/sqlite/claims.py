@@ -19,6 +19,8 @@ from typing import Any
 from jobdash.core.lifecycle import QUARANTINE_AFTER, LostTask, after_failure, judge, suspect_way
 from jobdash.core.model import TaskStatus
 from jobdash.core.store.records import Claim, Claimant, Outcome
+from jobdash.core.store.sql.dialect import SQLITE
+from jobdash.core.store.sql.failures import Failed, record_failures
 from jobdash.core.store.sqlite.counts import Counts, apply_counts
 from jobdash.core.store.sqlite.db import Db, qmarks
 
@@ -105,6 +107,7 @@ class Claims:
             for owner, *rest in rows:
                 deaths[owner].append(LostTask(*rest))
             counts = Counts()
+            failed: list[Failed] = []
             for owner, death in deaths.items():
                 for t, v in zip(death, judge(death, quarantine_after), strict=True):
                     con.execute(
@@ -129,6 +132,9 @@ class Claims:
                         (t.job_id, t.task_id, now, v.text, t.attempt),
                     )
                     counts.move(t.job_id, "running", v.status)
+                    if v.status is not TaskStatus.CANCELLED:  # the attempt failed: lost
+                        failed.append((t.job_id, t.task_id, t.attempt, v.error))
+            record_failures(SQLITE, con, now, failed)
             apply_counts(con, rev, now, counts)
             return len(rows)
 
@@ -278,6 +284,7 @@ def complete_in(
     accepted: list[bool] = []
     updates: list[tuple[Any, ...]] = []
     system_lines: list[tuple[Any, ...]] = []
+    failed: list[Failed] = []
     for o in outcomes:
         r = current.get(o.task_id)
         ok = r is not None and r[2] == o.attempt and r[3] == o.owner and r[4] == "running"
@@ -287,6 +294,8 @@ def complete_in(
         _id, job_id, attempt, _owner, _st, base, retries, backoff, job_status, name = r
         new = o.status
         not_before = 0.0
+        if new is TaskStatus.FAILED:
+            failed.append((job_id, o.task_id, attempt, o.error))
         if new is TaskStatus.FAILED and (
             (again := after_failure(name, attempt, base, retries, backoff, job_status, o.error))
             is not None
@@ -317,6 +326,7 @@ def complete_in(
             "VALUES (?, ?, ?, ?, ?, ?)",
             system_lines,
         )
+    record_failures(SQLITE, con, now, failed)
     apply_counts(con, rev, now, counts)
     return accepted
 

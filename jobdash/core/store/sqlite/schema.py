@@ -311,6 +311,30 @@ MIGRATIONS: list[str] = [
     -- The locks a settling job lets go (one per running job with a lock, at most).
     CREATE INDEX locks_job ON locks (job_id);
     """,
+    # 12: failures grouped by cause: one row per failed task attempt (core/fingerprint.py).
+    """
+    -- Each failed attempt (a failure retried or final, an attempt lost with its agent), with
+    -- the fingerprint of its cause, the normalised message, the error as it was, and its
+    -- job's type and user (a job's never change): grouping and "your own jobs" read this
+    -- table alone. Rows go with their job (clear, retention).
+    CREATE TABLE failures (
+        id INTEGER PRIMARY KEY,
+        job_id INTEGER NOT NULL,
+        task_id INTEGER NOT NULL,
+        attempt INTEGER NOT NULL,
+        ts REAL NOT NULL,
+        fingerprint TEXT NOT NULL,
+        message TEXT NOT NULL,
+        error TEXT NOT NULL,
+        type TEXT NOT NULL,
+        user TEXT NOT NULL
+    );
+    -- Grouping reads this index alone (a covering index: no row is visited).
+    CREATE INDEX failures_group ON failures (fingerprint, ts, task_id, job_id, type, user);
+    CREATE INDEX failures_ts ON failures (ts);
+    CREATE INDEX failures_job ON failures (job_id);
+    CREATE INDEX failures_task ON failures (task_id, attempt);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
