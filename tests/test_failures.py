@@ -124,7 +124,7 @@ async def test_real_failures_group_by_cause_and_a_group_retry_runs_exactly_them(
     # The files are mended; retrying the group runs its two tasks again, and nothing else.
     write_csv(src / "b-003.csv", 170, {})
     write_csv(src / "b-017.csv", 20, {})
-    plan = await svc.group_retry_plan(dates.id)
+    plan = await svc.retry_group(dates.id, plan_only=True)
     assert (plan.tasks, plan.jobs, plan.left) == (2, 1, 0)
     done = await svc.retry_group(dates.id)
     assert (done.tasks, done.jobs, done.left) == (2, 1, 0)

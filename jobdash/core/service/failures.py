@@ -58,19 +58,28 @@ class Failures(Access):
     """The failure groups this user may see, and their retry."""
 
     def failure_filter(
-        self, query: str | Query = "", since: float | None = None, buckets: int = 20
+        self,
+        query: str | Query = "",
+        since: float | None = None,
+        buckets: int = 20,
+        now: float | None = None,
     ) -> FailureFilter:
         """What the user's groups count: their jobs' failed attempts (everyone's for an
-        admin), of the jobs `query` selects, since `since`."""
+        admin), of the jobs `query` selects, since `since`; `now` (default: the time) ends
+        the trend and anchors `since:` (a dashboard passes its clock)."""
         q = parse_query(query) if isinstance(query, str) else query
         user = None if self.is_admin else self.user
-        return FailureFilter(q, user, since, time.time(), buckets)
+        return FailureFilter(q, user, since, time.time() if now is None else now, buckets)
 
     async def failures(
-        self, query: str | Query = "", since: float | None = None, buckets: int = 20
+        self,
+        query: str | Query = "",
+        since: float | None = None,
+        buckets: int = 20,
+        now: float | None = None,
     ) -> list[FailureGroup]:
         """The failure groups, the one seen last first."""
-        return await self.store.failure_groups(self.failure_filter(query, since, buckets))
+        return await self.store.failure_groups(self.failure_filter(query, since, buckets, now))
 
     async def failure_tasks(
         self,
@@ -78,10 +87,12 @@ class Failures(Access):
         query: str | Query = "",
         since: float | None = None,
         limit: int | None = None,
+        now: float | None = None,
     ) -> list[FailedTask]:
         """A group's tasks, the latest failed first (NotFound: no such group here)."""
         group = check_group_id(group)
-        tasks = await self.store.failure_tasks(group, self.failure_filter(query, since), limit)
+        f = self.failure_filter(query, since, now=now)
+        tasks = await self.store.failure_tasks(group, f, limit)
         if not tasks:
             mine = "" if self.is_admin else " among your jobs"
             raise NotFound(f"no failure group {group}{mine}")
@@ -92,21 +103,22 @@ class Failures(Access):
         await self.job(task.job_id)
         return await self.store.attempt_log(task.job_id, task.task_id, task.last_attempt, n)
 
-    async def group_retry_plan(
-        self, group: str, query: str | Query = "", since: float | None = None
-    ) -> GroupRetry:
-        """What `retry_group` would run again: said before it is asked."""
-        tasks = await self.failure_tasks(group, query, since)
-        return _plan(tasks)[1]
-
     async def retry_group(
-        self, group: str, query: str | Query = "", since: float | None = None
+        self,
+        group: str,
+        query: str | Query = "",
+        since: float | None = None,
+        now: float | None = None,
+        plan_only: bool = False,
     ) -> GroupRetry:
         """Retry, in each finished job, exactly the group's tasks whose latest failure is of
-        its cause; Refused when none is."""
+        its cause; Refused when none is. `plan_only`: what it would run again, said before
+        it is asked (nothing changes)."""
+        by_job, plan = _plan(await self.failure_tasks(group, query, since, now=now))
+        if plan_only:
+            return plan
         self._check_writable("retry")
         group = check_group_id(group)
-        by_job, plan = _plan(await self.failure_tasks(group, query, since))
         if not plan.tasks:
             raise Refused(
                 f"failure group {group} has no failed task to retry "
