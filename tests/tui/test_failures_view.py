@@ -57,6 +57,7 @@ FAILED_NOW = {(2, 1), (4, 1), (4, 3), (4, 4)}  # (job, seq) of the tasks failed 
 
 def seed_failures(db: Path) -> None:
     con = sqlite3.connect(db)
+    seen: set[tuple[str, str, int]] = set()  # the firsts of a task, of a job, in a cause
     with con:
         for job_id, seq, attempt, ago, error in ATTEMPTS:
             task_id, type_, user = con.execute(
@@ -64,11 +65,17 @@ def seed_failures(db: Path) -> None:
                 "WHERE t.job_id = ? AND t.seq = ?",
                 (job_id, seq),
             ).fetchone()
+            fp = fingerprint(error)
+            new_task, new_job = (
+                (("task", fp, task_id) not in seen),
+                (("job", fp, job_id) not in seen),
+            )
+            seen |= {("task", fp, task_id), ("job", fp, job_id)}
             con.execute(
                 "INSERT INTO failures (job_id, task_id, attempt, ts, fingerprint, message, "
-                "error, type, user) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (job_id, task_id, attempt, NOW - ago, fingerprint(error), normalise(error),
-                 error, type_, user),
+                "error, type, user, new_task, new_job) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (job_id, task_id, attempt, NOW - ago, fp, normalise(error),
+                 error, type_, user, new_task, new_job),
             )  # fmt: skip
             said = error.split(": ", 1)[-1]
             con.executemany(

@@ -61,7 +61,7 @@ class Failures(Access):
         self,
         query: str | Query = "",
         since: float | None = None,
-        buckets: int = 20,
+        buckets: int = 12,
         now: float | None = None,
     ) -> FailureFilter:
         """What the user's groups count: their jobs' failed attempts (everyone's for an
@@ -75,7 +75,7 @@ class Failures(Access):
         self,
         query: str | Query = "",
         since: float | None = None,
-        buckets: int = 20,
+        buckets: int = 12,
         now: float | None = None,
     ) -> list[FailureGroup]:
         """The failure groups, the one seen last first."""

@@ -244,4 +244,4 @@ class FailureFilter:
     user: str | None = None
     since: float | None = None
     now: float | None = None
-    buckets: int = 20
+    buckets: int = 12

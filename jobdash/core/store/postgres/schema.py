@@ -254,12 +254,15 @@ MIGRATIONS: list[str] = [
         message TEXT NOT NULL,
         error TEXT NOT NULL,
         type TEXT NOT NULL,
-        "user" TEXT NOT NULL
+        "user" TEXT NOT NULL,
+        new_task INTEGER NOT NULL,  -- 1: the first attempt of its task of this cause
+        new_job INTEGER NOT NULL    -- 1: the first attempt of its job of this cause
     );
-    CREATE INDEX failures_group ON failures (fingerprint, ts, task_id, job_id, type, "user");
+    CREATE INDEX failures_group ON failures
+        (fingerprint, type, ts, new_task, new_job, "user", job_id, task_id);
     CREATE INDEX failures_ts ON failures (ts);
-    CREATE INDEX failures_job ON failures (job_id);
-    CREATE INDEX failures_task ON failures (task_id, attempt);
+    CREATE INDEX failures_job ON failures (job_id, fingerprint);
+    CREATE INDEX failures_task ON failures (task_id, fingerprint, attempt);
     """
     + FAILURES_POLICY,
 ]

@@ -17,7 +17,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from jobdash.core.fingerprint import fingerprint, normalise
+from jobdash.core.fingerprint import key, normalise
 from jobdash.core.model import FailedTask, FailureGroup, JobStatus, LogLine, TaskStatus
 from jobdash.core.query import Query
 from jobdash.core.store.records import FailureFilter
@@ -27,10 +27,14 @@ from jobdash.core.store.sql.reads import LOG_LINES, log_lines
 from jobdash.core.values import parse_duration
 
 Q = Statements(
+    # Whether it is the first attempt of its task, and of its job, in this cause: looked up
+    # in the rows before it (executemany runs row by row, so a batch sees its own).
     record="INSERT INTO failures (job_id, task_id, attempt, ts, fingerprint, message, error, "
-    'type, "user") SELECT id, CAST(? AS BIGINT), CAST(? AS INTEGER), CAST(? AS DOUBLE '
-    'PRECISION), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), type, "user" FROM jobs '
-    "WHERE id = ?",
+    'type, "user", new_task, new_job) SELECT id, CAST(? AS BIGINT), CAST(? AS INTEGER), '
+    "CAST(? AS DOUBLE PRECISION), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), type, "
+    '"user", CASE WHEN EXISTS (SELECT 1 FROM failures WHERE task_id = ? AND fingerprint = ?) '
+    "THEN 0 ELSE 1 END, CASE WHEN EXISTS (SELECT 1 FROM failures WHERE job_id = ? AND "
+    "fingerprint = ?) THEN 0 ELSE 1 END FROM jobs WHERE id = ?",
     messages="SELECT fingerprint, message FROM failures WHERE ",
     attempt_log=" WHERE l.job_id = ? AND l.task_id = ? AND l.attempt = ? ORDER BY l.seq DESC "
     "LIMIT ?",
@@ -46,7 +50,10 @@ def record_failures(d: Dialect, con: Connection, now: float, failed: Sequence[Fa
         rows = []
         for job_id, task_id, attempt, error in failed:
             message = normalise(error)
-            rows.append((task_id, attempt, now, fingerprint(error), message, error, job_id))
+            fp = key(message)
+            rows.append(
+                (task_id, attempt, now, fp, message, error, task_id, fp, job_id, fp, job_id)
+            )
         d.many(con, Q[d].record, rows)
 
 
@@ -85,39 +92,51 @@ class Failures:
         joins, where, args = where_failed(d, f, now)
         start = f.since
         if start is None:
-            rows = await self.db.fetchall(
-                f"SELECT min(f.ts) FROM failures f{joins} WHERE {where}", args
-            )
+            first = f"SELECT min(f.ts) FROM failures f{joins} WHERE {where}"
+            rows = await self.db.fetchall(first, args)
             start = rows[0][0] if rows and rows[0][0] is not None else now
         end = max(now, start)
         n = max(1, f.buckets)
         edges = [start + (end - start) * k / n for k in range(1, n)]
         sums = "".join(f", sum(CASE WHEN f.ts >= {d.mark} THEN 1 ELSE 0 END)" for _ in edges)
+        # One pass over the index in its order, by cause and job type (a job has one type,
+        # so every count adds up across types).
         rows = await self.db.fetchall(
-            "SELECT f.fingerprint, count(*), count(DISTINCT f.task_id), "
-            f"count(DISTINCT f.job_id), min(f.ts), max(f.ts), max(f.id){sums} "
-            f"FROM failures f{joins} WHERE {where} GROUP BY f.fingerprint",
+            "SELECT f.fingerprint, f.type, count(*), sum(f.new_task), sum(f.new_job), "
+            f"min(f.ts), max(f.ts), max(f.id){sums} FROM failures f{joins} WHERE {where} "
+            "GROUP BY f.fingerprint, f.type",
             [*edges, *args],
         )
-        if not rows:
-            return []
         groups: dict[str, FailureGroup] = {}
-        for fp, attempts, tasks, jobs, first, last, _, *after in rows:
+        newest: dict[str, int] = {}
+        for fp, type_, attempts, tasks, jobs, first, last, top, *after in rows:
+            g = groups.get(fp)
+            if g is None:
+                g = groups[fp] = FailureGroup(fp, "", 0, 0, 0, first, last, {}, [0] * n)
+                g.trend_start, g.trend_end = start, end
+            g.attempts += attempts
+            g.tasks += int(tasks)
+            g.jobs += int(jobs)
+            g.first, g.last = min(g.first, first), max(g.last, last)
+            g.types[type_] = attempts
+            newest[fp] = max(newest.get(fp, 0), top)
             # Attempts at or after each edge, then per span: all, minus those after it.
             at_or_after = [attempts, *after, 0]
-            trend = [int(at_or_after[k] - at_or_after[k + 1]) for k in range(n)]
-            groups[fp] = FailureGroup(
-                fp, "", attempts, tasks, jobs, first, last, {}, trend, start, end
-            )
-        newest, among_args = d.among("id", [r[6] for r in rows])
-        for fp, message in await self.db.fetchall(Q[d].messages + newest, among_args):
+            for k in range(n):
+                g.trend[k] += int(at_or_after[k] - at_or_after[k + 1])
+        if not groups:
+            return []
+        if f.since is not None or any(t.field == "since" for t in f.query.terms):
+            # A time bound may leave out the first attempt of a task or a job: count them.
+            for fp, tasks, jobs in await self.db.fetchall(
+                "SELECT f.fingerprint, count(DISTINCT f.task_id), count(DISTINCT f.job_id) "
+                f"FROM failures f{joins} WHERE {where} GROUP BY f.fingerprint",
+                args,
+            ):
+                groups[fp].tasks, groups[fp].jobs = tasks, jobs
+        among, among_args = d.among("id", list(newest.values()))
+        for fp, message in await self.db.fetchall(Q[d].messages + among, among_args):
             groups[fp].message = message
-        for fp, type_, count in await self.db.fetchall(
-            f"SELECT f.fingerprint, f.type, count(*) FROM failures f{joins} WHERE {where} "
-            "GROUP BY f.fingerprint, f.type",
-            args,
-        ):
-            groups[fp].types[type_] = count
         for g in groups.values():
             g.types = dict(sorted(g.types.items(), key=lambda tc: (-tc[1], tc[0])))
         return sorted(groups.values(), key=lambda g: (-g.last, g.id))

@@ -316,7 +316,10 @@ MIGRATIONS: list[str] = [
     -- Each failed attempt (a failure retried or final, an attempt lost with its agent), with
     -- the fingerprint of its cause, the normalised message, the error as it was, and its
     -- job's type and user (a job's never change): grouping and "your own jobs" read this
-    -- table alone. Rows go with their job (clear, retention).
+    -- table alone. Whether it is the first of its task and of its job in its cause is said
+    -- when it is written, so that a group's tasks and jobs are sums, not distinct counts
+    -- (whole jobs are filtered and removed, so the sums stay exact). Rows go with their
+    -- job (clear, retention).
     CREATE TABLE failures (
         id INTEGER PRIMARY KEY,
         job_id INTEGER NOT NULL,
@@ -327,13 +330,16 @@ MIGRATIONS: list[str] = [
         message TEXT NOT NULL,
         error TEXT NOT NULL,
         type TEXT NOT NULL,
-        user TEXT NOT NULL
+        user TEXT NOT NULL,
+        new_task INTEGER NOT NULL,  -- 1: the first attempt of its task of this cause
+        new_job INTEGER NOT NULL    -- 1: the first attempt of its job of this cause
     );
-    -- Grouping reads this index alone (a covering index: no row is visited).
-    CREATE INDEX failures_group ON failures (fingerprint, ts, task_id, job_id, type, user);
+    -- Grouping reads this index alone, in its order (a covering index: no row is visited).
+    CREATE INDEX failures_group ON failures
+        (fingerprint, type, ts, new_task, new_job, user, job_id, task_id);
     CREATE INDEX failures_ts ON failures (ts);
-    CREATE INDEX failures_job ON failures (job_id);
-    CREATE INDEX failures_task ON failures (task_id, attempt);
+    CREATE INDEX failures_job ON failures (job_id, fingerprint);
+    CREATE INDEX failures_task ON failures (task_id, fingerprint, attempt);
     """,
 ]
 
