@@ -66,17 +66,11 @@ fields must all match. A value with quotes is taken whole: target:"a,b".
 
 def declare(c: Commands) -> None:
     """`jobs`, `show` and `logs`."""
-    s = c.add(
+    s = c.filtered(
         "jobs",
         "list jobs",
-        c.as_json,
-        epilog=FILTER_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    s.add_argument(
-        "query",
-        nargs="*",
-        help="filter text: status:failed type:a,b user:y since:1h -field:value words (see below)",
+        FILTER_HELP,
+        "filter text: status:failed type:a,b user:y since:1h -field:value words (see below)",
     )
     s.add_argument("--status", action="append", default=[], help="as status:VALUE[,VALUE…]")
     s.add_argument("--type", action="append", default=[], help="as type:VALUE[,VALUE…]")

@@ -13,7 +13,19 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
-from jobdash.cli import completion, config, crontab, db, engine, jobs, run, schedules, systemd, web
+from jobdash.cli import (
+    completion,
+    config,
+    crontab,
+    db,
+    engine,
+    failures,
+    jobs,
+    run,
+    schedules,
+    systemd,
+    web,
+)
 from jobdash.cli.parser import EXIT_FAILED, EXIT_OK, EXIT_USAGE, parse_args
 from jobdash.cli.render import color_mode, err, out, safe, use_color
 from jobdash.core.model import BadInput, Refused
@@ -31,6 +43,7 @@ COMMANDS: dict[str, Command] = {
     **config.COMMANDS,
     **engine.COMMANDS,
     **schedules.COMMANDS,
+    **failures.COMMANDS,
 }
 
 # Commands that open no store.
@@ -44,6 +57,13 @@ STORELESS = {
 READING = frozenset({"jobs", "show", "logs", "export", "types", "schedules", "agents"})
 
 
+def reads_only(a: argparse.Namespace) -> bool:
+    """Whether the command only reads (`failures`, but for its retry)."""
+    if a.command == "failures":
+        return not (a.query and a.query[0] == "retry")
+    return a.command in READING or (a.command == "schedule" and a.schedule_action == "show")
+
+
 async def run_command(a: argparse.Namespace) -> int:
     if a.command == "schedule" and a.schedule_action == "preview":
         return schedules.cmd_schedule_preview(a)
@@ -55,7 +75,7 @@ async def run_command(a: argparse.Namespace) -> int:
         return STORELESS[a.command](a)
     from jobdash.core.service import Service
 
-    reading = a.command in READING or (a.command == "schedule" and a.schedule_action == "show")
+    reading = reads_only(a)
     extra = None
     if getattr(a, "demo", False):
         from jobdash.demo import DEMO_TYPES

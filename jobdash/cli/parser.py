@@ -53,6 +53,18 @@ class Commands:
         kwargs.setdefault("description", help)
         return self.add_parser(name, help=help, parents=[self.common, *parents], **kwargs)
 
+    def filtered(self, name: str, help: str, epilog: str, query_help: str) -> Parser:
+        """A listing that reads filter text (and `--json`), explained after its options."""
+        s = self.add(
+            name,
+            help,
+            self.as_json,
+            epilog=epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        s.add_argument("query", nargs="*", help=query_help)
+        return s
+
 
 def shown(text: str) -> str:
     """An argument quoted in a message: escapes visible, on one line, not too long."""
@@ -127,6 +139,7 @@ def build_parser() -> Parser:
         crontab,
         db,
         engine,
+        failures,
         jobs,
         run,
         schedules,
@@ -192,6 +205,7 @@ def build_parser() -> Parser:
     jobs.declare(commands)
     run.declare_actions(commands)
     jobs.declare_export(commands)
+    failures.declare(commands)
     run.declare_clear(commands)
     schedules.declare(commands)
     config.declare(commands)
@@ -213,7 +227,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if extra:
         # Filter words after an option (`jobs status:failed --json type:x`) are argparse's
         # leftovers: they belong to the query, like negations, which look like options.
-        if getattr(args, "command", None) in ("jobs", "export") and all(
+        if getattr(args, "command", None) in ("jobs", "export", "failures") and all(
             not x.startswith("-") or re.fullmatch(r"-[A-Za-z_]+:.*", x) for x in extra
         ):
             args.query = [*args.query, *extra]

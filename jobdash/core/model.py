@@ -357,6 +357,51 @@ class AuditEvent:
     actor: str = ""  # the OS user who acted (differs from `user` for root acting as them)
 
 
+@dataclass
+class FailureGroup:
+    """Failed task attempts of one cause (`core.fingerprint`): the group's id is the cause's
+    fingerprint, its message the normalised error. `types` counts attempts per job type;
+    `trend` counts them per equal span of time from `trend_start` to `trend_end` (the
+    sparkline, oldest first), one axis for every group of one answer."""
+
+    id: str
+    message: str
+    attempts: int
+    tasks: int
+    jobs: int
+    first: float
+    last: float
+    types: dict[str, int] = field(default_factory=dict)
+    trend: list[int] = field(default_factory=list)
+    trend_start: float = 0.0
+    trend_end: float = 0.0
+
+
+@dataclass
+class FailedTask:
+    """A task with failed attempts in a group: how many, the latest's attempt, time and
+    error as it was; the task and its job as they are now. `retriable`: a group retry runs
+    it again (it is failed, its last failure is this group's, and its job is finished)."""
+
+    job_id: int
+    job_type: str
+    job_status: JobStatus
+    user: str
+    task_id: int
+    seq: int
+    name: str
+    status: TaskStatus
+    attempts: int
+    last_attempt: int
+    last: float
+    error: str
+    latest: bool  # the task's latest attempt is this group's last one here
+
+    @property
+    def retriable(self) -> bool:
+        return self.latest and self.status is TaskStatus.FAILED and self.job_status.finished
+
+
 def format_duration(seconds: float | None) -> str:
     """Short human duration: '45s', '3m12s', '2h05m', '3d4h'."""
     if seconds is None:

@@ -7,6 +7,8 @@ the part cancelled, never a full bar.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from jobdash.core.model import Job
 
 DONE, CANCELLED, LEFT = "█", "▒", "░"
@@ -26,3 +28,16 @@ def progress_bar(job: Job, width: int) -> str:
 def progress_count(job: Job) -> str:
     """ "12/40": the tasks that ran to an end, of all; "" while there are none yet."""
     return f"{job.worked}/{job.total}" if job.total else ""
+
+
+SPARK_BARS = " ▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: Iterable[float], width: int = 12) -> str:
+    """The last `width` values as block characters, scaled to the largest ("▁" for none):
+    an agent's throughput, a failure group's attempts over time."""
+    values = list(values)[-width:]
+    if not values:
+        return ""
+    top = max(values) or 1.0
+    return "".join(SPARK_BARS[min(8, round(v / top * 8))] if v > 0 else "▁" for v in values)

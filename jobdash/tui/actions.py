@@ -29,7 +29,9 @@ from textual.screen import ModalScreen, Screen
 
 from jobdash.core.model import BadInput, Job, JobStatus, Refused
 from jobdash.core.planning import Schedule
-from jobdash.core.service import Service
+from jobdash.core.query import Query
+from jobdash.core.service import GroupRetry, Service
+from jobdash.present.failures import retry_question
 from jobdash.present.recovery import quarantine_warning
 from jobdash.present.text import sanitize
 from jobdash.present.words import agree, plural
@@ -76,6 +78,8 @@ CHANGES = frozenset(
         "schedules.report",
         "details.edit_type",
         "agents.drain",
+        "failures.retry",
+        "failure.retry",
     }
 )
 """The bindings (by id) whose action changes something: a read-only dashboard does not
@@ -265,6 +269,41 @@ class JobActions:
             self.say(f"Cleared {plural(count, 'finished job')}")
 
         self.asked(question, detail, "Clear", lambda: self.service.clear_jobs(job_ids), done)
+
+    def retry_group(
+        self,
+        group: str,
+        query: Query,
+        now: float,
+        changed: Callable[[GroupRetry], Any] = _nothing,
+    ) -> None:
+        """Retry a failure group's failed tasks (of the jobs `query` shows at `now`), after
+        a question naming how many tasks of how many jobs run again."""
+
+        def done(result: GroupRetry) -> None:
+            self.say(f"Retrying {result} (failure group {group})")
+            changed(result)
+
+        def retry() -> None:
+            self.request(lambda: self.service.retry_group(group, query, now=now), done)
+
+        if self.service.read_only:
+            retry()
+            return
+
+        async def plan() -> None:
+            try:
+                p = await self.service.retry_group(group, query, now=now, plan_only=True)
+            except ACTION_ERRORS as exc:
+                self.refuse(exc)
+                return
+            if not p.tasks:  # nothing to ask about: the service says why, in its words
+                retry()
+                return
+            question, detail = retry_question(group, p.tasks, p.jobs, p.left)
+            self.ask(question, detail, "Retry", retry)
+
+        self.app.run_worker(plan(), group="actions")
 
     # ------------------------------------------------------------------ schedules
 

@@ -49,6 +49,8 @@ GROUPS: dict[str, str] = {
     "schedules": "Schedules",
     "agent": "Agents",
     "agents": "Agents",
+    "failures": "Failures",
+    "failure": "Failures",
     "confirm": "Dialog",
     "start": "Dialog",
     "help": "Help",
@@ -68,10 +70,12 @@ def _screens() -> dict[str, tuple[type, ...]]:
     from jobdash.tui.dialogs.edit_planning import EditPlanningScreen
     from jobdash.tui.dialogs.start_job import StartJobScreen
     from jobdash.tui.screens.dashboard import DashboardScreen
+    from jobdash.tui.screens.failure_group import FailureGroupScreen
     from jobdash.tui.screens.help import HelpScreen
     from jobdash.tui.screens.job_details import JobDetailsScreen
     from jobdash.tui.screens.schedule_details import ScheduleDetailsScreen
     from jobdash.tui.widgets.agents_pane import AgentsPane
+    from jobdash.tui.widgets.failures_pane import FailuresPane
     from jobdash.tui.widgets.filter_bar import FilterBar
     from jobdash.tui.widgets.job_table import JobTable
     from jobdash.tui.widgets.line_table import LineTable
@@ -83,8 +87,10 @@ def _screens() -> dict[str, tuple[type, ...]]:
         JOB_SCREENS[0]: (app, dash, JobTable, FilterBar),
         "the Scheduled tab": (app, dash, SchedulesPane, LineTable),
         "the Agents tab": (app, dash, AgentsPane, LineTable),
+        "the Failures tab": (app, dash, FailuresPane, LineTable, FilterBar),
         "the job details screen": (app, JobDetailsScreen, LogView, LineTable),
         "the schedule details screen": (app, ScheduleDetailsScreen, LineTable),
+        "the failure group screen": (app, FailureGroupScreen, LineTable),
         "the start-a-job dialog": (app, StartJobScreen),
         "the planning dialog": (app, EditPlanningScreen),
         "a confirmation": (app, ConfirmScreen),

@@ -4,7 +4,7 @@ Prints, in one run, each part on a fresh temporary SQLite store and in its own p
 (so the peak RSS of one part is not inflated by another):
 
 1. no-op Python tasks/s end to end, state persisted (submit → job finished), over a few
-   slot settings;
+   slot settings; then tasks that all fail (`--part failing`), at the best setting;
 2. `true` command tasks/s beside `xargs -P <slots> -n1 true` on the same inputs;
 3. log lines/s stored from one task printing 200,000 lines, with the engine's peak RSS;
 4. the raw `sqlite3` batched claim + fenced complete rate on the same schema: the ceiling.
@@ -66,6 +66,26 @@ async def noop_job(ctx: JobContext) -> None:
             await ctx.checkpoint()  # writes the tasks added so far: they start at once
 
 
+async def failing_task(ctx: TaskContext, item: Any) -> None:
+    """A task that fails at once, with an error line that varies as real ones do: what
+    remains is the engine's cost of a failure (recording it, its cause's fingerprint)."""
+    raise ValueError(f"row {item}: invalid date '31/02/2026' in /srv/in/b-{item}.csv")
+
+
+async def failing_job(ctx: JobContext) -> None:
+    n = int(ctx.params["n"])
+    for i in range(n):
+        ctx.add_task(failing_task, i, name=str(i))
+        if i % 5_000 == 4_999:
+            await ctx.checkpoint()
+
+
+def cpu_seconds() -> float:
+    """CPU this process used so far (user and system): steadier than rates on a busy host."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
@@ -97,12 +117,44 @@ async def part_noop(db: Path | str, slots: int, n: int) -> dict[str, Any]:
     jt = JobType(name="noop", params=(Param("n"),), function=f"{module}:noop_job", parallel=slots)
     svc = await open_service(db, [jt], slots)
     try:
+        cpu = cpu_seconds()
         secs, job = await run_to_end(svc, "noop", {"n": str(n)})
+        cpu = cpu_seconds() - cpu
     finally:
         await svc.close()
     done = job.succeeded - 1  # the job function's own task is not a no-op task
     assert job.status == "succeeded" and done == n, (job.status, job.succeeded, job.info)
-    return {"slots": slots, "tasks": n, "seconds": secs, "rate": n / secs, "rss_mb": peak_rss_mb()}
+    return {
+        "slots": slots,
+        "tasks": n,
+        "seconds": secs,
+        "rate": n / secs,
+        "rss_mb": peak_rss_mb(),
+        "cpu_us_per_task": 1e6 * cpu / n,
+    }
+
+
+async def part_failing(db: Path, slots: int, n: int) -> dict[str, Any]:
+    """As `part_noop`, but every task fails (no retries)."""
+    module = "tests.bench.engine"
+    jt = JobType(
+        name="fail", params=(Param("n"),), function=f"{module}:failing_job", parallel=slots
+    )
+    svc = await open_service(db, [jt], slots)
+    try:
+        cpu = cpu_seconds()
+        secs, job = await run_to_end(svc, "fail", {"n": str(n)})
+        cpu = cpu_seconds() - cpu
+    finally:
+        await svc.close()
+    assert job.status == "failed" and job.failed == n, (job.status, job.failed, job.info)
+    return {
+        "slots": slots,
+        "tasks": n,
+        "seconds": secs,
+        "rate": n / secs,
+        "cpu_us_per_task": 1e6 * cpu / n,
+    }
 
 
 async def part_command(db: Path | str, slots: int, n: int) -> dict[str, Any]:
@@ -303,6 +355,8 @@ def run_part(name: str, args: argparse.Namespace) -> dict[str, Any]:
         db = Path(tmp) / "bench.db"
         if name == "noop":
             return asyncio.run(part_noop(db, args.slots, args.n))
+        if name == "failing":
+            return asyncio.run(part_failing(db, args.slots, args.n))
         if name == "command":
             return xargs_beside(asyncio.run(part_command(db, args.slots, args.n)))
         if name == "agents":
@@ -362,6 +416,14 @@ def main() -> None:
     print(
         f"   best: {best['rate']:,.0f} tasks/s at {best['slots']} slots — target ≥ 10,000: "
         f"{'met' if ok else 'MISSED'}"
+    )
+
+    n = NOOP_TASKS // 5 // scale
+    r = child("failing", n, best["slots"])
+    print(
+        f"   every task failing (each a failure recorded, its cause's fingerprint taken), "
+        f"{n:,} tasks at {best['slots']} slots: {r['rate']:,.0f} tasks/s ({r['seconds']:.2f} s)",
+        flush=True,
     )
 
     n = COMMAND_TASKS // scale

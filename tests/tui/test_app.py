@@ -130,6 +130,7 @@ async def test_tabs_load_and_switch(open_service: Open) -> None:
             ("2", "completed"),
             ("3", "scheduled"),
             ("4", "agents"),
+            ("5", "failures"),
             ("1", "inprogress"),
         ):
             await pilot.press(key)
@@ -139,7 +140,7 @@ async def test_tabs_load_and_switch(open_service: Open) -> None:
         assert dash.tabs.active == "completed"
         assert done.has_focus
         await pilot.press("left_square_bracket", "left_square_bracket")
-        assert dash.tabs.active == "agents"
+        assert dash.tabs.active == "failures"
         await pilot.press("right_square_bracket")
         assert dash.tabs.active == "inprogress"
 

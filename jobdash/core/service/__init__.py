@@ -4,7 +4,8 @@ they need.
 The front ends import this package and the plain model modules only (the import contracts
 in pyproject.toml hold them to it), so the other names they use are re-exported here
 (parse_duration, open_output, write_output, create_new, write_new, CATCHUP_BOUND, zone,
-Changes, Export, JsonList). Where things are: `facade` holds the `Service`; `submission`
+Changes, Export, JsonList, GroupRetry, check_group_id). Where things are: `facade` holds the
+`Service`, `failures` its failure groups; `submission`
 what a submission becomes (the job, its tasks); `schedules` schedule checks and previews;
 `export` the CSV and JSON history, whole or a page at a time; `locations` where the store
 and the config are; `import_crontab` (`jobdash.core.crontab`) a crontab as job types.
@@ -16,6 +17,7 @@ from jobdash.core.outfile import create_new, open_output, write_new, write_outpu
 from jobdash.core.scheduler import CATCHUP_BOUND, zone
 from jobdash.core.service.export import Export, JsonList
 from jobdash.core.service.facade import Service
+from jobdash.core.service.failures import GroupRetry, check_group_id
 from jobdash.core.service.locations import (
     config_timezone,
     find_config_path,
@@ -31,8 +33,10 @@ __all__ = [
     "CATCHUP_BOUND",
     "Changes",
     "Export",
+    "GroupRetry",
     "JsonList",
     "Service",
+    "check_group_id",
     "checked_report",
     "config_timezone",
     "create_new",

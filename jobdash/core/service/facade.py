@@ -3,7 +3,8 @@ dashboard.
 
 Who the user is, the catalogue of job types and the permission checks are `access`'s
 (`Access`, which `Service` extends); here, jobs, actions and reads go to the store with the
-audit user, and this process's engine and scheduler start. What a submission becomes
+audit user, and this process's engine and scheduler start. Failures grouped by cause are
+`failures`'s (`Failures`, which extends `Access`). What a submission becomes
 is `submission`'s, exports are `export`'s, schedule checks and previews `schedules`'s.
 """
 
@@ -49,10 +50,10 @@ if TYPE_CHECKING:
     from jobdash.core.agent import Agent
 
 
-from jobdash.core.service.access import Access
+from jobdash.core.service.failures import Failures
 
 
-class Service(Access):
+class Service(Failures):
     """What a user may see and do, for one user: every front end goes through here."""
 
     async def close(self) -> None:

@@ -23,6 +23,8 @@ from jobdash.core.model import (
     AuditEvent,
     BadInput,
     Counted,
+    FailedTask,
+    FailureGroup,
     Job,
     JobStatus,
     LogLine,
@@ -38,6 +40,7 @@ from jobdash.core.store.records import (
     Claim,
     Claimant,
     Delivery,
+    FailureFilter,
     FireReport,
     JobFilter,
     NewJob,
@@ -168,8 +171,9 @@ class Store(Protocol):
     async def resume_job(self, job_id: int, user: str) -> Job:
         """Resume a paused job (running if it was admitted, else queued). Audited."""
 
-    async def retry_job(self, job_id: int, user: str) -> int:
-        """Queue a finished job's failed and cancelled tasks again; returns how many."""
+    async def retry_job(self, job_id: int, user: str, task_ids: Sequence[int] | None = None) -> int:
+        """Queue a finished job's failed and cancelled tasks again (of them, only those of
+        `task_ids`, when given: a failure group's); returns how many."""
 
     async def clear(self, user: str | None, actor: str) -> int:
         """Remove finished jobs (of `user`, or everyone's when None) with their tasks and
@@ -378,6 +382,25 @@ class Store(Protocol):
     async def tasks_ended(self, now: float, minutes: int) -> list[Counted]:
         """How many tasks each agent ended in each of the `minutes` minutes before `now`
         (bucket 0: the last minute); buckets with none are left out."""
+
+    # ------------------------------------------------------------- failures by cause
+
+    async def failure_groups(self, f: FailureFilter) -> list[FailureGroup]:
+        """The failed task attempts `f` counts, grouped by the fingerprint of their cause
+        (recorded with each failure, and with each attempt lost with its agent), the group
+        seen last first: counts of attempts, tasks and jobs, first and last seen, attempts
+        per job type and per span of `f`'s trend. One read of an index, whatever the size
+        of the history."""
+
+    async def failure_tasks(
+        self, group: str, f: FailureFilter, limit: int | None = None
+    ) -> list[FailedTask]:
+        """The tasks with attempts `f` counts in group `group`, the latest failed first (the
+        first `limit`), each with its latest such attempt's error and whether that attempt
+        is the task's latest (`FailedTask.retriable`)."""
+
+    async def attempt_log(self, job_id: int, task_id: int, attempt: int, n: int) -> list[LogLine]:
+        """The last `n` log lines of one attempt of a task, in order: where it failed."""
 
     # ------------------------------------------------------------- the change feed
 

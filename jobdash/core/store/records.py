@@ -230,3 +230,18 @@ class JobFilter:
 
 # (job id, recipients, recipients already served, attempts so far)
 ReportClaim = tuple[int, dict[str, list[str]], list[str], int]
+
+
+@dataclass(frozen=True)
+class FailureFilter:
+    """Which failed attempts `Store.failure_groups` and `Store.failure_tasks` count: those of
+    the jobs `query` matches (its `since:` terms count back from `now` on the attempts'
+    own time, and its free words may also be found in the normalised message), of `user`
+    only (None: everyone's), at or after `since`. `buckets`: the groups' trend, that many
+    equal spans from `since` (else the first attempt counted) to `now`."""
+
+    query: Query = field(default_factory=Query)
+    user: str | None = None
+    since: float | None = None
+    now: float | None = None
+    buckets: int = 12

@@ -1,4 +1,4 @@
-"""The dashboard: the tabs (In Progress, Completed, Scheduled, Agents), the filter bar and
+"""The dashboard: the tabs (In Progress, Completed, Scheduled, Agents, Failures), the filter bar and
 the keys that act on the selected job. The app's first screen (`JobdashApp`).
 
 Data comes down from the app: the first rows it read before starting (`FirstRows`), then
@@ -32,8 +32,10 @@ from jobdash.present.text import sanitize
 from jobdash.present.words import plural, plural_word
 from jobdash.tui.actions import JobKeys, OffersWhatWorks, describe
 from jobdash.tui.keymap import key_for
+from jobdash.tui.screens.failure_group import FailureGroupScreen
 from jobdash.tui.widgets.agents_pane import AgentsPane
 from jobdash.tui.widgets.completed_header import CompletedHeader
+from jobdash.tui.widgets.failures_pane import FailuresPane
 from jobdash.tui.widgets.filter_bar import FilterBar
 from jobdash.tui.widgets.job_table import JobTable
 from jobdash.tui.widgets.schedules_pane import SchedulesPane
@@ -49,8 +51,10 @@ TABS: tuple[tuple[str, str], ...] = (
     ("completed", "Completed"),
     ("scheduled", "Scheduled"),
     ("agents", "Agents"),
+    ("failures", "Failures"),
 )
 JOB_TABS = ("inprogress", "completed")
+FILTERED_TABS = (*JOB_TABS, "failures")  # the filter bar narrows these
 FIRST_PAGE = 500  # finished jobs shown before the rest of the history is loaded
 FIRST_PAGE_SETTLE = 0.3  # seconds the first page gets to draw before the bulk load
 
@@ -64,6 +68,7 @@ class DashboardScreen(JobKeys, OffersWhatWorks):
         Binding("2", "show_tab('completed')", "Completed", show=False, id="tab.completed"),
         Binding("3", "show_tab('scheduled')", "Scheduled", show=False, id="tab.scheduled"),
         Binding("4", "show_tab('agents')", "Agents", show=False, id="tab.agents"),
+        Binding("5", "show_tab('failures')", "Failures", show=False, id="tab.failures"),
         Binding("left_square_bracket", "cycle_tab(-1)", "Previous tab", show=False, id="tab.prev"),
         Binding("right_square_bracket", "cycle_tab(1)", "Next tab", show=False, id="tab.next"),
         Binding("slash", "filter", "Filter", id="filter.open"),
@@ -130,6 +135,8 @@ class DashboardScreen(JobKeys, OffersWhatWorks):
                 yield SchedulesPane(self.service)
             with TabPane("Agents", id="agents"):
                 yield AgentsPane(self.service)
+            with TabPane("Failures", id="failures"):
+                yield FailuresPane(self.service, id="failures-pane")
         bar = FilterBar(id="filter-bar")
         bar.display = False
         yield bar
@@ -282,6 +289,8 @@ class DashboardScreen(JobKeys, OffersWhatWorks):
                 return
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "filter":
+            return self.is_mounted and self.tabs.active in FILTERED_TABS
         if action in self.JOB_ACTIONS:
             return self.is_mounted and self.tabs.active in JOB_TABS
         if action == "clear_filter":
@@ -317,6 +326,7 @@ class DashboardScreen(JobKeys, OffersWhatWorks):
 
         for pane in JOB_TABS:
             self.table(pane).set_filter(predicate, select, narrows=narrow)
+        self.query_one(FailuresPane).set_query(query)
         self._update_titles()
 
     @on(FilterBar.Closed)
@@ -330,6 +340,11 @@ class DashboardScreen(JobKeys, OffersWhatWorks):
     def _job_selected(self, event: JobTable.Selected) -> None:
         event.stop()
         self.jobdash.open_details(event.job.id)
+
+    @on(FailuresPane.Selected)
+    def _failure_group_selected(self, event: FailuresPane.Selected) -> None:
+        event.stop()
+        self.app.push_screen(FailureGroupScreen(self.service, event.group, event.query))
 
     @on(SchedulesPane.Selected)
     def _schedule_selected(self, event: SchedulesPane.Selected) -> None:

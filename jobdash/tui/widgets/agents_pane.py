@@ -12,7 +12,6 @@ hour, counted by the store (`Service.tasks_ended`), read with the agents and at 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from textual import work
@@ -25,6 +24,7 @@ from jobdash.core.model import AgentInfo, PrunedAgents
 from jobdash.core.service import Service
 from jobdash.present.charts import MINUTES, Series, agents_picture
 from jobdash.present.durations import duration
+from jobdash.present.progress import sparkline as text_sparkline
 from jobdash.present.status import agent_look
 from jobdash.present.words import plural
 from jobdash.tui.actions import JobActions
@@ -36,7 +36,6 @@ from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
 __all__ = ["AgentsPane", "text_sparkline"]
 
 COLUMN_MINUTES = 12  # minutes of throughput in the table's column
-BARS = " ▁▂▃▄▅▆▇█"
 COLUMNS = (
     TableColumn("name", 16),
     TableColumn("host", 12),
@@ -51,15 +50,6 @@ COLUMNS = (
 )
 # On a narrow terminal these go first (the sparkline below shows the throughput).
 NARROW_DROPS = ("throughput", "host", "pid")
-
-
-def text_sparkline(values: Sequence[float], width: int = 12) -> str:
-    """The last `width` values as block characters (the table's column)."""
-    values = list(values)[-width:]
-    if not values:
-        return ""
-    top = max(values) or 1.0
-    return "".join(BARS[min(8, round(v / top * 8))] if v > 0 else "▁" for v in values)
 
 
 class AgentsPane(Vertical):

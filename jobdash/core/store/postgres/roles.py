@@ -41,21 +41,24 @@ TABLES = (
     "catalogue, removed, schedules, ticks, leases, reports, fire_reports"
 )
 
-GRANTS = (
-    f"GRANT SELECT ON {TABLES} TO {USER}",
-    f"GRANT INSERT, UPDATE, DELETE ON {USER_WRITES} TO {USER}",
-    f"GRANT UPDATE ON counter TO {USER}",
-    # What it removes is noted (an upsert: INSERT and UPDATE), never erased.
-    f"GRANT INSERT, UPDATE ON removed TO {USER}",
-    f"GRANT DELETE ON locks TO {USER}",
-    f"GRANT USAGE ON {SEQUENCES} TO {USER}",
-    f"GRANT ALL ON {TABLES} TO {ADMIN}, {ENGINE}",
-    f"GRANT USAGE ON {SEQUENCES} TO {ADMIN}, {ENGINE}",
-)
-# The group roles and their privileges on this store's tables; skipped (with a notice) when
-# they do not exist yet and this role may not create them: a store made by a plain role
-# serves that role alone until an administrator runs `jobdash db grant` (which runs this).
-ROLES = f"""
+
+def roles_block(tables: str, writes: str, sequences: str) -> str:
+    """The group roles and their privileges on these tables; skipped (with a notice) when
+    they do not exist yet and this role may not create them: a store made by a plain role
+    serves that role alone until an administrator runs `jobdash db grant` (which runs this).
+    Idempotent: a migration that adds tables runs it again with them."""
+    grants = (
+        f"GRANT SELECT ON {tables} TO {USER}",
+        f"GRANT INSERT, UPDATE, DELETE ON {writes} TO {USER}",
+        f"GRANT UPDATE ON counter TO {USER}",
+        # What it removes is noted (an upsert: INSERT and UPDATE), never erased.
+        f"GRANT INSERT, UPDATE ON removed TO {USER}",
+        f"GRANT DELETE ON locks TO {USER}",
+        f"GRANT USAGE ON {sequences} TO {USER}",
+        f"GRANT ALL ON {tables} TO {ADMIN}, {ENGINE}",
+        f"GRANT USAGE ON {sequences} TO {ADMIN}, {ENGINE}",
+    )
+    return f"""
 DO $$
 DECLARE r TEXT;
 BEGIN
@@ -71,19 +74,33 @@ BEGIN
         END IF;
         EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I', current_schema(), r);
     END LOOP;
-    {" ".join(f"EXECUTE '{g}';" for g in GRANTS)}
+    {" ".join(f"EXECUTE '{g}';" for g in grants)}
 END $$;
 """
+
+
+# The roles as migration 2 made them (the tables of that version), and as they are now:
+# `grant` and each later migration that adds tables run the latest.
+ROLES_2 = roles_block(TABLES, USER_WRITES, SEQUENCES)
+ROLES = roles_block(
+    TABLES + ", failures", USER_WRITES + ", failures", SEQUENCES + ", failures_id_seq"
+)
+
+
+def own_rows(table: str) -> str:
+    """Row-level security on a table with a "user" column: its user's rows (all of them for
+    those who see all), and a row written must carry the writer's own name."""
+    return (
+        f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;\n"
+        f'CREATE POLICY own ON {table} USING ({SEES_ALL} OR "user" = current_user)\n'
+        f'    WITH CHECK ({SEES_ALL} OR "user" = current_user);\n'
+    )
+
+
 ROLES_AND_POLICIES = (
-    ROLES
-    + f"""
-ALTER TABLE jobs ENABLE ROW LEVEL SECURITY;
-CREATE POLICY own ON jobs USING ({SEES_ALL} OR "user" = current_user)
-    WITH CHECK ({SEES_ALL} OR "user" = current_user);
-ALTER TABLE audit ENABLE ROW LEVEL SECURITY;
-CREATE POLICY own ON audit USING ({SEES_ALL} OR "user" = current_user)
-    WITH CHECK ({SEES_ALL} OR "user" = current_user);
-"""
+    ROLES_2
+    + own_rows("jobs")
+    + own_rows("audit")
     + "".join(
         f"ALTER TABLE {t} ENABLE ROW LEVEL SECURITY;\n"
         f"CREATE POLICY own ON {t} USING ({SEES_ALL} OR {OWN_JOB});\n"
@@ -93,15 +110,12 @@ CREATE POLICY own ON audit USING ({SEES_ALL} OR "user" = current_user)
     # refused whoever's job holds it. Only the holder's user releases it.
     + "CREATE POLICY seen ON locks FOR SELECT USING (true);\n"
 )
-
-
-# Schema migration 3: a removed job names its user, and a user sees (in the change feed, or
-# psql) only its own; a store made before takes away the DELETE its users had on it.
-REMOVED_POLICY = f"""
-ALTER TABLE removed ADD COLUMN "user" TEXT NOT NULL DEFAULT '';
-ALTER TABLE removed ENABLE ROW LEVEL SECURITY;
-CREATE POLICY own ON removed USING ({SEES_ALL} OR "user" = current_user)
-    WITH CHECK ({SEES_ALL} OR "user" = current_user);
+# Migration 5: a removed job names its user, and a user sees (in the change feed, or psql)
+# only its own; a store made before takes away the DELETE its users had on it.
+REMOVED_POLICY = (
+    "ALTER TABLE removed ADD COLUMN \"user\" TEXT NOT NULL DEFAULT '';\n"
+    + own_rows("removed")
+    + f"""
 DO $$
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{USER}') THEN
@@ -109,6 +123,9 @@ BEGIN
     END IF;
 END $$;
 """
+)
+# Migration 7: a failed attempt carries its job's user, so its policy is the jobs' own.
+FAILURES_POLICY = ROLES + own_rows("failures")
 
 
 def role_of(con: psycopg.Connection[Any]) -> Role | None:

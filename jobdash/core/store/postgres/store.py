@@ -33,6 +33,7 @@ from jobdash.core.store.records import Role
 from jobdash.core.store.sql.agents import Agents
 from jobdash.core.store.sql.audit import Audit
 from jobdash.core.store.sql.catalogue import Catalogue
+from jobdash.core.store.sql.failures import Failures
 from jobdash.core.store.sql.history import History
 from jobdash.core.store.sql.schedules import Schedules
 from jobdash.core.store.sql.waits import Waits
@@ -50,6 +51,7 @@ class PostgresStore(
     Reads,
     History,
     Audit,
+    Failures,
     BufferedStore,
 ):
     """A jobdash store in a PostgreSQL database (the connection's current schema). Open with

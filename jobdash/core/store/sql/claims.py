@@ -21,6 +21,7 @@ from jobdash.core.model import TaskStatus
 from jobdash.core.store.records import Claim, Outcome
 from jobdash.core.store.sql.counts import COUNTS, Counts
 from jobdash.core.store.sql.dialect import Connection, Dialect, Reading, Statements
+from jobdash.core.store.sql.failures import Failed, record_failures
 
 # What a claim returns of a task (`claims_of` reads these columns first).
 CLAIM_RETURNING = "id, job_id, seq, name, kind, spec, item, attempt, lost"
@@ -71,6 +72,7 @@ def complete_in(
     accepted: list[bool] = []
     updates: list[tuple[Any, ...]] = []
     system_lines: list[tuple[Any, ...]] = []
+    failed: list[Failed] = []
     for o in outcomes:
         r = current.get(o.task_id)
         ok = r is not None and r[2] == o.attempt and r[3] == o.owner and r[4] == "running"
@@ -80,6 +82,8 @@ def complete_in(
         _id, job_id, attempt, _owner, _st, base, retries, backoff, job_status, name = r
         new = o.status
         not_before = 0.0
+        if new is TaskStatus.FAILED:
+            failed.append((job_id, o.task_id, attempt, o.error))
         if new is TaskStatus.FAILED and (
             (again := after_failure(name, attempt, base, retries, backoff, job_status, o.error))
             is not None
@@ -97,6 +101,7 @@ def complete_in(
         d.many(con, q.outcome, updates)
     if system_lines:
         d.many(con, q.system_line, system_lines)
+    record_failures(d, con, now, failed)
     COUNTS[d.name].apply_counts(con, rev, now, counts)
     return accepted
 
@@ -158,6 +163,7 @@ class Claims:
             for owner, *rest in rows:
                 deaths[owner].append(LostTask(*rest))
             counts = Counts()
+            failed: list[Failed] = []
             for owner, death in deaths.items():
                 for t, v in zip(death, judge(death, quarantine_after), strict=True):
                     con.execute(
@@ -176,6 +182,9 @@ class Claims:
                     )
                     con.execute(q.recovery_line, (t.job_id, t.task_id, now, v.text, t.attempt))
                     counts.move(t.job_id, "running", v.status)
+                    if v.status is not TaskStatus.CANCELLED:  # the attempt failed: lost
+                        failed.append((t.job_id, t.task_id, t.attempt, v.error))
+            record_failures(d, con, now, failed)
             COUNTS[d.name].apply_counts(con, rev, now, counts)
             return len(rows)
 

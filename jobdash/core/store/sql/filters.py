@@ -74,11 +74,11 @@ def job_query(d: Dialect, f: JobFilter, now: float) -> tuple[str, list[Any], str
 
 
 def query_sql(
-    d: Dialect, query: Query, now: float, table: str | None = None
+    d: Dialect, query: Query, now: float, table: str | None = None, also: tuple[str, ...] = ()
 ) -> tuple[str, list[Any]]:
     """The filter language's terms as a WHERE fragment and its parameters; always true when
     there are none. `table` qualifies the columns (`jobs.status`) for queries that join
-    tables."""
+    tables; `also`: more text columns (qualified) a free word may be found in."""
     t = TEXT_OF[d.name]
     if query.is_empty:
         return t.true, []
@@ -93,9 +93,9 @@ def query_sql(
         if name == TEXT:
             # Every positive word must match; no negative one may.
             for word in pos:
-                clauses.append(_text_sql(d, t, col, word, args))
+                clauses.append(_text_sql(d, t, col, word, args, also))
             for word in neg:
-                clauses.append(f"NOT {_text_sql(d, t, col, word, args)}")
+                clauses.append(f"NOT {_text_sql(d, t, col, word, args, also)}")
             continue
         if pos:
             clauses.append(
@@ -111,9 +111,18 @@ def _folded(t: Text, column: str) -> str:
     return t.fold.format(f"coalesce({column}, '')")
 
 
-def _text_sql(d: Dialect, t: Text, col: Callable[[str], str], word: str, args: list[Any]) -> str:
-    """A free word in any text column, the id, or any parameter *value*."""
+def _text_sql(
+    d: Dialect,
+    t: Text,
+    col: Callable[[str], str],
+    word: str,
+    args: list[Any],
+    also: tuple[str, ...] = (),
+) -> str:
+    """A free word in any text column (and those of `also`), the id, or any parameter
+    *value*."""
     ors = [t.contains.format(_folded(t, col(c))) for c in ("type", "target", "user", "info")]
+    ors += [t.contains.format(_folded(t, c)) for c in also]
     ors.append(t.contains.format(f"CAST({col('id')} AS TEXT)"))
     values = t.values.format(col("params"))
     ors.append(

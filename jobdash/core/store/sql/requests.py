@@ -133,17 +133,25 @@ class Requests:
         await self.resume(job_id, user)
         return await read_job(self.db, job_id)
 
-    async def retry_job(self, job_id: int, user: str) -> int:
-        """Re-queue the failed and cancelled tasks of a finished job; returns how many."""
+    async def retry_job(self, job_id: int, user: str, task_ids: Sequence[int] | None = None) -> int:
+        """Re-queue the failed and cancelled tasks of a finished job (those of `task_ids`
+        only, when given); returns how many."""
         actor = self.db.actor
-        q = Q[self.db.dialect]
-        c = COUNTS[self.db.dialect.name]
+        d = self.db.dialect
+        q = Q[d]
+        c = COUNTS[d.name]
+        retriable, retry_tasks, args = q.retriable, q.retry_tasks, [job_id]
+        if task_ids is not None:
+            among, more = d.among("id", [int(i) for i in task_ids] or [0])
+            retriable += f" AND {among}"
+            retry_tasks += f" AND {among}"
+            args += more
 
         def txn(con: Connection, rev: int, now: float) -> int:
             status = c.job_status(con, job_id)
-            found = con.execute(q.retriable, (job_id,)).fetchall()
+            found = con.execute(retriable, args).fetchall()
             plan = decide_retry(job_id, status, found[0][0], user)
-            con.execute(q.retry_tasks, (job_id,))
+            con.execute(retry_tasks, args)
             rows = con.execute(q.by_status, (job_id,)).fetchall()
             by_status = dict.fromkeys(COUNT_COLUMNS, 0) | {r[0]: r[1] for r in rows}
             con.execute(
@@ -211,6 +219,7 @@ class Requests:
             among_ids, id_args = d.among("{}", ids)
             for table, col in (
                 ("logs", "job_id"),
+                ("failures", "job_id"),
                 ("tasks", "job_id"),
                 ("job_locks", "job_id"),
                 ("reports", "job_id"),

@@ -328,6 +328,36 @@ MIGRATIONS: list[str] = [
     # 14: the history the dashboard's pictures draw (core/store/sql/history.py) and a
     # schedule's latest runs, each an index range of the recent rows however long the history.
     HISTORY_INDEXES,
+    # 15: failures grouped by cause: one row per failed task attempt (core/fingerprint.py).
+    """
+    -- Each failed attempt (a failure retried or final, an attempt lost with its agent), with
+    -- the fingerprint of its cause, the normalised message, the error as it was, and its
+    -- job's type and user (a job's never change): grouping and "your own jobs" read this
+    -- table alone. Whether it is the first of its task and of its job in its cause is said
+    -- when it is written, so that a group's tasks and jobs are sums, not distinct counts
+    -- (whole jobs are filtered and removed, so the sums stay exact). Rows go with their
+    -- job (clear, retention).
+    CREATE TABLE failures (
+        id INTEGER PRIMARY KEY,
+        job_id INTEGER NOT NULL,
+        task_id INTEGER NOT NULL,
+        attempt INTEGER NOT NULL,
+        ts REAL NOT NULL,
+        fingerprint TEXT NOT NULL,
+        message TEXT NOT NULL,
+        error TEXT NOT NULL,
+        type TEXT NOT NULL,
+        user TEXT NOT NULL,
+        new_task INTEGER NOT NULL,  -- 1: the first attempt of its task of this cause
+        new_job INTEGER NOT NULL    -- 1: the first attempt of its job of this cause
+    );
+    -- Grouping reads this index alone, in its order (a covering index: no row is visited).
+    CREATE INDEX failures_group ON failures
+        (fingerprint, type, ts, new_task, new_job, user, job_id, task_id);
+    CREATE INDEX failures_ts ON failures (ts);
+    CREATE INDEX failures_job ON failures (job_id, fingerprint);
+    CREATE INDEX failures_task ON failures (task_id, fingerprint, attempt);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

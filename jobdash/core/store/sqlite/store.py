@@ -11,7 +11,8 @@ is answered by the area's name:
     reports, reads       the report claims; has_claimable and the change feed
     core/store/sql/      what both backends share, written once: agents, catalogue, waits,
                          schedules, audit, the rest of reports, reads and the flusher,
-                         counts (a job's counters and settling), filters (a JobFilter as SQL)
+                         counts (a job's counters and settling), filters (a JobFilter as SQL),
+                         failures (failed attempts grouped by cause)
 
 It decides no rule of the product: what a request, an outcome or an agent's death does to a
 job and its tasks is `core.lifecycle`'s decision, which the areas apply in the transaction
@@ -28,6 +29,7 @@ from jobdash.core.store.records import (
 )
 from jobdash.core.store.sql.agents import Agents
 from jobdash.core.store.sql.catalogue import Catalogue
+from jobdash.core.store.sql.failures import Failures
 from jobdash.core.store.sql.history import History
 from jobdash.core.store.sql.schedules import Schedules
 from jobdash.core.store.sql.waits import Waits
@@ -43,7 +45,17 @@ from jobdash.core.store.sqlite.submits import GroupCommit
 
 
 class SqliteStore(
-    Jobs, Claims, Agents, Catalogue, Waits, Reports, Schedules, Reads, History, BufferedStore
+    Jobs,
+    Claims,
+    Agents,
+    Catalogue,
+    Waits,
+    Reports,
+    Schedules,
+    Reads,
+    History,
+    Failures,
+    BufferedStore,
 ):
     """jobdash's embedded store. Open with `await SqliteStore.open(path)`, or
     `base.open_store(location)`. The contract's methods are the areas' (`Jobs` brings
