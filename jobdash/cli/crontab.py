@@ -38,7 +38,11 @@ def read_text(name: str | None) -> tuple[str, str]:
             err.print(
                 "jobdash: import-crontab: reading a crontab from standard input (Ctrl-D ends)"
             )
-        data, source = sys.stdin.buffer.read(), "standard input"
+        source = "standard input"
+        try:
+            data = sys.stdin.buffer.read()
+        except (OSError, ValueError, AttributeError) as e:  # closed, or no file behind it
+            raise BadInput(f"import-crontab: {source}: cannot read: {e}") from None
     else:
         source = name
         try:
