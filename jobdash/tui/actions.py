@@ -476,25 +476,26 @@ class ScheduleKeys(Keys):
     def after_action(self, _: object = None) -> None:
         """Reload after an action (the change feed would too, a moment later)."""
 
+    def _on_schedule(self, act: Callable[[JobActions, Schedule, Callable[..., Any]], None]) -> None:
+        """Act on the selected schedule (if any), then `after_action`."""
+        if (s := self.current_schedule()) is not None:
+            act(self.actions, s, self.after_action)
+
     def action_run_now(self) -> None:
         """Run the selected schedule's job now."""
-        if (s := self.current_schedule()) is not None:
-            self.actions.run_schedule(s, self.after_action)
+        self._on_schedule(JobActions.run_schedule)
 
     def action_toggle_enabled(self) -> None:
         """Enable or disable the selected schedule."""
-        if (s := self.current_schedule()) is not None:
-            self.actions.toggle_schedule(s, self.after_action)
+        self._on_schedule(JobActions.toggle_schedule)
 
     def action_edit_planning(self) -> None:
         """Edit the selected schedule's planning."""
-        if (s := self.current_schedule()) is not None:
-            self.actions.edit_schedule(s, self.after_action)
+        self._on_schedule(JobActions.edit_schedule)
 
     def action_edit_report(self) -> None:
         """Set who gets the reports of the selected schedule's runs."""
-        if (s := self.current_schedule()) is not None:
-            self.actions.edit_schedule_report(s, self.after_action)
+        self._on_schedule(JobActions.edit_schedule_report)
 
 
 SCHEDULE_BINDINGS: list[BindingType] = [

@@ -314,18 +314,11 @@ def _choice(
 def _report(value: object, keys: Keys) -> Report:
     table = as_table(value, keys)
     check_keys(table, REPORT_KEYS, keys)
-    email: tuple[str, ...] = ()
-    webhook: tuple[str, ...] = ()
-    if "email" in table:
-        raw = table["email"]
-        email = (raw,) if isinstance(raw, str) else as_str_list(raw, (*keys, "email"))
-        for address in email:
-            if problem := address_problem(address):
-                raise Problem((*keys, "email"), problem)
-    if "webhook" in table:
-        raw = table["webhook"]
-        webhook = (raw,) if isinstance(raw, str) else as_str_list(raw, (*keys, "webhook"))
-        for url in webhook:
-            if problem := webhook_problem(url):
-                raise Problem((*keys, "webhook"), problem)
-    return Report(email=email, webhook=webhook)
+    found: dict[str, tuple[str, ...]] = {}
+    for key, problem_of in (("email", address_problem), ("webhook", webhook_problem)):
+        raw = table.get(key, [])
+        found[key] = (raw,) if isinstance(raw, str) else as_str_list(raw, (*keys, key))
+        for recipient in found[key]:
+            if problem := problem_of(recipient):
+                raise Problem((*keys, key), problem)
+    return Report(email=found["email"], webhook=found["webhook"])

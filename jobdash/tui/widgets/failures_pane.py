@@ -159,8 +159,7 @@ class FailuresPane(Vertical):
         self._show_info()
 
     def current_group(self) -> FailureGroup | None:
-        key = self.table.cursor_key
-        return next((g for g in self.groups if g.id == key), None)
+        return self.table.under_cursor(self.groups)
 
     def _show_info(self) -> None:
         g = self.current_group()

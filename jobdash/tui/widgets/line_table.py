@@ -14,8 +14,8 @@ column fitting and row cache are the tables' shared `TableBase`.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
-from typing import ClassVar, Literal, NamedTuple
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from typing import Any, ClassVar, Literal, NamedTuple, TypeVar
 
 from rich.segment import Segment
 from textual.binding import BindingType
@@ -25,6 +25,14 @@ from textual.strip import Strip
 from jobdash.present.text import sanitize
 from jobdash.tui.widgets.fitting import fit_text
 from jobdash.tui.widgets.table_base import CELL_STYLES, RowMessage, TableBase, cursor_bindings
+
+T = TypeVar("T")
+
+
+def _id(item: Any) -> Hashable:
+    """A shown thing's key: its id."""
+    return item.id
+
 
 __all__ = ["STYLES", "Cell", "LineTable", "Row", "TableColumn"]
 
@@ -111,6 +119,11 @@ class LineTable(TableBase):
         if self._cursor is None or not self._rows:
             return None
         return self._rows[self._cursor].key
+
+    def under_cursor(self, items: Iterable[T], key: Callable[[T], Hashable] = _id) -> T | None:
+        """The one of `items` (what the rows show) whose key is the cursor row's."""
+        at = self.cursor_key
+        return None if at is None else next((i for i in items if key(i) == at), None)
 
     @property
     def cursor_row(self) -> int | None:

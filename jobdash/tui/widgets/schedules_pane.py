@@ -175,8 +175,7 @@ class SchedulesPane(ScheduleKeys, Vertical):
         self.reload()
 
     def current_schedule(self) -> Schedule | None:
-        key = self.table.cursor_key
-        return next((s for s in self.schedules if s.id == key), None)
+        return self.table.under_cursor(self.schedules)
 
     def action_open(self) -> None:
         """Show the selected schedule's latest executions and tick history."""

@@ -30,30 +30,11 @@ from jobdash.core.store.postgres.reports import Reports
 from jobdash.core.store.postgres.roles import grant, role_of
 from jobdash.core.store.postgres.schema import migrate
 from jobdash.core.store.records import Role
-from jobdash.core.store.sql.agents import Agents
+from jobdash.core.store.sql.areas import SharedAreas
 from jobdash.core.store.sql.audit import Audit
-from jobdash.core.store.sql.catalogue import Catalogue
-from jobdash.core.store.sql.failures import Failures
-from jobdash.core.store.sql.history import History
-from jobdash.core.store.sql.schedules import Schedules
-from jobdash.core.store.sql.waits import Waits
-from jobdash.core.store.sql.writer import BufferedStore
 
 
-class PostgresStore(
-    Jobs,
-    Claims,
-    Agents,
-    Catalogue,
-    Waits,
-    Reports,
-    Schedules,
-    Reads,
-    History,
-    Audit,
-    Failures,
-    BufferedStore,
-):
+class PostgresStore(Jobs, Claims, Reports, Reads, Audit, SharedAreas):
     """A jobdash store in a PostgreSQL database (the connection's current schema). Open with
     `await PostgresStore.open(url)`, or `base.open_store(url)`."""
 

@@ -27,13 +27,7 @@ from jobdash.core.model import BadInput
 from jobdash.core.store.records import (
     Role,
 )
-from jobdash.core.store.sql.agents import Agents
-from jobdash.core.store.sql.catalogue import Catalogue
-from jobdash.core.store.sql.failures import Failures
-from jobdash.core.store.sql.history import History
-from jobdash.core.store.sql.schedules import Schedules
-from jobdash.core.store.sql.waits import Waits
-from jobdash.core.store.sql.writer import BufferedStore
+from jobdash.core.store.sql.areas import SharedAreas
 from jobdash.core.store.sqlite.claims import Claims
 from jobdash.core.store.sqlite.db import Db
 from jobdash.core.store.sqlite.flush import Flusher
@@ -44,19 +38,7 @@ from jobdash.core.store.sqlite.reports import Reports
 from jobdash.core.store.sqlite.submits import GroupCommit
 
 
-class SqliteStore(
-    Jobs,
-    Claims,
-    Agents,
-    Catalogue,
-    Waits,
-    Reports,
-    Schedules,
-    Reads,
-    History,
-    Failures,
-    BufferedStore,
-):
+class SqliteStore(Jobs, Claims, Reports, Reads, SharedAreas):
     """jobdash's embedded store. Open with `await SqliteStore.open(path)`, or
     `base.open_store(location)`. The contract's methods are the areas' (`Jobs` brings
     `Audit`); the batched writes are the `Flusher`'s, bound by `BufferedStore`, which also
