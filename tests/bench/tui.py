@@ -313,11 +313,11 @@ parallel = 1
 """
 
 
-def bench_b(tmp: Path, seconds: float = 15.0) -> dict[str, float]:
-    db = tmp / "b.db"
+def twenty_running(tmp: Path, db: Path) -> tuple[subprocess.Popen[bytes], Path]:
+    """A `jobdash serve` on the store `db` (made already), running 20 jobs of ten
+    three-second steps; the engine and the config it read."""
     config = tmp / "b.toml"
     config.write_text(B_CONFIG.format(user=os.environ.get("USER", "root")))
-    make_store(db)
     env = dict(os.environ, JOBDASH_DB=str(db))
     engine = subprocess.Popen(
         # Sub-command options go after the sub-command (`jobdash --db X serve` loses --db).
@@ -328,29 +328,29 @@ def bench_b(tmp: Path, seconds: float = 15.0) -> dict[str, float]:
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+    time.sleep(2.0)  # the engine registers and publishes its catalogue
+    run = [PY, "-m", "jobdash", "run", "steady", "--db", str(db), "--config", str(config)]
+    for i in range(20):
+        subprocess.run(
+            [*run, "-p", f"n={i}"], env=env, cwd=tmp, check=True, stdout=subprocess.DEVNULL
+        )
+    return engine, config
+
+
+def stop(engine: subprocess.Popen[bytes]) -> None:
+    os.killpg(engine.pid, signal.SIGTERM)
+    try:
+        engine.wait(10)
+    except subprocess.TimeoutExpired:
+        os.killpg(engine.pid, signal.SIGKILL)
+
+
+def bench_b(tmp: Path, seconds: float = 15.0) -> dict[str, float]:
+    db = tmp / "b.db"
+    make_store(db)
+    engine, config = twenty_running(tmp, db)
     app: PtyApp | None = None
     try:
-        time.sleep(2.0)  # the engine registers and publishes its catalogue
-        for i in range(20):
-            subprocess.run(
-                [
-                    PY,
-                    "-m",
-                    "jobdash",
-                    "run",
-                    "steady",
-                    "--db",
-                    str(db),
-                    "--config",
-                    str(config),
-                    "-p",
-                    f"n={i}",
-                ],
-                env=env,
-                cwd=tmp,
-                check=True,
-                stdout=subprocess.DEVNULL,
-            )
         app = dashboard(db, config, tmp)
         app.wait_for("In Progress", app.start, timeout=30)
         time.sleep(3.0)  # let the first full frames go out
@@ -374,11 +374,7 @@ def bench_b(tmp: Path, seconds: float = 15.0) -> dict[str, float]:
     finally:
         if app is not None:
             app.stop()
-        os.killpg(engine.pid, signal.SIGTERM)
-        try:
-            engine.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(engine.pid, signal.SIGKILL)
+        stop(engine)
 
 
 # --------------------------------------------------------------------------- (c), (d)
