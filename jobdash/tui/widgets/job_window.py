@@ -8,7 +8,8 @@ else by offset from the nearer end: the newest and the oldest rows cost the same
 
 How many rows there are comes from the store too: exactly when that is cheap (no filter, or
 a filter selecting fewer than `CAP`), else "10,000+" until the exact count is asked for (the
-end key). Nothing here knows about the screen: `JobWindowTable` draws it and runs the reads.
+end key). A keystroke's count stops at `FIRST_CAP` ("1,000+"), and goes on to CAP once the
+filter has stood still for a moment. Nothing here knows about the screen: `JobWindowTable` draws it and runs the reads.
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from dataclasses import dataclass
 from jobdash.core.model import Job
 from jobdash.core.query import Query
 
-__all__ = ["CAP", "KEEP_PAGES", "PAGE", "JobWindow", "PageRead"]
+__all__ = ["CAP", "FIRST_CAP", "KEEP_PAGES", "PAGE", "JobWindow", "PageRead"]
 
 PAGE = 100
 KEEP_PAGES = 24  # 2,400 rows at most
 CAP = 10_000  # a filtered count stops past this ("10,000+")
+# Each keystroke counts this far first (a tenth of the cost), the rest once typing pauses.
+FIRST_CAP = 1_000
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,8 @@ class JobWindow:
         self.sort_column = sort
         self.reverse = reverse
         self.query = Query()
-        self.total = 0  # rows shown (CAP + 1 while only "more than CAP" is known)
+        self.total = 0  # rows shown (cap + 1 while only "more than cap" is known)
+        self.cap = CAP  # how far the last count went
         self.exact = True  # whether `total` is the exact count
         self.all_count = 0  # finished jobs without the filter
         self.all_known = False  # whether all_count is current (the data changed since)
@@ -83,7 +87,7 @@ class JobWindow:
 
     def count_text(self) -> str:
         """The count as the tab's title says it: "10,000+" while only that much is known."""
-        return f"{self.total}" if self.exact else f"{CAP:,}+"
+        return f"{self.total}" if self.exact else f"{self.cap:,}+"
 
     # ------------------------------------------------------------------ reads
 
@@ -142,19 +146,21 @@ class JobWindow:
             self.put(page, rows[::-1] if read.reverse else rows)
         return True
 
-    async def recount(self, count: Count, exact: bool = False) -> bool:
-        """Count the rows (up to CAP with a filter, unless `exact`) and the finished jobs;
-        False when the window changed meanwhile."""
+    async def recount(self, count: Count, exact: bool = False, cap: int | None = None) -> bool:
+        """Count the rows (up to `cap`, CAP by default, with a filter, unless `exact`) and
+        the finished jobs; False when the window changed meanwhile."""
+        cap = CAP if cap is None else min(cap, CAP)
         generation = self.generation
         if self.query.is_empty:
             total = every = await count(self.query, None, False)
         else:
-            total = await count(self.query, None if exact else CAP, self.indexed)
+            total = await count(self.query, None if exact else cap, self.indexed)
             # Counted once per change of the data, not per keystroke.
             every = self.all_count if self.all_known else await count(Query(), None, False)
         if generation != self.generation:
             return False
-        self.exact = exact or self.query.is_empty or total <= CAP
+        self.exact = exact or self.query.is_empty or total <= cap
+        self.cap = cap
         self.total = total
         self.all_count = every
         self.all_known = True

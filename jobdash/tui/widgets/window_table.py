@@ -19,6 +19,7 @@ from textual.strip import Strip
 
 from jobdash.core.model import Job
 from jobdash.core.query import Query
+from jobdash.tui.widgets import job_window
 from jobdash.tui.widgets.job_columns import Widths, data_widths
 from jobdash.tui.widgets.job_rows import JobFilter, JobSelect
 from jobdash.tui.widgets.job_table import JobTable
@@ -101,7 +102,9 @@ class JobWindowTable(JobTable):
     def _recount(self, generation: int) -> None:
         self.run_worker(self._read_count(generation), group="window-count", exclusive=True)
 
-    async def _read_count(self, generation: int, exact: bool = False) -> None:
+    async def _read_count(
+        self, generation: int, exact: bool = False, cap: int | None = None
+    ) -> None:
         window = self.window
         if window is None or generation != window.generation:
             return
@@ -109,8 +112,16 @@ class JobWindowTable(JobTable):
             # The text index takes in what finished meanwhile; if it cannot (a store this
             # user may only read), free words are looked for in every row instead.
             window.indexed = await self._index()
-        if not await window.recount(self._count, exact):
+        first = cap is None and not exact
+        if not await window.recount(self._count, exact, job_window.FIRST_CAP if first else cap):
             return
+        if first and not window.exact:  # the rest of the count once typing pauses
+            self.set_timer(
+                self._settle / 2,
+                lambda: self.run_worker(
+                    self._read_count(generation, cap=job_window.CAP), group="window-count"
+                ),
+            )
         self._update_virtual_size()
         self._sync_cursor()
         self.refresh()
