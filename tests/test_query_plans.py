@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from jobdash.core.query import Query
 from jobdash.core.service import Service
 from jobdash.core.store.records import JobFilter
 from tests.conftest import wait_finished
@@ -157,3 +158,80 @@ async def test_queries_for_active_jobs_never_scan_the_history(tmp_path: Path) ->
         con.close()
     finally:
         await svc.close()
+
+
+async def test_the_completed_windows_reads_use_their_indexes(tmp_path: Path) -> None:
+    """The Completed tab's window (a page around the cursor, its count, each filter) reads
+    through an index, whatever the history: a free word through the text index, user: and
+    status: through theirs, the newest or oldest page in id order without a sort; the text
+    index's batches find what changed by revision."""
+    path = tmp_path / "plan.db"
+    config = tmp_path / "jobdash.toml"
+    config.write_text('[jobdash]\nadmins = ["bob"]\n')  # an admin sees everyone's jobs
+    svc = await Service.open(db=str(path), config=str(config), user="bob")
+    try:
+        seed_history(path, 300)
+        ran: list[str] = []
+        await svc.store.db.reader.con.set_trace_callback(ran.append)  # type: ignore[attr-defined]
+        svc.store.db.writer.set_trace_callback(ran.append)  # type: ignore[attr-defined]
+        assert await svc.index_text()
+        pages: dict[str, list[str]] = {}
+        for text in ("", "ok-word", "user:root", "status:failed"):
+            query = Query.parse(text)
+            for read in (
+                {"limit": 100},
+                {"limit": 100, "after_id": 200},
+                {"limit": 100, "descending": False},
+                {"limit": 100, "offset": 100},
+            ):
+                ran.clear()
+                await svc.finished_page(query, indexed=True, **read)  # type: ignore[arg-type]
+                pages[f"{text} {read}"] = [s for s in ran if "FROM jobs" in s]
+            ran.clear()
+            await svc.count_finished(query, cap=10_000, indexed=True)
+            pages[f"{text} count"] = [s for s in ran if "FROM jobs" in s]
+    finally:
+        await svc.store.db.reader.con.set_trace_callback(None)  # type: ignore[attr-defined]
+        svc.store.db.writer.set_trace_callback(None)  # type: ignore[attr-defined]
+        await svc.close()
+    con = sqlite3.connect(path)
+    try:
+        for what, statements in pages.items():
+            assert len(statements) == 1, (what, statements)
+            plan = [row[3] for row in con.execute("EXPLAIN QUERY PLAN " + statements[0])]
+            text = " | ".join(plan)
+            assert "TEMP B-TREE" not in text, (what, plan)  # no sort of the matches
+            if what.startswith("ok-word"):
+                assert "jobs_text VIRTUAL TABLE" in text and "SCAN jobs" not in plan, (what, plan)
+            elif what.startswith("user:"):
+                assert "INDEX jobs_user_folded" in text, (what, plan)
+            elif what.startswith("status:"):
+                assert "INDEX jobs_status" in text, (what, plan)
+            elif "count" in what:
+                assert "INDEX jobs_status" in text, (what, plan)  # not every row of the table
+            else:
+                assert plan[0].startswith(("SCAN jobs", "SEARCH jobs USING INTEGER PRIMARY")), plan
+    finally:
+        con.close()
+
+
+async def test_a_users_own_jobs_are_read_through_the_user_index(tmp_path: Path) -> None:
+    """Who is not an admin sees their own jobs: their window is read through jobs_user."""
+    path = tmp_path / "plan.db"
+    svc = await Service.open(db=str(path), user="bob")
+    try:
+        seed_history(path, 300)
+        ran: list[str] = []
+        await svc.store.db.reader.con.set_trace_callback(ran.append)  # type: ignore[attr-defined]
+        await svc.finished_page(Query(), limit=100, offset=100)
+        await svc.count_finished(Query.parse("ok"), cap=10_000)
+        await svc.store.db.reader.con.set_trace_callback(None)  # type: ignore[attr-defined]
+    finally:
+        await svc.close()
+    con = sqlite3.connect(path)
+    try:
+        for sql in [s for s in ran if "FROM jobs" in s]:
+            plan = [row[3] for row in con.execute("EXPLAIN QUERY PLAN " + sql)]
+            assert any("INDEX jobs_user " in step for step in plan), (sql, plan)
+    finally:
+        con.close()

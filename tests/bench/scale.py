@@ -11,7 +11,10 @@ part on its own store and in its own process:
    (`pip install huey`; else skipped with the reason);
 4. the run rate of a backlog of queued jobs (2,500 and 40,000 queued before the engine
    starts);
-5. the change feed and the Agents pane's query beside the history (ms per call).
+5. the change feed and the Agents pane's query beside the history (ms per call);
+6. with `--dashboard`, the dashboard over histories of `--sizes` finished jobs (first frame,
+   the jump to the oldest job, filter keystrokes, RSS and CPU with 20 jobs running): see
+   scale_dashboard.py.
 
 The history is seeded with SQL written directly (one finished job with one task and one
 log line each, distinct revisions), not through the API: a million submissions would take
@@ -317,9 +320,26 @@ def main() -> None:
     )
     p.add_argument("--no-huey", action="store_true", help="leave huey out")
     p.add_argument("--jobs", type=int, default=JOBS, help="one-task jobs per part")
+    p.add_argument("--dashboard", action="store_true", help="only part 3 (the dashboard)")
+    p.add_argument(
+        "--sizes",
+        default="100000,1000000",
+        help="part 3's histories, comma-separated (10000000 takes an hour to seed)",
+    )
     args = p.parse_args()
     if args.part:
         print(json.dumps(run_part(args.part, args)))
+        return
+    if args.dashboard:
+        from scale_dashboard import run as run_dashboard
+
+        print(
+            f"jobdash scale bench, dashboard — {date.today()} — {platform.node()}: "
+            f"{os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"SQLite {sqlite3.sqlite_version}",
+            flush=True,
+        )
+        run_dashboard([int(size) for size in args.sizes.split(",")])
         return
 
     q = 10 if args.quick else 1

@@ -348,12 +348,12 @@ def has_low_bandwidth() -> bool:
     return "--low-bandwidth" in out.stdout
 
 
-def bench_b(tmp: Path, seconds: float = 30.0) -> dict[str, float]:
-    db = tmp / "b.db"
+def twenty_running(tmp: Path, db: Path) -> tuple[subprocess.Popen[bytes], Path]:
+    """A `jobdash serve` on the store `db` (made already), running 20 jobs of steady
+    steps; the engine and the config it read (`stop` ends it)."""
     config = tmp / "b.toml"
     items = ", ".join(f'"{n}"' for n in range(1, 61))
     config.write_text(B_CONFIG.format(user=os.environ.get("USER", "root"), items=items))
-    make_store(db)
     env = dict(os.environ, JOBDASH_DB=str(db))
     engine = subprocess.Popen(
         # Sub-command options go after the sub-command (`jobdash --db X serve` loses --db).
@@ -364,39 +364,35 @@ def bench_b(tmp: Path, seconds: float = 30.0) -> dict[str, float]:
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+    time.sleep(2.0)  # the engine registers and publishes its catalogue
+    run = [PY, "-m", "jobdash", "run", "steady", "--db", str(db), "--config", str(config)]
+    for i in range(20):
+        subprocess.run(
+            [*run, "-p", f"n={i}"], env=env, cwd=tmp, check=True, stdout=subprocess.DEVNULL
+        )
+    return engine, config
+
+
+def stop(engine: subprocess.Popen[bytes]) -> None:
+    os.killpg(engine.pid, signal.SIGTERM)
+    try:
+        engine.wait(10)
+    except subprocess.TimeoutExpired:
+        os.killpg(engine.pid, signal.SIGKILL)
+
+
+def bench_b(tmp: Path, seconds: float = 30.0) -> dict[str, float]:
+    db = tmp / "b.db"
+    make_store(db)
+    engine, config = twenty_running(tmp, db)
     modes = {"normal": ()} | ({"low": ("--low-bandwidth",)} if has_low_bandwidth() else {})
     result: dict[str, float] = {}
     try:
-        time.sleep(2.0)  # the engine registers and publishes its catalogue
-        for i in range(20):
-            subprocess.run(
-                [
-                    PY,
-                    "-m",
-                    "jobdash",
-                    "run",
-                    "steady",
-                    "--db",
-                    str(db),
-                    "--config",
-                    str(config),
-                    "-p",
-                    f"n={i}",
-                ],
-                env=env,
-                cwd=tmp,
-                check=True,
-                stdout=subprocess.DEVNULL,
-            )
         for mode, options in modes.items():
             result[f"kb_per_s_{mode}"] = _bytes_per_second(db, config, tmp, mode, options, seconds)
         return result
     finally:
-        os.killpg(engine.pid, signal.SIGTERM)
-        try:
-            engine.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(engine.pid, signal.SIGKILL)
+        stop(engine)
 
 
 def _bytes_per_second(

@@ -14,6 +14,7 @@ from jobdash.core.query import parse_query
 from jobdash.core.store.base import Store, open_store
 from jobdash.core.store.records import Claimant, JobFilter
 from jobdash.core.waiting import NAMED_IN_LINE
+from jobdash.tui.widgets.job_rows import sort_rows
 from tests.store_contract.jobs import commands, finish, run_all
 from tests.test_query import QUERIES
 
@@ -88,6 +89,32 @@ async def test_keyset_pages_give_the_listing_page_by_page(
         paged += [j.id for j in page]
         after = page[-1].id
     assert paged == whole
+
+
+@pytest.mark.parametrize("order", ["id", "type", "user", "status", "started", "time", "info"])
+@pytest.mark.parametrize("text", ["", "data", "user:alice", "-status:cancelled"])
+async def test_window_pages_counts_and_sorts_are_the_in_memory_ones(
+    store: Store, order: str, text: str
+) -> None:
+    """The Completed tab's window: finished jobs sorted by a column as the job table sorts
+    them, read page by page by offset from either end, free words through the text index,
+    counted exactly and capped."""
+    await varied_jobs(store)
+    assert await store.index_text(batches=None)
+    now = time.time()
+    q = parse_query(text)
+    every = await store.list_jobs(JobFilter(now=now))
+    for descending in (True, False):
+        want = [j for j in every if j.status.finished and q.matches(j, now)]
+        sort_rows(want, order, descending, lambda: now)
+        f = JobFilter(q, active=False, order=order, oldest_first=not descending, now=now)
+        f = replace(f, indexed=True)
+        pages: list[int] = []
+        while page := await store.list_jobs(replace(f, limit=2, offset=len(pages))):
+            pages += [j.id for j in page]
+        assert pages == [j.id for j in want], (order, descending)
+        assert await store.count_jobs(f) == len(want)
+        assert await store.count_jobs(f, cap=1) == min(len(want), 2)
 
 
 async def test_admission_waits_for_a_live_engine_of_the_jobs_type_and_hash(

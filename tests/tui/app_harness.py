@@ -216,6 +216,19 @@ def build_store(db: Path, config: Path, rows: Iterable[Row] = JOBS, now: float =
     con.close()
 
 
+def finish_behind(db: Path, job_id: int) -> None:
+    """The job succeeds, written behind the dashboard's back: a poke of the SQLite file (the
+    harness's jobs have made-up counts and times, an engine would not finish them)."""
+    con = sqlite3.connect(db)
+    with con:
+        rev = con.execute("UPDATE counter SET rev = rev + 1 RETURNING rev").fetchone()[0]
+        con.execute(
+            "UPDATE jobs SET status = 'succeeded', finished = ?, rev = ? WHERE id = ?",
+            (NOW, rev, job_id),
+        )
+    con.close()
+
+
 def _at(now: float, offset: float | None) -> float | None:
     return None if offset is None else now + offset
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
@@ -34,7 +33,14 @@ from jobdash.tui.screens.help import HelpScreen
 from jobdash.tui.widgets.filter_bar import FilterBar
 from jobdash.tui.widgets.job_table import JobTable
 from tests.conftest import wait_finished, wait_for
-from tests.tui.app_harness import NOW, build_store, frozen, screen_text, write_config
+from tests.tui.app_harness import (
+    NOW,
+    build_store,
+    finish_behind,
+    frozen,
+    screen_text,
+    write_config,
+)
 
 SIZE = (120, 40)
 
@@ -163,14 +169,7 @@ async def test_live_changes_move_jobs_and_keep_cursor(open_service: Open, db: Pa
 
         # Job 8 finishes (written behind the dashboard's back): it moves to Completed. A
         # poke of the SQLite file: the harness's jobs have made-up counts and times.
-        con = sqlite3.connect(db)
-        with con:
-            rev = con.execute("UPDATE counter SET rev = rev + 1 RETURNING rev").fetchone()[0]
-            con.execute(
-                "UPDATE jobs SET status = 'succeeded', finished = ?, rev = ? WHERE id = 8",
-                (NOW, rev),
-            )
-        con.close()
+        finish_behind(db, 8)
         await until(pilot, lambda: done.get_job(8) is not None)
         assert running.get_job(8) is None
         assert running.cursor_job is not None and running.cursor_job.id == 7

@@ -329,6 +329,10 @@ class Agent:
             self._done -= done
             self._failed -= failed
             self._draining = drain  # an undrain (drain flag cleared) lets it claim again
+            try:  # the finished jobs' text, for the dashboard's free words: one batch a beat
+                await self.store.index_text()
+            except Exception:
+                self.store.report_failure(log, "indexing finished jobs' text failed")
             taken: list[tuple[int, int]] = []
             for task_id in held_before - held:
                 run = self.runs.get(task_id)

@@ -211,6 +211,47 @@ class Service(Failures):
             JobFilter(q, user=self._scope, active=active, limit=limit, after_id=after_id)
         )
 
+    async def finished_page(
+        self,
+        query: Query,
+        order: str = "id",
+        descending: bool = True,
+        offset: int = 0,
+        limit: int = 100,
+        after_id: int | None = None,
+        indexed: bool = False,
+    ) -> list[Job]:
+        """One page of the finished jobs the filter selects that this user may see, in the
+        order of a column of the dashboard's job table (`after_id`: past that job, in id
+        order; `offset`: that many rows in; `indexed`: free words may be looked up in the
+        store's text index, which `index_text` brought up to date)."""
+        return await self.store.list_jobs(
+            JobFilter(
+                query,
+                user=self._scope,
+                active=False,
+                oldest_first=not descending,
+                order=order,
+                offset=offset,
+                limit=limit,
+                after_id=after_id,
+                indexed=indexed,
+            )
+        )
+
+    async def count_finished(
+        self, query: Query, cap: int | None = None, indexed: bool = False
+    ) -> int:
+        """How many finished jobs the filter selects that this user may see (cap + 1: more
+        than `cap`; `indexed` as for `finished_page`)."""
+        f = JobFilter(query, user=self._scope, active=False, indexed=indexed)
+        return await self.store.count_jobs(f, cap)
+
+    async def index_text(self) -> bool:
+        """Bring the store's text index up to date (True: it holds every finished job; False:
+        this store is read only here and its index lags)."""
+        return await self.store.index_text(batches=None)
+
     async def tasks(self, job_id: int) -> list[Task]:
         await self.job(job_id)
         return await self.store.tasks(job_id)

@@ -354,7 +354,19 @@ class Store(Protocol):
 
     async def list_jobs(self, f: JobFilter | None = None) -> list[Job]:
         """The jobs `f` selects (None: all), in its order: the jobs `f.query.matches`
-        (`f.after_id` and `f.limit`: one page of them, read by keyset)."""
+        (`f.after_id` and `f.limit`: one page of them, read by keyset; `f.offset`: a page
+        far from either end)."""
+
+    async def count_jobs(self, f: JobFilter, cap: int | None = None) -> int:
+        """How many jobs `f` selects (its order, limit and offset aside); with `cap`, a count
+        that stops past it (cap + 1 means "more than cap"), so that a count of a large set
+        costs no more than `cap` rows."""
+
+    async def index_text(self, batches: int | None = 1) -> bool:
+        """Bring the text index of finished jobs up to date (`JobFilter.indexed`), in
+        `batches` writes at most (None: as many as it takes); True when it holds every
+        finished job (a backend whose index follows each write: always), False when it lags
+        (batches left, or a store this process may only read)."""
 
     async def tasks(self, job_id: int) -> list[Task]:
         """A job's tasks, by seq."""

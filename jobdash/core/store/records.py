@@ -220,8 +220,16 @@ class JobFilter:
     user: str | None = None  # only this user's jobs (exactly); None: everyone's
     active: bool | None = None  # True: active jobs only; False: finished only
     schedule_id: str | None = None  # only the jobs this schedule started
-    oldest_first: bool = False  # by id; the newest first otherwise
+    oldest_first: bool = False  # ascending; the newest (the highest) first otherwise
     limit: int | None = None
+    offset: int = 0  # rows of that order skipped first
+    # The column the jobs are ordered by, as the dashboard's job table names them (ties by
+    # id): filters.SORT_SQL.
+    order: str = "id"
+    # Finished jobs' free words may be looked up in the store's text index, which holds the
+    # jobs finished up to its last batch (`Store.index_text`): the dashboard's Completed tab
+    # brings it up to date first; an exact answer for the newest jobs needs False.
+    indexed: bool = False
     now: float | None = None  # the time `since:` counts back from; None: the call's
     # Keyset paging: only the jobs past this id in the order above (older ones newest
     # first, newer ones oldest first); with `limit`, one page of a long listing.

@@ -38,7 +38,9 @@ from jobdash.tui.widgets.completed_header import CompletedHeader
 from jobdash.tui.widgets.failures_pane import FailuresPane
 from jobdash.tui.widgets.filter_bar import FilterBar
 from jobdash.tui.widgets.job_table import JobTable
+from jobdash.tui.widgets.job_window import PageRead
 from jobdash.tui.widgets.schedules_pane import SchedulesPane
+from jobdash.tui.widgets.window_table import JobWindowTable
 
 if TYPE_CHECKING:
     from jobdash.tui.app import JobdashApp
@@ -56,6 +58,12 @@ TABS: tuple[tuple[str, str], ...] = (
 JOB_TABS = ("inprogress", "completed")
 FILTERED_TABS = (*JOB_TABS, "failures")  # the filter bar narrows these
 FIRST_PAGE = 500  # finished jobs shown before the rest of the history is loaded
+# A history of more finished jobs than this is not loaded: the Completed tab is a window
+# onto the store (window_table.py); a shorter one is held whole, and filters at once. Held
+# whole, 100,000 jobs take ~85 MB and a filter key redraws in a few hundred ms; a window
+# asks the store at each key, which was slower than that on this size (README, Benchmarks),
+# but keeps 50 MB whatever the history (1,000,000 held whole: 1.8 GB).
+WINDOW_ABOVE = 100_000
 FIRST_PAGE_SETTLE = 0.3  # seconds the first page gets to draw before the bulk load
 
 
@@ -104,6 +112,8 @@ class DashboardScreen(JobKeys, OffersWhatWorks):
         self.loaded = False
         self._pending: list[Changes] = []
         self._query = Query()
+        self._newest = 0  # the highest job id seen: a higher one is new, never finished
+        self.window_above = WINDOW_ABOVE
 
     @property
     def jobdash(self) -> JobdashApp:
@@ -125,7 +135,10 @@ class DashboardScreen(JobKeys, OffersWhatWorks):
                 )
             with TabPane("Completed", id="completed"):
                 yield CompletedHeader(self.service, id="completed-header")
-                yield JobTable(
+                yield JobWindowTable(
+                    fetch=self._fetch_page,
+                    count=self.service.count_finished,
+                    index=self.service.index_text,
                     clock=app.clock,
                     id="table-completed",
                     empty_text="No finished jobs yet",
@@ -154,6 +167,21 @@ class DashboardScreen(JobKeys, OffersWhatWorks):
 
     def table(self, pane: str) -> JobTable:
         return self.query_one(f"#table-{pane}", JobTable)
+
+    @property
+    def completed(self) -> JobWindowTable:
+        return self.query_one("#table-completed", JobWindowTable)
+
+    async def _fetch_page(self, query: Query, read: PageRead) -> list[Job]:
+        return await self.service.finished_page(
+            query,
+            read.order,
+            read.descending,
+            read.offset,
+            read.limit,
+            read.after_id,
+            read.indexed,
+        )
 
     @property
     def tabs(self) -> TabbedContent:
@@ -197,6 +225,13 @@ class DashboardScreen(JobKeys, OffersWhatWorks):
             self._update_titles()
         # Let that page reach the screen before the bulk load competes with it for the GIL.
         await asyncio.sleep(FIRST_PAGE_SETTLE)
+        self._newest = max((job.id for job in completed.rows), default=0)
+        if await svc.count_finished(Query(), cap=self.window_above) > self.window_above:
+            active_ids = [job.id for job in self.table("inprogress").rows]
+            self._newest = max([self._newest, *active_ids])
+            self.completed.open_window()
+            self._loaded()
+            return
         finished = await svc.jobs(active=False, limit=None)
         # Their search text too, so a filter typed meanwhile stays quick when they land.
         await asyncio.to_thread(prepare_search, finished)
@@ -204,8 +239,12 @@ class DashboardScreen(JobKeys, OffersWhatWorks):
         # The history is long-lived: keep the collector from walking its 100,000 objects
         # on every full collection (pauses of 100 ms and more while typing a filter).
         gc.freeze()
+        self._loaded()
+
+    def _loaded(self) -> None:
+        """The rows are in: the changes that came meanwhile are applied."""
         self.loaded = True
-        app.first_rows = None
+        self.jobdash.first_rows = None
         pending, self._pending = self._pending, []
         for changes in pending:
             self._apply(changes)
@@ -234,16 +273,27 @@ class DashboardScreen(JobKeys, OffersWhatWorks):
         done = self.table("completed")
         active: list[Job] = []
         finished: list[Job] = []
+        leaving: list[int] = []  # active jobs that may have been finished ones
+        newest = self._newest
         for job in jobs:
-            known = running.get_job(job.id) or done.get_job(job.id)
+            known = running.get_job(job.id)
+            if known is None:
+                known = done.get_job(job.id)
             if known is not None and known.rev > job.rev:
                 continue  # a stale row (the initial load already had a newer one)
-            (finished if job.status.finished else active).append(job)
+            if job.status.finished:
+                finished.append(job)
+                continue
+            active.append(job)
+            if job.id <= newest and running.get_job(job.id) is None:
+                leaving.append(job.id)
+            self._newest = max(self._newest, job.id)
         if finished:
             running.remove_jobs([job.id for job in finished])
             done.upsert(finished)
         if active:
-            done.remove_jobs([job.id for job in active])
+            if leaving:
+                done.remove_jobs(leaving)
             running.upsert(active)
 
     def _update_titles(self) -> None:
@@ -252,6 +302,8 @@ class DashboardScreen(JobKeys, OffersWhatWorks):
             table = self.table(pane)
             if self._query.is_empty:
                 count = f"{table.total_count}"
+            elif isinstance(table, JobWindowTable):
+                count = f"{table.count_text()} of {table.total_count}"
             else:
                 count = f"{table.shown_count} of {table.total_count}"
             label = f"{title} ({count})"
@@ -327,6 +379,13 @@ class DashboardScreen(JobKeys, OffersWhatWorks):
         for pane in JOB_TABS:
             self.table(pane).set_filter(predicate, select, narrows=narrow)
         self.query_one(FailuresPane).set_query(query)
+        if self.completed.windowed:
+            self.completed.set_query(query)  # the store filters: its count comes later
+        self._update_titles()
+
+    @on(JobWindowTable.Counted)
+    def _counted(self, event: JobWindowTable.Counted) -> None:
+        event.stop()
         self._update_titles()
 
     @on(FilterBar.Closed)
@@ -379,12 +438,19 @@ class DashboardScreen(JobKeys, OffersWhatWorks):
     def action_export(self) -> None:
         table = self.current_table
         if table is not None:
-            self._export(table.rows)
+            self._export(table)
+
+    async def shown_jobs(self, table: JobTable) -> list[Job]:
+        """Every job a table shows: a window's are read from the store (it holds a few)."""
+        if isinstance(table, JobWindowTable) and table.windowed:
+            return await self.service.jobs(self._query, active=False)
+        return table.rows
 
     @work(group="actions")
-    async def _export(self, jobs: list[Job]) -> None:
+    async def _export(self, table: JobTable) -> None:
         """A new ./jobdash-export-STAMP.csv (or -1, -2 … when taken): see `create_new`."""
         app = self.jobdash
+        jobs = await self.shown_jobs(table)
         text = self.service.export(jobs, "csv")
         try:
             path = await asyncio.to_thread(write_new, f"jobdash-export-{app.stamp()}", ".csv", text)
@@ -393,10 +459,11 @@ class DashboardScreen(JobKeys, OffersWhatWorks):
             return
         self.notify(f"Exported {plural(len(jobs), 'job')} to {path}")
 
-    def action_clear_finished(self) -> None:
+    @work(group="actions")
+    async def action_clear_finished(self) -> None:
         """Clear exactly the finished jobs the Completed tab shows (the filter applies),
         after a question that says how many and whose."""
-        jobs = self.table("completed").rows
+        jobs = await self.shown_jobs(self.completed)
         if not jobs:
             self.notify("No finished jobs shown to clear")
             return

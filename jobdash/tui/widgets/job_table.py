@@ -253,7 +253,7 @@ class JobTable(TableBase):
 
     def select_job(self, job_id: int) -> bool:
         """Put the cursor on the job with this id, if it is shown."""
-        position = self._model.index.get(job_id)
+        position = self._position(job_id)
         if position is None:
             return False
         self.move_cursor(position)
@@ -435,9 +435,13 @@ class JobTable(TableBase):
             self._cache.clear()
         return super().render_lines(crop)
 
+    def _job_at(self, index: int) -> Job:
+        """The job of shown row `index` (a windowed table's may still be on its way)."""
+        return self._model.rows[index]
+
     def _render_row(self, index: int, width: int, is_cursor: bool) -> Strip:
         """Build a row's segments from plain strings: nothing here is parsed as markup."""
-        job = self._model.rows[index]
+        job = self._job_at(index)
         styles = self.get_component_rich_style
         layout = self._layout(width)
         return row_strip(job, layout, width, self._now, self.rich_style, styles, is_cursor)

@@ -13,10 +13,10 @@ match.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from jobdash.core.query import STATUS_GROUPS, TEXT, Query, by_field
+from jobdash.core.query import STATUS_GROUPS, STATUSES, TEXT, Query, by_field
 from jobdash.core.store.records import JobFilter
 from jobdash.core.store.sql.counts import ACTIVE_ONLY
 from jobdash.core.store.sql.dialect import POSTGRES, SQLITE, Dialect
@@ -48,8 +48,82 @@ TEXT_OF = {
 }
 
 
-def job_query(d: Dialect, f: JobFilter, now: float) -> tuple[str, list[Any], str]:
-    """(WHERE clause, its parameters, ORDER BY) for the jobs `f` selects."""
+# The value each column of the dashboard's job table sorts on, as `job_rows` sorts in memory
+# (ties: by id). Text in code point order (PostgreSQL: the "C" collation, not the locale's);
+# not started sorts as the latest; statuses in lifecycle order; a finished job's run time.
+FINISHED_ONLY = "status IN ('cancelled', 'failed', 'succeeded', 'warning')"
+_STATUS_RANK = " ".join(f"WHEN '{s}' THEN {n}" for n, s in enumerate(STATUSES))
+# A finished job's run: to its end, or to the pause it ended in, without its idle time.
+_RAN = (
+    "(CASE WHEN paused_at IS NOT NULL AND paused_at < finished THEN paused_at ELSE finished END"
+    " - started - idle_time)"
+)
+_TEXT_ORDER = {SQLITE.name: "{}", POSTGRES.name: '{} COLLATE "C"'}
+SORT_SQL = {
+    "id": "id",
+    "type": "type",
+    "target": "target",
+    "user": '"user"',
+    "info": "info",
+    "started": "CASE WHEN started IS NULL THEN 1e308 ELSE started END",
+    "updated": "updated",
+    "status": f"CASE status {_STATUS_RANK} END",
+    "progress": "progress",
+    "failed": "failed",
+    # Job.duration of a finished job (the Completed tab's rows); -1 when it never started.
+    "time": "CASE WHEN started IS NULL OR started = 0 OR finished IS NULL THEN -1 "
+    f"WHEN {_RAN} < 0 THEN 0 ELSE {_RAN} END",
+}
+
+
+@dataclass(frozen=True)
+class Select:
+    """A job query in parts: FROM, WHERE, its parameters, ORDER BY."""
+
+    source: str
+    where: str
+    args: list[Any]
+    order: str
+
+
+def job_select(d: Dialect, f: JobFilter, now: float, counting: bool = False) -> Select:
+    """The jobs `f` selects: through the store's text index when `f.indexed` allows it (for
+    finished jobs: those it holds) and a free word is long enough for it (see `WordIndex`),
+    else `job_query`'s scan."""
+    index = WORD_INDEX.get(d.name)
+    words = index.words(f.query) if index is not None and f.indexed and f.active is False else []
+    if not words or index is None:
+        where, args, order = job_query(d, f, now, counting=counting)
+        return Select("jobs", where, args, order)
+    match = index.match(words)
+    if f.order == "id":
+        # Driven by the index in id order: a page of a common word stops after a page.
+        where, args, order = job_query(d, f, now, key=index.key)
+        return Select(index.driven, f"{index.condition} AND {where}", [match, *args], order)
+    where, args, order = job_query(d, f, now)
+    return Select("jobs", f"{index.among} AND {where}", [match, *args], order)
+
+
+def _indexed_field(query: Query) -> bool:
+    """Whether `query` names a status or user, which an index of the finished jobs serves."""
+    return any(t.field in ("status", "user") and not t.negated for t in query.terms)
+
+
+def count_sql(d: Dialect, f: JobFilter, now: float, cap: int | None) -> tuple[str, list[Any]]:
+    """How many jobs `f` selects (its limit, offset and order ignored): up to `cap` + 1 when
+    `cap` is given, so that a count of a large set stops early ("10,000+")."""
+    s = job_select(d, replace(f, limit=None, offset=0, order="id"), now, counting=True)
+    inner = f"SELECT 1 FROM {s.source} WHERE {s.where}"
+    if cap is None:
+        return f"SELECT count(*) FROM ({inner}) AS c", s.args
+    return f"SELECT count(*) FROM ({inner} LIMIT {int(cap) + 1}) AS c", s.args
+
+
+def job_query(
+    d: Dialect, f: JobFilter, now: float, key: str = "id", counting: bool = False
+) -> tuple[str, list[Any], str]:
+    """(WHERE clause, its parameters, ORDER BY) for the jobs `f` selects (`key`: the id as
+    the query reads it, when an index drives it; `counting`: for a count, not in order)."""
     where, args = query_sql(d, f.query, now)
     clauses = [] if f.query.is_empty else [f"({where})"]
     if f.user is not None:
@@ -59,18 +133,69 @@ def job_query(d: Dialect, f: JobFilter, now: float) -> tuple[str, list[Any], str
         clauses.append(f"schedule_id = {d.mark}")
         args.append(f.schedule_id)
     if f.after_id is not None:  # keyset paging
-        clauses.append(f"id > {d.mark}" if f.oldest_first else f"id < {d.mark}")
+        clauses.append(f"{key} > {d.mark}" if f.oldest_first else f"{key} < {d.mark}")
         args.append(f.after_id)
-    order = "id" if f.oldest_first else "id DESC"
+    if f.order == "id":
+        order = key if f.oldest_first else f"{key} DESC"
+    else:
+        value = SORT_SQL[f.order]
+        if f.order in ("type", "target", "user", "info"):
+            value = _TEXT_ORDER[d.name].format(value)
+        order = f"{value}, id" if f.oldest_first else f"{value} DESC, id DESC"
     if f.active:
         # Repeated word for word, so that the partial index jobs_active is used; and
         # sorting the few active rows beats walking the whole history by id.
         clauses.append(ACTIVE_ONLY)
-        if not f.oldest_first:
+        if not f.oldest_first and f.order == "id":
             order = "+id DESC"
+    elif f.active is False and (counting or f.user is not None or _indexed_field(f.query)):
+        # Named so, the finished statuses let SQLite use the indexes of the finished jobs
+        # (status, user: counted or paged through them); a page of them all in id order is
+        # read in id order from the table instead (NOT: no index, no sort).
+        clauses.append(FINISHED_ONLY)
     elif f.active is False:
         clauses.append(f"NOT ({ACTIVE_ONLY})")
     return " AND ".join(clauses) or TEXT_OF[d.name].true, args, order
+
+
+@dataclass(frozen=True)
+class WordIndex:
+    """A backend's index of the finished jobs' text, for free words: it finds a superset of
+    the jobs holding a word (the exact condition of `query_sql` is checked beside it), so
+    that a word found in few of a million jobs is not looked for in each.
+
+    SQLite's is the FTS5 table jobs_text (trigram tokenizer: any substring of three
+    characters or more), brought up to date in batches (`Store.index_text`), not by each
+    write: a job finished since the last batch is not found through it."""
+
+    driven: str  # FROM: the index, joined to the jobs in the index's order
+    condition: str  # the driven index matches (one parameter)
+    among: str  # the job is among the index's matches (one parameter)
+    key: str  # the job id as the driven form orders and pages by it
+    shortest: int  # words shorter than this cannot be looked up
+
+    def words(self, query: Query) -> list[str]:
+        """The positive free words of `query` the index can look up."""
+        return [
+            t.value
+            for t in query.terms
+            if t.field == TEXT and not t.negated and len(t.value) >= self.shortest
+        ]
+
+    def match(self, words: list[str]) -> str:
+        """The index's query for rows holding every word (FTS5: quoted phrases, ANDed)."""
+        return " ".join('"' + word.replace('"', '""') + '"' for word in words)
+
+
+WORD_INDEX = {
+    SQLITE.name: WordIndex(
+        driven="jobs_text CROSS JOIN jobs ON jobs.id = jobs_text.rowid",
+        condition="jobs_text MATCH ?",
+        among="id IN (SELECT rowid FROM jobs_text WHERE jobs_text MATCH ?)",
+        key="jobs_text.rowid",
+        shortest=3,
+    ),
+}
 
 
 def query_sql(
@@ -125,11 +250,24 @@ def _text_sql(
     ors += [t.contains.format(_folded(t, c)) for c in also]
     ors.append(t.contains.format(f"CAST({col('id')} AS TEXT)"))
     values = t.values.format(col("params"))
-    ors.append(
-        f"EXISTS (SELECT 1 FROM {values} AS jp WHERE {t.contains.format(t.fold.format('jp.value'))})"
-    )
-    args.extend([word] * len(ors))
+    each = f"EXISTS (SELECT 1 FROM {values} AS jp WHERE {t.contains.format(t.fold.format('jp.value'))})"
+    if _verbatim(word):
+        # Such a word stands in the JSON text as it stands in a value: the text is searched
+        # first, and only a job whose text holds it has its values taken apart (a word
+        # found in no job is looked for at a fraction of the cost).
+        each = f"({t.contains.format(_folded(t, col('params')))} AND {each})"
+        ors.append(each)
+        args.extend([word] * (len(ors) + 1))
+    else:
+        ors.append(each)
+        args.extend([word] * len(ors))
     return "(" + " OR ".join(ors) + ")"
+
+
+def _verbatim(word: str) -> bool:
+    """Whether JSON text (json.dumps: ASCII, escapes) holds `word` unescaped wherever a value
+    does: printable ASCII without quote or backslash."""
+    return all(" " <= c <= "~" and c not in '"\\' for c in word)
 
 
 def _term_sql(

@@ -21,7 +21,7 @@ from jobdash.core.store.records import Changes, JobFilter
 from jobdash.core.store.sql.agents import agents_changed_since
 from jobdash.core.store.sql.counts import ACTIVE_ONLY
 from jobdash.core.store.sql.dialect import Reading, Statements
-from jobdash.core.store.sql.filters import job_query
+from jobdash.core.store.sql.filters import count_sql, job_select
 
 # A running job with nothing running shows why it waits (`waiting`) instead of its info.
 JOB_COLUMNS = (
@@ -122,15 +122,32 @@ class Reads:
 
     async def list_jobs(self, f: JobFilter | None = None) -> list[Job]:
         f = f or JobFilter()
-        where, args, order = job_query(self.db.dialect, f, time.time() if f.now is None else f.now)
-        return await self.select_jobs(where, args, order, f.limit)
+        s = job_select(self.db.dialect, f, time.time() if f.now is None else f.now)
+        return await self.select_jobs(s.where, s.args, s.order, f.limit, f.offset, s.source)
+
+    async def count_jobs(self, f: JobFilter, cap: int | None = None) -> int:
+        sql, args = count_sql(self.db.dialect, f, time.time() if f.now is None else f.now, cap)
+        rows = await self.db.fetchall(sql, args)
+        return int(rows[0][0])
+
+    async def index_text(self, batches: int | None = 1) -> bool:
+        return True  # a backend with a text index kept apart from the writes says otherwise
 
     async def select_jobs(
-        self, where: str, args: Sequence[Any], order: str, limit: int | None = None
+        self,
+        where: str,
+        args: Sequence[Any],
+        order: str,
+        limit: int | None = None,
+        offset: int = 0,
+        source: str = "jobs",
     ) -> list[Job]:
-        sql = f"SELECT {JOB_COLUMNS} FROM jobs WHERE {where} ORDER BY {order}"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
+        sql = f"SELECT {JOB_COLUMNS} FROM {source} WHERE {where} ORDER BY {order}"
+        if limit is not None or offset:
+            every = "-1" if self.db.dialect.name == "sqlite" else "ALL"
+            sql += f" LIMIT {every if limit is None else int(limit)}"
+        if offset:
+            sql += f" OFFSET {int(offset)}"
         rows = await self.db.fetchall(sql, args)
         if len(rows) > 2000:
             # 100,000 rows take a second or more to convert: not on the event loop.

@@ -358,6 +358,29 @@ MIGRATIONS: list[str] = [
     CREATE INDEX failures_job ON failures (job_id, fingerprint);
     CREATE INDEX failures_task ON failures (task_id, fingerprint, attempt);
     """,
+    # 16: the dashboard's windows onto the history: a text index of the finished jobs for
+    # free words, and indexes for the fields a filter names.
+    """
+    -- The text free words are searched in (type, target, user, info, id, parameter values) of
+    -- each finished job, by any substring of three characters or more (trigram tokenizer,
+    -- case folded): it finds the candidates, the exact condition is checked beside it. Kept
+    -- up to date in batches (text_index.py), not by each write: jobs_text_rev is the revision
+    -- up to which it holds every finished job. A store upgraded to this version is indexed by
+    -- the first batches.
+    CREATE VIRTUAL TABLE jobs_text USING fts5(text, tokenize = 'trigram', columnsize = 0);
+    CREATE TABLE jobs_text_rev (id INTEGER PRIMARY KEY CHECK (id = 1), rev INTEGER NOT NULL);
+    INSERT INTO jobs_text_rev (id, rev) VALUES (1, -1);
+    -- Of the finished jobs only (the active ones have jobs_active, and the live path's plans
+    -- stay as they were): status:, user: (a page of them in id order), the jobs a user who
+    -- is not an admin sees (their own), and the count. A query names the finished statuses
+    -- as these say it (filters.FINISHED_ONLY), or SQLite does not use them.
+    CREATE INDEX jobs_status ON jobs (status, id)
+        WHERE status IN ('cancelled', 'failed', 'succeeded', 'warning');
+    CREATE INDEX jobs_user_folded ON jobs (lower(coalesce("user", '')), id)
+        WHERE status IN ('cancelled', 'failed', 'succeeded', 'warning');
+    CREATE INDEX jobs_user ON jobs ("user", id)
+        WHERE status IN ('cancelled', 'failed', 'succeeded', 'warning');
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

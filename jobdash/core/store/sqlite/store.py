@@ -9,6 +9,7 @@ is answered by the area's name:
     jobs (jobs.py)       create, add tasks, admit, cancel / pause / resume / retry, clear
     claims (claims.py)   claim, complete (fenced), release, recover lost tasks
     reports, reads       the report claims; has_claimable and the change feed
+    text_index           the finished jobs' text for free words, indexed in batches
     core/store/sql/      what both backends share, written once: agents, catalogue, waits,
                          schedules, audit, the rest of reports, reads and the flusher,
                          counts (a job's counters and settling), filters (a JobFilter as SQL),
@@ -36,9 +37,10 @@ from jobdash.core.store.sqlite.opening import open_db
 from jobdash.core.store.sqlite.reads import Reads
 from jobdash.core.store.sqlite.reports import Reports
 from jobdash.core.store.sqlite.submits import GroupCommit
+from jobdash.core.store.sqlite.text_index import TextIndex
 
 
-class SqliteStore(Jobs, Claims, Reports, Reads, SharedAreas):
+class SqliteStore(Jobs, Claims, Reports, TextIndex, Reads, SharedAreas):
     """jobdash's embedded store. Open with `await SqliteStore.open(path)`, or
     `base.open_store(location)`. The contract's methods are the areas' (`Jobs` brings
     `Audit`); the batched writes are the `Flusher`'s, bound by `BufferedStore`, which also

@@ -1,0 +1,197 @@
+"""Pilot tests of the Completed tab as a window onto a long history (window_table.py).
+
+A real SQLite store of finished jobs written with SQL (ids 1..N, alternating users and
+types, a unique word in each info), beside the harness's small one; the dashboard is told
+that a history of more than 50 jobs is long, so a few hundred rows exercise what a million
+would: pages read as they come into view, the count and every filter answered by the store,
+the end key reading the oldest page from the far end.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from jobdash.core.query import Query
+from jobdash.core.service import Service
+from jobdash.tui.app import JobdashApp
+from jobdash.tui.screens import dashboard as dashboard_module
+from jobdash.tui.widgets import job_window
+from jobdash.tui.widgets.filter_bar import FilterBar
+from jobdash.tui.widgets.window_table import JobWindowTable
+from tests.tui.app_harness import NOW, build_store, finish_behind, frozen, write_config
+from tests.tui.test_app import loaded, until
+
+SIZE = (120, 40)
+N = 600
+USERS = ("alice", "bob", "carol")
+TYPES = ("import-files", "export-report", "rebuild-index")
+
+
+def seed(db: Path, n: int = N) -> None:
+    """`n` finished jobs after the harness's, one revision each (as written one by one)."""
+    con = sqlite3.connect(db)
+    with con:
+        first = con.execute("SELECT max(id) FROM jobs").fetchone()[0] + 1
+        rev = con.execute("SELECT rev FROM counter").fetchone()[0]
+        con.executemany(
+            "INSERT INTO jobs (id, type, params, user, trigger, status, created, updated, "
+            "started, finished, succeeded, failed, progress, info, target, rev) "
+            "VALUES (?, ?, ?, ?, 'manual', ?, ?, ?, ?, ?, 1, 0, 1, ?, '', ?)",
+            [
+                (
+                    i,
+                    TYPES[i % 3],
+                    json.dumps({"source": f"/in/{i % 7}"}),
+                    USERS[i % 3],
+                    "failed" if i % 10 == 0 else "succeeded",
+                    NOW - 86400 + i,
+                    NOW - 86400 + i + 5,
+                    NOW - 86400 + i + 1,
+                    NOW - 86400 + i + 5,
+                    f"word{i:05d} done",
+                    rev + i,
+                )
+                for i in range(first, first + n)
+            ],
+        )
+        con.execute("UPDATE counter SET rev = ?", (rev + first + n,))
+    con.close()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    path = tmp_path / "window.db"
+    build_store(path, write_config(tmp_path))
+    seed(path)
+    return path
+
+
+@pytest.fixture
+async def svc(tmp_path: Path, db: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Service]:
+    monkeypatch.setattr(dashboard_module, "WINDOW_ABOVE", 50)
+    config = tmp_path / "jobdash.toml"
+    service = await Service.open(db=str(db), config=str(config), user="alice")
+    yield service
+    await service.close()
+
+
+def make_app(svc: Service) -> JobdashApp:
+    return JobdashApp(svc, embedded_engine=False, clock=frozen(), watch_interval=0.05)
+
+
+def title(app: JobdashApp) -> str:
+    dash = app.screen_stack[0]
+    assert isinstance(dash, dashboard_module.DashboardScreen)
+    return str(dash.tabs.get_tab("completed").label)
+
+
+async def test_a_long_history_is_a_window_with_the_stores_count(svc: Service) -> None:
+    finished = await svc.count_finished(Query())
+    app = make_app(svc)
+    async with app.run_test(size=SIZE) as pilot:
+        dash = await loaded(pilot)
+        table = dash.completed
+        assert table.windowed
+        await pilot.press("2")
+        await until(pilot, lambda: title(app) == f"Completed ({finished})")
+        await until(pilot, lambda: table.cursor_job is not None)
+        newest = table.cursor_job
+        assert newest is not None and newest.id == 9 + N  # the harness's 9 jobs, then N more
+        # Only pages that came into view are held, never the history.
+        assert 0 < len(table.rows) <= job_window.KEEP_PAGES * job_window.PAGE
+        assert len(table.rows) < finished
+
+
+async def test_end_jumps_to_the_oldest_job_and_home_back(svc: Service) -> None:
+    app = make_app(svc)
+    async with app.run_test(size=SIZE) as pilot:
+        dash = await loaded(pilot)
+        table = dash.completed
+        await pilot.press("2")
+        await until(pilot, lambda: table.cursor_job is not None)
+        await pilot.press("end")
+        # The oldest finished job is the harness's job 1 (the active ones are 6 to 9).
+        await until(pilot, lambda: table.cursor_job is not None and table.cursor_job.id == 1)
+        assert table.cursor_row == table.shown_count - 1
+        held = {job.id for job in table.rows}
+        assert 2 in held and 300 not in held  # read from the far end, not through the middle
+        await pilot.press("up")
+        await until(pilot, lambda: table.cursor_job is not None and table.cursor_job.id == 2)
+        await pilot.press("home")
+        await until(pilot, lambda: table.cursor_job is not None and table.cursor_job.id == 9 + N)
+        # Paging down through the window reads each page once, in order.
+        ids = []
+        for _ in range(8):
+            await pilot.press("pagedown")
+            await until(pilot, lambda: table.cursor_job is not None)
+            assert table.cursor_job is not None
+            ids.append(table.cursor_job.id)
+        assert ids == sorted(ids, reverse=True) and len(set(ids)) == len(ids)
+
+
+async def test_free_word_and_field_filters_are_answered_by_the_store(svc: Service) -> None:
+    app = make_app(svc)
+    async with app.run_test(size=SIZE) as pilot:
+        dash = await loaded(pilot)
+        table = dash.completed
+        finished = await svc.count_finished(Query())
+        await pilot.press("2", "slash", *"word00377")
+        await until(pilot, lambda: title(app) == f"Completed (1 of {finished})")
+        await until(pilot, lambda: table.cursor_job is not None)
+        assert table.cursor_job is not None and table.cursor_job.id == 377
+        bar = app.screen.query_one(FilterBar)
+        bar.input.value = "user:bob status:failed"
+        want = [j.id for j in await svc.jobs(Query.parse("user:bob status:failed"), active=False)]
+        assert 0 < len(want) < 50
+        await until(pilot, lambda: title(app) == f"Completed ({len(want)} of {finished})")
+        await until(pilot, lambda: [j.id for j in table.rows] == want)
+        # Free word and field together, the word short enough to need no index.
+        bar.input.value = "type:export 7"
+        want = [j.id for j in await svc.jobs(Query.parse("type:export 7"), active=False)]
+        await until(pilot, lambda: title(app) == f"Completed ({len(want)} of {finished})")
+        await until(pilot, lambda: [j.id for j in table.rows] == want[: len(table.rows)])
+        await pilot.press("escape")
+        await until(pilot, lambda: title(app) == f"Completed ({finished})")
+
+
+async def test_a_large_filtered_count_says_more_than_and_end_counts_it(
+    svc: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(job_window, "CAP", 100)
+    app = make_app(svc)
+    async with app.run_test(size=SIZE) as pilot:
+        dash = await loaded(pilot)
+        table = dash.completed
+        finished = await svc.count_finished(Query())
+        want = await svc.count_finished(Query.parse("user:carol"))
+        assert want > 100
+        await pilot.press("2", "slash", *"user:carol", "enter")
+        await until(pilot, lambda: title(app) == f"Completed (100+ of {finished})")
+        await pilot.press("end")
+        await until(pilot, lambda: title(app) == f"Completed ({want} of {finished})")
+        oldest = min(j.id for j in await svc.jobs(Query.parse("user:carol"), active=False))
+        await until(pilot, lambda: table.cursor_job is not None and table.cursor_job.id == oldest)
+
+
+async def test_a_job_finishing_is_counted_and_shown(svc: Service, tmp_path: Path) -> None:
+    app = make_app(svc)
+    async with app.run_test(size=SIZE) as pilot:
+        dash = await loaded(pilot)
+        table = dash.completed
+        finished = await svc.count_finished(Query())
+        await pilot.press("2")
+        await until(pilot, lambda: title(app) == f"Completed ({finished})")
+        # Job 8 (running) finishes behind the dashboard's back: it joins the window.
+        finish_behind(tmp_path / "window.db", 8)
+        await until(pilot, lambda: title(app) == f"Completed ({finished + 1})")
+        await pilot.press("end")  # among the oldest, by id: 1 to 5, then 8
+        await until(pilot, lambda: table.cursor_job is not None and table.cursor_job.id == 1)
+        await pilot.press(*["up"] * 5)
+        await until(pilot, lambda: table.cursor_job is not None and table.cursor_job.id == 8)
+        assert dash.table("inprogress").get_job(8) is None
+        assert isinstance(table, JobWindowTable)
