@@ -127,10 +127,12 @@ def pty_bytes(
 def test_types_piped_keeps_each_type_on_one_whole_line(store: int) -> None:
     lines = piped("types")
     header = lines[0].split()
-    assert header[0] == "TYPE" and header[-1] == "DESCRIPTION" and len(header) == 8
+    assert header[0] == "TYPE" and header[-3:] == ["DESCRIPTION", "DEFINED", "IN"]
+    assert len(header) == 10
     assert len(lines) == 3  # a header and one line per type: nothing wrapped
     row = next(line for line in lines if line.startswith("import-files "))
-    assert row.endswith(LONG_TEXT)
+    assert f"{LONG_TEXT} " in row  # whole, then where the type is declared
+    assert re.search(r"\.toml:\d+$", row), row
     assert "source mode" in row and "exclusive, lock folder:{source}" in row
     assert "interval: 1h" in row
 

@@ -58,7 +58,7 @@ async def test_recipients_set_with_the_cli_get_the_next_report_and_survive_a_rel
 
     r = run_cli("schedule", "set", "nightly", "--report-email", "oncall@example.org", env=env)
     assert r.returncode == 0, r.stderr
-    assert "reports to: oncall@example.org (set by an admin)" in r.stdout
+    assert "reports to: oncall@example.org (and the type's recipients; set by an admin)" in r.stdout
 
     # The config changes and an engine starts again (a reload): the admin's choice stays.
     await svc.close()
@@ -67,7 +67,10 @@ async def test_recipients_set_with_the_cli_get_the_next_report_and_survive_a_rel
     s = await svc.schedule("nightly")
     assert (s.report, s.report_source) == (Report(email=("oncall@example.org",)), "admin")
     shown = run_cli("schedule", "show", "nightly", env=env)
-    assert "reports to: oncall@example.org (set by an admin)" in shown.stdout
+    assert (
+        "reports to: oncall@example.org (and the type's recipients; set by an admin)"
+        in shown.stdout
+    )
 
     job = await wait_finished(svc, (await svc.run_schedule_now("nightly")).id)
     st = await until(lambda: _sent(svc, job.id))
@@ -153,7 +156,7 @@ async def test_the_m_form_checks_addresses_saves_and_gives_back_to_the_config(
         assert s.report == Report(
             ("oncall@example.org", "second@example.org"), ("https://hooks.example.org/j",)
         )
-        await settled(pilot, lambda: "(set by an admin)" in str(summary.render()))
+        await settled(pilot, lambda: "; set by an admin)" in str(summary.render()))
 
         await pilot.press("M")  # untick "send report": no recipients of the schedule's own
         await settled(pilot, lambda: isinstance(app.screen, EditReportScreen))

@@ -57,9 +57,12 @@ def split_planning(text: str) -> tuple[str, str, set[str], str]:
 
 def recipients_text(s: Schedule) -> str:
     """Who gets the reports of a schedule's runs besides its type's recipients, and whether
-    an admin set that at run time: "ops@example.org (set by an admin)"."""
-    text = ", ".join((*s.report.email, *s.report.webhook)) or "none besides the type's"
-    return text + (" (set by an admin)" if s.report_source == "admin" else "")
+    an admin set that at run time: "ops@example.org (and the type's recipients; set by an
+    admin)"."""
+    admin = s.report_source == "admin"
+    if names := ", ".join((*s.report.email, *s.report.webhook)):
+        return f"{names} (and the type's recipients{'; set by an admin' if admin else ''})"
+    return "none besides the type's" + (" (set by an admin)" if admin else "")
 
 
 def split_recipients(*texts: str) -> tuple[str, ...]:

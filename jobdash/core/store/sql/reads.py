@@ -2,8 +2,8 @@
 engine asks many times a second (anything to admit, lost), what changed since a revision,
 and the feed's loop. Every write stamps the rows it changes with its revision, so "what
 changed since N" is one read of each table. How a reader learns that something may have
-changed (SQLite: `PRAGMA data_version` polled; PostgreSQL: a NOTIFY, with polling behind
-it), and whether a claim would find something, are each backend's own (its `Reads` gives
+changed (SQLite: its file's change counter polled; PostgreSQL: a NOTIFY, with polling
+behind it), and whether a claim would find something, are each backend's own (its `Reads` gives
 `change_mark`, `change_wait` and `has_claimable`).
 """
 
