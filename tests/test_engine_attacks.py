@@ -140,13 +140,16 @@ class Terminal:
                     return
                 self.output += data
 
-    def wait_for(self, text: str, timeout: float = 30) -> None:
+    def wait_for(self, text: str, timeout: float = 30, since: int = 0) -> None:
+        """Wait until `text` is drawn: anywhere in what was drawn from byte `since` on (pass
+        `len(term.output)` taken before a key, to wait for what that key brings)."""
+
         def seen() -> bool:
             self.read()
-            return text.encode() in self.output or self.proc.poll() is not None
+            return text.encode() in self.output[since:] or self.proc.poll() is not None
 
         until(seen, timeout, f"{text!r} on the screen")
-        assert text.encode() in self.output, bytes(self.output[-2000:])
+        assert text.encode() in self.output[since:], bytes(self.output[-2000:])
 
     def send(self, keys: str) -> None:
         os.write(self.master, keys.encode())

@@ -2,8 +2,10 @@
 
 Its loops: claiming (for its free slots), one supervisor per running task (which records
 the outcome, fenced), the heartbeat (which renews its claims and notices one taken over),
-and the watch of its jobs' statuses (cancel and pause act on the real work). The store's
-housekeeping, which every agent also does, is `housekeeping.Housekeeper`'s.
+the watch of its jobs' statuses (cancel and pause act on the real work), and the lease loop
+(an agent that cannot renew its claims stops their work before they run out: see
+`lease_watch`). The store's housekeeping, which every agent also does, is
+`housekeeping.Housekeeper`'s.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 from jobdash import __version__
 from jobdash.core.agent.housekeeping import Housekeeper
+from jobdash.core.agent.lease_watch import LeaseWatch
 from jobdash.core.agent.options import HURRY_WAIT, POLL, AgentOptions
 from jobdash.core.alarm import Alarm
 from jobdash.core.catalogue import Catalogue, Unrunnable
@@ -60,6 +63,10 @@ class Agent:
         self._paused: set[int] = set()
         self._lost: set[int] = set()  # claims taken over: their late result is still sent
         self._fenced: set[int] = set()  # stopped at shutdown: their claims are given back
+        # Stopped by the lease loop: the claim, and the result once the work has ended;
+        # settled at the next heartbeat that gets through.
+        self._forfeit: dict[int, tuple[Claim, Result | None]] = {}
+        self._lease = LeaseWatch(opts.lease, opts.heartbeat)
         self._hurry = False
         self._bg: set[asyncio.Future[None]] = set()
         self._house = Housekeeper(store, opts, self.host)
@@ -103,6 +110,7 @@ class Agent:
             loop.create_task(self._claim_loop(), name="jobdash-claim"),
             loop.create_task(self._heartbeat_loop(), name="jobdash-heartbeat"),
             loop.create_task(self._watch_loop(), name="jobdash-watch"),
+            loop.create_task(self._lease_loop(), name="jobdash-lease"),
         ]
         if self.opts.housekeeping:
             self._loops.append(
@@ -166,7 +174,7 @@ class Agent:
             await asyncio.wait(
                 list(self._tasks.values()), timeout=HURRY_WAIT if self._hurry else 10
             )
-        give_back = self._fenced | {r.claim.task_id for r in left.values()}
+        give_back = self._fenced | set(self._forfeit) | {r.claim.task_id for r in left.values()}
         with contextlib.suppress(Exception):
             await self.store.release(self.owner, sorted(give_back))
         reports = self._house.report_task
@@ -268,12 +276,19 @@ class Agent:
                 self._alone -= c.alone
             self._tasks.pop(c.task_id, None)
             self._paused.discard(c.task_id)
+        if c.task_id in self._forfeit:
+            self._forfeit[c.task_id] = (c, result)
+            return
         lost = c.task_id in self._lost
         self._lost.discard(c.task_id)
         if run.fenced and not lost:
             self._fenced.add(c.task_id)
             return
-        # A claim taken over still sends its (late) result: the store's fencing rejects it.
+        await self._report(c, result)
+
+    async def _report(self, c: Claim, result: Result) -> None:
+        """Record a task's result. A claim taken over still sends its (late) result: the
+        store's fencing rejects it, and the task's log says so."""
         ok = await self._record(
             Outcome(c.task_id, c.attempt, self.owner, result.status, result.exit_code, result.error)
         )
@@ -314,6 +329,7 @@ class Agent:
             await asyncio.sleep(self.opts.heartbeat)
             held_before = set(self.runs)
             done, failed = self._done, self._failed
+            sent = time.monotonic()
             try:
                 held, drain = await self.store.heartbeat(
                     self.name,
@@ -324,8 +340,10 @@ class Agent:
                     failed,
                 )
             except Exception:
+                self._lease.ended(sent, through=False)
                 self.store.report_failure(log, "heartbeat failed")
                 continue
+            self._lease.ended(sent, through=True)
             self._done -= done
             self._failed -= failed
             self._draining = drain  # an undrain (drain flag cleared) lets it claim again
@@ -333,7 +351,7 @@ class Agent:
                 await self.store.index_text()
             except Exception:
                 self.store.report_failure(log, "indexing finished jobs' text failed")
-            taken: list[tuple[int, int]] = []
+            taken = await self._settle_forfeit(held)
             for task_id in held_before - held:
                 run = self.runs.get(task_id)
                 if run is not None and not run.fenced:
@@ -341,23 +359,71 @@ class Agent:
                     log.warning("task %s: claim lost; stopping it", task_id)
                     run.fenced = True
                     self._lost.add(task_id)
-                    c = run.claim
-                    self.store.append_log_nowait(
-                        c.job_id,
-                        task_id,
-                        "system",
-                        f"{c.name}: agent {self.name} lost the claim on attempt {c.attempt} "
-                        "(taken over); stopping that attempt",
-                        c.attempt,
-                    )
+                    self._say_taken(run.claim, "stopping that attempt")
                     self._background(run.stop(force=True))
-                    taken.append((task_id, c.attempt))
+                    taken.append((task_id, run.claim.attempt))
             if taken:
                 # We are alive: a death charged to those tasks for our loss was no death.
                 try:
                     await self.store.withdraw_deaths(self.owner, self.name, taken)
                 except Exception:
                     self.store.report_failure(log, "withdrawing charged deaths failed")
+
+    def _say_taken(self, c: Claim, then: str) -> None:
+        self.store.append_log_nowait(
+            c.job_id,
+            c.task_id,
+            "system",
+            f"{c.name}: agent {self.name} lost the claim on attempt {c.attempt} "
+            f"(taken over); {then}",
+            c.attempt,
+        )
+
+    async def _lease_loop(self) -> None:
+        """Stop the work of our claims just before they run out unrenewed (see
+        `lease_watch`); `_settle_forfeit` gives them back once the store answers."""
+        while True:
+            await asyncio.sleep(self._lease.every)
+            silent = self._lease.silent()
+            if silent is None:
+                continue
+            for run in list(self.runs.values()):
+                if run.fenced:
+                    continue
+                run.fenced = True
+                c = run.claim
+                self._forfeit[c.task_id] = (c, None)
+                log.warning("task %s: no heartbeat for %.1f s; stopping it", c.task_id, silent)
+                self.store.append_log_nowait(
+                    c.job_id,
+                    c.task_id,
+                    "system",
+                    f"{c.name}: agent {self.name} could not renew its claim for {silent:.1f} s "
+                    f"(lease {self.opts.lease:g} s): attempt {c.attempt} stopped, so that it "
+                    "never runs beside an attempt another agent starts",
+                    c.attempt,
+                )
+                self._background(run.stop(force=True))
+
+    async def _settle_forfeit(self, held: set[int]) -> list[tuple[int, int]]:
+        """The store answers again: give back the stopped claims that are still ours (their
+        task runs again, no attempt counted); of those taken over meanwhile, send the late
+        result (rejected) as for any claim taken over. Returns the (task, attempt) taken."""
+        ended = {t: (c, r) for t, (c, r) in self._forfeit.items() if r is not None}
+        mine = sorted(t for t in ended if t in held)
+        try:
+            await self.store.release(self.owner, mine)
+        except Exception:
+            self.store.report_failure(log, "giving back stopped claims failed")
+            return []
+        taken: list[tuple[int, int]] = []
+        for task_id, (c, result) in ended.items():
+            del self._forfeit[task_id]
+            if task_id not in held:
+                self._say_taken(c, "that attempt was stopped")
+                self._background(self._report(c, result))
+                taken.append((task_id, c.attempt))
+        return taken
 
     async def _watch_loop(self) -> None:
         """Follow the jobs of our running tasks: cancel and pause act on the real work."""
