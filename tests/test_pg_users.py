@@ -151,6 +151,26 @@ def test_a_user_sees_only_its_jobs_and_an_admin_all(team: Team) -> None:
     assert f'Peer authentication failed for user "{adm}"' in done.stderr
 
 
+def test_a_user_sees_only_its_own_audit_events_even_with_psql(team: Team) -> None:
+    t = team
+    a, b, adm = (str(u.name) for u in (t.alice, t.bob, t.admin))
+
+    def trail(who: OsUser, *query: str) -> list[tuple[str, str, str]]:
+        status, out, err = t.run(who, "audit", "--json", *query)
+        assert status == 0, err
+        return [(e["user"], e["action"], e["target"]) for e in json.loads(out)]
+
+    assert trail(t.alice) == [(a, "run", f"job:{t.jobs[a]}")]
+    assert trail(t.alice, f"user:{b}") == []  # asking for bob's gives her nothing
+    assert {(u, action) for u, action, _ in trail(t.admin)} >= {
+        (a, "run"),
+        (b, "run"),
+        (adm, "run"),
+    }
+    # The database holds her to it, whatever she asks it directly.
+    assert t.psql(t.alice, 'SELECT DISTINCT "user" FROM audit') == (0, a, "")
+
+
 def test_the_dashboard_shows_a_user_only_its_jobs(team: Team) -> None:
     t = team
     a = str(t.alice.name)

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 from jobdash.cli import (
+    audit,
     completion,
     config,
     crontab,
@@ -44,6 +45,7 @@ COMMANDS: dict[str, Command] = {
     **engine.COMMANDS,
     **schedules.COMMANDS,
     **failures.COMMANDS,
+    **audit.COMMANDS,
 }
 
 # Commands that open no store.
@@ -54,7 +56,7 @@ STORELESS = {
 }
 
 # Commands that only read the store: they read one that cannot be written, too.
-READING = frozenset({"jobs", "show", "logs", "export", "types", "schedules", "agents"})
+READING = frozenset({"jobs", "show", "logs", "export", "types", "schedules", "agents", "audit"})
 
 
 def reads_only(a: argparse.Namespace) -> bool:

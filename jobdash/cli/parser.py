@@ -134,6 +134,7 @@ def job_id(text: str) -> int:
 def build_parser() -> Parser:
     """The whole command line: the dashboard's options, then each group's commands."""
     from jobdash.cli import (
+        audit,
         completion,
         config,
         crontab,
@@ -206,6 +207,7 @@ def build_parser() -> Parser:
     run.declare_actions(commands)
     jobs.declare_export(commands)
     failures.declare(commands)
+    audit.declare(commands)
     run.declare_clear(commands)
     schedules.declare(commands)
     config.declare(commands)
@@ -227,7 +229,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if extra:
         # Filter words after an option (`jobs status:failed --json type:x`) are argparse's
         # leftovers: they belong to the query, like negations, which look like options.
-        if getattr(args, "command", None) in ("jobs", "export", "failures") and all(
+        if getattr(args, "command", None) in ("jobs", "export", "failures", "audit") and all(
             not x.startswith("-") or re.fullmatch(r"-[A-Za-z_]+:.*", x) for x in extra
         ):
             args.query = [*args.query, *extra]

@@ -355,6 +355,7 @@ class AuditEvent:
     target: str  # "job:1042", "schedule:nightly"
     detail: str = ""
     actor: str = ""  # the OS user who acted (differs from `user` for root acting as them)
+    host: str = ""  # the host of the process that wrote it (the kernel's node name)
 
 
 @dataclass

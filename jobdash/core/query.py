@@ -146,30 +146,55 @@ def _normalize(name: str, value: str) -> str:
     return fold(value)
 
 
-def parse_query(text: str) -> Query:
-    """Parse filter text into a Query; BadInput names the problem in one line."""
-    terms: list[Term] = []
+@dataclass(frozen=True)
+class Word:
+    """One word of filter text: `name:value` (`name` as typed) or free text (`name` None)."""
+
+    name: str | None
+    text: str  # the value of a field, or the free text
+    negated: bool  # a leading '-'
+    quoted: bool  # quotes in it: a field's comma list is taken whole
+
+    def values(self) -> list[str]:
+        """A field's values: its comma list (BadInput for an empty item in one)."""
+        items = [self.text] if self.quoted else self.text.split(",")
+        if len(items) > 1 and not all(items):
+            raise BadInput(f"filter '{self.name}:{self.text}': an empty value in its comma list")
+        return items
+
+
+def filter_words(text: str) -> Iterable[Word]:
+    """The words of filter text, as the jobs' filter and the audit trail's read it: quotes
+    group words, and a token that starts with a quote (after an optional '-') is free text
+    even with a ':' in it."""
     for token, raw in _tokens(text):
-        # A token that starts with a quote, after an optional '-', is free text.
         negated, body, quoted = False, token, raw[:1] in _QUOTES
         if not quoted and token.startswith("-") and len(token) > 1:
             negated, body, quoted = True, token[1:], raw[1:2] in _QUOTES
         name = None if quoted else _field_prefix(body)
         if name is None:
             if body:
-                terms.append(Term(TEXT, fold(body), negated))
+                yield Word(None, body, negated, True)
             continue
-        lowered = name.lower()
+        yield Word(name, body[len(name) + 1 :], negated, any(q in raw for q in _QUOTES))
+
+
+def parse_query(text: str) -> Query:
+    """Parse filter text into a Query; BadInput names the problem in one line."""
+    terms: list[Term] = []
+    for word in filter_words(text):
+        if word.name is None:
+            terms.append(Term(TEXT, fold(word.text), word.negated))
+            continue
+        lowered = word.name.lower()
         if lowered not in FIELDS:
             raise BadInput(
-                f"unknown filter field {name!r} (fields: {', '.join(FIELDS)}); "
+                f"unknown filter field {word.name!r} (fields: {', '.join(FIELDS)}); "
                 "quote the word to search for text containing ':'"
             )
-        value = body[len(name) + 1 :]
-        items = [value] if any(q in raw for q in _QUOTES) else value.split(",")
-        if len(items) > 1 and not all(items):
-            raise BadInput(f"filter {body!r}: an empty value in its comma list")
-        terms.extend(Term(lowered, _normalize(lowered, item), negated) for item in items)
+        terms.extend(
+            Term(lowered, _normalize(lowered, item), word.negated) for item in word.values()
+        )
     return Query(tuple(terms))
 
 

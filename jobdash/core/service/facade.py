@@ -50,10 +50,11 @@ if TYPE_CHECKING:
     from jobdash.core.agent import Agent
 
 
+from jobdash.core.service.audit import AuditTrail
 from jobdash.core.service.failures import Failures
 
 
-class Service(Failures):
+class Service(Failures, AuditTrail):
     """What a user may see and do, for one user: every front end goes through here."""
 
     async def close(self) -> None:

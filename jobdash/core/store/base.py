@@ -36,6 +36,7 @@ from jobdash.core.model import (
 from jobdash.core.planning import Schedule, Tick
 from jobdash.core.store.records import (
     Advance,
+    AuditFilter,
     Changes,
     Claim,
     Claimant,
@@ -93,8 +94,10 @@ class Store(Protocol):
     async def audit(self, user: str, action: str, target: str, detail: str = "") -> None:
         """Record an audit event, naming `user` and the real OS user who wrote it."""
 
-    async def audit_events(self, target: str | None = None, limit: int = 100) -> list[AuditEvent]:
-        """The newest audit events first (of `target` only, when given)."""
+    async def audit_events(
+        self, target: str | None = None, limit: int = 100, f: AuditFilter | None = None
+    ) -> list[AuditEvent]:
+        """The newest audit events first (of `target` only, when given; those `f` passes)."""
 
     # ------------------------------------------------------------- buffered writes
     # Held in memory and written together, soon (a fraction of a second) and in order.

@@ -241,6 +241,20 @@ ReportClaim = tuple[int, dict[str, list[str]], list[str], int]
 
 
 @dataclass(frozen=True)
+class AuditFilter:
+    """Which audit events `Store.audit_events` returns (`core.audit` parses it): `terms`
+    (field, value, negated) restrict a field exactly, values of one field OR'ed, fields
+    AND'ed; each of `words` (folded text, negated) must be found in the event's user,
+    action, target, detail, actor or host (ASCII-only case folding, `query.fold`); `since`:
+    at or after that time; `user`: only the events this user asked for (None: everyone's)."""
+
+    terms: tuple[tuple[str, str, bool], ...] = ()
+    words: tuple[tuple[str, bool], ...] = ()
+    since: float | None = None
+    user: str | None = None
+
+
+@dataclass(frozen=True)
 class FailureFilter:
     """Which failed attempts `Store.failure_groups` and `Store.failure_tasks` count: those of
     the jobs `query` matches (its `since:` terms count back from `now` on the attempts'

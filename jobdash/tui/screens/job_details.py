@@ -50,6 +50,7 @@ from jobdash.present.words import plural, plural_word
 from jobdash.tui.actions import JobKeys, OffersWhatWorks, refuse
 from jobdash.tui.helpers import clock_of, subscribe_changes
 from jobdash.tui.keymap import key_for
+from jobdash.tui.widgets.audit_table import AuditTable
 from jobdash.tui.widgets.chart import Chart
 from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
 from jobdash.tui.widgets.log_view import LogView, log_bindings
@@ -237,7 +238,7 @@ class JobDetailsScreen(JobKeys, OffersWhatWorks):
     DEFAULT_CSS = """
     JobDetailsScreen {
         layout: vertical;
-        #details-tasks-title, #details-log-title {
+        #details-tasks-title, #details-log-title, .section {
             height: 1; padding: 0 1; background: $boost; color: $text-muted;
         }
         #details-tasks { height: 9; }
@@ -273,6 +274,8 @@ class JobDetailsScreen(JobKeys, OffersWhatWorks):
             drops=("started", "agent"),
             id="details-tasks",
         )
+        yield Label("audit", classes="section", markup=False)
+        yield AuditTable(self.service, f"job:{self.job_id}", id="details-audit")
         yield Label("log · all tasks", id="details-log-title", markup=False)
         yield LogView(id="details-log")
         yield Footer()
@@ -312,6 +315,7 @@ class JobDetailsScreen(JobKeys, OffersWhatWorks):
             self._tasks_dirty = True
         if self.job is None or job.status is not self.job.status:
             self._load_runs(job)  # its bar moves (running, then how it ended)
+            self.query_one(AuditTable).reload()  # an action changes the status
         self._job_rev = job.rev
         self.job = job
         known = self.service.types.get(job.type)

@@ -31,6 +31,7 @@ from jobdash.tui.actions import SCHEDULE_BINDINGS, OffersWhatWorks, ScheduleKeys
 from jobdash.tui.helpers import clock_of, subscribe_changes
 from jobdash.tui.keymap import key_for
 from jobdash.tui.screens.job_details import JobDetailsScreen
+from jobdash.tui.widgets.audit_table import AuditTable
 from jobdash.tui.widgets.chart import Chart
 from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
 from jobdash.tui.widgets.schedules_pane import planning_text, zone_columns
@@ -116,6 +117,8 @@ class ScheduleDetailsScreen(ScheduleKeys, OffersWhatWorks):
         yield LineTable(
             zone_columns(TICK_COLUMNS, now), empty_text="No ticks yet", id="schedule-ticks"
         )
+        yield Label("audit", classes="section", markup=False)
+        yield AuditTable(self.service, f"schedule:{self.schedule_id}", id="schedule-audit")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -151,6 +154,7 @@ class ScheduleDetailsScreen(ScheduleKeys, OffersWhatWorks):
                 Text(sanitize(f"schedule {self.schedule_id} no longer exists"))
             )
             return
+        self.query_one(AuditTable).reload()
         jobs = await self.service.schedule_jobs(self.schedule_id, limit=50)
         ticks = await self.service.ticks(self.schedule_id, limit=200)
         self.schedule = s

@@ -21,6 +21,7 @@ from jobdash.core.store.postgres.roles import (
     REMOVED_POLICY,
     ROLES_AND_POLICIES,
 )
+from jobdash.core.store.sql.audit import AUDIT_HOST
 from jobdash.core.store.sql.history import HISTORY_INDEXES
 
 APP_ID = "jobdash"
@@ -287,6 +288,8 @@ MIGRATIONS: list[str] = [
     CREATE INDEX failures_task ON failures (task_id, fingerprint, attempt);
     """
     + FAILURES_POLICY,
+    # 8: the host an audit event came from, and a target's events by index (as SQLite's 17).
+    AUDIT_HOST,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

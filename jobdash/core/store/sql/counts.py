@@ -10,6 +10,7 @@ binds its functions once (`apply_counts = CountsSql(SQLITE).apply_counts`, …).
 
 from __future__ import annotations
 
+import socket
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -20,6 +21,7 @@ from jobdash.core.store.sql.dialect import POSTGRES, SQLITE, Connection, Dialect
 
 COUNT_COLUMNS = ("pending", "running", "succeeded", "failed", "cancelled", "skipped")
 INFO_MAX = 300
+HOST = socket.gethostname()  # where this process's audit rows come from
 # The jobs that are not finished: the predicate of the schemas' partial indexes (jobs_active).
 ACTIVE_ONLY = "status NOT IN ('succeeded', 'warning', 'failed', 'cancelled')"
 SETTLING_SQL = ", ".join(f"'{s}'" for s in sorted(SETTLING))  # the statuses a job settles from
@@ -110,8 +112,8 @@ class CountsSql:
         self._unlock = d.prep("DELETE FROM locks WHERE job_id = ?")
         self._set_status = d.prep("UPDATE jobs SET status = ?, updated = ?, rev = ? WHERE id = ?")
         self._audit = d.prep(
-            'INSERT INTO audit (ts, "user", action, target, detail, actor) '
-            "VALUES (?, ?, ?, ?, ?, ?)"
+            'INSERT INTO audit (ts, "user", action, target, detail, actor, host) '
+            "VALUES (?, ?, ?, ?, ?, ?, ?)"
         )
 
     def apply_counts(
@@ -183,8 +185,9 @@ class CountsSql:
         target: str,
         detail: str = "",
     ) -> None:
-        """One audit row: `user` asked for `action` on `target`; `actor` is who wrote it."""
-        con.execute(self._audit, (now, user, action, target, detail, actor))
+        """One audit row: `user` asked for `action` on `target`; `actor` is who wrote it, on
+        this host."""
+        con.execute(self._audit, (now, user, action, target, detail, actor, HOST))
 
 
 COUNTS = {d.name: CountsSql(d) for d in (SQLITE, POSTGRES)}  # a dialect's, by name

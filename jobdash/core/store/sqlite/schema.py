@@ -14,6 +14,7 @@ from pathlib import Path
 
 from jobdash.core.model import BadInput
 from jobdash.core.store.faults import StoreError
+from jobdash.core.store.sql.audit import AUDIT_HOST
 from jobdash.core.store.sql.history import HISTORY_INDEXES
 from jobdash.present.words import plural_word
 
@@ -381,6 +382,9 @@ MIGRATIONS: list[str] = [
     CREATE INDEX jobs_user ON jobs ("user", id)
         WHERE status IN ('cancelled', 'failed', 'succeeded', 'warning');
     """,
+    # 17: the host an audit event came from (the kernel's node name of the process that wrote
+    # it), and a target's events by index (the audit sections of the details screens).
+    AUDIT_HOST,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
