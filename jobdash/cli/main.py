@@ -25,6 +25,7 @@ from jobdash.cli import (
     schedules,
     systemd,
     web,
+    why,
 )
 from jobdash.cli.parser import EXIT_FAILED, EXIT_OK, EXIT_USAGE, parse_args
 from jobdash.cli.render import color_mode, err, out, safe, use_color
@@ -44,6 +45,7 @@ COMMANDS: dict[str, Command] = {
     **engine.COMMANDS,
     **schedules.COMMANDS,
     **failures.COMMANDS,
+    **why.COMMANDS,
 }
 
 # Commands that open no store.
@@ -54,7 +56,7 @@ STORELESS = {
 }
 
 # Commands that only read the store: they read one that cannot be written, too.
-READING = frozenset({"jobs", "show", "logs", "export", "types", "schedules", "agents"})
+READING = frozenset({"jobs", "show", "why", "logs", "export", "types", "schedules", "agents"})
 
 
 def reads_only(a: argparse.Namespace) -> bool:
