@@ -134,13 +134,13 @@ def test_parallel_slots_then_a_pause_by_whom_and_when(engines: Cluster, tmp_path
     assert w["tasks"] == [
         {
             "reason": "parallel",
-            "text": "parallel 1/1 used by its tasks #1",
+            "text": "parallel 1/1 used by its task #1",
             "tasks": [],
             "count": 2,
             "until": None,
         }
     ]
-    assert "2 tasks: parallel 1/1 used by its tasks #1" in said(engines, job)
+    assert "2 tasks: parallel 1/1 used by its task #1" in said(engines, job)
     before = time.time()
     r = engines.cli("pause", str(job))
     assert r.returncode == 0, r.stderr

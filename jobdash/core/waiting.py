@@ -286,7 +286,8 @@ def _task_reasons(s: Situation, job_kind: str, now: float) -> list[TaskWait]:
         names = ", ".join(f"#{n}" for n in shown)
         if job.running > len(shown):
             names += f" and {job.running - len(shown)} more"
-        text = f"parallel {job.running}/{job.parallel} used by its tasks {names}"
+        its = plural_word(job.running, "task")
+        text = f"parallel {job.running}/{job.parallel} used by its {its} {names}"
         out.append(TaskWait(Kind.PARALLEL, text, [], s.ready))
     elif s.ready and job.running:
         kind, text = agents_reason(s.agents, s.busy_jobs)

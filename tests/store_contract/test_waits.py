@@ -139,7 +139,7 @@ async def test_tasks_beyond_the_jobs_parallel_say_which_tasks_hold_its_slots(
     assert (w.kind, w.waiting) == (Kind.RUNNING, False)
     (tasks,) = w.tasks
     assert (tasks.kind, tasks.count) == (Kind.PARALLEL, 2)
-    assert tasks.text == "parallel 1/1 used by its tasks #1"
+    assert tasks.text == "parallel 1/1 used by its task #1"
 
 
 async def test_a_quarantine_suspect_runs_alone_and_holds_the_busy_agents_back(
