@@ -104,6 +104,7 @@ printf '%s\\n' "${{COMPREPLY[@]}}"
 def test_bash_completes_commands_options_and_choices(tmp_path: Path) -> None:
     env = env_for(tmp_path / "none.db")
     assert bash("jobdash sch", env) == ["schedules", "schedule"]
+    assert bash("jobdash wh", env) == ["why"]
     assert bash("jobdash schedule ", env) == ["run", "enable", "disable", "show", "set", "preview"]
     assert bash("jobdash jobs --li", env) == ["--limit"]
     assert bash("jobdash --color ", env) == ["never", "auto", "always"]
@@ -131,6 +132,7 @@ def test_bash_completes_ids_and_types_from_the_store(store: tuple[str, Path]) ->
     assert bash("jobdash jobs --type i", env) == ["import-files"]
     assert bash("jobdash schedule run ", env) == ["import-files"]
     assert bash("jobdash show ", env) == ["3", "2", "1"]
+    assert bash("jobdash why ", env) == ["3", "2", "1"]  # any job, as show
     # A --db typed on the line is the store read.
     elsewhere = env_for(Path(config).with_name("missing.db"))
     assert bash(f"jobdash --db {shlex.quote(db)} cancel ", elsewhere) == ["3", "2", "1"]

@@ -34,12 +34,12 @@ from jobdash.core.lifecycle import (
     decide_resume,
     decide_retry,
     judge,
-    lock_wait,
     refuse_lock,
     settle,
     suspect_way,
 )
 from jobdash.core.model import FINISHED_JOB, JobStatus, Refused, TaskStatus
+from jobdash.core.waiting import lock_wait
 
 J = JobStatus
 T = TaskStatus
@@ -197,7 +197,7 @@ def test_admission(
 
 
 def test_lock_wordings() -> None:
-    assert lock_wait("exclusive", 3) == "waiting: exclusive job held by job 3"
+    assert lock_wait("exclusive", 3) == "waiting: exclusive slot held by job 3"
     assert lock_wait("folder:/srv", 3) == "waiting: lock folder:/srv held by job 3"
     assert str(refuse_lock("backup", "folder:/srv", 3)) == (
         "lock folder:/srv is held by job 3; backup refuses to wait"

@@ -19,6 +19,8 @@ from pathlib import Path
 from jobdash.core.query import Query
 from jobdash.core.service import Service
 from jobdash.core.store.records import JobFilter
+from jobdash.core.store.sql import situation, waits
+from jobdash.core.store.sql.dialect import SQLITE
 from tests.conftest import wait_finished
 
 # Partial indexes of the active rows only (few, whatever the history): walking one is fine.
@@ -235,3 +237,32 @@ async def test_a_users_own_jobs_are_read_through_the_user_index(tmp_path: Path) 
             assert any("INDEX jobs_user " in step for step in plan), (sql, plan)
     finally:
         con.close()
+
+
+async def test_the_reads_of_why_a_job_waits_use_their_indexes(tmp_path: Path) -> None:
+    """`note_waits` runs about once a second in every engine and `jobdash why` on demand:
+    none of their statements walks the history (a job's own rows, the active jobs, the
+    nearly empty index of suspect tasks). Each statement is explained as it is prepared."""
+    path = tmp_path / "plan.db"
+    svc = await Service.open(db=str(path), user="bob")
+    await svc.close()
+    seed_history(path, 300)
+    con = sqlite3.connect(path)
+    try:
+        found = {}
+        for area in (waits, situation):
+            statements = area.Q[SQLITE]
+            for name, sql in vars(statements).items():
+                if not DML.match(sql):
+                    continue
+                if sql.rstrip().endswith(" AND"):  # completed by its caller
+                    sql += " owner IN (?)"
+                plan = [
+                    r[3] for r in con.execute("EXPLAIN QUERY PLAN " + sql, [0] * sql.count("?"))
+                ]
+                if bad := scans_of_everything(plan):
+                    found[f"{area.__name__}.{name}"] = (sql, bad)
+        assert "note" in vars(waits.Q[SQLITE]) and "holders" in vars(situation.Q[SQLITE])
+    finally:
+        con.close()
+    assert not found, found

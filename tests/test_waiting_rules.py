@@ -1,11 +1,21 @@
-"""The reason a running job with ready tasks runs nothing, judged from plain values (no store):
-the rule every backend writes into the job's waiting line."""
+"""Why a job waits, judged from plain values (no store): the rule every backend writes into
+the job's waiting line, and which reason `explain` gives first when several hold."""
 
 from __future__ import annotations
 
 import pytest
 
-from jobdash.core.waiting import LiveAgent, agents_full, agents_wait
+from jobdash.core.lifecycle import SUSPECT_DRAIN
+from jobdash.core.model import Holder, Job, JobStatus, Trigger
+from jobdash.core.waiting import (
+    Kind,
+    LiveAgent,
+    Situation,
+    Suspect,
+    agents_full,
+    agents_wait,
+    explain,
+)
 
 IDLE = LiveAgent(slots=4, draining=False, running=1)
 FULL = LiveAgent(slots=2, draining=False, running=2)
@@ -41,3 +51,54 @@ def test_the_busy_jobs_are_needed_only_when_every_offered_slot_is_used(
     agents: list[LiveAgent], full: bool
 ) -> None:
     assert agents_full(agents) is full
+
+
+# --------------------------------------------------------------------------- explain
+
+NOW = 1_800_000_000.0
+
+
+def job(status: JobStatus = JobStatus.RUNNING, **counts: int) -> Job:
+    return Job(7, "x", {}, "alice", Trigger.MANUAL, status, NOW - 60, NOW, parallel=2, **counts)
+
+
+def test_a_ready_task_waits_for_busy_agents_before_a_backoff_is_named() -> None:
+    """Ready tasks wait for slots: that is what stops the job now, not the backoff of the
+    others, which its tasks' lines name (each reason once)."""
+    s = Situation(job(pending=2), agents=[FULL], busy_jobs=[3], ready=1)
+    s.backoff, s.backoff_count = [(2, 1, NOW + 30)], 1
+    w = explain(s, NOW)
+    assert (w.kind, w.text) == (Kind.BUSY, "agents busy: 2/2 slots (job 3)")
+    (t,) = w.tasks
+    assert (t.kind, t.seqs, t.until) == (Kind.BACKOFF, [2], NOW + 30)
+    # With nothing ready, the backoff is the job's reason, said once.
+    s.ready = 0
+    w = explain(s, NOW)
+    assert (w.kind, w.until, w.tasks) == (Kind.BACKOFF, NOW + 30, [])
+
+
+def test_agents_hold_back_for_a_suspect_only_for_a_while() -> None:
+    suspect = Suspect(job_id=5, seq=2, lost=1, since=NOW - 1)
+    s = Situation(job(pending=1), agents=[IDLE], ready=1, first_suspect=suspect)
+    assert explain(s, NOW).kind == Kind.QUARANTINE
+    # Past SUSPECT_DRAIN busy agents claim as usual again: nothing stops it.
+    s.first_suspect = Suspect(5, 2, 1, NOW - SUSPECT_DRAIN - 1)
+    assert explain(s, NOW).kind == Kind.READY
+
+
+def test_a_queued_job_names_its_lock_first_then_the_missing_engine() -> None:
+    holder = Holder("exclusive", 3, "bob", "paused", None, 40.0)
+    s = Situation(job(JobStatus.QUEUED, pending=1), holders=[holder])
+    w = explain(s, NOW)
+    assert (w.kind, w.holder) == (Kind.EXCLUSIVE, holder)
+    assert w.text == "exclusive slot held by job 3 (bob; paused, 40%)"
+    s.holders = []
+    assert explain(s, NOW).kind == Kind.NO_AGENT
+    s.agents = [IDLE]
+    assert explain(s, NOW).kind == Kind.QUEUED
+
+
+def test_a_paused_job_without_its_audit_event_still_says_paused() -> None:
+    w = explain(Situation(job(JobStatus.PAUSED, pending=1)), NOW)
+    assert (w.kind, w.waiting) == (Kind.PAUSED, True)
+    assert w.text == "paused (nothing of it runs until it is resumed)"

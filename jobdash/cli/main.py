@@ -26,6 +26,7 @@ from jobdash.cli import (
     schedules,
     systemd,
     web,
+    why,
 )
 from jobdash.cli.parser import EXIT_FAILED, EXIT_OK, EXIT_USAGE, parse_args
 from jobdash.cli.render import color_mode, err, out, safe, use_color
@@ -46,6 +47,7 @@ COMMANDS: dict[str, Command] = {
     **schedules.COMMANDS,
     **failures.COMMANDS,
     **audit.COMMANDS,
+    **why.COMMANDS,
 }
 
 # Commands that open no store.
@@ -56,7 +58,9 @@ STORELESS = {
 }
 
 # Commands that only read the store: they read one that cannot be written, too.
-READING = frozenset({"jobs", "show", "logs", "export", "types", "schedules", "agents", "audit"})
+READING = frozenset(
+    {"jobs", "show", "why", "logs", "export", "types", "schedules", "agents", "audit"}
+)
 
 
 def reads_only(a: argparse.Namespace) -> bool:

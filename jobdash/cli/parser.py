@@ -146,6 +146,7 @@ def build_parser() -> Parser:
         schedules,
         systemd,
         web,
+        why,
     )
 
     # Given before or after the command; SUPPRESS keeps a sub-command's parser from
@@ -204,6 +205,7 @@ def build_parser() -> Parser:
     web.declare(commands)
     run.declare_run(commands)
     jobs.declare(commands)
+    why.declare(commands)
     run.declare_actions(commands)
     jobs.declare_export(commands)
     failures.declare(commands)

@@ -8,7 +8,8 @@ so two backends cannot drift apart, and "what happens when I cancel" is answered
 - what a request does to a job in each state, or its one-line refusal (`Refused`):
   `decide_cancel`, `decide_pause`, `decide_resume`, `decide_retry`; of an agent:
   `decide_drain`;
-- admission of a queued or waiting job (`admission`, `lock_wait`, `refuse_lock`), and the
+- admission of a queued or waiting job (`admission`, `refuse_lock`; the words of a wait are
+  `core.waiting`'s), and the
   status of tasks added to a running job (`added_task_status`);
 - how a job ends, with its info line and progress: `settle`;
 - a failed attempt: retried after a backoff while retries remain (`after_failure`);
@@ -220,12 +221,6 @@ def decide_retry(job_id: int, status: JobStatus, retriable: int, user: str) -> R
 
 
 # ----------------------------------------------------------------- admission and new tasks
-
-
-def lock_wait(key: str, holder: int) -> str:
-    """The info line of a job waiting because `holder` holds its lock `key`."""
-    what = "exclusive job" if key == "exclusive" else f"lock {key}"
-    return f"waiting: {what} held by job {holder}"
 
 
 def refuse_lock(type_name: str, key: str, holder: int) -> Refused:

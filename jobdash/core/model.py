@@ -403,6 +403,48 @@ class FailedTask:
         return self.latest and self.status is TaskStatus.FAILED and self.job_status.finished
 
 
+# ----------------------------------------------------------------- why a job waits
+# (`core.waiting` says it; `jobdash why` and the job details show it)
+
+
+@dataclass(frozen=True)
+class Holder:
+    """The job that holds a lock key another job waits for."""
+
+    key: str
+    job_id: int
+    user: str
+    status: str
+    started: float | None
+    progress: float  # 0..100
+
+
+@dataclass(frozen=True)
+class TaskWait:
+    """Why some of a job's pending tasks wait, where that differs from the job's reason."""
+
+    kind: str
+    text: str
+    seqs: list[int]  # the first SHOWN_TASKS of them
+    count: int
+    until: float | None = None
+
+
+@dataclass(frozen=True)
+class Why:
+    """Why a job waits (`waiting` False: it does not; `text` says what it does)."""
+
+    job_id: int
+    status: JobStatus
+    waiting: bool
+    kind: str
+    text: str
+    until: float | None = None
+    holder: Holder | None = None
+    paused: tuple[str, float] | None = None
+    tasks: list[TaskWait] = field(default_factory=list)
+
+
 def format_duration(seconds: float | None) -> str:
     """Short human duration: '45s', '3m12s', '2h05m', '3d4h'."""
     if seconds is None:

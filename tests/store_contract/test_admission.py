@@ -45,7 +45,7 @@ async def test_the_exclusive_key_has_one_holder_too(store: Store) -> None:
     b = await store.create_job(commands("b", lock_keys=["exclusive"]))
     await store.admit()
     assert await statuses(store) == [RUNNING, JobStatus.WAITING]
-    assert (await store.get_job(b.id)).info == f"waiting: exclusive job held by job {a.id}"
+    assert (await store.get_job(b.id)).info == f"waiting: exclusive slot held by job {a.id}"
     await run_all(store)
     assert await statuses(store) == [JobStatus.SUCCEEDED] * 2
 

@@ -193,6 +193,9 @@ async def test_pause_resume_and_refusal(
         await pilot.press("p")
         await wait_for(svc, job.id, lambda j: j.status is JobStatus.PAUSED)
         await until(pilot, lambda: "⏸ paused" in header_text(screen))
+        # While it is paused, the header says why it waits: who paused it, and when (the
+        # service's answer, `jobdash why`'s).
+        await until(pilot, lambda: "waiting paused by root at " in header_text(screen))
         await pilot.press("p")
         await wait_for(svc, job.id, lambda j: j.status is not JobStatus.PAUSED)
         # Retrying a job with nothing failed is refused in one line.

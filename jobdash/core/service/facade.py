@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from jobdash.core.agent import AgentOptions, agent_state
+from jobdash.core.agent.options import STALE_AFTER
 from jobdash.core.catalogue import Catalogue
 from jobdash.core.lifecycle import decide_cancel
 from jobdash.core.model import (
@@ -30,6 +31,7 @@ from jobdash.core.model import (
     Run,
     Task,
     Trigger,
+    Why,
 )
 from jobdash.core.planning import Schedule, Tick
 from jobdash.core.query import Query, parse_query
@@ -44,6 +46,7 @@ from jobdash.core.service.schedules import (
 from jobdash.core.service.submission import new_job
 from jobdash.core.store.records import Changes, JobFilter, PolicyChange
 from jobdash.core.values import check_params, checked_report
+from jobdash.core.waiting import explain
 from jobdash.present.times import local_zone_name
 
 if TYPE_CHECKING:
@@ -303,6 +306,13 @@ class Service(Failures, AuditTrail):
         let a drained agent claim again (admins)."""
         self._check_admin("drain an agent" if drain else "undrain an agent")
         await self.store.set_agent_drain(name, self.user, drain)
+
+    async def why(self, job_id: int) -> Why:
+        """Why a job this user may see waits (or that it does not), read from the store
+        now: more than the line its row shows (`core.waiting`)."""
+        await self.job(job_id)
+        situation = await self.store.wait_situation(job_id, time.time() - STALE_AFTER)
+        return explain(situation, time.time())
 
     async def engine_alive(self) -> bool:
         """A live agent uses the store (see `live_agents`)."""

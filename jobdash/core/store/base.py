@@ -55,6 +55,7 @@ from jobdash.core.store.records import (
     ScheduleSpec,
     TickRecord,
 )
+from jobdash.core.waiting import Situation
 
 # ----------------------------------------------------------------- the contract
 
@@ -260,8 +261,14 @@ class Store(Protocol):
         """The totals of the agents pruned so far."""
 
     async def note_waits(self, live_since: float) -> int:
-        """Write why each running job with ready tasks runs none (and clear reasons that
-        no longer hold). Returns how many jobs' reasons changed."""
+        """Write why each running job with tasks left runs none (ready ones nobody claims,
+        or all waiting out a retry backoff; clear reasons that no longer hold). Returns how
+        many jobs' reasons changed."""
+
+    async def wait_situation(self, job_id: int, live_since: float) -> Situation:
+        """What `core.waiting.explain` judges why a job waits from, read now (NotFound
+        when there is no such job): the holders of the keys it waits for, who paused it,
+        its pending tasks' backoffs and suspects, the agents live since `live_since`."""
 
     async def publish_catalogue(
         self, agent: str, types: dict[str, tuple[str, dict[str, Any]]]

@@ -1,9 +1,10 @@
 """The details of one job: a header, its tasks and its streaming log.
 
-- Header: status glyph + word, a progress bar with done/total, failed count, ETA (running) or
-  duration (finished), the type and where it is declared (`E` opens that file at that line
-  in the user's editor), who started it and how, when, the info line and, once it ended,
-  the result metrics.  Refreshed from the app's `store_changed` signal for this job.
+- Header (`widgets/job_header.py`): status glyph + word, a progress bar with done/total,
+  failed count, ETA (running) or duration (finished), the type and where it is declared
+  (`E` opens that file at that line in the user's editor), who started it and how, when, the
+  info line (while the job waits: why, the service's answer) and, once it ended, the result
+  metrics.  Refreshed from the app's `store_changed` signal for this job.
 - Runs: the durations of this job type's last 30 runs as bars coloured by how each ended,
   this one marked (`v`: their numbers); read again when this job's status changes.
 - Tasks: a Line-API table (a job may have 50,000 tasks), reloaded at most every
@@ -22,17 +23,15 @@ import time
 from collections.abc import Hashable
 from typing import Any, ClassVar
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widget import Widget
+from textual.css.query import NoMatches
 from textual.widgets import Footer, Label
 
 from jobdash.core.model import (
     BadInput,
     Job,
-    JobStatus,
     LogLine,
     NotFound,
     Task,
@@ -40,22 +39,22 @@ from jobdash.core.model import (
 )
 from jobdash.core.service import Service, create_new
 from jobdash.present.charts import RUNS, run_of, runs_picture
-from jobdash.present.durations import duration, eta, task_time
+from jobdash.present.durations import task_time
 from jobdash.present.logs import TaskLabels, saved_line
-from jobdash.present.progress import progress_bar
 from jobdash.present.status import look
-from jobdash.present.text import clip, sanitize
+from jobdash.present.text import sanitize
 from jobdash.present.times import in_column
-from jobdash.present.words import plural, plural_word
+from jobdash.present.words import plural_word
 from jobdash.tui.actions import JobKeys, OffersWhatWorks, refuse
 from jobdash.tui.helpers import clock_of, subscribe_changes
 from jobdash.tui.keymap import key_for
 from jobdash.tui.widgets.audit_table import AuditTable
 from jobdash.tui.widgets.chart import Chart
+from jobdash.tui.widgets.job_header import JobHeader
 from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
 from jobdash.tui.widgets.log_view import LogView, log_bindings
 
-__all__ = ["JobDetailsScreen", "JobHeader"]
+__all__ = ["JobDetailsScreen", "JobHeader"]  # the header is widgets/job_header.py's
 
 LOG_TAIL = 5_000  # lines loaded when the screen opens (older ones stay in the store)
 LOG_BATCH = 5_000  # lines per tail query
@@ -63,10 +62,6 @@ LOG_POLL = 0.15  # seconds between tail queries while the job is active
 LOG_IDLE_POLL = 1.0  # ... once it finished (late lines, a retry)
 FALLBACK_POLL = 0.5  # job row refresh when the app offers no store_changed signal
 TASKS_MIN_INTERVAL = 0.5  # seconds between task reloads (grows with the task count)
-BAR_WIDTH = 20
-NARROW_BAR = 10  # the bar below WIDE columns: the status line stays one line at 80
-WIDE = 100
-FIELD_CELLS = 80  # of a target, who, the info line: the header stays a few lines high
 
 TASK_COLUMNS = (
     TableColumn("#", 5, "right"),
@@ -78,119 +73,6 @@ TASK_COLUMNS = (
     TableColumn("time", 7, "right"),
     TableColumn("exit / error", 0, min_width=16),
 )
-
-
-def who(job: Job) -> str:
-    """ "alice (manual)", "scheduler (schedule nightly)"."""
-    trigger = str(job.trigger)
-    if job.schedule_id:
-        trigger = f"schedule {job.schedule_id}"
-    return f"{job.user} ({trigger})"
-
-
-def format_metric(value: float) -> str:
-    return f"{int(value):,}" if float(value).is_integer() else f"{value:,.2f}"
-
-
-class JobHeader(Widget):
-    """A few lines about the job, built from plain strings (nothing is parsed as markup)."""
-
-    COMPONENT_CLASSES: ClassVar[set[str]] = {
-        "jobheader--dim",
-        "jobheader--ok",
-        "jobheader--warn",
-        "jobheader--error",
-        "jobheader--accent",
-        "jobheader--bold",
-        "jobheader--bar",
-    }
-    DEFAULT_CSS = """
-    JobHeader {
-        height: auto;
-        max-height: 6;  /* whatever a job's fields hold, the tasks and the log keep the room */
-        padding: 0 1;
-        background: $panel;
-        & > .jobheader--dim { color: $text-muted; }
-        & > .jobheader--ok { color: $success; text-style: bold; }
-        & > .jobheader--warn { color: $warning; text-style: bold; }
-        & > .jobheader--error { color: $error; text-style: bold; }
-        & > .jobheader--accent { color: $accent; text-style: bold; }
-        & > .jobheader--bold { text-style: bold; }
-        & > .jobheader--bar { color: $accent; }
-    }
-    """
-
-    def __init__(self, job_id: int, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.job_id = job_id
-        self.job: Job | None = None
-        self.gone = False
-        self.defined_at = ""  # where the job's type is declared (file name:line, function)
-
-    def set_job(self, job: Job | None) -> None:
-        self.job = job
-        self.refresh(layout=True)
-
-    def render(self) -> Text:
-        style = self.get_component_rich_style
-        job = self.job
-        if job is None:
-            word = f"job {self.job_id} is no longer in the store" if self.gone else "loading…"
-            return Text(f"job {self.job_id}  {word}", style=style("jobheader--dim"))
-        now = clock_of(self.app)()
-        status = job.status
-        text = Text(no_wrap=True, overflow="ellipsis")
-        shown = look(status)
-        text.append(shown.text, style(f"jobheader--{shown.tone}"))
-        text.append("   ")
-        bar = BAR_WIDTH if self.size.width >= WIDE else NARROW_BAR
-        text.append(progress_bar(job, bar), style("jobheader--bar"))
-        total = job.total
-        text.append(f" {job.worked}/{plural(total, 'task')}" if total else f" {job.progress:.0f}%")
-        if job.cancelled:
-            text.append(f" · {job.cancelled} cancelled", style("jobheader--dim"))
-        text.append("   failed ", style("jobheader--dim"))
-        text.append(str(job.failed), style("jobheader--error") if job.failed else "")
-        if status is JobStatus.RUNNING:
-            text.append("   ETA ", style("jobheader--dim"))
-            text.append(eta(job.eta(now)) or "—")
-        if job.started is not None:
-            text.append(
-                "   duration " if status.finished else "   elapsed ", style("jobheader--dim")
-            )
-            text.append(duration(job.duration(now)))
-        text.append("\n")
-        text.append(f"job {job.id}", style("jobheader--bold"))
-        text.append(" · ")
-        text.append(sanitize(job.type), style("jobheader--bold"))
-        if self.defined_at:
-            text.append(
-                f" ({clip(sanitize(self.defined_at), FIELD_CELLS)})", style("jobheader--dim")
-            )
-        if job.target:
-            text.append(" · target ", style("jobheader--dim"))
-            text.append(clip(sanitize(job.target), FIELD_CELLS))
-        text.append(" · started by ", style("jobheader--dim"))
-        text.append(clip(sanitize(who(job)), FIELD_CELLS))
-        text.append(" · created ", style("jobheader--dim"))
-        text.append(in_column(job.created, now))
-        if job.started is not None:
-            text.append(" · started ", style("jobheader--dim"))
-            text.append(in_column(job.started, now))
-        if job.finished is not None:
-            text.append(" · finished ", style("jobheader--dim"))
-            text.append(in_column(job.finished, now))
-        text.append("\n")
-        text.append("info ", style("jobheader--dim"))
-        text.append(clip(sanitize(job.info), FIELD_CELLS) or "—")
-        if status.finished and (job.metrics or job.warnings):
-            text.append("\n")
-            text.append("result ", style("jobheader--dim"))
-            parts = [f"{sanitize(k)} {format_metric(v)}" for k, v in sorted(job.metrics.items())]
-            if job.warnings:
-                parts.append(f"warnings {job.warnings}")
-            text.append(" · ".join(parts))
-        return text
 
 
 def task_row(task: Task, now: float) -> Row:
@@ -322,6 +204,20 @@ class JobDetailsScreen(JobKeys, OffersWhatWorks):
         self.header.defined_at = known.where(short=True) if known is not None else ""
         self.header.set_job(job)
         self.sub_title = sanitize(f"job {job.id} · {job.type}")
+        if job.status.finished:
+            self.header.set_why(None)
+        else:
+            self._load_why()
+
+    @work(group="why", exclusive=True)
+    async def _load_why(self) -> None:
+        """Why the job waits, as the service says it now (a few reads of this job, its
+        keys and the live agents: one screen asks, never a table's rows)."""
+        try:
+            why = await self.service.why(self.job_id)
+            self.header.set_why(why)
+        except (NotFound, NoMatches):  # gone from the store, or the screen closed
+            return
 
     @work(group="runs", exclusive=True)
     async def _load_runs(self, job: Job) -> None:
@@ -358,9 +254,14 @@ class JobDetailsScreen(JobKeys, OffersWhatWorks):
                 return
 
     def _tick(self) -> None:
-        """ETA and elapsed time move with the clock while the job runs."""
-        if self.job is not None and not self.job.status.finished:
+        """ETA and elapsed time move with the clock while the job runs; while it runs
+        nothing, why it waits is asked again (a backoff's end comes nearer, a lock's
+        holder moves on)."""
+        job = self.job
+        if job is not None and not job.status.finished:
             self.header.refresh()
+            if job.running == 0:
+                self._load_why()
 
     def _maybe_reload_tasks(self) -> None:
         if not self._tasks_dirty:
@@ -379,7 +280,10 @@ class JobDetailsScreen(JobKeys, OffersWhatWorks):
         except NotFound:
             return
         self._tasks = tasks
-        self._show_tasks()
+        try:
+            self._show_tasks()
+        except NoMatches:  # the screen was closed while they were read
+            return
 
     def _show_tasks(self) -> None:
         now = clock_of(self.app)()

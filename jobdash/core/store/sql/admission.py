@@ -14,11 +14,12 @@ from collections.abc import Callable
 from typing import Any
 
 from jobdash.core.catalogue import unrunnable
-from jobdash.core.lifecycle import admission, lock_wait
+from jobdash.core.lifecycle import admission
 from jobdash.core.model import JobStatus
 from jobdash.core.store.sql.catalogue import live_catalogue_in
 from jobdash.core.store.sql.counts import ACTIVE_ONLY, COUNTS
 from jobdash.core.store.sql.dialect import Connection, Dialect, Reading, Statements
+from jobdash.core.waiting import lock_wait
 
 ADMIT_BATCH = 250  # jobs looked at per admission transaction (SQLite runs it on the loop)
 

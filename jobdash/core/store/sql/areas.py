@@ -9,10 +9,10 @@ from jobdash.core.store.sql.catalogue import Catalogue
 from jobdash.core.store.sql.failures import Failures
 from jobdash.core.store.sql.history import History
 from jobdash.core.store.sql.schedules import Schedules
-from jobdash.core.store.sql.waits import Waits
+from jobdash.core.store.sql.situation import Situations
 from jobdash.core.store.sql.writer import BufferedStore
 
 
-class SharedAreas(Agents, Catalogue, Waits, Schedules, History, Failures, BufferedStore):
-    """Agents, the catalogue, waits, schedules, history, failures, and the batched writes
+class SharedAreas(Agents, Catalogue, Situations, Schedules, History, Failures, BufferedStore):
+    """Agents, the catalogue, waits (and why one job waits), schedules, history, failures, and the batched writes
     with the store's end (`BufferedStore`)."""

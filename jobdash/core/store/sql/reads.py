@@ -23,11 +23,13 @@ from jobdash.core.store.sql.counts import ACTIVE_ONLY
 from jobdash.core.store.sql.dialect import Reading, Statements
 from jobdash.core.store.sql.filters import count_sql, job_select
 
-# A running job with nothing running shows why it waits (`waiting`) instead of its info.
+# A running job with nothing running shows why it waits (`waiting`) instead of its info, and
+# a paused job who paused it.
 JOB_COLUMNS = (
     'id, type, params, "user", trigger, schedule_id, fire_time, status, created, updated, '
     "started, finished, pending, running, succeeded, failed, cancelled, skipped, progress, "
-    "CASE WHEN waiting != '' AND status = 'running' AND running = 0 THEN waiting ELSE info END, "
+    "CASE WHEN waiting != '' AND (status = 'running' AND running = 0 OR status = 'paused') "
+    "THEN waiting ELSE info END, "
     "metrics, warnings, target, parallel, cancellable, rev, idle_time, paused_at"
 )
 TASK_COLUMNS = (  # Task's fields, in their order

@@ -27,6 +27,7 @@ from jobdash.core.store.sql.audit import write_audit
 from jobdash.core.store.sql.counts import COUNT_COLUMNS, COUNTS, Counts, end_idle
 from jobdash.core.store.sql.dialect import POSTGRES, SQLITE, Connection, Reading, Statements
 from jobdash.core.store.sql.reads import read_job
+from jobdash.core.waiting import paused_line
 from jobdash.present.words import plural
 
 FINISHED = [str(s) for s in FINISHED_JOB]
@@ -38,8 +39,9 @@ Q = Statements(
     "info = ? WHERE id = ?",
     cancel_tasks="UPDATE tasks SET status = 'cancelled', finished = ? "
     "WHERE job_id = ? AND status = 'pending'",
-    # Its clock stops while it is paused.
-    pause="UPDATE jobs SET paused_at = coalesce(paused_at, ?) WHERE id = ? AND started IS NOT NULL",
+    # Its clock stops while it is paused; its line says who paused it.
+    pause="UPDATE jobs SET paused_at = CASE WHEN started IS NULL THEN paused_at "
+    "ELSE coalesce(paused_at, ?) END, waiting = ? WHERE id = ?",
     retriable=f"SELECT count(*) FROM tasks {RETRIABLE}",
     retry_tasks="UPDATE tasks SET status = 'pending', base_attempt = attempt, not_before = 0, "
     f"error = '', exit_code = NULL, finished = NULL {RETRIABLE}",
@@ -100,7 +102,7 @@ class Requests:
         def txn(con: Connection, rev: int, now: float) -> None:
             new = decide_pause(job_id, c.job_status(con, job_id))
             c.set_status(con, rev, now, job_id, new)
-            con.execute(q.pause, (now, job_id))
+            con.execute(q.pause, (now, paused_line(user), job_id))
             c.audit_row(con, now, actor, user, "pause", f"job:{job_id}")
 
         await self.db.write(txn)
@@ -109,7 +111,7 @@ class Requests:
         actor = self.db.actor
         d = self.db.dialect
         c = COUNTS[d.name]
-        resume = f"UPDATE jobs SET {END_IDLE[d.name]} WHERE id = {d.mark}"
+        resume = f"UPDATE jobs SET {END_IDLE[d.name]}, waiting = '' WHERE id = {d.mark}"
 
         def txn(con: Connection, rev: int, now: float) -> None:
             status, admitted = c.job_row(con, job_id, "status, admitted")

@@ -1,0 +1,80 @@
+"""`jobdash why JOB [--json]`: why a job is not running, computed from the store now.
+
+The answer is the service's (`Service.why`, judged by `core.waiting`), which reads more than
+the line the job tables show: the holder of a lock with its user, start and progress, who
+paused the job and when, when a retry's backoff ends, the agents' slots. A job that runs or
+has finished says so. An id that is not a job's (or not one this user may see) is bad input:
+one line, exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+
+from jobdash.cli.parser import EXIT_OK, Commands, job_id
+from jobdash.cli.render import fields, out, print_json, toned
+from jobdash.core.model import BadInput, NotFound, Why
+from jobdash.present.status import look
+from jobdash.present.text import sanitize
+from jobdash.present.waiting import why_fields
+
+if TYPE_CHECKING:
+    from jobdash.core.service import Service
+
+HELP = "why a job is not running: the lock, slots, pause, backoff or agents it waits for"
+
+
+def declare(c: Commands) -> None:
+    s = c.add("why", HELP, c.as_json)
+    s.add_argument("job", type=job_id)
+
+
+def why_dict(w: Why) -> dict[str, Any]:
+    """The answer as `--json` gives it."""
+    h = w.holder
+    return {
+        "job": w.job_id,
+        "status": str(w.status),
+        "waiting": w.waiting,
+        "reason": w.kind,
+        "text": w.text,
+        "until": w.until,
+        "holder": None
+        if h is None
+        else {
+            "key": h.key,
+            "job": h.job_id,
+            "user": h.user,
+            "status": h.status,
+            "started": h.started,
+            "progress": h.progress,
+        },
+        "paused_by": None if w.paused is None else {"user": w.paused[0], "at": w.paused[1]},
+        "tasks": [
+            {"reason": t.kind, "text": t.text, "tasks": t.seqs, "count": t.count, "until": t.until}
+            for t in w.tasks
+        ],
+    }
+
+
+async def cmd_why(svc: Service, a: argparse.Namespace) -> int:
+    try:
+        job = await svc.job(a.job)
+        w = await svc.why(a.job)
+    except NotFound as e:  # an id that names no job is a wrong argument
+        raise BadInput(f"why: {e}") from None
+    if a.json:
+        print_json(why_dict(w))
+        return EXIT_OK
+    out.print(
+        Text.assemble(f"job {job.id}  ", (sanitize(job.type), "bold"), "  ", toned(look(w.status)))
+    )
+    lines = why_fields(w)
+    fields(lines, max(len(label) for label, _ in lines))
+    return EXIT_OK
+
+
+COMMANDS = {"why": cmd_why}
