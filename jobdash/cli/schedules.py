@@ -43,11 +43,11 @@ def declare(c: Commands) -> None:
             sp.add_argument("id", help="schedule id")
         return sp
 
-    action("run", "run the schedules' jobs now", several=True)
-    action("enable", "enable (resume) the schedules", several=True)
+    action("run", "run the schedule's job now", several=True)
+    action("enable", "enable (resume) the schedule", several=True)
     action(
         "disable",
-        "disable (pause) the schedules: their fire times are recorded as paused",
+        "disable (pause) the schedule: its fire times are recorded as paused",
         several=True,
     )
     s2 = action("show", "the schedule and its tick history", c.as_json)
