@@ -1,5 +1,5 @@
 """Starting and changing jobs: `run` (with `--wait` and `--follow`), `cancel`, `pause`,
-`resume`, `retry` and `clear`.
+`resume`, `retry` (of one job, several ids, or every job a `--query` selects) and `clear`.
 
 Rich's live progress display is imported when `run --follow` draws it.
 """
@@ -7,15 +7,15 @@ Rich's live progress display is imported when `run --follow` draws it.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rich.text import Text
 
 from jobdash.cli.jobs import LogPrinter
 from jobdash.cli.parser import EXIT_FAILED, EXIT_OK, Commands, job_id, shown
 from jobdash.cli.render import err, job_dict, metrics_text, out, print_json, safe
-from jobdash.core.model import BadInput
+from jobdash.core.model import BadInput, NotFound
 from jobdash.present.durations import duration
 from jobdash.present.progress import progress_bar, progress_count
 from jobdash.present.recovery import quarantine_warning
@@ -24,7 +24,9 @@ from jobdash.present.text import sanitize
 from jobdash.present.words import plural
 
 if TYPE_CHECKING:
-    from jobdash.core.service import Service
+    from jobdash.core.service import Outcome, Service
+
+T = TypeVar("T")
 
 FOLLOW_BAR = 30  # cells of `run --follow`'s progress bar
 
@@ -53,16 +55,29 @@ def declare_run(c: Commands) -> None:
 
 
 def declare_actions(c: Commands) -> None:
-    """`cancel`, `pause`, `resume` and `retry`: one job each."""
-    s = c.add("cancel", "cancel a job (SIGTERM, then SIGKILL after a grace period)")
-    s.add_argument("job", type=job_id)
-    s.add_argument("--force", action="store_true", help="SIGKILL at once")
+    """`cancel`, `pause`, `resume` and `retry`: of the jobs named, or those `--query` selects."""
     for name, help in (
-        ("pause", "pause a job"),
-        ("resume", "resume a paused job"),
-        ("retry", "re-run the failed and cancelled tasks of a finished job"),
+        ("cancel", "cancel jobs (SIGTERM, then SIGKILL after a grace period)"),
+        ("pause", "pause jobs"),
+        ("resume", "resume paused jobs"),
+        ("retry", "re-run the failed and cancelled tasks of finished jobs"),
     ):
-        c.add(name, help).add_argument("job", type=job_id)
+        s = c.add(
+            name,
+            help,
+            epilog="One line per job, acted on (standard output) or refused (standard error). "
+            "Exit status 0: all done; 1: some refused (the others done); 2: an unknown id or "
+            "a bad query, and nothing done.",
+        )
+        s.add_argument("job", type=job_id, nargs="*", help="job ids")
+        s.add_argument(
+            "--query",
+            metavar="QUERY",
+            help='every job QUERY selects, as `jobdash jobs QUERY` lists them: "status:running '
+            'type:import"',
+        )
+        if name == "cancel":
+            s.add_argument("--force", action="store_true", help="SIGKILL at once")
 
 
 def declare_clear(c: Commands) -> None:
@@ -186,23 +201,68 @@ async def follow_job(svc: Service, jid: int, show_log: bool, as_json: bool = Fal
     return EXIT_OK if job.status in ("succeeded", "warning") else EXIT_FAILED
 
 
+async def known_ids(ids: Sequence[T], read: Callable[[T], Awaitable[Any]], what: str) -> None:
+    """Among several ids, one that is not there (or not yours) is bad input, said before
+    anything is done; a lone id is refused by the action itself, as before (exit status 1)."""
+    if len(ids) > 1:
+        for i in ids:
+            try:
+                await read(i)
+            except NotFound as e:
+                raise BadInput(f"{what}: {e}: nothing done") from None
+
+
+def print_outcomes(outcomes: Iterable[Outcome], said: Callable[[Outcome], None]) -> int:
+    """One line per job or schedule: `said` prints what was done (standard output), a
+    refusal goes to standard error; exit status 1 when one was refused."""
+    status = EXIT_OK
+    for o in outcomes:
+        if o.refused is None:
+            said(o)
+        else:
+            status = EXIT_FAILED
+            err.print(safe(f"jobdash: {o.refused}"))
+    return status
+
+
+async def chosen_jobs(svc: Service, a: argparse.Namespace) -> list[int]:
+    """The ids a job action is for: those given (each once), or every job `--query`
+    selects (none: said, nothing done)."""
+    if a.query is not None:
+        if a.job:
+            raise BadInput(f"{a.command}: give job ids or --query, not both")
+        if not a.query.strip():
+            raise BadInput(f"{a.command}: --query is empty: say which jobs (e.g. status:failed)")
+        return sorted(job.id for job in await svc.jobs(a.query, limit=None))
+    ids = list(dict.fromkeys(a.job))
+    if not ids:
+        raise BadInput(f"{a.command}: give one or more job ids, or --query QUERY")
+    await known_ids(ids, svc.job, a.command)
+    return ids
+
+
 async def cmd_action(svc: Service, a: argparse.Namespace) -> int:
-    if a.command == "cancel":
-        job = await svc.cancel(a.job, a.force)
-        out.print(Text(f"job {job.id}: {look(job.status).text}"))
-    elif a.command == "pause":
-        job = await svc.pause(a.job)
-        out.print(f"job {job.id} paused")
-    elif a.command == "resume":
-        job = await svc.resume(a.job)
-        out.print(f"job {job.id} resumed ({job.status})")
-    else:
-        quarantined = await svc.quarantined_tasks(a.job)
-        n = await svc.retry(a.job)
-        out.print(f"job {a.job}: {plural(n, 'task')} queued again")
-        for task in quarantined:
-            err.print(Text(f"jobdash: warning: {sanitize(quarantine_warning(task))}"))
-    return EXIT_OK
+    """`cancel`, `pause`, `resume`, `retry`: one line per job (`print_outcomes`)."""
+    ids = await chosen_jobs(svc, a)
+    if not ids:
+        err.print(safe(f"jobdash: {a.command}: no jobs match {a.query!r}: nothing done"))
+        return EXIT_OK
+    action = "kill" if a.command == "cancel" and a.force else a.command
+    quarantined = {i: await svc.quarantined_tasks(i) for i in ids} if action == "retry" else {}
+
+    def said(o: Outcome) -> None:
+        if action in ("cancel", "kill"):
+            out.print(Text(f"job {o.key}: {look(o.result.status).text}"))
+        elif action == "pause":
+            out.print(f"job {o.key} paused")
+        elif action == "resume":
+            out.print(f"job {o.key} resumed ({o.result.status})")
+        else:
+            out.print(f"job {o.key}: {plural(o.result, 'task')} queued again")
+            for task in quarantined.get(int(o.key), ()):
+                err.print(Text(f"jobdash: warning: {sanitize(quarantine_warning(task))}"))
+
+    return print_outcomes(await svc.act_on_jobs(action, ids), said)
 
 
 async def cmd_clear(svc: Service, a: argparse.Namespace) -> int:

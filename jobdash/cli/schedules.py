@@ -24,7 +24,7 @@ from jobdash.present.times import abbreviation, beside, fire_times, header
 from jobdash.present.words import plural
 
 if TYPE_CHECKING:
-    from jobdash.core.service import Service
+    from jobdash.core.service import Outcome, Service
 
 
 def declare(c: Commands) -> None:
@@ -35,14 +35,21 @@ def declare(c: Commands) -> None:
         dest="schedule_action", metavar="ACTION", parser_class=Parser, required=True
     )
 
-    def action(name: str, help: str, *parents: Parser) -> Parser:
+    def action(name: str, help: str, *parents: Parser, several: bool = False) -> Parser:
         sp = ssub.add_parser(name, help=help, description=help, parents=[c.common, *parents])
-        sp.add_argument("id", help="schedule id")
+        if several:  # one line per schedule; exit status 1 if one is refused, 2 if unknown
+            sp.add_argument("id", nargs="+", help="schedule ids")
+        else:
+            sp.add_argument("id", help="schedule id")
         return sp
 
-    action("run", "run the schedule's job now")
-    action("enable", "enable (resume) the schedule")
-    action("disable", "disable (pause) the schedule: its fire times are recorded as paused")
+    action("run", "run the schedule's job now", several=True)
+    action("enable", "enable (resume) the schedule", several=True)
+    action(
+        "disable",
+        "disable (pause) the schedule: its fire times are recorded as paused",
+        several=True,
+    )
     s2 = action("show", "the schedule and its tick history", c.as_json)
     s2.add_argument("--limit", type=count_arg, default=30, help="ticks shown (default 30)")
     s2 = action(
@@ -215,21 +222,34 @@ def report_from_args(a: argparse.Namespace) -> tuple[Report | None] | tuple[()]:
 
 async def cmd_schedule(svc: Service, a: argparse.Namespace) -> int:
     action = a.schedule_action
-    if action == "run":
-        job = await svc.run_schedule_now(a.id)
-        n = job.total
-        out.print(safe(f"schedule {a.id}: job {job.id} queued ({job.type}, {plural(n, 'task')})"))
-    elif action in ("enable", "disable"):
-        s = await (svc.enable(a.id) if action == "enable" else svc.disable(a.id))
+    if action in ("run", "enable", "disable"):
+        return await act_on_schedules(svc, a)
+    if action == "set":
+        return await set_schedule(svc, a)
+    return await show_schedule(svc, a)
+
+
+async def act_on_schedules(svc: Service, a: argparse.Namespace) -> int:
+    """`schedule run|enable|disable ID…`: one line per schedule (`print_outcomes`)."""
+    from jobdash.cli.run import known_ids, print_outcomes
+
+    action = a.schedule_action
+    ids = list(dict.fromkeys(a.id))
+    await known_ids(ids, svc.schedule, f"schedule {action}")
+
+    def said(o: Outcome) -> None:
+        if action == "run":
+            job = o.result
+            n = plural(job.total, "task")
+            out.print(safe(f"schedule {o.key}: job {job.id} queued ({job.type}, {n})"))
+            return
+        s = o.result
         nxt = f"; next run {when(s.next_run)}" if s.next_run else ""
         if s.state == "manual only":
             nxt = "; still manual only: its planning is disabled (`schedule set` gives it one)"
         out.print(safe(f"schedule {s.id} {action}d{nxt}"))
-    elif action == "set":
-        return await set_schedule(svc, a)
-    else:
-        return await show_schedule(svc, a)
-    return EXIT_OK
+
+    return print_outcomes(await svc.act_on_schedules(action, ids), said)
 
 
 async def set_schedule(svc: Service, a: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ so two backends cannot drift apart, and "what happens when I cancel" is answered
 
 - the legal moves: `JOB_TRANSITIONS`, `TASK_TRANSITIONS` (and `check_task_move`);
 - what a request does to a job in each state, or its one-line refusal (`Refused`):
-  `decide_cancel`, `decide_pause`, `decide_resume`, `decide_retry`; of an agent:
+  `decide_cancel`, `decide_pause`, `decide_resume`, `decide_retry`, `decide_clear`; of an agent:
   `decide_drain`;
 - admission of a queued or waiting job (`admission`, `refuse_lock`; the words of a wait are
   `core.waiting`'s), and the
@@ -140,13 +140,17 @@ def decide_cancel(
     only; a type marked `cancellable = false` refuses every cancel."""
     if not cancellable:
         raise Refused(
-            f"job {job_id} ({type_name}) cannot be cancelled: its type says cancellable = false"
+            f"job {job_id} ({type_name}) cannot be cancelled: its type says cancellable = false",
+            "not cancellable",
         )
     if status is J.CANCELLING:
         if not force:
-            raise Refused(f"job {job_id} is already being cancelled (a forced cancel kills it now)")
+            raise Refused(
+                f"job {job_id} is already being cancelled (a forced cancel kills it now)",
+                "already cancelling",
+            )
     elif status.finished:
-        raise Refused(f"job {job_id} is {status}; there is nothing to cancel")
+        raise Refused(f"job {job_id} is {status}; there is nothing to cancel", "finished")
     else:
         check_job_transition(job_id, status, J.CANCELLING)
     return Cancel(
@@ -162,9 +166,12 @@ def decide_pause(job_id: int, status: JobStatus) -> JobStatus:
     job's running tasks are stopped where they are (their agents keep them), and none of its
     tasks is claimed until it resumes."""
     if status is J.PAUSED:
-        raise Refused(f"job {job_id} is already paused")
+        raise Refused(f"job {job_id} is already paused", "already paused")
     if status not in PAUSABLE:
-        raise Refused(f"job {job_id} is {status}; only a queued or running job can be paused")
+        raise Refused(
+            f"job {job_id} is {status}; only a queued or running job can be paused",
+            "finished" if status.finished else str(status),
+        )
     check_job_transition(job_id, status, J.PAUSED)
     return J.PAUSED
 
@@ -173,7 +180,7 @@ def decide_resume(job_id: int, status: JobStatus, admitted: bool) -> JobStatus:
     """The status a resume request gives a job in `status`, or `Refused`: running again if
     it had been admitted (it still holds its locks), else queued for admission."""
     if status is not J.PAUSED:
-        raise Refused(f"job {job_id} is {status}, not paused")
+        raise Refused(f"job {job_id} is {status}, not paused", "not paused")
     new = J.RUNNING if admitted else J.QUEUED
     check_job_transition(job_id, status, new)
     return new
@@ -206,9 +213,11 @@ def decide_retry(job_id: int, status: JobStatus, retriable: int, user: str) -> R
     """A retry by `user` of a job in `status` with `retriable` failed or cancelled tasks, or
     `Refused`: only a finished job, and only one with a task to run again."""
     if not status.finished:
-        raise Refused(f"job {job_id} is {status}; only a finished job can be retried")
+        raise Refused(f"job {job_id} is {status}; only a finished job can be retried", "unfinished")
     if retriable == 0:
-        raise Refused(f"job {job_id} has no failed or cancelled tasks to retry")
+        raise Refused(
+            f"job {job_id} has no failed or cancelled tasks to retry", "without failed tasks"
+        )
     check_job_transition(job_id, status, J.QUEUED)
     n = plural(retriable, "task")
     return Retry(
@@ -218,6 +227,15 @@ def decide_retry(job_id: int, status: JobStatus, retriable: int, user: str) -> R
         f"retry requested by {user}: {n} queued again",
         n,
     )
+
+
+def decide_clear(job_id: int, status: JobStatus, owner: str, user: str, admin: bool) -> None:
+    """Refused unless `user` may remove the job (its tasks and log) from the store: only a
+    finished job, and only their own unless an admin (what `clear` removes, one by one)."""
+    if not status.finished:
+        raise Refused(f"job {job_id} is {status}; only a finished job can be cleared", "unfinished")
+    if not admin and owner != user:
+        raise Refused(f"job {job_id} is {owner}'s; only admins clear others' jobs", "not yours")
 
 
 # ----------------------------------------------------------------- admission and new tasks

@@ -53,11 +53,21 @@ FINISHED_TASK = frozenset(s for s in TaskStatus if s.finished)
 
 
 class Refused(Exception):
-    """A request that the rules do not allow; the message is one line for the user."""
+    """A request that the rules do not allow; the message is one line for the user.
+
+    `why` is the reason in a few words that read after a count ("finished", "already
+    paused"): an action on many jobs counts the ones it skipped by it."""
+
+    def __init__(self, message: str = "", why: str = "") -> None:
+        super().__init__(message)
+        self.why = why or "refused"
 
 
 class NotFound(Refused):
     """The job, schedule or type named does not exist (or is not visible to this user)."""
+
+    def __init__(self, message: str = "", why: str = "not found") -> None:
+        super().__init__(message, why)
 
 
 class BadInput(Exception):

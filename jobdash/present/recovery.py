@@ -9,7 +9,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from jobdash.core.model import LogLine, Task
+from jobdash.present.text import sanitize
 
 
 def attempt_mark(line: LogLine) -> str:
@@ -25,3 +28,12 @@ def quarantine_warning(task: Task) -> str:
         f"task {task.seq} ({task.name}) was quarantined ({why}): retried, it runs again "
         "alone on an agent, and is quarantined again if that agent dies"
     )
+
+
+def quarantine_warnings(tasks: Sequence[Task], shown: int = 5) -> str:
+    """What retrying these quarantined tasks does, a line for each of the first `shown`
+    (each sanitized: a task's name or error cannot break a line of its own)."""
+    text = "\n".join(sanitize(quarantine_warning(t)) for t in tasks[:shown])
+    if len(tasks) > shown:
+        text += f"\n… and {len(tasks) - shown} more"
+    return text

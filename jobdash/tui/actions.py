@@ -8,6 +8,8 @@ it holds the rules that every action follows, in one place:
   their agent). One that starts work or is undone with a key (run, rerun, pause/resume,
   retry, enable/disable) does not; editing a planning has its own form. A request that the
   service would refuse as the job stands (cancel a finished job) is refused before asking.
+  An action on every marked row (`MarkKeys`) asks once, naming the counts and what the
+  service would skip (`BulkActions`), whatever the action.
 - **Refusal.** What the service refuses is one error toast in the service's own words,
   shown as they are (`JobActions.refuse`).
 - **Read-only.** The service knows whether it may change anything. A read-only dashboard
@@ -25,16 +27,20 @@ from typing import Any, TypeVar
 
 from textual.app import App
 from textual.binding import ActiveBinding, Binding, BindingType
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 
 from jobdash.core.model import BadInput, Job, JobStatus, Refused
 from jobdash.core.planning import Schedule
 from jobdash.core.query import Query
 from jobdash.core.service import GroupRetry, Service
 from jobdash.present.failures import retry_question
-from jobdash.present.recovery import quarantine_warning
+from jobdash.present.recovery import quarantine_warnings
 from jobdash.present.text import sanitize
 from jobdash.present.words import agree, plural
+from jobdash.tui.bulk import CANCEL_DETAIL, KILL_DETAIL, BulkActions, Marks
+from jobdash.tui.schedule_actions import ScheduleActions
+from jobdash.tui.schedule_actions import nothing as _nothing
+from jobdash.tui.widgets.table_base import TableBase
 
 __all__ = [
     "ACTION_ERRORS",
@@ -50,10 +56,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-
-def _nothing(_: object) -> None:
-    """What a screen does with a changed thing when it has nothing to do with it."""
 
 
 ACTION_ERRORS = (Refused, BadInput)
@@ -114,10 +116,11 @@ class OffersWhatWorks(Screen[None]):
         return {k: b for k, b in bindings.items() if b.binding.id not in CHANGES}
 
 
-class JobActions:
+class JobActions(ScheduleActions, BulkActions):
     """The actions of one app on one service. Each takes what the screen shows (a job, a
     schedule, an agent) and, optionally, what to do with the changed thing once the
-    service has answered (`changed`: patch a row, reload a table)."""
+    service has answered (`changed`: patch a row, reload a table). A schedule's are in
+    `ScheduleActions`, those on every marked job or schedule in `BulkActions`."""
 
     def __init__(self, app: App[Any], service: Service) -> None:
         self.app = app
@@ -212,10 +215,10 @@ class JobActions:
 
         if force:
             question, yes = f"Force-kill {label}?", "Force-kill"
-            detail = "Its running tasks get SIGKILL now, without a grace period."
+            detail = KILL_DETAIL
         else:
             question, yes = f"Cancel {label}?", "Cancel job"
-            detail = "Running tasks get SIGTERM, then SIGKILL after the grace period."
+            detail = CANCEL_DETAIL
         self.asked(question, detail, yes, lambda: self.service.cancel(job.id, force=force), done)
 
     def toggle_pause(self, job: Job, changed: Callable[[Job], Any] = _nothing) -> None:
@@ -254,11 +257,7 @@ class JobActions:
                 return
             n = len(tasks)
             which = f"{n} of its tasks {agree(n, 'was', 'were')} quarantined"
-            question = f"Retry {label}? {which}"
-            detail = "\n".join(quarantine_warning(t) for t in tasks[:5])
-            if n > 5:
-                detail += f"\n… and {n - 5} more"
-            self.ask(question, detail, "Yes", retry)
+            self.ask(f"Retry {label}? {which}", quarantine_warnings(tasks), "Yes", retry)
 
         self.app.run_worker(quarantined(), group="actions")
 
@@ -305,72 +304,6 @@ class JobActions:
 
         self.app.run_worker(plan(), group="actions")
 
-    # ------------------------------------------------------------------ schedules
-
-    def run_schedule(self, s: Schedule, changed: Callable[[Job], Any] = _nothing) -> None:
-        """Run the schedule's job now."""
-
-        def done(job: Job) -> None:
-            self.say(f"Schedule {s.id}: started job {job.id}")
-            changed(job)
-
-        self.request(lambda: self.service.run_schedule_now(s.id), done)
-
-    def toggle_schedule(self, s: Schedule, changed: Callable[[Schedule], Any] = _nothing) -> None:
-        """Disable an enabled schedule, enable a disabled one."""
-
-        def done(updated: Schedule) -> None:
-            self.say(enabled_note(updated) if updated.enabled else f"Schedule {s.id} disabled")
-            changed(updated)
-
-        switch = self.service.disable if s.enabled else self.service.enable
-        self.request(lambda: switch(s.id), done)
-
-    def edit_schedule(self, s: Schedule, changed: Callable[[Schedule], Any] = _nothing) -> None:
-        """The planning form; it saves through the service itself."""
-        from jobdash.tui.dialogs.edit_planning import EditPlanningScreen
-
-        self._schedule_form(
-            EditPlanningScreen(self.service, s),
-            lambda: self.service.set_planning(s.id, s.planning),
-            lambda done: f"Schedule {done.id}: {done.effective}",
-            changed,
-        )
-
-    def edit_schedule_report(
-        self, s: Schedule, changed: Callable[[Schedule], Any] = _nothing
-    ) -> None:
-        """The report recipients form; it saves through the service itself."""
-        from jobdash.present.planning import recipients_text
-        from jobdash.tui.dialogs.edit_report import EditReportScreen
-
-        self._schedule_form(
-            EditReportScreen(self.service, s),
-            lambda: self.service.set_schedule_report(s.id, s.report),
-            lambda done: f"Schedule {done.id} reports to: {recipients_text(done)}",
-            changed,
-        )
-
-    def _schedule_form(
-        self,
-        form: ModalScreen[Schedule | None],
-        read_only: Callable[[], Awaitable[Schedule]],
-        said: Callable[[Schedule], str],
-        changed: Callable[[Schedule], Any],
-    ) -> None:
-        """Open a schedule's form; say what it saved. A read-only dashboard opens no form:
-        `read_only` asks the service, whose refusal says why."""
-        if self.service.read_only:
-            self.request(read_only, changed)
-            return
-
-        def saved(result: Schedule | None) -> None:
-            if result is not None:
-                self.say(said(result))
-                changed(result)
-
-        self.app.push_screen(form, saved)
-
     def edit_type(self, type_name: str) -> None:
         """Open the config file that declares the type in the user's editor, at its line;
         a type declared elsewhere (the demo, another host's config) says where instead."""
@@ -409,13 +342,6 @@ class JobActions:
         )
 
 
-def enabled_note(s: Schedule) -> str:
-    """What enabling it did: a schedule whose planning never fires still does not."""
-    if s.state == "manual only":
-        return f"Schedule {s.id} enabled; still manual only: its planning is disabled (E edits it)"
-    return f"Schedule {s.id} enabled"
-
-
 # ---------------------------------------------------------------------- keys
 
 
@@ -430,33 +356,85 @@ class Keys:
     def actions(self) -> JobActions:
         return JobActions(self.app, self.service)
 
+    def after_marks(self) -> None:
+        """After an action on every marked row (`MarkKeys`: the marks go)."""
+
+
+class MarkKeys(Keys):
+    """`space` marks the row under the cursor, or unmarks it, and moves the cursor down (a
+    run of rows is marked key after key); `escape` unmarks all. While rows are marked, the
+    action keys act on all of them (`JobKeys`, `ScheduleKeys`), and the marks stay across
+    refreshes and filters until that action, or `escape`. Mixed in (first) where there are
+    marks: the dashboard's job tables, the Scheduled tab."""
+
+    marks: Marks[Any]
+
+    def mark_table(self) -> TableBase | None:
+        """The table whose cursor row `space` marks (None: none in front)."""
+        raise NotImplementedError
+
+    def mark_item(self) -> Any | None:
+        """The thing under that table's cursor (a job, a schedule), if any."""
+        raise NotImplementedError
+
+    def marks_changed(self) -> None:
+        """Show the marks: the tables' gutters, the line that counts them."""
+
+    def action_toggle_mark(self) -> None:
+        """Mark the row under the cursor, or unmark it; then the cursor moves down."""
+        table, item = self.mark_table(), self.mark_item()
+        if table is not None and item is not None:
+            self.marks.toggle(item)
+            self.marks_changed()
+            table.action_cursor_down()
+
+    def action_clear_marks(self) -> None:
+        """Unmark every row."""
+        self.marks.clear()
+        self.marks_changed()
+
+    def after_marks(self) -> None:
+        self.action_clear_marks()
+
 
 class JobKeys(Keys):
     """The keys that act on the job a screen shows, the same on the dashboard (its selected
-    row) and on the job's details screen: cancel, force-kill, pause/resume, retry, edit the
-    type. Each screen binds them (its own binding ids, so each can be remapped) and says
-    which job (`selected_job`) and what to do with it once changed (`job_changed`)."""
+    row, or every marked one) and on the job's details screen: cancel, force-kill,
+    pause/resume, retry, edit the type. Each screen binds them (its own binding ids, so each
+    can be remapped) and says which job (`selected_job`, `marked_jobs`) and what to do with
+    it once changed (`job_changed`)."""
 
     def selected_job(self) -> Job | None:
         """The job the keys act on; None: none (the screen says why, or stays quiet)."""
         raise NotImplementedError
 
+    def marked_jobs(self) -> list[Job]:
+        """The marked jobs, as last seen; while there are some, the keys act on them."""
+        return []
+
     def job_changed(self, job: Job) -> None:
         """Show the service's answer at once (the change feed would, a moment later)."""
 
+    def on_marked(self, action: str) -> bool:
+        """Make `action` on every marked job (after one question); False: none is marked."""
+        if marked := self.marked_jobs():
+            self.actions.on_jobs(action, marked, self.after_marks)
+        return bool(marked)
+
     def action_cancel(self, force: bool = False) -> None:
         """Cancel the job, or (`force`) kill its processes, after a question."""
-        if (job := self.selected_job()) is not None:
+        marked = self.on_marked("kill" if force else "cancel")
+        if not marked and (job := self.selected_job()) is not None:
             self.actions.cancel(job, force, self.job_changed)
 
     def action_toggle_pause(self) -> None:
         """Pause or resume the job."""
-        if (job := self.selected_job()) is not None:
+        if not self.on_marked("toggle") and (job := self.selected_job()) is not None:
             self.actions.toggle_pause(job, self.job_changed)
 
     def action_retry(self) -> None:
         """Retry the job's failed tasks."""
-        if (job := self.selected_job()) is not None:
+        if not self.on_marked("retry") and (job := self.selected_job()) is not None:
             self.actions.retry(job)
 
     def action_edit_type(self) -> None:
@@ -467,11 +445,15 @@ class JobKeys(Keys):
 
 class ScheduleKeys(Keys):
     """`r` run now, `p` enable/disable, `E` edit the planning and `M` the report recipients,
-    the same on the Scheduled
-    tab and on a schedule's details screen (`SCHEDULE_BINDINGS`)."""
+    the same on the Scheduled tab (the selected schedule, or for `r` and `p` every marked
+    one) and on a schedule's details screen (`SCHEDULE_BINDINGS`)."""
 
     def current_schedule(self) -> Schedule | None:
         raise NotImplementedError
+
+    def marked_schedules(self) -> list[Schedule]:
+        """The marked schedules, as last read; while there are some, `r` and `p` act on them."""
+        return []
 
     def after_action(self, _: object = None) -> None:
         """Reload after an action (the change feed would too, a moment later)."""
@@ -481,13 +463,21 @@ class ScheduleKeys(Keys):
         if (s := self.current_schedule()) is not None:
             act(self.actions, s, self.after_action)
 
+    def _on_marked(self, action: str) -> bool:
+        """Make `action` on every marked schedule (after one question); False: none is."""
+        if marked := self.marked_schedules():
+            self.actions.on_schedules(action, marked, self.after_marks)
+        return bool(marked)
+
     def action_run_now(self) -> None:
         """Run the selected schedule's job now."""
-        self._on_schedule(JobActions.run_schedule)
+        if not self._on_marked("run"):
+            self._on_schedule(JobActions.run_schedule)
 
     def action_toggle_enabled(self) -> None:
         """Enable or disable the selected schedule."""
-        self._on_schedule(JobActions.toggle_schedule)
+        if not self._on_marked("toggle"):
+            self._on_schedule(JobActions.toggle_schedule)
 
     def action_edit_planning(self) -> None:
         """Edit the selected schedule's planning."""

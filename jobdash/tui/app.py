@@ -48,10 +48,11 @@ from jobdash.present.times import abbreviation
 from jobdash.present.words import agree, plural
 from jobdash.tui.commands import JobdashCommands
 from jobdash.tui.dialogs.confirm import ConfirmScreen
+from jobdash.tui.first_rows import FirstRows
 from jobdash.tui.keymap import check_keymap
 from jobdash.tui.link import Link
 from jobdash.tui.low_driver import LowBandwidthDriver
-from jobdash.tui.screens.dashboard import DashboardScreen, FirstRows
+from jobdash.tui.screens.dashboard import DashboardScreen
 from jobdash.tui.screens.help import HelpScreen, help_entries
 from jobdash.tui.screens.job_details import JobDetailsScreen
 from jobdash.tui.screens.schedule_details import ScheduleDetailsScreen

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,6 @@ from jobdash.tui.widgets.job_table import JobTable
 from tests.conftest import wait_finished, wait_for
 from tests.tui.app_harness import (
     NOW,
-    build_store,
     finish_behind,
     frozen,
     screen_text,
@@ -45,36 +44,6 @@ from tests.tui.app_harness import (
 SIZE = (120, 40)
 
 Open = Callable[..., Awaitable[Service]]
-
-
-@pytest.fixture
-def config(tmp_path: Path) -> Path:
-    return write_config(tmp_path)
-
-
-@pytest.fixture
-def db(tmp_path: Path, config: Path) -> Path:
-    path = tmp_path / "app.db"
-    build_store(path, config)
-    return path
-
-
-@pytest.fixture
-async def open_service(db: Path, config: Path) -> AsyncIterator[Open]:
-    opened: list[Service] = []
-
-    async def open_(
-        user: str = "alice", read_only: bool = False, cfg: Path | None = None
-    ) -> Service:
-        svc = await Service.open(
-            db=str(db), config=str(cfg or config), user=user, read_only=read_only
-        )
-        opened.append(svc)
-        return svc
-
-    yield open_
-    for svc in reversed(opened):
-        await svc.close()
 
 
 def make_app(svc: Service, **kwargs: Any) -> JobdashApp:

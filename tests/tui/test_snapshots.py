@@ -71,6 +71,13 @@ def test_scheduled_tab(snap_compare: Any, make_app: Callable[..., JobdashApp]) -
     assert snap_compare(make_app(), press=["3"], terminal_size=SIZE, run_before=settle)
 
 
+def test_marked_rows(snap_compare: Any, make_app: Callable[..., JobdashApp]) -> None:
+    """Jobs 9 and 7 marked (the gutter's mark, bold on a tint), the cursor on job 8 between
+    them, and the line over the footer that counts the marks and names the keys."""
+    press = ["space", "down", "space", "up", "up"]
+    assert snap_compare(make_app(), press=press, terminal_size=SIZE, run_before=settle)
+
+
 def test_agents_tab(snap_compare: Any, make_app: Callable[..., JobdashApp]) -> None:
     assert snap_compare(make_app(), press=["4"], terminal_size=SIZE, run_before=settle)
 

@@ -4,9 +4,9 @@ they need.
 The front ends import this package and the plain model modules only (the import contracts
 in pyproject.toml hold them to it), so the other names they use are re-exported here
 (parse_duration, open_output, write_output, create_new, write_new, CATCHUP_BOUND, zone,
-Changes, Export, JsonList, GroupRetry, check_group_id). Where things are: `facade` holds the
-`Service`, `failures` its failure groups; `submission`
-what a submission becomes (the job, its tasks); `schedules` schedule checks and previews;
+Changes, Export, JsonList, GroupRetry, check_group_id, Outcome, Plan, skipped). Where things
+are: `facade` holds the `Service`, `failures` its failure groups, `bulk` its actions on many
+jobs or schedules at once; `submission` what a submission becomes (the job, its tasks); `schedules` schedule checks and previews;
 `export` the CSV and JSON history, whole or a page at a time; `locations` where the store
 and the config are; `import_crontab` (`jobdash.core.crontab`) a crontab as job types.
 """
@@ -15,6 +15,7 @@ from jobdash.core.crontab import import_crontab
 from jobdash.core.identity import real_user
 from jobdash.core.outfile import create_new, open_output, write_new, write_output
 from jobdash.core.scheduler import CATCHUP_BOUND, zone
+from jobdash.core.service.bulk import Outcome, Plan, skipped
 from jobdash.core.service.export import Export, JsonList
 from jobdash.core.service.facade import Service
 from jobdash.core.service.failures import GroupRetry, check_group_id
@@ -35,6 +36,8 @@ __all__ = [
     "Export",
     "GroupRetry",
     "JsonList",
+    "Outcome",
+    "Plan",
     "Service",
     "check_group_id",
     "checked_report",
@@ -49,6 +52,7 @@ __all__ = [
     "preview_planning",
     "read_config",
     "real_user",
+    "skipped",
     "store_location",
     "write_new",
     "write_output",

@@ -4,7 +4,8 @@ dashboard.
 Who the user is, the catalogue of job types and the permission checks are `access`'s
 (`Access`, which `Service` extends); here, jobs, actions and reads go to the store with the
 audit user, and this process's engine and scheduler start. Failures grouped by cause are
-`failures`'s (`Failures`, which extends `Access`). What a submission becomes
+`failures`'s (`Failures`, which extends `Access`), actions on many jobs or schedules at once
+`bulk`'s (`Bulk`, which extends `Failures`). What a submission becomes
 is `submission`'s, exports are `export`'s, schedule checks and previews `schedules`'s.
 """
 
@@ -18,7 +19,6 @@ from typing import TYPE_CHECKING
 from jobdash.core.agent import AgentOptions, agent_state
 from jobdash.core.agent.options import STALE_AFTER
 from jobdash.core.catalogue import Catalogue
-from jobdash.core.lifecycle import decide_cancel
 from jobdash.core.model import (
     AgentInfo,
     BadInput,
@@ -54,10 +54,10 @@ if TYPE_CHECKING:
 
 
 from jobdash.core.service.audit import AuditTrail
-from jobdash.core.service.failures import Failures
+from jobdash.core.service.bulk import Bulk
 
 
-class Service(Failures, AuditTrail):
+class Service(Bulk, AuditTrail):
     """What a user may see and do, for one user: every front end goes through here."""
 
     async def close(self) -> None:
@@ -149,7 +149,7 @@ class Service(Failures, AuditTrail):
     def check_cancel(self, job: Job, force: bool = False) -> None:
         """Raise the refusal that cancelling `job` (as last read) would get, so that the
         dashboard refuses at once instead of after asking the user to confirm."""
-        decide_cancel(job.id, job.type, job.status, job.cancellable, force, self.user)
+        self.check_job_action("kill" if force else "cancel", job)
 
     async def pause(self, job_id: int) -> Job:
         self._check_writable("pause")

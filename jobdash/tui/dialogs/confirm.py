@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from jobdash.present.text import sanitize
+from jobdash.present.text import sanitize, sanitize_lines
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -53,8 +53,8 @@ class ConfirmScreen(ModalScreen[bool]):
         with Vertical(id="confirm-dialog", classes="dialog"):
             # Job text (types, targets, agent names) is shown inert: Text, never markup.
             yield Static(Text(sanitize(self.question), style="bold"), id="confirm-question")
-            if self.detail:
-                yield Static(Text(sanitize(self.detail)), id="confirm-detail")
+            if self.detail:  # its line breaks are the caller's: data in it comes sanitized
+                yield Static(Text(sanitize_lines(self.detail)), id="confirm-detail")
             with Horizontal(classes="buttons"):
                 yield Button(
                     self.yes_label, id="yes", variant="error" if self.danger else "primary"

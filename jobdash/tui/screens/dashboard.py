@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual import on, work
@@ -22,15 +20,17 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.css.query import NoMatches
-from textual.widgets import Footer, Header, TabbedContent, TabPane
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from jobdash.core.model import BadInput, Job
 from jobdash.core.query import Query, narrows
 from jobdash.core.query import prepare as prepare_search
 from jobdash.core.service import Changes, Service, write_new
-from jobdash.present.text import sanitize
-from jobdash.present.words import plural, plural_word
-from jobdash.tui.actions import JobKeys, OffersWhatWorks, describe
+from jobdash.present.bulk import clear_question
+from jobdash.present.words import plural
+from jobdash.tui.actions import JobKeys, MarkKeys, OffersWhatWorks, describe
+from jobdash.tui.bulk import Marks, job_marks_line
+from jobdash.tui.first_rows import FIRST_PAGE
 from jobdash.tui.keymap import key_for
 from jobdash.tui.screens.failure_group import FailureGroupScreen
 from jobdash.tui.widgets.agents_pane import AgentsPane
@@ -45,7 +45,7 @@ from jobdash.tui.widgets.window_table import JobWindowTable
 if TYPE_CHECKING:
     from jobdash.tui.app import JobdashApp
 
-__all__ = ["FIRST_PAGE", "JOB_TABS", "TABS", "DashboardScreen", "FirstRows"]
+__all__ = ["JOB_TABS", "TABS", "DashboardScreen"]
 
 # (pane id, title) of the tabs, in order; the first two hold job tables.
 TABS: tuple[tuple[str, str], ...] = (
@@ -57,7 +57,6 @@ TABS: tuple[tuple[str, str], ...] = (
 )
 JOB_TABS = ("inprogress", "completed")
 FILTERED_TABS = (*JOB_TABS, "failures")  # the filter bar narrows these
-FIRST_PAGE = 500  # finished jobs shown before the rest of the history is loaded
 # A history of more finished jobs than this is not loaded: the Completed tab is a window
 # onto the store (window_table.py); a shorter one is held whole, and filters at once. Held
 # whole, 100,000 jobs take ~85 MB and a filter key redraws in a few hundred ms; a window
@@ -67,9 +66,10 @@ WINDOW_ABOVE = 100_000
 FIRST_PAGE_SETTLE = 0.3  # seconds the first page gets to draw before the bulk load
 
 
-class DashboardScreen(JobKeys, OffersWhatWorks):
-    """The tabs, the filter bar and the keys that act on the selected job (`JobKeys`, and
-    those only the job tables have: new job, run again, export, clear, copy id)."""
+class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks):
+    """The tabs, the filter bar and the keys that act on the selected job, or on every
+    marked one (`JobKeys`, `MarkKeys`, and those only the job tables have: new job, run
+    again, export, clear, copy id)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("1", "show_tab('inprogress')", "In Progress", show=False, id="tab.inprogress"),
@@ -81,6 +81,8 @@ class DashboardScreen(JobKeys, OffersWhatWorks):
         Binding("right_square_bracket", "cycle_tab(1)", "Next tab", show=False, id="tab.next"),
         Binding("slash", "filter", "Filter", id="filter.open"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="filter.clear"),
+        Binding("space", "toggle_mark", "Mark/unmark", show=False, id="job.mark"),
+        Binding("escape", "clear_marks", "Unmark all", show=False, id="job.unmark"),
         Binding("n", "start_job", "New job", id="job.new"),
         Binding("r", "rerun", "Run again", show=False, id="job.rerun"),
         Binding("c", "cancel", "Cancel", id="job.cancel"),
@@ -103,6 +105,8 @@ class DashboardScreen(JobKeys, OffersWhatWorks):
             "clear_finished",
             "copy_id",
             "filter",
+            "toggle_mark",
+            "clear_marks",
         }
     )
 
@@ -114,6 +118,7 @@ class DashboardScreen(JobKeys, OffersWhatWorks):
         self._query = Query()
         self._newest = 0  # the highest job id seen: a higher one is new, never finished
         self.window_above = WINDOW_ABOVE
+        self.marks: Marks[Job] = Marks(lambda job: job.id)  # both tables show them
 
     @property
     def jobdash(self) -> JobdashApp:
@@ -150,6 +155,9 @@ class DashboardScreen(JobKeys, OffersWhatWorks):
                 yield AgentsPane(self.service)
             with TabPane("Failures", id="failures"):
                 yield FailuresPane(self.service, id="failures-pane")
+        marks = Static("", id="job-marks", markup=False)
+        marks.display = False
+        yield marks
         bar = FilterBar(id="filter-bar")
         bar.display = False
         yield bar
@@ -265,12 +273,16 @@ class DashboardScreen(JobKeys, OffersWhatWorks):
         if changes.removed:
             for pane in JOB_TABS:
                 self.table(pane).remove_jobs(changes.removed)
+        if self.marks and (self.marks.drop(changes.removed) or changes.jobs):
+            self.marks_changed()  # a marked job gone, or moved to the other tab
 
     def upsert(self, jobs: Iterable[Job]) -> None:
         """Put each job in the table its status belongs to (and out of the other one),
         ignoring rows older than what a table already has."""
         running = self.table("inprogress")
         done = self.table("completed")
+        jobs = list(jobs)
+        self.marks.refresh(jobs)
         active: list[Job] = []
         finished: list[Job] = []
         leaving: list[int] = []  # active jobs that may have been finished ones
@@ -325,6 +337,7 @@ class DashboardScreen(JobKeys, OffersWhatWorks):
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self.refresh_bindings()
+        self.marks_changed()
         pane = event.pane.id
         if pane is not None and not self.filter_bar.input.has_focus:
             self._focus_tab(pane)
@@ -343,11 +356,39 @@ class DashboardScreen(JobKeys, OffersWhatWorks):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "filter":
             return self.is_mounted and self.tabs.active in FILTERED_TABS
+        if action == "clear_marks" and not self.marks:
+            return False  # escape clears the filter first, then the marks
         if action in self.JOB_ACTIONS:
             return self.is_mounted and self.tabs.active in JOB_TABS
         if action == "clear_filter":
             return self.is_mounted and (self.filter_bar.active or self.filter_bar.display)
         return True
+
+    # ------------------------------------------------------------------ marks
+
+    def mark_table(self) -> JobTable | None:
+        return self.current_table
+
+    def mark_item(self) -> Job | None:
+        return self.current_job
+
+    def marked_jobs(self) -> list[Job]:
+        return self.marks.marked
+
+    def marks_changed(self) -> None:
+        """Both tables show the marks; the line over the footer counts them."""
+        for pane in JOB_TABS:
+            self.table(pane).show_marks(self.marks.items)
+        line = self.query_one("#job-marks", Static)
+        pane = self.tabs.active
+        line.display = bool(self.marks) and pane in JOB_TABS
+        if line.display:
+            now = self.jobdash.clock()
+            text = job_marks_line(
+                self.app, self.marks.marked, pane == "completed", self._query, now
+            )
+            if text != line.content:
+                line.update(text)
 
     # ------------------------------------------------------------------ filter
 
@@ -382,6 +423,8 @@ class DashboardScreen(JobKeys, OffersWhatWorks):
         if self.completed.windowed:
             self.completed.set_query(query)  # the store filters: its count comes later
         self._update_titles()
+        if self.marks:
+            self.marks_changed()  # how many of them the filter hides
 
     @on(JobWindowTable.Counted)
     def _counted(self, event: JobWindowTable.Counted) -> None:
@@ -462,27 +505,15 @@ class DashboardScreen(JobKeys, OffersWhatWorks):
     @work(group="actions")
     async def action_clear_finished(self) -> None:
         """Clear exactly the finished jobs the Completed tab shows (the filter applies),
-        after a question that says how many and whose."""
+        after a question that says how many and whose; with marks, the marked ones."""
+        if self.on_marked("clear"):
+            return
         jobs = await self.shown_jobs(self.completed)
         if not jobs:
             self.notify("No finished jobs shown to clear")
             return
-        users = Counter(job.user for job in jobs)
-        if set(users) == {self.service.user}:
-            whose = "yours"
-        else:
-            whose = f"of {plural(len(users), 'user')}: " + ", ".join(
-                f"{sanitize(user)} {n}"
-                for user, n in sorted(users.items(), key=lambda un: (-un[1], un[0]))[:3]
-            )
-            whose += ", …" if len(users) > 3 else ""
-        shown = "in Completed" if self._query.is_empty else "in Completed (filtered)"
-        question = f"Clear {plural(len(jobs), 'finished job')}?"
-        detail = (
-            f"The {plural_word(len(jobs), 'one')} shown {shown}, {whose}: their tasks and "
-            "logs are deleted from the store. Other jobs stay."
-        )
-
+        users = [job.user for job in jobs]
+        question, detail = clear_question(users, self.service.user, not self._query.is_empty)
         self.actions.clear([job.id for job in jobs], question, detail)
 
     def action_copy_id(self) -> None:
@@ -493,20 +524,3 @@ class DashboardScreen(JobKeys, OffersWhatWorks):
     def running_tasks(self) -> int:
         """Tasks running right now, as far as the In Progress table knows."""
         return sum(job.running for job in self.table("inprogress").rows)
-
-
-@dataclass
-class FirstRows:
-    """What the first frame shows, read before the app starts (its event loop is busy
-    mounting and drawing then): the active jobs, the newest finished ones, and the store
-    revision they were read at, from which the change feed starts."""
-
-    rev: int
-    active: list[Job]
-    finished: list[Job]
-
-    @classmethod
-    async def read(cls, svc: Service) -> FirstRows:
-        rev = await svc.rev()
-        active = await svc.jobs(active=True, limit=None)
-        return cls(rev, active, await svc.jobs(active=False, limit=FIRST_PAGE))

@@ -393,10 +393,10 @@ class JobTable(TableBase):
             return
         if not columns:
             return
-        x = 0
+        x = self._gutter()
         first: int | None = None
         last: int | None = None
-        for n, column_width in self._layout(self._table_width()):
+        for n, column_width in self._layout(self._inner_width()):
             if COLUMNS[n].key in columns:
                 if first is None:
                     first = x
@@ -462,7 +462,7 @@ class JobTable(TableBase):
     def _column_at(self, x: int) -> str | None:
         """The key of the column under table x coordinate `x`."""
         left = 0
-        for n, column_width in self._layout(self._table_width()):
+        for n, column_width in self._layout(self._inner_width()):
             if left <= x < left + column_width + 1:
                 return COLUMNS[n].key
             left += column_width + 1

@@ -5,10 +5,11 @@ fire time could not start a job are listed under the table with the reason.
 
 Keys: `r` run now, `p` enable/disable, `E` edit the planning (with the next five fire times
 previewed): `ScheduleKeys` in `jobdash.tui.actions`, shared with the schedule's details
-screen; `enter` posts `SchedulesPane.Selected`, on which the dashboard opens that screen
-(`jobdash.tui.screens.schedule_details`).  Reloaded when
-the change feed says schedules changed, or a job started by a schedule changed (its last
-run's status is shown).
+screen; `space` marks schedules, and while some are, `r` and `p` act on all of them after one
+question, `escape` unmarks (`MarkKeys`); `enter` posts `SchedulesPane.Selected`, on which
+the dashboard opens that screen (`jobdash.tui.screens.schedule_details`). Reloaded when the
+change feed says schedules changed, or a job started by a schedule changed (its last run's
+status is shown).
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from jobdash.core.service import Service
 from jobdash.present.status import SCHEDULE_STATE_TONES, last_run_look
 from jobdash.present.text import sanitize
 from jobdash.present.times import header, in_column
-from jobdash.tui.actions import SCHEDULE_BINDINGS, ScheduleKeys
+from jobdash.tui.actions import SCHEDULE_BINDINGS, MarkKeys, ScheduleKeys
+from jobdash.tui.bulk import Marks, schedule_marks_line
 from jobdash.tui.helpers import clock_of, subscribe_changes
 from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
 
@@ -106,12 +108,14 @@ def schedule_row(s: Schedule, now: float) -> Row:
     )
 
 
-class SchedulesPane(ScheduleKeys, Vertical):
+class SchedulesPane(MarkKeys, ScheduleKeys, Vertical):
     """The table of schedules."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         *SCHEDULE_BINDINGS,
         Binding("enter", "open", "Executions", id="schedules.open"),
+        Binding("space", "toggle_mark", "Mark/unmark", show=False, id="schedules.mark"),
+        Binding("escape", "clear_marks", "Unmark all", show=False, id="schedules.unmark"),
     ]
 
     class Selected(Message):
@@ -125,6 +129,10 @@ class SchedulesPane(ScheduleKeys, Vertical):
     SchedulesPane {
         #schedules-table { height: 1fr; }
         #schedule-errors { height: auto; max-height: 6; padding: 0 1; color: $text-error; }
+        #schedule-marks {
+            height: 1; padding: 0 1; background: $boost; text-style: bold;
+            text-wrap: nowrap; text-overflow: ellipsis;
+        }
     }
     """
 
@@ -132,6 +140,7 @@ class SchedulesPane(ScheduleKeys, Vertical):
         super().__init__(id=id, classes=classes)
         self.service = service
         self.schedules: list[Schedule] = []
+        self.marks: Marks[Schedule] = Marks(lambda s: s.id)
 
     def compose(self) -> ComposeResult:
         now = clock_of(self.app)()
@@ -145,6 +154,9 @@ class SchedulesPane(ScheduleKeys, Vertical):
         errors = Static("", id="schedule-errors", markup=False)
         errors.display = False
         yield errors
+        marks = Static("", id="schedule-marks", markup=False)
+        marks.display = False
+        yield marks
 
     @property
     def table(self) -> LineTable:
@@ -164,6 +176,9 @@ class SchedulesPane(ScheduleKeys, Vertical):
     async def reload(self) -> None:
         """Read the schedules from the service."""
         self.schedules = await self.service.schedules()
+        self.marks.refresh(self.schedules)
+        if self.marks.keep(s.id for s in self.schedules):
+            self.marks_changed()  # a marked schedule left the config
         now = clock_of(self.app)()
         self.table.set_rows([schedule_row(s, now) for s in self.schedules])
         errors = self.query_one("#schedule-errors", Static)
@@ -176,6 +191,30 @@ class SchedulesPane(ScheduleKeys, Vertical):
 
     def current_schedule(self) -> Schedule | None:
         return self.table.under_cursor(self.schedules)
+
+    def mark_table(self) -> LineTable:
+        return self.table
+
+    def mark_item(self) -> Schedule | None:
+        return self.current_schedule()
+
+    def marked_schedules(self) -> list[Schedule]:
+        return self.marks.marked
+
+    def marks_changed(self) -> None:
+        """The table shows the marks; the line under it counts them."""
+        self.table.show_marks(self.marks.items)
+        line = self.query_one("#schedule-marks", Static)
+        line.display = bool(self.marks)
+        line.update(schedule_marks_line(self.app, len(self.marks)))
+
+    def after_marks(self) -> None:
+        self.action_clear_marks()
+        self.reload()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`escape` unmarks while there are marks; else it is the dashboard's."""
+        return bool(self.marks) if action == "clear_marks" else True
 
     def action_open(self) -> None:
         """Show the selected schedule's latest executions and tick history."""

@@ -6,17 +6,23 @@ posts the table's `Highlighted` / `Selected` messages; the columns fitted to the
 (`fitting`); and a bounded cache of rendered rows (a `Strip` per row version, width and
 cursor state), so a row is rendered once per change, not once per frame.
 
+Marks (`show_marks`): while any row is marked, a gutter of `MARK_WIDTH` cells left of the
+columns holds the mark of each marked row, whose text is also bold on a tinted background
+(bold stays when `NO_COLOR` turns the colours grey). Which rows are marked is the owner's:
+the table draws the keys it is given.
+
 The job table and the line table (tasks, schedules, agents) say what their rows are and
 how one is drawn; the rest lives here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Collection, Hashable
 from typing import Any, ClassVar
 
 from rich.cells import cell_len
 from rich.segment import Segment
+from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
@@ -25,6 +31,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from jobdash.present.bulk import MARK
 from jobdash.present.text import sanitize
 from jobdash.tui.widgets.fitting import fit_columns, fit_text, needed, spread
 from jobdash.tui.widgets.messages import ControlMessage
@@ -34,6 +41,7 @@ __all__ = ["RowMessage", "TableBase", "cursor_bindings"]
 # Colours a cell may take (a status's tone, or a table's own emphasis), as component classes
 # "table--<name>" so they follow the theme.
 CELL_STYLES = ("dim", "ok", "warn", "error", "accent", "bold", "bar", "failed")
+MARK_WIDTH = 2  # the mark and a space, left of the columns while a row is marked
 
 
 def cursor_bindings(
@@ -83,6 +91,7 @@ class TableBase(ScrollView, can_focus=True):
         "table--header",
         "table--cursor",
         "table--empty",
+        "table--marked",
         *(f"table--{name}" for name in CELL_STYLES),
     }
 
@@ -112,6 +121,7 @@ class TableBase(ScrollView, can_focus=True):
         & > .table--bold { text-style: bold; }
         & > .table--bar { color: $accent; }
         & > .table--failed { color: $error; }
+        & > .table--marked { color: $accent; background: $accent 20%; text-style: bold; }
     }
     """
 
@@ -140,6 +150,8 @@ class TableBase(ScrollView, can_focus=True):
         self._fitted: tuple[Hashable, list[tuple[int, int]], dict[int, int]] | None = None
         self._laid_out: tuple[Hashable, list[tuple[int, int]]] | None = None
         self._paint_widths: tuple[int, int] | None = None  # (table, view) during a paint
+        self._marks: Collection[Hashable] = ()  # the keys of the marked rows (the owner's)
+        self._marked: frozenset[Hashable] = frozenset()  # those keys when last shown
 
     # ------------------------------------------------------------------ what a table says
 
@@ -188,7 +200,45 @@ class TableBase(ScrollView, can_focus=True):
         raise NotImplementedError
 
     def _header_clicked(self, x: int) -> None:
-        """A click on the header at table column `x`."""
+        """A click on the header at table column `x` (0: the first column's first cell)."""
+
+    # ------------------------------------------------------------------ marks
+
+    def show_marks(self, marks: Collection[Hashable]) -> None:
+        """Mark the rows whose keys are in `marks` (and no others); call again when the
+        owner's marks change. The gutter comes with the first mark and goes with the last."""
+        keys = frozenset(marks)
+        if marks is self._marks and keys == self._marked:
+            return  # nothing changed: no repaint (this runs on every batch of changes)
+        had = self._gutter()
+        self._marks, self._marked = marks, keys
+        if self._gutter() != had:
+            self._update_virtual_size()
+        self.refresh()
+
+    def is_marked(self, key: Hashable) -> bool:
+        """Whether the row with `key` is marked."""
+        return key in self._marks
+
+    def _gutter(self) -> int:
+        """The cells left of the columns: the marks' while any row is marked."""
+        return MARK_WIDTH if self._marks else 0
+
+    def _inner_width(self) -> int:
+        """The width the columns share (the table's, less the marks' gutter)."""
+        return self._table_width() - self._gutter()
+
+    def _with_mark(self, strip: Strip, marked: bool, is_cursor: bool) -> Strip:
+        """A row's strip behind the gutter: a marked row has its mark, and its text bold on
+        the mark's background (the cursor row keeps the cursor's colours)."""
+        look = self.get_component_rich_style("table--marked")
+        base = self.get_component_rich_style("table--cursor") if is_cursor else self.rich_style
+        if not marked:
+            return Strip([Segment(" " * MARK_WIDTH, base), *strip], strip.cell_length + MARK_WIDTH)
+        post = Style(bold=True) if is_cursor else Style(bold=True, bgcolor=look.bgcolor)
+        row = Segment.apply_style(strip, post_style=post)
+        mark = Segment(MARK + " " * (MARK_WIDTH - 1), look)
+        return Strip([mark, *row], strip.cell_length + MARK_WIDTH)
 
     # ------------------------------------------------------------------ cursor
 
@@ -296,7 +346,7 @@ class TableBase(ScrollView, can_focus=True):
         if offset is None:
             return
         if offset.y == 0:
-            self._header_clicked(offset.x + round(self.scroll_x))
+            self._header_clicked(offset.x + round(self.scroll_x) - self._gutter())
             return
         row = round(self.scroll_y) + offset.y - 1
         if 0 <= row < self._row_total():
@@ -333,7 +383,7 @@ class TableBase(ScrollView, can_focus=True):
     def _shown(self) -> tuple[list[tuple[int, int]], dict[int, int]]:
         """(column index, width) of the columns the view has room for (flexible: 0), and
         the least width of each flexible one."""
-        view = self.scrollable_content_region.width
+        view = self.scrollable_content_region.width - self._gutter()
         key = (view, self._layout_key())
         if self._fitted is not None and self._fitted[0] == key:
             return self._fitted[1], self._fitted[2]
@@ -347,11 +397,12 @@ class TableBase(ScrollView, can_focus=True):
     def _table_width(self) -> int:
         """The view, or wider (scrolling) if even the fitted columns need more."""
         shown, least = self._shown()
-        return max(self.scrollable_content_region.width, needed(shown, least))
+        view = self.scrollable_content_region.width
+        return max(view, needed(shown, least) + self._gutter())
 
     def _layout(self, width: int) -> list[tuple[int, int]]:
         """(column index, width) of the shown columns in a table `width` cells wide."""
-        key = (width, self.scrollable_content_region.width, self._layout_key())
+        key = (width, self.scrollable_content_region.width, self._gutter(), self._layout_key())
         if self._laid_out is not None and self._laid_out[0] == key:
             return self._laid_out[1]
         layout = spread(*self._shown(), width)
@@ -376,7 +427,11 @@ class TableBase(ScrollView, can_focus=True):
         )
         scroll_x = round(self.scroll_x)
         if y == 0:
-            strip = self._header_strip(width)
+            gutter = self._gutter()
+            strip = self._header_strip(width - gutter)
+            if gutter:
+                style = self.get_component_rich_style("table--header")
+                strip = Strip([Segment(" " * gutter, style), *strip], width)
         elif not self._row_total():
             return self._empty_strip(y, view_width)
         else:
@@ -392,10 +447,14 @@ class TableBase(ScrollView, can_focus=True):
         """Render (or fetch from the cache) the full-width strip for shown row `row`."""
         # 0: plain row, 1: cursor (table blurred), 2: cursor (table focused).
         cursor_state = (2 if self.has_focus else 1) if row == self._cursor else 0
-        cache_key = (self._row_cache_key(row), width, cursor_state)
+        gutter = self._gutter()
+        marked = bool(gutter) and self._row_key(row) in self._marks
+        cache_key = (self._row_cache_key(row), width, cursor_state, gutter, marked)
         strip = self._cache.get(cache_key)
         if strip is None:
-            strip = self._render_row(row, width, cursor_state != 0)
+            strip = self._render_row(row, width - gutter, cursor_state != 0)
+            if gutter:
+                strip = self._with_mark(strip, marked, cursor_state != 0)
             self._cache.set(cache_key, strip)
         return strip
 
