@@ -2,8 +2,9 @@
 
 - Header: status glyph + word, a progress bar with done/total, failed count, ETA (running) or
   duration (finished), the type and where it is declared (`E` opens that file at that line
-  in the user's editor), who started it and how, when, the info line and, once it ended,
-  the result metrics.  Refreshed from the app's `store_changed` signal for this job.
+  in the user's editor) and its finalize step if it has one, who started it and how, when,
+  the info line and, once it ended, the result metrics.  Refreshed from the app's
+  `store_changed` signal for this job.
 - Runs: the durations of this job type's last 30 runs as bars coloured by how each ended,
   this one marked (`v`: their numbers); read again when this job's status changes.
 - Tasks: a Line-API table (a job may have 50,000 tasks), reloaded at most every
@@ -44,6 +45,7 @@ from jobdash.present.durations import duration, eta, task_time
 from jobdash.present.logs import TaskLabels, saved_line
 from jobdash.present.progress import progress_bar
 from jobdash.present.status import look
+from jobdash.present.steps import finalize_text
 from jobdash.present.text import clip, sanitize
 from jobdash.present.times import in_column
 from jobdash.present.words import plural, plural_word
@@ -125,6 +127,7 @@ class JobHeader(Widget):
         self.job: Job | None = None
         self.gone = False
         self.defined_at = ""  # where the job's type is declared (file name:line, function)
+        self.finalize = ""  # its type's finalize step, run after its last task ("": none)
 
     def set_job(self, job: Job | None) -> None:
         self.job = job
@@ -166,6 +169,9 @@ class JobHeader(Widget):
             text.append(
                 f" ({clip(sanitize(self.defined_at), FIELD_CELLS)})", style("jobheader--dim")
             )
+        if self.finalize:
+            text.append(" · then finalize ", style("jobheader--dim"))
+            text.append(clip(sanitize(self.finalize), FIELD_CELLS))
         if job.target:
             text.append(" · target ", style("jobheader--dim"))
             text.append(clip(sanitize(job.target), FIELD_CELLS))
@@ -316,6 +322,7 @@ class JobDetailsScreen(JobKeys, OffersWhatWorks):
         self.job = job
         known = self.service.types.get(job.type)
         self.header.defined_at = known.where(short=True) if known is not None else ""
+        self.header.finalize = finalize_text(known)
         self.header.set_job(job)
         self.sub_title = sanitize(f"job {job.id} · {job.type}")
 

@@ -287,6 +287,11 @@ MIGRATIONS: list[str] = [
     CREATE INDEX failures_task ON failures (task_id, fingerprint, attempt);
     """
     + FAILURES_POLICY,
+    # 8: finalize steps, as SQLite's migration 17 (claims read jobs_active, whose status
+    # column covers the finalizing jobs too: no index changes here).
+    """
+    ALTER TABLE jobs ADD COLUMN finalize BIGINT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
