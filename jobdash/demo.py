@@ -76,8 +76,8 @@ async def export_table(ctx: TaskContext, table: str) -> None:
 
 async def send_exports(ctx: FinalizeContext) -> None:
     """The finalize step: once every table is written, zip them and send them on."""
-    r = ctx.results
-    ctx.log(f"zipping {plural(r.succeeded, 'export')} into exports.zip ({r.outcome})")
+    tables = [t for t in await ctx.tasks() if t.item is not None and t.status == "succeeded"]
+    ctx.log(f"zipping {plural(len(tables), 'export')} into exports.zip ({ctx.results.outcome})")
     await _work(ctx, 3.0)
     ctx.log("sent exports.zip to reporting@example.com")
 
