@@ -2,7 +2,7 @@
 
 They simulate real work (sleeps, realistic log lines, the odd failure) so that a newcomer
 running `jobdash --demo` sees live jobs, failures to retry, a job that refuses to be
-cancelled and an exclusive one.
+cancelled, an exclusive one and one that finalizes (export-report sends its exports).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from jobdash.api import JobContext, JobType, Param, TaskContext
+from jobdash.api import FinalizeContext, JobContext, JobType, Param, TaskContext
 from jobdash.present.words import plural
 
 SPEED = 1.0  # tests shorten the demo by lowering this
@@ -72,6 +72,14 @@ async def export_table(ctx: TaskContext, table: str) -> None:
     await _work(ctx, rng.uniform(2.0, 6.0), steps=8)
     ctx.metric("rows", rows)
     ctx.log(f"wrote exports/{table}.{fmt} ({rows * 112 // 1024} KiB)")
+
+
+async def send_exports(ctx: FinalizeContext) -> None:
+    """The finalize step: once every table is written, zip them and send them on."""
+    tables = [t for t in await ctx.tasks() if t.item is not None and t.status == "succeeded"]
+    ctx.log(f"zipping {plural(len(tables), 'export')} into exports.zip ({ctx.results.outcome})")
+    await _work(ctx, 3.0)
+    ctx.log("sent exports.zip to reporting@example.com")
 
 
 # --------------------------------------------------------------------------- fix-permissions
@@ -147,6 +155,7 @@ DEMO_TYPES: dict[str, JobType] = {
             parallel=3,
             target="format",
             schedule="cron: 0 6 * * *",
+            finalize="jobdash.demo:send_exports",
         ),
         _demo_type(
             fix_permissions,

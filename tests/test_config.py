@@ -163,6 +163,23 @@ def test_no_file_means_defaults() -> None:
         ),
         ("[types.a]\ndescription = 'nothing to run'\n", "types.a", 1, "needs either command"),
         ('[types.a]\ncommand = ["x"]\nlocks = ["f:{nope}"]\n', "types.a.locks", 3, "{nope}"),
+        # a finalize step: an argv for a command type, "module:attr" for a Python one
+        ('[types.a]\ncommand = ["x"]\nfinalize = "mail x"\n', "types.a.finalize", 3, "argv"),
+        ('[types.a]\ncommand = ["x"]\nfinalize = []\n', "types.a.finalize", 3, "not be empty"),
+        (
+            '[types.a]\nitems = ["i"]\ncommand = ["x", "{item}"]\nfinalize = ["y", "{item}"]\n',
+            "types.a.finalize",
+            4,
+            "{item}",
+        ),
+        (
+            '[types.a]\ncommand = ["x"]\nfinalize = ["y", "{nope}"]\n',
+            "types.a.finalize",
+            3,
+            "{nope}",
+        ),
+        ('[types.a]\nfunction = "m:f"\nfinalize = ["y"]\n', "types.a.finalize", 3, "module:attr"),
+        ('[types.a]\nfunction = "m:f"\nfinalize = "nope"\n', "types.a.finalize", 3, "module:attr"),
         ('[types.a]\ncommand = ["x"]\ntarget = "nope"\n', "types.a.target", 3, "declared"),
         ('[types.a]\ncommand = ["x"]\ntimeout = "ten"\n', "types.a.timeout", 3, "duration"),
         ('[types.a]\ncommand = ["x"]\non_lock = "skip"\n', "types.a.on_lock", 3, "refuse"),
@@ -340,8 +357,10 @@ def test_a_type_published_for_attached_dashboards_reads_back_the_same(tmp_path: 
         'report = { email = "owner@example.com" }\n'
         'schedule = { planning = "cron: 0 3 * * *", overlap = "queue", catchup_bound = "2h", '
         'report = { webhook = "https://hooks.example.com/x" } }\n'
+        'finalize = ["mail-summary", "--to", "ops"]\n'
     )
     jt = load_config(path).types["nightly"]
+    assert jt.finalize == ("mail-summary", "--to", "ops")
     assert jt.schedule_policy.overlap == "queue" and jt.schedule_policy.catchup_bound == 7200
     assert jt.schedule_report.webhook == ("https://hooks.example.com/x",)
     assert type_from_dict(json.loads(json.dumps(type_to_dict(jt)))) == jt

@@ -26,6 +26,7 @@ from jobdash.core.lifecycle import (
     added_task_status,
     admission,
     after_failure,
+    after_last_task,
     check_job_transition,
     check_task_move,
     decide_cancel,
@@ -96,13 +97,10 @@ EXPECTED: dict[JobStatus, dict[str, JobStatus | str]] = {
     J.RUNNING: active("running"),
     J.PAUSED: active("paused", pause="job 7 is already paused")
     | {"resume (admitted)": J.RUNNING, "resume (not admitted)": J.QUEUED},
+    # Its finalize step is cancelled like a task; it is not paused.
     J.FINALIZING: active(
         "finalizing", pause="job 7 is finalizing; only a queued or running job can be paused"
-    )
-    | {
-        "cancel": "job 7 is finalizing; it cannot become cancelling",
-        "force cancel": "job 7 is finalizing; it cannot become cancelling",
-    },
+    ),
     J.CANCELLING: active(
         "cancelling", pause="job 7 is cancelling; only a queued or running job can be paused"
     )
@@ -252,6 +250,122 @@ SETTLE_CASES: list[tuple[Any, ...]] = [
     (J.CANCELLING, 0, 0, 0, 0, None, J.CANCELLED, "cancelled (0 of 0 tasks cancelled)", 100.0),
     (J.FINALIZING, 2, 0, 0, 0, None, J.SUCCEEDED, "2 tasks done", 100.0),
 ]
+# With a finalize step: (status, total, failed, cancelled, warnings, first failure, the
+# step's (status, error)) -> (final, info, progress); the counts are the other tasks'.
+STEP_CASES: list[tuple[Any, ...]] = [
+    (J.FINALIZING, 3, 0, 0, 0, None, ("succeeded", ""), J.SUCCEEDED, "3 tasks done, finalized"),
+    (
+        J.FINALIZING,
+        3,
+        0,
+        0,
+        2,
+        None,
+        ("succeeded", ""),
+        J.WARNING,
+        "3 tasks done with 2 warnings, finalized",
+    ),
+    # The step's failure fails the job, with its error.
+    (
+        J.FINALIZING,
+        3,
+        0,
+        0,
+        1,
+        None,
+        ("failed", "exit 4: no mail server"),
+        J.FAILED,
+        "finalize failed: exit 4: no mail server",
+    ),
+    # Tasks failed and the step ran anyway (it sees their results): the job failed.
+    (
+        J.FINALIZING,
+        3,
+        1,
+        0,
+        0,
+        ("b", "exit 1"),
+        ("succeeded", ""),
+        J.FAILED,
+        "1 of 3 tasks failed — first: b: exit 1; finalized",
+    ),
+    (
+        J.FINALIZING,
+        3,
+        1,
+        0,
+        0,
+        ("b", "exit 1"),
+        ("failed", "ValueError: x"),
+        J.FAILED,
+        "1 of 3 tasks failed — first: b: exit 1; finalize failed: ValueError: x",
+    ),
+    # Cancelled while the step ran: the job ends cancelled.
+    (
+        J.CANCELLING,
+        3,
+        0,
+        0,
+        0,
+        None,
+        ("cancelled", "cancelled"),
+        J.CANCELLED,
+        "cancelled while finalizing (0 of 3 tasks cancelled)",
+    ),
+    # Cancelled while its tasks ran, a retry's step set aside: never finalized.
+    (
+        J.CANCELLING,
+        4,
+        0,
+        2,
+        0,
+        None,
+        ("skipped", ""),
+        J.CANCELLED,
+        "cancelled (2 of 4 tasks cancelled)",
+    ),
+    (
+        J.FINALIZING,
+        2,
+        0,
+        0,
+        0,
+        None,
+        ("cancelled", "x"),
+        J.CANCELLED,
+        "finalize cancelled after 2 tasks",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", STEP_CASES)
+def test_settle_after_a_finalize_step(case: tuple[Any, ...]) -> None:
+    """(status, total, failed, cancelled, warnings, first failure) and the step's end."""
+    *counts, step, final, info = case
+    end = settle(*counts, step)
+    assert (end.status, end.info) == (final, info)
+    check_job_transition(7, counts[0], end.status)
+
+
+# (status, the type has a step) -> what follows the last task
+AFTER_LAST_TASK = {
+    (J.RUNNING, False): "settle",  # in the transaction of its last task, as always
+    (J.PAUSED, False): "settle",
+    (J.FINALIZING, False): "settle",
+    (J.CANCELLING, False): "settle",
+    (J.RUNNING, True): "finalize",
+    (J.PAUSED, True): "hold",  # finalizes once resumed
+    (J.FINALIZING, True): "settle",  # its step has ended
+    (J.CANCELLING, True): "settle",  # a cancelled job is not finalized
+}
+
+
+@pytest.mark.parametrize(("status", "has_step"), list(itertools.product(SETTLING, (False, True))))
+def test_what_follows_the_last_task(status: JobStatus, has_step: bool) -> None:
+    way = after_last_task(status, has_step)
+    assert way == AFTER_LAST_TASK[status, has_step]
+    if way == "finalize":
+        check_job_transition(7, status, J.FINALIZING)
 
 
 @pytest.mark.parametrize(
@@ -438,6 +552,7 @@ LEGAL_TASK_MOVES = {
     (T.RUNNING, T.PENDING),  # a failure with retries left, a lost agent, a release
     (T.FAILED, T.PENDING),  # retry
     (T.CANCELLED, T.PENDING),  # retry
+    (T.SKIPPED, T.PENDING),  # a finalize step set aside by a retry, run again at the end
 }
 
 
@@ -455,8 +570,8 @@ LEGAL_JOB_MOVES = {
     J.QUEUED: {J.WAITING, J.RUNNING, J.PAUSED, J.CANCELLING},
     J.WAITING: {J.QUEUED, J.RUNNING, J.PAUSED, J.CANCELLING},
     J.RUNNING: {J.PAUSED, J.FINALIZING, J.CANCELLING, *FINISHED_JOB},
-    J.PAUSED: {J.RUNNING, J.QUEUED, J.FINALIZING, J.CANCELLING, *FINISHED_JOB},
-    J.FINALIZING: {J.RUNNING, *FINISHED_JOB},
+    J.PAUSED: {J.RUNNING, J.QUEUED, J.CANCELLING, *FINISHED_JOB},
+    J.FINALIZING: {J.CANCELLING, *FINISHED_JOB},
     J.CANCELLING: {J.CANCELLED},
     J.SUCCEEDED: set(),
     J.WARNING: set(),

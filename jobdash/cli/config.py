@@ -49,7 +49,11 @@ async def cmd_types(svc: Service, a: argparse.Namespace) -> int:
         params = " ".join(p.name + ("*" if p.required else "") for p in jt.params)
         flags = [
             f
-            for f, on in (("exclusive", jt.exclusive), ("not-cancellable", not jt.cancellable))
+            for f, on in (
+                ("exclusive", jt.exclusive),
+                ("not-cancellable", not jt.cancellable),
+                ("finalize", jt.finalize is not None),
+            )
             if on
         ]
         flags += [f"lock {k}" for k in jt.locks]

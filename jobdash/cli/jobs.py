@@ -36,6 +36,7 @@ from jobdash.present.durations import job_time, task_time
 from jobdash.present.logs import LABEL_WIDTH, TaskLabels
 from jobdash.present.progress import progress_count
 from jobdash.present.status import look
+from jobdash.present.steps import finalize_text
 from jobdash.present.text import sanitize, sanitize_lines
 from jobdash.present.times import abbreviation, header
 from jobdash.present.words import plural
@@ -245,6 +246,7 @@ async def cmd_show(svc: Service, a: argparse.Namespace) -> int:
             ),
             ("progress", f"{job.progress:.0f}%  {job_time(job, time.time())}".rstrip()),
             ("info", job.info),
+            ("finalize", finalize_text(svc.types.get(job.type))),
             ("metrics", metrics_text(job.metrics)),
             ("warnings", str(job.warnings) if job.warnings else ""),
         ],

@@ -19,6 +19,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
+from jobdash.core.lifecycle import FINALIZE_KIND
 from jobdash.core.model import BadInput, Items, JobType, Param, Report, SchedulePolicy
 from jobdash.core.store.records import Claim, Published
 from jobdash.core.values import ITEM, substitute
@@ -131,6 +132,8 @@ def type_from_dict(d: Mapping[str, Any]) -> JobType:
     for key in ("command", "locks"):
         if d.get(key) is not None:
             d[key] = tuple(d[key])
+    if isinstance(d.get("finalize"), list):  # a command type's argv
+        d["finalize"] = tuple(d["finalize"])
     for key in ("report", "schedule_report"):
         rep = d.get(key) or {}
         d[key] = Report(tuple(rep.get("email", ())), tuple(rep.get("webhook", ())))
@@ -150,6 +153,7 @@ class Work(NamedTuple):
     argv: list[str] | None = None
     function: str | None = None
     module: str = ""
+    finalize: bool = False  # the job's finalize step (it is told the tasks' results)
 
 
 class Catalogue:
@@ -170,23 +174,31 @@ class Catalogue:
         return {jt.name: (h, dataclasses.asdict(jt)) for h, jt in self.by_hash.items()}
 
     def work(self, claim: Claim) -> Work:
-        """What `claim` runs, from our own definition of its job's type."""
+        """What `claim` runs, from our own definition of its job's type (its finalize step's
+        argv or function for a claim of kind "finalize")."""
         jt = self.by_hash.get(claim.type_hash or "")
         if jt is None:
             raise Unrunnable(
                 f"this engine does not define type {claim.type} with catalogue hash "
                 f"{short(claim.type_hash)}"
             )
+        finalize = claim.kind == FINALIZE_KIND
+        if finalize and jt.finalize is None:
+            raise Unrunnable(f"type {jt.name} has no finalize step")
         if jt.command is not None:
             values = dict(claim.params)
-            if claim.item is not None and jt.items is not None:
+            if claim.item is not None and jt.items is not None and not finalize:
                 values[ITEM] = str(claim.item)
+            key = "finalize" if finalize else "command"
+            template = jt.finalize if finalize else jt.command
             try:
-                argv = [substitute(a, values, f"types.{jt.name}.command") for a in jt.command]
+                argv = [substitute(a, values, f"types.{jt.name}.{key}") for a in template or ()]
             except BadInput as e:
                 raise Unrunnable(str(e)) from None
-            return Work(argv=argv)
+            return Work(argv=argv, finalize=finalize)
         module = self._module[jt.name]
+        if finalize:
+            return Work(function=str(jt.finalize), module=module, finalize=True)
         if claim.kind != "function":
             return Work(function=jt.function, module=module)
         ref = str(claim.spec)

@@ -11,7 +11,8 @@ so two backends cannot drift apart, and "what happens when I cancel" is answered
 - admission of a queued or waiting job (`admission`, `refuse_lock`; the words of a wait are
   `core.waiting`'s), and the
   status of tasks added to a running job (`added_task_status`);
-- how a job ends, with its info line and progress: `settle`;
+- how a job ends, with its info line and progress: `settle`; whether its type's finalize
+  step runs first (`after_last_task`);
 - a failed attempt: retried after a backoff while retries remain (`after_failure`);
 - an attempt lost with its agent: `judge` (run again alone, failed "agent lost", or
   quarantined) and how a suspect is claimed (`suspect_way`).
@@ -26,10 +27,13 @@ hold atomically inside the store, the store enforces it in its own statements:
    by status after every transaction. Every counted move of a task passes `check_task_move`;
    one the lifecycle does not allow rolls the whole transaction back.
 3. Settle in the same transaction. Whenever a transaction leaves a job whose status is in
-   `SETTLING` with nothing pending or running, the same transaction applies `settle` to it:
-   final status, `finished`, info line, progress, its clock stopped, its locks released.
+   `SETTLING` with nothing pending or running, the same transaction asks `after_last_task`:
+   it applies `settle` to it (final status, `finished`, info line, progress, its clock
+   stopped, its locks released), or adds its finalize step (a task of kind `finalize`,
+   pending, the job `finalizing`), or leaves it (a paused job finalizes once resumed).
 4. Claims (one holder per attempt). A claim moves pending tasks to running with attempt + 1,
-   owner, agent and lease in one statement, only for a job that is `running` (admitted), only
+   owner, agent and lease in one statement, only for a job in `CLAIMABLE` (running, or
+   finalizing: its finalize step is its one task left), only
    tasks whose `not_before` has passed, never more than the job's `parallel` running at once,
    and only for the claimant's job types. No task attempt is ever held by two owners. A
    suspect (a pending task lost with an agent before) is claimed only as `suspect_way` says:
@@ -70,12 +74,14 @@ J = JobStatus
 JOB_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     J.QUEUED: frozenset({J.WAITING, J.RUNNING, J.PAUSED, J.CANCELLING}),
     J.WAITING: frozenset({J.QUEUED, J.RUNNING, J.PAUSED, J.CANCELLING}),
-    # A running or paused job with nothing left to run settles straight into its final
-    # status: `finalizing` is a status of the product's model that the engine never stays
-    # in (the moves through it are kept legal for an engine that would).
+    # A running job with nothing left to run settles into its final status, or, when its
+    # type has a finalize step, becomes `finalizing` while that step runs
+    # (`after_last_task`); a paused one settles, or waits to be resumed to finalize.
     J.RUNNING: frozenset({J.PAUSED, J.FINALIZING, J.CANCELLING}) | FINISHED_JOB,
-    J.PAUSED: frozenset({J.RUNNING, J.QUEUED, J.CANCELLING, J.FINALIZING}) | FINISHED_JOB,
-    J.FINALIZING: frozenset({J.RUNNING}) | FINISHED_JOB,
+    J.PAUSED: frozenset({J.RUNNING, J.QUEUED, J.CANCELLING}) | FINISHED_JOB,
+    # The finalize step is cancelled like a task (the job then ends cancelled); it is not
+    # paused (a pause is refused: the step is the job's last work, short by design).
+    J.FINALIZING: frozenset({J.CANCELLING}) | FINISHED_JOB,
     J.CANCELLING: frozenset({J.CANCELLED}),
     # Retry of a finished job re-queues its failed and cancelled tasks.
     J.SUCCEEDED: frozenset(),
@@ -94,7 +100,9 @@ TASK_TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
     # Retry re-queues failed and cancelled tasks as new attempts.
     T.FAILED: frozenset({T.PENDING}),
     T.CANCELLED: frozenset({T.PENDING}),
-    T.SKIPPED: frozenset(),
+    # A finalize step set aside by a retry (skipped while the retried tasks run) is pending
+    # again once they have ended (`after_last_task`).
+    T.SKIPPED: frozenset({T.PENDING}),
 }
 # The same, as (old, new) pairs: a status enum hashes as its string, so a store's plain
 # strings look up here as they are (`check_task_move` is on the completion path).
@@ -266,8 +274,40 @@ def added_task_status(job_status: str) -> TaskStatus:
 
 # ----------------------------------------------------------------- how a job ends
 
-# A job in one of these with nothing pending or running is finished (`settle`).
+# A job in one of these with nothing pending or running is finished (`settle`), or goes on
+# to its finalize step (`after_last_task`).
 SETTLING = frozenset({J.RUNNING, J.PAUSED, J.FINALIZING, J.CANCELLING})
+# The jobs whose pending tasks a claim takes: running ones, and finalizing ones (their
+# finalize step).
+CLAIMABLE = frozenset({J.RUNNING, J.FINALIZING})
+
+# The name of a job's finalize step among its tasks (its kind is "finalize").
+FINALIZE = "finalize"
+FINALIZE_KIND = "finalize"
+
+End = Literal["settle", "finalize", "hold"]
+
+
+def after_last_task(status: str, has_step: bool) -> End:
+    """What becomes of a job in `status` (one of SETTLING) with nothing pending or running;
+    `has_step`: its type has a finalize step.
+
+    "finalize": a running job of such a type adds its finalize step (or re-arms the one a
+    retry set aside) and becomes `finalizing`: the step runs after the last task, whether
+    the tasks succeeded or failed (it sees their results), as a Sidekiq batch's
+    `on_complete` does. "hold": a paused one waits to be resumed (nothing new starts while
+    a job is paused, and the step is new work). "settle": everything else ends now — a job
+    without a step (in the transaction of its last task, as always), a finalizing job whose
+    step has ended, and a job being cancelled (a cancelled job is not finalized)."""
+    if not has_step or status in (J.FINALIZING, J.CANCELLING):
+        return "settle"
+    return "hold" if status == J.PAUSED else "finalize"
+
+
+def finalizing_info(total: int) -> str:
+    """The info line of a job whose finalize step starts after its `total` tasks (the
+    step's own output replaces it as it writes)."""
+    return f"finalizing after {plural(total, 'task')}"
 
 
 @dataclass(frozen=True)
@@ -286,26 +326,42 @@ def settle(
     cancelled: int,
     warnings: int,
     first_failure: tuple[str, str] | None = None,
+    step: tuple[str, str] | None = None,
 ) -> Settled:
     """How a job in `status` (one of SETTLING) with nothing pending or running ends, from its
     task counts and warnings; `first_failure` is (name, error) of its first failed task.
+    `step`: (status, error) of its finalize step when it has one; the counts are then those
+    of its other tasks.
 
     A job being cancelled ends cancelled; else one failed task fails the job, one cancelled
     task (and none failed) cancels it, warnings make a warning, and it succeeded otherwise. A
-    cancelled job's progress is the work that was done, not a full bar."""
+    cancelled job's progress is the work that was done, not a full bar. A finalize step that
+    failed fails the job with the step's error (said after the tasks' failures, if any); one
+    cancelled cancels it."""
     tasks = plural(total, "task")
+    step_status, step_error = step or ("", "")
     if status == J.CANCELLING:
         final, info = J.CANCELLED, f"cancelled ({cancelled} of {tasks} cancelled)"
+        if step_status == T.CANCELLED:
+            info = f"cancelled while finalizing ({cancelled} of {tasks} cancelled)"
     elif failed:
         final = J.FAILED
         detail = f" — first: {first_failure[0]}: {first_failure[1]}" if first_failure else ""
         info = f"{failed} of {tasks} failed{detail}"
+        if step_status == T.FAILED:
+            info += f"; finalize failed: {step_error}"
+    elif step_status == T.FAILED:
+        final, info = J.FAILED, f"finalize failed: {step_error}"
     elif cancelled:
         final, info = J.CANCELLED, f"{cancelled} of {tasks} cancelled"
+    elif step_status == T.CANCELLED:
+        final, info = J.CANCELLED, f"finalize cancelled after {tasks}"
     elif warnings:
         final, info = J.WARNING, f"{tasks} done with {plural(warnings, 'warning')}"
     else:
         final, info = J.SUCCEEDED, f"{tasks} done"
+    if step_status == T.SUCCEEDED and final is not J.CANCELLED:
+        info += "; finalized" if failed else ", finalized"
     progress = 100.0 * (total - cancelled) / total if cancelled and total else 100.0
     return Settled(final, info, progress)
 

@@ -178,6 +178,11 @@ class JobType:
     report: Report = field(default_factory=Report)
     source: str = ""  # where it was defined: "path/to/jobdash.toml" or "demo"
     line: int | None = None  # the line of the config file where it is declared
+    # The finalize step, run once after the job's last task (the job shows `finalizing`
+    # meanwhile): an argv for a command type (the placeholders of `command`, without
+    # {item}); for a Python type, "module:attr" of an async function `fn(ctx)`. None: the
+    # type has none, and its jobs end in the transaction of their last task.
+    finalize: tuple[str, ...] | str | None = None
 
     @property
     def defined_at(self) -> str:

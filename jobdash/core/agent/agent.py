@@ -252,7 +252,9 @@ class Agent:
             run = RefusedRun(claim, self.store, str(e))
         else:
             if work.argv is not None:
-                run = CommandRun(claim, self.store, work.argv, env=self._command_env)
+                run = CommandRun(
+                    claim, self.store, work.argv, env=self._command_env, finalize=work.finalize
+                )
             else:
                 assert work.function is not None
                 run = FunctionRun(claim, self.store, work.function, work.module)

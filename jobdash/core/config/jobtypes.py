@@ -45,6 +45,7 @@ TYPE_KEYS = (
     "items",
     "command",
     "function",
+    "finalize",
     "parallel",
     "timeout",
     "retries",
@@ -92,18 +93,10 @@ def job_type(name: str, value: object, source: str) -> JobType:
     function: str | None = None
     items: Items | None = None
     if "command" in table:
-        if isinstance(table["command"], str):
-            raise Problem(
-                at("command"),
-                _COMMAND_IS_STRING,
-            )
-        command = as_str_list(table["command"], at("command"))
-        if not command:
-            raise Problem(at("command"), "must not be empty")
+        command = _argv(table["command"], at("command"))
         if "items" in table:
             items = _items(table["items"], at("items"), names)
-        for element in command:
-            check_template(element, at("command"), names, item_ok=items is not None)
+        _check_argv(command, at("command"), names, item_ok=items is not None)
     elif "function" in table:
         function = as_str(table["function"], at("function"))
         if not FUNCTION_RE.match(function):
@@ -117,6 +110,12 @@ def job_type(name: str, value: object, source: str) -> JobType:
             )
     else:
         raise Problem(keys, 'needs either command = [argv...] or function = "module:attr"')
+
+    finalize = (
+        _finalize(table["finalize"], at("finalize"), names, command is not None)
+        if ("finalize" in table)
+        else None
+    )
 
     locks = as_str_list(table["locks"], at("locks")) if "locks" in table else ()
     for lock in locks:
@@ -182,7 +181,44 @@ def job_type(name: str, value: object, source: str) -> JobType:
         target=target,
         report=_report(table["report"], at("report")) if "report" in table else Report(),
         source=source,
+        finalize=finalize,
     )
+
+
+def _finalize(
+    value: object, keys: Keys, params: Collection[str], command: bool
+) -> tuple[str, ...] | str:
+    """A command type's finalize step is an argv (`finalize = ["mail-report", "{out}"]`,
+    the placeholders of `command` without {item}: it runs once, after every item); a Python
+    type's, "module:attr" of an async function `fn(ctx)`."""
+    if command:
+        argv = _argv(value, keys, "finalize of a command type")
+        _check_argv(argv, keys, params, item_ok=False)
+        return argv
+    if not isinstance(value, str):
+        raise Problem(keys, f'a Python type\'s finalize is "module:attribute", got {show(value)}')
+    if not FUNCTION_RE.match(value):
+        raise Problem(
+            keys, f'must be "module:attribute" (e.g. "mypkg.jobs:send_report"), got {show(value)}'
+        )
+    return value
+
+
+def _argv(value: object, keys: Keys, what: str = "command") -> tuple[str, ...]:
+    """An argv as the config writes it (`command`, an items command, a finalize step): an
+    array of strings, not empty; a string is refused (no shell unless written out)."""
+    if isinstance(value, str):
+        raise Problem(keys, _COMMAND_IS_STRING.replace("command", what, 1))
+    argv = as_str_list(value, keys)
+    if not argv:
+        raise Problem(keys, "must not be empty")
+    return argv
+
+
+def _check_argv(argv: tuple[str, ...], keys: Keys, params: Collection[str], item_ok: bool) -> None:
+    """Every placeholder of `argv` is a declared parameter (or {item}, where `item_ok`)."""
+    for element in argv:
+        check_template(element, keys, params, item_ok=item_ok)
 
 
 def _params(value: object, keys: Keys) -> tuple[Param, ...]:
@@ -237,16 +273,8 @@ def _items(value: object, keys: Keys, params: Collection[str]) -> Items:
             check_template(glob, where, params, item_ok=False)
             return Items(glob=glob)
         if kind == "command":
-            if isinstance(raw, str):
-                raise Problem(
-                    where,
-                    _COMMAND_IS_STRING,
-                )
-            argv = as_str_list(raw, where)
-            if not argv:
-                raise Problem(where, "must not be empty")
-            for element in argv:
-                check_template(element, where, params, item_ok=False)
+            argv = _argv(raw, where)
+            _check_argv(argv, where, params, item_ok=False)
             return Items(command=argv)
         values = as_str_list(raw, where, numbers=True)
         keys = where

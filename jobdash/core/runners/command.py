@@ -27,6 +27,7 @@ from jobdash.core.processes import (
     watch_exit,
 )
 from jobdash.core.runners.base import Result, Run
+from jobdash.core.runners.finalize import results_env, results_of
 from jobdash.core.runners.output import Output, decode
 from jobdash.core.store.base import Store
 from jobdash.core.store.records import Claim
@@ -39,14 +40,23 @@ LEFTOVER_GRACE = 0.5  # after the main process exits, how long its children may 
 class CommandRun(Run):
     """A command task: argv (no shell unless the user wrote one), own session and group."""
 
-    def __init__(self, claim: Claim, store: Store, argv: list[str], env: Env | None = None) -> None:
+    def __init__(
+        self,
+        claim: Claim,
+        store: Store,
+        argv: list[str],
+        env: Env | None = None,
+        finalize: bool = False,
+    ) -> None:
         """`argv`: from the engine's catalogue (see `Catalogue.work`). `env`: the whole
         environment of the command (default: ours; see `encode_env`), to which the
-        JOBDASH_JOB_ID, JOBDASH_TASK and JOBDASH_ATTEMPT variables are added."""
+        JOBDASH_JOB_ID, JOBDASH_TASK and JOBDASH_ATTEMPT variables are added, and for a
+        job's finalize step (`finalize`) the results of its tasks (`results_env`)."""
         self.claim = claim
         self.store = store
         self.argv = argv
         self.env = env
+        self.finalize = finalize
         self.pid: int | None = None
         self.returncode: int | None = None
         self.timed_out = False
@@ -76,6 +86,8 @@ class CommandRun(Run):
             b"JOBDASH_TASK": b"%d" % c.seq,
             b"JOBDASH_ATTEMPT": b"%d" % c.attempt,
         }
+        if self.finalize:
+            env.update(results_env(await results_of(self.store, c.job_id)))
         try:
             pid, out_fd, err_fd = spawn(argv, env)
         except OSError as e:

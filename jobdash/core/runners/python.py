@@ -16,8 +16,10 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from jobdash.core.model import TaskStatus
+from jobdash.core.lifecycle import FINALIZE_KIND
+from jobdash.core.model import Task, TaskStatus
 from jobdash.core.runners.base import Result, Run
+from jobdash.core.runners.finalize import Results, results_of
 from jobdash.core.store.base import Store
 from jobdash.core.store.records import Claim, NewTask
 
@@ -170,6 +172,26 @@ class JobContext(TaskContext):
         await super().checkpoint()
 
 
+class FinalizeContext(TaskContext):
+    """What a Python finalize step `async def finalize(ctx)` receives: a TaskContext (log
+    lines, progress, metrics, warnings, `checkpoint` for cancellation) with the results of
+    the job's tasks: `ctx.results` (counts, the outcome they came to, the job's metrics so
+    far) and `await ctx.tasks()` (each task: name, item, status, attempt, error, exit code).
+    It fails by raising: the job then fails with its error."""
+
+    def __init__(self, store: Store, claim: Claim, params: dict[str, str]) -> None:
+        super().__init__(store, claim, params)
+        self.results = Results("succeeded", 0, 0, 0, 0, 0)
+
+    async def load(self) -> None:
+        """Read the results (before the step's function is called)."""
+        self.results = await results_of(self._store, self.job_id)
+
+    async def tasks(self) -> list[Task]:
+        """The job's tasks, in order, its finalize step left out."""
+        return [t for t in await self._store.tasks(self.job_id) if t.id != self._claim.task_id]
+
+
 def function_ref(fn: Callable[..., Any], module: str = "") -> str:
     """'module:name' of `fn`, as found in `module` (default: its own module)."""
     if not inspect.iscoroutinefunction(fn):
@@ -200,7 +222,8 @@ def resolve(ref: str) -> Callable[..., Coroutine[Any, Any, Any]]:
 
 
 class FunctionRun(Run):
-    """A Python task (kind 'function': fn(ctx, item)) or job function (any other: fn(ctx))."""
+    """A Python task (kind 'function': fn(ctx, item)), a job's finalize step (kind
+    'finalize': fn(ctx), ctx a `FinalizeContext`) or job function (any other: fn(ctx))."""
 
     def __init__(self, claim: Claim, store: Store, ref: str, module: str) -> None:
         """`ref`: the function, from the engine's catalogue (see `Catalogue.work`);
@@ -209,11 +232,13 @@ class FunctionRun(Run):
         self.store = store
         self.ref = ref
         self.job = claim.kind != "function"
-        self.ctx: TaskContext = (
-            JobContext(store, claim, claim.params, module)
-            if self.job
-            else TaskContext(store, claim, claim.params)
-        )
+        self.ctx: TaskContext
+        if claim.kind == FINALIZE_KIND:
+            self.ctx = FinalizeContext(store, claim, claim.params)
+        elif self.job:
+            self.ctx = JobContext(store, claim, claim.params, module)
+        else:
+            self.ctx = TaskContext(store, claim, claim.params)
         self._task: asyncio.Task[Any] | None = None
         self._in_user_code = False
 
@@ -221,6 +246,8 @@ class FunctionRun(Run):
         c = self.claim
         try:
             fn = resolve(self.ref)
+            if isinstance(self.ctx, FinalizeContext):
+                await self.ctx.load()  # the results of the job's tasks
         except Exception as e:
             msg = f"cannot load {self.ref}: {e}"
             self.ctx.log(msg, "system")

@@ -56,6 +56,7 @@ def new_job(
         fire_time=fire_time,
         report=report_recipients(jt.report, report),
         type_hash=digest,
+        finalize=jt.finalize is not None,
     )
 
 

@@ -141,7 +141,9 @@ class Store(Protocol):
         """Record how an attempt ended. **Fenced**: only while (task, attempt, owner) still
         holds it running; otherwise nothing changes and the answer is False. The task moves
         as the job's rules say (a failure with retries left is pending again after its
-        backoff), and a job with nothing left pending or running is settled, atomically."""
+        backoff), and a job with nothing left pending or running is settled, atomically (or,
+        when its type has a finalize step, becomes `finalizing` with the step added as its
+        last task: `lifecycle.after_last_task`)."""
 
     # ------------------------------------------------------------- jobs
 
@@ -192,7 +194,7 @@ class Store(Protocol):
     # ------------------------------------------------------------- claims
 
     async def claim(self, who: Claimant | Callable[[], Claimant | None]) -> list[Claim]:
-        """Claim up to `who.free` ready tasks of running jobs of the type hashes in
+        """Claim up to `who.free` ready tasks of running (or finalizing) jobs of the type hashes in
         `who.types` (None: any), within each job's `parallel`, shared out between jobs.
         **One holder per attempt**: each claim starts a new attempt that this owner alone
         holds, until its lease (`who.lease` seconds, renewed by `heartbeat`) runs out. A

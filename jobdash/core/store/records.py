@@ -50,6 +50,7 @@ class NewJob:
     # Execution report recipients: {"email": [...], "webhook": [...]} (empty: no report).
     report: dict[str, list[str]] = field(default_factory=dict)
     type_hash: str | None = None  # the hash of the type definition the submitter saw
+    finalize: bool = False  # its type has a finalize step (run after the last task)
 
 
 @dataclass

@@ -2,9 +2,9 @@
 
 - Header (`widgets/job_header.py`): status glyph + word, a progress bar with done/total,
   failed count, ETA (running) or duration (finished), the type and where it is declared
-  (`E` opens that file at that line in the user's editor), who started it and how, when, the
-  info line (while the job waits: why, the service's answer) and, once it ended, the result
-  metrics.  Refreshed from the app's `store_changed` signal for this job.
+  (`E` opens that file at that line in the user's editor) and its finalize step if it has
+  one, who started it and how, when, the info line (while the job waits: why, the service's
+  answer) and, once it ended, the result metrics.  Refreshed from the app's `store_changed` signal for this job.
 - Runs: the durations of this job type's last 30 runs as bars coloured by how each ended,
   this one marked (`v`: their numbers); read again when this job's status changes.
 - Tasks: a Line-API table (a job may have 50,000 tasks), reloaded at most every
@@ -42,6 +42,7 @@ from jobdash.present.charts import RUNS, run_of, runs_picture
 from jobdash.present.durations import task_time
 from jobdash.present.logs import TaskLabels, saved_line
 from jobdash.present.status import look
+from jobdash.present.steps import finalize_text
 from jobdash.present.text import sanitize
 from jobdash.present.times import in_column
 from jobdash.present.words import plural_word
@@ -202,6 +203,7 @@ class JobDetailsScreen(JobKeys, OffersWhatWorks):
         self.job = job
         known = self.service.types.get(job.type)
         self.header.defined_at = known.where(short=True) if known is not None else ""
+        self.header.finalize = finalize_text(known)
         self.header.set_job(job)
         self.sub_title = sanitize(f"job {job.id} · {job.type}")
         if job.status.finished:

@@ -74,6 +74,7 @@ class JobHeader(Widget):
         self.job: Job | None = None
         self.gone = False
         self.defined_at = ""  # where the job's type is declared (file name:line, function)
+        self.finalize = ""  # its type's finalize step, run after its last task ("": none)
         self.why: Why | None = None  # why it waits, as the service last said
 
     def set_job(self, job: Job | None) -> None:
@@ -128,6 +129,9 @@ class JobHeader(Widget):
             text.append(
                 f" ({clip(sanitize(self.defined_at), FIELD_CELLS)})", style("jobheader--dim")
             )
+        if self.finalize:
+            text.append(" · then finalize ", style("jobheader--dim"))
+            text.append(clip(sanitize(self.finalize), FIELD_CELLS))
         if job.target:
             text.append(" · target ", style("jobheader--dim"))
             text.append(clip(sanitize(job.target), FIELD_CELLS))

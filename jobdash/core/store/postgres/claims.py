@@ -19,6 +19,7 @@ from jobdash.core.store.postgres.schema import ACTIVE_ONLY
 from jobdash.core.store.records import Claim, Claimant
 from jobdash.core.store.sql import claims
 from jobdash.core.store.sql.claims import claims_of
+from jobdash.core.store.sql.counts import CLAIMABLE_SQL
 from jobdash.core.store.sql.dialect import POSTGRES
 
 # What a claim sets on a task, and what it returns (with its job's timeout, params, type
@@ -37,7 +38,7 @@ CLAIM_RETURNING = (
 SUSPECT_READY = (
     "SELECT t.id, t.not_before FROM tasks t JOIN jobs j ON j.id = t.job_id "
     "WHERE t.status = 'pending' AND t.lost > 0 AND t.not_before <= %s "
-    "AND j.status = 'running' AND j.running < j.parallel{types} ORDER BY t.id LIMIT 1"
+    f"AND j.{CLAIMABLE_SQL} AND j.running < j.parallel{{types}} ORDER BY t.id LIMIT 1"
 )
 # An ordinary task of `jobs` ready to run (inside EXISTS).
 ORDINARY_READY = (
@@ -52,7 +53,7 @@ ORDINARY_READY = (
 # twice, then CLAIM_SET's.
 CLAIM_READY = (
     "WITH room AS MATERIALIZED (SELECT id, parallel - running AS room, running FROM jobs "
-    f"WHERE status = 'running' AND {ACTIVE_ONLY} AND running < parallel{{types}}), "
+    f"WHERE {CLAIMABLE_SQL} AND {ACTIVE_ONLY} AND running < parallel{{types}}), "
     "ready AS MATERIALIZED (SELECT r.id AS job_id, r.running, x.id, "
     "row_number() OVER (PARTITION BY r.id ORDER BY x.id) AS turn FROM room r "
     "CROSS JOIN LATERAL (SELECT t.id FROM tasks t WHERE t.job_id = r.id "

@@ -290,6 +290,11 @@ MIGRATIONS: list[str] = [
     + FAILURES_POLICY,
     # 8: the host an audit event came from, and a target's events by index (as SQLite's 17).
     AUDIT_HOST,
+    # 9: finalize steps, as SQLite's migration 18 (claims read jobs_active, whose status
+    # column covers the finalizing jobs too: no index changes here).
+    """
+    ALTER TABLE jobs ADD COLUMN finalize BIGINT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

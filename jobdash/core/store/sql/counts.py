@@ -15,7 +15,16 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from jobdash.core.lifecycle import SETTLING, check_task_move, settle
+from jobdash.core.lifecycle import (
+    CLAIMABLE,
+    FINALIZE,
+    FINALIZE_KIND,
+    SETTLING,
+    after_last_task,
+    check_task_move,
+    finalizing_info,
+    settle,
+)
 from jobdash.core.model import JobStatus, NotFound
 from jobdash.core.store.sql.dialect import POSTGRES, SQLITE, Connection, Dialect
 
@@ -25,6 +34,10 @@ HOST = socket.gethostname()  # where this process's audit rows come from
 # The jobs that are not finished: the predicate of the schemas' partial indexes (jobs_active).
 ACTIVE_ONLY = "status NOT IN ('succeeded', 'warning', 'failed', 'cancelled')"
 SETTLING_SQL = ", ".join(f"'{s}'" for s in sorted(SETTLING))  # the statuses a job settles from
+# The jobs a claim takes tasks of (lifecycle.CLAIMABLE), as the claim statements and SQLite's
+# partial index jobs_claimable say it, word for word (SQLite uses a partial index only for
+# a query that repeats its condition).
+CLAIMABLE_SQL = "status IN (" + ", ".join(f"'{s}'" for s in sorted(CLAIMABLE)) + ")"
 
 
 # Ends the span a job's clock stood still (a pause, the gap before a retry's first task):
@@ -93,13 +106,31 @@ class CountsSql:
         )
         self._settling = d.prep(
             "SELECT id, status, failed, cancelled, warnings, pending + running + "
-            "succeeded + failed + cancelled + skipped FROM jobs "
+            "succeeded + failed + cancelled + skipped, finalize FROM jobs "
             "WHERE pending = 0 AND running = 0 "
             f"AND status IN ({SETTLING_SQL}) AND "
         )
         self._first_failed = d.prep(
             "SELECT name, error FROM tasks WHERE job_id = ? AND status = 'failed' "
-            "ORDER BY seq LIMIT 1"
+            f"AND kind != '{FINALIZE_KIND}' ORDER BY seq LIMIT 1"
+        )
+        # A job's finalize step: its row, a free key for a new one, adding it, re-arming
+        # the one a retry set aside, and the job becoming finalizing.
+        self._step = d.prep("SELECT status, error FROM tasks WHERE id = ?")
+        self._key_taken = d.prep("SELECT 1 FROM tasks WHERE job_id = ? AND key = ?")
+        self._add_step = d.prep(
+            "INSERT INTO tasks (job_id, seq, key, name, kind, spec, item, status) VALUES "
+            "(?, (SELECT coalesce(max(seq), 0) + 1 FROM tasks WHERE job_id = ?), ?, "
+            f"'{FINALIZE}', '{FINALIZE_KIND}', 'null', 'null', 'pending')"
+            + ("" if d.name == "sqlite" else " RETURNING id")
+        )
+        self._rearm_step = d.prep(
+            "UPDATE tasks SET status = 'pending', base_attempt = attempt, not_before = 0, "
+            "error = '', exit_code = NULL, finished = NULL, progress = 0 WHERE id = ?"
+        )
+        self._finalizing = d.prep(
+            "UPDATE jobs SET status = 'finalizing', finalize = ?, info = ?, waiting = '' "
+            "WHERE id = ?"
         )
         self._settle = (
             d.prep(
@@ -147,17 +178,55 @@ class CountsSql:
         among, args = self.d.among("id", job_ids)
         rows = con.execute(self._settling + among + " ORDER BY id", args).fetchall()
         ends = []
-        for job_id, status, failed, cancelled, warnings, total in rows:
+        for job_id, status, failed, cancelled, warnings, total, step_id in rows:
+            way = after_last_task(status, step_id is not None)
+            if way == "hold":
+                continue
+            if way == "finalize":
+                self._begin_finalize(con, rev, now, job_id, step_id, total)
+                continue
+            step = None
+            if step_id:  # the counts without the step; its own end apart
+                found = con.execute(self._step, (step_id,)).fetchall()
+                step = (str(found[0][0]), str(found[0][1])) if found else None
+                if step is not None:
+                    total -= 1
+                    failed -= step[0] == "failed"
+                    cancelled -= step[0] == "cancelled"
             first = None
             if failed:
                 found = con.execute(self._first_failed, (job_id,)).fetchall()
                 first = (found[0][0], found[0][1]) if found else None
-            end = settle(status, total, failed, cancelled, warnings, first)
+            end = settle(status, total, failed, cancelled, warnings, first, step)
             ends.append(
                 (str(end.status), now, now, end.info[:INFO_MAX], end.progress, now, rev, job_id)
             )
         self.d.many(con, self._settle, ends)
         self.d.many(con, self._unlock, [(e[-1],) for e in ends])
+
+    def _begin_finalize(
+        self, con: Connection, rev: int, now: float, job_id: int, step_id: int, total: int
+    ) -> None:
+        """Job `job_id` (`total` tasks, all ended) becomes finalizing: its finalize step is
+        added as a pending task at the next seq (`step_id` 0), or the one a retry set aside
+        (`step_id`) is pending again as a new attempt. Claimed like any task from then on."""
+        counts = Counts()
+        if step_id:
+            (old,) = con.execute(self._step, (step_id,)).fetchall()[0][:1]
+            counts.move(job_id, str(old), "pending")
+            con.execute(self._rearm_step, (step_id,))
+            total -= 1
+        else:
+            key, n = FINALIZE, 1
+            while con.execute(self._key_taken, (job_id, key)).fetchall():  # a task's own
+                n += 1
+                key = f"{FINALIZE} {n}"
+            cur = con.execute(self._add_step, (job_id, job_id, key))
+            step_id = int(cur.lastrowid if self.d.name == "sqlite" else cur.fetchone()[0])
+            counts.move(job_id, None, "pending")
+        self.d.many(con, self._add, counts.rows(rev, now))
+        con.execute(self._finalizing, (step_id, finalizing_info(total), job_id))
+        self.update_progress(con, rev, [job_id])
 
     def job_row(self, con: Connection, job_id: int, columns: str) -> tuple[Any, ...]:
         """A job's `columns` (NotFound when there is no such job)."""

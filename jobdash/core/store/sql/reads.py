@@ -19,7 +19,7 @@ from jobdash.core.lifecycle import suspect_way
 from jobdash.core.model import Job, JobStatus, LogLine, NotFound, Task, TaskStatus, Trigger
 from jobdash.core.store.records import Changes, JobFilter
 from jobdash.core.store.sql.agents import agents_changed_since
-from jobdash.core.store.sql.counts import ACTIVE_ONLY
+from jobdash.core.store.sql.counts import ACTIVE_ONLY, CLAIMABLE_SQL
 from jobdash.core.store.sql.dialect import Reading, Statements
 from jobdash.core.store.sql.filters import count_sql, job_select
 
@@ -169,7 +169,7 @@ class Reads:
         now = time.time()
         suspect, suspect_args, jobs_of, type_args = self.claimable_parts(types, now)
         rows = await self.db.fetchall(
-            f"SELECT ({suspect}), EXISTS (SELECT 1 FROM jobs WHERE status = 'running' "
+            f"SELECT ({suspect}), EXISTS (SELECT 1 FROM jobs WHERE {CLAIMABLE_SQL} "
             f"AND {ACTIVE_ONLY} AND running < parallel{jobs_of} AND EXISTS "
             f"({self.ordinary_ready}))",
             (*suspect_args, *type_args, now),

@@ -45,6 +45,10 @@ Q = Statements(
     retriable=f"SELECT count(*) FROM tasks {RETRIABLE}",
     retry_tasks="UPDATE tasks SET status = 'pending', base_attempt = attempt, not_before = 0, "
     f"error = '', exit_code = NULL, finished = NULL {RETRIABLE}",
+    # The job's finalize step, if it was added, is set aside (skipped) whatever its end: it
+    # runs again, as a new attempt, once the retried tasks have ended (lifecycle).
+    park_step="UPDATE tasks SET status = 'skipped' WHERE id = (SELECT finalize FROM jobs "
+    "WHERE id = ?)",
     by_status="SELECT status, count(*) FROM tasks WHERE job_id = ? GROUP BY status",
     # Its clock stands still from its end until the retry's first task starts.
     retry="UPDATE jobs SET status = ?, paused_at = CASE WHEN started IS NULL "
@@ -154,6 +158,7 @@ class Requests:
             found = con.execute(retriable, args).fetchall()
             plan = decide_retry(job_id, status, found[0][0], user)
             con.execute(retry_tasks, args)
+            con.execute(q.park_step, (job_id,))
             rows = con.execute(q.by_status, (job_id,)).fetchall()
             by_status = dict.fromkeys(COUNT_COLUMNS, 0) | {r[0]: r[1] for r in rows}
             con.execute(

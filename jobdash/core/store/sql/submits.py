@@ -21,8 +21,8 @@ from jobdash.core.store.sql.dialect import Connection, Dialect, Statements
 JOB = (
     'INSERT INTO jobs (type, params, "user", trigger, schedule_id, fire_time, status, '
     "created, updated, pending, target, parallel, cancellable, on_lock, timeout, retries, "
-    "backoff, info, rev, type_hash) "
-    "VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "backoff, info, rev, type_hash, finalize) "
+    "VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 Q = Statements(
     job=JOB,  # SQLite: the row id is the cursor's, free; a RETURNING row costs ~12 µs a job
@@ -70,6 +70,7 @@ def insert_row(d: Dialect, con: Connection, rev: int, now: float, nj: NewJob) ->
         nj.info,
         rev,
         nj.type_hash,
+        0 if nj.finalize else None,  # 0: a finalize step to add after the last task
     )
     if d.name == "sqlite":
         return int(con.execute(Q[d].job, values).lastrowid)

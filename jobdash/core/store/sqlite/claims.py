@@ -16,6 +16,7 @@ from jobdash.core.lifecycle import suspect_way
 from jobdash.core.store.records import Claim, Claimant
 from jobdash.core.store.sql import claims
 from jobdash.core.store.sql.claims import CLAIM_RETURNING, claims_of
+from jobdash.core.store.sql.counts import CLAIMABLE_SQL
 from jobdash.core.store.sql.dialect import SQLITE
 from jobdash.core.store.sqlite.db import Db, qmarks
 
@@ -31,7 +32,7 @@ SUSPECT_READY = (
     "SELECT t.id, t.not_before, j.id, j.timeout, j.params, j.type, j.type_hash FROM tasks t "
     "INDEXED BY tasks_suspect JOIN jobs j ON j.id = t.job_id "
     "WHERE t.status = 'pending' AND t.lost > 0 AND t.not_before <= ? "
-    "AND j.status = 'running' AND j.running < j.parallel%s ORDER BY t.id LIMIT 1"
+    f"AND j.{CLAIMABLE_SQL} AND j.running < j.parallel%s ORDER BY t.id LIMIT 1"
 )
 # An ordinary task of `jobs` ready to run (inside EXISTS).
 ORDINARY_READY = (
@@ -96,7 +97,7 @@ def _claim_ready(
     # backlog); tasks_pending finds each one's ready task.
     jobs = con.execute(
         "SELECT id, parallel - running, timeout, params, type, type_hash FROM jobs "
-        f"INDEXED BY jobs_claimable WHERE status = 'running' AND running < parallel{jobs_of} "
+        f"INDEXED BY jobs_claimable WHERE {CLAIMABLE_SQL} AND running < parallel{jobs_of} "
         f"AND EXISTS ({ORDINARY_READY}) ORDER BY running, id LIMIT ?",
         (*type_args, now, c.free),
     ).fetchall()

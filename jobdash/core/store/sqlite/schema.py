@@ -385,6 +385,16 @@ MIGRATIONS: list[str] = [
     # 17: the host an audit event came from (the kernel's node name of the process that wrote
     # it), and a target's events by index (the audit sections of the details screens).
     AUDIT_HOST,
+    # 18: finalize steps (a type's step run after a job's last task, the job `finalizing`).
+    """
+    -- NULL: the job's type has no finalize step; 0: it has one, not yet added; else the id
+    -- of the step's task (kind 'finalize'), added when the last other task ended.
+    ALTER TABLE jobs ADD COLUMN finalize INTEGER;
+    -- A finalizing job's step is claimed as a running job's tasks are (lifecycle.CLAIMABLE);
+    -- the claim repeats this condition word for word (counts.CLAIMABLE_SQL).
+    DROP INDEX jobs_claimable;
+    CREATE INDEX jobs_claimable ON jobs (running, id) WHERE status IN ('finalizing', 'running');
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
