@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 from jobdash.cli import (
+    artifacts,
     completion,
     config,
     crontab,
@@ -40,6 +41,7 @@ Command = Callable[["Service", argparse.Namespace], Awaitable[int]]
 COMMANDS: dict[str, Command] = {
     **run.COMMANDS,
     **jobs.COMMANDS,
+    **artifacts.COMMANDS,
     **config.COMMANDS,
     **engine.COMMANDS,
     **schedules.COMMANDS,
@@ -54,7 +56,9 @@ STORELESS = {
 }
 
 # Commands that only read the store: they read one that cannot be written, too.
-READING = frozenset({"jobs", "show", "logs", "export", "types", "schedules", "agents"})
+READING = frozenset(
+    {"jobs", "show", "logs", "export", "types", "schedules", "agents", "artifacts", "artifact"}
+)
 
 
 def reads_only(a: argparse.Namespace) -> bool:

@@ -134,6 +134,7 @@ def job_id(text: str) -> int:
 def build_parser() -> Parser:
     """The whole command line: the dashboard's options, then each group's commands."""
     from jobdash.cli import (
+        artifacts,
         completion,
         config,
         crontab,
@@ -203,6 +204,7 @@ def build_parser() -> Parser:
     web.declare(commands)
     run.declare_run(commands)
     jobs.declare(commands)
+    artifacts.declare(commands)
     run.declare_actions(commands)
     jobs.declare_export(commands)
     failures.declare(commands)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import glob
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -47,6 +48,8 @@ def type_hash(jt: JobType) -> str:
     d: dict[str, Any] = dataclasses.asdict(jt)
     for key in UNHASHED:
         d.pop(key, None)
+    if not d["artifacts"]:  # a type without any hashes as it did before artifacts existed
+        del d["artifacts"]
     d["params"] = [
         [p.name, p.required, p.default]
         + ([p.minimum, p.maximum] if p.minimum is not None or p.maximum is not None else [])
@@ -128,7 +131,7 @@ def type_from_dict(d: Mapping[str, Any]) -> JobType:
             glob=items.get("glob"),
             command=tuple(items["command"]) if items.get("command") is not None else None,
         )
-    for key in ("command", "locks"):
+    for key in ("command", "locks", "artifacts"):
         if d.get(key) is not None:
             d[key] = tuple(d[key])
     for key in ("report", "schedule_report"):
@@ -150,6 +153,7 @@ class Work(NamedTuple):
     argv: list[str] | None = None
     function: str | None = None
     module: str = ""
+    artifacts: tuple[str, ...] = ()  # a command's globs, its placeholders substituted
 
 
 class Catalogue:
@@ -183,9 +187,15 @@ class Catalogue:
                 values[ITEM] = str(claim.item)
             try:
                 argv = [substitute(a, values, f"types.{jt.name}.command") for a in jt.command]
+                # A value is a literal part of the glob: its own `*`, `?` and `[` match
+                # only themselves (a parameter never widens what is collected).
+                literal = {k: glob.escape(v) for k, v in values.items()}
+                globs = tuple(
+                    substitute(g, literal, f"types.{jt.name}.artifacts") for g in jt.artifacts
+                )
             except BadInput as e:
                 raise Unrunnable(str(e)) from None
-            return Work(argv=argv)
+            return Work(argv=argv, artifacts=globs)
         module = self._module[jt.name]
         if claim.kind != "function":
             return Work(function=jt.function, module=module)

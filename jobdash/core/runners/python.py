@@ -12,11 +12,13 @@ import contextlib
 import functools
 import importlib
 import inspect
+import os
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from jobdash.core.model import TaskStatus
+from jobdash.core.artifacts import INLINE_MAX, keep
+from jobdash.core.model import Artifact, BadInput, TaskStatus
 from jobdash.core.runners.base import Result, Run
 from jobdash.core.store.base import Store
 from jobdash.core.store.records import Claim, NewTask
@@ -32,9 +34,12 @@ class TaskContext:
     Python tasks are `async def task(ctx: TaskContext, item) -> None`; they fail by raising.
     """
 
-    def __init__(self, store: Store, claim: Claim, params: dict[str, str]) -> None:
+    def __init__(
+        self, store: Store, claim: Claim, params: dict[str, str], inline_max: int = INLINE_MAX
+    ) -> None:
         self._store = store
         self._claim = claim
+        self._inline_max = inline_max
         self.params = params
         self.job_id = claim.job_id
         self.task_seq = claim.seq
@@ -63,6 +68,31 @@ class TaskContext:
         """A warning: logged on stderr and counted; the job ends `warning` if it succeeds."""
         self.log(f"warning: {text}", "stderr")
         self._store.add_warning(self.job_id)
+
+    async def artifact(
+        self,
+        name: str,
+        content: bytes | str | os.PathLike[str],
+        media_type: str | None = None,
+    ) -> Artifact:
+        """Keep a file this task produced with its job (a report, a PDF): `content` is its
+        bytes or a file's path (read now, never through a link). `media_type` (`text/csv`)
+        is guessed from the name when not given. Listed in the job's details and by
+        `jobdash artifacts`; a name is unique in its job (a later one replaces it), kept
+        whatever the task's end. ValueError (one line) for a bad name or media type, or a
+        file that cannot be read or kept."""
+        try:
+            return await keep(
+                self._store,
+                self.job_id,
+                self._claim.task_id,
+                name,
+                content,
+                media_type,
+                self._inline_max,
+            )
+        except BadInput as e:
+            raise ValueError(str(e)) from None
 
     @property
     def cancelled(self) -> bool:
@@ -100,10 +130,15 @@ class JobContext(TaskContext):
     MAX_JOB_TASKS = 1_000_000
 
     def __init__(
-        self, store: Store, claim: Claim, params: dict[str, str], module: str = ""
+        self,
+        store: Store,
+        claim: Claim,
+        params: dict[str, str],
+        module: str = "",
+        inline_max: int = INLINE_MAX,
     ) -> None:
         """`module`: the job function's, where the functions of the tasks it adds must be."""
-        super().__init__(store, claim, params)
+        super().__init__(store, claim, params, inline_max)
         self._module = module
         self._new: list[NewTask] = []
         self._added = 0
@@ -202,17 +237,20 @@ def resolve(ref: str) -> Callable[..., Coroutine[Any, Any, Any]]:
 class FunctionRun(Run):
     """A Python task (kind 'function': fn(ctx, item)) or job function (any other: fn(ctx))."""
 
-    def __init__(self, claim: Claim, store: Store, ref: str, module: str) -> None:
+    def __init__(
+        self, claim: Claim, store: Store, ref: str, module: str, inline_max: int = INLINE_MAX
+    ) -> None:
         """`ref`: the function, from the engine's catalogue (see `Catalogue.work`);
-        `module`: its type's job function's module."""
+        `module`: its type's job function's module; `inline_max`: the artifacts kept in
+        the store (bigger ones as files)."""
         self.claim = claim
         self.store = store
         self.ref = ref
         self.job = claim.kind != "function"
         self.ctx: TaskContext = (
-            JobContext(store, claim, claim.params, module)
+            JobContext(store, claim, claim.params, module, inline_max)
             if self.job
-            else TaskContext(store, claim, claim.params)
+            else TaskContext(store, claim, claim.params, inline_max)
         )
         self._task: asyncio.Task[Any] | None = None
         self._in_user_code = False

@@ -50,10 +50,11 @@ if TYPE_CHECKING:
     from jobdash.core.agent import Agent
 
 
+from jobdash.core.service.artifacts import Artifacts
 from jobdash.core.service.failures import Failures
 
 
-class Service(Failures):
+class Service(Failures, Artifacts):
     """What a user may see and do, for one user: every front end goes through here."""
 
     async def close(self) -> None:
@@ -349,6 +350,7 @@ class Service(Failures):
             slots=slots,
             retention=self.config.retention,
             agent_retention=self.config.agent_retention,
+            artifact_inline_max=self.config.artifact_inline_max,
         )
         if lease is not None:
             opts.lease = lease

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from jobdash.core.model import BadInput
 from jobdash.core.store.faults import StoreError
+from jobdash.core.store.sql.artifacts import ARTIFACTS_TABLE
 from jobdash.core.store.sql.history import HISTORY_INDEXES
 from jobdash.present.words import plural_word
 
@@ -381,6 +382,8 @@ MIGRATIONS: list[str] = [
     CREATE INDEX jobs_user ON jobs ("user", id)
         WHERE status IN ('cancelled', 'failed', 'succeeded', 'warning');
     """,
+    # 17: the artifacts of jobs (core/store/sql/artifacts.py), big ones kept as files beside.
+    ARTIFACTS_TABLE.format(id="INTEGER PRIMARY KEY", blob="BLOB"),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
