@@ -9,6 +9,8 @@
 - Tasks: a Line-API table (a job may have 50,000 tasks), reloaded at most every
   `TASKS_MIN_INTERVAL` seconds (more for big jobs) while the job changes.  `F` shows
   failed tasks only; moving the cursor onto a task shows only that task's log, `a` all.
+- Artifacts: the files the job produced (`widgets/artifacts_pane.py`, shown once it has
+  some), read again when the job changes; `o` opens one, `O` saves it (`artifact_keys.py`).
 - Log: `service.log_tail(…)` once, then a worker tails by sequence number every
   `LOG_POLL` seconds while the job is active (batches of up to `LOG_BATCH` lines, one
   `LogView.append` per batch: this is what keeps up with 20,000 lines/s).  Job output is
@@ -22,17 +24,15 @@ import time
 from collections.abc import Hashable
 from typing import Any, ClassVar
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widget import Widget
 from textual.widgets import Footer, Label
 
 from jobdash.core.model import (
+    Artifact,
     BadInput,
     Job,
-    JobStatus,
     LogLine,
     NotFound,
     Task,
@@ -40,17 +40,19 @@ from jobdash.core.model import (
 )
 from jobdash.core.service import Service, create_new
 from jobdash.present.charts import RUNS, run_of, runs_picture
-from jobdash.present.durations import duration, eta, task_time
+from jobdash.present.durations import task_time
 from jobdash.present.logs import TaskLabels, saved_line
-from jobdash.present.progress import progress_bar
 from jobdash.present.status import look
-from jobdash.present.text import clip, sanitize
+from jobdash.present.text import sanitize
 from jobdash.present.times import in_column
-from jobdash.present.words import plural, plural_word
+from jobdash.present.words import plural_word
 from jobdash.tui.actions import JobKeys, OffersWhatWorks, refuse
+from jobdash.tui.artifact_keys import ArtifactKeys
 from jobdash.tui.helpers import clock_of, subscribe_changes
 from jobdash.tui.keymap import key_for
+from jobdash.tui.widgets.artifacts_pane import ArtifactsPane
 from jobdash.tui.widgets.chart import Chart
+from jobdash.tui.widgets.job_header import JobHeader
 from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
 from jobdash.tui.widgets.log_view import LogView, log_bindings
 
@@ -62,10 +64,6 @@ LOG_POLL = 0.15  # seconds between tail queries while the job is active
 LOG_IDLE_POLL = 1.0  # ... once it finished (late lines, a retry)
 FALLBACK_POLL = 0.5  # job row refresh when the app offers no store_changed signal
 TASKS_MIN_INTERVAL = 0.5  # seconds between task reloads (grows with the task count)
-BAR_WIDTH = 20
-NARROW_BAR = 10  # the bar below WIDE columns: the status line stays one line at 80
-WIDE = 100
-FIELD_CELLS = 80  # of a target, who, the info line: the header stays a few lines high
 
 TASK_COLUMNS = (
     TableColumn("#", 5, "right"),
@@ -77,119 +75,6 @@ TASK_COLUMNS = (
     TableColumn("time", 7, "right"),
     TableColumn("exit / error", 0, min_width=16),
 )
-
-
-def who(job: Job) -> str:
-    """ "alice (manual)", "scheduler (schedule nightly)"."""
-    trigger = str(job.trigger)
-    if job.schedule_id:
-        trigger = f"schedule {job.schedule_id}"
-    return f"{job.user} ({trigger})"
-
-
-def format_metric(value: float) -> str:
-    return f"{int(value):,}" if float(value).is_integer() else f"{value:,.2f}"
-
-
-class JobHeader(Widget):
-    """A few lines about the job, built from plain strings (nothing is parsed as markup)."""
-
-    COMPONENT_CLASSES: ClassVar[set[str]] = {
-        "jobheader--dim",
-        "jobheader--ok",
-        "jobheader--warn",
-        "jobheader--error",
-        "jobheader--accent",
-        "jobheader--bold",
-        "jobheader--bar",
-    }
-    DEFAULT_CSS = """
-    JobHeader {
-        height: auto;
-        max-height: 6;  /* whatever a job's fields hold, the tasks and the log keep the room */
-        padding: 0 1;
-        background: $panel;
-        & > .jobheader--dim { color: $text-muted; }
-        & > .jobheader--ok { color: $success; text-style: bold; }
-        & > .jobheader--warn { color: $warning; text-style: bold; }
-        & > .jobheader--error { color: $error; text-style: bold; }
-        & > .jobheader--accent { color: $accent; text-style: bold; }
-        & > .jobheader--bold { text-style: bold; }
-        & > .jobheader--bar { color: $accent; }
-    }
-    """
-
-    def __init__(self, job_id: int, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.job_id = job_id
-        self.job: Job | None = None
-        self.gone = False
-        self.defined_at = ""  # where the job's type is declared (file name:line, function)
-
-    def set_job(self, job: Job | None) -> None:
-        self.job = job
-        self.refresh(layout=True)
-
-    def render(self) -> Text:
-        style = self.get_component_rich_style
-        job = self.job
-        if job is None:
-            word = f"job {self.job_id} is no longer in the store" if self.gone else "loading…"
-            return Text(f"job {self.job_id}  {word}", style=style("jobheader--dim"))
-        now = clock_of(self.app)()
-        status = job.status
-        text = Text(no_wrap=True, overflow="ellipsis")
-        shown = look(status)
-        text.append(shown.text, style(f"jobheader--{shown.tone}"))
-        text.append("   ")
-        bar = BAR_WIDTH if self.size.width >= WIDE else NARROW_BAR
-        text.append(progress_bar(job, bar), style("jobheader--bar"))
-        total = job.total
-        text.append(f" {job.worked}/{plural(total, 'task')}" if total else f" {job.progress:.0f}%")
-        if job.cancelled:
-            text.append(f" · {job.cancelled} cancelled", style("jobheader--dim"))
-        text.append("   failed ", style("jobheader--dim"))
-        text.append(str(job.failed), style("jobheader--error") if job.failed else "")
-        if status is JobStatus.RUNNING:
-            text.append("   ETA ", style("jobheader--dim"))
-            text.append(eta(job.eta(now)) or "—")
-        if job.started is not None:
-            text.append(
-                "   duration " if status.finished else "   elapsed ", style("jobheader--dim")
-            )
-            text.append(duration(job.duration(now)))
-        text.append("\n")
-        text.append(f"job {job.id}", style("jobheader--bold"))
-        text.append(" · ")
-        text.append(sanitize(job.type), style("jobheader--bold"))
-        if self.defined_at:
-            text.append(
-                f" ({clip(sanitize(self.defined_at), FIELD_CELLS)})", style("jobheader--dim")
-            )
-        if job.target:
-            text.append(" · target ", style("jobheader--dim"))
-            text.append(clip(sanitize(job.target), FIELD_CELLS))
-        text.append(" · started by ", style("jobheader--dim"))
-        text.append(clip(sanitize(who(job)), FIELD_CELLS))
-        text.append(" · created ", style("jobheader--dim"))
-        text.append(in_column(job.created, now))
-        if job.started is not None:
-            text.append(" · started ", style("jobheader--dim"))
-            text.append(in_column(job.started, now))
-        if job.finished is not None:
-            text.append(" · finished ", style("jobheader--dim"))
-            text.append(in_column(job.finished, now))
-        text.append("\n")
-        text.append("info ", style("jobheader--dim"))
-        text.append(clip(sanitize(job.info), FIELD_CELLS) or "—")
-        if status.finished and (job.metrics or job.warnings):
-            text.append("\n")
-            text.append("result ", style("jobheader--dim"))
-            parts = [f"{sanitize(k)} {format_metric(v)}" for k, v in sorted(job.metrics.items())]
-            if job.warnings:
-                parts.append(f"warnings {job.warnings}")
-            text.append(" · ".join(parts))
-        return text
 
 
 def task_row(task: Task, now: float) -> Row:
@@ -215,7 +100,7 @@ def task_row(task: Task, now: float) -> Row:
     )
 
 
-class JobDetailsScreen(JobKeys, OffersWhatWorks):
+class JobDetailsScreen(JobKeys, ArtifactKeys, OffersWhatWorks):
     """Header, tasks and the live log of one job."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -227,7 +112,9 @@ class JobDetailsScreen(JobKeys, OffersWhatWorks):
         Binding("p", "toggle_pause", "Pause", id="details.pause"),
         Binding("R", "retry", "Retry", id="details.retry"),
         Binding("E", "edit_type", "Edit type", show=False, id="details.edit_type"),
-        Binding("tab", "focus_next", "Tasks/log", show=False, id="details.focus_next"),
+        Binding("o", "open_artifact", "Open artifact", show=False, id="details.open_artifact"),
+        Binding("O", "save_artifact", "Save artifact", show=False, id="details.save_artifact"),
+        Binding("tab", "app.focus_next", "Next pane", show=False, id="details.focus_next"),
         # The log keys work wherever the focus is: they share the LogView's ids, so a
         # keymap entry for `log.follow` remaps both.
         *log_bindings(lambda action: f"log('{action}')", show=False, until="log.prev"),
@@ -273,6 +160,7 @@ class JobDetailsScreen(JobKeys, OffersWhatWorks):
             drops=("started", "agent"),
             id="details-tasks",
         )
+        yield ArtifactsPane(id="details-artifacts")
         yield Label("log · all tasks", id="details-log-title", markup=False)
         yield LogView(id="details-log")
         yield Footer()
@@ -310,6 +198,7 @@ class JobDetailsScreen(JobKeys, OffersWhatWorks):
     def _set_job(self, job: Job) -> None:
         if job.rev != self._job_rev or job != self.job:
             self._tasks_dirty = True
+            self._load_artifacts()
         if self.job is None or job.status is not self.job.status:
             self._load_runs(job)  # its bar moves (running, then how it ended)
         self._job_rev = job.rev
@@ -328,6 +217,19 @@ class JobDetailsScreen(JobKeys, OffersWhatWorks):
             runs.append(run_of(job, now))  # running, or older than the last RUNS
         label = f"{job.type}: the time of its last runs"
         self.query_one("#details-runs", Chart).show([runs_picture(runs, label, job.id)])
+
+    @work(group="artifacts", exclusive=True)
+    async def _load_artifacts(self) -> None:
+        try:
+            found = await self.service.artifacts(self.job_id)
+        except NotFound:
+            return
+        keys = f"{key_for(self.app, 'details.open_artifact')}: open · "
+        keys += f"{key_for(self.app, 'details.save_artifact')}: save"
+        self.query_one(ArtifactsPane).show(found, keys)
+
+    def selected_artifact(self) -> Artifact | None:
+        return self.query_one(ArtifactsPane).selected()
 
     def _job_gone(self) -> None:
         self.header.gone = True

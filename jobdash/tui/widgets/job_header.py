@@ -1,0 +1,140 @@
+"""A job's header on its details screen: status, progress, failed count, ETA or duration,
+then the type (and where it is declared), target, who started it and when, the info line
+and, once it ended, the result metrics. Built from plain strings: nothing is parsed as
+markup."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.widget import Widget
+
+from jobdash.core.model import Job, JobStatus
+from jobdash.present.durations import duration, eta
+from jobdash.present.progress import progress_bar
+from jobdash.present.status import look
+from jobdash.present.text import clip, sanitize
+from jobdash.present.times import in_column
+from jobdash.present.words import plural
+from jobdash.tui.helpers import clock_of
+
+__all__ = ["JobHeader", "format_metric", "who"]
+
+BAR_WIDTH = 20
+NARROW_BAR = 10  # the bar below WIDE columns: the status line stays one line at 80
+WIDE = 100
+FIELD_CELLS = 80  # of a target, who, the info line: the header stays a few lines high
+
+
+def who(job: Job) -> str:
+    """ "alice (manual)", "scheduler (schedule nightly)"."""
+    trigger = str(job.trigger)
+    if job.schedule_id:
+        trigger = f"schedule {job.schedule_id}"
+    return f"{job.user} ({trigger})"
+
+
+def format_metric(value: float) -> str:
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:,.2f}"
+
+
+class JobHeader(Widget):
+    """A few lines about the job, built from plain strings (nothing is parsed as markup)."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "jobheader--dim",
+        "jobheader--ok",
+        "jobheader--warn",
+        "jobheader--error",
+        "jobheader--accent",
+        "jobheader--bold",
+        "jobheader--bar",
+    }
+    DEFAULT_CSS = """
+    JobHeader {
+        height: auto;
+        max-height: 6;  /* whatever a job's fields hold, the tasks and the log keep the room */
+        padding: 0 1;
+        background: $panel;
+        & > .jobheader--dim { color: $text-muted; }
+        & > .jobheader--ok { color: $success; text-style: bold; }
+        & > .jobheader--warn { color: $warning; text-style: bold; }
+        & > .jobheader--error { color: $error; text-style: bold; }
+        & > .jobheader--accent { color: $accent; text-style: bold; }
+        & > .jobheader--bold { text-style: bold; }
+        & > .jobheader--bar { color: $accent; }
+    }
+    """
+
+    def __init__(self, job_id: int, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.job_id = job_id
+        self.job: Job | None = None
+        self.gone = False
+        self.defined_at = ""  # where the job's type is declared (file name:line, function)
+
+    def set_job(self, job: Job | None) -> None:
+        self.job = job
+        self.refresh(layout=True)
+
+    def render(self) -> Text:
+        style = self.get_component_rich_style
+        job = self.job
+        if job is None:
+            word = f"job {self.job_id} is no longer in the store" if self.gone else "loading…"
+            return Text(f"job {self.job_id}  {word}", style=style("jobheader--dim"))
+        now = clock_of(self.app)()
+        status = job.status
+        text = Text(no_wrap=True, overflow="ellipsis")
+        shown = look(status)
+        text.append(shown.text, style(f"jobheader--{shown.tone}"))
+        text.append("   ")
+        bar = BAR_WIDTH if self.size.width >= WIDE else NARROW_BAR
+        text.append(progress_bar(job, bar), style("jobheader--bar"))
+        total = job.total
+        text.append(f" {job.worked}/{plural(total, 'task')}" if total else f" {job.progress:.0f}%")
+        if job.cancelled:
+            text.append(f" · {job.cancelled} cancelled", style("jobheader--dim"))
+        text.append("   failed ", style("jobheader--dim"))
+        text.append(str(job.failed), style("jobheader--error") if job.failed else "")
+        if status is JobStatus.RUNNING:
+            text.append("   ETA ", style("jobheader--dim"))
+            text.append(eta(job.eta(now)) or "—")
+        if job.started is not None:
+            text.append(
+                "   duration " if status.finished else "   elapsed ", style("jobheader--dim")
+            )
+            text.append(duration(job.duration(now)))
+        text.append("\n")
+        text.append(f"job {job.id}", style("jobheader--bold"))
+        text.append(" · ")
+        text.append(sanitize(job.type), style("jobheader--bold"))
+        if self.defined_at:
+            text.append(
+                f" ({clip(sanitize(self.defined_at), FIELD_CELLS)})", style("jobheader--dim")
+            )
+        if job.target:
+            text.append(" · target ", style("jobheader--dim"))
+            text.append(clip(sanitize(job.target), FIELD_CELLS))
+        text.append(" · started by ", style("jobheader--dim"))
+        text.append(clip(sanitize(who(job)), FIELD_CELLS))
+        text.append(" · created ", style("jobheader--dim"))
+        text.append(in_column(job.created, now))
+        if job.started is not None:
+            text.append(" · started ", style("jobheader--dim"))
+            text.append(in_column(job.started, now))
+        if job.finished is not None:
+            text.append(" · finished ", style("jobheader--dim"))
+            text.append(in_column(job.finished, now))
+        text.append("\n")
+        text.append("info ", style("jobheader--dim"))
+        text.append(clip(sanitize(job.info), FIELD_CELLS) or "—")
+        if status.finished and (job.metrics or job.warnings):
+            text.append("\n")
+            text.append("result ", style("jobheader--dim"))
+            parts = [f"{sanitize(k)} {format_metric(v)}" for k, v in sorted(job.metrics.items())]
+            if job.warnings:
+                parts.append(f"warnings {job.warnings}")
+            text.append(" · ".join(parts))
+        return text
