@@ -40,7 +40,7 @@ async def cmd_artifacts(svc: Service, a: argparse.Namespace) -> int:
         found = await svc.artifacts(a.job)
     except NotFound as e:
         raise BadInput(str(e)) from None
-    folder = str(svc.store.artifact_folder)
+    folder = svc.artifact_folder
     if a.json:
         print_json([artifact_dict(x, folder) for x in found])
         return EXIT_OK

@@ -19,6 +19,11 @@ from jobdash.present.text import sanitize
 class Artifacts(Access):
     """The artifacts part of the `Service`."""
 
+    @property
+    def artifact_folder(self) -> str:
+        """This host's folder of the store's big artifacts (where a kept file is)."""
+        return str(self.store.artifact_folder)
+
     async def artifacts(self, job_id: int) -> list[Artifact]:
         """A job's artifacts, by name (NotFound: no such job among yours)."""
         await self.job(job_id)
