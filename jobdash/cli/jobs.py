@@ -31,9 +31,9 @@ from jobdash.cli.render import (
     toned,
     when,
 )
-from jobdash.core.model import Job, LogLine
+from jobdash.core.model import BadInput, Job, LogLine
 from jobdash.present.durations import job_time, task_time
-from jobdash.present.logs import LABEL_WIDTH, TaskLabels
+from jobdash.present.logs import LABEL_WIDTH, TaskLabels, saved_line
 from jobdash.present.progress import progress_count
 from jobdash.present.status import look
 from jobdash.present.steps import finalize_text
@@ -88,6 +88,12 @@ def declare(c: Commands) -> None:
     s.add_argument("-f", "--follow", action="store_true", help="keep printing while the job runs")
     s.add_argument("--task", type=count_arg, metavar="N", help="only task N")
     s.add_argument("--tail", type=count_arg, metavar="N", help="only the last N lines")
+    s.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="save the log to FILE (created 0600): each line with its time, task and stream",
+    )
 
 
 def declare_export(c: Commands) -> None:
@@ -284,6 +290,9 @@ async def cmd_show(svc: Service, a: argparse.Namespace) -> int:
 async def cmd_logs(svc: Service, a: argparse.Namespace) -> int:
     import asyncio  # loaded by the command that waits, not by `jobdash --help`
 
+    if a.output is not None:
+        return await save_log(svc, a)
+
     printer = LogPrinter(svc, a.job, out.is_terminal, one_task=a.task is not None, as_json=a.json)
     if a.tail is not None:
         lines = await svc.log_tail(a.job, a.tail, a.task)
@@ -306,6 +315,32 @@ async def cmd_logs(svc: Service, a: argparse.Namespace) -> int:
         else:
             await asyncio.sleep(0.25)
     sys.stdout.flush()
+    return EXIT_OK
+
+
+async def save_log(svc: Service, a: argparse.Namespace) -> int:
+    """`logs JOB -o FILE`: the job's log (of one task; its last lines) as the dashboard's
+    `s` saves it, a line each with its time, task and stream, into FILE (created 0600,
+    replaced atomically: `open_output`)."""
+    from jobdash.core.service import open_output
+
+    if a.follow or a.json:
+        raise BadInput("logs -o FILE saves the log as it is now: without -f and --json")
+    labels = TaskLabels(await svc.tasks(a.job))
+    n = 0
+    with open_output(a.output) as f:
+        if a.tail is not None:
+            lines = await svc.log_tail(a.job, a.tail, a.task)
+            f.writelines(saved_line(line, labels) for line in lines)
+            n = len(lines)
+        else:
+            after = 0
+            while lines := await svc.logs(a.job, after=after, task=a.task, limit=LOG_PAGE):
+                f.writelines(saved_line(line, labels) for line in lines)
+                n += len(lines)
+                after = lines[-1].seq
+    if a.output != "-":
+        err.print(safe(f"{plural(n, 'line')} of job {a.job} written to {a.output}"))
     return EXIT_OK
 
 

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 from jobdash.cli import (
+    artifacts,
     audit,
     completion,
     config,
@@ -42,6 +43,7 @@ Command = Callable[["Service", argparse.Namespace], Awaitable[int]]
 COMMANDS: dict[str, Command] = {
     **run.COMMANDS,
     **jobs.COMMANDS,
+    **artifacts.COMMANDS,
     **config.COMMANDS,
     **engine.COMMANDS,
     **schedules.COMMANDS,
@@ -59,7 +61,19 @@ STORELESS = {
 
 # Commands that only read the store: they read one that cannot be written, too.
 READING = frozenset(
-    {"jobs", "show", "why", "logs", "export", "types", "schedules", "agents", "audit"}
+    {
+        "jobs",
+        "show",
+        "why",
+        "logs",
+        "export",
+        "types",
+        "schedules",
+        "agents",
+        "audit",
+        "artifacts",
+        "artifact",
+    }
 )
 
 

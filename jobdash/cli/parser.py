@@ -134,6 +134,7 @@ def job_id(text: str) -> int:
 def build_parser() -> Parser:
     """The whole command line: the dashboard's options, then each group's commands."""
     from jobdash.cli import (
+        artifacts,
         audit,
         completion,
         config,
@@ -206,6 +207,7 @@ def build_parser() -> Parser:
     run.declare_run(commands)
     jobs.declare(commands)
     why.declare(commands)
+    artifacts.declare(commands)
     run.declare_actions(commands)
     jobs.declare_export(commands)
     failures.declare(commands)

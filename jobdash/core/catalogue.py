@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import glob
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -48,6 +49,8 @@ def type_hash(jt: JobType) -> str:
     d: dict[str, Any] = dataclasses.asdict(jt)
     for key in UNHASHED:
         d.pop(key, None)
+    if not d["artifacts"]:  # a type without any hashes as it did before artifacts existed
+        del d["artifacts"]
     d["params"] = [
         [p.name, p.required, p.default]
         + ([p.minimum, p.maximum] if p.minimum is not None or p.maximum is not None else [])
@@ -129,7 +132,7 @@ def type_from_dict(d: Mapping[str, Any]) -> JobType:
             glob=items.get("glob"),
             command=tuple(items["command"]) if items.get("command") is not None else None,
         )
-    for key in ("command", "locks"):
+    for key in ("command", "locks", "artifacts"):
         if d.get(key) is not None:
             d[key] = tuple(d[key])
     if isinstance(d.get("finalize"), list):  # a command type's argv
@@ -154,6 +157,7 @@ class Work(NamedTuple):
     function: str | None = None
     module: str = ""
     finalize: bool = False  # the job's finalize step (it is told the tasks' results)
+    artifacts: tuple[str, ...] = ()  # a command's globs, its placeholders substituted
 
 
 class Catalogue:
@@ -193,9 +197,17 @@ class Catalogue:
             template = jt.finalize if finalize else jt.command
             try:
                 argv = [substitute(a, values, f"types.{jt.name}.{key}") for a in template or ()]
+                # A value is a literal part of the glob: its own `*`, `?` and `[` match
+                # only themselves (a parameter never widens what is collected). A finalize
+                # step's files are not collected: the globs are its tasks'.
+                literal = {k: glob.escape(v) for k, v in values.items()}
+                globs = tuple(
+                    substitute(g, literal, f"types.{jt.name}.artifacts")
+                    for g in (() if finalize else jt.artifacts)
+                )
             except BadInput as e:
                 raise Unrunnable(str(e)) from None
-            return Work(argv=argv, finalize=finalize)
+            return Work(argv=argv, finalize=finalize, artifacts=globs)
         module = self._module[jt.name]
         if finalize:
             return Work(function=str(jt.finalize), module=module, finalize=True)

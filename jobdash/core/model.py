@@ -183,6 +183,9 @@ class JobType:
     # {item}); for a Python type, "module:attr" of an async function `fn(ctx)`. None: the
     # type has none, and its jobs end in the transaction of their last task.
     finalize: tuple[str, ...] | str | None = None
+    # Command types: the files a succeeded task leaves that are kept with the job (globs,
+    # with the placeholders of its command).
+    artifacts: tuple[str, ...] = ()
 
     @property
     def defined_at(self) -> str:
@@ -334,6 +337,44 @@ class LogLine:
     text: str
     attempt: int | None = None  # the task attempt that wrote it (None: a job-level line)
     earlier: bool = False  # written by an attempt before the task's latest one
+
+
+@dataclass
+class Artifact:
+    """A file a job produced (a report, a PDF), kept with the job: in the store itself up to
+    `[jobdash] artifact_inline_max`, else in the store's private artifacts folder, as the
+    file `file` (a name jobdash chose) on host `host`. `sha256` is the content's checksum,
+    checked again when a kept file is read."""
+
+    job_id: int
+    name: str  # unique in its job; data (see `core.artifacts.check_name`)
+    media_type: str
+    size: int
+    sha256: str
+    created: float
+    task_seq: int | None = None  # the task that produced it (None: the job function)
+    file: str | None = None  # None: its bytes are in the store
+    host: str | None = None  # the host whose artifacts folder holds `file`
+
+    @property
+    def inline(self) -> bool:
+        return self.file is None
+
+
+@dataclass
+class StoreSize:
+    """What a store takes on disk: the database (its file, or its tables in PostgreSQL,
+    artifacts held inline included) and the artifacts kept as files beside it."""
+
+    database: int  # bytes
+    artifacts: int  # how many artifacts the store holds
+    inline_bytes: int  # of them, the bytes held in the database
+    file_bytes: int  # of them, the bytes held as files (`folder`)
+    folder: str  # this host's artifacts folder of the store
+
+    @property
+    def total(self) -> int:
+        return self.database + self.file_bytes
 
 
 @dataclass

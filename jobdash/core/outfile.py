@@ -33,13 +33,14 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import IO, Any, BinaryIO, TextIO, cast
 
 from jobdash.core.model import BadInput
 
 __all__ = [
     "FILE_MODE",
     "create_new",
+    "open_binary_output",
     "open_output",
     "working_folder",
     "write_new",
@@ -73,8 +74,14 @@ def _check_target(path: Path) -> os.stat_result | None:
     return st
 
 
+def _opened(fd: int, binary: bool) -> IO[Any]:
+    if binary:
+        return open(fd, "wb")
+    return open(fd, "w", encoding="utf-8", errors="surrogateescape")
+
+
 @contextlib.contextmanager
-def _write_in_place(path: Path) -> Iterator[TextIO]:
+def _write_in_place(path: Path, binary: bool) -> Iterator[IO[Any]]:
     # O_NONBLOCK: a FIFO without a reader fails at once (ENXIO) instead of hanging; the
     # writes themselves then block as usual.
     try:
@@ -83,18 +90,18 @@ def _write_in_place(path: Path) -> Iterator[TextIO]:
         raise _refusal(path, e) from None
     flags = fcntl.fcntl(fd, fcntl.F_GETFL)
     fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_NONBLOCK)
-    with open(fd, "w", encoding="utf-8", errors="surrogateescape") as out:
+    with _opened(fd, binary) as out:
         yield out
 
 
 @contextlib.contextmanager
-def _replace_atomically(path: Path) -> Iterator[TextIO]:
+def _replace_atomically(path: Path, binary: bool) -> Iterator[IO[Any]]:
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as e:
         raise _refusal(path, e) from None
     try:
-        with open(fd, "w", encoding="utf-8", errors="surrogateescape") as out:
+        with _opened(fd, binary) as out:
             yield out
             out.flush()
             os.fsync(out.fileno())
@@ -110,16 +117,31 @@ def open_output(target: str | os.PathLike[str]) -> Iterator[TextIO]:
     """A text file to write the output to, by the rules in this module's docstring.
 
     Raises BadInput (one line, naming the path) when the target cannot be written."""
+    with _output(target, binary=False) as out:
+        yield cast(TextIO, out)
+
+
+@contextlib.contextmanager
+def open_binary_output(target: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+    """`open_output` for bytes (an artifact saved as it is)."""
+    with _output(target, binary=True) as out:
+        yield cast(BinaryIO, out)
+
+
+@contextlib.contextmanager
+def _output(target: str | os.PathLike[str], binary: bool) -> Iterator[IO[Any]]:
     if str(target) == "-":
-        yield sys.stdout
         sys.stdout.flush()
+        stdout: IO[Any] = sys.stdout.buffer if binary else sys.stdout
+        yield stdout
+        stdout.flush()
         return
     path = Path(target)
     st = _check_target(path)
     if path.is_symlink() or (st is not None and not stat.S_ISREG(st.st_mode)):
-        opened = _write_in_place(path)
+        opened = _write_in_place(path, binary)
     else:
-        opened = _replace_atomically(path)
+        opened = _replace_atomically(path, binary)
     try:
         with opened as out:
             yield out

@@ -68,6 +68,7 @@ def _screens() -> dict[str, tuple[type, ...]]:
     from jobdash.tui.app import JobdashApp
     from jobdash.tui.dialogs.confirm import ConfirmScreen
     from jobdash.tui.dialogs.edit_planning import EditPlanningScreen
+    from jobdash.tui.dialogs.save_artifact import SaveArtifactScreen
     from jobdash.tui.dialogs.start_job import StartJobScreen
     from jobdash.tui.screens.dashboard import DashboardScreen
     from jobdash.tui.screens.failure_group import FailureGroupScreen
@@ -94,6 +95,7 @@ def _screens() -> dict[str, tuple[type, ...]]:
         "the start-a-job dialog": (app, StartJobScreen),
         "the planning dialog": (app, EditPlanningScreen),
         "a confirmation": (app, ConfirmScreen),
+        "the save-artifact dialog": (app, SaveArtifactScreen),
         "the help screen": (app, HelpScreen),
     }
 

@@ -32,6 +32,7 @@ from aiohttp import WSMsgType, web
 
 from jobdash.core.model import BadInput
 from jobdash.web.auth import COOKIE, Gate
+from jobdash.web.downloads import Downloads
 from jobdash.web.session import AppProcess
 
 log = logging.getLogger("jobdash.web")
@@ -63,6 +64,7 @@ class WebServer:
     running: set[AppProcess] = field(default_factory=set)
     _opening: int = 0  # websockets between the limit's check and their process's start
     _guessing: asyncio.Lock = field(default_factory=asyncio.Lock)
+    downloads: Downloads = field(default_factory=Downloads)  # files a session hands over
 
     def application(self) -> web.Application:
         app = web.Application(middlewares=[self._headers, self._authenticate])
@@ -71,6 +73,7 @@ class WebServer:
                 web.get("/", self.index),
                 web.post("/login", self.login),
                 web.get("/ws", self.websocket),
+                web.get("/download/{key}", self.downloads.fetch),
                 web.static("/static", CLIENT),
             ]
         )
@@ -171,6 +174,7 @@ class WebServer:
             await self._from_browser(app, ws)
         finally:
             to_browser.cancel()
+            self.downloads.ended(app)
             await app.stop()
             self.running.discard(app)
             await ws.close()
@@ -198,13 +202,23 @@ class WebServer:
 
     async def _to_browser(self, app: AppProcess, ws: web.WebSocketResponse) -> None:
         """The terminal's bytes to the browser; the app's exit (`q`) closes the websocket,
-        and the browser says "Session ended"."""
+        and the browser says "Session ended". A file the app delivers is offered to the
+        page, which fetches it from /download/KEY (`downloads`)."""
         with contextlib.suppress(ConnectionError):
             async for kind, payload in app.packets():
                 if kind == b"D":
                     await ws.send_bytes(payload)
-                elif kind == b"M" and json.loads(payload).get("type") == "exit":
-                    break
+                elif kind == b"P":
+                    await self.downloads.chunk(payload)
+                elif kind == b"M":
+                    meta = json.loads(payload)
+                    if not isinstance(meta, dict):
+                        continue
+                    if meta.get("type") == "exit":
+                        break
+                    offered = meta.get("type") == "deliver_file_start"
+                    if offered and (key := self.downloads.offered(app, meta)):
+                        await ws.send_str(json.dumps(["deliver_file_start", key]))
         await ws.close()
 
     async def _stop_all(self, _app: web.Application) -> None:

@@ -132,3 +132,57 @@ def test_details_screen_with_log(snap_compare: Any, tmp_path: Path, utc: Any) ->
     app = SnapApp(db, config)
     assert snap_compare(app, terminal_size=(120, 40), run_before=settle)
     assert app._exception is None
+
+
+ARTIFACTS = [
+    ("import-report.csv", "text/csv", b"file,rows\na.csv,400\nc.csv,800\n", 1),
+    ("rejected [bold red]rows.txt", "text/plain", b"b.csv:17 bad date\n", 2),
+    ("summary.pdf", "application/pdf", b"%PDF-1.4 " + bytes(2_400_000), 3),
+]
+
+
+def add_artifacts(db: Path) -> None:
+    """Three artifacts of job 1 (one kept as a file), with fixed times and file name."""
+
+    async def create() -> None:
+        from jobdash.core.artifacts import keep
+
+        svc = await Service.open(db=str(db), user="root")
+        tasks = {t.seq: t.id for t in await svc.store.tasks(1)}
+        for name, kind, data, seq in ARTIFACTS:
+            await keep(svc.store, 1, tasks[seq], name, data, kind)
+        await svc.close()
+
+    asyncio.run(create())
+    con = sqlite3.connect(db)
+    with con:
+        con.execute("UPDATE artifacts SET created = ?", (T0 + 180,))
+        con.execute("UPDATE artifacts SET file = '1-0123456789abcdef' WHERE file IS NOT NULL")
+    con.close()
+
+
+async def settle_artifacts(pilot: Pilot[None]) -> None:
+    await settle(pilot)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        screen = pilot.app.screen
+        if (
+            isinstance(screen, JobDetailsScreen)
+            and len(screen.query_one("#artifacts-table").rows) == 3
+        ):  # type: ignore[attr-defined]
+            break
+        await pilot.pause(0.05)
+    await pilot.pause()
+
+
+def test_details_screen_with_artifacts(snap_compare: Any, tmp_path: Path, utc: Any) -> None:
+    """The artifacts section between the tasks and the log: name (markup shown as typed),
+    size, type, task, where it is kept."""
+    config = tmp_path / "jobdash.toml"
+    config.write_text(CONFIG)
+    db = tmp_path / "snap.db"
+    build_store(db, config)
+    add_artifacts(db)
+    app = SnapApp(db, config)
+    assert snap_compare(app, terminal_size=(120, 40), run_before=settle_artifacts)
+    assert app._exception is None

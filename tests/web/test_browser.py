@@ -9,9 +9,11 @@ the page asked for. No screenshot is compared: fonts and anti-aliasing vary, tex
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -98,3 +100,69 @@ def test_the_dashboard_in_a_browser(serve_web: Callable[..., Served], browser: A
     until(lambda: "No finished jobs yet" in screen(page), "the Completed tab shown")
     assert "No jobs in progress" not in screen(page)
     page.close()
+
+
+ARTIFACT = b"host,rows\nvm-1,400\n" * 1000  # 19 KB: more than one chunk is not needed
+
+
+async def finished_job_with_artifact(location: str) -> int:
+    """A finished job of the test's store with one artifact (no engine: the store's own
+    calls, as a test may)."""
+    from jobdash.core.artifacts import keep
+    from jobdash.core.store.base import open_store
+    from tests.store_contract.jobs import commands, run_all
+
+    store = await open_store(location)
+    try:
+        job = await store.create_job(commands("nightly-report"))
+        await run_all(store)
+        await keep(store, job.id, None, "rows [1].csv", ARTIFACT, "text/csv")
+        return job.id
+    finally:
+        await store.close()
+
+
+@pytest.mark.slow
+def test_an_artifact_downloads_in_the_browser(
+    serve_web: Callable[..., Served], browser: Any
+) -> None:
+    # Playwright's own loop runs in this thread: the store is written from another.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, finished_job_with_artifact(os.environ["JOBDASH_DB"])).result()
+    served = serve_web()
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 800})
+    downloads: list[Any] = []
+    # The page opens /download/KEY in a new tab (textual.js): its download is that tab's.
+    context.on("page", lambda tab: tab.on("download", lambda d: downloads.append(d)))
+    page = context.new_page()
+    page.add_init_script(KEEP_BYTES)
+    page.goto(served.url)
+    page.wait_for_selector(".textual-terminal.-connected", timeout=60_000)
+    shows(page, "No jobs in progress", "the In Progress tab drawn")
+    page.click(".xterm-screen")
+    page.keyboard.press("2")
+    shows(page, "nightly-report", "the Completed tab with the job")
+    page.keyboard.press("Enter")
+    shows(page, "artifacts · 1 file", "the job's details with its artifact")
+    page.keyboard.press("o")
+    waited_for(page, lambda: bool(downloads), "a download")
+    download = downloads[0]
+    assert download.suggested_filename == "rows [1].csv"
+    assert Path(download.path()).read_bytes() == ARTIFACT
+    # Served once: the same address again is 404.
+    assert context.request.get(download.url).status == 404
+    context.close()
+
+
+def waited_for(page: Any, cond: Callable[[], bool], what: str, within: float = 60.0) -> None:
+    """`until`, letting Playwright deliver its events meanwhile (it does so only inside its
+    own calls)."""
+    for _ in range(int(within * 10)):
+        if cond():
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"still not {what} after {within}s")
+
+
+def shows(page: Any, text: str, what: str) -> None:
+    waited_for(page, lambda: text in screen(page), what)

@@ -251,13 +251,20 @@ class Agent:
         except Unrunnable as e:
             run = RefusedRun(claim, self.store, str(e))
         else:
+            inline_max = self.opts.artifact_inline_max
             if work.argv is not None:
                 run = CommandRun(
-                    claim, self.store, work.argv, env=self._command_env, finalize=work.finalize
+                    claim,
+                    self.store,
+                    work.argv,
+                    self._command_env,
+                    work.artifacts,
+                    inline_max,
+                    finalize=work.finalize,
                 )
             else:
                 assert work.function is not None
-                run = FunctionRun(claim, self.store, work.function, work.module)
+                run = FunctionRun(claim, self.store, work.function, work.module, inline_max)
         self.runs[claim.task_id] = run
         self._alone += claim.alone
         self._tasks[claim.task_id] = asyncio.get_running_loop().create_task(

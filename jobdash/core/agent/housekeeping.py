@@ -27,6 +27,7 @@ from jobdash.core.agent.options import (
     AgentOptions,
 )
 from jobdash.core.alarm import Alarm
+from jobdash.core.artifacts import sweep_kept
 from jobdash.core.processes import killpg
 from jobdash.core.store.base import Store
 
@@ -80,6 +81,8 @@ class Housekeeper:
                 if time.monotonic() - last_agents_prune > PRUNE_EVERY:
                     last_agents_prune = time.monotonic()
                     await self.store.prune_agents(time.time() - self.opts.agent_retention)
+                    if swept := await sweep_kept(self.store, time.time()):
+                        log.info("artifacts: %d kept files of removed jobs removed", swept)
             except Exception:
                 self.store.report_failure(log, "housekeeping failed")
             await self._wake.wait(POLL)

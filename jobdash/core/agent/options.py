@@ -60,3 +60,4 @@ class AgentOptions:
     reporter: Reporter | None = None  # sends execution reports (housekeeping)
     retention: float | None = None  # seconds finished jobs are kept (config `retention`)
     agent_retention: float = 86400.0  # seconds an agent that went silent stays listed
+    artifact_inline_max: int = 1024 * 1024  # bytes of an artifact kept in the store itself

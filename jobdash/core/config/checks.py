@@ -176,6 +176,26 @@ def as_int(value: object, keys: Keys, minimum: int, maximum: int) -> int:
     return value
 
 
+_SIZE = re.compile(r"\s*([0-9]+)\s*(B|KiB|MiB|GiB|KB|MB|GB)?\s*\Z")
+_UNITS = {None: 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
+_UNITS.update({"KB": 10**3, "MB": 10**6, "GB": 10**9})
+
+
+def as_size(value: object, keys: Keys, maximum: int) -> int:
+    """A number of bytes: an integer, or a string with a unit ("512KiB", "1MiB", "10MB")."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and (m := _SIZE.match(value)):
+        number = int(m[1]) * _UNITS[m[2]]
+    else:
+        raise Problem(
+            keys, f'must be a size in bytes (1048576, "512KiB", "1MiB"), got {show(value)}'
+        )
+    if not 0 <= number <= maximum:
+        raise Problem(keys, f"must be from 0 to {maximum:,} bytes, got {show(value)}")
+    return number
+
+
 def as_duration(value: object, keys: Keys, *, positive: bool = False) -> float:
     try:
         seconds = duration_seconds(value)

@@ -22,6 +22,7 @@ from jobdash.core.config.checks import (
     Problem,
     as_bool,
     as_duration,
+    as_size,
     as_str,
     as_str_list,
     as_table,
@@ -45,10 +46,12 @@ JOBDASH_KEYS = (
     "retention",
     "agent_retention",
     "low_bandwidth_over_ssh",
+    "artifact_inline_max",
 )
 SMTP_KEYS = ("host", "port", "tls", "user", "password", "sender")
 SMTP_TLS = ("starttls", "ssl")
 WEB_KEYS = ("password_hash",)
+INLINE_LIMIT = 256 * 1024 * 1024  # the most `artifact_inline_max` may keep in a row
 
 
 # --------------------------------------------------------------------------- config
@@ -72,6 +75,8 @@ class Config:
     low_bandwidth_over_ssh: bool = True
     # `jobdash web` asks for this password (its scrypt hash) instead of printing a token.
     web_password_hash: str | None = None
+    # Artifacts up to this many bytes are kept in the store, bigger ones as files beside it.
+    artifact_inline_max: int = 1024 * 1024
 
 
 def find_config_path(explicit: str | None) -> Path | None:
@@ -202,6 +207,10 @@ def _jobdash_section(table: dict[str, Any], config: Config) -> None:
     if "agent_retention" in table:
         config.agent_retention = as_duration(
             table["agent_retention"], ("jobdash", "agent_retention"), positive=True
+        )
+    if "artifact_inline_max" in table:
+        config.artifact_inline_max = as_size(
+            table["artifact_inline_max"], ("jobdash", "artifact_inline_max"), INLINE_LIMIT
         )
 
 

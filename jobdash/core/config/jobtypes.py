@@ -57,6 +57,7 @@ TYPE_KEYS = (
     "schedule",
     "target",
     "report",
+    "artifacts",
 )
 PARAM_KEYS = ("required", "default", "help")
 ITEMS_KEYS = ("glob", "command", "list")
@@ -116,6 +117,16 @@ def job_type(name: str, value: object, source: str) -> JobType:
         if ("finalize" in table)
         else None
     )
+    artifacts: tuple[str, ...] = ()
+    if "artifacts" in table:
+        if command is None:
+            raise Problem(
+                at("artifacts"),
+                "artifacts globs are for command types; a Python task calls ctx.artifact()",
+            )
+        artifacts = as_str_list(table["artifacts"], at("artifacts"))
+        for pattern in artifacts:
+            check_template(pattern, at("artifacts"), names, item_ok=items is not None)
 
     locks = as_str_list(table["locks"], at("locks")) if "locks" in table else ()
     for lock in locks:
@@ -182,6 +193,7 @@ def job_type(name: str, value: object, source: str) -> JobType:
         report=_report(table["report"], at("report")) if "report" in table else Report(),
         source=source,
         finalize=finalize,
+        artifacts=artifacts,
     )
 
 

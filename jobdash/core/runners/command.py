@@ -11,10 +11,11 @@ import asyncio
 import os
 import signal
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from jobdash.core.alarm import Alarm
+from jobdash.core.artifacts import INLINE_MAX, collect, keep, safe_name
 from jobdash.core.model import TaskStatus
 from jobdash.core.processes import (
     Env,
@@ -31,6 +32,7 @@ from jobdash.core.runners.finalize import results_env, results_of
 from jobdash.core.runners.output import Output, decode
 from jobdash.core.store.base import Store
 from jobdash.core.store.records import Claim
+from jobdash.present.sizes import size_text
 
 STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL when a command is cancelled
 WATCH_AFTER = 0.2  # a command still running after this long is watched for its end (pidfd)
@@ -46,17 +48,23 @@ class CommandRun(Run):
         store: Store,
         argv: list[str],
         env: Env | None = None,
+        artifacts: Sequence[str] = (),
+        inline_max: int = INLINE_MAX,
         finalize: bool = False,
     ) -> None:
         """`argv`: from the engine's catalogue (see `Catalogue.work`). `env`: the whole
         environment of the command (default: ours; see `encode_env`), to which the
         JOBDASH_JOB_ID, JOBDASH_TASK and JOBDASH_ATTEMPT variables are added, and for a
-        job's finalize step (`finalize`) the results of its tasks (`results_env`)."""
+        job's finalize step (`finalize`) the results of its tasks (`results_env`).
+        `artifacts`: the globs whose files are kept with the job when the command succeeds
+        (bigger than `inline_max` bytes: as files beside the store)."""
         self.claim = claim
         self.store = store
         self.argv = argv
         self.env = env
         self.finalize = finalize
+        self.artifacts = artifacts
+        self.inline_max = inline_max
         self.pid: int | None = None
         self.returncode: int | None = None
         self.timed_out = False
@@ -172,11 +180,38 @@ class CommandRun(Run):
         if self.stopping:
             return Result(TaskStatus.CANCELLED, code, "cancelled")
         if code == 0:
+            if self.artifacts:
+                await self._collect()
             return Result(TaskStatus.SUCCEEDED, 0)
         # The error names the failure and what the command said last on stderr: the cause,
         # most often, and what failures are grouped by (`core.fingerprint`).
         error = f"killed by {signal_name(-code)}" if code < 0 else f"exit {code}"
         return Result(TaskStatus.FAILED, code, f"{error}: {said}" if said else error)
+
+    async def _collect(self) -> None:
+        """Keep the files the type's globs match, now that the command succeeded (a failed
+        or cancelled command's files may be half-written: they are not collected). Each
+        file kept, or not and why, is a line of the task's log; one not kept is a warning."""
+        c = self.claim
+        found, notes = await asyncio.to_thread(collect, list(self.artifacts))
+        for path in found:
+            try:
+                kept = await keep(
+                    self.store,
+                    c.job_id,
+                    c.task_id,
+                    safe_name(path.name),
+                    path,
+                    None,
+                    self.inline_max,
+                )
+            except Exception as e:  # a full disk, a file gone meanwhile: said, not fatal
+                self.store.add_warning(c.job_id)
+                notes.append(f"artifacts: {path} not kept: {e}")
+            else:
+                notes.append(f"artifact {kept.name} kept ({size_text(kept.size)})")
+        for note in notes:
+            await self.store.append_log(c.job_id, c.task_id, "system", note, c.attempt)
 
     async def _kill_group(self, force: bool) -> None:
         """SIGTERM the whole group, SIGKILL after the grace period; return when none is left."""

@@ -12,12 +12,14 @@ import contextlib
 import functools
 import importlib
 import inspect
+import os
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from jobdash.core.artifacts import INLINE_MAX, keep
 from jobdash.core.lifecycle import FINALIZE_KIND
-from jobdash.core.model import Task, TaskStatus
+from jobdash.core.model import Artifact, BadInput, Task, TaskStatus
 from jobdash.core.runners.base import Result, Run
 from jobdash.core.runners.finalize import Results, results_of
 from jobdash.core.store.base import Store
@@ -34,9 +36,12 @@ class TaskContext:
     Python tasks are `async def task(ctx: TaskContext, item) -> None`; they fail by raising.
     """
 
-    def __init__(self, store: Store, claim: Claim, params: dict[str, str]) -> None:
+    def __init__(
+        self, store: Store, claim: Claim, params: dict[str, str], inline_max: int = INLINE_MAX
+    ) -> None:
         self._store = store
         self._claim = claim
+        self._inline_max = inline_max
         self.params = params
         self.job_id = claim.job_id
         self.task_seq = claim.seq
@@ -65,6 +70,31 @@ class TaskContext:
         """A warning: logged on stderr and counted; the job ends `warning` if it succeeds."""
         self.log(f"warning: {text}", "stderr")
         self._store.add_warning(self.job_id)
+
+    async def artifact(
+        self,
+        name: str,
+        content: bytes | str | os.PathLike[str],
+        media_type: str | None = None,
+    ) -> Artifact:
+        """Keep a file this task produced with its job (a report, a PDF): `content` is its
+        bytes or a file's path (read now, never through a link). `media_type` (`text/csv`)
+        is guessed from the name when not given. Listed in the job's details and by
+        `jobdash artifacts`; a name is unique in its job (a later one replaces it), kept
+        whatever the task's end. ValueError (one line) for a bad name or media type, or a
+        file that cannot be read or kept."""
+        try:
+            return await keep(
+                self._store,
+                self.job_id,
+                self._claim.task_id,
+                name,
+                content,
+                media_type,
+                self._inline_max,
+            )
+        except BadInput as e:
+            raise ValueError(str(e)) from None
 
     @property
     def cancelled(self) -> bool:
@@ -102,10 +132,15 @@ class JobContext(TaskContext):
     MAX_JOB_TASKS = 1_000_000
 
     def __init__(
-        self, store: Store, claim: Claim, params: dict[str, str], module: str = ""
+        self,
+        store: Store,
+        claim: Claim,
+        params: dict[str, str],
+        module: str = "",
+        inline_max: int = INLINE_MAX,
     ) -> None:
         """`module`: the job function's, where the functions of the tasks it adds must be."""
-        super().__init__(store, claim, params)
+        super().__init__(store, claim, params, inline_max)
         self._module = module
         self._new: list[NewTask] = []
         self._added = 0
@@ -179,8 +214,10 @@ class FinalizeContext(TaskContext):
     far) and `await ctx.tasks()` (each task: name, item, status, attempt, error, exit code).
     It fails by raising: the job then fails with its error."""
 
-    def __init__(self, store: Store, claim: Claim, params: dict[str, str]) -> None:
-        super().__init__(store, claim, params)
+    def __init__(
+        self, store: Store, claim: Claim, params: dict[str, str], inline_max: int = INLINE_MAX
+    ) -> None:
+        super().__init__(store, claim, params, inline_max)
         self.results = Results("succeeded", 0, 0, 0, 0, 0)
 
     async def load(self) -> None:
@@ -225,20 +262,23 @@ class FunctionRun(Run):
     """A Python task (kind 'function': fn(ctx, item)), a job's finalize step (kind
     'finalize': fn(ctx), ctx a `FinalizeContext`) or job function (any other: fn(ctx))."""
 
-    def __init__(self, claim: Claim, store: Store, ref: str, module: str) -> None:
+    def __init__(
+        self, claim: Claim, store: Store, ref: str, module: str, inline_max: int = INLINE_MAX
+    ) -> None:
         """`ref`: the function, from the engine's catalogue (see `Catalogue.work`);
-        `module`: its type's job function's module."""
+        `module`: its type's job function's module; `inline_max`: the artifacts kept in
+        the store (bigger ones as files)."""
         self.claim = claim
         self.store = store
         self.ref = ref
         self.job = claim.kind != "function"
         self.ctx: TaskContext
         if claim.kind == FINALIZE_KIND:
-            self.ctx = FinalizeContext(store, claim, claim.params)
+            self.ctx = FinalizeContext(store, claim, claim.params, inline_max)
         elif self.job:
-            self.ctx = JobContext(store, claim, claim.params, module)
+            self.ctx = JobContext(store, claim, claim.params, module, inline_max)
         else:
-            self.ctx = TaskContext(store, claim, claim.params)
+            self.ctx = TaskContext(store, claim, claim.params, inline_max)
         self._task: asyncio.Task[Any] | None = None
         self._in_user_code = False
 

@@ -11,9 +11,16 @@ jobs or schedules at once; `submission` what a submission becomes (the job, its 
 and the config are; `import_crontab` (`jobdash.core.crontab`) a crontab as job types.
 """
 
+from jobdash.core.artifacts import is_text
 from jobdash.core.crontab import import_crontab
 from jobdash.core.identity import real_user
-from jobdash.core.outfile import create_new, open_output, write_new, write_output
+from jobdash.core.outfile import (
+    create_new,
+    open_binary_output,
+    open_output,
+    write_new,
+    write_output,
+)
 from jobdash.core.scheduler import CATCHUP_BOUND, zone
 from jobdash.core.service.bulk import Outcome, Plan, skipped
 from jobdash.core.service.export import Export, JsonList
@@ -47,6 +54,8 @@ __all__ = [
     "find_config_path",
     "import_crontab",
     "init_store",
+    "is_text",
+    "open_binary_output",
     "open_output",
     "parse_duration",
     "preview_planning",

@@ -53,11 +53,12 @@ if TYPE_CHECKING:
     from jobdash.core.agent import Agent
 
 
+from jobdash.core.service.artifacts import Artifacts
 from jobdash.core.service.audit import AuditTrail
 from jobdash.core.service.bulk import Bulk
 
 
-class Service(Bulk, AuditTrail):
+class Service(Bulk, AuditTrail, Artifacts):
     """What a user may see and do, for one user: every front end goes through here."""
 
     async def close(self) -> None:
@@ -360,6 +361,7 @@ class Service(Bulk, AuditTrail):
             slots=slots,
             retention=self.config.retention,
             agent_retention=self.config.agent_retention,
+            artifact_inline_max=self.config.artifact_inline_max,
         )
         if lease is not None:
             opts.lease = lease

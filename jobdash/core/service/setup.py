@@ -7,9 +7,13 @@ store, or makes the role an engine connects as."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
 from jobdash.core.model import BadInput
 from jobdash.core.service.locations import is_default_db, store_location
 from jobdash.core.store.base import open_store
+from jobdash.present.artifacts import store_size_lines
 
 
 async def init_store(db: str | None) -> str:
@@ -33,9 +37,28 @@ async def grant_user(db: str | None, user: str, kind: str) -> str:
         await store.close()
 
 
-async def db_command(action: str, arg: str | None, db: str | None, kind: str = "user") -> str:
-    """`jobdash db init [URL]` or `jobdash db grant USER [--admin|--engine]` (the store:
-    --db; `kind`: see `grant_user`)."""
+async def store_size(db: str | None, as_json: bool = False) -> str:
+    """What the store at `db` takes: its database and its artifacts (held in it and kept as
+    files beside it), as lines or a JSON object."""
+    store = await open_store(store_location(db), reading=True)
+    try:
+        size = await store.store_size()
+    finally:
+        await store.close()
+    if as_json:
+        return json.dumps(
+            {"store": store.location, **dataclasses.asdict(size), "total": size.total}
+        )
+    return "\n".join(store_size_lines(size, store.location))
+
+
+async def db_command(
+    action: str, arg: str | None, db: str | None, kind: str = "user", as_json: bool = False
+) -> str:
+    """`jobdash db init [URL]`, `jobdash db grant USER [--admin|--engine]` or `jobdash db size`
+    (the store: --db; `kind`: see `grant_user`)."""
+    if action == "size":
+        return await store_size(arg or db, as_json)
     if action == "grant":
         if not arg:
             raise BadInput("db grant: name the user (jobdash db grant USER [--admin|--engine])")

@@ -16,10 +16,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 from jobdash.core.model import (
     AgentInfo,
+    Artifact,
     AuditEvent,
     BadInput,
     Counted,
@@ -31,6 +33,7 @@ from jobdash.core.model import (
     PrunedAgents,
     Report,
     Run,
+    StoreSize,
     Task,
 )
 from jobdash.core.planning import Schedule, Tick
@@ -44,6 +47,7 @@ from jobdash.core.store.records import (
     FailureFilter,
     FireReport,
     JobFilter,
+    NewArtifact,
     NewJob,
     NewTask,
     Outcome,
@@ -182,14 +186,40 @@ class Store(Protocol):
         `task_ids`, when given: a failure group's); returns how many."""
 
     async def clear(self, user: str | None, actor: str) -> int:
-        """Remove finished jobs (of `user`, or everyone's when None) with their tasks and
-        logs, in small batches; the change feed reports them removed."""
+        """Remove finished jobs (of `user`, or everyone's when None) with their tasks, logs
+        and artifacts (their kept files of this host's folder too, once committed), in small
+        batches; the change feed reports them removed."""
 
     async def clear_ids(self, job_ids: Sequence[int], user: str | None, actor: str) -> int:
         """Remove the finished jobs among `job_ids` (of `user` only, unless None)."""
 
     async def prune(self, older_than: float) -> int:
         """**Retention**: remove the jobs that finished before `older_than`, as `clear`."""
+
+    # ------------------------------------------------------------- artifacts
+    # Files a job produced, kept with it (see core.artifacts): small ones in the store, big
+    # ones as files of `artifact_folder`, named by jobdash, recorded by name and checksum.
+
+    artifact_folder: Path  # this host's folder of the store's big artifacts (0700)
+    artifact_host: str | None  # the host recorded with a kept file (None: beside the store)
+
+    async def add_artifact(self, new: NewArtifact) -> Artifact:
+        """Record an artifact of a job, **replacing** one of the same name in that job (its
+        kept file, when of this folder, is removed once committed); the job shows changed in
+        the change feed. NotFound when the job is gone."""
+
+    async def artifacts(self, job_id: int) -> list[Artifact]:
+        """A job's artifacts, by name (without their bytes)."""
+
+    async def artifact(self, job_id: int, name: str) -> tuple[Artifact, bytes | None]:
+        """One artifact and its bytes when the store holds them (None: it is a kept file).
+        NotFound when the job has no artifact of that name."""
+
+    async def store_size(self) -> StoreSize:
+        """What the store takes: the database, and the artifacts it holds and keeps."""
+
+    async def known_files(self, names: Sequence[str]) -> set[str]:
+        """Those of these kept files' names that a row of the store still names."""
 
     # ------------------------------------------------------------- claims
 

@@ -28,6 +28,22 @@ class NewTask:
 
 
 @dataclass
+class NewArtifact:
+    """An artifact to record (`core.artifacts` made it): its bytes in `data` (kept in the
+    store), or the name of the file it wrote in the store's artifacts folder on `host`."""
+
+    job_id: int
+    task_id: int | None
+    name: str
+    media_type: str
+    size: int
+    sha256: str
+    data: bytes | None = None
+    file: str | None = None
+    host: str | None = None
+
+
+@dataclass
 class NewJob:
     """A job to create, with its tasks, lock keys and report recipients."""
 

@@ -4,12 +4,17 @@
   failed count, ETA (running) or duration (finished), the type and where it is declared
   (`E` opens that file at that line in the user's editor) and its finalize step if it has
   one, who started it and how, when, the info line (while the job waits: why, the service's
-  answer) and, once it ended, the result metrics.  Refreshed from the app's `store_changed` signal for this job.
+  answer) and, once it ended, the result metrics.  Refreshed from the app's
+  `store_changed` signal for this job.
 - Runs: the durations of this job type's last 30 runs as bars coloured by how each ended,
   this one marked (`v`: their numbers); read again when this job's status changes.
 - Tasks: a Line-API table (a job may have 50,000 tasks), reloaded at most every
   `TASKS_MIN_INTERVAL` seconds (more for big jobs) while the job changes.  `F` shows
   failed tasks only; moving the cursor onto a task shows only that task's log, `a` all.
+- Artifacts: the files the job produced (`widgets/artifacts_pane.py`, shown once it has
+  some), read again when the job changes; `o` opens one, `O` saves it (`artifact_keys.py`).
+- Audit: who did what to the job, when, from which host (`widgets/audit_table.py`), read
+  again when its status changes.
 - Log: `service.log_tail(…)` once, then a worker tails by sequence number every
   `LOG_POLL` seconds while the job is active (batches of up to `LOG_BATCH` lines, one
   `LogView.append` per batch: this is what keeps up with 20,000 lines/s).  Job output is
@@ -30,6 +35,7 @@ from textual.css.query import NoMatches
 from textual.widgets import Footer, Label
 
 from jobdash.core.model import (
+    Artifact,
     BadInput,
     Job,
     LogLine,
@@ -47,8 +53,10 @@ from jobdash.present.text import sanitize
 from jobdash.present.times import in_column
 from jobdash.present.words import plural_word
 from jobdash.tui.actions import JobKeys, OffersWhatWorks, refuse
+from jobdash.tui.artifact_keys import ArtifactKeys
 from jobdash.tui.helpers import clock_of, subscribe_changes
 from jobdash.tui.keymap import key_for
+from jobdash.tui.widgets.artifacts_pane import ArtifactsPane
 from jobdash.tui.widgets.audit_table import AuditTable
 from jobdash.tui.widgets.chart import Chart
 from jobdash.tui.widgets.job_header import JobHeader
@@ -99,7 +107,7 @@ def task_row(task: Task, now: float) -> Row:
     )
 
 
-class JobDetailsScreen(JobKeys, OffersWhatWorks):
+class JobDetailsScreen(JobKeys, ArtifactKeys, OffersWhatWorks):
     """Header, tasks and the live log of one job."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -111,7 +119,9 @@ class JobDetailsScreen(JobKeys, OffersWhatWorks):
         Binding("p", "toggle_pause", "Pause", id="details.pause"),
         Binding("R", "retry", "Retry", id="details.retry"),
         Binding("E", "edit_type", "Edit type", show=False, id="details.edit_type"),
-        Binding("tab", "focus_next", "Tasks/log", show=False, id="details.focus_next"),
+        Binding("o", "open_artifact", "Open artifact", show=False, id="details.open_artifact"),
+        Binding("O", "save_artifact", "Save artifact", show=False, id="details.save_artifact"),
+        Binding("tab", "app.focus_next", "Next pane", show=False, id="details.focus_next"),
         # The log keys work wherever the focus is: they share the LogView's ids, so a
         # keymap entry for `log.follow` remaps both.
         *log_bindings(lambda action: f"log('{action}')", show=False, until="log.prev"),
@@ -157,6 +167,7 @@ class JobDetailsScreen(JobKeys, OffersWhatWorks):
             drops=("started", "agent"),
             id="details-tasks",
         )
+        yield ArtifactsPane(id="details-artifacts")
         yield Label("audit", classes="section", markup=False)
         yield AuditTable(self.service, f"job:{self.job_id}", id="details-audit")
         yield Label("log · all tasks", id="details-log-title", markup=False)
@@ -196,6 +207,7 @@ class JobDetailsScreen(JobKeys, OffersWhatWorks):
     def _set_job(self, job: Job) -> None:
         if job.rev != self._job_rev or job != self.job:
             self._tasks_dirty = True
+            self._load_artifacts()
         if self.job is None or job.status is not self.job.status:
             self._load_runs(job)  # its bar moves (running, then how it ended)
             self.query_one(AuditTable).reload()  # an action changes the status
@@ -230,6 +242,19 @@ class JobDetailsScreen(JobKeys, OffersWhatWorks):
             runs.append(run_of(job, now))  # running, or older than the last RUNS
         label = f"{job.type}: the time of its last runs"
         self.query_one("#details-runs", Chart).show([runs_picture(runs, label, job.id)])
+
+    @work(group="artifacts", exclusive=True)
+    async def _load_artifacts(self) -> None:
+        try:
+            found = await self.service.artifacts(self.job_id)
+        except NotFound:
+            return
+        keys = f"{key_for(self.app, 'details.open_artifact')}: open · "
+        keys += f"{key_for(self.app, 'details.save_artifact')}: save"
+        self.query_one(ArtifactsPane).show(found, keys)
+
+    def selected_artifact(self) -> Artifact | None:
+        return self.query_one(ArtifactsPane).selected()
 
     def _job_gone(self) -> None:
         self.header.gone = True

@@ -18,8 +18,12 @@ read what it needs.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import platformdirs
 import psycopg
 
+from jobdash.core.store.artifact_files import host_name
 from jobdash.core.store.faults import StoreError
 from jobdash.core.store.postgres.claims import Claims
 from jobdash.core.store.postgres.db import Db
@@ -33,6 +37,13 @@ from jobdash.core.store.records import Role
 from jobdash.core.store.sql.areas import SharedAreas
 from jobdash.core.store.sql.audit import Audit
 
+# The store's tables and indexes, in its schema: what `jobdash db size` counts.
+DATABASE_BYTES = (
+    "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'm')"
+)
+
 
 class PostgresStore(Jobs, Claims, Reports, Reads, Audit, SharedAreas):
     """A jobdash store in a PostgreSQL database (the connection's current schema). Open with
@@ -40,9 +51,20 @@ class PostgresStore(Jobs, Claims, Reports, Reads, Audit, SharedAreas):
 
     db: Db  # the areas' `db`: the shared ones (core.store.sql) ask less of it
 
-    def __init__(self, db: Db, role: Role | None = None) -> None:
+    def __init__(self, db: Db, role: Role | None = None, store_id: str = "") -> None:
         super().__init__(db, PgFlusher(db))
         self.role = role
+        # Big artifacts are kept on the host of the engine that ran their task, in the data
+        # folder of the user it runs as, one folder per store (its id, migration 8).
+        self.artifact_folder = (
+            Path(platformdirs.user_data_dir("jobdash")) / "artifacts" / (store_id or "store")
+        )
+        self.artifact_host = host_name()
+
+    async def database_bytes(self) -> int:
+        """The tables and indexes of the store's schema."""
+        rows = await self.db.fetchall(DATABASE_BYTES)
+        return int(rows[0][0]) if rows else 0
 
     @classmethod
     async def open(cls, url: str) -> PostgresStore:
@@ -61,7 +83,8 @@ class PostgresStore(Jobs, Claims, Reports, Reads, Audit, SharedAreas):
             if isinstance(e, StoreError) and not e.args[0].startswith(db.where):
                 raise StoreError(f"{db.where}: {e}", e.fault) from None
             raise
-        store = cls(db, role)
+        rows = await db.fetchall("SELECT value FROM meta WHERE key = 'store_id'")
+        store = cls(db, role, str(rows[0][0]) if rows else "")
         store.flusher.start()
         return store
 

@@ -5,6 +5,7 @@ way it runs differs) and these."""
 from __future__ import annotations
 
 from jobdash.core.store.sql.agents import Agents
+from jobdash.core.store.sql.artifacts import Artifacts
 from jobdash.core.store.sql.catalogue import Catalogue
 from jobdash.core.store.sql.failures import Failures
 from jobdash.core.store.sql.history import History
@@ -13,6 +14,8 @@ from jobdash.core.store.sql.situation import Situations
 from jobdash.core.store.sql.writer import BufferedStore
 
 
-class SharedAreas(Agents, Catalogue, Situations, Schedules, History, Failures, BufferedStore):
-    """Agents, the catalogue, waits (and why one job waits), schedules, history, failures, and the batched writes
-    with the store's end (`BufferedStore`)."""
+class SharedAreas(
+    Agents, Catalogue, Situations, Schedules, History, Failures, Artifacts, BufferedStore
+):
+    """Agents, the catalogue, waits (and why one job waits), schedules, history, failures,
+    artifacts, and the batched writes with the store's end (`BufferedStore`)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from jobdash.core.lifecycle import (
@@ -23,6 +23,8 @@ from jobdash.core.lifecycle import (
 )
 from jobdash.core.model import FINISHED_JOB, Job, JobStatus, TaskStatus
 from jobdash.core.store.records import NewTask
+from jobdash.core.store.sql.artifacts import Q as ARTIFACTS_Q
+from jobdash.core.store.sql.artifacts import kept_files
 from jobdash.core.store.sql.audit import write_audit
 from jobdash.core.store.sql.counts import COUNT_COLUMNS, COUNTS, Counts, end_idle
 from jobdash.core.store.sql.dialect import POSTGRES, SQLITE, Connection, Reading, Statements
@@ -80,6 +82,7 @@ class Requests:
     """Cancel, pause, resume and retry a job; add tasks to one; remove finished jobs."""
 
     db: Reading
+    remove_files: Callable[[Sequence[Sequence[Any]]], None]  # the Artifacts area's
 
     async def cancel(self, job_id: int, user: str, force: bool = False) -> None:
         actor = self.db.actor
@@ -215,16 +218,20 @@ class Requests:
         d = self.db.dialect
         q = Q[d]
 
-        def txn(con: Connection, rev: int, now: float) -> int:
+        artifacts_q = ARTIFACTS_Q[d]
+
+        def txn(con: Connection, rev: int, now: float) -> tuple[int, list[Any]]:
             finished, f_args = d.among("status", FINISHED)
             rows = con.execute(
                 f"{q.finished}{finished} AND {where} LIMIT {int(batch)}", [*f_args, *args]
             ).fetchall()
             ids = [r[0] for r in rows]
             if not ids:
-                return 0
+                return 0, []
             among_ids, id_args = d.among("{}", ids)
+            files = kept_files(con, among_ids.format("job_id"), id_args, artifacts_q)
             for table, col in (
+                ("artifacts", "job_id"),
                 ("logs", "job_id"),
                 ("failures", "job_id"),
                 ("tasks", "job_id"),
@@ -234,9 +241,11 @@ class Requests:
             ):
                 con.execute(f"DELETE FROM {table} WHERE {among_ids.format(col)}", id_args)
             d.many(con, q.removed, [(r[0], rev, r[1]) for r in rows])
-            return len(ids)
+            return len(ids), files
 
-        return await self.db.write(txn)
+        n, files = await self.db.write(txn)
+        self.remove_files(files)  # once the rows are gone for good
+        return n
 
     async def _delete_all_finished(self, where: str, args: Sequence[Any], batch: int = 200) -> int:
         total = 0

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from jobdash.core.model import BadInput
 from jobdash.core.store.faults import StoreError
+from jobdash.core.store.sql.artifacts import ARTIFACTS_TABLE
 from jobdash.core.store.sql.audit import AUDIT_HOST
 from jobdash.core.store.sql.history import HISTORY_INDEXES
 from jobdash.present.words import plural_word
@@ -395,6 +396,8 @@ MIGRATIONS: list[str] = [
     DROP INDEX jobs_claimable;
     CREATE INDEX jobs_claimable ON jobs (running, id) WHERE status IN ('finalizing', 'running');
     """,
+    # 19: the artifacts of jobs (core/store/sql/artifacts.py), big ones kept as files beside.
+    ARTIFACTS_TABLE.format(id="INTEGER PRIMARY KEY", blob="BLOB"),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

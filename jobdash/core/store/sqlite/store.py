@@ -22,6 +22,8 @@ that read what the decision needs.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 
 from jobdash.core.model import BadInput
@@ -52,6 +54,17 @@ class SqliteStore(Jobs, Claims, Reports, TextIndex, Reads, SharedAreas):
         super().__init__(db, Flusher(db))
         self.path: Path = db.path
         self.group = GroupCommit(db)
+        # Big artifacts are kept beside the store's file (whatever host opens it).
+        self.artifact_folder = Path(f"{db.path}-artifacts")
+        self.artifact_host = None
+
+    async def database_bytes(self) -> int:
+        """The store's file and its write-ahead log."""
+        total = 0
+        for suffix in ("", "-wal"):
+            with contextlib.suppress(OSError):
+                total += os.stat(f"{self.path}{suffix}").st_size
+        return total
 
     @classmethod
     async def open(

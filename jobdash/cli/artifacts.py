@@ -1,0 +1,84 @@
+"""A job's outputs: `artifacts JOB [--json]` lists them, `artifact JOB NAME [-o FILE|-]` writes
+one (its bytes as they are, into a file created 0600; on a terminal only text, made inert).
+
+A job or an artifact that is not there is bad input here (one line, exit status 2): these
+commands read, and the name given is what is wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+from jobdash.cli.parser import EXIT_OK, Commands, job_id
+from jobdash.cli.render import err, out, print_json, safe
+from jobdash.core.model import BadInput, NotFound
+from jobdash.present.artifacts import COLUMNS, artifact_cells, artifact_dict
+from jobdash.present.sizes import size_text
+from jobdash.present.text import sanitize_lines
+
+if TYPE_CHECKING:
+    from jobdash.core.service import Service
+
+TERMINAL_TEXT_MAX = 16 * 1024 * 1024  # bytes of a text artifact printed on a terminal
+
+
+def declare(c: Commands) -> None:
+    s = c.add("artifacts", "a job's artifacts (the files it produced)", c.as_json)
+    s.add_argument("job", type=job_id)
+    s = c.add("artifact", "write one artifact of a job (to a file with -o)")
+    s.add_argument("job", type=job_id)
+    s.add_argument("name", help="the artifact's name, as `jobdash artifacts JOB` lists it")
+    s.add_argument(
+        "-o", "--output", metavar="FILE", help="write to FILE (created 0600; `-`: standard output)"
+    )
+
+
+async def cmd_artifacts(svc: Service, a: argparse.Namespace) -> int:
+    try:
+        found = await svc.artifacts(a.job)
+    except NotFound as e:
+        raise BadInput(str(e)) from None
+    folder = svc.artifact_folder
+    if a.json:
+        print_json([artifact_dict(x, folder) for x in found])
+        return EXIT_OK
+    if not found:
+        err.print(f"job {a.job} has no artifacts")
+        return EXIT_OK
+    from jobdash.cli.tables import listing, show_table
+
+    t = listing(*(c.upper() for c in COLUMNS), flex=("NAME", "KEPT"), drop=("KEPT", "TASK"))
+    for x in found:
+        t.add_row(*(safe(cell) for cell in artifact_cells(x, folder)))
+    show_table(t)
+    return EXIT_OK
+
+
+async def cmd_artifact(svc: Service, a: argparse.Namespace) -> int:
+    from jobdash.core.service import is_text
+
+    target = a.output or "-"
+    try:
+        if target == "-" and out.is_terminal:
+            # A terminal acts on what it is sent: text only, its escapes made visible.
+            found, content = await svc.open_artifact(a.job, a.name)
+            with content:
+                if not is_text(found.media_type) or found.size > TERMINAL_TEXT_MAX:
+                    raise BadInput(
+                        f"artifact {a.name!r} is {found.media_type}, {size_text(found.size)}: "
+                        "give -o FILE, or pipe it"
+                    )
+                text = content.read().decode("utf-8", "replace")
+            sys.stdout.write(sanitize_lines(text))
+            return EXIT_OK
+        found = await svc.save_artifact(a.job, a.name, target)
+    except NotFound as e:
+        raise BadInput(str(e)) from None
+    if target != "-":
+        err.print(safe(f"artifact {found.name} ({size_text(found.size)}) written to {target}"))
+    return EXIT_OK
+
+
+COMMANDS = {"artifacts": cmd_artifacts, "artifact": cmd_artifact}
