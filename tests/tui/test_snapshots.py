@@ -82,10 +82,23 @@ def test_agents_tab(snap_compare: Any, make_app: Callable[..., JobdashApp]) -> N
     assert snap_compare(make_app(), press=["4"], terminal_size=SIZE, run_before=settle)
 
 
+async def steady_cursor(pilot: Pilot[Any]) -> None:
+    """Text cursors shown, not blinking: on a busy machine more than their half second of
+    blink may pass before the picture is taken."""
+    for field in pilot.app.screen.query(Input):
+        field.cursor_blink = False
+    await pilot.pause()
+
+
 def test_filter_bar_in_use(snap_compare: Any, make_app: Callable[..., JobdashApp]) -> None:
     """Completed tab filtered to failed and cancelled jobs: titles say "N of M"."""
-    press = ["2", "slash", *"status:failed status:cancelled"]
-    assert snap_compare(make_app(), press=press, terminal_size=SIZE, run_before=settle)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await pilot.press("2", "slash", *"status:failed status:cancelled")
+        await steady_cursor(pilot)
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
 
 
 def test_filter_bar_error(snap_compare: Any, make_app: Callable[..., JobdashApp]) -> None:
@@ -96,7 +109,7 @@ def test_filter_bar_error(snap_compare: Any, make_app: Callable[..., JobdashApp]
         await pilot.press("slash", *"type:import")
         field = pilot.app.screen.query_one("#filter-input", Input)
         field.value = "type:import stat:x"  # pasted at once: no valid step in between
-        await pilot.pause()
+        await steady_cursor(pilot)
 
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
 
@@ -109,8 +122,13 @@ def test_cancel_confirmation(snap_compare: Any, make_app: Callable[..., JobdashA
 
 def test_start_job_form(snap_compare: Any, make_app: Callable[..., JobdashApp]) -> None:
     """`n` with the cursor on an import: that type is picked, its form filled with defaults."""
-    press = ["down", "n", "tab"]
-    assert snap_compare(make_app(), press=press, terminal_size=SIZE, run_before=settle)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await pilot.press("down", "n", "tab")
+        await steady_cursor(pilot)
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
 
 
 def test_help(snap_compare: Any, make_app: Callable[..., JobdashApp]) -> None:
