@@ -82,8 +82,13 @@ END $$;
 # The roles as migration 2 made them (the tables of that version), and as they are now:
 # `grant` and each later migration that adds tables run the latest.
 ROLES_2 = roles_block(TABLES, USER_WRITES, SEQUENCES)
-ROLES = roles_block(
+ROLES_7 = roles_block(
     TABLES + ", failures", USER_WRITES + ", failures", SEQUENCES + ", failures_id_seq"
+)
+ROLES = roles_block(
+    TABLES + ", failures, read_marks",
+    USER_WRITES + ", failures, read_marks",
+    SEQUENCES + ", failures_id_seq",
 )
 
 
@@ -125,7 +130,11 @@ END $$;
 """
 )
 # Migration 7: a failed attempt carries its job's user, so its policy is the jobs' own.
-FAILURES_POLICY = ROLES + own_rows("failures")
+FAILURES_POLICY = ROLES_7 + own_rows("failures")
+# Migration 8: a read mark is its user's own, as an audit row is (an admin sees them all);
+# it goes with its job by the foreign key's cascade, which row-level security does not
+# hold back, so an admin's mark on a user's job goes when that user clears the job.
+READ_MARKS_POLICY = ROLES + own_rows("read_marks")
 
 
 def role_of(con: psycopg.Connection[Any]) -> Role | None:

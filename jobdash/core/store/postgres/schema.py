@@ -18,10 +18,12 @@ from jobdash.core.model import BadInput
 from jobdash.core.store.faults import StoreError
 from jobdash.core.store.postgres.roles import (
     FAILURES_POLICY,
+    READ_MARKS_POLICY,
     REMOVED_POLICY,
     ROLES_AND_POLICIES,
 )
 from jobdash.core.store.sql.history import HISTORY_INDEXES
+from jobdash.core.store.sql.marks import READ_MARKS
 
 APP_ID = "jobdash"
 ACTIVE_ONLY = "status NOT IN ('succeeded', 'warning', 'failed', 'cancelled')"
@@ -287,6 +289,8 @@ MIGRATIONS: list[str] = [
     CREATE INDEX failures_task ON failures (task_id, fingerprint, attempt);
     """
     + FAILURES_POLICY,
+    # 8: unread logs, as SQLite's migration 17 (and the read marks' policy, roles.py).
+    READ_MARKS.replace("INTEGER", "BIGINT") + READ_MARKS_POLICY,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -8,11 +8,12 @@ from jobdash.core.store.sql.agents import Agents
 from jobdash.core.store.sql.catalogue import Catalogue
 from jobdash.core.store.sql.failures import Failures
 from jobdash.core.store.sql.history import History
+from jobdash.core.store.sql.marks import ReadMarks
 from jobdash.core.store.sql.schedules import Schedules
 from jobdash.core.store.sql.waits import Waits
 from jobdash.core.store.sql.writer import BufferedStore
 
 
-class SharedAreas(Agents, Catalogue, Waits, Schedules, History, Failures, BufferedStore):
-    """Agents, the catalogue, waits, schedules, history, failures, and the batched writes
-    with the store's end (`BufferedStore`)."""
+class SharedAreas(Agents, Catalogue, Waits, Schedules, History, Failures, ReadMarks, BufferedStore):
+    """Agents, the catalogue, waits, schedules, history, failures, read marks, and the
+    batched writes with the store's end (`BufferedStore`)."""

@@ -15,6 +15,7 @@ from pathlib import Path
 from jobdash.core.model import BadInput
 from jobdash.core.store.faults import StoreError
 from jobdash.core.store.sql.history import HISTORY_INDEXES
+from jobdash.core.store.sql.marks import READ_MARKS
 from jobdash.present.words import plural_word
 
 APP_ID = "jobdash"
@@ -381,6 +382,9 @@ MIGRATIONS: list[str] = [
     CREATE INDEX jobs_user ON jobs ("user", id)
         WHERE status IN ('cancelled', 'failed', 'succeeded', 'warning');
     """,
+    # 17: unread logs: each job's lines to read counted by level, and how far each user
+    # has read each job's log.
+    READ_MARKS,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
