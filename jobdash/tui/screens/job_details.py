@@ -12,27 +12,27 @@
 - Log: `service.log_tail(…)` once, then a worker tails by sequence number every
   `LOG_POLL` seconds while the job is active (batches of up to `LOG_BATCH` lines, one
   `LogView.append` per batch: this is what keeps up with 20,000 lines/s).  Job output is
-  shown literally: LogView sanitizes every line.
+  shown literally: LogView sanitizes every line.  What it shows is read: every second (and
+  on leaving), the last line on screen becomes the user's read mark, while the pane shows
+  every task's log (`Service.mark_read`; the header says what was unread when it opened).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Hashable
 from typing import Any, ClassVar
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widget import Widget
 from textual.widgets import Footer, Label
 
 from jobdash.core.model import (
     BadInput,
     Job,
-    JobStatus,
     LogLine,
     NotFound,
     Task,
@@ -40,32 +40,29 @@ from jobdash.core.model import (
 )
 from jobdash.core.service import Service, create_new
 from jobdash.present.charts import RUNS, run_of, runs_picture
-from jobdash.present.durations import duration, eta, task_time
+from jobdash.present.durations import task_time
 from jobdash.present.logs import TaskLabels, saved_line
-from jobdash.present.progress import progress_bar
 from jobdash.present.status import look
-from jobdash.present.text import clip, sanitize
+from jobdash.present.text import sanitize
 from jobdash.present.times import in_column
-from jobdash.present.words import plural, plural_word
+from jobdash.present.words import plural_word
 from jobdash.tui.actions import JobKeys, OffersWhatWorks, refuse
 from jobdash.tui.helpers import clock_of, subscribe_changes
 from jobdash.tui.keymap import key_for
 from jobdash.tui.widgets.chart import Chart
+from jobdash.tui.widgets.job_header import JobHeader
 from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
 from jobdash.tui.widgets.log_view import LogView, log_bindings
 
-__all__ = ["JobDetailsScreen", "JobHeader"]
+__all__ = ["JobDetailsScreen", "JobHeader"]  # JobHeader: its widget, kept importable here
 
 LOG_TAIL = 5_000  # lines loaded when the screen opens (older ones stay in the store)
 LOG_BATCH = 5_000  # lines per tail query
 LOG_POLL = 0.15  # seconds between tail queries while the job is active
 LOG_IDLE_POLL = 1.0  # ... once it finished (late lines, a retry)
 FALLBACK_POLL = 0.5  # job row refresh when the app offers no store_changed signal
+MARK_READ_EVERY = 1.0  # seconds between looks at how far the log pane has been read
 TASKS_MIN_INTERVAL = 0.5  # seconds between task reloads (grows with the task count)
-BAR_WIDTH = 20
-NARROW_BAR = 10  # the bar below WIDE columns: the status line stays one line at 80
-WIDE = 100
-FIELD_CELLS = 80  # of a target, who, the info line: the header stays a few lines high
 
 TASK_COLUMNS = (
     TableColumn("#", 5, "right"),
@@ -77,119 +74,6 @@ TASK_COLUMNS = (
     TableColumn("time", 7, "right"),
     TableColumn("exit / error", 0, min_width=16),
 )
-
-
-def who(job: Job) -> str:
-    """ "alice (manual)", "scheduler (schedule nightly)"."""
-    trigger = str(job.trigger)
-    if job.schedule_id:
-        trigger = f"schedule {job.schedule_id}"
-    return f"{job.user} ({trigger})"
-
-
-def format_metric(value: float) -> str:
-    return f"{int(value):,}" if float(value).is_integer() else f"{value:,.2f}"
-
-
-class JobHeader(Widget):
-    """A few lines about the job, built from plain strings (nothing is parsed as markup)."""
-
-    COMPONENT_CLASSES: ClassVar[set[str]] = {
-        "jobheader--dim",
-        "jobheader--ok",
-        "jobheader--warn",
-        "jobheader--error",
-        "jobheader--accent",
-        "jobheader--bold",
-        "jobheader--bar",
-    }
-    DEFAULT_CSS = """
-    JobHeader {
-        height: auto;
-        max-height: 6;  /* whatever a job's fields hold, the tasks and the log keep the room */
-        padding: 0 1;
-        background: $panel;
-        & > .jobheader--dim { color: $text-muted; }
-        & > .jobheader--ok { color: $success; text-style: bold; }
-        & > .jobheader--warn { color: $warning; text-style: bold; }
-        & > .jobheader--error { color: $error; text-style: bold; }
-        & > .jobheader--accent { color: $accent; text-style: bold; }
-        & > .jobheader--bold { text-style: bold; }
-        & > .jobheader--bar { color: $accent; }
-    }
-    """
-
-    def __init__(self, job_id: int, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.job_id = job_id
-        self.job: Job | None = None
-        self.gone = False
-        self.defined_at = ""  # where the job's type is declared (file name:line, function)
-
-    def set_job(self, job: Job | None) -> None:
-        self.job = job
-        self.refresh(layout=True)
-
-    def render(self) -> Text:
-        style = self.get_component_rich_style
-        job = self.job
-        if job is None:
-            word = f"job {self.job_id} is no longer in the store" if self.gone else "loading…"
-            return Text(f"job {self.job_id}  {word}", style=style("jobheader--dim"))
-        now = clock_of(self.app)()
-        status = job.status
-        text = Text(no_wrap=True, overflow="ellipsis")
-        shown = look(status)
-        text.append(shown.text, style(f"jobheader--{shown.tone}"))
-        text.append("   ")
-        bar = BAR_WIDTH if self.size.width >= WIDE else NARROW_BAR
-        text.append(progress_bar(job, bar), style("jobheader--bar"))
-        total = job.total
-        text.append(f" {job.worked}/{plural(total, 'task')}" if total else f" {job.progress:.0f}%")
-        if job.cancelled:
-            text.append(f" · {job.cancelled} cancelled", style("jobheader--dim"))
-        text.append("   failed ", style("jobheader--dim"))
-        text.append(str(job.failed), style("jobheader--error") if job.failed else "")
-        if status is JobStatus.RUNNING:
-            text.append("   ETA ", style("jobheader--dim"))
-            text.append(eta(job.eta(now)) or "—")
-        if job.started is not None:
-            text.append(
-                "   duration " if status.finished else "   elapsed ", style("jobheader--dim")
-            )
-            text.append(duration(job.duration(now)))
-        text.append("\n")
-        text.append(f"job {job.id}", style("jobheader--bold"))
-        text.append(" · ")
-        text.append(sanitize(job.type), style("jobheader--bold"))
-        if self.defined_at:
-            text.append(
-                f" ({clip(sanitize(self.defined_at), FIELD_CELLS)})", style("jobheader--dim")
-            )
-        if job.target:
-            text.append(" · target ", style("jobheader--dim"))
-            text.append(clip(sanitize(job.target), FIELD_CELLS))
-        text.append(" · started by ", style("jobheader--dim"))
-        text.append(clip(sanitize(who(job)), FIELD_CELLS))
-        text.append(" · created ", style("jobheader--dim"))
-        text.append(in_column(job.created, now))
-        if job.started is not None:
-            text.append(" · started ", style("jobheader--dim"))
-            text.append(in_column(job.started, now))
-        if job.finished is not None:
-            text.append(" · finished ", style("jobheader--dim"))
-            text.append(in_column(job.finished, now))
-        text.append("\n")
-        text.append("info ", style("jobheader--dim"))
-        text.append(clip(sanitize(job.info), FIELD_CELLS) or "—")
-        if status.finished and (job.metrics or job.warnings):
-            text.append("\n")
-            text.append("result ", style("jobheader--dim"))
-            parts = [f"{sanitize(k)} {format_metric(v)}" for k, v in sorted(job.metrics.items())]
-            if job.warnings:
-                parts.append(f"warnings {job.warnings}")
-            text.append(" · ".join(parts))
-        return text
 
 
 def task_row(task: Task, now: float) -> Row:
@@ -257,6 +141,7 @@ class JobDetailsScreen(JobKeys, OffersWhatWorks):
         self._tasks_loaded_at = 0.0
         self._job_rev = -1
         self._has_signal = False
+        self._read_through = 0  # the log line marked read last
 
     # ------------------------------------------------------------------ widgets
 
@@ -300,6 +185,7 @@ class JobDetailsScreen(JobKeys, OffersWhatWorks):
         self._set_job(job)
         self.set_interval(TASKS_MIN_INTERVAL, self._maybe_reload_tasks)
         self.set_interval(1.0, self._tick)
+        self.set_interval(MARK_READ_EVERY, self._mark_read)
         self._maybe_reload_tasks()
         self._stream_log(None)
         if not self._has_signal:
@@ -312,6 +198,8 @@ class JobDetailsScreen(JobKeys, OffersWhatWorks):
             self._tasks_dirty = True
         if self.job is None or job.status is not self.job.status:
             self._load_runs(job)  # its bar moves (running, then how it ended)
+        if self.job is None:
+            self.header.opened_unread = job.unread
         self._job_rev = job.rev
         self.job = job
         known = self.service.types.get(job.type)
@@ -415,6 +303,24 @@ class JobDetailsScreen(JobKeys, OffersWhatWorks):
         except NotFound:
             self._job_gone()
 
+    def _mark_read(self) -> None:
+        """The lines the log pane has shown are read (see `ReadLogs`): through the last
+        line on screen, while the pane shows every task's log and this screen is in front.
+        One write when that line moved on, at most every MARK_READ_EVERY seconds."""
+        if self.log_task is not None or not self.is_current or self.header.gone:
+            return
+        seq = self.log_view.last_shown_seq()
+        if seq > self._read_through:
+            self._read_through = seq
+            self._write_mark(seq)
+
+    @work(group="mark-read", exclusive=True)
+    async def _write_mark(self, seq: int) -> None:
+        try:
+            await self.service.mark_read(self.job_id, seq)
+        except NotFound:
+            self._job_gone()
+
     def _show_log_of(self, task_seq: int | None) -> None:
         if task_seq == self.log_task:
             return
@@ -435,8 +341,17 @@ class JobDetailsScreen(JobKeys, OffersWhatWorks):
     # ------------------------------------------------------------------ actions
 
     def action_back(self) -> None:
-        """Back to the job list."""
+        """Back to the job list, the lines shown since the last mark marked read (by the
+        app: this screen's workers end with it)."""
+        seq = self.log_view.last_shown_seq()
+        if self.log_task is None and seq > self._read_through and not self.header.gone:
+            self._read_through = seq
+            self.app.run_worker(self._final_mark(seq), group="mark-read")
         self.dismiss(None)
+
+    async def _final_mark(self, seq: int) -> None:
+        with contextlib.suppress(NotFound):
+            await self.service.mark_read(self.job_id, seq)
 
     def action_log(self, action: str) -> None:
         """Run a log action whatever has the focus."""
