@@ -81,7 +81,7 @@ def say(what: str, ms: list[float]) -> None:
 async def main(runs: int) -> None:
     with tempfile.TemporaryDirectory(prefix="jobdash-bench-") as tmp:
         db = Path(tmp) / "bench.db"
-        prepare(db)
+        await asyncio.to_thread(prepare, db)  # make_store runs its own event loop
         svc = await Service.open(db=str(db), user="root")
         try:
             jobs: list[Job] = []
