@@ -13,6 +13,7 @@ in CI) and root (to make users: CI runs as root).
 
 from __future__ import annotations
 
+import asyncio
 import glob
 import json
 import re
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import pytest
 
+from jobdash.core.store.base import open_store
 from tests.conftest import run_cli
 from tests.os_users import OsUser, made_user, require_root
 from tests.pg import fresh_pg_store, pg_server
@@ -307,6 +309,41 @@ def test_an_engine_role_runs_every_users_work(team: Team, request: pytest.Fixtur
         job = t.jobs[str(t.alice.name)]
         status, out, err = t.run(t.alice, "logs", str(job))
         assert status == 0 and "said by the job" in out, err
+
+
+def test_read_marks_are_each_users_own_and_go_with_the_job(team: Team) -> None:
+    """Unread logs: a read mark is under the audit's policy (its user's own, an admin sees
+    all; none in another's name), and goes with its job when its user clears it, an
+    admin's mark too (the foreign key's cascade, which row-level security does not stop)."""
+    t = team
+    a, b = str(t.alice.name), str(t.bob.name)
+    job = t.jobs[a]
+
+    async def output() -> None:  # the job's output, as an engine writes it
+        store = await open_store(t.admin_url)
+        await store.append_log(job, None, "stderr", "it broke")
+        await store.close()
+
+    asyncio.run(output())
+    for who in (t.alice, t.admin):
+        status, out, err = t.run(who, "show", str(job))
+        assert status == 0 and "unread: ●1 ✘1 (1 unread line: 1 error)" in out, err
+        status, out, err = t.run(who, "logs", str(job))
+        assert status == 0 and "it broke" in out, err
+        assert "unread:" not in t.run(who, "show", str(job))[1]
+    assert t.psql(t.alice, 'SELECT "user", job_id FROM read_marks')[1] == f"{a}|{job}"
+    assert t.psql(t.admin, "SELECT count(*) FROM read_marks")[1] == "2"
+    forged = t.psql(
+        t.alice,
+        f'INSERT INTO read_marks ("user", job_id, seq, lines, warnings, errors, rev) '
+        f"VALUES ('{b}', {job}, 1, 0, 0, 0, 0)",
+    )
+    assert forged[0] != 0 and "row-level security" in forged[2]
+    status, _, err = t.run(t.admin, "cancel", str(job))
+    assert status == 0, err
+    status, _, err = t.run(t.alice, "clear")
+    assert status == 0, err
+    assert t.psql(t.admin, "SELECT count(*) FROM read_marks")[1] == "0"
 
 
 def run_sql(url: str, statement: str) -> None:

@@ -39,6 +39,7 @@ from jobdash.present.status import look
 from jobdash.present.steps import finalize_text
 from jobdash.present.text import sanitize, sanitize_lines
 from jobdash.present.times import abbreviation, header
+from jobdash.present.unread import unread_text
 from jobdash.present.words import plural
 
 if TYPE_CHECKING:
@@ -255,6 +256,7 @@ async def cmd_show(svc: Service, a: argparse.Namespace) -> int:
             ("finalize", finalize_text(svc.types.get(job.type))),
             ("metrics", metrics_text(job.metrics)),
             ("warnings", str(job.warnings) if job.warnings else ""),
+            ("unread", unread_text(job.unread)),
         ],
         11,
     )
@@ -294,6 +296,9 @@ async def cmd_logs(svc: Service, a: argparse.Namespace) -> int:
         return await save_log(svc, a)
 
     printer = LogPrinter(svc, a.job, out.is_terminal, one_task=a.task is not None, as_json=a.json)
+    # The whole log's lines printed are read (`ReadLogs`): through the last one printed,
+    # once printed; one task's lines (`--task`) leave the others' unread, so they mark none.
+    reader = LogReader(svc, a.job) if a.task is None else None
     if a.tail is not None:
         lines = await svc.log_tail(a.job, a.tail, a.task)
         await printer.print(lines)
@@ -303,6 +308,9 @@ async def cmd_logs(svc: Service, a: argparse.Namespace) -> int:
         while lines := await svc.logs(a.job, after=after, task=a.task, limit=LOG_PAGE):
             await printer.print(lines)
             after = lines[-1].seq
+    sys.stdout.flush()
+    if reader is not None:
+        await reader.read_through(after, now=True)
     while a.follow:
         job = await svc.job(a.job)
         lines = await svc.logs(a.job, after=after, task=a.task, limit=LOG_PAGE)
@@ -310,11 +318,15 @@ async def cmd_logs(svc: Service, a: argparse.Namespace) -> int:
         sys.stdout.flush()
         if lines:
             after = lines[-1].seq
+            if reader is not None:
+                await reader.read_through(after)
         elif job.status.finished:
             break
         else:
             await asyncio.sleep(0.25)
     sys.stdout.flush()
+    if reader is not None:
+        await reader.read_through(after, now=True)
     return EXIT_OK
 
 
@@ -342,6 +354,25 @@ async def save_log(svc: Service, a: argparse.Namespace) -> int:
     if a.output != "-":
         err.print(safe(f"{plural(n, 'line')} of job {a.job} written to {a.output}"))
     return EXIT_OK
+
+
+class LogReader:
+    """Marks a job's log read through the lines printed: at once when asked (`now`),
+    else at most once a second while following (one write, not one per batch)."""
+
+    EVERY = 1.0
+
+    def __init__(self, svc: Service, job_id: int) -> None:
+        self.svc = svc
+        self.job_id = job_id
+        self.marked = 0
+        self.at = 0.0
+
+    async def read_through(self, seq: int, now: bool = False) -> None:
+        if seq <= self.marked or not (now or time.monotonic() - self.at >= self.EVERY):
+            return
+        self.marked, self.at = seq, time.monotonic()
+        await self.svc.mark_read(self.job_id, seq)
 
 
 async def cmd_export(svc: Service, a: argparse.Namespace) -> int:

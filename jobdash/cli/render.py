@@ -18,7 +18,7 @@ from rich.color import ColorSystem
 from rich.console import Console
 from rich.text import Text
 
-from jobdash.core.model import Job, LogLine
+from jobdash.core.model import Job, LineLevel, LogLine, line_level
 from jobdash.present.logs import TaskLabels
 from jobdash.present.recovery import attempt_mark
 from jobdash.present.status import Look, Tone
@@ -123,9 +123,12 @@ def print_log_line(line: LogLine, tty: bool, labels: TaskLabels | None = None) -
         return
     shown = Text()
     shown.append(label, style="dim")
-    if line.stream == "stderr":
+    level = line_level(line.stream, line.text)  # as the dashboard's log pane draws it
+    if level is LineLevel.ERROR:
         shown.append(text, style="red")
-    elif line.stream == "system":
+    elif level is LineLevel.WARNING:
+        shown.append(text, style="yellow")
+    elif level is LineLevel.SYSTEM:
         shown.append(f"» {text}", style="dim")
     elif not label:
         sys.stdout.write(text + "\n")

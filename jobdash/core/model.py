@@ -244,6 +244,15 @@ class Job:
     # a retry's first task), and the start of such a span going on now (None when none is).
     idle_time: float = 0.0
     paused_at: float | None = None
+    # The job's log lines that count as something to read (`counts_as_read`), by level:
+    # kept by the store's log writer as it writes them, so that unread lines are a
+    # subtraction (`Unread`), never a count of the log.
+    log_lines: int = 0
+    log_warnings: int = 0
+    log_errors: int = 0
+    # What of those the user looking has not read yet: set by the Service from the user's
+    # read marks (the store does not know who is looking); None when nothing is unread.
+    unread: Unread | None = None
 
     @property
     def total(self) -> int:
@@ -337,6 +346,55 @@ class LogLine:
     text: str
     attempt: int | None = None  # the task attempt that wrote it (None: a job-level line)
     earlier: bool = False  # written by an attempt before the task's latest one
+
+
+class LineLevel(StrEnum):
+    """How a log line reads: jobdash's own note, the job's output, a warning, an error."""
+
+    SYSTEM = "system"
+    OUTPUT = "output"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+WARNING_PREFIX = "warning:"  # what `ctx.warn` writes, and how most tools start a warning
+
+
+def line_level(stream: str, text: str) -> LineLevel:
+    """The one classifier of log lines, which the log pane draws, the command line colours
+    and the store counts by (unread warnings and errors): a line on stderr is an error,
+    unless it starts with "warning:" (any case), which `ctx.warn` writes; stdout is output;
+    the "system" stream is jobdash's own notes (an attempt started, a retry)."""
+    if stream == "stderr":
+        if text[:8].lower() == WARNING_PREFIX:
+            return LineLevel.WARNING
+        return LineLevel.ERROR
+    return LineLevel.SYSTEM if stream == "system" else LineLevel.OUTPUT
+
+
+def counts_as_read(stream: str, text: str) -> bool:
+    """Whether a line is something to read (counted in `Job.log_lines`): the job's own
+    output that is not blank; jobdash's notes are not (the same lines that become a job's
+    info line)."""
+    return stream != "system" and bool(text.strip())
+
+
+@dataclass(frozen=True)
+class Unread:
+    """A job's log lines a user has not read: how many, and of them warnings and errors
+    (`line_level`)."""
+
+    lines: int
+    warnings: int = 0
+    errors: int = 0
+
+    @classmethod
+    def of(cls, lines: int, warnings: int, errors: int) -> Unread | None:
+        """The unread lines, or None when there are none (counts never go below 0: a job
+        written before lines were counted has none to read)."""
+        if lines <= 0:
+            return None
+        return cls(lines, max(0, warnings), max(0, errors))
 
 
 @dataclass

@@ -58,6 +58,7 @@ from jobdash.tui.screens.job_details import JobDetailsScreen
 from jobdash.tui.screens.schedule_details import ScheduleDetailsScreen
 from jobdash.tui.themes import DEFAULT_THEME, check_theme, load_themes
 from jobdash.tui.widgets.chart import Chart
+from jobdash.tui.widgets.job_table import JobTable
 
 Clock = Callable[[], float]
 ServiceSource = Service | Callable[[], Awaitable[Service]]
@@ -328,11 +329,14 @@ class JobdashApp(App[int]):
             await self.action_quit()
 
     def action_toggle_numbers(self) -> None:
-        """`v`: every picture as its numbers in text (a screen reader, no colour), or back."""
+        """`v`: every picture as its numbers in text (a screen reader, no colour), and the
+        job tables' unread marks in words, or back."""
         self.show_numbers = not self.show_numbers
         for screen in self.screen_stack:
             for chart in screen.query(Chart):
                 chart.numbers = self.show_numbers
+            for table in screen.query(JobTable):  # their unread marks in words
+                table.show_numbers(self.show_numbers)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "toggle_numbers":  # only where a picture is

@@ -162,14 +162,34 @@ JOBS: list[Row] = [
 ]
 
 
+# Unread logs for the snapshots of the marks: job id -> the job's lines to read (lines,
+# warnings, errors), and how many of them alice has read (None: none).
+Counts = tuple[int, int, int]
+UNREAD: dict[int, tuple[Counts, Counts | None]] = {
+    1: ((4, 0, 0), (4, 0, 0)),  # all read: no mark
+    2: ((85, 1, 4), None),  # ●85 ⚠1 ✘4
+    3: ((30, 3, 0), (10, 1, 0)),  # ●20 ⚠2
+    5: ((2345, 0, 0), None),  # ●2.3k
+    6: ((1240, 3, 0), (1200, 3, 0)),  # ●40
+    7: ((12, 0, 0), None),  # ●12
+}
+
+
 def write_config(folder: Path, extra: str = "") -> Path:
     path = folder / "jobdash.toml"
     path.write_text(CONFIG + extra)
     return path
 
 
-def build_store(db: Path, config: Path, rows: Iterable[Row] = JOBS, now: float = NOW) -> None:
-    """Create the jobs with the service (ids 1..N), then fix their times and states."""
+def build_store(
+    db: Path,
+    config: Path,
+    rows: Iterable[Row] = JOBS,
+    now: float = NOW,
+    unread: dict[int, tuple[Counts, Counts | None]] | None = None,
+) -> None:
+    """Create the jobs with the service (ids 1..N), then fix their times and states (and
+    with `unread`, their counts of lines to read and alice's read marks)."""
     rows = list(rows)
 
     async def create() -> None:
@@ -213,6 +233,17 @@ def build_store(db: Path, config: Path, rows: Iterable[Row] = JOBS, now: float =
                     n,
                 ),
             )
+        for job_id, (counts, read) in (unread or {}).items():
+            con.execute(
+                "UPDATE jobs SET log_lines = ?, log_warnings = ?, log_errors = ? WHERE id = ?",
+                (*counts, job_id),
+            )
+            if read is not None:
+                con.execute(
+                    "INSERT INTO read_marks (user, job_id, seq, lines, warnings, errors, rev) "
+                    "VALUES ('alice', ?, 1, ?, ?, ?, 0)",
+                    (job_id, *read),
+                )
     con.close()
 
 

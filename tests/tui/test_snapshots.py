@@ -21,7 +21,13 @@ from jobdash.core.model import Report
 from jobdash.core.scheduler import schedule_specs
 from jobdash.core.service import Service
 from jobdash.tui.app import JobdashApp
-from tests.tui.app_harness import build_store, frozen_app, pictures_drawn, write_config
+from tests.tui.app_harness import (
+    UNREAD,
+    build_store,
+    frozen_app,
+    pictures_drawn,
+    write_config,
+)
 
 SIZE = (120, 40)
 SMALL = (80, 24)
@@ -61,6 +67,27 @@ async def settle(pilot: Pilot[Any]) -> None:
 
 def test_in_progress_tab(snap_compare: Any, make_app: Callable[..., JobdashApp]) -> None:
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=settle)
+
+
+@pytest.fixture
+def marked_app(tmp_path: Path) -> JobdashApp:
+    """The dashboard on jobs with unread log lines (alice has read some of them)."""
+    config = write_config(tmp_path)
+    db = tmp_path / "marks.db"
+    build_store(db, config, unread=UNREAD)
+    app: JobdashApp = frozen_app(db, config)
+    return app
+
+
+def test_unread_marks_in_progress(snap_compare: Any, marked_app: JobdashApp) -> None:
+    """The `new` column: ●40 (job 6, partly read), ●12; job 8 has no output."""
+    assert snap_compare(marked_app, terminal_size=SIZE, run_before=settle)
+
+
+def test_unread_marks_completed(snap_compare: Any, marked_app: JobdashApp) -> None:
+    """●85 ⚠1 ✘4, ●20 ⚠2, ●2.3k; job 1 all read, job 4 no output; `u` onto job 2."""
+    press = ["2", "u"]
+    assert snap_compare(marked_app, press=press, terminal_size=SIZE, run_before=settle)
 
 
 def test_completed_tab(snap_compare: Any, make_app: Callable[..., JobdashApp]) -> None:

@@ -29,6 +29,7 @@ LOG = [
     (1, "stdout", "task a"),
     (1, "stdout", "imported 400 rows from a.csv"),
     (2, "stdout", "task b"),
+    (2, "stderr", "warning: b.csv: 3 rows skipped (empty)"),
     (2, "stderr", "b.csv: line 17: bad date '2026-13-01'"),
     (2, "stdout", "[bold red]x[/] \x1b[2J \x1b]52;c;aGk=\x07 shown literally"),
     (2, "system", "task 2 exited 1"),

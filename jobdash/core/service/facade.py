@@ -56,9 +56,10 @@ if TYPE_CHECKING:
 from jobdash.core.service.artifacts import Artifacts
 from jobdash.core.service.audit import AuditTrail
 from jobdash.core.service.bulk import Bulk
+from jobdash.core.service.read_logs import ReadLogs
 
 
-class Service(Bulk, AuditTrail, Artifacts):
+class Service(Bulk, AuditTrail, Artifacts, ReadLogs):
     """What a user may see and do, for one user: every front end goes through here."""
 
     async def close(self) -> None:
@@ -145,7 +146,7 @@ class Service(Bulk, AuditTrail, Artifacts):
     async def cancel(self, job_id: int, force: bool = False) -> Job:
         self._check_writable("cancel")
         await self.job(job_id)
-        return await self.store.cancel_job(job_id, self.user, force)
+        return await self.unread_in(await self.store.cancel_job(job_id, self.user, force))
 
     def check_cancel(self, job: Job, force: bool = False) -> None:
         """Raise the refusal that cancelling `job` (as last read) would get, so that the
@@ -155,12 +156,12 @@ class Service(Bulk, AuditTrail, Artifacts):
     async def pause(self, job_id: int) -> Job:
         self._check_writable("pause")
         await self.job(job_id)
-        return await self.store.pause_job(job_id, self.user)
+        return await self.unread_in(await self.store.pause_job(job_id, self.user))
 
     async def resume(self, job_id: int) -> Job:
         self._check_writable("resume")
         await self.job(job_id)
-        return await self.store.resume_job(job_id, self.user)
+        return await self.unread_in(await self.store.resume_job(job_id, self.user))
 
     async def toggle_pause(self, job_id: int) -> Job:
         job = await self.job(job_id)
@@ -212,9 +213,11 @@ class Service(Bulk, AuditTrail, Artifacts):
         only the active, or only the finished ones; `after_id`: those older than it, the
         next page of a long listing)."""
         q = parse_query(query) if isinstance(query, str) else query
-        return await self.store.list_jobs(
+        jobs = await self.store.list_jobs(
             JobFilter(q, user=self._scope, active=active, limit=limit, after_id=after_id)
         )
+        await self.with_unread(jobs)
+        return jobs
 
     async def finished_page(
         self,
@@ -230,7 +233,7 @@ class Service(Bulk, AuditTrail, Artifacts):
         order of a column of the dashboard's job table (`after_id`: past that job, in id
         order; `offset`: that many rows in; `indexed`: free words may be looked up in the
         store's text index, which `index_text` brought up to date)."""
-        return await self.store.list_jobs(
+        jobs = await self.store.list_jobs(
             JobFilter(
                 query,
                 user=self._scope,
@@ -243,6 +246,8 @@ class Service(Bulk, AuditTrail, Artifacts):
                 indexed=indexed,
             )
         )
+        await self.with_unread(jobs)
+        return jobs
 
     async def count_finished(
         self, query: Query, cap: int | None = None, indexed: bool = False
@@ -333,6 +338,8 @@ class Service(Bulk, AuditTrail, Artifacts):
         it comes first (otherwise the feed starts from now)."""
         async for changes in self.store.changes(since, interval):
             changes.jobs = [j for j in changes.jobs if self._visible(j)]
+            self.note_read(changes)
+            await self.with_unread(changes.jobs)
             yield changes
 
     def export(self, jobs: list[Job], fmt: str = "csv") -> str:
@@ -399,9 +406,19 @@ class Service(Bulk, AuditTrail, Artifacts):
 
     async def schedule_jobs(self, schedule_id: str, limit: int = 20) -> list[Job]:
         """The latest jobs a schedule started (newest first), as this user may see them."""
-        return await self.store.list_jobs(
+        jobs = await self.store.list_jobs(
             JobFilter(user=self._scope, schedule_id=schedule_id, limit=limit)
         )
+        await self.with_unread(jobs)
+        return jobs
+
+    async def latest_runs(self, schedules: Sequence[Schedule]) -> dict[int, Job]:
+        """The latest run of each schedule (of those this user may see), by job id, with
+        what of its log is unread: one read for them all."""
+        ids = sorted({s.last_job for s in schedules if s.last_job is not None})
+        if not ids:
+            return {}
+        return {job.id: job for job in await self.jobs(f"id:{','.join(map(str, ids))}")}
 
     def _wake_scheduler(self) -> None:
         if self.scheduler is not None:

@@ -53,6 +53,7 @@ from jobdash.core.store.records import (
     Outcome,
     PolicyChange,
     Published,
+    ReadMark,
     Refill,
     ReportClaim,
     Role,
@@ -456,6 +457,18 @@ class Store(Protocol):
     async def attempt_log(self, job_id: int, task_id: int, attempt: int, n: int) -> list[LogLine]:
         """The last `n` log lines of one attempt of a task, in order: where it failed."""
 
+    # ------------------------------------------------------------- read marks (unread logs)
+
+    async def mark_read(self, user: str, job_id: int, seq: int) -> ReadMark | None:
+        """`user` has read `job_id`'s log through line `seq` (and every line before it):
+        move their mark there, never back, with the job's counts of lines to read up to that
+        line, and stamp the job (the change feed carries both). The mark, or None when it
+        did not move (the job is gone, or the mark was there already). A mark goes with its
+        job (clear, retention)."""
+
+    async def read_marks(self, user: str) -> list[ReadMark]:
+        """Every mark of `user`."""
+
     # ------------------------------------------------------------- the change feed
 
     async def rev(self) -> int:
@@ -463,7 +476,8 @@ class Store(Protocol):
 
     async def changes_since(self, rev: int) -> Changes:
         """What changed after revision `rev`: each job changed since, as it is now; the jobs
-        removed; whether agents or schedules changed; and the revision this answer is at."""
+        removed; whether agents or schedules changed; the read marks written; and the
+        revision this answer is at."""
 
     def changes(self, since: int | None = None, interval: float = 0.25) -> AsyncIterator[Changes]:
         """Yield what changed, as it changes, by any process: **every change after `since`

@@ -127,14 +127,30 @@ class Refill(Protocol):
 
 @dataclass
 class Changes:
-    """What changed since a revision: whole job rows, removed job ids, and whether agents or
-    schedules changed (those are few: a watcher reloads them)."""
+    """What changed since a revision: whole job rows, removed job ids, whether agents or
+    schedules changed (those are few: a watcher reloads them), and the read marks that
+    moved (their jobs are among `jobs`: a mark stamps its job)."""
 
     rev: int
     jobs: list[Job] = field(default_factory=list)
     removed: list[int] = field(default_factory=list)
     agents: bool = False
     schedules: bool = False
+    read: list[ReadMark] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ReadMark:
+    """How far `user` has read a job's log: through line `seq`, and how many of the lines
+    counted up to there (`Job.log_lines`, by level) that is, so that what is unread is the
+    job's counts less these."""
+
+    user: str
+    job_id: int
+    seq: int
+    lines: int
+    warnings: int
+    errors: int
 
 
 @dataclass(frozen=True)

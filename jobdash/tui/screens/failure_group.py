@@ -19,7 +19,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Label, Static
 
-from jobdash.core.model import FailedTask, FailureGroup, LogLine, NotFound
+from jobdash.core.model import FailedTask, FailureGroup, LineLevel, LogLine, NotFound, line_level
 from jobdash.core.query import Query
 from jobdash.core.service import Service
 from jobdash.present.failures import TASK_COLUMNS, group_types, task_cells, trend_span
@@ -46,14 +46,19 @@ def task_row(t: FailedTask, now: float) -> Row:
     return Row(t.task_id, (*cells[:3], Cell(cells[3], "dim"), *cells[4:6], Cell(cells[6], "error")))
 
 
+# A sample line's colour by its level, as the log pane draws it.
+SAMPLE_STYLES = {LineLevel.ERROR: "red", LineLevel.WARNING: "yellow", LineLevel.SYSTEM: "dim"}
+
+
 def sample_text(lines: list[LogLine]) -> Text:
-    """The sample's lines, inert: stderr in the error colour, jobdash's own dimmed."""
+    """The sample's lines, inert: errors in the error colour, warnings in the warning
+    colour, jobdash's own dimmed."""
     text = Text(no_wrap=True, overflow="ellipsis")
     for n, line in enumerate(lines):
         if n:
             text.append("\n")
         text.append(log_stamp(line.ts) + " ", "dim")
-        style = {"stderr": "red", "system": "dim"}.get(line.stream, "")
+        style = SAMPLE_STYLES.get(line_level(line.stream, line.text), "")
         text.append(attempt_mark(line) + sanitize(line.text), style)
     return text
 

@@ -18,12 +18,15 @@
 - Log: `service.log_tail(…)` once, then a worker tails by sequence number every
   `LOG_POLL` seconds while the job is active (batches of up to `LOG_BATCH` lines, one
   `LogView.append` per batch: this is what keeps up with 20,000 lines/s).  Job output is
-  shown literally: LogView sanitizes every line.
+  shown literally: LogView sanitizes every line.  What it shows is read: every second (and
+  on leaving), the last line on screen becomes the user's read mark, while the pane shows
+  every task's log (`Service.mark_read`; the header says what was unread when it opened).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Hashable
 from typing import Any, ClassVar
@@ -70,6 +73,7 @@ LOG_BATCH = 5_000  # lines per tail query
 LOG_POLL = 0.15  # seconds between tail queries while the job is active
 LOG_IDLE_POLL = 1.0  # ... once it finished (late lines, a retry)
 FALLBACK_POLL = 0.5  # job row refresh when the app offers no store_changed signal
+MARK_READ_EVERY = 1.0  # seconds between looks at how far the log pane has been read
 TASKS_MIN_INTERVAL = 0.5  # seconds between task reloads (grows with the task count)
 
 TASK_COLUMNS = (
@@ -151,6 +155,7 @@ class JobDetailsScreen(JobKeys, ArtifactKeys, OffersWhatWorks):
         self._tasks_loaded_at = 0.0
         self._job_rev = -1
         self._has_signal = False
+        self._read_through = 0  # the log line marked read last
 
     # ------------------------------------------------------------------ widgets
 
@@ -197,6 +202,7 @@ class JobDetailsScreen(JobKeys, ArtifactKeys, OffersWhatWorks):
         self._set_job(job)
         self.set_interval(TASKS_MIN_INTERVAL, self._maybe_reload_tasks)
         self.set_interval(1.0, self._tick)
+        self.set_interval(MARK_READ_EVERY, self._mark_read)
         self._maybe_reload_tasks()
         self._stream_log(None)
         if not self._has_signal:
@@ -211,6 +217,8 @@ class JobDetailsScreen(JobKeys, ArtifactKeys, OffersWhatWorks):
         if self.job is None or job.status is not self.job.status:
             self._load_runs(job)  # its bar moves (running, then how it ended)
             self.query_one(AuditTable).reload()  # an action changes the status
+        if self.job is None:
+            self.header.opened_unread = job.unread
         self._job_rev = job.rev
         self.job = job
         known = self.service.types.get(job.type)
@@ -350,6 +358,24 @@ class JobDetailsScreen(JobKeys, ArtifactKeys, OffersWhatWorks):
         except NotFound:
             self._job_gone()
 
+    def _mark_read(self) -> None:
+        """The lines the log pane has shown are read (see `ReadLogs`): through the last
+        line on screen, while the pane shows every task's log and this screen is in front.
+        One write when that line moved on, at most every MARK_READ_EVERY seconds."""
+        if self.log_task is not None or not self.is_current or self.header.gone:
+            return
+        seq = self.log_view.last_shown_seq()
+        if seq > self._read_through:
+            self._read_through = seq
+            self._write_mark(seq)
+
+    @work(group="mark-read", exclusive=True)
+    async def _write_mark(self, seq: int) -> None:
+        try:
+            await self.service.mark_read(self.job_id, seq)
+        except NotFound:
+            self._job_gone()
+
     def _show_log_of(self, task_seq: int | None) -> None:
         if task_seq == self.log_task:
             return
@@ -370,8 +396,17 @@ class JobDetailsScreen(JobKeys, ArtifactKeys, OffersWhatWorks):
     # ------------------------------------------------------------------ actions
 
     def action_back(self) -> None:
-        """Back to the job list."""
+        """Back to the job list, the lines shown since the last mark marked read (by the
+        app: this screen's workers end with it)."""
+        seq = self.log_view.last_shown_seq()
+        if self.log_task is None and seq > self._read_through and not self.header.gone:
+            self._read_through = seq
+            self.app.run_worker(self._final_mark(seq), group="mark-read")
         self.dismiss(None)
+
+    async def _final_mark(self, seq: int) -> None:
+        with contextlib.suppress(NotFound):
+            await self.service.mark_read(self.job_id, seq)
 
     def action_log(self, action: str) -> None:
         """Run a log action whatever has the focus."""

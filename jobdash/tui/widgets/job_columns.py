@@ -14,12 +14,13 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
 
-from jobdash.core.model import Job
+from jobdash.core.model import Job, Unread
 from jobdash.present.durations import job_time
 from jobdash.present.progress import progress_bar, progress_count
 from jobdash.present.status import look
 from jobdash.present.text import sanitize
 from jobdash.present.times import clock
+from jobdash.present.unread import unread_mark, unread_tone, unread_words
 from jobdash.tui.widgets.fitting import fit_text
 from jobdash.tui.widgets.job_rows import COLUMN_KEYS
 
@@ -60,6 +61,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("progress", "progress", 14),
     Column("failed", "fail", 4, "right"),
     Column("time", "eta/dur", 7, "right"),
+    Column("unread", "new", 3),
     Column("info", "info", 0),
 )
 INFO_MIN_WIDTH = 12
@@ -67,9 +69,13 @@ TYPE_MAX_WIDTH = 20  # the type column grows to the longest type name, up to thi
 # Dropped, in this order, while the terminal is too narrow for every column.
 NARROW_DROPS = ("updated", "user", "started")
 NARROW_NAME_WIDTH = 10  # type and target shrink to this when even that is not enough
+NARROW_PROGRESS_WIDTH = 11  # … and progress to this: a bar of 3 to 6 cells and its count
 TIME_WIDTH_TODAY = 8  # "14:03:22"
 TIME_WIDTH_OLDER = 16  # "2026-01-12 14:03"
 PROGRESS_BAR_WIDTH = 6  # shrinks (to 3) when the done/total count is long
+UNREAD_MIN_WIDTH = 3  # "new", its label
+UNREAD_MAX_WIDTH = 14  # the unread mark's column grows to the widest mark, up to this
+UNREAD_WORDS_MAX_WIDTH = 40  # … and in words (`v`, the text mode), up to this
 
 
 assert tuple(column.key for column in COLUMNS) == COLUMN_KEYS  # the model sorts by these
@@ -88,6 +94,7 @@ _CELL_FIELDS: dict[str, tuple[str, ...]] = {
     "progress": ("pending", "running", "succeeded", "failed", "cancelled", "skipped", "progress"),
     "failed": ("failed",),
     "time": ("status", "started", "finished", "progress", "idle_time", "paused_at"),
+    "unread": ("unread",),
     "info": ("info",),
 }
 
@@ -101,19 +108,41 @@ class Widths(NamedTuple):
     id: int = COLUMNS[0].width
     time: int = TIME_WIDTH_TODAY
     type: int = COLUMNS[1].width
+    unread: int = UNREAD_MIN_WIDTH
 
     def spec(self) -> list[tuple[int, int]]:
         """(width, least width) of every column, as `TableBase` asks (info: flexible)."""
-        sized = {"id": self.id, "started": self.time, "updated": self.time, "type": self.type}
+        sized = {
+            "id": self.id,
+            "started": self.time,
+            "updated": self.time,
+            "type": self.type,
+            "unread": self.unread,
+        }
         return [(sized.get(c.key, c.width), INFO_MIN_WIDTH) for c in COLUMNS]
 
-    def too_narrow_for(self, job: Job, day: Day) -> bool:
-        """Whether `job` needs wider columns than these."""
+    def too_narrow_for(self, job: Job, day: Day, numbers: bool = False) -> bool:
+        """Whether `job` needs wider columns than these (`numbers`: in the text mode)."""
         return (
             job.id >= 10**self.id
             or (self.time == TIME_WIDTH_TODAY and not on_day(job, day))
             or self.type < min(TYPE_MAX_WIDTH, len(job.type))
+            or self.unread < unread_width(len(unread_cell(job.unread, numbers)), numbers)
         )
+
+
+def unread_cell(unread: Unread | None, numbers: bool = False) -> str:
+    """The `new` column's text: the mark (`●85 ⚠1 ✘4`), or in the text mode (`v`, for a
+    screen reader) its words ("85 unread lines: 1 warning, 4 errors"); "" when none."""
+    if unread is None:
+        return ""
+    return unread_words(unread) if numbers else unread_mark(unread)
+
+
+def unread_width(widest: int, numbers: bool) -> int:
+    """The `new` column's width for its widest text (each glyph of a mark is one cell)."""
+    most = UNREAD_WORDS_MAX_WIDTH if numbers else UNREAD_MAX_WIDTH
+    return max(UNREAD_MIN_WIDTH, min(most, widest))
 
 
 def day_of(now: float) -> Day:
@@ -130,7 +159,7 @@ def on_day(job: Job, day: Day) -> bool:
     return job.started is None or start <= job.started < end
 
 
-def data_widths(rows: Sequence[Job], max_id: int, day: Day) -> Widths:
+def data_widths(rows: Sequence[Job], max_id: int, day: Day, numbers: bool = False) -> Widths:
     """The id, time and type columns sized to the shown jobs.
 
     Time columns are narrow ("14:03:22") while every shown time is today and wide
@@ -145,10 +174,13 @@ def data_widths(rows: Sequence[Job], max_id: int, day: Day) -> Widths:
         if today and started:
             today = start <= min(started) and max(started) < end
     longest = max((len(t) for t in {job.type for job in rows}), default=0)
+    marks = {job.unread for job in rows}
+    widest = max((len(unread_cell(u, numbers)) for u in marks), default=0)
     return Widths(
         max(COLUMNS[0].width, len(str(max_id))),
         TIME_WIDTH_TODAY if today else TIME_WIDTH_OLDER,
         max(COLUMNS[1].width, min(TYPE_MAX_WIDTH, longest)),
+        unread_width(widest, numbers),
     )
 
 
@@ -177,6 +209,7 @@ def row_strip(
     base: Style,
     get_style: Callable[[str], Style],
     is_cursor: bool,
+    numbers: bool = False,
 ) -> Strip:
     """A job's row from plain strings (nothing is parsed as markup): the columns of
     `layout` ((index into COLUMNS, width)), `width` cells in all, on `base`, styled by
@@ -222,6 +255,10 @@ def row_strip(
             style = failed_style
         elif key == "time":
             text = job_time(job, now)
+        elif key == "unread":
+            text = unread_cell(job.unread, numbers)
+            if not is_cursor:
+                style = get_style(f"table--{unread_tone(job.unread)}")
         else:  # info
             text = sanitize(job.info)
         append(Segment(fit_text(text, column_width, column.align), style))

@@ -2,7 +2,9 @@
 is parsed as markup): its status, progress bar, failed count, ETA or duration; its type and
 where it is declared, who started it and when; its info line, or, while it waits, why (the
 service's answer, `core.waiting`: the lock and its holder, who paused it, the backoff's end,
-the agents' slots); once it ended, its result metrics.
+the agents' slots); what of its log was unread when the screen opened (the mark, then its
+words: the log is marked read as the pane shows it, so the live mark is the job tables');
+once it ended, its result metrics.
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ from typing import ClassVar
 from rich.text import Text
 from textual.widget import Widget
 
-from jobdash.core.model import Job, JobStatus, Why
+from jobdash.core.model import Job, JobStatus, Unread, Why
 from jobdash.present.durations import duration, eta
 from jobdash.present.progress import progress_bar
 from jobdash.present.status import look
 from jobdash.present.text import clip, sanitize
 from jobdash.present.times import in_column
+from jobdash.present.unread import unread_mark, unread_tone, unread_words
 from jobdash.present.waiting import why_fields
 from jobdash.present.words import plural
 from jobdash.tui.helpers import clock_of
@@ -76,6 +79,7 @@ class JobHeader(Widget):
         self.defined_at = ""  # where the job's type is declared (file name:line, function)
         self.finalize = ""  # its type's finalize step, run after its last task ("": none)
         self.why: Why | None = None  # why it waits, as the service last said
+        self.opened_unread: Unread | None = None  # unread when the screen opened
 
     def set_job(self, job: Job | None) -> None:
         self.job = job
@@ -150,6 +154,11 @@ class JobHeader(Widget):
         text.append(f"{label} ", style("jobheader--dim"))
         tone = style("jobheader--warn") if label == "waiting" else ""
         text.append(clip(sanitize(said), FIELD_CELLS) or "—", tone)
+        if (opened := self.opened_unread) is not None:
+            text.append("\n")
+            text.append("log ", style("jobheader--dim"))
+            text.append(unread_mark(opened), style(f"jobheader--{unread_tone(opened)}"))
+            text.append(f"  {unread_words(opened)} when opened", style("jobheader--dim"))
         if status.finished and (job.metrics or job.warnings):
             text.append("\n")
             text.append("result ", style("jobheader--dim"))

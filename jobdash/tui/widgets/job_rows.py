@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 from jobdash.core.model import Job, JobStatus
 from jobdash.present.durations import job_seconds
 
-__all__ = ["COLUMN_KEYS", "JobRows", "Patch", "sort_key", "sort_rows"]
+__all__ = ["COLUMN_KEYS", "JobRows", "Patch", "has_unread_errors", "sort_key", "sort_rows"]
 
 JobFilter = Callable[[Job], bool]
 JobSelect = Callable[[list[Job]], list[Job]]
@@ -36,6 +36,7 @@ COLUMN_KEYS: tuple[str, ...] = (
     "progress",
     "failed",
     "time",
+    "unread",
     "info",
 )
 
@@ -53,6 +54,8 @@ def _primary_key(column: str, clock: Clock) -> Callable[[Job], Any]:
         return lambda job: math.inf if job.started is None else job.started
     if column == "status":
         return lambda job: _STATUS_ORDER[job.status]
+    if column == "unread":  # unread errors first, then warnings, then lines
+        return _unread_key
     if column == "time":
         # Read once at sort time: rows don't re-sort as the clock runs.
         now = clock()
@@ -63,6 +66,16 @@ def _primary_key(column: str, clock: Clock) -> Callable[[Job], Any]:
 
         return time_key
     raise ValueError(f"unknown column {column!r}; expected one of {', '.join(COLUMN_KEYS)}")
+
+
+def has_unread_errors(job: Job) -> bool:
+    """Whether the user has not read some of the job's error lines (`u` goes to the next)."""
+    return job.unread is not None and job.unread.errors > 0
+
+
+def _unread_key(job: Job) -> tuple[int, int, int]:
+    u = job.unread
+    return (0, 0, 0) if u is None else (u.errors, u.warnings, u.lines)
 
 
 def sort_key(column: str, clock: Clock) -> Callable[[Job], Any]:
@@ -225,6 +238,16 @@ class JobRows:
             if job_id in self.index:
                 to_remove.add(job_id)
         return self._restructure(to_remove, []) if to_remove else None
+
+    def next_where(self, start: int, wanted: JobFilter) -> int | None:
+        """The first shown position after `start` whose job is `wanted`, wrapping round
+        to `start` itself; None when no shown job is."""
+        rows = self.rows
+        count = len(rows)
+        for position in (*range(start + 1, count), *range(min(start + 1, count))):
+            if wanted(rows[position]):
+                return position
+        return None
 
     def reindex(self, start: int) -> None:
         """Refresh the id -> position map for rows from `start` on."""

@@ -31,6 +31,7 @@ from jobdash.tui.widgets.job_columns import (
     COLUMNS,
     NARROW_DROPS,
     NARROW_NAME_WIDTH,
+    NARROW_PROGRESS_WIDTH,
     Column,
     Widths,
     changed_columns,
@@ -39,7 +40,13 @@ from jobdash.tui.widgets.job_columns import (
     header_strip,
     row_strip,
 )
-from jobdash.tui.widgets.job_rows import COLUMN_KEYS, JobFilter, JobRows, JobSelect
+from jobdash.tui.widgets.job_rows import (
+    COLUMN_KEYS,
+    JobFilter,
+    JobRows,
+    JobSelect,
+    has_unread_errors,
+)
 from jobdash.tui.widgets.live_repaints import LiveRepaints
 from jobdash.tui.widgets.table_base import RowMessage, TableBase, cursor_bindings
 
@@ -62,6 +69,7 @@ class JobTable(TableBase):
         *cursor_bindings("jobtable", "First job", "Last job", "Details", show_select=True),
         Binding("s", "sort_next", "Sort", id="jobtable.sort_next"),
         Binding("S", "sort_reverse", "Reverse sort", show=False, id="jobtable.sort_reverse"),
+        Binding("u", "next_unread", "Next unread errors", show=False, id="jobtable.next_unread"),
     ]
 
     class Highlighted(RowMessage):
@@ -116,8 +124,13 @@ class JobTable(TableBase):
         super().__init__(
             cache_size=cache_size,
             drops=tuple(keys[key] for key in NARROW_DROPS),
-            # Then names give way, down to NARROW_NAME_WIDTH.
-            narrow={keys["type"]: NARROW_NAME_WIDTH, keys["target"]: NARROW_NAME_WIDTH},
+            # Then names give way, down to NARROW_NAME_WIDTH, and the progress bar narrows
+            # (the unread marks stay at 80 columns).
+            narrow={
+                keys["type"]: NARROW_NAME_WIDTH,
+                keys["target"]: NARROW_NAME_WIDTH,
+                keys["progress"]: NARROW_PROGRESS_WIDTH,
+            },
             name=name,
             id=id,
             classes=classes,
@@ -132,6 +145,7 @@ class JobTable(TableBase):
         self._now = clock()
         self._day = day_of(self._now)  # "today", for the time format
         self._widths = Widths()
+        self.numbers = False  # the text mode (`v`): the unread marks in words
 
     # ------------------------------------------------------------------ public API
 
@@ -207,7 +221,8 @@ class JobTable(TableBase):
         else:
             for _position, old, new in patch.in_place:
                 self._live.changed(new.id, changed_columns(old, new), self.is_mounted)
-        widen = any(self._widths.too_narrow_for(job, self._day) for job in patch.shown)
+        numbers = self.numbers
+        widen = any(self._widths.too_narrow_for(j, self._day, numbers) for j in patch.shown)
         if widen and self._update_widths():
             self._cache.clear()
             self.refresh()
@@ -269,6 +284,26 @@ class JobTable(TableBase):
     def action_sort_reverse(self) -> None:
         """Reverse the sort direction."""
         self.sort_by(self.sort_column, reverse=not self.sort_reverse)
+
+    def show_numbers(self, numbers: bool) -> None:
+        """The text mode (`v`, the app's): the unread marks in words, for a screen reader."""
+        if numbers != self.numbers:
+            self.numbers = numbers
+            self._cache.clear()
+            self._update_widths()
+            self.refresh()
+
+    def action_next_unread(self) -> None:
+        """`u`: the cursor to the next job with unread errors, wrapping round; a toast
+        when no job shown has any."""
+        position = self._next_unread_errors()
+        if position is None:
+            self.notify("No job with unread errors here", title="Unread")
+        else:
+            self.move_cursor(position)
+
+    def _next_unread_errors(self) -> int | None:
+        return self._model.next_where(self.cursor_row, has_unread_errors)
 
     def on_mount(self) -> None:
         """Start the clock tick that keeps running rows' ETA current."""
@@ -444,7 +479,9 @@ class JobTable(TableBase):
         job = self._job_at(index)
         styles = self.get_component_rich_style
         layout = self._layout(width)
-        return row_strip(job, layout, width, self._now, self.rich_style, styles, is_cursor)
+        return row_strip(
+            job, layout, width, self._now, self.rich_style, styles, is_cursor, self.numbers
+        )
 
     def _header_strip(self, width: int) -> Strip:
         """The column labels, with ▲/▼ on the sort column."""
@@ -471,7 +508,7 @@ class JobTable(TableBase):
     def _update_widths(self) -> bool:
         """Size the id, time and type columns to the data; True if a width changed."""
         model = self._model
-        widths = data_widths(model.rows, max(model.all, default=0), self._day)
+        widths = data_widths(model.rows, max(model.all, default=0), self._day, self.numbers)
         if widths == self._widths:
             return False
         self._widths = widths

@@ -19,7 +19,7 @@ from typing import Final, NamedTuple, overload
 
 from rich.cells import cell_len, chop_cells
 
-from jobdash.core.model import LogLine
+from jobdash.core.model import LineLevel, LogLine, line_level
 from jobdash.present.recovery import attempt_mark
 from jobdash.present.text import sanitize
 from jobdash.present.times import log_stamp
@@ -95,6 +95,8 @@ class LogBuffer:
         self.lines: list[_Held] = []
         self.texts: list[str] = []  # sanitized; the same object as the raw text if clean
         self.cells: list[int] = []  # cell width of each sanitized text
+        # Each line's level (`line_level`, of its text as the job wrote it): its look.
+        self.levels: list[LineLevel] = []
         self.dropped = 0  # lines dropped from the front: absolute index of lines[0]
         self.max_cells = 0
         # Wrapped layout: wrap_cum[i] - wrap_cum[0] is the display row where line i
@@ -134,6 +136,7 @@ class LogBuffer:
         )
         self.texts.extend(texts)
         self.cells.extend(cells)
+        self.levels.extend([line_level(ln.stream, ln.text) for ln in lines])
         self.max_cells = max(self.max_cells, max(cells))
         if self.wrapping:
             width = self.wrap_width
@@ -146,6 +149,7 @@ class LogBuffer:
         self.lines.clear()
         self.texts.clear()
         self.cells.clear()
+        self.levels.clear()
         self.dropped = 0
         self.max_cells = 0
         self.wrap_cum = [0]
@@ -167,6 +171,7 @@ class LogBuffer:
         del self.lines[:overflow]
         del self.texts[:overflow]
         del self.cells[:overflow]
+        del self.levels[:overflow]
         self.dropped += overflow
         if self.matches:
             first = bisect_left(self.matches, self.dropped)

@@ -28,13 +28,20 @@ from textual.reactive import var
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from jobdash.core.model import LogLine
+from jobdash.core.model import LineLevel, LogLine
 from jobdash.present.times import log_stamp
-from jobdash.tui.widgets.log_buffer import STREAM, TS, LogBuffer, cells_of
+from jobdash.tui.widgets.log_buffer import TS, LogBuffer, cells_of
 
 __all__ = ["GUTTER", "LogLines"]
 
-GUTTER: dict[str, str] = {"stdout": " ", "stderr": "!", "system": "»"}
+# Each line's gutter by its level (`line_level`, the one classifier of log lines, by which
+# the store also counts unread warnings and errors): never by colour alone.
+GUTTER: dict[LineLevel, str] = {
+    LineLevel.OUTPUT: " ",
+    LineLevel.WARNING: "⚠",
+    LineLevel.ERROR: "!",
+    LineLevel.SYSTEM: "»",
+}
 TIMESTAMP_WIDTH = 13  # "HH:MM:SS.mmm "
 
 
@@ -51,6 +58,7 @@ class LogLines(ScrollView, can_focus=True, inherit_bindings=False):
         "loglines--stderr",
         "loglines--system",
         "loglines--gutter-stderr",
+        "loglines--warning",
         "loglines--notice",
         "loglines--match",
         "loglines--match-current",
@@ -69,6 +77,7 @@ class LogLines(ScrollView, can_focus=True, inherit_bindings=False):
         & > .loglines--stderr { color: $text-error; }
         & > .loglines--system { color: $text-muted; text-style: italic; }
         & > .loglines--gutter-stderr { color: $error; text-style: bold; }
+        & > .loglines--warning { color: $text-warning; }
         & > .loglines--notice { color: $text-muted; text-style: italic; }
         & > .loglines--match { background: $warning-muted; color: $foreground; }
         & > .loglines--match-current {
@@ -229,6 +238,19 @@ class LogLines(ScrollView, can_focus=True, inherit_bindings=False):
         super().notify_style_update()
         self._cache.clear()
 
+    def last_shown_seq(self) -> int:
+        """The sequence number of the last line on screen (the bottom of the view; the
+        last line when following): how far the user has read (0: no line is shown)."""
+        buffer = self.buffer
+        rows = buffer.display_rows()
+        if not rows or not self.is_mounted:
+            return 0
+        bottom = min(rows - 1, self._display_top() + self.scrollable_content_region.height - 1)
+        located = buffer.locate(bottom)
+        if located is None:
+            return 0
+        return buffer.lines[located[0]][0]
+
     # ------------------------------------------------------------------ layout
 
     def _prefix_width(self) -> int:
@@ -324,17 +346,19 @@ class LogLines(ScrollView, can_focus=True, inherit_bindings=False):
         line = self.buffer.lines[index]
         base = self.rich_style
         get_style = self.get_component_rich_style
-        stream = line[STREAM]
-        if stream == "stderr":
+        level = self.buffer.levels[index]
+        if level is LineLevel.ERROR:
             text_style = get_style("loglines--stderr")
             gutter_style = get_style("loglines--gutter-stderr")
-        elif stream == "system":
+        elif level is LineLevel.WARNING:
+            text_style = gutter_style = get_style("loglines--warning")
+        elif level is LineLevel.SYSTEM:
             text_style = gutter_style = get_style("loglines--system")
         else:
             text_style = gutter_style = base
         segments: list[Segment] = []
         if sub_row == 0:
-            segments.append(Segment(GUTTER.get(stream, "?"), gutter_style))
+            segments.append(Segment(GUTTER[level], gutter_style))
             if self.timestamps:
                 stamp = log_stamp(line[TS]) + " "
                 segments.append(Segment(stamp, get_style("loglines--timestamp")))

@@ -191,6 +191,10 @@ class LogView(Vertical):
         """The lines held, oldest first (read-only view; do not mutate)."""
         return self._buffer.held
 
+    def last_shown_seq(self) -> int:
+        """The sequence number of the last line on screen: how far it has been read."""
+        return self.lines_view.last_shown_seq()
+
     @property
     def following(self) -> bool:
         """Whether the view sticks to the end as lines arrive."""

@@ -1,7 +1,8 @@
-"""The Scheduled tab: every schedule with its last run, planning, time zone, state and next
-run. Times are the viewer's, in the zone their column's header names (the "time zone"
-column is each schedule's own, in which its planning is read); the schedules whose latest
-fire time could not start a job are listed under the table with the reason.
+"""The Scheduled tab: every schedule with its last run, planning, time zone, state, next
+run and what of its latest run's log the user has not read (`●3 ⚠1 ✘2`,
+present/unread.py). Times are the viewer's, in the zone their column's header names (the
+"time zone" column is each schedule's own, in which its planning is read); the schedules
+whose latest fire time could not start a job are listed under the table with the reason.
 
 Keys: `r` run now, `p` enable/disable, `E` edit the planning (with the next five fire times
 previewed): `ScheduleKeys` in `jobdash.tui.actions`, shared with the schedule's details
@@ -23,11 +24,13 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Static
 
+from jobdash.core.model import Job
 from jobdash.core.planning import Schedule
 from jobdash.core.service import Service
 from jobdash.present.status import SCHEDULE_STATE_TONES, last_run_look
 from jobdash.present.text import sanitize
 from jobdash.present.times import header, in_column
+from jobdash.present.unread import unread_mark, unread_tone
 from jobdash.tui.actions import SCHEDULE_BINDINGS, MarkKeys, ScheduleKeys
 from jobdash.tui.bulk import Marks, schedule_marks_line
 from jobdash.tui.helpers import clock_of, subscribe_changes
@@ -44,10 +47,12 @@ COLUMNS = (
     TableColumn("state", 13),
     TableColumn("last run", 22),
     TableColumn("next run", 18),
+    TableColumn("new", 8),  # the latest run's unread marks (8: time zone stays at 120)
 )
-# On a narrow terminal (80 columns) these go first, then the id and the times narrow (a
-# next run keeps its date, a last run its time): state, last run and next run stay on screen.
-NARROW_DROPS = ("type", "time zone")
+# On a narrow terminal (80 columns) these go first (the latest run's unread mark last: the
+# job tables show it), then the id and the times narrow (a next run keeps its date, a last
+# run its time): state, last run and next run stay on screen.
+NARROW_DROPS = ("type", "time zone", "new")
 NARROW_WIDTHS = {"id": 9, "last run": 17, "next run": 16}
 
 
@@ -86,7 +91,14 @@ def error_lines(schedules: list[Schedule], now: float) -> str:
     )
 
 
-def schedule_row(s: Schedule, now: float) -> Row:
+def unread_cell(run: Job | None) -> Cell:
+    """The unread mark of a schedule's latest run (present/unread.py)."""
+    unread = run.unread if run is not None else None
+    return Cell(unread_mark(unread), unread_tone(unread))
+
+
+def schedule_row(s: Schedule, now: float, run: Job | None = None) -> Row:
+    """A schedule's row; `run`: its latest run, as this user sees it (for its unread mark)."""
     last = ""
     if s.last_job is not None:
         last = f"{in_column(s.last_run, now)} #{s.last_job} {s.last_status or ''}".strip()
@@ -104,6 +116,7 @@ def schedule_row(s: Schedule, now: float) -> Row:
             state_cell(s),
             last,
             next_run,
+            unread_cell(run),
         ),
     )
 
@@ -179,8 +192,11 @@ class SchedulesPane(MarkKeys, ScheduleKeys, Vertical):
         self.marks.refresh(self.schedules)
         if self.marks.keep(s.id for s in self.schedules):
             self.marks_changed()  # a marked schedule left the config
+        runs = await self.service.latest_runs(self.schedules)
         now = clock_of(self.app)()
-        self.table.set_rows([schedule_row(s, now) for s in self.schedules])
+        self.table.set_rows(
+            [schedule_row(s, now, runs.get(s.last_job or 0)) for s in self.schedules]
+        )
         errors = self.query_one("#schedule-errors", Static)
         text = error_lines(self.schedules, now)
         errors.update(sanitize(text))

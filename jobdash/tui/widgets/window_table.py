@@ -21,7 +21,7 @@ from jobdash.core.model import Job
 from jobdash.core.query import Query
 from jobdash.tui.widgets import job_window
 from jobdash.tui.widgets.job_columns import Widths, data_widths
-from jobdash.tui.widgets.job_rows import JobFilter, JobSelect
+from jobdash.tui.widgets.job_rows import JobFilter, JobSelect, has_unread_errors
 from jobdash.tui.widgets.job_table import JobTable
 from jobdash.tui.widgets.job_window import Count, Fetch, JobWindow
 
@@ -225,6 +225,15 @@ class JobWindowTable(JobTable):
         await self._read_count(generation, exact=True)
         super().action_cursor_bottom()
 
+    def _next_unread_errors(self) -> int | None:
+        """Windowed: among the rows held (pages read as they came into view)."""
+        if self.window is None:
+            return super()._next_unread_errors()
+        index = self.window.index
+        found = sorted(index[j.id] for j in self.window.held() if has_unread_errors(j))
+        cursor = self.cursor_row
+        return next((p for p in found if p > cursor), found[0] if found else None)
+
     # ------------------------------------------------------------------ what TableBase asks
 
     def _row_total(self) -> int:
@@ -298,7 +307,7 @@ class JobWindowTable(JobTable):
         if self.window is None:
             return super()._update_widths()
         held = self.window.held()
-        widths = data_widths(held, max(self.window.all, default=0), self._day)
+        widths = data_widths(held, max(self.window.all, default=0), self._day, self.numbers)
         # Only ever wider: columns that jumped with each page read would be hard to read.
         widths = Widths(*map(max, widths, self._widths))
         if widths == self._widths:

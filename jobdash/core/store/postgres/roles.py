@@ -6,7 +6,7 @@ elsewhere). Three group roles, made by schema migration 2 (`ROLES_AND_POLICIES`)
 
 - `jobdash_user`: may read the store and act on its own jobs. Row-level security shows and
   lets it change only the jobs whose "user" is the role it connected as (`current_user`),
-  and their tasks, logs, artifacts (migration 8), locks (which all may read: who holds a lock) and reports, and its
+  and their tasks, logs, artifacts (migration 10), locks (which all may read: who holds a lock) and reports, and its
   own audit rows: `psql` as that role
   shows the same as `jobdash`. A job it writes must carry its own name (the policy's check),
   so the user column is the database's word, never the client's.
@@ -85,9 +85,14 @@ ROLES_2 = roles_block(TABLES, USER_WRITES, SEQUENCES)
 ROLES_7 = roles_block(
     TABLES + ", failures", USER_WRITES + ", failures", SEQUENCES + ", failures_id_seq"
 )
-ROLES = roles_block(
+ROLES_10 = roles_block(
     TABLES + ", failures, artifacts",
     USER_WRITES + ", failures, artifacts",
+    SEQUENCES + ", failures_id_seq, artifacts_id_seq",
+)
+ROLES = roles_block(
+    TABLES + ", failures, artifacts, read_marks",
+    USER_WRITES + ", failures, artifacts, read_marks",
     SEQUENCES + ", failures_id_seq, artifacts_id_seq",
 )
 
@@ -131,12 +136,16 @@ END $$;
 )
 # Migration 7: a failed attempt carries its job's user, so its policy is the jobs' own.
 FAILURES_POLICY = ROLES_7 + own_rows("failures")
-# Migration 8: a job's artifacts are seen (and removed with it) as its tasks are.
+# Migration 10: a job's artifacts are seen (and removed with it) as its tasks are.
 ARTIFACTS_POLICY = (
-    ROLES
+    ROLES_10
     + "ALTER TABLE artifacts ENABLE ROW LEVEL SECURITY;\n"
     + f"CREATE POLICY own ON artifacts USING ({SEES_ALL} OR {OWN_JOB});\n"
 )
+# Migration 11: a read mark is its user's own, as an audit row is (an admin sees them all);
+# it goes with its job by the foreign key's cascade, which row-level security does not
+# hold back, so an admin's mark on a user's job goes when that user clears the job.
+READ_MARKS_POLICY = ROLES + own_rows("read_marks")
 
 
 def role_of(con: psycopg.Connection[Any]) -> Role | None:

@@ -55,7 +55,7 @@ class PostgresStore(Jobs, Claims, Reports, Reads, Audit, SharedAreas):
         super().__init__(db, PgFlusher(db))
         self.role = role
         # Big artifacts are kept on the host of the engine that ran their task, in the data
-        # folder of the user it runs as, one folder per store (its id, migration 8).
+        # folder of the user it runs as, one folder per store (its id, migration 10).
         self.artifact_folder = (
             Path(platformdirs.user_data_dir("jobdash")) / "artifacts" / (store_id or "store")
         )

@@ -1,4 +1,4 @@
-"""A job's artifacts in the store (the table of SQLite migration 17, PostgreSQL migration 8),
+"""A job's artifacts in the store (the table of SQLite migration 19, PostgreSQL migration 10),
 written once for both backends: recording one (replacing one of the same name in its job),
 listing a job's, reading one, and what the store takes on disk.
 

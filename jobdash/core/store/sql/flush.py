@@ -23,6 +23,7 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Generic, TypeVar
 
 from jobdash.core.alarm import Alarm
+from jobdash.core.model import LineLevel, counts_as_read, line_level
 from jobdash.core.store.records import Claim, Claimant, Outcome, Refill
 from jobdash.core.store.sql.claims import complete_in
 from jobdash.core.store.sql.counts import COUNTS, INFO_MAX
@@ -41,7 +42,10 @@ C = TypeVar("C", bound=Connection)  # the backend's connection, as its transacti
 
 Q = Statements(
     logs="INSERT INTO logs (job_id, task_id, ts, stream, text, attempt) VALUES (?, ?, ?, ?, ?, ?)",
-    info="UPDATE jobs SET info = ?, updated = ?, rev = ? WHERE id = ?",
+    # The last line of a batch becomes the job's info line; the lines to read are counted
+    # by level (unread logs, `sql/marks.py`) in the same statement.
+    info="UPDATE jobs SET info = ?, updated = ?, rev = ?, log_lines = log_lines + ?, "
+    "log_warnings = log_warnings + ?, log_errors = log_errors + ? WHERE id = ?",
     progress="UPDATE tasks SET progress = ? WHERE id = ? AND status = 'running'",
     pgid="UPDATE tasks SET pgid = ? WHERE id = ? AND status = 'running'",
     metrics_of="SELECT id, metrics FROM jobs WHERE ",
@@ -49,6 +53,27 @@ Q = Statements(
     warnings="UPDATE jobs SET warnings = warnings + ?, rev = ? WHERE id = ?",
     jobs_of="SELECT DISTINCT job_id FROM tasks WHERE ",
 )
+
+
+def info_rows(logs: list[LogRow], now: float, rev: int) -> list[tuple[Any, ...]]:
+    """The `info` statement's rows of a batch of lines: per job, its last line to read
+    (`counts_as_read`) as its info line, and how many lines to read, warnings and errors
+    it adds (`line_level`: the log pane's classes)."""
+    last: dict[int, str] = {}
+    counts: dict[int, list[int]] = {}
+    for job_id, _t, _ts, stream, text, _a in logs:
+        if counts_as_read(stream, text):
+            last[job_id] = text
+            level = line_level(stream, text)
+            n = counts.get(job_id)
+            if n is None:
+                n = counts[job_id] = [0, 0, 0]
+            n[0] += 1
+            if level is LineLevel.WARNING:
+                n[1] += 1
+            elif level is LineLevel.ERROR:
+                n[2] += 1
+    return [(t.strip()[:INFO_MAX], now, rev, *counts[j], j) for j, t in last.items()]
 
 
 class Flusher(Generic[C]):
@@ -186,11 +211,7 @@ class Flusher(Generic[C]):
             refilled.clear()
             if logs:
                 self.insert_logs(con, logs)
-                last: dict[int, str] = {}
-                for job_id, _t, _ts, stream, text, _a in logs:
-                    if stream != "system" and text.strip():
-                        last[job_id] = text
-                d.many(con, q.info, [(t.strip()[:INFO_MAX], now, rev, j) for j, t in last.items()])
+                d.many(con, q.info, info_rows(logs, now, rev))
             with self.pipelined(con):
                 if progress:
                     d.many(con, q.progress, [(p, tid) for tid, p in progress.items()])

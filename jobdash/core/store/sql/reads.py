@@ -22,6 +22,7 @@ from jobdash.core.store.sql.agents import agents_changed_since
 from jobdash.core.store.sql.counts import ACTIVE_ONLY, CLAIMABLE_SQL
 from jobdash.core.store.sql.dialect import Reading, Statements
 from jobdash.core.store.sql.filters import count_sql, job_select
+from jobdash.core.store.sql.marks import marks_changed
 
 # A running job with nothing running shows why it waits (`waiting`) instead of its info, and
 # a paused job who paused it.
@@ -30,7 +31,8 @@ JOB_COLUMNS = (
     "started, finished, pending, running, succeeded, failed, cancelled, skipped, progress, "
     "CASE WHEN waiting != '' AND (status = 'running' AND running = 0 OR status = 'paused') "
     "THEN waiting ELSE info END, "
-    "metrics, warnings, target, parallel, cancellable, rev, idle_time, paused_at"
+    "metrics, warnings, target, parallel, cancellable, rev, idle_time, paused_at, "
+    "log_lines, log_warnings, log_errors"
 )
 TASK_COLUMNS = (  # Task's fields, in their order
     "id, job_id, seq, name, item, status, attempt, agent, started, finished, exit_code, "
@@ -98,6 +100,9 @@ def job_from_row(r: Sequence[Any]) -> Job:
         r[25],  # rev
         r[26],  # idle_time
         r[27],  # paused_at
+        r[28],  # log_lines
+        r[29],  # log_warnings
+        r[30],  # log_errors
     )
 
 
@@ -283,7 +288,8 @@ class Reads:
         removed = [r[0] for r in await self.db.fetchall(q.removed, (rev, new_rev))]
         agents = await agents_changed_since(self.db, rev)
         schedules = await self.db.exists(q.schedules, (rev,))
-        return Changes(new_rev, jobs, removed, agents, schedules)
+        read = await marks_changed(self.db, rev, new_rev)
+        return Changes(new_rev, jobs, removed, agents, schedules, read)
 
 
 class ChangeWait:

@@ -17,6 +17,7 @@ from jobdash.core.store.faults import StoreError
 from jobdash.core.store.sql.artifacts import ARTIFACTS_TABLE
 from jobdash.core.store.sql.audit import AUDIT_HOST
 from jobdash.core.store.sql.history import HISTORY_INDEXES
+from jobdash.core.store.sql.marks import READ_MARKS
 from jobdash.present.words import plural_word
 
 APP_ID = "jobdash"
@@ -398,6 +399,9 @@ MIGRATIONS: list[str] = [
     """,
     # 19: the artifacts of jobs (core/store/sql/artifacts.py), big ones kept as files beside.
     ARTIFACTS_TABLE.format(id="INTEGER PRIMARY KEY", blob="BLOB"),
+    # 20: unread logs: each job's lines to read counted by level, and how far each user
+    # has read each job's log.
+    READ_MARKS,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

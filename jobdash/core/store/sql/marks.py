@@ -1,0 +1,110 @@
+"""Read marks (unread logs), written once for both backends: how far each user has read
+each job's log, and the counts that make "unread" a subtraction.
+
+The log writer counts each job's lines to read by level as it writes them (`Job.log_lines`,
+`log_warnings`, `log_errors`: one more assignment in the statement that already sets the
+job's info line, see `flush.py`). A mark keeps the line a user read through and the job's
+counts up to that line; what is unread is the job's counts less the mark's. So nothing per
+job is counted when a table is drawn or refreshed: a dashboard holds its user's marks and
+subtracts. A mark's counts are the job's counts now less the lines after the mark (read and
+classified when the mark is written): a viewer marks the line at the end of what it shows,
+so those are the few written since.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jobdash.core.model import LineLevel, counts_as_read, line_level
+from jobdash.core.store.records import ReadMark
+from jobdash.core.store.sql.dialect import Connection, Reading, Statements
+
+# Migration (SQLite 17, PostgreSQL 8, where INTEGER becomes BIGINT).
+READ_MARKS = """
+-- Each job's lines to read (its output that is not blank) and, of them, warnings and
+-- errors (core.model.line_level), counted by the log writer as it writes them. A job
+-- written before this version counts none: it shows nothing unread.
+ALTER TABLE jobs ADD COLUMN log_lines INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN log_warnings INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN log_errors INTEGER NOT NULL DEFAULT 0;
+-- How far each user has read each job's log: through line seq, which held the job's
+-- counts lines, warnings and errors. Goes with its job (the foreign key's cascade).
+CREATE TABLE read_marks (
+    "user" TEXT NOT NULL,
+    job_id INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    lines INTEGER NOT NULL,
+    warnings INTEGER NOT NULL,
+    errors INTEGER NOT NULL,
+    rev INTEGER NOT NULL,
+    PRIMARY KEY ("user", job_id)
+);
+CREATE INDEX read_marks_job ON read_marks (job_id);
+CREATE INDEX read_marks_rev ON read_marks (rev);
+"""
+
+MARK_COLUMNS = '"user", job_id, seq, lines, warnings, errors'
+
+Q = Statements(
+    counts="SELECT log_lines, log_warnings, log_errors FROM jobs WHERE id = ?",
+    seq_of='SELECT seq FROM read_marks WHERE "user" = ? AND job_id = ?',
+    after="SELECT stream, text FROM logs WHERE job_id = ? AND seq > ?",
+    upsert=f"INSERT INTO read_marks ({MARK_COLUMNS}, rev) VALUES (?, ?, ?, ?, ?, ?, ?) "
+    'ON CONFLICT ("user", job_id) DO UPDATE SET seq = excluded.seq, lines = excluded.lines, '
+    "warnings = excluded.warnings, errors = excluded.errors, rev = excluded.rev",
+    # The job is stamped: a feed reads it again, and its watcher shows it with the new mark.
+    stamp="UPDATE jobs SET rev = ? WHERE id = ?",
+    of_user=f'SELECT {MARK_COLUMNS} FROM read_marks WHERE "user" = ?',
+    changed=f"SELECT {MARK_COLUMNS} FROM read_marks WHERE rev > ? AND rev <= ?",
+)
+
+
+def mark_in(con: Connection, q: Any, rev: int, user: str, job_id: int, seq: int) -> ReadMark | None:
+    """Move `user`'s mark on `job_id` forward to line `seq`, in a write transaction (`q`:
+    the dialect's statements); the mark, or None when the job is gone or the mark was there
+    already (a mark never moves back)."""
+    row = con.execute(q.counts, (job_id,)).fetchone()
+    if row is None:
+        return None
+    old = con.execute(q.seq_of, (user, job_id)).fetchone()
+    if old is not None and old[0] >= seq:
+        return None
+    lines, warnings, errors = row
+    for stream, text in con.execute(q.after, (job_id, seq)).fetchall():
+        if counts_as_read(stream, text):
+            level = line_level(stream, text)
+            lines -= 1
+            warnings -= level is LineLevel.WARNING
+            errors -= level is LineLevel.ERROR
+    mark = ReadMark(user, job_id, seq, max(0, lines), max(0, warnings), max(0, errors))
+    con.execute(q.upsert, (*_values(mark), rev))
+    con.execute(q.stamp, (rev, job_id))
+    return mark
+
+
+def _values(m: ReadMark) -> tuple[str, int, int, int, int, int]:
+    return (m.user, m.job_id, m.seq, m.lines, m.warnings, m.errors)
+
+
+async def marks_changed(db: Reading, rev: int, new_rev: int) -> list[ReadMark]:
+    """The marks written after revision `rev`, up to `new_rev` (the change feed's)."""
+    rows = await db.fetchall(Q[db.dialect].changed, (rev, new_rev))
+    return [ReadMark(*r) for r in rows]
+
+
+class ReadMarks:
+    """Marking a job's log read, and reading a user's marks."""
+
+    db: Reading
+
+    async def mark_read(self, user: str, job_id: int, seq: int) -> ReadMark | None:
+        q = Q[self.db.dialect]
+
+        def txn(con: Connection, rev: int, now: float) -> ReadMark | None:
+            return mark_in(con, q, rev, user, job_id, seq)
+
+        return await self.db.write(txn)
+
+    async def read_marks(self, user: str) -> list[ReadMark]:
+        rows = await self.db.fetchall(Q[self.db.dialect].of_user, (user,))
+        return [ReadMark(*r) for r in rows]
