@@ -360,7 +360,9 @@ AFTER_LAST_TASK = {
 }
 
 
-@pytest.mark.parametrize(("status", "has_step"), list(itertools.product(SETTLING, (False, True))))
+@pytest.mark.parametrize(
+    ("status", "has_step"), list(itertools.product(sorted(SETTLING), (False, True)))
+)
 def test_what_follows_the_last_task(status: JobStatus, has_step: bool) -> None:
     way = after_last_task(status, has_step)
     assert way == AFTER_LAST_TASK[status, has_step]

@@ -21,7 +21,7 @@ from jobdash.core.model import AgentInfo
 from jobdash.core.scheduler import schedule_specs
 from jobdash.core.service import Service
 from jobdash.tui.app import JobdashApp
-from tests.tui.app_harness import NOW, build_store, frozen_app, write_config
+from tests.tui.app_harness import NOW, build_store, fixed_audit, frozen_app, write_config
 
 SCHEDULE = """
 [types.nightly-export]
@@ -119,6 +119,7 @@ def build_history(folder: Path) -> tuple[Path, Path]:
                     "'succeeded', 1, ?, ?, ?)",
                     (seq, f"k{seq}", agent, NOW - ago - 5, NOW - ago),
                 )
+        fixed_audit(con, NOW)
     con.close()
     return db, config
 

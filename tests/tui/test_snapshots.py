@@ -9,6 +9,7 @@ look at them before committing.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,10 @@ from jobdash.core.scheduler import schedule_specs
 from jobdash.core.service import Service
 from jobdash.tui.app import JobdashApp
 from tests.tui.app_harness import (
+    NOW,
     UNREAD,
     build_store,
+    fixed_audit,
     frozen_app,
     pictures_drawn,
     write_config,
@@ -199,6 +202,10 @@ def test_schedule_screen_with_recipients(snap_compare: Any, tmp_path: Path) -> N
             await svc.close()
 
     asyncio.run(set_up())
+    con = sqlite3.connect(db)
+    with con:
+        fixed_audit(con, NOW)  # the edits' audit rows: no time of the real clock, no host's name
+    con.close()
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await settle(pilot)

@@ -20,6 +20,7 @@ from textual.signal import Signal
 
 from jobdash.core.service import Service
 from jobdash.tui.screens.job_details import JobDetailsScreen
+from tests.tui.app_harness import fixed_audit
 from tests.tui.pane_harness import CONFIG
 
 T0 = 1_795_269_780.0  # 2026-11-21 14:03:00 UTC
@@ -67,6 +68,7 @@ def build_store(db: Path, config: Path) -> None:
                 (status, T0 + 5 + 60 * (seq - 1), T0 + 60 * seq, code, seq),
             )
         con.execute("UPDATE logs SET ts = ? + seq * 7.25", (T0 + 5,))
+        fixed_audit(con, T0)
     con.close()
 
 

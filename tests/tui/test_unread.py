@@ -16,16 +16,13 @@ from jobdash.tui.widgets.job_table import JobTable
 from jobdash.tui.widgets.line_table import Cell
 from jobdash.tui.widgets.schedules_pane import SchedulesPane
 from tests.conftest import wait_finished
-from tests.tui import test_app as dashboard_tests
 from tests.tui.pane_harness import CONFIG as PANE_CONFIG
 from tests.tui.pane_harness import PaneApp
 from tests.tui.pane_harness import until as pane_until
 from tests.tui.test_app import SIZE, loaded, make_app, messages, until
 
-# The dashboard tests' store (app_harness's jobs on a SQLite file) and services on it.
-config = dashboard_tests.config
-db = dashboard_tests.db
-open_service = dashboard_tests.open_service
+# The dashboard tests' store (app_harness's jobs on a SQLite file) and services on it are
+# tests/tui/conftest.py's fixtures: config, db, open_service.
 
 Open = Callable[..., Awaitable[Service]]
 # A running job's output as an agent writes it: a line, a warning, an error.

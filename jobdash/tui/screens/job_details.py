@@ -31,7 +31,7 @@ import time
 from collections.abc import Hashable
 from typing import Any, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
@@ -75,6 +75,8 @@ LOG_IDLE_POLL = 1.0  # ... once it finished (late lines, a retry)
 FALLBACK_POLL = 0.5  # job row refresh when the app offers no store_changed signal
 MARK_READ_EVERY = 1.0  # seconds between looks at how far the log pane has been read
 TASKS_MIN_INTERVAL = 0.5  # seconds between task reloads (grows with the task count)
+
+AUDIT_FROM_HEIGHT = 30  # terminal lines from which the audit section is shown
 
 TASK_COLUMNS = (
     TableColumn("#", 5, "right"),
@@ -173,11 +175,19 @@ class JobDetailsScreen(JobKeys, ArtifactKeys, OffersWhatWorks):
             id="details-tasks",
         )
         yield ArtifactsPane(id="details-artifacts")
-        yield Label("audit", classes="section", markup=False)
-        yield AuditTable(self.service, f"job:{self.job_id}", id="details-audit")
+        yield Label("audit", classes="section details-audit", markup=False)
+        yield AuditTable(
+            self.service, f"job:{self.job_id}", id="details-audit", classes="details-audit"
+        )
         yield Label("log · all tasks", id="details-log-title", markup=False)
         yield LogView(id="details-log")
         yield Footer()
+
+    def on_resize(self, event: events.Resize) -> None:
+        """On a short terminal the log keeps the room the audit would take (`jobdash audit
+        job:ID` has it)."""
+        for part in self.query(".details-audit"):
+            part.display = event.size.height >= AUDIT_FROM_HEIGHT
 
     @property
     def header(self) -> JobHeader:

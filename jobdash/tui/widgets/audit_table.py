@@ -17,8 +17,8 @@ from jobdash.tui.widgets.line_table import LineTable, Row, TableColumn
 
 AUDIT_SHOWN = 50  # the newest events of a target
 COLUMNS = (
-    TableColumn("when", 8),
-    TableColumn("user", 14),
+    TableColumn("when", 16),  # today's "14:03:22", another day's "2026-11-30 14:03"
+    TableColumn("user", 18),  # "alice (by root)": root acted for alice
     TableColumn("action", 8),
     TableColumn("detail", 0, min_width=12),
     TableColumn("host", 14),

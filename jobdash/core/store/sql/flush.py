@@ -26,7 +26,7 @@ from jobdash.core.alarm import Alarm
 from jobdash.core.model import LineLevel, counts_as_read, line_level
 from jobdash.core.store.records import Claim, Claimant, Outcome, Refill
 from jobdash.core.store.sql.claims import complete_in
-from jobdash.core.store.sql.counts import COUNTS, INFO_MAX
+from jobdash.core.store.sql.counts import ACTIVE_ONLY, COUNTS, INFO_MAX
 from jobdash.core.store.sql.dialect import Buffering, Connection, Statements
 
 log = logging.getLogger("jobdash.store")
@@ -42,9 +42,12 @@ C = TypeVar("C", bound=Connection)  # the backend's connection, as its transacti
 
 Q = Statements(
     logs="INSERT INTO logs (job_id, task_id, ts, stream, text, attempt) VALUES (?, ?, ?, ?, ?, ?)",
-    # The last line of a batch becomes the job's info line; the lines to read are counted
-    # by level (unread logs, `sql/marks.py`) in the same statement.
-    info="UPDATE jobs SET info = ?, updated = ?, rev = ?, log_lines = log_lines + ?, "
+    # The last line of a batch becomes the job's info line while it runs (a line written
+    # after the job ended, in a later batch than its end, leaves the outcome's summary be);
+    # the lines to read are counted by level (unread logs, `sql/marks.py`) in the same
+    # statement.
+    info=f"UPDATE jobs SET info = CASE WHEN {ACTIVE_ONLY} THEN ? ELSE info END, updated = ?, "
+    "rev = ?, log_lines = log_lines + ?, "
     "log_warnings = log_warnings + ?, log_errors = log_errors + ? WHERE id = ?",
     progress="UPDATE tasks SET progress = ? WHERE id = ? AND status = 'running'",
     pgid="UPDATE tasks SET pgid = ? WHERE id = ? AND status = 'running'",
