@@ -122,7 +122,13 @@ class Terminal:
             stdin=slave,
             stdout=slave,
             stderr=slave,
-            env={**os.environ, "TERM": "xterm-256color", **(env or {})},
+            # Its size is the pty's: COLUMNS and LINES (pytest-xdist's workers have them)
+            # would override it.
+            env={
+                **{k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")},
+                "TERM": "xterm-256color",
+                **(env or {}),
+            },
             start_new_session=True,
         )
         os.close(slave)

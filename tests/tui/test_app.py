@@ -47,10 +47,23 @@ Open = Callable[..., Awaitable[Service]]
 
 
 def make_app(svc: Service, **kwargs: Any) -> JobdashApp:
+    """The dashboard on `svc`, keeping every toast it shows (message, severity) in `told`:
+    Textual's own list drops a toast once it has timed out, which on a loaded machine can
+    be before a test looks."""
     kwargs.setdefault("embedded_engine", False)
     kwargs.setdefault("clock", frozen())
     kwargs.setdefault("watch_interval", 0.05)
-    return JobdashApp(svc, **kwargs)
+    app = JobdashApp(svc, **kwargs)
+    told: list[tuple[str, str]] = []
+    show = app.notify
+
+    def notify(message: str, **options: Any) -> None:
+        told.append((str(message), str(options.get("severity", "information"))))
+        show(message, **options)
+
+    app.notify = notify  # type: ignore[method-assign]
+    app.told = told  # type: ignore[attr-defined]
+    return app
 
 
 async def until(pilot: Any, cond: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -75,11 +88,12 @@ async def loaded(pilot: Any) -> DashboardScreen:
 
 
 def messages(app: JobdashApp) -> list[str]:
-    return [str(n.message) for n in app._notifications]
+    """Every toast the app showed (`make_app` keeps them), in order."""
+    return [message for message, _ in getattr(app, "told", [])]
 
 
 def errors(app: JobdashApp) -> list[str]:
-    return [str(n.message) for n in app._notifications if n.severity == "error"]
+    return [message for message, severity in getattr(app, "told", []) if severity == "error"]
 
 
 async def job_status(svc: Service, job_id: int) -> JobStatus:
