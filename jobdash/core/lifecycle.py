@@ -45,7 +45,8 @@ hold atomically inside the store, the store enforces it in its own statements:
 6. Lock admission. Jobs are admitted oldest first; a job becomes `running` only if none of
    its lock keys (`exclusive` is one) is held by another job, and it takes them in the same
    transaction, each key held by one job at most (a unique key). A job type that refuses to
-   wait is refused at submit while a key is held (`refuse_lock`). Keys are released when the
+   wait is refused at submit while a key is held, or awaited by a job ahead in line
+   (`refuse_lock`). Keys are released when the
    job settles.
 7. Recovery. The running tasks of an owner whose lease ran out are judged together, as one
    death, by `judge`, and its verdicts applied in one transaction (the lost and charged
@@ -249,9 +250,13 @@ def decide_clear(job_id: int, status: JobStatus, owner: str, user: str, admin: b
 # ----------------------------------------------------------------- admission and new tasks
 
 
-def refuse_lock(type_name: str, key: str, holder: int) -> Refused:
-    """The refusal of a job of a type that refuses to wait (`on_lock = "refuse"`) for `key`."""
-    return Refused(f"lock {key} is held by job {holder}; {type_name} refuses to wait")
+def refuse_lock(type_name: str, key: str, holder: int, held: bool = True) -> Refused:
+    """The refusal of a job of a type that refuses to wait (`on_lock = "refuse"`) for `key`:
+    held by job `holder`, or (`held` False) awaited by it, ahead in line: admission, oldest
+    first, would give it the key first, and the new job would wait behind it."""
+    how = "held by" if held else "awaited by"
+    ahead = "" if held else " (ahead in line)"
+    return Refused(f"lock {key} is {how} job {holder}{ahead}; {type_name} refuses to wait")
 
 
 def admission(status: str, info: str, reason: str | None) -> tuple[JobStatus, str] | None:

@@ -62,6 +62,32 @@ async def test_a_job_that_refuses_to_wait_is_refused_at_submit_while_its_key_is_
     assert len(await store.list_jobs()) == 2
 
 
+async def test_a_job_that_refuses_to_wait_is_refused_behind_a_job_awaiting_its_key(
+    store: Store,
+) -> None:
+    """Admission is oldest first: a key awaited by a job ahead goes to that job, and a
+    refusing job taken meanwhile would wait behind it after all (a schedule's next fires
+    then skip it, still active, instead of saying why)."""
+    await store.create_job(commands("a", lock_keys=["disk"]))
+    ahead = await store.create_job(commands("b", lock_keys=["disk"]))
+    await store.admit()  # a holds disk, b waits for it
+    for c in await store.claim(Claimant("a", "a", 10, 600)):  # a settles: disk is free
+        assert await finish(store, c, "a")
+    assert (await store.get_job(ahead.id)).status is JobStatus.WAITING
+    await store.create_job(commands("c", lock_keys=["other"], on_lock="refuse"))  # not awaited
+    with pytest.raises(Refused) as refused:
+        await store.create_job(commands("d", lock_keys=["net", "disk"], on_lock="refuse"))
+    assert str(refused.value) == (
+        f"lock disk is awaited by job {ahead.id} (ahead in line); d refuses to wait"
+    )
+    assert await store.admit() == [ahead.id, ahead.id + 1]  # b takes disk, c runs
+    with pytest.raises(Refused) as refused:
+        await store.create_job(commands("e", lock_keys=["disk"], on_lock="refuse"))
+    assert str(refused.value) == f"lock disk is held by job {ahead.id}; e refuses to wait"
+    assert len(await store.list_jobs()) == 3
+    assert (await statuses(store))[1:] == [RUNNING, RUNNING]
+
+
 async def test_admitters_on_several_store_objects_admit_one_holder(stores: Stores) -> None:
     many = [await stores() for _ in range(4)]
     for i in range(8):

@@ -15,7 +15,7 @@ from typing import Any
 from jobdash.core.lifecycle import refuse_lock
 from jobdash.core.model import Refused
 from jobdash.core.store.records import NewJob
-from jobdash.core.store.sql.counts import COUNTS
+from jobdash.core.store.sql.counts import ACTIVE_ONLY, COUNTS
 from jobdash.core.store.sql.dialect import Connection, Dialect, Statements
 
 JOB = (
@@ -30,15 +30,27 @@ Q = Statements(
     lock="INSERT INTO job_locks (job_id, key) VALUES (?, ?) ON CONFLICT DO NOTHING",
     report="INSERT INTO reports (job_id, state, recipients) VALUES (?, 'pending', ?)",
     holders="SELECT key, job_id FROM locks WHERE job_id {distinct} CAST(? AS BIGINT) AND ",
+    # The jobs not admitted yet (queued or waiting) that need one of these keys; the few
+    # active jobs lead, each probing its own keys (job_locks' primary key).
+    awaiting="SELECT k.key, j.id FROM jobs j JOIN job_locks k ON k.job_id = j.id "
+    f"WHERE j.status IN ('queued', 'waiting') AND j.{ACTIVE_ONLY} AND k.",
 )
 
 
 def refuse_held(d: Dialect, con: Connection, nj: NewJob) -> None:
-    """With on_lock = "refuse", Refused for a job whose lock another job holds."""
-    if nj.on_lock == "refuse" and nj.lock_keys:
-        held = holders(d, con, nj.lock_keys, None)
-        if held:
-            raise refuse_lock(nj.type, *held[0])
+    """With on_lock = "refuse", Refused for a job whose lock another job holds, or awaits
+    ahead of it (admission would give that job the key first: the new one would wait). On a
+    shared PostgreSQL store a user sees only the waiting jobs row-level security shows them
+    (the engine, which fires schedules, sees all); a job they cannot see makes theirs wait."""
+    if nj.on_lock != "refuse" or not nj.lock_keys:
+        return
+    held = holders(d, con, nj.lock_keys, None)
+    if held:
+        raise refuse_lock(nj.type, *held[0])
+    among, args = d.among("key", nj.lock_keys)
+    awaited = con.execute(Q[d].awaiting + among + " ORDER BY j.id LIMIT 1", args).fetchone()
+    if awaited is not None:
+        raise refuse_lock(nj.type, awaited[0], awaited[1], held=False)
 
 
 def holders(d: Dialect, con: Connection, keys: Sequence[str], job_id: int | None) -> list[Any]:
