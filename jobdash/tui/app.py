@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import select
 import signal
 import sys
 import time
@@ -415,6 +416,7 @@ async def _open_and_run(args: argparse.Namespace, link: Link) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, on_signal)
+    hangup = loop.create_task(watch_hangup(on_signal), name="jobdash-hangup")
     try:
         embedded = False
         # Read-only or --no-engine (jobdash web's sessions): watch the store, run nothing.
@@ -436,9 +438,27 @@ async def _open_and_run(args: argparse.Namespace, link: Link) -> int:
         result = await app.run_async(mouse=link.mouse)
         return result or 0
     finally:
+        hangup.cancel()
         await svc.close()
         for sig in (signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(sig)
+
+
+async def watch_hangup(on_hangup: Callable[[], None], every: float = 1.0) -> None:
+    """Call `on_hangup` once the terminal is gone without a SIGHUP: a pseudo-terminal whose
+    other end closed while no session had it as its controlling terminal (a process that
+    started the dashboard on a pty it made, then died). Its input then reads as end of file
+    at once, for ever, and Textual's input thread would spin on it at a full core; the kernel
+    marks such a terminal hung up (POLLHUP), which one poll a second sees."""
+    poll = select.poll()
+    ttys = [s for s in (sys.__stdin__, sys.__stderr__) if s is not None and s.isatty()]
+    for stream in ttys:  # what Textual reads and draws on (none in a browser's session)
+        poll.register(stream.fileno(), select.POLLHUP)
+    while ttys:
+        await asyncio.sleep(every)
+        if any(mask & (select.POLLHUP | select.POLLERR) for _, mask in poll.poll(0)):
+            on_hangup()
+            return
 
 
 def run_dashboard(args: argparse.Namespace, link: Link | None = None) -> int:
