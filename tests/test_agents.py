@@ -462,7 +462,7 @@ def test_drain_finishes_running_tasks_and_claims_none(cluster: Cluster) -> None:
 
 def test_agents_lists_running_tasks_heartbeat_and_counts(cluster: Cluster) -> None:
     a = cluster.start("a", "--slots", "3", env=FAST)
-    job = cluster.run("sleepy", secs="3")
+    job = cluster.run("sleepy", secs="20")  # task a runs throughout the look, however slow
     until(lambda: cluster.tasks(job)["a"]["status"] == "running", 20, "running")
     (info,) = json.loads(cluster.cli("agents", "--json").stdout)
     assert (info["name"], info["pid"], info["slots"], info["state"]) == ("a", a.pid, 3, "busy")
