@@ -388,6 +388,13 @@ class Backoff(NamedTuple):
     line: str
 
 
+def released(job_status: JobStatus | str) -> TaskStatus:
+    """What a claim given back (a graceful stop, a forfeit) makes of its task, no attempt
+    counted: pending, to run again; cancelled when its job is being cancelled (as the job's
+    pending tasks were at the cancel: a pending task would keep it cancelling for ever)."""
+    return T.CANCELLED if JobStatus(job_status) is J.CANCELLING else T.PENDING
+
+
 def after_failure(
     name: str,
     attempt: int,

@@ -165,3 +165,30 @@ async def test_claims_are_shared_out_between_jobs(store: Store) -> None:
     await store.admit()
     claims: list[Claim] = await store.claim(Claimant("a", "a", 4, 600))
     assert Counter(c.job_id for c in claims) == {a.id: 2, b.id: 2}
+
+
+async def test_a_claim_given_back_in_a_cancelling_job_is_cancelled_and_the_job_ends(
+    store: Store,
+) -> None:
+    """A claim given back while its job is being cancelled (an agent stopping, or one that
+    could not renew its claims) is cancelled, as the job's pending tasks were: left pending
+    it would keep the job cancelling for ever, since no one claims a cancelling job's tasks."""
+    job = await store.create_job(commands("ab", 2, parallel=2))
+    await store.admit()
+    first, second = await store.claim(Claimant("a", "a", 2, 600))
+    await store.cancel_job(job.id, "root")
+    assert (await store.get_job(job.id)).status is JobStatus.CANCELLING
+    assert await store.complete(Outcome(first.task_id, first.attempt, "a", TaskStatus.CANCELLED))
+    await store.release("a", [second.task_id])
+    tasks = await store.tasks(job.id)
+    assert [(t.status, t.attempt) for t in tasks] == [
+        (TaskStatus.CANCELLED, first.attempt),
+        (TaskStatus.CANCELLED, second.attempt - 1),
+    ]
+    done = await store.get_job(job.id)
+    assert (done.status, done.pending, done.running, done.cancelled) == (
+        JobStatus.CANCELLED,
+        0,
+        0,
+        2,
+    )

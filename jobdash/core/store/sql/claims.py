@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from jobdash.core.lifecycle import QUARANTINE_AFTER, LostTask, after_failure, judge
+from jobdash.core.lifecycle import QUARANTINE_AFTER, LostTask, after_failure, judge, released
 from jobdash.core.model import TaskStatus
 from jobdash.core.store.records import Claim, Outcome
 from jobdash.core.store.sql.counts import COUNTS, Counts
@@ -41,8 +41,11 @@ Q = Statements(
     "WHERE tasks.id = v.id",
     system_line="INSERT INTO logs (job_id, task_id, ts, stream, text, attempt) "
     "VALUES (?, ?, ?, ?, ?, ?)",
-    release="UPDATE tasks SET status = 'pending', owner = NULL, lease_until = NULL, "
-    "attempt = attempt - 1 WHERE owner = ? AND status = 'running' AND ",
+    # The claims to give back that are still the owner's, with their jobs' status.
+    releasing="SELECT t.id, t.job_id, j.status FROM tasks t JOIN jobs j ON j.id = t.job_id "
+    "WHERE t.owner = ? AND t.status = 'running' AND ",
+    release="UPDATE tasks SET status = ?, finished = ?, owner = NULL, lease_until = NULL, "
+    "attempt = attempt - 1 WHERE id = ?",
     lost="SELECT t.owner, t.id, t.job_id, t.seq, t.name, t.attempt, t.base_attempt, "
     "j.retries, j.status, t.lost, t.charged, t.agent FROM tasks t "
     "JOIN jobs j ON j.id = t.job_id WHERE t.status = 'running' AND t.owner IN "
@@ -134,15 +137,20 @@ class Claims:
     db: Reading
 
     async def release(self, owner: str, task_ids: Sequence[int]) -> None:
-        """Give back claims without counting an attempt (graceful shutdown)."""
+        """Give back claims without counting an attempt (a graceful stop, a forfeit): each
+        task as `lifecycle.released` says, and its job settles if that was its last."""
         d = self.db.dialect
 
         def txn(con: Connection, rev: int, now: float) -> None:
-            among, args = d.among("id", task_ids)
-            rows = con.execute(Q[d].release + among + " RETURNING job_id", (owner, *args))
+            among, args = d.among("t.id", task_ids)
+            rows = con.execute(Q[d].releasing + among + d.lock_tasks, (owner, *args)).fetchall()
             counts = Counts()
-            for (job_id,) in rows.fetchall():
-                counts.move(job_id, "running", "pending")
+            updates = []
+            for task_id, job_id, job_status in rows:
+                new = released(job_status)
+                updates.append((str(new), None if new is TaskStatus.PENDING else now, task_id))
+                counts.move(job_id, "running", str(new))
+            d.many(con, Q[d].release, updates)
             COUNTS[d.name].apply_counts(con, rev, now, counts)
 
         if task_ids:

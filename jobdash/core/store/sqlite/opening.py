@@ -45,14 +45,19 @@ async def open_db(path: Path | str, create_folder: bool = False, reading: bool =
     read-only (see `_open_read_only`); its writes raise why it cannot be written. Its
     file is not checked page by page (only the pages it reads are: `files.read_version`)."""
     path = Path(path).expanduser()
-    for _ in range(3):
+    give_up = time.monotonic() + BUSY_TIMEOUT_MS / 1000  # as long as any write would wait
+    delay = 0.02
+    while True:
         try:
             return await _open(path, create_folder, reading)
         except _CreatedMeanwhile:
             # Another process created the store between our look and our create (a
-            # dashboard and a command started together): look at it again, now made.
-            await asyncio.sleep(0.05)
-    raise StoreError(f"{path}: changed while jobdash opened it; try again")
+            # dashboard and a command started together): look at it again once made. Its
+            # maker may still be writing the tables (longer on a loaded machine).
+            if time.monotonic() > give_up:
+                raise StoreError(f"{path}: changed while jobdash opened it; try again") from None
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.2)
 
 
 async def _open(path: Path, create_folder: bool, reading: bool) -> Db:
