@@ -442,9 +442,11 @@ def test_second_sigterm_stops_at_once(cluster: Cluster) -> None:
 
 def test_drain_finishes_running_tasks_and_claims_none(cluster: Cluster) -> None:
     cluster.start("a", env=FAST)
-    job = cluster.run("sleepy", secs="2")
+    # Task a runs until after the drain, however slowly the drain command starts.
+    job = cluster.run("sleepy", secs="6")
     until(lambda: cluster.tasks(job)["a"]["status"] == "running", 20, "a running")
     r = cluster.cli("agent", "drain", "a")
+    assert cluster.tasks(job)["a"]["status"] == "running"
     assert r.returncode == 0, r.stderr
     assert "draining" in r.stdout
     until(lambda: cluster.agent("a")["state"] == "draining", 5, "a draining")

@@ -24,7 +24,7 @@ SLOW_BEAT = {"JOBDASH_LEASE": "300", "JOBDASH_HEARTBEAT": "60"}
 EXTRA = """
 [types.six]
 items = ["1", "2", "3", "4", "5", "6"]
-command = ["sleep", "0.3"]
+command = ["sleep", "1.5"]
 parallel = 6
 
 [types.one]

@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from jobdash.core.model import JobStatus, TaskStatus
+from jobdash.core.model import AgentInfo, JobStatus, TaskStatus
 from jobdash.core.store.base import Store
 from jobdash.core.store.records import Claim, Claimant, Outcome
 from tests.store_contract.jobs import commands, finish, said, workers
@@ -192,3 +192,21 @@ async def test_a_claim_given_back_in_a_cancelling_job_is_cancelled_and_the_job_e
         0,
         2,
     )
+
+
+async def test_a_drained_agent_claims_nothing_even_before_its_heartbeat_tells_it(
+    store: Store,
+) -> None:
+    """`jobdash agent drain` promises that the agent takes no new task once it returns; the
+    agent itself hears of it at its next heartbeat (seconds later), so the claim checks."""
+    await store.register_agent(AgentInfo("a", "host", 1, "v", 4, 0, "idle", 0.0, 0.0), "a/1")
+    await store.create_job(commands("work", 4, parallel=4))
+    await store.admit()
+    (first,) = await store.claim(Claimant("a/1", "a", 1, 600))
+    await store.set_agent_drain("a", "root")
+    assert await store.claim(Claimant("a/1", "a", 3, 600)) == []
+    # Another agent, or a new one of that name (its start clears the flag), claims on.
+    assert len(await store.claim(Claimant("b/1", "b", 1, 600))) == 1
+    await store.set_agent_drain("a", "root", drain=False)
+    assert len(await store.claim(Claimant("a/1", "a", 3, 600))) == 2
+    assert await finish(store, first, "a/1")

@@ -33,6 +33,10 @@ CLAIM_RETURNING = (
     "tasks.id, tasks.job_id, tasks.seq, tasks.name, tasks.kind, tasks.spec, tasks.item, "
     "tasks.attempt, tasks.lost, j.timeout, j.params, j.type, j.type_hash"
 )
+# The claimant's agent is not drained: a drained one claims nothing more, even before its
+# next heartbeat tells it (`jobdash agent drain` promises so once it returns). Added to the
+# claims' type filter (`{types}`); parameters: its name and owner.
+NOT_DRAINED = " AND NOT EXISTS (SELECT 1 FROM agents WHERE name = %s AND owner = %s AND drain = 1)"
 # The first suspect task ready to run alone (`%s`: the claimant's type filter), since when
 # it is ready.
 SUSPECT_READY = (
@@ -49,8 +53,8 @@ ORDINARY_READY = (
 # room, fewest running first (a slot freed one at a time goes to the job with the smallest
 # share); `ready`: each one's first ready tasks within its room, locked (SKIP LOCKED: a
 # claimant never waits for another's pick); `pick`: dealt out in turns, one task per job
-# per turn, up to the limit. Parameters: the type hashes (when filtered), now, the limit
-# twice, then CLAIM_SET's.
+# per turn, up to the limit. Parameters: the type filter's, now, the limit twice, then
+# CLAIM_SET's.
 CLAIM_READY = (
     "WITH room AS MATERIALIZED (SELECT id, parallel - running AS room, running FROM jobs "
     f"WHERE {CLAIMABLE_SQL} AND {ACTIVE_ONLY} AND running < parallel{{types}}), "
@@ -114,7 +118,10 @@ def claim_in(con: Con, rev: int, now: float, c: Claimant) -> list[Claim]:
     if c.types is not None and not c.types:
         return []  # an engine with no job types runs nothing
     jobs_of, type_args = types_sql(c.types, "j.type_hash")
-    suspect = con.execute(SUSPECT_READY.format(types=jobs_of), (now, *type_args)).fetchall()
+    me = (c.agent, c.owner)
+    suspect = con.execute(
+        SUSPECT_READY.format(types=jobs_of + NOT_DRAINED), (now, *type_args, *me)
+    ).fetchall()
     way = suspect_way(suspect[0][1] if suspect else None, c.idle, now)
     if way == "drain":
         return []
@@ -124,7 +131,8 @@ def claim_in(con: Con, rev: int, now: float, c: Claimant) -> list[Claim]:
     else:
         jobs_of, type_args = types_sql(c.types)
         rows = con.execute(
-            CLAIM_READY.format(types=jobs_of), (*type_args, now, c.free, c.free, *claim_args)
+            CLAIM_READY.format(types=jobs_of + NOT_DRAINED),
+            (*type_args, *me, now, c.free, c.free, *claim_args),
         ).fetchall()
     jobs = {r[1]: (r[9], r[10], r[11], r[12]) for r in rows}
     return claims_of(POSTGRES, con, rev, now, rows, jobs)

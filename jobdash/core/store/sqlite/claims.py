@@ -34,6 +34,9 @@ SUSPECT_READY = (
     "WHERE t.status = 'pending' AND t.lost > 0 AND t.not_before <= ? "
     f"AND j.{CLAIMABLE_SQL} AND j.running < j.parallel%s ORDER BY t.id LIMIT 1"
 )
+# The claimant's agent is drained: it claims nothing more, even before its next heartbeat
+# tells it (`jobdash agent drain` promises so once it returns).
+DRAINED = "SELECT 1 FROM agents WHERE name = ? AND owner = ? AND drain = 1"
 # An ordinary task of `jobs` ready to run (inside EXISTS).
 ORDINARY_READY = (
     "SELECT 1 FROM tasks t WHERE t.job_id = jobs.id AND t.status = 'pending' "
@@ -69,6 +72,8 @@ def claim_in(con: sqlite3.Connection, rev: int, now: float, c: Claimant) -> list
     """Claim for `c` inside a transaction (a claim, or the refill of a flush)."""
     if c.types is not None and not c.types:
         return []  # an engine with no job types runs nothing (and `IN ()` has no plan)
+    if con.execute(DRAINED, (c.agent, c.owner)).fetchone():
+        return []
     jobs_of, type_args = types_sql(c.types)
     suspect = con.execute(SUSPECT_READY % jobs_of, (now, *type_args)).fetchall()
     way = suspect_way(suspect[0][1] if suspect else None, c.idle, now)
