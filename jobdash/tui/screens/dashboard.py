@@ -27,10 +27,12 @@ from jobdash.core.query import Query, narrows
 from jobdash.core.query import prepare as prepare_search
 from jobdash.core.service import Changes, Service, write_new
 from jobdash.present.bulk import clear_question
+from jobdash.present.timing import stalled_note
 from jobdash.present.words import plural
 from jobdash.tui.actions import JobKeys, MarkKeys, OffersWhatWorks, describe
 from jobdash.tui.bulk import Marks, job_marks_line
 from jobdash.tui.first_rows import FIRST_PAGE
+from jobdash.tui.helpers import clock_of
 from jobdash.tui.keymap import key_for
 from jobdash.tui.screens.failure_group import FailureGroupScreen
 from jobdash.tui.widgets.agents_pane import AgentsPane
@@ -170,6 +172,7 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks):
             self.table("inprogress").set_jobs(first.active)
             self.table("completed").set_jobs(first.finished)
         self._update_titles()
+        self.set_interval(1.0, self._update_titles)  # a job turns stalled with the clock
         self.table("inprogress").focus()
         self._load()
 
@@ -318,6 +321,8 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks):
                 count = f"{table.count_text()} of {table.total_count}"
             else:
                 count = f"{table.shown_count} of {table.total_count}"
+            if pane == "inprogress" and (note := stalled_note(table.rows, clock_of(self.app)())):
+                count = f"{count} · {note}"
             label = f"{title} ({count})"
             tab = tabs.get_tab(pane)
             if tab.label.plain != label:  # a repaint of the tab bar per change is bytes
