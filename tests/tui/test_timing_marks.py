@@ -99,6 +99,11 @@ async def test_marks_count_and_details_of_stalled_and_overrun_jobs(
             await pilot.press(*"status:stalled")
             await pilot.press("enter")
             await until(pilot, lambda: [j.id for j in table.rows] == [6, 5])
+            # The filter follows the clock: jobs 4 and 7 (type nap: stalled past 2 minutes,
+            # twice its tasks' p90) turn stalled, nothing written.
+            now[0] = NOW + 120
+            await until(pilot, lambda: [j.id for j in table.rows] == [7, 6, 5, 4])
+            assert "In Progress (4 of 4 · 4 stalled)" in screen_text(app)
 
             table.select_job(5)
             await pilot.press("enter")
@@ -106,7 +111,7 @@ async def test_marks_count_and_details_of_stalled_and_overrun_jobs(
             assert isinstance(screen, JobDetailsScreen)
             await until(pilot, lambda: "STALLED" in screen_text(app))
             text = screen_text(app)
-            assert "STALLED: a task silent for 10m20s (stall_after 5m00s)" in text, text
+            assert "STALLED: a task silent for 12m00s (stall_after 5m00s)" in text, text
             assert "no history of this type yet" in text
             tasks = screen.tasks_table
             await until(pilot, lambda: tasks.row_count == 1 and "▶ stalled" in tasks.row_text(0))
