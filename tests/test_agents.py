@@ -141,6 +141,19 @@ class Cluster:
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return run_cli(*args, "--db", str(self.db), "--config", str(self.cfg))
 
+    def json(self, *args: str) -> Any:
+        """What a command prints with `--json`, read; it must succeed."""
+        r = self.cli(*args, "--json")
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    def said(self, *args: str) -> str:
+        """What a command prints, piped (whole lines), its blanks folded; it must succeed
+        and print nothing on stderr."""
+        r = self.cli(*args)
+        assert r.returncode == 0 and r.stderr == "", r.stderr
+        return " ".join(r.stdout.split())
+
     def run(self, type_: str, **params: str) -> int:
         args = [f"-p{k}={v}" for k, v in params.items()]
         r = self.cli("run", type_, *args)

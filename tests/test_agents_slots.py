@@ -33,9 +33,10 @@ command = ["true"]
 
 
 @contextmanager
-def cluster_with(tmp: Path, types: str) -> Iterator[Cluster]:
-    """Agent processes on one store, with these job types besides test_agents' own."""
-    c = Cluster(tmp)
+def cluster_with(tmp: Path, types: str, location: str | None = None) -> Iterator[Cluster]:
+    """Agent processes on one store (`location`: else a SQLite file in `tmp`), with these
+    job types besides test_agents' own."""
+    c = Cluster(tmp, location)
     c.cfg.write_text(c.cfg.read_text() + types)
     try:
         yield c

@@ -72,9 +72,7 @@ def why(c: Cluster, job_id: int) -> dict[str, Any]:
 
 def said(c: Cluster, job_id: int) -> str:
     """`jobdash why JOB` as text, piped (whole lines), its blanks folded."""
-    r = c.cli("why", str(job_id))
-    assert r.returncode == 0 and r.stderr == "", r.stderr
-    return " ".join(r.stdout.split())
+    return c.said("why", str(job_id))
 
 
 def info(c: Cluster, job_id: int) -> str:

@@ -35,10 +35,10 @@ from jobdash.core.model import BadInput, Job, LogLine
 from jobdash.present.durations import job_time, task_time
 from jobdash.present.logs import LABEL_WIDTH, TaskLabels, saved_line
 from jobdash.present.progress import progress_count
-from jobdash.present.status import look
 from jobdash.present.steps import finalize_text
 from jobdash.present.text import sanitize, sanitize_lines
 from jobdash.present.times import abbreviation, header
+from jobdash.present.timing import job_look, task_look, timing_words
 from jobdash.present.unread import unread_text
 from jobdash.present.words import plural
 
@@ -131,7 +131,7 @@ def jobs_table(jobs: list[Job]) -> Listing:
             safe(j.type),
             cell(j.target),
             safe(j.user),
-            toned(look(j.status)),
+            toned(job_look(j, now)),
             progress_count(j),
             str(j.failed) if j.failed else "",
             when(j.started, zone),  # blank until its first task starts, as in `show`
@@ -231,11 +231,8 @@ async def cmd_show(svc: Service, a: argparse.Namespace) -> int:
         d["tasks"] = [dataclasses.asdict(t) | {"status": str(t.status)} for t in tasks]
         print(json.dumps(d, indent=2, default=str))
         return EXIT_OK
-    out.print(
-        Text.assemble(
-            f"job {job.id}  ", (sanitize(job.type), "bold"), "  ", toned(look(job.status))
-        )
-    )
+    shown = job_look(job, time.time())
+    out.print(Text.assemble(f"job {job.id}  ", (sanitize(job.type), "bold"), "  ", toned(shown)))
     fields(
         [
             ("target", job.target),
@@ -252,6 +249,7 @@ async def cmd_show(svc: Service, a: argparse.Namespace) -> int:
                 f"{job.worked}/{job.total} done, {job.running} running, {job.failed} failed, {job.cancelled} cancelled",
             ),
             ("progress", f"{job.progress:.0f}%  {job_time(job, time.time())}".rstrip()),
+            ("timing", timing_words(job, time.time())),
             ("info", job.info),
             ("finalize", finalize_text(svc.types.get(job.type))),
             ("metrics", metrics_text(job.metrics)),
@@ -277,7 +275,7 @@ async def cmd_show(svc: Service, a: argparse.Namespace) -> int:
         t.add_row(
             str(task.seq),
             safe(task.name),
-            look(task.status).text,
+            task_look(task, job.timing, now).text,
             str(task.attempt),
             safe(task.agent or ""),
             task_time(task, now),

@@ -24,6 +24,7 @@ from jobdash.present.recovery import attempt_mark
 from jobdash.present.status import Look, Tone
 from jobdash.present.text import clip, sanitize
 from jobdash.present.times import clock
+from jobdash.present.timing import timing_fields
 
 # Nothing printed is read as markup or emoji codes: data is shown as written (see `safe`).
 out = Console(highlight=False, markup=False, emoji=False)
@@ -100,8 +101,9 @@ def job_dict(job: Job) -> dict[str, Any]:
     d["status"] = str(job.status)
     d["trigger"] = str(job.trigger)
     d["total"] = job.total
-    d["eta"] = job.eta()
-    d["duration"] = job.duration()
+    now = time.time()
+    d.update(timing_fields(job, now))  # eta (its pace, else its type's history), flags
+    d["duration"] = job.duration(now)
     return d
 
 

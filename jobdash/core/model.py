@@ -165,6 +165,9 @@ class JobType:
     function: str | None = None  # "module:attribute" of an async function
     parallel: int = 1
     timeout: float | None = None  # seconds per task attempt
+    # Seconds a running task may go without a log line or progress before it is flagged
+    # `stalled` (None: derived from the type's history, `core.timing`).
+    stall_after: float | None = None
     retries: int = 0
     backoff: float = 1.0  # seconds before the first retry; doubles each attempt
     locks: tuple[str, ...] = ()
@@ -253,6 +256,10 @@ class Job:
     # What of those the user looking has not read yet: set by the Service from the user's
     # read marks (the store does not know who is looking); None when nothing is unread.
     unread: Unread | None = None
+    # History-aware timing, set by the Service on an active job (`core.timing`): what its
+    # type's last runs took, and since when its quietest running task has been silent.
+    timing: TypeTiming | None = None
+    quiet_since: float | None = None
 
     @property
     def total(self) -> int:
@@ -297,6 +304,23 @@ class Job:
 
 
 @dataclass(frozen=True)
+class TypeTiming:
+    """What a job type's last finished runs took (`core.timing.type_timing`), shared by its
+    active jobs: medians (robust to an outlier run) and 90th percentiles, in seconds, None
+    without history; `stall_after`: the type's, or derived from its history (None: stalls are
+    not told)."""
+
+    type: str
+    runs: int  # the runs that took their usual course (succeeded, warning) counted
+    job_median: float | None = None
+    job_p90: float | None = None
+    task_median: float | None = None
+    task_p90: float | None = None
+    stall_after: float | None = None
+    stall_configured: bool = False
+
+
+@dataclass(frozen=True)
 class Run:
     """A finished job as the history pictures see it: how it ended and how long it ran
     (`Job.duration`: None when no task of it ever started)."""
@@ -329,6 +353,15 @@ class Task:
     error: str = ""
     progress: float = 0.0  # 0..1 reported by the task itself
     not_before: float = 0.0
+    # Its last sign of life (a line of its own, progress; to the second), None before the
+    # first: stall detection (`core.timing`).
+    active: float | None = None
+
+    def quiet_since(self) -> float | None:
+        """Since when a running task has shown no sign of life (None: it is not running)."""
+        if self.status is not TaskStatus.RUNNING or self.started is None:
+            return None
+        return max(self.active or self.started, self.started)
 
     @property
     def quarantined(self) -> bool:

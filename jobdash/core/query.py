@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobdash.core.model import ACTIVE_JOB, FINISHED_JOB, MAX_ID, BadInput, Job, JobStatus, Trigger
+from jobdash.core.timing import FLAGS, flags
 from jobdash.core.values import parse_duration
 
 FIELDS = ("status", "type", "user", "since", "id", "target", "trigger")
@@ -123,9 +124,12 @@ def _normalize(name: str, value: str) -> str:
         raise BadInput(f"filter '{name}:' needs a value")
     if name == "status":
         status = value.lower()
-        if status not in STATUS_GROUPS and status not in STATUSES:
+        if status not in STATUS_GROUPS and status not in STATUSES and status not in FLAGS:
             valid, groups = ", ".join(STATUSES), ", ".join(STATUS_GROUPS)
-            raise BadInput(f"unknown status {value!r} (statuses: {valid}; groups: {groups})")
+            raise BadInput(
+                f"unknown status {value!r} (statuses: {valid}; groups: {groups}; "
+                f"flags of a running job: {', '.join(FLAGS)})"
+            )
         return status
     if name == "trigger":
         trigger = value.lower()
@@ -272,13 +276,27 @@ def _status_check(pos: list[str], neg: list[str]) -> Check:
             out.update(STATUS_GROUPS.get(v, (v,)))
         return frozenset(str(s) for s in out)
 
-    want, avoid = expand(pos), expand(neg)
+    want, avoid = expand([v for v in pos if v not in FLAGS]), expand(neg)
+    want_flags = frozenset(v for v in pos if v in FLAGS)
+    avoid_flags = frozenset(v for v in neg if v in FLAGS)
+    if not want_flags and not avoid_flags:
 
-    def check(job: Job, now: float) -> bool:
+        def check(job: Job, now: float) -> bool:
+            status = str(job.status)
+            return (not want or status in want) and status not in avoid
+
+        return check
+
+    def check_flags(job: Job, now: float) -> bool:
         status = str(job.status)
-        return (not want or status in want) and status not in avoid
+        if status in avoid:
+            return False
+        has = flags(job, now) if job.status is JobStatus.RUNNING else ()
+        if avoid_flags.intersection(has):
+            return False
+        return not (want or want_flags) or status in want or bool(want_flags.intersection(has))
 
-    return check
+    return check_flags
 
 
 def _set_check(get: Callable[[Job], Any]) -> Callable[[list[str], list[str]], Check]:
@@ -361,6 +379,12 @@ class Query:
     def is_empty(self) -> bool:
         return not self.terms
 
+    @property
+    def flags(self) -> bool:
+        """Whether it names a flag of running jobs (`status:stalled`), which is told from
+        a job's timing at a moment, not by a store."""
+        return any(t.field == "status" and t.value in FLAGS for t in self.terms)
+
     def __str__(self) -> str:
         """The query in canonical spelling; parsing it again gives an equal Query."""
         return " ".join(str(t) for t in self.terms)
@@ -386,7 +410,8 @@ class Query:
             elif term.field != "status":  # status terms (an OR of values) come next
                 rest = True
         statuses = [t.value for t in self.terms if t.field == "status"]
-        if statuses and all(t.field != "status" or not t.negated for t in self.terms):
+        plain = all(t.field != "status" or not t.negated for t in self.terms)
+        if statuses and plain and not any(v in FLAGS for v in statuses):
             wanted: set[str] = set()
             for v in statuses:
                 wanted.update(str(s) for s in STATUS_GROUPS.get(v, (v,)))

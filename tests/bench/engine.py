@@ -10,6 +10,7 @@ Prints, in one run, each part on a fresh temporary SQLite store and in its own p
 4. the raw `sqlite3` batched claim + fenced complete rate on the same schema: the ceiling.
 
 Options: `--quick` (smaller sizes), `--part NAME` (one part, prints JSON; used internally;
+`--part chatty --n N --slots S`: no-op tasks that each write 3 lines and report progress;
 with `--db postgresql://…`, the part `noop` or `command` on a fresh schema of that server,
 dropped after: tests/bench/pg.py runs them beside SQLite's).
 """
@@ -28,7 +29,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -58,12 +59,30 @@ async def noop_task(ctx: TaskContext, item: Any) -> None:
     """A task that does nothing: what remains is the engine's own cost."""
 
 
-async def noop_job(ctx: JobContext) -> None:
+async def add_tasks(ctx: JobContext, task: Callable[[TaskContext, Any], Awaitable[None]]) -> None:
+    """The job function's `n` tasks of `task`, written 5,000 at a time."""
     n = int(ctx.params["n"])
     for i in range(n):
-        ctx.add_task(noop_task, i, name=str(i))
+        ctx.add_task(task, i, name=str(i))
         if i % 5_000 == 4_999:
             await ctx.checkpoint()  # writes the tasks added so far: they start at once
+
+
+async def noop_job(ctx: JobContext) -> None:
+    await add_tasks(ctx, noop_task)
+
+
+async def chatty_task(ctx: TaskContext, item: Any) -> None:
+    """A task that writes three lines and reports progress once: the worst case of a
+    task's sign of life (`tasks.active`, one more row update per task)."""
+    ctx.log(f"{item}: start")
+    ctx.progress(0.5)
+    ctx.log(f"{item}: half")
+    ctx.log(f"{item}: done")
+
+
+async def chatty_job(ctx: JobContext) -> None:
+    await add_tasks(ctx, chatty_task)
 
 
 async def failing_task(ctx: TaskContext, item: Any) -> None:
@@ -73,11 +92,7 @@ async def failing_task(ctx: TaskContext, item: Any) -> None:
 
 
 async def failing_job(ctx: JobContext) -> None:
-    n = int(ctx.params["n"])
-    for i in range(n):
-        ctx.add_task(failing_task, i, name=str(i))
-        if i % 5_000 == 4_999:
-            await ctx.checkpoint()
+    await add_tasks(ctx, failing_task)
 
 
 def cpu_seconds() -> float:
@@ -112,9 +127,14 @@ async def run_to_end(svc: Service, type_name: str, params: dict[str, str]) -> tu
 # --------------------------------------------------------------------------- parts
 
 
-async def part_noop(db: Path | str, slots: int, n: int) -> dict[str, Any]:
+async def part_noop(
+    db: Path | str, slots: int, n: int, job_function: str = "noop_job"
+) -> dict[str, Any]:
+    """No-op tasks end to end (`job_function` "chatty_job": tasks that write lines)."""
     module = "tests.bench.engine"  # importable by name, also when run as a script
-    jt = JobType(name="noop", params=(Param("n"),), function=f"{module}:noop_job", parallel=slots)
+    jt = JobType(
+        name="noop", params=(Param("n"),), function=f"{module}:{job_function}", parallel=slots
+    )
     svc = await open_service(db, [jt], slots)
     try:
         cpu = cpu_seconds()
@@ -357,6 +377,8 @@ def run_part(name: str, args: argparse.Namespace) -> dict[str, Any]:
             return asyncio.run(part_noop(db, args.slots, args.n))
         if name == "failing":
             return asyncio.run(part_failing(db, args.slots, args.n))
+        if name == "chatty":
+            return asyncio.run(part_noop(db, args.slots, args.n, "chatty_job"))
         if name == "command":
             return xargs_beside(asyncio.run(part_command(db, args.slots, args.n)))
         if name == "agents":

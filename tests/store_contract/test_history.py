@@ -3,7 +3,10 @@ the tasks ended per minute by agent; the same answers from every backend."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+
+import pytest
 
 from jobdash.core.model import JobStatus
 from jobdash.core.store.base import Store
@@ -78,3 +81,50 @@ async def test_tasks_ended_per_minute_by_agent(store: Store) -> None:
     assert sorted(await store.tasks_ended(now, 60)) == [(0, "a1", 4), (0, "a2", 2)]
     assert sorted(await store.tasks_ended(now + 150, 60)) == [(2, "a1", 4), (2, "a2", 2)]
     assert await store.tasks_ended(now + 3601, 60) == []
+
+
+async def test_the_durations_of_succeeded_tasks_of_given_jobs(store: Store) -> None:
+    jobs = await ended_jobs(store)
+    ok = [i for i, (_t, _u, s) in jobs.items() if s is JobStatus.SUCCEEDED]
+    durations = await store.task_durations(ok)
+    assert len(durations) == len(ok)  # one task each; the failed jobs' are not asked
+    for job_id, got in zip(sorted(ok), [await store.tasks(i) for i in sorted(ok)], strict=True):
+        (task,) = got
+        assert task.started is not None and task.finished is not None, job_id
+    assert all(d >= 0 for d in durations)
+    assert await store.task_durations([]) == []
+    failed = [i for i in jobs if i not in ok]
+    assert await store.task_durations(failed) == []  # failed tasks are not a normal length
+
+
+async def test_quiet_since_is_the_last_sign_of_life_of_each_jobs_quietest_task(
+    store: Store,
+) -> None:
+    job = await store.create_job(commands("pair", tasks=2))
+    other = await store.create_job(commands("solo"))
+    await store.admit()
+    claims = await store.claim(Claimant("a1", "a1", 10, 600))
+    assert len(claims) == 3
+    tasks = {t.seq: t for t in await store.tasks(job.id)}
+    started = min(t.started or 0 for t in tasks.values())
+    quiet = await store.quiet_since()
+    assert quiet[job.id] == pytest.approx(started) and other.id in quiet
+    await asyncio.sleep(1.1)  # a sign of life is written to the second
+    # Task 1 prints: task 2, still silent, keeps the job quiet since its start.
+    await store.append_log(job.id, tasks[1].id, "stdout", "working", 1)
+    await store.flush()
+    (one,) = [t for t in await store.tasks(job.id) if t.seq == 1]
+    assert one.active is not None and one.active > (one.started or 0)
+    assert (await store.quiet_since())[job.id] == pytest.approx(tasks[2].started)
+    # jobdash's own note is not the task's sign of life; progress is.
+    await store.append_log(job.id, tasks[2].id, "system", "attempt 1 started", 1)
+    await store.flush()
+    assert (await store.quiet_since())[job.id] == pytest.approx(tasks[2].started)
+    store.report_progress(tasks[2].id, 0.5)
+    await store.flush()
+    assert (await store.quiet_since())[job.id] > (tasks[2].started or 0) + 1
+    # An ended task is no longer anyone's silence; a job with nothing running has none.
+    (solo,) = [c for c in claims if c.job_id == other.id]
+    assert await finish(store, solo, "a1")
+    await store.flush()
+    assert other.id not in await store.quiet_since()

@@ -48,6 +48,7 @@ TYPE_KEYS = (
     "finalize",
     "parallel",
     "timeout",
+    "stall_after",
     "retries",
     "backoff",
     "locks",
@@ -175,6 +176,9 @@ def job_type(name: str, value: object, source: str) -> JobType:
         else 1,
         timeout=as_duration(table["timeout"], at("timeout"), positive=True)
         if "timeout" in table
+        else None,
+        stall_after=as_duration(table["stall_after"], at("stall_after"), positive=True)
+        if "stall_after" in table
         else None,
         retries=as_int(table["retries"], at("retries"), 0, MAX_RETRIES)
         if "retries" in table

@@ -56,10 +56,10 @@ if TYPE_CHECKING:
 from jobdash.core.service.artifacts import Artifacts
 from jobdash.core.service.audit import AuditTrail
 from jobdash.core.service.bulk import Bulk
-from jobdash.core.service.read_logs import ReadLogs
+from jobdash.core.service.timing import Timings
 
 
-class Service(Bulk, AuditTrail, Artifacts, ReadLogs):
+class Service(Bulk, AuditTrail, Artifacts, Timings):
     """What a user may see and do, for one user: every front end goes through here."""
 
     async def close(self) -> None:
@@ -216,8 +216,8 @@ class Service(Bulk, AuditTrail, Artifacts, ReadLogs):
         jobs = await self.store.list_jobs(
             JobFilter(q, user=self._scope, active=active, limit=limit, after_id=after_id)
         )
-        await self.with_unread(jobs)
-        return jobs
+        await self.with_extras(jobs)
+        return await self.flagged(q, jobs)
 
     async def finished_page(
         self,
@@ -246,7 +246,7 @@ class Service(Bulk, AuditTrail, Artifacts, ReadLogs):
                 indexed=indexed,
             )
         )
-        await self.with_unread(jobs)
+        await self.with_extras(jobs)
         return jobs
 
     async def count_finished(
@@ -339,7 +339,8 @@ class Service(Bulk, AuditTrail, Artifacts, ReadLogs):
         async for changes in self.store.changes(since, interval):
             changes.jobs = [j for j in changes.jobs if self._visible(j)]
             self.note_read(changes)
-            await self.with_unread(changes.jobs)
+            self.forget_timing(changes)
+            await self.with_extras(changes.jobs)
             yield changes
 
     def export(self, jobs: list[Job], fmt: str = "csv") -> str:
@@ -409,7 +410,7 @@ class Service(Bulk, AuditTrail, Artifacts, ReadLogs):
         jobs = await self.store.list_jobs(
             JobFilter(user=self._scope, schedule_id=schedule_id, limit=limit)
         )
-        await self.with_unread(jobs)
+        await self.with_extras(jobs)
         return jobs
 
     async def latest_runs(self, schedules: Sequence[Schedule]) -> dict[int, Job]:

@@ -438,6 +438,14 @@ class Store(Protocol):
         """How many tasks each agent ended in each of the `minutes` minutes before `now`
         (bucket 0: the last minute); buckets with none are left out."""
 
+    async def task_durations(self, job_ids: list[int]) -> list[float]:
+        """How long the succeeded tasks of these jobs ran, in seconds (a sample of at most
+        2,000: what history-aware timing takes the median of)."""
+
+    async def quiet_since(self) -> dict[int, float]:
+        """For each running job, when its quietest running task last showed a sign of life
+        (its start, a log line, progress; to the second): stall detection."""
+
     # ------------------------------------------------------------- failures by cause
 
     async def failure_groups(self, f: FailureFilter) -> list[FailureGroup]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual import on, work
@@ -27,10 +27,12 @@ from jobdash.core.query import Query, narrows
 from jobdash.core.query import prepare as prepare_search
 from jobdash.core.service import Changes, Service, write_new
 from jobdash.present.bulk import clear_question
+from jobdash.present.timing import stalled_note
 from jobdash.present.words import plural
 from jobdash.tui.actions import JobKeys, MarkKeys, OffersWhatWorks, describe
 from jobdash.tui.bulk import Marks, job_marks_line
 from jobdash.tui.first_rows import FIRST_PAGE
+from jobdash.tui.helpers import clock_of
 from jobdash.tui.keymap import key_for
 from jobdash.tui.screens.failure_group import FailureGroupScreen
 from jobdash.tui.widgets.agents_pane import AgentsPane
@@ -116,6 +118,8 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks):
         self.loaded = False
         self._pending: list[Changes] = []
         self._query = Query()
+        self._flag_filter: tuple[Callable[[Job], bool], Callable[[list[Job]], list[Job]]] | None
+        self._flag_filter = None
         self._newest = 0  # the highest job id seen: a higher one is new, never finished
         self.window_above = WINDOW_ABOVE
         self.marks: Marks[Job] = Marks(lambda job: job.id)  # both tables show them
@@ -170,6 +174,7 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks):
             self.table("inprogress").set_jobs(first.active)
             self.table("completed").set_jobs(first.finished)
         self._update_titles()
+        self.set_interval(1.0, self._each_second)
         self.table("inprogress").focus()
         self._load()
 
@@ -308,6 +313,14 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks):
                 done.remove_jobs(leaving)
             running.upsert(active)
 
+    def _each_second(self) -> None:
+        """A job turns stalled or overrun with the clock, nothing written: the tab's count
+        follows, and a filter on those flags (`status:stalled`) is applied again to the
+        In Progress tab (the finished jobs carry none)."""
+        if self._flag_filter is not None and self._query.flags:
+            self.table("inprogress").set_filter(*self._flag_filter)
+        self._update_titles()
+
     def _update_titles(self) -> None:
         tabs = self.tabs
         for pane, title in TABS[:2]:
@@ -318,6 +331,8 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks):
                 count = f"{table.count_text()} of {table.total_count}"
             else:
                 count = f"{table.shown_count} of {table.total_count}"
+            if pane == "inprogress" and (note := stalled_note(table.rows, clock_of(self.app)())):
+                count = f"{count} · {note}"
             label = f"{title} ({count})"
             tab = tabs.get_tab(pane)
             if tab.label.plain != label:  # a repaint of the tab bar per change is bytes
@@ -409,13 +424,16 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks):
         if query.is_empty:
             predicate = None
         else:
-            now = self.jobdash.clock()
+            clock = self.jobdash.clock
+            now = clock()  # one moment for `since:`, which moves with each keystroke anyway
 
             def predicate(job: Job) -> bool:
-                return query.matches(job, now)
+                return query.matches(job, clock() if query.flags else now)
 
             def select(jobs: list[Job]) -> list[Job]:
-                return query.select(jobs, now)
+                return query.select(jobs, clock() if query.flags else now)
+
+            self._flag_filter = (predicate, select) if query.flags else None
 
         for pane in JOB_TABS:
             self.table(pane).set_filter(predicate, select, narrows=narrow)

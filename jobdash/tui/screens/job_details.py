@@ -45,15 +45,16 @@ from jobdash.core.model import (
     NotFound,
     Task,
     TaskStatus,
+    TypeTiming,
 )
 from jobdash.core.service import Service, create_new
 from jobdash.present.charts import RUNS, run_of, runs_picture
 from jobdash.present.durations import task_time
 from jobdash.present.logs import TaskLabels, saved_line
-from jobdash.present.status import look
 from jobdash.present.steps import finalize_text
 from jobdash.present.text import sanitize
 from jobdash.present.times import in_column
+from jobdash.present.timing import task_look
 from jobdash.present.words import plural_word
 from jobdash.tui.actions import JobKeys, OffersWhatWorks, refuse
 from jobdash.tui.artifact_keys import ArtifactKeys
@@ -76,6 +77,7 @@ FALLBACK_POLL = 0.5  # job row refresh when the app offers no store_changed sign
 MARK_READ_EVERY = 1.0  # seconds between looks at how far the log pane has been read
 TASKS_MIN_INTERVAL = 0.5  # seconds between task reloads (grows with the task count)
 
+RESHOWN_TASKS = 2_000  # up to this many tasks, their rows are drawn again each second
 AUDIT_FROM_HEIGHT = 30  # terminal lines from which the audit section is shown
 
 TASK_COLUMNS = (
@@ -90,8 +92,9 @@ TASK_COLUMNS = (
 )
 
 
-def task_row(task: Task, now: float) -> Row:
-    shown = look(task.status)
+def task_row(task: Task, now: float, timing: TypeTiming | None = None) -> Row:
+    """A task's row; "▶ stalled" when it is silent past its type's `stall_after`."""
+    shown = task_look(task, timing, now)
     if task.error:
         outcome = Cell(task.error, "error")
     elif task.exit_code is not None:
@@ -307,6 +310,12 @@ class JobDetailsScreen(JobKeys, ArtifactKeys, OffersWhatWorks):
             self.header.refresh()
             if job.running == 0:
                 self._load_why()
+            elif self._stall_told(job) and len(self._tasks) <= RESHOWN_TASKS:
+                self._show_tasks()  # a silent task turns stalled with the clock
+
+    @staticmethod
+    def _stall_told(job: Job) -> bool:
+        return job.timing is not None and job.timing.stall_after is not None
 
     def _maybe_reload_tasks(self) -> None:
         if not self._tasks_dirty:
@@ -335,7 +344,8 @@ class JobDetailsScreen(JobKeys, ArtifactKeys, OffersWhatWorks):
         tasks = self._tasks
         if self.failed_only:
             tasks = [t for t in tasks if t.status is TaskStatus.FAILED]
-        self.tasks_table.set_rows([task_row(t, now) for t in tasks])
+        timing = self.job.timing if self.job is not None else None
+        self.tasks_table.set_rows([task_row(t, now, timing) for t in tasks])
         title = f"tasks · {len(self._tasks)}"
         if self.failed_only:
             key = key_for(self.app, "details.failed_only")

@@ -17,9 +17,9 @@ from textual.strip import Strip
 from jobdash.core.model import Job, Unread
 from jobdash.present.durations import job_time
 from jobdash.present.progress import progress_bar, progress_count
-from jobdash.present.status import look
 from jobdash.present.text import sanitize
 from jobdash.present.times import clock
+from jobdash.present.timing import job_look
 from jobdash.present.unread import unread_mark, unread_tone, unread_words
 from jobdash.tui.widgets.fitting import fit_text
 from jobdash.tui.widgets.job_rows import COLUMN_KEYS
@@ -90,10 +90,20 @@ _CELL_FIELDS: dict[str, tuple[str, ...]] = {
     "user": ("user",),
     "started": ("started",),
     "updated": ("updated",),
-    "status": ("status",),
+    "status": ("status", "timing", "quiet_since"),
     "progress": ("pending", "running", "succeeded", "failed", "cancelled", "skipped", "progress"),
     "failed": ("failed",),
-    "time": ("status", "started", "finished", "progress", "idle_time", "paused_at"),
+    "time": (
+        "status",
+        "started",
+        "finished",
+        "progress",
+        "idle_time",
+        "paused_at",
+        "pending",
+        "running",
+        "timing",
+    ),
     "unread": ("unread",),
     "info": ("info",),
 }
@@ -222,7 +232,7 @@ def row_strip(
         dim = get_style("table--dim")
         failed_style = get_style("table--failed") if job.failed else dim
         bar_style = get_style("table--bar")
-        status_style = get_style(f"table--{look(job.status).tone}")
+        status_style = get_style(f"table--{job_look(job, now).tone}")
     segments: list[Segment] = []
     append = segments.append
     space = Segment(" ", row_style)
@@ -244,7 +254,7 @@ def row_strip(
             text = clock(job.updated, now, label=False)
             style = dim
         elif key == "status":
-            text = look(job.status).text
+            text = job_look(job, now).text
             style = status_style
         elif key == "progress":
             bar, text = progress_cells(job, column_width)

@@ -15,11 +15,12 @@ from rich.text import Text
 from textual.widget import Widget
 
 from jobdash.core.model import Job, JobStatus, Unread, Why
-from jobdash.present.durations import duration, eta
+from jobdash.present.durations import duration
 from jobdash.present.progress import progress_bar
-from jobdash.present.status import look
+from jobdash.present.status import Tone
 from jobdash.present.text import clip, sanitize
 from jobdash.present.times import in_column
+from jobdash.present.timing import eta_text, job_look, timing_words
 from jobdash.present.unread import unread_mark, unread_tone, unread_words
 from jobdash.present.waiting import why_fields
 from jobdash.present.words import plural
@@ -106,7 +107,7 @@ class JobHeader(Widget):
         now = clock_of(self.app)()
         status = job.status
         text = Text(no_wrap=True, overflow="ellipsis")
-        shown = look(status)
+        shown = job_look(job, now)
         text.append(shown.text, style(f"jobheader--{shown.tone}"))
         text.append("   ")
         bar = BAR_WIDTH if self.size.width >= WIDE else NARROW_BAR
@@ -119,7 +120,7 @@ class JobHeader(Widget):
         text.append(str(job.failed), style("jobheader--error") if job.failed else "")
         if status is JobStatus.RUNNING:
             text.append("   ETA ", style("jobheader--dim"))
-            text.append(eta(job.eta(now)) or "—")
+            text.append(eta_text(job, now) or "—")
         if job.started is not None:
             text.append(
                 "   duration " if status.finished else "   elapsed ", style("jobheader--dim")
@@ -154,6 +155,11 @@ class JobHeader(Widget):
         text.append(f"{label} ", style("jobheader--dim"))
         tone = style("jobheader--warn") if label == "waiting" else ""
         text.append(clip(sanitize(said), FIELD_CELLS) or "—", tone)
+        if timed := timing_words(job, now):
+            text.append("\n")
+            text.append("timing ", style("jobheader--dim"))
+            flagged = job_look(job, now).tone is Tone.WARN
+            text.append(timed, style("jobheader--warn") if flagged else "")
         if (opened := self.opened_unread) is not None:
             text.append("\n")
             text.append("log ", style("jobheader--dim"))

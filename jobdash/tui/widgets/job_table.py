@@ -26,7 +26,8 @@ from textual.message import Message
 from textual.strip import Strip
 
 from jobdash.core.model import Job, JobStatus
-from jobdash.present.durations import eta
+from jobdash.present.durations import job_time
+from jobdash.present.timing import job_look
 from jobdash.tui.widgets.job_columns import (
     COLUMNS,
     NARROW_DROPS,
@@ -445,7 +446,8 @@ class JobTable(TableBase):
             self.refresh(Region(x0, row + 1 - top, x1 - x0, 1))
 
     def _tick(self) -> None:
-        """Repaint visible running rows whose ETA text changed since the last paint."""
+        """Repaint visible running rows whose time or flag (stalled, overrun) changed with
+        the clock since the last paint."""
         before = self._now
         now = self._clock()
         if not self._day[0] <= now < self._day[1]:
@@ -454,10 +456,15 @@ class JobTable(TableBase):
         top = round(self.scroll_y)
         for row in range(top, min(len(self._model.rows), top + self._page_rows())):
             job = self._model.rows[row]
-            if job.status is JobStatus.RUNNING and eta(job.eta(before)) != eta(job.eta(now)):
-                self._live.changed(
-                    job.id, {"time"}, self.is_mounted
-                )  # shares the live repaint budget
+            if job.status is not JobStatus.RUNNING:
+                continue
+            changed = set()
+            if job_time(job, before) != job_time(job, now):
+                changed.add("time")
+            if job_look(job, before) != job_look(job, now):
+                changed.add("status")
+            if changed:
+                self._live.changed(job.id, changed, self.is_mounted)  # the live repaint budget
 
     # ------------------------------------------------------------------ rendering
 

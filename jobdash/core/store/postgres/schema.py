@@ -25,7 +25,7 @@ from jobdash.core.store.postgres.roles import (
 )
 from jobdash.core.store.sql.artifacts import ARTIFACTS_TABLE
 from jobdash.core.store.sql.audit import AUDIT_HOST
-from jobdash.core.store.sql.history import HISTORY_INDEXES
+from jobdash.core.store.sql.history import HISTORY_INDEXES, TASK_ACTIVE
 from jobdash.core.store.sql.marks import READ_MARKS
 
 APP_ID = "jobdash"
@@ -306,6 +306,8 @@ MIGRATIONS: list[str] = [
     + ARTIFACTS_POLICY,
     # 11: unread logs, as SQLite's migration 20 (and the read marks' policy, roles.py).
     READ_MARKS.replace("INTEGER", "BIGINT") + READ_MARKS_POLICY,
+    # 12: a running task's last sign of life, as SQLite's migration 21.
+    TASK_ACTIVE.replace("REAL", "DOUBLE PRECISION"),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

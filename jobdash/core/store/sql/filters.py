@@ -20,6 +20,7 @@ from jobdash.core.query import STATUS_GROUPS, STATUSES, TEXT, Query, by_field
 from jobdash.core.store.records import JobFilter
 from jobdash.core.store.sql.counts import ACTIVE_ONLY
 from jobdash.core.store.sql.dialect import POSTGRES, SQLITE, Dialect
+from jobdash.core.timing import FLAGS
 from jobdash.core.values import parse_duration
 
 
@@ -227,8 +228,10 @@ def query_sql(
                 "(" + " OR ".join(_term_sql(d, t, col, name, v, now, args) for v in pos) + ")"
             )
         for value in neg:
+            if name == "status" and value in FLAGS:
+                continue  # a job without the flag may be any job: the Service tells (`flagged`)
             clauses.append(f"NOT ({_term_sql(d, t, col, name, value, now, args)})")
-    return " AND ".join(clauses), args
+    return (" AND ".join(clauses), args) if clauses else (t.true, [])
 
 
 def _folded(t: Text, column: str) -> str:
@@ -281,9 +284,10 @@ def _term_sql(
 ) -> str:
     """One `field:value` term as an SQL condition that is never NULL."""
     if name == "status":
-        among, more = d.among(
-            col("status"), sorted(str(s) for s in STATUS_GROUPS.get(value, (value,)))
-        )
+        # A flag (stalled, overrun) is a running job's: the store selects them all, and the
+        # Service keeps those that carry it now (`Timings.flagged`).
+        statuses = ("running",) if value in FLAGS else STATUS_GROUPS.get(value, (value,))
+        among, more = d.among(col("status"), sorted(str(s) for s in statuses))
         args.extend(more)
         return among
     if name == "type":

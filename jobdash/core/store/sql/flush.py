@@ -36,6 +36,10 @@ LogRow = tuple[int, int | None, float, str, str, int | None]
 FLUSH_INTERVAL = 0.05  # seconds a log line may wait before it is written
 MAX_BUFFERED_LINES = 20_000  # writers of log lines wait (back-pressure) past this
 MAX_BUFFERED_BYTES = 64 << 20  # … or past this much text (lines are up to 1 MiB)
+# A running task's last sign of life (`tasks.active`, stall detection) is written at most
+# this often per task: a stall is told in minutes, and a chatty task costs one more row
+# update a second, not one a batch.
+ACTIVE_EVERY = 1.0
 
 
 C = TypeVar("C", bound=Connection)  # the backend's connection, as its transactions get it
@@ -51,6 +55,7 @@ Q = Statements(
     "log_warnings = log_warnings + ?, log_errors = log_errors + ? WHERE id = ?",
     progress="UPDATE tasks SET progress = ? WHERE id = ? AND status = 'running'",
     pgid="UPDATE tasks SET pgid = ? WHERE id = ? AND status = 'running'",
+    active="UPDATE tasks SET active = ? WHERE id = ? AND status = 'running'",
     metrics_of="SELECT id, metrics FROM jobs WHERE ",
     metrics="UPDATE jobs SET metrics = ?, rev = ? WHERE id = ?",
     warnings="UPDATE jobs SET warnings = warnings + ?, rev = ? WHERE id = ?",
@@ -106,6 +111,7 @@ class Flusher(Generic[C]):
         self._log_bytes = 0  # characters of the lines in `_logs`
         self.closed = False
         self.refill: Refill | None = None  # the agent whose freed slots a flush refills
+        self._active_at: dict[int, float] = {}  # task id -> the last `active` written
         db.held = lambda: len(self._logs)
 
     def start(self) -> None:
@@ -220,6 +226,8 @@ class Flusher(Generic[C]):
                     d.many(con, q.progress, [(p, tid) for tid, p in progress.items()])
                 if pgids:
                     d.many(con, q.pgid, [(g, tid) for tid, g in pgids.items()])
+                if active := self.active_rows(logs, progress, now):
+                    d.many(con, q.active, active)
                 if metrics:
                     among, args = d.among("id", list(metrics))
                     rows = con.execute(q.metrics_of + among, args).fetchall()
@@ -244,6 +252,25 @@ class Flusher(Generic[C]):
             return accepted
 
         return txn
+
+    def active_rows(
+        self, logs: list[LogRow], progress: dict[int, float], now: float
+    ) -> list[tuple[float, int]]:
+        """The `active` statement's rows of a batch: its tasks that wrote a line of their own
+        (jobdash's notes are not the task's) or reported progress, each at most once per
+        ACTIVE_EVERY."""
+        seen = {t for _j, t, _ts, stream, _x, _a in logs if t is not None and stream != "system"}
+        seen.update(progress)
+        if not seen:
+            return []
+        last = self._active_at
+        if len(last) > 10_000:  # ended tasks' entries: kept no longer than they matter
+            for tid in [t for t, at in last.items() if at < now - 60]:
+                del last[tid]
+        rows = [(now, t) for t in seen if now - last.get(t, 0.0) >= ACTIVE_EVERY]
+        for _now, t in rows:
+            last[t] = now
+        return rows
 
     def pipelined(self, con: C) -> AbstractContextManager[Any]:
         """Around the batch's statements after the log lines: PostgreSQL sends those whose

@@ -1,5 +1,7 @@
 """The history the dashboard's pictures draw: a job type's last runs, the jobs that ended
-per hour, the tasks each agent ended per minute. Counted in the database (`GROUP BY` over
+per hour, the tasks each agent ended per minute; and what history-aware timing reads (a
+type's last runs and their tasks' durations, when each running job's tasks last showed a
+sign of life: `core/timing.py`). Counted in the database (`GROUP BY` over
 an index range of the recent rows), so a picture costs the same beside a million finished
 jobs as beside ten; the indexes are schema migration 12 (SQLite) / 3 (PostgreSQL):
 `jobs_type_done`, `jobs_done`, `tasks_done`.
@@ -26,6 +28,16 @@ CREATE INDEX jobs_schedule ON jobs (schedule_id, id) WHERE schedule_id IS NOT NU
 CREATE INDEX tasks_done ON tasks (finished, agent) WHERE finished IS NOT NULL;
 """
 
+# Schema migration 21 of SQLite, 12 of PostgreSQL: a running task's last sign of life (a log
+# line, progress), written by the batched writer at most once a second per task; NULL until
+# its first (its start counts then).
+TASK_ACTIVE = """
+ALTER TABLE tasks ADD COLUMN active REAL;
+"""
+# How many of a type's last runs' task durations are read at most: a median of that many is
+# as good as of more, and a job of 100,000 tasks costs no more than one of 2,000.
+TASK_SAMPLE = 2_000
+
 _BACK = "CAST(CAST(? AS DOUBLE PRECISION) - finished AS BIGINT) / {width}"
 _RUNS = (
     "SELECT id, status, finished, finished - started - idle_time FROM jobs "
@@ -42,6 +54,18 @@ Q = Statements(
     type_runs_of=_RUNS.format(user=_MINE),
     ended=_ENDED.format(user=""),
     ended_of=_ENDED.format(user=_MINE),
+    # The tasks of jobs that took their usual course (jobs_of_type gives the ids), by the
+    # tasks' (job_id, seq) key.
+    task_durations=(
+        "SELECT finished - started FROM tasks WHERE {ids} "
+        "AND status = 'succeeded' AND started IS NOT NULL AND finished IS NOT NULL LIMIT ?"
+    ),
+    # When each running job's running tasks last showed a sign of life: the earliest, so a
+    # silent task is not hidden by a talkative one (by the running tasks' partial index).
+    quiet=(
+        "SELECT job_id, min({max}(coalesce(active, started), started)) FROM tasks "
+        "WHERE status = 'running' AND started IS NOT NULL GROUP BY job_id"
+    ),
     tasks_ended=(
         f"SELECT {_BACK.format(width=60)}, agent, count(*) FROM tasks "
         "WHERE finished IS NOT NULL AND finished > ? AND agent IS NOT NULL GROUP BY 1, 2"
@@ -66,6 +90,21 @@ class History:
         return [
             Run(r[0], _STATUS[r[1]], r[2], None if r[3] is None else max(0.0, r[3])) for r in rows
         ]
+
+    async def task_durations(self, job_ids: list[int]) -> list[float]:
+        """How long the succeeded tasks of these jobs ran (at most TASK_SAMPLE of them)."""
+        if not job_ids:
+            return []
+        d = self.db.dialect
+        among, args = d.among("job_id", job_ids)
+        sql = Q[d].task_durations.replace("{ids}", among)
+        rows = await self.db.fetchall(sql, (*args, TASK_SAMPLE))
+        return [max(0.0, float(r[0])) for r in rows]
+
+    async def quiet_since(self) -> dict[int, float]:
+        """Per running job, the last sign of life of its quietest running task."""
+        rows = await self.db.fetchall(Q[self.db.dialect].quiet, ())
+        return {int(r[0]): float(r[1]) for r in rows if r[1] is not None}
 
     async def jobs_ended(self, now: float, hours: int, user: str | None = None) -> list[Counted]:
         """Jobs that ended in each of the last `hours` hours before `now`, by status."""

@@ -36,7 +36,7 @@ JOB_COLUMNS = (
 )
 TASK_COLUMNS = (  # Task's fields, in their order
     "id, job_id, seq, name, item, status, attempt, agent, started, finished, exit_code, "
-    "error, progress, not_before"
+    "error, progress, not_before, active"
 )
 # A log line, the attempt that wrote it, and whether that is an earlier one than its task's.
 LOG_LINES = (

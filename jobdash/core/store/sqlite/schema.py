@@ -16,7 +16,7 @@ from jobdash.core.model import BadInput
 from jobdash.core.store.faults import StoreError
 from jobdash.core.store.sql.artifacts import ARTIFACTS_TABLE
 from jobdash.core.store.sql.audit import AUDIT_HOST
-from jobdash.core.store.sql.history import HISTORY_INDEXES
+from jobdash.core.store.sql.history import HISTORY_INDEXES, TASK_ACTIVE
 from jobdash.core.store.sql.marks import READ_MARKS
 from jobdash.present.words import plural_word
 
@@ -402,6 +402,9 @@ MIGRATIONS: list[str] = [
     # 20: unread logs: each job's lines to read counted by level, and how far each user
     # has read each job's log.
     READ_MARKS,
+    # 21: stall detection: a running task's last sign of life (a log line, progress), written
+    # by the batched writer at most once a second per task (core/store/sql/flush.py).
+    TASK_ACTIVE,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

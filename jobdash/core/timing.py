@@ -1,0 +1,159 @@
+"""History-aware timing: what a job type's earlier runs say about a job running now.
+
+- The history of a type (`type_timing`): its last `HISTORY_RUNS` finished jobs that took
+  their usual course (succeeded, or succeeded with warnings; a failed or cancelled run's
+  length says nothing of a normal one), and their succeeded tasks. Medians, not means: one
+  run that hung for an hour does not move them. 90th percentiles by nearest rank.
+- The estimate of what is left (`estimate`): from the job's own pace once its progress
+  moved (the tasks that ended, or progress reported: `Job.eta`); before that, from history:
+  the median task's length times the waves of its tasks (`parallel` at a time), or the
+  median run's when its tasks' lengths are not known; less the time it has run. Labelled by
+  its source (`Estimate.source`), so a front end says which it shows; without history it
+  says so (`Estimate.source` "none").
+- Overrun (`overrun`): a running job that has run longer than its type's p90, once the type
+  has `MIN_RUNS` runs to tell it from.
+- Stalled (`stalled`): a running job one of whose running tasks has shown no sign of life
+  (its own log line, progress; its start) for longer than its type's `stall_after`. A type
+  without one takes `STALL_FACTOR` times its tasks' p90, at least `STALL_FLOOR` (a task
+  that normally runs silently for ten minutes is not stalled after five); a type with
+  neither setting nor history is not told stalled.
+
+The Service reads a type's history once and keeps it `TIMING_TTL` seconds (and drops it when
+a job of that type ends), so a table's rows never ask the store.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from jobdash.core.model import Job, JobStatus, Run, Task, TypeTiming
+
+HISTORY_RUNS = 20  # a type's last finished runs that its timing is taken from
+MIN_RUNS = 3  # runs of history before a p90 (overrun, a derived stall_after) means something
+STALL_FACTOR = 2.0  # a derived stall_after: this many times the type's tasks' p90 …
+STALL_FLOOR = 60.0  # … and at least this many seconds
+TIMING_TTL = 60.0  # seconds the Service keeps a type's timing before it reads it again
+USUAL = frozenset({JobStatus.SUCCEEDED, JobStatus.WARNING})
+
+# Flags of a running job: words the filter language takes as statuses (`status:stalled`).
+STALLED = "stalled"
+OVERRUN = "overrun"
+FLAGS = (STALLED, OVERRUN)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Seconds left (None: not told) and where the number comes from: "rate" (the job's own
+    pace), "history" (its type's last runs), "none" (a running job whose type has no
+    history and whose pace is not known yet), "" (not running)."""
+
+    seconds: float | None
+    source: str
+
+
+def usual_runs(runs: Sequence[Run]) -> list[Run]:
+    """The runs whose length says what a normal run takes."""
+    return [r for r in runs if r.status in USUAL and r.duration is not None]
+
+
+def percentile(values: Sequence[float], p: float) -> float | None:
+    """The `p`-th percentile by nearest rank (None for no values)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def type_timing(
+    type: str, runs: Sequence[Run], task_durations: Sequence[float], stall_after: float | None
+) -> TypeTiming:
+    """A type's timing from its last runs (`usual_runs` of them), the durations of those
+    runs' succeeded tasks, and its configured `stall_after` (None: derived)."""
+    durations = [r.duration for r in usual_runs(runs) if r.duration is not None]
+    enough = len(durations) >= MIN_RUNS
+    task_median = statistics.median(task_durations) if task_durations else None
+    task_p90 = percentile(task_durations, 90) if task_durations else None
+    derived = None
+    if task_p90 is not None and enough:
+        derived = max(STALL_FLOOR, STALL_FACTOR * task_p90)
+    return TypeTiming(
+        type=type,
+        runs=len(durations),
+        job_median=statistics.median(durations) if durations else None,
+        job_p90=percentile(durations, 90) if enough else None,
+        task_median=task_median,
+        task_p90=task_p90,
+        stall_after=stall_after if stall_after is not None else derived,
+        stall_configured=stall_after is not None,
+    )
+
+
+def expected_run(job: Job, timing: TypeTiming) -> float | None:
+    """How long `job` should run in all, by its type's history: its tasks' median length
+    times their waves (`parallel` at once), else the median run's length."""
+    if timing.task_median is not None and job.total > 0:
+        waves = math.ceil(job.total / max(1, min(job.parallel, job.total)))
+        return timing.task_median * waves
+    return timing.job_median
+
+
+def estimate(job: Job, now: float) -> Estimate:
+    """What is left of a running job, and from what (see the module's docstring)."""
+    if job.status is not JobStatus.RUNNING:
+        return Estimate(None, "")
+    own = job.eta(now)
+    if own is not None:
+        return Estimate(own, "rate")
+    timing = job.timing
+    expected = expected_run(job, timing) if timing is not None else None
+    if expected is None:
+        return Estimate(None, "none")
+    elapsed = job.duration(now) or 0.0
+    return Estimate(expected - elapsed if expected > elapsed else None, "history")
+
+
+def overrun(job: Job, now: float) -> bool:
+    """A running job that has run longer than its type's p90."""
+    if job.status is not JobStatus.RUNNING or job.timing is None:
+        return False
+    p90 = job.timing.job_p90
+    elapsed = job.duration(now)
+    return p90 is not None and elapsed is not None and elapsed > p90
+
+
+def silent_for(quiet_since: float | None, now: float) -> float | None:
+    """Seconds since a sign of life (None: nothing running)."""
+    return None if quiet_since is None else max(0.0, now - quiet_since)
+
+
+def stalled(job: Job, now: float) -> bool:
+    """A running job one of whose running tasks is silent longer than its `stall_after`."""
+    if job.status is not JobStatus.RUNNING or job.timing is None:
+        return False
+    return _past(job.timing.stall_after, silent_for(job.quiet_since, now))
+
+
+def task_stalled(task: Task, timing: TypeTiming | None, now: float) -> bool:
+    """A running task silent longer than its type's `stall_after`."""
+    if timing is None:
+        return False
+    return _past(timing.stall_after, silent_for(task.quiet_since(), now))
+
+
+def _past(limit: float | None, silent: float | None) -> bool:
+    return limit is not None and silent is not None and silent > limit
+
+
+def flags(job: Job, now: float) -> tuple[str, ...]:
+    """The flags a running job carries now: stalled, overrun (in that order)."""
+    if job.status is not JobStatus.RUNNING or job.timing is None:
+        return ()
+    out = []
+    if stalled(job, now):
+        out.append(STALLED)
+    if overrun(job, now):
+        out.append(OVERRUN)
+    return tuple(out)
