@@ -43,8 +43,11 @@ async def follow(
         await show(lines)
     while not feed.done:
         await asyncio.sleep(LOG_POLL if active() else LOG_IDLE_POLL)
-        while lines := await feed.read():
-            await show(lines)
+        while True:  # a batch per read; at once again only while a job had a full page
+            if lines := await feed.read():
+                await show(lines)
+            if not feed.more:
+                break
             await asyncio.sleep(0)
     gone()
 

@@ -59,6 +59,7 @@ class LogFeed:
         self.ended: set[int] = set()  # finished, and every line given
         self.gone: set[int] = set()  # removed from the store (or no longer visible)
         self._finished_at: dict[int, float] = {}  # when each was first seen finished
+        self.more = False  # the last read left lines to read (a job had a full page)
 
     @property
     def job_ids(self) -> list[int]:
@@ -129,6 +130,7 @@ class LogFeed:
                 self.gone.add(job_id)
         full = [got[-1].seq for got in pages.values() if len(got) >= self.page]
         horizon = min(full, default=None)
+        self.more = bool(full)
         lines: list[LogLine] = []
         whole: set[int] = set()
         for job_id, got in pages.items():
