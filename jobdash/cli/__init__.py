@@ -4,7 +4,8 @@
   every number and name; each command group declares its own commands (`declare…`).
 - `render`: how the command line prints (consoles, inert text, times, status colours,
   JSON, log lines), from `jobdash.present`'s looks; `tables`: its listings (Rich tables).
-- the command groups: `jobs` (jobs, show, logs, export), `run` (run, cancel, pause,
+- the command groups: `jobs` (jobs, show, export), `logs` (one job's log, several's,
+  followed), `chosen` (which jobs: ids or `--query`), `run` (run, cancel, pause,
   resume, retry, clear), `schedules` (schedules, schedule …), `engine` (serve, agent,
   agents), `config` (types, check).
 - `main`: `main()` (the `jobdash` script), `COMMANDS`, opening the store, exit statuses.

@@ -1,4 +1,4 @@
-"""Reading the history: `jobs`, `show`, `logs` and `export`.
+"""Reading the history: `jobs`, `show` and `export` (`logs` is `logs.py`'s).
 
 Like every command group, this module declares its commands' arguments (`declare`) and
 holds what each command does. The service and Rich's tables are imported when a command
@@ -13,7 +13,7 @@ import json
 import shlex
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -26,14 +26,12 @@ from jobdash.cli.render import (
     job_dict,
     metrics_text,
     out,
-    print_log_line,
     safe,
     toned,
     when,
 )
-from jobdash.core.model import BadInput, Job, LogLine
+from jobdash.core.model import Job
 from jobdash.present.durations import job_time, task_time
-from jobdash.present.logs import LABEL_WIDTH, TaskLabels, saved_line
 from jobdash.present.progress import progress_count
 from jobdash.present.steps import finalize_text
 from jobdash.present.text import sanitize, sanitize_lines
@@ -47,7 +45,6 @@ if TYPE_CHECKING:
     from jobdash.core.service import Service
 
 PAGE = 1000  # jobs read at once by a streamed listing or export
-LOG_PAGE = 5000  # log lines read at once
 
 FILTER_HELP = """\
 filter text (the dashboard's filter bar speaks the same language):
@@ -67,7 +64,7 @@ fields must all match. A value with quotes is taken whole: target:"a,b".
 
 
 def declare(c: Commands) -> None:
-    """`jobs`, `show` and `logs`."""
+    """`jobs` and `show`."""
     s = c.filtered(
         "jobs",
         "list jobs",
@@ -83,18 +80,6 @@ def declare(c: Commands) -> None:
 
     s = c.add("show", "one job with its tasks", c.as_json)
     s.add_argument("job", type=job_id)
-
-    s = c.add("logs", "a job's log lines (--json: one JSON object a line)", c.as_json)
-    s.add_argument("job", type=job_id)
-    s.add_argument("-f", "--follow", action="store_true", help="keep printing while the job runs")
-    s.add_argument("--task", type=count_arg, metavar="N", help="only task N")
-    s.add_argument("--tail", type=count_arg, metavar="N", help="only the last N lines")
-    s.add_argument(
-        "-o",
-        "--output",
-        metavar="FILE",
-        help="save the log to FILE (created 0600): each line with its time, task and stream",
-    )
 
 
 def declare_export(c: Commands) -> None:
@@ -139,37 +124,6 @@ def jobs_table(jobs: list[Job]) -> Listing:
             cell(j.info),
         )
     return t
-
-
-class LogPrinter:
-    """Prints a job's log lines as they come; once the job has more than one task, each
-    line says which task printed it (the tasks of a job run side by side)."""
-
-    def __init__(
-        self,
-        svc: Service,
-        job_id: int,
-        tty: bool,
-        one_task: bool = False,
-        as_json: bool = False,
-    ) -> None:
-        self.svc = svc
-        self.job_id = job_id
-        self.tty = tty
-        self.one_task = one_task  # `--task N`: every line is that task's
-        self.as_json = as_json  # JSON lines: one object a line, also while following
-        self.labels = TaskLabels(cut=LABEL_WIDTH if tty else None)
-
-    async def print(self, lines: Sequence[LogLine]) -> None:
-        if self.as_json:
-            for line in lines:
-                sys.stdout.write(json.dumps(dataclasses.asdict(line)) + "\n")
-            return
-        if not self.one_task and not all(self.labels.knows(line) for line in lines):
-            self.labels.update(await self.svc.tasks(self.job_id))
-        labels = self.labels if len(self.labels) > 1 else None
-        for line in lines:
-            print_log_line(line, self.tty, labels)
 
 
 def jobs_query(a: argparse.Namespace) -> str:
@@ -287,92 +241,6 @@ async def cmd_show(svc: Service, a: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def cmd_logs(svc: Service, a: argparse.Namespace) -> int:
-    import asyncio  # loaded by the command that waits, not by `jobdash --help`
-
-    if a.output is not None:
-        return await save_log(svc, a)
-
-    printer = LogPrinter(svc, a.job, out.is_terminal, one_task=a.task is not None, as_json=a.json)
-    # The whole log's lines printed are read (`ReadLogs`): through the last one printed,
-    # once printed; one task's lines (`--task`) leave the others' unread, so they mark none.
-    reader = LogReader(svc, a.job) if a.task is None else None
-    if a.tail is not None:
-        lines = await svc.log_tail(a.job, a.tail, a.task)
-        await printer.print(lines)
-        after = lines[-1].seq if lines else 0
-    else:  # a page at a time: a log of millions of lines is never held whole
-        after = 0
-        while lines := await svc.logs(a.job, after=after, task=a.task, limit=LOG_PAGE):
-            await printer.print(lines)
-            after = lines[-1].seq
-    sys.stdout.flush()
-    if reader is not None:
-        await reader.read_through(after, now=True)
-    while a.follow:
-        job = await svc.job(a.job)
-        lines = await svc.logs(a.job, after=after, task=a.task, limit=LOG_PAGE)
-        await printer.print(lines)
-        sys.stdout.flush()
-        if lines:
-            after = lines[-1].seq
-            if reader is not None:
-                await reader.read_through(after)
-        elif job.status.finished:
-            break
-        else:
-            await asyncio.sleep(0.25)
-    sys.stdout.flush()
-    if reader is not None:
-        await reader.read_through(after, now=True)
-    return EXIT_OK
-
-
-async def save_log(svc: Service, a: argparse.Namespace) -> int:
-    """`logs JOB -o FILE`: the job's log (of one task; its last lines) as the dashboard's
-    `s` saves it, a line each with its time, task and stream, into FILE (created 0600,
-    replaced atomically: `open_output`)."""
-    from jobdash.core.service import open_output
-
-    if a.follow or a.json:
-        raise BadInput("logs -o FILE saves the log as it is now: without -f and --json")
-    labels = TaskLabels(await svc.tasks(a.job))
-    n = 0
-    with open_output(a.output) as f:
-        if a.tail is not None:
-            lines = await svc.log_tail(a.job, a.tail, a.task)
-            f.writelines(saved_line(line, labels) for line in lines)
-            n = len(lines)
-        else:
-            after = 0
-            while lines := await svc.logs(a.job, after=after, task=a.task, limit=LOG_PAGE):
-                f.writelines(saved_line(line, labels) for line in lines)
-                n += len(lines)
-                after = lines[-1].seq
-    if a.output != "-":
-        err.print(safe(f"{plural(n, 'line')} of job {a.job} written to {a.output}"))
-    return EXIT_OK
-
-
-class LogReader:
-    """Marks a job's log read through the lines printed: at once when asked (`now`),
-    else at most once a second while following (one write, not one per batch)."""
-
-    EVERY = 1.0
-
-    def __init__(self, svc: Service, job_id: int) -> None:
-        self.svc = svc
-        self.job_id = job_id
-        self.marked = 0
-        self.at = 0.0
-
-    async def read_through(self, seq: int, now: bool = False) -> None:
-        if seq <= self.marked or not (now or time.monotonic() - self.at >= self.EVERY):
-            return
-        self.marked, self.at = seq, time.monotonic()
-        await self.svc.mark_read(self.job_id, seq)
-
-
 async def cmd_export(svc: Service, a: argparse.Namespace) -> int:
     from jobdash.core.service import Export, open_output
 
@@ -397,4 +265,4 @@ async def cmd_export(svc: Service, a: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"jobs": cmd_jobs, "show": cmd_show, "logs": cmd_logs, "export": cmd_export}
+COMMANDS = {"jobs": cmd_jobs, "show": cmd_show, "export": cmd_export}

@@ -23,6 +23,7 @@ from jobdash.cli import (
     engine,
     failures,
     jobs,
+    logs,
     run,
     schedules,
     systemd,
@@ -43,6 +44,7 @@ Command = Callable[["Service", argparse.Namespace], Awaitable[int]]
 COMMANDS: dict[str, Command] = {
     **run.COMMANDS,
     **jobs.COMMANDS,
+    **logs.COMMANDS,
     **artifacts.COMMANDS,
     **config.COMMANDS,
     **engine.COMMANDS,

@@ -143,6 +143,7 @@ def build_parser() -> Parser:
         engine,
         failures,
         jobs,
+        logs,
         run,
         schedules,
         systemd,
@@ -206,6 +207,7 @@ def build_parser() -> Parser:
     web.declare(commands)
     run.declare_run(commands)
     jobs.declare(commands)
+    logs.declare(commands)
     why.declare(commands)
     artifacts.declare(commands)
     run.declare_actions(commands)

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.text import Text
 
 from jobdash.core.model import Job, LineLevel, LogLine, line_level
-from jobdash.present.logs import TaskLabels
+from jobdash.present.logs import JOB_HUES, JobLabels, TaskLabels
 from jobdash.present.recovery import attempt_mark
 from jobdash.present.status import Look, Tone
 from jobdash.present.text import clip, sanitize
@@ -112,11 +112,22 @@ def metrics_text(metrics: Mapping[str, float]) -> str:
     return "  ".join(f"{k}={v:g}" for k, v in sorted(metrics.items()))
 
 
-def print_log_line(line: LogLine, tty: bool, labels: TaskLabels | None = None) -> None:
+# Each job's prefix in a stream of several jobs' lines, by its hue (`present.logs`).
+JOB_STYLES: tuple[str, ...] = ("cyan", "magenta", "green", "blue", "yellow", "bright_cyan")
+assert len(JOB_STYLES) == JOB_HUES
+
+
+def print_log_line(
+    line: LogLine,
+    tty: bool,
+    labels: TaskLabels | JobLabels | None = None,
+    hue: int | None = None,
+) -> None:
     """One log line, inert: its control characters become visible stand-ins in a pipe too
     (piped output mostly ends on a terminal: `| less`, `| tail`). With `labels` (the job
-    has several tasks) the line starts with its task's label, aligned; output of an
-    earlier attempt of its task says so."""
+    has several tasks, or the stream has several jobs) the line starts with its label,
+    aligned, in its job's colour (`hue`) when there is one; output of an earlier attempt of
+    its task says so."""
     text = attempt_mark(line) + sanitize(line.text)
     label = f"{labels.padded(line)} | " if labels is not None else ""
     if not tty and not colored():
@@ -124,7 +135,7 @@ def print_log_line(line: LogLine, tty: bool, labels: TaskLabels | None = None) -
         sys.stdout.write(label + text + "\n")
         return
     shown = Text()
-    shown.append(label, style="dim")
+    shown.append(label, style="dim" if hue is None else JOB_STYLES[hue % JOB_HUES])
     level = line_level(line.stream, line.text)  # as the dashboard's log pane draws it
     if level is LineLevel.ERROR:
         shown.append(text, style="red")

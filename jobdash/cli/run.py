@@ -7,15 +7,16 @@ Rich's live progress display is imported when `run --follow` draws it.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 from rich.text import Text
 
-from jobdash.cli.jobs import LogPrinter
-from jobdash.cli.parser import EXIT_FAILED, EXIT_OK, Commands, job_id, shown
+from jobdash.cli.chosen import chosen_jobs, declare_chosen
+from jobdash.cli.logs import LogPrinter
+from jobdash.cli.parser import EXIT_FAILED, EXIT_OK, Commands, shown
 from jobdash.cli.render import err, job_dict, metrics_text, out, print_json, safe
-from jobdash.core.model import BadInput, NotFound
+from jobdash.core.model import BadInput
 from jobdash.present.durations import duration
 from jobdash.present.progress import progress_bar, progress_count
 from jobdash.present.recovery import quarantine_warning
@@ -69,13 +70,7 @@ def declare_actions(c: Commands) -> None:
             "Exit status 0: all done; 1: some refused (the others done); 2: an unknown id or "
             "a bad query, and nothing done.",
         )
-        s.add_argument("job", type=job_id, nargs="*", help="job ids")
-        s.add_argument(
-            "--query",
-            metavar="QUERY",
-            help='every job QUERY selects, as `jobdash jobs QUERY` lists them: "status:running '
-            'type:import"',
-        )
+        declare_chosen(s)
         if name == "cancel":
             s.add_argument("--force", action="store_true", help="SIGKILL at once")
 
@@ -161,7 +156,7 @@ async def follow_job(svc: Service, jid: int, show_log: bool, as_json: bool = Fal
 
     tty = out.is_terminal and not as_json
     after = 0
-    printer = LogPrinter(svc, jid, tty)
+    printer = LogPrinter(svc, [jid], tty)
     # The dashboard's bar and count (jobdash.present.progress), drawn by Rich's live display.
     progress = Progress(
         TextColumn("{task.description}", markup=False),
@@ -201,17 +196,6 @@ async def follow_job(svc: Service, jid: int, show_log: bool, as_json: bool = Fal
     return EXIT_OK if job.status in ("succeeded", "warning") else EXIT_FAILED
 
 
-async def known_ids(ids: Sequence[T], read: Callable[[T], Awaitable[Any]], what: str) -> None:
-    """Among several ids, one that is not there (or not yours) is bad input, said before
-    anything is done; a lone id is refused by the action itself, as before (exit status 1)."""
-    if len(ids) > 1:
-        for i in ids:
-            try:
-                await read(i)
-            except NotFound as e:
-                raise BadInput(f"{what}: {e}: nothing done") from None
-
-
 def print_outcomes(outcomes: Iterable[Outcome], said: Callable[[Outcome], None]) -> int:
     """One line per job or schedule: `said` prints what was done (standard output), a
     refusal goes to standard error; exit status 1 when one was refused."""
@@ -223,22 +207,6 @@ def print_outcomes(outcomes: Iterable[Outcome], said: Callable[[Outcome], None])
             status = EXIT_FAILED
             err.print(safe(f"jobdash: {o.refused}"))
     return status
-
-
-async def chosen_jobs(svc: Service, a: argparse.Namespace) -> list[int]:
-    """The ids a job action is for: those given (each once), or every job `--query`
-    selects (none: said, nothing done)."""
-    if a.query is not None:
-        if a.job:
-            raise BadInput(f"{a.command}: give job ids or --query, not both")
-        if not a.query.strip():
-            raise BadInput(f"{a.command}: --query is empty: say which jobs (e.g. status:failed)")
-        return sorted(job.id for job in await svc.jobs(a.query, limit=None))
-    ids = list(dict.fromkeys(a.job))
-    if not ids:
-        raise BadInput(f"{a.command}: give one or more job ids, or --query QUERY")
-    await known_ids(ids, svc.job, a.command)
-    return ids
 
 
 async def cmd_action(svc: Service, a: argparse.Namespace) -> int:

@@ -231,7 +231,8 @@ async def cmd_schedule(svc: Service, a: argparse.Namespace) -> int:
 
 async def act_on_schedules(svc: Service, a: argparse.Namespace) -> int:
     """`schedule run|enable|disable ID…`: one line per schedule (`print_outcomes`)."""
-    from jobdash.cli.run import known_ids, print_outcomes
+    from jobdash.cli.chosen import known_ids
+    from jobdash.cli.run import print_outcomes
 
     action = a.schedule_action
     ids = list(dict.fromkeys(a.id))

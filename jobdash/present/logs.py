@@ -2,7 +2,9 @@
 
 When the tasks of a job run side by side their lines interleave; a stream that carries
 more than one task's lines says, before each line, which task printed it ("#2 beta"),
-padded so the lines start in one column.  A saved log keeps everything a reader needs
+padded so the lines start in one column.  A stream of several jobs' lines (`jobdash logs
+12 13 14`, the dashboard's `L`) says the job too ("12 #2 beta"), each job in its own colour
+(its `hue`: the CLI and the dashboard each map hues to their colours).  A saved log keeps everything a reader needs
 later: the time with its offset, the task and the stream of each line.
 """
 
@@ -15,7 +17,7 @@ from jobdash.core.model import LogLine, Task
 from jobdash.present.recovery import attempt_mark
 from jobdash.present.text import cells, clip, sanitize
 
-__all__ = ["LABEL_WIDTH", "TaskLabels", "saved_line"]
+__all__ = ["JOB_HUES", "LABEL_WIDTH", "JobLabels", "TaskLabels", "saved_line"]
 
 LABEL_WIDTH = 24
 """On a terminal task labels are cut to this many cells: a long item name must not push
@@ -48,16 +50,71 @@ class TaskLabels:
         return len(self._labels)
 
     def label(self, line: LogLine) -> str:
-        if line.task_id is None:
+        return self.label_for(line.task_id)
+
+    def label_for(self, task_id: int | None) -> str:
+        if task_id is None:
             return "job"
-        return self._labels.get(line.task_id, f"task {line.task_id}")
+        return self._labels.get(task_id, f"task {task_id}")
 
     def padded(self, line: LogLine) -> str:
         label = self.label(line)
         return label + " " * max(0, self.width - cells(label))
 
 
-def saved_line(line: LogLine, labels: TaskLabels) -> str:
+JOB_HUES = 6
+"""Colours told apart by the job prefixes of several jobs' lines: the jobs take them in
+turn, in the order given, as `docker compose logs` colours its services."""
+
+
+class JobLabels:
+    """The labels of several jobs' lines: the job's id, then its task's label ("12 #2
+    beta", "12 job" for a line no task printed), each job's `hue` by its place among them.
+    `width` is the widest label yet, for `padded`."""
+
+    def __init__(self, job_ids: Iterable[int], cut: int | None = None) -> None:
+        self.tasks: dict[int, TaskLabels] = {}
+        self.hues: dict[int, int] = {}
+        self.cut = cut
+        self.width = 0
+        for job_id in job_ids:
+            self.add_job(job_id)
+
+    def add_job(self, job_id: int) -> None:
+        if job_id not in self.tasks:
+            self.hues[job_id] = len(self.tasks) % JOB_HUES
+            self.tasks[job_id] = TaskLabels(cut=self.cut)
+            self.width = max(self.width, len(f"{job_id} job"))
+
+    def update(self, job_id: int, tasks: Iterable[Task]) -> None:
+        """Learn the labels of a job's tasks (its lines name them)."""
+        self.add_job(job_id)
+        labels = self.tasks[job_id]
+        labels.update(tasks)
+        self.width = max(self.width, len(str(job_id)) + 1 + labels.width)
+
+    def knows(self, line: LogLine) -> bool:
+        labels = self.tasks.get(line.job_id)
+        return labels is not None and labels.knows(line)
+
+    def label_of(self, job_id: int, task_id: int | None) -> str:
+        labels = self.tasks.get(job_id)
+        if labels is None:
+            return f"{job_id} job" if task_id is None else f"{job_id} task {task_id}"
+        return f"{job_id} {labels.label_for(task_id)}"
+
+    def label(self, line: LogLine) -> str:
+        return self.label_of(line.job_id, line.task_id)
+
+    def padded(self, line: LogLine) -> str:
+        label = self.label(line)
+        return label + " " * max(0, self.width - cells(label))
+
+    def hue(self, job_id: int) -> int:
+        return self.hues.get(job_id, 0)
+
+
+def saved_line(line: LogLine, labels: TaskLabels | JobLabels) -> str:
     """One line of a saved log, tab-separated: ISO 8601 local time with its offset (to the
     millisecond), task, stream, then the text exactly as the job printed it (a line break
     inside it becomes a space, so that one line stays one line), marked when an earlier

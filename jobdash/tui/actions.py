@@ -437,6 +437,12 @@ class JobKeys(Keys):
         if not self.on_marked("retry") and (job := self.selected_job()) is not None:
             self.actions.retry(job)
 
+    def action_follow_logs(self) -> None:
+        """The logs of the marked jobs (else the selected one's) in one pane; marks stay."""
+        jobs = self.marked_jobs() or [job for job in [self.selected_job()] if job is not None]
+        if jobs:
+            self.app.open_logs([job.id for job in jobs])
+
     def action_edit_type(self) -> None:
         """Open the config where the job's type is declared, at its line, in $EDITOR."""
         if (job := self.selected_job()) is not None:

@@ -56,6 +56,7 @@ from jobdash.tui.low_driver import LowBandwidthDriver
 from jobdash.tui.screens.dashboard import DashboardScreen
 from jobdash.tui.screens.help import HelpScreen, help_entries
 from jobdash.tui.screens.job_details import JobDetailsScreen
+from jobdash.tui.screens.multi_log import MultiLogScreen
 from jobdash.tui.screens.schedule_details import ScheduleDetailsScreen
 from jobdash.tui.themes import DEFAULT_THEME, check_theme, load_themes
 from jobdash.tui.widgets.chart import Chart
@@ -199,6 +200,10 @@ class JobdashApp(App[int]):
     def open_details(self, job_id: int) -> None:
         """The job details screen of `job_id` (enter on a job)."""
         self.push_screen(JobDetailsScreen(self.service, job_id))
+
+    def open_logs(self, job_ids: list[int]) -> None:
+        """The log of several jobs in one pane (`L`: the marked jobs)."""
+        self.push_screen(MultiLogScreen(self.service, job_ids))
 
     def open_schedule(self, schedule_id: str) -> None:
         """The schedule details screen of `schedule_id` (enter on a schedule)."""

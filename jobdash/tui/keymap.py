@@ -45,6 +45,7 @@ GROUPS: dict[str, str] = {
     "tasks": "Tasks",
     "log": "Log pane",
     "logview": "Log pane",
+    "logs": "Log pane",
     "schedule": "Schedules",
     "schedules": "Schedules",
     "agent": "Agents",
@@ -74,6 +75,7 @@ def _screens() -> dict[str, tuple[type, ...]]:
     from jobdash.tui.screens.failure_group import FailureGroupScreen
     from jobdash.tui.screens.help import HelpScreen
     from jobdash.tui.screens.job_details import JobDetailsScreen
+    from jobdash.tui.screens.multi_log import MultiLogScreen
     from jobdash.tui.screens.schedule_details import ScheduleDetailsScreen
     from jobdash.tui.widgets.agents_pane import AgentsPane
     from jobdash.tui.widgets.failures_pane import FailuresPane
@@ -90,6 +92,7 @@ def _screens() -> dict[str, tuple[type, ...]]:
         "the Agents tab": (app, dash, AgentsPane, LineTable),
         "the Failures tab": (app, dash, FailuresPane, LineTable, FilterBar),
         "the job details screen": (app, JobDetailsScreen, LogView, LineTable),
+        "the several jobs' log": (app, MultiLogScreen, LogView),
         "the schedule details screen": (app, ScheduleDetailsScreen, LineTable),
         "the failure group screen": (app, FailureGroupScreen, LineTable),
         "the start-a-job dialog": (app, StartJobScreen),

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
+from textual.screen import Screen
 from textual.signal import Signal
 
 from jobdash.core.service import Service
@@ -94,7 +95,11 @@ class SnapApp(App[None]):
 
     async def on_mount(self) -> None:
         self.service = await Service.open(db=str(self.db), config=str(self.config_path))
-        await self.push_screen(JobDetailsScreen(self.service, 1))
+        await self.push_screen(self.first_screen(self.service))
+
+    def first_screen(self, service: Service) -> Screen[Any]:
+        """The screen the picture is of."""
+        return JobDetailsScreen(service, 1)
 
     async def on_unmount(self) -> None:
         if self.service is not None:

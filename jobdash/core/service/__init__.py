@@ -4,7 +4,7 @@ they need.
 The front ends import this package and the plain model modules only (the import contracts
 in pyproject.toml hold them to it), so the other names they use are re-exported here
 (parse_duration, open_output, write_output, create_new, write_new, CATCHUP_BOUND, zone,
-Changes, Export, JsonList, GroupRetry, check_group_id, Outcome, Plan, skipped). Where things
+Changes, Export, JsonList, LogFeed, GroupRetry, check_group_id, Outcome, Plan, skipped). Where things
 are: `facade` holds the `Service`, `failures` its failure groups, `bulk` its actions on many
 jobs or schedules at once; `submission` what a submission becomes (the job, its tasks); `schedules` schedule checks and previews;
 `export` the CSV and JSON history, whole or a page at a time; `locations` where the store
@@ -32,6 +32,7 @@ from jobdash.core.service.locations import (
     read_config,
     store_location,
 )
+from jobdash.core.service.log_feed import LogFeed
 from jobdash.core.service.schedules import preview_planning
 from jobdash.core.service.setup import db_command, init_store
 from jobdash.core.store.records import Changes
@@ -43,6 +44,7 @@ __all__ = [
     "Export",
     "GroupRetry",
     "JsonList",
+    "LogFeed",
     "Outcome",
     "Plan",
     "Service",

@@ -94,6 +94,7 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks):
         Binding("e", "export", "Export CSV", show=False, id="job.export"),
         Binding("x", "clear_finished", "Clear finished", show=False, id="job.clear"),
         Binding("y", "copy_id", "Copy id", show=False, id="job.copy"),
+        Binding("L", "follow_logs", "Logs of marked", show=False, id="job.logs"),
     ]
 
     # Actions that need a job table in front (hidden on the Scheduled and Agents tabs).
@@ -109,6 +110,7 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks):
             "filter",
             "toggle_mark",
             "clear_marks",
+            "follow_logs",
         }
     )
 

@@ -15,9 +15,10 @@
   some), read again when the job changes; `o` opens one, `O` saves it (`artifact_keys.py`).
 - Audit: who did what to the job, when, from which host (`widgets/audit_table.py`), read
   again when its status changes.
-- Log: `service.log_tail(…)` once, then a worker tails by sequence number every
-  `LOG_POLL` seconds while the job is active (batches of up to `LOG_BATCH` lines, one
-  `LogView.append` per batch: this is what keeps up with 20,000 lines/s).  Job output is
+- Log: the job's last lines, then a worker tails by sequence number every `LOG_POLL`
+  seconds while the job is active (batches of up to `LOG_BATCH` lines, one `LogView.append`
+  per batch: this is what keeps up with 20,000 lines/s), through `tui/log_feeding.py` as
+  the log of several jobs does.  Job output is
   shown literally: LogView sanitizes every line.  What it shows is read: every second (and
   on leaving), the last line on screen becomes the user's read mark, while the pane shows
   every task's log (`Service.mark_read`; the header says what was unread when it opened).
@@ -39,7 +40,6 @@ from textual.widgets import Footer, Label
 
 from jobdash.core.model import (
     Artifact,
-    BadInput,
     Job,
     LogLine,
     NotFound,
@@ -47,19 +47,20 @@ from jobdash.core.model import (
     TaskStatus,
     TypeTiming,
 )
-from jobdash.core.service import Service, create_new
+from jobdash.core.service import LogFeed, Service
 from jobdash.present.charts import RUNS, run_of, runs_picture
 from jobdash.present.durations import task_time
-from jobdash.present.logs import TaskLabels, saved_line
+from jobdash.present.logs import TaskLabels
 from jobdash.present.steps import finalize_text
 from jobdash.present.text import sanitize
 from jobdash.present.times import in_column
 from jobdash.present.timing import task_look
-from jobdash.present.words import plural_word
+from jobdash.tui import log_feeding
 from jobdash.tui.actions import JobKeys, OffersWhatWorks, refuse
 from jobdash.tui.artifact_keys import ArtifactKeys
 from jobdash.tui.helpers import clock_of, subscribe_changes
 from jobdash.tui.keymap import key_for
+from jobdash.tui.log_feeding import LOG_BATCH, SAVE_BATCH
 from jobdash.tui.widgets.artifacts_pane import ArtifactsPane
 from jobdash.tui.widgets.audit_table import AuditTable
 from jobdash.tui.widgets.chart import Chart
@@ -69,10 +70,6 @@ from jobdash.tui.widgets.log_view import LogView, log_bindings
 
 __all__ = ["JobDetailsScreen", "JobHeader"]  # the header is widgets/job_header.py's
 
-LOG_TAIL = 5_000  # lines loaded when the screen opens (older ones stay in the store)
-LOG_BATCH = 5_000  # lines per tail query
-LOG_POLL = 0.15  # seconds between tail queries while the job is active
-LOG_IDLE_POLL = 1.0  # ... once it finished (late lines, a retry)
 FALLBACK_POLL = 0.5  # job row refresh when the app offers no store_changed signal
 MARK_READ_EVERY = 1.0  # seconds between looks at how far the log pane has been read
 TASKS_MIN_INTERVAL = 0.5  # seconds between task reloads (grows with the task count)
@@ -116,7 +113,7 @@ def task_row(task: Task, now: float, timing: TypeTiming | None = None) -> Row:
     )
 
 
-class JobDetailsScreen(JobKeys, ArtifactKeys, OffersWhatWorks):
+class JobDetailsScreen(log_feeding.SavesLog, JobKeys, ArtifactKeys, OffersWhatWorks):
     """Header, tasks and the live log of one job."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -354,29 +351,18 @@ class JobDetailsScreen(JobKeys, ArtifactKeys, OffersWhatWorks):
 
     @work(group="log", exclusive=True)
     async def _stream_log(self, task_seq: int | None) -> None:
-        """Load the tail of the log, then follow it by sequence number."""
+        """Load the tail of the log, then follow it by sequence number (`log_feeding`)."""
         view = self.log_view
         view.clear()
-        try:
-            lines = await self.service.log_tail(self.job_id, LOG_TAIL, task_seq)
+
+        async def show(lines: list[LogLine]) -> None:
             view.append(lines)
-            last = lines[-1].seq if lines else 0
-            while True:
-                job = self.job
-                active = job is None or not job.status.finished
-                await asyncio.sleep(LOG_POLL if active else LOG_IDLE_POLL)
-                while True:
-                    batch = await self.service.logs(
-                        self.job_id, after=last, task=task_seq, limit=LOG_BATCH
-                    )
-                    if batch:
-                        view.append(batch)
-                        last = batch[-1].seq
-                    if len(batch) < LOG_BATCH:
-                        break
-                    await asyncio.sleep(0)
-        except NotFound:
-            self._job_gone()
+
+        def active() -> bool:
+            return self.job is None or not self.job.status.finished
+
+        feed = LogFeed(self.service, [self.job_id], task=task_seq, page=LOG_BATCH)
+        await log_feeding.follow(feed, show, active, self._job_gone)
 
     def _mark_read(self) -> None:
         """The lines the log pane has shown are read (see `ReadLogs`): through the last
@@ -454,38 +440,15 @@ class JobDetailsScreen(JobKeys, ArtifactKeys, OffersWhatWorks):
         """Write the job's whole log (from the store) to a new ./jobdash-job-<id>.log (or
         -1, -2 … when that name is taken), each line with its time, task and stream
         (`saved_line`), by the rules of `create_new`."""
-        self._save_log()
-
-    @on(LogView.SaveRequested)
-    def _save_requested(self, event: LogView.SaveRequested) -> None:
-        event.stop()
-        self._save_log()
+        self.save_log()
 
     @work(group="save", exclusive=True)
-    async def _save_log(self) -> None:
+    async def save_log(self) -> None:
         suffix = f"-task-{self.log_task}" if self.log_task is not None else ""
-        count = 0
         try:
             labels = TaskLabels(await self.service.tasks(self.job_id))
-            with create_new(f"jobdash-job-{self.job_id}{suffix}", ".log") as (path, out):
-                after = 0
-                while True:
-                    batch: list[LogLine] = await self.service.logs(
-                        self.job_id, after=after, task=self.log_task, limit=10_000
-                    )
-                    out.writelines(saved_line(line, labels) for line in batch)
-                    count += len(batch)
-                    if len(batch) < 10_000:
-                        break
-                    after = batch[-1].seq
-        except BadInput as exc:  # the folder is gone, the disk is full …: said, no crash
-            self.notify(str(exc), title="Log not saved", severity="error", markup=False)
-            return
         except NotFound as exc:
             refuse(self.app, exc)
             return
-        self.notify(
-            f"Saved {count:,} {plural_word(count, 'line')} to {path}",
-            title="Log saved",
-            markup=False,
-        )
+        feed = LogFeed(self.service, [self.job_id], task=self.log_task, page=SAVE_BATCH)
+        await log_feeding.save(self.app, feed, labels, f"jobdash-job-{self.job_id}{suffix}")

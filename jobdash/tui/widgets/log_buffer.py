@@ -44,6 +44,7 @@ _Held = tuple[int, int, "int | None", float, str, str]
 TS: Final = 3
 STREAM: Final = 4
 TEXT: Final = 5
+GAP: Final = "gap"  # the stream of a row that stands for lines left out (grep mode)
 
 
 class _HeldLines(Sequence[HeldLine]):
@@ -121,22 +122,48 @@ class LogBuffer:
         return self.wrap_width > 0
 
     def append(self, lines: Sequence[LogLine]) -> None:
-        """Add a batch of lines: O(len(lines)) work."""
+        """Add a batch of lines: O(len(lines)) work (none: nothing)."""
         # A line of an earlier attempt than its task's latest is marked as such (also in
         # `export_text`): it must not pass for the latest attempt's output.
         raw = [attempt_mark(ln) + ln.text for ln in lines]
-        texts = [sanitize(text) for text in raw]
-        cells = [cells_of(text) for text in texts]
-        first_new = self.dropped + len(self.lines)
-        self.lines.extend(
+        self._extend(
             [
                 (ln.seq, ln.job_id, ln.task_id, ln.ts, ln.stream, text)
                 for ln, text in zip(lines, raw, strict=True)
-            ]
+            ],
+            [sanitize(text) for text in raw],
+            [line_level(ln.stream, ln.text) for ln in lines],
         )
+
+    def copy_lines(self, source: LogBuffer, picks: Sequence[int | str]) -> None:
+        """Add lines held by `source` (by absolute index: `source.dropped + held`) as they
+        are there, and for a `str` a row that stands for lines left out (its text)."""
+        held: list[_Held] = []
+        texts: list[str] = []
+        levels: list[LineLevel] = []
+        last: _Held = (0, 0, None, 0.0, GAP, "")
+        for pick in picks:
+            if isinstance(pick, str):
+                held.append((last[0], last[1], None, last[TS], GAP, pick))
+                texts.append(pick)
+                levels.append(LineLevel.OUTPUT)
+                continue
+            index = pick - source.dropped
+            last = source.lines[index]
+            held.append(last)
+            texts.append(source.texts[index])
+            levels.append(source.levels[index])
+        self._extend(held, texts, levels)
+
+    def _extend(self, held: list[_Held], texts: list[str], levels: list[LineLevel]) -> None:
+        if not held:
+            return
+        cells = [cells_of(text) for text in texts]
+        first_new = self.dropped + len(self.lines)
+        self.lines.extend(held)
         self.texts.extend(texts)
         self.cells.extend(cells)
-        self.levels.extend([line_level(ln.stream, ln.text) for ln in lines])
+        self.levels.extend(levels)
         self.max_cells = max(self.max_cells, max(cells))
         if self.wrapping:
             width = self.wrap_width
@@ -292,8 +319,11 @@ class LogBuffer:
             return
         search = pattern.search
         texts = self.texts
+        lines = self.lines
         base = self.dropped
         start = first_absolute - base
         self.matches.extend(
-            base + index for index in range(start, len(texts)) if search(texts[index])
+            base + index
+            for index in range(start, len(texts))
+            if search(texts[index]) and lines[index][STREAM] != GAP
         )

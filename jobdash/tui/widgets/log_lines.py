@@ -1,5 +1,7 @@
-"""The lines of a log pane on Textual's Line API: follow, pause, wrap, timestamps and the
-search highlights.  `LogView` composes it with the search bar and the paused footer.
+"""The lines of a log pane on Textual's Line API: follow, pause, wrap, timestamps, the
+search highlights, grep mode (only the matches and their context: `log_grep.py`) and, for
+the lines of several jobs, a prefix per line with its job and task in the job's colour.
+`LogView` composes it with the search bar and the paused footer.
 
 Why a Line API widget and not `Log`/`RichLog`: `Log.write_line` per line tops out near
 3,000 lines/s with the event loop lagging seconds.  Here lines live in a plain buffer
@@ -29,8 +31,10 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from jobdash.core.model import LineLevel, LogLine
+from jobdash.present.logs import JOB_HUES, JobLabels
 from jobdash.present.times import log_stamp
-from jobdash.tui.widgets.log_buffer import TS, LogBuffer, cells_of
+from jobdash.tui.widgets.log_buffer import GAP, STREAM, TS, LogBuffer, cells_of
+from jobdash.tui.widgets.log_grep import Grep
 
 __all__ = ["GUTTER", "LogLines"]
 
@@ -43,6 +47,7 @@ GUTTER: dict[LineLevel, str] = {
     LineLevel.SYSTEM: "»",
 }
 TIMESTAMP_WIDTH = 13  # "HH:MM:SS.mmm "
+LABEL_BAR = " │ "  # after a job's label, before its text
 
 
 class LogLines(ScrollView, can_focus=True, inherit_bindings=False):
@@ -62,6 +67,7 @@ class LogLines(ScrollView, can_focus=True, inherit_bindings=False):
         "loglines--notice",
         "loglines--match",
         "loglines--match-current",
+        *(f"loglines--job-{hue}" for hue in range(JOB_HUES)),
     }
 
     DEFAULT_CSS = """
@@ -85,6 +91,12 @@ class LogLines(ScrollView, can_focus=True, inherit_bindings=False):
             color: $background;
             text-style: bold;
         }
+        & > .loglines--job-0 { color: $text-primary; }
+        & > .loglines--job-1 { color: $text-accent; }
+        & > .loglines--job-2 { color: $text-success; }
+        & > .loglines--job-3 { color: $text-secondary; }
+        & > .loglines--job-4 { color: $text-warning; }
+        & > .loglines--job-5 { color: $text-muted; text-style: bold; }
     }
     """
 
@@ -95,7 +107,11 @@ class LogLines(ScrollView, can_focus=True, inherit_bindings=False):
 
     def __init__(self, *, max_lines: int, follow: bool, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.buffer = LogBuffer(max_lines)
+        self.full = LogBuffer(max_lines)  # every line held
+        self.buffer = self.full  # the lines shown: all of them, or grep mode's
+        self.labels: JobLabels | None = None  # several jobs' lines: each says its job
+        self._grep: Grep | None = None
+        self._query = ""  # the search: what grep mode shows
         self.set_reactive(LogLines.following, follow)
         self._programmatic_scroll = False
         self._cache: LRUCache[tuple[int, int], Strip] = LRUCache(512)
@@ -105,9 +121,19 @@ class LogLines(ScrollView, can_focus=True, inherit_bindings=False):
     def append(self, lines: Sequence[LogLine]) -> None:
         """Add a batch of lines: O(len(lines)) work and a single refresh."""
         buffer = self.buffer
-        buffer.append(lines)
+        if self._grep is None:
+            buffer.append(lines)
+            shown = len(lines)
+        else:
+            self.full.append(lines)
+            self.full.drop_overflow()
+            picks = self._grep.take(self.full)
+            if not picks:
+                return
+            buffer.copy_lines(self.full, picks)
+            shown = len(picks)
         if not self.following:
-            self.new_lines += len(lines)
+            self.new_lines += shown
         top_before = self._display_top()
         rows_before = buffer.display_rows()
         dropped_rows = buffer.drop_overflow()
@@ -129,7 +155,10 @@ class LogLines(ScrollView, can_focus=True, inherit_bindings=False):
 
     def clear(self) -> None:
         """Forget every line (e.g. when the pane switches to another job)."""
-        self.buffer.clear()
+        self.full.clear()
+        if self._grep is not None:
+            self.buffer.clear()
+            self._grep = Grep(self._grep.pattern, self._grep.context)
         self.new_lines = 0
         self._cache.clear()
         self._update_virtual_size()
@@ -156,14 +185,54 @@ class LogLines(ScrollView, can_focus=True, inherit_bindings=False):
         """Show or hide the HH:MM:SS.mmm prefix (it narrows the wrapped text)."""
         self._relayout(self._top_line())
 
+    def set_labels(self, labels: JobLabels | None) -> None:
+        """Start each line with its job and task (`labels`; None: no prefix), or lay the
+        lines out again when a label grew wider."""
+        self.labels = labels
+        self._relayout(self._top_line())
+
+    @property
+    def grep_context(self) -> int | None:
+        """Grep mode's lines of context (None: every line is shown)."""
+        return None if self._grep is None else self._grep.context
+
+    def grep(self, context: int | None, query: str | None = None) -> None:
+        """Show only the lines the search (`query`, else the last one) matches, with
+        `context` lines around each (None, or no search: every line again)."""
+        if query is not None:
+            self._query = query
+            self.full.search(query)
+        pattern = self.full.pattern
+        self._grep = None if context is None or pattern is None else Grep(pattern, context)
+        self.search(self._query)
+
+    def _regrep(self) -> None:
+        """Grep mode's lines again, from every line held (a new search, a new context)."""
+        pattern = self.full.pattern
+        if self._grep is None or pattern is None:
+            self._grep = None
+            self.buffer = self.full
+            return
+        self._grep = Grep(pattern, self._grep.context, self.full.dropped)
+        self.buffer = LogBuffer(self.full.max_lines)
+        self.buffer.search(self._query)
+        self.buffer.copy_lines(self.full, self._grep.take(self.full))
+        self.new_lines = 0
+
     def search(self, query: str) -> None:
-        """Highlight every case-insensitive occurrence of `query` ("" clears).
+        """Highlight every case-insensitive occurrence of `query` ("" clears; in grep
+        mode, shows every line again).
 
         The first match shown is the last one when following (the newest), else the
         first at or below the top of the view.
         """
+        self._query = query
+        shown = self.buffer
+        self.full.search(query)
+        self._regrep()
         buffer = self.buffer
-        buffer.search(query)
+        if buffer is not shown:
+            self._relayout(None)
         self._cache.clear()
         if buffer.matches:
             if self.following:
@@ -243,8 +312,8 @@ class LogLines(ScrollView, can_focus=True, inherit_bindings=False):
         last line when following): how far the user has read (0: no line is shown)."""
         buffer = self.buffer
         rows = buffer.display_rows()
-        if not rows or not self.is_mounted:
-            return 0
+        if not rows or not self.is_mounted or self._grep is not None:
+            return 0  # grep mode shows a part: the lines between were not read
         bottom = min(rows - 1, self._display_top() + self.scrollable_content_region.height - 1)
         located = buffer.locate(bottom)
         if located is None:
@@ -254,8 +323,10 @@ class LogLines(ScrollView, can_focus=True, inherit_bindings=False):
     # ------------------------------------------------------------------ layout
 
     def _prefix_width(self) -> int:
-        """Cells before the text: the stream gutter, then the timestamp if shown."""
-        return 1 + (TIMESTAMP_WIDTH if self.timestamps else 0)
+        """Cells before the text: the stream gutter, the job's label of several jobs'
+        lines, then the timestamp if shown."""
+        labels = 0 if self.labels is None else self.labels.width + len(LABEL_BAR)
+        return 1 + labels + (TIMESTAMP_WIDTH if self.timestamps else 0)
 
     def _update_virtual_size(self) -> None:
         """One virtual row per display row."""
@@ -357,8 +428,16 @@ class LogLines(ScrollView, can_focus=True, inherit_bindings=False):
         else:
             text_style = gutter_style = base
         segments: list[Segment] = []
-        if sub_row == 0:
+        if line[STREAM] == GAP:  # lines grep mode leaves out
+            segments.append(Segment(" " * self._prefix_width(), base))
+            text_style = get_style("loglines--notice")
+        elif sub_row == 0:
             segments.append(Segment(GUTTER[level], gutter_style))
+            if (labels := self.labels) is not None:
+                label = labels.label_of(line[1], line[2])
+                label += " " * max(0, labels.width - cells_of(label)) + LABEL_BAR
+                hue = labels.hue(line[1])
+                segments.append(Segment(label, get_style(f"loglines--job-{hue}")))
             if self.timestamps:
                 stamp = log_stamp(line[TS]) + " "
                 segments.append(Segment(stamp, get_style("loglines--timestamp")))

@@ -6,7 +6,10 @@ search bar holding a real `Input`, shown while a search is open.  The keys are t
 and work wherever the focus is inside it; the lines view does the work.
 
 Keys: `f` follow, `w` wrap, `t` timestamps, `/` search (enter runs it, `n`/`N` move,
-`esc` closes), `s` save (posts `SaveRequested`; the screen picks the path).
+`esc` closes), `ctrl+g` grep mode (in the search bar or after it: only the lines the
+search matches, with `+`/`-` lines of context around each; `ctrl+g` again: every line),
+`s` save (posts `SaveRequested`; the screen picks the path), `g`/`home` the first line,
+`G`/`end` the last (and follow).
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from jobdash.core.model import LogLine
 from jobdash.present.text import sanitize
 from jobdash.present.words import plural_word
 from jobdash.tui.keymap import key_for
-from jobdash.tui.widgets.log_buffer import HeldLine
+from jobdash.tui.widgets.log_buffer import HeldLine, LogBuffer
+from jobdash.tui.widgets.log_grep import GREP_CONTEXT, MAX_CONTEXT
 from jobdash.tui.widgets.log_lines import LogLines
 from jobdash.tui.widgets.messages import ControlMessage
 
@@ -40,6 +44,7 @@ _KEYS = (
     ("slash", "search", "Search", True, "log.search"),
     ("n", "next_match", "Next match", False, "log.next"),
     ("N", "prev_match", "Previous match", False, "log.prev"),
+    ("ctrl+g", "toggle_grep", "Grep mode", False, "log.grep"),
     ("s", "save", "Save log", True, "log.save"),
 )
 # ...and its scroll keys (not in the footer), as (key, action, description, id).
@@ -48,8 +53,10 @@ _SCROLL_KEYS = (
     ("down", "scroll_down", "Scroll down", "log.scroll_down"),
     ("pageup", "page_up", "Page up", "log.page_up"),
     ("pagedown", "page_down", "Page down", "log.page_down"),
-    ("home", "scroll_home", "Top", "log.top"),
-    ("end", "scroll_end", "End (follow)", "log.end"),
+    ("home,g", "scroll_home", "Top", "log.top"),
+    ("end,G", "scroll_end", "End (follow)", "log.end"),
+    ("plus", "grep_context(1)", "More context (grep)", "log.more_context"),
+    ("minus", "grep_context(-1)", "Less context (grep)", "log.less_context"),
 )
 
 
@@ -157,8 +164,8 @@ class LogView(Vertical):
         self.lines_view = LogLines(max_lines=max_lines, follow=follow)
         self.set_reactive(LogView.wrap, wrap)
         self.set_reactive(LogView.timestamps, timestamps)
-        self._buffer = self.lines_view.buffer
         self._searched = ""  # the query the matches belong to
+        self._grep_context = GREP_CONTEXT  # kept while the pane lives
 
     def compose(self) -> ComposeResult:
         yield self.lines_view.data_bind(LogView.wrap, LogView.timestamps)
@@ -175,6 +182,11 @@ class LogView(Vertical):
         return self
 
     # ------------------------------------------------------------------ public API
+
+    @property
+    def _buffer(self) -> LogBuffer:
+        """The lines shown (grep mode's, or all of them)."""
+        return self.lines_view.buffer
 
     @property
     def line_count(self) -> int:
@@ -221,7 +233,8 @@ class LogView(Vertical):
         a saved log should say exactly what the job printed.  `timestamps` None follows
         the current display setting.
         """
-        return self._buffer.export_text(self.timestamps if timestamps is None else timestamps)
+        with_ts = self.timestamps if timestamps is None else timestamps
+        return self.lines_view.full.export_text(with_ts)
 
     def search(self, query: str) -> int:
         """Highlight every case-insensitive occurrence of `query`; returns the count.
@@ -284,6 +297,38 @@ class LogView(Vertical):
     def action_prev_match(self) -> None:
         """Go to the previous match (wrapping around)."""
         self._step(-1)
+
+    @property
+    def grep_context(self) -> int | None:
+        """Grep mode's lines of context around each match (None: every line is shown)."""
+        return self.lines_view.grep_context
+
+    def action_toggle_grep(self) -> None:
+        """Grep mode on (the search being typed, or the last one, runs first) or off."""
+        lines = self.lines_view
+        if lines.grep_context is not None:
+            lines.grep(None)
+            self._show_hint()
+            return
+        query = self._input.value
+        if not query:
+            self.action_search()  # nothing to grep for yet: type it, then ctrl+g
+            return
+        if query != self._searched or self._input.has_focus:
+            self._searched = query
+            self._open_search(editing=False)
+            lines.focus()
+        lines.grep(self._grep_context, query)
+        self._show_hint()
+
+    def action_grep_context(self, step: int) -> None:
+        """More or fewer lines of context around each match, in grep mode."""
+        context = self.lines_view.grep_context
+        if context is None:
+            raise SkipAction()
+        self._grep_context = max(0, min(MAX_CONTEXT, context + step))
+        self.lines_view.grep(self._grep_context)
+        self._show_hint()
 
     def action_save(self) -> None:
         """Ask the screen to save the log."""
@@ -354,18 +399,28 @@ class LogView(Vertical):
         bar.add_class("-open")
         if editing:
             self._input.focus()
-            self.query_one("#log-search-hint", Label).update("  enter search · esc close")
+            grep = key_for(self.app, "log.grep")
+            hint = f"  enter search · {grep} grep · esc close"
+            self.query_one("#log-search-hint", Label).update(hint)
 
     def _show_hint(self) -> None:
         """How the search went: "2/5  n/N next/previous", "no matches"."""
         buffer = self._buffer
+        grep = key_for(self.app, "log.grep")
+        context = self.lines_view.grep_context
+        if context is not None:
+            lines = plural_word(context, "line")
+            grep = f"grep: {context} {lines} of context (+/-) · {grep} every line"
+        else:
+            grep = f"{grep} grep"
         if not self._searched:
             hint = ""
         elif buffer.matches:
             keys = f"{key_for(self.app, 'log.next')}/{key_for(self.app, 'log.prev')}"
-            hint = f"  {buffer.match + 1}/{len(buffer.matches)}  {keys} next/previous · esc close"
+            hint = f"  {buffer.match + 1}/{len(buffer.matches)}  {keys} next/previous · {grep}"
+            hint += " · esc close"
         else:
-            hint = "  no matches · esc close"
+            hint = f"  no matches · {grep} · esc close"
         self.query_one("#log-search-hint", Label).update(hint)
 
     def _show_footer(self) -> None:

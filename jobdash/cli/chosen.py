@@ -1,0 +1,58 @@
+"""Which jobs a command is for: the ids given (each once), or every job `--query`
+selects. `cancel`, `pause`, `resume`, `retry` and `logs` take them alike; `schedule
+run|enable|disable` checks its several ids the same way (`known_ids`).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from jobdash.cli.parser import job_id
+from jobdash.core.model import BadInput, NotFound
+
+if TYPE_CHECKING:
+    from jobdash.core.service import Service
+
+__all__ = ["chosen_jobs", "declare_chosen", "known_ids"]
+
+T = TypeVar("T")
+
+
+def declare_chosen(s: argparse.ArgumentParser, query_help: str = "") -> None:
+    """A command's job ids and its `--query`, which `chosen_jobs` reads."""
+    s.add_argument("job", type=job_id, nargs="*", help="job ids")
+    s.add_argument(
+        "--query",
+        metavar="QUERY",
+        help=f"every job QUERY selects{query_help}, as `jobdash jobs QUERY` lists them: "
+        '"status:running type:import"',
+    )
+
+
+async def known_ids(ids: Sequence[T], read: Callable[[T], Awaitable[Any]], what: str) -> None:
+    """Among several ids, one that is not there (or not yours) is bad input, said before
+    anything is done; a lone id is refused by the action itself, as before (exit status 1)."""
+    if len(ids) > 1:
+        for i in ids:
+            try:
+                await read(i)
+            except NotFound as e:
+                raise BadInput(f"{what}: {e}: nothing done") from None
+
+
+async def chosen_jobs(svc: Service, a: argparse.Namespace) -> list[int]:
+    """The ids a job action is for: those given (each once), or every job `--query`
+    selects (none: said, nothing done)."""
+    if a.query is not None:
+        if a.job:
+            raise BadInput(f"{a.command}: give job ids or --query, not both")
+        if not a.query.strip():
+            raise BadInput(f"{a.command}: --query is empty: say which jobs (e.g. status:failed)")
+        return sorted(job.id for job in await svc.jobs(a.query, limit=None))
+    ids = list(dict.fromkeys(a.job))
+    if not ids:
+        raise BadInput(f"{a.command}: give one or more job ids, or --query QUERY")
+    await known_ids(ids, svc.job, a.command)
+    return ids

@@ -1,0 +1,214 @@
+"""`jobdash logs`: the log of one job, of several (`logs 12 13 14`), or of every job a
+query selects (`logs --query 'status:running type:import'`); `-f` follows them while they
+run, `--tail N` starts from each one's last lines, `-o FILE` saves, `--json` gives one
+object a line.
+
+Every job's lines are read through one `LogFeed` (the service's), which merges them in the
+order they were written (while following, each task's lines in order) and says when following is over: once every job followed has ended
+(finished, every line printed). The lines of several jobs start with their job and task
+("12 #2 beta | …"), as `docker compose logs` does, in a colour of each job's own on a
+terminal; piped or without colour, a plain prefix. What a job printed stays data: made
+inert, never markup.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from jobdash.cli.chosen import chosen_jobs, declare_chosen
+from jobdash.cli.parser import EXIT_FAILED, EXIT_OK, Commands, count_arg
+from jobdash.cli.render import err, out, print_log_line, safe
+from jobdash.core.model import BadInput, LogLine, NotFound
+from jobdash.present.logs import LABEL_WIDTH, JobLabels, TaskLabels, saved_line
+from jobdash.present.words import plural
+
+if TYPE_CHECKING:
+    from jobdash.core.service import LogFeed, Service
+
+__all__ = ["COMMANDS", "LogPrinter", "declare"]
+
+LOG_PAGE = 5000  # log lines read at once, of each job
+FOLLOW_POLL = 0.25  # seconds between looks while following and nothing came
+
+
+def declare(c: Commands) -> None:
+    s = c.add(
+        "logs",
+        "the log lines of a job, of several, or of those --query selects "
+        "(--json: one JSON object a line)",
+        c.as_json,
+        epilog="Several jobs: their lines in the order they were written, each starting with "
+        "its job and task (12 #2 beta | …). With -f, printing ends when every job followed "
+        "has ended.",
+    )
+    declare_chosen(s, " now")
+    s.add_argument("-f", "--follow", action="store_true", help="keep printing while they run")
+    s.add_argument("--task", type=count_arg, metavar="N", help="only task N (of one job)")
+    s.add_argument("--tail", type=count_arg, metavar="N", help="only the last N lines (of each)")
+    s.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="save the log to FILE (created 0600): each line with its time, task and stream",
+    )
+
+
+class LogPrinter:
+    """Prints log lines as they come. One job's: once it has more than one task, each line
+    says which task printed it (the tasks of a job run side by side). Several jobs' (`several`):
+    each line says its job and task, in the job's colour on a terminal."""
+
+    def __init__(
+        self,
+        svc: Service,
+        job_ids: Sequence[int],
+        tty: bool,
+        one_task: bool = False,
+        as_json: bool = False,
+        several: bool = False,
+    ) -> None:
+        self.svc = svc
+        self.job_ids = list(job_ids)
+        self.tty = tty
+        self.one_task = one_task  # `--task N`: every line is that task's
+        self.as_json = as_json  # JSON lines: one object a line, also while following
+        cut = LABEL_WIDTH if tty else None
+        self.labels = TaskLabels(cut=cut)
+        self.jobs = JobLabels(self.job_ids, cut=cut) if several else None
+
+    async def print(self, lines: Sequence[LogLine]) -> None:
+        if self.as_json:
+            for line in lines:
+                sys.stdout.write(json.dumps(dataclasses.asdict(line)) + "\n")
+            return
+        if self.jobs is not None:
+            await self._print_several(lines, self.jobs)
+            return
+        if not self.one_task and not all(self.labels.knows(line) for line in lines):
+            self.labels.update(await self.svc.tasks(self.job_ids[0]))
+        labels = self.labels if len(self.labels) > 1 else None
+        for line in lines:
+            print_log_line(line, self.tty, labels)
+
+    async def _print_several(self, lines: Sequence[LogLine], labels: JobLabels) -> None:
+        for job in {line.job_id for line in lines if not labels.knows(line)}:
+            try:
+                labels.update(job, await self.svc.tasks(job))
+            except NotFound:  # removed meanwhile: its lines say "task N"
+                labels.add_job(job)
+        for line in lines:
+            print_log_line(line, self.tty, labels, hue=labels.hue(line.job_id))
+
+
+class LogReader:
+    """Marks a job's log read through the lines printed: at once when asked (`now`),
+    else at most once a second while following (one write, not one per batch)."""
+
+    EVERY = 1.0
+
+    def __init__(self, svc: Service, job_id: int) -> None:
+        self.svc = svc
+        self.job_id = job_id
+        self.marked = 0
+        self.at = 0.0
+
+    async def read_through(self, seq: int, now: bool = False) -> None:
+        if seq <= self.marked or not (now or time.monotonic() - self.at >= self.EVERY):
+            return
+        self.marked, self.at = seq, time.monotonic()
+        await self.svc.mark_read(self.job_id, seq)
+
+
+async def logged_jobs(svc: Service, a: argparse.Namespace) -> list[int]:
+    """The jobs whose log is asked for: a lone id is read now (not there: refused, exit 1,
+    as before several were possible); several, or a query, as the job actions take them."""
+    ids = await chosen_jobs(svc, a)
+    if a.task is not None and (len(ids) != 1 or a.query is not None):
+        raise BadInput("logs: --task N is a task of one job: give one job id")
+    if len(ids) == 1 and a.query is None:
+        await svc.job(ids[0])
+    return ids
+
+
+async def cmd_logs(svc: Service, a: argparse.Namespace) -> int:
+    import asyncio  # loaded by the command that waits, not by `jobdash --help`
+
+    from jobdash.core.service import LogFeed
+
+    if a.output is not None and (a.follow or a.json):
+        raise BadInput("logs -o FILE saves the log as it is now: without -f and --json")
+    ids = await logged_jobs(svc, a)
+    if not ids:
+        err.print(safe(f"jobdash: logs: no jobs match {a.query!r}"))
+        return EXIT_OK
+    several = a.query is not None or len(ids) > 1
+    feed = LogFeed(svc, ids, task=a.task, page=LOG_PAGE)
+    if a.output is not None:
+        return await save_log(svc, a, feed, several)
+    printer = LogPrinter(
+        svc, ids, out.is_terminal, one_task=a.task is not None, as_json=a.json, several=several
+    )
+    # The whole log's lines printed are read (`ReadLogs`): through the last one printed,
+    # once printed; one task's lines (`--task`) leave the others' unread, so they mark none.
+    readers = {} if a.task is not None else {job: LogReader(svc, job) for job in ids}
+
+    async def show(lines: list[LogLine], now: bool = False) -> None:
+        await printer.print(lines)
+        sys.stdout.flush()
+        for job, seq in feed.after.items():
+            if job in readers and seq:
+                await readers[job].read_through(seq, now)
+
+    if a.tail is not None:
+        await show(await feed.tail(a.tail), now=True)
+    else:  # a page at a time: a log of millions of lines is never held whole
+        while lines := await feed.read():
+            await show(lines)
+        await show([], now=True)
+    while a.follow and not feed.done:
+        lines = await feed.poll()
+        await show(lines)
+        if not lines:
+            await asyncio.sleep(FOLLOW_POLL)
+    await show([], now=True)
+    for job in sorted(feed.gone):
+        err.print(f"jobdash: logs: job {job} was removed (or is no longer yours to see)")
+    return EXIT_FAILED if feed.gone else EXIT_OK
+
+
+async def save_log(svc: Service, a: argparse.Namespace, feed: LogFeed, several: bool) -> int:
+    """`logs JOB… -o FILE`: the log (of one task; its last lines) as the dashboard's `s`
+    saves it, a line each with its time, job or task, and stream, into FILE (created 0600,
+    replaced atomically: `open_output`)."""
+    from jobdash.core.service import open_output
+
+    labels: TaskLabels | JobLabels
+    if several:
+        labels = JobLabels(feed.job_ids)
+        for job in feed.job_ids:
+            labels.update(job, await svc.tasks(job))
+    else:
+        labels = TaskLabels(await svc.tasks(feed.job_ids[0]))
+    n = 0
+    with open_output(a.output) as f:
+        if a.tail is not None:
+            lines = await feed.tail(a.tail)
+            f.writelines(saved_line(line, labels) for line in lines)
+            n = len(lines)
+        else:
+            while lines := await feed.read():
+                f.writelines(saved_line(line, labels) for line in lines)
+                n += len(lines)
+    if a.output != "-":
+        of = f"job {feed.job_ids[0]}" if not several else plural(len(feed.job_ids), "job")
+        err.print(safe(f"{plural(n, 'line')} of {of} written to {a.output}"))
+    return EXIT_OK
+
+
+COMMANDS = {"logs": cmd_logs}

@@ -1,0 +1,144 @@
+"""The log lines of one job or of several, read as one stream in the order they were
+written: `jobdash logs` (one job, several ids, or the jobs a query selects; with `-f` while
+they run) and the dashboard's log of the marked jobs (`L`) read them through a `LogFeed`.
+
+Each job is read by its own sequence numbers (`Service.logs`, after the last line given), so
+no line is given twice or skipped, and each task's lines come in the order it wrote them.
+The lines of several jobs are merged by `seq`, which is store-wide and increasing: a read
+takes up to a page of each job and is cut at the lowest last `seq` of the jobs that had a
+full page (more to give), so one job's long backlog does not run ahead of the others' lines;
+what was cut is read again next time. A log that is all written (`read` until []) comes in
+exactly the order it was written. While following, the jobs are read one after the other,
+so a line written meanwhile of a job read last can come a read before a line of a job read
+first with a lower `seq`: between jobs, the order is the order they were read (one query
+over all the jobs, a contract method of the stores, would make it exact).
+
+Following ends for a job once it has finished and every line of it was given. A finished
+job's last lines can come a batch after its end (a failing finalize step writes after the
+outcome), so a job counts as ended only at a read that began `SETTLE` seconds after it was
+first seen finished; a job removed from the store while followed is `gone`.
+"""
+
+from __future__ import annotations
+
+import time
+from bisect import bisect_right
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from jobdash.core.model import LogLine, NotFound
+
+if TYPE_CHECKING:
+    from jobdash.core.service.facade import Service
+
+__all__ = ["LogFeed"]
+
+SETTLE = 0.3  # seconds a finished job is still read for lines written after its end
+
+
+def _seq(line: LogLine) -> int:
+    return line.seq
+
+
+class LogFeed:
+    """The lines of `job_ids` (of task `task` only, if given), merged in written order."""
+
+    def __init__(
+        self,
+        svc: Service,
+        job_ids: Iterable[int],
+        task: int | None = None,
+        page: int = 5_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.svc = svc
+        self.task = task
+        self.page = max(1, page)
+        self.clock = clock
+        self.after: dict[int, int] = dict.fromkeys(job_ids, 0)  # the last line given of each
+        self.ended: set[int] = set()  # finished, and every line given
+        self.gone: set[int] = set()  # removed from the store (or no longer visible)
+        self._finished_at: dict[int, float] = {}  # when each was first seen finished
+        self.more = False  # the last read left lines to read (a job had a full page)
+
+    @property
+    def job_ids(self) -> list[int]:
+        """The jobs followed, in the order given."""
+        return list(self.after)
+
+    @property
+    def live(self) -> list[int]:
+        """The jobs still followed: neither ended nor gone."""
+        return [j for j in self.after if j not in self.ended and j not in self.gone]
+
+    @property
+    def done(self) -> bool:
+        """Every job ended or gone: following is over."""
+        return not self.live
+
+    async def tail(self, n: int) -> list[LogLine]:
+        """The last `n` lines of each job, merged; the next read goes on after them."""
+        lines: list[LogLine] = []
+        for job_id in self.live:
+            try:
+                got = await self.svc.log_tail(job_id, n, self.task)
+            except NotFound:
+                self.gone.add(job_id)
+                continue
+            if got:
+                self.after[job_id] = got[-1].seq
+            lines += got
+        lines.sort(key=_seq)
+        return lines
+
+    async def read(self) -> list[LogLine]:
+        """The next lines of every job still followed (up to a page each), merged by
+        `seq`; [] when none has more now."""
+        lines, _ = await self._read(self.live)
+        return lines
+
+    async def poll(self) -> list[LogLine]:
+        """Like `read`, having looked first at which jobs have finished: a job that had
+        finished `SETTLE` seconds before this read, and has no line left, is ended."""
+        settled: set[int] = set()
+        now = self.clock()
+        for job_id in self.live:
+            try:
+                job = await self.svc.job(job_id)
+            except NotFound:
+                self.gone.add(job_id)
+                continue
+            if not job.status.finished:
+                self._finished_at.pop(job_id, None)  # retried: it runs again
+                continue
+            seen = self._finished_at.setdefault(job_id, now)
+            if now - seen >= SETTLE:
+                settled.add(job_id)
+        lines, whole = await self._read(self.live)
+        self.ended |= settled & whole
+        return lines
+
+    async def _read(self, job_ids: list[int]) -> tuple[list[LogLine], set[int]]:
+        """The merged lines, and the jobs of which every line there was is now given."""
+        pages: dict[int, list[LogLine]] = {}
+        for job_id in job_ids:
+            try:
+                pages[job_id] = await self.svc.logs(
+                    job_id, after=self.after[job_id], task=self.task, limit=self.page
+                )
+            except NotFound:
+                self.gone.add(job_id)
+        full = [got[-1].seq for got in pages.values() if len(got) >= self.page]
+        horizon = min(full, default=None)
+        self.more = bool(full)
+        lines: list[LogLine] = []
+        whole: set[int] = set()
+        for job_id, got in pages.items():
+            kept = got if horizon is None else got[: bisect_right(got, horizon, key=_seq)]
+            if len(kept) == len(got) < self.page:
+                whole.add(job_id)
+            if kept:
+                self.after[job_id] = kept[-1].seq
+                lines += kept
+        lines.sort(key=_seq)
+        return lines, whole
