@@ -73,6 +73,7 @@ READING = frozenset(
         "audit",
         "artifacts",
         "artifact",
+        "whoami",
     }
 )
 

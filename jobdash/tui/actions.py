@@ -17,6 +17,10 @@ it holds the rules that every action follows, in one place:
   in its words (a read-only service refuses before it looks at the request). The footer,
   the help and the palette leave those actions out (`OffersWhatWorks`); their keys still
   answer, with that refusal, so a key pressed from habit is not met with silence.
+- **Rights.** A key whose action the user may not take on what it would act on (the job
+  or schedule under the cursor; `core.permissions`' rules, by the right each binding needs:
+  `RIGHTS`) is greyed in the footer, its tooltip saying why ("no right to cancel"); pressed,
+  it is refused by the service in one toast naming the missing right.
 """
 
 from __future__ import annotations
@@ -87,6 +91,50 @@ CHANGES = frozenset(
 """The bindings (by id) whose action changes something: a read-only dashboard does not
 offer them."""
 
+RIGHTS: dict[str, str] = {
+    "job.new": "run",
+    "job.rerun": "run",
+    "job.cancel": "cancel",
+    "job.kill": "cancel",
+    "job.pause": "pause",
+    "job.retry": "retry",
+    "job.clear": "clear",
+    "details.cancel": "cancel",
+    "details.force_cancel": "cancel",
+    "details.pause": "pause",
+    "details.retry": "retry",
+    "schedules.run_now": "schedule",
+    "schedules.toggle": "schedule",
+    "schedules.edit": "schedule",
+    "schedules.report": "schedule",
+    "agents.drain": "drain",
+}
+"""The right (`core.permissions`) each binding's action needs: a key the user may not use
+on what is under the cursor is greyed, saying why."""
+
+
+def refusal_of(service: Service, node: object, binding_id: str) -> str | None:
+    """Why the binding's action is not the user's to take on what `node` (the screen or
+    widget that binds it) shows, in a few words; None when it is (or cannot be told)."""
+    right = RIGHTS.get(binding_id)
+    if right is None:
+        return None
+    rights = service.rights
+    if binding_id == "job.new":  # any type at all
+        if rights.allows("run") or any(r.grants("run") for r in rights.roles):
+            return None
+        return rights.refusal("run")
+    if right == "drain":
+        return rights.refusal("drain")
+    if isinstance(node, ScheduleKeys):
+        s = node.schedule_in_view()
+        if s is None:
+            return None
+        return rights.refusal("schedule", s.type, service.target_of(s.type, s.params))
+    if isinstance(node, JobKeys) and (job := node.job_in_view()) is not None:
+        return rights.refusal(right, job.type, job.target, job.user)
+    return None
+
 
 def describe(job: Job) -> str:
     """'job 12 (import-files /srv/in)': how questions and toasts name a job."""
@@ -111,9 +159,20 @@ class OffersWhatWorks(Screen[None]):
     @property
     def active_bindings(self) -> dict[str, ActiveBinding]:
         bindings = super().active_bindings
-        if not getattr(self.app, "read_only", False):
+        if getattr(self.app, "read_only", False):
+            return {k: b for k, b in bindings.items() if b.binding.id not in CHANGES}
+        service = getattr(self.app, "service", None)
+        if service is None:
             return bindings
-        return {k: b for k, b in bindings.items() if b.binding.id not in CHANGES}
+        return {k: _with_rights(service, b) for k, b in bindings.items()}
+
+
+def _with_rights(service: Service, b: ActiveBinding) -> ActiveBinding:
+    """`b`, greyed with the reason as its tooltip when the user may not take its action."""
+    if not b.enabled or b.binding.id is None:
+        return b
+    why = refusal_of(service, b.node, b.binding.id)
+    return b if why is None else b._replace(enabled=False, tooltip=f"not allowed: {why}")
 
 
 class JobActions(ScheduleActions, BulkActions):
@@ -408,6 +467,10 @@ class JobKeys(Keys):
         """The job the keys act on; None: none (the screen says why, or stays quiet)."""
         raise NotImplementedError
 
+    def job_in_view(self) -> Job | None:
+        """The job the keys would act on, quietly (to grey out the keys it refuses)."""
+        return None
+
     def marked_jobs(self) -> list[Job]:
         """The marked jobs, as last seen; while there are some, the keys act on them."""
         return []
@@ -450,6 +513,10 @@ class ScheduleKeys(Keys):
 
     def current_schedule(self) -> Schedule | None:
         raise NotImplementedError
+
+    def schedule_in_view(self) -> Schedule | None:
+        """The schedule the keys would act on (to grey out the keys it refuses)."""
+        return self.current_schedule()
 
     def marked_schedules(self) -> list[Schedule]:
         """The marked schedules, as last read; while there are some, `r` and `p` act on them."""

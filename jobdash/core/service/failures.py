@@ -68,7 +68,7 @@ class Failures(Access):
         admin), of the jobs `query` selects, since `since`; `now` (default: the time) ends
         the trend and anchors `since:` (a dashboard passes its clock)."""
         q = parse_query(query) if isinstance(query, str) else query
-        user = None if self.is_admin else self.user
+        user = None if self.rights.sees_all else self.user
         return FailureFilter(q, user, since, time.time() if now is None else now, buckets)
 
     async def failures(
@@ -94,7 +94,7 @@ class Failures(Access):
         f = self.failure_filter(query, since, now=now)
         tasks = await self.store.failure_tasks(group, f, limit)
         if not tasks:
-            mine = "" if self.is_admin else " among your jobs"
+            mine = "" if self.rights.sees_all else " among your jobs"
             raise NotFound(f"no failure group {group}{mine}")
         return tasks
 

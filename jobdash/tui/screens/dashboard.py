@@ -461,8 +461,16 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks):
             self.notify("No job selected", severity="warning")
         return job
 
+    def job_in_view(self) -> Job | None:
+        return self.current_job
+
     def job_changed(self, job: Job) -> None:
         self.upsert([job])
+
+    @on(JobTable.Highlighted)
+    def _job_highlighted(self) -> None:
+        """Another job under the cursor: the footer greys what the user may not do to it."""
+        self.refresh_bindings()
 
     def action_start_job(self) -> None:
         job = self.current_job

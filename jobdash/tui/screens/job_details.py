@@ -437,6 +437,9 @@ class JobDetailsScreen(JobKeys, ArtifactKeys, OffersWhatWorks):
     def selected_job(self) -> Job | None:
         return self.job
 
+    def job_in_view(self) -> Job | None:
+        return self.job
+
     def job_changed(self, job: Job) -> None:
         self._set_job(job)
 

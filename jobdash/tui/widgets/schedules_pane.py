@@ -238,6 +238,11 @@ class SchedulesPane(MarkKeys, ScheduleKeys, Vertical):
         if s is not None:
             self.post_message(self.Selected(s.id))
 
+    @on(LineTable.Highlighted, "#schedules-table")
+    def _highlighted(self) -> None:
+        """Another schedule under the cursor: the footer greys what the user may not do."""
+        self.screen.refresh_bindings()
+
     @on(LineTable.Selected, "#schedules-table")
     def _selected(self, event: LineTable.Selected) -> None:
         event.stop()
