@@ -23,7 +23,7 @@ from jobdash.core.model import AgentInfo, NotFound, Refused
 from jobdash.core.scheduler import schedule_specs
 from jobdash.core.service import Service
 from jobdash.core.service.locations import read_config
-from tests.conftest import run_cli
+from tests.conftest import run_cli, wait_finished
 from tests.os_users import require_root
 
 # Jobs of three kinds, each named by (type, target): within the finance role's limits, of
@@ -330,3 +330,39 @@ def test_cli_refuses_in_one_line_and_whoami_says_what_roles_allow(world: World) 
     assert data["user"] == world.viewer and [r["name"] for r in data["roles"]] == ["viewers"]
     assert data["allows"]["view"] == ["own jobs", "every job (role viewers)"]
     assert data["allows"]["cancel"] == ["own jobs"]
+
+
+def test_a_failure_group_retries_only_the_jobs_the_user_may_retry(tmp_path: Path) -> None:
+    """bob sees every job (viewers) and may retry exports only: a group holding alice's
+    failed import and export runs again the export alone."""
+    config = tmp_path / "jobdash.toml"
+    config.write_text(
+        '[jobdash]\nadmins = ["root"]\n'
+        '[types.import-x]\ncommand = ["sh", "-c", "echo broken >&2; exit 3"]\n'
+        '[types.export-x]\ncommand = ["sh", "-c", "echo broken >&2; exit 3"]\n'
+        '[roles.viewers]\nmembers = ["bob"]\ncan = ["view"]\n'
+        '[roles.exporters]\nmembers = ["bob"]\ncan = ["retry"]\ntypes = ["export-*"]\n'
+        '[roles.all]\nmembers = ["alice"]\ncan = ["run"]\n'
+    )
+
+    async def main() -> None:
+        db = str(tmp_path / "s.db")
+        engine = await Service.open(db=db, config=str(config), user="root")
+        alice = await Service.open(db=db, config=str(config), user="alice")
+        bob = await Service.open(db=db, config=str(config), user="bob")
+        try:
+            await engine.start_engine(slots=2, scheduler=False)
+            imp = await alice.submit("import-x")
+            exp = await alice.submit("export-x")
+            for job in (imp, exp):
+                assert (await wait_finished(alice, job.id)).status.value == "failed"
+            (group,) = await bob.failures()
+            done = await bob.retry_group(group.id)
+            assert (done.jobs, done.tasks) == (1, 1)
+            assert (await bob.store.get_job(imp.id)).status.value == "failed"
+            assert (await bob.store.get_job(exp.id)).status.value != "failed"
+        finally:
+            for svc in (bob, alice, engine):
+                await svc.close()
+
+    asyncio.run(main())

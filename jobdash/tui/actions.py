@@ -19,7 +19,7 @@ it holds the rules that every action follows, in one place:
   answer, with that refusal, so a key pressed from habit is not met with silence.
 - **Rights.** A key whose action the user may not take on what it would act on (the job
   or schedule under the cursor; `core.permissions`' rules, by the right each binding needs:
-  `RIGHTS`) is greyed in the footer, its tooltip saying why ("no right to cancel"); pressed,
+  `tui/rights.py`) is greyed in the footer, its tooltip saying why ("no right to cancel"); pressed,
   it is refused by the service in one toast naming the missing right.
 """
 
@@ -42,6 +42,7 @@ from jobdash.present.recovery import quarantine_warnings
 from jobdash.present.text import sanitize
 from jobdash.present.words import agree, plural
 from jobdash.tui.bulk import CANCEL_DETAIL, KILL_DETAIL, BulkActions, Marks
+from jobdash.tui.rights import with_rights
 from jobdash.tui.schedule_actions import ScheduleActions
 from jobdash.tui.schedule_actions import nothing as _nothing
 from jobdash.tui.widgets.table_base import TableBase
@@ -91,50 +92,6 @@ CHANGES = frozenset(
 """The bindings (by id) whose action changes something: a read-only dashboard does not
 offer them."""
 
-RIGHTS: dict[str, str] = {
-    "job.new": "run",
-    "job.rerun": "run",
-    "job.cancel": "cancel",
-    "job.kill": "cancel",
-    "job.pause": "pause",
-    "job.retry": "retry",
-    "job.clear": "clear",
-    "details.cancel": "cancel",
-    "details.force_cancel": "cancel",
-    "details.pause": "pause",
-    "details.retry": "retry",
-    "schedules.run_now": "schedule",
-    "schedules.toggle": "schedule",
-    "schedules.edit": "schedule",
-    "schedules.report": "schedule",
-    "agents.drain": "drain",
-}
-"""The right (`core.permissions`) each binding's action needs: a key the user may not use
-on what is under the cursor is greyed, saying why."""
-
-
-def refusal_of(service: Service, node: object, binding_id: str) -> str | None:
-    """Why the binding's action is not the user's to take on what `node` (the screen or
-    widget that binds it) shows, in a few words; None when it is (or cannot be told)."""
-    right = RIGHTS.get(binding_id)
-    if right is None:
-        return None
-    rights = service.rights
-    if binding_id == "job.new":  # any type at all
-        if rights.allows("run") or any(r.grants("run") for r in rights.roles):
-            return None
-        return rights.refusal("run")
-    if right == "drain":
-        return rights.refusal("drain")
-    if isinstance(node, ScheduleKeys):
-        s = node.schedule_in_view()
-        if s is None:
-            return None
-        return rights.refusal("schedule", s.type, service.target_of(s.type, s.params))
-    if isinstance(node, JobKeys) and (job := node.job_in_view()) is not None:
-        return rights.refusal(right, job.type, job.target, job.user)
-    return None
-
 
 def describe(job: Job) -> str:
     """'job 12 (import-files /srv/in)': how questions and toasts name a job."""
@@ -164,15 +121,7 @@ class OffersWhatWorks(Screen[None]):
         service = getattr(self.app, "service", None)
         if service is None:
             return bindings
-        return {k: _with_rights(service, b) for k, b in bindings.items()}
-
-
-def _with_rights(service: Service, b: ActiveBinding) -> ActiveBinding:
-    """`b`, greyed with the reason as its tooltip when the user may not take its action."""
-    if not b.enabled or b.binding.id is None:
-        return b
-    why = refusal_of(service, b.node, b.binding.id)
-    return b if why is None else b._replace(enabled=False, tooltip=f"not allowed: {why}")
+        return {k: with_rights(service, b) for k, b in bindings.items()}
 
 
 class JobActions(ScheduleActions, BulkActions):
