@@ -6,8 +6,9 @@
    BYPASSRLS), with the status trigger of migration 12 enabled, then disabled (what the
    previous main had: no trigger), alternating, on a fresh schema each run.
 2. A user's listing under row-level security: a login role reading its 20,000 jobs (of a
-   store of 40,000) with no grant (the new policies' sub-select only), then with a role
-   that lets it see the other user's half too.
+   store of 40,000) on a store made by the previous main (`--main-python`: its checkout's
+   interpreter, which makes that store), on this one with no grant (the new policies'
+   sub-select only), and with a role that lets it see the other user's half too.
 
 Prints the medians and the runs. Noisy on a shared machine: alternate, take medians.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import subprocess
 import sys
 import time
 import uuid
@@ -60,17 +62,47 @@ async def engine_jobs(url: str, n: int, trigger: bool) -> float:
         await svc.close()
 
 
-def listing(server: str, rounds: int) -> dict[str, list[float]]:
-    """Seconds for a role's `SELECT` of its jobs, without and with a grant."""
+def listing(server: str, rounds: int, main_python: str | None) -> dict[str, list[float]]:
+    """Seconds for a role's `SELECT` of its jobs: on main's store, on this one without and
+    with a grant."""
+    out: dict[str, list[float]] = {"main": [], "no grant": [], "role sees all": []}
+    stores = [("main", main_python)] if main_python else []
+    stores.append(("this", None))
+    for _ in range(rounds):
+        for which, python in stores:
+            for case, secs in _listing(server, python).items():
+                if which == "main" and case == "no grant":
+                    out["main"].append(secs)
+                elif which == "this":
+                    out[case].append(secs)
+    return out
+
+
+INIT = (
+    "import asyncio, sys\n"
+    "from jobdash.core.store.base import open_store\n"
+    "async def main():\n"
+    "    s = await open_store(sys.argv[1])\n"
+    "    await s.close()\n"
+    "asyncio.run(main())\n"
+)
+
+
+def _listing(server: str, python: str | None) -> dict[str, float]:
+    """One round on a fresh schema made by `python` (None: this checkout)."""
     schema = f"bench_{uuid.uuid4().hex[:12]}"
     me, other = f"bench_u{uuid.uuid4().hex[:6]}", f"bench_o{uuid.uuid4().hex[:6]}"
     sep = "&" if "?" in server else "?"
     url = f"{server}{sep}options=-csearch_path%3D{schema}"
     with psycopg.connect(server, autocommit=True) as con:
         con.execute(f"CREATE SCHEMA {schema}")
-    out: dict[str, list[float]] = {"no grant": [], "role sees all": []}
+    out: dict[str, float] = {}
     try:
-        asyncio.run(_init(url))
+        if python is None:
+            asyncio.run(_init(url))
+        else:
+            cwd = Path(python).parents[2]  # CHECKOUT/.venv/bin/python
+            subprocess.run([python, "-c", INIT, url], check=True, cwd=cwd)
         with psycopg.connect(url, autocommit=True) as con:
             for role in (me, other):
                 con.execute(f"CREATE ROLE {role} LOGIN")
@@ -82,23 +114,19 @@ def listing(server: str, rounds: int) -> dict[str, list[float]]:
                 (me, other),
             )
             con.execute("ANALYZE jobs")
-        for _ in range(rounds):
-            for case in out:
+        for case in ("no grant", "role sees all") if python is None else ("no grant",):
+            if case == "role sees all":
                 with psycopg.connect(url, autocommit=True) as con:
-                    if case == "role sees all":
-                        con.execute(
-                            "INSERT INTO role_grants VALUES (%s, 'r', 'view', '{}', '{}', '{}', "
-                            "'{}')",
-                            (me,),
-                        )
-                    else:
-                        con.execute("DELETE FROM role_grants")
-                with psycopg.connect(url, autocommit=True) as con:
-                    con.execute(f"SET ROLE {me}")
-                    t0 = time.perf_counter()
-                    rows = con.execute("SELECT id, type, status FROM jobs").fetchall()
-                    out[case].append(time.perf_counter() - t0)
-                    assert len(rows) == (40000 if case == "role sees all" else 20000)
+                    grant = (
+                        "INSERT INTO role_grants VALUES (%s, 'r', 'view', '{}', '{}', '{}', '{}')"
+                    )
+                    con.execute(grant, (me,))
+            with psycopg.connect(url, autocommit=True) as con:
+                con.execute(f"SET ROLE {me}")
+                t0 = time.perf_counter()
+                rows = con.execute("SELECT id, type, status FROM jobs").fetchall()
+                out[case] = time.perf_counter() - t0
+                assert len(rows) == (40000 if case == "role sees all" else 20000)
     finally:
         with psycopg.connect(server, autocommit=True) as con:
             con.execute(f"DROP SCHEMA {schema} CASCADE")
@@ -117,6 +145,7 @@ def main() -> None:
     p.add_argument("--db", required=True, help="a PostgreSQL server's URL")
     p.add_argument("--jobs", type=int, default=2000)
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--main-python", help="the previous main's interpreter (its venv's)")
     a = p.parse_args()
     rates: dict[bool, list[float]] = {True: [], False: []}
     for _ in range(a.rounds):
@@ -127,7 +156,7 @@ def main() -> None:
         runs = ", ".join(f"{r:,.0f}" for r in rs)
         state = "on" if trigger else "off"
         print(f"engine, trigger {state}: {statistics.median(rs):,.0f} jobs/s ({runs})")
-    for case, secs in listing(a.db, a.rounds).items():
+    for case, secs in listing(a.db, a.rounds, a.main_python).items():
         runs = ", ".join(f"{s * 1000:.0f}" for s in secs)
         print(f"listing, {case}: {statistics.median(secs) * 1000:.0f} ms ({runs})")
 
