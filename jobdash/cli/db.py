@@ -1,6 +1,7 @@
 """The store itself: `db init [URL]` creates (or upgrades) its schema, idempotently; `db grant
 USER [--admin|--engine]` lets a user (a PostgreSQL login role) use a shared store, or makes
-the role an engine connects as; `db size` says what it takes (artifacts included). It opens the store
+the role an engine connects as; `db size` says what it takes (artifacts included); `db roles`
+writes the config's permission groups into a PostgreSQL store. It opens the store
 directly, before any service: there may be nothing to open a service on yet."""
 
 from __future__ import annotations
