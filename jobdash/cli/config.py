@@ -1,5 +1,6 @@
-"""What the config defines: `types` (the job types a store knows) and `check` (validate the
-config file, without opening a store).
+"""What the config defines: `types` (the job types a store knows), `check` (validate the
+config file, without opening a store) and `whoami` (the user, their roles and what they
+allow).
 """
 
 from __future__ import annotations
@@ -20,6 +21,51 @@ if TYPE_CHECKING:
 def declare(c: Commands) -> None:
     c.add("types", "job types", c.as_json)
     c.add("check", "validate the config file", c.as_json)
+    c.add("whoami", "who you are, your roles and what they allow", c.as_json)
+
+
+async def cmd_whoami(svc: Service, a: argparse.Namespace) -> int:
+    """`whoami`: the user (the kernel's, or the database's role), admin or not, their OS
+    groups, the roles of the config they are in, and each right on what."""
+    from jobdash.present.permissions import allowances
+
+    rights = svc.rights
+    allowed = allowances(rights)
+    if a.json:
+        print_json(
+            {
+                "user": rights.user,
+                "admin": rights.admin,
+                "groups": sorted(rights.groups),
+                "roles": [
+                    {
+                        "name": r.name,
+                        "can": sorted(r.can),
+                        "types": list(r.types),
+                        "targets": list(r.targets),
+                        "line": r.line,
+                    }
+                    for r in rights.roles
+                ],
+                "roles_configured": rights.configured,
+                "allows": allowed,
+            }
+        )
+        return EXIT_OK
+    admin = " (admin)" if rights.admin else ""
+    out.print(safe(f"{rights.user}{admin}"))
+    if rights.groups:
+        out.print(safe(f"groups: {', '.join(sorted(rights.groups))}"))
+    if rights.roles:
+        out.print(safe(f"roles: {', '.join(r.name for r in rights.roles)}"))
+    elif rights.configured:
+        out.print("roles: none")
+    else:
+        out.print("roles: none configured")
+    width = max(len(action) for action in allowed)
+    for action, parts in allowed.items():
+        out.print(safe(f"  {action:<{width}}  {'; '.join(parts) or 'no'}"))
+    return EXIT_OK
 
 
 async def cmd_types(svc: Service, a: argparse.Namespace) -> int:
@@ -97,4 +143,4 @@ def cmd_check(a: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"types": cmd_types}
+COMMANDS = {"types": cmd_types, "whoami": cmd_whoami}

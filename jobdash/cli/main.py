@@ -75,6 +75,7 @@ READING = frozenset(
         "audit",
         "artifacts",
         "artifact",
+        "whoami",
     }
 )
 

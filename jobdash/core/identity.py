@@ -9,6 +9,7 @@ JOBDASH_USER is ignored.
 
 from __future__ import annotations
 
+import grp
 import os
 import pwd
 import re
@@ -51,3 +52,36 @@ def check_user_name(name: str, where: str) -> str:
             f"{MAX_NAME} characters)"
         )
     return name
+
+
+def groups_of(user: str) -> frozenset[str]:
+    """The OS groups `user` is in, by the system's group database (the primary group and
+    the supplementary ones, as `id -Gn` says): what a role's `@group` member means. Empty
+    for a name without a passwd entry. Never read from the environment."""
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        return frozenset()
+    try:
+        gids = os.getgrouplist(user, entry.pw_gid)
+    except OSError:
+        gids = [entry.pw_gid]
+    names = set()
+    for gid in gids:
+        try:
+            names.add(grp.getgrgid(gid).gr_name)
+        except KeyError:
+            continue
+    return frozenset(names)
+
+
+def group_members(group: str) -> list[str]:
+    """The users of the OS group `group` by the system's databases: those it lists and those
+    whose primary group it is (sorted; [] for a group that does not exist here)."""
+    try:
+        entry = grp.getgrnam(group)
+    except KeyError:
+        return []
+    names = set(entry.gr_mem)
+    names.update(p.pw_name for p in pwd.getpwall() if p.pw_gid == entry.gr_gid)
+    return sorted(names)

@@ -17,6 +17,10 @@ it holds the rules that every action follows, in one place:
   in its words (a read-only service refuses before it looks at the request). The footer,
   the help and the palette leave those actions out (`OffersWhatWorks`); their keys still
   answer, with that refusal, so a key pressed from habit is not met with silence.
+- **Rights.** A key whose action the user may not take on what it would act on (the job
+  or schedule under the cursor; `core.permissions`' rules, by the right each binding needs:
+  `tui/rights.py`) is greyed in the footer, its tooltip saying why ("no right to cancel"); pressed,
+  it is refused by the service in one toast naming the missing right.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from jobdash.present.recovery import quarantine_warnings
 from jobdash.present.text import sanitize
 from jobdash.present.words import agree, plural
 from jobdash.tui.bulk import CANCEL_DETAIL, KILL_DETAIL, BulkActions, Marks
+from jobdash.tui.rights import with_rights
 from jobdash.tui.schedule_actions import ScheduleActions
 from jobdash.tui.schedule_actions import nothing as _nothing
 from jobdash.tui.widgets.table_base import TableBase
@@ -111,9 +116,12 @@ class OffersWhatWorks(Screen[None]):
     @property
     def active_bindings(self) -> dict[str, ActiveBinding]:
         bindings = super().active_bindings
-        if not getattr(self.app, "read_only", False):
+        if getattr(self.app, "read_only", False):
+            return {k: b for k, b in bindings.items() if b.binding.id not in CHANGES}
+        service = getattr(self.app, "service", None)
+        if service is None:
             return bindings
-        return {k: b for k, b in bindings.items() if b.binding.id not in CHANGES}
+        return {k: with_rights(service, b) for k, b in bindings.items()}
 
 
 class JobActions(ScheduleActions, BulkActions):
@@ -408,6 +416,10 @@ class JobKeys(Keys):
         """The job the keys act on; None: none (the screen says why, or stays quiet)."""
         raise NotImplementedError
 
+    def job_in_view(self) -> Job | None:
+        """The job the keys would act on, quietly (to grey out the keys it refuses)."""
+        return None
+
     def marked_jobs(self) -> list[Job]:
         """The marked jobs, as last seen; while there are some, the keys act on them."""
         return []
@@ -456,6 +468,10 @@ class ScheduleKeys(Keys):
 
     def current_schedule(self) -> Schedule | None:
         raise NotImplementedError
+
+    def schedule_in_view(self) -> Schedule | None:
+        """The schedule the keys would act on (to grey out the keys it refuses)."""
+        return self.current_schedule()
 
     def marked_schedules(self) -> list[Schedule]:
         """The marked schedules, as last read; while there are some, `r` and `p` act on them."""

@@ -32,13 +32,15 @@ from jobdash.core.config.checks import (
     kind,
 )
 from jobdash.core.config.jobtypes import job_type
+from jobdash.core.config.roles import role
 from jobdash.core.model import JobType
+from jobdash.core.permissions import Role
 from jobdash.core.values import show
 
 CONFIG_ENV = "JOBDASH_CONFIG"
 CONFIG_NAME = "jobdash.toml"
 
-TOP_KEYS = ("jobdash", "types", "keymap", "smtp", "web")
+TOP_KEYS = ("jobdash", "types", "keymap", "smtp", "web", "roles")
 JOBDASH_KEYS = (
     "admins",
     "timezone",
@@ -77,6 +79,8 @@ class Config:
     web_password_hash: str | None = None
     # Artifacts up to this many bytes are kept in the store, bigger ones as files beside it.
     artifact_inline_max: int = 1024 * 1024
+    # `[roles.NAME]`: who may do what beyond their own jobs (`core.permissions`).
+    roles: tuple[Role, ...] = ()
 
 
 def find_config_path(explicit: str | None) -> Path | None:
@@ -175,6 +179,11 @@ def _build(data: dict[str, Any], source: str, text: str) -> Config:
         for name, table in as_table(data["types"], ("types",)).items():
             jt = job_type(name, table, source)
             config.types[name] = replace(jt, line=find_line(text, ("types", name)))
+    if "roles" in data:
+        config.roles = tuple(
+            role(name, as_table(table, ("roles", name)), find_line(text, ("roles", name)))
+            for name, table in as_table(data["roles"], ("roles",)).items()
+        )
     if "keymap" in data:
         for binding, key in as_table(data["keymap"], ("keymap",)).items():
             config.keymap[binding] = as_str(key, ("keymap", binding), empty=False)

@@ -1,8 +1,8 @@
 """`Access`: who the user is and what they may see and do, the part of the `Service` that
 every action and read goes through: the store and the config it opened, the job types it
-knows (its config's, then what live engines publish), and the permission checks (your own
-jobs, or everyone's as an admin; admins alone change schedules and drain agents; nothing
-in read-only mode).
+knows (its config's, then what live engines publish), and the permission checks: every one
+asks `core.permissions`, the one table of rules (an admin does anything, a user acts on
+their own jobs, a role of the config grants more; nothing in read-only mode).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Self
 from jobdash.core.agent import is_live
 from jobdash.core.catalogue import check_submitted, type_from_dict, type_hash
 from jobdash.core.config import Config
-from jobdash.core.identity import current_user
+from jobdash.core.identity import current_user, groups_of
 from jobdash.core.model import (
     BadInput,
     Job,
@@ -25,6 +25,7 @@ from jobdash.core.model import (
     NotFound,
     Refused,
 )
+from jobdash.core.permissions import Rights, rights_of
 from jobdash.core.scheduler import Scheduler
 from jobdash.core.service.locations import is_default_db, read_config, store_location
 from jobdash.core.store.base import Store, open_store
@@ -54,6 +55,7 @@ class Access:
         self.read_only = read_only
         self.engine: Agent | None = None
         self.scheduler: Scheduler | None = None
+        self._rights: Rights | None = None
 
     @classmethod
     async def open(
@@ -153,17 +155,50 @@ class Access:
         role = self.store.role
         return role.admin if role is not None else self.user in self.config.admins
 
+    @property
+    def rights(self) -> Rights:
+        """What this user may do (`core.permissions`), read once: by the config's roles (and
+        the user's OS groups), or where the database enforces who sees what (PostgreSQL under
+        row-level security) by the roles it holds (`jobdash db roles` wrote them)."""
+        if self._rights is None:
+            role = self.store.role
+            if role is not None:  # the database's grants, which its policies hold to
+                self._rights = Rights(self.user, role.admin, role.roles, role.configured)
+            else:
+                groups = groups_of(self.user) if self.config.roles else frozenset()
+                self._rights = rights_of(self.user, self.is_admin, self.config.roles, groups)
+        return self._rights
+
     def _visible(self, job: Job) -> bool:
-        return self.is_admin or job.user == self.user
+        return self.rights.allows("view", job.type, job.target, job.user)
+
+    def may(self, action: str, job: Job) -> None:
+        """Refused unless the user may take `action` (a right of `core.permissions`) on
+        `job`: the rules' answer, in one line naming the missing right."""
+        self.rights.check(action, f"job {job.id}", job.type, job.target, job.user)
+
+    def target_of(self, type_name: str, params: Mapping[str, str]) -> str:
+        """The target a job of this type with these parameters has (what a role's
+        `targets` match; its parameter's default when not given, as a schedule's job gets
+        it; "" when the type is unknown here or has no target)."""
+        jt = self.types.get(type_name)
+        param = jt.target_param if jt is not None else None
+        if jt is None or param is None:
+            return ""
+        default = next((p.default for p in jt.params if p.name == param), None)
+        return params.get(param, default or "")
 
     def _check_writable(self, what: str) -> None:
         if self.read_only:
             raise Refused(f"read-only: cannot {what}")
 
-    def _check_admin(self, what: str) -> None:
+    def _check_right(
+        self, action: str, what: str, thing: str, type_name: str = "", target: str = ""
+    ) -> None:
+        """Refused in read-only mode (`what`: the action's words there), or unless the rules
+        let the user take `action` on `thing`."""
         self._check_writable(what)
-        if not self.is_admin:
-            raise Refused(f"only admins may {what} ({self.user} is not an admin)")
+        self.rights.check(action, thing, type_name, target, what=what)
 
     async def job(self, job_id: int) -> Job:
         try:
@@ -171,5 +206,6 @@ class Access:
         except NotFound:
             job = None
         if job is None or not self._visible(job):
-            raise NotFound(f"no job {job_id}" + ("" if self.is_admin else " among your jobs"))
+            mine = "" if self.rights.sees_all else " among your jobs"
+            raise NotFound(f"no job {job_id}{mine}")
         return job

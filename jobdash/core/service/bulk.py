@@ -6,7 +6,9 @@ asked here of the jobs as last read, so that a front end can say which of them i
 skip, and why, before it asks (`plan_jobs`); the request itself is each job's own action,
 decided again in the store's transaction, so that a job that changed since is skipped then,
 counted with the others, not an error (`act_on_jobs`). A request refused as a whole (a
-read-only service, a user who is not an admin) is refused before any job is touched.
+read-only service, a user whom no rule lets take it) is refused before any job is touched;
+a job or schedule the user may not act on (`core.permissions`) is skipped with the rules'
+refusal, like one the lifecycle refuses.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from jobdash.core.lifecycle import (
     decide_retry,
 )
 from jobdash.core.model import BadInput, Job, JobStatus, Refused
+from jobdash.core.permissions import RIGHT_OF
 from jobdash.core.planning import Schedule
 from jobdash.core.service.failures import Failures
 
@@ -95,8 +98,10 @@ class Bulk(Failures):
 
     def check_job_action(self, action: str, job: Job) -> None:
         """Raise the refusal that `action` (cancel, kill, pause, resume, retry, clear)
-        would get for `job` as last read: the lifecycle's rules, which the store applies
-        again when the request is made."""
+        would get for `job` as last read: the permission rules, then the lifecycle's rules,
+        which the store applies again when the request is made."""
+        if action in JOB_ACTIONS:
+            self.may(RIGHT_OF.get(action, action), job)
         if action in ("cancel", "kill"):
             force = action == "kill"
             decide_cancel(job.id, job.type, job.status, job.cancellable, force, self.user)
@@ -107,7 +112,8 @@ class Bulk(Failures):
         elif action == "retry":
             decide_retry(job.id, job.status, job.failed + job.cancelled, self.user)
         elif action == "clear":
-            decide_clear(job.id, job.status, job.user, self.user, self.is_admin)
+            # May the user clear it: the rules said so above.
+            decide_clear(job.id, job.status, job.user, self.user, admin=True)
         else:
             _known(action, JOB_ACTIONS, "job")
 
@@ -179,9 +185,13 @@ class Bulk(Failures):
         return _plan(action, schedules, check)
 
     async def act_on_schedules(self, action: str, schedule_ids: Sequence[str]) -> list[Outcome]:
-        """Run, enable or disable each schedule, in order (admins only: refused as a whole
-        otherwise); one that is gone is an `Outcome` with its refusal."""
-        self._check_admin(SCHEDULE_ACTIONS[_known(action, SCHEDULE_ACTIONS, "schedule")])
+        """Run, enable or disable each schedule, in order (refused as a whole when no rule
+        lets the user act on any schedule); one that is gone, or not theirs to act on, is
+        an `Outcome` with its refusal."""
+        what = SCHEDULE_ACTIONS[_known(action, SCHEDULE_ACTIONS, "schedule")]
+        self._check_writable(what)
+        if not self.rights.shared("schedule"):  # no schedule is theirs to act on
+            self.rights.check("schedule", "schedules", what=what)
         one: dict[str, Callable[[str], Any]] = {
             "run": self.run_schedule_now,
             "enable": self.enable,

@@ -82,14 +82,20 @@ class Service(Bulk, AuditTrail, Artifacts, Timings):
         user: str | None = None,
         report: Report | None = None,
         extra_locks: Sequence[str] = (),
+        asked: bool = True,
     ) -> Job:
         """Check the parameters, break the job down into tasks, and commit it (durable).
 
         The type's report recipients (plus `report`'s, e.g. a schedule's) are stored with
-        the job: when it ends, one engine sends them the execution report."""
+        the job: when it ends, one engine sends them the execution report. `asked`: the
+        rules are asked whether the user may run this type (False: a schedule's job, whose
+        right was the schedule's, or its fire, which is the engine's)."""
         self._check_writable("start a job")
         jt = self.job_type(type_name)
         values = check_params(jt, params or {})
+        if asked:
+            target = self.target_of(type_name, values)
+            self.rights.check("run", "a job", type_name, target, what="start a job")
         digest = await self._type_hash(jt)
         nj = new_job(
             jt,
@@ -119,6 +125,7 @@ class Service(Bulk, AuditTrail, Artifacts, Timings):
             user=None if fire_time is None else SCHEDULER_USER,
             report=s.report,
             extra_locks=[schedule_lock(s.id)] if queue else (),
+            asked=False,
         )
 
     async def submit_many(
@@ -139,13 +146,15 @@ class Service(Bulk, AuditTrail, Artifacts, Timings):
             except BadInput as e:
                 label = labels[i] if labels is not None else f"job {i + 1}"
                 raise BadInput(f"{label}: {e}") from None
+            target = self.target_of(type_name, checked[-1])
+            self.rights.check("run", "a job", type_name, target, what="start a job")
         digest = await self._type_hash(jt)
         jobs = [new_job(jt, v, self.user, Trigger.MANUAL, digest) for v in checked]
         return await self.store.create_jobs(jobs, audit_user=self.user)
 
     async def cancel(self, job_id: int, force: bool = False) -> Job:
         self._check_writable("cancel")
-        await self.job(job_id)
+        self.may("cancel", await self.job(job_id))
         return await self.unread_in(await self.store.cancel_job(job_id, self.user, force))
 
     def check_cancel(self, job: Job, force: bool = False) -> None:
@@ -155,12 +164,12 @@ class Service(Bulk, AuditTrail, Artifacts, Timings):
 
     async def pause(self, job_id: int) -> Job:
         self._check_writable("pause")
-        await self.job(job_id)
+        self.may("pause", await self.job(job_id))
         return await self.unread_in(await self.store.pause_job(job_id, self.user))
 
     async def resume(self, job_id: int) -> Job:
         self._check_writable("resume")
-        await self.job(job_id)
+        self.may("pause", await self.job(job_id))
         return await self.unread_in(await self.store.resume_job(job_id, self.user))
 
     async def toggle_pause(self, job_id: int) -> Job:
@@ -171,7 +180,7 @@ class Service(Bulk, AuditTrail, Artifacts, Timings):
 
     async def retry(self, job_id: int) -> int:
         self._check_writable("retry")
-        await self.job(job_id)
+        self.may("retry", await self.job(job_id))
         return await self.store.retry_job(job_id, self.user)
 
     async def quarantined_tasks(self, job_id: int) -> list[Task]:
@@ -190,17 +199,32 @@ class Service(Bulk, AuditTrail, Artifacts, Timings):
         return await self.store.clear(None if everyone else self.user, self.user)
 
     async def clear_jobs(self, job_ids: Sequence[int]) -> int:
-        """Remove these jobs (those a dashboard shows) where finished: yours, or any as an
-        admin. Returns how many were removed."""
+        """Remove these jobs (those a dashboard shows) where finished: yours, any as an
+        admin, and those a role lets you clear. Returns how many were removed."""
         self._check_writable("clear history")
-        return await self.store.clear_ids(job_ids, None if self.is_admin else self.user, self.user)
+        if self.is_admin or not self.rights.shared("clear"):
+            return await self.store.clear_ids(
+                job_ids, None if self.is_admin else self.user, self.user
+            )
+        mine = []  # the rules decide each one: a role's right is by type and target
+        for job_id in job_ids:
+            job = await self.store.get_job(job_id)
+            if job is not None and self.rights.allows("clear", job.type, job.target, job.user):
+                mine.append(job_id)
+        return await self.store.clear_ids(mine, None, self.user)
 
     # ----------------------------------------------------------------- reading
 
     @property
     def _scope(self) -> str | None:
-        """Whose jobs this user sees: their own, or (None) everyone's for an admin."""
-        return None if self.is_admin else self.user
+        """Whose jobs this user sees: their own (and those of `_shared`), or (None)
+        everyone's for an admin or a role that sees every job."""
+        return None if self.rights.sees_all else self.user
+
+    @property
+    def _shared(self) -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
+        """Besides their own, the jobs a role lets this user see (type and target globs)."""
+        return () if self.rights.sees_all else self.rights.shared("view")
 
     async def jobs(
         self,
@@ -214,7 +238,14 @@ class Service(Bulk, AuditTrail, Artifacts, Timings):
         next page of a long listing)."""
         q = parse_query(query) if isinstance(query, str) else query
         jobs = await self.store.list_jobs(
-            JobFilter(q, user=self._scope, active=active, limit=limit, after_id=after_id)
+            JobFilter(
+                q,
+                user=self._scope,
+                shared=self._shared,
+                active=active,
+                limit=limit,
+                after_id=after_id,
+            )
         )
         await self.with_extras(jobs)
         return await self.flagged(q, jobs)
@@ -237,6 +268,7 @@ class Service(Bulk, AuditTrail, Artifacts, Timings):
             JobFilter(
                 query,
                 user=self._scope,
+                shared=self._shared,
                 active=False,
                 oldest_first=not descending,
                 order=order,
@@ -254,7 +286,7 @@ class Service(Bulk, AuditTrail, Artifacts, Timings):
     ) -> int:
         """How many finished jobs the filter selects that this user may see (cap + 1: more
         than `cap`; `indexed` as for `finished_page`)."""
-        f = JobFilter(query, user=self._scope, active=False, indexed=indexed)
+        f = JobFilter(query, user=self._scope, shared=self._shared, active=False, indexed=indexed)
         return await self.store.count_jobs(f, cap)
 
     async def index_text(self) -> bool:
@@ -310,7 +342,8 @@ class Service(Bulk, AuditTrail, Artifacts, Timings):
     async def drain_agent(self, name: str, drain: bool = True) -> None:
         """Let an agent finish its running tasks and claim no more, or (`drain` False)
         let a drained agent claim again (admins)."""
-        self._check_admin("drain an agent" if drain else "undrain an agent")
+        what = "drain an agent" if drain else "undrain an agent"
+        self._check_right("drain", what, f"agent {name}")
         await self.store.set_agent_drain(name, self.user, drain)
 
     async def why(self, job_id: int) -> Why:
@@ -408,7 +441,7 @@ class Service(Bulk, AuditTrail, Artifacts, Timings):
     async def schedule_jobs(self, schedule_id: str, limit: int = 20) -> list[Job]:
         """The latest jobs a schedule started (newest first), as this user may see them."""
         jobs = await self.store.list_jobs(
-            JobFilter(user=self._scope, schedule_id=schedule_id, limit=limit)
+            JobFilter(user=self._scope, shared=self._shared, schedule_id=schedule_id, limit=limit)
         )
         await self.with_extras(jobs)
         return jobs
@@ -421,6 +454,12 @@ class Service(Bulk, AuditTrail, Artifacts, Timings):
             return {}
         return {job.id: job for job in await self.jobs(f"id:{','.join(map(str, ids))}")}
 
+    def _check_schedule(self, s: Schedule, what: str) -> None:
+        """Refused unless the user may change or run schedule `s` (the right `schedule`,
+        on its type and target); `what`: the action's words."""
+        target = self.target_of(s.type, s.params)
+        self._check_right("schedule", what, f"schedule {s.id}", s.type, target)
+
     def _wake_scheduler(self) -> None:
         if self.scheduler is not None:
             self.scheduler.wake()
@@ -429,8 +468,8 @@ class Service(Bulk, AuditTrail, Artifacts, Timings):
         self, schedule_id: str, planning: str, tz: str | None = None
     ) -> Schedule:
         """An admin's planning for a schedule ("automatic" follows the config again)."""
-        self._check_admin("change a schedule")
         current = await self.store.get_schedule(schedule_id)
+        self._check_schedule(current, "change a schedule")
         text, nxt = planning_change(current, planning, tz, time.time())
         await self.store.set_schedule_planning(schedule_id, text, tz, self.user, nxt)
         self._wake_scheduler()
@@ -443,7 +482,7 @@ class Service(Bulk, AuditTrail, Artifacts, Timings):
         catchup: str | None = None,
         catchup_bound: float | None = None,
     ) -> Schedule:
-        self._check_admin("change a schedule")
+        self._check_schedule(await self.store.get_schedule(schedule_id), "change a schedule")
         check_policy(overlap, catchup, catchup_bound)
         change = PolicyChange(overlap, catchup, catchup_bound)
         await self.store.set_schedule_policy(schedule_id, self.user, change)
@@ -453,28 +492,28 @@ class Service(Bulk, AuditTrail, Artifacts, Timings):
     async def set_schedule_report(self, schedule_id: str, report: Report | None) -> Schedule:
         """An admin's report recipients for a schedule's runs (besides the type's), checked
         as addresses and URLs, kept across config reloads; None: the config's again."""
-        self._check_admin("change a schedule")
+        self._check_schedule(await self.store.get_schedule(schedule_id), "change a schedule")
         if report is not None:
             report = checked_report(report.email, report.webhook)
         await self.store.set_schedule_report(schedule_id, self.user, report)
         return await self.schedule(schedule_id)
 
     async def enable(self, schedule_id: str) -> Schedule:
-        self._check_admin("enable a schedule")
+        self._check_schedule(await self.store.get_schedule(schedule_id), "enable a schedule")
         await self.store.set_schedule_enabled(schedule_id, True, self.user)
         self._wake_scheduler()
         return await self.schedule(schedule_id)
 
     async def disable(self, schedule_id: str) -> Schedule:
-        self._check_admin("disable a schedule")
+        self._check_schedule(await self.store.get_schedule(schedule_id), "disable a schedule")
         await self.store.set_schedule_enabled(schedule_id, False, self.user)
         self._wake_scheduler()
         return await self.schedule(schedule_id)
 
     async def run_schedule_now(self, schedule_id: str) -> Job:
         """Run a schedule's job now (not tied to a fire time; overlap 'queue' still waits)."""
-        self._check_admin("run a schedule")
         s = await self.store.get_schedule(schedule_id)
+        self._check_schedule(s, "run a schedule")
         job = await self.submit_schedule(s, queue=s.overlap == "queue")
         await self.store.note_schedule_run(s.id, job.id, self.user)
         return job

@@ -68,7 +68,7 @@ class Failures(Access):
         admin), of the jobs `query` selects, since `since`; `now` (default: the time) ends
         the trend and anchors `since:` (a dashboard passes its clock)."""
         q = parse_query(query) if isinstance(query, str) else query
-        user = None if self.is_admin else self.user
+        user = None if self.rights.sees_all else self.user
         return FailureFilter(q, user, since, time.time() if now is None else now, buckets)
 
     async def failures(
@@ -94,7 +94,7 @@ class Failures(Access):
         f = self.failure_filter(query, since, now=now)
         tasks = await self.store.failure_tasks(group, f, limit)
         if not tasks:
-            mine = "" if self.is_admin else " among your jobs"
+            mine = "" if self.rights.sees_all else " among your jobs"
             raise NotFound(f"no failure group {group}{mine}")
         return tasks
 
@@ -114,7 +114,9 @@ class Failures(Access):
         """Retry, in each finished job, exactly the group's tasks whose latest failure is of
         its cause; Refused when none is. `plan_only`: what it would run again, said before
         it is asked (nothing changes)."""
-        by_job, plan = _plan(await self.failure_tasks(group, query, since, now=now))
+        tasks = await self.failure_tasks(group, query, since, now=now)
+        retriable = await self._retriable({t.job_id for t in tasks})
+        by_job, plan = _plan([t for t in tasks if t.job_id in retriable])
         if plan_only:
             return plan
         self._check_writable("retry")
@@ -134,6 +136,21 @@ class Failures(Access):
                 done.left += len(task_ids)
         await self.store.audit(self.user, "retry", f"failures:{group}", str(done))
         return done
+
+    async def _retriable(self, job_ids: set[int]) -> set[int]:
+        """Those of `job_ids` the user may retry (the rules: their own, or a role's right on
+        the job's type and target); a group may hold jobs a role lets them see only."""
+        if self.rights.admin or not self.rights.shared("view"):
+            return job_ids  # their own jobs, or every one as an admin
+        allowed = set()
+        for job_id in job_ids:
+            try:
+                job = await self.store.get_job(job_id)
+            except NotFound:  # removed meanwhile
+                continue
+            if self.rights.allows("retry", job.type, job.target, job.user):
+                allowed.add(job_id)
+        return allowed
 
 
 def _plan(tasks: list[FailedTask]) -> tuple[dict[int, list[int]], GroupRetry]:

@@ -3,7 +3,8 @@
 first opened; the command does it on its own, before any engine or user comes (a PostgreSQL
 server's administrator runs it once: it also makes the roles and row-level security of
 several users). `jobdash db grant USER [--admin|--engine]` lets an OS user use a PostgreSQL
-store, or makes the role an engine connects as."""
+store, or makes the role an engine connects as; `jobdash db roles [URL]` writes the config's
+permission groups into a PostgreSQL store, whose row-level security holds them."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import dataclasses
 import json
 
 from jobdash.core.model import BadInput
-from jobdash.core.service.locations import is_default_db, store_location
+from jobdash.core.service.locations import is_default_db, read_config, store_location
 from jobdash.core.store.base import open_store
 from jobdash.present.artifacts import store_size_lines
 
@@ -37,6 +38,17 @@ async def grant_user(db: str | None, user: str, kind: str) -> str:
         await store.close()
 
 
+async def write_roles(db: str | None, config: str | None) -> str:
+    """Write the config's roles into the store at `db` (PostgreSQL: what its row-level
+    security asks; "@group" members resolved now from this host's group database)."""
+    roles = read_config(config).roles
+    store = await open_store(store_location(db))
+    try:
+        return await store.write_roles(roles)
+    finally:
+        await store.close()
+
+
 async def store_size(db: str | None, as_json: bool = False) -> str:
     """What the store at `db` takes: its database and its artifacts (held in it and kept as
     files beside it), as lines or a JSON object."""
@@ -53,12 +65,19 @@ async def store_size(db: str | None, as_json: bool = False) -> str:
 
 
 async def db_command(
-    action: str, arg: str | None, db: str | None, kind: str = "user", as_json: bool = False
+    action: str,
+    arg: str | None,
+    db: str | None,
+    kind: str = "user",
+    as_json: bool = False,
+    config: str | None = None,
 ) -> str:
     """`jobdash db init [URL]`, `jobdash db grant USER [--admin|--engine]` or `jobdash db size`
     (the store: --db; `kind`: see `grant_user`)."""
     if action == "size":
         return await store_size(arg or db, as_json)
+    if action == "roles":
+        return await write_roles(arg or db, config)
     if action == "grant":
         if not arg:
             raise BadInput("db grant: name the user (jobdash db grant USER [--admin|--engine])")

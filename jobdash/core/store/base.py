@@ -36,6 +36,7 @@ from jobdash.core.model import (
     StoreSize,
     Task,
 )
+from jobdash.core.permissions import Role as PermissionRole
 from jobdash.core.planning import Schedule, Tick
 from jobdash.core.store.records import (
     Advance,
@@ -88,6 +89,12 @@ class Store(Protocol):
         `kind` "user" (its own jobs), "admin" (everything) or "engine" (the role an engine
         connects as: it runs every user's work); what was done, in one line. BadInput where
         the database does not (a SQLite store serves the one OS user who owns its file)."""
+
+    async def write_roles(self, roles: Sequence[PermissionRole]) -> str:
+        """Make the config's permission groups the database's (`jobdash db roles`), where
+        it enforces them (PostgreSQL: row-level security; an "@group" member resolved now
+        from the system's group database); what was done, in one line. BadInput where it
+        does not (on SQLite the config's roles are jobdash's rules, read at each start)."""
 
     async def close(self) -> None:
         """Write what is buffered, then release everything; StoreError (one line) when

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from jobdash.core.model import Job, Report, SchedulePolicy, TaskStatus, Trigger
+from jobdash.core.permissions import Role as PermissionRole
 from jobdash.core.query import Query
 
 
@@ -160,6 +161,10 @@ class Role:
 
     name: str
     admin: bool
+    # The config's roles as the database holds them for this user (`jobdash db roles`), and
+    # whether any role is configured there (then starting a job needs `run`).
+    roles: tuple[PermissionRole, ...] = ()
+    configured: bool = False
 
 
 @dataclass(frozen=True)
@@ -251,6 +256,9 @@ class JobFilter:
 
     query: Query = field(default_factory=Query)  # the filter language's terms
     user: str | None = None  # only this user's jobs (exactly); None: everyone's
+    # With `user`: also others' jobs of these (type globs, target globs), each glob list
+    # empty for no limit (`*` any characters, `?` one): what a role lets the user see.
+    shared: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = ()
     active: bool | None = None  # True: active jobs only; False: finished only
     schedule_id: str | None = None  # only the jobs this schedule started
     oldest_first: bool = False  # ascending; the newest (the highest) first otherwise

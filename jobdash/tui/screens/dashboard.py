@@ -34,6 +34,7 @@ from jobdash.tui.bulk import Marks, job_marks_line
 from jobdash.tui.first_rows import FIRST_PAGE
 from jobdash.tui.helpers import clock_of
 from jobdash.tui.keymap import key_for
+from jobdash.tui.rights import refusals_for
 from jobdash.tui.screens.failure_group import FailureGroupScreen
 from jobdash.tui.widgets.agents_pane import AgentsPane
 from jobdash.tui.widgets.completed_header import CompletedHeader
@@ -125,6 +126,7 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks):
         self._newest = 0  # the highest job id seen: a higher one is new, never finished
         self.window_above = WINDOW_ABOVE
         self.marks: Marks[Job] = Marks(lambda job: job.id)  # both tables show them
+        self._refusals: tuple[str | None, ...] | None = None  # of the job under the cursor
 
     @property
     def jobdash(self) -> JobdashApp:
@@ -481,8 +483,23 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks):
             self.notify("No job selected", severity="warning")
         return job
 
+    def job_in_view(self) -> Job | None:
+        return self.current_job
+
     def job_changed(self, job: Job) -> None:
         self.upsert([job])
+
+    @on(JobTable.Highlighted)
+    def _job_highlighted(self) -> None:
+        """Another job under the cursor: the footer greys what the user may not do to it
+        (redrawn only when that differs from the last job's)."""
+        job = self.current_job
+        refusals = (
+            None if job is None else refusals_for(self.service, job.type, job.target, job.user)
+        )
+        if refusals != self._refusals:
+            self._refusals = refusals
+            self.refresh_bindings()
 
     def action_start_job(self) -> None:
         job = self.current_job

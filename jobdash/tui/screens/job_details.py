@@ -433,6 +433,9 @@ class JobDetailsScreen(log_feeding.SavesLog, JobKeys, ArtifactKeys, OffersWhatWo
     def selected_job(self) -> Job | None:
         return self.job
 
+    def job_in_view(self) -> Job | None:
+        return self.job
+
     def job_changed(self, job: Job) -> None:
         self._set_job(job)
 

@@ -34,6 +34,7 @@ from jobdash.present.unread import unread_mark, unread_tone
 from jobdash.tui.actions import SCHEDULE_BINDINGS, MarkKeys, ScheduleKeys
 from jobdash.tui.bulk import Marks, schedule_marks_line
 from jobdash.tui.helpers import clock_of, subscribe_changes
+from jobdash.tui.rights import refusals_for
 from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
 
 __all__ = ["SchedulesPane", "planning_text", "schedule_row", "zone_columns"]
@@ -154,6 +155,7 @@ class SchedulesPane(MarkKeys, ScheduleKeys, Vertical):
         self.service = service
         self.schedules: list[Schedule] = []
         self.marks: Marks[Schedule] = Marks(lambda s: s.id)
+        self._refusals: tuple[str | None, ...] | None = None  # of the schedule under the cursor
 
     def compose(self) -> ComposeResult:
         now = clock_of(self.app)()
@@ -237,6 +239,20 @@ class SchedulesPane(MarkKeys, ScheduleKeys, Vertical):
         s = self.current_schedule()
         if s is not None:
             self.post_message(self.Selected(s.id))
+
+    @on(LineTable.Highlighted, "#schedules-table")
+    def _highlighted(self) -> None:
+        """Another schedule under the cursor: the footer greys what the user may not do
+        (redrawn only when that differs from the last schedule's)."""
+        s = self.current_schedule()
+        refusals = (
+            None
+            if s is None
+            else refusals_for(self.service, s.type, self.service.target_of(s.type, s.params), None)
+        )
+        if refusals != self._refusals:
+            self._refusals = refusals
+            self.screen.refresh_bindings()
 
     @on(LineTable.Selected, "#schedules-table")
     def _selected(self, event: LineTable.Selected) -> None:

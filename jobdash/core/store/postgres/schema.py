@@ -19,6 +19,7 @@ from jobdash.core.store.faults import StoreError
 from jobdash.core.store.postgres.roles import (
     ARTIFACTS_POLICY,
     FAILURES_POLICY,
+    PERMISSIONS_POLICY,
     READ_MARKS_POLICY,
     REMOVED_POLICY,
     ROLES_AND_POLICIES,
@@ -308,6 +309,10 @@ MIGRATIONS: list[str] = [
     READ_MARKS.replace("INTEGER", "BIGINT") + READ_MARKS_POLICY,
     # 12: a running task's last sign of life, as SQLite's migration 21.
     TASK_ACTIVE.replace("REAL", "DOUBLE PRECISION"),
+    # 13: permission groups as row-level security (roles.py): the config's roles, written
+    # by `jobdash db roles`, and the policies that ask them. PostgreSQL only: on SQLite the
+    # config's roles are jobdash's rules (one OS user owns the file).
+    PERMISSIONS_POLICY,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

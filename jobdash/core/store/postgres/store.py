@@ -18,11 +18,14 @@ read what it needs.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import platformdirs
 import psycopg
 
+from jobdash.core.identity import group_members
+from jobdash.core.permissions import Role as PermissionRole
 from jobdash.core.store.artifact_files import host_name
 from jobdash.core.store.faults import StoreError
 from jobdash.core.store.postgres.claims import Claims
@@ -31,7 +34,7 @@ from jobdash.core.store.postgres.flush import PgFlusher
 from jobdash.core.store.postgres.jobs import Jobs
 from jobdash.core.store.postgres.reads import Reads
 from jobdash.core.store.postgres.reports import Reports
-from jobdash.core.store.postgres.roles import grant, role_of
+from jobdash.core.store.postgres.roles import grant, role_of, write_grants
 from jobdash.core.store.postgres.schema import migrate
 from jobdash.core.store.records import Role
 from jobdash.core.store.sql.areas import SharedAreas
@@ -87,6 +90,15 @@ class PostgresStore(Jobs, Claims, Reports, Reads, Audit, SharedAreas):
         store = cls(db, role, str(rows[0][0]) if rows else "")
         store.flusher.start()
         return store
+
+    async def write_roles(self, roles: Sequence[PermissionRole]) -> str:
+        try:
+            async with self.db.lock:
+                return await self.db.in_thread(
+                    lambda: write_grants(self.db.connect_writer(), roles, group_members)
+                )
+        except psycopg.Error as e:
+            raise self.db.error(e) from e
 
     async def grant(self, user: str, kind: str) -> str:
         try:

@@ -105,6 +105,29 @@ def job_select(d: Dialect, f: JobFilter, now: float, counting: bool = False) -> 
     return Select("jobs", f"{index.among} AND {where}", [match, *args], order)
 
 
+def glob_like(pattern: str) -> str:
+    """A role's glob (`*` any characters, `?` one; the config allows no other) as a LIKE
+    pattern with `\\` as its escape: PostgreSQL's LIKE is case-sensitive, as GLOB is."""
+    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.replace("*", "%").replace("?", "_")
+
+
+def _within(d: Dialect, types: tuple[str, ...], targets: tuple[str, ...], args: list[Any]) -> str:
+    """The jobs of one of `types` and one of `targets` (globs; empty: any), appending the
+    patterns to `args`: SQLite's GLOB, PostgreSQL's LIKE, both case-sensitive."""
+    parts = []
+    for column, globs in (("type", types), ("target", targets)):
+        if not globs:
+            continue
+        if d is SQLITE:
+            one, patterns = f"{column} GLOB ?", list(globs)
+        else:
+            one, patterns = f"{column} LIKE %s ESCAPE '\\'", [glob_like(g) for g in globs]
+        parts.append("(" + " OR ".join([one] * len(globs)) + ")")
+        args.extend(patterns)
+    return "(" + " AND ".join(parts) + ")" if parts else "TRUE"
+
+
 def _indexed_field(query: Query) -> bool:
     """Whether `query` names a status or user, which an index of the finished jobs serves."""
     return any(t.field in ("status", "user") and not t.negated for t in query.terms)
@@ -128,8 +151,11 @@ def job_query(
     where, args = query_sql(d, f.query, now)
     clauses = [] if f.query.is_empty else [f"({where})"]
     if f.user is not None:
-        clauses.append(f'"user" = {d.mark}')
+        mine = [f'"user" = {d.mark}']
         args.append(f.user)
+        for types, targets in f.shared:
+            mine.append(_within(d, types, targets, args))
+        clauses.append(mine[0] if len(mine) == 1 else f"({' OR '.join(mine)})")
     if f.schedule_id is not None:
         clauses.append(f"schedule_id = {d.mark}")
         args.append(f.schedule_id)

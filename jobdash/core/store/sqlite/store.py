@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from jobdash.core.model import BadInput
+from jobdash.core.permissions import Role as PermissionRole
 from jobdash.core.store.records import (
     Role,
 )
@@ -77,6 +79,12 @@ class SqliteStore(Jobs, Claims, Reports, TextIndex, Reads, SharedAreas):
         return store
 
     role: Role | None = None  # the kernel's user and jobdash's rules decide (one OS user)
+
+    async def write_roles(self, roles: Sequence[PermissionRole]) -> str:
+        raise BadInput(
+            f"{self.location}: a SQLite store holds no roles: the config's roles are "
+            "jobdash's rules there, read by each command (they govern root acting as others)"
+        )
 
     async def grant(self, user: str, kind: str) -> str:
         raise BadInput(
