@@ -9,8 +9,8 @@ import asyncio
 import json
 from pathlib import Path
 
-from jobdash.core.model import AuditEvent
 from jobdash.core.store.base import open_store
+from jobdash.core.views import AuditEvent
 from tests.conftest import run_cli
 from tests.os_users import OsUser, nameless_user, other_user
 

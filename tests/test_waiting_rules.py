@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from jobdash.core.lifecycle import SUSPECT_DRAIN
-from jobdash.core.model import Holder, Job, JobStatus, Trigger
+from jobdash.core.model import Job, JobStatus, Trigger
+from jobdash.core.views import Holder
 from jobdash.core.waiting import (
     Kind,
     LiveAgent,

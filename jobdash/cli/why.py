@@ -16,7 +16,8 @@ from rich.text import Text
 
 from jobdash.cli.parser import EXIT_OK, Commands, job_id
 from jobdash.cli.render import fields, out, print_json, toned
-from jobdash.core.model import BadInput, NotFound, Why
+from jobdash.core.model import BadInput, NotFound
+from jobdash.core.views import Why
 from jobdash.present.status import look
 from jobdash.present.text import sanitize
 from jobdash.present.waiting import why_fields

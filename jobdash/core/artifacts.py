@@ -31,7 +31,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from jobdash.core.model import Artifact, BadInput
+from jobdash.core.model import BadInput
 from jobdash.core.store.artifact_files import (
     FILE_NAME,
     copy_in,
@@ -41,6 +41,7 @@ from jobdash.core.store.artifact_files import (
 )
 from jobdash.core.store.base import Store
 from jobdash.core.store.records import NewArtifact
+from jobdash.core.views import Artifact
 from jobdash.present.text import name_problem, sanitize
 
 INLINE_MAX = 1024 * 1024  # bytes kept in the store itself (`artifact_inline_max`)

@@ -24,7 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from jobdash.core.lifecycle import SUSPECT_DRAIN
-from jobdash.core.model import Holder, Job, JobStatus, TaskWait, Why, format_duration
+from jobdash.core.model import Job, JobStatus, format_duration
+from jobdash.core.views import Holder, TaskWait, Why
 from jobdash.present.times import clock
 from jobdash.present.words import plural, plural_word
 

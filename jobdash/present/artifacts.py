@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jobdash.core.model import Artifact, StoreSize
+from jobdash.core.views import Artifact, StoreSize
 from jobdash.present.sizes import size_text
 
 __all__ = ["COLUMNS", "artifact_cells", "artifact_dict", "kept_where", "store_size_lines"]

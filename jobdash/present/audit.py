@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jobdash.core.model import AuditEvent
+from jobdash.core.views import AuditEvent
 from jobdash.present.times import in_column, iso
 
 AUDIT_COLUMNS = ("when", "user", "action", "target", "detail", "host")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jobdash.core.model import FailedTask, FailureGroup
+from jobdash.core.views import FailedTask, FailureGroup
 from jobdash.present.durations import duration
 from jobdash.present.progress import sparkline
 from jobdash.present.status import look

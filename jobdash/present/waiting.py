@@ -8,7 +8,7 @@ its pending tasks whose reason differs from the job's, labelled with the tasks i
 
 from __future__ import annotations
 
-from jobdash.core.model import TaskWait, Why
+from jobdash.core.views import TaskWait, Why
 from jobdash.present.words import plural
 
 

@@ -19,8 +19,8 @@ from typing import Any
 from textual import work
 from textual.app import App, SuspendNotSupported
 
-from jobdash.core.model import Artifact
 from jobdash.core.service import Service, is_text
+from jobdash.core.views import Artifact
 from jobdash.present.sizes import size_text
 from jobdash.present.text import sanitize_lines
 from jobdash.tui.actions import ACTION_ERRORS, refuse

@@ -7,9 +7,10 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
-from jobdash.core.model import AgentInfo, JobStatus
+from jobdash.core.model import JobStatus
 from jobdash.core.store.base import Store
 from jobdash.core.store.records import Changes, ScheduleSpec
+from jobdash.core.views import AgentInfo
 from tests.store_contract.jobs import DEADLINE, commands, run_all, said, workers
 
 Stores = Callable[[], Awaitable[Store]]

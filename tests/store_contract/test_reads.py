@@ -9,10 +9,11 @@ from dataclasses import replace
 
 import pytest
 
-from jobdash.core.model import AgentInfo, JobStatus, NotFound, Refused, Trigger
+from jobdash.core.model import JobStatus, NotFound, Refused, Trigger
 from jobdash.core.query import parse_query
 from jobdash.core.store.base import Store, open_store
 from jobdash.core.store.records import Claimant, JobFilter
+from jobdash.core.views import AgentInfo
 from jobdash.core.waiting import NAMED_IN_LINE
 from jobdash.tui.widgets.job_rows import sort_rows
 from tests.store_contract.jobs import commands, finish, run_all

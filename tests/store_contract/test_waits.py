@@ -10,9 +10,10 @@ import time
 import pytest
 
 from jobdash.core.lifecycle import SUSPECT_DRAIN
-from jobdash.core.model import AgentInfo, JobStatus, NotFound, Why
+from jobdash.core.model import JobStatus, NotFound
 from jobdash.core.store.base import Store
 from jobdash.core.store.records import Claimant
+from jobdash.core.views import AgentInfo, Why
 from jobdash.core.waiting import Kind, explain
 from tests.store_contract.jobs import commands, finish, until
 

@@ -26,11 +26,12 @@ from jobdash.core.agent.lease_watch import LeaseWatch
 from jobdash.core.agent.options import HURRY_WAIT, POLL, AgentOptions
 from jobdash.core.alarm import Alarm
 from jobdash.core.catalogue import Catalogue, Unrunnable
-from jobdash.core.model import AgentInfo, JobStatus, TaskStatus
+from jobdash.core.model import JobStatus, TaskStatus
 from jobdash.core.processes import encode_env
 from jobdash.core.runners import CommandRun, FunctionRun, RefusedRun, Result, Run
 from jobdash.core.store.base import Store
 from jobdash.core.store.records import Claim, Claimant, Outcome
+from jobdash.core.views import AgentInfo
 
 log = logging.getLogger("jobdash.agent")
 

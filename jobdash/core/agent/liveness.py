@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from jobdash.core.agent.options import OFFLINE_AFTER, STALE_AFTER
-from jobdash.core.model import AgentInfo
+from jobdash.core.views import AgentInfo
 
 
 def pid_alive(pid: int) -> bool:

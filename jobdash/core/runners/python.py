@@ -19,11 +19,12 @@ from typing import Any
 
 from jobdash.core.artifacts import INLINE_MAX, keep
 from jobdash.core.lifecycle import FINALIZE_KIND
-from jobdash.core.model import Artifact, BadInput, Task, TaskStatus
+from jobdash.core.model import BadInput, Task, TaskStatus
 from jobdash.core.runners.base import Result, Run
 from jobdash.core.runners.finalize import Results, results_of
 from jobdash.core.store.base import Store
 from jobdash.core.store.records import Claim, NewTask
+from jobdash.core.views import Artifact
 
 
 class TaskCancelled(Exception):

@@ -10,9 +10,10 @@ import os
 from typing import IO, Any, BinaryIO
 
 from jobdash.core.artifacts import CHUNK, read_all
-from jobdash.core.model import Artifact, BadInput, StoreSize
+from jobdash.core.model import BadInput
 from jobdash.core.outfile import open_binary_output
 from jobdash.core.service.access import Access
+from jobdash.core.views import Artifact, StoreSize
 from jobdash.present.text import sanitize
 
 

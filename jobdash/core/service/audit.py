@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from jobdash.core.audit import parse_audit_query
-from jobdash.core.model import AuditEvent
 from jobdash.core.service.access import Access
+from jobdash.core.views import AuditEvent
 
 AUDIT_LIMIT = 100  # events shown by default, the newest
 

@@ -19,20 +19,7 @@ from typing import TYPE_CHECKING
 from jobdash.core.agent import AgentOptions, agent_state
 from jobdash.core.agent.options import STALE_AFTER
 from jobdash.core.catalogue import Catalogue
-from jobdash.core.model import (
-    AgentInfo,
-    BadInput,
-    Counted,
-    Job,
-    LogLine,
-    PrunedAgents,
-    Refused,
-    Report,
-    Run,
-    Task,
-    Trigger,
-    Why,
-)
+from jobdash.core.model import BadInput, Counted, Job, LogLine, Refused, Report, Run, Task, Trigger
 from jobdash.core.planning import Schedule, Tick
 from jobdash.core.query import Query, parse_query
 from jobdash.core.scheduler import SCHEDULER_USER, Scheduler, schedule_lock
@@ -46,6 +33,7 @@ from jobdash.core.service.schedules import (
 from jobdash.core.service.submission import new_job
 from jobdash.core.store.records import Changes, JobFilter, PolicyChange
 from jobdash.core.values import check_params, checked_report
+from jobdash.core.views import AgentInfo, PrunedAgents, Why
 from jobdash.core.waiting import explain
 from jobdash.present.times import local_zone_name
 

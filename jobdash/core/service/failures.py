@@ -16,10 +16,11 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 
-from jobdash.core.model import BadInput, FailedTask, FailureGroup, LogLine, NotFound, Refused
+from jobdash.core.model import BadInput, LogLine, NotFound, Refused
 from jobdash.core.query import Query, parse_query
 from jobdash.core.service.access import Access
 from jobdash.core.store.records import FailureFilter
+from jobdash.core.views import FailedTask, FailureGroup
 from jobdash.present.words import plural
 
 GROUP_ID = re.compile(r"[0-9a-f]{12}")

@@ -19,23 +19,7 @@ from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from jobdash.core.model import (
-    AgentInfo,
-    Artifact,
-    AuditEvent,
-    BadInput,
-    Counted,
-    FailedTask,
-    FailureGroup,
-    Job,
-    JobStatus,
-    LogLine,
-    PrunedAgents,
-    Report,
-    Run,
-    StoreSize,
-    Task,
-)
+from jobdash.core.model import BadInput, Counted, Job, JobStatus, LogLine, Report, Run, Task
 from jobdash.core.permissions import Role as PermissionRole
 from jobdash.core.planning import Schedule, Tick
 from jobdash.core.store.records import (
@@ -60,6 +44,15 @@ from jobdash.core.store.records import (
     Role,
     ScheduleSpec,
     TickRecord,
+)
+from jobdash.core.views import (
+    AgentInfo,
+    Artifact,
+    AuditEvent,
+    FailedTask,
+    FailureGroup,
+    PrunedAgents,
+    StoreSize,
 )
 from jobdash.core.waiting import Situation
 

@@ -14,7 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
-from jobdash.core.model import Artifact
+from jobdash.core.views import Artifact
 from jobdash.present.sizes import size_text
 from jobdash.present.text import sanitize
 

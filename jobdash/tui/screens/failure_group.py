@@ -19,9 +19,10 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Label, Static
 
-from jobdash.core.model import FailedTask, FailureGroup, LineLevel, LogLine, NotFound, line_level
+from jobdash.core.model import LineLevel, LogLine, NotFound, line_level
 from jobdash.core.query import Query
 from jobdash.core.service import Service
+from jobdash.core.views import FailedTask, FailureGroup
 from jobdash.present.failures import TASK_COLUMNS, group_types, task_cells, trend_span
 from jobdash.present.progress import sparkline
 from jobdash.present.recovery import attempt_mark

@@ -38,16 +38,9 @@ from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
 from textual.widgets import Footer, Label
 
-from jobdash.core.model import (
-    Artifact,
-    Job,
-    LogLine,
-    NotFound,
-    Task,
-    TaskStatus,
-    TypeTiming,
-)
+from jobdash.core.model import Job, LogLine, NotFound, Task, TaskStatus, TypeTiming
 from jobdash.core.service import LogFeed, Service
+from jobdash.core.views import Artifact
 from jobdash.present.charts import RUNS, run_of, runs_picture
 from jobdash.present.durations import task_time
 from jobdash.present.logs import TaskLabels

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Label
 
-from jobdash.core.model import Artifact
+from jobdash.core.views import Artifact
 from jobdash.present.artifacts import artifact_cells
 from jobdash.present.words import plural
 from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn

@@ -8,8 +8,8 @@ from typing import Any
 
 from textual import work
 
-from jobdash.core.model import AuditEvent
 from jobdash.core.service import Service
+from jobdash.core.views import AuditEvent
 from jobdash.present.audit import audit_cells
 from jobdash.present.text import sanitize
 from jobdash.tui.helpers import clock_of

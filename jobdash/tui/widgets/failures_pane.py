@@ -23,9 +23,9 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Static
 
-from jobdash.core.model import FailureGroup
 from jobdash.core.query import Query
 from jobdash.core.service import Service
+from jobdash.core.views import FailureGroup
 from jobdash.present.failures import group_cells, group_types, trend_span
 from jobdash.present.text import sanitize
 from jobdash.present.times import header

@@ -14,7 +14,8 @@ from typing import ClassVar
 from rich.text import Text
 from textual.widget import Widget
 
-from jobdash.core.model import Job, JobStatus, Unread, Why
+from jobdash.core.model import Job, JobStatus, Unread
+from jobdash.core.views import Why
 from jobdash.present.durations import duration
 from jobdash.present.progress import progress_bar
 from jobdash.present.status import Tone

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from jobdash.core.model import AuditEvent
 from jobdash.core.store.records import AuditFilter
 from jobdash.core.store.sql.counts import COUNTS
 from jobdash.core.store.sql.dialect import Connection, Dialect, Reading
 from jobdash.core.store.sql.filters import TEXT_OF
+from jobdash.core.views import AuditEvent
 
 # The schemas' migration adding the host (SQLite 17, PostgreSQL 8): both the same.
 AUDIT_HOST = """

@@ -18,13 +18,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from jobdash.core.fingerprint import key, normalise
-from jobdash.core.model import FailedTask, FailureGroup, JobStatus, LogLine, TaskStatus
+from jobdash.core.model import JobStatus, LogLine, TaskStatus
 from jobdash.core.query import Query
 from jobdash.core.store.records import FailureFilter
 from jobdash.core.store.sql.dialect import Connection, Dialect, Reading, Statements
 from jobdash.core.store.sql.filters import TEXT_OF, query_sql
 from jobdash.core.store.sql.reads import LOG_LINES, log_lines
 from jobdash.core.values import parse_duration
+from jobdash.core.views import FailedTask, FailureGroup
 
 Q = Statements(
     # Whether it is the first attempt of its task, and of its job, in this cause: looked up

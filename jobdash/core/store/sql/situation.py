@@ -11,11 +11,12 @@ import time
 from typing import Any
 
 from jobdash.core.catalogue import unrunnable
-from jobdash.core.model import Holder, JobStatus
+from jobdash.core.model import JobStatus
 from jobdash.core.store.sql.catalogue import live_catalogue
 from jobdash.core.store.sql.dialect import Reading, Statements
 from jobdash.core.store.sql.reads import read_job
 from jobdash.core.store.sql.waits import Waits
+from jobdash.core.views import Holder
 from jobdash.core.waiting import SHOWN_TASKS, Situation
 
 Q = Statements(
