@@ -12,7 +12,10 @@ in one place (as the SQLite backend's `Db`).
   up to N, and the change feed never misses a change committed out of order (a sequence
   would hand out numbers in start order, not commit order). Writers are serialised across
   processes, as SQLite's are; under READ COMMITTED each statement after the counter sees
-  everything committed before, so the rules read what they decide on.
+  everything committed before, so the rules read what they decide on. Log lines' `seq` (a
+  sequence, taken as they are inserted, after the counter) is commit-ordered for the same
+  reason, so a follower that reads past a `seq` passes over no line committed later
+  (`tests/test_pg_log_order.py`).
 - The reader connection (psycopg, async, autocommit) serves reads and the change feed.
 - A commit notifies the other processes (a wake-up hint, coalesced: `hints.py`); a third
   connection LISTENs, once a feed or an agent wants hints.
