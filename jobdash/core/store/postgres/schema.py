@@ -23,6 +23,7 @@ from jobdash.core.store.postgres.roles import (
     READ_MARKS_POLICY,
     REMOVED_POLICY,
     ROLES_AND_POLICIES,
+    VIEW_POLICY,
 )
 from jobdash.core.store.sql.artifacts import ARTIFACTS_TABLE
 from jobdash.core.store.sql.audit import AUDIT_HOST
@@ -313,6 +314,9 @@ MIGRATIONS: list[str] = [
     # by `jobdash db roles`, and the policies that ask them. PostgreSQL only: on SQLite the
     # config's roles are jobdash's rules (one OS user owns the file).
     PERMISSIONS_POLICY,
+    # 14: a role's view of jobs reaches their failed attempts and audit events too
+    # (roles.py). PostgreSQL only, as 13.
+    VIEW_POLICY,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
