@@ -43,13 +43,19 @@ SEES: dict[str, set[str]] = {
     "eve": set(),
     "fay": {"exp"},
 }
+SCHEDULE_OUTSIDE = "fin-hr"  # a type of the finance role's `types`, not of its `targets`
 # Of the audit trail's events on no job (root drained an agent), who sees them: root's own.
 AGENT_EVENT_SEEN_BY = {"root"}
 
 
 def failing_config(group: str) -> str:
-    """test_permissions.py's config (its roles), its job types failing."""
-    return config_text(group).replace('command = ["true"]', f"command = {FAIL}")
+    """test_permissions.py's config (its roles), its job types failing, and a schedule of
+    a type the finance role covers on a target it does not (`SCHEDULE_OUTSIDE`)."""
+    text = config_text(group).replace('command = ["true"]', f"command = {FAIL}")
+    return text + (
+        f"\n[types.{SCHEDULE_OUTSIDE}]\ncommand = {FAIL}\n"
+        'params.dir = { default = "/srv/hr/weekly" }\nschedule = "cron: 0 5 * * 1"\n'
+    )
 
 
 def kinds_of(ids: set[int], by_id: Mapping[int, str]) -> set[str]:

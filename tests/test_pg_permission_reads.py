@@ -16,8 +16,14 @@ import pytest
 
 from jobdash.core.service import Service
 from tests.conftest import start_serve
-from tests.test_permission_reads import JOBS, SEES, expected, failing_config
-from tests.test_pg_permissions import PREPARE, Crew, made_crew
+from tests.test_permission_reads import (
+    JOBS,
+    SCHEDULE_OUTSIDE,
+    SEES,
+    expected,
+    failing_config,
+)
+from tests.test_pg_permissions import ATTEMPT, PREPARE, Crew, made_crew
 
 DRAIN = """
 import asyncio, json, sys
@@ -116,3 +122,21 @@ async def wait_failed(url: str, ids: list[int], timeout: float = 60) -> None:
             assert job.status.value == "failed", job
     finally:
         await svc.close()
+
+
+def test_a_roles_targets_limit_a_schedule_in_the_database(failing_crew: Crew) -> None:
+    """The store holds a schedule's target (written by the config sync): carol's finance
+    role (fin-* on /srv/finance/*) may change fin-sched (/srv/finance/nightly) but not
+    fin-hr (/srv/hr/weekly), through the service and as raw SQL; the admin may both."""
+    want = {
+        "carol": {"fin-sched": True, SCHEDULE_OUTSIDE: False},
+        "root": {"fin-sched": True, SCHEDULE_OUTSIDE: True},
+    }
+    for user, schedules in want.items():
+        cases = {
+            f"{way}/{sched}": (way, "schedule", sched)
+            for way in ("service", "sql")
+            for sched in schedules
+        }
+        done = failing_crew.script(user, ATTEMPT, cases)
+        assert done == {k: schedules[k.split("/")[1]] for k in cases}, (user, done)

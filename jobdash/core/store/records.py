@@ -189,6 +189,9 @@ class ScheduleSpec:
     timezone: str
     policy: SchedulePolicy = field(default_factory=SchedulePolicy)
     report: Report = field(default_factory=Report)  # besides the type's, for scheduled runs
+    # Its jobs' target (the type's target parameter's default): what a role's `targets`
+    # match, kept in the store for PostgreSQL's policies, which do not know the type.
+    target: str = ""
 
 
 @dataclass

@@ -242,8 +242,7 @@ HAS_GRANTS = "(SELECT EXISTS (SELECT 1 FROM role_grants g WHERE g.member = curre
 
 def may(rights: tuple[str, ...], type_col: str, target_col: str | None) -> str:
     """SQL: the user holds one of `rights` on a job of the type and target in these columns
-    (None: targets not asked; a schedule's target is its type's, which the database does
-    not hold), guarded by HAS_GRANTS (asked once a statement: a user without a grant makes
+    (None: targets not asked: an agent has none), guarded by HAS_GRANTS (asked once a statement: a user without a grant makes
     no call per row)."""
     among = ", ".join(f"'{r}'" for r in rights)
     target = "NULL" if target_col is None else target_col
@@ -317,6 +316,15 @@ VIEW_POLICY = (
     f"(SELECT 1 FROM jobs WHERE jobs.id = failures.job_id AND {_SEES_JOB}));\n"
     f"CREATE POLICY role_view ON audit FOR SELECT USING ({HAS_GRANTS} AND EXISTS "
     f"(SELECT 1 FROM jobs WHERE jobs.id = {JOB_OF_TARGET} AND {_SEES_JOB}));\n"
+)
+
+# Migration 15: a schedule's target is in the store (`schedules.target`, written by each
+# config sync), so a role's `targets` limit `schedule` here as jobdash's own check does.
+SCHEDULE_POLICY = (
+    "DROP POLICY role_schedule ON schedules;\n"
+    "CREATE POLICY role_schedule ON schedules FOR UPDATE"
+    f" USING {may(('schedule',), 'type', 'target')}"
+    f" WITH CHECK {may(('schedule',), 'type', 'target')};\n"
 )
 
 
