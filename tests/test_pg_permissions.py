@@ -15,7 +15,7 @@ import re
 import secrets
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,6 +144,12 @@ class Crew:
 
 @pytest.fixture
 def crew(request: pytest.FixtureRequest) -> Iterator[Crew]:
+    yield from made_crew(request, config_text)
+
+
+def made_crew(request: pytest.FixtureRequest, text_of: Callable[[str], str]) -> Iterator[Crew]:
+    """test_permissions.py's users as OS users with roles of their own on a fresh store,
+    the config (`text_of` the viewers' OS group) and its roles written to the store."""
     pg_server()
     require_root()
     admin_url = fresh_pg_store(request)
@@ -163,7 +169,7 @@ def crew(request: pytest.FixtureRequest) -> Iterator[Crew]:
             extra = ["--admin"] if n == "root" else []
             granted = run_cli("--db", admin_url, "db", "grant", role, *extra)
             assert granted.returncode == 0, granted.stderr
-        text = config_text(group)
+        text = text_of(group)
         for n in ("carol", "dave", "alice", "fay"):
             text = text.replace(f'members = ["{n}"]', f'members = ["{names[n]}"]')
         text = text.replace('admins = ["root"]', f'admins = ["{names["root"]}"]')

@@ -266,3 +266,38 @@ async def test_the_reads_of_why_a_job_waits_use_their_indexes(tmp_path: Path) ->
     finally:
         con.close()
     assert not found, found
+
+
+async def test_a_role_users_reads_by_job_look_each_job_up_by_its_key(tmp_path: Path) -> None:
+    """A user whose role sees some of others' jobs: the failure groups, the audit trail and
+    the pictures' history look a row's job up by its key (no walk of the jobs), as a user
+    without a role reads them."""
+    path = tmp_path / "plan.db"
+    config = tmp_path / "jobdash.toml"
+    config.write_text(
+        '[types.ok]\ncommand = ["true"]\n[roles.fin]\nmembers = ["carol"]\ncan = ["view"]\n'
+        'types = ["import-*"]\ntargets = ["/srv/fin/*"]\n'
+    )
+    svc = await Service.open(db=str(path), config=str(config), user="carol")
+    try:
+        seed_history(path, 300)
+        ran: list[str] = []
+        await svc.store.db.reader.con.set_trace_callback(ran.append)  # type: ignore[attr-defined]
+        await svc.failures()
+        await svc.audit_trail()
+        await svc.type_runs("ok")
+        await svc.jobs_ended(time.time())
+        await svc.store.db.reader.con.set_trace_callback(None)  # type: ignore[attr-defined]
+    finally:
+        await svc.close()
+    reads = [s for s in ran if "GLOB" in s]
+    assert len(reads) >= 4, ran  # the failures' (2), the audit trail's, the history's (2)
+    con = sqlite3.connect(path)
+    try:
+        for sql in reads:
+            plan = [row[3] for row in con.execute("EXPLAIN QUERY PLAN " + sql)]
+            assert not scans_of_everything(plan), (sql, plan)
+            if "FROM jobs s" in sql:
+                assert "SEARCH s USING INTEGER PRIMARY KEY (rowid=?)" in plan, (sql, plan)
+    finally:
+        con.close()

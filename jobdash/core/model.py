@@ -214,6 +214,15 @@ class JobType:
                 return p.name
         return self.params[0].name if self.params else None
 
+    def target_in(self, params: dict[str, str]) -> str:
+        """The target of a job of this type with these parameters (what a role's `targets`
+        match): its target parameter's value, or default when not given ("" for none)."""
+        param = self.target_param
+        if param is None:
+            return ""
+        default = next((p.default for p in self.params if p.name == param), None)
+        return params.get(param, default or "")
+
 
 @dataclass
 class Job:

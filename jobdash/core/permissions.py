@@ -18,6 +18,10 @@ nothing else decides a permission. Three sources of a right, in this order:
 Once the config defines a role, starting a job (`run`) needs a role that allows it for that
 type and target (or being an admin): the point of the roles is to say who may run what.
 A schedule's fires are the engine's, not a user's: they are not asked about.
+
+What a user sees is one rule for every read (`Rights.seen`): the jobs, their failures, and
+the history the dashboard's pictures count, all of the jobs `view` reaches; of the audit
+trail, their own events and every event on such a job (`Rights.events_seen`).
 """
 
 from __future__ import annotations
@@ -52,6 +56,9 @@ RULES: dict[str, Rule] = {
 }
 # The rights that act on a job, each of which lets its holder see the job too.
 ACTING = frozenset({"cancel", "pause", "retry", "clear"})
+# Besides a user's own, the jobs of others a role lets them see: (type globs, target globs)
+# pairs, each glob list empty for no limit (`*` any characters, `?` one).
+Shared = tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]
 # The actions a front end names, as the right each needs.
 RIGHT_OF = {"kill": "cancel", "resume": "pause", "toggle": "pause", "rerun": "run"}
 
@@ -152,10 +159,24 @@ class Rights:
         """Whether every job is the user's to see (an admin, or a role without limits)."""
         return self.admin or any(r.grants("view") and r.unlimited for r in self.roles)
 
-    def shared(self, action: str = "view") -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
+    def shared(self, action: str = "view") -> Shared:
         """Besides their own, the jobs of others the user may take `action` on, as (type
         globs, target globs) pairs (an empty tuple: no limit); meaningless when `sees_all`."""
         return tuple((r.types, r.targets) for r in self.roles if r.grants(action))
+
+    @property
+    def seen(self) -> tuple[str | None, Shared]:
+        """What of the jobs, and of what is read by job (their failures, the history the
+        pictures count), the user sees, as the store's filters take it: (None, ()) for
+        everything, else their own user's and the jobs of others `shared` names."""
+        return (None, ()) if self.sees_all else (self.user, self.shared("view"))
+
+    @property
+    def events_seen(self) -> tuple[str | None, Shared]:
+        """What of the audit trail the user sees, as `seen`: everything for an admin; else
+        the events they asked for, and every event on a job they may see (a role without
+        limits sees every job's, but not another user's events on agents or schedules)."""
+        return (None, ()) if self.admin else (self.user, self.shared("view"))
 
 
 def rights_of(user: str, admin: bool, roles: tuple[Role, ...], groups: frozenset[str]) -> Rights:

@@ -112,7 +112,15 @@ def schedule_specs(svc: Submitter) -> list[ScheduleSpec]:
     """The schedules the config (and demo types) declare: one per type with `schedule`."""
     tz = svc.default_timezone
     return [
-        ScheduleSpec(jt.name, jt.name, jt.schedule, tz, jt.schedule_policy, jt.schedule_report)
+        ScheduleSpec(
+            jt.name,
+            jt.name,
+            jt.schedule,
+            tz,
+            jt.schedule_policy,
+            jt.schedule_report,
+            jt.target_in({}),
+        )
         for jt in svc.local_types.values()
         if jt.schedule
     ]

@@ -182,11 +182,7 @@ class Access:
         `targets` match; its parameter's default when not given, as a schedule's job gets
         it; "" when the type is unknown here or has no target)."""
         jt = self.types.get(type_name)
-        param = jt.target_param if jt is not None else None
-        if jt is None or param is None:
-            return ""
-        default = next((p.default for p in jt.params if p.name == param), None)
-        return params.get(param, default or "")
+        return "" if jt is None else jt.target_in(dict(params))
 
     def _check_writable(self, what: str) -> None:
         if self.read_only:

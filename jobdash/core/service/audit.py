@@ -1,6 +1,7 @@
 """The audit trail as one user may see it (`AuditTrail`, a part of the `Service`): every
-event for an admin, a user's own otherwise (the events they asked for). On PostgreSQL the
-database enforces the same (row-level security); here it is the service's rule."""
+event for an admin; otherwise a user's own (the events they asked for) and every event on
+a job a role lets them see (`Rights.events_seen`). On PostgreSQL the database enforces the
+same (row-level security); here it is the service's rule."""
 
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ class AuditTrail(Access):
     ) -> list[AuditEvent]:
         """The newest events first that `query` (the audit filter language, `core.audit`)
         passes, of `target` only when given ("job:12", "schedule:nightly")."""
-        f = parse_audit_query(query)
-        if not self.is_admin:
-            f = replace(f, user=self.user)
+        user, shared = self.rights.events_seen
+        f = replace(parse_audit_query(query), user=user, shared=shared)
         return await self.store.audit_events(target, limit, f)

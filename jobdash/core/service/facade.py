@@ -31,7 +31,7 @@ from jobdash.core.service.schedules import (
     with_next_run,
 )
 from jobdash.core.service.submission import new_job
-from jobdash.core.store.records import Changes, JobFilter, PolicyChange
+from jobdash.core.store.records import Changes, JobFilter, PolicyChange, Shared
 from jobdash.core.values import check_params, checked_report
 from jobdash.core.views import AgentInfo, PrunedAgents, Why
 from jobdash.core.waiting import explain
@@ -206,13 +206,13 @@ class Service(Bulk, AuditTrail, Artifacts, Timings):
     @property
     def _scope(self) -> str | None:
         """Whose jobs this user sees: their own (and those of `_shared`), or (None)
-        everyone's for an admin or a role that sees every job."""
-        return None if self.rights.sees_all else self.user
+        everyone's for an admin or a role that sees every job (`Rights.seen`)."""
+        return self.rights.seen[0]
 
     @property
-    def _shared(self) -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
+    def _shared(self) -> Shared:
         """Besides their own, the jobs a role lets this user see (type and target globs)."""
-        return () if self.rights.sees_all else self.rights.shared("view")
+        return self.rights.seen[1]
 
     async def jobs(
         self,
@@ -300,11 +300,11 @@ class Service(Bulk, AuditTrail, Artifacts, Timings):
 
     async def type_runs(self, type: str, limit: int = 30) -> list[Run]:
         """The last `limit` finished runs of a job type this user may see, newest first."""
-        return await self.store.type_runs(type, limit, self._scope)
+        return await self.store.type_runs(type, limit, *self.rights.seen)
 
     async def jobs_ended(self, now: float, hours: int = 24) -> list[Counted]:
         """The jobs this user may see that ended in each hour before `now`, by status."""
-        return await self.store.jobs_ended(now, hours, self._scope)
+        return await self.store.jobs_ended(now, hours, *self.rights.seen)
 
     async def tasks_ended(self, now: float, minutes: int = 60) -> list[Counted]:
         """The tasks each agent ended in each minute before `now` (agents are everyone's,

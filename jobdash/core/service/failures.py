@@ -3,7 +3,8 @@ the groups, a group's tasks and a sample attempt's log, and the retry of a group
 
 A group is the failed attempts of one cause (`core.fingerprint`), named by its
 fingerprint: 12 hex digits, as `jobdash failures` and the dashboard show it. What a user
-sees is what `jobs` shows them (their own jobs, or every job for an admin), narrowed by the
+sees is what `jobs` shows them (`Rights.seen`: their own jobs, those a role's `view` reaches,
+or every job for an admin), narrowed by the
 filter language and a time. Retrying a group runs again, in each finished job, exactly the
 tasks whose latest failure is of that cause, through the job's retry (one audit row each,
 and one for the group).
@@ -65,12 +66,13 @@ class Failures(Access):
         buckets: int = 12,
         now: float | None = None,
     ) -> FailureFilter:
-        """What the user's groups count: their jobs' failed attempts (everyone's for an
-        admin), of the jobs `query` selects, since `since`; `now` (default: the time) ends
+        """What the user's groups count: the failed attempts of the jobs they see (their
+        own, those a role's `view` reaches, everyone's for an admin), of the jobs `query` selects, since `since`; `now` (default: the time) ends
         the trend and anchors `since:` (a dashboard passes its clock)."""
         q = parse_query(query) if isinstance(query, str) else query
-        user = None if self.rights.sees_all else self.user
-        return FailureFilter(q, user, since, time.time() if now is None else now, buckets)
+        user, shared = self.rights.seen
+        now = time.time() if now is None else now
+        return FailureFilter(q, user, since, now, buckets, shared)
 
     async def failures(
         self,

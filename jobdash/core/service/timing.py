@@ -36,7 +36,7 @@ class Timings(ReadLogs):
         kept = self._timings.get(type)
         if kept is not None and now - kept[0] < TIMING_TTL:
             return kept[1]
-        runs = await self.store.type_runs(type, HISTORY_RUNS, None if self.is_admin else self.user)
+        runs = await self.store.type_runs(type, HISTORY_RUNS, *self.rights.seen)
         tasks = await self.store.task_durations([r.job_id for r in usual_runs(runs)])
         jt = self.types.get(type)
         timing = type_timing(type, runs, tasks, jt.stall_after if jt is not None else None)

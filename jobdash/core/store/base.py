@@ -43,6 +43,7 @@ from jobdash.core.store.records import (
     ReportClaim,
     Role,
     ScheduleSpec,
+    Shared,
     TickRecord,
 )
 from jobdash.core.views import (
@@ -427,11 +428,16 @@ class Store(Protocol):
     # ------------------------------------------------------------- history (the pictures)
     # Each an index range of the recent rows: the same cost beside a million finished jobs.
 
-    async def type_runs(self, type: str, limit: int, user: str | None = None) -> list[Run]:
-        """The last `limit` finished jobs of `type` (of `user` only), newest first."""
+    async def type_runs(
+        self, type: str, limit: int, user: str | None = None, shared: Shared = ()
+    ) -> list[Run]:
+        """The last `limit` finished jobs of `type` (of `user` only, and with it the jobs
+        of others of `shared`'s types and targets), newest first."""
 
-    async def jobs_ended(self, now: float, hours: int, user: str | None = None) -> list[Counted]:
-        """How many jobs (of `user` only) ended with each status in each of the `hours`
+    async def jobs_ended(
+        self, now: float, hours: int, user: str | None = None, shared: Shared = ()
+    ) -> list[Counted]:
+        """How many jobs (of `user` only, and `shared`'s, as for `type_runs`) ended with each status in each of the `hours`
         hours before `now` (bucket 0: the last hour); buckets with none are left out."""
 
     async def tasks_ended(self, now: float, minutes: int) -> list[Counted]:

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from jobdash.core.model import Job, Report, SchedulePolicy, TaskStatus, Trigger
 from jobdash.core.permissions import Role as PermissionRole
+from jobdash.core.permissions import Shared
 from jobdash.core.query import Query
 
 
@@ -188,6 +189,9 @@ class ScheduleSpec:
     timezone: str
     policy: SchedulePolicy = field(default_factory=SchedulePolicy)
     report: Report = field(default_factory=Report)  # besides the type's, for scheduled runs
+    # Its jobs' target (the type's target parameter's default): what a role's `targets`
+    # match, kept in the store for PostgreSQL's policies, which do not know the type.
+    target: str = ""
 
 
 @dataclass
@@ -256,9 +260,9 @@ class JobFilter:
 
     query: Query = field(default_factory=Query)  # the filter language's terms
     user: str | None = None  # only this user's jobs (exactly); None: everyone's
-    # With `user`: also others' jobs of these (type globs, target globs), each glob list
-    # empty for no limit (`*` any characters, `?` one): what a role lets the user see.
-    shared: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = ()
+    # With `user`: also others' jobs of these (type globs, target globs): what a role lets
+    # the user see.
+    shared: Shared = ()
     active: bool | None = None  # True: active jobs only; False: finished only
     schedule_id: str | None = None  # only the jobs this schedule started
     oldest_first: bool = False  # ascending; the newest (the highest) first otherwise
@@ -287,12 +291,15 @@ class AuditFilter:
     (field, value, negated) restrict a field exactly, values of one field OR'ed, fields
     AND'ed; each of `words` (folded text, negated) must be found in the event's user,
     action, target, detail, actor or host (ASCII-only case folding, `query.fold`); `since`:
-    at or after that time; `user`: only the events this user asked for (None: everyone's)."""
+    at or after that time; `user`: only the events this user asked for (None: everyone's),
+    and with it `shared`: also every event on a job ("job:ID") of those types and targets
+    (what a role lets the user see)."""
 
     terms: tuple[tuple[str, str, bool], ...] = ()
     words: tuple[tuple[str, bool], ...] = ()
     since: float | None = None
     user: str | None = None
+    shared: Shared = ()
 
 
 @dataclass(frozen=True)
@@ -300,7 +307,8 @@ class FailureFilter:
     """Which failed attempts `Store.failure_groups` and `Store.failure_tasks` count: those of
     the jobs `query` matches (its `since:` terms count back from `now` on the attempts'
     own time, and its free words may also be found in the normalised message), of `user`
-    only (None: everyone's), at or after `since`. `buckets`: the groups' trend, that many
+    only (None: everyone's; with it `shared`: also the jobs of others a role lets the user
+    see), at or after `since`. `buckets`: the groups' trend, that many
     equal spans from `since` (else the first attempt counted) to `now`."""
 
     query: Query = field(default_factory=Query)
@@ -308,3 +316,4 @@ class FailureFilter:
     since: float | None = None
     now: float | None = None
     buckets: int = 12
+    shared: Shared = ()

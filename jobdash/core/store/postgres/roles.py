@@ -29,6 +29,7 @@ from psycopg import sql
 from jobdash.core.identity import check_user_name
 from jobdash.core.permissions import Role as PermissionRole
 from jobdash.core.store.records import Role
+from jobdash.core.store.sql.audit import JOB_OF_TARGET
 from jobdash.core.store.sql.filters import glob_like
 
 USER, ADMIN, ENGINE = "jobdash_user", "jobdash_admin", "jobdash_engine"
@@ -241,8 +242,7 @@ HAS_GRANTS = "(SELECT EXISTS (SELECT 1 FROM role_grants g WHERE g.member = curre
 
 def may(rights: tuple[str, ...], type_col: str, target_col: str | None) -> str:
     """SQL: the user holds one of `rights` on a job of the type and target in these columns
-    (None: targets not asked; a schedule's target is its type's, which the database does
-    not hold), guarded by HAS_GRANTS (asked once a statement: a user without a grant makes
+    (None: targets not asked: an agent has none), guarded by HAS_GRANTS (asked once a statement: a user without a grant makes
     no call per row)."""
     among = ", ".join(f"'{r}'" for r in rights)
     target = "NULL" if target_col is None else target_col
@@ -301,6 +301,30 @@ PERMISSIONS_POLICY = (
     + f" WITH CHECK {may(('drain',), 'NULL', None)};\n"
     + "CREATE POLICY role_schedule ON schedules FOR UPDATE"
     + f" USING {may(('schedule',), 'type', None)} WITH CHECK {may(('schedule',), 'type', None)};\n"
+)
+
+
+# Migration 14: what a role's `view` (or a right to act) reaches is seen in every read by
+# job, as `Rights.seen` says: a failed attempt of such a job, and of the audit trail every
+# event on one ("job:ID", `JOB_OF_TARGET`), besides the user's own rows (the policies
+# `own`). The history the pictures count reads the jobs, whose policy already says so.
+_SEES_JOB = "jobdash_may(ARRAY[{among}], jobs.type, jobs.target)".format(
+    among=", ".join(f"'{r}'" for r in SEEING)
+)
+VIEW_POLICY = (
+    f"CREATE POLICY role_view ON failures FOR SELECT USING ({HAS_GRANTS} AND EXISTS "
+    f"(SELECT 1 FROM jobs WHERE jobs.id = failures.job_id AND {_SEES_JOB}));\n"
+    f"CREATE POLICY role_view ON audit FOR SELECT USING ({HAS_GRANTS} AND EXISTS "
+    f"(SELECT 1 FROM jobs WHERE jobs.id = {JOB_OF_TARGET} AND {_SEES_JOB}));\n"
+)
+
+# Migration 15: a schedule's target is in the store (`schedules.target`, written by each
+# config sync), so a role's `targets` limit `schedule` here as jobdash's own check does.
+SCHEDULE_POLICY = (
+    "DROP POLICY role_schedule ON schedules;\n"
+    "CREATE POLICY role_schedule ON schedules FOR UPDATE"
+    f" USING {may(('schedule',), 'type', 'target')}"
+    f" WITH CHECK {may(('schedule',), 'type', 'target')};\n"
 )
 
 

@@ -23,11 +23,14 @@ from jobdash.core.store.postgres.roles import (
     READ_MARKS_POLICY,
     REMOVED_POLICY,
     ROLES_AND_POLICIES,
+    SCHEDULE_POLICY,
+    VIEW_POLICY,
 )
 from jobdash.core.store.sql.artifacts import ARTIFACTS_TABLE
 from jobdash.core.store.sql.audit import AUDIT_HOST
 from jobdash.core.store.sql.history import HISTORY_INDEXES, TASK_ACTIVE
 from jobdash.core.store.sql.marks import READ_MARKS
+from jobdash.core.store.sql.schedules import SCHEDULE_TARGET
 
 APP_ID = "jobdash"
 ACTIVE_ONLY = "status NOT IN ('succeeded', 'warning', 'failed', 'cancelled')"
@@ -313,6 +316,11 @@ MIGRATIONS: list[str] = [
     # by `jobdash db roles`, and the policies that ask them. PostgreSQL only: on SQLite the
     # config's roles are jobdash's rules (one OS user owns the file).
     PERMISSIONS_POLICY,
+    # 14: a role's view of jobs reaches their failed attempts and audit events too
+    # (roles.py). PostgreSQL only, as 13.
+    VIEW_POLICY,
+    # 15: a schedule's target, as SQLite's 22, which a role's `targets` now limit here too.
+    SCHEDULE_TARGET + SCHEDULE_POLICY,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -11,7 +11,7 @@ from typing import Any
 from jobdash.core.store.records import AuditFilter
 from jobdash.core.store.sql.counts import COUNTS
 from jobdash.core.store.sql.dialect import Connection, Dialect, Reading
-from jobdash.core.store.sql.filters import TEXT_OF
+from jobdash.core.store.sql.filters import TEXT_OF, seen_sql
 from jobdash.core.views import AuditEvent
 
 # The schemas' migration adding the host (SQLite 17, PostgreSQL 8): both the same.
@@ -27,6 +27,12 @@ COLUMNS = {
     "actor": "actor",
     "host": "host",
 }
+# The job an event is about, by its target ("job:ID"; NULL for others: a schedule, an agent,
+# a failure group), as the jobs' key: what a role's view of jobs shows of the trail. The
+# same expression in both databases, and in the audit's policy on PostgreSQL (roles.py).
+JOB_OF_TARGET = (
+    "CASE WHEN substr(audit.target, 1, 4) = 'job:' THEN CAST(substr(audit.target, 5) AS BIGINT) END"
+)
 # Each field on its own line, so that a word cannot match across two (newline: char(10)
 # in SQLite, chr(10) in PostgreSQL).
 FIELDS_TEXT = ('"user"', "action", "target", "detail", "actor", "host")
@@ -55,8 +61,7 @@ def audit_where(d: Dialect, f: AuditFilter, target: str | None = None) -> tuple[
         conditions.append(f"ts >= {d.mark}")
         args.append(f.since)
     if f.user is not None:
-        conditions.append(f'"user" = {d.mark}')
-        args.append(f.user)
+        conditions.append(seen_sql(d, f.user, f.shared, args, job_id=JOB_OF_TARGET))
     if target is not None:
         conditions.append(f"target = {d.mark}")
         args.append(target)

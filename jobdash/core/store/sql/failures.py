@@ -22,7 +22,7 @@ from jobdash.core.model import JobStatus, LogLine, TaskStatus
 from jobdash.core.query import Query
 from jobdash.core.store.records import FailureFilter
 from jobdash.core.store.sql.dialect import Connection, Dialect, Reading, Statements
-from jobdash.core.store.sql.filters import TEXT_OF, query_sql
+from jobdash.core.store.sql.filters import TEXT_OF, query_sql, seen_sql
 from jobdash.core.store.sql.reads import LOG_LINES, log_lines
 from jobdash.core.values import parse_duration
 from jobdash.core.views import FailedTask, FailureGroup
@@ -61,9 +61,13 @@ def record_failures(d: Dialect, con: Connection, now: float, failed: Sequence[Fa
 def where_failed(d: Dialect, f: FailureFilter, now: float) -> tuple[str, str, list[Any]]:
     """(joins, WHERE clause, its parameters) over `failures f` for the attempts `f` counts:
     the jobs table is joined (as `j`) only when the query asks about jobs."""
-    bounds = ((f'f."user" = {d.mark}', f.user), (f"f.ts >= {d.mark}", f.since))
-    clauses = [sql for sql, value in bounds if value is not None]
-    args: list[Any] = [value for _, value in bounds if value is not None]
+    clauses: list[str] = []
+    args: list[Any] = []
+    if f.user is not None:
+        clauses.append(seen_sql(d, f.user, f.shared, args, 'f."user"', "f.job_id"))
+    if f.since is not None:
+        clauses.append(f"f.ts >= {d.mark}")
+        args.append(f.since)
     since = [t for t in f.query.terms if t.field == "since"]
     for positive in (True, False):
         spans = [t.value for t in since if t.negated != positive]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from jobdash.core.query import STATUS_GROUPS, STATUSES, TEXT, Query, by_field
-from jobdash.core.store.records import JobFilter
+from jobdash.core.store.records import JobFilter, Shared
 from jobdash.core.store.sql.counts import ACTIVE_ONLY
 from jobdash.core.store.sql.dialect import POSTGRES, SQLITE, Dialect
 from jobdash.core.timing import FLAGS
@@ -112,11 +112,14 @@ def glob_like(pattern: str) -> str:
     return escaped.replace("*", "%").replace("?", "_")
 
 
-def _within(d: Dialect, types: tuple[str, ...], targets: tuple[str, ...], args: list[Any]) -> str:
+def _within(
+    d: Dialect, types: tuple[str, ...], targets: tuple[str, ...], args: list[Any], table: str = ""
+) -> str:
     """The jobs of one of `types` and one of `targets` (globs; empty: any), appending the
-    patterns to `args`: SQLite's GLOB, PostgreSQL's LIKE, both case-sensitive."""
+    patterns to `args`: SQLite's GLOB, PostgreSQL's LIKE, both case-sensitive (`table`:
+    the jobs' alias and a dot, when the query names it)."""
     parts = []
-    for column, globs in (("type", types), ("target", targets)):
+    for column, globs in ((f"{table}type", types), (f"{table}target", targets)):
         if not globs:
             continue
         if d is SQLITE:
@@ -126,6 +129,31 @@ def _within(d: Dialect, types: tuple[str, ...], targets: tuple[str, ...], args: 
         parts.append("(" + " OR ".join([one] * len(globs)) + ")")
         args.extend(patterns)
     return "(" + " AND ".join(parts) + ")" if parts else "TRUE"
+
+
+def seen_sql(
+    d: Dialect,
+    user: str,
+    shared: Shared,
+    args: list[Any],
+    owner: str = '"user"',
+    job_id: str | None = None,
+) -> str:
+    """The rows a user who does not see every job sees (`Rights.seen`, the same rule as
+    the policies of a PostgreSQL store): their own (`owner`: the column naming whose the
+    row is), or those of a job a role lets them see (`shared`: type and target globs),
+    appending the parameters to `args`. `job_id`: on a table other than the jobs, the
+    expression naming the row's job (NULL: none), looked up in the jobs by its key."""
+    args.append(user)
+    mine = [f"{owner} = {d.mark}"]
+    if shared and job_id is None:
+        mine += [_within(d, types, targets, args) for types, targets in shared]
+    elif shared:
+        within = [_within(d, types, targets, args, "s.") for types, targets in shared]
+        mine.append(
+            f"EXISTS (SELECT 1 FROM jobs s WHERE s.id = {job_id} AND ({' OR '.join(within)}))"
+        )
+    return mine[0] if len(mine) == 1 else f"({' OR '.join(mine)})"
 
 
 def _indexed_field(query: Query) -> bool:
@@ -151,11 +179,7 @@ def job_query(
     where, args = query_sql(d, f.query, now)
     clauses = [] if f.query.is_empty else [f"({where})"]
     if f.user is not None:
-        mine = [f'"user" = {d.mark}']
-        args.append(f.user)
-        for types, targets in f.shared:
-            mine.append(_within(d, types, targets, args))
-        clauses.append(mine[0] if len(mine) == 1 else f"({' OR '.join(mine)})")
+        clauses.append(seen_sql(d, f.user, f.shared, args))
     if f.schedule_id is not None:
         clauses.append(f"schedule_id = {d.mark}")
         args.append(f.schedule_id)

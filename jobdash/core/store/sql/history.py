@@ -14,7 +14,9 @@ PostgreSQL, so the seconds are made whole first: a run may land a second early).
 from __future__ import annotations
 
 from jobdash.core.model import Counted, JobStatus, Run
+from jobdash.core.store.records import Shared
 from jobdash.core.store.sql.dialect import Reading, Statements
+from jobdash.core.store.sql.filters import seen_sql
 
 # Schema migration 12 of SQLite, 3 of PostgreSQL: the same statements in both.
 HISTORY_INDEXES = """
@@ -47,13 +49,13 @@ _ENDED = (
     f"SELECT {_BACK.format(width=3600)}, status, count(*) FROM jobs "
     "WHERE finished IS NOT NULL AND finished > ?{user} GROUP BY 1, 2"
 )
-_MINE = ' AND "user" = ?'  # a user who sees only their own jobs
 
 Q = Statements(
     type_runs=_RUNS.format(user=""),
-    type_runs_of=_RUNS.format(user=_MINE),
     ended=_ENDED.format(user=""),
-    ended_of=_ENDED.format(user=_MINE),
+    # A user who does not see every job (`{user}`: filters.seen_sql, added when asked).
+    type_runs_of=_RUNS,
+    ended_of=_ENDED,
     # The tasks of jobs that took their usual course (jobs_of_type gives the ids), by the
     # tasks' (job_id, seq) key.
     task_durations=(
@@ -80,13 +82,17 @@ class History:
 
     db: Reading
 
-    async def type_runs(self, type: str, limit: int, user: str | None = None) -> list[Run]:
-        """The last `limit` finished jobs of `type`, newest first (of `user` only)."""
-        q = Q[self.db.dialect]
+    async def type_runs(
+        self, type: str, limit: int, user: str | None = None, shared: Shared = ()
+    ) -> list[Run]:
+        """The last `limit` finished jobs of `type`, newest first (of `user` only, and those
+        of `shared`, when given)."""
         if user is None:
-            rows = await self.db.fetchall(q.type_runs, (type, limit))
+            rows = await self.db.fetchall(Q[self.db.dialect].type_runs, (type, limit))
         else:
-            rows = await self.db.fetchall(q.type_runs_of, (type, user, limit))
+            d, args = self.db.dialect, [type]
+            sql = Q[d].type_runs_of.format(user=" AND " + seen_sql(d, user, shared, args))
+            rows = await self.db.fetchall(sql, (*args, limit))
         return [
             Run(r[0], _STATUS[r[1]], r[2], None if r[3] is None else max(0.0, r[3])) for r in rows
         ]
@@ -106,14 +112,18 @@ class History:
         rows = await self.db.fetchall(Q[self.db.dialect].quiet, ())
         return {int(r[0]): float(r[1]) for r in rows if r[1] is not None}
 
-    async def jobs_ended(self, now: float, hours: int, user: str | None = None) -> list[Counted]:
-        """Jobs that ended in each of the last `hours` hours before `now`, by status."""
-        q = Q[self.db.dialect]
+    async def jobs_ended(
+        self, now: float, hours: int, user: str | None = None, shared: Shared = ()
+    ) -> list[Counted]:
+        """Jobs that ended in each of the last `hours` hours before `now`, by status (of
+        `user` only, and those of `shared`, when given)."""
         since = now - 3600 * hours
         if user is None:
-            rows = await self.db.fetchall(q.ended, (now, since))
+            rows = await self.db.fetchall(Q[self.db.dialect].ended, (now, since))
         else:
-            rows = await self.db.fetchall(q.ended_of, (now, since, user))
+            d, args = self.db.dialect, [now, since]
+            sql = Q[d].ended_of.format(user=" AND " + seen_sql(d, user, shared, args))
+            rows = await self.db.fetchall(sql, args)
         return [(int(r[0]), str(r[1]), int(r[2])) for r in rows if 0 <= r[0] < hours]
 
     async def tasks_ended(self, now: float, minutes: int) -> list[Counted]:

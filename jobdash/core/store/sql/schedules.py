@@ -36,6 +36,12 @@ SCHEDULE_FROM = (
 )
 TICK_COLUMNS = "id, schedule_id, fire_time, outcome, job_id, ts, detail"
 
+# Schema migration 22 of SQLite, 15 of PostgreSQL: a schedule's jobs' target (its type's
+# target parameter's default), written by each config sync: what a role's `targets` match,
+# which PostgreSQL's policy on the schedules asks (roles.py). "" until an engine syncs.
+SCHEDULE_TARGET = """
+ALTER TABLE schedules ADD COLUMN target TEXT NOT NULL DEFAULT '';
+"""
 Q = Statements(
     every=f"SELECT {SCHEDULE_COLUMNS} FROM {SCHEDULE_FROM} ORDER BY s.id",
     one=f"SELECT {SCHEDULE_COLUMNS} FROM {SCHEDULE_FROM} WHERE s.id = ?",
@@ -47,8 +53,8 @@ Q = Statements(
     # compare as values).
     sync="INSERT INTO schedules (id, type, planning, timezone, config_planning, source, "
     "overlap, catchup, catchup_bound, config_policy, report, config_report, last_fire, "
-    "updated, rev) VALUES (?, ?, 'automatic', ?, ?, 'config', ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (id) DO UPDATE SET type = excluded.type, "
+    "updated, rev, target) VALUES (?, ?, 'automatic', ?, ?, 'config', ?, ?, ?, ?, ?, ?, ?, ?, "
+    "?, ?) ON CONFLICT (id) DO UPDATE SET type = excluded.type, target = excluded.target, "
     "config_planning = excluded.config_planning, config_report = excluded.config_report, "
     "report = CASE WHEN schedules.report_source = 'admin' THEN schedules.report "
     "ELSE excluded.report END, "
@@ -189,6 +195,7 @@ class Schedules:
                         now,
                         now,
                         rev,
+                        s.target,
                     ),
                 )
             declared = {s.id for s in specs}
