@@ -106,6 +106,13 @@ ROLES = roles_block(
     SEQUENCES + ", failures_id_seq, artifacts_id_seq",
 )
 
+# Migration 14: stall reports, written by engines; a user reads those of the jobs it sees.
+ROLES_14 = roles_block(
+    TABLES + ", failures, artifacts, read_marks, role_grants, stall_reports",
+    USER_WRITES + ", failures, artifacts, read_marks, agents, schedules",
+    SEQUENCES + ", failures_id_seq, artifacts_id_seq",
+)
+
 
 def own_rows(table: str) -> str:
     """Row-level security on a table with a "user" column: its user's rows (all of them for
@@ -382,7 +389,7 @@ def grant(con: psycopg.Connection[Any], user: str, kind: str) -> str:
     group = GROUPS[kind]
     role = sql.Identifier(user)
     with con.transaction():
-        con.execute(ROLES.encode())
+        con.execute(ROLES_14.encode())  # the latest tables
         exists = con.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,)).fetchone()
         if not exists:
             con.execute(sql.SQL("CREATE ROLE {} LOGIN").format(role))
@@ -397,3 +404,10 @@ def grant(con: psycopg.Connection[Any], user: str, kind: str) -> str:
                 note = " (without BYPASSRLS, which only a superuser may give: slower writes)"
     made = "created login role" if not exists else "role"
     return f"{made} {user}: member of {group}{note}"
+
+
+STALL_REPORTS_POLICY = (
+    ROLES_14
+    + "ALTER TABLE stall_reports ENABLE ROW LEVEL SECURITY;\n"
+    + f"CREATE POLICY own ON stall_reports USING ({SEES_ALL} OR {OWN_JOB});\n"
+)

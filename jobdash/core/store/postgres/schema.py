@@ -23,11 +23,13 @@ from jobdash.core.store.postgres.roles import (
     READ_MARKS_POLICY,
     REMOVED_POLICY,
     ROLES_AND_POLICIES,
+    STALL_REPORTS_POLICY,
 )
 from jobdash.core.store.sql.artifacts import ARTIFACTS_TABLE
 from jobdash.core.store.sql.audit import AUDIT_HOST
 from jobdash.core.store.sql.history import HISTORY_INDEXES, TASK_ACTIVE
 from jobdash.core.store.sql.marks import READ_MARKS
+from jobdash.core.store.sql.stalls import STALL_REPORTS
 
 APP_ID = "jobdash"
 ACTIVE_ONLY = "status NOT IN ('succeeded', 'warning', 'failed', 'cancelled')"
@@ -313,6 +315,9 @@ MIGRATIONS: list[str] = [
     # by `jobdash db roles`, and the policies that ask them. PostgreSQL only: on SQLite the
     # config's roles are jobdash's rules (one OS user owns the file).
     PERMISSIONS_POLICY,
+    # 14: stall reports, as SQLite's migration 22; read with their job (roles.py).
+    STALL_REPORTS.replace("INTEGER", "BIGINT").replace("REAL", "DOUBLE PRECISION")
+    + STALL_REPORTS_POLICY,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -18,6 +18,7 @@ from jobdash.core.store.sql.artifacts import ARTIFACTS_TABLE
 from jobdash.core.store.sql.audit import AUDIT_HOST
 from jobdash.core.store.sql.history import HISTORY_INDEXES, TASK_ACTIVE
 from jobdash.core.store.sql.marks import READ_MARKS
+from jobdash.core.store.sql.stalls import STALL_REPORTS
 from jobdash.present.words import plural_word
 
 APP_ID = "jobdash"
@@ -405,6 +406,8 @@ MIGRATIONS: list[str] = [
     # 21: stall detection: a running task's last sign of life (a log line, progress), written
     # by the batched writer at most once a second per task (core/store/sql/flush.py).
     TASK_ACTIVE,
+    # 22: stall reports, one per stalled task attempt (core/store/sql/stalls.py).
+    STALL_REPORTS,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
