@@ -364,3 +364,26 @@ def test_a_type_published_for_attached_dashboards_reads_back_the_same(tmp_path: 
     assert jt.schedule_policy.overlap == "queue" and jt.schedule_policy.catchup_bound == 7200
     assert jt.schedule_report.webhook == ("https://hooks.example.com/x",)
     assert type_from_dict(json.loads(json.dumps(type_to_dict(jt)))) == jt
+
+
+def test_a_type_asks_for_stall_reports_in_its_report_table_and_only_there(
+    tmp_path: Path,
+) -> None:
+    from jobdash.core.catalogue import type_from_dict, type_hash, type_to_dict
+
+    text = '[types.t]\ncommand = ["true"]\nreport = { email = "ops@example.com"%s }\n'
+    jt = load_config(write(tmp_path, text % ", stalls = true")).types["t"]
+    assert jt.report == Report(email=("ops@example.com",), stalls=True)
+    assert type_from_dict(json.loads(json.dumps(type_to_dict(jt)))) == jt
+    plain = load_config(write(tmp_path, text % "")).types["t"]
+    assert plain.report.stalls is False
+    assert type_hash(plain) != type_hash(jt)  # engines that differ in it tell so
+
+    bad = error_for(tmp_path, text % ', stalls = "yes"')
+    assert str(bad).endswith('types.t.report.stalls: must be true or false, got "yes"')
+    sched = error_for(
+        tmp_path,
+        '[types.t]\ncommand = ["true"]\n'
+        'schedule = { planning = "cron: 0 3 * * *", report = { email = "a@b.org", stalls = true } }\n',
+    )
+    assert "types.t.schedule.report.stalls: unknown key" in str(sched)

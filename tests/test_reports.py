@@ -91,20 +91,28 @@ def hook() -> Iterator[tuple[Hook, str]]:
         server.server_close()
 
 
-def config(port: int, url: str, emails: str = '["ops@example.org"]') -> str:
+def smtp_table(port: int) -> str:
+    """The config's [smtp], for the loopback server on `port`."""
     return f"""
 [smtp]
 host = "127.0.0.1"
 port = {port}
 tls = false
 sender = "jobdash@example.org"
+"""
 
+
+def config(port: int, url: str, emails: str = '["ops@example.org"]') -> str:
+    return (
+        smtp_table(port)
+        + f"""
 [types.half]
 description = "one item fails"
 items = ["fine", "broken"]
 command = ["sh", "-c", "echo line {{item}}; echo oops-{{item}} >&2; test {{item}} = fine || exit 3"]
 report = {{ email = {emails}, webhook = ["{url}"] }}
 """
+    )
 
 
 async def until(cond: Callable[[], Awaitable[Any]], timeout: float = 20) -> Any:

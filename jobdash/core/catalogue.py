@@ -51,6 +51,8 @@ def type_hash(jt: JobType) -> str:
         d.pop(key, None)
     if not d["artifacts"]:  # a type without any hashes as it did before artifacts existed
         del d["artifacts"]
+    if not d["report"]["stalls"]:  # … and one without stall reports as before they existed
+        del d["report"]["stalls"]
     d["params"] = [
         [p.name, p.required, p.default]
         + ([p.minimum, p.maximum] if p.minimum is not None or p.maximum is not None else [])
@@ -139,7 +141,9 @@ def type_from_dict(d: Mapping[str, Any]) -> JobType:
         d["finalize"] = tuple(d["finalize"])
     for key in ("report", "schedule_report"):
         rep = d.get(key) or {}
-        d[key] = Report(tuple(rep.get("email", ())), tuple(rep.get("webhook", ())))
+        d[key] = Report(
+            tuple(rep.get("email", ())), tuple(rep.get("webhook", ())), bool(rep.get("stalls"))
+        )
     d["schedule_policy"] = SchedulePolicy(**(d.get("schedule_policy") or {}))
     known = {f.name for f in dataclasses.fields(JobType)}
     return JobType(**{k: v for k, v in d.items() if k in known})

@@ -135,10 +135,12 @@ class SchedulePolicy:
 
 @dataclass(frozen=True)
 class Report:
-    """Where an execution report goes when a run ends."""
+    """Where an execution report goes when a run ends; `stalls` (a type's only): also when
+    one of its running tasks stalls (`core.stalls`), once per task attempt."""
 
     email: tuple[str, ...] = ()
     webhook: tuple[str, ...] = ()
+    stalls: bool = False
 
 
 def report_recipients(*reports: Report | None) -> dict[str, list[str]]:

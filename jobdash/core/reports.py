@@ -14,7 +14,9 @@ A schedule whose fire time cannot start its job (an `error` tick) sends a report
 same recipients (the schedule's and its type's) when that error is new: not at every fire
 time while the same error lasts, again when it changes or comes back after a fire that
 worked (`fire_reports`, filled by the scheduler; `"event": "fire_failed"` in the JSON, where
-a job's report has `"job_finished"`). Times are ISO 8601 with the UTC offset.
+a job's report has `"job_finished"`). A type with `report = { …, stalls = true }` also has a
+report sent when one of its running tasks stalls, once per task attempt (`core.stalls`;
+`"event": "task_stalled"`). Times are ISO 8601 with the UTC offset.
 
 A send that fails is logged on the job (a system log line) and retried with backoff
 (`BACKOFF`); after the last try the report is marked failed. Recipients already served are
@@ -31,19 +33,23 @@ import logging
 import smtplib
 import socket
 import ssl
+import textwrap
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from email.message import EmailMessage
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobdash import __version__
 from jobdash.core.model import Job, TaskStatus, format_duration
 from jobdash.core.store.base import Store
-from jobdash.core.store.records import Delivery, FireReport
+from jobdash.core.store.records import Delivery, FireReport, StallReport
 from jobdash.present.times import iso
 from jobdash.present.words import plural, plural_word
+
+if TYPE_CHECKING:
+    from jobdash.core.stalls import StallWatch
 
 log = logging.getLogger("jobdash.reports")
 
@@ -191,6 +197,68 @@ def fire_email_text(r: dict[str, Any]) -> str:
     )
 
 
+def stall_report(s: StallReport) -> dict[str, Any]:
+    """What a report says about a stalled task (the webhook's JSON body); the last line is
+    the task's text as it wrote it (data: a mail client or a webhook shows it as text)."""
+    return {
+        "event": "task_stalled",
+        "job": s.job_id,
+        "type": s.type,
+        "task": s.seq,
+        "task_name": s.name,
+        "attempt": s.attempt,
+        "silent": round(s.silent, 3),
+        "stall_after": s.stall_after,
+        "stall_after_from": "config" if s.configured else "history",
+        "last_line": s.last_line,
+        "detected": when(s.detected),
+        "engine": socket.gethostname(),
+        "version": __version__,
+    }
+
+
+def stall_email_text(r: dict[str, Any]) -> str:
+    how = "its type's setting" if r["stall_after_from"] == "config" else "from its type's history"
+    last = (
+        f"Its last line:\n\n  {r['last_line']}"
+        if r["last_line"] is not None
+        else "It has written no line."
+    )
+    what = (
+        f"Task #{r['task']} ({r['task_name']}) of job {r['job']} ({r['type']}), attempt "
+        f"{r['attempt']}, has shown no sign of life (no log line, no progress) for "
+        f"{format_duration(r['silent'])}, longer than its stall_after of "
+        f"{format_duration(r['stall_after'])} ({how}). Seen at {r['detected']}."
+    )
+    return (
+        f"{textwrap.fill(what, 78, break_long_words=False, break_on_hyphens=False)}\n\n"
+        f"{last}\n\n"
+        "The task is still running: jobdash does not stop it (its type's timeout would), and\n"
+        "reports a stall once per task attempt.\n"
+        f"`jobdash show {r['job']}` shows the job, `jobdash cancel {r['job']}` cancels it.\n\n"
+        f"-- jobdash {r['version']} on {r['engine']}\n"
+    )
+
+
+def _message(msg: EmailMessage, r: dict[str, Any]) -> None:
+    """Subject, jobdash's header and text of the message of report `r`."""
+    if r["event"] == "fire_failed":
+        msg["Subject"] = f"[jobdash] schedule {r['schedule']} failed to start its job"
+        msg["X-Jobdash-Schedule"] = str(r["schedule"])
+        msg.set_content(fire_email_text(r))
+        return
+    msg["X-Jobdash-Job"] = str(r["job"])
+    if r["event"] == "task_stalled":
+        msg["Subject"] = (
+            f"[jobdash] job {r['job']} {r['type']}: task #{r['task']} stalled "
+            f"(silent {format_duration(r['silent'])})"
+        )
+        msg.set_content(stall_email_text(r))
+    else:
+        msg["Subject"] = subject(r)
+        msg.set_content(email_text(r))
+
+
 def send_email(smtp: dict[str, Any], to: str, r: dict[str, Any]) -> None:
     """One message over SMTP (blocking: run it in a thread)."""
     host = str(smtp.get("host", "localhost"))
@@ -199,14 +267,7 @@ def send_email(smtp: dict[str, Any], to: str, r: dict[str, Any]) -> None:
     msg = EmailMessage()
     msg["From"] = str(smtp.get("sender") or f"jobdash@{socket.gethostname()}")
     msg["To"] = to
-    if r["event"] == "fire_failed":
-        msg["Subject"] = f"[jobdash] schedule {r['schedule']} failed to start its job"
-        msg["X-Jobdash-Schedule"] = str(r["schedule"])
-        msg.set_content(fire_email_text(r))
-    else:
-        msg["Subject"] = subject(r)
-        msg["X-Jobdash-Job"] = str(r["job"])
-        msg.set_content(email_text(r))
+    _message(msg, r)
     ctx = ssl.create_default_context()
     server: smtplib.SMTP
     if tls == "ssl":
@@ -252,21 +313,35 @@ class Reporter:
         smtp: dict[str, Any],
         owner: str,
         backoff: Sequence[float] | None = None,
+        stalls: StallWatch | None = None,
     ) -> None:
         self.store = store
         self.smtp = smtp
         self.owner = owner
         self.backoff = tuple(BACKOFF if backoff is None else backoff)
+        self.stalls = stalls  # the look for stalled tasks to report (None: none asked)
+
+    async def look(self) -> int:
+        """Note the stalls to report (every STALL_EVERY), then send what is due; returns
+        how many reports were claimed."""
+        if self.stalls is not None:
+            await self.stalls.due()
+        if await self.store.has_due_reports():
+            return await self.run_due()
+        return 0
 
     async def run_due(self) -> int:
         """Claim and send the reports that are due (jobs' and failed fires'); returns how
         many were claimed."""
         claimed = await self.store.claim_reports(self.owner, HOLD)
         fires = await self.store.claim_fire_reports(self.owner, HOLD)
+        stalls = await self.store.claim_stall_reports(self.owner, HOLD)
         await asyncio.gather(
-            *(self._send(*c) for c in claimed), *(self._send_fire(f) for f in fires)
+            *(self._send(*c) for c in claimed),
+            *(self._send_fire(f) for f in fires),
+            *(self._send_stall(s) for s in stalls),
         )
-        return len(claimed) + len(fires)
+        return len(claimed) + len(fires) + len(stalls)
 
     async def _deliver(
         self, recipients: dict[str, list[str]], done: list[str], report: dict[str, Any]
@@ -334,3 +409,15 @@ class Reporter:
             self.store.report_failure(
                 log, "schedule %s: cannot record the report's outcome", f.schedule_id
             )
+
+    async def _send_stall(self, s: StallReport) -> None:
+        error = "; ".join(await self._deliver(s.recipients, s.done, stall_report(s)))
+        retry_at, note = self._outcome(error, s.attempts, len(s.done))
+        if error:
+            log.warning("job %s: task #%s stalled: %s", s.job_id, s.seq, note)
+        try:
+            await self.store.stall_report_done(
+                s, self.owner, Delivery(s.done, error, retry_at), f"task #{s.seq} stalled: {note}"
+            )
+        except Exception:
+            self.store.report_failure(log, "job %s: cannot record the report's outcome", s.job_id)

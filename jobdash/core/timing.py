@@ -133,17 +133,18 @@ def stalled(job: Job, now: float) -> bool:
     """A running job one of whose running tasks is silent longer than its `stall_after`."""
     if job.status is not JobStatus.RUNNING or job.timing is None:
         return False
-    return _past(job.timing.stall_after, silent_for(job.quiet_since, now))
+    return past(job.timing.stall_after, silent_for(job.quiet_since, now))
 
 
 def task_stalled(task: Task, timing: TypeTiming | None, now: float) -> bool:
     """A running task silent longer than its type's `stall_after`."""
     if timing is None:
         return False
-    return _past(timing.stall_after, silent_for(task.quiet_since(), now))
+    return past(timing.stall_after, silent_for(task.quiet_since(), now))
 
 
-def _past(limit: float | None, silent: float | None) -> bool:
+def past(limit: float | None, silent: float | None) -> bool:
+    """Silent longer than the limit (the one rule of a stall, for flags and reports)."""
     return limit is not None and silent is not None and silent > limit
 
 

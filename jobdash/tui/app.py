@@ -119,6 +119,7 @@ class JobdashApp(App[int]):
         self.feed_ready = asyncio.Event()
         self.first_rows = first_rows
         self.engine_note = ""
+        self.stalled_note = ""  # "2 stalled": the In Progress tab's, first in the header
         self.show_numbers = False  # the pictures as their numbers (`v`), on every screen
         self._requested_theme = theme
         self._themes = load_themes()
@@ -238,9 +239,16 @@ class JobdashApp(App[int]):
         if not self.embedded_engine:
             self._describe_engine()
 
+    def show_stalled(self, note: str) -> None:
+        """Count the stalled jobs in the header ("" for none): seen from every tab."""
+        if note != self.stalled_note:
+            self.stalled_note = note
+            self._set_subtitle()
+
     def _set_subtitle(self) -> None:
         svc = self.service
-        parts = [f"{svc.user}{' (admin)' if svc.is_admin else ''}"]
+        parts = [self.stalled_note] if self.stalled_note else []
+        parts.append(f"{svc.user}{' (admin)' if svc.is_admin else ''}")
         parts.append(f"times in {abbreviation(self.clock())}")  # the job tables' and logs'
         if self.engine_note:
             parts.append(self.engine_note)

@@ -88,11 +88,16 @@ async def test_marks_count_and_details_of_stalled_and_overrun_jobs(
             row7 = row_text(table, 7)
             assert "▶ running" in row7 and "≈40s" in row7, row7  # ETA from its history
             await until(pilot, lambda: "In Progress (4 · 1 stalled)" in screen_text(app))
+            # … and the header's top line, seen from every tab.
+            await until(pilot, lambda: "1 stalled · " in screen_text(app).splitlines()[0])
 
             # Time passes, nothing is written: job 6 is silent past its 5 minutes.
             now[0] = NOW + 20
             await until(pilot, lambda: "In Progress (4 · 2 stalled)" in screen_text(app))
             assert "▶ stalled" in row_text(table, 6)
+            await pilot.press("2")  # the Completed tab: the header still counts them
+            await until(pilot, lambda: "2 stalled · " in screen_text(app).splitlines()[0])
+            await pilot.press("1")
 
             # The filter's flags, in the dashboard's query language.
             await pilot.press("slash")

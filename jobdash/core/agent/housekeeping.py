@@ -105,8 +105,7 @@ class Housekeeper:
 
         async def send() -> int:
             try:
-                if await self.store.has_due_reports():
-                    return await reporter.run_due()
+                return await reporter.look()
             except Exception:
                 self.store.report_failure(log, "sending reports failed")
             return 0

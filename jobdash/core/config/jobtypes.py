@@ -63,6 +63,7 @@ TYPE_KEYS = (
 PARAM_KEYS = ("required", "default", "help")
 ITEMS_KEYS = ("glob", "command", "list")
 REPORT_KEYS = ("email", "webhook")
+TYPE_REPORT_KEYS = (*REPORT_KEYS, "stalls")  # a type's report may also ask for stall reports
 SCHEDULE_KEYS = ("planning", "overlap", "catchup", "catchup_bound", "report")
 ON_LOCK = ("wait", "refuse")
 _COMMAND_IS_STRING = (
@@ -194,7 +195,9 @@ def job_type(name: str, value: object, source: str) -> JobType:
         schedule_policy=policy,
         schedule_report=schedule_report,
         target=target,
-        report=_report(table["report"], at("report")) if "report" in table else Report(),
+        report=_report(table["report"], at("report"), TYPE_REPORT_KEYS)
+        if "report" in table
+        else Report(),
         source=source,
         finalize=finalize,
         artifacts=artifacts,
@@ -355,9 +358,11 @@ def _choice(
     return value
 
 
-def _report(value: object, keys: Keys) -> Report:
+def _report(value: object, keys: Keys, allowed: tuple[str, ...] = REPORT_KEYS) -> Report:
+    """Recipients (`email`, `webhook`); a type's also `stalls = true` (a stalled task is
+    reported to the job's recipients: a schedule's report only adds recipients)."""
     table = as_table(value, keys)
-    check_keys(table, REPORT_KEYS, keys)
+    check_keys(table, allowed, keys)
     found: dict[str, tuple[str, ...]] = {}
     for key, problem_of in (("email", address_problem), ("webhook", webhook_problem)):
         raw = table.get(key, [])
@@ -365,4 +370,5 @@ def _report(value: object, keys: Keys) -> Report:
         for recipient in found[key]:
             if problem := problem_of(recipient):
                 raise Problem((*keys, key), problem)
-    return Report(email=found["email"], webhook=found["webhook"])
+    stalls = as_bool(table["stalls"], (*keys, "stalls")) if "stalls" in table else False
+    return Report(email=found["email"], webhook=found["webhook"], stalls=stalls)

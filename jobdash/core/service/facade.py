@@ -384,6 +384,7 @@ class Service(Bulk, AuditTrail, Artifacts, Timings):
         # every command that reads the store.
         from jobdash.core.agent.agent import Agent
         from jobdash.core.reports import Reporter
+        from jobdash.core.stalls import StallWatch
 
         opts = AgentOptions(
             name=name,
@@ -399,7 +400,8 @@ class Service(Bulk, AuditTrail, Artifacts, Timings):
         catalogue = Catalogue(self.local_types)
         agent = Agent(self.store, opts, catalogue)
         await self.store.publish_catalogue(agent.name, catalogue.published())
-        opts.reporter = Reporter(self.store, self.config.smtp, agent.owner)
+        stalls = StallWatch(self.store, self.local_types)
+        opts.reporter = Reporter(self.store, self.config.smtp, agent.owner, stalls=stalls)
         self.engine = agent
         await self.engine.start()
         if scheduler:

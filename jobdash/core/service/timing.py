@@ -19,8 +19,9 @@ from collections.abc import Iterable, Sequence
 from jobdash.core.model import Job, JobStatus, TypeTiming
 from jobdash.core.query import Query
 from jobdash.core.service.read_logs import ReadLogs
+from jobdash.core.stalls import read_type_timing
 from jobdash.core.store.records import Changes
-from jobdash.core.timing import HISTORY_RUNS, TIMING_TTL, type_timing, usual_runs
+from jobdash.core.timing import TIMING_TTL
 
 
 class Timings(ReadLogs):
@@ -36,10 +37,13 @@ class Timings(ReadLogs):
         kept = self._timings.get(type)
         if kept is not None and now - kept[0] < TIMING_TTL:
             return kept[1]
-        runs = await self.store.type_runs(type, HISTORY_RUNS, *self.rights.seen)
-        tasks = await self.store.task_durations([r.job_id for r in usual_runs(runs)])
         jt = self.types.get(type)
-        timing = type_timing(type, runs, tasks, jt.stall_after if jt is not None else None)
+        timing = await read_type_timing(
+            self.store,
+            type,
+            jt.stall_after if jt is not None else None,
+            *self.rights.seen,
+        )
         self._timings[type] = (now, timing)
         return timing
 

@@ -44,6 +44,8 @@ from jobdash.core.store.records import (
     Role,
     ScheduleSpec,
     Shared,
+    SilentTask,
+    StallReport,
     TickRecord,
 )
 from jobdash.core.views import (
@@ -336,6 +338,31 @@ class Store(Protocol):
 
     async def fire_report_done(self, tick_id: int, owner: str, sent: Delivery) -> bool:
         """Record a failed fire's report send, as `report_done`."""
+
+    async def silent_tasks(self, types: Sequence[str], before: float) -> list[SilentTask]:
+        """Running attempts of jobs with report recipients, of `types`, silent since before
+        `before` and not reported as stalled yet: one read (the stall check)."""
+
+    async def task_last_line(self, job_id: int, task_id: int, attempt: int) -> str | None:
+        """The last line an attempt of a task wrote (None: none)."""
+
+    async def add_stall_report(self, report: StallReport) -> bool:
+        """Note a stalled attempt to report, once per (task, attempt) across engines and
+        restarts; False when it was noted already."""
+
+    async def claim_stall_reports(
+        self, owner: str, hold: float, limit: int = 10
+    ) -> list[StallReport]:
+        """Take the due stall reports, as `claim_reports`."""
+
+    async def stall_report_done(
+        self, report: StallReport, owner: str, sent: Delivery, log: str
+    ) -> bool:
+        """Record a stall report's send (noting `log` in its job's log), as `report_done`."""
+
+    async def stall_reports_of(self, job_id: int) -> list[dict[str, Any]]:
+        """A job's stall reports: task_id, attempt, state, silent, stall_after, attempts,
+        last_error."""
 
     # ------------------------------------------------------------- schedules
 

@@ -238,6 +238,42 @@ class Advance:
 
 
 @dataclass
+class TaskAttempt:
+    """One attempt of a task: which task, of which job and type."""
+
+    task_id: int
+    attempt: int
+    job_id: int
+    type: str
+    seq: int
+    name: str
+
+
+@dataclass
+class SilentTask(TaskAttempt):
+    """A running task attempt of a job with report recipients, silent since `quiet`, not
+    reported as stalled yet (the stall check's read)."""
+
+    quiet: float
+    recipients: dict[str, list[str]]
+
+
+@dataclass
+class StallReport(TaskAttempt):
+    """A stalled task attempt to report: how long it had been silent and against which
+    `stall_after` (the type's, or from its history), its last line, and to whom."""
+
+    silent: float
+    stall_after: float
+    configured: bool
+    last_line: str | None
+    detected: float
+    recipients: dict[str, list[str]]
+    done: list[str] = field(default_factory=list)  # "email:addr" / "webhook:url" served
+    attempts: int = 0
+
+
+@dataclass
 class FireReport:
     """A failed fire to report: which schedule, when, why, and to whom."""
 

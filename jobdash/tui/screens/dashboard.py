@@ -335,8 +335,11 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks):
                 count = f"{table.count_text()} of {table.total_count}"
             else:
                 count = f"{table.shown_count} of {table.total_count}"
-            if pane == "inprogress" and (note := stalled_note(table.rows, clock_of(self.app)())):
-                count = f"{count} · {note}"
+            if pane == "inprogress":
+                note = stalled_note(table.rows, clock_of(self.app)())
+                self.jobdash.show_stalled(note)
+                if note:
+                    count = f"{count} · {note}"
             label = f"{title} ({count})"
             tab = tabs.get_tab(pane)
             if tab.label.plain != label:  # a repaint of the tab bar per change is bytes

@@ -10,10 +10,11 @@ import json
 
 from jobdash.core.store.postgres.counts import Con
 from jobdash.core.store.postgres.db import Db
-from jobdash.core.store.records import FireReport, ReportClaim
+from jobdash.core.store.records import FireReport, ReportClaim, StallReport
 from jobdash.core.store.sql import reports
 from jobdash.core.store.sql.dialect import POSTGRES
 from jobdash.core.store.sql.reports import FINISHED
+from jobdash.core.store.sql.stalls import STALL_COLUMNS, Stalls, stall_report
 
 _DUE = POSTGRES.prep(reports.DUE)
 _CLAIM = (
@@ -36,8 +37,16 @@ _CLAIM_FIRES = (
     "ORDER BY r.tick_id"
 )
 
+_CLAIM_STALLS = (
+    f"WITH due AS (SELECT r.task_id, r.attempt FROM stall_reports r WHERE {_DUE} "
+    "ORDER BY r.detected LIMIT %s FOR UPDATE SKIP LOCKED) "
+    "UPDATE stall_reports SET state = 'sending', owner = %s, claimed_until = %s FROM due "
+    "WHERE stall_reports.task_id = due.task_id AND stall_reports.attempt = due.attempt "
+    "RETURNING " + ", ".join(f"stall_reports.{c.strip()}" for c in STALL_COLUMNS.split(","))
+)
 
-class Reports(reports.Reports):
+
+class Reports(reports.Reports, Stalls):
     db: Db
 
     async def claim_reports(self, owner: str, hold: float, limit: int = 10) -> list[ReportClaim]:
@@ -58,5 +67,14 @@ class Reports(reports.Reports):
                 )
                 for r in rows
             ]
+
+        return await self.db.write(txn)
+
+    async def claim_stall_reports(
+        self, owner: str, hold: float, limit: int = 10
+    ) -> list[StallReport]:
+        def txn(con: Con, rev: int, now: float) -> list[StallReport]:
+            rows = con.execute(_CLAIM_STALLS, (now, now, limit, owner, now + hold)).fetchall()
+            return sorted((stall_report(r) for r in rows), key=lambda r: r.detected)
 
         return await self.db.write(txn)

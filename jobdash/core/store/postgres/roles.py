@@ -99,10 +99,17 @@ ROLES_11 = roles_block(
     USER_WRITES + ", failures, artifacts, read_marks",
     SEQUENCES + ", failures_id_seq, artifacts_id_seq",
 )
-# Migration 12 (permission groups, below): the roles' grants, and agents and schedules
+# Migration 13 (permission groups, below): the roles' grants, and agents and schedules
 # writable under their policies (a role may drain, or change a schedule).
 ROLES = roles_block(
     TABLES + ", failures, artifacts, read_marks, role_grants",
+    USER_WRITES + ", failures, artifacts, read_marks, agents, schedules",
+    SEQUENCES + ", failures_id_seq, artifacts_id_seq",
+)
+
+# Migration 16: stall reports, written by engines; a user reads those of the jobs it sees.
+ROLES_16 = roles_block(
+    TABLES + ", failures, artifacts, read_marks, role_grants, stall_reports",
     USER_WRITES + ", failures, artifacts, read_marks, agents, schedules",
     SEQUENCES + ", failures_id_seq, artifacts_id_seq",
 )
@@ -406,7 +413,7 @@ def grant(con: psycopg.Connection[Any], user: str, kind: str) -> str:
     group = GROUPS[kind]
     role = sql.Identifier(user)
     with con.transaction():
-        con.execute(ROLES.encode())
+        con.execute(ROLES_16.encode())  # the latest tables
         exists = con.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,)).fetchone()
         if not exists:
             con.execute(sql.SQL("CREATE ROLE {} LOGIN").format(role))
@@ -421,3 +428,10 @@ def grant(con: psycopg.Connection[Any], user: str, kind: str) -> str:
                 note = " (without BYPASSRLS, which only a superuser may give: slower writes)"
     made = "created login role" if not exists else "role"
     return f"{made} {user}: member of {group}{note}"
+
+
+STALL_REPORTS_POLICY = (
+    ROLES_16
+    + "ALTER TABLE stall_reports ENABLE ROW LEVEL SECURITY;\n"
+    + f"CREATE POLICY own ON stall_reports USING ({SEES_ALL} OR {OWN_JOB});\n"
+)

@@ -24,6 +24,7 @@ from jobdash.core.store.postgres.roles import (
     REMOVED_POLICY,
     ROLES_AND_POLICIES,
     SCHEDULE_POLICY,
+    STALL_REPORTS_POLICY,
     VIEW_POLICY,
 )
 from jobdash.core.store.sql.artifacts import ARTIFACTS_TABLE
@@ -31,6 +32,7 @@ from jobdash.core.store.sql.audit import AUDIT_HOST
 from jobdash.core.store.sql.history import HISTORY_INDEXES, TASK_ACTIVE
 from jobdash.core.store.sql.marks import READ_MARKS
 from jobdash.core.store.sql.schedules import SCHEDULE_TARGET
+from jobdash.core.store.sql.stalls import STALL_REPORTS
 
 APP_ID = "jobdash"
 ACTIVE_ONLY = "status NOT IN ('succeeded', 'warning', 'failed', 'cancelled')"
@@ -321,6 +323,9 @@ MIGRATIONS: list[str] = [
     VIEW_POLICY,
     # 15: a schedule's target, as SQLite's 22, which a role's `targets` now limit here too.
     SCHEDULE_TARGET + SCHEDULE_POLICY,
+    # 16: stall reports, as SQLite's migration 23; read with their job (roles.py).
+    STALL_REPORTS.replace("INTEGER", "BIGINT").replace("REAL", "DOUBLE PRECISION")
+    + STALL_REPORTS_POLICY,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

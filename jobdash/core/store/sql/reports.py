@@ -20,7 +20,8 @@ DUE = "((r.state = 'pending' AND r.next_try <= ?) OR (r.state = 'sending' AND r.
 
 Q = Statements(
     due_job="SELECT 1 FROM reports r JOIN jobs j ON j.id = r.job_id WHERE ",
-    due_rest=f" AND {DUE} UNION ALL SELECT 1 FROM fire_reports r WHERE {DUE}",
+    due_rest=f" AND {DUE} UNION ALL SELECT 1 FROM fire_reports r WHERE {DUE}"
+    f" UNION ALL SELECT 1 FROM stall_reports r WHERE {DUE}",
     done="UPDATE reports SET state = ?, done = ?, attempts = attempts + ?, next_try = ?, "
     "owner = NULL, claimed_until = NULL, sent = ?, last_error = ? "
     "WHERE job_id = ? AND owner = ? AND state = 'sending'",
@@ -47,12 +48,12 @@ class Reports:
     db: Reading
 
     async def has_due_reports(self) -> bool:
-        """Any report to send: a finished job's, or a failed fire's."""
+        """Any report to send: a finished job's, a failed fire's, a stalled task's."""
         now = time.time()
         d = self.db.dialect
         q = Q[d]
         among, args = d.among("j.status", FINISHED)
-        return await self.db.exists(q.due_job + among + q.due_rest, (*args, now, now, now, now))
+        return await self.db.exists(q.due_job + among + q.due_rest, (*args, *(now,) * 6))
 
     async def report_done(
         self, job_id: int, owner: str, sent: Delivery, log: str | None = None

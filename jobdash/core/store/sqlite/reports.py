@@ -8,9 +8,10 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from jobdash.core.store.records import FireReport
+from jobdash.core.store.records import FireReport, StallReport
 from jobdash.core.store.sql import reports
 from jobdash.core.store.sql.reports import DUE, FINISHED
+from jobdash.core.store.sql.stalls import STALL_COLUMNS, Stalls, stall_report
 from jobdash.core.store.sqlite.db import Db, qmarks
 
 _CLAIM = (
@@ -25,9 +26,15 @@ _CLAIM_FIRES = (
     "ORDER BY r.tick_id LIMIT ?) RETURNING tick_id"
 )
 
+_CLAIM_STALLS = (
+    "UPDATE stall_reports SET state = 'sending', owner = ?, claimed_until = ? "
+    f"WHERE rowid IN (SELECT r.rowid FROM stall_reports r WHERE {DUE} "
+    f"ORDER BY r.detected LIMIT ?) RETURNING {STALL_COLUMNS}"
+)
 
-class Reports(reports.Reports):
-    """Job reports and failed fires' reports."""
+
+class Reports(reports.Reports, Stalls):
+    """Job reports, failed fires' reports and stall reports."""
 
     db: Db
 
@@ -68,5 +75,16 @@ class Reports(reports.Reports):
                 )
                 for r in rows
             ]
+
+        return await self.db.write(txn)
+
+    async def claim_stall_reports(
+        self, owner: str, hold: float, limit: int = 10
+    ) -> list[StallReport]:
+        """Take the due stall reports (one engine sends each, like job reports)."""
+
+        def txn(con: sqlite3.Connection, rev: int, now: float) -> list[StallReport]:
+            rows = con.execute(_CLAIM_STALLS, (owner, now + hold, now, now, limit)).fetchall()
+            return [stall_report(r) for r in rows]
 
         return await self.db.write(txn)

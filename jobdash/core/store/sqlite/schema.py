@@ -19,6 +19,7 @@ from jobdash.core.store.sql.audit import AUDIT_HOST
 from jobdash.core.store.sql.history import HISTORY_INDEXES, TASK_ACTIVE
 from jobdash.core.store.sql.marks import READ_MARKS
 from jobdash.core.store.sql.schedules import SCHEDULE_TARGET
+from jobdash.core.store.sql.stalls import STALL_REPORTS
 from jobdash.present.words import plural_word
 
 APP_ID = "jobdash"
@@ -408,6 +409,8 @@ MIGRATIONS: list[str] = [
     TASK_ACTIVE,
     # 22: a schedule's target, written by the config sync (core/store/sql/schedules.py).
     SCHEDULE_TARGET,
+    # 23: stall reports, one per stalled task attempt (core/store/sql/stalls.py).
+    STALL_REPORTS,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
