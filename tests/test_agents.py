@@ -456,7 +456,7 @@ def test_second_sigterm_stops_at_once(cluster: Cluster) -> None:
 def test_drain_finishes_running_tasks_and_claims_none(cluster: Cluster) -> None:
     cluster.start("a", env=FAST)
     # Task a runs until after the drain, however slowly the drain command starts.
-    job = cluster.run("sleepy", secs="6")
+    job = cluster.run("sleepy", secs="15")
     until(lambda: cluster.tasks(job)["a"]["status"] == "running", 20, "a running")
     r = cluster.cli("agent", "drain", "a")
     assert cluster.tasks(job)["a"]["status"] == "running"
@@ -464,7 +464,7 @@ def test_drain_finishes_running_tasks_and_claims_none(cluster: Cluster) -> None:
     assert "draining" in r.stdout
     until(lambda: cluster.agent("a")["state"] == "draining", 5, "a draining")
     cluster.start("b", env=FAST)
-    until(lambda: cluster.job(job)["status"] == "succeeded", 30, "job done")
+    until(lambda: cluster.job(job)["status"] == "succeeded", 60, "job done")
     tasks = cluster.tasks(job)
     assert (tasks["a"]["agent"], tasks["b"]["agent"]) == ("a", "b")
     listed = {d["name"]: d for d in json.loads(cluster.cli("agents", "--json").stdout)}

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import run_cli
 from tests.test_agents import FAST, Cluster, until
 
 # A heartbeat far slower than the test: only what the store counts can be right, the
@@ -50,9 +51,10 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
         yield c
 
 
-def listed(cluster: Cluster) -> dict[str, dict[str, Any]]:
-    """`jobdash agents --json` by name (the pruned aggregate under None)."""
-    r = cluster.cli("agents", "--json")
+def listed(cluster: Cluster, env: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
+    """`jobdash agents --json` by name (the pruned aggregate under None); `env`: the
+    agents' timings, which tell the viewer when an agent's silence makes it stale."""
+    r = run_cli("agents", "--json", "--db", str(cluster.db), "--config", str(cluster.cfg), env=env)
     assert r.returncode == 0, r.stderr
     return {row["name"]: row for row in json.loads(r.stdout)}
 
@@ -62,15 +64,17 @@ def test_slots_in_use_are_the_running_tasks_the_agent_holds(cluster: Cluster) ->
     job = cluster.run("six")
     samples = []
     while cluster.job(job)["status"] != "succeeded":
-        info = listed(cluster)["a"]
+        info = listed(cluster, SLOW_BEAT)["a"]
         samples.append((info["running"], info["state"]))
         # Never more than its slots, whatever the claims and refills did.
         assert info["running"] <= 2, samples
     assert any(running > 0 for running, _ in samples), samples
     # Finished: nothing held, so 0 in use and idle at once (no heartbeat came meanwhile).
-    info = listed(cluster)["a"]
+    info = listed(cluster, SLOW_BEAT)["a"]
     assert (info["running"], info["state"]) == (0, "idle")
-    table = cluster.cli("agents").stdout
+    table = run_cli(
+        "agents", "--db", str(cluster.db), "--config", str(cluster.cfg), env=SLOW_BEAT
+    ).stdout
     assert "0/2" in table and "idle" in table, table
 
 

@@ -235,6 +235,20 @@ def test_arguments_that_are_not_utf8_are_refused_but_file_names_may_be(
     assert done.returncode == 0 and "conf\ufffd.toml: ok" in done.stdout, done.stderr
 
 
+def test_a_value_of_two_dashes_is_one_line_not_an_internal_error(tmp_path: Path) -> None:
+    """argparse drops a value "--" given as `--opt=--` and handed the option an empty list:
+    `run --params-from=-- T` ended in "internal error (a bug)" (found by the CLI fuzzer)."""
+    db = tmp_path / "store.db"
+    for argv, option in (
+        (["run", "--params-from=--", "t"], "--params-from"),
+        (["run", "t", "-p--"], "-p"),
+        (["jobs", "--limit=--"], "--limit"),
+    ):
+        line = refused(run_cli(*argv, "--db", str(db)))
+        assert f"{option}: '--' is not a value" in line, line
+    assert not db.exists()
+
+
 def test_a_usage_error_quoting_a_newline_or_escape_stays_one_inert_line() -> None:
     line = refused(run_cli("types", "a\nb\x1b[2J"))  # argparse: "unrecognized arguments"
     assert "\x1b" not in line and "a␊b␛[2J" in line

@@ -104,7 +104,8 @@ printf '%s\\n' "${{COMPREPLY[@]}}"
 def test_bash_completes_commands_options_and_choices(tmp_path: Path) -> None:
     env = env_for(tmp_path / "none.db")
     assert bash("jobdash sch", env) == ["schedules", "schedule"]
-    assert bash("jobdash wh", env) == ["why"]
+    assert bash("jobdash wh", env) == ["why", "whoami"]
+    assert bash("jobdash who", env) == ["whoami"]
     assert bash("jobdash schedule ", env) == ["run", "enable", "disable", "show", "set", "preview"]
     assert bash("jobdash jobs --li", env) == ["--limit"]
     assert bash("jobdash --color ", env) == ["never", "auto", "always"]

@@ -228,7 +228,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """argparse, plus the query's negations: `jobdash jobs -status:failed` is a query term,
     not an unknown option."""
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    for word in words[: words.index("--") if "--" in words else len(words)]:
+        # argparse drops a value of "--" given as `--opt=--` (or `-o--`) and passes the
+        # option an empty list where a string is due.
+        if m := re.fullmatch(r"(--[^=\s]+)=--|(-[A-Za-z])--", word):
+            parser.error(f"{m.group(1) or m.group(2)}: '--' is not a value (it ends the options)")
+    args, extra = parser.parse_known_args(words)
     for name in ("db", "config", "color"):
         if not hasattr(args, name):
             setattr(args, name, None)
