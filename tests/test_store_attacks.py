@@ -442,6 +442,24 @@ def test_a_store_opened_while_another_process_writes_it_first_waits_for_it(
     con.close()
 
 
+def test_a_store_is_made_in_an_empty_sqlite_database(tmp_path: Path) -> None:
+    """A program that opened the (empty) file and committed nothing leaves an SQLite
+    database of no tables, 4,096 bytes: a store is made in it as in an empty file (it was
+    taken for one another process made meanwhile, and refused after 30 s of retries)."""
+    db = tmp_path / "empty.db"
+    db.touch(mode=0o600)
+    other = sqlite3.connect(db, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("COMMIT")
+    other.close()
+    assert db.stat().st_size > 0
+    done = run_cli("jobs", "--db", str(db))
+    assert done.returncode == 0, done.stderr
+    assert f"created store at {db} (in the empty database there)" in done.stderr
+    again = run_cli("jobs", "--db", str(db))  # a store now: nothing made this time
+    assert again.returncode == 0 and "created" not in again.stderr, again.stderr
+
+
 def test_processes_that_create_one_store_together_all_open_it(tmp_path: Path) -> None:
     """A dashboard and a command started together on a store that does not exist yet: one
     creates it, the others find it made meanwhile and open it (none says "try again")."""

@@ -142,13 +142,33 @@ def _create_file(db: Db) -> bool:
     try:
         fd = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o600)
     except FileExistsError:  # an empty file: SQLite takes it for an empty database
-        if where or not path.is_file() or path.stat().st_size:
+        if where or not path.is_file():
             raise _CreatedMeanwhile() from None
-        _note(db, f"created store at {path} (in the empty file there)")
-        return False
+        if not path.stat().st_size:
+            _note(db, f"created store at {path} (in the empty file there)")
+            return False
+        if _has_no_tables(path):  # an SQLite database of nothing yet (another program's)
+            _note(db, f"created store at {path} (in the empty database there)")
+            return False
+        raise _CreatedMeanwhile() from None
     os.close(fd)
     _note(db, f"created store at {path}{where}{folder}")
     return True
+
+
+def _has_no_tables(path: Path) -> bool:
+    """True for an SQLite database with no table at all: a store is made in it as in an
+    empty file (a program that opened the file and committed nothing leaves one). One that
+    another jobdash is making has none to show either until it commits; the migration then
+    waits for that commit and finds the store made."""
+    try:
+        con = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=0)
+        try:
+            return con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return False
 
 
 async def _connect(db: Db, version: int | None) -> None:
