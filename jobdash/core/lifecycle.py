@@ -46,8 +46,7 @@ hold atomically inside the store, the store enforces it in its own statements:
    its lock keys (`exclusive` is one) is held by another job, and it takes them in the same
    transaction, each key held by one job at most (a unique key). A job type that refuses to
    wait is refused at submit while a key is held, or awaited by a job ahead in line
-   (`refuse_lock`). Keys are released when the
-   job settles.
+   (`refuse_lock`). Keys are released when the job settles.
 7. Recovery. The running tasks of an owner whose lease ran out are judged together, as one
    death, by `judge`, and its verdicts applied in one transaction (the lost and charged
    counters included, so that the next death is judged from them).
