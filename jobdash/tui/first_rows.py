@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from jobdash.core.model import Job
 from jobdash.core.service import Service
 
-__all__ = ["FIRST_PAGE", "FirstRows"]
+__all__ = ["FIRST_PAGE", "FirstRows", "read_history"]
 
 FIRST_PAGE = 500  # finished jobs shown before the rest of the history is loaded
+HISTORY_PAGE = 5_000  # finished jobs per read while the whole history is loaded
 
 
 @dataclass
@@ -27,3 +28,21 @@ class FirstRows:
         rev = await svc.rev()
         active = await svc.jobs(active=True, limit=None)
         return cls(rev, active, await svc.jobs(active=False, limit=FIRST_PAGE))
+
+
+async def read_history(svc: Service, page: int | None = None) -> list[Job]:
+    """Every finished job this user may see, newest first, read a page at a time (by id).
+
+    Why pages: the store has one reader, and it serves requests in turn. Read whole, 100,000
+    jobs hold it for seconds, and a read asked meanwhile (the Failures tab's groups, a job's
+    details) waits for all of them; read in pages, it waits for one. A job that changes
+    between two pages is in the change feed, which the dashboard applies once they are in."""
+    page = page or HISTORY_PAGE
+    jobs: list[Job] = []
+    after: int | None = None
+    while True:
+        got = await svc.jobs(active=False, limit=page, after_id=after)
+        jobs.extend(got)
+        if len(got) < page:
+            return jobs
+        after = got[-1].id

@@ -18,6 +18,7 @@ import pytest
 
 from jobdash.core.query import Query
 from jobdash.core.service import Service
+from jobdash.tui import first_rows
 from jobdash.tui.app import JobdashApp
 from jobdash.tui.screens import dashboard as dashboard_module
 from jobdash.tui.widgets import job_window
@@ -195,3 +196,26 @@ async def test_a_job_finishing_is_counted_and_shown(svc: Service, tmp_path: Path
         await until(pilot, lambda: table.cursor_job is not None and table.cursor_job.id == 8)
         assert dash.table("inprogress").get_job(8) is None
         assert isinstance(table, JobWindowTable)
+
+
+async def test_a_history_held_whole_is_read_in_pages_and_all_of_it_shown(
+    svc: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under the window's size the history is held whole, read a page at a time (so that
+    another read waits for a page, not the whole history): every job once, newest first."""
+    whole = [job.id for job in await svc.jobs(active=False, limit=None)]
+    assert len(whole) > 600
+    paged = [job.id for job in await first_rows.read_history(svc, page=7)]
+    assert paged == whole
+    exact = [job.id for job in await first_rows.read_history(svc, page=len(whole))]
+    assert exact == whole  # a last page that is exactly full ends the reading too
+    monkeypatch.setattr(dashboard_module, "WINDOW_ABOVE", 10_000)
+    monkeypatch.setattr(first_rows, "HISTORY_PAGE", 50)
+    app = make_app(svc)
+    async with app.run_test(size=SIZE) as pilot:
+        dash = await loaded(pilot)
+        table = dash.completed
+        assert not table.windowed
+        assert [job.id for job in table.rows] == whole
+        await pilot.press("2")
+        await until(pilot, lambda: title(app) == f"Completed ({len(whole)})")

@@ -31,7 +31,7 @@ from jobdash.present.timing import stalled_note
 from jobdash.present.words import plural
 from jobdash.tui.actions import JobKeys, MarkKeys, OffersWhatWorks, describe
 from jobdash.tui.bulk import Marks, job_marks_line
-from jobdash.tui.first_rows import FIRST_PAGE
+from jobdash.tui.first_rows import FIRST_PAGE, read_history
 from jobdash.tui.helpers import clock_of
 from jobdash.tui.keymap import key_for
 from jobdash.tui.rights import refusals_for
@@ -249,7 +249,7 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks):
             self.completed.open_window()
             self._loaded()
             return
-        finished = await svc.jobs(active=False, limit=None)
+        finished = await read_history(svc)
         # Their search text too, so a filter typed meanwhile stays quick when they land.
         await asyncio.to_thread(prepare_search, finished)
         completed.set_jobs(finished)
