@@ -14,15 +14,19 @@ from typing import Any
 
 import pytest
 
-from jobdash.core.lifecycle import (
-    JOB_TRANSITIONS,
+from jobdash.core.deaths import (
     QUARANTINE_AFTER,
-    SETTLING,
     SHOW_SUSPECTS,
     SUSPECT_DRAIN,
+    LostTask,
+    judge,
+    suspect_way,
+)
+from jobdash.core.lifecycle import (
+    JOB_TRANSITIONS,
+    SETTLING,
     TASK_TRANSITIONS,
     Backoff,
-    LostTask,
     added_task_status,
     admission,
     after_failure,
@@ -34,10 +38,8 @@ from jobdash.core.lifecycle import (
     decide_pause,
     decide_resume,
     decide_retry,
-    judge,
     refuse_lock,
     settle,
-    suspect_way,
 )
 from jobdash.core.model import FINISHED_JOB, JobStatus, Refused, TaskStatus
 from jobdash.core.waiting import lock_wait

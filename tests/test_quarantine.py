@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from jobdash.core.lifecycle import SUSPECT_DRAIN, LostTask, judge
+from jobdash.core.deaths import SUSPECT_DRAIN, LostTask, judge
 from jobdash.core.model import TaskStatus
 from jobdash.core.processes import group_alive
 from jobdash.core.store.base import Store, open_store

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from jobdash.core.lifecycle import SUSPECT_DRAIN
+from jobdash.core.deaths import SUSPECT_DRAIN
 from jobdash.core.model import Job, JobStatus, Trigger
 from jobdash.core.views import Holder
 from jobdash.core.waiting import (

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from jobdash.core.lifecycle import SUSPECT_DRAIN
+from jobdash.core.deaths import SUSPECT_DRAIN
 from jobdash.core.model import Job, JobStatus, format_duration
 from jobdash.core.views import Holder, TaskWait, Why
 from jobdash.present.times import clock
@@ -149,7 +149,7 @@ def quarantine_line(job_id: int, seq: int) -> str:
 
 def holding_back(ready_since: float, now: float) -> bool:
     """Whether busy agents still claim nothing for a suspect ready since then (see
-    `lifecycle.suspect_way`: they hold back SUSPECT_DRAIN seconds at most)."""
+    `deaths.suspect_way`: they hold back SUSPECT_DRAIN seconds at most)."""
     return now - ready_since < SUSPECT_DRAIN
 
 

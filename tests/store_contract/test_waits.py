@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from jobdash.core.lifecycle import SUSPECT_DRAIN
+from jobdash.core.deaths import SUSPECT_DRAIN
 from jobdash.core.model import JobStatus, NotFound
 from jobdash.core.store.base import Store
 from jobdash.core.store.records import Claimant

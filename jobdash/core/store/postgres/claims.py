@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Callable, Collection
 from typing import Any
 
-from jobdash.core.lifecycle import suspect_way
+from jobdash.core.deaths import suspect_way
 from jobdash.core.store.postgres.counts import Con
 from jobdash.core.store.postgres.db import Db, NotReady
 from jobdash.core.store.postgres.schema import ACTIVE_ONLY

@@ -16,7 +16,8 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from jobdash.core.lifecycle import QUARANTINE_AFTER, LostTask, after_failure, judge, released
+from jobdash.core.deaths import QUARANTINE_AFTER, LostTask, judge
+from jobdash.core.lifecycle import after_failure, released
 from jobdash.core.model import TaskStatus
 from jobdash.core.store.records import Claim, Outcome
 from jobdash.core.store.sql.counts import COUNTS, Counts
@@ -159,7 +160,7 @@ class Claims:
     async def recover_lost(self, quarantine_after: int = QUARANTINE_AFTER) -> int:
         """The tasks of agents whose leases ran out (they died or hung): every running task
         of such an agent, at once, as one death. Each runs again (alone: see
-        `lifecycle.judge`) while retries remain, else fails with "agent lost"; a task charged
+        `deaths.judge`) while retries remain, else fails with "agent lost"; a task charged
         with `quarantine_after` deaths is failed as quarantined and not claimed again.
         Returns how many tasks were recovered."""
         d = self.db.dialect
@@ -182,7 +183,7 @@ class Claims:
                             None if v.status is TaskStatus.PENDING else now,
                             v.lost,
                             v.charged,
-                            now,  # a suspect is ready from now (see lifecycle.SUSPECT_DRAIN)
+                            now,  # a suspect is ready from now (see deaths.SUSPECT_DRAIN)
                             v.charged > t.charged,
                             owner,
                             t.task_id,

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Collection
 from typing import Any
 
-from jobdash.core.lifecycle import suspect_way
+from jobdash.core.deaths import suspect_way
 from jobdash.core.store.records import Claim, Claimant
 from jobdash.core.store.sql import claims
 from jobdash.core.store.sql.claims import CLAIM_RETURNING, claims_of
@@ -52,7 +52,7 @@ class Claims(claims.Claims):
     async def claim(self, who: Claimant | Callable[[], Claimant | None]) -> list[Claim]:
         """Claim up to `who.free` pending tasks of running jobs, within each job's
         `parallel`, of the job types whose hashes are in `who.types` (None: any; an agent
-        passes its own catalogue's). A suspect task (see `lifecycle.suspect_way`) is claimed
+        passes its own catalogue's). A suspect task (see `deaths.suspect_way`) is claimed
         alone, by an idle claimant. `who` may be a function, asked inside the transaction:
         an agent's free slots counted there cannot be taken meanwhile by a refill (see
         `Refill`)."""
