@@ -2,40 +2,33 @@
 dashboard.
 
 Who the user is, the catalogue of job types and the permission checks are `access`'s
-(`Access`, which `Service` extends); here, jobs, actions and reads go to the store with the
-audit user, and this process's engine and scheduler start. Failures grouped by cause are
-`failures`'s (`Failures`, which extends `Access`), actions on many jobs or schedules at once
-`bulk`'s (`Bulk`, which extends `Failures`). What a submission becomes
-is `submission`'s, exports are `export`'s, schedule checks and previews `schedules`'s.
+(`Access`, which every part extends); here, jobs, actions and reads go to the store with the
+audit user, and this process's engine and scheduler start. The other parts: failures grouped
+by cause (`failures`), actions on many jobs or schedules at once (`bulk`), the audit trail
+(`audit`), artifacts (`artifacts`), timing from history (`timing`), schedules as a user
+reads and changes them (`schedule_control`). What a submission becomes is `submission`'s,
+exports are `export`'s, schedule checks and previews `schedules`'s.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import AsyncGenerator, Mapping, Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from jobdash.core.agent import AgentOptions, agent_state
 from jobdash.core.agent.options import STALE_AFTER
 from jobdash.core.catalogue import Catalogue
 from jobdash.core.model import BadInput, Counted, Job, LogLine, Refused, Report, Run, Task, Trigger
-from jobdash.core.planning import Schedule, Tick
+from jobdash.core.planning import Schedule
 from jobdash.core.query import Query, parse_query
 from jobdash.core.scheduler import SCHEDULER_USER, Scheduler, schedule_lock
 from jobdash.core.service.export import export_jobs
-from jobdash.core.service.schedules import (
-    check_policy,
-    fire_times,
-    planning_change,
-    with_next_run,
-)
 from jobdash.core.service.submission import new_job
-from jobdash.core.store.records import Changes, JobFilter, PolicyChange, Shared
-from jobdash.core.values import check_params, checked_report
+from jobdash.core.store.records import Changes, JobFilter, Shared
+from jobdash.core.values import check_params
 from jobdash.core.views import AgentInfo, PrunedAgents, Why
 from jobdash.core.waiting import explain
-from jobdash.present.times import local_zone_name
 
 if TYPE_CHECKING:
     from jobdash.core.agent import Agent
@@ -44,10 +37,11 @@ if TYPE_CHECKING:
 from jobdash.core.service.artifacts import Artifacts
 from jobdash.core.service.audit import AuditTrail
 from jobdash.core.service.bulk import Bulk
+from jobdash.core.service.schedule_control import ScheduleControl
 from jobdash.core.service.timing import Timings
 
 
-class Service(Bulk, AuditTrail, Artifacts, Timings):
+class Service(Bulk, AuditTrail, Artifacts, Timings, ScheduleControl):
     """What a user may see and do, for one user: every front end goes through here."""
 
     async def close(self) -> None:
@@ -417,17 +411,6 @@ class Service(Bulk, AuditTrail, Artifacts, Timings):
 
     # ----------------------------------------------------------------- schedules
 
-    async def schedules(self) -> list[Schedule]:
-        now = time.time()
-        return [with_next_run(s, now) for s in await self.store.schedules()]
-
-    async def schedule(self, schedule_id: str) -> Schedule:
-        return with_next_run(await self.store.get_schedule(schedule_id), time.time())
-
-    async def ticks(self, schedule_id: str, limit: int = 100) -> list[Tick]:
-        await self.store.get_schedule(schedule_id)
-        return await self.store.ticks(schedule_id, limit)
-
     async def schedule_jobs(self, schedule_id: str, limit: int = 20) -> list[Job]:
         """The latest jobs a schedule started (newest first), as this user may see them."""
         jobs = await self.store.list_jobs(
@@ -444,62 +427,6 @@ class Service(Bulk, AuditTrail, Artifacts, Timings):
             return {}
         return {job.id: job for job in await self.jobs(f"id:{','.join(map(str, ids))}")}
 
-    def _check_schedule(self, s: Schedule, what: str) -> None:
-        """Refused unless the user may change or run schedule `s` (the right `schedule`,
-        on its type and target); `what`: the action's words."""
-        target = self.target_of(s.type, s.params)
-        self._check_right("schedule", what, f"schedule {s.id}", s.type, target)
-
-    def _wake_scheduler(self) -> None:
-        if self.scheduler is not None:
-            self.scheduler.wake()
-
-    async def set_planning(
-        self, schedule_id: str, planning: str, tz: str | None = None
-    ) -> Schedule:
-        """An admin's planning for a schedule ("automatic" follows the config again)."""
-        current = await self.store.get_schedule(schedule_id)
-        self._check_schedule(current, "change a schedule")
-        text, nxt = planning_change(current, planning, tz, time.time())
-        await self.store.set_schedule_planning(schedule_id, text, tz, self.user, nxt)
-        self._wake_scheduler()
-        return await self.schedule(schedule_id)
-
-    async def set_schedule_policy(
-        self,
-        schedule_id: str,
-        overlap: str | None = None,
-        catchup: str | None = None,
-        catchup_bound: float | None = None,
-    ) -> Schedule:
-        self._check_schedule(await self.store.get_schedule(schedule_id), "change a schedule")
-        check_policy(overlap, catchup, catchup_bound)
-        change = PolicyChange(overlap, catchup, catchup_bound)
-        await self.store.set_schedule_policy(schedule_id, self.user, change)
-        self._wake_scheduler()
-        return await self.schedule(schedule_id)
-
-    async def set_schedule_report(self, schedule_id: str, report: Report | None) -> Schedule:
-        """An admin's report recipients for a schedule's runs (besides the type's), checked
-        as addresses and URLs, kept across config reloads; None: the config's again."""
-        self._check_schedule(await self.store.get_schedule(schedule_id), "change a schedule")
-        if report is not None:
-            report = checked_report(report.email, report.webhook)
-        await self.store.set_schedule_report(schedule_id, self.user, report)
-        return await self.schedule(schedule_id)
-
-    async def enable(self, schedule_id: str) -> Schedule:
-        self._check_schedule(await self.store.get_schedule(schedule_id), "enable a schedule")
-        await self.store.set_schedule_enabled(schedule_id, True, self.user)
-        self._wake_scheduler()
-        return await self.schedule(schedule_id)
-
-    async def disable(self, schedule_id: str) -> Schedule:
-        self._check_schedule(await self.store.get_schedule(schedule_id), "disable a schedule")
-        await self.store.set_schedule_enabled(schedule_id, False, self.user)
-        self._wake_scheduler()
-        return await self.schedule(schedule_id)
-
     async def run_schedule_now(self, schedule_id: str) -> Job:
         """Run a schedule's job now (not tied to a fire time; overlap 'queue' still waits)."""
         s = await self.store.get_schedule(schedule_id)
@@ -507,13 +434,3 @@ class Service(Bulk, AuditTrail, Artifacts, Timings):
         job = await self.submit_schedule(s, queue=s.overlap == "queue")
         await self.store.note_schedule_run(s.id, job.id, self.user)
         return job
-
-    def next_fire_times(
-        self, planning: str, tz: str | None = None, n: int = 5, default: str | None = None
-    ) -> list[datetime]:
-        """Preview: the next `n` fire times of a planning (BadInput when it does not parse)."""
-        return fire_times(planning, tz or self.default_timezone, n, default)
-
-    @property
-    def default_timezone(self) -> str:
-        return self.config.timezone or local_zone_name()

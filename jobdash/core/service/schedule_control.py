@@ -1,0 +1,98 @@
+"""A schedule as a user sees and changes it (`ScheduleControl`, a part of the `Service`):
+read with its next run, its ticks; an admin's planning, policy and report recipients;
+enable and disable. Each change is refused unless the user has the right `schedule` on the
+schedule's type and target, and wakes this process's scheduler so it takes effect at once.
+Running a schedule now, and the jobs it started, are the `Service`'s (they submit and
+read jobs)."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+from jobdash.core.model import Report
+from jobdash.core.planning import Schedule, Tick
+from jobdash.core.service.access import Access
+from jobdash.core.service.schedules import check_policy, fire_times, planning_change, with_next_run
+from jobdash.core.store.records import PolicyChange
+from jobdash.core.values import checked_report
+from jobdash.present.times import local_zone_name
+
+
+class ScheduleControl(Access):
+    async def schedules(self) -> list[Schedule]:
+        now = time.time()
+        return [with_next_run(s, now) for s in await self.store.schedules()]
+
+    async def schedule(self, schedule_id: str) -> Schedule:
+        return with_next_run(await self.store.get_schedule(schedule_id), time.time())
+
+    async def ticks(self, schedule_id: str, limit: int = 100) -> list[Tick]:
+        await self.store.get_schedule(schedule_id)
+        return await self.store.ticks(schedule_id, limit)
+
+    def _check_schedule(self, s: Schedule, what: str) -> None:
+        """Refused unless the user may change or run schedule `s` (the right `schedule`,
+        on its type and target); `what`: the action's words."""
+        target = self.target_of(s.type, s.params)
+        self._check_right("schedule", what, f"schedule {s.id}", s.type, target)
+
+    def _wake_scheduler(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.wake()
+
+    async def set_planning(
+        self, schedule_id: str, planning: str, tz: str | None = None
+    ) -> Schedule:
+        """An admin's planning for a schedule ("automatic" follows the config again)."""
+        current = await self.store.get_schedule(schedule_id)
+        self._check_schedule(current, "change a schedule")
+        text, nxt = planning_change(current, planning, tz, time.time())
+        await self.store.set_schedule_planning(schedule_id, text, tz, self.user, nxt)
+        self._wake_scheduler()
+        return await self.schedule(schedule_id)
+
+    async def set_schedule_policy(
+        self,
+        schedule_id: str,
+        overlap: str | None = None,
+        catchup: str | None = None,
+        catchup_bound: float | None = None,
+    ) -> Schedule:
+        self._check_schedule(await self.store.get_schedule(schedule_id), "change a schedule")
+        check_policy(overlap, catchup, catchup_bound)
+        change = PolicyChange(overlap, catchup, catchup_bound)
+        await self.store.set_schedule_policy(schedule_id, self.user, change)
+        self._wake_scheduler()
+        return await self.schedule(schedule_id)
+
+    async def set_schedule_report(self, schedule_id: str, report: Report | None) -> Schedule:
+        """An admin's report recipients for a schedule's runs (besides the type's), checked
+        as addresses and URLs, kept across config reloads; None: the config's again."""
+        self._check_schedule(await self.store.get_schedule(schedule_id), "change a schedule")
+        if report is not None:
+            report = checked_report(report.email, report.webhook)
+        await self.store.set_schedule_report(schedule_id, self.user, report)
+        return await self.schedule(schedule_id)
+
+    async def enable(self, schedule_id: str) -> Schedule:
+        self._check_schedule(await self.store.get_schedule(schedule_id), "enable a schedule")
+        await self.store.set_schedule_enabled(schedule_id, True, self.user)
+        self._wake_scheduler()
+        return await self.schedule(schedule_id)
+
+    async def disable(self, schedule_id: str) -> Schedule:
+        self._check_schedule(await self.store.get_schedule(schedule_id), "disable a schedule")
+        await self.store.set_schedule_enabled(schedule_id, False, self.user)
+        self._wake_scheduler()
+        return await self.schedule(schedule_id)
+
+    def next_fire_times(
+        self, planning: str, tz: str | None = None, n: int = 5, default: str | None = None
+    ) -> list[datetime]:
+        """Preview: the next `n` fire times of a planning (BadInput when it does not parse)."""
+        return fire_times(planning, tz or self.default_timezone, n, default)
+
+    @property
+    def default_timezone(self) -> str:
+        return self.config.timezone or local_zone_name()
