@@ -75,7 +75,8 @@ async def test_foreign_or_newer_files_are_refused_untouched(tmp_path: Path, kind
 
 
 async def test_an_older_store_is_migrated_forward(tmp_path: Path) -> None:
-    from jobdash.core.store.sqlite.schema import MIGRATIONS, split_sql
+    from jobdash.core.store.sqlite.migrate import split_sql
+    from jobdash.core.store.sqlite.schema import MIGRATIONS
 
     path = tmp_path / "old.db"
     con = sqlite3.connect(path)
@@ -240,7 +241,8 @@ def test_task_status_moves_follow_the_lifecycle() -> None:
 
 
 async def test_policies_set_at_run_time_before_version_4_stay_admin_ones(tmp_path: Path) -> None:
-    from jobdash.core.store.sqlite.schema import MIGRATIONS, split_sql
+    from jobdash.core.store.sqlite.migrate import split_sql
+    from jobdash.core.store.sqlite.schema import MIGRATIONS
 
     path = tmp_path / "v3.db"
     con = sqlite3.connect(path)

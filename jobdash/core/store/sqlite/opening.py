@@ -1,5 +1,5 @@
 """Opening a SQLite store: the checks of its file (`files`), its creation (0600, before SQLite
-touches it), its connections and their settings, its migrations (`schema.migrate`), and a
+touches it), its connections and their settings, its migrations (`migrate.migrate`), and a
 store that cannot be written opened to be read. Apart from `Db` because it happens once, and
 because each of its failures must leave nothing behind (no half-made file, no thread).
 """
@@ -26,7 +26,8 @@ from jobdash.core.store.sqlite.files import (
     readable_uri,
     sidecar,
 )
-from jobdash.core.store.sqlite.schema import SCHEMA_VERSION, migrate
+from jobdash.core.store.sqlite.migrate import migrate
+from jobdash.core.store.sqlite.schema import SCHEMA_VERSION
 
 
 class _CreatedMeanwhile(Exception):
