@@ -29,11 +29,12 @@ from jobdash.core.service import Changes, Service, write_new
 from jobdash.present.bulk import clear_question
 from jobdash.present.timing import stalled_note
 from jobdash.present.words import plural
-from jobdash.tui.actions import JobKeys, MarkKeys, OffersWhatWorks, describe
+from jobdash.tui.actions import OffersWhatWorks, describe
 from jobdash.tui.bulk import Marks, job_marks_line
 from jobdash.tui.first_rows import FIRST_PAGE, read_history
 from jobdash.tui.helpers import clock_of
 from jobdash.tui.keymap import key_for
+from jobdash.tui.keys import JobKeys, MarkKeys
 from jobdash.tui.rights import refusals_for
 from jobdash.tui.screens.failure_group import FailureGroupScreen
 from jobdash.tui.widgets.agents_pane import AgentsPane

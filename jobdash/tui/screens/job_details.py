@@ -49,10 +49,11 @@ from jobdash.present.text import sanitize
 from jobdash.present.times import in_column
 from jobdash.present.timing import task_look
 from jobdash.tui import log_feeding
-from jobdash.tui.actions import JobKeys, OffersWhatWorks, refuse
+from jobdash.tui.actions import OffersWhatWorks, refuse
 from jobdash.tui.artifact_keys import ArtifactKeys
 from jobdash.tui.helpers import clock_of, subscribe_changes
 from jobdash.tui.keymap import key_for
+from jobdash.tui.keys import JobKeys
 from jobdash.tui.log_feeding import LOG_BATCH, SAVE_BATCH
 from jobdash.tui.widgets.artifacts_pane import ArtifactsPane
 from jobdash.tui.widgets.audit_table import AuditTable

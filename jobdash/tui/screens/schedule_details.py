@@ -27,9 +27,10 @@ from jobdash.present.planning import recipients_text
 from jobdash.present.status import TICK_TONES, look
 from jobdash.present.text import sanitize
 from jobdash.present.times import clock, in_column
-from jobdash.tui.actions import SCHEDULE_BINDINGS, OffersWhatWorks, ScheduleKeys
+from jobdash.tui.actions import OffersWhatWorks
 from jobdash.tui.helpers import clock_of, subscribe_changes
 from jobdash.tui.keymap import key_for
+from jobdash.tui.keys import SCHEDULE_BINDINGS, ScheduleKeys
 from jobdash.tui.screens.job_details import JobDetailsScreen
 from jobdash.tui.widgets.audit_table import AuditTable
 from jobdash.tui.widgets.chart import Chart

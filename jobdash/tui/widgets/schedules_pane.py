@@ -31,9 +31,9 @@ from jobdash.present.status import SCHEDULE_STATE_TONES, last_run_look
 from jobdash.present.text import sanitize
 from jobdash.present.times import header, in_column
 from jobdash.present.unread import unread_mark, unread_tone
-from jobdash.tui.actions import SCHEDULE_BINDINGS, MarkKeys, ScheduleKeys
 from jobdash.tui.bulk import Marks, schedule_marks_line
 from jobdash.tui.helpers import clock_of, subscribe_changes
+from jobdash.tui.keys import SCHEDULE_BINDINGS, MarkKeys, ScheduleKeys
 from jobdash.tui.rights import refusals_for
 from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
 
