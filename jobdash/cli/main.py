@@ -13,23 +13,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
-from jobdash.cli import (
-    artifacts,
-    audit,
-    completion,
-    config,
-    crontab,
-    db,
-    engine,
-    failures,
-    jobs,
-    logs,
-    run,
-    schedules,
-    systemd,
-    web,
-    why,
-)
+from jobdash.cli import groups as g
 from jobdash.cli.parser import EXIT_FAILED, EXIT_OK, EXIT_USAGE, parse_args
 from jobdash.cli.render import color_mode, err, out, safe, use_color
 from jobdash.core.model import BadInput, Refused
@@ -42,23 +26,23 @@ Command = Callable[["Service", argparse.Namespace], Awaitable[int]]
 
 # Each command's handler, from its group; `check` and `schedule preview` need no store.
 COMMANDS: dict[str, Command] = {
-    **run.COMMANDS,
-    **jobs.COMMANDS,
-    **logs.COMMANDS,
-    **artifacts.COMMANDS,
-    **config.COMMANDS,
-    **engine.COMMANDS,
-    **schedules.COMMANDS,
-    **failures.COMMANDS,
-    **audit.COMMANDS,
-    **why.COMMANDS,
+    **g.run.COMMANDS,
+    **g.jobs.COMMANDS,
+    **g.logs.COMMANDS,
+    **g.artifacts.COMMANDS,
+    **g.config.COMMANDS,
+    **g.engine.COMMANDS,
+    **g.schedules.COMMANDS,
+    **g.failures.COMMANDS,
+    **g.audit.COMMANDS,
+    **g.why.COMMANDS,
 }
 
 # Commands that open no store.
 STORELESS = {
-    "completion": completion.cmd_completion,
-    "import-crontab": crontab.cmd_import_crontab,
-    "systemd-unit": systemd.cmd_systemd_unit,
+    "completion": g.completion.cmd_completion,
+    "import-crontab": g.crontab.cmd_import_crontab,
+    "systemd-unit": g.systemd.cmd_systemd_unit,
 }
 
 # Commands that only read the store: they read one that cannot be written, too.
@@ -89,11 +73,11 @@ def reads_only(a: argparse.Namespace) -> bool:
 
 async def run_command(a: argparse.Namespace) -> int:
     if a.command == "schedule" and a.schedule_action == "preview":
-        return schedules.cmd_schedule_preview(a)
+        return g.schedules.cmd_schedule_preview(a)
     if a.command == "check":
-        return config.cmd_check(a)
+        return g.config.cmd_check(a)
     if a.command == "db":
-        return await db.cmd_db(a)
+        return await g.db.cmd_db(a)
     if a.command in STORELESS:
         return STORELESS[a.command](a)
     from jobdash.core.service import Service
@@ -116,7 +100,7 @@ async def run_command(a: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else list(argv)
     if words[:1] == ["__complete"]:  # a shell's TAB (see `completion`): never an error
-        return completion.complete(words[1:])
+        return g.completion.complete(words[1:])
     args = parse_args(argv)
     mode = color_mode(args.color)
     use_color(mode)
@@ -137,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return open_dashboard(args)
         if args.command == "web":
-            return web.serve(args)
+            return g.web.serve(args)
         import asyncio  # not loaded for `--help` and usage errors
 
         return asyncio.run(run_command(args))

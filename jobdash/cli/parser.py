@@ -133,23 +133,7 @@ def job_id(text: str) -> int:
 
 def build_parser() -> Parser:
     """The whole command line: the dashboard's options, then each group's commands."""
-    from jobdash.cli import (
-        artifacts,
-        audit,
-        completion,
-        config,
-        crontab,
-        db,
-        engine,
-        failures,
-        jobs,
-        logs,
-        run,
-        schedules,
-        systemd,
-        web,
-        why,
-    )
+    from jobdash.cli import groups as g
 
     # Given before or after the command; SUPPRESS keeps a sub-command's parser from
     # resetting to None what was given before it (`jobdash --db X jobs`).
@@ -202,25 +186,25 @@ def build_parser() -> Parser:
     )
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     commands = Commands(sub.add_parser, common, as_json)
-    engine.declare_serving(commands)
-    engine.declare_agents(commands)
-    web.declare(commands)
-    run.declare_run(commands)
-    jobs.declare(commands)
-    logs.declare(commands)
-    why.declare(commands)
-    artifacts.declare(commands)
-    run.declare_actions(commands)
-    jobs.declare_export(commands)
-    failures.declare(commands)
-    audit.declare(commands)
-    run.declare_clear(commands)
-    schedules.declare(commands)
-    config.declare(commands)
-    db.declare(commands)
-    crontab.declare(commands)
-    systemd.declare(commands)
-    completion.declare(commands)
+    g.engine.declare_serving(commands)
+    g.engine.declare_agents(commands)
+    g.web.declare(commands)
+    g.run.declare_run(commands)
+    g.jobs.declare(commands)
+    g.logs.declare(commands)
+    g.why.declare(commands)
+    g.artifacts.declare(commands)
+    g.run.declare_actions(commands)
+    g.jobs.declare_export(commands)
+    g.failures.declare(commands)
+    g.audit.declare(commands)
+    g.run.declare_clear(commands)
+    g.schedules.declare(commands)
+    g.config.declare(commands)
+    g.db.declare(commands)
+    g.crontab.declare(commands)
+    g.systemd.declare(commands)
+    g.completion.declare(commands)
     return p
 
 

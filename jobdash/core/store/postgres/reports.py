@@ -61,12 +61,7 @@ class Reports(reports.Reports, Stalls):
     ) -> list[FireReport]:
         def txn(con: Con, rev: int, now: float) -> list[FireReport]:
             rows = con.execute(_CLAIM_FIRES, (now, now, limit, owner, now + hold)).fetchall()
-            return [
-                FireReport(
-                    r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), json.loads(r[7]), r[8]
-                )
-                for r in rows
-            ]
+            return [reports.fire_report(r) for r in rows]
 
         return await self.db.write(txn)
 

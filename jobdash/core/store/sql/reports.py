@@ -8,15 +8,22 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from jobdash.core.model import FINISHED_JOB
-from jobdash.core.store.records import Delivery
+from jobdash.core.store.records import Delivery, FireReport
 from jobdash.core.store.sql.dialect import Connection, Reading, Statements
 
 FINISHED = [str(s) for s in FINISHED_JOB]
 # A report that is due: pending and its time come, or claimed by an engine that let it go.
 DUE = "((r.state = 'pending' AND r.next_try <= ?) OR (r.state = 'sending' AND r.claimed_until < ?))"
+
+
+def fire_report(r: Sequence[Any]) -> FireReport:
+    """A claimed fire report's row as a record (its email and webhook lists are JSON)."""
+    return FireReport(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), json.loads(r[7]), r[8])
+
 
 Q = Statements(
     due_job="SELECT 1 FROM reports r JOIN jobs j ON j.id = r.job_id WHERE ",
