@@ -9,6 +9,7 @@ the end key reading the oldest page from the far end.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from collections.abc import AsyncIterator
@@ -209,6 +210,12 @@ async def test_a_history_held_whole_is_read_in_pages_and_all_of_it_shown(
     assert paged == whole
     exact = [job.id for job in await first_rows.read_history(svc, page=len(whole))]
     assert exact == whole  # a last page that is exactly full ends the reading too
+    go = asyncio.Event()  # cleared: the reading waits (another tab is in front)
+    waiting = asyncio.create_task(first_rows.read_history(svc, page=7, go=go))
+    await asyncio.sleep(0.3)
+    assert not waiting.done()
+    go.set()
+    assert [job.id for job in await waiting] == whole
     monkeypatch.setattr(dashboard_module, "WINDOW_ABOVE", 10_000)
     monkeypatch.setattr(first_rows, "HISTORY_PAGE", 50)
     app = make_app(svc)
@@ -219,3 +226,9 @@ async def test_a_history_held_whole_is_read_in_pages_and_all_of_it_shown(
         assert [job.id for job in table.rows] == whole
         await pilot.press("2")
         await until(pilot, lambda: title(app) == f"Completed ({len(whole)})")
+        # Another tab in front holds the history's reading back; a job table lets it go.
+        assert dash.history_wanted.is_set()
+        await pilot.press("5")
+        await until(pilot, lambda: not dash.history_wanted.is_set())
+        await pilot.press("1")
+        await until(pilot, lambda: dash.history_wanted.is_set())

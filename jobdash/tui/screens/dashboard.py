@@ -118,6 +118,8 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks, DashboardRows):
         self.window_above = WINDOW_ABOVE
         self.marks: Marks[Job] = Marks(lambda job: job.id)  # both tables show them
         self._refusals: tuple[str | None, ...] | None = None  # of the job under the cursor
+        self.history_wanted = asyncio.Event()
+        self.history_wanted.set()
 
     @property
     def jobdash(self) -> JobdashApp:
@@ -254,6 +256,10 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks, DashboardRows):
         self.refresh_bindings()
         self.marks_changed()
         pane = event.pane.id
+        if pane in JOB_TABS:
+            self.history_wanted.set()
+        else:  # the history's reading waits: the tab in front gets the CPU
+            self.history_wanted.clear()
         if pane is not None and not self.filter_bar.input.has_focus:
             self._focus_tab(pane)
 

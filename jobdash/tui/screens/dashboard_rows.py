@@ -6,7 +6,7 @@ of finished ones), then the rest of the history: held whole when it is short, re
 a time (`read_history`); a window onto the store when it is long (`JobWindowTable`). Then
 each batch of the change feed, patched in (`upsert`): a job moves from In Progress to
 Completed when it finishes, and back on a retry. Changes that come while the history loads
-wait, and are applied once it is in.
+are shown at once, and applied again once it is in.
 """
 
 from __future__ import annotations
@@ -51,6 +51,8 @@ class DashboardRows(Screen[None]):
     _newest: int  # the highest job id seen: a higher one is new, never finished
     window_above: int
     marks: Marks[Job]
+    # Set while a job table is in front: the history's reading waits while another tab is.
+    history_wanted: asyncio.Event
 
     @property
     def jobdash(self) -> JobdashApp:
@@ -97,7 +99,7 @@ class DashboardRows(Screen[None]):
             self.completed.open_window()
             self._loaded()
             return
-        finished = await read_history(svc)
+        finished = await read_history(svc, go=self.history_wanted)
         # Their search text too, so a filter typed meanwhile stays quick when they land.
         await asyncio.to_thread(prepare_search, finished)
         completed.set_jobs(finished)
@@ -119,8 +121,10 @@ class DashboardRows(Screen[None]):
         if not self.query("#table-inprogress"):
             return  # the dashboard is being taken down: its tables are gone
         if not self.loaded:
+            # Shown at once, and kept to be applied again once the history is in: it
+            # replaces the Completed rows, and may have been read before the change. Applying
+            # twice is harmless (a row older than the table's is ignored).
             self._pending.append(changes)
-            return
         self._apply(changes)
         self._update_titles()
 
