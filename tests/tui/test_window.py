@@ -14,14 +14,17 @@ import json
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from jobdash.core.model import Job
 from jobdash.core.query import Query
 from jobdash.core.service import Service
 from jobdash.tui import first_rows
 from jobdash.tui.app import JobdashApp
 from jobdash.tui.screens import dashboard as dashboard_module
+from jobdash.tui.screens import dashboard_rows
 from jobdash.tui.widgets import job_window
 from jobdash.tui.widgets.filter_bar import FilterBar
 from jobdash.tui.widgets.window_table import JobWindowTable
@@ -232,3 +235,34 @@ async def test_a_history_held_whole_is_read_in_pages_and_all_of_it_shown(
         await until(pilot, lambda: not dash.history_wanted.is_set())
         await pilot.press("1")
         await until(pilot, lambda: dash.history_wanted.is_set())
+
+
+async def test_changes_are_shown_while_the_history_loads(
+    svc: Service, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job that finishes while the history is still being read leaves In Progress at
+    once (the tabs' counts follow), and is among the finished jobs once the history is in."""
+    monkeypatch.setattr(dashboard_module, "WINDOW_ABOVE", 10_000)
+    release = asyncio.Event()
+    real_read = dashboard_rows.read_history
+
+    async def slow_history(*args: Any, **kwargs: Any) -> list[Job]:
+        await release.wait()  # the history is "still loading" until the test says
+        return await real_read(*args, **kwargs)
+
+    monkeypatch.setattr(dashboard_rows, "read_history", slow_history)
+    app = make_app(svc)
+    async with app.run_test(size=SIZE) as pilot:
+        dash = app.screen_stack[0]
+        assert isinstance(dash, dashboard_module.DashboardScreen)
+        running = dash.table("inprogress")
+        await until(pilot, lambda: running.get_job(8) is not None)
+        finish_behind(tmp_path / "window.db", 8)
+        await until(pilot, lambda: running.get_job(8) is None)
+        assert not dash.loaded  # shown before the history came
+        assert dash.completed.get_job(8) is not None
+        release.set()
+        await until(pilot, lambda: dash.loaded)
+        assert running.get_job(8) is None
+        done = dash.completed.get_job(8)
+        assert done is not None and done.status.finished
