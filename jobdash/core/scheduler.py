@@ -33,7 +33,6 @@ import logging
 import os
 import socket
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -143,7 +142,7 @@ class Scheduler:
         self.renew = renew
         self.grace = grace
         self.poll = poll
-        self.owner = f"{socket.gethostname()}-{os.getpid()}/{uuid.uuid4().hex[:12]}"
+        self.owner = f"{socket.gethostname()}-{os.getpid()}/{os.urandom(6).hex()}"
         self.leader = False
         self._renewed = -1e18  # monotonic time of the last successful renewal
         self._wake = Alarm()

@@ -16,7 +16,6 @@ import logging
 import os
 import socket
 import time
-import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -53,7 +52,7 @@ class Agent:
         self.catalogue = catalogue or Catalogue({})
         self.host = socket.gethostname()
         self.name = opts.name or f"{self.host}-{os.getpid()}"
-        self.owner = f"{self.name}/{uuid.uuid4().hex[:12]}"
+        self.owner = f"{self.name}/{os.urandom(6).hex()}"
         self.slots = opts.slots
         self.runs: dict[int, Run] = {}
         self._alone = 0  # running suspect tasks: nothing is claimed beside one
