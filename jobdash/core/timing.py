@@ -25,7 +25,6 @@ a job of that type ends), so a table's rows never ask the store.
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -72,6 +71,8 @@ def type_timing(
 ) -> TypeTiming:
     """A type's timing from its last runs (`usual_runs` of them), the durations of those
     runs' succeeded tasks, and its configured `stall_after` (None: derived)."""
+    import statistics  # here: it loads fractions, decimal and random, for every command
+
     durations = [r.duration for r in usual_runs(runs) if r.duration is not None]
     enough = len(durations) >= MIN_RUNS
     task_median = statistics.median(task_durations) if task_durations else None
