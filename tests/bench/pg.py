@@ -11,7 +11,9 @@ SQLite runs on a fresh file; runs alternate between the backends, and the median
    from the server's postmaster (local servers only), steadier than rates on a busy host.
 2. `agents`: 1, 2 and 4 `jobdash agent` processes of 16 slots each on one PostgreSQL store
    running tasks that sleep 0.05 s (Python tasks: the work is not CPU-bound, and no
-   process start per task muddles it): tasks/s, and against one agent.
+   process start per task muddles it): tasks/s, and against one agent; the agents' CPU
+   per task while they work (read from their processes once they are up, so their start
+   is left out) and with everything (their start, the bench's process).
 3. `procrastinate`: procrastinate's no-op throughput on the same server, the peer anchor:
    2,000 no-op jobs deferred in batches, then one worker (`concurrency` 10 and 64) run
    until the queue is empty; its rate is the worker's, deferring not counted. Skipped, saying why, when
@@ -223,12 +225,31 @@ async def _agents(url: str, cfg: Path, env: dict[str, str], agents: int, n: int)
     procs = start_agents(url, cfg, agents, AGENT_SLOTS, env)
     try:
         await agents_up(svc, agents)
+        up = agents_cpu(procs)  # their start (imports: ~1 s of CPU each) is not the work's
         secs, job = await run_to_end(svc, "sleepy", {"n": str(n)})
+        work_cpu = agents_cpu(procs) - up
     finally:
         stop_agents(procs)
         await svc.close()
     assert job.status == "succeeded" and job.succeeded == n + 1, (job.status, job.info)
-    return {"agents": agents, "tasks": n, "seconds": secs, "rate": n / secs}
+    return {
+        "agents": agents,
+        "tasks": n,
+        "seconds": secs,
+        "rate": n / secs,
+        "agents_work_cpu_s": work_cpu,
+    }
+
+
+def agents_cpu(procs: list[Any]) -> float:
+    """CPU seconds the agent processes used so far."""
+    import psutil
+
+    total = 0.0
+    for p in procs:
+        t = psutil.Process(p.pid).cpu_times()
+        total += t.user + t.system
+    return total
 
 
 def bench_agents(server: str, rounds: int, scale: int, cpu: Callable[[], float] | None) -> None:
@@ -249,7 +270,8 @@ def bench_agents(server: str, rounds: int, scale: int, cpu: Callable[[], float] 
         print(
             f"   {k} agent{'s' if k > 1 else ' '}: {med(rates):>6,.0f} tasks/s ({span(rates)}), "
             f"{med(rates) / one:.2f}× one agent, {med(rates) / ideal:.0%} of the slots' "
-            f"{ideal:,.0f}/s; CPU per task: agents {med(cpu_of(rs, 'engine_cpu_s')):.0f} µs"
+            f"{ideal:,.0f}/s; CPU per task: agents {med(cpu_of(rs, 'agents_work_cpu_s')):.0f} µs "
+            f"at work ({med(cpu_of(rs, 'engine_cpu_s')):.0f} µs with their start and the bench's)"
             + (f", server {med(cpu_of(rs, 'server_cpu_s')):.0f} µs" if cpu else ""),
             flush=True,
         )

@@ -110,7 +110,7 @@ class Claims(claims.Claims):
         while True:
             await self.db.record_outcomes()
             with contextlib.suppress(NotReady):
-                return await self.db.write(txn, ready)
+                return await self.db.write(txn, ready, pipeline=True)
 
 
 def claim_in(con: Con, rev: int, now: float, c: Claimant) -> list[Claim]:

@@ -168,18 +168,24 @@ class Db(WriterThread):
     # ----------------------------------------------------------------- writing
 
     async def write(
-        self, fn: Txn[T], ready: Callable[[], bool] | None = None, work: bool = False
+        self,
+        fn: Txn[T],
+        ready: Callable[[], bool] | None = None,
+        work: bool = False,
+        pipeline: bool = False,
     ) -> T:
         """Run `fn(con, rev, now)` whole in one transaction of the writer, in its thread.
         `ready`: asked on the event loop once the write lock is held (no other write of
         this process is under way then); False gives the lock back and raises NotReady.
-        `work`: it may make tasks claimable, so its hint wakes agents (hints.py)."""
+        `work`: it may make tasks claimable, so its hint wakes agents (hints.py).
+        `pipeline`: `fn` runs no COPY, so the whole transaction runs in pipeline mode (see
+        `_committed`)."""
         try:
             async with self.lock:
                 if ready is not None and not ready():
                     raise NotReady()
                 payload = self.throttle.payload(work)
-                result = await self.in_thread(self._whole_transaction, fn, payload)
+                result = await self.in_thread(self._whole_transaction, fn, payload, pipeline)
                 self._owe(self.throttle.committed(payload, work))
         except psycopg.Error as e:
             raise self.error(e) from e
@@ -189,7 +195,7 @@ class Db(WriterThread):
             cb()
         return result
 
-    def _whole_transaction(self, fn: Txn[T], payload: str | None) -> T:
+    def _whole_transaction(self, fn: Txn[T], payload: str | None, pipeline: bool = False) -> T:
         """A new revision, `fn`, the NOTIFY (`payload` None: none), COMMIT."""
 
         def whole(con: psycopg.Connection[Any]) -> T:
@@ -197,22 +203,45 @@ class Db(WriterThread):
             assert row is not None, "the store has no counter row"
             return fn(con, int(row[0]), time.time())
 
-        return self._committed(whole, payload)
+        return self._committed(whole, payload, pipeline)
 
-    def _committed(self, body: Callable[[psycopg.Connection[Any]], T], payload: str | None) -> T:
+    def _committed(
+        self,
+        body: Callable[[psycopg.Connection[Any]], T],
+        payload: str | None,
+        pipeline: bool = False,
+    ) -> T:
         """`body`, the NOTIFY (`payload` None: none), COMMIT; ROLLBACK when anything
-        raised (a rolled-back write tells no one)."""
+        raised (a rolled-back write tells no one).
+
+        Round trips are what a write costs: the counter's row lock (see the module) is held
+        from the first statement to the COMMIT, so the writers of every process wait for
+        them in turn. The NOTIFY and the COMMIT go in pipeline mode, in one round trip with
+        the body's last statements whose results are not read; with `pipeline` (a body
+        without COPY, which pipeline mode refuses) the whole body runs in it, so it waits
+        only where it reads."""
         con = self.connect_writer()
         try:
-            result = body(con)
-            if payload is not None:
-                self._notify(con, payload)
-            con.commit()
+            if pipeline:
+                with con.pipeline():
+                    result = body(con)
+                    self._end(con, payload)
+            else:
+                result = body(con)
+                with con.pipeline():
+                    self._end(con, payload)
         except BaseException:
             with contextlib.suppress(Exception):
                 con.rollback()
             raise
         return result
+
+    def _end(self, con: psycopg.Connection[Any], payload: str | None) -> None:
+        """The NOTIFY and the COMMIT, queued in pipeline mode: sent with the pipeline's end
+        (`con.commit()` would wait for the COMMIT, then the pipeline's end once more)."""
+        if payload is not None:
+            self._notify(con, payload)
+        con.execute("COMMIT")
 
     def _notify(self, con: psycopg.Connection[Any], payload: str) -> None:
         if not self.channel:

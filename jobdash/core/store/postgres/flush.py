@@ -21,8 +21,10 @@ writer's thread.
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
+
+from psycopg import pq
 
 from jobdash.core.store.postgres.claims import claim_in
 from jobdash.core.store.postgres.counts import Con
@@ -54,7 +56,10 @@ class PgFlusher(Flusher[Con]):
     def pipelined(self, con: Con) -> AbstractContextManager[Any]:
         """Pipeline mode: a statement whose result is not read is sent without waiting for
         it, so a batch makes a round trip only where it reads (the fenced rows, the jobs to
-        settle, the claim) instead of one a statement. (COPY, before, cannot be in one.)"""
+        settle, the claim) instead of one a statement. (COPY, before, cannot be in one.) A
+        batch without lines runs whole in pipeline mode (`write_batch`): nothing to add."""
+        if con.info.pipeline_status != pq.PipelineStatus.OFF:
+            return nullcontext()
         return con.pipeline()
 
     def wanted(self) -> tuple[Refill, Claimant] | None:
@@ -79,7 +84,7 @@ class PgFlusher(Flusher[Con]):
             return True
 
         try:
-            result: list[bool] = await self.pg.write(txn, ready)
+            result: list[bool] = await self.pg.write(txn, ready, pipeline=not lines)
         finally:
             self._want = None
         return result
