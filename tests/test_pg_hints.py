@@ -151,7 +151,9 @@ async def test_many_writes_make_few_notifies_and_the_last_change_is_announced(
         await asyncio.sleep(COALESCE * 5)  # the owed one is sent after the window
         count = len(heard)
         assert 2 <= count <= (t1 - t0) / COALESCE + 2
-        assert count * 5 <= len(jobs)
+        # Coalesced: far fewer NOTIFYs than writes (the bound above is the rule; this one
+        # holds while a write takes under ~50 ms, as on a loaded 2-core machine it does).
+        assert count * 2 <= len(jobs)
         assert {p for _, p in heard} == {WORK}  # a new job may be claimed
         assert heard[-1][0] > t1 - 0.05  # the last commit was announced
         # A write that makes no work (a cancel) says only "something changed".
