@@ -17,8 +17,12 @@
     from a 20 ms asyncio sleep probe.  Measured twice: engine embedded in the same
     process (as `jobdash` runs without a serving engine) and engine in another process.
 (d) RSS: of the dashboard process holding 100,000 jobs (a), and of (c)'s process.
+(w) what a window's keystroke asks of the store (the Completed tab past 100,000 jobs): for
+    each prefix of a job name typed into the filter, the count (to 1,000) and the first page
+    (100 rows, id order), on 100,000 finished jobs, warm (a second pass is timed); SQLite
+    through its text index, or with `--db` PostgreSQL. Not run by default.
 
-`--db postgresql://…`: (a) on a PostgreSQL server instead (a fresh schema, dropped after);
+`--db postgresql://…`: (a) and (w) on a PostgreSQL server instead (a fresh schema, dropped after);
 `--json`: (a)'s figures as one JSON line at the end (tests/bench/pg.py reads it).
 """
 
@@ -347,6 +351,50 @@ def _bench_a(tmp: Path, n: int, db: Path | str) -> dict[str, float]:
         app.stop()
 
 
+# --------------------------------------------------------------------------- (w)
+
+
+def bench_w(tmp: Path, n: int = 100_000, server: str = "") -> dict[str, float]:
+    from jobdash.core.query import parse_query
+    from jobdash.core.store.base import open_store
+    from jobdash.core.store.records import JobFilter
+
+    word = f"bench-{77777:06d}"
+    indexed = not server  # SQLite's text index (index_history brings it up to date)
+
+    async def keys(db: str) -> list[float]:
+        store = await open_store(db)
+        try:
+            took = []
+            for i in range(1, len(word) + 1):
+                f = JobFilter(parse_query(word[:i]), active=False, indexed=indexed)
+                t = time.perf_counter()
+                await store.count_jobs(f, 1000)
+                await store.list_jobs(JobFilter(f.query, active=False, limit=100, indexed=indexed))
+                took.append(time.perf_counter() - t)
+            return took
+        finally:
+            await store.close()
+
+    def run(db: Path | str) -> list[float]:
+        make_store(db)
+        insert_finished_jobs(db, n)
+        index_history(db)
+        asyncio.run(keys(str(db)))  # warm: the server's cache, hint bits
+        return asyncio.run(keys(str(db)))
+
+    if server:
+        from tests.bench.engine import pg_schema
+
+        with pg_schema(server) as url:
+            took = run(url)
+    else:
+        took = run(tmp / "w.db")
+    ms = [round(1000 * t) for t in took]
+    print(f"(w) window keys, count + first page per prefix of {word!r}: {ms} ms, {sum(ms)} in all")
+    return {"window_keys_ms": float(sum(ms)), "window_last_key_ms": float(ms[-1])}
+
+
 # --------------------------------------------------------------------------- (b)
 
 B_CONFIG = """
@@ -584,10 +632,10 @@ def bench_c(
 
 
 def main(argv: list[str]) -> None:
-    parts = [a for a in argv if a in ("a", "b", "c", "d")] or ["a", "b", "c", "d"]
+    parts = [a for a in argv if a in ("a", "b", "c", "d", "w")] or ["a", "b", "c", "d"]
     server = argv[argv.index("--db") + 1] if "--db" in argv else ""
-    if server and parts != ["a"]:
-        raise SystemExit("--db: only part (a) runs on PostgreSQL")
+    if server and not set(parts) <= {"a", "w"}:
+        raise SystemExit("--db: only parts (a) and (w) run on PostgreSQL")
     found: dict[str, float] = {}
     # The dashboard starts as an installed jobdash does, from compiled modules (pip compiles
     # them on install), not compiling its source at every start: that costs ~0.3 s of CPU,
@@ -602,6 +650,8 @@ def main(argv: list[str]) -> None:
         tmp = Path(d)
         if "a" in parts or "d" in parts:
             found = bench_a(tmp, server=server)
+        if "w" in parts:
+            found |= bench_w(tmp, server=server)
         if "b" in parts:
             bench_b(tmp)
         if "c" in parts or "d" in parts:

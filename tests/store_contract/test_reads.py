@@ -54,6 +54,31 @@ async def test_the_job_filter_answers_as_query_matches(store: Store, text: str) 
     assert [j.id for j in got] == [j.id for j in everything if q.matches(j, now)]
 
 
+@pytest.mark.parametrize("text", ["été", "ÉTÉ", "rapport", "RAPPORT", "-été", "target:été"])
+async def test_the_job_filter_folds_ascii_letters_only(store: Store, text: str) -> None:
+    """Upper-case letters beyond ASCII in the jobs' text stay as they are, as `query.fold`
+    leaves them (a locale's lower case, PostgreSQL's `lower()` under the database's
+    collation, would fold É to é and find "été" in "ÉTÉ")."""
+    upper = await store.create_job(
+        commands("report", target="/Rapports/ÉTÉ", params={"season": "RAPPORT ÉTÉ"})
+    )
+    lower = await store.create_job(commands("report", target="/rapports/été"))
+    await store.create_job(commands("other", target="/x"))
+    now = time.time()
+    everything = await store.list_jobs(JobFilter(now=now))
+    q = parse_query(text)
+    got = [j.id for j in await store.list_jobs(JobFilter(q, now=now))]
+    assert got == [j.id for j in everything if q.matches(j, now)]
+    expected = {
+        "été": [lower.id],
+        "ÉTÉ": [upper.id],
+        "rapport": sorted([lower.id, upper.id]),
+        "target:été": [lower.id],
+    }
+    if text in expected:
+        assert sorted(got) == expected[text]
+
+
 async def test_the_job_filters_other_fields(store: Store) -> None:
     await varied_jobs(store)
     await store.create_job(commands("fired", schedule_id="s", fire_time=1.0))
