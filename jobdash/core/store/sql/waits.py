@@ -46,8 +46,8 @@ Q = Statements(
     stale=f"SELECT id FROM jobs WHERE {ACTIVE_ONLY} AND waiting != '' AND status != 'paused' "
     f"AND NOT ({RESTING})",
     # Only while the job still runs nothing: a claim may have come meanwhile.
-    note="UPDATE jobs SET waiting = ?, rev = ? WHERE id = ? "
-    "AND (CAST(? AS TEXT) = '' OR (status = 'running' AND running = 0))",
+    note="UPDATE jobs SET waiting = ?, rev = ? "
+    "WHERE (CAST(? AS TEXT) = '' OR (status = 'running' AND running = 0)) AND id = ?",
     agents="SELECT a.owner, a.slots, (a.drain != 0 OR a.state = 'draining'), (SELECT count(*) "
     "FROM tasks t WHERE t.owner = a.owner AND t.status = 'running') FROM agents a "
     "WHERE a.heartbeat >= ? AND a.state != 'offline'",
@@ -108,7 +108,8 @@ class Waits:
             return 0
 
         def txn(con: Connection, rev: int, now: float) -> None:
-            d.many(con, q.note, [(text, rev, job_id, text) for job_id, text in changes.items()])
+            # One statement per reason (a backlog's jobs mostly share one): `by_key`.
+            d.by_key(con, q.note, [(text, rev, text, job_id) for job_id, text in changes.items()])
 
         await self.db.write(txn)
         return len(changes)

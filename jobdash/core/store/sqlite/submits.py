@@ -17,7 +17,13 @@ from jobdash.core.model import Job, Refused
 from jobdash.core.store.records import NewJob
 from jobdash.core.store.sql.dialect import SQLITE
 from jobdash.core.store.sql.reads import JOB_COLUMNS, job_from_row
-from jobdash.core.store.sql.submits import fire_time_taken, insert_rest, insert_row, refuse_held
+from jobdash.core.store.sql.submits import (
+    fire_time_taken,
+    insert_rest,
+    insert_row,
+    may_refuse,
+    refuse_held,
+)
 from jobdash.core.store.sqlite.db import Db, qmarks
 
 
@@ -59,11 +65,15 @@ def insert_each(
     batch: list[tuple[NewJob, str | None, asyncio.Future[Job]]],
     actor: str,
 ) -> list[Job | Refused]:
-    """Insert each queued job in its own savepoint: a refused one is rolled back alone.
-    The jobs are read back in the same transaction (the caller gets its job without a
-    read of its own, a hop to the reader's thread each)."""
+    """Insert each queued job in its own savepoint: a refused one is rolled back alone
+    (a job no rule may refuse needs none: ~20 µs a job saved). The jobs are read back in
+    the same transaction (the caller gets its job without a read of its own, a hop to the
+    reader's thread each)."""
     out: list[int | Refused] = []
     for nj, audit_user, _f in batch:
+        if not may_refuse(nj):
+            out.append(insert_job(con, rev, now, nj, audit_user, actor))
+            continue
         con.execute("SAVEPOINT job")
         try:
             out.append(insert_job(con, rev, now, nj, audit_user, actor))
