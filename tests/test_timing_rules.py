@@ -131,6 +131,21 @@ def test_stalled_when_its_quietest_task_is_silent_past_stall_after() -> None:
     assert "OVERRUN" in timing_words(both, T0 + 31) and "STALLED" in timing_words(both, T0 + 31)
 
 
+def test_a_line_printed_repaints_the_status_cell_only_when_its_look_changes() -> None:
+    """A running job's silence moves with every line it prints; its status cell (repainted
+    at once, past the live repaints' budget) only when the row shows another flag."""
+    from jobdash.tui.widgets.job_columns import changed_columns
+
+    t = type_timing("s", [], [], 30.0)
+    before = running(timing=t, quiet_since=T0 + 10)
+    printed = running(timing=t, quiet_since=T0 + 20, info="line 2")
+    assert changed_columns(before, printed, T0 + 25) == {"info"}
+    # At T0 + 41 the job was stalled (silent 31 s); the line it printed ends that.
+    assert changed_columns(before, printed, T0 + 41) == {"status", "info"}
+    paused = running(timing=t, quiet_since=T0 + 10, status=JobStatus.PAUSED)
+    assert "status" in changed_columns(before, paused, T0 + 25)
+
+
 def test_a_task_is_stalled_by_its_own_last_sign_of_life() -> None:
     t = type_timing("s", [], [], 30.0)
     task = Task(1, 1, 1, "a", None, TaskStatus.RUNNING, attempt=2, started=T0 + 100)

@@ -194,13 +194,21 @@ def data_widths(rows: Sequence[Job], max_id: int, day: Day, numbers: bool = Fals
     )
 
 
-def changed_columns(old: Job, new: Job) -> set[str]:
-    """The keys of the columns whose text may differ between two versions of a job."""
-    return {
+def changed_columns(old: Job, new: Job, now: float) -> set[str]:
+    """The keys of the columns whose text may differ between two versions of a job.
+
+    The status cell only when what it shows at `now` changed: its fields include the job's
+    silence (`quiet_since`, for the stalled flag), which moves with every line a running
+    job prints, and a changed status is repainted at once, past the live repaints'
+    budget (`LiveRepaints`): every busy row was repainted whole at each line it printed."""
+    keys = {
         key
         for key, fields in _CELL_FIELDS.items()
         if any(getattr(old, name) != getattr(new, name) for name in fields)
     }
+    if "status" in keys and job_look(old, now) == job_look(new, now):
+        keys.discard("status")
+    return keys
 
 
 def progress_cells(job: Job, width: int) -> tuple[str, str]:

@@ -220,8 +220,9 @@ class JobTable(TableBase):
         if patch.first is not None:
             self._moved(patch.first, anchor)
         else:
+            now = self._clock()
             for _position, old, new in patch.in_place:
-                self._live.changed(new.id, changed_columns(old, new), self.is_mounted)
+                self._live.changed(new.id, changed_columns(old, new, now), self.is_mounted)
         numbers = self.numbers
         widen = any(self._widths.too_narrow_for(j, self._day, numbers) for j in patch.shown)
         if widen and self._update_widths():
