@@ -17,7 +17,7 @@ Everything a job provides (type, target, user, info) is untrusted text: it is tu
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Hashable, Iterable
 from typing import ClassVar
 
 from textual.binding import Binding, BindingType
@@ -26,8 +26,6 @@ from textual.message import Message
 from textual.strip import Strip
 
 from jobdash.core.model import Job, JobStatus
-from jobdash.present.durations import job_time
-from jobdash.present.timing import job_look
 from jobdash.tui.widgets.job_columns import (
     COLUMNS,
     NARROW_DROPS,
@@ -49,14 +47,13 @@ from jobdash.tui.widgets.job_rows import (
     has_unread_errors,
 )
 from jobdash.tui.widgets.live_repaints import LiveRepaints
-from jobdash.tui.widgets.table_base import RowMessage, TableBase, cursor_bindings
+from jobdash.tui.widgets.live_table import Clock, LiveTable
+from jobdash.tui.widgets.table_base import RowMessage, cursor_bindings
 
 __all__ = ["COLUMNS", "Column", "JobTable"]
 
-Clock = Callable[[], float]
 
-
-class JobTable(TableBase):
+class JobTable(LiveTable):
     """A scrolling, sortable, filterable table of jobs with a row cursor.
 
     Feed it with `set_jobs` (replace everything) and `upsert` / `remove_jobs` (patch rows as
@@ -414,58 +411,6 @@ class JobTable(TableBase):
             return False
         self.scroll_to(y=target, animate=False)
         return True
-
-    def _later(self, delay: float, callback: Callable[[], None]) -> None:
-        self.set_timer(delay, callback, name="jobtable-live")
-
-    def _repaint_job(self, job_id: int, columns: set[str]) -> None:
-        position = self._model.index.get(job_id)
-        if position is not None:
-            self._refresh_cells(position, columns)
-
-    def _refresh_cells(self, row: int, columns: set[str]) -> None:
-        """Repaint only the span of a visible row covering `columns` (all if widths moved)."""
-        top = round(self.scroll_y)
-        if not top <= row < top + self._page_rows():
-            return
-        if not columns:
-            return
-        x = self._gutter()
-        first: int | None = None
-        last: int | None = None
-        for n, column_width in self._layout(self._inner_width()):
-            if COLUMNS[n].key in columns:
-                if first is None:
-                    first = x
-                last = x + column_width
-            x += column_width + 1
-        if first is None or last is None:
-            return
-        scroll_x = round(self.scroll_x)
-        x0, x1 = max(0, first - scroll_x), last - scroll_x
-        if x1 > x0:
-            self.refresh(Region(x0, row + 1 - top, x1 - x0, 1))
-
-    def _tick(self) -> None:
-        """Repaint visible running rows whose time or flag (stalled, overrun) changed with
-        the clock since the last paint."""
-        before = self._now
-        now = self._clock()
-        if not self._day[0] <= now < self._day[1]:
-            self.refresh()  # render_lines notices the new day
-            return
-        top = round(self.scroll_y)
-        for row in range(top, min(len(self._model.rows), top + self._page_rows())):
-            job = self._model.rows[row]
-            if job.status is not JobStatus.RUNNING:
-                continue
-            changed = set()
-            if job_time(job, before) != job_time(job, now):
-                changed.add("time")
-            if job_look(job, before) != job_look(job, now):
-                changed.add("status")
-            if changed:
-                self._live.changed(job.id, changed, self.is_mounted)  # the live repaint budget
 
     # ------------------------------------------------------------------ rendering
 
