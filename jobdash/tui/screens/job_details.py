@@ -253,7 +253,8 @@ class JobDetailsScreen(log_feeding.SavesLog, JobKeys, ArtifactKeys, OffersWhatWo
         if all(run.job_id != job.id for run in runs):
             runs.append(run_of(job, now))  # running, or older than the last RUNS
         label = f"{job.type}: the time of its last runs"
-        self.query_one("#details-runs", Chart).show([runs_picture(runs, label, job.id)])
+        with contextlib.suppress(NoMatches):  # the screen closed while they were read
+            self.query_one("#details-runs", Chart).show([runs_picture(runs, label, job.id)])
 
     @work(group="artifacts", exclusive=True)
     async def _load_artifacts(self) -> None:
@@ -263,7 +264,8 @@ class JobDetailsScreen(log_feeding.SavesLog, JobKeys, ArtifactKeys, OffersWhatWo
             return
         keys = f"{key_for(self.app, 'details.open_artifact')}: open · "
         keys += f"{key_for(self.app, 'details.save_artifact')}: save"
-        self.query_one(ArtifactsPane).show(found, keys)
+        with contextlib.suppress(NoMatches):  # the screen closed while they were read
+            self.query_one(ArtifactsPane).show(found, keys)
 
     def selected_artifact(self) -> Artifact | None:
         return self.query_one(ArtifactsPane).selected()
