@@ -15,12 +15,23 @@ from collections.abc import Callable, Collection
 from jobdash.core.alarm import Alarm
 from jobdash.core.store.postgres.claims import ORDINARY_READY, SUSPECT_READY, types_sql
 from jobdash.core.store.postgres.db import Db
+from jobdash.core.store.postgres.words import HAS_INDEX
 from jobdash.core.store.sql import reads
 
 
 class Reads(reads.Reads):
     db: Db
     ordinary_ready = ORDINARY_READY
+    words_indexed: bool | None = None  # has the store the index of words (asked once)
+
+    async def index_text(self, batches: int | None = 1) -> bool:
+        """Whether free words may be looked up in the index of words (words.py): the
+        database keeps it current at each write, so there is nothing to bring up to date;
+        a store made where `pg_trgm` could not be created has none."""
+        if self.words_indexed is None:
+            rows = await self.db.fetchall(HAS_INDEX)
+            self.words_indexed = bool(rows and rows[0][0])
+        return self.words_indexed
 
     def claimable_parts(self, types: Collection[str] | None, now: float) -> reads.Parts:
         suspect_of, suspect_args = types_sql(types, "j.type_hash")

@@ -27,6 +27,7 @@ from jobdash.core.store.postgres.roles import (
     STALL_REPORTS_POLICY,
     VIEW_POLICY,
 )
+from jobdash.core.store.postgres.words import MIGRATION as WORDS
 from jobdash.core.store.sql.artifacts import ARTIFACTS_TABLE
 from jobdash.core.store.sql.audit import AUDIT_HOST
 from jobdash.core.store.sql.history import HISTORY_INDEXES, TASK_ACTIVE
@@ -326,6 +327,9 @@ MIGRATIONS: list[str] = [
     # 16: stall reports, as SQLite's migration 23; read with their job (roles.py).
     STALL_REPORTS.replace("INTEGER", "BIGINT").replace("REAL", "DOUBLE PRECISION")
     + STALL_REPORTS_POLICY,
+    # 17: the finished jobs' words and their trigram index, for the Completed tab's free
+    # words (words.py; PostgreSQL's counterpart of SQLite's text index, migration 12).
+    WORDS,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

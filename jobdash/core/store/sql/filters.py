@@ -218,27 +218,40 @@ class WordIndex:
 
     SQLite's is the FTS5 table jobs_text (trigram tokenizer: any substring of three
     characters or more), brought up to date in batches (`Store.index_text`), not by each
-    write: a job finished since the last batch is not found through it."""
+    write: a job finished since the last batch is not found through it. PostgreSQL's is a
+    trigram index of the column `jobs.words` (`LIKE`: postgres/words.py), current at each
+    write; its text holds the parameters' JSON text, so only a word that stands there as in
+    a value (`verbatim`) is looked up in it, the longest one of them."""
 
     driven: str  # FROM: the index, joined to the jobs in the index's order
     condition: str  # the driven index matches (one parameter)
     among: str  # the job is among the index's matches (one parameter)
     key: str  # the job id as the driven form orders and pages by it
     shortest: int  # words shorter than this cannot be looked up
+    like: bool = False  # one LIKE pattern (PostgreSQL), not an FTS5 query
 
     def words(self, query: Query) -> list[str]:
         """The positive free words of `query` the index can look up."""
         return [
             t.value
             for t in query.terms
-            if t.field == TEXT and not t.negated and len(t.value) >= self.shortest
+            if t.field == TEXT
+            and not t.negated
+            and len(t.value) >= self.shortest
+            and (not self.like or _verbatim(t.value))
         ]
 
     def match(self, words: list[str]) -> str:
-        """The index's query for rows holding every word (FTS5: quoted phrases, ANDed)."""
+        """The index's query for rows holding every word (FTS5: quoted phrases, ANDed;
+        LIKE: the longest word anywhere, the others left to the exact condition)."""
+        if self.like:
+            word = max(words, key=len)
+            return "%" + word.replace("%", "\\%").replace("_", "\\_") + "%"
         return " ".join('"' + word.replace('"', '""') + '"' for word in words)
 
 
+# PostgreSQL's form names the finished statuses as the index's condition does.
+_WORDS_LIKE = f"{FINISHED_ONLY} AND words LIKE %s"
 WORD_INDEX = {
     SQLITE.name: WordIndex(
         driven="jobs_text CROSS JOIN jobs ON jobs.id = jobs_text.rowid",
@@ -246,6 +259,9 @@ WORD_INDEX = {
         among="id IN (SELECT rowid FROM jobs_text WHERE jobs_text MATCH ?)",
         key="jobs_text.rowid",
         shortest=3,
+    ),
+    POSTGRES.name: WordIndex(
+        driven="jobs", condition=_WORDS_LIKE, among=_WORDS_LIKE, key="id", shortest=3, like=True
     ),
 }
 
