@@ -249,6 +249,21 @@ def test_a_value_of_two_dashes_is_one_line_not_an_internal_error(tmp_path: Path)
     assert not db.exists()
 
 
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("postgresql://%zz", ["not a PostgreSQL URL", "percent-encoded"]),
+        ("postgresql://h/db?nosuchparam=1", ["not a PostgreSQL URL", "nosuchparam"]),
+        ("postgresql://[::1/x", ["not a PostgreSQL URL", "IPv6"]),
+    ],
+)
+def test_a_postgresql_url_libpq_cannot_read_is_one_line(url: str, words: list[str]) -> None:
+    """Such a URL ended in "internal error (a bug)": libpq's parser raised before any
+    connection was tried (found by hand)."""
+    line = refused(run_cli("jobs", "--db", url), *words)
+    assert line.startswith(f"jobdash: {url}: ") and "␊" not in line, line
+
+
 def test_a_usage_error_quoting_a_newline_or_escape_stays_one_inert_line() -> None:
     line = refused(run_cli("types", "a\nb\x1b[2J"))  # argparse: "unrecognized arguments"
     assert "\x1b" not in line and "a␊b␛[2J" in line

@@ -38,6 +38,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from jobdash.core.identity import real_user
+from jobdash.core.model import BadInput
 from jobdash.core.store.faults import FaultLog, StoreError
 from jobdash.core.store.postgres.faults import is_fault, store_error
 from jobdash.core.store.postgres.hints import Listener, Throttle, channel_of
@@ -74,8 +75,12 @@ def shown_location(url: str) -> str:
 
 
 def conninfo(url: str) -> str:
-    """`url` as libpq connection parameters, named for pg_stat_activity."""
-    return make_conninfo(url, application_name="jobdash")
+    """`url` as libpq connection parameters, named for pg_stat_activity; BadInput (one
+    line) for a URL libpq cannot read."""
+    try:
+        return make_conninfo(url, application_name="jobdash")
+    except psycopg.ProgrammingError as e:
+        raise BadInput(f"{shown_location(url)}: not a PostgreSQL URL: {str(e).strip()}") from None
 
 
 class NotReady(Exception):
