@@ -263,5 +263,11 @@ class CountsSql:
         this host."""
         con.execute(self._audit, (now, user, action, target, detail, actor, HOST))
 
+    def audit_rows(
+        self, con: Connection, actor: str, rows: Sequence[tuple[float, str, str, str, str]]
+    ) -> None:
+        """Many audit rows (time, user, action, target, detail) written by `actor`, at once."""
+        self.d.many(con, self._audit, [(*r, actor, HOST) for r in rows])
+
 
 COUNTS = {d.name: CountsSql(d) for d in (SQLITE, POSTGRES)}  # a dialect's, by name
