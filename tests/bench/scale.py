@@ -115,14 +115,16 @@ async def part_single(db: Path, n: int) -> dict[str, Any]:
             async with gate:
                 await svc.submit("noop", {})
 
-        t0 = time.perf_counter()
+        t0, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(one() for _ in range(n)))
         submitted = time.perf_counter() - t0
         await until_done(svc)
-        secs = time.perf_counter() - t0
+        secs, cpu = time.perf_counter() - t0, time.process_time() - cpu
     finally:
         await svc.close()
-    return {"jobs": n, "seconds": secs, "rate": n / secs, "submit_rate": n / submitted}
+    return {"jobs": n, "seconds": secs, "rate": n / secs, "submit_rate": n / submitted} | {
+        "cpu_us": cpu / n * 1e6
+    }
 
 
 async def part_backlog(db: Path, n: int) -> dict[str, Any]:
@@ -275,6 +277,13 @@ def rates(rounds: list[dict[str, Any]], key: str = "rate") -> str:
     return f"{m:>8,.0f}/s  ({lo:,.0f}–{hi:,.0f})"
 
 
+def cpus(rounds: list[dict[str, Any]]) -> str:
+    """The engine process's CPU (user + system) per job: median (range)."""
+    m = median(rounds, "cpu_us")["cpu_us"]
+    lo, hi = min(r["cpu_us"] for r in rounds), max(r["cpu_us"] for r in rounds)
+    return f"   CPU {m:,.0f} µs/job ({lo:,.0f}–{hi:,.0f})"
+
+
 def feed_table(seeded: Path, history: int) -> None:
     print("\n2. per-change reads beside the history (ms per call, 50 calls)")
     for label, store in (("fresh", None), (f"{history:,} jobs", seeded)):
@@ -389,7 +398,8 @@ def main() -> None:
         print("\n1. independent one-task jobs, end to end (submitted → all finished)")
         for key, label, _size, _store in plan:
             submit = rates(parts[key], "submit_rate") if "submit_rate" in parts[key][0] else ""
-            print(f"   {label:<44} {rates(parts[key])}   submit {submit}", flush=True)
+            cpu = cpus(parts[key]) if "cpu_us" in parts[key][0] else ""
+            print(f"   {label:<44} {rates(parts[key])}   submit {submit}{cpu}", flush=True)
         if why:
             print(f"   huey: skipped — {why}")
         many = median(parts["many"])["rate"]

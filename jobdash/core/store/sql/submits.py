@@ -57,7 +57,8 @@ class Creating:
         self.d, self.rev, self.now, self.actor = d, rev, now, actor
         self.con: Any = con  # the backend's own: its insert_job uses more of it
         self.queued_ahead: bool | None = None
-        self.live: dict[float, list[Published]] = {}
+        self.live: list[Published] | None = None  # read once a transaction
+        self.runnable: dict[tuple[str, str | None], bool] = {}
 
     def admitted(self, nj: NewJob) -> bool:
         if nj.live_after is None or not nj.tasks or self.queued_ahead:
@@ -65,10 +66,12 @@ class Creating:
         else:
             if self.queued_ahead is None:
                 self.queued_ahead = bool(self.con.execute(Q[self.d].queued).fetchall())
-            if nj.live_after not in self.live:
-                self.live[nj.live_after] = live_catalogue_in(self.d, self.con, nj.live_after)
-            live = self.live[nj.live_after]
-            runnable = bool(live) and unrunnable(nj.type, nj.type_hash, live) is None
+            if self.live is None:  # the first job's: those batched with it came ms apart
+                self.live = live_catalogue_in(self.d, self.con, nj.live_after)
+            if (nj.type, nj.type_hash) not in self.runnable:  # one answer a type and hash
+                why = unrunnable(nj.type, nj.type_hash, self.live)
+                self.runnable[nj.type, nj.type_hash] = bool(self.live) and why is None
+            runnable = self.runnable[nj.type, nj.type_hash]
             admitted = admitted_at_submit(bool(nj.lock_keys), self.queued_ahead, runnable)
         if not admitted:
             self.queued_ahead = True
