@@ -279,6 +279,18 @@ def test_run_without_a_live_engine_says_so_and_how_to_start_one(config: Path) ->
     assert [(j["type"], j["status"]) for j in jobs] == [("hello", "queued")]
 
 
+def test_run_with_a_live_engine_says_the_job_is_running_when_nothing_held_it_back(
+    config: Path, serve: Callable[..., Serve]
+) -> None:
+    """A job nothing can block is created running (`lifecycle.admitted_at_submit`): the
+    line says so, not "queued"."""
+    serve()
+    done = run_cli("run", "hello")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "job 1 running (hello, 3 tasks)\n"
+    assert done.stderr == ""
+
+
 @pytest.mark.parametrize(
     ("params", "words"),
     [

@@ -118,7 +118,8 @@ async def cmd_run(svc: Service, a: argparse.Namespace) -> int:
         if a.json:
             print_json(job_dict(job))
             return EXIT_OK
-        out.print(safe(f"job {job.id} queued ({job.type}, {plural(job.total, 'task')})"))
+        # queued, or running when nothing could hold it back (lifecycle.admitted_at_submit)
+        out.print(safe(f"job {job.id} {job.status} ({job.type}, {plural(job.total, 'task')})"))
         return EXIT_OK
     err.print(safe(f"job {job.id} submitted ({job.type}); Ctrl-C stops watching, not the job"))
     return await follow_job(svc, job.id, show_log=a.follow, as_json=a.json)

@@ -9,7 +9,7 @@ so two backends cannot drift apart, and "what happens when I cancel" is answered
   `decide_cancel`, `decide_pause`, `decide_resume`, `decide_retry`, `decide_clear`; of an agent:
   `decide_drain`;
 - admission of a queued or waiting job (`admission`, `refuse_lock`; the words of a wait are
-  `core.waiting`'s), and the
+  `core.waiting`'s), a new job admitted as it is created (`admitted_at_submit`), and the
   status of tasks added to a running job (`added_task_status`);
 - how a job ends, with its info line and progress: `settle`; whether its type's finalize
   step runs first (`after_last_task`);
@@ -267,6 +267,17 @@ def admission(status: str, info: str, reason: str | None) -> tuple[JobStatus, st
             return None
         return J.WAITING, reason
     return J.RUNNING, "" if status == J.WAITING else info
+
+
+def admitted_at_submit(locked: bool, queued_ahead: bool, runnable: bool) -> bool:
+    """Whether a new job is created running (admitted in its submission's transaction) rather
+    than queued for admission: only when nothing admission weighs could hold it back — it has
+    no lock keys (`exclusive` is one: `locked`), no queued job is ahead of it (admission is
+    oldest first: `queued_ahead`), and a live agent runs its type and hash (`runnable`: with
+    none live, admission would admit it to wait for one; at submit it stays queued, as a job
+    submitted where no engine runs). What it skips is a second write of its row a moment
+    later, the same move `admission` makes (queued to running, its info line kept)."""
+    return not locked and not queued_ahead and runnable
 
 
 def added_task_status(job_status: str) -> TaskStatus:

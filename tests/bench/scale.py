@@ -18,7 +18,8 @@ part on its own store and in its own process:
 
 The history is seeded with SQL written directly (one finished job with one task and one
 log line each, distinct revisions), not through the API: a million submissions would take
-minutes and measure nothing of interest here. Options: `--quick` (smaller sizes), `--json
+minutes and measure nothing of interest here. `--part floor --n N [--drop INDEXES]` prints,
+alone, the SQL floor of a one-task job in this schema (`part_floor`). Options: `--quick` (smaller sizes), `--json
 FILE` (every round's figures, to compare runs of two checkouts).
 """
 
@@ -115,14 +116,16 @@ async def part_single(db: Path, n: int) -> dict[str, Any]:
             async with gate:
                 await svc.submit("noop", {})
 
-        t0 = time.perf_counter()
+        t0, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(one() for _ in range(n)))
         submitted = time.perf_counter() - t0
         await until_done(svc)
-        secs = time.perf_counter() - t0
+        secs, cpu = time.perf_counter() - t0, time.process_time() - cpu
     finally:
         await svc.close()
-    return {"jobs": n, "seconds": secs, "rate": n / secs, "submit_rate": n / submitted}
+    return {"jobs": n, "seconds": secs, "rate": n / secs, "submit_rate": n / submitted} | {
+        "cpu_us": cpu / n * 1e6
+    }
 
 
 async def part_backlog(db: Path, n: int) -> dict[str, Any]:
@@ -193,6 +196,93 @@ def part_huey(tmp: Path, n: int) -> dict[str, Any]:
     return {"jobs": n, "seconds": secs, "rate": n / secs, "submit_rate": n / enqueued}
 
 
+def part_floor(db: Path, n: int, drop: str = "") -> dict[str, Any]:
+    """The SQL floor of one-task jobs in this schema: what the fewest statements a job needs
+    cost, in the engine's batches, with plain sqlite3 and no Python of the engine's (rows
+    written as running; claims and outcomes by 64, each with its fenced read; the job's
+    counters and end in one statement). CPU µs per job, by step. `drop`: indexes to drop
+    first (comma-separated), to see what they cost."""
+    asyncio.run(_create(db))
+    con = sqlite3.connect(db, isolation_level=None)
+    for index in filter(None, drop.split(",")):
+        con.execute(f"DROP INDEX {index}")
+    con.execute("PRAGMA synchronous = NORMAL")
+    con.execute("PRAGMA foreign_keys = ON")
+    spent: dict[str, float] = {}
+    now = time.time()
+
+    def txn(step: str, *statements: tuple[str, Any]) -> None:  # args: a list is executemany's
+        cpu = time.process_time()
+        con.execute("BEGIN IMMEDIATE")
+        con.execute("UPDATE counter SET rev = rev + 1 RETURNING rev").fetchall()
+        for sql, args in statements:
+            (con.executemany if isinstance(args, list) else con.execute)(sql, args).fetchall()
+        con.execute("COMMIT")
+        spent[step] = spent.get(step, 0.0) + time.process_time() - cpu
+
+    txn(
+        "submit (job, task, audit row)",
+        (
+            'INSERT INTO jobs (id, type, params, "user", trigger, status, admitted, created, '
+            "updated, pending, rev, type_hash) VALUES (?, 'noop', '{}', 'bench', 'manual', "
+            "'running', 1, ?, ?, 1, 1, 'h')",
+            [(i, now, now) for i in range(1, n + 1)],
+        ),
+        (
+            "INSERT INTO tasks (job_id, seq, key, name, kind, spec, item, status) "
+            "VALUES (?, 1, 'main', 'main', 'job', 'null', 'null', 'pending')",
+            [(i,) for i in range(1, n + 1)],
+        ),
+        (
+            'INSERT INTO audit (ts, "user", action, target, detail, actor, host) '
+            "VALUES (?, 'bench', 'run', ?, 'noop', 'bench', 'h')",
+            [(now, f"job:{i}") for i in range(1, n + 1)],
+        ),
+    )
+    for start in range(1, n + 1, SLOTS):
+        ids = list(range(start, min(start + SLOTS, n + 1)))
+        among = f"IN ({', '.join('?' * len(ids))})"
+        txn(
+            "claim",
+            (
+                "SELECT id FROM jobs INDEXED BY jobs_claimable WHERE status IN ('finalizing', "
+                f"'running') AND running < parallel ORDER BY running, id LIMIT {SLOTS}",
+                (),
+            ),
+            (
+                "UPDATE tasks SET status = 'running', attempt = attempt + 1, owner = 'o', "
+                f"agent = 'a', lease_until = ?, started = ? WHERE id {among} RETURNING id",
+                (now, now, *ids),
+            ),
+            (
+                "UPDATE jobs SET pending = pending - 1, running = running + 1, "
+                f"started = coalesce(started, ?), updated = ?, rev = 2 WHERE id {among}",
+                (now, now, *ids),
+            ),
+        )
+        txn(
+            "outcome and end",
+            (
+                "SELECT t.id, t.attempt, t.owner, t.status, j.status, j.pending, j.running "
+                f"FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.id {among}",
+                tuple(ids),
+            ),
+            (
+                "UPDATE tasks SET status = 'succeeded', finished = ?, exit_code = 0, "
+                f"owner = NULL, lease_until = NULL WHERE id {among}",
+                (now, *ids),
+            ),
+            (
+                "UPDATE jobs SET running = running - 1, succeeded = succeeded + 1, "
+                "status = 'succeeded', finished = ?, updated = ?, info = '1 task done', "
+                f"progress = 100, rev = 3 WHERE id {among}",
+                (now, now, *ids),
+            ),
+        )
+    con.close()
+    return {k: v / n * 1e6 for k, v in spent.items()} | {"cpu_us": sum(spent.values()) / n * 1e6}
+
+
 # --------------------------------------------------------------------------- the history
 
 
@@ -244,6 +334,8 @@ def run_part(name: str, args: argparse.Namespace) -> dict[str, Any]:
             shutil.copy(args.store, db)
         if name == "huey":
             return part_huey(Path(tmp), args.n)
+        if name == "floor":
+            return part_floor(db, args.n, args.drop)
         part = {
             "many": part_many,
             "single": part_single,
@@ -275,6 +367,13 @@ def rates(rounds: list[dict[str, Any]], key: str = "rate") -> str:
     return f"{m:>8,.0f}/s  ({lo:,.0f}–{hi:,.0f})"
 
 
+def cpus(rounds: list[dict[str, Any]]) -> str:
+    """The engine process's CPU (user + system) per job: median (range)."""
+    m = median(rounds, "cpu_us")["cpu_us"]
+    lo, hi = min(r["cpu_us"] for r in rounds), max(r["cpu_us"] for r in rounds)
+    return f"   CPU {m:,.0f} µs/job ({lo:,.0f}–{hi:,.0f})"
+
+
 def feed_table(seeded: Path, history: int) -> None:
     print("\n2. per-change reads beside the history (ms per call, 50 calls)")
     for label, store in (("fresh", None), (f"{history:,} jobs", seeded)):
@@ -304,6 +403,7 @@ def main() -> None:
     p.add_argument("--part", help=argparse.SUPPRESS)
     p.add_argument("--n", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--store", help=argparse.SUPPRESS)
+    p.add_argument("--drop", default="", help=argparse.SUPPRESS)  # --part floor's
     p.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
     p.add_argument(
         "--history",
@@ -389,7 +489,8 @@ def main() -> None:
         print("\n1. independent one-task jobs, end to end (submitted → all finished)")
         for key, label, _size, _store in plan:
             submit = rates(parts[key], "submit_rate") if "submit_rate" in parts[key][0] else ""
-            print(f"   {label:<44} {rates(parts[key])}   submit {submit}", flush=True)
+            cpu = cpus(parts[key]) if "cpu_us" in parts[key][0] else ""
+            print(f"   {label:<44} {rates(parts[key])}   submit {submit}{cpu}", flush=True)
         if why:
             print(f"   huey: skipped — {why}")
         many = median(parts["many"])["rate"]

@@ -4,6 +4,7 @@ a lock key has one holder at a time across every process sharing the store."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from jobdash.core.model import JobStatus, Refused
 from jobdash.core.store.base import Store, open_store
 from jobdash.core.store.records import Claimant, JobFilter
+from jobdash.core.views import AgentInfo
 from tests.store_contract.jobs import commands, finish, run_all, said, workers
 
 Stores = Callable[[], Awaitable[Store]]
@@ -118,3 +120,53 @@ def test_admitting_processes_never_run_two_holders_of_a_lock(tmp_path: Path, loc
         looks = [line[1] for p in procs for line in said(p) if line[0] == "running"]
     assert looks and max(len(running) for running in looks) == 1
     assert asyncio.run(outcome()) == [JobStatus.SUCCEEDED] * 12
+
+
+async def live_engine(store: Store, types: dict[str, str]) -> float:
+    """An agent heart-beating now that runs `types` (name -> hash); returns a `live_after`
+    that counts it live."""
+    await store.register_agent(AgentInfo("e1", "host", 1, "v", 4, 0, "idle", 0.0, 0.0), "e1/1")
+    await store.publish_catalogue("e1", {name: (digest, {}) for name, digest in types.items()})
+    await store.heartbeat("e1", "e1/1", "idle", 600)
+    return time.time() - 3600
+
+
+async def test_a_job_nothing_can_block_is_created_running_when_a_live_agent_runs_it(
+    store: Store,
+) -> None:
+    """Admitted in its submission's transaction: no lock key, no queued job ahead, a live
+    agent of its type and hash; each of those missing, it is queued for admission."""
+    since = await live_engine(store, {"x": "h1"})
+    free = await store.create_job(commands("x", type_hash="h1", live_after=since))
+    assert (free.status, free.info) == (RUNNING, "")
+    [bulk, also] = await store.create_jobs(
+        [commands("x", type_hash="h1", live_after=since) for _ in range(2)]
+    )
+    assert [await store.admit(live_after=since)] == [[]]  # nothing left to admit
+    assert {(await store.get_job(i)).status for i in (bulk, also)} == {RUNNING}
+    for c in await store.claim(Claimant("e1/1", "e1", 10, 600)):  # they run as admitted jobs do
+        assert await finish(store, c, "e1/1")
+    assert {(await store.get_job(i)).status for i in (free.id, bulk, also)} == {JobStatus.SUCCEEDED}
+
+    no_say = await store.create_job(commands("x", type_hash="h1"))  # no live_after given
+    locked = await store.create_job(
+        commands("x", type_hash="h1", lock_keys=["disk"], live_after=since)
+    )
+    changed = await store.create_job(commands("x", type_hash="h0", live_after=since))
+    nobody = await store.create_job(commands("y", type_hash="h2", live_after=since))
+    assert {no_say.status, locked.status, changed.status, nobody.status} == {JobStatus.QUEUED}
+    # A queued job is ahead: a new one waits its turn, as admission takes them oldest first.
+    behind = await store.create_job(commands("x", type_hash="h1", live_after=since))
+    assert behind.status is JobStatus.QUEUED
+    await store.admit(live_after=since)
+    assert (await store.get_job(behind.id)).status is RUNNING
+    assert (await store.get_job(changed.id)).status is JobStatus.WAITING
+
+
+async def test_no_job_is_created_running_without_a_live_agent(store: Store) -> None:
+    """With no agent live, admission would let the job in to wait for one; at submit it
+    stays queued, as where no engine runs."""
+    since = await live_engine(store, {"x": "h1"})
+    await store.agent_offline("e1", "e1/1")
+    job = await store.create_job(commands("x", type_hash="h1", live_after=since))
+    assert job.status is JobStatus.QUEUED

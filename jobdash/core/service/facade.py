@@ -89,6 +89,7 @@ class Service(Bulk, AuditTrail, Artifacts, Timings, ScheduleControl):
             fire_time=fire_time,
             report=report,
             extra_locks=extra_locks,
+            live_after=time.time() - STALE_AFTER,
         )
         return await self.store.create_job(nj, audit_user=self.user)
 
@@ -131,7 +132,11 @@ class Service(Bulk, AuditTrail, Artifacts, Timings, ScheduleControl):
             target = self.target_of(type_name, checked[-1])
             self.rights.check("run", "a job", type_name, target, what="start a job")
         digest = await self._type_hash(jt)
-        jobs = [new_job(jt, v, self.user, Trigger.MANUAL, digest) for v in checked]
+        live_after = time.time() - STALE_AFTER
+        jobs = [
+            new_job(jt, v, self.user, Trigger.MANUAL, digest, live_after=live_after)
+            for v in checked
+        ]
         return await self.store.create_jobs(jobs, audit_user=self.user)
 
     async def cancel(self, job_id: int, force: bool = False) -> Job:

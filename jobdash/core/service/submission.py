@@ -28,10 +28,11 @@ def new_job(
     fire_time: float | None = None,
     report: Report | None = None,
     extra_locks: Sequence[str] = (),
+    live_after: float | None = None,
 ) -> NewJob:
     """The job to create for type `jt` with the checked parameters `values` (`digest`: its
     type hash; `report`: recipients besides the type's, e.g. a schedule's; `extra_locks`:
-    besides the type's, e.g. a schedule's overlap lock)."""
+    besides the type's, e.g. a schedule's overlap lock; `live_after`: see `NewJob`)."""
     tasks = plan_tasks(jt, values)
     lock_keys = [substitute(k, values, f"types.{jt.name}.locks") for k in jt.locks]
     if jt.exclusive:
@@ -57,6 +58,7 @@ def new_job(
         report=report_recipients(jt.report, report),
         type_hash=digest,
         finalize=jt.finalize is not None,
+        live_after=live_after,
     )
 
 

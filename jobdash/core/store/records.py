@@ -69,6 +69,9 @@ class NewJob:
     report: dict[str, list[str]] = field(default_factory=dict)
     type_hash: str | None = None  # the hash of the type definition the submitter saw
     finalize: bool = False  # its type has a finalize step (run after the last task)
+    # Agents heart-beating since then are live: a job nothing can block is created running
+    # when one of them runs its type (`lifecycle.admitted_at_submit`); None: queued, always.
+    live_after: float | None = None
 
 
 @dataclass

@@ -25,6 +25,7 @@ from jobdash.core.store.sql.dialect import POSTGRES
 from jobdash.core.store.sql.reads import read_job
 from jobdash.core.store.sql.requests import Requests
 from jobdash.core.store.sql.submits import (
+    Creating,
     fire_time_taken,
     insert_rest,
     insert_row,
@@ -42,7 +43,7 @@ class Jobs(Admission, Requests):
         actor = self.db.actor
 
         def txn(con: Con, rev: int, now: float) -> int:
-            return insert_job(self.db, con, rev, now, nj, audit_user, actor)
+            return insert_job(self.db, Creating(POSTGRES, con, rev, now, actor), nj, audit_user)
 
         return await read_job(self.db, await self.db.write(txn, work=True))
 
@@ -50,7 +51,8 @@ class Jobs(Admission, Requests):
         actor = self.db.actor
 
         def txn(con: Con, rev: int, now: float) -> list[int]:
-            return [insert_job(self.db, con, rev, now, nj, audit_user, actor) for nj in jobs]
+            c = Creating(POSTGRES, con, rev, now, actor)
+            return [insert_job(self.db, c, nj, audit_user) for nj in jobs]
 
         return await self.db.write(txn, work=True) if jobs else []
 
@@ -76,17 +78,16 @@ class Jobs(Admission, Requests):
         return len(rows)
 
 
-def insert_job(
-    db: Db, con: Con, rev: int, now: float, nj: NewJob, audit_user: str | None, actor: str
-) -> int:
-    """Insert a queued job with its tasks, lock keys, report and audit row (inside a
-    transaction); Refused for a second job of a (schedule, fire time) and, with on_lock =
-    "refuse", for a job whose lock another job holds. What is written is `sql.submits`'s
-    (shared with SQLite); the tasks go in here, by COPY."""
+def insert_job(db: Db, c: Creating, nj: NewJob, audit_user: str | None) -> int:
+    """Insert a job with its tasks, lock keys, report and audit row (inside a transaction),
+    queued or running as `c` says; Refused for a second job of a (schedule, fire time) and,
+    with on_lock = "refuse", for a job whose lock another job holds. What is written is
+    `sql.submits`'s (shared with SQLite); the tasks go in here, by COPY."""
+    con = c.con
     refuse_held(POSTGRES, con, nj)
     try:
         with con.transaction():  # a savepoint: a second job for a fire time
-            job_id = insert_row(POSTGRES, con, rev, now, nj)
+            job_id = insert_row(c, nj)
     except psycopg.errors.UniqueViolation as e:
         if nj.schedule_id is not None:
             raise fire_time_taken(nj) from e
@@ -97,7 +98,7 @@ def insert_job(
             "tasks (job_id, seq, key, name, kind, spec, item, status)",
             (task_row(job_id, i, t) for i, t in enumerate(nj.tasks, 1)),
         )
-    insert_rest(POSTGRES, con, now, job_id, nj, audit_user, actor)
+    insert_rest(c, [(job_id, nj, audit_user)])
     return job_id
 
 

@@ -20,7 +20,7 @@ from jobdash.core.deaths import QUARANTINE_AFTER, LostTask, judge
 from jobdash.core.lifecycle import after_failure, released
 from jobdash.core.model import TaskStatus
 from jobdash.core.store.records import Claim, Outcome
-from jobdash.core.store.sql.counts import COUNTS, Counts
+from jobdash.core.store.sql.counts import COUNTS, KNOWN_COLUMNS, Counts, known_of
 from jobdash.core.store.sql.dialect import Connection, Dialect, Reading, Statements
 from jobdash.core.store.sql.failures import Failed, record_failures
 
@@ -30,7 +30,8 @@ CLAIM_RETURNING = "id, job_id, seq, name, kind, spec, item, attempt, lost"
 Q = Statements(
     # The rows an outcome is fenced on (PostgreSQL locks them: `Dialect.lock_tasks`).
     fenced="SELECT t.id, t.job_id, t.attempt, t.owner, t.status, t.base_attempt, j.retries, "
-    "j.backoff, j.status, t.name FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE ",
+    f"j.backoff, j.status, t.name, {KNOWN_COLUMNS} FROM tasks t JOIN jobs j ON j.id = t.job_id "
+    "WHERE ",
     outcome="UPDATE tasks SET status = ?, finished = ?, exit_code = ?, error = ?, "
     "not_before = ?, owner = NULL, lease_until = NULL WHERE id = ?",
     # The same for a whole batch, its columns as arrays (`Dialect.arrays`).
@@ -71,7 +72,8 @@ def complete_in(
     q = Q[d]
     among, args = d.among("t.id", [o.task_id for o in outcomes])
     rows = con.execute(q.fenced + among + d.lock_tasks, args).fetchall()
-    current: dict[int, tuple[Any, ...]] = {r[0]: tuple(r) for r in rows}
+    current: dict[int, tuple[Any, ...]] = {r[0]: tuple(r[:10]) for r in rows}
+    known = {r[1]: known_of(r[10:]) for r in rows}  # each job as read before these outcomes
     counts = Counts()
     accepted: list[bool] = []
     updates: list[tuple[Any, ...]] = []
@@ -106,7 +108,7 @@ def complete_in(
     if system_lines:
         d.many(con, q.system_line, system_lines)
     record_failures(d, con, now, failed)
-    COUNTS[d.name].apply_counts(con, rev, now, counts)
+    COUNTS[d.name].apply_counts(con, rev, now, counts, known=known)
     return accepted
 
 

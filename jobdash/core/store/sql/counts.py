@@ -13,7 +13,7 @@ from __future__ import annotations
 import socket
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from jobdash.core.lifecycle import (
     CLAIMABLE,
@@ -77,6 +77,28 @@ class Counts:
         ]
 
 
+class Known(NamedTuple):
+    """A job's row as a transaction read it before its counters' deltas (`apply_counts`):
+    its status, finalize step (None: its type has none), counters (`COUNT_COLUMNS`) and
+    warnings."""
+
+    status: str
+    finalize: int | None
+    counts: tuple[int, ...]
+    warnings: int
+
+
+# The columns `Known` is made of, as a statement that joins `jobs j` reads them.
+KNOWN_COLUMNS = (
+    "j.status, j.finalize, " + ", ".join(f"j.{c}" for c in COUNT_COLUMNS) + ", j.warnings"
+)
+
+
+def known_of(values: Sequence[Any]) -> Known:
+    """`Known` from the values of `KNOWN_COLUMNS`."""
+    return Known(values[0], values[1], tuple(values[2:8]), values[8])
+
+
 class CountsSql:
     """The counters' statements in one dialect (prepared here, once)."""
 
@@ -132,14 +154,14 @@ class CountsSql:
             "UPDATE jobs SET status = 'finalizing', finalize = ?, info = ?, waiting = '' "
             "WHERE id = ?"
         )
-        self._settle = (
-            d.prep(
-                "UPDATE jobs SET status = ?, finished = ?, updated = ?, info = ?, admitted = 0, "
-                "progress = ?, "
-            )
+        # A job's end (`settle`), alone or with the counters' last deltas before it.
+        ends = (
+            d.prep("status = ?, finished = ?, updated = ?, info = ?, admitted = 0, progress = ?, ")
             + end_idle(d)
             + d.prep(", waiting = '', rev = ? WHERE id = ?")
         )
+        self._settle = "UPDATE jobs SET " + ends
+        self._settle_counted = d.prep(f"UPDATE jobs SET {sets}, ") + ends
         self._unlock = d.prep("DELETE FROM locks WHERE job_id = ?")
         self._set_status = d.prep("UPDATE jobs SET status = ?, updated = ?, rev = ? WHERE id = ?")
         self._audit = d.prep(
@@ -148,11 +170,20 @@ class CountsSql:
         )
 
     def apply_counts(
-        self, con: Connection, rev: int, now: float, counts: Counts, claim: bool = False
+        self,
+        con: Connection,
+        rev: int,
+        now: float,
+        counts: Counts,
+        claim: bool = False,
+        known: dict[int, Known] | None = None,
     ) -> None:
         """Apply the counters' deltas, then the jobs' progress and settling. A `claim`
         (pending to running, at progress 0) moves neither, and its jobs' time starts in the
-        same statement: one row write per job claimed instead of four."""
+        same statement: one row write per job claimed instead of four. `known`: the jobs'
+        rows as this transaction read them before the deltas (see `Known`); a job these
+        deltas settle is then settled in the statement that writes them (one row write
+        instead of two, and no read of the jobs left with nothing to run)."""
         if not counts.delta:
             return
         rows = counts.rows(rev, now)
@@ -160,10 +191,32 @@ class CountsSql:
             rows = [(*r[:-3], now, now, *r[-3:]) for r in rows]
             self.d.by_key(con, self._add_claimed, rows)
             return
-        self.d.by_key(con, self._add, rows)
-        settled = self.settle_jobs(con, rev, now, list(counts.delta))
+        merged = self._settle_counted_jobs(con, rev, now, counts, known) if known else set()
+        self.d.by_key(con, self._add, [r for r in rows if r[-1] not in merged])
+        settled = self.settle_jobs(con, rev, now, [j for j in counts.delta if j not in merged])
         # A settled job's progress is its end's (settle wrote it): the others' only.
-        self.update_progress(con, rev, set(counts.delta).difference(settled))
+        self.update_progress(con, rev, set(counts.delta).difference(settled, merged))
+
+    def _settle_counted_jobs(
+        self, con: Connection, rev: int, now: float, counts: Counts, known: dict[int, Known]
+    ) -> set[int]:
+        """Settle, with their counters' deltas, the jobs of `counts` that these deltas leave
+        with nothing pending or running and that `after_last_task` settles (not those that
+        finalize or hold: the usual way, after the counters, handles them). Returns them."""
+        ends = []
+        for job_id, delta in counts.delta.items():
+            k = known.get(job_id)
+            if k is None or k.status not in SETTLING:
+                continue
+            now_counts = [k.counts[i] + delta[c] for i, c in enumerate(COUNT_COLUMNS)]
+            pending, running, _ok, failed, cancelled, _skipped = now_counts
+            if pending or running or after_last_task(k.status, k.finalize is not None) != "settle":
+                continue
+            row = (job_id, k.status, failed, cancelled, k.warnings, sum(now_counts), k.finalize)
+            ends.append((*(delta[c] for c in COUNT_COLUMNS), *self._end(con, rev, now, row)))
+        self.d.by_key(con, self._settle_counted, ends)
+        self.d.by_key(con, self._unlock, [(e[-1],) for e in ends])
+        return {e[-1] for e in ends}
 
     def update_progress(self, con: Connection, rev: int, job_ids: Iterable[int]) -> None:
         ids = list(job_ids)
@@ -182,32 +235,38 @@ class CountsSql:
         among, args = self.d.among("id", job_ids)
         rows = con.execute(self._settling + among + " ORDER BY id", args).fetchall()
         ends = []
-        for job_id, status, failed, cancelled, warnings, total, step_id in rows:
+        for row in rows:
+            job_id, status, _failed, _cancelled, _warnings, total, step_id = row
             way = after_last_task(status, step_id is not None)
             if way == "hold":
                 continue
             if way == "finalize":
                 self._begin_finalize(con, rev, now, job_id, step_id, total)
                 continue
-            step = None
-            if step_id:  # the counts without the step; its own end apart
-                found = con.execute(self._step, (step_id,)).fetchall()
-                step = (str(found[0][0]), str(found[0][1])) if found else None
-                if step is not None:
-                    total -= 1
-                    failed -= step[0] == "failed"
-                    cancelled -= step[0] == "cancelled"
-            first = None
-            if failed:
-                found = con.execute(self._first_failed, (job_id,)).fetchall()
-                first = (found[0][0], found[0][1]) if found else None
-            end = settle(status, total, failed, cancelled, warnings, first, step)
-            ends.append(
-                (str(end.status), now, now, end.info[:INFO_MAX], end.progress, now, rev, job_id)
-            )
+            ends.append(self._end(con, rev, now, tuple(row)))
         self.d.by_key(con, self._settle, ends)
         self.d.by_key(con, self._unlock, [(e[-1],) for e in ends])
         return [e[-1] for e in ends]
+
+    def _end(self, con: Connection, rev: int, now: float, row: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The end of a job that settles (`row`: id, status, failed, cancelled, warnings,
+        tasks and finalize step, as `_settling` reads them), as `lifecycle.settle` decides:
+        the values of `_settle`."""
+        job_id, status, failed, cancelled, warnings, total, step_id = row
+        step = None
+        if step_id:  # the counts without the step; its own end apart
+            found = con.execute(self._step, (step_id,)).fetchall()
+            step = (str(found[0][0]), str(found[0][1])) if found else None
+            if step is not None:
+                total -= 1
+                failed -= step[0] == "failed"
+                cancelled -= step[0] == "cancelled"
+        first = None
+        if failed:
+            found = con.execute(self._first_failed, (job_id,)).fetchall()
+            first = (found[0][0], found[0][1]) if found else None
+        end = settle(status, total, failed, cancelled, warnings, first, step)
+        return (str(end.status), now, now, end.info[:INFO_MAX], end.progress, now, rev, job_id)
 
     def _begin_finalize(
         self, con: Connection, rev: int, now: float, job_id: int, step_id: int, total: int
@@ -262,6 +321,12 @@ class CountsSql:
         """One audit row: `user` asked for `action` on `target`; `actor` is who wrote it, on
         this host."""
         con.execute(self._audit, (now, user, action, target, detail, actor, HOST))
+
+    def audit_rows(
+        self, con: Connection, actor: str, rows: Sequence[tuple[float, str, str, str, str]]
+    ) -> None:
+        """Many audit rows (time, user, action, target, detail) written by `actor`, at once."""
+        self.d.many(con, self._audit, [(*r, actor, HOST) for r in rows])
 
 
 COUNTS = {d.name: CountsSql(d) for d in (SQLITE, POSTGRES)}  # a dialect's, by name

@@ -14,9 +14,11 @@ from jobdash.core.model import Job
 from jobdash.core.store.records import NewJob
 from jobdash.core.store.sql.admission import Admission, Batch
 from jobdash.core.store.sql.audit import Audit
+from jobdash.core.store.sql.dialect import SQLITE
 from jobdash.core.store.sql.requests import Requests
+from jobdash.core.store.sql.submits import Creating, may_refuse
 from jobdash.core.store.sqlite.db import Db
-from jobdash.core.store.sqlite.submits import GroupCommit, insert_job
+from jobdash.core.store.sqlite.submits import GroupCommit, insert_job, insert_jobs
 
 
 class Jobs(Audit, Admission, Requests):
@@ -32,11 +34,15 @@ class Jobs(Audit, Admission, Requests):
         return await self.group.submit(nj, audit_user)
 
     async def create_jobs(self, jobs: Sequence[NewJob], audit_user: str | None = None) -> list[int]:
-        """Create many jobs in one transaction, all or none (the first refusal is raised)."""
+        """Create many jobs in one transaction, all or none (the first refusal is raised):
+        at once when no rule may refuse any of them (`insert_jobs`), else one by one."""
         actor = self.db.actor
 
         def txn(con: sqlite3.Connection, rev: int, now: float) -> list[int]:
-            return [insert_job(con, rev, now, nj, audit_user, actor) for nj in jobs]
+            c = Creating(SQLITE, con, rev, now, actor)
+            if not any(may_refuse(nj) for nj in jobs):
+                return insert_jobs(c, [(nj, audit_user) for nj in jobs])
+            return [insert_job(c, nj, audit_user) for nj in jobs]
 
         return await self.db.write(txn) if jobs else []
 

@@ -1,6 +1,6 @@
 """What a new job is in the SQLite store: its row, its tasks, lock keys, report and audit
-row, written inside a transaction (`insert_job`), alone or among many (`insert_each`: the
-group commit of concurrent submissions, each in its own savepoint).
+row, written inside a transaction (`insert_job`), or many at once (`insert_jobs`: bulk
+submissions, and the group commit of concurrent ones, `insert_each`).
 
 Apart from `jobs` (the actions on jobs that exist) because submission is the hot path of
 many small jobs: one place says what a job's creation writes, whichever way it comes.
@@ -12,50 +12,73 @@ import asyncio
 import functools
 import json
 import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from jobdash.core.model import Job, Refused
 from jobdash.core.store.records import NewJob
 from jobdash.core.store.sql.dialect import SQLITE
 from jobdash.core.store.sql.reads import JOB_COLUMNS, job_from_row
 from jobdash.core.store.sql.submits import (
+    Creating,
     fire_time_taken,
     insert_rest,
     insert_row,
     may_refuse,
     refuse_held,
+    row_values,
 )
+from jobdash.core.store.sql.submits import Q as SUBMIT_SQL
 from jobdash.core.store.sqlite.db import Db, qmarks
 
 
-def insert_job(
-    con: sqlite3.Connection,
-    rev: int,
-    now: float,
-    nj: NewJob,
-    audit_user: str | None,
-    actor: str,
-) -> int:
-    """Insert a queued job with its tasks, lock keys, report and audit row (inside a
-    transaction); Refused for a second job of a (schedule, fire time) and, with on_lock =
-    "refuse", for a job whose lock another job holds. What is written is `sql.submits`'s
-    (shared with PostgreSQL); the tasks go in here, in one executemany."""
-    refuse_held(SQLITE, con, nj)
+def insert_job(c: Creating, nj: NewJob, audit_user: str | None) -> int:
+    """Insert a job with its tasks, lock keys, report and audit row (inside a transaction),
+    queued or running as `c` says; Refused for a second job of a (schedule, fire time) and,
+    with on_lock = "refuse", for a job whose lock another job holds. What is written is
+    `sql.submits`'s (shared with PostgreSQL); the tasks go in here, in one executemany."""
+    refuse_held(SQLITE, c.con, nj)
     try:
-        job_id = insert_row(SQLITE, con, rev, now, nj)
+        job_id = insert_row(c, nj)
     except sqlite3.IntegrityError as e:
         if nj.schedule_id is not None:
             raise fire_time_taken(nj) from e
         raise
-    con.executemany(
-        "INSERT INTO tasks (job_id, seq, key, name, kind, spec, item, status) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
-        [
-            (job_id, i, t.key, t.name, t.kind, json.dumps(t.spec), json.dumps(t.item))
-            for i, t in enumerate(nj.tasks, 1)
-        ],
-    )
-    insert_rest(SQLITE, con, now, job_id, nj, audit_user, actor)
+    c.con.executemany(TASK, task_rows([(job_id, nj)]))
+    insert_rest(c, [(job_id, nj, audit_user)])
     return job_id
+
+
+def insert_jobs(c: Creating, jobs: Sequence[tuple[NewJob, str | None]]) -> list[int]:
+    """Insert jobs no rule may refuse (see `may_refuse`), with their audit users, all at
+    once: one executemany of their rows, one of their tasks, one of each of the rest. Their
+    ids are given, from the last one on, as SQLite would give them (one past the largest):
+    a statement a row, to learn each id, cost ~20 µs a job more."""
+    first = c.con.execute(SUBMITS.last_id).fetchall()[0][0] + 1
+    made = [(i, nj, u) for i, (nj, u) in enumerate(jobs, first)]
+    c.con.executemany(SUBMITS.job_with_id, [(i, *row_values(c, nj)) for i, nj, _u in made])
+    c.con.executemany(TASK, task_rows([(i, nj) for i, nj, _u in made]))
+    insert_rest(c, made)
+    return [i for i, _nj, _u in made]
+
+
+TASK = (
+    "INSERT INTO tasks (job_id, seq, key, name, kind, spec, item, status) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')"
+)
+
+
+def task_rows(made: Iterable[tuple[int, NewJob]]) -> list[tuple[Any, ...]]:
+    """The rows of these jobs' tasks (`TASK`), each job's numbered from 1."""
+    return [
+        (job_id, i, t.key, t.name, t.kind, _json(t.spec), _json(t.item))
+        for job_id, nj in made
+        for i, t in enumerate(nj.tasks, 1)
+    ]
+
+
+def _json(value: Any) -> str:
+    return "null" if value is None else json.dumps(value)  # most tasks': saves a dumps
 
 
 def insert_each(
@@ -65,22 +88,29 @@ def insert_each(
     batch: list[tuple[NewJob, str | None, asyncio.Future[Job]]],
     actor: str,
 ) -> list[Job | Refused]:
-    """Insert each queued job in its own savepoint: a refused one is rolled back alone
-    (a job no rule may refuse needs none: ~20 µs a job saved). The jobs are read back in
-    the same transaction (the caller gets its job without a read of its own, a hop to the
-    reader's thread each)."""
+    """Insert the jobs of concurrent submissions: a job that a rule may refuse in its own
+    savepoint, rolled back alone; the others, in runs between those, all at once
+    (`insert_jobs`). The jobs are read back in the same transaction (the caller gets its
+    job without a read of its own, a hop to the reader's thread each)."""
+    c = Creating(SQLITE, con, rev, now, actor)
     out: list[int | Refused] = []
+    run: list[tuple[NewJob, str | None]] = []
     for nj, audit_user, _f in batch:
         if not may_refuse(nj):
-            out.append(insert_job(con, rev, now, nj, audit_user, actor))
+            run.append((nj, audit_user))
             continue
+        if run:
+            out += insert_jobs(c, run)
+            run = []
         con.execute("SAVEPOINT job")
         try:
-            out.append(insert_job(con, rev, now, nj, audit_user, actor))
+            out.append(insert_job(c, nj, audit_user))
         except Refused as e:
             con.execute("ROLLBACK TO job")
             out.append(e)
         con.execute("RELEASE job")
+    if run:
+        out += insert_jobs(c, run)
     ids = [r for r in out if isinstance(r, int)]
     made: dict[int, Job] = {}
     for i in range(0, len(ids), READ_BACK):
@@ -90,6 +120,7 @@ def insert_each(
     return [made[r] if isinstance(r, int) else r for r in out]
 
 
+SUBMITS = SUBMIT_SQL[SQLITE]
 READ_BACK = 500  # jobs read back per statement (well under SQLite's bound on parameters)
 JOB_ROWS = f"SELECT {JOB_COLUMNS} FROM jobs"
 
