@@ -40,7 +40,7 @@ def test_json_lines_make_one_job_each_with_the_common_params(tmp_path: Path) -> 
     src.write_text('{"name": "ann"}\n\n{"name": "bob", "times": 3}\n{"name": "cy"}\n')
     done = run_cli("run", "greet", "--params-from", str(src), "-p", "greeting=hello")
     assert done.returncode == 0, done.stderr
-    assert "3 jobs queued (greet)" in done.stdout
+    assert "3 jobs submitted (greet)" in done.stdout
     made = jobs()
     assert [j["params"] for j in made] == [
         {"name": "ann", "greeting": "hello", "times": "1"},

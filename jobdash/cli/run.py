@@ -139,7 +139,8 @@ async def run_many(svc: Service, a: argparse.Namespace) -> int:
     if a.json:
         print_json({"type": a.type, "jobs": ids})
     else:
-        out.print(safe(f"{plural(len(ids), 'job')} queued ({a.type}): {ids[0]}–{ids[-1]}"))
+        # Some may be running already, others queued behind a lock: "submitted" is true of all.
+        out.print(safe(f"{plural(len(ids), 'job')} submitted ({a.type}): {ids[0]}–{ids[-1]}"))
     if not await svc.engine_alive():
         err.print(
             safe(
