@@ -50,14 +50,17 @@ ORDINARY_READY = (
     "AND t.not_before <= %s AND t.lost = 0"
 )
 # Ordinary ready tasks for one claimant, in one statement. `room`: the running jobs with
-# room, fewest running first (a slot freed one at a time goes to the job with the smallest
+# room, locked (claims run side by side: a second claimant waits for the first's commit and
+# counts the room that is left, see db.py; in the order of their ids, as every claim
+# locks them), fewest running first (a slot freed one at a time goes to the job with the smallest
 # share); `ready`: each one's first ready tasks within its room, locked (SKIP LOCKED: a
 # claimant never waits for another's pick); `pick`: dealt out in turns, one task per job
 # per turn, up to the limit. Parameters: the type filter's, now, the limit twice, then
 # CLAIM_SET's.
 CLAIM_READY = (
     "WITH room AS MATERIALIZED (SELECT id, parallel - running AS room, running FROM jobs "
-    f"WHERE {CLAIMABLE_SQL} AND {ACTIVE_ONLY} AND running < parallel{{types}}), "
+    f"WHERE {CLAIMABLE_SQL} AND {ACTIVE_ONLY} AND running < parallel{{types}} "
+    "ORDER BY id FOR NO KEY UPDATE OF jobs), "
     "ready AS MATERIALIZED (SELECT r.id AS job_id, r.running, x.id, "
     "row_number() OVER (PARTITION BY r.id ORDER BY x.id) AS turn FROM room r "
     "CROSS JOIN LATERAL (SELECT t.id FROM tasks t WHERE t.job_id = r.id "
@@ -67,8 +70,14 @@ CLAIM_READY = (
     f"UPDATE tasks SET {CLAIM_SET} FROM pick, jobs j "
     f"WHERE tasks.id = pick.id AND j.id = tasks.job_id RETURNING {CLAIM_RETURNING}"
 )
+# A suspect task, alone: its job's row locked and its room counted again, and the task
+# still pending once this claimant holds it (another may have taken it meanwhile: claims run
+# side by side). Parameters: the task, CLAIM_SET's, the task.
 CLAIM_ONE = (
-    f"UPDATE tasks SET {CLAIM_SET} FROM jobs j WHERE tasks.id = %s AND j.id = tasks.job_id "
+    "WITH room AS MATERIALIZED (SELECT id FROM jobs WHERE id = (SELECT job_id FROM tasks "
+    "WHERE id = %s) AND running < parallel FOR NO KEY UPDATE) "
+    f"UPDATE tasks SET {CLAIM_SET} FROM room, jobs j WHERE tasks.id = %s "
+    "AND tasks.job_id = room.id AND j.id = room.id AND tasks.status = 'pending' "
     f"RETURNING {CLAIM_RETURNING}"
 )
 
@@ -110,7 +119,7 @@ class Claims(claims.Claims):
         while True:
             await self.db.record_outcomes()
             with contextlib.suppress(NotReady):
-                return await self.db.write(txn, ready, pipeline=True)
+                return await self.db.write(txn, ready, pipeline=True, shared=True)
 
 
 def claim_in(con: Con, rev: int, now: float, c: Claimant) -> list[Claim]:
@@ -127,7 +136,8 @@ def claim_in(con: Con, rev: int, now: float, c: Claimant) -> list[Claim]:
         return []
     claim_args = (c.owner, c.agent, now + c.lease, now)
     if way == "alone":
-        rows = con.execute(CLAIM_ONE, (*claim_args, suspect[0][0])).fetchall()
+        task = suspect[0][0]
+        rows = con.execute(CLAIM_ONE, (task, *claim_args, task)).fetchall()
     else:
         jobs_of, type_args = types_sql(c.types)
         rows = con.execute(

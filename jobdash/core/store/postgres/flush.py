@@ -26,11 +26,14 @@ from typing import Any
 
 from psycopg import pq
 
+from jobdash.core.model import TaskStatus
 from jobdash.core.store.postgres.claims import claim_in
 from jobdash.core.store.postgres.counts import Con
 from jobdash.core.store.postgres.db import Db
 from jobdash.core.store.records import Claim, Claimant, Outcome, Refill
 from jobdash.core.store.sql.flush import Flusher, LogRow
+
+FAILED = TaskStatus.FAILED
 
 
 class PgFlusher(Flusher[Con]):
@@ -68,9 +71,20 @@ class PgFlusher(Flusher[Con]):
     def claim_in(self, con: Con, rev: int, now: float, want: Claimant) -> list[Claim]:
         return claim_in(con, rev, now, want)
 
-    async def write_batch(self, txn: Any, lines: int, outcomes: list[Outcome]) -> list[bool]:
+    async def write_batch(
+        self, txn: Any, lines: int, outcomes: list[Outcome], metrics: bool
+    ) -> list[bool]:
         """Run a batch's transaction in the writer's thread, its refill counted first (on
-        the event loop, under the write lock: see the module)."""
+        the event loop, under the write lock: see the module). It runs beside the other
+        processes' claims and batches (`Db.write`'s `shared`) when it only records
+        outcomes other than failures, refills and notes progress: every row it decides on
+        is locked (the fenced tasks, the jobs' rows its counters change, the claim's).
+        Log lines (their `seq` is commit-ordered only among exclusive writers), a failure
+        (its first-seen flags read the other failures; its retry may add a line) and
+        metrics (read, merged, written back) make it exclusive."""
+
+        def shared() -> bool:
+            return not lines and not metrics and all(o.status is not FAILED for o in outcomes)
 
         def ready() -> bool:
             if self._outcomes:  # arrived while the batch waited for the lock: written with it
@@ -84,7 +98,7 @@ class PgFlusher(Flusher[Con]):
             return True
 
         try:
-            result: list[bool] = await self.pg.write(txn, ready, pipeline=not lines)
+            result: list[bool] = await self.pg.write(txn, ready, pipeline=not lines, shared=shared)
         finally:
             self._want = None
         return result

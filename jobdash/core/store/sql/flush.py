@@ -26,7 +26,7 @@ from jobdash.core.alarm import Alarm
 from jobdash.core.model import LineLevel, counts_as_read, line_level
 from jobdash.core.store.records import Claim, Claimant, Outcome, Refill
 from jobdash.core.store.sql.claims import complete_in
-from jobdash.core.store.sql.counts import ACTIVE_ONLY, COUNTS, INFO_MAX
+from jobdash.core.store.sql.counts import ACTIVE_ONLY, COUNTS, INFO_MAX, NEWER
 from jobdash.core.store.sql.dialect import Buffering, Connection, Statements
 
 log = logging.getLogger("jobdash.store")
@@ -58,7 +58,7 @@ Q = Statements(
     active="UPDATE tasks SET active = ? WHERE id = ? AND status = 'running'",
     metrics_of="SELECT id, metrics FROM jobs WHERE ",
     metrics="UPDATE jobs SET metrics = ?, rev = ? WHERE id = ?",
-    warnings="UPDATE jobs SET warnings = warnings + ?, rev = ? WHERE id = ?",
+    warnings=f"UPDATE jobs SET warnings = warnings + ?, {NEWER} WHERE id = ?",
     jobs_of="SELECT DISTINCT job_id FROM tasks WHERE ",
 )
 
@@ -173,7 +173,7 @@ class Flusher(Generic[C]):
         self._writing_outcomes += len(outcomes)
         self._outcomes_written.clear()
         try:
-            accepted = await self.write_batch(txn, len(logs), outcomes)
+            accepted = await self.write_batch(txn, len(logs), outcomes, bool(metrics))
         except BaseException as e:
             # Nothing was written: lines, progress and metrics go back in front of what
             # arrived meanwhile; completions fail, and their agents try again.
@@ -293,9 +293,12 @@ class Flusher(Generic[C]):
         """Claim for `want` inside the batch's transaction: the backend's claim."""
         raise NotImplementedError
 
-    async def write_batch(self, txn: Any, lines: int, outcomes: list[Outcome]) -> list[bool]:
+    async def write_batch(
+        self, txn: Any, lines: int, outcomes: list[Outcome], metrics: bool
+    ) -> list[bool]:
         """Run a batch's transaction (the backend's `Db.write`, as it runs them); `outcomes`
-        is the batch's list, which may take outcomes that arrive before it runs."""
+        is the batch's list, which may take outcomes that arrive before it runs; `metrics`:
+        it merges metrics (read, then written)."""
         raise NotImplementedError
 
     def outcomes_held(self) -> int:
