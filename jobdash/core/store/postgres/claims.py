@@ -44,6 +44,16 @@ SUSPECT_READY = (
     "WHERE t.status = 'pending' AND t.lost > 0 AND t.not_before <= %s "
     f"AND j.{CLAIMABLE_SQL} AND j.running < j.parallel{{types}} ORDER BY t.id LIMIT 1"
 )
+# The jobs a claim takes ordinary tasks of, with room (`{types}`: the claimant's filter).
+ROOM = f"{CLAIMABLE_SQL} AND {ACTIVE_ONLY} AND running < parallel{{types}}"
+# The rows of the jobs a batch writes, locked in the order of their ids before it writes
+# any (see `PgFlusher.lock_jobs`): its outcomes' jobs, its progress tasks' jobs and, when it
+# refills, the jobs its claim will count room in. Parameters: the job ids, the task ids.
+LOCK_JOBS = (
+    "SELECT id FROM jobs WHERE id = ANY(%s) "
+    "OR id IN (SELECT job_id FROM tasks WHERE id = ANY(%s)){room} ORDER BY id "
+    "FOR NO KEY UPDATE"
+)
 # An ordinary task of `jobs` ready to run (inside EXISTS).
 ORDINARY_READY = (
     "SELECT 1 FROM tasks t WHERE t.job_id = jobs.id AND t.status = 'pending' "
@@ -59,8 +69,7 @@ ORDINARY_READY = (
 # CLAIM_SET's.
 CLAIM_READY = (
     "WITH room AS MATERIALIZED (SELECT id, parallel - running AS room, running FROM jobs "
-    f"WHERE {CLAIMABLE_SQL} AND {ACTIVE_ONLY} AND running < parallel{{types}} "
-    "ORDER BY id FOR NO KEY UPDATE OF jobs), "
+    f"WHERE {ROOM} ORDER BY id FOR NO KEY UPDATE OF jobs), "
     "ready AS MATERIALIZED (SELECT r.id AS job_id, r.running, x.id, "
     "row_number() OVER (PARTITION BY r.id ORDER BY x.id) AS turn FROM room r "
     "CROSS JOIN LATERAL (SELECT t.id FROM tasks t WHERE t.job_id = r.id "
@@ -120,6 +129,17 @@ class Claims(claims.Claims):
             await self.db.record_outcomes()
             with contextlib.suppress(NotReady):
                 return await self.db.write(txn, ready, pipeline=True, shared=True)
+
+
+def lock_jobs(con: Con, job_ids: list[int], task_ids: list[int], c: Claimant | None) -> None:
+    """Lock the rows of a batch's jobs in id order, sent with its next read (`LOCK_JOBS`):
+    `job_ids`, the jobs of `task_ids`, and the jobs `c` (the refill) will count room in."""
+    room, args = "", []
+    if c is not None:
+        jobs_of, type_args = types_sql(c.types)
+        room = f" OR ({ROOM.format(types=jobs_of + NOT_DRAINED)})"
+        args = [*type_args, c.agent, c.owner]
+    con.execute(LOCK_JOBS.format(room=room), (job_ids, task_ids, *args))
 
 
 def claim_in(con: Con, rev: int, now: float, c: Claimant) -> list[Claim]:

@@ -27,7 +27,7 @@ from typing import Any
 from psycopg import pq
 
 from jobdash.core.model import TaskStatus
-from jobdash.core.store.postgres.claims import claim_in
+from jobdash.core.store.postgres.claims import claim_in, lock_jobs
 from jobdash.core.store.postgres.counts import Con
 from jobdash.core.store.postgres.db import Db
 from jobdash.core.store.records import Claim, Claimant, Outcome, Refill
@@ -71,8 +71,23 @@ class PgFlusher(Flusher[Con]):
     def claim_in(self, con: Con, rev: int, now: float, want: Claimant) -> list[Claim]:
         return claim_in(con, rev, now, want)
 
+    def lock_jobs(self, progress: dict[int, float]) -> Any:
+        """Batches of several processes run side by side (`write_batch`), and each writes
+        the rows of several jobs: its outcomes' counters, its claim's, its progress. Taken
+        one statement at a time, two batches could each hold a row the other waits for (a
+        deadlock, which PostgreSQL ends by rolling one back a second later). So the rows it
+        will write are locked first, in one statement in the order of their ids, once its
+        outcomes' jobs are known (after the fenced read, sent with the next read)."""
+        want = self._want
+        tasks = list(progress)
+
+        def lock(con: Con, job_ids: list[int]) -> None:
+            lock_jobs(con, job_ids, tasks, want[1] if want is not None else None)
+
+        return lock
+
     async def write_batch(
-        self, txn: Any, lines: int, outcomes: list[Outcome], metrics: bool
+        self, txn: Any, lines: int, outcomes: list[Outcome], jobs_first: bool
     ) -> list[bool]:
         """Run a batch's transaction in the writer's thread, its refill counted first (on
         the event loop, under the write lock: see the module). It runs beside the other
@@ -80,11 +95,12 @@ class PgFlusher(Flusher[Con]):
         outcomes other than failures, refills and notes progress: every row it decides on
         is locked (the fenced tasks, the jobs' rows its counters change, the claim's).
         Log lines (their `seq` is commit-ordered only among exclusive writers), a failure
-        (its first-seen flags read the other failures; its retry may add a line) and
-        metrics (read, merged, written back) make it exclusive."""
+        (its first-seen flags read the other failures; its retry may add a line), metrics
+        (read, merged, written back) and warnings (jobs' rows written before the others are
+        locked in order: see `lock_jobs`) make it exclusive."""
 
         def shared() -> bool:
-            return not lines and not metrics and all(o.status is not FAILED for o in outcomes)
+            return not (lines or jobs_first) and all(o.status is not FAILED for o in outcomes)
 
         def ready() -> bool:
             if self._outcomes:  # arrived while the batch waited for the lock: written with it

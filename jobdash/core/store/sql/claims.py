@@ -64,13 +64,22 @@ Q = Statements(
 
 
 def complete_in(
-    d: Dialect, con: Connection, rev: int, now: float, outcomes: list[Outcome]
+    d: Dialect,
+    con: Connection,
+    rev: int,
+    now: float,
+    outcomes: list[Outcome],
+    lock_jobs: Callable[[Connection, list[int]], None] | None = None,
 ) -> list[bool]:
     """Record outcomes inside a transaction (the batched writer's); each is accepted only
-    while its attempt is still the running one of its owner (fenced)."""
+    while its attempt is still the running one of its owner (fenced). `lock_jobs`: given
+    the outcomes' jobs, it locks every job row the transaction will write, before the
+    first is written (PostgreSQL's writers side by side: see its flusher)."""
     q = Q[d]
     among, args = d.among("t.id", [o.task_id for o in outcomes])
     rows = con.execute(q.fenced + among + d.lock_tasks, args).fetchall()
+    if lock_jobs is not None:
+        lock_jobs(con, sorted({r[1] for r in rows}))
     current: dict[int, tuple[Any, ...]] = {r[0]: tuple(r) for r in rows}
     counts = Counts()
     accepted: list[bool] = []
