@@ -18,7 +18,7 @@ import psycopg
 import pytest
 
 from jobdash.core.store.base import open_store
-from jobdash.core.store.postgres.claims import claim_in
+from jobdash.core.store.postgres.claims import claim_in, lock_jobs
 from jobdash.core.store.postgres.store import PostgresStore
 from jobdash.core.store.records import Claimant
 from jobdash.core.store.sql.dialect import POSTGRES
@@ -176,3 +176,33 @@ async def test_claims_side_by_side_keep_a_jobs_parallel(stores: list[PostgresSto
         await held.commit()
     assert await asyncio.wait_for(later, DEADLINE) == []
     assert (await reader.get_job(job)).running == 1
+
+
+@pytest.mark.parametrize("refill", [True, False])
+async def test_a_batch_locks_the_rows_it_will_write_before_the_first(
+    stores: list[PostgresStore], location: str, refill: bool
+) -> None:
+    """A batch with an outcome of job b locks b's row, and when it refills, the row of job a,
+    which its claim will count room in, in the same statement (in id order: two batches
+    never each hold a row the other waits for); without a refill a's row stays free."""
+    first, _second, reader = stores
+    a = (await reader.create_job(commands("a", 2))).id
+    b = (await reader.create_job(commands("b", 2))).id
+    await reader.admit()
+    refiller = Claimant("A", "A", 2, 600) if refill else None
+    held = Held(first, lambda con, rev, now: lock_jobs(con, [b], [], refiller))
+    lock = "SELECT id FROM jobs WHERE id = %s FOR NO KEY UPDATE NOWAIT"
+    try:
+        await held.started()
+        with psycopg.connect(location) as con:
+            with pytest.raises(psycopg.errors.LockNotAvailable):
+                con.execute(lock, (b,))
+            con.rollback()
+            if refill:
+                with pytest.raises(psycopg.errors.LockNotAvailable):
+                    con.execute(lock, (a,))
+            else:
+                assert con.execute(lock, (a,)).fetchall() == [(a,)]
+            con.rollback()
+    finally:
+        await held.commit()

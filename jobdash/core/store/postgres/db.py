@@ -29,7 +29,9 @@ in one place (as the SQLite backend's `Db`).
   on is locked row by row: an outcome is fenced on its task rows (`FOR UPDATE`), a
   claim locks the tasks it takes (`SKIP LOCKED`) and the rows of the jobs it counts room
   in (`FOR NO KEY UPDATE`: `parallel` holds across claimants), and the jobs' counters are
-  added to, never overwritten.
+  added to, never overwritten. A batch locks every job row it will write in one statement,
+  in id order, before it writes the first (`PgFlusher.lock_jobs`): two batches never each
+  hold a row the other waits for.
 - Log lines' `seq` (a sequence, taken as they are inserted) is commit-ordered because only
   exclusive writers insert lines (a batch with lines or a failure, which may add a retry's
   line, is exclusive): a second writer numbers no line before the first has committed, so
@@ -272,10 +274,10 @@ class Db(WriterThread):
 
         Round trips are what a write costs: the store's lock (see the module) is held from
         the first statement to the COMMIT, so the exclusive writers of every process wait
-        for them in turn (and the shared ones for the rows they lock). The NOTIFY and the COMMIT go in pipeline mode, in one round trip with
-        the body's last statements whose results are not read; with `pipeline` (a body
-        without COPY, which pipeline mode refuses) the whole body runs in it, so it waits
-        only where it reads."""
+        for them in turn (and the shared ones for the rows they lock). The NOTIFY and the
+        COMMIT go in pipeline mode, in one round trip with the body's last statements whose
+        results are not read; with `pipeline` (a body without COPY, which pipeline mode
+        refuses) the whole body runs in it, so it waits only where it reads."""
         con = self.connect_writer()
         try:
             if pipeline:
