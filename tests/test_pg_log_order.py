@@ -4,9 +4,11 @@ sequence when it is inserted, not when it commits, and a follower (`LogFeed`, ov
 `Service.logs`) reads past the last `seq` it gave: two transactions that committed in the
 other order than they were numbered would have a follower that read in between pass over
 the lower lines for good. Two raw transactions show that it happens; jobdash's own writers
-cannot do it: every write transaction (`Db.write`: the flusher's COPY, the system lines)
-takes the store's one counter row first and holds it to its commit, so a second writer of
-any process numbers no line before the first has committed.
+cannot do it: every write transaction that inserts lines (`Db.write`: the flusher's COPY,
+the system lines) takes the store's advisory lock exclusively first and holds it to its
+commit, so a second writer of any process numbers no line before the first has committed.
+(Claims and batches of outcomes without lines take it shared and run side by side: they
+number no line, see postgres/db.py.)
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ def texts(lines: list[LogLine]) -> list[str]:
 async def test_two_transactions_committed_out_of_order_make_a_follower_skip_a_line(
     location: str, svc: Service
 ) -> None:
-    """The hazard, with two raw transactions that do not take the counter: "a" is numbered
+    """The hazard, with two raw transactions that do not take the lock: "a" is numbered
     before "b" and commits after it; the follower that read "b" never shows "a"."""
     job, tasks = await two_tasks(svc)
     feed = LogFeed(svc, [job])
@@ -77,7 +79,7 @@ async def test_two_processes_writers_number_lines_in_commit_order(
 ) -> None:
     """The same two writers as two processes' stores write (`Db.write`, the flusher's COPY):
     while the first holds its transaction open with "a" inserted, the second waits for the
-    counter row (blocked by the first, before any line of it is numbered), so a follower
+    store's lock (blocked by the first, before any line of it is numbered), so a follower
     reading then sees neither, and after both commits it gets both, "a" first; the first
     process's next line comes after them."""
     job, tasks = await two_tasks(svc)

@@ -44,20 +44,32 @@ SUSPECT_READY = (
     "WHERE t.status = 'pending' AND t.lost > 0 AND t.not_before <= %s "
     f"AND j.{CLAIMABLE_SQL} AND j.running < j.parallel{{types}} ORDER BY t.id LIMIT 1"
 )
+# The jobs a claim takes ordinary tasks of, with room (`{types}`: the claimant's filter).
+ROOM = f"{CLAIMABLE_SQL} AND {ACTIVE_ONLY} AND running < parallel{{types}}"
+# The rows of the jobs a batch writes, locked in the order of their ids before it writes
+# any (see `PgFlusher.lock_jobs`): its outcomes' jobs, its progress tasks' jobs and, when it
+# refills, the jobs its claim will count room in. Parameters: the job ids, the task ids.
+LOCK_JOBS = (
+    "SELECT id FROM jobs WHERE id = ANY(%s) "
+    "OR id IN (SELECT job_id FROM tasks WHERE id = ANY(%s)){room} ORDER BY id "
+    "FOR NO KEY UPDATE"
+)
 # An ordinary task of `jobs` ready to run (inside EXISTS).
 ORDINARY_READY = (
     "SELECT 1 FROM tasks t WHERE t.job_id = jobs.id AND t.status = 'pending' "
     "AND t.not_before <= %s AND t.lost = 0"
 )
 # Ordinary ready tasks for one claimant, in one statement. `room`: the running jobs with
-# room, fewest running first (a slot freed one at a time goes to the job with the smallest
+# room, locked (claims run side by side: a second claimant waits for the first's commit and
+# counts the room that is left, see db.py; in the order of their ids, as every claim
+# locks them), fewest running first (a slot freed one at a time goes to the job with the smallest
 # share); `ready`: each one's first ready tasks within its room, locked (SKIP LOCKED: a
 # claimant never waits for another's pick); `pick`: dealt out in turns, one task per job
 # per turn, up to the limit. Parameters: the type filter's, now, the limit twice, then
 # CLAIM_SET's.
 CLAIM_READY = (
     "WITH room AS MATERIALIZED (SELECT id, parallel - running AS room, running FROM jobs "
-    f"WHERE {CLAIMABLE_SQL} AND {ACTIVE_ONLY} AND running < parallel{{types}}), "
+    f"WHERE {ROOM} ORDER BY id FOR NO KEY UPDATE OF jobs), "
     "ready AS MATERIALIZED (SELECT r.id AS job_id, r.running, x.id, "
     "row_number() OVER (PARTITION BY r.id ORDER BY x.id) AS turn FROM room r "
     "CROSS JOIN LATERAL (SELECT t.id FROM tasks t WHERE t.job_id = r.id "
@@ -67,8 +79,14 @@ CLAIM_READY = (
     f"UPDATE tasks SET {CLAIM_SET} FROM pick, jobs j "
     f"WHERE tasks.id = pick.id AND j.id = tasks.job_id RETURNING {CLAIM_RETURNING}"
 )
+# A suspect task, alone: its job's row locked and its room counted again, and the task
+# still pending once this claimant holds it (another may have taken it meanwhile: claims run
+# side by side). Parameters: the task, CLAIM_SET's, the task.
 CLAIM_ONE = (
-    f"UPDATE tasks SET {CLAIM_SET} FROM jobs j WHERE tasks.id = %s AND j.id = tasks.job_id "
+    "WITH room AS MATERIALIZED (SELECT id FROM jobs WHERE id = (SELECT job_id FROM tasks "
+    "WHERE id = %s) AND running < parallel FOR NO KEY UPDATE) "
+    f"UPDATE tasks SET {CLAIM_SET} FROM room, jobs j WHERE tasks.id = %s "
+    "AND tasks.job_id = room.id AND j.id = room.id AND tasks.status = 'pending' "
     f"RETURNING {CLAIM_RETURNING}"
 )
 
@@ -110,7 +128,18 @@ class Claims(claims.Claims):
         while True:
             await self.db.record_outcomes()
             with contextlib.suppress(NotReady):
-                return await self.db.write(txn, ready, pipeline=True)
+                return await self.db.write(txn, ready, pipeline=True, shared=True)
+
+
+def lock_jobs(con: Con, job_ids: list[int], task_ids: list[int], c: Claimant | None) -> None:
+    """Lock the rows of a batch's jobs in id order, sent with its next read (`LOCK_JOBS`):
+    `job_ids`, the jobs of `task_ids`, and the jobs `c` (the refill) will count room in."""
+    room, args = "", []
+    if c is not None:
+        jobs_of, type_args = types_sql(c.types)
+        room = f" OR ({ROOM.format(types=jobs_of + NOT_DRAINED)})"
+        args = [*type_args, c.agent, c.owner]
+    con.execute(LOCK_JOBS.format(room=room), (job_ids, task_ids, *args))
 
 
 def claim_in(con: Con, rev: int, now: float, c: Claimant) -> list[Claim]:
@@ -127,7 +156,8 @@ def claim_in(con: Con, rev: int, now: float, c: Claimant) -> list[Claim]:
         return []
     claim_args = (c.owner, c.agent, now + c.lease, now)
     if way == "alone":
-        rows = con.execute(CLAIM_ONE, (*claim_args, suspect[0][0])).fetchall()
+        task = suspect[0][0]
+        rows = con.execute(CLAIM_ONE, (task, *claim_args, task)).fetchall()
     else:
         jobs_of, type_args = types_sql(c.types)
         rows = con.execute(

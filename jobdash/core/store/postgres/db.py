@@ -5,16 +5,37 @@ in one place (as the SQLite backend's `Db`).
 - One writer connection per process (psycopg, sync), used by one transaction at a time under
   the write lock, in the writer's own thread: a transaction is a plain function
   `txn(con, rev, now) -> T` run whole, one hop to that thread per transaction.
-- **Revisions are commit-ordered.** Each write transaction starts with
-  `UPDATE counter SET rev = rev + 1 RETURNING rev`: the row lock on the one counter row is
-  held to its commit, so the next writer (of any process) takes the next revision only once
-  this one committed. A reader that sees `counter.rev = N` therefore sees every row stamped
-  up to N, and the change feed never misses a change committed out of order (a sequence
-  would hand out numbers in start order, not commit order). Writers are serialised across
-  processes, as SQLite's are; under READ COMMITTED each statement after the counter sees
-  everything committed before, so the rules read what they decide on. Log lines' `seq` (a
-  sequence, taken as they are inserted, after the counter) is commit-ordered for the same
-  reason, so a follower that reads past a `seq` passes over no line committed later
+- **Revisions are transaction ids; the feed reads below a watermark.** A write transaction
+  is stamped with its own transaction id (`pg_current_xact_id()`, taken in its first
+  statement, before anything is written): no lock is needed to number it, so writers do
+  not queue for a number. They commit in another order than they were numbered, so a
+  reader does not take the highest number committed: `WATERMARK` (`Reads.rev`) is one
+  below the lowest transaction id of this store's writers still running (the writers are
+  found by the store's advisory lock, below, their ids in the lock table), else one below
+  the next id to be given. Every transaction of this store at or below it has ended, so a
+  reader that sees revision N sees every row stamped ≤ N, and the change feed never misses
+  a change committed out of order (`tests/test_pg_feed_order.py`). The transactions of
+  other stores and other programs in the cluster do not hold it back.
+- **Writers that decide are serialised; claims and outcomes run side by side.** Every write
+  transaction takes the store's advisory lock first (one key per schema, held to its
+  commit). Most take it exclusively (`shared=False`, the default), and for them nothing
+  changed: no other writer of any process runs meanwhile, so under READ COMMITTED each
+  statement sees everything committed before, and the rules read what they decide on
+  (cancel, retry, admission, recovery, schedules, failures' first-seen flags, metrics…).
+  The hot path takes it shared (`shared=True`): claims and the batches of outcomes that
+  write no log lines, no metrics and no failure (`PgFlusher.write_batch`), so the agents'
+  transactions overlap. They run while no exclusive writer does (PostgreSQL queues a
+  shared request behind a waiting exclusive one: neither starves), and what they decide
+  on is locked row by row: an outcome is fenced on its task rows (`FOR UPDATE`), a
+  claim locks the tasks it takes (`SKIP LOCKED`) and the rows of the jobs it counts room
+  in (`FOR NO KEY UPDATE`: `parallel` holds across claimants), and the jobs' counters are
+  added to, never overwritten. A batch locks every job row it will write in one statement,
+  in id order, before it writes the first (`PgFlusher.lock_jobs`): two batches never each
+  hold a row the other waits for.
+- Log lines' `seq` (a sequence, taken as they are inserted) is commit-ordered because only
+  exclusive writers insert lines (a batch with lines or a failure, which may add a retry's
+  line, is exclusive): a second writer numbers no line before the first has committed, so
+  a follower that reads past a `seq` passes over no line committed later
   (`tests/test_pg_log_order.py`).
 - The reader connection (psycopg, async, autocommit) serves reads and the change feed.
 - A commit notifies the other processes (a wake-up hint, coalesced: `hints.py`); a third
@@ -46,6 +67,36 @@ from jobdash.core.store.sql.dialect import POSTGRES, Dialect
 from jobdash.core.store.sql.writer import WriterThread
 
 T = TypeVar("T")
+# The store's advisory lock: a constant class and the schema's own key (stores live in
+# schemas of one database). Taken first by every write transaction (see the module).
+LOCK_KEY = "1785686579, hashtext(current_schema()) & 2147483647"
+# A write transaction's first statement: the lock (exclusive, or shared), then its revision,
+# its transaction id (given once the lock is held: see WATERMARK).
+BEGIN = {
+    shared: "WITH l AS MATERIALIZED (SELECT "
+    f"pg_advisory_xact_lock{'_shared' if shared else ''}({LOCK_KEY})) "
+    "SELECT pg_current_xact_id()::text::bigint FROM l"
+    for shared in (False, True)
+}
+# The revision a reader may read up to: one below the lowest id of a transaction still
+# running (in the statement's snapshot) that may be this store's writer, else one below the
+# next id. A running id is passed over only when the lock table shows it is held by a
+# session without the store's lock: a writer takes the lock before its id, and an id that
+# has no lock row yet (just given) counts as this store's. The lock table is read after
+# the snapshot is taken (the statement's), so a writer seen running there is seen here.
+WATERMARK = f"""
+WITH s AS MATERIALIZED (SELECT pg_current_snapshot() AS s),
+l AS MATERIALIZED (SELECT locktype, pid, database, classid, objid, objsubid, transactionid,
+    mode, granted FROM pg_locks),
+mine AS (SELECT pid FROM l WHERE locktype = 'advisory' AND granted AND objsubid = 2
+    AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+    AND (classid, objid) = (SELECT k[1]::oid, k[2]::oid FROM (SELECT ARRAY[{LOCK_KEY}] k) k)),
+others AS (SELECT transactionid::text::bigint AS x FROM l WHERE locktype = 'transactionid'
+    AND mode = 'ExclusiveLock' AND granted AND pid NOT IN (SELECT pid FROM mine))
+SELECT coalesce(min(x::text::bigint), (SELECT pg_snapshot_xmax(s)::text::bigint FROM s)) - 1
+FROM s, pg_snapshot_xip(s.s) x
+WHERE (x::text::bigint & 4294967295) NOT IN (SELECT x FROM others)
+"""
 # A write transaction: given the writer, a new revision and the time, it runs whole.
 Txn = Callable[[psycopg.Connection[Any], int, float], T]
 log = logging.getLogger("jobdash.store")
@@ -178,19 +229,23 @@ class Db(WriterThread):
         ready: Callable[[], bool] | None = None,
         work: bool = False,
         pipeline: bool = False,
+        shared: bool | Callable[[], bool] = False,
     ) -> T:
         """Run `fn(con, rev, now)` whole in one transaction of the writer, in its thread.
         `ready`: asked on the event loop once the write lock is held (no other write of
         this process is under way then); False gives the lock back and raises NotReady.
         `work`: it may make tasks claimable, so its hint wakes agents (hints.py).
         `pipeline`: `fn` runs no COPY, so the whole transaction runs in pipeline mode (see
-        `_committed`)."""
+        `_committed`). `shared`: it takes the store's lock shared, beside the other shared
+        writers (a claim, a batch of outcomes: see the module); a function is asked after
+        `ready`."""
         try:
             async with self.lock:
                 if ready is not None and not ready():
                     raise NotReady()
                 payload = self.throttle.payload(work)
-                result = await self.in_thread(self._whole_transaction, fn, payload, pipeline)
+                side = shared() if callable(shared) else shared
+                result = await self.in_thread(self._whole_transaction, fn, payload, pipeline, side)
                 self._owe(self.throttle.committed(payload, work))
         except psycopg.Error as e:
             raise self.error(e) from e
@@ -200,12 +255,15 @@ class Db(WriterThread):
             cb()
         return result
 
-    def _whole_transaction(self, fn: Txn[T], payload: str | None, pipeline: bool = False) -> T:
-        """A new revision, `fn`, the NOTIFY (`payload` None: none), COMMIT."""
+    def _whole_transaction(
+        self, fn: Txn[T], payload: str | None, pipeline: bool = False, shared: bool = False
+    ) -> T:
+        """The store's lock and the revision (`BEGIN`), `fn`, the NOTIFY (`payload` None:
+        none), COMMIT."""
 
         def whole(con: psycopg.Connection[Any]) -> T:
-            row = con.execute("UPDATE counter SET rev = rev + 1 RETURNING rev").fetchone()
-            assert row is not None, "the store has no counter row"
+            row = con.execute(BEGIN[shared]).fetchone()
+            assert row is not None, "no transaction id"
             return fn(con, int(row[0]), time.time())
 
         return self._committed(whole, payload, pipeline)
@@ -219,12 +277,12 @@ class Db(WriterThread):
         """`body`, the NOTIFY (`payload` None: none), COMMIT; ROLLBACK when anything
         raised (a rolled-back write tells no one).
 
-        Round trips are what a write costs: the counter's row lock (see the module) is held
-        from the first statement to the COMMIT, so the writers of every process wait for
-        them in turn. The NOTIFY and the COMMIT go in pipeline mode, in one round trip with
-        the body's last statements whose results are not read; with `pipeline` (a body
-        without COPY, which pipeline mode refuses) the whole body runs in it, so it waits
-        only where it reads."""
+        Round trips are what a write costs: the store's lock (see the module) is held from
+        the first statement to the COMMIT, so the exclusive writers of every process wait
+        for them in turn (and the shared ones for the rows they lock). The NOTIFY and the
+        COMMIT go in pipeline mode, in one round trip with the body's last statements whose
+        results are not read; with `pipeline` (a body without COPY, which pipeline mode
+        refuses) the whole body runs in it, so it waits only where it reads."""
         con = self.connect_writer()
         try:
             if pipeline:

@@ -26,11 +26,14 @@ from typing import Any
 
 from psycopg import pq
 
-from jobdash.core.store.postgres.claims import claim_in
+from jobdash.core.model import TaskStatus
+from jobdash.core.store.postgres.claims import claim_in, lock_jobs
 from jobdash.core.store.postgres.counts import Con
 from jobdash.core.store.postgres.db import Db
 from jobdash.core.store.records import Claim, Claimant, Outcome, Refill
 from jobdash.core.store.sql.flush import Flusher, LogRow
+
+FAILED = TaskStatus.FAILED
 
 
 class PgFlusher(Flusher[Con]):
@@ -68,9 +71,37 @@ class PgFlusher(Flusher[Con]):
     def claim_in(self, con: Con, rev: int, now: float, want: Claimant) -> list[Claim]:
         return claim_in(con, rev, now, want)
 
-    async def write_batch(self, txn: Any, lines: int, outcomes: list[Outcome]) -> list[bool]:
+    def lock_jobs(self, progress: dict[int, float]) -> Any:
+        """Batches of several processes run side by side (`write_batch`), and each writes
+        the rows of several jobs: its outcomes' counters, its claim's, its progress. Taken
+        one statement at a time, two batches could each hold a row the other waits for (a
+        deadlock, which PostgreSQL ends by rolling one back a second later). So the rows it
+        will write are locked first, in one statement in the order of their ids, before the
+        fenced read of its outcomes (sent with it: no round trip of its own), which then
+        reads each job's counters after any other batch's commit."""
+        want = self._want
+        tasks = list(progress)
+
+        def lock(con: Con, outcome_tasks: list[int]) -> None:
+            lock_jobs(con, [], [*tasks, *outcome_tasks], want[1] if want is not None else None)
+
+        return lock
+
+    async def write_batch(
+        self, txn: Any, lines: int, outcomes: list[Outcome], jobs_first: bool
+    ) -> list[bool]:
         """Run a batch's transaction in the writer's thread, its refill counted first (on
-        the event loop, under the write lock: see the module)."""
+        the event loop, under the write lock: see the module). It runs beside the other
+        processes' claims and batches (`Db.write`'s `shared`) when it only records
+        outcomes other than failures, refills and notes progress: every row it decides on
+        is locked (the fenced tasks, the jobs' rows its counters change, the claim's).
+        Log lines (their `seq` is commit-ordered only among exclusive writers), a failure
+        (its first-seen flags read the other failures; its retry may add a line), metrics
+        (read, merged, written back) and warnings (jobs' rows written before the others are
+        locked in order: see `lock_jobs`) make it exclusive."""
+
+        def shared() -> bool:
+            return not (lines or jobs_first) and all(o.status is not FAILED for o in outcomes)
 
         def ready() -> bool:
             if self._outcomes:  # arrived while the batch waited for the lock: written with it
@@ -84,7 +115,7 @@ class PgFlusher(Flusher[Con]):
             return True
 
         try:
-            result: list[bool] = await self.pg.write(txn, ready, pipeline=not lines)
+            result: list[bool] = await self.pg.write(txn, ready, pipeline=not lines, shared=shared)
         finally:
             self._want = None
         return result

@@ -59,8 +59,8 @@ class Jobs(Admission, Requests):
     def insert_added(self, con: Any, job_id: int, tasks: Sequence[NewTask]) -> int:
         """The tasks a running job adds, by one COPY (a row-by-row INSERT cost ~100 µs a
         task): each new key takes the next free seq; a key already there (or twice in the
-        batch) is left out. Writers are serialised (the counter row), so the keys and the
-        last seq read here stay true until the commit."""
+        batch) is left out. Adding tasks is an exclusive write (db.py), so the keys and
+        the last seq read here stay true until the commit."""
         keys = list(dict.fromkeys(t.key for t in tasks))
         taken = con.execute(
             "SELECT key FROM tasks WHERE job_id = %s AND key = ANY(%s)", (job_id, keys)

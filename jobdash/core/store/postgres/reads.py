@@ -1,7 +1,7 @@
 """The PostgreSQL store's own reads: whether a claim would find something (the claims'
 statements), and how the change feed and agents are woken: by a NOTIFY from any process
-(hints.py), with polling of the counter behind it (one tiny read: revisions are taken in
-commit order, see db.py). The feed's loop and the other reads are shared
+(hints.py), with polling of the revision behind it (one small read: the watermark below which every
+writer has ended, see db.py). The feed's loop and the other reads are shared
 (`core.store.sql.reads`).
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection
 
 from jobdash.core.alarm import Alarm
 from jobdash.core.store.postgres.claims import ORDINARY_READY, SUSPECT_READY, types_sql
-from jobdash.core.store.postgres.db import Db
+from jobdash.core.store.postgres.db import WATERMARK, Db
 from jobdash.core.store.postgres.words import HAS_INDEX
 from jobdash.core.store.sql import reads
 
@@ -32,6 +32,12 @@ class Reads(reads.Reads):
             rows = await self.db.fetchall(HAS_INDEX)
             self.words_indexed = bool(rows and rows[0][0])
         return self.words_indexed
+
+    async def rev(self) -> int:
+        """The watermark (db.py): every row stamped at or below it is committed and seen,
+        though writers commit in another order than they are numbered."""
+        rows = await self.db.fetchall(WATERMARK)
+        return int(rows[0][0])
 
     def claimable_parts(self, types: Collection[str] | None, now: float) -> reads.Parts:
         suspect_of, suspect_args = types_sql(types, "j.type_hash")

@@ -65,12 +65,24 @@ Q = Statements(
 
 
 def complete_in(
-    d: Dialect, con: Connection, rev: int, now: float, outcomes: list[Outcome]
+    d: Dialect,
+    con: Connection,
+    rev: int,
+    now: float,
+    outcomes: list[Outcome],
+    lock_jobs: Callable[[Connection, list[int]], None] | None = None,
 ) -> list[bool]:
     """Record outcomes inside a transaction (the batched writer's); each is accepted only
-    while its attempt is still the running one of its owner (fenced)."""
+    while its attempt is still the running one of its owner (fenced). `lock_jobs`: given
+    the outcomes' tasks, it locks every job row the transaction will write, in id order,
+    before anything is read or written (PostgreSQL's writers side by side: see its
+    flusher), so that the fenced read below reads each job's counters as they are now, not
+    as another batch running beside this one left them (its `Known` decides the job's end)."""
     q = Q[d]
-    among, args = d.among("t.id", [o.task_id for o in outcomes])
+    task_ids = [o.task_id for o in outcomes]
+    if lock_jobs is not None:
+        lock_jobs(con, task_ids)
+    among, args = d.among("t.id", task_ids)
     rows = con.execute(q.fenced + among + d.lock_tasks, args).fetchall()
     current: dict[int, tuple[Any, ...]] = {r[0]: tuple(r[:10]) for r in rows}
     known = {r[1]: known_of(r[10:]) for r in rows}  # each job as read before these outcomes

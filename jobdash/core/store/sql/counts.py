@@ -38,6 +38,11 @@ SETTLING_SQL = ", ".join(f"'{s}'" for s in sorted(SETTLING))  # the statuses a j
 # partial index jobs_claimable say it, word for word (SQLite uses a partial index only for
 # a query that repeats its condition).
 CLAIMABLE_SQL = "status IN (" + ", ".join(f"'{s}'" for s in sorted(CLAIMABLE)) + ")"
+# A job's new revision, never below the one it has: on PostgreSQL, claims and outcomes
+# commit side by side and a revision is the transaction's id, so the later commit may hold
+# the lower id (postgres/db.py); the row keeps the higher, and a reader that saw it does not
+# take the later write for a stale one. (SQLite's revisions only grow: the same.)
+NEWER = "rev = {max}(rev, ?)"
 
 
 # Ends the span a job's clock stood still (a pause, the gap before a retry's first task):
@@ -105,12 +110,12 @@ class CountsSql:
     def __init__(self, d: Dialect) -> None:
         self.d = d
         sets = ", ".join(f"{c} = {c} + ?" for c in COUNT_COLUMNS)
-        self._add = d.prep(f"UPDATE jobs SET {sets}, updated = ?, rev = ? WHERE id = ?")
+        self._add = d.prep(f"UPDATE jobs SET {sets}, updated = ?, {NEWER} WHERE id = ?")
         # A claim's: a job's time starts with its first task (not its admission); a retried
         # job's gap since its last run ends with the retry's first task. It no longer waits.
         self._add_claimed = d.prep(
             f"UPDATE jobs SET {sets}, started = coalesce(started, ?), {END_IDLE}, "
-            "waiting = '', updated = ?, rev = ? WHERE id = ?"
+            f"waiting = '', updated = ?, {NEWER} WHERE id = ?"
         )
         self._progress = d.prep(
             """
@@ -123,7 +128,7 @@ class CountsSql:
                     WHERE tasks.status = 'running' AND tasks.job_id = jobs.id
                     AND tasks.progress > 0), 0))
                     / (pending + running + succeeded + failed + cancelled + skipped) END,
-                rev = ?
+                {NEWER}
             WHERE """
         )
         self._settling = d.prep(
@@ -158,7 +163,7 @@ class CountsSql:
         ends = (
             d.prep("status = ?, finished = ?, updated = ?, info = ?, admitted = 0, progress = ?, ")
             + end_idle(d)
-            + d.prep(", waiting = '', rev = ? WHERE id = ?")
+            + d.prep(f", waiting = '', {NEWER} WHERE id = ?")
         )
         self._settle = "UPDATE jobs SET " + ends
         self._settle_counted = d.prep(f"UPDATE jobs SET {sets}, ") + ends

@@ -26,7 +26,7 @@ from jobdash.core.alarm import Alarm
 from jobdash.core.model import LineLevel, counts_as_read, line_level
 from jobdash.core.store.records import Claim, Claimant, Outcome, Refill
 from jobdash.core.store.sql.claims import complete_in
-from jobdash.core.store.sql.counts import ACTIVE_ONLY, COUNTS, INFO_MAX
+from jobdash.core.store.sql.counts import ACTIVE_ONLY, COUNTS, INFO_MAX, NEWER
 from jobdash.core.store.sql.dialect import Buffering, Connection, Statements
 
 log = logging.getLogger("jobdash.store")
@@ -58,7 +58,7 @@ Q = Statements(
     active="UPDATE tasks SET active = ? WHERE id = ? AND status = 'running'",
     metrics_of="SELECT id, metrics FROM jobs WHERE ",
     metrics="UPDATE jobs SET metrics = ?, rev = ? WHERE id = ?",
-    warnings="UPDATE jobs SET warnings = warnings + ?, rev = ? WHERE id = ?",
+    warnings=f"UPDATE jobs SET warnings = warnings + ?, {NEWER} WHERE id = ?",
     jobs_of="SELECT DISTINCT job_id FROM tasks WHERE ",
 )
 
@@ -173,7 +173,7 @@ class Flusher(Generic[C]):
         self._writing_outcomes += len(outcomes)
         self._outcomes_written.clear()
         try:
-            accepted = await self.write_batch(txn, len(logs), outcomes)
+            accepted = await self.write_batch(txn, len(logs), outcomes, bool(metrics or warnings))
         except BaseException as e:
             # Nothing was written: lines, progress and metrics go back in front of what
             # arrived meanwhile; completions fail, and their agents try again.
@@ -240,7 +240,11 @@ class Flusher(Generic[C]):
                     d.many(con, q.metrics, merged)
                 if warnings:
                     d.many(con, q.warnings, [(n, rev, j) for j, n in warnings.items()])
-                accepted = complete_in(d, con, rev, now, outcomes) if outcomes else []
+                accepted = (
+                    complete_in(d, con, rev, now, outcomes, self.lock_jobs(progress))
+                    if outcomes
+                    else []
+                )
                 if outcomes and (want := self.wanted()) is not None:
                     refilled[:] = [want[0], *self.claim_in(con, rev, now, want[1])]
                 touched = {j for j, *_ in logs} | set(metrics) | set(warnings)
@@ -289,13 +293,23 @@ class Flusher(Generic[C]):
         want = refill.want() if refill is not None else None
         return None if want is None or refill is None else (refill, want)
 
+    def lock_jobs(self, progress: dict[int, float]) -> Any:
+        """What locks the rows of the jobs a batch will write, given its outcomes' tasks
+        (`complete_in`'s `lock_jobs`; `progress`: the tasks whose jobs' progress it
+        writes): none here (SQLite's one writer holds the whole database)."""
+        return None
+
     def claim_in(self, con: C, rev: int, now: float, want: Claimant) -> list[Claim]:
         """Claim for `want` inside the batch's transaction: the backend's claim."""
         raise NotImplementedError
 
-    async def write_batch(self, txn: Any, lines: int, outcomes: list[Outcome]) -> list[bool]:
+    async def write_batch(
+        self, txn: Any, lines: int, outcomes: list[Outcome], jobs_first: bool
+    ) -> list[bool]:
         """Run a batch's transaction (the backend's `Db.write`, as it runs them); `outcomes`
-        is the batch's list, which may take outcomes that arrive before it runs."""
+        is the batch's list, which may take outcomes that arrive before it runs;
+        `jobs_first`: it writes jobs' rows before its outcomes (metrics, read and merged;
+        warnings)."""
         raise NotImplementedError
 
     def outcomes_held(self) -> int:

@@ -28,6 +28,8 @@ class Flusher(flush.Flusher[sqlite3.Connection]):
     ) -> list[Claim]:
         return claim_in(con, rev, now, want)
 
-    async def write_batch(self, txn: Any, lines: int, outcomes: list[Outcome]) -> list[bool]:
+    async def write_batch(
+        self, txn: Any, lines: int, outcomes: list[Outcome], jobs_first: bool
+    ) -> list[bool]:
         """Run a batch's transaction: inline when it is small (see `Db.write`)."""
         return await self.db.write(txn, inline=lines <= INLINE_MAX_LINES)
