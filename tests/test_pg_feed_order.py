@@ -17,10 +17,12 @@ from typing import Any
 import psycopg
 import pytest
 
+from jobdash.core.model import JobStatus, TaskStatus
 from jobdash.core.store.base import open_store
 from jobdash.core.store.postgres.claims import claim_in, lock_jobs
 from jobdash.core.store.postgres.store import PostgresStore
-from jobdash.core.store.records import Claimant
+from jobdash.core.store.records import Claimant, Outcome
+from jobdash.core.store.sql.claims import complete_in
 from jobdash.core.store.sql.dialect import POSTGRES
 from jobdash.core.store.sql.flush import Q as FLUSH
 from tests.pg import fresh_pg_store
@@ -206,3 +208,39 @@ async def test_a_batch_locks_the_rows_it_will_write_before_the_first(
             con.rollback()
     finally:
         await held.commit()
+
+
+async def test_the_last_of_two_outcomes_side_by_side_settles_the_job(
+    stores: list[PostgresStore],
+) -> None:
+    """Two agents' batches end the two tasks of one job side by side. The second waits for
+    the job's row while the first's is not committed (its batch locks the rows of its jobs
+    before it reads its outcomes' tasks and jobs), then reads the job's counters as the
+    first left them: its outcome is the last, and the job is settled once, succeeded."""
+    first, second, reader = stores
+    job = (await reader.create_job(commands("two", 2, parallel=2))).id
+    await reader.admit()
+    (a,) = await first.claim(Claimant("A", "A", 1, 600))
+    (b,) = await second.claim(Claimant("B", "B", 1, 600))
+    done = TaskStatus.SUCCEEDED
+    held = Held(
+        first,
+        lambda con, rev, now: complete_in(
+            POSTGRES,
+            con,
+            rev,
+            now,
+            [Outcome(a.task_id, a.attempt, "A", done)],
+            first.flusher.lock_jobs({}),
+        ),
+    )
+    try:
+        await held.started()
+        assert held.result == [True]
+        later = asyncio.ensure_future(second.complete(Outcome(b.task_id, b.attempt, "B", done)))
+        await asyncio.sleep(0.5)  # it waits for the first's row lock (no timing is asserted)
+    finally:
+        await held.commit()
+    assert await asyncio.wait_for(later, DEADLINE)
+    ended = await reader.get_job(job)
+    assert (ended.status, ended.running, ended.succeeded) == (JobStatus.SUCCEEDED, 0, 2)
