@@ -51,6 +51,7 @@ from jobdash.tui.commands import JobdashCommands
 from jobdash.tui.dialogs.confirm import ConfirmScreen
 from jobdash.tui.first_rows import FirstRows
 from jobdash.tui.keymap import check_keymap
+from jobdash.tui.lean_driver import LeanDriver
 from jobdash.tui.link import Link
 from jobdash.tui.low_driver import LowBandwidthDriver
 from jobdash.tui.screens.dashboard import DashboardScreen
@@ -103,8 +104,15 @@ class JobdashApp(App[int]):
         link: Link | None = None,
     ) -> None:
         link = link or Link()
-        # Low bandwidth: Textual's driver, sending only the cells that change.
-        super().__init__(driver_class=LowBandwidthDriver if link.low else None)
+        # Textual's driver with lean changes of style (unless another is set: TEXTUAL_DRIVER,
+        # jobdash web's sessions); in low bandwidth, sending only the cells that change too.
+        super().__init__(
+            driver_class=LowBandwidthDriver
+            if link.low
+            else None
+            if os.environ.get("TEXTUAL_DRIVER")
+            else LeanDriver
+        )
         self.link = link
         if self.link.low:
             self.animation_level = "none"
