@@ -22,10 +22,11 @@ import pytest
 
 from jobdash.core.model import Trigger
 from jobdash.core.store.faults import StoreError
-from jobdash.core.store.records import NewJob, NewTask
+from jobdash.core.store.records import JobFilter, NewJob, NewTask
 from jobdash.core.store.sqlite import SqliteStore
 from tests.conftest import run_cli
 from tests.os_users import OsUser, other_user
+from tests.test_untrusted_text import run_tty
 
 __all__ = ["other_user"]  # fixture
 
@@ -165,6 +166,55 @@ def test_a_damaged_store_is_refused_and_never_written(
     assert line.startswith(f"jobdash: {db}: ")
     assert digest(db) == before
     assert sidecars(db) == []
+
+
+def test_the_dashboard_checks_its_store_while_it_loads_and_refuses_a_damaged_one(
+    tmp_path: Path,
+) -> None:
+    """The dashboard starts its store's whole-file check in a thread before it loads its
+    modules (`check_store_ahead`); a damaged store is still refused in one line, exit 2,
+    before anything is written or drawn."""
+    db = tmp_path / "store.db"
+    store_with_data(db)
+    corrupt_middle_page(db)
+    (tmp_path / "jobdash.toml").write_text(CONFIG)
+    before = digest(db)
+    status, written = run_tty("--db", str(db), "--config", str(tmp_path / "jobdash.toml"))
+    assert status == 2, written
+    lines = written.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"jobdash: {db}: the store is damaged"), lines
+    assert digest(db) == before
+    assert sidecars(db) == []
+
+
+async def test_a_store_changed_after_its_check_ahead_is_checked_again(tmp_path: Path) -> None:
+    """A check started ahead passed on the whole file; the file is then damaged (as a
+    failing disk would, between the dashboard's start and its opening of the store): the
+    opening does not take the old verdict, it checks again and refuses the store."""
+    from jobdash.core.store.sqlite import files
+
+    db = tmp_path / "store.db"
+    await fill_store(db, 60)
+    files.check_ahead(db)
+    _key, done = files._ahead[str(db)]
+    assert done.result(TIMEOUT) is not None  # passed: a version
+    corrupt_middle_page(db)
+    before = digest(db)
+    with pytest.raises(StoreError, match="the store is damaged"):
+        await SqliteStore.open(db)
+    assert digest(db) == before
+    # Unchanged, the verdict is taken (the check is not made twice), and the store opens.
+    db2 = tmp_path / "whole.db"
+    await fill_store(db2, 5)
+    files.check_ahead(db2)
+    files._ahead[str(db2)][1].result(TIMEOUT)
+    store = await SqliteStore.open(db2)
+    try:
+        assert str(db2) not in files._ahead
+        assert len(await store.list_jobs(JobFilter())) == 5
+    finally:
+        await store.close()
 
 
 def test_an_engine_that_finds_its_store_damaged_stops_in_one_line(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ import re
 
 from rich.cells import cell_len
 
-__all__ = ["CellFilter"]
+__all__ = ["RESET", "CellFilter"]
 
 _TOKEN = re.compile(
     r"\x1b\[(\d*);?(\d*)H"  # a cursor move (1-based)

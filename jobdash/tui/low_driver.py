@@ -1,4 +1,4 @@
-"""The terminal driver of low-bandwidth mode: Textual's own (`LinuxDriver`), writing only
+"""The terminal driver of low-bandwidth mode: the dashboard's (`LeanDriver`), writing only
 the cells that change (`CellFilter`).
 
 Its one change is `write`, the driver's public output method: every frame goes through the
@@ -11,9 +11,8 @@ from __future__ import annotations
 import os
 import sys
 
-from textual.drivers.linux_driver import LinuxDriver
-
 from jobdash.tui.cell_filter import CellFilter
+from jobdash.tui.lean_driver import LeanDriver
 
 __all__ = ["LowBandwidthDriver"]
 
@@ -25,7 +24,7 @@ def _terminal_size() -> os.terminal_size | None:
         return None
 
 
-class LowBandwidthDriver(LinuxDriver):
+class LowBandwidthDriver(LeanDriver):
     """Textual's terminal driver, sending only the cells a frame changes."""
 
     _filter: CellFilter | None = None

@@ -27,6 +27,7 @@ from jobdash.core.service.export import Export, JsonList
 from jobdash.core.service.facade import Service
 from jobdash.core.service.failures import GroupRetry, check_group_id
 from jobdash.core.service.locations import (
+    check_store_ahead,
     config_timezone,
     find_config_path,
     read_config,
@@ -49,6 +50,7 @@ __all__ = [
     "Plan",
     "Service",
     "check_group_id",
+    "check_store_ahead",
     "checked_report",
     "config_timezone",
     "create_new",

@@ -14,6 +14,7 @@ import platformdirs
 
 from jobdash.core.config import Config, find_config_path, load_config
 from jobdash.core.model import BadInput
+from jobdash.core.store.base import check_ahead
 from jobdash.present.times import local_zone_name
 
 
@@ -29,6 +30,18 @@ def store_location(explicit: str | None) -> str:
     (a path or a store URL; `~` is the home folder)."""
     location = explicit or os.environ.get("JOBDASH_DB") or str(default_db_path())
     return location if "://" in location else str(Path(location).expanduser())
+
+
+def check_store_ahead(explicit: str | None) -> None:
+    """Start the whole-file check that opening the store (`--db`, …) for writing makes, in
+    a thread, for `Service.open` to take over: the dashboard starts it before it loads its
+    modules, which then cost no extra wait (see `store.base.check_ahead`). A location that
+    cannot be told yet is left to `Service.open`, which says why in its turn."""
+    try:
+        location = store_location(explicit)
+    except BadInput:
+        return
+    check_ahead(location)
 
 
 def is_default_db(explicit: str | None) -> bool:

@@ -102,6 +102,20 @@ class Store(WorkStore, CoordinationStore, ReadingStore, Protocol):
 # ----------------------------------------------------------------- choosing a backend
 
 
+def check_ahead(location: str) -> None:
+    """Start the whole-file check that opening the SQLite store at `location` makes, in a
+    thread, for `open_store` to take over (see `sqlite.files.check_ahead`); nothing for
+    another backend, or a location `open_store` would refuse (it says why)."""
+    scheme, sep, rest = location.partition("://")
+    if sep and not (scheme == "sqlite" and rest.startswith("/")):
+        return
+    from pathlib import Path
+
+    from jobdash.core.store.sqlite.files import check_ahead as check_file
+
+    check_file(Path(rest if sep else location).expanduser())
+
+
 async def open_store(location: str, create_folder: bool = False, reading: bool = False) -> Store:
     """Open the store at `location`: a path or `sqlite:///PATH` (a SQLite store, created
     where none exists; `create_folder`: its folder too, the default location's), or

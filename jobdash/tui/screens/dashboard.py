@@ -34,7 +34,6 @@ from jobdash.tui.keymap import key_for
 from jobdash.tui.keys import JobKeys, MarkKeys
 from jobdash.tui.rights import refusals_for
 from jobdash.tui.screens.dashboard_rows import JOB_TABS, WINDOW_ABOVE, DashboardRows
-from jobdash.tui.screens.failure_group import FailureGroupScreen
 from jobdash.tui.widgets.agents_pane import AgentsPane
 from jobdash.tui.widgets.completed_header import CompletedHeader
 from jobdash.tui.widgets.failures_pane import FailuresPane
@@ -370,6 +369,8 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks, DashboardRows):
     @on(FailuresPane.Selected)
     def _failure_group_selected(self, event: FailuresPane.Selected) -> None:
         event.stop()
+        from jobdash.tui.screens.failure_group import FailureGroupScreen  # on first use
+
         self.app.push_screen(FailureGroupScreen(self.service, event.group, event.query))
 
     @on(SchedulesPane.Selected)

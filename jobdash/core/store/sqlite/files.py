@@ -20,6 +20,8 @@ import errno
 import os
 import sqlite3
 import stat
+import threading
+from concurrent.futures import Future
 from pathlib import Path
 
 from jobdash.core.identity import user_name
@@ -34,6 +36,9 @@ from jobdash.core.store.sqlite.schema import APP_ID, SCHEMA_VERSION
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 SIDECARS = ("-wal", "-shm", "-journal")  # the files SQLite keeps beside a store
+
+# Whole-file checks started ahead (`check_ahead`): path -> (the file's identity, the check).
+_ahead: dict[str, tuple[tuple[int, ...], Future[int | None]]] = {}
 
 
 def check_store_file(path: Path, create_folder: bool = False, whole: bool = True) -> int | None:
@@ -221,7 +226,53 @@ def readable_uri(path: Path) -> str:
     return read_only_uri(path, immutable=True)
 
 
+def _identity(path: Path) -> tuple[int, ...]:
+    st = path.stat()
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def check_ahead(path: Path) -> None:
+    """Start the whole-file check of the store at `path` (`read_version`) in a thread, for
+    the `read_version` that opening it calls later to take over. The dashboard starts it
+    before it loads its modules: the check reads every page (about 2 ms per MB, 0.1-0.2 s
+    on a store of 100,000 finished jobs with its text index) while SQLite holds no GIL, so
+    on a second core it costs the first frame nothing. It reads only, as the check does; a
+    file missing, or changed or replaced by the time it is opened (its inode, size or
+    mtime), or a check that failed, is checked again there, the ordinary way (so that its
+    errors are said the ordinary way too)."""
+    try:
+        key = _identity(path)
+    except OSError:
+        return  # nothing to check yet: opening it says why, or creates it
+    done: Future[int | None] = Future()
+
+    def check() -> None:
+        try:
+            done.set_result(_read_version(path, True))
+        except BaseException as e:  # kept for the opener, which checks again
+            done.set_exception(e)
+
+    _ahead[str(path)] = (key, done)
+    threading.Thread(target=check, name="jobdash-store-check", daemon=True).start()
+
+
 def read_version(path: Path, whole: bool = True) -> int | None:
+    """The store's schema version after `PRAGMA quick_check` when `whole` (None: an SQLite
+    database without tables, to initialise): the check `check_ahead` started, where it
+    passed on this very file, else one made now (see `_read_version`)."""
+    ahead = _ahead.pop(str(path), None)
+    if whole and ahead is not None:
+        key, done = ahead
+        try:
+            version = done.result()
+            if _identity(path) == key:
+                return version
+        except Exception:
+            pass
+    return _read_version(path, whole)
+
+
+def _read_version(path: Path, whole: bool) -> int | None:
     """The store's schema version after `PRAGMA quick_check` when `whole` (None: an SQLite
     database without tables, to initialise).
 
