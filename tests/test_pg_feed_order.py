@@ -244,3 +244,26 @@ async def test_the_last_of_two_outcomes_side_by_side_settles_the_job(
     assert await asyncio.wait_for(later, DEADLINE)
     ended = await reader.get_job(job)
     assert (ended.status, ended.running, ended.succeeded) == (JobStatus.SUCCEEDED, 0, 2)
+
+
+async def test_a_store_restored_into_another_cluster_still_feeds_its_changes(
+    stores: list[PostgresStore], location: str
+) -> None:
+    """A store restored from a dump keeps its revisions, which another cluster's transaction
+    ids may be far below: opened, its rows are stamped 0, and a change is fed again."""
+    first, _second, reader = stores
+    job = (await reader.create_job(commands("restored"))).id
+    ahead = 2**62
+    with psycopg.connect(location) as con:  # as a dump of a busier cluster restores them
+        for table in ("jobs", "agents_pruned"):
+            con.execute(f"UPDATE {table} SET rev = %s", (ahead,))
+    fresh = await open_store(location)
+    try:
+        with psycopg.connect(location) as con:
+            assert con.execute("SELECT max(rev) FROM jobs").fetchone() == (0,)
+        since = await fresh.rev()
+        await first.db.write(stamp(job, 1, []), shared=True)
+        changes = await fresh.changes_since(since)
+        assert [j.id for j in changes.jobs] == [job]
+    finally:
+        await fresh.close()

@@ -97,6 +97,36 @@ SELECT coalesce(min(x::text::bigint), (SELECT pg_snapshot_xmax(s)::text::bigint 
 FROM s, pg_snapshot_xip(s.s) x
 WHERE (x::text::bigint & 4294967295) NOT IN (SELECT x FROM others)
 """
+# Revisions at or above the next transaction id: a store restored into another cluster
+# (pg_dump, then psql or pg_restore) keeps the revisions its first cluster gave, while this
+# one numbers its transactions from where it stands, and a row stamped higher than every
+# revision to come would stay above the watermark: its changes would never reach a feed.
+# Opening such a store stamps those rows 0 (older than any revision; every process reads a
+# restored store afresh). Each table with revisions, read by its index of them.
+REV_TABLES = ("jobs", "removed", "schedules", "agents", "agents_pruned", "read_marks")
+NEXT_ID = "pg_snapshot_xmax(pg_current_snapshot())::text::bigint"
+AHEAD = "SELECT " + " OR ".join(
+    f"EXISTS (SELECT 1 FROM {t} WHERE rev >= {NEXT_ID})" for t in REV_TABLES
+)
+
+
+def renumber_restored(con: psycopg.Connection[Any]) -> bool:
+    """Stamp 0 the rows whose revision is ahead of this cluster's transaction ids (see
+    `AHEAD`), under the store's lock; whether there were any."""
+    with con.transaction():
+        row = con.execute(AHEAD).fetchone()
+        if not (row and row[0]):
+            return False
+        con.execute(f"SELECT pg_advisory_xact_lock({LOCK_KEY})")
+        for table in REV_TABLES:
+            con.execute(f"UPDATE {table} SET rev = 0 WHERE rev >= {NEXT_ID}")
+    log.warning(
+        "the store's revisions were ahead of this server's transaction ids "
+        "(restored from another cluster?): stamped 0"
+    )
+    return True
+
+
 # A write transaction: given the writer, a new revision and the time, it runs whole.
 Txn = Callable[[psycopg.Connection[Any], int, float], T]
 log = logging.getLogger("jobdash.store")

@@ -29,7 +29,7 @@ from jobdash.core.permissions import Role as PermissionRole
 from jobdash.core.store.artifact_files import host_name
 from jobdash.core.store.faults import StoreError
 from jobdash.core.store.postgres.claims import Claims
-from jobdash.core.store.postgres.db import Db
+from jobdash.core.store.postgres.db import Db, renumber_restored
 from jobdash.core.store.postgres.flush import PgFlusher
 from jobdash.core.store.postgres.jobs import Jobs
 from jobdash.core.store.postgres.reads import Reads
@@ -76,6 +76,7 @@ class PostgresStore(Jobs, Claims, Reports, Reads, Audit, SharedAreas):
         db = Db(url)
         try:
             db.created = await db.in_thread(lambda: migrate(db.connect_writer(), db.where))
+            await db.in_thread(lambda: renumber_restored(db.connect_writer()))
             role = await db.in_thread(lambda: role_of(db.connect_writer()))
             db.row_security = role is not None
             await db.reader()
