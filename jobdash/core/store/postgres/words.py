@@ -27,8 +27,9 @@ Completed tab's window looks a free word up in, as SQLite's text index (`jobs_te
 
 from __future__ import annotations
 
-FINISHED = "status IN ('cancelled', 'failed', 'succeeded', 'warning')"
-INDEX = "jobs_words"
+from jobdash.core.store.sql.filters import FINISHED_ONLY as FINISHED
+
+INDEX = "jobs_words"  # its condition is the one the window's queries name (FINISHED_ONLY)
 
 WORDS_COLUMN = """
 ALTER TABLE jobs ADD COLUMN words TEXT GENERATED ALWAYS AS (lower((
@@ -64,4 +65,4 @@ ANALYZE jobs;
 MIGRATION = WORDS_COLUMN + WORD_INDEX
 
 # Whether this store has the index (`index_text`).
-HAS_INDEX = "SELECT to_regclass('jobs_words') IS NOT NULL"
+HAS_INDEX = f"SELECT to_regclass('{INDEX}') IS NOT NULL"
