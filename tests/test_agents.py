@@ -10,6 +10,7 @@ owner).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -22,6 +23,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+import psutil
 import pytest
 
 from jobdash.core.catalogue import type_hash
@@ -223,6 +225,13 @@ class Cluster:
                 os.killpg(pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
+        # Task processes run in sessions of their own, so killing an agent leaves them running,
+        # as a crash would. Those still waiting on a file in this test's folder are ended here.
+        mine = str(self.tmp)
+        for p in psutil.process_iter(["pid", "cmdline"]):
+            if p.info["pid"] != os.getpid() and any(mine in a for a in p.info["cmdline"] or ()):
+                with contextlib.suppress(psutil.Error):
+                    p.kill()
 
 
 async def all_tasks(store: Store) -> list[Task]:

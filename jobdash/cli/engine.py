@@ -162,6 +162,8 @@ async def drain(svc: Service, action: str, target: str | None) -> int:
 async def cmd_serve(svc: Service, a: argparse.Namespace) -> int:
     import asyncio  # loaded by the command that waits, not by `jobdash --help`
 
+    from jobdash.core.service import freeze_start_up
+
     action = getattr(a, "action", None)
     if action in ("drain", "undrain"):
         return await drain(svc, action, a.target)
@@ -176,6 +178,7 @@ async def cmd_serve(svc: Service, a: argparse.Namespace) -> int:
     engine = await svc.start_engine(
         slots=a.slots, name=a.name, lease=a.lease, scheduler=a.command == "serve"
     )
+    freeze_start_up()
     stop = asyncio.Event()
     signals = 0
 

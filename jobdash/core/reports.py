@@ -30,15 +30,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import smtplib
 import socket
-import ssl
 import textwrap
 import time
 import urllib.error
-import urllib.request
 from collections.abc import Sequence
-from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
 from jobdash import __version__
@@ -49,6 +45,8 @@ from jobdash.present.times import iso
 from jobdash.present.words import plural, plural_word
 
 if TYPE_CHECKING:
+    from email.message import EmailMessage
+
     from jobdash.core.stalls import StallWatch
 
 log = logging.getLogger("jobdash.reports")
@@ -260,7 +258,12 @@ def _message(msg: EmailMessage, r: dict[str, Any]) -> None:
 
 
 def send_email(smtp: dict[str, Any], to: str, r: dict[str, Any]) -> None:
-    """One message over SMTP (blocking: run it in a thread)."""
+    """One message over SMTP (blocking: run it in a thread). The mail modules load here, at
+    the first report, not with every engine."""
+    import smtplib
+    import ssl
+    from email.message import EmailMessage
+
     host = str(smtp.get("host", "localhost"))
     port = int(smtp.get("port", 25))
     tls = smtp.get("tls", {465: "ssl", 587: "starttls"}.get(port, False))
@@ -284,6 +287,8 @@ def send_email(smtp: dict[str, Any], to: str, r: dict[str, Any]) -> None:
 
 def send_webhook(url: str, r: dict[str, Any]) -> None:
     """One JSON POST (blocking: run it in a thread); an HTTP status >= 300 is an error."""
+    import urllib.request
+
     body = json.dumps(r).encode()
     req = urllib.request.Request(
         url,

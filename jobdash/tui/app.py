@@ -43,7 +43,7 @@ from textual.screen import Screen
 from textual.signal import Signal
 
 from jobdash.core.model import BadInput, NotFound, Refused
-from jobdash.core.service import Changes, Service, read_config, write_new
+from jobdash.core.service import Changes, Service, freeze_start_up, read_config, write_new
 from jobdash.present.text import sanitize
 from jobdash.present.times import abbreviation
 from jobdash.present.words import agree, plural
@@ -251,6 +251,7 @@ class JobdashApp(App[int]):
             self._start_demo_jobs()
         if not self.embedded_engine:
             self._describe_engine()
+        self.call_after_refresh(freeze_start_up)  # once the first screen is drawn
 
     def show_stalled(self, note: str) -> None:
         """Count the stalled jobs in the header ("" for none): seen from every tab."""

@@ -527,6 +527,11 @@ def bench_c(
     from jobdash.core.service import Service
     from jobdash.tui.screens.job_details import JobDetailsScreen
 
+    try:  # what JobdashApp calls once its first screen is drawn
+        from jobdash.core.service import freeze_start_up
+    except ImportError:  # a jobdash from before it (this bench run beside an older main)
+        freeze_start_up = None  # type: ignore[assignment]
+
     tag = "embedded" if embedded else "attached"
     db = tmp / f"c-{tag}.db"
     flood = tmp / "flood.py"
@@ -550,6 +555,8 @@ def bench_c(
 
         async def on_mount(self) -> None:
             self.run_worker(self._watch())
+            if freeze_start_up is not None:
+                self.call_after_refresh(freeze_start_up)
 
         async def _watch(self) -> None:
             async for changes in self.service.watch():

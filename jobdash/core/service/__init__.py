@@ -4,6 +4,7 @@ they need.
 The front ends import this package and the plain model modules only (the import contracts
 in pyproject.toml hold them to it), so the other names they use are re-exported here
 (parse_duration, open_output, write_output, create_new, write_new, CATCHUP_BOUND, zone,
+freeze_start_up,
 Changes, Export, JsonList, LogFeed, GroupRetry, check_group_id, Outcome, Plan, skipped). Where things
 are: `facade` holds the `Service`, `failures` its failure groups, `bulk` its actions on many
 jobs or schedules at once; `submission` what a submission becomes (the job, its tasks); `schedules` schedule checks and previews;
@@ -13,6 +14,7 @@ and the config are; `import_crontab` (`jobdash.core.crontab`) a crontab as job t
 
 from jobdash.core.artifacts import is_text
 from jobdash.core.crontab import import_crontab
+from jobdash.core.heap import freeze_start_up
 from jobdash.core.identity import real_user
 from jobdash.core.outfile import (
     create_new,
@@ -56,6 +58,7 @@ __all__ = [
     "create_new",
     "db_command",
     "find_config_path",
+    "freeze_start_up",
     "import_crontab",
     "init_store",
     "is_text",

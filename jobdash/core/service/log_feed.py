@@ -140,5 +140,6 @@ class LogFeed:
             if kept:
                 self.after[job_id] = kept[-1].seq
                 lines += kept
-        lines.sort(key=_seq)
+        if len(pages) > 1:  # one job's page is in order already
+            lines.sort(key=_seq)
         return lines, whole

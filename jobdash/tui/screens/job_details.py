@@ -12,7 +12,8 @@
   `TASKS_MIN_INTERVAL` seconds (more for big jobs) while the job changes.  `F` shows
   failed tasks only; moving the cursor onto a task shows only that task's log, `a` all.
 - Artifacts: the files the job produced (`widgets/artifacts_pane.py`, shown once it has
-  some), read again when the job changes; `o` opens one, `O` saves it (`artifact_keys.py`).
+  some), read again with the tasks when the job changes; `o` opens one, `O` saves it
+  (`artifact_keys.py`).
 - Audit: who did what to the job, when, from which host (`widgets/audit_table.py`), read
   again when its status changes.
 - Log: the job's last lines, then a worker tails by sequence number every `LOG_POLL`
@@ -216,8 +217,7 @@ class JobDetailsScreen(log_feeding.SavesLog, JobKeys, ArtifactKeys, OffersWhatWo
 
     def _set_job(self, job: Job) -> None:
         if job.rev != self._job_rev or job != self.job:
-            self._tasks_dirty = True
-            self._load_artifacts()
+            self._tasks_dirty = True  # tasks and artifacts: read again, at most so often
         if self.job is None or job.status is not self.job.status:
             self._load_runs(job)  # its bar moves (running, then how it ended)
             self.query_one(AuditTable).reload()  # an action changes the status
@@ -319,6 +319,7 @@ class JobDetailsScreen(log_feeding.SavesLog, JobKeys, ArtifactKeys, OffersWhatWo
         self._tasks_dirty = False
         self._tasks_loaded_at = time.monotonic()
         self._load_tasks()
+        self._load_artifacts()  # an artifact kept by a task changes the job too
 
     @work(group="tasks", exclusive=True)
     async def _load_tasks(self) -> None:

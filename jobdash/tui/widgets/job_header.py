@@ -82,14 +82,25 @@ class JobHeader(Widget):
         self.finalize = ""  # its type's finalize step, run after its last task ("": none)
         self.why: Why | None = None  # why it waits, as the service last said
         self.opened_unread: Unread | None = None  # unread when the screen opened
+        self._lines = 0  # how many lines it last drew
 
     def set_job(self, job: Job | None) -> None:
         self.job = job
-        self.refresh(layout=True)
+        self.refresh()
 
     def set_why(self, why: Why | None) -> None:
         self.why = why
-        self.refresh(layout=True)
+        self.refresh()
+
+    def _drawn(self, text: Text) -> Text:
+        """`text`, drawn; the screen is laid out again only when its number of lines
+        changed (a line of timing, of results): a job changes with every batch of its log,
+        and laying out the whole screen each time is most of what redrawing it costs."""
+        lines = text.plain.count("\n") + 1
+        if lines != self._lines:
+            self._lines = lines
+            self.refresh(layout=True)
+        return text
 
     def said(self, job: Job) -> tuple[str, str]:
         """The third line's label and text: why the job waits while it does (the
@@ -104,7 +115,7 @@ class JobHeader(Widget):
         job = self.job
         if job is None:
             word = f"job {self.job_id} is no longer in the store" if self.gone else "loading…"
-            return Text(f"job {self.job_id}  {word}", style=style("jobheader--dim"))
+            return self._drawn(Text(f"job {self.job_id}  {word}", style=style("jobheader--dim")))
         now = clock_of(self.app)()
         status = job.status
         text = Text(no_wrap=True, overflow="ellipsis")
@@ -173,4 +184,4 @@ class JobHeader(Widget):
             if job.warnings:
                 parts.append(f"warnings {job.warnings}")
             text.append(" · ".join(parts))
-        return text
+        return self._drawn(text)
