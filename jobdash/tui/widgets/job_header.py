@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.text import Text
+from textual.content import Content
 from textual.widget import Widget
 
 from jobdash.core.model import Job, JobStatus, Unread
@@ -82,7 +83,7 @@ class JobHeader(Widget):
         self.finalize = ""  # its type's finalize step, run after its last task ("": none)
         self.why: Why | None = None  # why it waits, as the service last said
         self.opened_unread: Unread | None = None  # unread when the screen opened
-        self._lines = 0  # how many lines it last drew
+        self._rows = 0  # its height when last drawn
 
     def set_job(self, job: Job | None) -> None:
         self.job = job
@@ -93,12 +94,18 @@ class JobHeader(Widget):
         self.refresh()
 
     def _drawn(self, text: Text) -> Text:
-        """`text`, drawn; the screen is laid out again only when its number of lines
-        changed (a line of timing, of results): a job changes with every batch of its log,
-        and laying out the whole screen each time is most of what redrawing it costs."""
-        lines = text.plain.count("\n") + 1
-        if lines != self._lines:
-            self._lines = lines
+        """`text`, drawn; the screen is laid out again only when the header's height
+        changes (a line of timing or of results comes or goes, a long line wraps): a job
+        changes with every batch of its log, and laying out the whole screen each time was
+        most of what redrawing it cost."""
+        width = self.size.width
+        rows = (
+            Content.from_rich_text(text).get_height(self.styles.get_render_rules(), width)
+            if width
+            else 0
+        )
+        if rows != self._rows:
+            self._rows = rows
             self.refresh(layout=True)
         return text
 
