@@ -19,6 +19,8 @@ import pytest
 
 from jobdash.core.model import JobStatus, TaskStatus
 from jobdash.core.store.base import open_store
+from jobdash.core.store.faults import StoreError
+from jobdash.core.store.postgres import db as pg_db
 from jobdash.core.store.postgres.claims import claim_in, lock_jobs
 from jobdash.core.store.postgres.store import PostgresStore
 from jobdash.core.store.records import Claimant, Outcome
@@ -267,3 +269,40 @@ async def test_a_store_restored_into_another_cluster_still_feeds_its_changes(
         assert [j.id for j in changes.jobs] == [job]
     finally:
         await fresh.close()
+
+
+async def test_a_writer_stuck_in_its_transaction_is_ended_by_the_server(
+    location: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer that stops mid-transaction (SIGSTOP, a host cut off) holds the store's lock
+    and the feed's watermark. The server ends its transaction once it sat idle
+    `IDLE_IN_TRANSACTION`; the other writers then write, the feed moves on, and the stuck
+    writer's transaction is rolled back: what it wrote never shows."""
+    monkeypatch.setattr(pg_db, "IDLE_IN_TRANSACTION", "1s")
+    stuck_store, other, reader = [await open_store(location) for _ in range(3)]
+    try:
+        a = (await reader.create_job(commands("a"))).id
+        since = await reader.rev()
+        revs: list[int] = []
+        ran, woke = threading.Event(), threading.Event()
+
+        def stuck(con: Any, rev: int, now: float) -> None:  # exclusive: every writer waits
+            stamp(a, 5, revs)(con, rev, now)
+            ran.set()
+            woke.wait(DEADLINE)  # "stopped" until the other writer has written
+
+        held = asyncio.ensure_future(stuck_store.db.write(stuck))  # type: ignore[attr-defined]
+        await until(lambda: asyncio.sleep(0, ran.is_set()), "the stuck transaction's body run")
+        await asyncio.wait_for(other.db.write(stamp(a, 2, revs)), DEADLINE)  # type: ignore[attr-defined]
+        woke.set()
+        with pytest.raises(StoreError):  # its connection was ended: the COMMIT fails
+            await held
+        assert (await reader.get_job(a)).warnings == 2
+        seen = await reader.changes_since(since)
+        assert [j.warnings for j in seen.jobs] == [2]
+        # The stuck writer's next write opens a connection again, and works.
+        await asyncio.wait_for(stuck_store.db.write(stamp(a, 1, revs)), DEADLINE)  # type: ignore[attr-defined]
+        assert (await reader.get_job(a)).warnings == 3
+    finally:
+        for s in (stuck_store, other, reader):
+            await s.close()

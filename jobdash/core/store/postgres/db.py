@@ -67,6 +67,12 @@ from jobdash.core.store.sql.dialect import POSTGRES, Dialect
 from jobdash.core.store.sql.writer import WriterThread
 
 T = TypeVar("T")
+# How long the server lets the writer's transaction sit between two statements before it
+# ends it (and the connection). Jobdash's transactions pass milliseconds there; a writer
+# stopped mid-transaction (SIGSTOP, a host cut off from the network) would otherwise hold
+# the store's lock, and the feed's watermark, until its connection is found dead: every
+# other writer and every feed of the store would wait (TCP finds a dead peer in hours).
+IDLE_IN_TRANSACTION = "5s"
 # The store's advisory lock: a constant class and the schema's own key (stores live in
 # schemas of one database). Taken first by every write transaction (see the module).
 LOCK_KEY = "1785686579, hashtext(current_schema()) & 2147483647"
@@ -210,7 +216,10 @@ class Db(WriterThread):
                 with contextlib.suppress(Exception):
                     self.writer.close()
             self.writer = None
-            self.writer = psycopg.connect(conninfo(self.url), connect_timeout=10)
+            con = psycopg.connect(conninfo(self.url), connect_timeout=10)
+            con.execute(f"SET idle_in_transaction_session_timeout = '{IDLE_IN_TRANSACTION}'")
+            con.commit()
+            self.writer = con
         return self.writer
 
     async def reader(self) -> psycopg.AsyncConnection[Any]:
