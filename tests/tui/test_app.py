@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -729,6 +730,29 @@ async def test_demo_starts_jobs_when_few_are_active(tmp_path: Path) -> None:
             await until(pilot, lambda: dash.table("inprogress").total_count >= 5)
         types = sorted(j.type for j in await svc.jobs(active=True))
         assert types[0] == "archive-space" and "import-files" in types
+    finally:
+        await svc.close()
+
+
+async def test_demo_jobs_of_an_older_jobdash_do_not_stop_the_demo(tmp_path: Path) -> None:
+    """Demo jobs left unfinished by an older jobdash wait for good (their type changed since
+    submit): `--demo` starts new ones beside them rather than count them as active."""
+    db = tmp_path / "demo.db"
+    svc = await Service.open(db=str(db), extra_types=DEMO_TYPES, user="alice")
+    try:
+        await svc.start_engine(slots=0)  # live, its catalogue published; it runs nothing
+        old = [await svc.submit("archive-space", {"space": f"S{n}"}) for n in range(3)]
+        con = sqlite3.connect(db)  # SQLite poke: as an older jobdash's definition hashed
+        with con:
+            con.execute(
+                "UPDATE jobs SET type_hash = 'older' WHERE id IN (?, ?, ?)", [j.id for j in old]
+            )
+        con.close()
+        assert {(await svc.why(j.id)).kind for j in old} == {"type"}
+        app = JobdashApp(svc, embedded_engine=True, demo=True, watch_interval=0.05)
+        async with app.run_test(size=SIZE) as pilot:
+            dash = await loaded(pilot)
+            await until(pilot, lambda: dash.table("inprogress").total_count >= 3 + 5)
     finally:
         await svc.close()
 
