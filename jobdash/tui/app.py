@@ -42,7 +42,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.signal import Signal
 
-from jobdash.core.model import BadInput, Job, NotFound, Refused
+from jobdash.core.model import BadInput, NotFound, Refused
 from jobdash.core.service import Changes, Service, freeze_start_up, read_config, write_new
 from jobdash.present.text import sanitize
 from jobdash.present.times import abbreviation
@@ -316,9 +316,14 @@ class JobdashApp(App[int]):
         from jobdash.demo import DEMO_JOBS
 
         svc = self.service
-        active = await svc.jobs(active=True, limit=None)
-        if await self._runnable_count(active, DEMO_MIN_ACTIVE) >= DEMO_MIN_ACTIVE:
-            return
+        # Demo jobs of an older jobdash wait for good ("type changed since submit": `why`
+        # says `type`): they do not count, or the demo would never start jobs that run.
+        runnable = 0
+        for job in await svc.jobs(active=True, limit=None):
+            with contextlib.suppress(NotFound):
+                runnable += (await svc.why(job.id)).kind != "type"
+            if runnable >= DEMO_MIN_ACTIVE:
+                return
         started = 0
         for type_name, params in DEMO_JOBS:
             try:
@@ -328,18 +333,6 @@ class JobdashApp(App[int]):
                 self.notify_refusal(e)
         if started:
             self.notify(f"Demo: started {plural(started, 'job')}")
-
-    async def _runnable_count(self, jobs: list[Job], enough: int) -> int:
-        """How many of `jobs` an engine can run, counted up to `enough`: demo jobs of an
-        older jobdash wait for good ("type changed since submit": `why` says `type`), and
-        must not keep the demo from starting jobs that run."""
-        count = 0
-        for job in jobs:
-            with contextlib.suppress(NotFound):
-                count += (await self.service.why(job.id)).kind != "type"
-            if count >= enough:
-                break
-        return count
 
     async def action_quit(self) -> None:
         """Quit; with tasks running in our own engine, ask first."""

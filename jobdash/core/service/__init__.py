@@ -4,9 +4,8 @@ they need.
 The front ends import this package and the plain model modules only (the import contracts
 in pyproject.toml hold them to it), so the other names they use are re-exported here
 (parse_duration, open_output, write_output, create_new, write_new, CATCHUP_BOUND, zone,
-freeze_start_up,
-Changes, Export, JsonList, LogFeed, GroupRetry, check_group_id, Outcome, Plan, skipped). Where things
-are: `facade` holds the `Service`, `failures` its failure groups, `bulk` its actions on many
+freeze_start_up, Changes, Export, JsonList, LogFeed, GroupRetry, check_group_id, Outcome,
+Plan, skipped). Where things are: `facade` holds the `Service`, `failures` its failure groups, `bulk` its actions on many
 jobs or schedules at once; `submission` what a submission becomes (the job, its tasks); `schedules` schedule checks and previews;
 `export` the CSV and JSON history, whole or a page at a time; `locations` where the store
 and the config are; `import_crontab` (`jobdash.core.crontab`) a crontab as job types.
