@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from jobdash import cli
+from jobdash.cli import config as cli_config
 from tests.conftest import run_cli, start_serve
 
 HUGE = "9" * 20  # past 2**63 - 1, SQLite's largest integer
@@ -190,7 +191,7 @@ def test_an_unexpected_error_is_one_line_that_says_it_is_a_bug(
     async def broken(svc: object, a: object) -> int:
         raise ZeroDivisionError("a bug\nwith two lines and an \x1b[2J escape")
 
-    monkeypatch.setitem(cli.COMMANDS, "types", broken)
+    monkeypatch.setitem(cli_config.COMMANDS, "types", broken)
     stderr = io.StringIO()
     with redirect_stderr(stderr):
         assert cli.main(["types"]) == 1

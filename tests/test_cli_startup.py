@@ -58,10 +58,49 @@ def store(tmp_path: Path, write_config: Callable[[str], Path]) -> list[str]:
     return ["--db", str(tmp_path / "s.db"), "--config", str(config)]
 
 
-def test_help_loads_neither_the_engine_nor_rich_tables(tmp_path: Path) -> None:
-    code, modules = imported(tmp_path, "--help")
+# What `--help` may load of jobdash: the grammar and the few constants and checks it uses.
+GRAMMAR = {
+    "jobdash",
+    "jobdash.cli",
+    "jobdash.cli.main",
+    "jobdash.cli.parser",
+    "jobdash.cli.declarations",
+    "jobdash.core",
+    "jobdash.core.limits",
+    "jobdash.present",
+    "jobdash.present.text",
+}
+
+
+@pytest.mark.parametrize("args", [["--help"], ["jobs", "--help"], ["schedule", "set", "--help"]])
+def test_help_loads_the_grammar_and_argparse_only(tmp_path: Path, args: list[str]) -> None:
+    """No command module, no model (its dataclasses), no Rich, no asyncio: `--help` costs
+    an interpreter and argparse."""
+    code, modules = imported(tmp_path, *args)
     assert code == 0
-    assert loaded(modules, *NEVER, "jobdash.core.service", "rich.table", "rich.progress") == []
+    assert loaded(modules, "jobdash") == sorted(GRAMMAR)
+    assert loaded(modules, "rich", "asyncio", "dataclasses", "sqlite3", *NEVER) == []
+
+
+def test_a_usage_error_loads_no_more_than_help(tmp_path: Path) -> None:
+    code, modules = imported(tmp_path, "jobs", "--limit", "0")
+    assert code == 2
+    assert loaded(modules, "jobdash", "rich", "asyncio") == sorted(GRAMMAR)
+
+
+@pytest.mark.parametrize(
+    ("args", "own"),
+    [(["jobs"], "jobs"), (["schedules"], "schedules"), (["agents"], "engine")],
+)
+def test_a_command_loads_its_own_module_and_no_other_commands(
+    tmp_path: Path, args: list[str], own: str
+) -> None:
+    code, modules = imported(tmp_path, "--db", str(tmp_path / "s.db"), *args)
+    assert code == 0
+    commands = ("jobs", "run", "logs", "schedules", "engine", "config", "failures", "audit")
+    assert {m.rsplit(".", 1)[1] for m in modules if m.startswith("jobdash.cli.")} & set(
+        commands
+    ) == {own}
 
 
 def test_jobs_on_an_empty_store_loads_no_table_and_no_engine(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from jobdash.cli.parser import EXIT_OK, Commands, job_id
+from jobdash.cli.parser import EXIT_OK
 from jobdash.cli.render import err, out, print_json, safe
 from jobdash.core.model import BadInput, NotFound
 from jobdash.present.artifacts import COLUMNS, artifact_cells, artifact_dict
@@ -22,17 +22,6 @@ if TYPE_CHECKING:
     from jobdash.core.service import Service
 
 TERMINAL_TEXT_MAX = 16 * 1024 * 1024  # bytes of a text artifact printed on a terminal
-
-
-def declare(c: Commands) -> None:
-    s = c.add("artifacts", "a job's artifacts (the files it produced)", c.as_json)
-    s.add_argument("job", type=job_id)
-    s = c.add("artifact", "write one artifact of a job (to a file with -o)")
-    s.add_argument("job", type=job_id)
-    s.add_argument("name", help="the artifact's name, as `jobdash artifacts JOB` lists it")
-    s.add_argument(
-        "-o", "--output", metavar="FILE", help="write to FILE (created 0600; `-`: standard output)"
-    )
 
 
 async def cmd_artifacts(svc: Service, a: argparse.Namespace) -> int:

@@ -11,37 +11,13 @@ import argparse
 import time
 from typing import TYPE_CHECKING
 
-from jobdash.cli.parser import EXIT_OK, Commands, whole_number
+from jobdash.cli.parser import EXIT_OK
 from jobdash.cli.render import err, print_json, safe
 from jobdash.present.audit import AUDIT_COLUMNS, audit_cells, audit_dict
 from jobdash.present.times import header
 
 if TYPE_CHECKING:
     from jobdash.core.service import Service
-
-SUMMARY = "who did what, when, from where: the audit trail"
-QUERY_HELP = "filter text: user:, action:, target:, actor:, host:, since:, job:ID, words"
-HELP = """\
-QUERY: `field:value` terms (user: who asked, actor: the OS user whose process acted, action,
-target, host, since:2d), values of one field OR'ed (a comma list too), fields AND'ed, a
-leading - negates; job:12, schedule:NAME, agent:NAME are short for target:job:12 and so on;
-free words are looked for in every field. An admin sees every event, anyone else their own.
-
-  jobdash audit                             the newest 100 events
-  jobdash audit job:12                      what was done to job 12
-  jobdash audit action:cancel,retry since:1d --limit 500
-  jobdash audit -user:scheduler --json
-"""
-
-
-def declare(c: Commands) -> None:
-    s = c.filtered("audit", SUMMARY, HELP, QUERY_HELP)
-    s.add_argument(
-        "--limit",
-        type=whole_number(1, 1_000_000),
-        default=100,
-        help="the newest N events (default 100)",
-    )
 
 
 async def cmd_audit(svc: Service, a: argparse.Namespace) -> int:

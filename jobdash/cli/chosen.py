@@ -9,26 +9,14 @@ import argparse
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from jobdash.cli.parser import job_id
 from jobdash.core.model import BadInput, NotFound
 
 if TYPE_CHECKING:
     from jobdash.core.service import Service
 
-__all__ = ["chosen_jobs", "declare_chosen", "known_ids"]
+__all__ = ["chosen_jobs", "known_ids"]
 
 T = TypeVar("T")
-
-
-def declare_chosen(s: argparse.ArgumentParser, query_help: str = "") -> None:
-    """A command's job ids and its `--query`, which `chosen_jobs` reads."""
-    s.add_argument("job", type=job_id, nargs="*", help="job ids")
-    s.add_argument(
-        "--query",
-        metavar="QUERY",
-        help=f"every job QUERY selects{query_help}, as `jobdash jobs QUERY` lists them: "
-        '"status:running type:import"',
-    )
 
 
 async def known_ids(ids: Sequence[T], read: Callable[[T], Awaitable[Any]], what: str) -> None:

@@ -25,13 +25,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from jobdash.cli.parser import EXIT_OK, EXIT_USAGE, Commands, build_parser, job_id
+from jobdash.cli.declarations import SHELLS
+from jobdash.cli.parser import EXIT_OK, EXIT_USAGE, build_parser, job_id
 from jobdash.present.text import clip, sanitize
 
 if TYPE_CHECKING:
     from jobdash.core.model import JobType
 
-SHELLS = ("bash", "zsh", "fish")
 EXIT_FILES = 3  # the shell completes file names itself
 TIMEOUT = 5  # seconds: past this a TAB completes nothing (a store that does not answer)
 JOB_LIMIT = 100  # the newest jobs offered
@@ -43,11 +43,6 @@ STORE_KINDS = ("jobs", "types", "params", "schedules", "agents")
 ACTIVE_ONLY = frozenset({"cancel", "pause", "resume"})
 
 Candidate = tuple[str, str]  # (value, description)
-
-
-def declare(c: Commands) -> None:
-    s = c.add("completion", "print a shell completion script (bash, zsh or fish)")
-    s.add_argument("shell", choices=SHELLS, help="the shell the script is for")
 
 
 def cmd_completion(a: argparse.Namespace) -> int:

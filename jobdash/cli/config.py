@@ -10,18 +10,12 @@ import dataclasses
 import json
 from typing import TYPE_CHECKING
 
-from jobdash.cli.parser import EXIT_OK, Commands
+from jobdash.cli.parser import EXIT_OK
 from jobdash.cli.render import out, print_json, safe
 from jobdash.present.words import plural
 
 if TYPE_CHECKING:
     from jobdash.core.service import Service
-
-
-def declare(c: Commands) -> None:
-    c.add("types", "job types", c.as_json)
-    c.add("check", "validate the config file", c.as_json)
-    c.add("whoami", "who you are, your roles and what they allow", c.as_json)
 
 
 async def cmd_whoami(svc: Service, a: argparse.Namespace) -> int:

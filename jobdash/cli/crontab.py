@@ -8,27 +8,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from jobdash.cli.parser import EXIT_OK, Commands
+from jobdash.cli.parser import EXIT_OK
 from jobdash.cli.render import err, safe
 from jobdash.core.model import BadInput
-
-
-def declare(c: Commands) -> None:
-    s = c.add(
-        "import-crontab",
-        "print a crontab's entries as job types with cron schedules (TOML to review)",
-    )
-    s.add_argument(
-        "file",
-        nargs="?",
-        metavar="FILE",
-        help="the crontab (default or -: standard input, e.g. crontab -l | jobdash import-crontab)",
-    )
-    s.add_argument(
-        "--system",
-        action="store_true",
-        help="the format of /etc/crontab and /etc/cron.d: a user field after the times",
-    )
 
 
 def read_text(name: str | None) -> tuple[str, str]:

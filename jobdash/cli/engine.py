@@ -13,7 +13,7 @@ import signal
 import time
 from typing import TYPE_CHECKING, Any
 
-from jobdash.cli.parser import EXIT_OK, Commands, agent_name, seconds_between, slots_arg
+from jobdash.cli.parser import EXIT_OK
 from jobdash.cli.render import cell, err, out, safe, toned, when
 from jobdash.core.model import BadInput
 from jobdash.present.durations import duration
@@ -24,53 +24,6 @@ from jobdash.present.words import plural
 
 if TYPE_CHECKING:
     from jobdash.core.service import Service
-
-lease_arg = seconds_between(1.0, 3600.0)
-grace_arg = seconds_between(0.0, 86400.0)
-
-
-def declare_serving(c: Commands) -> None:
-    """`serve` and `agent`: the same options, an engine with or without the scheduler."""
-    for name, help in (
-        ("serve", "run the engine headless (scheduler + agent)"),
-        ("agent", "run an agent only, or drain|undrain agent NAME"),
-    ):
-        s = c.add(name, help)
-        s.add_argument(
-            "--slots", type=slots_arg, default=argparse.SUPPRESS, help="tasks run at once"
-        )
-        s.add_argument("--name", type=agent_name, help="agent name (default: host-pid)")
-        s.add_argument(
-            "--grace",
-            type=grace_arg,
-            default=30.0,
-            help="seconds running tasks get to finish on SIGTERM",
-        )
-        s.add_argument(
-            "--demo", action="store_true", default=argparse.SUPPRESS, help="load the demo job types"
-        )
-        s.add_argument(
-            "--lease",
-            type=lease_arg,
-            metavar="SECONDS",
-            help="seconds a claim lasts without renewal (default 15, or $JOBDASH_LEASE): a dead "
-            "agent's tasks run again within lease + 2 s",
-        )
-        if name == "agent":
-            s.add_argument(
-                "action",
-                nargs="?",
-                choices=["drain", "undrain"],
-                help="drain NAME: let agent NAME finish its tasks and claim no more; "
-                "undrain NAME: let it claim again",
-            )
-            s.add_argument(
-                "target", nargs="?", metavar="NAME", help="the agent to drain or undrain"
-            )
-
-
-def declare_agents(c: Commands) -> None:
-    c.add("agents", "agents: state, slots, current tasks, heartbeat", c.as_json)
 
 
 class InertFormatter(logging.Formatter):

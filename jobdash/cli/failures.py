@@ -11,7 +11,7 @@ import argparse
 import time
 from typing import TYPE_CHECKING
 
-from jobdash.cli.parser import EXIT_OK, Commands
+from jobdash.cli.parser import EXIT_OK
 from jobdash.cli.render import err, out, print_json, print_log_line, safe
 from jobdash.core.model import BadInput
 from jobdash.present.failures import (
@@ -28,23 +28,6 @@ if TYPE_CHECKING:
     from jobdash.core.service import Service
 
 ACTIONS = ("show", "retry")
-SUMMARY = "failed task attempts grouped by cause; show or retry a group"
-QUERY_HELP = "filter text, as for `jobs`; or: show GROUP_ID, retry GROUP_ID"
-HELP = """\
-QUERY is the filter language of `jobdash jobs` (status:, type:, user:, id:, target:, words),
-applied to the failed attempts' jobs; since:2h (and --since) counts the attempts of the last
-2 hours; free words are also looked for in the group's message.
-
-  jobdash failures                          every group, the one seen last first
-  jobdash failures type:import --since 1d   import jobs' failures of the last day
-  jobdash failures show 3f2a9c1e8b7d        the group's tasks and its latest attempt's log
-  jobdash failures retry 3f2a9c1e8b7d       retry the group's failed tasks (finished jobs)
-"""
-
-
-def declare(c: Commands) -> None:
-    s = c.filtered("failures", SUMMARY, HELP, QUERY_HELP)
-    s.add_argument("--since", help="only attempts of the last …: 1h, 2d")
 
 
 def since_of(a: argparse.Namespace) -> float | None:

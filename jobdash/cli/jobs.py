@@ -1,8 +1,8 @@
 """Reading the history: `jobs`, `show` and `export` (`logs` is `logs.py`'s).
 
-Like every command group, this module declares its commands' arguments (`declare`) and
-holds what each command does. The service and Rich's tables are imported when a command
-runs, not when the parser is built, so that `jobdash --help` starts quickly.
+Like every command group, this module holds what its commands do (their arguments are in
+`declarations`); `main` imports it when one of them runs, not for `jobdash --help` or another
+command.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 
-from jobdash.cli.parser import EXIT_OK, Commands, count_arg, job_id
+from jobdash.cli.parser import EXIT_OK
 from jobdash.cli.render import (
     cell,
     err,
@@ -45,50 +45,6 @@ if TYPE_CHECKING:
     from jobdash.core.service import Service
 
 PAGE = 1000  # jobs read at once by a streamed listing or export
-
-FILTER_HELP = """\
-filter text (the dashboard's filter bar speaks the same language):
-  status:failed        a status (queued waiting running paused finalizing cancelling
-                       succeeded warning failed cancelled) or a group (active, finished)
-  type:import          job types starting with "import"
-  user:alice           jobs started by alice
-  since:2h             created within the last 2 hours (30s, 10m, 1d, 2w …)
-  id:12  target:/srv  trigger:schedule
-  -field:value         negates: -status:succeeded
-  words                every word must appear in the type, target, user, info, id or
-                       a parameter value; "quote several words" to search them together
-Several values of one field are alternatives: status:failed,cancelled is the same as
-status:failed status:cancelled, and -status:failed,cancelled excludes both; different
-fields must all match. A value with quotes is taken whole: target:"a,b".
-"""
-
-
-def declare(c: Commands) -> None:
-    """`jobs` and `show`."""
-    s = c.filtered(
-        "jobs",
-        "list jobs",
-        FILTER_HELP,
-        "filter text: status:failed type:a,b user:y since:1h -field:value words (see below)",
-    )
-    s.add_argument("--status", action="append", default=[], help="as status:VALUE[,VALUE…]")
-    s.add_argument("--type", action="append", default=[], help="as type:VALUE[,VALUE…]")
-    s.add_argument("--user", action="append", default=[], help="as user:VALUE[,VALUE…]")
-    s.add_argument("--since", help="e.g. 1h, 2d")
-    s.add_argument("--limit", type=count_arg, default=50, help="at most this many (default 50)")
-    s.add_argument("--all", action="store_true", help="no limit")
-
-    s = c.add("show", "one job with its tasks", c.as_json)
-    s.add_argument("job", type=job_id)
-
-
-def declare_export(c: Commands) -> None:
-    s = c.add("export", "job history as CSV or JSON")
-    s.add_argument("query", nargs="*", help="filter text, as for `jobs`")
-    s.add_argument("--format", choices=("csv", "json"), default="csv")
-    s.add_argument(
-        "-o", "--output", metavar="FILE", help="write to FILE (default: standard output)"
-    )
 
 
 def jobs_table(jobs: list[Job]) -> Listing:

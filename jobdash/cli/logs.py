@@ -21,8 +21,8 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from jobdash.cli.chosen import chosen_jobs, declare_chosen
-from jobdash.cli.parser import EXIT_FAILED, EXIT_OK, Commands, count_arg
+from jobdash.cli.chosen import chosen_jobs
+from jobdash.cli.parser import EXIT_FAILED, EXIT_OK
 from jobdash.cli.render import err, out, print_log_line, safe
 from jobdash.core.model import BadInput, LogLine, NotFound
 from jobdash.present.logs import LABEL_WIDTH, JobLabels, TaskLabels, saved_line
@@ -31,32 +31,10 @@ from jobdash.present.words import plural
 if TYPE_CHECKING:
     from jobdash.core.service import LogFeed, Service
 
-__all__ = ["COMMANDS", "LogPrinter", "declare"]
+__all__ = ["COMMANDS", "LogPrinter"]
 
 LOG_PAGE = 5000  # log lines read at once, of each job
 FOLLOW_POLL = 0.25  # seconds between looks while following and nothing came
-
-
-def declare(c: Commands) -> None:
-    s = c.add(
-        "logs",
-        "the log lines of a job, of several, or of those --query selects "
-        "(--json: one JSON object a line)",
-        c.as_json,
-        epilog="Several jobs: their lines in the order they were written, each starting with "
-        "its job and task (12 #2 beta | …). With -f, printing ends when every job followed "
-        "has ended.",
-    )
-    declare_chosen(s, " now")
-    s.add_argument("-f", "--follow", action="store_true", help="keep printing while they run")
-    s.add_argument("--task", type=count_arg, metavar="N", help="only task N (of one job)")
-    s.add_argument("--tail", type=count_arg, metavar="N", help="only the last N lines (of each)")
-    s.add_argument(
-        "-o",
-        "--output",
-        metavar="FILE",
-        help="save the log to FILE (created 0600): each line with its time, task and stream",
-    )
 
 
 class LogPrinter:

@@ -7,42 +7,60 @@ Exit status: 0 success, 1 the job failed or the request was refused, 2 bad usage
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from importlib import import_module
 from typing import TYPE_CHECKING
 
-from jobdash.cli import groups as g
 from jobdash.cli.parser import EXIT_FAILED, EXIT_OK, EXIT_USAGE, parse_args
-from jobdash.cli.render import color_mode, err, out, safe, use_color
-from jobdash.core.model import BadInput, Refused
-from jobdash.present.text import sanitize
 
 if TYPE_CHECKING:
     from jobdash.core.service import Service
 
 Command = Callable[["Service", argparse.Namespace], Awaitable[int]]
 
-# Each command's handler, from its group; `check` and `schedule preview` need no store.
-COMMANDS: dict[str, Command] = {
-    **g.run.COMMANDS,
-    **g.jobs.COMMANDS,
-    **g.logs.COMMANDS,
-    **g.artifacts.COMMANDS,
-    **g.config.COMMANDS,
-    **g.engine.COMMANDS,
-    **g.schedules.COMMANDS,
-    **g.failures.COMMANDS,
-    **g.audit.COMMANDS,
-    **g.why.COMMANDS,
+# Which module of `jobdash.cli` runs each command that opens a store (its `COMMANDS` maps
+# the command to its handler). Only that module is imported: `jobdash jobs` loads neither
+# the engine's commands nor the schedules'.
+COMMANDS: dict[str, str] = {
+    "run": "run",
+    "cancel": "run",
+    "pause": "run",
+    "resume": "run",
+    "retry": "run",
+    "clear": "run",
+    "jobs": "jobs",
+    "show": "jobs",
+    "export": "jobs",
+    "logs": "logs",
+    "artifacts": "artifacts",
+    "artifact": "artifacts",
+    "types": "config",
+    "whoami": "config",
+    "serve": "engine",
+    "agent": "engine",
+    "agents": "engine",
+    "schedules": "schedules",
+    "schedule": "schedules",
+    "failures": "failures",
+    "audit": "audit",
+    "why": "why",
 }
 
-# Commands that open no store.
+
+def handler(command: str) -> Command:
+    """The function that runs `command` on an open store, from its module."""
+    handlers: dict[str, Command] = import_module(f"jobdash.cli.{COMMANDS[command]}").COMMANDS
+    return handlers[command]
+
+
+# Commands that open no store: module and function.
 STORELESS = {
-    "completion": g.completion.cmd_completion,
-    "import-crontab": g.crontab.cmd_import_crontab,
-    "systemd-unit": g.systemd.cmd_systemd_unit,
+    "completion": ("completion", "cmd_completion"),
+    "import-crontab": ("crontab", "cmd_import_crontab"),
+    "systemd-unit": ("systemd", "cmd_systemd_unit"),
+    "check": ("config", "cmd_check"),
 }
 
 # Commands that only read the store: they read one that cannot be written, too.
@@ -73,13 +91,21 @@ def reads_only(a: argparse.Namespace) -> bool:
 
 async def run_command(a: argparse.Namespace) -> int:
     if a.command == "schedule" and a.schedule_action == "preview":
-        return g.schedules.cmd_schedule_preview(a)
-    if a.command == "check":
-        return g.config.cmd_check(a)
+        from jobdash.cli.schedules import cmd_schedule_preview
+
+        return cmd_schedule_preview(a)
     if a.command == "db":
-        return await g.db.cmd_db(a)
+        from jobdash.cli.db import cmd_db
+
+        return await cmd_db(a)
     if a.command in STORELESS:
-        return STORELESS[a.command](a)
+        module, function = STORELESS[a.command]
+        run: Callable[[argparse.Namespace], int] = getattr(
+            import_module(f"jobdash.cli.{module}"), function
+        )
+        return run(a)
+    run_on_store = handler(a.command)
+    from jobdash.cli.render import err
     from jobdash.core.service import Service
 
     reading = reads_only(a)
@@ -92,7 +118,7 @@ async def run_command(a: argparse.Namespace) -> int:
     if svc.created:
         err.print(f"jobdash: {svc.created}")
     try:
-        return await COMMANDS[a.command](svc, a)
+        return await run_on_store(svc, a)
     finally:
         await svc.close()
 
@@ -100,8 +126,16 @@ async def run_command(a: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else list(argv)
     if words[:1] == ["__complete"]:  # a shell's TAB (see `completion`): never an error
-        return g.completion.complete(words[1:])
-    args = parse_args(argv)
+        from jobdash.cli.completion import complete
+
+        return complete(words[1:])
+    args = parse_args(argv)  # `--help` and usage errors end here, having loaded argparse only
+    import io
+
+    from jobdash.cli.render import color_mode, err, out, safe, use_color
+    from jobdash.core.model import BadInput, Refused
+    from jobdash.present.text import sanitize
+
     mode = color_mode(args.color)
     use_color(mode)
     # The dashboard (Textual) and `jobdash web`'s sessions read NO_COLOR themselves, and
@@ -121,7 +155,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return open_dashboard(args)
         if args.command == "web":
-            return g.web.serve(args)
+            from jobdash.cli.web import serve
+
+            return serve(args)
         import asyncio  # not loaded for `--help` and usage errors
 
         return asyncio.run(run_command(args))

@@ -1,9 +1,9 @@
 """The command line's grammar: the top-level parser, the argument types that bound every
 number and name before it reaches the engine, and `parse_args`.
 
-Each command group (`jobs`, `run`, `schedules`, `engine`, `config`, `db`) declares its own
-commands and arguments in its `declare`; `build_parser` calls them in the order of `--help`.
-Nothing heavy is imported here, so that `jobdash --help` starts quickly.
+Each command's arguments and help are declared in `declarations`; `build_parser` calls them
+in the order of `--help`, or only the command's own when the first word names it. Nothing
+heavy is imported here, so that `jobdash --help` starts quickly.
 """
 
 from __future__ import annotations
@@ -12,12 +12,11 @@ import argparse
 import re
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from jobdash import __version__
-from jobdash.core.model import MAX_ID, MAX_PARALLEL
-from jobdash.present.text import name_problem
+from jobdash.core.limits import MAX_ID, MAX_PARALLEL
+from jobdash.present.text import name_problem, sanitize
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -33,20 +32,20 @@ class Parser(argparse.ArgumentParser):
 
 
 def say(text: str) -> None:
-    """One line on stderr, inert (`render.err`, imported when there is something to say)."""
-    from jobdash.cli.render import err, safe
+    """One line on stderr, inert: written as `render.err` writes it (no colour, no wrap),
+    without loading Rich for a usage error."""
+    sys.stderr.write(sanitize(text) + "\n")
 
-    err.print(safe(text))
 
-
-@dataclass
 class Commands:
-    """Where a command group adds its commands: the top parser's `add_parser`, and the
-    parents every command shares (`--db`, `--config`) or that a listing adds (`--json`)."""
+    """Where a declaration adds its command: the top parser's `add_parser`, and the parents
+    every command shares (`--db`, `--config`) or that a listing adds (`--json`). A plain
+    class: `dataclasses` (and the `inspect` it loads) would double what `--help` loads."""
 
-    add_parser: Callable[..., Parser]
-    common: Parser
-    as_json: Parser
+    def __init__(self, add_parser: Callable[..., Parser], common: Parser, as_json: Parser):
+        self.add_parser = add_parser
+        self.common = common
+        self.as_json = as_json
 
     def add(self, name: str, help: str, *parents: Parser, **kwargs: Any) -> Parser:
         """A command, described by its help line, taking the common options."""
@@ -113,6 +112,8 @@ def seconds_between(lo: float, hi: float) -> Callable[[str], float]:
 
 slots_arg = whole_number(1, MAX_PARALLEL)
 count_arg = whole_number(1, MAX_ID)  # --limit, --tail, --task
+lease_arg = seconds_between(1.0, 3600.0)
+grace_arg = seconds_between(0.0, 86400.0)
 
 
 def agent_name(text: str) -> str:
@@ -131,9 +132,10 @@ def job_id(text: str) -> int:
     return whole_number(1, MAX_ID)(text.strip().lstrip("#"))
 
 
-def build_parser() -> Parser:
-    """The whole command line: the dashboard's options, then each group's commands."""
-    from jobdash.cli import groups as g
+def build_parser(command: str | None = None) -> Parser:
+    """The whole command line: the dashboard's options, then every command; or, given a
+    command, the dashboard's options and that command alone."""
+    from jobdash.cli.declarations import DECLARED
 
     # Given before or after the command; SUPPRESS keeps a sub-command's parser from
     # resetting to None what was given before it (`jobdash --db X jobs`).
@@ -186,33 +188,22 @@ def build_parser() -> Parser:
     )
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     commands = Commands(sub.add_parser, common, as_json)
-    g.engine.declare_serving(commands)
-    g.engine.declare_agents(commands)
-    g.web.declare(commands)
-    g.run.declare_run(commands)
-    g.jobs.declare(commands)
-    g.logs.declare(commands)
-    g.why.declare(commands)
-    g.artifacts.declare(commands)
-    g.run.declare_actions(commands)
-    g.jobs.declare_export(commands)
-    g.failures.declare(commands)
-    g.audit.declare(commands)
-    g.run.declare_clear(commands)
-    g.schedules.declare(commands)
-    g.config.declare(commands)
-    g.db.declare(commands)
-    g.crontab.declare(commands)
-    g.systemd.declare(commands)
-    g.completion.declare(commands)
+    for name, declare in DECLARED.items():
+        if command in (None, name):
+            declare(commands, name)
     return p
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """argparse, plus the query's negations: `jobdash jobs -status:failed` is a query term,
     not an unknown option."""
-    parser = build_parser()
+    from jobdash.cli.declarations import DECLARED
+
     words = list(sys.argv[1:] if argv is None else argv)
+    # A first word that names a command is that command (argparse reads it so): only its
+    # own arguments need declaring. Anything else (options first, no command, a word that
+    # is none) gets the whole command line, and its messages name every command.
+    parser = build_parser(words[0] if words and words[0] in DECLARED else None)
     for word in words[: words.index("--") if "--" in words else len(words)]:
         # argparse drops a value of "--" given as `--opt=--` (or `-o--`) and passes the
         # option an empty list where a string is due.

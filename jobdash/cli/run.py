@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, TypeVar
 
 from rich.text import Text
 
-from jobdash.cli.chosen import chosen_jobs, declare_chosen
+from jobdash.cli.chosen import chosen_jobs
 from jobdash.cli.logs import LogPrinter
-from jobdash.cli.parser import EXIT_FAILED, EXIT_OK, Commands, shown
+from jobdash.cli.parser import EXIT_FAILED, EXIT_OK, shown
 from jobdash.cli.render import err, job_dict, metrics_text, out, print_json, safe
 from jobdash.core.model import BadInput
 from jobdash.present.durations import duration
@@ -30,54 +30,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 FOLLOW_BAR = 30  # cells of `run --follow`'s progress bar
-
-
-def declare_run(c: Commands) -> None:
-    s = c.add("run", "submit a job", c.as_json)
-    s.add_argument("type", help="job type")
-    s.add_argument(
-        "-p", "--param", action="append", default=[], metavar="K=V", help="a parameter (repeatable)"
-    )
-    s.add_argument(
-        "--params-from",
-        metavar="FILE",
-        help="submit one job per JSON line or CSV row of FILE (- for stdin), all or none; "
-        "-p values apply to each",
-    )
-    s.add_argument(
-        "--wait", action="store_true", help="wait until the job ends; exit status from the job"
-    )
-    s.add_argument(
-        "--follow", action="store_true", help="stream the log and a progress bar until it ends"
-    )
-    s.add_argument(
-        "--demo", action="store_true", default=argparse.SUPPRESS, help="know the demo job types"
-    )
-
-
-def declare_actions(c: Commands) -> None:
-    """`cancel`, `pause`, `resume` and `retry`: of the jobs named, or those `--query` selects."""
-    for name, help in (
-        ("cancel", "cancel jobs (SIGTERM, then SIGKILL after a grace period)"),
-        ("pause", "pause jobs"),
-        ("resume", "resume paused jobs"),
-        ("retry", "re-run the failed and cancelled tasks of finished jobs"),
-    ):
-        s = c.add(
-            name,
-            help,
-            epilog="One line per job, acted on (standard output) or refused (standard error). "
-            "Exit status 0: all done; 1: some refused (the others done); 2: an unknown id or "
-            "a bad query, and nothing done.",
-        )
-        declare_chosen(s)
-        if name == "cancel":
-            s.add_argument("--force", action="store_true", help="SIGKILL at once")
-
-
-def declare_clear(c: Commands) -> None:
-    s = c.add("clear", "remove finished jobs you started")
-    s.add_argument("--all", action="store_true", help="every user's finished jobs (admins)")
 
 
 def parse_params(pairs: Sequence[str]) -> dict[str, str]:

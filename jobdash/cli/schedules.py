@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
-from jobdash.cli.parser import EXIT_OK, Commands, Parser, count_arg, whole_number
+from jobdash.cli.parser import EXIT_OK
 from jobdash.cli.render import TONE_STYLE, err, fields, out, safe, when
 from jobdash.core.model import BadInput, Report
-from jobdash.core.planning import PREVIEW_MAX, Schedule
+from jobdash.core.planning import Schedule
 from jobdash.present.durations import duration
 from jobdash.present.planning import join_planning, recipients_text, split_recipients
 from jobdash.present.status import SCHEDULE_STATE_TONES, last_run_look
@@ -25,101 +25,6 @@ from jobdash.present.words import plural
 
 if TYPE_CHECKING:
     from jobdash.core.service import Outcome, Service
-
-
-def declare(c: Commands) -> None:
-    """`schedules`, and `schedule` with its actions."""
-    c.add("schedules", "schedules: planning, time zone, last and next run", c.as_json)
-    s = c.add("schedule", "act on a schedule: run, enable, disable, set, show; preview a planning")
-    ssub = s.add_subparsers(
-        dest="schedule_action", metavar="ACTION", parser_class=Parser, required=True
-    )
-
-    def action(name: str, help: str, *parents: Parser, several: bool = False) -> Parser:
-        sp = ssub.add_parser(name, help=help, description=help, parents=[c.common, *parents])
-        if several:  # one line per schedule; exit status 1 if one is refused, 2 if unknown
-            sp.add_argument("id", nargs="+", help="schedule ids")
-        else:
-            sp.add_argument("id", help="schedule id")
-        return sp
-
-    action("run", "run the schedule's job now", several=True)
-    action("enable", "enable (resume) the schedule", several=True)
-    action(
-        "disable",
-        "disable (pause) the schedule: its fire times are recorded as paused",
-        several=True,
-    )
-    s2 = action("show", "the schedule and its tick history", c.as_json)
-    s2.add_argument("--limit", type=count_arg, default=30, help="ticks shown (default 30)")
-    s2 = action(
-        "set",
-        "change the planning (one of --cron, --every, --daily, --once, --disabled, "
-        "--automatic), the time zone or the policies",
-    )
-    plan = s2.add_mutually_exclusive_group()
-    plan.add_argument("--cron", metavar="EXPR", help='5-field cron expression, e.g. "0 3 * * *"')
-    plan.add_argument("--every", metavar="PERIOD", help="interval, e.g. 30s, 5m, 1h30m")
-    plan.add_argument("--daily", metavar="[DAYS@]TIMES", help="e.g. 09:00 or mon,wed@09:00,17:00")
-    plan.add_argument("--once", metavar="DATETIME", help="e.g. 2026-12-01T09:00")
-    plan.add_argument("--disabled", action="store_true", help="manual runs only")
-    plan.add_argument("--automatic", action="store_true", help="back to the config's planning")
-    s2.add_argument("--tz", metavar="ZONE", help="time zone, e.g. Europe/Paris")
-    s2.add_argument(
-        "--overlap",
-        choices=("skip", "queue"),
-        help="while the previous run is active: skip the fire time, or queue",
-    )
-    s2.add_argument(
-        "--catchup",
-        choices=("skip", "once", "all"),
-        help="after missed fire times: run none, one, or all within the bound",
-    )
-    s2.add_argument(
-        "--catchup-bound",
-        metavar="DURATION",
-        help="catch-up all runs missed fire times this recent (default 1d)",
-    )
-    report = s2.add_argument_group(
-        "report recipients of the schedule's runs (besides the type's; kept across reloads)"
-    )
-    for flag, metavar, what in (
-        ("--report-email", "ADDRESS", "send each run's report to this address"),
-        ("--report-webhook", "URL", "POST each run's report to this http(s) URL"),
-    ):
-        help = f"{what} (repeat, or separate with commas)"
-        report.add_argument(flag, metavar=metavar, action="append", help=help)
-    for flag, help in (
-        ("--no-report", "no recipients of the schedule's own"),
-        ("--report-from-config", "back to the recipients the config gives the schedule"),
-    ):
-        report.add_argument(flag, action="store_true", help=help)
-    s2 = ssub.add_parser(
-        "preview",
-        help="the next fire times of a planning, without creating a schedule",
-        description="The next fire times of any planning (as the scheduler computes them), "
-        "ISO 8601 with the offset, one a line; no schedule is created or read.",
-        parents=[c.common, c.as_json],
-    )
-    s2.add_argument(
-        "planning", help='e.g. "cron: 30 2 * * *", "@daily", "daily: mon-fri@09:00", "interval: 5m"'
-    )
-    s2.add_argument(
-        "--tz", metavar="ZONE", help="time zone (default: the config's, else the machine's)"
-    )
-    s2.add_argument(
-        "--from",
-        dest="start",
-        metavar="ISO-8601",
-        help="fire times after this (default: now); without an offset, a wall-clock time in the zone",
-    )
-    s2.add_argument(
-        "--count",
-        type=whole_number(1, PREVIEW_MAX),
-        default=5,
-        metavar="N",
-        help=f"how many (default 5, at most {PREVIEW_MAX})",
-    )
 
 
 def schedule_dict(s: Schedule) -> dict[str, Any]:

@@ -19,28 +19,11 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from jobdash.cli.engine import grace_arg
-from jobdash.cli.parser import EXIT_OK, Commands, slots_arg
+from jobdash.cli.parser import EXIT_OK
 from jobdash.core.model import BadInput
 
 STOP_MARGIN = 15.0  # seconds above the grace period: a task's SIGTERM-to-SIGKILL, and slack
 _BARE = re.compile(r"[A-Za-z0-9_@+=:,./-]+\Z")
-
-
-def declare(c: Commands) -> None:
-    s = c.add("systemd-unit", "print a systemd unit that runs `jobdash serve` (see README)")
-    s.add_argument(
-        "--user",
-        action="store_true",
-        help="a user unit (systemctl --user); default: a system unit running as you",
-    )
-    s.add_argument(
-        "--grace",
-        type=grace_arg,
-        default=30.0,
-        help="seconds running tasks get to finish on stop (default 30)",
-    )
-    s.add_argument("--slots", type=slots_arg, help="tasks run at once (serve's default: 4)")
 
 
 def quoted(arg: str) -> str:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
-from jobdash.cli.parser import EXIT_OK, Commands, job_id
+from jobdash.cli.parser import EXIT_OK
 from jobdash.cli.render import fields, out, print_json, toned
 from jobdash.core.model import BadInput, NotFound
 from jobdash.core.views import Why
@@ -24,13 +24,6 @@ from jobdash.present.waiting import why_fields
 
 if TYPE_CHECKING:
     from jobdash.core.service import Service
-
-HELP = "why a job is not running: the lock, slots, pause, backoff or agents it waits for"
-
-
-def declare(c: Commands) -> None:
-    s = c.add("why", HELP, c.as_json)
-    s.add_argument("job", type=job_id)
 
 
 def why_dict(w: Why) -> dict[str, Any]:

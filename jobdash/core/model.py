@@ -74,17 +74,6 @@ class BadInput(Exception):
     """Bad usage or bad input (exit status 2); the message names what and where."""
 
 
-# Numbers from outside (command line, config, filter text) are held to these before they
-# reach SQLite, whose integers are 64-bit, or the clock arithmetic, which ends at year 9999:
-# a bigger one is refused with one line instead of failing deep inside (or, for a duration,
-# meaning "never").
-MAX_ID = 2**63 - 1  # job ids, task numbers, counts of rows: SQLite's largest integer
-MAX_DURATION = 100 * 365 * 86400.0  # seconds (100 years): timeouts, intervals, retention…
-MAX_DURATION_TEXT = "36500d (100 years)"
-MAX_PARALLEL = 10_000  # tasks at once: an agent's slots, a job type's `parallel`
-MAX_RETRIES = 100  # the backoff doubles with each retry: 2**100 of anything is "never"
-
-
 class Trigger(StrEnum):
     MANUAL = "manual"
     SCHEDULE = "schedule"

@@ -47,7 +47,8 @@ from jobdash.core.cron import (
     parse_cron,
     wall_exists,
 )
-from jobdash.core.model import MAX_DURATION, MAX_DURATION_TEXT, Report
+from jobdash.core.limits import MAX_DURATION, MAX_DURATION_TEXT, PREVIEW_MAX
+from jobdash.core.model import Report
 from jobdash.core.values import unit_seconds
 
 if TYPE_CHECKING:
@@ -381,9 +382,6 @@ def preview(
     p = resolve(planning, default)
     start = time.time() if after is None else after
     return [_aware(t).astimezone(zone) for t in fire_times(p, zone, start, float("inf"), n)]
-
-
-PREVIEW_MAX = 1000  # fire times one preview lists at most
 
 
 def preview_times(planning: str, tz: str, count: int, start: str | None = None) -> list[datetime]:

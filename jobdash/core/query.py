@@ -29,7 +29,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from jobdash.core.model import ACTIVE_JOB, FINISHED_JOB, MAX_ID, BadInput, Job, JobStatus, Trigger
+from jobdash.core.limits import MAX_ID
+from jobdash.core.model import ACTIVE_JOB, FINISHED_JOB, BadInput, Job, JobStatus, Trigger
 from jobdash.core.timing import FLAGS, flags
 from jobdash.core.values import parse_duration
 

@@ -15,9 +15,8 @@ import re
 import string
 from collections.abc import Mapping
 
+from jobdash.core.limits import MAX_DURATION, MAX_DURATION_TEXT
 from jobdash.core.model import (
-    MAX_DURATION,
-    MAX_DURATION_TEXT,
     BadInput,
     JobType,
     Param,

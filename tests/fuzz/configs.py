@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from jobdash.core import config as known
 from jobdash.core.config import Config, ConfigError, load_config
 from jobdash.core.config.writing import toml_string
-from jobdash.core.model import MAX_DURATION, MAX_PARALLEL, MAX_RETRIES
+from jobdash.core.limits import MAX_DURATION, MAX_PARALLEL, MAX_RETRIES
 from jobdash.core.planning import fire_times, next_fire, parse_planning
 
 VALID: list[dict[str, Any]] = [

@@ -24,10 +24,9 @@ from jobdash.core.config.checks import (
     check_keys,
     check_template,
 )
+from jobdash.core.limits import MAX_PARALLEL, MAX_RETRIES
 from jobdash.core.model import (
     CATCHUP,
-    MAX_PARALLEL,
-    MAX_RETRIES,
     OVERLAP,
     Items,
     JobType,
