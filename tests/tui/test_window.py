@@ -164,6 +164,45 @@ async def test_free_word_and_field_filters_are_answered_by_the_store(svc: Servic
         await until(pilot, lambda: title(app) == f"Completed ({finished})")
 
 
+async def test_a_filter_key_announces_the_job_under_the_cursor_once_its_page_is_read(
+    svc: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a filter's first page is read, the row under the cursor is not known: the
+    table says nothing until it is (not "no job", then the job), so the footer, greyed by
+    the job under the cursor, is not redrawn twice a key."""
+    app = make_app(svc)
+    async with app.run_test(size=SIZE) as pilot:
+        dash = await loaded(pilot)
+        table = dash.completed
+        await pilot.press("2")
+        await until(pilot, lambda: table.cursor_job is not None)
+        said: list[int | None] = []
+        post = table.post_message
+
+        def record(message: Any) -> bool:
+            if isinstance(message, JobWindowTable.Highlighted):
+                said.append(message.key)  # type: ignore[attr-defined]
+            return post(message)
+
+        monkeypatch.setattr(table, "post_message", record)
+        fetch = table._fetch
+        pages: list[tuple[Any, ...]] = []
+
+        async def slow_fetch(*args: Any) -> Any:  # a page of a long history takes a while
+            pages.append(args)
+            await asyncio.sleep(0.2)
+            return await fetch(*args)
+
+        monkeypatch.setattr(table, "_fetch", slow_fetch)
+        await pilot.press("slash", *"word0037")  # every prefix matches some jobs
+        want = [j.id for j in await svc.jobs(Query.parse("word0037"), active=False)]
+        await until(pilot, lambda: table.cursor_job is not None and table.cursor_job.id == want[0])
+        await pilot.pause(0.3)
+        assert pages  # the pages were read (slowly) while the keys came
+        assert None not in said, said
+        assert said[-1] == want[0]
+
+
 async def test_a_large_filtered_count_says_more_than_and_end_counts_it(
     svc: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:

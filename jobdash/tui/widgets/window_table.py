@@ -264,6 +264,21 @@ class JobWindowTable(JobTable):
     def _highlighted(self, key: Hashable | None) -> Message:
         return self.Highlighted(self, self.cursor_job if key is not None else None)
 
+    def _announce(self) -> None:
+        """Windowed, a row whose page is on its way is not announced: its job is not known
+        yet, and "no job" then the job, at each filter key, redrew the footer twice (its
+        keys are greyed by the job under the cursor). The job is announced when its page
+        comes (`_rows_arrived`), and not at all if it is the one announced before."""
+        window, cursor = self.window, self._cursor
+        if (
+            window is not None
+            and cursor is not None
+            and window.total
+            and window.row(cursor) is None
+        ):
+            return
+        super()._announce()
+
     def _selected(self, key: Hashable) -> Message:
         if self.window is None:
             return super()._selected(key)
