@@ -165,8 +165,9 @@ async def test_queries_for_active_jobs_never_scan_the_history(tmp_path: Path) ->
 async def test_the_completed_windows_reads_use_their_indexes(tmp_path: Path) -> None:
     """The Completed tab's window (a page around the cursor, its count, each filter) reads
     through an index, whatever the history: a free word through the text index, user: and
-    status: through theirs, the newest or oldest page in id order without a sort; the text
-    index's batches find what changed by revision."""
+    status: through theirs, the newest or oldest page in id order without a sort (a count of
+    what no index holds, type:, reads the table in order up to its cap); the text index's
+    batches find what changed by revision."""
     path = tmp_path / "plan.db"
     config = tmp_path / "jobdash.toml"
     config.write_text('[jobdash]\nadmins = ["bob"]\n')  # an admin sees everyone's jobs
@@ -178,7 +179,7 @@ async def test_the_completed_windows_reads_use_their_indexes(tmp_path: Path) -> 
         svc.store.db.writer.set_trace_callback(ran.append)  # type: ignore[attr-defined]
         assert await svc.index_text()
         pages: dict[str, list[str]] = {}
-        for text in ("", "ok-word", "user:root", "status:failed"):
+        for text in ("", "ok-word", "user:root", "status:failed", "type:o"):
             query = Query.parse(text)
             for read in (
                 {"limit": 100},
@@ -209,6 +210,10 @@ async def test_the_completed_windows_reads_use_their_indexes(tmp_path: Path) -> 
                 assert "INDEX jobs_user_folded" in text, (what, plan)
             elif what.startswith("status:"):
                 assert "INDEX jobs_status" in text, (what, plan)
+            elif what.startswith("type:") and "count" in what:
+                # No index holds it: the table's rows in id order, up to the cap (a walk of
+                # the status index would look each row up).
+                assert "SCAN jobs" in plan and "INDEX" not in text, (what, plan)
             elif "count" in what:
                 assert "INDEX jobs_status" in text, (what, plan)  # not every row of the table
             else:

@@ -157,6 +157,12 @@ def seen_sql(
     return mine[0] if len(mine) == 1 else f"({' OR '.join(mine)})"
 
 
+def _index_counts(query: Query) -> bool:
+    """Whether the index of the finished jobs' statuses counts `query`'s jobs without their
+    rows: no condition, or status and user only."""
+    return all(t.field in ("status", "user") for t in query.terms)
+
+
 def _indexed_field(query: Query) -> bool:
     """Whether `query` names a status or user, which an index of the finished jobs serves."""
     return any(t.field in ("status", "user") and not t.negated for t in query.terms)
@@ -200,10 +206,15 @@ def job_query(
         clauses.append(ACTIVE_ONLY)
         if not f.oldest_first and f.order == "id":
             order = "+id DESC"
-    elif f.active is False and (counting or f.user is not None or _indexed_field(f.query)):
+    elif f.active is False and (
+        (counting and _index_counts(f.query)) or f.user is not None or _indexed_field(f.query)
+    ):
         # Named so, the finished statuses let SQLite use the indexes of the finished jobs
         # (status, user: counted or paged through them); a page of them all in id order is
-        # read in id order from the table instead (NOT: no index, no sort).
+        # read in id order from the table instead (NOT: no index, no sort), and so is a
+        # count of a condition no index holds (type:, target:, a short word): a walk of
+        # the status index looked each row up (type:e, 1M jobs: 320 ms), the table's rows
+        # in order stop at the count's cap (3 ms) and, for a rare type, take half as long.
         clauses.append(FINISHED_ONLY)
     elif f.active is False:
         clauses.append(f"NOT ({ACTIVE_ONLY})")
