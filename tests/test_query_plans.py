@@ -179,7 +179,7 @@ async def test_the_completed_windows_reads_use_their_indexes(tmp_path: Path) -> 
         svc.store.db.writer.set_trace_callback(ran.append)  # type: ignore[attr-defined]
         assert await svc.index_text()
         pages: dict[str, list[str]] = {}
-        for text in ("", "ok-word", "user:root", "status:failed", "type:o"):
+        for text in ("", "ok-word", "user:root", "status:failed", "type:o", "ok"):
             query = Query.parse(text)
             for read in (
                 {"limit": 100},
@@ -204,7 +204,8 @@ async def test_the_completed_windows_reads_use_their_indexes(tmp_path: Path) -> 
             plan = [row[3] for row in con.execute("EXPLAIN QUERY PLAN " + statements[0])]
             text = " | ".join(plan)
             assert "TEMP B-TREE" not in text, (what, plan)  # no sort of the matches
-            if what.startswith("ok-word"):
+            if what.startswith(("ok-word", "ok ")):
+                # A word too short for the index's lookup is read in its text, in id order.
                 assert "jobs_text VIRTUAL TABLE" in text and "SCAN jobs" not in plan, (what, plan)
             elif what.startswith("user:"):
                 assert "INDEX jobs_user_folded" in text, (what, plan)
