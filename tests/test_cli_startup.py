@@ -154,3 +154,24 @@ def test_completion_and_the_unix_commands_load_no_dashboard_and_no_engine(
     code, modules = imported(tmp_path, *args)
     assert code == 0
     assert loaded(modules, *NEVER, "jobdash.core.agent.agent", "rich.table") == []
+
+
+def test_every_declared_command_has_a_handler() -> None:
+    """A command is declared in one place (its grammar) and run from another (its module's
+    `COMMANDS`, found through `main.COMMANDS`): none is left without what runs it."""
+    import importlib
+
+    from jobdash.cli.declarations import DECLARED
+
+    main = importlib.import_module("jobdash.cli.main")  # the module (`cli.main` is its function)
+
+    # Run by `main` itself: the store's setup, the browser's server, no store at all.
+    by_main = {"db", "web", *main.STORELESS}
+    for command in DECLARED:
+        if command in by_main:
+            continue
+        module = importlib.import_module(f"jobdash.cli.{main.COMMANDS[command]}")
+        assert callable(module.COMMANDS[command]), command
+    assert set(main.COMMANDS) | by_main == set(DECLARED)
+    for module_name, function in main.STORELESS.values():
+        assert callable(getattr(importlib.import_module(f"jobdash.cli.{module_name}"), function))
