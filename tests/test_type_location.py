@@ -66,9 +66,12 @@ def test_e_opens_the_types_file_at_its_line_in_the_editor_and_the_dashboard_come
     try:
         term.wait_for("engine")
         assert run_cli("--db", str(db), "--config", str(config), "run", "inline").returncode == 0
-        before = len(term.output)  # "inline" may be drawn already, on the In Progress tab
+        # Finished, and counted in the Completed tab's title ("inline" alone may be the In
+        # Progress tab's row, drawn again while the job ends: Enter then found no row).
+        term.wait_for("Completed (1)")
+        before = len(term.output)
         term.send("2")  # Completed
-        term.wait_for("inline", since=before)  # its row, once the job has finished
+        term.wait_for("inline", since=before)  # its row
         term.send("\r")  # its details
         term.wait_for("(jobdash.toml:9)")  # the header says where the type is declared
         drawn = len(term.output)
