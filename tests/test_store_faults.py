@@ -57,28 +57,30 @@ def store_with_data(path: Path, jobs: int = 60) -> None:
     asyncio.run(fill_store(path, jobs))
 
 
+def new_job(i: int, tasks: int = 3) -> NewJob:
+    """Job `i` of type hello, of `tasks` tasks."""
+    return NewJob(
+        type="hello",
+        params={"n": str(i)},
+        user="root",
+        trigger=Trigger.MANUAL,
+        target="",
+        parallel=1,
+        cancellable=True,
+        on_lock="wait",
+        timeout=None,
+        retries=0,
+        backoff=1.0,
+        lock_keys=[],
+        tasks=[NewTask(f"t{k}", f"task {k}", "command", ["true"]) for k in range(tasks)],
+    )
+
+
 async def fill_store(path: Path, jobs: int) -> None:
     store = await SqliteStore.open(path)
     try:
         for i in range(jobs):
-            job = await store.create_job(
-                NewJob(
-                    type="hello",
-                    params={"n": str(i)},
-                    user="root",
-                    trigger=Trigger.MANUAL,
-                    target="",
-                    parallel=1,
-                    cancellable=True,
-                    on_lock="wait",
-                    timeout=None,
-                    retries=0,
-                    backoff=1.0,
-                    lock_keys=[],
-                    tasks=[NewTask(f"t{k}", f"task {k}", "command", ["true"]) for k in range(3)],
-                ),
-                audit_user="root",
-            )
+            job = await store.create_job(new_job(i), audit_user="root")
             for k in range(20):
                 store.append_log_nowait(job.id, None, "stdout", f"job {i} line {k} " + "x" * 80)
         await store.flush()

@@ -26,7 +26,7 @@ def open_dashboard(args: argparse.Namespace) -> int:
     link.apply()
     if not getattr(args, "read_only", False):  # a read-only dashboard checks no whole file
         check_store_ahead(args.db)
-    from jobdash.tui.app import run_dashboard
+    from jobdash.tui.run import run_dashboard
 
     return run_dashboard(args, link)
 

@@ -6,7 +6,8 @@ screen lives in its own files:
 - `dialogs/`: the questions and forms (confirm, start a job, edit a planning);
 - `widgets/`: the tables, the log view, the filter bar, the Scheduled and Agents panes;
 - `actions.py`: what each key that changes something does; `keymap.py`: binding ids and
-  the user's `[keymap]`; `commands.py`: the command palette; `jobdash.tcss`: the layout.
+  the user's `[keymap]`; `commands.py`: the command palette; `jobdash.tcss`: the layout;
+  `run.py`: how the command line starts and ends it.
 
 The App owns the Service and runs ONE worker that consumes `service.watch()`; each batch
 of `Changes` is published on the `store_changed` signal, to which the dashboard's tables,
@@ -21,13 +22,9 @@ the details screens.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import os
-import select
-import signal
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -43,14 +40,13 @@ from textual.screen import Screen
 from textual.signal import Signal
 
 from jobdash.core.model import BadInput, NotFound, Refused
-from jobdash.core.service import Changes, Service, freeze_start_up, read_config, write_new
+from jobdash.core.service import Changes, Service, freeze_start_up, write_new
 from jobdash.present.text import sanitize
 from jobdash.present.times import abbreviation
 from jobdash.present.words import agree, plural
 from jobdash.tui.commands import JobdashCommands
 from jobdash.tui.dialogs.confirm import ConfirmScreen
 from jobdash.tui.first_rows import FirstRows
-from jobdash.tui.keymap import check_keymap
 from jobdash.tui.lean_driver import LeanDriver
 from jobdash.tui.link import Link
 from jobdash.tui.low_driver import LowBandwidthDriver
@@ -71,7 +67,8 @@ class JobdashApp(App[int]):
     `JobdashApp(service, embedded_engine=False, clock=lambda: FROZEN)`.
 
     `service` is a Service, or an async function that opens one (it then runs in the
-    app's own event loop, and the app closes it on exit).
+    app's own event loop, and the app closes it on exit). `engine_slots`: start the
+    embedded engine, with that many slots, once the first frame is drawn.
     """
 
     CSS_PATH = "jobdash.tcss"
@@ -99,6 +96,7 @@ class JobdashApp(App[int]):
         table_tick: float | None = 1.0,
         first_rows: FirstRows | None = None,
         link: Link | None = None,
+        engine_slots: int | None = None,
     ) -> None:
         link = link or Link()
         # Textual's driver with lean changes of style (unless another is set: TEXTUAL_DRIVER,
@@ -116,6 +114,7 @@ class JobdashApp(App[int]):
         self._service: Service | None = service if isinstance(service, Service) else None
         self._opener = None if isinstance(service, Service) else service
         self.embedded_engine = embedded_engine
+        self.engine_slots = engine_slots
         self.clock: Clock = clock
         self.demo = demo
         self.watch_interval = watch_interval
@@ -247,7 +246,10 @@ class JobdashApp(App[int]):
         self.theme = name
         self._set_subtitle()
         self._watch_feed()
-        if self.demo and not svc.read_only:
+        self._watch_damage()
+        if self.engine_slots is not None:
+            self._start_engine(self.engine_slots)  # then the demo's jobs, which it runs
+        elif self.demo and not svc.read_only:
             self._start_demo_jobs()
         if not self.embedded_engine:
             self._describe_engine()
@@ -273,6 +275,29 @@ class JobdashApp(App[int]):
         if self.link.low:
             parts.append("low bandwidth")
         self.sub_title = " · ".join(parts)
+
+    @work(group="engine")
+    async def _start_engine(self, slots: int) -> None:
+        """The embedded engine, started after the first frame: its first write waits for
+        the store's whole-file check (seconds on a store of millions of jobs). A store
+        found damaged meanwhile starts none (`_watch_damage` ends the dashboard)."""
+        svc = self.service
+        try:
+            await svc.start_engine(slots=slots)
+        except Exception:
+            if svc.damaged.is_set():
+                return
+            raise
+        self._set_subtitle()
+        if self.demo:
+            self._start_demo_jobs()
+
+    @work(group="damage")
+    async def _watch_damage(self) -> None:
+        """A store found damaged is written no more: the dashboard ends, and closing the
+        store says why in one line (exit 2), as when it is refused at the start."""
+        await self.service.damaged.wait()
+        self.exit(2, return_code=2)
 
     @work(group="engine")
     async def _describe_engine(self) -> None:
@@ -385,115 +410,3 @@ class JobdashApp(App[int]):
     async def on_unmount(self) -> None:
         if self._opener is not None and self._service is not None:
             await self._service.close()
-
-
-# ---------------------------------------------------------------------- entry point
-
-
-def no_terminal() -> str | None:
-    """Which of the dashboard's streams is not a terminal, or None. Textual reads keys from
-    standard input, draws on standard error and takes the screen's size from standard
-    output: with any of them a pipe or a file it would write escapes into it and wait for
-    keys that never come. Under another driver (`TEXTUAL_DRIVER`: `jobdash web` sets Textual's
-    web driver, which speaks its own protocol over the pipes) no terminal is needed."""
-    if os.environ.get("TEXTUAL_DRIVER"):
-        return None
-    for name, stream in (("input", sys.stdin), ("output", sys.stdout), ("error", sys.stderr)):
-        try:
-            if stream is None or not os.isatty(stream.fileno()):
-                return f"standard {name}"
-        except (OSError, ValueError):  # no file descriptor (closed, or not a real file)
-            return f"standard {name}"
-    return None
-
-
-async def _open_and_run(args: argparse.Namespace, link: Link) -> int:
-    theme = getattr(args, "theme", None)
-    # Before anything opens (the store is not even created): exit 2 on a typo.
-    cfg = read_config(args.config)
-    if chosen := theme or cfg.theme:
-        check_theme(chosen, load_themes())
-    check_keymap(cfg.keymap, str(cfg.path or "config"))
-    if stream := no_terminal():  # before the store is opened (or created)
-        raise BadInput(
-            f"the dashboard needs a terminal, and {stream} is not one; in a script use "
-            "`jobdash jobs`, `jobdash show ID`, `jobdash run TYPE --wait`, or `jobdash serve` "
-            "for the engine"
-        )
-    extra = None
-    if getattr(args, "demo", False):
-        from jobdash.demo import DEMO_TYPES
-
-        extra = DEMO_TYPES
-    svc = await Service.open(
-        db=args.db,
-        config=args.config,
-        extra_types=extra,
-        read_only=bool(getattr(args, "read_only", False)),
-    )
-    if svc.created:
-        print(f"jobdash: {svc.created}", file=sys.stderr)
-    # SIGTERM, and SIGHUP (the terminal went away: an SSH drop), end the dashboard as `q`
-    # does, not at once: the terminal is restored, and an embedded engine stops its tasks
-    # and gives their claims back (`svc.close`), as `serve` does on a signal. Textual
-    # handles neither; their default would kill the process where it stands.
-    app: JobdashApp | None = None
-    stop = asyncio.Event()
-
-    def on_signal() -> None:
-        stop.set()
-        if app is not None:
-            app.exit(0)
-
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        loop.add_signal_handler(sig, on_signal)
-    hangup = loop.create_task(watch_hangup(on_signal), name="jobdash-hangup")
-    try:
-        embedded = False
-        # Read-only or --no-engine (jobdash web's sessions): watch the store, run nothing.
-        attach_only = svc.read_only or getattr(args, "no_engine", False)
-        if not attach_only and not await svc.engine_alive():
-            await svc.start_engine(slots=getattr(args, "slots", 4) or 4)
-            embedded = True
-        first_rows = await FirstRows.read(svc)
-        if stop.is_set():
-            return 0
-        app = JobdashApp(
-            svc,
-            embedded_engine=embedded,
-            demo=bool(args.demo),
-            theme=theme,
-            first_rows=first_rows,
-            link=link,
-        )
-        result = await app.run_async(mouse=link.mouse)
-        return result or 0
-    finally:
-        hangup.cancel()
-        await svc.close()
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            loop.remove_signal_handler(sig)
-
-
-async def watch_hangup(on_hangup: Callable[[], None], every: float = 1.0) -> None:
-    """Call `on_hangup` once the terminal is gone without a SIGHUP: a pseudo-terminal whose
-    other end closed while no session had it as its controlling terminal (a process that
-    started the dashboard on a pty it made, then died). Its input then reads as end of file
-    at once, for ever, and Textual's input thread would spin on it at a full core; the kernel
-    marks such a terminal hung up (POLLHUP), which one poll a second sees."""
-    poll = select.poll()
-    ttys = [s for s in (sys.__stdin__, sys.__stderr__) if s is not None and s.isatty()]
-    for stream in ttys:  # what Textual reads and draws on (none in a browser's session)
-        poll.register(stream.fileno(), select.POLLHUP)
-    while ttys:
-        await asyncio.sleep(every)
-        if any(mask & (select.POLLHUP | select.POLLERR) for _, mask in poll.poll(0)):
-            on_hangup()
-            return
-
-
-def run_dashboard(args: argparse.Namespace, link: Link | None = None) -> int:
-    """`jobdash` with no sub-command. Errors opening (BadInput) are raised before the UI
-    starts; `jobdash.cli.main` prints them in one line and exits 2."""
-    return asyncio.run(_open_and_run(args, link or Link()))

@@ -741,7 +741,9 @@ async def test_demo_jobs_of_an_older_jobdash_do_not_stop_the_demo(tmp_path: Path
     svc = await Service.open(db=str(db), extra_types=DEMO_TYPES, user="alice")
     try:
         await svc.start_engine(slots=0)  # live, its catalogue published; it runs nothing
-        old = [await svc.submit("archive-space", {"space": f"S{n}"}) for n in range(3)]
+        # Not an exclusive type: the engine may admit the first before the poke below, and
+        # the others would then wait for its exclusive slot, not for their type.
+        old = [await svc.submit("export-report", {"format": "csv"}) for _ in range(3)]
         con = sqlite3.connect(db)  # SQLite poke: as an older jobdash's definition hashed
         with con:
             con.execute(

@@ -19,6 +19,7 @@ the handling of its failures are in one place.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import sqlite3
@@ -91,6 +92,29 @@ class Db(WriterThread):
         self.inflight = 0
         self._commits = 0  # since the last checkpoint
         self._checkpoint: asyncio.Task[None] | None = None
+        self.verdict: asyncio.Future[None] | None = None  # of a whole-file check under way
+
+    def await_verdict(self, check: concurrent.futures.Future[None]) -> None:
+        """Write nothing until `check`, the whole-file check of the store still under way
+        in a thread (`files.check_under_way`), has passed; reads go on meanwhile. A check
+        that fails makes the store damaged, as a failure seen by a write does: nothing is
+        written, `damaged` is set (an engine stops, the dashboard ends with its line)."""
+        self.verdict = asyncio.wrap_future(check)
+        self.verdict.add_done_callback(self._take_verdict)
+
+    def _take_verdict(self, verdict: asyncio.Future[None]) -> None:
+        if verdict.cancelled() or self.damage is not None:
+            return
+        e = verdict.exception()
+        if e is None:
+            return
+        if isinstance(e, StoreError):
+            self.damage = e
+        elif isinstance(e, (sqlite3.Error, OSError)):
+            self.damage = store_error(self.path, e)
+        else:
+            self.damage = StoreError(f"{self.path}: the check of the store failed: {e}")
+        self.damaged.set()
 
     # ----------------------------------------------------------------- connections
 
@@ -159,6 +183,10 @@ class Db(WriterThread):
         Another process holding the write lock is waited for here, up to BUSY_TIMEOUT_MS."""
         if self.read_only is not None:
             raise self.read_only
+        if self.verdict is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.verdict)
+            self._take_verdict(self.verdict)
         give_up = time.monotonic() + BUSY_TIMEOUT_MS / 1000
         delay = 0.001
         while True:

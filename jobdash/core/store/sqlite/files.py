@@ -256,6 +256,40 @@ def check_ahead(path: Path) -> None:
     threading.Thread(target=check, name="jobdash-store-check", daemon=True).start()
 
 
+def check_under_way(path: Path) -> Future[None] | None:
+    """The verdict of the whole-file check `check_ahead` started on `path` while it is still
+    reading (None when none was started or it has ended: `read_version` then takes or makes
+    the verdict at once). For a dashboard over a store of millions of jobs, whose check
+    takes seconds: it reads and draws meanwhile, and writes nothing until this verdict is
+    in (`Db.write`). The verdict is that of `read_version`: the check's, taken where it
+    passed on the very file it began on, else one made again in the same thread (a check
+    that failed, or a file changed meanwhile by another process, is checked the ordinary
+    way, so that its errors are said the ordinary way too)."""
+    ahead = _ahead.get(str(path))
+    if ahead is None or ahead[1].done():
+        return None
+    del _ahead[str(path)]
+    key, done = ahead
+    verdict: Future[None] = Future()
+
+    def check() -> None:
+        try:
+            try:
+                passed = done.result() is not None and _identity(path) == key
+            except Exception:
+                passed = False
+            if not passed:
+                _read_version(path, True)
+            verdict.set_result(None)
+        except sqlite3.Error as e:
+            verdict.set_exception(store_error(path, e))
+        except BaseException as e:  # the store is damaged (StoreError), or unreadable
+            verdict.set_exception(e)
+
+    threading.Thread(target=check, name="jobdash-store-verdict", daemon=True).start()
+    return verdict
+
+
 def read_version(path: Path, whole: bool = True) -> int | None:
     """The store's schema version after `PRAGMA quick_check` when `whole` (None: an SQLite
     database without tables, to initialise): the check `check_ahead` started, where it

@@ -21,6 +21,7 @@ from jobdash.core.store.sqlite.db import BUSY_TIMEOUT_MS, Db, is_busy
 from jobdash.core.store.sqlite.faults import cannot_write, store_error, why_not_writable
 from jobdash.core.store.sqlite.files import (
     check_store_file,
+    check_under_way,
     make_private,
     private_store,
     readable_uri,
@@ -63,11 +64,20 @@ async def open_db(path: Path | str, create_folder: bool = False, reading: bool =
 
 async def _open(path: Path, create_folder: bool, reading: bool) -> Db:
     # A command that only reads skips the check of every page (see `files.read_version`),
-    # unless opening it writes: a store to upgrade is checked whole first.
-    version = check_store_file(path, create_folder, whole=not reading)
+    # unless opening it writes: a store to upgrade is checked whole first. So does a store
+    # whose check the dashboard started ahead and is still under way (seconds, on a store
+    # of millions of jobs): it is opened to read and draw, and writes wait for the verdict
+    # (`Db.write`); a store to create or upgrade waits for it here.
+    pending = None if reading else check_under_way(path)
+    version = check_store_file(path, create_folder, whole=not reading and pending is None)
+    if pending is not None and version != SCHEMA_VERSION:
+        await asyncio.wrap_future(pending)
+        pending = None
     if reading and version is not None and version != SCHEMA_VERSION:
         version = check_store_file(path, create_folder)
     db = Db(path)
+    if pending is not None:
+        db.await_verdict(pending)
     made = False
     try:
         if note := private_store(path):  # an existing store with group or other bits: 0600

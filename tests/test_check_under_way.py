@@ -1,0 +1,166 @@
+"""A store whose whole-file check is still under way when it is opened (the dashboard starts
+it ahead, and on a store of millions of jobs it takes seconds): the store reads at once,
+writes nothing until the verdict is in, and a store found damaged is written no more. The
+dashboard draws meanwhile, starts its engine once the store has passed, and ends (exit 2,
+the store's one line) when it has not.
+
+The check ahead is the test's own `Future` in `files._ahead`, finished by the real check
+(`files._read_version`) when the test says so: the moment a slow check would end."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import threading
+from concurrent.futures import Future
+from pathlib import Path
+
+import pytest
+
+from jobdash.core.service import Service
+from jobdash.core.store.faults import StoreError
+from jobdash.core.store.records import JobFilter, NewJob
+from jobdash.core.store.sqlite import SqliteStore, files
+from jobdash.tui.app import JobdashApp
+from tests.test_store_faults import CONFIG, digest, fill_store, new_job
+from tests.tui.app_harness import screen_text
+from tests.tui.pane_harness import until
+
+TIMEOUT = 30
+
+
+def check_started(db: Path) -> Future[int | None]:
+    """A check of `db` started ahead and still reading, as `files.check_ahead` leaves it."""
+    ahead: Future[int | None] = Future()
+    files._ahead[str(db)] = (files._identity(db), ahead)
+    return ahead
+
+
+def check_ends(ahead: Future[int | None], db: Path) -> None:
+    """The check ahead reads the file as it is now and gives its verdict."""
+
+    def check() -> None:
+        try:
+            ahead.set_result(files._read_version(db, True))
+        except BaseException as e:
+            ahead.set_exception(e)
+
+    threading.Thread(target=check).start()
+
+
+def damage(db: Path) -> None:
+    """Random bytes over a page in the middle of the store's file, under its connections."""
+    con = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)
+    page_size, pages = (
+        con.execute(f"PRAGMA {p}").fetchone()[0] for p in ("page_size", "page_count")
+    )
+    con.close()
+    with db.open("r+b") as f:
+        f.seek(page_size * (pages // 2))
+        f.write(os.urandom(page_size))
+
+
+def a_job() -> NewJob:
+    return new_job(0, tasks=0)
+
+
+def jobs_in(db: Path) -> int:
+    con = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)
+    try:
+        return int(con.execute("SELECT count(*) FROM jobs").fetchone()[0])
+    finally:
+        con.close()
+
+
+async def test_the_store_reads_at_once_and_writes_once_it_has_passed(tmp_path: Path) -> None:
+    db = tmp_path / "store.db"
+    await fill_store(db, 5)
+    ahead = check_started(db)
+    store = await SqliteStore.open(db)  # the check has not ended: opening did not wait
+    try:
+        assert len(await store.list_jobs(JobFilter())) == 5
+        write = asyncio.ensure_future(store.create_job(a_job(), audit_user="root"))
+        await asyncio.sleep(0.5)
+        assert not write.done() and jobs_in(db) == 5  # waits for the verdict
+        check_ends(ahead, db)
+        await asyncio.wait_for(write, TIMEOUT)
+        assert jobs_in(db) == 6 and not store.damaged.is_set()
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize("when", ["found by the check", "after the check passed"])
+async def test_a_store_found_damaged_meanwhile_is_written_no_more(
+    tmp_path: Path, when: str
+) -> None:
+    """Found by the check, or done to the file after the check passed on it (a failing
+    disk): the verdict is not the check's then, the file is checked again."""
+    db = tmp_path / "store.db"
+    await fill_store(db, 60)
+    ahead = check_started(db)
+    store = await SqliteStore.open(db)
+    try:
+        write = asyncio.ensure_future(store.create_job(a_job(), audit_user="root"))
+        if when == "after the check passed":
+            version = files._read_version(db, True)
+            damage(db)
+            ahead.set_result(version)
+        else:
+            damage(db)
+            check_ends(ahead, db)
+        before = digest(db)
+        await asyncio.wait_for(store.damaged.wait(), TIMEOUT)
+        with pytest.raises(StoreError, match="the store is damaged"):
+            await write
+        with pytest.raises(StoreError, match="the store is damaged"):
+            await store.create_job(a_job(), audit_user="root")
+    finally:
+        with pytest.raises(StoreError, match="the store is damaged"):
+            await store.close()  # says why, as an engine's last line does
+    assert digest(db) == before
+
+
+async def open_dashboard(tmp_path: Path) -> tuple[Path, Future[int | None], JobdashApp]:
+    db, config = tmp_path / "store.db", tmp_path / "jobdash.toml"
+    config.write_text(CONFIG)
+    await fill_store(db, 60)
+    ahead = check_started(db)
+    svc = await Service.open(db=str(db), config=str(config))
+    return db, ahead, JobdashApp(svc, embedded_engine=True, engine_slots=1)
+
+
+async def test_the_dashboard_draws_first_and_starts_its_engine_once_the_store_passed(
+    tmp_path: Path,
+) -> None:
+    db, ahead, app = await open_dashboard(tmp_path)
+    svc = app.service
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: "In Progress (60)" in screen_text(app))
+            await pilot.pause(0.3)
+            assert svc.engine is None  # its first write waits for the verdict
+            check_ends(ahead, db)
+            await until(pilot, lambda: "embedded" in app.sub_title)
+            assert svc.engine is not None and svc.engine.name in app.sub_title
+            assert not app._exit
+    finally:
+        await svc.close()
+
+
+async def test_the_dashboard_ends_in_the_stores_line_when_it_is_found_damaged(
+    tmp_path: Path,
+) -> None:
+    db, ahead, app = await open_dashboard(tmp_path)
+    svc = app.service
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: "In Progress (60)" in screen_text(app))
+        damage(db)
+        before = digest(db)
+        check_ends(ahead, db)
+        await until(pilot, lambda: app._exit)
+    assert app.return_code == 2
+    assert svc.engine is None  # none was started on a damaged store
+    with pytest.raises(StoreError, match="the store is damaged"):
+        await svc.close()  # the line `jobdash` prints (exit 2)
+    assert digest(db) == before
