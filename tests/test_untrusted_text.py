@@ -209,6 +209,16 @@ def test_sanitize_c1_bidi_and_separators() -> None:
     assert sanitize("plain [bold]text[/], café, 日本") == "plain [bold]text[/], café, 日本"
 
 
+def test_every_character_sanitize_replaces_is_one_python_finds_unprintable() -> None:
+    """`sanitize` returns text that `str.isprintable` passes as it is, without its scan:
+    that holds only while every character its scan finds is unprintable to Python."""
+    from jobdash.present import text
+
+    replaced = [chr(c) for c in range(0x110000) if text._UNSAFE.match(chr(c))]
+    assert len(replaced) > 2000  # C0, DEL, C1, bidi controls, separators, surrogates
+    assert [hex(ord(c)) for c in replaced if c.isprintable()] == []
+
+
 @pytest.mark.parametrize("command", ["agent", "serve"])
 @pytest.mark.parametrize(
     ("name", "why"),

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from jobdash.cli.chosen import chosen_jobs
 from jobdash.cli.parser import EXIT_FAILED, EXIT_OK
-from jobdash.cli.render import err, out, print_log_line, safe
+from jobdash.cli.render import colored, err, out, plain_log_line, print_log_line, safe
 from jobdash.core.model import BadInput, LogLine, NotFound
 from jobdash.present.logs import LABEL_WIDTH, JobLabels, TaskLabels, saved_line
 from jobdash.present.words import plural
@@ -56,6 +56,8 @@ class LogPrinter:
         self.tty = tty
         self.one_task = one_task  # `--task N`: every line is that task's
         self.as_json = as_json  # JSON lines: one object a line, also while following
+        # No colours (a pipe, NO_COLOR): a page of lines is written in one piece.
+        self.plain = not tty and not colored()
         cut = LABEL_WIDTH if tty else None
         self.labels = TaskLabels(cut=cut)
         self.jobs = JobLabels(self.job_ids, cut=cut) if several else None
@@ -71,6 +73,9 @@ class LogPrinter:
         if not self.one_task and not all(self.labels.knows(line) for line in lines):
             self.labels.update(await self.svc.tasks(self.job_ids[0]))
         labels = self.labels if len(self.labels) > 1 else None
+        if self.plain:
+            sys.stdout.write("".join(plain_log_line(line, labels) for line in lines))
+            return
         for line in lines:
             print_log_line(line, self.tty, labels)
 
@@ -80,6 +85,9 @@ class LogPrinter:
                 labels.update(job, await self.svc.tasks(job))
             except NotFound:  # removed meanwhile: its lines say "task N"
                 labels.add_job(job)
+        if self.plain:
+            sys.stdout.write("".join(plain_log_line(line, labels) for line in lines))
+            return
         for line in lines:
             print_log_line(line, self.tty, labels, hue=labels.hue(line.job_id))
 

@@ -54,7 +54,7 @@ def use_color(mode: str) -> None:
 
 def colored() -> bool:
     """Does standard output get colours (a terminal in `auto`, or `always`)?"""
-    return out._color_system is not None
+    return out.color_system is not None
 
 
 def safe(text: object) -> Text:
@@ -117,6 +117,15 @@ JOB_STYLES: tuple[str, ...] = ("cyan", "magenta", "green", "blue", "yellow", "br
 assert len(JOB_STYLES) == JOB_HUES
 
 
+def plain_log_line(line: LogLine, labels: TaskLabels | JobLabels | None = None) -> str:
+    """One log line as `print_log_line` writes it without colours: inert, its label first,
+    no markup, no wrapping, no escapes added (a pipe, NO_COLOR)."""
+    text = attempt_mark(line) + sanitize(line.text)
+    if labels is None:
+        return text + "\n"
+    return f"{labels.padded(line)} | {text}\n"
+
+
 def print_log_line(
     line: LogLine,
     tty: bool,
@@ -128,12 +137,11 @@ def print_log_line(
     has several tasks, or the stream has several jobs) the line starts with its label,
     aligned, in its job's colour (`hue`) when there is one; output of an earlier attempt of
     its task says so."""
+    if not tty and not colored():
+        sys.stdout.write(plain_log_line(line, labels))
+        return
     text = attempt_mark(line) + sanitize(line.text)
     label = f"{labels.padded(line)} | " if labels is not None else ""
-    if not tty and not colored():
-        # No markup, no wrapping, no escapes added.
-        sys.stdout.write(label + text + "\n")
-        return
     shown = Text()
     shown.append(label, style="dim" if hue is None else JOB_STYLES[hue % JOB_HUES])
     level = line_level(line.stream, line.text)  # as the dashboard's log pane draws it

@@ -31,11 +31,13 @@ class TaskLabels:
 
     def __init__(self, tasks: Iterable[Task] = (), cut: int | None = None) -> None:
         self._labels: dict[int, str] = {}
+        self._padded: dict[int | None, str] = {}  # a log of millions of lines: made once
         self.cut = cut
         self.width = 0
         self.update(tasks)
 
     def update(self, tasks: Iterable[Task]) -> None:
+        self._padded.clear()
         for task in tasks:
             label = sanitize(f"#{task.seq} {task.name}")
             if self.cut is not None:
@@ -58,8 +60,11 @@ class TaskLabels:
         return self._labels.get(task_id, f"task {task_id}")
 
     def padded(self, line: LogLine) -> str:
-        label = self.label(line)
-        return label + " " * max(0, self.width - cells(label))
+        padded = self._padded.get(line.task_id)
+        if padded is None:
+            label = self.label(line)
+            padded = self._padded[line.task_id] = label + " " * max(0, self.width - cells(label))
+        return padded
 
 
 JOB_HUES = 6
@@ -77,10 +82,12 @@ class JobLabels:
         self.hues: dict[int, int] = {}
         self.cut = cut
         self.width = 0
+        self._padded: dict[tuple[int, int | None], str] = {}
         for job_id in job_ids:
             self.add_job(job_id)
 
     def add_job(self, job_id: int) -> None:
+        self._padded.clear()
         if job_id not in self.tasks:
             self.hues[job_id] = len(self.tasks) % JOB_HUES
             self.tasks[job_id] = TaskLabels(cut=self.cut)
@@ -88,7 +95,7 @@ class JobLabels:
 
     def update(self, job_id: int, tasks: Iterable[Task]) -> None:
         """Learn the labels of a job's tasks (its lines name them)."""
-        self.add_job(job_id)
+        self.add_job(job_id)  # which forgets the padded labels: the width may change
         labels = self.tasks[job_id]
         labels.update(tasks)
         self.width = max(self.width, len(str(job_id)) + 1 + labels.width)
@@ -107,8 +114,12 @@ class JobLabels:
         return self.label_of(line.job_id, line.task_id)
 
     def padded(self, line: LogLine) -> str:
-        label = self.label(line)
-        return label + " " * max(0, self.width - cells(label))
+        key = (line.job_id, line.task_id)
+        padded = self._padded.get(key)
+        if padded is None:
+            label = self.label(line)
+            padded = self._padded[key] = label + " " * max(0, self.width - cells(label))
+        return padded
 
     def hue(self, job_id: int) -> int:
         return self.hues.get(job_id, 0)

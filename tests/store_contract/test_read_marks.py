@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from jobdash.core.model import LineLevel, counts_as_read, line_level
 from jobdash.core.store.base import Store
 from jobdash.core.store.records import ReadMark
 from tests.store_contract.jobs import commands, run_all
@@ -67,6 +68,28 @@ async def test_a_mark_holds_the_counts_up_to_its_line_and_moves_only_forward(
     assert await store.read_marks("alice") == [end]
     # A job that is not there takes no mark.
     assert await store.mark_read("alice", job_id + 100, 1) is None
+
+
+async def test_a_mark_moved_line_by_line_holds_the_counts_a_mark_made_at_once_holds(
+    store: Store,
+) -> None:
+    """A mark moved forward is counted from the user's previous mark where that is nearer
+    than the log's end (`logs` marks what it printed each second, far from the end): the
+    counts are the same either way, whichever side each step was counted from."""
+    job_id = await job_with_lines(store)
+    seqs = [line.seq for line in await store.logs(job_id)]
+    for k, seq in enumerate(seqs):
+        levels = [line_level(s, t) for s, t in LINES[: k + 1] if counts_as_read(s, t)]
+        expected = (
+            len(levels),
+            levels.count(LineLevel.WARNING),
+            levels.count(LineLevel.ERROR),
+        )
+        step = await store.mark_read("alice", job_id, seq)
+        at_once = await store.mark_read(f"user{k}", job_id, seq)
+        assert at_once is not None and step is not None
+        assert (step.lines, step.warnings, step.errors) == expected, k
+        assert (at_once.lines, at_once.warnings, at_once.errors) == expected, k
 
 
 async def test_a_mark_and_its_job_are_in_the_change_feed(store: Store) -> None:

@@ -6,12 +6,20 @@ The log writer counts each job's lines to read by level as it writes them (`Job.
 job's info line, see `flush.py`). A mark keeps the line a user read through and the job's
 counts up to that line; what is unread is the job's counts less the mark's. So nothing per
 job is counted when a table is drawn or refreshed: a dashboard holds its user's marks and
-subtracts. A mark's counts are the job's counts less the lines after the mark, as one read
-saw them (the counts and the job's last line in one statement; then the lines between the
-mark and that last line, classified): a viewer marks the line at the end of what it shows,
-so those are the ones written since, which a log followed at 20,000 lines/s makes tens of
-thousands. They are read and classified outside the write transaction, which then only
-moves the mark forward: the engine's log writes never wait behind a viewer's mark.
+subtracts. A mark's counts are found from the nearer of two known points, so that moving a
+mark costs the lines it moves over or the lines after it, whichever are fewer:
+
+- the job's counts less the lines after the mark, as one read saw them (the counts and the
+  job's last line in one statement; then the lines between the mark and that last line,
+  classified): a viewer marks the line at the end of what it shows, so those are the ones
+  written since, which a log followed at 20,000 lines/s makes tens of thousands;
+- or the user's previous mark (none: zero before the job's first line) plus the lines
+  between it and the new one: `logs` printing a log of millions of lines marks what it
+  printed each second, far from the log's end (from the end, each mark would read the
+  rest of the log again: 1,000,000 lines took six minutes).
+
+The lines are read and classified outside the write transaction, which then only moves the
+mark forward: the engine's log writes never wait behind a viewer's mark.
 """
 
 from __future__ import annotations
@@ -51,9 +59,10 @@ MARK_COLUMNS = '"user", job_id, seq, lines, warnings, errors'
 Q = Statements(
     # The job's counts and its last line, in one statement: one snapshot of both.
     counts="SELECT log_lines, log_warnings, log_errors, "
+    "(SELECT min(seq) FROM logs WHERE job_id = jobs.id), "
     "(SELECT max(seq) FROM logs WHERE job_id = jobs.id) FROM jobs WHERE id = ?",
     exists="SELECT 1 FROM jobs WHERE id = ?",
-    seq_of='SELECT seq FROM read_marks WHERE "user" = ? AND job_id = ?',
+    seq_of='SELECT seq, lines, warnings, errors FROM read_marks WHERE "user" = ? AND job_id = ?',
     after="SELECT stream, text FROM logs WHERE job_id = ? AND seq > ? AND seq <= ?",
     upsert=f"INSERT INTO read_marks ({MARK_COLUMNS}, rev) VALUES (?, ?, ?, ?, ?, ?, ?) "
     'ON CONFLICT ("user", job_id) DO UPDATE SET seq = excluded.seq, lines = excluded.lines, '
@@ -65,17 +74,18 @@ Q = Statements(
 )
 
 
-def mark_of(user: str, job_id: int, seq: int, counts: Any, after: Any) -> ReadMark:
-    """`user`'s mark on `job_id` through line `seq`: the job's `counts` (lines, warnings,
-    errors) less the lines to read among `after` ((stream, text) of the lines past `seq`
-    that those counts include)."""
+def mark_of(user: str, job_id: int, seq: int, counts: Any, texts: Any, sign: int = -1) -> ReadMark:
+    """`user`'s mark on `job_id` through line `seq`: `counts` (lines, warnings, errors) less
+    (`sign` -1) the lines to read among `texts` ((stream, text) of the lines past `seq`
+    that the job's counts include), or plus them (`sign` 1: the lines between the user's
+    previous mark, whose counts `counts` are, and `seq`)."""
     lines, warnings, errors = counts
-    for stream, text in after:
+    for stream, text in texts:
         if counts_as_read(stream, text):
             level = line_level(stream, text)
-            lines -= 1
-            warnings -= level is LineLevel.WARNING
-            errors -= level is LineLevel.ERROR
+            lines += sign
+            warnings += sign * (level is LineLevel.WARNING)
+            errors += sign * (level is LineLevel.ERROR)
     return ReadMark(user, job_id, seq, max(0, lines), max(0, warnings), max(0, errors))
 
 
@@ -116,9 +126,16 @@ class ReadMarks:
         rows = await self.db.fetchall(q.counts, (job_id,))
         if not rows:
             return None
-        *counts, last = rows[0]
-        after = await self.db.fetchall(q.after, (job_id, seq, last)) if last else ()
-        mark = mark_of(user, job_id, seq, counts, after)
+        *counts, first, last = rows[0]
+        # No mark yet is a mark before the first line, that counts nothing. Lines are
+        # numbered across all jobs: the numbers only say which side is nearer.
+        since, *read = old[0] if old else ((first or 1) - 1, 0, 0, 0)
+        if last and seq - since < last - seq:
+            between = await self.db.fetchall(q.after, (job_id, since, seq))
+            mark = mark_of(user, job_id, seq, read, between, sign=1)
+        else:
+            after = await self.db.fetchall(q.after, (job_id, seq, last)) if last else ()
+            mark = mark_of(user, job_id, seq, counts, after)
 
         def txn(con: Connection, rev: int, now: float) -> ReadMark | None:
             return mark_in(con, q, rev, mark)
