@@ -144,18 +144,19 @@ async def cmd_logs(svc: Service, a: argparse.Namespace) -> int:
     # once printed; one task's lines (`--task`) leave the others' unread, so they mark none.
     readers = {} if a.task is not None else {job: LogReader(svc, job) for job in ids}
 
-    async def show(lines: list[LogLine], now: bool = False) -> None:
+    async def show(lines: list[LogLine], now: bool = False, mark: bool = True) -> None:
         await printer.print(lines)
         sys.stdout.flush()
         for job, seq in feed.after.items():
-            if job in readers and seq:
+            if mark and job in readers and seq:
                 await readers[job].read_through(seq, now)
 
     if a.tail is not None:
         await show(await feed.tail(a.tail), now=True)
     else:  # a page at a time: a log of millions of lines is never held whole
+        # Marked once all is printed, not while (each mark reads the lines it passes).
         while lines := await feed.read():
-            await show(lines)
+            await show(lines, mark=False)
         await show([], now=True)
     while a.follow and not feed.done:
         lines = await feed.poll()
