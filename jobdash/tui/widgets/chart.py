@@ -79,8 +79,11 @@ class Chart(Widget):
         """Draw these series (nothing is repainted when they are the ones shown)."""
         self.drawn = True
         if series != self.series:
+            # Its height follows the series' heights (and, as numbers, their text's length):
+            # new counts in the same shape repaint it without laying the screen out again.
+            shape = not self.numbers and _shape(series) == _shape(self.series)
             self.series = series
-            self.refresh(layout=True)
+            self.refresh(layout=not shape)
 
     @property
     def text(self) -> str:
@@ -153,3 +156,8 @@ class Chart(Widget):
             out.append(": " + sanitize(series.note) + ". ")
             out.append(sanitize(series.lead + series.joiner.join(series.entries)))
         return out
+
+
+def _shape(series: list[Series]) -> tuple[int, ...]:
+    """What a picture's height follows, numbers apart: how many series, how high each."""
+    return tuple(s.height for s in series)
