@@ -150,6 +150,7 @@ class TableBase(ScrollView, can_focus=True):
         self._fitted: tuple[Hashable, list[tuple[int, int]], dict[int, int]] | None = None
         self._laid_out: tuple[Hashable, list[tuple[int, int]]] | None = None
         self._paint_widths: tuple[int, int] | None = None  # (table, view) during a paint
+        self._paint_style: Style | None = None  # `rich_style` during a paint
         self._marks: Collection[Hashable] = ()  # the keys of the marked rows (the owner's)
         self._marked: frozenset[Hashable] = frozenset()  # those keys when last shown
 
@@ -402,7 +403,8 @@ class TableBase(ScrollView, can_focus=True):
 
     def _layout(self, width: int) -> list[tuple[int, int]]:
         """(column index, width) of the shown columns in a table `width` cells wide."""
-        key = (width, self.scrollable_content_region.width, self._gutter(), self._layout_key())
+        view = self._paint_widths[1] if self._paint_widths else self.scrollable_content_region.width
+        key = (width, view, self._gutter(), self._layout_key())
         if self._laid_out is not None and self._laid_out[0] == key:
             return self._laid_out[1]
         layout = spread(*self._shown(), width)
@@ -412,12 +414,21 @@ class TableBase(ScrollView, can_focus=True):
     # ------------------------------------------------------------------ rendering
 
     def render_lines(self, crop: Region) -> list[Strip]:
-        """The table's and the view's widths are worked out once per paint, not per line."""
+        """The table's and the view's widths, and its style, are worked out once per paint,
+        not per line."""
         self._paint_widths = (self._table_width(), self.scrollable_content_region.width)
+        self._paint_style = self.rich_style
         try:
             return super().render_lines(crop)
         finally:
             self._paint_widths = None
+            self._paint_style = None
+
+    @property
+    def rich_style(self) -> Style:
+        """Textual's works it out from every ancestor's styles at each call: a paint keeps
+        the one it began with, the same for every line (a row's cells use it)."""
+        return super().rich_style if self._paint_style is None else self._paint_style
 
     def render_line(self, y: int) -> Strip:
         """Line 0 is the fixed header; the others are rows from the scroll position."""
