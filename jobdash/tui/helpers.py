@@ -8,6 +8,7 @@ something, with their confirmations, refusals and the read-only rule, are in
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable
 from typing import Any
@@ -26,5 +27,22 @@ def subscribe_changes(node: Any, callback: Callable[[Any], None]) -> bool:
     signal = getattr(node.app, "store_changed", None)
     if signal is None:
         return False
-    signal.subscribe(node, callback)
+    signal.subscribe(node, Delivered(callback))
     return True
+
+
+class Delivered:
+    """A callback of the change feed's signal, with its signature told. Textual hands each
+    batch to a subscriber through a new `partial`, and asks `inspect.signature` about the
+    function in it every time (~25 µs; five subscribers, four batches a second while jobs
+    run); an object's `__signature__` answers at once (~5 µs)."""
+
+    __signature__ = inspect.Signature(
+        [inspect.Parameter("changes", inspect.Parameter.POSITIONAL_ONLY)]
+    )
+
+    def __init__(self, callback: Callable[[Any], None]) -> None:
+        self.callback = callback
+
+    def __call__(self, changes: Any) -> None:
+        self.callback(changes)

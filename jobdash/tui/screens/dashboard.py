@@ -29,7 +29,7 @@ from jobdash.present.timing import stalled_note
 from jobdash.present.words import plural
 from jobdash.tui.actions import OffersWhatWorks, describe
 from jobdash.tui.bulk import Marks, job_marks_line
-from jobdash.tui.helpers import clock_of
+from jobdash.tui.helpers import clock_of, subscribe_changes
 from jobdash.tui.keymap import key_for
 from jobdash.tui.keys import JobKeys, MarkKeys
 from jobdash.tui.rights import refusals_for
@@ -164,7 +164,7 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks, DashboardRows):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.jobdash.store_changed.subscribe(self, self._on_changes)
+        subscribe_changes(self, self._on_changes)
         first = self.jobdash.first_rows
         if first is not None:  # read before the app started: in the first frame already
             self.table("inprogress").set_jobs(first.active)
