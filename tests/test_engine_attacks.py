@@ -368,9 +368,12 @@ def test_a_bounded_parameter_is_checked_at_submit_by_any_submitter(
             f"jobdash: parameter 'files' of type import-files must be a whole number from 1 "
             f"to 1000, got '{given}'"
         ]
-    assert query(db, "SELECT count(*) FROM jobs WHERE type = 'import-files'") == [(0,)]
+    # The demo's import-files schedule (every 5 minutes, on the clock) may fire meanwhile.
+    submitted = "SELECT count(*) FROM jobs WHERE type = 'import-files' AND trigger = 'manual'"
+    assert query(db, submitted) == [(0,)]
     ok = run_cli("--db", str(db), "run", "import-files", "-p", "files=3", "--json")
     assert ok.returncode == 0, ok.stderr
+    assert query(db, submitted) == [(1,)]  # the count would have seen one
     assert engine.stop() == 0
 
 
