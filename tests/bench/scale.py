@@ -14,7 +14,15 @@ part on its own store and in its own process:
 5. the change feed and the Agents pane's query beside the history (ms per call);
 6. with `--dashboard`, the dashboard over histories of `--sizes` finished jobs (first frame,
    the jump to the oldest job, filter keystrokes, RSS and CPU with 20 jobs running): see
-   scale_dashboard.py.
+   scale_dashboard.py;
+7. with `--commands`, the command line over histories of `--sizes` finished jobs and one
+   job's log of `--lines` lines (`python -m jobdash --db STORE …`, a process each, its
+   output read from a pipe): `export` as CSV and as JSON and `jobs --all --json` (seconds,
+   rows a second, the child's peak RSS), `logs JOB --tail 100` (ms, median of 5), `logs
+   JOB` (seconds, peak RSS) beside the `sqlite3` program printing the same lines, and the
+   store's bytes per job. Its stores are scale_dashboard.py's (`seed`), job 1's log lines
+   and task added with SQL too; `--keep DIR` keeps them for the next run (10,000,000 jobs
+   take ~20 minutes and ~5 GB).
 
 The history is seeded with SQL written directly (one finished job with one task and one
 log line each, distinct revisions), not through the API: a million submissions would take
@@ -323,6 +331,175 @@ async def _create(db: Path) -> None:
     await store.close()
 
 
+# --------------------------------------------------------------------------- the command line
+
+LINES = 1_000_000  # the log job's lines
+LOG_JOB = 1  # the oldest job of the history: the dashboard part's counts stay the history's
+
+
+def seed_log(db: Path, lines: int, job: int = LOG_JOB) -> None:
+    """`lines` log lines of one task of `job`, written with SQL directly as `seed_history`
+    writes its jobs (the job counts them, as the log writer does)."""
+    con = sqlite3.connect(db, isolation_level=None)
+    con.execute("BEGIN")
+    (task,) = con.execute(
+        "INSERT INTO tasks (job_id, seq, key, name, kind, spec, status, attempt) "
+        "VALUES (?, 1, 'main', 'main', 'job', 'null', 'succeeded', 1) RETURNING id",
+        (job,),
+    ).fetchone()
+    t = time.time() - 86_400
+    con.executemany(
+        "INSERT INTO logs (job_id, task_id, ts, stream, text, attempt) "
+        "VALUES (?, ?, ?, 'stdout', ?, 1)",
+        (
+            (
+                job,
+                task,
+                t + i * 0.001,
+                f"{i:>9} /data/in/{i % 97}/file-{i:07d}.csv: 128 rows copied",
+            )
+            for i in range(1, lines + 1)
+        ),
+    )
+    con.execute("UPDATE jobs SET log_lines = ? WHERE id = ?", (lines, job))
+    con.execute("COMMIT")
+    con.close()
+
+
+def commands_store(keep: Path, n: int, lines: int) -> tuple[Path, dict[str, Any]]:
+    """The store of `n` finished jobs and the log job's `lines`, seeded into `keep` unless
+    a complete one is there (its marker, `.done`, says what its seeding took)."""
+    from scale_dashboard import seed
+
+    db = keep / f"jobs-{n}.db"
+    done = Path(f"{db}.done")
+    marker = json.loads(done.read_text()) if done.exists() else {}
+    if not marker:
+        for path in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+            path.unlink(missing_ok=True)
+        t0 = time.perf_counter()
+        index_s = seed(db, n)
+        marker = {"jobs": n, "seed_s": time.perf_counter() - t0, "index_s": index_s}
+    if "bytes" not in marker:  # the jobs' store, before the log job's lines
+        marker["bytes"] = store_bytes(db)
+        done.write_text(json.dumps(marker))
+    if marker.get("lines") != lines:  # a store seeded without the log job's lines
+        assert "lines" not in marker, f"{db} holds another log job: remove it and {done}"
+        t0 = time.perf_counter()
+        seed_log(db, lines)
+        marker |= {"lines": lines, "log_s": time.perf_counter() - t0}
+        done.write_text(json.dumps(marker))
+    return db, marker
+
+
+def store_bytes(db: Path) -> int:
+    return sum(path.stat().st_size for path in (db, Path(f"{db}-wal")) if path.exists())
+
+
+def piped(argv: list[str], cwd: str) -> dict[str, float]:
+    """One process, its output read from a pipe as fast as it comes: seconds, bytes and
+    lines out, and its peak RSS. That is GNU time's (`wait4` of a child it forked): a child
+    of this process would count this one's RSS too (Linux keeps the high-water mark of the
+    memory it had before `exec`)."""
+    with tempfile.NamedTemporaryFile("r", prefix="jobdash-scale-rss-") as rss:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            ["/usr/bin/time", "-f", "%M", "-o", rss.name, *argv],
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        assert proc.stdout is not None
+        size = lines = 0
+        while chunk := os.read(proc.stdout.fileno(), 1 << 20):
+            size += len(chunk)
+            lines += chunk.count(b"\n")
+        proc.stdout.close()
+        secs = time.perf_counter() - t0
+        if proc.wait() != 0:
+            raise SystemExit(f"{' '.join(argv)}: exit {proc.returncode}")
+        kb = int(rss.read().split()[-1])
+    return {"s": secs, "mb": size / 1e6, "lines": lines, "rss_mb": kb / 1024}
+
+
+def load() -> float:
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+def part_commands(db: Path, n: int, lines: int) -> dict[str, dict[str, float]]:
+    """Each command once (`--tail 100` five times), in a folder of its own: `-m jobdash`
+    imports the interpreter's jobdash, and no ./jobdash.toml is picked up."""
+    jobdash = [sys.executable, "-m", "jobdash", "--db", str(db)]
+    job = str(LOG_JOB)
+    sql = f"SELECT text FROM logs WHERE job_id = {LOG_JOB} ORDER BY seq"
+    plan = {
+        "export --format csv": [*jobdash, "export", "--format", "csv"],
+        "export --format json": [*jobdash, "export", "--format", "json"],
+        "jobs --all --json": [*jobdash, "jobs", "--all", "--json"],
+        f"logs {job}": [*jobdash, "logs", job],
+        "sqlite3, the same lines": ["sqlite3", "-readonly", str(db), sql],
+    }
+    found: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory(prefix="jobdash-scale-cli-") as cwd:
+        for name, argv in plan.items():
+            found[name] = {"load": load()} | piped(argv, cwd)
+        tails = [piped([*jobdash, "logs", job, "--tail", "100"], cwd) for _ in range(5)]
+    lo, hi = min(t["s"] for t in tails), max(t["s"] for t in tails)
+    found["logs --tail 100"] = median(tails, "s") | {"lo": lo, "hi": hi}
+    return found
+
+
+def commands_table(n: int, lines: int, seeded: dict[str, Any], r: dict[str, Any]) -> None:
+    print(
+        f"\n7. the command line over {n:,} finished jobs and a log of {lines:,} lines: "
+        f"{seeded['bytes'] / 1e6:,.0f} MB before the log ({seeded['bytes'] / n:,.0f} bytes "
+        f"a job, text index included), {seeded['seed_s']:.0f} s to seed (text index "
+        f"{seeded['index_s']:.0f} s), the log {seeded['log_s']:.0f} s"
+    )
+    print(f"   {'command':<26} {'wall':>9} {'rate':>16} {'peak RSS':>9} {'out':>9}   load")
+    for name in ("export --format csv", "export --format json", "jobs --all --json"):
+        x = r[name]
+        print(
+            f"   {name:<26} {x['s']:>7.2f} s {n / x['s']:>9,.0f} rows/s {x['rss_mb']:>6.0f} MB "
+            f"{x['mb']:>6,.0f} MB   {x['load']:.1f}"
+        )
+    for name in (f"logs {LOG_JOB}", "sqlite3, the same lines"):
+        x = r[name]
+        print(
+            f"   {name:<26} {x['s']:>7.2f} s {x['lines'] / x['s']:>8,.0f} lines/s "
+            f"{x['rss_mb']:>6.0f} MB {x['mb']:>6,.0f} MB   {x['load']:.1f}"
+        )
+    tail = r["logs --tail 100"]
+    print(
+        f"   {'logs --tail 100':<26} {tail['s'] * 1000:>6.0f} ms   (median of 5, "
+        f"{tail['lo'] * 1000:.0f}–{tail['hi'] * 1000:.0f} ms) {tail['rss_mb']:>6.0f} MB"
+    )
+    csv, js, logs = r["export --format csv"], r["export --format json"], r[f"logs {LOG_JOB}"]
+    ratio = logs["s"] / r["sqlite3, the same lines"]["s"]
+    checks = [
+        ("export peak RSS < 100 MB", max(csv["rss_mb"], js["rss_mb"]) < 100),
+        ("export ≥ 100,000 rows/s", n / max(csv["s"], js["s"]) >= 100_000),
+        (f"logs of {lines:,} lines: peak RSS < 100 MB", logs["rss_mb"] < 100),
+        (f"logs within 3× of sqlite3: {ratio:.1f}×", ratio <= 3),
+        (f"logs read every line: {logs['lines']:,.0f}", logs["lines"] == lines),
+        (f"export csv rows: {csv['lines'] - 1:,.0f}", csv["lines"] - 1 >= n),
+    ]
+    print("   targets:")
+    for what, ok in checks:
+        print(f"   {what} — {'met' if ok else 'MISSED'}", flush=True)
+
+
+def commands(sizes: list[int], lines: int, keep: str | None, out: str | None) -> None:
+    results: dict[int, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="jobdash-scale-stores-") as tmp:
+        for n in sizes:
+            db, seeded = commands_store(Path(keep or tmp), n, lines)
+            results[n] = part_commands(db, n, lines) | {"seeded": seeded}
+            commands_table(n, lines, seeded, results[n])
+            if out:
+                Path(out).write_text(json.dumps(results, indent=1))
+
+
 # --------------------------------------------------------------------------- running
 
 
@@ -421,25 +598,33 @@ def main() -> None:
     p.add_argument("--no-huey", action="store_true", help="leave huey out")
     p.add_argument("--jobs", type=int, default=JOBS, help="one-task jobs per part")
     p.add_argument("--dashboard", action="store_true", help="only part 3 (the dashboard)")
+    p.add_argument("--commands", action="store_true", help="only part 7 (the command line)")
     p.add_argument(
         "--sizes",
         default="100000,1000000",
-        help="part 3's histories, comma-separated (10000000 takes an hour to seed)",
+        help="the dashboard's or the command line's histories, comma-separated (10000000 "
+        "takes an hour to seed)",
     )
+    p.add_argument("--lines", type=int, default=LINES, help="the command line's log job's lines")
+    p.add_argument("--keep", help="the command line's stores: kept there, reused when there")
     args = p.parse_args()
     if args.part:
         print(json.dumps(run_part(args.part, args)))
         return
+    if args.dashboard or args.commands:
+        print(
+            f"jobdash scale bench, {'dashboard' if args.dashboard else 'command line'} — "
+            f"{date.today()} — {platform.node()}: {os.cpu_count()} cores, Python "
+            f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}",
+            flush=True,
+        )
     if args.dashboard:
         from scale_dashboard import run as run_dashboard
 
-        print(
-            f"jobdash scale bench, dashboard — {date.today()} — {platform.node()}: "
-            f"{os.cpu_count()} cores, Python {platform.python_version()}, "
-            f"SQLite {sqlite3.sqlite_version}",
-            flush=True,
-        )
         run_dashboard([int(size) for size in args.sizes.split(",")])
+        return
+    if args.commands:
+        commands(sizes(args.sizes), args.lines, args.keep, args.json)
         return
 
     q = 10 if args.quick else 1
