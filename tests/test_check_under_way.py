@@ -164,3 +164,28 @@ async def test_the_dashboard_ends_in_the_stores_line_when_it_is_found_damaged(
     with pytest.raises(StoreError, match="the store is damaged"):
         await svc.close()  # the line `jobdash` prints (exit 2)
     assert digest(db) == before
+
+
+async def test_an_engine_that_cannot_start_ends_the_dashboard_with_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store passed, but the engine did not start (another process held the store's
+    write lock for 30 s, say: stood in for here, a real one takes that long): the dashboard
+    ends, exit 2, and the reason is said in one line once the terminal is back, as it was
+    when the engine started before the dashboard (`tui/run.py` raises `engine_failure`)."""
+    db, ahead, app = await open_dashboard(tmp_path)
+    svc = app.service
+    held = StoreError(f"{db}: another process held the store's write lock for 30 s")
+
+    async def locked(*args: object, **kwargs: object) -> None:
+        raise held
+
+    monkeypatch.setattr(svc, "start_engine", locked)
+    try:
+        check_ends(ahead, db)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: app._exit)
+        assert app.return_code == 2 and app.engine_failure is held
+        assert not svc.damaged.is_set()
+    finally:
+        await svc.close()

@@ -115,6 +115,7 @@ class JobdashApp(App[int]):
         self._opener = None if isinstance(service, Service) else service
         self.embedded_engine = embedded_engine
         self.engine_slots = engine_slots
+        self.engine_failure: Exception | None = None  # why the embedded engine did not start
         self.clock: Clock = clock
         self.demo = demo
         self.watch_interval = watch_interval
@@ -284,10 +285,13 @@ class JobdashApp(App[int]):
         svc = self.service
         try:
             await svc.start_engine(slots=slots)
-        except Exception:
-            if svc.damaged.is_set():
-                return
-            raise
+        except Exception as e:
+            if not svc.damaged.is_set():  # else closing the store says why
+                # Said in one line once the terminal is back (`run.py`), as it was when
+                # the engine started before the dashboard.
+                self.engine_failure = e
+                self._end_with(2)
+            return
         self._set_subtitle()
         if self.demo:
             self._start_demo_jobs()
@@ -297,7 +301,12 @@ class JobdashApp(App[int]):
         """A store found damaged is written no more: the dashboard ends, and closing the
         store says why in one line (exit 2), as when it is refused at the start."""
         await self.service.damaged.wait()
-        self.exit(2, return_code=2)
+        self._end_with(2)
+
+    def _end_with(self, status: int) -> None:
+        """Exit with `status` once the screen is drawn: an app ended while its first screen
+        is still being mounted trips over its own header."""
+        self.call_after_refresh(self.exit, status, return_code=status)
 
     @work(group="engine")
     async def _describe_engine(self) -> None:

@@ -101,6 +101,8 @@ async def _open_and_run(args: argparse.Namespace, link: Link) -> int:
             link=link,
         )
         result = await app.run_async(mouse=link.mouse)
+        if app.engine_failure is not None:
+            raise app.engine_failure
         return result or 0
     finally:
         hangup.cancel()
