@@ -3,8 +3,8 @@ per hour (two bars an hour; `v`: the numbers).
 
 Counted by the store (`Service.jobs_ended`, an index range of the last day's jobs): read
 when the tab is built, when jobs end (at most every `min_interval` seconds) and every
-`every` seconds, since the hours move on under an unchanged store. A count that did not
-change repaints nothing.
+`every` seconds, since the hours move on under an unchanged store; behind another tab, not
+until it is shown. A count that did not change repaints nothing.
 """
 
 from __future__ import annotations
@@ -43,17 +43,31 @@ class CompletedHeader(Chart):
     def on_mount(self) -> None:
         super().on_mount()
         subscribe_changes(self, self._on_store_changed)
-        self.set_interval(self.every, self.reload)
+        self.set_interval(self.every, self._hours_moved)
         self.set_interval(self.min_interval, self._maybe_reload)
         self.reload()
+
+    def on_show(self) -> None:
+        """The tab came to the front: count what ended while it was behind."""
+        if self._dirty:
+            self.reload()
 
     def _on_store_changed(self, changes: Any) -> None:
         jobs = getattr(changes, "jobs", ())
         if getattr(changes, "removed", None) or any(job.status.finished for job in jobs):
             self._dirty = True
 
+    def _hours_moved(self) -> None:
+        self._dirty = True
+        self._maybe_reload()
+
     def _maybe_reload(self) -> None:
-        if self._dirty and time.monotonic() - self._loaded_at >= self.min_interval:
+        """Behind another tab nothing is counted: `on_show` does it when it is shown."""
+        if (
+            self._dirty
+            and self.is_on_screen
+            and time.monotonic() - self._loaded_at >= self.min_interval
+        ):
             self.reload()
 
     @work(group="completed-header", exclusive=True)
