@@ -6,7 +6,6 @@ shared with the dashboard; this module only puts it on a terminal or a pipe. Lis
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import sys
@@ -18,7 +17,7 @@ from rich.color import ColorSystem
 from rich.console import Console
 from rich.text import Text
 
-from jobdash.core.model import Job, LineLevel, LogLine, line_level
+from jobdash.core.model import Job, LineLevel, LogLine, job_record, line_level
 from jobdash.present.logs import JOB_HUES, JobLabels, TaskLabels
 from jobdash.present.recovery import attempt_mark
 from jobdash.present.status import Look, Tone
@@ -97,7 +96,7 @@ def print_json(data: object) -> None:
 
 def job_dict(job: Job) -> dict[str, Any]:
     """A job as `--json` gives it: its fields, and what is computed from them."""
-    d = dataclasses.asdict(job)
+    d = job_record(job)
     d["status"] = str(job.status)
     d["trigger"] = str(job.trigger)
     d["total"] = job.total

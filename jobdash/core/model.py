@@ -7,7 +7,7 @@ Everything here is plain data. The rules of how a job and its tasks move between
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
@@ -391,6 +391,20 @@ class LogLine:
     text: str
     attempt: int | None = None  # the task attempt that wrote it (None: a job-level line)
     earlier: bool = False  # written by an attempt before the task's latest one
+
+
+JOB_FIELDS = tuple(f.name for f in fields(Job))
+JOB_NESTED = ("unread", "timing")  # the fields that hold a dataclass (or None)
+
+
+def job_record(j: Job) -> dict[str, Any]:
+    """`dataclasses.asdict(j)`, at a third of its cost: asdict copies every dict and list
+    of the job (its parameters, its metrics) on the way, and they are only read here."""
+    record = {name: getattr(j, name) for name in JOB_FIELDS}
+    for name in JOB_NESTED:
+        if record[name] is not None:
+            record[name] = asdict(record[name])
+    return record
 
 
 class LineLevel(StrEnum):

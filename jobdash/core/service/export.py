@@ -7,14 +7,14 @@ spreadsheet would run a cell such as `=cmd|' /C calc'!A0`.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import json
 from collections.abc import Callable, Iterable, Sequence
+from datetime import tzinfo
 from typing import Any
 
-from jobdash.core.model import BadInput, Job
-from jobdash.present.times import iso
+from jobdash.core.model import BadInput, Job, job_record
+from jobdash.present.times import iso, local_zone
 
 EXPORT_COLUMNS = [
     "startDate",
@@ -59,26 +59,11 @@ class Export:
 
     def rows(self, jobs: Sequence[Job]) -> str:
         if self.fmt == "json":
-            return self.json.items(dataclasses.asdict(j) for j in jobs)
-        return self._csv(
-            [
-                iso(j.started),
-                iso(j.finished),
-                j.type,
-                str(j.status),
-                j.info,
-                j.user,
-                j.id,
-                j.target,
-                str(j.trigger),
-                j.total,
-                j.succeeded,
-                j.failed,
-                f"{j.duration():.1f}" if j.started else "",
-                json.dumps(j.params, sort_keys=True),
-            ]
-            for j in jobs
-        )
+            return self.json.items(job_record(j) for j in jobs)
+        tz = local_zone()  # once a page: looking it up reads the environment
+        out = io.StringIO()
+        csv.writer(out).writerows(csv_row(j, tz) for j in jobs)
+        return out.getvalue()
 
     @staticmethod
     def _csv(rows: Iterable[Sequence[object]]) -> str:
@@ -87,6 +72,29 @@ class Export:
         for row in rows:
             w.writerow(row)
         return out.getvalue()
+
+
+def csv_row(j: Job, tz: tzinfo) -> tuple[object, ...]:
+    """A job's cells in EXPORT_COLUMNS' order. The cells that come from users and jobs
+    (name, info, user, target) are made inert; the others are numbers (none below 0),
+    times, statuses and a JSON object that jobdash writes, none of which can start like a
+    formula."""
+    return (
+        iso(j.started, tz),
+        iso(j.finished, tz),
+        inert_cell(j.type),
+        str(j.status),
+        inert_cell(j.info),
+        inert_cell(j.user),
+        j.id,
+        inert_cell(j.target),
+        str(j.trigger),
+        j.total,
+        j.succeeded,
+        j.failed,
+        f"{j.duration():.1f}" if j.started else "",  # never below 0
+        json.dumps(j.params, sort_keys=True) if j.params else "{}",  # starts with "{"
+    )
 
 
 class JsonList:

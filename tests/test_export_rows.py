@@ -1,0 +1,91 @@
+"""An export's rows, built a page at a time for histories of millions, say exactly what the
+plain rules say: every cell that could start like a spreadsheet formula is inert, and a
+job in JSON is its `dataclasses.asdict`."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+
+import pytest
+
+from jobdash.core.model import Job, JobStatus, TypeTiming, Unread, job_record
+from jobdash.core.service.export import EXPORT_COLUMNS, Export, inert_cell
+from jobdash.present.times import iso
+from tests.tui.job_factory import NOW, make_job
+
+FORMULAS = ["=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1:A9)", "\t=1+1", "\r=1+1", "ok"]
+
+
+def jobs() -> list[Job]:
+    made = [make_job(1), make_job(2, JobStatus.RUNNING, params={}, metrics={})]
+    for n, text in enumerate(FORMULAS, start=3):
+        made.append(
+            make_job(
+                n,
+                JobStatus.FAILED,
+                type=text,
+                info=text,
+                user=text,
+                target=text,
+                params={"z": text, "a": "1"},
+                metrics={"rows": 3.5},
+            )
+        )
+    # A clock that went back: it finished "before" it started, a negative duration.
+    made.append(make_job(99, started=NOW - 100, finished=NOW - 160))
+    made[1].unread = Unread(4, 1, 2)
+    made[1].timing = TypeTiming("import", 3, 60.0, 90.0, 20.0, 30.0, 120.0)
+    return made
+
+
+def plain_csv(rows: list[Job]) -> str:
+    """The rule as written: every cell of the documented columns through `inert_cell`."""
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow([inert_cell(c) for c in EXPORT_COLUMNS])
+    for j in rows:
+        cells = [
+            iso(j.started),
+            iso(j.finished),
+            j.type,
+            str(j.status),
+            j.info,
+            j.user,
+            j.id,
+            j.target,
+            str(j.trigger),
+            j.total,
+            j.succeeded,
+            j.failed,
+            f"{j.duration():.1f}" if j.started else "",
+            json.dumps(j.params, sort_keys=True),
+        ]
+        w.writerow([inert_cell(c) for c in cells])
+    return out.getvalue()
+
+
+def test_csv_rows_follow_the_formula_rule_in_every_cell() -> None:
+    rows = jobs()
+    export = Export("csv")
+    text = export.begin() + export.rows(rows[:4]) + export.rows(rows[4:]) + export.end()
+    assert text == plain_csv(rows)
+    read = list(csv.reader(io.StringIO(text)))
+    assert read[-1][12] == "0.0"  # a clock that went back: never a negative number
+    assert {r[2] for r in read[3:-1]} >= {"'" + f for f in FORMULAS if f != "ok"}
+
+
+@pytest.mark.parametrize("which", range(len(jobs())))
+def test_a_json_record_is_the_jobs_asdict(which: int) -> None:
+    job = jobs()[which]
+    assert job_record(job) == dataclasses.asdict(job)
+
+
+def test_json_export_reads_back_as_the_jobs() -> None:
+    rows = jobs()
+    export = Export("json")
+    text = export.begin() + export.rows(rows[:3]) + export.rows(rows[3:]) + export.end()
+    assert json.loads(text) == json.loads(json.dumps([dataclasses.asdict(j) for j in rows]))
+    assert text == json.dumps([dataclasses.asdict(j) for j in rows], indent=2, default=str)
