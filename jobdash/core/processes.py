@@ -253,3 +253,18 @@ def watch_exit(pid: int, exited: Callable[[int | None], None]) -> Callable[[], N
 
     poller.add(pidfd, readable)
     return unwatch
+
+
+def pid_alive(pid: int) -> bool:
+    """True while process `pid` exists on this host and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat[stat.rfind(")") + 2 :][:1] != "Z"

@@ -13,22 +13,8 @@ import time
 from pathlib import Path
 
 from jobdash.core.agent.options import OFFLINE_AFTER, STALE_AFTER
+from jobdash.core.processes import pid_alive
 from jobdash.core.views import AgentInfo
-
-
-def pid_alive(pid: int) -> bool:
-    """True while process `pid` exists on this host and is not a zombie."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat[stat.rfind(")") + 2 :][:1] != "Z"
 
 
 def leftover_groups(owners: list[str]) -> set[int]:
