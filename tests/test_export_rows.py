@@ -10,9 +10,11 @@ import io
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from jobdash.core.model import Job, JobStatus, TypeTiming, Unread, job_record
-from jobdash.core.service.export import EXPORT_COLUMNS, Export, inert_cell
+from jobdash.core.service.export import EXPORT_COLUMNS, Export, indented, inert_cell
 from jobdash.present.times import iso
 from tests.tui.job_factory import NOW, make_job
 
@@ -89,3 +91,43 @@ def test_json_export_reads_back_as_the_jobs() -> None:
     text = export.begin() + export.rows(rows[:3]) + export.rows(rows[3:]) + export.end()
     assert json.loads(text) == json.loads(json.dumps([dataclasses.asdict(j) for j in rows]))
     assert text == json.dumps([dataclasses.asdict(j) for j in rows], indent=2, default=str)
+
+
+class Odd:
+    """A value JSON cannot write: `default` (str) gives its text."""
+
+    def __str__(self) -> str:
+        return "odd\u2028value"
+
+
+SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text()
+    | st.builds(Odd)
+    | st.sampled_from(list(JobStatus))
+)
+KEYS = st.text() | st.integers() | st.booleans() | st.none() | st.floats(allow_nan=False)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.tuples(inner, inner)
+        | st.dictionaries(st.text(), inner, max_size=4)
+        | st.dictionaries(KEYS, inner, max_size=3)
+    ),
+    max_leaves=25,
+)
+
+
+@given(VALUES, st.sampled_from(["\n", "\n  ", "\n      "]))
+def test_indented_json_is_the_standard_librarys(value: object, newline: str) -> None:
+    want = json.dumps(value, indent=2, default=str).replace("\n", newline)
+    assert indented(value, str, newline) == want
+
+
+def test_indented_json_refuses_what_json_refuses() -> None:
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        indented({"a": [Odd()]})

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Callable, Iterable, Sequence
 from datetime import tzinfo
 from typing import Any
@@ -111,15 +112,76 @@ class JsonList:
     def items(self, items: Iterable[object]) -> str:
         parts = []
         for item in items:
-            # An item's own lines, indented one level: JSON text has no other line breaks
-            # (a string's are escaped).
-            text = json.dumps(item, indent=2, default=self.default).replace("\n", "\n  ")
-            parts.append(("\n  " if self.empty else ",\n  ") + text)
+            # An item's own lines, indented one level.
+            parts.append(("\n  " if self.empty else ",\n  ") + indented(item, self.default))
             self.empty = False
         return "".join(parts)
 
     def end(self) -> str:
         return "]" if self.empty else "\n]"
+
+
+_dumps = json.dumps
+_string = json.JSONEncoder().encode  # a str: one call of the C encoder
+
+
+def _float(value: float) -> str:
+    """A float as json writes it (its `allow_nan` words for the three that are no number)."""
+    if value != value:
+        return "NaN"
+    if value in (math.inf, -math.inf):
+        return "Infinity" if value > 0 else "-Infinity"
+    return float.__repr__(value)
+
+
+_SCALARS: dict[type, Callable[[Any], str]] = {
+    str: _string,
+    int: int.__repr__,
+    float: _float,
+    bool: lambda value: "true" if value else "false",
+    type(None): lambda _value: "null",
+}
+
+
+_KEYS: dict[str, str] = {}  # a key's text, and the ": " after it
+
+
+def indented(
+    value: object, default: Callable[[Any], Any] | None = None, newline: str = "\n  "
+) -> str:
+    """`json.dumps(value, indent=2, default=default)` with each line break followed by
+    `newline`'s indentation: the same text, at a fraction of the cost. The standard library
+    writes indented JSON in pure Python, several calls a value (~50 µs a job, most of a
+    JSON export); here a scalar is one call."""
+    scalar = _SCALARS.get(type(value))
+    if scalar is not None:
+        return scalar(value)
+    inner = newline + "  "
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        if not all(type(key) is str for key in value):  # json's own key rules
+            return _dumps(value, indent=2, default=default).replace("\n", newline)
+        pairs = []
+        for k, v in value.items():
+            key = _KEYS.get(k)
+            if key is None:
+                key = _string(k) + ": "
+                if len(_KEYS) < 4096:  # a job's fields, its parameters' names: few
+                    _KEYS[k] = key
+            scalar = _SCALARS.get(type(v))
+            pairs.append(key + (scalar(v) if scalar is not None else indented(v, default, inner)))
+        return "{" + inner + ("," + inner).join(pairs) + newline + "}"
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return "[]"
+        cells = [indented(v, default, inner) for v in value]
+        return "[" + inner + ("," + inner).join(cells) + newline + "]"
+    if isinstance(value, (str, int, float)):  # a subclass (an enum): as its base writes it
+        return _dumps(value)
+    if default is None:
+        raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+    return indented(default(value), default, newline)
 
 
 FORMULA_STARTS = frozenset("=+-@\t\r")
