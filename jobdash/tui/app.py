@@ -109,7 +109,11 @@ class JobdashApp(App[int]):
             else LeanDriver
         )
         self.link = link
-        if self.link.low:
+        # No animations unless TEXTUAL_ANIMATIONS asks for them: the tab bar's underline
+        # slides for 0.3 s (some 18 frames of the whole screen) each time a count in a
+        # tab's title changes its width, which is every filter keystroke that changes
+        # the count; the new rows are what the eye wants, and over SSH each frame is bytes.
+        if self.link.low or not os.environ.get("TEXTUAL_ANIMATIONS"):
             self.animation_level = "none"
         self._service: Service | None = service if isinstance(service, Service) else None
         self._opener = None if isinstance(service, Service) else service

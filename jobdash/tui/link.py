@@ -7,7 +7,8 @@ fewer bytes:
 - a lower frame rate (`LOW_FPS`): changes that come within one frame go out together, in
   one frame, instead of one frame (cursor moves, style resets, synchronized-update
   brackets) each;
-- no animations (Textual's `animation_level` "none": a tab's underline jumps);
+- no animations, whatever TEXTUAL_ANIMATIONS says (the dashboard has none by default
+  either: a tab's underline jumps);
 - mouse reporting off unless asked (`--mouse`): a terminal reporting any-event mouse
   tracking sends bytes up on every mouse move, and the app answers each with a frame
   when the pointer crosses a widget;
@@ -39,10 +40,6 @@ class Link:
     low: bool = False
     why: str = ""  # what chose low-bandwidth mode: "--low-bandwidth", "SSH_CONNECTION"
     mouse: bool = True
-
-    @property
-    def animation_level(self) -> str:
-        return "none" if self.low else "full"
 
     def apply(self, environ: os._Environ[str] | dict[str, str] = os.environ) -> None:
         """Set the frame rate Textual reads when it is imported (the user's own

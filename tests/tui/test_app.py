@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from textual.command import CommandPalette
+from textual.content import Content
 from textual.widgets import OptionList
 
 from jobdash.cli import main as cli_main
@@ -133,6 +134,27 @@ async def test_tabs_load_and_switch(open_service: Open) -> None:
         assert dash.tabs.active == "failures"
         await pilot.press("right_square_bracket")
         assert dash.tabs.active == "inprogress"
+
+
+@pytest.mark.parametrize("asked", ["", "full"])
+async def test_a_tab_relabelled_moves_its_underline_at_once_unless_animations_are_asked_for(
+    open_service: Open, monkeypatch: pytest.MonkeyPatch, asked: str
+) -> None:
+    """A count in a tab's title changes its width at every filter keystroke: the underline
+    jumps (Textual's slide is 0.3 s of frames of the whole screen), unless the user asks
+    for animations (TEXTUAL_ANIMATIONS)."""
+    monkeypatch.setenv("TEXTUAL_ANIMATIONS", asked)
+    svc = await open_service()
+    app = make_app(svc)
+    assert app.animation_level == ("none" if not asked else "full")
+    async with app.run_test(size=SIZE) as pilot:
+        dash = await loaded(pilot)
+        await pilot.press("2")
+        await pilot.pause(0.5)  # the switch's own slide, where there is one, has ended
+        underline = dash.tabs.query_one("Underline")
+        dash.tabs.get_tab("completed").label = Content("Completed (1,000+ of 1,000,000)")
+        await pilot.pause(0.1)
+        assert app.animator.is_being_animated(underline, "highlight_end") == bool(asked)
 
 
 async def test_live_changes_move_jobs_and_keep_cursor(open_service: Open, db: Path) -> None:
