@@ -62,16 +62,14 @@ class Export:
         if self.fmt == "json":
             return self.json.items(job_record(j) for j in jobs)
         tz = local_zone()  # once a page: looking it up reads the environment
-        out = io.StringIO()
-        csv.writer(out).writerows(csv_row(j, tz) for j in jobs)
-        return out.getvalue()
+        return self._csv(csv_row(j, tz) for j in jobs)
 
     @staticmethod
     def _csv(rows: Iterable[Sequence[object]]) -> str:
+        """Rows as CSV text, as they are: `csv_row` made the cells users write inert (the
+        column names are jobdash's own)."""
         out = io.StringIO()
-        w = InertCsvWriter(out)
-        for row in rows:
-            w.writerow(row)
+        csv.writer(out).writerows(rows)
         return out.getvalue()
 
 
@@ -193,13 +191,3 @@ def inert_cell(cell: object) -> str:
     spreadsheets take as "this is text" and do not display."""
     text = "" if cell is None else str(cell)
     return "'" + text if text[:1] in FORMULA_STARTS else text
-
-
-class InertCsvWriter:
-    """`csv.writer` whose every cell is an `inert_cell`."""
-
-    def __init__(self, out: io.StringIO) -> None:
-        self._writer = csv.writer(out)
-
-    def writerow(self, row: Sequence[object]) -> None:
-        self._writer.writerow([inert_cell(cell) for cell in row])
