@@ -222,6 +222,37 @@ async def test_a_large_filtered_count_says_more_than_and_end_counts_it(
         await until(pilot, lambda: table.cursor_job is not None and table.cursor_job.id == oldest)
 
 
+async def test_a_capped_count_landing_after_the_exact_one_does_not_undo_it(
+    svc: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The end key's exact count and the capped count of a pause in typing run side by
+    side; when the capped one comes back last, the window keeps the exact count (CI once
+    saw "100+" again, and the cursor left at the top, after the end key)."""
+    monkeypatch.setattr(job_window, "CAP", 100)
+    query = Query.parse("user:carol")
+    want = await svc.count_finished(query)
+    assert want > 100
+    window = job_window.JobWindow()
+    window.query = query
+    exact_done = asyncio.Event()
+
+    async def count(q: Query, cap: int | None, indexed: bool) -> int:
+        if cap is not None:  # the capped count answers only after the exact one
+            await exact_done.wait()
+        return await svc.count_finished(q, cap, indexed)
+
+    capped = asyncio.create_task(window.recount(count, cap=100))
+    await asyncio.sleep(0)
+    assert await window.recount(count, exact=True)
+    exact_done.set()
+    assert await capped
+    assert (window.exact, window.total, window.count_text()) == (True, want, str(want))
+    # A new query (or sort, or data) is counted afresh: capped again.
+    window.reset()
+    assert await window.recount(count, cap=100)
+    assert (window.exact, window.count_text()) == (False, "100+")
+
+
 async def test_a_job_finishing_is_counted_and_shown(svc: Service, tmp_path: Path) -> None:
     app = make_app(svc)
     async with app.run_test(size=SIZE) as pilot:

@@ -59,6 +59,7 @@ class JobWindow:
         self.total = 0  # rows shown (cap + 1 while only "more than cap" is known)
         self.cap = CAP  # how far the last count went
         self.exact = True  # whether `total` is the exact count
+        self.exact_generation = -1  # the generation last counted exactly
         self.all_count = 0  # finished jobs without the filter
         self.all_known = False  # whether all_count is current (the data changed since)
         self.pages: OrderedDict[int, list[Job]] = OrderedDict()
@@ -159,7 +160,13 @@ class JobWindow:
             every = self.all_count if self.all_known else await count(Query(), None, False)
         if generation != self.generation:
             return False
+        if not exact and self.exact_generation == generation:
+            # An exact count of these same rows (the end key) landed while this capped one
+            # (typing paused) was on its way: it must not take "10,000+" back.
+            return True
         self.exact = exact or self.query.is_empty or total <= cap
+        if self.exact:
+            self.exact_generation = generation
         self.cap = cap
         self.total = total
         self.all_count = every
