@@ -164,6 +164,37 @@ async def test_free_word_and_field_filters_are_answered_by_the_store(svc: Servic
         await until(pilot, lambda: title(app) == f"Completed ({finished})")
 
 
+async def test_a_filter_key_draws_its_count_and_its_rows_in_one_frame(svc: Service) -> None:
+    """A new filter's count comes with the rows the view shows: when the tab's title gets
+    the count, the rows under it are held, so that no frame shows the new count over blank
+    rows (a frame more at each key)."""
+    app = make_app(svc)
+    async with app.run_test(size=SIZE) as pilot:
+        dash = await loaded(pilot)
+        table = dash.completed
+        await pilot.press("2")
+        await until(pilot, lambda: table.windowed)
+        held_at_count: list[bool] = []
+        post = table.post_message
+
+        def spy(message: Any) -> bool:
+            if isinstance(message, JobWindowTable.Counted) and table.window is not None:
+                held_at_count.append(0 in table.window.pages)
+            return post(message)
+
+        table.post_message = spy  # type: ignore[method-assign]
+        finished = await svc.count_finished(Query())
+        for text in ("user:bob", "word0037", "type:export 7"):
+            held_at_count.clear()
+            bar = app.screen.query_one(FilterBar)
+            if not bar.display:
+                await pilot.press("slash")
+            bar.input.value = text
+            want = await svc.count_finished(Query.parse(text))
+            await until(pilot, lambda w=want: title(app) == f"Completed ({w} of {finished})")
+            assert held_at_count and all(held_at_count), (text, held_at_count)
+
+
 async def test_a_filter_key_announces_the_job_under_the_cursor_once_its_page_is_read(
     svc: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
