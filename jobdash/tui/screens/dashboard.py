@@ -19,6 +19,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.content import Content
+from textual.lazy import Lazy
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from jobdash.core.model import BadInput, Job
@@ -150,11 +151,11 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks, DashboardRows):
                     tick=app.table_tick,
                 )
             with TabPane("Scheduled", id="scheduled"):
-                yield SchedulesPane(self.service)
+                yield Lazy(SchedulesPane(self.service))
             with TabPane("Agents", id="agents"):
-                yield AgentsPane(self.service)
+                yield Lazy(AgentsPane(self.service))
             with TabPane("Failures", id="failures"):
-                yield FailuresPane(self.service, id="failures-pane")
+                yield FailuresPane(self.service, id="failures-pane")  # the filter reaches it
         marks = Static("", id="job-marks", markup=False)
         marks.display = False
         yield marks
