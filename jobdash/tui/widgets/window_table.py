@@ -131,8 +131,9 @@ class JobWindowTable(JobTable):
 
     async def _read_shown(self, window: JobWindow) -> bool:
         """Read the pages the view shows along with the count, before the frame that shows
-        the count: one frame shows both (a filter key drew one with blank rows first, ~15
-        ms more at each key). False when the window changed meanwhile."""
+        the count: one frame shows both (a filter key drew the count over blank rows first,
+        then the rows: a frame of the whole table more at each key). False when the window
+        changed meanwhile."""
         top = round(self.scroll_y)
         shown = range(top // job_window.PAGE, (top + self._page_rows()) // job_window.PAGE + 1)
         pages = [page for page in shown if page not in window.pages]
