@@ -19,7 +19,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.content import Content
-from textual.lazy import Lazy
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from jobdash.core.model import BadInput, Job
@@ -151,11 +150,11 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks, DashboardRows):
                     tick=app.table_tick,
                 )
             with TabPane("Scheduled", id="scheduled"):
-                yield Lazy(SchedulesPane(self.service))
+                yield SchedulesPane(self.service)
             with TabPane("Agents", id="agents"):
-                yield Lazy(AgentsPane(self.service))
+                yield AgentsPane(self.service)
             with TabPane("Failures", id="failures"):
-                yield FailuresPane(self.service, id="failures-pane")  # the filter reaches it
+                yield FailuresPane(self.service, id="failures-pane")
         marks = Static("", id="job-marks", markup=False)
         marks.display = False
         yield marks
