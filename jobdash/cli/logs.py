@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING
 
 from jobdash.cli.chosen import chosen_jobs
 from jobdash.cli.parser import EXIT_FAILED, EXIT_OK
-from jobdash.cli.render import colored, err, out, plain_log_line, print_log_line, safe
+from jobdash.cli.render import colored, err, out, plain_log_lines, print_log_line, safe
 from jobdash.core.model import BadInput, LogLine, NotFound
-from jobdash.present.logs import LABEL_WIDTH, JobLabels, TaskLabels, saved_line
+from jobdash.present.logs import LABEL_WIDTH, JobLabels, TaskLabels, saved_line, task_ids
 from jobdash.present.words import plural
 
 if TYPE_CHECKING:
@@ -70,23 +70,24 @@ class LogPrinter:
         if self.jobs is not None:
             await self._print_several(lines, self.jobs)
             return
-        if not self.one_task and not all(self.labels.knows(line) for line in lines):
+        known = self.labels.knows
+        if not self.one_task and not all(known(task) for _, task in task_ids(lines)):
             self.labels.update(await self.svc.tasks(self.job_ids[0]))
         labels = self.labels if len(self.labels) > 1 else None
         if self.plain:
-            sys.stdout.write("".join(plain_log_line(line, labels) for line in lines))
+            sys.stdout.write(plain_log_lines(lines, labels))
             return
         for line in lines:
             print_log_line(line, self.tty, labels)
 
     async def _print_several(self, lines: Sequence[LogLine], labels: JobLabels) -> None:
-        for job in {line.job_id for line in lines if not labels.knows(line)}:
+        for job in {job for job, task in task_ids(lines) if not labels.knows(job, task)}:
             try:
                 labels.update(job, await self.svc.tasks(job))
             except NotFound:  # removed meanwhile: its lines say "task N"
                 labels.add_job(job)
         if self.plain:
-            sys.stdout.write("".join(plain_log_line(line, labels) for line in lines))
+            sys.stdout.write(plain_log_lines(lines, labels))
             return
         for line in lines:
             print_log_line(line, self.tty, labels, hue=labels.hue(line.job_id))

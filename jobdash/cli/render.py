@@ -10,7 +10,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich.color import ColorSystem
@@ -21,7 +21,7 @@ from jobdash.core.model import Job, LineLevel, LogLine, job_record, line_level
 from jobdash.present.logs import JOB_HUES, JobLabels, TaskLabels
 from jobdash.present.recovery import attempt_mark
 from jobdash.present.status import Look, Tone
-from jobdash.present.text import clip, sanitize
+from jobdash.present.text import clip, sanitize, sanitize_all
 from jobdash.present.times import clock
 from jobdash.present.timing import timing_fields
 
@@ -116,13 +116,24 @@ JOB_STYLES: tuple[str, ...] = ("cyan", "magenta", "green", "blue", "yellow", "br
 assert len(JOB_STYLES) == JOB_HUES
 
 
-def plain_log_line(line: LogLine, labels: TaskLabels | JobLabels | None = None) -> str:
-    """One log line as `print_log_line` writes it without colours: inert, its label first,
-    no markup, no wrapping, no escapes added (a pipe, NO_COLOR)."""
-    text = attempt_mark(line) + sanitize(line.text)
+def plain_log_lines(lines: Sequence[LogLine], labels: TaskLabels | JobLabels | None = None) -> str:
+    """Log lines as `print_log_line` writes them without colours, in one string: inert, each
+    its label first, no markup, no wrapping, no escapes added (a pipe, NO_COLOR). A page of
+    one task's lines of its latest attempt (the common case) is its texts joined: a log of
+    a million lines is a join a page, not a million strings put together."""
+    if not lines:
+        return ""
+    texts = sanitize_all([line.text for line in lines])
+    if labels is None and not any(line.earlier for line in lines):
+        return "\n".join(texts) + "\n"
     if labels is None:
-        return text + "\n"
-    return f"{labels.padded(line)} | {text}\n"
+        return "".join(
+            f"{attempt_mark(line)}{text}\n" for line, text in zip(lines, texts, strict=True)
+        )
+    return "".join(
+        f"{labels.padded(line)} | {attempt_mark(line)}{text}\n"
+        for line, text in zip(lines, texts, strict=True)
+    )
 
 
 def print_log_line(
@@ -137,7 +148,7 @@ def print_log_line(
     aligned, in its job's colour (`hue`) when there is one; output of an earlier attempt of
     its task says so."""
     if not tty and not colored():
-        sys.stdout.write(plain_log_line(line, labels))
+        sys.stdout.write(plain_log_lines([line], labels))
         return
     text = attempt_mark(line) + sanitize(line.text)
     label = f"{labels.padded(line)} | " if labels is not None else ""

@@ -17,7 +17,7 @@ from jobdash.core.model import LogLine, Task
 from jobdash.present.recovery import attempt_mark
 from jobdash.present.text import cells, clip, sanitize
 
-__all__ = ["JOB_HUES", "LABEL_WIDTH", "JobLabels", "TaskLabels", "saved_line"]
+__all__ = ["JOB_HUES", "LABEL_WIDTH", "JobLabels", "TaskLabels", "saved_line", "task_ids"]
 
 LABEL_WIDTH = 24
 """On a terminal task labels are cut to this many cells: a long item name must not push
@@ -45,8 +45,10 @@ class TaskLabels:
             self._labels[task.id] = label
             self.width = max(self.width, cells(label))
 
-    def knows(self, line: LogLine) -> bool:
-        return line.task_id is None or line.task_id in self._labels
+    def knows(self, task_id: int | None) -> bool:
+        """Whether the lines of task `task_id` have their label (a page of lines asks once
+        for each of its tasks, not for each line)."""
+        return task_id is None or task_id in self._labels
 
     def __len__(self) -> int:
         return len(self._labels)
@@ -100,9 +102,9 @@ class JobLabels:
         labels.update(tasks)
         self.width = max(self.width, len(str(job_id)) + 1 + labels.width)
 
-    def knows(self, line: LogLine) -> bool:
-        labels = self.tasks.get(line.job_id)
-        return labels is not None and labels.knows(line)
+    def knows(self, job_id: int, task_id: int | None) -> bool:
+        labels = self.tasks.get(job_id)
+        return labels is not None and labels.knows(task_id)
 
     def label_of(self, job_id: int, task_id: int | None) -> str:
         labels = self.tasks.get(job_id)
@@ -123,6 +125,11 @@ class JobLabels:
 
     def hue(self, job_id: int) -> int:
         return self.hues.get(job_id, 0)
+
+
+def task_ids(lines: Iterable[LogLine]) -> set[tuple[int, int | None]]:
+    """The (job, task) of some lines, each once: whose labels a page of lines needs."""
+    return {(line.job_id, line.task_id) for line in lines}
 
 
 def saved_line(line: LogLine, labels: TaskLabels | JobLabels) -> str:

@@ -25,6 +25,7 @@ __all__ = [
     "clip",
     "name_problem",
     "sanitize",
+    "sanitize_all",
     "sanitize_lines",
 ]
 
@@ -76,6 +77,14 @@ def sanitize(text: str) -> str:
     if text.isprintable() or _UNSAFE.search(text) is None:
         return text
     return text.translate(_TABLE)
+
+
+def sanitize_all(texts: list[str]) -> list[str]:
+    """`sanitize` of each of `texts`; `texts` itself when every one is printable (then
+    `sanitize` returns each as is): a page of a log is one check, not a call a line."""
+    if "".join(texts).isprintable():
+        return texts
+    return [sanitize(text) for text in texts]
 
 
 def sanitize_lines(text: str) -> str:

@@ -28,7 +28,7 @@ from textual.widgets import Footer, Static
 
 from jobdash.core.model import Job, LogLine, NotFound
 from jobdash.core.service import LogFeed, Service
-from jobdash.present.logs import JobLabels
+from jobdash.present.logs import JobLabels, task_ids
 from jobdash.present.status import look
 from jobdash.present.text import clip, sanitize
 from jobdash.tui import log_feeding
@@ -136,7 +136,7 @@ class MultiLogScreen(log_feeding.SavesLog, Screen[None]):
     async def _show(self, lines: list[LogLine]) -> None:
         """A batch, once each line's task has its label (their width lays the pane out)."""
         labels = self.labels
-        unknown = {line.job_id for line in lines if not labels.knows(line)}
+        unknown = {job for job, task in task_ids(lines) if not labels.knows(job, task)}
         if unknown:
             width = labels.width
             for job_id in unknown:

@@ -38,11 +38,13 @@ TASK_COLUMNS = (  # Task's fields, in their order
     "id, job_id, seq, name, item, status, attempt, agent, started, finished, exit_code, "
     "error, progress, not_before, active"
 )
-# A log line, the attempt that wrote it, and whether that is an earlier one than its task's.
+# A log line, the attempt that wrote it, and whether that is an earlier one than its task's
+# (a line no task wrote: never). Its task joined, not a subquery per line: SQLite runs the
+# subquery anew for each line, a third of the cost of reading a log of a million lines.
 LOG_LINES = (
     "SELECT l.seq, l.job_id, l.task_id, l.ts, l.stream, l.text, l.attempt, "
-    "CASE WHEN l.attempt < (SELECT attempt FROM tasks WHERE id = l.task_id) THEN 1 ELSE 0 END "
-    "FROM logs l"
+    "CASE WHEN l.attempt < lt.attempt THEN 1 ELSE 0 END "
+    "FROM logs l LEFT JOIN tasks lt ON lt.id = l.task_id"
 )
 
 Q = Statements(
