@@ -82,3 +82,45 @@ def test_logs_stream_every_line_in_order(history: tuple[str, int]) -> None:
     assert done.stdout.splitlines() == [f"line {i}" for i in range(LINES)]
     tail = run_cli("--db", db, "logs", str(job), "--tail", "3")
     assert tail.stdout.splitlines() == [f"line {i}" for i in range(LINES - 3, LINES)]
+
+
+def test_logs_piped_print_what_the_lines_read_one_by_one_print(tmp_path: Path) -> None:
+    """Piped, `logs JOB` reads its pages by column (`LogTexts`), `--tail N` as line objects:
+    both print the same text, each line labelled with its task, an earlier attempt's output
+    marked (not the note of its retry: jobdash's own), control characters made inert."""
+    import asyncio
+
+    from jobdash.core.model import TaskStatus
+    from jobdash.core.store.records import Claimant, Outcome
+    from tests.store_contract.jobs import commands
+
+    db = str(tmp_path / "s.db")
+
+    async def seed() -> int:
+        store = await open_store(db)
+        try:
+            job = await store.create_job(commands("import", tasks=2, retries=1))
+            await store.append_log(job.id, None, "stdout", "the job's\tline\u202e")
+            for attempt in (1, 2):
+                await store.admit()
+                for c in await store.claim(Claimant("a", "a", 2, 600)):
+                    text = f"{c.name} a{attempt} \x1b[2J\x07 [bold]x[/]"
+                    await store.append_log(job.id, c.task_id, "stdout", text, attempt)
+                    await store.flush()
+                    ok = TaskStatus.FAILED if c.name == "import1" else TaskStatus.SUCCEEDED
+                    await store.complete(Outcome(c.task_id, c.attempt, "a", ok, 1, "exit 1"))
+                await store.flush()
+            return job.id
+        finally:
+            await store.close()
+
+    job = str(asyncio.run(seed()))
+    by_column = run_cli("--db", db, "logs", job)
+    assert by_column.returncode == 0, by_column.stderr
+    by_line = run_cli("--db", db, "logs", job, "--tail", "1000")
+    assert by_column.stdout == by_line.stdout
+    shown = by_column.stdout.splitlines()
+    assert "#1 import1 | [attempt 1] import1 a1 ␛[2J␇ [bold]x[/]" in shown, shown
+    assert "#1 import1 | import1 a2 ␛[2J␇ [bold]x[/]" in shown, shown
+    assert "job        | the job's line\ufffd" in shown, shown
+    assert any(ln.startswith("#1 import1 | import1: attempt 1 failed") for ln in shown), shown

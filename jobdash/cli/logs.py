@@ -23,8 +23,16 @@ from typing import TYPE_CHECKING
 
 from jobdash.cli.chosen import chosen_jobs
 from jobdash.cli.parser import EXIT_FAILED, EXIT_OK
-from jobdash.cli.render import colored, err, out, plain_log_lines, print_log_line, safe
-from jobdash.core.model import BadInput, LogLine, NotFound
+from jobdash.cli.render import (
+    colored,
+    err,
+    out,
+    plain_log_lines,
+    plain_log_texts,
+    print_log_line,
+    safe,
+)
+from jobdash.core.model import BadInput, LogLine, LogTexts, NotFound
 from jobdash.present.logs import LABEL_WIDTH, JobLabels, TaskLabels, saved_line, task_ids
 from jobdash.present.words import plural
 
@@ -79,6 +87,14 @@ class LogPrinter:
             return
         for line in lines:
             print_log_line(line, self.tty, labels)
+
+    async def print_texts(self, page: LogTexts) -> None:
+        """A page of the one job's lines read by column, into a pipe (`plain`): what
+        `print` writes of the same lines."""
+        known = self.labels.knows
+        if not self.one_task and not all(known(task) for task in set(page.task_ids)):
+            self.labels.update(await self.svc.tasks(self.job_ids[0]))
+        sys.stdout.write(plain_log_texts(page, self.labels if len(self.labels) > 1 else None))
 
     async def _print_several(self, lines: Sequence[LogLine], labels: JobLabels) -> None:
         for job in {job for job, task in task_ids(lines) if not labels.knows(job, task)}:
@@ -156,6 +172,11 @@ async def cmd_logs(svc: Service, a: argparse.Namespace) -> int:
         await show(await feed.tail(a.tail), now=True)
     else:  # a page at a time: a log of millions of lines is never held whole
         # Marked once all is printed, not while (each mark reads the lines it passes).
+        # One job into a pipe: its pages by column, not a line object each (`LogTexts`).
+        if printer.plain and not (several or a.json):
+            while page := await feed.read_texts():
+                await printer.print_texts(page)
+                sys.stdout.flush()
         while lines := await feed.read():
             await show(lines, mark=False)
         await show([], now=True)

@@ -17,9 +17,9 @@ from rich.color import ColorSystem
 from rich.console import Console
 from rich.text import Text
 
-from jobdash.core.model import Job, LineLevel, LogLine, job_record, line_level
+from jobdash.core.model import Job, LineLevel, LogLine, LogTexts, job_record, line_level
 from jobdash.present.logs import JOB_HUES, JobLabels, TaskLabels
-from jobdash.present.recovery import attempt_mark
+from jobdash.present.recovery import attempt_mark, earlier_mark
 from jobdash.present.status import Look, Tone
 from jobdash.present.text import clip, sanitize, sanitize_all
 from jobdash.present.times import clock
@@ -118,22 +118,33 @@ assert len(JOB_STYLES) == JOB_HUES
 
 def plain_log_lines(lines: Sequence[LogLine], labels: TaskLabels | JobLabels | None = None) -> str:
     """Log lines as `print_log_line` writes them without colours, in one string: inert, each
-    its label first, no markup, no wrapping, no escapes added (a pipe, NO_COLOR). A page of
-    one task's lines of its latest attempt (the common case) is its texts joined: a log of
-    a million lines is a join a page, not a million strings put together."""
-    if not lines:
+    its label first, no markup, no wrapping, no escapes added (a pipe, NO_COLOR)."""
+    marks = [attempt_mark(line) for line in lines] if any(ln.earlier for ln in lines) else None
+    padded = [labels.padded(line) for line in lines] if labels is not None else None
+    return plain_text([line.text for line in lines], marks, padded)
+
+
+def plain_log_texts(page: LogTexts, labels: TaskLabels | None = None) -> str:
+    """`plain_log_lines` of a page of one job's lines read by column."""
+    earlier = page.earlier
+    marks = [earlier_mark(a) for a in earlier] if earlier.count(None) < len(earlier) else None
+    padded = [labels.padded_for(task) for task in page.task_ids] if labels is not None else None
+    return plain_text(page.texts, marks, padded)
+
+
+def plain_text(texts: list[str], marks: list[str] | None, labels: list[str] | None) -> str:
+    """Lines of text made inert, each after its attempt mark and its label (None: no line
+    has one), a line break after each. A page of one task's lines of its latest attempt (the
+    common case) is its texts joined: a log of a million lines is a join a page, not a
+    million strings put together."""
+    if not texts:
         return ""
-    texts = sanitize_all([line.text for line in lines])
-    if labels is None and not any(line.earlier for line in lines):
-        return "\n".join(texts) + "\n"
-    if labels is None:
-        return "".join(
-            f"{attempt_mark(line)}{text}\n" for line, text in zip(lines, texts, strict=True)
-        )
-    return "".join(
-        f"{labels.padded(line)} | {attempt_mark(line)}{text}\n"
-        for line, text in zip(lines, texts, strict=True)
-    )
+    texts = sanitize_all(texts)
+    if marks is not None:
+        texts = [mark + text for mark, text in zip(marks, texts, strict=True)]
+    if labels is not None:
+        texts = [f"{label} | {text}" for label, text in zip(labels, texts, strict=True)]
+    return "\n".join(texts) + "\n"
 
 
 def print_log_line(

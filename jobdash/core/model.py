@@ -393,6 +393,24 @@ class LogLine:
     earlier: bool = False  # written by an attempt before the task's latest one
 
 
+@dataclass
+class LogTexts:
+    """A page of one job's log lines by column, as much of them as printing them as text
+    takes (`Store.log_texts`): no object a line, so that a log of millions of lines prints
+    at the pace of the store's reads. `earlier`: the attempt that wrote each line of a task's
+    output (stdout, stderr) when it is an earlier one than the task's latest (`LogLine.earlier`),
+    else None (jobdash's own system lines name the attempt they speak of)."""
+
+    job_id: int
+    seqs: list[int]
+    task_ids: list[int | None]
+    texts: list[str]
+    earlier: list[int | None]
+
+    def __len__(self) -> int:
+        return len(self.seqs)
+
+
 JOB_FIELDS = tuple(f.name for f in fields(Job))
 JOB_NESTED = ("unread", "timing")  # the fields that hold a dataclass (or None)
 

@@ -62,10 +62,13 @@ class TaskLabels:
         return self._labels.get(task_id, f"task {task_id}")
 
     def padded(self, line: LogLine) -> str:
-        padded = self._padded.get(line.task_id)
+        return self.padded_for(line.task_id)
+
+    def padded_for(self, task_id: int | None) -> str:
+        padded = self._padded.get(task_id)
         if padded is None:
-            label = self.label(line)
-            padded = self._padded[line.task_id] = label + " " * max(0, self.width - cells(label))
+            label = self.label_for(task_id)
+            padded = self._padded[task_id] = label + " " * max(0, self.width - cells(label))
         return padded
 
 

@@ -17,8 +17,15 @@ from jobdash.present.text import sanitize
 
 def attempt_mark(line: LogLine) -> str:
     """'[attempt 1] ' before a task's output line of an earlier attempt than its latest, else
-    '' (jobdash's own system lines name the attempt they speak of)."""
-    return f"[attempt {line.attempt}] " if line.earlier and line.stream != "system" else ""
+    '' (jobdash's own system lines name the attempt they speak of): as `LogTexts.earlier`
+    says it of the lines of a page, which `earlier_mark` marks."""
+    return earlier_mark(line.attempt) if line.earlier and line.stream != "system" else ""
+
+
+def earlier_mark(attempt: int | None) -> str:
+    """'[attempt 1] ' before a line written by `attempt`, an earlier attempt than its task's
+    latest; '' for None (the latest, or no task's)."""
+    return "" if attempt is None else f"[attempt {attempt}] "
 
 
 def quarantine_warning(task: Task) -> str:

@@ -19,7 +19,18 @@ from typing import TYPE_CHECKING
 from jobdash.core.agent import AgentOptions, agent_state
 from jobdash.core.agent.options import STALE_AFTER
 from jobdash.core.catalogue import Catalogue
-from jobdash.core.model import BadInput, Counted, Job, LogLine, Refused, Report, Run, Task, Trigger
+from jobdash.core.model import (
+    BadInput,
+    Counted,
+    Job,
+    LogLine,
+    LogTexts,
+    Refused,
+    Report,
+    Run,
+    Task,
+    Trigger,
+)
 from jobdash.core.planning import Schedule
 from jobdash.core.query import Query, parse_query
 from jobdash.core.scheduler import SCHEDULER_USER, Scheduler, schedule_lock
@@ -290,6 +301,12 @@ class Service(Bulk, AuditTrail, Artifacts, Timings, ScheduleControl):
     ) -> list[LogLine]:
         await self.job(job_id)
         return await self.store.logs(job_id, after, task, limit)
+
+    async def log_texts(
+        self, job_id: int, after: int, task: int | None = None, limit: int | None = None
+    ) -> LogTexts:
+        await self.job(job_id)
+        return await self.store.log_texts(job_id, after, task, limit)
 
     async def log_tail(self, job_id: int, n: int, task: int | None = None) -> list[LogLine]:
         await self.job(job_id)

@@ -26,7 +26,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from jobdash.core.model import LogLine, NotFound
+from jobdash.core.model import LogLine, LogTexts, NotFound
 
 if TYPE_CHECKING:
     from jobdash.core.service.facade import Service
@@ -96,6 +96,26 @@ class LogFeed:
         `seq`; [] when none has more now."""
         lines, _ = await self._read(self.live)
         return lines
+
+    async def read_texts(self) -> LogTexts | None:
+        """`read` of a feed of one job, by column (`Service.log_texts`): its next page, None
+        when it has no more now. What `jobdash logs JOB` prints into a pipe: a log of
+        millions of lines, read without an object a line."""
+        (job_id,) = self.after
+        if job_id in self.gone:
+            return None
+        try:
+            page = await self.svc.log_texts(
+                job_id, after=self.after[job_id], task=self.task, limit=self.page
+            )
+        except NotFound:
+            self.gone.add(job_id)
+            return None
+        self.more = len(page) >= self.page
+        if not page:
+            return None
+        self.after[job_id] = page.seqs[-1]
+        return page
 
     async def poll(self) -> list[LogLine]:
         """Like `read`, having looked first at which jobs have finished: a job that had

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from jobdash.core.model import Counted, Job, LogLine, Run, Task
+from jobdash.core.model import Counted, Job, LogLine, LogTexts, Run, Task
 from jobdash.core.store.records import FailureFilter, JobFilter, ReadMark, Shared
 from jobdash.core.views import FailedTask, FailureGroup
 
@@ -43,6 +43,12 @@ class ReadingStore(Protocol):
     ) -> list[LogLine]:
         """A job's log lines after sequence number `after`, in order (of one task; the
         first `limit`)."""
+
+    async def log_texts(
+        self, job_id: int, after: int, task_seq: int | None = None, limit: int | None = None
+    ) -> LogTexts:
+        """`logs`' lines, by column and only what printing them takes (`LogTexts`): the
+        read of `jobdash logs JOB` into a pipe, a log of millions of lines."""
 
     async def log_tail(self, job_id: int, n: int, task_seq: int | None = None) -> list[LogLine]:
         """The last `n` log lines of a job (of one task), in order: one read of the index

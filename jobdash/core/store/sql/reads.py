@@ -16,7 +16,16 @@ from collections.abc import AsyncIterator, Callable, Collection, Iterable, Seque
 from typing import Any
 
 from jobdash.core.deaths import suspect_way
-from jobdash.core.model import Job, JobStatus, LogLine, NotFound, Task, TaskStatus, Trigger
+from jobdash.core.model import (
+    Job,
+    JobStatus,
+    LogLine,
+    LogTexts,
+    NotFound,
+    Task,
+    TaskStatus,
+    Trigger,
+)
 from jobdash.core.store.records import Changes, JobFilter
 from jobdash.core.store.sql.agents import agents_changed_since
 from jobdash.core.store.sql.counts import ACTIVE_ONLY, CLAIMABLE_SQL
@@ -44,6 +53,12 @@ TASK_COLUMNS = (  # Task's fields, in their order
 LOG_LINES = (
     "SELECT l.seq, l.job_id, l.task_id, l.ts, l.stream, l.text, l.attempt, "
     "CASE WHEN l.attempt < lt.attempt THEN 1 ELSE 0 END "
+    "FROM logs l LEFT JOIN tasks lt ON lt.id = l.task_id"
+)
+# The same lines, as printed (`LogTexts`): each column costs its share of a long log's read.
+LOG_TEXTS = (
+    "SELECT l.seq, l.task_id, l.text, "
+    "CASE WHEN l.attempt < lt.attempt AND l.stream <> 'system' THEN l.attempt END "
     "FROM logs l LEFT JOIN tasks lt ON lt.id = l.task_id"
 )
 
@@ -213,21 +228,38 @@ class Reads:
         self, job_id: int, after: int = 0, task_seq: int | None = None, limit: int | None = None
     ) -> list[LogLine]:
         """Log lines of a job after sequence `after` (see `_log_query`)."""
-        sql, args = self._log_query(job_id, after, task_seq)
+        sql, args = self._log_query(LOG_LINES, job_id, after, task_seq)
         sql += " ORDER BY l.seq" + (f" LIMIT {int(limit)}" if limit is not None else "")
         return log_lines(await self.db.fetchall(sql, args))
 
+    async def log_texts(
+        self, job_id: int, after: int, task_seq: int | None = None, limit: int | None = None
+    ) -> LogTexts:
+        sql, args = self._log_query(LOG_TEXTS, job_id, after, task_seq)
+        sql += " ORDER BY l.seq" + (f" LIMIT {int(limit)}" if limit is not None else "")
+        rows = await self.db.fetchall(sql, args)
+        # A comprehension a column: faster than zip(*rows) of thousands of rows.
+        return LogTexts(
+            job_id,
+            [r[0] for r in rows],
+            [r[1] for r in rows],
+            [r[2] for r in rows],
+            [r[3] for r in rows],
+        )
+
     async def log_tail(self, job_id: int, n: int, task_seq: int | None = None) -> list[LogLine]:
-        sql, args = self._log_query(job_id, 0, task_seq)
+        sql, args = self._log_query(LOG_LINES, job_id, 0, task_seq)
         sql = f"SELECT * FROM ({sql} ORDER BY l.seq DESC LIMIT {int(n)}) x ORDER BY seq"
         return log_lines(await self.db.fetchall(sql, args))
 
-    def _log_query(self, job_id: int, after: int, task_seq: int | None) -> tuple[str, list[Any]]:
+    def _log_query(
+        self, select: str, job_id: int, after: int, task_seq: int | None
+    ) -> tuple[str, list[Any]]:
         """The log lines of a job after `after` (of one task), each with its attempt and
         whether that is an earlier one than the task's latest (retried, or its claim taken
-        over)."""
+        over): `select`'s columns of them."""
         q = Q[self.db.dialect]
-        sql = LOG_LINES
+        sql = select
         args: list[Any] = []
         if task_seq is not None:
             sql += q.of_seq

@@ -1,0 +1,50 @@
+"""`log_texts`: the lines `logs` gives, by column, as printing them takes them: the same
+lines in the same order (after a line, of one task, a page at a time), and the attempt of
+each line of a task's output written by an earlier attempt than the task's latest."""
+
+from __future__ import annotations
+
+from jobdash.core.model import LogLine, TaskStatus
+from jobdash.core.store.base import Store
+from jobdash.core.store.records import Claimant, Outcome
+from tests.store_contract.jobs import commands
+
+
+def marked(lines: list[LogLine]) -> list[int | None]:
+    """What `LogTexts.earlier` says of `lines`."""
+    return [ln.attempt if ln.earlier and ln.stream != "system" else None for ln in lines]
+
+
+async def test_log_texts_are_the_printed_columns_of_logs(store: Store) -> None:
+    job = await store.create_job(commands("import", tasks=2, retries=1))
+    await store.append_log(job.id, None, "stdout", "the job's own line")
+    for attempt in (1, 2):
+        await store.admit()
+        for c in await store.claim(Claimant("a", "a", 2, 600)):
+            await store.append_log(job.id, c.task_id, "stdout", f"{c.name} a{attempt}", attempt)
+            await store.append_log(job.id, c.task_id, "stderr", "\x1b[31mred\x1b[0m", attempt)
+            await store.flush()
+            status = TaskStatus.FAILED if c.name == "import1" else TaskStatus.SUCCEEDED
+            await store.complete(Outcome(c.task_id, c.attempt, "a", status, 1, "exit 1"))
+        await store.flush()
+    lines = await store.logs(job.id)
+    # import1's first attempt is an earlier one now; the note of its retry is jobdash's own.
+    assert ("import1 a1", True) in [(ln.text, ln.earlier) for ln in lines]
+    assert any(ln.earlier and ln.stream == "system" for ln in lines)
+
+    page = await store.log_texts(job.id, 0)
+    assert page.job_id == job.id and len(page) == len(lines)
+    assert list(page.seqs) == [ln.seq for ln in lines]
+    assert list(page.task_ids) == [ln.task_id for ln in lines]
+    assert list(page.texts) == [ln.text for ln in lines]
+    assert list(page.earlier) == marked(lines) and 1 in page.earlier
+
+    first = await store.log_texts(job.id, 0, limit=3)
+    rest = await store.log_texts(job.id, first.seqs[-1])
+    assert [*first.seqs, *rest.seqs] == [ln.seq for ln in lines] and len(first) == 3
+    assert len(await store.log_texts(job.id, lines[-1].seq)) == 0
+
+    one = await store.logs(job.id, task_seq=1)
+    of_one = await store.log_texts(job.id, 0, task_seq=1)
+    assert list(of_one.seqs) == [ln.seq for ln in one]
+    assert list(of_one.earlier) == marked(one)
