@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from jobdash.present.text import PLACEHOLDER, name_problem, sanitize
+from jobdash.present.text import PLACEHOLDER, name_problem, sanitize, sanitize_all
 from tests.conftest import run_cli
 
 # Each piece is something a terminal acts on: a screen clear, an OSC 52 clipboard write
@@ -217,6 +217,16 @@ def test_every_character_sanitize_replaces_is_one_python_finds_unprintable() -> 
     replaced = [chr(c) for c in range(0x110000) if text._UNSAFE.match(chr(c))]
     assert len(replaced) > 2000  # C0, DEL, C1, bidi controls, separators, surrogates
     assert [hex(ord(c)) for c in replaced if c.isprintable()] == []
+
+
+def test_a_page_of_text_is_sanitized_as_each_of_its_lines_is() -> None:
+    """`sanitize_all` checks a page at once (ASCII by its bytes, other text by
+    `isprintable`): whatever one line holds, each comes out as `sanitize` makes it."""
+    for code in [*range(0x100), 0x202E, 0x2028, 0xDCFF, 0x3000, 0x1F600]:
+        for page in ([chr(code)], ["plain", f"a{chr(code)}b"], [f"é{chr(code)}", ""]):
+            assert sanitize_all(list(page)) == [sanitize(t) for t in page], hex(code)
+    page = ["one", "two"]
+    assert sanitize_all(page) is page  # nothing to make inert: the page as it is
 
 
 @pytest.mark.parametrize("command", ["agent", "serve"])
