@@ -50,8 +50,8 @@ ROOM = f"{CLAIMABLE_SQL} AND {ACTIVE_ONLY} AND running < parallel{{types}}"
 # any (see `PgFlusher.lock_jobs`): its outcomes' jobs, its progress tasks' jobs and, when it
 # refills, the jobs its claim will count room in. Parameters: the job ids, the task ids.
 LOCK_JOBS = (
-    "SELECT id FROM jobs WHERE id = ANY(%s) "
-    "OR id IN (SELECT job_id FROM tasks WHERE id = ANY(%s)){room} ORDER BY id "
+    "SELECT id FROM jobs WHERE id = ANY(%b) "
+    "OR id IN (SELECT job_id FROM tasks WHERE id = ANY(%b)){room} ORDER BY id "
     "FOR NO KEY UPDATE"
 )
 # An ordinary task of `jobs` ready to run (inside EXISTS).

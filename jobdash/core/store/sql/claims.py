@@ -37,9 +37,10 @@ Q = Statements(
     # The same for a whole batch, its columns as arrays (`Dialect.arrays`).
     outcomes="UPDATE tasks SET status = v.status, finished = v.finished, "
     "exit_code = v.exit_code, error = v.error, not_before = v.not_before, owner = NULL, "
-    "lease_until = NULL FROM unnest(CAST(? AS TEXT[]), CAST(? AS DOUBLE PRECISION[]), "
-    "CAST(? AS INTEGER[]), CAST(? AS TEXT[]), CAST(? AS DOUBLE PRECISION[]), "
-    "CAST(? AS BIGINT[])) AS v (status, finished, exit_code, error, not_before, id) "
+    "lease_until = NULL FROM unnest(CAST({array} AS TEXT[]), "
+    "CAST({array} AS DOUBLE PRECISION[]), CAST({array} AS INTEGER[]), "
+    "CAST({array} AS TEXT[]), CAST({array} AS DOUBLE PRECISION[]), "
+    "CAST({array} AS BIGINT[])) AS v (status, finished, exit_code, error, not_before, id) "
     "WHERE tasks.id = v.id",
     system_line="INSERT INTO logs (job_id, task_id, ts, stream, text, attempt) "
     "VALUES (?, ?, ?, ?, ?, ?)",
@@ -109,8 +110,8 @@ def complete_in(
             new = TaskStatus.PENDING
             not_before = now + again.delay
             system_lines.append((job_id, o.task_id, now, "system", again.line, attempt))
-        finished = None if new is TaskStatus.PENDING else now
-        updates.append((str(new), finished, o.exit_code, o.error, not_before, o.task_id))
+        finished = None if new is TaskStatus.PENDING else float(now)
+        updates.append((str(new), finished, o.exit_code, o.error, float(not_before), o.task_id))
         counts.move(job_id, "running", str(new))
         current[o.task_id] = (*r[:4], str(new), *r[5:])
     if updates and d.arrays:

@@ -87,19 +87,24 @@ class Dialect:
     # by executemany, which runs the statement once a row (~25 µs each on the server).
     arrays: bool
     many: Callable[[Connection, str, Iterable[Sequence[Any]]], int]  # executemany: rows changed
+    # An array's placeholder (`{array}`; `among`'s): PostgreSQL's in binary (`%b`), which
+    # psycopg writes 3-6× faster than as text (a list of 256 floats: 290 µs as text, 44 in
+    # binary). Its elements are then of one Python type (ints or floats, not both).
+    array_mark: str = "?"
 
     def prep(self, sql: str) -> str:
         """`sql`, written with `?` placeholders and the words `{max}` (the scalar maximum)
         and `{distinct}`, in this dialect's spelling (once, at import)."""
         if self.mark != "?":
             sql = sql.replace("%", "%%").replace("?", self.mark)
+        sql = sql.replace("{array}", self.array_mark)
         return sql.replace("{max}", self.maximum).replace("{distinct}", self.distinct)
 
     def among(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
         """`column` is one of `values`: the condition and its arguments."""
         if self.mark == "?":
             return f"{column} IN ({', '.join('?' * len(values))})", list(values)
-        return f"{column} = ANY(%s)", [list(values)]
+        return f"{column} = ANY({self.array_mark})", [list(values)]
 
     def by_key(self, con: Connection, sql: str, rows: Iterable[Sequence[Any]]) -> int:
         """Like `many` for a statement that ends in `column = ?` (the rows' last value:
@@ -140,7 +145,15 @@ SQLITE = Dialect(
     "sqlite", "?", "max", "IS NOT", " INDEXED BY tasks_running_seq", "", False, _sqlite_many
 )
 POSTGRES = Dialect(
-    "postgres", "%s", "greatest", "IS DISTINCT FROM", "", " FOR UPDATE OF t", True, _pg_many
+    "postgres",
+    "%s",
+    "greatest",
+    "IS DISTINCT FROM",
+    "",
+    " FOR UPDATE OF t",
+    True,
+    _pg_many,
+    "%b",
 )
 
 
