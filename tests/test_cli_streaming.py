@@ -58,6 +58,37 @@ def test_export_csv_streams_every_job_once_newest_first(history: tuple[str, int]
     assert all(r["target"].startswith("'=") for r in rows if r["target"])  # cells stay inert
 
 
+@pytest.mark.parametrize("query", ["", "type:t3", "-status:stalled"])
+def test_export_csv_from_the_stores_cells_is_the_listed_jobs_export(
+    history: tuple[str, int], query: str, tmp_path: Path
+) -> None:
+    """The CSV written from the store's export cells, page by page, is the text
+    `export_jobs` makes of the jobs listed whole (a flag is told from the jobs' timing:
+    that export reads jobs, and writes the same)."""
+    import asyncio
+
+    from jobdash.core.service import Service
+    from jobdash.core.service.export import export_jobs
+
+    db, _ = history
+
+    async def whole() -> str:
+        svc = await Service.open(db=db, reading=True)
+        try:
+            return export_jobs(await svc.jobs(query), "csv")
+        finally:
+            await svc.close()
+
+    out = tmp_path / "jobs.csv"
+    done = run_cli("--db", db, "export", "--format", "csv", "-o", str(out), *query.split())
+    assert done.returncode == 0, done.stderr
+    got, want = out.read_bytes(), asyncio.run(whole()).encode()
+    same = got == want  # not pytest's diff of two texts of thousands of lines
+    lines = zip(got.splitlines(), want.splitlines(), strict=False)
+    assert same, [(a, b) for a, b in lines if a != b][:3]
+    assert want.count(b"\r\n") > 1
+
+
 def test_export_json_and_jobs_json_are_one_document_across_pages(
     history: tuple[str, int], tmp_path: Path
 ) -> None:

@@ -13,8 +13,8 @@ import json
 import shlex
 import sys
 import time
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rich.text import Text
 
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from jobdash.core.service import Service
 
 PAGE = 1000  # jobs read at once by a streamed listing or export
+T = TypeVar("T")
 
 
 def jobs_table(jobs: list[Job]) -> Listing:
@@ -95,15 +96,27 @@ def jobs_query(a: argparse.Namespace) -> str:
 async def job_pages(svc: Service, query: str, limit: int | None = None) -> AsyncIterator[list[Job]]:
     """The jobs `svc.jobs(query, limit=limit)` returns, read a page at a time: a listing or
     an export of millions holds one page in memory, not the history."""
+    async for page in keyset_pages(
+        lambda size, after: svc.jobs(query, limit=size, after_id=after), lambda j: j.id, limit
+    ):
+        yield page
+
+
+async def keyset_pages(
+    read: Callable[[int, int | None], Awaitable[list[T]]],
+    id_of: Callable[[T], int],
+    limit: int | None = None,
+) -> AsyncIterator[list[T]]:
+    """What `read(size, after_id)` gives, a page after another, up to `limit` in all."""
     after = None
     while limit is None or limit > 0:
         size = PAGE if limit is None else min(PAGE, limit)
-        page = await svc.jobs(query, limit=size, after_id=after)
+        page = await read(size, after)
         if page:
             yield page
         if len(page) < size:
             return
-        after = page[-1].id
+        after = id_of(page[-1])
         limit = None if limit is None else limit - len(page)
 
 
@@ -201,8 +214,20 @@ async def cmd_export(svc: Service, a: argparse.Namespace) -> int:
     from jobdash.core.service import Export, open_output
 
     export = Export(a.format)
-    pages = job_pages(svc, " ".join(a.query))  # streamed, a page at a time
-    page: list[Job] = await anext(pages, [])  # a bad query is refused before any file
+    query = " ".join(a.query)
+    # Streamed, a page at a time; CSV from the jobs' export cells, no `Job` built for each.
+    pages: AsyncIterator[Sequence[Any]]
+    write_page: Callable[[Any], str]
+    if a.format == "csv":
+        pages = keyset_pages(
+            lambda size, after: svc.export_cells(query, limit=size, after_id=after),
+            lambda cells: int(cells[0]),  # EXPORT_CELLS: the id first
+        )
+        write_page = export.cells
+    else:
+        pages = job_pages(svc, query)
+        write_page = export.rows
+    page: Sequence[Any] = await anext(pages, [])  # a bad query is refused before any file
     n = 0
     with open_output(a.output or "-") as f:
         # Into a file or a pipe it is data, written as it is; on a terminal it is read,
@@ -212,7 +237,7 @@ async def cmd_export(svc: Service, a: argparse.Namespace) -> int:
 
         write(export.begin())
         while page:
-            write(export.rows(page))
+            write(write_page(page))
             n += len(page)
             page = await anext(pages, [])
         write(export.end())

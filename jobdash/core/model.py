@@ -307,12 +307,24 @@ class Job(_SearchText):
         """Seconds the job has run: from its first task started to its end, without the
         time it was paused; a retried job's runs added up, the time between them not
         counted. None before its first task started."""
-        if not self.started:
-            return None
-        end = self.finished or now or time.time()
-        if self.paused_at is not None:
-            end = min(end, self.paused_at)
-        return max(0.0, end - self.started - self.idle_time)
+        return run_time(self.started, self.finished, self.paused_at, self.idle_time, now)
+
+
+def run_time(
+    started: float | None,
+    finished: float | None,
+    paused_at: float | None,
+    idle_time: float,
+    now: float | None = None,
+) -> float | None:
+    """`Job.duration` from the job's columns alone: an export of millions reads them without
+    building a `Job` for each."""
+    if not started:
+        return None
+    end = finished or now or time.time()
+    if paused_at is not None:
+        end = min(end, paused_at)
+    return max(0.0, end - started - idle_time)
 
 
 @dataclass(frozen=True)

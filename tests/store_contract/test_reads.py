@@ -12,7 +12,7 @@ import pytest
 from jobdash.core.model import JobStatus, NotFound, Refused, Trigger
 from jobdash.core.query import parse_query
 from jobdash.core.store.base import Store, open_store
-from jobdash.core.store.records import Claimant, JobFilter
+from jobdash.core.store.records import EXPORT_CELLS, Claimant, JobFilter, job_cells
 from jobdash.core.views import AgentInfo
 from jobdash.core.waiting import NAMED_IN_LINE
 from jobdash.tui.widgets.job_rows import sort_rows
@@ -115,6 +115,27 @@ async def test_keyset_pages_give_the_listing_page_by_page(
         paged += [j.id for j in page]
         after = page[-1].id
     assert paged == whole
+
+
+@pytest.mark.parametrize("text", ["", "user:alice", "-status:cancelled", "import"])
+async def test_export_cells_are_the_listed_jobs_cells(store: Store, text: str) -> None:
+    """`export_cells` (what a CSV export of millions reads) says what `job_cells` makes of
+    `list_jobs`' jobs, for every status (a paused job too: why it waits, its info), page by
+    page as an export reads them."""
+    await varied_jobs(store)
+    paused = await store.create_job(commands("import-files", params={"z": "1", "a": "2"}))
+    await store.admit()
+    await store.pause_job(paused.id, "root")
+    f = JobFilter(parse_query(text), now=time.time())
+    jobs = await store.list_jobs(f)
+    assert len(jobs) >= 3
+    cells = await store.export_cells(f)
+    assert cells == [job_cells(j) for j in jobs]
+    page = await store.export_cells(replace(f, limit=2, after_id=jobs[0].id))
+    assert page == [job_cells(j) for j in jobs[1:3]]
+    named = {c[0]: dict(zip(EXPORT_CELLS, c, strict=True)) for c in cells}
+    if text == "":
+        assert named[paused.id]["status"] == "paused"
 
 
 @pytest.mark.parametrize("order", ["id", "type", "user", "status", "started", "time", "info"])

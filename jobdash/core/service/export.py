@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import tzinfo
 from typing import Any
 
-from jobdash.core.model import BadInput, Job, job_record
+from jobdash.core.model import BadInput, Job, job_record, run_time
+from jobdash.core.store.records import job_cells
 from jobdash.present.times import iso, local_zone
 
 EXPORT_COLUMNS = [
@@ -61,8 +62,14 @@ class Export:
     def rows(self, jobs: Sequence[Job]) -> str:
         if self.fmt == "json":
             return self.json.items(job_record(j) for j in jobs)
+        return self.cells([job_cells(j) for j in jobs])
+
+    def cells(self, page: Iterable[Sequence[Any]]) -> str:
+        """A page of jobs as their export cells (`EXPORT_CELLS`, as `Store.export_cells`
+        reads them) in CSV: the same text as `rows` of the jobs, without a `Job` for each."""
+        assert self.fmt == "csv", "export cells hold what a CSV writes, not a job's record"
         tz = local_zone()  # once a page: looking it up reads the environment
-        return self._csv(csv_row(j, tz) for j in jobs)
+        return self._csv([csv_row(c, tz) for c in page])
 
     @staticmethod
     def _csv(rows: Iterable[Sequence[object]]) -> str:
@@ -73,27 +80,56 @@ class Export:
         return out.getvalue()
 
 
-def csv_row(j: Job, tz: tzinfo) -> tuple[object, ...]:
-    """A job's cells in EXPORT_COLUMNS' order. The cells that come from users and jobs
-    (name, info, user, target) are made inert; the others are numbers (none below 0),
-    times, statuses and a JSON object that jobdash writes, none of which can start like a
-    formula."""
+def csv_row(cells: Sequence[Any], tz: tzinfo) -> tuple[object, ...]:
+    """A job's CSV cells in EXPORT_COLUMNS' order, from its export cells (`EXPORT_CELLS`).
+    The cells that come from users and jobs (name, info, user, target) are made inert; the
+    others are numbers (none below 0), times, statuses and a JSON object that jobdash
+    writes, none of which can start like a formula."""
+    (
+        id_,
+        started,
+        finished,
+        type_,
+        status,
+        info,
+        user,
+        target,
+        trigger,
+        total,
+        succeeded,
+        failed,
+        paused_at,
+        idle_time,
+        params,
+    ) = cells
     return (
-        iso(j.started, tz),
-        iso(j.finished, tz),
-        inert_cell(j.type),
-        str(j.status),
-        inert_cell(j.info),
-        inert_cell(j.user),
-        j.id,
-        inert_cell(j.target),
-        str(j.trigger),
-        j.total,
-        j.succeeded,
-        j.failed,
-        f"{j.duration():.1f}" if j.started else "",  # never below 0
-        json.dumps(j.params, sort_keys=True) if j.params else "{}",  # starts with "{"
+        iso(started, tz),
+        iso(finished, tz),
+        inert_cell(type_),
+        status,
+        inert_cell(info),
+        inert_cell(user),
+        id_,
+        inert_cell(target),
+        trigger,
+        total,
+        succeeded,
+        failed,
+        f"{run_time(started, finished, paused_at, idle_time):.1f}" if started else "",
+        sorted_params(params),  # starts with "{"
     )
+
+
+_loads = json.loads
+_sorted = json.JSONEncoder(sort_keys=True).encode  # `json.dumps(…, sort_keys=True)`
+
+
+def sorted_params(text: str) -> str:
+    """A job's parameters as stored (JSON) with their names sorted; "{}" for none."""
+    if text == "{}":
+        return text
+    params = _loads(text)
+    return _sorted(params) if params else "{}"
 
 
 class JsonList:

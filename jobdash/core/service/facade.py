@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncGenerator, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from jobdash.core.agent import AgentOptions, agent_state
 from jobdash.core.agent.options import STALE_AFTER
@@ -36,7 +36,7 @@ from jobdash.core.query import Query, parse_query
 from jobdash.core.scheduler import SCHEDULER_USER, Scheduler, schedule_lock
 from jobdash.core.service.export import export_jobs
 from jobdash.core.service.submission import new_job
-from jobdash.core.store.records import Changes, JobFilter, Shared
+from jobdash.core.store.records import Changes, JobFilter, Shared, job_cells
 from jobdash.core.values import check_params
 from jobdash.core.views import AgentInfo, PrunedAgents, Why
 from jobdash.core.waiting import explain
@@ -247,6 +247,18 @@ class Service(Bulk, AuditTrail, Artifacts, Timings, ScheduleControl):
         )
         await self.with_extras(jobs)
         return await self.flagged(q, jobs)
+
+    async def export_cells(
+        self, query: str | Query = "", limit: int | None = None, after_id: int | None = None
+    ) -> list[tuple[Any, ...]]:
+        """`jobs(query, limit=limit, after_id=after_id)` as export cells (`EXPORT_CELLS`),
+        read as such by the store. A filter with a flag (`status:stalled`) is told from the
+        jobs' timing, which only `jobs` gives them: its jobs are read, then made cells."""
+        q = parse_query(query) if isinstance(query, str) else query
+        if q.flags:
+            return [job_cells(j) for j in await self.jobs(q, limit=limit, after_id=after_id)]
+        f = JobFilter(q, user=self._scope, shared=self._shared, limit=limit, after_id=after_id)
+        return await self.store.export_cells(f)
 
     async def finished_page(
         self,

@@ -3,7 +3,7 @@ the history behind the pictures, failures grouped by cause, and each user's read
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from jobdash.core.model import Counted, Job, LogLine, LogTexts, Run, Task
 from jobdash.core.store.records import FailureFilter, JobFilter, ReadMark, Shared
@@ -23,6 +23,11 @@ class ReadingStore(Protocol):
         """The jobs `f` selects (None: all), in its order: the jobs `f.query.matches`
         (`f.after_id` and `f.limit`: one page of them, read by keyset; `f.offset`: a page
         far from either end)."""
+
+    async def export_cells(self, f: JobFilter) -> list[tuple[Any, ...]]:
+        """The jobs `list_jobs(f)` returns, each as its export cells (`EXPORT_CELLS`: a
+        tuple of the columns a CSV export writes, `job_cells` of the job): an export of
+        millions is written without a `Job` built for each."""
 
     async def count_jobs(self, f: JobFilter, cap: int | None = None) -> int:
         """How many jobs `f` selects (its order, limit and offset aside); with `cap`, a count

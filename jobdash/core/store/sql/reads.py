@@ -35,13 +35,22 @@ from jobdash.core.store.sql.marks import marks_changed
 
 # A running job with nothing running shows why it waits (`waiting`) instead of its info, and
 # a paused job who paused it.
+INFO = (
+    "CASE WHEN waiting != '' AND (status = 'running' AND running = 0 OR status = 'paused') "
+    "THEN waiting ELSE info END"
+)
 JOB_COLUMNS = (
     'id, type, params, "user", trigger, schedule_id, fire_time, status, created, updated, '
     "started, finished, pending, running, succeeded, failed, cancelled, skipped, progress, "
-    "CASE WHEN waiting != '' AND (status = 'running' AND running = 0 OR status = 'paused') "
-    "THEN waiting ELSE info END, "
+    f"{INFO}, "
     "metrics, warnings, target, parallel, cancellable, rev, idle_time, paused_at, "
     "log_lines, log_warnings, log_errors"
+)
+# A job's export cells (`records.EXPORT_CELLS`); the total as `Job.total` adds it up.
+CELL_COLUMNS = (
+    f'id, started, finished, type, status, {INFO}, "user", target, trigger, '
+    "pending + running + succeeded + failed + cancelled + skipped, succeeded, failed, "
+    "paused_at, idle_time, params"
 )
 TASK_COLUMNS = (  # Task's fields, in their order
     "id, job_id, seq, name, item, status, attempt, agent, started, finished, exit_code, "
@@ -149,6 +158,11 @@ class Reads:
         s = job_select(self.db.dialect, f, time.time() if f.now is None else f.now)
         return await self.select_jobs(s.where, s.args, s.order, f.limit, f.offset, s.source)
 
+    async def export_cells(self, f: JobFilter) -> list[tuple[Any, ...]]:
+        s = job_select(self.db.dialect, f, time.time() if f.now is None else f.now)
+        sql = self.select_sql(CELL_COLUMNS, s.where, s.order, f.limit, f.offset, s.source)
+        return list(await self.db.fetchall(sql, s.args))
+
     async def count_jobs(self, f: JobFilter, cap: int | None = None) -> int:
         sql, args = count_sql(self.db.dialect, f, time.time() if f.now is None else f.now, cap)
         rows = await self.db.fetchall(sql, args)
@@ -166,17 +180,30 @@ class Reads:
         offset: int = 0,
         source: str = "jobs",
     ) -> list[Job]:
-        sql = f"SELECT {JOB_COLUMNS} FROM {source} WHERE {where} ORDER BY {order}"
-        if limit is not None or offset:
-            every = "-1" if self.db.dialect.name == "sqlite" else "ALL"
-            sql += f" LIMIT {every if limit is None else int(limit)}"
-        if offset:
-            sql += f" OFFSET {int(offset)}"
+        sql = self.select_sql(JOB_COLUMNS, where, order, limit, offset, source)
         rows = await self.db.fetchall(sql, args)
         if len(rows) > 2000:
             # 100,000 rows take a second or more to convert: not on the event loop.
             return await asyncio.to_thread(lambda: [job_from_row(r) for r in rows])
         return [job_from_row(r) for r in rows]
+
+    def select_sql(
+        self,
+        columns: str,
+        where: str,
+        order: str,
+        limit: int | None = None,
+        offset: int = 0,
+        source: str = "jobs",
+    ) -> str:
+        """The read of `columns` of the jobs `where` selects, in `order` (a page of them)."""
+        sql = f"SELECT {columns} FROM {source} WHERE {where} ORDER BY {order}"
+        if limit is not None or offset:
+            every = "-1" if self.db.dialect.name == "sqlite" else "ALL"
+            sql += f" LIMIT {every if limit is None else int(limit)}"
+        if offset:
+            sql += f" OFFSET {int(offset)}"
+        return sql
 
     # The backend's "a ready task of this job" (its claim statements'), one `?`: now.
     ordinary_ready: str
