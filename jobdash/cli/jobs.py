@@ -8,6 +8,7 @@ command.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 import json
 import shlex
@@ -107,17 +108,34 @@ async def keyset_pages(
     id_of: Callable[[T], int],
     limit: int | None = None,
 ) -> AsyncIterator[list[T]]:
-    """What `read(size, after_id)` gives, a page after another, up to `limit` in all."""
-    after = None
-    while limit is None or limit > 0:
-        size = PAGE if limit is None else min(PAGE, limit)
-        page = await read(size, after)
-        if page:
-            yield page
-        if len(page) < size:
-            return
-        after = id_of(page[-1])
-        limit = None if limit is None else limit - len(page)
+    """What `read(size, after_id)` gives, a page after another, up to `limit` in all.
+
+    The next page is asked for before this one is handed on: the store reads it (SQLite in
+    its reader's thread, PostgreSQL on the server) while the caller writes this one."""
+    size = PAGE if limit is None else min(PAGE, limit)
+    pending = asyncio.ensure_future(read(size, None)) if size > 0 else None
+    try:
+        while pending is not None:
+            page = await pending
+            pending = None
+            if limit is not None:
+                limit -= len(page)
+            if len(page) == size and (limit is None or limit > 0):
+                size = PAGE if limit is None else min(PAGE, limit)
+                pending = asyncio.ensure_future(read(size, id_of(page[-1])))
+                await asyncio.sleep(0)  # let it start: its read is under way meanwhile
+            if page:
+                yield page
+    finally:
+        if pending is not None:  # the caller stopped early: the read is not wanted
+            pending.cancel()
+            pending.add_done_callback(_retrieved)
+
+
+def _retrieved(task: asyncio.Future[Any]) -> None:
+    """A read no one waits for any more: its error, if any, is taken (never logged)."""
+    if not task.cancelled():
+        task.exception()
 
 
 async def cmd_jobs(svc: Service, a: argparse.Namespace) -> int:
