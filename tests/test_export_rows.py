@@ -14,7 +14,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from jobdash.core.model import Job, JobStatus, TypeTiming, Unread, job_record
-from jobdash.core.service.export import EXPORT_COLUMNS, Export, indented, inert_cell
+from jobdash.core.service.export import (
+    EXPORT_COLUMNS,
+    Export,
+    indented,
+    inert_cell,
+    sorted_params,
+)
 from jobdash.present.times import iso
 from tests.tui.job_factory import NOW, make_job
 
@@ -131,3 +137,16 @@ def test_indented_json_is_the_standard_librarys(value: object, newline: str) -> 
 def test_indented_json_refuses_what_json_refuses() -> None:
     with pytest.raises(TypeError, match="not JSON serializable"):
         indented({"a": [Odd()]})
+
+
+PARAMS = ['{"z": "1", "a": "\\u00e9"}', "{}", "null", '{"b": {"y": 1, "x": 2}}']
+
+
+@pytest.mark.parametrize("text", [*PARAMS, json.dumps({"z": "x" * 600, "a": "1"})])
+def test_sorted_params_are_json_dumps_sorted(text: str) -> None:
+    """Kept or not (a text met before, a long one), the parameters' cell is what
+    `json.dumps(params, sort_keys=True)` writes ("{}" for none)."""
+    params = json.loads(text)
+    want = json.dumps(params, sort_keys=True) if params else "{}"
+    assert sorted_params(text) == want
+    assert sorted_params(text) == want  # the second time: from what was kept

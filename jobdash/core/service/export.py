@@ -124,12 +124,22 @@ _loads = json.loads
 _sorted = json.JSONEncoder(sort_keys=True).encode  # `json.dumps(…, sort_keys=True)`
 
 
+_SORTED: dict[str, str] = {}  # stored parameters' text: its sorted text
+
+
 def sorted_params(text: str) -> str:
-    """A job's parameters as stored (JSON) with their names sorted; "{}" for none."""
-    if text == "{}":
-        return text
-    params = _loads(text)
-    return _sorted(params) if params else "{}"
+    """A job's parameters as stored (JSON) with their names sorted; "{}" for none. Kept
+    for the texts met: the jobs of a schedule or a type often have the same parameters,
+    and parsing and writing them again was a third of a CSV row's time."""
+    done = _SORTED.get(text)
+    if done is None:
+        params = _loads(text)
+        done = _sorted(params) if params else "{}"
+        if len(text) <= 512:  # a few MB at most, whatever the parameters
+            if len(_SORTED) >= 4096:  # a history of all different parameters
+                _SORTED.clear()
+            _SORTED[text] = done
+    return done
 
 
 class JsonList:
