@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jobdash.core.model import Job, JobStatus, TypeTiming, Unread, job_record
+from jobdash.core.model import Job, JobStatus, TypeTiming, Unread, job_record, run_time
 from jobdash.core.service.export import (
     EXPORT_COLUMNS,
     Export,
@@ -21,6 +21,7 @@ from jobdash.core.service.export import (
     inert_cell,
     sorted_params,
 )
+from jobdash.core.store.records import EXPORT_CELLS
 from jobdash.present.times import iso
 from tests.tui.job_factory import NOW, make_job
 
@@ -150,3 +151,55 @@ def test_sorted_params_are_json_dumps_sorted(text: str) -> None:
     want = json.dumps(params, sort_keys=True) if params else "{}"
     assert sorted_params(text) == want
     assert sorted_params(text) == want  # the second time: from what was kept
+
+
+TIMES = st.none() | st.floats(0, 4e9) | st.just(0.0)
+TEXTS = st.text() | st.sampled_from([*FORMULAS, 'a,"b"', "x\r\ny", ""])
+CELLS = st.tuples(
+    st.integers(0, 2**62),  # id
+    TIMES,  # started
+    TIMES,  # finished
+    TEXTS,  # type
+    TEXTS,  # status
+    TEXTS,  # info
+    TEXTS,  # user
+    TEXTS,  # target
+    TEXTS,  # trigger
+    st.integers(0, 10**9),  # total
+    st.integers(0, 10**9),  # succeeded
+    st.integers(0, 10**9),  # failed
+    TIMES,  # paused_at
+    st.floats(0, 1e6),  # idle_time
+    st.dictionaries(st.text(), st.text(), max_size=3).map(json.dumps),  # params
+)
+
+
+@given(st.lists(CELLS, max_size=5))
+def test_csv_lines_are_the_csv_writers(page: list[tuple[object, ...]]) -> None:
+    """`Export.cells` joins each line itself: the text `csv.writer` writes of the cells
+    the rule says, whatever a cell holds (commas, quotes, line breaks, a formula's start)."""
+    out = io.StringIO()
+    w = csv.writer(out)
+    for cells in page:
+        c = dict(zip(EXPORT_CELLS, cells, strict=True))
+        w.writerow(
+            [
+                iso(c["started"]),
+                iso(c["finished"]),
+                inert_cell(c["type"]),
+                c["status"],
+                inert_cell(c["info"]),
+                inert_cell(c["user"]),
+                c["id"],
+                inert_cell(c["target"]),
+                c["trigger"],
+                c["total"],
+                c["succeeded"],
+                c["failed"],
+                f"{run_time(c['started'], c['finished'], c['paused_at'], c['idle_time']):.1f}"
+                if c["started"]
+                else "",
+                json.dumps(json.loads(c["params"]), sort_keys=True),
+            ]
+        )
+    assert Export("csv").cells(page) == out.getvalue()
