@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import tzinfo
@@ -192,13 +191,13 @@ _dumps = json.dumps
 _string = json.JSONEncoder().encode  # a str: one call of the C encoder
 
 
+_NO_NUMBERS = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}  # json's `allow_nan`
+
+
 def _float(value: float) -> str:
     """A float as json writes it (its `allow_nan` words for the three that are no number)."""
-    if value != value:
-        return "NaN"
-    if value in (math.inf, -math.inf):
-        return "Infinity" if value > 0 else "-Infinity"
-    return float.__repr__(value)
+    text = float.__repr__(value)
+    return _NO_NUMBERS.get(text, text)
 
 
 _SCALARS: dict[type, Callable[[Any], str]] = {
@@ -227,12 +226,12 @@ def indented(
     if isinstance(value, dict):
         if not value:
             return "{}"
-        if not all(type(key) is str for key in value):  # json's own key rules
-            return _dumps(value, indent=2, default=default).replace("\n", newline)
         pairs = []
         for k, v in value.items():
-            key = _KEYS.get(k)
+            key = _KEYS.get(k)  # only str keys are kept: no other key equals one
             if key is None:
+                if type(k) is not str:  # json's own key rules
+                    return _dumps(value, indent=2, default=default).replace("\n", newline)
                 key = _string(k) + ": "
                 if len(_KEYS) < 4096:  # a job's fields, its parameters' names: few
                     _KEYS[k] = key
@@ -244,8 +243,11 @@ def indented(
             return "[]"
         cells = [indented(v, default, inner) for v in value]
         return "[" + inner + ("," + inner).join(cells) + newline + "]"
-    if isinstance(value, (str, int, float)):  # a subclass (an enum): as its base writes it
-        return _dumps(value)
+    for base in (str, int, float):  # a subclass (an enum): as its base writes it
+        if isinstance(value, base):
+            if len(_SCALARS) < 64:  # a job's status and trigger: one call from now on
+                _SCALARS[type(value)] = _SCALARS[base]
+            return _SCALARS[base](value)
     if default is None:
         raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
     return indented(default(value), default, newline)
