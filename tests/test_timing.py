@@ -131,6 +131,9 @@ def test_a_real_slow_command_is_flagged_overrun(engines: Cluster) -> None:
     until(lambda: "overrun" in show(engines, slow)["flags"], 30, "flagged overrun")
     assert listed(engines, "status:overrun") == [slow]
     assert slow not in listed(engines, "-status:overrun")
+    # The newest job is flagged: a page of one without it is the next job, not the end.
+    limited = engines.json("jobs", "--limit", "1", "-status:overrun")
+    assert [j["id"] for j in limited] == [runs[-1]]
     assert slow in listed(engines, "status:running")
     assert "▶ overrun" in row_of(engines, slow)
     text = shown_text(engines, slow)

@@ -235,18 +235,25 @@ class Service(Bulk, AuditTrail, Artifacts, Timings, ScheduleControl):
         only the active, or only the finished ones; `after_id`: those older than it, the
         next page of a long listing)."""
         q = parse_query(query) if isinstance(query, str) else query
-        jobs = await self.store.list_jobs(
-            JobFilter(
-                q,
-                user=self._scope,
-                shared=self._shared,
-                active=active,
-                limit=limit,
-                after_id=after_id,
+        found: list[Job] = []
+        while True:
+            jobs = await self.store.list_jobs(
+                JobFilter(
+                    q,
+                    user=self._scope,
+                    shared=self._shared,
+                    active=active,
+                    limit=limit,
+                    after_id=after_id,
+                )
             )
-        )
-        await self.with_extras(jobs)
-        return await self.flagged(q, jobs)
+            await self.with_extras(jobs)
+            found += await self.flagged(q, jobs)
+            # A flag (`status:stalled`) is told after the store's limit: a page it thinned
+            # is not the last one (a listing a page at a time would have ended there).
+            if limit is None or len(jobs) < limit or len(found) >= limit:
+                return found[:limit] if limit is not None else found
+            after_id = jobs[-1].id
 
     async def export_cells(
         self, query: str | Query = "", limit: int | None = None, after_id: int | None = None
