@@ -88,8 +88,8 @@ class Dialect:
     arrays: bool
     many: Callable[[Connection, str, Iterable[Sequence[Any]]], int]  # executemany: rows changed
     # An array's placeholder (`{array}`; `among`'s): PostgreSQL's in binary (`%b`), which
-    # psycopg writes 3-6× faster than as text (a list of 256 floats: 290 µs as text, 44 in
-    # binary). Its elements are then of one Python type (ints or floats, not both).
+    # its driver writes 3-6× faster than as text (a list of 256 floats: 290 µs as text, 44
+    # in binary). Its elements are then of one Python type (ints or floats, not both).
     array_mark: str = "?"
 
     def prep(self, sql: str) -> str:
