@@ -408,11 +408,9 @@ class LogLine:
 
 @dataclass
 class LogTexts:
-    """A page of one job's log lines by column, as much of them as printing them as text
-    takes (`Store.log_texts`): no object a line, so that a log of millions of lines prints
-    at the pace of the store's reads. `earlier`: the attempt that wrote each line of a task's
-    output (stdout, stderr) when it is an earlier one than the task's latest (`LogLine.earlier`),
-    else None (jobdash's own system lines name the attempt they speak of)."""
+    """A page of one job's log lines by column (`Store.log_texts`): no object a line, for a
+    log of millions printed as text. `earlier`: the attempt that wrote a line of a task's
+    output when it is not the task's latest (`LogLine.earlier`), else None."""
 
     job_id: int
     seqs: list[int]
