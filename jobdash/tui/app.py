@@ -31,13 +31,14 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.signal import Signal
+from textual.widgets import Input
 
 from jobdash.core.model import BadInput, NotFound, Refused
 from jobdash.core.service import Changes, Service, freeze_start_up, write_new
@@ -238,6 +239,18 @@ class JobdashApp(App[int]):
 
     def get_default_screen(self) -> Screen[Any]:
         return DashboardScreen(self.service)
+
+    def on_key(self, event: events.Key) -> None:
+        """A key reaches the widget focused when the terminal's bytes are read: text typed or
+        pasted right after the key that opens a text field (`/`, a dialog's) went to the
+        widget before it, and comes up here unhandled once the field has the focus. A text
+        field takes every printable key itself, so a printable key that comes up while one
+        has the focus did not pass it: it is handed to the field, not lost (or, before the
+        focus moved, taken for `s` sort or `c` cancel)."""
+        focused = self.screen.focused
+        if event.is_printable and isinstance(focused, Input):
+            event.stop()
+            focused.post_message(events.Key(event.key, event.character))
 
     def on_mount(self) -> None:
         svc = self.service

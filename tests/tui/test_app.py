@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual import events
 from textual.command import CommandPalette
 from textual.content import Content
 from textual.widgets import OptionList
@@ -228,6 +229,25 @@ async def test_filter_bar(open_service: Open) -> None:
         assert not bar.display and done.shown_count == 5 and running.has_focus
 
 
+async def test_keys_typed_right_after_slash_go_into_the_filter(open_service: Open) -> None:
+    """`/` then text typed (or pasted) before the bar could take the focus: every key after
+    `/` is the filter's, none is the table's (`s` sorted it, `c` asked to cancel)."""
+    svc = await open_service()
+    app = make_app(svc)
+    async with app.run_test(size=SIZE) as pilot:
+        dash = await loaded(pilot)
+        done = dash.table("completed")
+        await pilot.press("2")
+        sort_before = (done.sort_column, done.sort_reverse)
+        # As a terminal delivers keys read at once: all in the queue before the first runs.
+        for key, char in (("slash", "/"), ("s", "s"), ("t", "t"), ("a", "a"), ("t", "t")):
+            app.post_message(events.Key(key, char))
+        await pilot.pause()
+        bar = app.screen.query_one(FilterBar)
+        assert bar.input.value == "stat"
+        assert (done.sort_column, done.sort_reverse) == sort_before
+
+
 async def test_filter_since_uses_app_clock(open_service: Open) -> None:
     svc = await open_service()
     app = make_app(svc)
@@ -349,8 +369,8 @@ async def test_cancel_asks_naming_the_job_no_by_default(open_service: Open) -> N
         await pilot.press("y")
         await until(pilot, lambda: any("Cancelling job 8" in m for m in messages(app)))
         assert await job_status(svc, 8) in (JobStatus.CANCELLING, JobStatus.CANCELLED)
-        events = await svc.store.audit_events("job:8")
-        assert [e.action for e in events][:1] == ["cancel"]
+        trail = await svc.store.audit_events("job:8")
+        assert [e.action for e in trail][:1] == ["cancel"]
 
 
 async def test_force_kill(open_service: Open) -> None:

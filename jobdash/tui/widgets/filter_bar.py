@@ -86,9 +86,11 @@ class FilterBar(Vertical):
         return bool(self.query_text.strip())
 
     def open(self) -> None:
-        """Show the bar and put the cursor at the end of the current text."""
+        """Show the bar and put the cursor at the end of the current text. The focus moves
+        now, not once the keys already read are handled (`Widget.focus` waits for them), so
+        that the text typed right after `/` is the filter's (see `DashboardScreen.on_key`)."""
         self.display = True
-        self.input.focus()
+        self.screen.set_focus(self.input)
         self.input.cursor_position = len(self.input.value)
 
     def clear(self) -> None:
