@@ -133,12 +133,8 @@ def beside(ts: float, tz: tzinfo) -> str:
 
 def iso(ts: float | None, tz: tzinfo | None = None) -> str:
     """ISO 8601 to the second with the UTC offset: "2026-11-20T14:03:22+01:00"; "" for none."""
-    if not ts:
-        return ""
-    try:  # `_at`'s, inline: a CSV export of millions writes two a row
-        return datetime.fromtimestamp(ts, tz or local_zone()).isoformat("T", "seconds")
-    except (OverflowError, ValueError, OSError):
-        return ""  # a time no calendar holds (a damaged store)
+    d = _at(ts, tz) if ts else None
+    return d.isoformat("T", "seconds") if d is not None else ""
 
 
 def log_stamp(ts: float) -> str:
