@@ -11,9 +11,8 @@ import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
-from rich.color import ColorSystem
 from rich.console import Console
 from rich.text import Text
 
@@ -26,8 +25,19 @@ from jobdash.present.times import clock
 from jobdash.present.timing import timing_fields
 
 # Nothing printed is read as markup or emoji codes: data is shown as written (see `safe`).
-out = Console(highlight=False, markup=False, emoji=False)
-err = Console(stderr=True, highlight=False, markup=False, emoji=False, soft_wrap=True)
+PLAIN: dict[str, Any] = {"highlight": False, "markup": False, "emoji": False}
+out = Console(**PLAIN)
+err = Console(stderr=True, soft_wrap=True, **PLAIN)
+
+# `--color` as Rich's colour system: `auto` detects a terminal, `None` writes no escape
+# code at all (Rich's own NO_COLOR handling drops colours but keeps bold and dim, which
+# are escapes too), and `standard` colours a pipe or a file as well (the layout stays a
+# pipe's: whole lines).
+COLOR_SYSTEMS: dict[str, Literal["auto", "standard"] | None] = {
+    "auto": "auto",
+    "never": None,
+    "always": "standard",
+}
 
 
 def color_mode(choice: str | None) -> str:
@@ -39,16 +49,17 @@ def color_mode(choice: str | None) -> str:
 
 
 def use_color(mode: str) -> None:
-    """Colour both consoles by `mode`. `never` writes no escape code at all: Rich's own
-    NO_COLOR handling drops colours but keeps bold and dim, which are escapes too.
-    `always` colours a pipe or a file as well (layout stays a pipe's: whole lines)."""
-    for console in (out, err):
-        if mode == "never":
-            console._color_system = None
-        elif mode == "always":
-            console.no_color = False
-            if console._color_system is None:
-                console._color_system = ColorSystem.STANDARD
+    """Colour both consoles by `mode` (a command's first step: each command decides anew).
+
+    Rich fixes a console's colour system when it is made and has no public way to change
+    it, and the command modules hold `out` and `err` by name: so both are made again in
+    place, through their constructor, with this mode's colour system."""
+    system = COLOR_SYSTEMS[mode]
+    no_color = False if mode == "always" else None  # None: Rich reads NO_COLOR
+    Console.__init__(out, color_system=system, no_color=no_color, **PLAIN)
+    Console.__init__(
+        err, stderr=True, soft_wrap=True, color_system=system, no_color=no_color, **PLAIN
+    )
 
 
 def colored() -> bool:
