@@ -7,8 +7,7 @@ import-files waiting, 7 paused, 6 running), seen by dan, who owns none of its jo
 from __future__ import annotations
 
 from pathlib import Path
-
-from textual.widgets._footer import FooterKey
+from typing import Any
 
 from jobdash.core.scheduler import schedule_specs
 from jobdash.tui.dialogs.confirm import ConfirmScreen
@@ -32,8 +31,9 @@ types = ["import-*"]
 """
 
 
-def footer_key(dash: DashboardScreen, key: str) -> FooterKey:
-    (found,) = [k for k in dash.query(FooterKey) if k.key == key]
+def footer_key(dash: DashboardScreen, key: str) -> Any:
+    """The footer's entry for `key` (found by its type's name: Textual does not export it)."""
+    (found,) = [k for k in dash.query("FooterKey") if getattr(k, "key", None) == key]
     return found
 
 

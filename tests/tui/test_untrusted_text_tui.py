@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 from textual.content import Content
-from textual.widgets._toast import Toast
 
 from jobdash.core.service import Service
 from jobdash.tui.app import JobdashApp
@@ -136,10 +135,10 @@ async def test_confirmations_and_toasts_are_inert(writable: Service) -> None:
         await pilot.press("escape")
         # A toast that quotes a job is shown as written: no markup, no escapes.
         app.notify(f"Started job 6 ({EVIL})")
-        await until(pilot, lambda: bool(app.screen.query(Toast)))
+        await until(pilot, lambda: bool(app.screen.query("Toast")))
         await pilot.pause()
         assert_inert(app)
-        (toast,) = app.screen.query(Toast)
+        (toast,) = app.screen.query("Toast")
         shown = toast.render()
         assert isinstance(shown, Content)
         assert shown.plain == "Started job 6 (E␛[2J O␛]52;c;aGk=␇ C�31m B�evil [bold]M[/bold])"
