@@ -128,11 +128,11 @@ class Claims(claims.Claims):
         while True:
             await self.db.record_outcomes()
             with contextlib.suppress(NotReady):
-                return await self.db.write(txn, ready, pipeline=True, shared=True)
+                return await self.db.write(txn, ready, shared=True)
 
 
 def lock_jobs(con: Con, job_ids: list[int], task_ids: list[int], c: Claimant | None) -> None:
-    """Lock the rows of a batch's jobs in id order, sent with its next read (`LOCK_JOBS`):
+    """Lock the rows of a batch's jobs in id order, before its next read (`LOCK_JOBS`):
     `job_ids`, the jobs of `task_ids`, and the jobs `c` (the refill) will count room in."""
     room, args = "", []
     if c is not None:

@@ -72,17 +72,26 @@ T = TypeVar("T")
 # stopped mid-transaction (SIGSTOP, a host cut off from the network) would otherwise hold
 # the store's lock, and the feed's watermark, until its connection is found dead: every
 # other writer and every feed of the store would wait (TCP finds a dead peer in hours).
+# The server starts this clock only once it has answered every statement sent (a Sync of
+# the protocol): so no write transaction runs in pipeline mode, where statements go without
+# one and a writer stopped between two of them holds the lock for good (PostgreSQL 17's
+# `transaction_timeout` would bound that too; Debian 12 has 15).
 IDLE_IN_TRANSACTION = "5s"
 # The store's advisory lock: a constant class and the schema's own key (stores live in
 # schemas of one database). Taken first by every write transaction (see the module).
 LOCK_KEY = "1785686579, hashtext(current_schema()) & 2147483647"
 # A write transaction's first statement: the lock (exclusive, or shared), then its revision,
-# its transaction id (given once the lock is held: see WATERMARK).
+# its transaction id (given once the lock is held: see WATERMARK), and its wake-up hint for
+# the other processes (`pg_notify`, sent by PostgreSQL at the COMMIT and never if it rolls
+# back: hints.py), when it carries one.
+_LOCKED = "WITH l AS MATERIALIZED (SELECT pg_advisory_xact_lock{}({})) "
 BEGIN = {
-    shared: "WITH l AS MATERIALIZED (SELECT "
-    f"pg_advisory_xact_lock{'_shared' if shared else ''}({LOCK_KEY})) "
-    "SELECT pg_current_xact_id()::text::bigint FROM l"
+    (shared, hint): _LOCKED.format("_shared" if shared else "", LOCK_KEY)
+    + "SELECT pg_current_xact_id()::text::bigint"
+    + (", pg_notify(%s, %s)" if hint else "")
+    + " FROM l"
     for shared in (False, True)
+    for hint in (False, True)
 }
 # The revision a reader may read up to: one below the lowest id of a transaction still
 # running (in the statement's snapshot) that may be this store's writer, else one below the
@@ -204,7 +213,7 @@ class Db(WriterThread):
         # it hears of theirs.
         self.throttle = Throttle()
         self.listener = Listener(conninfo(url))
-        self.channel = ""  # the NOTIFY channel, found by the first write that notifies
+        self.channel = ""  # the NOTIFY channel, found when the writer connects
         self._owed: asyncio.Task[None] | None = None
 
     # ----------------------------------------------------------------- connections
@@ -218,6 +227,7 @@ class Db(WriterThread):
             self.writer = None
             con = psycopg.connect(conninfo(self.url), connect_timeout=10)
             con.execute(f"SET idle_in_transaction_session_timeout = '{IDLE_IN_TRANSACTION}'")
+            self.channel = channel_of(con)
             con.commit()
             self.writer = con
         return self.writer
@@ -267,24 +277,21 @@ class Db(WriterThread):
         fn: Txn[T],
         ready: Callable[[], bool] | None = None,
         work: bool = False,
-        pipeline: bool = False,
         shared: bool | Callable[[], bool] = False,
     ) -> T:
         """Run `fn(con, rev, now)` whole in one transaction of the writer, in its thread.
         `ready`: asked on the event loop once the write lock is held (no other write of
         this process is under way then); False gives the lock back and raises NotReady.
         `work`: it may make tasks claimable, so its hint wakes agents (hints.py).
-        `pipeline`: `fn` runs no COPY, so the whole transaction runs in pipeline mode (see
-        `_committed`). `shared`: it takes the store's lock shared, beside the other shared
-        writers (a claim, a batch of outcomes: see the module); a function is asked after
-        `ready`."""
+        `shared`: it takes the store's lock shared, beside the other shared writers (a
+        claim, a batch of outcomes: see the module); a function is asked after `ready`."""
         try:
             async with self.lock:
                 if ready is not None and not ready():
                     raise NotReady()
                 payload = self.throttle.payload(work)
                 side = shared() if callable(shared) else shared
-                result = await self.in_thread(self._whole_transaction, fn, payload, pipeline, side)
+                result = await self.in_thread(self._whole_transaction, fn, payload, side)
                 self._owe(self.throttle.committed(payload, work))
         except psycopg.Error as e:
             raise self.error(e) from e
@@ -294,61 +301,40 @@ class Db(WriterThread):
             cb()
         return result
 
-    def _whole_transaction(
-        self, fn: Txn[T], payload: str | None, pipeline: bool = False, shared: bool = False
-    ) -> T:
-        """The store's lock and the revision (`BEGIN`), `fn`, the NOTIFY (`payload` None:
-        none), COMMIT."""
+    def _whole_transaction(self, fn: Txn[T], payload: str | None, shared: bool = False) -> T:
+        """The store's lock, the revision and the hint (`BEGIN`; `payload` None: no hint),
+        `fn`, COMMIT."""
 
         def whole(con: psycopg.Connection[Any]) -> T:
-            row = con.execute(BEGIN[shared]).fetchone()
+            hint = () if payload is None else (self.channel, payload)
+            row = con.execute(BEGIN[shared, bool(hint)], hint).fetchone()
             assert row is not None, "no transaction id"
             return fn(con, int(row[0]), time.time())
 
-        return self._committed(whole, payload, pipeline)
+        return self._committed(whole)
 
-    def _committed(
-        self,
-        body: Callable[[psycopg.Connection[Any]], T],
-        payload: str | None,
-        pipeline: bool = False,
-    ) -> T:
-        """`body`, the NOTIFY (`payload` None: none), COMMIT; ROLLBACK when anything
-        raised (a rolled-back write tells no one).
-
-        Round trips are what a write costs: the store's lock (see the module) is held from
-        the first statement to the COMMIT, so the exclusive writers of every process wait
-        for them in turn (and the shared ones for the rows they lock). The NOTIFY and the
-        COMMIT go in pipeline mode, in one round trip with the body's last statements whose
-        results are not read; with `pipeline` (a body without COPY, which pipeline mode
-        refuses) the whole body runs in it, so it waits only where it reads."""
+    def _committed(self, body: Callable[[psycopg.Connection[Any]], T]) -> T:
+        """`body`, then COMMIT; ROLLBACK when anything raised (a rolled-back write tells no
+        one). Each statement is a round trip (see IDLE_IN_TRANSACTION): the store's lock is
+        held from the first statement to the COMMIT, so the exclusive writers of every
+        process wait for them in turn, and the shared ones for the rows they lock."""
         con = self.connect_writer()
         try:
-            if pipeline:
-                with con.pipeline():
-                    result = body(con)
-                    self._end(con, payload)
-            else:
-                result = body(con)
-                with con.pipeline():
-                    self._end(con, payload)
+            result = body(con)
+            con.commit()
         except BaseException:
             with contextlib.suppress(Exception):
                 con.rollback()
             raise
         return result
 
-    def _end(self, con: psycopg.Connection[Any], payload: str | None) -> None:
-        """The NOTIFY and the COMMIT, queued in pipeline mode: sent with the pipeline's end
-        (`con.commit()` would wait for the COMMIT, then the pipeline's end once more)."""
-        if payload is not None:
-            self._notify(con, payload)
-        con.execute("COMMIT")
+    def _notify(self, payload: str) -> Callable[[psycopg.Connection[Any]], None]:
+        """A transaction's body that only sends the hint (the one owed: `_send_owed`)."""
 
-    def _notify(self, con: psycopg.Connection[Any], payload: str) -> None:
-        if not self.channel:
-            self.channel = channel_of(con)
-        con.execute("SELECT pg_notify(%s, %s)", (self.channel, payload))
+        def body(con: psycopg.Connection[Any]) -> None:
+            con.execute("SELECT pg_notify(%s, %s)", (self.channel, payload))
+
+        return body
 
     def _owe(self, due: float | None) -> None:
         """A commit owes a NOTIFY, due in `due` seconds (None: it sent one)."""
@@ -365,7 +351,7 @@ class Db(WriterThread):
             if payload is None:
                 return
             try:
-                await self.in_thread(self._committed, _no_body, payload)
+                await self.in_thread(self._committed, self._notify(payload))
             except psycopg.Error as e:
                 log.debug("NOTIFY failed: %s", e)
                 return
@@ -415,10 +401,6 @@ class Db(WriterThread):
 
 
 async def _nothing() -> None:
-    return None
-
-
-def _no_body(con: psycopg.Connection[Any]) -> None:
     return None
 
 

@@ -21,10 +21,7 @@ writer's thread.
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager, nullcontext
 from typing import Any
-
-from psycopg import pq
 
 from jobdash.core.model import TaskStatus
 from jobdash.core.store.postgres.claims import claim_in, lock_jobs
@@ -56,15 +53,6 @@ class PgFlusher(Flusher[Con]):
         """The lines of a batch, by COPY (INSERTs under row-level security: see `Db.copy`)."""
         self.pg.copy(con.cursor(), "logs (job_id, task_id, ts, stream, text, attempt)", logs)
 
-    def pipelined(self, con: Con) -> AbstractContextManager[Any]:
-        """Pipeline mode: a statement whose result is not read is sent without waiting for
-        it, so a batch makes a round trip only where it reads (the fenced rows, the jobs to
-        settle, the claim) instead of one a statement. (COPY, before, cannot be in one.) A
-        batch without lines runs whole in pipeline mode (`write_batch`): nothing to add."""
-        if con.info.pipeline_status != pq.PipelineStatus.OFF:
-            return nullcontext()
-        return con.pipeline()
-
     def wanted(self) -> tuple[Refill, Claimant] | None:
         return self._want
 
@@ -77,8 +65,8 @@ class PgFlusher(Flusher[Con]):
         one statement at a time, two batches could each hold a row the other waits for (a
         deadlock, which PostgreSQL ends by rolling one back a second later). So the rows it
         will write are locked first, in one statement in the order of their ids, before the
-        fenced read of its outcomes (sent with it: no round trip of its own), which then
-        reads each job's counters after any other batch's commit."""
+        fenced read of its outcomes, which then reads each job's counters after any other
+        batch's commit."""
         want = self._want
         tasks = list(progress)
 
@@ -115,7 +103,7 @@ class PgFlusher(Flusher[Con]):
             return True
 
         try:
-            result: list[bool] = await self.pg.write(txn, ready, pipeline=not lines, shared=shared)
+            result: list[bool] = await self.pg.write(txn, ready, shared=shared)
         finally:
             self._want = None
         return result

@@ -19,7 +19,6 @@ import json
 import logging
 import time
 from collections import defaultdict
-from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Generic, TypeVar
 
 from jobdash.core.alarm import Alarm
@@ -221,38 +220,37 @@ class Flusher(Generic[C]):
             if logs:
                 self.insert_logs(con, logs)
                 d.many(con, q.info, info_rows(logs, now, rev))
-            with self.pipelined(con):
-                if progress:
-                    d.many(con, q.progress, [(p, tid) for tid, p in progress.items()])
-                if pgids:
-                    d.many(con, q.pgid, [(g, tid) for tid, g in pgids.items()])
-                if active := self.active_rows(logs, progress, now):
-                    d.many(con, q.active, active)
-                if metrics:
-                    among, args = d.among("id", list(metrics))
-                    rows = con.execute(q.metrics_of + among, args).fetchall()
-                    merged = []
-                    for job_id, text in rows:
-                        total = json.loads(text)
-                        for k, v in metrics[job_id].items():
-                            total[k] = total.get(k, 0) + v
-                        merged.append((json.dumps(total), rev, job_id))
-                    d.many(con, q.metrics, merged)
-                if warnings:
-                    d.many(con, q.warnings, [(n, rev, j) for j, n in warnings.items()])
-                accepted = (
-                    complete_in(d, con, rev, now, outcomes, self.lock_jobs(progress))
-                    if outcomes
-                    else []
-                )
-                if outcomes and (want := self.wanted()) is not None:
-                    refilled[:] = [want[0], *self.claim_in(con, rev, now, want[1])]
-                touched = {j for j, *_ in logs} | set(metrics) | set(warnings)
-                if progress:
-                    among, args = d.among("id", list(progress))
-                    rows = con.execute(q.jobs_of + among, args).fetchall()
-                    touched |= {r[0] for r in rows}
-                self.update_progress(con, rev, touched)
+            if progress:
+                d.many(con, q.progress, [(p, tid) for tid, p in progress.items()])
+            if pgids:
+                d.many(con, q.pgid, [(g, tid) for tid, g in pgids.items()])
+            if active := self.active_rows(logs, progress, now):
+                d.many(con, q.active, active)
+            if metrics:
+                among, args = d.among("id", list(metrics))
+                rows = con.execute(q.metrics_of + among, args).fetchall()
+                merged = []
+                for job_id, text in rows:
+                    total = json.loads(text)
+                    for k, v in metrics[job_id].items():
+                        total[k] = total.get(k, 0) + v
+                    merged.append((json.dumps(total), rev, job_id))
+                d.many(con, q.metrics, merged)
+            if warnings:
+                d.many(con, q.warnings, [(n, rev, j) for j, n in warnings.items()])
+            accepted = (
+                complete_in(d, con, rev, now, outcomes, self.lock_jobs(progress))
+                if outcomes
+                else []
+            )
+            if outcomes and (want := self.wanted()) is not None:
+                refilled[:] = [want[0], *self.claim_in(con, rev, now, want[1])]
+            touched = {j for j, *_ in logs} | set(metrics) | set(warnings)
+            if progress:
+                among, args = d.among("id", list(progress))
+                rows = con.execute(q.jobs_of + among, args).fetchall()
+                touched |= {r[0] for r in rows}
+            self.update_progress(con, rev, touched)
             return accepted
 
         return txn
@@ -275,12 +273,6 @@ class Flusher(Generic[C]):
         for _now, t in rows:
             last[t] = now
         return rows
-
-    def pipelined(self, con: C) -> AbstractContextManager[Any]:
-        """Around the batch's statements after the log lines: PostgreSQL sends those whose
-        results are not read without waiting for each (pipeline mode); SQLite runs them
-        in-process."""
-        return nullcontext()
 
     def insert_logs(self, con: C, logs: list[LogRow]) -> None:
         """Write the lines of a batch (SQLite: executemany; PostgreSQL: COPY)."""
