@@ -75,7 +75,9 @@ T = TypeVar("T")
 # The server starts this clock only once it has answered every statement sent (a Sync of
 # the protocol): so no write transaction runs in pipeline mode, where statements go without
 # one and a writer stopped between two of them holds the lock for good (PostgreSQL 17's
-# `transaction_timeout` would bound that too; Debian 12 has 15).
+# `transaction_timeout` would bound that too; Debian 12 has 15). What is left unbounded is a
+# stop inside one burst that psycopg sends whole before it syncs (an `executemany`, a COPY of
+# log lines): a millisecond or so of a transaction, against the whole of it before.
 IDLE_IN_TRANSACTION = "5s"
 # The store's advisory lock: a constant class and the schema's own key (stores live in
 # schemas of one database). Taken first by every write transaction (see the module).
