@@ -42,7 +42,13 @@ if str(ROOT) not in sys.path:
 import psutil  # noqa: E402
 
 from jobdash.core.fingerprint import fingerprint, normalise  # noqa: E402
-from tests.bench.tui import PY, dashboard, insert_finished_jobs, make_store  # noqa: E402
+from tests.bench.tui import (  # noqa: E402
+    PY,
+    completed_title,
+    dashboard,
+    insert_finished_jobs,
+    make_store,
+)
 
 JOBS = 100_000
 ATTEMPTS = 200_000
@@ -160,7 +166,7 @@ def view(db: Path, config: Path, tmp: Path, first_message: str, early: bool) -> 
     try:
         app.wait_for("Completed", app.start, timeout=120)
         if not early:
-            app.wait_for(f"Completed ({JOBS})", app.start, timeout=120)
+            app.wait_for(completed_title(JOBS), app.start, timeout=120)
             app.quiet(1.0)
         proc = psutil.Process(app.proc.pid)
         cpu = sum(proc.cpu_times()[:2])

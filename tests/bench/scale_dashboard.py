@@ -35,7 +35,14 @@ ROOT = Path(os.environ.get("JOBDASH_BENCH_ROOT") or Path(__file__).resolve().par
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
 
-from tui import dashboard, insert_finished_jobs, make_store, stop, twenty_running  # noqa: E402
+from tui import (  # noqa: E402
+    completed_title,
+    dashboard,
+    insert_finished_jobs,
+    make_store,
+    stop,
+    twenty_running,
+)
 
 sys.path.insert(0, str(ROOT))  # before the one tui.py put first: jobdash is read from ROOT
 
@@ -69,7 +76,7 @@ def frames(tmp: Path, db: Path, n: int) -> dict[str, float]:
     app = dashboard(db, config, tmp)
     try:
         first = app.wait_for("Completed", app.start, timeout=60) - app.start
-        app.wait_for(f"Completed ({n})", app.start, timeout=60)
+        app.wait_for(completed_title(n), app.start, timeout=60)
         app.send("2")
         app.wait_for(f"bench-{n:06d}"[:10], app.start, timeout=60)
         app.quiet(0.5)

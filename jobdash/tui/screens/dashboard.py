@@ -224,11 +224,11 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks, DashboardRows):
         for pane, title in TABS[:2]:
             table = self.table(pane)
             if self._query.is_empty:
-                count = f"{table.total_count}"
+                count = f"{table.total_count:,}"
             elif isinstance(table, JobWindowTable):
-                count = f"{table.count_text()} of {table.total_count}"
+                count = f"{table.count_text()} of {table.total_count:,}"
             else:
-                count = f"{table.shown_count} of {table.total_count}"
+                count = f"{table.shown_count:,} of {table.total_count:,}"
             if pane == "inprogress":
                 note = stalled_note(table.rows, clock_of(self.app)())
                 self.jobdash.show_stalled(note)

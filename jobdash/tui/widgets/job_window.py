@@ -88,7 +88,7 @@ class JobWindow:
 
     def count_text(self) -> str:
         """The count as the tab's title says it: "10,000+" while only that much is known."""
-        return f"{self.total}" if self.exact else f"{self.cap:,}+"
+        return f"{self.total:,}" if self.exact else f"{self.cap:,}+"
 
     # ------------------------------------------------------------------ reads
 

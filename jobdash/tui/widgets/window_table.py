@@ -66,7 +66,7 @@ class JobWindowTable(JobTable):
     def count_text(self) -> str:
         """The shown count for the tab's title ("10,000+" while no more is known)."""
         if self.window is None:
-            return str(self.shown_count)
+            return f"{self.shown_count:,}"
         return self.window.count_text()
 
     def set_query(self, query: Query) -> None:
