@@ -248,6 +248,28 @@ async def test_keys_typed_right_after_slash_go_into_the_filter(open_service: Ope
         assert (done.sort_column, done.sort_reverse) == sort_before
 
 
+async def test_slash_on_a_tab_without_a_filter_says_so(open_service: Open) -> None:
+    """On the Scheduled and Agents tabs `/` opens nothing and says that tab has no filter:
+    ignored, it let the words typed after it run the tab's keys unseen (`/exp`: `p`
+    disabled a schedule)."""
+    svc = await open_service()
+    app = make_app(svc)
+    said: list[str] = []
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        app.notify = lambda message, **_: said.append(str(message))  # type: ignore[method-assign]
+        for tab, title in (("3", "Scheduled"), ("4", "Agents")):
+            await pilot.press(tab, "slash")
+            await pilot.pause()
+            assert said[-1] == (
+                f"The {title} tab has no filter (/ narrows In Progress, Completed, Failures)"
+            )
+            assert not app.screen.query_one(FilterBar).display
+        await pilot.press("2", "slash")
+        await pilot.pause()
+        assert app.screen.query_one(FilterBar).display
+
+
 async def test_filter_since_uses_app_clock(open_service: Open) -> None:
     svc = await open_service()
     app = make_app(svc)

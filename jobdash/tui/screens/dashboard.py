@@ -73,6 +73,7 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks, DashboardRows):
         Binding("left_square_bracket", "cycle_tab(-1)", "Previous tab", show=False, id="tab.prev"),
         Binding("right_square_bracket", "cycle_tab(1)", "Next tab", show=False, id="tab.next"),
         Binding("slash", "filter", "Filter", id="filter.open"),
+        Binding("slash", "no_filter", "No filter here", show=False, id="filter.none"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="filter.clear"),
         Binding("space", "toggle_mark", "Mark/unmark", show=False, id="job.mark"),
         Binding("escape", "clear_marks", "Unmark all", show=False, id="job.unmark"),
@@ -98,7 +99,6 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks, DashboardRows):
             "export",
             "clear_finished",
             "copy_id",
-            "filter",
             "toggle_mark",
             "clear_marks",
             "follow_logs",
@@ -276,6 +276,8 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks, DashboardRows):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "filter":
             return self.is_mounted and self.tabs.active in FILTERED_TABS
+        if action == "no_filter":  # `/` on the other tabs
+            return self.is_mounted and self.tabs.active not in FILTERED_TABS
         if action == "clear_marks" and not self.marks:
             return False  # escape clears the filter first, then the marks
         if action in self.JOB_ACTIONS:
@@ -314,6 +316,13 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks, DashboardRows):
 
     def action_filter(self) -> None:
         self.filter_bar.open()
+
+    def action_no_filter(self) -> None:
+        """`/` on a tab the filter does not narrow says so: ignored, it let the words typed
+        after it run that tab's keys unseen (`p` disables a schedule, `r` runs it now)."""
+        title = dict(TABS)[self.tabs.active]
+        filtered = ", ".join(dict(TABS)[t] for t in FILTERED_TABS)
+        self.notify(f"The {title} tab has no filter (/ narrows {filtered})", severity="warning")
 
     def action_clear_filter(self) -> None:
         self.filter_bar.action_clear_and_close()
