@@ -40,7 +40,8 @@ def test_json_lines_make_one_job_each_with_the_common_params(tmp_path: Path) -> 
     src.write_text('{"name": "ann"}\n\n{"name": "bob", "times": 3}\n{"name": "cy"}\n')
     done = run_cli("run", "greet", "--params-from", str(src), "-p", "greeting=hello")
     assert done.returncode == 0, done.stderr
-    assert "3 jobs submitted (greet)" in done.stdout
+    first = min(j["id"] for j in jobs())
+    assert f"3 jobs submitted (greet): jobs {first}–{first + 2}" in done.stdout
     made = jobs()
     assert [j["params"] for j in made] == [
         {"name": "ann", "greeting": "hello", "times": "1"},
@@ -79,6 +80,7 @@ def test_csv_rows_from_stdin_with_json_output() -> None:
         ('{"name": "ann"}\n{"name": {"first": "bob"}}\n', "line 2: 'name' is not a single value"),
         ('{"name": "ann"}\n\n{"nom": "bob"}\n', "line 3: "),
         ("name,greeting\nann,hey\nbob\n", "line 3: 1 values for 2 columns"),
+        ('name,greeting\nann,hey\n"bob,yo\n', "line 3: a quote is not closed"),
         ("", "no jobs in it"),
     ],
 )

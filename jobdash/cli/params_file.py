@@ -58,7 +58,8 @@ def _json_lines(lines: list[str], where: str) -> list[tuple[str, dict[str, str]]
 
 
 def _csv_rows(text: str, where: str) -> list[tuple[str, dict[str, str]]]:
-    reader = csv.reader(text.splitlines(keepends=True))
+    # strict: a quote left open to the end is an error, not a value that takes the rest
+    reader = csv.reader(text.splitlines(keepends=True), strict=True)
     out = []
     header: list[str] | None = None
     try:
@@ -81,5 +82,6 @@ def _csv_rows(text: str, where: str) -> list[tuple[str, dict[str, str]]]:
                 )
             out.append((f"--params-from {where}: line {n}", dict(zip(header, row, strict=True))))
     except csv.Error as e:
-        raise BadInput(f"--params-from {where}: line {reader.line_num}: {e}") from None
+        why = "a quote is not closed" if "unexpected end of data" in str(e) else str(e)
+        raise BadInput(f"--params-from {where}: line {reader.line_num}: {why}") from None
     return out

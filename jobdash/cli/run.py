@@ -92,7 +92,8 @@ async def run_many(svc: Service, a: argparse.Namespace) -> int:
         print_json({"type": a.type, "jobs": ids})
     else:
         # Some may be running already, others queued behind a lock: "submitted" is true of all.
-        out.print(safe(f"{plural(len(ids), 'job')} submitted ({a.type}): {ids[0]}–{ids[-1]}"))
+        which = f"job {ids[0]}" if len(ids) == 1 else f"jobs {ids[0]}–{ids[-1]}"
+        out.print(safe(f"{plural(len(ids), 'job')} submitted ({a.type}): {which}"))
     if not await svc.engine_alive():
         err.print(
             safe(
