@@ -14,6 +14,7 @@ import pytest
 
 from jobdash.core.audit import parse_audit_query
 from jobdash.core.model import BadInput
+from jobdash.core.scheduler import schedule_specs
 from jobdash.core.service import Service
 from jobdash.core.store.records import AuditFilter
 from jobdash.tui.screens.job_details import JobDetailsScreen
@@ -29,6 +30,7 @@ admins = ["root"]
 
 [types.sleepy]
 command = ["sleep", "30"]
+schedule = "cron: 0 3 * * *"
 """
 
 
@@ -106,6 +108,17 @@ async def test_the_trail_filters_and_a_user_sees_only_their_own(
     ]
     assert await alice.audit_trail("user:root") == []
     assert await alice.audit_trail(target=f"job:{mine.id}") == []
+    # A schedule's fire is the scheduler's, in the trail as on the job (root's process
+    # acted: the actor); run now from the schedule is the user's.
+    await root.store.sync_schedules(schedule_specs(root), list(root.local_types))
+    (nightly,) = await root.schedules()
+    fired = await root.submit_schedule(nightly, fire_time=1_000_000.0)
+    ran = await root.submit_schedule(nightly)
+    assert (fired.user, ran.user) == ("scheduler", "root")
+    assert [(e.user, e.actor) for e in await root.audit_trail(f"job:{fired.id}")] == [
+        ("scheduler", "root")
+    ]
+    assert [e.user for e in await root.audit_trail(f"job:{ran.id}")] == ["root"]
 
 
 def test_jobdash_audit_lists_filters_and_refuses_a_bad_query(tmp_path: Path) -> None:

@@ -102,7 +102,8 @@ class Service(Bulk, AuditTrail, Artifacts, Timings, ScheduleControl):
             extra_locks=extra_locks,
             live_after=time.time() - STALE_AFTER,
         )
-        return await self.store.create_job(nj, audit_user=self.user)
+        # The audit names who started it: the scheduler for a fire time (`user`), as the job does.
+        return await self.store.create_job(nj, audit_user=user or self.user)
 
     async def submit_schedule(
         self, s: Schedule, fire_time: float | None = None, queue: bool = False
