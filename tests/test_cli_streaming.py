@@ -155,3 +155,49 @@ def test_logs_piped_print_what_the_lines_read_one_by_one_print(tmp_path: Path) -
     assert "#1 import1 | import1 a2 ␛[2J␇ [bold]x[/]" in shown, shown
     assert "job        | the job's line\ufffd" in shown, shown
     assert any(ln.startswith("#1 import1 | import1: attempt 1 failed") for ln in shown), shown
+
+
+def test_logs_piped_print_a_joined_page_as_its_lines_print(tmp_path: Path) -> None:
+    """A job of one task prints its pages as the store joined them (`LogBlock`): the same
+    text as its lines read one by one, control characters inert; a page with a line that
+    holds a line break of its own, or an earlier attempt's output, is read by column."""
+    import asyncio
+
+    from jobdash.core.model import TaskStatus
+    from jobdash.core.store.records import Claimant, Outcome
+    from tests.store_contract.jobs import commands
+
+    db = str(tmp_path / "s.db")
+    odd = ["\x1b[2J\x07 [bold]x[/]", "cr\r", "\ttab", "é日\u202e\x9b", "", "\x7f\x00"]
+
+    async def seed(attempts: int, broken: str) -> int:
+        store = await open_store(db)
+        try:
+            job = await store.create_job(commands("import", tasks=1, retries=1))
+            await store.append_log(job.id, None, "stdout", "the job's\tline")
+            for attempt in range(1, attempts + 1):
+                await store.admit()
+                for c in await store.claim(Claimant("a", "a", 1, 600)):
+                    for text in odd:
+                        await store.append_log(job.id, c.task_id, "stdout", text, attempt)
+                    await store.append_log(job.id, c.task_id, "stdout", broken, attempt)
+                    await store.flush()
+                    ok = TaskStatus.FAILED if attempt < attempts else TaskStatus.SUCCEEDED
+                    await store.complete(Outcome(c.task_id, c.attempt, "a", ok, 1, "exit 1"))
+                await store.flush()
+            return job.id
+        finally:
+            await store.close()
+
+    for attempts, broken in ((1, "plain"), (1, "two\nlines"), (2, "plain")):
+        job = str(asyncio.run(seed(attempts, broken)))
+        for task in ([], ["--task", "1"]):
+            joined = run_cli("--db", db, "logs", job, *task)
+            assert joined.returncode == 0, joined.stderr
+            by_line = run_cli("--db", db, "logs", job, *task, "--tail", "1000")
+            assert joined.stdout == by_line.stdout
+            shown = joined.stdout.splitlines()
+            assert "␛[2J␇ [bold]x[/]" in shown and "cr␍" in shown and " tab" in shown, shown
+            assert "é日\ufffd\ufffd" in shown and "␡␀" in shown, shown
+            assert ("two␊lines" in shown) == (broken != "plain"), shown
+            assert ("[attempt 1] cr␍" in shown) == (attempts > 1), shown

@@ -26,8 +26,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from jobdash.present.text import PLACEHOLDER, name_problem, sanitize, sanitize_all
+from jobdash.present.text import (
+    PLACEHOLDER,
+    name_problem,
+    sanitize,
+    sanitize_all,
+    sanitize_joined,
+)
 from tests.conftest import run_cli
 
 # Each piece is something a terminal acts on: a screen clear, an OSC 52 clipboard write
@@ -227,6 +235,37 @@ def test_a_page_of_text_is_sanitized_as_each_of_its_lines_is() -> None:
             assert sanitize_all(list(page)) == [sanitize(t) for t in page], hex(code)
     page = ["one", "two"]
     assert sanitize_all(page) is page  # nothing to make inert: the page as it is
+
+
+ODD = "\x00\x1b\x07\r\t\x7f\x9b\x9d\u202e\u2028\u2066\u200f\udcff\xa0\u3000é日😀[]"
+
+
+def test_a_joined_page_is_sanitized_as_each_of_its_lines_is() -> None:
+    """`sanitize_joined` checks lines joined by line breaks at once: whatever one line
+    holds, each comes out as `sanitize` makes it, the line breaks between them kept."""
+    for code in [*range(0x100), 0x202E, 0x2028, 0xDCFF, 0x3000, 0x1F600]:
+        if code == 0x0A:
+            continue  # a line of a page has no line break of its own
+        for page in ([chr(code)], ["plain", f"a{chr(code)}b"], [f"é{chr(code)}", ""]):
+            want = "\n".join(sanitize(t) for t in page)
+            assert sanitize_joined("\n".join(page)) == want, hex(code)
+
+
+@given(
+    st.lists(
+        st.text(
+            st.one_of(
+                st.sampled_from(ODD),
+                st.characters(codec=None, exclude_characters="\n"),
+            )
+        ),
+        min_size=1,
+    )
+)
+def test_any_joined_page_is_sanitized_as_its_lines_are(page: list[str]) -> None:
+    """What `jobdash logs` prints of a page the store joined (`sanitize_joined`) is what
+    it prints of the same lines one by one."""
+    assert sanitize_joined("\n".join(page)) == "\n".join(sanitize(t) for t in page)
 
 
 @pytest.mark.parametrize("command", ["agent", "serve"])

@@ -32,8 +32,9 @@ from jobdash.cli.render import (
     print_log_line,
     safe,
 )
-from jobdash.core.model import BadInput, LogLine, LogTexts, NotFound
+from jobdash.core.model import BadInput, LogBlock, LogLine, LogTexts, NotFound
 from jobdash.present.logs import LABEL_WIDTH, JobLabels, TaskLabels, saved_line, task_ids
+from jobdash.present.text import sanitize_joined
 from jobdash.present.words import plural
 
 if TYPE_CHECKING:
@@ -95,6 +96,21 @@ class LogPrinter:
         if not self.one_task and not all(known(task) for task in set(page.task_ids)):
             self.labels.update(await self.svc.tasks(self.job_ids[0]))
         sys.stdout.write(plain_log_texts(page, self.labels if len(self.labels) > 1 else None))
+
+    def whole(self, block: LogBlock) -> bool:
+        """Whether `block` prints as it is (`print_block`): no line has a label (one task
+        known, or `--task`), an attempt's mark, or a line break of its own (the store
+        joined the lines with theirs); else its page is printed by column."""
+        labelled = not self.one_task and (block.mixed or not self.labels.knows(block.task))
+        return (
+            not (labelled or block.earlier or len(self.labels) > 1)
+            and block.text.count("\n") == block.lines - 1
+        )
+
+    def print_block(self, block: LogBlock) -> None:
+        """A page of the one job's lines joined by the store, into a pipe: what `print`
+        writes of the same lines, a string a page."""
+        sys.stdout.write(sanitize_joined(block.text) + "\n")
 
     async def _print_several(self, lines: Sequence[LogLine], labels: JobLabels) -> None:
         for job in {job for job, task in task_ids(lines) if not labels.knows(job, task)}:
@@ -172,10 +188,19 @@ async def cmd_logs(svc: Service, a: argparse.Namespace) -> int:
         await show(await feed.tail(a.tail), now=True)
     else:  # a page at a time: a log of millions of lines is never held whole
         # Marked once all is printed, not while (each mark reads the lines it passes).
-        # One job into a pipe: its pages by column, not a line object each (`LogTexts`).
+        # One job into a pipe: its pages by column, not a line object each (`LogTexts`);
+        # of a job of one task, a page as one text joined by the store (`LogBlock`), unless
+        # it needs more than its text (a mark, a line break of a line's own: `whole`).
         if printer.plain and not (several or a.json):
-            while page := await feed.read_texts():
-                await printer.print_texts(page)
+            if a.task is None:  # labelled or not: known before the first page
+                printer.labels.update(await svc.tasks(ids[0]))
+            while page := await (
+                feed.read_block(printer.whole) if len(printer.labels) <= 1 else feed.read_texts()
+            ):
+                if isinstance(page, LogBlock):
+                    printer.print_block(page)
+                else:
+                    await printer.print_texts(page)
                 sys.stdout.flush()
         while lines := await feed.read():
             await show(lines, mark=False)

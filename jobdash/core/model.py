@@ -422,6 +422,19 @@ class LogTexts:
         return len(self.seqs)
 
 
+@dataclass
+class LogBlock:
+    """`LogTexts`' page as one text, joined by line breaks in the store: a string a page."""
+
+    job_id: int
+    lines: int
+    last: int  # the seq of the last line (the `after` of the next page)
+    text: str
+    task: int | None = None  # the highest task of the lines (None: no task's)
+    mixed: bool = False  # lines of several tasks
+    earlier: bool = False  # a line of an earlier attempt than its task's (mixed: True)
+
+
 JOB_FIELDS = tuple(f.name for f in fields(Job))
 JOB_NESTED = ("unread", "timing")  # the fields that hold a dataclass (or None)
 _job_values = attrgetter(*JOB_FIELDS)  # a job's fields' values, in one call

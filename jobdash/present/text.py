@@ -26,6 +26,7 @@ __all__ = [
     "name_problem",
     "sanitize",
     "sanitize_all",
+    "sanitize_joined",
     "sanitize_lines",
 ]
 
@@ -62,6 +63,7 @@ _TABLE[0x7F] = "\u2421"
 for _first, _last in _OTHERS:
     _TABLE.update(dict.fromkeys(range(_first, _last + 1), PLACEHOLDER))
 _ASCII_CONTROLS = bytes(range(0x20)) + b"\x7f"  # the ASCII characters `_TABLE` replaces
+_BUT_LF = _ASCII_CONTROLS.replace(b"\n", b"")
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f" + "".join(rf"\u{a:04x}-\u{b:04x}" for a, b in _OTHERS) + "]")
 
 
@@ -91,6 +93,18 @@ def sanitize_all(texts: list[str]) -> list[str]:
     else:
         printable = joined.isprintable()
     return texts if printable else [sanitize(text) for text in texts]
+
+
+def sanitize_joined(joined: str) -> str:
+    """`sanitize_all` of lines joined by line breaks (the line breaks stay): `joined` itself
+    when no line has a character to replace, one check of the whole (a page of a log joined
+    by the store: `LogBlock`). Its lines must have no line break of their own."""
+    if joined.isascii():
+        if len(joined.encode("ascii").translate(None, _BUT_LF)) == len(joined):
+            return joined
+    elif joined.replace("\n", " ").isprintable():
+        return joined
+    return "\n".join(sanitize_all(joined.split("\n")))
 
 
 def sanitize_lines(text: str) -> str:

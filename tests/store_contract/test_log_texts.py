@@ -48,3 +48,44 @@ async def test_log_texts_are_the_printed_columns_of_logs(store: Store) -> None:
     of_one = await store.log_texts(job.id, 0, task_seq=1)
     assert list(of_one.seqs) == [ln.seq for ln in one]
     assert list(of_one.earlier) == marked(one)
+
+
+async def test_log_block_is_the_page_joined(store: Store) -> None:
+    """`log_block`: `log_texts`' page as one text, joined by line breaks in the order the
+    lines were written, with what tells whether it prints as it is: its task, whether it
+    mixes tasks, whether some line is of an earlier attempt than its task's latest."""
+    job = await store.create_job(commands("import", tasks=2, retries=1))
+    await store.append_log(job.id, None, "stdout", "the job's own line")
+    for attempt in (1, 2):
+        await store.admit()
+        for c in await store.claim(Claimant("a", "a", 2, 600)):
+            for i in range(3):
+                await store.append_log(job.id, c.task_id, "stdout", f"{c.name} {i}", attempt)
+            await store.append_log(job.id, c.task_id, "stderr", "é \x1b[31mred\t", attempt)
+            await store.flush()
+            status = TaskStatus.FAILED if c.name == "import1" else TaskStatus.SUCCEEDED
+            await store.complete(Outcome(c.task_id, c.attempt, "a", status, 1, "exit 1"))
+        await store.flush()
+    lines = await store.logs(job.id)
+    whole = await store.log_block(job.id, 0)
+    assert whole.job_id == job.id and whole.lines == len(lines) and whole.last == lines[-1].seq
+    assert whole.text == "\n".join(ln.text for ln in lines)
+    assert whole.mixed and whole.earlier
+
+    first = await store.log_block(job.id, 0, limit=2)  # the job's line, a task's first
+    rest = await store.log_block(job.id, first.last)
+    assert f"{first.text}\n{rest.text}" == whole.text and first.lines == 2
+    assert not first.mixed and first.task == lines[1].task_id
+    assert first.earlier == lines[1].earlier
+    empty = await store.log_block(job.id, lines[-1].seq)
+    assert (empty.lines, empty.last, empty.text) == (0, lines[-1].seq, "")
+
+    for seq in (1, 2):  # import1 failed its first attempt, import2 did not
+        one = await store.logs(job.id, task_seq=seq)
+        of_one = await store.log_block(job.id, 0, task_seq=seq)
+        assert of_one.text == "\n".join(ln.text for ln in one) and of_one.last == one[-1].seq
+        assert not of_one.mixed and of_one.task == one[0].task_id
+        assert of_one.earlier == any(ln.earlier and ln.stream != "system" for ln in one)
+    latest = [ln for ln in await store.logs(job.id, task_seq=1) if not ln.earlier]
+    after = await store.log_block(job.id, latest[0].seq - 1, task_seq=1)
+    assert not after.earlier and after.text == "\n".join(ln.text for ln in latest)

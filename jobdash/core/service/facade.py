@@ -23,6 +23,7 @@ from jobdash.core.model import (
     BadInput,
     Counted,
     Job,
+    LogBlock,
     LogLine,
     LogTexts,
     Refused,
@@ -327,6 +328,12 @@ class Service(Bulk, AuditTrail, Artifacts, Timings, ScheduleControl):
     ) -> LogTexts:
         await self.job(job_id)
         return await self.store.log_texts(job_id, after, task, limit)
+
+    async def log_block(
+        self, job_id: int, after: int, task: int | None = None, limit: int | None = None
+    ) -> LogBlock:
+        await self.job(job_id)
+        return await self.store.log_block(job_id, after, task, limit)
 
     async def log_tail(self, job_id: int, n: int, task: int | None = None) -> list[LogLine]:
         await self.job(job_id)

@@ -26,7 +26,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from jobdash.core.model import LogLine, LogTexts, NotFound
+from jobdash.core.model import LogBlock, LogLine, LogTexts, NotFound
 
 if TYPE_CHECKING:
     from jobdash.core.service.facade import Service
@@ -116,6 +116,29 @@ class LogFeed:
             return None
         self.after[job_id] = page.seqs[-1]
         return page
+
+    async def read_block(self, whole: Callable[[LogBlock], bool]) -> LogBlock | LogTexts | None:
+        """`read_texts` as one text (`Service.log_block`) when `whole` says the caller
+        prints the block as it is (lines of one task's latest attempt, say); else the same
+        page by column. None when the job has no more now."""
+        (job_id,) = self.after
+        if job_id in self.gone:
+            return None
+        try:
+            block = await self.svc.log_block(
+                job_id, after=self.after[job_id], task=self.task, limit=self.page
+            )
+        except NotFound:
+            self.gone.add(job_id)
+            return None
+        if not block.lines:
+            self.more = False
+            return None
+        if not whole(block):
+            return await self.read_texts()
+        self.more = block.lines >= self.page
+        self.after[job_id] = block.last
+        return block
 
     async def poll(self) -> list[LogLine]:
         """Like `read`, having looked first at which jobs have finished: a job that had

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from jobdash.core.model import Counted, Job, LogLine, LogTexts, Run, Task
+from jobdash.core.model import Counted, Job, LogBlock, LogLine, LogTexts, Run, Task
 from jobdash.core.store.records import FailureFilter, JobFilter, ReadMark, Shared
 from jobdash.core.views import FailedTask, FailureGroup
 
@@ -54,6 +54,12 @@ class ReadingStore(Protocol):
     ) -> LogTexts:
         """`logs`' lines, by column and only what printing them takes (`LogTexts`): the
         read of `jobdash logs JOB` into a pipe, a log of millions of lines."""
+
+    async def log_block(
+        self, job_id: int, after: int, task_seq: int | None = None, limit: int | None = None
+    ) -> LogBlock:
+        """`log_texts`' page as one text, joined by line breaks in the store (`LogBlock`):
+        a page of a long log without a string a line (lines=0: none after `after`)."""
 
     async def log_tail(self, job_id: int, n: int, task_seq: int | None = None) -> list[LogLine]:
         """The last `n` log lines of a job (of one task), in order: one read of the index
