@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jobdash.present.text import (
@@ -251,20 +251,24 @@ def test_a_joined_page_is_sanitized_as_each_of_its_lines_is() -> None:
             assert sanitize_joined("\n".join(page)) == want, hex(code)
 
 
-@given(
-    st.lists(
-        st.text(
-            st.one_of(
-                st.sampled_from(ODD),
-                st.characters(codec=None, exclude_characters="\n"),
-            )
-        ),
-        min_size=1,
-    )
-)
-def test_any_joined_page_is_sanitized_as_its_lines_are(page: list[str]) -> None:
+CONTROLS = "".join(chr(c) for c in [*range(0x20), 0x7F] if c != 0x0A)
+
+
+ASCII = st.characters(min_codepoint=0x20, max_codepoint=0x7E)  # printable, no control
+ANY = st.characters(exclude_characters="\n")
+
+
+@pytest.mark.parametrize("odd", sorted(set(CONTROLS + ODD)), ids=lambda c: hex(ord(c)))
+@settings(max_examples=25)
+@given(data=st.data())
+def test_any_joined_page_is_sanitized_as_its_lines_are(odd: str, data: st.DataObject) -> None:
     """What `jobdash logs` prints of a page the store joined (`sanitize_joined`) is what
-    it prints of the same lines one by one."""
+    it prints of the same lines one by one: a page of one odd character among printable
+    ASCII (checked by its bytes) or among any characters (a check that missed one kind
+    could be covered by another kind it finds)."""
+    lines = st.lists(st.text(data.draw(st.sampled_from([ASCII, ANY]))), min_size=1)
+    before, after = data.draw(lines), data.draw(lines)
+    page = [*before[:-1], before[-1] + odd, *after]
     assert sanitize_joined("\n".join(page)) == "\n".join(sanitize(t) for t in page)
 
 
