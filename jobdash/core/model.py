@@ -432,7 +432,7 @@ class LogBlock:
     text: str
     task: int | None = None  # the highest task of the lines (None: no task's)
     mixed: bool = False  # lines of several tasks
-    earlier: bool = False  # a line of an earlier attempt than its task's (mixed: True)
+    earlier: bool = False  # a line (a note of jobdash's too) of an earlier attempt, or mixed
 
 
 JOB_FIELDS = tuple(f.name for f in fields(Job))

@@ -72,13 +72,9 @@ LOG_TEXTS = (
     "FROM logs l LEFT JOIN tasks lt ON lt.id = l.task_id"
 )
 # The same lines as one row (`LogBlock`), their texts joined where they are. No task
-# joined to each line (a fifth of the read): of one task's lines, the oldest attempt of its
-# output is compared once with the task's.
-LOG_BLOCK = (
-    "SELECT l.seq, l.task_id, l.text, "
-    "CASE WHEN l.stream <> 'system' AND l.task_id IS NOT NULL THEN l.attempt END attempt "
-    "FROM logs l"
-)
+# joined to each line, nor its stream looked at (two fifths of the read): of one task's
+# lines, the oldest attempt is compared once with the task's.
+LOG_BLOCK = "SELECT l.seq, l.task_id, l.text, l.attempt FROM logs l"
 
 Q = Statements(
     job=f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?",
