@@ -18,7 +18,7 @@ import dataclasses
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 from jobdash.cli.chosen import chosen_jobs
@@ -144,6 +144,23 @@ class LogReader:
         await self.svc.mark_read(self.job_id, seq)
 
 
+async def read_ahead(
+    read: Callable[[], Awaitable[LogBlock | LogTexts | None]],
+) -> AsyncIterator[LogBlock | LogTexts]:
+    """What `read` gives until None, the next read begun before the page read is given:
+    the store's thread reads a page while this one prints the one before (the two cores
+    of a small machine, where one after the other they took a core in turn)."""
+    import asyncio
+
+    ahead = asyncio.ensure_future(read())
+    try:
+        while (page := await ahead) is not None:
+            ahead = asyncio.ensure_future(read())
+            yield page
+    finally:
+        ahead.cancel()
+
+
 async def logged_jobs(svc: Service, a: argparse.Namespace) -> list[int]:
     """The jobs whose log is asked for: a lone id is read now (not there: refused, exit 1,
     as before several were possible); several, or a query, as the job actions take them."""
@@ -194,9 +211,13 @@ async def cmd_logs(svc: Service, a: argparse.Namespace) -> int:
         if printer.plain and not (several or a.json):
             if a.task is None:  # labelled or not: known before the first page
                 printer.labels.update(await svc.tasks(ids[0]))
-            while page := await (
-                feed.read_block(printer.whole) if len(printer.labels) <= 1 else feed.read_texts()
-            ):
+
+            def read() -> Awaitable[LogBlock | LogTexts | None]:
+                if len(printer.labels) <= 1:
+                    return feed.read_block(printer.whole)
+                return feed.read_texts()
+
+            async for page in read_ahead(read):
                 if isinstance(page, LogBlock):
                     printer.print_block(page)
                 else:
