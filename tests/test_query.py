@@ -116,6 +116,18 @@ def test_bad_queries(text: str, words: str) -> None:
     assert "\n" not in str(info.value)
 
 
+def test_an_unclosed_quote_in_a_long_filter_quotes_its_start_only() -> None:
+    """The filter bar shows the error under the input: it quoted the whole text, and a
+    pasted page of it pushed the table off the screen."""
+    with pytest.raises(BadInput) as info:
+        parse_query('status:failed "' + "x" * 3000)
+    said = str(info.value)
+    assert said.startswith("bad filter 'status:failed \"xxx") and said.endswith(
+        "…': no closing quotation"
+    )
+    assert len(said) < 100
+
+
 # -------------------------------------------------------------- semantics
 
 

@@ -116,7 +116,8 @@ def _tokens(text: str) -> Iterable[tuple[str, str]]:
                 return
             yield token, text[start : stream.tell()].strip()
     except ValueError as exc:  # "No closing quotation", "No escaped character"
-        raise BadInput(f"bad filter {text!r}: {str(exc).lower()}") from None
+        shown = text if len(text) <= 60 else text[:59] + "…"  # the start says which
+        raise BadInput(f"bad filter {shown!r}: {str(exc).lower()}") from None
 
 
 def _normalize(name: str, value: str) -> str:

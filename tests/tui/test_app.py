@@ -549,6 +549,12 @@ async def test_start_job_form_validates_and_submits(open_service: Open) -> None:
         types.highlighted = [t.name for t in form.types].index("import-files")
         await until(pilot, lambda: "source" in form._inputs)
         assert form._inputs["batch"].value == "500"  # the default
+        # Tab from the types goes to the first field: what is typed next is in it (the
+        # form's scroll container took the first Tab, and the keys after were lost).
+        types.focus()
+        await pilot.press("tab", "x")
+        assert app.focused is form._inputs["source"] and form._inputs["source"].value == "x"
+        form._inputs["source"].value = ""
         # source is required: the service's error shows inline, nothing is created.
         await pilot.press("ctrl+s")
         await until(pilot, lambda: "required" in str(form.query_one("#start-error").render()))

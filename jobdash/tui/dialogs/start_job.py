@@ -71,7 +71,8 @@ class StartJobScreen(ModalScreen[Job | None]):
                     for jt in self.types
                 ]
                 yield OptionList(*options, id="start-types")
-                yield VerticalScroll(id="start-form")
+                # Not a stop of its own for Tab: the first Tab goes to the first field.
+                yield VerticalScroll(id="start-form", can_focus=False)
             yield Static("", id="start-error")
             with Horizontal(classes="buttons"):
                 yield Button("Start", id="start", variant="primary")

@@ -42,7 +42,7 @@ class FilterBar(Vertical):
         #filter-prompt { width: 2; color: $accent; text-style: bold; }
         Input { border: none; height: 1; padding: 0; background: $panel; }
         Input:focus { border: none; background-tint: $foreground 5%; }
-        #filter-error { display: none; color: $error; height: auto; }
+        #filter-error { display: none; color: $error; height: auto; max-height: 2; }
         &.-invalid #filter-prompt { color: $error; }
     }
     """
