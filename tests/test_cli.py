@@ -390,6 +390,9 @@ def test_logs_tail_and_task(history: dict[str, int]) -> None:
     hello = history["hello"]
     done = run_cli("logs", str(hello), "--task", "2")
     assert sorted(done.stdout.splitlines()) == ["hello beta", "warn beta"]
+    done = run_cli("logs", str(hello), "--task", "99")  # printed nothing, exit 0
+    assert done.returncode == 2 and done.stdout == ""
+    assert one_line(done.stderr) == f"jobdash: logs: job {hello} has no task 99 (tasks 1–3)"
 
 
 def test_logs_print_job_output_literally_when_piped(history: dict[str, int]) -> None:

@@ -168,7 +168,13 @@ async def logged_jobs(svc: Service, a: argparse.Namespace) -> list[int]:
     if a.task is not None and (len(ids) != 1 or a.query is not None):
         raise BadInput("logs: --task N is a task of one job: give one job id")
     if len(ids) == 1 and a.query is None:
-        await svc.job(ids[0])
+        job = await svc.job(ids[0])
+        if a.task is not None and not (a.follow and not job.status.finished):
+            # (followed, a running job may add it yet)
+            seqs = [t.seq for t in await svc.tasks(job.id)]
+            if a.task not in seqs:
+                has = f"tasks 1–{max(seqs)}" if seqs else "no tasks"
+                raise BadInput(f"logs: job {job.id} has no task {a.task} ({has})")
     return ids
 
 
