@@ -360,6 +360,13 @@ def test_jobs_filters_and_json(history: dict[str, int]) -> None:
     assert "fail" in table and "hello" in table
     done = run_cli("jobs", "--status", "cancelled")
     assert done.returncode == 0 and "no jobs match" in done.stderr
+    # A listing that stops short says so (on stderr: a pipe gets the rows only).
+    done = run_cli("jobs", "--limit", str(len(everyone) - 1))
+    assert done.returncode == 0 and str(max(everyone)) in done.stdout
+    assert one_line(done.stderr) == (
+        f"jobdash: the first {len(everyone) - 1} shown; more match (--limit N, or --all)"
+    )
+    assert run_cli("jobs", "--limit", str(len(everyone))).stderr == ""
 
 
 def test_show_and_show_json(history: dict[str, int]) -> None:

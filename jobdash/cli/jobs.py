@@ -152,13 +152,18 @@ async def cmd_jobs(svc: Service, a: argparse.Namespace) -> int:
             page = await anext(pages, [])
         sys.stdout.write(listing.end() + "\n")
         return EXIT_OK
-    jobs = await svc.jobs(jobs_query(a), limit=limit)
+    # One more than shown: whether the listing stopped short is said, not left to guess.
+    asked = None if limit is None else min(limit + 1, 2**63 - 1)  # a store's integer
+    jobs = await svc.jobs(jobs_query(a), limit=asked)
+    more = limit is not None and len(jobs) > limit
     if not jobs:
         err.print("no jobs match")
     else:
         from jobdash.cli.tables import show_table
 
-        show_table(jobs_table(jobs))
+        show_table(jobs_table(jobs[:limit] if more else jobs))
+    if more:
+        err.print(f"jobdash: the first {limit} shown; more match (--limit N, or --all)")
     return EXIT_OK
 
 
