@@ -534,3 +534,7 @@ def test_a_killed_engine_is_not_taken_for_a_live_one(tmp_path: Path) -> None:
         serve.wait()
     done = run_cli("run", "t", "--db", str(db), cwd=tmp_path)
     assert done.returncode == 0 and "no engine is running" in done.stderr
+    # A listing of unfinished jobs says nothing moves them now.
+    done = run_cli("jobs", "--db", str(db), cwd=tmp_path)
+    assert done.returncode == 0 and "running" in done.stdout  # as the dead engine left them
+    assert "no engine is running" in one_line(done.stderr)

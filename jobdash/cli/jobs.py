@@ -164,6 +164,14 @@ async def cmd_jobs(svc: Service, a: argparse.Namespace) -> int:
         show_table(jobs_table(jobs[:limit] if more else jobs))
     if more:
         err.print(f"jobdash: the first {limit} shown; more match (--limit N, or --all)")
+    if any(not j.status.finished for j in jobs) and not await svc.engine_alive():
+        # Their status and times are what the last engine wrote: nothing moves them now.
+        err.print(
+            safe(
+                f"jobdash: no engine is running on {svc.location}: the unfinished jobs wait "
+                "until one starts — start one with `jobdash serve`"
+            )
+        )
     return EXIT_OK
 
 
