@@ -12,7 +12,15 @@ import pytest
 from jobdash.core.model import JobStatus, NotFound, Refused, Trigger
 from jobdash.core.query import parse_query
 from jobdash.core.store.base import Store, open_store
-from jobdash.core.store.records import EXPORT_CELLS, Claimant, JobFilter, job_cells
+from jobdash.core.store.records import (
+    EXPORT_CELLS,
+    RECORD_CELLS,
+    RECORD_EXTRAS,
+    Claimant,
+    JobFilter,
+    job_cells,
+    job_record_cells,
+)
 from jobdash.core.views import AgentInfo
 from jobdash.core.waiting import NAMED_IN_LINE
 from jobdash.tui.widgets.job_rows import sort_rows
@@ -136,6 +144,25 @@ async def test_export_cells_are_the_listed_jobs_cells(store: Store, text: str) -
     named = {c[0]: dict(zip(EXPORT_CELLS, c, strict=True)) for c in cells}
     if text == "":
         assert named[paused.id]["status"] == "paused"
+
+
+@pytest.mark.parametrize("text", ["", "user:alice", "-status:cancelled"])
+async def test_record_cells_are_the_listed_jobs_records(store: Store, text: str) -> None:
+    """`record_cells` (what a JSON export of millions reads) says what `job_record_cells`
+    makes of `list_jobs`' jobs (the Service's extras aside), for every status (a paused
+    job: why it waits), page by page as an export reads them."""
+    await varied_jobs(store)
+    paused = await store.create_job(commands("import-files", params={"z": "1", "a": "2"}))
+    await store.admit()
+    await store.pause_job(paused.id, "root")
+    f = JobFilter(parse_query(text), now=time.time())
+    jobs = await store.list_jobs(f)
+    assert len(jobs) >= 3
+    stored = len(RECORD_CELLS) - len(RECORD_EXTRAS)
+    assert RECORD_CELLS[stored:] == RECORD_EXTRAS
+    assert await store.record_cells(f) == [job_record_cells(j)[:stored] for j in jobs]
+    page = await store.record_cells(replace(f, limit=2, after_id=jobs[0].id))
+    assert page == [job_record_cells(j)[:stored] for j in jobs[1:3]]
 
 
 @pytest.mark.parametrize("order", ["id", "type", "user", "status", "started", "time", "info"])

@@ -29,6 +29,11 @@ class ReadingStore(Protocol):
         tuple of the columns a CSV export writes, `job_cells` of the job): an export of
         millions is written without a `Job` built for each."""
 
+    async def record_cells(self, f: JobFilter) -> list[tuple[Any, ...]]:
+        """The jobs `list_jobs(f)` returns, each as its record cells (`RECORD_CELLS` but
+        the Service's `RECORD_EXTRAS`: `job_record_cells` of the job, those left off): a
+        JSON export of millions is written without a `Job` built for each."""
+
     async def count_jobs(self, f: JobFilter, cap: int | None = None) -> int:
         """How many jobs `f` selects (its order, limit and offset aside); with `cap`, a count
         that stops past it (cap + 1 means "more than cap"), so that a count of a large set

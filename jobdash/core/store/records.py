@@ -8,9 +8,10 @@ import asyncio
 import json
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any, Protocol
 
-from jobdash.core.model import Job, Report, SchedulePolicy, TaskStatus, Trigger
+from jobdash.core.model import JOB_FIELDS, Job, Report, SchedulePolicy, TaskStatus, Trigger
 from jobdash.core.permissions import Role as PermissionRole
 from jobdash.core.permissions import Shared
 from jobdash.core.query import Query
@@ -363,6 +364,25 @@ def job_cells(j: Job) -> tuple[Any, ...]:
         j.idle_time,
         json.dumps(j.params),
     )
+
+
+# A job as a JSON export reads it (`ReadingStore.record_cells`, then the Service): its
+# fields in `Job`'s order, which is its record's (`model.job_record`), without a `Job` built
+# for each of millions. `params` and `metrics`: their JSON text as stored; `status` and
+# `trigger`: their text; `cancellable`: true or not as stored (0 or 1). The last three are
+# the Service's (`RECORD_EXTRAS`: unread lines, timing, silence), not the store's.
+RECORD_CELLS = JOB_FIELDS
+RECORD_EXTRAS = ("unread", "timing", "quiet_since")
+_job_fields = attrgetter(*JOB_FIELDS)
+
+
+def job_record_cells(j: Job) -> tuple[Any, ...]:
+    """A job's record cells (`RECORD_CELLS`), as a store's `record_cells` reads them and
+    the Service adds its extras to (the extras as the job holds them)."""
+    cells = dict(zip(RECORD_CELLS, _job_fields(j), strict=True))
+    cells["params"] = json.dumps(j.params)
+    cells["metrics"] = json.dumps(j.metrics)
+    return tuple(cells.values())
 
 
 # (job id, recipients, recipients already served, attempts so far)

@@ -53,6 +53,13 @@ CELL_COLUMNS = (
     "pending + running + succeeded + failed + cancelled + skipped, succeeded, failed, "
     "paused_at, idle_time, params"
 )
+# A job's record cells (`records.RECORD_CELLS`) as stored: its fields in `Job`'s order.
+RECORD_COLUMNS = (
+    'id, type, params, "user", trigger, status, created, updated, started, finished, '
+    "schedule_id, fire_time, pending, running, succeeded, failed, cancelled, skipped, "
+    f"progress, {INFO}, metrics, warnings, target, parallel, cancellable, rev, idle_time, "
+    "paused_at, log_lines, log_warnings, log_errors"
+)
 TASK_COLUMNS = (  # Task's fields, in their order
     "id, job_id, seq, name, item, status, attempt, agent, started, finished, exit_code, "
     "error, progress, not_before, active"
@@ -172,6 +179,11 @@ class Reads:
     async def export_cells(self, f: JobFilter) -> list[tuple[Any, ...]]:
         s = job_select(self.db.dialect, f, time.time() if f.now is None else f.now)
         sql = self.select_sql(CELL_COLUMNS, s.where, s.order, f.limit, f.offset, s.source)
+        return list(await self.db.fetchall(sql, s.args))
+
+    async def record_cells(self, f: JobFilter) -> list[tuple[Any, ...]]:
+        s = job_select(self.db.dialect, f, time.time() if f.now is None else f.now)
+        sql = self.select_sql(RECORD_COLUMNS, s.where, s.order, f.limit, f.offset, s.source)
         return list(await self.db.fetchall(sql, s.args))
 
     async def count_jobs(self, f: JobFilter, cap: int | None = None) -> int:
