@@ -37,7 +37,7 @@ from jobdash.core.query import Query, parse_query
 from jobdash.core.scheduler import SCHEDULER_USER, Scheduler, schedule_lock
 from jobdash.core.service.export import export_jobs
 from jobdash.core.service.submission import new_job
-from jobdash.core.store.records import Changes, JobFilter, Shared, job_cells
+from jobdash.core.store.records import Changes, JobFilter, Shared, job_cells, job_record_cells
 from jobdash.core.values import check_params
 from jobdash.core.views import AgentInfo, PrunedAgents, Why
 from jobdash.core.waiting import explain
@@ -268,6 +268,18 @@ class Service(Bulk, AuditTrail, Artifacts, Timings, ScheduleControl):
             return [job_cells(j) for j in await self.jobs(q, limit=limit, after_id=after_id)]
         f = JobFilter(q, user=self._scope, shared=self._shared, limit=limit, after_id=after_id)
         return await self.store.export_cells(f)
+
+    async def export_records(
+        self, query: str | Query = "", limit: int | None = None, after_id: int | None = None
+    ) -> list[tuple[Any, ...]]:
+        """`jobs(query, limit=limit, after_id=after_id)` as record cells (`RECORD_CELLS`),
+        read as such by the store, as `export_cells` for a CSV export (a flag: from jobs)."""
+        q = parse_query(query) if isinstance(query, str) else query
+        if q.flags:
+            jobs = await self.jobs(q, limit=limit, after_id=after_id)
+            return [job_record_cells(j) for j in jobs]
+        f = JobFilter(q, user=self._scope, shared=self._shared, limit=limit, after_id=after_id)
+        return await self.with_record_extras(await self.store.record_cells(f))
 
     async def finished_page(
         self,

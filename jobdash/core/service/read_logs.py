@@ -30,11 +30,15 @@ def unread_of(lines: int, warnings: int, errors: int) -> Unread | None:
 
 def unread(job: Job, mark: ReadMark | None) -> Unread | None:
     """What of `job`'s lines to read is past `mark` (all of them without one)."""
+    return unread_past(job.log_lines, job.log_warnings, job.log_errors, mark)
+
+
+def unread_past(lines: int, warnings: int, errors: int, mark: ReadMark | None) -> Unread | None:
+    """What of a job's lines to read (its `log_lines`, `log_warnings`, `log_errors`) is past
+    `mark`: `unread` from the job's columns, for an export that builds no `Job`."""
     if mark is None:
-        return unread_of(job.log_lines, job.log_warnings, job.log_errors)
-    return unread_of(
-        job.log_lines - mark.lines, job.log_warnings - mark.warnings, job.log_errors - mark.errors
-    )
+        return unread_of(lines, warnings, errors)
+    return unread_of(lines - mark.lines, warnings - mark.warnings, errors - mark.errors)
 
 
 class ReadLogs(Failures):

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
+from typing import Any
 
-from jobdash.core.model import Job, JobStatus, TypeTiming
+from jobdash.core.model import FINISHED_JOB, Job, JobStatus, TypeTiming
 from jobdash.core.query import Query
-from jobdash.core.service.read_logs import ReadLogs
+from jobdash.core.service.read_logs import ReadLogs, unread_past
 from jobdash.core.stalls import read_type_timing
-from jobdash.core.store.records import Changes
+from jobdash.core.store.records import RECORD_CELLS, Changes
 from jobdash.core.timing import TIMING_TTL
 
 
@@ -50,19 +51,41 @@ class Timings(ReadLogs):
     async def with_timing(self, jobs: Iterable[Job]) -> None:
         """Give each active job of `jobs` its type's timing and its silence (in place)."""
         active = [j for j in jobs if not j.status.finished]
-        if not active:
-            return
-        timings = {t: await self.type_timing(t) for t in sorted({j.type for j in active})}
-        running = any(j.status is JobStatus.RUNNING for j in active)
-        quiet = await self.store.quiet_since() if running else {}
+        timings = await self.timings_of([(j.id, j.type, j.status) for j in active])
         for job in active:
-            job.timing = timings[job.type]
-            job.quiet_since = quiet.get(job.id)
+            job.timing, job.quiet_since = timings[job.id]
+
+    async def timings_of(
+        self, active: Sequence[tuple[int, str, str]]
+    ) -> dict[int, tuple[TypeTiming, float | None]]:
+        """Active jobs' (id, type, status) timing and silence, by id: what `with_timing`
+        gives a job, told from its columns for an export that builds no `Job`."""
+        if not active:
+            return {}
+        timings = {t: await self.type_timing(t) for t in sorted({a[1] for a in active})}
+        running = any(a[2] == JobStatus.RUNNING for a in active)
+        quiet = await self.store.quiet_since() if running else {}
+        return {id_: (timings[type_], quiet.get(id_)) for id_, type_, _status in active}
 
     async def with_extras(self, jobs: Sequence[Job]) -> None:
         """What the Service adds to jobs the store returns: unread lines, timing."""
         await self.with_unread(jobs)
         await self.with_timing(jobs)
+
+    async def with_record_extras(self, rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+        """A store's `record_cells` (`RECORD_CELLS` but `RECORD_EXTRAS`), each with the
+        extras `with_extras` gives its job (unread lines, timing, silence): the cells of
+        the job this Service would return, without a `Job` for each of millions."""
+        active = [(r[_ID], r[_TYPE], r[_STATUS]) for r in rows if r[_STATUS] not in FINISHED_JOB]
+        timings = await self.timings_of(active)
+        get_mark = (await self.marks()).get
+        cells = []
+        for r in rows:
+            lines, warnings, errors = r[_LOG_LINES : _LOG_LINES + 3]
+            timing, quiet = timings.get(r[_ID], _NO_TIMING)
+            unread = unread_past(lines, warnings, errors, get_mark(r[_ID]))
+            cells.append((*r, unread, timing, quiet))
+        return cells
 
     async def unread_in(self, job: Job) -> Job:
         """`job` with what of its log is unread and its timing (a job read or acted on)."""
@@ -83,3 +106,10 @@ class Timings(ReadLogs):
         if not query.flags:
             return jobs
         return query.select(jobs, time.time())
+
+
+_ID, _TYPE, _STATUS, _LOG_LINES = (
+    RECORD_CELLS.index(name) for name in ("id", "type", "status", "log_lines")
+)
+assert RECORD_CELLS[_LOG_LINES : _LOG_LINES + 3] == ("log_lines", "log_warnings", "log_errors")
+_NO_TIMING = (None, None)  # a finished job's timing and silence

@@ -1,0 +1,57 @@
+"""A JSON export's records through the Service: what `export_records` reads as cells (and
+adds to them: a user's unread lines, an active job's timing) is what the jobs `jobs`
+returns hold, so that `jobdash export --format json` writes what it wrote from `Job`s."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from jobdash.core.identity import real_user
+from jobdash.core.model import JobStatus, Unread, job_record
+from jobdash.core.service import Export, Service
+from jobdash.core.store.records import job_record_cells
+from tests.conftest import wait_finished, wait_for
+
+Open = Callable[..., Awaitable[Service]]
+
+CONFIG = """
+[types.noisy]
+items = ["a", "b"]
+command = ["sh", "-c", "echo {item} one; echo 'warning: {item} two' >&2; echo {item} three >&2"]
+
+[types.nap]
+command = ["sleep", "60"]
+"""
+
+
+async def test_export_records_are_the_jobs_records(
+    services: Open, write_config: Callable[[str], Path]
+) -> None:
+    """Finished jobs with unread lines (one partly read), and a paused one (active: its
+    type's timing): the record cells, page by page, and their JSON text."""
+    svc = await services(write_config(CONFIG), user=real_user())
+    unread = await svc.submit("noisy")
+    await wait_finished(svc, unread.id)
+    read = await svc.submit("noisy")
+    await wait_finished(svc, read.id)
+    await svc.mark_read(read.id, (await svc.logs(read.id))[2].seq)
+    paused = await svc.submit("nap")
+    await wait_for(svc, paused.id, lambda j: j.status is JobStatus.RUNNING)
+    await svc.pause(paused.id)
+    await wait_for(svc, paused.id, lambda j: j.status is JobStatus.PAUSED)
+
+    jobs = await svc.jobs("")
+    assert [j.id for j in jobs] == [paused.id, read.id, unread.id]
+    assert jobs[2].unread == Unread(6, 2, 2) and jobs[1].unread is not None
+    assert jobs[1].unread != jobs[2].unread and jobs[0].timing is not None
+    assert await svc.export_records("") == [job_record_cells(j) for j in jobs]
+    page = await svc.export_records("", limit=2, after_id=paused.id)
+    assert page == [job_record_cells(j) for j in jobs[1:]]
+    assert await svc.export_records("status:stalled") == []  # a flag: told from the jobs
+
+    export = Export("json")
+    text = export.begin() + export.records(await svc.export_records("")) + export.end()
+    assert text == json.dumps([job_record(j) for j in jobs], indent=2, default=str)
+    await svc.cancel(paused.id, force=True)
