@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from jobdash.core import model
-from jobdash.core.model import Job, JobStatus, TypeTiming, Unread, job_record, run_time
+from jobdash.core.model import Job, JobStatus, Trigger, TypeTiming, Unread, job_record, run_time
 from jobdash.core.service.export import (
     EXPORT_COLUMNS,
     Export,
@@ -23,7 +23,7 @@ from jobdash.core.service.export import (
     inert_cell,
     sorted_params,
 )
-from jobdash.core.store.records import EXPORT_CELLS
+from jobdash.core.store.records import EXPORT_CELLS, RECORD_CELLS, job_record_cells
 from jobdash.present.times import iso
 from tests.tui.job_factory import NOW, make_job
 
@@ -212,3 +212,110 @@ def check_csv_lines(page: list[tuple[object, ...]]) -> None:
             ]
         )
     assert Export("csv").cells(page) == out.getvalue()
+
+
+# What a record's cells can hold: anything json writes (huge numbers, the three floats that
+# are no number, -0.0 beside 0.0, 1 beside 1.0 and True in one column), any text (quotes,
+# backslashes, control characters, non-ASCII, lone surrogates), a subclass of str, and what
+# only `default=str` writes. Small pools make a column of one value, or of nearly one, likely.
+ANY_TEXT = st.text(st.characters(min_codepoint=0, max_codepoint=0x10FFFF, exclude_categories=()))
+ODD_SCALARS = (
+    SCALARS
+    | ANY_TEXT
+    | st.integers(-(10**80), 10**80)
+    | st.sampled_from([0, 0.0, -0.0, 1, 1.0, True, False, None, "", '"\\', "\x00\u2028é", "\ud83d"])
+    | st.sampled_from(list(Trigger))
+)
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | ANY_TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(ANY_TEXT, inner, max_size=3),
+    max_leaves=12,
+)
+STORED_JSON = st.sampled_from(["{}", '{"source": "/data/in/27"}']) | JSON_VALUES.map(json.dumps)
+UNREAD = st.none() | st.builds(Unread, st.integers(1, 10**6), st.integers(0), st.integers(0))
+TIMING = st.none() | st.builds(
+    TypeTiming,
+    ANY_TEXT,
+    st.integers(0, 100),
+    st.none() | st.floats(),
+    st.none() | st.floats(),
+    st.none() | st.floats(),
+    st.none() | st.floats(),
+    st.none() | st.floats(),
+    st.booleans(),
+)
+CELL_OF = {
+    "params": STORED_JSON,
+    "metrics": STORED_JSON,
+    "cancellable": st.sampled_from([0, 1, True, False]),
+    "unread": UNREAD,
+    "timing": TIMING,
+}
+RECORD = st.tuples(*(CELL_OF.get(name, ODD_SCALARS) for name in RECORD_CELLS))
+
+
+def old_record(cells: tuple[object, ...]) -> dict[str, object]:
+    """A record's cells as `job_record` holds them for the job a store makes of them
+    (`job_from_row`): its parameters and metrics parsed, `cancellable` true or not, the
+    Service's unread lines and timing as `asdict` gives them."""
+    record = dict(zip(RECORD_CELLS, cells, strict=True))
+    record["params"] = json.loads(str(record["params"]))
+    record["metrics"] = json.loads(str(record["metrics"]))
+    record["cancellable"] = bool(record["cancellable"])
+    for name in ("unread", "timing"):
+        if record[name] is not None:
+            record[name] = dataclasses.asdict(record[name])  # type: ignore[call-overload]
+    return record
+
+
+@given(st.lists(RECORD, max_size=6), st.integers(0, 6))
+def test_json_records_are_json_dumps_of_the_records(
+    page: list[tuple[object, ...]], split: int
+) -> None:
+    """`Export.records` writes each record's text itself, a column at a time, the values
+    of a page's records that are all the same written once: the text is still that of
+    `json.dumps(records, indent=2, default=str)`, whatever a cell holds, in pages of any
+    size (one of them empty)."""
+    want = json.dumps([old_record(cells) for cells in page], indent=2, default=str)
+    export = Export("json")
+    got = export.begin() + export.records(page[:split]) + export.records(page[split:])
+    assert got + export.end() == want
+
+
+JOBS = st.builds(
+    Job,
+    id=st.integers(0, 2**62),
+    type=ANY_TEXT,
+    params=st.dictionaries(ANY_TEXT, JSON_VALUES, max_size=3),
+    user=ANY_TEXT,
+    trigger=st.sampled_from(list(Trigger)),
+    status=st.sampled_from(list(JobStatus)),
+    created=st.floats(),
+    updated=st.floats(),
+    started=st.none() | st.floats(),
+    finished=st.none() | st.floats(),
+    schedule_id=st.none() | ANY_TEXT,
+    pending=st.integers(0, 10**30),
+    succeeded=st.integers(0, 10**30),
+    progress=st.floats(),
+    info=ANY_TEXT,
+    metrics=st.dictionaries(ANY_TEXT, st.floats(), max_size=3),
+    target=ANY_TEXT,
+    cancellable=st.booleans(),
+    idle_time=st.floats(),
+    paused_at=st.none() | st.floats(),
+    log_lines=st.integers(0, 10**6),
+    unread=UNREAD,
+    timing=TIMING,
+    quiet_since=st.none() | st.floats(),
+)
+
+
+@given(st.lists(JOBS, max_size=5))
+def test_json_export_of_jobs_is_json_dumps_of_their_records(jobs: list[Job]) -> None:
+    """A job's record cells (`job_record_cells`) written by `Export.rows` are the text of
+    `json.dumps(job_record(job), indent=2, default=str)`, for jobs of any fields."""
+    want = json.dumps([job_record(j) for j in jobs], indent=2, default=str)
+    export = Export("json")
+    assert export.begin() + export.rows(jobs) + export.end() == want
+    assert [job_record_cells(j)[0] for j in jobs] == [j.id for j in jobs]

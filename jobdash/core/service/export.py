@@ -11,11 +11,14 @@ import io
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict
 from datetime import tzinfo
+from itertools import chain
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
-from jobdash.core.model import BadInput, Job, job_record, run_time
-from jobdash.core.store.records import job_cells
+from jobdash.core.model import BadInput, Job, run_time
+from jobdash.core.store.records import RECORD_CELLS, job_cells, job_record_cells
 from jobdash.present.times import iso, local_zone
 
 EXPORT_COLUMNS = [
@@ -61,8 +64,14 @@ class Export:
 
     def rows(self, jobs: Sequence[Job]) -> str:
         if self.fmt == "json":
-            return self.json.items(job_record(j) for j in jobs)
+            return self.records([job_record_cells(j) for j in jobs])
         return self.cells([job_cells(j) for j in jobs])
+
+    def records(self, page: Sequence[Sequence[Any]]) -> str:
+        """A page of jobs as their record cells (`RECORD_CELLS`, as `Service.export_records`
+        gives them) in JSON: the same text as `rows` of the jobs, without a `Job` for each."""
+        assert self.fmt == "json", "record cells are what a JSON export writes"
+        return self.json.following(json_records(page))
 
     def cells(self, page: Iterable[Sequence[Any]]) -> str:
         """A page of jobs as their export cells (`EXPORT_CELLS`, as `Store.export_cells`
@@ -183,6 +192,14 @@ class JsonList:
             self.empty = False
         return "".join(parts)
 
+    def following(self, text: str) -> str:
+        """Items already written as JSON text, each after ",\n  " (`json_records`): the
+        text `items` writes of them."""
+        if self.empty and text:
+            self.empty = False
+            return text[1:]  # the first: no comma before it
+        return text
+
     def end(self) -> str:
         return "]" if self.empty else "\n]"
 
@@ -251,6 +268,111 @@ def indented(
     if default is None:
         raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
     return indented(default(value), default, newline)
+
+
+_IN_RECORD = "\n    "  # a record's values: its lines' indentation, an item of the list
+
+
+def json_records(page: Sequence[Sequence[Any]]) -> str:
+    """Jobs' record cells (`RECORD_CELLS`) as items of a JSON export, each after ",\n  ":
+    each the text of `indented(job_record(job), str)`, which is `json.dumps(…, indent=2,
+    default=str)` of the record one level in (a test holds it to it).
+
+    Written a column at a time (each as its field holds it, `_COLUMNS`): a record has 34
+    values, and a call of Python for each was most of an export's time, where a column of
+    one type is a call of C a value. Then the page is one join, the text that is the same
+    in every record of it (the keys, and the values no job of the page differs in: most)
+    put together once: a template a record (`%`) cost more than writing all its values."""
+    if not page:
+        return ""
+    pieces: list[Sequence[str]] = []  # columns of text; the page: its rows, joined
+    same = ",\n  "  # the text all records hold since the last piece
+    columns = zip(*page, strict=True)
+    for key, write, column in zip(_RECORD_KEYS, _COLUMNS, columns, strict=True):
+        texts = write(column)
+        same += key
+        if isinstance(texts, str):
+            same += texts
+        elif len(set(texts)) == 1:
+            same += texts[0]
+        else:
+            pieces += ([same] * len(texts), texts)
+            same = ""
+    pieces.append([same + "\n  }"] * len(page))
+    return "".join(chain.from_iterable(zip(*pieces, strict=True)))
+
+
+_FAST: dict[type, Callable[[Any], str]] = {str: encode_basestring_ascii, int: int.__repr__}
+_FAST[float] = float.__repr__  # then its words for the three that are no number
+
+
+_EXACT = frozenset({str, int, bool, type(None)})  # equal values of one of these: one text
+
+
+def _values(column: Sequence[Any]) -> str | list[str]:
+    """A column's values as json writes each (a str: the text of every one), of one type
+    (or it and None) in one call of C a value, a column of mixed types (a subclass, a
+    driver's other number) as `indented` writes each."""
+    kinds = set(map(type, column))
+    if len(kinds) == 1 and kinds <= _EXACT and column.count(column[0]) == len(column):
+        return _value(column[0])  # most columns of a page: counted in C, written once
+    nulls = type(None) in kinds
+    kinds.discard(type(None))
+    kind = kinds.pop() if len(kinds) == 1 else None
+    write = _FAST.get(kind) if kind is not None else None
+    if write is None:
+        return [_value(value) for value in column]
+    texts = ["null" if v is None else write(v) for v in column] if nulls else [*map(write, column)]
+    if kind is float and not _NO_NUMBERS.keys().isdisjoint(texts):
+        texts = [_NO_NUMBERS.get(text, text) for text in texts]
+    return texts
+
+
+def _value(value: object) -> str:
+    """A value as json writes it (`indented` inside a record)."""
+    return indented(value, str, _IN_RECORD)
+
+
+_OBJECTS: dict[object, str] = {None: "null"}  # stored JSON, a frozen dataclass: its text
+
+
+def _objects(column: Sequence[Any]) -> list[str]:
+    """Stored JSON texts (a job's parameters, its metrics), or frozen dataclasses (its
+    unread lines, its timing) or None, as the record writes what they hold. Each text kept,
+    within a few MB: jobs of a type often have the same parameters, and parsing and
+    writing them again was most of their cost (`sorted_params`)."""
+    kept = [*map(_OBJECTS.get, column)]
+    if None not in kept:
+        return kept  # type: ignore[return-value]  # none missing
+    return [text if text is not None else _object(v) for v, text in zip(column, kept, strict=True)]
+
+
+def _object(value: object) -> str:
+    """A stored JSON text, a frozen dataclass or None as the record writes it, kept."""
+    if value is None:
+        return "null"
+    held = _loads(value) if isinstance(value, str) else asdict(value)  # type: ignore[call-overload]
+    text = indented(held, str, _IN_RECORD)
+    if len(text) <= 1024:
+        if len(_OBJECTS) >= 4096:  # a history of all different parameters
+            _OBJECTS.clear()
+            _OBJECTS[None] = "null"
+        _OBJECTS[value] = text
+    return text
+
+
+_COLUMN_AS: dict[str, Callable[[Sequence[Any]], str | list[str]]] = {
+    "params": _objects,
+    "metrics": _objects,
+    "cancellable": lambda column: ["true" if stored else "false" for stored in column],
+    "unread": _objects,
+    "timing": _objects,
+}
+_COLUMNS = tuple(_COLUMN_AS.get(name, _values) for name in RECORD_CELLS)
+_RECORD_KEYS = tuple(  # each value's key, and the text before it (`indented`'s layout)
+    ("{" if n == 0 else ",") + _IN_RECORD + _string(name) + ": "
+    for n, name in enumerate(RECORD_CELLS)
+)
 
 
 FORMULA_STARTS = frozenset("=+-@\t\r")
