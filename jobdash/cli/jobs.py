@@ -246,18 +246,17 @@ async def cmd_export(svc: Service, a: argparse.Namespace) -> int:
 
     export = Export(a.format)
     query = " ".join(a.query)
-    # Streamed, a page at a time; CSV from the jobs' export cells, no `Job` built for each.
-    pages: AsyncIterator[Sequence[Any]]
-    write_page: Callable[[Any], str]
-    if a.format == "csv":
-        pages = keyset_pages(
-            lambda size, after: svc.export_cells(query, limit=size, after_id=after),
-            lambda cells: int(cells[0]),  # EXPORT_CELLS: the id first
-        )
-        write_page = export.cells
-    else:
-        pages = job_pages(svc, query)
-        write_page = export.rows
+    # Streamed, a page at a time, from the jobs' cells (CSV: its export cells; JSON: the
+    # record's), no `Job` built for each.
+    read, write_page = (
+        (svc.export_cells, export.cells)
+        if a.format == "csv"
+        else (svc.export_records, export.records)
+    )
+    pages = keyset_pages(
+        lambda size, after: read(query, limit=size, after_id=after),
+        lambda cells: int(cells[0]),  # EXPORT_CELLS and RECORD_CELLS: the id first
+    )
     page: Sequence[Any] = await anext(pages, [])  # a bad query is refused before any file
     n = 0
     with open_output(a.output or "-") as f:
