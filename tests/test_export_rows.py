@@ -319,3 +319,23 @@ def test_json_export_of_jobs_is_json_dumps_of_their_records(jobs: list[Job]) -> 
     export = Export("json")
     assert export.begin() + export.rows(jobs) + export.end() == want
     assert [job_record_cells(j)[0] for j in jobs] == [j.id for j in jobs]
+
+
+ALIKE = [(0.0, -0.0), (1, 1.0), (1, True), (0, False), (float("nan"), float("nan")), ("a", "a")]
+
+
+@pytest.mark.parametrize("values", ALIKE, ids=repr)
+def test_json_records_tell_equal_values_that_json_writes_apart(values: tuple[object, ...]) -> None:
+    """A page's column is written once when all its values are written alike: not when
+    they are only equal (-0.0 and 0.0, 1 and True), in every column that holds a value."""
+    fixed = {"params": '{"a": "1"}', "metrics": "{}", "cancellable": 1}
+    base = tuple(
+        fixed.get(name, 2) if name not in ("unread", "timing") else None for name in RECORD_CELLS
+    )
+    for n, name in enumerate(RECORD_CELLS):
+        if name in CELL_OF:
+            continue
+        page = [(*base[:n], v, *base[n + 1 :]) for v in values]
+        want = json.dumps([old_record(cells) for cells in page], indent=2, default=str)
+        export = Export("json")
+        assert export.begin() + export.records(page) + export.end() == want, name
