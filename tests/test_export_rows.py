@@ -339,3 +339,16 @@ def test_json_records_tell_equal_values_that_json_writes_apart(values: tuple[obj
         want = json.dumps([old_record(cells) for cells in page], indent=2, default=str)
         export = Export("json")
         assert export.begin() + export.records(page) + export.end() == want, name
+
+
+def test_json_records_write_equal_unread_and_timing_apart() -> None:
+    """Equal unread lines or timings that json writes apart (0.0 and -0.0, 1 and True),
+    one page after another: each as its own values say, none as the other's kept text."""
+    fixed = {"params": "{}", "metrics": "{}", "cancellable": 1, "unread": None, "timing": None}
+    base = tuple(fixed.get(name, 2) for name in RECORD_CELLS)
+    unread, timing = RECORD_CELLS.index("unread"), RECORD_CELLS.index("timing")
+    for u, t in [(Unread(1), TypeTiming("t", 1, 0.0)), (Unread(True), TypeTiming("t", 1, -0.0))]:
+        page = [(*base[:unread], u, t, *base[timing + 1 :])]
+        want = json.dumps([old_record(cells) for cells in page], indent=2, default=str)
+        export = Export("json")
+        assert export.begin() + export.records(page) + export.end() == want

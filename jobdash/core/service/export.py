@@ -333,40 +333,56 @@ def _value(value: object) -> str:
     return indented(value, str, _IN_RECORD)
 
 
-_OBJECTS: dict[object, str] = {None: "null"}  # stored JSON, a frozen dataclass: its text
+_STORED: dict[str, str] = {}  # a stored JSON text: its text in a record
 
 
-def _objects(column: Sequence[Any]) -> list[str]:
-    """Stored JSON texts (a job's parameters, its metrics), or frozen dataclasses (its
-    unread lines, its timing) or None, as the record writes what they hold. Each text kept,
-    within a few MB: jobs of a type often have the same parameters, and parsing and
-    writing them again was most of their cost (`sorted_params`)."""
-    kept = [*map(_OBJECTS.get, column)]
+def _stored(column: Sequence[str]) -> list[str]:
+    """Stored JSON texts (a job's parameters, its metrics) as the record writes what they
+    hold, each text kept, within a few MB: jobs of a type often have the same parameters,
+    and parsing and writing them again was most of their cost (`sorted_params`)."""
+    kept = [*map(_STORED.get, column)]
     if None not in kept:
         return kept  # type: ignore[return-value]  # none missing
-    return [text if text is not None else _object(v) for v, text in zip(column, kept, strict=True)]
+    return [_stored_text(v) if text is None else text for v, text in zip(column, kept, strict=True)]
 
 
-def _object(value: object) -> str:
-    """A stored JSON text, a frozen dataclass or None as the record writes it, kept."""
-    if value is None:
-        return "null"
-    held = _loads(value) if isinstance(value, str) else asdict(value)  # type: ignore[call-overload]
-    text = indented(held, str, _IN_RECORD)
+def _stored_text(stored: str) -> str:
+    text = indented(_loads(stored), str, _IN_RECORD)
     if len(text) <= 1024:
-        if len(_OBJECTS) >= 4096:  # a history of all different parameters
-            _OBJECTS.clear()
-            _OBJECTS[None] = "null"
-        _OBJECTS[value] = text
+        if len(_STORED) >= 4096:  # a history of all different parameters
+            _STORED.clear()
+        _STORED[stored] = text
+    return text
+
+
+# A frozen dataclass's id: it (kept, so that the id stays its) and its text in a record.
+_FIELDS: dict[int, tuple[object, str]] = {}
+
+
+def _fields(column: Sequence[Any]) -> list[str]:
+    """Jobs' unread lines or timing (None, or a frozen dataclass) as `asdict` of each is
+    written. A text kept for each object, not each value: many jobs share one object (a
+    type's timing, `unread_of`'s), and equal values can be written apart (0.0 and -0.0)."""
+    return ["null" if v is None else _fields_text(v) for v in column]
+
+
+def _fields_text(value: Any) -> str:
+    kept = _FIELDS.get(id(value))
+    if kept is not None:
+        return kept[1]
+    text = indented(asdict(value), str, _IN_RECORD)
+    if len(_FIELDS) >= 4096:
+        _FIELDS.clear()
+    _FIELDS[id(value)] = (value, text)
     return text
 
 
 _COLUMN_AS: dict[str, Callable[[Sequence[Any]], str | list[str]]] = {
-    "params": _objects,
-    "metrics": _objects,
+    "params": _stored,
+    "metrics": _stored,
     "cancellable": lambda column: ["true" if stored else "false" for stored in column],
-    "unread": _objects,
-    "timing": _objects,
+    "unread": _fields,
+    "timing": _fields,
 }
 _COLUMNS = tuple(_COLUMN_AS.get(name, _values) for name in RECORD_CELLS)
 _RECORD_KEYS = tuple(  # each value's key, and the text before it (`indented`'s layout)
