@@ -72,3 +72,16 @@ def test_an_agents_state() -> None:
 def test_counted_words_and_their_verbs() -> None:
     assert f"{plural(1, 'task')} {agree(1, 'is', 'are')}" == "1 task is"
     assert f"{plural(2, 'task')} {agree(2, 'is', 'are')}" == "2 tasks are"
+
+
+def test_a_failure_trend_of_seconds_says_less_than_a_second_per_bar() -> None:
+    """12 bars over 3 s are a quarter second each: "per <1s", not "per 0s"."""
+    from jobdash.core.views import FailureGroup
+    from jobdash.present.failures import trend_span
+
+    def span(seconds: float) -> str:
+        g = FailureGroup("f", "boom", 1, 1, 1, 0.0, 0.0, trend=[0] * 12, trend_end=seconds)
+        return trend_span(g)
+
+    assert span(3.0) == "per <1s, over 3s"
+    assert span(24 * 3600.0) == "per 2h00m, over 1d0h"

@@ -33,7 +33,8 @@ def trend_span(g: FailureGroup) -> str:
     """What a group's sparkline spans: "per 1h12m, over 1d" (each bar, all of them)."""
     n = max(1, len(g.trend))
     whole = max(0.0, g.trend_end - g.trend_start)
-    return f"per {duration(whole / n)}, over {duration(whole)}"
+    each = duration(whole / n) if whole / n >= 1 else "<1s"  # not "per 0s"
+    return f"per {each}, over {duration(whole)}"
 
 
 def group_cells(g: FailureGroup, now: float) -> tuple[str, ...]:
