@@ -64,10 +64,15 @@ def clean(data: bytes) -> str:
     return ANSI.sub(b"", data).decode("utf-8", "replace")
 
 
+def counted(shown: int, n: int) -> tuple[str, str]:
+    """A filtered count in a tab's title, with thousands separators (since 2026-12-02) or
+    without (an earlier checkout)."""
+    return f"{shown:,} of {n:,}", f"{shown} of {n}"
+
+
 def completed_title(n: int) -> tuple[str, str]:
     """The Completed tab's title over `n` jobs: "Completed (1,000,000)" since 2026-12-02,
-    "Completed (1000000)" in an earlier checkout (timed beside it: JOBDASH_BENCH_ROOT).
-    A filtered count is written both ways as well ("1 of 1,000,000")."""
+    "Completed (1000000)" in an earlier checkout (timed beside it: JOBDASH_BENCH_ROOT)."""
     return f"Completed ({n:,})", f"Completed ({n})"
 
 
@@ -318,10 +323,10 @@ def _bench_a(tmp: Path, n: int, db: Path | str) -> dict[str, float]:
             time.sleep(0.15)
         timings = []
         sent = app.send(query[-1])
-        drawn = app.wait_for((f"1 of {n:,}", f"1 of {n}"), sent, timeout=30)
+        drawn = app.wait_for(counted(1, n), sent, timeout=30)
         timings.append(drawn - sent)
         # And back: backspace widens to 10 matches again, then once more to 1.
-        for text, expect in (("\x7f", f"10 of {n}"), (query[-1], f"1 of {n}")):
+        for text, expect in (("\x7f", counted(10, n)), (query[-1], counted(1, n))):
             app.quiet(0.3)
             sent = app.send(text)
             drawn = app.wait_for(expect, sent, timeout=30)
@@ -337,7 +342,7 @@ def _bench_a(tmp: Path, n: int, db: Path | str) -> dict[str, float]:
         app.quiet(0.3)
         for ch in query:
             sent = app.send(ch)
-        drawn = app.wait_for((f"1 of {n:,}", f"1 of {n}"), sent, timeout=30)
+        drawn = app.wait_for(counted(1, n), sent, timeout=30)
         burst = 1000 * (drawn - sent)
         ms = [1000 * t for t in timings]
         print(
