@@ -32,7 +32,8 @@ from jobdash.cli.render import (
     print_log_line,
     safe,
 )
-from jobdash.core.model import BadInput, LogBlock, LogLine, LogTexts, NotFound
+from jobdash.core.model import BadInput, LogLine, NotFound
+from jobdash.core.views import LogBlock, LogTexts
 from jobdash.present.logs import LABEL_WIDTH, JobLabels, TaskLabels, saved_line, task_ids
 from jobdash.present.text import sanitize_joined
 from jobdash.present.words import plural

@@ -16,7 +16,8 @@ from typing import Any, Literal
 from rich.console import Console
 from rich.text import Text
 
-from jobdash.core.model import Job, LineLevel, LogLine, LogTexts, job_record, line_level
+from jobdash.core.model import Job, LineLevel, LogLine, job_record, line_level
+from jobdash.core.views import LogTexts
 from jobdash.present.logs import JOB_HUES, JobLabels, TaskLabels
 from jobdash.present.recovery import attempt_mark, earlier_mark
 from jobdash.present.status import Look, Tone

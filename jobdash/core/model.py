@@ -406,35 +406,6 @@ class LogLine:
     earlier: bool = False  # written by an attempt before the task's latest one
 
 
-@dataclass
-class LogTexts:
-    """A page of one job's log lines by column (`Store.log_texts`): no object a line, for a
-    log of millions printed as text. `earlier`: the attempt that wrote a line of a task's
-    output when it is not the task's latest (`LogLine.earlier`), else None."""
-
-    job_id: int
-    seqs: list[int]
-    task_ids: list[int | None]
-    texts: list[str]
-    earlier: list[int | None]
-
-    def __len__(self) -> int:
-        return len(self.seqs)
-
-
-@dataclass
-class LogBlock:
-    """`LogTexts`' page as one text, joined by line breaks in the store: a string a page."""
-
-    job_id: int
-    lines: int
-    last: int  # the seq of the last line (the `after` of the next page)
-    text: str
-    task: int | None = None  # the highest task of the lines (None: no task's)
-    mixed: bool = False  # lines of several tasks
-    earlier: bool = False  # a line (a note of jobdash's too) of an earlier attempt, or mixed
-
-
 JOB_FIELDS = tuple(f.name for f in fields(Job))
 JOB_NESTED = ("unread", "timing")  # the fields that hold a dataclass (or None)
 _job_values = attrgetter(*JOB_FIELDS)  # a job's fields' values, in one call

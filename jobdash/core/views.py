@@ -1,6 +1,6 @@
 """What the store reads out for people to look at, beside the jobs themselves: a job's
-artifacts, the store's size, the agents, audit events, failures grouped by cause, and why a
-job waits. Plain data, as in `core.model` (which holds the jobs, tasks and statuses); the
+artifacts, the store's size, the agents, audit events, failures grouped by cause, why a
+job waits, and pages of a long log printed as text. Plain data, as in `core.model` (which holds the jobs, tasks and statuses); the
 front ends may import both.
 """
 
@@ -171,3 +171,32 @@ class Why:
     holder: Holder | None = None
     paused: tuple[str, float] | None = None
     tasks: list[TaskWait] = field(default_factory=list)
+
+
+@dataclass
+class LogTexts:
+    """A page of one job's log lines by column (`Store.log_texts`): no object a line, for a
+    log of millions printed as text. `earlier`: the attempt that wrote a line of a task's
+    output when it is not the task's latest (`LogLine.earlier`), else None."""
+
+    job_id: int
+    seqs: list[int]
+    task_ids: list[int | None]
+    texts: list[str]
+    earlier: list[int | None]
+
+    def __len__(self) -> int:
+        return len(self.seqs)
+
+
+@dataclass
+class LogBlock:
+    """`LogTexts`' page as one text, joined by line breaks in the store: a string a page."""
+
+    job_id: int
+    lines: int
+    last: int  # the seq of the last line (the `after` of the next page)
+    text: str
+    task: int | None = None  # the highest task of the lines (None: no task's)
+    mixed: bool = False  # lines of several tasks
+    earlier: bool = False  # a line (a note of jobdash's too) of an earlier attempt, or mixed

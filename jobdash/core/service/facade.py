@@ -19,19 +19,7 @@ from typing import TYPE_CHECKING, Any
 from jobdash.core.agent import AgentOptions, agent_state
 from jobdash.core.agent.options import STALE_AFTER
 from jobdash.core.catalogue import Catalogue
-from jobdash.core.model import (
-    BadInput,
-    Counted,
-    Job,
-    LogBlock,
-    LogLine,
-    LogTexts,
-    Refused,
-    Report,
-    Run,
-    Task,
-    Trigger,
-)
+from jobdash.core.model import BadInput, Counted, Job, LogLine, Refused, Report, Run, Task, Trigger
 from jobdash.core.planning import Schedule
 from jobdash.core.query import Query, parse_query
 from jobdash.core.scheduler import SCHEDULER_USER, Scheduler, schedule_lock
@@ -39,7 +27,7 @@ from jobdash.core.service.export import export_jobs
 from jobdash.core.service.submission import new_job
 from jobdash.core.store.records import Changes, JobFilter, Shared, job_cells, job_record_cells
 from jobdash.core.values import check_params
-from jobdash.core.views import AgentInfo, PrunedAgents, Why
+from jobdash.core.views import AgentInfo, LogBlock, LogTexts, PrunedAgents, Why
 from jobdash.core.waiting import explain
 
 if TYPE_CHECKING:

@@ -26,7 +26,8 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from jobdash.core.model import LogBlock, LogLine, LogTexts, NotFound
+from jobdash.core.model import LogLine, NotFound
+from jobdash.core.views import LogBlock, LogTexts
 
 if TYPE_CHECKING:
     from jobdash.core.service.facade import Service

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from jobdash.core.model import Counted, Job, LogBlock, LogLine, LogTexts, Run, Task
+from jobdash.core.model import Counted, Job, LogLine, Run, Task
 from jobdash.core.store.records import FailureFilter, JobFilter, ReadMark, Shared
-from jobdash.core.views import FailedTask, FailureGroup
+from jobdash.core.views import FailedTask, FailureGroup, LogBlock, LogTexts
 
 
 class ReadingStore(Protocol):

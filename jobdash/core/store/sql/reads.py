@@ -16,23 +16,14 @@ from collections.abc import AsyncIterator, Callable, Collection, Iterable, Seque
 from typing import Any
 
 from jobdash.core.deaths import suspect_way
-from jobdash.core.model import (
-    Job,
-    JobStatus,
-    LogBlock,
-    LogLine,
-    LogTexts,
-    NotFound,
-    Task,
-    TaskStatus,
-    Trigger,
-)
+from jobdash.core.model import Job, JobStatus, LogLine, NotFound, Task, TaskStatus, Trigger
 from jobdash.core.store.records import Changes, JobFilter
 from jobdash.core.store.sql.agents import agents_changed_since
 from jobdash.core.store.sql.counts import ACTIVE_ONLY, CLAIMABLE_SQL
 from jobdash.core.store.sql.dialect import Reading, Statements
 from jobdash.core.store.sql.filters import count_sql, job_select
 from jobdash.core.store.sql.marks import marks_changed
+from jobdash.core.views import LogBlock, LogTexts
 
 # A running job with nothing running shows why it waits (`waiting`) instead of its info, and
 # a paused job who paused it.
