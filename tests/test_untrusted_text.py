@@ -215,6 +215,11 @@ def test_sanitize_c1_bidi_and_separators() -> None:
     assert shown == "a␛␇" + PLACEHOLDER * 7 + " ␡z"
     assert len(shown) == len(text)  # offsets found in the raw text stay valid
     assert sanitize("plain [bold]text[/], café, 日本") == "plain [bold]text[/], café, 日本"
+    # The invisible ones show: "x\u200by" looked like "xy"; the joiners of scripts and emoji stay.
+    assert (
+        sanitize("x\u200by\u00ad\ufeff\u2060z") == "x" + PLACEHOLDER + "y" + PLACEHOLDER * 3 + "z"
+    )
+    assert sanitize("👨\u200d👩 \u200c") == "👨\u200d👩 \u200c"
 
 
 def test_every_character_sanitize_replaces_is_one_python_finds_unprintable() -> None:

@@ -48,14 +48,21 @@ than any sane path, short enough that one long parameter cannot make every row o
 # bidirectional embeddings, overrides, isolates and marks, which reorder what follows
 # them on screen (a name or a log line that reads differently from what it is); the
 # line and paragraph separators, which some terminals and libraries take for line
-# breaks; and lone surrogates (undecodable bytes), which cannot be written as UTF-8.
+# breaks; the invisible ones (soft hyphen, zero-width space, word joiner and the invisible
+# operators, the byte-order mark), which make "x\u200by" look like "xy"; and lone
+# surrogates (undecodable bytes), which cannot be written as UTF-8. The zero-width joiners
+# (U+200C, U+200D) stay: scripts and emoji are written with them.
 _OTHERS = (
     (0x80, 0x9F),
+    (0xAD, 0xAD),
     (0x061C, 0x061C),
+    (0x200B, 0x200B),
     (0x200E, 0x200F),
     (0x2028, 0x202E),
+    (0x2060, 0x2064),
     (0x2066, 0x2069),
     (0xD800, 0xDFFF),
+    (0xFEFF, 0xFEFF),
 )
 _TABLE: dict[int, str] = {code: chr(0x2400 + code) for code in range(0x20)}
 _TABLE[0x09] = " "
