@@ -70,6 +70,8 @@ async def cmd_agents(svc: Service, a: argparse.Namespace) -> int:
         "FAILED",
         header("STARTED", now),
         flex=("TASKS",),
+        # Narrow, what says least of an agent's health goes first, before a value is cut.
+        drop=("PID", header("STARTED", now), "DONE", "FAILED"),
     )
     for info, _drain in agents:
         mine = tasks.get(info.name, []) if info.state != "offline" else []

@@ -60,7 +60,11 @@ async def cmd_schedules(svc: Service, a: argparse.Namespace) -> int:
     now = time.time()
     shown = abbreviation(now)
     columns = ["", "ID", *(["TYPE"] if with_type else []), "PLANNING", "TZ", "STATE"]
-    t = listing(*columns, header("LAST RUN", now), header("NEXT RUN", now), flex=("PLANNING",))
+    last_run = header("LAST RUN", now)
+    # Narrow, the zone and the last run go before a time is cut (a cut time reads as another).
+    t = listing(
+        *columns, last_run, header("NEXT RUN", now), flex=("PLANNING",), drop=("TZ", last_run)
+    )
     for s in schedules:
         planning = s.effective + (" *" if s.source == "admin" else "")
         last = f"job {s.last_job} {when(s.last_run, shown)}" if s.last_job else ""

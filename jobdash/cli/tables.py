@@ -59,10 +59,14 @@ def fit(t: Table, width: int | None = None) -> Table:
         return widest(col) if col.overflow == "crop" else min(widest(col), title)
 
     width = width or out.width
+    dropped: set[str] = set()
     for label in getattr(t, "drop", ()):
-        if sum(least(c) for c in t.columns) + 2 * (len(t.columns) - 1) <= width:
+        kept = [c for c in t.columns if c.header not in dropped]
+        if sum(least(c) for c in kept) + 2 * (len(kept) - 1) <= width:
             break
-        t.columns = [c for c in t.columns if c.header != label]
+        dropped.add(label)
+    if dropped:
+        t = without(t, dropped)
     free = width - 2 * (len(t.columns) - 1)
     flexible = []
     for col in t.columns:
@@ -78,6 +82,19 @@ def fit(t: Table, width: int | None = None) -> Table:
         col.max_width = min(widest(col), share)
         free -= col.max_width
     return t
+
+
+def without(t: Table, dropped: set[str]) -> Table:
+    """`t` made again without the columns `dropped` names. Not by taking them out of its
+    columns: Rich keeps each column's place from when it was added, and lays out by it (the
+    column that was before the last one lost a cell: "FAILE")."""
+    kept = [c for c in t.columns if c.header not in dropped]
+    new = Table(box=None, header_style=t.header_style, pad_edge=False)
+    for c in kept:
+        new.add_column(c.header, no_wrap=c.no_wrap, overflow=c.overflow)
+    for row in zip(*(list(c.cells) for c in kept), strict=True):
+        new.add_row(*row)
+    return new
 
 
 def plain_cells(col: Column) -> list[str]:
