@@ -476,3 +476,18 @@ async def test_live_changes_to_a_row_are_coalesced_but_status_is_immediate() -> 
         table.upsert([make_job(1, running, info="d")])
         table.upsert([make_job(1, JobStatus.SUCCEEDED, info="e")])  # a status change: now
         assert not table._deferred
+
+
+async def test_a_wide_view_shows_whole_targets_and_users_and_a_narrow_one_cuts_them() -> None:
+    """At 200 columns "scheduler" showed as "schedul…" beside 60 blank cells: target and
+    user grow to their longest value where info keeps its room; at 120 they stay cut."""
+    target = "/data/incoming/region-eu-west"
+    jobs = [make_job(1, user="scheduler", target=target), make_job(2, user="al")]
+    for width, whole in ((200, True), (120, False)):
+        app = TableApp(jobs)
+        async with app.run_test(size=(width, 10)) as pilot:
+            table = app.query_one(JobTable)
+            await pilot.pause()
+            head, row = line(table, 0), line(table, 2)  # newest first: job 1 is second
+            assert (target in row and "scheduler" in row) is whole, (width, head, row)
+            assert len(head) == width and "info" in head

@@ -66,6 +66,12 @@ COLUMNS: tuple[Column, ...] = (
 )
 INFO_MIN_WIDTH = 12
 TYPE_MAX_WIDTH = 20  # the type column grows to the longest type name, up to this
+# On a wide view, user then target grow toward their longest value, up to these, as far as
+# info keeps INFO_ROOMY cells: at 200 columns "scheduler" showed as "schedul…" beside 60
+# blank ones.
+TARGET_MAX_WIDTH = 40
+USER_MAX_WIDTH = 16
+INFO_ROOMY = 60
 # Dropped, in this order, while the terminal is too narrow for every column.
 NARROW_DROPS = ("updated", "user", "started")
 NARROW_NAME_WIDTH = 10  # type and target shrink to this when even that is not enough
@@ -119,9 +125,12 @@ class Widths(NamedTuple):
     time: int = TIME_WIDTH_TODAY
     type: int = COLUMNS[1].width
     unread: int = UNREAD_MIN_WIDTH
+    target: int = COLUMNS[2].width  # what target and user grow to on a wide view
+    user: int = COLUMNS[3].width
 
-    def spec(self) -> list[tuple[int, int]]:
-        """(width, least width) of every column, as `TableBase` asks (info: flexible)."""
+    def spec(self, view: int = 0) -> list[tuple[int, int]]:
+        """(width, least width) of every column, as `TableBase` asks (info: flexible), in
+        a view `view` cells wide (target and user grow where info keeps INFO_ROOMY)."""
         sized = {
             "id": self.id,
             "started": self.time,
@@ -129,7 +138,13 @@ class Widths(NamedTuple):
             "type": self.type,
             "unread": self.unread,
         }
-        return [(sized.get(c.key, c.width), INFO_MIN_WIDTH) for c in COLUMNS]
+        widths = {c.key: sized.get(c.key, c.width) for c in COLUMNS}
+        room = view - (sum(widths.values()) + len(COLUMNS) - 1) - INFO_ROOMY
+        for key, most in (("user", self.user), ("target", self.target)):  # user: the cheaper
+            more = max(0, min(most - widths[key], room))
+            widths[key] += more
+            room -= more
+        return [(widths[c.key], INFO_MIN_WIDTH) for c in COLUMNS]
 
     def too_narrow_for(self, job: Job, day: Day, numbers: bool = False) -> bool:
         """Whether `job` needs wider columns than these (`numbers`: in the text mode)."""
@@ -138,6 +153,8 @@ class Widths(NamedTuple):
             or (self.time == TIME_WIDTH_TODAY and not on_day(job, day))
             or self.type < min(TYPE_MAX_WIDTH, len(job.type))
             or self.unread < unread_width(len(unread_cell(job.unread, numbers)), numbers)
+            or self.target < min(TARGET_MAX_WIDTH, len(job.target))
+            or self.user < min(USER_MAX_WIDTH, len(job.user))
         )
 
 
@@ -183,15 +200,22 @@ def data_widths(rows: Sequence[Job], max_id: int, day: Day, numbers: bool = Fals
         today = start <= min(updated) and max(updated) < end
         if today and started:
             today = start <= min(started) and max(started) < end
-    longest = max((len(t) for t in {job.type for job in rows}), default=0)
     marks = {job.unread for job in rows}
     widest = max((len(unread_cell(u, numbers)) for u in marks), default=0)
     return Widths(
         max(COLUMNS[0].width, len(str(max_id))),
         TIME_WIDTH_TODAY if today else TIME_WIDTH_OLDER,
-        max(COLUMNS[1].width, min(TYPE_MAX_WIDTH, longest)),
+        _longest(rows, "type", COLUMNS[1].width, TYPE_MAX_WIDTH),
         unread_width(widest, numbers),
+        _longest(rows, "target", COLUMNS[2].width, TARGET_MAX_WIDTH),
+        _longest(rows, "user", COLUMNS[3].width, USER_MAX_WIDTH),
     )
+
+
+def _longest(rows: Sequence[Job], field: str, least: int, most: int) -> int:
+    """The width of the longest `field` of `rows`, within [least, most] (its cells: text,
+    after `sanitize`, one cell a character but for wide ones, cut with "…" anyway)."""
+    return max(least, min(most, max(map(len, set(map(attrgetter(field), rows))), default=0)))
 
 
 def changed_columns(old: Job, new: Job, now: float) -> set[str]:

@@ -330,7 +330,7 @@ class JobTable(LiveTable):
         return self._model.index.get(key)  # type: ignore[call-overload]
 
     def _column_spec(self) -> list[tuple[int, int]]:
-        return self._widths.spec()
+        return self._widths.spec(self.scrollable_content_region.width - self._gutter())
 
     def _layout_key(self) -> Hashable:
         return self._widths
