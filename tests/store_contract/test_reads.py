@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from jobdash.core.model import JobStatus, NotFound, Refused, Trigger
+from jobdash.core.model import Job, JobStatus, NotFound, Refused, Trigger
 from jobdash.core.query import parse_query
 from jobdash.core.store.base import Store, open_store
 from jobdash.core.store.records import (
@@ -125,11 +125,9 @@ async def test_keyset_pages_give_the_listing_page_by_page(
     assert paged == whole
 
 
-@pytest.mark.parametrize("text", ["", "user:alice", "-status:cancelled", "import"])
-async def test_export_cells_are_the_listed_jobs_cells(store: Store, text: str) -> None:
-    """`export_cells` (what a CSV export of millions reads) says what `job_cells` makes of
-    `list_jobs`' jobs, for every status (a paused job too: why it waits, its info), page by
-    page as an export reads them."""
+async def exported(store: Store, text: str) -> tuple[Job, JobFilter, list[Job]]:
+    """The jobs an export of `text` reads: `varied_jobs` and a paused one (why it waits,
+    its info), the filter, and what `list_jobs` lists of them."""
     await varied_jobs(store)
     paused = await store.create_job(commands("import-files", params={"z": "1", "a": "2"}))
     await store.admit()
@@ -137,6 +135,15 @@ async def test_export_cells_are_the_listed_jobs_cells(store: Store, text: str) -
     f = JobFilter(parse_query(text), now=time.time())
     jobs = await store.list_jobs(f)
     assert len(jobs) >= 3
+    return paused, f, jobs
+
+
+@pytest.mark.parametrize("text", ["", "user:alice", "-status:cancelled", "import"])
+async def test_export_cells_are_the_listed_jobs_cells(store: Store, text: str) -> None:
+    """`export_cells` (what a CSV export of millions reads) says what `job_cells` makes of
+    `list_jobs`' jobs, for every status (a paused job too: why it waits, its info), page by
+    page as an export reads them."""
+    paused, f, jobs = await exported(store, text)
     cells = await store.export_cells(f)
     assert cells == [job_cells(j) for j in jobs]
     page = await store.export_cells(replace(f, limit=2, after_id=jobs[0].id))
@@ -151,13 +158,7 @@ async def test_record_cells_are_the_listed_jobs_records(store: Store, text: str)
     """`record_cells` (what a JSON export of millions reads) says what `job_record_cells`
     makes of `list_jobs`' jobs (the Service's extras aside), for every status (a paused
     job: why it waits), page by page as an export reads them."""
-    await varied_jobs(store)
-    paused = await store.create_job(commands("import-files", params={"z": "1", "a": "2"}))
-    await store.admit()
-    await store.pause_job(paused.id, "root")
-    f = JobFilter(parse_query(text), now=time.time())
-    jobs = await store.list_jobs(f)
-    assert len(jobs) >= 3
+    _, f, jobs = await exported(store, text)
     stored = len(RECORD_CELLS) - len(RECORD_EXTRAS)
     assert RECORD_CELLS[stored:] == RECORD_EXTRAS
     assert await store.record_cells(f) == [job_record_cells(j)[:stored] for j in jobs]

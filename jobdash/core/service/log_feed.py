@@ -23,14 +23,16 @@ from __future__ import annotations
 
 import time
 from bisect import bisect_right
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, TypeVar
 
 from jobdash.core.model import LogLine, NotFound
 from jobdash.core.views import LogBlock, LogTexts
 
 if TYPE_CHECKING:
     from jobdash.core.service.facade import Service
+
+P = TypeVar("P")  # a page of one job's lines, as a read gives it
 
 __all__ = ["LogFeed"]
 
@@ -102,35 +104,21 @@ class LogFeed:
         """`read` of a feed of one job, by column (`Service.log_texts`): its next page, None
         when it has no more now. What `jobdash logs JOB` prints into a pipe: a log of
         millions of lines, read without an object a line."""
-        (job_id,) = self.after
-        if job_id in self.gone:
-            return None
-        try:
-            page = await self.svc.log_texts(
-                job_id, after=self.after[job_id], task=self.task, limit=self.page
-            )
-        except NotFound:
-            self.gone.add(job_id)
+        page = await self._one_job(self.svc.log_texts)
+        if page is None:
             return None
         self.more = len(page) >= self.page
         if not page:
             return None
-        self.after[job_id] = page.seqs[-1]
+        self.after[page.job_id] = page.seqs[-1]
         return page
 
     async def read_block(self, whole: Callable[[LogBlock], bool]) -> LogBlock | LogTexts | None:
         """`read_texts` as one text (`Service.log_block`) when `whole` says the caller
         prints the block as it is (lines of one task's latest attempt, say); else the same
         page by column. None when the job has no more now."""
-        (job_id,) = self.after
-        if job_id in self.gone:
-            return None
-        try:
-            block = await self.svc.log_block(
-                job_id, after=self.after[job_id], task=self.task, limit=self.page
-            )
-        except NotFound:
-            self.gone.add(job_id)
+        block = await self._one_job(self.svc.log_block)
+        if block is None:
             return None
         if not block.lines:
             self.more = False
@@ -138,8 +126,20 @@ class LogFeed:
         if not whole(block):
             return await self.read_texts()
         self.more = block.lines >= self.page
-        self.after[job_id] = block.last
+        self.after[block.job_id] = block.last
         return block
+
+    async def _one_job(self, read: Callable[..., Awaitable[P]]) -> P | None:
+        """The next page of the feed's one job by `read` (a `Service` read of its lines);
+        None once the job is gone (removed, or not the user's to see)."""
+        (job_id,) = self.after
+        if job_id in self.gone:
+            return None
+        try:
+            return await read(job_id, after=self.after[job_id], task=self.task, limit=self.page)
+        except NotFound:
+            self.gone.add(job_id)
+            return None
 
     async def poll(self) -> list[LogLine]:
         """Like `read`, having looked first at which jobs have finished: a job that had
