@@ -53,6 +53,10 @@ class WorkStore(Protocol):
     def add_warning(self, job_id: int) -> None:
         """One more warning for the job (it then ends `warning` instead of `succeeded`)."""
 
+    def outcomes_held(self) -> int:
+        """How many outcomes (`complete`) wait to be written or are being written: the
+        write that records them also claims for the slots they freed (`refill`)."""
+
     async def complete(self, outcome: Outcome) -> bool:
         """Record how an attempt ended. **Fenced**: only while (task, attempt, owner) still
         holds it running; otherwise nothing changes and the answer is False. The task moves

@@ -99,6 +99,7 @@ class BufferedStore:
         self.add_metric = f.add_metric
         self.add_warning = f.add_warning
         self.complete = f.complete
+        self.outcomes_held = f.outcomes_held
 
     @property
     def location(self) -> str:
