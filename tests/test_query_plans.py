@@ -175,6 +175,8 @@ async def test_the_completed_windows_reads_use_their_indexes(tmp_path: Path) -> 
     try:
         seed_history(path, 300)
         ran: list[str] = []
+        window = await svc.store.db.window_reader()  # type: ignore[attr-defined]
+        await window.con.set_trace_callback(ran.append)  # the window's reads: their own
         await svc.store.db.reader.con.set_trace_callback(ran.append)  # type: ignore[attr-defined]
         svc.store.db.writer.set_trace_callback(ran.append)  # type: ignore[attr-defined]
         assert await svc.index_text()
@@ -194,6 +196,7 @@ async def test_the_completed_windows_reads_use_their_indexes(tmp_path: Path) -> 
             await svc.count_finished(query, cap=10_000, indexed=True)
             pages[f"{text} count"] = [s for s in ran if "FROM jobs" in s]
     finally:
+        await window.con.set_trace_callback(None)
         await svc.store.db.reader.con.set_trace_callback(None)  # type: ignore[attr-defined]
         svc.store.db.writer.set_trace_callback(None)  # type: ignore[attr-defined]
         await svc.close()

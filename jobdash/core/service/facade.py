@@ -295,6 +295,7 @@ class Service(Bulk, AuditTrail, Artifacts, Timings, ScheduleControl):
                 limit=limit,
                 after_id=after_id,
                 indexed=indexed,
+                window=True,
             )
         )
         await self.with_extras(jobs)
@@ -305,7 +306,9 @@ class Service(Bulk, AuditTrail, Artifacts, Timings, ScheduleControl):
     ) -> int:
         """How many finished jobs the filter selects that this user may see (cap + 1: more
         than `cap`; `indexed` as for `finished_page`)."""
-        f = JobFilter(query, user=self._scope, shared=self._shared, active=False, indexed=indexed)
+        f = JobFilter(
+            query, user=self._scope, shared=self._shared, active=False, indexed=indexed, window=True
+        )
         return await self.store.count_jobs(f, cap)
 
     async def index_text(self) -> bool:

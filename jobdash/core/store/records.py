@@ -320,6 +320,9 @@ class JobFilter:
     # Keyset paging: only the jobs past this id in the order above (older ones newest
     # first, newer ones oldest first); with `limit`, one page of a long listing.
     after_id: int | None = None
+    # A read of the dashboard's Completed window: cut short in the store when its caller is
+    # cancelled (the next filter key need not wait for it; SQLite: a connection of its own).
+    window: bool = False
 
 
 # A job as an export reads it (`ReadingStore.export_cells`): the cells its CSV writes, in

@@ -93,6 +93,10 @@ class JobWindowTable(JobTable):
         window = self.window
         assert window is not None
         window.reset()
+        # A page of the old window still being read is not wanted: its read is cut short
+        # in the store (as the count's, by `_recount`), not waited for by the new one's.
+        if self.workers.cancel_group(self, "window-pages"):
+            self._reading = False  # it reads no more: the new count reads the shown pages
         if move_cursor:
             self._cursor = 0
             self._cursor_key = None

@@ -389,8 +389,12 @@ class Db(WriterThread):
 
     # ----------------------------------------------------------------- reading
 
-    async def fetchall(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Rows of a read (autocommit: each read sees what is committed now)."""
+    async def fetchall(
+        self, sql: str, args: Sequence[Any] = (), window: bool = False
+    ) -> list[tuple[Any, ...]]:
+        """Rows of a read (autocommit: each read sees what is committed now). A read whose
+        caller is cancelled is cancelled in the server too (psycopg does so), the
+        dashboard's window reads (`window`) as any other."""
         try:
             con = await self.reader()
             cur = await con.execute(sql, list(args))

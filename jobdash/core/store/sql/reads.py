@@ -165,7 +165,9 @@ class Reads:
     async def list_jobs(self, f: JobFilter | None = None) -> list[Job]:
         f = f or JobFilter()
         s = job_select(self.db.dialect, f, time.time() if f.now is None else f.now)
-        return await self.select_jobs(s.where, s.args, s.order, f.limit, f.offset, s.source)
+        return await self.select_jobs(
+            s.where, s.args, s.order, f.limit, f.offset, s.source, window=f.window
+        )
 
     async def export_cells(self, f: JobFilter) -> list[tuple[Any, ...]]:
         s = job_select(self.db.dialect, f, time.time() if f.now is None else f.now)
@@ -179,7 +181,7 @@ class Reads:
 
     async def count_jobs(self, f: JobFilter, cap: int | None = None) -> int:
         sql, args = count_sql(self.db.dialect, f, time.time() if f.now is None else f.now, cap)
-        rows = await self.db.fetchall(sql, args)
+        rows = await self.db.fetchall(sql, args, window=f.window)
         return int(rows[0][0])
 
     async def index_text(self, batches: int | None = 1) -> bool:
@@ -193,9 +195,10 @@ class Reads:
         limit: int | None = None,
         offset: int = 0,
         source: str = "jobs",
+        window: bool = False,
     ) -> list[Job]:
         sql = self.select_sql(JOB_COLUMNS, where, order, limit, offset, source)
-        rows = await self.db.fetchall(sql, args)
+        rows = await self.db.fetchall(sql, args, window=window)
         if len(rows) > 2000:
             # 100,000 rows take a second or more to convert: not on the event loop.
             return await asyncio.to_thread(lambda: [job_from_row(r) for r in rows])

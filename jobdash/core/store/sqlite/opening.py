@@ -114,7 +114,8 @@ async def _open_read_only(path: Path, version: int, why: StoreError, note: str) 
     db.created = note
     db.read_only = why
     try:
-        db.connect_reader(await _connect_reader(readable_uri(path)))
+        uri = readable_uri(path)
+        db.connect_reader(await _connect_reader(uri), lambda: _connect_reader(uri))
     except BaseException as e:
         await db.close_connections()
         if isinstance(e, (sqlite3.Error, OSError)):
@@ -187,7 +188,7 @@ async def _connect(db: Db, version: int | None) -> None:
     _chmod_sidecars(db.path)
     db.writer = await db.in_thread(_connect_writer, db.path, version)
     _chmod_sidecars(db.path)
-    db.connect_reader(await _connect_reader(db.path))
+    db.connect_reader(await _connect_reader(db.path), lambda: _connect_reader(db.path))
 
 
 def _connect_writer(path: Path, version: int | None) -> sqlite3.Connection:
