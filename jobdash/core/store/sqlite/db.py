@@ -172,6 +172,8 @@ class Db(WriterThread):
         for reader in (self._reader, self._window_reader):
             if reader is not None:
                 with contextlib.suppress(Exception):
+                    if reader.interruptible:  # a window read under way: not waited for
+                        await reader.con.interrupt()
                     await reader.con.close()
         await self.close_writer()
 
