@@ -341,6 +341,29 @@ def test_json_records_tell_equal_values_that_json_writes_apart(values: tuple[obj
         assert export.begin() + export.records(page) + export.end() == want, name
 
 
+@pytest.mark.parametrize("values", ALIKE, ids=repr)
+def test_json_records_tell_them_apart_in_long_columns(values: tuple[object, ...]) -> None:
+    """The same in a page of many records (a float column of few values is written a value
+    at a time, a finished job's last update from its finish time): equal values, each
+    many times over, each still written as json writes it."""
+    fixed = {"params": "{}", "metrics": "{}", "cancellable": 1, "unread": None, "timing": None}
+    base = tuple(fixed.get(name, 2.5) for name in RECORD_CELLS)
+    updated, finished = RECORD_CELLS.index("updated"), RECORD_CELLS.index("finished")
+    for n, name in enumerate(RECORD_CELLS):
+        if name in CELL_OF:
+            continue
+        page = [(*base[:n], v, *base[n + 1 :]) for v in values * 8]
+        if name == "updated":  # beside a finish time equal to it, of the other value
+            page = [
+                (*p[:finished], v, *p[finished + 1 :])
+                for p, v in zip(page, values[::-1] * 8, strict=True)
+            ]
+        want = json.dumps([old_record(cells) for cells in page], indent=2, default=str)
+        export = Export("json")
+        assert export.begin() + export.records(page) + export.end() == want, name
+    assert updated < finished  # the update written from the finish that comes after it
+
+
 def test_json_records_write_equal_unread_and_timing_apart() -> None:
     """Equal unread lines or timings that json writes apart (0.0 and -0.0, 1 and True),
     one page after another: each as its own values say, none as the other's kept text."""

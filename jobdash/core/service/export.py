@@ -9,11 +9,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
 from datetime import tzinfo
-from itertools import chain
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
@@ -285,21 +285,28 @@ def json_records(page: Sequence[Sequence[Any]]) -> str:
     put together once: a template a record (`%`) cost more than writing all its values."""
     if not page:
         return ""
-    pieces: list[Sequence[str]] = []  # columns of text; the page: its rows, joined
+    pieces: list[str | Sequence[str]] = []  # a text all records hold, or one a record
     same = ",\n  "  # the text all records hold since the last piece
-    columns = zip(*page, strict=True)
-    for key, write, column in zip(_RECORD_KEYS, _COLUMNS, columns, strict=True):
-        texts = write(column)
+    columns = [*zip(*page, strict=True)]
+    written = [write(column) for write, column in zip(_COLUMNS, columns, strict=True)]
+    written[_UPDATED] = _updated(columns[_UPDATED], columns[_FINISHED], written[_FINISHED])
+    for key, texts in zip(_RECORD_KEYS, written, strict=True):
         same += key
         if isinstance(texts, str):
             same += texts
-        elif len(set(texts)) == 1:
+        elif texts.count(texts[0]) == len(texts):  # (no text hashed, as a set would)
             same += texts[0]
         else:
-            pieces += ([same] * len(texts), texts)
+            pieces += (same, texts)
             same = ""
-    pieces.append([same + "\n  }"] * len(page))
-    return "".join(chain.from_iterable(zip(*pieces, strict=True)))
+    pieces.append(same + "\n  }")
+    # The records' pieces one after another, each piece's texts set in place by a slice
+    # (a copy in C): faster than zipping the columns into a tuple a record.
+    n, k = len(page), len(pieces)
+    joined: list[str] = [""] * (n * k)
+    for i, piece in enumerate(pieces):
+        joined[i::k] = [piece] * n if isinstance(piece, str) else piece
+    return "".join(joined)
 
 
 _FAST: dict[type, Callable[[Any], str]] = {str: encode_basestring_ascii, int: int.__repr__}
@@ -322,10 +329,41 @@ def _values(column: Sequence[Any]) -> str | list[str]:
     write = _FAST.get(kind) if kind is not None else None
     if write is None:
         return [_value(value) for value in column]
+    if kind is float and (few := _few_floats(column)) is not None:
+        return few
     texts = ["null" if v is None else write(v) for v in column] if nulls else [*map(write, column)]
     if kind is float and not _NO_NUMBERS.keys().isdisjoint(texts):
         texts = [_NO_NUMBERS.get(text, text) for text in texts]
     return texts
+
+
+def _few_floats(column: Sequence[float | None]) -> list[str] | None:
+    """A column of floats that holds few values (a progress, an idle time: mostly 0.0 or
+    100.0) as `_values` writes them, each value written once; None for a column of many
+    (times), or with both zeros (equal, but written apart: 0.0 and -0.0)."""
+    if len(set(column[:64])) > 16:  # a first look: times are all different
+        return None
+    distinct = set(column)
+    if len(distinct) * 4 > len(column):
+        return None
+    if 0.0 in distinct and len({math.copysign(1.0, v) for v in column if v == 0.0}) > 1:
+        return None
+    text_of = {v: _value(v) for v in distinct}
+    return [*map(text_of.__getitem__, column)]
+
+
+def _updated(
+    updated: Sequence[Any], finished: Sequence[Any], finished_texts: str | list[str]
+) -> str | list[str]:
+    """Jobs' last updates as `_values` writes them: a finished job's is mostly the time it
+    finished, whose text is there (a float's shortest text costs ~0.6 µs here, a quarter
+    of a record's time went to the four times)."""
+    if isinstance(finished_texts, str):
+        finished_texts = [finished_texts] * len(updated)
+    return [
+        text if u == f and type(u) is float and type(f) is float and u else _value(u)
+        for u, f, text in zip(updated, finished, finished_texts, strict=True)
+    ]
 
 
 def _value(value: object) -> str:
@@ -383,8 +421,10 @@ _COLUMN_AS: dict[str, Callable[[Sequence[Any]], str | list[str]]] = {
     "cancellable": lambda column: ["true" if stored else "false" for stored in column],
     "unread": _fields,
     "timing": _fields,
+    "updated": lambda _column: "",  # written from "finished" (`_updated`)
 }
 _COLUMNS = tuple(_COLUMN_AS.get(name, _values) for name in RECORD_CELLS)
+_UPDATED, _FINISHED = RECORD_CELLS.index("updated"), RECORD_CELLS.index("finished")
 _RECORD_KEYS = tuple(  # each value's key, and the text before it (`indented`'s layout)
     ("{" if n == 0 else ",") + _IN_RECORD + _string(name) + ": "
     for n, name in enumerate(RECORD_CELLS)

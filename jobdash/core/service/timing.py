@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
+from itertools import starmap
+from operator import itemgetter
 from typing import Any
 
 from jobdash.core.model import FINISHED_JOB, Job, JobStatus, TypeTiming
 from jobdash.core.query import Query
-from jobdash.core.service.read_logs import ReadLogs, unread_past
+from jobdash.core.service.read_logs import ReadLogs, unread_of, unread_past
 from jobdash.core.stalls import read_type_timing
 from jobdash.core.store.records import RECORD_CELLS, Changes
 from jobdash.core.timing import TIMING_TTL
@@ -72,20 +74,27 @@ class Timings(ReadLogs):
         await self.with_unread(jobs)
         await self.with_timing(jobs)
 
-    async def with_record_extras(self, rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+    async def with_record_extras(self, rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         """A store's `record_cells` (`RECORD_CELLS` but `RECORD_EXTRAS`), each with the
         extras `with_extras` gives its job (unread lines, timing, silence): the cells of
         the job this Service would return, without a `Job` for each of millions."""
         active = [(r[_ID], r[_TYPE], r[_STATUS]) for r in rows if r[_STATUS] not in FINISHED_JOB]
         timings = await self.timings_of(active)
-        get_mark = (await self.marks()).get
-        cells = []
-        for r in rows:
-            lines, warnings, errors = r[_LOG_LINES : _LOG_LINES + 3]
-            timing, quiet = timings.get(r[_ID], _NO_TIMING)
-            unread = unread_past(lines, warnings, errors, get_mark(r[_ID]))
-            cells.append((*r, unread, timing, quiet))
-        return cells
+        marks = await self.marks()
+        # A column at a time, in calls of C where it can (millions of rows): no marks, no
+        # active job is the export of a history.
+        if marks:
+            lines = _LOG_LINES
+            unread = [
+                unread_past(r[lines], r[lines + 1], r[lines + 2], marks.get(r[_ID])) for r in rows
+            ]
+        else:
+            unread = [*starmap(unread_of, map(_counts, rows))]
+        if timings:
+            return [
+                (*r, u, *timings.get(r[_ID], _NO_TIMING)) for r, u in zip(rows, unread, strict=True)
+            ]
+        return [(*r, u, None, None) for r, u in zip(rows, unread, strict=True)]
 
     async def unread_in(self, job: Job) -> Job:
         """`job` with what of its log is unread and its timing (a job read or acted on)."""
@@ -113,3 +122,4 @@ _ID, _TYPE, _STATUS, _LOG_LINES = (
 )
 assert RECORD_CELLS[_LOG_LINES : _LOG_LINES + 3] == ("log_lines", "log_warnings", "log_errors")
 _NO_TIMING = (None, None)  # a finished job's timing and silence
+_counts = itemgetter(_LOG_LINES, _LOG_LINES + 1, _LOG_LINES + 2)  # a row's lines to read
