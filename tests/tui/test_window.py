@@ -164,7 +164,23 @@ async def test_free_word_and_field_filters_are_answered_by_the_store(svc: Servic
         await until(pilot, lambda: title(app) == f"Completed ({finished})")
 
 
-async def test_a_filter_key_draws_its_count_and_its_rows_in_one_frame(svc: Service) -> None:
+def first_page_at_counts(table: JobWindowTable, monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether the window's first page was held, at each count the table announced."""
+    held_at_count: list[bool] = []
+    post = table.post_message
+
+    def spy(message: Any) -> bool:
+        if isinstance(message, JobWindowTable.Counted) and table.window is not None:
+            held_at_count.append(0 in table.window.pages)
+        return post(message)
+
+    monkeypatch.setattr(table, "post_message", spy)
+    return held_at_count
+
+
+async def test_a_filter_key_draws_its_count_and_its_rows_in_one_frame(
+    svc: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A new filter's count comes with the rows the view shows: when the tab's title gets
     the count, the rows under it are held, so that no frame shows the new count over blank
     rows (a frame more at each key)."""
@@ -174,15 +190,7 @@ async def test_a_filter_key_draws_its_count_and_its_rows_in_one_frame(svc: Servi
         table = dash.completed
         await pilot.press("2")
         await until(pilot, lambda: table.windowed)
-        held_at_count: list[bool] = []
-        post = table.post_message
-
-        def spy(message: Any) -> bool:
-            if isinstance(message, JobWindowTable.Counted) and table.window is not None:
-                held_at_count.append(0 in table.window.pages)
-            return post(message)
-
-        table.post_message = spy  # type: ignore[method-assign]
+        held_at_count = first_page_at_counts(table, monkeypatch)
         finished = await svc.count_finished(Query())
         for text in ("user:bob", "word0037", "type:export 7"):
             held_at_count.clear()
@@ -193,6 +201,43 @@ async def test_a_filter_key_draws_its_count_and_its_rows_in_one_frame(svc: Servi
             want = await svc.count_finished(Query.parse(text))
             await until(pilot, lambda w=want: title(app) == f"Completed ({w} of {finished})")
             assert held_at_count and all(held_at_count), (text, held_at_count)
+
+
+async def test_a_count_waits_for_the_pages_a_frame_asked_for_meanwhile(
+    svc: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A frame drawn while a filter's count is read asks for the rows it shows; when the
+    count comes while they are read (a slow page, a busy machine), it waits for them: the
+    count is still never shown over blank rows."""
+    app = make_app(svc)
+    async with app.run_test(size=SIZE) as pilot:
+        dash = await loaded(pilot)
+        table = dash.completed
+        await pilot.press("2")
+        await until(pilot, lambda: table.cursor_job is not None)
+        fetch, count = table._fetch, table._count
+        reads: list[str] = []
+
+        async def slow_fetch(*args: Any) -> Any:
+            reads.append("page")
+            await asyncio.sleep(0.4)
+            return await fetch(*args)
+
+        async def slow_count(*args: Any) -> Any:
+            await asyncio.sleep(0.15)  # after a frame asked for the page, before it is read
+            reads.append("count")
+            return await count(*args)
+
+        monkeypatch.setattr(table, "_fetch", slow_fetch)
+        monkeypatch.setattr(table, "_count", slow_count)
+        held_at_count = first_page_at_counts(table, monkeypatch)
+        finished = await svc.count_finished(Query())
+        await pilot.press("slash")
+        app.screen.query_one(FilterBar).input.value = "user:bob"
+        want = await svc.count_finished(Query.parse("user:bob"))
+        await until(pilot, lambda: title(app) == f"Completed ({want} of {finished})")
+        assert reads[:2] == ["page", "count"]  # the case: the page's read began first
+        assert held_at_count and all(held_at_count), held_at_count
 
 
 async def test_a_filter_key_announces_the_job_under_the_cursor_once_its_page_is_read(

@@ -16,6 +16,7 @@ from typing import Any
 
 from textual.message import Message
 from textual.strip import Strip
+from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from jobdash.core.model import Job
 from jobdash.core.query import Query
@@ -47,6 +48,7 @@ class JobWindowTable(JobTable):
         self.window: JobWindow | None = None
         self._stale = False
         self._reading = False
+        self._page_reader: Worker[None] | None = None  # the pages' reader, while `_reading`
 
     # ------------------------------------------------------------------ the window
 
@@ -119,7 +121,7 @@ class JobWindowTable(JobTable):
         first = cap is None and not exact
         if not await window.recount(self._count, exact, job_window.FIRST_CAP if first else cap):
             return
-        if first and not self._reading and not await self._read_shown(window):
+        if first and not await self._read_shown(window):
             return
         if first and not window.exact:  # the rest of the count once typing pauses
             self.set_timer(
@@ -138,6 +140,13 @@ class JobWindowTable(JobTable):
         the count: one frame shows both (a filter key drew the count over blank rows first,
         then the rows: a frame of the whole table more at each key). False when the window
         changed meanwhile."""
+        if self._reading and self._page_reader is not None:
+            # A frame drawn since the reset asked for pages of this window: the count waits
+            # for their reader, then reads what is still missing, before it is shown.
+            try:
+                await self._page_reader.wait()
+            except (WorkerCancelled, WorkerFailed):
+                pass  # cancelled with the window it read for, or its error is reported
         top = round(self.scroll_y)
         shown = range(top // job_window.PAGE, (top + self._page_rows()) // job_window.PAGE + 1)
         pages = [page for page in shown if page not in window.pages]
@@ -160,7 +169,7 @@ class JobWindowTable(JobTable):
         if window is None or self._reading or not window.wanted:
             return
         self._reading = True
-        self.run_worker(self._read_pages(), group="window-pages")
+        self._page_reader = self.run_worker(self._read_pages(), group="window-pages")
 
     async def _read_pages(self) -> None:
         window = self.window
