@@ -103,11 +103,24 @@ def test_a_command_loads_its_own_module_and_no_other_commands(
     ) == {own}
 
 
-def test_jobs_on_an_empty_store_loads_no_table_and_no_engine(tmp_path: Path) -> None:
-    code, modules = imported(tmp_path, "--db", str(tmp_path / "empty.db"), "jobs")
+@pytest.mark.parametrize("color", ["auto", "always", "never"])
+def test_jobs_on_an_empty_store_loads_no_rich_and_no_engine(tmp_path: Path, color: str) -> None:
+    """It prints one plain line on stderr ("no jobs match"), written without Rich: Rich's
+    consoles are made when something is printed through them."""
+    db = str(tmp_path / "empty.db")
+    imported(tmp_path, "--db", db, "jobs")  # the first opening creates the store
+    code, modules = imported(tmp_path, "--color", color, "--db", db, "jobs")
     assert code == 0
     assert "jobdash.core.service" in modules  # it did read the store
-    assert loaded(modules, *NEVER, "jobdash.core.agent.agent", "rich.table") == []
+    assert loaded(modules, *NEVER, "jobdash.core.agent.agent", "rich") == []
+
+
+def test_a_command_that_prints_a_table_still_loads_rich(tmp_path: Path, store: list[str]) -> None:
+    """The check above is not vacuous: the wrapper sees Rich where a listing is drawn."""
+    imported(tmp_path, *store, "run", "hello")
+    code, modules = imported(tmp_path, *store, "jobs")
+    assert code == 0
+    assert "rich.console" in modules and "rich.table" in modules
 
 
 @pytest.mark.parametrize(
