@@ -188,3 +188,22 @@ def test_every_declared_command_has_a_handler() -> None:
     assert set(main.COMMANDS) | by_main == set(DECLARED)
     for module_name, function in main.STORELESS.values():
         assert callable(getattr(importlib.import_module(f"jobdash.cli.{module_name}"), function))
+
+
+def test_the_service_package_names_each_export_where_it_is() -> None:
+    """`jobdash.core.service` imports a name's module when the name is first asked for
+    (`WHERE`): every name it exports is there, and is the object its module defines."""
+    import importlib
+
+    service = importlib.import_module("jobdash.core.service")
+    assert sorted(service.__all__) == sorted(service.WHERE)
+    for name, module in service.WHERE.items():
+        assert getattr(service, name) is getattr(importlib.import_module(module), name)
+
+
+def test_jobs_loads_neither_the_crontab_reader_nor_the_log_feed(tmp_path: Path) -> None:
+    code, modules = imported(tmp_path, "--db", str(tmp_path / "empty.db"), "jobs")
+    assert code == 0
+    assert "jobdash.core.service.facade" in modules
+    unused = ("jobdash.core.crontab", "jobdash.core.heap", "jobdash.core.service.log_feed")
+    assert loaded(modules, *unused, "jobdash.core.service.setup") == []
