@@ -229,3 +229,11 @@ def test_every_dataclass_of_the_engine_has_a_docstring() -> None:
             ):
                 bare.append(f"{path.relative_to(root)}: {node.name}")
     assert bare == []
+
+
+def test_a_store_and_config_named_need_no_user_folders(tmp_path: Path, store: list[str]) -> None:
+    """platformdirs finds the user's config and data folders: `--db` and `--config` (or
+    JOBDASH_DB and JOBDASH_CONFIG) name both, and it is not loaded."""
+    code, modules = imported(tmp_path, *store, "jobs")
+    assert code == 0
+    assert loaded(modules, "platformdirs") == []

@@ -13,8 +13,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import platformdirs
-
 from jobdash.core.config.checks import (
     ConfigError,
     Keys,
@@ -101,6 +99,8 @@ def find_config_path(explicit: str | None) -> Path | None:
     local = Path(CONFIG_NAME)
     if local.is_file():
         return local
+    import platformdirs  # here: a config named by --config or JOBDASH_CONFIG needs none
+
     try:
         user = Path(platformdirs.user_config_dir("jobdash")) / CONFIG_NAME
     except RuntimeError:  # no home folder (a uid without a passwd entry, HOME unset)
