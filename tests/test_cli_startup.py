@@ -138,6 +138,16 @@ def test_reading_and_submitting_load_no_dashboard_and_no_scheduler(
     assert loaded(modules, *NEVER, "jobdash.core.agent.agent", "rich.progress") == []
 
 
+@pytest.mark.parametrize("args", [["jobs", "--json"], ["show", "1", "--json"]], ids=" ".join)
+def test_json_of_jobs_loads_no_rich(tmp_path: Path, store: list[str], args: list[str]) -> None:
+    """JSON is written as it is: no console, no table, no text of Rich's."""
+    code, _ = imported(tmp_path, *store, "run", "hello")
+    assert code == 0
+    code, modules = imported(tmp_path, *store, *args)
+    assert code == 0
+    assert loaded(modules, "rich") == []
+
+
 def test_the_dashboard_and_the_engine_are_still_loaded_where_they_are_used(
     tmp_path: Path, store: list[str]
 ) -> None:

@@ -172,10 +172,6 @@ async def cmd_jobs(svc: Service, a: argparse.Namespace) -> int:
 
 
 async def cmd_show(svc: Service, a: argparse.Namespace) -> int:
-    from rich.text import Text
-
-    from jobdash.cli.tables import listing, show_table
-
     job = await svc.job(a.job)
     tasks = await svc.tasks(a.job)
     if a.json:
@@ -183,6 +179,10 @@ async def cmd_show(svc: Service, a: argparse.Namespace) -> int:
         d["tasks"] = [dataclasses.asdict(t) | {"status": str(t.status)} for t in tasks]
         print(json.dumps(d, indent=2, default=str))
         return EXIT_OK
+    from rich.text import Text
+
+    from jobdash.cli.tables import listing, show_table
+
     shown = job_look(job, time.time())
     out().print(Text.assemble(f"job {job.id}  ", (sanitize(job.type), "bold"), "  ", toned(shown)))
     fields(
