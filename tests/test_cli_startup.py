@@ -9,6 +9,7 @@ interpreter through `jobdash.cli.main`, as the `jobdash` script runs it), not on
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -247,3 +248,44 @@ def test_a_store_and_config_named_need_no_user_folders(tmp_path: Path, store: li
     code, modules = imported(tmp_path, *store, "jobs")
     assert code == 0
     assert loaded(modules, "platformdirs") == []
+
+
+@pytest.mark.parametrize(
+    ("words", "command"),
+    [
+        (["jobs"], "jobs"),
+        (["--db", "x.db", "jobs", "--json"], "jobs"),
+        (["--db=x.db", "--color", "never", "--config", "c.toml", "show", "1"], "show"),
+        (["--db", "jobs", "show", "1"], "show"),  # a value that is a command's name
+        (["--demo", "jobs"], None),  # another option first: the whole grammar
+        (["--d", "x.db", "jobs"], None),  # an abbreviation, for argparse to read
+        (["--", "jobs"], None),
+        (["--db", "x.db"], None),
+        (["--db"], None),
+        (["nothing"], None),
+        ([], None),
+    ],
+)
+def test_the_grammar_declared_is_the_command_named(words: list[str], command: str | None) -> None:
+    """`jobdash --db X jobs` declares `jobs` alone, as `jobdash jobs` does; whatever else
+    comes first, every command is declared (and argparse says what is wrong)."""
+    from jobdash.cli.declarations import DECLARED
+    from jobdash.cli.parser import named_command
+
+    assert named_command(words, DECLARED) == command
+
+
+def test_help_after_the_stores_option_is_the_commands(tmp_path: Path) -> None:
+    def shown(*args: str) -> str:
+        return subprocess.run(
+            [sys.executable, "-m", "jobdash", *args],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+            env={**os.environ, "COLUMNS": "100"},
+        ).stdout
+
+    db = str(tmp_path / "s.db")
+    assert shown("--db", db, "jobs", "--help") == shown("jobs", "--help")
+    assert "usage: jobdash jobs" in shown("--db", db, "--color", "never", "jobs", "--help")
