@@ -289,3 +289,18 @@ def test_help_after_the_stores_option_is_the_commands(tmp_path: Path) -> None:
     db = str(tmp_path / "s.db")
     assert shown("--db", db, "jobs", "--help") == shown("jobs", "--help")
     assert "usage: jobdash jobs" in shown("--db", db, "--color", "never", "jobs", "--help")
+
+
+def test_jobs_compiles_no_failure_fingerprint_rules(tmp_path: Path) -> None:
+    """The rules that normalise a failure's text are compiled when a failure is recorded or
+    grouped, not by every command that loads the store."""
+    code = (
+        "import sys; from jobdash.cli import main; "
+        f"main(['--db', {str(tmp_path / 'empty.db')!r}, 'jobs']); "
+        "from jobdash.core import fingerprint; "
+        "print(fingerprint._rules.cache_info().currsize, fingerprint.fingerprint('exit 3: x'))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.split()[0] == "0"
