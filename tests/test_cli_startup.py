@@ -217,7 +217,7 @@ def test_jobs_loads_neither_the_crontab_reader_nor_the_log_feed(tmp_path: Path) 
     assert code == 0
     assert "jobdash.core.service.facade" in modules
     unused = ("jobdash.core.crontab", "jobdash.core.heap", "jobdash.core.service.log_feed")
-    assert loaded(modules, *unused, "jobdash.core.service.setup") == []
+    assert loaded(modules, *unused, "jobdash.core.service.setup", "jobdash.core.artifacts") == []
     # Without a config file no TOML is read; no time is shown, no file written, no CSV.
     stdlib = ("tomllib", "tzlocal", "difflib", "csv", "mimetypes", "secrets")
     assert loaded(modules, *stdlib) == []
