@@ -9,6 +9,7 @@ interpreter through `jobdash.cli.main`, as the `jobdash` script runs it), not on
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -103,11 +104,24 @@ def test_a_command_loads_its_own_module_and_no_other_commands(
     ) == {own}
 
 
-def test_jobs_on_an_empty_store_loads_no_table_and_no_engine(tmp_path: Path) -> None:
-    code, modules = imported(tmp_path, "--db", str(tmp_path / "empty.db"), "jobs")
+@pytest.mark.parametrize("color", ["auto", "always", "never"])
+def test_jobs_on_an_empty_store_loads_no_rich_and_no_engine(tmp_path: Path, color: str) -> None:
+    """It prints one plain line on stderr ("no jobs match"), written without Rich: Rich's
+    consoles are made when something is printed through them."""
+    db = str(tmp_path / "empty.db")
+    imported(tmp_path, "--db", db, "jobs")  # the first opening creates the store
+    code, modules = imported(tmp_path, "--color", color, "--db", db, "jobs")
     assert code == 0
     assert "jobdash.core.service" in modules  # it did read the store
-    assert loaded(modules, *NEVER, "jobdash.core.agent.agent", "rich.table") == []
+    assert loaded(modules, *NEVER, "jobdash.core.agent.agent", "rich") == []
+
+
+def test_a_command_that_prints_a_table_still_loads_rich(tmp_path: Path, store: list[str]) -> None:
+    """The check above is not vacuous: the wrapper sees Rich where a listing is drawn."""
+    imported(tmp_path, *store, "run", "hello")
+    code, modules = imported(tmp_path, *store, "jobs")
+    assert code == 0
+    assert "rich.console" in modules and "rich.table" in modules
 
 
 @pytest.mark.parametrize(
@@ -123,6 +137,16 @@ def test_reading_and_submitting_load_no_dashboard_and_no_scheduler(
     code, modules = imported(tmp_path, *store, *args)
     assert code == 0
     assert loaded(modules, *NEVER, "jobdash.core.agent.agent", "rich.progress") == []
+
+
+@pytest.mark.parametrize("args", [["jobs", "--json"], ["show", "1", "--json"]], ids=" ".join)
+def test_json_of_jobs_loads_no_rich(tmp_path: Path, store: list[str], args: list[str]) -> None:
+    """JSON is written as it is: no console, no table, no text of Rich's."""
+    code, _ = imported(tmp_path, *store, "run", "hello")
+    assert code == 0
+    code, modules = imported(tmp_path, *store, *args)
+    assert code == 0
+    assert loaded(modules, "rich") == []
 
 
 def test_the_dashboard_and_the_engine_are_still_loaded_where_they_are_used(
@@ -175,3 +199,108 @@ def test_every_declared_command_has_a_handler() -> None:
     assert set(main.COMMANDS) | by_main == set(DECLARED)
     for module_name, function in main.STORELESS.values():
         assert callable(getattr(importlib.import_module(f"jobdash.cli.{module_name}"), function))
+
+
+def test_the_service_package_names_each_export_where_it_is() -> None:
+    """`jobdash.core.service` imports a name's module when the name is first asked for
+    (`WHERE`): every name it exports is there, and is the object its module defines."""
+    import importlib
+
+    service = importlib.import_module("jobdash.core.service")
+    assert sorted(service.__all__) == sorted(service.WHERE)
+    for name, module in service.WHERE.items():
+        assert getattr(service, name) is getattr(importlib.import_module(module), name)
+
+
+def test_jobs_loads_neither_the_crontab_reader_nor_the_log_feed(tmp_path: Path) -> None:
+    code, modules = imported(tmp_path, "--db", str(tmp_path / "empty.db"), "jobs")
+    assert code == 0
+    assert "jobdash.core.service.facade" in modules
+    unused = ("jobdash.core.crontab", "jobdash.core.heap", "jobdash.core.service.log_feed")
+    assert loaded(modules, *unused, "jobdash.core.service.setup", "jobdash.core.artifacts") == []
+    # Without a config file no TOML is read; no time is shown, no file written, no CSV.
+    stdlib = ("tomllib", "tzlocal", "difflib", "csv", "mimetypes", "secrets")
+    assert loaded(modules, *stdlib) == []
+
+
+def test_every_dataclass_of_the_engine_has_a_docstring() -> None:
+    """`@dataclass` makes a class without a docstring one from its signature, through
+    `inspect.signature`, when the module is imported: a cost every command pays for the
+    model's classes (`Job`'s 34 fields). Each says what it is instead."""
+    import ast
+
+    root = Path(__file__).parent.parent / "jobdash"
+    bare = []
+    for path in sorted((root / "core").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.ClassDef)
+                and ast.get_docstring(node) is None
+                and any("dataclass" in ast.unparse(d) for d in node.decorator_list)
+            ):
+                bare.append(f"{path.relative_to(root)}: {node.name}")
+    assert bare == []
+
+
+def test_a_store_and_config_named_need_no_user_folders(tmp_path: Path, store: list[str]) -> None:
+    """platformdirs finds the user's config and data folders: `--db` and `--config` (or
+    JOBDASH_DB and JOBDASH_CONFIG) name both, and it is not loaded."""
+    code, modules = imported(tmp_path, *store, "jobs")
+    assert code == 0
+    assert loaded(modules, "platformdirs") == []
+
+
+@pytest.mark.parametrize(
+    ("words", "command"),
+    [
+        (["jobs"], "jobs"),
+        (["--db", "x.db", "jobs", "--json"], "jobs"),
+        (["--db=x.db", "--color", "never", "--config", "c.toml", "show", "1"], "show"),
+        (["--db", "jobs", "show", "1"], "show"),  # a value that is a command's name
+        (["--demo", "jobs"], None),  # another option first: the whole grammar
+        (["--d", "x.db", "jobs"], None),  # an abbreviation, for argparse to read
+        (["--", "jobs"], None),
+        (["--db", "x.db"], None),
+        (["--db"], None),
+        (["nothing"], None),
+        ([], None),
+    ],
+)
+def test_the_grammar_declared_is_the_command_named(words: list[str], command: str | None) -> None:
+    """`jobdash --db X jobs` declares `jobs` alone, as `jobdash jobs` does; whatever else
+    comes first, every command is declared (and argparse says what is wrong)."""
+    from jobdash.cli.declarations import DECLARED
+    from jobdash.cli.parser import named_command
+
+    assert named_command(words, DECLARED) == command
+
+
+def test_help_after_the_stores_option_is_the_commands(tmp_path: Path) -> None:
+    def shown(*args: str) -> str:
+        return subprocess.run(
+            [sys.executable, "-m", "jobdash", *args],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+            env={**os.environ, "COLUMNS": "100"},
+        ).stdout
+
+    db = str(tmp_path / "s.db")
+    assert shown("--db", db, "jobs", "--help") == shown("jobs", "--help")
+    assert "usage: jobdash jobs" in shown("--db", db, "--color", "never", "jobs", "--help")
+
+
+def test_jobs_compiles_no_failure_fingerprint_rules(tmp_path: Path) -> None:
+    """The rules that normalise a failure's text are compiled when a failure is recorded or
+    grouped, not by every command that loads the store."""
+    code = (
+        "import sys; from jobdash.cli import main; "
+        f"main(['--db', {str(tmp_path / 'empty.db')!r}, 'jobs']); "
+        "from jobdash.core import fingerprint; "
+        "print(fingerprint._rules.cache_info().currsize, fingerprint.fingerprint('exit 3: x'))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.split()[0] == "0"

@@ -12,7 +12,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from jobdash.cli.parser import EXIT_OK
-from jobdash.cli.render import err, out, print_json, safe
+from jobdash.cli.render import out, print_json, safe, tell
 from jobdash.core.model import BadInput, NotFound
 from jobdash.present.artifacts import COLUMNS, artifact_cells, artifact_dict
 from jobdash.present.sizes import size_text
@@ -34,7 +34,7 @@ async def cmd_artifacts(svc: Service, a: argparse.Namespace) -> int:
         print_json([artifact_dict(x, folder) for x in found])
         return EXIT_OK
     if not found:
-        err.print(f"job {a.job} has no artifacts")
+        tell(f"job {a.job} has no artifacts")
         return EXIT_OK
     from jobdash.cli.tables import listing, show_table
 
@@ -50,7 +50,7 @@ async def cmd_artifact(svc: Service, a: argparse.Namespace) -> int:
 
     target = a.output or "-"
     try:
-        if target == "-" and out.is_terminal:
+        if target == "-" and out().is_terminal:
             # A terminal acts on what it is sent: text only, its escapes made visible.
             found, content = await svc.open_artifact(a.job, a.name)
             with content:
@@ -66,7 +66,7 @@ async def cmd_artifact(svc: Service, a: argparse.Namespace) -> int:
     except NotFound as e:
         raise BadInput(str(e)) from None
     if target != "-":
-        err.print(safe(f"artifact {found.name} ({size_text(found.size)}) written to {target}"))
+        tell(f"artifact {found.name} ({size_text(found.size)}) written to {target}")
     return EXIT_OK
 
 

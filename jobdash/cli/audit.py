@@ -12,7 +12,7 @@ import time
 from typing import TYPE_CHECKING
 
 from jobdash.cli.parser import EXIT_OK
-from jobdash.cli.render import err, print_json, safe
+from jobdash.cli.render import print_json, safe, tell
 from jobdash.present.audit import AUDIT_COLUMNS, audit_cells, audit_dict
 from jobdash.present.times import header
 
@@ -26,7 +26,7 @@ async def cmd_audit(svc: Service, a: argparse.Namespace) -> int:
         print_json([audit_dict(e) for e in events])
         return EXIT_OK
     if not events:
-        err.print("no audit events match")
+        tell("no audit events match")
         return EXIT_OK
     from jobdash.cli.tables import listing, show_table
 

@@ -47,18 +47,18 @@ async def cmd_whoami(svc: Service, a: argparse.Namespace) -> int:
         )
         return EXIT_OK
     admin = " (admin)" if rights.admin else ""
-    out.print(safe(f"{rights.user}{admin}"))
+    out().print(safe(f"{rights.user}{admin}"))
     if rights.groups:
-        out.print(safe(f"groups: {', '.join(sorted(rights.groups))}"))
+        out().print(safe(f"groups: {', '.join(sorted(rights.groups))}"))
     if rights.roles:
-        out.print(safe(f"roles: {', '.join(r.name for r in rights.roles)}"))
+        out().print(safe(f"roles: {', '.join(r.name for r in rights.roles)}"))
     elif rights.configured:
-        out.print("roles: none")
+        out().print("roles: none")
     else:
-        out.print("roles: none configured")
+        out().print("roles: none configured")
     width = max(len(action) for action in allowed)
     for action, parts in allowed.items():
-        out.print(safe(f"  {action:<{width}}  {'; '.join(parts) or 'no'}"))
+        out().print(safe(f"  {action:<{width}}  {'; '.join(parts) or 'no'}"))
     return EXIT_OK
 
 
@@ -128,7 +128,7 @@ def cmd_check(a: argparse.Namespace) -> int:
         )
         return EXIT_OK
     n = len(cfg.types)
-    out.print(
+    out().print(
         safe(
             f"{where}: ok — {plural(n, 'job type')}"
             + (f": {', '.join(sorted(cfg.types))}" if n else "")

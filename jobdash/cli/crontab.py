@@ -9,7 +9,7 @@ import argparse
 import sys
 
 from jobdash.cli.parser import EXIT_OK
-from jobdash.cli.render import err, safe
+from jobdash.cli.render import err, tell
 from jobdash.core.model import BadInput
 
 
@@ -17,7 +17,7 @@ def read_text(name: str | None) -> tuple[str, str]:
     """(the crontab's text, how to name it in messages): FILE, or standard input."""
     if name in (None, "-"):
         if sys.stdin.isatty():
-            err.print(
+            err().print(
                 "jobdash: import-crontab: reading a crontab from standard input (Ctrl-D ends)"
             )
         source = "standard input"
@@ -46,6 +46,6 @@ def cmd_import_crontab(a: argparse.Namespace) -> int:
     # Names the config already has are not reused: the output can be appended to it.
     toml, skipped = import_crontab(text, source, a.system, set(read_config(a.config).types))
     for s in skipped:
-        err.print(safe(f"jobdash: import-crontab: line {s.line} not imported: {s.reason}"))
+        tell(f"jobdash: import-crontab: line {s.line} not imported: {s.reason}")
     sys.stdout.write(toml)
     return EXIT_OK

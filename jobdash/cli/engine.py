@@ -14,7 +14,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from jobdash.cli.parser import EXIT_OK
-from jobdash.cli.render import cell, err, out, safe, toned, when
+from jobdash.cli.render import cell, err, out, safe, tell, toned, when
 from jobdash.core.model import BadInput
 from jobdash.present.durations import duration
 from jobdash.present.status import agent_look
@@ -54,7 +54,7 @@ async def cmd_agents(svc: Service, a: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
         return EXIT_OK
     if not agents:
-        err.print(
+        err().print(
             "no agents have used this store yet (start one: `jobdash serve` or `jobdash agent`)"
         )
         return EXIT_OK
@@ -106,11 +106,11 @@ async def drain(svc: Service, action: str, target: str | None) -> int:
         )
     await svc.drain_agent(target, drain=action == "drain")
     if action == "drain":
-        out.print(
+        out().print(
             safe(f"agent {target} draining: it finishes its running tasks and claims no more")
         )
     else:
-        out.print(safe(f"agent {target} undrained: it claims tasks again"))
+        out().print(safe(f"agent {target} undrained: it claims tasks again"))
     return EXIT_OK
 
 
@@ -141,29 +141,25 @@ async def cmd_serve(svc: Service, a: argparse.Namespace) -> int:
         nonlocal signals
         signals += 1
         if signals == 1:
-            err.print(
+            err().print(
                 f"jobdash: stopping: no new tasks; running ones get {a.grace:g}s (signal again to stop now)"
             )
         else:
-            err.print("jobdash: stopping now: killing running tasks and giving their claims back")
+            tell("jobdash: stopping now: killing running tasks and giving their claims back")
             engine.hurry()
         stop.set()
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
-    err.print(
-        safe(
-            f"jobdash {a.command}: agent {engine.name} with {plural(a.slots, 'slot')} on "
-            f"{svc.location} (pid {os.getpid()}, lease {engine.opts.lease:g}s)"
-        )
+    tell(
+        f"jobdash {a.command}: agent {engine.name} with {plural(a.slots, 'slot')} on "
+        f"{svc.location} (pid {os.getpid()}, lease {engine.opts.lease:g}s)"
     )
     if not engine.catalogue.types:
         where = svc.config.path or "no config file"
-        err.print(
-            safe(
-                f"jobdash {a.command}: no job types ({where}): this engine runs no jobs; "
-                "--config FILE or --demo gives it some"
-            )
+        tell(
+            f"jobdash {a.command}: no job types ({where}): this engine runs no jobs; "
+            "--config FILE or --demo gives it some"
         )
     # A store found damaged is not written to again: the engine stops (and `close` says why).
     watch = asyncio.ensure_future(svc.damaged.wait())
@@ -174,7 +170,7 @@ async def cmd_serve(svc: Service, a: argparse.Namespace) -> int:
     await svc.stop_scheduler()  # the leader lease goes to another engine at once
     await engine.shutdown(timeout=0 if damaged else a.grace, now=damaged)
     svc.engine = None
-    err.print(safe(f"jobdash {a.command}: agent {engine.name} stopped"))
+    tell(f"jobdash {a.command}: agent {engine.name} stopped")
     return EXIT_OK
 
 

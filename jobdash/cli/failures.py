@@ -12,7 +12,7 @@ import time
 from typing import TYPE_CHECKING
 
 from jobdash.cli.parser import EXIT_OK
-from jobdash.cli.render import err, out, print_json, print_log_line, safe
+from jobdash.cli.render import out, print_json, print_log_line, safe, tell
 from jobdash.core.model import BadInput
 from jobdash.present.failures import (
     GROUP_COLUMNS,
@@ -49,7 +49,7 @@ async def cmd_failures(svc: Service, a: argparse.Namespace) -> int:
         print_json([group_dict(g) for g in groups])
         return EXIT_OK
     if not groups:
-        err.print("no failures match")
+        tell("no failures match")
         return EXIT_OK
     from jobdash.cli.tables import listing, show_table
 
@@ -63,8 +63,8 @@ async def cmd_failures(svc: Service, a: argparse.Namespace) -> int:
     for g in groups:
         t.add_row(*(safe(cell) for cell in group_cells(g, now)))
     show_table(t)
-    if out.is_terminal:
-        err.print(safe(f"trend: attempts {trend_span(groups[0])}"))
+    if out().is_terminal:
+        tell(f"trend: attempts {trend_span(groups[0])}")
     return EXIT_OK
 
 
@@ -91,8 +91,8 @@ async def cmd_show(svc: Service, a: argparse.Namespace, group: str) -> int:
         t.add_row(*(safe(cell) for cell in failed_task_cells(task, now)))
     show_table(t)
     latest = tasks[0]
-    out.print()
-    out.print(
+    out().print()
+    out().print(
         safe(
             f"job {latest.job_id} task #{latest.seq} attempt {latest.last_attempt}, "
             f"the end of its log:"
@@ -100,7 +100,7 @@ async def cmd_show(svc: Service, a: argparse.Namespace, group: str) -> int:
         style="bold",
     )
     for line in sample:
-        print_log_line(line, out.is_terminal)
+        print_log_line(line, out().is_terminal)
     return EXIT_OK
 
 
@@ -109,7 +109,7 @@ async def cmd_retry(svc: Service, a: argparse.Namespace, group: str) -> int:
     if a.json:
         print_json({"group": group, "tasks": done.tasks, "jobs": done.jobs, "left": done.left})
     else:
-        out.print(safe(f"retrying {done} (failure group {group})"))
+        out().print(safe(f"retrying {done} (failure group {group})"))
     return EXIT_OK
 
 

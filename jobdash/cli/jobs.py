@@ -17,17 +17,15 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from rich.text import Text
-
 from jobdash.cli.parser import EXIT_OK
 from jobdash.cli.render import (
     cell,
-    err,
     fields,
     job_dict,
     metrics_text,
     out,
     safe,
+    tell,
     toned,
     when,
 )
@@ -157,27 +155,23 @@ async def cmd_jobs(svc: Service, a: argparse.Namespace) -> int:
     jobs = await svc.jobs(jobs_query(a), limit=asked)
     more = limit is not None and len(jobs) > limit
     if not jobs:
-        err.print("no jobs match")
+        tell("no jobs match")
     else:
         from jobdash.cli.tables import show_table
 
         show_table(jobs_table(jobs[:limit] if more else jobs))
     if more:
-        err.print(f"jobdash: the first {limit} shown; more match (--limit N, or --all)")
+        tell(f"jobdash: the first {limit} shown; more match (--limit N, or --all)")
     if any(not j.status.finished for j in jobs) and not await svc.engine_alive():
         # Their status and times are what the last engine wrote: nothing moves them now.
-        err.print(
-            safe(
-                f"jobdash: no engine is running on {svc.location}: the unfinished jobs wait "
-                "until one starts — start one with `jobdash serve`"
-            )
+        tell(
+            f"jobdash: no engine is running on {svc.location}: the unfinished jobs wait "
+            "until one starts — start one with `jobdash serve`"
         )
     return EXIT_OK
 
 
 async def cmd_show(svc: Service, a: argparse.Namespace) -> int:
-    from jobdash.cli.tables import listing, show_table
-
     job = await svc.job(a.job)
     tasks = await svc.tasks(a.job)
     if a.json:
@@ -185,8 +179,12 @@ async def cmd_show(svc: Service, a: argparse.Namespace) -> int:
         d["tasks"] = [dataclasses.asdict(t) | {"status": str(t.status)} for t in tasks]
         print(json.dumps(d, indent=2, default=str))
         return EXIT_OK
+    from rich.text import Text
+
+    from jobdash.cli.tables import listing, show_table
+
     shown = job_look(job, time.time())
-    out.print(Text.assemble(f"job {job.id}  ", (sanitize(job.type), "bold"), "  ", toned(shown)))
+    out().print(Text.assemble(f"job {job.id}  ", (sanitize(job.type), "bold"), "  ", toned(shown)))
     fields(
         [
             ("target", job.target),
@@ -236,7 +234,7 @@ async def cmd_show(svc: Service, a: argparse.Namespace) -> int:
             "" if task.exit_code is None else str(task.exit_code),
             safe(task.error),
         )
-    out.print()
+    out().print()
     show_table(t)
     return EXIT_OK
 
@@ -272,7 +270,7 @@ async def cmd_export(svc: Service, a: argparse.Namespace) -> int:
             page = await anext(pages, [])
         write(export.end())
     if a.output and a.output != "-":
-        err.print(safe(f"{plural(n, 'job')} written to {a.output}"))
+        tell(f"{plural(n, 'job')} written to {a.output}")
     return EXIT_OK
 
 

@@ -25,12 +25,11 @@ from jobdash.cli.chosen import chosen_jobs
 from jobdash.cli.parser import EXIT_FAILED, EXIT_OK
 from jobdash.cli.render import (
     colored,
-    err,
     out,
     plain_log_lines,
     plain_log_texts,
     print_log_line,
-    safe,
+    tell,
 )
 from jobdash.core.model import BadInput, LogLine, NotFound
 from jobdash.core.views import LogBlock, LogTexts
@@ -188,14 +187,14 @@ async def cmd_logs(svc: Service, a: argparse.Namespace) -> int:
         raise BadInput("logs -o FILE saves the log as it is now: without -f and --json")
     ids = await logged_jobs(svc, a)
     if not ids:
-        err.print(safe(f"jobdash: logs: no jobs match {a.query!r}"))
+        tell(f"jobdash: logs: no jobs match {a.query!r}")
         return EXIT_OK
     several = a.query is not None or len(ids) > 1
     feed = LogFeed(svc, ids, task=a.task, page=LOG_PAGE)
     if a.output is not None:
         return await save_log(svc, a, feed, several)
     printer = LogPrinter(
-        svc, ids, out.is_terminal, one_task=a.task is not None, as_json=a.json, several=several
+        svc, ids, out().is_terminal, one_task=a.task is not None, as_json=a.json, several=several
     )
     # The whole log's lines printed are read (`ReadLogs`): through the last one printed,
     # once printed; one task's lines (`--task`) leave the others' unread, so they mark none.
@@ -240,7 +239,7 @@ async def cmd_logs(svc: Service, a: argparse.Namespace) -> int:
             await asyncio.sleep(FOLLOW_POLL)
     await show([], now=True)
     for job in sorted(feed.gone):
-        err.print(f"jobdash: logs: job {job} was removed (or is no longer yours to see)")
+        tell(f"jobdash: logs: job {job} was removed (or is no longer yours to see)")
     return EXIT_FAILED if feed.gone else EXIT_OK
 
 
@@ -269,7 +268,7 @@ async def save_log(svc: Service, a: argparse.Namespace, feed: LogFeed, several: 
                 n += len(lines)
     if a.output != "-":
         of = f"job {feed.job_ids[0]}" if not several else plural(len(feed.job_ids), "job")
-        err.print(safe(f"{plural(n, 'line')} of {of} written to {a.output}"))
+        tell(f"{plural(n, 'line')} of {of} written to {a.output}")
     return EXIT_OK
 
 

@@ -105,7 +105,7 @@ async def run_command(a: argparse.Namespace) -> int:
         )
         return run(a)
     run_on_store = handler(a.command)
-    from jobdash.cli.render import err
+    from jobdash.cli.render import tell
     from jobdash.core.service import Service
 
     reading = reads_only(a)
@@ -116,7 +116,7 @@ async def run_command(a: argparse.Namespace) -> int:
         extra = DEMO_TYPES
     svc = await Service.open(db=a.db, config=a.config, extra_types=extra, reading=reading)
     if svc.created:
-        err.print(f"jobdash: {svc.created}")
+        tell(f"jobdash: {svc.created}")
     try:
         return await run_on_store(svc, a)
     finally:
@@ -132,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)  # `--help` and usage errors end here, having loaded argparse only
     import io
 
-    from jobdash.cli.render import color_mode, err, out, safe, use_color
+    from jobdash.cli.render import color_mode, tell, use_color
     from jobdash.core.model import BadInput, Refused
     from jobdash.present.text import sanitize
 
@@ -144,8 +144,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ["NO_COLOR"] = "1"
     else:
         os.environ.pop("NO_COLOR", None)
-    # Rich wraps at 80 columns when it has no terminal to measure; a pipe gets whole lines.
-    out.soft_wrap = not out.is_terminal
     if isinstance(sys.stdout, io.TextIOWrapper):
         # A file name need not be UTF-8: shown escaped, as stderr does, not a crash.
         sys.stdout.reconfigure(errors="backslashreplace")
@@ -162,10 +160,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return asyncio.run(run_command(args))
     except BadInput as e:
-        err.print(safe(f"jobdash: {e}"))
+        tell(f"jobdash: {e}")
         return EXIT_USAGE
     except Refused as e:
-        err.print(safe(f"jobdash: {e}"))
+        tell(f"jobdash: {e}")
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
@@ -176,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # (bad input is refused before this by name). JOBDASH_DEBUG=1 shows the traceback.
         if os.environ.get("JOBDASH_DEBUG"):
             raise
-        err.print(
+        tell(
             f"jobdash: internal error (a bug; JOBDASH_DEBUG=1 shows where): "
             f"{type(e).__name__}: {sanitize(str(e))}"
         )

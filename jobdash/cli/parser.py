@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, NoReturn
 
 from jobdash import __version__
@@ -200,10 +200,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     from jobdash.cli.declarations import DECLARED
 
     words = list(sys.argv[1:] if argv is None else argv)
-    # A first word that names a command is that command (argparse reads it so): only its
-    # own arguments need declaring. Anything else (options first, no command, a word that
-    # is none) gets the whole command line, and its messages name every command.
-    parser = build_parser(words[0] if words and words[0] in DECLARED else None)
+    parser = build_parser(named_command(words, DECLARED))
     for word in words[: words.index("--") if "--" in words else len(words)]:
         # argparse drops a value of "--" given as `--opt=--` (or `-o--`) and passes the
         # option an empty list where a string is due.
@@ -230,6 +227,27 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             bad = next(v for v in values if not is_text(v))
             parser.error(f"{dest.replace('_', '-')}: not UTF-8 text: {shown(bad)}")
     return args
+
+
+# The options every command takes that may also come before it (`jobdash --db X jobs`).
+BEFORE_COMMAND = ("--db", "--config", "--color")
+
+
+def named_command(words: Sequence[str], commands: Collection[str]) -> str | None:
+    """The command `words` run, when it is their first word or comes after none but
+    `BEFORE_COMMAND`'s options (and their values): argparse reads that word so, and only
+    its own arguments need declaring. None for anything else (another option first, no
+    command, a word that is none): that gets the whole command line, and its messages name
+    every command."""
+    i = 0
+    while i < len(words) and words[i] not in commands:
+        if words[i] in BEFORE_COMMAND:
+            i += 2  # the option and its value, whatever it is (`--db jobs jobs`)
+        elif words[i].partition("=")[0] in BEFORE_COMMAND:
+            i += 1
+        else:
+            return None
+    return words[i] if i < len(words) else None
 
 
 def is_text(value: object) -> bool:

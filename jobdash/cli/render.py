@@ -11,11 +11,9 @@ import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from rich.console import Console
-from rich.text import Text
-
+from jobdash.cli.parser import say
 from jobdash.core.model import Job, LineLevel, LogLine, job_record, line_level
 from jobdash.core.views import LogTexts
 from jobdash.present.logs import JOB_HUES, JobLabels, TaskLabels
@@ -25,10 +23,12 @@ from jobdash.present.text import clip, sanitize, sanitize_all
 from jobdash.present.times import clock
 from jobdash.present.timing import timing_fields
 
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.text import Text
+
 # Nothing printed is read as markup or emoji codes: data is shown as written (see `safe`).
 PLAIN: dict[str, Any] = {"highlight": False, "markup": False, "emoji": False}
-out = Console(**PLAIN)
-err = Console(stderr=True, soft_wrap=True, **PLAIN)
 
 # `--color` as Rich's colour system: `auto` detects a terminal, `None` writes no escape
 # code at all (Rich's own NO_COLOR handling drops colours but keeps bold and dim, which
@@ -49,28 +49,72 @@ def color_mode(choice: str | None) -> str:
     return "never" if mode == "auto" and os.environ.get("NO_COLOR") else mode
 
 
-def use_color(mode: str) -> None:
-    """Colour both consoles by `mode` (a command's first step: each command decides anew).
+class Consoles:
+    """The command line's two Rich consoles, standard output's and standard error's, each
+    made when it first prints (Rich costs a command that prints none, such as `jobs` on an
+    empty store, a third of its start) in the colour mode `use_color` chose."""
 
-    Rich fixes a console's colour system when it is made and has no public way to change
-    it, and the command modules hold `out` and `err` by name: so both are made again in
-    place, through their constructor, with this mode's colour system."""
-    system = COLOR_SYSTEMS[mode]
-    no_color = False if mode == "always" else None  # None: Rich reads NO_COLOR
-    Console.__init__(out, color_system=system, no_color=no_color, **PLAIN)
-    Console.__init__(
-        err, stderr=True, soft_wrap=True, color_system=system, no_color=no_color, **PLAIN
+    mode = "auto"
+    out: Console | None = None
+    err: Console | None = None
+
+
+def use_color(mode: str) -> None:
+    """Colour both consoles by `mode` (a command's first step: each command decides anew)."""
+    Consoles.mode = mode
+    Consoles.out = Consoles.err = None
+
+
+def _console(stderr: bool) -> Console:
+    from rich.console import Console
+
+    mode = Consoles.mode
+    made = Console(
+        stderr=stderr,
+        color_system=COLOR_SYSTEMS[mode],
+        no_color=False if mode == "always" else None,  # None: Rich reads NO_COLOR
+        **PLAIN,
     )
+    # Rich wraps at 80 columns when it has no terminal to measure; a pipe gets whole lines,
+    # and standard error always does.
+    made.soft_wrap = stderr or not made.is_terminal
+    return made
+
+
+def out() -> Console:
+    """Standard output's console."""
+    if Consoles.out is None:
+        Consoles.out = _console(stderr=False)
+    return Consoles.out
+
+
+def err() -> Console:
+    """Standard error's console."""
+    if Consoles.err is None:
+        Consoles.err = _console(stderr=True)
+    return Consoles.err
 
 
 def colored() -> bool:
     """Does standard output get colours (a terminal in `auto`, or `always`)?"""
-    return out.color_system is not None
+    return out().color_system is not None
+
+
+def tell(text: str) -> None:
+    """A message of one line on stderr, inert, uncoloured, as `err().print(safe(text))`
+    writes it, without loading Rich (`say`). Rich's console is used once it exists, so that
+    what it has buffered stays in order."""
+    if Consoles.err is None:
+        say(text)
+    else:
+        Consoles.err.print(safe(text))
 
 
 def safe(text: object) -> Text:
     """Text that jobdash did not write itself (names, info, errors), made inert: control
     characters become visible stand-ins, and a `Text` is never read as markup."""
+    from rich.text import Text
+
     return Text(sanitize(str(text)))
 
 
@@ -78,6 +122,8 @@ def cell(text: str) -> Text:
     """A listing's cell of free text (a target, an info line, parameters): inert, and cut
     at `CELL_LIMIT` cells, piped too, so that one long value cannot widen every row
     (`show` and `--json` give it whole)."""
+    from rich.text import Text
+
     return Text(clip(sanitize(text)))
 
 
@@ -99,6 +145,8 @@ TONE_STYLE: dict[Tone, str] = {
 
 def toned(shown: Look) -> Text:
     """A status's glyph and word in its tone's colour."""
+    from rich.text import Text
+
     return Text(shown.text, style=TONE_STYLE[shown.tone])
 
 
@@ -173,6 +221,8 @@ def print_log_line(
     if not tty and not colored():
         sys.stdout.write(plain_log_lines([line], labels))
         return
+    from rich.text import Text
+
     text = attempt_mark(line) + sanitize(line.text)
     label = f"{labels.padded(line)} | " if labels is not None else ""
     shown = Text()
@@ -189,11 +239,13 @@ def print_log_line(
         return
     else:
         shown.append(text)
-    out.print(shown, soft_wrap=True)
+    out().print(shown, soft_wrap=True)
 
 
 def fields(pairs: list[tuple[str, str]], width: int) -> None:
     """`show`'s labelled lines (`  started: …`), the empty ones left out."""
+    from rich.text import Text
+
     for k, v in pairs:
         if v:
-            out.print(Text.assemble((f"{k:>{width}}: ", "dim"), sanitize(v)))
+            out().print(Text.assemble((f"{k:>{width}}: ", "dim"), sanitize(v)))

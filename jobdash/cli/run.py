@@ -10,12 +10,10 @@ import argparse
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
-from rich.text import Text
-
 from jobdash.cli.chosen import chosen_jobs
 from jobdash.cli.logs import LogPrinter
 from jobdash.cli.parser import EXIT_FAILED, EXIT_OK, shown
-from jobdash.cli.render import err, job_dict, metrics_text, out, print_json, safe
+from jobdash.cli.render import err, job_dict, metrics_text, out, print_json, safe, tell
 from jobdash.core.model import BadInput
 from jobdash.present.durations import duration
 from jobdash.present.progress import progress_bar, progress_count
@@ -59,21 +57,19 @@ async def cmd_run(svc: Service, a: argparse.Namespace) -> int:
     # Submitted first: a bad parameter is one line (exit 2), not also the warning below.
     job = await svc.submit(a.type, parse_params(a.param))
     if not await svc.engine_alive():
-        err.print(
-            safe(
-                f"jobdash: no engine is running on {svc.location}: job {job.id} is queued "
-                "and will start when one does — start one with `jobdash serve` (or open the "
-                "dashboard, `jobdash`)"
-            )
+        tell(
+            f"jobdash: no engine is running on {svc.location}: job {job.id} is queued "
+            "and will start when one does — start one with `jobdash serve` (or open the "
+            "dashboard, `jobdash`)"
         )
     if not (a.wait or a.follow):
         if a.json:
             print_json(job_dict(job))
             return EXIT_OK
         # queued, or running when nothing could hold it back (lifecycle.admitted_at_submit)
-        out.print(safe(f"job {job.id} {job.status} ({job.type}, {plural(job.total, 'task')})"))
+        out().print(safe(f"job {job.id} {job.status} ({job.type}, {plural(job.total, 'task')})"))
         return EXIT_OK
-    err.print(safe(f"job {job.id} submitted ({job.type}); Ctrl-C stops watching, not the job"))
+    tell(f"job {job.id} submitted ({job.type}); Ctrl-C stops watching, not the job")
     return await follow_job(svc, job.id, show_log=a.follow, as_json=a.json)
 
 
@@ -93,13 +89,11 @@ async def run_many(svc: Service, a: argparse.Namespace) -> int:
     else:
         # Some may be running already, others queued behind a lock: "submitted" is true of all.
         which = f"job {ids[0]}" if len(ids) == 1 else f"jobs {ids[0]}–{ids[-1]}"
-        out.print(safe(f"{plural(len(ids), 'job')} submitted ({a.type}): {which}"))
+        out().print(safe(f"{plural(len(ids), 'job')} submitted ({a.type}): {which}"))
     if not await svc.engine_alive():
-        err.print(
-            safe(
-                f"jobdash: no engine is running on {svc.location}: the jobs are queued and "
-                "will start when one does — start one with `jobdash serve`"
-            )
+        tell(
+            f"jobdash: no engine is running on {svc.location}: the jobs are queued and "
+            "will start when one does — start one with `jobdash serve`"
         )
     return EXIT_OK
 
@@ -109,7 +103,7 @@ async def follow_job(svc: Service, jid: int, show_log: bool, as_json: bool = Fal
 
     from rich.progress import Progress, TextColumn
 
-    tty = out.is_terminal and not as_json
+    tty = out().is_terminal and not as_json
     after = 0
     printer = LogPrinter(svc, [jid], tty)
     # The dashboard's bar and count (jobdash.present.progress), drawn by Rich's live display.
@@ -118,7 +112,7 @@ async def follow_job(svc: Service, jid: int, show_log: bool, as_json: bool = Fal
         TextColumn("{task.fields[bar]}", markup=False),
         TextColumn("{task.fields[status]}", markup=False),
         TextColumn("{task.fields[elapsed]}", markup=False),  # the job's own: stops while paused
-        console=out,
+        console=out(),
         transient=False,
         disable=not tty,
     )
@@ -145,9 +139,9 @@ async def follow_job(svc: Service, jid: int, show_log: bool, as_json: bool = Fal
     if as_json:
         print_json(job_dict(job))
     else:
-        out.print(safe(f"job {job.id} {job.status}: {job.info}"))
+        out().print(safe(f"job {job.id} {job.status}: {job.info}"))
     if job.metrics and not as_json:
-        out.print(safe("  " + metrics_text(job.metrics)))
+        out().print(safe("  " + metrics_text(job.metrics)))
     return EXIT_OK if job.status in ("succeeded", "warning") else EXIT_FAILED
 
 
@@ -160,37 +154,39 @@ def print_outcomes(outcomes: Iterable[Outcome], said: Callable[[Outcome], None])
             said(o)
         else:
             status = EXIT_FAILED
-            err.print(safe(f"jobdash: {o.refused}"))
+            tell(f"jobdash: {o.refused}")
     return status
 
 
 async def cmd_action(svc: Service, a: argparse.Namespace) -> int:
     """`cancel`, `pause`, `resume`, `retry`: one line per job (`print_outcomes`)."""
+    from rich.text import Text
+
     ids = await chosen_jobs(svc, a)
     if not ids:
-        err.print(safe(f"jobdash: {a.command}: no jobs match {a.query!r}: nothing done"))
+        tell(f"jobdash: {a.command}: no jobs match {a.query!r}: nothing done")
         return EXIT_OK
     action = "kill" if a.command == "cancel" and a.force else a.command
     quarantined = {i: await svc.quarantined_tasks(i) for i in ids} if action == "retry" else {}
 
     def said(o: Outcome) -> None:
         if action in ("cancel", "kill"):
-            out.print(Text(f"job {o.key}: {look(o.result.status).text}"))
+            out().print(Text(f"job {o.key}: {look(o.result.status).text}"))
         elif action == "pause":
-            out.print(f"job {o.key} paused")
+            out().print(f"job {o.key} paused")
         elif action == "resume":
-            out.print(f"job {o.key} resumed ({o.result.status})")
+            out().print(f"job {o.key} resumed ({o.result.status})")
         else:
-            out.print(f"job {o.key}: {plural(o.result, 'task')} queued again")
+            out().print(f"job {o.key}: {plural(o.result, 'task')} queued again")
             for task in quarantined.get(int(o.key), ()):
-                err.print(Text(f"jobdash: warning: {sanitize(quarantine_warning(task))}"))
+                err().print(Text(f"jobdash: warning: {sanitize(quarantine_warning(task))}"))
 
     return print_outcomes(await svc.act_on_jobs(action, ids), said)
 
 
 async def cmd_clear(svc: Service, a: argparse.Namespace) -> int:
     n = await svc.clear(everyone=a.all)
-    out.print(f"{plural(n, 'finished job')} removed")
+    out().print(f"{plural(n, 'finished job')} removed")
     return EXIT_OK
 
 

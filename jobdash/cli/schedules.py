@@ -48,7 +48,7 @@ async def cmd_schedules(svc: Service, a: argparse.Namespace) -> int:
         print(json.dumps([schedule_dict(s) for s in schedules], indent=2))
         return EXIT_OK
     if not schedules:
-        err.print(
+        err().print(
             "no schedules (a job type gets one with `schedule = ...` in the config; "
             "an engine publishes them)"
         )
@@ -81,9 +81,9 @@ async def cmd_schedules(svc: Service, a: argparse.Namespace) -> int:
     show_table(t)
     for s in schedules:
         if s.error:
-            out.print(safe(f"✘ {s.id}: fire time {when(s.last_tick)} failed: {s.error}"))
+            out().print(safe(f"✘ {s.id}: fire time {when(s.last_tick)} failed: {s.error}"))
     if any(s.source == "admin" for s in schedules):
-        err.print(
+        err().print(
             "* changed at run time by an admin (kept across restarts; "
             "`jobdash schedule set ID --automatic` reverts)"
         )
@@ -151,13 +151,13 @@ async def act_on_schedules(svc: Service, a: argparse.Namespace) -> int:
         if action == "run":
             job = o.result
             n = plural(job.total, "task")
-            out.print(safe(f"schedule {o.key}: job {job.id} queued ({job.type}, {n})"))
+            out().print(safe(f"schedule {o.key}: job {job.id} queued ({job.type}, {n})"))
             return
         s = o.result
         nxt = f"; next run {when(s.next_run)}" if s.next_run else ""
         if s.state == "manual only":
             nxt = "; still manual only: its planning is disabled (`schedule set` gives it one)"
-        out.print(safe(f"schedule {s.id} {action}d{nxt}"))
+        out().print(safe(f"schedule {s.id} {action}d{nxt}"))
 
     return print_outcomes(await svc.act_on_schedules(action, ids), said)
 
@@ -182,17 +182,17 @@ async def set_schedule(svc: Service, a: argparse.Namespace) -> int:
     if a.overlap or a.catchup or bound:
         await svc.set_schedule_policy(a.id, a.overlap, a.catchup, bound)
     s = await svc.schedule(a.id)
-    out.print(
+    out().print(
         safe(
             f"schedule {s.id}: {s.effective} ({s.timezone}), overlap {s.overlap}, "
             f"catch-up {s.catchup}"
         )
     )
     if report:
-        out.print(safe(f"  reports to: {recipients_text(s)}"))
+        out().print(safe(f"  reports to: {recipients_text(s)}"))
     upcoming = svc.next_fire_times(s.planning, s.timezone, 5, default=s.config_planning)
     for at in fire_times(upcoming):  # in the schedule's zone, labelled
-        out.print(f"  next: {at}")
+        out().print(f"  next: {at}")
     return EXIT_OK
 
 
@@ -227,7 +227,7 @@ async def show_schedule(svc: Service, a: argparse.Namespace) -> int:
         "manual only": " (the planning is disabled: it runs only when started by hand)",
         "error": f": fire time {when(s.last_tick)} failed: {s.error}",
     }.get(s.state, "")
-    out.print(Text.assemble("schedule ", (sanitize(s.id), "bold")))
+    out().print(Text.assemble("schedule ", (sanitize(s.id), "bold")))
     fields(
         [
             ("type", s.type),
@@ -251,11 +251,11 @@ async def show_schedule(svc: Service, a: argparse.Namespace) -> int:
             str(tick.job_id or ""),
             safe(tick.detail),
         )
-    out.print()
+    out().print()
     if ticks:
         show_table(t)
     else:
-        out.print(Text("no ticks yet", style="dim"))
+        out().print(Text("no ticks yet", style="dim"))
     return EXIT_OK
 
 

@@ -58,7 +58,7 @@ def fit(t: Table, width: int | None = None) -> Table:
         title = cell_len(plain_cells(col)[0])
         return widest(col) if col.overflow == "crop" else min(widest(col), title)
 
-    width = width or out.width
+    width = width or out().width
     dropped: set[str] = set()
     for label in getattr(t, "drop", ()):
         kept = [c for c in t.columns if c.header not in dropped]
@@ -108,8 +108,8 @@ def show_table(t: Table) -> None:
     and header are written whole, each column as wide as its widest value, nothing cut or
     wrapped and no styles, so `grep`, `less -S` and `cut` see every value; programs use
     `--json`. With `--color always` the cells keep their colours, in the same layout."""
-    if out.is_terminal:
-        out.print(fit(t))
+    if out().is_terminal:
+        out().print(fit(t))
         return
     columns = [plain_cells(col) for col in t.columns]
     widths = [max(map(cell_len, cells)) for cells in columns]
@@ -127,4 +127,4 @@ def show_table(t: Table) -> None:
             line.append_text(piece)
             line.append(text[len(piece.plain) :] + "  ")
         line.rstrip()
-        out.print(line, soft_wrap=True)
+        out().print(line, soft_wrap=True)

@@ -63,7 +63,7 @@ async def cmd_why(svc: Service, a: argparse.Namespace) -> int:
     if a.json:
         print_json(why_dict(w))
         return EXIT_OK
-    out.print(
+    out().print(
         Text.assemble(f"job {job.id}  ", (sanitize(job.type), "bold"), "  ", toned(look(w.status)))
     )
     lines = why_fields(w)

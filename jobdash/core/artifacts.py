@@ -23,7 +23,6 @@ import glob as globbing
 import hashlib
 import io
 import itertools
-import mimetypes
 import os
 import re
 import stat
@@ -81,7 +80,9 @@ def media_type_of(name: str, given: str | None = None) -> str:
         if not isinstance(given, str) or not MEDIA_TYPE.match(given.lower()):
             raise BadInput(f"media type {sanitize(str(given))!r} is not type/subtype")
         return given.lower()
-    guessed, _ = mimetypes.guess_type(name, strict=False)
+    from mimetypes import guess_type  # here: it reads its tables when imported
+
+    guessed, _ = guess_type(name, strict=False)
     return guessed or "application/octet-stream"
 
 

@@ -16,39 +16,44 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import cache
 
 MAX_MESSAGE = 200  # a normalised message is cut here: the start tells the cause
 
 # Order matters: a URL holds a path, a path holds numbers, a time holds numbers. Each rule
 # names a text that every match holds (None: none): a rule whose text is absent is skipped,
 # which makes the usual error line several times quicker to normalise (a failure is
-# normalised in the transaction that records it).
-_RULES: list[tuple[str | None, re.Pattern[str], str]] = [
-    ("://", re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://\S+"), "<url>"),
-    ("@", re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "<email>"),
-    (None, re.compile(r"'[^'\n]*'|\"[^\"\n]*\"|‘[^’\n]*’|“[^”\n]*”|`[^`\n]*`"), "'<q>'"),
-    ("/", re.compile(r"(?<![\w.~/-])(?:~|\.{1,2})?/[^\s:,;'\")\]}>]*"), "<path>"),
+# normalised in the transaction that records it). Compiled when first used (`_rules`): a
+# command that records and groups no failure (`jobdash jobs`) does not compile them.
+_RULE_TEXTS: tuple[tuple[str | None, str, str], ...] = (
+    ("://", r"\b[a-zA-Z][a-zA-Z0-9+.-]*://\S+", "<url>"),
+    ("@", r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", "<email>"),
+    (None, r"'[^'\n]*'|\"[^\"\n]*\"|‘[^’\n]*’|“[^”\n]*”|`[^`\n]*`", "'<q>'"),
+    ("/", r"(?<![\w.~/-])(?:~|\.{1,2})?/[^\s:,;'\")\]}>]*", "<path>"),
     (
         "-",
-        re.compile(
-            r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"
-        ),
+        r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b",
         "<id>",
     ),
     (
         "-",
-        re.compile(
-            r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?"
-            r"(?:Z|[+-]\d{2}:?\d{2})?)?\b"
-        ),
+        r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?"
+        r"(?:Z|[+-]\d{2}:?\d{2})?)?\b",
         "<time>",
     ),
-    (":", re.compile(r"\b\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\b"), "<time>"),
-    ("/", re.compile(r"\b\d{1,2}/\d{1,2}/\d{2,4}\b"), "<date>"),
-    (".", re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"), "<ip>"),
-    ("0x", re.compile(r"\b0x[0-9a-fA-F]+\b"), "<hex>"),
-    (None, re.compile(r"\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,}\b"), "<hex>"),
-]
+    (":", r"\b\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\b", "<time>"),
+    ("/", r"\b\d{1,2}/\d{1,2}/\d{2,4}\b", "<date>"),
+    (".", r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b", "<ip>"),
+    ("0x", r"\b0x[0-9a-fA-F]+\b", "<hex>"),
+    (None, r"\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,}\b", "<hex>"),
+)
+
+
+@cache
+def _rules() -> list[tuple[str | None, re.Pattern[str], str]]:
+    """`_RULE_TEXTS` compiled, once."""
+    return [(needle, re.compile(text), placeholder) for needle, text, placeholder in _RULE_TEXTS]
+
 
 # A number right after one of these words names the failure: it is kept.
 _KEPT = re.compile(r"\b(exit|code|status|errno|error|http|sqlstate)\b[\s:=#(\[]*$", re.IGNORECASE)
@@ -70,7 +75,7 @@ def telling_line(error: str) -> str:
 def normalise(error: str) -> str:
     """The cause of a failure, with what varies between occurrences replaced."""
     text = telling_line(error)
-    for needle, pattern, placeholder in _RULES:
+    for needle, pattern, placeholder in _rules():
         if needle is None or needle in text:
             text = pattern.sub(placeholder, text)
     text = _NUMBER.sub(_number, text)

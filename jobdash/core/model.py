@@ -230,6 +230,8 @@ class _SearchText:
 # 100,000 of them (34 fields since the unread counts and the timing came).
 @dataclass(slots=True)
 class Job(_SearchText):
+    """A job as the store holds it, with its task counts, timing and unread counts."""
+
     id: int
     type: str
     params: dict[str, str]
@@ -364,6 +366,8 @@ Counted = tuple[int, str, int]
 
 @dataclass
 class Task:
+    """A task of a job: one item of its work, and its latest attempt."""
+
     id: int
     job_id: int
     seq: int  # position within the job, 1-based
@@ -396,6 +400,8 @@ class Task:
 
 @dataclass
 class LogLine:
+    """A line of a job's log, from one of its tasks or from the engine (system)."""
+
     seq: int  # store-wide, increasing: tail by "seq greater than the last one seen"
     job_id: int
     task_id: int | None

@@ -30,7 +30,6 @@ import fcntl
 import os
 import stat
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, BinaryIO, TextIO, cast
@@ -96,8 +95,10 @@ def _write_in_place(path: Path, binary: bool) -> Iterator[IO[Any]]:
 
 @contextlib.contextmanager
 def _replace_atomically(path: Path, binary: bool) -> Iterator[IO[Any]]:
+    from tempfile import mkstemp  # only where a file is written
+
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as e:
         raise _refusal(path, e) from None
     try:

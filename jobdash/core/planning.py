@@ -73,6 +73,8 @@ class PlanningError(ValueError):
 
 @dataclass(frozen=True)
 class Planning:
+    """A schedule's planning, parsed: its kind and what that kind needs."""
+
     kind: str
     text: str  # canonical text, e.g. "interval: 5m"
     cron: str = ""

@@ -18,7 +18,6 @@ import errno
 import fcntl
 import os
 import select
-import shutil
 import signal
 import weakref
 from collections.abc import Callable, Mapping
@@ -48,7 +47,9 @@ def _executable(name: str, path: str) -> str | None:
     key = (name, path)
     found = _found.get(key)
     if found is None:
-        found = shutil.which(name, path=path)
+        from shutil import which  # here: shutil loads bz2 and lzma
+
+        found = which(name, path=path)
         if found is not None:
             _found[key] = found
     return found

@@ -51,6 +51,8 @@ class StoreSize:
 
 @dataclass
 class AgentInfo:
+    """An agent as the store knows it: where it runs, its slots and its heartbeat."""
+
     name: str
     host: str
     pid: int
@@ -76,6 +78,8 @@ class PrunedAgents:
 
 @dataclass
 class AuditEvent:
+    """A row of the audit trail: who did what to which job or schedule, and when."""
+
     id: int
     ts: float
     user: str

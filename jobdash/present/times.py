@@ -22,8 +22,6 @@ from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import tzlocal
-
 __all__ = [
     "abbreviation",
     "beside",
@@ -42,6 +40,8 @@ __all__ = [
 def _zone_for(tz_variable: str | None) -> tzinfo:
     """The local zone while TZ is `tz_variable` (tzlocal caches one answer per process;
     tests and long-lived processes may change TZ, hence the key)."""
+    import tzlocal  # here: a command that shows no time does not load it (nor its logging)
+
     try:
         with warnings.catch_warnings():  # tzlocal warns about odd configurations
             warnings.simplefilter("ignore")

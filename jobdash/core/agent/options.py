@@ -50,6 +50,8 @@ HURRY_WAIT = 2.0  # after a second signal, seconds stopped tasks get to end befo
 
 @dataclass
 class AgentOptions:
+    """How an agent runs: its name, slots, lease and heartbeat, and its housekeeping."""
+
     name: str | None = None
     slots: int = 4
     lease: float = LEASE

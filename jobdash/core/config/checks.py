@@ -8,7 +8,6 @@ line where that key is written (`find_line`: tomllib gives no positions) and rai
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from collections.abc import Collection, Mapping
@@ -71,7 +70,9 @@ def dotted(keys: Keys) -> str:
 
 def suggest(word: str, known: Collection[str]) -> str:
     """`did you mean "x"?` when a known word is close, else the list of known ones."""
-    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    from difflib import get_close_matches  # only for a suggestion
+
+    close = get_close_matches(word, list(known), n=1, cutoff=0.6)
     if close:
         return f'did you mean "{close[0]}"?'
     return "known: " + (", ".join(known) or "none")
@@ -232,7 +233,9 @@ def check_template(template: str, keys: Keys, allowed: Collection[str], item_ok:
         if name == ITEM:
             raise Problem(keys, "{item} can only be used in command, and only when items is set")
         names = [*allowed, ITEM] if item_ok else list(allowed)
-        close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+        from difflib import get_close_matches  # only for a suggestion
+
+        close = get_close_matches(name, names, n=1, cutoff=0.6)
         if close:
             hint = f"did you mean {{{close[0]}}}?"
         else:

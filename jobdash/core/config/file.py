@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 import zoneinfo
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
-
-import platformdirs
+from typing import TYPE_CHECKING, Any
 
 from jobdash.core.config.checks import (
     ConfigError,
@@ -37,6 +34,9 @@ from jobdash.core.model import JobType
 from jobdash.core.permissions import Role
 from jobdash.core.values import show
 
+if TYPE_CHECKING:
+    from tomllib import TOMLDecodeError
+
 CONFIG_ENV = "JOBDASH_CONFIG"
 CONFIG_NAME = "jobdash.toml"
 
@@ -50,6 +50,7 @@ JOBDASH_KEYS = (
     "low_bandwidth_over_ssh",
     "artifact_inline_max",
 )
+
 SMTP_KEYS = ("host", "port", "tls", "user", "password", "sender")
 SMTP_TLS = ("starttls", "ssl")
 WEB_KEYS = ("password_hash",)
@@ -98,6 +99,8 @@ def find_config_path(explicit: str | None) -> Path | None:
     local = Path(CONFIG_NAME)
     if local.is_file():
         return local
+    import platformdirs  # here: a config named by --config or JOBDASH_CONFIG needs none
+
     try:
         user = Path(platformdirs.user_config_dir("jobdash")) / CONFIG_NAME
     except RuntimeError:  # no home folder (a uid without a passwd entry, HOME unset)
@@ -137,6 +140,8 @@ def load_config(path: Path | None) -> Config:
 
 def parse_config(text: str, source: str) -> Config:
     """Parse and check config `text`; `source` names it in messages and in JobType.source."""
+    import tomllib  # here: without a config file jobdash reads no TOML
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -154,7 +159,7 @@ def parse_config(text: str, source: str) -> Config:
         raise ConfigError(source, problem.message, dotted(problem.keys), line) from None
 
 
-def _syntax_error(exc: tomllib.TOMLDecodeError, text: str, source: str) -> ConfigError:
+def _syntax_error(exc: TOMLDecodeError, text: str, source: str) -> ConfigError:
     """tomllib puts the position in its message; move it to the `file:line:` prefix."""
     message = str(exc)
     line: int | None = None

@@ -11,34 +11,78 @@ jobs or schedules at once; `submission` what a submission becomes (the job, its 
 and the config are; `import_crontab` (`jobdash.core.crontab`) a crontab as job types.
 """
 
-from jobdash.core.artifacts import is_text
-from jobdash.core.crontab import import_crontab
-from jobdash.core.heap import freeze_start_up
-from jobdash.core.identity import real_user
-from jobdash.core.outfile import (
-    create_new,
-    open_binary_output,
-    open_output,
-    write_new,
-    write_output,
-)
-from jobdash.core.scheduler import CATCHUP_BOUND, zone
-from jobdash.core.service.bulk import Outcome, Plan, skipped
-from jobdash.core.service.export import Export, JsonList
-from jobdash.core.service.facade import Service
-from jobdash.core.service.failures import GroupRetry, check_group_id
-from jobdash.core.service.locations import (
-    check_store_ahead,
-    config_timezone,
-    find_config_path,
-    read_config,
-    store_location,
-)
-from jobdash.core.service.log_feed import LogFeed
-from jobdash.core.service.schedules import preview_planning
-from jobdash.core.service.setup import db_command, init_store
-from jobdash.core.store.records import Changes
-from jobdash.core.values import checked_report, parse_duration
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jobdash.core.artifacts import is_text
+    from jobdash.core.crontab import import_crontab
+    from jobdash.core.heap import freeze_start_up
+    from jobdash.core.identity import real_user
+    from jobdash.core.outfile import (
+        create_new,
+        open_binary_output,
+        open_output,
+        write_new,
+        write_output,
+    )
+    from jobdash.core.scheduler import CATCHUP_BOUND, zone
+    from jobdash.core.service.bulk import Outcome, Plan, skipped
+    from jobdash.core.service.export import Export, JsonList
+    from jobdash.core.service.facade import Service
+    from jobdash.core.service.failures import GroupRetry, check_group_id
+    from jobdash.core.service.locations import (
+        check_store_ahead,
+        config_timezone,
+        find_config_path,
+        read_config,
+        store_location,
+    )
+    from jobdash.core.service.log_feed import LogFeed
+    from jobdash.core.service.schedules import preview_planning
+    from jobdash.core.service.setup import db_command, init_store
+    from jobdash.core.store.records import Changes
+    from jobdash.core.values import checked_report, parse_duration
+
+# Where each name is defined. A name is imported when it is first asked for (PEP 562's
+# module `__getattr__`), with its module alone: `from jobdash.core.service import Service`
+# loads neither the crontab reader, the exporter nor the log feed, so that a command loads
+# what it uses (`jobdash jobs` starts sooner).
+WHERE: dict[str, str] = {
+    "CATCHUP_BOUND": "jobdash.core.scheduler",
+    "Changes": "jobdash.core.store.records",
+    "check_group_id": "jobdash.core.service.failures",
+    "check_store_ahead": "jobdash.core.service.locations",
+    "checked_report": "jobdash.core.values",
+    "config_timezone": "jobdash.core.service.locations",
+    "create_new": "jobdash.core.outfile",
+    "db_command": "jobdash.core.service.setup",
+    "Export": "jobdash.core.service.export",
+    "find_config_path": "jobdash.core.service.locations",
+    "freeze_start_up": "jobdash.core.heap",
+    "GroupRetry": "jobdash.core.service.failures",
+    "import_crontab": "jobdash.core.crontab",
+    "init_store": "jobdash.core.service.setup",
+    "is_text": "jobdash.core.artifacts",
+    "JsonList": "jobdash.core.service.export",
+    "LogFeed": "jobdash.core.service.log_feed",
+    "open_binary_output": "jobdash.core.outfile",
+    "open_output": "jobdash.core.outfile",
+    "Outcome": "jobdash.core.service.bulk",
+    "parse_duration": "jobdash.core.values",
+    "Plan": "jobdash.core.service.bulk",
+    "preview_planning": "jobdash.core.service.schedules",
+    "read_config": "jobdash.core.service.locations",
+    "real_user": "jobdash.core.identity",
+    "Service": "jobdash.core.service.facade",
+    "skipped": "jobdash.core.service.bulk",
+    "store_location": "jobdash.core.service.locations",
+    "write_new": "jobdash.core.outfile",
+    "write_output": "jobdash.core.outfile",
+    "zone": "jobdash.core.scheduler",
+}
 
 __all__ = [
     "CATCHUP_BOUND",
@@ -73,3 +117,11 @@ __all__ = [
     "write_output",
     "zone",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(WHERE[name]), name)
+    globals()[name] = value  # asked for once
+    return value

@@ -9,7 +9,6 @@ import hashlib
 import os
 from typing import IO, Any, BinaryIO
 
-from jobdash.core.artifacts import CHUNK, read_all
 from jobdash.core.model import BadInput
 from jobdash.core.outfile import open_binary_output
 from jobdash.core.service.access import Access
@@ -33,6 +32,8 @@ class Artifacts(Access):
     async def open_artifact(self, job_id: int, name: str) -> tuple[Artifact, BinaryIO]:
         """One artifact and its content to read (close it after). NotFound: no such job or
         artifact; BadInput: a kept file that cannot be read here (another host's)."""
+        from jobdash.core.artifacts import read_all  # here: a listing reads no artifact
+
         await self.job(job_id)
         artifact, data = await self.store.artifact(job_id, name)
         return artifact, read_all(self.store.artifact_folder, artifact, data)
@@ -61,6 +62,8 @@ class Artifacts(Access):
 def copy_checked(artifact: Artifact, content: BinaryIO, out: IO[Any]) -> int:
     """Copy an artifact's bytes to `out`, checking its checksum at the end (BadInput when it
     no longer matches: inside `open_output` a new file is then not made)."""
+    from jobdash.core.artifacts import CHUNK
+
     digest, size = hashlib.sha256(), 0
     while chunk := content.read(CHUNK):
         digest.update(chunk)

@@ -6,7 +6,6 @@ spreadsheet would run a cell such as `=cmd|' /C calc'!A0`.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import math
@@ -83,6 +82,8 @@ class Export:
     @staticmethod
     def _csv(rows: Iterable[Sequence[object]]) -> str:
         """Rows as CSV text, as they are (the column names: jobdash's own)."""
+        import csv  # the column names only: each row is written by `csv_line`
+
         out = io.StringIO()
         csv.writer(out).writerows(rows)
         return out.getvalue()

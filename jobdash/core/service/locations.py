@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import platformdirs
-
 from jobdash.core.config import Config, find_config_path, load_config
 from jobdash.core.model import BadInput
 from jobdash.core.store.base import check_ahead
@@ -19,6 +17,8 @@ from jobdash.present.times import local_zone_name
 
 
 def default_db_path() -> Path:
+    import platformdirs  # here: a store named by --db or JOBDASH_DB needs none
+
     try:
         return Path(platformdirs.user_data_dir("jobdash")) / "jobdash.db"
     except RuntimeError as e:  # no home folder (a uid without a passwd entry, HOME unset)

@@ -15,7 +15,6 @@ import contextlib
 import hashlib
 import os
 import re
-import secrets
 import socket
 import stat
 from collections.abc import Iterable
@@ -83,7 +82,9 @@ def copy_in(folder: Path, job_id: int, chunks: Iterable[bytes]) -> tuple[str, in
     """Write `chunks` to a new file of the folder (0600, created new); its name, size and
     SHA-256. A failure removes what was written."""
     open_folder(folder)
-    name = f"{job_id}-{secrets.token_hex(8)}"
+    from secrets import token_hex  # only where an artifact is written
+
+    name = f"{job_id}-{token_hex(8)}"
     path = folder / name
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     digest, size = hashlib.sha256(), 0
