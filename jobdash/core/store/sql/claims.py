@@ -136,15 +136,34 @@ def claims_of(
     counts = Counts()
     for r in sorted(rows, key=lambda r: (r[1], r[0])):
         counts.move(r[1], "pending", "running")
-        cl = Claim(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), json.loads(r[6]), r[7])
-        timeout, params, cl.type, cl.type_hash = jobs[cl.job_id]
-        if cl.job_id not in decoded:
-            decoded[cl.job_id] = json.loads(params)
-        cl.timeout, cl.params = timeout, decoded[cl.job_id]
-        cl.alone = r[8] > 0
-        claims.append(cl)
+        job_id = r[1]
+        timeout, params, type_name, type_hash = jobs[job_id]
+        if job_id not in decoded:
+            decoded[job_id] = {} if params == "{}" else json.loads(params)
+        claims.append(
+            Claim(
+                r[0],
+                job_id,
+                r[2],
+                r[3],
+                r[4],
+                _value(r[5]),
+                _value(r[6]),
+                r[7],
+                timeout,
+                decoded[job_id],
+                type_name,
+                type_hash,
+                r[8] > 0,
+            )
+        )
     COUNTS[d.name].apply_counts(con, rev, now, counts, claim=True)  # also starts the jobs' time
     return claims
+
+
+def _value(text: str) -> Any:
+    """A task's spec or item as stored (JSON): most are null, decoded without `json`."""
+    return None if text == "null" else json.loads(text)
 
 
 class Claims:
