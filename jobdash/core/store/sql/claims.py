@@ -116,8 +116,8 @@ def complete_in(
         current[o.task_id] = (*r[:4], str(new), *r[5:])
     if updates and d.arrays:
         con.execute(q.outcomes, [list(column) for column in zip(*updates, strict=True)])
-    elif updates:
-        d.many(con, q.outcome, updates)
+    elif updates:  # most outcomes of a batch alike (succeeded, now): one statement
+        d.by_key(con, q.outcome, updates)
     if system_lines:
         d.many(con, q.system_line, system_lines)
     record_failures(d, con, now, failed)

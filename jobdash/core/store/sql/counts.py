@@ -209,13 +209,12 @@ class CountsSql:
         instead of two, and no read of the jobs left with nothing to run)."""
         if not counts.delta:
             return
-        rows = counts.rows(rev, now)
         if claim:  # started, the end of the idle span, then the rest
-            rows = [(*r[:-3], now, now, *r[-3:]) for r in rows]
+            rows = [(*d, now, now, now, rev, j) for j, d in counts.delta.items()]
             self.d.by_key(con, self._add_claimed, rows)
             return
         merged = self._settle_counted_jobs(con, rev, now, counts, known) if known else set()
-        self.d.by_key(con, self._add, [r for r in rows if r[-1] not in merged])
+        self.d.by_key(con, self._add, [r for r in counts.rows(rev, now) if r[-1] not in merged])
         settled = self.settle_jobs(con, rev, now, [j for j in counts.delta if j not in merged])
         # A settled job's progress is its end's (settle wrote it): the others' only.
         self.update_progress(con, rev, set(counts.delta).difference(settled, merged))
