@@ -111,9 +111,10 @@ def complete_in(
             not_before = now + again.delay
             system_lines.append((job_id, o.task_id, now, "system", again.line, attempt))
         finished = None if new is TaskStatus.PENDING else float(now)
-        updates.append((str(new), finished, o.exit_code, o.error, float(not_before), o.task_id))
-        counts.move(job_id, "running", str(new))
-        current[o.task_id] = (*r[:4], str(new), *r[5:])
+        word = str(new)
+        updates.append((word, finished, o.exit_code, o.error, float(not_before), o.task_id))
+        counts.move(job_id, "running", word)
+        del current[o.task_id]  # a second outcome of it in this batch is not the running one
     if updates and d.arrays:
         con.execute(q.outcomes, [list(column) for column in zip(*updates, strict=True)])
     elif updates:  # most outcomes of a batch alike (succeeded, now): one statement
