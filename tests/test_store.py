@@ -17,6 +17,7 @@ import pytest
 
 from jobdash.core.model import BadInput
 from jobdash.core.store.records import Claimant, JobFilter
+from jobdash.core.store.sql.counts import COUNT_COLUMNS
 from jobdash.core.store.sqlite import SqliteStore
 from jobdash.core.store.sqlite.counts import Counts
 from jobdash.core.store.sqlite.db import CHECKPOINT_EVERY
@@ -238,7 +239,8 @@ def test_task_status_moves_follow_the_lifecycle() -> None:
         counts.move(1, "succeeded", "running")
     with pytest.raises(RuntimeError, match="from pending to succeeded"):
         counts.move(1, "pending", "succeeded")
-    assert counts.delta[1]["succeeded"] == 1 and counts.delta[1]["pending"] == 0
+    delta = dict(zip(COUNT_COLUMNS, counts.delta[1], strict=True))
+    assert delta["succeeded"] == 1 and delta["pending"] == 0
 
 
 async def test_policies_set_at_run_time_before_version_4_stay_admin_ones(tmp_path: Path) -> None:

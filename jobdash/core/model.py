@@ -138,8 +138,8 @@ def report_recipients(*reports: Report | None) -> dict[str, list[str]]:
     email: list[str] = []
     webhook: list[str] = []
     for r in reports:
-        if r is None:
-            continue
+        if r is None or not (r.email or r.webhook):
+            continue  # most jobs': no recipients at all
         email += [a for a in r.email if a not in email]
         webhook += [u for u in r.webhook if u not in webhook]
     return {"email": email, "webhook": webhook} if email or webhook else {}

@@ -194,6 +194,8 @@ class JobContext(TaskContext):
 
     async def flush(self) -> None:
         """Write the tasks added so far (also done at every checkpoint and at the end)."""
+        if not self._new and not self._write_lock.locked():
+            return  # nothing added, none being written (most job functions add none)
         async with self._write_lock:
             while self._new:
                 new, self._new = self._new, []

@@ -37,7 +37,8 @@ def new_job(
     lock_keys = [substitute(k, values, f"types.{jt.name}.locks") for k in jt.locks]
     if jt.exclusive:
         lock_keys.append("exclusive")
-    lock_keys += [k for k in extra_locks if k not in lock_keys]
+    if extra_locks:  # most jobs have none (a bulk submission's)
+        lock_keys += [k for k in extra_locks if k not in lock_keys]
     target_param = jt.target_param
     return NewJob(
         type=jt.name,

@@ -17,7 +17,7 @@ from jobdash.core.permissions import Shared
 from jobdash.core.query import Query
 
 
-@dataclass
+@dataclass(slots=True)  # made per job or task: no __dict__ each
 class NewTask:
     """A task to create: `kind` is command, job (a job function) or function (a task a job
     function added; spec = "module:function", a function of the job function's module). The
@@ -47,7 +47,7 @@ class NewArtifact:
     host: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)  # made per job or task: no __dict__ each
 class NewJob:
     """A job to create, with its tasks, lock keys and report recipients."""
 
@@ -76,7 +76,7 @@ class NewJob:
     live_after: float | None = None
 
 
-@dataclass
+@dataclass(slots=True)  # made per job or task: no __dict__ each
 class Claim:
     """A task attempt this owner now holds."""
 
@@ -107,7 +107,7 @@ class Claimant:
     idle: bool = True  # nothing running: it may take a suspect task, alone
 
 
-@dataclass
+@dataclass(slots=True)  # made per job or task: no __dict__ each
 class Outcome:
     """How an attempt ended, as the agent reports it."""
 

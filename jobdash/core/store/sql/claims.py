@@ -111,13 +111,14 @@ def complete_in(
             not_before = now + again.delay
             system_lines.append((job_id, o.task_id, now, "system", again.line, attempt))
         finished = None if new is TaskStatus.PENDING else float(now)
-        updates.append((str(new), finished, o.exit_code, o.error, float(not_before), o.task_id))
-        counts.move(job_id, "running", str(new))
-        current[o.task_id] = (*r[:4], str(new), *r[5:])
+        word = str(new)
+        updates.append((word, finished, o.exit_code, o.error, float(not_before), o.task_id))
+        counts.move(job_id, "running", word)
+        del current[o.task_id]  # a second outcome of it in this batch is not the running one
     if updates and d.arrays:
         con.execute(q.outcomes, [list(column) for column in zip(*updates, strict=True)])
-    elif updates:
-        d.many(con, q.outcome, updates)
+    elif updates:  # most outcomes of a batch alike (succeeded, now): one statement
+        d.by_key(con, q.outcome, updates)
     if system_lines:
         d.many(con, q.system_line, system_lines)
     record_failures(d, con, now, failed)
@@ -136,15 +137,34 @@ def claims_of(
     counts = Counts()
     for r in sorted(rows, key=lambda r: (r[1], r[0])):
         counts.move(r[1], "pending", "running")
-        cl = Claim(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), json.loads(r[6]), r[7])
-        timeout, params, cl.type, cl.type_hash = jobs[cl.job_id]
-        if cl.job_id not in decoded:
-            decoded[cl.job_id] = json.loads(params)
-        cl.timeout, cl.params = timeout, decoded[cl.job_id]
-        cl.alone = r[8] > 0
-        claims.append(cl)
+        job_id = r[1]
+        timeout, params, type_name, type_hash = jobs[job_id]
+        if job_id not in decoded:
+            decoded[job_id] = {} if params == "{}" else json.loads(params)
+        claims.append(
+            Claim(
+                r[0],
+                job_id,
+                r[2],
+                r[3],
+                r[4],
+                _value(r[5]),
+                _value(r[6]),
+                r[7],
+                timeout,
+                decoded[job_id],
+                type_name,
+                type_hash,
+                r[8] > 0,
+            )
+        )
     COUNTS[d.name].apply_counts(con, rev, now, counts, claim=True)  # also starts the jobs' time
     return claims
+
+
+def _value(text: str) -> Any:
+    """A task's spec or item as stored (JSON): most are null, decoded without `json`."""
+    return None if text == "null" else json.loads(text)
 
 
 class Claims:

@@ -10,8 +10,8 @@ binds its functions once (`apply_counts = CountsSql(SQLITE).apply_counts`, …).
 
 from __future__ import annotations
 
+import functools
 import socket
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
@@ -29,6 +29,7 @@ from jobdash.core.model import JobStatus, NotFound
 from jobdash.core.store.sql.dialect import POSTGRES, SQLITE, Connection, Dialect
 
 COUNT_COLUMNS = ("pending", "running", "succeeded", "failed", "cancelled", "skipped")
+COLUMN = {c: i for i, c in enumerate(COUNT_COLUMNS)}  # a task status's counter, by place
 INFO_MAX = 300
 HOST = socket.gethostname()  # where this process's audit rows come from
 # The jobs that are not finished: the predicate of the schemas' partial indexes (jobs_active).
@@ -62,24 +63,25 @@ class Counts:
     """Per-job deltas of task counters, applied in one statement per distinct delta
     (`Dialect.by_key`). The status changes that claims, outcomes, cancels and recovery make
     pass here, and are checked by the lifecycle (`check_task_move`): a move it does not allow is a bug, and its transaction is rolled back
-    rather than written. (Retry re-counts a job's tasks instead.)"""
+    rather than written. (Retry re-counts a job's tasks instead.) A job's deltas are a list
+    in the order of `COUNT_COLUMNS` (this runs for every task claimed and ended)."""
 
     def __init__(self) -> None:
-        self.delta: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNT_COLUMNS, 0))
+        self.delta: dict[int, list[int]] = {}
 
     def move(self, job_id: int, old: str | None, new: str | None, n: int = 1) -> None:
         if old and new:
             check_task_move(job_id, old, new)
-        d = self.delta[job_id]
+        d = self.delta.get(job_id)
+        if d is None:
+            d = self.delta[job_id] = [0] * len(COUNT_COLUMNS)
         if old:
-            d[old] -= n
+            d[COLUMN[old]] -= n
         if new:
-            d[new] += n
+            d[COLUMN[new]] += n
 
     def rows(self, rev: int, now: float) -> list[tuple[Any, ...]]:
-        return [
-            (*(d[c] for c in COUNT_COLUMNS), now, rev, job_id) for job_id, d in self.delta.items()
-        ]
+        return [(*d, now, rev, job_id) for job_id, d in self.delta.items()]
 
 
 class Known(NamedTuple):
@@ -102,6 +104,22 @@ KNOWN_COLUMNS = (
 def known_of(values: Sequence[Any]) -> Known:
     """`Known` from the values of `KNOWN_COLUMNS`."""
     return Known(values[0], values[1], tuple(values[2:8]), values[8])
+
+
+@functools.lru_cache(maxsize=1024)
+def ending(
+    status: str,
+    total: int,
+    failed: int,
+    cancelled: int,
+    warnings: int,
+    first: tuple[str, str] | None,
+    step: tuple[str, str] | None,
+) -> tuple[str, str, float]:
+    """`lifecycle.settle`'s end as the settle statements write it (status, info line,
+    progress); cached, as jobs of a batch mostly end alike (one task, done)."""
+    end = settle(status, total, failed, cancelled, warnings, first, step)
+    return str(end.status), end.info[:INFO_MAX], end.progress
 
 
 class CountsSql:
@@ -191,13 +209,12 @@ class CountsSql:
         instead of two, and no read of the jobs left with nothing to run)."""
         if not counts.delta:
             return
-        rows = counts.rows(rev, now)
         if claim:  # started, the end of the idle span, then the rest
-            rows = [(*r[:-3], now, now, *r[-3:]) for r in rows]
+            rows = [(*d, now, now, now, rev, j) for j, d in counts.delta.items()]
             self.d.by_key(con, self._add_claimed, rows)
             return
         merged = self._settle_counted_jobs(con, rev, now, counts, known) if known else set()
-        self.d.by_key(con, self._add, [r for r in rows if r[-1] not in merged])
+        self.d.by_key(con, self._add, [r for r in counts.rows(rev, now) if r[-1] not in merged])
         settled = self.settle_jobs(con, rev, now, [j for j in counts.delta if j not in merged])
         # A settled job's progress is its end's (settle wrote it): the others' only.
         self.update_progress(con, rev, set(counts.delta).difference(settled, merged))
@@ -213,12 +230,12 @@ class CountsSql:
             k = known.get(job_id)
             if k is None or k.status not in SETTLING:
                 continue
-            now_counts = [k.counts[i] + delta[c] for i, c in enumerate(COUNT_COLUMNS)]
+            now_counts = [a + b for a, b in zip(k.counts, delta, strict=True)]
             pending, running, _ok, failed, cancelled, _skipped = now_counts
             if pending or running or after_last_task(k.status, k.finalize is not None) != "settle":
                 continue
             row = (job_id, k.status, failed, cancelled, k.warnings, sum(now_counts), k.finalize)
-            ends.append((*(delta[c] for c in COUNT_COLUMNS), *self._end(con, rev, now, row)))
+            ends.append((*delta, *self._end(con, rev, now, row)))
         self.d.by_key(con, self._settle_counted, ends)
         self.d.by_key(con, self._unlock, [(e[-1],) for e in ends])
         return {e[-1] for e in ends}
@@ -270,8 +287,8 @@ class CountsSql:
         if failed:
             found = con.execute(self._first_failed, (job_id,)).fetchall()
             first = (found[0][0], found[0][1]) if found else None
-        end = settle(status, total, failed, cancelled, warnings, first, step)
-        return (str(end.status), now, now, end.info[:INFO_MAX], end.progress, now, rev, job_id)
+        final, info, progress = ending(status, total, failed, cancelled, warnings, first, step)
+        return (final, now, now, info, progress, now, rev, job_id)
 
     def _begin_finalize(
         self, con: Connection, rev: int, now: float, job_id: int, step_id: int, total: int

@@ -120,7 +120,7 @@ def row_values(c: Creating, nj: NewJob) -> tuple[Any, ...]:
     admitted, now = c.admitted(nj), c.now
     return (
         nj.type,
-        json.dumps(nj.params),
+        json.dumps(nj.params) if nj.params else "{}",
         nj.user,
         str(nj.trigger),
         nj.schedule_id,
