@@ -23,6 +23,7 @@ from jobdash.core.store.faults import StoreError
 from jobdash.core.store.records import JobFilter, NewJob
 from jobdash.core.store.sqlite import SqliteStore, files
 from jobdash.tui.app import JobdashApp
+from jobdash.tui.screens import dashboard_rows
 from tests.test_store_faults import CONFIG, digest, fill_store, new_job
 from tests.tui.app_harness import screen_text
 from tests.tui.pane_harness import until
@@ -148,15 +149,22 @@ async def test_the_dashboard_draws_first_and_starts_its_engine_once_the_store_pa
         await svc.close()
 
 
+@pytest.mark.parametrize("read_first", [False, True])
 async def test_the_dashboard_ends_in_the_stores_line_when_it_is_found_damaged(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, read_first: bool
 ) -> None:
+    """Also when the damage is met first by the dashboard's own read of the history (its
+    count, once the first page settled), before the whole-file check's verdict."""
+    if read_first:
+        monkeypatch.setattr(dashboard_rows, "FIRST_PAGE_SETTLE", 1.0)
     db, ahead, app = await open_dashboard(tmp_path)
     svc = app.service
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: "In Progress (60)" in screen_text(app))
         damage(db)
         before = digest(db)
+        if read_first:
+            await until(pilot, svc.damaged.is_set)  # found by the count
         check_ends(ahead, db)
         await until(pilot, lambda: app._exit)
     assert app.return_code == 2

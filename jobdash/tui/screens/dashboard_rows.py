@@ -78,6 +78,11 @@ class DashboardRows(Screen[None]):
             await self._load_rows()
         except NoMatches:
             pass  # the dashboard was taken down (a quit) before its rows came: none to show
+        except Exception:
+            if not self.service.damaged.is_set():
+                raise
+            # The store was found damaged (by this read, or meanwhile): the dashboard ends
+            # in the store's line (`JobdashApp._watch_damage`), not in this traceback.
 
     async def _load_rows(self) -> None:
         app = self.jobdash
