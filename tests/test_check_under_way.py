@@ -23,10 +23,13 @@ from jobdash.core.store.faults import StoreError
 from jobdash.core.store.records import JobFilter, NewJob
 from jobdash.core.store.sqlite import SqliteStore, files
 from jobdash.tui.app import JobdashApp
+from jobdash.tui.screens import dashboard as dashboard_module
 from jobdash.tui.screens import dashboard_rows
 from tests.test_store_faults import CONFIG, digest, fill_store, new_job
-from tests.tui.app_harness import screen_text
+from tests.tui.app_harness import build_store, screen_text, write_config
 from tests.tui.pane_harness import until
+from tests.tui.test_app import loaded
+from tests.tui.test_window import seed
 
 TIMEOUT = 30
 
@@ -50,16 +53,18 @@ def check_ends(ahead: Future[int | None], db: Path) -> None:
     threading.Thread(target=check).start()
 
 
-def damage(db: Path) -> None:
-    """Random bytes over a page in the middle of the store's file, under its connections."""
+def damage(db: Path, pages: slice | None = None) -> None:
+    """Random bytes over a page in the middle of the store's file (or over each of `pages`,
+    a slice of its pages counted from 0), under its connections."""
     con = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)
-    page_size, pages = (
+    page_size, count = (
         con.execute(f"PRAGMA {p}").fetchone()[0] for p in ("page_size", "page_count")
     )
     con.close()
     with db.open("r+b") as f:
-        f.seek(page_size * (pages // 2))
-        f.write(os.urandom(page_size))
+        for page in range(count)[pages or slice(count // 2, count // 2 + 1)]:
+            f.seek(page_size * page)
+            f.write(os.urandom(page_size))
 
 
 def a_job() -> NewJob:
@@ -171,6 +176,37 @@ async def test_the_dashboard_ends_in_the_stores_line_when_it_is_found_damaged(
     assert svc.engine is None  # none was started on a damaged store
     with pytest.raises(StoreError, match="the store is damaged"):
         await svc.close()  # the line `jobdash` prints (exit 2)
+    assert digest(db) == before
+
+
+async def test_a_windowed_history_that_meets_the_damage_ends_in_the_stores_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long history is a window onto the store: its count and its pages are read by the
+    table's own workers (a filter typed, the end key), and one of them may meet the damage
+    before the whole-file check's verdict. The dashboard still ends in the store's line."""
+    monkeypatch.setattr(dashboard_module, "WINDOW_ABOVE", 50)
+    db = tmp_path / "store.db"
+    config = write_config(tmp_path)
+    await asyncio.to_thread(build_store, db, config)
+    seed(db, 3000)
+    ahead = check_started(db)
+    svc = await Service.open(db=str(db), config=str(config), user="alice")
+    app = JobdashApp(svc, embedded_engine=True, engine_slots=1)
+    async with app.run_test(size=(120, 40)) as pilot:
+        dash = await loaded(pilot)
+        assert dash.completed.windowed
+        await pilot.press("2")
+        damage(db, pages=slice(2, None, 5))  # wherever the window reads
+        before = digest(db)
+        await pilot.press("end")  # an exact count, then the oldest page from the far end
+        await until(pilot, svc.damaged.is_set)  # found by the window's reads
+        check_ends(ahead, db)
+        await until(pilot, lambda: app._exit)
+    assert app.return_code == 2
+    assert svc.engine is None
+    with pytest.raises(StoreError, match="the store is damaged"):
+        await svc.close()
     assert digest(db) == before
 
 

@@ -144,6 +144,7 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks, DashboardRows):
                     fetch=self._fetch_page,
                     count=self.service.count_finished,
                     index=self.service.index_text,
+                    damaged=self.service.damaged,
                     clock=app.clock,
                     id="table-completed",
                     empty_text="No finished jobs yet",

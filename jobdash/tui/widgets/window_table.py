@@ -5,13 +5,15 @@ Until `open_window` it is a plain `JobTable` (a short history is held whole, and
 and sorts in memory at once). Windowed, it reads the pages that come into view, the count
 and each filter and sort from the store, in workers: the reads are given to it as functions
 (`Fetch`, `Count`, and the text index's `Index`) so it knows nothing of the service. A row
-not read yet is drawn blank for the moment its page takes. The change feed does not patch
+not read yet is drawn blank for the moment its page takes. A read that fails once the store
+was found `damaged` ends quietly: the app ends the dashboard in the store's one line. The change feed does not patch
 rows: `changed` marks the window stale, and it is read again at most once a `settle`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable, Iterable
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine, Hashable, Iterable
 from typing import Any
 
 from textual.message import Message
@@ -38,17 +40,26 @@ class JobWindowTable(JobTable):
         """The window's count changed (the tab's title says it)."""
 
     def __init__(
-        self, *, fetch: Fetch, count: Count, index: Index, settle: float = 1.0, **kwargs: Any
+        self,
+        *,
+        fetch: Fetch,
+        count: Count,
+        index: Index,
+        damaged: asyncio.Event,
+        settle: float = 1.0,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self._fetch = fetch
         self._count = count
         self._index = index
+        self._damaged = damaged
         self._settle = settle
         self.window: JobWindow | None = None
         self._stale = False
         self._reading = False
         self._page_reader: Worker[None] | None = None  # the pages' reader, while `_reading`
+        self._announced: str | None = None  # the count the last `Counted` told
 
     # ------------------------------------------------------------------ the window
 
@@ -57,6 +68,7 @@ class JobWindowTable(JobTable):
         let go)."""
         window = JobWindow(self.sort_column, self.sort_reverse)
         self.window = window
+        self._announced = None
         self._model.set_jobs([])
         self._cache.clear()
         self._recount(window.generation)
@@ -66,10 +78,13 @@ class JobWindowTable(JobTable):
         return self.window is not None
 
     def count_text(self) -> str:
-        """The shown count for the tab's title ("10,000+" while no more is known)."""
+        """The shown count for the tab's title ("10,000+" while no more is known): the one
+        last announced (`Counted`), whose rows are read by then. The window's own count is
+        new a moment earlier, and a title redrawn meanwhile (each second) would show it over
+        the rows it has not read yet."""
         if self.window is None:
             return f"{self.shown_count:,}"
-        return self.window.count_text()
+        return self._announced if self._announced is not None else self.window.count_text()
 
     def set_query(self, query: Query) -> None:
         """Filter the window (the store answers: the same language, the same matches)."""
@@ -106,7 +121,24 @@ class JobWindowTable(JobTable):
         self._recount(window.generation)
 
     def _recount(self, generation: int) -> None:
-        self.run_worker(self._read_count(generation), group="window-count", exclusive=True)
+        self._read(self._read_count(generation), "window-count", exclusive=True)
+
+    def _read(
+        self, read: Coroutine[Any, Any, None], group: str, exclusive: bool = False
+    ) -> Worker[None]:
+        """Run one of the window's reads in a worker (`group`: "window-count", or the
+        pages' "window-pages")."""
+        return self.run_worker(self._unless_damaged(read), group=group, exclusive=exclusive)
+
+    async def _unless_damaged(self, read: Awaitable[None]) -> None:
+        """`read`; its error, once the store was found damaged, is not this table's to
+        report (a traceback would crash the dashboard before the app ends it in the
+        store's one line, exit 2)."""
+        try:
+            await read
+        except Exception:
+            if not self._damaged.is_set():
+                raise
 
     async def _read_count(
         self, generation: int, exact: bool = False, cap: int | None = None
@@ -126,13 +158,14 @@ class JobWindowTable(JobTable):
         if first and not window.exact:  # the rest of the count once typing pauses
             self.set_timer(
                 self._settle / 2,
-                lambda: self.run_worker(
-                    self._read_count(generation, cap=job_window.CAP), group="window-count"
+                lambda: self._read(
+                    self._read_count(generation, cap=job_window.CAP), "window-count"
                 ),
             )
         self._update_virtual_size()
         self._sync_cursor()
         self.refresh()
+        self._announced = window.count_text()
         self.post_message(self.Counted())
 
     async def _read_shown(self, window: JobWindow) -> bool:
@@ -169,7 +202,7 @@ class JobWindowTable(JobTable):
         if window is None or self._reading or not window.wanted:
             return
         self._reading = True
-        self._page_reader = self.run_worker(self._read_pages(), group="window-pages")
+        self._page_reader = self._read(self._read_pages(), "window-pages")
 
     async def _read_pages(self) -> None:
         window = self.window
@@ -253,7 +286,7 @@ class JobWindowTable(JobTable):
         """The oldest (last) row: read from the far end at once, after an exact count."""
         window = self.window
         if window is not None and not window.exact:
-            self.run_worker(self._to_bottom(window.generation), group="window-count")
+            self._read(self._to_bottom(window.generation), "window-count")
             return
         super().action_cursor_bottom()
 
