@@ -95,6 +95,14 @@ def title(app: JobdashApp) -> str:
     return str(dash.tabs.get_tab("completed").label)
 
 
+async def completed_tab(pilot: Any) -> JobWindowTable:
+    """The Completed tab, shown once the dashboard has loaded, its cursor on a row."""
+    table = (await loaded(pilot)).completed
+    await pilot.press("2")
+    await until(pilot, lambda: table.cursor_job is not None)
+    return table
+
+
 async def test_a_long_history_is_a_window_with_the_stores_count(svc: Service) -> None:
     finished = await svc.count_finished(Query())
     app = make_app(svc)
@@ -115,10 +123,7 @@ async def test_a_long_history_is_a_window_with_the_stores_count(svc: Service) ->
 async def test_end_jumps_to_the_oldest_job_and_home_back(svc: Service) -> None:
     app = make_app(svc)
     async with app.run_test(size=SIZE) as pilot:
-        dash = await loaded(pilot)
-        table = dash.completed
-        await pilot.press("2")
-        await until(pilot, lambda: table.cursor_job is not None)
+        table = await completed_tab(pilot)
         await pilot.press("end")
         # The oldest finished job is the harness's job 1 (the active ones are 6 to 9).
         await until(pilot, lambda: table.cursor_job is not None and table.cursor_job.id == 1)
@@ -211,10 +216,7 @@ async def test_a_count_waits_for_the_pages_a_frame_asked_for_meanwhile(
     count is still never shown over blank rows."""
     app = make_app(svc)
     async with app.run_test(size=SIZE) as pilot:
-        dash = await loaded(pilot)
-        table = dash.completed
-        await pilot.press("2")
-        await until(pilot, lambda: table.cursor_job is not None)
+        table = await completed_tab(pilot)
         fetch, count = table._fetch, table._count
         reads: list[str] = []
 
@@ -248,10 +250,7 @@ async def test_a_filter_key_announces_the_job_under_the_cursor_once_its_page_is_
     the job under the cursor, is not redrawn twice a key."""
     app = make_app(svc)
     async with app.run_test(size=SIZE) as pilot:
-        dash = await loaded(pilot)
-        table = dash.completed
-        await pilot.press("2")
-        await until(pilot, lambda: table.cursor_job is not None)
+        table = await completed_tab(pilot)
         said: list[int | None] = []
         post = table.post_message
 

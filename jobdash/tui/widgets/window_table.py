@@ -59,7 +59,7 @@ class JobWindowTable(JobTable):
         self._stale = False
         self._reading = False
         self._page_reader: Worker[None] | None = None  # the pages' reader, while `_reading`
-        self._announced: str | None = None  # the count the last `Counted` told
+        self._told_count: str | None = None  # the count the last `Counted` told
 
     # ------------------------------------------------------------------ the window
 
@@ -68,7 +68,7 @@ class JobWindowTable(JobTable):
         let go)."""
         window = JobWindow(self.sort_column, self.sort_reverse)
         self.window = window
-        self._announced = None
+        self._told_count = None
         self._model.set_jobs([])
         self._cache.clear()
         self._recount(window.generation)
@@ -84,7 +84,7 @@ class JobWindowTable(JobTable):
         the rows it has not read yet."""
         if self.window is None:
             return f"{self.shown_count:,}"
-        return self._announced if self._announced is not None else self.window.count_text()
+        return self._told_count if self._told_count is not None else self.window.count_text()
 
     def set_query(self, query: Query) -> None:
         """Filter the window (the store answers: the same language, the same matches)."""
@@ -165,7 +165,7 @@ class JobWindowTable(JobTable):
         self._update_virtual_size()
         self._sync_cursor()
         self.refresh()
-        self._announced = window.count_text()
+        self._told_count = window.count_text()
         self.post_message(self.Counted())
 
     async def _read_shown(self, window: JobWindow) -> bool:
