@@ -174,7 +174,7 @@ def _value(text: str) -> Any:
         return None
     if text.isdigit() and text.isascii() and (text[0] != "0" or len(text) == 1):
         return int(text)
-    if text[0] == '"' and len(text) <= SHORT_STRING:
+    if text[:1] == '"' and len(text) <= SHORT_STRING:
         return _string(text)
     return json.loads(text)
 
