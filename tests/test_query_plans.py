@@ -16,12 +16,16 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import pytest
+
 from jobdash.core.query import Query
 from jobdash.core.service import Service
+from jobdash.core.store.base import open_store
 from jobdash.core.store.records import JobFilter
-from jobdash.core.store.sql import situation, waits
-from jobdash.core.store.sql.dialect import SQLITE
+from jobdash.core.store.sql import claims, reads, situation, waits
+from jobdash.core.store.sql.dialect import POSTGRES, SQLITE
 from tests.conftest import wait_finished
+from tests.pg import fresh_pg_store
 
 # Partial indexes of the active rows only (few, whatever the history): walking one is fine.
 BOUNDED = (
@@ -310,3 +314,55 @@ async def test_a_role_users_reads_by_job_look_each_job_up_by_its_key(tmp_path: P
                 assert "SEARCH s USING INTEGER PRIMARY KEY (rowid=?)" in plan, (sql, plan)
     finally:
         con.close()
+
+
+async def test_postgresql_finds_expired_leases_through_the_running_tasks_index(
+    request: pytest.FixtureRequest,
+) -> None:
+    """PostgreSQL has no index of leases (migration 18): the engine's look for lost tasks
+    (`has_lost_tasks`, then `recover_lost`'s read, every `RECOVER_EVERY`) walks the index of the
+    running tasks, never the tasks table, however long the history, with the planner's
+    statistics and without them (a store autovacuum has not analyzed yet)."""
+    import psycopg
+
+    url = fresh_pg_store(request)
+    store = await open_store(url)
+    now = time.time()
+    try:
+        with psycopg.connect(url, autocommit=True) as con:
+            con.execute(
+                'INSERT INTO jobs (id, type, params, "user", trigger, status, created, '
+                "updated) VALUES (1, 'ok', '{}', 'root', 'manual', 'running', %s, %s)",
+                (now, now),
+            )
+            columns = "job_id, seq, key, name, kind, spec, status, owner, lease_until, finished"
+            with con.cursor().copy(f"COPY tasks ({columns}) FROM STDIN") as copy:
+                for i in range(20_000):  # a long history; one task in 200 runs
+                    run = i % 200 == 0
+                    copy.write_row(
+                        (1, i, str(i), str(i), "python", "null")
+                        + (
+                            ("running", "a", now + 60, None)
+                            if run
+                            else ("succeeded", None, None, now)
+                        )
+                    )
+            lease_scans = (claims.Q[POSTGRES].lost, reads.Q[POSTGRES].lost + " LIMIT 1")
+            for analyzed in (False, True):
+                if analyzed:
+                    con.execute("ANALYZE tasks")
+                for sql in lease_scans:
+                    plan = "\n".join(r[0] for r in con.execute(f"EXPLAIN {sql}", (now,)))
+                    assert "tasks_running" in plan, plan
+                    assert "Seq Scan on tasks" not in plan, plan
+            names = [
+                r[0]
+                for r in con.execute(
+                    "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
+                )
+            ]
+            assert "tasks_lease" not in names and "tasks_running" in names
+        assert not await store.has_lost_tasks()  # the statements run as explained
+        assert await store.recover_lost() == 0
+    finally:
+        await store.close()

@@ -10,6 +10,7 @@ What an outcome or a death does to a task is `core.lifecycle`'s decision (`after
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections import defaultdict
@@ -86,7 +87,8 @@ def complete_in(
     among, args = d.among("t.id", task_ids)
     rows = con.execute(q.fenced + among + d.lock_tasks, args).fetchall()
     current: dict[int, tuple[Any, ...]] = {r[0]: tuple(r[:10]) for r in rows}
-    known = {r[1]: known_of(r[10:]) for r in rows}  # each job as read before these outcomes
+    # each job as read before these outcomes (its columns alike in each of its rows)
+    known = {job_id: known_of(r[10:]) for job_id, r in {r[1]: r for r in rows}.items()}
     counts = Counts()
     accepted: list[bool] = []
     updates: list[tuple[Any, ...]] = []
@@ -115,9 +117,11 @@ def complete_in(
         updates.append((word, finished, o.exit_code, o.error, float(not_before), o.task_id))
         counts.move(job_id, "running", word)
         del current[o.task_id]  # a second outcome of it in this batch is not the running one
-    if updates and d.arrays:
+    if updates and d.arrays and len({u[:-1] for u in updates}) > 1:
         con.execute(q.outcomes, [list(column) for column in zip(*updates, strict=True)])
     elif updates:  # most outcomes of a batch alike (succeeded, now): one statement
+        # (PostgreSQL: `id = ANY(…)` when all are alike, ~4 µs a task less on the server
+        # than joining six arrays, and one array to send instead of six)
         d.by_key(con, q.outcome, updates)
     if system_lines:
         d.many(con, q.system_line, system_lines)
@@ -163,8 +167,25 @@ def claims_of(
 
 
 def _value(text: str) -> Any:
-    """A task's spec or item as stored (JSON): most are null, decoded without `json`."""
-    return None if text == "null" else json.loads(text)
+    """A task's spec or item as stored (JSON, as `json.dumps` wrote it), the commonest
+    without `json`'s cost (~1.3 µs a value): null, a count (a plain int's digits), a short
+    string (a function task's reference: decoded once, and a str cannot be changed)."""
+    if text == "null":
+        return None
+    if text.isdigit() and text.isascii() and (text[0] != "0" or len(text) == 1):
+        return int(text)
+    if text[:1] == '"' and len(text) <= SHORT_STRING:
+        return _string(text)
+    return json.loads(text)
+
+
+SHORT_STRING = 200  # the JSON strings `_string` keeps decoded (few and small)
+
+
+@functools.lru_cache(maxsize=256)
+def _string(text: str) -> str:
+    value: str = json.loads(text)
+    return value
 
 
 class Claims:
