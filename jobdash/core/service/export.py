@@ -365,7 +365,12 @@ def _values(column: Sequence[Any]) -> str | list[str]:
         return [_value(value) for value in column]
     if kind is float and (few := _few_floats(column)) is not None:
         return few
-    texts = ["null" if v is None else write(v) for v in column] if nulls else [*map(write, column)]
+    if nulls:
+        texts = ["null" if v is None else write(v) for v in column]
+    else:
+        texts = [*map(write, column)]
+        if kind is float and math.isfinite(sum(column)):  # (no NaN, no infinity: no text
+            return texts  # looked up; a sum too large to hold is looked at below)
     if kind is float and not _NO_NUMBERS.keys().isdisjoint(texts):
         texts = [_NO_NUMBERS.get(text, text) for text in texts]
     return texts

@@ -30,25 +30,28 @@ UPDATED_IS_FINISHED = "updated"
 
 def hinted_columns(hint: dict[str, Any]) -> tuple[str, list[Any], list[str]]:
     """The columns of a page's read when the previous page's jobs all held `hint`'s values
-    (`hint_of`): the test of those (one cell, 1 where a job holds them all), its
-    arguments, and the names of the cells read besides (the others: the hint's)."""
+    (`hint_of`), its arguments, and the names of the cells read (the others: the hint's).
+    The test of those values is told by the id (never NULL): NULL where a job fails it
+    (a cell of its own would cost as much as another column)."""
     same = [name for name in hint if name != UPDATED_IS_FINISHED]
     tests = [f"{EXPRESSIONS[name]} IS ?" for name in same]
     if UPDATED_IS_FINISHED in hint:
         tests.append("updated IS finished")
     read = [name for name in STORED_CELLS if name not in hint]
-    columns = f"({' AND '.join(tests) or '1'}), " + ", ".join(EXPRESSIONS[n] for n in read)
-    return columns, [hint[name] for name in same], read
+    assert read[0] == "id", "the id is read first, never expected"
+    columns = [f"CASE WHEN {' AND '.join(tests) or '1'} THEN id END"]
+    columns += [EXPRESSIONS[n] for n in read[1:]]
+    return ", ".join(columns), [hint[name] for name in same], read
 
 
 def hinted_page(rows: list[Any], hint: dict[str, Any], read: list[str]) -> RecordColumns | None:
     """The page of `rows` read by `hinted_columns`, None when a job did not hold the
     hint's values (the page is then read whole)."""
     n = len(rows)
-    columns = [*zip(*rows, strict=True)] if rows else [()] * (len(read) + 1)
-    if columns[0].count(1) != n:
+    columns = [*zip(*rows, strict=True)] if rows else [()] * len(read)
+    if None in columns[0]:
         return None
-    cells = dict(zip(read, columns[1:], strict=True))
+    cells = dict(zip(read, columns, strict=True))
     page: dict[str, Sequence[Any] | Same] = {}
     for name in STORED_CELLS:
         page[name] = cells[name] if name in cells else Same(hint.get(name))
@@ -64,7 +67,7 @@ def hint_of(page: RecordColumns) -> dict[str, Any]:
     for name, column in page.columns.items():
         if isinstance(column, Same):
             hint[name] = column.value
-        elif name == "id" or not column:
+        elif name == "id" or not column:  # (the id: each job's own)
             continue
         elif name == "updated":
             if column is page.columns["finished"] or column == page.columns["finished"]:
