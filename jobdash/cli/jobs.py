@@ -240,8 +240,10 @@ async def cmd_show(svc: Service, a: argparse.Namespace) -> int:
 
 
 async def cmd_export(svc: Service, a: argparse.Namespace) -> int:
+    from jobdash.cli.memory import keep_freed_memory
     from jobdash.core.service import Export, open_output
 
+    keep_freed_memory()  # a page's big texts: their memory kept for the next page's
     export = Export(a.format)
     query = " ".join(a.query)
     # Streamed, a page at a time, from the jobs' cells (CSV: its export cells; JSON: the
