@@ -1,6 +1,7 @@
-"""A JSON export's records through the Service: what `export_records` reads as cells (and
-adds to them: a user's unread lines, an active job's timing) is what the jobs `jobs`
-returns hold, so that `jobdash export --format json` writes what it wrote from `Job`s."""
+"""A JSON export's records through the Service: what `export_records` reads as cells, or
+`export_columns` a column at a time (and adds to them: a user's unread lines, an active
+job's timing), is what the jobs `jobs` returns hold, so that `jobdash export --format json`
+writes what it wrote from `Job`s."""
 
 from __future__ import annotations
 
@@ -54,4 +55,17 @@ async def test_export_records_are_the_jobs_records(
     export = Export("json")
     text = export.begin() + export.records(await svc.export_records("")) + export.end()
     assert text == json.dumps([job_record(j) for j in jobs], indent=2, default=str)
+
+    # A column at a time (what `jobdash export` reads): the same cells, page by page (the
+    # store expecting the previous page's values), and the same text.
+    for size in (1, 2, 3, 1):
+        after, rows = None, []
+        while page := await svc.export_columns("", limit=size, after_id=after):
+            rows += [page[i] for i in range(len(page))]
+            after = page[-1][0]
+        assert rows == [job_record_cells(j) for j in jobs]
+    export = Export("json")
+    columns = export.records(await svc.export_columns(""))
+    assert export.begin() + columns + export.end() == text
+    assert len(await svc.export_columns("status:stalled")) == 0
     await svc.cancel(paused.id, force=True)

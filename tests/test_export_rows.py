@@ -8,6 +8,7 @@ import csv
 import dataclasses
 import io
 import json
+from collections.abc import Sequence
 from unittest import mock
 
 import pytest
@@ -23,7 +24,13 @@ from jobdash.core.service.export import (
     inert_cell,
     sorted_params,
 )
-from jobdash.core.store.records import EXPORT_CELLS, RECORD_CELLS, job_record_cells
+from jobdash.core.store.records import (
+    EXPORT_CELLS,
+    RECORD_CELLS,
+    RecordColumns,
+    Same,
+    job_record_cells,
+)
 from jobdash.present.times import iso
 from tests.tui.job_factory import NOW, make_job
 
@@ -280,6 +287,27 @@ def test_json_records_are_json_dumps_of_the_records(
     export = Export("json")
     got = export.begin() + export.records(page[:split]) + export.records(page[split:])
     assert got + export.end() == want
+
+
+@given(st.lists(RECORD, min_size=1, max_size=6), st.data())
+def test_json_columns_are_json_records(page: list[tuple[object, ...]], data: st.DataObject) -> None:
+    """A page given a column at a time (`RecordColumns`, as `Service.export_columns` gives
+    it): a column whose values are all the first one's as one `Same` (as a store reads
+    what the previous page's jobs all held), the last update as the finish column itself
+    where it may be: the text is `json_records`' of the same cells."""
+    columns = [list(column) for column in zip(*page, strict=True)]
+    given: dict[str, Sequence[object] | Same] = {}
+    for name, column in zip(RECORD_CELLS, columns, strict=True):
+        # A store's `Same`: every job held the value, of its type, written alike.
+        alike = all(type(v) is type(column[0]) and v == column[0] for v in column)
+        alike = alike and len({repr(v) for v in column}) == 1
+        given[name] = Same(column[0]) if alike and data.draw(st.booleans()) else column
+    updated, finished = (columns[RECORD_CELLS.index(n)] for n in ("updated", "finished"))
+    if updated == finished and repr(updated) == repr(finished) and data.draw(st.booleans()):
+        given["updated"] = given["finished"]
+    got = RecordColumns(len(page), given)
+    assert [got[i] for i in range(len(page))] == page
+    assert Export("json").records(got) == Export("json").records(page)
 
 
 JOBS = st.builds(

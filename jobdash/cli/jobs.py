@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from jobdash.core.service import Service
 
 PAGE = 1000  # jobs read at once by a streamed listing or export
-T = TypeVar("T")
+P = TypeVar("P", bound=Sequence[Any])  # a page: its rows (a row: what `id_of` reads)
 
 
 def jobs_table(jobs: list[Job]) -> Listing:
@@ -102,10 +102,10 @@ async def job_pages(svc: Service, query: str, limit: int | None = None) -> Async
 
 
 async def keyset_pages(
-    read: Callable[[int, int | None], Awaitable[list[T]]],
-    id_of: Callable[[T], int],
+    read: Callable[[int, int | None], Awaitable[P]],
+    id_of: Callable[[Any], int],
     limit: int | None = None,
-) -> AsyncIterator[list[T]]:
+) -> AsyncIterator[P]:
     """What `read(size, after_id)` gives, a page after another, up to `limit` in all.
 
     The next page is asked for before this one is handed on: the store reads it (SQLite in
@@ -240,16 +240,18 @@ async def cmd_show(svc: Service, a: argparse.Namespace) -> int:
 
 
 async def cmd_export(svc: Service, a: argparse.Namespace) -> int:
+    from jobdash.cli.memory import keep_freed_memory
     from jobdash.core.service import Export, open_output
 
+    keep_freed_memory()  # a page's big texts: their memory kept for the next page's
     export = Export(a.format)
     query = " ".join(a.query)
     # Streamed, a page at a time, from the jobs' cells (CSV: its export cells; JSON: the
-    # record's), no `Job` built for each.
+    # record's, a column at a time), no `Job` built for each.
     read, write_page = (
         (svc.export_cells, export.cells)
         if a.format == "csv"
-        else (svc.export_records, export.records)
+        else (svc.export_columns, export.records)
     )
     pages = keyset_pages(
         lambda size, after: read(query, limit=size, after_id=after),

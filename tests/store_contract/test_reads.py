@@ -18,6 +18,7 @@ from jobdash.core.store.records import (
     RECORD_EXTRAS,
     Claimant,
     JobFilter,
+    Same,
     job_cells,
     job_record_cells,
 )
@@ -164,6 +165,28 @@ async def test_record_cells_are_the_listed_jobs_records(store: Store, text: str)
     assert await store.record_cells(f) == [job_record_cells(j)[:stored] for j in jobs]
     page = await store.record_cells(replace(f, limit=2, after_id=jobs[0].id))
     assert page == [job_record_cells(j)[:stored] for j in jobs[1:3]]
+
+
+@pytest.mark.parametrize("text", ["", "user:alice", "-status:cancelled"])
+async def test_record_columns_are_the_record_cells(store: Store, text: str) -> None:
+    """`record_columns` (a JSON export's read, a column at a time: a value all of a page's
+    jobs hold given once, and on SQLite not read again when the next page's jobs hold it
+    too) gives the cells `record_cells` gives, a page after another of one job, of two, of
+    all: pages whose jobs hold the previous page's values and pages whose jobs do not."""
+    _, f, _ = await exported(store, text)
+    cells = await store.record_cells(f)
+    for size in (1, 2, len(cells), 1, 3):
+        after: int | None = None
+        for start in range(0, len(cells), size):
+            page = await store.record_columns(replace(f, limit=size, after_id=after))
+            expected = cells[start : start + size]
+            assert len(page) == len(expected)
+            assert [page[i] for i in range(len(page))] == expected
+            for name, column in page.columns.items():
+                if not isinstance(column, Same):
+                    assert len(column) == len(expected), name
+            after = page[-1][0]
+    assert len(await store.record_columns(replace(f, limit=5, after_id=0))) == 0
 
 
 @pytest.mark.parametrize("order", ["id", "type", "user", "status", "started", "time", "info"])

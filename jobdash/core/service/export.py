@@ -17,7 +17,13 @@ from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from jobdash.core.model import BadInput, Job, run_time
-from jobdash.core.store.records import RECORD_CELLS, job_cells, job_record_cells
+from jobdash.core.store.records import (
+    RECORD_CELLS,
+    RecordColumns,
+    Same,
+    job_cells,
+    job_record_cells,
+)
 from jobdash.present.times import iso, local_zone
 
 EXPORT_COLUMNS = [
@@ -66,10 +72,13 @@ class Export:
             return self.records([job_record_cells(j) for j in jobs])
         return self.cells([job_cells(j) for j in jobs])
 
-    def records(self, page: Sequence[Sequence[Any]]) -> str:
+    def records(self, page: RecordColumns | Sequence[Sequence[Any]]) -> str:
         """A page of jobs as their record cells (`RECORD_CELLS`, as `Service.export_records`
-        gives them) in JSON: the same text as `rows` of the jobs, without a `Job` for each."""
+        gives them, or a column at a time: `Service.export_columns`) in JSON: the same text
+        as `rows` of the jobs, without a `Job` for each."""
         assert self.fmt == "json", "record cells are what a JSON export writes"
+        if isinstance(page, RecordColumns):
+            return self.json.following(json_columns([*page.columns.values()], page.n))
         return self.json.following(json_records(page))
 
     def cells(self, page: Iterable[Sequence[Any]]) -> str:
@@ -286,11 +295,25 @@ def json_records(page: Sequence[Sequence[Any]]) -> str:
     put together once: a template a record (`%`) cost more than writing all its values."""
     if not page:
         return ""
+    return json_columns([*zip(*page, strict=True)], len(page))
+
+
+def json_columns(columns: Sequence[Sequence[Any] | Same], n: int) -> str:
+    """`json_records` of `n` jobs' record cells given a column at a time, each its values
+    or one `Same` that all hold (written once); `updated` may be `finished` itself."""
+    if not n:
+        return ""
     pieces: list[str | Sequence[str]] = []  # a text all records hold, or one a record
     same = ",\n  "  # the text all records hold since the last piece
-    columns = [*zip(*page, strict=True)]
-    written = [write(column) for write, column in zip(_COLUMNS, columns, strict=True)]
-    written[_UPDATED] = _updated(columns[_UPDATED], columns[_FINISHED], written[_FINISHED])
+    written = [
+        _same(write, column.value) if isinstance(column, Same) else write(column)
+        for write, column in zip(_COLUMNS, columns, strict=True)
+    ]
+    updated, finished = columns[_UPDATED], columns[_FINISHED]
+    if updated is finished:  # (the same values: the same texts)
+        written[_UPDATED] = written[_FINISHED]
+    else:
+        written[_UPDATED] = _updated(_all(updated, n), _all(finished, n), written[_FINISHED])
     for key, texts in zip(_RECORD_KEYS, written, strict=True):
         same += key
         if isinstance(texts, str):
@@ -303,11 +326,21 @@ def json_records(page: Sequence[Sequence[Any]]) -> str:
     pieces.append(same + "\n  }")
     # The records' pieces one after another, each piece's texts set in place by a slice
     # (a copy in C): faster than zipping the columns into a tuple a record.
-    n, k = len(page), len(pieces)
+    k = len(pieces)
     joined: list[str] = [""] * (n * k)
     for i, piece in enumerate(pieces):
         joined[i::k] = [piece] * n if isinstance(piece, str) else piece
     return "".join(joined)
+
+
+def _same(write: Callable[[Sequence[Any]], str | list[str]], value: object) -> str:
+    """The text `write` writes of a column whose values are all `value`."""
+    text = write([value])
+    return text if isinstance(text, str) else text[0]
+
+
+def _all(column: Sequence[Any] | Same, n: int) -> Sequence[Any]:
+    return [column.value] * n if isinstance(column, Same) else column
 
 
 _FAST: dict[type, Callable[[Any], str]] = {str: encode_basestring_ascii, int: int.__repr__}
@@ -332,7 +365,12 @@ def _values(column: Sequence[Any]) -> str | list[str]:
         return [_value(value) for value in column]
     if kind is float and (few := _few_floats(column)) is not None:
         return few
-    texts = ["null" if v is None else write(v) for v in column] if nulls else [*map(write, column)]
+    if nulls:
+        texts = ["null" if v is None else write(v) for v in column]
+    else:
+        texts = [*map(write, column)]
+        if kind is float and math.isfinite(sum(column)):  # (no NaN, no infinity: no text
+            return texts  # looked up; a sum too large to hold is looked at below)
     if kind is float and not _NO_NUMBERS.keys().isdisjoint(texts):
         texts = [_NO_NUMBERS.get(text, text) for text in texts]
     return texts

@@ -25,7 +25,16 @@ from jobdash.core.query import Query, parse_query
 from jobdash.core.scheduler import SCHEDULER_USER, Scheduler, schedule_lock
 from jobdash.core.service.export import export_jobs
 from jobdash.core.service.submission import new_job
-from jobdash.core.store.records import Changes, JobFilter, Shared, job_cells, job_record_cells
+from jobdash.core.store.records import (
+    RECORD_CELLS,
+    Changes,
+    JobFilter,
+    RecordColumns,
+    Shared,
+    job_cells,
+    job_record_cells,
+    record_columns,
+)
 from jobdash.core.values import check_params
 from jobdash.core.views import AgentInfo, LogBlock, LogTexts, PrunedAgents, Why
 from jobdash.core.waiting import explain
@@ -271,6 +280,18 @@ class Service(Bulk, AuditTrail, Artifacts, Timings, ScheduleControl):
             return [job_record_cells(j) for j in jobs]
         f = JobFilter(q, user=self._scope, shared=self._shared, limit=limit, after_id=after_id)
         return await self.with_record_extras(await self.store.record_cells(f))
+
+    async def export_columns(
+        self, query: str | Query = "", limit: int | None = None, after_id: int | None = None
+    ) -> RecordColumns:
+        """`export_records` a column at a time (`Store.record_columns`: a value all the
+        jobs hold read once), with this Service's extras."""
+        q = parse_query(query) if isinstance(query, str) else query
+        if q.flags:  # told from jobs
+            cells = await self.export_records(q, limit=limit, after_id=after_id)
+            return record_columns(cells, RECORD_CELLS)
+        f = JobFilter(q, user=self._scope, shared=self._shared, limit=limit, after_id=after_id)
+        return await self.with_column_extras(await self.store.record_columns(f))
 
     async def finished_page(
         self,

@@ -23,7 +23,7 @@ from jobdash.core.model import FINISHED_JOB, Job, JobStatus, TypeTiming
 from jobdash.core.query import Query
 from jobdash.core.service.read_logs import ReadLogs, unread_of, unread_past
 from jobdash.core.stalls import read_type_timing
-from jobdash.core.store.records import RECORD_CELLS, Changes
+from jobdash.core.store.records import RECORD_CELLS, Changes, RecordColumns, Same
 from jobdash.core.timing import TIMING_TTL
 
 
@@ -96,6 +96,38 @@ class Timings(ReadLogs):
             ]
         return [(*r, u, None, None) for r, u in zip(rows, unread, strict=True)]
 
+    async def with_column_extras(self, page: RecordColumns) -> RecordColumns:
+        """`with_record_extras` a column at a time (`Store.record_columns`): the extras a
+        column each, one value for all the jobs where it can (a history's: no line
+        unread, no job active)."""
+        c, n = page.columns, page.n
+        status = c["status"]
+        if isinstance(status, Same):
+            active = [] if status.value in FINISHED_JOB else [*range(n)]
+        elif FINISHED_JOB.issuperset(status):
+            active = []
+        else:
+            active = [i for i, s in enumerate(status) if s not in FINISHED_JOB]
+        ids, types, statuses = (_column(c, name, n) for name in ("id", "type", "status"))
+        timings = await self.timings_of([(ids[i], types[i], statuses[i]) for i in active])
+        marks = await self.marks()
+        counts = [c[name] for name in ("log_lines", "log_warnings", "log_errors")]
+        if not marks and all(isinstance(v, Same) for v in counts):
+            c["unread"] = Same(unread_of(*(v.value for v in counts)))  # type: ignore[union-attr]
+        elif not marks:
+            c["unread"] = [*map(unread_of, *(_column(c, name, n) for name in _LINES))]
+        else:
+            lines, warnings, errors = (_column(c, name, n) for name in _LINES)
+            c["unread"] = [
+                unread_past(lines[i], warnings[i], errors[i], marks.get(ids[i])) for i in range(n)
+            ]
+        if timings:
+            both = [timings.get(id_, _NO_TIMING) for id_ in ids]
+            c["timing"], c["quiet_since"] = [t[0] for t in both], [t[1] for t in both]
+        else:
+            c["timing"] = c["quiet_since"] = Same(None)
+        return page
+
     async def unread_in(self, job: Job) -> Job:
         """`job` with what of its log is unread and its timing (a job read or acted on)."""
         await self.with_extras([job])
@@ -122,4 +154,13 @@ _ID, _TYPE, _STATUS, _LOG_LINES = (
 )
 assert RECORD_CELLS[_LOG_LINES : _LOG_LINES + 3] == ("log_lines", "log_warnings", "log_errors")
 _NO_TIMING = (None, None)  # a finished job's timing and silence
+_LINES = ("log_lines", "log_warnings", "log_errors")
+
+
+def _column(columns: dict[str, Sequence[Any] | Same], name: str, n: int) -> Sequence[Any]:
+    """A column's values, one for each of the `n` jobs."""
+    column = columns[name]
+    return [column.value] * n if isinstance(column, Same) else column
+
+
 _counts = itemgetter(_LOG_LINES, _LOG_LINES + 1, _LOG_LINES + 2)  # a row's lines to read

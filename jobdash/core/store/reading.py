@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from jobdash.core.model import Counted, Job, LogLine, Run, Task
-from jobdash.core.store.records import FailureFilter, JobFilter, ReadMark, Shared
+from jobdash.core.store.records import FailureFilter, JobFilter, ReadMark, RecordColumns, Shared
 from jobdash.core.views import FailedTask, FailureGroup, LogBlock, LogTexts
 
 
@@ -33,6 +33,11 @@ class ReadingStore(Protocol):
         """The jobs `list_jobs(f)` returns, each as its record cells (`RECORD_CELLS` but
         the Service's `RECORD_EXTRAS`: `job_record_cells` of the job, those left off): a
         JSON export of millions is written without a `Job` built for each."""
+
+    async def record_columns(self, f: JobFilter) -> RecordColumns:
+        """`record_cells(f)` a column at a time, a value all the jobs hold given once (a
+        backend may read such a column once: SQLite, where making a Python value of a cell
+        is most of a JSON export's read)."""
 
     async def count_jobs(self, f: JobFilter, cap: int | None = None) -> int:
         """How many jobs `f` selects (its order, limit and offset aside); with `cap`, a count

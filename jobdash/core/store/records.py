@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
 from jobdash.core.model import JOB_FIELDS, Job, Report, SchedulePolicy, TaskStatus, Trigger
 from jobdash.core.permissions import Role as PermissionRole
@@ -386,6 +386,55 @@ def job_record_cells(j: Job) -> tuple[Any, ...]:
     cells["params"] = json.dumps(j.params)
     cells["metrics"] = json.dumps(j.metrics)
     return tuple(cells.values())
+
+
+STORED_CELLS = RECORD_CELLS[: -len(RECORD_EXTRAS)]  # a store's part of a record's cells
+
+
+@dataclass(frozen=True)
+class Same:
+    """The value every job of a page holds in a column (`RecordColumns`)."""
+
+    value: Any
+
+
+@dataclass
+class RecordColumns(Sequence[tuple[Any, ...]]):
+    """A page of jobs' record cells a column at a time (`ReadingStore.record_columns`):
+    `columns[name]` (the names of `RECORD_CELLS`, the Service's extras once it added them)
+    holds each job's value in the filter's order, or one `Same` that all hold: a value of
+    millions read and written once. `updated` may be `finished` itself (the same list): a
+    finished job's last update. A row (`page[i]`) is a job's record cells."""
+
+    n: int
+    columns: dict[str, Sequence[Any] | Same]
+
+    def __len__(self) -> int:
+        return self.n
+
+    @overload
+    def __getitem__(self, i: int) -> tuple[Any, ...]: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[tuple[Any, ...]]: ...
+
+    def __getitem__(self, i: int | slice) -> tuple[Any, ...] | list[tuple[Any, ...]]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self.n))]
+        if not -self.n <= i < self.n:
+            raise IndexError(i)
+        i %= self.n
+        return tuple(c.value if isinstance(c, Same) else c[i] for c in self.columns.values())
+
+
+def record_columns(
+    rows: Sequence[Sequence[Any]], names: Sequence[str] = STORED_CELLS
+) -> RecordColumns:
+    """Record cells (stored: `STORED_CELLS`; with the extras: `RECORD_CELLS`) a column at
+    a time."""
+    if not rows:
+        return RecordColumns(0, {name: Same(None) for name in names})
+    return RecordColumns(len(rows), dict(zip(names, zip(*rows, strict=True), strict=True)))
 
 
 # (job id, recipients, recipients already served, attempts so far)

@@ -17,7 +17,7 @@ from typing import Any
 
 from jobdash.core.deaths import suspect_way
 from jobdash.core.model import Job, JobStatus, LogLine, NotFound, Task, TaskStatus, Trigger
-from jobdash.core.store.records import Changes, JobFilter
+from jobdash.core.store.records import Changes, JobFilter, RecordColumns, record_columns
 from jobdash.core.store.sql.agents import agents_changed_since
 from jobdash.core.store.sql.counts import ACTIVE_ONLY, CLAIMABLE_SQL
 from jobdash.core.store.sql.dialect import Reading, Statements
@@ -178,6 +178,9 @@ class Reads:
         s = job_select(self.db.dialect, f, time.time() if f.now is None else f.now)
         sql = self.select_sql(RECORD_COLUMNS, s.where, s.order, f.limit, f.offset, s.source)
         return list(await self.db.fetchall(sql, s.args))
+
+    async def record_columns(self, f: JobFilter) -> RecordColumns:
+        return record_columns(await self.record_cells(f))  # (SQLite reads fewer: its own)
 
     async def count_jobs(self, f: JobFilter, cap: int | None = None) -> int:
         sql, args = count_sql(self.db.dialect, f, time.time() if f.now is None else f.now, cap)

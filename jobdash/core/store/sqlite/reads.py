@@ -6,16 +6,24 @@ connection, in any process, commits). The feed's loop and the other reads are sh
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection
+from typing import Any
 
+from jobdash.core.store.records import JobFilter, RecordColumns, record_columns
 from jobdash.core.store.sql import reads
+from jobdash.core.store.sql.filters import job_select
 from jobdash.core.store.sqlite.claims import ORDINARY_READY, SUSPECT_READY, types_sql
 from jobdash.core.store.sqlite.db import Db
+from jobdash.core.store.sqlite.record_columns import hint_of, hinted_columns, hinted_page
 
 
 class Reads(reads.Reads):
     db: Db
     ordinary_ready = ORDINARY_READY
+    # The values the last page of record columns read held in all its jobs: the next
+    # page's are expected to (`record_columns`; any export's, a wrong hint costs a read).
+    _record_hint: dict[str, Any] | None = None
 
     def claimable_parts(self, types: Collection[str] | None, now: float) -> reads.Parts:
         jobs_of, type_args = types_sql(types)
@@ -27,3 +35,18 @@ class Reads(reads.Reads):
         (SQLite's own count; cheaper than reading the revision)."""
         rows = await self.db.fetchall("PRAGMA data_version")
         return int(rows[0][0])
+
+    async def record_columns(self, f: JobFilter) -> RecordColumns:
+        """The columns whose values the last page's jobs all held are not read, only
+        tested (`record_columns.py`); a page where a job differs is read whole."""
+        hint = self._record_hint
+        page = None
+        if hint:
+            s = job_select(self.db.dialect, f, time.time() if f.now is None else f.now)
+            columns, args, read = hinted_columns(hint)
+            sql = self.select_sql(columns, s.where, s.order, f.limit, f.offset, s.source)
+            page = hinted_page(list(await self.db.fetchall(sql, [*args, *s.args])), hint, read)
+        if page is None:
+            page = record_columns(await self.record_cells(f))
+        self._record_hint = hint_of(page)
+        return page
