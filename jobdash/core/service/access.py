@@ -8,6 +8,7 @@ their own jobs, a role of the config grants more; nothing in read-only mode).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 import sys
 import time
@@ -29,7 +30,7 @@ from jobdash.core.permissions import Rights, rights_of
 from jobdash.core.scheduler import Scheduler
 from jobdash.core.service.locations import is_default_db, read_config, store_location
 from jobdash.core.store.base import Store, open_store
-from jobdash.core.store.records import Published
+from jobdash.core.store.records import JobFilter, Published
 
 if TYPE_CHECKING:
     from jobdash.core.agent import Agent
@@ -168,6 +169,12 @@ class Access:
                 groups = groups_of(self.user) if self.config.roles else frozenset()
                 self._rights = rights_of(self.user, self.is_admin, self.config.roles, groups)
         return self._rights
+
+    def _seen(self, f: JobFilter) -> JobFilter:
+        """`f` narrowed to the jobs this user sees: their own, and those a role lets them see
+        (type and target globs); everyone's for an admin or a role that sees every job."""
+        user, shared = self.rights.seen
+        return dataclasses.replace(f, user=user, shared=shared)
 
     def _visible(self, job: Job) -> bool:
         return self.rights.allows("view", job.type, job.target, job.user)

@@ -30,7 +30,6 @@ from jobdash.core.store.records import (
     Changes,
     JobFilter,
     RecordColumns,
-    Shared,
     job_cells,
     job_record_cells,
     record_columns,
@@ -215,17 +214,6 @@ class Service(Bulk, AuditTrail, Artifacts, Timings, ScheduleControl):
 
     # ----------------------------------------------------------------- reading
 
-    @property
-    def _scope(self) -> str | None:
-        """Whose jobs this user sees: their own (and those of `_shared`), or (None)
-        everyone's for an admin or a role that sees every job (`Rights.seen`)."""
-        return self.rights.seen[0]
-
-    @property
-    def _shared(self) -> Shared:
-        """Besides their own, the jobs a role lets this user see (type and target globs)."""
-        return self.rights.seen[1]
-
     async def jobs(
         self,
         query: str | Query = "",
@@ -240,14 +228,7 @@ class Service(Bulk, AuditTrail, Artifacts, Timings, ScheduleControl):
         found: list[Job] = []
         while True:
             jobs = await self.store.list_jobs(
-                JobFilter(
-                    q,
-                    user=self._scope,
-                    shared=self._shared,
-                    active=active,
-                    limit=limit,
-                    after_id=after_id,
-                )
+                self._seen(JobFilter(q, active=active, limit=limit, after_id=after_id))
             )
             await self.with_extras(jobs)
             found += await self.flagged(q, jobs)
@@ -266,7 +247,7 @@ class Service(Bulk, AuditTrail, Artifacts, Timings, ScheduleControl):
         q = parse_query(query) if isinstance(query, str) else query
         if q.flags:
             return [job_cells(j) for j in await self.jobs(q, limit=limit, after_id=after_id)]
-        f = JobFilter(q, user=self._scope, shared=self._shared, limit=limit, after_id=after_id)
+        f = self._seen(JobFilter(q, limit=limit, after_id=after_id))
         return await self.store.export_cells(f)
 
     async def export_records(
@@ -278,7 +259,7 @@ class Service(Bulk, AuditTrail, Artifacts, Timings, ScheduleControl):
         if q.flags:
             jobs = await self.jobs(q, limit=limit, after_id=after_id)
             return [job_record_cells(j) for j in jobs]
-        f = JobFilter(q, user=self._scope, shared=self._shared, limit=limit, after_id=after_id)
+        f = self._seen(JobFilter(q, limit=limit, after_id=after_id))
         return await self.with_record_extras(await self.store.record_cells(f))
 
     async def export_columns(
@@ -290,7 +271,7 @@ class Service(Bulk, AuditTrail, Artifacts, Timings, ScheduleControl):
         if q.flags:  # told from jobs
             cells = await self.export_records(q, limit=limit, after_id=after_id)
             return record_columns(cells, RECORD_CELLS)
-        f = JobFilter(q, user=self._scope, shared=self._shared, limit=limit, after_id=after_id)
+        f = self._seen(JobFilter(q, limit=limit, after_id=after_id))
         return await self.with_column_extras(await self.store.record_columns(f))
 
     async def finished_page(
@@ -308,18 +289,18 @@ class Service(Bulk, AuditTrail, Artifacts, Timings, ScheduleControl):
         order; `offset`: that many rows in; `indexed`: free words may be looked up in the
         store's text index, which `index_text` brought up to date)."""
         jobs = await self.store.list_jobs(
-            JobFilter(
-                query,
-                user=self._scope,
-                shared=self._shared,
-                active=False,
-                oldest_first=not descending,
-                order=order,
-                offset=offset,
-                limit=limit,
-                after_id=after_id,
-                indexed=indexed,
-                window=True,
+            self._seen(
+                JobFilter(
+                    query,
+                    active=False,
+                    oldest_first=not descending,
+                    order=order,
+                    offset=offset,
+                    limit=limit,
+                    after_id=after_id,
+                    indexed=indexed,
+                    window=True,
+                )
             )
         )
         await self.with_extras(jobs)
@@ -330,9 +311,7 @@ class Service(Bulk, AuditTrail, Artifacts, Timings, ScheduleControl):
     ) -> int:
         """How many finished jobs the filter selects that this user may see (cap + 1: more
         than `cap`; `indexed` as for `finished_page`)."""
-        f = JobFilter(
-            query, user=self._scope, shared=self._shared, active=False, indexed=indexed, window=True
-        )
+        f = self._seen(JobFilter(query, active=False, indexed=indexed, window=True))
         return await self.store.count_jobs(f, cap)
 
     async def index_text(self) -> bool:
@@ -490,7 +469,7 @@ class Service(Bulk, AuditTrail, Artifacts, Timings, ScheduleControl):
     async def schedule_jobs(self, schedule_id: str, limit: int = 20) -> list[Job]:
         """The latest jobs a schedule started (newest first), as this user may see them."""
         jobs = await self.store.list_jobs(
-            JobFilter(user=self._scope, shared=self._shared, schedule_id=schedule_id, limit=limit)
+            self._seen(JobFilter(schedule_id=schedule_id, limit=limit))
         )
         await self.with_extras(jobs)
         return jobs
