@@ -21,6 +21,7 @@ from jobdash.core.store.records import (
     RECORD_CELLS,
     RecordColumns,
     Same,
+    every,
     job_cells,
     job_record_cells,
 )
@@ -313,7 +314,7 @@ def json_columns(columns: Sequence[Sequence[Any] | Same], n: int) -> str:
     if updated is finished:  # (the same values: the same texts)
         written[_UPDATED] = written[_FINISHED]
     else:
-        written[_UPDATED] = _updated(_all(updated, n), _all(finished, n), written[_FINISHED])
+        written[_UPDATED] = _updated(every(updated, n), every(finished, n), written[_FINISHED])
     for key, texts in zip(_RECORD_KEYS, written, strict=True):
         same += key
         if isinstance(texts, str):
@@ -337,10 +338,6 @@ def _same(write: Callable[[Sequence[Any]], str | list[str]], value: object) -> s
     """The text `write` writes of a column whose values are all `value`."""
     text = write([value])
     return text if isinstance(text, str) else text[0]
-
-
-def _all(column: Sequence[Any] | Same, n: int) -> Sequence[Any]:
-    return [column.value] * n if isinstance(column, Same) else column
 
 
 _FAST: dict[type, Callable[[Any], str]] = {str: encode_basestring_ascii, int: int.__repr__}

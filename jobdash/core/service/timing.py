@@ -108,16 +108,16 @@ class Timings(ReadLogs):
             active = []
         else:
             active = [i for i, s in enumerate(status) if s not in FINISHED_JOB]
-        ids, types, statuses = (_column(c, name, n) for name in ("id", "type", "status"))
+        ids, types, statuses = (page.column(name) for name in ("id", "type", "status"))
         timings = await self.timings_of([(ids[i], types[i], statuses[i]) for i in active])
         marks = await self.marks()
-        counts = [c[name] for name in ("log_lines", "log_warnings", "log_errors")]
+        counts = [c[name] for name in _LINES]
         if not marks and all(isinstance(v, Same) for v in counts):
             c["unread"] = Same(unread_of(*(v.value for v in counts)))  # type: ignore[union-attr]
         elif not marks:
-            c["unread"] = [*map(unread_of, *(_column(c, name, n) for name in _LINES))]
+            c["unread"] = [*map(unread_of, *(page.column(name) for name in _LINES))]
         else:
-            lines, warnings, errors = (_column(c, name, n) for name in _LINES)
+            lines, warnings, errors = (page.column(name) for name in _LINES)
             c["unread"] = [
                 unread_past(lines[i], warnings[i], errors[i], marks.get(ids[i])) for i in range(n)
             ]
@@ -152,15 +152,7 @@ class Timings(ReadLogs):
 _ID, _TYPE, _STATUS, _LOG_LINES = (
     RECORD_CELLS.index(name) for name in ("id", "type", "status", "log_lines")
 )
-assert RECORD_CELLS[_LOG_LINES : _LOG_LINES + 3] == ("log_lines", "log_warnings", "log_errors")
-_NO_TIMING = (None, None)  # a finished job's timing and silence
 _LINES = ("log_lines", "log_warnings", "log_errors")
-
-
-def _column(columns: dict[str, Sequence[Any] | Same], name: str, n: int) -> Sequence[Any]:
-    """A column's values, one for each of the `n` jobs."""
-    column = columns[name]
-    return [column.value] * n if isinstance(column, Same) else column
-
-
+assert RECORD_CELLS[_LOG_LINES : _LOG_LINES + 3] == _LINES
+_NO_TIMING = (None, None)  # a finished job's timing and silence
 _counts = itemgetter(_LOG_LINES, _LOG_LINES + 1, _LOG_LINES + 2)  # a row's lines to read

@@ -426,6 +426,15 @@ class RecordColumns(Sequence[tuple[Any, ...]]):
         i %= self.n
         return tuple(c.value if isinstance(c, Same) else c[i] for c in self.columns.values())
 
+    def column(self, name: str) -> Sequence[Any]:
+        """A column's values, one for each job (`every`)."""
+        return every(self.columns[name], self.n)
+
+
+def every(column: Sequence[Any] | Same, n: int) -> Sequence[Any]:
+    """A column's values, one for each of `n` jobs (a `Same`'s value `n` times)."""
+    return [column.value] * n if isinstance(column, Same) else column
+
 
 def record_columns(
     rows: Sequence[Sequence[Any]], names: Sequence[str] = STORED_CELLS
