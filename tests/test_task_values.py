@@ -1,6 +1,6 @@
-"""A task's spec and item as stored: the claims' decoding (`sql.claims._value`) and
-PostgreSQL's COPY of added tasks (`postgres.jobs._json`) skip `json` for the commonest
-values, and must read and write exactly what `json` does for every value."""
+"""A task's spec and item as stored (`sql.task_values`): both backends' writing of added
+tasks (`value_text`) and the claims' reading (`stored_value`) skip `json` for the
+commonest values, and must write and read exactly what `json` does for every value."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jobdash.core.store.postgres.jobs import _json
-from jobdash.core.store.sql.claims import SHORT_STRING, _value
+from jobdash.core.store.sql.task_values import SHORT_STRING
+from jobdash.core.store.sql.task_values import stored_value as _value
+from jobdash.core.store.sql.task_values import value_text as _json
 
 JSON = st.recursive(
     st.none()

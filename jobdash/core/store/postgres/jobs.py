@@ -10,7 +10,6 @@ reads what the decision needs, asks, and applies the answer. Locks are rows of `
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,6 +30,7 @@ from jobdash.core.store.sql.submits import (
     insert_row,
     refuse_held,
 )
+from jobdash.core.store.sql.task_values import value_text
 
 
 class Jobs(Admission, Requests):
@@ -104,14 +104,4 @@ def insert_job(db: Db, c: Creating, nj: NewJob, audit_user: str | None) -> int:
 
 def task_row(job_id: int, seq: int, t: NewTask) -> tuple[Any, ...]:
     """A new pending task's row, as COPY takes it (job_id, seq, key, name, kind, spec, item, status)."""
-    return (job_id, seq, t.key, t.name, t.kind, _json(t.spec), _json(t.item), "pending")
-
-
-def _json(value: Any) -> str:
-    """`json.dumps(value)`, without its cost for the commonest values (a task's item is
-    often None or an int: 0.1 µs instead of ~1.5)."""
-    if value is None:
-        return "null"
-    if type(value) is int:  # not a bool, nor an int subclass with a repr of its own
-        return str(value)
-    return json.dumps(value)
+    return (job_id, seq, t.key, t.name, t.kind, value_text(t.spec), value_text(t.item), "pending")

@@ -10,7 +10,6 @@ What an outcome or a death does to a task is `core.lifecycle`'s decision (`after
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 from collections import defaultdict
@@ -24,6 +23,7 @@ from jobdash.core.store.records import Claim, Outcome
 from jobdash.core.store.sql.counts import COUNTS, KNOWN_COLUMNS, Counts, known_of
 from jobdash.core.store.sql.dialect import Connection, Dialect, Reading, Statements
 from jobdash.core.store.sql.failures import Failed, record_failures
+from jobdash.core.store.sql.task_values import stored_value
 
 # What a claim returns of a task (`claims_of` reads these columns first).
 CLAIM_RETURNING = "id, job_id, seq, name, kind, spec, item, attempt, lost"
@@ -152,8 +152,8 @@ def claims_of(
                 r[2],
                 r[3],
                 r[4],
-                _value(r[5]),
-                _value(r[6]),
+                stored_value(r[5]),
+                stored_value(r[6]),
                 r[7],
                 timeout,
                 decoded[job_id],
@@ -164,28 +164,6 @@ def claims_of(
         )
     COUNTS[d.name].apply_counts(con, rev, now, counts, claim=True)  # also starts the jobs' time
     return claims
-
-
-def _value(text: str) -> Any:
-    """A task's spec or item as stored (JSON, as `json.dumps` wrote it), the commonest
-    without `json`'s cost (~1.3 µs a value): null, a count (a plain int's digits), a short
-    string (a function task's reference: decoded once, and a str cannot be changed)."""
-    if text == "null":
-        return None
-    if text.isdigit() and text.isascii() and (text[0] != "0" or len(text) == 1):
-        return int(text)
-    if text[:1] == '"' and len(text) <= SHORT_STRING:
-        return _string(text)
-    return json.loads(text)
-
-
-SHORT_STRING = 200  # the JSON strings `_string` keeps decoded (few and small)
-
-
-@functools.lru_cache(maxsize=256)
-def _string(text: str) -> str:
-    value: str = json.loads(text)
-    return value
 
 
 class Claims:

@@ -10,7 +10,6 @@ the answer.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -29,6 +28,7 @@ from jobdash.core.store.sql.audit import write_audit
 from jobdash.core.store.sql.counts import COUNT_COLUMNS, COUNTS, Counts, end_idle
 from jobdash.core.store.sql.dialect import POSTGRES, SQLITE, Connection, Reading, Statements
 from jobdash.core.store.sql.reads import read_job
+from jobdash.core.store.sql.task_values import value_text
 from jobdash.core.waiting import paused_line
 from jobdash.present.words import plural
 
@@ -205,7 +205,7 @@ class Requests:
         """Insert the tasks a running job adds, each new key at the next seq (a key already
         there is left out); how many went in. PostgreSQL's store does it by COPY."""
         rows = [
-            (job_id, job_id, t.key, t.name, t.kind, json.dumps(t.spec), json.dumps(t.item))
+            (job_id, job_id, t.key, t.name, t.kind, value_text(t.spec), value_text(t.item))
             for t in tasks
         ]
         return self.db.dialect.many(con, Q[self.db.dialect].add_task, rows)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -29,6 +28,7 @@ from jobdash.core.store.sql.submits import (
     row_values,
 )
 from jobdash.core.store.sql.submits import Q as SUBMIT_SQL
+from jobdash.core.store.sql.task_values import value_text
 from jobdash.core.store.sqlite.db import Db, qmarks
 
 
@@ -71,14 +71,10 @@ TASK = (
 def task_rows(made: Iterable[tuple[int, NewJob]]) -> list[tuple[Any, ...]]:
     """The rows of these jobs' tasks (`TASK`), each job's numbered from 1."""
     return [
-        (job_id, i, t.key, t.name, t.kind, _json(t.spec), _json(t.item))
+        (job_id, i, t.key, t.name, t.kind, value_text(t.spec), value_text(t.item))
         for job_id, nj in made
         for i, t in enumerate(nj.tasks, 1)
     ]
-
-
-def _json(value: Any) -> str:
-    return "null" if value is None else json.dumps(value)  # most tasks': saves a dumps
 
 
 def insert_each(
