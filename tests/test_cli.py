@@ -442,6 +442,20 @@ def test_export_csv_file_and_json(history: dict[str, int], tmp_path: Path) -> No
     assert sorted(j["type"] for j in json.loads(done.stdout)) == ["fail", "hello", "many", "markup"]
 
 
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_an_export_that_selects_no_job_is_an_empty_one(history: dict[str, int], fmt: str) -> None:
+    """A filter that matches nothing exports nothing (CSV: its header; JSON: `[]`)."""
+    done = run_cli("export", "--format", fmt, "no-job-says-this")
+    assert done.returncode == 0, done.stderr
+    if fmt == "json":
+        assert json.loads(done.stdout) == []
+    else:
+        assert (
+            done.stdout.startswith("startDate,endDate,jobName")
+            and len(done.stdout.splitlines()) == 1
+        )
+
+
 def test_clear_as_a_non_admin(history: dict[str, int]) -> None:
     bob = {"JOBDASH_USER": "bob"}  # tests run as root, who may act as another user
     assert os.geteuid() == 0
