@@ -101,9 +101,6 @@ class Timings(ReadLogs):
         column each, one value for all the jobs where it can (a history's: no line
         unread, no job active)."""
         c, n = page.columns, page.n
-        if not n:  # (a filter that selects none: its columns' values are no job's)
-            c["unread"] = c["timing"] = c["quiet_since"] = Same(None)
-            return page
         status = c["status"]
         if isinstance(status, Same):
             active = [] if status.value in FINISHED_JOB else [*range(n)]

@@ -441,8 +441,8 @@ def record_columns(
 ) -> RecordColumns:
     """Record cells (stored: `STORED_CELLS`; with the extras: `RECORD_CELLS`) a column at
     a time."""
-    if not rows:
-        return RecordColumns(0, {name: Same(None) for name in names})
+    if not rows:  # each column empty: no job holds a value to stand for all
+        return RecordColumns(0, {name: () for name in names})
     return RecordColumns(len(rows), dict(zip(names, zip(*rows, strict=True), strict=True)))
 
 
