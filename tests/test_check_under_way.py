@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import sys
 import threading
 from concurrent.futures import Future
 from pathlib import Path
@@ -233,3 +234,23 @@ async def test_an_engine_that_cannot_start_ends_the_dashboard_with_why(
         assert not svc.damaged.is_set()
     finally:
         await svc.close()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a thread's own nice value is Linux's")
+def test_the_whole_file_check_runs_at_the_lowest_priority_and_the_rest_does_not() -> None:
+    """The check ahead (and its verdict) read gigabytes on a store of millions of jobs: at
+    nice 19 it gives the dashboard's first frame the CPU; the dashboard's own threads keep
+    theirs."""
+    before = os.getpriority(os.PRIO_PROCESS, 0)
+    seen: Future[tuple[str, int]] = Future()
+
+    def work() -> None:
+        me = threading.current_thread().name
+        seen.set_result((me, os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+
+    files.in_background(work, "jobdash-store-check")
+    assert seen.result(TIMEOUT) == ("jobdash-store-check", 19)
+    assert os.getpriority(os.PRIO_PROCESS, 0) == before  # this thread: as it was
+    after: Future[int] = Future()
+    threading.Thread(target=lambda: after.set_result(os.getpriority(os.PRIO_PROCESS, 0))).start()
+    assert after.result(TIMEOUT) == before  # a new thread: as it was
