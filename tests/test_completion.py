@@ -211,11 +211,11 @@ def test_every_value_the_grammar_takes_is_completed_or_free_text() -> None:
     unknown = set()
     while parsers:
         parser = parsers.pop()
-        for action in parser._actions:
+        parsers.extend(sub for sub, _ in parser.commands.values())
+        for action in parser.arguments:
             if action.nargs == 0 or action.dest in ("help", "version"):
                 continue
-            if hasattr(action, "_name_parser_map"):
-                parsers.extend(action.choices.values())  # type: ignore[union-attr]
+            if action is parser.command_action:
                 continue
             if value_kind(action) is None and action.dest not in free:
                 unknown.add(action.dest)

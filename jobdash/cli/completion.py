@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jobdash.cli.declarations import SHELLS
-from jobdash.cli.parser import EXIT_OK, EXIT_USAGE, build_parser, job_id
+from jobdash.cli.parser import EXIT_OK, EXIT_USAGE, Parser, build_parser, job_id
 from jobdash.present.text import clip, sanitize
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ class Position:
     """Where the words typed so far leave the grammar: the (sub)parser reached, the next
     positional, an option waiting for its value, and the values seen (`--db`, `--config`)."""
 
-    def __init__(self, parser: argparse.ArgumentParser, words: Sequence[str]) -> None:
+    def __init__(self, parser: Parser, words: Sequence[str]) -> None:
         self.parser = parser
         self.command = ""
         self.seen: dict[str, str] = {}
@@ -93,10 +93,10 @@ class Position:
             self._take(word)
 
     def positionals(self) -> list[argparse.Action]:
-        return [a for a in self.parser._actions if not a.option_strings]
+        return [a for a in self.parser.arguments if not a.option_strings]
 
     def option(self, text: str) -> argparse.Action | None:
-        return self.parser._option_string_actions.get(text)
+        return next((a for a in self.parser.arguments if text in a.option_strings), None)
 
     def _take(self, word: str) -> None:
         if self.pending is not None:
@@ -116,9 +116,9 @@ class Position:
         if self.index >= len(positionals):
             return
         action = positionals[self.index]
-        if isinstance(action, argparse._SubParsersAction):
-            if word in action.choices:
-                self.parser = action.choices[word]
+        if action is self.parser.command_action:
+            if word in self.parser.commands:
+                self.parser = self.parser.commands[word][0]
                 self.command = f"{self.command} {word}".strip()
                 self.index = 0
             return
@@ -144,7 +144,7 @@ def candidates(words: Sequence[str]) -> tuple[list[Candidate], bool]:
         return [(f"{name}={v}", d) for v, d in _values(action, here)], False
     if cur.startswith("-"):
         out = []
-        for action in here.parser._actions:
+        for action in here.parser.arguments:
             if action.help == argparse.SUPPRESS:
                 continue
             for name in action.option_strings:
@@ -154,9 +154,9 @@ def candidates(words: Sequence[str]) -> tuple[list[Candidate], bool]:
     if here.index >= len(positionals):
         return [], False
     action = positionals[here.index]
-    if isinstance(action, argparse._SubParsersAction):
-        helps = {a.dest: a.help or "" for a in action._choices_actions}
-        return [(n, helps.get(n, "")) for n in action.choices if not n.startswith("_")], False
+    if action is here.parser.command_action:
+        commands = here.parser.commands
+        return [(n, help) for n, (_, help) in commands.items() if not n.startswith("_")], False
     return _values(action, here), value_kind(action) == "files"
 
 

@@ -289,12 +289,10 @@ def declare_schedules(c: Commands, name: str) -> None:
 def declare_schedule(c: Commands, name: str) -> None:
     """`schedule ACTION`: act on one schedule (or several), or preview a planning."""
     s = c.add(name, "act on a schedule: run, enable, disable, set, show; preview a planning")
-    ssub = s.add_subparsers(
-        dest="schedule_action", metavar="ACTION", parser_class=Parser, required=True
-    )
+    add = s.add_commands(dest="schedule_action", metavar="ACTION", required=True)
 
     def action(name: str, help: str, *parents: Parser, several: bool = False) -> Parser:
-        sp = ssub.add_parser(name, help=help, description=help, parents=[c.common, *parents])
+        sp = add(name, help=help, description=help, parents=[c.common, *parents])
         if several:  # one line per schedule; exit status 1 if one is refused, 2 if unknown
             sp.add_argument("id", nargs="+", help="schedule ids")
         else:
@@ -315,7 +313,7 @@ def declare_schedule(c: Commands, name: str) -> None:
         "change the planning (one of --cron, --every, --daily, --once, --disabled, "
         "--automatic), the time zone or the policies",
     )
-    plan = s2.add_mutually_exclusive_group()
+    plan = s2.exclusive()
     plan.add_argument("--cron", metavar="EXPR", help='5-field cron expression, e.g. "0 3 * * *"')
     plan.add_argument("--every", metavar="PERIOD", help="interval, e.g. 30s, 5m, 1h30m")
     plan.add_argument("--daily", metavar="[DAYS@]TIMES", help="e.g. 09:00 or mon,wed@09:00,17:00")
@@ -338,7 +336,7 @@ def declare_schedule(c: Commands, name: str) -> None:
         metavar="DURATION",
         help="catch-up all runs missed fire times this recent (default 1d)",
     )
-    report = s2.add_argument_group(
+    report = s2.section(
         "report recipients of the schedule's runs (besides the type's; kept across reloads)"
     )
     for flag, metavar, what in (
@@ -352,7 +350,7 @@ def declare_schedule(c: Commands, name: str) -> None:
         ("--report-from-config", "back to the recipients the config gives the schedule"),
     ):
         report.add_argument(flag, action="store_true", help=help)
-    s2 = ssub.add_parser(
+    s2 = add(
         "preview",
         help="the next fire times of a planning, without creating a schedule",
         description="The next fire times of any planning (as the scheduler computes them), "
@@ -404,7 +402,7 @@ def declare_db(c: Commands, name: str) -> None:
     s.add_argument(
         "url", nargs="?", metavar="URL|USER", help="init, size, roles: the store; grant: the user"
     )
-    as_ = s.add_mutually_exclusive_group()
+    as_ = s.exclusive()
     as_.add_argument("--admin", action="store_true", help="grant: as an admin (sees all)")
     as_.add_argument(
         "--engine", action="store_true", help="grant: the role `jobdash serve` connects as"

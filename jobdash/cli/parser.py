@@ -22,13 +22,66 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line (and exit status 2)."""
+    """argparse, but a usage error is one line (and exit status 2), and the grammar it was
+    given is kept where others may read it: `arguments` (its own options and positionals,
+    and its parents', in argparse's order) and `commands` (its sub-commands). Shell
+    completion and the command-line fuzzer walk these; argparse keeps its own lists
+    private. Arguments are added with `add_argument`, `exclusive()` and `section()`, and
+    sub-commands with `add_commands`, so that none is missed."""
+
+    def __init__(self, *, parents: Sequence[Parser] = (), **kwargs: Any) -> None:
+        self.arguments: list[argparse.Action] = []  # before argparse adds its -h
+        self.commands: dict[str, tuple[Parser, str]] = {}  # name: (its parser, its help)
+        self.command_action: argparse.Action | None = None  # the word naming a sub-command
+        super().__init__(parents=list(parents), **kwargs)
+        self.arguments += [a for parent in parents for a in parent.arguments]
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        action = super().add_argument(*args, **kwargs)
+        self.arguments.append(action)
+        return action
+
+    def exclusive(self) -> Section:
+        """Options of which one at most may be given."""
+        return Section(self.add_mutually_exclusive_group(), self.arguments)
+
+    def section(self, title: str) -> Section:
+        """Options shown under a heading of their own in --help."""
+        return Section(self.add_argument_group(title), self.arguments)
+
+    def add_commands(self, **kwargs: Any) -> Callable[..., Parser]:
+        """Sub-commands (argparse's `add_subparsers(**kwargs)`): the function that adds one,
+        `add(name, help=…, …)`, which returns its parser."""
+        sub = self.add_subparsers(parser_class=Parser, **kwargs)
+        self.command_action = sub
+        self.arguments.append(sub)
+
+        def add(name: str, **kw: Any) -> Parser:
+            parser: Parser = sub.add_parser(name, **kw)
+            self.commands[name] = (parser, kw.get("help") or "")
+            return parser
+
+        return add
 
     def error(self, message: str) -> NoReturn:
         where = self.prog.removeprefix("jobdash").strip()
         # argparse quotes some arguments raw: a newline or escape in one stays visible, inert.
         say(f"jobdash: {where + ': ' if where else ''}{message} (see --help)")
         sys.exit(EXIT_USAGE)
+
+
+class Section:
+    """A group of a `Parser`'s options (exclusive, or under a heading), kept in its
+    `arguments` as they are added."""
+
+    def __init__(self, group: Any, arguments: list[argparse.Action]) -> None:
+        self._group = group
+        self._arguments = arguments
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        action: argparse.Action = self._group.add_argument(*args, **kwargs)
+        self._arguments.append(action)
+        return action
 
 
 def say(text: str) -> None:
@@ -186,8 +239,7 @@ def build_parser(command: str | None = None) -> Parser:
     p.add_argument(
         "--mouse", action="store_true", help="keep mouse reporting on in low-bandwidth mode"
     )
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    commands = Commands(sub.add_parser, common, as_json)
+    commands = Commands(p.add_commands(dest="command", metavar="COMMAND"), common, as_json)
     for name, declare in DECLARED.items():
         if command in (None, name):
             declare(commands, name)

@@ -11,6 +11,7 @@ import io
 import random
 
 from jobdash.cli import build_parser, parse_args
+from jobdash.cli.parser import Parser
 
 # The harness gives the store and the config. `export -o` writes only plain names inside the
 # harness's folder (how export writes files is being reworked apart; widen its pool after).
@@ -138,11 +139,8 @@ POOLS: dict[str, list[str]] = {
 UNKNOWN_OPTIONS = ["--nope", "-z", "--json=1", "--slots", "--", "-"]
 
 
-def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return dict(action.choices)
-    return {}
+def subcommands(parser: Parser) -> dict[str, Parser]:
+    return {name: sub for name, (sub, _) in parser.commands.items()}
 
 
 def value_for(action: argparse.Action, rng: random.Random) -> str:
@@ -153,12 +151,12 @@ def value_for(action: argparse.Action, rng: random.Random) -> str:
     return rng.choice(POOLS.get(action.dest, NASTY))
 
 
-def command_line(parser: argparse.ArgumentParser, rng: random.Random, most: int = 4) -> list[str]:
+def command_line(parser: Parser, rng: random.Random, most: int = 4) -> list[str]:
     """Words for `parser` (with up to `most` of its options) and, if it has them, one of
     its sub-commands."""
     options = [
         a
-        for a in parser._actions
+        for a in parser.arguments
         if a.option_strings and a.dest not in HARNESS_DESTS and a.dest not in ("help", "version")
     ]
     chunks: list[list[str]] = []
@@ -177,8 +175,8 @@ def command_line(parser: argparse.ArgumentParser, rng: random.Random, most: int 
     if rng.random() < 0.02:
         chunks.append([rng.choice(["-h", "--help"])])
     positional: list[str] = []
-    for action in parser._actions:
-        if action.option_strings or isinstance(action, argparse._SubParsersAction):
+    for action in parser.arguments:
+        if action.option_strings or action is parser.command_action:
             continue
         count = {"?": rng.randint(0, 1), "*": rng.randint(0, 3)}.get(str(action.nargs), 1)
         if rng.random() < 0.05:
