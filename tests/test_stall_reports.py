@@ -119,7 +119,8 @@ async def test_a_silent_task_is_reported_once_by_mail_and_webhook_across_engines
     )
     assert post["attempt"] == 1 and post["stall_after"] == 1.0
     assert post["stall_after_from"] == "config"
-    assert 1.0 < post["silent"] < 4.0
+    # Told when silent longer than 1 s, and written to the millisecond: 1.0004 s is 1.0.
+    assert 1.0 <= post["silent"] < 4.0
     assert post["last_line"] == "copying <b>[red]tables"  # as written: data, never markup
 
     (mail,) = stall_mails(box)
