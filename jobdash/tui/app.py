@@ -52,7 +52,6 @@ from jobdash.tui.lean_driver import LeanDriver
 from jobdash.tui.link import Link
 from jobdash.tui.low_driver import LowBandwidthDriver
 from jobdash.tui.screens.dashboard import DashboardScreen
-from jobdash.tui.screens.help import HelpScreen, help_entries
 from jobdash.tui.themes import DEFAULT_THEME, check_theme, load_themes
 from jobdash.tui.widgets.chart import Chart
 from jobdash.tui.widgets.job_table import JobTable
@@ -121,6 +120,7 @@ class JobdashApp(App[int]):
         self.embedded_engine = embedded_engine
         self.engine_slots = engine_slots
         self.engine_failure: Exception | None = None  # why the embedded engine did not start
+        self.keymap: dict[str, str] = {}  # the config's [keymap], set before any screen
         self.clock: Clock = clock
         self.demo = demo
         self.watch_interval = watch_interval
@@ -234,8 +234,10 @@ class JobdashApp(App[int]):
         if self._service is None:
             assert self._opener is not None
             self._service = await self._opener()
-        # Before any screen is composed: hints drawn at compose name the remapped keys.
-        self.set_keymap(dict(self.service.config.keymap))
+        # Before any screen is composed: hints drawn at compose name the remapped keys
+        # (`keymap.key_for` reads `self.keymap`; Textual keeps its own copy private).
+        self.keymap = dict(self.service.config.keymap)
+        self.set_keymap(self.keymap)
 
     def get_default_screen(self) -> Screen[Any]:
         return DashboardScreen(self.service)
@@ -428,6 +430,8 @@ class JobdashApp(App[int]):
         return True
 
     def action_help(self) -> None:
+        from jobdash.tui.screens.help import HelpScreen, help_entries  # when first opened
+
         if isinstance(self.screen, HelpScreen):
             self.screen.dismiss(None)
             return

@@ -27,7 +27,6 @@ from textual.binding import Binding
 from textual.keys import (
     REPLACED_KEYS,
     Keys,
-    _normalize_key_list,  # what App.set_keymap applies to a keymap
     key_to_character,
 )
 
@@ -60,29 +59,20 @@ GROUP_ORDER = list(dict.fromkeys(GROUPS.values()))
 
 
 @cache
-def _screens() -> dict[str, tuple[type, ...]]:
-    """The classes whose bindings act together on one screen (app-wide keys everywhere), by
-    the screen's name in messages. A key may do one thing per screen. On the Scheduled and
-    Agents tabs the dashboard's job actions are off (DashboardScreen.JOB_ACTIONS).
+def _dashboard_screens() -> dict[str, tuple[type, ...]]:
+    """The dashboard's tabs: the classes whose bindings act together on each (app-wide
+    keys everywhere), by the tab's name in messages. A key may do one thing per screen. On
+    the Scheduled and Agents tabs the dashboard's job actions are off
+    (DashboardScreen.JOB_ACTIONS).
 
     Imported when first asked, not at the top: these modules import this one (`key_for`)."""
     from jobdash.tui.app import JobdashApp
-    from jobdash.tui.dialogs.confirm import ConfirmScreen
-    from jobdash.tui.dialogs.edit_planning import EditPlanningScreen
-    from jobdash.tui.dialogs.save_artifact import SaveArtifactScreen
-    from jobdash.tui.dialogs.start_job import StartJobScreen
     from jobdash.tui.screens.dashboard import DashboardScreen
-    from jobdash.tui.screens.failure_group import FailureGroupScreen
-    from jobdash.tui.screens.help import HelpScreen
-    from jobdash.tui.screens.job_details import JobDetailsScreen
-    from jobdash.tui.screens.multi_log import MultiLogScreen
-    from jobdash.tui.screens.schedule_details import ScheduleDetailsScreen
     from jobdash.tui.widgets.agents_pane import AgentsPane
     from jobdash.tui.widgets.failures_pane import FailuresPane
     from jobdash.tui.widgets.filter_bar import FilterBar
     from jobdash.tui.widgets.job_table import JobTable
     from jobdash.tui.widgets.line_table import LineTable
-    from jobdash.tui.widgets.log_view import LogView
     from jobdash.tui.widgets.schedules_pane import SchedulesPane
 
     app, dash = JobdashApp, DashboardScreen
@@ -91,6 +81,30 @@ def _screens() -> dict[str, tuple[type, ...]]:
         "the Scheduled tab": (app, dash, SchedulesPane, LineTable),
         "the Agents tab": (app, dash, AgentsPane, LineTable),
         "the Failures tab": (app, dash, FailuresPane, LineTable, FilterBar),
+    }
+
+
+@cache
+def _screens() -> dict[str, tuple[type, ...]]:
+    """Every screen's classes, the dashboard's tabs first (see `_dashboard_screens`). The
+    others' modules (details, logs, dialogs, help) are imported here, which a keymap's
+    check and a hint of theirs need, and the dashboard's first frame does not."""
+    from jobdash.tui.dialogs.confirm import ConfirmScreen
+    from jobdash.tui.dialogs.edit_planning import EditPlanningScreen
+    from jobdash.tui.dialogs.save_artifact import SaveArtifactScreen
+    from jobdash.tui.dialogs.start_job import StartJobScreen
+    from jobdash.tui.screens.failure_group import FailureGroupScreen
+    from jobdash.tui.screens.help import HelpScreen
+    from jobdash.tui.screens.job_details import JobDetailsScreen
+    from jobdash.tui.screens.multi_log import MultiLogScreen
+    from jobdash.tui.screens.schedule_details import ScheduleDetailsScreen
+    from jobdash.tui.widgets.line_table import LineTable
+    from jobdash.tui.widgets.log_view import LogView
+
+    dashboard = _dashboard_screens()
+    app = dashboard[JOB_SCREENS[0]][0]
+    return {
+        **dashboard,
         "the job details screen": (app, JobDetailsScreen, LogView, LineTable),
         "the several jobs' log": (app, MultiLogScreen, LogView),
         "the schedule details screen": (app, ScheduleDetailsScreen, LineTable),
@@ -127,8 +141,19 @@ def _bindings(owner: Any) -> list[Binding]:
 @cache
 def known_bindings() -> dict[str, Binding]:
     """Every binding with an id that jobdash declares (id -> binding, as declared)."""
+    return _by_id(_screens())
+
+
+@cache
+def _dashboard_bindings() -> dict[str, Binding]:
+    """The bindings of the dashboard's tabs, as `known_bindings` has them (the tabs come
+    first there too): what the first frame's hints name, found without importing the rest."""
+    return _by_id(_dashboard_screens())
+
+
+def _by_id(screens: Mapping[str, tuple[type, ...]]) -> dict[str, Binding]:
     found: dict[str, Binding] = {}
-    for owners in _screens().values():
+    for owners in screens.values():
         for owner in owners:
             for binding in _bindings(owner):
                 found.setdefault(binding.id or "", binding)
@@ -138,14 +163,15 @@ def known_bindings() -> dict[str, Binding]:
 def _keys(binding: Binding, keymap: Mapping[str, str]) -> list[str]:
     """The keys a binding answers to under `keymap` (normalised as Textual does)."""
     keys = keymap.get(binding.id or "") or binding.key
-    return [k.strip() for k in _normalize_key_list(keys).split(",") if k.strip()]
+    # As App.set_keymap and a binding's declaration name them: "?" is question_mark.
+    return [b.key for b in Binding.make_bindings([Binding(keys, "")])]
 
 
 def key_for(app: App[Any], binding_id: str) -> str:
     """The key of a binding as hints show it ("f", "F", "^s", "esc"): the user's keymap
     if it remaps the binding, else the default. Every hint that names a key uses this."""
-    binding = known_bindings()[binding_id]
-    keymap: Mapping[str, str] = getattr(app, "_keymap", {})  # as App.set_keymap stored it
+    binding = _dashboard_bindings().get(binding_id) or known_bindings()[binding_id]
+    keymap: Mapping[str, str] = getattr(app, "keymap", {})  # JobdashApp's, as it set it
     return sanitize(app.get_key_display(Binding(_keys(binding, keymap)[0], "")))
 
 
@@ -229,7 +255,9 @@ def keymap_conflicts(keymap: Mapping[str, str]) -> list[str]:
 def check_keymap(keymap: Mapping[str, str], where: str) -> None:
     """Refuse (BadInput: one line, exit 2) a keymap with an unknown binding id, a key that
     Textual never reports, or a key given two actions on one screen; `where` names the
-    config file."""
+    config file. No keymap has nothing to check (and imports no screen to check it)."""
+    if not keymap:
+        return
     problems = keymap_problems(keymap) or keymap_conflicts(keymap)
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""

@@ -174,13 +174,15 @@ async def test_x_for_a_user_says_yours(dashboard_service: Open) -> None:
 
 
 class LogApp(App[None]):
-    """One focused LogView under a keymap that remaps the log's keys."""
+    """One focused LogView under a keymap that remaps the log's keys, kept as JobdashApp
+    keeps it: in `keymap`, where hints read it, and given to Textual, which applies it."""
 
     def compose(self) -> ComposeResult:
         yield LogView()
 
     def on_mount(self) -> None:
-        self.set_keymap({"log.follow": "L", "log.next": "j", "log.prev": "k"})
+        self.keymap = {"log.follow": "L", "log.next": "j", "log.prev": "k"}
+        self.set_keymap(self.keymap)
         self.query_one(LogView).focus()
 
 
