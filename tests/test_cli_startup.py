@@ -304,3 +304,22 @@ def test_jobs_compiles_no_failure_fingerprint_rules(tmp_path: Path) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert done.stdout.split()[0] == "0"
+
+
+# What `jobs` (one read of the store) does not load: the plannings of schedules (their cron
+# reader and the scheduler), which the store's schedules and the Service's schedule parts
+# import where a schedule is read or changed.
+NOT_FOR_JOBS = ("jobdash.core.planning", "jobdash.core.cron", "jobdash.core.scheduler")
+
+
+def test_jobs_loads_no_planning_of_schedules(tmp_path: Path, store: list[str]) -> None:
+    code, _ = imported(tmp_path, *store, "run", "hello")
+    assert code == 0
+    code, modules = imported(tmp_path, *store, "jobs")
+    assert code == 0
+    assert "jobdash.core.store.sql.schedules" in modules  # the store's part that reads them
+    assert loaded(modules, *NOT_FOR_JOBS) == []
+    # The check is not vacuous: `schedules` reads them.
+    code, modules = imported(tmp_path, *store, "schedules")
+    assert code == 0
+    assert "jobdash.core.planning" in modules

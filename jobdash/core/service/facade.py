@@ -20,9 +20,7 @@ from jobdash.core.agent import AgentOptions, agent_state
 from jobdash.core.agent.options import STALE_AFTER
 from jobdash.core.catalogue import Catalogue
 from jobdash.core.model import BadInput, Counted, Job, LogLine, Refused, Report, Run, Task, Trigger
-from jobdash.core.planning import Schedule
 from jobdash.core.query import Query, parse_query
-from jobdash.core.scheduler import SCHEDULER_USER, Scheduler, schedule_lock
 from jobdash.core.service.export import export_jobs
 from jobdash.core.service.submission import new_job
 from jobdash.core.store.records import (
@@ -35,11 +33,12 @@ from jobdash.core.store.records import (
     record_columns,
 )
 from jobdash.core.values import check_params
-from jobdash.core.views import AgentInfo, LogBlock, LogTexts, PrunedAgents, Why
 from jobdash.core.waiting import explain
 
 if TYPE_CHECKING:
     from jobdash.core.agent import Agent
+    from jobdash.core.planning import Schedule
+    from jobdash.core.views import AgentInfo, LogBlock, LogTexts, PrunedAgents, Why
 
 
 from jobdash.core.service.artifacts import Artifacts
@@ -108,6 +107,8 @@ class Service(Bulk, AuditTrail, Artifacts, Timings, ScheduleControl):
         """A schedule's job: for a fire time, started by the scheduler (at most one per fire
         time); None, run now by the user. `queue`: it waits for the schedule's running job
         (overlap "queue") through the schedule's own lock."""
+        from jobdash.core.scheduler import SCHEDULER_USER, schedule_lock  # see start_engine
+
         return await self.submit(
             s.type,
             s.params,
@@ -429,10 +430,11 @@ class Service(Bulk, AuditTrail, Artifacts, Timings, ScheduleControl):
         """Run an engine in this process: publish the catalogue and start an agent (which
         also sends execution reports). `lease`: seconds a claim lasts without renewal.
         `scheduler`: also run the scheduler (not for `jobdash agent`)."""
-        # The engine's machinery (runners, reports) is loaded when an engine starts, not by
-        # every command that reads the store.
+        # The engine's machinery (runners, reports, the scheduler and its plannings) is
+        # loaded when an engine starts, not by every command that reads the store.
         from jobdash.core.agent.agent import Agent
         from jobdash.core.reports import Reporter
+        from jobdash.core.scheduler import Scheduler
         from jobdash.core.stalls import StallWatch
 
         opts = AgentOptions(
