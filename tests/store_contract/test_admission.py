@@ -12,7 +12,8 @@ import pytest
 
 from jobdash.core.model import JobStatus, Refused
 from jobdash.core.store.base import Store, open_store
-from jobdash.core.store.records import Claimant, JobFilter
+from jobdash.core.store.engine_records import Claimant
+from jobdash.core.store.records import JobFilter
 from jobdash.core.views import AgentInfo
 from tests.store_contract.jobs import commands, finish, run_all, said, workers
 

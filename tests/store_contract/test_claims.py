@@ -10,7 +10,7 @@ from pathlib import Path
 
 from jobdash.core.model import JobStatus, TaskStatus
 from jobdash.core.store.base import Store
-from jobdash.core.store.records import Claim, Claimant, Outcome
+from jobdash.core.store.engine_records import Claim, Claimant, Outcome
 from jobdash.core.views import AgentInfo
 from tests.store_contract.jobs import commands, finish, said, workers
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from jobdash.core.model import JobStatus
 from jobdash.core.store.base import Store
-from jobdash.core.store.records import Changes, ScheduleSpec
+from jobdash.core.store.engine_records import ScheduleSpec
+from jobdash.core.store.records import Changes
 from jobdash.core.views import AgentInfo
 from tests.store_contract.jobs import DEADLINE, commands, run_all, said, workers
 

@@ -12,11 +12,11 @@ import pytest
 from jobdash.core.model import Job, JobStatus, NotFound, Refused, Trigger
 from jobdash.core.query import parse_query
 from jobdash.core.store.base import Store, open_store
+from jobdash.core.store.engine_records import Claimant
 from jobdash.core.store.records import (
     EXPORT_CELLS,
     RECORD_CELLS,
     RECORD_EXTRAS,
-    Claimant,
     JobFilter,
     Same,
     job_cells,

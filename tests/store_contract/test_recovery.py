@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from jobdash.core.model import JobStatus, TaskStatus
 from jobdash.core.store.base import Store
-from jobdash.core.store.records import Claimant
+from jobdash.core.store.engine_records import Claimant
 from jobdash.core.views import AgentInfo
 from tests.store_contract.jobs import commands, finish, until
 

@@ -12,7 +12,7 @@ import pytest
 from jobdash.core.deaths import SUSPECT_DRAIN
 from jobdash.core.model import JobStatus, NotFound
 from jobdash.core.store.base import Store
-from jobdash.core.store.records import Claimant
+from jobdash.core.store.engine_records import Claimant
 from jobdash.core.views import AgentInfo, Why
 from jobdash.core.waiting import Kind, explain
 from tests.store_contract.jobs import commands, finish, until

@@ -29,7 +29,7 @@ from jobdash.core.model import JobStatus, TaskStatus
 from jobdash.core.processes import encode_env
 from jobdash.core.runners import CommandRun, FunctionRun, RefusedRun, Result, Run
 from jobdash.core.store.base import Store
-from jobdash.core.store.records import Claim, Claimant, Outcome
+from jobdash.core.store.engine_records import Claim, Claimant, Outcome
 from jobdash.core.views import AgentInfo
 
 log = logging.getLogger("jobdash.agent")

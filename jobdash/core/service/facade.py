@@ -22,7 +22,6 @@ from jobdash.core.catalogue import Catalogue
 from jobdash.core.model import BadInput, Counted, Job, LogLine, Refused, Report, Run, Task, Trigger
 from jobdash.core.query import Query, parse_query
 from jobdash.core.service.export import export_jobs
-from jobdash.core.service.submission import new_job
 from jobdash.core.store.records import (
     RECORD_CELLS,
     Changes,
@@ -79,6 +78,8 @@ class Service(Bulk, AuditTrail, Artifacts, Timings, ScheduleControl):
         the job: when it ends, one engine sends them the execution report. `asked`: the
         rules are asked whether the user may run this type (False: a schedule's job, whose
         right was the schedule's, or its fire, which is the engine's)."""
+        from jobdash.core.service.submission import new_job  # not loaded by a read
+
         self._check_writable("start a job")
         jt = self.job_type(type_name)
         values = check_params(jt, params or {})
@@ -130,6 +131,8 @@ class Service(Bulk, AuditTrail, Artifacts, Timings, ScheduleControl):
         """Submit one job of `type_name` per parameter set, all or none (bulk submission):
         every set is checked first, then all are committed in one transaction. A bad set is
         BadInput naming it by its label (`labels`: e.g. "line 7"; else "job 3")."""
+        from jobdash.core.service.submission import new_job  # not loaded by a read
+
         self._check_writable("start a job")
         jt = self.job_type(type_name)
         checked = []

@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from jobdash.core.service.access import Access
-from jobdash.core.store.records import PolicyChange
 from jobdash.core.values import checked_report
 from jobdash.present.times import local_zone_name
 
@@ -72,6 +71,7 @@ class ScheduleControl(Access):
         catchup_bound: float | None = None,
     ) -> Schedule:
         from jobdash.core.service.schedules import check_policy
+        from jobdash.core.store.engine_records import PolicyChange
 
         self._check_schedule(await self.store.get_schedule(schedule_id), "change a schedule")
         check_policy(overlap, catchup, catchup_bound)

@@ -10,18 +10,17 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from jobdash.core.model import Report
     from jobdash.core.planning import Schedule, Tick
-    from jobdash.core.store.records import (
+    from jobdash.core.store.engine_records import (
         Advance,
         Delivery,
         FireReport,
         PolicyChange,
-        Published,
-        ReportClaim,
         ScheduleSpec,
         SilentTask,
         StallReport,
         TickRecord,
     )
+    from jobdash.core.store.records import Published, ReportClaim
     from jobdash.core.views import AgentInfo, PrunedAgents
     from jobdash.core.waiting import Situation
 

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobdash.core.model import NotFound
 from jobdash.core.store.artifact_files import remove_kept
-from jobdash.core.store.records import NewArtifact
 from jobdash.core.store.sql.dialect import Connection, Reading, Statements
 from jobdash.core.views import Artifact, StoreSize
+
+if TYPE_CHECKING:
+    from jobdash.core.store.engine_records import NewArtifact
 
 # The table, the same in both backends but for the types of its id and bytes.
 ARTIFACTS_TABLE = """

@@ -27,7 +27,7 @@ from jobdash.core.store.sql.dialect import Connection, Reading, Statements
 
 if TYPE_CHECKING:
     from jobdash.core.planning import Schedule, Tick
-    from jobdash.core.store.records import Advance, PolicyChange, ScheduleSpec, TickRecord
+    from jobdash.core.store.engine_records import Advance, PolicyChange, ScheduleSpec, TickRecord
 
 SCHEDULE_COLUMNS = (  # Schedule's fields, in their order (see schedule_from_row)
     "s.id, s.type, s.params, s.planning, s.timezone, s.enabled, s.overlap, s.catchup, "
