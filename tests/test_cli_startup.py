@@ -336,3 +336,17 @@ def test_jobs_loads_neither_plannings_nor_the_engines_records(
     code, modules = imported(tmp_path, *store, "run", "hello")
     assert code == 0
     assert "jobdash.core.store.engine_records" in modules
+
+
+def test_logs_into_a_pipe_loads_no_rich(tmp_path: Path, store: list[str]) -> None:
+    """`jobdash logs JOB | …` writes plain lines: whether standard output is a terminal, and
+    coloured, is told without Rich's console where no variable or `--color always` says
+    more (then Rich decides, as it colours)."""
+    code, _ = imported(tmp_path, *store, "run", "hello")
+    assert code == 0
+    code, modules = imported(tmp_path, *store, "logs", "1")  # the wrapper's output: a pipe
+    assert code == 0
+    assert loaded(modules, "rich") == []
+    code, modules = imported(tmp_path, "--color", "always", *store, "logs", "1")
+    assert code == 0
+    assert "rich.console" in modules
