@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from jobdash.cli.parser import say
 from jobdash.core.model import Job, LineLevel, LogLine, job_record, line_level
-from jobdash.core.views import LogTexts
 from jobdash.present.logs import JOB_HUES, JobLabels, TaskLabels
 from jobdash.present.recovery import attempt_mark, earlier_mark
 from jobdash.present.status import Look, Tone
@@ -26,6 +25,8 @@ from jobdash.present.timing import timing_fields
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
+
+    from jobdash.core.views import LogTexts
 
 # Nothing printed is read as markup or emoji codes: data is shown as written (see `safe`).
 PLAIN: dict[str, Any] = {"highlight": False, "markup": False, "emoji": False}

@@ -36,8 +36,9 @@ from jobdash.core.waiting import explain
 
 if TYPE_CHECKING:
     from jobdash.core.agent import Agent
+    from jobdash.core.agent_info import AgentInfo, PrunedAgents
     from jobdash.core.planning import Schedule
-    from jobdash.core.views import AgentInfo, LogBlock, LogTexts, PrunedAgents, Why
+    from jobdash.core.views import LogBlock, LogTexts, Why
 
 
 from jobdash.core.service.artifacts import Artifacts

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from jobdash.core.agent_info import AgentInfo, PrunedAgents
     from jobdash.core.model import Report
     from jobdash.core.planning import Schedule, Tick
     from jobdash.core.store.engine_records import (
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
         TickRecord,
     )
     from jobdash.core.store.records import Published, ReportClaim
-    from jobdash.core.views import AgentInfo, PrunedAgents
     from jobdash.core.waiting import Situation
 
 
