@@ -22,7 +22,7 @@ import jobdash.demo
 from jobdash.core.model import Job, Trigger
 from jobdash.core.service import Service
 from jobdash.core.store.base import open_store
-from jobdash.core.store.records import NewJob, NewTask
+from jobdash.core.store.engine_records import NewJob, NewTask
 from tests.pg import fresh_pg_store
 
 # The demo types sleep; tests run them fast.

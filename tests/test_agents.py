@@ -31,7 +31,7 @@ from jobdash.core.config import load_config
 from jobdash.core.model import Task, TaskStatus
 from jobdash.core.processes import group_alive
 from jobdash.core.store.base import Store, open_store
-from jobdash.core.store.records import NewTask, Outcome
+from jobdash.core.store.engine_records import NewTask, Outcome
 from tests.conftest import new_job, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]

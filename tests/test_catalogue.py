@@ -20,7 +20,7 @@ import pytest
 from jobdash.core.catalogue import type_hash
 from jobdash.core.config import load_config
 from jobdash.core.store.base import open_store
-from jobdash.core.store.records import NewTask
+from jobdash.core.store.engine_records import NewTask
 from tests.conftest import new_job
 from tests.test_agents import FAST, ROOT, Cluster, all_tasks, until
 

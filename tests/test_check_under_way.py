@@ -20,8 +20,9 @@ from pathlib import Path
 import pytest
 
 from jobdash.core.service import Service
+from jobdash.core.store.engine_records import NewJob
 from jobdash.core.store.faults import StoreError
-from jobdash.core.store.records import JobFilter, NewJob
+from jobdash.core.store.records import JobFilter
 from jobdash.core.store.sqlite import SqliteStore, files
 from jobdash.tui.app import JobdashApp
 from jobdash.tui.screens import dashboard as dashboard_module

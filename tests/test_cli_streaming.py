@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from jobdash.core.store.base import open_store
-from jobdash.core.store.records import NewTask
+from jobdash.core.store.engine_records import NewTask
 from tests.conftest import new_job, run_cli
 
 JOBS = 2_345  # over two page boundaries
@@ -122,7 +122,7 @@ def test_logs_piped_print_what_the_lines_read_one_by_one_print(tmp_path: Path) -
     import asyncio
 
     from jobdash.core.model import TaskStatus
-    from jobdash.core.store.records import Claimant, Outcome
+    from jobdash.core.store.engine_records import Claimant, Outcome
     from tests.store_contract.jobs import commands
 
     db = str(tmp_path / "s.db")
@@ -164,7 +164,7 @@ def test_logs_piped_print_a_joined_page_as_its_lines_print(tmp_path: Path) -> No
     import asyncio
 
     from jobdash.core.model import TaskStatus
-    from jobdash.core.store.records import Claimant, Outcome
+    from jobdash.core.store.engine_records import Claimant, Outcome
     from tests.store_contract.jobs import commands
 
     db = str(tmp_path / "s.db")

@@ -14,7 +14,7 @@ import pytest
 from jobdash.core.model import Job, JobStatus, NotFound, Refused, TaskStatus
 from jobdash.core.processes import group_alive
 from jobdash.core.service import Service
-from jobdash.core.store.records import Claimant
+from jobdash.core.store.engine_records import Claimant
 from tests.conftest import wait_finished, wait_for
 
 pytestmark = pytest.mark.both_backends  # every test here, on SQLite and on PostgreSQL
@@ -344,7 +344,7 @@ async def test_illegal_requests_are_refused_with_one_line(
 async def test_fenced_completion_rejects_a_stale_attempt(
     services: Open, write_config: Callable[[str], Path]
 ) -> None:
-    from jobdash.core.store.records import Outcome
+    from jobdash.core.store.engine_records import Outcome
 
     svc = await services(write_config(ECHO3), engine=False)
     job = await svc.submit("echo3")

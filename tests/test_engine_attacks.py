@@ -30,7 +30,7 @@ from jobdash.core.agent import STALE_AFTER, leftover_groups
 from jobdash.core.processes import group_alive
 from jobdash.core.runners import JobContext
 from jobdash.core.service import Service
-from jobdash.core.store.records import Claimant
+from jobdash.core.store.engine_records import Claimant
 from jobdash.core.store.sqlite import SqliteStore
 from tests.conftest import run_cli, wait_finished
 from tests.test_agents import until

@@ -16,8 +16,8 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from jobdash.core.agent_info import AgentInfo
 from jobdash.core.service import Service
-from jobdash.core.views import AgentInfo
 from tests.conftest import wait_finished
 from tests.test_permissions import World, config_text, world  # noqa: F401 (the fixture)
 

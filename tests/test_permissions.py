@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
+from jobdash.core.agent_info import AgentInfo
 from jobdash.core.config import ConfigError
 from jobdash.core.model import NotFound, Refused
 from jobdash.core.scheduler import schedule_specs
 from jobdash.core.service import Service
 from jobdash.core.service.locations import read_config
-from jobdash.core.views import AgentInfo
 from tests.conftest import run_cli, wait_finished
 from tests.os_users import require_root
 

@@ -19,11 +19,11 @@ import pytest
 
 from jobdash.core.model import JobStatus, TaskStatus
 from jobdash.core.store.base import open_store
+from jobdash.core.store.engine_records import Claimant, Outcome
 from jobdash.core.store.faults import StoreError
 from jobdash.core.store.postgres import db as pg_db
 from jobdash.core.store.postgres.claims import claim_in, lock_jobs
 from jobdash.core.store.postgres.store import PostgresStore
-from jobdash.core.store.records import Claimant, Outcome
 from jobdash.core.store.sql.claims import complete_in
 from jobdash.core.store.sql.dialect import POSTGRES
 from jobdash.core.store.sql.flush import Q as FLUSH

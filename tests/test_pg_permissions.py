@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
+from jobdash.core.agent_info import AgentInfo
 from jobdash.core.scheduler import schedule_specs
 from jobdash.core.service import Service
-from jobdash.core.views import AgentInfo
 from tests.conftest import run_cli
 from tests.os_users import OsUser, made_user, require_root
 from tests.pg import fresh_pg_store, pg_server

@@ -24,10 +24,10 @@ import pytest
 
 from jobdash.core.model import TaskStatus
 from jobdash.core.store.base import Store, open_store
+from jobdash.core.store.engine_records import Claimant, Outcome
 from jobdash.core.store.faults import StoreError
 from jobdash.core.store.postgres import claims as pg_claims
 from jobdash.core.store.postgres import db as pg_db
-from jobdash.core.store.records import Claimant, Outcome
 from jobdash.core.store.sql import flush as sql_flush
 from tests.pg import fresh_pg_store
 from tests.store_contract.jobs import commands

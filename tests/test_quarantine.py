@@ -22,7 +22,7 @@ from jobdash.core.deaths import SUSPECT_DRAIN, LostTask, judge
 from jobdash.core.model import TaskStatus
 from jobdash.core.processes import group_alive
 from jobdash.core.store.base import Store, open_store
-from jobdash.core.store.records import Claimant, NewJob, NewTask, Outcome
+from jobdash.core.store.engine_records import Claimant, NewJob, NewTask, Outcome
 from tests.conftest import new_job
 from tests.test_agents import FAST, Cluster, read_lines, until
 

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from jobdash.core.model import BadInput
-from jobdash.core.store.records import Claimant, JobFilter
+from jobdash.core.store.engine_records import Claimant
+from jobdash.core.store.records import JobFilter
 from jobdash.core.store.sql.counts import COUNT_COLUMNS
 from jobdash.core.store.sqlite import SqliteStore
 from jobdash.core.store.sqlite.counts import Counts

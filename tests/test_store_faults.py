@@ -21,8 +21,9 @@ from pathlib import Path
 import pytest
 
 from jobdash.core.model import Trigger
+from jobdash.core.store.engine_records import NewJob, NewTask
 from jobdash.core.store.faults import StoreError
-from jobdash.core.store.records import JobFilter, NewJob, NewTask
+from jobdash.core.store.records import JobFilter
 from jobdash.core.store.sqlite import SqliteStore
 from tests.conftest import run_cli
 from tests.os_users import OsUser, other_user

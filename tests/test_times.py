@@ -25,7 +25,7 @@ import pytest
 
 from jobdash.core.scheduler import Scheduler
 from jobdash.core.service import Service
-from jobdash.core.store.records import Advance, TickRecord
+from jobdash.core.store.engine_records import Advance, TickRecord
 from tests.conftest import run_cli
 
 TOKYO = """

@@ -25,7 +25,7 @@ from jobdash.cli.chosen import chosen_jobs
 from jobdash.cli.parser import EXIT_FAILED, EXIT_OK
 from jobdash.cli.render import (
     colored,
-    out,
+    is_terminal,
     plain_log_lines,
     plain_log_texts,
     print_log_line,
@@ -194,7 +194,7 @@ async def cmd_logs(svc: Service, a: argparse.Namespace) -> int:
     if a.output is not None:
         return await save_log(svc, a, feed, several)
     printer = LogPrinter(
-        svc, ids, out().is_terminal, one_task=a.task is not None, as_json=a.json, several=several
+        svc, ids, is_terminal(), one_task=a.task is not None, as_json=a.json, several=several
     )
     # The whole log's lines printed are read (`ReadLogs`): through the last one printed,
     # once printed; one task's lines (`--task`) leave the others' unread, so they mark none.

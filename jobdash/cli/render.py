@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from jobdash.cli.parser import say
 from jobdash.core.model import Job, LineLevel, LogLine, job_record, line_level
-from jobdash.core.views import LogTexts
 from jobdash.present.logs import JOB_HUES, JobLabels, TaskLabels
 from jobdash.present.recovery import attempt_mark, earlier_mark
 from jobdash.present.status import Look, Tone
@@ -26,6 +25,8 @@ from jobdash.present.timing import timing_fields
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
+
+    from jobdash.core.views import LogTexts
 
 # Nothing printed is read as markup or emoji codes: data is shown as written (see `safe`).
 PLAIN: dict[str, Any] = {"highlight": False, "markup": False, "emoji": False}
@@ -95,9 +96,27 @@ def err() -> Console:
     return Consoles.err
 
 
+def piped() -> bool:
+    """Is standard output a pipe or a file that gets no colour, as Rich's console would say,
+    told without making it (Rich costs a start ~25 ms: `logs JOB | wc -l` loads none)?
+    `--color` is not `always`, standard output is no terminal, and neither variable by which
+    Rich takes it for one (TTY_COMPATIBLE, FORCE_COLOR) is set. False: ask `out()`."""
+    if Consoles.mode == "always" or "TTY_COMPATIBLE" in os.environ or "FORCE_COLOR" in os.environ:
+        return False
+    try:
+        return not sys.stdout.isatty()
+    except ValueError:  # closed: Rich says no terminal too
+        return True
+
+
+def is_terminal() -> bool:
+    """Is standard output a terminal (Rich's console's answer, without it for a pipe)?"""
+    return not piped() and out().is_terminal
+
+
 def colored() -> bool:
     """Does standard output get colours (a terminal in `auto`, or `always`)?"""
-    return out().color_system is not None
+    return not piped() and out().color_system is not None
 
 
 def tell(text: str) -> None:

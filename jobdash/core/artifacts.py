@@ -39,7 +39,7 @@ from jobdash.core.store.artifact_files import (
     remove_kept,
 )
 from jobdash.core.store.base import Store
-from jobdash.core.store.records import NewArtifact
+from jobdash.core.store.engine_records import NewArtifact
 from jobdash.core.views import Artifact
 from jobdash.present.text import name_problem, sanitize
 

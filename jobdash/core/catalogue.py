@@ -18,12 +18,15 @@ import glob
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from jobdash.core.lifecycle import FINALIZE_KIND
 from jobdash.core.model import BadInput, Items, JobType, Param, Report, SchedulePolicy
-from jobdash.core.store.records import Claim, Published
 from jobdash.core.values import ITEM, substitute
+
+if TYPE_CHECKING:
+    from jobdash.core.store.engine_records import Claim
+    from jobdash.core.store.records import Published
 
 # Not part of what a type runs: how it is shown, where it was read from, and when its
 # schedule fires (an admin changes plannings at run time; queued jobs stay valid).

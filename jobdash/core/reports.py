@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 from jobdash import __version__
 from jobdash.core.model import Job, TaskStatus, format_duration
 from jobdash.core.store.base import Store
-from jobdash.core.store.records import Delivery, FireReport, StallReport
+from jobdash.core.store.engine_records import Delivery, FireReport, StallReport
 from jobdash.present.times import iso
 from jobdash.present.words import plural, plural_word
 

@@ -49,8 +49,8 @@ from jobdash.core.planning import (
     resolve,
 )
 from jobdash.core.store.base import Store
+from jobdash.core.store.engine_records import Advance, ScheduleSpec, TickRecord
 from jobdash.core.store.faults import StoreError
-from jobdash.core.store.records import Advance, ScheduleSpec, TickRecord
 
 log = logging.getLogger("jobdash.scheduler")
 

@@ -19,13 +19,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from jobdash.core import timing
-from jobdash.core.model import JobType, TypeTiming
-from jobdash.core.permissions import Shared
-from jobdash.core.store.base import Store
-from jobdash.core.store.records import StallReport
 from jobdash.core.timing import HISTORY_RUNS, TIMING_TTL, past, type_timing, usual_runs
+
+if TYPE_CHECKING:
+    from jobdash.core.model import JobType, TypeTiming
+    from jobdash.core.permissions import Shared
+    from jobdash.core.store.base import Store
 
 log = logging.getLogger("jobdash.reports")
 
@@ -87,6 +89,8 @@ class StallWatch:
     async def check(self) -> int:
         """Note the attempts stalled now that were not noted yet; how many this engine
         noted (another engine may have noted some first)."""
+        from jobdash.core.store.engine_records import StallReport  # not loaded by a read
+
         if not self.watched:
             return 0
         now = time.time()

@@ -22,12 +22,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from jobdash.core.deaths import SUSPECT_DRAIN
 from jobdash.core.model import Job, JobStatus, format_duration
-from jobdash.core.views import Holder, TaskWait, Why
 from jobdash.present.times import clock
 from jobdash.present.words import plural, plural_word
+
+if TYPE_CHECKING:
+    from jobdash.core.views import Holder, TaskWait, Why
 
 SHOWN_JOBS = 3  # jobs named in a reason; the rest are counted
 SHOWN_TASKS = 10  # tasks named in a task's reason; the rest are counted
@@ -204,6 +207,8 @@ def at(ts: float, now: float) -> str:
 def explain(s: Situation, now: float) -> Why:
     """Why the job of `s` waits: the one reason that stops it now, what is wrong first,
     and the reasons of its pending tasks where theirs differ."""
+    from jobdash.core.views import Why  # not loaded by a read that makes none
+
     job = s.job
     kind, text, until = _job_reason(s, now)
     holder = s.holders[0] if s.holders and kind in (Kind.LOCK, Kind.EXCLUSIVE) else None
@@ -271,6 +276,8 @@ def _job_reason(s: Situation, now: float) -> tuple[str, str, float | None]:
 
 def _task_reasons(s: Situation, job_kind: str, now: float) -> list[TaskWait]:
     """The reasons of a running job's pending tasks that differ from the job's."""
+    from jobdash.core.views import TaskWait  # not loaded by a read that makes none
+
     out: list[TaskWait] = []
     if s.backoff and (job_kind != Kind.BACKOFF or s.backoff_count > 1):
         seq, attempt, until = s.backoff[0]

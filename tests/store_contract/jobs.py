@@ -15,7 +15,7 @@ from typing import Any
 
 from jobdash.core.model import TaskStatus
 from jobdash.core.store.base import Store
-from jobdash.core.store.records import Claim, Claimant, NewJob, NewTask, Outcome
+from jobdash.core.store.engine_records import Claim, Claimant, NewJob, NewTask, Outcome
 from tests.conftest import new_job
 
 DEADLINE = 30.0  # generous: a condition not met by then is not coming

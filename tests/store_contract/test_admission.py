@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from jobdash.core.agent_info import AgentInfo
 from jobdash.core.model import JobStatus, Refused
 from jobdash.core.store.base import Store, open_store
-from jobdash.core.store.records import Claimant, JobFilter
-from jobdash.core.views import AgentInfo
+from jobdash.core.store.engine_records import Claimant
+from jobdash.core.store.records import JobFilter
 from tests.store_contract.jobs import commands, finish, run_all, said, workers
 
 Stores = Callable[[], Awaitable[Store]]

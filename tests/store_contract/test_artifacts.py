@@ -15,7 +15,7 @@ import pytest
 from jobdash.core.model import BadInput, NotFound
 from jobdash.core.store.artifact_files import copy_in, open_kept
 from jobdash.core.store.base import Store
-from jobdash.core.store.records import NewArtifact
+from jobdash.core.store.engine_records import NewArtifact
 from tests.store_contract.jobs import commands, run_all
 
 

@@ -9,7 +9,7 @@ import asyncio
 
 from jobdash.core.model import JobStatus, TaskStatus
 from jobdash.core.store.base import Store
-from jobdash.core.store.records import Claimant, Outcome
+from jobdash.core.store.engine_records import Claimant, Outcome
 from jobdash.core.store.sql.dialect import KEYS_PER_STATEMENT
 from tests.store_contract.jobs import commands
 

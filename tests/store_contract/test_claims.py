@@ -8,10 +8,10 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from jobdash.core.agent_info import AgentInfo
 from jobdash.core.model import JobStatus, TaskStatus
 from jobdash.core.store.base import Store
-from jobdash.core.store.records import Claim, Claimant, Outcome
-from jobdash.core.views import AgentInfo
+from jobdash.core.store.engine_records import Claim, Claimant, Outcome
 from tests.store_contract.jobs import commands, finish, said, workers
 
 Stores = Callable[[], Awaitable[Store]]

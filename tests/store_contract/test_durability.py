@@ -10,7 +10,7 @@ from pathlib import Path
 
 from jobdash.core.model import JobStatus
 from jobdash.core.store.base import Store, open_store
-from jobdash.core.store.records import Claimant
+from jobdash.core.store.engine_records import Claimant
 from tests.store_contract.jobs import commands, workers
 
 Stores = Callable[[], Awaitable[Store]]

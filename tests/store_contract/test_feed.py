@@ -7,10 +7,11 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+from jobdash.core.agent_info import AgentInfo
 from jobdash.core.model import JobStatus
 from jobdash.core.store.base import Store
-from jobdash.core.store.records import Changes, ScheduleSpec
-from jobdash.core.views import AgentInfo
+from jobdash.core.store.engine_records import ScheduleSpec
+from jobdash.core.store.records import Changes
 from tests.store_contract.jobs import DEADLINE, commands, run_all, said, workers
 
 Stores = Callable[[], Awaitable[Store]]

@@ -9,7 +9,7 @@ import pytest
 
 from jobdash.core.model import JobStatus, Refused, Task, TaskStatus
 from jobdash.core.store.base import Store
-from jobdash.core.store.records import Claim, Claimant, NewTask, Outcome
+from jobdash.core.store.engine_records import Claim, Claimant, NewTask, Outcome
 from tests.conftest import new_job
 from tests.store_contract.jobs import commands, finish
 

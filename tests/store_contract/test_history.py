@@ -10,7 +10,7 @@ import pytest
 
 from jobdash.core.model import JobStatus
 from jobdash.core.store.base import Store
-from jobdash.core.store.records import Claimant
+from jobdash.core.store.engine_records import Claimant
 from tests.store_contract.jobs import commands, finish
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from jobdash.core.model import LogLine, TaskStatus
 from jobdash.core.store.base import Store
-from jobdash.core.store.records import Claimant, Outcome
+from jobdash.core.store.engine_records import Claimant, Outcome
 from tests.store_contract.jobs import commands
 
 

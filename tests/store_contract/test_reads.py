@@ -9,20 +9,20 @@ from dataclasses import replace
 
 import pytest
 
+from jobdash.core.agent_info import AgentInfo
 from jobdash.core.model import Job, JobStatus, NotFound, Refused, Trigger
 from jobdash.core.query import parse_query
 from jobdash.core.store.base import Store, open_store
+from jobdash.core.store.engine_records import Claimant
 from jobdash.core.store.records import (
     EXPORT_CELLS,
     RECORD_CELLS,
     RECORD_EXTRAS,
-    Claimant,
     JobFilter,
     Same,
     job_cells,
     job_record_cells,
 )
-from jobdash.core.views import AgentInfo
 from jobdash.core.waiting import NAMED_IN_LINE
 from jobdash.tui.widgets.job_rows import sort_rows
 from tests.store_contract.jobs import commands, finish, run_all

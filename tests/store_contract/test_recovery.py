@@ -4,10 +4,10 @@ quarantined. Leases are short here and the tests wait for them to run out."""
 
 from __future__ import annotations
 
+from jobdash.core.agent_info import AgentInfo
 from jobdash.core.model import JobStatus, TaskStatus
 from jobdash.core.store.base import Store
-from jobdash.core.store.records import Claimant
-from jobdash.core.views import AgentInfo
+from jobdash.core.store.engine_records import Claimant
 from tests.store_contract.jobs import commands, finish, until
 
 SHORT = 0.05  # a lease that runs out at once: its owner is dead

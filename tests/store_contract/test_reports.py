@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from jobdash.core.store.base import Store
-from jobdash.core.store.records import Advance, Delivery, ScheduleSpec, TickRecord
+from jobdash.core.store.engine_records import Advance, Delivery, ScheduleSpec, TickRecord
 from tests.store_contract.jobs import commands, run_all, until
 
 Stores = Callable[[], Awaitable[Store]]

@@ -11,7 +11,7 @@ import pytest
 from jobdash.core import lifecycle
 from jobdash.core.model import JobStatus, Refused, TaskStatus
 from jobdash.core.store.base import Store
-from jobdash.core.store.records import Claimant
+from jobdash.core.store.engine_records import Claimant
 from tests.store_contract.jobs import commands, finish, run_all
 
 J = JobStatus
@@ -186,7 +186,7 @@ async def test_a_force_cancel_stays_forced(store: Store) -> None:
 
 
 async def test_tasks_added_to_a_cancelling_job_are_cancelled_as_they_come(store: Store) -> None:
-    from jobdash.core.store.records import NewTask
+    from jobdash.core.store.engine_records import NewTask
 
     job_id, _ = await running(store)
     assert await store.add_tasks(job_id, [NewTask("x", "x", "function", "m:f")]) == 1

@@ -10,7 +10,7 @@ import pytest
 
 from jobdash.core.model import Refused, Report
 from jobdash.core.store.base import Store, open_store
-from jobdash.core.store.records import Advance, PolicyChange, ScheduleSpec, TickRecord
+from jobdash.core.store.engine_records import Advance, PolicyChange, ScheduleSpec, TickRecord
 from tests.store_contract.jobs import commands, said, until, workers
 
 Stores = Callable[[], Awaitable[Store]]

@@ -9,11 +9,12 @@ import time
 
 import pytest
 
+from jobdash.core.agent_info import AgentInfo
 from jobdash.core.deaths import SUSPECT_DRAIN
 from jobdash.core.model import JobStatus, NotFound
 from jobdash.core.store.base import Store
-from jobdash.core.store.records import Claimant
-from jobdash.core.views import AgentInfo, Why
+from jobdash.core.store.engine_records import Claimant
+from jobdash.core.views import Why
 from jobdash.core.waiting import Kind, explain
 from tests.store_contract.jobs import commands, finish, until
 

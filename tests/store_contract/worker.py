@@ -17,7 +17,8 @@ from pathlib import Path
 
 from jobdash.core.model import JobStatus, Refused, TaskStatus
 from jobdash.core.store.base import Store, open_store
-from jobdash.core.store.records import Claimant, JobFilter, Outcome
+from jobdash.core.store.engine_records import Claimant, Outcome
+from jobdash.core.store.records import JobFilter
 from tests.store_contract.jobs import commands
 
 DEADLINE = 60.0  # a worker that runs this long has hung: it says so and stops

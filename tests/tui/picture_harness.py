@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from jobdash.core.agent_info import AgentInfo
 from jobdash.core.scheduler import schedule_specs
 from jobdash.core.service import Service
-from jobdash.core.views import AgentInfo
 from jobdash.tui.app import JobdashApp
 from tests.tui.app_harness import NOW, build_store, fixed_audit, frozen_app, write_config
 

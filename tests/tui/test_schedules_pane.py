@@ -10,7 +10,7 @@ from textual.widgets import Input, RadioButton, Static
 
 from jobdash.core.scheduler import schedule_specs
 from jobdash.core.service import Service
-from jobdash.core.store.records import Advance, TickRecord
+from jobdash.core.store.engine_records import Advance, TickRecord
 from jobdash.present.planning import split_planning
 from jobdash.tui.dialogs.edit_planning import EditPlanningScreen
 from jobdash.tui.screens.schedule_details import ScheduleDetailsScreen

@@ -23,14 +23,14 @@ from jobdash import __version__
 from jobdash.core.agent.housekeeping import Housekeeper
 from jobdash.core.agent.lease_watch import LeaseWatch
 from jobdash.core.agent.options import HURRY_WAIT, POLL, AgentOptions
+from jobdash.core.agent_info import AgentInfo
 from jobdash.core.alarm import Alarm
 from jobdash.core.catalogue import Catalogue, Unrunnable
 from jobdash.core.model import JobStatus, TaskStatus
 from jobdash.core.processes import encode_env
 from jobdash.core.runners import CommandRun, FunctionRun, RefusedRun, Result, Run
 from jobdash.core.store.base import Store
-from jobdash.core.store.records import Claim, Claimant, Outcome
-from jobdash.core.views import AgentInfo
+from jobdash.core.store.engine_records import Claim, Claimant, Outcome
 
 log = logging.getLogger("jobdash.agent")
 

@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 from jobdash.core.agent.options import OFFLINE_AFTER, STALE_AFTER
+from jobdash.core.agent_info import AgentInfo
 from jobdash.core.processes import pid_alive
-from jobdash.core.views import AgentInfo
 
 
 def leftover_groups(owners: list[str]) -> set[int]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from jobdash.core.model import TaskStatus
 from jobdash.core.store.base import Store
-from jobdash.core.store.records import Claim
+from jobdash.core.store.engine_records import Claim
 
 
 @dataclass

@@ -31,7 +31,7 @@ from jobdash.core.runners.base import Result, Run
 from jobdash.core.runners.finalize import results_env, results_of
 from jobdash.core.runners.output import Output, decode
 from jobdash.core.store.base import Store
-from jobdash.core.store.records import Claim
+from jobdash.core.store.engine_records import Claim
 from jobdash.present.sizes import size_text
 
 STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL when a command is cancelled

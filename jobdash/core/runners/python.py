@@ -23,7 +23,7 @@ from jobdash.core.model import BadInput, Task, TaskStatus
 from jobdash.core.runners.base import Result, Run
 from jobdash.core.runners.finalize import Results, results_of
 from jobdash.core.store.base import Store
-from jobdash.core.store.records import Claim, NewTask
+from jobdash.core.store.engine_records import Claim, NewTask
 from jobdash.core.views import Artifact
 
 

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Self
 
 from jobdash.core.agent import is_live
 from jobdash.core.catalogue import check_submitted, type_from_dict, type_hash
-from jobdash.core.config import Config
 from jobdash.core.identity import current_user, groups_of
 from jobdash.core.model import (
     BadInput,
@@ -27,13 +26,14 @@ from jobdash.core.model import (
     Refused,
 )
 from jobdash.core.permissions import Rights, rights_of
-from jobdash.core.scheduler import Scheduler
 from jobdash.core.service.locations import is_default_db, read_config, store_location
 from jobdash.core.store.base import Store, open_store
-from jobdash.core.store.records import JobFilter, Published
 
 if TYPE_CHECKING:
     from jobdash.core.agent import Agent
+    from jobdash.core.config import Config
+    from jobdash.core.scheduler import Scheduler
+    from jobdash.core.store.records import JobFilter, Published
 
 
 class Access:

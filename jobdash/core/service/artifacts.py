@@ -7,13 +7,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-from typing import IO, Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 from jobdash.core.model import BadInput
 from jobdash.core.outfile import open_binary_output
 from jobdash.core.service.access import Access
-from jobdash.core.views import Artifact, StoreSize
 from jobdash.present.text import sanitize
+
+if TYPE_CHECKING:
+    from jobdash.core.views import Artifact, StoreSize
 
 
 class Artifacts(Access):

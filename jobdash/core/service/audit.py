@@ -6,10 +6,13 @@ same (row-level security); here it is the service's rule."""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from jobdash.core.audit import parse_audit_query
 from jobdash.core.service.access import Access
-from jobdash.core.views import AuditEvent
+
+if TYPE_CHECKING:
+    from jobdash.core.views import AuditEvent
 
 AUDIT_LIMIT = 100  # events shown by default, the newest
 

@@ -26,8 +26,10 @@ from jobdash.core.lifecycle import (
 )
 from jobdash.core.model import BadInput, Job, JobStatus, Refused
 from jobdash.core.permissions import RIGHT_OF
-from jobdash.core.planning import Schedule
 from jobdash.core.service.failures import Failures
+
+if TYPE_CHECKING:
+    from jobdash.core.planning import Schedule
 
 T = TypeVar("T")
 

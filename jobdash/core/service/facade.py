@@ -20,11 +20,8 @@ from jobdash.core.agent import AgentOptions, agent_state
 from jobdash.core.agent.options import STALE_AFTER
 from jobdash.core.catalogue import Catalogue
 from jobdash.core.model import BadInput, Counted, Job, LogLine, Refused, Report, Run, Task, Trigger
-from jobdash.core.planning import Schedule
 from jobdash.core.query import Query, parse_query
-from jobdash.core.scheduler import SCHEDULER_USER, Scheduler, schedule_lock
 from jobdash.core.service.export import export_jobs
-from jobdash.core.service.submission import new_job
 from jobdash.core.store.records import (
     RECORD_CELLS,
     Changes,
@@ -35,11 +32,13 @@ from jobdash.core.store.records import (
     record_columns,
 )
 from jobdash.core.values import check_params
-from jobdash.core.views import AgentInfo, LogBlock, LogTexts, PrunedAgents, Why
 from jobdash.core.waiting import explain
 
 if TYPE_CHECKING:
     from jobdash.core.agent import Agent
+    from jobdash.core.agent_info import AgentInfo, PrunedAgents
+    from jobdash.core.planning import Schedule
+    from jobdash.core.views import LogBlock, LogTexts, Why
 
 
 from jobdash.core.service.artifacts import Artifacts
@@ -80,6 +79,8 @@ class Service(Bulk, AuditTrail, Artifacts, Timings, ScheduleControl):
         the job: when it ends, one engine sends them the execution report. `asked`: the
         rules are asked whether the user may run this type (False: a schedule's job, whose
         right was the schedule's, or its fire, which is the engine's)."""
+        from jobdash.core.service.submission import new_job  # not loaded by a read
+
         self._check_writable("start a job")
         jt = self.job_type(type_name)
         values = check_params(jt, params or {})
@@ -108,6 +109,8 @@ class Service(Bulk, AuditTrail, Artifacts, Timings, ScheduleControl):
         """A schedule's job: for a fire time, started by the scheduler (at most one per fire
         time); None, run now by the user. `queue`: it waits for the schedule's running job
         (overlap "queue") through the schedule's own lock."""
+        from jobdash.core.scheduler import SCHEDULER_USER, schedule_lock  # see start_engine
+
         return await self.submit(
             s.type,
             s.params,
@@ -129,6 +132,8 @@ class Service(Bulk, AuditTrail, Artifacts, Timings, ScheduleControl):
         """Submit one job of `type_name` per parameter set, all or none (bulk submission):
         every set is checked first, then all are committed in one transaction. A bad set is
         BadInput naming it by its label (`labels`: e.g. "line 7"; else "job 3")."""
+        from jobdash.core.service.submission import new_job  # not loaded by a read
+
         self._check_writable("start a job")
         jt = self.job_type(type_name)
         checked = []
@@ -429,10 +434,11 @@ class Service(Bulk, AuditTrail, Artifacts, Timings, ScheduleControl):
         """Run an engine in this process: publish the catalogue and start an agent (which
         also sends execution reports). `lease`: seconds a claim lasts without renewal.
         `scheduler`: also run the scheduler (not for `jobdash agent`)."""
-        # The engine's machinery (runners, reports) is loaded when an engine starts, not by
-        # every command that reads the store.
+        # The engine's machinery (runners, reports, the scheduler and its plannings) is
+        # loaded when an engine starts, not by every command that reads the store.
         from jobdash.core.agent.agent import Agent
         from jobdash.core.reports import Reporter
+        from jobdash.core.scheduler import Scheduler
         from jobdash.core.stalls import StallWatch
 
         opts = AgentOptions(

@@ -16,13 +16,16 @@ import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from jobdash.core.model import BadInput, LogLine, NotFound, Refused
 from jobdash.core.query import Query, parse_query
 from jobdash.core.service.access import Access
 from jobdash.core.store.records import FailureFilter
-from jobdash.core.views import FailedTask, FailureGroup
 from jobdash.present.words import plural
+
+if TYPE_CHECKING:
+    from jobdash.core.views import FailedTask, FailureGroup
 
 GROUP_ID = re.compile(r"[0-9a-f]{12}")
 SAMPLE_LINES = 30  # lines of a sample attempt's log: the end of it, where it failed

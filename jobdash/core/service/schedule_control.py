@@ -3,28 +3,37 @@ read with its next run, its ticks; an admin's planning, policy and report recipi
 enable and disable. Each change is refused unless the user has the right `schedule` on the
 schedule's type and target, and wakes this process's scheduler so it takes effect at once.
 Running a schedule now, and the jobs it started, are the `Service`'s (they submit and
-read jobs)."""
+read jobs).
+
+The schedule checks and previews (`service.schedules`, with the plannings and the
+scheduler's zones) are imported by the methods that use them: a command that reads no
+schedule (`jobdash jobs`) loads none of it."""
 
 from __future__ import annotations
 
 import time
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from jobdash.core.model import Report
-from jobdash.core.planning import Schedule, Tick
 from jobdash.core.service.access import Access
-from jobdash.core.service.schedules import check_policy, fire_times, planning_change, with_next_run
-from jobdash.core.store.records import PolicyChange
 from jobdash.core.values import checked_report
 from jobdash.present.times import local_zone_name
+
+if TYPE_CHECKING:
+    from jobdash.core.model import Report
+    from jobdash.core.planning import Schedule, Tick
 
 
 class ScheduleControl(Access):
     async def schedules(self) -> list[Schedule]:
+        from jobdash.core.service.schedules import with_next_run
+
         now = time.time()
         return [with_next_run(s, now) for s in await self.store.schedules()]
 
     async def schedule(self, schedule_id: str) -> Schedule:
+        from jobdash.core.service.schedules import with_next_run
+
         return with_next_run(await self.store.get_schedule(schedule_id), time.time())
 
     async def ticks(self, schedule_id: str, limit: int = 100) -> list[Tick]:
@@ -45,6 +54,8 @@ class ScheduleControl(Access):
         self, schedule_id: str, planning: str, tz: str | None = None
     ) -> Schedule:
         """An admin's planning for a schedule ("automatic" follows the config again)."""
+        from jobdash.core.service.schedules import planning_change
+
         current = await self.store.get_schedule(schedule_id)
         self._check_schedule(current, "change a schedule")
         text, nxt = planning_change(current, planning, tz, time.time())
@@ -59,6 +70,9 @@ class ScheduleControl(Access):
         catchup: str | None = None,
         catchup_bound: float | None = None,
     ) -> Schedule:
+        from jobdash.core.service.schedules import check_policy
+        from jobdash.core.store.engine_records import PolicyChange
+
         self._check_schedule(await self.store.get_schedule(schedule_id), "change a schedule")
         check_policy(overlap, catchup, catchup_bound)
         change = PolicyChange(overlap, catchup, catchup_bound)
@@ -91,6 +105,8 @@ class ScheduleControl(Access):
         self, planning: str, tz: str | None = None, n: int = 5, default: str | None = None
     ) -> list[datetime]:
         """Preview: the next `n` fire times of a planning (BadInput when it does not parse)."""
+        from jobdash.core.service.schedules import fire_times
+
         return fire_times(planning, tz or self.default_timezone, n, default)
 
     @property

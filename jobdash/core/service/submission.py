@@ -12,7 +12,7 @@ import subprocess
 from collections.abc import Sequence
 
 from jobdash.core.model import BadInput, JobType, Report, Trigger, report_recipients
-from jobdash.core.store.records import NewJob, NewTask
+from jobdash.core.store.engine_records import NewJob, NewTask
 from jobdash.core.values import substitute
 
 ITEMS_COMMAND_TIMEOUT = 60.0

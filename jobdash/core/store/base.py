@@ -16,15 +16,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from jobdash.core.model import BadInput
-from jobdash.core.permissions import Role as PermissionRole
 from jobdash.core.store.coordination import CoordinationStore
 from jobdash.core.store.reading import ReadingStore
-from jobdash.core.store.records import AuditFilter, Changes, Refill, Role
 from jobdash.core.store.work import WorkStore
-from jobdash.core.views import AuditEvent
+
+if TYPE_CHECKING:
+    from jobdash.core.permissions import Role as PermissionRole
+    from jobdash.core.store.engine_records import Refill
+    from jobdash.core.store.records import AuditFilter, Changes, Role
+    from jobdash.core.views import AuditEvent
 
 # ----------------------------------------------------------------- the contract
 

@@ -5,24 +5,24 @@ the leases that keep one scheduler leading."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from jobdash.core.model import Report
-from jobdash.core.planning import Schedule, Tick
-from jobdash.core.store.records import (
-    Advance,
-    Delivery,
-    FireReport,
-    PolicyChange,
-    Published,
-    ReportClaim,
-    ScheduleSpec,
-    SilentTask,
-    StallReport,
-    TickRecord,
-)
-from jobdash.core.views import AgentInfo, PrunedAgents
-from jobdash.core.waiting import Situation
+if TYPE_CHECKING:
+    from jobdash.core.agent_info import AgentInfo, PrunedAgents
+    from jobdash.core.model import Report
+    from jobdash.core.planning import Schedule, Tick
+    from jobdash.core.store.engine_records import (
+        Advance,
+        Delivery,
+        FireReport,
+        PolicyChange,
+        ScheduleSpec,
+        SilentTask,
+        StallReport,
+        TickRecord,
+    )
+    from jobdash.core.store.records import Published, ReportClaim
+    from jobdash.core.waiting import Situation
 
 
 class CoordinationStore(Protocol):

@@ -3,11 +3,12 @@ the history behind the pictures, failures grouped by cause, and each user's read
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from jobdash.core.model import Counted, Job, LogLine, Run, Task
-from jobdash.core.store.records import FailureFilter, JobFilter, ReadMark, RecordColumns, Shared
-from jobdash.core.views import FailedTask, FailureGroup, LogBlock, LogTexts
+if TYPE_CHECKING:
+    from jobdash.core.model import Counted, Job, LogLine, Run, Task
+    from jobdash.core.store.records import FailureFilter, JobFilter, ReadMark, RecordColumns, Shared
+    from jobdash.core.views import FailedTask, FailureGroup, LogBlock, LogTexts
 
 
 class ReadingStore(Protocol):

@@ -5,11 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from jobdash.core.model import Job, JobStatus
-from jobdash.core.store.records import Claim, Claimant, NewArtifact, NewJob, NewTask, Outcome
-from jobdash.core.views import Artifact, StoreSize
+if TYPE_CHECKING:
+    from jobdash.core.model import Job, JobStatus
+    from jobdash.core.store.engine_records import (
+        Claim,
+        Claimant,
+        NewArtifact,
+        NewJob,
+        NewTask,
+        Outcome,
+    )
+    from jobdash.core.views import Artifact, StoreSize
 
 
 class WorkStore(Protocol):

@@ -20,8 +20,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Label
 
+from jobdash.core.agent_info import AgentInfo, PrunedAgents
 from jobdash.core.service import Service
-from jobdash.core.views import AgentInfo, PrunedAgents
 from jobdash.present.charts import MINUTES, Series, agents_picture
 from jobdash.present.durations import duration
 from jobdash.present.progress import sparkline as text_sparkline

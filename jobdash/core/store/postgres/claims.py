@@ -13,10 +13,10 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from jobdash.core.deaths import suspect_way
+from jobdash.core.store.engine_records import Claim, Claimant
 from jobdash.core.store.postgres.counts import Con
 from jobdash.core.store.postgres.db import Db, NotReady
 from jobdash.core.store.postgres.schema import ACTIVE_ONLY
-from jobdash.core.store.records import Claim, Claimant
 from jobdash.core.store.sql import claims
 from jobdash.core.store.sql.claims import claims_of
 from jobdash.core.store.sql.counts import CLAIMABLE_SQL

@@ -24,10 +24,10 @@ from __future__ import annotations
 from typing import Any
 
 from jobdash.core.model import TaskStatus
+from jobdash.core.store.engine_records import Claim, Claimant, Outcome, Refill
 from jobdash.core.store.postgres.claims import claim_in, lock_jobs
 from jobdash.core.store.postgres.counts import Con
 from jobdash.core.store.postgres.db import Db
-from jobdash.core.store.records import Claim, Claimant, Outcome, Refill
 from jobdash.core.store.sql.flush import Flusher, LogRow
 
 FAILED = TaskStatus.FAILED

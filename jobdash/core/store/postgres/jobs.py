@@ -16,9 +16,9 @@ from typing import Any
 import psycopg
 
 from jobdash.core.model import Job
+from jobdash.core.store.engine_records import NewJob, NewTask
 from jobdash.core.store.postgres.counts import Con
 from jobdash.core.store.postgres.db import Db
-from jobdash.core.store.records import NewJob, NewTask
 from jobdash.core.store.sql.admission import Admission
 from jobdash.core.store.sql.dialect import POSTGRES
 from jobdash.core.store.sql.reads import read_job

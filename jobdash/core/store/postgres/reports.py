@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 
+from jobdash.core.store.engine_records import FireReport, StallReport
 from jobdash.core.store.postgres.counts import Con
 from jobdash.core.store.postgres.db import Db
-from jobdash.core.store.records import FireReport, ReportClaim, StallReport
+from jobdash.core.store.records import ReportClaim
 from jobdash.core.store.sql import reports
 from jobdash.core.store.sql.dialect import POSTGRES
 from jobdash.core.store.sql.reports import FINISHED

@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
+from jobdash.core.agent_info import AgentInfo, PrunedAgents
 from jobdash.core.lifecycle import decide_drain
 from jobdash.core.model import NotFound
 from jobdash.core.store.sql.counts import COUNTS
 from jobdash.core.store.sql.dialect import Connection, Reading, Statements
-from jobdash.core.views import AgentInfo, PrunedAgents
 
 # The agents with the number of running tasks each holds: one probe of the partial index
 # tasks_running per agent (SQLite's EXPLAIN QUERY PLAN: "SEARCH t USING COVERING INDEX

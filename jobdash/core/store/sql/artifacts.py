@@ -13,13 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobdash.core.model import NotFound
 from jobdash.core.store.artifact_files import remove_kept
-from jobdash.core.store.records import NewArtifact
 from jobdash.core.store.sql.dialect import Connection, Reading, Statements
-from jobdash.core.views import Artifact, StoreSize
+
+if TYPE_CHECKING:
+    from jobdash.core.store.engine_records import NewArtifact
+    from jobdash.core.views import Artifact, StoreSize
 
 # The table, the same in both backends but for the types of its id and bytes.
 ARTIFACTS_TABLE = """
@@ -63,6 +65,8 @@ Q = Statements(
 
 
 def artifact_of(r: Sequence[Any]) -> Artifact:
+    from jobdash.core.views import Artifact  # not loaded by a read that makes none
+
     return Artifact(
         job_id=int(r[0]),
         name=str(r[1]),
@@ -102,6 +106,8 @@ class Artifacts:
             remove_kept(self.artifact_folder, mine)
 
     async def add_artifact(self, new: NewArtifact) -> Artifact:
+        from jobdash.core.views import Artifact  # not loaded by a read that makes none
+
         q = Q[self.db.dialect]
         host = self.artifact_host if new.file is not None else None
 
@@ -166,6 +172,8 @@ class Artifacts:
         return known
 
     async def store_size(self) -> StoreSize:
+        from jobdash.core.views import StoreSize  # not loaded by a read that makes none
+
         rows = await self.db.fetchall(Q[self.db.dialect].sizes)
         count, inline, files = (int(x) for x in rows[0])
         return StoreSize(

@@ -6,13 +6,15 @@ sync) and reads the trail back, filtered (`AuditFilter`, parsed by `core.audit`)
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobdash.core.store.records import AuditFilter
 from jobdash.core.store.sql.counts import COUNTS
-from jobdash.core.store.sql.dialect import Connection, Dialect, Reading
 from jobdash.core.store.sql.filters import TEXT_OF, seen_sql
-from jobdash.core.views import AuditEvent
+
+if TYPE_CHECKING:
+    from jobdash.core.store.sql.dialect import Connection, Dialect, Reading
+    from jobdash.core.views import AuditEvent
 
 # The schemas' migration adding the host (SQLite 17, PostgreSQL 8): both the same.
 AUDIT_HOST = """
@@ -88,6 +90,8 @@ class Audit:
     async def audit_events(
         self, target: str | None = None, limit: int = 100, f: AuditFilter | None = None
     ) -> list[AuditEvent]:
+        from jobdash.core.views import AuditEvent  # not loaded by a read that makes none
+
         d = self.db.dialect
         where, args = audit_where(d, f or AuditFilter(), target or None)
         rows = await self.db.fetchall(

@@ -14,16 +14,18 @@ import json
 import os
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobdash.core.deaths import QUARANTINE_AFTER, LostTask, judge
 from jobdash.core.lifecycle import after_failure, released
 from jobdash.core.model import TaskStatus
-from jobdash.core.store.records import Claim, Outcome
 from jobdash.core.store.sql.counts import COUNTS, KNOWN_COLUMNS, Counts, known_of
 from jobdash.core.store.sql.dialect import Connection, Dialect, Reading, Statements
 from jobdash.core.store.sql.failures import Failed, record_failures
 from jobdash.core.store.sql.task_values import stored_value
+
+if TYPE_CHECKING:
+    from jobdash.core.store.engine_records import Claim, Outcome
 
 # What a claim returns of a task (`claims_of` reads these columns first).
 CLAIM_RETURNING = "id, job_id, seq, name, kind, spec, item, attempt, lost"
@@ -136,6 +138,8 @@ def claims_of(
     """The claims of the claimed `rows` (CLAIM_RETURNING's columns), in job and task order,
     with their jobs' (timeout, params, type, type hash) from `jobs`; counts them and starts
     their jobs' time, in the claim's transaction."""
+    from jobdash.core.store.engine_records import Claim  # not loaded by a read
+
     decoded: dict[int, Any] = {}  # each claimed job's params, decoded once
     claims = []
     counts = Counts()

@@ -15,17 +15,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobdash.core.fingerprint import key, normalise
 from jobdash.core.model import JobStatus, LogLine, TaskStatus
 from jobdash.core.query import Query
-from jobdash.core.store.records import FailureFilter
 from jobdash.core.store.sql.dialect import Connection, Dialect, Reading, Statements
 from jobdash.core.store.sql.filters import TEXT_OF, query_sql, seen_sql
 from jobdash.core.store.sql.reads import LOG_LINES, log_lines
 from jobdash.core.values import parse_duration
-from jobdash.core.views import FailedTask, FailureGroup
+
+if TYPE_CHECKING:
+    from jobdash.core.store.records import FailureFilter
+    from jobdash.core.views import FailedTask, FailureGroup
 
 Q = Statements(
     # Whether it is the first attempt of its task, and of its job, in this cause: looked up
@@ -92,6 +94,8 @@ class Failures:
     db: Reading
 
     async def failure_groups(self, f: FailureFilter) -> list[FailureGroup]:
+        from jobdash.core.views import FailureGroup  # not loaded by a read that makes none
+
         d = self.db.dialect
         now = time.time() if f.now is None else f.now
         joins, where, args = where_failed(d, f, now)
@@ -149,6 +153,8 @@ class Failures:
     async def failure_tasks(
         self, group: str, f: FailureFilter, limit: int | None = None
     ) -> list[FailedTask]:
+        from jobdash.core.views import FailedTask  # not loaded by a read that makes none
+
         d = self.db.dialect
         now = time.time() if f.now is None else f.now
         joins, where, args = where_failed(d, f, now)

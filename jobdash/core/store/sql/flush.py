@@ -19,14 +19,16 @@ import json
 import logging
 import time
 from collections import defaultdict
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from jobdash.core.alarm import Alarm
 from jobdash.core.model import LineLevel, counts_as_read, line_level
-from jobdash.core.store.records import Claim, Claimant, Outcome, Refill
 from jobdash.core.store.sql.claims import complete_in
 from jobdash.core.store.sql.counts import ACTIVE_ONLY, COUNTS, INFO_MAX, NEWER
 from jobdash.core.store.sql.dialect import Buffering, Connection, Statements
+
+if TYPE_CHECKING:
+    from jobdash.core.store.engine_records import Claim, Claimant, Outcome, Refill
 
 log = logging.getLogger("jobdash.store")
 # A buffered log line: (job id, task id, time, stream, text, attempt).

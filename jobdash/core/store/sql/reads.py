@@ -13,7 +13,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobdash.core.deaths import suspect_way
 from jobdash.core.model import Job, JobStatus, LogLine, NotFound, Task, TaskStatus, Trigger
@@ -23,7 +23,9 @@ from jobdash.core.store.sql.counts import ACTIVE_ONLY, CLAIMABLE_SQL
 from jobdash.core.store.sql.dialect import Reading, Statements
 from jobdash.core.store.sql.filters import count_sql, job_select
 from jobdash.core.store.sql.marks import marks_changed
-from jobdash.core.views import LogBlock, LogTexts
+
+if TYPE_CHECKING:
+    from jobdash.core.views import LogBlock, LogTexts
 
 # A running job with nothing running shows why it waits (`waiting`) instead of its info, and
 # a paused job who paused it.
@@ -282,6 +284,8 @@ class Reads:
     async def log_texts(
         self, job_id: int, after: int, task_seq: int | None = None, limit: int | None = None
     ) -> LogTexts:
+        from jobdash.core.views import LogTexts  # not loaded by a read that makes none
+
         sql, args = self._log_query(LOG_TEXTS, job_id, after, task_seq)
         sql += " ORDER BY l.seq" + (f" LIMIT {int(limit)}" if limit is not None else "")
         rows = await self.db.fetchall(sql, args)
@@ -297,6 +301,8 @@ class Reads:
     async def log_block(
         self, job_id: int, after: int, task_seq: int | None = None, limit: int | None = None
     ) -> LogBlock:
+        from jobdash.core.views import LogBlock  # not loaded by a read that makes none
+
         sql, args = self._log_query(LOG_BLOCK, job_id, after, task_seq)
         sql += " ORDER BY l.seq" + (f" LIMIT {int(limit)}" if limit is not None else "")
         rows = await self.db.fetchall(f"{Q[self.db.dialect].block}({sql}) x) y", args)

@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobdash.core.model import FINISHED_JOB
-from jobdash.core.store.records import Delivery, FireReport
 from jobdash.core.store.sql.dialect import Connection, Reading, Statements
+
+if TYPE_CHECKING:
+    from jobdash.core.store.engine_records import Delivery, FireReport
 
 FINISHED = [str(s) for s in FINISHED_JOB]
 # A report that is due: pending and its time come, or claimed by an engine that let it go.
@@ -22,6 +24,8 @@ DUE = "((r.state = 'pending' AND r.next_try <= ?) OR (r.state = 'sending' AND r.
 
 def fire_report(r: Sequence[Any]) -> FireReport:
     """A claimed fire report's row as a record (its email and webhook lists are JSON)."""
+    from jobdash.core.store.engine_records import FireReport  # not loaded by a read
+
     return FireReport(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), json.loads(r[7]), r[8])
 
 

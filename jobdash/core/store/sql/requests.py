@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobdash.core.lifecycle import (
     added_task_status,
@@ -21,7 +21,6 @@ from jobdash.core.lifecycle import (
     decide_retry,
 )
 from jobdash.core.model import FINISHED_JOB, Job, JobStatus, TaskStatus
-from jobdash.core.store.records import NewTask
 from jobdash.core.store.sql.artifacts import Q as ARTIFACTS_Q
 from jobdash.core.store.sql.artifacts import kept_files
 from jobdash.core.store.sql.audit import write_audit
@@ -31,6 +30,9 @@ from jobdash.core.store.sql.reads import read_job
 from jobdash.core.store.sql.task_values import value_text
 from jobdash.core.waiting import paused_line
 from jobdash.present.words import plural
+
+if TYPE_CHECKING:
+    from jobdash.core.store.engine_records import NewTask
 
 FINISHED = [str(s) for s in FINISHED_JOB]
 # The tasks a retry runs again.

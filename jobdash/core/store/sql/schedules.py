@@ -9,19 +9,25 @@
 - `leases`: the scheduler's leader lease (one engine fires at a time).
 - `fire_reports` (written here with an error tick, sent by `reports`): the reports of
   failed fires.
+
+A schedule's planning (`core.planning`, with its cron reader) is imported where a row is
+made a `Schedule` or a `Tick`: a command that reads no schedule (`jobdash jobs`) loads none
+of it.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobdash.core.model import NotFound, Report
-from jobdash.core.planning import PlanningError, Schedule, Tick, resolve
-from jobdash.core.store.records import Advance, PolicyChange, ScheduleSpec, TickRecord
 from jobdash.core.store.sql.counts import ACTIVE_ONLY, COUNTS
 from jobdash.core.store.sql.dialect import Connection, Reading, Statements
+
+if TYPE_CHECKING:
+    from jobdash.core.planning import Schedule, Tick
+    from jobdash.core.store.engine_records import Advance, PolicyChange, ScheduleSpec, TickRecord
 
 SCHEDULE_COLUMNS = (  # Schedule's fields, in their order (see schedule_from_row)
     "s.id, s.type, s.params, s.planning, s.timezone, s.enabled, s.overlap, s.catchup, "
@@ -122,6 +128,8 @@ def report_from_json(text: str | None) -> Report:
 
 
 def schedule_from_row(r: Sequence[Any]) -> Schedule:
+    from jobdash.core.planning import PlanningError, Schedule, resolve  # see the module's docstring
+
     try:
         effective = resolve(r[3], r[15]).text
     except PlanningError:
@@ -152,6 +160,8 @@ class Schedules:
 
     async def ticks(self, schedule_id: str, limit: int = 100) -> list[Tick]:
         """The newest ticks of a schedule first."""
+        from jobdash.core.planning import Tick
+
         rows = await self.db.fetchall(Q[self.db.dialect].ticks, (schedule_id, limit))
         return [Tick(*r) for r in rows]
 

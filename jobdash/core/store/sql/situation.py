@@ -16,7 +16,6 @@ from jobdash.core.store.sql.catalogue import live_catalogue
 from jobdash.core.store.sql.dialect import Reading, Statements
 from jobdash.core.store.sql.reads import read_job
 from jobdash.core.store.sql.waits import Waits
-from jobdash.core.views import Holder
 from jobdash.core.waiting import SHOWN_TASKS, Situation
 
 Q = Statements(
@@ -48,6 +47,8 @@ class Situations(Waits):
     async def wait_situation(self, job_id: int, live_since: float) -> Situation:
         """What `core.waiting.explain` needs to say why job `job_id` waits (NotFound when
         there is no such job). `live_since`: agents heard from since then are live."""
+        from jobdash.core.views import Holder  # not loaded by a read that makes none
+
         q = Q[self.db.dialect]
         job = await read_job(self.db, job_id)
         s = Situation(job)

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jobdash.core.store.records import Delivery, SilentTask, StallReport
 from jobdash.core.store.sql.dialect import Connection, Reading, Statements
 from jobdash.core.store.sql.reports import Q as REPORTS
 from jobdash.core.store.sql.reports import after_send
+
+if TYPE_CHECKING:
+    from jobdash.core.store.engine_records import Delivery, SilentTask, StallReport
 
 # Schema migration 23 of SQLite, 16 of PostgreSQL (there INTEGER becomes BIGINT and REAL
 # DOUBLE PRECISION). Goes with its job by the foreign key's cascade.
@@ -95,6 +97,8 @@ def attempt_of(r: Sequence[Any]) -> tuple[int, int, int, str, int, str]:
 
 def stall_report(r: Sequence[Any]) -> StallReport:
     """A claimed row (STALL_COLUMNS) as a record."""
+    from jobdash.core.store.engine_records import StallReport  # not loaded by a read
+
     return StallReport(
         *attempt_of(r),
         silent=float(r[6]),
@@ -116,6 +120,8 @@ class Stalls:
     async def silent_tasks(self, types: Sequence[str], before: float) -> list[SilentTask]:
         """Running attempts of jobs with report recipients, of `types`, silent since before
         `before` and not reported as stalled yet: one read (the stall check)."""
+        from jobdash.core.store.engine_records import SilentTask  # not loaded by a read
+
         if not types:
             return []
         d = self.db.dialect

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobdash.core.catalogue import unrunnable
 from jobdash.core.lifecycle import admitted_at_submit, refuse_lock
 from jobdash.core.model import Refused
-from jobdash.core.store.records import NewJob, Published
 from jobdash.core.store.sql.catalogue import live_catalogue_in
 from jobdash.core.store.sql.counts import ACTIVE_ONLY, COUNTS
 from jobdash.core.store.sql.dialect import Connection, Dialect, Statements
+
+if TYPE_CHECKING:
+    from jobdash.core.store.engine_records import NewJob
+    from jobdash.core.store.records import Published
 
 JOB_COLUMNS = (
     'type, params, "user", trigger, schedule_id, fire_time, status, admitted, created, '

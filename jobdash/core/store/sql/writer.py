@@ -15,11 +15,13 @@ import contextlib
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from jobdash.core.store.faults import FaultLog, StoreError
-from jobdash.core.store.records import Refill
-from jobdash.core.store.sql.flush import Flusher
+
+if TYPE_CHECKING:
+    from jobdash.core.store.engine_records import Refill
+    from jobdash.core.store.sql.flush import Flusher
 
 T = TypeVar("T")
 

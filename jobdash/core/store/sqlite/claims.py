@@ -10,15 +10,17 @@ from __future__ import annotations
 import sqlite3
 from collections import Counter
 from collections.abc import Callable, Collection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobdash.core.deaths import suspect_way
-from jobdash.core.store.records import Claim, Claimant
 from jobdash.core.store.sql import claims
 from jobdash.core.store.sql.claims import CLAIM_RETURNING, claims_of
 from jobdash.core.store.sql.counts import CLAIMABLE_SQL
 from jobdash.core.store.sql.dialect import SQLITE
 from jobdash.core.store.sqlite.db import Db, qmarks
+
+if TYPE_CHECKING:
+    from jobdash.core.store.engine_records import Claim, Claimant
 
 # What a claim sets on a task, and what it returns.
 CLAIM_SET = (
@@ -56,6 +58,8 @@ class Claims(claims.Claims):
         alone, by an idle claimant. `who` may be a function, asked inside the transaction:
         an agent's free slots counted there cannot be taken meanwhile by a refill (see
         `Refill`)."""
+        from jobdash.core.store.engine_records import Claimant  # not loaded by a read
+
         if isinstance(who, Claimant) and who.free <= 0:
             return []
 

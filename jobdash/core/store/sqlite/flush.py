@@ -8,12 +8,14 @@ the transaction.
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jobdash.core.store.records import Claim, Claimant, Outcome
 from jobdash.core.store.sql import flush
 from jobdash.core.store.sqlite.claims import claim_in
-from jobdash.core.store.sqlite.db import Db
+
+if TYPE_CHECKING:
+    from jobdash.core.store.engine_records import Claim, Claimant, Outcome
+    from jobdash.core.store.sqlite.db import Db
 
 INLINE_MAX_LINES = 1_000  # a flush with more log lines runs in the thread: the loop goes on
 

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from jobdash.core.model import Job
-from jobdash.core.store.records import NewJob
 from jobdash.core.store.sql.admission import Admission, Batch
 from jobdash.core.store.sql.audit import Audit
 from jobdash.core.store.sql.dialect import SQLITE
 from jobdash.core.store.sql.requests import Requests
 from jobdash.core.store.sql.submits import Creating, may_refuse
-from jobdash.core.store.sqlite.db import Db
 from jobdash.core.store.sqlite.submits import GroupCommit, insert_job, insert_jobs
+
+if TYPE_CHECKING:
+    from jobdash.core.model import Job
+    from jobdash.core.store.engine_records import NewJob
+    from jobdash.core.store.sqlite.db import Db
 
 
 class Jobs(Audit, Admission, Requests):

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from typing import TYPE_CHECKING
 
-from jobdash.core.store.records import FireReport, StallReport
 from jobdash.core.store.sql import reports
 from jobdash.core.store.sql.reports import DUE, FINISHED
 from jobdash.core.store.sql.stalls import STALL_COLUMNS, Stalls, stall_report
 from jobdash.core.store.sqlite.db import Db, qmarks
+
+if TYPE_CHECKING:
+    from jobdash.core.store.engine_records import FireReport, StallReport
 
 _CLAIM = (
     "UPDATE reports SET state = 'sending', owner = ?, claimed_until = ? "

@@ -12,10 +12,9 @@ import asyncio
 import functools
 import sqlite3
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobdash.core.model import Job, Refused
-from jobdash.core.store.records import NewJob
 from jobdash.core.store.sql.dialect import SQLITE
 from jobdash.core.store.sql.reads import JOB_COLUMNS, job_from_row
 from jobdash.core.store.sql.submits import (
@@ -30,6 +29,9 @@ from jobdash.core.store.sql.submits import (
 from jobdash.core.store.sql.submits import Q as SUBMIT_SQL
 from jobdash.core.store.sql.task_values import value_text
 from jobdash.core.store.sqlite.db import Db, qmarks
+
+if TYPE_CHECKING:
+    from jobdash.core.store.engine_records import NewJob
 
 
 def insert_job(c: Creating, nj: NewJob, audit_user: str | None) -> int:
