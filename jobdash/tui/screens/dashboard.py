@@ -19,7 +19,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.content import Content
-from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import Header, Static, TabbedContent, TabPane
 
 from jobdash.core.model import BadInput, Job
 from jobdash.core.query import Query, narrows
@@ -40,6 +40,7 @@ from jobdash.tui.widgets.failures_pane import FailuresPane
 from jobdash.tui.widgets.filter_bar import FilterBar
 from jobdash.tui.widgets.job_table import JobTable
 from jobdash.tui.widgets.job_window import PageRead
+from jobdash.tui.widgets.key_footer import KeyFooter
 from jobdash.tui.widgets.schedules_pane import SchedulesPane
 from jobdash.tui.widgets.window_table import JobWindowTable
 
@@ -162,7 +163,7 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks, DashboardRows):
         bar = FilterBar(id="filter-bar")
         bar.display = False
         yield bar
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         subscribe_changes(self, self._on_changes)

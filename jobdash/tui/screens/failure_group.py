@@ -17,7 +17,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Label, Static
+from textual.widgets import Label, Static
 
 from jobdash.core.model import LineLevel, LogLine, NotFound, line_level
 from jobdash.core.query import Query
@@ -33,6 +33,7 @@ from jobdash.tui.actions import JobActions, OffersWhatWorks
 from jobdash.tui.helpers import clock_of, subscribe_changes
 from jobdash.tui.keymap import key_for
 from jobdash.tui.screens.job_details import JobDetailsScreen
+from jobdash.tui.widgets.key_footer import KeyFooter
 from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
 
 __all__ = ["FailureGroupScreen"]
@@ -108,7 +109,7 @@ class FailureGroupScreen(OffersWhatWorks):
         yield Label("sample", id="failure-sample-title", classes="section", markup=False)
         with VerticalScroll(id="failure-sample-box"):
             yield Static("", id="failure-sample")
-        yield Footer()
+        yield KeyFooter()
 
     def _summary(self, now: float) -> Text:
         g = self.group

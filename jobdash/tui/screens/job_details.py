@@ -37,7 +37,7 @@ from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
-from textual.widgets import Footer, Label
+from textual.widgets import Label
 
 from jobdash.core.model import Job, LogLine, NotFound, Task, TaskStatus, TypeTiming
 from jobdash.core.service import LogFeed, Service
@@ -60,6 +60,7 @@ from jobdash.tui.widgets.artifacts_pane import ArtifactsPane
 from jobdash.tui.widgets.audit_table import AuditTable
 from jobdash.tui.widgets.chart import Chart
 from jobdash.tui.widgets.job_header import JobHeader
+from jobdash.tui.widgets.key_footer import KeyFooter
 from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
 from jobdash.tui.widgets.log_view import LogView, log_bindings
 
@@ -176,7 +177,7 @@ class JobDetailsScreen(log_feeding.SavesLog, JobKeys, ArtifactKeys, OffersWhatWo
         )
         yield Label("log · all tasks", id="details-log-title", markup=False)
         yield LogView(id="details-log")
-        yield Footer()
+        yield KeyFooter()
 
     def on_resize(self, event: events.Resize) -> None:
         """On a short terminal the log keeps the room the audit would take (`jobdash audit

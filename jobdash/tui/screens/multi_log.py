@@ -24,7 +24,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from jobdash.core.model import Job, LogLine, NotFound
 from jobdash.core.service import LogFeed, Service
@@ -33,6 +33,7 @@ from jobdash.present.status import look
 from jobdash.present.text import clip, sanitize
 from jobdash.tui import log_feeding
 from jobdash.tui.helpers import subscribe_changes
+from jobdash.tui.widgets.key_footer import KeyFooter
 from jobdash.tui.widgets.log_view import LogView
 
 __all__ = ["MultiLogScreen"]
@@ -73,7 +74,7 @@ class MultiLogScreen(log_feeding.SavesLog, Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static("", id="logs-jobs", markup=False)
         yield LogView(id="logs-log")
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def log_view(self) -> LogView:

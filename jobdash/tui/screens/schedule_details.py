@@ -16,7 +16,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
-from textual.widgets import Footer, Label, Static
+from textual.widgets import Label, Static
 
 from jobdash.core.model import Job, NotFound
 from jobdash.core.planning import Schedule, Tick
@@ -34,6 +34,7 @@ from jobdash.tui.keys import SCHEDULE_BINDINGS, ScheduleKeys
 from jobdash.tui.screens.job_details import JobDetailsScreen
 from jobdash.tui.widgets.audit_table import AuditTable
 from jobdash.tui.widgets.chart import Chart
+from jobdash.tui.widgets.key_footer import KeyFooter
 from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
 from jobdash.tui.widgets.schedules_pane import planning_text, zone_columns
 
@@ -120,7 +121,7 @@ class ScheduleDetailsScreen(ScheduleKeys, OffersWhatWorks):
         )
         yield Label("audit", classes="section", markup=False)
         yield AuditTable(self.service, f"schedule:{self.schedule_id}", id="schedule-audit")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         subscribe_changes(self, self._on_store_changed)
