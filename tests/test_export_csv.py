@@ -17,6 +17,7 @@ from jobdash.core import model
 from jobdash.core.model import JobStatus, Trigger
 from jobdash.core.service.export import Export
 from jobdash.core.service.export_csv import csv_columns
+from jobdash.core.service.page_text import KeptTexts
 from jobdash.core.store.records import EXPORT_CELLS, RecordColumns, Same
 from jobdash.present.times import iso, iso_column
 from tests.test_export_rows import ANY_TEXT, FORMULAS, JSON_VALUES, writer_text
@@ -150,3 +151,21 @@ def test_an_empty_page_is_no_text() -> None:
     """A page of no jobs (an export that selects none) writes nothing, as rows or columns."""
     empty = RecordColumns(0, {name: () for name in EXPORT_CELLS})
     assert Export("csv").cells(empty) == Export("csv").cells([]) == ""
+
+
+@given(st.lists(st.sampled_from(["a", "bb", "c" * 9, "dddd"]), max_size=30))
+def test_kept_texts_are_made_texts_within_their_bounds(stored: list[str]) -> None:
+    """Texts kept for the stored texts met (parameters, metrics) are `make`'s, whether kept,
+    made again once the most are kept (then all forgotten), or too long to keep."""
+    made: list[str] = []
+
+    def make(text: str) -> str:
+        made.append(text)
+        return text.upper()
+
+    kept = KeptTexts(make, kept=2, longest=10)
+    assert kept.column(stored) == [text.upper() for text in stored]
+    assert [kept(text) for text in stored] == [text.upper() for text in stored]
+    assert len(kept.kept) <= 2 and "c" * 9 not in kept.kept
+    if stored.count("a") > 1 and len(set(stored)) == 1:
+        assert made == ["a"]  # kept: made once

@@ -20,6 +20,7 @@ from jobdash.core import model
 from jobdash.core.model import Job, JobStatus, Trigger, TypeTiming, Unread, job_record, run_time
 from jobdash.core.service.export import EXPORT_COLUMNS, Export, indented
 from jobdash.core.service.export_csv import inert_cell, sorted_params
+from jobdash.core.service.page_text import KeptTexts
 from jobdash.core.store.records import (
     EXPORT_CELLS,
     RECORD_CELLS,
@@ -150,12 +151,14 @@ PARAMS = ['{"z": "1", "a": "\\u00e9"}', "{}", "null", '{"b": {"y": 1, "x": 2}}']
 
 @pytest.mark.parametrize("text", [*PARAMS, json.dumps({"z": "x" * 600, "a": "1"})])
 def test_sorted_params_are_json_dumps_sorted(text: str) -> None:
-    """Kept or not (a text met before, a long one), the parameters' cell is what
-    `json.dumps(params, sort_keys=True)` writes ("{}" for none)."""
+    """Kept or not (a text met before, a long one: `KeptTexts`), the parameters' cell is
+    what `json.dumps(params, sort_keys=True)` writes ("{}" for none)."""
     params = json.loads(text)
     want = json.dumps(params, sort_keys=True) if params else "{}"
     assert sorted_params(text) == want
-    assert sorted_params(text) == want  # the second time: from what was kept
+    kept = KeptTexts(sorted_params)
+    assert kept(text) == kept(text) == want  # the second time: from what was kept
+    assert kept.column([text, "{}", text]) == [want, "{}", want]
 
 
 TIMES = st.none() | st.floats(0, 4e9) | st.just(0.0)
