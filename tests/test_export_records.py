@@ -1,7 +1,7 @@
 """A JSON export's records through the Service: what `export_records` reads as cells, or
 `export_columns` a column at a time (and adds to them: a user's unread lines, an active
 job's timing), is what the jobs `jobs` returns hold, so that `jobdash export --format json`
-writes what it wrote from `Job`s."""
+writes what it wrote from `Job`s; and a CSV export's cells alike (`export_cell_columns`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 from jobdash.core.identity import real_user
 from jobdash.core.model import JobStatus, Unread, job_record
 from jobdash.core.service import Export, Service
-from jobdash.core.store.records import job_record_cells
+from jobdash.core.store.records import job_cells, job_record_cells
 from tests.conftest import wait_finished, wait_for
 
 Open = Callable[..., Awaitable[Service]]
@@ -56,16 +56,20 @@ async def test_export_records_are_the_jobs_records(
     text = export.begin() + export.records(await svc.export_records("")) + export.end()
     assert text == json.dumps([job_record(j) for j in jobs], indent=2, default=str)
 
-    # A column at a time (what `jobdash export` reads): the same cells, page by page (the
-    # store expecting the previous page's values), and the same text.
-    for size in (1, 2, 3, 1):
-        after, rows = None, []
-        while page := await svc.export_columns("", limit=size, after_id=after):
-            rows += [page[i] for i in range(len(page))]
-            after = page[-1][0]
-        assert rows == [job_record_cells(j) for j in jobs]
+    # A column at a time (what `jobdash export` reads, JSON and CSV): the same cells, page
+    # by page (the store expecting the previous page's values), and the same text.
+    reads = ((svc.export_columns, job_record_cells), (svc.export_cell_columns, job_cells))
+    for read, cells_of in reads:
+        for size in (1, 2, 3, 1):
+            after, rows = None, []
+            while page := await read("", limit=size, after_id=after):
+                rows += [page[i] for i in range(len(page))]
+                after = page[-1][0]
+            assert rows == [cells_of(j) for j in jobs]
+        assert len(await read("status:stalled")) == 0  # a flag: told from the jobs
     export = Export("json")
     columns = export.records(await svc.export_columns(""))
     assert export.begin() + columns + export.end() == text
-    assert len(await svc.export_columns("status:stalled")) == 0
+    csv = Export("csv")  # (the paused job's duration: to its pause, whenever it is read)
+    assert csv.cells(await svc.export_cell_columns("")) == csv.rows(jobs)
     await svc.cancel(paused.id, force=True)

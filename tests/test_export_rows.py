@@ -9,6 +9,7 @@ import dataclasses
 import io
 import json
 from collections.abc import Sequence
+from datetime import tzinfo
 from unittest import mock
 
 import pytest
@@ -17,13 +18,9 @@ from hypothesis import strategies as st
 
 from jobdash.core import model
 from jobdash.core.model import Job, JobStatus, Trigger, TypeTiming, Unread, job_record, run_time
-from jobdash.core.service.export import (
-    EXPORT_COLUMNS,
-    Export,
-    indented,
-    inert_cell,
-    sorted_params,
-)
+from jobdash.core.service.export import EXPORT_COLUMNS, Export, indented
+from jobdash.core.service.export_csv import inert_cell, sorted_params
+from jobdash.core.service.page_text import KeptTexts
 from jobdash.core.store.records import (
     EXPORT_CELLS,
     RECORD_CELLS,
@@ -31,7 +28,7 @@ from jobdash.core.store.records import (
     Same,
     job_record_cells,
 )
-from jobdash.present.times import iso
+from jobdash.present.times import iso, local_zone
 from tests.tui.job_factory import NOW, make_job
 
 FORMULAS = ["=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1:A9)", "\t=1+1", "\r=1+1", "ok"]
@@ -154,12 +151,14 @@ PARAMS = ['{"z": "1", "a": "\\u00e9"}', "{}", "null", '{"b": {"y": 1, "x": 2}}']
 
 @pytest.mark.parametrize("text", [*PARAMS, json.dumps({"z": "x" * 600, "a": "1"})])
 def test_sorted_params_are_json_dumps_sorted(text: str) -> None:
-    """Kept or not (a text met before, a long one), the parameters' cell is what
-    `json.dumps(params, sort_keys=True)` writes ("{}" for none)."""
+    """Kept or not (a text met before, a long one: `KeptTexts`), the parameters' cell is
+    what `json.dumps(params, sort_keys=True)` writes ("{}" for none)."""
     params = json.loads(text)
     want = json.dumps(params, sort_keys=True) if params else "{}"
     assert sorted_params(text) == want
-    assert sorted_params(text) == want  # the second time: from what was kept
+    kept = KeptTexts(sorted_params)
+    assert kept(text) == kept(text) == want  # the second time: from what was kept
+    assert kept.column([text, "{}", text]) == [want, "{}", want]
 
 
 TIMES = st.none() | st.floats(0, 4e9) | st.just(0.0)
@@ -194,14 +193,21 @@ def test_csv_lines_are_the_csv_writers(page: list[tuple[object, ...]]) -> None:
 
 
 def check_csv_lines(page: list[tuple[object, ...]]) -> None:
+    assert Export("csv").cells(page) == writer_text(page, local_zone())
+
+
+def writer_text(page: Sequence[Sequence[object]], tz: tzinfo) -> str:
+    """The rule as written: `csv.writer` of each job's cells, the users' and jobs' made
+    inert, the times `iso`, the duration `run_time`'s, the parameters sorted ("{}" none)."""
     out = io.StringIO()
     w = csv.writer(out)
     for cells in page:
         c = dict(zip(EXPORT_CELLS, cells, strict=True))
+        params = json.loads(str(c["params"]))
         w.writerow(
             [
-                iso(c["started"]),
-                iso(c["finished"]),
+                iso(c["started"], tz),  # type: ignore[arg-type]
+                iso(c["finished"], tz),  # type: ignore[arg-type]
                 inert_cell(c["type"]),
                 c["status"],
                 inert_cell(c["info"]),
@@ -212,13 +218,13 @@ def check_csv_lines(page: list[tuple[object, ...]]) -> None:
                 c["total"],
                 c["succeeded"],
                 c["failed"],
-                f"{run_time(c['started'], c['finished'], c['paused_at'], c['idle_time']):.1f}"
+                f"{run_time(c['started'], c['finished'], c['paused_at'], c['idle_time']):.1f}"  # type: ignore[arg-type]
                 if c["started"]
                 else "",
-                json.dumps(json.loads(c["params"]), sort_keys=True),
+                json.dumps(params, sort_keys=True) if params else "{}",
             ]
         )
-    assert Export("csv").cells(page) == out.getvalue()
+    return out.getvalue()
 
 
 # What a record's cells can hold: anything json writes (huge numbers, the three floats that

@@ -246,10 +246,10 @@ async def cmd_export(svc: Service, a: argparse.Namespace) -> int:
     keep_freed_memory()  # a page's big texts: their memory kept for the next page's
     export = Export(a.format)
     query = " ".join(a.query)
-    # Streamed, a page at a time, from the jobs' cells (CSV: its export cells; JSON: the
-    # record's, a column at a time), no `Job` built for each.
+    # Streamed, a page at a time, from the jobs' cells a column at a time (CSV: its export
+    # cells; JSON: the record's), no `Job` built for each.
     read, write_page = (
-        (svc.export_cells, export.cells)
+        (svc.export_cell_columns, export.cells)
         if a.format == "csv"
         else (svc.export_columns, export.records)
     )

@@ -18,8 +18,11 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Sequence
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, timezone, tzinfo
 from functools import lru_cache
+from math import isfinite
+from operator import sub
+from typing import Any
 from zoneinfo import ZoneInfo
 
 __all__ = [
@@ -30,6 +33,7 @@ __all__ = [
     "header",
     "in_column",
     "iso",
+    "iso_column",
     "local_zone",
     "local_zone_name",
     "log_stamp",
@@ -163,3 +167,120 @@ def fire_times(times: Sequence[datetime]) -> list[str]:
             text += f".{t.microsecond // 1000:03d}"
         out.append(f"{text} {t.tzname() or ''}".rstrip())
     return out
+
+
+# `iso_column`'s pieces: each hour's text ("2026-11-20T14:") by its number since the epoch
+# in local time, and for each offset's text the text of each second of an hour with it
+# ("03:22+01:00"). A few thousand hours and two offsets in an export of a year.
+_HOURS: dict[int, str] = {}
+_SECONDS: dict[str, list[str]] = {}
+_DAY = 86400
+_EPOCH = 719163  # date(1970, 1, 1).toordinal()
+# Times written by arithmetic, beyond a day's margin of the calendar's ends: from 1970 to 9999.
+_FIRST, _LAST = 2 * _DAY, 253402300800 - 2 * _DAY
+# A day's offset and its text (None: the offset changes within the day), by zone and day.
+_OFFSETS: dict[tuple[tzinfo, int], tuple[int, str] | None] = {}
+
+
+def iso_column(times: Sequence[Any], tz: tzinfo | None = None) -> list[str]:
+    """`iso` of each of `times` (a page of an export's start or finish times), at a fifth
+    of its cost: a datetime made and written for each time was half of a CSV export's.
+
+    A time's text is its local hour's and its second's in that hour with the offset, each
+    written once (`_HOURS`, `_SECONDS`), and its offset is its UTC day's: no zone changes
+    its offset twice within a day (tzdata's closest changes are four days apart), so a day
+    whose first and last seconds have the same offset has it throughout, and the times of
+    a day that has two are written one by one, as are times that are not plain numbers of
+    1970 to 9999 and times of a zone that is not `ZoneInfo` or a fixed offset."""
+    tz = tz or local_zone()
+    if not times:
+        return []
+    if not isinstance(tz, ZoneInfo | timezone):
+        return [iso(t, tz) for t in times]
+    if (
+        set(map(type, times)) <= _NUMBERS
+        and isfinite(sum(times))  # (no NaN, which `min` and `max` pass over)
+        and min(times) > _FIRST
+        and max(times) < _LAST
+    ):
+        return _iso_numbers(times, tz)
+    plain = [t for t in times if _plain(t)]
+    written = iter(_iso_numbers(plain, tz) if plain else ())
+    return [next(written) if _plain(t) else iso(t, tz) for t in times]
+
+
+_NUMBERS = {float, int}
+
+
+def _plain(t: Any) -> bool:
+    """A time `_iso_numbers` writes (a NaN is not: it is not between the two)."""
+    return type(t) in _NUMBERS and _FIRST < t < _LAST
+
+
+def _iso_numbers(times: Sequence[float], tz: tzinfo) -> list[str]:
+    """`iso_column` of numbers of 1970 to 9999."""
+    seconds = [*map(int, times)]
+    # `datetime.fromtimestamp` rounds to the microsecond (half to even): a time less than
+    # half a microsecond before a second is that second.
+    if max(map(sub, times, seconds)) * 1e6 >= 999999.5:
+        seconds = [s + ((t - s) * 1e6 >= 999999.5) for t, s in zip(times, seconds, strict=True)]
+    first, last = min(seconds) // _DAY, max(seconds) // _DAY
+    days = range(first, last + 1) if last - first < 4 else {s // _DAY for s in seconds}
+    offsets = {day: _offset(tz, day) for day in days}
+    one = offsets[first]
+    if one is not None and len(set(offsets.values())) == 1:
+        local = [*map(one[0].__add__, seconds)] if one[0] else seconds
+        hours, texts = _hours(local), _seconds(one[1])
+        return [hours[s // 3600] + texts[s % 3600] for s in local]
+    written = []
+    for t, s in zip(times, seconds, strict=True):
+        kept = offsets[s // _DAY]
+        if kept is None:  # (its offset changes that day)
+            written.append(iso(t, tz))
+        else:
+            at = s + kept[0]
+            written.append(_hours([at])[at // 3600] + _seconds(kept[1])[at % 3600])
+    return written
+
+
+def _offset(tz: tzinfo, day: int) -> tuple[int, str] | None:
+    """The offset from UTC of `tz` throughout a day since the epoch, in seconds, and its
+    text as `isoformat` writes it; None when it changes that day (or holds a fraction of a
+    second: a fixed offset may)."""
+    if (tz, day) in _OFFSETS:
+        return _OFFSETS[(tz, day)]
+    start = datetime.fromtimestamp(day * _DAY, tz)
+    offset = start.utcoffset()
+    end = datetime.fromtimestamp(day * _DAY + _DAY - 1, tz)
+    found = None
+    if offset is not None and offset == end.utcoffset() and not offset.microseconds:
+        found = (offset.days * _DAY + offset.seconds, start.isoformat()[19:])
+    if len(_OFFSETS) >= 4096:
+        _OFFSETS.clear()
+    _OFFSETS[(tz, day)] = found
+    return found
+
+
+def _hours(local: Sequence[int]) -> dict[int, str]:
+    """`_HOURS`, holding the hours of `local` (seconds since the epoch, local time)."""
+    first, last = min(local) // 3600, max(local) // 3600
+    hours = range(first, last + 1) if last - first < 96 else {s // 3600 for s in local}
+    if len(_HOURS) + len(hours) > 100_000:  # ~11 years of hours
+        _HOURS.clear()
+    for hour in hours:
+        if hour not in _HOURS:
+            day, h = divmod(hour, 24)
+            _HOURS[hour] = f"{date.fromordinal(_EPOCH + day).isoformat()}T{h:02d}:"
+    return _HOURS
+
+
+def _seconds(offset: str) -> list[str]:
+    """`_SECONDS`' texts of an hour's seconds, each followed by `offset` ("+01:00")."""
+    texts = _SECONDS.get(offset)
+    if texts is None:
+        if len(_SECONDS) >= 64:
+            _SECONDS.clear()
+        minutes = [f"{m:02d}:" for m in range(60)]
+        seconds = [f"{s:02d}{offset}" for s in range(60)]
+        texts = _SECONDS[offset] = [m + s for m in minutes for s in seconds]
+    return texts

@@ -167,18 +167,25 @@ async def test_record_cells_are_the_listed_jobs_records(store: Store, text: str)
     assert page == [job_record_cells(j)[:stored] for j in jobs[1:3]]
 
 
+@pytest.mark.parametrize("kind", ["record", "export"])
 @pytest.mark.parametrize("text", ["", "user:alice", "-status:cancelled"])
-async def test_record_columns_are_the_record_cells(store: Store, text: str) -> None:
+async def test_record_columns_are_the_record_cells(store: Store, text: str, kind: str) -> None:
     """`record_columns` (a JSON export's read, a column at a time: a value all of a page's
     jobs hold given once, and on SQLite not read again when the next page's jobs hold it
     too) gives the cells `record_cells` gives, a page after another of one job, of two, of
-    all: pages whose jobs hold the previous page's values and pages whose jobs do not."""
+    all: pages whose jobs hold the previous page's values and pages whose jobs do not; and
+    `export_columns` (a CSV export's) the cells `export_cells` gives, alike."""
     _, f, _ = await exported(store, text)
-    cells = await store.record_cells(f)
+    read_cells, read_columns = (
+        (store.record_cells, store.record_columns)
+        if kind == "record"
+        else (store.export_cells, store.export_columns)
+    )
+    cells = await read_cells(f)
     for size in (1, 2, len(cells), 1, 3):
         after: int | None = None
         for start in range(0, len(cells), size):
-            page = await store.record_columns(replace(f, limit=size, after_id=after))
+            page = await read_columns(replace(f, limit=size, after_id=after))
             expected = cells[start : start + size]
             assert len(page) == len(expected)
             assert [page[i] for i in range(len(page))] == expected
@@ -186,7 +193,7 @@ async def test_record_columns_are_the_record_cells(store: Store, text: str) -> N
                 if not isinstance(column, Same):
                     assert len(column) == len(expected), name
             after = page[-1][0]
-    assert len(await store.record_columns(replace(f, limit=5, after_id=0))) == 0
+    assert len(await read_columns(replace(f, limit=5, after_id=0))) == 0
 
 
 @pytest.mark.parametrize("order", ["id", "type", "user", "status", "started", "time", "info"])

@@ -1,31 +1,30 @@
-"""History as CSV (the documented columns first) or JSON, for `jobdash export` and the dashboard.
-
-Why the cells are inert: names, info lines and parameters come from users and jobs, and a
-spreadsheet would run a cell such as `=cmd|' /C calc'!A0`.
-"""
+"""History as CSV (the documented columns first; its lines: `export_csv`) or JSON, for
+`jobdash export` and the dashboard."""
 
 from __future__ import annotations
 
 import io
 import json
 import math
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
-from datetime import tzinfo
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
-from jobdash.core.model import BadInput, Job, run_time
+from jobdash.core.model import BadInput, Job
+from jobdash.core.service.export_csv import csv_columns
+from jobdash.core.service.page_text import KeptTexts, interleaved
 from jobdash.core.store.records import (
+    EXPORT_CELLS,
     RECORD_CELLS,
     RecordColumns,
     Same,
     every,
     job_cells,
     job_record_cells,
+    record_columns,
 )
-from jobdash.present.times import iso, local_zone
+from jobdash.present.times import local_zone
 
 EXPORT_COLUMNS = [
     "startDate",
@@ -82,12 +81,14 @@ class Export:
             return self.json.following(json_columns([*page.columns.values()], page.n))
         return self.json.following(json_records(page))
 
-    def cells(self, page: Iterable[Sequence[Any]]) -> str:
+    def cells(self, page: RecordColumns | Sequence[Sequence[Any]]) -> str:
         """A page of jobs as their export cells (`EXPORT_CELLS`, as `Store.export_cells`
-        reads them) in CSV: the same text as `rows` of the jobs, without a `Job` for each."""
+        reads them, or a column at a time: `Service.export_columns`) in CSV: the same text
+        as `rows` of the jobs, without a `Job` for each."""
         assert self.fmt == "csv", "export cells hold what a CSV writes, not a job's record"
-        tz = local_zone()  # once a page: looking it up reads the environment
-        return "".join([csv_line(c, tz) for c in page])
+        if not isinstance(page, RecordColumns):
+            page = record_columns(page, EXPORT_CELLS)
+        return csv_columns(page, local_zone())  # (the zone once a page: it reads the env)
 
     @staticmethod
     def _csv(rows: Iterable[Sequence[object]]) -> str:
@@ -97,91 +98,6 @@ class Export:
         out = io.StringIO()
         csv.writer(out).writerows(rows)
         return out.getvalue()
-
-
-def csv_line(cells: Sequence[Any], tz: tzinfo) -> str:
-    """A job's CSV line, from its export cells (`EXPORT_CELLS`): the text `csv.writer`
-    writes of its cells in EXPORT_COLUMNS' order (a test holds it to it), in one join (the
-    writer took a third of a row's time). The cells that come from users and jobs (name,
-    info, user, target) are made inert; the others are numbers (none below 0), times,
-    statuses and a JSON object that jobdash writes, none of which can start like a formula.
-    The times are digits and signs, the duration a number: never quoted."""
-    (
-        id_,
-        started,
-        finished,
-        type_,
-        status,
-        info,
-        user,
-        target,
-        trigger,
-        total,
-        succeeded,
-        failed,
-        paused_at,
-        idle_time,
-        params,
-    ) = cells
-    return (
-        ",".join(
-            (
-                iso(started, tz),
-                iso(finished, tz),
-                _quoted(inert_cell(type_)),
-                _cell(status),
-                _quoted(inert_cell(info)),
-                _quoted(inert_cell(user)),
-                _cell(id_),
-                _quoted(inert_cell(target)),
-                _cell(trigger),
-                _cell(total),
-                _cell(succeeded),
-                _cell(failed),
-                f"{run_time(started, finished, paused_at, idle_time):.1f}" if started else "",
-                _quoted(sorted_params(params)),
-            )
-        )
-        + "\r\n"
-    )
-
-
-_needs_quotes = re.compile('[,"\r\n]').search  # the excel dialect's delimiter, quote, line end
-
-
-def _quoted(text: str) -> str:
-    """A text as `csv.writer` writes it: in quotes, its own doubled, when it holds a
-    comma, a quote or a line break."""
-    return '"' + text.replace('"', '""') + '"' if _needs_quotes(text) else text
-
-
-def _cell(value: object) -> str:
-    """Any cell as `csv.writer` writes it: None empty, a number as its `str`."""
-    if type(value) is int:
-        return str(value)
-    return _quoted("" if value is None else str(value))
-
-
-_loads = json.loads
-_sorted = json.JSONEncoder(sort_keys=True).encode  # `json.dumps(…, sort_keys=True)`
-
-
-_SORTED: dict[str, str] = {}  # stored parameters' text: its sorted text
-
-
-def sorted_params(text: str) -> str:
-    """A job's parameters as stored (JSON) with their names sorted; "{}" for none. Kept
-    for the texts met: the jobs of a schedule or a type often have the same parameters,
-    and parsing and writing them again was a third of a CSV row's time."""
-    done = _SORTED.get(text)
-    if done is None:
-        params = _loads(text)
-        done = _sorted(params) if params else "{}"
-        if len(text) <= 512:  # a few MB at most, whatever the parameters
-            if len(_SORTED) >= 4096:  # a history of all different parameters
-                _SORTED.clear()
-            _SORTED[text] = done
-    return done
 
 
 class JsonList:
@@ -216,6 +132,7 @@ class JsonList:
 
 
 _dumps = json.dumps
+_loads = json.loads
 _string = json.JSONEncoder().encode  # a str: one call of the C encoder
 
 
@@ -304,8 +221,6 @@ def json_columns(columns: Sequence[Sequence[Any] | Same], n: int) -> str:
     or one `Same` that all hold (written once); `updated` may be `finished` itself."""
     if not n:
         return ""
-    pieces: list[str | Sequence[str]] = []  # a text all records hold, or one a record
-    same = ",\n  "  # the text all records hold since the last piece
     written = [
         _same(write, column.value) if isinstance(column, Same) else write(column)
         for write, column in zip(_COLUMNS, columns, strict=True)
@@ -315,23 +230,11 @@ def json_columns(columns: Sequence[Sequence[Any] | Same], n: int) -> str:
         written[_UPDATED] = written[_FINISHED]
     else:
         written[_UPDATED] = _updated(every(updated, n), every(finished, n), written[_FINISHED])
+    parts: list[str | Sequence[str]] = [",\n  "]
     for key, texts in zip(_RECORD_KEYS, written, strict=True):
-        same += key
-        if isinstance(texts, str):
-            same += texts
-        elif texts.count(texts[0]) == len(texts):  # (no text hashed, as a set would)
-            same += texts[0]
-        else:
-            pieces += (same, texts)
-            same = ""
-    pieces.append(same + "\n  }")
-    # The records' pieces one after another, each piece's texts set in place by a slice
-    # (a copy in C): faster than zipping the columns into a tuple a record.
-    k = len(pieces)
-    joined: list[str] = [""] * (n * k)
-    for i, piece in enumerate(pieces):
-        joined[i::k] = [piece] * n if isinstance(piece, str) else piece
-    return "".join(joined)
+        parts += (key, texts)
+    parts.append("\n  }")
+    return interleaved(parts, n)
 
 
 def _same(write: Callable[[Sequence[Any]], str | list[str]], value: object) -> str:
@@ -407,26 +310,8 @@ def _value(value: object) -> str:
     return indented(value, str, _IN_RECORD)
 
 
-_STORED: dict[str, str] = {}  # a stored JSON text: its text in a record
-
-
-def _stored(column: Sequence[str]) -> list[str]:
-    """Stored JSON texts (a job's parameters, its metrics) as the record writes what they
-    hold, each text kept, within a few MB: jobs of a type often have the same parameters,
-    and parsing and writing them again was most of their cost (`sorted_params`)."""
-    kept = [*map(_STORED.get, column)]
-    if None not in kept:
-        return kept  # type: ignore[return-value]  # none missing
-    return [_stored_text(v) if text is None else text for v, text in zip(column, kept, strict=True)]
-
-
-def _stored_text(stored: str) -> str:
-    text = indented(_loads(stored), str, _IN_RECORD)
-    if len(text) <= 1024:
-        if len(_STORED) >= 4096:  # a history of all different parameters
-            _STORED.clear()
-        _STORED[stored] = text
-    return text
+# A stored JSON text (a job's parameters, its metrics): its text in a record, kept.
+_STORED = KeptTexts(lambda stored: indented(_loads(stored), str, _IN_RECORD))
 
 
 # A frozen dataclass's id: it (kept, so that the id stays its) and its text in a record.
@@ -452,8 +337,8 @@ def _fields_text(value: Any) -> str:
 
 
 _COLUMN_AS: dict[str, Callable[[Sequence[Any]], str | list[str]]] = {
-    "params": _stored,
-    "metrics": _stored,
+    "params": _STORED.column,
+    "metrics": _STORED.column,
     "cancellable": lambda column: ["true" if stored else "false" for stored in column],
     "unread": _fields,
     "timing": _fields,
@@ -465,14 +350,3 @@ _RECORD_KEYS = tuple(  # each value's key, and the text before it (`indented`'s 
     ("{" if n == 0 else ",") + _IN_RECORD + _string(name) + ": "
     for n, name in enumerate(RECORD_CELLS)
 )
-
-
-FORMULA_STARTS = frozenset("=+-@\t\r")
-
-
-def inert_cell(cell: object) -> str:
-    """A CSV cell that no spreadsheet reads as a formula (OWASP's rule): a cell starting
-    with =, +, -, @, a tab or a carriage return gets a leading single quote, which
-    spreadsheets take as "this is text" and do not display."""
-    text = "" if cell is None else str(cell)
-    return "'" + text if text[:1] in FORMULA_STARTS else text

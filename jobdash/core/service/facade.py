@@ -23,6 +23,7 @@ from jobdash.core.model import BadInput, Counted, Job, LogLine, Refused, Report,
 from jobdash.core.query import Query, parse_query
 from jobdash.core.service.export import export_jobs
 from jobdash.core.store.records import (
+    EXPORT_CELLS,
     RECORD_CELLS,
     Changes,
     JobFilter,
@@ -243,23 +244,25 @@ class Service(Bulk, AuditTrail, Artifacts, Timings, ScheduleControl):
                 return found[:limit] if limit is not None else found
             after_id = jobs[-1].id
 
-    async def export_cells(
+    async def export_cell_columns(
         self, query: str | Query = "", limit: int | None = None, after_id: int | None = None
-    ) -> list[tuple[Any, ...]]:
-        """`jobs(query, limit=limit, after_id=after_id)` as export cells (`EXPORT_CELLS`),
-        read as such by the store. A filter with a flag (`status:stalled`) is told from the
+    ) -> RecordColumns:
+        """`jobs(query, limit=limit, after_id=after_id)` as export cells (`EXPORT_CELLS`) a
+        column at a time, read as such by the store (`Store.export_columns`: a value all
+        the jobs hold read once). A filter with a flag (`status:stalled`) is told from the
         jobs' timing, which only `jobs` gives them: its jobs are read, then made cells."""
         q = parse_query(query) if isinstance(query, str) else query
         if q.flags:
-            return [job_cells(j) for j in await self.jobs(q, limit=limit, after_id=after_id)]
+            jobs = await self.jobs(q, limit=limit, after_id=after_id)
+            return record_columns([job_cells(j) for j in jobs], EXPORT_CELLS)
         f = self._seen(JobFilter(q, limit=limit, after_id=after_id))
-        return await self.store.export_cells(f)
+        return await self.store.export_columns(f)
 
     async def export_records(
         self, query: str | Query = "", limit: int | None = None, after_id: int | None = None
     ) -> list[tuple[Any, ...]]:
         """`jobs(query, limit=limit, after_id=after_id)` as record cells (`RECORD_CELLS`),
-        read as such by the store, as `export_cells` for a CSV export (a flag: from jobs)."""
+        read as such by the store, as `export_cell_columns` for a CSV (a flag: from jobs)."""
         q = parse_query(query) if isinstance(query, str) else query
         if q.flags:
             jobs = await self.jobs(q, limit=limit, after_id=after_id)

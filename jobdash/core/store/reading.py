@@ -40,6 +40,10 @@ class ReadingStore(Protocol):
         backend may read such a column once: SQLite, where making a Python value of a cell
         is most of a JSON export's read)."""
 
+    async def export_columns(self, f: JobFilter) -> RecordColumns:
+        """`export_cells(f)` a column at a time (`EXPORT_CELLS`), as `record_columns` gives
+        `record_cells`: a CSV export's read."""
+
     async def count_jobs(self, f: JobFilter, cap: int | None = None) -> int:
         """How many jobs `f` selects (its order, limit and offset aside); with `cap`, a count
         that stops past it (cap + 1 means "more than cap"), so that a count of a large set

@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from jobdash.core.deaths import suspect_way
 from jobdash.core.model import Job, JobStatus, LogLine, NotFound, Task, TaskStatus, Trigger
-from jobdash.core.store.records import Changes, JobFilter, RecordColumns, record_columns
+from jobdash.core.store.records import (
+    EXPORT_CELLS,
+    Changes,
+    JobFilter,
+    RecordColumns,
+    record_columns,
+)
 from jobdash.core.store.sql.agents import agents_changed_since
 from jobdash.core.store.sql.counts import ACTIVE_ONLY, CLAIMABLE_SQL
 from jobdash.core.store.sql.dialect import Reading, Statements
@@ -40,11 +46,12 @@ JOB_COLUMNS = (
     "metrics, warnings, target, parallel, cancellable, rev, idle_time, paused_at, "
     "log_lines, log_warnings, log_errors"
 )
-# A job's export cells (`records.EXPORT_CELLS`); the total as `Job.total` adds it up.
+# A job's tasks, as `Job.total` adds them up.
+TOTAL = "pending + running + succeeded + failed + cancelled + skipped"
+# A job's export cells (`records.EXPORT_CELLS`).
 CELL_COLUMNS = (
-    f'id, started, finished, type, status, {INFO}, "user", target, trigger, '
-    "pending + running + succeeded + failed + cancelled + skipped, succeeded, failed, "
-    "paused_at, idle_time, params"
+    f'id, started, finished, type, status, {INFO}, "user", target, trigger, {TOTAL}, '
+    "succeeded, failed, paused_at, idle_time, params"
 )
 # A job's record cells (`records.RECORD_CELLS`) as stored: its fields in `Job`'s order.
 RECORD_COLUMNS = (
@@ -183,6 +190,9 @@ class Reads:
 
     async def record_columns(self, f: JobFilter) -> RecordColumns:
         return record_columns(await self.record_cells(f))  # (SQLite reads fewer: its own)
+
+    async def export_columns(self, f: JobFilter) -> RecordColumns:
+        return record_columns(await self.export_cells(f), EXPORT_CELLS)  # (SQLite: its own)
 
     async def count_jobs(self, f: JobFilter, cap: int | None = None) -> int:
         sql, args = count_sql(self.db.dialect, f, time.time() if f.now is None else f.now, cap)

@@ -1,5 +1,5 @@
-"""A JSON export's page of record cells a column at a time, the columns that the previous
-page's jobs all held alike read as one value (`Reads.record_columns`).
+"""An export's page of cells a column at a time, the columns that the previous page's jobs
+all held alike read as one value (`Reads.record_columns`, `Reads.export_columns`).
 
 Why: the sqlite3 module making a Python value of a cell costs ~0.1 µs, NULL or not, a
 third of a JSON export's time (31 cells a job), under the interpreter's lock; and in a
@@ -14,47 +14,64 @@ whatever the page held: what was expected is only how it is read.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from jobdash.core.store.records import STORED_CELLS, RecordColumns, Same
-from jobdash.core.store.sql.reads import INFO
+from jobdash.core.store.records import EXPORT_CELLS, STORED_CELLS, RecordColumns, Same
+from jobdash.core.store.sql.reads import INFO, TOTAL
 
-# The column each stored cell is read from (`reads.RECORD_COLUMNS`, name by name).
-EXPRESSIONS = dict(zip(STORED_CELLS, STORED_CELLS, strict=True))
-EXPRESSIONS["user"] = '"user"'
-EXPRESSIONS["info"] = f"({INFO})"
+
+@dataclass(frozen=True)
+class Cells:
+    """A page's cells: their names, in order, and the column each is read from."""
+
+    names: tuple[str, ...]
+    expressions: dict[str, str]
+
+
+def _cells(names: tuple[str, ...]) -> Cells:
+    """Cells read from the columns of their names but these (`reads.RECORD_COLUMNS`,
+    `reads.CELL_COLUMNS`, name by name)."""
+    own = {"user": '"user"', "info": f"({INFO})", "total": f"({TOTAL})"}
+    return Cells(names, {name: own.get(name, name) for name in names})
+
+
+RECORD = _cells(STORED_CELLS)  # a JSON export's (`record_cells`)
+EXPORT = _cells(EXPORT_CELLS)  # a CSV export's (`export_cells`)
 
 # `updated` in a hint: every job's last update is the time it finished (the same float).
 UPDATED_IS_FINISHED = "updated"
 
 
-def hinted_columns(hint: dict[str, Any]) -> tuple[str, list[Any], list[str]]:
+def hinted_columns(hint: dict[str, Any], cells: Cells) -> tuple[str, list[Any], list[str]]:
     """The columns of a page's read when the previous page's jobs all held `hint`'s values
     (`hint_of`), its arguments, and the names of the cells read (the others: the hint's).
     The test of those values is told by the id (never NULL): NULL where a job fails it
     (a cell of its own would cost as much as another column)."""
     same = [name for name in hint if name != UPDATED_IS_FINISHED]
-    tests = [f"{EXPRESSIONS[name]} IS ?" for name in same]
+    tests = [f"{cells.expressions[name]} IS ?" for name in same]
     if UPDATED_IS_FINISHED in hint:
         tests.append("updated IS finished")
-    read = [name for name in STORED_CELLS if name not in hint]
+    read = [name for name in cells.names if name not in hint]
     assert read[0] == "id", "the id is read first, never expected"
     columns = [f"CASE WHEN {' AND '.join(tests) or '1'} THEN id END"]
-    columns += [EXPRESSIONS[n] for n in read[1:]]
+    columns += [cells.expressions[n] for n in read[1:]]
     return ", ".join(columns), [hint[name] for name in same], read
 
 
-def hinted_page(rows: list[Any], hint: dict[str, Any], read: list[str]) -> RecordColumns | None:
+def hinted_page(
+    rows: list[Any], hint: dict[str, Any], read: list[str], cells: Cells
+) -> RecordColumns | None:
     """The page of `rows` read by `hinted_columns`, None when a job did not hold the
     hint's values (the page is then read whole)."""
     n = len(rows)
     columns = [*zip(*rows, strict=True)] if rows else [()] * len(read)
     if None in columns[0]:
         return None
-    cells = dict(zip(read, columns, strict=True))
+    got = dict(zip(read, columns, strict=True))
     page: dict[str, Sequence[Any] | Same] = {}
-    for name in STORED_CELLS:
-        page[name] = cells[name] if name in cells else Same(hint.get(name))
+    for name in cells.names:
+        page[name] = got[name] if name in got else Same(hint.get(name))
     if UPDATED_IS_FINISHED in hint:
         page["updated"] = page["finished"]
     return RecordColumns(n, page)
