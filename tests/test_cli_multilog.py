@@ -181,3 +181,24 @@ def test_several_jobs_output_stays_data_coloured_per_job_only_on_a_request(
     assert rows == sorted(
         [f"{job} #1 markup", "stdout", "[bold red]x[/] \x1b[31mred\x1b[0m"] for job in ids
     )
+
+
+def test_following_with_no_engine_says_so_once_and_goes_on(env: dict[str, str]) -> None:
+    """A job followed while no engine runs never moves: `logs -f` says so on stderr, once,
+    and keeps following (an engine may start)."""
+    job = submit(env)  # queued: no engine takes it
+    follow = subprocess.Popen(
+        [sys.executable, "-m", "jobdash", "logs", "-f", str(job)],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            follow.communicate(timeout=12)  # still following: an engine may come
+    finally:
+        follow.kill()
+        _, stderr = follow.communicate(timeout=30)
+    assert stderr.count("no engine is running") == 1, stderr
+    assert "start one with `jobdash serve` (still following)" in stderr

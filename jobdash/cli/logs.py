@@ -44,6 +44,7 @@ __all__ = ["COMMANDS", "LogPrinter"]
 
 LOG_PAGE = 5000  # log lines read at once, of each job
 FOLLOW_POLL = 0.25  # seconds between looks while following and nothing came
+ENGINE_LOOK = 5.0  # seconds between looks for a live engine while following
 
 
 class LogPrinter:
@@ -161,6 +162,31 @@ async def read_ahead(
         ahead.cancel()
 
 
+class EngineWatch:
+    """While `logs -f` waits for lines: whether an engine runs at all. Without one the jobs
+    followed never move (a queued job is not started, a killed engine's tasks are not run
+    again), and a silent wait looks like a quiet job: said once on stderr, and again if
+    an engine that came back goes away."""
+
+    def __init__(self, svc: Service) -> None:
+        self.svc = svc
+        self.next = 0.0  # when to look again (time.monotonic)
+        self.told = False
+
+    async def check(self) -> None:
+        now = time.monotonic()
+        if now < self.next:
+            return
+        self.next = now + ENGINE_LOOK
+        alive = await self.svc.engine_alive()
+        if not alive and not self.told:
+            tell(
+                f"jobdash: no engine is running on {self.svc.location}: the jobs followed "
+                "wait until one starts — start one with `jobdash serve` (still following)"
+            )
+        self.told = not alive
+
+
 async def logged_jobs(svc: Service, a: argparse.Namespace) -> list[int]:
     """The jobs whose log is asked for: a lone id is read now (not there: refused, exit 1,
     as before several were possible); several, or a query, as the job actions take them."""
@@ -232,10 +258,12 @@ async def cmd_logs(svc: Service, a: argparse.Namespace) -> int:
         while lines := await feed.read():
             await show(lines, mark=False)
         await show([], now=True)
+    engine = EngineWatch(svc)
     while a.follow and not feed.done:
         lines = await feed.poll()
         await show(lines)
         if not lines:
+            await engine.check()
             await asyncio.sleep(FOLLOW_POLL)
     await show([], now=True)
     for job in sorted(feed.gone):
