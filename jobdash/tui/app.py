@@ -129,6 +129,7 @@ class JobdashApp(App[int]):
         self.feed_ready = asyncio.Event()
         self.first_rows = first_rows
         self.engine_note = ""
+        self.engine_look_every = 5.0  # seconds between looks at the engines (attached)
         self.stalled_note = ""  # "2 stalled": the In Progress tab's, first in the header
         self.show_numbers = False  # the pictures as their numbers (`v`), on every screen
         self._requested_theme = theme
@@ -273,6 +274,7 @@ class JobdashApp(App[int]):
             self._start_demo_jobs()
         if not self.embedded_engine:
             self._describe_engine()
+            self.set_interval(self.engine_look_every, self._describe_engine)
         self.call_after_refresh(freeze_start_up)  # once the first screen is drawn
 
     def show_stalled(self, note: str) -> None:
@@ -327,9 +329,11 @@ class JobdashApp(App[int]):
         is still being mounted trips over its own header."""
         self.call_after_refresh(self.exit, status, return_code=status)
 
-    @work(group="engine")
+    @work(group="engine-note", exclusive=True)
     async def _describe_engine(self) -> None:
-        """Attached: name the engine(s) that run the jobs."""
+        """Attached: name the engine(s) that run the jobs, looked at again every few
+        seconds: an engine killed or stopped is said gone (its agent is stale once its
+        lease has passed), and one started later is named."""
         agents = await self.service.agents()
         live = [info.name for info, _ in agents if info.state not in ("stale", "offline")]
         if live:

@@ -794,9 +794,14 @@ async def test_attached_names_the_engine(open_service: Open) -> None:
     agent = await engine.start_engine(slots=1)
     svc = await open_service()
     app = make_app(svc, embedded_engine=False, clock=time.time)
+    app.engine_look_every = 0.2
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: "attached to engine" in app.sub_title)
         assert agent.name in app.sub_title
+        # The engine stops: said within a look, not left named for as long as it runs.
+        await engine.close()
+        await until(pilot, lambda: "no engine running" in app.sub_title)
+        assert agent.name not in app.sub_title
 
 
 # --------------------------------------------------------------------------- demo, entry
