@@ -37,5 +37,7 @@ def test_hours_two_bars_an_hour_and_only_the_hours_with_jobs_in_words() -> None:
     series = hours_picture(counts, now, hours=3)
     # Oldest hour first: (succeeded, failed) for 2, 1, 0 hours back.
     assert [b.value for b in series.bars] == [0, 2, 0, 0, 4, 0]
-    assert series.note.startswith("✔ 4 ✘ 2")
+    assert series.note == "✔ 4 ✘ 2 · last failure 2–3 h ago"  # hours back from now
     assert len(series.entries) == 2  # the empty hour goes unsaid
+    recent = hours_picture([*counts, (0, "failed", 1)], now, hours=3)
+    assert recent.note == "✔ 4 ✘ 3 · last failure in the last hour"

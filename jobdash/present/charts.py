@@ -144,8 +144,11 @@ def hours_picture(counts: Iterable[Counted], now: float, hours: int = HOURS) -> 
             entries.append(words + (f" ⊗{cancelled[bucket]}" if cancelled[bucket] else ""))
     note = f"✔ {sum(good)} ✘ {sum(bad)}"
     if any(bad):
+        # Hours counted back from now: "in the hour from 11:20" read as "none since 11:20".
         last = min(b for b in range(hours) if bad[b])
-        note += f" · last failure in the hour from {_hour_minute(now - 3600 * (last + 1), now)}"
+        note += " · last failure " + (
+            "in the last hour" if last == 0 else f"{last}–{last + 1} h ago"
+        )
     lead = "the hours from, oldest first (✔ succeeded ✘ failed ⊗ cancelled): "
     return Series(f"last {hours} h", bars, note, entries or ["none"], lead)
 

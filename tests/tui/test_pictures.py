@@ -121,7 +121,7 @@ async def test_completed_header_counts_the_last_24_hours(app: JobdashApp) -> Non
             if good[b] or bad[b] or b == 1
         )
         assert entries.startswith("07:30 ✔1 ✘0 · 08:30 ✔2 ✘0 · 09:30 ✔1 ✘1")
-        note = "✔ 12 ✘ 3 · last failure in the hour from 12:30"
+        note = "✔ 12 ✘ 3 · last failure 1–2 h ago"  # bucket 1: from 12:30 to 13:30
         assert note in screen_text(app)
         await toggles(pilot, app, "#completed-header", entries)
 
