@@ -369,11 +369,13 @@ class Service(Bulk, AuditTrail, Artifacts, Timings, ScheduleControl):
         return await self.store.tasks_ended(now, minutes)
 
     async def agents(self) -> list[tuple[AgentInfo, bool]]:
+        """Each agent and its drain flag, the live first: dead ones stay for a while."""
         now = time.time()
         out = []
         for info, drain in await self.store.agents():
             info.state = agent_state(info.state, info.heartbeat, now)
             out.append((info, drain))
+        out.sort(key=lambda agent: agent[0].state in ("stale", "offline"))  # stable: by name
         return out
 
     async def agent_tasks(self) -> dict[str, list[tuple[int, int, str]]]:
