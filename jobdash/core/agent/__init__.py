@@ -8,7 +8,13 @@ alive, stale or dead, and `options` its timings (lease, heartbeat, sweeps) and o
 
 from typing import TYPE_CHECKING
 
-from jobdash.core.agent.liveness import agent_state, is_live, leftover_groups, pid_alive
+from jobdash.core.agent.liveness import (
+    agent_state,
+    agents_as_shown,
+    is_live,
+    leftover_groups,
+    pid_alive,
+)
 from jobdash.core.agent.options import (
     HEARTBEAT,
     LEASE,
@@ -42,6 +48,7 @@ __all__ = [
     "Agent",
     "AgentOptions",
     "agent_state",
+    "agents_as_shown",
     "env_seconds",
     "is_live",
     "leftover_groups",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from jobdash.core.agent.options import OFFLINE_AFTER, STALE_AFTER
@@ -49,6 +50,18 @@ def agent_state(state: str, heartbeat: float, now: float | None = None) -> str:
     if age > STALE_AFTER:
         return "stale"
     return state
+
+
+def agents_as_shown(
+    agents: Sequence[tuple[AgentInfo, bool]], now: float
+) -> list[tuple[AgentInfo, bool]]:
+    """The store's agents (each with its drain flag) as they are shown: each in the state
+    to show (`agent_state`), the live ones first, then the stale and offline, each part in
+    the store's order (by name). Dead agents stay listed for their retention, and by name
+    alone the one running came after a pile of them."""
+    for info, _ in agents:
+        info.state = agent_state(info.state, info.heartbeat, now)
+    return sorted(agents, key=lambda agent: agent[0].state in ("stale", "offline"))
 
 
 def is_live(info: AgentInfo, now: float, host: str) -> bool:

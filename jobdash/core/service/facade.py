@@ -16,7 +16,7 @@ import time
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from jobdash.core.agent import AgentOptions, agent_state
+from jobdash.core.agent import AgentOptions, agents_as_shown
 from jobdash.core.agent.options import STALE_AFTER
 from jobdash.core.catalogue import Catalogue
 from jobdash.core.model import BadInput, Counted, Job, LogLine, Refused, Report, Run, Task, Trigger
@@ -369,14 +369,8 @@ class Service(Bulk, AuditTrail, Artifacts, Timings, ScheduleControl):
         return await self.store.tasks_ended(now, minutes)
 
     async def agents(self) -> list[tuple[AgentInfo, bool]]:
-        """Each agent and its drain flag, the live first: dead ones stay for a while."""
-        now = time.time()
-        out = []
-        for info, drain in await self.store.agents():
-            info.state = agent_state(info.state, info.heartbeat, now)
-            out.append((info, drain))
-        out.sort(key=lambda agent: agent[0].state in ("stale", "offline"))  # stable: by name
-        return out
+        """Each agent and its drain flag, as shown: the live first (`agents_as_shown`)."""
+        return agents_as_shown(await self.store.agents(), time.time())
 
     async def agent_tasks(self) -> dict[str, list[tuple[int, int, str]]]:
         """Each agent's running tasks: (job id, task seq, task name)."""
