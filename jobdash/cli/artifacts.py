@@ -38,7 +38,9 @@ async def cmd_artifacts(svc: Service, a: argparse.Namespace) -> int:
         return EXIT_OK
     from jobdash.cli.tables import listing, show_table
 
-    t = listing(*(c.upper() for c in COLUMNS), flex=("NAME", "KEPT"), drop=("KEPT", "TASK"))
+    t = listing(
+        *(c.upper() for c in COLUMNS), flex=("NAME", "KEPT"), drop=("KEPT", "TASK"), paths=("NAME",)
+    )
     for x in found:
         t.add_row(*(safe(cell) for cell in artifact_cells(x, folder)))
     show_table(t)

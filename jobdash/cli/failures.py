@@ -86,7 +86,13 @@ async def cmd_show(svc: Service, a: argparse.Namespace, group: str) -> int:
         return EXIT_OK
     now = time.time()
     titles = [header(c, now) if c == "last" else c for c in TASK_COLUMNS]
-    t = listing(*(c.upper() for c in titles), flex=("TASK",), fold=("ERROR",), drop=("TYPE",))
+    t = listing(
+        *(c.upper() for c in titles),
+        flex=("TASK",),
+        fold=("ERROR",),
+        drop=("TYPE",),
+        paths=("TASK",),
+    )
     for task in tasks:
         t.add_row(*(safe(cell) for cell in failed_task_cells(task, now)))
     show_table(t)

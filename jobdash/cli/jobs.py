@@ -65,6 +65,7 @@ def jobs_table(jobs: list[Job]) -> Listing:
         "INFO",
         flex=("TARGET", "INFO"),
         drop=("USER", header("STARTED", now)),
+        paths=("TARGET",),
     )
     for j in jobs:
         t.add_row(
@@ -221,6 +222,7 @@ async def cmd_show(svc: Service, a: argparse.Namespace) -> int:
         "ERROR",
         flex=("TASK",),
         fold=("ERROR",),
+        paths=("TASK",),
     )
     now = time.time()
     for task in tasks:

@@ -15,6 +15,7 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from jobdash.cli.render import colored, out
+from jobdash.present.text import clip_path
 
 
 class Listing(Table):
@@ -22,6 +23,7 @@ class Listing(Table):
     first to go first, when a terminal is too narrow for all of them."""
 
     drop: tuple[str, ...] = ()
+    paths: tuple[str, ...] = ()
 
 
 def listing(
@@ -29,12 +31,16 @@ def listing(
     flex: Sequence[str] = (),
     fold: Sequence[str] = (),
     drop: Sequence[str] = (),
+    paths: Sequence[str] = (),
 ) -> Listing:
     """A plain table for listings. Only the free-text columns (`flex`, cut with an ellipsis,
     or `fold`, wrapped) give way on a narrow terminal; `fit` keeps the others whole, and
-    leaves out the columns of `drop` (in that order) when they would not fit otherwise."""
+    leaves out the columns of `drop` (in that order) when they would not fit otherwise.
+    The `flex` columns of `paths` (targets, task names) are cut at their start instead, as
+    in the dashboard (`clip_path`): their ends tell the rows apart."""
     t = Listing(box=None, header_style="bold", pad_edge=False)
     t.drop = tuple(drop)
+    t.paths = tuple(paths)
     for col in columns:
         if col in fold:
             t.add_column(col, overflow="fold")
@@ -59,6 +65,7 @@ def fit(t: Table, width: int | None = None) -> Table:
         return widest(col) if col.overflow == "crop" else min(widest(col), title)
 
     width = width or out().width
+    paths = set(getattr(t, "paths", ()))
     dropped: set[str] = set()
     for label in getattr(t, "drop", ()):
         kept = [c for c in t.columns if c.header not in dropped]
@@ -81,7 +88,20 @@ def fit(t: Table, width: int | None = None) -> Table:
         share = max(least(col), 4, free // (len(flexible) - i))
         col.max_width = min(widest(col), share)
         free -= col.max_width
+        if col.header in paths:
+            cut_paths(col, col.max_width)
     return t
+
+
+def cut_paths(col: Column, width: int) -> None:
+    """Cut the cells of a column of paths at their start to `width` cells (Rich would cut
+    their ends, which tell the rows apart)."""
+    col._cells = [
+        Text(clip_path(c.plain, width), style=c.style)
+        if isinstance(c, Text)
+        else clip_path(str(c), width)
+        for c in col._cells
+    ]
 
 
 def without(t: Table, dropped: set[str]) -> Table:

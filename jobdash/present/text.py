@@ -23,6 +23,7 @@ __all__ = [
     "PLACEHOLDER",
     "cells",
     "clip",
+    "clip_path",
     "name_problem",
     "sanitize",
     "sanitize_all",
@@ -144,6 +145,34 @@ def clip(text: str, width: int = CELL_LIMIT) -> str:
             break
         out.append(char)
     return "".join(out) + "…"
+
+
+def clip_path(text: str, width: int) -> str:
+    """`text` (a path, or a name made like one: `HR/pages`) in at most `width` cells, cut at
+    its start when too long, so what tells rows apart stays: `…/2026/customer-4711.csv`,
+    not `/srv/data/exports/…`, which every row of an export would read. The cut falls on a
+    `/` when that costs at most a third of the room (more would show less than the end of
+    a long folder's name does); a last part too long for the width keeps its end
+    (`…stomer-4711.csv`). Cells, not characters: a wide character counts two, a
+    combining mark none (and stays with the character it marks)."""
+    if cells(text) <= width:
+        return text
+    if width <= 0:
+        return ""
+    room = width - 1  # one cell for the "…"
+    start, used = len(text), 0
+    while start > 0:
+        need = cells(text[start - 1])
+        if used + need > room:
+            break
+        used += need
+        start -= 1
+    while start < len(text) and unicodedata.combining(text[start]):
+        start += 1  # never a mark without its character
+    slash = text.find("/", start)
+    if slash != -1 and cells(text[start:slash]) <= room // 3:
+        start = slash  # whole parts: "…/2026/customer-4711.csv", not "…26/customer-…"
+    return "…" + text[start:]
 
 
 def name_problem(name: str, limit: int = NAME_LIMIT) -> str | None:

@@ -14,7 +14,14 @@ from jobdash.core.model import Unread
 from jobdash.present.status import Tone
 from jobdash.present.words import plural, plural_word
 
-__all__ = ["UNREAD_GLYPH", "unread_mark", "unread_text", "unread_tone", "unread_words"]
+__all__ = [
+    "UNREAD_GLYPH",
+    "unread_mark",
+    "unread_mark_in",
+    "unread_text",
+    "unread_tone",
+    "unread_words",
+]
 
 UNREAD_GLYPH = "●"
 WARNING_GLYPH = "⚠"
@@ -41,6 +48,20 @@ def unread_mark(unread: Unread | None) -> str:
     if unread.errors:
         parts.append(ERROR_GLYPH + short_count(unread.errors))
     return " ".join(parts)
+
+
+def unread_mark_in(unread: Unread | None, width: int) -> str:
+    """The mark in at most `width` cells (each glyph is one): whole if it fits, else its
+    gravest part alone (`✘2` of `●38 ⚠1 ✘2`; five cells hold any part), not a mark cut
+    to `●38 ⚠…`, which hides the errors the mark is for."""
+    mark = unread_mark(unread)
+    if unread is None or len(mark) <= width:
+        return mark
+    if unread.errors:
+        return ERROR_GLYPH + short_count(unread.errors)
+    if unread.warnings:
+        return WARNING_GLYPH + short_count(unread.warnings)
+    return UNREAD_GLYPH + short_count(unread.lines)
 
 
 def unread_words(unread: Unread | None) -> str:
