@@ -29,3 +29,9 @@ def plural(count: int, word: str) -> str:
 def agree(count: int, one: str, many: str) -> str:
     """The verb that agrees with `count`: agree(1, "is", "are") is "is", agree(2, …) "are"."""
     return one if count == 1 else many
+
+
+def no_match(things: str, filter_text: str) -> str:
+    """What an empty pane says when a filter hides all it holds: `No jobs match “alice”`
+    (the filter as typed, to be shown inert like any text jobdash did not write)."""
+    return f"No {things} match \u201c{filter_text.strip()}\u201d"

@@ -26,7 +26,7 @@ from jobdash.core.query import Query, narrows
 from jobdash.core.service import Changes, Service, write_new
 from jobdash.present.bulk import clear_question
 from jobdash.present.timing import stalled_note
-from jobdash.present.words import plural
+from jobdash.present.words import no_match, plural
 from jobdash.tui.actions import OffersWhatWorks, describe
 from jobdash.tui.bulk import Marks, job_marks_line
 from jobdash.tui.helpers import clock_of, subscribe_changes
@@ -148,7 +148,7 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks, DashboardRows):
                     damaged=self.service.damaged,
                     clock=app.clock,
                     id="table-completed",
-                    empty_text="No finished jobs yet",
+                    empty_text="No completed jobs yet",
                     tick=app.table_tick,
                 )
             with TabPane("Scheduled", id="scheduled"):
@@ -352,8 +352,9 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks, DashboardRows):
             self._flag_filter = (predicate, select) if query.flags else None
 
         for pane in JOB_TABS:
+            self.table(pane).filtered_empty_text = no_match("jobs", event.text)
             self.table(pane).set_filter(predicate, select, narrows=narrow)
-        self.query_one(FailuresPane).set_query(query)
+        self.query_one(FailuresPane).set_query(query, event.text)
         if self.completed.windowed:
             self.completed.set_query(query)  # the store filters: its count comes later
         self._update_titles()

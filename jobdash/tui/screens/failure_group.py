@@ -109,7 +109,7 @@ class FailureGroupScreen(OffersWhatWorks):
         yield Label("sample", id="failure-sample-title", classes="section", markup=False)
         with VerticalScroll(id="failure-sample-box"):
             yield Static("", id="failure-sample")
-        yield KeyFooter()
+        yield KeyFooter(compact=True)
 
     def _summary(self, now: float) -> Text:
         g = self.group

@@ -78,7 +78,7 @@ TASK_COLUMNS = (
     TableColumn("status", 11),
     TableColumn("try", 3, "right"),
     TableColumn("agent", 14),
-    TableColumn("name", 0, min_width=16),
+    TableColumn("name", 0, min_width=16, path=True),
     TableColumn("started", 8),
     TableColumn("time", 7, "right"),
     TableColumn("exit / error", 0, min_width=16),
@@ -177,7 +177,7 @@ class JobDetailsScreen(log_feeding.SavesLog, JobKeys, ArtifactKeys, OffersWhatWo
         )
         yield Label("log · all tasks", id="details-log-title", markup=False)
         yield LogView(id="details-log")
-        yield KeyFooter()
+        yield KeyFooter(compact=True)
 
     def on_resize(self, event: events.Resize) -> None:
         """On a short terminal the log keeps the room the audit would take (`jobdash audit

@@ -74,7 +74,7 @@ class MultiLogScreen(log_feeding.SavesLog, Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static("", id="logs-jobs", markup=False)
         yield LogView(id="logs-log")
-        yield KeyFooter()
+        yield KeyFooter(compact=True)
 
     @property
     def log_view(self) -> LogView:

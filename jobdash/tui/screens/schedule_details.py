@@ -121,7 +121,7 @@ class ScheduleDetailsScreen(ScheduleKeys, OffersWhatWorks):
         )
         yield Label("audit", classes="section", markup=False)
         yield AuditTable(self.service, f"schedule:{self.schedule_id}", id="schedule-audit")
-        yield KeyFooter()
+        yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         subscribe_changes(self, self._on_store_changed)

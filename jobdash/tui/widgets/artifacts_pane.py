@@ -16,7 +16,7 @@ from jobdash.present.words import plural
 from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
 
 COLUMNS = (
-    TableColumn("name", 0, min_width=16),
+    TableColumn("name", 0, min_width=16, path=True),
     TableColumn("size", 9, "right"),
     TableColumn("type", 24),
     TableColumn("task", 5, "right"),

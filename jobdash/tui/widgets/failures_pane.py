@@ -29,6 +29,7 @@ from jobdash.core.views import FailureGroup
 from jobdash.present.failures import group_cells, group_types, trend_span
 from jobdash.present.text import sanitize
 from jobdash.present.times import header
+from jobdash.present.words import no_match
 from jobdash.tui.actions import JobActions
 from jobdash.tui.helpers import clock_of, subscribe_changes
 from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
@@ -51,6 +52,7 @@ COLUMNS = (
 # On a narrow terminal these go first: the message, the counts and the trend stay (the id,
 # the types and first seen are said under the table for the cursor group).
 NARROW_DROPS = ("group", "first", "types", "tasks")
+NO_FAILURES = "No failed tasks"
 TIMED = ("first", "last")
 
 
@@ -108,7 +110,7 @@ class FailuresPane(Vertical):
 
         yield LineTable(
             [c._replace(label=label(c.label)) for c in COLUMNS],
-            empty_text="No failed tasks",
+            empty_text=NO_FAILURES,
             drops=tuple(label(name) for name in NARROW_DROPS),
             id="failures-table",
         )
@@ -136,8 +138,12 @@ class FailuresPane(Vertical):
         if self._dirty and self.is_on_screen and time.monotonic() - self._last_load >= 1.0:
             self.reload()
 
-    def set_query(self, query: Query) -> None:
-        """Count the failed attempts of the jobs `query` matches (the filter bar's)."""
+    def set_query(self, query: Query, text: str = "") -> None:
+        """Count the failed attempts of the jobs `query` matches (the filter bar's `text`)."""
+        self.table.empty_text = (
+            NO_FAILURES if query.is_empty else no_match("failed tasks", text or "the filter")
+        )
+        self.table.refresh()
         if query != self.filter:
             self.filter = query
             self._dirty = True

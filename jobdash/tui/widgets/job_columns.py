@@ -17,10 +17,10 @@ from textual.strip import Strip
 from jobdash.core.model import Job, Unread
 from jobdash.present.durations import job_time
 from jobdash.present.progress import progress_bar, progress_count
-from jobdash.present.text import sanitize
+from jobdash.present.text import clip_path, sanitize
 from jobdash.present.times import clock
 from jobdash.present.timing import job_look
-from jobdash.present.unread import unread_mark, unread_tone, unread_words
+from jobdash.present.unread import unread_mark, unread_mark_in, unread_tone, unread_words
 from jobdash.tui.widgets.fitting import fit_text
 from jobdash.tui.widgets.job_rows import COLUMN_KEYS
 
@@ -48,8 +48,9 @@ class Column(NamedTuple):
 # The id and time columns are resized at run time (see `JobTable._update_widths`); the widths
 # here are their minimums.  `info` takes whatever width is left, down to INFO_MIN_WIDTH,
 # below which the table scrolls horizontally rather than squeezing it out of sight.
-# Budget: at 120 columns with 100,000 jobs, info still gets 12; with some not from today
-# (their dates take 8 more cells in started and updated), `updated` goes first.
+# Budget: at 120 columns `updated` goes so that info gets INFO_WANTED; at 80 the user
+# and started columns go too, and the names, bar and marks narrow (NARROW_…), so info
+# keeps INFO_MIN_WIDTH however wide the marks (LAST_DROPS: even with long ids).
 COLUMNS: tuple[Column, ...] = (
     Column("id", "id", 3, "right"),
     Column("type", "type", 10),
@@ -72,10 +73,17 @@ TYPE_MAX_WIDTH = 20  # the type column grows to the longest type name, up to thi
 TARGET_MAX_WIDTH = 40
 USER_MAX_WIDTH = 16
 INFO_ROOMY = 60
-# Dropped, in this order, while the terminal is too narrow for every column.
+# Dropped, in this order, while the terminal is too narrow for every column with info
+# INFO_WANTED wide: what a job is doing or why it waits is what the on-call reads, the
+# time of its last change the least (status, name, progress and failures stay).
 NARROW_DROPS = ("updated", "user", "started")
-NARROW_NAME_WIDTH = 10  # type and target shrink to this when even that is not enough
+INFO_WANTED = 18  # "agents busy: 4/4 slots…", "waiting: exclusive slo…"
+NARROW_NAME_WIDTH = 9  # type and target shrink to this when even that is not enough
 NARROW_PROGRESS_WIDTH = 11  # … and progress to this: a bar of 3 to 6 cells and its count
+NARROW_UNREAD_WIDTH = 5  # … and the unread marks to their gravest part ("✘2", "●1.2k")
+# Should info still get less than INFO_MIN_WIDTH (ids of five digits at 80 columns), these
+# go, in this order, rather than the table scrolling info off the screen's edge.
+LAST_DROPS = ("unread", "failed")
 TIME_WIDTH_TODAY = 8  # "14:03:22"
 TIME_WIDTH_OLDER = 16  # "2026-01-12 14:03"
 PROGRESS_BAR_WIDTH = 6  # shrinks (to 3) when the done/total count is long
@@ -276,8 +284,8 @@ def row_strip(
             text = str(job.id)
         elif key == "type":
             text = sanitize(job.type)
-        elif key == "target":
-            text = sanitize(job.target)
+        elif key == "target":  # most often a path: its end tells rows apart
+            text = clip_path(sanitize(job.target), column_width)
         elif key == "user":
             text = sanitize(job.user)
         elif key == "started":
@@ -299,6 +307,8 @@ def row_strip(
             text = job_time(job, now)
         elif key == "unread":
             text = unread_cell(job.unread, numbers)
+            if len(text) > column_width and not numbers:  # narrowed: its gravest part
+                text = unread_mark_in(job.unread, column_width)
             if not is_cursor:
                 style = get_style(f"table--{unread_tone(job.unread)}")
         else:  # info

@@ -28,9 +28,12 @@ from textual.strip import Strip
 from jobdash.core.model import Job, JobStatus
 from jobdash.tui.widgets.job_columns import (
     COLUMNS,
+    INFO_WANTED,
+    LAST_DROPS,
     NARROW_DROPS,
     NARROW_NAME_WIDTH,
     NARROW_PROGRESS_WIDTH,
+    NARROW_UNREAD_WIDTH,
     Column,
     Widths,
     changed_columns,
@@ -122,13 +125,17 @@ class JobTable(LiveTable):
         super().__init__(
             cache_size=cache_size,
             drops=tuple(keys[key] for key in NARROW_DROPS),
-            # Then names give way, down to NARROW_NAME_WIDTH, and the progress bar narrows
-            # (the unread marks stay at 80 columns).
+            # Then names give way, down to NARROW_NAME_WIDTH, the progress bar narrows and
+            # the unread marks show their gravest part (a long mark pushed info off the
+            # screen at 80).
             narrow={
                 keys["type"]: NARROW_NAME_WIDTH,
                 keys["target"]: NARROW_NAME_WIDTH,
                 keys["progress"]: NARROW_PROGRESS_WIDTH,
+                keys["unread"]: NARROW_UNREAD_WIDTH,
             },
+            want={keys["info"]: INFO_WANTED},
+            last_drops=tuple(keys[key] for key in LAST_DROPS),
             name=name,
             id=id,
             classes=classes,

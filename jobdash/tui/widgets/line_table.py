@@ -22,7 +22,7 @@ from textual.binding import BindingType
 from textual.message import Message
 from textual.strip import Strip
 
-from jobdash.present.text import sanitize
+from jobdash.present.text import cells, clip_path, sanitize
 from jobdash.tui.widgets.fitting import fit_text
 from jobdash.tui.widgets.table_base import CELL_STYLES, RowMessage, TableBase, cursor_bindings
 
@@ -34,18 +34,30 @@ def _id(item: Any) -> Hashable:
     return item.id
 
 
+def _text(cell: Cell | str) -> str:
+    """A cell's text."""
+    return cell.text if isinstance(cell, Cell) else cell
+
+
 __all__ = ["STYLES", "Cell", "LineTable", "Row", "TableColumn"]
 
 STYLES = CELL_STYLES[:6]  # the cell styles of the line tables
 
 
 class TableColumn(NamedTuple):
-    """`width` 0: takes the rest of the line (at least `min_width`)."""
+    """`width` 0: takes the rest of the line (at least `min_width`). `path`: its cells are
+    paths or names made like them (a task's `HR/pages`), cut at the start when too long
+    (`clip_path`), so rows that differ only at the end still differ on screen. `shrink`: a
+    fixed column as wide as its widest cell or title, up to `width`; the flexible columns
+    get the rest (a time zone column padded `Etc/UTC` with nine blanks while the planning
+    beside it was cut)."""
 
     label: str
     width: int
     align: Literal["left", "right"] = "left"
     min_width: int = 8
+    path: bool = False
+    shrink: bool = False
 
 
 class Cell(NamedTuple):
@@ -82,18 +94,21 @@ class LineTable(TableBase):
         allow_no_cursor: bool = False,
         drops: Sequence[str] = (),
         narrow: Mapping[str, int] | None = None,
+        want: Mapping[str, int] | None = None,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
         """`drops`: labels of the columns to leave out, in this order, while the view is
-        too narrow for all; `narrow`: label -> the width a column shrinks to after that."""
+        too narrow for all; `narrow`: label -> the width a column shrinks to after that;
+        `want`: label of a flexible column -> the width it counts as meanwhile."""
         index = {c.label: n for n, c in enumerate(columns)}
         super().__init__(
             cache_size=1024,
             allow_no_cursor=allow_no_cursor,
             drops=tuple(index[label] for label in drops),
             narrow={index[label]: width for label, width in (narrow or {}).items()},
+            want={index[label]: width for label, width in (want or {}).items()},
             name=name,
             id=id,
             classes=classes,
@@ -102,6 +117,7 @@ class LineTable(TableBase):
         self.empty_text = empty_text
         self._rows: list[Row] = []
         self._index: dict[Hashable, int] = {}
+        self._widths = self._sized_widths()
 
     # ------------------------------------------------------------------ public API
 
@@ -131,7 +147,7 @@ class LineTable(TableBase):
 
     def row_text(self, index: int) -> str:
         """A row's cells joined by spaces (for tests and accessibility)."""
-        return " ".join(c.text if isinstance(c, Cell) else c for c in self._rows[index].cells)
+        return " ".join(map(_text, self._rows[index].cells))
 
     def set_rows(self, rows: Sequence[Row]) -> None:
         """Replace the rows; the cursor stays on its key; only changed lines repaint."""
@@ -141,6 +157,10 @@ class LineTable(TableBase):
             a.key == b.key for a, b in zip(old, rows, strict=True)
         )
         self._rows = rows
+        widths = self._sized_widths()
+        if widths != self._widths:  # a shrinking column's widest cell changed: all lines
+            self._widths = widths
+            same_keys = False
         if same_keys:
             self._sync_cursor()
             for i, (a, b) in enumerate(zip(old, rows, strict=True)):
@@ -180,7 +200,22 @@ class LineTable(TableBase):
         return self._index.get(key)
 
     def _column_spec(self) -> list[tuple[int, int]]:
-        return [(c.width, c.min_width) for c in self.columns]
+        return [(width, c.min_width) for c, width in zip(self.columns, self._widths, strict=True)]
+
+    def _layout_key(self) -> Hashable:
+        return self._widths
+
+    def _sized_widths(self) -> tuple[int, ...]:
+        """Each column's width: a `shrink` column's sized to its widest cell and title."""
+        widths = []
+        for n, column in enumerate(self.columns):
+            width = column.width
+            if column.shrink and width:
+                texts = (_text(row.cells[n]) for row in self._rows if n < len(row.cells))
+                widest = max(map(cells, texts), default=0)
+                width = min(width, max(cells(column.label), widest))
+            widths.append(width)
+        return tuple(widths)
 
     def _row_cache_key(self, index: int) -> Hashable:
         row = self._rows[index]
@@ -219,5 +254,8 @@ class LineTable(TableBase):
             style = base
             if style_name and not is_cursor:
                 style = base + get(f"table--{style_name}")
-            segments.append(Segment(fit_text(sanitize(text), cell_width, column.align), style))
+            text = sanitize(text)
+            if column.path:
+                text = clip_path(text, cell_width)
+            segments.append(Segment(fit_text(text, cell_width, column.align), style))
         return Strip(segments).adjust_cell_length(width, base)

@@ -33,6 +33,8 @@ from textual.strip import Strip
 from jobdash.core.model import LineLevel, LogLine
 from jobdash.present.logs import JOB_HUES, JobLabels
 from jobdash.present.times import log_stamp
+from jobdash.present.words import no_match
+from jobdash.tui.widgets.fitting import centred
 from jobdash.tui.widgets.log_buffer import GAP, STREAM, TS, LogBuffer, cells_of
 from jobdash.tui.widgets.log_grep import Grep
 
@@ -136,6 +138,8 @@ class LogLines(ScrollView, can_focus=True, inherit_bindings=False):
             self.new_lines += shown
         top_before = self._display_top()
         rows_before = buffer.display_rows()
+        if not rows_before:
+            self.refresh()  # the first lines: the "No lines yet" goes
         dropped_rows = buffer.drop_overflow()
         self._update_virtual_size()
         if self.following:
@@ -398,10 +402,12 @@ class LogLines(ScrollView, can_focus=True, inherit_bindings=False):
         row = self._display_top() + y
         located = buffer.locate(row)
         if located is None:
+            style = self.get_component_rich_style("loglines--notice")
             if buffer.dropped and row == 0:
-                style = self.get_component_rich_style("loglines--notice")
                 text = buffer.notice(f"{buffer.dropped:,}")
                 return Strip([Segment(text, style)]).adjust_cell_length(width, self.rich_style)
+            if not buffer.lines and not buffer.dropped and y == self.size.height // 2:
+                return centred(self._empty_message(), width, style, self.rich_style)
             return Strip.blank(width, self.rich_style)
         index, sub_row = located
         key = (buffer.dropped + index, sub_row)
@@ -411,6 +417,12 @@ class LogLines(ScrollView, can_focus=True, inherit_bindings=False):
             self._cache.set(key, strip)
         scroll_x = 0 if buffer.wrapping else round(self.scroll_x)
         return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
+
+    def _empty_message(self) -> str:
+        """What the pane says while it shows no line."""
+        if self.buffer is not self.full and self.full.lines:
+            return no_match("lines", self._query)  # grep mode
+        return "No lines yet"
 
     def _render_log_row(self, index: int, sub_row: int) -> Strip:
         """Build one display row from plain strings: gutter, timestamp, text, highlights."""

@@ -39,21 +39,24 @@ from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
 
 __all__ = ["SchedulesPane", "planning_text", "schedule_row", "zone_columns"]
 
+# The columns beside the planning are as wide as what they show (up to these widths), so
+# the planning gets the rest: `cron: 0 6 * * 1-5 (auto)` whole, not `cron: 0 6 * * *…`.
 COLUMNS = (
     TableColumn("last", 4),
-    TableColumn("id", 16),
-    TableColumn("type", 16),
+    TableColumn("id", 16, shrink=True),
+    TableColumn("type", 16, shrink=True),
     TableColumn("planning", 0, min_width=16),
-    TableColumn("time zone", 16),
-    TableColumn("state", 13),
-    TableColumn("last run", 22),
-    TableColumn("next run", 18),
-    TableColumn("new", 8),  # the latest run's unread marks (8: time zone stays at 120)
+    TableColumn("time zone", 16, shrink=True),
+    TableColumn("state", 13, shrink=True),
+    TableColumn("last run", 22, shrink=True),
+    TableColumn("next run", 18, shrink=True),
+    TableColumn("new", 14, shrink=True),  # the latest run's unread marks ("●85 ⚠1 ✘4")
 )
 # On a narrow terminal (80 columns) these go first (the latest run's unread mark last: the
 # job tables show it), then the id and the times narrow (a next run keeps its date, a last
 # run its time): state, last run and next run stay on screen.
 NARROW_DROPS = ("type", "time zone", "new")
+PLANNING_WANTED = 24  # "cron: 30 2 * * 1-5 (auto)": the type goes first (at 120 columns)
 NARROW_WIDTHS = {"id": 9, "last run": 17, "next run": 16}
 
 
@@ -164,6 +167,7 @@ class SchedulesPane(MarkKeys, ScheduleKeys, Vertical):
             empty_text="No schedules (a job type with `schedule = …` in the config makes one)",
             drops=NARROW_DROPS,
             narrow={zone_label(label, now): width for label, width in NARROW_WIDTHS.items()},
+            want={"planning": PLANNING_WANTED},
             id="schedules-table",
         )
         errors = Static("", id="schedule-errors", markup=False)

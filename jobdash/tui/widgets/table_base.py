@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Collection, Hashable
 from typing import Any, ClassVar
 
-from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -32,8 +31,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from jobdash.present.bulk import MARK
-from jobdash.present.text import sanitize
-from jobdash.tui.widgets.fitting import fit_columns, fit_text, needed, spread
+from jobdash.tui.widgets.fitting import centred, fit_columns, needed, spread
 from jobdash.tui.widgets.messages import ControlMessage
 
 __all__ = ["RowMessage", "TableBase", "cursor_bindings"]
@@ -132,13 +130,17 @@ class TableBase(ScrollView, can_focus=True):
         allow_no_cursor: bool = False,
         drops: tuple[int, ...] = (),
         narrow: dict[int, int] | None = None,
+        want: dict[int, int] | None = None,
+        last_drops: tuple[int, ...] = (),
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
         disabled: bool = False,
     ) -> None:
         """`drops`: indices of the columns to leave out, in this order, while the view is
-        too narrow for all; `narrow`: column index -> the width it shrinks to after that."""
+        too narrow for all; `narrow`: column index -> the width it shrinks to after that;
+        `want`: flexible column index -> the width it counts as meanwhile; `last_drops`:
+        the columns that go last, rather than the table scrolling (`fit_columns`)."""
         super().__init__(name=name, id=id, classes=classes, disabled=disabled)
         self._allow_none = allow_no_cursor
         self._cursor: int | None = None if allow_no_cursor else 0
@@ -147,6 +149,8 @@ class TableBase(ScrollView, can_focus=True):
         self._cache: LRUCache[tuple[Any, ...], Strip] = LRUCache(cache_size)
         self._drops = drops
         self._narrow = narrow or {}
+        self._want = want or {}
+        self._last_drops = last_drops
         self._fitted: tuple[Hashable, list[tuple[int, int]], dict[int, int]] | None = None
         self._laid_out: tuple[Hashable, list[tuple[int, int]]] | None = None
         self._paint_widths: tuple[int, int] | None = None  # (table, view) during a paint
@@ -390,7 +394,7 @@ class TableBase(ScrollView, can_focus=True):
             return self._fitted[1], self._fitted[2]
         spec = self._column_spec()
         columns = [(n, width, least if width == 0 else 0) for n, (width, least) in enumerate(spec)]
-        shown = fit_columns(columns, view, self._drops, self._narrow)
+        shown = fit_columns(columns, view, self._drops, self._narrow, self._want, self._last_drops)
         least = {n: spec[n][1] for n, width in shown if width == 0}
         self._fitted = (key, shown, least)
         return shown, least
@@ -474,18 +478,5 @@ class TableBase(ScrollView, can_focus=True):
         height = self.scrollable_content_region.height
         if y != max(1, height // 2):
             return Strip.blank(width, self.rich_style)
-        text = sanitize(self._empty_message())
-        length = cell_len(text)
-        if length > width:
-            text = fit_text(text, width)
-            length = width
-        left = (width - length) // 2
         style = self.get_component_rich_style("table--empty")
-        return Strip(
-            [
-                Segment(" " * left, self.rich_style),
-                Segment(text, style),
-                Segment(" " * (width - left - length), self.rich_style),
-            ],
-            width,
-        )
+        return centred(self._empty_message(), width, style, self.rich_style)
