@@ -97,7 +97,7 @@ def test_the_dashboard_in_a_browser(serve_web: Callable[..., Served], browser: A
 
     page.click(".xterm-screen")  # the terminal is a canvas: focus it before typing
     page.keyboard.press("2")
-    until(lambda: "No finished jobs yet" in screen(page), "the Completed tab shown")
+    until(lambda: "No completed jobs yet" in screen(page), "the Completed tab shown")
     assert "No jobs in progress" not in screen(page)
     page.close()
 
