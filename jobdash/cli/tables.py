@@ -22,6 +22,7 @@ class Listing(Table):
     first to go first, when a terminal is too narrow for all of them."""
 
     drop: tuple[str, ...] = ()
+    free: tuple[str, ...] = ()  # the free-text columns' titles: the only ones `fit` cuts
 
 
 def listing(
@@ -32,31 +33,39 @@ def listing(
 ) -> Listing:
     """A plain table for listings. Only the free-text columns (`flex`, cut with an ellipsis,
     or `fold`, wrapped) give way on a narrow terminal; `fit` keeps the others whole, and
-    leaves out the columns of `drop` (in that order) when they would not fit otherwise."""
+    leaves out the columns of `drop` (in that order) when they would not fit otherwise.
+    Every column ends a value it cuts with `…` (Rich's `crop` cut `3m55s` to `3m55`
+    silently): `fit` cuts only free text, but no cut may pass for a whole value."""
     t = Listing(box=None, header_style="bold", pad_edge=False)
     t.drop = tuple(drop)
     for col in columns:
         if col in fold:
             t.add_column(col, overflow="fold")
-        elif col in flex:
-            t.add_column(col, no_wrap=True, overflow="ellipsis")
         else:
-            t.add_column(col, no_wrap=True, overflow="crop")
+            t.add_column(col, no_wrap=True, overflow="ellipsis")
+    t.free = tuple(c for c in columns if c in flex or c in fold)
     return t
 
 
 def fit(t: Table, width: int | None = None) -> Table:
     """Give each fixed column of a `listing` the width of its widest cell, and share what is
     left of the terminal's width among the free-text columns (Rich would otherwise shrink
-    every column alike, down to nothing). A free-text column keeps at least its title's
-    width; when even that does not fit, the listing's `drop` columns go, one by one."""
+    every column alike, and cut an id or a duration). A free-text column keeps at least its
+    title's width; when even that does not fit, the listing's `drop` columns go, one by one,
+    and then the free-text columns shrink further (to one cell, `…`). Fixed values are never
+    cut: when they alone are wider than the terminal, the table is as wide as they need
+    (its lines wrap, as the terminal wraps them, rather than losing digits)."""
+    free_text = set(getattr(t, "free", ()))
 
     def widest(col: Column) -> int:
         return max(cell_len(c) for c in plain_cells(col))
 
     def least(col: Column) -> int:
-        title = cell_len(plain_cells(col)[0])
-        return widest(col) if col.overflow == "crop" else min(widest(col), title)
+        return (
+            min(widest(col), cell_len(plain_cells(col)[0]))
+            if col.header in free_text
+            else widest(col)
+        )
 
     width = width or out().width
     dropped: set[str] = set()
@@ -67,21 +76,41 @@ def fit(t: Table, width: int | None = None) -> Table:
         dropped.add(label)
     if dropped:
         t = without(t, dropped)
-    free = width - 2 * (len(t.columns) - 1)
-    flexible = []
+    room = width - 2 * (len(t.columns) - 1)
+    flexible = [c for c in t.columns if c.header in free_text]
+    shown = {id(c): widest(c) for c in t.columns if c.header not in free_text}
+    room -= sum(shown.values())
+    for col, share in zip(
+        flexible, shares(room, [(least(c), widest(c)) for c in flexible]), strict=True
+    ):
+        shown[id(col)] = share
     for col in t.columns:
-        if col.overflow == "crop":
-            col.min_width = widest(col)
-            free -= col.min_width
-        else:
-            flexible.append(col)
-    # Narrow columns keep their natural width; the widest share the rest evenly.
-    flexible.sort(key=widest)
-    for i, col in enumerate(flexible):
-        share = max(least(col), 4, free // (len(flexible) - i))
-        col.max_width = min(widest(col), share)
-        free -= col.max_width
+        col.min_width = col.max_width = shown[id(col)]
+    needed = sum(shown.values()) + 2 * (len(t.columns) - 1)
+    if needed > width:
+        t.width = needed
     return t
+
+
+def shares(room: int, spans: Sequence[tuple[int, int]]) -> list[int]:
+    """The widths of free-text columns, each (least, widest), in `room` cells: each gets its
+    least, then what is left goes evenly, the columns that need least extra served first (a
+    short column keeps its natural width; the long ones share the rest). Without room for
+    the least of each, they shrink evenly, to one cell each at worst."""
+    order = sorted(range(len(spans)), key=lambda i: spans[i][1] - spans[i][0])
+    widths = [lo for lo, _ in spans]
+    extra = room - sum(widths)
+    if extra < 0:
+        order = sorted(range(len(spans)), key=lambda i: spans[i][0])
+        for n, i in enumerate(order):
+            widths[i] = max(1, min(spans[i][0], room // (len(order) - n)))
+            room -= widths[i]
+        return widths
+    for n, i in enumerate(order):
+        more = min(spans[i][1] - spans[i][0], extra // (len(order) - n))
+        widths[i] += more
+        extra -= more
+    return widths
 
 
 def without(t: Table, dropped: set[str]) -> Table:
@@ -89,7 +118,8 @@ def without(t: Table, dropped: set[str]) -> Table:
     columns: Rich keeps each column's place from when it was added, and lays out by it (the
     column that was before the last one lost a cell: "FAILE")."""
     kept = [c for c in t.columns if c.header not in dropped]
-    new = Table(box=None, header_style=t.header_style, pad_edge=False)
+    new = Listing(box=None, header_style=t.header_style, pad_edge=False)
+    new.free = getattr(t, "free", ())
     for c in kept:
         new.add_column(c.header, no_wrap=c.no_wrap, overflow=c.overflow)
     for row in zip(*(list(c.cells) for c in kept), strict=True):
@@ -109,7 +139,7 @@ def show_table(t: Table) -> None:
     wrapped and no styles, so `grep`, `less -S` and `cut` see every value; programs use
     `--json`. With `--color always` the cells keep their colours, in the same layout."""
     if out().is_terminal:
-        out().print(fit(t))
+        out().print(fit(t), crop=False)  # `fit` cut what may be cut; Rich cuts nothing more
         return
     columns = [plain_cells(col) for col in t.columns]
     widths = [max(map(cell_len, cells)) for cells in columns]
