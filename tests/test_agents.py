@@ -479,9 +479,9 @@ def test_drain_finishes_running_tasks_and_claims_none(cluster: Cluster) -> None:
     listed = {d["name"]: d for d in json.loads(cluster.cli("agents", "--json").stdout)}
     assert listed["a"]["state"] == "draining" and listed["a"]["drain"] is True
     assert listed["b"]["state"] in ("idle", "busy")
-    # Unknown agent: refused, exit 1.
+    # Unknown agent: bad input, exit 2, as every unknown id.
     r = cluster.cli("agent", "drain", "nobody")
-    assert r.returncode == 1 and "no agent named nobody" in r.stderr
+    assert r.returncode == 2 and "agent drain: no agent named nobody" in r.stderr
 
 
 def test_agents_lists_running_tasks_heartbeat_and_counts(cluster: Cluster) -> None:

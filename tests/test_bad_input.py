@@ -175,7 +175,7 @@ def test_the_bounds_still_accept_the_largest_good_values(
     done = run_cli("jobs", "--db", str(db), f"id:{2**63 - 1}", "--limit", str(2**63 - 1))
     assert done.returncode == 0, done.stderr
     done = run_cli("show", "--db", str(db), str(2**63 - 1))
-    assert done.returncode == 1 and "no job 9223372036854775807" in done.stderr
+    assert done.returncode == 2 and "show: no job 9223372036854775807" in done.stderr
 
 
 # ------------------------------------------------------------------------ last resort
@@ -282,3 +282,41 @@ def test_an_infinite_lease_from_the_environment_falls_back_to_the_default(
     finally:
         proc.kill()
         proc.wait(10)
+
+
+UNKNOWN = [
+    (["show", "999"], "show: no job 999"),
+    (["why", "999"], "why: no job 999"),
+    (["logs", "999"], "logs: no job 999"),
+    (["artifacts", "999"], "artifacts: no job 999"),
+    (["artifact", "999", "report.pdf"], "artifact: no job 999"),
+    *(([c, "999"], f"{c}: no job 999") for c in ("cancel", "pause", "resume", "retry")),
+    (["cancel", "--force", "999"], "cancel: no job 999"),
+    (["failures", "show", "0123456789ab"], "failures show: no failure group 0123456789ab"),
+    (["failures", "retry", "0123456789ab"], "failures retry: no failure group 0123456789ab"),
+    (["schedule", "show", "nope"], "schedule show: no schedule 'nope'"),
+    (["schedule", "run", "nope"], "schedule run: no schedule 'nope'"),
+    (["schedule", "disable", "nope"], "schedule disable: no schedule 'nope'"),
+    (["schedule", "set", "nope", "--every", "5m"], "schedule set: no schedule 'nope'"),
+    (["agent", "drain", "nobody"], "agent drain: no agent named nobody"),
+]
+
+
+@pytest.fixture(scope="module")
+def empty_store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """An existing store with nothing in it (so that no command says it created one)."""
+    env = {"JOBDASH_DB": str(tmp_path_factory.mktemp("empty") / "j.db")}
+    assert run_cli("jobs", env=env).returncode == 0
+    return env
+
+
+@pytest.mark.parametrize(("argv", "said"), UNKNOWN, ids=[" ".join(a) for a, _ in UNKNOWN])
+def test_every_command_says_an_unknown_id_alike(
+    empty_store: dict[str, str], argv: list[str], said: str
+) -> None:
+    """A job id, failure group, schedule or agent that is not there is bad input, exit status
+    2 and one line naming the command and the id, whichever command was given it (`why`
+    said so with 2, `show`, `logs`, `cancel`, `failures show` … with 1)."""
+    done = run_cli(*argv, env=empty_store)
+    assert refused(done, said).startswith(f"jobdash: {said}")
+    assert done.stdout == ""

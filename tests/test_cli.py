@@ -383,7 +383,7 @@ def test_show_and_show_json(history: dict[str, int]) -> None:
     assert [t["name"] for t in tasks] == ["alpha", "beta", "gamma"]
     assert all(t["status"] == "succeeded" and t["exit_code"] == 0 for t in tasks)
     done = run_cli("show", "9999")
-    assert done.returncode == 2 or done.returncode == 1
+    assert done.returncode == 2
     assert "9999" in one_line(done.stderr)
 
 

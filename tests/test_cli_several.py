@@ -109,9 +109,12 @@ def test_an_unknown_id_among_several_is_bad_input_and_nothing_is_done() -> None:
         assert done.stdout == ""
         assert lines(done.stderr) == [f"jobdash: {command[0]}: no job 999: nothing done"]
     assert statuses() == {a: "queued", b: "queued"}
-    # A lone unknown id is refused as before (exit status 1).
+    # A lone unknown id is bad input too (exit status 2), as it is for every command.
     done = run_cli("cancel", "999")
-    assert (done.returncode, lines(done.stderr)) == (1, ["jobdash: no job 999"])
+    assert (done.returncode, lines(done.stderr)) == (
+        2,
+        ["jobdash: cancel: no job 999: nothing done"],
+    )
 
 
 def test_query_acts_on_exactly_the_jobs_it_selects() -> None:

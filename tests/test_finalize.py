@@ -106,7 +106,7 @@ def test_a_command_step_runs_after_every_task_and_shows_finalizing(
     assert status(cluster, job) == "finalizing"
     (out / "go").touch()
     until(lambda: status(cluster, job) == "succeeded", 30, "the job succeeded")
-    assert cluster.job(job)["info"] == "3 tasks done, finalized"
+    assert cluster.job(job)["info"] == "4 tasks done, finalized"  # the step is task 4
     # The step's own log lines (task 4), and its lines in the job's log.
     r = cluster.cli("logs", str(job), "--task", "4")
     assert r.stdout.splitlines() == ["told: succeeded 3 of 3, attempt 1", "sent"]
@@ -135,7 +135,7 @@ def test_a_python_step_is_told_the_results_and_runs_after_a_failed_task(
     (out / "go").touch()
     until(lambda: status(cluster, job) == "failed", 30, "the job ended")
     assert cluster.job(job)["info"] == (
-        "1 of 4 tasks failed — first: part 1: ValueError: bad part 1; finalized"
+        "1 of 5 tasks failed — first: part 1: ValueError: bad part 1; finalized"
     )
     assert "report sent" in logs(cluster, job)
 
@@ -165,7 +165,7 @@ def test_cancel_during_the_step_stops_it_and_the_job_ends_cancelled(
     r = cluster.cli("cancel", str(job))
     assert r.returncode == 0, r.stderr
     until(lambda: status(cluster, job) == "cancelled", 30, "the job cancelled")
-    assert cluster.job(job)["info"] == "cancelled while finalizing (0 of 3 tasks cancelled)"
+    assert cluster.job(job)["info"] == "cancelled while finalizing (1 of 4 tasks cancelled)"
     assert cluster.tasks(job)["finalize"]["status"] == "cancelled"
     assert not group_alive(pid)
     assert "sent" not in logs(cluster, job).split()

@@ -69,7 +69,7 @@ def test_logname_root_gives_another_user_no_admin_rights(other_user: OsUser) -> 
     assert cleared.returncode == 1
     assert f"only admins may clear every user's jobs ({u.name} is not an admin)" in cleared.stderr
     cancel = u.run(*common, "cancel", "2", env=SPOOF)
-    assert cancel.returncode == 1 and "no job 2 among your jobs" in cancel.stderr
+    assert cancel.returncode == 2 and "no job 2 among your jobs" in cancel.stderr
 
     rows = audit_rows(db)
     assert (u.name, u.name, "run", "job:3") in rows

@@ -253,25 +253,27 @@ SETTLE_CASES: list[tuple[Any, ...]] = [
     (J.FINALIZING, 2, 0, 0, 0, None, J.SUCCEEDED, "2 tasks done", 100.0),
 ]
 # With a finalize step: (status, total, failed, cancelled, warnings, first failure, the
-# step's (status, error)) -> (final, info, progress); the counts are the other tasks'.
+# step's (status, error)) -> (final, info); the counts are the job's counters, its step
+# included (it is one of its tasks: the info line counts what `Job.total` counts). Each
+# case: three tasks (two, four) and the step.
 STEP_CASES: list[tuple[Any, ...]] = [
-    (J.FINALIZING, 3, 0, 0, 0, None, ("succeeded", ""), J.SUCCEEDED, "3 tasks done, finalized"),
+    (J.FINALIZING, 4, 0, 0, 0, None, ("succeeded", ""), J.SUCCEEDED, "4 tasks done, finalized"),
     (
         J.FINALIZING,
-        3,
+        4,
         0,
         0,
         2,
         None,
         ("succeeded", ""),
         J.WARNING,
-        "3 tasks done with 2 warnings, finalized",
+        "4 tasks done with 2 warnings, finalized",
     ),
     # The step's failure fails the job, with its error.
     (
         J.FINALIZING,
-        3,
-        0,
+        4,
+        1,
         0,
         1,
         None,
@@ -282,55 +284,55 @@ STEP_CASES: list[tuple[Any, ...]] = [
     # Tasks failed and the step ran anyway (it sees their results): the job failed.
     (
         J.FINALIZING,
-        3,
+        4,
         1,
         0,
         0,
         ("b", "exit 1"),
         ("succeeded", ""),
         J.FAILED,
-        "1 of 3 tasks failed — first: b: exit 1; finalized",
+        "1 of 4 tasks failed — first: b: exit 1; finalized",
     ),
     (
         J.FINALIZING,
-        3,
-        1,
+        4,
+        2,
         0,
         0,
         ("b", "exit 1"),
         ("failed", "ValueError: x"),
         J.FAILED,
-        "1 of 3 tasks failed — first: b: exit 1; finalize failed: ValueError: x",
+        "2 of 4 tasks failed — first: b: exit 1; finalize failed: ValueError: x",
     ),
     # Cancelled while the step ran: the job ends cancelled.
     (
         J.CANCELLING,
-        3,
+        4,
         0,
-        0,
+        1,
         0,
         None,
         ("cancelled", "cancelled"),
         J.CANCELLED,
-        "cancelled while finalizing (0 of 3 tasks cancelled)",
+        "cancelled while finalizing (1 of 4 tasks cancelled)",
     ),
     # Cancelled while its tasks ran, a retry's step set aside: never finalized.
     (
         J.CANCELLING,
-        4,
+        5,
         0,
         2,
         0,
         None,
         ("skipped", ""),
         J.CANCELLED,
-        "cancelled (2 of 4 tasks cancelled)",
+        "cancelled (2 of 5 tasks cancelled)",
     ),
     (
         J.FINALIZING,
-        2,
+        3,
         0,
-        0,
+        1,
         0,
         None,
         ("cancelled", "x"),

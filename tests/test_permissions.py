@@ -310,8 +310,8 @@ def test_cli_refuses_in_one_line_and_whoami_says_what_roles_allow(world: World) 
     assert ran.returncode == 0, ran.stderr
     as_carol = {"JOBDASH_USER": "carol"}
     done = run_cli(*common, "cancel", "1", env=as_carol)
-    assert done.returncode == 1 and done.stdout == ""
-    assert done.stderr.strip() == "jobdash: no job 1 among your jobs"
+    assert done.returncode == 2 and done.stdout == ""  # not one of hers: an unknown id
+    assert done.stderr.strip() == "jobdash: cancel: no job 1 among your jobs: nothing done"
     done = run_cli(*common, "run", "export-b", "-p", "dir=/srv/finance/x", env=as_carol)
     assert done.returncode == 1
     assert done.stderr.strip() == (

@@ -207,15 +207,15 @@ def test_a_user_cannot_cancel_anothers_job(team: Team) -> None:
     t = team
     theirs = t.jobs[str(t.bob.name)]
     status, _, err = t.run(t.alice, "cancel", str(theirs))
-    assert status == 1
-    assert err.strip() == f"jobdash: no job {theirs} among your jobs"
+    assert status == 2  # not one of hers: an unknown id
+    assert err.strip() == f"jobdash: cancel: no job {theirs} among your jobs: nothing done"
     # The admin may: it sees and acts on all.
     status, _, err = t.run(t.admin, "cancel", str(theirs))
     assert status == 0, err
     assert t.psql(t.bob, f"SELECT status FROM jobs WHERE id = {theirs}")[1] == "cancelled"
     # Nor see it, nor clear it; its user may.
     status, _, err = t.run(t.alice, "show", str(theirs))
-    assert status == 1 and err.strip() == f"jobdash: no job {theirs} among your jobs"
+    assert status == 2 and err.strip() == f"jobdash: show: no job {theirs} among your jobs"
     status, _, err = t.run(t.alice, "clear", "--all")
     assert status == 1 and "only admins may clear every user's jobs" in err
     status, _, err = t.run(t.bob, "clear")

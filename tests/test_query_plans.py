@@ -121,7 +121,7 @@ async def test_no_statement_of_the_engine_or_the_dashboard_scans_the_history(
         for user in (None, "root"):
             await store.type_runs("ok", 30, user)
             await store.jobs_ended(time.time(), 24, user)
-        await store.tasks_ended(time.time(), 60)
+        await store.tasks_done(time.time(), 60)
         await svc.schedule_jobs("nightly", limit=50)
     finally:
         store.db.writer.set_trace_callback(None)  # type: ignore[attr-defined]

@@ -519,7 +519,7 @@ def test_cli_schedules_and_bad_input(tmp_path: Path) -> None:
     r = run_cli("schedule", "set", "every10", "--every", "5m", "--tz", "Mars/Base", env=env)
     assert r.returncode == 2 and "unknown time zone" in r.stderr
     r = run_cli("schedule", "run", "nope", env=env)
-    assert r.returncode == 1 and "no schedule 'nope'" in r.stderr
+    assert r.returncode == 2 and "schedule run: no schedule 'nope'" in r.stderr
     if getpass.getuser() == "root":  # the default admins
         r = run_cli(
             "schedule",

@@ -9,7 +9,8 @@ import pytest
 from rich.console import Console
 from rich.text import Text
 
-from jobdash.cli.tables import fit, listing
+from jobdash.cli.render import Consoles
+from jobdash.cli.tables import fit, listing, show_table
 
 HEADERS = ("NAME", "HOST", "PID", "STATE", "TASKS", "HEARTBEAT", "DONE", "FAILED", "STARTED")
 ROW = ("vm-12265", "vm", "4242", "⊗ offline", "12#1 import", "37m06s ago", "470", "30", "20:24:26")
@@ -49,3 +50,61 @@ def test_a_column_of_paths_keeps_their_ends(width: int) -> None:
         shown = row.split()[1]
         assert shown.startswith("…") and path.endswith(shown[1:]), row
         assert shown.endswith(path[-8:]), row
+
+
+JOB_HEADERS = ("ID", "TYPE", "TARGET", "USER", "STATUS", "TASKS", "FAILED", "STARTED", "TIME")
+JOB_ROWS = (
+    (
+        "12",
+        "import-files",
+        "/srv/incoming/2026-11",
+        "scheduler",
+        "✔ succeeded",
+        "41/41",
+        "",
+        "14:29:32",
+        "3m55s",
+    ),
+    ("13", "fix-permissions", "/srv/share", "root", "▶ running", "8/9", "2", "14:29:32", "~40s"),
+)
+INFO = ("header ok: id,name,email,created (3974 rows)", "chown")
+
+
+@pytest.mark.parametrize("width", range(40, 121, 4))
+def test_no_value_is_cut_silently_and_no_fixed_value_is_cut(width: int) -> None:
+    """`jobdash jobs` at 60 columns showed `3m55` for `3m55s` and lost INFO: Rich shrank the
+    fixed columns (cut with `crop`, no mark) once the free-text ones had taken too much."""
+    t = listing(*JOB_HEADERS, "INFO", flex=("TARGET", "INFO"), drop=("USER", "STARTED"))
+    for row, info in zip(JOB_ROWS, INFO, strict=True):
+        t.add_row(*row, info)
+    buf = io.StringIO()
+    Consoles.out = Console(file=buf, width=width, force_terminal=True, color_system=None)
+    try:
+        show_table(t)  # as `jobdash jobs` prints it on a terminal
+    finally:
+        Consoles.out = None
+    head, *rows = buf.getvalue().splitlines()
+    titles = head.split()
+    starts = [head.index(title) if title in titles else None for title in (*JOB_HEADERS, "INFO")]
+    for line, row, info in zip(rows, JOB_ROWS, INFO, strict=True):
+        for title, value in zip(JOB_HEADERS, row, strict=True):
+            if title in ("TARGET",):
+                continue
+            if title in ("USER", "STARTED") and title not in titles:
+                continue  # left out whole (`drop`), never cut
+            assert title in titles, (title, head)
+            assert value in line.split("  ") or value in line, (title, value, line)
+        # The free text is there whole, or cut with `…` at the end: never cut unmarked.
+        for title, value in (("TARGET", row[2]), ("INFO", info)):
+            start = starts[(*JOB_HEADERS, "INFO").index(title)]
+            assert start is not None or "…" in head, (title, head)
+            if start is None:
+                continue
+            shown = line[start:].split("  ")[0].rstrip()
+            assert shown == value or (shown.endswith("…") and value.startswith(shown[:-1])), (
+                title,
+                shown,
+                line,
+            )
+    if width >= 60:  # room for every fixed value: the lines fit the terminal
+        assert all(len(line.rstrip()) <= width for line in (head, *rows)), (head, rows)

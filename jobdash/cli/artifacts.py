@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from jobdash.cli.parser import EXIT_OK
 from jobdash.cli.render import out, print_json, safe, tell
-from jobdash.core.model import BadInput, NotFound
+from jobdash.core.model import BadInput
 from jobdash.present.artifacts import COLUMNS, artifact_cells, artifact_dict
 from jobdash.present.sizes import size_text
 from jobdash.present.text import sanitize_lines
@@ -25,10 +25,7 @@ TERMINAL_TEXT_MAX = 16 * 1024 * 1024  # bytes of a text artifact printed on a te
 
 
 async def cmd_artifacts(svc: Service, a: argparse.Namespace) -> int:
-    try:
-        found = await svc.artifacts(a.job)
-    except NotFound as e:
-        raise BadInput(str(e)) from None
+    found = await svc.artifacts(a.job)  # NotFound: exit 2 (`main.unknown`)
     folder = svc.artifact_folder
     if a.json:
         print_json([artifact_dict(x, folder) for x in found])
@@ -51,22 +48,20 @@ async def cmd_artifact(svc: Service, a: argparse.Namespace) -> int:
     from jobdash.core.service import is_text
 
     target = a.output or "-"
-    try:
-        if target == "-" and out().is_terminal:
-            # A terminal acts on what it is sent: text only, its escapes made visible.
-            found, content = await svc.open_artifact(a.job, a.name)
-            with content:
-                if not is_text(found.media_type) or found.size > TERMINAL_TEXT_MAX:
-                    raise BadInput(
-                        f"artifact {a.name!r} is {found.media_type}, {size_text(found.size)}: "
-                        "give -o FILE, or pipe it"
-                    )
-                text = content.read().decode("utf-8", "replace")
-            sys.stdout.write(sanitize_lines(text))
-            return EXIT_OK
-        found = await svc.save_artifact(a.job, a.name, target)
-    except NotFound as e:
-        raise BadInput(str(e)) from None
+    # NotFound (no such job, or artifact of that name): exit 2 (`main.unknown`).
+    if target == "-" and out().is_terminal:
+        # A terminal acts on what it is sent: text only, its escapes made visible.
+        found, content = await svc.open_artifact(a.job, a.name)
+        with content:
+            if not is_text(found.media_type) or found.size > TERMINAL_TEXT_MAX:
+                raise BadInput(
+                    f"artifact {a.name!r} is {found.media_type}, {size_text(found.size)}: "
+                    "give -o FILE, or pipe it"
+                )
+            text = content.read().decode("utf-8", "replace")
+        sys.stdout.write(sanitize_lines(text))
+        return EXIT_OK
+    found = await svc.save_artifact(a.job, a.name, target)
     if target != "-":
         tell(f"artifact {found.name} ({size_text(found.size)}) written to {target}")
     return EXIT_OK

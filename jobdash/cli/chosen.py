@@ -19,15 +19,15 @@ __all__ = ["chosen_jobs", "known_ids"]
 T = TypeVar("T")
 
 
-async def known_ids(ids: Sequence[T], read: Callable[[T], Awaitable[Any]], what: str) -> None:
-    """Among several ids, one that is not there (or not yours) is bad input, said before
-    anything is done; a lone id is refused by the action itself, as before (exit status 1)."""
-    if len(ids) > 1:
-        for i in ids:
-            try:
-                await read(i)
-            except NotFound as e:
-                raise BadInput(f"{what}: {e}: nothing done") from None
+async def known_ids(ids: Sequence[T], read: Callable[[T], Awaitable[Any]]) -> None:
+    """An id that is not there (or not yours) is bad input, said before anything is done,
+    a lone id as one of several: exit status 2 and one line, `jobdash: cancel: no job 9:
+    nothing done`, as every command says an unknown id (`main.unknown`)."""
+    for i in ids:
+        try:
+            await read(i)
+        except NotFound as e:
+            raise NotFound(f"{e}: nothing done") from None
 
 
 async def chosen_jobs(svc: Service, a: argparse.Namespace) -> list[int]:
@@ -42,5 +42,5 @@ async def chosen_jobs(svc: Service, a: argparse.Namespace) -> list[int]:
     ids = list(dict.fromkeys(a.job))
     if not ids:
         raise BadInput(f"{a.command}: give one or more job ids, or --query QUERY")
-    await known_ids(ids, svc.job, a.command)
+    await known_ids(ids, svc.job)
     return ids

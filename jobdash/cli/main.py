@@ -1,7 +1,8 @@
 """`jobdash ARGS`: parse, open the store through the service, run the command, and turn
 what went wrong into one line and an exit status.
 
-Exit status: 0 success, 1 the job failed or the request was refused, 2 bad usage or input.
+Exit status: 0 success, 1 the job failed or the request was refused, 2 bad usage or input,
+an unknown job id, failure group, schedule, agent or artifact included (`unknown`).
 """
 
 from __future__ import annotations
@@ -123,6 +124,29 @@ async def run_command(a: argparse.Namespace) -> int:
         await svc.close()
 
 
+def command_words(a: argparse.Namespace) -> str:
+    """The command as typed, to say where an input was wrong: `show`, `failures show`,
+    `schedule run`, `agent drain`."""
+    words = [a.command]
+    if a.command == "failures" and a.query and a.query[0] in ("show", "retry"):
+        words.append(a.query[0])
+    for action in ("schedule_action", "action"):
+        if isinstance(getattr(a, action, None), str):
+            words.append(getattr(a, action))
+    return " ".join(words)
+
+
+def unknown(a: argparse.Namespace, e: Exception) -> int:
+    """Every command's answer to a job id, failure group, schedule, agent or artifact that
+    is not there (or not yours): the service's `NotFound`. It is bad input, as a bad id's
+    form is: one line naming the command and what it named, exit status 2. (A thing
+    removed while a command works on it, say `logs -f`, is the command's own to tell.)"""
+    from jobdash.cli.render import tell
+
+    tell(f"jobdash: {command_words(a)}: {e}")
+    return EXIT_USAGE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else list(argv)
     if words[:1] == ["__complete"]:  # a shell's TAB (see `completion`): never an error
@@ -133,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import io
 
     from jobdash.cli.render import color_mode, tell, use_color
-    from jobdash.core.model import BadInput, Refused
+    from jobdash.core.model import BadInput, NotFound, Refused
     from jobdash.present.text import sanitize
 
     mode = color_mode(args.color)
@@ -162,6 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BadInput as e:
         tell(f"jobdash: {e}")
         return EXIT_USAGE
+    except NotFound as e:
+        return unknown(args, e)
     except Refused as e:
         tell(f"jobdash: {e}")
         return EXIT_FAILED

@@ -145,7 +145,7 @@ async def act_on_schedules(svc: Service, a: argparse.Namespace) -> int:
 
     action = a.schedule_action
     ids = list(dict.fromkeys(a.id))
-    await known_ids(ids, svc.schedule, f"schedule {action}")
+    await known_ids(ids, svc.schedule)
 
     def said(o: Outcome) -> None:
         if action == "run":

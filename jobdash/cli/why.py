@@ -16,7 +16,6 @@ from rich.text import Text
 
 from jobdash.cli.parser import EXIT_OK
 from jobdash.cli.render import fields, out, print_json, toned
-from jobdash.core.model import BadInput, NotFound
 from jobdash.core.views import Why
 from jobdash.present.status import look
 from jobdash.present.text import sanitize
@@ -55,11 +54,8 @@ def why_dict(w: Why) -> dict[str, Any]:
 
 
 async def cmd_why(svc: Service, a: argparse.Namespace) -> int:
-    try:
-        job = await svc.job(a.job)
-        w = await svc.why(a.job)
-    except NotFound as e:  # an id that names no job is a wrong argument
-        raise BadInput(f"why: {e}") from None
+    job = await svc.job(a.job)  # NotFound: an unknown id, exit 2 (`main.unknown`)
+    w = await svc.why(a.job)
     if a.json:
         print_json(why_dict(w))
         return EXIT_OK

@@ -344,8 +344,13 @@ def settle(
 ) -> Settled:
     """How a job in `status` (one of SETTLING) with nothing pending or running ends, from its
     task counts and warnings; `first_failure` is (name, error) of its first failed task.
-    `step`: (status, error) of its finalize step when it has one; the counts are then those
-    of its other tasks.
+    `step`: (status, error) of its finalize step when it has one.
+
+    The counts are the job's counters as they stand, its finalize step included: the step
+    is one of its tasks (a row, numbered, claimed, logged, counted in `Job.total` and in the
+    job's progress), so the info line speaks of the same tasks as the `8/8` beside it
+    (`8 tasks done, finalized`, not `7 tasks done` under `8/8`). Only what decides the end
+    looks at the other tasks apart from the step.
 
     A job being cancelled ends cancelled; else one failed task fails the job, one cancelled
     task (and none failed) cancels it, warnings make a warning, and it succeeded otherwise. A
@@ -354,11 +359,14 @@ def settle(
     cancelled cancels it."""
     tasks = plural(total, "task")
     step_status, step_error = step or ("", "")
+    others = total - (step is not None)
+    others_failed = failed - (step_status == T.FAILED)
+    others_cancelled = cancelled - (step_status == T.CANCELLED)
     if status == J.CANCELLING:
         final, info = J.CANCELLED, f"cancelled ({cancelled} of {tasks} cancelled)"
         if step_status == T.CANCELLED:
             info = f"cancelled while finalizing ({cancelled} of {tasks} cancelled)"
-    elif failed:
+    elif others_failed:
         final = J.FAILED
         detail = f" — first: {first_failure[0]}: {first_failure[1]}" if first_failure else ""
         info = f"{failed} of {tasks} failed{detail}"
@@ -366,10 +374,10 @@ def settle(
             info += f"; finalize failed: {step_error}"
     elif step_status == T.FAILED:
         final, info = J.FAILED, f"finalize failed: {step_error}"
-    elif cancelled:
+    elif others_cancelled:
         final, info = J.CANCELLED, f"{cancelled} of {tasks} cancelled"
     elif step_status == T.CANCELLED:
-        final, info = J.CANCELLED, f"finalize cancelled after {tasks}"
+        final, info = J.CANCELLED, f"finalize cancelled after {plural(others, 'task')}"
     elif warnings:
         final, info = J.WARNING, f"{tasks} done with {plural(warnings, 'warning')}"
     else:

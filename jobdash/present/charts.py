@@ -162,7 +162,7 @@ def _hour_minute(ts: float, now: float) -> str:
 def agents_picture(
     counts: Iterable[Counted], agents: Sequence[str], minutes: int = MINUTES
 ) -> list[Series]:
-    """Each agent's tasks ended per minute over the last `minutes` (agents in `agents`'
+    """Each agent's tasks done (succeeded) per minute over the last `minutes` (agents in `agents`'
     order, then any other that ended tasks), then the total of all."""
     per: dict[str, list[int]] = {name: [0] * minutes for name in agents}
     for bucket, agent, n in counts:
@@ -178,7 +178,7 @@ def _per_minute(label: str, by_bucket: list[int], minutes: int) -> Series:
     oldest_first = by_bucket[::-1]
     bars = [Bar(float(n), Tone.ACTIVE) for n in oldest_first]
     note = (
-        f"{sum(oldest_first)} in {minutes} min · last min {oldest_first[-1]} · "
+        f"{sum(oldest_first)} done in {minutes} min · last min {oldest_first[-1]} · "
         f"peak {max(oldest_first, default=0)}/min"
     )
     entries = [str(n) for n in oldest_first]

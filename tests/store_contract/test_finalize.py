@@ -68,7 +68,7 @@ async def test_the_step_is_added_when_the_last_task_ends_and_the_job_finalizes(
     j = await store.get_job(job.id)
     assert (j.status, j.info, j.progress, j.pending, j.running) == (
         J.SUCCEEDED,
-        "3 tasks done, finalized",
+        "4 tasks done, finalized",
         100.0,
         0,
         0,
@@ -90,7 +90,7 @@ async def test_the_step_runs_after_failed_tasks_and_the_job_fails(store: Store) 
     assert await finish(store, await claim_step(store), "a")
     j = await store.get_job(job.id)
     assert j.status is J.FAILED
-    assert j.info == "2 of 2 tasks failed — first: copy1: exit 1; finalized"
+    assert j.info == "2 of 3 tasks failed — first: copy1: exit 1; finalized"
 
 
 async def test_a_failing_step_fails_the_job_with_its_error(store: Store) -> None:
@@ -118,7 +118,10 @@ async def test_cancel_while_finalizing_ends_the_job_cancelled(store: Store) -> N
     # The agent stops the step: its attempt ends cancelled.
     assert await store.complete(Outcome(c.task_id, c.attempt, "a", T.CANCELLED, None, "cancelled"))
     j = await store.get_job(job.id)
-    assert (j.status, j.info) == (J.CANCELLED, "cancelled while finalizing (0 of 1 task cancelled)")
+    assert (j.status, j.info) == (
+        J.CANCELLED,
+        "cancelled while finalizing (1 of 2 tasks cancelled)",
+    )
 
 
 async def test_a_job_cancelled_before_its_end_is_not_finalized(store: Store) -> None:
@@ -156,7 +159,7 @@ async def test_a_retry_runs_the_step_again_after_the_retried_tasks(store: Store)
     assert c.attempt == 2  # the same step, a new attempt
     assert await finish(store, c, "a")
     j = await store.get_job(job.id)
-    assert (j.status, j.info, j.total) == (J.SUCCEEDED, "2 tasks done, finalized", 3)
+    assert (j.status, j.info, j.total) == (J.SUCCEEDED, "3 tasks done, finalized", 3)
 
 
 async def test_a_retry_of_a_failed_step_alone_finalizes_again(store: Store) -> None:
@@ -191,7 +194,7 @@ async def test_a_job_with_no_tasks_still_finalizes(store: Store) -> None:
     j = await store.get_job(job.id)
     assert (j.status, j.info) == (J.FINALIZING, "finalizing after 0 tasks")
     assert await finish(store, await claim_step(store), "a")
-    assert (await store.get_job(job.id)).info == "0 tasks done, finalized"
+    assert (await store.get_job(job.id)).info == "1 task done, finalized"  # the step: 1/1
 
 
 async def test_a_step_lost_with_its_agent_runs_again_alone_or_fails_the_job(
@@ -233,4 +236,30 @@ async def test_a_task_keyed_finalize_does_not_hide_the_step(store: Store) -> Non
         ("finalize", T.SUCCEEDED),
         ("finalize", T.SUCCEEDED),
     ]
-    assert (await store.get_job(job.id)).info == "1 task done, finalized"
+    assert (await store.get_job(job.id)).info == "2 tasks done, finalized"
+
+
+@pytest.mark.parametrize("end", ["succeeded", "tasks failed", "step failed", "cancelled"])
+async def test_the_info_line_counts_the_tasks_the_job_shows(store: Store, end: str) -> None:
+    """The walk-through saw `8/8` beside "7 tasks done, finalized": the step is one of the
+    job's tasks (its counters, its progress, `show`'s #8), so the info line counts it too."""
+    job = await store.create_job(commands("copy", tasks=3, finalize=True))
+    await run_tasks(store, job.id, ok=end != "tasks failed")
+    c = await claim_step(store)
+    if end == "cancelled":
+        await store.cancel_job(job.id, "root")
+        outcome = Outcome(c.task_id, c.attempt, "a", T.CANCELLED, None, "cancelled")
+    elif end == "step failed":
+        outcome = Outcome(c.task_id, c.attempt, "a", T.FAILED, 4, "exit 4")
+    else:
+        outcome = Outcome(c.task_id, c.attempt, "a", T.SUCCEEDED, 0, "")
+    assert await store.complete(outcome)
+    j = await store.get_job(job.id)
+    assert j.total == 4
+    said = {
+        "succeeded": "4 tasks done, finalized",
+        "tasks failed": "3 of 4 tasks failed — first: copy1: exit 1; finalized",
+        "step failed": "finalize failed: exit 4",
+        "cancelled": "cancelled while finalizing (1 of 4 tasks cancelled)",
+    }
+    assert j.info == said[end]

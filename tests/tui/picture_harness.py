@@ -35,7 +35,7 @@ FIRST_NIGHTLY = 22  # nightly-export runs: jobs 22..29, run k = id - 21
 NIGHTLIES = 8
 FAILED_RUNS = (3, 8)  # export-report runs that failed
 FAILED_NIGHTLY = 5
-# (agent, seconds before NOW, tasks ended then)
+# (agent, seconds before NOW, tasks done then)
 AGENT_TASKS = (("vm-a", 30, 3), ("vm-a", 150, 2), ("vm-b", 630, 4), ("vm-b", 30, 1))
 
 

@@ -65,7 +65,7 @@ async def test_finalizing_in_the_dashboard_then_cancelled(
         ended = await wait_for(svc, job.id, lambda j: j.status.finished)
         assert (ended.status, ended.info) == (
             JobStatus.CANCELLED,
-            "cancelled while finalizing (0 of 2 tasks cancelled)",
+            "cancelled while finalizing (1 of 3 tasks cancelled)",
         )
         await until(pilot, lambda: "⊗ cancelled" in str(screen.header.render()))
         tasks = await svc.tasks(job.id)

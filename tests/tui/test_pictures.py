@@ -138,7 +138,9 @@ async def test_agents_tab_counts_tasks_per_minute_per_agent_and_in_total(
             per[agent][59 - ago // 60] += n  # oldest minute first
         per["total"] = [a + b for a, b in zip(per["vm-a"], per["vm-b"], strict=True)]
         for name, minutes in per.items():
-            note = f"{sum(minutes)} in 60 min · last min {minutes[-1]} · peak {max(minutes)}/min"
+            note = (
+                f"{sum(minutes)} done in 60 min · last min {minutes[-1]} · peak {max(minutes)}/min"
+            )
             words = f"{name}: {note}. per minute, oldest first: " + " ".join(map(str, minutes))
             assert note in screen_text(app)
             if name != "total":  # the table's throughput column: the last 12 minutes
@@ -148,7 +150,7 @@ async def test_agents_tab_counts_tasks_per_minute_per_agent_and_in_total(
                 )
                 assert text_sparkline(minutes[-12:], 12) in row
             if name == "vm-b":
-                assert note == "5 in 60 min · last min 1 · peak 4/min"
+                assert note == "5 done in 60 min · last min 1 · peak 4/min"
                 await toggles(pilot, app, "#agents-chart", words)
 
 

@@ -363,10 +363,10 @@ class Service(Bulk, AuditTrail, Artifacts, Timings, ScheduleControl):
         """The jobs this user may see that ended in each hour before `now`, by status."""
         return await self.store.jobs_ended(now, hours, *self.rights.seen)
 
-    async def tasks_ended(self, now: float, minutes: int = 60) -> list[Counted]:
-        """The tasks each agent ended in each minute before `now` (agents are everyone's,
-        as on the Agents tab)."""
-        return await self.store.tasks_ended(now, minutes)
+    async def tasks_done(self, now: float, minutes: int = 60) -> list[Counted]:
+        """The tasks each agent did (succeeded) in each minute before `now` (agents are
+        everyone's, as on the Agents tab)."""
+        return await self.store.tasks_done(now, minutes)
 
     async def agents(self) -> list[tuple[AgentInfo, bool]]:
         """Each agent and its drain flag, as shown: the live first (`agents_as_shown`)."""

@@ -95,9 +95,10 @@ class ReadingStore(Protocol):
         """How many jobs (of `user` only, and `shared`'s, as for `type_runs`) ended with each status in each of the `hours`
         hours before `now` (bucket 0: the last hour); buckets with none are left out."""
 
-    async def tasks_ended(self, now: float, minutes: int) -> list[Counted]:
-        """How many tasks each agent ended in each of the `minutes` minutes before `now`
-        (bucket 0: the last minute); buckets with none are left out."""
+    async def tasks_done(self, now: float, minutes: int) -> list[Counted]:
+        """How many tasks each agent did (succeeded: what an agent's `done` counts) in each
+        of the `minutes` minutes before `now` (bucket 0: the last minute); buckets with none
+        are left out."""
 
     async def task_durations(self, job_ids: list[int]) -> list[float]:
         """How long the succeeded tasks of these jobs ran, in seconds (a sample of at most

@@ -3,8 +3,8 @@ and throughput; `d` drains the selected agent.
 
 Reloaded when the change feed says agents (or jobs, whose tasks agents run) changed, at
 most once a second; a 1 s timer re-renders the heartbeat ages, and only the rows whose text
-changed are repainted.  Throughput: the tasks each agent ended in each minute of the last
-hour, counted by the store (`Service.tasks_ended`), read with the agents and at least every
+changed are repainted.  Throughput: the tasks each agent did (succeeded, as its `done`
+counts them) in each minute of the last hour, counted by the store (`Service.tasks_done`), read with the agents and at least every
 `sample_every` seconds: a line of bars per agent and one for all of them below the table
 (`v`: the numbers), and the last 12 minutes in the table's throughput column.
 """
@@ -94,7 +94,8 @@ class AgentsPane(Vertical):
             id="agents-table",
         )
         yield Label(
-            f"tasks ended per minute, last {MINUTES} min, oldest first",
+            # The table's `done` is all time; this is the same count, by minute.
+            f"tasks done per minute, last {MINUTES} min (the table's done: all time), oldest first",
             id="agents-chart-label",
             markup=False,
         )
@@ -154,7 +155,7 @@ class AgentsPane(Vertical):
         self._show()
 
     async def _read_throughput(self) -> None:
-        counts = await self.service.tasks_ended(clock_of(self.app)(), MINUTES)
+        counts = await self.service.tasks_done(clock_of(self.app)(), MINUTES)
         self.throughput = agents_picture(counts, [info.name for info, _ in self.agents])
 
     def _row(self, info: AgentInfo, now: float) -> Row:
@@ -196,7 +197,7 @@ class AgentsPane(Vertical):
         self.query_one("#agents-chart", Chart).show(self.throughput[:-1] and self.throughput)
 
     def _per_minute(self, name: str) -> list[float]:
-        """An agent's tasks ended per minute, oldest first (none: no minute counted)."""
+        """An agent's tasks done per minute, oldest first (none: no minute counted)."""
         series = next((s for s in self.throughput if s.label == name), None)
         return [bar.value or 0.0 for bar in series.bars] if series is not None else []
 

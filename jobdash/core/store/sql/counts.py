@@ -276,15 +276,11 @@ class CountsSql:
         the values of `_settle`."""
         job_id, status, failed, cancelled, warnings, total, step_id = row
         step = None
-        if step_id:  # the counts without the step; its own end apart
+        if step_id:  # its end beside the counts, which include it (`settle` tells them apart)
             found = con.execute(self._step, (step_id,)).fetchall()
             step = (str(found[0][0]), str(found[0][1])) if found else None
-            if step is not None:
-                total -= 1
-                failed -= step[0] == "failed"
-                cancelled -= step[0] == "cancelled"
         first = None
-        if failed:
+        if failed > (step is not None and step[0] == "failed"):  # a task besides the step
             found = con.execute(self._first_failed, (job_id,)).fetchall()
             first = (found[0][0], found[0][1]) if found else None
         final, info, progress = ending(status, total, failed, cancelled, warnings, first, step)

@@ -68,9 +68,13 @@ Q = Statements(
         "SELECT job_id, min({max}(coalesce(active, started), started)) FROM tasks "
         "WHERE status = 'running' AND started IS NOT NULL GROUP BY job_id"
     ),
-    tasks_ended=(
+    # Done as the Agents tab's `done` counts (an agent's succeeded attempts): succeeded
+    # tasks, by the agent that ran them. Failed tasks are not (that column counts failed
+    # attempts, retries included, which the tasks' rows do not keep).
+    tasks_done=(
         f"SELECT {_BACK.format(width=60)}, agent, count(*) FROM tasks "
-        "WHERE finished IS NOT NULL AND finished > ? AND agent IS NOT NULL GROUP BY 1, 2"
+        "WHERE finished IS NOT NULL AND finished > ? AND agent IS NOT NULL "
+        "AND status = 'succeeded' GROUP BY 1, 2"
     ),
 )
 _STATUS = {str(s): s for s in JobStatus}
@@ -78,7 +82,7 @@ _STATUS = {str(s): s for s in JobStatus}
 
 class History:
     """The reads behind the pictures (the Store contract's `type_runs`, `jobs_ended`,
-    `tasks_ended`)."""
+    `tasks_done`)."""
 
     db: Reading
 
@@ -126,7 +130,7 @@ class History:
             rows = await self.db.fetchall(sql, args)
         return [(int(r[0]), str(r[1]), int(r[2])) for r in rows if 0 <= r[0] < hours]
 
-    async def tasks_ended(self, now: float, minutes: int) -> list[Counted]:
-        """Tasks that ended in each of the last `minutes` minutes before `now`, by agent."""
-        rows = await self.db.fetchall(Q[self.db.dialect].tasks_ended, (now, now - 60 * minutes))
+    async def tasks_done(self, now: float, minutes: int) -> list[Counted]:
+        """Tasks done (succeeded) in each of the last `minutes` minutes before `now`, by agent."""
+        rows = await self.db.fetchall(Q[self.db.dialect].tasks_done, (now, now - 60 * minutes))
         return [(int(r[0]), str(r[1]), int(r[2])) for r in rows if 0 <= r[0] < minutes]
