@@ -207,9 +207,9 @@ async def test_a_progress_meter_does_not_hide_the_cause(
     config = write_config(
         f"""
 [types.full]
-command = ["sh", "-c", "{meter.format('rsync: write failed: No space left on device (28)')}"]
+command = ["sh", "-c", "{meter.format("rsync: write failed: No space left on device (28)")}"]
 [types.closed]
-command = ["sh", "-c", "{meter.format('rsync: connection unexpectedly closed')}"]
+command = ["sh", "-c", "{meter.format("rsync: connection unexpectedly closed")}"]
 """
     )
     svc = await services(config)
