@@ -320,3 +320,58 @@ def test_every_command_says_an_unknown_id_alike(
     done = run_cli(*argv, env=empty_store)
     assert refused(done, said).startswith(f"jobdash: {said}")
     assert done.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        pytest.param("command = ['/no/such/cmd']", [":3:", "t.command", "no such file"], id="abs"),
+        pytest.param("command = ['nosuchcmd-zz']", [":3:", "t.command", "not on PATH"], id="path"),
+        pytest.param("command = ['DIR/tool.sh']", ["t.command", "not executable"], id="noexec"),
+        pytest.param(
+            "command = ['true']\nfinalize = ['/no/such/fin']",
+            [":4:", "t.finalize", "no such file"],
+            id="finalize",
+        ),
+        pytest.param(
+            "command = ['true']\nitems = { command = ['/no/such/ls'] }",
+            ["t.items.command", "no such file"],
+            id="items",
+        ),
+        pytest.param("function = 'nosuchmod:fn'", [":3:", "t.function", "no module"], id="module"),
+        pytest.param(
+            "function = 'here:go'\nfinalize = 'nosuchpkg.sub:fin'",
+            ["t.finalize", 'no module "nosuchpkg.sub"'],
+            id="finalize-module",
+        ),
+    ],
+)
+def test_check_refuses_a_type_the_engine_could_not_start_here(
+    text: str, words: list[str], write_config: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """A typo in a program or a module passed `check` and failed at the first run (at the
+    first fire time, for a schedule): now it is one line naming the key, exit 2."""
+    config = write_config(f"[jobdash]\n[types.t]\n{text.replace('DIR', str(tmp_path))}\n")
+    (config.parent / "here.py").write_text("async def go(ctx):\n    pass\n")
+    (tmp_path / "tool.sh").write_text("#!/bin/sh\n")  # no execute bit
+    refused(run_cli("check"), "jobdash.toml", *words)
+
+
+def test_check_accepts_what_the_engine_would_start(write_config: Callable[[str], Path]) -> None:
+    """Programs on PATH or by absolute path, modules next to the config, placeholders and
+    relative paths (the engine's working folder decides) pass."""
+    config = write_config(
+        "[types.a]\ncommand = ['true']\nfinalize = ['/bin/true']\n"
+        "[types.b]\nfunction = 'here:go'\nfinalize = 'here:go'\n"
+        "[types.c]\ncommand = ['{tool}']\nparams.tool = { default = 'x' }\n"
+        "[types.d]\ncommand = ['./bin/tool']\n"
+    )
+    (config.parent / "here.py").write_text("async def go(ctx):\n    pass\n")
+    done = run_cli("check")
+    assert done.returncode == 0 and "ok — 4 job types" in done.stdout, done.stderr
+
+
+def test_check_refuses_a_web_password_that_is_no_hash(write_config: Callable[[str], Path]) -> None:
+    write_config("[web]\npassword_hash = 'hunter2-plain'\n")
+    line = refused(run_cli("check"), "web.password_hash", "not a password hash")
+    assert "hunter2" not in line

@@ -194,3 +194,31 @@ async def test_the_command_line_lists_shows_and_retries_groups(
     assert {t.attempt for t in await svc.tasks(ids["copy"])} == {2}
     again = {g["id"]: g for g in json.loads(run_cli("failures", "--json", *db).stdout)}
     assert (again[cp["id"]]["attempts"], again[cp["id"]]["tasks"]) == (4, 2)
+
+
+async def test_a_progress_meter_does_not_hide_the_cause(
+    tmp_path: Path,
+    write_config: Callable[[str], Path],
+    services: Callable[..., Awaitable[Service]],
+) -> None:
+    """rsync, curl or pv draw their progress over one line with carriage returns: a task's
+    error is what that line says last, and two causes behind the same meter are two groups."""
+    meter = "printf '10%%\\r50%%\\r100%%\\r{}\\n' >&2; exit 23"
+    config = write_config(
+        f"""
+[types.full]
+command = ["sh", "-c", "{meter.format("rsync: write failed: No space left on device (28)")}"]
+[types.closed]
+command = ["sh", "-c", "{meter.format("rsync: connection unexpectedly closed")}"]
+"""
+    )
+    svc = await services(config)
+    full, closed = await svc.submit("full"), await svc.submit("closed")
+    for job in (full, closed):
+        await wait_finished(svc, job.id)
+    [task] = await svc.tasks(full.id)
+    assert task.error == "exit 23: rsync: write failed: No space left on device (28)"
+    assert sorted(g.message for g in await svc.failures()) == [
+        "exit 23: rsync: connection unexpectedly closed",
+        "exit 23: rsync: write failed: No space left on device (<n>)",
+    ]

@@ -84,6 +84,17 @@ ERRORS: list[tuple[str, str]] = [
         "RuntimeError: <Session object at 0x7f00aa11bb22> closed at 2026-12-01 09:14:05+01:00 "
         "by job 00000000-1111-2222-3333-444455556666",
     ),
+    # A progress meter's carriage returns: the line says what was written last over it.
+    (
+        "rsync-full",
+        'exit 23: 10%\r50%\r100%\rrsync: write failed on "/srv/b/x.tar": '
+        "No space left on device (28)",
+    ),
+    (
+        "rsync-full",
+        'exit 23: 5%\r100%\rrsync: write failed on "/srv/c/y": No space left on device (28)',
+    ),
+    ("rsync-closed", "exit 23: 10%\r50%\r100%\rrsync: connection unexpectedly closed\r\n"),
     ("smtp", "report failed (smtp to ops@example.com: [Errno 110] timed out)"),
     ("smtp", "report failed (smtp to alice.b@corp.example.org: [Errno 110] timed out)"),
 ]
@@ -116,6 +127,14 @@ def test_a_tracebacks_exception_line_is_what_counts() -> None:
     assert telling_line(text) == "ValueError: row 7: invalid date 'x' in /srv/in/c.csv"
     assert telling_line("\n\n  first line \nsecond") == "first line"
     assert telling_line("") == normalise(" \n ") == ""
+
+
+def test_a_line_is_what_a_terminal_shows_of_it() -> None:
+    assert telling_line("exit 23: 10%\r50%\r100%\rrsync: closed\r\nmore") == "rsync: closed"
+    assert telling_line("100%\r \r") == "100%"
+    # Only a newline ends a line: form feeds, separators and the like are the line's text.
+    for odd in ("\x0b", "\x0c", "\x1c", "\x1e", "\x85", "\u2028", "\u2029"):
+        assert telling_line(f"exit 1: [bold]a{odd}b") == f"exit 1: [bold]a{odd}b"
 
 
 @given(st.text(max_size=2000))

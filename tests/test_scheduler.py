@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import json
 import math
 import os
 import signal
@@ -26,6 +27,7 @@ from jobdash.core.scheduler import Scheduler
 from jobdash.core.service import Service
 from jobdash.core.store.base import open_store
 from jobdash.core.store.records import JobFilter
+from jobdash.present.times import local_zone_name
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.both_backends  # on SQLite and on PostgreSQL
@@ -327,7 +329,9 @@ async def test_admin_changes_survive_restart_and_config_sync(
         "Wed 17:00",
     }
     s = await svc.set_planning("every10", "automatic")
-    assert (s.effective, s.source) == ("interval: 10s", "config")  # follows the config again
+    # It follows the config again: its planning, and its zone (not the admin's Paris).
+    assert svc.default_timezone != "Europe/Paris"
+    assert (s.effective, s.source, s.timezone) == ("interval: 10s", "config", svc.default_timezone)
     with pytest.raises(BadInput, match="expected 5 fields"):
         await svc.set_planning("every10", "cron: * *")
     preview = svc.next_fire_times("daily: 02:30", "Europe/Paris", 3)
@@ -534,6 +538,16 @@ def test_cli_schedules_and_bad_input(tmp_path: Path) -> None:
         assert r.returncode == 0, r.stderr
         assert "daily: mon,wed@09:00,17:00 (Europe/Paris)" in r.stdout
         assert r.stdout.count("next:") == 5
+        # Marked in words: a trailing `*` read as a sixth field of a cron line.
+        r = run_cli("schedules", env=dict(env, COLUMNS="120"))
+        [row] = [line for line in r.stdout.splitlines() if "every10" in line]
+        assert "daily: mon,wed@09:00,17:00 (admin)" in row and "*" not in row, row
+        assert "(admin): changed at run time by an admin" in r.stderr
+        r = run_cli("schedule", "set", "every10", "--automatic", env=env)
+        assert r.returncode == 0, r.stderr
+        r = run_cli("schedules", "--json", env=env)
+        [s] = json.loads(r.stdout)
+        assert (s["source"], s["timezone"]) == ("config", local_zone_name()), s
         r = run_cli("schedule", "disable", "every10", env=env)
         assert r.returncode == 0 and "disabled" in r.stdout
         r = run_cli("schedule", "show", "every10", env=env)

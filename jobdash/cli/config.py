@@ -113,8 +113,10 @@ async def cmd_types(svc: Service, a: argparse.Namespace) -> int:
 
 
 def cmd_check(a: argparse.Namespace) -> int:
-    """`check`: the config alone; no store is opened (or created)."""
-    from jobdash.core.service import read_config
+    """`check`: the config alone; no store is opened (or created). Beyond the file's rules,
+    what the engine would start here: each type's programs on PATH, its Python modules, and
+    the web password's hash (`unrunnable`, `check_hash`)."""
+    from jobdash.core.service import read_config, unrunnable
 
     cfg = read_config(a.config)
     where = str(cfg.path) if cfg.path else "no config file (defaults)"
@@ -122,6 +124,13 @@ def cmd_check(a: argparse.Namespace) -> int:
         from jobdash.cli.dashboard import check_keymap
 
         check_keymap(cfg.keymap, where)
+    problem = unrunnable(cfg)
+    if problem is not None:
+        raise problem
+    if cfg.web_password_hash is not None:
+        from jobdash.web.auth import check_hash
+
+        check_hash(cfg.web_password_hash, f"{cfg.path}: web.password_hash")
     if a.json:  # a bad file never gets here: it is one line on stderr and exit status 2
         print_json(
             {"config": str(cfg.path) if cfg.path else None, "ok": True, "types": sorted(cfg.types)}

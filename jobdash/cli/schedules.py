@@ -66,7 +66,8 @@ async def cmd_schedules(svc: Service, a: argparse.Namespace) -> int:
         *columns, last_run, header("NEXT RUN", now), flex=("PLANNING",), drop=("TZ", last_run)
     )
     for s in schedules:
-        planning = s.effective + (" *" if s.source == "admin" else "")
+        # Marked in words: a trailing `*` read as a sixth cron field.
+        planning = s.effective + (" (admin)" if s.source == "admin" else "")
         last = f"job {s.last_job} {when(s.last_run, shown)}" if s.last_job else ""
         t.add_row(
             last_glyph(s),
@@ -84,7 +85,7 @@ async def cmd_schedules(svc: Service, a: argparse.Namespace) -> int:
             out().print(safe(f"✘ {s.id}: fire time {when(s.last_tick)} failed: {s.error}"))
     if any(s.source == "admin" for s in schedules):
         err().print(
-            "* changed at run time by an admin (kept across restarts; "
+            "(admin): changed at run time by an admin (kept across restarts; "
             "`jobdash schedule set ID --automatic` reverts)"
         )
     return EXIT_OK

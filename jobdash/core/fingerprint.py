@@ -61,10 +61,20 @@ _NUMBER = re.compile(r"\d+(?:\.\d+)*")
 _SPACE = re.compile(r"\s+")
 
 
+def as_shown(line: str) -> str:
+    """A line as a terminal leaves it: a progress meter (rsync, curl, wget, pv) writes over
+    its line after each carriage return, so what it wrote last is what the line says
+    ("10%\r50%\r100%\rrsync: connection unexpectedly closed" says the last part)."""
+    parts = [part for part in line.split("\r") if part.strip()]
+    return parts[-1] if parts else ""
+
+
 def telling_line(error: str) -> str:
     """The line of an error text that says what went wrong: the last non-blank line of a
-    traceback (the exception and its message), else the first non-blank line."""
-    lines = [ln.strip() for ln in error.splitlines() if ln.strip()]
+    traceback (the exception and its message), else the first non-blank line. Lines end at
+    newlines only (`str.splitlines` also ends them at form feeds, separators and the like,
+    which a job's text may hold), each as a terminal shows it (`as_shown`)."""
+    lines = [ln.strip() for ln in map(as_shown, error.split("\n")) if ln.strip()]
     if not lines:
         return ""
     if lines[0].startswith("Traceback (most recent call last)"):

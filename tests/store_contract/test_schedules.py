@@ -111,6 +111,11 @@ async def test_an_admins_overrides_stay_across_config_syncs(store: Store) -> Non
         "queue",
     )
     assert (s.source, s.config_planning) == ("admin", "daily: 03:00")
+    # "automatic" follows the config again: its planning and the zone it gives.
+    await store.set_schedule_planning("nightly", "automatic", None, "root", None, "UTC")
+    s = await store.get_schedule("nightly")
+    assert (s.planning, s.timezone, s.source) == ("automatic", "UTC", "config")
+    await store.set_schedule_planning("nightly", "daily: 05:00", "Europe/Paris", "root", None)
     assert [x.id for x in await store.schedules()] == ["nightly"]
     first = await store.create_job(commands("nightly", schedule_id="nightly", fire_time=FIRE))
     second = await store.create_job(commands("nightly", schedule_id="nightly", fire_time=FIRE + 1))

@@ -16,6 +16,7 @@ from typing import Any
 
 from jobdash.core.alarm import Alarm
 from jobdash.core.artifacts import INLINE_MAX, collect, keep, safe_name
+from jobdash.core.fingerprint import as_shown
 from jobdash.core.model import TaskStatus
 from jobdash.core.processes import (
     Env,
@@ -172,7 +173,7 @@ class CommandRun(Run):
             for o in outputs:
                 o.close()
         code = self.returncode
-        said = decode(outputs[1].last).strip()
+        said = as_shown(decode(outputs[1].last)).strip()
         if self._stop_task:
             await self._stop_task
         if self.timed_out:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from jobdash.core.artifacts import is_text
+    from jobdash.core.config.runnable import unrunnable
     from jobdash.core.crontab import import_crontab
     from jobdash.core.heap import freeze_start_up
     from jobdash.core.identity import real_user
@@ -79,6 +80,7 @@ WHERE: dict[str, str] = {
     "Service": "jobdash.core.service.facade",
     "skipped": "jobdash.core.service.bulk",
     "store_location": "jobdash.core.service.locations",
+    "unrunnable": "jobdash.core.config.runnable",
     "write_new": "jobdash.core.outfile",
     "write_output": "jobdash.core.outfile",
     "zone": "jobdash.core.scheduler",
@@ -113,6 +115,7 @@ __all__ = [
     "real_user",
     "skipped",
     "store_location",
+    "unrunnable",
     "write_new",
     "write_output",
     "zone",

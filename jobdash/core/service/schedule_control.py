@@ -58,8 +58,9 @@ class ScheduleControl(Access):
 
         current = await self.store.get_schedule(schedule_id)
         self._check_schedule(current, "change a schedule")
-        text, nxt = planning_change(current, planning, tz, time.time())
-        await self.store.set_schedule_planning(schedule_id, text, tz, self.user, nxt)
+        zone = self.default_timezone
+        text, nxt = planning_change(current, planning, tz, time.time(), zone)
+        await self.store.set_schedule_planning(schedule_id, text, tz, self.user, nxt, zone)
         self._wake_scheduler()
         return await self.schedule(schedule_id)
 

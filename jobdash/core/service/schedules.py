@@ -34,13 +34,15 @@ def with_next_run(s: Schedule, now: float) -> Schedule:
 
 
 def planning_change(
-    current: Schedule, planning: str, tz: str | None, now: float
+    current: Schedule, planning: str, tz: str | None, now: float, config_zone: str
 ) -> tuple[str, float | None]:
-    """An admin's new planning for `current` ("automatic" follows the config again), checked:
-    its canonical text and its next fire time after `now` (None when disabled)."""
+    """An admin's new planning for `current` ("automatic" follows the config again, in the
+    config's zone unless `tz` names one), checked: its canonical text and its next fire time
+    after `now` (None when disabled)."""
     try:
         p = parse_planning(planning)
-        zi = check_timezone(tz or current.timezone)
+        follows = p.text == "automatic" and tz is None
+        zi = check_timezone(tz or (config_zone if follows else current.timezone))
         eff = resolve(p.text, current.config_planning)
     except PlanningError as e:
         raise BadInput(str(e)) from None

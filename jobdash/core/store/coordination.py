@@ -154,9 +154,17 @@ class CoordinationStore(Protocol):
         """Publish the config's schedules; an admin's overrides stay."""
 
     async def set_schedule_planning(
-        self, schedule_id: str, planning: str, tz: str | None, user: str, next_run: float | None
+        self,
+        schedule_id: str,
+        planning: str,
+        tz: str | None,
+        user: str,
+        next_run: float | None,
+        config_zone: str | None = None,
     ) -> None:
-        """An admin's planning (fire times before now do not count as missed); audited."""
+        """An admin's planning (fire times before now do not count as missed); audited.
+        "automatic" with no `tz` follows the config again, its planning and its zone
+        (`config_zone`: the zone the config gives its schedules; None keeps the zone)."""
 
     async def set_schedule_policy(self, schedule_id: str, user: str, change: PolicyChange) -> None:
         """An admin's overlap and catch-up policy; audited."""

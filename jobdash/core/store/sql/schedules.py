@@ -217,17 +217,25 @@ class Schedules:
         await self.db.write(txn)
 
     async def set_schedule_planning(
-        self, schedule_id: str, planning: str, tz: str | None, user: str, next_run: float | None
+        self,
+        schedule_id: str,
+        planning: str,
+        tz: str | None,
+        user: str,
+        next_run: float | None,
+        config_zone: str | None = None,
     ) -> None:
-        """An admin's new planning (survives restarts and config syncs; "automatic" goes back
-        to following the config). Fire times before now are not counted as missed."""
+        """An admin's new planning (survives restarts and config syncs; "automatic" with no
+        zone goes back to following the config, its zone too: `config_zone`). Fire times
+        before now are not counted as missed."""
         actor = self.db.actor
         q = Q[self.db.dialect]
         audit_row = COUNTS[self.db.dialect.name].audit_row
+        zone = tz if tz is not None or planning != "automatic" else config_zone
 
         def txn(con: Connection, rev: int, now: float) -> None:
             cur = con.execute(
-                q.planning, (planning, tz, planning, tz, now, next_run, now, rev, schedule_id)
+                q.planning, (planning, zone, planning, tz, now, next_run, now, rev, schedule_id)
             )
             if not cur.rowcount:
                 raise NotFound(f"no schedule {schedule_id!r}")
