@@ -21,9 +21,10 @@ import pytest
 from jobdash.core.agent_info import AgentInfo
 from jobdash.core.config import ConfigError
 from jobdash.core.model import NotFound, Refused
-from jobdash.core.scheduler import schedule_specs
+from jobdash.core.scheduler import Scheduler, schedule_specs
 from jobdash.core.service import Service
 from jobdash.core.service.locations import read_config
+from jobdash.core.store.engine_records import Advance, TickRecord
 from tests.conftest import run_cli, wait_finished
 from tests.os_users import require_root
 
@@ -364,6 +365,47 @@ def test_a_failure_group_retries_only_the_jobs_the_user_may_retry(tmp_path: Path
             assert (await bob.store.get_job(exp.id)).status.value != "failed"
         finally:
             for svc in (bob, alice, engine):
+                await svc.close()
+
+    asyncio.run(main())
+
+
+def test_a_schedules_runs_are_seen_only_by_whom_may_see_its_jobs(tmp_path: Path) -> None:
+    """Schedules are everyone's to read, their runs are jobs: carol (view on exports only)
+    saw "last run job N failed" and the tick history's job ids of the import schedule, whose
+    jobs her job list does not show."""
+    config = tmp_path / "jobdash.toml"
+    config.write_text(
+        '[jobdash]\nadmins = ["root"]\n'
+        '[types.import-x]\ncommand = ["sh", "-c", "exit 3"]\nschedule = "interval: 1h"\n'
+        '[types.export-x]\ncommand = ["true"]\nschedule = "interval: 1h"\n'
+        '[roles.exports]\nmembers = ["carol"]\ncan = ["view"]\ntypes = ["export-*"]\n'
+    )
+
+    async def main() -> None:
+        db = str(tmp_path / "s.db")
+        root = await Service.open(db=db, config=str(config), user="root")
+        carol = await Service.open(db=db, config=str(config), user="carol")
+        try:
+            await root.start_engine(slots=2, scheduler=False)
+            await Scheduler(root).sync()
+            runs = {}
+            for name in ("import-x", "export-x"):  # each fired once, as the scheduler does
+                fire = time.time()
+                job = await root.submit_schedule(await root.schedule(name), fire)
+                runs[name] = (await wait_finished(root, job.id)).id
+                tick = TickRecord(fire, "ran", job.id)
+                await root.store.record_ticks(name, [tick], Advance(fire, None, job.id, fire))
+            for name, seen in (("import-x", False), ("export-x", True)):
+                s = await carol.schedule(name)
+                listed = {x.id: x for x in await carol.schedules()}[name]
+                ticks = await carol.ticks(name)
+                assert (s.last_job, listed.last_job) == ((runs[name],) * 2 if seen else (None,) * 2)
+                assert [t.job_id for t in ticks] == [runs[name] if seen else None]
+                assert (await root.schedule(name)).last_job == runs[name]  # an admin sees all
+                assert [t.job_id for t in await root.ticks(name)] == [runs[name]]
+        finally:
+            for svc in (carol, root):
                 await svc.close()
 
     asyncio.run(main())

@@ -11,6 +11,7 @@ schedule (`jobdash jobs`) loads none of it."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -29,16 +30,39 @@ class ScheduleControl(Access):
         from jobdash.core.service.schedules import with_next_run
 
         now = time.time()
-        return [with_next_run(s, now) for s in await self.store.schedules()]
+        return [self._runs_seen(with_next_run(s, now)) for s in await self.store.schedules()]
 
     async def schedule(self, schedule_id: str) -> Schedule:
         from jobdash.core.service.schedules import with_next_run
 
-        return with_next_run(await self.store.get_schedule(schedule_id), time.time())
+        s = with_next_run(await self.store.get_schedule(schedule_id), time.time())
+        return self._runs_seen(s)
 
     async def ticks(self, schedule_id: str, limit: int = 100) -> list[Tick]:
-        await self.store.get_schedule(schedule_id)
-        return await self.store.ticks(schedule_id, limit)
+        s = await self.store.get_schedule(schedule_id)
+        ticks = await self.store.ticks(schedule_id, limit)
+        if self._sees_runs(s):
+            return ticks
+        return [dataclasses.replace(t, job_id=None) for t in ticks]
+
+    def _sees_runs(self, s: Schedule) -> bool:
+        """Whether the user may see the jobs schedule `s` starts (`view` on its type and
+        target, as the scheduler's jobs): a schedule is everyone's to read, but its runs
+        are jobs, seen only by whom `view` lets see them."""
+        from jobdash.core.scheduler import SCHEDULER_USER
+
+        rights = self.rights
+        if rights.sees_all:
+            return True
+        return rights.allows("view", s.type, self.target_of(s.type, s.params), SCHEDULER_USER)
+
+    def _runs_seen(self, s: Schedule) -> Schedule:
+        """`s` without its last run's job and status where the user may not see its jobs
+        (`_sees_runs`): the Scheduled tab and `schedule show` said "last run job 22 failed"
+        to a user for whom the job list had no such job."""
+        if s.last_job is None or self._sees_runs(s):
+            return s
+        return dataclasses.replace(s, last_job=None, last_status=None)
 
     def _check_schedule(self, s: Schedule, what: str) -> None:
         """Refused unless the user may change or run schedule `s` (the right `schedule`,
