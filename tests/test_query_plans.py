@@ -230,6 +230,52 @@ async def test_the_completed_windows_reads_use_their_indexes(tmp_path: Path) -> 
         con.close()
 
 
+async def test_a_page_of_a_log_reads_its_span_of_the_log(tmp_path: Path) -> None:
+    """`logs JOB` into a pipe (`log_block`): a page's span found by the log's index alone
+    (a seek each, no line read), then its lines read in one statement along the table's key
+    when the job's lines fill its span, through the index when they lie among another
+    job's; never a scan of the log, nor a sort."""
+    path = tmp_path / "plan.db"
+    svc = await Service.open(db=str(path))
+    try:
+        seed_history(path, 300)  # jobs 1-300, each with a task and a line
+        con = sqlite3.connect(path)
+        con.executemany(  # job 1: 9 more lines alone, then 9 among job 2's (one in three)
+            "INSERT INTO logs (job_id, task_id, ts, stream, text) VALUES (?, ?, 0, 'stdout', 'x')",
+            [(1, 1)] * 9 + [(job, job) for _ in range(9) for job in (2, 1, 2)],
+        )
+        con.commit()
+        con.close()
+        ran: list[str] = []
+        await svc.store.db.reader.con.set_trace_callback(ran.append)  # type: ignore[attr-defined]
+        reads: dict[str, list[str]] = {}
+        for what, after in (("alone", 1), ("among", 300 + 9)):
+            ran.clear()
+            page = await svc.store.log_block(1, after, limit=3)
+            assert page.lines == 3
+            reads[what] = [s for s in ran if "FROM logs" in s]
+    finally:
+        await svc.store.db.reader.con.set_trace_callback(None)  # type: ignore[attr-defined]
+        await svc.close()
+    con = sqlite3.connect(path)
+    try:
+        for what, statements in reads.items():
+            assert len(statements) == 2, statements  # the span, then the lines joined
+            span = statements[0]
+            for sql in statements:
+                plan = [row[3] for row in con.execute("EXPLAIN QUERY PLAN " + sql)]
+                text = " | ".join(plan)
+                assert not scans_of_everything(plan) and "TEMP B-TREE" not in text, plan
+                if sql == span:
+                    assert text.count("COVERING INDEX logs_job") == 3, plan
+                elif what == "alone":
+                    assert "SEARCH logs USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)" in plan
+                else:
+                    assert "SEARCH logs USING INDEX logs_job (job_id=? AND seq>? AND seq<?)" in plan
+    finally:
+        con.close()
+
+
 async def test_a_users_own_jobs_are_read_through_the_user_index(tmp_path: Path) -> None:
     """Who is not an admin sees their own jobs: their window is read through jobs_user."""
     path = tmp_path / "plan.db"

@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 
 from jobdash.present.text import (
     PLACEHOLDER,
+    inert_joined,
     name_problem,
     sanitize,
     sanitize_all,
@@ -275,6 +276,27 @@ def test_any_joined_page_is_sanitized_as_its_lines_are(odd: str, data: st.DataOb
     before, after = data.draw(lines), data.draw(lines)
     page = [*before[:-1], before[-1] + odd, *after]
     assert sanitize_joined("\n".join(page)) == "\n".join(sanitize(t) for t in page)
+
+
+@pytest.mark.parametrize("odd", sorted(set(CONTROLS + ODD + "\n")), ids=lambda c: hex(ord(c)))
+@settings(max_examples=25)
+@given(data=st.data())
+def test_a_joined_page_is_found_inert_only_when_it_prints_as_it_is(
+    odd: str, data: st.DataObject
+) -> None:
+    """`inert_joined` (what `jobdash logs` writes without making it inert) says a page
+    the store joined prints as it is only when it does: no line has a line break of its
+    own (no more line breaks than the page's count of lines less one) and each line is
+    what `sanitize` makes of it; of an ASCII page, always when it does (one the check of
+    other text misses is made inert: the same). A page with one odd character, among
+    printable ASCII or any characters, or without it."""
+    lines = st.lists(st.text(data.draw(st.sampled_from([ASCII, ANY]))), min_size=1)
+    before, after = data.draw(lines), data.draw(lines)
+    for page in ([*before[:-1], before[-1] + odd, *after], [*before, *after]):
+        joined = "\n".join(page)
+        want = joined.count("\n") == len(page) - 1 and joined == "\n".join(map(sanitize, page))
+        inert = inert_joined(joined, len(page))
+        assert inert == want if joined.isascii() else want or not inert, page
 
 
 @pytest.mark.parametrize("command", ["agent", "serve"])

@@ -34,7 +34,7 @@ from jobdash.cli.render import (
 from jobdash.core.model import BadInput, LogLine, NotFound
 from jobdash.core.views import LogBlock, LogTexts
 from jobdash.present.logs import LABEL_WIDTH, JobLabels, TaskLabels, saved_line, task_ids
-from jobdash.present.text import sanitize_joined
+from jobdash.present.text import inert_joined, sanitize_joined
 from jobdash.present.words import plural
 
 if TYPE_CHECKING:
@@ -71,6 +71,9 @@ class LogPrinter:
         cut = LABEL_WIDTH if tty else None
         self.labels = TaskLabels(cut=cut)
         self.jobs = JobLabels(self.job_ids, cut=cut) if several else None
+        # The texts of the last pages `whole` found inert (two: the next page is read, and
+        # looked at, while this one prints): `print_block` writes them without a look.
+        self.inert: list[str] = []
 
     async def print(self, lines: Sequence[LogLine]) -> None:
         if self.as_json:
@@ -103,15 +106,19 @@ class LogPrinter:
         known, or `--task`), an attempt's mark, or a line break of its own (the store
         joined the lines with theirs); else its page is printed by column."""
         labelled = not self.one_task and (block.mixed or not self.labels.knows(block.task))
-        return (
-            not (labelled or block.earlier or len(self.labels) > 1)
-            and block.text.count("\n") == block.lines - 1
-        )
+        if labelled or block.earlier or len(self.labels) > 1:
+            return False
+        if inert_joined(block.text, block.lines):  # the common case: one look at it
+            self.inert = [*self.inert[-1:], block.text]
+            return True
+        return block.text.count("\n") == block.lines - 1
 
     def print_block(self, block: LogBlock) -> None:
         """A page of the one job's lines joined by the store, into a pipe: what `print`
         writes of the same lines, a string a page."""
-        sys.stdout.write(sanitize_joined(block.text) + "\n")
+        text = block.text
+        sys.stdout.write(text if any(text is t for t in self.inert) else sanitize_joined(text))
+        sys.stdout.write("\n")
 
     async def _print_several(self, lines: Sequence[LogLine], labels: JobLabels) -> None:
         for job in {job for job, task in task_ids(lines) if not labels.knows(job, task)}:

@@ -24,6 +24,7 @@ __all__ = [
     "cells",
     "clip",
     "clip_path",
+    "inert_joined",
     "name_problem",
     "sanitize",
     "sanitize_all",
@@ -113,6 +114,17 @@ def sanitize_joined(joined: str) -> str:
     elif joined.replace("\n", " ").isprintable():
         return joined
     return "\n".join(sanitize_all(joined.split("\n")))
+
+
+def inert_joined(joined: str, lines: int) -> bool:
+    """Whether `joined`, `lines` lines joined by line breaks, prints as it is: no line has
+    a line break of its own nor a character `sanitize` replaces. ASCII text in one pass
+    (its control characters deleted, only the `lines - 1` line breaks between its lines
+    may go), not a count of its line breaks and then a check of the rest."""
+    if joined.isascii():
+        deleted = len(joined) - len(joined.encode("ascii").translate(None, _ASCII_CONTROLS))
+        return deleted == lines - 1
+    return joined.count("\n") == lines - 1 and joined.replace("\n", " ").isprintable()
 
 
 def sanitize_lines(text: str) -> str:

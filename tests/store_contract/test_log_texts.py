@@ -89,3 +89,45 @@ async def test_log_block_is_the_page_joined(store: Store) -> None:
     latest = [ln for ln in await store.logs(job.id, task_seq=1) if not ln.earlier]
     after = await store.log_block(job.id, latest[0].seq - 1, task_seq=1)
     assert not after.earlier and after.text == "\n".join(ln.text for ln in latest)
+
+
+async def test_log_block_pages_of_a_job_among_others(store: Store) -> None:
+    """A job's pages as one text are its own lines in order, whether they fill their span
+    of the log (a lone job's: read along the table) or lie among another job's (read by
+    the index): every line once, no other job's, each page its count and last line."""
+    one = await store.create_job(commands("one"))
+    other = await store.create_job(commands("other"))
+    await store.admit()
+    task = {c.job_id: c.task_id for c in await store.claim(Claimant("a", "a", 2, 600))}
+
+    async def write(job: int, text: str) -> None:
+        await store.append_log(job, task[job], "stdout", text, 1)
+
+    for i in range(5):  # alone
+        await write(one.id, f"one {i}")
+    await store.flush()
+    for i in range(5, 11):  # a line of its own in every third
+        for j in range(2):
+            await write(other.id, f"other {i} {j}")
+        await write(one.id, f"one {i}")
+    await store.flush()
+    for i in range(11, 14):  # alone again
+        await write(one.id, f"one {i}")
+    await store.flush()
+    lines = await store.logs(one.id)
+    assert [ln.text for ln in lines] == [f"one {i}" for i in range(14)]
+
+    for limit in (1, 2, 4, 5, 6, 14, None):
+        after, pages = 0, []
+        while (page := await store.log_block(one.id, after, limit=limit)).lines:
+            pages.append(page)
+            after = page.last
+        got = [text for page in pages for text in page.text.split("\n")]
+        assert got == [ln.text for ln in lines], limit
+        sizes = [page.lines for page in pages]
+        assert sizes == [len(got[i : i + (limit or 14)]) for i in range(0, 14, limit or 14)]
+        ends = [page.last for page in pages]
+        assert ends == [ln.seq for ln in lines][(limit or 14) - 1 :: limit or 14] + (
+            [lines[-1].seq] if 14 % (limit or 14) else []
+        )
+        assert all(p.task == task[one.id] and not p.mixed and not p.earlier for p in pages)

@@ -95,16 +95,22 @@ class Dialect:
     array_mark: str = "?"
     # The `text` of a query's rows joined by line breaks in the order of their `seq` (the
     # word `{joined}`): SQLite before 3.44 has no ORDER BY in an aggregate, and joins in
-    # the order its ordered subquery gives the rows.
+    # the order it reads the rows: an ordered subquery's, or a range of `seq` walked up
+    # by the table's key or by the index on (job_id, seq).
     joined: str = "group_concat(text, char(10))"
+    # A table read by its key's range (`{key_walk}`): SQLite's hint to walk the rows of a
+    # range of `logs.seq` one after the other rather than through an index (none in
+    # PostgreSQL, whose planner chooses).
+    key_walk: str = ""
 
     def prep(self, sql: str) -> str:
         """`sql`, written with `?` placeholders and the words `{max}` (the scalar maximum)
-        `{distinct}` and `{joined}`, in this dialect's spelling (once, at import)."""
+        `{distinct}`, `{joined}` and `{key_walk}`, in this dialect's spelling (once, at
+        import)."""
         if self.mark != "?":
             sql = sql.replace("%", "%%").replace("?", self.mark)
         sql = sql.replace("{array}", self.array_mark)
-        sql = sql.replace("{joined}", self.joined)
+        sql = sql.replace("{joined}", self.joined).replace("{key_walk}", self.key_walk)
         return sql.replace("{max}", self.maximum).replace("{distinct}", self.distinct)
 
     def among(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
@@ -149,7 +155,15 @@ def _pg_many(con: Any, sql: str, rows: Iterable[Sequence[Any]]) -> int:
 
 
 SQLITE = Dialect(
-    "sqlite", "?", "max", "IS NOT", " INDEXED BY tasks_running_seq", "", False, _sqlite_many
+    "sqlite",
+    "?",
+    "max",
+    "IS NOT",
+    " INDEXED BY tasks_running_seq",
+    "",
+    False,
+    _sqlite_many,
+    key_walk=" NOT INDEXED",
 )
 POSTGRES = Dialect(
     "postgres",

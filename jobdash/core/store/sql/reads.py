@@ -83,6 +83,13 @@ LOG_TEXTS = (
 # lines, the oldest attempt is compared once with the task's.
 LOG_BLOCK = "SELECT l.seq, l.task_id, l.text, l.attempt FROM logs l"
 
+# A page of a job's lines as one row (`LogBlock`): what `block` says of it.
+PAGE_JOINED = (
+    "SELECT joined, n, low, high, oldest < (SELECT attempt FROM tasks WHERE id = high) "
+    "FROM (SELECT {joined} joined, count(*) n, min(task_id) low, max(task_id) high, "
+    "min(attempt) oldest"
+)
+
 Q = Statements(
     job=f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?",
     to_admit=f"SELECT 1 FROM jobs WHERE status IN ('queued', 'waiting') AND {ACTIVE_ONLY}",
@@ -97,6 +104,18 @@ Q = Statements(
         "FROM (SELECT {joined} joined, count(*) n, max(seq) last, min(task_id) low, "
         "max(task_id) high, min(attempt) oldest FROM "
     ),
+    # The span of a job's page of lines after a seq, by the index alone (no line read): its
+    # first line's seq, its last's when the page is full (`{last}`: the OFFSET of its last
+    # line), and the job's last line's (`log_block`'s first step). A seek each, not a
+    # count of the page's lines (that was a fifth of the read).
+    span="SELECT (SELECT seq FROM logs WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT 1), "
+    "(SELECT seq FROM logs WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT 1 OFFSET {last}), "
+    "(SELECT max(seq) FROM logs WHERE job_id = ? AND seq > ?)",
+    # The lines of that span joined, flat: no subquery handing each row on (a third of the
+    # read). Dense (the job's lines fill at least half the span, as a lone job's do), the
+    # table is walked along its key (`{key_walk}`), not looked up line by line from the index.
+    dense=f"{PAGE_JOINED} FROM logs{{key_walk}} WHERE job_id = ? AND seq >= ? AND seq <= ?) y",
+    sparse=f"{PAGE_JOINED} FROM logs WHERE job_id = ? AND seq >= ? AND seq <= ?) y",
     rev="SELECT rev FROM counter",
     changed="rev > ? AND rev <= ?",
     removed="SELECT job_id FROM removed WHERE rev > ? AND rev <= ? ORDER BY job_id",
@@ -313,10 +332,26 @@ class Reads:
     ) -> LogBlock:
         from jobdash.core.views import LogBlock  # not loaded by a read that makes none
 
-        sql, args = self._log_query(LOG_BLOCK, job_id, after, task_seq)
-        sql += " ORDER BY l.seq" + (f" LIMIT {int(limit)}" if limit is not None else "")
-        rows = await self.db.fetchall(f"{Q[self.db.dialect].block}({sql}) x) y", args)
-        text, lines, last, low, high, earlier = rows[0]
+        q = Q[self.db.dialect]
+        cut = f" LIMIT {int(limit)}" if limit is not None else ""
+        if task_seq is None and (limit is None or limit > 0):
+            # Its span by the index, then its lines joined in one read: along the table
+            # when they fill at least half of the span (at most twice the page read), else
+            # by the index (a job's lines among a busier job's). Either gives the same.
+            offset = limit - 1 if limit is not None else 0
+            span = q.span.replace("{last}", str(offset))
+            first, full, end = (await self.db.fetchall(span, (job_id, after) * 3))[0]
+            if first is None:
+                return LogBlock(job_id, 0, after, "")
+            last = end if limit is None or full is None else full
+            sql = q.dense if limit is not None and last - first < 2 * limit else q.sparse
+            rows = await self.db.fetchall(sql, (job_id, first, last))
+            text, lines, low, high, earlier = rows[0]
+        else:
+            sql, args = self._log_query(LOG_BLOCK, job_id, after, task_seq)
+            sql += f" ORDER BY l.seq{cut}"
+            rows = await self.db.fetchall(f"{q.block}({sql}) x) y", args)
+            text, lines, last, low, high, earlier = rows[0]
         if not lines:
             return LogBlock(job_id, 0, after, "")
         mixed = low != high
