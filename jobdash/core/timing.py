@@ -174,6 +174,14 @@ def agent_lost(job: Job, now: float) -> bool:
     return job.status is JobStatus.RUNNING and lease is not None and lease < now
 
 
+def leases_moved(job: Job, tasks: Sequence[Task], now: float) -> bool:
+    """Whether `tasks` of `job`, read before it, tell otherwise than `job` read now whether
+    a lease of its running tasks has passed (its status aside): their agent died since, or
+    came back. A screen holding them reads them again then, not at every renewal."""
+    passed = job.lease_until is not None and job.lease_until < now
+    return passed != any(task_lost(t, now) for t in tasks)
+
+
 def task_lost(task: Task, now: float) -> bool:
     """A running task whose lease ran out: no live agent holds it (see `agent_lost`)."""
     lease = task.lease_until

@@ -7,7 +7,8 @@
   "▶ agent lost" in the job's row once the task's lease ran out, not "▶ stalled", and does
   not count it stalled; its details say an engine that starts recovers it;
 - an agent that renews its leases (no change to the job's row) keeps its job from being
-  told lost, though the lease the dashboard read first has passed.
+  told lost, though the lease the dashboard read first has passed; once it stops, the open
+  details and the row say it.
 
 The same on the command line: tests/test_paused_and_lost.py.
 """
@@ -115,14 +116,28 @@ async def test_a_job_whose_lease_passed_reads_agent_lost_unless_its_agent_renewe
             dash = await loaded(pilot)
             table = dash.table("inprogress")
             assert "▶ stalled" in row_text(table, 2)
-            # The agent renews its lease (nothing of the job's row changes): still its.
+            # The agent renews its lease (nothing of the job's row changes): still its, in
+            # the row and in the details opened before, though the lease they read passed.
+            table.select_job(2)
+            await pilot.press("enter")
+            screen = app.screen
+            assert isinstance(screen, JobDetailsScreen)
+            tasks = screen.tasks_table
+            await until(pilot, lambda: tasks.row_count == 1 and "▶ stalled" in tasks.row_text(0))
             set_lease(db, NOW + 100)
             await pilot.pause(0.5)
             now[0] = NOW + 10
             await pilot.pause(1.0)
+            assert "AGENT LOST" not in screen_text(app) and "STALLED" in screen_text(app)
+            assert "▶ stalled" in tasks.row_text(0), tasks.row_text(0)
             assert "▶ stalled" in row_text(table, 2), row_text(table, 2)
-            # It stops renewing it: once the lease passed, no live agent holds the task.
+            # It stops renewing it: once the lease passed, no live agent holds the task, as
+            # the details (open) and the row say, with nothing of the job's row changed.
             now[0] = NOW + 101
+            await until(pilot, lambda: "AGENT LOST" in screen_text(app))
+            await until(pilot, lambda: "▶ agent lost" in tasks.row_text(0))
+            assert "STALLED" not in screen_text(app)
+            await pilot.press("escape")
             await until(pilot, lambda: "▶ agent lost" in row_text(table, 2))
             await until(pilot, lambda: "In Progress (2)" in screen_text(app))
             assert "stalled" not in screen_text(app).splitlines()[0]

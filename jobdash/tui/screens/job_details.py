@@ -40,7 +40,7 @@ from textual.css.query import NoMatches
 from textual.widgets import Label
 
 from jobdash.core.model import Job, LogLine, NotFound, Task, TaskStatus
-from jobdash.core.service import LogFeed, Service
+from jobdash.core.service import LogFeed, Service, leases_moved
 from jobdash.core.views import Artifact
 from jobdash.present.charts import RUNS, run_of, runs_picture
 from jobdash.present.durations import task_time
@@ -308,10 +308,11 @@ class JobDetailsScreen(log_feeding.SavesLog, JobKeys, ArtifactKeys, OffersWhatWo
             self.header.refresh()
             if job.running == 0:
                 self._load_why()
-            elif time.monotonic() - self._leases_read_at >= self._look_every():
+                return
+            if time.monotonic() - self._leases_read_at >= self._look_every():
                 self._leases_read_at = time.monotonic()
                 self._look_again()
-            elif self._stall_told(job) and len(self._tasks) <= RESHOWN_TASKS:
+            if self._stall_told(job) and len(self._tasks) <= RESHOWN_TASKS:
                 self._show_tasks()  # a silent task turns stalled with the clock
 
     def _look_every(self) -> float:
@@ -320,13 +321,22 @@ class JobDetailsScreen(log_feeding.SavesLog, JobKeys, ArtifactKeys, OffersWhatWo
 
     @work(group="look-again", exclusive=True)
     async def _look_again(self) -> None:
-        """The job read again (its tasks too, when its leases moved: `_set_job`)."""
+        """The job read again: shown anew (its tasks read again) when it changed, or when
+        whether a lease of its tasks has passed is not what the tasks shown say (their
+        agent died, or renewed them); else only its silence and lease are kept (the agents
+        renew the leases every few seconds: a job of 100,000 tasks is not read again for
+        that)."""
         try:
-            self._set_job(await self.service.job(self.job_id))
+            new = await self.service.job(self.job_id)
         except NotFound:
             self._job_gone()
-        except NoMatches:  # the screen closed while it was read
             return
+        old, now = self.job, clock_of(self.app)()
+        if old is None or new.rev != old.rev or leases_moved(new, self._tasks, now):
+            with contextlib.suppress(NoMatches):  # the screen closed while it was read
+                self._set_job(new)
+            return
+        old.quiet_since, old.lease_until = new.quiet_since, new.lease_until
 
     @staticmethod
     def _stall_told(job: Job) -> bool:
