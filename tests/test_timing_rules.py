@@ -12,16 +12,19 @@ from jobdash.core.store.sql.dialect import SQLITE
 from jobdash.core.store.sql.filters import query_sql
 from jobdash.core.timing import (
     STALL_FLOOR,
+    agent_lost,
     estimate,
     expected_run,
     flags,
     overrun,
     percentile,
     stalled,
+    task_duration,
     task_stalled,
     type_timing,
 )
 from jobdash.present.durations import job_time
+from jobdash.present.status import Tone
 from jobdash.present.timing import job_look, stalled_note, task_look, timing_words
 
 T0 = 1_800_000_000.0
@@ -151,14 +154,15 @@ def test_a_task_is_stalled_by_its_own_last_sign_of_life() -> None:
     task = Task(1, 1, 1, "a", None, TaskStatus.RUNNING, attempt=2, started=T0 + 100)
     task.active = T0 + 50  # a line of its earlier attempt: this one started later
     assert task.quiet_since() == T0 + 100
-    assert not task_stalled(task, t, T0 + 130) and task_stalled(task, t, T0 + 131)
-    assert task_look(task, t, T0 + 131).text == "▶ stalled"
+    job, untimed = running(timing=t), running()
+    assert not task_stalled(task, job, T0 + 130) and task_stalled(task, job, T0 + 131)
+    assert task_look(task, job, T0 + 131).text == "▶ stalled"
     task.active = T0 + 120
-    assert not task_stalled(task, t, T0 + 131)
-    assert not task_stalled(task, None, T0 + 1000)
+    assert not task_stalled(task, job, T0 + 131)
+    assert not task_stalled(task, untimed, T0 + 1000)
     task.status = TaskStatus.SUCCEEDED
-    assert not task_stalled(task, t, T0 + 1000)
-    assert task_look(task, t, T0 + 1000).text == "✔ succeeded"
+    assert not task_stalled(task, job, T0 + 1000)
+    assert task_look(task, job, T0 + 1000).text == "✔ succeeded"
 
 
 def test_flags_in_the_filter_language() -> None:
@@ -180,3 +184,51 @@ def test_flags_in_the_filter_language() -> None:
     where, args = query_sql(SQLITE, parse_query("status:stalled"), now)
     assert where == "(status IN (?))" and args == ["running"]
     assert query_sql(SQLITE, parse_query("-status:overrun"), now) == ("1", [])
+
+
+def test_a_paused_jobs_running_task_is_paused_its_clock_stopped_and_never_stalled() -> None:
+    t = type_timing("s", [], [], 30.0)
+    task = Task(1, 1, 1, "a", None, TaskStatus.RUNNING, attempt=1, started=T0 + 100)
+    job = running(timing=t)
+    assert task_duration(task, job, T0 + 200) == 100
+    # Paused at T0 + 150: its clock stands at 50 s, and silence is no stall.
+    job.status, job.paused_at = JobStatus.PAUSED, T0 + 150
+    assert task_duration(task, job, T0 + 1000) == 50
+    assert task_look(task, job, T0 + 1000).text == "⏸ paused"
+    assert task_look(task, job, T0 + 1000).tone is Tone.WARN
+    assert not task_stalled(task, job, T0 + 1000)
+    # Resumed at T0 + 400: the 250 s paused are the attempt's idle time, not its run time.
+    job.status, job.paused_at, job.idle_time = JobStatus.RUNNING, None, 250.0
+    task.idle_time, task.active = 250.0, T0 + 400  # as the store's resume writes them
+    assert task_duration(task, job, T0 + 410) == 60
+    assert task_look(task, job, T0 + 410).text == "▶ running"
+    # A pause before a task started is not the task's: only its own idle time counts.
+    later = Task(2, 1, 2, "b", None, TaskStatus.RUNNING, attempt=1, started=T0 + 420)
+    assert task_duration(later, job, T0 + 430) == 10
+    # Not started, or given back: no time.
+    later.status = TaskStatus.PENDING
+    assert task_duration(later, job, T0 + 430) is None
+
+
+def test_a_job_whose_lease_ran_out_is_agent_lost_never_stalled_nor_overrun() -> None:
+    t = type_timing("s", runs(1, 2, 3), [1.0, 1.0, 1.0], 30.0)
+    job = running(timing=t, quiet_since=T0, lease_until=T0 + 100)
+    assert flags(job, T0 + 99) == ("stalled", "overrun")
+    assert flags(job, T0 + 101) == ("lost",)
+    assert not stalled(job, T0 + 101) and not overrun(job, T0 + 101)
+    assert agent_lost(job, T0 + 101) and not agent_lost(job, T0 + 99)
+    assert job_look(job, T0 + 101).text == "▶ agent lost"
+    assert stalled_note([job], T0 + 101) == ""
+    words = timing_words(job, T0 + 101)
+    assert words.startswith("AGENT LOST: no live agent runs its tasks") and "STALLED" not in words
+    # Its task, with the same lease: lost, not stalled.
+    task = Task(1, 1, 1, "a", None, TaskStatus.RUNNING, attempt=1, started=T0, lease_until=T0 + 100)
+    assert task_look(task, job, T0 + 99).text == "▶ stalled"
+    assert task_look(task, job, T0 + 101).text == "▶ agent lost"
+    assert not task_stalled(task, job, T0 + 101)
+    # A paused job whose agent died stays paused in its row; its task is lost.
+    job.status, job.paused_at = JobStatus.PAUSED, T0 + 50
+    assert flags(job, T0 + 101) == () and job_look(job, T0 + 101).text == "⏸ paused"
+    assert task_look(task, job, T0 + 101).text == "▶ agent lost"
+    # Without a lease read (no running task), never lost.
+    assert not agent_lost(running(), T0 + 1000)

@@ -229,10 +229,10 @@ async def cmd_show(svc: Service, a: argparse.Namespace) -> int:
         t.add_row(
             str(task.seq),
             safe(task.name),
-            task_look(task, job.timing, now).text,
+            task_look(task, job, now).text,
             str(task.attempt),
             safe(task.agent or ""),
-            task_time(task, now),
+            task_time(task, job, now),
             "" if task.exit_code is None else str(task.exit_code),
             safe(task.error),
         )

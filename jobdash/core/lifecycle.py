@@ -56,7 +56,9 @@ hold atomically inside the store, the store enforces it in its own statements:
    job. `paused_at` marks the start of a span that is not run time, `idle_time` adds up the
    spans that ended: a pause of a started job opens one, and so does a retry (from the job's
    `finished`, if it had started); the span ends, adding its seconds to `idle_time`, on
-   resume, on the first claim after a retry, and when the job settles.
+   resume, on the first claim after a retry, and when the job settles. A task's clock
+   follows its job's (`task_stopped`): a claim zeroes the attempt's `idle_time`, and a
+   resume adds the paused span to each running task's and restarts its silence (`active`).
 """
 
 from __future__ import annotations
@@ -181,6 +183,13 @@ def decide_pause(job_id: int, status: JobStatus) -> JobStatus:
         )
     check_job_transition(job_id, status, J.PAUSED)
     return J.PAUSED
+
+
+def task_stopped(job_status: JobStatus, task_status: TaskStatus) -> bool:
+    """A running task of a paused job: stopped where it is (SIGSTOP, or waiting at its
+    checkpoint), still `running` in the store and holding its agent's slot, but not running
+    time. It shows paused, its clock stands still, and no stall or estimate is told of it."""
+    return job_status is J.PAUSED and task_status is T.RUNNING
 
 
 def decide_resume(job_id: int, status: JobStatus, admitted: bool) -> JobStatus:

@@ -275,6 +275,8 @@ class Job(_SearchText):
     # type's last runs took, and since when its quietest running task has been silent.
     timing: TypeTiming | None = None
     quiet_since: float | None = None
+    # And the earliest end of its running tasks' leases (past: no live agent holds one).
+    lease_until: float | None = None
 
     @property
     def total(self) -> int:
@@ -385,6 +387,10 @@ class Task:
     # Its last sign of life (a line of its own, progress; to the second), None before the
     # first: stall detection (`core.timing`).
     active: float | None = None
+    # Until when its agent holds the attempt (renewed by its heartbeat; past: the agent is
+    # gone), and the seconds of the attempt its job was paused (`core.timing`).
+    lease_until: float | None = None
+    idle_time: float = 0.0
 
     def quiet_since(self) -> float | None:
         """Since when a running task has shown no sign of life (None: it is not running)."""

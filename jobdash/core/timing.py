@@ -17,6 +17,12 @@
   without one takes `STALL_FACTOR` times its tasks' p90, at least `STALL_FLOOR` (a task
   that normally runs silently for ten minutes is not stalled after five); a type with
   neither setting nor history is not told stalled.
+- Agent lost (`agent_lost`, `task_lost`): a running task whose lease ran out, so no live
+  agent holds it (its engine was killed or stopped, its host is gone) and none took it over
+  yet; crash recovery runs it again once an engine runs. Its silence then says nothing of
+  the task itself: a lost job is told neither stalled nor overrun.
+- A paused job's running tasks are stopped, not running time (`lifecycle.task_stopped`):
+  no stall is told of them, and their clocks stand still (`task_duration`).
 
 The Service reads a type's history once and keeps it `TIMING_TTL` seconds (and drops it when
 a job of that type ends), so a table's rows never ask the store.
@@ -28,7 +34,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from jobdash.core.model import Job, JobStatus, Run, Task, TypeTiming
+from jobdash.core.lifecycle import task_stopped
+from jobdash.core.model import Job, JobStatus, Run, Task, TaskStatus, TypeTiming, run_time
 
 HISTORY_RUNS = 20  # a type's last finished runs that its timing is taken from
 MIN_RUNS = 3  # runs of history before a p90 (overrun, a derived stall_after) means something
@@ -40,7 +47,8 @@ USUAL = frozenset({JobStatus.SUCCEEDED, JobStatus.WARNING})
 # Flags of a running job: words the filter language takes as statuses (`status:stalled`).
 STALLED = "stalled"
 OVERRUN = "overrun"
-FLAGS = (STALLED, OVERRUN)
+LOST = "lost"
+FLAGS = (STALLED, OVERRUN, LOST)
 
 
 @dataclass(frozen=True)
@@ -117,8 +125,9 @@ def estimate(job: Job, now: float) -> Estimate:
 
 
 def overrun(job: Job, now: float) -> bool:
-    """A running job that has run longer than its type's p90."""
-    if job.status is not JobStatus.RUNNING or job.timing is None:
+    """A running job that has run longer than its type's p90 (not one whose agent is lost:
+    what it waits for is an engine)."""
+    if job.status is not JobStatus.RUNNING or job.timing is None or agent_lost(job, now):
         return False
     p90 = job.timing.job_p90
     elapsed = job.duration(now)
@@ -131,17 +140,52 @@ def silent_for(quiet_since: float | None, now: float) -> float | None:
 
 
 def stalled(job: Job, now: float) -> bool:
-    """A running job one of whose running tasks is silent longer than its `stall_after`."""
-    if job.status is not JobStatus.RUNNING or job.timing is None:
+    """A running job one of whose running tasks is silent longer than its `stall_after` (not
+    one whose agent is lost: no agent runs the task, so its silence says nothing of it)."""
+    if job.status is not JobStatus.RUNNING or job.timing is None or agent_lost(job, now):
         return False
     return past(job.timing.stall_after, silent_for(job.quiet_since, now))
 
 
-def task_stalled(task: Task, timing: TypeTiming | None, now: float) -> bool:
-    """A running task silent longer than its type's `stall_after`."""
-    if timing is None:
+def task_stalled(task: Task, job: Job, now: float) -> bool:
+    """A running task of `job` silent longer than its type's `stall_after`: not one stopped
+    by its job's pause, nor one whose agent is lost."""
+    if job.timing is None or task_stopped(job.status, task.status) or task_lost(task, now):
         return False
-    return past(timing.stall_after, silent_for(task.quiet_since(), now))
+    return past(job.timing.stall_after, silent_for(task.quiet_since(), now))
+
+
+def task_duration(task: Task, job: Job, now: float) -> float | None:
+    """Seconds a task attempt of `job` has run, as its job's clock counts them
+    (`model.run_time`): not while its job was paused (its `idle_time`: the pauses that
+    ended; its job's `paused_at`: the one going on, when the attempt started before it).
+    None before it started, or neither running nor ended (given back, to run again)."""
+    if task.started is None or (task.finished is None and task.status is not TaskStatus.RUNNING):
+        return None
+    paused = job.paused_at if job.paused_at is not None and job.paused_at > task.started else None
+    return run_time(task.started, task.finished, paused, task.idle_time, now)
+
+
+def agent_lost(job: Job, now: float) -> bool:
+    """A running job one of whose running tasks no live agent holds: its lease (renewed by
+    its agent's heartbeat) ran out and no engine took it over yet. Recovery runs it again
+    once an engine runs."""
+    lease = job.lease_until
+    return job.status is JobStatus.RUNNING and lease is not None and lease < now
+
+
+def leases_moved(job: Job, tasks: Sequence[Task], now: float) -> bool:
+    """Whether `tasks` of `job`, read before it, tell otherwise than `job` read now whether
+    a lease of its running tasks has passed (its status aside): their agent died since, or
+    came back. A screen holding them reads them again then, not at every renewal."""
+    passed = job.lease_until is not None and job.lease_until < now
+    return passed != any(task_lost(t, now) for t in tasks)
+
+
+def task_lost(task: Task, now: float) -> bool:
+    """A running task whose lease ran out: no live agent holds it (see `agent_lost`)."""
+    lease = task.lease_until
+    return task.status is TaskStatus.RUNNING and lease is not None and lease < now
 
 
 def past(limit: float | None, silent: float | None) -> bool:
@@ -150,8 +194,13 @@ def past(limit: float | None, silent: float | None) -> bool:
 
 
 def flags(job: Job, now: float) -> tuple[str, ...]:
-    """The flags a running job carries now: stalled, overrun (in that order)."""
-    if job.status is not JobStatus.RUNNING or job.timing is None:
+    """The flags a running job carries now: lost alone, or stalled, overrun (in that
+    order)."""
+    if job.status is not JobStatus.RUNNING:
+        return ()
+    if agent_lost(job, now):
+        return (LOST,)
+    if job.timing is None:
         return ()
     out = []
     if stalled(job, now):

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import math
 
-from jobdash.core.model import Job, JobStatus, Task, TaskStatus
+from jobdash.core.model import Job, JobStatus, Task
 from jobdash.core.model import format_duration as duration
-from jobdash.core.timing import estimate
+from jobdash.core.timing import estimate, task_duration
 
 __all__ = ["duration", "eta", "history_eta", "job_seconds", "job_time", "task_time"]
 
@@ -68,7 +68,7 @@ def job_time(job: Job, now: float) -> str:
     return duration(job_seconds(job, now))
 
 
-def task_time(task: Task, now: float) -> str:
-    """How long a task attempt ran, or has been running; "" before it started."""
-    end = task.finished or (now if task.status is TaskStatus.RUNNING else None)
-    return duration(end - task.started) if task.started and end else ""
+def task_time(task: Task, job: Job, now: float) -> str:
+    """How long a task attempt of `job` ran, or has been running, as its job's clock counts
+    (`task_duration`: standing still while the job is paused); "" before it started."""
+    return duration(task_duration(task, job, now))

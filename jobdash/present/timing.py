@@ -5,6 +5,9 @@ dashboard:
   warning tone, where a job without one shows "▶ running"; a stalled job that also overran
   shows "stalled" there (the one to act on), and both in words in the details and `jobdash
   show` (`timing_words`). A running task silent too long: "▶ stalled" (`task_look`).
+- A running job or task that no live agent holds (its engine died: `core.timing.agent_lost`)
+  shows "▶ agent lost" instead, never stalled or overrun, and its details say that an engine
+  that starts recovers it (crash recovery: run again if retries remain). A running task of a paused job shows "⏸ paused", as its job.
 - The In Progress tab's title counts the stalled jobs (`stalled_note`): "In Progress (12 ·
   2 stalled)", drawn again each second (a job turns stalled with the clock).
 - The details' and `jobdash show`'s line (`timing_words`): the estimate and where it comes
@@ -16,8 +19,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from jobdash.core.model import Job, JobStatus, Task, TypeTiming
-from jobdash.core.timing import STALLED, estimate, flags, silent_for, stalled, task_stalled
+from jobdash.core.lifecycle import task_stopped
+from jobdash.core.model import Job, JobStatus, Task
+from jobdash.core.timing import (
+    LOST,
+    OVERRUN,
+    STALLED,
+    estimate,
+    flags,
+    silent_for,
+    stalled,
+    task_lost,
+    task_stalled,
+)
 from jobdash.present.durations import duration, eta, history_eta
 from jobdash.present.status import Look, Tone, look
 from jobdash.present.words import plural
@@ -29,7 +43,16 @@ def _flagged(word: str) -> Look:
     return Look(look(JobStatus.RUNNING).glyph, word, Tone.WARN)
 
 
-_FLAG_LOOKS = {word: _flagged(word) for word in ("stalled", "overrun")}
+_FLAG_LOOKS = {
+    STALLED: _flagged("stalled"),
+    OVERRUN: _flagged("overrun"),
+    LOST: _flagged("agent lost"),
+}
+# What a lost agent means for the job, in the details and `jobdash show`.
+LOST_WORDS = (
+    "AGENT LOST: no live agent runs its tasks — recovered when an engine starts "
+    "(run again if retries remain)"
+)
 
 
 def job_look(job: Job, now: float) -> Look:
@@ -41,9 +64,14 @@ def job_look(job: Job, now: float) -> Look:
     return look(job.status)
 
 
-def task_look(task: Task, timing: TypeTiming | None, now: float) -> Look:
-    """A task's status as its row shows it: "▶ stalled" when it is silent too long."""
-    if task_stalled(task, timing, now):
+def task_look(task: Task, job: Job, now: float) -> Look:
+    """A task of `job` as its row shows it: "▶ agent lost" when no live agent holds it,
+    "⏸ paused" while its job is paused, "▶ stalled" when it is silent too long."""
+    if task_lost(task, now):
+        return _FLAG_LOOKS[LOST]
+    if task_stopped(job.status, task.status):
+        return look(JobStatus.PAUSED)
+    if task_stalled(task, job, now):
         return _FLAG_LOOKS[STALLED]
     return look(task.status)
 
@@ -82,13 +110,15 @@ def timing_words(job: Job, now: float) -> str:
     timing = job.timing
     parts = []
     carried = flags(job, now)
+    if LOST in carried:
+        parts.append(LOST_WORDS)
     if STALLED in carried and timing is not None and timing.stall_after is not None:
         silent = duration(silent_for(job.quiet_since, now))
         how = "" if timing.stall_configured else ", from history"
         parts.append(
             f"STALLED: a task silent for {silent} (stall_after {duration(timing.stall_after)}{how})"
         )
-    if "overrun" in carried and timing is not None and timing.job_p90 is not None:
+    if OVERRUN in carried and timing is not None and timing.job_p90 is not None:
         parts.append(f"OVERRUN: longer than 90% of its type's runs ({duration(timing.job_p90)})")
     guess = estimate(job, now)
     if guess.source == "rate" and guess.seconds is not None:

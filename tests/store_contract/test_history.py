@@ -131,3 +131,34 @@ async def test_quiet_since_is_the_last_sign_of_life_of_each_jobs_quietest_task(
     assert await finish(store, solo, "a1")
     await store.flush()
     assert other.id not in await store.quiet_since()
+
+
+async def test_a_resume_gives_running_tasks_the_paused_span_and_a_claim_takes_it_back(
+    store: Store,
+) -> None:
+    """The clock of a paused job's running task stands still (`core.timing.task_duration`):
+    a resume adds the paused span to the attempt's `idle_time` and restarts its silence; the
+    next attempt starts from none. `running_signs` tells each running job's silence and the
+    earliest end of its tasks' leases."""
+    job = await store.create_job(commands("held"))
+    await store.admit()
+    (claim,) = await store.claim(Claimant("a1", "a1", 1, 600))
+    (task,) = await store.tasks(job.id)
+    assert task.idle_time == 0 and task.lease_until is not None
+    signs = await store.running_signs()
+    assert signs[job.id] == (pytest.approx(task.started), pytest.approx(task.lease_until))
+    paused = await store.pause_job(job.id, "alice")
+    assert paused.paused_at is not None
+    await asyncio.sleep(1.2)
+    before = time.time()
+    await store.resume_job(job.id, "alice")
+    (task,) = await store.tasks(job.id)
+    assert task.idle_time == pytest.approx(before - paused.paused_at, abs=0.5)
+    assert task.active is not None and task.active >= before - 0.01  # its silence restarts
+    assert (await store.running_signs())[job.id][0] >= before - 0.01
+    # Given back (a shutdown: no attempt counted), claimed again: the new claim's attempt
+    # was never paused.
+    await store.release("a1", [claim.task_id])
+    (again,) = await store.claim(Claimant("a1", "a1", 1, 600))
+    (task,) = await store.tasks(job.id)
+    assert (again.attempt, task.status, task.idle_time) == (1, "running", 0)

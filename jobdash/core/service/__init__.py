@@ -5,7 +5,7 @@ The front ends import this package and the plain model modules only (the import 
 in pyproject.toml hold them to it), so the other names they use are re-exported here
 (parse_duration, open_output, write_output, create_new, write_new, CATCHUP_BOUND, zone,
 freeze_start_up, Changes, Export, JsonList, LogFeed, GroupRetry, check_group_id, Outcome,
-Plan, skipped). Where things are: `facade` holds the `Service`, `failures` its failure groups, `bulk` its actions on many
+Plan, skipped, leases_moved). Where things are: `facade` holds the `Service`, `failures` its failure groups, `bulk` its actions on many
 jobs or schedules at once; `submission` what a submission becomes (the job, its tasks); `schedules` schedule checks and previews;
 `export` the CSV and JSON history, whole or a page at a time; `locations` where the store
 and the config are; `import_crontab` (`jobdash.core.crontab`) a crontab as job types.
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from jobdash.core.service.schedules import preview_planning
     from jobdash.core.service.setup import db_command, init_store
     from jobdash.core.store.records import Changes
+    from jobdash.core.timing import leases_moved
     from jobdash.core.values import checked_report, parse_duration
 
 # Where each name is defined. A name is imported when it is first asked for (PEP 562's
@@ -68,6 +69,7 @@ WHERE: dict[str, str] = {
     "init_store": "jobdash.core.service.setup",
     "is_text": "jobdash.core.artifacts",
     "JsonList": "jobdash.core.service.export",
+    "leases_moved": "jobdash.core.timing",
     "LogFeed": "jobdash.core.service.log_feed",
     "open_binary_output": "jobdash.core.outfile",
     "open_output": "jobdash.core.outfile",
@@ -107,6 +109,7 @@ __all__ = [
     "import_crontab",
     "init_store",
     "is_text",
+    "leases_moved",
     "open_binary_output",
     "open_output",
     "parse_duration",

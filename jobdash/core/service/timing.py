@@ -1,8 +1,9 @@
 """History-aware timing, for one user (`Timings`, a part of the `Service`): every active job
 it returns carries its type's timing (`Job.timing`: what the type's last runs took, its
 `stall_after`) and, running, since when its quietest task has been silent
-(`Job.quiet_since`), from which `core.timing` tells its estimate, overrun and stall at any
-moment without asking the store again.
+(`Job.quiet_since`) and until when its running tasks' agents hold them (`Job.lease_until`),
+from which `core.timing` tells its estimate, overrun, stall and a lost agent at any moment
+without asking the store again.
 
 Cheap by construction: a type's timing is two index reads (its last finished runs by
 `jobs_type_done`, their tasks by `(job_id, seq)`), kept `TIMING_TTL` seconds per type and
@@ -55,19 +56,26 @@ class Timings(ReadLogs):
         active = [j for j in jobs if not j.status.finished]
         timings = await self.timings_of([(j.id, j.type, j.status) for j in active])
         for job in active:
-            job.timing, job.quiet_since = timings[job.id]
+            job.timing, job.quiet_since, job.lease_until = timings[job.id]
 
     async def timings_of(
         self, active: Sequence[tuple[int, str, str]]
-    ) -> dict[int, tuple[TypeTiming, float | None]]:
-        """Active jobs' (id, type, status) timing and silence, by id: what `with_timing`
-        gives a job, told from its columns for an export that builds no `Job`."""
+    ) -> dict[int, tuple[TypeTiming, float | None, float | None]]:
+        """Active jobs' (id, type, status) timing, silence and lease, by id: what
+        `with_timing` gives a job, told from its columns for an export that builds no
+        `Job`."""
         if not active:
             return {}
         timings = {t: await self.type_timing(t) for t in sorted({a[1] for a in active})}
         running = any(a[2] == JobStatus.RUNNING for a in active)
-        quiet = await self.store.quiet_since() if running else {}
-        return {id_: (timings[type_], quiet.get(id_)) for id_, type_, _status in active}
+        signs = await self.store.running_signs() if running else {}
+        return {id_: (timings[type_], *signs.get(id_, _NO_SIGNS)) for id_, type_, _status in active}
+
+    async def running_signs(self) -> dict[int, tuple[float, float | None]]:
+        """Per running job, since when its quietest task is silent and the earliest end of
+        its running tasks' leases (`Job.quiet_since`, `Job.lease_until`): what a screen
+        holding jobs reads again now and then, as leases move without changing a job."""
+        return await self.store.running_signs()
 
     async def with_extras(self, jobs: Sequence[Job]) -> None:
         """What the Service adds to jobs the store returns: unread lines, timing."""
@@ -94,7 +102,7 @@ class Timings(ReadLogs):
             return [
                 (*r, u, *timings.get(r[_ID], _NO_TIMING)) for r, u in zip(rows, unread, strict=True)
             ]
-        return [(*r, u, None, None) for r, u in zip(rows, unread, strict=True)]
+        return [(*r, u, *_NO_TIMING) for r, u in zip(rows, unread, strict=True)]
 
     async def with_column_extras(self, page: RecordColumns) -> RecordColumns:
         """`with_record_extras` a column at a time (`Store.record_columns`): the extras a
@@ -123,9 +131,10 @@ class Timings(ReadLogs):
             ]
         if timings:
             both = [timings.get(id_, _NO_TIMING) for id_ in ids]
-            c["timing"], c["quiet_since"] = [t[0] for t in both], [t[1] for t in both]
+            for i, name in enumerate(("timing", "quiet_since", "lease_until")):
+                c[name] = [t[i] for t in both]
         else:
-            c["timing"] = c["quiet_since"] = Same(None)
+            c["timing"] = c["quiet_since"] = c["lease_until"] = Same(None)
         return page
 
     async def unread_in(self, job: Job) -> Job:
@@ -154,5 +163,6 @@ _ID, _TYPE, _STATUS, _LOG_LINES = (
 )
 _LINES = ("log_lines", "log_warnings", "log_errors")
 assert RECORD_CELLS[_LOG_LINES : _LOG_LINES + 3] == _LINES
-_NO_TIMING = (None, None)  # a finished job's timing and silence
+_NO_TIMING = (None, None, None)  # a finished job's timing, silence and lease
+_NO_SIGNS = (None, None)  # an active job without a running task: no silence, no lease
 _counts = itemgetter(_LOG_LINES, _LOG_LINES + 1, _LOG_LINES + 2)  # a row's lines to read

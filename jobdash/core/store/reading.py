@@ -108,6 +108,10 @@ class ReadingStore(Protocol):
         """For each running job, when its quietest running task last showed a sign of life
         (its start, a log line, progress; to the second): stall detection."""
 
+    async def running_signs(self) -> dict[int, tuple[float, float | None]]:
+        """For each running job, `quiet_since`'s time and the earliest end of its running
+        tasks' leases (past: no live agent holds that task; recovery runs it again)."""
+
     # ------------------------------------------------------------- failures by cause
 
     async def failure_groups(self, f: FailureFilter) -> list[FailureGroup]:

@@ -150,10 +150,10 @@ def job_cells(j: Job) -> tuple[Any, ...]:
 # A job as a JSON export reads it (`ReadingStore.record_cells`, then the Service): its
 # fields in `Job`'s order, which is its record's (`model.job_record`), without a `Job` built
 # for each of millions. `params` and `metrics`: their JSON text as stored; `status` and
-# `trigger`: their text; `cancellable`: true or not as stored (0 or 1). The last three are
-# the Service's (`RECORD_EXTRAS`: unread lines, timing, silence), not the store's.
+# `trigger`: their text; `cancellable`: true or not as stored (0 or 1). The last four are
+# the Service's (`RECORD_EXTRAS`: unread lines, timing, silence, lease), not the store's.
 RECORD_CELLS = JOB_FIELDS
-RECORD_EXTRAS = ("unread", "timing", "quiet_since")
+RECORD_EXTRAS = ("unread", "timing", "quiet_since", "lease_until")
 _job_fields = attrgetter(*JOB_FIELDS)
 
 

@@ -12,6 +12,7 @@ filters both tables.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar, cast
 
@@ -115,6 +116,7 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks, DashboardRows):
         self._flag_filter: tuple[Callable[[Job], bool], Callable[[list[Job]], list[Job]]] | None
         self._flag_filter = None
         self._newest = 0  # the highest job id seen: a higher one is new, never finished
+        self._leases_read_at = time.monotonic()  # the running tasks' leases: `look_at_leases`
         self.window_above = WINDOW_ABOVE
         self.marks: Marks[Job] = Marks(lambda job: job.id)  # both tables show them
         self._refusals: tuple[str | None, ...] | None = None  # of the job under the cursor
@@ -220,6 +222,9 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks, DashboardRows):
         if self._flag_filter is not None and self._query.flags:
             self.table("inprogress").set_filter(*self._flag_filter)
         self._update_titles()
+        if time.monotonic() - self._leases_read_at >= getattr(self.app, "engine_look_every", 5.0):
+            self._leases_read_at = time.monotonic()
+            self.look_at_leases()
 
     def _update_titles(self) -> None:
         tabs = self.tabs

@@ -6,12 +6,15 @@ of finished ones), then the rest of the history: held whole when it is short, re
 a time (`read_history`); a window onto the store when it is long (`JobWindowTable`). Then
 each batch of the change feed, patched in (`upsert`): a job moves from In Progress to
 Completed when it finishes, and back on a retry. Changes that come while the history loads
-are shown at once, and applied again once it is in.
+are shown at once, and applied again once it is in. And every few seconds the running
+tasks' leases (`look_at_leases`): the agents renew them without changing their jobs' rows,
+and an engine that died changes none, so only a look tells a job whose agent is lost.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -24,8 +27,10 @@ from jobdash.core.model import Job
 from jobdash.core.query import Query
 from jobdash.core.query import prepare as prepare_search
 from jobdash.core.service import Changes, Service
+from jobdash.present.timing import job_look
 from jobdash.tui.bulk import Marks
 from jobdash.tui.first_rows import FIRST_PAGE, read_history
+from jobdash.tui.helpers import clock_of
 from jobdash.tui.widgets.job_table import JobTable
 from jobdash.tui.widgets.window_table import JobWindowTable
 
@@ -150,6 +155,30 @@ class DashboardRows(Screen[None]):
                 self.table(pane).remove_jobs(changes.removed)
         if self.marks and (self.marks.drop(changes.removed) or changes.jobs):
             self.marks_changed()  # a marked job gone, or moved to the other tab
+
+    @work(group="leases", exclusive=True)
+    async def look_at_leases(self) -> None:
+        """The running jobs' silence and leases read again (one read of the running tasks):
+        a job whose status cell reads otherwise now (its agent turned lost, or came back)
+        is patched in and repainted; the others are updated in place (what they show is
+        the same)."""
+        signs = await self.service.running_signs()
+        if self._tables_gone():
+            return
+        now = clock_of(self.app)()
+        turned = []
+        for job in self.table("inprogress").rows:
+            if job.id not in signs:
+                continue  # no running task: the feed says when that changes
+            quiet, lease = signs[job.id]
+            looked = dataclasses.replace(job, quiet_since=quiet, lease_until=lease)
+            if job_look(looked, now) != job_look(job, now):
+                turned.append(looked)
+            else:
+                job.quiet_since, job.lease_until = quiet, lease
+        if turned:
+            self.upsert(turned)
+            self._update_titles()
 
     def upsert(self, jobs: Iterable[Job]) -> None:
         """Put each job in the table its status belongs to (and out of the other one),

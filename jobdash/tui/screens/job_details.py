@@ -39,8 +39,8 @@ from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
 from textual.widgets import Label
 
-from jobdash.core.model import Job, LogLine, NotFound, Task, TaskStatus, TypeTiming
-from jobdash.core.service import LogFeed, Service
+from jobdash.core.model import Job, LogLine, NotFound, Task, TaskStatus
+from jobdash.core.service import LogFeed, Service, leases_moved
 from jobdash.core.views import Artifact
 from jobdash.present.charts import RUNS, run_of, runs_picture
 from jobdash.present.durations import task_time
@@ -70,12 +70,13 @@ FALLBACK_POLL = 0.5  # job row refresh when the app offers no store_changed sign
 MARK_READ_EVERY = 1.0  # seconds between looks at how far the log pane has been read
 TASKS_MIN_INTERVAL = 0.5  # seconds between task reloads (grows with the task count)
 
+LEASE_LOOK_EVERY = 5.0  # seconds between looks at the running tasks' leases (no app's own)
 RESHOWN_TASKS = 2_000  # up to this many tasks, their rows are drawn again each second
 AUDIT_FROM_HEIGHT = 30  # terminal lines from which the audit section is shown
 
 TASK_COLUMNS = (
     TableColumn("#", 5, "right"),
-    TableColumn("status", 11),
+    TableColumn("status", 12),
     TableColumn("try", 3, "right"),
     TableColumn("agent", 14),
     TableColumn("name", 0, min_width=16, path=True),
@@ -85,9 +86,10 @@ TASK_COLUMNS = (
 )
 
 
-def task_row(task: Task, now: float, timing: TypeTiming | None = None) -> Row:
-    """A task's row; "▶ stalled" when it is silent past its type's `stall_after`."""
-    shown = task_look(task, timing, now)
+def task_row(task: Task, now: float, job: Job) -> Row:
+    """A task of `job`'s row, as `task_look` shows it (paused with its job, stalled, its
+    agent lost); its time as its job's clock counts it."""
+    shown = task_look(task, job, now)
     if task.error:
         outcome = Cell(task.error, "error")
     elif task.exit_code is not None:
@@ -103,7 +105,7 @@ def task_row(task: Task, now: float, timing: TypeTiming | None = None) -> Row:
             Cell(task.agent or "", "dim"),
             task.name,
             Cell(in_column(task.started, now), "dim"),
-            task_time(task, now),
+            task_time(task, job, now),
             outcome,
         ),
     )
@@ -151,6 +153,7 @@ class JobDetailsScreen(log_feeding.SavesLog, JobKeys, ArtifactKeys, OffersWhatWo
         self._tasks: list[Task] = []
         self._tasks_dirty = True
         self._tasks_loaded_at = 0.0
+        self._leases_read_at = time.monotonic()  # when the leases were last looked at
         self._job_rev = -1
         self._has_signal = False
         self._read_through = 0  # the log line marked read last
@@ -298,14 +301,46 @@ class JobDetailsScreen(log_feeding.SavesLog, JobKeys, ArtifactKeys, OffersWhatWo
     def _tick(self) -> None:
         """ETA and elapsed time move with the clock while the job runs; while it runs
         nothing, why it waits is asked again (a backoff's end comes nearer, a lock's
-        holder moves on)."""
+        holder moves on). Its tasks' leases are looked at again every few seconds: an
+        engine that died changes no row, and its tasks turn "agent lost" when they end."""
         job = self.job
         if job is not None and not job.status.finished:
             self.header.refresh()
             if job.running == 0:
                 self._load_why()
-            elif self._stall_told(job) and len(self._tasks) <= RESHOWN_TASKS:
+                return
+            if time.monotonic() - self._leases_read_at >= self._look_every():
+                self._leases_read_at = time.monotonic()
+                self._look_again()
+            if self._stall_told(job) and len(self._tasks) <= RESHOWN_TASKS:
                 self._show_tasks()  # a silent task turns stalled with the clock
+
+    def _look_every(self) -> float:
+        """Seconds between looks at the leases: the app's look at the engines."""
+        return float(getattr(self.app, "engine_look_every", LEASE_LOOK_EVERY))
+
+    @work(group="look-again", exclusive=True)
+    async def _look_again(self) -> None:
+        """The job read again: shown anew (its tasks read again) when it changed, or when
+        whether a lease of its tasks has passed is not what the tasks shown say (their
+        agent died, or renewed them); else only its silence and lease are kept (the agents
+        renew the leases every few seconds: a job of 100,000 tasks is not read again for
+        that)."""
+        try:
+            new = await self.service.job(self.job_id)
+        except NotFound:
+            self._job_gone()
+            return
+        old, now = self.job, clock_of(self.app)()
+        moved = leases_moved(new, self._tasks, now)
+        if old is None or new.rev != old.rev or moved:
+            # Read again even when the job reads as before (its lease kept below, at an
+            # earlier look): the tasks' leases are what changed.
+            self._tasks_dirty = self._tasks_dirty or moved
+            with contextlib.suppress(NoMatches):  # the screen closed while it was read
+                self._set_job(new)
+            return
+        old.quiet_since, old.lease_until = new.quiet_since, new.lease_until
 
     @staticmethod
     def _stall_told(job: Job) -> bool:
@@ -339,8 +374,10 @@ class JobDetailsScreen(log_feeding.SavesLog, JobKeys, ArtifactKeys, OffersWhatWo
         tasks = self._tasks
         if self.failed_only:
             tasks = [t for t in tasks if t.status is TaskStatus.FAILED]
-        timing = self.job.timing if self.job is not None else None
-        self.tasks_table.set_rows([task_row(t, now, timing) for t in tasks])
+        job = self.job
+        if job is None:
+            return
+        self.tasks_table.set_rows([task_row(t, now, job) for t in tasks])
         title = f"tasks · {len(self._tasks)}"
         if self.failed_only:
             key = key_for(self.app, "details.failed_only")

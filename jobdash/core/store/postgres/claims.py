@@ -27,7 +27,7 @@ from jobdash.core.store.sql.dialect import POSTGRES
 CLAIM_SET = (
     "status = 'running', attempt = tasks.attempt + 1, owner = %s, agent = %s, "
     "lease_until = %s, started = %s, finished = NULL, exit_code = NULL, error = '', "
-    "progress = 0, pgid = NULL"
+    "progress = 0, pgid = NULL, idle_time = 0"
 )
 CLAIM_RETURNING = (
     "tasks.id, tasks.job_id, tasks.seq, tasks.name, tasks.kind, tasks.spec, tasks.item, "

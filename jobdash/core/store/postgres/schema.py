@@ -30,7 +30,7 @@ from jobdash.core.store.postgres.roles import (
 from jobdash.core.store.postgres.words import MIGRATION as WORDS
 from jobdash.core.store.sql.artifacts import ARTIFACTS_TABLE
 from jobdash.core.store.sql.audit import AUDIT_HOST
-from jobdash.core.store.sql.history import HISTORY_INDEXES, TASK_ACTIVE
+from jobdash.core.store.sql.history import HISTORY_INDEXES, TASK_ACTIVE, TASK_IDLE
 from jobdash.core.store.sql.marks import READ_MARKS
 from jobdash.core.store.sql.schedules import SCHEDULE_TARGET
 from jobdash.core.store.sql.stalls import STALL_REPORTS
@@ -337,6 +337,8 @@ MIGRATIONS: list[str] = [
     """
     DROP INDEX tasks_lease;
     """,
+    # 19: the seconds of a task's attempt its job was paused, as SQLite's 24.
+    TASK_IDLE.replace("REAL", "DOUBLE PRECISION"),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -36,6 +36,12 @@ CREATE INDEX tasks_done ON tasks (finished, agent) WHERE finished IS NOT NULL;
 TASK_ACTIVE = """
 ALTER TABLE tasks ADD COLUMN active REAL;
 """
+# Schema migration 24 of SQLite, 19 of PostgreSQL: the seconds of a task's attempt that its
+# job was paused (added on resume, sql/requests.py; zeroed by a claim): a task's time is
+# its run time, as its job's is (`core.timing.task_duration`).
+TASK_IDLE = """
+ALTER TABLE tasks ADD COLUMN idle_time REAL NOT NULL DEFAULT 0;
+"""
 # How many of a type's last runs' task durations are read at most: a median of that many is
 # as good as of more, and a job of 100,000 tasks costs no more than one of 2,000.
 TASK_SAMPLE = 2_000
@@ -63,9 +69,11 @@ Q = Statements(
         "AND status = 'succeeded' AND started IS NOT NULL AND finished IS NOT NULL LIMIT ?"
     ),
     # When each running job's running tasks last showed a sign of life: the earliest, so a
-    # silent task is not hidden by a talkative one (by the running tasks' partial index).
+    # silent task is not hidden by a talkative one (by the running tasks' partial index);
+    # and the earliest end of their leases (past: no live agent holds that task).
     quiet=(
-        "SELECT job_id, min({max}(coalesce(active, started), started)) FROM tasks "
+        "SELECT job_id, min({max}(coalesce(active, started), started)), min(lease_until) "
+        "FROM tasks "
         "WHERE status = 'running' AND started IS NOT NULL GROUP BY job_id"
     ),
     # Done as the Agents tab's `done` counts (an agent's succeeded attempts): succeeded
@@ -113,8 +121,17 @@ class History:
 
     async def quiet_since(self) -> dict[int, float]:
         """Per running job, the last sign of life of its quietest running task."""
+        return {job: quiet for job, (quiet, _) in (await self.running_signs()).items()}
+
+    async def running_signs(self) -> dict[int, tuple[float, float | None]]:
+        """Per running job, the last sign of life of its quietest running task and the
+        earliest end of its running tasks' leases (one read of the running tasks)."""
         rows = await self.db.fetchall(Q[self.db.dialect].quiet, ())
-        return {int(r[0]): float(r[1]) for r in rows if r[1] is not None}
+        return {
+            int(r[0]): (float(r[1]), None if r[2] is None else float(r[2]))
+            for r in rows
+            if r[1] is not None
+        }
 
     async def jobs_ended(
         self, now: float, hours: int, user: str | None = None, shared: Shared = ()

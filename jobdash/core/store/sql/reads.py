@@ -62,7 +62,7 @@ RECORD_COLUMNS = (
 )
 TASK_COLUMNS = (  # Task's fields, in their order
     "id, job_id, seq, name, item, status, attempt, agent, started, finished, exit_code, "
-    "error, progress, not_before, active"
+    "error, progress, not_before, active, lease_until, idle_time"
 )
 # A log line, the attempt that wrote it, and whether that is an earlier one than its task's
 # (a line no task wrote: never). Its task joined, not a subquery per line: SQLite runs the

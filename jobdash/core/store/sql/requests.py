@@ -46,6 +46,12 @@ Q = Statements(
     # Its clock stops while it is paused; its line says who paused it.
     pause="UPDATE jobs SET paused_at = CASE WHEN started IS NULL THEN paused_at "
     "ELSE coalesce(paused_at, ?) END, waiting = ? WHERE id = ?",
+    # On resume, the running tasks of the job (stopped since `paused_at`, or since they
+    # started) add the span to their idle time, and their silence starts again: a task
+    # stopped for an hour is not stalled the second it is resumed. Parameters: now, the
+    # job's paused_at, now, the job.
+    resume_tasks="UPDATE tasks SET idle_time = idle_time + {max}(0, ? - {max}(started, ?)), "
+    "active = ? WHERE job_id = ? AND status = 'running' AND started IS NOT NULL",
     retriable=f"SELECT count(*) FROM tasks {RETRIABLE}",
     retry_tasks="UPDATE tasks SET status = 'pending', base_attempt = attempt, not_before = 0, "
     f"error = '', exit_code = NULL, finished = NULL {RETRIABLE}",
@@ -119,13 +125,16 @@ class Requests:
     async def resume(self, job_id: int, user: str) -> None:
         actor = self.db.actor
         d = self.db.dialect
+        q = Q[d]
         c = COUNTS[d.name]
         resume = f"UPDATE jobs SET {END_IDLE[d.name]}, waiting = '' WHERE id = {d.mark}"
 
         def txn(con: Connection, rev: int, now: float) -> None:
-            status, admitted = c.job_row(con, job_id, "status, admitted")
+            status, admitted, paused_at = c.job_row(con, job_id, "status, admitted, paused_at")
             new = decide_resume(job_id, JobStatus(status), bool(admitted))
             c.set_status(con, rev, now, job_id, new)
+            if paused_at is not None:
+                con.execute(q.resume_tasks, (now, paused_at, now, job_id))
             con.execute(resume, (now, job_id))
             c.audit_row(con, now, actor, user, "resume", f"job:{job_id}")
             c.settle_jobs(con, rev, now, [job_id])

@@ -58,12 +58,14 @@ _QUIET = "{max}(coalesce(t.active, t.started), t.started)"
 
 Q = Statements(
     # The check: running attempts of jobs with recipients, of the types that ask for stall
-    # reports, silent since before `?`, not reported yet. The running tasks' partial index;
+    # reports, silent since before `?`, not reported yet; not a paused job's (stopped, not
+    # hung: `lifecycle.task_stopped`). The running tasks' partial index;
     # the job and its report by their primary keys.
     silent=(
         f"SELECT t.id, t.attempt, t.job_id, j.type, t.seq, t.name, {_QUIET}, r.recipients "
         "FROM tasks t JOIN jobs j ON j.id = t.job_id JOIN reports r ON r.job_id = t.job_id "
-        f"WHERE t.status = 'running' AND t.started IS NOT NULL AND {_QUIET} < ? AND {{types}} "
+        f"WHERE t.status = 'running' AND t.started IS NOT NULL AND {_QUIET} < ? "
+        "AND j.status <> 'paused' AND {types} "
         "AND NOT EXISTS (SELECT 1 FROM stall_reports s "
         "WHERE s.task_id = t.id AND s.attempt = t.attempt)"
     ),

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 # What a claim sets on a task, and what it returns.
 CLAIM_SET = (
     "status = 'running', attempt = attempt + 1, owner = ?, agent = ?, lease_until = ?, "
-    "started = ?, finished = NULL, exit_code = NULL, error = '', progress = 0, pgid = NULL"
+    "started = ?, finished = NULL, exit_code = NULL, error = '', progress = 0, pgid = NULL, idle_time = 0"
 )
 # The first suspect task ready to run alone (`%s`: the claimant's type filter), since when it
 # is ready, and its job's id, timeout, params, type and type hash; found through the (nearly

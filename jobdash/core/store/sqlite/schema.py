@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from jobdash.core.store.sql.artifacts import ARTIFACTS_TABLE
 from jobdash.core.store.sql.audit import AUDIT_HOST
-from jobdash.core.store.sql.history import HISTORY_INDEXES, TASK_ACTIVE
+from jobdash.core.store.sql.history import HISTORY_INDEXES, TASK_ACTIVE, TASK_IDLE
 from jobdash.core.store.sql.marks import READ_MARKS
 from jobdash.core.store.sql.schedules import SCHEDULE_TARGET
 from jobdash.core.store.sql.stalls import STALL_REPORTS
@@ -403,6 +403,8 @@ MIGRATIONS: list[str] = [
     SCHEDULE_TARGET,
     # 23: stall reports, one per stalled task attempt (core/store/sql/stalls.py).
     STALL_REPORTS,
+    # 24: the seconds of a task's attempt its job was paused (core/store/sql/history.py).
+    TASK_IDLE,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
