@@ -258,3 +258,23 @@ async def test_job_output_is_displayed_inert(
         assert "\x1b" not in drawn and "\x07" not in drawn
         # Saving keeps the raw bytes (a file is not a terminal).
         assert EVIL in screen.log_view.export_text()
+
+
+async def test_at_80x24_the_log_has_the_rows_the_tasks_do_not_need(
+    services: Open, write_config: Callable[[str], Path]
+) -> None:
+    """A job of three tasks: the table is as high as its rows (no blank rows under them),
+    and the log has the rest, also with the pictures as text (`v`), whose words take more
+    rows (the walk-through found the log one row high there, under four blank rows)."""
+    svc = await services(write_config(CONFIG))
+    job = await wait_finished(svc, (await svc.submit("three")).id)
+    app = await open_details(svc, job.id)
+    app.show_numbers = True  # type: ignore[attr-defined]
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, JobDetailsScreen)
+        await until(pilot, lambda: screen.tasks_table.row_count == 3 and screen.log_view.lines)
+        await pilot.pause()
+        table, log = screen.tasks_table, screen.log_view.lines_view
+        assert table.size.height == 1 + 3
+        assert log.size.height >= 8

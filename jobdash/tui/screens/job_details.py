@@ -71,7 +71,7 @@ MARK_READ_EVERY = 1.0  # seconds between looks at how far the log pane has been 
 TASKS_MIN_INTERVAL = 0.5  # seconds between task reloads (grows with the task count)
 
 RESHOWN_TASKS = 2_000  # up to this many tasks, their rows are drawn again each second
-AUDIT_FROM_HEIGHT = 30  # terminal lines from which the audit section is shown
+AUDIT_FROM_HEIGHT = 30  # terminal lines from which the audit and 8 task rows are shown
 
 TASK_COLUMNS = (
     TableColumn("#", 5, "right"),
@@ -136,7 +136,10 @@ class JobDetailsScreen(log_feeding.SavesLog, JobKeys, ArtifactKeys, OffersWhatWo
         #details-tasks-title, #details-log-title, .section {
             height: 1; padding: 0 1; background: $boost; color: $text-muted;
         }
-        #details-tasks { height: 9; }
+        /* As high as its rows, up to 8 of them (fewer on a short terminal): the log
+           has the rest, and no blank rows sit under a job of a few tasks. */
+        #details-tasks { height: auto; max-height: 9; }
+        &.-short #details-tasks { max-height: 7; }
         #details-log { height: 1fr; }
     }
     """
@@ -181,9 +184,11 @@ class JobDetailsScreen(log_feeding.SavesLog, JobKeys, ArtifactKeys, OffersWhatWo
 
     def on_resize(self, event: events.Resize) -> None:
         """On a short terminal the log keeps the room the audit would take (`jobdash audit
-        job:ID` has it)."""
+        job:ID` has it), and some of the tasks' (they scroll)."""
+        short = event.size.height < AUDIT_FROM_HEIGHT
+        self.set_class(short, "-short")
         for part in self.query(".details-audit"):
-            part.display = event.size.height >= AUDIT_FROM_HEIGHT
+            part.display = not short
 
     @property
     def header(self) -> JobHeader:

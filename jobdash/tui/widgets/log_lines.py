@@ -302,6 +302,14 @@ class LogLines(ScrollView, can_focus=True, inherit_bindings=False):
         ):
             self.set_follow(True)
 
+    def watch_show_horizontal_scrollbar(self, shown: bool) -> None:
+        """A line wider than the view brings the horizontal scrollbar, a row taken from the
+        bottom of the view at the next layout, after the scroll to the end was made: when
+        following, scroll to the end again, so that the last line stays above the bar (as
+        `less +G` shows it), shown and so read (`last_shown_seq`)."""
+        if self.following and shown:
+            self._scroll_to_end()
+
     def on_resize(self, event: events.Resize) -> None:
         """Re-wrap for the new width; stay at the end when following."""
         self._relayout(self._top_line())
