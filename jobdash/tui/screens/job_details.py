@@ -19,7 +19,9 @@
 - Log: the job's last lines, then a worker tails by sequence number every `LOG_POLL`
   seconds while the job is active (batches of up to `LOG_BATCH` lines, one `LogView.append`
   per batch: this is what keeps up with 20,000 lines/s), through `tui/log_feeding.py` as
-  the log of several jobs does.  Job output is
+  the log of several jobs does.  The lines of a job of several tasks start with their
+  task's number ("#2 │"), learnt with the tasks (a line of a task not yet read asks for
+  them again), unless the pane shows one task's lines.  Job output is
   shown literally: LogView sanitizes every line.  What it shows is read: every second (and
   on leaving), the last line on screen becomes the user's read mark, while the pane shows
   every task's log (`Service.mark_read`; the header says what was unread when it opened).
@@ -157,6 +159,7 @@ class JobDetailsScreen(log_feeding.SavesLog, JobKeys, ArtifactKeys, OffersWhatWo
         self._job_rev = -1
         self._has_signal = False
         self._read_through = 0  # the log line marked read last
+        self._labels = TaskLabels(names=False)  # "#SEQ" before each line of several tasks
 
     # ------------------------------------------------------------------ widgets
 
@@ -336,6 +339,8 @@ class JobDetailsScreen(log_feeding.SavesLog, JobKeys, ArtifactKeys, OffersWhatWo
         self._tasks = tasks
         try:
             self._show_tasks()
+            if self._labels.update(tasks):
+                self._show_labels()
         except NoMatches:  # the screen was closed while they were read
             return
 
@@ -359,6 +364,8 @@ class JobDetailsScreen(log_feeding.SavesLog, JobKeys, ArtifactKeys, OffersWhatWo
         view.clear()
 
         async def show(lines: list[LogLine]) -> None:
+            if task_seq is None and not all(map(self._labels.knows, {x.task_id for x in lines})):
+                self._tasks_dirty = True  # a task new since they were read: its label
             view.append(lines)
 
         def active() -> bool:
@@ -394,7 +401,15 @@ class JobDetailsScreen(log_feeding.SavesLog, JobKeys, ArtifactKeys, OffersWhatWo
             "log · all tasks" if task_seq is None else f"log · task {task_seq} only  ({key}: all)"
         )
         self.query_one("#details-log-title", Label).update(title)
+        self._show_labels()
         self._stream_log(task_seq)
+
+    def _show_labels(self) -> None:
+        """Each line says which task wrote it ("#2") while the pane shows the lines of
+        several tasks, interleaved when they run side by side (`jobdash logs` labels them
+        too); one task's lines need none."""
+        several = self.log_task is None and len(self._labels) > 1
+        self.log_view.lines_view.set_labels(self._labels if several else None)
 
     @on(LineTable.Highlighted, "#details-tasks")
     def _task_highlighted(self, event: LineTable.Highlighted) -> None:
