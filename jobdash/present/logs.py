@@ -15,11 +15,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Protocol
 
-from jobdash.core.model import LogLine, Task
+from jobdash.core.model import LineLevel, LogLine, Task
 from jobdash.present.recovery import attempt_mark
 from jobdash.present.text import cells, clip, sanitize
 
 __all__ = [
+    "GUTTER",
     "JOB_HUES",
     "JOB_LABEL",
     "LABEL_WIDTH",
@@ -39,6 +40,16 @@ JOB_HUES = 6
 """Colours told apart by the job prefixes of several jobs' lines: the jobs take them in
 turn, in the order given, as `docker compose logs` colours its services."""
 
+
+GUTTER: dict[LineLevel, str] = {
+    LineLevel.OUTPUT: " ",
+    LineLevel.WARNING: "⚠",
+    LineLevel.ERROR: "!",
+    LineLevel.SYSTEM: "»",
+}
+"""The cell before each line on a screen (the log pane, a failure group's sample), by its
+level (`line_level`, the one classifier of log lines, by which the store also counts unread
+warnings and errors): a level is never told by colour alone."""
 
 JOB_LABEL = "job"  # the label of a line no task printed (the job's own)
 

@@ -32,23 +32,15 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from jobdash.core.model import LineLevel, LogLine
-from jobdash.present.logs import JOB_HUES, LineLabels
+from jobdash.present.logs import GUTTER, JOB_HUES, LineLabels
 from jobdash.present.times import log_stamp
 from jobdash.present.words import no_match
 from jobdash.tui.widgets.fitting import centred
 from jobdash.tui.widgets.log_buffer import GAP, STREAM, TS, LogBuffer, cells_of
 from jobdash.tui.widgets.log_grep import Grep
 
-__all__ = ["GUTTER", "LogLines"]
+__all__ = ["LogLines"]
 
-# Each line's gutter by its level (`line_level`, the one classifier of log lines, by which
-# the store also counts unread warnings and errors): never by colour alone.
-GUTTER: dict[LineLevel, str] = {
-    LineLevel.OUTPUT: " ",
-    LineLevel.WARNING: "⚠",
-    LineLevel.ERROR: "!",
-    LineLevel.SYSTEM: "»",
-}
 TIMESTAMP_WIDTH = 13  # "HH:MM:SS.mmm "
 LABEL_BAR = " │ "  # after a job's label, before its text
 
