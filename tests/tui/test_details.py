@@ -29,6 +29,13 @@ async def open_details(svc: Service, job_id: int, **kw: object) -> PaneApp:
     return PaneApp(svc, screen=lambda: JobDetailsScreen(svc, job_id), **kw)  # type: ignore[arg-type]
 
 
+async def finished_three(services: Open, write_config: Callable[[str], Path]) -> PaneApp:
+    """The details of a finished job of type `three` (three tasks, the second failed)."""
+    svc = await services(write_config(CONFIG))
+    job = await wait_finished(svc, (await svc.submit("three")).id)
+    return await open_details(svc, job.id)
+
+
 async def test_header_tasks_and_log_of_a_finished_job(
     services: Open, write_config: Callable[[str], Path]
 ) -> None:
@@ -258,3 +265,57 @@ async def test_job_output_is_displayed_inert(
         assert "\x1b" not in drawn and "\x07" not in drawn
         # Saving keeps the raw bytes (a file is not a terminal).
         assert EVIL in screen.log_view.export_text()
+
+
+async def test_at_80x24_the_log_has_the_rows_the_tasks_do_not_need(
+    services: Open, write_config: Callable[[str], Path]
+) -> None:
+    """A job of three tasks: the table is as high as its rows (no blank rows under them),
+    and the log has the rest, also with the pictures as text (`v`), whose words take more
+    rows (the walk-through found the log one row high there, under four blank rows)."""
+    app = await finished_three(services, write_config)
+    app.show_numbers = True  # type: ignore[attr-defined]
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, JobDetailsScreen)
+        await until(pilot, lambda: screen.tasks_table.row_count == 3 and screen.log_view.lines)
+        await pilot.pause()
+        table, log = screen.tasks_table, screen.log_view.lines_view
+        assert table.size.height == 1 + 3
+        assert log.size.height >= 8
+
+
+async def test_the_log_of_several_tasks_says_which_task_wrote_each_line(
+    services: Open, write_config: Callable[[str], Path]
+) -> None:
+    """All the tasks' lines (interleaved when tasks run side by side): each starts with
+    its task's number, as `jobdash logs` labels them; one task's log, or the log of a job
+    of one task, has no labels."""
+    app = await finished_three(services, write_config)
+    svc = app.service
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, JobDetailsScreen)
+        view = screen.log_view
+        await until(pilot, lambda: len(log_texts(screen)) == 6 and "#1" in rows(view)[0])
+        shown = [row.rstrip() for row in rows(view) if row.strip()]
+        # Padded to "job", the label of a line no task wrote (none here).
+        assert shown[:2] == [" #1  │ task a", " #1  │ more a"]
+        assert " #2  │ task b" in shown and " #3  │ more c" in shown
+
+        screen.tasks_table.focus()
+        await pilot.press("down", "down")  # task 2's log only: no labels
+        await until(pilot, lambda: set(log_texts(screen)) == {"task b", "more b"})
+        assert [row.rstrip() for row in rows(view)][:2] == [" task b", " more b"]
+        await pilot.press("a")  # every task's again
+        await until(pilot, lambda: len(log_texts(screen)) == 6)
+        assert rows(view)[0].rstrip() == " #1  │ task a"
+
+    one = await wait_finished(svc, (await svc.submit("quick")).id)
+    app = await open_details(svc, one.id)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, JobDetailsScreen)
+        await until(pilot, lambda: screen.tasks_table.row_count == 1 and log_texts(screen))
+        await pilot.pause(0.3)
+        assert rows(screen.log_view)[0].rstrip() == " hello"

@@ -137,6 +137,17 @@ async def failures_tab(pilot: Pilot[Any]) -> FailuresPane:
     return pane
 
 
+async def open_group(pilot: Pilot[Any]) -> FailureGroupScreen:
+    """Press 5, enter on the second group (the bad dates), and wait for its four tasks."""
+    await failures_tab(pilot)
+    await pilot.press("down", "enter")
+    await until(pilot, lambda: isinstance(pilot.app.screen, FailureGroupScreen))
+    screen = pilot.app.screen
+    assert isinstance(screen, FailureGroupScreen)
+    await until(pilot, lambda: screen.table.row_count == 4)
+    return screen
+
+
 def make_app(svc: Service) -> JobdashApp:
     return JobdashApp(svc, embedded_engine=False, clock=frozen(), watch_interval=0.05)
 
@@ -179,12 +190,7 @@ async def test_enter_shows_the_groups_tasks_and_a_sample_log(service: Any) -> No
     await svc.store.flush()
     app = make_app(svc)
     async with app.run_test(size=SIZE) as pilot:
-        await failures_tab(pilot)
-        await pilot.press("down", "enter")
-        await until(pilot, lambda: isinstance(app.screen, FailureGroupScreen))
-        screen = app.screen
-        assert isinstance(screen, FailureGroupScreen)
-        await until(pilot, lambda: screen.table.row_count == 4)
+        screen = await open_group(pilot)
         # The latest failed first: job 4's task 3, then 2 (succeeded since), then 1, and
         # job 1's task, which failed a day ago.
         rows = [screen.table.row_text(i).split()[:3] for i in range(4)]
@@ -262,12 +268,33 @@ def test_failures_tab(snap_compare: Any, snap_app: JobdashApp) -> None:
 
 def test_failure_group_screen(snap_compare: Any, snap_app: JobdashApp) -> None:
     async def run_before(pilot: Pilot[Any]) -> None:
-        await failures_tab(pilot)
-        await pilot.press("down", "enter")
-        await until(pilot, lambda: isinstance(pilot.app.screen, FailureGroupScreen))
-        screen = pilot.app.screen
-        assert isinstance(screen, FailureGroupScreen)
-        await until(pilot, lambda: screen.table.row_count == 4)
+        await open_group(pilot)
         await pilot.pause(0.2)
 
     assert snap_compare(snap_app, terminal_size=SIZE, run_before=run_before)
+
+
+async def test_at_80x24_the_groups_tasks_show_and_the_sample_says_levels_in_words(
+    service: Any,
+) -> None:
+    """At 80x24 the sample gives way to the tasks (the walk-through found the table one
+    empty row high there: the cursor moved unseen), and the sample's lines start with the
+    log pane's gutter, `!` an error, as colour alone says nothing under NO_COLOR."""
+    svc = await service()
+    job4 = {t.seq: t for t in await svc.tasks(4)}
+    await svc.store.append_log(4, job4[1].id, "stderr", "warning: 2 rows skipped", 1)
+    await svc.store.flush()
+    app = make_app(svc)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_group(pilot)
+        await pilot.pause()
+        assert screen.table.scrollable_content_region.height >= 1 + 4  # header, every task
+        await pilot.press("down", "down")  # job 4's task 1, in sight
+        await until(pilot, lambda: "sample: job 4 task #1" in screen_text(app))
+        await pilot.pause()
+        text = screen_text(app).splitlines()
+        assert any(row.split()[:3] == ["4", "#1", "a.csv"] for row in text)
+        levels = [row for row in text if "row 162" in row or "2 rows skipped" in row]
+        assert {row[0] for row in levels} == {"!", "⚠"}  # the gutter, then the time
+        assert all(row[1:3].isdigit() for row in levels)
+        assert any(row.startswith(" 13:") and "attempt 1: starting" in row for row in text)

@@ -16,6 +16,7 @@ from jobdash.tui.widgets.job_table import JobTable
 from jobdash.tui.widgets.line_table import Cell
 from jobdash.tui.widgets.schedules_pane import SchedulesPane
 from tests.conftest import wait_finished
+from tests.tui.app_harness import screen_text
 from tests.tui.pane_harness import CONFIG as PANE_CONFIG
 from tests.tui.pane_harness import PaneApp
 from tests.tui.pane_harness import until as pane_until
@@ -109,6 +110,32 @@ async def test_lines_scrolled_up_from_stay_unread_until_shown(open_service: Open
         assert screen.query_one("#log-footer").display  # "following paused — N new lines"
         await pilot.press("end")  # following again: to the end, every line read
         await marked_lines(pilot, svc, 205)
+
+
+async def test_a_finished_jobs_long_lines_are_read_at_80_columns(open_service: Open) -> None:
+    """Lines wider than the pane bring a horizontal scrollbar: the last line stays above it
+    on opening (as `less +G` shows it), so it is read, and the mark clears (the walk-through
+    found it hidden under the scrollbar, and unread, at 80x24)."""
+    agent = await open_service()
+    path = "/srv/incoming/2026-11/" + "batch" * 12
+    await write(agent, 2, [("stdout", f"imported {n} rows from {path}-{n}.csv") for n in range(30)])
+    svc = await open_service()
+    app = make_app(svc)
+    async with app.run_test(size=(80, 24)) as pilot:
+        dash = await loaded(pilot)
+        assert dash.table("completed").get_job(2).unread == Unread(30, 0, 0)  # type: ignore[union-attr]
+        app.open_details(2)
+        await until(pilot, lambda: isinstance(app.screen, JobDetailsScreen))
+        screen = app.screen
+        assert isinstance(screen, JobDetailsScreen)
+        await until(pilot, lambda: screen.is_mounted and len(screen.log_view.lines) == 30)
+        lines = screen.log_view.lines_view
+        await until(pilot, lambda: lines.show_horizontal_scrollbar)
+        await pilot.pause(0.2)
+        assert "imported 29 rows" in screen_text(app)  # the last line, on screen
+        assert lines.scroll_y == lines.max_scroll_y
+        await marked_lines(pilot, svc, 30)
+        await until(pilot, lambda: dash.table("completed").get_job(2).unread is None)  # type: ignore[union-attr]
 
 
 async def test_marks_survive_a_restart_of_the_app(db: Path, config: Path) -> None:

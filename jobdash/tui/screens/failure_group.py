@@ -24,6 +24,7 @@ from jobdash.core.query import Query
 from jobdash.core.service import Service
 from jobdash.core.views import FailedTask, FailureGroup
 from jobdash.present.failures import TASK_COLUMNS, group_types, task_cells, trend_span
+from jobdash.present.logs import GUTTER
 from jobdash.present.progress import sparkline
 from jobdash.present.recovery import attempt_mark
 from jobdash.present.text import sanitize
@@ -53,14 +54,17 @@ SAMPLE_STYLES = {LineLevel.ERROR: "red", LineLevel.WARNING: "yellow", LineLevel.
 
 
 def sample_text(lines: list[LogLine]) -> Text:
-    """The sample's lines, inert: errors in the error colour, warnings in the warning
-    colour, jobdash's own dimmed."""
+    """The sample's lines, inert, each after the log pane's gutter for its level (`!` an
+    error, `⚠` a warning, `»` jobdash's own: never by colour alone, NO_COLOR shows them) and
+    in its colour."""
     text = Text(no_wrap=True, overflow="ellipsis")
     for n, line in enumerate(lines):
         if n:
             text.append("\n")
+        level = line_level(line.stream, line.text)
+        style = SAMPLE_STYLES.get(level, "")
+        text.append(GUTTER[level], f"bold {style}" if level is LineLevel.ERROR else style)
         text.append(log_stamp(line.ts) + " ", "dim")
-        style = SAMPLE_STYLES.get(line_level(line.stream, line.text), "")
         text.append(attempt_mark(line) + sanitize(line.text), style)
     return text
 
@@ -77,8 +81,11 @@ class FailureGroupScreen(OffersWhatWorks):
     FailureGroupScreen {
         #failure-summary { height: auto; max-height: 5; padding: 0 1; background: $panel; }
         .section { height: 1; padding: 0 1; background: $boost; color: $text-muted; }
-        #failure-tasks { height: 1fr; }
-        #failure-sample-box { height: 14; padding: 0 1; }
+        /* The tasks and the sample share the room, the sample up to 14 rows: on a short
+           terminal (80x24) both show, where a fixed sample left the tasks none.  Each
+           sample line's gutter takes the left padding, as in the log pane. */
+        #failure-tasks { height: 1fr; min-height: 5; }
+        #failure-sample-box { height: 1fr; max-height: 14; min-height: 3; padding: 0 1 0 0; }
     }
     """
 

@@ -19,7 +19,9 @@
 - Log: the job's last lines, then a worker tails by sequence number every `LOG_POLL`
   seconds while the job is active (batches of up to `LOG_BATCH` lines, one `LogView.append`
   per batch: this is what keeps up with 20,000 lines/s), through `tui/log_feeding.py` as
-  the log of several jobs does.  Job output is
+  the log of several jobs does.  The lines of a job of several tasks start with their
+  task's number ("#2 │"), learnt with the tasks (a line of a task not yet read asks for
+  them again), unless the pane shows one task's lines.  Job output is
   shown literally: LogView sanitizes every line.  What it shows is read: every second (and
   on leaving), the last line on screen becomes the user's read mark, while the pane shows
   every task's log (`Service.mark_read`; the header says what was unread when it opened).
@@ -72,7 +74,7 @@ TASKS_MIN_INTERVAL = 0.5  # seconds between task reloads (grows with the task co
 
 LEASE_LOOK_EVERY = 5.0  # seconds between looks at the running tasks' leases (no app's own)
 RESHOWN_TASKS = 2_000  # up to this many tasks, their rows are drawn again each second
-AUDIT_FROM_HEIGHT = 30  # terminal lines from which the audit section is shown
+AUDIT_FROM_HEIGHT = 30  # terminal lines from which the audit and 8 task rows are shown
 
 TASK_COLUMNS = (
     TableColumn("#", 5, "right"),
@@ -138,7 +140,10 @@ class JobDetailsScreen(log_feeding.SavesLog, JobKeys, ArtifactKeys, OffersWhatWo
         #details-tasks-title, #details-log-title, .section {
             height: 1; padding: 0 1; background: $boost; color: $text-muted;
         }
-        #details-tasks { height: 9; }
+        /* As high as its rows, up to 8 of them (fewer on a short terminal): the log
+           has the rest, and no blank rows sit under a job of a few tasks. */
+        #details-tasks { height: auto; max-height: 9; }
+        &.-short #details-tasks { max-height: 7; }
         #details-log { height: 1fr; }
     }
     """
@@ -157,6 +162,7 @@ class JobDetailsScreen(log_feeding.SavesLog, JobKeys, ArtifactKeys, OffersWhatWo
         self._job_rev = -1
         self._has_signal = False
         self._read_through = 0  # the log line marked read last
+        self._labels = TaskLabels(names=False)  # "#SEQ" before each line of several tasks
 
     # ------------------------------------------------------------------ widgets
 
@@ -184,9 +190,11 @@ class JobDetailsScreen(log_feeding.SavesLog, JobKeys, ArtifactKeys, OffersWhatWo
 
     def on_resize(self, event: events.Resize) -> None:
         """On a short terminal the log keeps the room the audit would take (`jobdash audit
-        job:ID` has it)."""
+        job:ID` has it), and some of the tasks' (they scroll)."""
+        short = event.size.height < AUDIT_FROM_HEIGHT
+        self.set_class(short, "-short")
         for part in self.query(".details-audit"):
-            part.display = event.size.height >= AUDIT_FROM_HEIGHT
+            part.display = not short
 
     @property
     def header(self) -> JobHeader:
@@ -366,6 +374,8 @@ class JobDetailsScreen(log_feeding.SavesLog, JobKeys, ArtifactKeys, OffersWhatWo
         self._tasks = tasks
         try:
             self._show_tasks()
+            if self._labels.update(tasks):
+                self._show_labels()
         except NoMatches:  # the screen was closed while they were read
             return
 
@@ -391,6 +401,8 @@ class JobDetailsScreen(log_feeding.SavesLog, JobKeys, ArtifactKeys, OffersWhatWo
         view.clear()
 
         async def show(lines: list[LogLine]) -> None:
+            if task_seq is None and not all(map(self._labels.knows, {x.task_id for x in lines})):
+                self._tasks_dirty = True  # a task new since they were read: its label
             view.append(lines)
 
         def active() -> bool:
@@ -426,7 +438,15 @@ class JobDetailsScreen(log_feeding.SavesLog, JobKeys, ArtifactKeys, OffersWhatWo
             "log · all tasks" if task_seq is None else f"log · task {task_seq} only  ({key}: all)"
         )
         self.query_one("#details-log-title", Label).update(title)
+        self._show_labels()
         self._stream_log(task_seq)
+
+    def _show_labels(self) -> None:
+        """Each line says which task wrote it ("#2") while the pane shows the lines of
+        several tasks, interleaved when they run side by side (`jobdash logs` labels them
+        too); one task's lines need none."""
+        several = self.log_task is None and len(self._labels) > 1
+        self.log_view.lines_view.set_labels(self._labels if several else None)
 
     @on(LineTable.Highlighted, "#details-tasks")
     def _task_highlighted(self, event: LineTable.Highlighted) -> None:

@@ -1,6 +1,7 @@
 """The lines of a log pane on Textual's Line API: follow, pause, wrap, timestamps, the
 search highlights, grep mode (only the matches and their context: `log_grep.py`) and, for
-the lines of several jobs, a prefix per line with its job and task in the job's colour.
+the lines of several tasks, a prefix per line with its task ("#2") or, of several jobs, its
+job and task (in the job's colour).
 `LogView` composes it with the search bar and the paused footer.
 
 Why a Line API widget and not `Log`/`RichLog`: `Log.write_line` per line tops out near
@@ -31,23 +32,15 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from jobdash.core.model import LineLevel, LogLine
-from jobdash.present.logs import JOB_HUES, JobLabels
+from jobdash.present.logs import GUTTER, JOB_HUES, LineLabels
 from jobdash.present.times import log_stamp
 from jobdash.present.words import no_match
 from jobdash.tui.widgets.fitting import centred
 from jobdash.tui.widgets.log_buffer import GAP, STREAM, TS, LogBuffer, cells_of
 from jobdash.tui.widgets.log_grep import Grep
 
-__all__ = ["GUTTER", "LogLines"]
+__all__ = ["LogLines"]
 
-# Each line's gutter by its level (`line_level`, the one classifier of log lines, by which
-# the store also counts unread warnings and errors): never by colour alone.
-GUTTER: dict[LineLevel, str] = {
-    LineLevel.OUTPUT: " ",
-    LineLevel.WARNING: "⚠",
-    LineLevel.ERROR: "!",
-    LineLevel.SYSTEM: "»",
-}
 TIMESTAMP_WIDTH = 13  # "HH:MM:SS.mmm "
 LABEL_BAR = " │ "  # after a job's label, before its text
 
@@ -67,6 +60,7 @@ class LogLines(ScrollView, can_focus=True, inherit_bindings=False):
         "loglines--gutter-stderr",
         "loglines--warning",
         "loglines--notice",
+        "loglines--label",
         "loglines--match",
         "loglines--match-current",
         *(f"loglines--job-{hue}" for hue in range(JOB_HUES)),
@@ -87,6 +81,7 @@ class LogLines(ScrollView, can_focus=True, inherit_bindings=False):
         & > .loglines--gutter-stderr { color: $error; text-style: bold; }
         & > .loglines--warning { color: $text-warning; }
         & > .loglines--notice { color: $text-muted; text-style: italic; }
+        & > .loglines--label { color: $text-muted; }
         & > .loglines--match { background: $warning-muted; color: $foreground; }
         & > .loglines--match-current {
             background: $warning;
@@ -111,7 +106,7 @@ class LogLines(ScrollView, can_focus=True, inherit_bindings=False):
         super().__init__(id=id)
         self.full = LogBuffer(max_lines)  # every line held
         self.buffer = self.full  # the lines shown: all of them, or grep mode's
-        self.labels: JobLabels | None = None  # several jobs' lines: each says its job
+        self.labels: LineLabels | None = None  # each line says its task (and job)
         self._grep: Grep | None = None
         self._query = ""  # the search: what grep mode shows
         self.set_reactive(LogLines.following, follow)
@@ -189,9 +184,9 @@ class LogLines(ScrollView, can_focus=True, inherit_bindings=False):
         """Show or hide the HH:MM:SS.mmm prefix (it narrows the wrapped text)."""
         self._relayout(self._top_line())
 
-    def set_labels(self, labels: JobLabels | None) -> None:
-        """Start each line with its job and task (`labels`; None: no prefix), or lay the
-        lines out again when a label grew wider."""
+    def set_labels(self, labels: LineLabels | None) -> None:
+        """Start each line with its task, or its job and task (`labels`; None: no prefix),
+        or draw the lines again when a label came or grew wider."""
         self.labels = labels
         self._relayout(self._top_line())
 
@@ -302,6 +297,14 @@ class LogLines(ScrollView, can_focus=True, inherit_bindings=False):
         ):
             self.set_follow(True)
 
+    def watch_show_horizontal_scrollbar(self, shown: bool) -> None:
+        """A line wider than the view brings the horizontal scrollbar, a row taken from the
+        bottom of the view at the next layout, after the scroll to the end was made: when
+        following, scroll to the end again, so that the last line stays above the bar (as
+        `less +G` shows it), shown and so read (`last_shown_seq`)."""
+        if self.following and shown:
+            self._scroll_to_end()
+
     def on_resize(self, event: events.Resize) -> None:
         """Re-wrap for the new width; stay at the end when following."""
         self._relayout(self._top_line())
@@ -327,7 +330,7 @@ class LogLines(ScrollView, can_focus=True, inherit_bindings=False):
     # ------------------------------------------------------------------ layout
 
     def _prefix_width(self) -> int:
-        """Cells before the text: the stream gutter, the job's label of several jobs'
+        """Cells before the text: the stream gutter, the label of several tasks' or jobs'
         lines, then the timestamp if shown."""
         labels = 0 if self.labels is None else self.labels.width + len(LABEL_BAR)
         return 1 + labels + (TIMESTAMP_WIDTH if self.timestamps else 0)
@@ -448,8 +451,9 @@ class LogLines(ScrollView, can_focus=True, inherit_bindings=False):
             if (labels := self.labels) is not None:
                 label = labels.label_of(line[1], line[2])
                 label += " " * max(0, labels.width - cells_of(label)) + LABEL_BAR
-                hue = labels.hue(line[1])
-                segments.append(Segment(label, get_style(f"loglines--job-{hue}")))
+                hue = labels.hue_of(line[1], line[2])
+                look = "loglines--label" if hue is None else f"loglines--job-{hue}"
+                segments.append(Segment(label, get_style(look)))
             if self.timestamps:
                 stamp = log_stamp(line[TS]) + " "
                 segments.append(Segment(stamp, get_style("loglines--timestamp")))
