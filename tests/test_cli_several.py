@@ -86,7 +86,7 @@ def test_several_ids_one_line_each_and_exit_1_when_some_are_refused() -> None:
     assert done.returncode == 1
     assert lines(done.stdout) == [f"job {a}: ⊗ cancelled", f"job {b}: ⊗ cancelled"]
     assert lines(done.stderr) == [
-        f"jobdash: job {c} is cancelled; there is nothing to cancel",
+        f"jobdash: job {c} has ended (cancelled); there is nothing to cancel",
         f"jobdash: job {pinned} (pinned) cannot be cancelled: its type says cancellable = false",
     ]
     assert statuses() == {a: "cancelled", b: "cancelled", c: "cancelled", pinned: "queued"}

@@ -332,7 +332,7 @@ async def test_illegal_requests_are_refused_with_one_line(
     svc = await services(write_config(ECHO3))
     job = await wait_finished(svc, (await svc.submit("echo3")).id)
     for action, match in (
-        (svc.cancel, "succeeded; there is nothing to cancel"),
+        (svc.cancel, r"has ended \(succeeded\); there is nothing to cancel"),
         (svc.pause, "only a queued or running job can be paused"),
         (svc.retry, "no failed or cancelled tasks"),
     ):

@@ -83,8 +83,8 @@ def active(s: str, *, pause: JobStatus | str = J.PAUSED) -> dict[str, JobStatus 
 def finished(s: str, retried: JobStatus | str) -> dict[str, JobStatus | str]:
     """The row of a finished job; `retried`: what a retry with tasks to retry does."""
     return {
-        "cancel": f"job 7 is {s}; there is nothing to cancel",
-        "force cancel": f"job 7 is {s}; there is nothing to cancel",
+        "cancel": f"job 7 has ended ({s}); there is nothing to cancel",
+        "force cancel": f"job 7 has ended ({s}); there is nothing to cancel",
         "pause": f"job 7 is {s}; only a queued or running job can be paused",
         "resume (admitted)": f"job 7 is {s}, not paused",
         "resume (not admitted)": f"job 7 is {s}, not paused",

@@ -159,7 +159,7 @@ def decide_cancel(
                 "already cancelling",
             )
     elif status.finished:
-        raise Refused(f"job {job_id} is {status}; there is nothing to cancel", "finished")
+        raise Refused(f"job {job_id} has ended ({status}); there is nothing to cancel", "finished")
     else:
         check_job_transition(job_id, status, J.CANCELLING)
     return Cancel(

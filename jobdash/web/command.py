@@ -18,6 +18,7 @@ import sys
 from jobdash.core.model import BadInput
 from jobdash.core.service import Service, read_config
 from jobdash.present.text import sanitize
+from jobdash.present.words import plural
 from jobdash.web.auth import Gate, check_hash, hash_password
 from jobdash.web.server import URL, WebServer, serve
 from jobdash.web.session import dashboard_argv
@@ -92,8 +93,8 @@ async def _serve(args: argparse.Namespace) -> int:
     how = f"?token={gate.token}" if gate.token else f" (the password of {sanitize(str(cfg.path))})"
     mode = ", read-only" if args.read_only else ""
     ready = (
-        f"jobdash web: the dashboard of user {svc.user}{mode}, at most {args.sessions} "
-        f"sessions, at\n    {URL}{how}\nCtrl+C stops it and every session."
+        f"jobdash web: the dashboard of user {svc.user}{mode}, at most "
+        f"{plural(args.sessions, 'session')}, at\n    {URL}{how}\nCtrl+C stops it and every session."
     )
     if not is_loopback(args.host):
         ready += (

@@ -433,7 +433,7 @@ async def test_cancel_refusals_are_one_line(open_service: Open) -> None:
         ]
         await pilot.press("2", "c")  # job 5: finished
         await until(pilot, lambda: len(errors(app)) == 2)
-        assert errors(app)[1] == "job 5 is succeeded; there is nothing to cancel"
+        assert errors(app)[1] == "job 5 has ended (succeeded); there is nothing to cancel"
 
 
 async def test_pause_and_resume(open_service: Open) -> None:
