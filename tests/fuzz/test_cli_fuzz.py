@@ -271,7 +271,9 @@ def test_cli_fuzz_in_process(seeded: Store, workdir: Path) -> None:
     # Not vacuous: every command was tried, and runs as well as refusals were seen.
     assert set(cli.COMMANDS) - {"serve"} <= set(commands), commands
     assert kinds["ok"] >= IN_PROCESS // 10 and kinds["bad input"] >= IN_PROCESS // 10, kinds
-    assert kinds["refused"] >= 10, kinds
+    # Exit status 1 is a refusal of an action on a real job in a state that forbids it (an
+    # unknown id, another user's job, a missing artifact are bad input, 2): a few in a run.
+    assert kinds["refused"] >= 3, kinds
     done = run_cli("jobs", "--all", "--json")  # the last store opens in a real process
     assert done.returncode == 0 and json.loads(done.stdout), done.stderr
 
