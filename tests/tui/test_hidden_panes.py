@@ -13,11 +13,13 @@ import pytest
 from textual.widget import Widget
 
 from jobdash.core.model import JobStatus
+from jobdash.core.query import Query
 from jobdash.core.service import Service
 from jobdash.tui.app import JobdashApp
 from jobdash.tui.screens.dashboard import DashboardScreen
 from jobdash.tui.widgets.agents_pane import AgentsPane
 from jobdash.tui.widgets.completed_header import CompletedHeader
+from jobdash.tui.widgets.failures_pane import FailuresPane
 from tests.conftest import wait_for
 from tests.tui.app_harness import screen_text
 from tests.tui.pane_harness import CONFIG, SIZE, PaneApp, until
@@ -98,7 +100,7 @@ async def test_a_tab_shown_before_its_pane_is_made_makes_it(
 
     monkeypatch.setattr(DashboardScreen, "_fill_hidden_panes", not_yet)
     svc = await open_service()
-    reads = counted(svc, "tasks_ended")  # the Agents pane's, for its chart
+    reads = counted(svc, "agent_tasks")  # the Agents pane's, as it loads
     app = JobdashApp(svc, embedded_engine=False)
     async with app.run_test(size=SIZE) as pilot:
         dash = app.screen_stack[0]
@@ -125,3 +127,28 @@ async def test_a_dashboard_that_ends_before_its_panes_are_made_does_not_raise(
         app.exit(2, return_code=2)
     assert app.return_code == 2
     assert reads == []
+
+
+async def test_a_filter_typed_before_the_failures_pane_is_made_counts_there(
+    open_service: Open, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The filter bar narrows the Failures tab too: typed before its pane was made, it is
+    the filter that pane counts once shown."""
+
+    async def not_yet(self: DashboardScreen) -> None:
+        return None
+
+    monkeypatch.setattr(DashboardScreen, "_fill_hidden_panes", not_yet)
+    svc = await open_service()
+    app = JobdashApp(svc, embedded_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        dash = app.screen_stack[0]
+        assert isinstance(dash, DashboardScreen)
+        await pilot.press("slash")
+        dash.filter_bar.input.value = "type:nothing-such"
+        await until(pilot, lambda: dash.filter_bar.query_text == "type:nothing-such")
+        await pilot.press("enter", "5")
+        pane = dash.query_one(FailuresPane)
+        assert pane.filter == Query.parse("type:nothing-such")
+        await until(pilot, lambda: pane.loaded)
+        assert "nothing-such" in screen_text(app)
