@@ -59,6 +59,18 @@ GROUP_ORDER = list(dict.fromkeys(GROUPS.values()))
 
 
 @cache
+def _job_tables_screen() -> tuple[type, ...]:
+    """The classes whose bindings act on the job tables: the first tab's, which the first
+    frame shows (the other tabs' panes and their modules come after it)."""
+    from jobdash.tui.app import JobdashApp
+    from jobdash.tui.screens.dashboard import DashboardScreen
+    from jobdash.tui.widgets.filter_bar import FilterBar
+    from jobdash.tui.widgets.job_table import JobTable
+
+    return (JobdashApp, DashboardScreen, JobTable, FilterBar)
+
+
+@cache
 def _dashboard_screens() -> dict[str, tuple[type, ...]]:
     """The dashboard's tabs: the classes whose bindings act together on each (app-wide
     keys everywhere), by the tab's name in messages. A key may do one thing per screen. On
@@ -66,18 +78,16 @@ def _dashboard_screens() -> dict[str, tuple[type, ...]]:
     (DashboardScreen.JOB_ACTIONS).
 
     Imported when first asked, not at the top: these modules import this one (`key_for`)."""
-    from jobdash.tui.app import JobdashApp
-    from jobdash.tui.screens.dashboard import DashboardScreen
     from jobdash.tui.widgets.agents_pane import AgentsPane
     from jobdash.tui.widgets.failures_pane import FailuresPane
     from jobdash.tui.widgets.filter_bar import FilterBar
-    from jobdash.tui.widgets.job_table import JobTable
     from jobdash.tui.widgets.line_table import LineTable
     from jobdash.tui.widgets.schedules_pane import SchedulesPane
 
-    app, dash = JobdashApp, DashboardScreen
+    job_tables = _job_tables_screen()
+    app, dash = job_tables[:2]
     return {
-        JOB_SCREENS[0]: (app, dash, JobTable, FilterBar),
+        JOB_SCREENS[0]: job_tables,
         "the Scheduled tab": (app, dash, SchedulesPane, LineTable),
         "the Agents tab": (app, dash, AgentsPane, LineTable),
         "the Failures tab": (app, dash, FailuresPane, LineTable, FilterBar),
@@ -145,6 +155,14 @@ def known_bindings() -> dict[str, Binding]:
 
 
 @cache
+def _job_tables_bindings() -> dict[str, Binding]:
+    """The bindings of the job tables' tab (first in `_dashboard_bindings` too, so a binding
+    found here is the one found there): the first frame's hints, found without importing
+    the other tabs' panes."""
+    return _by_id({JOB_SCREENS[0]: _job_tables_screen()})
+
+
+@cache
 def _dashboard_bindings() -> dict[str, Binding]:
     """The bindings of the dashboard's tabs, as `known_bindings` has them (the tabs come
     first there too): what the first frame's hints name, found without importing the rest."""
@@ -170,7 +188,11 @@ def _keys(binding: Binding, keymap: Mapping[str, str]) -> list[str]:
 def key_for(app: App[Any], binding_id: str) -> str:
     """The key of a binding as hints show it ("f", "F", "^s", "esc"): the user's keymap
     if it remaps the binding, else the default. Every hint that names a key uses this."""
-    binding = _dashboard_bindings().get(binding_id) or known_bindings()[binding_id]
+    binding = (
+        _job_tables_bindings().get(binding_id)
+        or _dashboard_bindings().get(binding_id)
+        or known_bindings()[binding_id]
+    )
     keymap: Mapping[str, str] = getattr(app, "keymap", {})  # JobdashApp's, as it set it
     return sanitize(app.get_key_display(Binding(_keys(binding, keymap)[0], "")))
 

@@ -2,11 +2,12 @@
 details, the log views, the dialogs and the help screen are imported when first opened.
 Their hints name keys (`keymap.key_for`), and finding one key's binding used to import
 every screen, some 30 ms of the first frame; a config without a `[keymap]` has nothing to
-check either.
+check either. The Scheduled, Agents and Failures tabs' panes, and their modules, are made
+once that frame is drawn (`DashboardScreen.fill_pane`).
 
-Asserted on the modules a fresh interpreter holds once the dashboard has drawn (the
-start's own steps: the keymap's check, the service, the app under Textual's test driver),
-not on a time."""
+Asserted on the modules a fresh interpreter holds when the dashboard draws its first frame
+(the In Progress table's first lines; the start's own steps: the keymap's check, the
+service, the app under Textual's test driver), not on a time."""
 
 from __future__ import annotations
 
@@ -15,12 +16,29 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 SCRIPT = """\
 import asyncio, json, sys
 from jobdash.core.service import Service, read_config
 from jobdash.tui.app import JobdashApp
 from jobdash.tui.keymap import check_keymap
+from jobdash.tui.widgets.job_table import JobTable
+from textual.widgets import TabPane
+
+first = {}
+render_lines = JobTable.render_lines
+
+def drawn(self, crop):  # the first frame's lines of a job table
+    if not first:
+        first["modules"] = sorted(sys.modules)
+        first["panes"] = panes(self.screen)
+    return render_lines(self, crop)
+
+def panes(screen):  # the widgets in each tab's pane
+    return {pane.id: len(pane.children) for pane in screen.query(TabPane)}
+
+JobTable.render_lines = drawn
 
 async def main():
     check_keymap(read_config(sys.argv[3]).keymap, sys.argv[3])
@@ -29,9 +47,8 @@ async def main():
         app = JobdashApp(svc, embedded_engine=False)
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause()
-            drawn = app.screen.query_one("#in-progress-empty, JobTable") is not None
             with open(sys.argv[1], "w") as f:
-                json.dump({"drawn": drawn, "modules": sorted(sys.modules)}, f)
+                json.dump({**first, "after": panes(app.screen)}, f)
     finally:
         await svc.close()
 
@@ -46,18 +63,31 @@ LATER = (
     "jobdash.tui.dialogs.edit_planning",
     "jobdash.tui.dialogs.start_job",
 )
+# The other tabs' panes: made once the first frame is drawn.
+PANES = (
+    "jobdash.tui.widgets.schedules_pane",
+    "jobdash.tui.widgets.agents_pane",
+    "jobdash.tui.widgets.failures_pane",
+    "jobdash.tui.widgets.line_table",
+)
 
 
-def first_frame_modules(tmp_path: Path, config: Path) -> set[str]:
+def first_frame(tmp_path: Path, config: Path) -> dict[str, Any]:
+    """What the first frame held (`modules`, `panes`: widgets in each tab's pane), and the
+    panes once the dashboard settled (`after`)."""
     out = tmp_path / "modules.json"
     subprocess.run(
         [sys.executable, "-c", SCRIPT, str(out), str(tmp_path / "s.db"), str(config)],
         check=True,
         timeout=120,
     )
-    done = json.loads(out.read_text())
-    assert done["drawn"]
-    return set(done["modules"])
+    done: dict[str, Any] = json.loads(out.read_text())
+    assert done["modules"], "no first frame drawn"
+    return done
+
+
+def first_frame_modules(tmp_path: Path, config: Path) -> set[str]:
+    return set(first_frame(tmp_path, config)["modules"])
 
 
 def test_the_first_frame_imports_no_screen_it_does_not_show(
@@ -65,7 +95,23 @@ def test_the_first_frame_imports_no_screen_it_does_not_show(
 ) -> None:
     modules = first_frame_modules(tmp_path, write_config("[jobdash]\n"))
     assert "jobdash.tui.screens.dashboard" in modules
-    assert sorted(m for m in LATER if m in modules) == []
+    assert sorted(m for m in LATER + PANES if m in modules) == []
+
+
+def test_the_hidden_tabs_panes_are_made_after_the_first_frame(
+    tmp_path: Path, write_config: Callable[[str], Path]
+) -> None:
+    """The first frame composes, styles and reads for the two job tables' tabs only; the
+    Scheduled, Agents and Failures panes (11 of the screen's 52 widgets) come right after."""
+    done = first_frame(tmp_path, write_config("[jobdash]\n"))
+    assert done["panes"] == {
+        "inprogress": 1,
+        "completed": 2,
+        "scheduled": 0,
+        "agents": 0,
+        "failures": 0,
+    }
+    assert done["after"] == {**done["panes"], "scheduled": 1, "agents": 1, "failures": 1}
 
 
 def test_a_keymap_is_checked_against_every_screen_at_the_start(

@@ -9,13 +9,19 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.widget import Widget
 
 from jobdash.core.model import JobStatus
+from jobdash.core.query import Query
 from jobdash.core.service import Service
+from jobdash.tui.app import JobdashApp
+from jobdash.tui.screens.dashboard import DashboardScreen
 from jobdash.tui.widgets.agents_pane import AgentsPane
 from jobdash.tui.widgets.completed_header import CompletedHeader
+from jobdash.tui.widgets.failures_pane import FailuresPane
 from tests.conftest import wait_for
+from tests.tui.app_harness import screen_text
 from tests.tui.pane_harness import CONFIG, SIZE, PaneApp, until
 
 Open = Callable[..., Awaitable[Service]]
@@ -80,3 +86,69 @@ async def test_the_completed_header_behind_another_tab(
         header.display = True
         await until(pilot, lambda: bool(reads) and reads[-1] > hidden_at + 0.3, timeout=5)
         await until(pilot, lambda: "✔ 2" in str(header.render_line(0).text), timeout=5)
+
+
+async def test_a_tab_shown_before_its_pane_is_made_makes_it(
+    open_service: Open, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Scheduled, Agents and Failures panes are made once the first frame is drawn
+    (`fill_pane`); a tab shown before that (its key pressed as the dashboard starts) makes
+    its own at once, and its table has the focus, as if it had been there."""
+
+    async def not_yet(self: DashboardScreen) -> None:  # the first frame's call: not yet run
+        return None
+
+    monkeypatch.setattr(DashboardScreen, "_fill_hidden_panes", not_yet)
+    svc = await open_service()
+    reads = counted(svc, "agent_tasks")  # the Agents pane's, as it loads
+    app = JobdashApp(svc, embedded_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        dash = app.screen_stack[0]
+        await pilot.pause(0.3)
+        assert list(dash.query("SchedulesPane, AgentsPane, FailuresPane")) == []
+        await pilot.press("4")
+        pane = dash.query_one(AgentsPane)
+        assert app.focused is pane.table
+        await until(pilot, lambda: bool(reads))  # read as soon as shown
+        assert "No agents have run on this store" in screen_text(app)
+        assert list(dash.query("SchedulesPane, FailuresPane")) == []
+
+
+async def test_a_dashboard_that_ends_before_its_panes_are_made_does_not_raise(
+    open_service: Open,
+) -> None:
+    """Ended before its first frame (a signal, or an engine that cannot start, call
+    `exit` then), the dashboard makes no pane after it, into a screen being taken down:
+    Textual's `Lazy` did, and raised there."""
+    svc = await open_service()
+    reads = counted(svc, "schedules")  # the Scheduled pane's first read, when it is made
+    app = JobdashApp(svc, embedded_engine=False)
+    async with app.run_test(size=SIZE):
+        app.exit(2, return_code=2)
+    assert app.return_code == 2
+    assert reads == []
+
+
+async def test_a_filter_typed_before_the_failures_pane_is_made_counts_there(
+    open_service: Open, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The filter bar narrows the Failures tab too: typed before its pane was made, it is
+    the filter that pane counts once shown."""
+
+    async def not_yet(self: DashboardScreen) -> None:
+        return None
+
+    monkeypatch.setattr(DashboardScreen, "_fill_hidden_panes", not_yet)
+    svc = await open_service()
+    app = JobdashApp(svc, embedded_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        dash = app.screen_stack[0]
+        assert isinstance(dash, DashboardScreen)
+        await pilot.press("slash")
+        dash.filter_bar.input.value = "type:nothing-such"
+        await until(pilot, lambda: dash.filter_bar.query_text == "type:nothing-such")
+        await pilot.press("enter", "5")
+        pane = dash.query_one(FailuresPane)
+        assert pane.filter == Query.parse("type:nothing-such")
+        await until(pilot, lambda: pane.loaded)
+        assert "nothing-such" in screen_text(app)

@@ -21,7 +21,6 @@ from jobdash.core.agent.options import STALE_AFTER
 from jobdash.core.catalogue import Catalogue
 from jobdash.core.model import BadInput, Counted, Job, LogLine, Refused, Report, Run, Task, Trigger
 from jobdash.core.query import Query, parse_query
-from jobdash.core.service.export import export_jobs
 from jobdash.core.store.records import (
     EXPORT_CELLS,
     RECORD_CELLS,
@@ -418,7 +417,10 @@ class Service(Bulk, AuditTrail, Artifacts, Timings, ScheduleControl):
             yield changes
 
     def export(self, jobs: list[Job], fmt: str = "csv") -> str:
-        """History as CSV (the documented columns first, cells inert) or JSON (see `export`)."""
+        """History as CSV (the documented columns first, cells inert) or JSON (see `export`).
+        Its module loads when first asked: not in the dashboard's first frame."""
+        from jobdash.core.service.export import export_jobs
+
         return export_jobs(jobs, fmt)
 
     # ----------------------------------------------------------------- engine

@@ -35,18 +35,18 @@ from jobdash.tui.keymap import key_for
 from jobdash.tui.keys import JobKeys, MarkKeys
 from jobdash.tui.rights import refusals_for
 from jobdash.tui.screens.dashboard_rows import JOB_TABS, WINDOW_ABOVE, DashboardRows
-from jobdash.tui.widgets.agents_pane import AgentsPane
+from jobdash.tui.screens.later_panes import LATER_PANES, make_pane
 from jobdash.tui.widgets.completed_header import CompletedHeader
-from jobdash.tui.widgets.failures_pane import FailuresPane
 from jobdash.tui.widgets.filter_bar import FilterBar
 from jobdash.tui.widgets.job_table import JobTable
 from jobdash.tui.widgets.job_window import PageRead
 from jobdash.tui.widgets.key_footer import KeyFooter
-from jobdash.tui.widgets.schedules_pane import SchedulesPane
 from jobdash.tui.widgets.window_table import JobWindowTable
 
 if TYPE_CHECKING:
     from jobdash.tui.app import JobdashApp
+    from jobdash.tui.widgets.failures_pane import FailuresPane
+    from jobdash.tui.widgets.schedules_pane import SchedulesPane
 
 __all__ = ["JOB_TABS", "TABS", "DashboardScreen"]
 
@@ -122,6 +122,7 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks, DashboardRows):
         self._refusals: tuple[str | None, ...] | None = None  # of the job under the cursor
         self.history_wanted = asyncio.Event()
         self.history_wanted.set()
+        self._filled: set[str] = set()  # of LATER_PANES, those made (`fill_pane`)
 
     @property
     def jobdash(self) -> JobdashApp:
@@ -153,12 +154,8 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks, DashboardRows):
                     empty_text="No completed jobs yet",
                     tick=app.table_tick,
                 )
-            with TabPane("Scheduled", id="scheduled"):
-                yield SchedulesPane(self.service)
-            with TabPane("Agents", id="agents"):
-                yield AgentsPane(self.service)
-            with TabPane("Failures", id="failures"):
-                yield FailuresPane(self.service, id="failures-pane")
+            for pane, title in TABS[2:]:  # filled after the first frame (`fill_pane`)
+                yield TabPane(title, id=pane)
         marks = Static("", id="job-marks", markup=False)
         marks.display = False
         yield marks
@@ -177,6 +174,29 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks, DashboardRows):
         self.set_interval(1.0, self._each_second)
         self.table("inprogress").focus()
         self._load()
+        self.call_after_refresh(self._fill_hidden_panes)
+
+    async def _fill_hidden_panes(self) -> None:
+        """The Scheduled, Agents and Failures panes (11 of 52 widgets, their modules, styles
+        and reads), made after the first frame, one a frame: a key pressed meanwhile waits
+        for one. An ending dashboard makes none (into a screen being taken down)."""
+        waiting = [pane for pane in LATER_PANES if pane not in self._filled]
+        if waiting:
+            await self.fill_pane(waiting[0])
+            if len(waiting) > 1 and waiting[0] in self._filled:  # not when ending
+                self.call_after_refresh(self._fill_hidden_panes)
+
+    async def fill_pane(self, pane: str) -> None:
+        """Mount the tab `pane`'s widget (LATER_PANES) unless there: at once if shown first."""
+        if pane not in LATER_PANES or pane in self._filled:
+            return
+        if not self.is_attached or self.app.return_code is not None:
+            return
+        self._filled.add(pane)
+        widget = make_pane(pane, self.service)
+        await self.query_one(f"#{pane}", TabPane).mount(widget)
+        if pane == "failures" and not self._query.is_empty:  # a filter typed before it
+            cast("FailuresPane", widget).set_query(self._query, self.filter_bar.query_text)
 
     def table(self, pane: str) -> JobTable:
         return self.query_one(f"#table-{pane}", JobTable)
@@ -258,7 +278,9 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks, DashboardRows):
         self.action_show_tab(ids[(position + step) % len(ids)])
 
     @on(TabbedContent.TabActivated)
-    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+    async def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id is not None:
+            await self.fill_pane(event.pane.id)  # shown before the first frame's were made
         self.refresh_bindings()
         self.marks_changed()
         pane = event.pane.id
@@ -359,7 +381,8 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks, DashboardRows):
         for pane in JOB_TABS:
             self.table(pane).filtered_empty_text = no_match("jobs", event.text)
             self.table(pane).set_filter(predicate, select, narrows=narrow)
-        self.query_one(FailuresPane).set_query(query, event.text)
+        for failures in self.query("#failures-pane"):  # none before it is made (`fill_pane`)
+            cast("FailuresPane", failures).set_query(query, event.text)
         if self.completed.windowed:
             self.completed.set_query(query)  # the store filters: its count comes later
         self._update_titles()
@@ -383,15 +406,14 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks, DashboardRows):
         event.stop()
         self.jobdash.open_details(event.job.id)
 
-    @on(FailuresPane.Selected)
-    def _failure_group_selected(self, event: FailuresPane.Selected) -> None:
+    # By their handlers' names, not `@on(…)`: the panes' modules load after the first frame.
+    def on_failures_pane_selected(self, event: FailuresPane.Selected) -> None:
         event.stop()
         from jobdash.tui.screens.failure_group import FailureGroupScreen  # on first use
 
         self.app.push_screen(FailureGroupScreen(self.service, event.group, event.query))
 
-    @on(SchedulesPane.Selected)
-    def _schedule_selected(self, event: SchedulesPane.Selected) -> None:
+    def on_schedules_pane_selected(self, event: SchedulesPane.Selected) -> None:
         event.stop()
         self.jobdash.open_schedule(event.schedule_id)
 
