@@ -12,7 +12,6 @@ filters both tables.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar, cast
 
@@ -116,7 +115,6 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks, DashboardRows):
         self._flag_filter: tuple[Callable[[Job], bool], Callable[[list[Job]], list[Job]]] | None
         self._flag_filter = None
         self._newest = 0  # the highest job id seen: a higher one is new, never finished
-        self._leases_read_at = time.monotonic()  # the running tasks' leases: `look_at_leases`
         self.window_above = WINDOW_ABOVE
         self.marks: Marks[Job] = Marks(lambda job: job.id)  # both tables show them
         self._refusals: tuple[str | None, ...] | None = None  # of the job under the cursor
@@ -236,15 +234,12 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks, DashboardRows):
         return table.cursor_job if table is not None else None
 
     def _each_second(self) -> None:
-        """A job turns stalled or overrun with the clock, nothing written: the tab's count
-        follows, and a filter on those flags (`status:stalled`) is applied again to the
-        In Progress tab (the finished jobs carry none)."""
+        """A job turns stalled, overrun or lost with the clock, nothing written: the tab's
+        count follows, and a filter on those flags is applied again (In Progress only)."""
         if self._flag_filter is not None and self._query.flags:
             self.table("inprogress").set_filter(*self._flag_filter)
         self._update_titles()
-        if time.monotonic() - self._leases_read_at >= getattr(self.app, "engine_look_every", 5.0):
-            self._leases_read_at = time.monotonic()
-            self.look_at_leases()
+        self.look_at_leases_now_and_then()
 
     def _update_titles(self) -> None:
         tabs = self.tabs

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import gc
+import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -155,6 +156,14 @@ class DashboardRows(Screen[None]):
                 self.table(pane).remove_jobs(changes.removed)
         if self.marks and (self.marks.drop(changes.removed) or changes.jobs):
             self.marks_changed()  # a marked job gone, or moved to the other tab
+
+    _leases_read_at = 0.0  # when `look_at_leases` last read them (time.monotonic)
+
+    def look_at_leases_now_and_then(self) -> None:
+        """`look_at_leases`, once every `engine_look_every` seconds (called every second)."""
+        if time.monotonic() - self._leases_read_at >= getattr(self.app, "engine_look_every", 5.0):
+            self._leases_read_at = time.monotonic()
+            self.look_at_leases()
 
     @work(group="leases", exclusive=True)
     async def look_at_leases(self) -> None:
