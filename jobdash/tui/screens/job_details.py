@@ -45,12 +45,9 @@ from jobdash.core.model import Job, LogLine, NotFound, Task, TaskStatus
 from jobdash.core.service import LogFeed, Service, leases_moved
 from jobdash.core.views import Artifact
 from jobdash.present.charts import RUNS, run_of, runs_picture
-from jobdash.present.durations import task_time
 from jobdash.present.logs import TaskLabels
 from jobdash.present.steps import finalize_text
 from jobdash.present.text import sanitize
-from jobdash.present.times import in_column
-from jobdash.present.timing import task_look
 from jobdash.tui import log_feeding
 from jobdash.tui.actions import OffersWhatWorks, refuse
 from jobdash.tui.artifact_keys import ArtifactKeys
@@ -58,12 +55,13 @@ from jobdash.tui.helpers import clock_of, subscribe_changes
 from jobdash.tui.keymap import key_for
 from jobdash.tui.keys import JobKeys
 from jobdash.tui.log_feeding import LOG_BATCH, SAVE_BATCH
+from jobdash.tui.screens.details_tasks import TASK_COLUMNS, task_row
 from jobdash.tui.widgets.artifacts_pane import ArtifactsPane
 from jobdash.tui.widgets.audit_table import AuditTable
 from jobdash.tui.widgets.chart import Chart
 from jobdash.tui.widgets.job_header import JobHeader
 from jobdash.tui.widgets.key_footer import KeyFooter
-from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
+from jobdash.tui.widgets.line_table import LineTable
 from jobdash.tui.widgets.log_view import LogView, log_bindings
 
 __all__ = ["JobDetailsScreen", "JobHeader"]  # the header is widgets/job_header.py's
@@ -75,42 +73,6 @@ TASKS_MIN_INTERVAL = 0.5  # seconds between task reloads (grows with the task co
 LEASE_LOOK_EVERY = 5.0  # seconds between looks at the running tasks' leases (no app's own)
 RESHOWN_TASKS = 2_000  # up to this many tasks, their rows are drawn again each second
 AUDIT_FROM_HEIGHT = 30  # terminal lines from which the audit and 8 task rows are shown
-
-TASK_COLUMNS = (
-    TableColumn("#", 5, "right"),
-    TableColumn("status", 12),
-    TableColumn("try", 3, "right"),
-    TableColumn("agent", 14),
-    TableColumn("name", 0, min_width=16, path=True),
-    TableColumn("started", 8),
-    TableColumn("time", 7, "right"),
-    TableColumn("exit / error", 0, min_width=16),
-)
-
-
-def task_row(task: Task, now: float, job: Job) -> Row:
-    """A task of `job`'s row, as `task_look` shows it (paused with its job, stalled, its
-    agent lost); its time as its job's clock counts it."""
-    shown = task_look(task, job, now)
-    if task.error:
-        outcome = Cell(task.error, "error")
-    elif task.exit_code is not None:
-        outcome = Cell(f"exit {task.exit_code}", "error" if task.exit_code else "dim")
-    else:
-        outcome = Cell("")
-    return Row(
-        task.seq,
-        (
-            str(task.seq),
-            Cell(shown.text, shown.tone),
-            str(task.attempt),
-            Cell(task.agent or "", "dim"),
-            task.name,
-            Cell(in_column(task.started, now), "dim"),
-            task_time(task, job, now),
-            outcome,
-        ),
-    )
 
 
 class JobDetailsScreen(log_feeding.SavesLog, JobKeys, ArtifactKeys, OffersWhatWorks):
