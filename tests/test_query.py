@@ -107,6 +107,10 @@ def test_str_is_normalized() -> None:
         ("since:soon", "since"),
         ("trigger:cron", "manual"),
         ("user:", "needs a value"),
+        # A typo is told what it was likely meant as.
+        ("status:faild", "unknown status 'faild', did you mean 'failed'?"),
+        ("typ:import", "unknown filter field 'typ', did you mean 'type'?"),
+        ("trigger:schedul", "did you mean 'schedule'?"),
     ],
 )
 def test_bad_queries(text: str, words: str) -> None:

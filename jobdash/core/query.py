@@ -32,7 +32,7 @@ from typing import Any
 from jobdash.core.limits import MAX_ID
 from jobdash.core.model import ACTIVE_JOB, FINISHED_JOB, BadInput, Job, JobStatus, Trigger
 from jobdash.core.timing import FLAGS, flags
-from jobdash.core.values import parse_duration
+from jobdash.core.values import close_to, parse_duration
 
 FIELDS = ("status", "type", "user", "since", "id", "target", "trigger")
 STATUS_GROUPS: dict[str, frozenset[JobStatus]] = {
@@ -120,6 +120,12 @@ def _tokens(text: str) -> Iterable[tuple[str, str]]:
         raise BadInput(f"bad filter {shown!r}: {str(exc).lower()}") from None
 
 
+def _guess(word: str, known: Iterable[str]) -> str:
+    """ ", did you mean 'failed'?" when `word` is close to a known one, else ""."""
+    close = close_to(word, known)
+    return f", did you mean {close!r}?" if close else ""
+
+
 def _normalize(name: str, value: str) -> str:
     """Check one `field:value` and give its canonical value; BadInput if wrong."""
     if not value:
@@ -128,15 +134,17 @@ def _normalize(name: str, value: str) -> str:
         status = value.lower()
         if status not in STATUS_GROUPS and status not in STATUSES and status not in FLAGS:
             valid, groups = ", ".join(STATUSES), ", ".join(STATUS_GROUPS)
+            guess = _guess(status, (*STATUSES, *STATUS_GROUPS, *FLAGS))
             raise BadInput(
-                f"unknown status {value!r} (statuses: {valid}; groups: {groups}; "
+                f"unknown status {value!r}{guess} (statuses: {valid}; groups: {groups}; "
                 f"flags of a running job: {', '.join(FLAGS)})"
             )
         return status
     if name == "trigger":
         trigger = value.lower()
         if trigger not in TRIGGERS:
-            raise BadInput(f"unknown trigger {value!r} (triggers: {', '.join(TRIGGERS)})")
+            guess = _guess(trigger, TRIGGERS)
+            raise BadInput(f"unknown trigger {value!r}{guess} (triggers: {', '.join(TRIGGERS)})")
         return trigger
     if name == "id":
         digits = value.removeprefix("#")
@@ -195,7 +203,8 @@ def parse_query(text: str) -> Query:
         lowered = word.name.lower()
         if lowered not in FIELDS:
             raise BadInput(
-                f"unknown filter field {word.name!r} (fields: {', '.join(FIELDS)}); "
+                f"unknown filter field {word.name!r}{_guess(lowered, FIELDS)} "
+                f"(fields: {', '.join(FIELDS)}); "
                 "quote the word to search for text containing ':'"
             )
         terms.extend(

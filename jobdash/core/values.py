@@ -13,7 +13,7 @@ import json
 import math
 import re
 import string
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from jobdash.core.limits import MAX_DURATION, MAX_DURATION_TEXT
 from jobdash.core.model import (
@@ -229,3 +229,12 @@ def checked_report(email: tuple[str, ...], webhook: tuple[str, ...]) -> Report:
         if problem:
             raise BadInput(f"report recipients: {problem}")
     return Report(tuple(dict.fromkeys(email)), tuple(dict.fromkeys(webhook)))
+
+
+def close_to(word: str, known: Iterable[str]) -> str | None:
+    """The known word `word` is most likely a typo of (`faild`: `failed`), or None: for a
+    refusal's "did you mean"."""
+    from difflib import get_close_matches  # only when input is refused
+
+    close = get_close_matches(word, list(known), n=1, cutoff=0.6)
+    return close[0] if close else None

@@ -14,7 +14,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from jobdash.core.model import BadInput
-from jobdash.core.values import ITEM, duration_seconds, show, template_parts
+from jobdash.core.values import ITEM, close_to, duration_seconds, show, template_parts
 
 Keys = tuple[str, ...]
 
@@ -70,11 +70,9 @@ def dotted(keys: Keys) -> str:
 
 def suggest(word: str, known: Collection[str]) -> str:
     """`did you mean "x"?` when a known word is close, else the list of known ones."""
-    from difflib import get_close_matches  # only for a suggestion
-
-    close = get_close_matches(word, list(known), n=1, cutoff=0.6)
+    close = close_to(word, known)
     if close:
-        return f'did you mean "{close[0]}"?'
+        return f'did you mean "{close}"?'
     return "known: " + (", ".join(known) or "none")
 
 
