@@ -7,7 +7,7 @@ import pytest
 from jobdash.core.model import JobStatus, TaskStatus
 from jobdash.core.planning import parse_planning
 from jobdash.present.planning import daily_value, join_planning, split_planning
-from jobdash.present.status import Tone, agent_look, last_run_look, look
+from jobdash.present.status import Tone, agent_look, exit_text, last_run_look, look
 from jobdash.present.words import agree, plural
 
 
@@ -85,3 +85,15 @@ def test_a_failure_trend_of_seconds_says_less_than_a_second_per_bar() -> None:
 
     assert span(3.0) == "per <1s, over 3s"
     assert span(24 * 3600.0) == "per 2h00m, over 1d0h"
+
+
+def test_a_process_killed_by_a_signal_is_shown_by_its_name() -> None:
+    """`show`'s EXIT and the details' outcome said -15 for a task stopped at its timeout."""
+    assert [exit_text(c) for c in (None, 0, 3, -15, -9, -99)] == [
+        "",
+        "0",
+        "3",
+        "SIGTERM",
+        "SIGKILL",
+        "signal 99",
+    ]

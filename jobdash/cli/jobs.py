@@ -32,6 +32,7 @@ from jobdash.cli.render import (
 from jobdash.core.model import Job
 from jobdash.present.durations import job_time, task_time
 from jobdash.present.progress import progress_count
+from jobdash.present.status import exit_text
 from jobdash.present.steps import finalize_text
 from jobdash.present.text import sanitize, sanitize_lines
 from jobdash.present.times import abbreviation, header
@@ -233,7 +234,7 @@ async def cmd_show(svc: Service, a: argparse.Namespace) -> int:
             str(task.attempt),
             safe(task.agent or ""),
             task_time(task, job, now),
-            "" if task.exit_code is None else str(task.exit_code),
+            exit_text(task.exit_code),
             safe(task.error),
         )
     out().print()

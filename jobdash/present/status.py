@@ -22,9 +22,29 @@ __all__ = [
     "Look",
     "Tone",
     "agent_look",
+    "exit_text",
     "last_run_look",
     "look",
+    "signal_name",
 ]
+
+
+def signal_name(n: int) -> str:
+    """A signal by its name: SIGTERM for 15."""
+    import signal  # here: a status's look needs no signals
+
+    try:
+        return signal.Signals(n).name
+    except ValueError:
+        return f"signal {n}"
+
+
+def exit_text(code: int | None) -> str:
+    """A process's end as a person reads it: its exit status, or the signal that killed it
+    (a negative status, Python's way: -15 is SIGTERM); "" before it ended."""
+    if code is None:
+        return ""
+    return signal_name(-code) if code < 0 else str(code)
 
 
 class Tone(StrEnum):

@@ -34,6 +34,7 @@ from jobdash.core.runners.output import Output, decode
 from jobdash.core.store.base import Store
 from jobdash.core.store.engine_records import Claim
 from jobdash.present.sizes import size_text
+from jobdash.present.status import signal_name
 
 STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL when a command is cancelled
 WATCH_AFTER = 0.2  # a command still running after this long is watched for its end (pidfd)
@@ -242,10 +243,3 @@ class CommandRun(Run):
     def resume(self) -> None:
         if self.pid is not None:
             killpg(self.pid, signal.SIGCONT)
-
-
-def signal_name(n: int) -> str:
-    try:
-        return signal.Signals(n).name
-    except ValueError:
-        return f"signal {n}"

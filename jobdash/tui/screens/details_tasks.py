@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from jobdash.core.model import Job, Task
 from jobdash.present.durations import task_time
+from jobdash.present.status import exit_text
 from jobdash.present.times import in_column
 from jobdash.present.timing import task_look
 from jobdash.tui.widgets.line_table import Cell, Row, TableColumn
@@ -28,7 +29,7 @@ def task_row(task: Task, now: float, job: Job) -> Row:
     if task.error:
         outcome = Cell(task.error, "error")
     elif task.exit_code is not None:
-        outcome = Cell(f"exit {task.exit_code}", "error" if task.exit_code else "dim")
+        outcome = Cell(f"exit {exit_text(task.exit_code)}", "error" if task.exit_code else "dim")
     else:
         outcome = Cell("")
     return Row(
