@@ -36,6 +36,13 @@ parallel = 3
 [types.fail]
 command = ["sh", "-c", "echo about to fail; exit 3"]
 
+[types.listed]
+items = { command = ["printf", "a\\nb\\nc\\n"] }
+command = ["echo", "{item}"]
+
+[types.adds]
+function = "adds:go"
+
 [types.needs]
 params.name = { required = true, help = "who" }
 params.greeting = { default = "hi" }
@@ -75,7 +82,9 @@ def no_sidecars(path: Path) -> bool:
 
 @pytest.fixture
 def config(write_config: Callable[[str], Path]) -> Path:
-    return write_config(CONFIG)  # ./jobdash.toml: found without --config
+    path = write_config(CONFIG)  # ./jobdash.toml: found without --config
+    (path.parent / "adds.py").write_text("async def go(ctx):\n    pass\n")  # type `adds`
+    return path
 
 
 class Serve:
@@ -169,8 +178,7 @@ def test_unknown_key_in_a_type_names_file_dotted_key_and_line(
     assert not store.exists()  # nothing was opened or created
 
 
-def test_check_ok_and_fails(write_config: Callable[[str], Path]) -> None:
-    write_config(CONFIG)
+def test_check_ok_and_fails(config: Path, write_config: Callable[[str], Path]) -> None:
     done = run_cli("check")
     assert done.returncode == 0, done.stderr
     assert "ok" in done.stdout and "hello" in done.stdout
@@ -289,6 +297,12 @@ def test_run_with_a_live_engine_says_the_job_is_running_when_nothing_held_it_bac
     assert done.returncode == 0, done.stderr
     assert done.stdout == "job 1 running (hello, 3 tasks)\n"
     assert done.stderr == ""
+    done = run_cli("run", "listed")  # its items command lists them at submission
+    assert done.stdout == "job 2 running (listed, 3 tasks)\n", done.stderr
+    # The tasks a job function adds once it runs are not counted at submission (it said
+    # "1 task" of a job that made 41).
+    done = run_cli("run", "adds")
+    assert done.stdout == "job 3 running (adds)\n", done.stderr
 
 
 @pytest.mark.parametrize(

@@ -66,8 +66,11 @@ async def cmd_run(svc: Service, a: argparse.Namespace) -> int:
         if a.json:
             print_json(job_dict(job))
             return EXIT_OK
-        # queued, or running when nothing could hold it back (lifecycle.admitted_at_submit)
-        out().print(safe(f"job {job.id} {job.status} ({job.type}, {plural(job.total, 'task')})"))
+        # queued, or running when nothing could hold it back (lifecycle.admitted_at_submit);
+        # its tasks counted unless a job function makes them once it runs ("1 task" of 41)
+        jt = svc.types.get(job.type)
+        tasks = f", {plural(job.total, 'task')}" if jt is None or jt.function is None else ""
+        out().print(safe(f"job {job.id} {job.status} ({job.type}{tasks})"))
         return EXIT_OK
     tell(f"job {job.id} submitted ({job.type}); Ctrl-C stops watching, not the job")
     return await follow_job(svc, job.id, show_log=a.follow, as_json=a.json)
