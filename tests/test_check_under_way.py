@@ -16,6 +16,7 @@ import sys
 import threading
 from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,8 +27,7 @@ from jobdash.core.store.records import JobFilter
 from jobdash.core.store.sqlite import SqliteStore, files
 from jobdash.tui.app import JobdashApp
 from jobdash.tui.screens import dashboard as dashboard_module
-from jobdash.tui.screens import dashboard_rows
-from tests.test_store_faults import CONFIG, digest, fill_store, new_job
+from tests.test_store_faults import CONFIG, digest, fill_store, new_job, noise
 from tests.tui.app_harness import build_store, screen_text, write_config
 from tests.tui.pane_harness import until
 from tests.tui.test_app import loaded
@@ -56,7 +56,7 @@ def check_ends(ahead: Future[int | None], db: Path) -> None:
 
 
 def damage(db: Path, pages: slice | None = None) -> None:
-    """Random bytes over a page in the middle of the store's file (or over each of `pages`,
+    """Noise over a page in the middle of the store's file (or over each of `pages`,
     a slice of its pages counted from 0), under its connections."""
     con = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)
     page_size, count = (
@@ -66,7 +66,7 @@ def damage(db: Path, pages: slice | None = None) -> None:
     with db.open("r+b") as f:
         for page in range(count)[pages or slice(count // 2, count // 2 + 1)]:
             f.seek(page_size * page)
-            f.write(os.urandom(page_size))
+            f.write(noise(page_size))
 
 
 def a_job() -> NewJob:
@@ -161,15 +161,26 @@ async def test_the_dashboard_ends_in_the_stores_line_when_it_is_found_damaged(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, read_first: bool
 ) -> None:
     """Also when the damage is met first by the dashboard's own read of the history (its
-    count, once the first page settled), before the whole-file check's verdict."""
-    if read_first:
-        monkeypatch.setattr(dashboard_rows, "FIRST_PAGE_SETTLE", 1.0)
+    count, once the first page settled), before the whole-file check's verdict.
+
+    That count is held until the file is damaged: it follows the first page by a fixed
+    pause, which a loaded machine can spend before the test has even seen the page."""
     db, ahead, app = await open_dashboard(tmp_path)
     svc = app.service
+    damaged_now = asyncio.Event()
+    if read_first:
+        count_finished = svc.count_finished
+
+        async def count_once_damaged(*args: Any, **kwargs: Any) -> int:
+            await damaged_now.wait()
+            return await count_finished(*args, **kwargs)
+
+        monkeypatch.setattr(svc, "count_finished", count_once_damaged)
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: "In Progress (60)" in screen_text(app))
         damage(db)
         before = digest(db)
+        damaged_now.set()
         if read_first:
             await until(pilot, svc.damaged.is_set)  # found by the count
         check_ends(ahead, db)
