@@ -126,10 +126,10 @@ class Db(WriterThread):
         self.verdict.add_done_callback(self._take_verdict)
 
     def _take_verdict(self, verdict: asyncio.Future[None]) -> None:
-        if verdict.cancelled() or self.damage is not None:
+        if verdict.cancelled():
             return
-        e = verdict.exception()
-        if e is None:
+        e = verdict.exception()  # taken even when unused: asyncio tells of one never taken
+        if e is None or self.damage is not None:
             return
         if isinstance(e, StoreError):
             self.damage = e
