@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 import jobdash.demo
 from jobdash.core.model import Job, Trigger
@@ -27,6 +28,12 @@ from tests.pg import fresh_pg_store
 
 # The demo types sleep; tests run them fast.
 jobdash.demo.SPEED = 0.02
+
+# No time limit per example: this suite runs on two workers of a two-core machine shared
+# with other work, where an example's time swings twofold and more; a deadline would fail
+# a property for the machine's load, not for the code (hypothesis' own advice for CI).
+settings.register_profile("jobdash", deadline=None)
+settings.load_profile("jobdash")
 
 
 @pytest.fixture(scope="session")
