@@ -154,7 +154,7 @@ def test_logs_piped_print_what_the_lines_read_one_by_one_print(tmp_path: Path) -
     assert "#1 import1 | [attempt 1] import1 a1 ␛[2J␇ [bold]x[/]" in shown, shown
     assert "#1 import1 | import1 a2 ␛[2J␇ [bold]x[/]" in shown, shown
     assert "job        | the job's line\ufffd" in shown, shown
-    assert any(ln.startswith("#1 import1 | import1: attempt 1 failed") for ln in shown), shown
+    assert any(ln.startswith("#1 import1 | import1: attempt 1 of 2 failed") for ln in shown), shown
 
 
 def test_logs_piped_print_a_joined_page_as_its_lines_print(tmp_path: Path) -> None:

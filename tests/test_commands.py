@@ -78,7 +78,10 @@ async def test_a_command_that_cannot_start_fails_with_one_line(
     (task,) = await svc.tasks(job_id)
     expected = "cannot start 'no-such-command-jobdash': No such file or directory"
     assert (task.status, task.error) == (TaskStatus.FAILED, expected)
-    assert [(ln.stream, ln.text) for ln in lines] == [("system", expected)]
+    assert [(ln.stream, ln.text) for ln in lines] == [
+        ("system", expected),
+        ("system", f"missing: attempt 1 of 1 failed ({expected}); no retries left"),
+    ]
 
 
 async def test_a_program_found_on_path_is_found_again_after_it_moves(

@@ -26,7 +26,7 @@ from jobdash.core.lifecycle import (
     JOB_TRANSITIONS,
     SETTLING,
     TASK_TRANSITIONS,
-    Backoff,
+    Failure,
     added_task_status,
     admission,
     after_failure,
@@ -409,30 +409,44 @@ def test_only_active_jobs_settle() -> None:
 # ----------------------------------------------------------------- failed attempts
 
 
-def test_a_failed_attempt_backs_off_doubling_until_retries_run_out() -> None:
+def test_a_failed_attempt_backs_off_doubling_until_retries_run_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """retries = 3, backoff 2 s: attempts 1-3 are run again after 2, 4 and 8 s; the fourth
-    fails for good. A retry request (base attempt 4) starts the count and the backoff over."""
-    delays = [after_failure("copy", a, 0, 3, 2.0, J.RUNNING, "exit 1") for a in (1, 2, 3, 4)]
-    assert delays == [
-        Backoff(2.0, "copy: attempt 1 failed (exit 1); retrying in 2.0s"),
-        Backoff(4.0, "copy: attempt 2 failed (exit 1); retrying in 4.0s"),
-        Backoff(8.0, "copy: attempt 3 failed (exit 1); retrying in 8.0s"),
-        None,
+    fails for good. A retry request (base attempt 4) starts the count and the backoff over.
+    Each says so in the task's log, with when it runs again."""
+    monkeypatch.setenv("TZ", "UTC")
+    now = 1_800_000_000.0  # 2027-01-15 08:00:00 UTC
+    fates = [after_failure("copy", a, 0, 3, 2.0, J.RUNNING, "exit 1", now) for a in (1, 2, 3, 4)]
+    assert fates == [
+        Failure(2.0, "copy: attempt 1 of 4 failed (exit 1); retrying in 2.0s (at 08:00:02 UTC)"),
+        Failure(4.0, "copy: attempt 2 of 4 failed (exit 1); retrying in 4.0s (at 08:00:04 UTC)"),
+        Failure(8.0, "copy: attempt 3 of 4 failed (exit 1); retrying in 8.0s (at 08:00:08 UTC)"),
+        Failure(None, "copy: attempt 4 of 4 failed (exit 1); no retries left"),
     ]
-    assert after_failure("copy", 5, 4, 3, 2.0, J.RUNNING, "exit 1") == Backoff(
-        2.0, "copy: attempt 5 failed (exit 1); retrying in 2.0s"
+    assert after_failure("copy", 5, 4, 3, 2.0, J.RUNNING, "exit 1", now) == Failure(
+        2.0, "copy: attempt 5 of 8 failed (exit 1); retrying in 2.0s (at 08:00:02 UTC)"
     )
-    assert after_failure("copy", 8, 4, 3, 2.0, J.RUNNING, "exit 1") is None
+    assert after_failure("copy", 8, 4, 3, 2.0, J.RUNNING, "exit 1", now) == Failure(
+        None, "copy: attempt 8 of 8 failed (exit 1); no retries left"
+    )
 
 
-def test_no_retries_means_a_failure_is_final() -> None:
-    assert after_failure("copy", 1, 0, 0, 1.0, J.RUNNING, "exit 1") is None
+def test_no_retries_means_a_failure_is_final_and_said() -> None:
+    assert after_failure("copy", 1, 0, 0, 1.0, J.RUNNING, "exit 1", 0.0) == Failure(
+        None, "copy: attempt 1 of 1 failed (exit 1); no retries left"
+    )
+    assert after_failure("copy", 1, 0, 0, 1.0, J.RUNNING, "", 0.0).line == (
+        "copy: attempt 1 of 1 failed; no retries left"
+    )
 
 
 @pytest.mark.parametrize("status", sorted(J))
 def test_a_job_being_cancelled_does_not_retry_its_failures(status: JobStatus) -> None:
-    again = after_failure("copy", 1, 0, 3, 1.0, status, "exit 1")
-    assert (again is None) is (status is J.CANCELLING)
+    fate = after_failure("copy", 1, 0, 3, 1.0, status, "exit 1", 0.0)
+    assert (fate.delay is None) is (status is J.CANCELLING)
+    if status is J.CANCELLING:
+        assert fate.line.endswith("; not run again: the job is being cancelled")
 
 
 # ----------------------------------------------------------------- agent deaths

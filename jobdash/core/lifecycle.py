@@ -13,7 +13,8 @@ so two backends cannot drift apart, and "what happens when I cancel" is answered
   status of tasks added to a running job (`added_task_status`);
 - how a job ends, with its info line and progress: `settle`; whether its type's finalize
   step runs first (`after_last_task`);
-- a failed attempt: retried after a backoff while retries remain (`after_failure`);
+- a failed attempt: retried after a backoff while retries remain, said in its log either
+  way (`after_failure`);
 - an attempt lost with its agent: `judge` (run again alone, failed "agent lost", or
   quarantined) and how a suspect is claimed (`suspect_way`).
 
@@ -67,6 +68,7 @@ from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 from jobdash.core.model import FINISHED_JOB, JobStatus, Refused, TaskStatus
+from jobdash.present.times import clock
 from jobdash.present.words import plural
 
 # ----------------------------------------------------------------- legal moves
@@ -407,10 +409,12 @@ def attempts_left(attempt: int, base_attempt: int, retries: int) -> bool:
     return attempt - base_attempt <= retries
 
 
-class Backoff(NamedTuple):
-    """A failed attempt run again: after `delay` seconds, said in the task's log `line`."""
+class Failure(NamedTuple):
+    """A failed attempt's fate: run again after `delay` seconds (None: it stays failed),
+    said in its task's log by `line` (jobdash's own note, the "system" stream), so that
+    whoever reads the log sees why the task stopped or when it comes back."""
 
-    delay: float
+    delay: float | None
     line: str
 
 
@@ -429,13 +433,19 @@ def after_failure(
     backoff: float,
     job_status: str,
     error: str,
-) -> Backoff | None:
-    """What becomes of task `name` whose attempt `attempt` failed with `error`: run again
-    after a backoff that doubles with each attempt (`backoff` seconds before the first retry)
-    while retries remain and its job (in `job_status`) is not being cancelled; None: it
-    stays failed. Asked only for failures (on the completion path: cheap, no allocation
-    for a task that fails for good)."""
-    if job_status == J.CANCELLING or not attempts_left(attempt, base_attempt, retries):
-        return None
+    now: float,
+) -> Failure:
+    """What becomes of task `name` whose attempt `attempt` failed with `error` at `now`: run
+    again after a backoff that doubles with each attempt (`backoff` seconds before the first
+    retry) while retries remain and its job (in `job_status`) is not being cancelled; else
+    it stays failed. Either way its log says so: "copy: attempt 2 of 3 failed (exit 1);
+    retrying in 4.0s (at 18:03:12 UTC)", "… attempt 3 of 3 failed (exit 1); no retries
+    left" (the last attempt counts from the last retry request, `base_attempt`)."""
+    last = base_attempt + retries + 1
+    said = f"{name}: attempt {attempt} of {last} failed" + (f" ({error})" if error else "")
+    if job_status == J.CANCELLING:
+        return Failure(None, f"{said}; not run again: the job is being cancelled")
+    if not attempts_left(attempt, base_attempt, retries):
+        return Failure(None, f"{said}; no retries left")
     delay = backoff * (2 ** max(0, attempt - base_attempt - 1))
-    return Backoff(delay, f"{name}: attempt {attempt} failed ({error}); retrying in {delay:.1f}s")
+    return Failure(delay, f"{said}; retrying in {delay:.1f}s (at {clock(now + delay, now)})")

@@ -160,6 +160,29 @@ async def test_a_failed_attempt_comes_back_as_the_next_one_and_the_job_settles(
     assert statuses == {TaskStatus.FAILED: 1, TaskStatus.SUCCEEDED: 1}
 
 
+async def test_the_log_says_when_a_failed_task_runs_again_and_when_it_fails_for_good(
+    store: Store,
+) -> None:
+    """Each failed attempt leaves jobdash's own line in its task's log, as that attempt's:
+    with retries left when it runs again (its time in the writer's zone), else that none are
+    left, so that whoever reads the job's log sees why the task stopped."""
+    job = await store.create_job(commands("flaky", tasks=1, retries=1))
+    await store.admit()
+    for attempt in (1, 2):
+        (c,) = await store.claim(Claimant("a", "a", 2, 600))
+        assert c.attempt == attempt
+        assert await store.complete(
+            Outcome(c.task_id, c.attempt, "a", TaskStatus.FAILED, 1, "exit 1")
+        )
+        await store.flush()
+    notes = [(ln.attempt, ln.text) for ln in await store.logs(job.id) if ln.stream == "system"]
+    assert len(notes) == 2, notes
+    (first, retry), (second, final) = notes
+    assert first == 1 and retry.startswith("flaky1: attempt 1 of 2 failed (exit 1); retrying in ")
+    assert (second, final) == (2, "flaky1: attempt 2 of 2 failed (exit 1); no retries left")
+    assert (await store.get_job(job.id)).status is JobStatus.FAILED
+
+
 async def test_claims_are_shared_out_between_jobs(store: Store) -> None:
     a = await store.create_job(commands("a", tasks=4))
     b = await store.create_job(commands("b", tasks=4))

@@ -15,6 +15,8 @@ from tests.tui.test_log_view import rows
 
 Open = Callable[..., Awaitable[Service]]
 EVIL = "[bold red]x[/] \x1b[2J \x1b]52;c;aGk=\x07 end"
+# jobdash's own line in the log of "three"'s task b, which fails for good
+B_FAILED = "b: attempt 1 of 1 failed (exit 1); no retries left"
 
 
 def log_texts(screen: JobDetailsScreen) -> list[str]:
@@ -72,10 +74,10 @@ async def test_header_tasks_and_log_of_a_finished_job(
         await pilot.press("down")  # first task
         await until(pilot, lambda: set(log_texts(screen)) == {"task a", "more a"})
         await pilot.press("down")
-        await until(pilot, lambda: set(log_texts(screen)) == {"task b", "more b"})
+        await until(pilot, lambda: set(log_texts(screen)) == {"task b", "more b", B_FAILED})
         assert screen.log_task == 2
         await pilot.press("a")
-        await until(pilot, lambda: len(log_texts(screen)) == 6)
+        await until(pilot, lambda: len(log_texts(screen)) == 7)
         assert screen.log_task is None
         assert screen.tasks_table.cursor_key is None
 
@@ -113,7 +115,7 @@ async def test_log_keys_follow_wrap_timestamps_search_and_save(
         screen = app.screen
         assert isinstance(screen, JobDetailsScreen)
         view = screen.log_view
-        await until(pilot, lambda: len(view.lines) == 6)
+        await until(pilot, lambda: len(view.lines) == 7)
         await pilot.press("f")
         assert not view.following
         await pilot.press("f")
@@ -139,7 +141,7 @@ async def test_log_keys_follow_wrap_timestamps_search_and_save(
         await pilot.press("s")
         path = tmp_path / f"jobdash-job-{job.id}.log"
         await until(pilot, path.exists)
-        await until(pilot, lambda: len(path.read_text().splitlines()) == 6)
+        await until(pilot, lambda: len(path.read_text().splitlines()) == 7)
         # time, task, stream, text (tests/tui/test_untrusted_text_tui.py checks the format)
         fields = [line.split("\t")[1:] for line in path.read_text().splitlines()]
         assert ["#1 a", "stdout", "task a"] in fields
@@ -297,7 +299,7 @@ async def test_the_log_of_several_tasks_says_which_task_wrote_each_line(
         screen = app.screen
         assert isinstance(screen, JobDetailsScreen)
         view = screen.log_view
-        await until(pilot, lambda: len(log_texts(screen)) == 6 and "#1" in rows(view)[0])
+        await until(pilot, lambda: len(log_texts(screen)) == 7 and "#1" in rows(view)[0])
         shown = [row.rstrip() for row in rows(view) if row.strip()]
         # Padded to "job", the label of a line no task wrote (none here).
         assert shown[:2] == [" #1  │ task a", " #1  │ more a"]
@@ -305,10 +307,10 @@ async def test_the_log_of_several_tasks_says_which_task_wrote_each_line(
 
         screen.tasks_table.focus()
         await pilot.press("down", "down")  # task 2's log only: no labels
-        await until(pilot, lambda: set(log_texts(screen)) == {"task b", "more b"})
+        await until(pilot, lambda: set(log_texts(screen)) == {"task b", "more b", B_FAILED})
         assert [row.rstrip() for row in rows(view)][:2] == [" task b", " more b"]
         await pilot.press("a")  # every task's again
-        await until(pilot, lambda: len(log_texts(screen)) == 6)
+        await until(pilot, lambda: len(log_texts(screen)) == 7)
         assert rows(view)[0].rstrip() == " #1  │ task a"
 
     one = await wait_finished(svc, (await svc.submit("quick")).id)

@@ -107,13 +107,11 @@ def complete_in(
         not_before = 0.0
         if new is TaskStatus.FAILED:
             failed.append((job_id, o.task_id, attempt, o.error))
-        if new is TaskStatus.FAILED and (
-            (again := after_failure(name, attempt, base, retries, backoff, job_status, o.error))
-            is not None
-        ):
-            new = TaskStatus.PENDING
-            not_before = now + again.delay
-            system_lines.append((job_id, o.task_id, now, "system", again.line, attempt))
+            fate = after_failure(name, attempt, base, retries, backoff, job_status, o.error, now)
+            if fate.delay is not None:
+                new = TaskStatus.PENDING
+                not_before = now + fate.delay
+            system_lines.append((job_id, o.task_id, now, "system", fate.line, attempt))
         finished = None if new is TaskStatus.PENDING else float(now)
         word = str(new)
         updates.append((word, finished, o.exit_code, o.error, float(not_before), o.task_id))
