@@ -60,6 +60,9 @@ def test_the_audit_query_language() -> None:
         ("'open", "no closing quotation"),
         ("user:a,,b", "an empty value in its comma list"),
         ("action:", "needs a value"),
+        ("action:cancle", "unknown audit action 'cancle', did you mean 'cancel'?"),
+        ("-action:run,pasue", "unknown audit action 'pasue', did you mean 'pause'?"),
+        ("action:frobnicate", r"unknown audit action 'frobnicate' \(actions: run, cancel, "),
     ]:
         with pytest.raises(BadInput, match=says):
             parse_audit_query(bad)
@@ -145,6 +148,15 @@ def test_jobdash_audit_lists_filters_and_refuses_a_bad_query(tmp_path: Path) -> 
         "since, job, schedule, agent, failures); quote the word to search for text containing ':'"
     ]
     assert run_cli("audit", "user:nobody", env=env).stderr.strip() == "no audit events match"
+    typo = run_cli("audit", "action:cancle", env=env)
+    assert typo.returncode == 2 and typo.stdout == ""
+    assert typo.stderr.strip().splitlines() == [
+        "jobdash: unknown audit action 'cancle', did you mean 'cancel'? (actions: run, cancel, "
+        "force-cancel, pause, resume, retry, clear, edit, enable, disable, drain, undrain)"
+    ]
+    assert [
+        e["action"] for e in json.loads(run_cli("audit", "action:CANCEL", "--json", env=env).stdout)
+    ] == ["cancel"]
 
 
 async def test_the_job_details_show_the_jobs_audit_events_and_follow_them(

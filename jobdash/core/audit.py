@@ -20,8 +20,8 @@ import time
 
 from jobdash.core.model import BadInput
 from jobdash.core.query import filter_words, fold
-from jobdash.core.store.records import AuditFilter
-from jobdash.core.values import parse_duration
+from jobdash.core.store.records import AUDIT_ACTIONS, AuditFilter
+from jobdash.core.values import close_to, parse_duration
 
 FIELDS = ("user", "action", "target", "actor", "host", "since")
 TARGET_KINDS = ("job", "schedule", "agent", "failures")  # `job:12`: `target:job:12`
@@ -51,7 +51,22 @@ def parse_audit_query(text: str, now: float | None = None) -> AuditFilter:
         for value in word.values():
             if not value:
                 raise BadInput(f"audit filter {shown!r} needs a value")
+            if name == "action":
+                value = known_action(value)
             if name in TARGET_KINDS:  # job:12 is target:job:12
                 value = f"{name}:{value.removeprefix('#') if name == 'job' else value}"
             terms.append(("target" if name in TARGET_KINDS else name, value, word.negated))
     return AuditFilter(tuple(terms), tuple(words), since)
+
+
+def known_action(value: str) -> str:
+    """An `action:` value as the store writes it (lower case), or BadInput naming it: one
+    no event can have would match nothing, silently."""
+    action = value.lower()
+    if action not in AUDIT_ACTIONS:
+        close = close_to(action, AUDIT_ACTIONS)
+        guess = f", did you mean {close!r}?" if close else ""
+        raise BadInput(
+            f"unknown audit action {value!r}{guess} (actions: {', '.join(AUDIT_ACTIONS)})"
+        )
+    return action

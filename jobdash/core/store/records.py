@@ -228,6 +228,25 @@ def record_columns(
 ReportClaim = tuple[int, dict[str, list[str]], list[str], int]
 
 
+# Every action an audit row may name: the store writes no other (`audit_row` refuses one
+# not listed, a bug), and the audit filter refuses an `action:` value not among them (a
+# typo would match nothing) with a "did you mean".
+AUDIT_ACTIONS = (
+    "run",
+    "cancel",
+    "force-cancel",
+    "pause",
+    "resume",
+    "retry",
+    "clear",
+    "edit",
+    "enable",
+    "disable",
+    "drain",
+    "undrain",
+)
+
+
 @dataclass(frozen=True)
 class AuditFilter:
     """Which audit events `Store.audit_events` returns (`core.audit` parses it): `terms`

@@ -26,6 +26,7 @@ from jobdash.core.lifecycle import (
     settle,
 )
 from jobdash.core.model import JobStatus, NotFound
+from jobdash.core.store.records import AUDIT_ACTIONS
 from jobdash.core.store.sql.dialect import POSTGRES, SQLITE, Connection, Dialect
 
 COUNT_COLUMNS = ("pending", "running", "succeeded", "failed", "cancelled", "skipped")
@@ -336,15 +337,26 @@ class CountsSql:
         target: str,
         detail: str = "",
     ) -> None:
-        """One audit row: `user` asked for `action` on `target`; `actor` is who wrote it, on
-        this host."""
+        """One audit row: `user` asked for `action` (one of `AUDIT_ACTIONS`) on `target`;
+        `actor` is who wrote it, on this host."""
+        known_action(action)
         con.execute(self._audit, (now, user, action, target, detail, actor, HOST))
 
     def audit_rows(
         self, con: Connection, actor: str, rows: Sequence[tuple[float, str, str, str, str]]
     ) -> None:
         """Many audit rows (time, user, action, target, detail) written by `actor`, at once."""
+        for r in rows:
+            known_action(r[2])
         self.d.many(con, self._audit, [(*r, actor, HOST) for r in rows])
+
+
+def known_action(action: str) -> None:
+    """Raise RuntimeError for an audit action not in `AUDIT_ACTIONS`: a store that writes
+    one has a bug (the audit filter would refuse to look for it), and its transaction must
+    not be written."""
+    if action not in AUDIT_ACTIONS:
+        raise RuntimeError(f"audit action {action!r} is not one of AUDIT_ACTIONS")
 
 
 COUNTS = {d.name: CountsSql(d) for d in (SQLITE, POSTGRES)}  # a dialect's, by name
