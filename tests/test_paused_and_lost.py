@@ -131,6 +131,13 @@ def test_the_task_of_a_killed_engine_reads_agent_lost_not_stalled_and_runs_again
     assert "no live agent runs its tasks — recovered when an engine starts" in text, text
     assert "STALLED" not in text and "stalled" not in text, text
     assert "▶ agent lost" in task_line(engines, job)
+    why = engines.cli("why", str(job))
+    assert why.returncode == 0, why.stderr
+    assert " ".join(why.stdout.split()).startswith(
+        f"job {job} silent ▶ running waiting: agent lost: task #1 held by no live agent "
+        "(lease ran out at "
+    ), why.stdout
+    assert "recovered when an engine starts (start one: jobdash serve)" in why.stdout
     # An engine starts: recovery runs the task again, and it is no longer lost.
     engines.start("two", kind="serve", env=FAST)
     until(lambda: task_of(engines, job)["attempt"] == 2, 30, "attempt 2 runs")

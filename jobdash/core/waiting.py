@@ -48,6 +48,7 @@ class Kind:
     """What a reason is about: `jobdash why --json`'s `reason`, one word each."""
 
     RUNNING = "running"  # not waiting: tasks run
+    LOST = "lost"  # a running task no live agent holds (its lease ran out)
     FINISHED = "finished"
     CANCELLING = "cancelling"
     PAUSED = "paused"
@@ -184,6 +185,10 @@ class Situation:
     backoff_count: int = 0
     suspects: list[Suspect] = field(default_factory=list)  # its own, ready
     running: list[int] = field(default_factory=list)  # its running tasks' seqs (the first)
+    # Its running tasks no live agent holds (`timing.task_lost`): (seq, lease end), the first
+    # SHOWN_TASKS; and how many.
+    lost: list[tuple[int, float]] = field(default_factory=list)
+    lost_count: int = 0
     first_suspect: Suspect | None = None  # the one the agents hold back for, store-wide
 
 
@@ -247,6 +252,8 @@ def _job_reason(s: Situation, now: float) -> tuple[str, str, float | None]:
         if not s.agents:
             return agents_reason([])[0], agents_reason([])[1], None
         return Kind.QUEUED, "queued: a live engine admits it within a second", None
+    if s.lost:
+        return Kind.LOST, lost_text(s, now), None
     if job.running:
         return Kind.RUNNING, f"running: {plural(job.running, 'task')}", None
     if s.unrunnable:
@@ -272,6 +279,24 @@ def _job_reason(s: Situation, now: float) -> tuple[str, str, float | None]:
     if not s.ready:
         return Kind.RUNNING, "running: nothing left to start", None
     return Kind.READY, "ready: an agent claims it within its poll", None
+
+
+def lost_text(s: Situation, now: float) -> str:
+    """Why a running job's task runs nowhere: "agent lost: task #2 held by no live agent
+    (lease ran out at 13:02:11 CET); recovered when an engine starts (start one: jobdash
+    serve), run again if retries remain". A running engine recovers it within seconds, so
+    one that stays lost is one no engine runs for (a dead engine's agent may still count as
+    live until its heartbeat is old: the agents are not asked)."""
+    seqs = [seq for seq, _ in s.lost]
+    names = ", ".join(f"#{n}" for n in seqs)
+    if s.lost_count > len(seqs):
+        names += f" and {s.lost_count - len(seqs)} more"
+    ended = min(lease for _, lease in s.lost)
+    return (
+        f"agent lost: {plural_word(s.lost_count, 'task')} {names} held by no live agent "
+        f"(lease ran out at {clock(ended, now)}); recovered when an engine starts "
+        f"({START_ONE}), run again if retries remain"
+    )
 
 
 def _task_reasons(s: Situation, job_kind: str, now: float) -> list[TaskWait]:

@@ -180,6 +180,24 @@ async def test_a_quarantine_suspect_runs_alone_and_holds_the_busy_agents_back(
     assert (await store.get_job(later.id)).info.startswith("blocked by a quarantine: ")
 
 
+async def test_a_task_no_live_agent_holds_says_agent_lost(store: Store) -> None:
+    """A running task whose agent died (its lease ran out, not yet recovered) is why its
+    job runs nothing: `why` says agent lost, not "running", with what brings it back."""
+    job = await store.create_job(commands("x", tasks=2, retries=1, type_hash="h1"))
+    await store.admit()
+    claims = await store.claim(Claimant("dead/1", "dead", 2, 0.05))
+    assert [c.job_id for c in claims] == [job.id, job.id]
+    await until(store.has_lost_tasks, "lost")
+    w = await why(store, job.id)
+    assert (w.kind, w.waiting, w.status) == (Kind.LOST, True, JobStatus.RUNNING)
+    assert w.text.startswith("agent lost: tasks #1, #2 held by no live agent (lease ran out at ")
+    assert w.text.endswith(
+        "; recovered when an engine starts (start one: jobdash serve), run again if retries remain"
+    )
+    assert await store.recover_lost() == 2
+    assert (await why(store, job.id)).kind == Kind.ALONE
+
+
 async def test_no_live_agent_draining_agents_and_busy_slots(store: Store) -> None:
     job = await store.create_job(commands("x", type_hash="h1"))
     await store.admit()

@@ -36,6 +36,9 @@ Q = Statements(
     type_hash="SELECT type_hash FROM jobs WHERE id = ?",
     running="SELECT seq FROM tasks WHERE job_id = ? AND status = 'running' ORDER BY seq "
     f"LIMIT {SHOWN_TASKS + 1}",
+    # Its running tasks whose lease ran out (`timing.task_lost`: no live agent holds them).
+    lost="SELECT seq, lease_until, count(*) OVER () FROM tasks WHERE job_id = ? "
+    f"AND status = 'running' AND lease_until < ? ORDER BY seq LIMIT {SHOWN_TASKS}",
 )
 
 
@@ -79,4 +82,7 @@ class Situations(Waits):
         s.first_suspect = suspects[0] if suspects else None
         if job.running:
             s.running = [r[0] for r in await self.db.fetchall(q.running, (job_id,))]
+            rows = await self.db.fetchall(q.lost, (job_id, now))
+            s.lost = [(r[0], r[1]) for r in rows]
+            s.lost_count = rows[0][2] if rows else 0
         return s
