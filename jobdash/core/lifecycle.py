@@ -57,9 +57,10 @@ hold atomically inside the store, the store enforces it in its own statements:
    job. `paused_at` marks the start of a span that is not run time, `idle_time` adds up the
    spans that ended: a pause of a started job opens one, and so does a retry (from the job's
    `finished`, if it had started); the span ends, adding its seconds to `idle_time`, on
-   resume, on the first claim after a retry, and when the job settles. A task's clock
-   follows its job's (`task_stopped`): a claim zeroes the attempt's `idle_time`, and a
-   resume adds the paused span to each running task's and restarts its silence (`active`).
+   resume, on the cancel of a paused job (`Cancel.ends_pause`), on the first claim after a
+   retry, and when the job settles. A task's clock follows its job's (`task_stopped`): a
+   claim zeroes the attempt's `idle_time`, and the end of a pause (a resume, a cancel) adds
+   the paused span to each running task's and restarts its silence (`active`).
 """
 
 from __future__ import annotations
@@ -135,12 +136,15 @@ PAUSABLE = frozenset({J.QUEUED, J.WAITING, J.RUNNING})
 class Cancel:
     """What a cancel request does: the job becomes `status` (cancelling) with this info line
     and its pending tasks cancelled; `force` asks its running tasks to be killed now (a flag
-    that stays once set); `action` is the audit's word for it."""
+    that stays once set); `action` is the audit's word for it. `ends_pause`: the job was
+    paused, and its paused span ends now, as on a resume (its running tasks, stopped until
+    then, are resumed to be stopped: the time they take to end is run time, not a pause)."""
 
     status: JobStatus
     force: bool
     info: str
     action: str
+    ends_pause: bool = False
 
 
 def decide_cancel(
@@ -169,6 +173,7 @@ def decide_cancel(
         force,
         f"cancelling (requested by {user})",
         "force-cancel" if force else "cancel",
+        status is J.PAUSED,
     )
 
 

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from jobdash.core.model import JobStatus
+from jobdash.core.model import JobStatus, TaskStatus
 from jobdash.core.store.base import Store
-from jobdash.core.store.engine_records import Claimant
+from jobdash.core.store.engine_records import Claimant, Outcome
 from tests.store_contract.jobs import commands, finish
 
 
@@ -162,3 +162,33 @@ async def test_a_resume_gives_running_tasks_the_paused_span_and_a_claim_takes_it
     (again,) = await store.claim(Claimant("a1", "a1", 1, 600))
     (task,) = await store.tasks(job.id)
     assert (again.attempt, task.status, task.idle_time) == (1, "running", 0)
+
+
+async def test_a_cancel_of_a_paused_job_ends_its_paused_span(store: Store) -> None:
+    """A paused job's running task stands still; cancelled, it runs on to its end (its
+    agent resumes it to stop it): the paused span ends at the cancel, for the job and its
+    running task alike, so neither counts the pause as run time, nor the stopping after
+    it as paused."""
+    job = await store.create_job(commands("held"))
+    await store.admit()
+    (claim,) = await store.claim(Claimant("a1", "a1", 1, 600))
+    paused = await store.pause_job(job.id, "alice")
+    assert paused.paused_at is not None
+    await asyncio.sleep(1.2)
+    cancelling = await store.cancel_job(job.id, "alice")
+    span = (cancelling.updated or time.time()) - paused.paused_at
+    assert cancelling.status is JobStatus.CANCELLING and cancelling.paused_at is None
+    assert cancelling.idle_time == pytest.approx(span, abs=0.3)
+    (task,) = await store.tasks(job.id)
+    assert task.idle_time == pytest.approx(span, abs=0.3)
+    await asyncio.sleep(1.0)  # its task takes a while to stop: that time is run time
+    assert await store.complete(Outcome(claim.task_id, claim.attempt, "a1", TaskStatus.CANCELLED))
+    await store.flush()
+    done = await store.get_job(job.id)
+    assert done.status is JobStatus.CANCELLED and done.idle_time == cancelling.idle_time
+    (task,) = await store.tasks(job.id)
+    assert task.idle_time == pytest.approx(span, abs=0.3)
+    ran = (task.finished or 0) - (task.started or 0) - task.idle_time
+    assert ran >= 0.9 and ran == pytest.approx(
+        (done.finished or 0) - (done.started or 0) - done.idle_time, abs=0.2
+    )

@@ -83,7 +83,10 @@ Q = Statements(
     added_cancelled="UPDATE jobs SET cancelled = cancelled + ?, rev = ?, updated = ? WHERE id = ?",
     added_pending="UPDATE jobs SET pending = pending + ?, rev = ?, updated = ? WHERE id = ?",
 )
-END_IDLE = {d.name: end_idle(d) for d in (SQLITE, POSTGRES)}
+END_PAUSE = {
+    d.name: f"UPDATE jobs SET {end_idle(d)}, waiting = '' WHERE id = {d.mark}"
+    for d in (SQLITE, POSTGRES)
+}
 
 
 class Requests:
@@ -94,13 +97,18 @@ class Requests:
 
     async def cancel(self, job_id: int, user: str, force: bool = False) -> None:
         actor = self.db.actor
-        q = Q[self.db.dialect]
-        c = COUNTS[self.db.dialect.name]
+        d = self.db.dialect
+        q = Q[d]
+        c = COUNTS[d.name]
 
         def txn(con: Connection, rev: int, now: float) -> None:
-            status, cancellable, type_ = c.job_row(con, job_id, "status, cancellable, type")
+            status, cancellable, type_, paused_at = c.job_row(
+                con, job_id, "status, cancellable, type, paused_at"
+            )
             plan = decide_cancel(job_id, type_, JobStatus(status), bool(cancellable), force, user)
             con.execute(q.cancel, (str(plan.status), int(plan.force), now, rev, plan.info, job_id))
+            if plan.ends_pause:
+                self._end_pause(con, job_id, paused_at, now)
             cur = con.execute(q.cancel_tasks, (now, job_id))
             counts = Counts()
             counts.move(job_id, "pending", "cancelled", cur.rowcount)
@@ -124,22 +132,25 @@ class Requests:
 
     async def resume(self, job_id: int, user: str) -> None:
         actor = self.db.actor
-        d = self.db.dialect
-        q = Q[d]
-        c = COUNTS[d.name]
-        resume = f"UPDATE jobs SET {END_IDLE[d.name]}, waiting = '' WHERE id = {d.mark}"
+        c = COUNTS[self.db.dialect.name]
 
         def txn(con: Connection, rev: int, now: float) -> None:
             status, admitted, paused_at = c.job_row(con, job_id, "status, admitted, paused_at")
             new = decide_resume(job_id, JobStatus(status), bool(admitted))
             c.set_status(con, rev, now, job_id, new)
-            if paused_at is not None:
-                con.execute(q.resume_tasks, (now, paused_at, now, job_id))
-            con.execute(resume, (now, job_id))
+            self._end_pause(con, job_id, paused_at, now)
             c.audit_row(con, now, actor, user, "resume", f"job:{job_id}")
             c.settle_jobs(con, rev, now, [job_id])
 
         await self.db.write(txn, work=True)
+
+    def _end_pause(self, con: Connection, job_id: int, paused_at: float | None, now: float) -> None:
+        """The end of a paused job's pause (a resume, a cancel): its running tasks add the
+        paused span to their idle time, and so does the job; its paused line goes."""
+        d = self.db.dialect
+        if paused_at is not None:
+            con.execute(Q[d].resume_tasks, (now, paused_at, now, job_id))
+        con.execute(END_PAUSE[d.name], (now, job_id))
 
     async def cancel_job(self, job_id: int, user: str, force: bool = False) -> Job:
         await self.cancel(job_id, user, force)
