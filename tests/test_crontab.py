@@ -69,8 +69,15 @@ def test_a_real_world_crontab_becomes_job_types_that_jobdash_accepts() -> None:
     assert schedules["logrotate"] == "cron: @daily"  # macros
     assert schedules["apt-get"] == "cron: @weekly"
     assert schedules["sync-inventory"] == "cron: */15 9-17 * * mon-fri"  # a step, names
-    assert schedules["collect_metrics"] == "cron: 20,50 1-23/2 * JAN-Aug/2 *"
+    assert schedules["collect_metrics"] == {  # below CRON_TZ=Asia/Tokyo
+        "planning": "cron: 20,50 1-23/2 * JAN-Aug/2 *",
+        "timezone": "Asia/Tokyo",
+    }
     assert schedules["certbot"] == "cron: 0 22 * * Sun-Thu"
+    # CRON_TZ: the zone of the schedules after it, as cronie reads them.
+    tokyo = {"planning": "cron: 0 9 * * 1-5", "timezone": "Asia/Tokyo"}
+    assert schedules["echo"] == tokyo
+    assert schedules["printf"]["timezone"] == "Asia/Tokyo"
     # Comments right above an entry describe it; Debian's header block does not.
     assert types["pg-dump-all"]["description"] == "Nightly database dump, weekdays only"
     assert types["logrotate"]["description"] == "Rotate the application logs"
@@ -141,6 +148,20 @@ def test_settings_apply_to_the_entries_below_them() -> None:
     assert "not a variable name, left out of the environment: -i" in imported.notes
 
 
+def test_cron_tz_sets_the_zone_of_the_schedules_below_it_until_it_is_unset() -> None:
+    text = "0 3 * * * first\nCRON_TZ=Europe/Paris\n0 3 * * * second\nCRON_TZ=\n0 3 * * * third\n"
+    entries, skipped = read_crontab(text)
+    toml = crontab_toml(import_entries(entries), skipped, "test")
+    types = parse_config(toml, "imported").types
+    zones = {name: (t.schedule, t.schedule_timezone) for name, t in types.items()}
+    assert zones == {
+        "first": ("cron: 0 3 * * *", None),
+        "second": ("cron: 0 3 * * *", "Europe/Paris"),
+        "third": ("cron: 0 3 * * *", None),
+    }
+    assert "CRON_TZ" not in toml.replace("crontab line", "")  # a setting, not a note to act on
+
+
 def test_a_system_crontab_has_a_user_field_and_tabs_are_blanks() -> None:
     entries, _ = read_crontab(
         "17 *\t* * *\troot    cd / && run-parts --report /etc/cron.hourly\n"
@@ -192,6 +213,7 @@ def test_only_commands_without_shell_syntax_run_as_argv(
         ("0 0 30 2 * x\n", 1, "never"),
         ("@fortnightly x\n", 1, "unknown macro"),
         ("0 0 * * *\n", 1, "needs a command"),
+        ("# zone\nCRON_TZ=Mars/Olympus\n0 0 * * * x\n", 2, "CRON_TZ: unknown time zone"),
     ],
 )
 def test_a_line_cron_refuses_is_one_line_naming_it(text: str, line: int, what: str) -> None:
@@ -218,6 +240,14 @@ def test_the_command_line_prints_toml_and_refuses_bad_input(tmp_path: Path) -> N
     assert refused.returncode == 2 and refused.stdout == ""
     assert refused.stderr.startswith(f"jobdash: import-crontab: {bad}: line 3: ")
     assert len(refused.stderr.splitlines()) == 1
+    bad.write_text("0 0 * * * ok\nCRON_TZ=Europe/Pariss\n0 0 * * * later\n")
+    refused = run_cli("import-crontab", str(bad))
+    assert (refused.returncode, refused.stdout, refused.stderr.strip()) == (
+        2,
+        "",
+        f"jobdash: import-crontab: {bad}: line 2: CRON_TZ: unknown time zone 'Europe/Pariss' "
+        '(e.g. "Europe/Paris", "UTC")',
+    )
     bad.write_bytes(b"0 0 * * * ok\n0 0 * * * caf\xe9\n")
     refused = run_cli("import-crontab", str(bad))
     assert (refused.returncode, refused.stderr.strip()) == (

@@ -303,6 +303,34 @@ async def test_disabled_schedule_records_paused_ticks_and_enable_does_not_count_
     assert [t.outcome for t in await svc.ticks("every10")] == ["paused"]
 
 
+async def test_a_schedule_table_names_its_own_zone_and_automatic_returns_to_it(
+    services: Open, write_config: Callable[[str], Path]
+) -> None:
+    """`timezone` in a schedule table (what import-crontab makes of CRON_TZ) is that
+    schedule's zone instead of the engine's default; an admin's zone is undone by
+    "automatic" back to it. An unknown zone is refused at config time."""
+    cfg = write_config(
+        '[types.tokyo]\ncommand = ["true"]\n'
+        'schedule = { planning = "cron: 0 9 * * 1-5", timezone = "Asia/Tokyo" }\n'
+    )
+    svc = await services(cfg, engine=False)
+    assert svc.default_timezone != "Asia/Tokyo"
+    await Scheduler(svc).sync()
+    s = await svc.schedule("tokyo")
+    assert (s.effective, s.source, s.timezone) == ("cron: 0 9 * * 1-5", "config", "Asia/Tokyo")
+    assert s.next_run is not None
+    assert datetime.fromtimestamp(s.next_run, ZoneInfo("Asia/Tokyo")).strftime("%H:%M") == "09:00"
+    await svc.set_planning("tokyo", "daily: 10:00", "Europe/Paris")
+    s = await svc.set_planning("tokyo", "automatic")
+    assert (s.effective, s.source, s.timezone) == ("cron: 0 9 * * 1-5", "config", "Asia/Tokyo")
+    with pytest.raises(ConfigError, match="unknown time zone"):
+        parse_config(
+            '[types.x]\ncommand = ["true"]\n'
+            'schedule = { planning = "cron: @daily", timezone = "Mars/Base" }\n',
+            "t",
+        )
+
+
 async def test_admin_changes_survive_restart_and_config_sync(
     services: Open, write_config: Callable[[str], Path]
 ) -> None:

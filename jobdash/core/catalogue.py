@@ -38,6 +38,7 @@ UNHASHED = (
     "schedule",
     "schedule_policy",
     "schedule_report",
+    "schedule_timezone",
 )
 
 

@@ -5,7 +5,8 @@ What cron does with a line, and so what the job type must do:
 
 - `name = value` lines set the environment of the entries after them (a value in matching
   quotes keeps its blanks). `MAILTO` names who gets the output (here: the type's report
-  recipients), `SHELL` the shell that runs the command, `CRON_TZ` the zone of the times;
+  recipients), `SHELL` the shell that runs the command, `CRON_TZ` the zone of the times
+  (here: the schedule's `timezone`; an unknown zone is refused, naming its line);
   the other names reach the command's environment (here: `env NAME=value …` in argv).
 - An entry is five time fields (or an `@daily`-style macro) and a command, which cron
   hands to `SHELL -c`. A `%` not escaped by a backslash ends the command: what follows is
@@ -101,6 +102,7 @@ class Imported:
     command: tuple[str, ...]  # argv, braces doubled for jobdash's templates
     schedule: str  # "cron: …"
     email: tuple[str, ...]  # report recipients (MAILTO's addresses)
+    timezone: str = ""  # the schedule's zone (CRON_TZ's; "": the engine's default)
     notes: tuple[str, ...] = field(default=())  # what the reviewer should know
 
 
@@ -176,6 +178,8 @@ def read_crontab(text: str, system: bool = False) -> tuple[list[Entry], list[Ski
             continue
         if (m := _ENV_LINE.match(line)) and not _is_entry(stripped, system):
             env[m.group(1)] = _env_value(m.group(2))
+            if m.group(1) == "CRON_TZ" and env["CRON_TZ"]:
+                _check_zone(env["CRON_TZ"], number)
             comments = []
             continue
         when, rest = _times(stripped, number)
@@ -207,6 +211,17 @@ def read_crontab(text: str, system: bool = False) -> tuple[list[Entry], list[Ski
             )
         )
     return entries, skipped
+
+
+def _check_zone(name: str, number: int) -> None:
+    """CrontabError unless `name` (a `CRON_TZ`) is a time zone: cronie would run the
+    entries below it in UTC, not as their writer meant."""
+    from jobdash.core.planning import PlanningError, check_timezone
+
+    try:
+        check_timezone(name)
+    except PlanningError as e:
+        raise CrontabError(number, f"CRON_TZ: {e}") from None
 
 
 def _addresses(mailto: str) -> list[str]:
@@ -357,11 +372,6 @@ def import_entries(entries: list[Entry], taken: set[str] | None = None) -> list[
             notes.append(f"MAILTO {','.join(local)}: local mail, not an e-mail address (left out)")
         if e.stdin:
             notes.append("`%` in the command: the text after it is the command's standard input")
-        if e.cron_tz:
-            notes.append(
-                f"CRON_TZ={e.cron_tz}: give the schedule that zone "
-                f"(jobdash schedule set NAME --tz {e.cron_tz})"
-            )
         odd = [k for k, _ in e.env if not _ENV_NAME.match(k)]
         if odd:  # `env` could read such a name as an option: not passed
             notes.append(f"not a variable name, left out of the environment: {', '.join(odd)}")
@@ -375,6 +385,7 @@ def import_entries(entries: list[Entry], taken: set[str] | None = None) -> list[
                 command=tuple(_template(a) for a in argv),
                 schedule=f"cron: {e.when}",
                 email=email,
+                timezone=e.cron_tz,
                 notes=tuple(notes),
             )
         )
@@ -409,7 +420,11 @@ def crontab_toml(imported: list[Imported], skipped: list[Skipped], source: str) 
         if e.description:
             lines.append(f"description = {toml_string(e.description)}")
         lines.append(f"command = {toml_array(t.command)}")
-        lines.append(f"schedule = {toml_string(t.schedule)}")
+        if t.timezone:
+            planning, zone = toml_string(t.schedule), toml_string(t.timezone)
+            lines.append(f"schedule = {{ planning = {planning}, timezone = {zone} }}")
+        else:
+            lines.append(f"schedule = {toml_string(t.schedule)}")
         if t.email:
             lines.append(f"report = {{ email = {toml_array(t.email)} }}")
     return "\n".join(lines) + "\n"

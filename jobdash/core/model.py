@@ -169,6 +169,7 @@ class JobType:
     schedule: str | None = None  # e.g. "cron: 0 3 * * *", stored for the scheduler
     schedule_policy: SchedulePolicy = field(default_factory=SchedulePolicy)
     schedule_report: Report = field(default_factory=Report)  # more recipients, scheduled runs
+    schedule_timezone: str | None = None  # its schedule's zone (None: [jobdash] timezone's)
     target: str | None = None  # the key parameter shown as the job's target
     report: Report = field(default_factory=Report)
     source: str = ""  # where it was defined: "path/to/jobdash.toml" or "demo"

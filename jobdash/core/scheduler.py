@@ -107,6 +107,13 @@ class Submitter(Protocol):
         """Submit a schedule's job, for a fire time (None: run now, as the user)."""
 
 
+def config_zone(jt: JobType | None, default: str) -> str:
+    """The zone a type's schedule follows from the config: its schedule table's `timezone`
+    (a crontab's CRON_TZ, imported), else `default` ([jobdash] timezone, else the
+    machine's)."""
+    return (jt.schedule_timezone if jt is not None else None) or default
+
+
 def schedule_specs(svc: Submitter) -> list[ScheduleSpec]:
     """The schedules the config (and demo types) declare: one per type with `schedule`."""
     tz = svc.default_timezone
@@ -115,7 +122,7 @@ def schedule_specs(svc: Submitter) -> list[ScheduleSpec]:
             jt.name,
             jt.name,
             jt.schedule,
-            tz,
+            config_zone(jt, tz),
             jt.schedule_policy,
             jt.schedule_report,
             jt.target_in({}),

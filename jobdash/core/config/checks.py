@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Collection, Mapping
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jobdash.core.model import BadInput
 from jobdash.core.values import ITEM, close_to, duration_seconds, show, template_parts
@@ -239,3 +240,19 @@ def check_template(template: str, keys: Keys, allowed: Collection[str], item_ok:
         else:
             hint = "declared parameters: " + (", ".join(allowed) or "none")
         raise Problem(keys, f"unknown placeholder {{{name}}} in {show(template)} ({hint})")
+
+
+def as_timezone(value: object, keys: Keys) -> str:
+    """An IANA zone name; checked now, since a bad zone would only fail at 3 a.m."""
+    name = as_str(value, keys, empty=False)
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        try:
+            ZoneInfo("UTC")
+        except ZoneInfoNotFoundError:
+            return name  # no time zone database here at all: nothing to check against
+        raise Problem(
+            keys, f'unknown time zone {show(name)} (e.g. "Europe/Paris", "UTC")'
+        ) from None
+    return name

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import zoneinfo
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +22,7 @@ from jobdash.core.config.checks import (
     as_str,
     as_str_list,
     as_table,
+    as_timezone,
     check_keys,
     dotted,
     find_line,
@@ -209,7 +209,7 @@ def _jobdash_section(table: dict[str, Any], config: Config) -> None:
     if "admins" in table:
         config.admins = as_str_list(table["admins"], ("jobdash", "admins"))
     if "timezone" in table:
-        config.timezone = _timezone(table["timezone"], ("jobdash", "timezone"))
+        config.timezone = as_timezone(table["timezone"], ("jobdash", "timezone"))
     if "theme" in table:
         config.theme = as_str(table["theme"], ("jobdash", "theme"), empty=False)
     if "retention" in table:
@@ -226,22 +226,6 @@ def _jobdash_section(table: dict[str, Any], config: Config) -> None:
         config.artifact_inline_max = as_size(
             table["artifact_inline_max"], ("jobdash", "artifact_inline_max"), INLINE_LIMIT
         )
-
-
-def _timezone(value: object, keys: Keys) -> str:
-    """An IANA zone name; checked now, since a bad zone would only fail at 3 a.m."""
-    name = as_str(value, keys, empty=False)
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        try:
-            zoneinfo.ZoneInfo("UTC")
-        except zoneinfo.ZoneInfoNotFoundError:
-            return name  # no time zone database here at all: nothing to check against
-        raise Problem(
-            keys, f'unknown time zone {show(name)} (e.g. "Europe/Paris", "UTC")'
-        ) from None
-    return name
 
 
 def _smtp(table: dict[str, Any]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from jobdash.core.config.checks import (
     as_str,
     as_str_list,
     as_table,
+    as_timezone,
     check_keys,
     check_template,
 )
@@ -63,7 +64,7 @@ PARAM_KEYS = ("required", "default", "help")
 ITEMS_KEYS = ("glob", "command", "list")
 REPORT_KEYS = ("email", "webhook")
 TYPE_REPORT_KEYS = (*REPORT_KEYS, "stalls")  # a type's report may also ask for stall reports
-SCHEDULE_KEYS = ("planning", "overlap", "catchup", "catchup_bound", "report")
+SCHEDULE_KEYS = ("planning", "overlap", "catchup", "catchup_bound", "report", "timezone")
 ON_LOCK = ("wait", "refuse")
 _COMMAND_IS_STRING = (
     'command must be an array of strings (argv); write ["sh", "-c", "..."] for a shell'
@@ -148,10 +149,10 @@ def job_type(name: str, value: object, source: str) -> JobType:
         if on_lock not in ON_LOCK:
             raise Problem(at("on_lock"), f'must be "wait" or "refuse", got {show(on_lock)}')
 
-    schedule, policy, schedule_report = (
+    schedule, policy, schedule_report, schedule_tz = (
         _schedule(table["schedule"], at("schedule"))
         if "schedule" in table
-        else (None, SchedulePolicy(), Report())
+        else (None, SchedulePolicy(), Report(), None)
     )
     # A schedule starts the type with its parameters' defaults: one without would fail at
     # every fire time, so it is refused now rather than found failing at 3 a.m.
@@ -193,6 +194,7 @@ def job_type(name: str, value: object, source: str) -> JobType:
         schedule=schedule,
         schedule_policy=policy,
         schedule_report=schedule_report,
+        schedule_timezone=schedule_tz,
         target=target,
         report=_report(table["report"], at("report"), TYPE_REPORT_KEYS)
         if "report" in table
@@ -309,19 +311,23 @@ def _items(value: object, keys: Keys, params: Collection[str]) -> Items:
     return Items(values=values)
 
 
-def _schedule(value: object, keys: Keys) -> tuple[str, SchedulePolicy, Report]:
-    """`schedule = "cron: 0 3 * * *"`, or a table with the planning, the schedule's policies
-    and the recipients of its runs' reports (besides the type's): `{ planning = "...",
-    overlap = "queue", catchup = "all", catchup_bound = "6h", report = { email = "..." } }`.
+def _schedule(value: object, keys: Keys) -> tuple[str, SchedulePolicy, Report, str | None]:
+    """`schedule = "cron: 0 3 * * *"`, or a table with the planning, the schedule's policies,
+    the recipients of its runs' reports (besides the type's) and its time zone (else
+    `[jobdash] timezone`'s): `{ planning = "...", overlap = "queue", catchup = "all",
+    catchup_bound = "6h", report = { email = "..." }, timezone = "Europe/Paris" }`.
     The planning (see `jobdash.core.planning`) is checked now and kept in canonical form."""
     from jobdash.core.planning import PlanningError, parse_planning
 
     policy = SchedulePolicy()
     report = Report()
+    tz = None
     if isinstance(value, dict):
         if "report" in value:
             report = _report(value["report"], (*keys, "report"))
         check_keys(value, SCHEDULE_KEYS, keys)
+        if "timezone" in value:
+            tz = as_timezone(value["timezone"], (*keys, "timezone"))
         if "planning" not in value:
             raise Problem(keys, 'a schedule table needs planning = "..."')
         policy = SchedulePolicy(
@@ -343,7 +349,7 @@ def _schedule(value: object, keys: Keys) -> tuple[str, SchedulePolicy, Report]:
         raise Problem(
             keys, '"automatic" means the type\'s default planning; give the planning here'
         )
-    return planning.text, policy, report
+    return planning.text, policy, report, tz
 
 
 def _choice(

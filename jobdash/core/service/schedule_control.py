@@ -78,11 +78,12 @@ class ScheduleControl(Access):
         self, schedule_id: str, planning: str, tz: str | None = None
     ) -> Schedule:
         """An admin's planning for a schedule ("automatic" follows the config again)."""
+        from jobdash.core.scheduler import config_zone
         from jobdash.core.service.schedules import planning_change
 
         current = await self.store.get_schedule(schedule_id)
         self._check_schedule(current, "change a schedule")
-        zone = self.default_timezone
+        zone = config_zone(self.local_types.get(current.type), self.default_timezone)
         text, nxt = planning_change(current, planning, tz, time.time(), zone)
         await self.store.set_schedule_planning(schedule_id, text, tz, self.user, nxt, zone)
         self._wake_scheduler()
