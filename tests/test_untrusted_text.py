@@ -465,4 +465,5 @@ def test_task_labels_on_a_terminal_are_dim_and_sanitized(
     plain = SGR.sub("", text)
     assert raw_control(plain) == [], plain
     beta = [line for line in plain.splitlines() if "of beta" in line]
-    assert len(beta) == 3 and all(line.startswith("#2 E␛[2J") for line in beta), beta
+    # After the gutter (blank: output lines), each line's label, cut and inert.
+    assert len(beta) == 3 and all(line.startswith("  #2 E␛[2J") for line in beta), beta
