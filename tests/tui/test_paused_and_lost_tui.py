@@ -15,10 +15,12 @@ The same on the command line: tests/test_paused_and_lost.py.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -224,3 +226,54 @@ async def test_an_attached_dashboard_whose_engine_is_killed_says_agent_lost(
                 await until(pilot, lambda: "▶ agent lost" in tasks.row_text(0))
         finally:
             await svc.close()
+
+
+@pytest.fixture
+def quiet_store(tmp_path: Path) -> tuple[Path, Path]:
+    """Job 1 running for 10 minutes, of a type with no `stall_after` (nor history), its
+    agent alive."""
+    config = write_config(tmp_path, '[types.silent]\ncommand = ["sleep", "600"]\n')
+    db = tmp_path / "quiet.db"
+    build_store(db, config, [_running("running")])
+    con = sqlite3.connect(db)
+    with con:
+        con.execute(
+            "UPDATE tasks SET status = 'running', attempt = 1, agent = 'a', started = ?, "
+            "lease_until = ?",
+            (NOW - 600, NOW + 1000),
+        )
+    con.close()
+    return db, config
+
+
+async def test_a_running_tasks_time_moves_with_the_clock_as_the_headers_does(
+    quiet_store: tuple[Path, Path],
+) -> None:
+    """The details' header counted a running job's time on with the clock while its task's
+    row stood still (a type with no `stall_after`: its rows were drawn again only when the
+    tasks were read again), `elapsed 10m30s` above a task of `10m00s`."""
+    now = [NOW]
+    async with dashboard_at(*quiet_store, now) as (app, pilot):
+        dash = await loaded(pilot)
+        dash.table("inprogress").select_job(1)
+        await pilot.press("enter")
+        screen = app.screen
+        assert isinstance(screen, JobDetailsScreen)
+        tasks = screen.tasks_table
+        await until(pilot, lambda: tasks.row_count == 1 and "10m00s" in tasks.row_text(0))
+        assert "elapsed 10m00s" in screen_text(app)
+        now[0] = NOW + 30
+        await until(pilot, lambda: "elapsed 10m30s" in screen_text(app))
+        await until(pilot, lambda: "10m30s" in tasks.row_text(0))
+
+
+@contextlib.asynccontextmanager
+async def dashboard_at(db: Path, config: Path, now: list[float]) -> AsyncIterator[Any]:
+    """The dashboard on `db` as alice, its clock at `now[0]`: its app and pilot."""
+    svc = await Service.open(db=str(db), config=str(config), user="alice")
+    app = make_app(svc, clock=lambda: now[0])
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            yield app, pilot
+    finally:
+        await svc.close()

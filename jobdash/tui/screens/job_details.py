@@ -295,8 +295,11 @@ class JobDetailsScreen(log_feeding.SavesLog, JobKeys, ArtifactKeys, OffersWhatWo
                 self._leases_read_at = time.monotonic()
                 self._lease_ends = math.inf  # until the look says when
                 self._look_again()
-            if self._stall_told(job) and len(self._tasks) <= RESHOWN_TASKS:
-                self._show_tasks()  # a silent task turns stalled with the clock
+            if len(self._tasks) <= RESHOWN_TASKS:
+                # A running task's time moves with the clock, as the header's elapsed
+                # does (it stood still for a type with no stall_after); a silent one turns
+                # stalled, one whose lease passed lost.
+                self._show_tasks()
 
     def _look_every(self) -> float:
         """Seconds between looks at the leases: the app's look at the engines."""
@@ -326,10 +329,6 @@ class JobDetailsScreen(log_feeding.SavesLog, JobKeys, ArtifactKeys, OffersWhatWo
                 self._set_job(new)
             return
         old.quiet_since, old.lease_until = new.quiet_since, new.lease_until
-
-    @staticmethod
-    def _stall_told(job: Job) -> bool:
-        return job.timing is not None and job.timing.stall_after is not None
 
     def _maybe_reload_tasks(self) -> None:
         if not self._tasks_dirty:
