@@ -222,7 +222,9 @@ def test_piped_logs_keep_whole_task_labels_a_terminal_cuts_them(
     check_whole_labels(done.stdout)
     status, text = run_tty("logs", job.group(1))
     assert status == 0, text
-    labels = [SGR.sub("", line).split(" | ")[0] for line in text.splitlines() if "|" in line]
+    lines = [SGR.sub("", line) for line in text.splitlines() if "|" in line]
+    assert all(line.startswith("  ") for line in lines), lines  # the gutter: output lines
+    labels = [line[2:].split(" | ")[0] for line in lines]
     assert len(labels) == 2 and all(len(label) == LABEL_WIDTH for label in labels), labels
     assert all(label.endswith("…") for label in labels), labels
 

@@ -99,3 +99,60 @@ def test_an_empty_no_color_leaves_the_dashboard_in_colour() -> None:
     """Textual alone would go grey on `NO_COLOR=` (it counts any value); no-color.org and
     the command line do not, and jobdash makes the dashboard agree with them."""
     assert real_colours(dashboard_colours(env={"NO_COLOR": ""}))
+
+
+LEVELS = [
+    ("stdout", "copied 3 files"),
+    ("stderr", "boom: disk full"),
+    ("stderr", "warning: slow disk"),
+]
+
+
+def seeded_log(tmp_path: Path) -> tuple[str, str]:
+    """A store with one job whose log holds a line of each level: output, error, warning
+    and jobdash's own (system); the store's path and the job's id."""
+    import asyncio
+
+    from jobdash.core.store.base import open_store
+    from tests.store_contract.jobs import commands
+
+    db = str(tmp_path / "s.db")
+
+    async def seed() -> int:
+        store = await open_store(db)
+        try:
+            job = await store.create_job(commands("copy"))
+            for stream, text in [*LEVELS, ("system", "attempt 1 of copy1 started")]:
+                await store.append_log(job.id, None, stream, text)
+            await store.flush()
+            return job.id
+        finally:
+            await store.close()
+
+    return db, str(asyncio.run(seed()))
+
+
+@pytest.mark.parametrize("env", [{"NO_COLOR": "1"}, {}], ids=["no-color", "color"])
+def test_logs_on_a_terminal_tell_each_level_by_the_dashboards_gutter(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """On a terminal `jobdash logs` showed an error or a warning by its colour alone
+    (nothing at all under NO_COLOR): each line starts with the log pane's gutter (`!`
+    error, `⚠` warning, `»` jobdash's own, a blank for output), coloured or not. Into a
+    pipe the lines are as they were, byte for byte."""
+    db, job = seeded_log(tmp_path)
+    screen = pty_bytes("--db", db, "logs", job, columns=100, env=env)
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", screen.decode()).replace("\r\n", "\n").splitlines()
+    assert lines[-4:] == [
+        "  copied 3 files",
+        "! boom: disk full",
+        "⚠ warning: slow disk",
+        "» attempt 1 of copy1 started",
+    ], lines
+    piped = run_cli("--db", db, "logs", job)
+    assert piped.returncode == 0, piped.stderr
+    want = "copied 3 files\nboom: disk full\nwarning: slow disk\nattempt 1 of copy1 started\n"
+    assert piped.stdout == want
+    coloured = run_cli("--db", db, "--color", "always", "logs", job)
+    unstyled = re.sub(r"\x1b\[[0-9;]*m", "", coloured.stdout)
+    assert unstyled == want.replace("attempt 1", "» attempt 1")  # as it always was

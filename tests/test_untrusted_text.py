@@ -42,7 +42,7 @@ from tests.conftest import run_cli
 # Each piece is something a terminal acts on: a screen clear, an OSC 52 clipboard write
 # ended by BEL, an 8-bit CSI (C1), a right-to-left override, and Rich markup.
 EVIL = "E\x1b[2J O\x1b]52;c;aGk=\x07 C\x9b31m B\u202eevil [bold]M[/bold]"
-SHOWN = "E␛[2J O␛]52;c;aGk=␇ C�31m B�evil [bold]M[/bold]"
+SHOWN = "E␛[2J O␛]52;c;aGk=␇ C�31m B⇚evil [bold]M[/bold]"
 # What must never reach the terminal from data: C0 controls other than tab and line feed,
 # DEL, C1 controls, bidi embeddings/overrides/isolates/marks, line/paragraph separators.
 RAW = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
@@ -193,6 +193,7 @@ def test_tampered_text_is_inert_when_piped(tampered: dict[str, int], command: tu
         assert raw_control(text) == [], text
     shown = done.stdout.decode()
     assert "␛[2J" in shown and "␛]52;c;aGk=␇" in shown, shown
+    assert "B⇚evil" in shown, shown  # the override shown as its arrow: inert, visible
     assert "[bold]M[/bold]" in shown  # markup printed as written, never applied
 
 
@@ -207,13 +208,14 @@ def test_tampered_text_is_inert_on_a_terminal(
     plain = SGR.sub("", text)
     assert raw_control(plain) == [], plain
     assert "␛[2J" in plain and "␛]52;c;aGk=␇" in plain, plain
+    assert "B⇚evil" in plain, plain
     assert "[bold]M[/bold]" in plain
 
 
 def test_sanitize_c1_bidi_and_separators() -> None:
     text = "a\x1b\x07\x9b\x9d\u202e\u2066\u200f\u2028\udcff\t\x7fz"
     shown = sanitize(text)
-    assert shown == "a␛␇" + PLACEHOLDER * 7 + " ␡z"
+    assert shown == "a␛␇" + PLACEHOLDER * 2 + "⇚⇥↼" + PLACEHOLDER * 2 + " ␡z"
     assert len(shown) == len(text)  # offsets found in the raw text stay valid
     assert sanitize("plain [bold]text[/], café, 日本") == "plain [bold]text[/], café, 日本"
     # The invisible ones show: "x\u200by" looked like "xy"; the joiners of scripts and emoji stay.
@@ -221,6 +223,38 @@ def test_sanitize_c1_bidi_and_separators() -> None:
         sanitize("x\u200by\u00ad\ufeff\u2060z") == "x" + PLACEHOLDER + "y" + PLACEHOLDER * 3 + "z"
     )
     assert sanitize("👨\u200d👩 \u200c") == "👨\u200d👩 \u200c"
+
+
+# Unicode's Bidi_Control characters: the embeddings, overrides, isolates, pops and marks.
+BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+
+
+def test_each_bidi_control_is_shown_as_a_visible_arrow_that_reorders_nothing() -> None:
+    """A bidi control in a name or a log line showed as "�", which reads as broken
+    encoding: each shows as an arrow of its own, one cell wide (the tables and the log
+    pane count cells), printable, a neutral that turns no text around it (Trojan Source)
+    nor is itself mirrored in right-to-left text, never the placeholder."""
+    import unicodedata
+
+    from rich.cells import cell_len
+
+    from jobdash.present.text import cells
+
+    shown = sanitize(BIDI_CONTROLS)
+    assert len(set(shown)) == len(BIDI_CONTROLS)  # told apart: which control it was
+    for control, char in zip(BIDI_CONTROLS, shown, strict=True):
+        assert char != PLACEHOLDER and char.isprintable(), hex(ord(control))
+        assert unicodedata.bidirectional(char) == "ON" and not unicodedata.mirrored(char)
+        assert cells(char) == cell_len(char) == 1, hex(ord(control))
+    # Every character Unicode gives an explicit bidi class (the controls) is among them.
+    explicit = {"LRE", "RLE", "LRO", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI"}
+    assert {
+        chr(c) for c in range(0x110000) if unicodedata.bidirectional(chr(c)) in explicit
+    } <= set(BIDI_CONTROLS)
+    # "Trojan Source": the text reads in the order it is stored.
+    trojan = 'if access_level != "user\u202e \u2066// Check if admin\u2069 \u2066" {'
+    assert not set(sanitize(trojan)) & set(BIDI_CONTROLS)
+    assert sanitize(trojan) == 'if access_level != "user⇚ ⇥// Check if admin⇡ ⇥" {'
 
 
 def test_every_character_sanitize_replaces_is_one_python_finds_unprintable() -> None:
@@ -431,4 +465,5 @@ def test_task_labels_on_a_terminal_are_dim_and_sanitized(
     plain = SGR.sub("", text)
     assert raw_control(plain) == [], plain
     beta = [line for line in plain.splitlines() if "of beta" in line]
-    assert len(beta) == 3 and all(line.startswith("#2 E␛[2J") for line in beta), beta
+    # After the gutter (blank: output lines), each line's label, cut and inert.
+    assert len(beta) == 3 and all(line.startswith("  #2 E␛[2J") for line in beta), beta

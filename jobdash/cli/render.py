@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from jobdash.cli.parser import say
 from jobdash.core.model import Job, LineLevel, LogLine, job_record, line_level
-from jobdash.present.logs import JOB_HUES, JobLabels, TaskLabels
+from jobdash.present.logs import GUTTER, JOB_HUES, JobLabels, TaskLabels
 from jobdash.present.recovery import attempt_mark, earlier_mark
 from jobdash.present.status import Look, Tone
 from jobdash.present.text import clip, sanitize, sanitize_all
@@ -236,7 +236,10 @@ def print_log_line(
     (piped output mostly ends on a terminal: `| less`, `| tail`). With `labels` (the job
     has several tasks, or the stream has several jobs) the line starts with its label,
     aligned, in its job's colour (`hue`) when there is one; output of an earlier attempt of
-    its task says so."""
+    its task says so. On a terminal (`tty`) each line starts with the dashboard's gutter
+    (`GUTTER`: `!` an error, `⚠` a warning, `»` jobdash's own line), so its level reads
+    without colour (NO_COLOR, a colour-blind reader); a pipe, coloured or not, gets the
+    lines as before, `grep` and scripts reading them unchanged."""
     if not tty and not colored():
         sys.stdout.write(plain_log_lines([line], labels))
         return
@@ -244,21 +247,22 @@ def print_log_line(
 
     text = attempt_mark(line) + sanitize(line.text)
     label = f"{labels.padded(line)} | " if labels is not None else ""
-    shown = Text()
-    shown.append(label, style="dim" if hue is None else JOB_STYLES[hue % JOB_HUES])
     level = line_level(line.stream, line.text)  # as the dashboard's log pane draws it
-    if level is LineLevel.ERROR:
-        shown.append(text, style="red")
-    elif level is LineLevel.WARNING:
-        shown.append(text, style="yellow")
-    elif level is LineLevel.SYSTEM:
-        shown.append(f"» {text}", style="dim")
-    elif not label:
-        sys.stdout.write(text + "\n")
+    style = LEVEL_STYLES.get(level, "")
+    gutter = GUTTER[level] + " " if tty else ""
+    if level is LineLevel.OUTPUT and not label:  # the common line: no Rich to print it
+        sys.stdout.write(gutter + text + "\n")
         return
-    else:
-        shown.append(text)
+    if level is LineLevel.SYSTEM and not tty:
+        text = f"» {text}"  # its level's mark, after the label, as a pipe always had it
+    shown = Text(gutter, style=f"bold {style}" if level is LineLevel.ERROR else style)
+    shown.append(label, style="dim" if hue is None else JOB_STYLES[hue % JOB_HUES])
+    shown.append(text, style=style)
     out().print(shown, soft_wrap=True)
+
+
+LEVEL_STYLES = {LineLevel.ERROR: "red", LineLevel.WARNING: "yellow", LineLevel.SYSTEM: "dim"}
+"""The colour of a log line of each level on a terminal (an output line has none)."""
 
 
 def fields(pairs: list[tuple[str, str]], width: int) -> None:

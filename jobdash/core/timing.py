@@ -182,6 +182,32 @@ def leases_moved(job: Job, tasks: Sequence[Task], now: float) -> bool:
     return passed != any(task_lost(t, now) for t in tasks)
 
 
+LEASE_MARGIN = 1.5
+"""A screen holding a lease (`held_lease_end`) reads it again once it ends within this many
+seconds: its tick's second, and half a second for the read."""
+
+
+def held_lease_end(lease: float | None, now: float) -> float:
+    """When a screen that read `lease` (a job's `lease_until`) at `now` must read it again,
+    before it ends: its agent renews it every few seconds without changing the job's row,
+    and a short lease (`JOBDASH_LEASE=2`) that ran out between two looks made a live task
+    read `agent lost`. `math.inf` for no lease, or one that had passed (lost: nothing to
+    renew; a look every few seconds tells when its agent comes back)."""
+    return lease if lease is not None and lease >= now else math.inf
+
+
+def renew_held(tasks: Sequence[Task], lease: float | None, now: float) -> None:
+    """Move the leases of `tasks`, read earlier, up to `lease`, their job's read at `now`
+    (the earliest end of its running tasks' leases): when it has not passed, each of them
+    holds at least that long, though the tasks were not read again (a job of 100,000 tasks
+    is not read again for its agents' renewals), so none reads `agent lost` meanwhile."""
+    if lease is None or lease < now:
+        return
+    for task in tasks:
+        if task.status is TaskStatus.RUNNING and task.lease_until is not None:
+            task.lease_until = max(task.lease_until, lease)
+
+
 def task_lost(task: Task, now: float) -> bool:
     """A running task whose lease ran out: no live agent holds it (see `agent_lost`)."""
     lease = task.lease_until

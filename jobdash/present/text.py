@@ -18,6 +18,7 @@ import re
 import unicodedata
 
 __all__ = [
+    "BIDI",
     "CELL_LIMIT",
     "NAME_LIMIT",
     "PLACEHOLDER",
@@ -45,11 +46,14 @@ than any sane path, short enough that one long parameter cannot make every row o
 
 # C0 controls (U+0000-U+001F) have "control pictures" at U+2400 + code: ␀ … ␛ … ␟.
 # Tab becomes a plain space: harmless, and far more readable than ␉ in log output.
-# DEL has ␡ (U+2421).  The rest become PLACEHOLDER: C1 controls (U+0080-U+009F), among
-# them the 8-bit CSI (U+009B) and OSC (U+009D) that some terminals still honour; the
-# bidirectional embeddings, overrides, isolates and marks, which reorder what follows
-# them on screen (a name or a log line that reads differently from what it is); the
-# line and paragraph separators, which some terminals and libraries take for line
+# DEL has ␡ (U+2421).  The bidirectional embeddings, overrides, isolates and marks, which
+# reorder what follows them on screen (a name or a log line that reads differently from
+# what it is: "Trojan Source"), have no control pictures; each becomes an arrow of its
+# own (`BIDI`), pointing the way it would have turned the text, so a reader sees that one
+# is there and which: an arrow is a neutral character (it reorders nothing), one cell
+# wide, and in the fonts terminals use.  The rest become PLACEHOLDER: C1 controls
+# (U+0080-U+009F), among them the 8-bit CSI (U+009B) and OSC (U+009D) that some
+# terminals still honour; the line and paragraph separators, which some terminals and libraries take for line
 # breaks; the invisible ones (soft hyphen, zero-width space, word joiner and the invisible
 # operators, the byte-order mark), which make "x\u200by" look like "xy"; and lone
 # surrogates (undecodable bytes), which cannot be written as UTF-8. The zero-width joiners
@@ -66,11 +70,29 @@ _OTHERS = (
     (0xD800, 0xDFFF),
     (0xFEFF, 0xFEFF),
 )
+BIDI: dict[str, str] = {
+    "\u061c": "↽",  # ARABIC LETTER MARK
+    "\u200e": "⇀",  # LEFT-TO-RIGHT MARK
+    "\u200f": "↼",  # RIGHT-TO-LEFT MARK
+    "\u202a": "⇢",  # LEFT-TO-RIGHT EMBEDDING
+    "\u202b": "⇠",  # RIGHT-TO-LEFT EMBEDDING
+    "\u202c": "↥",  # POP DIRECTIONAL FORMATTING
+    "\u202d": "⇛",  # LEFT-TO-RIGHT OVERRIDE
+    "\u202e": "⇚",  # RIGHT-TO-LEFT OVERRIDE
+    "\u2066": "⇥",  # LEFT-TO-RIGHT ISOLATE
+    "\u2067": "⇤",  # RIGHT-TO-LEFT ISOLATE
+    "\u2068": "⇹",  # FIRST STRONG ISOLATE
+    "\u2069": "⇡",  # POP DIRECTIONAL ISOLATE
+}
+"""The stand-in of each bidirectional control character: dashed arrows embed, triple
+arrows override, arrows to a bar isolate, harpoons mark, upward arrows pop."""
+
 _TABLE: dict[int, str] = {code: chr(0x2400 + code) for code in range(0x20)}
 _TABLE[0x09] = " "
 _TABLE[0x7F] = "\u2421"
 for _first, _last in _OTHERS:
     _TABLE.update(dict.fromkeys(range(_first, _last + 1), PLACEHOLDER))
+_TABLE.update({ord(control): shown for control, shown in BIDI.items()})
 _ASCII_CONTROLS = bytes(range(0x20)) + b"\x7f"  # the ASCII characters `_TABLE` replaces
 _BUT_LF = _ASCII_CONTROLS.replace(b"\n", b"")
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f" + "".join(rf"\u{a:04x}-\u{b:04x}" for a, b in _OTHERS) + "]")
@@ -80,8 +102,9 @@ def sanitize(text: str) -> str:
     """Return `text` with every character a terminal could act on replaced by a visible
     stand-in.
 
-    ESC becomes "␛", BEL "␇", line feed "␊", CR "␍", DEL "␡", tab a space; C1 controls,
-    bidi controls, line/paragraph separators and lone surrogates "�".  The result has the
+    ESC becomes "␛", BEL "␇", line feed "␊", CR "␍", DEL "␡", tab a space, a bidi
+    control its arrow (`BIDI`: RIGHT-TO-LEFT OVERRIDE "⇚"); C1 controls, line/paragraph
+    separators, invisible characters and lone surrogates "�".  The result has the
     same length as `text`.  Text without such characters (the common case) is returned
     as is: text Python finds printable has none (each is a control, format, separator or
     surrogate character, none printable), and that check is twice as fast as the regex's.

@@ -5,8 +5,9 @@ it holds the rules that every action follows, in one place:
 
 - **Confirmation.** An action that stops or deletes work asks first: cancel, force-kill,
   clear, drain and undrain, and a retry that would run quarantined tasks again (they killed
-  their agent). One that starts work or is undone with a key (run, rerun, pause/resume,
-  retry, enable/disable) does not; editing a planning has its own form. A request that the
+  their agent); so does a rerun, which makes a new job that no key undoes. One that is
+  undone with a key (pause/resume, retry, enable/disable) does not; a new job and editing a
+  planning have their own forms. A request that the
   service would refuse as the job stands (cancel a finished job) is refused before asking.
   An action on every marked row (`MarkKeys`, keys.py) asks once, naming the counts and what the
   service would skip (`BulkActions`), whatever the action.
@@ -85,6 +86,9 @@ CHANGES = frozenset(
 )
 """The bindings (by id) whose action changes something: a read-only dashboard does not
 offer them."""
+
+
+RERUN_DETAIL = "A new job of the same type starts, with the same parameters; this one stays."
 
 
 def describe(job: Job) -> str:
@@ -196,8 +200,10 @@ class JobActions(ScheduleActions, BulkActions):
         self.app.push_screen(StartJobScreen(self.service, selected=selected), started)
 
     def rerun(self, job: Job, done: Callable[[Job], Any]) -> None:
-        """Run the job's type again with its parameters; `done` gets the new job."""
-        self.request(lambda: self.service.rerun(job.id), done)
+        """Run the job's type again with its parameters, after a question (a stray `r` on
+        a finished job made a new one, which no key undoes); `done` gets the new job."""
+        question = f"Run {describe(job)} again?"
+        self.asked(question, RERUN_DETAIL, "Run again", lambda: self.service.rerun(job.id), done)
 
     def cancel(
         self, job: Job, force: bool = False, changed: Callable[[Job], Any] = _nothing

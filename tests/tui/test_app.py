@@ -382,19 +382,24 @@ async def test_filter_narrowing_shows_exactly_the_matching_rows(open_service: Op
 # --------------------------------------------------------------------------- actions
 
 
+async def said_no(pilot: Any, app: JobdashApp, question: str) -> None:
+    """Wait for the confirmation `question`, its No focused, and answer No (enter)."""
+    await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+    confirm = app.screen
+    assert isinstance(confirm, ConfirmScreen)
+    assert confirm.question == question
+    assert app.focused is not None and app.focused.id == "no"
+    await pilot.press("enter")  # No
+    await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
+
+
 async def test_cancel_asks_naming_the_job_no_by_default(open_service: Open) -> None:
     svc = await open_service()
     app = make_app(svc)
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot)
         await pilot.press("down", "c")  # job 8, waiting
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        confirm = app.screen
-        assert isinstance(confirm, ConfirmScreen)
-        assert confirm.question == "Cancel job 8 (import-files /srv/in/2026-11)?"
-        assert app.focused is not None and app.focused.id == "no"
-        await pilot.press("enter")  # No
-        await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
+        await said_no(pilot, app, "Cancel job 8 (import-files /srv/in/2026-11)?")
         assert await job_status(svc, 8) is JobStatus.WAITING
 
         await pilot.press("c")
@@ -456,13 +461,40 @@ async def test_rerun_starts_same_type_and_params(open_service: Open) -> None:
     async with app.run_test(size=SIZE) as pilot:
         dash = await loaded(pilot)
         await pilot.press("2", "down")  # job 4: import-files /srv/in/old, cancelled
+        await pilot.press("r")  # a new job, which no key undoes: asked first
+        await said_no(pilot, app, "Run job 4 (import-files /srv/in/old) again?")
+        assert 10 not in [job.id for job in await svc.jobs()]
         await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
         await until(pilot, lambda: any("Started job 10" in m for m in messages(app)))
         job = await svc.store.get_job(10)
         assert (job.type, job.params["source"]) == ("import-files", "/srv/in/old")
         assert dash.tabs.active == "inprogress"
         cursor = dash.table("inprogress").cursor_job
         assert cursor is not None and cursor.id == 10
+
+
+async def test_a_rerun_the_filter_hides_says_so(open_service: Open) -> None:
+    """The new job of a rerun from the Completed tab, filtered to `status:cancelled`,
+    landed in In Progress hidden by that filter, with nothing said: the toast says so."""
+    svc = await open_service()
+    app = make_app(svc)
+    async with app.run_test(size=SIZE) as pilot:
+        dash = await loaded(pilot)
+        await pilot.press("2", "slash", *"status:cancelled", "enter")
+        assert dash.table("completed").select_job(4)  # import-files /srv/in/old, cancelled
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await until(pilot, lambda: any("Started job 10" in m for m in messages(app)))
+        assert 10 in [job.id for job in await svc.jobs()]
+        assert dash.tabs.active == "inprogress"
+        said = [m for m in messages(app) if "Started job 10" in m]
+        assert said == [
+            "Started job 10 (import-files /srv/in/old): "
+            "the filter 'status:cancelled' hides it (esc clears it)"
+        ]
 
 
 async def test_retry_failed_tasks(open_service: Open) -> None:

@@ -22,12 +22,7 @@ from jobdash.tui.widgets.job_columns import INFO_MIN_WIDTH, INFO_WANTED
 from jobdash.tui.widgets.job_table import JobTable
 from jobdash.tui.widgets.key_footer import KeyFooter
 from jobdash.tui.widgets.line_table import LineTable, Row, TableColumn
-from jobdash.tui.widgets.schedules_pane import (
-    COLUMNS,
-    NARROW_DROPS,
-    PLANNING_WANTED,
-    zone_columns,
-)
+from jobdash.tui.widgets.schedules_pane import schedules_table
 from tests.tui.app_harness import build_store, frozen_app, screen_text, write_config
 from tests.tui.job_factory import NOW, make_job
 from tests.tui.test_snapshots import SIZE, SMALL, _utc, settle  # noqa: F401
@@ -237,19 +232,21 @@ async def test_a_sized_column_gives_its_blanks_to_the_planning() -> None:
 
 
 class SchedulesApp(App[None]):
-    """The Scheduled tab's table (its columns, drops and widths) on two schedules."""
+    """The Scheduled tab's table (its columns, drops and widths) on two schedules (and
+    `more`)."""
+
+    def __init__(self, more: tuple[tuple[str, ...], ...] = ()) -> None:
+        super().__init__()
+        self.more = more
 
     def compose(self) -> ComposeResult:
-        yield LineTable(
-            zone_columns(COLUMNS, NOW),
-            drops=NARROW_DROPS,
-            want={"planning": PLANNING_WANTED},
-        )
+        yield schedules_table(NOW)
 
     def on_mount(self) -> None:
         rows = [
             ("·", "export-report", "export-report", "cron: 0 6 * * * (auto)", "Etc/UTC"),
             ("✔", "import-files", "import-files", "interval: 5m (auto)", "Etc/UTC"),
+            *self.more,
         ]
         self.query_one(LineTable).set_rows(
             [
@@ -269,6 +266,33 @@ async def test_the_scheduled_tab_shows_the_whole_planning_at_120() -> None:
         assert "cron: 0 6 * * * (auto)" in rows[0], rows
         assert "Etc/UTC    " not in rows[0], rows  # padded to its title only
         assert "…" not in "".join(rows), rows
+
+
+LONG_ID = ("✘", "nightly-export-reports-eu", "export-report", "cron: 0 2 * * *", "Etc/UTC")
+
+
+@pytest.mark.parametrize("more", [(), (LONG_ID,)], ids=["demo-ids", "long-id"])
+async def test_the_scheduled_tab_shows_whole_ids_at_80(more: tuple[tuple[str, ...], ...]) -> None:
+    """At 80 columns the id narrowed to 9 cells (`export-r…`): an id is what a user types
+    and two that start alike looked the same. Ids stay whole; the planning keeps at least
+    its least width (a long id makes the last run's time go, not the table scroll and the
+    screen's edge cut the next run)."""
+    app = SchedulesApp(more)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        table = app.query_one(LineTable)
+        assert table._table_width() <= table.scrollable_content_region.width
+        header = table.render_line(0).text
+        rows = [table.render_line(y).text for y in range(1, 3 + len(more))]
+        for row, schedule in zip(
+            rows, ["export-report", "import-files", *[m[1] for m in more]], strict=True
+        ):
+            assert f" {schedule} " in row, rows
+        assert "next run" in header and "state" in header, header
+        planning = header.index("planning")
+        assert header.index("state") - planning - 1 >= 16, header  # its least width
+        if not more:  # room for all: the last run's time stays
+            assert "last run" in header and "14:35:00" in rows[0], (header, rows)
 
 
 # --------------------------------------------------------------------------- empty panes

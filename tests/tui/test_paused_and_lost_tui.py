@@ -15,11 +15,14 @@ The same on the command line: tests/test_paused_and_lost.py.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -103,6 +106,17 @@ async def test_a_paused_jobs_task_reads_paused_and_its_time_stands_still(
         await svc.close()
 
 
+async def stalled_details(pilot: Any, app: Any, table: Any) -> Any:
+    """Open job 2's details from `table`; their table of tasks, once its task reads stalled."""
+    table.select_job(2)
+    await pilot.press("enter")
+    screen = app.screen
+    assert isinstance(screen, JobDetailsScreen)
+    tasks = screen.tasks_table
+    await until(pilot, lambda: tasks.row_count == 1 and "▶ stalled" in tasks.row_text(0))
+    return tasks
+
+
 async def test_a_job_whose_lease_passed_reads_agent_lost_unless_its_agent_renewed_it(
     store: tuple[Path, Path],
 ) -> None:
@@ -118,12 +132,7 @@ async def test_a_job_whose_lease_passed_reads_agent_lost_unless_its_agent_renewe
             assert "▶ stalled" in row_text(table, 2)
             # The agent renews its lease (nothing of the job's row changes): still its, in
             # the row and in the details opened before, though the lease they read passed.
-            table.select_job(2)
-            await pilot.press("enter")
-            screen = app.screen
-            assert isinstance(screen, JobDetailsScreen)
-            tasks = screen.tasks_table
-            await until(pilot, lambda: tasks.row_count == 1 and "▶ stalled" in tasks.row_text(0))
+            tasks = await stalled_details(pilot, app, table)
             set_lease(db, NOW + 100)
             await pilot.pause(0.5)
             now[0] = NOW + 10  # past the lease the tasks were read with, not the renewed one
@@ -140,6 +149,47 @@ async def test_a_job_whose_lease_passed_reads_agent_lost_unless_its_agent_renewe
             await until(pilot, lambda: "▶ agent lost" in row_text(table, 2))
             await until(pilot, lambda: "In Progress (2)" in screen_text(app))
             assert "stalled" not in screen_text(app).splitlines()[0]
+    finally:
+        await svc.close()
+
+
+async def test_a_short_lease_renewed_between_two_looks_never_reads_agent_lost(
+    store: tuple[Path, Path],
+) -> None:
+    """With a short lease (`JOBDASH_LEASE=2`) the dashboard looked at the leases every 5 s:
+    the one its row held ran out in between, though the agent renewed it, and the row said
+    `▶ agent lost` while the header named the engine running and the title counted no
+    stalled job. It looks again before a lease it holds runs out: the row stays stalled,
+    as the title and the header's top line count it."""
+    db, config = store  # job 2's lease ends at NOW + 5: read when the dashboard loads
+    svc = await Service.open(db=str(db), config=str(config), user="alice")
+    now = [NOW]
+    app = make_app(svc, clock=lambda: now[0])
+    app.engine_look_every = 60.0  # the leases it holds end long before its next look
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            dash = await loaded(pilot)
+            table = dash.table("inprogress")
+            await until(pilot, lambda: "▶ stalled" in row_text(table, 2))
+            await pilot.pause(1.2)  # the first look is in
+            set_lease(db, NOW + 8)  # the agent renews it: nothing of the job's row changes
+            now[0] = NOW + 4  # 1 s before the lease the row holds ends
+            await pilot.pause(1.5)  # a second's tick
+            now[0] = NOW + 6  # past that lease, not the renewed one
+            await pilot.pause(1.2)  # a tick: the rows and the title told with that time
+            assert "▶ stalled" in row_text(table, 2)
+            assert "In Progress (2 · 1 stalled)" in screen_text(app)
+            assert screen_text(app).splitlines()[0].count("1 stalled") == 1
+            # The same in its details: their header and its task's row.
+            tasks = await stalled_details(pilot, app, table)
+            await pilot.pause(1.2)
+            set_lease(db, NOW + 11)
+            now[0] = NOW + 7  # 1 s before the lease the details hold ends
+            await pilot.pause(1.5)
+            now[0] = NOW + 9
+            await pilot.pause(1.2)
+            assert "AGENT LOST" not in screen_text(app) and "STALLED" in screen_text(app)
+            assert "▶ stalled" in tasks.row_text(0)
     finally:
         await svc.close()
 
@@ -176,3 +226,54 @@ async def test_an_attached_dashboard_whose_engine_is_killed_says_agent_lost(
                 await until(pilot, lambda: "▶ agent lost" in tasks.row_text(0))
         finally:
             await svc.close()
+
+
+@pytest.fixture
+def quiet_store(tmp_path: Path) -> tuple[Path, Path]:
+    """Job 1 running for 10 minutes, of a type with no `stall_after` (nor history), its
+    agent alive."""
+    config = write_config(tmp_path, '[types.silent]\ncommand = ["sleep", "600"]\n')
+    db = tmp_path / "quiet.db"
+    build_store(db, config, [_running("running")])
+    con = sqlite3.connect(db)
+    with con:
+        con.execute(
+            "UPDATE tasks SET status = 'running', attempt = 1, agent = 'a', started = ?, "
+            "lease_until = ?",
+            (NOW - 600, NOW + 1000),
+        )
+    con.close()
+    return db, config
+
+
+async def test_a_running_tasks_time_moves_with_the_clock_as_the_headers_does(
+    quiet_store: tuple[Path, Path],
+) -> None:
+    """The details' header counted a running job's time on with the clock while its task's
+    row stood still (a type with no `stall_after`: its rows were drawn again only when the
+    tasks were read again), `elapsed 10m30s` above a task of `10m00s`."""
+    now = [NOW]
+    async with dashboard_at(*quiet_store, now) as (app, pilot):
+        dash = await loaded(pilot)
+        dash.table("inprogress").select_job(1)
+        await pilot.press("enter")
+        screen = app.screen
+        assert isinstance(screen, JobDetailsScreen)
+        tasks = screen.tasks_table
+        await until(pilot, lambda: tasks.row_count == 1 and "10m00s" in tasks.row_text(0))
+        assert "elapsed 10m00s" in screen_text(app)
+        now[0] = NOW + 30
+        await until(pilot, lambda: "elapsed 10m30s" in screen_text(app))
+        await until(pilot, lambda: "10m30s" in tasks.row_text(0))
+
+
+@contextlib.asynccontextmanager
+async def dashboard_at(db: Path, config: Path, now: list[float]) -> AsyncIterator[Any]:
+    """The dashboard on `db` as alice, its clock at `now[0]`: its app and pilot."""
+    svc = await Service.open(db=str(db), config=str(config), user="alice")
+    app = make_app(svc, clock=lambda: now[0])
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            yield app, pilot
+    finally:
+        await svc.close()

@@ -94,7 +94,7 @@ async def test_header_tables_agents_and_details_show_stand_ins(service: Service)
         # The header names the live engine (agent) the dashboard is attached to.
         await until(pilot, lambda: "attached to engine" in drawn(app))
         text = assert_inert(app)
-        assert "attached to engine E␛[2J O␛]52;c;aGk=␇ C�31m B�evil" in text
+        assert "attached to engine E␛[2J O␛]52;c;aGk=␇ C�31m B⇚evil" in text
         assert "read-only" in text
         # The In Progress table: job 6's type and info.
         await until(pilot, lambda: "E␛[2J" in drawn(app).split("attached", 1)[1])
@@ -141,7 +141,7 @@ async def test_confirmations_and_toasts_are_inert(writable: Service) -> None:
         (toast,) = app.screen.query("Toast")
         shown = toast.render()
         assert isinstance(shown, Content)
-        assert shown.plain == "Started job 6 (E␛[2J O␛]52;c;aGk=␇ C�31m B�evil [bold]M[/bold])"
+        assert shown.plain == "Started job 6 (E␛[2J O␛]52;c;aGk=␇ C�31m B⇚evil [bold]M[/bold])"
 
 
 async def test_start_dialog_shows_a_config_s_text_inert(service: Service) -> None:
@@ -151,7 +151,7 @@ async def test_start_dialog_shows_a_config_s_text_inert(service: Service) -> Non
         app.push_screen(StartJobScreen(service, selected="tricky"))
         await until(pilot, lambda: "H␛[2J" in drawn(app))
         text = assert_inert(app)
-        assert "D␛[2J O␛]52;c;aGk=␇ C�31m B�evil [bold]M[/bold]" in text  # description
+        assert "D␛[2J O␛]52;c;aGk=␇ C�31m B⇚evil [bold]M[/bold]" in text  # description
         assert "H␛[2J [bold]M[/bold]" in text  # parameter help
         assert "default: d␛]52;c;aGk=␇" in text  # an unprintable default, as a hint
         screen = app.screen

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from jobdash.core.service.schedules import preview_planning
     from jobdash.core.service.setup import db_command, init_store
     from jobdash.core.store.records import Changes
-    from jobdash.core.timing import leases_moved
+    from jobdash.core.timing import LEASE_MARGIN, held_lease_end, leases_moved, renew_held
     from jobdash.core.values import checked_report, parse_duration
 
 # Where each name is defined. A name is imported when it is first asked for (PEP 562's
@@ -69,7 +69,10 @@ WHERE: dict[str, str] = {
     "init_store": "jobdash.core.service.setup",
     "is_text": "jobdash.core.artifacts",
     "JsonList": "jobdash.core.service.export",
+    "held_lease_end": "jobdash.core.timing",
+    "LEASE_MARGIN": "jobdash.core.timing",
     "leases_moved": "jobdash.core.timing",
+    "renew_held": "jobdash.core.timing",
     "LogFeed": "jobdash.core.service.log_feed",
     "open_binary_output": "jobdash.core.outfile",
     "open_output": "jobdash.core.outfile",
@@ -90,6 +93,7 @@ WHERE: dict[str, str] = {
 
 __all__ = [
     "CATCHUP_BOUND",
+    "LEASE_MARGIN",
     "Changes",
     "Export",
     "GroupRetry",
@@ -106,6 +110,7 @@ __all__ = [
     "db_command",
     "find_config_path",
     "freeze_start_up",
+    "held_lease_end",
     "import_crontab",
     "init_store",
     "is_text",
@@ -116,6 +121,7 @@ __all__ = [
     "preview_planning",
     "read_config",
     "real_user",
+    "renew_held",
     "skipped",
     "store_location",
     "unrunnable",

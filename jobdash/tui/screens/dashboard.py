@@ -443,10 +443,14 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks, DashboardRows):
         self.actions.start(job.type if job else None, self._job_started)
 
     def _job_started(self, job: Job) -> None:
+        """Show the new job (`n`, `r`) under the cursor, or say that the filter hides it."""
         self.upsert([job])
         self.action_show_tab("inprogress")
-        self.table("inprogress").select_job(job.id)
-        self.notify(f"Started {describe(job)}")
+        said = f"Started {describe(job)}"
+        if not self.table("inprogress").select_job(job.id) and not self._query.is_empty:
+            key = key_for(self.app, "filter.clear")
+            said += f": the filter '{self.filter_bar.query_text}' hides it ({key} clears it)"
+        self.notify(said)
 
     def action_rerun(self) -> None:
         if (job := self.selected_job()) is not None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import gc
+import math
 import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -27,7 +28,7 @@ from textual.screen import Screen
 from jobdash.core.model import Job
 from jobdash.core.query import Query
 from jobdash.core.query import prepare as prepare_search
-from jobdash.core.service import Changes, Service
+from jobdash.core.service import LEASE_MARGIN, Changes, Service, held_lease_end
 from jobdash.present.timing import job_look
 from jobdash.tui.bulk import Marks
 from jobdash.tui.first_rows import FIRST_PAGE, read_history
@@ -158,12 +159,26 @@ class DashboardRows(Screen[None]):
             self.marks_changed()  # a marked job gone, or moved to the other tab
 
     _leases_read_at = 0.0  # when `look_at_leases` last read them (time.monotonic)
+    # The earliest end (the app's clock) of a lease the rows hold that had not passed when
+    # it was read: its agent renews it unseen (nothing of the job's row changes).
+    _lease_ends = math.inf
 
     def look_at_leases_now_and_then(self) -> None:
-        """`look_at_leases`, once every `engine_look_every` seconds (called every second)."""
-        if time.monotonic() - self._leases_read_at >= getattr(self.app, "engine_look_every", 5.0):
+        """`look_at_leases`, once every `engine_look_every` seconds (called every second),
+        and sooner when a lease the rows hold ends within `LEASE_MARGIN`: a short lease
+        (`JOBDASH_LEASE=2`) ran out between two looks though its agent renewed it, and the
+        rows said `▶ agent lost` (and were not counted stalled in the title) while the
+        header named the engine running."""
+        every = getattr(self.app, "engine_look_every", 5.0)
+        soon = self._lease_ends - clock_of(self.app)() < LEASE_MARGIN
+        if soon or time.monotonic() - self._leases_read_at >= every:
             self._leases_read_at = time.monotonic()
+            self._lease_ends = math.inf  # until the look (or a job's row) says when
             self.look_at_leases()
+
+    def _held_lease(self, lease: float | None, now: float) -> None:
+        """Note a lease a row holds, read at `now` (`_lease_ends`)."""
+        self._lease_ends = min(self._lease_ends, held_lease_end(lease, now))
 
     @work(group="leases", exclusive=True)
     async def look_at_leases(self) -> None:
@@ -180,6 +195,7 @@ class DashboardRows(Screen[None]):
             if job.id not in signs:
                 continue  # no running task: the feed says when that changes
             quiet, lease = signs[job.id]
+            self._held_lease(lease, now)
             looked = dataclasses.replace(job, quiet_since=quiet, lease_until=lease)
             if job_look(looked, now) != job_look(job, now):
                 turned.append(looked)
@@ -200,7 +216,9 @@ class DashboardRows(Screen[None]):
         finished: list[Job] = []
         leaving: list[int] = []  # active jobs that may have been finished ones
         newest = self._newest
+        now = clock_of(self.app)()
         for job in jobs:
+            self._held_lease(job.lease_until, now)
             known = running.get_job(job.id)
             if known is None:
                 known = done.get_job(job.id)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import Hashable
 from typing import Any, ClassVar
@@ -42,7 +43,14 @@ from textual.css.query import NoMatches
 from textual.widgets import Label
 
 from jobdash.core.model import Job, LogLine, NotFound, Task, TaskStatus
-from jobdash.core.service import LogFeed, Service, leases_moved
+from jobdash.core.service import (
+    LEASE_MARGIN,
+    LogFeed,
+    Service,
+    held_lease_end,
+    leases_moved,
+    renew_held,
+)
 from jobdash.core.views import Artifact
 from jobdash.present.charts import RUNS, run_of, runs_picture
 from jobdash.present.logs import TaskLabels
@@ -121,6 +129,7 @@ class JobDetailsScreen(log_feeding.SavesLog, JobKeys, ArtifactKeys, OffersWhatWo
         self._tasks_dirty = True
         self._tasks_loaded_at = 0.0
         self._leases_read_at = time.monotonic()  # when the leases were last looked at
+        self._lease_ends = math.inf  # the end of the lease it holds (`held_lease_end`)
         self._job_rev = -1
         self._has_signal = False
         self._read_through = 0  # the log line marked read last
@@ -199,6 +208,7 @@ class JobDetailsScreen(log_feeding.SavesLog, JobKeys, ArtifactKeys, OffersWhatWo
             self.header.opened_unread = job.unread
         self._job_rev = job.rev
         self.job = job
+        self._lease_ends = held_lease_end(job.lease_until, clock_of(self.app)())
         known = self.service.types.get(job.type)
         self.header.defined_at = known.where(short=True) if known is not None else ""
         self.header.finalize = finalize_text(known)
@@ -271,19 +281,25 @@ class JobDetailsScreen(log_feeding.SavesLog, JobKeys, ArtifactKeys, OffersWhatWo
     def _tick(self) -> None:
         """ETA and elapsed time move with the clock while the job runs; while it runs
         nothing, why it waits is asked again (a backoff's end comes nearer, a lock's
-        holder moves on). Its tasks' leases are looked at again every few seconds: an
-        engine that died changes no row, and its tasks turn "agent lost" when they end."""
+        holder moves on). Its tasks' leases are looked at again every few seconds, and
+        before the one it holds ends: an engine that died changes no row, and its tasks
+        turn "agent lost" when they end, a live agent's never (it renews them unseen)."""
         job = self.job
         if job is not None and not job.status.finished:
             self.header.refresh()
             if job.running == 0:
                 self._load_why()
                 return
-            if time.monotonic() - self._leases_read_at >= self._look_every():
+            soon = self._lease_ends - clock_of(self.app)() < LEASE_MARGIN  # held_lease_end
+            if soon or time.monotonic() - self._leases_read_at >= self._look_every():
                 self._leases_read_at = time.monotonic()
+                self._lease_ends = math.inf  # until the look says when
                 self._look_again()
-            if self._stall_told(job) and len(self._tasks) <= RESHOWN_TASKS:
-                self._show_tasks()  # a silent task turns stalled with the clock
+            if len(self._tasks) <= RESHOWN_TASKS:
+                # A running task's time moves with the clock, as the header's elapsed
+                # does (it stood still for a type with no stall_after); a silent one turns
+                # stalled, one whose lease passed lost.
+                self._show_tasks()
 
     def _look_every(self) -> float:
         """Seconds between looks at the leases: the app's look at the engines."""
@@ -302,7 +318,9 @@ class JobDetailsScreen(log_feeding.SavesLog, JobKeys, ArtifactKeys, OffersWhatWo
             self._job_gone()
             return
         old, now = self.job, clock_of(self.app)()
+        self._lease_ends = held_lease_end(new.lease_until, now)  # kept, or `_set_job`'s
         moved = leases_moved(new, self._tasks, now)
+        renew_held(self._tasks, new.lease_until, now)
         if old is None or new.rev != old.rev or moved:
             # Read again even when the job reads as before (its lease kept below, at an
             # earlier look): the tasks' leases are what changed.
@@ -311,10 +329,6 @@ class JobDetailsScreen(log_feeding.SavesLog, JobKeys, ArtifactKeys, OffersWhatWo
                 self._set_job(new)
             return
         old.quiet_since, old.lease_until = new.quiet_since, new.lease_until
-
-    @staticmethod
-    def _stall_told(job: Job) -> bool:
-        return job.timing is not None and job.timing.stall_after is not None
 
     def _maybe_reload_tasks(self) -> None:
         if not self._tasks_dirty:

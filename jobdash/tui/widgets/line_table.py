@@ -95,13 +95,15 @@ class LineTable(TableBase):
         drops: Sequence[str] = (),
         narrow: Mapping[str, int] | None = None,
         want: Mapping[str, int] | None = None,
+        last: Sequence[str] = (),
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
         """`drops`: labels of the columns to leave out, in this order, while the view is
         too narrow for all; `narrow`: label -> the width a column shrinks to after that;
-        `want`: label of a flexible column -> the width it counts as meanwhile."""
+        `want`: label of a flexible column -> the width it counts as meanwhile; `last`:
+        labels of the columns that go last, rather than the table scrolling."""
         index = {c.label: n for n, c in enumerate(columns)}
         super().__init__(
             cache_size=1024,
@@ -109,6 +111,7 @@ class LineTable(TableBase):
             drops=tuple(index[label] for label in drops),
             narrow={index[label]: width for label, width in (narrow or {}).items()},
             want={index[label]: width for label, width in (want or {}).items()},
+            last_drops=tuple(index[label] for label in last),
             name=name,
             id=id,
             classes=classes,

@@ -28,7 +28,7 @@ from jobdash.core.model import Job
 from jobdash.core.planning import Schedule
 from jobdash.core.service import Service
 from jobdash.present.status import SCHEDULE_STATE_TONES, last_run_look
-from jobdash.present.text import sanitize
+from jobdash.present.text import NAME_LIMIT, sanitize
 from jobdash.present.times import header, in_column
 from jobdash.present.unread import unread_mark, unread_tone
 from jobdash.tui.bulk import Marks, schedule_marks_line
@@ -37,13 +37,15 @@ from jobdash.tui.keys import SCHEDULE_BINDINGS, MarkKeys, ScheduleKeys
 from jobdash.tui.rights import refusals_for
 from jobdash.tui.widgets.line_table import Cell, LineTable, Row, TableColumn
 
-__all__ = ["SchedulesPane", "planning_text", "schedule_row", "zone_columns"]
+__all__ = ["SchedulesPane", "planning_text", "schedule_row", "schedules_table", "zone_columns"]
 
 # The columns beside the planning are as wide as what they show (up to these widths), so
 # the planning gets the rest: `cron: 0 6 * * 1-5 (auto)` whole, not `cron: 0 6 * * *…`.
+# An id is never cut: it is what a user types (`jobdash schedule run ID`), and two ids that
+# start alike (`export-report`, `export-reports-eu`) were one `export-r…` at 80 columns.
 COLUMNS = (
     TableColumn("last", 4),
-    TableColumn("id", 16, shrink=True),
+    TableColumn("id", NAME_LIMIT, shrink=True),
     TableColumn("type", 16, shrink=True),
     TableColumn("planning", 0, min_width=16),
     TableColumn("time zone", 16, shrink=True),
@@ -53,11 +55,14 @@ COLUMNS = (
     TableColumn("new", 14, shrink=True),  # the latest run's unread marks ("●85 ⚠1 ✘4")
 )
 # On a narrow terminal (80 columns) these go first (the latest run's unread mark last: the
-# job tables show it), then the id and the times narrow (a next run keeps its date, a last
-# run its time): state, last run and next run stay on screen.
+# job tables show it), then the times narrow (a next run keeps its date, a last run its
+# time, `14:35:00…`: "last" has its outcome): state, last run and next run stay on screen.
+# Should the planning still get less than its least width (long ids), the last run goes
+# rather than the table scrolling and the screen's edge cutting the times.
 NARROW_DROPS = ("type", "time zone", "new")
 PLANNING_WANTED = 24  # "cron: 30 2 * * 1-5 (auto)": the type goes first (at 120 columns)
-NARROW_WIDTHS = {"id": 9, "last run": 17, "next run": 16}
+NARROW_WIDTHS = {"last run": 9, "next run": 16}
+LAST_DROPS = ("last run",)
 
 
 def status_cell(status: str | None) -> Cell:
@@ -125,6 +130,20 @@ def schedule_row(s: Schedule, now: float, run: Job | None = None) -> Row:
     )
 
 
+def schedules_table(now: float, id: str | None = None) -> LineTable:
+    """The table of schedules: its columns (times titled with the zone of `now`), and
+    which go or narrow on a narrow terminal."""
+    return LineTable(
+        zone_columns(COLUMNS, now),
+        empty_text="No schedules (a job type with `schedule = …` in the config makes one)",
+        drops=NARROW_DROPS,
+        narrow={zone_label(label, now): width for label, width in NARROW_WIDTHS.items()},
+        want={"planning": PLANNING_WANTED},
+        last=tuple(zone_label(label, now) for label in LAST_DROPS),
+        id=id,
+    )
+
+
 class SchedulesPane(MarkKeys, ScheduleKeys, Vertical):
     """The table of schedules."""
 
@@ -161,15 +180,7 @@ class SchedulesPane(MarkKeys, ScheduleKeys, Vertical):
         self._refusals: tuple[str | None, ...] | None = None  # of the schedule under the cursor
 
     def compose(self) -> ComposeResult:
-        now = clock_of(self.app)()
-        yield LineTable(
-            zone_columns(COLUMNS, now),
-            empty_text="No schedules (a job type with `schedule = …` in the config makes one)",
-            drops=NARROW_DROPS,
-            narrow={zone_label(label, now): width for label, width in NARROW_WIDTHS.items()},
-            want={"planning": PLANNING_WANTED},
-            id="schedules-table",
-        )
+        yield schedules_table(clock_of(self.app)(), id="schedules-table")
         errors = Static("", id="schedule-errors", markup=False)
         errors.display = False
         yield errors
