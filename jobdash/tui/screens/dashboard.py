@@ -205,13 +205,7 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks, DashboardRows):
 
     async def _fetch_page(self, query: Query, read: PageRead) -> list[Job]:
         return await self.service.finished_page(
-            query,
-            read.order,
-            read.descending,
-            read.offset,
-            read.limit,
-            read.after_id,
-            read.indexed,
+            query, read.order, read.descending, read.offset, read.limit, read.after_id, read.indexed
         )
 
     @property
