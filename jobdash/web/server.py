@@ -71,6 +71,7 @@ class WebServer:
         app.add_routes(
             [
                 web.get("/", self.index),
+                web.get("/page.js", self.page_script),
                 web.post("/login", self.login),
                 web.get("/ws", self.websocket),
                 web.get("/download/{key}", self.downloads.fetch),
@@ -146,6 +147,11 @@ class WebServer:
         ):
             page = page.replace(key, html.escape(value))
         return web.Response(content_type="text/html", text=page)
+
+    async def page_script(self, _request: web.Request) -> web.Response:
+        """The page's own script (a file: the CSP allows no inline script)."""
+        script = (HERE / "page.js").read_text(encoding="utf-8")
+        return web.Response(content_type="text/javascript", text=script)
 
     # --------------------------------------------------------------------- websocket
 
