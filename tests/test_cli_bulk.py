@@ -3,10 +3,14 @@ a bad line is one line on stderr naming its number, exit 2, and nothing is submi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import pty
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -122,6 +126,36 @@ def test_binary_junk_is_not_utf8_text(tmp_path: Path, where: str) -> None:
     assert done.returncode == 2, (done.stdout, done.stderr)
     lines = done.stderr.decode().strip().splitlines()
     assert len(lines) == 1 and "not UTF-8 text (byte 0xff at offset 2)" in lines[0], lines
+    assert jobs() == []
+
+
+def test_ctrl_c_ends_a_read_of_the_terminal(tmp_path: Path) -> None:
+    # `--params-from -` at a terminal waits for lines until Ctrl-D; Ctrl-C must end it.
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the terminal is its standard input
+        os.execv(
+            sys.executable, [sys.executable, "-m", "jobdash", "run", "greet", "--params-from", "-"]
+        )
+    try:
+        reading = Path(f"/proc/{pid}/syscall")
+        for _ in range(600):  # until it blocks in read(0, …): inside asyncio.run by then
+            if reading.read_text().split()[:2] == ["0", "0x0"]:
+                break
+            time.sleep(0.1)
+        os.kill(pid, signal.SIGINT)
+        for _ in range(100):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("still reading 10 s after Ctrl-C")
+        assert os.waitstatus_to_exitcode(status) == 130
+    finally:
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(fd)
     assert jobs() == []
 
 

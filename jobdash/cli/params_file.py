@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -23,7 +24,7 @@ def read_params_file(source: str) -> list[tuple[str, dict[str, str]]]:
     label for errors ("--params-from jobs.csv: line 7")."""
     where = "standard input" if source == "-" else source
     try:
-        data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+        data = _read_stdin() if source == "-" else Path(source).read_bytes()
     except OSError as e:
         raise BadInput(f"--params-from {where}: cannot read it: {e.strerror or e}") from None
     text = _text(data, where)
@@ -35,6 +36,17 @@ def read_params_file(source: str) -> list[tuple[str, dict[str, str]]]:
     if not sets:
         raise BadInput(f"--params-from {where}: no jobs in it (one JSON object or CSV row a line)")
     return sets
+
+
+def _read_stdin() -> bytes:
+    """Standard input, whole. This runs inside `asyncio.run`, whose SIGINT handler only
+    wakes the event loop, which this read blocks: Ctrl-C at a terminal did nothing until
+    Ctrl-D. Python's own handler raises KeyboardInterrupt in the read (exit status 130)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return sys.stdin.buffer.read()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _text(data: bytes, where: str) -> str:
