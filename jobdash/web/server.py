@@ -105,9 +105,12 @@ class WebServer:
             return self._signed_in(_see_other("/"))
         if self.gate.password_hash is not None and request.path == "/":
             return self._login_page(401)
+        # A token from an earlier start (a bookmark, the history) is the likely mistake.
+        why = "" if token is None else "that token is not this server's (a new one each start): "
         return web.Response(
             status=401,
-            text="401 Unauthorized: open the address `jobdash web` printed (with its ?token=)\n",
+            text=f"401 Unauthorized: {why}open the address `jobdash web` printed "
+            "(with its ?token=)\n",
         )
 
     def _signed_in(self, response: web.Response) -> web.Response:
