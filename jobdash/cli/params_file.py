@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -21,17 +22,44 @@ from jobdash.core.model import BadInput
 def read_params_file(source: str) -> list[tuple[str, dict[str, str]]]:
     """The parameter sets in `source` (a path, or "-" for standard input), each with its
     label for errors ("--params-from jobs.csv: line 7")."""
-    try:
-        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise BadInput(f"--params-from {source}: cannot read it: {e}") from None
     where = "standard input" if source == "-" else source
+    try:
+        data = _read_stdin() if source == "-" else Path(source).read_bytes()
+    except OSError as e:
+        raise BadInput(f"--params-from {where}: cannot read it: {e.strerror or e}") from None
+    text = _text(data, where)
     lines = text.splitlines()
     first = next((ln.strip() for ln in lines if ln.strip()), "")
-    sets = _json_lines(lines, where) if first.startswith("{") else _csv_rows(text, where)
+    # A JSON array too is JSON lines: its line is then "not a JSON object", not a CSV header.
+    json_lines = first.startswith(("{", "["))
+    sets = _json_lines(lines, where) if json_lines else _csv_rows(text, where)
     if not sets:
         raise BadInput(f"--params-from {where}: no jobs in it (one JSON object or CSV row a line)")
     return sets
+
+
+def _read_stdin() -> bytes:
+    """Standard input, whole. This runs inside `asyncio.run`, whose SIGINT handler only
+    wakes the event loop, which this read blocks: Ctrl-C at a terminal did nothing until
+    Ctrl-D. Python's own handler raises KeyboardInterrupt in the read (exit status 130)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return sys.stdin.buffer.read()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _text(data: bytes, where: str) -> str:
+    """The file's text: UTF-8, read as bytes whatever the locale (a C locale's standard input
+    would take junk in as text, a CSV header of it, and say "no jobs"), less the byte order
+    mark spreadsheets put before a CSV (else the first column is named "\\ufeffname")."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise BadInput(
+            f"--params-from {where}: not UTF-8 text (byte 0x{data[e.start]:02x} at offset "
+            f"{e.start}); JSON lines or CSV expected"
+        ) from None
 
 
 def _json_lines(lines: list[str], where: str) -> list[tuple[str, dict[str, str]]]:

@@ -71,6 +71,7 @@ class WebServer:
         app.add_routes(
             [
                 web.get("/", self.index),
+                web.get("/page.js", self.page_script),
                 web.post("/login", self.login),
                 web.get("/ws", self.websocket),
                 web.get("/download/{key}", self.downloads.fetch),
@@ -104,9 +105,12 @@ class WebServer:
             return self._signed_in(_see_other("/"))
         if self.gate.password_hash is not None and request.path == "/":
             return self._login_page(401)
+        # A token from an earlier start (a bookmark, the history) is the likely mistake.
+        why = "" if token is None else "that token is not this server's (a new one each start): "
         return web.Response(
             status=401,
-            text="401 Unauthorized: open the address `jobdash web` printed (with its ?token=)\n",
+            text=f"401 Unauthorized: {why}open the address `jobdash web` printed "
+            "(with its ?token=)\n",
         )
 
     def _signed_in(self, response: web.Response) -> web.Response:
@@ -146,6 +150,11 @@ class WebServer:
         ):
             page = page.replace(key, html.escape(value))
         return web.Response(content_type="text/html", text=page)
+
+    async def page_script(self, _request: web.Request) -> web.Response:
+        """The page's own script (a file: the CSP allows no inline script)."""
+        script = (HERE / "page.js").read_text(encoding="utf-8")
+        return web.Response(content_type="text/javascript", text=script)
 
     # --------------------------------------------------------------------- websocket
 

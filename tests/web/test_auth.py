@@ -55,6 +55,10 @@ async def test_nothing_without_the_token_and_no_process(serve_web: Serve) -> Non
     assert await ws_status(served, {}) == 401
     assert await ws_status(served, wrong) == 401
     assert "401 Unauthorized" in await _text(served.base + "/ws")
+    # A token of an earlier start (a bookmark): said so, not only "open the address".
+    said = await _text(f"{served.base}/?token={served.token}x")
+    assert "that token is not this server's (a new one each start)" in said
+    assert "token is not" not in await _text(served.base + "/")
     assert served.started() == []
     assert psutil.Process(served.proc.pid).children(recursive=True) == []
 

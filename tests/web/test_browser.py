@@ -102,6 +102,24 @@ def test_the_dashboard_in_a_browser(serve_web: Callable[..., Served], browser: A
     page.close()
 
 
+@pytest.mark.slow
+def test_keys_reach_the_dashboard_without_a_click_first(
+    serve_web: Callable[..., Served], browser: Any
+) -> None:
+    # Textual's web driver starts the app blurred: until the page's terminal has the focus,
+    # keys typed go nowhere and the footer of keys stays empty.
+    served = serve_web()
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.add_init_script(KEEP_BYTES)
+    page.goto(served.url)
+    page.wait_for_selector(".textual-terminal.-connected", timeout=60_000)
+    shows(page, "No jobs in progress", "the In Progress tab drawn")
+    waited_for(page, lambda: "q Quit" in screen(page), "the footer's keys shown", within=15)
+    page.keyboard.press("2")
+    shows(page, "No completed jobs yet", "the Completed tab shown")
+    page.close()
+
+
 ARTIFACT = b"host,rows\nvm-1,400\n" * 1000  # 19 KB: more than one chunk is not needed
 
 
