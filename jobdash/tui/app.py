@@ -268,8 +268,8 @@ class JobdashApp(App[int]):
         self._set_subtitle()
         self._watch_feed()
         self._watch_damage()
-        if self.engine_slots is not None:
-            self._start_engine(self.engine_slots)  # then the demo's jobs, which it runs
+        if self.engine_slots is not None:  # then the demo's jobs, which it runs
+            self.call_after_refresh(self._start_engine, self.engine_slots)
         elif self.demo and not svc.read_only:
             self._start_demo_jobs()
         if not self.embedded_engine:
@@ -300,9 +300,15 @@ class JobdashApp(App[int]):
 
     @work(group="engine")
     async def _start_engine(self, slots: int) -> None:
-        """The embedded engine, started after the first frame: its first write waits for
-        the store's whole-file check (seconds on a store of millions of jobs). A store
-        found damaged meanwhile starts none (`_watch_damage` ends the dashboard)."""
+        """The embedded engine, started after the first frame (`on_mount`): its imports and
+        first writes are not the first frame's, and its first write waits for the store's
+        whole-file check (seconds on a store of millions of jobs). A store found damaged
+        meanwhile starts none (`_watch_damage` ends the dashboard), nor does a dashboard
+        already ending: the first frame's callbacks still run after `q` pressed before
+        it, past the cancelling of the workers at exit (`Service.close` would end such a
+        start, but it need not begin)."""
+        if self.return_code is not None:
+            return
         svc = self.service
         try:
             await svc.start_engine(slots=slots)
