@@ -239,6 +239,21 @@ class JobdashApp(App[int]):
         # (`keymap.key_for` reads `self.keymap`; Textual keeps its own copy private).
         self.keymap = dict(self.service.config.keymap)
         self.set_keymap(self.keymap)
+        self._apply_theme()
+
+    def _apply_theme(self) -> None:
+        """The theme asked for (`--theme`, the config's, or jobdash's), set before the
+        stylesheet is first parsed: Textual's theme watcher parses the CSS sources again
+        and restyles the widgets, which here are none yet (set at mount, that was ~2 % of
+        the first frame's instructions). An unknown one (in tests: `jobdash` refuses it
+        before it starts) is said in a toast, and the default is used."""
+        name = self._requested_theme or self.service.config.theme or DEFAULT_THEME
+        try:
+            check_theme(name, self._themes)
+        except BadInput as e:
+            self.notify_refusal(e)
+            name = DEFAULT_THEME
+        self.theme = name
 
     def get_default_screen(self) -> Screen[Any]:
         return DashboardScreen(self.service)
@@ -257,14 +272,6 @@ class JobdashApp(App[int]):
 
     def on_mount(self) -> None:
         svc = self.service
-        config_theme = svc.config.theme
-        name = self._requested_theme or config_theme or DEFAULT_THEME
-        try:
-            check_theme(name, self._themes)
-        except BadInput as e:
-            self.notify_refusal(e)
-            name = DEFAULT_THEME
-        self.theme = name
         self._set_subtitle()
         self._watch_feed()
         self._watch_damage()
