@@ -70,6 +70,7 @@ PANES = (
     "jobdash.tui.widgets.agents_pane",
     "jobdash.tui.widgets.failures_pane",
     "jobdash.tui.widgets.line_table",
+    "jobdash.core.planning",  # the schedules' plannings (the job keys name its type only)
 )
 # The embedded engine's machinery: loaded when it starts, after the first frame.
 ENGINE = (
