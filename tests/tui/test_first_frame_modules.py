@@ -71,6 +71,7 @@ PANES = (
     "jobdash.tui.widgets.failures_pane",
     "jobdash.tui.widgets.line_table",
     "jobdash.core.planning",  # the schedules' plannings (the job keys name its type only)
+    "jobdash.core.views",  # the failure groups, a job's wait, artifacts: read later
 )
 # The embedded engine's machinery: loaded when it starts, after the first frame.
 ENGINE = (
