@@ -8,14 +8,16 @@ show them through the sanitiser, as every other such text.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jobdash.core.views import FailedTask, FailureGroup
 from jobdash.present.durations import duration
 from jobdash.present.progress import sparkline
 from jobdash.present.status import look
 from jobdash.present.times import in_column
 from jobdash.present.words import plural
+
+if TYPE_CHECKING:  # hints only: the dashboard's first frame does not load the views
+    from jobdash.core.views import FailedTask, FailureGroup
 
 TYPES_SHOWN = 2  # job types named in a group's row; the others are counted
 

@@ -239,6 +239,21 @@ class JobdashApp(App[int]):
         # (`keymap.key_for` reads `self.keymap`; Textual keeps its own copy private).
         self.keymap = dict(self.service.config.keymap)
         self.set_keymap(self.keymap)
+        self._apply_theme()
+
+    def _apply_theme(self) -> None:
+        """The theme asked for (`--theme`, the config's, or jobdash's), set before the
+        stylesheet is first parsed: Textual's theme watcher parses the CSS sources again
+        and restyles the widgets, which here are none yet (set at mount, that was ~2 % of
+        the first frame's instructions). An unknown one (in tests: `jobdash` refuses it
+        before it starts) is said in a toast, and the default is used."""
+        name = self._requested_theme or self.service.config.theme or DEFAULT_THEME
+        try:
+            check_theme(name, self._themes)
+        except BadInput as e:
+            self.notify_refusal(e)
+            name = DEFAULT_THEME
+        self.theme = name
 
     def get_default_screen(self) -> Screen[Any]:
         return DashboardScreen(self.service)
@@ -257,19 +272,11 @@ class JobdashApp(App[int]):
 
     def on_mount(self) -> None:
         svc = self.service
-        config_theme = svc.config.theme
-        name = self._requested_theme or config_theme or DEFAULT_THEME
-        try:
-            check_theme(name, self._themes)
-        except BadInput as e:
-            self.notify_refusal(e)
-            name = DEFAULT_THEME
-        self.theme = name
         self._set_subtitle()
         self._watch_feed()
         self._watch_damage()
-        if self.engine_slots is not None:
-            self._start_engine(self.engine_slots)  # then the demo's jobs, which it runs
+        if self.engine_slots is not None:  # then the demo's jobs, which it runs
+            self.call_after_refresh(self._start_engine, self.engine_slots)
         elif self.demo and not svc.read_only:
             self._start_demo_jobs()
         if not self.embedded_engine:
@@ -300,9 +307,15 @@ class JobdashApp(App[int]):
 
     @work(group="engine")
     async def _start_engine(self, slots: int) -> None:
-        """The embedded engine, started after the first frame: its first write waits for
-        the store's whole-file check (seconds on a store of millions of jobs). A store
-        found damaged meanwhile starts none (`_watch_damage` ends the dashboard)."""
+        """The embedded engine, started after the first frame (`on_mount`): its imports and
+        first writes are not the first frame's, and its first write waits for the store's
+        whole-file check (seconds on a store of millions of jobs). A store found damaged
+        meanwhile starts none (`_watch_damage` ends the dashboard), nor does a dashboard
+        already ending: the first frame's callbacks still run after `q` pressed before
+        it, past the cancelling of the workers at exit (`Service.close` would end such a
+        start, but it need not begin)."""
+        if self.return_code is not None:
+            return
         svc = self.service
         try:
             await svc.start_engine(slots=slots)

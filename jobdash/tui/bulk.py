@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from textual.app import App
 
 from jobdash.core.model import Job, Task
-from jobdash.core.planning import Schedule
 from jobdash.core.query import Query
 from jobdash.core.service import Outcome, Plan, Service, skipped
 from jobdash.present.bulk import listed, marked_line, nothing_to_do, question, result
@@ -27,6 +26,9 @@ from jobdash.present.recovery import quarantine_warnings
 from jobdash.present.text import sanitize
 from jobdash.present.words import plural
 from jobdash.tui.keymap import key_for
+
+if TYPE_CHECKING:
+    from jobdash.core.planning import Schedule  # a hint only: not the first frame's import
 
 __all__ = [
     "CANCEL_DETAIL",

@@ -7,16 +7,18 @@ and `SCHEDULE_BINDINGS` those of the Scheduled tab and the schedule screen."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.binding import Binding, BindingType
 
 from jobdash.core.model import Job
-from jobdash.core.planning import Schedule
 from jobdash.core.service import Service
 from jobdash.tui.actions import JobActions
 from jobdash.tui.bulk import Marks
 from jobdash.tui.widgets.table_base import TableBase
+
+if TYPE_CHECKING:
+    from jobdash.core.planning import Schedule  # a hint only: not the first frame's import
 
 __all__ = ["SCHEDULE_BINDINGS", "JobKeys", "Keys", "MarkKeys", "ScheduleKeys"]
 

@@ -6,13 +6,15 @@ Pressed anyway, the action asks the service, whose refusal names the missing rig
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from textual.binding import ActiveBinding
 
 from jobdash.core.model import Job
-from jobdash.core.planning import Schedule
 from jobdash.core.service import Service
+
+if TYPE_CHECKING:
+    from jobdash.core.planning import Schedule  # a hint only: not the first frame's import
 
 
 @runtime_checkable

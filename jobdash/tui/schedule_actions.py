@@ -11,8 +11,10 @@ from textual.app import App
 from textual.screen import ModalScreen
 
 from jobdash.core.model import Job
-from jobdash.core.planning import Schedule
 from jobdash.core.service import Service
+
+if TYPE_CHECKING:
+    from jobdash.core.planning import Schedule  # a hint only: not the first frame's import
 
 __all__ = ["ScheduleActions", "enabled_note", "nothing"]
 

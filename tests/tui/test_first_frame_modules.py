@@ -44,7 +44,8 @@ async def main():
     check_keymap(read_config(sys.argv[3]).keymap, sys.argv[3])
     svc = await Service.open(db=sys.argv[2], config=sys.argv[3])
     try:
-        app = JobdashApp(svc, embedded_engine=False)
+        embedded = sys.argv[4] == "embedded"
+        app = JobdashApp(svc, embedded_engine=embedded, engine_slots=1 if embedded else None)
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause()
             with open(sys.argv[1], "w") as f:
@@ -69,15 +70,24 @@ PANES = (
     "jobdash.tui.widgets.agents_pane",
     "jobdash.tui.widgets.failures_pane",
     "jobdash.tui.widgets.line_table",
+    "jobdash.core.planning",  # the schedules' plannings (the job keys name its type only)
+    "jobdash.core.views",  # the failure groups, a job's wait, artifacts: read later
+)
+# The embedded engine's machinery: loaded when it starts, after the first frame.
+ENGINE = (
+    "jobdash.core.agent.agent",
+    "jobdash.core.scheduler",
+    "jobdash.core.runners",
+    "jobdash.core.reports",
 )
 
 
-def first_frame(tmp_path: Path, config: Path) -> dict[str, Any]:
+def first_frame(tmp_path: Path, config: Path, engine: str = "attached") -> dict[str, Any]:
     """What the first frame held (`modules`, `panes`: widgets in each tab's pane), and the
-    panes once the dashboard settled (`after`)."""
+    panes once the dashboard settled (`after`); `engine`: "embedded" starts one."""
     out = tmp_path / "modules.json"
     subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(out), str(tmp_path / "s.db"), str(config)],
+        [sys.executable, "-c", SCRIPT, str(out), str(tmp_path / "s.db"), str(config), engine],
         check=True,
         timeout=120,
     )
@@ -86,8 +96,8 @@ def first_frame(tmp_path: Path, config: Path) -> dict[str, Any]:
     return done
 
 
-def first_frame_modules(tmp_path: Path, config: Path) -> set[str]:
-    return set(first_frame(tmp_path, config)["modules"])
+def first_frame_modules(tmp_path: Path, config: Path, engine: str = "attached") -> set[str]:
+    return set(first_frame(tmp_path, config, engine)["modules"])
 
 
 def test_the_first_frame_imports_no_screen_it_does_not_show(
@@ -96,6 +106,16 @@ def test_the_first_frame_imports_no_screen_it_does_not_show(
     modules = first_frame_modules(tmp_path, write_config("[jobdash]\n"))
     assert "jobdash.tui.screens.dashboard" in modules
     assert sorted(m for m in LATER + PANES if m in modules) == []
+
+
+def test_the_embedded_engine_is_loaded_after_the_first_frame(
+    tmp_path: Path, write_config: Callable[[str], Path]
+) -> None:
+    """The dashboard that runs the engine starts it once the first frame is drawn: the
+    agent, the scheduler, the runners and the reports are not the first frame's imports."""
+    modules = first_frame_modules(tmp_path, write_config("[jobdash]\n"), "embedded")
+    assert "jobdash.tui.screens.dashboard" in modules
+    assert sorted(m for m in ENGINE if m in modules) == []
 
 
 def test_the_hidden_tabs_panes_are_made_after_the_first_frame(

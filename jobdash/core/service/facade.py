@@ -16,9 +16,8 @@ import time
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from jobdash.core.agent import AgentOptions, agents_as_shown
+from jobdash.core.agent import agents_as_shown
 from jobdash.core.agent.options import STALE_AFTER
-from jobdash.core.catalogue import Catalogue
 from jobdash.core.model import BadInput, Counted, Job, LogLine, Refused, Report, Run, Task, Trigger
 from jobdash.core.query import Query, parse_query
 from jobdash.core.store.records import (
@@ -35,7 +34,6 @@ from jobdash.core.values import check_params
 from jobdash.core.waiting import explain
 
 if TYPE_CHECKING:
-    from jobdash.core.agent import Agent
     from jobdash.core.agent_info import AgentInfo, PrunedAgents
     from jobdash.core.planning import Schedule
     from jobdash.core.views import LogBlock, LogTexts, Why
@@ -44,20 +42,13 @@ if TYPE_CHECKING:
 from jobdash.core.service.artifacts import Artifacts
 from jobdash.core.service.audit import AuditTrail
 from jobdash.core.service.bulk import Bulk
+from jobdash.core.service.engine_life import EngineLife
 from jobdash.core.service.schedule_control import ScheduleControl
 from jobdash.core.service.timing import Timings
 
 
-class Service(Bulk, AuditTrail, Artifacts, Timings, ScheduleControl):
+class Service(Bulk, AuditTrail, Artifacts, Timings, ScheduleControl, EngineLife):
     """What a user may see and do, for one user: every front end goes through here."""
-
-    async def close(self) -> None:
-        try:
-            await self.stop_scheduler()
-            if self.engine is not None:
-                await self.engine.shutdown(timeout=0, now=True)
-        finally:
-            await self.store.close()  # whatever happened: its threads would keep us alive
 
     # ----------------------------------------------------------------- actions
 
@@ -422,54 +413,6 @@ class Service(Bulk, AuditTrail, Artifacts, Timings, ScheduleControl):
         from jobdash.core.service.export import export_jobs
 
         return export_jobs(jobs, fmt)
-
-    # ----------------------------------------------------------------- engine
-
-    async def start_engine(
-        self,
-        slots: int = 4,
-        name: str | None = None,
-        lease: float | None = None,
-        scheduler: bool = True,
-    ) -> Agent:
-        """Run an engine in this process: publish the catalogue and start an agent (which
-        also sends execution reports). `lease`: seconds a claim lasts without renewal.
-        `scheduler`: also run the scheduler (not for `jobdash agent`)."""
-        # The engine's machinery (runners, reports, the scheduler and its plannings) is
-        # loaded when an engine starts, not by every command that reads the store.
-        from jobdash.core.agent.agent import Agent
-        from jobdash.core.reports import Reporter
-        from jobdash.core.scheduler import Scheduler
-        from jobdash.core.stalls import StallWatch
-
-        opts = AgentOptions(
-            name=name,
-            slots=slots,
-            retention=self.config.retention,
-            agent_retention=self.config.agent_retention,
-            artifact_inline_max=self.config.artifact_inline_max,
-        )
-        if lease is not None:
-            opts.lease = lease
-            opts.heartbeat = min(opts.heartbeat, lease / 5)
-        # The engine runs the types of its own config (and demo types), never another's.
-        catalogue = Catalogue(self.local_types)
-        agent = Agent(self.store, opts, catalogue)
-        await self.store.publish_catalogue(agent.name, catalogue.published())
-        stalls = StallWatch(self.store, self.local_types)
-        opts.reporter = Reporter(self.store, self.config.smtp, agent.owner, stalls=stalls)
-        self.engine = agent
-        await self.engine.start()
-        if scheduler:
-            self.scheduler = Scheduler(self)
-            await self.scheduler.start()
-        return self.engine
-
-    async def stop_scheduler(self) -> None:
-        """Stop firing schedules and hand the leader lease over at once."""
-        if self.scheduler is not None:
-            sched, self.scheduler = self.scheduler, None
-            await sched.stop()
 
     # ----------------------------------------------------------------- schedules
 
