@@ -202,6 +202,12 @@ class JobActions(ScheduleActions, BulkActions):
     def rerun(self, job: Job, done: Callable[[Job], Any]) -> None:
         """Run the job's type again with its parameters, after a question (a stray `r` on
         a finished job made a new one, which no key undoes); `done` gets the new job."""
+        if not self.service.read_only:
+            try:  # no point asking first
+                self.service.check_rerun(job)
+            except ACTION_ERRORS as exc:
+                self.refuse(exc)
+                return
         question = f"Run {describe(job)} again?"
         self.asked(question, RERUN_DETAIL, "Run again", lambda: self.service.rerun(job.id), done)
 

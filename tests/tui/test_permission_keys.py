@@ -119,3 +119,21 @@ async def test_schedule_keys_follow_the_schedule_under_the_cursor(
                 assert (await svc.schedule(s.id)).enabled
             await pilot.press("down")
         assert seen == {"nightly": False, "weekly": True, "hourly": True}
+
+
+async def test_a_rerun_not_allowed_asks_nothing(open_service: Open, tmp_path: Path) -> None:
+    """`r` makes a new job, so it asks first; dan may not run one, so it is refused at once
+    instead, naming the right, as the other keys are (it asked, then refused, before)."""
+    folder = tmp_path / "roles"
+    folder.mkdir()
+    svc = await open_service(user="dan", cfg=write_config(folder, ROLES))
+    app = make_app(svc)
+    async with app.run_test(size=SIZE) as pilot:
+        dash = await loaded(pilot)
+        await pilot.press("2")
+        assert dash.table("completed").select_job(4)  # import-files, alice's
+        await pilot.press("r")
+        await until(pilot, lambda: len(errors(app)) == 1)
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert errors(app)[0].startswith("dan may not start a job"), errors(app)
+        assert 10 not in [job.id for job in await svc.jobs()]

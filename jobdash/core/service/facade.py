@@ -18,7 +18,18 @@ from typing import TYPE_CHECKING, Any
 
 from jobdash.core.agent import agents_as_shown
 from jobdash.core.agent.options import STALE_AFTER
-from jobdash.core.model import BadInput, Counted, Job, LogLine, Refused, Report, Run, Task, Trigger
+from jobdash.core.model import (
+    BadInput,
+    Counted,
+    Job,
+    JobType,
+    LogLine,
+    Refused,
+    Report,
+    Run,
+    Task,
+    Trigger,
+)
 from jobdash.core.query import Query, parse_query
 from jobdash.core.store.records import (
     EXPORT_CELLS,
@@ -73,11 +84,7 @@ class Service(Bulk, AuditTrail, Artifacts, Timings, ScheduleControl, EngineLife)
         from jobdash.core.service.submission import new_job  # not loaded by a read
 
         self._check_writable("start a job")
-        jt = self.job_type(type_name)
-        values = check_params(jt, params or {})
-        if asked:
-            target = self.target_of(type_name, values)
-            self.rights.check("run", "a job", type_name, target, what="start a job")
+        jt, values = self._startable(type_name, params or {}, asked)
         digest = await self._type_hash(jt)
         nj = new_job(
             jt,
@@ -186,6 +193,24 @@ class Service(Bulk, AuditTrail, Artifacts, Timings, ScheduleControl, EngineLife)
         """Run the job's type again with the same parameters."""
         job = await self.job(job_id)
         return await self.submit(job.type, job.params)
+
+    def check_rerun(self, job: Job) -> None:
+        """Raise the refusal that running `job` again would get (its type gone from the
+        config, a parameter it no longer takes, no right to run it), so that the dashboard
+        refuses at once instead of after asking the user to confirm."""
+        self._startable(job.type, job.params, asked=True)
+
+    def _startable(
+        self, type_name: str, params: Mapping[str, str], asked: bool
+    ) -> tuple[JobType, dict[str, str]]:
+        """The type and full parameters of a job to start, checked; `asked`: and the
+        user's right to start it (see `submit`)."""
+        jt = self.job_type(type_name)
+        values = check_params(jt, params)
+        if asked:
+            target = self.target_of(type_name, values)
+            self.rights.check("run", "a job", type_name, target, what="start a job")
+        return jt, values
 
     async def clear(self, everyone: bool = False) -> int:
         self._check_writable("clear history")
