@@ -324,7 +324,9 @@ def test_demo_types_run_on_a_demo_engine_from_a_cli_and_an_attached_service(
     """`jobdash serve --demo` and what an attached `jobdash --demo` dashboard does."""
     bare = setup.c.tmp / "bare.toml"
     bare.write_text("")
-    setup.c.start("demo", "--demo", kind="serve", env=FAST, config=bare)
+    # Slots for all at once: the demo's tasks sleep for real (seconds each), and a job
+    # function queued behind them made "planned" take 20 s and more on a loaded machine.
+    setup.c.start("demo", "--demo", "--slots", "64", kind="serve", env=FAST, config=bare)
     code, _, err = setup.run("run", "export-report", "--demo", config=bare)
     assert code == 0, err
     code, _, err = setup.run("run", "fix-permissions", config=bare)  # the published one
