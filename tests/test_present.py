@@ -8,7 +8,9 @@ from jobdash.core.model import JobStatus, TaskStatus
 from jobdash.core.planning import parse_planning
 from jobdash.present.planning import daily_value, join_planning, split_planning
 from jobdash.present.status import Tone, agent_look, exit_text, last_run_look, look
+from jobdash.present.timing import info_beside_status
 from jobdash.present.words import agree, plural
+from tests.tui.job_factory import make_job
 
 
 @pytest.mark.parametrize("status", [*JobStatus, *TaskStatus])
@@ -97,3 +99,13 @@ def test_a_process_killed_by_a_signal_is_shown_by_its_name() -> None:
         "SIGKILL",
         "signal 99",
     ]
+
+
+def test_a_rows_info_says_waiting_once_beside_its_status() -> None:
+    """A waiting job's row drops the "waiting: " its status cell already shows (at 80
+    columns the reason kept three cells); a running job whose info starts so keeps it,
+    as its status does not say it."""
+    waiting = make_job(1, JobStatus.WAITING, info="waiting: exclusive slot held by job 4")
+    assert info_beside_status(waiting) == "exclusive slot held by job 4"
+    running = make_job(2, JobStatus.RUNNING, info="waiting: agent lost: task #1")
+    assert info_beside_status(running) == "waiting: agent lost: task #1"

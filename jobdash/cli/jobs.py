@@ -36,7 +36,7 @@ from jobdash.present.status import exit_text
 from jobdash.present.steps import finalize_text
 from jobdash.present.text import sanitize, sanitize_lines
 from jobdash.present.times import abbreviation, header
-from jobdash.present.timing import job_look, task_look, timing_words
+from jobdash.present.timing import info_beside_status, job_look, task_look, timing_words
 from jobdash.present.unread import unread_text
 from jobdash.present.words import plural
 
@@ -79,7 +79,7 @@ def jobs_table(jobs: list[Job]) -> Listing:
             str(j.failed) if j.failed else "",
             when(j.started, zone),  # blank until its first task starts, as in `show`
             job_time(j, now),
-            cell(j.info),
+            cell(info_beside_status(j)),
         )
     return t
 

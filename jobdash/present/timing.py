@@ -36,7 +36,15 @@ from jobdash.present.durations import duration, eta, history_eta
 from jobdash.present.status import Look, Tone, look
 from jobdash.present.words import plural
 
-__all__ = ["eta_text", "job_look", "stalled_note", "task_look", "timing_fields", "timing_words"]
+__all__ = [
+    "eta_text",
+    "info_beside_status",
+    "job_look",
+    "stalled_note",
+    "task_look",
+    "timing_fields",
+    "timing_words",
+]
 
 
 def _flagged(word: str) -> Look:
@@ -62,6 +70,15 @@ def job_look(job: Job, now: float) -> Look:
         if carried:
             return _FLAG_LOOKS[carried[0]]
     return look(job.status)
+
+
+def info_beside_status(job: Job) -> str:
+    """A job's info as its row shows it, beside its status: a waiting job's reason without
+    the "waiting: " its status already says (at 80 columns the reason kept three cells:
+    `waiting: ex…`). `show`, the details and `--json` keep the whole text."""
+    if job.status is JobStatus.WAITING:
+        return job.info.removeprefix("waiting: ")
+    return job.info
 
 
 def task_look(task: Task, job: Job, now: float) -> Look:

@@ -48,6 +48,10 @@ async def main():
         app = JobdashApp(svc, embedded_engine=embedded, engine_slots=1 if embedded else None)
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause()
+            for _ in range(200):  # the panes come one a frame: a loaded machine is slower
+                if all(panes(app.screen).values()):
+                    break
+                await pilot.pause(0.05)
             with open(sys.argv[1], "w") as f:
                 json.dump({**first, "after": panes(app.screen)}, f)
     finally:

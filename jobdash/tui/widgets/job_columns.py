@@ -19,7 +19,7 @@ from jobdash.present.durations import job_time
 from jobdash.present.progress import progress_bar, progress_count
 from jobdash.present.text import clip_path, sanitize
 from jobdash.present.times import clock
-from jobdash.present.timing import job_look
+from jobdash.present.timing import info_beside_status, job_look
 from jobdash.present.unread import unread_mark, unread_mark_in, unread_tone, unread_words
 from jobdash.tui.widgets.fitting import fit_text
 from jobdash.tui.widgets.job_rows import COLUMN_KEYS
@@ -77,7 +77,7 @@ INFO_ROOMY = 60
 # INFO_WANTED wide: what a job is doing or why it waits is what the on-call reads, the
 # time of its last change the least (status, name, progress and failures stay).
 NARROW_DROPS = ("updated", "user", "started")
-INFO_WANTED = 18  # "agents busy: 4/4 slots…", "waiting: exclusive slo…"
+INFO_WANTED = 18  # "agents busy: 4/4 slots…", "exclusive slot held…"
 NARROW_NAME_WIDTH = 9  # type and target shrink to this when even that is not enough
 NARROW_PROGRESS_WIDTH = 11  # … and progress to this: a bar of 3 to 6 cells and its count
 NARROW_UNREAD_WIDTH = 5  # … and the unread marks to their gravest part ("✘2", "●1.2k")
@@ -119,7 +119,7 @@ _CELL_FIELDS: dict[str, tuple[str, ...]] = {
         "timing",
     ),
     "unread": ("unread",),
-    "info": ("info",),
+    "info": ("info", "status"),  # a waiting job's drops "waiting: "
 }
 
 
@@ -312,7 +312,7 @@ def row_strip(
             if not is_cursor:
                 style = get_style(f"table--{unread_tone(job.unread)}")
         else:  # info
-            text = sanitize(job.info)
+            text = sanitize(info_beside_status(job))
         append(Segment(fit_text(text, column_width, column.align), style))
         append(space)
     if segments:
