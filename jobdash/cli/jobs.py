@@ -264,9 +264,12 @@ async def cmd_export(svc: Service, a: argparse.Namespace) -> int:
     n = 0
     with open_output(a.output or "-") as f:
         # Into a file or a pipe it is data, written as it is; on a terminal it is read,
-        # and a parameter's escape (an OSC 52 clipboard write …) must not act.
+        # and a parameter's escape (an OSC 52 clipboard write …) must not act. Asked once:
+        # a system call a page let the store's reader thread hold the GIL meanwhile.
+        on_terminal = f.isatty()
+
         def write(text: str) -> None:
-            f.write(sanitize_lines(text) if f.isatty() else text)
+            f.write(sanitize_lines(text) if on_terminal else text)
 
         write(export.begin())
         while page:
