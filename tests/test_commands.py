@@ -1,5 +1,6 @@
 """How command tasks run: their output as data, their end, their environment, and the odd
-processes an engine meets (output closed early, pipes held by a daemon, a program moved)."""
+processes an engine meets (output closed early, pipes held by a daemon, a program moved); a
+task that cannot start (a command, a Python function) says why once."""
 
 from __future__ import annotations
 
@@ -78,9 +79,25 @@ async def test_a_command_that_cannot_start_fails_with_one_line(
     (task,) = await svc.tasks(job_id)
     expected = "cannot start 'no-such-command-jobdash': No such file or directory"
     assert (task.status, task.error) == (TaskStatus.FAILED, expected)
+    # its log says the cause once, in the attempt's failure line (not again on a line before)
     assert [(ln.stream, ln.text) for ln in lines] == [
-        ("system", expected),
         ("system", f"missing: attempt 1 of 1 failed ({expected}); no retries left"),
+    ]
+
+
+async def test_a_function_that_cannot_load_fails_with_one_line(
+    services: Open, write_config: Callable[[str], Path]
+) -> None:
+    """As a command that cannot start: the cause once, in the attempt's failure line. (The
+    config's check finds the module; the function in it is missing when the job function,
+    task `main`, runs.)"""
+    ref = "tests.failing_jobs:no_such_function"
+    svc = await services(write_config(f'[types.gone]\nfunction = "{ref}"\n'))
+    job_id, lines = await run_one(svc, "gone")
+    (task,) = await svc.tasks(job_id)
+    assert task.status is TaskStatus.FAILED and task.error.startswith(f"cannot load {ref}: ")
+    assert [(ln.stream, ln.text) for ln in lines] == [
+        ("system", f"main: attempt 1 of 1 failed ({task.error}); no retries left"),
     ]
 
 

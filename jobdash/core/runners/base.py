@@ -52,10 +52,9 @@ class RefusedRun(Run):
         self.reason = reason
 
     async def wait(self) -> Result:
-        c = self.claim
-        msg = f"not run: {self.reason}"
-        await self.store.append_log(c.job_id, c.task_id, "system", msg, c.attempt)
-        return Result(TaskStatus.FAILED, None, msg)
+        # No line of its own: the attempt's failure line says why, once ("x: attempt 1 of 1
+        # failed (not run: …); no retries left", `lifecycle.after_failure`).
+        return Result(TaskStatus.FAILED, None, f"not run: {self.reason}")
 
     async def stop(self, force: bool = False) -> None:
         self.stopping = True

@@ -101,9 +101,9 @@ class CommandRun(Run):
         try:
             pid, out_fd, err_fd = spawn(argv, env)
         except OSError as e:
-            msg = f"cannot start {argv[0]!r}: {e.strerror or e}"
-            await self.store.append_log(c.job_id, c.task_id, "system", msg, c.attempt)
-            return Result(TaskStatus.FAILED, None, msg)
+            # No line of its own: the attempt's failure line says it ("x: attempt 1 of 1
+            # failed (cannot start …); no retries left"), once (`lifecycle.after_failure`).
+            return Result(TaskStatus.FAILED, None, f"cannot start {argv[0]!r}: {e.strerror or e}")
         self.pid = pid
         self.store.note_pgid(c.task_id, pid)  # its own session: pgid == pid
         poller = Poller.of(asyncio.get_running_loop())

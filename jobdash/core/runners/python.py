@@ -292,9 +292,8 @@ class FunctionRun(Run):
             if isinstance(self.ctx, FinalizeContext):
                 await self.ctx.load()  # the results of the job's tasks
         except Exception as e:
-            msg = f"cannot load {self.ref}: {e}"
-            self.ctx.log(msg, "system")
-            return Result(TaskStatus.FAILED, None, msg)
+            # said once, by the attempt's failure line (as a command's "cannot start")
+            return Result(TaskStatus.FAILED, None, f"cannot load {self.ref}: {e}")
         coro = fn(self.ctx) if self.job else fn(self.ctx, c.item)
         try:
             return await self._run(coro)
