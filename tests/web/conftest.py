@@ -1,9 +1,16 @@
-"""A real `jobdash web` in a subprocess, and what its log says about its sessions."""
+"""A real `jobdash web` in a subprocess, and what its log says about its sessions.
+
+Each server ends with the process that started it, even one killed outright (pytest under
+`timeout`, SIGKILL, runs no teardown): it asks the kernel for SIGTERM at its parent's death
+(`PR_SET_PDEATHSIG`, as the server's own sessions do), and a server ends its sessions on
+SIGTERM. The signal comes when the *thread* that started it ends: start servers from the
+test's own thread."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import re
 import signal
@@ -16,6 +23,8 @@ from pathlib import Path
 
 import psutil
 import pytest
+
+from jobdash.web.child import PR_SET_PDEATHSIG
 
 DEADLINE = 60.0  # seconds a condition may take on a loaded machine before the test fails
 
@@ -76,6 +85,41 @@ class Served:
         return self.proc.wait(timeout=DEADLINE)
 
 
+LIBC = ctypes.CDLL(None, use_errno=True)
+PRCTL = LIBC.prctl  # looked up before any fork: the child only calls it
+
+
+def ending_with(parent: int) -> Callable[[], None]:
+    """A `preexec_fn`: the child gets SIGTERM when `parent` (this process) dies, or ends at
+    once if it has died already (before the request)."""
+
+    def preexec() -> None:
+        PRCTL(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return preexec
+
+
+def start_web(log: Path, *args: str) -> Served:
+    """`jobdash web --port 0 ARGS` in its own session, its output in `log`, once it says its
+    address; it ends with this process (see above)."""
+    with log.open("wb") as f:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jobdash", "web", "--port", "0", *args],
+            stdout=f,
+            stderr=f,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=ending_with(os.getpid()),  # a ctypes call only: takes no lock
+        )
+    deadline = time.monotonic() + DEADLINE
+    while not (m := re.search(r"(http://[^/\s]+)(/\S*)", log.read_text(errors="replace"))):
+        assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+        time.sleep(0.05)
+    return Served(proc, m[1], m[1] + m[2], log)
+
+
 @pytest.fixture
 def serve_web(tmp_path: Path) -> Iterator[Callable[..., Served]]:
     """Start `jobdash web ARGS` on a free port; every one started is stopped after the test,
@@ -83,20 +127,7 @@ def serve_web(tmp_path: Path) -> Iterator[Callable[..., Served]]:
     servers: list[Served] = []
 
     def start(*args: str) -> Served:
-        log = tmp_path / f"web-{len(servers)}.log"
-        with log.open("wb") as f:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "jobdash", "web", "--port", "0", *args],
-                stdout=f,
-                stderr=f,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + DEADLINE
-        while not (m := re.search(r"(http://[^/\s]+)(/\S*)", log.read_text(errors="replace"))):
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.05)
-        served = Served(proc, m[1], m[1] + m[2], log)
+        served = start_web(tmp_path / f"web-{len(servers)}.log", *args)
         servers.append(served)
         return served
 

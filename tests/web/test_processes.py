@@ -4,10 +4,13 @@ the server: no process survives a browser that connects and drops at once."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
+import subprocess
 import sys
 import textwrap
 from collections.abc import Callable
+from pathlib import Path
 
 import aiohttp
 import psutil
@@ -15,7 +18,7 @@ import pytest
 
 from jobdash.web.auth import COOKIE
 from jobdash.web.session import READY, AppProcess
-from tests.web.conftest import Served, in_group, waited
+from tests.web.conftest import Served, in_group, until, waited
 from tests.web.test_auth import sign_in
 
 Serve = Callable[..., Served]
@@ -133,3 +136,47 @@ async def test_sessions_end_when_the_server_is_killed_with_sigkill(serve_web: Se
         served.proc.wait()
         await waited(lambda: in_group(served.started()[0]) == [], "the session ended")
         await ws.close()
+
+
+# A stand-in for pytest: starts a server as the `serve_web` fixture does, then waits.
+STARTER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from tests.web.conftest import start_web
+    print(start_web(Path(sys.argv[1])).proc.pid, flush=True)
+    time.sleep(600)
+    """
+)
+
+
+def living(pgid: int) -> list[int]:
+    """The processes of group `pgid` that still run (a zombie has ended: it only waits for
+    whoever adopted it to reap it)."""
+    found = []
+    for pid in in_group(pgid):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                found.append(pid)
+    return found
+
+
+def test_a_server_ends_with_the_test_process_killed_with_sigkill(tmp_path: Path) -> None:
+    """pytest killed by `timeout` (SIGKILL) runs no teardown: the servers it started end by
+    themselves, with their sessions, and leave no orphan behind."""
+    root = Path(__file__).parents[2]
+    starter = subprocess.Popen(
+        [sys.executable, "-c", STARTER, str(tmp_path / "web.log")], cwd=root, stdout=subprocess.PIPE
+    )
+    server = 0
+    try:
+        assert starter.stdout is not None
+        server = int(starter.stdout.readline())
+        assert living(server) == [server]  # up, in its own session
+        starter.kill()
+        starter.wait()
+        until(lambda: living(server) == [], "the server ended with its starter", within=30)
+    finally:
+        starter.kill()
+        if server and living(server):
+            psutil.Process(server).kill()  # the orphan of a failed test
