@@ -1,6 +1,7 @@
-"""What the config defines: `types` (the job types a store knows), `check` (validate the
-config file, without opening a store) and `whoami` (the user, their roles and what they
-allow).
+"""What the config defines: `types` (the job types of the config in force; with
+`--published`, also those only the store's engines published, which `run` submits too),
+`check` (validate the config file, without opening a store) and `whoami` (the user, their
+roles and what they allow).
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ import json
 from typing import TYPE_CHECKING
 
 from jobdash.cli.parser import EXIT_OK
-from jobdash.cli.render import out, print_json, safe
-from jobdash.present.words import plural
+from jobdash.cli.render import out, print_json, safe, tell
+from jobdash.present.words import agree, plural
 
 if TYPE_CHECKING:
     from jobdash.core.service import Service
@@ -63,13 +64,33 @@ async def cmd_whoami(svc: Service, a: argparse.Namespace) -> int:
 
 
 async def cmd_types(svc: Service, a: argparse.Namespace) -> int:
+    """`types`: the types of the config in force (`--config`, else the usual places), as
+    `check` reads that file: `--config new.toml types` is what new.toml defines. The types
+    only engines published (on another host, from their own config) are not that file's:
+    `--published` adds them, marked "engine:" (their file is the engine's); otherwise a line
+    on stderr counts them, so that a pipe gets the rows only."""
     from jobdash.cli.tables import listing, show_table
 
-    types = sorted(svc.types.values(), key=lambda t: t.name)
+    own = svc.local_types
+    others = {n: t for n, t in svc.types.items() if n not in own}
+    chosen = {**own, **others} if a.published else own
+    types = sorted(chosen.values(), key=lambda t: t.name)
+    if not a.published and others:
+        n = len(others)
+        where = f"not in {svc.config.path}" if svc.config.path else "and no config file is found"
+        tell(
+            f"jobdash: {plural(n, 'more type')} {agree(n, 'is', 'are')} published by the "
+            f"store's engines, {where}: jobdash types --published lists {agree(n, 'it', 'them')}"
+        )
     if a.json:
         print(
             json.dumps(
-                [dataclasses.asdict(t) | {"defined_at": t.defined_at} for t in types], indent=2
+                [
+                    dataclasses.asdict(t)
+                    | {"defined_at": t.defined_at, "published": t.name in others}
+                    for t in types
+                ],
+                indent=2,
             )
         )
         return EXIT_OK
@@ -106,7 +127,7 @@ async def cmd_types(svc: Service, a: argparse.Namespace) -> int:
             safe(", ".join(flags)),
             safe(jt.schedule or ""),
             safe(jt.description),
-            safe(jt.defined_at),
+            safe(f"engine: {jt.defined_at}" if jt.name in others else jt.defined_at),
         )
     show_table(t)
     return EXIT_OK

@@ -381,11 +381,17 @@ def declare_schedule(c: Commands, name: str) -> None:
 def declare_config(c: Commands, name: str) -> None:
     """`types`, `check` and `whoami`: the config and what it makes of you."""
     help = {
-        "types": "job types",
+        "types": "the job types of the config (--published: and the engines')",
         "check": "validate the config file",
         "whoami": "who you are, your roles and what they allow",
     }[name]
-    c.add(name, help, c.as_json)
+    p = c.add(name, help, c.as_json)
+    if name == "types":
+        p.add_argument(
+            "--published",
+            action="store_true",
+            help="also the types only the store's engines published (which run submits too)",
+        )
 
 
 def declare_db(c: Commands, name: str) -> None:
