@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from jobdash.core.scheduler import schedule_specs
+from jobdash.core.service import Service
 from jobdash.tui.dialogs.confirm import ConfirmScreen
 from jobdash.tui.screens.dashboard import DashboardScreen
 from jobdash.tui.widgets.schedules_pane import SchedulesPane
@@ -31,6 +32,13 @@ types = ["import-*"]
 """
 
 
+async def as_dan(open_service: Open, tmp_path: Path, roles: str = ROLES) -> Service:
+    """The harness's store seen by dan, under a config of `roles` (in a folder of its own)."""
+    folder = tmp_path / "roles"
+    folder.mkdir()
+    return await open_service(user="dan", cfg=write_config(folder, roles))
+
+
 def footer_key(dash: DashboardScreen, key: str) -> Any:
     """The footer's entry for `key` (found by its type's name: Textual does not export it)."""
     (found,) = [k for k in dash.query("FooterKey") if getattr(k, "key", None) == key]
@@ -40,9 +48,7 @@ def footer_key(dash: DashboardScreen, key: str) -> Any:
 async def test_keys_not_allowed_are_greyed_say_why_and_are_refused(
     open_service: Open, tmp_path: Path
 ) -> None:
-    folder = tmp_path / "roles"
-    folder.mkdir()
-    svc = await open_service(user="dan", cfg=write_config(folder, ROLES))
+    svc = await as_dan(open_service, tmp_path)
     app = make_app(svc)
     async with app.run_test(size=SIZE) as pilot:
         dash = await loaded(pilot)
@@ -84,12 +90,8 @@ async def test_schedule_keys_follow_the_schedule_under_the_cursor(
 ) -> None:
     """dan may change the nightly schedule only: on the Scheduled tab r p E M are greyed
     on the others, saying why, and pressed there they are refused naming the right."""
-    folder = tmp_path / "roles"
-    folder.mkdir()
-    extra = (
-        SCHEDULED + '[roles.night]\nmembers = ["dan"]\ncan = ["schedule"]\ntypes = ["nightly"]\n'
-    )
-    svc = await open_service(user="dan", cfg=write_config(folder, extra))
+    night = '[roles.night]\nmembers = ["dan"]\ncan = ["schedule"]\ntypes = ["nightly"]\n'
+    svc = await as_dan(open_service, tmp_path, SCHEDULED + night)
     await svc.store.sync_schedules(schedule_specs(svc), list(svc.local_types))
     app = make_app(svc)
     async with app.run_test(size=SIZE) as pilot:
@@ -124,9 +126,7 @@ async def test_schedule_keys_follow_the_schedule_under_the_cursor(
 async def test_a_rerun_not_allowed_asks_nothing(open_service: Open, tmp_path: Path) -> None:
     """`r` makes a new job, so it asks first; dan may not run one, so it is refused at once
     instead, naming the right, as the other keys are (it asked, then refused, before)."""
-    folder = tmp_path / "roles"
-    folder.mkdir()
-    svc = await open_service(user="dan", cfg=write_config(folder, ROLES))
+    svc = await as_dan(open_service, tmp_path)
     app = make_app(svc)
     async with app.run_test(size=SIZE) as pilot:
         dash = await loaded(pilot)
