@@ -52,41 +52,41 @@ def test_types_lists_the_file_and_line_of_each_type(tmp_path: Path) -> None:
     assert f"{config}:5" in table.stdout and "(function tests.data.pyjobs:noop)" in table.stdout
 
 
-def test_types_lists_the_given_configs_types_and_the_published_ones_when_asked(
+def test_types_lists_the_given_configs_types_and_marks_the_published_ones(
     tmp_path: Path,
 ) -> None:
-    """`--config new.toml types` is what new.toml defines (as `check` reads it), not what the
-    store's engines published from their own file: those come with `--published` (which
-    `run` submits too), marked as the engine's; without it a line on stderr counts them."""
-    engine_config, empty = tmp_path / "engine.toml", tmp_path / "empty.toml"
-    engine_config.write_text('[types.hello]\ncommand = ["true"]\ndescription = "says hi"\n')
-    empty.write_text("")
+    """`--config new.toml types` lists new.toml's types at their file and line, and the
+    types the store's engines published from their own file (which `run` and the new-job
+    dialog take too) marked as the engine's: not as a file here. A type both define is
+    listed as the config defines it."""
+    engine_config, mine = tmp_path / "engine.toml", tmp_path / "mine.toml"
+    engine_config.write_text(
+        '[types.hello]\ncommand = ["true"]\ndescription = "says hi"\n'
+        '[types.both]\ncommand = ["true"]\ndescription = "the engine\'s"\n'
+    )
+    mine.write_text('\n[types.both]\ncommand = ["false"]\ndescription = "mine"\n')
     db = str(tmp_path / "j.db")
     serve = start_serve(tmp_path / "serve.log", "--db", db, "--config", str(engine_config))
     serve.terminate()  # its types stay published in the store
     assert serve.wait(30) == 0
 
-    def types(config: Path, *args: str) -> tuple[str, str]:
+    def types(config: Path, *args: str) -> str:
         r = run_cli("--db", db, "--config", str(config), "types", *args, env={"COLUMNS": "200"})
-        assert r.returncode == 0, r.stderr
-        return r.stdout, r.stderr
+        assert r.returncode == 0 and r.stderr == "", r.stderr
+        return r.stdout
 
-    listed, said = types(empty, "--json")
-    assert json.loads(listed) == []
-    assert said == (
-        "jobdash: 1 more type is published by the store's engines, not in "
-        f"{empty}: jobdash types --published lists it\n"
-    )
-    table, _ = types(empty)
-    assert len(table.splitlines()) == 1 and table.startswith("TYPE")  # the heading only
-    listed, said = types(empty, "--published", "--json")
-    assert [(t["name"], t["published"]) for t in json.loads(listed)] == [("hello", True)]
-    assert said == ""
-    table, _ = types(empty, "--published")
-    assert table.splitlines()[1].split()[-2:] == ["engine:", f"{engine_config}:1"]
-    listed, said = types(engine_config, "--json")  # the engine's own file: its own type
-    assert [(t["name"], t["published"]) for t in json.loads(listed)] == [("hello", False)]
-    assert said == ""
+    listed = json.loads(types(mine, "--json"))
+    assert [(t["name"], t["published"], t["description"]) for t in listed] == [
+        ("both", False, "mine"),
+        ("hello", True, "says hi"),
+    ]
+    assert listed[0]["defined_at"] == f"{mine}:2"
+    rows = types(mine).splitlines()[1:]
+    assert rows[0].split()[0] == "both" and rows[0].split()[-1] == f"{mine}:2"
+    assert rows[1].split()[0] == "hello"
+    assert rows[1].split()[-2:] == ["engine:", f"{engine_config}:1"]
+    listed = json.loads(types(engine_config, "--json"))  # the engine's own file: its own
+    assert [(t["name"], t["published"]) for t in listed] == [("both", False), ("hello", False)]
 
 
 def test_e_opens_the_types_file_at_its_line_in_the_editor_and_the_dashboard_comes_back(

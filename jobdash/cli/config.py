@@ -1,7 +1,6 @@
-"""What the config defines: `types` (the job types of the config in force; with
-`--published`, also those only the store's engines published, which `run` submits too),
-`check` (validate the config file, without opening a store) and `whoami` (the user, their
-roles and what they allow).
+"""What the config defines: `types` (the job types `run` takes: the config's, and those
+only the store's engines published, marked as theirs), `check` (validate the config file,
+without opening a store) and `whoami` (the user, their roles and what they allow).
 """
 
 from __future__ import annotations
@@ -12,8 +11,8 @@ import json
 from typing import TYPE_CHECKING
 
 from jobdash.cli.parser import EXIT_OK
-from jobdash.cli.render import out, print_json, safe, tell
-from jobdash.present.words import agree, plural
+from jobdash.cli.render import out, print_json, safe
+from jobdash.present.words import plural
 
 if TYPE_CHECKING:
     from jobdash.core.service import Service
@@ -64,24 +63,16 @@ async def cmd_whoami(svc: Service, a: argparse.Namespace) -> int:
 
 
 async def cmd_types(svc: Service, a: argparse.Namespace) -> int:
-    """`types`: the types of the config in force (`--config`, else the usual places), as
-    `check` reads that file: `--config new.toml types` is what new.toml defines. The types
-    only engines published (on another host, from their own config) are not that file's:
-    `--published` adds them, marked "engine:" (their file is the engine's); otherwise a line
-    on stderr counts them, so that a pipe gets the rows only."""
+    """`types`: every type `run` and the dashboard's new-job dialog take, each with where
+    it is defined: the config in force (`--config`, else the usual places) at its file and
+    line, and the types only the store's engines published (on another host, from their
+    own config) marked "engine:", their file being the engine's, not one here. A type the
+    config defines is listed as the config defines it."""
     from jobdash.cli.tables import listing, show_table
 
     own = svc.local_types
     others = {n: t for n, t in svc.types.items() if n not in own}
-    chosen = {**own, **others} if a.published else own
-    types = sorted(chosen.values(), key=lambda t: t.name)
-    if not a.published and others:
-        n = len(others)
-        where = f"not in {svc.config.path}" if svc.config.path else "and no config file is found"
-        tell(
-            f"jobdash: {plural(n, 'more type')} {agree(n, 'is', 'are')} published by the "
-            f"store's engines, {where}: jobdash types --published lists {agree(n, 'it', 'them')}"
-        )
+    types = sorted([*own.values(), *others.values()], key=lambda t: t.name)
     if a.json:
         print(
             json.dumps(

@@ -381,17 +381,11 @@ def declare_schedule(c: Commands, name: str) -> None:
 def declare_config(c: Commands, name: str) -> None:
     """`types`, `check` and `whoami`: the config and what it makes of you."""
     help = {
-        "types": "the job types of the config (--published: and the engines')",
+        "types": "job types: the config's, and those the store's engines published",
         "check": "validate the config file",
         "whoami": "who you are, your roles and what they allow",
     }[name]
-    p = c.add(name, help, c.as_json)
-    if name == "types":
-        p.add_argument(
-            "--published",
-            action="store_true",
-            help="also the types only the store's engines published (which run submits too)",
-        )
+    c.add(name, help, c.as_json)
 
 
 def declare_db(c: Commands, name: str) -> None:
