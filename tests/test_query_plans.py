@@ -277,23 +277,36 @@ async def test_a_page_of_a_log_reads_its_span_of_the_log(tmp_path: Path) -> None
 
 
 async def test_a_users_own_jobs_are_read_through_the_user_index(tmp_path: Path) -> None:
-    """Who is not an admin sees their own jobs: their window is read through jobs_user."""
+    """Who is not an admin sees their own jobs: their window (a page, counts, a filter) is
+    read through the finished jobs' index of folded user names (one index of the users, not
+    two: each is written by every job that ends), in id order, never sorted."""
     path = tmp_path / "plan.db"
     svc = await Service.open(db=str(path), user="bob")
     try:
         seed_history(path, 300)
         ran: list[str] = []
+        window = await svc.store.db.window_reader()  # type: ignore[attr-defined]
+        await window.con.set_trace_callback(ran.append)
         await svc.store.db.reader.con.set_trace_callback(ran.append)  # type: ignore[attr-defined]
         await svc.finished_page(Query(), limit=100, offset=100)
+        await svc.finished_page(Query.parse("status:failed"), limit=100)
         await svc.count_finished(Query.parse("ok"), cap=10_000)
+        await svc.count_finished(Query(), cap=10_000)
+        await window.con.set_trace_callback(None)
         await svc.store.db.reader.con.set_trace_callback(None)  # type: ignore[attr-defined]
     finally:
         await svc.close()
     con = sqlite3.connect(path)
     try:
-        for sql in [s for s in ran if "FROM jobs" in s]:
+        statements = [s for s in ran if "FROM jobs" in s]
+        assert len(statements) == 4, statements
+        assert "jobs_user " not in " ".join(
+            r[0] for r in con.execute("SELECT name || ' ' FROM sqlite_master WHERE type = 'index'")
+        )
+        for sql in statements:
             plan = [row[3] for row in con.execute("EXPLAIN QUERY PLAN " + sql)]
-            assert any("INDEX jobs_user " in step for step in plan), (sql, plan)
+            assert any("INDEX jobs_user_folded " in step for step in plan), (sql, plan)
+            assert not any("TEMP B-TREE" in step for step in plan), (sql, plan)
     finally:
         con.close()
 

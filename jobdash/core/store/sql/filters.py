@@ -146,6 +146,9 @@ def _within(
     return "(" + " AND ".join(parts) + ")" if parts else "TRUE"
 
 
+OWNER = '"user"'  # the jobs' column naming whose a job is
+
+
 def seen_sql(
     d: Dialect,
     user: str,
@@ -200,7 +203,17 @@ def job_query(
     where, args = query_sql(d, f.query, now)
     clauses = [] if f.query.is_empty else [f"({where})"]
     if f.user is not None:
-        clauses.append(seen_sql(d, f.user, f.shared, args))
+        owner = OWNER
+        if not f.shared:
+            # Their own jobs, through the finished jobs' index of folded names (SQLite's
+            # jobs_user_folded); the exact name is checked on the row. On SQLite it is
+            # `+"user"`: a plain column equal to a value would be put for it in the folded
+            # term, which would then no longer match the index (the status index was used).
+            t = TEXT_OF[d.name]
+            clauses.append(f"{_folded(t, OWNER)} = {t.fold.format(d.mark)}")
+            args.append(f.user)
+            owner = f"+{OWNER}" if d is SQLITE else OWNER
+        clauses.append(seen_sql(d, f.user, f.shared, args, owner))
     if f.schedule_id is not None:
         clauses.append(f"schedule_id = {d.mark}")
         args.append(f.schedule_id)
