@@ -311,7 +311,9 @@ def test_jobs_compiles_no_failure_fingerprint_rules(tmp_path: Path) -> None:
 # import where a schedule is read or changed; the records the engine and the scheduler
 # write and claim (`engine_records`), and the views of what else the store reads out (a
 # log's pages, artifacts, audit events, failure groups, why a job waits), each imported
-# where one is made. Each is dataclasses, a cost on Python 3.11 of ~0.5 ms each when its
+# where one is made; and the engine's rules of waits and deaths (why a job waits, how a
+# lost task is judged), which the store's engine-side methods, `why` and `pause` import
+# where they use them. Each is dataclasses, a cost on Python 3.11 of ~0.5 ms each when its
 # module is imported.
 NOT_FOR_JOBS = (
     "jobdash.core.views",
@@ -320,6 +322,8 @@ NOT_FOR_JOBS = (
     "jobdash.core.scheduler",
     "jobdash.core.store.engine_records",
     "jobdash.core.service.submission",
+    "jobdash.core.waiting",
+    "jobdash.core.deaths",
 )
 
 
@@ -342,6 +346,22 @@ def test_jobs_loads_neither_plannings_nor_the_engines_records(
     code, modules = imported(tmp_path, *store, "logs", "1")
     assert code == 0
     assert "jobdash.core.views" in modules
+    code, modules = imported(tmp_path, *store, "why", "1")
+    assert code == 0
+    assert "jobdash.core.waiting" in modules
+
+
+@pytest.mark.parametrize("args", [["show", "1"], ["logs", "1"], ["run", "hello"]], ids=" ".join)
+def test_show_logs_and_run_load_no_rules_of_waits_and_deaths(
+    tmp_path: Path, store: list[str], args: list[str]
+) -> None:
+    """Submitting and reading one job load neither `core.waiting` nor `core.deaths`: the
+    engine's admission, claims and recovery, `why` and `pause` use them."""
+    code, _ = imported(tmp_path, *store, "run", "hello")
+    assert code == 0
+    code, modules = imported(tmp_path, *store, *args)
+    assert code == 0
+    assert loaded(modules, "jobdash.core.waiting", "jobdash.core.deaths") == []
 
 
 def test_logs_into_a_pipe_loads_no_rich(tmp_path: Path, store: list[str]) -> None:

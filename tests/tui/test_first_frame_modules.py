@@ -77,12 +77,16 @@ PANES = (
     "jobdash.core.planning",  # the schedules' plannings (the job keys name its type only)
     "jobdash.core.views",  # the failure groups, a job's wait, artifacts: read later
 )
-# The embedded engine's machinery: loaded when it starts, after the first frame.
+# The embedded engine's machinery: loaded when it starts, after the first frame; with the
+# rules of why a job waits and how a lost task is judged (the engine's admission, claims
+# and recovery use them, and the job details' wait).
 ENGINE = (
     "jobdash.core.agent.agent",
     "jobdash.core.scheduler",
     "jobdash.core.runners",
     "jobdash.core.reports",
+    "jobdash.core.waiting",
+    "jobdash.core.deaths",
 )
 
 
@@ -109,7 +113,7 @@ def test_the_first_frame_imports_no_screen_it_does_not_show(
 ) -> None:
     modules = first_frame_modules(tmp_path, write_config("[jobdash]\n"))
     assert "jobdash.tui.screens.dashboard" in modules
-    assert sorted(m for m in LATER + PANES if m in modules) == []
+    assert sorted(m for m in LATER + PANES + ENGINE if m in modules) == []
 
 
 def test_the_embedded_engine_is_loaded_after_the_first_frame(

@@ -42,7 +42,6 @@ from jobdash.core.store.records import (
     record_columns,
 )
 from jobdash.core.values import check_params
-from jobdash.core.waiting import explain
 
 if TYPE_CHECKING:
     from jobdash.core.agent_info import AgentInfo, PrunedAgents
@@ -405,6 +404,8 @@ class Service(Bulk, AuditTrail, Artifacts, Timings, ScheduleControl, EngineLife)
     async def why(self, job_id: int) -> Why:
         """Why a job this user may see waits (or that it does not), read from the store
         now: more than the line its row shows (`core.waiting`)."""
+        from jobdash.core.waiting import explain  # `why`'s and the job details': not a read's
+
         await self.job(job_id)
         situation = await self.store.wait_situation(job_id, time.time() - STALE_AFTER)
         return explain(situation, time.time())

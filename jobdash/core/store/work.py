@@ -162,10 +162,10 @@ class WorkStore(Protocol):
     async def release(self, owner: str, task_ids: Sequence[int]) -> None:
         """Give back claims without counting an attempt (graceful shutdown)."""
 
-    async def recover_lost(self, quarantine_after: int = ...) -> int:
+    async def recover_lost(self, quarantine_after: int | None = None) -> int:
         """**Recovery of a dead agent's tasks**: every running task of an owner with a lease
         run out, as one death, with the rules' verdicts (run again alone, fail, quarantine
-        after `quarantine_after` deaths charged). Returns how many tasks were recovered."""
+        after `quarantine_after` deaths charged; None: the rules' own). Returns how many tasks were recovered."""
 
     async def has_lost_tasks(self) -> bool:
         """Is a running task's lease run out?"""

@@ -20,7 +20,6 @@ from jobdash.core.model import JobStatus
 from jobdash.core.store.sql.catalogue import live_catalogue_in
 from jobdash.core.store.sql.counts import ACTIVE_ONLY, COUNTS
 from jobdash.core.store.sql.dialect import Connection, Dialect, Reading, Statements
-from jobdash.core.waiting import lock_wait
 
 ADMIT_BATCH = 250  # jobs looked at per admission transaction (SQLite runs it on the loop)
 
@@ -73,6 +72,8 @@ def admit_batch(
     """Admit the next ADMIT_BATCH queued or waiting jobs after id `after`, oldest first:
     their lock keys and those keys' holders read in two statements, their moves written in
     one. Returns the jobs that changed and the last id looked at (0: none are left)."""
+    from jobdash.core.waiting import lock_wait  # the engine's: not loaded by a read
+
     q = Q[d]
     rows = con.execute(q.pick, ("queued", after)).fetchall()
     rows = sorted(rows + con.execute(q.pick, ("waiting", after)).fetchall())[:ADMIT_BATCH]

@@ -16,7 +16,6 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from jobdash.core.deaths import QUARANTINE_AFTER, LostTask, judge
 from jobdash.core.lifecycle import after_failure, released
 from jobdash.core.model import TaskStatus
 from jobdash.core.store.sql.counts import COUNTS, KNOWN_COLUMNS, Counts, known_of
@@ -193,12 +192,15 @@ class Claims:
         if task_ids:
             await self.db.write(txn, work=True)
 
-    async def recover_lost(self, quarantine_after: int = QUARANTINE_AFTER) -> int:
+    async def recover_lost(self, quarantine_after: int | None = None) -> int:
         """The tasks of agents whose leases ran out (they died or hung): every running task
         of such an agent, at once, as one death. Each runs again (alone: see
         `deaths.judge`) while retries remain, else fails with "agent lost"; a task charged
-        with `quarantine_after` deaths is failed as quarantined and not claimed again.
-        Returns how many tasks were recovered."""
+        with `quarantine_after` deaths (None: `deaths.QUARANTINE_AFTER`) is failed as
+        quarantined and not claimed again. Returns how many tasks were recovered."""
+        from jobdash.core.deaths import QUARANTINE_AFTER, LostTask, judge  # not loaded by a read
+
+        quarantine = QUARANTINE_AFTER if quarantine_after is None else quarantine_after
         d = self.db.dialect
         q = Q[d]
 
@@ -210,7 +212,7 @@ class Claims:
             counts = Counts()
             failed: list[Failed] = []
             for owner, death in deaths.items():
-                for t, v in zip(death, judge(death, quarantine_after), strict=True):
+                for t, v in zip(death, judge(death, quarantine), strict=True):
                     con.execute(
                         q.recovered,
                         (

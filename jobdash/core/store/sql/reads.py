@@ -15,7 +15,6 @@ import time
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from jobdash.core.deaths import suspect_way
 from jobdash.core.model import Job, JobStatus, LogLine, NotFound, Task, TaskStatus, Trigger
 from jobdash.core.store.records import (
     EXPORT_CELLS,
@@ -264,6 +263,8 @@ class Reads:
         when the first suspect task is ready, and whether a running job with a free slot has
         a ready task (from the few active jobs to their first ready task: joining from the
         tasks side walked every pending task whenever the jobs were full)."""
+        from jobdash.core.deaths import suspect_way  # the engine's: not loaded by a read
+
         if types is not None and not types:
             return False  # no job types: nothing to claim (see the claims' `claim_in`)
         now = time.time()

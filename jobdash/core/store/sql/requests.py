@@ -28,7 +28,6 @@ from jobdash.core.store.sql.counts import COUNT_COLUMNS, COUNTS, Counts, end_idl
 from jobdash.core.store.sql.dialect import POSTGRES, SQLITE, Connection, Reading, Statements
 from jobdash.core.store.sql.reads import read_job
 from jobdash.core.store.sql.task_values import value_text
-from jobdash.core.waiting import paused_line
 from jobdash.present.words import plural
 
 if TYPE_CHECKING:
@@ -118,6 +117,8 @@ class Requests:
         await self.db.write(txn)
 
     async def pause(self, job_id: int, user: str) -> None:
+        from jobdash.core.waiting import paused_line  # not loaded by a read
+
         actor = self.db.actor
         q = Q[self.db.dialect]
         c = COUNTS[self.db.dialect.name]

@@ -8,7 +8,7 @@ tables never ask this (they show the line `note_waits` keeps).
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobdash.core.catalogue import unrunnable
 from jobdash.core.model import JobStatus
@@ -16,7 +16,9 @@ from jobdash.core.store.sql.catalogue import live_catalogue
 from jobdash.core.store.sql.dialect import Reading, Statements
 from jobdash.core.store.sql.reads import read_job
 from jobdash.core.store.sql.waits import Waits
-from jobdash.core.waiting import SHOWN_TASKS, Situation
+
+if TYPE_CHECKING:
+    from jobdash.core.waiting import Situation
 
 Q = Statements(
     # The keys this job needs that another job holds, with that job's user and progress.
@@ -32,13 +34,12 @@ Q = Statements(
     "ELSE 'ready' END AS what, count(*) FROM tasks WHERE job_id = ? AND status = 'pending' "
     "GROUP BY what",
     backoff="SELECT seq, attempt, not_before FROM tasks WHERE job_id = ? AND status = 'pending' "
-    f"AND not_before > ? ORDER BY not_before, seq LIMIT {SHOWN_TASKS}",
+    "AND not_before > ? ORDER BY not_before, seq LIMIT ?",
     type_hash="SELECT type_hash FROM jobs WHERE id = ?",
-    running="SELECT seq FROM tasks WHERE job_id = ? AND status = 'running' ORDER BY seq "
-    f"LIMIT {SHOWN_TASKS + 1}",
+    running="SELECT seq FROM tasks WHERE job_id = ? AND status = 'running' ORDER BY seq LIMIT ?",
     # Its running tasks whose lease ran out (`timing.task_lost`: no live agent holds them).
     lost="SELECT seq, lease_until, count(*) OVER () FROM tasks WHERE job_id = ? "
-    f"AND status = 'running' AND lease_until < ? ORDER BY seq LIMIT {SHOWN_TASKS}",
+    "AND status = 'running' AND lease_until < ? ORDER BY seq LIMIT ?",
 )
 
 
@@ -51,6 +52,7 @@ class Situations(Waits):
         """What `core.waiting.explain` needs to say why job `job_id` waits (NotFound when
         there is no such job). `live_since`: agents heard from since then are live."""
         from jobdash.core.views import Holder  # not loaded by a read that makes none
+        from jobdash.core.waiting import SHOWN_TASKS, Situation  # nor these
 
         q = Q[self.db.dialect]
         job = await read_job(self.db, job_id)
@@ -75,14 +77,14 @@ class Situations(Waits):
         s.ready = counts.get("ready", 0)
         s.backoff_count = counts.get("backoff", 0)
         if s.backoff_count:
-            rows = await self.db.fetchall(q.backoff, (job_id, now))
+            rows = await self.db.fetchall(q.backoff, (job_id, now, SHOWN_TASKS))
             s.backoff = [(r[0], r[1], r[2]) for r in rows]
         suspects = await self.ready_suspects(now)
         s.suspects = [x for x in suspects if x.job_id == job_id]
         s.first_suspect = suspects[0] if suspects else None
         if job.running:
-            s.running = [r[0] for r in await self.db.fetchall(q.running, (job_id,))]
-            rows = await self.db.fetchall(q.lost, (job_id, now))
+            s.running = [r[0] for r in await self.db.fetchall(q.running, (job_id, SHOWN_TASKS + 1))]
+            rows = await self.db.fetchall(q.lost, (job_id, now, SHOWN_TASKS))
             s.lost = [(r[0], r[1]) for r in rows]
             s.lost_count = rows[0][2] if rows else 0
         return s

@@ -9,23 +9,15 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobdash.core.catalogue import unrunnable
 from jobdash.core.store.sql.catalogue import live_catalogue
 from jobdash.core.store.sql.counts import ACTIVE_ONLY
 from jobdash.core.store.sql.dialect import Connection, Reading, Statements
-from jobdash.core.waiting import (
-    NAMED_IN_LINE,
-    LiveAgent,
-    Suspect,
-    agents_full,
-    agents_wait,
-    alone_line,
-    backoff_line,
-    holding_back,
-    quarantine_line,
-)
+
+if TYPE_CHECKING:
+    from jobdash.core.waiting import LiveAgent, Suspect
 
 # A pending task of `jobs` ready now (inside EXISTS).
 READY = (
@@ -74,6 +66,15 @@ class Waits:
         Only reasons that change are written: the jobs behind the first NAMED_IN_LINE keep
         the same reason while they wait (see `core.waiting`), so a backlog costs one write
         per job, not one per job every time this runs."""
+        from jobdash.core.waiting import (  # the engine's and `why`'s: not loaded by a read
+            NAMED_IN_LINE,
+            agents_wait,
+            alone_line,
+            backoff_line,
+            holding_back,
+            quarantine_line,
+        )
+
         now = time.time()
         d = self.db.dialect
         q = Q[d]
@@ -117,6 +118,8 @@ class Waits:
     async def live_agents(self, live_since: float) -> tuple[list[LiveAgent], list[int]]:
         """The live agents, and the jobs running on those that claim when they use all
         their slots (`waiting.agents_full`: only then are those named)."""
+        from jobdash.core.waiting import LiveAgent, agents_full  # not loaded by a read
+
         d = self.db.dialect
         rows = await self.db.fetchall(Q[d].agents, (live_since,))
         owners = [r[0] for r in rows if not r[2]]
@@ -129,5 +132,7 @@ class Waits:
 
     async def ready_suspects(self, now: float) -> list[Suspect]:
         """The suspect tasks ready now, the first the one a claim takes first."""
+        from jobdash.core.waiting import Suspect  # not loaded by a read
+
         rows: Sequence[Any] = await self.db.fetchall(Q[self.db.dialect].suspects, (now,))
         return [Suspect(*r[:4]) for r in sorted(rows, key=lambda r: r[4])]  # by task id

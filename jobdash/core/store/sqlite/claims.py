@@ -12,7 +12,6 @@ from collections import Counter
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any
 
-from jobdash.core.deaths import suspect_way
 from jobdash.core.store.sql import claims
 from jobdash.core.store.sql.claims import CLAIM_RETURNING, claims_of
 from jobdash.core.store.sql.counts import CLAIMABLE_SQL
@@ -74,6 +73,8 @@ class Claims(claims.Claims):
 
 def claim_in(con: sqlite3.Connection, rev: int, now: float, c: Claimant) -> list[Claim]:
     """Claim for `c` inside a transaction (a claim, or the refill of a flush)."""
+    from jobdash.core.deaths import suspect_way  # the engine's: not loaded by a read
+
     if c.types is not None and not c.types:
         return []  # an engine with no job types runs nothing (and `IN ()` has no plan)
     if con.execute(DRAINED, (c.agent, c.owner)).fetchone():
