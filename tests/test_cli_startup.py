@@ -218,6 +218,11 @@ def test_jobs_loads_neither_the_crontab_reader_nor_the_log_feed(tmp_path: Path) 
     assert "jobdash.core.service.facade" in modules
     unused = ("jobdash.core.crontab", "jobdash.core.heap", "jobdash.core.service.log_feed")
     assert loaded(modules, *unused, "jobdash.core.service.setup", "jobdash.core.artifacts") == []
+    # Nor the exports' module (JSON lists and CSV): `jobs --json` writes with it.
+    assert loaded(modules, "jobdash.core.service.export") == []
+    code, modules = imported(tmp_path, "--db", str(tmp_path / "empty.db"), "jobs", "--json")
+    assert code == 0
+    assert "jobdash.core.service.export" in modules
     # Without a config file no TOML is read; no time is shown, no file written, no CSV.
     stdlib = ("tomllib", "tzlocal", "difflib", "csv", "mimetypes", "secrets")
     assert loaded(modules, *stdlib) == []

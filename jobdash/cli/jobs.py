@@ -139,10 +139,10 @@ def _retrieved(task: asyncio.Future[Any]) -> None:
 
 
 async def cmd_jobs(svc: Service, a: argparse.Namespace) -> int:
-    from jobdash.core.service import JsonList
-
     limit = None if a.all else a.limit
     if a.json:  # streamed: `jobs --all --json` of a long history
+        from jobdash.core.service import JsonList  # the exports' module: not a table's
+
         pages = job_pages(svc, jobs_query(a), limit)
         page: list[Job] = await anext(pages, [])  # a bad query: an error, and no output
         listing = JsonList()
