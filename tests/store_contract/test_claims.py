@@ -127,6 +127,36 @@ async def test_completion_is_fenced_on_task_attempt_and_owner(store: Store) -> N
     assert (job_now.pending, job_now.running, job_now.succeeded) == (1, 0, 1)
 
 
+async def test_a_batch_of_outcomes_is_fenced_outcome_by_outcome(store: Store) -> None:
+    """Outcomes handed in together are written in one batch (PostgreSQL: one fenced UPDATE
+    per alike group): each is accepted or refused on its own, and the job's counters and
+    end follow the accepted ones only."""
+    job = await store.create_job(commands("batch", tasks=4))
+    await store.admit()
+    a, b, c, d = await store.claim(Claimant("owner-a", "a", 4, 600))
+    ok, cancelled = TaskStatus.SUCCEEDED, TaskStatus.CANCELLED
+    outcomes = [
+        Outcome(a.task_id, a.attempt, "owner-a", ok),
+        Outcome(b.task_id, b.attempt, "owner-b", ok),  # not its owner
+        Outcome(c.task_id, c.attempt + 1, "owner-a", ok),  # not its attempt
+        Outcome(d.task_id, d.attempt, "owner-a", cancelled, error="stopped"),
+    ]
+    got = await asyncio.gather(*(store.complete(o) for o in outcomes))
+    assert got == [True, False, False, True]
+    job_now = await store.get_job(job.id)
+    counts = (job_now.running, job_now.succeeded, job_now.cancelled)
+    assert (counts, job_now.status) == ((2, 1, 1), JobStatus.RUNNING)
+    by_id = {t.id: t for t in await store.tasks(job.id)}
+    assert [by_id[x.task_id].status for x in (a, b, c, d)] == [ok, "running", "running", cancelled]
+    assert by_id[d.task_id].error == "stopped"
+    # The same attempt twice in one batch: the first is recorded, the second refused.
+    twice = [Outcome(b.task_id, b.attempt, "owner-a", ok) for _ in range(2)]
+    twice.append(Outcome(c.task_id, c.attempt, "owner-a", ok))
+    assert await asyncio.gather(*(store.complete(o) for o in twice)) == [True, False, True]
+    job_now = await store.get_job(job.id)
+    assert (job_now.running, job_now.succeeded, job_now.status) == (0, 3, JobStatus.CANCELLED)
+
+
 async def test_a_released_claim_is_claimed_again_as_the_same_attempt(store: Store) -> None:
     """A release gives the claim back without counting an attempt."""
     await store.create_job(commands("given-back"))

@@ -19,8 +19,8 @@ from jobdash.core.store.postgres.db import Db, NotReady
 from jobdash.core.store.postgres.schema import ACTIVE_ONLY
 from jobdash.core.store.sql import claims
 from jobdash.core.store.sql.claims import claims_of
-from jobdash.core.store.sql.counts import CLAIMABLE_SQL
-from jobdash.core.store.sql.dialect import POSTGRES
+from jobdash.core.store.sql.counts import CLAIMABLE_SQL, KNOWN_COLUMNS, Known, known_of
+from jobdash.core.store.sql.dialect import INT_ARRAY, POSTGRES, int_array
 
 # What a claim sets on a task, and what it returns (with its job's timeout, params, type
 # and type hash).
@@ -49,9 +49,11 @@ ROOM = f"{CLAIMABLE_SQL} AND {ACTIVE_ONLY} AND running < parallel{{types}}"
 # The rows of the jobs a batch writes, locked in the order of their ids before it writes
 # any (see `PgFlusher.lock_jobs`): its outcomes' jobs, its progress tasks' jobs and, when it
 # refills, the jobs its claim will count room in. Parameters: the job ids, the task ids.
+# It returns each job's `Known` (its row as locked, before the batch writes it): the
+# fenced update of a batch's outcomes then needs no read of its own (`complete_in`).
 LOCK_JOBS = (
-    "SELECT id FROM jobs WHERE id = ANY(%b) "
-    "OR id IN (SELECT job_id FROM tasks WHERE id = ANY(%b)){room} ORDER BY id "
+    f"SELECT j.id, {KNOWN_COLUMNS} FROM jobs j WHERE j.id = ANY({INT_ARRAY}) "
+    f"OR j.id IN (SELECT job_id FROM tasks WHERE id = ANY({INT_ARRAY})){{room}} ORDER BY j.id "
     "FOR NO KEY UPDATE"
 )
 # An ordinary task of `jobs` ready to run (inside EXISTS).
@@ -65,19 +67,20 @@ ORDINARY_READY = (
 # locks them), fewest running first (a slot freed one at a time goes to the job with the smallest
 # share); `ready`: each one's first ready tasks within its room, locked (SKIP LOCKED: a
 # claimant never waits for another's pick); `pick`: dealt out in turns, one task per job
-# per turn, up to the limit. Parameters: the type filter's, now, the limit twice, then
+# per turn, up to the limit; the claimed tasks' jobs' columns come from `room` (not read
+# again by index for each task). Parameters: the type filter's, now, the limit twice, then
 # CLAIM_SET's.
 CLAIM_READY = (
-    "WITH room AS MATERIALIZED (SELECT id, parallel - running AS room, running FROM jobs "
-    f"WHERE {ROOM} ORDER BY id FOR NO KEY UPDATE OF jobs), "
+    "WITH room AS MATERIALIZED (SELECT id, parallel - running AS room, running, timeout, "
+    f"params, type, type_hash FROM jobs WHERE {ROOM} ORDER BY id FOR NO KEY UPDATE OF jobs), "
     "ready AS MATERIALIZED (SELECT r.id AS job_id, r.running, x.id, "
     "row_number() OVER (PARTITION BY r.id ORDER BY x.id) AS turn FROM room r "
     "CROSS JOIN LATERAL (SELECT t.id FROM tasks t WHERE t.job_id = r.id "
     "AND t.status = 'pending' AND t.not_before <= %s AND t.lost = 0 ORDER BY t.id "
     "LIMIT least(r.room, %s) FOR UPDATE SKIP LOCKED) x), "
-    "pick AS MATERIALIZED (SELECT id FROM ready ORDER BY turn, running, job_id LIMIT %s) "
-    f"UPDATE tasks SET {CLAIM_SET} FROM pick, jobs j "
-    f"WHERE tasks.id = pick.id AND j.id = tasks.job_id RETURNING {CLAIM_RETURNING}"
+    "pick AS MATERIALIZED (SELECT id, job_id FROM ready ORDER BY turn, running, job_id "
+    f"LIMIT %s) UPDATE tasks SET {CLAIM_SET} FROM pick, room j "
+    f"WHERE tasks.id = pick.id AND j.id = pick.job_id RETURNING {CLAIM_RETURNING}"
 )
 # A suspect task, alone: its job's row locked and its room counted again, and the task
 # still pending once this claimant holds it (another may have taken it meanwhile: claims run
@@ -131,15 +134,20 @@ class Claims(claims.Claims):
                 return await self.db.write(txn, ready, shared=True)
 
 
-def lock_jobs(con: Con, job_ids: list[int], task_ids: list[int], c: Claimant | None) -> None:
+def lock_jobs(
+    con: Con, job_ids: list[int], task_ids: list[int], c: Claimant | None
+) -> dict[int, Known]:
     """Lock the rows of a batch's jobs in id order, before its next read (`LOCK_JOBS`):
-    `job_ids`, the jobs of `task_ids`, and the jobs `c` (the refill) will count room in."""
+    `job_ids`, the jobs of `task_ids`, and the jobs `c` (the refill) will count room in.
+    Returns each one's `Known`, as locked."""
     room, args = "", []
     if c is not None:
         jobs_of, type_args = types_sql(c.types)
         room = f" OR ({ROOM.format(types=jobs_of + NOT_DRAINED)})"
         args = [*type_args, c.agent, c.owner]
-    con.execute(LOCK_JOBS.format(room=room), (job_ids, task_ids, *args))
+    ids = (int_array(job_ids), int_array(task_ids))
+    rows = con.execute(LOCK_JOBS.format(room=room), (*ids, *args)).fetchall()
+    return {r[0]: known_of(r[1:]) for r in rows}
 
 
 def claim_in(con: Con, rev: int, now: float, c: Claimant) -> list[Claim]:

@@ -26,7 +26,8 @@ in one place (as the SQLite backend's `Db`).
   write no log lines, no metrics and no failure (`PgFlusher.write_batch`), so the agents'
   transactions overlap. They run while no exclusive writer does (PostgreSQL queues a
   shared request behind a waiting exclusive one: neither starves), and what they decide
-  on is locked row by row: an outcome is fenced on its task rows (`FOR UPDATE`), a
+  on is locked row by row: an outcome is fenced on its task row (read `FOR UPDATE`, or
+  written by an UPDATE whose condition is the fence: `sql.claims.complete_fenced`), a
   claim locks the tasks it takes (`SKIP LOCKED`) and the rows of the jobs it counts room
   in (`FOR NO KEY UPDATE`: `parallel` holds across claimants), and the jobs' counters are
   added to, never overwritten. A batch locks every job row it will write in one statement,

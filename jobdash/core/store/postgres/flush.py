@@ -28,6 +28,7 @@ from jobdash.core.store.engine_records import Claim, Claimant, Outcome, Refill
 from jobdash.core.store.postgres.claims import claim_in, lock_jobs
 from jobdash.core.store.postgres.counts import Con
 from jobdash.core.store.postgres.db import Db
+from jobdash.core.store.sql.counts import Known
 from jobdash.core.store.sql.flush import Flusher, LogRow
 
 FAILED = TaskStatus.FAILED
@@ -70,8 +71,10 @@ class PgFlusher(Flusher[Con]):
         want = self._want
         tasks = list(progress)
 
-        def lock(con: Con, outcome_tasks: list[int]) -> None:
-            lock_jobs(con, [], [*tasks, *outcome_tasks], want[1] if want is not None else None)
+        def lock(con: Con, outcome_tasks: list[int]) -> dict[int, Known]:
+            return lock_jobs(
+                con, [], [*tasks, *outcome_tasks], want[1] if want is not None else None
+            )
 
         return lock
 

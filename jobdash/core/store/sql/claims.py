@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from jobdash.core.lifecycle import after_failure, released
 from jobdash.core.model import TaskStatus
-from jobdash.core.store.sql.counts import COUNTS, KNOWN_COLUMNS, Counts, known_of
+from jobdash.core.store.sql.counts import COUNTS, KNOWN_COLUMNS, Counts, Known, known_of
 from jobdash.core.store.sql.dialect import Connection, Dialect, Reading, Statements
 from jobdash.core.store.sql.failures import Failed, record_failures
 from jobdash.core.store.sql.task_values import stored_value
@@ -44,6 +44,11 @@ Q = Statements(
     "CAST({array} AS TEXT[]), CAST({array} AS DOUBLE PRECISION[]), "
     "CAST({array} AS BIGINT[])) AS v (status, finished, exit_code, error, not_before, id) "
     "WHERE tasks.id = v.id",
+    # Outcomes alike (status, exit code, error), of one owner and attempt, ended as they say,
+    # fenced in the statement that writes them (`complete_fenced`); followed by `among`.
+    fenced_outcome="UPDATE tasks SET status = ?, finished = ?, exit_code = ?, error = ?, "
+    "not_before = 0, owner = NULL, lease_until = NULL WHERE status = 'running' "
+    "AND owner = ? AND attempt = ? AND ",
     system_line="INSERT INTO logs (job_id, task_id, ts, stream, text, attempt) "
     "VALUES (?, ?, ?, ?, ?, ?)",
     # The claims to give back that are still the owner's, with their jobs' status.
@@ -73,18 +78,25 @@ def complete_in(
     rev: int,
     now: float,
     outcomes: list[Outcome],
-    lock_jobs: Callable[[Connection, list[int]], None] | None = None,
+    lock_jobs: Callable[[Connection, list[int]], dict[int, Known] | None] | None = None,
 ) -> list[bool]:
     """Record outcomes inside a transaction (the batched writer's); each is accepted only
     while its attempt is still the running one of its owner (fenced). `lock_jobs`: given
     the outcomes' tasks, it locks every job row the transaction will write, in id order,
     before anything is read or written (PostgreSQL's writers side by side: see its
     flusher), so that the fenced read below reads each job's counters as they are now, not
-    as another batch running beside this one left them (its `Known` decides the job's end)."""
+    as another batch running beside this one left them (its `Known` decides the job's end).
+    It returns the jobs' `Known` as it locked them: then outcomes that need no decision on
+    their task's row are written by `complete_fenced`, without the fenced read."""
     q = Q[d]
     task_ids = [o.task_id for o in outcomes]
-    if lock_jobs is not None:
-        lock_jobs(con, task_ids)
+    locked = lock_jobs(con, task_ids) if lock_jobs is not None else None
+    if (
+        locked is not None
+        and len(set(task_ids)) == len(task_ids)
+        and all(o.status in ENDED_AS_SAID for o in outcomes)
+    ):  # no failure, no task twice: fenced by the statements that write them
+        return complete_fenced(d, con, rev, now, outcomes, locked)
     among, args = d.among("t.id", task_ids)
     rows = con.execute(q.fenced + among + d.lock_tasks, args).fetchall()
     current: dict[int, tuple[Any, ...]] = {r[0]: tuple(r[:10]) for r in rows}
@@ -129,6 +141,42 @@ def complete_in(
     return accepted
 
 
+# The outcomes recorded as they say, with no decision on the task's row to read first (a
+# failure's retry reads its job's retries and the task's attempts).
+ENDED_AS_SAID = frozenset({TaskStatus.SUCCEEDED, TaskStatus.CANCELLED})
+
+
+def complete_fenced(
+    d: Dialect,
+    con: Connection,
+    rev: int,
+    now: float,
+    outcomes: list[Outcome],
+    known: dict[int, Known],
+) -> list[bool]:
+    """`complete_in` for outcomes that are `ENDED_AS_SAID`, of distinct tasks, whose jobs'
+    rows are locked and `known` (PostgreSQL's batches, see its flusher): each group of alike
+    outcomes (one owner, attempt, status, exit code and error: mostly the whole batch) is
+    fenced and written by one UPDATE, which returns the tasks it accepted. No read of the
+    tasks before, and no lock of their rows but the update's own."""
+    q = Q[d]
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for o in outcomes:
+        key = (str(o.status), now, o.exit_code, o.error, o.owner, o.attempt)
+        groups.setdefault(key, []).append(o.task_id)
+    accepted_ids: set[int] = set()
+    counts = Counts()
+    for key, ids in groups.items():
+        among, args = d.among("id", ids)
+        rows = con.execute(q.fenced_outcome + among + " RETURNING id, job_id", (*key, *args))
+        found = rows.fetchall()
+        accepted_ids.update(r[0] for r in found)
+        for job_id, n in Counter(r[1] for r in found).items():
+            counts.move(job_id, "running", key[0], n)
+    COUNTS[d.name].apply_counts(con, rev, now, counts, known=known)
+    return [o.task_id in accepted_ids for o in outcomes]
+
+
 def claims_of(
     d: Dialect, con: Connection, rev: int, now: float, rows: Sequence[Any], jobs: dict[int, Any]
 ) -> list[Claim]:
@@ -140,12 +188,13 @@ def claims_of(
     decoded: dict[int, Any] = {}  # each claimed job's params, decoded once
     claims = []
     counts = Counts()
+    per_job = Counter(r[1] for r in rows)  # counted by job, not by task
     for r in sorted(rows, key=lambda r: (r[1], r[0])):
-        counts.move(r[1], "pending", "running")
         job_id = r[1]
         timeout, params, type_name, type_hash = jobs[job_id]
         if job_id not in decoded:
             decoded[job_id] = {} if params == "{}" else json.loads(params)
+            counts.move(job_id, "pending", "running", per_job[job_id])
         claims.append(
             Claim(
                 r[0],

@@ -114,9 +114,12 @@ class Dialect:
         return sql.replace("{max}", self.maximum).replace("{distinct}", self.distinct)
 
     def among(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
-        """`column` is one of `values`: the condition and its arguments."""
+        """`column` is one of `values`: the condition and its arguments. PostgreSQL's list
+        of ids (ints) goes as the text of an array (`int_array`)."""
         if self.mark == "?":
             return f"{column} IN ({', '.join('?' * len(values))})", list(values)
+        if values and all(type(v) is int for v in values):
+            return f"{column} = ANY({INT_ARRAY})", [int_array(values)]
         return f"{column} = ANY({self.array_mark})", [list(values)]
 
     def by_key(self, con: Connection, sql: str, rows: Iterable[Sequence[Any]]) -> int:
@@ -142,6 +145,17 @@ class Dialect:
                 cur = con.execute(f"{head} {among}", (*values, *args))
                 changed += max(cur.rowcount, 0)
         return changed
+
+
+# A list of ids as PostgreSQL takes it fastest: the text of a BIGINT array (`int_array`).
+INT_ARRAY = "CAST(%s AS BIGINT[])"
+
+
+def int_array(values: Iterable[int]) -> str:
+    """Ints as the text of a PostgreSQL array, for `INT_ARRAY`: psycopg dumps a list
+    element by element in Python (its binary array of 256 ids costs ~150 µs of the
+    client's CPU, this text ~30), and the server reads either as fast."""
+    return "{" + ",".join(map(str, values)) + "}"
 
 
 def _sqlite_many(con: Any, sql: str, rows: Iterable[Sequence[Any]]) -> int:
