@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 SCRIPT = """\
-import asyncio, json, sys
-from jobdash.core.service import Service, read_config
+import asyncio, gc, json, sys
+from jobdash.core.service import Service, hold_collector, read_config
 from jobdash.tui.app import JobdashApp
 from jobdash.tui.keymap import check_keymap
 from jobdash.tui.widgets.job_table import JobTable
@@ -33,6 +33,7 @@ def drawn(self, crop):  # the first frame's lines of a job table
     if not first:
         first["modules"] = sorted(sys.modules)
         first["panes"] = panes(self.screen)
+        first["collector"] = gc.isenabled()
     return render_lines(self, crop)
 
 def panes(screen):  # the widgets in each tab's pane
@@ -41,6 +42,7 @@ def panes(screen):  # the widgets in each tab's pane
 JobTable.render_lines = drawn
 
 async def main():
+    hold_collector()  # as `jobdash` does at its start
     check_keymap(read_config(sys.argv[3]).keymap, sys.argv[3])
     svc = await Service.open(db=sys.argv[2], config=sys.argv[3])
     try:
@@ -53,7 +55,9 @@ async def main():
                     break
                 await pilot.pause(0.05)
             with open(sys.argv[1], "w") as f:
-                json.dump({**first, "after": panes(app.screen)}, f)
+                json.dump(
+                    {**first, "after": panes(app.screen), "collector after": gc.isenabled()}, f
+                )
     finally:
         await svc.close()
 
@@ -140,6 +144,16 @@ def test_the_hidden_tabs_panes_are_made_after_the_first_frame(
         "failures": 0,
     }
     assert done["after"] == {**done["panes"], "scheduled": 1, "agents": 1, "failures": 1}
+
+
+def test_the_cycle_collector_is_held_until_the_first_frame_is_drawn(
+    tmp_path: Path, write_config: Callable[[str], Path]
+) -> None:
+    """Held from the start (`jobdash` holds it) through the first frame, and running once
+    the dashboard is up (`freeze_start_up`): not left off for the dashboard's life."""
+    done = first_frame(tmp_path, write_config("[jobdash]\n"), "embedded")
+    assert done["collector"] is False
+    assert done["collector after"] is True
 
 
 def test_a_keymap_is_checked_against_every_screen_at_the_start(
