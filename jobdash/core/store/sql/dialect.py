@@ -152,7 +152,7 @@ INT_ARRAY = "CAST(%s AS BIGINT[])"
 
 
 def int_array(values: Iterable[int]) -> str:
-    """Ints as the text of a PostgreSQL array, for `INT_ARRAY`: psycopg dumps a list
+    """Ints as the text of a PostgreSQL array, for `INT_ARRAY`: the driver dumps a list
     element by element in Python (its binary array of 256 ids costs ~150 µs of the
     client's CPU, this text ~30), and the server reads either as fast."""
     return "{" + ",".join(map(str, values)) + "}"
