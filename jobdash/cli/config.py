@@ -70,9 +70,8 @@ async def cmd_types(svc: Service, a: argparse.Namespace) -> int:
     config defines is listed as the config defines it."""
     from jobdash.cli.tables import listing, show_table
 
-    own = svc.local_types
-    others = {n: t for n, t in svc.types.items() if n not in own}
-    types = sorted([*own.values(), *others.values()], key=lambda t: t.name)
+    types = sorted(svc.types.values(), key=lambda t: t.name)  # the config's win a name
+    others = svc.types.keys() - svc.local_types.keys()  # published by engines only
     if a.json:
         print(
             json.dumps(
