@@ -36,6 +36,13 @@ from tests.tui.test_window import seed
 TIMEOUT = 30
 
 
+@pytest.fixture(autouse=True)
+def checks_take_long(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test's small stores are judged as a store of millions of jobs is: drawn and read
+    while their check goes on (a small one is checked again at opening instead)."""
+    monkeypatch.setattr(files, "CHECK_AT_OPEN_BELOW", 0)
+
+
 def check_started(db: Path) -> Future[int | None]:
     """A check of `db` started ahead and still reading, as `files.check_ahead` leaves it."""
     ahead: Future[int | None] = Future()

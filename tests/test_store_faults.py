@@ -16,6 +16,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
@@ -225,6 +226,27 @@ async def test_a_store_changed_after_its_check_ahead_is_checked_again(tmp_path: 
         assert len(await store.list_jobs(JobFilter())) == 5
     finally:
         await store.close()
+
+
+async def test_a_small_store_whose_check_ahead_has_not_ended_is_judged_at_opening(
+    tmp_path: Path,
+) -> None:
+    """On a loaded machine the check ahead (at the lowest priority) may not even have begun
+    when the dashboard opens its store: a small store is then checked at once, there, so
+    that a damaged one is refused before anything is drawn (the official CI once drew the
+    dashboard over a damaged store of 60 jobs, then refused it)."""
+    from jobdash.core.store.sqlite import files
+
+    db = tmp_path / "store.db"
+    await fill_store(db, 60)
+    corrupt_middle_page(db)
+    held: Future[int | None] = Future()  # a check ahead that never ends
+    files._ahead[str(db)] = (files._identity(db), held)
+    assert files.check_under_way(db) is None  # not left to run while the store is drawn
+    before = digest(db)
+    with pytest.raises(StoreError, match="the store is damaged"):
+        await asyncio.wait_for(SqliteStore.open(db), TIMEOUT)  # not waiting for it either
+    assert digest(db) == before and str(db) not in files._ahead
 
 
 def test_an_engine_that_finds_its_store_damaged_stops_in_one_line(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from textual import events
 from jobdash.core.service import Service
 from jobdash.core.store.sqlite import SqliteStore
 from jobdash.tui.app import JobdashApp
-from tests.test_check_under_way import check_ends, check_started
+from tests.test_check_under_way import check_ends, check_started, checks_take_long
 from tests.test_store_faults import CONFIG, fill_store
 from tests.tui.pty_harness import plain, quit_on_pty
 from tests.tui.test_window import seed
@@ -95,6 +95,7 @@ async def test_q_read_as_the_first_frame_is_drawn_leaves_no_engine_running(
     assert await live_agents(db) == []
 
 
+@pytest.mark.usefixtures(checks_take_long.__name__)
 async def test_close_ends_a_start_under_way_without_waiting_for_it(tmp_path: Path) -> None:
     """The start waits for the store's whole-file check (held here, as a store of millions
     of jobs holds it for seconds): `close` ends the start and returns at once, and when the

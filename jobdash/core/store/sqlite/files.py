@@ -45,6 +45,12 @@ SIDECARS = ("-wal", "-shm", "-journal")  # the files SQLite keeps beside a store
 # Whole-file checks started ahead (`check_ahead`): path -> (the file's identity, the check).
 _ahead: dict[str, tuple[tuple[int, ...], Future[int | None]]] = {}
 
+# A check ahead still reading a file smaller than this when the store is opened is made
+# again there, at once (about 2 ms per MB): a small store is judged before the dashboard
+# draws, however busy the machine (the check ahead runs at the lowest priority, and on a
+# loaded machine it may not have begun). A larger one is read and drawn meanwhile.
+CHECK_AT_OPEN_BELOW = 16 * 2**20
+
 
 def check_store_file(path: Path, create_folder: bool = False, whole: bool = True) -> int | None:
     """The schema version of the jobdash store at `path`, or None when a store is to be
@@ -292,6 +298,11 @@ def check_under_way(path: Path) -> Future[None] | None:
     ahead = _ahead.get(str(path))
     if ahead is None or ahead[1].done():
         return None
+    try:
+        if path.stat().st_size < CHECK_AT_OPEN_BELOW:
+            return None  # `read_version` checks it now: cheaper than drawing it unjudged
+    except OSError:
+        return None  # opening it says why
     del _ahead[str(path)]
     key, done = ahead
     verdict: Future[None] = Future()
@@ -316,10 +327,10 @@ def check_under_way(path: Path) -> Future[None] | None:
 
 def read_version(path: Path, whole: bool = True) -> int | None:
     """The store's schema version after `PRAGMA quick_check` when `whole` (None: an SQLite
-    database without tables, to initialise): the check `check_ahead` started, where it
-    passed on this very file, else one made now (see `_read_version`)."""
+    database without tables, to initialise): the check `check_ahead` started, where it has
+    ended and passed on this very file, else one made now (see `_read_version`)."""
     ahead = _ahead.pop(str(path), None)
-    if whole and ahead is not None:
+    if whole and ahead is not None and ahead[1].done():  # one still reading is not waited for
         key, done = ahead
         try:
             version = done.result()
