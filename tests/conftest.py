@@ -7,8 +7,10 @@ one). `services` opens its services on the store of the test's backend."""
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -189,10 +191,28 @@ def new_job(type_: str, tasks: list[NewTask], **fields: Any) -> NewJob:
     return NewJob(type=type_, tasks=tasks, **(defaults | fields))
 
 
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+LIBC = ctypes.CDLL(None, use_errno=True)
+PRCTL = LIBC.prctl  # looked up before any fork: the child only calls it
+
+
+def ending_with(parent: int) -> Callable[[], None]:
+    """A `preexec_fn`: the child gets SIGTERM when `parent` (this process) dies, or ends at
+    once if it has died already (before the request)."""
+
+    def preexec() -> None:
+        PRCTL(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return preexec
+
+
 def start_serve(
     log: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 30
 ) -> subprocess.Popen[bytes]:
-    """A real `jobdash serve` (in its own session, its output in `log`), once it is ready."""
+    """A real `jobdash serve` (in its own session, its output in `log`), once it is ready;
+    it ends with this process (`ending_with`): start it from the test's own thread."""
     with log.open("wb") as f:
         proc = subprocess.Popen(
             [sys.executable, "-m", "jobdash", "serve", *args],
@@ -200,6 +220,7 @@ def start_serve(
             stderr=f,
             env={**os.environ, **(env or {})},
             start_new_session=True,
+            preexec_fn=ending_with(os.getpid()),  # a ctypes call only: takes no lock
         )
     deadline = time.monotonic() + timeout
     while "slots on" not in log.read_text(errors="replace"):

@@ -32,7 +32,7 @@ from jobdash.core.model import Task, TaskStatus
 from jobdash.core.processes import group_alive
 from jobdash.core.store.base import Store, open_store
 from jobdash.core.store.engine_records import NewTask, Outcome
-from tests.conftest import new_job, run_cli
+from tests.conftest import ending_with, new_job, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -130,6 +130,7 @@ class Cluster:
             stderr=subprocess.STDOUT,
             env=full,
             start_new_session=True,
+            preexec_fn=ending_with(os.getpid()),  # ends with pytest, even one killed outright
         )
         log.close()
         self.procs[name] = proc

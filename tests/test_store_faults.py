@@ -26,7 +26,7 @@ from jobdash.core.store.engine_records import NewJob, NewTask
 from jobdash.core.store.faults import StoreError
 from jobdash.core.store.records import JobFilter
 from jobdash.core.store.sqlite import SqliteStore
-from tests.conftest import run_cli
+from tests.conftest import ending_with, run_cli
 from tests.os_users import OsUser, other_user
 from tests.test_untrusted_text import run_tty
 
@@ -97,6 +97,7 @@ def start_serve(*args: str) -> subprocess.Popen[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=ending_with(os.getpid()),  # ends with pytest, even one killed outright
     )
     assert serve.stderr is not None
     first = serve.stderr.readline()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import os
 import re
 import signal
@@ -24,7 +23,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from jobdash.web.child import PR_SET_PDEATHSIG
+from tests.conftest import ending_with
 
 DEADLINE = 60.0  # seconds a condition may take on a loaded machine before the test fails
 
@@ -83,22 +82,6 @@ class Served:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(timeout=DEADLINE)
-
-
-LIBC = ctypes.CDLL(None, use_errno=True)
-PRCTL = LIBC.prctl  # looked up before any fork: the child only calls it
-
-
-def ending_with(parent: int) -> Callable[[], None]:
-    """A `preexec_fn`: the child gets SIGTERM when `parent` (this process) dies, or ends at
-    once if it has died already (before the request)."""
-
-    def preexec() -> None:
-        PRCTL(PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() != parent:
-            os._exit(1)
-
-    return preexec
 
 
 def start_web(log: Path, *args: str) -> Served:
