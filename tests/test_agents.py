@@ -373,7 +373,7 @@ def test_sigstopped_agent_loses_its_claims_and_its_late_results_are_rejected(
     # a wakes: its heartbeat finds both claims gone; it stops "long" and its late results
     # (quick: failed exit 7; long: cancelled) are rejected by the store.
     until(lambda: not group_alive(long1), 10, "a stopped its attempt 1 of long")
-    late_results_rejected(cluster, job, "failed", 10)
+    late_results_rejected(cluster, job, "failed: exit 7", 10)
     tasks = cluster.tasks(job)
     assert all(t["status"] == "succeeded" and t["exit_code"] == 0 for t in tasks.values())
     j = cluster.job(job)

@@ -304,7 +304,8 @@ class Agent:
 
     async def _report(self, c: Claim, result: Result) -> None:
         """Record a task's result. A claim taken over still sends its (late) result: the
-        store's fencing rejects it, and the task's log says so."""
+        store's fencing rejects it, and the task's log says so, with the result's error (a
+        task that could not start and lost its claim has it in no other line)."""
         ok = await self._record(
             Outcome(c.task_id, c.attempt, self.owner, result.status, result.exit_code, result.error)
         )
@@ -315,7 +316,8 @@ class Agent:
                 c.task_id,
                 "system",
                 f"{c.name}: late result of attempt {c.attempt} from agent {self.name} "
-                f"({result.status}) rejected: the claim was taken over",
+                f"({result.status}{f': {result.error}' if result.error else ''}) rejected: "
+                "the claim was taken over",
                 c.attempt,
             )
         elif result.status is TaskStatus.SUCCEEDED:
