@@ -122,6 +122,14 @@ async def test_completion_is_fenced_on_task_attempt_and_owner(store: Store) -> N
     await store.release("owner-b", [d.task_id])  # not its claim: nothing happens
     assert (await store.get_job(job.id)).running == 1
     await store.release("owner-a", [d.task_id])
+    # A first attempt given back: the task is as if never run (no agent shown beside it).
+    given_back = next(t for t in await store.tasks(job.id) if t.id == d.task_id)
+    assert (given_back.status, given_back.attempt, given_back.agent, given_back.started) == (
+        TaskStatus.PENDING,
+        0,
+        None,
+        None,
+    )
     assert not await store.complete(Outcome(d.task_id, d.attempt, "owner-a", ok))
     job_now = await store.get_job(job.id)
     assert (job_now.pending, job_now.running, job_now.succeeded) == (1, 0, 1)

@@ -54,7 +54,10 @@ Q = Statements(
     # The claims to give back that are still the owner's, with their jobs' status.
     releasing="SELECT t.id, t.job_id, j.status FROM tasks t JOIN jobs j ON j.id = t.job_id "
     "WHERE t.owner = ? AND t.status = 'running' AND ",
+    # A first attempt given back leaves the task as never run: no agent, no start.
     release="UPDATE tasks SET status = ?, finished = ?, owner = NULL, lease_until = NULL, "
+    "agent = CASE WHEN attempt = 1 THEN NULL ELSE agent END, "
+    "started = CASE WHEN attempt = 1 THEN NULL ELSE started END, "
     "attempt = attempt - 1 WHERE id = ?",
     lost="SELECT t.owner, t.id, t.job_id, t.seq, t.name, t.attempt, t.base_attempt, "
     "j.retries, j.status, t.lost, t.charged, t.agent FROM tasks t "
