@@ -6,6 +6,8 @@ tasks never are), so these hold with and without one."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from jobdash.core.model import TaskStatus
@@ -36,11 +38,19 @@ async def until_steps(n: int) -> None:
     raise AssertionError(f"{len(STEPS)} steps, not {n}")
 
 
-async def test_a_paused_python_job_waits_at_its_checkpoint_and_resumes(tmp_path: Path) -> None:
+@contextlib.asynccontextmanager
+async def function_run(tmp_path: Path) -> AsyncIterator[FunctionRun]:
+    """A run of `stepping` on a real store (its checkpoints ask it whether lines back up)."""
     store = await SqliteStore.open(tmp_path / "s.db")
     STEPS.clear()
     try:
-        run = FunctionRun(claim(), store, f"{__name__}:stepping", __name__)
+        yield FunctionRun(claim(), store, f"{__name__}:stepping", __name__)
+    finally:
+        await store.close()
+
+
+async def test_a_paused_python_job_waits_at_its_checkpoint_and_resumes(tmp_path: Path) -> None:
+    async with function_run(tmp_path) as run:
         running = asyncio.ensure_future(run.wait())
         await until_steps(3)
         run.pause()
@@ -51,15 +61,10 @@ async def test_a_paused_python_job_waits_at_its_checkpoint_and_resumes(tmp_path:
         run.resume()
         result = await asyncio.wait_for(running, 10)
         assert result.status is TaskStatus.SUCCEEDED and len(STEPS) == 40
-    finally:
-        await store.close()
 
 
 async def test_a_python_job_stopped_while_paused_ends_cancelled(tmp_path: Path) -> None:
-    store = await SqliteStore.open(tmp_path / "s.db")
-    STEPS.clear()
-    try:
-        run = FunctionRun(claim(), store, f"{__name__}:stepping", __name__)
+    async with function_run(tmp_path) as run:
         running = asyncio.ensure_future(run.wait())
         await until_steps(2)
         run.pause()
@@ -67,17 +72,10 @@ async def test_a_python_job_stopped_while_paused_ends_cancelled(tmp_path: Path) 
         await run.stop()
         result = await asyncio.wait_for(running, 10)
         assert result.status is TaskStatus.CANCELLED and len(STEPS) < 40
-    finally:
-        await store.close()
 
 
 async def test_a_python_job_never_paused_runs_to_its_end(tmp_path: Path) -> None:
-    store = await SqliteStore.open(tmp_path / "s.db")
-    STEPS.clear()
-    try:
-        run = FunctionRun(claim(), store, f"{__name__}:stepping", __name__)
+    async with function_run(tmp_path) as run:
         run.resume()  # a resume with no pause before it changes nothing
         result = await asyncio.wait_for(run.wait(), 10)
         assert result.status is TaskStatus.SUCCEEDED and len(STEPS) == 40
-    finally:
-        await store.close()
