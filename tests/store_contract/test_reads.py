@@ -295,6 +295,37 @@ async def test_a_backlog_waiting_for_slots_is_written_once_not_every_pass(
     assert (await store.get_job(idle[-1])).info == "agents busy: 4/4 slots"
 
 
+async def test_jobs_created_within_the_grace_show_no_reason_yet(store: Store) -> None:
+    """The engines' pass leaves out the jobs created less than its grace ago (most are
+    claimed within a poll: a bulk submission's thousands each written and then cleared for
+    nothing); once past it they say why they wait, as without one."""
+    await store.register_agent(agent("e1"), "e1/1")
+    await store.heartbeat("e1", "e1/1", "idle", 600)
+    await store.publish_catalogue("e1", {"x": ("h1", {})})
+    since = time.time() - 3600
+    jobs = await store.create_jobs([commands("x", type_hash="h1") for _ in range(6)])
+    await store.admit(live_after=since)
+    busy = await store.claim(Claimant("e1/1", "e1", 4, 600))  # its 4 slots used
+    idle = [j for j in jobs if j not in {c.job_id for c in busy}]
+    assert len(idle) == 2
+    assert await store.note_waits(since, grace=60) == 0
+    assert [(await store.get_job(j)).info for j in idle] == ["", ""]
+    assert await store.note_waits(since, grace=0) == 2  # past the grace (none here)
+    shown = [(await store.get_job(j)).info for j in idle]
+    assert (
+        shown
+        == [
+            "agents busy: 4/4 slots (jobs "
+            + ", ".join(map(str, sorted(c.job_id for c in busy)[:3]))
+            + " and 1 more)"
+        ]
+        * 2
+    )
+    # A reason shown stays while the job is within the grace: only new ones wait for it.
+    assert await store.note_waits(since, grace=60) == 0
+    assert [(await store.get_job(j)).info for j in idle] == shown
+
+
 async def test_a_claim_counts_its_limit_and_idleness_when_it_claims(store: Store) -> None:
     await store.create_job(commands("many", tasks=5))
     await store.admit()

@@ -23,6 +23,7 @@ from jobdash.core.agent.options import (
     RECOVER_EVERY,
     REPORT_EVERY,
     STALE_AFTER,
+    WAIT_GRACE,
     WAITS_EVERY,
     AgentOptions,
 )
@@ -69,7 +70,7 @@ class Housekeeper:
                         await self.store.recover_lost()
                 if time.monotonic() - last_waits > WAITS_EVERY:
                     last_waits = time.monotonic()
-                    await self.store.note_waits(live_after)
+                    await self.store.note_waits(live_after, WAIT_GRACE)
                 if self.opts.reporter is not None and time.monotonic() - last_report > REPORT_EVERY:
                     last_report = time.monotonic()
                     self._start_reports(self.opts.reporter)

@@ -38,6 +38,9 @@ LEASE = env_seconds("JOBDASH_LEASE", 15.0)  # seconds a claim lasts without rene
 HEARTBEAT = env_seconds("JOBDASH_HEARTBEAT", min(3.0, LEASE / 5))  # between renewals
 RECOVER_EVERY = 2.0  # seconds between sweeps for tasks of dead agents
 WAITS_EVERY = 1.0  # seconds between looks at why running jobs run nothing
+# A job created this recently shows no reason yet (`Store.note_waits`' grace): most are
+# claimed within a poll, and a bulk submission run within it writes none.
+WAIT_GRACE = 3.0
 PRUNE_EVERY = 600.0  # seconds between retention sweeps (the first one at start)
 # Seconds between looks at the store when nothing woke us (JOBDASH_POLL: tests slow it to
 # show that hints wake an agent; a PostgreSQL store's NOTIFY, see store.watch_work).

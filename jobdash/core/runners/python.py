@@ -48,8 +48,9 @@ class TaskContext:
         self.task_seq = claim.seq
         self.attempt = claim.attempt
         self.item = claim.item
-        self._running = asyncio.Event()
-        self._running.set()
+        # Set while it may run, clear while paused; made at the first pause (most tasks
+        # are never paused, and an Event a task is one more object for the collector).
+        self._running: asyncio.Event | None = None
         self._cancelled = False
 
     def log(self, text: str, stream: str = "stdout") -> None:
@@ -107,7 +108,8 @@ class TaskContext:
         if self._cancelled:
             raise TaskCancelled()
         await self._store.drained()
-        await self._running.wait()
+        if self._running is not None:
+            await self._running.wait()
         if self._cancelled:
             raise TaskCancelled()
 
@@ -146,7 +148,7 @@ class JobContext(TaskContext):
         self._new: list[NewTask] = []
         self._added = 0
         self._writing: asyncio.Future[None] | None = None  # a batch written in the background
-        self._write_lock = asyncio.Lock()
+        self._write_lock: asyncio.Lock | None = None  # made by the first write (most add none)
 
     def add_task(
         self,
@@ -194,8 +196,10 @@ class JobContext(TaskContext):
 
     async def flush(self) -> None:
         """Write the tasks added so far (also done at every checkpoint and at the end)."""
-        if not self._new and not self._write_lock.locked():
+        if not self._new and (self._write_lock is None or not self._write_lock.locked()):
             return  # nothing added, none being written (most job functions add none)
+        if self._write_lock is None:
+            self._write_lock = asyncio.Lock()
         async with self._write_lock:
             while self._new:
                 new, self._new = self._new, []
@@ -311,13 +315,12 @@ class FunctionRun(Run):
                 # No timeout: run it in this (the agent's) task rather than a task of its own,
                 # which costs as much as a no-op task itself. `stop()` cancels this task only
                 # while the user's code runs, never while the outcome is being recorded.
-                self._task = asyncio.current_task()
+                self._task = me = asyncio.current_task()
                 self._in_user_code = True
                 try:
                     await coro
                 finally:
                     self._in_user_code = False
-                    me = asyncio.current_task()
                     if self.stopping and me is not None and me.cancelling():
                         me.uncancel()  # our stop() cancelled it: this task goes on to report
             if isinstance(self.ctx, JobContext):
@@ -348,14 +351,18 @@ class FunctionRun(Run):
     async def stop(self, force: bool = False) -> None:
         self.stopping = True
         self.ctx._cancelled = True
-        self.ctx._running.set()
+        if self.ctx._running is not None:
+            self.ctx._running.set()
         if self._task is None or self._task.done():
             return
         if self.claim.timeout or self._in_user_code:
             self._task.cancel()
 
     def pause(self) -> None:
+        if self.ctx._running is None:
+            self.ctx._running = asyncio.Event()
         self.ctx._running.clear()
 
     def resume(self) -> None:
-        self.ctx._running.set()
+        if self.ctx._running is not None:
+            self.ctx._running.set()

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from jobdash.core.agent import AgentOptions
 from jobdash.core.catalogue import Catalogue
+from jobdash.core.heap import freeze_once
 from jobdash.core.model import Refused
 from jobdash.core.service.access import Access
 
@@ -94,6 +95,7 @@ class EngineLife(Access):
             # `Scheduler(self)`: the whole Service is its Submitter (submit_schedule).
             self.scheduler = Scheduler(self)  # type: ignore[arg-type]
             await self.scheduler.start()
+        freeze_once()  # what the engine's start made lives as long as it (see core.heap)
         return self.engine
 
     async def stop_scheduler(self) -> None:

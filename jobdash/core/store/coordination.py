@@ -63,10 +63,11 @@ class CoordinationStore(Protocol):
     async def pruned_agents(self) -> PrunedAgents:
         """The totals of the agents pruned so far."""
 
-    async def note_waits(self, live_since: float) -> int:
+    async def note_waits(self, live_since: float, grace: float = 0.0) -> int:
         """Write why each running job with tasks left runs none (ready ones nobody claims,
-        or all waiting out a retry backoff; clear reasons that no longer hold). Returns how
-        many jobs' reasons changed."""
+        or all waiting out a retry backoff; clear reasons that no longer hold), leaving
+        out the jobs created less than `grace` seconds ago. Returns how many jobs'
+        reasons changed."""
 
     async def wait_situation(self, job_id: int, live_since: float) -> Situation:
         """What `core.waiting.explain` judges why a job waits from, read now (NotFound
