@@ -60,22 +60,34 @@ class Jobs(Admission, Requests):
         """The tasks a running job adds, by one COPY (a row-by-row INSERT cost ~100 µs a
         task): each new key takes the next free seq; a key already there (or twice in the
         batch) is left out. Adding tasks is an exclusive write (db.py), so the keys and
-        the last seq read here stay true until the commit."""
+        the last seq read here stay true until the commit. The job's row is held (`FOR KEY
+        SHARE`, as a foreign key's check held it: task_jobs.py) while its last seq is read,
+        so it cannot be deleted under its new tasks; a job that is gone gets none."""
         keys = list(dict.fromkeys(t.key for t in tasks))
         taken = con.execute(
             "SELECT key FROM tasks WHERE job_id = %s AND key = ANY(%s)", (job_id, keys)
         ).fetchall()
         seen = {r[0] for r in taken}
-        last = con.execute(
-            "SELECT coalesce(max(seq), 0) FROM tasks WHERE job_id = %s", (job_id,)
-        ).fetchall()[0][0]
+        held = con.execute(LAST_SEQ, (job_id,)).fetchall()
+        if not held:
+            raise psycopg.errors.ForeignKeyViolation(f"job {job_id} is gone: no task added")
+        last = held[0][0]
         rows: list[tuple[Any, ...]] = []
         for t in tasks:
             if t.key not in seen:
                 seen.add(t.key)
                 rows.append(task_row(job_id, last + len(rows) + 1, t))
-        self.db.copy(con.cursor(), "tasks (job_id, seq, key, name, kind, spec, item, status)", rows)
+        self.db.copy(con.cursor(), TASKS_INTO, rows)
         return len(rows)
+
+
+# A job's last seq, its row held until the commit (None when the job is gone).
+LAST_SEQ = (
+    "SELECT (SELECT coalesce(max(seq), 0) FROM tasks WHERE job_id = j.id) FROM jobs j "
+    "WHERE j.id = %s FOR KEY SHARE"
+)
+# A new task's columns, as `task_row` gives them.
+TASKS_INTO = "tasks (job_id, seq, key, name, kind, spec, item, status)"
 
 
 def insert_job(db: Db, c: Creating, nj: NewJob, audit_user: str | None) -> int:
@@ -95,7 +107,7 @@ def insert_job(db: Db, c: Creating, nj: NewJob, audit_user: str | None) -> int:
     if nj.tasks:
         db.copy(
             con.cursor(),
-            "tasks (job_id, seq, key, name, kind, spec, item, status)",
+            TASKS_INTO,
             (task_row(job_id, i, t) for i, t in enumerate(nj.tasks, 1)),
         )
     insert_rest(c, [(job_id, nj, audit_user)])
