@@ -12,7 +12,6 @@ on a row's word.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 import socket
@@ -82,7 +81,8 @@ def copy_in(folder: Path, job_id: int, chunks: Iterable[bytes]) -> tuple[str, in
     """Write `chunks` to a new file of the folder (0600, created new); its name, size and
     SHA-256. A failure removes what was written."""
     open_folder(folder)
-    from secrets import token_hex  # only where an artifact is written
+    import hashlib  # OpenSSL's library, and secrets: only where an artifact is written
+    from secrets import token_hex
 
     name = f"{job_id}-{token_hex(8)}"
     path = folder / name
