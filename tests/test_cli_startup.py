@@ -350,15 +350,21 @@ def test_jobs_on_an_empty_store_loads_no_row_looks_no_hashes_and_no_zones(
 def test_jobs_compiles_none_of_the_configs_and_failures_patterns(tmp_path: Path) -> None:
     """Each `re.compile` of a module's import is paid by every command that loads it
     (~0.45 M instructions a pattern): those of reading a config file (where a key is, a
-    size) and of failures (a fingerprint's numbers and words, a group id) are compiled
+    size, a type's, a role's or a group's name, a function, a duration), of artifacts'
+    files and of failures (a fingerprint's numbers and words, a group id) are compiled
     where they are used, and kept in `re`'s cache from then on."""
     code = (
         "import re; from jobdash.cli import main; "
         f"main(['--db', {str(tmp_path / 'empty.db')!r}, 'jobs']); "
-        "from jobdash.core.config import checks; from jobdash.core import fingerprint; "
+        "from jobdash.core.config import checks, jobtypes, roles; "
+        "from jobdash.core import fingerprint, values; "
         "from jobdash.core.service import failures; "
+        "from jobdash.core.store import artifact_files; "
         "texts = {(t, 0) for t in (checks._SEG, checks._HEADER, checks._ASSIGN, "
-        "checks._SIZE, fingerprint._NUMBER, fingerprint._SPACE, failures.GROUP_ID)}; "
+        "checks._SIZE, jobtypes.TYPE_NAME, jobtypes.FUNCTION, roles.ROLE_NAME, "
+        "roles.GROUP_NAME, values.PARAM_NAME, values._DURATION_PART, "
+        "values._DURATION_NUMBER, artifact_files.FILE_NAME, "
+        "fingerprint._NUMBER, fingerprint._SPACE, failures.GROUP_ID)}; "
         "texts.add((fingerprint._KEPT, re.IGNORECASE)); "
         "print(sum(key[1:] in texts for key in re._cache)); "  # (str, text, flags)
         "fingerprint.normalise('exit 3: x'); failures.check_group_id('0123456789ab'); "

@@ -25,7 +25,7 @@ from jobdash.present.text import sanitize
 
 FOLDER_MODE = 0o700
 FILE_MODE = 0o600
-FILE_NAME = re.compile(r"[0-9]{1,19}-[0-9a-f]{16}\Z")  # the names jobdash gives its files
+FILE_NAME = r"[0-9]{1,19}-[0-9a-f]{16}\Z"  # the names jobdash gives its files (`re` compiles it)
 
 
 def host_name() -> str:
@@ -52,7 +52,7 @@ def open_folder(folder: Path) -> Path:
 def file_in(folder: Path, name: str) -> Path:
     """The file `name` of the folder, when it is a name jobdash gives its files; BadInput
     otherwise (a row naming any other path is never followed)."""
-    if not FILE_NAME.match(name):
+    if not re.match(FILE_NAME, name):
         raise BadInput(f"artifact file {sanitize(name)!r} is not one jobdash wrote; not read")
     return folder / name
 
