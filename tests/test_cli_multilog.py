@@ -202,3 +202,12 @@ def test_following_with_no_engine_says_so_once_and_goes_on(env: dict[str, str]) 
         _, stderr = follow.communicate(timeout=30)
     assert stderr.count("no engine is running") == 1, stderr
     assert "start one with `jobdash serve` (still following)" in stderr
+
+
+def test_each_hue_of_a_job_has_its_colour() -> None:
+    """`present.logs` gives each job of a stream one of JOB_HUES hues; the command line
+    colours each hue (`render.JOB_STYLES`): as many colours as hues, none repeated."""
+    from jobdash.cli.render import JOB_STYLES
+    from jobdash.present.logs import JOB_HUES
+
+    assert len(set(JOB_STYLES)) == len(JOB_STYLES) == JOB_HUES

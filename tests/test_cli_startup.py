@@ -313,6 +313,71 @@ def test_jobs_compiles_no_failure_fingerprint_rules(tmp_path: Path) -> None:
     assert done.stdout.split()[0] == "0"
 
 
+# What `jobs` on an empty store prints no row with, so does not load: a row's looks (its
+# timing, progress, durations; a log line's), OpenSSL's hashes (a type's hash at a
+# submission, an artifact's checksum, a failure's fingerprint) and the time zone database
+# (a time shown). `jobs` over jobs loads them: the check below is not vacuous.
+NOT_FOR_NO_ROWS = (
+    "hashlib",
+    "_hashlib",
+    "zoneinfo",
+    "jobdash.present.durations",
+    "jobdash.present.logs",
+    "jobdash.present.progress",
+    "jobdash.present.recovery",
+    "jobdash.present.steps",
+    "jobdash.present.timing",
+    "jobdash.present.unread",
+)
+
+
+def test_jobs_on_an_empty_store_loads_no_row_looks_no_hashes_and_no_zones(
+    tmp_path: Path, store: list[str]
+) -> None:
+    code, modules = imported(tmp_path, *store, "jobs")
+    assert code == 0
+    assert "jobdash.core.service.facade" in modules  # it did read the store
+    assert loaded(modules, *NOT_FOR_NO_ROWS) == []
+    code, modules = imported(tmp_path, *store, "run", "hello")  # a type's hash: hashlib
+    assert code == 0
+    assert "hashlib" in modules
+    code, modules = imported(tmp_path, *store, "jobs")  # one row, its time in a zone
+    assert code == 0
+    assert loaded(modules, "jobdash.present.timing", "jobdash.present.durations") != []
+    assert "zoneinfo" in modules
+
+
+def test_jobs_compiles_none_of_the_configs_and_failures_patterns(tmp_path: Path) -> None:
+    """Each `re.compile` of a module's import is paid by every command that loads it
+    (~0.45 M instructions a pattern): those of reading a config file (where a key is, a
+    size, a type's, a role's or a group's name, a function, a duration), of artifacts'
+    files and of failures (a fingerprint's numbers and words, a group id) are compiled
+    where they are used, and kept in `re`'s cache from then on."""
+    code = (
+        "import re; from jobdash.cli import main; "
+        f"main(['--db', {str(tmp_path / 'empty.db')!r}, 'jobs']); "
+        "from jobdash.core.config import checks, jobtypes, roles; "
+        "from jobdash.core import fingerprint, values; "
+        "from jobdash.core.service import failures; "
+        "from jobdash.core.store import artifact_files; "
+        "texts = {(t, 0) for t in (checks._SEG, checks._HEADER, checks._ASSIGN, "
+        "checks._SIZE, jobtypes.TYPE_NAME, jobtypes.FUNCTION, roles.ROLE_NAME, "
+        "roles.GROUP_NAME, values.PARAM_NAME, values._DURATION_PART, "
+        "values._DURATION_NUMBER, artifact_files.FILE_NAME, "
+        "fingerprint._NUMBER, fingerprint._SPACE, failures.GROUP_ID)}; "
+        "texts.add((fingerprint._KEPT, re.IGNORECASE)); "
+        "print(sum(key[1:] in texts for key in re._cache)); "  # (str, text, flags)
+        "fingerprint.normalise('exit 3: x'); failures.check_group_id('0123456789ab'); "
+        "print(sum(key[1:] in texts for key in re._cache))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    before, after = done.stdout.split()
+    assert before == "0"
+    assert int(after) == 4  # the check sees them once used: the failures' four
+
+
 # What `jobs` (one read of the store) does not load: the plannings of schedules (their cron
 # reader and the scheduler), which the store's schedules and the Service's schedule parts
 # import where a schedule is read or changed; the records the engine and the scheduler

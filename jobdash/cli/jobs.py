@@ -30,14 +30,8 @@ from jobdash.cli.render import (
     when,
 )
 from jobdash.core.model import Job
-from jobdash.present.durations import job_time, task_time
-from jobdash.present.progress import progress_count
-from jobdash.present.status import exit_text
-from jobdash.present.steps import finalize_text
 from jobdash.present.text import sanitize, sanitize_lines
 from jobdash.present.times import abbreviation, header
-from jobdash.present.timing import info_beside_status, job_look, task_look, timing_words
-from jobdash.present.unread import unread_text
 from jobdash.present.words import plural
 
 if TYPE_CHECKING:
@@ -49,7 +43,11 @@ P = TypeVar("P", bound=Sequence[Any])  # a page: its rows (a row: what `id_of` r
 
 
 def jobs_table(jobs: list[Job]) -> Listing:
+    # A row's looks are imported where a row is drawn: `jobs` on an empty store draws none.
     from jobdash.cli.tables import listing
+    from jobdash.present.durations import job_time
+    from jobdash.present.progress import progress_count
+    from jobdash.present.timing import info_beside_status, job_look
 
     now = time.time()
     zone = abbreviation(now)
@@ -184,6 +182,11 @@ async def cmd_show(svc: Service, a: argparse.Namespace) -> int:
     from rich.text import Text
 
     from jobdash.cli.tables import listing, show_table
+    from jobdash.present.durations import job_time, task_time
+    from jobdash.present.status import exit_text
+    from jobdash.present.steps import finalize_text
+    from jobdash.present.timing import job_look, task_look, timing_words
+    from jobdash.present.unread import unread_text
 
     shown = job_look(job, time.time())
     out().print(Text.assemble(f"job {job.id}  ", (sanitize(job.type), "bold"), "  ", toned(shown)))

@@ -15,18 +15,19 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from jobdash.cli.parser import say
 from jobdash.core.model import Job, LineLevel, LogLine, job_record, line_level
-from jobdash.present.logs import GUTTER, JOB_HUES, JobLabels, TaskLabels
-from jobdash.present.recovery import attempt_mark, earlier_mark
 from jobdash.present.status import Look, Tone
 from jobdash.present.text import clip, sanitize, sanitize_all
 from jobdash.present.times import clock
-from jobdash.present.timing import timing_fields
 
+# A log line's looks (`present.logs`, `present.recovery`) and a job's timing
+# (`present.timing`) are imported where one is printed: `jobs` on an empty store prints
+# neither.
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
 
     from jobdash.core.views import LogTexts
+    from jobdash.present.logs import JobLabels, TaskLabels
 
 # Nothing printed is read as markup or emoji codes: data is shown as written (see `safe`).
 PLAIN: dict[str, Any] = {"highlight": False, "markup": False, "emoji": False}
@@ -175,6 +176,8 @@ def print_json(data: object) -> None:
 
 def job_dict(job: Job) -> dict[str, Any]:
     """A job as `--json` gives it: its fields, and what is computed from them."""
+    from jobdash.present.timing import timing_fields
+
     d = job_record(job)
     d["status"] = str(job.status)
     d["trigger"] = str(job.trigger)
@@ -190,14 +193,16 @@ def metrics_text(metrics: Mapping[str, float]) -> str:
     return "  ".join(f"{k}={v:g}" for k, v in sorted(metrics.items()))
 
 
-# Each job's prefix in a stream of several jobs' lines, by its hue (`present.logs`).
+# Each job's prefix in a stream of several jobs' lines, by its hue (`present.logs`'s
+# JOB_HUES of them: `tests/test_cli_multilog.py` holds the two to the same number).
 JOB_STYLES: tuple[str, ...] = ("cyan", "magenta", "green", "blue", "yellow", "bright_cyan")
-assert len(JOB_STYLES) == JOB_HUES
 
 
 def plain_log_lines(lines: Sequence[LogLine], labels: TaskLabels | JobLabels | None = None) -> str:
     """Log lines as `print_log_line` writes them without colours, in one string: inert, each
     its label first, no markup, no wrapping, no escapes added (a pipe, NO_COLOR)."""
+    from jobdash.present.recovery import attempt_mark
+
     marks = [attempt_mark(line) for line in lines] if any(ln.earlier for ln in lines) else None
     padded = [labels.padded(line) for line in lines] if labels is not None else None
     return plain_text([line.text for line in lines], marks, padded)
@@ -205,6 +210,8 @@ def plain_log_lines(lines: Sequence[LogLine], labels: TaskLabels | JobLabels | N
 
 def plain_log_texts(page: LogTexts, labels: TaskLabels | None = None) -> str:
     """`plain_log_lines` of a page of one job's lines read by column."""
+    from jobdash.present.recovery import earlier_mark
+
     earlier = page.earlier
     marks = [earlier_mark(a) for a in earlier] if earlier.count(None) < len(earlier) else None
     padded = [labels.padded_for(task) for task in page.task_ids] if labels is not None else None
@@ -244,6 +251,9 @@ def print_log_line(
         sys.stdout.write(plain_log_lines([line], labels))
         return
     from rich.text import Text
+
+    from jobdash.present.logs import GUTTER, JOB_HUES
+    from jobdash.present.recovery import attempt_mark
 
     text = attempt_mark(line) + sanitize(line.text)
     label = f"{labels.padded(line)} | " if labels is not None else ""

@@ -212,7 +212,7 @@ def _unnamed_candidates(folder: Path, older_than: float) -> list[str]:
     return [
         e.name
         for e in entries
-        if FILE_NAME.match(e.name)
+        if re.match(FILE_NAME, e.name)
         and e.is_file(follow_symlinks=False)
         and e.stat(follow_symlinks=False).st_mtime < older_than
     ]

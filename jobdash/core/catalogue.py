@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import glob
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -63,6 +62,8 @@ def type_hash(jt: JobType) -> str:
         for p in jt.params
     ]
     text = json.dumps(d, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    import hashlib  # OpenSSL's library: loaded by a submission or an engine, not by a read
+
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -14,7 +14,6 @@ command's `exit N: last stderr line`.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from functools import cache
 
@@ -55,10 +54,11 @@ def _rules() -> list[tuple[str | None, re.Pattern[str], str]]:
     return [(needle, re.compile(text), placeholder) for needle, text, placeholder in _RULE_TEXTS]
 
 
-# A number right after one of these words names the failure: it is kept.
-_KEPT = re.compile(r"\b(exit|code|status|errno|error|http|sqlstate)\b[\s:=#(\[]*$", re.IGNORECASE)
-_NUMBER = re.compile(r"\d+(?:\.\d+)*")
-_SPACE = re.compile(r"\s+")
+# A number right after one of these words names the failure: it is kept. As text, like
+# the rules: compiled by `re` (and kept in its cache) where a failure is normalised.
+_KEPT = r"\b(exit|code|status|errno|error|http|sqlstate)\b[\s:=#(\[]*$"
+_NUMBER = r"\d+(?:\.\d+)*"
+_SPACE = r"\s+"
 
 
 def as_shown(line: str) -> str:
@@ -88,18 +88,21 @@ def normalise(error: str) -> str:
     for needle, pattern, placeholder in _rules():
         if needle is None or needle in text:
             text = pattern.sub(placeholder, text)
-    text = _NUMBER.sub(_number, text)
-    return _SPACE.sub(" ", text).strip()[:MAX_MESSAGE]
+    text = re.sub(_NUMBER, _number, text)
+    return re.sub(_SPACE, " ", text).strip()[:MAX_MESSAGE]
 
 
 def _number(m: re.Match[str]) -> str:
     # The words that keep a number stand right before it: look at what precedes it only.
     start = m.start()
-    return m.group() if _KEPT.search(m.string, max(0, start - 24), start) else "<n>"
+    kept = re.compile(_KEPT, re.IGNORECASE)  # `re`'s cache: compiled once
+    return m.group() if kept.search(m.string, max(0, start - 24), start) else "<n>"
 
 
 def key(message: str) -> str:
     """The fingerprint of a normalised message."""
+    import hashlib  # OpenSSL's library: loaded where a failure is grouped, not by a read
+
     return hashlib.sha256(message.encode()).hexdigest()[:12]
 
 

@@ -23,7 +23,9 @@ from jobdash.core.model import (
     Report,
 )
 
-PARAM_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
+# Patterns are kept as text and compiled by `re` (its cache) where used: a command that reads
+# no config and parses no duration compiles none of them.
+PARAM_NAME = r"[A-Za-z_][A-Za-z0-9_-]*\Z"
 ITEM = "item"  # the placeholder naming the current item in a command
 
 
@@ -47,8 +49,8 @@ def show(value: object) -> str:
 # ------------------------------------------------------------------------- durations
 
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-_DURATION_PART = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h|d|w)")
-_DURATION_NUMBER = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\Z")
+_DURATION_PART = r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h|d|w)"
+_DURATION_NUMBER = r"(\d+(?:\.\d*)?|\.\d+)\Z"
 _DURATION_HINT = 'a duration like "30s", "10m", "1h30m", "500ms" or a number of seconds'
 
 
@@ -58,8 +60,9 @@ def unit_seconds(text: str) -> float | None:
     not one: whether it means seconds is the caller's choice (a duration: yes; an
     interval planning: no)."""
     total, pos = 0.0, 0
+    part = re.compile(_DURATION_PART)
     while pos < len(text):
-        m = _DURATION_PART.match(text, pos)
+        m = part.match(text, pos)
         if m is None:
             return None
         total += float(m.group(1)) * _DURATION_UNITS[m.group(2)]
@@ -77,7 +80,7 @@ def duration_seconds(value: object) -> float:
             seconds = math.inf if value > 0 else -math.inf
     elif isinstance(value, str):
         text = value.strip().lower()
-        if _DURATION_NUMBER.match(text):
+        if re.match(_DURATION_NUMBER, text):
             seconds = float(text)
         elif text:
             seconds = unit_seconds(text)
@@ -126,7 +129,7 @@ def template_parts(template: str) -> list[tuple[str, str | None]]:
                 raise ValueError(
                     f"placeholders take no format spec or conversion, got {show(template)}"
                 )
-            if not PARAM_NAME_RE.match(name):
+            if not re.match(PARAM_NAME, name):
                 raise ValueError(f"bad placeholder {{{name}}} in {show(template)}")
         parts.append((literal, name))
     return parts

@@ -23,7 +23,6 @@ from functools import lru_cache
 from math import isfinite
 from operator import sub
 from typing import Any
-from zoneinfo import ZoneInfo
 
 __all__ = [
     "abbreviation",
@@ -64,6 +63,8 @@ def local_zone_name() -> str:
     """The viewer's zone as an IANA name (a schedule's default zone), else "UTC"."""
     key = getattr(local_zone(), "key", None)
     if key:
+        from zoneinfo import ZoneInfo
+
         try:
             ZoneInfo(key)
             return str(key)
@@ -195,6 +196,8 @@ def iso_column(times: Sequence[Any], tz: tzinfo | None = None) -> list[str]:
     tz = tz or local_zone()
     if not times:
         return []
+    from zoneinfo import ZoneInfo  # here, not at import: a command that shows no time
+
     if not isinstance(tz, ZoneInfo | timezone):
         return [iso(t, tz) for t in times]
     if (

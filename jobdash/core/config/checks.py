@@ -12,7 +12,6 @@ import json
 import re
 from collections.abc import Collection, Mapping
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jobdash.core.model import BadInput
 from jobdash.core.values import ITEM, close_to, duration_seconds, show, template_parts
@@ -81,14 +80,15 @@ def suggest(word: str, known: Collection[str]) -> str:
 
 _SEG = r"""(?:[A-Za-z0-9_-]+|"(?:[^"\\\n]|\\.)*"|'[^'\n]*')"""
 _KEY = rf"{_SEG}(?:\s*\.\s*{_SEG})*"
-_SEG_RE = re.compile(_SEG)
-_HEADER_RE = re.compile(rf"\s*\[\[?\s*({_KEY})\s*\]")
-_ASSIGN_RE = re.compile(rf"\s*({_KEY})\s*=")
+# Patterns as text, compiled by `re` (and kept in its cache) where a config is read: a
+# command without a config file compiles none of them.
+_HEADER = rf"\s*\[\[?\s*({_KEY})\s*\]"
+_ASSIGN = rf"\s*({_KEY})\s*="
 
 
 def _split_key(key: str) -> Keys:
     parts = []
-    for m in _SEG_RE.finditer(key):
+    for m in re.finditer(_SEG, key):
         seg = m.group(0)
         if seg.startswith('"'):
             try:
@@ -118,10 +118,10 @@ def find_line(text: str, keys: Keys) -> int | None:
             if line.count(in_string) % 2 == 1:
                 in_string = None
             continue
-        if m := _HEADER_RE.match(line):
+        if m := re.match(_HEADER, line):
             header = _split_key(m.group(1))
             path = header
-        elif m := _ASSIGN_RE.match(line):
+        elif m := re.match(_ASSIGN, line):
             path = header + _split_key(m.group(1))
             rest = line[m.end() :]
             for quotes in ('"""', "'''"):
@@ -176,7 +176,7 @@ def as_int(value: object, keys: Keys, minimum: int, maximum: int) -> int:
     return value
 
 
-_SIZE = re.compile(r"\s*([0-9]+)\s*(B|KiB|MiB|GiB|KB|MB|GB)?\s*\Z")
+_SIZE = r"\s*([0-9]+)\s*(B|KiB|MiB|GiB|KB|MB|GB)?\s*\Z"
 _UNITS = {None: 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
 _UNITS.update({"KB": 10**3, "MB": 10**6, "GB": 10**9})
 
@@ -185,7 +185,7 @@ def as_size(value: object, keys: Keys, maximum: int) -> int:
     """A number of bytes: an integer, or a string with a unit ("512KiB", "1MiB", "10MB")."""
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
-    elif isinstance(value, str) and (m := _SIZE.match(value)):
+    elif isinstance(value, str) and (m := re.match(_SIZE, value)):
         number = int(m[1]) * _UNITS[m[2]]
     else:
         raise Problem(
@@ -244,6 +244,8 @@ def check_template(template: str, keys: Keys, allowed: Collection[str], item_ok:
 
 def as_timezone(value: object, keys: Keys) -> str:
     """An IANA zone name; checked now, since a bad zone would only fail at 3 a.m."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # a config that names a zone
+
     name = as_str(value, keys, empty=False)
     try:
         ZoneInfo(name)

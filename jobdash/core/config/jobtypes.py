@@ -35,10 +35,11 @@ from jobdash.core.model import (
     Report,
     SchedulePolicy,
 )
-from jobdash.core.values import ITEM, PARAM_NAME_RE, address_problem, show, webhook_problem
+from jobdash.core.values import ITEM, PARAM_NAME, address_problem, show, webhook_problem
 
-TYPE_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]*\Z")
-FUNCTION_RE = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*\Z")
+# As text, compiled by `re` (its cache) where a config is read.
+TYPE_NAME = r"[a-z0-9][a-z0-9_-]*\Z"
+FUNCTION = r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*\Z"
 TYPE_KEYS = (
     "description",
     "params",
@@ -73,7 +74,7 @@ _COMMAND_IS_STRING = (
 
 def job_type(name: str, value: object, source: str) -> JobType:
     keys: Keys = ("types", name)
-    if not TYPE_NAME_RE.match(name):
+    if not re.match(TYPE_NAME, name):
         raise Problem(
             keys,
             "type names use lowercase letters, digits, '-' and '_', "
@@ -102,7 +103,7 @@ def job_type(name: str, value: object, source: str) -> JobType:
         _check_argv(command, at("command"), names, item_ok=items is not None)
     elif "function" in table:
         function = as_str(table["function"], at("function"))
-        if not FUNCTION_RE.match(function):
+        if not re.match(FUNCTION, function):
             raise Problem(
                 at("function"),
                 f'must be "module:attribute" (e.g. "mypkg.jobs:rebuild"), got {show(function)}',
@@ -217,7 +218,7 @@ def _finalize(
         return argv
     if not isinstance(value, str):
         raise Problem(keys, f'a Python type\'s finalize is "module:attribute", got {show(value)}')
-    if not FUNCTION_RE.match(value):
+    if not re.match(FUNCTION, value):
         raise Problem(
             keys, f'must be "module:attribute" (e.g. "mypkg.jobs:send_report"), got {show(value)}'
         )
@@ -245,7 +246,7 @@ def _params(value: object, keys: Keys) -> tuple[Param, ...]:
     out: list[Param] = []
     for name, spec in as_table(value, keys).items():
         where = (*keys, name)
-        if not PARAM_NAME_RE.match(name):
+        if not re.match(PARAM_NAME, name):
             raise Problem(
                 where,
                 "parameter names use letters, digits, '-' and '_', starting with a letter or '_'",

@@ -14,14 +14,15 @@ from jobdash.core.permissions import ACTIONS, Role
 from jobdash.core.values import show
 
 ROLE_KEYS = ("members", "can", "types", "targets")
-ROLE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
-GROUP_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\$?")
+# As text, compiled by `re` (its cache) where a config's roles are read.
+ROLE_NAME = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}"
+GROUP_NAME = r"[A-Za-z0-9_][A-Za-z0-9_.-]*\$?"
 
 
 def role(name: str, table: dict[str, Any], line: int | None) -> Role:
     """One `[roles.NAME]` table, checked."""
     keys = ("roles", name)
-    if not ROLE_NAME.fullmatch(name):
+    if not re.fullmatch(ROLE_NAME, name):
         raise Problem(keys, "a role's name is letters, digits and . _ - (at most 64)")
     check_keys(table, ROLE_KEYS, keys)
     for required, what in (("members", 'users, and OS groups as "@group"'), ("can", "rights")):
@@ -32,7 +33,7 @@ def role(name: str, table: dict[str, Any], line: int | None) -> Role:
         raise Problem((*keys, "members"), 'must name a user or an "@group"')
     for m in members:
         ok = (
-            GROUP_NAME.fullmatch(m[1:])
+            re.fullmatch(GROUP_NAME, m[1:])
             if m.startswith("@")
             else USER_NAME.fullmatch(m) and len(m) <= MAX_NAME
         )

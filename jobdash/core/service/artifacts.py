@@ -5,7 +5,6 @@ on disk. Who may: whoever may see the job (`Access.job`)."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
@@ -64,6 +63,8 @@ class Artifacts(Access):
 def copy_checked(artifact: Artifact, content: BinaryIO, out: IO[Any]) -> int:
     """Copy an artifact's bytes to `out`, checking its checksum at the end (BadInput when it
     no longer matches: inside `open_output` a new file is then not made)."""
+    import hashlib  # OpenSSL's library: loaded where an artifact is saved, not by a read
+
     from jobdash.core.artifacts import CHUNK
 
     digest, size = hashlib.sha256(), 0

@@ -12,7 +12,6 @@ on a row's word.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 import socket
@@ -26,7 +25,7 @@ from jobdash.present.text import sanitize
 
 FOLDER_MODE = 0o700
 FILE_MODE = 0o600
-FILE_NAME = re.compile(r"[0-9]{1,19}-[0-9a-f]{16}\Z")  # the names jobdash gives its files
+FILE_NAME = r"[0-9]{1,19}-[0-9a-f]{16}\Z"  # the names jobdash gives its files (`re` compiles it)
 
 
 def host_name() -> str:
@@ -53,7 +52,7 @@ def open_folder(folder: Path) -> Path:
 def file_in(folder: Path, name: str) -> Path:
     """The file `name` of the folder, when it is a name jobdash gives its files; BadInput
     otherwise (a row naming any other path is never followed)."""
-    if not FILE_NAME.match(name):
+    if not re.match(FILE_NAME, name):
         raise BadInput(f"artifact file {sanitize(name)!r} is not one jobdash wrote; not read")
     return folder / name
 
@@ -82,7 +81,8 @@ def copy_in(folder: Path, job_id: int, chunks: Iterable[bytes]) -> tuple[str, in
     """Write `chunks` to a new file of the folder (0600, created new); its name, size and
     SHA-256. A failure removes what was written."""
     open_folder(folder)
-    from secrets import token_hex  # only where an artifact is written
+    import hashlib  # OpenSSL's library, and secrets: only where an artifact is written
+    from secrets import token_hex
 
     name = f"{job_id}-{token_hex(8)}"
     path = folder / name
