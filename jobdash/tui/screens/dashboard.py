@@ -175,14 +175,16 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks, DashboardRows):
         self.call_after_refresh(self._fill_hidden_panes)
 
     async def _fill_hidden_panes(self) -> None:
-        """The Scheduled, Agents and Failures panes (11 of 52 widgets, their modules, styles
-        and reads), made after the first frame, one a frame: a key pressed meanwhile waits
-        for one. An ending dashboard makes none (into a screen being taken down)."""
+        """The Scheduled, Agents and Failures panes (their modules, styles and reads), then
+        the filter bar's field, made after the first frame, one a frame: a key pressed
+        meanwhile waits for one. An ending dashboard makes none."""
         waiting = [pane for pane in LATER_PANES if pane not in self._filled]
         if waiting:
             await self.fill_pane(waiting[0])
-            if len(waiting) > 1 and waiting[0] in self._filled:  # not when ending
+            if waiting[0] in self._filled:  # not when ending
                 self.call_after_refresh(self._fill_hidden_panes)
+        elif self.is_attached and self.app.return_code is None:
+            await self.filter_bar.fill()
 
     async def fill_pane(self, pane: str) -> None:
         """Mount the tab `pane`'s widget (LATER_PANES) unless there: at once if shown first."""
@@ -277,7 +279,7 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks, DashboardRows):
             self.history_wanted.set()
         else:  # the history's reading waits: the tab in front gets the CPU
             self.history_wanted.clear()
-        if pane is not None and not self.filter_bar.input.has_focus:
+        if pane is not None and not self.filter_bar.typing:
             self._focus_tab(pane)
 
     def _focus_tab(self, pane: str) -> None:
@@ -332,8 +334,8 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks, DashboardRows):
 
     # ------------------------------------------------------------------ filter
 
-    def action_filter(self) -> None:
-        self.filter_bar.open()
+    async def action_filter(self) -> None:
+        await self.filter_bar.open()
 
     def action_no_filter(self) -> None:
         """`/` on a tab the filter does not narrow says so: ignored, it let the words typed
