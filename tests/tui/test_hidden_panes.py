@@ -176,3 +176,23 @@ async def test_a_filter_typed_before_the_filter_bars_field_is_made_is_the_filter
         assert dash.filter_bar.input.value == "cpu"
         assert app.focused is dash.filter_bar.input
         assert app.screen is dash  # no dialog opened by a key meant for the filter
+
+
+async def test_the_completed_tab_shown_before_its_header_is_made_makes_it(
+    open_service: Open, nothing_after_the_first_frame: None
+) -> None:
+    """`2` pressed as the dashboard starts: the Completed tab's header (made after the
+    first frame) is made at once, above the tab's table, which has the focus."""
+    svc = await open_service()
+    app = JobdashApp(svc, embedded_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        dash = app.screen_stack[0]
+        assert isinstance(dash, DashboardScreen)
+        assert list(dash.query(CompletedHeader)) == []
+        await pilot.press("2")
+        pane = dash.query_one("#completed")
+        assert [type(w).__name__ for w in pane.children] == ["CompletedHeader", "JobWindowTable"]
+        assert app.focused is dash.completed
+        await until(
+            pilot, lambda: "last 24 h" in screen_text(app) and "loading" not in screen_text(app)
+        )

@@ -35,7 +35,6 @@ from jobdash.tui.keys import JobKeys, MarkKeys
 from jobdash.tui.rights import refusals_for
 from jobdash.tui.screens.dashboard_rows import JOB_TABS, WINDOW_ABOVE, DashboardRows
 from jobdash.tui.screens.later_panes import LATER_PANES, make_pane
-from jobdash.tui.widgets.completed_header import CompletedHeader
 from jobdash.tui.widgets.filter_bar import FilterBar
 from jobdash.tui.widgets.job_table import JobTable
 from jobdash.tui.widgets.job_window import PageRead
@@ -141,7 +140,6 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks, DashboardRows):
                     tick=app.table_tick,
                 )
             with TabPane("Completed", id="completed"):
-                yield CompletedHeader(self.service, id="completed-header")
                 yield JobWindowTable(
                     fetch=self._fetch_page,
                     count=self.service.count_finished,
@@ -175,9 +173,10 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks, DashboardRows):
         self.call_after_refresh(self._fill_hidden_panes)
 
     async def _fill_hidden_panes(self) -> None:
-        """The Scheduled, Agents and Failures panes (their modules, styles and reads), then
-        the filter bar's field, made after the first frame, one a frame: a key pressed
-        meanwhile waits for one. An ending dashboard makes none."""
+        """The Completed tab's header, the Scheduled, Agents and Failures panes (their
+        modules, styles and reads), then the filter bar's field, made after the first
+        frame, one a frame: a key pressed meanwhile waits for one. An ending dashboard
+        makes none."""
         waiting = [pane for pane in LATER_PANES if pane not in self._filled]
         if waiting:
             await self.fill_pane(waiting[0])
@@ -193,8 +192,8 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks, DashboardRows):
         if not self.is_attached or self.app.return_code is not None:
             return
         self._filled.add(pane)
-        widget = make_pane(pane, self.service)
-        await self.query_one(f"#{pane}", TabPane).mount(widget)
+        widget, container = make_pane(pane, self.service), self.query_one(f"#{pane}", TabPane)
+        await container.mount(widget, before=0 if container.children else None)  # over a table
         if pane == "failures" and not self._query.is_empty:  # a filter typed before it
             cast("FailuresPane", widget).set_query(self._query, self.filter_bar.query_text)
 
