@@ -28,7 +28,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.text import Text
 from textual import events, work
@@ -53,12 +53,16 @@ from jobdash.tui.link import Link
 from jobdash.tui.low_driver import LowBandwidthDriver
 from jobdash.tui.screens.dashboard import DashboardScreen
 from jobdash.tui.themes import DEFAULT_THEME, check_theme, load_themes
-from jobdash.tui.widgets.chart import Chart
 from jobdash.tui.widgets.job_table import JobTable
+
+if TYPE_CHECKING:
+    from jobdash.tui.widgets.chart import Chart  # its module loads with the first chart
 
 Clock = Callable[[], float]
 ServiceSource = Service | Callable[[], Awaitable[Service]]
 
+# Every picture (`Chart` and its kinds), by its CSS type: the first frame draws none.
+CHARTS = "Chart"
 DEMO_MIN_ACTIVE = 3  # --demo starts the demo jobs when fewer than this are active
 
 
@@ -436,14 +440,14 @@ class JobdashApp(App[int]):
         job tables' unread marks in words, or back."""
         self.show_numbers = not self.show_numbers
         for screen in self.screen_stack:
-            for chart in screen.query(Chart):
-                chart.numbers = self.show_numbers
+            for chart in screen.query(CHARTS):
+                cast("Chart", chart).numbers = self.show_numbers
             for table in screen.query(JobTable):  # their unread marks in words
                 table.show_numbers(self.show_numbers)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "toggle_numbers":  # only where a picture is
-            return bool(self.screen.query(Chart))
+            return bool(self.screen.query(CHARTS))
         return True
 
     def action_help(self) -> None:

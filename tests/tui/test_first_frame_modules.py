@@ -33,6 +33,7 @@ def drawn(self, crop):  # the first frame's lines of a job table
     if not first:
         first["modules"] = sorted(sys.modules)
         first["panes"] = panes(self.screen)
+        first["filter"] = len(self.screen.query_one("#filter-bar").children)
         first["collector"] = gc.isenabled()
     return render_lines(self, crop)
 
@@ -50,14 +51,18 @@ async def main():
         app = JobdashApp(svc, embedded_engine=embedded, engine_slots=1 if embedded else None)
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause()
+            bar = app.screen.query_one("#filter-bar")
             for _ in range(200):  # the panes come one a frame: a loaded machine is slower
-                if all(panes(app.screen).values()):
+                if all(panes(app.screen).values()) and bar.children:
                     break
                 await pilot.pause(0.05)
             with open(sys.argv[1], "w") as f:
-                json.dump(
-                    {**first, "after": panes(app.screen), "collector after": gc.isenabled()}, f
-                )
+                after = {
+                    "after": panes(app.screen),
+                    "filter after": len(bar.children),
+                    "collector after": gc.isenabled(),
+                }
+                json.dump({**first, **after}, f)
     finally:
         await svc.close()
 
@@ -74,6 +79,9 @@ LATER = (
 )
 # The other tabs' panes: made once the first frame is drawn.
 PANES = (
+    "jobdash.tui.widgets.completed_header",  # the Completed tab's header: its chart
+    "jobdash.tui.widgets.chart",
+    "jobdash.present.charts",
     "jobdash.tui.widgets.schedules_pane",
     "jobdash.tui.widgets.agents_pane",
     "jobdash.tui.widgets.failures_pane",
@@ -133,17 +141,34 @@ def test_the_embedded_engine_is_loaded_after_the_first_frame(
 def test_the_hidden_tabs_panes_are_made_after_the_first_frame(
     tmp_path: Path, write_config: Callable[[str], Path]
 ) -> None:
-    """The first frame composes, styles and reads for the two job tables' tabs only; the
-    Scheduled, Agents and Failures panes (11 of the screen's 52 widgets) come right after."""
+    """The first frame composes, styles and reads for the two job tables only; the
+    Completed tab's header (its chart of the last day) and the Scheduled, Agents and
+    Failures panes (11 of the screen's 52 widgets) come right after."""
     done = first_frame(tmp_path, write_config("[jobdash]\n"))
     assert done["panes"] == {
         "inprogress": 1,
-        "completed": 2,
+        "completed": 1,
         "scheduled": 0,
         "agents": 0,
         "failures": 0,
     }
-    assert done["after"] == {**done["panes"], "scheduled": 1, "agents": 1, "failures": 1}
+    assert done["after"] == {
+        "inprogress": 1,
+        "completed": 2,
+        "scheduled": 1,
+        "agents": 1,
+        "failures": 1,
+    }
+
+
+def test_the_filter_bars_field_is_made_after_the_first_frame(
+    tmp_path: Path, write_config: Callable[[str], Path]
+) -> None:
+    """The filter bar is hidden until `/`: its field (Textual's `Input`, the longest styles
+    the first frame parsed) and error line are made after that frame, with the panes."""
+    done = first_frame(tmp_path, write_config("[jobdash]\n"))
+    assert done["filter"] == 0
+    assert done["filter after"] == 2  # the row of prompt and field, and the error line
 
 
 def test_the_cycle_collector_is_held_until_the_first_frame_is_drawn(

@@ -40,6 +40,18 @@ def counted(svc: Service, name: str) -> list[float]:
     return calls
 
 
+@pytest.fixture
+def nothing_after_the_first_frame(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The panes and the filter bar's field are not made after the first frame (that
+    frame's call to `_fill_hidden_panes` does nothing): what a key pressed as the
+    dashboard starts meets."""
+
+    async def not_yet(self: DashboardScreen) -> None:
+        return None
+
+    monkeypatch.setattr(DashboardScreen, "_fill_hidden_panes", not_yet)
+
+
 async def end_jobs_while_hidden(svc: Service, pilot: Any, pane: Widget, n: int) -> None:
     """Hide `pane`, then let `n` jobs end and its timers pass."""
     pane.display = False
@@ -89,16 +101,12 @@ async def test_the_completed_header_behind_another_tab(
 
 
 async def test_a_tab_shown_before_its_pane_is_made_makes_it(
-    open_service: Open, monkeypatch: pytest.MonkeyPatch
+    open_service: Open, nothing_after_the_first_frame: None
 ) -> None:
     """The Scheduled, Agents and Failures panes are made once the first frame is drawn
     (`fill_pane`); a tab shown before that (its key pressed as the dashboard starts) makes
     its own at once, and its table has the focus, as if it had been there."""
 
-    async def not_yet(self: DashboardScreen) -> None:  # the first frame's call: not yet run
-        return None
-
-    monkeypatch.setattr(DashboardScreen, "_fill_hidden_panes", not_yet)
     svc = await open_service()
     reads = counted(svc, "agent_tasks")  # the Agents pane's, as it loads
     app = JobdashApp(svc, embedded_engine=False)
@@ -130,15 +138,11 @@ async def test_a_dashboard_that_ends_before_its_panes_are_made_does_not_raise(
 
 
 async def test_a_filter_typed_before_the_failures_pane_is_made_counts_there(
-    open_service: Open, monkeypatch: pytest.MonkeyPatch
+    open_service: Open, nothing_after_the_first_frame: None
 ) -> None:
     """The filter bar narrows the Failures tab too: typed before its pane was made, it is
     the filter that pane counts once shown."""
 
-    async def not_yet(self: DashboardScreen) -> None:
-        return None
-
-    monkeypatch.setattr(DashboardScreen, "_fill_hidden_panes", not_yet)
     svc = await open_service()
     app = JobdashApp(svc, embedded_engine=False)
     async with app.run_test(size=SIZE) as pilot:
@@ -152,3 +156,43 @@ async def test_a_filter_typed_before_the_failures_pane_is_made_counts_there(
         assert pane.filter == Query.parse("type:nothing-such")
         await until(pilot, lambda: pane.loaded)
         assert "nothing-such" in screen_text(app)
+
+
+async def test_a_filter_typed_before_the_filter_bars_field_is_made_is_the_filters(
+    open_service: Open, nothing_after_the_first_frame: None
+) -> None:
+    """`/` and the words typed right after it, before the bar's field was made (it comes
+    after the first frame): the field is made at once, and the words are the filter's, not
+    keys of the table (`c` cancels, `p` pauses there)."""
+
+    svc = await open_service()
+    app = JobdashApp(svc, embedded_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        dash = app.screen_stack[0]
+        assert isinstance(dash, DashboardScreen)
+        assert not dash.filter_bar.filled
+        await pilot.press("slash", "c", "p", "u")
+        await until(pilot, lambda: dash.filter_bar.query_text == "cpu")
+        assert dash.filter_bar.input.value == "cpu"
+        assert app.focused is dash.filter_bar.input
+        assert app.screen is dash  # no dialog opened by a key meant for the filter
+
+
+async def test_the_completed_tab_shown_before_its_header_is_made_makes_it(
+    open_service: Open, nothing_after_the_first_frame: None
+) -> None:
+    """`2` pressed as the dashboard starts: the Completed tab's header (made after the
+    first frame) is made at once, above the tab's table, which has the focus."""
+    svc = await open_service()
+    app = JobdashApp(svc, embedded_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        dash = app.screen_stack[0]
+        assert isinstance(dash, DashboardScreen)
+        assert list(dash.query(CompletedHeader)) == []
+        await pilot.press("2")
+        pane = dash.query_one("#completed")
+        assert [type(w).__name__ for w in pane.children] == ["CompletedHeader", "JobWindowTable"]
+        assert app.focused is dash.completed
+        await until(
+            pilot, lambda: "last 24 h" in screen_text(app) and "loading" not in screen_text(app)
+        )

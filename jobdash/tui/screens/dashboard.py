@@ -35,7 +35,6 @@ from jobdash.tui.keys import JobKeys, MarkKeys
 from jobdash.tui.rights import refusals_for
 from jobdash.tui.screens.dashboard_rows import JOB_TABS, WINDOW_ABOVE, DashboardRows
 from jobdash.tui.screens.later_panes import LATER_PANES, make_pane
-from jobdash.tui.widgets.completed_header import CompletedHeader
 from jobdash.tui.widgets.filter_bar import FilterBar
 from jobdash.tui.widgets.job_table import JobTable
 from jobdash.tui.widgets.job_window import PageRead
@@ -141,7 +140,6 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks, DashboardRows):
                     tick=app.table_tick,
                 )
             with TabPane("Completed", id="completed"):
-                yield CompletedHeader(self.service, id="completed-header")
                 yield JobWindowTable(
                     fetch=self._fetch_page,
                     count=self.service.count_finished,
@@ -175,14 +173,17 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks, DashboardRows):
         self.call_after_refresh(self._fill_hidden_panes)
 
     async def _fill_hidden_panes(self) -> None:
-        """The Scheduled, Agents and Failures panes (11 of 52 widgets, their modules, styles
-        and reads), made after the first frame, one a frame: a key pressed meanwhile waits
-        for one. An ending dashboard makes none (into a screen being taken down)."""
+        """The Completed tab's header, the Scheduled, Agents and Failures panes (their
+        modules, styles and reads), then the filter bar's field, made after the first
+        frame, one a frame: a key pressed meanwhile waits for one. An ending dashboard
+        makes none."""
         waiting = [pane for pane in LATER_PANES if pane not in self._filled]
         if waiting:
             await self.fill_pane(waiting[0])
-            if len(waiting) > 1 and waiting[0] in self._filled:  # not when ending
+            if waiting[0] in self._filled:  # not when ending
                 self.call_after_refresh(self._fill_hidden_panes)
+        elif self.is_attached and self.app.return_code is None:
+            await self.filter_bar.fill()
 
     async def fill_pane(self, pane: str) -> None:
         """Mount the tab `pane`'s widget (LATER_PANES) unless there: at once if shown first."""
@@ -191,8 +192,8 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks, DashboardRows):
         if not self.is_attached or self.app.return_code is not None:
             return
         self._filled.add(pane)
-        widget = make_pane(pane, self.service)
-        await self.query_one(f"#{pane}", TabPane).mount(widget)
+        widget, container = make_pane(pane, self.service), self.query_one(f"#{pane}", TabPane)
+        await container.mount(widget, before=0 if container.children else None)  # over a table
         if pane == "failures" and not self._query.is_empty:  # a filter typed before it
             cast("FailuresPane", widget).set_query(self._query, self.filter_bar.query_text)
 
@@ -277,7 +278,7 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks, DashboardRows):
             self.history_wanted.set()
         else:  # the history's reading waits: the tab in front gets the CPU
             self.history_wanted.clear()
-        if pane is not None and not self.filter_bar.input.has_focus:
+        if pane is not None and not self.filter_bar.typing:
             self._focus_tab(pane)
 
     def _focus_tab(self, pane: str) -> None:
@@ -332,8 +333,8 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks, DashboardRows):
 
     # ------------------------------------------------------------------ filter
 
-    def action_filter(self) -> None:
-        self.filter_bar.open()
+    async def action_filter(self) -> None:
+        await self.filter_bar.open()
 
     def action_no_filter(self) -> None:
         """`/` on a tab the filter does not narrow says so: ignored, it let the words typed

@@ -4,6 +4,10 @@ It parses the text on every change (`jobdash.core.query.parse_query`); a valid q
 posted as `FilterBar.Applied`, an invalid one shows its one-line error in the bar and the
 last valid filter stays in force. `esc` clears the filter and closes the bar; `enter`
 keeps the filter and gives the focus back to the table.
+
+The bar is hidden until `/` opens it: its field (a Textual `Input`, whose styles are the
+longest of the dashboard's first frame) is made after that frame (`fill`, with the
+hidden tabs' panes), or at once when `/` comes first.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
+from textual.widget import AwaitMount
 from textual.widgets import Input, Static
 
 from jobdash.core.model import BadInput
@@ -68,27 +73,50 @@ class FilterBar(Vertical):
         super().__init__(id=id, classes=classes)
         self.query_text = ""  # the text of the filter in force
         self.error = ""
+        self._filling: AwaitMount | None = None
 
     def compose(self) -> ComposeResult:
-        with Horizontal(id="filter-row"):
-            yield Static("/", id="filter-prompt")
+        yield from ()  # the field is made by `fill`, after the first frame
+
+    async def fill(self) -> None:
+        """Make the field and its error line, once: after the first frame (which shows
+        none of it), or when the bar is first opened. The bar stays hidden meanwhile."""
+        if self._filling is None:
             placeholder = PLACEHOLDER.format(key_for(self.app, "filter.escape"))
-            yield Input(placeholder=placeholder, id="filter-input", select_on_focus=False)
-        yield Static("", id="filter-error")
+            row = Horizontal(
+                Static("/", id="filter-prompt"),
+                Input(placeholder=placeholder, id="filter-input", select_on_focus=False),
+                id="filter-row",
+            )
+            self._filling = self.mount(row, Static("", id="filter-error"))
+        await self._filling
+
+    @property
+    def filled(self) -> bool:
+        """Whether the field is there (`fill` has mounted it)."""
+        return bool(self.query("#filter-input"))
 
     @property
     def input(self) -> Input:
+        """The field: there once the bar is `filled` (the first frame has none)."""
         return self.query_one("#filter-input", Input)
+
+    @property
+    def typing(self) -> bool:
+        """Whether the field has the focus (False before it is made)."""
+        return self.filled and self.input.has_focus
 
     @property
     def active(self) -> bool:
         """Whether a non-empty filter is in force."""
         return bool(self.query_text.strip())
 
-    def open(self) -> None:
-        """Show the bar and put the cursor at the end of the current text. The focus moves
-        now, not once the keys already read are handled (`Widget.focus` waits for them), so
-        that the text typed right after `/` is the filter's (see `DashboardScreen.on_key`)."""
+    async def open(self) -> None:
+        """Show the bar and put the cursor at the end of the current text (the field made
+        first if `/` came before it was). The focus moves now, not once the keys already
+        read are handled (`Widget.focus` waits for them), so that the text typed right
+        after `/` is the filter's (see `JobdashApp.on_key`)."""
+        await self.fill()
         self.display = True
         self.screen.set_focus(self.input)
         self.input.cursor_position = len(self.input.value)
