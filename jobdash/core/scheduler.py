@@ -10,7 +10,8 @@
   index refuses a second job for it, whoever fires — then a tick (ran, skipped, missed,
   paused, error) is recorded and the schedule's watermark (`last_fire`) moves, together.
   A crash between the two is repaired by the next pass: the refused duplicate finds the
-  job that exists and records it.
+  job that exists and records it. A stop (SIGTERM, the dashboard quitting) does not come
+  between them: it lets a schedule's fires end with their ticks (`stop`).
 - Missed: fire times older than GRACE seconds when a leader first sees them (no engine was
   up, the machine slept) get a `missed` tick each. Then the catch-up policy decides: `skip`
   (nothing runs), `once` (one run, for the latest missed fire time), `all` (a run for every
@@ -61,6 +62,7 @@ POLL = 1.0  # seconds between looks at the store (lease, plannings changed elsew
 GRACE = 2.0  # a fire time seen later than this after it passed counts as missed
 CATCHUP_BOUND = 86400.0  # default bound of catch-up "all"
 CHUNK = 1000  # fire times handled per schedule per pass (a long outage takes several)
+STOP_WAIT = 10.0  # seconds a stop waits for fires under way to get their ticks
 SCHEDULER_USER = "scheduler"
 
 
@@ -154,6 +156,8 @@ class Scheduler:
         self._renewed = -1e18  # monotonic time of the last successful renewal
         self._wake = Alarm()
         self._task: asyncio.Task[None] | None = None
+        self._firing = False  # between a schedule's first fire and its ticks' record
+        self._stopping = False
 
     # ----------------------------------------------------------------- life
 
@@ -168,7 +172,16 @@ class Scheduler:
         self._wake.ring()
 
     async def stop(self) -> None:
+        """Stop firing and give the lease back. A pass is cancelled where it waits, unless
+        it has started a schedule's jobs and not yet recorded their ticks: it ends that
+        schedule first (within STOP_WAIT), so that no job of a fire time goes without its
+        tick and the watermark behind it until an engine starts again."""
         if self._task is not None:
+            self._stopping = True
+            if self._firing:
+                self._wake.ring()
+                with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                    await asyncio.wait_for(asyncio.shield(self._task), STOP_WAIT)
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
@@ -179,7 +192,7 @@ class Scheduler:
                 await self.store.release_lease(LEASE_NAME, self.owner)
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 wait = await self.run_once()
             except asyncio.CancelledError:
@@ -187,7 +200,8 @@ class Scheduler:
             except Exception:
                 self.store.report_failure(log, "scheduler pass failed")
                 wait = self.poll
-            await self._wake.wait(max(0.001, wait))
+            if not self._stopping:
+                await self._wake.wait(max(0.001, wait))
 
     async def ensure_leader(self) -> bool:
         """Take or renew the lease when due; True while this engine may fire."""
@@ -211,6 +225,8 @@ class Scheduler:
         now = self.clock() if now is None else now
         wait = min(self.poll, self.renew)
         for s in await self.store.schedules():
+            if self._stopping:
+                break
             try:
                 nxt = await self.process(s, now)
             except Exception:
@@ -238,45 +254,53 @@ class Scheduler:
                 await self.store.record_ticks(s.id, [], Advance(None, nxt))
             return nxt
         more = len(due) == CHUNK
-        ticks: list[TickRecord] = []
-        last_job: int | None = None
-        if not s.enabled:
-            ticks = [TickRecord(ft, "paused", None, "schedule disabled") for ft in due]
-        else:
-            late = [ft for ft in due if now - ft > self.grace]
-            on_time = [ft for ft in due if now - ft <= self.grace]
-            ticks = [TickRecord(ft, "missed", None, "no engine was running") for ft in late]
-            if late:
-                bound = s.catchup_bound if s.catchup_bound is not None else CATCHUP_BOUND
-                if s.catchup == "all":
-                    catch = [ft for ft in late if now - ft <= bound]
-                elif s.catchup == "once" and not more:
-                    catch = late[-1:]
-                else:
-                    catch = []
-                by_time = {t.fire_time: t for t in ticks}
-                for ft in catch:
-                    got = await self.fire(s, ft, queue=s.catchup == "all")
-                    tick = by_time[ft]
-                    tick.job_id = got.job_id
-                    if got.outcome == "error":
-                        tick.outcome, tick.detail = "error", f"catch-up ({s.catchup}): {got.detail}"
-                    elif got.job_id:
-                        tick.detail = f"caught up ({s.catchup}): job {got.job_id}"
+        # From the first fire to the ticks' record, a stop waits (see `stop`).
+        self._firing = True
+        try:
+            ticks: list[TickRecord] = []
+            last_job: int | None = None
+            if not s.enabled:
+                ticks = [TickRecord(ft, "paused", None, "schedule disabled") for ft in due]
+            else:
+                late = [ft for ft in due if now - ft > self.grace]
+                on_time = [ft for ft in due if now - ft <= self.grace]
+                ticks = [TickRecord(ft, "missed", None, "no engine was running") for ft in late]
+                if late:
+                    bound = s.catchup_bound if s.catchup_bound is not None else CATCHUP_BOUND
+                    if s.catchup == "all":
+                        catch = [ft for ft in late if now - ft <= bound]
+                    elif s.catchup == "once" and not more:
+                        catch = late[-1:]
                     else:
-                        tick.detail = f"catch-up ({s.catchup}) {got.outcome}: {got.detail}"
+                        catch = []
+                    by_time = {t.fire_time: t for t in ticks}
+                    for ft in catch:
+                        got = await self.fire(s, ft, queue=s.catchup == "all")
+                        tick = by_time[ft]
+                        tick.job_id = got.job_id
+                        if got.outcome == "error":
+                            tick.outcome, tick.detail = (
+                                "error",
+                                f"catch-up ({s.catchup}): {got.detail}",
+                            )
+                        elif got.job_id:
+                            tick.detail = f"caught up ({s.catchup}): job {got.job_id}"
+                        else:
+                            tick.detail = f"catch-up ({s.catchup}) {got.outcome}: {got.detail}"
+                        last_job = got.job_id or last_job
+                    if s.catchup == "skip":
+                        for t in ticks:
+                            t.detail = "no engine was running; catch-up: skip"
+                for ft in on_time:
+                    got = await self.fire(s, ft)
+                    ticks.append(got)
                     last_job = got.job_id or last_job
-                if s.catchup == "skip":
-                    for t in ticks:
-                        t.detail = "no engine was running; catch-up: skip"
-            for ft in on_time:
-                got = await self.fire(s, ft)
-                ticks.append(got)
-                last_job = got.job_id or last_job
-        self._report_new_errors(s, ticks)
-        nxt = next_fire(p, tz, max(due[-1], now))
-        last_run = self.clock() if last_job else None
-        await self.store.record_ticks(s.id, ticks, Advance(due[-1], nxt, last_job, last_run))
+            self._report_new_errors(s, ticks)
+            nxt = next_fire(p, tz, max(due[-1], now))
+            last_run = self.clock() if last_job else None
+            await self.store.record_ticks(s.id, ticks, Advance(due[-1], nxt, last_job, last_run))
+        finally:
+            self._firing = False
         if last_job is not None:
             with contextlib.suppress(Exception):
                 # Start it now rather than at the next agent poll (never a job no live engine
