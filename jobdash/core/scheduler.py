@@ -257,44 +257,7 @@ class Scheduler:
         # From the first fire to the ticks' record, a stop waits (see `stop`).
         self._firing = True
         try:
-            ticks: list[TickRecord] = []
-            last_job: int | None = None
-            if not s.enabled:
-                ticks = [TickRecord(ft, "paused", None, "schedule disabled") for ft in due]
-            else:
-                late = [ft for ft in due if now - ft > self.grace]
-                on_time = [ft for ft in due if now - ft <= self.grace]
-                ticks = [TickRecord(ft, "missed", None, "no engine was running") for ft in late]
-                if late:
-                    bound = s.catchup_bound if s.catchup_bound is not None else CATCHUP_BOUND
-                    if s.catchup == "all":
-                        catch = [ft for ft in late if now - ft <= bound]
-                    elif s.catchup == "once" and not more:
-                        catch = late[-1:]
-                    else:
-                        catch = []
-                    by_time = {t.fire_time: t for t in ticks}
-                    for ft in catch:
-                        got = await self.fire(s, ft, queue=s.catchup == "all")
-                        tick = by_time[ft]
-                        tick.job_id = got.job_id
-                        if got.outcome == "error":
-                            tick.outcome, tick.detail = (
-                                "error",
-                                f"catch-up ({s.catchup}): {got.detail}",
-                            )
-                        elif got.job_id:
-                            tick.detail = f"caught up ({s.catchup}): job {got.job_id}"
-                        else:
-                            tick.detail = f"catch-up ({s.catchup}) {got.outcome}: {got.detail}"
-                        last_job = got.job_id or last_job
-                    if s.catchup == "skip":
-                        for t in ticks:
-                            t.detail = "no engine was running; catch-up: skip"
-                for ft in on_time:
-                    got = await self.fire(s, ft)
-                    ticks.append(got)
-                    last_job = got.job_id or last_job
+            ticks, last_job = await self._fire_due(s, due, now, more)
             self._report_new_errors(s, ticks)
             nxt = next_fire(p, tz, max(due[-1], now))
             last_run = self.clock() if last_job else None
@@ -307,6 +270,48 @@ class Scheduler:
                 # runs: see `Store.admit`).
                 await self.store.admit(time.time() - STALE_AFTER)
         return now if more else nxt
+
+    async def _fire_due(
+        self, s: Schedule, due: list[float], now: float, more: bool
+    ) -> tuple[list[TickRecord], int | None]:
+        """The ticks of a schedule's due fire times, firing those on time and those its
+        catch-up policy runs; with the last job started (None: none)."""
+        ticks: list[TickRecord] = []
+        last_job: int | None = None
+        if not s.enabled:
+            ticks = [TickRecord(ft, "paused", None, "schedule disabled") for ft in due]
+        else:
+            late = [ft for ft in due if now - ft > self.grace]
+            on_time = [ft for ft in due if now - ft <= self.grace]
+            ticks = [TickRecord(ft, "missed", None, "no engine was running") for ft in late]
+            if late:
+                bound = s.catchup_bound if s.catchup_bound is not None else CATCHUP_BOUND
+                if s.catchup == "all":
+                    catch = [ft for ft in late if now - ft <= bound]
+                elif s.catchup == "once" and not more:
+                    catch = late[-1:]
+                else:
+                    catch = []
+                by_time = {t.fire_time: t for t in ticks}
+                for ft in catch:
+                    got = await self.fire(s, ft, queue=s.catchup == "all")
+                    tick = by_time[ft]
+                    tick.job_id = got.job_id
+                    if got.outcome == "error":
+                        tick.outcome, tick.detail = "error", f"catch-up ({s.catchup}): {got.detail}"
+                    elif got.job_id:
+                        tick.detail = f"caught up ({s.catchup}): job {got.job_id}"
+                    else:
+                        tick.detail = f"catch-up ({s.catchup}) {got.outcome}: {got.detail}"
+                    last_job = got.job_id or last_job
+                if s.catchup == "skip":
+                    for t in ticks:
+                        t.detail = "no engine was running; catch-up: skip"
+            for ft in on_time:
+                got = await self.fire(s, ft)
+                ticks.append(got)
+                last_job = got.job_id or last_job
+        return ticks, last_job
 
     async def fire(self, s: Schedule, fire_time: float, queue: bool = False) -> TickRecord:
         """Start the job of one fire time, honouring the overlap policy."""
