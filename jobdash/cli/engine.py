@@ -130,27 +130,34 @@ async def cmd_serve(svc: Service, a: argparse.Namespace) -> int:
     handler.setFormatter(InertFormatter("jobdash %(name)s: %(message)s"))
     logging.basicConfig(level=logging.WARNING, handlers=[handler])
     loop = asyncio.get_running_loop()
-    engine = await svc.start_engine(
-        slots=a.slots, name=a.name, lease=a.lease, scheduler=a.command == "serve"
-    )
-    freeze_start_up()
     stop = asyncio.Event()
     signals = 0
 
-    def on_signal() -> None:
+    def on_signal(sig: signal.Signals) -> None:
         nonlocal signals
         signals += 1
+        if svc.engine is None and signals > 1:  # a start that will not end: stopped the plain way
+            loop.remove_signal_handler(sig)
+            os.kill(os.getpid(), sig)
+            return
         if signals == 1:
             err().print(
                 f"jobdash: stopping: no new tasks; running ones get {a.grace:g}s (signal again to stop now)"
             )
         else:
             tell("jobdash: stopping now: killing running tasks and giving their claims back")
-            engine.hurry()
+            if svc.engine is not None:
+                svc.engine.hurry()
         stop.set()
 
+    # Caught before the engine starts: a signal while it registers and makes its first
+    # claims stops it as any stop does (claims given back, offline), not as a crash would.
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, on_signal)
+        loop.add_signal_handler(sig, on_signal, sig)
+    engine = await svc.start_engine(
+        slots=a.slots, name=a.name, lease=a.lease, scheduler=a.command == "serve"
+    )
+    freeze_start_up()
     tell(
         f"jobdash {a.command}: agent {engine.name} with {plural(a.slots, 'slot')} on "
         f"{svc.location} (pid {os.getpid()}, lease {engine.opts.lease:g}s)"
