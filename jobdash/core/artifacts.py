@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from jobdash.core.model import BadInput
+from jobdash.core.patterns import compiled
 from jobdash.core.store.artifact_files import (
     FILE_NAME,
     copy_in,
@@ -212,7 +213,7 @@ def _unnamed_candidates(folder: Path, older_than: float) -> list[str]:
     return [
         e.name
         for e in entries
-        if re.match(FILE_NAME, e.name)
+        if compiled(FILE_NAME).match(e.name)
         and e.is_file(follow_symlinks=False)
         and e.stat(follow_symlinks=False).st_mtime < older_than
     ]

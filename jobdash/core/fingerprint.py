@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from functools import cache
 
+from jobdash.core.patterns import compiled
+
 MAX_MESSAGE = 200  # a normalised message is cut here: the start tells the cause
 
 # Order matters: a URL holds a path, a path holds numbers, a time holds numbers. Each rule
@@ -55,7 +57,7 @@ def _rules() -> list[tuple[str | None, re.Pattern[str], str]]:
 
 
 # A number right after one of these words names the failure: it is kept. As text, like
-# the rules: compiled by `re` (and kept in its cache) where a failure is normalised.
+# the rules: compiled where a failure is normalised (`core.patterns`).
 _KEPT = r"\b(exit|code|status|errno|error|http|sqlstate)\b[\s:=#(\[]*$"
 _NUMBER = r"\d+(?:\.\d+)*"
 _SPACE = r"\s+"
@@ -88,15 +90,18 @@ def normalise(error: str) -> str:
     for needle, pattern, placeholder in _rules():
         if needle is None or needle in text:
             text = pattern.sub(placeholder, text)
-    text = re.sub(_NUMBER, _number, text)
-    return re.sub(_SPACE, " ", text).strip()[:MAX_MESSAGE]
+    text = compiled(_NUMBER).sub(_number, text)
+    return compiled(_SPACE).sub(" ", text).strip()[:MAX_MESSAGE]
 
 
 def _number(m: re.Match[str]) -> str:
     # The words that keep a number stand right before it: look at what precedes it only.
     start = m.start()
-    kept = re.compile(_KEPT, re.IGNORECASE)  # `re`'s cache: compiled once
-    return m.group() if kept.search(m.string, max(0, start - 24), start) else "<n>"
+    return (
+        m.group()
+        if compiled(_KEPT, re.IGNORECASE).search(m.string, max(0, start - 24), start)
+        else "<n>"
+    )
 
 
 def key(message: str) -> str:

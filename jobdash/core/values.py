@@ -22,8 +22,9 @@ from jobdash.core.model import (
     Param,
     Report,
 )
+from jobdash.core.patterns import compiled
 
-# Patterns are kept as text and compiled by `re` (its cache) where used: a command that reads
+# Patterns are kept as text and compiled where used (`core.patterns`): a command that reads
 # no config and parses no duration compiles none of them.
 PARAM_NAME = r"[A-Za-z_][A-Za-z0-9_-]*\Z"
 ITEM = "item"  # the placeholder naming the current item in a command
@@ -60,7 +61,7 @@ def unit_seconds(text: str) -> float | None:
     not one: whether it means seconds is the caller's choice (a duration: yes; an
     interval planning: no)."""
     total, pos = 0.0, 0
-    part = re.compile(_DURATION_PART)
+    part = compiled(_DURATION_PART)
     while pos < len(text):
         m = part.match(text, pos)
         if m is None:
@@ -80,7 +81,7 @@ def duration_seconds(value: object) -> float:
             seconds = math.inf if value > 0 else -math.inf
     elif isinstance(value, str):
         text = value.strip().lower()
-        if re.match(_DURATION_NUMBER, text):
+        if compiled(_DURATION_NUMBER).match(text):
             seconds = float(text)
         elif text:
             seconds = unit_seconds(text)
@@ -129,7 +130,7 @@ def template_parts(template: str) -> list[tuple[str, str | None]]:
                 raise ValueError(
                     f"placeholders take no format spec or conversion, got {show(template)}"
                 )
-            if not re.match(PARAM_NAME, name):
+            if not compiled(PARAM_NAME).match(name):
                 raise ValueError(f"bad placeholder {{{name}}} in {show(template)}")
         parts.append((literal, name))
     return parts

@@ -14,6 +14,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from jobdash.core.model import BadInput
+from jobdash.core.patterns import compiled
 from jobdash.core.values import ITEM, close_to, duration_seconds, show, template_parts
 
 Keys = tuple[str, ...]
@@ -80,7 +81,7 @@ def suggest(word: str, known: Collection[str]) -> str:
 
 _SEG = r"""(?:[A-Za-z0-9_-]+|"(?:[^"\\\n]|\\.)*"|'[^'\n]*')"""
 _KEY = rf"{_SEG}(?:\s*\.\s*{_SEG})*"
-# Patterns as text, compiled by `re` (and kept in its cache) where a config is read: a
+# Patterns as text, compiled where a config is read (`core.patterns`): a
 # command without a config file compiles none of them.
 _HEADER = rf"\s*\[\[?\s*({_KEY})\s*\]"
 _ASSIGN = rf"\s*({_KEY})\s*="
@@ -88,7 +89,7 @@ _ASSIGN = rf"\s*({_KEY})\s*="
 
 def _split_key(key: str) -> Keys:
     parts = []
-    for m in re.finditer(_SEG, key):
+    for m in compiled(_SEG).finditer(key):
         seg = m.group(0)
         if seg.startswith('"'):
             try:
@@ -118,10 +119,10 @@ def find_line(text: str, keys: Keys) -> int | None:
             if line.count(in_string) % 2 == 1:
                 in_string = None
             continue
-        if m := re.match(_HEADER, line):
+        if m := compiled(_HEADER).match(line):
             header = _split_key(m.group(1))
             path = header
-        elif m := re.match(_ASSIGN, line):
+        elif m := compiled(_ASSIGN).match(line):
             path = header + _split_key(m.group(1))
             rest = line[m.end() :]
             for quotes in ('"""', "'''"):
@@ -185,7 +186,7 @@ def as_size(value: object, keys: Keys, maximum: int) -> int:
     """A number of bytes: an integer, or a string with a unit ("512KiB", "1MiB", "10MB")."""
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
-    elif isinstance(value, str) and (m := re.match(_SIZE, value)):
+    elif isinstance(value, str) and (m := compiled(_SIZE).match(value)):
         number = int(m[1]) * _UNITS[m[2]]
     else:
         raise Problem(

@@ -9,7 +9,6 @@ never fire (a required parameter without a default) is refused before any job ex
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
 
 from jobdash.core.config.checks import (
@@ -35,9 +34,10 @@ from jobdash.core.model import (
     Report,
     SchedulePolicy,
 )
+from jobdash.core.patterns import compiled
 from jobdash.core.values import ITEM, PARAM_NAME, address_problem, show, webhook_problem
 
-# As text, compiled by `re` (its cache) where a config is read.
+# As text, compiled where a config is read (`core.patterns`).
 TYPE_NAME = r"[a-z0-9][a-z0-9_-]*\Z"
 FUNCTION = r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*\Z"
 TYPE_KEYS = (
@@ -74,7 +74,7 @@ _COMMAND_IS_STRING = (
 
 def job_type(name: str, value: object, source: str) -> JobType:
     keys: Keys = ("types", name)
-    if not re.match(TYPE_NAME, name):
+    if not compiled(TYPE_NAME).match(name):
         raise Problem(
             keys,
             "type names use lowercase letters, digits, '-' and '_', "
@@ -103,7 +103,7 @@ def job_type(name: str, value: object, source: str) -> JobType:
         _check_argv(command, at("command"), names, item_ok=items is not None)
     elif "function" in table:
         function = as_str(table["function"], at("function"))
-        if not re.match(FUNCTION, function):
+        if not compiled(FUNCTION).match(function):
             raise Problem(
                 at("function"),
                 f'must be "module:attribute" (e.g. "mypkg.jobs:rebuild"), got {show(function)}',
@@ -218,7 +218,7 @@ def _finalize(
         return argv
     if not isinstance(value, str):
         raise Problem(keys, f'a Python type\'s finalize is "module:attribute", got {show(value)}')
-    if not re.match(FUNCTION, value):
+    if not compiled(FUNCTION).match(value):
         raise Problem(
             keys, f'must be "module:attribute" (e.g. "mypkg.jobs:send_report"), got {show(value)}'
         )
@@ -246,7 +246,7 @@ def _params(value: object, keys: Keys) -> tuple[Param, ...]:
     out: list[Param] = []
     for name, spec in as_table(value, keys).items():
         where = (*keys, name)
-        if not re.match(PARAM_NAME, name):
+        if not compiled(PARAM_NAME).match(name):
             raise Problem(
                 where,
                 "parameter names use letters, digits, '-' and '_', starting with a letter or '_'",

@@ -5,16 +5,16 @@ every store is one line naming the file, the line and the key."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from jobdash.core.config.checks import Problem, as_str_list, check_keys, suggest
 from jobdash.core.identity import MAX_NAME, USER_NAME
+from jobdash.core.patterns import compiled
 from jobdash.core.permissions import ACTIONS, Role
 from jobdash.core.values import show
 
 ROLE_KEYS = ("members", "can", "types", "targets")
-# As text, compiled by `re` (its cache) where a config's roles are read.
+# As text, compiled where a config's roles are read (`core.patterns`).
 ROLE_NAME = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}"
 GROUP_NAME = r"[A-Za-z0-9_][A-Za-z0-9_.-]*\$?"
 
@@ -22,7 +22,7 @@ GROUP_NAME = r"[A-Za-z0-9_][A-Za-z0-9_.-]*\$?"
 def role(name: str, table: dict[str, Any], line: int | None) -> Role:
     """One `[roles.NAME]` table, checked."""
     keys = ("roles", name)
-    if not re.fullmatch(ROLE_NAME, name):
+    if not compiled(ROLE_NAME).fullmatch(name):
         raise Problem(keys, "a role's name is letters, digits and . _ - (at most 64)")
     check_keys(table, ROLE_KEYS, keys)
     for required, what in (("members", 'users, and OS groups as "@group"'), ("can", "rights")):
@@ -33,7 +33,7 @@ def role(name: str, table: dict[str, Any], line: int | None) -> Role:
         raise Problem((*keys, "members"), 'must name a user or an "@group"')
     for m in members:
         ok = (
-            re.fullmatch(GROUP_NAME, m[1:])
+            compiled(GROUP_NAME).fullmatch(m[1:])
             if m.startswith("@")
             else USER_NAME.fullmatch(m) and len(m) <= MAX_NAME
         )

@@ -12,13 +12,13 @@ and one for the group).
 
 from __future__ import annotations
 
-import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from jobdash.core.model import BadInput, LogLine, NotFound, Refused
+from jobdash.core.patterns import compiled
 from jobdash.core.query import Query, parse_query
 from jobdash.core.service.access import Access
 from jobdash.core.store.records import FailureFilter
@@ -27,7 +27,7 @@ from jobdash.present.words import plural
 if TYPE_CHECKING:
     from jobdash.core.views import FailedTask, FailureGroup
 
-GROUP_ID = r"[0-9a-f]{12}"  # compiled (by `re`, once) where a group id is typed
+GROUP_ID = r"[0-9a-f]{12}"  # compiled where a group id is typed
 SAMPLE_LINES = 30  # lines of a sample attempt's log: the end of it, where it failed
 
 
@@ -51,7 +51,7 @@ class GroupRetry:
 def check_group_id(text: str) -> str:
     """A group id as typed (BadInput, one line, when it is not one)."""
     group = text.strip().lower()
-    if not re.fullmatch(GROUP_ID, group):
+    if not compiled(GROUP_ID).fullmatch(group):
         shown = text if len(text) <= 40 else text[:36] + "…"
         raise BadInput(
             f"not a failure group id: {shown!r} (12 hex digits, as `jobdash failures` shows)"

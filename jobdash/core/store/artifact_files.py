@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import socket
 import stat
 from collections.abc import Iterable
@@ -21,11 +20,12 @@ from pathlib import Path
 from typing import BinaryIO
 
 from jobdash.core.model import BadInput
+from jobdash.core.patterns import compiled
 from jobdash.present.text import sanitize
 
 FOLDER_MODE = 0o700
 FILE_MODE = 0o600
-FILE_NAME = r"[0-9]{1,19}-[0-9a-f]{16}\Z"  # the names jobdash gives its files (`re` compiles it)
+FILE_NAME = r"[0-9]{1,19}-[0-9a-f]{16}\Z"  # the names jobdash gives its files
 
 
 def host_name() -> str:
@@ -52,7 +52,7 @@ def open_folder(folder: Path) -> Path:
 def file_in(folder: Path, name: str) -> Path:
     """The file `name` of the folder, when it is a name jobdash gives its files; BadInput
     otherwise (a row naming any other path is never followed)."""
-    if not re.match(FILE_NAME, name):
+    if not compiled(FILE_NAME).match(name):
         raise BadInput(f"artifact file {sanitize(name)!r} is not one jobdash wrote; not read")
     return folder / name
 
