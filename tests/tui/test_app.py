@@ -240,6 +240,15 @@ async def test_filter_bar(open_service: Open) -> None:
         assert not bar.display and done.shown_count == 5 and running.has_focus
 
 
+KEY_NAMES = {"/": "slash", ":": "colon", "\r": "enter"}
+
+
+def read_at_once(app: JobdashApp, typed: str) -> None:
+    """Keys as a terminal delivers those read at once: all queued before the first runs."""
+    for char in typed:
+        app.post_message(events.Key(KEY_NAMES.get(char, char), char))
+
+
 async def test_keys_typed_right_after_slash_go_into_the_filter(open_service: Open) -> None:
     """`/` then text typed (or pasted) before the bar could take the focus: every key after
     `/` is the filter's, none is the table's (`s` sorted it, `c` asked to cancel)."""
@@ -250,13 +259,52 @@ async def test_keys_typed_right_after_slash_go_into_the_filter(open_service: Ope
         done = dash.table("completed")
         await pilot.press("2")
         sort_before = (done.sort_column, done.sort_reverse)
-        # As a terminal delivers keys read at once: all in the queue before the first runs.
-        for key, char in (("slash", "/"), ("s", "s"), ("t", "t"), ("a", "a"), ("t", "t")):
-            app.post_message(events.Key(key, char))
+        read_at_once(app, "/stat")
         await pilot.pause()
         bar = app.screen.query_one(FilterBar)
         assert bar.input.value == "stat"
         assert (done.sort_column, done.sort_reverse) == sort_before
+
+
+@pytest.mark.parametrize("opened", [False, True], ids=["slash-in-the-same-read", "bar-open"])
+async def test_a_key_typed_right_after_enter_is_the_tables_not_the_filters(
+    open_service: Open, opened: bool
+) -> None:
+    """`/type:import⏎s` read at once (a fast typist, `tmux send-keys`): the filter is
+    "type:import", and `s` sorts the table (it used to land in the field, making the filter
+    "type:imports", which matches nothing). The same with the bar already open."""
+    svc = await open_service()
+    app = make_app(svc)
+    async with app.run_test(size=SIZE) as pilot:
+        dash = await loaded(pilot)
+        done = dash.table("completed")
+        await pilot.press("2")
+        if opened:
+            await pilot.press("slash")
+        sort_before = (done.sort_column, done.sort_reverse)
+        read_at_once(app, ("" if opened else "/") + "type:import\rs")
+        await pilot.pause()
+        await pilot.pause()
+        bar = app.screen.query_one(FilterBar)
+        assert bar.input.value == "type:import" and bar.display
+        assert done.has_focus
+        assert [j.id for j in done.rows] == [4, 1]
+        assert (done.sort_column, done.sort_reverse) != sort_before
+
+
+async def test_a_tab_key_then_slash_read_at_once_filter_that_tab(open_service: Open) -> None:
+    """`2/status:failed` read at once: the Completed tab shows, filtered."""
+    svc = await open_service()
+    app = make_app(svc)
+    async with app.run_test(size=SIZE) as pilot:
+        dash = await loaded(pilot)
+        read_at_once(app, "2/status:failed")
+        await pilot.pause()
+        await pilot.pause()
+        bar = app.screen.query_one(FilterBar)
+        assert dash.tabs.active == "completed"
+        assert bar.input.value == "status:failed" and bar.input.has_focus
+        assert dash.table("completed").shown_count == 1
 
 
 async def test_slash_on_a_tab_without_a_filter_says_so(open_service: Open) -> None:

@@ -282,14 +282,17 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks, DashboardRows):
             self._focus_tab(pane)
 
     def _focus_tab(self, pane: str) -> None:
+        """Focus the tab's table (or its first focusable widget) now: `Widget.focus` would
+        wait for the keys already read, and take the focus back from the filter bar that
+        `2/status:failed`, read at once, opened meanwhile."""
         self.refresh_bindings()
         if pane in JOB_TABS:
-            self.table(pane).focus()
+            self.set_focus(self.table(pane))
             return
         container = self.query_one(f"#{pane}", TabPane)
         for widget in container.query("*"):
             if widget.focusable:
-                widget.focus()
+                self.set_focus(widget)
                 return
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -12,7 +12,8 @@ hidden tabs' panes), or at once when `/` comes first.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -20,7 +21,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widget import AwaitMount
+from textual.widget import AwaitMount, Widget
 from textual.widgets import Input, Static
 
 from jobdash.core.model import BadInput
@@ -31,11 +32,29 @@ from jobdash.tui.keymap import key_for
 PLACEHOLDER = "text  status:failed  type:import  user:alice  since:1h  -field:value   ({} clears)"
 
 
+class FilterInput(Input):
+    """The bar's field: its `enter` is the bar's (`FilterBar.action_done`)."""
+
+    def __init__(self, done: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._finish = done
+
+    async def action_submit(self) -> None:
+        """`enter` read before `/` had opened the bar: it reached the table first and came
+        back up to this field's binding, the keys read after it still behind it."""
+        self._finish()
+
+
 class FilterBar(Vertical):
     """An input for the filter query, with a line for its error."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "clear_and_close", "Clear filter", id="filter.escape"),
+        # A priority binding runs as the app reads the key, before it hands on the keys
+        # read with it: the focus leaves the field before the key after `enter` is given
+        # to a widget (`fail⏎s` filters on "fail" and sorts; not on "fails"). An `enter`
+        # read before `/` opened the bar comes to the field's own binding (`FilterInput`).
+        Binding("enter", "done", "Keep filter", show=False, priority=True, id="filter.enter"),
     ]
 
     DEFAULT_CSS = """
@@ -61,6 +80,9 @@ class FilterBar(Vertical):
             self.text = text
             super().__init__()
 
+    class _Done(Message):
+        """`enter`, queued behind the keys the field has yet to take in (see `action_done`)."""
+
     class Closed(Message):
         """The user is done with the bar (enter or esc): focus goes back to the table."""
 
@@ -74,6 +96,7 @@ class FilterBar(Vertical):
         self.query_text = ""  # the text of the filter in force
         self.error = ""
         self._filling: AwaitMount | None = None
+        self._came_from: Widget | None = None  # what had the focus when the bar opened
 
     def compose(self) -> ComposeResult:
         yield from ()  # the field is made by `fill`, after the first frame
@@ -85,7 +108,12 @@ class FilterBar(Vertical):
             placeholder = PLACEHOLDER.format(key_for(self.app, "filter.escape"))
             row = Horizontal(
                 Static("/", id="filter-prompt"),
-                Input(placeholder=placeholder, id="filter-input", select_on_focus=False),
+                FilterInput(
+                    self.action_done,
+                    placeholder=placeholder,
+                    id="filter-input",
+                    select_on_focus=False,
+                ),
                 id="filter-row",
             )
             self._filling = self.mount(row, Static("", id="filter-error"))
@@ -118,6 +146,8 @@ class FilterBar(Vertical):
         after `/` is the filter's (see `JobdashApp.on_key`)."""
         await self.fill()
         self.display = True
+        if self.screen.focused is not self.input:
+            self._came_from = self.screen.focused
         self.screen.set_focus(self.input)
         self.input.cursor_position = len(self.input.value)
 
@@ -136,9 +166,19 @@ class FilterBar(Vertical):
             return
         self._apply(event.value)
 
-    @on(Input.Submitted, "#filter-input")
-    def _submitted(self, event: Input.Submitted) -> None:
+    def action_done(self) -> None:
+        """`enter`: the focus goes back at once to where it came from, so that the keys
+        read with this one go there; the keys read before it are already the field's, and
+        the bar closes once it has taken them in (`_Done` waits behind them in its queue)."""
+        came_from = self._came_from
+        if came_from is not None and came_from.is_attached and came_from.focusable:
+            self.screen.set_focus(came_from)
+        self.input.post_message(self._Done())
+
+    @on(_Done)
+    def _done(self, event: _Done) -> None:
         event.stop()
+        self._apply(self.input.value)  # the text as typed, its Changed still queued
         if not self.active:
             self.display = False
         self.post_message(self.Closed(self, cleared=False))
