@@ -282,9 +282,8 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks, DashboardRows):
             self._focus_tab(pane)
 
     def _focus_tab(self, pane: str) -> None:
-        """Focus the tab's table (or its first focusable widget) now: `Widget.focus` would
-        wait for the keys already read, and take the focus back from the filter bar that
-        `2/status:failed`, read at once, opened meanwhile."""
+        """Focus the tab's table now (`Widget.focus` waits for the keys already read: the
+        `/` of `2/status:failed`, read at once, would lose its field's focus to it)."""
         self.refresh_bindings()
         if pane in JOB_TABS:
             self.set_focus(self.table(pane))
