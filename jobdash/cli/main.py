@@ -85,7 +85,7 @@ READING = frozenset(
 
 
 # Commands that read without the event loop (`core.loopfree`): the store's coroutines are
-# driven to their end, with no asyncio to import and start (a third of `jobdash jobs`).
+# driven to their end, with no asyncio to import and start (a fifth of `jobdash jobs`).
 # Not those that wait or read ahead (`logs`, `export`); a store that needs the loop (to be
 # created, upgraded, or a PostgreSQL one) is read on it as before.
 LOOP_FREE = frozenset({"jobs", "show", "why", "types", "whoami", "agents", "audit", "schedules"})
