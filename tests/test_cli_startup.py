@@ -448,3 +448,38 @@ def test_logs_into_a_pipe_loads_no_rich(tmp_path: Path, store: list[str]) -> Non
     code, modules = imported(tmp_path, "--color", "always", *store, "logs", "1")
     assert code == 0
     assert "rich.console" in modules
+
+
+# What a loop-free read (`core.loopfree`) leaves out: the event loop and what it brings (its
+# thread pools, sockets), and the store's aiosqlite reader and writer thread.
+LOOP_ONLY = ("asyncio", "aiosqlite", "concurrent.futures", "socket")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["jobs"], ["jobs", "--json"], ["jobs", "--all", "--json"], ["show", "1"], ["why", "1"]],
+    ids=" ".join,
+)
+def test_reads_of_a_sqlite_store_run_without_the_event_loop(
+    tmp_path: Path, store: list[str], args: list[str]
+) -> None:
+    code, modules = imported(tmp_path, *store, "run", "hello")  # job 1, queued
+    assert code == 0
+    assert "asyncio" in modules  # a submission writes: on the loop (the check is not vacuous)
+    code, modules = imported(tmp_path, *store, *args)
+    assert code == 0
+    assert "jobdash.core.service.facade" in modules  # it did read the store
+    assert loaded(modules, *LOOP_ONLY) == []
+
+
+def test_a_store_to_create_is_read_on_the_loop(tmp_path: Path) -> None:
+    """Opening it writes it: `NeedsLoop`, said before anything is opened, and the command
+    runs on the loop as any other; the next one reads without it, and without `logging`
+    (loaded at a first message: `core.lazylog`; a time shown loads it, by tzlocal)."""
+    db = str(tmp_path / "new.db")
+    code, modules = imported(tmp_path, "--db", db, "jobs")
+    assert code == 0
+    assert "asyncio" in modules and "aiosqlite" in modules
+    code, modules = imported(tmp_path, "--db", db, "jobs")
+    assert code == 0
+    assert loaded(modules, *LOOP_ONLY, "logging") == []

@@ -44,18 +44,28 @@ print("after main:", gc.isenabled(), code)
 """
 
 
-def test_a_command_starts_with_the_collector_held_and_runs_with_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("existing", [False, True], ids=["new store", "existing store"])
+def test_a_command_starts_with_the_collector_held_and_runs_with_it(
+    tmp_path: Path, existing: bool
+) -> None:
+    """On a store to create, `jobs` is first asked to read without the event loop, which
+    opening refuses before anything is opened (`NeedsLoop`), then run on the loop: both
+    openings with the collector held. On an existing store it reads without the loop."""
+    db = str(tmp_path / "s.db")
+    if existing:
+        main(["--db", db, "jobs"])
     done = subprocess.run(
-        [sys.executable, "-c", SPY, str(tmp_path / "s.db")],
+        [sys.executable, "-c", SPY, db],
         capture_output=True,
         text=True,
         timeout=60,
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr
+    openings = ["opening: False"] if existing else ["opening: False", "opening: False"]
     assert done.stdout.splitlines() == [
         "before main: True",
-        "opening: False",
+        *openings,
         "command: True frozen: True",  # the start's objects out of its view
         "after main: True 0",
     ]

@@ -8,13 +8,12 @@ command.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import json
 import shlex
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from jobdash.cli.parser import EXIT_OK
@@ -35,6 +34,8 @@ from jobdash.present.times import abbreviation, header
 from jobdash.present.words import plural
 
 if TYPE_CHECKING:
+    import asyncio
+
     from jobdash.cli.tables import Listing
     from jobdash.core.service import Service
 
@@ -96,22 +97,34 @@ async def job_pages(svc: Service, query: str, limit: int | None = None) -> Async
     """The jobs `svc.jobs(query, limit=limit)` returns, read a page at a time: a listing or
     an export of millions holds one page in memory, not the history."""
     async for page in keyset_pages(
-        lambda size, after: svc.jobs(query, limit=size, after_id=after), lambda j: j.id, limit
+        lambda size, after: svc.jobs(query, limit=size, after_id=after),
+        lambda j: j.id,
+        limit,
+        ahead=not svc.loop_free,
     ):
         yield page
 
 
 async def keyset_pages(
-    read: Callable[[int, int | None], Awaitable[P]],
+    read: Callable[[int, int | None], Coroutine[Any, Any, P]],
     id_of: Callable[[Any], int],
     limit: int | None = None,
+    ahead: bool = True,
 ) -> AsyncIterator[P]:
     """What `read(size, after_id)` gives, a page after another, up to `limit` in all.
 
-    The next page is asked for before this one is handed on: the store reads it (SQLite in
-    its reader's thread, PostgreSQL on the server) while the caller writes this one."""
+    `ahead`: the next page is asked for before this one is handed on: the store reads it
+    (SQLite in its reader's thread, PostgreSQL on the server) while the caller writes this
+    one. Not without an event loop (`Service.loop_free`): a page is read when awaited."""
+    start: Callable[[int, int | None], Awaitable[P]] = read
+    if ahead:
+        import asyncio
+
+        def start(size: int, after: int | None) -> Awaitable[P]:
+            return asyncio.ensure_future(read(size, after))
+
     size = PAGE if limit is None else min(PAGE, limit)
-    pending = asyncio.ensure_future(read(size, None)) if size > 0 else None
+    pending: Any = start(size, None) if size > 0 else None
     try:
         while pending is not None:
             page = await pending
@@ -120,12 +133,15 @@ async def keyset_pages(
                 limit -= len(page)
             if len(page) == size and (limit is None or limit > 0):
                 size = PAGE if limit is None else min(PAGE, limit)
-                pending = asyncio.ensure_future(read(size, id_of(page[-1])))
-                await asyncio.sleep(0)  # let it start: its read is under way meanwhile
+                pending = start(size, id_of(page[-1]))
+                if ahead:
+                    await asyncio.sleep(0)  # let it start: its read is under way meanwhile
             if page:
                 yield page
     finally:
-        if pending is not None:  # the caller stopped early: the read is not wanted
+        if isinstance(pending, Coroutine):  # not started: nothing to stop
+            pending.close()
+        elif pending is not None:  # the caller stopped early: the read is not wanted
             pending.cancel()
             pending.add_done_callback(_retrieved)
 

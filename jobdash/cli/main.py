@@ -84,6 +84,13 @@ READING = frozenset(
 )
 
 
+# Commands that read without the event loop (`core.loopfree`): the store's coroutines are
+# driven to their end, with no asyncio to import and start (a fifth of `jobdash jobs`).
+# Not those that wait or read ahead (`logs`, `export`); a store that needs the loop (to be
+# created, upgraded, or a PostgreSQL one) is read on it as before.
+LOOP_FREE = frozenset({"jobs", "show", "why", "types", "whoami", "agents", "audit", "schedules"})
+
+
 def reads_only(a: argparse.Namespace) -> bool:
     """Whether the command only reads (`failures`, but for its retry)."""
     if a.command == "failures":
@@ -91,7 +98,9 @@ def reads_only(a: argparse.Namespace) -> bool:
     return a.command in READING or (a.command == "schedule" and a.schedule_action == "show")
 
 
-async def run_command(a: argparse.Namespace) -> int:
+async def run_command(a: argparse.Namespace, loop_free: bool = False) -> int:
+    """Run the command `a` names (`loop_free`: without the event loop, see `LOOP_FREE`;
+    NeedsLoop, before anything is opened or said, where the store cannot be read so)."""
     if a.command == "schedule" and a.schedule_action == "preview":
         from jobdash.cli.schedules import cmd_schedule_preview
 
@@ -116,7 +125,9 @@ async def run_command(a: argparse.Namespace) -> int:
         from jobdash.demo import DEMO_TYPES
 
         extra = DEMO_TYPES
-    svc = await Service.open(db=a.db, config=a.config, extra_types=extra, reading=reading)
+    svc = await Service.open(
+        db=a.db, config=a.config, extra_types=extra, reading=reading, loop_free=loop_free
+    )
     if svc.created:
         tell(f"jobdash: {svc.created}")
     # Started: the collector runs again (a command may run long: `logs -f`, `run --wait`).
@@ -201,7 +212,14 @@ def _main(argv: Sequence[str] | None) -> int:
 
             freeze_start_up()  # a server: what its start made lives as long as it
             return serve(args)
-        import asyncio  # not loaded for `--help` and usage errors
+        if args.command in LOOP_FREE:
+            from jobdash.core.service import NeedsLoop, run_loop_free
+
+            try:
+                return run_loop_free(run_command(args, loop_free=True))
+            except NeedsLoop:
+                pass  # said before anything was opened: on the loop, as any command
+        import asyncio  # not loaded for `--help`, usage errors and loop-free reads
 
         return asyncio.run(run_command(args))
     except BadInput as e:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import asyncio
 
 
 class Alarm:
@@ -31,6 +34,8 @@ class Alarm:
         if self._rung:
             self._rung = False
             return
+        import asyncio  # loaded: waits run on a loop (a loop-free read makes none)
+
         loop = asyncio.get_running_loop()
         waiter = self._waiter = loop.create_future()
         timer = loop.call_later(seconds, _end, waiter) if seconds is not None else None

@@ -12,7 +12,6 @@ closes, a pidfd being opened only for a command that keeps running.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import errno
 import fcntl
@@ -22,6 +21,10 @@ import signal
 import weakref
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import asyncio
 
 TICK = 0.1  # seconds between the looks of `Poller.soon`
 _SIGNALS_TO_DEFAULT = (signal.SIGPIPE, signal.SIGXFSZ)  # Python ignores these; a child must not
@@ -227,6 +230,8 @@ class Poller:
 def watch_exit(pid: int, exited: Callable[[int | None], None]) -> Callable[[], None]:
     """Call `exited(code)` in the loop when child `pid` ends: through a pidfd (Linux ≥ 5.3),
     else a blocking waitpid in a worker thread. Returns how to stop watching."""
+    import asyncio
+
     loop = asyncio.get_running_loop()
     try:
         pidfd = os.pidfd_open(pid)

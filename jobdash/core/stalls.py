@@ -16,12 +16,12 @@ sent like every report: claimed by one engine, retried with backoff.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from jobdash.core import timing
+from jobdash.core.lazylog import lazy_logger
 from jobdash.core.timing import HISTORY_RUNS, TIMING_TTL, past, type_timing, usual_runs
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from jobdash.core.permissions import Shared
     from jobdash.core.store.base import Store
 
-log = logging.getLogger("jobdash.reports")
+log = lazy_logger("jobdash.reports")  # `logging` loaded at its first message
 
 STALL_EVERY = 5.0  # seconds between an engine's looks for stalled tasks to report
 

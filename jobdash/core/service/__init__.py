@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from jobdash.core.crontab import import_crontab
     from jobdash.core.heap import freeze_start_up, hold_collector, release_collector
     from jobdash.core.identity import real_user
+    from jobdash.core.loopfree import NeedsLoop, run_loop_free
     from jobdash.core.outfile import (
         create_new,
         open_binary_output,
@@ -76,6 +77,8 @@ WHERE: dict[str, str] = {
     "leases_moved": "jobdash.core.timing",
     "renew_held": "jobdash.core.timing",
     "LogFeed": "jobdash.core.service.log_feed",
+    "NeedsLoop": "jobdash.core.loopfree",
+    "run_loop_free": "jobdash.core.loopfree",
     "open_binary_output": "jobdash.core.outfile",
     "open_output": "jobdash.core.outfile",
     "Outcome": "jobdash.core.service.bulk",
@@ -101,6 +104,7 @@ __all__ = [
     "GroupRetry",
     "JsonList",
     "LogFeed",
+    "NeedsLoop",
     "Outcome",
     "Plan",
     "Service",
@@ -126,6 +130,7 @@ __all__ = [
     "real_user",
     "release_collector",
     "renew_held",
+    "run_loop_free",
     "skipped",
     "store_location",
     "unrunnable",

@@ -7,9 +7,7 @@ their own jobs, a role of the config grants more; nothing in read-only mode).
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import socket
 import sys
 import time
 from collections.abc import Mapping
@@ -30,6 +28,8 @@ from jobdash.core.service.locations import is_default_db, read_config, store_loc
 from jobdash.core.store.base import Store, open_store
 
 if TYPE_CHECKING:
+    import asyncio
+
     from jobdash.core.agent import Agent
     from jobdash.core.config import Config
     from jobdash.core.scheduler import Scheduler
@@ -39,6 +39,10 @@ if TYPE_CHECKING:
 class Access:
     """Who the user is and what they may see and do: the store, the config, the catalogue of
     job types, and the permission checks every action and read of the `Service` makes."""
+
+    # Opened to be read without the event loop (`core.loopfree`): its coroutines never
+    # wait, and what would read ahead on a loop reads when awaited.
+    loop_free = False
 
     def __init__(
         self,
@@ -67,12 +71,15 @@ class Access:
         user: str | None = None,
         read_only: bool = False,
         reading: bool = False,
+        loop_free: bool = False,
     ) -> Self:
         """Load the config (errors before anything is opened), then open the store.
         `reading` (a command that only reads) or `read_only`: a store that cannot be
         written is opened to be read (see `open_store`). `extra_types`: job types added
         to the config's where it does not define the name (the command line's `--demo`
-        passes the demo types)."""
+        passes the demo types). `loop_free`: to read without the event loop (the command
+        line's reads: `core.loopfree`); NeedsLoop, before the store is opened, where it
+        cannot be."""
         cfg = read_config(config)
         if cfg.path is not None:
             # Python job types named in the config live next to it.
@@ -82,11 +89,15 @@ class Access:
         types = dict(extra_types or {}) | dict(cfg.types)
         who = user or current_user()  # before the store is opened: nothing to close
         store = await open_store(
-            store_location(db), create_folder=is_default_db(db), reading=reading or read_only
+            store_location(db),
+            create_folder=is_default_db(db),
+            reading=reading or read_only or loop_free,
+            loop_free=loop_free,
         )
         if store.role is not None:  # the database says who the user is, and enforces it
             who = store.role.name
         svc = cls(store, cfg, who, types, read_only)
+        svc.loop_free = loop_free
         try:
             await svc.refresh_catalogue()
         except BaseException:
@@ -114,8 +125,13 @@ class Access:
     async def live_agents(self) -> set[str]:
         """The agents that use the store now: recent heartbeat, and on this host a live
         process (a dashboard killed a second ago must not be mistaken for a running engine)."""
+        agents = await self.store.agents()
+        if not agents:  # the host's name (`socket`) is not needed
+            return set()
+        import socket
+
         now, host = time.time(), socket.gethostname()
-        return {info.name for info, _ in await self.store.agents() if is_live(info, now, host)}
+        return {info.name for info, _ in agents if is_live(info, now, host)}
 
     async def refresh_catalogue(self) -> None:
         """The types this process shows and submits: its own config's, then for other names

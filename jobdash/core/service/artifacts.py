@@ -4,7 +4,6 @@ on disk. Who may: whoever may see the job (`Access.job`)."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
@@ -46,6 +45,8 @@ class Artifacts(Access):
         rules (a new file 0600, replaced atomically). BadInput when its content no longer
         matches its checksum (then a file is left as it was)."""
         artifact, content = await self.open_artifact(job_id, name)
+        import asyncio
+
         with content:
             await asyncio.to_thread(self._copy, artifact, content, target)
         return artifact

@@ -13,7 +13,6 @@ as when the caller's own task is cancelled (Textual's workers, at exit).
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 from jobdash.core.agent import AgentOptions
@@ -23,6 +22,8 @@ from jobdash.core.model import Refused
 from jobdash.core.service.access import Access
 
 if TYPE_CHECKING:
+    import asyncio
+
     from jobdash.core.agent import Agent
 
 
@@ -38,6 +39,8 @@ class EngineLife(Access):
         try:
             start = self._engine_start
             if start is not None and not start.done():
+                import asyncio  # a start under way: on a loop
+
                 start.cancel()
                 await asyncio.wait([start])  # its end, whatever it is (not raised here)
             await self.stop_scheduler()
@@ -59,6 +62,8 @@ class EngineLife(Access):
         caller cancels the start; once `close` was called, none starts (Refused)."""
         if self._closing:
             raise Refused("the engine was not started: the service is closing")
+        import asyncio
+
         start = asyncio.ensure_future(self._start(slots, name, lease, scheduler))
         self._engine_start = start
         return await start

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import stat
 from collections.abc import Iterable
 from pathlib import Path
@@ -30,6 +29,8 @@ FILE_NAME = r"[0-9]{1,19}-[0-9a-f]{16}\Z"  # the names jobdash gives its files
 
 def host_name() -> str:
     """This host, as a kept file's row names it."""
+    import socket  # here: a read of the store names no host
+
     return socket.gethostname()
 
 

@@ -13,8 +13,6 @@ that keeps them runs the whole product unchanged.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -24,6 +22,9 @@ from jobdash.core.store.reading import ReadingStore
 from jobdash.core.store.work import WorkStore
 
 if TYPE_CHECKING:
+    import asyncio
+    import logging
+
     from jobdash.core.permissions import Role as PermissionRole
     from jobdash.core.store.engine_records import Refill
     from jobdash.core.store.records import AuditFilter, Changes, Role
@@ -45,7 +46,11 @@ class Store(WorkStore, CoordinationStore, ReadingStore, Protocol):
         """Where the store is, as a person would name it (a path, a URL without password)."""
 
     created: str  # what opening created, said once to the user ("created store at …")
-    damaged: asyncio.Event  # set when the store is found damaged: it is written no more
+
+    @property
+    def damaged(self) -> asyncio.Event:
+        """Set when the store is found damaged: it is written no more."""
+
     on_commit: list[Callable[[], None]]  # called after each commit of this process
     refill: Refill | None  # the agent whose freed slots a write of outcomes refills
     # Who the database says the user is, where it enforces who sees what (PostgreSQL
@@ -119,12 +124,16 @@ def check_ahead(location: str) -> None:
     check_file(Path(rest if sep else location).expanduser())
 
 
-async def open_store(location: str, create_folder: bool = False, reading: bool = False) -> Store:
+async def open_store(
+    location: str, create_folder: bool = False, reading: bool = False, loop_free: bool = False
+) -> Store:
     """Open the store at `location`: a path or `sqlite:///PATH` (a SQLite store, created
     where none exists; `create_folder`: its folder too, the default location's), or
     `postgresql://…` (a PostgreSQL store, its tables created in an empty schema). BadInput
     (one line) for a location no backend serves. `reading`: for a command that only reads,
-    a store that cannot be written is opened to be read (its writes raise why not)."""
+    a store that cannot be written is opened to be read (its writes raise why not).
+    `loop_free`: to be read without the event loop (`core.loopfree`), which a SQLite store
+    up to date and writable is; NeedsLoop, before anything is opened, for another."""
     scheme, sep, rest = location.partition("://")
     if not sep:
         path = location
@@ -133,6 +142,10 @@ async def open_store(location: str, create_folder: bool = False, reading: bool =
         if not path.startswith("/"):
             raise BadInput(f"{location}: a SQLite store URL is sqlite:///PATH (an absolute path)")
     elif scheme in ("postgresql", "postgres"):
+        if loop_free:
+            from jobdash.core.loopfree import NeedsLoop
+
+            raise NeedsLoop("a PostgreSQL store is read on the event loop")
         try:  # only the backend in use is loaded, and only then its driver
             from jobdash.core.store.postgres import PostgresStore
         except ImportError as e:
@@ -147,4 +160,6 @@ async def open_store(location: str, create_folder: bool = False, reading: bool =
         )
     from jobdash.core.store.sqlite import SqliteStore  # only the backend in use is loaded
 
-    return await SqliteStore.open(path, create_folder=create_folder, reading=reading)
+    return await SqliteStore.open(
+        path, create_folder=create_folder, reading=reading, loop_free=loop_free
+    )

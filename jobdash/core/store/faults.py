@@ -10,13 +10,13 @@ database driver's errors reaches the engine.
 
 from __future__ import annotations
 
-import logging
 import time
 
+from jobdash.core.lazylog import lazy_logger
 from jobdash.core.model import BadInput
 from jobdash.present.words import plural
 
-log = logging.getLogger("jobdash.store")
+log = lazy_logger("jobdash.store")  # `logging` loaded at its first message
 
 
 class StoreError(BadInput):

@@ -11,7 +11,6 @@ binds its functions once (`apply_counts = CountsSql(SQLITE).apply_counts`, …).
 from __future__ import annotations
 
 import functools
-import socket
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
@@ -32,7 +31,17 @@ from jobdash.core.store.sql.dialect import POSTGRES, SQLITE, Connection, Dialect
 COUNT_COLUMNS = ("pending", "running", "succeeded", "failed", "cancelled", "skipped")
 COLUMN = {c: i for i, c in enumerate(COUNT_COLUMNS)}  # a task status's counter, by place
 INFO_MAX = 300
-HOST = socket.gethostname()  # where this process's audit rows come from
+
+
+@functools.cache
+def host() -> str:
+    """Where this process's audit rows come from: asked once, at the first write (`socket`
+    is not loaded by a read)."""
+    import socket
+
+    return socket.gethostname()
+
+
 # The jobs that are not finished: the predicate of the schemas' partial indexes (jobs_active).
 ACTIVE_ONLY = "status NOT IN ('succeeded', 'warning', 'failed', 'cancelled')"
 SETTLING_SQL = ", ".join(f"'{s}'" for s in sorted(SETTLING))  # the statuses a job settles from
@@ -340,7 +349,7 @@ class CountsSql:
         """One audit row: `user` asked for `action` (one of `AUDIT_ACTIONS`) on `target`;
         `actor` is who wrote it, on this host."""
         known_action(action)
-        con.execute(self._audit, (now, user, action, target, detail, actor, HOST))
+        con.execute(self._audit, (now, user, action, target, detail, actor, host()))
 
     def audit_rows(
         self, con: Connection, actor: str, rows: Sequence[tuple[float, str, str, str, str]]
@@ -348,7 +357,8 @@ class CountsSql:
         """Many audit rows (time, user, action, target, detail) written by `actor`, at once."""
         for r in rows:
             known_action(r[2])
-        self.d.many(con, self._audit, [(*r, actor, HOST) for r in rows])
+        host_name = host()
+        self.d.many(con, self._audit, [(*r, actor, host_name) for r in rows])
 
 
 def known_action(action: str) -> None:

@@ -64,6 +64,9 @@ class Reading(Protocol):
     @property
     def actor(self) -> str: ...
 
+    @property
+    def loop_free(self) -> bool: ...  # read without the event loop (`core.loopfree`)
+
     async def write(self, fn: Callable[[Any, int, float], T], *, work: bool = ...) -> T: ...
 
     async def fetchall(

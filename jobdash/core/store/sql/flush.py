@@ -14,23 +14,25 @@ batch is run (`write_batch`).
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 import time
 from collections import defaultdict
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from jobdash.core.alarm import Alarm
+from jobdash.core.lazylog import lazy_logger
 from jobdash.core.model import LineLevel, counts_as_read, line_level
 from jobdash.core.store.sql.claims import complete_in
 from jobdash.core.store.sql.counts import ACTIVE_ONLY, COUNTS, INFO_MAX, NEWER
 from jobdash.core.store.sql.dialect import Buffering, Connection, Statements
 
 if TYPE_CHECKING:
+    import asyncio
+
     from jobdash.core.store.engine_records import Claim, Claimant, Outcome, Refill
 
-log = logging.getLogger("jobdash.store")
+log = lazy_logger("jobdash.store")  # `logging` loaded at its first message
 # A buffered log line: (job id, task id, time, stream, text, attempt).
 LogRow = tuple[int, int | None, float, str, str, int | None]
 
@@ -99,15 +101,12 @@ class Flusher(Generic[C]):
         # Outcomes taken for a batch and not yet committed: still held, for a claim that
         # counts slots freed by outcomes (see the PostgreSQL claim).
         self._writing_outcomes = 0
-        self._outcomes_written = asyncio.Event()
-        self._outcomes_written.set()
         self._progress: dict[int, float] = {}
         self._pgids: dict[int, int] = {}
         self._metrics: dict[int, dict[str, float]] = defaultdict(dict)
         self._warnings: dict[int, int] = defaultdict(int)
         self._flush_wanted = Alarm()
         self._flush_now = Alarm()  # an outcome waits: no FLUSH_INTERVAL delay
-        self._flushed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._log_bytes = 0  # characters of the lines in `_logs`
         self.closed = False
@@ -115,12 +114,35 @@ class Flusher(Generic[C]):
         self._active_at: dict[int, float] = {}  # task id -> the last `active` written
         db.held = lambda: len(self._logs)
 
+    # The events are made at their first use, on a loop: a store opened for a loop-free
+    # read (`core.loopfree`) buffers nothing and imports no asyncio.
+    @cached_property
+    def _outcomes_written(self) -> asyncio.Event:
+        """Set while no outcome taken for a batch waits for its commit."""
+        import asyncio
+
+        event = asyncio.Event()
+        if not self._writing_outcomes:
+            event.set()
+        return event
+
+    @cached_property
+    def _flushed(self) -> asyncio.Event:
+        """Set when the flusher's task ends a batch (a new one for the next)."""
+        import asyncio
+
+        return asyncio.Event()
+
     def start(self) -> None:
+        import asyncio
+
         self._task = asyncio.get_running_loop().create_task(self._loop())
 
     async def stop(self) -> None:
         self.closed = True
         if self._task:
+            import asyncio
+
             self._task.cancel()
             try:
                 await self._task
@@ -128,6 +150,8 @@ class Flusher(Generic[C]):
                 pass
 
     async def _loop(self) -> None:
+        import asyncio
+
         while True:
             await self._flush_wanted.wait()
             if not self._outcomes:
@@ -366,6 +390,8 @@ class Flusher(Generic[C]):
 
     async def complete(self, outcome: Outcome) -> bool:
         """Record how an attempt ended; False when the attempt was no longer ours (fenced)."""
+        import asyncio  # loaded: an outcome is written on a loop
+
         outcome.future = asyncio.get_running_loop().create_future()
         self._outcomes.append(outcome)
         self._want_flush()

@@ -9,7 +9,6 @@ behind it), and whether a claim would find something, are each backend's own (it
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
@@ -232,8 +231,11 @@ class Reads:
     ) -> list[Job]:
         sql = self.select_sql(JOB_COLUMNS, where, order, limit, offset, source)
         rows = await self.db.fetchall(sql, args, window=window)
-        if len(rows) > 2000:
-            # 100,000 rows take a second or more to convert: not on the event loop.
+        if len(rows) > 2000 and not self.db.loop_free:
+            # 100,000 rows take a second or more to convert: not on the event loop (a
+            # loop-free read has none to keep free: `core.loopfree`).
+            import asyncio
+
             return await asyncio.to_thread(lambda: [job_from_row(r) for r in rows])
         return [job_from_row(r) for r in rows]
 
@@ -445,6 +447,8 @@ class ChangeWait:
         self.interval = interval
 
     async def next(self) -> None:
+        import asyncio
+
         await asyncio.sleep(self.interval)
 
     def close(self) -> None:

@@ -9,7 +9,6 @@ the answer.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -271,6 +270,8 @@ class Requests:
         return n
 
     async def _delete_all_finished(self, where: str, args: Sequence[Any], batch: int = 200) -> int:
+        import asyncio
+
         total = 0
         while n := await self._delete_finished(where, args, batch):
             total += n

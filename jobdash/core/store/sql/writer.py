@@ -6,20 +6,25 @@ One writer connection per process is used by one transaction at a time, in its o
 (a connection of either driver is not shared between threads), and a caller cancelled while
 its transaction runs there still waits for it to end (`wait_out`): the write lock is held
 until the transaction committed or rolled back, never open under the next one.
+
+Nothing here imports asyncio until something runs on a loop: a store opened for a loop-free
+read (`core.loopfree`) has no writer, no thread and no write lock.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from jobdash.core.store.faults import FaultLog, StoreError
 
 if TYPE_CHECKING:
+    import asyncio
+    import logging
+    from concurrent.futures import ThreadPoolExecutor
+
     from jobdash.core.store.engine_records import Refill
     from jobdash.core.store.sql.flush import Flusher
 
@@ -31,15 +36,28 @@ class WriterThread:
     connects, writes and reads)."""
 
     THREAD_NAME = "jobdash-writer"
+    # Opened for a read driven without the event loop (`core.loopfree`): no writer, no
+    # thread, and what would need a thread (a large page's rows made jobs) is done inline.
+    loop_free = False
 
     def __init__(self) -> None:
         self.writer: Any = None
         self.thread: ThreadPoolExecutor | None = None
-        self.lock = asyncio.Lock()  # the write lock (this process's writer)
+
+    @cached_property
+    def lock(self) -> asyncio.Lock:
+        """The write lock (this process's writer), made at its first use, on a loop."""
+        import asyncio
+
+        return asyncio.Lock()
 
     async def in_thread(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(*args)` in the writer's thread (its connection is used there)."""
+        import asyncio
+
         if self.thread is None:
+            from concurrent.futures import ThreadPoolExecutor
+
             self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self.THREAD_NAME)
         return await wait_out(asyncio.get_running_loop().run_in_executor(self.thread, fn, *args))
 
@@ -58,7 +76,11 @@ class WriterThread:
         await self.close_writer()
 
     async def close(self) -> None:
-        """Close the connections once no transaction is under way."""
+        """Close the connections once no transaction is under way (none can be without a
+        writer: a store opened to read)."""
+        if self.writer is None and self.thread is None and "lock" not in self.__dict__:
+            await self.close_connections()
+            return
         async with self.lock:
             await self.close_connections()
 
@@ -68,6 +90,8 @@ async def wait_out(fut: asyncio.Future[T]) -> T:
     for it to end before CancelledError goes on, so that whatever it holds (the write lock)
     is held until the thread is done with the connection: the transaction committed or
     rolled back, never open under the next one."""
+    import asyncio
+
     try:
         return await asyncio.shield(fut)
     except asyncio.CancelledError:
@@ -87,7 +111,6 @@ class BufferedStore:
     def __init__(self, db: Any, flusher: Flusher[Any]) -> None:
         self.db = db
         self.created: str = db.created
-        self.damaged: asyncio.Event = db.damaged
         self.on_commit: list[Callable[[], None]] = db.on_commit
         self.faults: FaultLog = db.faults
         self.flusher = f = flusher
@@ -102,6 +125,12 @@ class BufferedStore:
         self.add_warning = f.add_warning
         self.complete = f.complete
         self.outcomes_held = f.outcomes_held
+
+    @property
+    def damaged(self) -> asyncio.Event:
+        """Set when the store is found damaged: it is written no more (the `Db`'s)."""
+        event: asyncio.Event = self.db.damaged
+        return event
 
     @property
     def location(self) -> str:

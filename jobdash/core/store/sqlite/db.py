@@ -17,33 +17,40 @@ the handling of its failures are in one place.
   meanwhile) is interrupted in SQLite, so the next one does not wait for it to end.
 - Every SQLite error leaves as a StoreError (`error`); damage is final: nothing more is
   written.
+- A store opened for a read without the event loop (`opening.open_db`'s `loop_free`: the
+  command line's read-only commands, see `core.loopfree`) has no writer, no thread, and a
+  plain sqlite3 reader (`PlainConnection`); nothing of this module imports asyncio or
+  aiosqlite before something awaits on a loop.
 """
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import contextlib
-import logging
 import sqlite3
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
-
-import aiosqlite
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from jobdash.core.identity import real_user
+from jobdash.core.lazylog import lazy_logger
 from jobdash.core.store.faults import FaultLog, StoreError
 from jobdash.core.store.sql.dialect import SQLITE, Dialect
 from jobdash.core.store.sql.writer import WriterThread
 from jobdash.core.store.sqlite.faults import DAMAGED, error_code, is_fault, store_error
 
+if TYPE_CHECKING:
+    import asyncio
+    import concurrent.futures
+    import logging
+
+    import aiosqlite
+
 T = TypeVar("T")
 # A write transaction: given the writer, a new revision and the time, it runs whole.
 Txn = Callable[[sqlite3.Connection, int, float], T]
-log = logging.getLogger("jobdash.store")
+log = lazy_logger("jobdash.store")  # `logging` loaded at its first message
 
 BUSY_TIMEOUT_MS = 30_000
 CHECKPOINT_EVERY = 200  # commits of the writer between WAL checkpoints (in its thread)
@@ -51,6 +58,27 @@ CHECKPOINT_EVERY = 200  # commits of the writer between WAL checkpoints (in its 
 
 class Locked(Exception):
     """Another connection holds the write lock: BEGIN IMMEDIATE did nothing; try later."""
+
+
+class PlainConnection:
+    """A plain sqlite3 connection with the part of aiosqlite's `Connection` a `Reader` uses,
+    run right here: its coroutines never await, so that a read can be driven without an
+    event loop (`core.loopfree`). Only for such a read: on a loop it would hold the loop
+    for the whole of each statement."""
+
+    def __init__(self, con: sqlite3.Connection) -> None:
+        self.con = con
+
+    async def execute_fetchall(
+        self, sql: str, parameters: Iterable[Any] | None = None
+    ) -> Iterable[sqlite3.Row]:
+        return self.con.execute(sql, () if parameters is None else list(parameters)).fetchall()
+
+    async def interrupt(self) -> None:
+        self.con.interrupt()
+
+    async def close(self) -> None:
+        self.con.close()
 
 
 class Reader:
@@ -66,7 +94,7 @@ class Reader:
 
     def __init__(
         self,
-        con: aiosqlite.Connection,
+        con: aiosqlite.Connection | PlainConnection,
         error: Callable[[sqlite3.Error], StoreError],
         interruptible: bool = False,
     ) -> None:
@@ -80,14 +108,14 @@ class Reader:
         while True:
             try:
                 return await self.con.execute_fetchall(sql, parameters)
-            except asyncio.CancelledError:
-                if self.interruptible:
-                    await self.con.interrupt()  # at once: not queued behind the read
-                raise
             except sqlite3.Error as e:
                 if self.interruptible and error_code(e) == sqlite3.SQLITE_INTERRUPT:
                     continue  # cut short for a cancelled read before it: again
                 raise self._error(e) from e
+            except BaseException:  # its caller cancelled (asyncio's CancelledError)
+                if self.interruptible:
+                    await self.con.interrupt()  # at once: not queued behind the read
+                raise
 
 
 class Db(WriterThread):
@@ -102,13 +130,13 @@ class Db(WriterThread):
         self.where = str(path)
         self._reader: Reader | None = None
         self._window_reader: Reader | None = None  # opened at its first read
-        self._connect_more: Callable[[], Awaitable[aiosqlite.Connection]] | None = None
+        self._connect_more: Callable[[], Awaitable[Any]] | None = None
         self.on_commit: list[Callable[[], None]] = []  # in-process wake-ups
         self.actor = real_user()  # who writes: named in every audit row
         self.created = ""  # what opening created or changed, told once
         self.read_only: StoreError | None = None  # opened read-only: why it cannot be written
         self.damage: StoreError | None = None  # once seen damaged, nothing more is written
-        self.damaged = asyncio.Event()
+        self._damaged: asyncio.Event | None = None  # made when first asked for: `damaged`
         self.faults = FaultLog()
         # The log lines the batched writer holds (`held`), and those of the flush under way.
         self.held: Callable[[], int] = lambda: 0
@@ -117,11 +145,30 @@ class Db(WriterThread):
         self._checkpoint: asyncio.Task[None] | None = None
         self.verdict: asyncio.Future[None] | None = None  # of a whole-file check under way
 
+    @property
+    def damaged(self) -> asyncio.Event:
+        """Set once the store is found damaged (an engine stops, the dashboard ends): made
+        when first asked for, by what waits on a loop, so that a loop-free read needs no
+        asyncio."""
+        if self._damaged is None:
+            import asyncio
+
+            self._damaged = asyncio.Event()
+            if self.damage is not None:
+                self._damaged.set()
+        return self._damaged
+
+    def _set_damaged(self) -> None:
+        if self._damaged is not None:
+            self._damaged.set()
+
     def await_verdict(self, check: concurrent.futures.Future[None]) -> None:
         """Write nothing until `check`, the whole-file check of the store still under way
         in a thread (`files.check_under_way`), has passed; reads go on meanwhile. A check
         that fails makes the store damaged, as a failure seen by a write does: nothing is
         written, `damaged` is set (an engine stops, the dashboard ends with its line)."""
+        import asyncio
+
         self.verdict = asyncio.wrap_future(check)
         self.verdict.add_done_callback(self._take_verdict)
 
@@ -137,12 +184,14 @@ class Db(WriterThread):
             self.damage = store_error(self.path, e)
         else:
             self.damage = StoreError(f"{self.path}: the check of the store failed: {e}")
-        self.damaged.set()
+        self._set_damaged()
 
     # ----------------------------------------------------------------- connections
 
     def connect_reader(
-        self, con: aiosqlite.Connection, more: Callable[[], Awaitable[aiosqlite.Connection]]
+        self,
+        con: aiosqlite.Connection | PlainConnection,
+        more: Callable[[], Awaitable[aiosqlite.Connection | PlainConnection]],
     ) -> None:
         """The reader connection, and how to open another one like it (`window_reader`)."""
         self._reader = Reader(con, self.error)
@@ -194,7 +243,7 @@ class Db(WriterThread):
         err = store_error(self.path, e)
         if error_code(e) in DAMAGED and self.damage is None:
             self.damage = err
-            self.damaged.set()
+            self._set_damaged()
         return err
 
     def error(self, e: sqlite3.Error) -> StoreError:
@@ -227,6 +276,8 @@ class Db(WriterThread):
         Another process holding the write lock is waited for here, up to BUSY_TIMEOUT_MS."""
         if self.read_only is not None:
             raise self.read_only
+        import asyncio  # loaded already: writes run on the loop
+
         if self.verdict is not None:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self.verdict)

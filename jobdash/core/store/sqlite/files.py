@@ -18,15 +18,17 @@ from __future__ import annotations
 
 import errno
 import os
-import socket
 import sqlite3
 import stat
 import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 from jobdash.core.identity import user_name
 from jobdash.core.processes import pid_alive
@@ -274,6 +276,8 @@ def check_ahead(path: Path) -> None:
         key = _identity(path)
     except OSError:
         return  # nothing to check yet: opening it says why, or creates it
+    from concurrent.futures import Future  # the dashboard's: not loaded by a read
+
     done: Future[int | None] = Future()
 
     def check() -> None:
@@ -305,6 +309,8 @@ def check_under_way(path: Path) -> Future[None] | None:
         return None  # opening it says why
     del _ahead[str(path)]
     key, done = ahead
+    from concurrent.futures import Future
+
     verdict: Future[None] = Future()
 
     def check() -> None:
@@ -366,6 +372,8 @@ def engine_writes(con: sqlite3.Connection) -> bool:
         ).fetchall()
     except sqlite3.Error:
         return False
+    import socket  # here: a read's opening needs no host name
+
     host = socket.gethostname()
     return any(h != host or pid_alive(int(pid)) for h, pid in rows)
 

@@ -6,18 +6,18 @@ because each of its failures must leave nothing behind (no half-made file, no th
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
-
-import aiosqlite
+from typing import TYPE_CHECKING
 
 from jobdash.core.identity import user_name
+from jobdash.core.loopfree import NeedsLoop
 from jobdash.core.store.faults import StoreError
-from jobdash.core.store.sqlite.db import BUSY_TIMEOUT_MS, Db, is_busy
+from jobdash.core.store.sqlite.db import BUSY_TIMEOUT_MS, Db, PlainConnection, is_busy
 from jobdash.core.store.sqlite.faults import cannot_write, store_error, why_not_writable
 from jobdash.core.store.sqlite.files import (
     check_store_file,
@@ -30,12 +30,17 @@ from jobdash.core.store.sqlite.files import (
 from jobdash.core.store.sqlite.migrate import migrate
 from jobdash.core.store.sqlite.schema import SCHEMA_VERSION
 
+if TYPE_CHECKING:
+    import aiosqlite
+
 
 class _CreatedMeanwhile(Exception):
     """The store's file appeared between the look at its path and its creation."""
 
 
-async def open_db(path: Path | str, create_folder: bool = False, reading: bool = False) -> Db:
+async def open_db(
+    path: Path | str, create_folder: bool = False, reading: bool = False, loop_free: bool = False
+) -> Db:
     """Open the store at `path`, creating it only where none exists (a missing or empty
     file; the folder too when `create_folder`, the default path's). StoreError (one
     line) when it cannot be used: another user's, not a store, damaged, unreadable,
@@ -45,8 +50,13 @@ async def open_db(path: Path | str, create_folder: bool = False, reading: bool =
     `reading`: for a command that only reads. A store that cannot be written (a
     read-only file system, a file or folder not writable by you) is then opened
     read-only (see `_open_read_only`); its writes raise why it cannot be written. Its
-    file is not checked page by page (only the pages it reads are: `files.read_version`)."""
+    file is not checked page by page (only the pages it reads are: `files.read_version`).
+
+    `loop_free`: to read without the event loop (`core.loopfree`; implies `reading`): see
+    `_open_loop_free`."""
     path = Path(path).expanduser()
+    if loop_free:
+        return await _open_loop_free(path, create_folder)
     give_up = time.monotonic() + BUSY_TIMEOUT_MS / 1000  # as long as any write would wait
     delay = 0.02
     while True:
@@ -58,6 +68,8 @@ async def open_db(path: Path | str, create_folder: bool = False, reading: bool =
             # maker may still be writing the tables (longer on a loaded machine).
             if time.monotonic() > give_up:
                 raise StoreError(f"{path}: changed while jobdash opened it; try again") from None
+            import asyncio
+
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.2)
 
@@ -71,6 +83,8 @@ async def _open(path: Path, create_folder: bool, reading: bool) -> Db:
     pending = None if reading else check_under_way(path)
     version = check_store_file(path, create_folder, whole=not reading and pending is None)
     if pending is not None and version != SCHEMA_VERSION:
+        import asyncio
+
         await asyncio.wrap_future(pending)
         pending = None
     if reading and version is not None and version != SCHEMA_VERSION:
@@ -100,6 +114,46 @@ async def _open(path: Path, create_folder: bool, reading: bool) -> Db:
     return db
 
 
+async def _open_loop_free(path: Path, create_folder: bool) -> Db:
+    """A store up to date, to be read without the event loop: its file checked as
+    `reading` checks it, made 0600 as any opening makes it, and a plain sqlite3 reader
+    (`PlainConnection`), no writer and no thread. NeedsLoop, before anything is opened,
+    where opening it would write it (to create or upgrade), or where it cannot be written
+    (opened read-only as `_open_read_only` opens it, on the loop): the same opening then
+    runs on the loop."""
+    version = check_store_file(path, create_folder, whole=False)
+    if version != SCHEMA_VERSION:
+        raise NeedsLoop(f"{path}: to create or upgrade")
+    if why_not_writable(path) is not None:
+        raise NeedsLoop(f"{path}: read-only")
+    db = Db(path)
+    db.loop_free = True
+    if note := private_store(path):
+        _note(db, note)
+    _chmod_sidecars(path)
+    return await _with_reader(db, lambda: path, plain=True)
+
+
+async def _with_reader(db: Db, where: Callable[[], Path | str], plain: bool = False) -> Db:
+    """`db` with a reader connection to `where()` (a path or a URI) and no writer; a
+    failure closes what was opened and is said as the store's (`plain`: see
+    `_connect_reader`; such a store serves no dashboard window)."""
+    try:
+        at = where()
+        con = await _connect_reader(at, plain)
+        db.connect_reader(con, _no_window_reader if plain else lambda: _connect_reader(at))
+    except BaseException as e:
+        await db.close_connections()
+        if isinstance(e, (sqlite3.Error, OSError)):
+            raise store_error(db.path, e) from None
+        raise
+    return db
+
+
+async def _no_window_reader() -> PlainConnection:
+    raise AssertionError("the dashboard's window reads are not loop-free")
+
+
 async def _open_read_only(path: Path, version: int, why: StoreError, note: str) -> Db:
     """A store that cannot be written (`why`), opened to be read (see `readable_uri`):
     a reader and no writer; every write raises `why`."""
@@ -113,15 +167,7 @@ async def _open_read_only(path: Path, version: int, why: StoreError, note: str) 
     db = Db(path)
     db.created = note
     db.read_only = why
-    try:
-        uri = readable_uri(path)
-        db.connect_reader(await _connect_reader(uri), lambda: _connect_reader(uri))
-    except BaseException as e:
-        await db.close_connections()
-        if isinstance(e, (sqlite3.Error, OSError)):
-            raise store_error(path, e) from None
-        raise
-    return db
+    return await _with_reader(db, lambda: readable_uri(path))
 
 
 def _note(db: Db, text: str) -> None:
@@ -250,10 +296,20 @@ def _chmod_sidecars(path: Path) -> None:
                 make_private(sidecar(path, suffix), uid, follow=False, exact=0o600)
 
 
-async def _connect_reader(where: Path | str) -> aiosqlite.Connection:
+async def _connect_reader(
+    where: Path | str, plain: bool = False
+) -> aiosqlite.Connection | PlainConnection:
     """The reader connection (`where`: a path, or a URI); SQLite opens lazily, so it is
-    made to open the file here, where a failure is a failure to open."""
-    con = await aiosqlite.connect(where, isolation_level=None, uri=isinstance(where, str))
+    made to open the file here, where a failure is a failure to open. `plain`: a plain
+    sqlite3 connection, for a read without the event loop (`core.loopfree`)."""
+    uri = isinstance(where, str)
+    con: aiosqlite.Connection | PlainConnection
+    if plain:
+        con = PlainConnection(sqlite3.connect(where, isolation_level=None, uri=uri))
+    else:
+        import aiosqlite
+
+        con = await aiosqlite.connect(where, isolation_level=None, uri=uri)
     try:
         await con.execute_fetchall(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         await con.execute_fetchall("SELECT count(*) FROM sqlite_master")

@@ -70,11 +70,16 @@ class SqliteStore(Jobs, Claims, Reports, TextIndex, Reads, SharedAreas):
 
     @classmethod
     async def open(
-        cls, path: Path | str, create_folder: bool = False, reading: bool = False
+        cls,
+        path: Path | str,
+        create_folder: bool = False,
+        reading: bool = False,
+        loop_free: bool = False,
     ) -> SqliteStore:
-        """Open (or create) the store at `path`: see `opening.open_db`."""
-        store = cls(await open_db(path, create_folder, reading))
-        if store.db.read_only is None:
+        """Open (or create) the store at `path`: see `opening.open_db` (`loop_free`: to be
+        read without the event loop, no writer and so nothing to flush)."""
+        store = cls(await open_db(path, create_folder, reading, loop_free))
+        if store.db.read_only is None and not loop_free:
             store.flusher.start()
         return store
 

@@ -8,7 +8,6 @@ many small jobs: one place says what a job's creation writes, whichever way it c
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -31,6 +30,8 @@ from jobdash.core.store.sql.task_values import value_text
 from jobdash.core.store.sqlite.db import Db, qmarks
 
 if TYPE_CHECKING:
+    import asyncio
+
     from jobdash.core.store.engine_records import NewJob
 
 
@@ -134,6 +135,8 @@ class GroupCommit:
         self._writing: asyncio.Task[None] | None = None
 
     async def submit(self, nj: NewJob, audit_user: str | None) -> Job:
+        import asyncio  # loaded: a submission runs on a loop
+
         fut: asyncio.Future[Job] = asyncio.get_running_loop().create_future()
         self._queued.append((nj, audit_user, fut))
         if self._writing is None or self._writing.done():
