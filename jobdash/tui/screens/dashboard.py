@@ -39,7 +39,7 @@ from jobdash.tui.widgets.filter_bar import FilterBar
 from jobdash.tui.widgets.job_table import JobTable
 from jobdash.tui.widgets.job_window import PageRead
 from jobdash.tui.widgets.key_footer import KeyFooter
-from jobdash.tui.widgets.window_table import JobWindowTable
+from jobdash.tui.widgets.window_table import InProgressTable, JobWindowTable
 
 if TYPE_CHECKING:
     from jobdash.tui.app import JobdashApp
@@ -133,7 +133,7 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks, DashboardRows):
         yield Header()
         with TabbedContent(initial="inprogress", id="tabs"):
             with TabPane("In Progress", id="inprogress"):
-                yield JobTable(
+                yield InProgressTable(
                     clock=app.clock,
                     id="table-inprogress",
                     empty_text=f"No jobs in progress: {key_for(app, 'job.new')} starts one",

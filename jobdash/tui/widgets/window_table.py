@@ -28,7 +28,7 @@ from jobdash.tui.widgets.job_rows import JobFilter, JobSelect, has_unread_errors
 from jobdash.tui.widgets.job_table import JobTable
 from jobdash.tui.widgets.job_window import Count, Fetch, JobWindow
 
-__all__ = ["JobWindowTable"]
+__all__ = ["InProgressTable", "JobWindowTable"]
 
 Index = Callable[[], Awaitable[bool]]
 
@@ -399,3 +399,10 @@ class JobWindowTable(JobTable):
         self._widths = widths
         self._update_virtual_size()
         return True
+
+
+class InProgressTable(JobTable):
+    """The In Progress tab's table: a `JobTable` one class deeper, as deep as the Completed
+    tab's `JobWindowTable` beside it. Textual ranks a default CSS by its class's depth under
+    the widget registered, and parses it again when a deeper one registers: the default CSS
+    of the tables' bases (Widget's, TableBase's …) is parsed once for both, not twice."""
