@@ -99,6 +99,7 @@ PANES = (
     "jobdash.tui.widgets.line_table",
     "jobdash.core.planning",  # the schedules' plannings (the job keys name its type only)
     "jobdash.core.views",  # the failure groups, a job's wait, artifacts: read later
+    "jobdash.tui.widgets.job_window",  # the Completed tab's window onto a long history
 )
 # The embedded engine's machinery: loaded when it starts, after the first frame; with the
 # rules of why a job waits and how a lost task is judged (the engine's admission, claims
