@@ -282,6 +282,59 @@ def test_the_grammar_declared_is_the_command_named(words: list[str], command: st
     assert named_command(words, DECLARED) == command
 
 
+DASHBOARD_WORDS = [
+    [],
+    ["--db", "x.db", "--config", "c.toml"],
+    ["--db=x.db", "--color", "never", "--demo", "--slots", "2", "--theme", "jobs"],
+    ["--read-only", "--no-engine", "--low-bandwidth", "--mouse", "--config=c.toml"],
+]
+
+
+@pytest.mark.parametrize("words", DASHBOARD_WORDS)
+def test_the_dashboards_options_alone_declare_no_command(words: list[str]) -> None:
+    """`jobdash --db X --config Y` opens the dashboard without building every command's
+    parser: its arguments read as the whole grammar reads them."""
+    from jobdash.cli.parser import build_parser, dashboard_only, parse_args
+
+    assert dashboard_only(words)
+    whole, extra = build_parser().parse_known_args(words)
+    assert extra == []
+    assert vars(parse_args(words)) == {"db": None, "config": None, "color": None, **vars(whole)}
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        ["--demo", "jobs"],
+        ["jobs"],
+        ["--d", "x.db"],  # an abbreviation, for argparse to read
+        ["--help"],
+        ["--db", "x.db", "-h"],
+        ["--version"],
+        ["--demo=1"],
+        ["--", "x"],
+    ],
+)
+def test_any_other_word_gets_the_whole_grammar(words: list[str]) -> None:
+    from jobdash.cli.parser import dashboard_only
+
+    assert not dashboard_only(words)
+
+
+def test_the_dashboards_options_are_the_top_level_parsers() -> None:
+    """`DASHBOARD_OPTIONS` names every option of the top level (but help and version), and
+    which take a value: one added to the parser and not there gets the whole grammar."""
+    from jobdash.cli.parser import DASHBOARD_OPTIONS, build_parser
+
+    options = {
+        name: action.nargs != 0
+        for action in build_parser("").arguments
+        for name in action.option_strings
+        if name.startswith("--") and name not in ("--help", "--version")
+    }
+    assert options == DASHBOARD_OPTIONS
+
+
 def test_help_after_the_stores_option_is_the_commands(tmp_path: Path) -> None:
     def shown(*args: str) -> str:
         return subprocess.run(

@@ -187,7 +187,7 @@ def job_id(text: str) -> int:
 
 def build_parser(command: str | None = None) -> Parser:
     """The whole command line: the dashboard's options, then every command; or, given a
-    command, the dashboard's options and that command alone."""
+    command, the dashboard's options and that command alone ("": no command)."""
     from jobdash.cli.declarations import DECLARED
 
     # Given before or after the command; SUPPRESS keeps a sub-command's parser from
@@ -252,7 +252,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     from jobdash.cli.declarations import DECLARED
 
     words = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(named_command(words, DECLARED))
+    command = named_command(words, DECLARED)
+    parser = build_parser("" if command is None and dashboard_only(words) else command)
     for word in words[: words.index("--") if "--" in words else len(words)]:
         # argparse drops a value of "--" given as `--opt=--` (or `-o--`) and passes the
         # option an empty list where a string is due.
@@ -279,6 +280,38 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             bad = next(v for v in values if not is_text(v))
             parser.error(f"{dest.replace('_', '-')}: not UTF-8 text: {shown(bad)}")
     return args
+
+
+# The dashboard's own options, True for one that takes a value. A command line of these
+# alone (as `jobdash` and `jobdash web`'s sessions open the dashboard) names no command,
+# and its grammar declares none: the dashboard's start does not build some 50 commands'
+# parsers (~12 M instructions, 0.7 % of its first frame). An abbreviation, `--help` or any
+# other word gets the whole grammar, whose messages name every command.
+DASHBOARD_OPTIONS = {
+    "--db": True,
+    "--config": True,
+    "--color": True,
+    "--theme": True,
+    "--slots": True,
+    "--demo": False,
+    "--read-only": False,
+    "--no-engine": False,
+    "--low-bandwidth": False,
+    "--mouse": False,
+}
+
+
+def dashboard_only(words: Sequence[str]) -> bool:
+    """Whether `words` are the dashboard's own options (`DASHBOARD_OPTIONS`) alone, each
+    value after its option or joined to it by "="."""
+    i = 0
+    while i < len(words):
+        name, joined, _ = words[i].partition("=")
+        takes_value = DASHBOARD_OPTIONS.get(name)
+        if takes_value is None or (joined and not takes_value):
+            return False
+        i += 1 if joined or not takes_value else 2
+    return True
 
 
 # The options every command takes that may also come before it (`jobdash --db X jobs`).

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import cache
 
 __all__ = [
     "BIDI",
@@ -87,15 +88,30 @@ BIDI: dict[str, str] = {
 """The stand-in of each bidirectional control character: dashed arrows embed, triple
 arrows override, arrows to a bar isolate, harpoons mark, upward arrows pop."""
 
-_TABLE: dict[int, str] = {code: chr(0x2400 + code) for code in range(0x20)}
-_TABLE[0x09] = " "
-_TABLE[0x7F] = "\u2421"
-for _first, _last in _OTHERS:
-    _TABLE.update(dict.fromkeys(range(_first, _last + 1), PLACEHOLDER))
-_TABLE.update({ord(control): shown for control, shown in BIDI.items()})
-_ASCII_CONTROLS = bytes(range(0x20)) + b"\x7f"  # the ASCII characters `_TABLE` replaces
+_ASCII_CONTROLS = bytes(range(0x20)) + b"\x7f"  # the ASCII characters `_table` replaces
 _BUT_LF = _ASCII_CONTROLS.replace(b"\n", b"")
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f" + "".join(rf"\u{a:04x}-\u{b:04x}" for a, b in _OTHERS) + "]")
+
+
+# The table and the pattern are made at the first text that is not printable, not when the
+# module loads (~7 M instructions, 0.4 % of the dashboard's first frame, which has none).
+@cache
+def _table() -> dict[int, str]:
+    """What each character a terminal could act on becomes (`str.translate`'s table)."""
+    table = {code: chr(0x2400 + code) for code in range(0x20)}
+    table[0x09] = " "
+    table[0x7F] = "\u2421"
+    for first, last in _OTHERS:
+        table.update(dict.fromkeys(range(first, last + 1), PLACEHOLDER))
+    table.update({ord(control): shown for control, shown in BIDI.items()})
+    return table
+
+
+@cache
+def _unsafe() -> re.Pattern[str]:
+    """A character of `_table`: among the ones Python does not find printable."""
+    return re.compile(
+        r"[\x00-\x1f\x7f" + "".join(rf"\u{a:04x}-\u{b:04x}" for a, b in _OTHERS) + "]"
+    )
 
 
 def sanitize(text: str) -> str:
@@ -109,9 +125,9 @@ def sanitize(text: str) -> str:
     as is: text Python finds printable has none (each is a control, format, separator or
     surrogate character, none printable), and that check is twice as fast as the regex's.
     """
-    if text.isprintable() or _UNSAFE.search(text) is None:
+    if text.isprintable() or _unsafe().search(text) is None:
         return text
-    return text.translate(_TABLE)
+    return text.translate(_table())
 
 
 def sanitize_all(texts: list[str]) -> list[str]:

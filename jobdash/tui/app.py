@@ -46,7 +46,6 @@ from jobdash.present.text import sanitize
 from jobdash.present.times import abbreviation
 from jobdash.present.words import agree, plural
 from jobdash.tui.commands import JobdashCommands
-from jobdash.tui.dialogs.confirm import ConfirmScreen
 from jobdash.tui.first_rows import FirstRows
 from jobdash.tui.lean_driver import LeanDriver
 from jobdash.tui.link import Link
@@ -257,7 +256,18 @@ class JobdashApp(App[int]):
         except BadInput as e:
             self.notify_refusal(e)
             name = DEFAULT_THEME
-        self.theme = name
+        theme = self.get_theme(name)
+        if theme is None or theme.dark != self.current_theme.dark:
+            self.theme = name  # dark for light, or back: Textual's watcher sets its ANSI colours
+            return
+        # Nothing is parsed yet: the theme's variables are set for the first parse. Textual's
+        # watcher would parse the CSS read so far in a stylesheet of its own, whose parse is
+        # not kept (all parsed again with the widgets'), ~1 % of the first frame. The app's
+        # ANSI colours, made for the theme it started with, are a dark or light theme's alike.
+        self.set_reactive(App.theme, name)
+        themes = {c: False for c in self.classes if c.startswith("-theme-")}
+        self.update_classes({**themes, f"-theme-{name}": True}, update=False)
+        self.stylesheet.set_variables(self.get_css_variables())
 
     def get_default_screen(self) -> Screen[Any]:
         return DashboardScreen(self.service)
@@ -424,6 +434,8 @@ class JobdashApp(App[int]):
         def answered(yes: bool | None) -> None:
             if yes:
                 self.exit(0)
+
+        from jobdash.tui.dialogs.confirm import ConfirmScreen  # not the first frame's
 
         if not isinstance(self.screen, ConfirmScreen):
             self.push_screen(ConfirmScreen(question, detail, yes="Quit"), answered)

@@ -24,7 +24,9 @@ from rich.cells import cell_len
 
 __all__ = ["RESET", "CellFilter"]
 
-_TOKEN = re.compile(
+# Kept as text, compiled by a filter when made: the dashboard's first frame imports this
+# module for `RESET` (`lean_styles`), and only a low-bandwidth link filters.
+_TOKEN = (
     r"\x1b\[(\d*);?(\d*)H"  # a cursor move (1-based)
     r"|(\x1b\[[0-9;:]*m)"  # a style
     r"|(\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[^\[\]])"  # other
@@ -33,7 +35,7 @@ _TOKEN = re.compile(
 )
 # Sequences after which the terminal's cells are not what we sent: erasing (J, K), inserting
 # or deleting lines or characters (L, M, P, X, @), scrolling (S, T), another screen, a reset.
-_FORGETS = re.compile(r"\x1b\[[0-9;]*[JKLMPX@ST]|\x1b\[\?(?:1049|47|1047)[hl]|\x1bc")
+_FORGETS = r"\x1b\[[0-9;]*[JKLMPX@ST]|\x1b\[\?(?:1049|47|1047)[hl]|\x1bc"
 RESET = "\x1b[0m"
 GAP = 4  # unchanged cells of one style between two changed ones are sent, not skipped
 
@@ -43,6 +45,7 @@ class CellFilter:
 
     def __init__(self) -> None:
         self._cells: dict[tuple[int, int], tuple[str, str]] = {}
+        self._token, self._forgets = re.compile(_TOKEN), re.compile(_FORGETS)
         self.sent = 0  # characters passed on
         self.given = 0  # characters given
 
@@ -59,7 +62,7 @@ class CellFilter:
         shown = ""  # the style we sent
         moved: tuple[int, int] | None = None  # Textual's last move, not yet sent
         cells = self._cells
-        for match in _TOKEN.finditer(data):
+        for match in self._token.finditer(data):
             row, column, sgr, other, cr, lf, text = match.groups()
             if text is not None:
                 moved = None
@@ -100,7 +103,7 @@ class CellFilter:
             elif lf is not None:
                 y += 1
             else:
-                if _FORGETS.fullmatch(other):
+                if self._forgets.fullmatch(other):
                     cells.clear()
                 out.append(other)
                 at = None  # it may have moved the cursor

@@ -28,6 +28,7 @@ from jobdash.demo import DEMO_TYPES
 from jobdash.tui.app import JobdashApp
 from jobdash.tui.dialogs.confirm import ConfirmScreen
 from jobdash.tui.dialogs.start_job import StartJobScreen
+from jobdash.tui.first_rows import FirstRows
 from jobdash.tui.screens.dashboard import DashboardScreen
 from jobdash.tui.screens.help import HelpScreen
 from tests.conftest import wait_finished, wait_for
@@ -620,6 +621,21 @@ async def test_quit_with_running_tasks_asks_first(open_service: Open) -> None:
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
         await until(pilot, lambda: app._exit)
+
+
+async def test_q_pressed_at_the_first_frame_with_tasks_running_asks_first(
+    open_service: Open,
+) -> None:
+    """`q` pressed as the dashboard opens, its first rows read before it, as `jobdash`
+    reads them: the question is asked as it is later, its dialog's module loaded by the key
+    (not before the first frame)."""
+    svc = await open_service()
+    app = make_app(svc, embedded_engine=True, first_rows=await FirstRows.read(svc))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("q")  # job 6 has 2 running tasks; nothing waited for before
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert app.screen.question == "Quit? 2 tasks are running here."  # type: ignore[attr-defined]
+        assert not app._exit
 
 
 async def test_attached_dashboard_quits_without_asking(open_service: Open) -> None:

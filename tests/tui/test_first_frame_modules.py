@@ -24,9 +24,18 @@ from jobdash.core.service import Service, hold_collector, read_config
 from jobdash.tui.app import JobdashApp
 from jobdash.tui.keymap import check_keymap
 from jobdash.tui.widgets.job_table import JobTable
+from textual.css import stylesheet
 from textual.widgets import TabPane
 
 first = {}
+parsed = []  # each CSS source Textual parsed, by its name, in order
+parse = stylesheet.parse
+
+def parsing(scope, css, read_from, **options):
+    parsed.append(read_from[1] or read_from[0].rsplit("/", 1)[-1])
+    return parse(scope, css, read_from, **options)
+
+stylesheet.parse = parsing
 render_lines = JobTable.render_lines
 
 def drawn(self, crop):  # the first frame's lines of a job table
@@ -35,6 +44,7 @@ def drawn(self, crop):  # the first frame's lines of a job table
         first["panes"] = panes(self.screen)
         first["filter"] = len(self.screen.query_one("#filter-bar").children)
         first["collector"] = gc.isenabled()
+        first["parsed"] = list(parsed)
     return render_lines(self, crop)
 
 def panes(screen):  # the widgets in each tab's pane
@@ -76,6 +86,7 @@ LATER = (
     "jobdash.tui.widgets.log_view",
     "jobdash.tui.dialogs.edit_planning",
     "jobdash.tui.dialogs.start_job",
+    "jobdash.tui.dialogs.confirm",  # `q` with tasks running, and the job keys' questions
 )
 # The other tabs' panes: made once the first frame is drawn.
 PANES = (
@@ -88,6 +99,7 @@ PANES = (
     "jobdash.tui.widgets.line_table",
     "jobdash.core.planning",  # the schedules' plannings (the job keys name its type only)
     "jobdash.core.views",  # the failure groups, a job's wait, artifacts: read later
+    "jobdash.tui.widgets.job_window",  # the Completed tab's window onto a long history
 )
 # The embedded engine's machinery: loaded when it starts, after the first frame; with the
 # rules of why a job waits and how a lost task is judged (the engine's admission, claims
@@ -169,6 +181,28 @@ def test_the_filter_bars_field_is_made_after_the_first_frame(
     done = first_frame(tmp_path, write_config("[jobdash]\n"))
     assert done["filter"] == 0
     assert done["filter after"] == 2  # the row of prompt and field, and the error line
+
+
+def test_the_first_frame_parses_the_apps_and_the_tables_css_once(
+    tmp_path: Path, write_config: Callable[[str], Path]
+) -> None:
+    """Textual parses a CSS source again when its rank changes: the theme set through
+    Textual's watcher parsed the app's CSS twice (once in a stylesheet thrown away), and the
+    Completed tab's table, a class deeper than the In Progress tab's, had the tables' bases
+    parsed again. Each once now; Textual's own Widget and Static default CSS, which every
+    deeper widget re-ranks, is parsed more than once still."""
+    parsed = first_frame(tmp_path, write_config("[jobdash]\n"))["parsed"]
+    once = (
+        "jobdash.tcss",
+        "App.DEFAULT_CSS",
+        "Screen.DEFAULT_CSS",
+        "TableBase.DEFAULT_CSS",
+        "ScrollView.DEFAULT_CSS",
+        "FilterBar.DEFAULT_CSS",
+        "Footer.DEFAULT_CSS",
+    )
+    assert {name: parsed.count(name) for name in once} == dict.fromkeys(once, 1)
+    assert parsed.count("Widget.DEFAULT_CSS") <= 2
 
 
 def test_the_cycle_collector_is_held_until_the_first_frame_is_drawn(

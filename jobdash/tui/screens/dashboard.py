@@ -37,13 +37,13 @@ from jobdash.tui.screens.dashboard_rows import JOB_TABS, WINDOW_ABOVE, Dashboard
 from jobdash.tui.screens.later_panes import LATER_PANES, make_pane
 from jobdash.tui.widgets.filter_bar import FilterBar
 from jobdash.tui.widgets.job_table import JobTable
-from jobdash.tui.widgets.job_window import PageRead
 from jobdash.tui.widgets.key_footer import KeyFooter
-from jobdash.tui.widgets.window_table import JobWindowTable
+from jobdash.tui.widgets.window_table import InProgressTable, JobWindowTable
 
 if TYPE_CHECKING:
     from jobdash.tui.app import JobdashApp
     from jobdash.tui.widgets.failures_pane import FailuresPane
+    from jobdash.tui.widgets.job_window import PageRead
     from jobdash.tui.widgets.schedules_pane import SchedulesPane
 
 __all__ = ["JOB_TABS", "TABS", "DashboardScreen"]
@@ -133,7 +133,7 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks, DashboardRows):
         yield Header()
         with TabbedContent(initial="inprogress", id="tabs"):
             with TabPane("In Progress", id="inprogress"):
-                yield JobTable(
+                yield InProgressTable(
                     clock=app.clock,
                     id="table-inprogress",
                     empty_text=f"No jobs in progress: {key_for(app, 'job.new')} starts one",

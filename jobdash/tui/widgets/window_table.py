@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Hashable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 from textual.strip import Strip
@@ -22,13 +22,14 @@ from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from jobdash.core.model import Job
 from jobdash.core.query import Query
-from jobdash.tui.widgets import job_window
 from jobdash.tui.widgets.job_columns import Widths, data_widths
 from jobdash.tui.widgets.job_rows import JobFilter, JobSelect, has_unread_errors
 from jobdash.tui.widgets.job_table import JobTable
-from jobdash.tui.widgets.job_window import Count, Fetch, JobWindow
 
-__all__ = ["JobWindowTable"]
+if TYPE_CHECKING:  # the window's module loads with the first window, after the first frame
+    from jobdash.tui.widgets.job_window import Count, Fetch, JobWindow
+
+__all__ = ["InProgressTable", "JobWindowTable"]
 
 Index = Callable[[], Awaitable[bool]]
 
@@ -66,6 +67,8 @@ class JobWindowTable(JobTable):
     def open_window(self) -> None:
         """Show the store's finished jobs through a window from now on (the rows held are
         let go)."""
+        from jobdash.tui.widgets.job_window import JobWindow
+
         window = JobWindow(self.sort_column, self.sort_reverse)
         self.window = window
         self._told_count = None
@@ -143,6 +146,8 @@ class JobWindowTable(JobTable):
     async def _read_count(
         self, generation: int, exact: bool = False, cap: int | None = None
     ) -> None:
+        from jobdash.tui.widgets import job_window
+
         window = self.window
         if window is None or generation != window.generation:
             return
@@ -180,6 +185,8 @@ class JobWindowTable(JobTable):
                 await self._page_reader.wait()
             except (WorkerCancelled, WorkerFailed):
                 pass  # cancelled with the window it read for, or its error is reported
+        from jobdash.tui.widgets import job_window
+
         top = round(self.scroll_y)
         shown = range(top // job_window.PAGE, (top + self._page_rows()) // job_window.PAGE + 1)
         pages = [page for page in shown if page not in window.pages]
@@ -399,3 +406,10 @@ class JobWindowTable(JobTable):
         self._widths = widths
         self._update_virtual_size()
         return True
+
+
+class InProgressTable(JobTable):
+    """The In Progress tab's table: a `JobTable` one class deeper, as deep as the Completed
+    tab's `JobWindowTable` beside it. Textual ranks a default CSS by its class's depth under
+    the widget registered, and parses it again when a deeper one registers: the default CSS
+    of the tables' bases (Widget's, TableBase's …) is parsed once for both, not twice."""
