@@ -21,13 +21,26 @@ a job of ~150). `gc.freeze()`
 objects made later are collected as before. Frozen objects are still freed when their last
 reference goes; only a cycle among them would stay, and what exists at start stays anyway.
 `jobdash jobs` on an empty store: 573 M instructions, not 626 M.
+
+A stream of millions of rows (`jobdash export`) holds the collector while it runs
+(`collector_held`): its pages make no cycle, yet each page's 1,000 row tuples (and its
+columns) set off two young collections that walked them all, and now and then an older one
+(~5 % of a 1M-job export's CPU in the collector's walks).
 """
 
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-__all__ = ["freeze_once", "freeze_start_up", "hold_collector", "release_collector"]
+__all__ = [
+    "collector_held",
+    "freeze_once",
+    "freeze_start_up",
+    "hold_collector",
+    "release_collector",
+]
 
 _frozen = False
 
@@ -58,3 +71,16 @@ def hold_collector() -> None:
 def release_collector() -> None:
     """The collector runs again, as in any Python process (the start is over)."""
     gc.enable()
+
+
+@contextmanager
+def collector_held() -> Iterator[None]:
+    """No cycle collection inside (a stream whose pages make no cycle: an export), then
+    the collector as it was (on or off: a program's own choice stays)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()

@@ -4,7 +4,7 @@ they need.
 The front ends import this package and the plain model modules only (the import contracts
 in pyproject.toml hold them to it), so the other names they use are re-exported here
 (parse_duration, open_output, write_output, create_new, write_new, CATCHUP_BOUND, zone,
-freeze_start_up, hold_collector, release_collector, Changes, Export, JsonList, LogFeed, GroupRetry, check_group_id, Outcome,
+collector_held, freeze_start_up, hold_collector, release_collector, Changes, Export, JsonList, LogFeed, GroupRetry, check_group_id, Outcome,
 Plan, skipped, leases_moved). Where things are: `facade` holds the `Service`, `failures` its failure groups, `bulk` its actions on many
 jobs or schedules at once; `submission` what a submission becomes (the job, its tasks); `schedules` schedule checks and previews;
 `export` the CSV and JSON history, whole or a page at a time; `locations` where the store
@@ -20,7 +20,12 @@ if TYPE_CHECKING:
     from jobdash.core.artifacts import is_text
     from jobdash.core.config.runnable import unrunnable
     from jobdash.core.crontab import import_crontab
-    from jobdash.core.heap import freeze_start_up, hold_collector, release_collector
+    from jobdash.core.heap import (
+        collector_held,
+        freeze_start_up,
+        hold_collector,
+        release_collector,
+    )
     from jobdash.core.identity import real_user
     from jobdash.core.loopfree import NeedsLoop, run_loop_free
     from jobdash.core.outfile import (
@@ -64,6 +69,7 @@ WHERE: dict[str, str] = {
     "db_command": "jobdash.core.service.setup",
     "Export": "jobdash.core.service.export",
     "find_config_path": "jobdash.core.service.locations",
+    "collector_held": "jobdash.core.heap",
     "freeze_start_up": "jobdash.core.heap",
     "hold_collector": "jobdash.core.heap",
     "release_collector": "jobdash.core.heap",
@@ -111,6 +117,7 @@ __all__ = [
     "check_group_id",
     "check_store_ahead",
     "checked_report",
+    "collector_held",
     "config_timezone",
     "create_new",
     "db_command",
