@@ -26,6 +26,7 @@ from jobdash.core.agent.options import HURRY_WAIT, POLL, AgentOptions
 from jobdash.core.agent_info import AgentInfo
 from jobdash.core.alarm import Alarm
 from jobdash.core.catalogue import Catalogue, Unrunnable
+from jobdash.core.heap import engine_started, engine_stopped
 from jobdash.core.model import JobStatus, TaskStatus
 from jobdash.core.processes import encode_env
 from jobdash.core.runners import CommandRun, FunctionRun, RefusedRun, Result, Run
@@ -73,6 +74,7 @@ class Agent:
         self._done = 0
         self._failed = 0
         self._loops: list[asyncio.Task[None]] = []
+        self._young = False  # it raised the collector's young threshold (`engine_started`)
         self._unwatch: Callable[[], None] = lambda: None
         self.stopped = asyncio.Event()
         # The environment of command tasks: ours when the agent was made (reading os.environ
@@ -116,6 +118,9 @@ class Agent:
             self._loops.append(
                 loop.create_task(self._house.run(lambda: self._stopping), name="jobdash-house")
             )
+        if not self._young:  # its batches' objects outlive no young pass (see core.heap)
+            self._young = True
+            engine_started()
 
     def wake(self) -> None:
         self._wake.ring()
@@ -192,6 +197,9 @@ class Agent:
         with contextlib.suppress(Exception):
             await self.store.flush()
             await self.store.agent_offline(self.name, self.owner, self._done, self._failed)
+        if self._young:
+            self._young = False
+            engine_stopped()
         self.stopped.set()
 
     # ----------------------------------------------------------------- loops
