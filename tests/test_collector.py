@@ -44,16 +44,21 @@ print("after main:", gc.isenabled(), code)
 """
 
 
-def test_a_command_starts_with_the_collector_held_and_runs_with_it(tmp_path: Path) -> None:
+def lines_of(program: str, tmp_path: Path, *args: str) -> list[str]:
+    """What `program` prints, run in a fresh interpreter on the store s.db of `tmp_path`."""
     done = subprocess.run(
-        [sys.executable, "-c", SPY, str(tmp_path / "s.db")],
+        [sys.executable, "-c", program, str(tmp_path / "s.db"), *args],
         capture_output=True,
         text=True,
         timeout=60,
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == [
+    return done.stdout.splitlines()
+
+
+def test_a_command_starts_with_the_collector_held_and_runs_with_it(tmp_path: Path) -> None:
+    assert lines_of(SPY, tmp_path) == [
         "before main: True",
         "opening: False",
         "command: True frozen: True",  # the start's objects out of its view
@@ -108,16 +113,11 @@ def test_an_engine_started_through_the_api_freezes_its_start(
     """Its full passes would walk the start's objects again and again while jobs run (~5 µs
     of a one-task job's ~150 in a bulk of 20,000); the program's own choice of collector
     stays."""
-    done = subprocess.run(
-        [sys.executable, "-c", ENGINE, str(tmp_path / "s.db"), collector],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-    )
-    assert done.returncode == 0, done.stderr
     enabled = collector == "on"
-    assert done.stdout.splitlines() == ["before: False", f"started: {enabled} frozen: True"]
+    assert lines_of(ENGINE, tmp_path, collector) == [
+        "before: False",
+        f"started: {enabled} frozen: True",
+    ]
 
 
 # The same program's engine, with the young threshold and the passes of a bulk submission
@@ -156,15 +156,7 @@ def test_an_engine_and_a_bulk_submission_spare_the_collectors_fruitless_passes(
     freed (a batch of claims' objects are freed before); a bulk submission makes and writes
     its jobs with the collector held (its objects live until written: passes freed none of
     them). Both as the program had them afterwards."""
-    done = subprocess.run(
-        [sys.executable, "-c", YOUNG, str(tmp_path / "s.db")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == [
+    assert lines_of(YOUNG, tmp_path) == [
         "before: 700",
         "running: 10000",
         "bulk: True True",
