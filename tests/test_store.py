@@ -268,3 +268,26 @@ async def test_policies_set_at_run_time_before_version_4_stay_admin_ones(tmp_pat
         "b": "admin",
     }
     con.close()
+
+
+async def test_a_bulk_of_jobs_goes_in_a_few_statements_each_row_as_given(tmp_path: Path) -> None:
+    """A statement a row, SQLite built its temporary b-trees of the partial indexes'
+    status lists three times a job (~45,000 instructions of a bulk job's ~650,000): the
+    rows go in many to a statement (128, 64, 32 …), each with its own id and values."""
+    from tests.store_contract.jobs import commands
+
+    store = await SqliteStore.open(tmp_path / "s.db")
+    ran: list[str] = []
+    try:
+        store.db.writer.set_trace_callback(ran.append)  # type: ignore[union-attr]
+        ids = await store.create_jobs([commands(f"bulk{i}", tasks=i % 3 + 1) for i in range(300)])
+        store.db.writer.set_trace_callback(None)  # type: ignore[union-attr]
+        jobs = await store.list_jobs(JobFilter(oldest_first=True))
+    finally:
+        await store.close()
+    assert ids == list(range(ids[0], ids[0] + 300))
+    assert [(j.id, j.type, j.total) for j in jobs] == [
+        (job_id, f"bulk{i}", i % 3 + 1) for i, job_id in enumerate(ids)
+    ]
+    inserts = [s for s in ran if s.startswith("INSERT INTO jobs")]
+    assert [s.count("), (") + 1 for s in inserts] == [128, 128, 32, 8, 4]
