@@ -57,6 +57,7 @@ if str(ROOT) not in sys.path:
 from jobdash.core.model import JobType  # noqa: E402
 from jobdash.core.runners import JobContext  # noqa: E402
 from jobdash.core.service import Service  # noqa: E402
+from jobdash.core.store.sql.counts import ACTIVE_ONLY as ACTIVE  # noqa: E402
 from jobdash.core.store.sqlite import SqliteStore  # noqa: E402
 
 JOBS = 20_000
@@ -64,7 +65,6 @@ SLOTS = 64
 CONCURRENT = 200  # single submit calls in flight at once
 BACKLOGS = (2_500, 40_000)
 HISTORY = 1_000_000
-ACTIVE = "status NOT IN ('succeeded', 'warning', 'failed', 'cancelled')"
 
 
 async def noop_job(ctx: JobContext) -> None:

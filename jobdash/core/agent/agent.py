@@ -26,6 +26,7 @@ from jobdash.core.agent.options import HURRY_WAIT, POLL, AgentOptions
 from jobdash.core.agent_info import AgentInfo
 from jobdash.core.alarm import Alarm
 from jobdash.core.catalogue import Catalogue, Unrunnable
+from jobdash.core.heap import engine_started, engine_stopped
 from jobdash.core.model import JobStatus, TaskStatus
 from jobdash.core.processes import encode_env
 from jobdash.core.runners import CommandRun, FunctionRun, RefusedRun, Result, Run
@@ -73,6 +74,7 @@ class Agent:
         self._done = 0
         self._failed = 0
         self._loops: list[asyncio.Task[None]] = []
+        self._young = False  # it raised the collector's young threshold (`engine_started`)
         self._unwatch: Callable[[], None] = lambda: None
         self.stopped = asyncio.Event()
         # The environment of command tasks: ours when the agent was made (reading os.environ
@@ -116,6 +118,9 @@ class Agent:
             self._loops.append(
                 loop.create_task(self._house.run(lambda: self._stopping), name="jobdash-house")
             )
+        if not self._young:  # its batches' objects outlive no young pass (see core.heap)
+            self._young = True
+            engine_started()
 
     def wake(self) -> None:
         self._wake.ring()
@@ -192,6 +197,9 @@ class Agent:
         with contextlib.suppress(Exception):
             await self.store.flush()
             await self.store.agent_offline(self.name, self.owner, self._done, self._failed)
+        if self._young:
+            self._young = False
+            engine_stopped()
         self.stopped.set()
 
     # ----------------------------------------------------------------- loops
@@ -300,16 +308,37 @@ class Agent:
         if run.fenced and not lost:
             self._fenced.add(c.task_id)
             return
-        await self._report(c, result)
+        self._report(c, result)
 
-    async def _report(self, c: Claim, result: Result) -> None:
-        """Record a task's result. A claim taken over still sends its (late) result: the
-        store's fencing rejects it, and the task's log says so, with the result's error (a
-        task that could not start and lost its claim has it in no other line)."""
-        ok = await self._record(
-            Outcome(c.task_id, c.attempt, self.owner, result.status, result.exit_code, result.error)
+    def _report(self, c: Claim, result: Result, delay: float = 0.5) -> None:
+        """Send a task's result to the store; its answer comes to `_recorded`. The task's
+        own asyncio task ends here: woken again for the answer, it cost a no-op task ~5 % of
+        its engine's time. A claim taken over still sends its (late) result: the store's
+        fencing rejects it, and the task's log says so, with the result's error (a task that
+        could not start and lost its claim has it in no other line)."""
+        outcome = Outcome(
+            c.task_id, c.attempt, self.owner, result.status, result.exit_code, result.error
         )
-        if not ok:
+        self.store.complete_nowait(outcome, lambda a: self._recorded(c, result, a, delay))
+
+    def _recorded(
+        self, c: Claim, result: Result, answer: bool | BaseException, delay: float
+    ) -> None:
+        """The store's answer to a result sent. A write that failed (a full disk, say) is
+        sent again, after `delay` (doubling up to 10 s), until it is recorded: meanwhile our
+        heartbeat keeps the claim, so giving up would strand the task."""
+        if isinstance(answer, BaseException):
+            if not isinstance(answer, Exception):
+                return  # the store's flusher was stopped (cancelled) under it: not retried
+            try:
+                raise answer  # `report_failure` reads the failure being handled
+            except Exception:
+                self.store.report_failure(log, "recording task %s failed; retrying", c.task_id)
+            asyncio.get_running_loop().call_later(
+                delay, self._report, c, result, min(delay * 2, 10.0)
+            )
+            return
+        if not answer:
             log.warning("task %s attempt %s: late result rejected", c.task_id, c.attempt)
             self.store.append_log_nowait(
                 c.job_id,
@@ -325,20 +354,6 @@ class Agent:
         elif result.status is TaskStatus.FAILED:
             self._failed += 1
         self.wake()
-
-    async def _record(self, outcome: Outcome) -> bool:
-        """Record an outcome, retrying while the store fails (a full disk, say): until it
-        is recorded our heartbeat keeps the claim, so giving up would strand the task."""
-        delay = 0.5
-        while True:
-            try:
-                return await self.store.complete(outcome)
-            except Exception:
-                self.store.report_failure(
-                    log, "recording task %s failed; retrying", outcome.task_id
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
 
     async def _heartbeat_loop(self) -> None:
         # Runs until shutdown cancels it: tasks finishing during a graceful stop keep their
@@ -439,7 +454,7 @@ class Agent:
             del self._forfeit[task_id]
             if task_id not in held:
                 self._say_taken(c, "that attempt was stopped")
-                self._background(self._report(c, result))
+                self._report(c, result)
                 taken.append((task_id, c.attempt))
         return taken
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from jobdash.core.agent import agents_as_shown
 from jobdash.core.agent.options import STALE_AFTER
+from jobdash.core.heap import collector_held
 from jobdash.core.model import (
     BadInput,
     Counted,
@@ -128,10 +129,20 @@ class Service(Bulk, AuditTrail, Artifacts, Timings, ScheduleControl, EngineLife)
     ) -> list[int]:
         """Submit one job of `type_name` per parameter set, all or none (bulk submission):
         every set is checked first, then all are committed in one transaction. A bad set is
-        BadInput naming it by its label (`labels`: e.g. "line 7"; else "job 3")."""
+        BadInput naming it by its label (`labels`: e.g. "line 7"; else "job 3"). The cycle
+        collector is held meanwhile: what it makes lives until written (see core.heap)."""
+        self._check_writable("start a job")
+        with collector_held():
+            return await self._submit_many(type_name, params, labels)
+
+    async def _submit_many(
+        self,
+        type_name: str,
+        params: Sequence[Mapping[str, str]],
+        labels: Sequence[str] | None,
+    ) -> list[int]:
         from jobdash.core.service.submission import new_job  # not loaded by a read
 
-        self._check_writable("start a job")
         jt = self.job_type(type_name)
         checked = []
         allowed: set[str] = set()  # the targets checked: one answer each

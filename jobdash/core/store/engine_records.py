@@ -10,7 +10,7 @@ its module's import ~0.5 ms (its methods are compiled from source when it is mad
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -118,6 +118,8 @@ class Outcome:
     exit_code: int | None = None
     error: str = ""
     future: asyncio.Future[bool] | None = None  # the store's answer, once it is written
+    # … or, sent by `complete_nowait`, called with it (or with the failure of its write)
+    then: Callable[[bool | BaseException], None] | None = None
 
 
 class Refill(Protocol):

@@ -73,6 +73,14 @@ class WorkStore(Protocol):
         when its type has a finalize step, becomes `finalizing` with the step added as its
         last task: `lifecycle.after_last_task`)."""
 
+    def complete_nowait(
+        self, outcome: Outcome, then: Callable[[bool | BaseException], None]
+    ) -> None:
+        """`complete` without waiting for it: `then` is called with its answer, or with the
+        exception of a write that failed (nothing of it written: send it again), once the
+        batch that holds it is written. The engine's way: a task's own asyncio task ends
+        when its outcome is sent, not woken again for the answer."""
+
     # ------------------------------------------------------------- jobs
 
     async def create_job(self, nj: NewJob, audit_user: str | None = None) -> Job:

@@ -53,7 +53,11 @@ TEXT_OF = {
 # The value each column of the dashboard's job table sorts on, as `job_rows` sorts in memory
 # (ties: by id). Text in code point order (PostgreSQL: the "C" collation, not the locale's);
 # not started sorts as the latest; statuses in lifecycle order; a finished job's run time.
-FINISHED_ONLY = "status IN ('cancelled', 'failed', 'succeeded', 'warning')"
+# The finished jobs, as the predicate of SQLite's partial indexes of them says it (see
+# counts.ACTIVE_ONLY: comparisons, not a list).
+FINISHED_ONLY = (
+    "(status = 'cancelled' OR status = 'failed' OR status = 'succeeded' OR status = 'warning')"
+)
 _STATUS_RANK = " ".join(f"WHEN '{s}' THEN {n}" for n, s in enumerate(STATUSES))
 # A finished job's run: to its end, or to the pause it ended in, without its idle time.
 _RAN = (

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -211,9 +212,7 @@ class Flusher(Generic[C]):
                     self._metrics[job_id][k] = self._metrics[job_id].get(k, 0.0) + v
             for job_id, n in warnings.items():
                 self._warnings[job_id] += n
-            for o in outcomes:
-                if o.future and not o.future.done():
-                    o.future.set_exception(e)
+            self._answer(outcomes, [e] * len(outcomes))
             raise
         finally:
             self.db.inflight = 0
@@ -223,9 +222,22 @@ class Flusher(Generic[C]):
         self.db.faults.worked()
         if len(refilled) > 1:
             refilled[0].started(refilled[1:])
-        for o, ok in zip(outcomes, accepted, strict=True):
-            if o.future and not o.future.done():
-                o.future.set_result(ok)
+        self._answer(outcomes, accepted)
+
+    def _answer(self, outcomes: list[Outcome], answers: Sequence[bool | BaseException]) -> None:
+        """Tell each outcome's sender whether it was accepted, or why it was not written."""
+        for o, answer in zip(outcomes, answers, strict=True):
+            if o.then is not None:
+                try:
+                    o.then(answer)
+                except Exception:  # the sender's bug: the other senders are told still
+                    log.exception("the answer to task %s's outcome failed", o.task_id)
+            elif o.future is None or o.future.done():
+                pass
+            elif isinstance(answer, BaseException):
+                o.future.set_exception(answer)
+            else:
+                o.future.set_result(answer)
 
     def batch(
         self,
@@ -397,3 +409,13 @@ class Flusher(Generic[C]):
         self._want_flush()
         self._flush_now.ring()
         return await outcome.future
+
+    def complete_nowait(
+        self, outcome: Outcome, then: Callable[[bool | BaseException], None]
+    ) -> None:
+        """`complete` without waiting: `then` is called with the answer (or with the failure
+        of the write) once the batch that holds it is written."""
+        outcome.then = then
+        self._outcomes.append(outcome)
+        self._want_flush()
+        self._flush_now.ring()

@@ -42,7 +42,7 @@ Q = Statements(
     # The jobs not admitted yet (queued or waiting) that need one of these keys; the few
     # active jobs lead, each probing its own keys (job_locks' primary key).
     awaiting="SELECT k.key, j.id FROM jobs j JOIN job_locks k ON k.job_id = j.id "
-    f"WHERE j.status IN ('queued', 'waiting') AND j.{ACTIVE_ONLY} AND k.",
+    f"WHERE j.status IN ('queued', 'waiting') AND {ACTIVE_ONLY} AND k.",
     # A queued job, ahead of any new one (one entry of jobs_active, whatever the backlog).
     queued=f"SELECT 1 FROM jobs WHERE status = 'queued' AND {ACTIVE_ONLY} LIMIT 1",
 )

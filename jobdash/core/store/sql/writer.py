@@ -124,6 +124,7 @@ class BufferedStore:
         self.add_metric = f.add_metric
         self.add_warning = f.add_warning
         self.complete = f.complete
+        self.complete_nowait = f.complete_nowait
         self.outcomes_held = f.outcomes_held
 
     @property
