@@ -387,9 +387,12 @@ def test_jobs_compiles_none_of_the_configs_and_failures_patterns(tmp_path: Path)
 # lost task is judged), which the store's engine-side methods, `why` and `pause` import
 # where they use them. Each is dataclasses, a cost on Python 3.11 of ~0.5 ms each when its
 # module is imported. Nor the answers of the Service's actions on many things (a plan, each
-# one's outcome, a failure group's retry), imported by those actions.
+# one's outcome, a failure group's retry), imported by those actions; nor the store's
+# records of its other reads (read marks, published types, the audit's and the failures'
+# filters), imported where one is made (none: no mark, no agent).
 NOT_FOR_JOBS = (
     "jobdash.core.service.answers",
+    "jobdash.core.store.side_records",
     "jobdash.core.views",
     "jobdash.core.planning",
     "jobdash.core.cron",
@@ -426,6 +429,9 @@ def test_jobs_loads_neither_plannings_nor_the_engines_records(
     code, modules = imported(tmp_path, *store, "cancel", "1")
     assert code == 0
     assert "jobdash.core.service.answers" in modules
+    code, modules = imported(tmp_path, *store, "audit")
+    assert code == 0
+    assert "jobdash.core.store.side_records" in modules
 
 
 @pytest.mark.parametrize("args", [["show", "1"], ["logs", "1"], ["run", "hello"]], ids=" ".join)

@@ -20,11 +20,11 @@ from jobdash.core.model import BadInput, LogLine, NotFound, Refused
 from jobdash.core.patterns import compiled
 from jobdash.core.query import Query, parse_query
 from jobdash.core.service.access import Access
-from jobdash.core.store.records import FailureFilter
 from jobdash.present.words import plural
 
 if TYPE_CHECKING:
     from jobdash.core.service.answers import GroupRetry
+    from jobdash.core.store.side_records import FailureFilter
     from jobdash.core.views import FailedTask, FailureGroup
 
 GROUP_ID = r"[0-9a-f]{12}"  # compiled where a group id is typed
@@ -58,6 +58,8 @@ class Failures(Access):
         q = parse_query(query) if isinstance(query, str) else query
         user, shared = self.rights.seen
         now = time.time() if now is None else now
+        from jobdash.core.store.side_records import FailureFilter  # loaded where one is made
+
         return FailureFilter(q, user, since, now, buckets, shared)
 
     async def failures(
