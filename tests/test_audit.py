@@ -16,7 +16,7 @@ from jobdash.core.audit import parse_audit_query
 from jobdash.core.model import BadInput
 from jobdash.core.scheduler import schedule_specs
 from jobdash.core.service import Service
-from jobdash.core.store.records import AuditFilter
+from jobdash.core.store.side_records import AuditFilter
 from jobdash.tui.screens.job_details import JobDetailsScreen
 from jobdash.tui.widgets.audit_table import AuditTable
 from tests.conftest import run_cli

@@ -17,11 +17,15 @@ action, target, detail, actor or host.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from jobdash.core.model import BadInput
 from jobdash.core.query import filter_words, fold
-from jobdash.core.store.records import AUDIT_ACTIONS, AuditFilter
+from jobdash.core.store.records import AUDIT_ACTIONS
 from jobdash.core.values import close_to, parse_duration
+
+if TYPE_CHECKING:
+    from jobdash.core.store.side_records import AuditFilter
 
 FIELDS = ("user", "action", "target", "actor", "host", "since")
 TARGET_KINDS = ("job", "schedule", "agent", "failures")  # `job:12`: `target:job:12`
@@ -56,6 +60,8 @@ def parse_audit_query(text: str, now: float | None = None) -> AuditFilter:
             if name in TARGET_KINDS:  # job:12 is target:job:12
                 value = f"{name}:{value.removeprefix('#') if name == 'job' else value}"
             terms.append(("target" if name in TARGET_KINDS else name, value, word.negated))
+    from jobdash.core.store.side_records import AuditFilter  # loaded where one is made
+
     return AuditFilter(tuple(terms), tuple(words), since)
 
 

@@ -25,7 +25,7 @@ from jobdash.core.values import ITEM, substitute
 
 if TYPE_CHECKING:
     from jobdash.core.store.engine_records import Claim
-    from jobdash.core.store.records import Published
+    from jobdash.core.store.side_records import Published
 
 # Not part of what a type runs: how it is shown, where it was read from, and when its
 # schedule fires (an admin changes plannings at run time; queued jobs stay valid).

@@ -14,7 +14,7 @@ from jobdash.core.model import JobStatus, TaskStatus
 from jobdash.core.query import parse_query
 from jobdash.core.store.base import Store
 from jobdash.core.store.engine_records import Claimant, Outcome
-from jobdash.core.store.records import FailureFilter
+from jobdash.core.store.side_records import FailureFilter
 from tests.store_contract.jobs import commands
 
 BAD_DATE_1 = "exit 3: row 162: invalid date '31/02/2026' in /srv/in/b-003.csv"

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from jobdash.core.model import LineLevel, counts_as_read, line_level
 from jobdash.core.store.base import Store
-from jobdash.core.store.records import ReadMark
+from jobdash.core.store.side_records import ReadMark
 from tests.store_contract.jobs import commands, run_all
 
 # (stream, text): what each counts as (core.model.line_level, counts_as_read).

@@ -12,10 +12,13 @@ import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jobdash.core.agent.options import OFFLINE_AFTER, STALE_AFTER
-from jobdash.core.agent_info import AgentInfo
 from jobdash.core.processes import pid_alive
+
+if TYPE_CHECKING:
+    from jobdash.core.agent_info import AgentInfo
 
 
 def leftover_groups(owners: list[str]) -> set[int]:

@@ -36,10 +36,10 @@ if TYPE_CHECKING:
         write_output,
     )
     from jobdash.core.scheduler import CATCHUP_BOUND, zone
-    from jobdash.core.service.bulk import Outcome, Plan, skipped
+    from jobdash.core.service.answers import GroupRetry, Outcome, Plan, skipped
     from jobdash.core.service.export import Export, JsonList
     from jobdash.core.service.facade import Service
-    from jobdash.core.service.failures import GroupRetry, check_group_id
+    from jobdash.core.service.failures import check_group_id
     from jobdash.core.service.locations import (
         check_store_ahead,
         config_timezone,
@@ -73,7 +73,7 @@ WHERE: dict[str, str] = {
     "freeze_start_up": "jobdash.core.heap",
     "hold_collector": "jobdash.core.heap",
     "release_collector": "jobdash.core.heap",
-    "GroupRetry": "jobdash.core.service.failures",
+    "GroupRetry": "jobdash.core.service.answers",
     "import_crontab": "jobdash.core.crontab",
     "init_store": "jobdash.core.service.setup",
     "is_text": "jobdash.core.artifacts",
@@ -87,14 +87,14 @@ WHERE: dict[str, str] = {
     "run_loop_free": "jobdash.core.loopfree",
     "open_binary_output": "jobdash.core.outfile",
     "open_output": "jobdash.core.outfile",
-    "Outcome": "jobdash.core.service.bulk",
+    "Outcome": "jobdash.core.service.answers",
     "parse_duration": "jobdash.core.values",
-    "Plan": "jobdash.core.service.bulk",
+    "Plan": "jobdash.core.service.answers",
     "preview_planning": "jobdash.core.service.schedules",
     "read_config": "jobdash.core.service.locations",
     "real_user": "jobdash.core.identity",
     "Service": "jobdash.core.service.facade",
-    "skipped": "jobdash.core.service.bulk",
+    "skipped": "jobdash.core.service.answers",
     "store_location": "jobdash.core.service.locations",
     "unrunnable": "jobdash.core.config.runnable",
     "write_new": "jobdash.core.outfile",

@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from jobdash.core.agent import Agent
     from jobdash.core.config import Config
     from jobdash.core.scheduler import Scheduler
-    from jobdash.core.store.records import JobFilter, Published
+    from jobdash.core.store.records import JobFilter
+    from jobdash.core.store.side_records import Published
 
 
 class Access:

@@ -14,8 +14,7 @@ refusal, like one the lifecycle refuses.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from jobdash.core.lifecycle import (
     decide_cancel,
@@ -30,6 +29,7 @@ from jobdash.core.service.failures import Failures
 
 if TYPE_CHECKING:
     from jobdash.core.planning import Schedule
+    from jobdash.core.service.answers import Outcome, Plan
 
 T = TypeVar("T")
 
@@ -48,38 +48,6 @@ SCHEDULE_ACTIONS: dict[str, str] = {
     "enable": "enable a schedule",
     "disable": "disable a schedule",
 }
-
-
-@dataclass
-class Plan(Generic[T]):
-    """What `action` would do to the things asked about, as last read: those it applies
-    to, and those it would skip with the refusal each would get (`Refused.why` says why
-    in a few words)."""
-
-    action: str
-    apply: list[T] = field(default_factory=list)
-    skipped: list[tuple[T, Refused]] = field(default_factory=list)
-
-    @property
-    def whys(self) -> list[str]:
-        """Why each skipped one is skipped, in a few words."""
-        return [refusal.why for _, refusal in self.skipped]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What an action did to one job or schedule (`key`: its id): the service's answer
-    (`result`: the changed job or schedule, the job started, the tasks queued again), or
-    the refusal it met."""
-
-    key: int | str
-    result: Any = None
-    refused: Refused | None = None
-
-
-def skipped(outcomes: Iterable[Outcome]) -> list[str]:
-    """Why each refused one was left as it was, in a few words."""
-    return [o.refused.why for o in outcomes if o.refused is not None]
 
 
 class Bulk(Failures):
@@ -148,6 +116,8 @@ class Bulk(Failures):
     async def _clear_each(self, job_ids: Sequence[int]) -> list[Outcome]:
         """Remove those of `job_ids` that may be removed, in one request; the others are
         refused by the rule, as the store has them now (a job gone: not found)."""
+        from jobdash.core.service.answers import Outcome  # loaded by an action, not a read
+
         found = [await _outcome(job_id, self.job) for job_id in job_ids]
         plan = _plan("clear", found, self._clearable)
         ids = [int(o.key) for o in plan.apply]
@@ -210,6 +180,8 @@ def _known(action: str, known: dict[str, str], what: str) -> str:
 
 
 def _plan(action: str, items: Iterable[T], check: Callable[[T], None]) -> Plan[T]:
+    from jobdash.core.service.answers import Plan  # loaded by an action, not a read
+
     plan: Plan[T] = Plan(action)
     for item in items:
         try:
@@ -223,6 +195,8 @@ def _plan(action: str, items: Iterable[T], check: Callable[[T], None]) -> Plan[T
 
 async def _outcome(key: Any, call: Callable[[Any], Any]) -> Outcome:
     """`call(key)`'s answer, or the refusal it met."""
+    from jobdash.core.service.answers import Outcome  # loaded by an action, not a read
+
     try:
         return Outcome(key, await call(key))
     except Refused as refusal:

@@ -14,38 +14,21 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from jobdash.core.model import BadInput, LogLine, NotFound, Refused
 from jobdash.core.patterns import compiled
 from jobdash.core.query import Query, parse_query
 from jobdash.core.service.access import Access
-from jobdash.core.store.records import FailureFilter
 from jobdash.present.words import plural
 
 if TYPE_CHECKING:
+    from jobdash.core.service.answers import GroupRetry
+    from jobdash.core.store.side_records import FailureFilter
     from jobdash.core.views import FailedTask, FailureGroup
 
 GROUP_ID = r"[0-9a-f]{12}"  # compiled where a group id is typed
 SAMPLE_LINES = 30  # lines of a sample attempt's log: the end of it, where it failed
-
-
-@dataclass
-class GroupRetry:
-    """What retrying a group does (or did): its failed tasks to run again, in how many jobs,
-    and how many of its tasks are left as they are (running again already, failed since of
-    another cause, or in a job that has not finished)."""
-
-    tasks: int
-    jobs: int
-    left: int
-
-    def __str__(self) -> str:
-        text = f"{plural(self.tasks, 'failed task')} of {plural(self.jobs, 'job')}"
-        if self.left:
-            text += f"; {plural(self.left, 'other task')} left as they are"
-        return text
 
 
 def check_group_id(text: str) -> str:
@@ -75,6 +58,8 @@ class Failures(Access):
         q = parse_query(query) if isinstance(query, str) else query
         user, shared = self.rights.seen
         now = time.time() if now is None else now
+        from jobdash.core.store.side_records import FailureFilter  # loaded where one is made
+
         return FailureFilter(q, user, since, now, buckets, shared)
 
     async def failures(
@@ -133,6 +118,8 @@ class Failures(Access):
                 f"({plural(plan.left, 'task')} ran again since, failed otherwise, or belong "
                 "to jobs still running)"
             )
+        from jobdash.core.service.answers import GroupRetry
+
         done = GroupRetry(0, 0, plan.left)
         for job_id, task_ids in by_job.items():
             try:
@@ -160,6 +147,8 @@ class Failures(Access):
 
 
 def _plan(tasks: list[FailedTask]) -> tuple[dict[int, list[int]], GroupRetry]:
+    from jobdash.core.service.answers import GroupRetry  # loaded by a retry, not a read
+
     by_job: dict[int, list[int]] = defaultdict(list)
     for t in tasks:
         if t.retriable:

@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from jobdash.core.model import Job, Unread
 from jobdash.core.service.failures import Failures
 from jobdash.core.store.faults import StoreError
-from jobdash.core.store.records import Changes, ReadMark
+from jobdash.core.store.records import Changes
+
+if TYPE_CHECKING:
+    from jobdash.core.store.side_records import ReadMark
 
 
 @functools.lru_cache(maxsize=4096)

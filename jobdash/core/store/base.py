@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
     from jobdash.core.permissions import Role as PermissionRole
     from jobdash.core.store.engine_records import Refill
-    from jobdash.core.store.records import AuditFilter, Changes, Role
+    from jobdash.core.store.records import Changes
+    from jobdash.core.store.side_records import AuditFilter, Role
     from jobdash.core.views import AuditEvent
 
 # ----------------------------------------------------------------- the contract

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
         StallReport,
         TickRecord,
     )
-    from jobdash.core.store.records import Published, ReportClaim
+    from jobdash.core.store.records import ReportClaim
+    from jobdash.core.store.side_records import Published
     from jobdash.core.waiting import Situation
 
 

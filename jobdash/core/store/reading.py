@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from jobdash.core.model import Counted, Job, LogLine, Run, Task
-    from jobdash.core.store.records import FailureFilter, JobFilter, ReadMark, RecordColumns, Shared
+    from jobdash.core.store.records import JobFilter, RecordColumns, Shared
+    from jobdash.core.store.side_records import FailureFilter, ReadMark
     from jobdash.core.views import FailedTask, FailureGroup, LogBlock, LogTexts
 
 

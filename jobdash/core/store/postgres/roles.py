@@ -28,7 +28,7 @@ from psycopg import sql
 
 from jobdash.core.identity import check_user_name
 from jobdash.core.permissions import Role as PermissionRole
-from jobdash.core.store.records import Role
+from jobdash.core.store.side_records import Role
 from jobdash.core.store.sql.audit import JOB_OF_TARGET
 from jobdash.core.store.sql.filters import glob_like
 

@@ -36,7 +36,7 @@ from jobdash.core.store.postgres.reads import Reads
 from jobdash.core.store.postgres.reports import Reports
 from jobdash.core.store.postgres.roles import grant, role_of, write_grants
 from jobdash.core.store.postgres.schema import migrate
-from jobdash.core.store.records import Role
+from jobdash.core.store.side_records import Role
 from jobdash.core.store.sql.areas import SharedAreas
 from jobdash.core.store.sql.audit import Audit
 

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from jobdash.core.agent_info import AgentInfo, PrunedAgents
 from jobdash.core.lifecycle import decide_drain
 from jobdash.core.model import NotFound
 from jobdash.core.store.sql.counts import COUNTS
 from jobdash.core.store.sql.dialect import Connection, Reading, Statements
+
+if TYPE_CHECKING:
+    from jobdash.core.agent_info import AgentInfo, PrunedAgents
 
 # The agents with the number of running tasks each holds: one probe of the partial index
 # tasks_running per agent (SQLite's EXPLAIN QUERY PLAN: "SEARCH t USING COVERING INDEX
@@ -177,8 +180,13 @@ class Agents:
 
     async def agents(self) -> list[tuple[AgentInfo, bool]]:
         """Every agent and its drain flag; `running` counted from the tasks it holds."""
+        rows = await self.db.fetchall(Q[self.db.dialect].agents)
+        if not rows:  # no agent (none ever started here): `AgentInfo` need not be loaded
+            return []
+        from jobdash.core.agent_info import AgentInfo  # loaded where one is made
+
         out = []
-        for r in await self.db.fetchall(Q[self.db.dialect].agents):
+        for r in rows:
             info = AgentInfo(*r[:11])
             info.state = shown_state(info.state, info.running, bool(r[11]))
             out.append((info, bool(r[11])))
@@ -209,6 +217,8 @@ class Agents:
         return await self.db.write(txn)
 
     async def pruned_agents(self) -> PrunedAgents:
+        from jobdash.core.agent_info import PrunedAgents  # loaded where one is made
+
         rows = await self.db.fetchall(Q[self.db.dialect].pruned_sum)
         return PrunedAgents(*rows[0]) if rows else PrunedAgents()
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from jobdash.core.store.records import AuditFilter
 from jobdash.core.store.sql.counts import COUNTS
 from jobdash.core.store.sql.filters import TEXT_OF, seen_sql
 
 if TYPE_CHECKING:
+    from jobdash.core.store.side_records import AuditFilter
     from jobdash.core.store.sql.dialect import Connection, Dialect, Reading
     from jobdash.core.views import AuditEvent
 
@@ -93,6 +93,8 @@ class Audit:
         from jobdash.core.views import AuditEvent  # not loaded by a read that makes none
 
         d = self.db.dialect
+        from jobdash.core.store.side_records import AuditFilter  # loaded where one is made
+
         where, args = audit_where(d, f or AuditFilter(), target or None)
         rows = await self.db.fetchall(
             f"{EVENTS}{where} ORDER BY id DESC LIMIT {d.mark}", (*args, limit)

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jobdash.core.store.records import Published
 from jobdash.core.store.sql.dialect import Connection, Dialect, Reading, Statements
+
+if TYPE_CHECKING:
+    from jobdash.core.store.side_records import Published
 
 Q = Statements(
     forget="DELETE FROM catalogue WHERE agent = ?",
@@ -54,6 +56,10 @@ class Catalogue:
     async def catalogue(self) -> list[Published]:
         """Every published type, the most recently published first."""
         rows = await self.db.fetchall(Q[self.db.dialect].every)
+        if not rows:  # none published (no agent): `Published` need not be loaded
+            return []
+        from jobdash.core.store.side_records import Published  # loaded where one is made
+
         return [Published(r[0], r[1], r[2], json.loads(r[3]), r[4]) for r in rows]
 
 
@@ -70,4 +76,6 @@ def live_catalogue_in(d: Dialect, con: Connection, live_after: float) -> list[Pu
 
 
 def _published(rows: Iterable[Any]) -> list[Published]:
+    from jobdash.core.store.side_records import Published  # loaded where one is made
+
     return [Published(r[0], r[1], r[2], {}, r[3]) for r in rows]

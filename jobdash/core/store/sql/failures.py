@@ -26,7 +26,7 @@ from jobdash.core.store.sql.reads import LOG_LINES, log_lines
 from jobdash.core.values import parse_duration
 
 if TYPE_CHECKING:
-    from jobdash.core.store.records import FailureFilter
+    from jobdash.core.store.side_records import FailureFilter
     from jobdash.core.views import FailedTask, FailureGroup
 
 Q = Statements(

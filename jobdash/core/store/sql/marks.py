@@ -24,11 +24,13 @@ mark forward: the engine's log writes never wait behind a viewer's mark.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobdash.core.model import LineLevel, counts_as_read, line_level
-from jobdash.core.store.records import ReadMark
 from jobdash.core.store.sql.dialect import Connection, Reading, Statements
+
+if TYPE_CHECKING:
+    from jobdash.core.store.side_records import ReadMark
 
 # Migration (SQLite 17, PostgreSQL 8, where INTEGER becomes BIGINT).
 READ_MARKS = """
@@ -86,6 +88,8 @@ def mark_of(user: str, job_id: int, seq: int, counts: Any, texts: Any, sign: int
             lines += sign
             warnings += sign * (level is LineLevel.WARNING)
             errors += sign * (level is LineLevel.ERROR)
+    from jobdash.core.store.side_records import ReadMark  # loaded where one is made
+
     return ReadMark(user, job_id, seq, max(0, lines), max(0, warnings), max(0, errors))
 
 
@@ -110,6 +114,8 @@ def _values(m: ReadMark) -> tuple[str, int, int, int, int, int]:
 async def marks_changed(db: Reading, rev: int, new_rev: int) -> list[ReadMark]:
     """The marks written after revision `rev`, up to `new_rev` (the change feed's)."""
     rows = await db.fetchall(Q[db.dialect].changed, (rev, new_rev))
+    from jobdash.core.store.side_records import ReadMark  # loaded where one is made
+
     return [ReadMark(*r) for r in rows]
 
 
@@ -144,4 +150,8 @@ class ReadMarks:
 
     async def read_marks(self, user: str) -> list[ReadMark]:
         rows = await self.db.fetchall(Q[self.db.dialect].of_user, (user,))
+        if not rows:  # nothing read yet: `ReadMark` need not be loaded
+            return []
+        from jobdash.core.store.side_records import ReadMark  # loaded where one is made
+
         return [ReadMark(*r) for r in rows]

@@ -22,7 +22,7 @@ from jobdash.core.store.sql.dialect import Connection, Dialect, Statements
 
 if TYPE_CHECKING:
     from jobdash.core.store.engine_records import NewJob
-    from jobdash.core.store.records import Published
+    from jobdash.core.store.side_records import Published
 
 JOB_COLUMNS = (
     'type, params, "user", trigger, schedule_id, fire_time, status, admitted, created, '

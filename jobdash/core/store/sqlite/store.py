@@ -26,12 +26,10 @@ import contextlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jobdash.core.model import BadInput
 from jobdash.core.permissions import Role as PermissionRole
-from jobdash.core.store.records import (
-    Role,
-)
 from jobdash.core.store.sql.areas import SharedAreas
 from jobdash.core.store.sqlite.claims import Claims
 from jobdash.core.store.sqlite.db import Db
@@ -42,6 +40,9 @@ from jobdash.core.store.sqlite.reads import Reads
 from jobdash.core.store.sqlite.reports import Reports
 from jobdash.core.store.sqlite.submits import GroupCommit
 from jobdash.core.store.sqlite.text_index import TextIndex
+
+if TYPE_CHECKING:
+    from jobdash.core.store.side_records import Role
 
 
 class SqliteStore(Jobs, Claims, Reports, TextIndex, Reads, SharedAreas):
