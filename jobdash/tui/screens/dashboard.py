@@ -282,8 +282,7 @@ class DashboardScreen(MarkKeys, JobKeys, OffersWhatWorks, DashboardRows):
             self._focus_tab(pane)
 
     def _focus_tab(self, pane: str) -> None:
-        """Focus the tab's table now (`Widget.focus` waits for the keys already read: the
-        `/` of `2/status:failed`, read at once, would lose its field's focus to it)."""
+        """Focus it now: `Widget.focus` would wait for the keys read with this one (`2/…`)."""
         self.refresh_bindings()
         if pane in JOB_TABS:
             self.set_focus(self.table(pane))
