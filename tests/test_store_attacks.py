@@ -134,6 +134,15 @@ def test_a_store_jobdash_creates_or_uses_is_0600_whatever_leads_to_it(tmp_path: 
     ]
     assert mode(empty) == 0o600
     assert said(jobdash("--db", str(empty), "jobs")) == []
+    # One its owner made read-only stays so, and is said as it is: 0400, not "0600".
+    empty.chmod(0o444)
+    done = jobdash("--db", str(empty), "jobs")
+    assert done.returncode == 0
+    assert said(done) == [
+        f"jobdash: made {empty} mode 0400 (it was 0444: others could read job output)"
+    ]
+    assert mode(empty) == 0o400
+    empty.chmod(0o600)
     # A dangling link of our own: the store is made where it points, 0600, and said so.
     folder = tmp_path / "elsewhere"
     folder.mkdir()

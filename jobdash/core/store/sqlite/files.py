@@ -201,7 +201,8 @@ def private_store(path: Path) -> str:
         )
     if was is None:
         return ""
-    return f"made {path} mode 0600 (it was {was:04o}: others could read job output)"
+    now = was & ~0o077  # a store its owner made read-only stays so: 0444 -> 0400
+    return f"made {path} mode {now:04o} (it was {was:04o}: others could read job output)"
 
 
 def read_only_uri(path: Path, immutable: bool = False) -> str:
