@@ -74,3 +74,32 @@ async def test_following_ends_once_every_job_finished_and_was_read(
     assert [line.text for line in await feed.poll()] == ["after the end"]
     assert feed.done and feed.ended == {job, other} and not feed.gone
     assert await feed.poll() == []
+
+
+async def test_lines_written_between_the_jobs_reads_still_come_in_the_order_written(
+    services: Callable[..., Awaitable[Service]], write_config: Callable[[str], Path]
+) -> None:
+    """A follower reads the jobs one after the other: lines all the jobs write while the
+    first is read come at the next read, behind the lines written before them, not the
+    later jobs' first (what the dashboard's `L` pane showed out of order)."""
+    svc = await services(write_config(CONFIG), engine=False)
+    ids = [(await svc.submit("two")).id for _ in range(3)]
+    feed = LogFeed(svc, ids)
+    await write(svc, [(job, f"{job} before") for job in ids])
+    assert await feed.tail(10) != []
+    meanwhile = [(job, f"{job} meanwhile {i}") for i in range(2) for job in ids]
+    read = svc.logs
+
+    async def logs_written_meanwhile(job_id: int, *args: object, **kwargs: object) -> object:
+        """The real read; the first job's read a moment late, the others' lines in by then."""
+        if meanwhile and job_id == ids[0]:
+            got = await read(job_id, *args, **kwargs)  # type: ignore[arg-type]
+            await write(svc, meanwhile)
+            meanwhile.clear()
+            return got
+        return await read(job_id, *args, **kwargs)  # type: ignore[arg-type]
+
+    svc.logs = logs_written_meanwhile  # type: ignore[method-assign]
+    got = [(line.job_id, line.text) for line in await feed.poll()]
+    got += [(line.job_id, line.text) for line in await feed.poll()]
+    assert got == [(job, f"{job} meanwhile {i}") for i in range(2) for job in ids]

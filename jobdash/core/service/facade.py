@@ -362,6 +362,10 @@ class Service(Bulk, AuditTrail, Artifacts, Timings, ScheduleControl, EngineLife)
         await self.job(job_id)
         return await self.store.logs(job_id, after, task, limit)
 
+    async def last_log_seq(self) -> int:
+        """The store's newest log line's `seq` (`LogFeed` reads several jobs up to it)."""
+        return await self.store.last_log_seq()
+
     async def log_texts(
         self, job_id: int, after: int, task: int | None = None, limit: int | None = None
     ) -> LogTexts:

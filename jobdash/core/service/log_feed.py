@@ -7,11 +7,12 @@ no line is given twice or skipped, and each task's lines come in the order it wr
 The lines of several jobs are merged by `seq`, which is store-wide and increasing: a read
 takes up to a page of each job and is cut at the lowest last `seq` of the jobs that had a
 full page (more to give), so one job's long backlog does not run ahead of the others' lines;
-what was cut is read again next time. A log that is all written (`read` until []) comes in
-exactly the order it was written. While following, the jobs are read one after the other,
-so a line written meanwhile of a job read last can come a read before a line of a job read
-first with a lower `seq`: between jobs, the order is the order they were read (one query
-over all the jobs, a contract method of the stores, would make it exact).
+what was cut is read again next time. The jobs are read one after the other, so a read
+of several first takes the store's newest line (`Service.last_log_seq`) and keeps only
+the lines up to it: a line written meanwhile, of a job read last, waits for the next read
+with the lines written beside it of the jobs read first. So the lines of several jobs come
+in exactly the order they were written, while they are written too (a `seq` is taken in
+commit order: every line up to the newest is there to read).
 
 Following ends for a job once it has finished and every line of it was given. A finished
 job's last lines can come a batch after its end (a failing finalize step writes after the
@@ -82,12 +83,14 @@ class LogFeed:
     async def tail(self, n: int) -> list[LogLine]:
         """The last `n` lines of each job, merged; the next read goes on after them."""
         lines: list[LogLine] = []
+        newest = await self._newest()
         for job_id in self.live:
             try:
                 got = await self.svc.log_tail(job_id, n, self.task)
             except NotFound:
                 self.gone.add(job_id)
                 continue
+            got = got[: bisect_right(got, newest, key=_seq)]
             if got:
                 self.after[job_id] = got[-1].seq
             lines += got
@@ -162,9 +165,17 @@ class LogFeed:
         self.ended |= settled & whole
         return lines
 
+    async def _newest(self) -> int:
+        """The newest line's `seq` to read up to: the store's, when there are several jobs
+        to read one after the other (one job's lines are in order as they come)."""
+        if len(self.after) > 1:
+            return await self.svc.last_log_seq()
+        return 2**63 - 1
+
     async def _read(self, job_ids: list[int]) -> tuple[list[LogLine], set[int]]:
         """The merged lines, and the jobs of which every line there was is now given."""
         pages: dict[int, list[LogLine]] = {}
+        newest = await self._newest()
         for job_id in job_ids:
             try:
                 pages[job_id] = await self.svc.logs(
@@ -173,12 +184,12 @@ class LogFeed:
             except NotFound:
                 self.gone.add(job_id)
         full = [got[-1].seq for got in pages.values() if len(got) >= self.page]
-        horizon = min(full, default=None)
         self.more = bool(full)
+        horizon = min([*full, newest])
         lines: list[LogLine] = []
         whole: set[int] = set()
         for job_id, got in pages.items():
-            kept = got if horizon is None else got[: bisect_right(got, horizon, key=_seq)]
+            kept = got[: bisect_right(got, horizon, key=_seq)]
             if len(kept) == len(got) < self.page:
                 whole.add(job_id)
             if kept:

@@ -65,6 +65,11 @@ class ReadingStore(Protocol):
         """A job's log lines after sequence number `after`, in order (of one task; the
         first `limit`)."""
 
+    async def last_log_seq(self) -> int:
+        """The `seq` of the store's newest log line (0: none). Every line at or below it is
+        committed (a line's `seq` is taken in commit order), so reads of several jobs' lines
+        cut there miss no line of one job that another's already shows."""
+
     async def log_texts(
         self, job_id: int, after: int, task_seq: int | None = None, limit: int | None = None
     ) -> LogTexts:

@@ -313,6 +313,10 @@ class Reads:
         sql += " ORDER BY l.seq" + (f" LIMIT {int(limit)}" if limit is not None else "")
         return log_lines(await self.db.fetchall(sql, args))
 
+    async def last_log_seq(self) -> int:
+        rows = await self.db.fetchall("SELECT coalesce(max(seq), 0) FROM logs")
+        return int(rows[0][0])
+
     async def log_texts(
         self, job_id: int, after: int, task_seq: int | None = None, limit: int | None = None
     ) -> LogTexts:
