@@ -65,7 +65,6 @@ hold atomically inside the store, the store enforces it in its own statements:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 from jobdash.core.model import FINISHED_JOB, JobStatus, Refused, TaskStatus
@@ -132,8 +131,7 @@ def check_task_move(job_id: int, old: str, new: str) -> None:
 PAUSABLE = frozenset({J.QUEUED, J.WAITING, J.RUNNING})
 
 
-@dataclass(frozen=True)
-class Cancel:
+class Cancel(NamedTuple):
     """What a cancel request does: the job becomes `status` (cancelling) with this info line
     and its pending tasks cancelled; `force` asks its running tasks to be killed now (a flag
     that stays once set); `action` is the audit's word for it. `ends_pause`: the job was
@@ -219,8 +217,7 @@ def decide_drain(name: str, drained: bool, drain: bool) -> None:
         raise Refused(f"agent {name} is not drained; nothing to undrain")
 
 
-@dataclass(frozen=True)
-class Retry:
+class Retry(NamedTuple):
     """What a retry request does: the job's failed and cancelled tasks (`tasks` of them) go
     back to pending as new attempts, the job becomes `status` (queued, for admission) with
     this info line; `log` is the job's system log line, `detail` the audit's."""
@@ -340,8 +337,7 @@ def finalizing_info(total: int) -> str:
     return f"finalizing after {plural(total, 'task')}"
 
 
-@dataclass(frozen=True)
-class Settled:
+class Settled(NamedTuple):
     """A job's end: its final status, info line and progress (0..100)."""
 
     status: JobStatus

@@ -10,7 +10,7 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from operator import attrgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 # The words of a finished job or task (a word means the same for both).
 FINISHED_WORDS = frozenset({"succeeded", "warning", "failed", "cancelled", "skipped"})
@@ -350,8 +350,7 @@ class TypeTiming:
     stall_configured: bool = False
 
 
-@dataclass(frozen=True)
-class Run:
+class Run(NamedTuple):
     """A finished job as the history pictures see it: how it ended and how long it ran
     (`Job.duration`: None when no task of it ever started)."""
 

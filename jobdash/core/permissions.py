@@ -28,14 +28,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from typing import NamedTuple
 
 from jobdash.core.model import Refused
 
 ACTIONS = ("view", "run", "cancel", "pause", "retry", "clear", "schedule", "drain")
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     """Who, besides an admin and a role that grants it, may take an action."""
 
     owner: bool  # the user whose job it is
@@ -63,8 +63,7 @@ Shared = tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]
 RIGHT_OF = {"kill": "cancel", "resume": "pause", "toggle": "pause", "rerun": "run"}
 
 
-@dataclass(frozen=True)
-class Role:
+class Role(NamedTuple):
     """A config's `[roles.NAME]`: who is in it and what it allows, where."""
 
     name: str

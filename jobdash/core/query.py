@@ -27,7 +27,7 @@ import io
 import shlex
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from jobdash.core.limits import MAX_ID
 from jobdash.core.model import ACTIVE_JOB, FINISHED_JOB, BadInput, Job, JobStatus, Trigger
@@ -61,8 +61,7 @@ def fold(text: str) -> str:
     return text.encode("utf-8", "surrogatepass").lower().decode("utf-8", "surrogatepass")
 
 
-@dataclass(frozen=True)
-class Term:
+class Term(NamedTuple):
     """One term: `field:value` (field "" for a free word), maybe negated.
 
     `value` is normalized (folded case, canonical status or id) so that equal
@@ -160,8 +159,7 @@ def _normalize(name: str, value: str) -> str:
     return fold(value)
 
 
-@dataclass(frozen=True)
-class Word:
+class Word(NamedTuple):
     """One word of filter text: `name:value` (`name` as typed) or free text (`name` None)."""
 
     name: str | None

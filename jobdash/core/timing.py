@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from jobdash.core.lifecycle import task_stopped
 from jobdash.core.model import Job, JobStatus, Run, Task, TaskStatus, TypeTiming, run_time
@@ -51,8 +51,7 @@ LOST = "lost"
 FLAGS = (STALLED, OVERRUN, LOST)
 
 
-@dataclass(frozen=True)
-class Estimate:
+class Estimate(NamedTuple):
     """Seconds left (None: not told) and where the number comes from: "rate" (the job's own
     pace), "history" (its type's last runs), "none" (a running job whose type has no
     history and whose pace is not known yet), "" (not running)."""

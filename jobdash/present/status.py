@@ -9,8 +9,8 @@ status looks, change it here: both follow.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from jobdash.core.model import JobStatus, TaskStatus
 from jobdash.present.text import sanitize
@@ -57,8 +57,7 @@ class Tone(StrEnum):
     BAD = "error"  # failed
 
 
-@dataclass(frozen=True, slots=True)
-class Look:
+class Look(NamedTuple):
     """A status as shown: "✔ succeeded" in the tone GOOD."""
 
     glyph: str

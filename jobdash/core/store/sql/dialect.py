@@ -15,9 +15,8 @@ parameter whose type PostgreSQL cannot infer is written `CAST(? AS TEXT)` (or `B
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 T = TypeVar("T")
 # Keys in one `IN (…)` of `Dialect.by_key` (SQLite allows 32,766 parameters a statement).
@@ -76,8 +75,7 @@ class Reading(Protocol):
     async def exists(self, sql: str, args: Sequence[Any] = ()) -> bool: ...
 
 
-@dataclass(frozen=True)
-class Dialect:
+class Dialect(NamedTuple):
     """One backend's spelling of the shared SQL."""
 
     name: str

@@ -14,8 +14,8 @@ names, quotes and escapes of the JSON text never match.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
+from typing import Any, NamedTuple
 
 from jobdash.core.query import STATUS_GROUPS, STATUSES, TEXT, Query, by_field
 from jobdash.core.store.records import JobFilter, Shared
@@ -25,8 +25,7 @@ from jobdash.core.timing import FLAGS
 from jobdash.core.values import parse_duration
 
 
-@dataclass(frozen=True)
-class Text:
+class Text(NamedTuple):
     """How a dialect folds and searches text (`{}`: the expression searched)."""
 
     fold: str  # ASCII-only lower case
@@ -82,8 +81,7 @@ SORT_SQL = {
 }
 
 
-@dataclass(frozen=True)
-class Select:
+class Select(NamedTuple):
     """A job query in parts: FROM, WHERE, its parameters, ORDER BY."""
 
     source: str
@@ -252,8 +250,7 @@ def job_query(
     return " AND ".join(clauses) or TEXT_OF[d.name].true, args, order
 
 
-@dataclass(frozen=True)
-class WordIndex:
+class WordIndex(NamedTuple):
     """A backend's index of the finished jobs' text, for free words: it finds a superset of
     the jobs holding a word (the exact condition of `query_sql` is checked beside it), so
     that a word found in few of a million jobs is not looked for in each.

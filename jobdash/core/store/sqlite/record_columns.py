@@ -14,15 +14,13 @@ whatever the page held: what was expected is only how it is read.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from jobdash.core.store.records import EXPORT_CELLS, STORED_CELLS, RecordColumns, Same
 from jobdash.core.store.sql.reads import INFO, TOTAL
 
 
-@dataclass(frozen=True)
-class Cells:
+class Cells(NamedTuple):
     """A page's cells: their names, in order, and the column each is read from."""
 
     names: tuple[str, ...]
