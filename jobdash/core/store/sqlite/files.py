@@ -401,17 +401,17 @@ def _tell_upgrade(con: sqlite3.Connection, upgrading: Callable[[int], None]) -> 
     from jobdash.core.store.sqlite.migrate import schema_mismatch
 
     try:
+        meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
+        version = int(meta.get("schema_version", "0"))
+        if meta.get("app") != APP_ID or not 1 <= version < SCHEMA_VERSION:
+            return  # most often: up to date (or no store yet, no table meta)
         tables = {
             r[0]
             for r in con.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
             )
         }
-        meta = dict(con.execute("SELECT key, value FROM meta").fetchall()) if tables else {}
-        version = int(meta.get("schema_version", "0"))
     except (sqlite3.Error, TypeError, ValueError):
-        return
-    if meta.get("app") != APP_ID or not 1 <= version < SCHEMA_VERSION:
         return
     if not schema_mismatch(tables, version):
         upgrading(version)
