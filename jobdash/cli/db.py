@@ -12,8 +12,18 @@ from jobdash.cli.parser import EXIT_OK
 
 
 async def cmd_db(a: argparse.Namespace) -> int:
+    from jobdash.cli.render import tell
     from jobdash.core.service import db_command
 
     kind = "admin" if a.admin else "engine" if a.engine else "user"
-    print(await db_command(a.db_action, a.url, a.db, kind, as_json=a.json, config=a.config))
+    said = await db_command(
+        a.db_action,
+        a.url,
+        a.db,
+        kind,
+        as_json=a.json,
+        config=a.config,
+        upgrading=lambda line: tell(f"jobdash: {line}"),
+    )
+    print(said)
     return EXIT_OK

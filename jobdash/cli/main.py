@@ -126,7 +126,12 @@ async def run_command(a: argparse.Namespace, loop_free: bool = False) -> int:
 
         extra = DEMO_TYPES
     svc = await Service.open(
-        db=a.db, config=a.config, extra_types=extra, reading=reading, loop_free=loop_free
+        db=a.db,
+        config=a.config,
+        extra_types=extra,
+        reading=reading,
+        loop_free=loop_free,
+        upgrading=lambda line: tell(f"jobdash: {line}"),  # never loop-free: said once
     )
     if svc.created:
         tell(f"jobdash: {svc.created}")

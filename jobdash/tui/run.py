@@ -63,6 +63,8 @@ async def _open_and_run(args: argparse.Namespace, link: Link) -> int:
         config=args.config,
         extra_types=extra,
         read_only=bool(getattr(args, "read_only", False)),
+        # Before Textual takes the terminal (the app is made below): on stderr, as it is.
+        upgrading=lambda line: print(f"jobdash: {line}", file=sys.stderr, flush=True),
     )
     if svc.created:
         print(f"jobdash: {svc.created}", file=sys.stderr)

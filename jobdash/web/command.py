@@ -84,7 +84,12 @@ async def _serve(args: argparse.Namespace) -> int:
     if cfg.web_password_hash is not None:
         check_hash(cfg.web_password_hash, f"{cfg.path}: web.password_hash")
     # Opened once here, so that a store that cannot be opened is said now, in one line.
-    svc = await Service.open(db=args.db, config=args.config, reading=args.read_only)
+    svc = await Service.open(
+        db=args.db,
+        config=args.config,
+        reading=args.read_only,
+        upgrading=lambda line: print(f"jobdash: {line}", file=sys.stderr, flush=True),
+    )
     if svc.created:
         print(f"jobdash: {svc.created}", file=sys.stderr)
     await svc.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Self
 
 from jobdash.core.agent import is_live
@@ -73,6 +73,7 @@ class Access:
         read_only: bool = False,
         reading: bool = False,
         loop_free: bool = False,
+        upgrading: Callable[[str], None] | None = None,
     ) -> Self:
         """Load the config (errors before anything is opened), then open the store.
         `reading` (a command that only reads) or `read_only`: a store that cannot be
@@ -80,7 +81,8 @@ class Access:
         to the config's where it does not define the name (the command line's `--demo`
         passes the demo types). `loop_free`: to read without the event loop (the command
         line's reads: `core.loopfree`); NeedsLoop, before the store is opened, where it
-        cannot be."""
+        cannot be. `upgrading`: told, once, a line to say before a store made by an older
+        jobdash is upgraded (see `open_store`)."""
         cfg = read_config(config)
         if cfg.path is not None:
             # Python job types named in the config live next to it.
@@ -94,6 +96,7 @@ class Access:
             create_folder=is_default_db(db),
             reading=reading or read_only or loop_free,
             loop_free=loop_free,
+            upgrading=upgrading,
         )
         if store.role is not None:  # the database says who the user is, and enforces it
             who = store.role.name

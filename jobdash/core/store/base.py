@@ -126,7 +126,11 @@ def check_ahead(location: str) -> None:
 
 
 async def open_store(
-    location: str, create_folder: bool = False, reading: bool = False, loop_free: bool = False
+    location: str,
+    create_folder: bool = False,
+    reading: bool = False,
+    loop_free: bool = False,
+    upgrading: Callable[[str], None] | None = None,
 ) -> Store:
     """Open the store at `location`: a path or `sqlite:///PATH` (a SQLite store, created
     where none exists; `create_folder`: its folder too, the default location's), or
@@ -134,7 +138,10 @@ async def open_store(
     (one line) for a location no backend serves. `reading`: for a command that only reads,
     a store that cannot be written is opened to be read (its writes raise why not).
     `loop_free`: to be read without the event loop (`core.loopfree`), which a SQLite store
-    up to date and writable is; NeedsLoop, before anything is opened, for another."""
+    up to date and writable is; NeedsLoop, before anything is opened, for another.
+    `upgrading`: called once, with a line to tell the user, before a store made by an older
+    jobdash is upgraded (minutes, on a store of millions of jobs); `created` then says how
+    long it took."""
     scheme, sep, rest = location.partition("://")
     if not sep:
         path = location
@@ -153,7 +160,7 @@ async def open_store(
             raise BadInput(
                 f"PostgreSQL stores need psycopg ({e}): pip install 'jobdash[postgres]'"
             ) from None
-        return await PostgresStore.open(location)
+        return await PostgresStore.open(location, upgrading)
     else:
         raise BadInput(
             f"{scheme}://…: not a store location jobdash knows (a path or sqlite:///PATH, "
@@ -162,5 +169,5 @@ async def open_store(
     from jobdash.core.store.sqlite import SqliteStore  # only the backend in use is loaded
 
     return await SqliteStore.open(
-        path, create_folder=create_folder, reading=reading, loop_free=loop_free
+        path, create_folder=create_folder, reading=reading, loop_free=loop_free, upgrading=upgrading
     )

@@ -10,6 +10,8 @@ upgrade, so processes opening a new store together create it once.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -35,6 +37,7 @@ from jobdash.core.store.sql.history import HISTORY_INDEXES, TASK_ACTIVE, TASK_ID
 from jobdash.core.store.sql.marks import READ_MARKS
 from jobdash.core.store.sql.schedules import SCHEDULE_TARGET
 from jobdash.core.store.sql.stalls import STALL_REPORTS
+from jobdash.present.upgrades import upgraded_line, upgrading_line
 
 APP_ID = "jobdash"
 ACTIVE_ONLY = "status NOT IN ('succeeded', 'warning', 'failed', 'cancelled')"
@@ -365,10 +368,15 @@ def schema_version(con: psycopg.Connection[Any]) -> int | None:
     return int(rows.get("schema_version", 0))
 
 
-def migrate(con: psycopg.Connection[Any], where: str) -> str:
+def migrate(
+    con: psycopg.Connection[Any], where: str, upgrading: Callable[[str], None] | None = None
+) -> str:
     """Bring the store on `con` to SCHEMA_VERSION in one transaction (creating it in an
     empty schema); returns what was done ("" when nothing was). BadInput for a store made
-    by a newer jobdash (left untouched)."""
+    by a newer jobdash (left untouched). `upgrading`: told a line before a store made by an
+    older jobdash is upgraded: some migrations rewrite the jobs table or index all of it
+    (17: minutes on a store of millions of jobs)."""
+    started = time.monotonic()
     with con.transaction():
         con.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))
         version = schema_version(con)
@@ -379,6 +387,8 @@ def migrate(con: psycopg.Connection[Any], where: str) -> str:
             )
         if version == SCHEMA_VERSION:
             return ""
+        if version is not None and upgrading is not None:
+            upgrading(upgrading_line(where, version, SCHEMA_VERSION))
         for script in MIGRATIONS[version or 0 :]:
             con.execute(script.encode())
         con.execute(
@@ -386,4 +396,6 @@ def migrate(con: psycopg.Connection[Any], where: str) -> str:
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (APP_ID, str(SCHEMA_VERSION)),
         )
-    return f"created store at {where}" if version is None else ""
+    if version is None:
+        return f"created store at {where}"
+    return upgraded_line(version, SCHEMA_VERSION, time.monotonic() - started)

@@ -18,7 +18,7 @@ read what it needs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import platformdirs
@@ -70,12 +70,15 @@ class PostgresStore(Jobs, Claims, Reports, Reads, Audit, SharedAreas):
         return int(rows[0][0]) if rows else 0
 
     @classmethod
-    async def open(cls, url: str) -> PostgresStore:
+    async def open(cls, url: str, upgrading: Callable[[str], None] | None = None) -> PostgresStore:
         """Connect to the store at `url`, creating its tables in an empty schema (the same
-        as `jobdash db init URL`). StoreError (one line) when it cannot be used."""
+        as `jobdash db init URL`), upgrading one of an older schema (`upgrading`: see
+        `schema.migrate`). StoreError (one line) when it cannot be used."""
         db = Db(url)
         try:
-            db.created = await db.in_thread(lambda: migrate(db.connect_writer(), db.where))
+            db.created = await db.in_thread(
+                lambda: migrate(db.connect_writer(), db.where, upgrading)
+            )
             await db.in_thread(lambda: renumber_restored(db.connect_writer()))
             role = await db.in_thread(lambda: role_of(db.connect_writer()))
             db.row_security = role is not None

@@ -54,12 +54,18 @@ _ahead: dict[str, tuple[tuple[int, ...], Future[int | None]]] = {}
 CHECK_AT_OPEN_BELOW = 16 * 2**20
 
 
-def check_store_file(path: Path, create_folder: bool = False, whole: bool = True) -> int | None:
+def check_store_file(
+    path: Path,
+    create_folder: bool = False,
+    whole: bool = True,
+    upgrading: Callable[[int], None] | None = None,
+) -> int | None:
     """The schema version of the jobdash store at `path`, or None when a store is to be
     created there; StoreError (one line) when it cannot or must not be used.
 
     `create_folder`: the path is the default one, whose folder may be created. `whole`:
-    check every page of the file (`read_version`), as before anything writes to it."""
+    check every page of the file (`read_version`), as before anything writes to it.
+    `upgrading`: see `read_version`."""
     try:
         st = path.stat()
     except FileNotFoundError:
@@ -83,7 +89,7 @@ def check_store_file(path: Path, create_folder: bool = False, whole: bool = True
     if head != SQLITE_MAGIC:
         raise StoreError(f"{path}: not a jobdash store (not an SQLite database); left untouched")
     try:
-        return read_version(path, whole)
+        return read_version(path, whole, upgrading)
     except sqlite3.Error as e:
         raise store_error(path, e) from None
 
@@ -332,20 +338,28 @@ def check_under_way(path: Path) -> Future[None] | None:
     return verdict
 
 
-def read_version(path: Path, whole: bool = True) -> int | None:
+def read_version(
+    path: Path, whole: bool = True, upgrading: Callable[[int], None] | None = None
+) -> int | None:
     """The store's schema version after `PRAGMA quick_check` when `whole` (None: an SQLite
     database without tables, to initialise): the check `check_ahead` started, where it has
-    ended and passed on this very file, else one made now (see `_read_version`)."""
+    ended and passed on this very file, else one made now (see `_read_version`).
+
+    `upgrading`: called with the version of a store that `migrate` will upgrade (older
+    than this jobdash's, its tables that version's), before its file is read page by page:
+    the check and the upgrade take seconds, or minutes, on a store of millions of jobs."""
     ahead = _ahead.pop(str(path), None)
     if whole and ahead is not None and ahead[1].done():  # one still reading is not waited for
         key, done = ahead
         try:
             version = done.result()
             if _identity(path) == key:
-                return version
+                if upgrading is None or version == SCHEMA_VERSION:
+                    return version
+                whole = False  # checked whole already: its tables are looked at, no more
         except Exception:
             pass
-    return _read_version(path, whole)
+    return _read_version(path, whole, upgrading)
 
 
 # An engine's heartbeat is at most HEARTBEAT old (3 s by default); one older than this is
@@ -379,7 +393,33 @@ def engine_writes(con: sqlite3.Connection) -> bool:
     return any(h != host or pid_alive(int(pid)) for h, pid in rows)
 
 
-def _read_version(path: Path, whole: bool) -> int | None:
+def _tell_upgrade(con: sqlite3.Connection, upgrading: Callable[[int], None]) -> None:
+    """Call `upgrading` with the store's version where `migrate` will upgrade it: older than
+    this jobdash's, and its tables that version's. Read before the store is checked, and
+    so from a file not yet known whole: anything amiss here is not an upgrade (`migrate`
+    would refuse it), and the check after says what it is."""
+    from jobdash.core.store.sqlite.migrate import schema_mismatch
+
+    try:
+        meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
+        version = int(meta.get("schema_version", "0"))
+        if meta.get("app") != APP_ID or not 1 <= version < SCHEMA_VERSION:
+            return  # most often: up to date (or no store yet, no table meta)
+        tables = {
+            r[0]
+            for r in con.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        }
+    except (sqlite3.Error, TypeError, ValueError):
+        return
+    if not schema_mismatch(tables, version):
+        upgrading(version)
+
+
+def _read_version(
+    path: Path, whole: bool, upgrading: Callable[[int], None] | None = None
+) -> int | None:
     """The store's schema version after `PRAGMA quick_check` when `whole` (None: an SQLite
     database without tables, to initialise).
 
@@ -397,6 +437,8 @@ def _read_version(path: Path, whole: bool) -> int | None:
         readable_uri(path) if wal else read_only_uri(path, immutable=True), uri=True
     )
     try:
+        if upgrading is not None:
+            _tell_upgrade(con, upgrading)
         # Every page is read: about 2 ms per MB of store (a store of 100,000 jobs, 134 MB,
         # takes 0.3 s with the file in the page cache), unless a live engine writes it.
         if whole and not engine_writes(con):

@@ -43,10 +43,11 @@ def schema_mismatch(have: set[str], version: int) -> str:
     return "; ".join(parts)
 
 
-def migrate(con: sqlite3.Connection, path: Path) -> None:
+def migrate(con: sqlite3.Connection, path: Path) -> int | None:
     """Bring the store on `con` (the writer, in its thread) to SCHEMA_VERSION in one
     transaction, or leave it untouched: made by a newer jobdash, or tables that do not match
-    the version it records."""
+    the version it records. The schema it upgraded the store from; None for a store it
+    created, or found up to date (another process upgraded it meanwhile)."""
     con.execute("BEGIN IMMEDIATE")
     try:
         found = con.execute(
@@ -89,6 +90,7 @@ def migrate(con: sqlite3.Connection, path: Path) -> None:
         with contextlib.suppress(Exception):
             con.execute("ROLLBACK")
         raise
+    return version if 0 < version < SCHEMA_VERSION else None
 
 
 def split_sql(script: str) -> list[str]:

@@ -29,6 +29,8 @@ from jobdash.core.store.sqlite.files import (
 )
 from jobdash.core.store.sqlite.migrate import migrate
 from jobdash.core.store.sqlite.schema import SCHEMA_VERSION
+from jobdash.present.sizes import size_text
+from jobdash.present.upgrades import upgraded_line, upgrading_line
 
 if TYPE_CHECKING:
     import aiosqlite
@@ -39,7 +41,11 @@ class _CreatedMeanwhile(Exception):
 
 
 async def open_db(
-    path: Path | str, create_folder: bool = False, reading: bool = False, loop_free: bool = False
+    path: Path | str,
+    create_folder: bool = False,
+    reading: bool = False,
+    loop_free: bool = False,
+    upgrading: Callable[[str], None] | None = None,
 ) -> Db:
     """Open the store at `path`, creating it only where none exists (a missing or empty
     file; the folder too when `create_folder`, the default path's). StoreError (one
@@ -53,7 +59,12 @@ async def open_db(
     file is not checked page by page (only the pages it reads are: `files.read_version`).
 
     `loop_free`: to read without the event loop (`core.loopfree`; implies `reading`): see
-    `_open_loop_free`."""
+    `_open_loop_free`.
+
+    `upgrading`: called once, with a line to tell the user, before a store made by an older
+    jobdash is checked and upgraded (`migrate`): seconds, or minutes, on a store of
+    millions of jobs, that would otherwise pass in silence. `created` then says how long
+    it took. Not called for a store that cannot be written (opening it says why not)."""
     path = Path(path).expanduser()
     if loop_free:
         return await _open_loop_free(path, create_folder)
@@ -61,7 +72,7 @@ async def open_db(
     delay = 0.02
     while True:
         try:
-            return await _open(path, create_folder, reading)
+            return await _open(path, create_folder, reading, upgrading)
         except _CreatedMeanwhile:
             # Another process created the store between our look and our create (a
             # dashboard and a command started together): look at it again once made. Its
@@ -74,21 +85,27 @@ async def open_db(
             delay = min(delay * 2, 0.2)
 
 
-async def _open(path: Path, create_folder: bool, reading: bool) -> Db:
+async def _open(
+    path: Path, create_folder: bool, reading: bool, upgrading: Callable[[str], None] | None
+) -> Db:
     # A command that only reads skips the check of every page (see `files.read_version`),
     # unless opening it writes: a store to upgrade is checked whole first. So does a store
     # whose check the dashboard started ahead and is still under way (seconds, on a store
     # of millions of jobs): it is opened to read and draw, and writes wait for the verdict
-    # (`Db.write`); a store to create or upgrade waits for it here.
+    # (`Db.write`); a store to create or upgrade waits for it here. A store to upgrade is
+    # said (`upgrading`) before its check and its upgrade, however it is checked.
+    started = time.monotonic()
+    tell = None if upgrading is None else _upgrade_notice(path, upgrading)
     pending = None if reading else check_under_way(path)
-    version = check_store_file(path, create_folder, whole=not reading and pending is None)
+    whole = not reading and pending is None
+    version = check_store_file(path, create_folder, whole, None if reading else tell)
     if pending is not None and version != SCHEMA_VERSION:
         import asyncio
 
         await asyncio.wrap_future(pending)
         pending = None
     if reading and version is not None and version != SCHEMA_VERSION:
-        version = check_store_file(path, create_folder)
+        version = check_store_file(path, create_folder, upgrading=tell)
     db = Db(path)
     if pending is not None:
         db.await_verdict(pending)
@@ -98,7 +115,8 @@ async def _open(path: Path, create_folder: bool, reading: bool) -> Db:
             _note(db, note)
         if version is None:
             made = _create_file(db)
-        await _connect(db, version)
+        if upgraded := await _connect(db, version):
+            _note(db, upgraded_line(upgraded, SCHEMA_VERSION, time.monotonic() - started))
     except BaseException as e:
         await db.close_connections()
         if made:  # nothing half-made is left behind
@@ -170,6 +188,23 @@ async def _open_read_only(path: Path, version: int, why: StoreError, note: str) 
     return await _with_reader(db, lambda: readable_uri(path))
 
 
+def _upgrade_notice(path: Path, upgrading: Callable[[str], None]) -> Callable[[int], None]:
+    """What `check_store_file` calls before a store of schema `version` is checked and
+    upgraded: the line `upgrading` tells, where the store can be written (where it cannot,
+    opening it says why, as before)."""
+
+    def tell(version: int) -> None:
+        if why_not_writable(path) is not None:
+            return
+        try:
+            size = size_text(path.stat().st_size)
+        except OSError:
+            size = ""
+        upgrading(upgrading_line(str(path), version, SCHEMA_VERSION, size))
+
+    return tell
+
+
 def _note(db: Db, text: str) -> None:
     db.created = f"{db.created}; {text}" if db.created else text
 
@@ -229,18 +264,23 @@ def _has_no_tables(path: Path) -> bool:
         return False
 
 
-async def _connect(db: Db, version: int | None) -> None:
+async def _connect(db: Db, version: int | None) -> int | None:
+    """Connect `db`'s writer and reader; the schema the store was upgraded from, if it was
+    (None for a store up to date, or created)."""
     # -wal and -shm files get the store's mode: a read-only session leaves them so.
     _chmod_sidecars(db.path)
-    db.writer = await db.in_thread(_connect_writer, db.path, version)
+    db.writer, upgraded = await db.in_thread(_connect_writer, db.path, version)
     _chmod_sidecars(db.path)
     db.connect_reader(await _connect_reader(db.path), lambda: _connect_reader(db.path))
+    return upgraded
 
 
-def _connect_writer(path: Path, version: int | None) -> sqlite3.Connection:
+def _connect_writer(path: Path, version: int | None) -> tuple[sqlite3.Connection, int | None]:
     """The writer connection (in the writer's thread: opening may wait for a lock),
-    migrated to SCHEMA_VERSION. check_same_thread=False: its transactions run in that
-    thread or, small ones, on the event loop's (both under the write lock, never at once)."""
+    migrated to SCHEMA_VERSION, and the schema it was upgraded from (see `migrate`).
+    check_same_thread=False: its transactions run in that thread or, small ones, on the
+    event loop's (both under the write lock, never at once)."""
+    upgraded = None
     con = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     try:
         # Pragmas that answer a row are read to the end: a statement left open on the
@@ -250,7 +290,7 @@ def _connect_writer(path: Path, version: int | None) -> sqlite3.Connection:
         con.execute("PRAGMA synchronous = NORMAL").fetchall()
         con.execute("PRAGMA foreign_keys = ON").fetchall()
         if version != SCHEMA_VERSION:  # a store up to date is not written to by opening it
-            migrate(con, path)
+            upgraded = migrate(con, path)
         # From now on a locked store is waited for in `Db.write`, and checkpoints (which
         # copy the WAL into the file and sync it) run in the writer's thread: neither may
         # hold up the event loop during a transaction run on its thread.
@@ -259,7 +299,7 @@ def _connect_writer(path: Path, version: int | None) -> sqlite3.Connection:
     except BaseException:
         con.close()
         raise
-    return con
+    return con, upgraded
 
 
 def _use_wal(con: sqlite3.Connection) -> None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -76,10 +76,12 @@ class SqliteStore(Jobs, Claims, Reports, TextIndex, Reads, SharedAreas):
         create_folder: bool = False,
         reading: bool = False,
         loop_free: bool = False,
+        upgrading: Callable[[str], None] | None = None,
     ) -> SqliteStore:
         """Open (or create) the store at `path`: see `opening.open_db` (`loop_free`: to be
-        read without the event loop, no writer and so nothing to flush)."""
-        store = cls(await open_db(path, create_folder, reading, loop_free))
+        read without the event loop, no writer and so nothing to flush; `upgrading`: told
+        before a store made by an older jobdash is upgraded)."""
+        store = cls(await open_db(path, create_folder, reading, loop_free, upgrading))
         if store.db.read_only is None and not loop_free:
             store.flusher.start()
         return store
