@@ -125,23 +125,17 @@ def test_a_store_jobdash_creates_or_uses_is_0600_whatever_leads_to_it(tmp_path: 
     ]
     assert mode(empty) == 0o600
     # A store of ours that a copy or a chmod opened up: made 0600 at its next use, said
-    # once.
-    empty.chmod(0o644)
-    done = jobdash("--db", str(empty), "jobs")
-    assert done.returncode == 0
-    assert said(done) == [
-        f"jobdash: made {empty} mode 0600 (it was 0644: others could read job output)"
-    ]
-    assert mode(empty) == 0o600
-    assert said(jobdash("--db", str(empty), "jobs")) == []
-    # One its owner made read-only stays so, and is said as it is: 0400, not "0600".
-    empty.chmod(0o444)
-    done = jobdash("--db", str(empty), "jobs")
-    assert done.returncode == 0
-    assert said(done) == [
-        f"jobdash: made {empty} mode 0400 (it was 0444: others could read job output)"
-    ]
-    assert mode(empty) == 0o400
+    # once. One its owner made read-only stays so, and is said as it is: 0400, not "0600".
+    for opened, made in ((0o644, 0o600), (0o444, 0o400)):
+        empty.chmod(opened)
+        done = jobdash("--db", str(empty), "jobs")
+        assert done.returncode == 0
+        assert said(done) == [
+            f"jobdash: made {empty} mode {made:04o} (it was {opened:04o}: others could read "
+            "job output)"
+        ]
+        assert mode(empty) == made
+        assert said(jobdash("--db", str(empty), "jobs")) == []
     empty.chmod(0o600)
     # A dangling link of our own: the store is made where it points, 0600, and said so.
     folder = tmp_path / "elsewhere"
