@@ -26,6 +26,7 @@ from tests.os_users import other_user as other_user  # a fixture
 from tests.test_bad_input import refused
 from tests.test_check_under_way import check_ends, check_started
 from tests.tui.pty_harness import quit_on_pty
+from tests.web.conftest import start_web
 
 OLD = SCHEMA_VERSION - 1
 NOTICE = "jobdash: upgrading the store "
@@ -142,6 +143,37 @@ def test_the_dashboard_says_it_before_it_takes_the_terminal(tmp_path: Path) -> N
     assert said >= 0 and written.count(b"upgrading the store") == 1, written[:2000]
     assert written.find(b"\x1b[") > said, written[:2000]  # nothing drawn before it
     assert schema_of(db) == SCHEMA_VERSION
+
+
+def test_the_dashboards_lines_before_it_starts_are_inert(tmp_path: Path) -> None:
+    """A store's path is not jobdash's own text: where it holds an escape sequence, the
+    dashboard's lines before it takes the terminal (the upgrade, the mode made 0600) show it
+    as a visible stand-in, never act on it."""
+    folder = tmp_path / "\x1b[31mred"
+    folder.mkdir()
+    db = folder / "old.db"
+    old_store(db)
+    db.chmod(0o644)  # opened up: made 0600 and said, with the upgrade
+    status, written = quit_on_pty(["--db", str(db)], tmp_path, after="In Progress")
+    assert status == 0, written[-2000:]
+    before = written[: written.find(b"\x1b[?")]  # what came before Textual's first mode
+    assert NOTICE.encode() in before and b"made " in before, written[:2000]
+    assert b"\x1b" not in before and "␛[31mred".encode() in before, before
+
+
+def test_jobdash_webs_lines_before_it_serves_are_inert(tmp_path: Path) -> None:
+    """The same for `jobdash web`, which opens the store once before it serves."""
+    folder = tmp_path / "\x1b[31mred"
+    folder.mkdir()
+    db = folder / "old.db"
+    old_store(db)
+    served = start_web(tmp_path / "web.log", "--db", str(db))
+    try:
+        written = served.log.read_bytes()
+    finally:
+        served.stop()
+    assert NOTICE.encode() in written and b"upgraded the store" in written, written
+    assert b"\x1b" not in written and "␛[31mred".encode() in written, written
 
 
 async def test_the_line_is_told_before_the_store_is_checked_and_upgraded(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from jobdash.core.model import BadInput
 from jobdash.core.service import Service, read_config
+from jobdash.present.text import sanitize
 from jobdash.tui.app import JobdashApp
 from jobdash.tui.first_rows import FirstRows
 from jobdash.tui.keymap import check_keymap
@@ -38,6 +39,12 @@ def no_terminal() -> str | None:
         except (OSError, ValueError):  # no file descriptor (closed, or not a real file)
             return f"standard {name}"
     return None
+
+
+def tell(line: str) -> None:
+    """A line on stderr before Textual takes the terminal, inert (a store's path is not
+    jobdash's own text)."""
+    print(f"jobdash: {sanitize(line)}", file=sys.stderr, flush=True)
 
 
 async def _open_and_run(args: argparse.Namespace, link: Link) -> int:
@@ -64,10 +71,10 @@ async def _open_and_run(args: argparse.Namespace, link: Link) -> int:
         extra_types=extra,
         read_only=bool(getattr(args, "read_only", False)),
         # Before Textual takes the terminal (the app is made below): on stderr, as it is.
-        upgrading=lambda line: print(f"jobdash: {line}", file=sys.stderr, flush=True),
+        upgrading=tell,
     )
     if svc.created:
-        print(f"jobdash: {svc.created}", file=sys.stderr)
+        tell(svc.created)
     # SIGTERM, and SIGHUP (the terminal went away: an SSH drop), end the dashboard as `q`
     # does, not at once: the terminal is restored, and an embedded engine stops its tasks
     # and gives their claims back (`svc.close`), as `serve` does on a signal. Textual

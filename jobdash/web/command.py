@@ -88,10 +88,10 @@ async def _serve(args: argparse.Namespace) -> int:
         db=args.db,
         config=args.config,
         reading=args.read_only,
-        upgrading=lambda line: print(f"jobdash: {line}", file=sys.stderr, flush=True),
+        upgrading=lambda line: print(f"jobdash: {sanitize(line)}", file=sys.stderr, flush=True),
     )
     if svc.created:
-        print(f"jobdash: {svc.created}", file=sys.stderr)
+        print(f"jobdash: {sanitize(svc.created)}", file=sys.stderr)
     await svc.close()
     gate = Gate.new(cfg.web_password_hash)
     server = WebServer(gate, dashboard_argv(session_options(args)), sessions=args.sessions)
